@@ -1,0 +1,56 @@
+/**
+ * One error type for every Chio domain (STYLE §6). A `ChioError` carries a stable `code`
+ * that callers branch on; the message is for humans and logs, never for matching. Detail that
+ * would tell an attacker which check failed belongs in `cause`, not in the message sent back.
+ *
+ * The edge (gRPC Check, HTTP API, CLI) maps codes to wire statuses in exactly one place each.
+ */
+export type ChioErrorCode =
+  // input that is not of the expected form (bytes, JSON, notes, proofs, ids)
+  | 'MALFORMED'
+  // JCS (RFC 8785): a value that has no canonical form (NaN, Infinity, lone surrogate, …)
+  | 'JCS_UNSUPPORTED'
+  // signatures and keys
+  | 'KEY_INVALID'
+  | 'SIGNATURE_INVALID'
+  | 'UNTRUSTED_KEY'
+  // Merkle log
+  | 'PROOF_INVALID'
+  | 'TREE_INCONSISTENT'
+  | 'NOTE_INVALID'
+  // receipts
+  | 'RECEIPT_INVALID'
+  | 'CHAIN_BROKEN'
+  // storage and transport
+  | 'NOT_FOUND'
+  | 'UNAVAILABLE'
+  | 'TIMEOUT'
+  | 'CONFIG_INVALID'
+  | 'INTERNAL';
+
+export class ChioError extends Error {
+  readonly code: ChioErrorCode;
+
+  constructor(code: ChioErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ChioError';
+    this.code = code;
+  }
+}
+
+/** True when `err` is a ChioError, optionally with the given code. */
+export function isChioError(err: unknown, code?: ChioErrorCode): err is ChioError {
+  return err instanceof ChioError && (code === undefined || err.code === code);
+}
+
+/** Normalise whatever was thrown into a ChioError (code INTERNAL unless it already is one). */
+export function toChioError(err: unknown): ChioError {
+  if (err instanceof ChioError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new ChioError('INTERNAL', message, { cause: err });
+}
+
+/** A broken internal invariant: a bug, not bad input (STYLE §7). */
+export function assert(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new Error(`chio: internal invariant broken: ${message}`);
+}
