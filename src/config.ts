@@ -1,0 +1,99 @@
+/**
+ * Configuration: environment variables `CHIO_*` (and `NATS_*`) over an optional YAML file
+ * (`--config`), validated once at start-up. A bad value stops the process with a message that
+ * names the setting and the problem (SPEC §1). Every default is a named value here.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, resolve } from 'node:path';
+import { hostname } from 'node:os';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ChioError } from './errors.js';
+
+/** Root of the installed package (holds deploy/ and proto/), from src/ or dist/. */
+export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveMs = z.coerce.number().int().min(1).max(3_600_000);
+
+/** Each setting: its environment variable, its YAML key, its schema with the default. */
+const SETTINGS = {
+  grpcPort: ['CHIO_GRPC_PORT', port.default(9091)],
+  httpPort: ['CHIO_HTTP_PORT', port.default(9090)],
+  ledgerPort: ['CHIO_LEDGER_PORT', port.default(9092)],
+  verifierPort: ['CHIO_VERIFIER_PORT', port.default(9093)],
+  bind: ['CHIO_BIND', z.string().min(1).optional()],
+  natsUrl: ['NATS_URL', z.string().min(1).optional()],
+  natsCreds: ['NATS_CREDS', z.string().min(1).optional()],
+  natsNkey: ['NATS_NKEY', z.string().min(1).optional()],
+  natsUser: ['NATS_USER', z.string().min(1).optional()],
+  natsPass: ['NATS_PASS', z.string().optional()],
+  natsCa: ['NATS_CA', z.string().min(1).optional()],
+  natsCert: ['NATS_CERT', z.string().min(1).optional()],
+  natsKey: ['NATS_KEY', z.string().min(1).optional()],
+  replicas: ['CHIO_REPLICAS', z.coerce.number().int().refine((n) => [1, 3, 5].includes(n), 'must be 1, 3 or 5').default(1)],
+  dataDir: ['CHIO_DATA_DIR', z.string().min(1).default('./.chio')],
+  keyDir: ['CHIO_KEY_DIR', z.string().min(1).optional()],
+  policies: ['CHIO_POLICIES', z.string().min(1).default(resolve(PACKAGE_ROOT, 'deploy/policies'))],
+  receiptTimeoutMs: ['CHIO_RECEIPT_TIMEOUT_MS', positiveMs.default(150)],
+  mode: ['CHIO_MODE', z.enum(['enforce', 'shadow']).default('enforce')],
+  defaultVerdict: ['CHIO_DEFAULT', z.enum(['deny', 'allow']).default('deny')],
+  logOrigin: ['CHIO_LOG_ORIGIN', z.string().regex(/^[^\s+]+$/, 'must be a non-empty name without spaces or "+"').default('chio.local/receipts')],
+  checkpointIntervalMs: ['CHIO_CHECKPOINT_INTERVAL_MS', positiveMs.default(1000)],
+  chainId: ['CHIO_CHAIN_ID', z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must match [A-Za-z0-9_-]{1,64}').optional()],
+  logLevel: ['CHIO_LOG_LEVEL', z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info')],
+} as const;
+
+type Settings = typeof SETTINGS;
+export type ChioConfig = { [K in keyof Settings]: z.output<Settings[K][1]> } & { keyDir: string; bind: string; chainId: string };
+
+export interface LoadConfigOptions {
+  env?: NodeJS.ProcessEnv;
+  configFile?: string;
+  /** Default bind address: 127.0.0.1 for `chio up`, 0.0.0.0 for the single services. */
+  defaultBind?: string;
+}
+
+/** Read, merge and validate the configuration; throws ChioError('CONFIG_INVALID') naming the setting. */
+export function loadConfig(options: LoadConfigOptions = {}): ChioConfig {
+  const env = options.env ?? process.env;
+  const file = options.configFile ? readConfigFile(options.configFile) : {};
+  const out: Record<string, unknown> = {};
+  for (const [key, [envName, schema]] of Object.entries(SETTINGS)) {
+    const raw = env[envName] !== undefined && env[envName] !== '' ? env[envName] : file[key];
+    const parsed = (schema as z.ZodType).safeParse(raw);
+    if (!parsed.success) {
+      const where = env[envName] !== undefined && env[envName] !== '' ? envName : `${key} in ${options.configFile}`;
+      throw new ChioError('CONFIG_INVALID', `setting ${where}: ${parsed.error.issues.map((i) => i.message).join('; ')} (got ${JSON.stringify(raw)})`);
+    }
+    out[key] = parsed.data;
+  }
+  const unknown = Object.keys(file).filter((k) => !(k in SETTINGS));
+  if (unknown.length > 0) throw new ChioError('CONFIG_INVALID', `unknown setting(s) in ${options.configFile}: ${unknown.join(', ')}`);
+  const dataDir = out.dataDir as string;
+  return {
+    ...(out as ChioConfig),
+    keyDir: (out.keyDir as string | undefined) ?? resolve(dataDir, 'keys'),
+    bind: (out.bind as string | undefined) ?? options.defaultBind ?? '0.0.0.0',
+    chainId: (out.chainId as string | undefined) ?? defaultChainId(),
+  };
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ChioError('CONFIG_INVALID', `config file ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ChioError('CONFIG_INVALID', `config file ${path}: must be a mapping of settings`);
+  return doc as Record<string, unknown>;
+}
+
+/** One chain per signing process: the host name (a pod name under Kubernetes), made a subject token. */
+function defaultChainId(): string {
+  const token = hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64);
+  return token.length > 0 ? token : 'chio';
+}

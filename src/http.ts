@@ -1,0 +1,86 @@
+/**
+ * The small HTTP server every Chio process runs: `/health` (alive), `/ready` (dependencies
+ * usable, else 503 with the reason), `/metrics`, and any routes a service adds. node:http only;
+ * request bodies are bounded and every handler error is a JSON 500 without detail.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { registry } from './metrics.js';
+
+export type Readiness = () => string | undefined | Promise<string | undefined>;
+export type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> | boolean;
+
+export interface HttpServerOptions {
+  bind: string;
+  port: number;
+  log: Logger;
+  /** Returns undefined when ready, else the reason it is not. */
+  ready: Readiness;
+  routes?: Route[];
+}
+
+export interface RunningHttpServer {
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
+  const server: Server = createServer((req, res) => {
+    void handle(req, res, opts).catch((err) => {
+      opts.log.error({ err: String(err), url: req.url }, 'http handler failed');
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+      else res.destroy();
+    });
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.maxHeadersCount = 100;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.bind, () => resolve());
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, opts: HttpServerOptions): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://chio.invalid');
+  if (req.method === 'GET' && url.pathname === '/health') return sendJson(res, 200, { status: 'ok' });
+  if (req.method === 'GET' && url.pathname === '/ready') {
+    const reason = await opts.ready();
+    return reason === undefined ? sendJson(res, 200, { status: 'ready' }) : sendJson(res, 503, { status: 'not ready', reason });
+  }
+  if (req.method === 'GET' && url.pathname === '/metrics') {
+    const text = await registry.metrics();
+    res.writeHead(200, { 'content-type': registry.contentType });
+    res.end(text);
+    return;
+  }
+  for (const route of opts.routes ?? []) if (await route(req, res, url)) return;
+  sendJson(res, 404, { error: 'not found' });
+}
+
+/** Read a request body up to `limit` bytes; undefined when it is larger. */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return new Uint8Array(Buffer.concat(chunks));
+}

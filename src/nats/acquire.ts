@@ -1,0 +1,57 @@
+/**
+ * Where `chio up` gets its NATS (SPEC §1): NATS_URL when set; otherwise a real
+ * `nats-server -js` child with its store in <data dir>/nats (kept across restarts) when the
+ * binary is on PATH; otherwise a NATS container through testcontainers when Docker is there;
+ * otherwise a message that says how to get one.
+ */
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { ChioError } from '../errors.js';
+import { hasNatsServerBinary, startEmbeddedNats } from './server.js';
+
+export interface AcquiredNats {
+  servers: string[];
+  /** Stops what was started for us (nothing when NATS_URL was given). */
+  stop(): Promise<void>;
+  origin: 'url' | 'embedded' | 'container';
+}
+
+export async function acquireNats(natsUrl: string | undefined, dataDir: string, log: Logger): Promise<AcquiredNats> {
+  if (natsUrl) return { servers: natsUrl.split(',').map((s) => s.trim()), stop: async () => {}, origin: 'url' };
+  if (hasNatsServerBinary()) {
+    const storeDir = resolve(dataDir, 'nats');
+    mkdirSync(storeDir, { recursive: true });
+    const nats = await startEmbeddedNats({ storeDir });
+    log.info({ url: nats.url, store: storeDir }, 'started embedded nats-server');
+    return { servers: [nats.url], stop: () => nats.stop(), origin: 'embedded' };
+  }
+  const container = await startNatsContainer(log);
+  if (container) return container;
+  throw new ChioError(
+    'UNAVAILABLE',
+    'no NATS: set NATS_URL to a JetStream-enabled server, or install nats-server ' +
+      '(Debian/Ubuntu: `apt-get install nats-server`; or https://github.com/nats-io/nats-server/releases), ' +
+      'or run Docker so that a NATS container can be started',
+  );
+}
+
+// testcontainers is optional: loaded only when installed and a Docker engine answers.
+async function startNatsContainer(log: Logger): Promise<AcquiredNats | undefined> {
+  const moduleName = 'testcontainers';
+  let tc: { GenericContainer: new (image: string) => any };
+  try {
+    tc = (await import(moduleName)) as typeof tc;
+  } catch {
+    return undefined;
+  }
+  try {
+    const container = await new tc.GenericContainer('nats:2-alpine').withCommand(['-js']).withExposedPorts(4222).start();
+    const url = `nats://${container.getHost()}:${container.getMappedPort(4222)}`;
+    log.info({ url }, 'started NATS container');
+    return { servers: [url], stop: async () => void (await container.stop()), origin: 'container' };
+  } catch (err) {
+    log.debug({ err: String(err) }, 'no Docker engine for a NATS container');
+    return undefined;
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * The JetStream streams, KV buckets and object stores Chio uses, and their idempotent set-up.
+ *
+ *   CHIO_RECEIPTS     stream  chio.receipts.<chain>   signed receipts, the source of truth
+ *   CHIO_QUARANTINE   stream  chio.quarantine.<chain> receipts the ledger refused, with the reason
+ *   CHIO_CHECKPOINTS  stream  chio.checkpoints        every signed checkpoint, in order
+ *   chio-index        KV      <receipt id> → {"index", "seq"}
+ *   chio-chains       KV      <chain id>   → last integrated {"seq", "id", "index"}
+ *   chio-ledger       KV      state        → integration progress
+ *   chio-tiles        KV      tile/<L>/…   → hash tiles (C2SP tlog-tiles)
+ *   chio-entries      object  tile/entries/… → entry bundles (C2SP tlog-tiles)
+ *
+ * Every process creates what it uses when it starts; creating something that exists with the
+ * same configuration is a no-op, so any number of processes may start at once.
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager, JetStreamApiError, RetentionPolicy, StorageType, type StreamConfig } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import { Objm, type ObjectStore } from '@nats-io/obj';
+
+export const RECEIPTS_STREAM = 'CHIO_RECEIPTS';
+export const RECEIPTS_SUBJECT_PREFIX = 'chio.receipts';
+export const QUARANTINE_STREAM = 'CHIO_QUARANTINE';
+export const QUARANTINE_SUBJECT_PREFIX = 'chio.quarantine';
+export const CHECKPOINTS_STREAM = 'CHIO_CHECKPOINTS';
+export const CHECKPOINTS_SUBJECT = 'chio.checkpoints';
+export const INDEX_BUCKET = 'chio-index';
+export const CHAINS_BUCKET = 'chio-chains';
+export const LEDGER_BUCKET = 'chio-ledger';
+export const TILES_BUCKET = 'chio-tiles';
+export const ENTRIES_STORE = 'chio-entries';
+
+/** Window in which JetStream drops a second publish of the same Nats-Msg-Id (a receipt id). */
+const DUPLICATE_WINDOW_NS = 2 * 60 * 1_000_000_000;
+
+export interface ChioResources {
+  index: KV;
+  chains: KV;
+  ledger: KV;
+  tiles: KV;
+  entries: ObjectStore;
+}
+
+function streamConfigs(replicas: number): Array<Partial<StreamConfig> & { name: string }> {
+  const common = {
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    num_replicas: replicas,
+    allow_direct: true,
+  };
+  return [
+    {
+      ...common,
+      name: RECEIPTS_STREAM,
+      subjects: [`${RECEIPTS_SUBJECT_PREFIX}.*`],
+      duplicate_window: DUPLICATE_WINDOW_NS,
+      // Receipts are bounded in size by the publisher; this is the server-side backstop.
+      max_msg_size: 64 * 1024,
+      deny_delete: true,
+      deny_purge: true,
+    },
+    { ...common, name: QUARANTINE_STREAM, subjects: [`${QUARANTINE_SUBJECT_PREFIX}.*`], deny_delete: true },
+    { ...common, name: CHECKPOINTS_STREAM, subjects: [CHECKPOINTS_SUBJECT], deny_delete: true, deny_purge: true },
+  ];
+}
+
+/** Create (or find) the streams. Safe to call from any number of processes at once. */
+export async function ensureStreams(nc: NatsConnection, replicas = 1): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  for (const cfg of streamConfigs(replicas)) {
+    try {
+      await jsm.streams.info(cfg.name);
+    } catch (err) {
+      if (!(err instanceof JetStreamApiError) || err.status !== 404) throw err;
+      try {
+        await jsm.streams.add(cfg);
+      } catch (addErr) {
+        // Another process created it between our info() and add(): fine, it exists now.
+        await jsm.streams.info(cfg.name).catch(() => Promise.reject(addErr));
+      }
+    }
+  }
+}
+
+/** Create (or open) the streams, KV buckets and object store. */
+export async function ensureResources(nc: NatsConnection, replicas = 1): Promise<ChioResources> {
+  await ensureStreams(nc, replicas);
+  const kvm = new Kvm(nc);
+  const objm = new Objm(nc);
+  const [index, chains, ledger, tiles] = await Promise.all(
+    [INDEX_BUCKET, CHAINS_BUCKET, LEDGER_BUCKET, TILES_BUCKET].map((name) =>
+      kvm.create(name, { replicas, history: 1, storage: StorageType.File }),
+    ),
+  );
+  const entries = await objm.create(ENTRIES_STORE, { replicas, storage: StorageType.File });
+  return { index: index!, chains: chains!, ledger: ledger!, tiles: tiles!, entries };
+}
+
+/** The subject a chain's receipts are published on. */
+export function receiptSubject(chain: string): string {
+  return `${RECEIPTS_SUBJECT_PREFIX}.${chain}`;
+}
