@@ -1,0 +1,88 @@
+/**
+ * Chio's Ed25519 keys on disk (SPEC §1). `chio keygen` writes each key Chio needs into the
+ * key directory as a pair of files, never overwriting one that exists:
+ *
+ *   <role>.key  C2SP signer key   PRIVATE+KEY+<name>+<hex keyID>+<base64(0x01 ‖ seed)>   (mode 0600)
+ *   <role>.pub  C2SP verifier key <name>+<hex keyID>+<base64(0x01 ‖ public key)>
+ *
+ * Roles: kernel (signs receipts), log (signs checkpoints; its name is the log origin),
+ * export (signs compliance bundles), demo-issuer (issues the demo capability tokens).
+ * Private keys are read from these files (or a mounted Secret) and never logged.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { ChioError } from './errors.js';
+import { newEd25519SignerKey, parseSignerKey, parseVerifierKey } from './tlog/index.js';
+import { createNodeSigner, type Ed25519Signer } from './receipt/signer.js';
+
+export type KeyRole = 'kernel' | 'log' | 'export' | 'demo-issuer';
+export const KEY_ROLES: readonly KeyRole[] = ['kernel', 'log', 'export', 'demo-issuer'];
+
+export interface LoadedKey {
+  name: string;
+  /** C2SP signer key string (secret). */
+  signerKey: string;
+  /** C2SP verifier key string (public). */
+  verifierKey: string;
+  signer: Ed25519Signer;
+}
+
+function keyName(role: KeyRole, origin: string): string {
+  return role === 'log' ? origin : `chio-${role}`;
+}
+
+/** Create every missing key; returns the roles that were created. Never overwrites. */
+export function generateKeys(keyDir: string, origin: string): KeyRole[] {
+  mkdirSync(keyDir, { recursive: true, mode: 0o700 });
+  const created: KeyRole[] = [];
+  for (const role of KEY_ROLES) {
+    const privPath = join(keyDir, `${role}.key`);
+    const pubPath = join(keyDir, `${role}.pub`);
+    if (existsSync(privPath)) {
+      // Repair a missing public half from the private one; the private key is never replaced.
+      if (!existsSync(pubPath)) writeFileSync(pubPath, `${parseSignerKey(readFileSync(privPath, 'utf8').trim()).verifierKey}\n`);
+      continue;
+    }
+    const { signerKey, verifierKey } = newEd25519SignerKey(keyName(role, origin), new Uint8Array(randomBytes(32)));
+    // 'wx' fails if another process created the file meanwhile: still never an overwrite.
+    writeFileSync(privPath, `${signerKey}\n`, { mode: 0o600, flag: 'wx' });
+    writeFileSync(pubPath, `${verifierKey}\n`, { flag: 'w' });
+    created.push(role);
+  }
+  return created;
+}
+
+/** Load a role's key from the key directory; a missing file stops the process with a message naming it. */
+export function loadKey(keyDir: string, role: KeyRole): LoadedKey {
+  return loadKeyFile(join(keyDir, `${role}.key`), `the ${role} key`);
+}
+
+/** Load a signer key file (e.g. a mounted Secret). */
+export function loadKeyFile(path: string, what = 'the key'): LoadedKey {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8').trim();
+  } catch {
+    throw new ChioError('CONFIG_INVALID', `${what} ${path} is missing: run \`chio keygen\` (or set CHIO_KEY_DIR)`);
+  }
+  let parsed;
+  try {
+    parsed = parseSignerKey(text);
+  } catch (err) {
+    throw new ChioError('CONFIG_INVALID', `${what} ${path} is not a C2SP Ed25519 signer key`, { cause: err });
+  }
+  return { name: parsed.name, signerKey: text, verifierKey: parsed.verifierKey, signer: createNodeSigner(parsed.seed) };
+}
+
+/** Read a verifier key file (public). */
+export function loadVerifierKey(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8').trim();
+  } catch {
+    throw new ChioError('CONFIG_INVALID', `verifier key file ${path} cannot be read`);
+  }
+  parseVerifierKey(text);
+  return text;
+}

@@ -1,0 +1,82 @@
+/**
+ * Verifying receipts: pure functions over bytes and trust material (the kernel verifier keys),
+ * portable to any JavaScript runtime (@noble, no node:). Used by the ledger before a receipt
+ * becomes a leaf, by `chio prove`, by the export verifier and by the explorer page.
+ *
+ * Order: size → canonical JSON (RFC 8785) → shape → id → trusted kernel key → signature.
+ * The chain link (seq, prev) needs the previous receipt and is checked by `checkChainLink`.
+ */
+import * as ed from '@noble/ed25519';
+import { sha512 } from '@noble/hashes/sha2.js';
+import { ChioError } from '../errors.js';
+import { fromBase64 } from '../encoding.js';
+import { parseCanonical } from './jcs.js';
+import { parseVerifierKey } from '../tlog/note.js';
+import {
+  CHAIN_ID_PATTERN, GENESIS_PREV, MAX_RECEIPT_BYTES, RECEIPT_ID_PATTERN, RECEIPT_SCHEMA,
+  receiptBodyBytes, receiptIdOf, toReceiptBody, type Receipt,
+} from './receipt.js';
+
+ed.hashes.sha512 = sha512;
+
+/**
+ * Parse and verify receipt bytes (attacker-controlled): canonical form, shape, id, kernel key
+ * in `kernelKeys`, signature. Returns the receipt; throws ChioError (RECEIPT_INVALID,
+ * UNTRUSTED_KEY, SIGNATURE_INVALID, MALFORMED).
+ */
+export function verifyReceiptBytes(bytes: Uint8Array, kernelKeys: readonly string[]): Receipt {
+  if (bytes.length > MAX_RECEIPT_BYTES) throw new ChioError('RECEIPT_INVALID', `receipt larger than ${MAX_RECEIPT_BYTES} bytes`);
+  const value = parseCanonical(bytes, MAX_RECEIPT_BYTES);
+  const receipt = toReceipt(value);
+  verifyReceipt(receipt, kernelKeys);
+  return receipt;
+}
+
+/** Verify a parsed receipt: id, trusted kernel key, signature. Throws ChioError. */
+export function verifyReceipt(receipt: Receipt, kernelKeys: readonly string[]): void {
+  const bodyBytes = receiptBodyBytes(toReceiptBody(receipt));
+  if (receiptIdOf(bodyBytes) !== receipt.id) throw new ChioError('RECEIPT_INVALID', 'receipt id does not match its content');
+  if (!kernelKeys.includes(receipt.kernel_key)) throw new ChioError('UNTRUSTED_KEY', 'receipt is signed by an untrusted kernel key');
+  const { publicKey } = parseVerifierKey(receipt.kernel_key);
+  const signature = fromBase64(receipt.signature);
+  if (signature.length !== 64 || !ed.verify(signature, bodyBytes, publicKey)) {
+    throw new ChioError('SIGNATURE_INVALID', 'receipt signature is invalid');
+  }
+}
+
+/** The head of a chain as far as it has been checked. */
+export interface ChainHead {
+  seq: number;
+  id: string;
+}
+
+/** Check that `receipt` extends `head` (or starts a chain when there is no head). Throws CHAIN_BROKEN. */
+export function checkChainLink(head: ChainHead | undefined, receipt: Receipt): void {
+  const expectedSeq = head ? head.seq + 1 : 1;
+  const expectedPrev = head ? head.id : GENESIS_PREV;
+  if (receipt.seq !== expectedSeq || receipt.prev !== expectedPrev) {
+    throw new ChioError('CHAIN_BROKEN', `chain ${receipt.chain}: expected seq ${expectedSeq} after ${expectedPrev.slice(0, 12)}…, got seq ${receipt.seq}`);
+  }
+}
+
+// Shape of attacker-controlled JSON: the fields a receipt must have, with their types.
+function toReceipt(value: unknown): Receipt {
+  const bad = (why: string) => new ChioError('RECEIPT_INVALID', `receipt: ${why}`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('not an object');
+  const r = value as Record<string, unknown>;
+  if (r.schema !== RECEIPT_SCHEMA) throw bad('unknown schema');
+  if (typeof r.id !== 'string' || !RECEIPT_ID_PATTERN.test(r.id)) throw bad('id is not 64 hex digits');
+  if (typeof r.prev !== 'string' || !RECEIPT_ID_PATTERN.test(r.prev)) throw bad('prev is not 64 hex digits');
+  if (typeof r.chain !== 'string' || !CHAIN_ID_PATTERN.test(r.chain)) throw bad('chain is not a subject token');
+  if (!Number.isSafeInteger(r.seq) || (r.seq as number) < 1) throw bad('seq is not a positive integer');
+  for (const field of ['time', 'policy_hash', 'kernel_key', 'signature'] as const) {
+    if (typeof r[field] !== 'string') throw bad(`${field} is not a string`);
+  }
+  for (const field of ['request', 'subject', 'decision'] as const) {
+    if (typeof r[field] !== 'object' || r[field] === null || Array.isArray(r[field])) throw bad(`${field} is not an object`);
+  }
+  const verdict = (r.decision as Record<string, unknown>).verdict;
+  if (verdict !== 'allow' && verdict !== 'deny') throw bad('decision.verdict is not allow or deny');
+  if (!Array.isArray(r.evidence)) throw bad('evidence is not a list');
+  return value as Receipt;
+}
