@@ -73,25 +73,34 @@ export async function startEmbeddedNats(options: EmbeddedNatsOptions): Promise<E
 function waitForReady(child: ChildProcess, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
     let output = '';
-    const fail = (why: string) => {
+    const onError = (err: Error) => fail(err.message);
+    const onExit = (code: number | null) => fail(`exited with code ${code}`);
+    const settle = () => {
       clearTimeout(timer);
+      child.off('error', onError);
+      child.off('exit', onExit);
+      child.stderr?.off('data', onData);
+      // Keep draining the child's log so that a full pipe never blocks it.
+      child.stderr?.resume();
+    };
+    const fail = (why: string) => {
+      settle();
       child.kill('SIGKILL');
       reject(new ChioError('UNAVAILABLE', `nats-server did not start: ${why}\n${output.slice(-2_000)}`));
     };
-    const timer = setTimeout(() => fail(`not ready after ${timeoutMs} ms`), timeoutMs);
-    child.once('error', (err) => fail(err.message));
-    child.once('exit', (code) => fail(`exited with code ${code}`));
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (chunk: string) => {
-      // Keep only a tail for error messages; the child logs forever otherwise.
+    const onData = (chunk: string) => {
+      // Keep only a tail for error messages.
       output = (output + chunk).slice(-8_000);
       if (output.includes('Server is ready')) {
-        clearTimeout(timer);
-        child.removeAllListeners('exit');
-        child.removeAllListeners('error');
+        settle();
         resolve();
       }
-    });
+    };
+    const timer = setTimeout(() => fail(`not ready after ${timeoutMs} ms`), timeoutMs);
+    child.once('error', onError);
+    child.once('exit', onExit);
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', onData);
   });
 }
 
