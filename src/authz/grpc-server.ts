@@ -1,0 +1,60 @@
+/**
+ * The gRPC face of authz: `envoy.service.auth.v3.Authorization/Check` and
+ * `grpc.health.v1.Health/Check` on one port. Check never fails at the transport: every
+ * outcome, errors included, is a CheckResponse (a deny unless the pipeline allowed).
+ */
+import * as grpc from '@grpc/grpc-js';
+import { loadChioProtos } from './proto.js';
+import type { CheckHandler } from './check-handler.js';
+import type { CheckRequest, CheckResponse } from './wire.js';
+
+/** Largest CheckRequest accepted at the transport; guards bound the fields inside it. */
+export const MAX_CHECK_REQUEST_BYTES = 4 * 1024 * 1024;
+
+/** grpc.health.v1.HealthCheckResponse.ServingStatus */
+const SERVING = 1;
+const NOT_SERVING = 2;
+
+export interface GrpcServerOptions {
+  bind: string;
+  port: number;
+  handler: CheckHandler;
+  /** Undefined when ready to serve, else why not. */
+  ready: () => string | undefined;
+}
+
+export interface RunningGrpcServer {
+  readonly port: number;
+  /** Stop accepting calls and wait for the ones in flight to be answered. */
+  stop(): Promise<void>;
+}
+
+export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningGrpcServer> {
+  const { authorizationService, healthService } = loadChioProtos();
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': MAX_CHECK_REQUEST_BYTES,
+    'grpc.max_send_message_length': 1024 * 1024,
+  });
+  server.addService(authorizationService, {
+    Check: (call: grpc.ServerUnaryCall<CheckRequest, CheckResponse>, callback: grpc.sendUnaryData<CheckResponse>) => {
+      opts.handler.check(call.request).then((res) => callback(null, res), (err) => callback(err));
+    },
+  });
+  server.addService(healthService, {
+    Check: (call: grpc.ServerUnaryCall<{ service?: string }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      const service = call.request.service ?? '';
+      if (service !== '' && service !== 'envoy.service.auth.v3.Authorization') {
+        callback({ code: grpc.status.NOT_FOUND, details: `unknown service ${service}` });
+        return;
+      }
+      callback(null, { status: opts.ready() === undefined ? SERVING : NOT_SERVING });
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${opts.bind}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
+  );
+  return {
+    port,
+    stop: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * The authz service (`chio authz`): the gRPC Check server, its HTTP side (/health, /ready,
+ * /metrics) and the receipt publisher, with a clean stop: stop taking Checks, answer the ones
+ * in flight (each one's receipt stored or the answer a deny), then close.
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { Logger } from 'pino';
+import type { ChioConfig } from '../config.js';
+import { loadKey } from '../keys.js';
+import { ensureStreams } from '../nats/resources.js';
+import { startHttpServer } from '../http.js';
+import { ReceiptPublisher } from '../receipt/publisher.js';
+import { CheckHandler } from './check-handler.js';
+import { DecisionPipeline } from './pipeline.js';
+import { loadPolicySet, type PolicySet } from './policy-set.js';
+import { startGrpcServer } from './grpc-server.js';
+
+export interface RunningAuthz {
+  readonly grpcPort: number;
+  readonly httpPort: number;
+  readonly chain: string;
+  readonly policyHash: string;
+  stop(): Promise<void>;
+}
+
+export async function startAuthz(config: ChioConfig, nc: NatsConnection, log: Logger): Promise<RunningAuthz> {
+  const kernel = loadKey(config.keyDir, 'kernel');
+  const policies: PolicySet = loadPolicySet(config.policies, config.keyDir);
+  log.info({ policy_hash: policies.hash, files: policies.files.length }, 'policies loaded');
+  await ensureStreams(nc, config.replicas);
+  const publisher = new ReceiptPublisher({
+    js: jetstream(nc),
+    jsm: await jetstreamManager(nc),
+    chain: config.chainId,
+    signer: kernel.signer,
+    kernelKey: kernel.verifierKey,
+    log,
+  });
+  const { seq } = await publisher.open();
+  log.info({ chain: config.chainId, resumed_at_seq: seq }, 'receipt chain opened');
+  const pipeline = new DecisionPipeline({ policies: () => policies, mode: config.mode, defaultVerdict: config.defaultVerdict });
+  const handler = new CheckHandler({ pipeline, publisher, receiptTimeoutMs: config.receiptTimeoutMs, log });
+  const ready = () => (nc.isClosed() ? 'NATS connection is closed' : undefined);
+  const grpcServer = await startGrpcServer({ bind: config.bind, port: config.grpcPort, handler, ready });
+  const http = await startHttpServer({ bind: config.bind, port: config.httpPort, log, ready });
+  log.info({ grpc: grpcServer.port, http: http.port }, 'authz listening');
+  return {
+    grpcPort: grpcServer.port,
+    httpPort: http.port,
+    chain: config.chainId,
+    policyHash: policies.hash,
+    async stop() {
+      await grpcServer.stop();
+      await handler.drain();
+      await publisher.drain();
+      await http.stop();
+    },
+  };
+}
