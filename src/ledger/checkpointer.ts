@@ -1,0 +1,78 @@
+/**
+ * Publishing checkpoints (SPEC §6): a C2SP tlog-checkpoint, signed as a C2SP signed note by
+ * the log key, appended to the CHIO_CHECKPOINTS stream — at most every interval, and only
+ * while the tree grows. Every checkpoint is kept, so consistency proofs between any two can
+ * be served.
+ *
+ * Never two inconsistent checkpoints, also across crashes: a checkpoint only ever names the
+ * committed tree (whose tiles never change below its size), at start-up the tree must still
+ * hash to the last published root or the ledger refuses to run, and each publish names the
+ * stream sequence of the previous checkpoint so that two writers cannot both extend it.
+ */
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { Logger } from 'pino';
+import { ChioError } from '../errors.js';
+import { bytesEqual } from '../encoding.js';
+import { parseCheckpoint, signCheckpoint, treeHash, type Hash } from '../tlog/index.js';
+import { CHECKPOINTS_STREAM, CHECKPOINTS_SUBJECT } from '../nats/resources.js';
+import { checkpointsPublishedTotal, publishedTreeSize } from '../metrics.js';
+import type { TileStore } from './tile-store.js';
+
+export interface PublishedCheckpoint {
+  size: number;
+  root: Hash;
+  note: string;
+  streamSeq: number;
+}
+
+export interface CheckpointerOptions {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  tiles: TileStore;
+  origin: string;
+  /** C2SP signer key string of the log key; its name must be the origin. */
+  logSignerKey: string;
+  log: Logger;
+}
+
+/** The latest published checkpoint, or undefined when none was published yet. */
+export async function readLatestCheckpoint(jsm: JetStreamManager): Promise<{ note: string; streamSeq: number } | undefined> {
+  const msg = await jsm.streams.getMessage(CHECKPOINTS_STREAM, { last_by_subj: CHECKPOINTS_SUBJECT });
+  return msg ? { note: msg.string(), streamSeq: msg.seq } : undefined;
+}
+
+export class Checkpointer {
+  private last: PublishedCheckpoint | undefined;
+
+  constructor(private readonly opts: CheckpointerOptions) {}
+
+  /** Read the last checkpoint and check that the stored tree still agrees with it. */
+  async open(): Promise<PublishedCheckpoint | undefined> {
+    const latest = await readLatestCheckpoint(this.opts.jsm);
+    if (!latest) return undefined;
+    const cp = parseCheckpoint(latest.note.slice(0, latest.note.indexOf('\n\n') + 1));
+    const root = await treeHash(cp.size, this.opts.tiles.hashReader(cp.size));
+    if (!bytesEqual(root, cp.root)) {
+      throw new ChioError('TREE_INCONSISTENT', `stored tree of size ${cp.size} does not hash to the published checkpoint's root; refusing to sign`);
+    }
+    this.last = { size: cp.size, root: cp.root, note: latest.note, streamSeq: latest.streamSeq };
+    publishedTreeSize.set(cp.size);
+    return this.last;
+  }
+
+  get latest(): PublishedCheckpoint | undefined {
+    return this.last;
+  }
+
+  /** Sign and publish a checkpoint of the committed tree, unless it has not grown. */
+  async publish(size: number, root: Hash): Promise<PublishedCheckpoint | undefined> {
+    if (this.last && size <= this.last.size) return undefined;
+    const note = signCheckpoint({ origin: this.opts.origin, size, root }, this.opts.logSignerKey);
+    const ack = await this.opts.js.publish(CHECKPOINTS_SUBJECT, note, { expect: { lastSubjectSequence: this.last?.streamSeq ?? 0 } });
+    this.last = { size, root, note, streamSeq: ack.seq };
+    checkpointsPublishedTotal.inc();
+    publishedTreeSize.set(size);
+    this.opts.log.info({ size }, 'checkpoint published');
+    return this.last;
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * The ledger service: consumes the receipts stream in stream order, integrates receipts into
+ * the log (integrator.ts) and publishes checkpoints (checkpointer.ts).
+ *
+ * The durable cursor is the integrator's committed state in KV (`streamSeq`), not a JetStream
+ * durable consumer: the tree must be built in exact stream order, and a redelivering consumer
+ * hands a retried message back after newer ones. So the ledger reads with an ordered consumer
+ * starting just past its committed position; after any failure it re-reads its state and
+ * starts again from there. Batches close at TILE_WIDTH messages or when nothing more is pending.
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import { DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
+import type { Logger } from 'pino';
+import { RECEIPTS_STREAM, type ChioResources } from '../nats/resources.js';
+import { Integrator } from './integrator.js';
+import { Checkpointer } from './checkpointer.js';
+import { TILE_WIDTH, TileStore } from './tile-store.js';
+
+/** Pause before reading again after a failed batch. */
+export const RETRY_DELAY_MS = 500;
+/** Default interval between checkpoints while the tree grows (CHIO_CHECKPOINT_INTERVAL_MS). */
+export const DEFAULT_CHECKPOINT_INTERVAL_MS = 1000;
+
+export interface LedgerOptions {
+  nc: NatsConnection;
+  resources: ChioResources;
+  kernelKeys: readonly string[];
+  origin: string;
+  logSignerKey: string;
+  checkpointIntervalMs?: number;
+  log: Logger;
+}
+
+export class Ledger {
+  private messages: ConsumerMessages | undefined;
+  private loop: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private publishing: Promise<unknown> = Promise.resolve();
+  private stopping = false;
+  private integrator!: Integrator;
+  private checkpointer!: Checkpointer;
+  private readonly tiles: TileStore;
+
+  constructor(private readonly opts: LedgerOptions) {
+    this.tiles = new TileStore(opts.resources.tiles, opts.resources.entries);
+  }
+
+  get treeSize(): number {
+    return this.integrator.size;
+  }
+
+  get publishedSize(): number {
+    return this.checkpointer.latest?.size ?? 0;
+  }
+
+  async start(): Promise<void> {
+    const { nc, resources, log } = this.opts;
+    const js = jetstream(nc);
+    const jsm = await jetstreamManager(nc);
+    this.integrator = new Integrator({ js, index: resources.index, chains: resources.chains, ledger: resources.ledger, tiles: this.tiles, kernelKeys: this.opts.kernelKeys, log });
+    const state = await this.integrator.open();
+    this.checkpointer = new Checkpointer({ js, jsm, tiles: this.tiles, origin: this.opts.origin, logSignerKey: this.opts.logSignerKey, log });
+    const last = await this.checkpointer.open();
+    // A fresh log publishes its empty checkpoint so that verifiers have something to serve.
+    if (!last) await this.checkpointer.publish(state.size, this.integrator.root);
+    this.loop = this.run(js);
+    const interval = this.opts.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
+    this.timer = setInterval(() => void this.checkpoint(), interval);
+    log.info({ tree_size: state.size, stream_seq: state.streamSeq }, 'ledger started');
+  }
+
+  /** Stop consuming, finish the batch in hand, publish a last checkpoint. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.timer);
+    this.messages?.stop();
+    await this.loop;
+    await this.checkpoint();
+    await this.publishing;
+  }
+
+  private checkpoint(): Promise<unknown> {
+    // One publish at a time: a slow publish must not race the next tick.
+    this.publishing = this.publishing.then(() =>
+      this.checkpointer.publish(this.integrator.size, this.integrator.root).catch((err) => {
+        this.opts.log.error({ err: String(err) }, 'checkpoint not published');
+      }),
+    );
+    return this.publishing;
+  }
+
+  /** Read and integrate until stopped; after a failure, resume from the committed state. */
+  private async run(js: JetStreamClient): Promise<void> {
+    while (!this.stopping) {
+      try {
+        const consumer = await js.consumers.get(RECEIPTS_STREAM, {
+          deliver_policy: DeliverPolicy.StartSequence,
+          opt_start_seq: this.integrator.streamSeq + 1,
+        });
+        this.messages = await consumer.consume({ max_messages: 2 * TILE_WIDTH });
+        await this.consume(this.messages);
+      } catch (err) {
+        if (this.stopping) break;
+        this.opts.log.error({ err: String(err), stream_seq: this.integrator.streamSeq }, 'integration failed; resuming from the committed state');
+        this.messages?.stop();
+        await new Promise((r) => setTimeout(r, RETRY_DELAY_MS));
+        await this.integrator.open().catch((e) => this.opts.log.error({ err: String(e) }, 'cannot re-read ledger state'));
+      }
+    }
+  }
+
+  private async consume(messages: ConsumerMessages): Promise<void> {
+    let batch: JsMsg[] = [];
+    for await (const m of messages) {
+      batch.push(m);
+      if (batch.length < TILE_WIDTH && m.info.pending > 0 && !this.stopping) continue;
+      await this.integrator.integrate(batch.map((b) => ({ seq: b.seq, data: b.data })));
+      batch = [];
+    }
+    if (batch.length > 0) await this.integrator.integrate(batch.map((b) => ({ seq: b.seq, data: b.data })));
+  }
+}

@@ -1,0 +1,36 @@
+/** The ledger service (`chio ledger`): the Ledger plus its HTTP side (/health, /ready, /metrics). */
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import { ChioError } from '../errors.js';
+import type { ChioConfig } from '../config.js';
+import { loadKey } from '../keys.js';
+import { ensureResources } from '../nats/resources.js';
+import { startHttpServer } from '../http.js';
+import { Ledger } from './ledger.js';
+
+export interface RunningLedger {
+  readonly httpPort: number;
+  readonly ledger: Ledger;
+  stop(): Promise<void>;
+}
+
+export async function startLedger(config: ChioConfig, nc: NatsConnection, log: Logger): Promise<RunningLedger> {
+  const logKey = loadKey(config.keyDir, 'log');
+  if (logKey.name !== config.logOrigin) {
+    throw new ChioError('CONFIG_INVALID', `the log key is named ${logKey.name} but CHIO_LOG_ORIGIN is ${config.logOrigin}: a checkpoint's signer must be its origin`);
+  }
+  const kernelKeys = [loadKey(config.keyDir, 'kernel').verifierKey];
+  const resources = await ensureResources(nc, config.replicas);
+  const ledger = new Ledger({ nc, resources, kernelKeys, origin: config.logOrigin, logSignerKey: logKey.signerKey, checkpointIntervalMs: config.checkpointIntervalMs, log });
+  await ledger.start();
+  const ready = () => (nc.isClosed() ? 'NATS connection is closed' : undefined);
+  const http = await startHttpServer({ bind: config.bind, port: config.ledgerPort, log, ready });
+  return {
+    httpPort: http.port,
+    ledger,
+    async stop() {
+      await ledger.stop();
+      await http.stop();
+    },
+  };
+}

@@ -1,0 +1,131 @@
+/**
+ * The verifier's HTTP API (SPEC §7). Stateless: every answer is read from JetStream (the
+ * checkpoints stream, the index bucket, the receipts stream, the tiles), so any number of
+ * verifiers can serve one log.
+ *
+ *   GET /checkpoint                 latest signed checkpoint (text/plain)
+ *   GET /v1/receipts/<id>           200 receipt + index + checkpoint + inclusion proof,
+ *                                   202 stored but not yet in a checkpoint, 404, 400
+ *   GET /v1/consistency?old=N&new=M consistency proof between two tree sizes
+ *   GET /v1/keys                    the log's and the kernels' verifier keys
+ *   GET /tile/…                     C2SP tlog-tiles
+ */
+import type { ServerResponse } from 'node:http';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { searchUnintegratedTail } from './pending.js';
+import { ChioError } from '../errors.js';
+import { toBase64 } from '../encoding.js';
+import { sendJson, type Route } from '../http.js';
+import { RECEIPTS_STREAM, type ChioResources } from '../nats/resources.js';
+import { RECEIPT_ID_PATTERN, type Receipt } from '../receipt/receipt.js';
+import { parseCheckpoint, parseTilePath, proveRecord, proveTree, type Checkpoint } from '../tlog/index.js';
+import { readLatestCheckpoint } from '../ledger/checkpointer.js';
+import { TileStore } from '../ledger/tile-store.js';
+import { proofsServedTotal } from '../metrics.js';
+import type { ReceiptProof } from './proof-bundle.js';
+
+export interface VerifierApiOptions {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  resources: ChioResources;
+  logKey: string;
+  kernelKeys: readonly string[];
+}
+
+interface Latest {
+  note: string;
+  checkpoint: Checkpoint;
+}
+
+export function verifierRoutes(opts: VerifierApiOptions): Route[] {
+  const tiles = new TileStore(opts.resources.tiles, opts.resources.entries);
+  const latest = async (): Promise<Latest | undefined> => {
+    const found = await readLatestCheckpoint(opts.jsm);
+    if (!found) return undefined;
+    return { note: found.note, checkpoint: parseCheckpoint(found.note.slice(0, found.note.indexOf('\n\n') + 1)) };
+  };
+
+  const checkpoint: Route = async (req, res, url) => {
+    if (req.method !== 'GET' || url.pathname !== '/checkpoint') return false;
+    const cp = await latest();
+    if (!cp) return sendJson(res, 404, { error: 'no checkpoint published yet' }), true;
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' });
+    res.end(cp.note);
+    return true;
+  };
+
+  const receipt: Route = async (req, res, url) => {
+    const m = /^\/v1\/receipts\/([^/]*)$/.exec(url.pathname);
+    if (req.method !== 'GET' || !m) return false;
+    const id = m[1]!;
+    if (!RECEIPT_ID_PATTERN.test(id)) return answer(res, 'malformed', 400, { error: 'a receipt id is 64 lower-case hex digits' });
+    let entry = await opts.resources.index.get(id);
+    if (!entry || entry.operation !== 'PUT') {
+      const tail = await searchUnintegratedTail(opts.js, opts.jsm, opts.resources.ledger, id);
+      if (tail === 'stored') return answer(res, 'pending', 202, { status: 'pending' });
+      if (tail === 'too-far-behind') return answer(res, 'behind', 503, { error: 'the ledger is behind; try again shortly' }, { 'retry-after': '1' });
+      // The ledger may have integrated it between the two looks.
+      entry = await opts.resources.index.get(id);
+      if (!entry || entry.operation !== 'PUT') return answer(res, 'unknown', 404, { error: 'no receipt with this id is stored' });
+    }
+    const { index, seq } = entry.json<{ index: number; seq: number }>();
+    const cp = await latest();
+    if (!cp || index >= cp.checkpoint.size) return answer(res, 'pending', 202, { status: 'pending', index });
+    const stored = await opts.jsm.streams.getMessage(RECEIPTS_STREAM, { seq });
+    const body = stored?.json<Receipt>();
+    if (!body || body.id !== id) throw new ChioError('INTERNAL', `index entry for ${id} names stream seq ${seq}, which holds another message`);
+    const proof = await proveRecord(cp.checkpoint.size, index, tiles.hashReader(cp.checkpoint.size));
+    const out: ReceiptProof = { receipt: body, index, checkpoint: cp.note, inclusion_proof: proof.map(toBase64) };
+    return answer(res, 'proven', 200, out);
+  };
+
+  const consistency: Route = async (req, res, url) => {
+    if (req.method !== 'GET' || url.pathname !== '/v1/consistency') return false;
+    const oldSize = Number(url.searchParams.get('old'));
+    const newSize = Number(url.searchParams.get('new'));
+    const cp = await latest();
+    const max = cp?.checkpoint.size ?? 0;
+    if (!Number.isSafeInteger(oldSize) || !Number.isSafeInteger(newSize) || oldSize < 1 || oldSize > newSize || newSize > max) {
+      return sendJson(res, 400, { error: `need 1 <= old <= new <= ${max} (the latest checkpoint's size)` }), true;
+    }
+    const proof = await proveTree(newSize, oldSize, tiles.hashReader(newSize));
+    return sendJson(res, 200, { old: oldSize, new: newSize, proof: proof.map(toBase64) }), true;
+  };
+
+  const keys: Route = (req, res, url) => {
+    if (req.method !== 'GET' || url.pathname !== '/v1/keys') return false;
+    return sendJson(res, 200, { log: opts.logKey, kernels: opts.kernelKeys }), true;
+  };
+
+  const tile: Route = async (req, res, url) => {
+    if (req.method !== 'GET' || !url.pathname.startsWith('/tile/')) return false;
+    let parsed;
+    try {
+      parsed = parseTilePath(url.pathname.slice(1));
+    } catch {
+      return sendJson(res, 400, { error: 'not a tlog-tiles path' }), true;
+    }
+    const data = await readTile(tiles, parsed, url.pathname.slice(1)).catch(() => undefined);
+    if (!data) return sendJson(res, 404, { error: 'no such tile' }), true;
+    const immutable = parsed.width === 256;
+    res.writeHead(200, {
+      'content-type': 'application/octet-stream',
+      'cache-control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
+    });
+    res.end(data);
+    return true;
+  };
+
+  return [checkpoint, receipt, consistency, keys, tile];
+}
+
+async function readTile(tiles: TileStore, parsed: ReturnType<typeof parseTilePath>, path: string): Promise<Uint8Array | undefined> {
+  if (parsed.level < 0) return tiles.readEntryBundle(path);
+  return tiles.readHashTile(parsed);
+}
+
+function answer(res: ServerResponse, outcome: string, status: number, body: unknown, headers: Record<string, string> = {}): true {
+  proofsServedTotal.inc({ outcome });
+  sendJson(res, status, body, headers);
+  return true;
+}
