@@ -1,0 +1,48 @@
+/** `chio check`: one CheckRequest over gRPC, as Envoy would send it; prints the answer. */
+import * as grpc from '@grpc/grpc-js';
+import { loadChioProtos } from '../authz/proto.js';
+import type { CheckRequest, CheckResponse, HeaderValueOption } from '../authz/wire.js';
+
+export interface CheckAnswer {
+  verdict: 'allow' | 'deny';
+  grpcCode: number;
+  httpStatus: number;
+  headers: Record<string, string>;
+  receiptId?: string;
+  body?: string;
+}
+
+/** Send one Check to `addr` (host:port) and summarise the answer. */
+export async function sendCheck(addr: string, request: CheckRequest, timeoutMs = 5_000): Promise<CheckAnswer> {
+  const { authorizationClient } = loadChioProtos();
+  const client = new authorizationClient(addr, grpc.credentials.createInsecure());
+  try {
+    const res = await new Promise<CheckResponse>((resolve, reject) =>
+      client.Check(request, { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, r: CheckResponse) => (err ? reject(err) : resolve(r))),
+    );
+    return summarise(res);
+  } finally {
+    client.close();
+  }
+}
+
+export function summarise(res: CheckResponse): CheckAnswer {
+  const headerList: HeaderValueOption[] = res.ok_response?.headers ?? res.denied_response?.headers ?? [];
+  const headers = Object.fromEntries(headerList.map((h) => [h.header.key, h.header.value]));
+  const code = res.status?.code ?? 2;
+  return {
+    verdict: code === 0 ? 'allow' : 'deny',
+    grpcCode: code,
+    httpStatus: code === 0 ? 200 : (res.denied_response?.status?.code ?? 403),
+    headers,
+    ...(headers['x-chio-receipt-id'] ? { receiptId: headers['x-chio-receipt-id'] } : {}),
+    ...(res.denied_response?.body ? { body: res.denied_response.body } : {}),
+  };
+}
+
+export function formatCheckAnswer(a: CheckAnswer): string {
+  const lines = [`${a.verdict.toUpperCase()} (grpc ${a.grpcCode}, http ${a.httpStatus})`];
+  for (const [k, v] of Object.entries(a.headers)) lines.push(`  ${k}: ${v}`);
+  if (a.receiptId) lines.push(`receipt id: ${a.receiptId}`);
+  return lines.join('\n');
+}
