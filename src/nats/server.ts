@@ -58,8 +58,17 @@ export async function startEmbeddedNats(options: EmbeddedNatsOptions): Promise<E
   const binary = options.binary ?? 'nats-server';
   const port = options.port ?? (await findFreePort());
   const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', options.storeDir];
-  const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // Its own process group: a terminal's Ctrl-C reaches only Chio, which then drains and stops
+  // this server last. If Chio exits anyway, the server goes with it.
+  const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      process.off('exit', killOnExit);
+      resolve();
+    }),
+  );
   await waitForReady(child, options.startTimeoutMs ?? DEFAULT_NATS_START_TIMEOUT_MS);
   return {
     url: `nats://127.0.0.1:${port}`,
