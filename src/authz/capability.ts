@@ -68,14 +68,16 @@ export class IssuerTrust {
 }
 
 /**
- * Verify a token and return its claims. Throws ChioError: MALFORMED (not a token),
- * UNTRUSTED_KEY (issuer not trusted), RECEIPT_INVALID is not used here; expiry and
- * signature failures are SIGNATURE_INVALID / MALFORMED with a short reason.
+ * Verify a token and return its claims. Throws ChioError: MALFORMED (not a well-formed token,
+ * not yet valid, expired, lifetime over maxTtl), UNTRUSTED_KEY (issuer not trusted),
+ * SIGNATURE_INVALID. The signature is checked over the claims exactly as received (every
+ * field but `signature`), so nothing can be added to a signed token.
  */
 export function verifyCapability(token: string, trust: IssuerTrust, nowSeconds: number, skewSeconds = DEFAULT_SKEW_SECONDS): CapabilityClaims {
   if (token.length === 0 || token.length > MAX_TOKEN_CHARS) throw new ChioError('MALFORMED', 'capability token has an invalid length');
   const decoded = parseCanonical(fromBase64Url(token), MAX_TOKEN_CHARS);
   const { signature, ...claims } = toCapabilityToken(decoded);
+  const { signature: _received, ...signed } = decoded as Record<string, unknown>;
   const key = trust.keyFor(claims.issuer);
   if (!key) throw new ChioError('UNTRUSTED_KEY', 'capability issuer is not trusted');
   if (claims.expires_at <= claims.issued_at) throw new ChioError('MALFORMED', 'capability expires before it is issued');
@@ -85,7 +87,7 @@ export function verifyCapability(token: string, trust: IssuerTrust, nowSeconds: 
   if (nowSeconds + skewSeconds < claims.issued_at) throw new ChioError('MALFORMED', 'capability is not yet valid');
   if (nowSeconds - skewSeconds >= claims.expires_at) throw new ChioError('MALFORMED', 'capability is expired');
   const sig = fromBase64(signature);
-  if (sig.length !== 64 || !nodeVerify(null, canonicalBytes(claims), key, sig)) {
+  if (sig.length !== 64 || !nodeVerify(null, canonicalBytes(signed), key, sig)) {
     throw new ChioError('SIGNATURE_INVALID', 'capability signature is invalid');
   }
   return claims;
@@ -104,6 +106,7 @@ function toCapabilityToken(value: unknown): CapabilityToken {
   if (!isObject(scope) || !Array.isArray(scope.grants) || scope.grants.length === 0 || scope.grants.length > MAX_GRANTS) {
     throw bad(`scope.grants must be a list of 1 to ${MAX_GRANTS} grants`);
   }
+  if (Object.keys(scope).some((k) => k !== 'grants')) throw bad('unknown field in scope');
   const allowed = new Set(['schema', 'id', 'issuer', 'subject', 'scope', 'issued_at', 'expires_at', 'signature']);
   if (Object.keys(value).some((k) => !allowed.has(k))) throw bad('unknown field');
   return { ...(value as unknown as CapabilityToken), scope: { grants: scope.grants.map((g) => toGrant(g, bad)) } };
@@ -111,6 +114,7 @@ function toCapabilityToken(value: unknown): CapabilityToken {
 
 function toGrant(value: unknown, bad: (why: string) => ChioError): Grant {
   if (!isObject(value)) throw bad('a grant is not an object');
+  if (Object.keys(value).some((k) => !['hosts', 'methods', 'paths'].includes(k))) throw bad('unknown field in a grant');
   const list = (v: unknown, name: string, required: boolean): string[] | undefined => {
     if (v === undefined && !required) return undefined;
     if (!Array.isArray(v) || v.length === 0 || v.length > 64 || v.some((s) => typeof s !== 'string' || s.length === 0 || s.length > 1024)) {

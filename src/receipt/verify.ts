@@ -18,6 +18,7 @@ import {
 } from './receipt.js';
 
 ed.hashes.sha512 = sha512;
+// Strict RFC 8032 verification (as in tlog/note.ts): no small-order keys or non-canonical points.
 
 /**
  * Parse and verify receipt bytes (attacker-controlled): canonical form, shape, id, kernel key
@@ -39,7 +40,7 @@ export function verifyReceipt(receipt: Receipt, kernelKeys: readonly string[]): 
   if (!kernelKeys.includes(receipt.kernel_key)) throw new ChioError('UNTRUSTED_KEY', 'receipt is signed by an untrusted kernel key');
   const { publicKey } = parseVerifierKey(receipt.kernel_key);
   const signature = fromBase64(receipt.signature);
-  if (signature.length !== 64 || !ed.verify(signature, bodyBytes, publicKey)) {
+  if (signature.length !== 64 || !ed.verify(signature, bodyBytes, publicKey, { zip215: false })) {
     throw new ChioError('SIGNATURE_INVALID', 'receipt signature is invalid');
   }
 }

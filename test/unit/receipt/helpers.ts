@@ -1,0 +1,92 @@
+/**
+ * Receipts for unit tests, signed exactly as ReceiptPublisher.storeOne signs them (SPEC §5):
+ * body → JCS bytes → id = hex SHA-256 → signature = node:crypto Ed25519 over the same bytes.
+ */
+import { expect } from 'vitest';
+import { type ChioErrorCode, isChioError } from '../../../src/errors.js';
+import { toBase64 } from '../../../src/encoding.js';
+import { canonicalBytes } from '../../../src/receipt/jcs.js';
+import type { ReceiptDraft } from '../../../src/receipt/publisher.js';
+import { GENESIS_PREV, RECEIPT_SCHEMA, type Receipt, type ReceiptBody } from '../../../src/receipt/receipt.js';
+import { createNodeSigner, sha256Hex, type Ed25519Signer } from '../../../src/receipt/signer.js';
+import { newEd25519SignerKey } from '../../../src/tlog/index.js';
+
+/** A kernel signing key: the node:crypto signer and its C2SP verifier key. */
+export interface Kernel {
+  seed: Uint8Array;
+  signer: Ed25519Signer;
+  verifierKey: string;
+}
+
+/** A kernel whose 32-byte seed is `byte` repeated, so every run signs the same bytes. */
+export function kernelOf(byte: number, name = 'chio-kernel'): Kernel {
+  const seed = new Uint8Array(32).fill(byte);
+  return { seed, signer: createNodeSigner(seed), verifierKey: newEd25519SignerKey(name, seed).verifierKey };
+}
+
+/** A decided request, as the pipeline hands it to the publisher. */
+export function draftOf(i: number, overrides: Partial<ReceiptDraft> = {}): ReceiptDraft {
+  return {
+    time: `2025-01-01T00:00:${String(i % 60).padStart(2, '0')}.000Z`,
+    request: { id: `req-${i}`, method: 'POST', host: 'api.example', path: `/tools/t${i}`, protocol: 'HTTP/1.1', source_principal: 'cluster.local/ns/default/sa/agent', source_address: '10.0.0.1:5000' },
+    subject: { capability_id: `cap-${i}`, subject: 'agent-1', credential_sha256: 'ab'.repeat(32) },
+    decision: { verdict: 'allow', http_status: 200, shadow: false },
+    evidence: [{ guard: 'Request', verdict: 'allow' }, { guard: 'Capability', verdict: 'allow', details: { grant: 0 } }],
+    policy_hash: `sha256:${'cd'.repeat(32)}`,
+    ...overrides,
+  };
+}
+
+export interface ChainPosition {
+  chain: string;
+  seq: number;
+  prev: string;
+}
+
+/** The body the publisher builds from a draft at `at` on a chain. */
+export function bodyOf(draft: ReceiptDraft, at: ChainPosition, kernelKey: string): ReceiptBody {
+  return { ...draft, schema: RECEIPT_SCHEMA, chain: at.chain, seq: at.seq, prev: at.prev, kernel_key: kernelKey };
+}
+
+/** Id and signature over `body`; `kernelKey` in the body may name a key other than `signer`. */
+export function signBody(body: ReceiptBody, signer: Ed25519Signer): Receipt {
+  const bodyBytes = canonicalBytes(body);
+  return { ...body, id: sha256Hex(bodyBytes), signature: toBase64(signer.sign(bodyBytes)) };
+}
+
+/** Sign `draft` at `at` with `kernel`, as ReceiptPublisher does. */
+export function signReceipt(draft: ReceiptDraft, at: ChainPosition, kernel: Kernel): Receipt {
+  return signBody(bodyOf(draft, at, kernel.verifierKey), kernel.signer);
+}
+
+/** Receipts 1 … n of one chain, each linked to the one before. */
+export function chainOf(n: number, kernel: Kernel, chain = 'chain-a'): Receipt[] {
+  const out: Receipt[] = [];
+  for (let i = 0; i < n; i++) {
+    const prev = out[i - 1]?.id ?? GENESIS_PREV;
+    out.push(signReceipt(draftOf(i), { chain, seq: i + 1, prev }, kernel));
+  }
+  return out;
+}
+
+/** The code of the ChioError `fn` throws; fails when it throws nothing or something else. */
+export function thrownCode(fn: () => unknown): ChioErrorCode {
+  try {
+    fn();
+  } catch (err) {
+    if (isChioError(err)) return err.code;
+    throw new Error(`expected a ChioError, got ${String(err)}`);
+  }
+  throw new Error('expected a ChioError, nothing was thrown');
+}
+
+export function expectCode(fn: () => unknown, code: ChioErrorCode): void {
+  expect(thrownCode(fn)).toBe(code);
+}
+
+export const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
+export const fromUtf8 = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
+
+export function hex(text: string): Uint8Array {
+  return Uint8Array.from(text.match(/../g) ?? [], (b) => parseInt(b, 16));
+}

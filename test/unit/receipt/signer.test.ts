@@ -1,0 +1,122 @@
+import { createPublicKey, verify as nodeVerify } from 'node:crypto';
+import * as ed from '@noble/ed25519';
+import { sha512 } from '@noble/hashes/sha2.js';
+import { describe, expect, it } from 'vitest';
+import { toBase64, toBase64Url, toHex } from '../../../src/encoding.js';
+import { GENESIS_PREV, receiptBodyBytes, receiptBytes, toReceiptBody } from '../../../src/receipt/receipt.js';
+import { createNodeSigner, sha256Hex } from '../../../src/receipt/signer.js';
+import { verifyReceiptBytes } from '../../../src/receipt/verify.js';
+import { draftOf, expectCode, hex, kernelOf, signReceipt, utf8 } from './helpers.js';
+
+ed.hashes.sha512 = sha512;
+
+/** RFC 8032 §7.1, Ed25519 TEST 1 (empty message) and TEST 2 (one octet). */
+const RFC8032 = [
+  {
+    name: 'TEST 1',
+    secretKey: '9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60',
+    publicKey: 'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a',
+    message: '',
+    signature: 'e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b',
+  },
+  {
+    name: 'TEST 2',
+    secretKey: '4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb',
+    publicKey: '3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c',
+    message: '72',
+    signature: '92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00',
+  },
+];
+
+/** node:crypto's verify over a raw 32-byte public key. */
+function nodeVerifyRaw(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
+  const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: toBase64Url(publicKey) }, format: 'jwk' });
+  return nodeVerify(null, message, key, signature);
+}
+
+describe('createNodeSigner', () => {
+  describe.each(RFC8032)('when given the RFC 8032 §7.1 $name secret key', (v) => {
+    const signer = createNodeSigner(hex(v.secretKey));
+
+    it('derives the RFC public key', () => {
+      expect(toHex(signer.publicKey)).toBe(v.publicKey);
+      expect(toHex(ed.getPublicKey(hex(v.secretKey)))).toBe(v.publicKey);
+    });
+
+    it('signs the RFC message to the RFC signature', () => {
+      expect(toHex(signer.sign(hex(v.message)))).toBe(v.signature);
+      expect(toHex(ed.sign(hex(v.message), hex(v.secretKey)))).toBe(v.signature);
+    });
+
+    it('has its signature accepted by @noble/ed25519 and rejected after any bit flip', () => {
+      const sig = hex(v.signature);
+      expect(ed.verify(sig, hex(v.message), hex(v.publicKey))).toBe(true);
+      for (let bit = 0; bit < 512; bit++) {
+        const flipped = sig.slice();
+        flipped[bit >> 3] = flipped[bit >> 3]! ^ (1 << (bit & 7));
+        expect(ed.verify(flipped, hex(v.message), hex(v.publicKey))).toBe(false);
+      }
+    });
+  });
+
+  describe('when node:crypto and @noble/ed25519 sign the same messages', () => {
+    it('produce identical signatures that each verify with the other', () => {
+      for (let k = 0; k < 16; k++) {
+        const seed = Uint8Array.from({ length: 32 }, (_, i) => (i * 31 + k * 17 + 3) & 0xff);
+        const signer = createNodeSigner(seed);
+        expect(signer.publicKey).toEqual(ed.getPublicKey(seed));
+        for (const length of [0, 1, 31, 32, 33, 64, 127, 1000]) {
+          const message = Uint8Array.from({ length }, (_, i) => (i * 7 + k) & 0xff);
+          const bySigner = signer.sign(message);
+          const byNoble = ed.sign(message, seed);
+          // Ed25519 is deterministic (RFC 8032 §5.1.6): one key and message, one signature.
+          expect(toHex(bySigner)).toBe(toHex(byNoble));
+          expect(ed.verify(bySigner, message, signer.publicKey, { zip215: false })).toBe(true);
+          expect(nodeVerifyRaw(byNoble, message, signer.publicKey)).toBe(true);
+        }
+      }
+    });
+  });
+
+  describe('when the seed is not 32 bytes', () => {
+    it('throws KEY_INVALID', () => {
+      expectCode(() => createNodeSigner(new Uint8Array(31)), 'KEY_INVALID');
+      expectCode(() => createNodeSigner(new Uint8Array(33)), 'KEY_INVALID');
+      expectCode(() => createNodeSigner(new Uint8Array(64)), 'KEY_INVALID');
+    });
+  });
+});
+
+describe('sha256Hex', () => {
+  describe('when given the FIPS 180-2 examples', () => {
+    it('returns the known digests', () => {
+      expect(sha256Hex(new Uint8Array())).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+      expect(sha256Hex(utf8('abc'))).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    });
+  });
+});
+
+describe('receipt signatures across implementations', () => {
+  const KERNEL = kernelOf(9);
+  const AT = { chain: 'chain-x', seq: 1, prev: GENESIS_PREV };
+
+  describe('when a receipt is signed with node:crypto (createNodeSigner)', () => {
+    it('verifies with @noble (verify.ts) and with node:crypto', () => {
+      const r = signReceipt(draftOf(3), AT, KERNEL);
+      const body = receiptBodyBytes(toReceiptBody(r));
+      expect(verifyReceiptBytes(receiptBytes(r), [KERNEL.verifierKey]).id).toBe(r.id);
+      expect(nodeVerifyRaw(Buffer.from(r.signature, 'base64'), body, KERNEL.signer.publicKey)).toBe(true);
+    });
+  });
+
+  describe('when a receipt is signed with @noble/ed25519 sign', () => {
+    it('verifies with verify.ts and carries the same signature as node:crypto gives', () => {
+      const nobleKernel = { ...KERNEL, signer: { publicKey: ed.getPublicKey(KERNEL.seed), sign: (m: Uint8Array) => ed.sign(m, KERNEL.seed) } };
+      const byNoble = signReceipt(draftOf(3), AT, nobleKernel);
+      const byNode = signReceipt(draftOf(3), AT, KERNEL);
+      expect(verifyReceiptBytes(receiptBytes(byNoble), [KERNEL.verifierKey]).id).toBe(byNode.id);
+      expect(byNoble.signature).toBe(byNode.signature);
+      expect(byNoble.signature).toBe(toBase64(ed.sign(receiptBodyBytes(toReceiptBody(byNode)), KERNEL.seed)));
+    });
+  });
+});
