@@ -14,6 +14,8 @@ import { startAuthz } from './authz/service.js';
 import { startLedger } from './ledger/service.js';
 import { startVerifier } from './verifier/service.js';
 import { issueCapability } from './authz/capability.js';
+import { listPolicyFiles, loadPolicySet, loadPolicySetFiles } from './authz/policy-set.js';
+import { openRevocationsBucket, revokeCapability } from './authz/revocations.js';
 import { buildCheckRequest } from './cli/envoy-request.js';
 import { formatCheckAnswer, sendCheck } from './cli/check.js';
 import { formatProven, proveReceipt } from './cli/prove.js';
@@ -103,6 +105,37 @@ export function buildProgram(): Command {
       const issuer = o.issuerKey ? loadKeyFile(o.issuerKey, 'the issuer key') : loadKey(cfg.keyDir, 'demo-issuer');
       const now = Math.floor(Date.now() / 1000);
       process.stdout.write(`${issueCapability({ schema: 'chio.capability.v1', id: randomUUID(), issuer: issuer.verifierKey, subject: o.subject, scope: { grants: o.grant }, issued_at: now, expires_at: now + o.ttl }, issuer.signer)}\n`);
+    });
+
+  token.command('revoke').description('revoke a capability by its id (denied within a second everywhere)').argument('<id>')
+    .option('--reason <text>', 'why, kept with the revocation')
+    .action(async (id: string, o: { reason?: string }, cmd: Command) => {
+      const cfg = config(cmd, '127.0.0.1');
+      if (!cfg.natsUrl) throw new Error('chio token revoke needs NATS_URL (the NATS that `chio up` printed, or yours)');
+      const nc = await connectNats(natsSettings(cfg, cfg.natsUrl.split(','), 'chio-cli'));
+      try {
+        await revokeCapability(await openRevocationsBucket(nc, cfg.replicas), id, o.reason);
+        process.stdout.write(`revoked ${id}\n`);
+      } finally {
+        await nc.drain();
+      }
+    });
+
+  program.command('policy').description('policy files').command('check').description('validate policy files and print the policy hash').argument('<files...>')
+    .action((files: string[], _o, cmd: Command) => {
+      const cfg = config(cmd, '127.0.0.1');
+      let failed = false;
+      for (const file of files) {
+        try {
+          const set = loadPolicySet(file, cfg.keyDir);
+          process.stdout.write(`${file}: ok, ${set.documents} document(s), ${set.hash}\n`);
+        } catch (err) {
+          failed = true;
+          process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+        }
+      }
+      if (files.length > 1 && !failed) process.stdout.write(`all files together: ${loadPolicySetFiles(files.flatMap(listPolicyFiles), cfg.keyDir).hash}\n`);
+      if (failed) process.exitCode = 1;
     });
 
   program.command('check').description('send one CheckRequest the way Envoy would')

@@ -42,3 +42,10 @@ export const proofsServedTotal = new Counter({
   labelNames: ['outcome'] as const,
   registers: [registry],
 });
+
+export const policyReloadsTotal = new Counter({
+  name: 'chio_policy_reloads_total',
+  help: 'Policy set reloads after a file change, by result (swapped, unchanged, refused)',
+  labelNames: ['result'] as const,
+  registers: [registry],
+});

@@ -38,9 +38,12 @@ export class CheckHandler {
     const started = this.now();
     this.inFlight += 1;
     try {
-      const decision = this.opts.pipeline.decide(req);
+      const deadline = started + this.opts.receiptTimeoutMs;
+      // Deciding (a JWKS fetch, say) gets two thirds of the budget, so a slow dependency is a
+      // deny with its own reason and a stored receipt, not a ReceiptLedger 503.
+      const decision = await this.opts.pipeline.decide(req, started + Math.floor((this.opts.receiptTimeoutMs * 2) / 3));
       if (decision.error !== undefined) this.opts.log.error({ err: String(decision.error) }, 'decision pipeline failed; denied (Internal)');
-      const receipt = await this.store(decision, started);
+      const receipt = await this.store(decision, deadline);
       const response = receipt ? toCheckResponse(decision, receipt) : toUnstoredResponse(decision);
       const answered = receipt ? (decision.shadow ? 'allow' : decision.verdict) : 'deny';
       decisionsTotal.inc({ verdict: answered, guard: receipt ? (decision.guard ?? '') : 'ReceiptLedger', shadow: String(decision.shadow) });
@@ -59,7 +62,7 @@ export class CheckHandler {
     await new Promise<void>((resolve) => (this.drained = resolve));
   }
 
-  private async store(decision: Decision, started: number): Promise<Receipt | undefined> {
+  private async store(decision: Decision, deadline: number): Promise<Receipt | undefined> {
     const draft: ReceiptDraft = {
       time: new Date(this.now()).toISOString(),
       request: decision.request,
@@ -75,7 +78,6 @@ export class CheckHandler {
       policy_hash: decision.policyHash,
     };
     try {
-      const deadline = started + this.opts.receiptTimeoutMs;
       // The publisher honours the deadline itself; this cap makes sure no answer ever waits past it.
       const receipt = await withDeadline(this.opts.publisher.store(draft, deadline), deadline - this.now() + DEADLINE_SLACK_MS, 'storing the receipt');
       receiptsStoredTotal.inc();

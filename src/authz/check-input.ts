@@ -9,6 +9,7 @@
  */
 import { ChioError } from '../errors.js';
 import type { CheckRequest } from './wire.js';
+import { normalizePath } from './path.js';
 
 /** Envoy's own default is 100 headers (max_headers_count); this leaves room and still bounds work. */
 export const MAX_HEADERS = 512;
@@ -26,7 +27,7 @@ export interface CheckInput {
   host: string;
   /** As sent: path with query string. */
   rawPath: string;
-  /** The path the policies match: query and fragment removed. */
+  /** The path the policies match: normalised (path.ts); '' for a TCP check. */
   path: string;
   protocol: string;
   headers: ReadonlyMap<string, string>;
@@ -39,15 +40,16 @@ export interface CheckInput {
 export function toCheckInput(req: CheckRequest | null | undefined): CheckInput {
   const attrs = req?.attributes;
   const http = attrs?.request?.http;
-  const headers = http ? readHeaders(http) : new Map<string, string>();
+  // The path first: a bad path is named as such even though :path repeats it in the headers.
   const rawPath = bounded(http?.path ?? '', MAX_PATH_BYTES, 'path');
+  const headers = http ? readHeaders(http) : new Map<string, string>();
   return {
     kind: http ? 'http' : 'tcp',
     requestId: bounded(http?.id ?? headers.get('x-request-id') ?? '', 256, 'request id'),
     method: bounded(http?.method ?? '', MAX_METHOD_BYTES, 'method'),
     host: bounded(http?.host ?? headers.get(':authority') ?? '', MAX_HOST_BYTES, 'host'),
     rawPath,
-    path: rawPath.split(/[?#]/, 1)[0] ?? '',
+    path: http ? normalizePath(rawPath) : '',
     protocol: bounded(http?.protocol ?? '', 32, 'protocol'),
     headers,
     sourcePrincipal: bounded(attrs?.source?.principal ?? '', 1024, 'source principal'),
@@ -70,21 +72,39 @@ function readHeaders(http: NonNullable<NonNullable<NonNullable<CheckRequest['att
     const prev = out.get(k);
     out.set(k, prev === undefined ? value : `${prev},${value}`);
   };
-  for (const [key, value] of Object.entries(http.headers ?? {})) add(key, String(value));
-  for (const h of http.header_map?.headers ?? []) {
-    const value = h.raw_value && h.raw_value.length > 0 ? new TextDecoder().decode(h.raw_value) : (h.value ?? '');
-    add(h.key ?? '', value);
-  }
+  const headerMap = http.headers ?? {};
+  // Count before iterating: a map of 10,000 headers is refused without touching each one.
+  if (Object.keys(headerMap).length > MAX_HEADERS) throw new ChioError('MALFORMED', `more than ${MAX_HEADERS} headers`);
+  for (const [key, value] of Object.entries(headerMap)) add(key, String(value));
+  const headerList = http.header_map?.headers ?? [];
+  if (headerList.length > MAX_HEADERS) throw new ChioError('MALFORMED', `more than ${MAX_HEADERS} headers`);
+  for (const h of headerList) add(h.key ?? '', h.raw_value && h.raw_value.length > 0 ? decodeUtf8(h.raw_value) : (h.value ?? ''));
   for (const [key, value] of out) {
-    if (hasControl(key) || /[\0\r\n]/.test(value)) throw new ChioError('MALFORMED', 'a header has a control character');
+    if (key === '' || hasControl(key) || /[\0\r\n]/.test(value)) throw new ChioError('MALFORMED', 'a header has an empty name or a control character');
+    if (!isUtf8Text(key) || !isUtf8Text(value)) throw new ChioError('MALFORMED', 'a header is not valid UTF-8');
   }
   return out;
 }
 
 function bounded(value: string, max: number, what: string): string {
+  if (typeof value !== 'string') throw new ChioError('MALFORMED', `${what} is not a string`);
   if (value.length > max) throw new ChioError('MALFORMED', `${what} longer than ${max} bytes`);
   if (hasControl(value)) throw new ChioError('MALFORMED', `${what} has a control character`);
+  if (!isUtf8Text(value)) throw new ChioError('MALFORMED', `${what} is not valid UTF-8`);
   return value;
+}
+
+// Invalid UTF-8 on the wire decodes to U+FFFD or lone surrogates: neither is a real request.
+function isUtf8Text(value: string): boolean {
+  return value.isWellFormed() && !value.includes('\uFFFD');
+}
+
+function decodeUtf8(bytes: Uint8Array): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new ChioError('MALFORMED', 'a header is not valid UTF-8');
+  }
 }
 
 // NUL, other C0 controls and DEL never belong in a method, host, path or header name.

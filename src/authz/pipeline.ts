@@ -3,8 +3,9 @@
  *
  * Order: Request (is the input well-formed and bounded?) → Capability → Policy. The first deny
  * ends the pipeline and names its guard; an exception anywhere is a deny by guard Internal.
- * In shadow mode the whole pipeline runs and the would-be verdict is recorded; the answer
- * (response.ts) is then allow.
+ * In shadow mode (CHIO_MODE=shadow, or a policy annotated chio.dev/shadow) the whole pipeline
+ * runs and the would-be verdict is recorded with shadow: true; the answer (response.ts) is then
+ * allow. An Internal deny is never shadowed: an error is not a verdict.
  */
 import { toChioError } from '../errors.js';
 import type { Evidence, ReceiptRequest, ReceiptSubject } from '../receipt/receipt.js';
@@ -38,6 +39,7 @@ export interface PipelineOptions {
   policies: () => PolicySet;
   mode: 'enforce' | 'shadow';
   defaultVerdict: 'allow' | 'deny';
+  isRevoked?: (capabilityId: string) => boolean;
   now?: () => number;
 }
 
@@ -51,9 +53,9 @@ export class DecisionPipeline {
     this.now = opts.now ?? Date.now;
   }
 
-  /** Decide one CheckRequest. Never throws. */
-  decide(req: CheckRequest | null | undefined): Decision {
-    const shadow = this.opts.mode === 'shadow';
+  /** Decide one CheckRequest; waiting work gives up by `deadline` (absolute ms). Never rejects. */
+  async decide(req: CheckRequest | null | undefined, deadline: number): Promise<Decision> {
+    const globalShadow = this.opts.mode === 'shadow';
     let policies: PolicySet | undefined;
     let input: CheckInput | undefined;
     const evidence: Evidence[] = [];
@@ -62,27 +64,37 @@ export class DecisionPipeline {
       try {
         input = toCheckInput(req);
       } catch (err) {
-        return deny({ guard: 'Request', reason: toChioError(err).message, denyKind: 'forbidden', shadow, policies, evidence, request: {} });
+        evidence.push({ guard: 'Request', verdict: 'deny' });
+        return deny({ guard: 'Request', reason: toChioError(err).message, denyKind: 'forbidden', shadow: globalShadow, policies, evidence, request: {} });
       }
       evidence.push({ guard: 'Request', verdict: 'allow' });
       const ctx: DecisionContext = {
         input,
+        request: req,
         policies,
         nowSeconds: Math.floor(this.now() / 1000),
+        deadline,
         defaultVerdict: this.opts.defaultVerdict,
         capabilityCache: this.cacheFor(policies),
+        isRevoked: this.opts.isRevoked ?? (() => false),
       };
+      let shadowDeny: { guard: GuardName; reason: string } | undefined;
       for (const guard of GUARDS) {
-        const result = guard.check(ctx);
+        const result = await guard.check(ctx);
         evidence.push({ guard: guard.name, verdict: result.verdict, ...(result.details ? { details: result.details } : {}) });
         if (result.verdict === 'deny') {
-          return deny({ guard: guard.name, reason: result.reason, denyKind: result.kind, shadow, policies, evidence, request: toReceiptRequest(input), subject: subjectOf(ctx) });
+          return deny({ guard: guard.name, reason: result.reason, denyKind: result.kind, shadow: globalShadow, policies, evidence, request: toReceiptRequest(input), subject: subjectOf(ctx) });
         }
+        if (result.verdict === 'allow' && result.shadowDeny) shadowDeny ??= { guard: guard.name, ...result.shadowDeny };
       }
-      return { verdict: 'allow', shadow, policyHash: policies.hash, request: toReceiptRequest(input), subject: subjectOf(ctx), evidence };
+      // A policy in shadow mode would have denied: record that verdict, answer allow (SPEC §2).
+      if (shadowDeny) {
+        return deny({ ...shadowDeny, denyKind: 'forbidden', shadow: true, policies, evidence, request: toReceiptRequest(input), subject: subjectOf(ctx) });
+      }
+      return { verdict: 'allow', shadow: globalShadow, policyHash: policies.hash, request: toReceiptRequest(input), subject: subjectOf(ctx), evidence };
     } catch (err) {
       evidence.push({ guard: 'Internal', verdict: 'deny' });
-      return deny({ guard: 'Internal', reason: 'internal error', denyKind: 'forbidden', shadow, policies, evidence, request: input ? toReceiptRequest(input) : {}, cause: err });
+      return deny({ guard: 'Internal', reason: 'internal error', denyKind: 'forbidden', shadow: false, policies, evidence, request: input ? toReceiptRequest(input) : {}, cause: err });
     }
   }
 
@@ -112,7 +124,9 @@ function deny(d: {
 
 function subjectOf(ctx: DecisionContext): ReceiptSubject {
   const c = ctx.capability;
+  const j = ctx.jwtIdentity;
   return {
+    ...(j ? { issuer: j.issuer, ...(j.subject !== undefined ? { subject: j.subject } : {}) } : {}),
     ...(c ? { capability_id: c.id, subject: c.subject, issuer: c.issuer } : {}),
     ...(ctx.credentialSha256 ? { credential_sha256: ctx.credentialSha256 } : {}),
   };

@@ -1,54 +1,34 @@
 /**
  * Loading a policy set (SPEC §4): YAML files (a file or a directory, several documents per
- * file) → validated documents → a normalised set with its hash.
+ * file) → validated documents → compiled policies with the set's hash.
  *
- * Kinds understood here: `CapabilityAuthority` and `AuthorizationPolicy` (apiVersion
- * chio.dev/v1). The policy hash is `sha256:` + hex SHA-256 of JCS(normalised set): it changes
- * when and only when what decides changes (not with file names, comments, order or layout).
+ * Kinds: CapabilityAuthority, RequestAuthentication, AuthorizationPolicy (chio.dev/v1) and
+ * ValidatingPolicy (json.kyverno.io/v1alpha1). The policy hash is `sha256:` + hex SHA-256 of
+ * JCS(normalised set): documents sorted by kind, namespace and name, defaults filled in, key
+ * files replaced by the keys they hold. It changes when and only when what decides changes —
+ * not with file names, comments, document order or YAML layout.
  * Errors name the file, the document and the field.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
 import { ChioError } from '../errors.js';
 import { canonicalBytes } from '../receipt/jcs.js';
 import { sha256Hex } from '../receipt/signer.js';
-import { parseVerifierKey } from '../tlog/note.js';
+import { parseVerifierKey } from '../tlog/index.js';
 import { IssuerTrust } from './capability.js';
+import { authorizationPolicySchema, compileAuthorizationPolicy, type CompiledPolicy } from './authorization-policy.js';
+import { JwtAuthenticator, requestAuthenticationSchema } from './jwt.js';
+import { compileValidatingPolicy, validatingPolicySchema } from './validating-policy.js';
 
 /** A policy file larger than this is refused. */
 export const MAX_POLICY_FILE_BYTES = 1024 * 1024;
 export const MAX_POLICY_DOCUMENTS = 1000;
 
-const patterns = z.array(z.string().min(1).max(1024)).max(256);
-const operation = z.strictObject({
-  hosts: patterns.optional(), notHosts: patterns.optional(),
-  methods: patterns.optional(), notMethods: patterns.optional(),
-  paths: patterns.optional(), notPaths: patterns.optional(),
-});
-const source = z.strictObject({ principals: patterns.optional(), notPrincipals: patterns.optional() });
-const condition = z.strictObject({ key: z.string().min(1).max(256), values: patterns.optional(), notValues: patterns.optional() });
-const rule = z.strictObject({
-  from: z.array(z.strictObject({ source })).max(64).optional(),
-  to: z.array(z.strictObject({ operation })).max(64).optional(),
-  when: z.array(condition).max(64).optional(),
-});
 const metadata = z.object({ name: z.string().min(1).max(253), namespace: z.string().max(253).optional() }).loose();
-
-const authorizationPolicy = z.strictObject({
-  apiVersion: z.literal('chio.dev/v1'),
-  kind: z.literal('AuthorizationPolicy'),
-  metadata,
-  spec: z.strictObject({
-    action: z.enum(['ALLOW', 'DENY']).default('ALLOW'),
-    hosts: patterns.optional(),
-    rules: z.array(rule).max(256).default([]),
-  }),
-});
-
 const duration = z.string().regex(/^\d+[smhd]$/, 'must be a duration like 30m, 1h, 7d');
-const capabilityAuthority = z.strictObject({
+const capabilityAuthoritySchema = z.strictObject({
   apiVersion: z.literal('chio.dev/v1'),
   kind: z.literal('CapabilityAuthority'),
   metadata,
@@ -60,50 +40,91 @@ const capabilityAuthority = z.strictObject({
   }),
 });
 
-export type AuthorizationPolicy = z.output<typeof authorizationPolicy>;
-export type PolicyRule = AuthorizationPolicy['spec']['rules'][number];
+const KINDS = {
+  CapabilityAuthority: capabilityAuthoritySchema,
+  RequestAuthentication: requestAuthenticationSchema,
+  AuthorizationPolicy: authorizationPolicySchema,
+  ValidatingPolicy: validatingPolicySchema,
+} as const;
+type Kind = keyof typeof KINDS;
+
+export type CompiledValidatingPolicy = ReturnType<typeof compileValidatingPolicy>;
 
 export interface PolicySet {
   /** `sha256:<hex>` of the normalised set. */
   hash: string;
   issuers: IssuerTrust;
-  /** Sorted by name: DENY and ALLOW policies in one list. */
-  authorization: AuthorizationPolicy[];
+  authorization: CompiledPolicy[];
+  validating: CompiledValidatingPolicy[];
+  /** Undefined when no RequestAuthentication is configured. */
+  jwt: JwtAuthenticator | undefined;
   files: string[];
+  documents: number;
 }
 
-/** Load every policy file under `path` (a file or a directory). */
+interface LoadedDoc {
+  kind: Kind;
+  key: string;
+  where: string;
+  doc: any;
+}
+
+/** Load and compile every policy file under `path` (a file or a directory). */
 export function loadPolicySet(path: string, keyDir: string): PolicySet {
-  const files = listPolicyFiles(path);
-  const authorities: Array<{ name: string; issuers: string[]; maxTtlSeconds?: number }> = [];
-  const authorization: AuthorizationPolicy[] = [];
-  for (const file of files) {
-    for (const [i, doc] of readDocuments(file).entries()) {
-      const where = `${file} document ${i + 1}`;
-      const kind = (doc as { kind?: unknown } | null)?.kind;
-      if (kind === 'AuthorizationPolicy') authorization.push(parseDoc(authorizationPolicy, doc, where));
-      else if (kind === 'CapabilityAuthority') authorities.push(toAuthority(parseDoc(capabilityAuthority, doc, where), keyDir, where));
-      else throw new ChioError('CONFIG_INVALID', `${where}: kind ${JSON.stringify(kind)} is not a Chio policy kind`);
+  return loadPolicySetFiles(listPolicyFiles(path), keyDir);
+}
+
+/** Load and compile these files as one set. */
+export function loadPolicySetFiles(files: string[], keyDir: string): PolicySet {
+  const docs = files.flatMap((file) => readDocuments(file).map((doc, i) => parseDocument(doc, `${file} document ${i + 1}`)));
+  docs.sort((a, b) => (a.kind + a.key < b.kind + b.key ? -1 : a.kind + a.key > b.kind + b.key ? 1 : 0));
+  for (let i = 1; i < docs.length; i++) {
+    if (docs[i]!.kind === docs[i - 1]!.kind && docs[i]!.key === docs[i - 1]!.key) {
+      throw new ChioError('CONFIG_INVALID', `${docs[i]!.where}: field metadata.name: a ${docs[i]!.kind} named ${docs[i]!.key} is defined twice (also ${docs[i - 1]!.where})`);
     }
   }
-  authorities.sort((a, b) => a.name.localeCompare(b.name));
-  authorization.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
-  const issuers = [...new Set(authorities.flatMap((a) => a.issuers))].sort();
-  const ttls = authorities.map((a) => a.maxTtlSeconds).filter((t): t is number => t !== undefined);
-  const maxTtl = ttls.length > 0 ? Math.min(...ttls) : undefined;
-  const normalised = {
-    authorities: authorities.map((a) => ({ ...a, issuers: [...a.issuers].sort() })),
-    authorization: authorization.map((p) => ({ name: p.metadata.name, namespace: p.metadata.namespace ?? '', spec: p.spec })),
+  const of = (kind: Kind) => docs.filter((d) => d.kind === kind);
+  const authorities = of('CapabilityAuthority').map((d) => withIssuerFiles(d, keyDir));
+  const issuers = [...new Set(authorities.flatMap((a) => a.doc.spec.issuers as string[]))].sort();
+  const ttls = authorities.map((a) => a.doc.spec.maxTtl as string | undefined).filter((t): t is string => t !== undefined).map(durationSeconds);
+  const compile = <T>(d: LoadedDoc, fn: () => T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof ChioError) throw new ChioError(err.code, `${d.where}: ${err.message}`, { cause: err });
+      throw err;
+    }
   };
+  const authn = of('RequestAuthentication');
+  const normalised = docs.map((d) => (d.kind === 'CapabilityAuthority' ? authorities.find((a) => a.key === d.key)! : d)).map((d) => ({ kind: d.kind, doc: d.doc }));
   return {
     hash: `sha256:${sha256Hex(canonicalBytes(JSON.parse(JSON.stringify(normalised))))}`,
-    issuers: new IssuerTrust(issuers, maxTtl),
-    authorization,
+    issuers: new IssuerTrust(issuers, ttls.length > 0 ? Math.min(...ttls) : undefined),
+    authorization: of('AuthorizationPolicy').map((d) => compile(d, () => compileAuthorizationPolicy(d.doc))),
+    validating: of('ValidatingPolicy').map((d) => compile(d, () => compileValidatingPolicy(d.doc))),
+    // Relative jwksFile paths start at the folder of the first policy file.
+    jwt: authn.length > 0 ? compile(authn[0]!, () => new JwtAuthenticator(authn.map((d) => d.doc), { baseDir: dirname(files[0]!) })) : undefined,
     files,
+    documents: docs.length,
   };
 }
 
-function listPolicyFiles(path: string): string[] {
+function parseDocument(doc: unknown, where: string): LoadedDoc {
+  const kind = (doc as { kind?: unknown } | null)?.kind;
+  if (typeof kind !== 'string' || !(kind in KINDS)) {
+    throw new ChioError('CONFIG_INVALID', `${where}: field kind: ${JSON.stringify(kind)} is not one of ${Object.keys(KINDS).join(', ')}`);
+  }
+  const parsed = (KINDS[kind as Kind] as z.ZodType).safeParse(doc);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ChioError('CONFIG_INVALID', `${where}: field ${issue.path.join('.') || '(document)'}: ${issue.message}`);
+  }
+  const meta = (parsed.data as { metadata: { name: string; namespace?: string } }).metadata;
+  return { kind: kind as Kind, key: `${meta.namespace ?? ''}/${meta.name}`, where, doc: parsed.data };
+}
+
+/** The policy files at `path`: the file itself, or the directory's .yaml/.yml files, sorted. */
+export function listPolicyFiles(path: string): string[] {
   let stat;
   try {
     stat = statSync(path);
@@ -122,44 +143,43 @@ function listPolicyFiles(path: string): string[] {
 function readDocuments(file: string): unknown[] {
   const size = statSync(file).size;
   if (size > MAX_POLICY_FILE_BYTES) throw new ChioError('CONFIG_INVALID', `${file}: larger than ${MAX_POLICY_FILE_BYTES} bytes`);
-  const docs = parseAllDocuments(readFileSync(file, 'utf8'));
-  const list = Array.isArray(docs) ? docs : [docs];
-  if (list.length > MAX_POLICY_DOCUMENTS) throw new ChioError('CONFIG_INVALID', `${file}: more than ${MAX_POLICY_DOCUMENTS} documents`);
+  const list = parseAllDocuments(readFileSync(file, 'utf8'));
+  const docs = Array.isArray(list) ? list : [list];
+  if (docs.length > MAX_POLICY_DOCUMENTS) throw new ChioError('CONFIG_INVALID', `${file}: more than ${MAX_POLICY_DOCUMENTS} documents`);
   const out: unknown[] = [];
-  for (const [i, doc] of list.entries()) {
+  for (const [i, doc] of docs.entries()) {
     if (doc.errors.length > 0) throw new ChioError('CONFIG_INVALID', `${file} document ${i + 1}: ${doc.errors[0]!.message}`);
     // Bounded alias expansion: a "billion laughs" document is an error, not a memory blow-up.
-    const value = doc.toJS({ maxAliasCount: 100 });
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (err) {
+      throw new ChioError('CONFIG_INVALID', `${file} document ${i + 1}: ${err instanceof Error ? err.message : String(err)}`);
+    }
     if (value !== null && value !== undefined) out.push(value);
   }
   return out;
 }
 
-function parseDoc<T extends z.ZodType>(schema: T, doc: unknown, where: string): z.output<T> {
-  const parsed = schema.safeParse(doc);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  throw new ChioError('CONFIG_INVALID', `${where}: field ${issue.path.join('.') || '(document)'}: ${issue.message}`);
-}
-
-function toAuthority(doc: z.output<typeof capabilityAuthority>, keyDir: string, where: string) {
-  const fromFiles = doc.spec.issuerKeyFiles.map((f) => {
+/** The authority with its key files read and every key checked. */
+function withIssuerFiles(d: LoadedDoc, keyDir: string): LoadedDoc {
+  const fromFiles = (d.doc.spec.issuerKeyFiles as string[]).map((f) => {
     try {
       return readFileSync(resolve(keyDir, f), 'utf8').trim();
     } catch {
-      throw new ChioError('CONFIG_INVALID', `${where}: field spec.issuerKeyFiles: cannot read ${resolve(keyDir, f)} (run \`chio keygen\`)`);
+      throw new ChioError('CONFIG_INVALID', `${d.where}: field spec.issuerKeyFiles: cannot read ${resolve(keyDir, f)} (run \`chio keygen\`)`);
     }
   });
-  const issuers = [...doc.spec.issuers, ...fromFiles];
+  const issuers = [...new Set([...(d.doc.spec.issuers as string[]), ...fromFiles])].sort();
   for (const key of issuers) {
     try {
       parseVerifierKey(key);
     } catch (err) {
-      throw new ChioError('CONFIG_INVALID', `${where}: field spec.issuers: ${JSON.stringify(key.slice(0, 80))} is not a verifier key`, { cause: err });
+      throw new ChioError('CONFIG_INVALID', `${d.where}: field spec.issuers: ${JSON.stringify(key.slice(0, 80))} is not a verifier key`, { cause: err });
     }
   }
-  const maxTtlSeconds = doc.spec.maxTtl ? durationSeconds(doc.spec.maxTtl) : undefined;
-  return { name: doc.metadata.name, issuers, ...(maxTtlSeconds !== undefined ? { maxTtlSeconds } : {}) };
+  const { issuerKeyFiles: _files, ...spec } = d.doc.spec;
+  return { ...d, doc: { ...d.doc, spec: { ...spec, issuers } } };
 }
 
 function durationSeconds(text: string): number {

@@ -13,7 +13,8 @@ import { startHttpServer } from '../http.js';
 import { ReceiptPublisher } from '../receipt/publisher.js';
 import { CheckHandler } from './check-handler.js';
 import { DecisionPipeline } from './pipeline.js';
-import { loadPolicySet, type PolicySet } from './policy-set.js';
+import { PolicyWatcher } from './policy-watcher.js';
+import { RevocationList, openRevocationsBucket } from './revocations.js';
 import { startGrpcServer } from './grpc-server.js';
 
 export interface RunningAuthz {
@@ -21,14 +22,16 @@ export interface RunningAuthz {
   readonly httpPort: number;
   readonly chain: string;
   readonly policyHash: string;
+  readonly policies: PolicyWatcher;
   stop(): Promise<void>;
 }
 
 export async function startAuthz(config: ChioConfig, nc: NatsConnection, log: Logger): Promise<RunningAuthz> {
   const kernel = loadKey(config.keyDir, 'kernel');
-  const policies: PolicySet = loadPolicySet(config.policies, config.keyDir);
-  log.info({ policy_hash: policies.hash, files: policies.files.length }, 'policies loaded');
+  const policies = new PolicyWatcher(config.policies, config.keyDir, log);
+  log.info({ policy_hash: policies.current().hash, files: policies.current().files.length }, 'policies loaded');
   await ensureStreams(nc, config.replicas);
+  const revocations = await RevocationList.open(await openRevocationsBucket(nc, config.replicas), log);
   const publisher = new ReceiptPublisher({
     js: jetstream(nc),
     jsm: await jetstreamManager(nc),
@@ -39,9 +42,15 @@ export async function startAuthz(config: ChioConfig, nc: NatsConnection, log: Lo
   });
   const { seq } = await publisher.open();
   log.info({ chain: config.chainId, resumed_at_seq: seq }, 'receipt chain opened');
-  const pipeline = new DecisionPipeline({ policies: () => policies, mode: config.mode, defaultVerdict: config.defaultVerdict });
+  const pipeline = new DecisionPipeline({
+    policies: () => policies.current(),
+    mode: config.mode,
+    defaultVerdict: config.defaultVerdict,
+    isRevoked: (id) => revocations.isRevoked(id),
+  });
   const handler = new CheckHandler({ pipeline, publisher, receiptTimeoutMs: config.receiptTimeoutMs, log });
   const ready = () => (nc.isClosed() ? 'NATS connection is closed' : undefined);
+  policies.start();
   const grpcServer = await startGrpcServer({ bind: config.bind, port: config.grpcPort, handler, ready });
   const http = await startHttpServer({ bind: config.bind, port: config.httpPort, log, ready });
   log.info({ grpc: grpcServer.port, http: http.port }, 'authz listening');
@@ -49,11 +58,16 @@ export async function startAuthz(config: ChioConfig, nc: NatsConnection, log: Lo
     grpcPort: grpcServer.port,
     httpPort: http.port,
     chain: config.chainId,
-    policyHash: policies.hash,
+    get policyHash() {
+      return policies.current().hash;
+    },
+    policies,
     async stop() {
+      policies.stop();
       await grpcServer.stop();
       await handler.drain();
       await publisher.drain();
+      revocations.stop();
       await http.stop();
     },
   };
