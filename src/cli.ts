@@ -9,6 +9,7 @@ import { loadConfig, type ChioConfig } from './config.js';
 import { createLogger } from './log.js';
 import { generateKeys, loadKey, loadKeyFile, loadVerifierKey } from './keys.js';
 import { connectNats } from './nats/connection.js';
+import { natsUrlFor } from './nats/acquire.js';
 import { natsSettings, startAll, demoToken, welcome } from './up.js';
 import { startAuthz } from './authz/service.js';
 import { startLedger } from './ledger/service.js';
@@ -104,15 +105,19 @@ export function buildProgram(): Command {
       const cfg = config(cmd, '127.0.0.1');
       const issuer = o.issuerKey ? loadKeyFile(o.issuerKey, 'the issuer key') : loadKey(cfg.keyDir, 'demo-issuer');
       const now = Math.floor(Date.now() / 1000);
-      process.stdout.write(`${issueCapability({ schema: 'chio.capability.v1', id: randomUUID(), issuer: issuer.verifierKey, subject: o.subject, scope: { grants: o.grant }, issued_at: now, expires_at: now + o.ttl }, issuer.signer)}\n`);
+      const id = randomUUID();
+      process.stdout.write(`${issueCapability({ schema: 'chio.capability.v1', id, issuer: issuer.verifierKey, subject: o.subject, scope: { grants: o.grant }, issued_at: now, expires_at: now + o.ttl }, issuer.signer)}\n`);
+      // The id (for `chio token revoke`) on stderr, so that stdout stays just the token.
+      process.stderr.write(`capability id: ${id}\n`);
     });
 
   token.command('revoke').description('revoke a capability by its id (denied within a second everywhere)').argument('<id>')
     .option('--reason <text>', 'why, kept with the revocation')
     .action(async (id: string, o: { reason?: string }, cmd: Command) => {
       const cfg = config(cmd, '127.0.0.1');
-      if (!cfg.natsUrl) throw new Error('chio token revoke needs NATS_URL (the NATS that `chio up` printed, or yours)');
-      const nc = await connectNats(natsSettings(cfg, cfg.natsUrl.split(','), 'chio-cli'));
+      const url = natsUrlFor(cfg.natsUrl, cfg.dataDir);
+      if (!url) throw new Error('chio token revoke needs NATS_URL, or a running `chio up` in this directory');
+      const nc = await connectNats(natsSettings(cfg, url.split(','), 'chio-cli'));
       try {
         await revokeCapability(await openRevocationsBucket(nc, cfg.replicas), id, o.reason);
         process.stdout.write(`revoked ${id}\n`);

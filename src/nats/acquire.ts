@@ -4,7 +4,7 @@
  * binary is on PATH; otherwise a NATS container through testcontainers when Docker is there;
  * otherwise a message that says how to get one.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { ChioError } from '../errors.js';
@@ -24,7 +24,14 @@ export async function acquireNats(natsUrl: string | undefined, dataDir: string, 
     mkdirSync(storeDir, { recursive: true });
     const nats = await startEmbeddedNats({ storeDir });
     log.info({ url: nats.url, store: storeDir }, 'started embedded nats-server');
-    return { servers: [nats.url], stop: () => nats.stop(), origin: 'embedded' };
+    // Other chio commands run from this directory (token revoke) find this NATS here.
+    const urlFile = embeddedNatsUrlFile(dataDir);
+    writeFileSync(urlFile, `${nats.url}\n`);
+    const stop = async () => {
+      await nats.stop();
+      rmSync(urlFile, { force: true });
+    };
+    return { servers: [nats.url], stop, origin: 'embedded' };
   }
   const container = await startNatsContainer(log);
   if (container) return container;
@@ -54,4 +61,16 @@ async function startNatsContainer(log: Logger): Promise<AcquiredNats | undefined
     log.debug({ err: String(err) }, 'no Docker engine for a NATS container');
     return undefined;
   }
+}
+
+/** Where `chio up` notes the URL of the NATS it started. */
+export function embeddedNatsUrlFile(dataDir: string): string {
+  return resolve(dataDir, 'nats.url');
+}
+
+/** NATS_URL if set, else the URL of a running `chio up` in this data directory. */
+export function natsUrlFor(natsUrl: string | undefined, dataDir: string): string | undefined {
+  if (natsUrl) return natsUrl;
+  const file = embeddedNatsUrlFile(dataDir);
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
 }
