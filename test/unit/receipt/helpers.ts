@@ -2,8 +2,6 @@
  * Receipts for unit tests, signed exactly as ReceiptPublisher.storeOne signs them (SPEC §5):
  * body → JCS bytes → id = hex SHA-256 → signature = node:crypto Ed25519 over the same bytes.
  */
-import { expect } from 'vitest';
-import { type ChioErrorCode, isChioError } from '../../../src/errors.js';
 import { toBase64 } from '../../../src/encoding.js';
 import { canonicalBytes } from '../../../src/receipt/jcs.js';
 import type { ReceiptDraft } from '../../../src/receipt/publisher.js';
@@ -69,20 +67,8 @@ export function chainOf(n: number, kernel: Kernel, chain = 'chain-a'): Receipt[]
   return out;
 }
 
-/** The code of the ChioError `fn` throws; fails when it throws nothing or something else. */
-export function thrownCode(fn: () => unknown): ChioErrorCode {
-  try {
-    fn();
-  } catch (err) {
-    if (isChioError(err)) return err.code;
-    throw new Error(`expected a ChioError, got ${String(err)}`);
-  }
-  throw new Error('expected a ChioError, nothing was thrown');
-}
 
-export function expectCode(fn: () => unknown, code: ChioErrorCode): void {
-  expect(thrownCode(fn)).toBe(code);
-}
+export { expectCode, thrownCode } from '../../support/errors.js';
 
 export const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 export const fromUtf8 = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
