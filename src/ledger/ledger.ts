@@ -6,16 +6,18 @@
  * durable consumer: the tree must be built in exact stream order, and a redelivering consumer
  * hands a retried message back after newer ones. So the ledger reads with an ordered consumer
  * starting just past its committed position; after any failure it re-reads its state and
- * starts again from there. Batches close at TILE_WIDTH messages or when nothing more is pending.
+ * starts again from there.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { RECEIPTS_STREAM, type ChioResources } from '../nats/resources.js';
-import { Integrator } from './integrator.js';
+import { Integrator, type StoredMessage } from './integrator.js';
 import { Checkpointer } from './checkpointer.js';
 import { TILE_WIDTH, TileStore } from './tile-store.js';
 
+/** How long a batch may wait to fill after its first message. */
+export const BATCH_LINGER_MS = 50;
 /** Pause before reading again after a failed batch. */
 export const RETRY_DELAY_MS = 500;
 /** Default interval between checkpoints while the tree grows (CHIO_CHECKPOINT_INTERVAL_MS). */
@@ -109,14 +111,39 @@ export class Ledger {
     }
   }
 
+  /**
+   * Integrate messages in batches: a batch closes at TILE_WIDTH messages or BATCH_LINGER_MS
+   * after its first message, so under load the per-batch writes (tiles, bundle, state) are
+   * shared by many receipts, and when idle a receipt waits at most the linger.
+   */
   private async consume(messages: ConsumerMessages): Promise<void> {
-    let batch: JsMsg[] = [];
-    for await (const m of messages) {
-      batch.push(m);
-      if (batch.length < TILE_WIDTH && m.info.pending > 0 && !this.stopping) continue;
-      await this.integrator.integrate(batch.map((b) => ({ seq: b.seq, data: b.data })));
-      batch = [];
+    const iterator = messages[Symbol.asyncIterator]();
+    let batch: StoredMessage[] = [];
+    let closesAt = 0;
+    let next: Promise<IteratorResult<JsMsg>> | undefined;
+    for (;;) {
+      next ??= iterator.next();
+      const result = batch.length === 0 ? await next : await Promise.race([next, sleep(closesAt - Date.now())]);
+      if (result === LINGER_OVER) {
+        await this.integrator.integrate(batch);
+        batch = [];
+        continue;
+      }
+      next = undefined;
+      if (result.done) break;
+      if (batch.length === 0) closesAt = Date.now() + BATCH_LINGER_MS;
+      batch.push({ seq: result.value.seq, data: result.value.data });
+      if (batch.length >= TILE_WIDTH || this.stopping) {
+        await this.integrator.integrate(batch);
+        batch = [];
+      }
     }
-    if (batch.length > 0) await this.integrator.integrate(batch.map((b) => ({ seq: b.seq, data: b.data })));
+    if (batch.length > 0) await this.integrator.integrate(batch);
   }
+}
+
+const LINGER_OVER = Symbol('linger over');
+
+function sleep(ms: number): Promise<typeof LINGER_OVER> {
+  return new Promise((resolve) => setTimeout(() => resolve(LINGER_OVER), Math.max(0, ms)));
 }

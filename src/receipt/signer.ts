@@ -2,7 +2,7 @@
  * Hot-path Ed25519 signing with node:crypto (about ten times faster than pure JS here, SPEC §5).
  * The portable verification side lives in verify.ts and uses @noble.
  */
-import { createHash, createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { ChioError } from '../errors.js';
 
 /** DER prefix of a PKCS#8 Ed25519 private key (RFC 8410): the 32-byte seed follows it. */
@@ -32,4 +32,21 @@ export function createNodeSigner(seed: Uint8Array): Ed25519Signer {
 /** Hex SHA-256 with node:crypto, for the hot path. */
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
+}
+
+/**
+ * An Ed25519 signature check with node:crypto, for Node services on the hot path (the ledger).
+ * Public keys are turned into KeyObjects once and kept (the trusted kernel keys are few).
+ */
+export function createNodeSignatureCheck(): (signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array) => boolean {
+  const keys = new Map<string, KeyObject>();
+  return (signature, message, publicKey) => {
+    const id = Buffer.from(publicKey).toString('hex');
+    let key = keys.get(id);
+    if (!key) {
+      key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(publicKey).toString('base64url') }, format: 'jwk' });
+      if (keys.size < 1024) keys.set(id, key);
+    }
+    return verify(null, message, key, signature);
+  };
 }
