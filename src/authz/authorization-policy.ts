@@ -12,8 +12,11 @@
  * request; a policy with no rules matches none.
  *
  * TCP checks (no HTTP attributes), as Istio does: an ALLOW rule that names an HTTP-only field
- * (methods, paths, request.headers, request.auth.*) never matches; a DENY rule ignores those
- * fields, so it denies more, never less.
+ * (hosts, methods, paths, requestPrincipals and their not-forms, request.* conditions) never
+ * matches; a DENY rule ignores those fields, so it denies more, never less. Likewise a policy
+ * scoped by spec.hosts applies to TCP checks when it denies or audits, never when it allows.
+ *
+ * An empty list is an unset field (proto3, as Istio reads it): `paths: []` restricts nothing.
  *
  * Policies are compiled once, when the policy set loads: CIDRs parsed, condition keys checked.
  */
@@ -108,9 +111,20 @@ const CONDITION_KEY = /^(request\.headers\[[^\]]+\]|request\.auth\.claims(\[[^\]
 
 /** Compile a validated document; throws ChioError('CONFIG_INVALID') naming the field. */
 export function compileAuthorizationPolicy(doc: AuthorizationPolicyDoc): CompiledPolicy {
-  const rules = doc.spec.rules.map((r, i) => compileRule(r, `spec.rules.${i}`));
+  const rules = doc.spec.rules.map((r, i) => compileRule(withoutEmptyLists(r) as RuleDoc, `spec.rules.${i}`));
   const shadow = doc.metadata.annotations?.[SHADOW_ANNOTATION] === 'true';
   return { name: doc.metadata.name, action: doc.spec.action, shadow, ...(doc.spec.hosts ? { hosts: doc.spec.hosts } : {}), rules };
+}
+
+/** Drop every empty list (and objects left empty by that stay as they are: `{}` matches all). */
+function withoutEmptyLists(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutEmptyLists);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([, v]) => !(Array.isArray(v) && v.length === 0))
+      .map(([k, v]) => [k, withoutEmptyLists(v)]),
+  );
 }
 
 function compileRule(doc: RuleDoc, where: string): CompiledRule {
@@ -125,7 +139,8 @@ function compileRule(doc: RuleDoc, where: string): CompiledRule {
     if (!CONDITION_KEY.test(c.key)) throw new ChioError('CONFIG_INVALID', `field ${where}.when.${i}.key: ${JSON.stringify(c.key)} is not a supported condition key`);
   });
   const httpOnly =
-    (doc.to ?? []).some(({ operation: o }) => o.methods || o.notMethods || o.paths || o.notPaths) ||
+    (doc.to ?? []).some(({ operation: o }) => o.hosts || o.notHosts || o.methods || o.notMethods || o.paths || o.notPaths) ||
+    (doc.from ?? []).some(({ source: f }) => f.requestPrincipals || f.notRequestPrincipals) ||
     (doc.when ?? []).some((c) => c.key.startsWith('request.'));
   return { doc, blocks, httpOnly };
 }
@@ -155,7 +170,8 @@ export function evaluateAuthorization(
   defaultVerdict: 'allow' | 'deny',
   validating: ValidatingVerdicts = {},
 ): PolicyOutcome {
-  const applicable = policies.filter((p) => !p.hosts || matchAnyHost(p.hosts, ctx.input.host));
+  const tcp = ctx.input.kind === 'tcp';
+  const applicable = policies.filter((p) => !p.hosts || (tcp ? p.action !== 'ALLOW' : matchAnyHost(p.hosts, ctx.input.host)));
   const audited = applicable.filter((p) => p.action === 'AUDIT' && p.rules.some((r) => matchRule(r, ctx, 'DENY'))).map((p) => p.name);
   for (const p of applicable) {
     if (p.action === 'DENY' && p.rules.some((r) => matchRule(r, ctx, 'DENY'))) {
@@ -176,7 +192,7 @@ function matchRule(rule: CompiledRule, ctx: PolicyContext, action: 'ALLOW' | 'DE
   const tcp = ctx.input.kind === 'tcp';
   if (tcp && action === 'ALLOW' && rule.httpOnly) return false;
   const { doc } = rule;
-  if (doc.from && !doc.from.some(({ source: s }, i) => matchSource(s, i, rule.blocks, ctx))) return false;
+  if (doc.from && !doc.from.some(({ source: s }, i) => matchSource(s, i, rule.blocks, ctx, tcp))) return false;
   if (doc.to && !doc.to.some(({ operation: o }) => matchOperation(o, ctx.input, tcp))) return false;
   return (doc.when ?? []).every((c) => (tcp && c.key.startsWith('request.')) || matchCondition(c, ctx));
 }
@@ -188,7 +204,7 @@ function matchField(values: string[] | undefined, not: string[] | undefined, act
   return !(not && list.some((v) => match(not, v)));
 }
 
-function matchSource(s: SourceDoc, i: number, blocks: Map<string, BlockList>, ctx: PolicyContext): boolean {
+function matchSource(s: SourceDoc, i: number, blocks: Map<string, BlockList>, ctx: PolicyContext, tcp: boolean): boolean {
   const principal = principalOf(ctx.input);
   const ip = hostOf(ctx.input.sourceAddress);
   const inBlock = (field: string) => {
@@ -197,7 +213,7 @@ function matchSource(s: SourceDoc, i: number, blocks: Map<string, BlockList>, ct
   };
   return (
     matchField(s.principals, s.notPrincipals, principal || undefined) &&
-    matchField(s.requestPrincipals, s.notRequestPrincipals, ctx.jwt?.requestPrincipal) &&
+    (tcp || matchField(s.requestPrincipals, s.notRequestPrincipals, ctx.jwt?.requestPrincipal)) &&
     matchField(s.namespaces, s.notNamespaces, namespaceOf(principal)) &&
     inBlock('ipBlocks') !== false && inBlock('notIpBlocks') !== true &&
     inBlock('remoteIpBlocks') !== false && inBlock('notRemoteIpBlocks') !== true
@@ -207,9 +223,11 @@ function matchSource(s: SourceDoc, i: number, blocks: Map<string, BlockList>, ct
 function matchOperation(o: OperationDoc, input: CheckInput, tcp: boolean): boolean {
   const port = portOf(input.destinationAddress);
   return (
-    matchField(o.hosts, o.notHosts, input.host || undefined, matchAnyHost) &&
     matchField(o.ports, o.notPorts, port) &&
-    (tcp || (matchField(o.methods, o.notMethods, input.method) && matchField(o.paths, o.notPaths, input.path)))
+    (tcp ||
+      (matchField(o.hosts, o.notHosts, input.host || undefined, matchAnyHost) &&
+        matchField(o.methods, o.notMethods, input.method) &&
+        matchField(o.paths, o.notPaths, input.path)))
   );
 }
 
@@ -260,8 +278,10 @@ function claimValue(claims: Record<string, unknown> | undefined, path: string): 
   return undefined;
 }
 
+// Istio compares `principals` with the peer's SPIFFE id minus `spiffe://`; a principal that is
+// not a SPIFFE id (a certificate subject, say) matches no principal pattern.
 function principalOf(input: CheckInput): string {
-  return input.sourcePrincipal.replace(/^spiffe:\/\//, '');
+  return input.sourcePrincipal.startsWith('spiffe://') ? input.sourcePrincipal.slice('spiffe://'.length) : '';
 }
 
 /** The namespace of an Istio principal `<trust domain>/ns/<namespace>/sa/<service account>`. */

@@ -42,6 +42,8 @@ export interface DecisionContext extends PolicyContext {
   isRevoked: (capabilityId: string) => boolean;
   /** SHA-256 of the credential presented, if any (never the credential itself). */
   credentialSha256?: string;
+  /** Request headers that carried a credential and must not reach upstream. */
+  removeHeaders: Set<string>;
   jwtIdentity?: { issuer: string; subject?: string };
 }
 
@@ -66,6 +68,8 @@ export const capabilityGuard: Guard = {
     if (token === undefined) return { verdict: 'skip' };
     const credentialSha256 = sha256Hex(utf8(token));
     ctx.credentialSha256 = credentialSha256;
+    // Minted for Chio: never forwarded, whichever header it came in.
+    ctx.removeHeaders.add(ctx.input.headers.has('x-chio-capability-token') ? 'x-chio-capability-token' : 'authorization');
     let claims: CapabilityClaims;
     try {
       claims = ctx.capabilityCache.get(credentialSha256, ctx.nowSeconds) ?? verifyFresh(token, credentialSha256, ctx);
@@ -106,6 +110,7 @@ export const jwtGuard: Guard = {
     ctx.credentialSha256 ??= outcome.credentialSha256;
     if (outcome.verdict === 'deny') return { verdict: 'deny', kind: 'unauthenticated', reason: outcome.reason };
     ctx.jwt = { requestPrincipal: outcome.requestPrincipal, claims: outcome.claims };
+    for (const header of outcome.removeHeaders) ctx.removeHeaders.add(header);
     ctx.jwtIdentity = { issuer: outcome.issuer, ...(outcome.subject !== undefined ? { subject: outcome.subject } : {}) };
     return { verdict: 'allow', details: { issuer: outcome.issuer, ...(outcome.subject !== undefined ? { subject: outcome.subject } : {}) } };
   },

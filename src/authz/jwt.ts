@@ -112,7 +112,11 @@ export type JwtRule = RequestAuthentication['spec']['jwtRules'][number];
 
 export type JwtOutcome =
   | { verdict: 'skip' }
-  | { verdict: 'allow'; issuer: string; subject?: string; claims: Record<string, unknown>; credentialSha256: string; requestPrincipal: string }
+  | {
+      verdict: 'allow'; issuer: string; subject?: string; claims: Record<string, unknown>; credentialSha256: string; requestPrincipal: string;
+      /** Headers the token came in, to remove before upstream (Istio: unless forwardOriginalToken). */
+      removeHeaders: string[];
+    }
   | { verdict: 'deny'; reason: string; credentialSha256?: string };
 
 /**
@@ -141,6 +145,7 @@ interface Rule {
   /** Keys of the locations this rule reads (see locationKey). */
   locations: ReadonlySet<string>;
   keys: KeySet | RemoteJwks;
+  forwardOriginalToken: boolean;
 }
 
 interface Unverified {
@@ -190,6 +195,7 @@ export class JwtAuthenticator {
           algorithms: rule.algorithms ?? DEFAULT_JWT_ALGORITHMS,
           locations: new Set(this.#addLocations(rule)),
           keys,
+          forwardOriginalToken: rule.forwardOriginalToken === true,
         });
       }
     }
@@ -290,6 +296,7 @@ export class JwtAuthenticator {
       claims: claims as Record<string, unknown>,
       credentialSha256,
       requestPrincipal: `${rule.issuer}/${subject ?? ''}`,
+      removeHeaders: rule.forwardOriginalToken ? [] : [...locations].map((k) => this.#locations.get(k)).flatMap((l) => (l?.kind === 'header' ? [l.name] : [])),
     };
   }
 }

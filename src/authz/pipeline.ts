@@ -31,6 +31,8 @@ export interface Decision {
   request: ReceiptRequest;
   subject: ReceiptSubject;
   evidence: Evidence[];
+  /** Request headers that carried credentials, removed before upstream on allow. */
+  removeHeaders?: string[];
   /** What was thrown, for the log only (guard Internal); never in a receipt or an answer. */
   error?: unknown;
 }
@@ -77,21 +79,24 @@ export class DecisionPipeline {
         defaultVerdict: this.opts.defaultVerdict,
         capabilityCache: this.cacheFor(policies),
         isRevoked: this.opts.isRevoked ?? (() => false),
+        removeHeaders: new Set(),
       };
       let shadowDeny: { guard: GuardName; reason: string } | undefined;
       for (const guard of GUARDS) {
         const result = await guard.check(ctx);
         evidence.push({ guard: guard.name, verdict: result.verdict, ...(result.details ? { details: result.details } : {}) });
         if (result.verdict === 'deny') {
-          return deny({ guard: guard.name, reason: result.reason, denyKind: result.kind, shadow: globalShadow, policies, evidence, request: toReceiptRequest(input), subject: subjectOf(ctx) });
+          const denied = deny({ guard: guard.name, reason: result.reason, denyKind: result.kind, shadow: globalShadow, policies, evidence, request: toReceiptRequest(input), subject: subjectOf(ctx) });
+          // Global shadow answers allow even here: credentials still stay out of upstream.
+          return { ...denied, removeHeaders: [...ctx.removeHeaders] };
         }
         if (result.verdict === 'allow' && result.shadowDeny) shadowDeny ??= { guard: guard.name, ...result.shadowDeny };
       }
       // A policy in shadow mode would have denied: record that verdict, answer allow (SPEC §2).
       if (shadowDeny) {
-        return deny({ ...shadowDeny, denyKind: 'forbidden', shadow: true, policies, evidence, request: toReceiptRequest(input), subject: subjectOf(ctx) });
+        return { ...deny({ ...shadowDeny, denyKind: 'forbidden', shadow: true, policies, evidence, request: toReceiptRequest(input), subject: subjectOf(ctx) }), removeHeaders: [...ctx.removeHeaders] };
       }
-      return { verdict: 'allow', shadow: globalShadow, policyHash: policies.hash, request: toReceiptRequest(input), subject: subjectOf(ctx), evidence };
+      return { verdict: 'allow', shadow: globalShadow, policyHash: policies.hash, request: toReceiptRequest(input), subject: subjectOf(ctx), evidence, removeHeaders: [...ctx.removeHeaders] };
     } catch (err) {
       evidence.push({ guard: 'Internal', verdict: 'deny' });
       return deny({ guard: 'Internal', reason: 'internal error', denyKind: 'forbidden', shadow: false, policies, evidence, request: input ? toReceiptRequest(input) : {}, cause: err });
@@ -132,20 +137,28 @@ function subjectOf(ctx: DecisionContext): ReceiptSubject {
   };
 }
 
-/** The request as a receipt records it: bounded, no headers, no credentials. */
+/**
+ * The request as a receipt records it: bounded, no headers, no credentials. The query string
+ * is never recorded (it can carry credentials, e.g. ?access_token=), only its SHA-256; receipts
+ * are public to anyone who can ask the verifier.
+ */
 function toReceiptRequest(input: CheckInput): ReceiptRequest {
-  const truncated = input.rawPath.length > MAX_RECEIPT_PATH_CHARS;
+  const cut = input.rawPath.search(/[?#]/);
+  const pathOnly = cut < 0 ? input.rawPath : input.rawPath.slice(0, cut);
+  const query = cut < 0 ? '' : input.rawPath.slice(cut);
+  const truncated = pathOnly.length > MAX_RECEIPT_PATH_CHARS;
   const fields: ReceiptRequest = {
     kind: input.kind,
     id: input.requestId,
     method: input.method,
     host: input.host,
-    path: truncated ? input.rawPath.slice(0, MAX_RECEIPT_PATH_CHARS) : input.rawPath,
+    path: truncated ? pathOnly.slice(0, MAX_RECEIPT_PATH_CHARS) : pathOnly,
     protocol: input.protocol,
     source_principal: input.sourcePrincipal,
     source_address: input.sourceAddress,
     destination_address: input.destinationAddress,
-    ...(truncated ? { path_truncated: true, path_sha256: sha256Hex(utf8(input.rawPath)) } : {}),
+    ...(truncated ? { path_truncated: true, path_sha256: sha256Hex(utf8(pathOnly)) } : {}),
+    ...(query ? { query_sha256: sha256Hex(utf8(query)) } : {}),
   };
   // Empty fields are left out so that a TCP check's receipt says only what it knows.
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== '')) as ReceiptRequest;

@@ -96,14 +96,17 @@ export function loadPolicySetFiles(files: string[], keyDir: string): PolicySet {
     }
   };
   const authn = of('RequestAuthentication');
-  const normalised = docs.map((d) => (d.kind === 'CapabilityAuthority' ? authorities.find((a) => a.key === d.key)! : d)).map((d) => ({ kind: d.kind, doc: d.doc }));
+  const baseDir = dirname(files[0]!);
+  const normalised = docs
+    .map((d) => (d.kind === 'CapabilityAuthority' ? authorities.find((a) => a.key === d.key)! : d.kind === 'RequestAuthentication' ? withJwksFileDigests(d, baseDir) : d))
+    .map((d) => ({ kind: d.kind, doc: d.doc }));
   return {
     hash: `sha256:${sha256Hex(canonicalBytes(JSON.parse(JSON.stringify(normalised))))}`,
     issuers: new IssuerTrust(issuers, ttls.length > 0 ? Math.min(...ttls) : undefined),
     authorization: of('AuthorizationPolicy').map((d) => compile(d, () => compileAuthorizationPolicy(d.doc))),
     validating: of('ValidatingPolicy').map((d) => compile(d, () => compileValidatingPolicy(d.doc))),
     // Relative jwksFile paths start at the folder of the first policy file.
-    jwt: authn.length > 0 ? compile(authn[0]!, () => new JwtAuthenticator(authn.map((d) => d.doc), { baseDir: dirname(files[0]!) })) : undefined,
+    jwt: authn.length > 0 ? compile(authn[0]!, () => new JwtAuthenticator(authn.map((d) => d.doc), { baseDir })) : undefined,
     files,
     documents: docs.length,
   };
@@ -180,6 +183,24 @@ function withIssuerFiles(d: LoadedDoc, keyDir: string): LoadedDoc {
   }
   const { issuerKeyFiles: _files, ...spec } = d.doc.spec;
   return { ...d, doc: { ...d.doc, spec: { ...spec, issuers } } };
+}
+
+/**
+ * The keys a jwksFile holds are part of what decides: the hash covers the file's SHA-256, so
+ * that rotating a key in the file is a policy change (swapped in), not an unchanged set.
+ */
+function withJwksFileDigests(d: LoadedDoc, baseDir: string): LoadedDoc {
+  const rules = (d.doc.spec.jwtRules as Array<{ jwksFile?: string }>).map((rule, i) => {
+    if (rule.jwksFile === undefined) return rule;
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(resolve(baseDir, rule.jwksFile));
+    } catch {
+      throw new ChioError('CONFIG_INVALID', `${d.where}: field spec.jwtRules.${i}.jwksFile: cannot read ${resolve(baseDir, rule.jwksFile)}`);
+    }
+    return { ...rule, jwksFileSha256: sha256Hex(bytes) };
+  });
+  return { ...d, doc: { ...d.doc, spec: { ...d.doc.spec, jwtRules: rules } } };
 }
 
 function durationSeconds(text: string): number {

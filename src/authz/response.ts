@@ -12,7 +12,7 @@ export const GRPC_OK = 0;
 export const GRPC_PERMISSION_DENIED = 7;
 export const GRPC_UNAUTHENTICATED = 16;
 
-/** Headers minted for Chio that never reach upstream. */
+/** Headers minted for Chio that never reach upstream, whatever the decision says. */
 export const HEADERS_TO_REMOVE = ['x-chio-capability-token'];
 
 /** The HTTP status a decision is answered with (and recorded as, in the receipt). */
@@ -33,7 +33,7 @@ export function toCheckResponse(decision: Decision, receipt: Receipt): CheckResp
     ];
     return {
       status: { code: GRPC_OK },
-      ok_response: { headers, headers_to_remove: HEADERS_TO_REMOVE, response_headers_to_add: headers },
+      ok_response: { headers, headers_to_remove: [...new Set([...HEADERS_TO_REMOVE, ...(decision.removeHeaders ?? [])])], response_headers_to_add: headers },
       dynamic_metadata: metadata(decision.verdict, receipt.id, decision.policyHash, decision.guard),
     };
   }

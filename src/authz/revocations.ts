@@ -14,7 +14,7 @@ import { sha256Hex } from '../receipt/signer.js';
 import { utf8 } from '../encoding.js';
 
 export const REVOCATIONS_BUCKET = 'chio-revocations';
-/** Revocations held in memory at most; past this the list refuses more and says so. */
+/** Revocations held in memory at most; past this every capability counts as revoked (fail closed). */
 export const MAX_REVOCATIONS = 1_000_000;
 
 export function revocationKey(capabilityId: string): string {
@@ -33,6 +33,8 @@ export async function revokeCapability(kv: KV, capabilityId: string, reason?: st
 export class RevocationList {
   private readonly revoked = new Set<string>();
   private loaded = false;
+  /** Set when a revocation could not be held or the watch ended: then nothing is trusted. */
+  private broken: string | undefined;
   private stopWatch: (() => void) | undefined;
 
   private constructor(private readonly log: Logger) {}
@@ -52,15 +54,23 @@ export class RevocationList {
         else list.revoked.delete(e.key);
         if (e.delta === 0) markLoaded();
       }
-    })();
+    })().catch((err) => {
+      list.broken = `revocation watch failed: ${String(err)}`;
+      log.error({ err: String(err) }, 'revocation watch failed; every capability now counts as revoked');
+    });
     await loaded;
     list.loaded = true;
     return list;
   }
 
-  /** True when the capability id is revoked. */
+  /** True when the capability id is revoked, or when revocations can no longer be known. */
   isRevoked(capabilityId: string): boolean {
-    return this.revoked.has(revocationKey(capabilityId));
+    return this.broken !== undefined || this.revoked.has(revocationKey(capabilityId));
+  }
+
+  /** Why revocations cannot be trusted, if they cannot (for /ready). */
+  get problem(): string | undefined {
+    return this.broken;
   }
 
   get ready(): boolean {
@@ -77,7 +87,8 @@ export class RevocationList {
 
   private add(key: string): void {
     if (this.revoked.size >= MAX_REVOCATIONS) {
-      this.log.error({ max: MAX_REVOCATIONS }, 'revocation list is full; refusing to hold more');
+      this.broken = `more than ${MAX_REVOCATIONS} revocations`;
+      this.log.error({ max: MAX_REVOCATIONS }, 'revocation list is full; every capability now counts as revoked');
       return;
     }
     this.revoked.add(key);

@@ -49,7 +49,7 @@ export async function startAuthz(config: ChioConfig, nc: NatsConnection, log: Lo
     isRevoked: (id) => revocations.isRevoked(id),
   });
   const handler = new CheckHandler({ pipeline, publisher, receiptTimeoutMs: config.receiptTimeoutMs, log });
-  const ready = () => (nc.isClosed() ? 'NATS connection is closed' : undefined);
+  const ready = () => (nc.isClosed() ? 'NATS connection is closed' : revocations.problem);
   policies.start();
   const grpcServer = await startGrpcServer({ bind: config.bind, port: config.grpcPort, handler, ready });
   const http = await startHttpServer({ bind: config.bind, port: config.httpPort, log, ready });

@@ -10,6 +10,8 @@ export interface CheckAnswer {
   headers: Record<string, string>;
   receiptId?: string;
   body?: string;
+  /** Request headers Chio told Envoy to remove before upstream (allow only). */
+  removedHeaders?: string[];
 }
 
 /** Send one Check to `addr` (host:port) and summarise the answer. */
@@ -37,6 +39,7 @@ export function summarise(res: CheckResponse): CheckAnswer {
     headers,
     ...(headers['x-chio-receipt-id'] ? { receiptId: headers['x-chio-receipt-id'] } : {}),
     ...(res.denied_response?.body ? { body: res.denied_response.body } : {}),
+    ...(res.ok_response ? { removedHeaders: res.ok_response.headers_to_remove ?? [] } : {}),
   };
 }
 

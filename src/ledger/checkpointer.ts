@@ -68,7 +68,15 @@ export class Checkpointer {
   async publish(size: number, root: Hash): Promise<PublishedCheckpoint | undefined> {
     if (this.last && size <= this.last.size) return undefined;
     const note = signCheckpoint({ origin: this.opts.origin, size, root }, this.opts.logSignerKey);
-    const ack = await this.opts.js.publish(CHECKPOINTS_SUBJECT, note, { expect: { lastSubjectSequence: this.last?.streamSeq ?? 0 } });
+    let ack;
+    try {
+      ack = await this.opts.js.publish(CHECKPOINTS_SUBJECT, note, { expect: { lastSubjectSequence: this.last?.streamSeq ?? 0 } });
+    } catch (err) {
+      // Stored or not, we cannot tell (a lost PubAck): adopt whatever is now the latest
+      // checkpoint, after checking our tree agrees with it, so the next publish names it.
+      await this.open();
+      throw err;
+    }
     this.last = { size, root, note, streamSeq: ack.seq };
     checkpointsPublishedTotal.inc();
     publishedTreeSize.set(size);

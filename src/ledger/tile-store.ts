@@ -15,16 +15,17 @@ import { tilePath, tileHashReader, type HashReader, type Tile } from '../tlog/in
 /** C2SP tlog-tiles height: 2^8 = 256 hashes or entries per full tile. */
 export const TILE_HEIGHT = 8;
 export const TILE_WIDTH = 1 << TILE_HEIGHT;
-/** Tiles kept in memory, most recently used first. */
-export const DEFAULT_TILE_CACHE_SIZE = 1024;
+/** Bytes of tiles and bundles kept in memory (least recently used go first). */
+export const DEFAULT_TILE_CACHE_BYTES = 64 * 1024 * 1024;
 
 export class TileStore {
   private readonly cache = new Map<string, Uint8Array>();
+  private cachedBytes = 0;
 
   constructor(
     private readonly tiles: KV,
     private readonly entries: ObjectStore,
-    private readonly cacheSize = DEFAULT_TILE_CACHE_SIZE,
+    private readonly cacheBytes = DEFAULT_TILE_CACHE_BYTES,
   ) {}
 
   /** A HashReader over the tiles of a tree of size `treeSize`. */
@@ -64,7 +65,10 @@ export class TileStore {
 
   private async readRaw(path: string, get: (p: string) => Promise<Uint8Array | undefined>): Promise<Uint8Array | undefined> {
     const cached = this.cache.get(path);
-    if (cached) return cached;
+    if (cached) {
+      this.remember(path, cached); // most recently used goes last
+      return cached;
+    }
     const data = await get(path);
     if (data) this.remember(path, data);
     return data;
@@ -76,8 +80,16 @@ export class TileStore {
   }
 
   private remember(path: string, data: Uint8Array): void {
-    this.cache.delete(path);
+    this.forget(path);
     this.cache.set(path, data);
-    if (this.cache.size > this.cacheSize) this.cache.delete(this.cache.keys().next().value!);
+    this.cachedBytes += data.length;
+    while (this.cachedBytes > this.cacheBytes && this.cache.size > 0) this.forget(this.cache.keys().next().value!);
+  }
+
+  private forget(path: string): void {
+    const old = this.cache.get(path);
+    if (!old) return;
+    this.cache.delete(path);
+    this.cachedBytes -= old.length;
   }
 }

@@ -42,6 +42,8 @@ export interface ReceiptRequest {
   /** Set when a field above was cut to keep the receipt bounded; the SHA-256 is of the full path. */
   path_truncated?: boolean;
   path_sha256?: string;
+  /** SHA-256 of the query string ('?…'), which is never recorded itself: it may hold credentials. */
+  query_sha256?: string;
 }
 
 export interface ReceiptSubject {

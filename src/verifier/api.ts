@@ -12,7 +12,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import { searchUnintegratedTail } from './pending.js';
+import { TailSearcher } from './pending.js';
 import { ChioError } from '../errors.js';
 import { toBase64 } from '../encoding.js';
 import { sendJson, type Route } from '../http.js';
@@ -39,6 +39,7 @@ interface Latest {
 
 export function verifierRoutes(opts: VerifierApiOptions): Route[] {
   const tiles = new TileStore(opts.resources.tiles, opts.resources.entries);
+  const pending = new TailSearcher(opts.js, opts.jsm, opts.resources.ledger);
   const latest = async (): Promise<Latest | undefined> => {
     const found = await readLatestCheckpoint(opts.jsm);
     if (!found) return undefined;
@@ -61,7 +62,7 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
     if (!RECEIPT_ID_PATTERN.test(id)) return answer(res, 'malformed', 400, { error: 'a receipt id is 64 lower-case hex digits' });
     let entry = await opts.resources.index.get(id);
     if (!entry || entry.operation !== 'PUT') {
-      const tail = await searchUnintegratedTail(opts.js, opts.jsm, opts.resources.ledger, id);
+      const tail = await pending.search(id);
       if (tail === 'stored') return answer(res, 'pending', 202, { status: 'pending' });
       if (tail === 'too-far-behind') return answer(res, 'behind', 503, { error: 'the ledger is behind; try again shortly' }, { 'retry-after': '1' });
       // The ledger may have integrated it between the two looks.
@@ -88,7 +89,14 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
     if (!Number.isSafeInteger(oldSize) || !Number.isSafeInteger(newSize) || oldSize < 1 || oldSize > newSize || newSize > max) {
       return sendJson(res, 400, { error: `need 1 <= old <= new <= ${max} (the latest checkpoint's size)` }), true;
     }
-    const proof = await proveTree(newSize, oldSize, tiles.hashReader(newSize));
+    let proof;
+    try {
+      proof = await proveTree(newSize, oldSize, tiles.hashReader(newSize));
+    } catch (err) {
+      // Tiles exist for the tree sizes the ledger committed; other sizes have no stored tree.
+      if (err instanceof ChioError && err.code === 'NOT_FOUND') return sendJson(res, 400, { error: `no tree of size ${newSize} is stored; use checkpoint sizes` }), true;
+      throw err;
+    }
     return sendJson(res, 200, { old: oldSize, new: newSize, proof: proof.map(toBase64) }), true;
   };
 

@@ -123,6 +123,26 @@ describe('proving receipts', () => {
     expect(() => checkRecord(body.inclusion_proof.map(fromBase64), cp.size, cp.root, body.index, flipped)).toThrow();
   });
 
+  it('serves consistency proofs between two published checkpoints', async () => {
+    const { checkTree } = await import('../../src/tlog/index.js');
+    const first = await check('/tools/c1', 'POST', { 'x-chio-capability-token': token });
+    const older = await prove(first.receiptId!);
+    const oldNote = (await (await fetch(`${chio.verifierUrl}/v1/receipts/${first.receiptId}`)).json() as ReceiptProof).checkpoint;
+    const second = await check('/tools/c2', 'POST', { 'x-chio-capability-token': token });
+    const newer = await prove(second.receiptId!);
+    const newNote = (await (await fetch(`${chio.verifierUrl}/v1/receipts/${second.receiptId}`)).json() as ReceiptProof).checkpoint;
+    const a = openCheckpoint(oldNote, keyFile('log.pub'));
+    const b = openCheckpoint(newNote, keyFile('log.pub'));
+    expect(b.size).toBeGreaterThan(a.size);
+    expect(newer.index).toBeGreaterThan(older.index);
+    const res = await fetch(`${chio.verifierUrl}/v1/consistency?old=${a.size}&new=${b.size}`);
+    const body = (await res.json()) as { old: number; new: number; proof: string[] };
+    expect(body).toMatchObject({ old: a.size, new: b.size });
+    expect(() => checkTree(body.proof.map(fromBase64), b.size, b.root, a.size, a.root)).not.toThrow();
+    expect((await fetch(`${chio.verifierUrl}/v1/consistency?old=5&new=2`)).status).toBe(400);
+    expect((await fetch(`${chio.verifierUrl}/v1/consistency?old=1&new=999999`)).status).toBe(400);
+  });
+
   it('answers 400 for a malformed id and 404 for an unknown one', async () => {
     expect((await fetch(`${chio.verifierUrl}/v1/receipts/not-an-id`)).status).toBe(400);
     expect((await fetch(`${chio.verifierUrl}/v1/receipts/${'ab'.repeat(32)}`)).status).toBe(404);
@@ -138,11 +158,14 @@ describe('proving receipts', () => {
     expect(await health.json()).toEqual({ status: 'ok' });
   });
 
-  it('never leaks the credential into a receipt', async () => {
-    const a = await check('/tools/secret', 'POST', { 'x-chio-capability-token': token });
+  it('never leaks the credential into a receipt, in a header or in the query string', async () => {
+    const a = await check('/tools/secret?access_token=SECRET-IN-QUERY&x=1', 'POST', { 'x-chio-capability-token': token });
     const proven = await prove(a.receiptId!);
     const text = new TextDecoder().decode(canonicalBytes(proven.receipt));
     expect(text).not.toContain(token.slice(0, 40));
+    expect(text).not.toContain('SECRET-IN-QUERY');
+    expect(proven.receipt.request.path).toBe('/tools/secret');
+    expect(proven.receipt.request.query_sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(proven.receipt.subject.credential_sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(utf8(text).length).toBeLessThan(16 * 1024);
   });

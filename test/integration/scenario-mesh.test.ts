@@ -55,9 +55,16 @@ describe('the Chio mesh harness', () => {
   it('POST /tools/hello without credentials: 401 with guard', async () => {
     expect(denial(await s.check({ method: 'POST', path: '/tools/hello', principal }))).toMatchObject({ status: 401, guard: 'Policy' });
   });
-  it('GET /tools/x with a bearer JWT: allow', async () => {
+  it('GET /tools/x with a bearer JWT: allow, and the JWT does not reach upstream', async () => {
     const jwt = await new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: 'mesh' }).setIssuer(ISSUER).setSubject('agent-7').setExpirationTime('5m').sign(key);
-    expect((await s.check({ method: 'GET', path: '/tools/x', principal, headers: { authorization: `Bearer ${jwt}` } })).verdict).toBe('allow');
+    const a = await s.check({ method: 'GET', path: '/tools/x', principal, headers: { authorization: `Bearer ${jwt}` } });
+    expect(a.verdict).toBe('allow');
+    expect(a.removedHeaders).toEqual(expect.arrayContaining(['authorization', 'x-chio-capability-token']));
+  });
+  it('a capability token sent as a bearer does not reach upstream either', async () => {
+    const a = await s.check({ method: 'POST', path: '/tools/hello', principal, headers: { authorization: `Bearer ${token}` } });
+    expect(a.verdict).toBe('allow');
+    expect(a.removedHeaders).toContain('authorization');
   });
   it('POST /tools/x with the same JWT: 403 (the JWT policy grants GET only)', async () => {
     const jwt = await new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: 'mesh' }).setIssuer(ISSUER).setSubject('agent-7').setExpirationTime('5m').sign(key);
@@ -71,6 +78,6 @@ describe('the Chio mesh harness', () => {
     expect(a.receiptId).toMatch(/^[0-9a-f]{64}$/);
   });
   it('has a provable receipt for every answer', async () => {
-    expect(await s.proveAll()).toBe(5);
+    expect(await s.proveAll()).toBe(6);
   });
 });

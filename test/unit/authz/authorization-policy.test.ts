@@ -72,6 +72,13 @@ describe('evaluateAuthorization', () => {
     ['TCP: ALLOW with HTTP fields never matches', [tools], { kind: 'tcp', method: '', path: '' }, {}, 'deny', 'deny'],
     ['TCP: ALLOW on source only still matches', [fromNet], { kind: 'tcp', method: '', path: '', sourceAddress: '10.0.0.1:9' }, {}, 'deny', 'allow'],
     ['TCP: DENY ignores HTTP fields (denies more)', [denyAdmin, policy('all', 'ALLOW', [{}])], { kind: 'tcp', method: '', path: '' }, {}, 'deny', 'deny'],
+    ['TCP: ALLOW with notHosts never matches', [policy('nh', 'ALLOW', [{ to: [{ operation: { notHosts: ['evil'] } }] }])], { kind: 'tcp', method: '', path: '', host: '' }, {}, 'deny', 'deny'],
+    ['TCP: ALLOW with notRequestPrincipals never matches', [policy('nrp', 'ALLOW', [{ from: [{ source: { notRequestPrincipals: ['x'] } }] }])], { kind: 'tcp', method: '', path: '', host: '' }, {}, 'deny', 'deny'],
+    ['TCP: DENY on hosts+ports ignores hosts', [policy('d', 'DENY', [{ to: [{ operation: { hosts: ['admin'], ports: ['8080'] } }] }]), policy('all', 'ALLOW', [{}])], { kind: 'tcp', method: '', path: '', host: '' }, {}, 'deny', 'deny'],
+    ['TCP: a host-scoped DENY policy still applies', [policy('d', 'DENY', [{}], { hosts: ['admin'] }), policy('all', 'ALLOW', [{}])], { kind: 'tcp', method: '', path: '', host: '' }, {}, 'deny', 'deny'],
+    ['empty list is unset: DENY {methods:[DELETE], paths:[]} denies DELETE', [policy('d', 'DENY', [{ to: [{ operation: { methods: ['DELETE'], paths: [] } }] }]), policy('all', 'ALLOW', [{}])], { method: 'DELETE', path: '/x' }, {}, 'deny', 'deny'],
+    ['empty from list is unset', [policy('a', 'ALLOW', [{ from: [], to: [{ operation: { paths: ['/x'] } }] }])], { path: '/x' }, {}, 'deny', 'allow'],
+    ['non-SPIFFE principal matches no principal pattern', [svc2FromSvc1], { host: 'svc2.example.com', sourcePrincipal: 'cluster.local/ns/default/sa/svc1-sa' }, {}, 'deny', 'deny'],
   ];
   it.each(cases)('%s', (_name, policies, over, ctx, defaultVerdict, expected) => {
     expect(evaluateAuthorization(policies, { input: input(over), ...ctx }, defaultVerdict).verdict).toBe(expected);

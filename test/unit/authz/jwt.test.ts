@@ -185,6 +185,19 @@ describe('JwtAuthenticator.authenticate', () => {
     });
   });
 
+  describe('which headers must not reach upstream', () => {
+    it('names the header the token came in, as Istio strips it by default', async () => {
+      const a = new JwtAuthenticator([doc({ jwks: jwks(rsa) })]);
+      expect(await a.authenticate(bearer(await sign(rsa)), soon())).toMatchObject({ verdict: 'allow', removeHeaders: ['authorization'] });
+    });
+    it('names none with forwardOriginalToken: true, or for a token in the query', async () => {
+      const forward = new JwtAuthenticator([doc({ jwks: jwks(rsa), forwardOriginalToken: true })]);
+      expect(await forward.authenticate(bearer(await sign(rsa)), soon())).toMatchObject({ verdict: 'allow', removeHeaders: [] });
+      const query = new JwtAuthenticator([doc({ jwks: jwks(rsa), fromParams: ['jwt'] })]);
+      expect(await query.authenticate(request({}, `/p?jwt=${await sign(rsa)}`), soon())).toMatchObject({ verdict: 'allow', removeHeaders: [] });
+    });
+  });
+
   describe('when the rule names where the token is', () => {
     let custom: JwtAuthenticator;
     beforeAll(() => {

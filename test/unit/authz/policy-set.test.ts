@@ -64,6 +64,16 @@ describe('loadPolicySet', () => {
     });
   });
 
+  it('changes when the keys in a jwksFile change (key rotation is a policy change)', async () => {
+    const { generateKeyPair, exportJWK } = await import('jose');
+    const jwk = async () => ({ ...(await exportJWK((await generateKeyPair('ES256')).publicKey)), kid: 'k' });
+    const ra = 'apiVersion: chio.dev/v1\nkind: RequestAuthentication\nmetadata: { name: ra }\nspec: { jwtRules: [{ issuer: iss, jwksFile: keys.json }] }\n';
+    const { dir, keyDir } = dirWith({ 'ra.yaml': ra, 'keys.json': JSON.stringify({ keys: [await jwk()] }) });
+    const before = loadPolicySet(dir, keyDir).hash;
+    writeFileSync(join(dir, 'keys.json'), JSON.stringify({ keys: [await jwk()] }));
+    expect(loadPolicySet(dir, keyDir).hash).not.toBe(before);
+  });
+
   describe('when a document is wrong', () => {
     it.each([
       ['an unknown kind', 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: x }\n', 'document 1: field kind'],
