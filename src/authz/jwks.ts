@@ -137,9 +137,17 @@ export class RemoteJwks {
     return beforeDeadline(this.#inFlight, deadline, `JWKS ${this.uri}`);
   }
 
-  async #fetchKeys(deadline: number): Promise<KeySet> {
-    const budget = Math.min(this.#opts.fetchTimeoutMs, deadline - Date.now());
-    if (budget <= 0) throw new ChioError('TIMEOUT', `JWKS ${this.uri}: no time left to fetch`);
+  /** Start fetching now if nothing is known yet (at policy load), so no Check waits for it. */
+  prefetch(): void {
+    if (this.#current !== undefined || this.#inFlight !== undefined) return;
+    this.keysFor(undefined, Date.now() + this.#opts.fetchTimeoutMs).catch(() => undefined);
+  }
+
+  // The fetch has its own budget (fetchTimeoutMs), not the first waiter's deadline: an identity
+  // provider slower than one Check's budget still gets its keys fetched, while every waiter
+  // gives up at its own deadline (keysFor).
+  async #fetchKeys(_deadline: number): Promise<KeySet> {
+    const budget = this.#opts.fetchTimeoutMs;
     let text: string;
     try {
       const res = await this.#opts.fetch(this.uri, { signal: AbortSignal.timeout(budget), headers: { accept: 'application/json' } });

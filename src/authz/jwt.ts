@@ -201,6 +201,11 @@ export class JwtAuthenticator {
     }
   }
 
+  /** Fetch every remote JWKS in the background, so the first Checks find keys ready. */
+  prefetch(): void {
+    for (const rule of this.#rules.values()) if (rule.keys instanceof RemoteJwks) rule.keys.prefetch();
+  }
+
   /**
    * Authenticate the JWTs `input` carries. Never waits past `deadline` (absolute ms, real clock):
    * a JWKS that cannot be had by then is a deny with JWT_REASONS.jwksFetchFail.

@@ -31,6 +31,7 @@ export class PolicyWatcher {
     private readonly log: Logger,
   ) {
     this.set = loadPolicySet(path, keyDir);
+    this.set.jwt?.prefetch();
   }
 
   /** The live policy set. */
@@ -67,6 +68,7 @@ export class PolicyWatcher {
     }
     if (next.hash === this.set.hash) return 'unchanged';
     const previous = this.set.hash;
+    next.jwt?.prefetch();
     this.set = next;
     policyReloadsTotal.inc({ result: 'swapped' });
     this.log.info({ policy_hash: next.hash, previous, documents: next.documents }, 'policy set swapped');

@@ -273,7 +273,7 @@ describe('JwtAuthenticator', () => {
 describe('JwtAuthenticator with a jwksUri', () => {
   let server: Server;
   let uri: string;
-  let mode: 'healthy' | 'slow' | 'garbage' | 'error';
+  let mode: 'healthy' | 'slow' | 'late' | 'garbage' | 'error';
   let served: Signer[];
   let hits: number;
   let clock: number;
@@ -285,7 +285,7 @@ describe('JwtAuthenticator with a jwksUri', () => {
       if (mode === 'healthy') res.writeHead(200, { 'content-type': 'application/json' }).end(jwks(...served));
       else if (mode === 'garbage') res.writeHead(200).end('<html>garbage</html>');
       else if (mode === 'error') res.writeHead(500).end();
-      else timers.add(setTimeout(() => res.end(jwks(...served)), 5000));
+      else timers.add(setTimeout(() => res.end(jwks(...served)), mode === 'late' ? 300 : 5000));
     });
     await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
     uri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`;
@@ -330,6 +330,27 @@ describe('JwtAuthenticator with a jwksUri', () => {
       const unknown = await sign({ ...ec, jwk: { ...ec.jwk, kid: 'ec-unknown' } });
       expect(await auth.authenticate(bearer(unknown), soon())).toMatchObject({ verdict: 'deny', reason: R.kidAlgMismatch });
       expect(hits).toBe(2);
+    });
+  });
+
+  describe('when the identity provider is slower than one Check', () => {
+    it('denies the Check that cannot wait, but the fetch goes on and later Checks find the keys', async () => {
+      mode = 'late';
+      const auth = make({ fetchTimeoutMs: 2_000 });
+      const token = await sign(rsa);
+      expect(await auth.authenticate(bearer(token), Date.now() + 100)).toMatchObject({ verdict: 'deny', reason: R.jwksFetchFail });
+      await new Promise((r) => setTimeout(r, 400));
+      expect((await auth.authenticate(bearer(token), Date.now() + 100)).verdict).toBe('allow');
+      expect(hits).toBe(1);
+    });
+
+    it('prefetches at policy load, so the first Check does not wait', async () => {
+      mode = 'late';
+      const auth = make({ fetchTimeoutMs: 2_000 });
+      auth.prefetch();
+      await new Promise((r) => setTimeout(r, 400));
+      expect((await auth.authenticate(bearer(await sign(rsa)), Date.now() + 50)).verdict).toBe('allow');
+      expect(hits).toBe(1);
     });
   });
 
