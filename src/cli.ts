@@ -36,7 +36,10 @@ async function runUntilSignal(service: Stoppable, log: ReturnType<typeof createL
       process.removeAllListeners('SIGTERM');
       process.once('SIGINT', () => process.exit(130));
       log.info({ signal }, 'stopping');
-      service.stop().then(resolve, (err) => {
+      service.stop().then(() => {
+        log.info('stopped cleanly');
+        resolve();
+      }, (err) => {
         log.error({ err: String(err) }, 'stop failed');
         process.exitCode = 1;
         resolve();
