@@ -63,9 +63,9 @@ await chio.stop();
 await nats.cleanup();
 
 console.log(`\nChio Check, end to end (receipt stored before the answer), ${CHECKS} checks per row, node ${process.version}\n`);
+console.log(`receipts integrated by the ledger: ${integrated} of ${stored} stored\n`);
 console.log('| scenario | p50 ms | p95 ms | p99 ms | checks/s | allowed |');
 console.log('|---|---:|---:|---:|---:|---:|');
-console.log(`\nreceipts integrated by the ledger: ${integrated} of ${stored} stored\n`);
 for (const [name, r] of rows) {
   console.log(`| ${name} | ${r.p50.toFixed(2)} | ${r.p95.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.rate.toFixed(0)} | ${r.allowed} |`);
 }
