@@ -17,15 +17,34 @@ export interface ProveOptions {
 export async function proveReceipt(id: string, opts: ProveOptions): Promise<ProvenReceipt> {
   const deadline = Date.now() + opts.waitMs;
   for (;;) {
-    const res = await fetch(new URL(`/v1/receipts/${encodeURIComponent(id)}`, opts.verifierUrl), { signal: AbortSignal.timeout(10_000) });
-    if (res.status === 200) return verifyReceiptProof((await res.json()) as ReceiptProof, { logKey: opts.logKey, kernelKeys: opts.kernelKeys }, id);
-    if (res.status === 202 && Date.now() < deadline) {
+    const res = await fetchReceipt(new URL(`/v1/receipts/${encodeURIComponent(id)}`, opts.verifierUrl));
+    if (res.status === 200) {
+      let body: ReceiptProof;
+      try {
+        body = (await res.json()) as ReceiptProof;
+      } catch (cause) {
+        throw new ChioError('MALFORMED', 'the verifier answered 200 with a body that is not JSON', { cause });
+      }
+      return verifyReceiptProof(body, { logKey: opts.logKey, kernelKeys: opts.kernelKeys }, id);
+    }
+    // 202: stored, not yet in a checkpoint. 503: the ledger is behind. Both pass; wait and ask again.
+    if ((res.status === 202 || res.status === 503) && Date.now() < deadline) {
+      await res.body?.cancel();
       await new Promise((r) => setTimeout(r, 200));
       continue;
     }
     const body = (await res.text()).slice(0, 500);
     if (res.status === 202) throw new ChioError('TIMEOUT', `receipt ${id} is stored but not yet in a checkpoint`);
-    throw new ChioError(res.status === 404 ? 'NOT_FOUND' : 'UNAVAILABLE', `verifier answered ${res.status}: ${body}`);
+    const code = res.status === 404 ? 'NOT_FOUND' : res.status === 400 ? 'MALFORMED' : 'UNAVAILABLE';
+    throw new ChioError(code, `verifier answered ${res.status}: ${body}`);
+  }
+}
+
+async function fetchReceipt(url: URL): Promise<Response> {
+  try {
+    return await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  } catch (cause) {
+    throw new ChioError('UNAVAILABLE', `cannot reach the verifier at ${url.origin}`, { cause });
   }
 }
 

@@ -13,7 +13,7 @@ import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { ChioError } from '../errors.js';
 import { bytesEqual } from '../encoding.js';
-import { parseCheckpoint, signCheckpoint, treeHash, type Hash } from '../tlog/index.js';
+import { openCheckpoint, parseSignerKey, signCheckpoint, treeHash, type Hash } from '../tlog/index.js';
 import { CHECKPOINTS_STREAM, CHECKPOINTS_SUBJECT } from '../nats/resources.js';
 import { checkpointsPublishedTotal, publishedTreeSize } from '../metrics.js';
 import type { TileStore } from './tile-store.js';
@@ -50,7 +50,13 @@ export class Checkpointer {
   async open(): Promise<PublishedCheckpoint | undefined> {
     const latest = await readLatestCheckpoint(this.opts.jsm);
     if (!latest) return undefined;
-    const cp = parseCheckpoint(latest.note.slice(0, latest.note.indexOf('\n\n') + 1));
+    // It must be ours: signed by this log key under this origin, or we are not its writer.
+    let cp;
+    try {
+      cp = openCheckpoint(latest.note, parseSignerKey(this.opts.logSignerKey).verifierKey);
+    } catch (err) {
+      throw new ChioError('TREE_INCONSISTENT', `the latest published checkpoint does not verify with this log key and origin ${this.opts.origin}; refusing to sign`, { cause: err });
+    }
     const root = await treeHash(cp.size, this.opts.tiles.hashReader(cp.size));
     if (!bytesEqual(root, cp.root)) {
       throw new ChioError('TREE_INCONSISTENT', `stored tree of size ${cp.size} does not hash to the published checkpoint's root; refusing to sign`);

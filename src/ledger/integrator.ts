@@ -67,6 +67,8 @@ export class Integrator {
   private readonly heads = new Map<string, ChainHead & { index: number }>();
   private bundles!: EntryBundles;
   private rootHash: Hash | undefined;
+  /** Set when a batch failed: memory may be ahead of the committed state until open() again. */
+  private dirty = true;
   // A Node service: node:crypto verifies ten times faster than the portable @noble default.
   private readonly checkSignature = createNodeSignatureCheck();
 
@@ -83,6 +85,7 @@ export class Integrator {
     const root = await treeHash(state.size, this.opts.tiles.hashReader(state.size));
     this.state = state;
     this.rootHash = root;
+    this.dirty = false;
     treeSize.set(state.size);
     return { ...this.state };
   }
@@ -101,8 +104,21 @@ export class Integrator {
     return this.rootHash;
   }
 
-  /** Integrate a batch of stored messages in stream order; returns the new tree size. */
+  /**
+   * Integrate a batch of stored messages in stream order; returns the new tree size. After a
+   * failure the integrator refuses to go on until open() has re-read the committed state.
+   */
   async integrate(batch: readonly StoredMessage[]): Promise<number> {
+    if (this.dirty) throw new ChioError('INTERNAL', 'integrator must be opened (again) before integrating');
+    try {
+      return await this.integrateBatch(batch);
+    } catch (err) {
+      this.dirty = true;
+      throw err;
+    }
+  }
+
+  private async integrateBatch(batch: readonly StoredMessage[]): Promise<number> {
     const fresh = batch.filter((m) => m.seq > this.state.streamSeq);
     if (fresh.length === 0) return this.state.size;
     // Stream sequences have no gaps (no deletes, no limits): a gap means we would build

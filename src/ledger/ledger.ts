@@ -99,14 +99,29 @@ export class Ledger {
           deliver_policy: DeliverPolicy.StartSequence,
           opt_start_seq: this.integrator.streamSeq + 1,
         });
+        if (this.stopping) break;
         this.messages = await consumer.consume({ max_messages: 2 * TILE_WIDTH });
+        // stop() may have come while consume() was being set up: it found nothing to stop.
+        if (this.stopping) this.messages.stop();
         await this.consume(this.messages);
       } catch (err) {
         if (this.stopping) break;
         this.opts.log.error({ err: String(err), stream_seq: this.integrator.streamSeq }, 'integration failed; resuming from the committed state');
         this.messages?.stop();
-        await new Promise((r) => setTimeout(r, RETRY_DELAY_MS));
-        await this.integrator.open().catch((e) => this.opts.log.error({ err: String(e) }, 'cannot re-read ledger state'));
+        await this.reopen();
+      }
+    }
+  }
+
+  /** Re-read the committed state, retrying until it works (or we stop): never go on from a guess. */
+  private async reopen(): Promise<void> {
+    while (!this.stopping) {
+      await new Promise((r) => setTimeout(r, RETRY_DELAY_MS));
+      try {
+        await this.integrator.open();
+        return;
+      } catch (err) {
+        this.opts.log.error({ err: String(err) }, 'cannot re-read ledger state; retrying');
       }
     }
   }

@@ -18,7 +18,7 @@ import { toBase64 } from '../encoding.js';
 import { sendJson, type Route } from '../http.js';
 import { RECEIPTS_STREAM, type ChioResources } from '../nats/resources.js';
 import { RECEIPT_ID_PATTERN, type Receipt } from '../receipt/receipt.js';
-import { parseCheckpoint, parseTilePath, proveRecord, proveTree, type Checkpoint } from '../tlog/index.js';
+import { openCheckpoint, parseTilePath, proveRecord, proveTree, type Checkpoint, type Tile } from '../tlog/index.js';
 import { readLatestCheckpoint } from '../ledger/checkpointer.js';
 import { TileStore } from '../ledger/tile-store.js';
 import { proofsServedTotal } from '../metrics.js';
@@ -43,7 +43,8 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
   const latest = async (): Promise<Latest | undefined> => {
     const found = await readLatestCheckpoint(opts.jsm);
     if (!found) return undefined;
-    return { note: found.note, checkpoint: parseCheckpoint(found.note.slice(0, found.note.indexOf('\n\n') + 1)) };
+    // Serve only what verifies with the log key: anything else on the subject is an alarm.
+    return { note: found.note, checkpoint: openCheckpoint(found.note, opts.logKey) };
   };
 
   const checkpoint: Route = async (req, res, url) => {
@@ -82,8 +83,9 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
 
   const consistency: Route = async (req, res, url) => {
     if (req.method !== 'GET' || url.pathname !== '/v1/consistency') return false;
-    const oldSize = Number(url.searchParams.get('old'));
-    const newSize = Number(url.searchParams.get('new'));
+    const decimal = (v: string | null) => (v !== null && /^[0-9]{1,16}$/.test(v) ? Number(v) : NaN);
+    const oldSize = decimal(url.searchParams.get('old'));
+    const newSize = decimal(url.searchParams.get('new'));
     const cp = await latest();
     const max = cp?.checkpoint.size ?? 0;
     if (!Number.isSafeInteger(oldSize) || !Number.isSafeInteger(newSize) || oldSize < 1 || oldSize > newSize || newSize > max) {
@@ -113,6 +115,9 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
     } catch {
       return sendJson(res, 400, { error: 'not a tlog-tiles path' }), true;
     }
+    // Only tiles of the published tree: anything past the latest checkpoint may still change.
+    const cp = await latest();
+    if (!cp || !withinTree(parsed, cp.checkpoint.size)) return sendJson(res, 404, { error: 'no such tile in the published tree' }), true;
     const data = await readTile(tiles, parsed, url.pathname.slice(1)).catch(() => undefined);
     if (!data) return sendJson(res, 404, { error: 'no such tile' }), true;
     const immutable = parsed.width === 256;
@@ -130,6 +135,13 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
 async function readTile(tiles: TileStore, parsed: ReturnType<typeof parseTilePath>, path: string): Promise<Uint8Array | undefined> {
   if (parsed.level < 0) return tiles.readEntryBundle(path);
   return tiles.readHashTile(parsed);
+}
+
+/** A tile (L, N, W) belongs to the tree of `size` leaves when its W entries exist at level L. */
+function withinTree(tile: Tile, size: number): boolean {
+  const level = Math.max(0, tile.level);
+  const entriesAtLevel = Math.floor(size / 256 ** level);
+  return tile.n * 256 + tile.width <= entriesAtLevel;
 }
 
 function answer(res: ServerResponse, outcome: string, status: number, body: unknown, headers: Record<string, string> = {}): true {

@@ -143,6 +143,26 @@ describe('proving receipts', () => {
     expect((await fetch(`${chio.verifierUrl}/v1/consistency?old=1&new=999999`)).status).toBe(400);
   });
 
+  it('serves the tiles of the published tree, and nothing past it', async () => {
+    const { decodeEntryBundle, leafHash: leaf } = await import('../../src/tlog/index.js');
+    const note = await (await fetch(`${chio.verifierUrl}/checkpoint`)).text();
+    const size = openCheckpoint(note, keyFile('log.pub')).size;
+    expect(size).toBeGreaterThan(0);
+    expect(size).toBeLessThan(256);
+    const w = String(size);
+    const hashes = new Uint8Array(await (await fetch(`${chio.verifierUrl}/tile/0/000.p/${w}`)).arrayBuffer());
+    expect(hashes.length).toBe(size * 32);
+    const bundle = new Uint8Array(await (await fetch(`${chio.verifierUrl}/tile/entries/000.p/${w}`)).arrayBuffer());
+    const entries = decodeEntryBundle(bundle);
+    expect(entries.length).toBe(size);
+    // Each entry hashes to its level-0 tile hash: the two agree, as tlog-tiles clients check.
+    entries.forEach((e, i) => expect(leaf(e)).toEqual(hashes.subarray(i * 32, i * 32 + 32)));
+    expect((await fetch(`${chio.verifierUrl}/tile/0/000.p/${size + 1}`)).status).toBe(404);
+    expect((await fetch(`${chio.verifierUrl}/tile/0/000`)).status).toBe(404);
+    expect((await fetch(`${chio.verifierUrl}/tile/0/x/../../etc`)).status).toBe(400);
+    expect((await fetch(`${chio.verifierUrl}/v1/consistency?old=0x1&new=1e1`)).status).toBe(400);
+  });
+
   it('answers 400 for a malformed id and 404 for an unknown one', async () => {
     expect((await fetch(`${chio.verifierUrl}/v1/receipts/not-an-id`)).status).toBe(400);
     expect((await fetch(`${chio.verifierUrl}/v1/receipts/${'ab'.repeat(32)}`)).status).toBe(404);

@@ -66,6 +66,19 @@ function crashingStore(store: ObjectStore, crash: Crash): ObjectStore {
   });
 }
 
+describe('Ledger.stop', () => {
+  it('returns promptly when called right after start (a SIGTERM during start-up)', async () => {
+    const { Ledger } = await import('../../src/ledger/ledger.js');
+    const { newEd25519SignerKey } = await import('../../src/tlog/index.js');
+    const logKey = newEd25519SignerKey('chio.local/stop-test', new Uint8Array(32).fill(9)).signerKey;
+    const ledger = new Ledger({ nc, resources, kernelKeys: [], origin: 'chio.local/stop-test', logSignerKey: logKey, log: createLogger('silent') });
+    await ledger.start();
+    const started = Date.now();
+    await ledger.stop();
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+});
+
 describe('Integrator, when the process dies in the middle of a batch', () => {
   it('integrates the same messages again into exactly the tree of the stream', async () => {
     const kernel = kernelOf(7);
@@ -120,4 +133,27 @@ describe('Integrator, when the process dies in the middle of a batch', () => {
     const quarantine = await (await jetstreamManager(nc)).streams.info(QUARANTINE_STREAM);
     expect(quarantine.state.messages).toBe(0);
   }, 120_000);
+
+  it('refuses to go on after a failed batch until it has re-read the committed state', async () => {
+    const kernel = kernelOf(8);
+    const crash = new Crash();
+    const integrator = new Integrator({
+      js: jetstream(nc),
+      index: resources.index,
+      chains: resources.chains,
+      ledger: crashingKv(resources.ledger, crash),
+      tiles: new TileStore(resources.tiles, resources.entries),
+      kernelKeys: [kernel.verifierKey],
+      log: createLogger('silent'),
+    });
+    await integrator.open();
+    const next = integrator.streamSeq + 1;
+    const batch = chainOf(3, kernel, 'dirty').map((r, i) => ({ seq: next + i, data: canonicalBytes(r) }));
+    crash.failAt = 1; // the state write
+    await expect(integrator.integrate(batch)).rejects.toThrow('injected crash');
+    crash.failAt = Infinity;
+    await expect(integrator.integrate(batch)).rejects.toThrow('must be opened');
+    await integrator.open();
+    expect(await integrator.integrate(batch)).toBe(integrator.size);
+  });
 });
