@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { loadConfig, type ChioConfig } from './config.js';
+import { durationSeconds } from './time.js';
 import { createLogger } from './log.js';
 import { generateKeys, loadKey, loadKeyFile, loadVerifierKey } from './keys.js';
 import { connectNats } from './nats/connection.js';
@@ -60,9 +61,9 @@ async function runService(cmd: Command, start: (cfg: ChioConfig, nc: Awaited<Ret
 }
 
 function parseTtl(text: string): number {
-  const m = /^(\d+)([smhd])$/.exec(text);
-  if (!m) throw new InvalidArgumentError('a duration like 30m, 1h, 7d');
-  return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as 's' | 'm' | 'h' | 'd'];
+  const seconds = durationSeconds(text);
+  if (seconds === undefined) throw new InvalidArgumentError('a duration like 30m, 1h, 7d');
+  return seconds;
 }
 
 function parseGrant(text: string, previous: Array<{ methods: string[]; paths: string[] }> = []) {

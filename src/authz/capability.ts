@@ -9,12 +9,12 @@
  * Verification reads top to bottom: size → decode → canonical JSON → shape → trusted issuer →
  * time → signature. The token is attacker-controlled until the signature holds.
  */
-import { createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { ChioError } from '../errors.js';
 import { fromBase64, fromBase64Url, toBase64, toBase64Url } from '../encoding.js';
 import { canonicalBytes, parseCanonical } from '../receipt/jcs.js';
 import { parseVerifierKey } from '../tlog/note.js';
-import type { Ed25519Signer } from '../receipt/signer.js';
+import { nodePublicKey, type Ed25519Signer } from '../receipt/signer.js';
 
 export const CAPABILITY_SCHEMA = 'chio.capability.v1';
 /** A token longer than this is refused before it is decoded. */
@@ -57,7 +57,7 @@ export class IssuerTrust {
   constructor(verifierKeys: Iterable<string>, maxTtlSeconds?: number) {
     for (const vkey of verifierKeys) {
       const { publicKey } = parseVerifierKey(vkey);
-      this.keys.set(vkey, createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: toBase64Url(publicKey) }, format: 'jwk' }));
+      this.keys.set(vkey, nodePublicKey(publicKey));
     }
     this.maxTtlSeconds = maxTtlSeconds;
   }

@@ -4,7 +4,8 @@
  * (CHIO_RECEIPT_TIMEOUT_MS from arrival) is a deny by guard ReceiptLedger with HTTP 503.
  */
 import type { Logger } from 'pino';
-import { withDeadline, type ReceiptPublisher, type ReceiptDraft } from '../receipt/publisher.js';
+import type { ReceiptPublisher, ReceiptDraft } from '../receipt/publisher.js';
+import { beforeDeadline } from '../time.js';
 import type { Receipt } from '../receipt/receipt.js';
 import { checkDuration, decisionsTotal, receiptsStoredTotal, receiptStoreFailuresTotal } from '../metrics.js';
 import { httpStatusOf, toCheckResponse, toUnstoredResponse } from './response.js';
@@ -79,7 +80,7 @@ export class CheckHandler {
     };
     try {
       // The publisher honours the deadline itself; this cap makes sure no answer ever waits past it.
-      const receipt = await withDeadline(this.opts.publisher.store(draft, deadline), deadline - this.now() + DEADLINE_SLACK_MS, 'storing the receipt');
+      const receipt = await beforeDeadline(this.opts.publisher.store(draft, deadline), deadline + DEADLINE_SLACK_MS, 'storing the receipt');
       receiptsStoredTotal.inc();
       return receipt;
     } catch (err) {

@@ -22,6 +22,7 @@ import { createPublicKey, type JsonWebKey as NodeJwk } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { createLocalJWKSet, type JSONWebKeySet, type JWK } from 'jose';
 import { ChioError } from '../errors.js';
+import { beforeDeadline } from '../time.js';
 
 /** A JWKS document (inline, file or HTTP body) larger than this is refused. */
 export const MAX_JWKS_BYTES = 256 * 1024;
@@ -193,15 +194,4 @@ async function readBounded(res: Response, max: number): Promise<string> {
   } catch (cause) {
     throw new ChioError('MALFORMED', 'Jwks is an invalid JSON', { cause });
   }
-}
-
-/** `work`, or ChioError('TIMEOUT') at `deadline` (ms, real clock), whichever settles first. */
-export function beforeDeadline<T>(work: Promise<T>, deadline: number, what: string): Promise<T> {
-  const ms = deadline - Date.now();
-  if (ms <= 0) return Promise.reject(new ChioError('TIMEOUT', `${what}: deadline passed`));
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ChioError('TIMEOUT', `${what}: deadline passed`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

@@ -14,6 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
 import { ChioError } from '../errors.js';
+import { DURATION_PATTERN, durationSeconds } from '../time.js';
 import { canonicalBytes } from '../receipt/jcs.js';
 import { sha256Hex } from '../receipt/signer.js';
 import { parseVerifierKey } from '../tlog/index.js';
@@ -27,7 +28,7 @@ export const MAX_POLICY_FILE_BYTES = 1024 * 1024;
 export const MAX_POLICY_DOCUMENTS = 1000;
 
 const metadata = z.object({ name: z.string().min(1).max(253), namespace: z.string().max(253).optional() }).loose();
-const duration = z.string().regex(/^\d+[smhd]$/, 'must be a duration like 30m, 1h, 7d');
+const duration = z.string().regex(DURATION_PATTERN, 'must be a duration like 30m, 1h, 7d');
 const capabilityAuthoritySchema = z.strictObject({
   apiVersion: z.literal('chio.dev/v1'),
   kind: z.literal('CapabilityAuthority'),
@@ -86,7 +87,7 @@ export function loadPolicySetFiles(files: string[], keyDir: string): PolicySet {
   const of = (kind: Kind) => docs.filter((d) => d.kind === kind);
   const authorities = of('CapabilityAuthority').map((d) => withIssuerFiles(d, keyDir));
   const issuers = [...new Set(authorities.flatMap((a) => a.doc.spec.issuers as string[]))].sort();
-  const ttls = authorities.map((a) => a.doc.spec.maxTtl as string | undefined).filter((t): t is string => t !== undefined).map(durationSeconds);
+  const ttls = authorities.map((a) => a.doc.spec.maxTtl as string | undefined).filter((t): t is string => t !== undefined).map((t) => durationSeconds(t)!);
   const compile = <T>(d: LoadedDoc, fn: () => T): T => {
     try {
       return fn();
@@ -201,9 +202,4 @@ function withJwksFileDigests(d: LoadedDoc, baseDir: string): LoadedDoc {
     return { ...rule, jwksFileSha256: sha256Hex(bytes) };
   });
   return { ...d, doc: { ...d.doc, spec: { ...d.doc.spec, jwtRules: rules } } };
-}
-
-function durationSeconds(text: string): number {
-  const n = Number(text.slice(0, -1));
-  return n * ({ s: 1, m: 60, h: 3600, d: 86400 } as const)[text.slice(-1) as 's' | 'm' | 'h' | 'd'];
 }

@@ -77,6 +77,18 @@ export interface AuthorizationClientConstructor {
  * once at start-up. Throws ChioError('CONFIG_INVALID') when they cannot be found or parsed.
  */
 export function loadChioProtos(protoDir: string = findProtoDir()): ChioProtos {
+  // The files do not change while a process runs: parse them once per directory.
+  let protos = loaded.get(protoDir);
+  if (!protos) {
+    protos = loadFrom(protoDir);
+    loaded.set(protoDir, protos);
+  }
+  return protos;
+}
+
+const loaded = new Map<string, ChioProtos>();
+
+function loadFrom(protoDir: string): ChioProtos {
   if (!hasProtos(protoDir)) throw new ChioError('CONFIG_INVALID', `no protos in ${protoDir}`);
   let packageDefinition: protoLoader.PackageDefinition;
   try {

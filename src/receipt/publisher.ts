@@ -14,6 +14,7 @@
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { ChioError } from '../errors.js';
+import { beforeDeadline } from '../time.js';
 import { GENESIS_PREV, RECEIPT_SCHEMA, MAX_RECEIPT_BYTES, CHAIN_ID_PATTERN, type Receipt, type ReceiptBody } from './receipt.js';
 import { canonicalBytes } from './jcs.js';
 import { toBase64 } from '../encoding.js';
@@ -110,7 +111,7 @@ export class ReceiptPublisher {
 
   private async storeOne(item: Pending): Promise<Receipt> {
     if (this.now() >= item.deadline) throw new ChioError('TIMEOUT', 'receipt deadline passed before signing');
-    this.head ??= await withDeadline(this.readHead(), item.deadline - this.now(), 'reading the chain head');
+    this.head ??= await beforeDeadline(this.readHead(), item.deadline, 'reading the chain head');
     const head = this.head;
     const body: ReceiptBody = {
       ...item.draft,
@@ -149,16 +150,3 @@ export class ReceiptPublisher {
   }
 }
 
-/** `promise`, or a TIMEOUT ChioError after `ms` (the promise is left to settle on its own). */
-export async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ChioError('TIMEOUT', `${what} took longer than the deadline`)), Math.max(0, ms));
-  });
-  promise.catch(() => undefined); // a late rejection after the timeout is expected, not unhandled
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

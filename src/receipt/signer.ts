@@ -44,9 +44,14 @@ export function createNodeSignatureCheck(): (signature: Uint8Array, message: Uin
     const id = Buffer.from(publicKey).toString('hex');
     let key = keys.get(id);
     if (!key) {
-      key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(publicKey).toString('base64url') }, format: 'jwk' });
+      key = nodePublicKey(publicKey);
       if (keys.size < 1024) keys.set(id, key);
     }
     return verify(null, message, key, signature);
   };
+}
+
+/** A raw 32-byte Ed25519 public key as a node:crypto KeyObject. */
+export function nodePublicKey(publicKey: Uint8Array): KeyObject {
+  return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(publicKey).toString('base64url') }, format: 'jwk' });
 }
