@@ -4,7 +4,7 @@
  * Decoders are strict: they reject characters outside the alphabet, bad padding and
  * non-canonical trailing bits, with ChioError('MALFORMED').
  */
-import { ChioError } from './errors.js';
+import { ChioError } from './errors/index.js';
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';

@@ -12,9 +12,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { ChioError } from './errors.js';
+import { ChioError } from './errors/index.js';
 import { newEd25519SignerKey, parseSignerKey, parseVerifierKey } from './tlog/index.js';
-import { createNodeSigner, type Ed25519Signer } from './receipt/signer.js';
+import { createNodeSigner, type Ed25519Signer } from './crypto/ed25519.js';
 
 export type KeyRole = 'kernel' | 'log' | 'export' | 'demo-issuer';
 export const KEY_ROLES: readonly KeyRole[] = ['kernel', 'log', 'export', 'demo-issuer'];

@@ -2,7 +2,7 @@
  * Time helpers shared by the services: giving up at a deadline, and the durations that policy
  * files and the CLI write (`30s`, `30m`, `1h`, `7d`).
  */
-import { ChioError } from './errors.js';
+import { ChioError } from './errors/index.js';
 
 /**
  * `work`, or ChioError('TIMEOUT') at `deadline` (absolute ms, real clock), whichever settles

@@ -15,7 +15,7 @@ import { connectNats } from './nats/connection.js';
 import { startAuthz, type RunningAuthz } from './authz/service.js';
 import { startLedger, type RunningLedger } from './ledger/service.js';
 import { startVerifier, type RunningVerifier } from './verifier/service.js';
-import { issueCapability } from './authz/capability.js';
+import { issueCapability } from './credentials/capability.js';
 
 export interface RunningChio {
   readonly authz: RunningAuthz;

@@ -4,12 +4,12 @@
  * (CHIO_RECEIPT_TIMEOUT_MS from arrival) is a deny by guard ReceiptLedger with HTTP 503.
  */
 import type { Logger } from 'pino';
-import type { ReceiptPublisher, ReceiptDraft } from '../receipt/publisher.js';
+import type { ReceiptPublisher, ReceiptDraft } from '../chain/publisher.js';
 import { beforeDeadline } from '../time.js';
 import type { Receipt } from '../receipt/receipt.js';
 import { checkDuration, decisionsTotal, receiptsStoredTotal, receiptStoreFailuresTotal } from '../metrics.js';
 import { httpStatusOf, toCheckResponse, toUnstoredResponse } from './response.js';
-import type { Decision, DecisionPipeline } from './pipeline.js';
+import type { Decision, DecisionPipeline } from '../decision/pipeline.js';
 import type { CheckRequest, CheckResponse } from './wire.js';
 
 /** Grace after the receipt deadline for a publish already under way to report back. */

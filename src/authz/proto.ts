@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { ChioError } from '../errors.js';
+import { ChioError } from '../errors/index.js';
 
 import type { CheckRequest, CheckResponse } from './wire.js';
 

@@ -4,7 +4,7 @@
  * client cannot smuggle its own x-chio-* headers past Chio.
  */
 import type { Receipt } from '../receipt/receipt.js';
-import type { Decision } from './pipeline.js';
+import type { Decision } from '../decision/pipeline.js';
 import { OVERWRITE_IF_EXISTS_OR_ADD, type CheckResponse, type HeaderValueOption, type ProtoStruct } from './wire.js';
 
 /** google.rpc.Code values used at the wire. */

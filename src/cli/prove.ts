@@ -3,8 +3,8 @@
  * the log key and kernel keys the operator trusts (from the key directory or flags), not
  * against keys the server hands out.
  */
-import { ChioError } from '../errors.js';
-import { verifyReceiptProof, type ProvenReceipt, type ReceiptProof } from '../verifier/proof-bundle.js';
+import { ChioError } from '../errors/index.js';
+import { verifyReceiptProof, type ProvenReceipt, type ReceiptProof } from '../verify/receipt-proof.js';
 
 export interface ProveOptions {
   verifierUrl: string;

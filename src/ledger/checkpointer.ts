@@ -11,12 +11,12 @@
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
-import { ChioError } from '../errors.js';
+import { ChioError } from '../errors/index.js';
 import { bytesEqual } from '../encoding.js';
 import { openCheckpoint, parseSignerKey, signCheckpoint, treeHash, type Hash } from '../tlog/index.js';
-import { CHECKPOINTS_STREAM, CHECKPOINTS_SUBJECT } from '../nats/resources.js';
+import { CHECKPOINTS_STREAM, CHECKPOINTS_SUBJECT } from '../store/resources.js';
 import { checkpointsPublishedTotal, publishedTreeSize } from '../metrics.js';
-import type { TileStore } from './tile-store.js';
+import type { TileStore } from '../store/tile-store.js';
 
 export interface PublishedCheckpoint {
   size: number;

@@ -4,8 +4,8 @@
  * memory and writes every bundle the append touched, full or partial.
  */
 import { encodeEntryBundle, decodeEntryBundle, entriesPath } from '../tlog/index.js';
-import { ChioError } from '../errors.js';
-import { TILE_WIDTH, type TileStore } from './tile-store.js';
+import { ChioError } from '../errors/index.js';
+import { TILE_WIDTH, type TileStore } from '../store/tile-store.js';
 
 export class EntryBundles {
   private constructor(

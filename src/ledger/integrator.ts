@@ -15,14 +15,14 @@ import type { KV } from '@nats-io/kv';
 import { headers } from '@nats-io/transport-node';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
-import { ChioError, isChioError } from '../errors.js';
+import { ChioError, isChioError } from '../errors/index.js';
 import { verifyReceiptBytes, checkChainLink, type ChainHead } from '../receipt/verify.js';
-import { createNodeSignatureCheck } from '../receipt/signer.js';
+import { createNodeSignatureCheck } from '../crypto/ed25519.js';
 import type { Receipt } from '../receipt/receipt.js';
 import { storedHashes, storedHashIndex, treeHash, newTiles, readTileData, type Hash, type HashReader } from '../tlog/index.js';
-import { QUARANTINE_SUBJECT_PREFIX } from '../nats/resources.js';
+import { QUARANTINE_SUBJECT_PREFIX } from '../store/resources.js';
 import { receiptsDuplicateTotal, receiptsIntegratedTotal, receiptsQuarantinedTotal, treeSize } from '../metrics.js';
-import { TILE_HEIGHT, type TileStore } from './tile-store.js';
+import { TILE_HEIGHT, type TileStore } from '../store/tile-store.js';
 import { EntryBundles } from './entry-bundles.js';
 
 export interface LedgerState {

@@ -11,10 +11,10 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
-import { RECEIPTS_STREAM, type ChioResources } from '../nats/resources.js';
+import { RECEIPTS_STREAM, type ChioResources } from '../store/resources.js';
 import { Integrator, type StoredMessage } from './integrator.js';
 import { Checkpointer } from './checkpointer.js';
-import { TILE_WIDTH, TileStore } from './tile-store.js';
+import { TILE_WIDTH, TileStore } from '../store/tile-store.js';
 
 /** How long a batch may wait to fill after its first message. */
 export const BATCH_LINGER_MS = 50;

@@ -1,10 +1,10 @@
 /** The ledger service (`chio ledger`): the Ledger plus its HTTP side (/health, /ready, /metrics). */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { ChioError } from '../errors.js';
+import { ChioError } from '../errors/index.js';
 import type { ChioConfig } from '../config.js';
 import { loadKey } from '../keys.js';
-import { ensureResources } from '../nats/resources.js';
+import { ensureResources } from '../store/resources.js';
 import { startHttpServer } from '../http.js';
 import { Ledger } from './ledger.js';
 

@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { ChioError } from '../errors.js';
+import { ChioError } from '../errors/index.js';
 import { hasNatsServerBinary, startEmbeddedNats } from './server.js';
 
 export interface AcquiredNats {

@@ -8,7 +8,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { ChioError } from '../errors.js';
+import { ChioError } from '../errors/index.js';
 
 /** How long a starting nats-server may take to say it is ready. */
 export const DEFAULT_NATS_START_TIMEOUT_MS = 15_000;

@@ -39,7 +39,7 @@
  *
  * This file is pure: no `node:` imports, no I/O; it runs in a browser.
  */
-import { assert, ChioError } from '../errors.js';
+import { assert, ChioError } from '../errors/index.js';
 
 /** Containers (objects and arrays) nest at most this deep; the top-level value is depth 1. */
 export const MAX_JCS_DEPTH = 64;

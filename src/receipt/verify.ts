@@ -8,7 +8,7 @@
  */
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
-import { ChioError } from '../errors.js';
+import { ChioError } from '../errors/index.js';
 import { fromBase64 } from '../encoding.js';
 import { parseCanonical } from './jcs.js';
 import { parseVerifierKey } from '../tlog/note.js';

@@ -9,7 +9,7 @@
  * MAX_TREE_SIZE = 2^52 to keep every stored-hash index below 2^53. That is 4.5·10^15 leaves,
  * far more than a log on one stream can hold.
  */
-import { assert } from '../errors.js';
+import { assert } from '../errors/index.js';
 
 /** Largest tree size (number of leaves) the library handles: 2^52. */
 export const MAX_TREE_SIZE = 2 ** 52;

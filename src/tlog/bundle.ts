@@ -10,7 +10,7 @@
  * is leaf N·256 + i; its leaf hash SHA-256(0x00 ‖ entry) is entry i of level-0 tile N.
  * Example: the entries "a" and "" encode as 00 01 61 00 00.
  */
-import { ChioError } from '../errors.js';
+import { ChioError } from '../errors/index.js';
 
 /** Largest entry a bundle can carry: the length prefix is a uint16. */
 export const MAX_ENTRY_SIZE = 0xffff;

@@ -16,7 +16,7 @@
  *
  * Chio (SPEC §6) signs with one Ed25519 key whose name is the origin, and checks that on open.
  */
-import { ChioError } from '../errors.js';
+import { ChioError } from '../errors/index.js';
 import { fromBase64, toBase64 } from '../encoding.js';
 import { MAX_TREE_SIZE, isIndex } from './bits.js';
 import { type Hash, isHash } from './hash.js';

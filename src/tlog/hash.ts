@@ -9,7 +9,7 @@
  * Example: leafHash("") = 6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { assert } from '../errors.js';
+import { assert } from '../errors/index.js';
 
 /** A 32-byte SHA-256 hash of a leaf, an interior node or a tree root. */
 export type Hash = Uint8Array;

@@ -30,7 +30,7 @@
  */
 import * as ed from '@noble/ed25519';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
-import { ChioError, assert } from '../errors.js';
+import { ChioError, assert } from '../errors/index.js';
 import { fromBase64, toBase64, utf8 } from '../encoding.js';
 
 // Enables @noble/ed25519's synchronous API (sign, verify, getPublicKey).

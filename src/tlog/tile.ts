@@ -21,7 +21,7 @@
  * Reading hashes through tiles (tileHashReader) trusts the store; verifiedTileHashReader also
  * authenticates every tile it reads against a trusted tree root, as Go's TileHashReader does.
  */
-import { ChioError, assert } from '../errors.js';
+import { ChioError, assert } from '../errors/index.js';
 import { MAX_TREE_SIZE, isIndex, shl, shr } from './bits.js';
 import { type Hash, HASH_SIZE, hashEqual, isHash, nodeHash } from './hash.js';
 import { type HashReader, readExactly, splitStoredHashIndex, storedHashCount, storedHashIndex, subTreeIndex } from './tree.js';

@@ -27,7 +27,7 @@
  * The empty tree (size 0) has root MTH({}) = SHA-256() and is a prefix of every tree: its
  * consistency proof is empty. (Go's tlog uses an all-zero hash for size 0 and rejects n = 0.)
  */
-import { ChioError, assert } from '../errors.js';
+import { ChioError, assert } from '../errors/index.js';
 import { MAX_TREE_SIZE, isIndex, maxpow2, shl, shr, trailingZeros } from './bits.js';
 import { type Hash, emptyHash, hashEqual, isHash, leafHash, nodeHash } from './hash.js';
 

@@ -13,16 +13,16 @@
 import type { ServerResponse } from 'node:http';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { TailSearcher } from './pending.js';
-import { ChioError } from '../errors.js';
+import { ChioError } from '../errors/index.js';
 import { toBase64 } from '../encoding.js';
 import { sendJson, type Route } from '../http.js';
-import { RECEIPTS_STREAM, type ChioResources } from '../nats/resources.js';
+import { RECEIPTS_STREAM, type ChioResources } from '../store/resources.js';
 import { RECEIPT_ID_PATTERN, type Receipt } from '../receipt/receipt.js';
 import { openCheckpoint, parseTilePath, proveRecord, proveTree, type Checkpoint, type Tile } from '../tlog/index.js';
 import { readLatestCheckpoint } from '../ledger/checkpointer.js';
-import { TileStore } from '../ledger/tile-store.js';
+import { TileStore } from '../store/tile-store.js';
 import { proofsServedTotal } from '../metrics.js';
-import type { ReceiptProof } from './proof-bundle.js';
+import type { ReceiptProof } from '../verify/receipt-proof.js';
 
 export interface VerifierApiOptions {
   js: JetStreamClient;

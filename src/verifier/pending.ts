@@ -10,7 +10,7 @@
  */
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import { RECEIPTS_STREAM } from '../nats/resources.js';
+import { RECEIPTS_STREAM } from '../store/resources.js';
 
 /** Longest un-integrated tail scanned. */
 export const MAX_PENDING_SCAN = 1024;

@@ -4,7 +4,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import type { ChioConfig } from '../config.js';
 import { loadVerifierKey } from '../keys.js';
-import { ensureResources } from '../nats/resources.js';
+import { ensureResources } from '../store/resources.js';
 import { startHttpServer } from '../http.js';
 import { verifierRoutes } from './api.js';
 import { join } from 'node:path';

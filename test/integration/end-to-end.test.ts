@@ -16,7 +16,7 @@ import { demoToken } from '../../src/up.js';
 import { fromBase64, utf8 } from '../../src/encoding.js';
 import { canonicalBytes } from '../../src/receipt/jcs.js';
 import { checkRecord, leafHash, openCheckpoint } from '../../src/tlog/index.js';
-import type { ReceiptProof } from '../../src/verifier/proof-bundle.js';
+import type { ReceiptProof } from '../../src/verify/receipt-proof.js';
 
 let nats: TestNats;
 let chio: TestChio;

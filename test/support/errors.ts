@@ -1,6 +1,6 @@
 /** Asserting ChioError codes (STYLE §6: tests branch on codes, never on messages). */
 import { expect } from 'vitest';
-import { type ChioErrorCode, isChioError } from '../../src/errors.js';
+import { type ChioErrorCode, isChioError } from '../../src/errors/index.js';
 
 /** The code of the ChioError `fn` throws; fails the test when it throws nothing or something else. */
 export function thrownCode(fn: () => unknown): ChioErrorCode {

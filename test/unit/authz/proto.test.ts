@@ -5,7 +5,7 @@ import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { AUTHORIZATION_SERVICE, findProtoDir, HEALTH_SERVICE, loadChioProtos } from '../../../src/authz/proto.js';
 import type { CheckRequest, CheckResponse } from '../../../src/authz/proto.js';
-import { isChioError } from '../../../src/errors.js';
+import { isChioError } from '../../../src/errors/index.js';
 
 const FIXTURE = JSON.parse(
   readFileSync(new URL('../../fixtures/envoy-check-request.json', import.meta.url), 'utf8'),

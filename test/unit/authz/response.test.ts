@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Decision } from '../../../src/authz/pipeline.js';
+import type { Decision } from '../../../src/decision/pipeline.js';
 import {
   GRPC_OK, GRPC_PERMISSION_DENIED, GRPC_UNAUTHENTICATED, HEADERS_TO_REMOVE, httpStatusOf, toCheckResponse, toUnstoredResponse,
 } from '../../../src/authz/response.js';

@@ -4,9 +4,10 @@
  */
 import { toBase64 } from '../../../src/encoding.js';
 import { canonicalBytes } from '../../../src/receipt/jcs.js';
-import type { ReceiptDraft } from '../../../src/receipt/publisher.js';
+import type { ReceiptDraft } from '../../../src/chain/publisher.js';
 import { GENESIS_PREV, RECEIPT_SCHEMA, type Receipt, type ReceiptBody } from '../../../src/receipt/receipt.js';
-import { createNodeSigner, sha256Hex, type Ed25519Signer } from '../../../src/receipt/signer.js';
+import { createNodeSigner, type Ed25519Signer } from '../../../src/crypto/ed25519.js';
+import { sha256Hex } from '../../../src/crypto/sha256.js';
 import { newEd25519SignerKey } from '../../../src/tlog/index.js';
 
 /** A kernel signing key: the node:crypto signer and its C2SP verifier key. */

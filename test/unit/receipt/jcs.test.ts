@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalBytes, canonicalize, DEFAULT_MAX_JCS_BYTES, MAX_JCS_DEPTH, parseCanonical } from '../../../src/receipt/jcs.js';
-import { isChioError } from '../../../src/errors.js';
+import { isChioError } from '../../../src/errors/index.js';
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 

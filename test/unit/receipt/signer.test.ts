@@ -4,7 +4,8 @@ import { sha512 } from '@noble/hashes/sha2.js';
 import { describe, expect, it } from 'vitest';
 import { toBase64, toBase64Url, toHex } from '../../../src/encoding.js';
 import { GENESIS_PREV, receiptBodyBytes, receiptBytes, toReceiptBody } from '../../../src/receipt/receipt.js';
-import { createNodeSigner, sha256Hex } from '../../../src/receipt/signer.js';
+import { createNodeSigner } from '../../../src/crypto/ed25519.js';
+import { sha256Hex } from '../../../src/crypto/sha256.js';
 import { verifyReceiptBytes } from '../../../src/receipt/verify.js';
 import { draftOf, expectCode, hex, kernelOf, signReceipt, utf8 } from './helpers.js';
 

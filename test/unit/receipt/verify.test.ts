@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { type ChioErrorCode, isChioError } from '../../../src/errors.js';
+import { type ChioErrorCode, isChioError } from '../../../src/errors/index.js';
 import { toBase64 } from '../../../src/encoding.js';
 import { canonicalBytes, canonicalize } from '../../../src/receipt/jcs.js';
 import { GENESIS_PREV, MAX_RECEIPT_BYTES, receiptBytes, type Receipt } from '../../../src/receipt/receipt.js';

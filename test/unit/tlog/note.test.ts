@@ -4,7 +4,7 @@
  */
 import * as ed from '@noble/ed25519';
 import { describe, expect, it } from 'vitest';
-import { isChioError } from '../../../src/errors.js';
+import { isChioError } from '../../../src/errors/index.js';
 import {
   type NoteSigner,
   MAX_NOTE_SIZE,

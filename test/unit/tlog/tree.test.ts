@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { fromBase64, fromHex, toHex } from '../../../src/encoding.js';
-import { isChioError } from '../../../src/errors.js';
+import { isChioError } from '../../../src/errors/index.js';
 import {
   type Hash,
   type HashReader,

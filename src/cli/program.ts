@@ -1,0 +1,181 @@
+/**
+ * The `chio` command (SPEC §9). Each subcommand reads its configuration once, validated,
+ * and stops with a message naming the setting when a value is bad.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { loadConfig, type ChioConfig } from '../config.js';
+import { durationSeconds } from '../time.js';
+import { createLogger } from '../log.js';
+import { generateKeys, loadKey, loadKeyFile, loadVerifierKey } from '../keys.js';
+import { connectNats } from '../nats/connection.js';
+import { natsUrlFor } from '../nats/acquire.js';
+import { natsSettings, startAll, demoToken, welcome } from '../up.js';
+import { startAuthz } from '../authz/service.js';
+import { startLedger } from '../ledger/service.js';
+import { startVerifier } from '../verifier/service.js';
+import { issueCapability } from '../credentials/capability.js';
+import { listPolicyFiles, loadPolicySet, loadPolicySetFiles } from '../policy/policy-set.js';
+import { openRevocationsBucket, revokeCapability } from '../credentials/revocations.js';
+import { buildCheckRequest } from './envoy-request.js';
+import { formatCheckAnswer, sendCheck } from './check.js';
+import { formatProven, proveReceipt } from './prove.js';
+
+type Stoppable = { stop(): Promise<void> };
+
+function config(cmd: Command, defaultBind: string): ChioConfig {
+  const configFile = cmd.optsWithGlobals().config as string | undefined;
+  return loadConfig({ ...(configFile ? { configFile } : {}), defaultBind });
+}
+
+/** Run until SIGINT/SIGTERM, then stop cleanly (a second signal exits at once). */
+async function runUntilSignal(service: Stoppable, log: ReturnType<typeof createLogger>): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: string) => {
+      process.removeAllListeners('SIGINT');
+      process.removeAllListeners('SIGTERM');
+      process.once('SIGINT', () => process.exit(130));
+      log.info({ signal }, 'stopping');
+      service.stop().then(() => {
+        log.info('stopped cleanly');
+        resolve();
+      }, (err) => {
+        log.error({ err: String(err) }, 'stop failed');
+        process.exitCode = 1;
+        resolve();
+      });
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+}
+
+async function runService(cmd: Command, start: (cfg: ChioConfig, nc: Awaited<ReturnType<typeof connectNats>>, log: ReturnType<typeof createLogger>) => Promise<Stoppable>, name: string) {
+  const cfg = config(cmd, '0.0.0.0');
+  const log = createLogger(cfg.logLevel).child({ service: name });
+  if (!cfg.natsUrl) throw new Error(`chio ${name} needs NATS_URL (\`chio up\` starts an embedded NATS for you)`);
+  const nc = await connectNats(natsSettings(cfg, cfg.natsUrl.split(','), `chio-${name}`));
+  const service = await start(cfg, nc, log);
+  await runUntilSignal({ stop: async () => { await service.stop(); await nc.drain(); } }, log);
+}
+
+function parseTtl(text: string): number {
+  const seconds = durationSeconds(text);
+  if (seconds === undefined) throw new InvalidArgumentError('a duration like 30m, 1h, 7d');
+  return seconds;
+}
+
+function parseGrant(text: string, previous: Array<{ methods: string[]; paths: string[] }> = []) {
+  const m = /^\s*([A-Za-z*,]+)\s+(\S+)\s*$/.exec(text);
+  if (!m) throw new InvalidArgumentError("a grant is 'METHOD[,METHOD] PATH-PATTERN', e.g. 'POST /tools/*'");
+  return [...previous, { methods: m[1]!.toUpperCase().split(','), paths: [m[2]!] }];
+}
+
+function collectHeader(text: string, previous: Record<string, string> = {}) {
+  const i = text.indexOf(':', 1);
+  if (i < 0) throw new InvalidArgumentError('a header is name:value');
+  return { ...previous, [text.slice(0, i).trim().toLowerCase()]: text.slice(i + 1).trim() };
+}
+
+export function buildProgram(): Command {
+  const program = new Command('chio').description('Envoy/Istio ext_authz with signed, provable receipts').option('--config <file>', 'YAML configuration file');
+
+  program.command('up').description('run authz, ledger and verifier in one process (embedded NATS unless NATS_URL is set)').action(async (_o, cmd: Command) => {
+    const cfg = config(cmd, '127.0.0.1');
+    const log = createLogger(cfg.logLevel);
+    const chio = await startAll(cfg, log);
+    if (chio.createdKeys.length > 0) log.info({ keys: chio.createdKeys, dir: cfg.keyDir }, 'created keys');
+    process.stdout.write(welcome(cfg, chio, demoToken(cfg)));
+    await runUntilSignal(chio, log);
+  });
+  program.command('authz').description('run the gRPC ext_authz server').action((_o, cmd: Command) => runService(cmd, startAuthz, 'authz'));
+  program.command('ledger').description('run the ledger (integrates receipts, publishes checkpoints)').action((_o, cmd: Command) => runService(cmd, startLedger, 'ledger'));
+  program.command('verifier').description('run the verifier HTTP API').action((_o, cmd: Command) => runService(cmd, startVerifier, 'verifier'));
+
+  program.command('keygen').description('write every missing key into CHIO_KEY_DIR (never overwrites)').action((_o, cmd: Command) => {
+    const cfg = config(cmd, '127.0.0.1');
+    const created = generateKeys(cfg.keyDir, cfg.logOrigin);
+    process.stdout.write(created.length > 0 ? `created ${created.join(', ')} in ${cfg.keyDir}\n` : `all keys already exist in ${cfg.keyDir}\n`);
+  });
+
+  const token = program.command('token').description('capability tokens');
+  token.command('issue').description('print a capability token')
+    .requiredOption('--subject <subject>', 'who the token is for')
+    .requiredOption('--grant <grant>', "what it allows, e.g. 'POST /tools/*' (repeatable)", parseGrant)
+    .option('--ttl <duration>', 'lifetime, e.g. 1h', parseTtl, 3600)
+    .option('--issuer-key <file>', 'issuer signer key file (default: the demo issuer in CHIO_KEY_DIR)')
+    .action((o: { subject: string; grant: Array<{ methods: string[]; paths: string[] }>; ttl: number; issuerKey?: string }, cmd: Command) => {
+      const cfg = config(cmd, '127.0.0.1');
+      const issuer = o.issuerKey ? loadKeyFile(o.issuerKey, 'the issuer key') : loadKey(cfg.keyDir, 'demo-issuer');
+      const now = Math.floor(Date.now() / 1000);
+      const id = randomUUID();
+      process.stdout.write(`${issueCapability({ schema: 'chio.capability.v1', id, issuer: issuer.verifierKey, subject: o.subject, scope: { grants: o.grant }, issued_at: now, expires_at: now + o.ttl }, issuer.signer)}\n`);
+      // The id (for `chio token revoke`) on stderr, so that stdout stays just the token.
+      process.stderr.write(`capability id: ${id}\n`);
+    });
+
+  token.command('revoke').description('revoke a capability by its id (denied within a second everywhere)').argument('<id>')
+    .option('--reason <text>', 'why, kept with the revocation')
+    .action(async (id: string, o: { reason?: string }, cmd: Command) => {
+      const cfg = config(cmd, '127.0.0.1');
+      const url = natsUrlFor(cfg.natsUrl, cfg.dataDir);
+      if (!url) throw new Error('chio token revoke needs NATS_URL, or a running `chio up` in this directory');
+      const nc = await connectNats(natsSettings(cfg, url.split(','), 'chio-cli'));
+      try {
+        await revokeCapability(await openRevocationsBucket(nc, cfg.replicas), id, o.reason);
+        process.stdout.write(`revoked ${id}\n`);
+      } finally {
+        await nc.drain();
+      }
+    });
+
+  program.command('policy').description('policy files').command('check').description('validate policy files and print the policy hash').argument('<files...>')
+    .action((files: string[], _o, cmd: Command) => {
+      const cfg = config(cmd, '127.0.0.1');
+      let failed = false;
+      for (const file of files) {
+        try {
+          const set = loadPolicySet(file, cfg.keyDir);
+          process.stdout.write(`${file}: ok, ${set.documents} document(s), ${set.hash}\n`);
+        } catch (err) {
+          failed = true;
+          process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+        }
+      }
+      if (files.length > 1 && !failed) process.stdout.write(`all files together: ${loadPolicySetFiles(files.flatMap(listPolicyFiles), cfg.keyDir).hash}\n`);
+      if (failed) process.exitCode = 1;
+    });
+
+  program.command('check').description('send one CheckRequest the way Envoy would')
+    .option('--addr <host:port>', 'authz gRPC address', '127.0.0.1:9091')
+    .option('--method <method>', 'HTTP method', 'GET')
+    .option('--path <path>', 'path with query', '/')
+    .option('--host <host>', 'Host / :authority', 'tools.chio.local')
+    .option('--header <name:value>', 'a request header (repeatable)', collectHeader)
+    .option('--principal <spiffe-id>', 'source principal, e.g. spiffe://cluster.local/ns/default/sa/app')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { addr: string; method: string; path: string; host: string; header?: Record<string, string>; principal?: string; json?: boolean }) => {
+      const answer = await sendCheck(o.addr, buildCheckRequest({ method: o.method.toUpperCase(), path: o.path, host: o.host, headers: o.header ?? {}, ...(o.principal ? { principal: o.principal } : {}) }));
+      process.stdout.write(o.json ? `${JSON.stringify(answer)}\n` : `${formatCheckAnswer(answer)}\n`);
+    });
+
+  program.command('prove').description('fetch a receipt proof and verify it locally').argument('<receipt-id>')
+    .option('--url <url>', 'verifier URL', 'http://127.0.0.1:9093')
+    .option('--log-key <vkey>', 'log verifier key (default: log.pub in CHIO_KEY_DIR)')
+    .option('--kernel-key <vkey>', 'kernel verifier key (default: kernel.pub in CHIO_KEY_DIR)')
+    .option('--wait <ms>', 'how long to wait for a pending receipt', (v) => Number(v), 5000)
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, o: { url: string; logKey?: string; kernelKey?: string; wait: number; json?: boolean }, cmd: Command) => {
+      const cfg = config(cmd, '127.0.0.1');
+      const logKey = o.logKey ?? loadVerifierKey(join(cfg.keyDir, 'log.pub'));
+      const kernelKeys = [o.kernelKey ?? loadVerifierKey(join(cfg.keyDir, 'kernel.pub'))];
+      const proven = await proveReceipt(id, { verifierUrl: o.url, logKey, kernelKeys, waitMs: o.wait });
+      process.stdout.write(o.json ? `${JSON.stringify({ id, index: proven.index, tree_size: proven.treeSize, verdict: proven.receipt.decision.verdict, ok: true })}\n` : `${formatProven(proven)}\n`);
+    });
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  await buildProgram().parseAsync(argv);
+}

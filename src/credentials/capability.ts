@@ -1,0 +1,131 @@
+/**
+ * Capability tokens, `chio.capability.v1` (SPEC §3).
+ *
+ *   token     = base64url (no padding) of JCS(claims ‖ signature)
+ *   claims    = { schema, id, issuer, subject, scope: { grants: [{ hosts?, methods, paths }] },
+ *                 issued_at, expires_at }          (Unix seconds)
+ *   signature = base64 Ed25519 over JCS(claims), by the key `issuer` names (a C2SP verifier key)
+ *
+ * Verification reads top to bottom: size → decode → canonical JSON → shape → trusted issuer →
+ * time → signature. The token is attacker-controlled until the signature holds.
+ */
+import { verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { ChioError } from '../errors/index.js';
+import { fromBase64, fromBase64Url, toBase64, toBase64Url } from '../encoding.js';
+import { canonicalBytes, parseCanonical } from '../receipt/jcs.js';
+import { parseVerifierKey } from '../tlog/note.js';
+import { nodePublicKey, type Ed25519Signer } from '../crypto/ed25519.js';
+
+export const CAPABILITY_SCHEMA = 'chio.capability.v1';
+/** A token longer than this is refused before it is decoded. */
+export const MAX_TOKEN_CHARS = 8 * 1024;
+export const MAX_GRANTS = 64;
+/** Clock skew tolerated on issued_at and expires_at, in seconds. */
+export const DEFAULT_SKEW_SECONDS = 30;
+
+export interface Grant {
+  hosts?: string[];
+  methods: string[];
+  paths: string[];
+}
+
+export interface CapabilityClaims {
+  schema: typeof CAPABILITY_SCHEMA;
+  id: string;
+  issuer: string;
+  subject: string;
+  scope: { grants: Grant[] };
+  issued_at: number;
+  expires_at: number;
+}
+
+export interface CapabilityToken extends CapabilityClaims {
+  signature: string;
+}
+
+/** Sign claims into a token string. */
+export function issueCapability(claims: CapabilityClaims, signer: Ed25519Signer): string {
+  const signature = toBase64(signer.sign(canonicalBytes(claims)));
+  return toBase64Url(canonicalBytes({ ...claims, signature }));
+}
+
+/** Trusted issuers: C2SP verifier key → public key, built once per policy set. */
+export class IssuerTrust {
+  private readonly keys = new Map<string, KeyObject>();
+  readonly maxTtlSeconds: number | undefined;
+
+  constructor(verifierKeys: Iterable<string>, maxTtlSeconds?: number) {
+    for (const vkey of verifierKeys) {
+      const { publicKey } = parseVerifierKey(vkey);
+      this.keys.set(vkey, nodePublicKey(publicKey));
+    }
+    this.maxTtlSeconds = maxTtlSeconds;
+  }
+
+  keyFor(issuer: string): KeyObject | undefined {
+    return this.keys.get(issuer);
+  }
+}
+
+/**
+ * Verify a token and return its claims. Throws ChioError: MALFORMED (not a well-formed token,
+ * not yet valid, expired, lifetime over maxTtl), UNTRUSTED_KEY (issuer not trusted),
+ * SIGNATURE_INVALID. The signature is checked over the claims exactly as received (every
+ * field but `signature`), so nothing can be added to a signed token.
+ */
+export function verifyCapability(token: string, trust: IssuerTrust, nowSeconds: number, skewSeconds = DEFAULT_SKEW_SECONDS): CapabilityClaims {
+  if (token.length === 0 || token.length > MAX_TOKEN_CHARS) throw new ChioError('MALFORMED', 'capability token has an invalid length');
+  const decoded = parseCanonical(fromBase64Url(token), MAX_TOKEN_CHARS);
+  const { signature, ...claims } = toCapabilityToken(decoded);
+  const { signature: _received, ...signed } = decoded as Record<string, unknown>;
+  const key = trust.keyFor(claims.issuer);
+  if (!key) throw new ChioError('UNTRUSTED_KEY', 'capability issuer is not trusted');
+  if (claims.expires_at <= claims.issued_at) throw new ChioError('MALFORMED', 'capability expires before it is issued');
+  if (trust.maxTtlSeconds !== undefined && claims.expires_at - claims.issued_at > trust.maxTtlSeconds) {
+    throw new ChioError('MALFORMED', 'capability lifetime exceeds the authority maxTtl');
+  }
+  if (nowSeconds + skewSeconds < claims.issued_at) throw new ChioError('MALFORMED', 'capability is not yet valid');
+  if (nowSeconds - skewSeconds >= claims.expires_at) throw new ChioError('MALFORMED', 'capability is expired');
+  const sig = fromBase64(signature);
+  if (sig.length !== 64 || !nodeVerify(null, canonicalBytes(signed), key, sig)) {
+    throw new ChioError('SIGNATURE_INVALID', 'capability signature is invalid');
+  }
+  return claims;
+}
+
+// Shape check of attacker-controlled JSON: every field typed, every list bounded.
+function toCapabilityToken(value: unknown): CapabilityToken {
+  const bad = (why: string) => new ChioError('MALFORMED', `capability token: ${why}`);
+  if (!isObject(value)) throw bad('not an object');
+  const { schema, id, issuer, subject, scope, issued_at, expires_at, signature } = value;
+  if (schema !== CAPABILITY_SCHEMA) throw bad('unknown schema');
+  for (const [name, v] of Object.entries({ id, issuer, subject, signature })) {
+    if (typeof v !== 'string' || v.length === 0 || v.length > 1024) throw bad(`${name} must be a non-empty string`);
+  }
+  if (!Number.isSafeInteger(issued_at) || !Number.isSafeInteger(expires_at)) throw bad('issued_at and expires_at must be integers');
+  if (!isObject(scope) || !Array.isArray(scope.grants) || scope.grants.length === 0 || scope.grants.length > MAX_GRANTS) {
+    throw bad(`scope.grants must be a list of 1 to ${MAX_GRANTS} grants`);
+  }
+  if (Object.keys(scope).some((k) => k !== 'grants')) throw bad('unknown field in scope');
+  const allowed = new Set(['schema', 'id', 'issuer', 'subject', 'scope', 'issued_at', 'expires_at', 'signature']);
+  if (Object.keys(value).some((k) => !allowed.has(k))) throw bad('unknown field');
+  return { ...(value as unknown as CapabilityToken), scope: { grants: scope.grants.map((g) => toGrant(g, bad)) } };
+}
+
+function toGrant(value: unknown, bad: (why: string) => ChioError): Grant {
+  if (!isObject(value)) throw bad('a grant is not an object');
+  if (Object.keys(value).some((k) => !['hosts', 'methods', 'paths'].includes(k))) throw bad('unknown field in a grant');
+  const list = (v: unknown, name: string, required: boolean): string[] | undefined => {
+    if (v === undefined && !required) return undefined;
+    if (!Array.isArray(v) || v.length === 0 || v.length > 64 || v.some((s) => typeof s !== 'string' || s.length === 0 || s.length > 1024)) {
+      throw bad(`grant.${name} must be a list of non-empty strings`);
+    }
+    return v as string[];
+  };
+  const hosts = list(value.hosts, 'hosts', false);
+  return { ...(hosts ? { hosts } : {}), methods: list(value.methods, 'methods', true)!, paths: list(value.paths, 'paths', true)! };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

@@ -1,0 +1,197 @@
+/**
+ * JSON Web Key Sets for JWT authentication (SPEC §3): a defensive JWKS parser and the cache of a
+ * remote JWKS (`jwksUri`).
+ *
+ * A JWKS is `{"keys": [JWK, …]}` (RFC 7517 §5). Only public asymmetric keys are kept (`kty` RSA,
+ * EC or OKP, no private members, accepted by node:crypto); the rest are dropped, as Envoy's
+ * jwt_verify_lib does, and a set left with none is refused. Symmetric (`oct`) keys never verify
+ * anything here: an HMAC secret is not a key a third party may publish.
+ *
+ * Remote cache contract, per URI (`RemoteJwks`):
+ * - a fetched set is used for `cacheTtlMs`; the first request after that refetches;
+ * - a token whose `kid` the set lacks triggers a refetch (key rotation at the issuer);
+ * - a fetch MUST NOT start less than `minRefreshIntervalMs` after the previous one began, so
+ *   unknown kids, a dead endpoint or garbage answers cannot make Chio hammer the issuer; until
+ *   then the current set answers (and an unknown kid finds no key), or, with no fresh set, the
+ *   request fails at once;
+ * - concurrent requests share one in-flight fetch, and each waits at most until its own deadline;
+ * - the fetch is aborted after min(fetchTimeoutMs, deadline − now) of the request that started
+ *   it. Deadlines are absolute milliseconds on the real clock (`Date.now()`), as timers are.
+ */
+import { createPublicKey, type JsonWebKey as NodeJwk } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { createLocalJWKSet, type JSONWebKeySet, type JWK } from 'jose';
+import { ChioError } from '../errors/index.js';
+import { beforeDeadline } from '../time.js';
+
+/** A JWKS document (inline, file or HTTP body) larger than this is refused. */
+export const MAX_JWKS_BYTES = 256 * 1024;
+/** Keys per set; real issuers publish a handful (current, next, previous). */
+export const MAX_JWKS_KEYS = 64;
+
+const PUBLIC_KTYS = new Set(['RSA', 'EC', 'OKP']);
+// Members that carry private or symmetric key material (RFC 7518 §6.2.2, §6.3.2, §6.4.1; RFC 8037 §2).
+const SECRET_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
+
+/** A parsed set, ready for jose, with the key ids it holds. */
+export interface KeySet {
+  readonly getKey: ReturnType<typeof createLocalJWKSet>;
+  readonly kids: ReadonlySet<string>;
+}
+
+/**
+ * Parse a JWKS document (attacker-controlled when fetched). Throws ChioError('MALFORMED') with
+ * jwt_verify_lib's wording for the first problem found.
+ */
+export function parseJwks(text: string): KeySet {
+  if (text.length > MAX_JWKS_BYTES) throw new ChioError('MALFORMED', `Jwks is larger than ${MAX_JWKS_BYTES} bytes`);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (cause) {
+    throw new ChioError('MALFORMED', 'Jwks is an invalid JSON', { cause });
+  }
+  if (!isObject(doc)) throw new ChioError('MALFORMED', 'Jwks is an invalid JSON');
+  if (!('keys' in doc)) throw new ChioError('MALFORMED', 'Jwks does not have [keys] field');
+  if (!Array.isArray(doc.keys)) throw new ChioError('MALFORMED', '[keys] in Jwks is not an array');
+  if (doc.keys.length > MAX_JWKS_KEYS) throw new ChioError('MALFORMED', `Jwks has more than ${MAX_JWKS_KEYS} keys`);
+  const keys = doc.keys.filter(isPublicJwk);
+  if (keys.length === 0) throw new ChioError('MALFORMED', "Jwks doesn't have any valid public key");
+  const jwks: JSONWebKeySet = { keys };
+  return {
+    getKey: createLocalJWKSet(jwks),
+    kids: new Set(keys.flatMap((k) => (typeof k.kid === 'string' ? [k.kid] : []))),
+  };
+}
+
+/** Read and parse a JWKS file (configuration, read once when the policies load). */
+export function readJwksFile(path: string): KeySet {
+  let text: string;
+  try {
+    if (statSync(path).size > MAX_JWKS_BYTES) throw new ChioError('MALFORMED', `${path} is larger than ${MAX_JWKS_BYTES} bytes`);
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    if (cause instanceof ChioError) throw cause;
+    throw new ChioError('NOT_FOUND', `cannot read ${path}`, { cause });
+  }
+  return parseJwks(text);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isPublicJwk(value: unknown): value is JWK {
+  if (!isObject(value) || typeof value.kty !== 'string' || !PUBLIC_KTYS.has(value.kty)) return false;
+  if (SECRET_MEMBERS.some((m) => Object.hasOwn(value, m))) return false;
+  if (value.kid !== undefined && typeof value.kid !== 'string') return false;
+  try {
+    return createPublicKey({ key: value as NodeJwk, format: 'jwk' }).type === 'public';
+  } catch {
+    return false;
+  }
+}
+
+export interface RemoteJwksOptions {
+  fetchTimeoutMs: number;
+  cacheTtlMs: number;
+  minRefreshIntervalMs: number;
+  /** The clock for cache ages (milliseconds). */
+  now: () => number;
+  fetch: typeof fetch;
+}
+
+/** The cached key set of one `jwksUri` (see the contract at the top of this file). */
+export class RemoteJwks {
+  readonly uri: string;
+  readonly #opts: RemoteJwksOptions;
+  #current: { keys: KeySet; fetchedAt: number } | undefined;
+  #lastAttemptAt: number | undefined;
+  #inFlight: Promise<KeySet> | undefined;
+
+  constructor(uri: string, opts: RemoteJwksOptions) {
+    this.uri = uri;
+    this.#opts = opts;
+  }
+
+  /**
+   * The set to verify a token with key id `kid` by `deadline`. Throws ChioError ('UNAVAILABLE',
+   * 'TIMEOUT' or 'MALFORMED') when no usable set can be had in time; never waits past `deadline`.
+   */
+  async keysFor(kid: string | undefined, deadline: number): Promise<KeySet> {
+    const now = this.#opts.now();
+    const current = this.#current;
+    const fresh = current !== undefined && now - current.fetchedAt < this.#opts.cacheTtlMs;
+    if (fresh && (kid === undefined || current.keys.kids.has(kid))) return current.keys;
+    if (this.#inFlight === undefined) {
+      const recent = this.#lastAttemptAt !== undefined && now - this.#lastAttemptAt < this.#opts.minRefreshIntervalMs;
+      if (recent && fresh) return current.keys;
+      if (recent) throw new ChioError('UNAVAILABLE', `JWKS ${this.uri}: no key set, and the last fetch began less than ${this.#opts.minRefreshIntervalMs} ms ago`);
+      this.#lastAttemptAt = now;
+      // `.finally` runs after this assignment, so a settled fetch never lingers as in-flight.
+      this.#inFlight = this.#fetchKeys(deadline).finally(() => {
+        this.#inFlight = undefined;
+      });
+      // Every waiter handles the outcome; this keeps a fetch nobody waits for any more quiet.
+      this.#inFlight.catch(() => undefined);
+    }
+    return beforeDeadline(this.#inFlight, deadline, `JWKS ${this.uri}`);
+  }
+
+  /** Start fetching now if nothing is known yet (at policy load), so no Check waits for it. */
+  prefetch(): void {
+    if (this.#current !== undefined || this.#inFlight !== undefined) return;
+    this.keysFor(undefined, Date.now() + this.#opts.fetchTimeoutMs).catch(() => undefined);
+  }
+
+  // The fetch has its own budget (fetchTimeoutMs), not the first waiter's deadline: an identity
+  // provider slower than one Check's budget still gets its keys fetched, while every waiter
+  // gives up at its own deadline (keysFor).
+  async #fetchKeys(_deadline: number): Promise<KeySet> {
+    const budget = this.#opts.fetchTimeoutMs;
+    let text: string;
+    try {
+      const res = await this.#opts.fetch(this.uri, { signal: AbortSignal.timeout(budget), headers: { accept: 'application/json' } });
+      if (!res.ok) {
+        await res.body?.cancel();
+        throw new ChioError('UNAVAILABLE', `JWKS ${this.uri}: HTTP ${res.status}`);
+      }
+      text = await readBounded(res, MAX_JWKS_BYTES);
+    } catch (cause) {
+      if (cause instanceof ChioError) throw cause;
+      throw new ChioError('UNAVAILABLE', `JWKS ${this.uri}: fetch failed`, { cause });
+    }
+    const keys = parseJwks(text);
+    this.#current = { keys, fetchedAt: this.#opts.now() };
+    return keys;
+  }
+}
+
+/** The body as UTF-8 text, refusing more than `max` bytes without reading them all. */
+async function readBounded(res: Response, max: number): Promise<string> {
+  if (res.body === null) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel();
+      throw new ChioError('MALFORMED', `Jwks is larger than ${max} bytes`);
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch (cause) {
+    throw new ChioError('MALFORMED', 'Jwks is an invalid JSON', { cause });
+  }
+}

@@ -1,0 +1,430 @@
+/**
+ * JWT authentication as Istio's RequestAuthentication does it (SPEC §3, §4 item 2).
+ *
+ * Document (`apiVersion: chio.dev/v1`, `kind: RequestAuthentication`), Istio's fields:
+ *   spec.jwtRules[] (≤ 64): issuer; audiences?; jwksUri? | jwks? (an inline JWKS as a JSON string);
+ *   fromHeaders? [{name, prefix?}]; fromParams? (query parameters); forwardOriginalToken?;
+ *   outputPayloadToHeader?. With neither fromHeaders nor fromParams, a rule reads
+ *   `Authorization: Bearer <jwt>` and the `access_token` query parameter (Envoy's default).
+ * Chio additions:
+ *   jwksFile: a JWKS file, read once when the documents are loaded. Exactly one of jwks, jwksUri,
+ *     jwksFile (Chio does no OpenID discovery).
+ *   algorithms: the algorithms a rule accepts; default DEFAULT_JWT_ALGORITHMS. `none` and HMAC
+ *     (HS*) are refused in configuration: a shared secret cannot authenticate a third party.
+ *
+ * authenticate() answers skip (no JWT: absence is for AuthorizationPolicy to judge, as in Istio;
+ * a bearer value without a dot is a Chio capability token, SPEC §3), allow, or deny with Envoy
+ * jwt_authn's reason (JWT_REASONS). Checks run in Envoy's order: size → shape → header → payload
+ * → issuer → algorithm → nbf/exp (± skew) → audiences → key → signature. Everything before the
+ * signature reads unverified bytes; the claims returned are those of the verified payload.
+ */
+import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
+import { errors, jwtVerify, type JWTPayload, type JWTVerifyOptions } from 'jose';
+import { z } from 'zod';
+import { fromBase64Url } from '../encoding.js';
+import { ChioError } from '../errors/index.js';
+import type { CheckInput } from '../decision/check-input.js';
+import { MAX_JWKS_BYTES, parseJwks, readJwksFile, RemoteJwks, type KeySet } from './jwks.js';
+
+/** Default algorithms: the asymmetric JWS algorithms Envoy verifies (RFC 7518 §3, RFC 8037). */
+export const DEFAULT_JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'PS256', 'PS384', 'PS512', 'EdDSA'] as const;
+/** What `algorithms` may list: the defaults and ES512. */
+export const SUPPORTED_JWT_ALGORITHMS: readonly string[] = [...DEFAULT_JWT_ALGORITHMS, 'ES512'];
+/** A longer token is refused before it is parsed. */
+export const MAX_JWT_BYTES = 8 * 1024;
+/** Distinct JWTs one request may carry (one per configured location); each is verified. */
+export const MAX_JWTS_PER_REQUEST = 4;
+export const DEFAULT_FETCH_TIMEOUT_MS = 1000;
+export const DEFAULT_CACHE_TTL_MS = 5 * 60 * 1000;
+export const DEFAULT_MIN_REFRESH_INTERVAL_MS = 10 * 1000;
+/** Envoy's default clock_skew_seconds. */
+export const DEFAULT_SKEW_SECONDS = 60;
+
+/**
+ * Deny reasons, verbatim from Envoy's jwt_verify_lib `getStatusString` (src/status.cc), but
+ * `tooLarge`. `badFormat` is the wording SPEC §3 quotes (jwt_verify_lib before it appended
+ * " with two dots and 3 sections", which Envoy's source/common/jwt/status.cc now returns).
+ */
+export const JWT_REASONS = {
+  badFormat: 'Jwt is not in the form of Header.Payload.Signature',
+  headerBadBase64: 'Jwt header is an invalid Base64url encoded',
+  headerBadJson: 'Jwt header is an invalid JSON',
+  headerBadAlg: 'Jwt header [alg] field is required and must be a string',
+  algNotSupported: 'Jwt header [alg] is not supported',
+  headerBadKid: 'Jwt header [kid] field is not a string',
+  payloadBadBase64: 'Jwt payload is an invalid Base64url encoded',
+  payloadBadJson: 'Jwt payload is an invalid JSON',
+  issNotString: 'Jwt payload [iss] field is not a string',
+  subNotString: 'Jwt payload [sub] field is not a string',
+  iatNotInteger: 'Jwt payload [iat] field is not an integer',
+  nbfNotInteger: 'Jwt payload [nbf] field is not an integer',
+  expNotInteger: 'Jwt payload [exp] field is not an integer',
+  audNotString: 'Jwt payload [aud] field is not a string or string list',
+  signatureBadBase64: 'Jwt signature is an invalid Base64url encoded',
+  unknownIssuer: 'Jwt issuer is not configured',
+  audienceNotAllowed: 'Audiences in Jwt are not allowed',
+  notYetValid: 'Jwt not yet valid',
+  expired: 'Jwt is expired',
+  verificationFails: 'Jwt verification fails',
+  multipleTokens: 'Found multiple Jwt tokens',
+  kidAlgMismatch: "Jwks doesn't have key to match kid or alg from Jwt",
+  jwksFetchFail: 'Jwks remote fetch is failed',
+  // Chio's own: Envoy has no such status (its header-size limits answer first).
+  tooLarge: 'Jwt is too large',
+} as const;
+
+const text = (max: number) => z.string().min(1).max(max);
+const algorithms = z.array(z.string().max(16)).min(1).max(16).superRefine((algs, ctx) => {
+  for (const [i, alg] of algs.entries()) {
+    if (alg.toLowerCase() === 'none' || /^HS/i.test(alg)) {
+      ctx.addIssue({ code: 'custom', path: [i], message: `${alg} is never allowed: "none" and HMAC (HS*) cannot authenticate a token issued by another party` });
+    } else if (!SUPPORTED_JWT_ALGORITHMS.includes(alg)) {
+      ctx.addIssue({ code: 'custom', path: [i], message: `${alg} is not one of ${SUPPORTED_JWT_ALGORITHMS.join(', ')}` });
+    }
+  }
+});
+const jwtRule = z
+  .strictObject({
+    issuer: text(1024),
+    audiences: z.array(text(1024)).max(64).optional(),
+    jwksUri: z.url({ protocol: /^https?$/ }).max(2048).optional(),
+    jwks: text(MAX_JWKS_BYTES).optional(),
+    jwksFile: text(1024).optional(),
+    fromHeaders: z.array(z.strictObject({ name: text(256), prefix: z.string().max(64).optional() })).max(16).optional(),
+    fromParams: z.array(text(256)).max(16).optional(),
+    forwardOriginalToken: z.boolean().optional(),
+    outputPayloadToHeader: text(256).optional(),
+    algorithms: algorithms.optional(),
+  })
+  .refine((r) => [r.jwks, r.jwksUri, r.jwksFile].filter((v) => v !== undefined).length === 1, 'exactly one of jwks, jwksUri, jwksFile is required');
+const metadata = z.object({ name: z.string().min(1).max(253), namespace: z.string().max(253).optional() }).loose();
+
+export const requestAuthenticationSchema = z.strictObject({
+  apiVersion: z.literal('chio.dev/v1'),
+  kind: z.literal('RequestAuthentication'),
+  metadata,
+  spec: z.strictObject({ jwtRules: z.array(jwtRule).max(64).default([]) }),
+});
+
+export type RequestAuthentication = z.output<typeof requestAuthenticationSchema>;
+export type JwtRule = RequestAuthentication['spec']['jwtRules'][number];
+
+export type JwtOutcome =
+  | { verdict: 'skip' }
+  | {
+      verdict: 'allow'; issuer: string; subject?: string; claims: Record<string, unknown>; credentialSha256: string; requestPrincipal: string;
+      /** Headers the token came in, to remove before upstream (Istio: unless forwardOriginalToken). */
+      removeHeaders: string[];
+    }
+  | { verdict: 'deny'; reason: string; credentialSha256?: string };
+
+/**
+ * fetchTimeoutMs caps one JWKS fetch; cacheTtlMs is how long a fetched JWKS is used;
+ * minRefreshIntervalMs is the least time between two fetches of one JWKS; skewSeconds is the
+ * tolerance on exp and nbf; now (ms since the epoch) is the clock for exp/nbf and JWKS cache
+ * ages; baseDir is where relative `jwksFile` paths start (default: the working directory).
+ */
+export interface JwtAuthenticatorOptions {
+  fetchTimeoutMs?: number;
+  cacheTtlMs?: number;
+  minRefreshIntervalMs?: number;
+  skewSeconds?: number;
+  now?: () => number;
+  fetch?: typeof fetch;
+  baseDir?: string;
+}
+
+/** Where a token may be: a header (value after `prefix`) or a query parameter. */
+type Location = { kind: 'header'; name: string; prefix: string } | { kind: 'param'; name: string };
+
+interface Rule {
+  issuer: string;
+  audiences: readonly string[];
+  algorithms: readonly string[];
+  /** Keys of the locations this rule reads (see locationKey). */
+  locations: ReadonlySet<string>;
+  keys: KeySet | RemoteJwks;
+  forwardOriginalToken: boolean;
+}
+
+interface Unverified {
+  alg: string;
+  kid: string | undefined;
+  payload: JWTPayload;
+}
+
+const SKIP: JwtOutcome = { verdict: 'skip' };
+const DEFAULT_LOCATIONS: readonly Location[] = [
+  { kind: 'header', name: 'authorization', prefix: 'Bearer ' },
+  { kind: 'param', name: 'access_token' },
+];
+
+/** Verifies JWTs against the rules of RequestAuthentication documents. */
+export class JwtAuthenticator {
+  readonly #rules = new Map<string, Rule>();
+  readonly #locations = new Map<string, Location>();
+  readonly #skewSeconds: number;
+  readonly #now: () => number;
+
+  /** Reads inline and file JWKS now (no network); throws ChioError('CONFIG_INVALID') naming doc and field. */
+  constructor(docs: readonly RequestAuthentication[], options: JwtAuthenticatorOptions = {}) {
+    const fetchTimeoutMs = positive(options.fetchTimeoutMs, DEFAULT_FETCH_TIMEOUT_MS, 'fetchTimeoutMs');
+    const cacheTtlMs = positive(options.cacheTtlMs, DEFAULT_CACHE_TTL_MS, 'cacheTtlMs');
+    const minRefreshIntervalMs = positive(options.minRefreshIntervalMs, DEFAULT_MIN_REFRESH_INTERVAL_MS, 'minRefreshIntervalMs');
+    if (cacheTtlMs < minRefreshIntervalMs) throw new ChioError('CONFIG_INVALID', 'JWT options: cacheTtlMs must not be shorter than minRefreshIntervalMs');
+    this.#skewSeconds = options.skewSeconds ?? DEFAULT_SKEW_SECONDS;
+    if (!Number.isInteger(this.#skewSeconds) || this.#skewSeconds < 0) throw new ChioError('CONFIG_INVALID', 'JWT options: skewSeconds must be a whole number ≥ 0');
+    this.#now = options.now ?? Date.now;
+    const remote = { fetchTimeoutMs, cacheTtlMs, minRefreshIntervalMs, now: this.#now, fetch: options.fetch ?? fetch };
+    const byUri = new Map<string, RemoteJwks>();
+    for (const doc of docs) {
+      for (const [i, rule] of doc.spec.jwtRules.entries()) {
+        const where = `RequestAuthentication ${doc.metadata.name}: field spec.jwtRules.${i}`;
+        if (this.#rules.has(rule.issuer)) throw new ChioError('CONFIG_INVALID', `${where}.issuer: ${rule.issuer} has another rule already`);
+        let keys: KeySet | RemoteJwks;
+        if (rule.jwksUri !== undefined) {
+          keys = byUri.get(rule.jwksUri) ?? new RemoteJwks(rule.jwksUri, remote);
+          byUri.set(rule.jwksUri, keys);
+        } else {
+          keys = loadLocalJwks(rule, where, options.baseDir ?? process.cwd());
+        }
+        this.#rules.set(rule.issuer, {
+          issuer: rule.issuer,
+          audiences: rule.audiences ?? [],
+          algorithms: rule.algorithms ?? DEFAULT_JWT_ALGORITHMS,
+          locations: new Set(this.#addLocations(rule)),
+          keys,
+          forwardOriginalToken: rule.forwardOriginalToken === true,
+        });
+      }
+    }
+  }
+
+  /** Fetch every remote JWKS in the background, so the first Checks find keys ready. */
+  prefetch(): void {
+    for (const rule of this.#rules.values()) if (rule.keys instanceof RemoteJwks) rule.keys.prefetch();
+  }
+
+  /**
+   * Authenticate the JWTs `input` carries. Never waits past `deadline` (absolute ms, real clock):
+   * a JWKS that cannot be had by then is a deny with JWT_REASONS.jwksFetchFail.
+   */
+  async authenticate(input: CheckInput, deadline: number): Promise<JwtOutcome> {
+    const tokens = this.#extract(input);
+    if (tokens.size === 0) return SKIP;
+    if (tokens.size > MAX_JWTS_PER_REQUEST) return { verdict: 'deny', reason: JWT_REASONS.multipleTokens };
+    // As Envoy: every token found must verify; the first one found names the caller.
+    let first: JwtOutcome | undefined;
+    for (const [token, locations] of tokens) {
+      const outcome = await this.#authenticateOne(token, locations, deadline);
+      if (outcome.verdict === 'deny') return outcome;
+      first ??= outcome;
+    }
+    return first ?? SKIP;
+  }
+
+  #addLocations(rule: JwtRule): string[] {
+    const locations: Location[] =
+      rule.fromHeaders === undefined && rule.fromParams === undefined
+        ? [...DEFAULT_LOCATIONS]
+        : [
+            ...(rule.fromHeaders ?? []).map((h): Location => ({ kind: 'header', name: h.name.toLowerCase(), prefix: h.prefix ?? '' })),
+            ...(rule.fromParams ?? []).map((name): Location => ({ kind: 'param', name })),
+          ];
+    return locations.map((loc) => {
+      const key = locationKey(loc);
+      this.#locations.set(key, loc);
+      return key;
+    });
+  }
+
+  /** Distinct JWT candidates → the locations they were found in. */
+  #extract(input: CheckInput): Map<string, Set<string>> {
+    const found = new Map<string, Set<string>>();
+    let query: URLSearchParams | undefined;
+    for (const [key, loc] of this.#locations) {
+      let value: string | undefined;
+      if (loc.kind === 'header') {
+        value = afterPrefix(input.headers.get(loc.name), loc.prefix);
+      } else {
+        query ??= new URLSearchParams(queryOf(input.rawPath));
+        value = query.get(loc.name)?.trim();
+      }
+      // No dot: not a JWT but a Chio capability token (SPEC §3), the Capability guard's to judge.
+      if (value === undefined || !value.includes('.')) continue;
+      const locations = found.get(value) ?? new Set<string>();
+      found.set(value, locations.add(key));
+    }
+    return found;
+  }
+
+  async #authenticateOne(token: string, locations: ReadonlySet<string>, deadline: number): Promise<JwtOutcome> {
+    const credentialSha256 = createHash('sha256').update(token).digest('hex');
+    const deny = (reason: string): JwtOutcome => ({ verdict: 'deny', reason, credentialSha256 });
+    if (token.length > MAX_JWT_BYTES) return deny(JWT_REASONS.tooLarge);
+    const jwt = decodeUnverified(token);
+    if (typeof jwt === 'string') return deny(jwt);
+    const { payload } = jwt;
+    const rule = payload.iss === undefined ? undefined : this.#rules.get(payload.iss);
+    if (rule === undefined || ![...locations].some((l) => rule.locations.has(l))) return deny(JWT_REASONS.unknownIssuer);
+    if (!rule.algorithms.includes(jwt.alg)) return deny(JWT_REASONS.algNotSupported);
+    const nowMs = this.#now();
+    const now = Math.floor(nowMs / 1000);
+    if (payload.nbf !== undefined && now + this.#skewSeconds < payload.nbf) return deny(JWT_REASONS.notYetValid);
+    if (payload.exp !== undefined && now > payload.exp + this.#skewSeconds) return deny(JWT_REASONS.expired);
+    if (!audiencesAllowed(rule.audiences, payload.aud)) return deny(JWT_REASONS.audienceNotAllowed);
+    let keys: KeySet;
+    try {
+      keys = rule.keys instanceof RemoteJwks ? await rule.keys.keysFor(jwt.kid, deadline) : rule.keys;
+    } catch {
+      return deny(JWT_REASONS.jwksFetchFail);
+    }
+    const options: JWTVerifyOptions = {
+      algorithms: [...rule.algorithms],
+      issuer: rule.issuer,
+      clockTolerance: this.#skewSeconds,
+      currentDate: new Date(nowMs),
+      ...(rule.audiences.length > 0 ? { audience: [...rule.audiences] } : {}),
+    };
+    let claims: JWTPayload;
+    try {
+      claims = await verifyWithKeySet(token, keys, options);
+    } catch (err) {
+      return deny(reasonOf(err));
+    }
+    const subject = typeof claims.sub === 'string' ? claims.sub : undefined;
+    return {
+      verdict: 'allow',
+      issuer: rule.issuer,
+      ...(subject !== undefined ? { subject } : {}),
+      claims: claims as Record<string, unknown>,
+      credentialSha256,
+      requestPrincipal: `${rule.issuer}/${subject ?? ''}`,
+      removeHeaders: rule.forwardOriginalToken ? [] : [...locations].map((k) => this.#locations.get(k)).flatMap((l) => (l?.kind === 'header' ? [l.name] : [])),
+    };
+  }
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  const v = value ?? fallback;
+  if (!Number.isFinite(v) || v <= 0) throw new ChioError('CONFIG_INVALID', `JWT options: ${name} must be a positive number of milliseconds`);
+  return v;
+}
+
+function loadLocalJwks(rule: JwtRule, where: string, baseDir: string): KeySet {
+  const field = rule.jwksFile !== undefined ? 'jwksFile' : 'jwks';
+  try {
+    return rule.jwksFile !== undefined ? readJwksFile(resolve(baseDir, rule.jwksFile)) : parseJwks(rule.jwks ?? '');
+  } catch (cause) {
+    throw new ChioError('CONFIG_INVALID', `${where}.${field}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
+function locationKey(loc: Location): string {
+  return loc.kind === 'header' ? `header ${loc.name} ${JSON.stringify(loc.prefix)}` : `param ${loc.name}`;
+}
+
+/** The header value after `prefix` (matched case-insensitively: auth schemes are, RFC 9110 §11.1). */
+function afterPrefix(value: string | undefined, prefix: string): string | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trimStart();
+  if (v.slice(0, prefix.length).toLowerCase() !== prefix.toLowerCase()) return undefined;
+  return v.slice(prefix.length).trim();
+}
+
+function queryOf(rawPath: string): string {
+  const path = rawPath.split('#', 1)[0] ?? '';
+  const at = path.indexOf('?');
+  return at < 0 ? '' : path.slice(at + 1);
+}
+
+/**
+ * Split and decode a compact JWS without verifying it: `token` is attacker-controlled, so each
+ * part is strict base64url, each JSON is an object, and claim types are checked as Envoy does.
+ * Returns the reason for the first problem instead of throwing.
+ */
+function decodeUnverified(token: string): Unverified | string {
+  const parts = token.split('.');
+  if (parts.length !== 3) return JWT_REASONS.badFormat;
+  const [h, p, s] = parts as [string, string, string];
+  const header = decodePart(h);
+  if (header === 'base64') return JWT_REASONS.headerBadBase64;
+  if (header === 'json') return JWT_REASONS.headerBadJson;
+  if (typeof header.alg !== 'string') return JWT_REASONS.headerBadAlg;
+  // `none`, HMAC and anything unknown stop here, before any key is looked up.
+  if (!SUPPORTED_JWT_ALGORITHMS.includes(header.alg)) return JWT_REASONS.algNotSupported;
+  if (header.kid !== undefined && typeof header.kid !== 'string') return JWT_REASONS.headerBadKid;
+  const payload = decodePart(p);
+  if (payload === 'base64') return JWT_REASONS.payloadBadBase64;
+  if (payload === 'json') return JWT_REASONS.payloadBadJson;
+  if (payload.iss !== undefined && typeof payload.iss !== 'string') return JWT_REASONS.issNotString;
+  if (payload.sub !== undefined && typeof payload.sub !== 'string') return JWT_REASONS.subNotString;
+  for (const claim of ['iat', 'nbf', 'exp'] as const) {
+    if (payload[claim] !== undefined && !Number.isInteger(payload[claim])) return JWT_REASONS[`${claim}NotInteger`];
+  }
+  const aud = payload.aud;
+  if (aud !== undefined && typeof aud !== 'string' && !(Array.isArray(aud) && aud.every((a) => typeof a === 'string'))) {
+    return JWT_REASONS.audNotString;
+  }
+  if (decodeBytes(s) === undefined) return JWT_REASONS.signatureBadBase64;
+  return { alg: header.alg, kid: header.kid as string | undefined, payload: payload as JWTPayload };
+}
+
+function decodePart(part: string): Record<string, unknown> | 'base64' | 'json' {
+  const bytes = decodeBytes(part);
+  if (bytes === undefined) return 'base64';
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch {
+    return 'json';
+  }
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : 'json';
+}
+
+function decodeBytes(part: string): Uint8Array | undefined {
+  try {
+    return fromBase64Url(part); // strict: alphabet, no padding, canonical trailing bits
+  } catch {
+    return undefined;
+  }
+}
+
+/** Envoy's rule: with audiences configured, one of the token's must be among them. */
+function audiencesAllowed(allowed: readonly string[], aud: string | string[] | undefined): boolean {
+  if (allowed.length === 0) return true;
+  const list = typeof aud === 'string' ? [aud] : (aud ?? []);
+  return list.some((a) => allowed.includes(a));
+}
+
+/** jwtVerify with the set's key; without a distinguishing kid, every fitting key is tried (as Envoy does). */
+async function verifyWithKeySet(token: string, keys: KeySet, options: JWTVerifyOptions): Promise<JWTPayload> {
+  try {
+    return (await jwtVerify(token, keys.getKey, options)).payload;
+  } catch (err) {
+    if (!(err instanceof errors.JWKSMultipleMatchingKeys)) throw err;
+    for await (const key of err) {
+      try {
+        return (await jwtVerify(token, key, options)).payload;
+      } catch (e) {
+        if (!(e instanceof errors.JWSSignatureVerificationFailed)) throw e;
+      }
+    }
+    throw new errors.JWSSignatureVerificationFailed();
+  }
+}
+
+/** jose's error → Envoy's reason. Claims were checked before, so these are mostly key and signature. */
+function reasonOf(err: unknown): string {
+  if (err instanceof errors.JWTExpired) return JWT_REASONS.expired;
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    if (err.claim === 'nbf') return JWT_REASONS.notYetValid;
+    if (err.claim === 'aud') return JWT_REASONS.audienceNotAllowed;
+    if (err.claim === 'iss') return JWT_REASONS.unknownIssuer;
+    return JWT_REASONS.verificationFails;
+  }
+  if (err instanceof errors.JWKSNoMatchingKey) return JWT_REASONS.kidAlgMismatch;
+  if (err instanceof errors.JOSEAlgNotAllowed || err instanceof errors.JOSENotSupported) return JWT_REASONS.algNotSupported;
+  return JWT_REASONS.verificationFails;
+}

@@ -1,0 +1,120 @@
+/**
+ * From a CheckRequest (as Envoy sends it; attacker-controlled in every field) to the bounded,
+ * normalised view the guards decide on. Anything out of bounds is a ChioError('MALFORMED'),
+ * which the Request guard turns into a deny with a reason.
+ *
+ * Envoy sends header keys in lower case and `path` with the query string (SPEC §2). Headers
+ * arrive either in `headers` (a map) or, with `encode_raw_headers`, in `header_map`.
+ * A request without `attributes.request.http` is Istio's TCP ext_authz filter: valid input.
+ */
+import { ChioError } from '../errors/index.js';
+import type { CheckRequest } from '../authz/wire.js';
+import { normalizePath } from './path.js';
+
+/** Envoy's own default is 100 headers (max_headers_count); this leaves room and still bounds work. */
+export const MAX_HEADERS = 512;
+/** Total header bytes; Envoy's default max_request_headers_kb is 60. */
+export const MAX_HEADER_BYTES = 96 * 1024;
+/** Longest path, host or method we will look at. */
+export const MAX_PATH_BYTES = 16 * 1024;
+export const MAX_HOST_BYTES = 1024;
+export const MAX_METHOD_BYTES = 32;
+
+export interface CheckInput {
+  kind: 'http' | 'tcp';
+  requestId: string;
+  method: string;
+  host: string;
+  /** As sent: path with query string. */
+  rawPath: string;
+  /** The path the policies match: normalised (path.ts); '' for a TCP check. */
+  path: string;
+  protocol: string;
+  headers: ReadonlyMap<string, string>;
+  sourcePrincipal: string;
+  sourceAddress: string;
+  destinationAddress: string;
+}
+
+/** Normalise and bound a CheckRequest; throws ChioError('MALFORMED') with a short reason. */
+export function toCheckInput(req: CheckRequest | null | undefined): CheckInput {
+  const attrs = req?.attributes;
+  const http = attrs?.request?.http;
+  // The path first: a bad path is named as such even though :path repeats it in the headers.
+  const rawPath = bounded(http?.path ?? '', MAX_PATH_BYTES, 'path');
+  const headers = http ? readHeaders(http) : new Map<string, string>();
+  return {
+    kind: http ? 'http' : 'tcp',
+    requestId: bounded(http?.id ?? headers.get('x-request-id') ?? '', 256, 'request id'),
+    method: bounded(http?.method ?? '', MAX_METHOD_BYTES, 'method'),
+    host: bounded(http?.host ?? headers.get(':authority') ?? '', MAX_HOST_BYTES, 'host'),
+    rawPath,
+    path: http ? normalizePath(rawPath) : '',
+    protocol: bounded(http?.protocol ?? '', 32, 'protocol'),
+    headers,
+    sourcePrincipal: bounded(attrs?.source?.principal ?? '', 1024, 'source principal'),
+    sourceAddress: socketAddress(attrs?.source?.address),
+    destinationAddress: socketAddress(attrs?.destination?.address),
+  };
+}
+
+function readHeaders(http: NonNullable<NonNullable<NonNullable<CheckRequest['attributes']>['request']>['http']>): Map<string, string> {
+  const out = new Map<string, string>();
+  let count = 0;
+  let bytes = 0;
+  const add = (key: string, value: string) => {
+    count += 1;
+    bytes += key.length + value.length;
+    if (count > MAX_HEADERS) throw new ChioError('MALFORMED', `more than ${MAX_HEADERS} headers`);
+    if (bytes > MAX_HEADER_BYTES) throw new ChioError('MALFORMED', `headers larger than ${MAX_HEADER_BYTES} bytes`);
+    const k = key.toLowerCase();
+    // Repeated headers are joined with ',' as Envoy does in the `headers` map.
+    const prev = out.get(k);
+    out.set(k, prev === undefined ? value : `${prev},${value}`);
+  };
+  const headerMap = http.headers ?? {};
+  // Count before iterating: a map of 10,000 headers is refused without touching each one.
+  if (Object.keys(headerMap).length > MAX_HEADERS) throw new ChioError('MALFORMED', `more than ${MAX_HEADERS} headers`);
+  for (const [key, value] of Object.entries(headerMap)) add(key, String(value));
+  const headerList = http.header_map?.headers ?? [];
+  if (headerList.length > MAX_HEADERS) throw new ChioError('MALFORMED', `more than ${MAX_HEADERS} headers`);
+  for (const h of headerList) add(h.key ?? '', h.raw_value && h.raw_value.length > 0 ? decodeUtf8(h.raw_value) : (h.value ?? ''));
+  for (const [key, value] of out) {
+    if (key === '' || hasControl(key) || /[\0\r\n]/.test(value)) throw new ChioError('MALFORMED', 'a header has an empty name or a control character');
+    if (!isUtf8Text(key) || !isUtf8Text(value)) throw new ChioError('MALFORMED', 'a header is not valid UTF-8');
+  }
+  return out;
+}
+
+function bounded(value: string, max: number, what: string): string {
+  if (typeof value !== 'string') throw new ChioError('MALFORMED', `${what} is not a string`);
+  if (value.length > max) throw new ChioError('MALFORMED', `${what} longer than ${max} bytes`);
+  if (hasControl(value)) throw new ChioError('MALFORMED', `${what} has a control character`);
+  if (!isUtf8Text(value)) throw new ChioError('MALFORMED', `${what} is not valid UTF-8`);
+  return value;
+}
+
+// Invalid UTF-8 on the wire decodes to U+FFFD or lone surrogates: neither is a real request.
+function isUtf8Text(value: string): boolean {
+  return value.isWellFormed() && !value.includes('\uFFFD');
+}
+
+function decodeUtf8(bytes: Uint8Array): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new ChioError('MALFORMED', 'a header is not valid UTF-8');
+  }
+}
+
+// NUL, other C0 controls and DEL never belong in a method, host, path or header name.
+function hasControl(value: string): boolean {
+  return /[\u0000-\u001f\u007f]/.test(value);
+}
+
+function socketAddress(address: { socket_address?: { address?: string; port_value?: number } | null } | null | undefined): string {
+  const sa = address?.socket_address;
+  if (!sa?.address) return '';
+  const host = bounded(sa.address, 256, 'socket address');
+  return sa.port_value ? `${host}:${sa.port_value}` : host;
+}

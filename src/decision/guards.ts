@@ -1,0 +1,171 @@
+/**
+ * The guards, in their fixed order (SPEC §2): Request → Capability → Jwt → Policy. Each reads
+ * the decision context and answers allow, skip or deny; the first deny ends the pipeline.
+ * ReceiptLedger (storing the receipt) and Internal (any exception) are added by the pipeline.
+ *
+ *   Capability  a capability token, if presented, must verify, be unrevoked and cover the request
+ *   Jwt         a JWT, if presented, must verify against a RequestAuthentication rule
+ *   Policy      AuthorizationPolicy (Istio) and ValidatingPolicy (Kyverno) decide
+ */
+import { ChioError } from '../errors/index.js';
+import { sha256Hex } from '../crypto/sha256.js';
+import { utf8 } from '../encoding.js';
+import type { CheckInput } from './check-input.js';
+import { verifyCapability, type CapabilityClaims, type Grant } from '../credentials/capability.js';
+import { evaluateAuthorization, type PolicyContext, type ValidatingVerdicts } from '../policy/istio/authorization-policy.js';
+import { matchAny, matchAnyHost } from '../policy/match.js';
+import type { PolicySet } from '../policy/policy-set.js';
+import type { VerificationCache } from '../credentials/verification-cache.js';
+import { toKyvernoInput } from '../policy/kyverno/validating-policy.js';
+import type { CheckRequest } from '../authz/wire.js';
+
+export type GuardName = 'Request' | 'Capability' | 'Jwt' | 'Policy' | 'ReceiptLedger' | 'Internal';
+
+/** How a deny is answered: 401/UNAUTHENTICATED or 403/PERMISSION_DENIED. */
+export type DenyKind = 'unauthenticated' | 'forbidden';
+
+type Details = Record<string, string | number | boolean>;
+
+export type GuardResult =
+  | { verdict: 'allow'; details?: Details; shadowDeny?: { reason: string } }
+  | { verdict: 'skip'; details?: Details }
+  | { verdict: 'deny'; kind: DenyKind; reason: string; details?: Details };
+
+export interface DecisionContext extends PolicyContext {
+  request: CheckRequest | null | undefined;
+  policies: PolicySet;
+  nowSeconds: number;
+  /** Absolute ms: work that waits (JWKS fetches) must give up by then. */
+  deadline: number;
+  defaultVerdict: 'allow' | 'deny';
+  capabilityCache: VerificationCache<CapabilityClaims>;
+  isRevoked: (capabilityId: string) => boolean;
+  /** SHA-256 of the credential presented, if any (never the credential itself). */
+  credentialSha256?: string;
+  /** Request headers that carried a credential and must not reach upstream. */
+  removeHeaders: Set<string>;
+  jwtIdentity?: { issuer: string; subject?: string };
+}
+
+export interface Guard {
+  readonly name: GuardName;
+  check(ctx: DecisionContext): GuardResult | Promise<GuardResult>;
+}
+
+/** The capability token, from x-chio-capability-token or a non-JWT `authorization: Bearer`. */
+export function capabilityTokenOf(input: CheckInput): string | undefined {
+  const header = input.headers.get('x-chio-capability-token');
+  if (header !== undefined) return header.trim();
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(input.headers.get('authorization') ?? '')?.[1];
+  // A JWT has three dot-separated parts; a capability token is one base64url string.
+  return bearer !== undefined && !bearer.includes('.') ? bearer : undefined;
+}
+
+export const capabilityGuard: Guard = {
+  name: 'Capability',
+  check(ctx) {
+    const token = capabilityTokenOf(ctx.input);
+    if (token === undefined) return { verdict: 'skip' };
+    const credentialSha256 = sha256Hex(utf8(token));
+    ctx.credentialSha256 = credentialSha256;
+    // Minted for Chio: never forwarded, whichever header it came in.
+    ctx.removeHeaders.add(ctx.input.headers.has('x-chio-capability-token') ? 'x-chio-capability-token' : 'authorization');
+    let claims: CapabilityClaims;
+    try {
+      claims = ctx.capabilityCache.get(credentialSha256, ctx.nowSeconds) ?? verifyFresh(token, credentialSha256, ctx);
+    } catch (err) {
+      if (err instanceof ChioError) return { verdict: 'deny', kind: 'unauthenticated', reason: err.message };
+      throw err;
+    }
+    ctx.capability = claims;
+    const details = { capability_id: claims.id, subject: claims.subject };
+    // Checked on every request, cached or not: a revocation takes effect at once.
+    if (ctx.isRevoked(claims.id)) return { verdict: 'deny', kind: 'unauthenticated', reason: 'capability is revoked', details };
+    if (!claims.scope.grants.some((g) => grantCovers(g, ctx.input))) {
+      return { verdict: 'deny', kind: 'forbidden', reason: 'request is outside the capability grants', details };
+    }
+    return { verdict: 'allow', details };
+  },
+};
+
+function verifyFresh(token: string, key: string, ctx: DecisionContext): CapabilityClaims {
+  const claims = verifyCapability(token, ctx.policies.issuers, ctx.nowSeconds);
+  ctx.capabilityCache.set(key, claims, claims.expires_at);
+  return claims;
+}
+
+function grantCovers(grant: Grant, input: CheckInput): boolean {
+  if (input.kind === 'tcp') return false;
+  if (grant.hosts && !matchAnyHost(grant.hosts, input.host)) return false;
+  return matchAny(grant.methods, input.method) && matchAny(grant.paths, input.path);
+}
+
+export const jwtGuard: Guard = {
+  name: 'Jwt',
+  async check(ctx) {
+    const authenticator = ctx.policies.jwt;
+    if (!authenticator) return { verdict: 'skip' };
+    const outcome = await authenticator.authenticate(ctx.input, ctx.deadline);
+    if (outcome.verdict === 'skip') return { verdict: 'skip' };
+    ctx.credentialSha256 ??= outcome.credentialSha256;
+    if (outcome.verdict === 'deny') return { verdict: 'deny', kind: 'unauthenticated', reason: outcome.reason };
+    ctx.jwt = { requestPrincipal: outcome.requestPrincipal, claims: outcome.claims };
+    for (const header of outcome.removeHeaders) ctx.removeHeaders.add(header);
+    ctx.jwtIdentity = { issuer: outcome.issuer, ...(outcome.subject !== undefined ? { subject: outcome.subject } : {}) };
+    return { verdict: 'allow', details: { issuer: outcome.issuer, ...(outcome.subject !== undefined ? { subject: outcome.subject } : {}) } };
+  },
+};
+
+export const policyGuard: Guard = {
+  name: 'Policy',
+  check(ctx) {
+    ctx.usedClaims = new Map();
+    let validating: ValidatingVerdicts;
+    try {
+      validating = validatingVerdicts(ctx);
+    } catch (err) {
+      // The request cannot even be shown to the ValidatingPolicies (out of bounds): deny.
+      if (err instanceof ChioError && err.code === 'MALFORMED') return { verdict: 'deny', kind: 'forbidden', reason: `request cannot be evaluated: ${err.message}` };
+      throw err;
+    }
+    const { authorization } = ctx.policies;
+    const enforced = evaluateAuthorization(authorization.filter((p) => !p.shadow), ctx, ctx.defaultVerdict, validating);
+    const details: Details = {};
+    if (enforced.policy) details.policy = enforced.policy;
+    if (enforced.audited.length > 0) details.audited = enforced.audited.join(',');
+    for (const [key, value] of ctx.usedClaims) details[key] = value;
+    if (enforced.verdict === 'deny') {
+      // Nothing presented and nothing allowed: the caller must authenticate (401), SPEC §2.
+      // An explicit no (DENY policy, failed assert) stays 403, and a TCP check cannot carry
+      // credentials, so it is simply forbidden.
+      const kind = ctx.credentialSha256 === undefined && ctx.input.kind === 'http' && !enforced.explicit ? 'unauthenticated' : 'forbidden';
+      const reason = kind === 'unauthenticated' ? `${enforced.reason}; no credentials presented` : enforced.reason;
+      return { verdict: 'deny', kind, reason, details };
+    }
+    if (authorization.some((p) => p.shadow)) {
+      const wouldBe = evaluateAuthorization(authorization, ctx, ctx.defaultVerdict, validating);
+      if (wouldBe.verdict === 'deny') {
+        if (wouldBe.policy) details.shadow_policy = wouldBe.policy;
+        return { verdict: 'allow', details, shadowDeny: { reason: wouldBe.reason } };
+      }
+    }
+    return { verdict: 'allow', details };
+  },
+};
+
+function validatingVerdicts(ctx: DecisionContext): ValidatingVerdicts {
+  const { validating } = ctx.policies;
+  if (validating.length === 0) return {};
+  const input = toKyvernoInput(ctx.request);
+  const out: ValidatingVerdicts = {};
+  for (const policy of validating) {
+    const outcome = policy.evaluate(input);
+    if (!outcome.matched) continue;
+    if (outcome.verdict === 'deny') return { deny: { policy: policy.name, reason: outcome.message } };
+    out.allow ??= policy.name;
+  }
+  return out;
+}
+
+/** The guards after Request, in order. */
+export const GUARDS: readonly Guard[] = [capabilityGuard, jwtGuard, policyGuard];

@@ -1,0 +1,300 @@
+/**
+ * `AuthorizationPolicy` (apiVersion chio.dev/v1) with Istio's shape and semantics (SPEC §4):
+ *
+ *   1. a DENY policy with a matching rule denies;
+ *   2. if any ALLOW policy applies to the request's host, one of them must match, else deny;
+ *   3. if no ALLOW policy applies, the default decides (Chio: deny; CHIO_DEFAULT=allow).
+ *   AUDIT policies never change the verdict; their matches are recorded as evidence.
+ *
+ * A rule matches when every present part matches: any `from` source, any `to` operation, every
+ * `when` condition; within a source or operation every present field must match, where a field
+ * pair (x, notX) means "x matches and notX does not". A rule with no parts matches every
+ * request; a policy with no rules matches none.
+ *
+ * TCP checks (no HTTP attributes), as Istio does: an ALLOW rule that names an HTTP-only field
+ * (hosts, methods, paths, requestPrincipals and their not-forms, request.* conditions) never
+ * matches; a DENY rule ignores those fields, so it denies more, never less. Likewise a policy
+ * scoped by spec.hosts applies to TCP checks when it denies or audits, never when it allows.
+ *
+ * An empty list is an unset field (proto3, as Istio reads it): `paths: []` restricts nothing.
+ *
+ * Policies are compiled once, when the policy set loads: CIDRs parsed, condition keys checked.
+ */
+import { BlockList, isIP } from 'node:net';
+import { z } from 'zod';
+import { ChioError } from '../../errors/index.js';
+import type { CheckInput } from '../../decision/check-input.js';
+import type { CapabilityClaims } from '../../credentials/capability.js';
+import { matchAny, matchAnyHost } from '../match.js';
+
+const patterns = z.array(z.string().min(1).max(1024)).max(256);
+const source = z.strictObject({
+  principals: patterns.optional(), notPrincipals: patterns.optional(),
+  requestPrincipals: patterns.optional(), notRequestPrincipals: patterns.optional(),
+  namespaces: patterns.optional(), notNamespaces: patterns.optional(),
+  ipBlocks: patterns.optional(), notIpBlocks: patterns.optional(),
+  remoteIpBlocks: patterns.optional(), notRemoteIpBlocks: patterns.optional(),
+});
+const operation = z.strictObject({
+  hosts: patterns.optional(), notHosts: patterns.optional(),
+  ports: patterns.optional(), notPorts: patterns.optional(),
+  methods: patterns.optional(), notMethods: patterns.optional(),
+  paths: patterns.optional(), notPaths: patterns.optional(),
+});
+const condition = z.strictObject({ key: z.string().min(1).max(256), values: patterns.optional(), notValues: patterns.optional() });
+const rule = z.strictObject({
+  from: z.array(z.strictObject({ source })).max(64).optional(),
+  to: z.array(z.strictObject({ operation })).max(64).optional(),
+  when: z.array(condition).max(64).optional(),
+});
+
+export const authorizationPolicySchema = z.strictObject({
+  apiVersion: z.literal('chio.dev/v1'),
+  kind: z.literal('AuthorizationPolicy'),
+  metadata: z.object({
+    name: z.string().min(1).max(253),
+    namespace: z.string().max(253).optional(),
+    annotations: z.record(z.string(), z.string()).optional(),
+  }).loose(),
+  spec: z.strictObject({
+    action: z.enum(['ALLOW', 'DENY', 'AUDIT']).default('ALLOW'),
+    hosts: patterns.optional(),
+    rules: z.array(rule).max(256).default([]),
+  }),
+});
+
+export type AuthorizationPolicyDoc = z.output<typeof authorizationPolicySchema>;
+type RuleDoc = AuthorizationPolicyDoc['spec']['rules'][number];
+type SourceDoc = z.output<typeof source>;
+type OperationDoc = z.output<typeof operation>;
+type ConditionDoc = z.output<typeof condition>;
+
+/** Annotation that puts one policy in shadow mode: evaluated and recorded, never enforced. */
+export const SHADOW_ANNOTATION = 'chio.dev/shadow';
+
+export interface CompiledPolicy {
+  name: string;
+  action: 'ALLOW' | 'DENY' | 'AUDIT';
+  shadow: boolean;
+  hosts?: string[];
+  rules: CompiledRule[];
+}
+
+interface CompiledRule {
+  doc: RuleDoc;
+  blocks: Map<string, BlockList>;
+  /** Names an HTTP-only field: see the TCP rule in the header. */
+  httpOnly: boolean;
+}
+
+/** What the policies can see of a request. */
+export interface PolicyContext {
+  input: CheckInput;
+  capability?: CapabilityClaims;
+  jwt?: { requestPrincipal: string; claims: Record<string, unknown> };
+  /** Filled in while deciding: the claims conditions read, for the receipt (never a token). */
+  usedClaims?: Map<string, string>;
+}
+
+/** What ValidatingPolicies concluded, folded into the Istio order below. */
+export interface ValidatingVerdicts {
+  deny?: { policy: string; reason: string };
+  allow?: string;
+}
+
+export type PolicyOutcome =
+  | { verdict: 'allow'; policy?: string; audited: string[] }
+  /** `explicit`: a DENY policy or a failed assert said no (not merely nothing said yes). */
+  | { verdict: 'deny'; policy?: string; reason: string; audited: string[]; explicit?: true };
+
+const CONDITION_KEY = /^(request\.headers\[[^\]]+\]|request\.auth\.claims(\[[^\]]+\])+|request\.auth\.(principal|audiences|presenter)|source\.(principal|namespace|ip)|remote\.ip|destination\.(ip|port)|capability\.(subject|id|issuer))$/;
+
+/** Compile a validated document; throws ChioError('CONFIG_INVALID') naming the field. */
+export function compileAuthorizationPolicy(doc: AuthorizationPolicyDoc): CompiledPolicy {
+  const rules = doc.spec.rules.map((r, i) => compileRule(withoutEmptyLists(r) as RuleDoc, `spec.rules.${i}`));
+  const shadow = doc.metadata.annotations?.[SHADOW_ANNOTATION] === 'true';
+  return { name: doc.metadata.name, action: doc.spec.action, shadow, ...(doc.spec.hosts ? { hosts: doc.spec.hosts } : {}), rules };
+}
+
+/** Drop every empty list (and objects left empty by that stay as they are: `{}` matches all). */
+function withoutEmptyLists(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutEmptyLists);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([, v]) => !(Array.isArray(v) && v.length === 0))
+      .map(([k, v]) => [k, withoutEmptyLists(v)]),
+  );
+}
+
+function compileRule(doc: RuleDoc, where: string): CompiledRule {
+  const blocks = new Map<string, BlockList>();
+  doc.from?.forEach(({ source: s }, i) => {
+    for (const field of ['ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks'] as const) {
+      const list = s[field];
+      if (list) blocks.set(`${i}.${field}`, toBlockList(list, `${where}.from.${i}.source.${field}`));
+    }
+  });
+  doc.when?.forEach((c, i) => {
+    if (!CONDITION_KEY.test(c.key)) throw new ChioError('CONFIG_INVALID', `field ${where}.when.${i}.key: ${JSON.stringify(c.key)} is not a supported condition key`);
+  });
+  const httpOnly =
+    (doc.to ?? []).some(({ operation: o }) => o.hosts || o.notHosts || o.methods || o.notMethods || o.paths || o.notPaths) ||
+    (doc.from ?? []).some(({ source: f }) => f.requestPrincipals || f.notRequestPrincipals) ||
+    (doc.when ?? []).some((c) => c.key.startsWith('request.'));
+  return { doc, blocks, httpOnly };
+}
+
+function toBlockList(cidrs: string[], where: string): BlockList {
+  const list = new BlockList();
+  for (const cidr of cidrs) {
+    const [ip, bits] = cidr.split('/');
+    const family = isIP(ip ?? '');
+    const max = family === 6 ? 128 : 32;
+    const prefix = bits === undefined ? max : Number(bits);
+    if (family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > max) {
+      throw new ChioError('CONFIG_INVALID', `field ${where}: ${JSON.stringify(cidr)} is not an IP address or CIDR block`);
+    }
+    list.addSubnet(ip!, prefix, family === 6 ? 'ipv6' : 'ipv4');
+  }
+  return list;
+}
+
+/**
+ * Decide a request against compiled policies. ValidatingPolicy verdicts slot in after the
+ * DENY policies (a failed assert denies) and count as an ALLOW match (SPEC §4).
+ */
+export function evaluateAuthorization(
+  policies: readonly CompiledPolicy[],
+  ctx: PolicyContext,
+  defaultVerdict: 'allow' | 'deny',
+  validating: ValidatingVerdicts = {},
+): PolicyOutcome {
+  const tcp = ctx.input.kind === 'tcp';
+  const applicable = policies.filter((p) => !p.hosts || (tcp ? p.action !== 'ALLOW' : matchAnyHost(p.hosts, ctx.input.host)));
+  const audited = applicable.filter((p) => p.action === 'AUDIT' && p.rules.some((r) => matchRule(r, ctx, 'DENY'))).map((p) => p.name);
+  for (const p of applicable) {
+    if (p.action === 'DENY' && p.rules.some((r) => matchRule(r, ctx, 'DENY'))) {
+      return { verdict: 'deny', policy: p.name, reason: `denied by policy ${p.name}`, audited, explicit: true };
+    }
+  }
+  if (validating.deny) return { verdict: 'deny', ...validating.deny, audited, explicit: true };
+  const allows = applicable.filter((p) => p.action === 'ALLOW');
+  for (const p of allows) {
+    if (p.rules.some((r) => matchRule(r, ctx, 'ALLOW'))) return { verdict: 'allow', policy: p.name, audited };
+  }
+  if (validating.allow) return { verdict: 'allow', policy: validating.allow, audited };
+  if (allows.length > 0) return { verdict: 'deny', reason: 'no ALLOW policy matched', audited };
+  return defaultVerdict === 'allow' ? { verdict: 'allow', audited } : { verdict: 'deny', reason: 'no policy applies; denied by default', audited };
+}
+
+function matchRule(rule: CompiledRule, ctx: PolicyContext, action: 'ALLOW' | 'DENY'): boolean {
+  const tcp = ctx.input.kind === 'tcp';
+  if (tcp && action === 'ALLOW' && rule.httpOnly) return false;
+  const { doc } = rule;
+  if (doc.from && !doc.from.some(({ source: s }, i) => matchSource(s, i, rule.blocks, ctx, tcp))) return false;
+  if (doc.to && !doc.to.some(({ operation: o }) => matchOperation(o, ctx.input, tcp))) return false;
+  return (doc.when ?? []).every((c) => (tcp && c.key.startsWith('request.')) || matchCondition(c, ctx));
+}
+
+// A pair (values, notValues) against one value or a list of values (list-valued claims).
+function matchField(values: string[] | undefined, not: string[] | undefined, actual: string | string[] | undefined, match = matchAny): boolean {
+  const list = actual === undefined ? [] : Array.isArray(actual) ? actual : [actual];
+  if (values && !list.some((v) => match(values, v))) return false;
+  return !(not && list.some((v) => match(not, v)));
+}
+
+function matchSource(s: SourceDoc, i: number, blocks: Map<string, BlockList>, ctx: PolicyContext, tcp: boolean): boolean {
+  const principal = principalOf(ctx.input);
+  const ip = hostOf(ctx.input.sourceAddress);
+  const inBlock = (field: string) => {
+    const list = blocks.get(`${i}.${field}`);
+    return list === undefined ? undefined : ip !== '' && list.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4');
+  };
+  return (
+    matchField(s.principals, s.notPrincipals, principal || undefined) &&
+    (tcp || matchField(s.requestPrincipals, s.notRequestPrincipals, ctx.jwt?.requestPrincipal)) &&
+    matchField(s.namespaces, s.notNamespaces, namespaceOf(principal)) &&
+    inBlock('ipBlocks') !== false && inBlock('notIpBlocks') !== true &&
+    inBlock('remoteIpBlocks') !== false && inBlock('notRemoteIpBlocks') !== true
+  );
+}
+
+function matchOperation(o: OperationDoc, input: CheckInput, tcp: boolean): boolean {
+  const port = portOf(input.destinationAddress);
+  return (
+    matchField(o.ports, o.notPorts, port) &&
+    (tcp ||
+      (matchField(o.hosts, o.notHosts, input.host || undefined, matchAnyHost) &&
+        matchField(o.methods, o.notMethods, input.method) &&
+        matchField(o.paths, o.notPaths, input.path)))
+  );
+}
+
+function matchCondition(c: ConditionDoc, ctx: PolicyContext): boolean {
+  const value = conditionValue(c.key, ctx);
+  if (ctx.usedClaims && c.key.startsWith('request.auth.claims[') && value !== undefined) {
+    ctx.usedClaims.set(c.key, (Array.isArray(value) ? value.join(',') : value).slice(0, 256));
+  }
+  return matchField(c.values, c.notValues, value);
+}
+
+function conditionValue(key: string, ctx: PolicyContext): string | string[] | undefined {
+  const header = /^request\.headers\[(.+)\]$/.exec(key);
+  if (header) return ctx.input.headers.get(header[1]!.toLowerCase());
+  if (key.startsWith('request.auth.claims[')) return claimValue(ctx.jwt?.claims, key.slice('request.auth.claims'.length));
+  const claims = ctx.jwt?.claims;
+  switch (key) {
+    case 'request.auth.principal': return ctx.jwt?.requestPrincipal;
+    case 'request.auth.audiences': return claimValue(claims, '[aud]');
+    case 'request.auth.presenter': return claimValue(claims, '[azp]');
+    case 'source.principal': return principalOf(ctx.input) || undefined;
+    case 'source.namespace': return namespaceOf(principalOf(ctx.input));
+    case 'source.ip': case 'remote.ip': return hostOf(ctx.input.sourceAddress) || undefined;
+    case 'destination.ip': return hostOf(ctx.input.destinationAddress) || undefined;
+    case 'destination.port': return portOf(ctx.input.destinationAddress);
+    case 'capability.subject': return ctx.capability?.subject;
+    case 'capability.id': return ctx.capability?.id;
+    case 'capability.issuer': return ctx.capability?.issuer;
+    default: return undefined;
+  }
+}
+
+/**
+ * `[a][b]` walks nested claims as Istio does; `[a.b]` is the literal claim "a.b" if present,
+ * else the nested path a → b. Strings and lists of strings are matchable; anything else is not.
+ */
+function claimValue(claims: Record<string, unknown> | undefined, path: string): string | string[] | undefined {
+  const names = [...path.matchAll(/\[([^\]]+)\]/g)].map((m) => m[1]!);
+  let value: unknown = claims;
+  for (const name of names) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+    const obj = value as Record<string, unknown>;
+    value = name in obj ? obj[name] : name.includes('.') ? name.split('.').reduce<unknown>((v, k) => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[k] : undefined), obj) : undefined;
+  }
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value as string[];
+  return undefined;
+}
+
+// Istio compares `principals` with the peer's SPIFFE id minus `spiffe://`; a principal that is
+// not a SPIFFE id (a certificate subject, say) matches no principal pattern.
+function principalOf(input: CheckInput): string {
+  return input.sourcePrincipal.startsWith('spiffe://') ? input.sourcePrincipal.slice('spiffe://'.length) : '';
+}
+
+/** The namespace of an Istio principal `<trust domain>/ns/<namespace>/sa/<service account>`. */
+function namespaceOf(principal: string): string | undefined {
+  return /^[^/]+\/ns\/([^/]+)\/sa\/[^/]+$/.exec(principal)?.[1];
+}
+
+function hostOf(address: string): string {
+  const m = /^\[?([^\]]*?)\]?(?::(\d+))?$/.exec(address);
+  const host = m?.[1] ?? '';
+  return isIP(host) ? host : isIP(address) ? address : '';
+}
+
+function portOf(address: string): string | undefined {
+  return /:(\d+)$/.exec(address)?.[1];
+}

@@ -1,0 +1,233 @@
+/**
+ * `kind: ValidatingPolicy` (`apiVersion: json.kyverno.io/v1alpha1`), the kyverno-json policy
+ * format that kyverno-envoy-plugin evaluates against each Check (SPEC §4 item 4). The input is
+ * the request's AttributeContext in protobuf JSON form (toKyvernoInput, ./kyverno-input.ts).
+ *
+ * Shape (kyverno/kyverno-json pkg/apis/policy/v1alpha1 and its CRD; unknown fields refused):
+ *
+ *   apiVersion: json.kyverno.io/v1alpha1
+ *   kind: ValidatingPolicy
+ *   metadata: { name: test-policy }
+ *   spec:
+ *     rules:
+ *     - name: deny-external-calls-testapp-1     # ≤ 63 characters, unique in the policy
+ *       match:   { any: [tree…], all: [tree…] } # optional; at least one non-empty list
+ *       exclude: { any: [tree…], all: [tree…] } # optional; same
+ *       assert:                                  # at least one non-empty list
+ *         all: [{ message: "The GET method is restricted to the /book path.", check: tree }]
+ *         any: [{ message?, check: tree }]
+ *
+ * Trees are assertion trees (./assertion-tree.ts). kyverno-json's `context`, `identifier`,
+ * `feedback`, `engine`/`compiler` and templated `{{ }}` messages are not supported: a policy
+ * using the first four is refused, a message is used as written.
+ *
+ * Semantics (kyverno-envoy-plugin pkg/json-engine/engine.go, pkg/matching/match.go):
+ *   - match holds when every tree of `all` holds and, if `any` is given, one of its trees
+ *     does; a rule applies when match holds (or is absent) and exclude does not hold;
+ *   - `assert.any` is checked first: one check must hold; then every check of `assert.all`;
+ *   - an applying rule whose asserts hold allows; one whose assert fails denies with the
+ *     first failing assertion's message (or a generated one naming the rule);
+ *   - an evaluation error (a type mismatch, a failing expression, the budget spent) anywhere
+ *     in a rule denies: fail closed, as the plugin turns a rule error into a violation;
+ *   - across the rules of a policy: the first denying rule decides; otherwise the first rule
+ *     that applied allows; otherwise the policy did not match.
+ */
+import { z } from 'zod';
+import { ChioError } from '../../errors/index.js';
+import { compileAssertionTree, DEFAULT_EVALUATION_STEPS, evaluateAssertionTree } from './assertion-tree.js';
+import type { AssertionTree, EvaluationBudget, TreeFailure } from './assertion-tree.js';
+
+export { toKyvernoInput } from './kyverno-input.js';
+export type { JsonObject, JsonValue } from './kyverno-input.js';
+export type { TreeFailure } from './assertion-tree.js';
+
+/** Trees in one `any` or `all` list. */
+export const MAX_TREES_PER_LIST = 64;
+export const MAX_RULES = 256;
+export const MAX_MESSAGE_LENGTH = 1024;
+
+// The CRD types every tree as an object (x-kubernetes-preserve-unknown-fields).
+const tree = z.record(z.string(), z.unknown());
+const trees = z.array(tree).max(MAX_TREES_PER_LIST);
+const nonEmpty = (v: { any?: unknown[] | undefined; all?: unknown[] | undefined }) => (v.any?.length ?? 0) + (v.all?.length ?? 0) > 0;
+
+const matchSchema = z
+  .strictObject({ any: trees.optional(), all: trees.optional() })
+  .refine(nonEmpty, 'an empty match is not valid: give any or all');
+const assertionSchema = z.strictObject({ message: z.string().max(MAX_MESSAGE_LENGTH).optional(), check: tree });
+const assertSchema = z
+  .strictObject({ any: z.array(assertionSchema).max(MAX_TREES_PER_LIST).optional(), all: z.array(assertionSchema).max(MAX_TREES_PER_LIST).optional() })
+  .refine(nonEmpty, 'an empty assert is not valid: give any or all');
+const ruleSchema = z.strictObject({
+  name: z.string().min(1).max(63),
+  match: matchSchema.optional(),
+  exclude: matchSchema.optional(),
+  assert: assertSchema,
+});
+
+export const validatingPolicySchema = z.strictObject({
+  apiVersion: z.literal('json.kyverno.io/v1alpha1'),
+  kind: z.literal('ValidatingPolicy'),
+  metadata: z.looseObject({ name: z.string().min(1).max(253), namespace: z.string().max(253).optional() }),
+  spec: z.strictObject({
+    rules: z
+      .array(ruleSchema)
+      .max(MAX_RULES)
+      .superRefine((rules, ctx) => {
+        const seen = new Set<string>();
+        for (const [i, rule] of rules.entries()) {
+          if (seen.has(rule.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `rule name ${rule.name} is used twice` });
+          seen.add(rule.name);
+        }
+      }),
+  }),
+});
+
+export type ValidatingPolicyDoc = z.output<typeof validatingPolicySchema>;
+
+export type ValidatingOutcome =
+  | { matched: false }
+  | { matched: true; rule: string; verdict: 'allow' }
+  | {
+      matched: true;
+      rule: string;
+      verdict: 'deny';
+      /** The assertion's message: the denial reason. */
+      message: string;
+      /** Where the tree failed or erred: for logs, never for the wire (it names the check). */
+      failures?: TreeFailure[];
+    };
+
+export interface CompiledValidatingPolicy {
+  readonly name: string;
+  /** Decide one input (toKyvernoInput's document). Never throws for anything in `input`. */
+  evaluate(input: unknown): ValidatingOutcome;
+}
+
+interface CompiledMatch {
+  any: AssertionTree[];
+  all: AssertionTree[];
+}
+
+interface CompiledAssertion {
+  message: string | undefined;
+  check: AssertionTree;
+}
+
+interface CompiledRule {
+  name: string;
+  match: CompiledMatch | undefined;
+  exclude: CompiledMatch | undefined;
+  any: CompiledAssertion[];
+  all: CompiledAssertion[];
+}
+
+/**
+ * Validate a ValidatingPolicy document and compile its trees. Throws ChioError('CONFIG_INVALID')
+ * naming the field (and, inside a tree, the key) for anything malformed.
+ */
+export function compileValidatingPolicy(doc: unknown): CompiledValidatingPolicy {
+  const parsed = validatingPolicySchema.safeParse(doc);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ChioError('CONFIG_INVALID', `field ${issue.path.join('.') || '(document)'}: ${issue.message}`);
+  }
+  const { metadata, spec } = parsed.data;
+  const rules = spec.rules.map((rule, i) => compileRule(rule, `ValidatingPolicy ${metadata.name}: spec.rules[${i}]`));
+  return { name: metadata.name, evaluate: (input) => evaluatePolicy(metadata.name, rules, input) };
+}
+
+type RuleDoc = ValidatingPolicyDoc['spec']['rules'][number];
+
+function compileRule(rule: RuleDoc, where: string): CompiledRule {
+  const match = (m: RuleDoc['match'], at: string): CompiledMatch | undefined =>
+    m && {
+      any: (m.any ?? []).map((t, i) => compileAssertionTree(t, `${where}.${at}.any[${i}]`)),
+      all: (m.all ?? []).map((t, i) => compileAssertionTree(t, `${where}.${at}.all[${i}]`)),
+    };
+  const assertions = (list: Array<{ message?: string | undefined; check: unknown }> | undefined, at: string) =>
+    (list ?? []).map((a, i) => ({ message: a.message, check: compileAssertionTree(a.check, `${where}.assert.${at}[${i}].check`) }));
+  return {
+    name: rule.name,
+    match: match(rule.match, 'match'),
+    exclude: match(rule.exclude, 'exclude'),
+    any: assertions(rule.assert.any, 'any'),
+    all: assertions(rule.assert.all, 'all'),
+  };
+}
+
+type RuleResult = { kind: 'skip' } | { kind: 'allow' } | { kind: 'deny'; message: string; failures: TreeFailure[] };
+
+function evaluatePolicy(policy: string, rules: CompiledRule[], input: unknown): ValidatingOutcome {
+  // One budget for the whole policy: the work per request is bounded however many rules run.
+  const budget: EvaluationBudget = { steps: DEFAULT_EVALUATION_STEPS };
+  let allowedBy: string | undefined;
+  for (const rule of rules) {
+    const result = evaluateRule(policy, rule, input, budget);
+    if (result.kind === 'deny') return { matched: true, rule: rule.name, verdict: 'deny', message: result.message, failures: result.failures };
+    if (result.kind === 'allow') allowedBy ??= rule.name;
+  }
+  return allowedBy === undefined ? { matched: false } : { matched: true, rule: allowedBy, verdict: 'allow' };
+}
+
+function evaluateRule(policy: string, rule: CompiledRule, input: unknown, budget: EvaluationBudget): RuleResult {
+  const broken = (error: TreeFailure): RuleResult => ({
+    kind: 'deny',
+    message: `ValidatingPolicy ${policy} rule ${rule.name} could not be evaluated`,
+    failures: [error],
+  });
+  if (rule.match) {
+    const applies = holds(rule.match, input, budget);
+    if (applies !== true) return applies === false ? { kind: 'skip' } : broken(applies);
+  }
+  if (rule.exclude) {
+    const excluded = holds(rule.exclude, input, budget);
+    if (excluded !== false) return excluded === true ? { kind: 'skip' } : broken(excluded);
+  }
+  const denied = (assertion: CompiledAssertion, failures: TreeFailure[]): RuleResult => ({
+    kind: 'deny',
+    message: assertion.message ?? `denied by ValidatingPolicy ${policy} rule ${rule.name}`,
+    failures,
+  });
+  if (rule.any.length > 0) {
+    let firstFailed: { assertion: CompiledAssertion; failures: TreeFailure[] } | undefined;
+    for (const assertion of rule.any) {
+      const verdict = evaluateAssertionTree(assertion.check, input, { budget });
+      if (verdict.status === 'error') return broken(verdict.error);
+      if (verdict.status === 'pass') {
+        firstFailed = undefined;
+        break;
+      }
+      firstFailed ??= { assertion, failures: verdict.failures };
+    }
+    if (firstFailed) return denied(firstFailed.assertion, firstFailed.failures);
+  }
+  for (const assertion of rule.all) {
+    const verdict = evaluateAssertionTree(assertion.check, input, { budget });
+    if (verdict.status === 'error') return broken(verdict.error);
+    if (verdict.status === 'fail') return denied(assertion, verdict.failures);
+  }
+  return { kind: 'allow' };
+}
+
+/** true: the match holds; false: it does not; a TreeFailure: it could not be evaluated. */
+function holds(match: CompiledMatch, input: unknown, budget: EvaluationBudget): boolean | TreeFailure {
+  if (match.any.length > 0) {
+    let any = false;
+    for (const tree of match.any) {
+      const verdict = evaluateAssertionTree(tree, input, { budget });
+      if (verdict.status === 'error') return verdict.error;
+      if (verdict.status === 'pass') {
+        any = true;
+        break;
+      }
+    }
+    if (!any) return false;
+  }
+  for (const tree of match.all) {
+    const verdict = evaluateAssertionTree(tree, input, { budget });
+    if (verdict.status === 'error') return verdict.error;
+    if (verdict.status === 'fail') return false;
+  }
+  return true;
+}

@@ -1,0 +1,205 @@
+/**
+ * Loading a policy set (SPEC §4): YAML files (a file or a directory, several documents per
+ * file) → validated documents → compiled policies with the set's hash.
+ *
+ * Kinds: CapabilityAuthority, RequestAuthentication, AuthorizationPolicy (chio.dev/v1) and
+ * ValidatingPolicy (json.kyverno.io/v1alpha1). The policy hash is `sha256:` + hex SHA-256 of
+ * JCS(normalised set): documents sorted by kind, namespace and name, defaults filled in, key
+ * files replaced by the keys they hold. It changes when and only when what decides changes —
+ * not with file names, comments, document order or YAML layout.
+ * Errors name the file, the document and the field.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { z } from 'zod';
+import { ChioError } from '../errors/index.js';
+import { DURATION_PATTERN, durationSeconds } from '../time.js';
+import { canonicalBytes } from '../receipt/jcs.js';
+import { sha256Hex } from '../crypto/sha256.js';
+import { parseVerifierKey } from '../tlog/index.js';
+import { IssuerTrust } from '../credentials/capability.js';
+import { authorizationPolicySchema, compileAuthorizationPolicy, type CompiledPolicy } from './istio/authorization-policy.js';
+import { JwtAuthenticator, requestAuthenticationSchema } from '../credentials/jwt.js';
+import { compileValidatingPolicy, validatingPolicySchema } from './kyverno/validating-policy.js';
+
+/** A policy file larger than this is refused. */
+export const MAX_POLICY_FILE_BYTES = 1024 * 1024;
+export const MAX_POLICY_DOCUMENTS = 1000;
+
+const metadata = z.object({ name: z.string().min(1).max(253), namespace: z.string().max(253).optional() }).loose();
+const duration = z.string().regex(DURATION_PATTERN, 'must be a duration like 30m, 1h, 7d');
+const capabilityAuthoritySchema = z.strictObject({
+  apiVersion: z.literal('chio.dev/v1'),
+  kind: z.literal('CapabilityAuthority'),
+  metadata,
+  spec: z.strictObject({
+    issuers: z.array(z.string().min(1).max(1024)).max(256).default([]),
+    /** Verifier-key files, relative to the key directory (for keys made by `chio keygen`). */
+    issuerKeyFiles: z.array(z.string().min(1).max(1024)).max(256).default([]),
+    maxTtl: duration.optional(),
+  }),
+});
+
+const KINDS = {
+  CapabilityAuthority: capabilityAuthoritySchema,
+  RequestAuthentication: requestAuthenticationSchema,
+  AuthorizationPolicy: authorizationPolicySchema,
+  ValidatingPolicy: validatingPolicySchema,
+} as const;
+type Kind = keyof typeof KINDS;
+
+export type CompiledValidatingPolicy = ReturnType<typeof compileValidatingPolicy>;
+
+export interface PolicySet {
+  /** `sha256:<hex>` of the normalised set. */
+  hash: string;
+  issuers: IssuerTrust;
+  authorization: CompiledPolicy[];
+  validating: CompiledValidatingPolicy[];
+  /** Undefined when no RequestAuthentication is configured. */
+  jwt: JwtAuthenticator | undefined;
+  files: string[];
+  documents: number;
+}
+
+interface LoadedDoc {
+  kind: Kind;
+  key: string;
+  where: string;
+  doc: any;
+}
+
+/** Load and compile every policy file under `path` (a file or a directory). */
+export function loadPolicySet(path: string, keyDir: string): PolicySet {
+  return loadPolicySetFiles(listPolicyFiles(path), keyDir);
+}
+
+/** Load and compile these files as one set. */
+export function loadPolicySetFiles(files: string[], keyDir: string): PolicySet {
+  const docs = files.flatMap((file) => readDocuments(file).map((doc, i) => parseDocument(doc, `${file} document ${i + 1}`)));
+  docs.sort((a, b) => (a.kind + a.key < b.kind + b.key ? -1 : a.kind + a.key > b.kind + b.key ? 1 : 0));
+  for (let i = 1; i < docs.length; i++) {
+    if (docs[i]!.kind === docs[i - 1]!.kind && docs[i]!.key === docs[i - 1]!.key) {
+      throw new ChioError('CONFIG_INVALID', `${docs[i]!.where}: field metadata.name: a ${docs[i]!.kind} named ${docs[i]!.key} is defined twice (also ${docs[i - 1]!.where})`);
+    }
+  }
+  const of = (kind: Kind) => docs.filter((d) => d.kind === kind);
+  const authorities = of('CapabilityAuthority').map((d) => withIssuerFiles(d, keyDir));
+  const issuers = [...new Set(authorities.flatMap((a) => a.doc.spec.issuers as string[]))].sort();
+  const ttls = authorities.map((a) => a.doc.spec.maxTtl as string | undefined).filter((t): t is string => t !== undefined).map((t) => durationSeconds(t)!);
+  const compile = <T>(d: LoadedDoc, fn: () => T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof ChioError) throw new ChioError(err.code, `${d.where}: ${err.message}`, { cause: err });
+      throw err;
+    }
+  };
+  const authn = of('RequestAuthentication');
+  const baseDir = dirname(files[0]!);
+  const normalised = docs
+    .map((d) => (d.kind === 'CapabilityAuthority' ? authorities.find((a) => a.key === d.key)! : d.kind === 'RequestAuthentication' ? withJwksFileDigests(d, baseDir) : d))
+    .map((d) => ({ kind: d.kind, doc: d.doc }));
+  return {
+    hash: `sha256:${sha256Hex(canonicalBytes(JSON.parse(JSON.stringify(normalised))))}`,
+    issuers: new IssuerTrust(issuers, ttls.length > 0 ? Math.min(...ttls) : undefined),
+    authorization: of('AuthorizationPolicy').map((d) => compile(d, () => compileAuthorizationPolicy(d.doc))),
+    validating: of('ValidatingPolicy').map((d) => compile(d, () => compileValidatingPolicy(d.doc))),
+    // Relative jwksFile paths start at the folder of the first policy file.
+    jwt: authn.length > 0 ? compile(authn[0]!, () => new JwtAuthenticator(authn.map((d) => d.doc), { baseDir })) : undefined,
+    files,
+    documents: docs.length,
+  };
+}
+
+function parseDocument(doc: unknown, where: string): LoadedDoc {
+  const kind = (doc as { kind?: unknown } | null)?.kind;
+  if (typeof kind !== 'string' || !(kind in KINDS)) {
+    throw new ChioError('CONFIG_INVALID', `${where}: field kind: ${JSON.stringify(kind)} is not one of ${Object.keys(KINDS).join(', ')}`);
+  }
+  const parsed = (KINDS[kind as Kind] as z.ZodType).safeParse(doc);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ChioError('CONFIG_INVALID', `${where}: field ${issue.path.join('.') || '(document)'}: ${issue.message}`);
+  }
+  const meta = (parsed.data as { metadata: { name: string; namespace?: string } }).metadata;
+  return { kind: kind as Kind, key: `${meta.namespace ?? ''}/${meta.name}`, where, doc: parsed.data };
+}
+
+/** The policy files at `path`: the file itself, or the directory's .yaml/.yml files, sorted. */
+export function listPolicyFiles(path: string): string[] {
+  let stat;
+  try {
+    stat = statSync(path);
+  } catch {
+    throw new ChioError('CONFIG_INVALID', `CHIO_POLICIES: ${path} does not exist`);
+  }
+  if (!stat.isDirectory()) return [resolve(path)];
+  const files = readdirSync(path)
+    .filter((f) => /\.ya?ml$/.test(f) && !f.startsWith('.'))
+    .sort()
+    .map((f) => resolve(join(path, f)));
+  if (files.length === 0) throw new ChioError('CONFIG_INVALID', `CHIO_POLICIES: no .yaml files in ${path}`);
+  return files;
+}
+
+function readDocuments(file: string): unknown[] {
+  const size = statSync(file).size;
+  if (size > MAX_POLICY_FILE_BYTES) throw new ChioError('CONFIG_INVALID', `${file}: larger than ${MAX_POLICY_FILE_BYTES} bytes`);
+  const list = parseAllDocuments(readFileSync(file, 'utf8'));
+  const docs = Array.isArray(list) ? list : [list];
+  if (docs.length > MAX_POLICY_DOCUMENTS) throw new ChioError('CONFIG_INVALID', `${file}: more than ${MAX_POLICY_DOCUMENTS} documents`);
+  const out: unknown[] = [];
+  for (const [i, doc] of docs.entries()) {
+    if (doc.errors.length > 0) throw new ChioError('CONFIG_INVALID', `${file} document ${i + 1}: ${doc.errors[0]!.message}`);
+    // Bounded alias expansion: a "billion laughs" document is an error, not a memory blow-up.
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (err) {
+      throw new ChioError('CONFIG_INVALID', `${file} document ${i + 1}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (value !== null && value !== undefined) out.push(value);
+  }
+  return out;
+}
+
+/** The authority with its key files read and every key checked. */
+function withIssuerFiles(d: LoadedDoc, keyDir: string): LoadedDoc {
+  const fromFiles = (d.doc.spec.issuerKeyFiles as string[]).map((f) => {
+    try {
+      return readFileSync(resolve(keyDir, f), 'utf8').trim();
+    } catch {
+      throw new ChioError('CONFIG_INVALID', `${d.where}: field spec.issuerKeyFiles: cannot read ${resolve(keyDir, f)} (run \`chio keygen\`)`);
+    }
+  });
+  const issuers = [...new Set([...(d.doc.spec.issuers as string[]), ...fromFiles])].sort();
+  for (const key of issuers) {
+    try {
+      parseVerifierKey(key);
+    } catch (err) {
+      throw new ChioError('CONFIG_INVALID', `${d.where}: field spec.issuers: ${JSON.stringify(key.slice(0, 80))} is not a verifier key`, { cause: err });
+    }
+  }
+  const { issuerKeyFiles: _files, ...spec } = d.doc.spec;
+  return { ...d, doc: { ...d.doc, spec: { ...spec, issuers } } };
+}
+
+/**
+ * The keys a jwksFile holds are part of what decides: the hash covers the file's SHA-256, so
+ * that rotating a key in the file is a policy change (swapped in), not an unchanged set.
+ */
+function withJwksFileDigests(d: LoadedDoc, baseDir: string): LoadedDoc {
+  const rules = (d.doc.spec.jwtRules as Array<{ jwksFile?: string }>).map((rule, i) => {
+    if (rule.jwksFile === undefined) return rule;
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(resolve(baseDir, rule.jwksFile));
+    } catch {
+      throw new ChioError('CONFIG_INVALID', `${d.where}: field spec.jwtRules.${i}.jwksFile: cannot read ${resolve(baseDir, rule.jwksFile)}`);
+    }
+    return { ...rule, jwksFileSha256: sha256Hex(bytes) };
+  });
+  return { ...d, doc: { ...d.doc, spec: { ...d.doc.spec, jwtRules: rules } } };
+}

@@ -1,0 +1,95 @@
+/**
+ * Tiles in JetStream: hash tiles in the `chio-tiles` KV bucket, entry bundles in the
+ * `chio-entries` object store, both under their C2SP tlog-tiles paths
+ * (`tile/<L>/<N>[.p/<W>]`, `tile/entries/<N>[.p/<W>]`).
+ *
+ * A partial tile of width W is the first W hashes (entries) of the full tile it grows into, so
+ * a reader that finds no partial tile reads the full one and cuts it. Written tiles never
+ * change: a path names fixed content, which is why tiles are cached without expiry.
+ */
+import type { KV } from '@nats-io/kv';
+import type { ObjectStore } from '@nats-io/obj';
+import { ChioError } from '../errors/index.js';
+import { tilePath, tileHashReader, type HashReader, type Tile } from '../tlog/index.js';
+
+/** C2SP tlog-tiles height: 2^8 = 256 hashes or entries per full tile. */
+export const TILE_HEIGHT = 8;
+export const TILE_WIDTH = 1 << TILE_HEIGHT;
+/** Bytes of tiles and bundles kept in memory (least recently used go first). */
+export const DEFAULT_TILE_CACHE_BYTES = 64 * 1024 * 1024;
+
+export class TileStore {
+  private readonly cache = new Map<string, Uint8Array>();
+  private cachedBytes = 0;
+
+  constructor(
+    private readonly tiles: KV,
+    private readonly entries: ObjectStore,
+    private readonly cacheBytes = DEFAULT_TILE_CACHE_BYTES,
+  ) {}
+
+  /** A HashReader over the tiles of a tree of size `treeSize`. */
+  hashReader(treeSize: number): HashReader {
+    return tileHashReader(treeSize, TILE_HEIGHT, (tiles) => Promise.all(tiles.map((t) => this.readHashTile(t))));
+  }
+
+  async writeHashTile(tile: Tile, data: Uint8Array): Promise<void> {
+    const path = tilePath(tile);
+    await this.tiles.put(path, data);
+    this.remember(path, data);
+  }
+
+  async readHashTile(tile: Tile): Promise<Uint8Array> {
+    const data = await this.readCut(tilePath(tile), tilePath({ ...tile, width: TILE_WIDTH }), tile.width * 32, (p) => this.getKv(p));
+    if (!data) throw new ChioError('NOT_FOUND', `tile ${tilePath(tile)} is not stored`);
+    return data;
+  }
+
+  async writeEntryBundle(path: string, data: Uint8Array): Promise<void> {
+    await this.entries.putBlob({ name: path }, data);
+    this.remember(path, data);
+  }
+
+  /** Raw bytes of an entry bundle, or undefined when it is not stored. */
+  async readEntryBundle(path: string): Promise<Uint8Array | undefined> {
+    return this.readRaw(path, async (p) => (await this.entries.getBlob(p)) ?? undefined);
+  }
+
+  /** Read `path`; when it is missing, read `fullPath` and keep its first `bytes` bytes. */
+  private async readCut(path: string, fullPath: string, bytes: number, get: (p: string) => Promise<Uint8Array | undefined>) {
+    const data = await this.readRaw(path, get);
+    if (data || path === fullPath) return data;
+    const full = await this.readRaw(fullPath, get);
+    return full && full.length >= bytes ? full.subarray(0, bytes) : undefined;
+  }
+
+  private async readRaw(path: string, get: (p: string) => Promise<Uint8Array | undefined>): Promise<Uint8Array | undefined> {
+    const cached = this.cache.get(path);
+    if (cached) {
+      this.remember(path, cached); // most recently used goes last
+      return cached;
+    }
+    const data = await get(path);
+    if (data) this.remember(path, data);
+    return data;
+  }
+
+  private async getKv(path: string): Promise<Uint8Array | undefined> {
+    const entry = await this.tiles.get(path);
+    return entry && entry.operation === 'PUT' ? entry.value : undefined;
+  }
+
+  private remember(path: string, data: Uint8Array): void {
+    this.forget(path);
+    this.cache.set(path, data);
+    this.cachedBytes += data.length;
+    while (this.cachedBytes > this.cacheBytes && this.cache.size > 0) this.forget(this.cache.keys().next().value!);
+  }
+
+  private forget(path: string): void {
+    const old = this.cache.get(path);
+    if (!old) return;
+    this.cache.delete(path);
+    this.cachedBytes -= old.length;
+  }
+}

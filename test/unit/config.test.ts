@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config.js';
+import { ChioError } from '../../src/errors/index.js';
+
+describe('loadConfig', () => {
+  it('has the SPEC defaults', () => {
+    const c = loadConfig({ env: {}, defaultBind: '127.0.0.1' });
+    expect(c).toMatchObject({ grpcPort: 9091, httpPort: 9090, ledgerPort: 9092, verifierPort: 9093, receiptTimeoutMs: 150, mode: 'enforce', defaultVerdict: 'deny', logOrigin: 'chio.local/receipts', checkpointIntervalMs: 1000, replicas: 1, bind: '127.0.0.1' });
+    expect(c.keyDir).toMatch(/\.chio\/keys$/);
+  });
+
+  describe('when a value is bad', () => {
+    it.each([
+      ['CHIO_GRPC_PORT', 'abc'], ['CHIO_GRPC_PORT', '70000'], ['CHIO_MODE', 'audit'], ['CHIO_REPLICAS', '2'],
+      ['CHIO_RECEIPT_TIMEOUT_MS', '0'], ['CHIO_CHAIN_ID', 'a.b'], ['CHIO_LOG_ORIGIN', 'has space'],
+    ])('%s=%j stops with a message naming the setting', (name, value) => {
+      expect(() => loadConfig({ env: { [name]: value } })).toThrow(ChioError);
+      expect(() => loadConfig({ env: { [name]: value } })).toThrow(name);
+    });
+  });
+
+  it('reads a YAML file, with the environment winning, and refuses unknown keys', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chio-cfg-'));
+    const file = join(dir, 'chio.yaml');
+    writeFileSync(file, 'grpcPort: 7000\nmode: shadow\n');
+    expect(loadConfig({ env: {}, configFile: file })).toMatchObject({ grpcPort: 7000, mode: 'shadow' });
+    expect(loadConfig({ env: { CHIO_GRPC_PORT: '7001' }, configFile: file }).grpcPort).toBe(7001);
+    writeFileSync(file, 'grpcPrt: 7000\n');
+    expect(() => loadConfig({ env: {}, configFile: file })).toThrow('unknown setting');
+  });
+});

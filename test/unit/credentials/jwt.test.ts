@@ -1,0 +1,402 @@
+import { createHash, createHmac, createPublicKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { CheckInput } from '../../../src/decision/check-input.js';
+import { JWT_REASONS as R, JwtAuthenticator, requestAuthenticationSchema, type JwtAuthenticatorOptions, type JwtRule, type RequestAuthentication } from '../../../src/credentials/jwt.js';
+import { isChioError } from '../../../src/errors/index.js';
+
+const FIXTURES = fileURLToPath(new URL('../../fixtures/jwt/', import.meta.url));
+const ISTIO_ISSUER = 'testing@secure.istio.io';
+const ISSUER = 'https://issuer.example';
+const fixture = (name: string) => readFileSync(FIXTURES + name, 'utf8').trim();
+const b64url = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+const sha256 = (token: string) => createHash('sha256').update(token).digest('hex');
+const soon = () => Date.now() + 2000;
+
+interface Signer { privateKey: CryptoKey; jwk: JWK }
+let rsa: Signer;
+let rsa2: Signer;
+let ec: Signer;
+let rsaPem: string;
+
+async function signer(alg: string, kid: string): Promise<Signer> {
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+  return { privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' } };
+}
+
+function sign(s: Signer, claims: JWTPayload = {}, header: Record<string, unknown> = {}): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ iss: ISSUER, sub: 'alice', aud: 'api', iat: now, exp: now + 300, ...claims })
+    .setProtectedHeader({ alg: s.jwk.alg!, kid: s.jwk.kid!, ...header })
+    .sign(s.privateKey);
+}
+
+function request(headers: Record<string, string> = {}, rawPath = '/'): CheckInput {
+  return {
+    kind: 'http', requestId: 'r1', method: 'GET', host: 'svc', rawPath, path: rawPath.split('?')[0]!, protocol: 'HTTP/1.1',
+    headers: new Map(Object.entries(headers)), sourcePrincipal: '', sourceAddress: '', destinationAddress: '',
+  };
+}
+const bearer = (token: string) => request({ authorization: `Bearer ${token}` });
+
+function doc(...rules: Array<Partial<JwtRule>>): RequestAuthentication {
+  return requestAuthenticationSchema.parse({
+    apiVersion: 'chio.dev/v1', kind: 'RequestAuthentication', metadata: { name: 'jwt' },
+    spec: { jwtRules: rules.map((r) => ({ issuer: ISSUER, ...r })) },
+  });
+}
+const jwks = (...signers: Signer[]) => JSON.stringify({ keys: signers.map((s) => s.jwk) });
+
+beforeAll(async () => {
+  rsa = await signer('RS256', 'rsa-1');
+  rsa2 = await signer('RS256', 'rsa-2');
+  ec = await signer('ES256', 'ec-1');
+  rsaPem = createPublicKey({ key: rsa.jwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString();
+});
+
+describe('JwtAuthenticator.authenticate', () => {
+  let auth: JwtAuthenticator;
+  beforeAll(() => {
+    auth = new JwtAuthenticator([
+      doc({ audiences: ['api'], jwks: jwks(rsa, ec) }),
+      doc({ issuer: ISTIO_ISSUER, jwksFile: 'jwks.json' }),
+    ], { baseDir: FIXTURES });
+  });
+
+  describe('when the token is valid', () => {
+    it.each([['RS256', () => rsa], ['ES256', () => ec]])('allows %s with the verified claims', async (_, s) => {
+      const token = await sign(s(), { groups: ['g1'] });
+      const out = await auth.authenticate(bearer(token), soon());
+      expect(out).toMatchObject({ verdict: 'allow', issuer: ISSUER, subject: 'alice', requestPrincipal: `${ISSUER}/alice`, credentialSha256: sha256(token) });
+      expect(out.verdict === 'allow' && out.claims.groups).toEqual(['g1']);
+    });
+
+    it("allows Istio's published demo.jwt and groups-scope.jwt (jwksFile)", async () => {
+      const demo = await auth.authenticate(bearer(fixture('demo.jwt')), soon());
+      expect(demo).toMatchObject({ verdict: 'allow', requestPrincipal: `${ISTIO_ISSUER}/${ISTIO_ISSUER}`, claims: { foo: 'bar' } });
+      const groups = await auth.authenticate(bearer(fixture('groups-scope.jwt')), soon());
+      expect(groups).toMatchObject({ verdict: 'allow', claims: { groups: ['group1', 'group2'], scope: ['scope1', 'scope2'] } });
+    });
+
+    it('accepts exp and nbf within the 60 s skew', async () => {
+      const now = Math.floor(Date.now() / 1000);
+      const token = await sign(rsa, { exp: now - 30, nbf: now + 30 });
+      expect((await auth.authenticate(bearer(token), soon())).verdict).toBe('allow');
+    });
+  });
+
+  describe('when no JWT is presented', () => {
+    it.each([
+      ['no credentials', request()],
+      ['a capability token (no dot)', bearer('eyJzY2hlbWEiOiJjaGlvLmNhcGFiaWxpdHkudjEifQ')],
+      ['an empty bearer', request({ authorization: 'Bearer ' })],
+      ['another scheme', request({ authorization: 'Basic a.b.c' })],
+    ])('skips %s', async (_, input) => {
+      expect(await auth.authenticate(input, soon())).toEqual({ verdict: 'skip' });
+    });
+  });
+
+  describe('when the token is malformed', () => {
+    const header = b64url({ alg: 'RS256', kid: 'rsa-1' });
+    const payload = b64url({ iss: ISSUER });
+    it.each([
+      ['abc.def', R.badFormat],
+      ['a.b.c.d', R.badFormat],
+      ['a.b.c', R.headerBadBase64],
+      [`${b64url('not json')}.${payload}.c2ln`, R.headerBadJson],
+      [`${b64url('[1]')}.${payload}.c2ln`, R.headerBadJson],
+      [`${b64url({ kid: 'rsa-1' })}.${payload}.c2ln`, R.headerBadAlg],
+      [`${b64url({ alg: 'RS256', kid: 7 })}.${payload}.c2ln`, R.headerBadKid],
+      [`${header}.a*b.c2ln`, R.payloadBadBase64],
+      [`${header}.${b64url('{"iss":')}.c2ln`, R.payloadBadJson],
+      [`${header}.${b64url({ iss: 42 })}.c2ln`, R.issNotString],
+      [`${header}.${b64url({ iss: ISSUER, exp: 1.5 })}.c2ln`, R.expNotInteger],
+      [`${header}.${b64url({ iss: ISSUER, aud: [1] })}.c2ln`, R.audNotString],
+      [`${header}.${payload}.c2l=`, R.signatureBadBase64],
+    ])('denies %s', async (token, reason) => {
+      expect(await auth.authenticate(bearer(token), soon())).toEqual({ verdict: 'deny', reason, credentialSha256: sha256(token) });
+    });
+
+    it('denies a 1 MB token without parsing it', async () => {
+      const token = `${b64url({ alg: 'RS256' })}.${'A'.repeat(1024 * 1024)}.c2ln`;
+      expect(await auth.authenticate(bearer(token), soon())).toMatchObject({ verdict: 'deny', reason: R.tooLarge });
+    });
+  });
+
+  describe('when a claim does not pass', () => {
+    const now = () => Math.floor(Date.now() / 1000);
+    it.each([
+      ['expired', () => sign(rsa, { exp: now() - 61 }), R.expired],
+      ['not yet valid', () => sign(rsa, { nbf: now() + 120 }), R.notYetValid],
+      ['for another audience', () => sign(rsa, { aud: ['web', 'mobile'] }), R.audienceNotAllowed],
+      ['without an audience', () => sign(rsa, { aud: undefined }), R.audienceNotAllowed],
+      ['from an unknown issuer', () => sign(rsa, { iss: 'https://evil.example' }), R.unknownIssuer],
+      ['without an issuer', () => sign(rsa, { iss: undefined }), R.unknownIssuer],
+    ])('denies a token %s', async (_, make, reason) => {
+      expect(await auth.authenticate(bearer(await make()), soon())).toMatchObject({ verdict: 'deny', reason });
+    });
+  });
+
+  describe('when the key or signature is wrong', () => {
+    // Change one character of the signature (not the last: its low bits may be padding).
+    const flip = (token: string, part: number) => {
+      const parts = token.split('.');
+      const c = parts[part]!.charAt(10);
+      parts[part] = `${parts[part]!.slice(0, 10)}${c === 'A' ? 'B' : 'A'}${parts[part]!.slice(11)}`;
+      return parts.join('.');
+    };
+    it.each([
+      ['signed with an unknown kid', () => sign(rsa2), R.kidAlgMismatch],
+      ['with a tampered signature', async () => flip(await sign(rsa), 2), R.verificationFails],
+      ['with a tampered payload', async () => {
+        const [h, p, sig] = (await sign(rsa)).split('.');
+        return `${h}.${b64url({ ...JSON.parse(Buffer.from(p!, 'base64url').toString()), sub: 'admin' })}.${sig}`;
+      }, R.verificationFails],
+      ['signed by another key under a known kid', () => sign({ ...rsa2, jwk: rsa.jwk }), R.verificationFails],
+      ['ES256-signed, claiming RS256', async () => {
+        const [, p, s] = (await sign(ec)).split('.');
+        return `${b64url({ alg: 'RS256', kid: 'rsa-1' })}.${p}.${s}`;
+      }, R.verificationFails],
+    ])('denies a token %s', async (_, make, reason) => {
+      expect(await auth.authenticate(bearer(await make()), soon())).toMatchObject({ verdict: 'deny', reason });
+    });
+
+    it('denies alg none', async () => {
+      const token = `${b64url({ alg: 'none' })}.${b64url({ iss: ISSUER, sub: 'admin', aud: 'api' })}.`;
+      expect(await auth.authenticate(bearer(token), soon())).toMatchObject({ verdict: 'deny', reason: R.algNotSupported });
+    });
+
+    it('denies HS256 signed with the RSA public key as the HMAC secret', async () => {
+      for (const secret of [rsaPem, JSON.stringify(rsa.jwk)]) {
+        const input = `${b64url({ alg: 'HS256', kid: 'rsa-1' })}.${b64url({ iss: ISSUER, sub: 'admin', aud: 'api' })}`;
+        const token = `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
+        expect(await auth.authenticate(bearer(token), soon())).toMatchObject({ verdict: 'deny', reason: R.algNotSupported });
+      }
+    });
+
+    it('denies an algorithm the rule does not list', async () => {
+      const only = new JwtAuthenticator([doc({ jwks: jwks(rsa, ec), algorithms: ['ES256'] })]);
+      expect(await only.authenticate(bearer(await sign(rsa)), soon())).toMatchObject({ verdict: 'deny', reason: R.algNotSupported });
+      expect((await only.authenticate(bearer(await sign(ec)), soon())).verdict).toBe('allow');
+    });
+  });
+
+  describe('which headers must not reach upstream', () => {
+    it('names the header the token came in, as Istio strips it by default', async () => {
+      const a = new JwtAuthenticator([doc({ jwks: jwks(rsa) })]);
+      expect(await a.authenticate(bearer(await sign(rsa)), soon())).toMatchObject({ verdict: 'allow', removeHeaders: ['authorization'] });
+    });
+    it('names none with forwardOriginalToken: true, or for a token in the query', async () => {
+      const forward = new JwtAuthenticator([doc({ jwks: jwks(rsa), forwardOriginalToken: true })]);
+      expect(await forward.authenticate(bearer(await sign(rsa)), soon())).toMatchObject({ verdict: 'allow', removeHeaders: [] });
+      const query = new JwtAuthenticator([doc({ jwks: jwks(rsa), fromParams: ['jwt'] })]);
+      expect(await query.authenticate(request({}, `/p?jwt=${await sign(rsa)}`), soon())).toMatchObject({ verdict: 'allow', removeHeaders: [] });
+    });
+  });
+
+  describe('when the rule names where the token is', () => {
+    let custom: JwtAuthenticator;
+    beforeAll(() => {
+      custom = new JwtAuthenticator([
+        doc({ jwks: jwks(rsa), fromHeaders: [{ name: 'X-Jwt-Assertion', prefix: 'Token ' }], fromParams: ['jwt'] }),
+        doc({ issuer: 'https://other.example', jwks: jwks(ec) }),
+      ]);
+    });
+
+    it('reads a custom header after its prefix, and a query parameter', async () => {
+      const token = await sign(rsa);
+      expect((await custom.authenticate(request({ 'x-jwt-assertion': `Token ${token}` }), soon())).verdict).toBe('allow');
+      expect((await custom.authenticate(request({}, `/p?a=1&jwt=${token}`), soon())).verdict).toBe('allow');
+      expect(await custom.authenticate(request({ 'x-jwt-assertion': token }), soon())).toEqual({ verdict: 'skip' });
+    });
+
+    it("denies a token found where its issuer's rule does not look", async () => {
+      expect(await custom.authenticate(bearer(await sign(rsa)), soon())).toMatchObject({ verdict: 'deny', reason: R.unknownIssuer });
+    });
+
+    it('reads access_token by default, and denies when any of the tokens found fails', async () => {
+      const good = await sign(ec, { iss: 'https://other.example' });
+      expect((await custom.authenticate(request({}, `/p?access_token=${good}`), soon())).verdict).toBe('allow');
+      const both = request({ authorization: `Bearer ${good}`, 'x-jwt-assertion': 'Token a.b.c' });
+      expect(await custom.authenticate(both, soon())).toMatchObject({ verdict: 'deny', reason: R.headerBadBase64 });
+    });
+  });
+});
+
+describe('requestAuthenticationSchema', () => {
+  const parse = (rule: Record<string, unknown>) => requestAuthenticationSchema.safeParse({
+    apiVersion: 'chio.dev/v1', kind: 'RequestAuthentication', metadata: { name: 'a' }, spec: { jwtRules: [{ issuer: ISSUER, ...rule }] },
+  });
+
+  describe('when a rule lists algorithms', () => {
+    it.each(['none', 'HS256', 'hs512', 'XS1'])('refuses %s', (alg) => {
+      const out = parse({ jwksUri: 'https://issuer.example/jwks', algorithms: ['RS256', alg] });
+      expect(out.success).toBe(false);
+      expect(out.error?.issues[0]?.path).toEqual(['spec', 'jwtRules', 0, 'algorithms', 1]);
+    });
+  });
+
+  describe('when the key source is given', () => {
+    it('accepts exactly one of jwks, jwksUri, jwksFile', () => {
+      expect(parse({ jwksUri: 'https://issuer.example/jwks', fromHeaders: [{ name: 'x-jwt' }], forwardOriginalToken: true }).success).toBe(true);
+      expect(parse({}).success).toBe(false);
+      expect(parse({ jwksUri: 'https://issuer.example/jwks', jwksFile: 'k.json' }).success).toBe(false);
+      expect(parse({ jwksUri: 'file:///etc/passwd' }).success).toBe(false);
+    });
+  });
+});
+
+describe('JwtAuthenticator', () => {
+  describe('when an inline or file JWKS is bad', () => {
+    it.each([
+      [{ jwks: 'not json' }, 'jwks: Jwks is an invalid JSON'],
+      [{ jwks: '{}' }, 'jwks: Jwks does not have [keys] field'],
+      [{ jwks: '{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}' }, "jwks: Jwks doesn't have any valid public key"],
+      [{ jwksFile: 'missing.json' }, 'jwksFile: cannot read'],
+    ])('throws CONFIG_INVALID naming the document and field (%j)', (rule, message) => {
+      let caught: unknown;
+      try {
+        new JwtAuthenticator([doc(rule)], { baseDir: FIXTURES });
+      } catch (err) {
+        caught = err;
+      }
+      expect(isChioError(caught, 'CONFIG_INVALID')).toBe(true);
+      expect((caught as Error).message).toContain(`RequestAuthentication jwt: field spec.jwtRules.0.${message}`);
+    });
+  });
+});
+
+describe('JwtAuthenticator with a jwksUri', () => {
+  let server: Server;
+  let uri: string;
+  let mode: 'healthy' | 'slow' | 'late' | 'garbage' | 'error';
+  let served: Signer[];
+  let hits: number;
+  let clock: number;
+  const timers = new Set<NodeJS.Timeout>();
+
+  beforeAll(async () => {
+    server = createServer((_, res) => {
+      hits += 1;
+      if (mode === 'healthy') res.writeHead(200, { 'content-type': 'application/json' }).end(jwks(...served));
+      else if (mode === 'garbage') res.writeHead(200).end('<html>garbage</html>');
+      else if (mode === 'error') res.writeHead(500).end();
+      else timers.add(setTimeout(() => res.end(jwks(...served)), mode === 'late' ? 300 : 5000));
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    uri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`;
+  });
+  afterAll(async () => {
+    for (const t of timers) clearTimeout(t);
+    server.closeAllConnections();
+    await new Promise((done) => server.close(done));
+  });
+  beforeEach(() => {
+    mode = 'healthy';
+    served = [rsa];
+    hits = 0;
+    clock = Date.now();
+  });
+  const make = (options: JwtAuthenticatorOptions = {}, jwksUri = uri) => new JwtAuthenticator([doc({ jwksUri })], { now: () => clock, ...options });
+
+  describe('when the endpoint is healthy', () => {
+    it('fetches once for many requests, concurrent or not, until the TTL ends', async () => {
+      const auth = make({ cacheTtlMs: 60_000 });
+      const token = await sign(rsa);
+      const outs = await Promise.all(Array.from({ length: 5 }, () => auth.authenticate(bearer(token), soon())));
+      expect(outs.map((o) => o.verdict)).toEqual(Array(5).fill('allow'));
+      expect((await auth.authenticate(bearer(token), soon())).verdict).toBe('allow');
+      expect(hits).toBe(1);
+      clock += 60_000;
+      expect((await auth.authenticate(bearer(token), soon())).verdict).toBe('allow');
+      expect(hits).toBe(2);
+    });
+
+    it('refetches on an unknown kid (rotation) at most once per minRefreshIntervalMs', async () => {
+      const auth = make({ minRefreshIntervalMs: 10_000 });
+      expect((await auth.authenticate(bearer(await sign(rsa)), soon())).verdict).toBe('allow');
+      const rotated = await sign(rsa2);
+      clock += 5_000;
+      expect(await auth.authenticate(bearer(rotated), soon())).toMatchObject({ verdict: 'deny', reason: R.kidAlgMismatch });
+      expect(hits).toBe(1);
+      served = [rsa, rsa2];
+      clock += 5_000;
+      expect((await auth.authenticate(bearer(rotated), soon())).verdict).toBe('allow');
+      expect(hits).toBe(2);
+      const unknown = await sign({ ...ec, jwk: { ...ec.jwk, kid: 'ec-unknown' } });
+      expect(await auth.authenticate(bearer(unknown), soon())).toMatchObject({ verdict: 'deny', reason: R.kidAlgMismatch });
+      expect(hits).toBe(2);
+    });
+  });
+
+  describe('when the identity provider is slower than one Check', () => {
+    it('denies the Check that cannot wait, but the fetch goes on and later Checks find the keys', async () => {
+      mode = 'late';
+      const auth = make({ fetchTimeoutMs: 2_000 });
+      const token = await sign(rsa);
+      expect(await auth.authenticate(bearer(token), Date.now() + 100)).toMatchObject({ verdict: 'deny', reason: R.jwksFetchFail });
+      await new Promise((r) => setTimeout(r, 400));
+      expect((await auth.authenticate(bearer(token), Date.now() + 100)).verdict).toBe('allow');
+      expect(hits).toBe(1);
+    });
+
+    it('prefetches at policy load, so the first Check does not wait', async () => {
+      mode = 'late';
+      const auth = make({ fetchTimeoutMs: 2_000 });
+      auth.prefetch();
+      await new Promise((r) => setTimeout(r, 400));
+      expect((await auth.authenticate(bearer(await sign(rsa)), Date.now() + 50)).verdict).toBe('allow');
+      expect(hits).toBe(1);
+    });
+  });
+
+  describe('when the endpoint fails', () => {
+    it.each(['garbage', 'error'] as const)('denies on %s and does not refetch within minRefreshIntervalMs', async (m) => {
+      mode = m;
+      const auth = make();
+      const token = await sign(rsa);
+      expect(await auth.authenticate(bearer(token), soon())).toEqual({ verdict: 'deny', reason: R.jwksFetchFail, credentialSha256: sha256(token) });
+      expect(await auth.authenticate(bearer(token), soon())).toMatchObject({ verdict: 'deny', reason: R.jwksFetchFail });
+      expect(hits).toBe(1);
+      mode = 'healthy';
+      clock += 10_000;
+      expect((await auth.authenticate(bearer(token), soon())).verdict).toBe('allow');
+    });
+
+    it('denies when the connection is refused', async () => {
+      const dead = createServer();
+      await new Promise<void>((done) => dead.listen(0, '127.0.0.1', done));
+      const port = (dead.address() as AddressInfo).port;
+      await new Promise((done) => dead.close(done));
+      const auth = make({}, `http://127.0.0.1:${port}/jwks.json`);
+      expect(await auth.authenticate(bearer(await sign(rsa)), soon())).toMatchObject({ verdict: 'deny', reason: R.jwksFetchFail });
+    });
+
+    it('never holds a request past its deadline when the endpoint hangs', async () => {
+      mode = 'slow';
+      const auth = make();
+      const token = await sign(rsa);
+      const deadline = Date.now() + 200;
+      const waiters = [auth.authenticate(bearer(token), deadline), auth.authenticate(bearer(token), Date.now() + 100)];
+      const outs = await Promise.all(waiters.map(async (w) => [await w, Date.now()] as const));
+      for (const [out, at] of outs) {
+        expect(out).toMatchObject({ verdict: 'deny', reason: R.jwksFetchFail });
+        expect(at).toBeLessThan(deadline + 50);
+      }
+      expect(outs[1]![1]).toBeLessThan(deadline - 50);
+      expect(hits).toBe(1);
+    });
+
+    it('gives up after fetchTimeoutMs even with a distant deadline', async () => {
+      mode = 'slow';
+      const started = Date.now();
+      const out = await make({ fetchTimeoutMs: 100 }).authenticate(bearer(await sign(rsa)), Date.now() + 10_000);
+      expect(out).toMatchObject({ verdict: 'deny', reason: R.jwksFetchFail });
+      expect(Date.now() - started).toBeLessThan(1000);
+    });
+  });
+});

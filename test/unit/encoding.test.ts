@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { fromBase64, fromBase64Url, fromHex, toBase64, toBase64Url, toHex, utf8 } from '../../src/encoding.js';
+import { ChioError } from '../../src/errors/index.js';
+
+// RFC 4648 §10 test vectors.
+const RFC4648: Array<[string, string]> = [
+  ['', ''], ['f', 'Zg=='], ['fo', 'Zm8='], ['foo', 'Zm9v'], ['foob', 'Zm9vYg=='], ['fooba', 'Zm9vYmE='], ['foobar', 'Zm9vYmFy'],
+];
+
+describe('toBase64 / fromBase64', () => {
+  it.each(RFC4648)('encodes %j as %j (RFC 4648 §10)', (plain, encoded) => {
+    expect(toBase64(utf8(plain))).toBe(encoded);
+    expect(new TextDecoder().decode(fromBase64(encoded))).toBe(plain);
+  });
+
+  it('agrees with Buffer on every length 0..64 of random bytes', () => {
+    for (let n = 0; n <= 64; n++) {
+      const bytes = new Uint8Array(Array.from({ length: n }, (_, i) => (i * 73 + n * 31) & 0xff));
+      expect(toBase64(bytes)).toBe(Buffer.from(bytes).toString('base64'));
+      expect(toBase64Url(bytes)).toBe(Buffer.from(bytes).toString('base64url'));
+      expect(fromBase64Url(toBase64Url(bytes))).toEqual(bytes);
+    }
+  });
+
+  describe('when the input is not canonical', () => {
+    it.each(['Zg', 'Zg=', 'Zh==', 'Z===', 'Zm9v!', 'Zm 9v', 'Zm9v\n'])('rejects %j with MALFORMED', (text) => {
+      expect(() => fromBase64(text)).toThrow(ChioError);
+      try {
+        fromBase64(text);
+      } catch (err) {
+        expect((err as ChioError).code).toBe('MALFORMED');
+      }
+    });
+
+    it('rejects padding and + / in base64url', () => {
+      expect(() => fromBase64Url('Zg==')).toThrow(ChioError);
+      expect(() => fromBase64Url('a+b/')).toThrow(ChioError);
+    });
+  });
+});
+
+describe('toHex / fromHex', () => {
+  it('round-trips and rejects odd or non-hex input', () => {
+    expect(toHex(fromHex('00ff10Ab'))).toBe('00ff10ab');
+    expect(() => fromHex('abc')).toThrow(ChioError);
+    expect(() => fromHex('zz')).toThrow(ChioError);
+  });
+});

@@ -1,0 +1,121 @@
+import { describe, expect, it } from 'vitest';
+import {
+  authorizationPolicySchema, compileAuthorizationPolicy, evaluateAuthorization,
+  type AuthorizationPolicyDoc, type CompiledPolicy, type PolicyContext,
+} from '../../../../src/policy/istio/authorization-policy.js';
+import type { CheckInput } from '../../../../src/decision/check-input.js';
+import { ChioError } from '../../../../src/errors/index.js';
+
+function input(over: Partial<CheckInput> = {}): CheckInput {
+  return {
+    kind: 'http', requestId: 'r', method: 'GET', host: 'svc1.example.com', rawPath: '/', path: '/', protocol: 'HTTP/1.1',
+    headers: new Map(), sourcePrincipal: '', sourceAddress: '10.0.0.5:4000', destinationAddress: '10.0.0.9:8080', ...over,
+  };
+}
+
+function policy(name: string, action: 'ALLOW' | 'DENY' | 'AUDIT', rules: unknown[], extra: { hosts?: string[]; shadow?: boolean } = {}): CompiledPolicy {
+  const doc: AuthorizationPolicyDoc = authorizationPolicySchema.parse({
+    apiVersion: 'chio.dev/v1', kind: 'AuthorizationPolicy',
+    metadata: { name, ...(extra.shadow ? { annotations: { 'chio.dev/shadow': 'true' } } : {}) },
+    spec: { action, rules, ...(extra.hosts ? { hosts: extra.hosts } : {}) },
+  });
+  return compileAuthorizationPolicy(doc);
+}
+
+const jwt = (sub: string, claims: Record<string, unknown> = {}) => ({ requestPrincipal: `testing@secure.istio.io/${sub}`, claims: { iss: 'testing@secure.istio.io', sub, ...claims } });
+
+const tools = policy('tools', 'ALLOW', [{ to: [{ operation: { methods: ['POST'], paths: ['/tools/*'] } }] }]);
+const denyAdmin = policy('no-admin', 'DENY', [{ to: [{ operation: { paths: ['/admin*'] } }] }]);
+const svc2FromSvc1 = policy('svc2-from-svc1', 'ALLOW', [{ from: [{ source: { principals: ['cluster.local/ns/default/sa/svc1-sa'] } }] }], { hosts: ['svc2.example.com'] });
+const withHeader = policy('hdr', 'ALLOW', [{ when: [{ key: 'request.headers[x-team]', values: ['blue'], notValues: ['red'] }] }]);
+const fromNs = policy('ns', 'ALLOW', [{ from: [{ source: { namespaces: ['prod'], notNamespaces: ['prod-legacy'] } }] }]);
+const fromNet = policy('net', 'ALLOW', [{ from: [{ source: { ipBlocks: ['10.0.0.0/24'], notIpBlocks: ['10.0.0.7'] } }] }]);
+const alice = policy('alice', 'ALLOW', [{ from: [{ source: { requestPrincipals: ['testing@secure.istio.io/alice'] } }] }]);
+const group1 = policy('group1', 'ALLOW', [{ when: [{ key: 'request.auth.claims[groups]', values: ['group1'] }] }]);
+const nested = policy('nested', 'ALLOW', [{ when: [{ key: 'request.auth.claims[org][team]', values: ['blue'] }] }]);
+const port8080 = policy('port', 'ALLOW', [{ to: [{ operation: { ports: ['8080'] } }] }]);
+const audit = policy('audit-all', 'AUDIT', [{}]);
+
+type Case = [string, CompiledPolicy[], Partial<CheckInput>, Partial<PolicyContext>, 'allow' | 'deny', 'allow' | 'deny'];
+
+describe('evaluateAuthorization', () => {
+  const cases: Case[] = [
+    ['ALLOW match', [tools], { method: 'POST', path: '/tools/x' }, {}, 'deny', 'allow'],
+    ['ALLOW no match', [tools], { method: 'GET', path: '/tools/x' }, {}, 'deny', 'deny'],
+    ['DENY before ALLOW', [tools, policy('deny-tools', 'DENY', [{ to: [{ operation: { paths: ['/tools/*'] } }] }])], { method: 'POST', path: '/tools/x' }, {}, 'deny', 'deny'],
+    ['DENY only, not matched, default deny', [denyAdmin], { path: '/x' }, {}, 'deny', 'deny'],
+    ['DENY only, not matched, CHIO_DEFAULT=allow', [denyAdmin], { path: '/x' }, {}, 'allow', 'allow'],
+    ['DENY matched wins over CHIO_DEFAULT=allow', [denyAdmin], { path: '/admin/users' }, {}, 'allow', 'deny'],
+    ['no policies, default deny', [], {}, {}, 'deny', 'deny'],
+    ['ALLOW for another host does not apply', [svc2FromSvc1], { host: 'svc1.example.com' }, {}, 'allow', 'allow'],
+    ['principal matches without spiffe://', [svc2FromSvc1], { host: 'svc2.example.com', sourcePrincipal: 'spiffe://cluster.local/ns/default/sa/svc1-sa' }, {}, 'deny', 'allow'],
+    ['principal mismatch', [svc2FromSvc1], { host: 'svc2.example.com', sourcePrincipal: 'spiffe://cluster.local/ns/default/sa/other' }, {}, 'allow', 'deny'],
+    ['header condition holds', [withHeader], { headers: new Map([['x-team', 'blue']]) }, {}, 'deny', 'allow'],
+    ['header condition absent', [withHeader], {}, {}, 'deny', 'deny'],
+    ['header in notValues', [policy('not-red', 'ALLOW', [{ when: [{ key: 'request.headers[x-team]', notValues: ['red'] }] }])], { headers: new Map([['x-team', 'red']]) }, {}, 'deny', 'deny'],
+    ['ALLOW with no rules allows nothing', [policy('nothing', 'ALLOW', [])], {}, {}, 'allow', 'deny'],
+    ['ALLOW with an empty rule allows everything', [policy('all', 'ALLOW', [{}])], {}, {}, 'deny', 'allow'],
+    ['namespace from the principal', [fromNs], { sourcePrincipal: 'spiffe://cluster.local/ns/prod/sa/api' }, {}, 'deny', 'allow'],
+    ['namespace in notNamespaces', [fromNs], { sourcePrincipal: 'spiffe://cluster.local/ns/prod-legacy/sa/api' }, {}, 'deny', 'deny'],
+    ['no principal, no namespace', [fromNs], {}, {}, 'deny', 'deny'],
+    ['ipBlocks CIDR', [fromNet], { sourceAddress: '10.0.0.200:1234' }, {}, 'deny', 'allow'],
+    ['notIpBlocks single address', [fromNet], { sourceAddress: '10.0.0.7:1234' }, {}, 'deny', 'deny'],
+    ['outside ipBlocks', [fromNet], { sourceAddress: '10.0.1.1:1234' }, {}, 'deny', 'deny'],
+    ['requestPrincipal alice', [alice], {}, { jwt: jwt('alice') }, 'deny', 'allow'],
+    ['requestPrincipal bob', [alice], {}, { jwt: jwt('bob') }, 'deny', 'deny'],
+    ['requestPrincipal without a JWT', [alice], {}, {}, 'deny', 'deny'],
+    ['list-valued claim contains group1', [group1], {}, { jwt: jwt('bob', { groups: ['group1', 'group2'] }) }, 'deny', 'allow'],
+    ['list-valued claim without group1', [group1], {}, { jwt: jwt('bob', { groups: ['group2'] }) }, 'deny', 'deny'],
+    ['nested claim [org][team]', [nested], {}, { jwt: jwt('bob', { org: { team: 'blue' } }) }, 'deny', 'allow'],
+    ['destination port', [port8080], {}, {}, 'deny', 'allow'],
+    ['AUDIT never decides', [audit], {}, {}, 'deny', 'deny'],
+    ['TCP: ALLOW with HTTP fields never matches', [tools], { kind: 'tcp', method: '', path: '' }, {}, 'deny', 'deny'],
+    ['TCP: ALLOW on source only still matches', [fromNet], { kind: 'tcp', method: '', path: '', sourceAddress: '10.0.0.1:9' }, {}, 'deny', 'allow'],
+    ['TCP: DENY ignores HTTP fields (denies more)', [denyAdmin, policy('all', 'ALLOW', [{}])], { kind: 'tcp', method: '', path: '' }, {}, 'deny', 'deny'],
+    ['TCP: ALLOW with notHosts never matches', [policy('nh', 'ALLOW', [{ to: [{ operation: { notHosts: ['evil'] } }] }])], { kind: 'tcp', method: '', path: '', host: '' }, {}, 'deny', 'deny'],
+    ['TCP: ALLOW with notRequestPrincipals never matches', [policy('nrp', 'ALLOW', [{ from: [{ source: { notRequestPrincipals: ['x'] } }] }])], { kind: 'tcp', method: '', path: '', host: '' }, {}, 'deny', 'deny'],
+    ['TCP: DENY on hosts+ports ignores hosts', [policy('d', 'DENY', [{ to: [{ operation: { hosts: ['admin'], ports: ['8080'] } }] }]), policy('all', 'ALLOW', [{}])], { kind: 'tcp', method: '', path: '', host: '' }, {}, 'deny', 'deny'],
+    ['TCP: a host-scoped DENY policy still applies', [policy('d', 'DENY', [{}], { hosts: ['admin'] }), policy('all', 'ALLOW', [{}])], { kind: 'tcp', method: '', path: '', host: '' }, {}, 'deny', 'deny'],
+    ['empty list is unset: DENY {methods:[DELETE], paths:[]} denies DELETE', [policy('d', 'DENY', [{ to: [{ operation: { methods: ['DELETE'], paths: [] } }] }]), policy('all', 'ALLOW', [{}])], { method: 'DELETE', path: '/x' }, {}, 'deny', 'deny'],
+    ['empty from list is unset', [policy('a', 'ALLOW', [{ from: [], to: [{ operation: { paths: ['/x'] } }] }])], { path: '/x' }, {}, 'deny', 'allow'],
+    ['non-SPIFFE principal matches no principal pattern', [svc2FromSvc1], { host: 'svc2.example.com', sourcePrincipal: 'cluster.local/ns/default/sa/svc1-sa' }, {}, 'deny', 'deny'],
+  ];
+  it.each(cases)('%s', (_name, policies, over, ctx, defaultVerdict, expected) => {
+    expect(evaluateAuthorization(policies, { input: input(over), ...ctx }, defaultVerdict).verdict).toBe(expected);
+  });
+
+  it('names the DENY policy that matched and the AUDIT policies', () => {
+    const out = evaluateAuthorization([denyAdmin, audit], { input: input({ path: '/admin' }) }, 'allow');
+    expect(out).toEqual({ verdict: 'deny', policy: 'no-admin', reason: 'denied by policy no-admin', audited: ['audit-all'], explicit: true });
+  });
+
+  it('folds ValidatingPolicy verdicts in after DENY and as an ALLOW match', () => {
+    const ctx = { input: input({ path: '/admin' }) };
+    expect(evaluateAuthorization([denyAdmin], ctx, 'deny', { allow: 'kyverno' }).policy).toBe('no-admin');
+    expect(evaluateAuthorization([tools], { input: input() }, 'deny', { allow: 'kyverno' })).toMatchObject({ verdict: 'allow', policy: 'kyverno' });
+    expect(evaluateAuthorization([policy('all', 'ALLOW', [{}])], { input: input() }, 'allow', { deny: { policy: 'k', reason: 'GET only' } })).toMatchObject({ verdict: 'deny', reason: 'GET only' });
+  });
+
+  it('records the claims a condition read', () => {
+    const usedClaims = new Map<string, string>();
+    evaluateAuthorization([group1], { input: input(), jwt: jwt('bob', { groups: ['group1', 'group2'] }), usedClaims }, 'deny');
+    expect([...usedClaims]).toEqual([['request.auth.claims[groups]', 'group1,group2']]);
+  });
+});
+
+describe('compileAuthorizationPolicy', () => {
+  describe('when the document is wrong', () => {
+    it.each([
+      [{ from: [{ source: { ipBlocks: ['10.0.0.0/33'] } }] }, 'spec.rules.0.from.0.source.ipBlocks'],
+      [{ from: [{ source: { ipBlocks: ['not-an-ip'] } }] }, 'spec.rules.0.from.0.source.ipBlocks'],
+      [{ when: [{ key: 'request.body', values: ['x'] }] }, 'spec.rules.0.when.0.key'],
+    ])('%j names %s', (rule, field) => {
+      expect(() => policy('bad', 'ALLOW', [rule])).toThrow(ChioError);
+      expect(() => policy('bad', 'ALLOW', [rule])).toThrow(field);
+    });
+
+    it('refuses Istio fields Chio cannot honour (selector) instead of ignoring them', () => {
+      expect(authorizationPolicySchema.safeParse({ apiVersion: 'chio.dev/v1', kind: 'AuthorizationPolicy', metadata: { name: 'x' }, spec: { selector: { matchLabels: { app: 'a' } } } }).success).toBe(false);
+    });
+  });
+});

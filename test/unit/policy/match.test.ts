@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { matchHost, matchPattern } from '../../../src/policy/match.js';
+
+describe('matchPattern (Istio string match)', () => {
+  it.each([
+    ['/tools/hello', '/tools/hello', true],
+    ['/tools/hello', '/tools/hello/', false],
+    ['/tools/*', '/tools/hello', true],
+    ['/tools/*', '/tools/', true],
+    ['/tools/*', '/tool', false],
+    ['*/hello', '/tools/hello', true],
+    ['*/hello', '/tools/hello2', false],
+    ['*', 'anything', true],
+    ['*', '', false],
+    ['POST', 'post', false],
+  ])('%j against %j is %s', (pattern, value, expected) => {
+    expect(matchPattern(pattern, value)).toBe(expected);
+  });
+});
+
+describe('matchHost', () => {
+  it.each([
+    ['svc1.example.com', 'svc1.example.com', true],
+    ['svc1.example.com', 'SVC1.Example.com', true],
+    ['svc1.example.com', 'svc1.example.com:8080', true],
+    ['svc1.example.com:8080', 'svc1.example.com:9090', false],
+    ['*.example.com', 'svc2.example.com:80', true],
+    ['svc1.example.com', 'svc2.example.com', false],
+  ])('%j against %j is %s', (pattern, host, expected) => {
+    expect(matchHost(pattern, host)).toBe(expected);
+  });
+});

@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadPolicySet } from '../../../src/policy/policy-set.js';
+import { generateKeys } from '../../../src/keys.js';
+import { ChioError } from '../../../src/errors/index.js';
+
+const A = `apiVersion: chio.dev/v1
+kind: AuthorizationPolicy
+metadata: { name: a }
+spec:
+  rules:
+    - to: [{ operation: { methods: [GET], paths: ["/a/*"] } }]
+`;
+const B = `apiVersion: chio.dev/v1
+kind: AuthorizationPolicy
+metadata: { name: b }
+spec:
+  action: DENY
+  rules:
+    - to: [{ operation: { paths: ["/admin*"] } }]
+`;
+
+function dirWith(files: Record<string, string>): { dir: string; keyDir: string } {
+  const root = mkdtempSync(join(tmpdir(), 'chio-ps-'));
+  const dir = join(root, 'policies');
+  mkdirSync(dir);
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  const keyDir = join(root, 'keys');
+  generateKeys(keyDir, 'chio.local/receipts');
+  return { dir, keyDir };
+}
+
+const hashOf = (files: Record<string, string>) => {
+  const { dir, keyDir } = dirWith(files);
+  return loadPolicySet(dir, keyDir).hash;
+};
+
+describe('loadPolicySet', () => {
+  describe('the policy hash', () => {
+    const base = hashOf({ 'p.yaml': `${A}---\n${B}` });
+
+    it('is sha256:<64 hex>', () => {
+      expect(base).toMatch(/^sha256:[0-9a-f]{64}$/);
+    });
+
+    it.each([
+      ['documents in another order', { 'p.yaml': `${B}---\n${A}` }],
+      ['split over two files', { '1.yaml': A, '2.yml': B }],
+      ['other file names', { 'zz.yaml': B, 'aa.yaml': A }],
+      ['comments and another YAML layout', { 'p.yaml': `# a comment\n${A.replace('{ name: a }', '\n  name: a')}---\n${B}` }],
+      ['a default written out (action: ALLOW)', { 'p.yaml': `${A.replace('spec:\n', 'spec:\n  action: ALLOW\n')}---\n${B}` }],
+    ])('does not change with %s', (_what, files) => {
+      expect(hashOf(files)).toBe(base);
+    });
+
+    it.each([
+      ['a path', { 'p.yaml': `${A.replace('/a/*', '/b/*')}---\n${B}` }],
+      ['an action', { 'p.yaml': `${A}---\n${B.replace('DENY', 'AUDIT')}` }],
+      ['a policy removed', { 'p.yaml': A }],
+    ])('changes with %s', (_what, files) => {
+      expect(hashOf(files)).not.toBe(base);
+    });
+  });
+
+  it('changes when the keys in a jwksFile change (key rotation is a policy change)', async () => {
+    const { generateKeyPair, exportJWK } = await import('jose');
+    const jwk = async () => ({ ...(await exportJWK((await generateKeyPair('ES256')).publicKey)), kid: 'k' });
+    const ra = 'apiVersion: chio.dev/v1\nkind: RequestAuthentication\nmetadata: { name: ra }\nspec: { jwtRules: [{ issuer: iss, jwksFile: keys.json }] }\n';
+    const { dir, keyDir } = dirWith({ 'ra.yaml': ra, 'keys.json': JSON.stringify({ keys: [await jwk()] }) });
+    const before = loadPolicySet(dir, keyDir).hash;
+    writeFileSync(join(dir, 'keys.json'), JSON.stringify({ keys: [await jwk()] }));
+    expect(loadPolicySet(dir, keyDir).hash).not.toBe(before);
+  });
+
+  describe('when a document is wrong', () => {
+    it.each([
+      ['an unknown kind', 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: x }\n', 'document 1: field kind'],
+      ['an unknown field', A.replace('methods', 'method'), 'document 1: field spec.rules.0.to.0.operation'],
+      ['a bad action', A.replace('spec:\n', 'spec:\n  action: MAYBE\n'), 'document 1: field spec.action'],
+      ['a bad CIDR', `${B}---\n${A.replace('to:', 'from: [{ source: { ipBlocks: ["1.2.3.4/99"] } }]\n      to:')}`, 'document 2: field spec.rules.0.from.0.source.ipBlocks'],
+      ['a duplicate name', `${A}---\n${A}`, 'defined twice'],
+      ['YAML that does not parse', 'kind: [', 'document 1'],
+      ['an untrusted issuer key', 'apiVersion: chio.dev/v1\nkind: CapabilityAuthority\nmetadata: { name: c }\nspec: { issuers: ["nope"] }\n', 'field spec.issuers'],
+      ['a billion laughs', 'a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n', 'document 1'],
+    ])('refuses %s, naming file, document and field', (_what, text, where) => {
+      const { dir, keyDir } = dirWith({ 'bad.yaml': text });
+      expect(() => loadPolicySet(dir, keyDir)).toThrow(ChioError);
+      expect(() => loadPolicySet(dir, keyDir)).toThrow(/bad\.yaml/);
+      expect(() => loadPolicySet(dir, keyDir)).toThrow(where);
+    });
+
+    it('refuses a directory without policy files', () => {
+      const { dir, keyDir } = dirWith({ 'readme.txt': 'x' });
+      expect(() => loadPolicySet(dir, keyDir)).toThrow('no .yaml files');
+    });
+  });
+
+  it('loads the shipped demo policy set', () => {
+    const { keyDir } = dirWith({});
+    const set = loadPolicySet(join(import.meta.dirname, '../../../deploy/policies'), keyDir);
+    expect(set.authorization.map((p) => p.name)).toEqual(['tools-with-capability']);
+    expect(set.documents).toBe(2);
+  });
+});
