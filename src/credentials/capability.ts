@@ -11,6 +11,7 @@
  */
 import { verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { ChioError } from '../errors/index.js';
+import { isJsonObject } from '../json.js';
 import { fromBase64, fromBase64Url, toBase64, toBase64Url } from '../encoding.js';
 import { canonicalBytes, parseCanonical } from '../receipt/jcs.js';
 import { parseVerifierKey } from '../tlog/note.js';
@@ -68,42 +69,63 @@ export class IssuerTrust {
 }
 
 /**
- * Verify a token and return its claims. Throws ChioError: MALFORMED (not a well-formed token,
- * not yet valid, expired, lifetime over maxTtl), UNTRUSTED_KEY (issuer not trusted),
- * SIGNATURE_INVALID. The signature is checked over the claims exactly as received (every
+ * Verify a token and return its claims. Throws ChioError: CAPABILITY_MALFORMED (not a
+ * well-formed token; the parser's detail is the cause), CAPABILITY_UNTRUSTED_ISSUER,
+ * CAPABILITY_TTL_EXCEEDED, CAPABILITY_NOT_YET_VALID, CAPABILITY_EXPIRED,
+ * CAPABILITY_SIGNATURE_INVALID. The signature is checked over the claims exactly as received (every
  * field but `signature`), so nothing can be added to a signed token.
  */
 export function verifyCapability(token: string, trust: IssuerTrust, nowSeconds: number, skewSeconds = DEFAULT_SKEW_SECONDS): CapabilityClaims {
-  if (token.length === 0 || token.length > MAX_TOKEN_CHARS) throw new ChioError('MALFORMED', 'capability token has an invalid length');
-  const decoded = parseCanonical(fromBase64Url(token), MAX_TOKEN_CHARS);
+  const decoded = decodeCapabilityToken(token);
   const { signature, ...claims } = toCapabilityToken(decoded);
   const { signature: _received, ...signed } = decoded as Record<string, unknown>;
   const key = trust.keyFor(claims.issuer);
-  if (!key) throw new ChioError('UNTRUSTED_KEY', 'capability issuer is not trusted');
-  if (claims.expires_at <= claims.issued_at) throw new ChioError('MALFORMED', 'capability expires before it is issued');
+  if (!key) throw new ChioError('CAPABILITY_UNTRUSTED_ISSUER', 'capability issuer is not trusted');
+  if (claims.expires_at <= claims.issued_at) throw new ChioError('CAPABILITY_MALFORMED', 'capability expires before it is issued');
   if (trust.maxTtlSeconds !== undefined && claims.expires_at - claims.issued_at > trust.maxTtlSeconds) {
-    throw new ChioError('MALFORMED', 'capability lifetime exceeds the authority maxTtl');
+    throw new ChioError('CAPABILITY_TTL_EXCEEDED', 'capability lifetime exceeds the authority maxTtl');
   }
-  if (nowSeconds + skewSeconds < claims.issued_at) throw new ChioError('MALFORMED', 'capability is not yet valid');
-  if (nowSeconds - skewSeconds >= claims.expires_at) throw new ChioError('MALFORMED', 'capability is expired');
-  const sig = fromBase64(signature);
+  if (nowSeconds + skewSeconds < claims.issued_at) throw new ChioError('CAPABILITY_NOT_YET_VALID', 'capability is not yet valid');
+  if (nowSeconds - skewSeconds >= claims.expires_at) throw new ChioError('CAPABILITY_EXPIRED', 'capability is expired');
+  const sig = decodeSignature(signature);
   if (sig.length !== 64 || !nodeVerify(null, canonicalBytes(signed), key, sig)) {
-    throw new ChioError('SIGNATURE_INVALID', 'capability signature is invalid');
+    throw new ChioError('CAPABILITY_SIGNATURE_INVALID', 'capability signature is invalid');
   }
   return claims;
 }
 
+function decodeSignature(signature: string): Uint8Array {
+  try {
+    return fromBase64(signature);
+  } catch (cause) {
+    throw new ChioError('CAPABILITY_MALFORMED', 'capability signature is not base64', { cause });
+  }
+}
+
+/**
+ * Token text (attacker-controlled) → its JSON value: bounded length, strict base64url, canonical
+ * JSON. Every failure is CAPABILITY_MALFORMED, with the decoder's own error as the cause.
+ */
+export function decodeCapabilityToken(token: string): unknown {
+  if (token.length === 0 || token.length > MAX_TOKEN_CHARS) throw new ChioError('CAPABILITY_MALFORMED', 'capability token has an invalid length');
+  try {
+    return parseCanonical(fromBase64Url(token), MAX_TOKEN_CHARS);
+  } catch (cause) {
+    throw new ChioError('CAPABILITY_MALFORMED', 'capability token is not base64url of canonical JSON', { cause });
+  }
+}
+
 // Shape check of attacker-controlled JSON: every field typed, every list bounded.
 function toCapabilityToken(value: unknown): CapabilityToken {
-  const bad = (why: string) => new ChioError('MALFORMED', `capability token: ${why}`);
-  if (!isObject(value)) throw bad('not an object');
+  const bad = (why: string) => new ChioError('CAPABILITY_MALFORMED', `capability token: ${why}`);
+  if (!isJsonObject(value)) throw bad('not an object');
   const { schema, id, issuer, subject, scope, issued_at, expires_at, signature } = value;
   if (schema !== CAPABILITY_SCHEMA) throw bad('unknown schema');
   for (const [name, v] of Object.entries({ id, issuer, subject, signature })) {
     if (typeof v !== 'string' || v.length === 0 || v.length > 1024) throw bad(`${name} must be a non-empty string`);
   }
   if (!Number.isSafeInteger(issued_at) || !Number.isSafeInteger(expires_at)) throw bad('issued_at and expires_at must be integers');
-  if (!isObject(scope) || !Array.isArray(scope.grants) || scope.grants.length === 0 || scope.grants.length > MAX_GRANTS) {
+  if (!isJsonObject(scope) || !Array.isArray(scope.grants) || scope.grants.length === 0 || scope.grants.length > MAX_GRANTS) {
     throw bad(`scope.grants must be a list of 1 to ${MAX_GRANTS} grants`);
   }
   if (Object.keys(scope).some((k) => k !== 'grants')) throw bad('unknown field in scope');
@@ -113,7 +135,7 @@ function toCapabilityToken(value: unknown): CapabilityToken {
 }
 
 function toGrant(value: unknown, bad: (why: string) => ChioError): Grant {
-  if (!isObject(value)) throw bad('a grant is not an object');
+  if (!isJsonObject(value)) throw bad('a grant is not an object');
   if (Object.keys(value).some((k) => !['hosts', 'methods', 'paths'].includes(k))) throw bad('unknown field in a grant');
   const list = (v: unknown, name: string, required: boolean): string[] | undefined => {
     if (v === undefined && !required) return undefined;
@@ -126,6 +148,3 @@ function toGrant(value: unknown, bad: (why: string) => ChioError): Grant {
   return { ...(hosts ? { hosts } : {}), methods: list(value.methods, 'methods', true)!, paths: list(value.paths, 'paths', true)! };
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}

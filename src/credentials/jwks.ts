@@ -22,6 +22,7 @@ import { createPublicKey, type JsonWebKey as NodeJwk } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { createLocalJWKSet, type JSONWebKeySet, type JWK } from 'jose';
 import { ChioError } from '../errors/index.js';
+import { isJsonObject } from '../json.js';
 import { beforeDeadline } from '../time.js';
 
 /** A JWKS document (inline, file or HTTP body) larger than this is refused. */
@@ -51,7 +52,7 @@ export function parseJwks(text: string): KeySet {
   } catch (cause) {
     throw new ChioError('MALFORMED', 'Jwks is an invalid JSON', { cause });
   }
-  if (!isObject(doc)) throw new ChioError('MALFORMED', 'Jwks is an invalid JSON');
+  if (!isJsonObject(doc)) throw new ChioError('MALFORMED', 'Jwks is an invalid JSON');
   if (!('keys' in doc)) throw new ChioError('MALFORMED', 'Jwks does not have [keys] field');
   if (!Array.isArray(doc.keys)) throw new ChioError('MALFORMED', '[keys] in Jwks is not an array');
   if (doc.keys.length > MAX_JWKS_KEYS) throw new ChioError('MALFORMED', `Jwks has more than ${MAX_JWKS_KEYS} keys`);
@@ -77,12 +78,9 @@ export function readJwksFile(path: string): KeySet {
   return parseJwks(text);
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function isPublicJwk(value: unknown): value is JWK {
-  if (!isObject(value) || typeof value.kty !== 'string' || !PUBLIC_KTYS.has(value.kty)) return false;
+  if (!isJsonObject(value) || typeof value.kty !== 'string' || !PUBLIC_KTYS.has(value.kty)) return false;
   if (SECRET_MEMBERS.some((m) => Object.hasOwn(value, m))) return false;
   if (value.kid !== undefined && typeof value.kid !== 'string') return false;
   try {

@@ -23,7 +23,8 @@ import { resolve } from 'node:path';
 import { errors, jwtVerify, type JWTPayload, type JWTVerifyOptions } from 'jose';
 import { z } from 'zod';
 import { fromBase64Url } from '../encoding.js';
-import { ChioError } from '../errors/index.js';
+import { ChioError, type ChioErrorCode } from '../errors/index.js';
+import { metadataSchema } from '../policy/metadata.js';
 import type { CheckInput } from '../decision/check-input.js';
 import { MAX_JWKS_BYTES, parseJwks, readJwksFile, RemoteJwks, type KeySet } from './jwks.js';
 
@@ -74,6 +75,23 @@ export const JWT_REASONS = {
   tooLarge: 'Jwt is too large',
 } as const;
 
+/** The error code of each reason: the receipt, metrics and the status table use the code. */
+const JWT_REASON_CODES: Readonly<Record<string, ChioErrorCode>> = {
+  [JWT_REASONS.unknownIssuer]: 'JWT_UNKNOWN_ISSUER',
+  [JWT_REASONS.audienceNotAllowed]: 'JWT_AUDIENCE_NOT_ALLOWED',
+  [JWT_REASONS.notYetValid]: 'JWT_NOT_YET_VALID',
+  [JWT_REASONS.expired]: 'JWT_EXPIRED',
+  [JWT_REASONS.verificationFails]: 'JWT_SIGNATURE_INVALID',
+  [JWT_REASONS.kidAlgMismatch]: 'JWT_SIGNATURE_INVALID',
+  [JWT_REASONS.jwksFetchFail]: 'JWT_KEYS_UNAVAILABLE',
+  [JWT_REASONS.multipleTokens]: 'JWT_INVALID',
+};
+
+/** The code for one of JWT_REASONS: every reason not listed above is a malformed token. */
+export function jwtCodeOf(reason: string): ChioErrorCode {
+  return JWT_REASON_CODES[reason] ?? 'JWT_MALFORMED';
+}
+
 const text = (max: number) => z.string().min(1).max(max);
 const algorithms = z.array(z.string().max(16)).min(1).max(16).superRefine((algs, ctx) => {
   for (const [i, alg] of algs.entries()) {
@@ -98,12 +116,11 @@ const jwtRule = z
     algorithms: algorithms.optional(),
   })
   .refine((r) => [r.jwks, r.jwksUri, r.jwksFile].filter((v) => v !== undefined).length === 1, 'exactly one of jwks, jwksUri, jwksFile is required');
-const metadata = z.object({ name: z.string().min(1).max(253), namespace: z.string().max(253).optional() }).loose();
 
 export const requestAuthenticationSchema = z.strictObject({
   apiVersion: z.literal('chio.dev/v1'),
   kind: z.literal('RequestAuthentication'),
-  metadata,
+  metadata: metadataSchema,
   spec: z.strictObject({ jwtRules: z.array(jwtRule).max(64).default([]) }),
 });
 
@@ -117,7 +134,7 @@ export type JwtOutcome =
       /** Headers the token came in, to remove before upstream (Istio: unless forwardOriginalToken). */
       removeHeaders: string[];
     }
-  | { verdict: 'deny'; reason: string; credentialSha256?: string };
+  | { verdict: 'deny'; code: ChioErrorCode; reason: string; credentialSha256?: string };
 
 /**
  * fetchTimeoutMs caps one JWKS fetch; cacheTtlMs is how long a fetched JWKS is used;
@@ -213,7 +230,7 @@ export class JwtAuthenticator {
   async authenticate(input: CheckInput, deadline: number): Promise<JwtOutcome> {
     const tokens = this.#extract(input);
     if (tokens.size === 0) return SKIP;
-    if (tokens.size > MAX_JWTS_PER_REQUEST) return { verdict: 'deny', reason: JWT_REASONS.multipleTokens };
+    if (tokens.size > MAX_JWTS_PER_REQUEST) return { verdict: 'deny', code: jwtCodeOf(JWT_REASONS.multipleTokens), reason: JWT_REASONS.multipleTokens };
     // As Envoy: every token found must verify; the first one found names the caller.
     let first: JwtOutcome | undefined;
     for (const [token, locations] of tokens) {
@@ -261,7 +278,7 @@ export class JwtAuthenticator {
 
   async #authenticateOne(token: string, locations: ReadonlySet<string>, deadline: number): Promise<JwtOutcome> {
     const credentialSha256 = createHash('sha256').update(token).digest('hex');
-    const deny = (reason: string): JwtOutcome => ({ verdict: 'deny', reason, credentialSha256 });
+    const deny = (reason: string): JwtOutcome => ({ verdict: 'deny', code: jwtCodeOf(reason), reason, credentialSha256 });
     if (token.length > MAX_JWT_BYTES) return deny(JWT_REASONS.tooLarge);
     const jwt = decodeUnverified(token);
     if (typeof jwt === 'string') return deny(jwt);

@@ -3,7 +3,9 @@
  * that callers branch on; the message is for humans and logs, never for matching. Detail that
  * would tell an attacker which check failed belongs in `cause`, not in the message sent back.
  *
- * The edge (gRPC Check, HTTP API, CLI) maps codes to wire statuses in exactly one place each.
+ * What a code means at the wire (gRPC status, HTTP status, denial guard, CLI exit code) is
+ * written once, in status.ts, and read by the Check answer, the HTTP API and the CLI.
+ * Pure: no node: imports, so the portable verifier can throw these too.
  */
 export type ChioErrorCode =
   // input that is not of the expected form (bytes, JSON, notes, proofs, ids)
@@ -21,8 +23,34 @@ export type ChioErrorCode =
   // receipts
   | 'RECEIPT_INVALID'
   | 'CHAIN_BROKEN'
-  // storage and transport
+  | 'RECEIPT_NOT_STORED'
+  // Check denials, one per reason a guard says no (status.ts names the guard and statuses)
+  | 'REQUEST_MALFORMED'
+  | 'CAPABILITY_MALFORMED'
+  | 'CAPABILITY_UNTRUSTED_ISSUER'
+  | 'CAPABILITY_SIGNATURE_INVALID'
+  | 'CAPABILITY_NOT_YET_VALID'
+  | 'CAPABILITY_EXPIRED'
+  | 'CAPABILITY_TTL_EXCEEDED'
+  | 'CAPABILITY_REVOKED'
+  | 'CAPABILITY_OUT_OF_SCOPE'
+  | 'CAPABILITY_AMBIGUOUS'
+  | 'JWT_MALFORMED'
+  | 'JWT_UNKNOWN_ISSUER'
+  | 'JWT_AUDIENCE_NOT_ALLOWED'
+  | 'JWT_NOT_YET_VALID'
+  | 'JWT_EXPIRED'
+  | 'JWT_SIGNATURE_INVALID'
+  | 'JWT_KEYS_UNAVAILABLE'
+  | 'JWT_INVALID'
+  | 'POLICY_DENIED'
+  | 'POLICY_NO_MATCH'
+  | 'POLICY_UNAUTHENTICATED'
+  | 'POLICY_UNEVALUABLE'
+  | 'DECISION_FAILED'
+  // storage, transport, configuration
   | 'NOT_FOUND'
+  | 'PENDING'
   | 'UNAVAILABLE'
   | 'TIMEOUT'
   | 'CONFIG_INVALID'
@@ -54,3 +82,5 @@ export function toChioError(err: unknown): ChioError {
 export function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(`chio: internal invariant broken: ${message}`);
 }
+
+export { statusOf, clientReason, codeOfHttpStatus, GRPC, type WireStatus, type DenialGuard } from './status.js';

@@ -14,6 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
 import { ChioError } from '../errors/index.js';
+import { metadataSchema } from './metadata.js';
 import { DURATION_PATTERN, durationSeconds } from '../time.js';
 import { canonicalBytes } from '../receipt/jcs.js';
 import { sha256Hex } from '../crypto/sha256.js';
@@ -27,12 +28,11 @@ import { compileValidatingPolicy, validatingPolicySchema } from './kyverno/valid
 export const MAX_POLICY_FILE_BYTES = 1024 * 1024;
 export const MAX_POLICY_DOCUMENTS = 1000;
 
-const metadata = z.object({ name: z.string().min(1).max(253), namespace: z.string().max(253).optional() }).loose();
 const duration = z.string().regex(DURATION_PATTERN, 'must be a duration like 30m, 1h, 7d');
 const capabilityAuthoritySchema = z.strictObject({
   apiVersion: z.literal('chio.dev/v1'),
   kind: z.literal('CapabilityAuthority'),
-  metadata,
+  metadata: metadataSchema,
   spec: z.strictObject({
     issuers: z.array(z.string().min(1).max(1024)).max(256).default([]),
     /** Verifier-key files, relative to the key directory (for keys made by `chio keygen`). */

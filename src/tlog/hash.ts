@@ -47,9 +47,3 @@ export function isHash(h: unknown): h is Hash {
   return h instanceof Uint8Array && h.length === HASH_SIZE;
 }
 
-/** Byte equality of two hashes (public data, so not constant time). */
-export function hashEqual(a: Hash, b: Hash): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}

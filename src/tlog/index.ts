@@ -4,7 +4,7 @@
  * so the same code runs in the ledger, the verifier, the CLI and a browser.
  */
 export { MAX_TREE_SIZE } from './bits.js';
-export { type Hash, HASH_SIZE, emptyHash, leafHash, nodeHash, isHash, hashEqual } from './hash.js';
+export { type Hash, HASH_SIZE, emptyHash, leafHash, nodeHash, isHash } from './hash.js';
 export {
   type HashReader,
   MAX_PROOF_LENGTH,

@@ -23,7 +23,8 @@
  */
 import { ChioError, assert } from '../errors/index.js';
 import { MAX_TREE_SIZE, isIndex, shl, shr } from './bits.js';
-import { type Hash, HASH_SIZE, hashEqual, isHash, nodeHash } from './hash.js';
+import { type Hash, HASH_SIZE, isHash, nodeHash } from './hash.js';
+import { bytesEqual } from '../encoding.js';
 import { type HashReader, readExactly, splitStoredHashIndex, storedHashCount, storedHashIndex, subTreeIndex } from './tree.js';
 
 /** A tile: height h, level (ENTRIES_LEVEL for an entry bundle), index n, width 1..2^h. */
@@ -243,7 +244,7 @@ function checkRootTiles(plan: TilePlan, data: Uint8Array[], rootIndexes: number[
     const sub = hashFromTile(plan.tiles[t]!, data[t]!, rootIndexes[i]!);
     h = h === undefined ? sub : nodeHash(sub, h);
   }
-  if (h === undefined || !hashEqual(h, root)) throw new ChioError('PROOF_INVALID', 'tiles do not match the tree root');
+  if (h === undefined || !bytesEqual(h, root)) throw new ChioError('PROOF_INVALID', 'tiles do not match the tree root');
 }
 
 /** Checks every tile from position `from` on against the entry for it in its parent tile. */
@@ -254,7 +255,7 @@ function checkChildTiles(plan: TilePlan, data: Uint8Array[], from: number, treeS
     const j = parent && plan.indexOf(parent);
     assert(parent !== undefined && j !== undefined && j < i, 'lost the parent of a tile');
     const want = hashFromTile(parent, data[j]!, storedHashIndex(parent.level * parent.h, tile.n));
-    if (!hashEqual(subtreeHash(data[i]!), want)) throw new ChioError('PROOF_INVALID', 'tile does not match its parent tile');
+    if (!bytesEqual(subtreeHash(data[i]!), want)) throw new ChioError('PROOF_INVALID', 'tile does not match its parent tile');
   }
 }
 

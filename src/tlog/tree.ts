@@ -29,7 +29,8 @@
  */
 import { ChioError, assert } from '../errors/index.js';
 import { MAX_TREE_SIZE, isIndex, maxpow2, shl, shr, trailingZeros } from './bits.js';
-import { type Hash, emptyHash, hashEqual, isHash, leafHash, nodeHash } from './hash.js';
+import { type Hash, emptyHash, isHash, leafHash, nodeHash } from './hash.js';
+import { bytesEqual } from '../encoding.js';
 
 /**
  * Reads stored hashes by index (see storedHashIndex). MUST return exactly one 32-byte hash per
@@ -145,7 +146,7 @@ export function checkRecord(proof: readonly Hash[], t: number, th: Hash, n: numb
   if (!isIndex(t) || !isIndex(n) || n >= t) throw new ChioError('PROOF_INVALID', 'record index is outside the tree');
   if (!isHash(th) || !isHash(h) || !isProofShape(proof)) throw new ChioError('PROOF_INVALID', 'malformed record proof');
   const root = runRecordProof(proof, proof.length, 0, t, n, h);
-  if (root === undefined || !hashEqual(root, th)) throw new ChioError('PROOF_INVALID', 'record proof does not match the tree root');
+  if (root === undefined || !bytesEqual(root, th)) throw new ChioError('PROOF_INVALID', 'record proof does not match the tree root');
 }
 
 /** Prove that the tree of size t contains the tree of size n ≤ t as a prefix: RFC 6962 §2.1.2. */
@@ -170,11 +171,11 @@ export function checkTree(proof: readonly Hash[], t: number, th: Hash, n: number
   if (n === 0) {
     // The empty tree is a prefix of every tree; its root is MTH({}).
     const empty = emptyHash();
-    if (proof.length === 0 && hashEqual(h, empty) && (t > 0 || hashEqual(th, empty))) return;
+    if (proof.length === 0 && bytesEqual(h, empty) && (t > 0 || bytesEqual(th, empty))) return;
     throw new ChioError('PROOF_INVALID', 'tree proof from the empty tree does not hold');
   }
   const roots = runTreeProof(proof, proof.length, 0, t, n, h);
-  if (roots === undefined || !hashEqual(roots.old, h) || !hashEqual(roots.now, th)) {
+  if (roots === undefined || !bytesEqual(roots.old, h) || !bytesEqual(roots.now, th)) {
     throw new ChioError('PROOF_INVALID', 'tree proof does not match the tree roots');
   }
 }

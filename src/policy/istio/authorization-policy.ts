@@ -23,6 +23,7 @@
 import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
 import { ChioError } from '../../errors/index.js';
+import { metadataSchema } from '../metadata.js';
 import type { CheckInput } from '../../decision/check-input.js';
 import type { CapabilityClaims } from '../../credentials/capability.js';
 import { matchAny, matchAnyHost } from '../match.js';
@@ -51,11 +52,7 @@ const rule = z.strictObject({
 export const authorizationPolicySchema = z.strictObject({
   apiVersion: z.literal('chio.dev/v1'),
   kind: z.literal('AuthorizationPolicy'),
-  metadata: z.object({
-    name: z.string().min(1).max(253),
-    namespace: z.string().max(253).optional(),
-    annotations: z.record(z.string(), z.string()).optional(),
-  }).loose(),
+  metadata: metadataSchema,
   spec: z.strictObject({
     action: z.enum(['ALLOW', 'DENY', 'AUDIT']).default('ALLOW'),
     hosts: patterns.optional(),

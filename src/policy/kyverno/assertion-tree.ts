@@ -36,6 +36,7 @@
 import { compile, isRegistered, register, TreeInterpreter, TYPE_ANY, TYPE_ARRAY, TYPE_STRING } from '@jmespath-community/jmespath';
 import type { JSONValue } from '@jmespath-community/jmespath';
 import { ChioError } from '../../errors/index.js';
+import { isJsonObject } from '../../json.js';
 
 /** Deepest tree accepted (levels of maps and lists). */
 export const MAX_TREE_DEPTH = 32;
@@ -120,7 +121,7 @@ function compileNode(value: unknown, path: string, depth: number, scope: Readonl
   if (Array.isArray(value)) {
     return { kind: 'list', items: value.map((item, i) => compileNode(item, `${path}[${i}]`, depth + 1, scope, state)) };
   }
-  if (isObject(value)) {
+  if (isJsonObject(value)) {
     const entries = Object.entries(value).map(([key, child]) => compileEntry(key, child, path, depth, scope, state));
     return { kind: 'map', entries };
   }
@@ -207,7 +208,7 @@ type References = Record<'functions' | 'variables' | 'letBound', Set<string>>;
 
 /** Walk the AST for function names and variables (a Literal's value is data, not AST). */
 function collectReferences(node: unknown, refs: References): void {
-  if (!isObject(node) || typeof node.type !== 'string' || node.type === 'Literal') return;
+  if (!isJsonObject(node) || typeof node.type !== 'string' || node.type === 'Literal') return;
   if (node.type === 'Function' && typeof node.name === 'string') refs.functions.add(node.name);
   if (node.type === 'Variable' && typeof node.name === 'string') refs.variables.add(node.name);
   if (node.type === 'Binding' && typeof node.variable === 'string') refs.letBound.add(node.variable);
@@ -272,7 +273,7 @@ function visitMap(entries: MapEntry[], value: unknown, path: string, scope: Scop
     } else if (value === null || value === undefined) {
       fail(ctx, child, 'field not found in the input object');
       continue;
-    } else if (!isObject(value)) {
+    } else if (!isJsonObject(value)) {
       throw new TreeError(child, `cannot read field of ${typeName(value)}`);
     } else if (!Object.hasOwn(value, entry.field ?? '')) {
       fail(ctx, child, 'field not found in the input object');
@@ -287,7 +288,7 @@ function visitMap(entries: MapEntry[], value: unknown, path: string, scope: Scop
 }
 
 function iterate(entry: MapEntry, projected: unknown, path: string, scope: Scope, ctx: EvalContext): void {
-  if (!Array.isArray(projected) && !isObject(projected)) throw new TreeError(path, `expected an array or an object to iterate, got ${typeName(projected)}`);
+  if (!Array.isArray(projected) && !isJsonObject(projected)) throw new TreeError(path, `expected an array or an object to iterate, got ${typeName(projected)}`);
   // Keys are read one at a time: the budget, not the size of the input, bounds the work.
   const keys: ArrayLike<string | number> = Array.isArray(projected) ? { length: projected.length } : Object.keys(projected);
   for (let i = 0; i < keys.length; i++) {
@@ -321,8 +322,8 @@ function matches(expected: unknown, actual: unknown, path: string, depth: number
     if (!Array.isArray(actual)) throw new TreeError(path, `expected an array, got ${typeName(actual)}`);
     return expected.length === actual.length && expected.every((e, i) => matches(e, actual[i], path, depth + 1, ctx));
   }
-  if (isObject(expected)) {
-    if (!isObject(actual)) throw new TreeError(path, `expected an object, got ${typeName(actual)}`);
+  if (isJsonObject(expected)) {
+    if (!isJsonObject(actual)) throw new TreeError(path, `expected an object, got ${typeName(actual)}`);
     return Object.entries(expected).every(([k, e]) => Object.hasOwn(actual, k) && matches(e, actual[k], path, depth + 1, ctx));
   }
   const e = expected ?? null;
@@ -363,9 +364,6 @@ function invalid(state: CompileState, path: string, reason: string, cause?: unkn
   return new ChioError('CONFIG_INVALID', `${state.where}: ${clip(path, 256) || '(root)'}: ${reason}`, cause === undefined ? undefined : { cause });
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function typeName(value: unknown): string {
   if (value === null || value === undefined) return 'null';

@@ -34,6 +34,7 @@
  */
 import { z } from 'zod';
 import { ChioError } from '../../errors/index.js';
+import { metadataSchema } from '../metadata.js';
 import { compileAssertionTree, DEFAULT_EVALUATION_STEPS, evaluateAssertionTree } from './assertion-tree.js';
 import type { AssertionTree, EvaluationBudget, TreeFailure } from './assertion-tree.js';
 
@@ -68,7 +69,7 @@ const ruleSchema = z.strictObject({
 export const validatingPolicySchema = z.strictObject({
   apiVersion: z.literal('json.kyverno.io/v1alpha1'),
   kind: z.literal('ValidatingPolicy'),
-  metadata: z.looseObject({ name: z.string().min(1).max(253), namespace: z.string().max(253).optional() }),
+  metadata: metadataSchema,
   spec: z.strictObject({
     rules: z
       .array(ruleSchema)

@@ -108,76 +108,76 @@ describe('verifyCapability', () => {
       }
       expect(accepted).toEqual([]);
       expect(notChio).toEqual([]);
-      expect([...codes].sort()).toEqual(['MALFORMED', 'SIGNATURE_INVALID', 'UNTRUSTED_KEY']);
+      expect([...codes].sort()).toEqual(['CAPABILITY_MALFORMED', 'CAPABILITY_NOT_YET_VALID', 'CAPABILITY_SIGNATURE_INVALID', 'CAPABILITY_UNTRUSTED_ISSUER']);
     });
   });
 
   describe('when the issuer is not trusted', () => {
-    it('throws UNTRUSTED_KEY for a token signed by its own, untrusted, issuer', () => {
-      expectCode(() => verifyCapability(issueRaw({ ...CLAIMS, issuer: OTHER.vkey }, OTHER.signer), TRUST, NOW), 'UNTRUSTED_KEY');
+    it('throws CAPABILITY_UNTRUSTED_ISSUER for a token signed by its own, untrusted, issuer', () => {
+      expectCode(() => verifyCapability(issueRaw({ ...CLAIMS, issuer: OTHER.vkey }, OTHER.signer), TRUST, NOW), 'CAPABILITY_UNTRUSTED_ISSUER');
     });
 
-    it('throws UNTRUSTED_KEY when nobody is trusted', () => {
-      expectCode(() => verifyCapability(TOKEN, new IssuerTrust([]), NOW), 'UNTRUSTED_KEY');
+    it('throws CAPABILITY_UNTRUSTED_ISSUER when nobody is trusted', () => {
+      expectCode(() => verifyCapability(TOKEN, new IssuerTrust([]), NOW), 'CAPABILITY_UNTRUSTED_ISSUER');
     });
   });
 
   describe('when the signature does not hold', () => {
-    it('throws SIGNATURE_INVALID for a signature by another key under a trusted issuer name', () => {
-      expectCode(() => verifyCapability(issueCapability(CLAIMS, OTHER.signer), TRUST, NOW), 'SIGNATURE_INVALID');
+    it('throws CAPABILITY_SIGNATURE_INVALID for a signature by another key under a trusted issuer name', () => {
+      expectCode(() => verifyCapability(issueCapability(CLAIMS, OTHER.signer), TRUST, NOW), 'CAPABILITY_SIGNATURE_INVALID');
     });
 
-    it('throws SIGNATURE_INVALID for claims changed after signing', () => {
-      expectCode(() => verifyCapability(tampered((t) => (t.subject = 'agent-2')), TRUST, NOW), 'SIGNATURE_INVALID');
-      expectCode(() => verifyCapability(tampered((t) => (t.scope.grants[0].paths = ['*'])), TRUST, NOW), 'SIGNATURE_INVALID');
-      expectCode(() => verifyCapability(tampered((t) => delete t.scope.grants[1].hosts), TRUST, NOW), 'SIGNATURE_INVALID');
-      expectCode(() => verifyCapability(tampered((t) => (t.expires_at += 1)), TRUST, NOW), 'SIGNATURE_INVALID');
+    it('throws CAPABILITY_SIGNATURE_INVALID for claims changed after signing', () => {
+      expectCode(() => verifyCapability(tampered((t) => (t.subject = 'agent-2')), TRUST, NOW), 'CAPABILITY_SIGNATURE_INVALID');
+      expectCode(() => verifyCapability(tampered((t) => (t.scope.grants[0].paths = ['*'])), TRUST, NOW), 'CAPABILITY_SIGNATURE_INVALID');
+      expectCode(() => verifyCapability(tampered((t) => delete t.scope.grants[1].hosts), TRUST, NOW), 'CAPABILITY_SIGNATURE_INVALID');
+      expectCode(() => verifyCapability(tampered((t) => (t.expires_at += 1)), TRUST, NOW), 'CAPABILITY_SIGNATURE_INVALID');
     });
 
-    it('throws SIGNATURE_INVALID for a signature of the wrong length', () => {
-      expectCode(() => verifyCapability(tampered((t) => (t.signature = toBase64(new Uint8Array(63)))), TRUST, NOW), 'SIGNATURE_INVALID');
-      expectCode(() => verifyCapability(tampered((t) => (t.signature = toBase64(new Uint8Array(65)))), TRUST, NOW), 'SIGNATURE_INVALID');
+    it('throws CAPABILITY_SIGNATURE_INVALID for a signature of the wrong length', () => {
+      expectCode(() => verifyCapability(tampered((t) => (t.signature = toBase64(new Uint8Array(63)))), TRUST, NOW), 'CAPABILITY_SIGNATURE_INVALID');
+      expectCode(() => verifyCapability(tampered((t) => (t.signature = toBase64(new Uint8Array(65)))), TRUST, NOW), 'CAPABILITY_SIGNATURE_INVALID');
     });
 
-    it('throws MALFORMED for a signature that is not base64', () => {
-      expectCode(() => verifyCapability(tampered((t) => (t.signature = 'not-base64!')), TRUST, NOW), 'MALFORMED');
+    it('throws CAPABILITY_MALFORMED for a signature that is not base64', () => {
+      expectCode(() => verifyCapability(tampered((t) => (t.signature = 'not-base64!')), TRUST, NOW), 'CAPABILITY_MALFORMED');
     });
   });
 
   describe('when the clock is near issued_at (not yet valid while now + skew < issued_at)', () => {
-    it('accepts now = issued_at - skew and rejects one second earlier with MALFORMED', () => {
+    it('accepts now = issued_at - skew and rejects one second earlier with CAPABILITY_NOT_YET_VALID', () => {
       expect(verifyCapability(TOKEN, TRUST, ISSUED - DEFAULT_SKEW_SECONDS).id).toBe('cap-0001');
-      expectCode(() => verifyCapability(TOKEN, TRUST, ISSUED - DEFAULT_SKEW_SECONDS - 1), 'MALFORMED');
+      expectCode(() => verifyCapability(TOKEN, TRUST, ISSUED - DEFAULT_SKEW_SECONDS - 1), 'CAPABILITY_NOT_YET_VALID');
     });
 
     it('with no skew, is valid from issued_at exactly (SPEC §3: issued_at ≤ now)', () => {
       expect(verifyCapability(TOKEN, TRUST, ISSUED, 0).id).toBe('cap-0001');
-      expectCode(() => verifyCapability(TOKEN, TRUST, ISSUED - 1, 0), 'MALFORMED');
+      expectCode(() => verifyCapability(TOKEN, TRUST, ISSUED - 1, 0), 'CAPABILITY_NOT_YET_VALID');
     });
   });
 
   describe('when the clock is near expires_at (expired once now - skew ≥ expires_at)', () => {
-    it('accepts now = expires_at + skew - 1 and rejects now = expires_at + skew with MALFORMED', () => {
+    it('accepts now = expires_at + skew - 1 and rejects now = expires_at + skew with CAPABILITY_EXPIRED', () => {
       expect(verifyCapability(TOKEN, TRUST, EXPIRES - DEFAULT_SKEW_SECONDS - 1).id).toBe('cap-0001');
       expect(verifyCapability(TOKEN, TRUST, EXPIRES + DEFAULT_SKEW_SECONDS - 1).id).toBe('cap-0001');
-      expectCode(() => verifyCapability(TOKEN, TRUST, EXPIRES + DEFAULT_SKEW_SECONDS), 'MALFORMED');
+      expectCode(() => verifyCapability(TOKEN, TRUST, EXPIRES + DEFAULT_SKEW_SECONDS), 'CAPABILITY_EXPIRED');
     });
 
     it('with no skew, is expired at expires_at exactly (SPEC §3: now < expires_at)', () => {
       expect(verifyCapability(TOKEN, TRUST, EXPIRES - 1, 0).id).toBe('cap-0001');
-      expectCode(() => verifyCapability(TOKEN, TRUST, EXPIRES, 0), 'MALFORMED');
+      expectCode(() => verifyCapability(TOKEN, TRUST, EXPIRES, 0), 'CAPABILITY_EXPIRED');
     });
   });
 
   describe('when the lifetime is out of bounds', () => {
-    it('accepts a lifetime of exactly maxTtl and rejects one second more with MALFORMED', () => {
+    it('accepts a lifetime of exactly maxTtl and rejects one second more with CAPABILITY_TTL_EXCEEDED', () => {
       expect(verifyCapability(TOKEN, new IssuerTrust([ISSUER.vkey], 3600), NOW).id).toBe('cap-0001');
-      expectCode(() => verifyCapability(TOKEN, new IssuerTrust([ISSUER.vkey], 3599), NOW), 'MALFORMED');
+      expectCode(() => verifyCapability(TOKEN, new IssuerTrust([ISSUER.vkey], 3599), NOW), 'CAPABILITY_TTL_EXCEEDED');
     });
 
-    it('throws MALFORMED when it expires at or before it is issued', () => {
-      expectCode(() => verifyCapability(issueRaw({ ...CLAIMS, expires_at: ISSUED }), TRUST, ISSUED), 'MALFORMED');
-      expectCode(() => verifyCapability(issueRaw({ ...CLAIMS, expires_at: ISSUED - 1 }), TRUST, ISSUED), 'MALFORMED');
+    it('throws CAPABILITY_MALFORMED when it expires at or before it is issued', () => {
+      expectCode(() => verifyCapability(issueRaw({ ...CLAIMS, expires_at: ISSUED }), TRUST, ISSUED), 'CAPABILITY_MALFORMED');
+      expectCode(() => verifyCapability(issueRaw({ ...CLAIMS, expires_at: ISSUED - 1 }), TRUST, ISSUED), 'CAPABILITY_MALFORMED');
     });
   });
 
@@ -204,13 +204,13 @@ describe('verifyCapability', () => {
       ['a grant with an empty hosts list', { ...CLAIMS, scope: { grants: [{ hosts: [], methods: ['GET'], paths: ['/'] }] } }],
       ['a grant with 65 paths', { ...CLAIMS, scope: { grants: [{ methods: ['GET'], paths: Array.from({ length: 65 }, (_, i) => `/p${i}`) }] } }],
     ];
-    it.each(cases)('throws MALFORMED for %s, even when signed', (_name, claims) => {
+    it.each(cases)('throws CAPABILITY_MALFORMED for %s, even when signed', (_name, claims) => {
       const defined = Object.fromEntries(Object.entries(claims).filter(([, v]) => v !== undefined));
-      expectCode(() => verifyCapability(issueRaw(defined), TRUST, NOW), 'MALFORMED');
+      expectCode(() => verifyCapability(issueRaw(defined), TRUST, NOW), 'CAPABILITY_MALFORMED');
     });
 
-    it.each(['[]', '"token"', 'null', '42', '{}'])('throws MALFORMED for the JSON value %s', (text) => {
-      expectCode(() => verifyCapability(tokenOfText(text), TRUST, NOW), 'MALFORMED');
+    it.each(['[]', '"token"', 'null', '42', '{}'])('throws CAPABILITY_MALFORMED for the JSON value %s', (text) => {
+      expectCode(() => verifyCapability(tokenOfText(text), TRUST, NOW), 'CAPABILITY_MALFORMED');
     });
   });
 
@@ -224,17 +224,17 @@ describe('verifyCapability', () => {
       ['a trailing newline', `${text}\n`],
       ['a non-canonical number', text.replace(`"issued_at":${ISSUED}`, `"issued_at":${ISSUED}.0`)],
     ];
-    it.each(cases)('throws MALFORMED for %s', (_name, variant) => {
+    it.each(cases)('throws CAPABILITY_MALFORMED for %s', (_name, variant) => {
       expect(variant).not.toBe(text);
-      expectCode(() => verifyCapability(tokenOfText(variant), TRUST, NOW), 'MALFORMED');
+      expectCode(() => verifyCapability(tokenOfText(variant), TRUST, NOW), 'CAPABILITY_MALFORMED');
     });
   });
 
   describe('when the token is not base64url of a bounded size', () => {
-    it('throws MALFORMED for an empty token and one of 9 KB', () => {
-      expectCode(() => verifyCapability('', TRUST, NOW), 'MALFORMED');
-      expectCode(() => verifyCapability('A'.repeat(9 * 1024), TRUST, NOW), 'MALFORMED');
-      expectCode(() => verifyCapability('A'.repeat(MAX_TOKEN_CHARS + 1), TRUST, NOW), 'MALFORMED');
+    it('throws CAPABILITY_MALFORMED for an empty token and one of 9 KB', () => {
+      expectCode(() => verifyCapability('', TRUST, NOW), 'CAPABILITY_MALFORMED');
+      expectCode(() => verifyCapability('A'.repeat(9 * 1024), TRUST, NOW), 'CAPABILITY_MALFORMED');
+      expectCode(() => verifyCapability('A'.repeat(MAX_TOKEN_CHARS + 1), TRUST, NOW), 'CAPABILITY_MALFORMED');
     });
 
     // A correctly signed token whose JSON is exactly `n` bytes long (padding in one path).
@@ -256,7 +256,7 @@ describe('verifyCapability', () => {
       expect(verifyCapability(longest, TRUST, NOW).id).toBe('cap-0001');
       const over = signedTokenOfBytes((MAX_TOKEN_CHARS * 3) / 4 + 1);
       expect(over.length).toBeGreaterThan(MAX_TOKEN_CHARS);
-      expectCode(() => verifyCapability(over, TRUST, NOW), 'MALFORMED');
+      expectCode(() => verifyCapability(over, TRUST, NOW), 'CAPABILITY_MALFORMED');
     });
 
     it.each([
@@ -267,22 +267,22 @@ describe('verifyCapability', () => {
       ['a dot (a JWS separator)', (t: string) => `${t.slice(0, 10)}.${t.slice(11)}`],
       ['a non-ASCII letter', (t: string) => `${t.slice(0, 10)}é${t.slice(11)}`],
       ['an impossible length', (t: string) => `${t}${'A'.repeat(t.length % 4 === 0 ? 1 : 5 - (t.length % 4))}`],
-    ])('throws MALFORMED for %s', (_name, mangle) => {
+    ])('throws CAPABILITY_MALFORMED for %s', (_name, mangle) => {
       const token = mangle(TOKEN);
       expect(token).not.toBe(TOKEN);
-      expectCode(() => verifyCapability(token, TRUST, NOW), 'MALFORMED');
+      expectCode(() => verifyCapability(token, TRUST, NOW), 'CAPABILITY_MALFORMED');
     });
   });
 
   // A signed token's bytes are not malleable: a member added anywhere is refused (this once
   // slipped through inside scope and grants, which were rebuilt before the signature check).
   describe('when someone adds a member inside scope or a grant of a signed token', () => {
-    it('throws MALFORMED for an unknown member in a grant', () => {
-      expect(thrownCode(() => verifyCapability(tampered((t) => (t.scope.grants[0].note = 'added')), TRUST, NOW))).toBe('MALFORMED');
+    it('throws CAPABILITY_MALFORMED for an unknown member in a grant', () => {
+      expect(thrownCode(() => verifyCapability(tampered((t) => (t.scope.grants[0].note = 'added')), TRUST, NOW))).toBe('CAPABILITY_MALFORMED');
     });
 
-    it('throws MALFORMED for an unknown member in scope', () => {
-      expect(thrownCode(() => verifyCapability(tampered((t) => (t.scope.note = 'added')), TRUST, NOW))).toBe('MALFORMED');
+    it('throws CAPABILITY_MALFORMED for an unknown member in scope', () => {
+      expect(thrownCode(() => verifyCapability(tampered((t) => (t.scope.note = 'added')), TRUST, NOW))).toBe('CAPABILITY_MALFORMED');
     });
   });
 });

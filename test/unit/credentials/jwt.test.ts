@@ -118,7 +118,7 @@ describe('JwtAuthenticator.authenticate', () => {
       [`${header}.${b64url({ iss: ISSUER, aud: [1] })}.c2ln`, R.audNotString],
       [`${header}.${payload}.c2l=`, R.signatureBadBase64],
     ])('denies %s', async (token, reason) => {
-      expect(await auth.authenticate(bearer(token), soon())).toEqual({ verdict: 'deny', reason, credentialSha256: sha256(token) });
+      expect(await auth.authenticate(bearer(token), soon())).toEqual({ verdict: 'deny', code: 'JWT_MALFORMED', reason, credentialSha256: sha256(token) });
     });
 
     it('denies a 1 MB token without parsing it', async () => {
@@ -359,7 +359,7 @@ describe('JwtAuthenticator with a jwksUri', () => {
       mode = m;
       const auth = make();
       const token = await sign(rsa);
-      expect(await auth.authenticate(bearer(token), soon())).toEqual({ verdict: 'deny', reason: R.jwksFetchFail, credentialSha256: sha256(token) });
+      expect(await auth.authenticate(bearer(token), soon())).toEqual({ verdict: 'deny', code: 'JWT_KEYS_UNAVAILABLE', reason: R.jwksFetchFail, credentialSha256: sha256(token) });
       expect(await auth.authenticate(bearer(token), soon())).toMatchObject({ verdict: 'deny', reason: R.jwksFetchFail });
       expect(hits).toBe(1);
       mode = 'healthy';

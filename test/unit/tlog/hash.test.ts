@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../../src/encoding.js';
-import { emptyHash, hashEqual, isHash, leafHash, nodeHash } from '../../../src/tlog/index.js';
+import { emptyHash, isHash, leafHash, nodeHash } from '../../../src/tlog/index.js';
+import { bytesEqual } from '../../../src/encoding.js';
 
 describe('leafHash', () => {
   describe('when hashing the RFC 6962 test leaves', () => {
@@ -38,14 +39,14 @@ describe('emptyHash', () => {
   });
 });
 
-describe('isHash / hashEqual', () => {
+describe('isHash / bytesEqual', () => {
   describe('when given hashes and non-hashes', () => {
     it('accepts exactly 32-byte arrays and compares bytes', () => {
       expect(isHash(new Uint8Array(32))).toBe(true);
       expect(isHash(new Uint8Array(33))).toBe(false);
       expect(isHash('x'.repeat(32))).toBe(false);
-      expect(hashEqual(emptyHash(), emptyHash())).toBe(true);
-      expect(hashEqual(emptyHash(), leafHash(new Uint8Array(0)))).toBe(false);
+      expect(bytesEqual(emptyHash(), emptyHash())).toBe(true);
+      expect(bytesEqual(emptyHash(), leafHash(new Uint8Array(0)))).toBe(false);
     });
   });
 });
