@@ -14,15 +14,24 @@ import { ChioError } from './errors/index.js';
 /** Root of the installed package (holds deploy/ and proto/), from src/ or dist/. */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
+/** The demo policy set shipped with Chio (SPEC §8): the default for CHIO_POLICIES. */
+export const DEMO_POLICIES = resolve(PACKAGE_ROOT, 'deploy/policies');
+
+/** Default ports (SPEC §1); the CLI's --addr and --url defaults point at the same ones. */
+export const DEFAULT_HTTP_PORT = 9090;
+export const DEFAULT_GRPC_PORT = 9091;
+export const DEFAULT_LEDGER_PORT = 9092;
+export const DEFAULT_VERIFIER_PORT = 9093;
+
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveMs = z.coerce.number().int().min(1).max(3_600_000);
 
 /** Each setting: its environment variable, its YAML key, its schema with the default. */
 const SETTINGS = {
-  grpcPort: ['CHIO_GRPC_PORT', port.default(9091)],
-  httpPort: ['CHIO_HTTP_PORT', port.default(9090)],
-  ledgerPort: ['CHIO_LEDGER_PORT', port.default(9092)],
-  verifierPort: ['CHIO_VERIFIER_PORT', port.default(9093)],
+  grpcPort: ['CHIO_GRPC_PORT', port.default(DEFAULT_GRPC_PORT)],
+  httpPort: ['CHIO_HTTP_PORT', port.default(DEFAULT_HTTP_PORT)],
+  ledgerPort: ['CHIO_LEDGER_PORT', port.default(DEFAULT_LEDGER_PORT)],
+  verifierPort: ['CHIO_VERIFIER_PORT', port.default(DEFAULT_VERIFIER_PORT)],
   bind: ['CHIO_BIND', z.string().min(1).optional()],
   natsUrl: ['NATS_URL', z.string().min(1).optional()],
   natsCreds: ['NATS_CREDS', z.string().min(1).optional()],
@@ -35,7 +44,7 @@ const SETTINGS = {
   replicas: ['CHIO_REPLICAS', z.coerce.number().int().refine((n) => [1, 3, 5].includes(n), 'must be 1, 3 or 5').default(1)],
   dataDir: ['CHIO_DATA_DIR', z.string().min(1).default('./.chio')],
   keyDir: ['CHIO_KEY_DIR', z.string().min(1).optional()],
-  policies: ['CHIO_POLICIES', z.string().min(1).default(resolve(PACKAGE_ROOT, 'deploy/policies'))],
+  policies: ['CHIO_POLICIES', z.string().min(1).default(DEMO_POLICIES)],
   receiptTimeoutMs: ['CHIO_RECEIPT_TIMEOUT_MS', positiveMs.default(150)],
   mode: ['CHIO_MODE', z.enum(['enforce', 'shadow']).default('enforce')],
   defaultVerdict: ['CHIO_DEFAULT', z.enum(['deny', 'allow']).default('deny')],

@@ -72,15 +72,3 @@ async function handle(req: IncomingMessage, res: ServerResponse, opts: HttpServe
   for (const route of opts.routes ?? []) if (await route(req, res, url)) return;
   sendJson(res, 404, { error: 'not found' });
 }
-
-/** Read a request body up to `limit` bytes; undefined when it is larger. */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return new Uint8Array(Buffer.concat(chunks));
-}

@@ -1,8 +1,15 @@
 /**
- * Time helpers shared by the services: giving up at a deadline, and the durations that policy
- * files and the CLI write (`30s`, `30m`, `1h`, `7d`).
+ * Time helpers shared by the services: giving up at a deadline, the clock skew credentials are
+ * allowed, and the durations that policy files and the CLI write (`30s`, `30m`, `1h`, `7d`).
  */
 import { ChioError } from './errors/index.js';
+
+/**
+ * Clock skew tolerated on credential times (JWT exp/nbf, capability issued_at/expires_at), in
+ * seconds: Envoy jwt_authn's default clock_skew_seconds, so that both kinds of credential
+ * expire alike under the same clocks.
+ */
+export const DEFAULT_CLOCK_SKEW_SECONDS = 60;
 
 /**
  * `work`, or ChioError('TIMEOUT') at `deadline` (absolute ms, real clock), whichever settles

@@ -8,14 +8,17 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import type { ChioConfig } from './config.js';
+import { DEFAULT_GRPC_PORT, DEFAULT_VERIFIER_PORT, DEMO_POLICIES, type ChioConfig } from './config.js';
+import { ChioError } from './errors/index.js';
+import { fromBase64Url } from './encoding.js';
+import { loadPolicySet, type PolicySet } from './policy/policy-set.js';
 import { generateKeys, loadKey } from './keys.js';
 import { acquireNats, type AcquiredNats } from './nats/acquire.js';
 import { connectNats } from './nats/connection.js';
 import { startAuthz, type RunningAuthz } from './authz/service.js';
 import { startLedger, type RunningLedger } from './ledger/service.js';
 import { startVerifier, type RunningVerifier } from './verifier/service.js';
-import { issueCapability } from './credentials/capability.js';
+import { issueCapability, type Grant } from './credentials/capability.js';
 
 export interface RunningChio {
   readonly authz: RunningAuthz;
@@ -58,8 +61,19 @@ export async function startAll(config: ChioConfig, log: Logger): Promise<Running
   };
 }
 
-/** A demo capability token from the demo issuer, covering the demo policy's routes. */
-export function demoToken(config: ChioConfig, ttlSeconds = 12 * 3600): string {
+/** How long the demo token printed by `chio up` is valid. */
+export const DEMO_TOKEN_TTL_SECONDS = 12 * 3600;
+
+/**
+ * A demo capability token from the demo issuer in `config.keyDir`. Its grants are read from a
+ * policy set (default: the demo set shipped in deploy/policies), so that the token covers
+ * exactly what those policies allow capability holders: the operations of every enforced
+ * ALLOW rule that requires a capability (`when: capability.*`). Throws CONFIG_INVALID when
+ * the set allows capability holders nothing.
+ */
+export function demoToken(config: ChioConfig, ttlSeconds = DEMO_TOKEN_TTL_SECONDS, policies = DEMO_POLICIES): string {
+  const grants = capabilityGrantsOf(loadPolicySet(policies, config.keyDir));
+  if (grants.length === 0) throw new ChioError('CONFIG_INVALID', `the policies in ${policies} allow capability holders nothing: no demo token to print`);
   const issuer = loadKey(config.keyDir, 'demo-issuer');
   const now = Math.floor(Date.now() / 1000);
   return issueCapability({
@@ -67,23 +81,46 @@ export function demoToken(config: ChioConfig, ttlSeconds = 12 * 3600): string {
     id: randomUUID(),
     issuer: issuer.verifierKey,
     subject: 'demo-agent',
-    scope: { grants: [{ methods: ['POST'], paths: ['/tools/*', '/invoke/*'] }, { methods: ['GET'], paths: ['/tools/*'] }] },
+    scope: { grants },
     issued_at: now,
     expires_at: now + ttlSeconds,
   }, issuer.signer);
 }
 
+/** The operations that enforced ALLOW rules requiring a capability allow, as token grants. */
+export function capabilityGrantsOf(set: PolicySet): Grant[] {
+  const grants: Grant[] = [];
+  for (const policy of set.authorization) {
+    if (policy.action !== 'ALLOW' || policy.shadow) continue;
+    for (const { doc } of policy.rules) {
+      if (!doc.when?.some((c) => c.key.startsWith('capability.'))) continue;
+      for (const { operation } of doc.to ?? []) {
+        if (!operation.methods || !operation.paths) continue;
+        grants.push({ methods: operation.methods, paths: operation.paths, ...(operation.hosts ? { hosts: operation.hosts } : {}) });
+      }
+    }
+  }
+  return grants;
+}
+
+/** One line per grant: `POST /tools/*, /invoke/*`. */
+function describeGrants(token: string): string {
+  const claims = JSON.parse(new TextDecoder().decode(fromBase64Url(token))) as { scope: { grants: Grant[] } };
+  return claims.scope.grants.map((g) => `${g.methods.join(',')} ${g.paths.join(', ')}${g.hosts ? ` on ${g.hosts.join(', ')}` : ''}`).join('; ');
+}
+
 /** What `chio up` prints once everything listens. */
 export function welcome(config: ChioConfig, chio: RunningChio, token: string): string {
   const host = config.bind === '0.0.0.0' ? '127.0.0.1' : config.bind;
-  const addr = chio.authz.grpcPort === 9091 ? '' : ` --addr ${host}:${chio.authz.grpcPort}`;
-  const url = chio.verifier.httpPort === 9093 ? '' : ` --url http://${host}:${chio.verifier.httpPort}`;
+  // The CLI's defaults point at the default ports: name the address only when it differs.
+  const addr = chio.authz.grpcPort === DEFAULT_GRPC_PORT ? '' : ` --addr ${host}:${chio.authz.grpcPort}`;
+  const url = chio.verifier.httpPort === DEFAULT_VERIFIER_PORT ? '' : ` --url http://${host}:${chio.verifier.httpPort}`;
   return [
     '',
     `Chio is up.  authz gRPC ${host}:${chio.authz.grpcPort} (HTTP :${chio.authz.httpPort})  ledger :${chio.ledger.httpPort}  verifier http://${host}:${chio.verifier.httpPort}`,
     `keys: ${config.keyDir}   policies: ${config.policies}   policy hash: ${chio.authz.policyHash}`,
     '',
-    'A demo capability token (subject demo-agent; POST /tools/*, POST /invoke/*, GET /tools/*; valid 12h):',
+    `A demo capability token (subject demo-agent; ${describeGrants(token)}; valid ${DEMO_TOKEN_TTL_SECONDS / 3600}h):`,
     '',
     `  export CHIO_TOKEN=${token}`,
     '',

@@ -5,7 +5,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { loadConfig, type ChioConfig } from '../config.js';
+import { DEFAULT_GRPC_PORT, DEFAULT_VERIFIER_PORT, loadConfig, type ChioConfig } from '../config.js';
 import { durationSeconds } from '../time.js';
 import { createLogger } from '../log.js';
 import { generateKeys, loadKey, loadKeyFile, loadVerifierKey } from '../keys.js';
@@ -148,7 +148,7 @@ export function buildProgram(): Command {
     });
 
   program.command('check').description('send one CheckRequest the way Envoy would')
-    .option('--addr <host:port>', 'authz gRPC address', '127.0.0.1:9091')
+    .option('--addr <host:port>', 'authz gRPC address', `127.0.0.1:${DEFAULT_GRPC_PORT}`)
     .option('--method <method>', 'HTTP method', 'GET')
     .option('--path <path>', 'path with query', '/')
     .option('--host <host>', 'Host / :authority', 'tools.chio.local')
@@ -161,7 +161,7 @@ export function buildProgram(): Command {
     });
 
   program.command('prove').description('fetch a receipt proof and verify it locally').argument('<receipt-id>')
-    .option('--url <url>', 'verifier URL', 'http://127.0.0.1:9093')
+    .option('--url <url>', 'verifier URL', `http://127.0.0.1:${DEFAULT_VERIFIER_PORT}`)
     .option('--log-key <vkey>', 'log verifier key (default: log.pub in CHIO_KEY_DIR)')
     .option('--kernel-key <vkey>', 'kernel verifier key (default: kernel.pub in CHIO_KEY_DIR)')
     .option('--wait <ms>', 'how long to wait for a pending receipt', (v) => Number(v), 5000)

@@ -12,6 +12,7 @@
 import { verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { ChioError } from '../errors/index.js';
 import { isJsonObject } from '../json.js';
+import { DEFAULT_CLOCK_SKEW_SECONDS } from '../time.js';
 import { fromBase64, fromBase64Url, toBase64, toBase64Url } from '../encoding.js';
 import { canonicalBytes, parseCanonical } from '../receipt/jcs.js';
 import { parseVerifierKey } from '../tlog/note.js';
@@ -21,8 +22,6 @@ export const CAPABILITY_SCHEMA = 'chio.capability.v1';
 /** A token longer than this is refused before it is decoded. */
 export const MAX_TOKEN_CHARS = 8 * 1024;
 export const MAX_GRANTS = 64;
-/** Clock skew tolerated on issued_at and expires_at, in seconds. */
-export const DEFAULT_SKEW_SECONDS = 30;
 
 export interface Grant {
   hosts?: string[];
@@ -75,7 +74,7 @@ export class IssuerTrust {
  * CAPABILITY_SIGNATURE_INVALID. The signature is checked over the claims exactly as received (every
  * field but `signature`), so nothing can be added to a signed token.
  */
-export function verifyCapability(token: string, trust: IssuerTrust, nowSeconds: number, skewSeconds = DEFAULT_SKEW_SECONDS): CapabilityClaims {
+export function verifyCapability(token: string, trust: IssuerTrust, nowSeconds: number, skewSeconds = DEFAULT_CLOCK_SKEW_SECONDS): CapabilityClaims {
   const decoded = decodeCapabilityToken(token);
   const { signature, ...claims } = toCapabilityToken(decoded);
   const { signature: _received, ...signed } = decoded as Record<string, unknown>;

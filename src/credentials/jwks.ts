@@ -127,7 +127,7 @@ export class RemoteJwks {
       if (recent) throw new ChioError('UNAVAILABLE', `JWKS ${this.uri}: no key set, and the last fetch began less than ${this.#opts.minRefreshIntervalMs} ms ago`);
       this.#lastAttemptAt = now;
       // `.finally` runs after this assignment, so a settled fetch never lingers as in-flight.
-      this.#inFlight = this.#fetchKeys(deadline).finally(() => {
+      this.#inFlight = this.#fetchKeys().finally(() => {
         this.#inFlight = undefined;
       });
       // Every waiter handles the outcome; this keeps a fetch nobody waits for any more quiet.
@@ -145,7 +145,7 @@ export class RemoteJwks {
   // The fetch has its own budget (fetchTimeoutMs), not the first waiter's deadline: an identity
   // provider slower than one Check's budget still gets its keys fetched, while every waiter
   // gives up at its own deadline (keysFor).
-  async #fetchKeys(_deadline: number): Promise<KeySet> {
+  async #fetchKeys(): Promise<KeySet> {
     const budget = this.#opts.fetchTimeoutMs;
     let text: string;
     try {

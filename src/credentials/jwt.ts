@@ -27,6 +27,7 @@ import { ChioError, type ChioErrorCode } from '../errors/index.js';
 import { metadataSchema } from '../policy/metadata.js';
 import type { CheckInput } from '../decision/check-input.js';
 import { MAX_JWKS_BYTES, parseJwks, readJwksFile, RemoteJwks, type KeySet } from './jwks.js';
+import { DEFAULT_CLOCK_SKEW_SECONDS } from '../time.js';
 
 /** Default algorithms: the asymmetric JWS algorithms Envoy verifies (RFC 7518 §3, RFC 8037). */
 export const DEFAULT_JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'PS256', 'PS384', 'PS512', 'EdDSA'] as const;
@@ -39,8 +40,6 @@ export const MAX_JWTS_PER_REQUEST = 4;
 export const DEFAULT_FETCH_TIMEOUT_MS = 1000;
 export const DEFAULT_CACHE_TTL_MS = 5 * 60 * 1000;
 export const DEFAULT_MIN_REFRESH_INTERVAL_MS = 10 * 1000;
-/** Envoy's default clock_skew_seconds. */
-export const DEFAULT_SKEW_SECONDS = 60;
 
 /**
  * Deny reasons, verbatim from Envoy's jwt_verify_lib `getStatusString` (src/status.cc), but
@@ -190,7 +189,7 @@ export class JwtAuthenticator {
     const cacheTtlMs = positive(options.cacheTtlMs, DEFAULT_CACHE_TTL_MS, 'cacheTtlMs');
     const minRefreshIntervalMs = positive(options.minRefreshIntervalMs, DEFAULT_MIN_REFRESH_INTERVAL_MS, 'minRefreshIntervalMs');
     if (cacheTtlMs < minRefreshIntervalMs) throw new ChioError('CONFIG_INVALID', 'JWT options: cacheTtlMs must not be shorter than minRefreshIntervalMs');
-    this.#skewSeconds = options.skewSeconds ?? DEFAULT_SKEW_SECONDS;
+    this.#skewSeconds = options.skewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS;
     if (!Number.isInteger(this.#skewSeconds) || this.#skewSeconds < 0) throw new ChioError('CONFIG_INVALID', 'JWT options: skewSeconds must be a whole number ≥ 0');
     this.#now = options.now ?? Date.now;
     const remote = { fetchTimeoutMs, cacheTtlMs, minRefreshIntervalMs, now: this.#now, fetch: options.fetch ?? fetch };

@@ -66,7 +66,10 @@ export class PolicyWatcher {
       this.log.error({ err: err instanceof Error ? err.message : String(err), policy_hash: this.set.hash }, 'policy change refused; keeping the current set');
       return 'refused';
     }
-    if (next.hash === this.set.hash) return 'unchanged';
+    if (next.hash === this.set.hash) {
+      policyReloadsTotal.inc({ result: 'unchanged' });
+      return 'unchanged';
+    }
     const previous = this.set.hash;
     next.jwt?.prefetch();
     this.set = next;

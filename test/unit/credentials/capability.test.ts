@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  CAPABILITY_SCHEMA, DEFAULT_SKEW_SECONDS, IssuerTrust, MAX_GRANTS, MAX_TOKEN_CHARS, issueCapability, verifyCapability,
+  CAPABILITY_SCHEMA, IssuerTrust, MAX_GRANTS, MAX_TOKEN_CHARS, issueCapability, verifyCapability,
   type CapabilityClaims,
 } from '../../../src/credentials/capability.js';
 import { type ChioErrorCode, isChioError } from '../../../src/errors/index.js';
@@ -8,6 +8,7 @@ import { fromBase64Url, toBase64, toBase64Url } from '../../../src/encoding.js';
 import { canonicalBytes } from '../../../src/receipt/jcs.js';
 import { createNodeSigner } from '../../../src/crypto/ed25519.js';
 import { newEd25519SignerKey } from '../../../src/tlog/index.js';
+import { DEFAULT_CLOCK_SKEW_SECONDS } from '../../../src/time.js';
 import { expectCode, thrownCode } from '../receipt/helpers.js';
 
 const seedOf = (byte: number) => new Uint8Array(32).fill(byte);
@@ -146,8 +147,8 @@ describe('verifyCapability', () => {
 
   describe('when the clock is near issued_at (not yet valid while now + skew < issued_at)', () => {
     it('accepts now = issued_at - skew and rejects one second earlier with CAPABILITY_NOT_YET_VALID', () => {
-      expect(verifyCapability(TOKEN, TRUST, ISSUED - DEFAULT_SKEW_SECONDS).id).toBe('cap-0001');
-      expectCode(() => verifyCapability(TOKEN, TRUST, ISSUED - DEFAULT_SKEW_SECONDS - 1), 'CAPABILITY_NOT_YET_VALID');
+      expect(verifyCapability(TOKEN, TRUST, ISSUED - DEFAULT_CLOCK_SKEW_SECONDS).id).toBe('cap-0001');
+      expectCode(() => verifyCapability(TOKEN, TRUST, ISSUED - DEFAULT_CLOCK_SKEW_SECONDS - 1), 'CAPABILITY_NOT_YET_VALID');
     });
 
     it('with no skew, is valid from issued_at exactly (SPEC §3: issued_at ≤ now)', () => {
@@ -158,9 +159,9 @@ describe('verifyCapability', () => {
 
   describe('when the clock is near expires_at (expired once now - skew ≥ expires_at)', () => {
     it('accepts now = expires_at + skew - 1 and rejects now = expires_at + skew with CAPABILITY_EXPIRED', () => {
-      expect(verifyCapability(TOKEN, TRUST, EXPIRES - DEFAULT_SKEW_SECONDS - 1).id).toBe('cap-0001');
-      expect(verifyCapability(TOKEN, TRUST, EXPIRES + DEFAULT_SKEW_SECONDS - 1).id).toBe('cap-0001');
-      expectCode(() => verifyCapability(TOKEN, TRUST, EXPIRES + DEFAULT_SKEW_SECONDS), 'CAPABILITY_EXPIRED');
+      expect(verifyCapability(TOKEN, TRUST, EXPIRES - DEFAULT_CLOCK_SKEW_SECONDS - 1).id).toBe('cap-0001');
+      expect(verifyCapability(TOKEN, TRUST, EXPIRES + DEFAULT_CLOCK_SKEW_SECONDS - 1).id).toBe('cap-0001');
+      expectCode(() => verifyCapability(TOKEN, TRUST, EXPIRES + DEFAULT_CLOCK_SKEW_SECONDS), 'CAPABILITY_EXPIRED');
     });
 
     it('with no skew, is expired at expires_at exactly (SPEC §3: now < expires_at)', () => {
