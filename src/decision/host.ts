@@ -1,0 +1,65 @@
+/**
+ * The host policies match on (SPEC §4). Istio matches `hosts` case-insensitively and with or
+ * without the port; an upstream (or DNS) treats `Admin.Example.com.`, `admin.example.com:`
+ * and `admin.example.com` as one host. So every spelling is brought to one form before any
+ * policy or grant looks at it:
+ *
+ *   1. the authority must be a plain `host[:port]`: no userinfo (`user:pass@`), no spaces,
+ *      no control characters, no percent-escapes — anything else is refused (Request guard);
+ *   2. an IPv6 literal stays bracketed and is lower-cased; it must be a valid address;
+ *   3. a name is lower-cased and turned to its ASCII (IDNA / punycode) form; one trailing dot
+ *      is dropped; empty labels (`a..b`, `.a`) and characters outside letters, digits, `-`,
+ *      `_` and `.` are refused;
+ *   4. an empty port (`host:`) is dropped; a port is 1–65535 without leading zeros.
+ *
+ * The result is `name` or `name:port`; host patterns without a port then match it with any
+ * port (policy/match.ts).
+ */
+import { domainToASCII } from 'node:url';
+import { isIPv6 } from 'node:net';
+import { ChioError } from '../errors/index.js';
+
+/** Longest host name (RFC 1035 §2.3.4), before the port. */
+export const MAX_HOST_NAME_CHARS = 253;
+
+const NAME = /^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/;
+
+/** The normalised authority of a request; '' stays ''. Throws REQUEST_MALFORMED when refused. */
+export function normalizeHost(authority: string): string {
+  if (authority === '') return '';
+  const refuse = (why: string) => new ChioError('REQUEST_MALFORMED', `host ${why}`);
+  if (authority.includes('@')) throw refuse('has userinfo');
+  if (/\s/.test(authority)) throw refuse('has a space');
+  if (/[\u0000-\u001f\u007f]/.test(authority)) throw refuse('has a control character');
+  if (authority.includes('%')) throw refuse('has a percent-escape');
+  const { name, port } = splitPort(authority, refuse);
+  const host = name.startsWith('[') ? normalizeIpv6(name, refuse) : normalizeName(name, refuse);
+  return port === undefined ? host : `${host}:${port}`;
+}
+
+function splitPort(authority: string, refuse: (why: string) => ChioError): { name: string; port?: number } {
+  const bracket = authority.lastIndexOf(']');
+  const colon = authority.lastIndexOf(':');
+  if (colon < 0 || colon < bracket) return { name: authority };
+  const name = authority.slice(0, colon);
+  const digits = authority.slice(colon + 1);
+  if (digits === '') return { name };
+  if (!/^[1-9][0-9]{0,4}$/.test(digits) || Number(digits) > 65535) throw refuse('has an invalid port');
+  return { name, port: Number(digits) };
+}
+
+function normalizeIpv6(name: string, refuse: (why: string) => ChioError): string {
+  const inner = name.slice(1, -1);
+  if (!name.endsWith(']') || !isIPv6(inner)) throw refuse('is not a valid IPv6 literal');
+  return `[${inner.toLowerCase()}]`;
+}
+
+function normalizeName(name: string, refuse: (why: string) => ChioError): string {
+  // An unbracketed colon left after the port was split off: a bare IPv6 or a second port.
+  if (name.includes(':') || name.includes('[') || name.includes(']')) throw refuse('is not a valid authority');
+  const trimmed = name.endsWith('.') ? name.slice(0, -1) : name;
+  // domainToASCII lower-cases and applies IDNA; it answers '' for what it cannot convert.
+  const ascii = /^[\x21-\x7e]*$/.test(trimmed) ? trimmed.toLowerCase() : domainToASCII(trimmed);
+  if (ascii === '' || ascii.length > MAX_HOST_NAME_CHARS || !NAME.test(ascii)) throw refuse('is not a valid host name');
+  return ascii;
+}

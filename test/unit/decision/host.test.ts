@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { normalizeHost } from '../../../src/decision/host.js';
+import { expectCode } from '../../support/errors.js';
+
+describe('normalizeHost', () => {
+  describe('when a host is spelt differently but names the same host', () => {
+    it.each([
+      ['admin.example.com', 'admin.example.com'],
+      ['Admin.Example.COM', 'admin.example.com'],
+      ['admin.example.com.', 'admin.example.com'],
+      ['admin.example.com:', 'admin.example.com'],
+      ['admin.example.com.:443', 'admin.example.com:443'],
+      ['ADMIN.example.com:8080', 'admin.example.com:8080'],
+      ['bücher.example', 'xn--bcher-kva.example'],
+      ['BÜCHER.example.', 'xn--bcher-kva.example'],
+      ['[2001:DB8::1]', '[2001:db8::1]'],
+      ['[2001:db8::1]:8443', '[2001:db8::1]:8443'],
+      ['10.0.0.1:80', '10.0.0.1:80'],
+      ['svc_a.ns.svc.cluster.local', 'svc_a.ns.svc.cluster.local'],
+      ['', ''],
+    ])('%j → %j', (raw, normal) => {
+      expect(normalizeHost(raw)).toBe(normal);
+    });
+  });
+
+  describe('when the authority cannot be normalised safely', () => {
+    it.each([
+      ['user:SECRET@example.com', 'userinfo'],
+      ['@example.com', 'userinfo'],
+      [' admin.example.com', 'leading space'],
+      ['admin.example.com ', 'trailing space'],
+      ['admin example.com', 'inner space'],
+      ['admin.example.com\t', 'tab'],
+      ['admin.example.com\u0000', 'NUL'],
+      ['adm%69n.example.com', 'percent-escape'],
+      ['admin..example.com', 'empty label'],
+      ['.admin.example.com', 'leading dot'],
+      ['admin.example.com..', 'two trailing dots'],
+      ['admin.example.com:0', 'port 0'],
+      ['admin.example.com:65536', 'port too large'],
+      ['admin.example.com:0443', 'port with a leading zero'],
+      ['admin.example.com:44a', 'port not a number'],
+      ['admin.example.com:443:443', 'two ports'],
+      ['2001:db8::1', 'bare IPv6'],
+      ['[2001:db8::zz]', 'bad IPv6'],
+      ['[2001:db8::1', 'unclosed bracket'],
+      ['admin/example.com', 'slash'],
+      ['admin.example.com#x', 'hash'],
+      ['a'.repeat(254), 'too long'],
+    ])('%j (%s) is REQUEST_MALFORMED', (raw) => {
+      expectCode(() => normalizeHost(raw), 'REQUEST_MALFORMED');
+    });
+  });
+});
