@@ -27,7 +27,7 @@ import { ChioError, type ChioErrorCode } from '../errors/index.js';
 import { metadataSchema } from '../policy/metadata.js';
 import type { CheckInput } from '../decision/check-input.js';
 import { MAX_JWKS_BYTES, parseJwks, readJwksFile, RemoteJwks, type KeySet } from './jwks.js';
-import { DEFAULT_CLOCK_SKEW_SECONDS } from '../time.js';
+import { DEFAULT_CLOCK_SKEW_SECONDS, DURATION_PATTERN, durationSeconds } from '../time.js';
 
 /** Default algorithms: the asymmetric JWS algorithms Envoy verifies (RFC 7518 §3, RFC 8037). */
 export const DEFAULT_JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'PS256', 'PS384', 'PS512', 'EdDSA'] as const;
@@ -72,6 +72,9 @@ export const JWT_REASONS = {
   jwksFetchFail: 'Jwks remote fetch is failed',
   // Chio's own: Envoy has no such status (its header-size limits answer first).
   tooLarge: 'Jwt is too large',
+  // Chio's own, for the rule options requireExpiration and maxLifetime.
+  expMissing: 'Jwt has no expiration',
+  lifetimeTooLong: 'Jwt lifetime exceeds maxLifetime',
 } as const;
 
 /** The error code of each reason: the receipt, metrics and the status table use the code. */
@@ -80,6 +83,8 @@ const JWT_REASON_CODES: Readonly<Record<string, ChioErrorCode>> = {
   [JWT_REASONS.audienceNotAllowed]: 'JWT_AUDIENCE_NOT_ALLOWED',
   [JWT_REASONS.notYetValid]: 'JWT_NOT_YET_VALID',
   [JWT_REASONS.expired]: 'JWT_EXPIRED',
+  [JWT_REASONS.expMissing]: 'JWT_INVALID',
+  [JWT_REASONS.lifetimeTooLong]: 'JWT_INVALID',
   [JWT_REASONS.verificationFails]: 'JWT_SIGNATURE_INVALID',
   [JWT_REASONS.kidAlgMismatch]: 'JWT_SIGNATURE_INVALID',
   [JWT_REASONS.jwksFetchFail]: 'JWT_KEYS_UNAVAILABLE',
@@ -113,6 +118,10 @@ const jwtRule = z
     forwardOriginalToken: z.boolean().optional(),
     outputPayloadToHeader: text(256).optional(),
     algorithms: algorithms.optional(),
+    // Istio accepts a JWT without exp (Envoy's require_expiration defaults to false); these
+    // two Chio options let a rule insist on one, and on a bounded lifetime.
+    requireExpiration: z.boolean().optional(),
+    maxLifetime: z.string().regex(DURATION_PATTERN, 'must be a duration like 30m, 1h, 7d').optional(),
   })
   .refine((r) => [r.jwks, r.jwksUri, r.jwksFile].filter((v) => v !== undefined).length === 1, 'exactly one of jwks, jwksUri, jwksFile is required');
 
@@ -162,6 +171,9 @@ interface Rule {
   locations: ReadonlySet<string>;
   keys: KeySet | RemoteJwks;
   forwardOriginalToken: boolean;
+  requireExpiration: boolean;
+  /** Longest exp − iat (or exp − now without iat), in seconds; undefined: any. */
+  maxLifetimeSeconds: number | undefined;
 }
 
 interface Unverified {
@@ -212,6 +224,9 @@ export class JwtAuthenticator {
           locations: new Set(this.#addLocations(rule)),
           keys,
           forwardOriginalToken: rule.forwardOriginalToken === true,
+          // A bounded lifetime needs an end: maxLifetime implies requireExpiration.
+          requireExpiration: rule.requireExpiration === true || rule.maxLifetime !== undefined,
+          maxLifetimeSeconds: rule.maxLifetime === undefined ? undefined : durationSeconds(rule.maxLifetime),
         });
       }
     }
@@ -289,6 +304,10 @@ export class JwtAuthenticator {
     const now = Math.floor(nowMs / 1000);
     if (payload.nbf !== undefined && now + this.#skewSeconds < payload.nbf) return deny(JWT_REASONS.notYetValid);
     if (payload.exp !== undefined && now > payload.exp + this.#skewSeconds) return deny(JWT_REASONS.expired);
+    if (payload.exp === undefined && rule.requireExpiration) return deny(JWT_REASONS.expMissing);
+    if (payload.exp !== undefined && rule.maxLifetimeSeconds !== undefined && payload.exp - (payload.iat ?? now) > rule.maxLifetimeSeconds) {
+      return deny(JWT_REASONS.lifetimeTooLong);
+    }
     if (!audiencesAllowed(rule.audiences, payload.aud)) return deny(JWT_REASONS.audienceNotAllowed);
     let keys: KeySet;
     try {
@@ -377,7 +396,9 @@ function decodeUnverified(token: string): Unverified | string {
   if (payload.iss !== undefined && typeof payload.iss !== 'string') return JWT_REASONS.issNotString;
   if (payload.sub !== undefined && typeof payload.sub !== 'string') return JWT_REASONS.subNotString;
   for (const claim of ['iat', 'nbf', 'exp'] as const) {
-    if (payload[claim] !== undefined && !Number.isInteger(payload[claim])) return JWT_REASONS[`${claim}NotInteger`];
+    // Envoy reads these as uint64: a fraction, a negative number or 1e300 is "not an integer".
+    const value = payload[claim];
+    if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= 0)) return JWT_REASONS[`${claim}NotInteger`];
   }
   const aud = payload.aud;
   if (aud !== undefined && typeof aud !== 'string' && !(Array.isArray(aud) && aud.every((a) => typeof a === 'string'))) {

@@ -89,6 +89,36 @@ describe('JwtAuthenticator.authenticate', () => {
     });
   });
 
+  describe('when the expiry is missing, absurd or too far', () => {
+    const noExp = async () => {
+      const now = Math.floor(Date.now() / 1000);
+      return new SignJWT({ iss: ISSUER, sub: 'alice', aud: 'api', iat: now }).setProtectedHeader({ alg: 'RS256', kid: 'rsa-1' }).sign(rsa.privateKey);
+    };
+
+    it('accepts a JWT without exp by default, as Istio does', async () => {
+      expect((await auth.authenticate(bearer(await noExp()), soon())).verdict).toBe('allow');
+    });
+
+    it.each([['1e300', 1e300], ['-1', -1], ['2^53', 2 ** 53]])('denies exp %s as Envoy does (not a uint64)', async (_, exp) => {
+      expect(await auth.authenticate(bearer(await sign(rsa, { exp })), soon())).toMatchObject({ verdict: 'deny', code: 'JWT_MALFORMED', reason: R.expNotInteger });
+    });
+
+    it('denies a JWT without exp when the rule says requireExpiration', async () => {
+      const strict = new JwtAuthenticator([doc({ audiences: ['api'], jwks: jwks(rsa), requireExpiration: true })]);
+      expect(await strict.authenticate(bearer(await noExp()), soon())).toMatchObject({ verdict: 'deny', code: 'JWT_INVALID', reason: R.expMissing });
+      expect((await strict.authenticate(bearer(await sign(rsa)), soon())).verdict).toBe('allow');
+    });
+
+    it('denies a lifetime over maxLifetime, which also requires exp', async () => {
+      const bounded = new JwtAuthenticator([doc({ audiences: ['api'], jwks: jwks(rsa), maxLifetime: '1h' })]);
+      const now = Math.floor(Date.now() / 1000);
+      expect((await bounded.authenticate(bearer(await sign(rsa, { iat: now, exp: now + 3600 })), soon())).verdict).toBe('allow');
+      expect(await bounded.authenticate(bearer(await sign(rsa, { iat: now, exp: now + 3601 })), soon())).toMatchObject({ verdict: 'deny', reason: R.lifetimeTooLong });
+      expect(await bounded.authenticate(bearer(await sign(rsa, { iat: undefined, exp: now + 7200 })), soon())).toMatchObject({ verdict: 'deny', reason: R.lifetimeTooLong });
+      expect(await bounded.authenticate(bearer(await noExp()), soon())).toMatchObject({ verdict: 'deny', reason: R.expMissing });
+    });
+  });
+
   describe('when no JWT is presented', () => {
     it.each([
       ['no credentials', request()],
