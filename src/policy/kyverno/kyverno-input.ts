@@ -93,10 +93,36 @@ const PROTOCOL_NAMES = ['TCP', 'UDP'];
 const MIN_SECONDS = -62_135_596_800;
 const MAX_SECONDS = 253_402_300_799;
 
-/** The protobuf JSON form of `req.attributes` (`{}` when absent). Throws ChioError('MALFORMED'). */
-export function toKyvernoInput(req: CheckRequest | null | undefined): JsonObject {
+/**
+ * What every policy kind decides on instead of the raw spelling (SPEC §4): the normalised path
+ * (with the query, which Envoy's `path` carries too) and the normalised host. The raw values
+ * stay readable where a policy asks for them explicitly: `request.http.headers[":path"]` and
+ * `[":authority"]` are as Envoy sent them.
+ */
+export interface NormalisedTarget {
+  path: string;
+  host: string;
+}
+
+/**
+ * The protobuf JSON form of `req.attributes` (`{}` when absent), with `request.http.path` and
+ * `request.http.host` replaced by `normal` when given. Throws ChioError('MALFORMED').
+ */
+export function toKyvernoInput(req: CheckRequest | null | undefined, normal?: NormalisedTarget): JsonObject {
   const counter = { values: 0 };
-  return toMessage((req as { attributes?: unknown } | null | undefined)?.attributes, ATTRIBUTE_CONTEXT, counter) ?? object([]);
+  const input = toMessage((req as { attributes?: unknown } | null | undefined)?.attributes, ATTRIBUTE_CONTEXT, counter) ?? object([]);
+  const http = (input.request as JsonObject | undefined)?.http as JsonObject | undefined;
+  if (http && normal) {
+    // protojson leaves zero values out: an empty normal form is absent, like an empty field.
+    setOrDelete(http, 'path', normal.path);
+    setOrDelete(http, 'host', normal.host);
+  }
+  return input;
+}
+
+function setOrDelete(message: JsonObject, field: string, value: string): void {
+  if (value === '') delete message[field];
+  else message[field] = value;
 }
 
 interface Counter {
