@@ -8,11 +8,11 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isChioError, statusOf, type ChioErrorCode } from '../../../src/errors/index.js';
 import { fromBase64, toBase64 } from '../../../src/encoding.js';
-import { receiptBytes } from '../../../src/receipt/receipt.js';
-import { MemoryHashStore, generateSignerKey, proveRecord, signCheckpoint, treeHash } from '../../../src/tlog/index.js';
+import { generateSignerKey } from '../../../src/tlog/index.js';
 import type { ReceiptProof } from '../../../src/verify/index.js';
 import { PROVE_RETRY_INTERVAL_MS, proveReceipt, type ProveOptions } from '../../../src/cli/prove.js';
 import { chainOf, kernelOf } from '../receipt/helpers.js';
+import { receiptProofOf } from '../verify/proofs.js';
 
 const ORIGIN = 'chio.local/receipts';
 const LOG = generateSignerKey(ORIGIN, () => new Uint8Array(32).fill(51));
@@ -34,12 +34,7 @@ let server: Server;
 let options: ProveOptions;
 let proof: ReceiptProof;
 
-async function proofOf(index: number, logKey = LOG.signerKey): Promise<ReceiptProof> {
-  const store = new MemoryHashStore();
-  for (const r of RECEIPTS) store.append(receiptBytes(r));
-  const checkpoint = signCheckpoint({ origin: ORIGIN, size: RECEIPTS.length, root: await treeHash(RECEIPTS.length, store.readHashes) }, logKey);
-  return { receipt: RECEIPTS[index]!, index, checkpoint, inclusion_proof: (await proveRecord(RECEIPTS.length, index, store.readHashes)).map(toBase64) };
-}
+const proofOf = (index: number, logKey = LOG.signerKey) => receiptProofOf(RECEIPTS, index, logKey);
 
 /** The code proveReceipt fails with. */
 async function failureOf(opts: ProveOptions = options): Promise<ChioErrorCode> {

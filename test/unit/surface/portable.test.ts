@@ -9,11 +9,9 @@ import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { toBase64 } from '../../../src/encoding.js';
-import { receiptBytes } from '../../../src/receipt/receipt.js';
-import { MemoryHashStore, generateSignerKey, proveRecord, signCheckpoint, treeHash } from '../../../src/tlog/index.js';
-import type { ReceiptProof } from '../../../src/verify/index.js';
+import { generateSignerKey } from '../../../src/tlog/index.js';
 import { chainOf, kernelOf } from '../receipt/helpers.js';
+import { receiptProofOf } from '../verify/proofs.js';
 import { moduleGraph, nodeGlobalsIn } from './module-graph.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
@@ -64,11 +62,7 @@ describe('chio/verify in a Node that refuses every builtin', () => {
   it('loads and verifies a receipt proof', async () => {
     const log = generateSignerKey('chio.local/receipts', () => new Uint8Array(32).fill(41));
     const kernel = kernelOf(42);
-    const receipts = chainOf(3, kernel);
-    const store = new MemoryHashStore();
-    for (const r of receipts) store.append(receiptBytes(r));
-    const checkpoint = signCheckpoint({ origin: 'chio.local/receipts', size: 3, root: await treeHash(3, store.readHashes) }, log.signerKey);
-    const proof: ReceiptProof = { receipt: receipts[1]!, index: 1, checkpoint, inclusion_proof: (await proveRecord(3, 1, store.readHashes)).map(toBase64) };
+    const proof = await receiptProofOf(chainOf(3, kernel), 1, log.signerKey);
 
     const script = `
       const { verifyReceiptProof } = await import(process.env.ENTRY);
