@@ -3,7 +3,7 @@
  * the log key and kernel keys the operator trusts (from the key directory or flags), not
  * against keys the server hands out.
  */
-import { ChioError } from '../errors/index.js';
+import { ChioError, codeOfHttpStatus } from '../errors/index.js';
 import { verifyReceiptProof, type ProvenReceipt, type ReceiptProof } from '../verify/receipt-proof.js';
 
 export interface ProveOptions {
@@ -14,6 +14,17 @@ export interface ProveOptions {
   waitMs: number;
 }
 
+/** How often a pending receipt is asked for again while `waitMs` lasts. */
+export const PROVE_RETRY_INTERVAL_MS = 200;
+/** How long one request to the verifier may take. */
+export const VERIFIER_REQUEST_TIMEOUT_MS = 10_000;
+/** How much of an error answer's body a message quotes. */
+const QUOTED_BODY_CHARS = 500;
+
+/**
+ * Fetch the proof of receipt `id` and verify it. Throws ChioError: the code of the verifier's
+ * answer (status table, errors/status.ts) when it is not 200, else the first check that fails.
+ */
 export async function proveReceipt(id: string, opts: ProveOptions): Promise<ProvenReceipt> {
   const deadline = Date.now() + opts.waitMs;
   for (;;) {
@@ -30,19 +41,19 @@ export async function proveReceipt(id: string, opts: ProveOptions): Promise<Prov
     // 202: stored, not yet in a checkpoint. 503: the ledger is behind. Both pass; wait and ask again.
     if ((res.status === 202 || res.status === 503) && Date.now() < deadline) {
       await res.body?.cancel();
-      await new Promise((r) => setTimeout(r, 200));
+      await new Promise((r) => setTimeout(r, PROVE_RETRY_INTERVAL_MS));
       continue;
     }
-    const body = (await res.text()).slice(0, 500);
-    if (res.status === 202) throw new ChioError('TIMEOUT', `receipt ${id} is stored but not yet in a checkpoint`);
-    const code = res.status === 404 ? 'NOT_FOUND' : res.status === 400 ? 'MALFORMED' : 'UNAVAILABLE';
+    const body = (await res.text()).slice(0, QUOTED_BODY_CHARS);
+    const code = codeOfHttpStatus(res.status);
+    if (code === 'PENDING') throw new ChioError(code, `receipt ${id} is stored but not yet in a checkpoint`);
     throw new ChioError(code, `verifier answered ${res.status}: ${body}`);
   }
 }
 
 async function fetchReceipt(url: URL): Promise<Response> {
   try {
-    return await fetch(url, { signal: AbortSignal.timeout(10_000) });
+    return await fetch(url, { signal: AbortSignal.timeout(VERIFIER_REQUEST_TIMEOUT_MS) });
   } catch (cause) {
     throw new ChioError('UNAVAILABLE', `cannot reach the verifier at ${url.origin}`, { cause });
   }

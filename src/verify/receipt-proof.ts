@@ -4,18 +4,16 @@
  * keys. Pure (no I/O, no clock), so `chio prove`, the export verifier and the explorer page
  * run the same code.
  *
- * Order: checkpoint signature (log key) → receipt (canonical bytes, id, kernel key, signature)
- * → inclusion of SHA-256(0x00 ‖ receipt bytes) at `index` under the checkpoint's root.
+ * Order: shape (index, proof hashes) → checkpoint signature (log key) → receipt (canonical
+ * bytes, id, kernel key, signature) → inclusion of SHA-256(0x00 ‖ receipt bytes) at `index`
+ * under the checkpoint's root.
  */
 import { ChioError } from '../errors/index.js';
-import { fromBase64 } from '../encoding.js';
 import { canonicalBytes } from '../receipt/jcs.js';
 import { verifyReceiptBytes } from '../receipt/verify.js';
 import type { Receipt } from '../receipt/receipt.js';
 import { checkRecord, leafHash, openCheckpoint } from '../tlog/index.js';
-
-/** An inclusion proof is at most 63 hashes for any tree of fewer than 2^63 leaves. */
-export const MAX_PROOF_HASHES = 64;
+import { decodeProofHashes } from './proof-hashes.js';
 
 /** What GET /v1/receipts/<id> answers with status 200. */
 export interface ReceiptProof {
@@ -43,20 +41,13 @@ export interface ProvenReceipt {
 export function verifyReceiptProof(proof: ReceiptProof, trust: ProofTrust, expectedId?: string): ProvenReceipt {
   if (typeof proof !== 'object' || proof === null) throw new ChioError('MALFORMED', 'proof is not an object');
   if (!Number.isSafeInteger(proof.index) || proof.index < 0) throw new ChioError('MALFORMED', 'index is not a leaf index');
-  if (!Array.isArray(proof.inclusion_proof) || proof.inclusion_proof.length > MAX_PROOF_HASHES) {
-    throw new ChioError('MALFORMED', 'inclusion_proof is not a list of hashes');
-  }
+  const hashes = decodeProofHashes(proof.inclusion_proof, 'inclusion_proof');
   if (typeof proof.checkpoint !== 'string') throw new ChioError('MALFORMED', 'checkpoint is not a signed note');
   const checkpoint = openCheckpoint(proof.checkpoint, trust.logKey);
   const bytes = canonicalBytes(proof.receipt);
   const receipt = verifyReceiptBytes(bytes, trust.kernelKeys);
   if (expectedId !== undefined && receipt.id !== expectedId) throw new ChioError('RECEIPT_INVALID', 'the receipt returned is not the one asked for');
   if (proof.index >= checkpoint.size) throw new ChioError('PROOF_INVALID', `index ${proof.index} is outside the checkpoint's tree of size ${checkpoint.size}`);
-  const hashes = proof.inclusion_proof.map((h) => {
-    const hash = typeof h === 'string' ? fromBase64(h) : new Uint8Array();
-    if (hash.length !== 32) throw new ChioError('MALFORMED', 'an inclusion proof hash is not 32 bytes');
-    return hash;
-  });
   checkRecord(hashes, checkpoint.size, checkpoint.root, proof.index, leafHash(bytes));
   return { receipt, index: proof.index, treeSize: checkpoint.size, origin: checkpoint.origin };
 }

@@ -2,8 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { isChioError, type ChioErrorCode } from '../../../src/errors/index.js';
 import { fromBase64, toBase64 } from '../../../src/encoding.js';
 import { receiptBytes, type Receipt } from '../../../src/receipt/receipt.js';
-import { MAX_PROOF_HASHES, verifyReceiptProof, type ReceiptProof } from '../../../src/verify/receipt-proof.js';
-import { MemoryHashStore, generateSignerKey, leafHash, proveRecord, signCheckpoint, treeHash } from '../../../src/tlog/index.js';
+import { verifyReceiptProof, type ReceiptProof } from '../../../src/verify/receipt-proof.js';
+import { MAX_PROOF_LENGTH, MemoryHashStore, generateSignerKey, leafHash, proveRecord, signCheckpoint, treeHash } from '../../../src/tlog/index.js';
 import { chainOf, draftOf, expectCode, kernelOf, signReceipt } from '../receipt/helpers.js';
 
 const ORIGIN = 'chio.local/receipts';
@@ -173,10 +173,10 @@ describe('verifyReceiptProof', () => {
       expectCode(() => verifyReceiptProof({ ...proof, inclusion_proof: [7 as unknown as string, ...p.slice(1)] }, TRUST), 'MALFORMED');
     });
 
-    it(`throws MALFORMED for more than MAX_PROOF_HASHES (${MAX_PROOF_HASHES}) hashes, and PROOF_INVALID for exactly that many`, () => {
+    it(`throws MALFORMED for more than MAX_PROOF_LENGTH (${MAX_PROOF_LENGTH}) hashes, and PROOF_INVALID for exactly that many`, () => {
       const filler = toBase64(new Uint8Array(32));
-      expectCode(() => verifyReceiptProof({ ...proof, inclusion_proof: Array(MAX_PROOF_HASHES + 1).fill(filler) }, TRUST), 'MALFORMED');
-      expectCode(() => verifyReceiptProof({ ...proof, inclusion_proof: Array(MAX_PROOF_HASHES).fill(filler) }, TRUST), 'PROOF_INVALID');
+      expectCode(() => verifyReceiptProof({ ...proof, inclusion_proof: Array(MAX_PROOF_LENGTH + 1).fill(filler) }, TRUST), 'MALFORMED');
+      expectCode(() => verifyReceiptProof({ ...proof, inclusion_proof: Array(MAX_PROOF_LENGTH).fill(filler) }, TRUST), 'PROOF_INVALID');
     });
 
     it('throws MALFORMED for an inclusion_proof that is not a list', () => {

@@ -1,0 +1,144 @@
+/**
+ * `chio prove` against a verifier on loopback that answers what the test scripts: every HTTP
+ * answer of SPEC §7 becomes the code of the status table, and a 200 is believed only when the
+ * proof verifies with the operator's keys.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { isChioError, statusOf, type ChioErrorCode } from '../../../src/errors/index.js';
+import { fromBase64, toBase64 } from '../../../src/encoding.js';
+import { generateSignerKey } from '../../../src/tlog/index.js';
+import type { ReceiptProof } from '../../../src/verify/index.js';
+import { PROVE_RETRY_INTERVAL_MS, proveReceipt, type ProveOptions } from '../../../src/cli/prove.js';
+import { chainOf, kernelOf } from '../receipt/helpers.js';
+import { receiptProofOf } from '../verify/proofs.js';
+
+const ORIGIN = 'chio.local/receipts';
+const LOG = generateSignerKey(ORIGIN, () => new Uint8Array(32).fill(51));
+const OTHER_LOG = generateSignerKey(ORIGIN, () => new Uint8Array(32).fill(52));
+const KERNEL = kernelOf(53);
+const RECEIPTS = chainOf(3, KERNEL);
+const ID = RECEIPTS[1]!.id;
+
+interface Answer {
+  status: number;
+  body: string;
+}
+const json = (status: number, value: unknown): Answer => ({ status, body: JSON.stringify(value) });
+
+/** The verifier's answers in order; the last one repeats. */
+let script: Answer[] = [];
+let requests: string[] = [];
+let server: Server;
+let options: ProveOptions;
+let proof: ReceiptProof;
+
+const proofOf = (index: number, logKey = LOG.signerKey) => receiptProofOf(RECEIPTS, index, logKey);
+
+/** The code proveReceipt fails with. */
+async function failureOf(opts: ProveOptions = options): Promise<ChioErrorCode> {
+  try {
+    await proveReceipt(ID, opts);
+  } catch (err) {
+    if (isChioError(err)) return err.code;
+    throw err;
+  }
+  throw new Error('proveReceipt succeeded');
+}
+
+beforeAll(async () => {
+  proof = await proofOf(1);
+  server = createServer((req, res) => {
+    requests.push(req.url ?? '');
+    const answer = script[Math.min(requests.length - 1, script.length - 1)]!;
+    res.writeHead(answer.status, { 'content-type': 'application/json' }).end(answer.body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  options = { verifierUrl: `http://127.0.0.1:${port}`, logKey: LOG.verifierKey, kernelKeys: [KERNEL.verifierKey], waitMs: 0 };
+});
+
+afterEach(() => {
+  script = [];
+  requests = [];
+});
+
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+describe('proveReceipt', () => {
+  describe('when the verifier answers 200 with the proof', () => {
+    it('asks for the receipt by id and returns it verified, with its index and tree size', async () => {
+      script = [json(200, proof)];
+      const proven = await proveReceipt(ID, options);
+      expect(proven).toEqual({ receipt: RECEIPTS[1], index: 1, treeSize: 3, origin: ORIGIN });
+      expect(requests).toEqual([`/v1/receipts/${ID}`]);
+    });
+  });
+
+  describe('when the 200 answer does not verify', () => {
+    const flipped = (b64: string) => {
+      const bytes = fromBase64(b64);
+      bytes[0] = bytes[0]! ^ 1;
+      return toBase64(bytes);
+    };
+
+    it.each<{ what: string; tamper: () => Promise<unknown>; code: ChioErrorCode; exit: number }>([
+      { what: 'a proof hash is flipped', tamper: async () => ({ ...proof, inclusion_proof: [flipped(proof.inclusion_proof[0]!), ...proof.inclusion_proof.slice(1)] }), code: 'PROOF_INVALID', exit: 3 },
+      { what: 'the index is another leaf', tamper: async () => ({ ...proof, index: 0 }), code: 'PROOF_INVALID', exit: 3 },
+      { what: 'the checkpoint is signed by another log key', tamper: () => proofOf(1, OTHER_LOG.signerKey), code: 'UNTRUSTED_KEY', exit: 3 },
+      { what: 'the receipt is another one than asked for', tamper: () => proofOf(2), code: 'RECEIPT_INVALID', exit: 3 },
+      { what: 'the receipt was changed', tamper: async () => ({ ...proof, receipt: { ...proof.receipt, seq: 7 } }), code: 'RECEIPT_INVALID', exit: 3 },
+    ])('fails when $what, with $code (exit $exit)', async ({ tamper, code, exit }) => {
+      script = [json(200, await tamper())];
+      expect(await failureOf()).toBe(code);
+      expect(statusOf(code).exit).toBe(exit);
+    });
+
+    it('fails with MALFORMED when the body is not JSON', async () => {
+      script = [{ status: 200, body: '{"receipt":' }];
+      expect(await failureOf()).toBe('MALFORMED');
+    });
+  });
+
+  describe('when the verifier answers with an error', () => {
+    it.each<[number, ChioErrorCode]>([
+      [404, 'NOT_FOUND'],
+      [400, 'MALFORMED'],
+      [504, 'TIMEOUT'],
+      [500, 'UNAVAILABLE'],
+    ])('maps %i to %s at once, without asking again', async (status, code) => {
+      script = [json(status, { error: 'no' })];
+      expect(await failureOf({ ...options, waitMs: 60_000 })).toBe(code);
+      expect(requests).toHaveLength(1);
+    });
+  });
+
+  describe('when the receipt is pending (202) or the ledger is behind (503)', () => {
+    it.each([202, 503])('asks again after %i and verifies the proof once it is there', async (status) => {
+      script = [json(status, { status: 'pending' }), json(200, proof)];
+      const proven = await proveReceipt(ID, { ...options, waitMs: 10 * PROVE_RETRY_INTERVAL_MS });
+      expect(proven.index).toBe(1);
+      expect(requests).toHaveLength(2);
+    });
+
+    it.each<[number, ChioErrorCode]>([
+      [202, 'PENDING'],
+      [503, 'UNAVAILABLE'],
+    ])('fails after waitMs of %i answers with %s', async (status, code) => {
+      script = [json(status, { status: 'pending' })];
+      expect(await failureOf({ ...options, waitMs: PROVE_RETRY_INTERVAL_MS })).toBe(code);
+      expect(requests.length).toBeGreaterThan(1);
+    });
+  });
+
+  describe('when the verifier cannot be reached', () => {
+    it('fails with UNAVAILABLE', async () => {
+      const closed = createServer();
+      await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+      const { port } = closed.address() as AddressInfo;
+      await new Promise<void>((resolve) => closed.close(() => resolve()));
+      expect(await failureOf({ ...options, verifierUrl: `http://127.0.0.1:${port}` })).toBe('UNAVAILABLE');
+    });
+  });
+});
