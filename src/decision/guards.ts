@@ -14,7 +14,9 @@ import { clientReason, isChioError, statusOf, type ChioErrorCode, type DenialGua
 import { sha256Hex } from '../crypto/sha256.js';
 import { utf8 } from '../encoding.js';
 import type { CheckInput } from './check-input.js';
-import { verifyCapability, type CapabilityClaims, type Grant } from '../credentials/capability.js';
+import { CAPABILITY_SCHEMA, decodeCapabilityToken, verifyCapability, type CapabilityClaims, type Grant } from '../credentials/capability.js';
+import { JWT_REASONS } from '../credentials/jwt.js';
+import { isJsonObject } from '../json.js';
 import { evaluateAuthorization, type PolicyContext, type ValidatingVerdicts } from '../policy/istio/authorization-policy.js';
 import { matchAny, matchAnyHost } from '../policy/match.js';
 import type { PolicySet } from '../policy/policy-set.js';
@@ -44,6 +46,8 @@ export interface DecisionContext extends PolicyContext {
   /** Request headers that carried a credential Chio consumed: never forwarded upstream. */
   credentialHeaders: Set<string>;
   jwtIdentity?: { issuer: string; subject?: string };
+  /** An `authorization: Bearer` that is neither a capability token nor a JWT, left to the Jwt guard. */
+  unclaimedBearer?: string;
 }
 
 export interface Guard {
@@ -60,32 +64,42 @@ function deny(code: ChioErrorCode, message: string, details?: Details): GuardRes
   return { verdict: 'deny', ...denialOf(code, message), ...(details ? { details } : {}) };
 }
 
-/** The capability token, from x-chio-capability-token or a non-JWT `authorization: Bearer`. */
-export function capabilityTokenOf(input: CheckInput): string | undefined {
+/** A capability token as presented: from x-chio-capability-token, or a dot-less `authorization: Bearer`. */
+export interface PresentedCapability {
+  token: string;
+  header: 'x-chio-capability-token' | 'authorization';
+}
+
+/** The capability token a request presents, if any. */
+export function capabilityTokenOf(input: CheckInput): PresentedCapability | undefined {
   const header = input.headers.get('x-chio-capability-token');
-  if (header !== undefined) return header.trim();
+  if (header !== undefined) return { token: header.trim(), header: 'x-chio-capability-token' };
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(input.headers.get('authorization') ?? '')?.[1];
   // A JWT has three dot-separated parts; a capability token is one base64url string.
-  return bearer !== undefined && !bearer.includes('.') ? bearer : undefined;
+  return bearer !== undefined && !bearer.includes('.') ? { token: bearer, header: 'authorization' } : undefined;
 }
 
 export const capabilityGuard: Guard = {
   name: 'Capability',
   check(ctx) {
-    const token = capabilityTokenOf(ctx.input);
-    if (token === undefined) return { verdict: 'skip' };
+    const presented = capabilityTokenOf(ctx.input);
+    if (presented === undefined) return { verdict: 'skip' };
+    const { token } = presented;
     const credentialSha256 = sha256Hex(utf8(token));
-    ctx.credentialSha256 = credentialSha256;
-    // Minted for Chio: never forwarded, whichever header it came in.
-    ctx.credentialHeaders.add(ctx.input.headers.has('x-chio-capability-token') ? 'x-chio-capability-token' : 'authorization');
     let claims: CapabilityClaims;
     try {
       claims = ctx.capabilityCache.get(credentialSha256, ctx.nowSeconds) ?? verifyFresh(token, credentialSha256, ctx);
     } catch (err) {
+      if (isChioError(err, 'CAPABILITY_MALFORMED') && isJwtsBearer(presented, ctx)) {
+        ctx.unclaimedBearer = token;
+        return { verdict: 'skip' };
+      }
+      consume(ctx, presented, credentialSha256);
       // A capability failure is a deny; anything else is a bug, and the pipeline's Internal deny.
       if (isChioError(err) && statusOf(err.code).guard === 'Capability') return deny(err.code, err.message);
       throw err;
     }
+    consume(ctx, presented, credentialSha256);
     ctx.capability = claims;
     const details = { capability_id: claims.id, subject: claims.subject };
     // Checked on every request, cached or not: a revocation takes effect at once.
@@ -96,6 +110,28 @@ export const capabilityGuard: Guard = {
     return { verdict: 'allow', details };
   },
 };
+
+/** Minted for Chio: never forwarded, whichever header it came in. */
+function consume(ctx: DecisionContext, presented: PresentedCapability, credentialSha256: string): void {
+  ctx.credentialSha256 = credentialSha256;
+  ctx.credentialHeaders.add(presented.header);
+}
+
+/**
+ * True for a Bearer that is not a capability token while JWT rules are configured: Envoy's
+ * jwt_authn reads every Bearer as a JWT, so it is a malformed JWT, for the Jwt guard to deny.
+ * A token is Chio's when it decodes to an object of the capability schema; a malformed one of
+ * those stays a capability failure.
+ */
+function isJwtsBearer(presented: PresentedCapability, ctx: DecisionContext): boolean {
+  if (presented.header !== 'authorization' || ctx.policies.jwt === undefined) return false;
+  try {
+    const value = decodeCapabilityToken(presented.token);
+    return !(isJsonObject(value) && value.schema === CAPABILITY_SCHEMA);
+  } catch {
+    return true;
+  }
+}
 
 function verifyFresh(token: string, key: string, ctx: DecisionContext): CapabilityClaims {
   const claims = verifyCapability(token, ctx.policies.issuers, ctx.nowSeconds);
@@ -114,6 +150,11 @@ export const jwtGuard: Guard = {
   async check(ctx) {
     const authenticator = ctx.policies.jwt;
     if (!authenticator) return { verdict: 'skip' };
+    // As in Envoy, every token presented must verify: a Bearer that is no token at all fails first.
+    if (ctx.unclaimedBearer !== undefined) {
+      ctx.credentialSha256 ??= sha256Hex(utf8(ctx.unclaimedBearer));
+      return deny('JWT_MALFORMED', JWT_REASONS.badFormat);
+    }
     const outcome = await authenticator.authenticate(ctx.input, ctx.deadline);
     if (outcome.verdict === 'skip') return { verdict: 'skip' };
     ctx.credentialSha256 ??= outcome.credentialSha256;
