@@ -7,7 +7,7 @@
  * status table (errors/status.ts), the same row the answer reads its gRPC status from, so the
  * receipt and the answer cannot disagree.
  */
-import { statusOf, type ChioErrorCode, type DenialGuard } from '../errors/index.js';
+import { clientReason, statusOf, type ChioErrorCode, type DenialGuard } from '../errors/index.js';
 import type { Evidence, ReceiptDraft, ReceiptRequest, ReceiptSubject } from '../receipt/receipt.js';
 
 /** The HTTP status an allow is recorded with. */
@@ -46,6 +46,11 @@ export type Decision = Allowed | Denied;
 export interface Denial {
   code: ChioErrorCode;
   reason: string;
+}
+
+/** A deny by `code`, telling the client the table's fixed text where `message` could leak internals. */
+export function denialOf(code: ChioErrorCode, message: string): Denial {
+  return { code, reason: clientReason({ code, message }) };
 }
 
 export function allowed(facts: DecisionFacts): Allowed {

@@ -10,7 +10,7 @@
  *   Jwt         a JWT, if presented, must verify against a RequestAuthentication rule
  *   Policy      AuthorizationPolicy (Istio) and ValidatingPolicy (Kyverno) decide
  */
-import { clientReason, isChioError, statusOf, type ChioErrorCode, type DenialGuard } from '../errors/index.js';
+import { isChioError, statusOf, type ChioErrorCode, type DenialGuard } from '../errors/index.js';
 import { sha256Hex } from '../crypto/sha256.js';
 import { utf8 } from '../encoding.js';
 import type { CheckInput } from './check-input.js';
@@ -23,7 +23,7 @@ import type { PolicySet } from '../policy/policy-set.js';
 import type { VerificationCache } from '../credentials/verification-cache.js';
 import { toKyvernoInput } from '../policy/kyverno/validating-policy.js';
 import type { CheckRequest } from '../authz/wire.js';
-import type { Denial } from './decision.js';
+import { denialOf, type Denial } from './decision.js';
 
 type Details = Record<string, string | number | boolean>;
 
@@ -53,11 +53,6 @@ export interface DecisionContext extends PolicyContext {
 export interface Guard {
   readonly name: DenialGuard;
   check(ctx: DecisionContext): GuardResult | Promise<GuardResult>;
-}
-
-/** The reason a client is told for `code`: the table's fixed text where `message` could leak internals. */
-export function denialOf(code: ChioErrorCode, message: string): Denial {
-  return { code, reason: clientReason({ code, message }) };
 }
 
 function deny(code: ChioErrorCode, message: string, details?: Details): GuardResult {

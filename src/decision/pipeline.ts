@@ -13,8 +13,8 @@ import type { Evidence, ReceiptRequest, ReceiptSubject } from '../receipt/receip
 import { sha256Hex } from '../crypto/sha256.js';
 import { utf8 } from '../encoding.js';
 import { toCheckInput, type CheckInput } from './check-input.js';
-import { GUARDS, denialOf, type DecisionContext } from './guards.js';
-import { allowed, denied, type Decision, type DecisionFacts, type Denial } from './decision.js';
+import { GUARDS, type DecisionContext } from './guards.js';
+import { allowed, denialOf, denied, type Decision, type DecisionFacts, type Denial } from './decision.js';
 import type { CapabilityClaims } from '../credentials/capability.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import { VerificationCache } from '../credentials/verification-cache.js';
