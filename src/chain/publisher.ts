@@ -19,8 +19,6 @@ import { signReceipt, type ReceiptSigner } from '../receipt/sign.js';
 import { sha256Hex } from '../crypto/sha256.js';
 import { RECEIPTS_STREAM, receiptSubject } from '../store/resources.js';
 
-export type { ReceiptDraft } from '../receipt/receipt.js';
-
 /**
  * What the publisher needs of a JetStreamClient: a publish that carries the dedup id and the
  * expected last sequence of the chain's subject, and gives up after `timeout` ms.
