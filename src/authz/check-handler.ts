@@ -4,20 +4,31 @@
  * (CHIO_RECEIPT_TIMEOUT_MS from arrival) is a deny by guard ReceiptLedger with HTTP 503.
  */
 import type { Logger } from 'pino';
-import type { ReceiptPublisher, ReceiptDraft } from '../chain/publisher.js';
 import { beforeDeadline } from '../time.js';
-import type { Receipt } from '../receipt/receipt.js';
+import type { Receipt, ReceiptDraft } from '../receipt/receipt.js';
 import { checkDuration, decisionsTotal, receiptsStoredTotal, receiptStoreFailuresTotal } from '../metrics.js';
-import { httpStatusOf, toCheckResponse, toUnstoredResponse } from './response.js';
-import type { Decision, DecisionPipeline } from '../decision/pipeline.js';
+import { toCheckResponse, toUnstoredResponse } from './response.js';
+import { toReceiptDraft, type Decision } from '../decision/decision.js';
 import type { CheckRequest, CheckResponse } from './wire.js';
 
 /** Grace after the receipt deadline for a publish already under way to report back. */
 const DEADLINE_SLACK_MS = 5;
 
+/** What the handler needs of the decision pipeline. */
+export interface Decider {
+  /** Decide by `deadline` (absolute ms); never rejects. */
+  decide(req: CheckRequest | null | undefined, deadline: number): Promise<Decision>;
+}
+
+/** What the handler needs of the chain publisher. */
+export interface ReceiptStore {
+  /** Sign and store the receipt; rejects when it was not stored by `deadline` (absolute ms). */
+  store(draft: ReceiptDraft, deadline: number): Promise<Receipt>;
+}
+
 export interface CheckHandlerOptions {
-  pipeline: DecisionPipeline;
-  publisher: ReceiptPublisher;
+  pipeline: Decider;
+  publisher: ReceiptStore;
   receiptTimeoutMs: number;
   log: Logger;
   now?: () => number;
@@ -27,7 +38,8 @@ export class CheckHandler {
   private readonly opts: CheckHandlerOptions;
   private readonly now: () => number;
   private inFlight = 0;
-  private drained: (() => void) | undefined;
+  /** Resolved, and cleared, when the last Check in flight is answered; shared by every drain(). */
+  private idle: { promise: Promise<void>; resolve: () => void } | undefined;
 
   constructor(opts: CheckHandlerOptions) {
     this.opts = opts;
@@ -43,41 +55,37 @@ export class CheckHandler {
       // Deciding (a JWKS fetch, say) gets two thirds of the budget, so a slow dependency is a
       // deny with its own reason and a stored receipt, not a ReceiptLedger 503.
       const decision = await this.opts.pipeline.decide(req, started + Math.floor((this.opts.receiptTimeoutMs * 2) / 3));
-      if (decision.error !== undefined) this.opts.log.error({ err: String(decision.error) }, 'decision pipeline failed; denied (Internal)');
-      const receipt = await this.store(decision, deadline);
+      const receipt = await this.store(toReceiptDraft(decision, new Date(this.now()).toISOString()), deadline);
       const response = receipt ? toCheckResponse(decision, receipt) : toUnstoredResponse(decision);
       const answered = receipt ? (decision.shadow ? 'allow' : decision.verdict) : 'deny';
-      decisionsTotal.inc({ verdict: answered, guard: receipt ? (decision.guard ?? '') : 'ReceiptLedger', shadow: String(decision.shadow) });
-      this.opts.log.debug({ verdict: answered, guard: decision.guard, receipt_id: receipt?.id, path: decision.request.path }, 'check answered');
+      const guard = receipt ? (decision.verdict === 'deny' ? decision.guard : '') : 'ReceiptLedger';
+      decisionsTotal.inc({ verdict: answered, guard, shadow: String(decision.shadow) });
+      this.opts.log.debug({ verdict: answered, guard, receipt_id: receipt?.id, path: decision.request.path }, 'check answered');
       return response;
     } finally {
       checkDuration.observe((this.now() - started) / 1000);
       this.inFlight -= 1;
-      if (this.inFlight === 0) this.drained?.();
+      if (this.inFlight === 0) this.markIdle();
     }
   }
 
-  /** Resolves when no Check is in flight. */
-  async drain(): Promise<void> {
-    if (this.inFlight === 0) return;
-    await new Promise<void>((resolve) => (this.drained = resolve));
+  /** Resolves when no Check is in flight. Any number of callers may wait at once. */
+  drain(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    if (!this.idle) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.idle = { promise, resolve };
+    }
+    return this.idle.promise;
   }
 
-  private async store(decision: Decision, deadline: number): Promise<Receipt | undefined> {
-    const draft: ReceiptDraft = {
-      time: new Date(this.now()).toISOString(),
-      request: decision.request,
-      subject: decision.subject,
-      decision: {
-        verdict: decision.verdict,
-        ...(decision.guard ? { guard: decision.guard } : {}),
-        ...(decision.reason ? { reason: decision.reason } : {}),
-        http_status: httpStatusOf(decision),
-        shadow: decision.shadow,
-      },
-      evidence: decision.evidence,
-      policy_hash: decision.policyHash,
-    };
+  private markIdle(): void {
+    this.idle?.resolve();
+    this.idle = undefined;
+  }
+
+  private async store(draft: ReceiptDraft, deadline: number): Promise<Receipt | undefined> {
     try {
       // The publisher honours the deadline itself; this cap makes sure no answer ever waits past it.
       const receipt = await beforeDeadline(this.opts.publisher.store(draft, deadline), deadline + DEADLINE_SLACK_MS, 'storing the receipt');

@@ -1,30 +1,28 @@
 /**
- * Decision (+ stored receipt) → CheckResponse: the one place the header contract of SPEC §2 is
- * written. Every header sets append_action OVERWRITE_IF_EXISTS_OR_ADD explicitly, so that a
- * client cannot smuggle its own x-chio-* headers past Chio.
+ * Decision + stored receipt → CheckResponse: the one place the header contract of SPEC §2 is
+ * written. Statuses are read from the status table (errors/status.ts): a deny is answered with
+ * its code's gRPC status and the HTTP status its receipt records. Every header sets
+ * append_action OVERWRITE_IF_EXISTS_OR_ADD explicitly, so that a client cannot smuggle its own
+ * x-chio-* headers past Chio.
  */
+import { assert, clientReason, GRPC, statusOf, type ChioErrorCode, type DenialGuard } from '../errors/index.js';
 import type { Receipt } from '../receipt/receipt.js';
-import type { Decision } from '../decision/pipeline.js';
+import type { Decision } from '../decision/decision.js';
 import { OVERWRITE_IF_EXISTS_OR_ADD, type CheckResponse, type HeaderValueOption, type ProtoStruct } from './wire.js';
-
-/** google.rpc.Code values used at the wire. */
-export const GRPC_OK = 0;
-export const GRPC_PERMISSION_DENIED = 7;
-export const GRPC_UNAUTHENTICATED = 16;
 
 /** Headers minted for Chio that never reach upstream, whatever the decision says. */
 export const HEADERS_TO_REMOVE = ['x-chio-capability-token'];
 
-/** The HTTP status a decision is answered with (and recorded as, in the receipt). */
-export function httpStatusOf(decision: Decision): number {
-  if (decision.verdict === 'allow') return 200;
-  return decision.denyKind === 'unauthenticated' ? 401 : 403;
+interface DenyAnswer {
+  guard: DenialGuard;
+  reason: string;
+  grpc: number;
+  http: number;
 }
 
 /** The answer for a decision whose receipt was stored. */
 export function toCheckResponse(decision: Decision, receipt: Receipt): CheckResponse {
-  const answerAllow = decision.verdict === 'allow' || decision.shadow;
-  if (answerAllow) {
+  if (decision.verdict === 'allow' || decision.shadow) {
     const headers = [
       header('x-chio-receipt-id', receipt.id),
       header('x-chio-policy-hash', decision.policyHash),
@@ -32,20 +30,29 @@ export function toCheckResponse(decision: Decision, receipt: Receipt): CheckResp
       ...(decision.shadow ? [header('x-chio-shadow-verdict', decision.verdict)] : []),
     ];
     return {
-      status: { code: GRPC_OK },
-      ok_response: { headers, headers_to_remove: [...new Set([...HEADERS_TO_REMOVE, ...(decision.removeHeaders ?? [])])], response_headers_to_add: headers },
-      dynamic_metadata: metadata(decision.verdict, receipt.id, decision.policyHash, decision.guard),
+      status: { code: GRPC.OK },
+      ok_response: { headers, headers_to_remove: [...new Set([...HEADERS_TO_REMOVE, ...decision.credentialHeaders])], response_headers_to_add: headers },
+      dynamic_metadata: metadata(decision.verdict, receipt.id, decision.policyHash, decision.verdict === 'deny' ? decision.guard : undefined),
     };
   }
-  return denied(decision.guard ?? 'Internal', decision.reason ?? 'denied', httpStatusOf(decision), decision.policyHash, receipt.id);
+  const answer = { guard: decision.guard, reason: decision.reason, grpc: statusOf(decision.code).grpc, http: decision.httpStatus };
+  return denied(answer, decision.policyHash, receipt.id);
 }
 
 /** The answer when the receipt could not be stored in time: deny, guard ReceiptLedger, 503. */
 export function toUnstoredResponse(decision: Decision): CheckResponse {
-  return denied('ReceiptLedger', 'receipt could not be stored', 503, decision.policyHash, undefined);
+  return denied(denialAnswer('RECEIPT_NOT_STORED', 'receipt was not stored'), decision.policyHash, undefined);
 }
 
-function denied(guard: string, reason: string, httpStatus: number, policyHash: string, receiptId: string | undefined): CheckResponse {
+/** How the status table answers a Check denied by `code`. */
+function denialAnswer(code: ChioErrorCode, message: string): DenyAnswer {
+  const { guard, grpc, http } = statusOf(code);
+  assert(guard !== undefined, `${code} is not a Check denial`);
+  return { guard, reason: clientReason({ code, message }), grpc, http };
+}
+
+function denied(answer: DenyAnswer, policyHash: string, receiptId: string | undefined): CheckResponse {
+  const { guard, reason } = answer;
   const headers = [
     header('x-chio-verdict', 'deny'),
     header('x-chio-denial-guard', guard),
@@ -54,8 +61,8 @@ function denied(guard: string, reason: string, httpStatus: number, policyHash: s
   ];
   const body = JSON.stringify({ verdict: 'deny', guard, reason, ...(receiptId ? { receipt_id: receiptId } : {}) });
   return {
-    status: { code: httpStatus === 401 ? GRPC_UNAUTHENTICATED : GRPC_PERMISSION_DENIED, message: reason },
-    denied_response: { status: { code: httpStatus }, headers: [...headers, header('content-type', 'application/json')], body },
+    status: { code: answer.grpc, message: reason },
+    denied_response: { status: { code: answer.http }, headers: [...headers, header('content-type', 'application/json')], body },
     dynamic_metadata: metadata('deny', receiptId, policyHash, guard),
   };
 }

@@ -11,19 +11,32 @@
  * so it re-reads the chain's head from the stream before signing the next one: seq is never
  * reused and prev always names a stored receipt.
  */
-import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { ChioError } from '../errors/index.js';
 import { beforeDeadline } from '../time.js';
-import { GENESIS_PREV, RECEIPT_SCHEMA, MAX_RECEIPT_BYTES, CHAIN_ID_PATTERN, type Receipt, type ReceiptBody } from '../receipt/receipt.js';
-import { canonicalBytes } from '../receipt/jcs.js';
-import { toBase64 } from '../encoding.js';
+import { GENESIS_PREV, RECEIPT_SCHEMA, MAX_RECEIPT_BYTES, CHAIN_ID_PATTERN, receiptBytes, type Receipt, type ReceiptBody, type ReceiptDraft } from '../receipt/receipt.js';
+import { signReceipt, type ReceiptSigner } from '../receipt/sign.js';
 import { sha256Hex } from '../crypto/sha256.js';
-import type { Ed25519Signer } from '../crypto/ed25519.js';
 import { RECEIPTS_STREAM, receiptSubject } from '../store/resources.js';
 
-/** What the decision pipeline hands over: the body minus the chain and signer fields. */
-export type ReceiptDraft = Omit<ReceiptBody, 'schema' | 'chain' | 'seq' | 'prev' | 'kernel_key'>;
+/**
+ * What the publisher needs of a JetStreamClient: a publish that carries the dedup id and the
+ * expected last sequence of the chain's subject, and gives up after `timeout` ms.
+ */
+export interface ReceiptPublish {
+  publish(
+    subject: string,
+    data: Uint8Array,
+    options: { msgID: string; expect: { lastSubjectSequence: number }; timeout: number },
+  ): Promise<{ seq: number }>;
+}
+
+/** What the publisher needs of a JetStreamManager: the last message stored under a subject. */
+export interface ChainHeadRead {
+  streams: {
+    getMessage(stream: string, query: { last_by_subj: string }): Promise<{ seq: number; json<T>(): T } | null>;
+  };
+}
 
 interface ChainHead {
   seq: number;
@@ -40,10 +53,10 @@ interface Pending {
 }
 
 export interface PublisherOptions {
-  js: JetStreamClient;
-  jsm: JetStreamManager;
+  js: ReceiptPublish;
+  jsm: ChainHeadRead;
   chain: string;
-  signer: Ed25519Signer;
+  signer: ReceiptSigner;
   /** The signer's C2SP verifier key, written into every receipt. */
   kernelKey: string;
   log: Logger;
@@ -122,9 +135,8 @@ export class ReceiptPublisher {
       prev: head.id,
       kernel_key: this.opts.kernelKey,
     };
-    const bodyBytes = canonicalBytes(body);
-    const receipt: Receipt = { ...body, id: sha256Hex(bodyBytes), signature: toBase64(this.opts.signer.sign(bodyBytes)) };
-    const bytes = canonicalBytes(receipt);
+    const receipt = signReceipt(body, this.opts.signer, sha256Hex);
+    const bytes = receiptBytes(receipt);
     if (bytes.length > MAX_RECEIPT_BYTES) throw new ChioError('RECEIPT_INVALID', `receipt is ${bytes.length} bytes, over ${MAX_RECEIPT_BYTES}`);
     try {
       const ack = await this.opts.js.publish(receiptSubject(this.chain), bytes, {

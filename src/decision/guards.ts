@@ -1,35 +1,36 @@
 /**
  * The guards, in their fixed order (SPEC §2): Request → Capability → Jwt → Policy. Each reads
  * the decision context and answers allow, skip or deny; the first deny ends the pipeline.
- * ReceiptLedger (storing the receipt) and Internal (any exception) are added by the pipeline.
+ * A deny names its error code (errors/index.ts), whose row in the status table says how it is
+ * answered, and the reason a client may read (clientReason: never a parser's internals).
+ * Request (the input itself) and Internal (any exception) are the pipeline's; ReceiptLedger
+ * (storing the receipt) is the check handler's.
  *
  *   Capability  a capability token, if presented, must verify, be unrevoked and cover the request
  *   Jwt         a JWT, if presented, must verify against a RequestAuthentication rule
  *   Policy      AuthorizationPolicy (Istio) and ValidatingPolicy (Kyverno) decide
  */
-import { ChioError } from '../errors/index.js';
+import { isChioError, statusOf, type ChioErrorCode, type DenialGuard } from '../errors/index.js';
 import { sha256Hex } from '../crypto/sha256.js';
 import { utf8 } from '../encoding.js';
 import type { CheckInput } from './check-input.js';
-import { verifyCapability, type CapabilityClaims, type Grant } from '../credentials/capability.js';
+import { CAPABILITY_SCHEMA, decodeCapabilityToken, verifyCapability, type CapabilityClaims, type Grant } from '../credentials/capability.js';
+import { JWT_REASONS } from '../credentials/jwt.js';
+import { isJsonObject } from '../json.js';
 import { evaluateAuthorization, type PolicyContext, type ValidatingVerdicts } from '../policy/istio/authorization-policy.js';
 import { matchAny, matchAnyHost } from '../policy/match.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import type { VerificationCache } from '../credentials/verification-cache.js';
 import { toKyvernoInput } from '../policy/kyverno/validating-policy.js';
 import type { CheckRequest } from '../authz/wire.js';
-
-export type GuardName = 'Request' | 'Capability' | 'Jwt' | 'Policy' | 'ReceiptLedger' | 'Internal';
-
-/** How a deny is answered: 401/UNAUTHENTICATED or 403/PERMISSION_DENIED. */
-export type DenyKind = 'unauthenticated' | 'forbidden';
+import { denialOf, type Denial } from './decision.js';
 
 type Details = Record<string, string | number | boolean>;
 
 export type GuardResult =
-  | { verdict: 'allow'; details?: Details; shadowDeny?: { reason: string } }
+  | { verdict: 'allow'; details?: Details; shadowDeny?: Denial }
   | { verdict: 'skip'; details?: Details }
-  | { verdict: 'deny'; kind: DenyKind; reason: string; details?: Details };
+  | ({ verdict: 'deny'; details?: Details } & Denial);
 
 export interface DecisionContext extends PolicyContext {
   request: CheckRequest | null | undefined;
@@ -42,51 +43,90 @@ export interface DecisionContext extends PolicyContext {
   isRevoked: (capabilityId: string) => boolean;
   /** SHA-256 of the credential presented, if any (never the credential itself). */
   credentialSha256?: string;
-  /** Request headers that carried a credential and must not reach upstream. */
-  removeHeaders: Set<string>;
+  /** Request headers that carried a credential Chio consumed: never forwarded upstream. */
+  credentialHeaders: Set<string>;
   jwtIdentity?: { issuer: string; subject?: string };
+  /** An `authorization: Bearer` that is neither a capability token nor a JWT, left to the Jwt guard. */
+  unclaimedBearer?: string;
 }
 
 export interface Guard {
-  readonly name: GuardName;
+  readonly name: DenialGuard;
   check(ctx: DecisionContext): GuardResult | Promise<GuardResult>;
 }
 
-/** The capability token, from x-chio-capability-token or a non-JWT `authorization: Bearer`. */
-export function capabilityTokenOf(input: CheckInput): string | undefined {
+function deny(code: ChioErrorCode, message: string, details?: Details): GuardResult {
+  return { verdict: 'deny', ...denialOf(code, message), ...(details ? { details } : {}) };
+}
+
+/** A capability token as presented: from x-chio-capability-token, or a dot-less `authorization: Bearer`. */
+export interface PresentedCapability {
+  token: string;
+  header: 'x-chio-capability-token' | 'authorization';
+}
+
+/** The capability token a request presents, if any. */
+export function capabilityTokenOf(input: CheckInput): PresentedCapability | undefined {
   const header = input.headers.get('x-chio-capability-token');
-  if (header !== undefined) return header.trim();
+  if (header !== undefined) return { token: header.trim(), header: 'x-chio-capability-token' };
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(input.headers.get('authorization') ?? '')?.[1];
   // A JWT has three dot-separated parts; a capability token is one base64url string.
-  return bearer !== undefined && !bearer.includes('.') ? bearer : undefined;
+  return bearer !== undefined && !bearer.includes('.') ? { token: bearer, header: 'authorization' } : undefined;
 }
 
 export const capabilityGuard: Guard = {
   name: 'Capability',
   check(ctx) {
-    const token = capabilityTokenOf(ctx.input);
-    if (token === undefined) return { verdict: 'skip' };
+    const presented = capabilityTokenOf(ctx.input);
+    if (presented === undefined) return { verdict: 'skip' };
+    const { token } = presented;
     const credentialSha256 = sha256Hex(utf8(token));
-    ctx.credentialSha256 = credentialSha256;
-    // Minted for Chio: never forwarded, whichever header it came in.
-    ctx.removeHeaders.add(ctx.input.headers.has('x-chio-capability-token') ? 'x-chio-capability-token' : 'authorization');
     let claims: CapabilityClaims;
     try {
       claims = ctx.capabilityCache.get(credentialSha256, ctx.nowSeconds) ?? verifyFresh(token, credentialSha256, ctx);
     } catch (err) {
-      if (err instanceof ChioError) return { verdict: 'deny', kind: 'unauthenticated', reason: err.message };
+      if (isChioError(err, 'CAPABILITY_MALFORMED') && isJwtsBearer(presented, ctx)) {
+        ctx.unclaimedBearer = token;
+        return { verdict: 'skip' };
+      }
+      consume(ctx, presented, credentialSha256);
+      // A capability failure is a deny; anything else is a bug, and the pipeline's Internal deny.
+      if (isChioError(err) && statusOf(err.code).guard === 'Capability') return deny(err.code, err.message);
       throw err;
     }
+    consume(ctx, presented, credentialSha256);
     ctx.capability = claims;
     const details = { capability_id: claims.id, subject: claims.subject };
     // Checked on every request, cached or not: a revocation takes effect at once.
-    if (ctx.isRevoked(claims.id)) return { verdict: 'deny', kind: 'unauthenticated', reason: 'capability is revoked', details };
+    if (ctx.isRevoked(claims.id)) return deny('CAPABILITY_REVOKED', 'capability is revoked', details);
     if (!claims.scope.grants.some((g) => grantCovers(g, ctx.input))) {
-      return { verdict: 'deny', kind: 'forbidden', reason: 'request is outside the capability grants', details };
+      return deny('CAPABILITY_OUT_OF_SCOPE', 'request is outside the capability grants', details);
     }
     return { verdict: 'allow', details };
   },
 };
+
+/** Minted for Chio: never forwarded, whichever header it came in. */
+function consume(ctx: DecisionContext, presented: PresentedCapability, credentialSha256: string): void {
+  ctx.credentialSha256 = credentialSha256;
+  ctx.credentialHeaders.add(presented.header);
+}
+
+/**
+ * True for a Bearer that is not a capability token while JWT rules are configured: Envoy's
+ * jwt_authn reads every Bearer as a JWT, so it is a malformed JWT, for the Jwt guard to deny.
+ * A token is Chio's when it decodes to an object of the capability schema; a malformed one of
+ * those stays a capability failure.
+ */
+function isJwtsBearer(presented: PresentedCapability, ctx: DecisionContext): boolean {
+  if (presented.header !== 'authorization' || ctx.policies.jwt === undefined) return false;
+  try {
+    const value = decodeCapabilityToken(presented.token);
+    return !(isJsonObject(value) && value.schema === CAPABILITY_SCHEMA);
+  } catch {
+    return true;
+  }
+}
 
 function verifyFresh(token: string, key: string, ctx: DecisionContext): CapabilityClaims {
   const claims = verifyCapability(token, ctx.policies.issuers, ctx.nowSeconds);
@@ -105,12 +145,17 @@ export const jwtGuard: Guard = {
   async check(ctx) {
     const authenticator = ctx.policies.jwt;
     if (!authenticator) return { verdict: 'skip' };
+    // As in Envoy, every token presented must verify: a Bearer that is no token at all fails first.
+    if (ctx.unclaimedBearer !== undefined) {
+      ctx.credentialSha256 ??= sha256Hex(utf8(ctx.unclaimedBearer));
+      return deny('JWT_MALFORMED', JWT_REASONS.badFormat);
+    }
     const outcome = await authenticator.authenticate(ctx.input, ctx.deadline);
     if (outcome.verdict === 'skip') return { verdict: 'skip' };
     ctx.credentialSha256 ??= outcome.credentialSha256;
-    if (outcome.verdict === 'deny') return { verdict: 'deny', kind: 'unauthenticated', reason: outcome.reason };
+    if (outcome.verdict === 'deny') return deny(outcome.code, outcome.reason);
     ctx.jwt = { requestPrincipal: outcome.requestPrincipal, claims: outcome.claims };
-    for (const header of outcome.removeHeaders) ctx.removeHeaders.add(header);
+    for (const header of outcome.removeHeaders) ctx.credentialHeaders.add(header);
     ctx.jwtIdentity = { issuer: outcome.issuer, ...(outcome.subject !== undefined ? { subject: outcome.subject } : {}) };
     return { verdict: 'allow', details: { issuer: outcome.issuer, ...(outcome.subject !== undefined ? { subject: outcome.subject } : {}) } };
   },
@@ -125,7 +170,7 @@ export const policyGuard: Guard = {
       validating = validatingVerdicts(ctx);
     } catch (err) {
       // The request cannot even be shown to the ValidatingPolicies (out of bounds): deny.
-      if (err instanceof ChioError && err.code === 'MALFORMED') return { verdict: 'deny', kind: 'forbidden', reason: `request cannot be evaluated: ${err.message}` };
+      if (isChioError(err, 'MALFORMED')) return deny('POLICY_UNEVALUABLE', `request cannot be evaluated: ${err.message}`);
       throw err;
     }
     const { authorization } = ctx.policies;
@@ -138,15 +183,17 @@ export const policyGuard: Guard = {
       // Nothing presented and nothing allowed: the caller must authenticate (401), SPEC §2.
       // An explicit no (DENY policy, failed assert) stays 403, and a TCP check cannot carry
       // credentials, so it is simply forbidden.
-      const kind = ctx.credentialSha256 === undefined && ctx.input.kind === 'http' && !enforced.explicit ? 'unauthenticated' : 'forbidden';
-      const reason = kind === 'unauthenticated' ? `${enforced.reason}; no credentials presented` : enforced.reason;
-      return { verdict: 'deny', kind, reason, details };
+      if (ctx.credentialSha256 === undefined && ctx.input.kind === 'http' && !enforced.explicit) {
+        return deny('POLICY_UNAUTHENTICATED', `${enforced.reason}; no credentials presented`, details);
+      }
+      return deny(enforced.explicit ? 'POLICY_DENIED' : 'POLICY_NO_MATCH', enforced.reason, details);
     }
     if (authorization.some((p) => p.shadow)) {
       const wouldBe = evaluateAuthorization(authorization, ctx, ctx.defaultVerdict, validating);
       if (wouldBe.verdict === 'deny') {
         if (wouldBe.policy) details.shadow_policy = wouldBe.policy;
-        return { verdict: 'allow', details, shadowDeny: { reason: wouldBe.reason } };
+        // A would-be deny is recorded as forbidden, never as a demand to authenticate.
+        return { verdict: 'allow', details, shadowDeny: denialOf(wouldBe.explicit ? 'POLICY_DENIED' : 'POLICY_NO_MATCH', wouldBe.reason) };
       }
     }
     return { verdict: 'allow', details };

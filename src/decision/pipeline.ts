@@ -1,18 +1,20 @@
 /**
  * The decision pipeline: CheckRequest → Decision, never throwing (SPEC §2, fail closed).
  *
- * Order: Request (is the input well-formed and bounded?) → Capability → Policy. The first deny
- * ends the pipeline and names its guard; an exception anywhere is a deny by guard Internal.
+ * Order: Request (is the input well-formed and bounded?) → Capability → Jwt → Policy. The first
+ * deny ends the pipeline and names its guard; an exception anywhere is a deny by guard Internal
+ * (code DECISION_FAILED), reported to `onInternalError` for the log and never to the client.
  * In shadow mode (CHIO_MODE=shadow, or a policy annotated chio.dev/shadow) the whole pipeline
  * runs and the would-be verdict is recorded with shadow: true; the answer (response.ts) is then
  * allow. An Internal deny is never shadowed: an error is not a verdict.
  */
-import { toChioError } from '../errors/index.js';
+import { isChioError, type DenialGuard } from '../errors/index.js';
 import type { Evidence, ReceiptRequest, ReceiptSubject } from '../receipt/receipt.js';
 import { sha256Hex } from '../crypto/sha256.js';
 import { utf8 } from '../encoding.js';
 import { toCheckInput, type CheckInput } from './check-input.js';
-import { GUARDS, type DecisionContext, type DenyKind, type GuardName } from './guards.js';
+import { GUARDS, type DecisionContext } from './guards.js';
+import { allowed, denialOf, denied, type Decision, type DecisionFacts, type Denial } from './decision.js';
 import type { CapabilityClaims } from '../credentials/capability.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import { VerificationCache } from '../credentials/verification-cache.js';
@@ -20,27 +22,15 @@ import type { CheckRequest } from '../authz/wire.js';
 
 /** Request fields longer than this are cut in the receipt (the SHA-256 of the full path is kept). */
 export const MAX_RECEIPT_PATH_CHARS = 2048;
-
-export interface Decision {
-  verdict: 'allow' | 'deny';
-  guard?: GuardName;
-  reason?: string;
-  denyKind?: DenyKind;
-  shadow: boolean;
-  policyHash: string;
-  request: ReceiptRequest;
-  subject: ReceiptSubject;
-  evidence: Evidence[];
-  /** Request headers that carried credentials, removed before upstream on allow. */
-  removeHeaders?: string[];
-  /** What was thrown, for the log only (guard Internal); never in a receipt or an answer. */
-  error?: unknown;
-}
+/** The policy hash recorded when the policy set itself could not be read. */
+export const UNKNOWN_POLICY_HASH = 'sha256:unknown';
 
 export interface PipelineOptions {
   policies: () => PolicySet;
   mode: 'enforce' | 'shadow';
   defaultVerdict: 'allow' | 'deny';
+  /** Told what was thrown whenever a Check is denied by guard Internal: for the log only. */
+  onInternalError: (err: unknown) => void;
   isRevoked?: (capabilityId: string) => boolean;
   now?: () => number;
 }
@@ -57,20 +47,28 @@ export class DecisionPipeline {
 
   /** Decide one CheckRequest; waiting work gives up by `deadline` (absolute ms). Never rejects. */
   async decide(req: CheckRequest | null | undefined, deadline: number): Promise<Decision> {
-    const globalShadow = this.opts.mode === 'shadow';
-    let policies: PolicySet | undefined;
-    let input: CheckInput | undefined;
+    const shadow = this.opts.mode === 'shadow';
     const evidence: Evidence[] = [];
+    let policyHash = UNKNOWN_POLICY_HASH;
+    let request: ReceiptRequest = {};
+    let ctx: DecisionContext | undefined;
+    const factsOf = (shadowed: boolean, subject: ReceiptSubject = {}): DecisionFacts => ({
+      shadow: shadowed, policyHash, request, subject, evidence, credentialHeaders: ctx ? [...ctx.credentialHeaders] : [],
+    });
     try {
-      policies = this.opts.policies();
+      const policies = this.opts.policies();
+      policyHash = policies.hash;
+      let input: CheckInput;
       try {
         input = toCheckInput(req);
       } catch (err) {
+        if (!isChioError(err, 'MALFORMED')) throw err;
         evidence.push({ guard: 'Request', verdict: 'deny' });
-        return deny({ guard: 'Request', reason: toChioError(err).message, denyKind: 'forbidden', shadow: globalShadow, policies, evidence, request: {} });
+        return denied('Request', denialOf('REQUEST_MALFORMED', err.message), factsOf(shadow));
       }
       evidence.push({ guard: 'Request', verdict: 'allow' });
-      const ctx: DecisionContext = {
+      request = toReceiptRequest(input);
+      ctx = {
         input,
         request: req,
         policies,
@@ -79,27 +77,31 @@ export class DecisionPipeline {
         defaultVerdict: this.opts.defaultVerdict,
         capabilityCache: this.cacheFor(policies),
         isRevoked: this.opts.isRevoked ?? (() => false),
-        removeHeaders: new Set(),
+        credentialHeaders: new Set(),
       };
-      let shadowDeny: { guard: GuardName; reason: string } | undefined;
+      let shadowDeny: { guard: DenialGuard; denial: Denial } | undefined;
       for (const guard of GUARDS) {
         const result = await guard.check(ctx);
         evidence.push({ guard: guard.name, verdict: result.verdict, ...(result.details ? { details: result.details } : {}) });
-        if (result.verdict === 'deny') {
-          const denied = deny({ guard: guard.name, reason: result.reason, denyKind: result.kind, shadow: globalShadow, policies, evidence, request: toReceiptRequest(input), subject: subjectOf(ctx) });
-          // Global shadow answers allow even here: credentials still stay out of upstream.
-          return { ...denied, removeHeaders: [...ctx.removeHeaders] };
-        }
-        if (result.verdict === 'allow' && result.shadowDeny) shadowDeny ??= { guard: guard.name, ...result.shadowDeny };
+        // Global shadow answers allow even here: credentials still stay out of upstream.
+        if (result.verdict === 'deny') return denied(guard.name, result, factsOf(shadow, subjectOf(ctx)));
+        if (result.verdict === 'allow' && result.shadowDeny) shadowDeny ??= { guard: guard.name, denial: result.shadowDeny };
       }
       // A policy in shadow mode would have denied: record that verdict, answer allow (SPEC §2).
-      if (shadowDeny) {
-        return { ...deny({ ...shadowDeny, denyKind: 'forbidden', shadow: true, policies, evidence, request: toReceiptRequest(input), subject: subjectOf(ctx) }), removeHeaders: [...ctx.removeHeaders] };
-      }
-      return { verdict: 'allow', shadow: globalShadow, policyHash: policies.hash, request: toReceiptRequest(input), subject: subjectOf(ctx), evidence, removeHeaders: [...ctx.removeHeaders] };
+      if (shadowDeny) return denied(shadowDeny.guard, shadowDeny.denial, factsOf(true, subjectOf(ctx)));
+      return allowed(factsOf(shadow, subjectOf(ctx)));
     } catch (err) {
+      this.report(err);
       evidence.push({ guard: 'Internal', verdict: 'deny' });
-      return deny({ guard: 'Internal', reason: 'internal error', denyKind: 'forbidden', shadow: false, policies, evidence, request: input ? toReceiptRequest(input) : {}, cause: err });
+      return denied('Internal', denialOf('DECISION_FAILED', 'the decision pipeline failed'), factsOf(false));
+    }
+  }
+
+  private report(err: unknown): void {
+    try {
+      this.opts.onInternalError(err);
+    } catch {
+      // The log failing must not turn a deny into a rejection: decide never rejects.
     }
   }
 
@@ -107,24 +109,6 @@ export class DecisionPipeline {
     if (this.cache?.forSet !== policies) this.cache = { forSet: policies, cache: new VerificationCache() };
     return this.cache.cache;
   }
-}
-
-function deny(d: {
-  guard: GuardName; reason: string; denyKind: DenyKind; shadow: boolean; policies: PolicySet | undefined;
-  evidence: Evidence[]; request: ReceiptRequest; subject?: ReceiptSubject; cause?: unknown;
-}): Decision {
-  return {
-    verdict: 'deny',
-    guard: d.guard,
-    reason: d.reason.slice(0, 256),
-    denyKind: d.denyKind,
-    shadow: d.shadow,
-    policyHash: d.policies?.hash ?? 'sha256:unknown',
-    request: d.request,
-    subject: d.subject ?? {},
-    evidence: d.evidence,
-    ...(d.cause !== undefined ? { error: d.cause } : {}),
-  };
 }
 
 function subjectOf(ctx: DecisionContext): ReceiptSubject {

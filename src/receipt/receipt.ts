@@ -81,6 +81,9 @@ export interface ReceiptBody {
   kernel_key: string;
 }
 
+/** What was decided about one request: the body minus the chain and signer fields. */
+export type ReceiptDraft = Omit<ReceiptBody, 'schema' | 'chain' | 'seq' | 'prev' | 'kernel_key'>;
+
 export interface Receipt extends ReceiptBody {
   id: string;
   signature: string;

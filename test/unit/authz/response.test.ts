@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { Decision } from '../../../src/decision/pipeline.js';
-import {
-  GRPC_OK, GRPC_PERMISSION_DENIED, GRPC_UNAUTHENTICATED, HEADERS_TO_REMOVE, httpStatusOf, toCheckResponse, toUnstoredResponse,
-} from '../../../src/authz/response.js';
+import { allowed, denied, type Decision, type DecisionFacts } from '../../../src/decision/decision.js';
+import { HEADERS_TO_REMOVE, toCheckResponse, toUnstoredResponse } from '../../../src/authz/response.js';
+import { GRPC, type ChioErrorCode, type DenialGuard } from '../../../src/errors/index.js';
 import type { CheckResponse, HeaderValueOption } from '../../../src/authz/wire.js';
 import { GENESIS_PREV } from '../../../src/receipt/receipt.js';
 import { draftOf, kernelOf, signReceipt } from '../receipt/helpers.js';
@@ -11,31 +10,16 @@ const POLICY_HASH = `sha256:${'5e'.repeat(32)}`;
 const RECEIPT = signReceipt(draftOf(0), { chain: 'authz-1', seq: 1, prev: GENESIS_PREV }, kernelOf(4));
 const REQUEST = { method: 'POST', host: 'api.example', path: '/tools/run' };
 
-function decisionOf(overrides: Partial<Decision> = {}): Decision {
-  return { verdict: 'allow', shadow: false, policyHash: POLICY_HASH, request: REQUEST, subject: {}, evidence: [], ...overrides };
-}
-const ALLOW = decisionOf();
-const FORBIDDEN = decisionOf({ verdict: 'deny', guard: 'Policy', reason: 'no ALLOW policy matched', denyKind: 'forbidden' });
-const UNAUTHENTICATED = decisionOf({ verdict: 'deny', guard: 'Capability', reason: 'capability token is missing', denyKind: 'unauthenticated' });
+const FACTS: DecisionFacts = { shadow: false, policyHash: POLICY_HASH, request: REQUEST, subject: {}, evidence: [], credentialHeaders: [] };
+const denyOf = (guard: DenialGuard, code: ChioErrorCode, reason: string): Decision => denied(guard, { code, reason }, FACTS);
+const ALLOW = allowed(FACTS);
+const FORBIDDEN = denyOf('Policy', 'POLICY_NO_MATCH', 'no ALLOW policy matched');
+const UNAUTHENTICATED = denyOf('Capability', 'CAPABILITY_MALFORMED', 'capability token is missing');
 
 /** envoy.config.core.v3.HeaderValueOption with OVERWRITE_IF_EXISTS_OR_ADD (2). */
 const hvo = (key: string, value: string): HeaderValueOption => ({ header: { key, value }, append_action: 2 });
 const valueOf = (headers: HeaderValueOption[] | undefined, key: string) => headers?.find((h) => h.header.key === key)?.header.value;
 const chioFields = (r: CheckResponse) => r.dynamic_metadata?.fields.chio;
-
-describe('httpStatusOf', () => {
-  describe('when given each kind of decision', () => {
-    it.each([
-      ['allow', ALLOW, 200],
-      ['deny, forbidden', FORBIDDEN, 403],
-      ['deny, unauthenticated', UNAUTHENTICATED, 401],
-      ['deny, no kind', decisionOf({ verdict: 'deny', guard: 'Internal' }), 403],
-      ['shadow deny (the would-be status)', { ...FORBIDDEN, shadow: true }, 403],
-    ] as const)('answers %s with %i', (_name, decision, status) => {
-      expect(httpStatusOf(decision)).toBe(status);
-    });
-  });
-});
 
 describe('toCheckResponse', () => {
   describe('when the decision is allow', () => {
@@ -52,7 +36,7 @@ describe('toCheckResponse', () => {
           },
         },
       });
-      expect(GRPC_OK).toBe(0);
+      expect(GRPC.OK).toBe(0);
       expect(HEADERS_TO_REMOVE).toEqual(['x-chio-capability-token']);
     });
 
@@ -70,7 +54,7 @@ describe('toCheckResponse', () => {
   describe('when the decision is shadow', () => {
     it('answers allow with x-chio-shadow-verdict: deny for a would-be deny', () => {
       const response = toCheckResponse({ ...FORBIDDEN, shadow: true }, RECEIPT);
-      expect(response.status.code).toBe(GRPC_OK);
+      expect(response.status.code).toBe(GRPC.OK);
       expect(response.denied_response).toBeUndefined();
       const expected = [
         hvo('x-chio-receipt-id', RECEIPT.id), hvo('x-chio-policy-hash', POLICY_HASH), hvo('x-chio-verdict', 'allow'), hvo('x-chio-shadow-verdict', 'deny'),
@@ -86,7 +70,7 @@ describe('toCheckResponse', () => {
 
     it('answers allow with x-chio-shadow-verdict: allow for a would-be allow', () => {
       const response = toCheckResponse({ ...ALLOW, shadow: true }, RECEIPT);
-      expect(response.status.code).toBe(GRPC_OK);
+      expect(response.status.code).toBe(GRPC.OK);
       expect(valueOf(response.ok_response?.headers, 'x-chio-shadow-verdict')).toBe('allow');
       expect(valueOf(response.ok_response?.response_headers_to_add, 'x-chio-shadow-verdict')).toBe('allow');
       expect(valueOf(response.ok_response?.headers, 'x-chio-verdict')).toBe('allow');
@@ -121,7 +105,7 @@ describe('toCheckResponse', () => {
           },
         },
       });
-      expect(GRPC_PERMISSION_DENIED).toBe(7);
+      expect(GRPC.PERMISSION_DENIED).toBe(7);
     });
 
     it('has a JSON body with exactly verdict, guard, reason and receipt_id', () => {
@@ -136,7 +120,7 @@ describe('toCheckResponse', () => {
   describe('when the decision is deny, unauthenticated', () => {
     it('answers grpc 16 and HTTP 401', () => {
       const response = toCheckResponse(UNAUTHENTICATED, RECEIPT);
-      expect(GRPC_UNAUTHENTICATED).toBe(16);
+      expect(GRPC.UNAUTHENTICATED).toBe(16);
       expect(response.status).toEqual({ code: 16, message: 'capability token is missing' });
       expect(response.denied_response?.status).toEqual({ code: 401 });
       expect(valueOf(response.denied_response?.headers, 'x-chio-denial-guard')).toBe('Capability');
@@ -144,13 +128,21 @@ describe('toCheckResponse', () => {
     });
   });
 
-  describe('when a deny names no guard or reason', () => {
-    it('answers guard Internal and reason "denied"', () => {
-      const response = toCheckResponse(decisionOf({ verdict: 'deny' }), RECEIPT);
+  describe('when the pipeline failed (DECISION_FAILED)', () => {
+    it('answers grpc 7, HTTP 403, guard Internal and reason "internal error"', () => {
+      const response = toCheckResponse(denyOf('Internal', 'DECISION_FAILED', 'internal error'), RECEIPT);
       expect(response.status.code).toBe(7);
+      expect(response.denied_response?.status).toEqual({ code: 403 });
       expect(valueOf(response.denied_response?.headers, 'x-chio-denial-guard')).toBe('Internal');
-      expect(valueOf(response.denied_response?.headers, 'x-chio-denial-reason')).toBe('denied');
-      expect(JSON.parse(response.denied_response!.body)).toMatchObject({ guard: 'Internal', reason: 'denied' });
+      expect(valueOf(response.denied_response?.headers, 'x-chio-denial-reason')).toBe('internal error');
+      expect(JSON.parse(response.denied_response!.body)).toMatchObject({ guard: 'Internal', reason: 'internal error' });
+    });
+  });
+
+  describe('when the decision consumed credential headers', () => {
+    it('removes them before upstream on an allow, with x-chio-capability-token always', () => {
+      const response = toCheckResponse(allowed({ ...FACTS, credentialHeaders: ['authorization', 'x-chio-capability-token'] }), RECEIPT);
+      expect(response.ok_response?.headers_to_remove).toEqual(['x-chio-capability-token', 'authorization']);
     });
   });
 
@@ -163,7 +155,7 @@ describe('toCheckResponse', () => {
       ['Latin-1', 'café', 'caf?'],
       ['an astral character (two UTF-16 units)', 'ok 😀', 'ok ??'],
     ])('replaces each unsafe UTF-16 unit by "?" in the header for %s, and keeps the body exact', (_name, reason, safe) => {
-      const response = toCheckResponse(decisionOf({ verdict: 'deny', guard: 'Policy', reason, denyKind: 'forbidden' }), RECEIPT);
+      const response = toCheckResponse(denyOf('Policy', 'POLICY_DENIED', reason), RECEIPT);
       expect(valueOf(response.denied_response?.headers, 'x-chio-denial-reason')).toBe(safe);
       for (const h of response.denied_response!.headers) expect(h.header.value).toMatch(/^[\x20-\x7e]*$/);
       expect(response.denied_response!.headers.filter((h) => h.header.key === 'x-chio-verdict')).toEqual([hvo('x-chio-verdict', 'deny')]);

@@ -1,13 +1,10 @@
 /**
- * Receipts for unit tests, signed exactly as ReceiptPublisher.storeOne signs them (SPEC §5):
- * body → JCS bytes → id = hex SHA-256 → signature = node:crypto Ed25519 over the same bytes.
+ * Receipts for unit tests, signed by the code the publisher signs with (src/receipt/sign.ts,
+ * SPEC §5) and a node:crypto kernel key, so that a broken signer breaks these tests too.
  */
-import { toBase64 } from '../../../src/encoding.js';
-import { canonicalBytes } from '../../../src/receipt/jcs.js';
-import type { ReceiptDraft } from '../../../src/chain/publisher.js';
-import { GENESIS_PREV, RECEIPT_SCHEMA, type Receipt, type ReceiptBody } from '../../../src/receipt/receipt.js';
+import { GENESIS_PREV, RECEIPT_SCHEMA, type Receipt, type ReceiptBody, type ReceiptDraft } from '../../../src/receipt/receipt.js';
+import { signReceipt as signReceiptBody } from '../../../src/receipt/sign.js';
 import { createNodeSigner, type Ed25519Signer } from '../../../src/crypto/ed25519.js';
-import { sha256Hex } from '../../../src/crypto/sha256.js';
 import { newEd25519SignerKey } from '../../../src/tlog/index.js';
 
 /** A kernel signing key: the node:crypto signer and its C2SP verifier key. */
@@ -49,8 +46,7 @@ export function bodyOf(draft: ReceiptDraft, at: ChainPosition, kernelKey: string
 
 /** Id and signature over `body`; `kernelKey` in the body may name a key other than `signer`. */
 export function signBody(body: ReceiptBody, signer: Ed25519Signer): Receipt {
-  const bodyBytes = canonicalBytes(body);
-  return { ...body, id: sha256Hex(bodyBytes), signature: toBase64(signer.sign(bodyBytes)) };
+  return signReceiptBody(body, signer);
 }
 
 /** Sign `draft` at `at` with `kernel`, as ReceiptPublisher does. */

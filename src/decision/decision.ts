@@ -1,0 +1,88 @@
+/**
+ * A Decision: what the guards decided about one CheckRequest, in the receipt's terms (SPEC §5:
+ * request, subject, decision, evidence, policy_hash), plus one fact the answer needs and a
+ * receipt never holds: the request headers that carried a credential Chio consumed.
+ *
+ * A deny carries the error code it was denied with; its HTTP status is that code's row in the
+ * status table (errors/status.ts), the same row the answer reads its gRPC status from, so the
+ * receipt and the answer cannot disagree.
+ */
+import { clientReason, statusOf, type ChioErrorCode, type DenialGuard } from '../errors/index.js';
+import type { Evidence, ReceiptDraft, ReceiptRequest, ReceiptSubject } from '../receipt/receipt.js';
+
+/** The HTTP status an allow is recorded with. */
+export const HTTP_OK = 200;
+/** Reasons longer than this are cut: they travel in headers, receipts and logs. */
+export const MAX_REASON_CHARS = 256;
+
+export interface DecisionFacts {
+  /** Decided in shadow mode: `verdict` is what would have been answered; the answer is allow. */
+  shadow: boolean;
+  policyHash: string;
+  request: ReceiptRequest;
+  subject: ReceiptSubject;
+  evidence: Evidence[];
+  /** Request headers that carried a credential Chio consumed: never forwarded upstream. */
+  credentialHeaders: readonly string[];
+}
+
+export interface Allowed extends DecisionFacts {
+  verdict: 'allow';
+  httpStatus: typeof HTTP_OK;
+}
+
+export interface Denied extends DecisionFacts {
+  verdict: 'deny';
+  guard: DenialGuard;
+  code: ChioErrorCode;
+  /** What the client and the receipt are told; never internals (see clientReason). */
+  reason: string;
+  httpStatus: number;
+}
+
+export type Decision = Allowed | Denied;
+
+/** What a guard says when it denies: the code, and the reason a client may read. */
+export interface Denial {
+  code: ChioErrorCode;
+  reason: string;
+}
+
+/** A deny by `code`, telling the client the table's fixed text where `message` could leak internals. */
+export function denialOf(code: ChioErrorCode, message: string): Denial {
+  return { code, reason: clientReason({ code, message }) };
+}
+
+export function allowed(facts: DecisionFacts): Allowed {
+  return { verdict: 'allow', httpStatus: HTTP_OK, ...facts };
+}
+
+export function denied(guard: DenialGuard, denial: Denial, facts: DecisionFacts): Denied {
+  return {
+    verdict: 'deny',
+    guard,
+    code: denial.code,
+    reason: denial.reason.slice(0, MAX_REASON_CHARS),
+    httpStatus: statusOf(denial.code).http,
+    ...facts,
+  };
+}
+
+/** The receipt a decision is recorded as, before the chain and the signer add theirs. */
+export function toReceiptDraft(decision: Decision, time: string): ReceiptDraft {
+  const denial = decision.verdict === 'deny' ? decision : undefined;
+  return {
+    time,
+    request: decision.request,
+    subject: decision.subject,
+    decision: {
+      verdict: decision.verdict,
+      ...(denial ? { guard: denial.guard } : {}),
+      ...(denial?.reason ? { reason: denial.reason } : {}),
+      http_status: decision.httpStatus,
+      shadow: decision.shadow,
+    },
+    evidence: decision.evidence,
+    policy_hash: decision.policyHash,
+  };
+}

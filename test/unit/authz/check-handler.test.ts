@@ -1,0 +1,205 @@
+import { pino } from 'pino';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { CheckHandler, type Decider, type ReceiptStore } from '../../../src/authz/check-handler.js';
+import type { CheckResponse } from '../../../src/authz/wire.js';
+import { allowed, denied, toReceiptDraft, type Decision, type DecisionFacts } from '../../../src/decision/decision.js';
+import { GENESIS_PREV, type Receipt, type ReceiptDraft } from '../../../src/receipt/receipt.js';
+import { kernelOf, signReceipt } from '../receipt/helpers.js';
+
+const KERNEL = kernelOf(5);
+const TIMEOUT_MS = 150;
+const FACTS: DecisionFacts = {
+  shadow: false,
+  policyHash: `sha256:${'5e'.repeat(32)}`,
+  request: { method: 'POST', host: 'api.example', path: '/tools/run' },
+  subject: {},
+  evidence: [{ guard: 'Request', verdict: 'allow' }],
+  credentialHeaders: [],
+};
+const ALLOW = allowed(FACTS);
+const DENY = denied('Policy', { code: 'POLICY_DENIED', reason: 'denied by policy p' }, FACTS);
+const SHADOW_DENY = denied('Policy', { code: 'POLICY_DENIED', reason: 'denied by policy p' }, { ...FACTS, shadow: true });
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  reject(err: unknown): void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
+  return { promise, resolve, reject };
+}
+
+/** A decider that always decides `decision`, and records the deadlines it was given. */
+function decider(decision: Decision): Decider & { deadlines: number[] } {
+  const deadlines: number[] = [];
+  return { deadlines, decide: async (_req, deadline) => (deadlines.push(deadline), decision) };
+}
+
+/** A store whose every call waits for the test to settle it. */
+function heldStore(): ReceiptStore & { calls: Array<{ draft: ReceiptDraft; deadline: number; result: Deferred<Receipt> }> } {
+  const calls: Array<{ draft: ReceiptDraft; deadline: number; result: Deferred<Receipt> }> = [];
+  return {
+    calls,
+    store: (draft, deadline) => {
+      const result = deferred<Receipt>();
+      calls.push({ draft, deadline, result });
+      return result.promise;
+    },
+  };
+}
+
+const stored = (draft: ReceiptDraft): Receipt => signReceipt(draft, { chain: 'chain-h', seq: 1, prev: GENESIS_PREV }, KERNEL);
+const storingStore = (): ReceiptStore => ({ store: async (draft) => stored(draft) });
+
+function handlerOf(pipeline: Decider, publisher: ReceiptStore, now: () => number = () => Date.now()): CheckHandler {
+  return new CheckHandler({ pipeline, publisher, receiptTimeoutMs: TIMEOUT_MS, log: pino({ level: 'silent' }), now });
+}
+
+/** Let every pending promise callback run. */
+const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
+const header = (r: CheckResponse, key: string) =>
+  [...(r.ok_response?.headers ?? []), ...(r.denied_response?.headers ?? [])].find((h) => h.header.key === key)?.header.value;
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('CheckHandler.check', () => {
+  describe('when the decision is allow', () => {
+    it('does not answer before the receipt is stored, then answers allow naming that receipt', async () => {
+      const store = heldStore();
+      let answer: CheckResponse | undefined;
+      const pending = handlerOf(decider(ALLOW), store).check({}).then((r) => (answer = r));
+      await flush();
+      expect(store.calls).toHaveLength(1);
+      expect(answer).toBeUndefined();
+      const receipt = stored(store.calls[0]!.draft);
+      store.calls[0]!.result.resolve(receipt);
+      await pending;
+      expect(answer?.status.code).toBe(0);
+      expect(header(answer!, 'x-chio-receipt-id')).toBe(receipt.id);
+    });
+
+    it('hands the store the decision as toReceiptDraft makes it, stamped with the clock', async () => {
+      const store = heldStore();
+      const now = Date.UTC(2025, 0, 2, 3, 4, 5, 678);
+      void handlerOf(decider(ALLOW), store, () => now).check({});
+      await flush();
+      expect(store.calls[0]!.draft).toEqual(toReceiptDraft(ALLOW, '2025-01-02T03:04:05.678Z'));
+    });
+
+    it('gives deciding two thirds of the receipt budget and storing all of it', async () => {
+      const store = heldStore();
+      const pipeline = decider(ALLOW);
+      const now = 1_000_000;
+      void handlerOf(pipeline, store, () => now).check({});
+      await flush();
+      expect(pipeline.deadlines).toEqual([now + 100]);
+      expect(store.calls[0]!.deadline).toBe(now + TIMEOUT_MS);
+    });
+  });
+
+  describe('when the decision is deny', () => {
+    it('answers the deny with the stored receipt id', async () => {
+      const answer = await handlerOf(decider(DENY), storingStore()).check({});
+      expect(answer.denied_response?.status.code).toBe(403);
+      expect(header(answer, 'x-chio-denial-guard')).toBe('Policy');
+      expect(header(answer, 'x-chio-receipt-id')).toMatch(/^[0-9a-f]{64}$/);
+    });
+  });
+
+  describe.each([
+    ['allow', ALLOW],
+    ['deny', DENY],
+    ['shadow deny', SHADOW_DENY],
+  ] as const)('when the receipt of the %s decision cannot be stored', (_name, decision) => {
+    it('answers deny, guard ReceiptLedger, HTTP 503, no receipt id', async () => {
+      const answer = await handlerOf(decider(decision), { store: () => Promise.reject(new Error('no responders')) }).check({});
+      expect(answer.status.code).toBe(7);
+      expect(answer.ok_response).toBeUndefined();
+      expect(answer.denied_response?.status.code).toBe(503);
+      expect(header(answer, 'x-chio-denial-guard')).toBe('ReceiptLedger');
+      expect(header(answer, 'x-chio-receipt-id')).toBeUndefined();
+    });
+  });
+
+  describe('when storing the receipt outlasts the deadline', () => {
+    it('answers 503 ReceiptLedger a few ms after the deadline, not later and not before', async () => {
+      vi.useFakeTimers({ now: 1_000_000 });
+      const store = heldStore();
+      let answer: CheckResponse | undefined;
+      void handlerOf(decider(ALLOW), store).check({}).then((r) => (answer = r));
+      await vi.advanceTimersByTimeAsync(TIMEOUT_MS);
+      expect(answer).toBeUndefined();
+      await vi.advanceTimersByTimeAsync(10);
+      expect(answer?.denied_response?.status.code).toBe(503);
+      expect(header(answer!, 'x-chio-denial-guard')).toBe('ReceiptLedger');
+      // The receipt stored after the answer does not turn it into an allow.
+      store.calls[0]!.result.resolve(stored(store.calls[0]!.draft));
+      await vi.advanceTimersByTimeAsync(1);
+      expect(answer?.denied_response?.status.code).toBe(503);
+    });
+  });
+
+  describe('when the decision is a shadow deny and its receipt is stored', () => {
+    it('answers allow with x-chio-shadow-verdict: deny, and the receipt records the deny with shadow: true', async () => {
+      const store = heldStore();
+      const pending = handlerOf(decider(SHADOW_DENY), store).check({});
+      await flush();
+      expect(store.calls[0]!.draft.decision).toEqual({ verdict: 'deny', guard: 'Policy', reason: 'denied by policy p', http_status: 403, shadow: true });
+      store.calls[0]!.result.resolve(stored(store.calls[0]!.draft));
+      const answer = await pending;
+      expect(answer.status.code).toBe(0);
+      expect(header(answer, 'x-chio-shadow-verdict')).toBe('deny');
+    });
+  });
+});
+
+describe('CheckHandler.drain', () => {
+  describe('when no Check is in flight', () => {
+    it('resolves at once', async () => {
+      await expect(handlerOf(decider(ALLOW), storingStore()).drain()).resolves.toBeUndefined();
+    });
+  });
+
+  describe('when several callers drain while a Check is in flight', () => {
+    it('resolves every one of them once the Check is answered, and not before', async () => {
+      const store = heldStore();
+      const handler = handlerOf(decider(ALLOW), store);
+      const check = handler.check({});
+      await flush();
+      const drained: number[] = [];
+      const waits = [1, 2, 3].map((n) => handler.drain().then(() => drained.push(n)));
+      await flush();
+      expect(drained).toEqual([]);
+      store.calls[0]!.result.resolve(stored(store.calls[0]!.draft));
+      await check;
+      await flush();
+      expect(drained.sort()).toEqual([1, 2, 3]);
+      await Promise.all(waits);
+    });
+  });
+
+  describe('when Checks come and go between drains', () => {
+    it('waits for the Checks in flight at each drain', async () => {
+      const store = heldStore();
+      const handler = handlerOf(decider(ALLOW), store);
+      for (let round = 0; round < 2; round++) {
+        const check = handler.check({});
+        await flush();
+        let done = false;
+        const wait = handler.drain().then(() => (done = true));
+        await flush();
+        expect(done).toBe(false);
+        store.calls[round]!.result.resolve(stored(store.calls[round]!.draft));
+        await check;
+        await wait;
+        expect(done).toBe(true);
+      }
+    });
+  });
+});

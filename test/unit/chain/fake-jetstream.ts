@@ -1,0 +1,88 @@
+/**
+ * An in-memory JetStream stream with just what ReceiptPublisher uses: publish (with
+ * Nats-Msg-Id deduplication and Nats-Expected-Last-Subject-Sequence, checked as the server
+ * checks them: duplicates first) and streams.getMessage({ last_by_subj }).
+ *
+ * Faults are queued per call: the next publish can fail before storing, fail after storing
+ * (the PubAck is lost) or hang until its timeout; the next head read can fail or hang.
+ */
+import type { ChainHeadRead, ReceiptPublish } from '../../../src/chain/publisher.js';
+
+export interface StoredMessage {
+  stream: string;
+  subject: string;
+  /** Stream sequence, 1, 2, 3 … over every subject. */
+  seq: number;
+  msgID: string;
+  data: Uint8Array;
+}
+
+export interface PublishCall {
+  subject: string;
+  msgID: string;
+  lastSubjectSequence: number;
+  timeout: number;
+  data: Uint8Array;
+}
+
+export type PublishFault = 'reject' | 'lose-ack' | 'hang';
+export type ReadFault = 'reject' | 'hang';
+
+export class FakeJetStream {
+  readonly stream: string;
+  readonly messages: StoredMessage[] = [];
+  readonly publishes: PublishCall[] = [];
+  headReads = 0;
+  readonly publishFaults: PublishFault[] = [];
+  readonly readFaults: ReadFault[] = [];
+
+  constructor(stream: string) {
+    this.stream = stream;
+  }
+
+  /** The client half (js). */
+  get js(): ReceiptPublish {
+    return { publish: (subject, data, options) => this.#publish(subject, data, options) };
+  }
+
+  /** The manager half (jsm). */
+  get jsm(): ChainHeadRead {
+    return { streams: { getMessage: (stream, query) => this.#lastBySubject(stream, query.last_by_subj) } };
+  }
+
+  /** Store a message directly, as another writer would. */
+  append(subject: string, data: Uint8Array, msgID = `other-${this.messages.length + 1}`): StoredMessage {
+    const message = { stream: this.stream, subject, seq: this.messages.length + 1, msgID, data };
+    this.messages.push(message);
+    return message;
+  }
+
+  on(subject: string): StoredMessage[] {
+    return this.messages.filter((m) => m.subject === subject);
+  }
+
+  async #publish(subject: string, data: Uint8Array, options: { msgID: string; expect: { lastSubjectSequence: number }; timeout: number }): Promise<{ seq: number }> {
+    this.publishes.push({ subject, msgID: options.msgID, lastSubjectSequence: options.expect.lastSubjectSequence, timeout: options.timeout, data });
+    const fault = this.publishFaults.shift();
+    if (fault === 'reject') throw new Error('fake: no responders');
+    if (fault === 'hang') return new Promise((_, reject) => setTimeout(() => reject(new Error('fake: publish timed out')), options.timeout));
+    const duplicate = this.messages.find((m) => m.msgID === options.msgID);
+    if (duplicate) return { seq: duplicate.seq };
+    const last = this.on(subject).at(-1)?.seq ?? 0;
+    if (last !== options.expect.lastSubjectSequence) throw new Error(`fake: wrong last sequence: ${last}`);
+    const stored = this.append(subject, data, options.msgID);
+    if (fault === 'lose-ack') throw new Error('fake: timeout waiting for the PubAck');
+    return { seq: stored.seq };
+  }
+
+  async #lastBySubject(stream: string, subject: string): Promise<{ seq: number; json<T>(): T } | null> {
+    this.headReads += 1;
+    const fault = this.readFaults.shift();
+    if (fault === 'reject') throw new Error('fake: stream unavailable');
+    if (fault === 'hang') return new Promise(() => {});
+    if (stream !== this.stream) throw new Error(`fake: no stream ${stream}`);
+    const last = this.on(subject).at(-1);
+    if (!last) return null;
+    return { seq: last.seq, json: <T>() => JSON.parse(new TextDecoder().decode(last.data)) as T };
+  }
+}

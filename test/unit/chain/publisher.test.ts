@@ -1,0 +1,223 @@
+import { pino } from 'pino';
+import { describe, expect, it, vi } from 'vitest';
+import { ReceiptPublisher, type PublisherOptions } from '../../../src/chain/publisher.js';
+import { GENESIS_PREV, receiptBytes, type Receipt } from '../../../src/receipt/receipt.js';
+import { checkChainLink, verifyReceiptBytes } from '../../../src/receipt/verify.js';
+import { RECEIPTS_STREAM, receiptSubject } from '../../../src/store/resources.js';
+import { expectRejectCode } from '../../support/errors.js';
+import { draftOf, kernelOf, signReceipt } from '../receipt/helpers.js';
+import { FakeJetStream } from './fake-jetstream.js';
+
+const KERNEL = kernelOf(7);
+const CHAIN = 'chain-p';
+const SUBJECT = receiptSubject(CHAIN);
+const soon = (ms = 1000) => Date.now() + ms;
+
+function publisherOn(fake: FakeJetStream, overrides: Partial<PublisherOptions> = {}): ReceiptPublisher {
+  return new ReceiptPublisher({
+    js: fake.js, jsm: fake.jsm, chain: CHAIN, signer: KERNEL.signer, kernelKey: KERNEL.verifierKey, log: pino({ level: 'silent' }),
+    // Read at call time, so that a fake clock installed later is the one the publisher sees.
+    now: () => Date.now(), ...overrides,
+  });
+}
+
+/**
+ * On a fake clock: start `work` with a deadline `ms` ahead and say how it stands 1 ms before
+ * the deadline and at it ('pending', 'stored' or the ChioError code it rejected with).
+ */
+async function settledAt(ms: number, work: (deadline: number) => Promise<unknown>): Promise<{ before: string; at: string }> {
+  vi.useFakeTimers({ now: 1_000_000 });
+  try {
+    let state = 'pending';
+    work(Date.now() + ms).then(() => (state = 'stored'), (err: { code?: string }) => (state = err.code ?? 'rejected'));
+    await vi.advanceTimersByTimeAsync(ms - 1);
+    const before = state;
+    await vi.advanceTimersByTimeAsync(1);
+    return { before, at: state };
+  } finally {
+    vi.useRealTimers();
+  }
+}
+
+/** Every receipt stored under the chain's subject, each verified on its own and linked to the one before. */
+function storedChain(fake: FakeJetStream): Receipt[] {
+  const receipts = fake.on(SUBJECT).map((m) => verifyReceiptBytes(m.data, [KERNEL.verifierKey]));
+  receipts.forEach((r, i) => checkChainLink(i === 0 ? undefined : receipts[i - 1], r));
+  return receipts;
+}
+
+describe('ReceiptPublisher', () => {
+  describe('when receipts are stored one after another', () => {
+    it('numbers them 1, 2, 3 … each naming the one before as prev, and resolves each with what was stored', async () => {
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      const publisher = publisherOn(fake);
+      expect(await publisher.open()).toEqual({ seq: 0 });
+      const answered: Receipt[] = [];
+      for (let i = 0; i < 5; i++) answered.push(await publisher.store(draftOf(i), soon()));
+      expect(answered.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
+      expect(answered.map((r) => r.prev)).toEqual([GENESIS_PREV, ...answered.slice(0, 4).map((r) => r.id)]);
+      expect(storedChain(fake)).toEqual(answered);
+      expect(fake.on(SUBJECT).map((m) => m.data)).toEqual(answered.map(receiptBytes));
+    });
+
+    it('carries the draft unchanged and signs with the kernel key it names', async () => {
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      const receipt = await publisherOn(fake).store(draftOf(3), soon());
+      expect(receipt).toMatchObject({ ...draftOf(3), schema: 'chio.receipt.v1', chain: CHAIN, kernel_key: KERNEL.verifierKey });
+      expect(verifyReceiptBytes(receiptBytes(receipt), [KERNEL.verifierKey])).toEqual(receipt);
+    });
+  });
+
+  describe('when many receipts are stored at once', () => {
+    it('stores them in chain order without a fork', async () => {
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      const publisher = publisherOn(fake);
+      const answered = await Promise.all(Array.from({ length: 20 }, (_, i) => publisher.store(draftOf(i), soon())));
+      expect(answered.map((r) => r.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      expect(storedChain(fake)).toHaveLength(20);
+    });
+  });
+
+  describe('when each receipt is published', () => {
+    it('sets Nats-Msg-Id to the receipt id and Nats-Expected-Last-Subject-Sequence to the stream sequence of the previous one', async () => {
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      const publisher = publisherOn(fake);
+      // Other chains share the stream, so stream and chain sequences differ.
+      fake.append(receiptSubject('other'), new Uint8Array([1]));
+      const first = await publisher.store(draftOf(0), soon());
+      fake.append(receiptSubject('other'), new Uint8Array([2]));
+      const second = await publisher.store(draftOf(1), soon());
+      expect(fake.publishes.map(({ subject, msgID, lastSubjectSequence }) => ({ subject, msgID, lastSubjectSequence }))).toEqual([
+        { subject: SUBJECT, msgID: first.id, lastSubjectSequence: 0 },
+        { subject: SUBJECT, msgID: second.id, lastSubjectSequence: 2 },
+      ]);
+    });
+  });
+
+  describe('when the stream already holds the chain (a restart)', () => {
+    it('resumes after the last stored receipt', async () => {
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      const before = publisherOn(fake);
+      await before.store(draftOf(0), soon());
+      const last = await before.store(draftOf(1), soon());
+      const after = publisherOn(fake);
+      expect(await after.open()).toEqual({ seq: 2 });
+      const next = await after.store(draftOf(2), soon());
+      expect(next).toMatchObject({ seq: 3, prev: last.id });
+      expect(storedChain(fake)).toHaveLength(3);
+    });
+  });
+
+  describe('when a publish fails after the receipt was stored (the PubAck is lost)', () => {
+    it('rejects, then re-reads the head so that the next receipt follows the stored one and no seq is reused', async () => {
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      const publisher = publisherOn(fake);
+      await publisher.store(draftOf(0), soon());
+      fake.publishFaults.push('lose-ack');
+      await expectRejectCode(publisher.store(draftOf(1), soon()), 'UNAVAILABLE');
+      const readsBefore = fake.headReads;
+      const next = await publisher.store(draftOf(2), soon());
+      expect(fake.headReads).toBe(readsBefore + 1);
+      const chain = storedChain(fake);
+      expect(chain.map((r) => r.seq)).toEqual([1, 2, 3]);
+      expect(next).toEqual(chain[2]);
+      expect(next.prev).toBe(chain[1]!.id);
+    });
+  });
+
+  describe('when a publish fails before the receipt was stored', () => {
+    it('rejects, and the next receipt takes the seq that was never stored, linked to the stored head', async () => {
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      const publisher = publisherOn(fake);
+      const first = await publisher.store(draftOf(0), soon());
+      fake.publishFaults.push('reject');
+      await expectRejectCode(publisher.store(draftOf(1), soon()), 'UNAVAILABLE');
+      const next = await publisher.store(draftOf(2), soon());
+      expect(next).toMatchObject({ seq: 2, prev: first.id, request: draftOf(2).request });
+      expect(storedChain(fake).map((r) => r.seq)).toEqual([1, 2]);
+    });
+  });
+
+  describe('when reading the head fails', () => {
+    it('rejects that receipt and reads again for the next', async () => {
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      const publisher = publisherOn(fake);
+      fake.readFaults.push('reject');
+      await expect(publisher.store(draftOf(0), soon())).rejects.toBeInstanceOf(Error);
+      expect(fake.publishes).toHaveLength(0);
+      expect(await publisher.store(draftOf(1), soon())).toMatchObject({ seq: 1, prev: GENESIS_PREV });
+    });
+  });
+
+  describe('deadlines', () => {
+    it('refuses a receipt whose deadline has passed with TIMEOUT, publishing nothing', async () => {
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      await expectRejectCode(publisherOn(fake).store(draftOf(0), Date.now() - 1), 'TIMEOUT');
+      expect(fake.publishes).toHaveLength(0);
+    });
+
+    it('gives the publish only the time left until the deadline', async () => {
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      const now = 1_000_000;
+      const publisher = publisherOn(fake, { now: () => now });
+      await publisher.open();
+      await publisher.store(draftOf(0), now + 120);
+      expect(fake.publishes[0]!.timeout).toBe(120);
+    });
+
+    it('rejects with TIMEOUT at the deadline when the publish outlasts it', async () => {
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      const publisher = publisherOn(fake);
+      await publisher.open();
+      fake.publishFaults.push('hang');
+      const outcome = await settledAt(60, (deadline) => publisher.store(draftOf(0), deadline));
+      expect(outcome).toEqual({ before: 'pending', at: 'TIMEOUT' });
+    });
+
+    it('rejects with TIMEOUT at the deadline when the head cannot be read, publishing nothing', async () => {
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      fake.readFaults.push('hang');
+      const publisher = publisherOn(fake);
+      const outcome = await settledAt(60, (deadline) => publisher.store(draftOf(0), deadline));
+      expect(outcome).toEqual({ before: 'pending', at: 'TIMEOUT' });
+      expect(fake.publishes).toHaveLength(0);
+    });
+  });
+
+  describe('when a receipt would be larger than MAX_RECEIPT_BYTES', () => {
+    it('refuses it with RECEIPT_INVALID, publishing nothing, and the chain goes on', async () => {
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      const publisher = publisherOn(fake);
+      const huge = draftOf(0, { request: { path: `/${'a'.repeat(20_000)}` } });
+      await expectRejectCode(publisher.store(huge, soon()), 'RECEIPT_INVALID');
+      expect(fake.publishes).toHaveLength(0);
+      expect(await publisher.store(draftOf(1), soon())).toMatchObject({ seq: 1 });
+    });
+  });
+
+  describe('drain', () => {
+    it('waits for the queued receipts, then refuses new ones with UNAVAILABLE', async () => {
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      const publisher = publisherOn(fake);
+      const queued = [publisher.store(draftOf(0), soon()), publisher.store(draftOf(1), soon())];
+      await publisher.drain();
+      expect(storedChain(fake)).toHaveLength(2);
+      await expect(Promise.all(queued)).resolves.toHaveLength(2);
+      await expectRejectCode(publisher.store(draftOf(2), soon()), 'UNAVAILABLE');
+    });
+  });
+
+  describe('when the chain id is not a subject token', () => {
+    it.each(['a.b', 'a b', '', 'x'.repeat(65), 'a*'])('refuses %j with CONFIG_INVALID', (chain) => {
+      expect(() => publisherOn(new FakeJetStream(RECEIPTS_STREAM), { chain })).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+    });
+  });
+});
+
+describe('test helpers sign as the publisher does', () => {
+  it('give the same receipt for the same draft at the same place', async () => {
+    const fake = new FakeJetStream(RECEIPTS_STREAM);
+    const stored = await publisherOn(fake).store(draftOf(4), soon());
+    expect(signReceipt(draftOf(4), { chain: CHAIN, seq: 1, prev: GENESIS_PREV }, KERNEL)).toEqual(stored);
+  });
+});

@@ -1,0 +1,105 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { MAX_RECEIPT_PATH_CHARS } from '../../../src/decision/pipeline.js';
+import type { Decision } from '../../../src/decision/decision.js';
+import { IssuerTrust } from '../../../src/credentials/capability.js';
+import type { PolicySet } from '../../../src/policy/policy-set.js';
+import { capabilityToken, checkOf, later, pipelineOf, policySetOf, withCapability } from './fixtures.js';
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+const SET = policySetOf();
+
+const decide = (request: Parameters<ReturnType<typeof pipelineOf>['pipeline']['decide']>[0], policies: PolicySet = SET) =>
+  pipelineOf(policies).pipeline.decide(request, later());
+
+describe('DecisionPipeline.decide', () => {
+  describe('when the request is malformed', () => {
+    it.each([
+      ['an encoded slash in the path', checkOf({ path: '/tools/a%2fb' }), 'path has an encoded slash'],
+      ['a control character in the host', checkOf({ host: 'api\u0001.example' }), 'host has a control character'],
+      ['a path longer than 16 KiB', checkOf({ path: `/${'a'.repeat(16 * 1024)}` }), 'path longer than 16384 bytes'],
+    ])('denies %s by guard Request with REQUEST_MALFORMED, HTTP 403 and what was wrong', async (_name, request, reason) => {
+      const d = await decide(request);
+      expect(d).toEqual({
+        verdict: 'deny', guard: 'Request', code: 'REQUEST_MALFORMED', reason, httpStatus: 403, shadow: false,
+        policyHash: SET.hash, request: {}, subject: {}, evidence: [{ guard: 'Request', verdict: 'deny' }], credentialHeaders: [],
+      } satisfies Decision);
+    });
+
+    it('records the deny with shadow: true in shadow mode', async () => {
+      const { pipeline } = pipelineOf(SET, { mode: 'shadow' });
+      expect(await pipeline.decide(checkOf({ path: '/a%2f' }), later())).toMatchObject({ verdict: 'deny', guard: 'Request', shadow: true });
+    });
+  });
+
+  describe('when reading the request fails for a reason that is not bad input', () => {
+    it('denies by guard Internal without telling the client why, and reports the error', async () => {
+      const request = checkOf();
+      // A header list that is not a list: a bug-shaped failure, not a MALFORMED one.
+      request.attributes!.request!.http!.header_map = { headers: {} as never };
+      const { pipeline, internalErrors } = pipelineOf(SET);
+      const d = await pipeline.decide(request, later());
+      expect(d).toMatchObject({ verdict: 'deny', guard: 'Internal', code: 'DECISION_FAILED', reason: 'internal error' });
+      expect(internalErrors).toHaveLength(1);
+      expect(internalErrors[0]).toBeInstanceOf(TypeError);
+    });
+  });
+
+  describe('the request it records', () => {
+    it('holds method, host, path and the peers, and never a header or a credential', async () => {
+      const token = capabilityToken();
+      const d = await decide(checkOf({ path: '/tools/run', headers: withCapability(token), principal: 'cluster.local/ns/a/sa/b', sourceAddress: '10.1.1.1:1234' }));
+      expect(d.request).toEqual({
+        kind: 'http', id: expect.any(String), method: 'POST', host: 'api.example', path: '/tools/run', protocol: 'HTTP/1.1',
+        source_principal: 'cluster.local/ns/a/sa/b', source_address: '10.1.1.1:1234', destination_address: '10.0.0.3:8080',
+      });
+      expect(JSON.stringify(d)).not.toContain(token);
+    });
+
+    it('keeps only the SHA-256 of the query string, which may carry credentials', async () => {
+      const d = await decide(checkOf({ path: '/tools/run?access_token=secret&x=1' }));
+      expect(d.request.path).toBe('/tools/run');
+      expect(d.request.query_sha256).toBe(sha256('?access_token=secret&x=1'));
+      expect(JSON.stringify(d)).not.toContain('secret');
+    });
+
+    it(`cuts a path longer than ${MAX_RECEIPT_PATH_CHARS} characters and keeps the SHA-256 of the whole`, async () => {
+      const path = `/tools/${'p'.repeat(MAX_RECEIPT_PATH_CHARS)}`;
+      const d = await decide(checkOf({ path }));
+      expect(d.request).toMatchObject({ path: path.slice(0, MAX_RECEIPT_PATH_CHARS), path_truncated: true, path_sha256: sha256(path) });
+    });
+
+    it('says only what a TCP check knows', async () => {
+      const d = await decide({ attributes: { source: { address: { socket_address: { address: '10.0.0.9', port_value: 40000 } } } } });
+      expect(d.request).toEqual({ kind: 'tcp', source_address: '10.0.0.9:40000' });
+    });
+  });
+
+  describe('the policy set', () => {
+    it('is read anew for every Check, and its hash recorded', async () => {
+      let current = SET;
+      const { pipeline } = pipelineOf(() => current);
+      expect((await pipeline.decide(checkOf({ headers: withCapability() }), later())).policyHash).toBe(SET.hash);
+      current = { ...SET, hash: `sha256:${'cd'.repeat(32)}` };
+      expect((await pipeline.decide(checkOf({ headers: withCapability() }), later())).policyHash).toBe(current.hash);
+    });
+
+    it('does not lend capability verifications from one set to the next: a dropped issuer is no longer trusted', async () => {
+      let current = SET;
+      const { pipeline } = pipelineOf(() => current);
+      expect((await pipeline.decide(checkOf({ headers: withCapability() }), later())).verdict).toBe('allow');
+      current = { ...SET, issuers: new IssuerTrust([]) };
+      expect(await pipeline.decide(checkOf({ headers: withCapability() }), later())).toMatchObject({ verdict: 'deny', code: 'CAPABILITY_UNTRUSTED_ISSUER' });
+    });
+  });
+
+  describe('the deadline', () => {
+    it('is handed to the JWT authenticator, which must not wait past it', async () => {
+      const deadlines: number[] = [];
+      const jwt = { authenticate: async (_input: unknown, deadline: number) => (deadlines.push(deadline), { verdict: 'skip' as const }) };
+      const { pipeline } = pipelineOf({ ...SET, jwt: jwt as unknown as PolicySet['jwt'] });
+      await pipeline.decide(checkOf({ headers: withCapability() }), 123_456);
+      expect(deadlines).toEqual([123_456]);
+    });
+  });
+});
