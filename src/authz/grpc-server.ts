@@ -11,6 +11,16 @@ import type { CheckRequest, CheckResponse } from './wire.js';
 /** Largest CheckRequest accepted at the transport; guards bound the fields inside it. */
 export const MAX_CHECK_REQUEST_BYTES = 4 * 1024 * 1024;
 
+/**
+ * HTTP/2 limits advertised to every client (SETTINGS). Unset, the server advertised unlimited
+ * concurrent streams and header lists: one connection could open streams or send metadata
+ * until memory ran out. Envoy opens more connections when a server caps streams, so the cap
+ * costs a mesh nothing. A CheckRequest travels in the message, not in gRPC metadata, so a
+ * small header list is plenty.
+ */
+export const MAX_CONCURRENT_STREAMS = 1024;
+export const MAX_HEADER_LIST_BYTES = 16 * 1024;
+
 /** grpc.health.v1.HealthCheckResponse.ServingStatus */
 const SERVING = 1;
 const NOT_SERVING = 2;
@@ -29,12 +39,26 @@ export interface RunningGrpcServer {
   stop(): Promise<void>;
 }
 
+/**
+ * grpc-js has no option for the header list size, but passes its `commonServerOptions` to
+ * http2.createServer when binding; add maxHeaderListSize to the settings it built from
+ * grpc.max_concurrent_streams. A unit test reads the SETTINGS a client receives, so a grpc-js
+ * upgrade that moves this field fails loudly instead of silently dropping the limit.
+ */
+function limitHeaderList(server: grpc.Server): void {
+  const internal = server as unknown as { commonServerOptions?: { settings?: Record<string, number> } };
+  if (!internal.commonServerOptions) throw new Error('chio: grpc-js no longer exposes commonServerOptions; header list limit not set');
+  internal.commonServerOptions.settings = { ...internal.commonServerOptions.settings, maxHeaderListSize: MAX_HEADER_LIST_BYTES };
+}
+
 export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningGrpcServer> {
   const { authorizationService, healthService } = loadChioProtos();
   const server = new grpc.Server({
     'grpc.max_receive_message_length': MAX_CHECK_REQUEST_BYTES,
     'grpc.max_send_message_length': 1024 * 1024,
+    'grpc.max_concurrent_streams': MAX_CONCURRENT_STREAMS,
   });
+  limitHeaderList(server);
   server.addService(authorizationService, {
     Check: (call: grpc.ServerUnaryCall<CheckRequest, CheckResponse>, callback: grpc.sendUnaryData<CheckResponse>) => {
       opts.handler.check(call.request).then((res) => callback(null, res), (err) => callback(err));

@@ -1,6 +1,6 @@
 /**
  * From a CheckRequest (as Envoy sends it; attacker-controlled in every field) to the bounded,
- * normalised view the guards decide on. Anything out of bounds is a ChioError('MALFORMED'),
+ * normalised view the guards decide on. Anything out of bounds is a ChioError('REQUEST_MALFORMED'),
  * which the Request guard turns into a deny with a reason.
  *
  * Envoy sends header keys in lower case and `path` with the query string (SPEC §2). Headers
@@ -9,7 +9,8 @@
  */
 import { ChioError } from '../errors/index.js';
 import type { CheckRequest } from '../authz/wire.js';
-import { normalizePath } from './path.js';
+import { normalizeTarget, type NormalisedTarget } from './path.js';
+import { normalizeHost } from './host.js';
 
 /** Envoy's own default is 100 headers (max_headers_count); this leaves room and still bounds work. */
 export const MAX_HEADERS = 512;
@@ -24,11 +25,14 @@ export interface CheckInput {
   kind: 'http' | 'tcp';
   requestId: string;
   method: string;
+  /** Normalised (host.ts): lower case, ASCII, no trailing dot, no empty port. */
   host: string;
   /** As sent: path with query string. */
   rawPath: string;
   /** The path the policies match: normalised (path.ts); '' for a TCP check. */
   path: string;
+  /** The target split: normal path, raw path, query, cut `;params` (path.ts). */
+  target: NormalisedTarget;
   protocol: string;
   headers: ReadonlyMap<string, string>;
   sourcePrincipal: string;
@@ -36,20 +40,27 @@ export interface CheckInput {
   destinationAddress: string;
 }
 
-/** Normalise and bound a CheckRequest; throws ChioError('MALFORMED') with a short reason. */
+/** A TCP check has no HTTP target. */
+const NO_TARGET: NormalisedTarget = { path: '', rawPath: '', query: '', suffix: '', params: '' };
+
+/** Normalise and bound a CheckRequest; throws ChioError('REQUEST_MALFORMED') with a short reason. */
 export function toCheckInput(req: CheckRequest | null | undefined): CheckInput {
   const attrs = req?.attributes;
   const http = attrs?.request?.http;
   // The path first: a bad path is named as such even though :path repeats it in the headers.
   const rawPath = bounded(http?.path ?? '', MAX_PATH_BYTES, 'path');
   const headers = http ? readHeaders(http) : new Map<string, string>();
+  const target = http ? normalizeTarget(rawPath) : NO_TARGET;
+  // Envoy fills `host` from :authority; proto3 leaves it '' (not absent) when unset.
+  const rawHost = bounded(http?.host || headers.get(':authority') || '', MAX_HOST_BYTES, 'host');
   return {
     kind: http ? 'http' : 'tcp',
     requestId: bounded(http?.id ?? headers.get('x-request-id') ?? '', 256, 'request id'),
     method: bounded(http?.method ?? '', MAX_METHOD_BYTES, 'method'),
-    host: bounded(http?.host ?? headers.get(':authority') ?? '', MAX_HOST_BYTES, 'host'),
+    host: normalizeHost(rawHost),
     rawPath,
-    path: http ? normalizePath(rawPath) : '',
+    path: target.path,
+    target,
     protocol: bounded(http?.protocol ?? '', 32, 'protocol'),
     headers,
     sourcePrincipal: bounded(attrs?.source?.principal ?? '', 1024, 'source principal'),
@@ -65,8 +76,8 @@ function readHeaders(http: NonNullable<NonNullable<NonNullable<CheckRequest['att
   const add = (key: string, value: string) => {
     count += 1;
     bytes += key.length + value.length;
-    if (count > MAX_HEADERS) throw new ChioError('MALFORMED', `more than ${MAX_HEADERS} headers`);
-    if (bytes > MAX_HEADER_BYTES) throw new ChioError('MALFORMED', `headers larger than ${MAX_HEADER_BYTES} bytes`);
+    if (count > MAX_HEADERS) throw new ChioError('REQUEST_MALFORMED', `more than ${MAX_HEADERS} headers`);
+    if (bytes > MAX_HEADER_BYTES) throw new ChioError('REQUEST_MALFORMED', `headers larger than ${MAX_HEADER_BYTES} bytes`);
     const k = key.toLowerCase();
     // Repeated headers are joined with ',' as Envoy does in the `headers` map.
     const prev = out.get(k);
@@ -74,23 +85,23 @@ function readHeaders(http: NonNullable<NonNullable<NonNullable<CheckRequest['att
   };
   const headerMap = http.headers ?? {};
   // Count before iterating: a map of 10,000 headers is refused without touching each one.
-  if (Object.keys(headerMap).length > MAX_HEADERS) throw new ChioError('MALFORMED', `more than ${MAX_HEADERS} headers`);
+  if (Object.keys(headerMap).length > MAX_HEADERS) throw new ChioError('REQUEST_MALFORMED', `more than ${MAX_HEADERS} headers`);
   for (const [key, value] of Object.entries(headerMap)) add(key, String(value));
   const headerList = http.header_map?.headers ?? [];
-  if (headerList.length > MAX_HEADERS) throw new ChioError('MALFORMED', `more than ${MAX_HEADERS} headers`);
+  if (headerList.length > MAX_HEADERS) throw new ChioError('REQUEST_MALFORMED', `more than ${MAX_HEADERS} headers`);
   for (const h of headerList) add(h.key ?? '', h.raw_value && h.raw_value.length > 0 ? decodeUtf8(h.raw_value) : (h.value ?? ''));
   for (const [key, value] of out) {
-    if (key === '' || hasControl(key) || /[\0\r\n]/.test(value)) throw new ChioError('MALFORMED', 'a header has an empty name or a control character');
-    if (!isUtf8Text(key) || !isUtf8Text(value)) throw new ChioError('MALFORMED', 'a header is not valid UTF-8');
+    if (key === '' || hasControl(key) || /[\0\r\n]/.test(value)) throw new ChioError('REQUEST_MALFORMED', 'a header has an empty name or a control character');
+    if (!isUtf8Text(key) || !isUtf8Text(value)) throw new ChioError('REQUEST_MALFORMED', 'a header is not valid UTF-8');
   }
   return out;
 }
 
 function bounded(value: string, max: number, what: string): string {
-  if (typeof value !== 'string') throw new ChioError('MALFORMED', `${what} is not a string`);
-  if (value.length > max) throw new ChioError('MALFORMED', `${what} longer than ${max} bytes`);
-  if (hasControl(value)) throw new ChioError('MALFORMED', `${what} has a control character`);
-  if (!isUtf8Text(value)) throw new ChioError('MALFORMED', `${what} is not valid UTF-8`);
+  if (typeof value !== 'string') throw new ChioError('REQUEST_MALFORMED', `${what} is not a string`);
+  if (value.length > max) throw new ChioError('REQUEST_MALFORMED', `${what} longer than ${max} bytes`);
+  if (hasControl(value)) throw new ChioError('REQUEST_MALFORMED', `${what} has a control character`);
+  if (!isUtf8Text(value)) throw new ChioError('REQUEST_MALFORMED', `${what} is not valid UTF-8`);
   return value;
 }
 
@@ -103,7 +114,7 @@ function decodeUtf8(bytes: Uint8Array): string {
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
-    throw new ChioError('MALFORMED', 'a header is not valid UTF-8');
+    throw new ChioError('REQUEST_MALFORMED', 'a header is not valid UTF-8');
   }
 }
 

@@ -65,30 +65,39 @@ export interface PresentedCapability {
   header: 'x-chio-capability-token' | 'authorization';
 }
 
-/** The capability token a request presents, if any. */
-export function capabilityTokenOf(input: CheckInput): PresentedCapability | undefined {
+/** The capability tokens a request presents, x-chio-capability-token first: none, one or two. */
+export function capabilityTokensOf(input: CheckInput): PresentedCapability[] {
+  const presented: PresentedCapability[] = [];
   const header = input.headers.get('x-chio-capability-token');
-  if (header !== undefined) return { token: header.trim(), header: 'x-chio-capability-token' };
+  if (header !== undefined) presented.push({ token: header.trim(), header: 'x-chio-capability-token' });
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(input.headers.get('authorization') ?? '')?.[1];
   // A JWT has three dot-separated parts; a capability token is one base64url string.
-  return bearer !== undefined && !bearer.includes('.') ? { token: bearer, header: 'authorization' } : undefined;
+  if (bearer !== undefined && !bearer.includes('.')) presented.push({ token: bearer, header: 'authorization' });
+  return presented;
 }
 
 export const capabilityGuard: Guard = {
   name: 'Capability',
   check(ctx) {
-    const presented = capabilityTokenOf(ctx.input);
+    const all = capabilityTokensOf(ctx.input);
+    // A Bearer that is not Chio's at all is a malformed JWT when JWT rules exist: the Jwt guard's.
+    const bearer = all.find((p) => p.header === 'authorization');
+    if (bearer && isJwtsBearer(bearer, ctx)) ctx.unclaimedBearer = bearer.token;
+    const ours = all.filter((p) => p !== bearer || ctx.unclaimedBearer === undefined);
+    const presented = ours[0];
     if (presented === undefined) return { verdict: 'skip' };
     const { token } = presented;
+    // Every header that carried one is removed before upstream, whatever the outcome.
+    for (const p of ours) ctx.credentialHeaders.add(p.header);
+    if (ours.some((p) => p.token !== token)) {
+      ctx.credentialSha256 = sha256Hex(utf8(token));
+      return deny('CAPABILITY_AMBIGUOUS', 'two different capability tokens in one request');
+    }
     const credentialSha256 = sha256Hex(utf8(token));
     let claims: CapabilityClaims;
     try {
       claims = ctx.capabilityCache.get(credentialSha256, ctx.nowSeconds) ?? verifyFresh(token, credentialSha256, ctx);
     } catch (err) {
-      if (isChioError(err, 'CAPABILITY_MALFORMED') && isJwtsBearer(presented, ctx)) {
-        ctx.unclaimedBearer = token;
-        return { verdict: 'skip' };
-      }
       consume(ctx, presented, credentialSha256);
       // A capability failure is a deny; anything else is a bug, and the pipeline's Internal deny.
       if (isChioError(err) && statusOf(err.code).guard === 'Capability') return deny(err.code, err.message);
@@ -203,7 +212,10 @@ export const policyGuard: Guard = {
 function validatingVerdicts(ctx: DecisionContext): ValidatingVerdicts {
   const { validating } = ctx.policies;
   if (validating.length === 0) return {};
-  const input = toKyvernoInput(ctx.request);
+  // Every policy kind decides on the same normalised request (SPEC §4): the normal path (with
+  // the query, as Envoy's `path` carries it) and host, not the spelling that was sent.
+  const { target, host } = ctx.input;
+  const input = toKyvernoInput(ctx.request, { path: target.path === '' ? '' : `${target.path}${target.query}`, host });
   const out: ValidatingVerdicts = {};
   for (const policy of validating) {
     const outcome = policy.evaluate(input);

@@ -4,12 +4,13 @@
  * upstream servers are lenient, so Chio normalises again and matches what an upstream would
  * route — never the raw string:
  *
- *   1. drop the query and fragment;
+ *   1. set the query and fragment aside;
  *   2. an encoded slash or backslash (%2F, %5C) is refused: Envoy and upstreams disagree on it;
  *   3. percent-encoded unreserved characters are decoded (%2e → '.', %41 → 'A'); other escapes
  *      are kept, upper-cased;
  *   4. backslashes become slashes;
- *   5. `;params` are cut from every segment (Tomcat & co. route /admin;x=1 as /admin);
+ *   5. `;params` are cut from every segment (Tomcat & co. route /admin;x=1 as /admin) and set
+ *      aside: receipts record them only as a hash, since they can carry session ids;
  *   6. dot segments are removed (RFC 3986 §5.2.4) and repeated slashes merged.
  *
  * Matching stays case-sensitive, as in Istio: /TOOLS is not /tools.
@@ -18,17 +19,41 @@ import { ChioError } from '../errors/index.js';
 
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
 
-/** The normalised path of a request target; throws ChioError('MALFORMED') when it is refused. */
-export function normalizePath(target: string): string {
-  const raw = target.split(/[?#]/, 1)[0] ?? '';
-  if (raw !== '' && !raw.startsWith('/')) throw new ChioError('MALFORMED', 'path does not start with /');
-  if (/%(2f|5c)/i.test(raw)) throw new ChioError('MALFORMED', 'path has an encoded slash');
+/** A request target split into what policies match and what was set aside. */
+export interface NormalisedTarget {
+  /** The normalised path: what every policy kind and grant matches. */
+  path: string;
+  /** The path as sent, without query and fragment. */
+  rawPath: string;
+  /** `?query` as sent ('' when none), up to any fragment. */
+  query: string;
+  /** `?query#fragment` as sent: everything after the path, recorded only as a hash. */
+  suffix: string;
+  /** The `;params` cut from the segments, concatenated in order ('' when none). */
+  params: string;
+}
+
+/** Normalise a request target (steps above); throws ChioError('REQUEST_MALFORMED') when it is refused. */
+export function normalizeTarget(target: string): NormalisedTarget {
+  const cut = target.search(/[?#]/);
+  const raw = cut < 0 ? target : target.slice(0, cut);
+  const suffix = cut < 0 ? '' : target.slice(cut);
+  const query = suffix.startsWith('?') ? suffix.split('#', 1)[0]! : '';
+  const refuse = (why: string) => new ChioError('REQUEST_MALFORMED', `path ${why}`);
+  if (raw !== '' && !raw.startsWith('/')) throw refuse('does not start with /');
+  if (/%(2f|5c)/i.test(raw)) throw refuse('has an encoded slash');
   const decoded = raw.replace(/%([0-9a-fA-F]{2})?/g, (match, hex: string | undefined) => {
-    if (hex === undefined) throw new ChioError('MALFORMED', 'path has a malformed percent-escape');
+    if (hex === undefined) throw refuse('has a malformed percent-escape');
     const ch = String.fromCharCode(parseInt(hex, 16));
     return UNRESERVED.test(ch) ? ch : `%${hex.toUpperCase()}`;
   });
-  const segments = decoded.replace(/\\/g, '/').split('/').map((s) => s.split(';', 1)[0]!);
+  let params = '';
+  const segments = decoded.replace(/\\/g, '/').split('/').map((s) => {
+    const at = s.indexOf(';');
+    if (at < 0) return s;
+    params += s.slice(at);
+    return s.slice(0, at);
+  });
   const out: string[] = [];
   for (const segment of segments) {
     if (segment === '' || segment === '.') continue;
@@ -36,5 +61,11 @@ export function normalizePath(target: string): string {
     else out.push(segment);
   }
   const trailing = segments.length > 1 && ['', '.', '..'].includes(segments[segments.length - 1]!);
-  return `/${out.join('/')}${trailing && out.length > 0 ? '/' : ''}`;
+  const path = `/${out.join('/')}${trailing && out.length > 0 ? '/' : ''}`;
+  return { path, rawPath: raw, query, suffix, params };
+}
+
+/** The normalised path of a request target; throws ChioError('REQUEST_MALFORMED') when it is refused. */
+export function normalizePath(target: string): string {
+  return normalizeTarget(target).path;
 }

@@ -62,7 +62,7 @@ export class DecisionPipeline {
       try {
         input = toCheckInput(req);
       } catch (err) {
-        if (!isChioError(err, 'MALFORMED')) throw err;
+        if (!isChioError(err, 'REQUEST_MALFORMED')) throw err;
         evidence.push({ guard: 'Request', verdict: 'deny' });
         return denied('Request', denialOf('REQUEST_MALFORMED', err.message), factsOf(shadow));
       }
@@ -122,27 +122,30 @@ function subjectOf(ctx: DecisionContext): ReceiptSubject {
 }
 
 /**
- * The request as a receipt records it: bounded, no headers, no credentials. The query string
- * is never recorded (it can carry credentials, e.g. ?access_token=), only its SHA-256; receipts
- * are public to anyone who can ask the verifier.
+ * The request as a receipt records it: bounded, no headers, no credentials. The path is the
+ * normalised one policies decided on (SPEC §5); the query string, `;params` and the raw
+ * spelling are never recorded (they can carry credentials: ?access_token=, ;jsessionid=), only
+ * their SHA-256; receipts are public to anyone who can ask the verifier. The host is the
+ * normalised one, which never has userinfo (refused by the Request guard).
  */
 function toReceiptRequest(input: CheckInput): ReceiptRequest {
-  const cut = input.rawPath.search(/[?#]/);
-  const pathOnly = cut < 0 ? input.rawPath : input.rawPath.slice(0, cut);
-  const query = cut < 0 ? '' : input.rawPath.slice(cut);
-  const truncated = pathOnly.length > MAX_RECEIPT_PATH_CHARS;
+  const { path, rawPath, suffix, params } = input.target;
+  const truncated = path.length > MAX_RECEIPT_PATH_CHARS;
+  const hash = (text: string) => sha256Hex(utf8(text));
   const fields: ReceiptRequest = {
     kind: input.kind,
     id: input.requestId,
     method: input.method,
     host: input.host,
-    path: truncated ? pathOnly.slice(0, MAX_RECEIPT_PATH_CHARS) : pathOnly,
+    path: truncated ? path.slice(0, MAX_RECEIPT_PATH_CHARS) : path,
     protocol: input.protocol,
     source_principal: input.sourcePrincipal,
     source_address: input.sourceAddress,
     destination_address: input.destinationAddress,
-    ...(truncated ? { path_truncated: true, path_sha256: sha256Hex(utf8(pathOnly)) } : {}),
-    ...(query ? { query_sha256: sha256Hex(utf8(query)) } : {}),
+    ...(truncated ? { path_truncated: true, path_sha256: hash(path) } : {}),
+    ...(rawPath !== path ? { raw_path_sha256: hash(rawPath) } : {}),
+    ...(suffix ? { query_sha256: hash(suffix) } : {}),
+    ...(params ? { params_sha256: hash(params) } : {}),
   };
   // Empty fields are left out so that a TCP check's receipt says only what it knows.
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== '')) as ReceiptRequest;

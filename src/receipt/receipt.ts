@@ -39,11 +39,15 @@ export interface ReceiptRequest {
   destination_address?: string;
   /** Present when the request had no HTTP attributes (Istio's TCP ext_authz filter). */
   kind?: 'http' | 'tcp';
-  /** Set when a field above was cut to keep the receipt bounded; the SHA-256 is of the full path. */
+  /** Set when the normalised path was cut to keep the receipt bounded; the SHA-256 is of the full one. */
   path_truncated?: boolean;
   path_sha256?: string;
   /** SHA-256 of the query string ('?…'), which is never recorded itself: it may hold credentials. */
   query_sha256?: string;
+  /** SHA-256 of the `;params` cut from the path, concatenated in order: they may hold session ids. */
+  params_sha256?: string;
+  /** SHA-256 of the path as sent (without query), when it differs from the normalised `path`. */
+  raw_path_sha256?: string;
 }
 
 export interface ReceiptSubject {

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { CheckInput } from '../../../src/decision/check-input.js';
+import { normalizeTarget } from '../../../src/decision/path.js';
 import { JWT_REASONS as R, JwtAuthenticator, requestAuthenticationSchema, type JwtAuthenticatorOptions, type JwtRule, type RequestAuthentication } from '../../../src/credentials/jwt.js';
 import { isChioError } from '../../../src/errors/index.js';
 
@@ -37,7 +38,7 @@ function sign(s: Signer, claims: JWTPayload = {}, header: Record<string, unknown
 
 function request(headers: Record<string, string> = {}, rawPath = '/'): CheckInput {
   return {
-    kind: 'http', requestId: 'r1', method: 'GET', host: 'svc', rawPath, path: rawPath.split('?')[0]!, protocol: 'HTTP/1.1',
+    kind: 'http', requestId: 'r1', method: 'GET', host: 'svc', rawPath, path: rawPath.split('?')[0]!, target: normalizeTarget(rawPath), protocol: 'HTTP/1.1',
     headers: new Map(Object.entries(headers)), sourcePrincipal: '', sourceAddress: '', destinationAddress: '',
   };
 }

@@ -30,12 +30,12 @@ describe('normalizePath', () => {
   });
 
   describe('when the path is refused', () => {
-    it.each(['/tools%2fadmin', '/tools%5Cadmin', '/tools/%zz', '/tools/%4', 'tools/x', '*'])('%j is MALFORMED', (raw) => {
+    it.each(['/tools%2fadmin', '/tools%5Cadmin', '/tools/%zz', '/tools/%4', 'tools/x', '*'])('%j is REQUEST_MALFORMED', (raw) => {
       expect(() => normalizePath(raw)).toThrow(ChioError);
       try {
         normalizePath(raw);
       } catch (err) {
-        expect((err as ChioError).code).toBe('MALFORMED');
+        expect((err as ChioError).code).toBe('REQUEST_MALFORMED');
       }
     });
   });

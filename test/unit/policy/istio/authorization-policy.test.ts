@@ -4,11 +4,13 @@ import {
   type AuthorizationPolicyDoc, type CompiledPolicy, type PolicyContext,
 } from '../../../../src/policy/istio/authorization-policy.js';
 import type { CheckInput } from '../../../../src/decision/check-input.js';
+import { normalizeTarget } from '../../../../src/decision/path.js';
 import { ChioError } from '../../../../src/errors/index.js';
 
 function input(over: Partial<CheckInput> = {}): CheckInput {
+  const path = over.path ?? '/';
   return {
-    kind: 'http', requestId: 'r', method: 'GET', host: 'svc1.example.com', rawPath: '/', path: '/', protocol: 'HTTP/1.1',
+    kind: 'http', requestId: 'r', method: 'GET', host: 'svc1.example.com', rawPath: path, path, target: normalizeTarget(path), protocol: 'HTTP/1.1',
     headers: new Map(), sourcePrincipal: '', sourceAddress: '10.0.0.5:4000', destinationAddress: '10.0.0.9:8080', ...over,
   };
 }

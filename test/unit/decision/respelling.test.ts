@@ -1,0 +1,172 @@
+/**
+ * Issue #7: a deny must not be walked around by spelling a path or a host differently. Every
+ * policy kind (Istio AuthorizationPolicy, kyverno ValidatingPolicy) and the capability grant
+ * decide on the same normalised request, so a request decides exactly as its normal form does.
+ */
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { Decision } from '../../../src/decision/decision.js';
+import { normalizePath } from '../../../src/decision/path.js';
+import { normalizeHost } from '../../../src/decision/host.js';
+import { compileValidatingPolicy } from '../../../src/policy/kyverno/validating-policy.js';
+import {
+  TOOLS_WITH_CAPABILITY, authorizationPolicy, capabilityToken, checkOf, later, pipelineOf, policySetOf, withBearer, withCapability,
+} from './fixtures.js';
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+const DENY_ISTIO_SECRET = authorizationPolicy('deny-istio-secret', { action: 'DENY', rules: [{ to: [{ operation: { paths: ['/tools/istio-secret'] } }] }] });
+const DENY_ADMIN_HOST = authorizationPolicy('deny-admin-host', { action: 'DENY', rules: [{ to: [{ operation: { hosts: ['admin.example.com'] } }] }] });
+const DENY_ADMIN_SCOPED = authorizationPolicy('deny-on-admin', { action: 'DENY', hosts: ['admin.example.com'], rules: [{}] });
+const KYVERNO_NO_SECRET = compileValidatingPolicy({
+  apiVersion: 'json.kyverno.io/v1alpha1', kind: 'ValidatingPolicy', metadata: { name: 'no-kyv-secret' },
+  spec: { rules: [{
+    name: 'no-kyv-secret',
+    match: { any: [{ request: { http: { path: '/tools/kyv-secret' } } }] },
+    assert: { all: [{ message: 'kyv-secret is off limits', check: { request: { http: { path: '/never' } } } }] },
+  }] },
+});
+const SET = policySetOf({ authorization: [TOOLS_WITH_CAPABILITY, DENY_ISTIO_SECRET, DENY_ADMIN_HOST, DENY_ADMIN_SCOPED], validating: [KYVERNO_NO_SECRET] });
+const TOKEN = capabilityToken();
+
+const decide = (path: string, host = 'api.example', headers: Record<string, string> = withCapability(TOKEN)) =>
+  pipelineOf(SET).pipeline.decide(checkOf({ method: 'POST', path, host, headers }), later());
+const outcome = (d: Decision) => (d.verdict === 'allow' ? 'allow' : `${d.guard}/${d.code}`);
+
+// ---- spellings -------------------------------------------------------------------------
+
+const UNRESERVED = /[A-Za-z0-9\-._~]/;
+
+/** One character, maybe percent-encoded (unreserved ones only: others would change meaning). */
+const spellChar = (ch: string) =>
+  UNRESERVED.test(ch)
+    ? fc.constantFrom(ch, `%${ch.charCodeAt(0).toString(16).padStart(2, '0')}`, `%${ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`)
+    : fc.constant(ch);
+
+const spellSegment = (segment: string) =>
+  fc.tuple(fc.tuple(...[...segment].map(spellChar)), fc.option(fc.constantFrom(';jsessionid=SECRET', ';a', ';x=1;y=2'), { nil: undefined }))
+    .map(([chars, param]) => chars.join('') + (param ?? ''));
+
+/** Noise that normalises away before a segment: `./`, `junk/../`, an extra slash. */
+const noise = fc.constantFrom('', '', './', 'junk/../', '/', './/', 'a;b/../');
+const separator = fc.constantFrom('/', '/', '\\', '//');
+
+/** A spelling of a normal path like /tools/x: each segment spelt, noise and odd separators between. */
+function spellPath(normal: string) {
+  const segments = normal.split('/').slice(1);
+  return fc.tuple(...segments.map((s) => fc.tuple(separator, noise, spellSegment(s)))).map((parts) => parts.map(([sep, junk, seg]) => `${sep}${junk}${seg}`).join(''))
+    // Envoy always sends a leading '/': a leading backslash would be a different (refused) target.
+    .map((p) => (p.startsWith('/') ? p : `/${p.slice(1)}`));
+}
+
+/** A spelling of a host: any case, maybe one trailing dot, maybe an empty or explicit port. */
+function spellHost(normal: string) {
+  return fc.tuple(fc.array(fc.boolean(), { minLength: normal.length, maxLength: normal.length }), fc.boolean(), fc.constantFrom('', ':', ':443', ':8080'))
+    .map(([upper, dot, port]) => [...normal].map((c, i) => (upper[i] ? c.toUpperCase() : c)).join('') + (dot ? '.' : '') + port);
+}
+
+const RUNS = { numRuns: 150 };
+
+describe('respelt requests', () => {
+  describe('when a path denied by an Istio DENY policy is spelt differently', () => {
+    it('is denied by the Policy guard, every spelling', async () => {
+      await fc.assert(fc.asyncProperty(spellPath('/tools/istio-secret'), async (path) => {
+        expect(normalizePath(path)).toBe('/tools/istio-secret');
+        expect(outcome(await decide(path))).toBe('Policy/POLICY_DENIED');
+      }), RUNS);
+    });
+  });
+
+  describe('when a path denied by a kyverno ValidatingPolicy is spelt differently', () => {
+    it('is denied with the assert message, every spelling (the capability grant alone would allow it)', async () => {
+      await fc.assert(fc.asyncProperty(spellPath('/tools/kyv-secret'), async (path) => {
+        const d = await decide(path);
+        expect(d).toMatchObject({ verdict: 'deny', guard: 'Policy', reason: 'kyv-secret is off limits' });
+      }), RUNS);
+    });
+  });
+
+  describe('when an allowed path is spelt differently', () => {
+    it('is allowed by the capability grant and the ALLOW policy alike, and recorded in its normal form', async () => {
+      await fc.assert(fc.asyncProperty(spellPath('/tools/ok'), async (path) => {
+        const d = await decide(path);
+        expect(outcome(d)).toBe('allow');
+        expect(d.request.path).toBe('/tools/ok');
+      }), RUNS);
+    });
+  });
+
+  describe('when a denied host is spelt differently', () => {
+    const scopedOnly = pipelineOf(policySetOf({ authorization: [TOOLS_WITH_CAPABILITY, DENY_ADMIN_SCOPED] })).pipeline;
+    it('is denied by the host rule and the spec.hosts-scoped DENY alike', async () => {
+      await fc.assert(fc.asyncProperty(spellHost('admin.example.com'), async (host) => {
+        expect(normalizeHost(host).split(':')[0]).toBe('admin.example.com');
+        expect(outcome(await decide('/tools/ok', host))).toBe('Policy/POLICY_DENIED');
+        // The spec.hosts-scoped DENY alone, without the rule-level host DENY beside it.
+        expect(outcome(await scopedOnly.decide(checkOf({ method: 'POST', path: '/tools/ok', host, headers: withCapability(TOKEN) }), later()))).toBe('Policy/POLICY_DENIED');
+      }), RUNS);
+    });
+
+    it.each(['admin.example.com ', ' admin.example.com', 'user:SECRET@admin.example.com', 'admin.example.com\t'])(
+      'refuses the unsafe authority %j by the Request guard',
+      async (host) => {
+        expect(await decide('/tools/ok', host)).toMatchObject({ verdict: 'deny', guard: 'Request', code: 'REQUEST_MALFORMED' });
+      },
+    );
+  });
+
+  describe('for any path built from a few segments, spelt any way', () => {
+    const segment = fc.constantFrom('tools', 'istio-secret', 'kyv-secret', 'ok', '..', '.', 'admin');
+    const normalPaths = fc.array(segment, { minLength: 1, maxLength: 4 }).map((s) => normalizePath(`/${s.join('/')}`)).filter((p) => p !== '/');
+    it('decides exactly as its normal form does (differential)', async () => {
+      await fc.assert(fc.asyncProperty(normalPaths.chain((normal) => fc.tuple(fc.constant(normal), spellPath(normal))), async ([normal, spelt]) => {
+        expect(outcome(await decide(spelt))).toBe(outcome(await decide(normal)));
+      }), RUNS);
+    });
+  });
+});
+
+describe('what a receipt records of a respelt request', () => {
+  it('keeps ;params only as a hash, and the raw path only as a hash', async () => {
+    const d = await decide('/tools/./hello;jsessionid=SECRET?x=1');
+    expect(d.request).toMatchObject({
+      path: '/tools/hello',
+      params_sha256: sha256(';jsessionid=SECRET'),
+      raw_path_sha256: sha256('/tools/./hello;jsessionid=SECRET'),
+      query_sha256: sha256('?x=1'),
+    });
+    expect(JSON.stringify(d)).not.toContain('SECRET');
+  });
+
+  it('records the normalised host, and nothing of a refused userinfo', async () => {
+    expect((await decide('/tools/ok', 'API.Example.:8443')).request.host).toBe('api.example:8443');
+    expect(JSON.stringify(await decide('/tools/ok', 'user:SECRET@api.example'))).not.toContain('SECRET');
+  });
+
+  it('has no raw_path_sha256 when the path was sent in its normal form', async () => {
+    expect((await decide('/tools/ok')).request).not.toHaveProperty('raw_path_sha256');
+  });
+});
+
+describe('capability tokens in two headers', () => {
+  const other = capabilityToken({ id: 'cap-2' });
+
+  it('denies two different tokens as ambiguous, and removes both headers', async () => {
+    const d = await decide('/tools/ok', 'api.example', { ...withCapability(TOKEN), ...withBearer(other) });
+    expect(d).toMatchObject({ verdict: 'deny', guard: 'Capability', code: 'CAPABILITY_AMBIGUOUS', httpStatus: 401 });
+    expect([...d.credentialHeaders].sort()).toEqual(['authorization', 'x-chio-capability-token']);
+  });
+
+  it('allows the same token in both, and removes both headers', async () => {
+    const d = await decide('/tools/ok', 'api.example', { ...withCapability(TOKEN), ...withBearer(TOKEN) });
+    expect(d.verdict).toBe('allow');
+    expect([...d.credentialHeaders].sort()).toEqual(['authorization', 'x-chio-capability-token']);
+  });
+
+  it('removes a rejected token in either header too', async () => {
+    const d = await decide('/tools/ok', 'api.example', withBearer('bm90LWEtdG9rZW4'));
+    expect(d).toMatchObject({ verdict: 'deny', guard: 'Capability', code: 'CAPABILITY_MALFORMED' });
+    expect(d.credentialHeaders).toEqual(['authorization']);
+  });
+});
