@@ -12,35 +12,21 @@
  * Re-integration is deterministic, so it writes the same bytes to the same paths.
  */
 import type { KV } from '@nats-io/kv';
-import { headers } from '@nats-io/transport-node';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { ChioError, isChioError } from '../errors/index.js';
 import { verifyReceiptBytes, checkChainLink, type ChainHead } from '../receipt/verify.js';
 import { createNodeSignatureCheck } from '../crypto/ed25519.js';
 import type { Receipt } from '../receipt/receipt.js';
-import { storedHashes, storedHashIndex, treeHash, newTiles, readTileData, type Hash, type HashReader } from '../tlog/index.js';
-import { QUARANTINE_SUBJECT_PREFIX } from '../store/resources.js';
+import { TILE_HEIGHT, storedHashes, storedHashIndex, treeHash, newTiles, readTileData, type Hash, type HashReader } from '../tlog/index.js';
+import { quarantineReceipt } from '../store/quarantine.js';
+import { readLedgerState, writeLedgerState, type LedgerState } from '../store/ledger-state.js';
+import { readIndexEntry, writeIndexEntry, type IndexEntry } from '../store/receipt-index.js';
+import { readChainHead, writeChainHead } from '../store/chain-heads.js';
+import type { StoredMessage } from '../store/receipts.js';
 import { receiptsDuplicateTotal, receiptsIntegratedTotal, receiptsQuarantinedTotal, treeSize } from '../metrics.js';
-import { TILE_HEIGHT, type TileStore } from '../store/tile-store.js';
+import type { TileStore } from '../store/tile-store.js';
 import { EntryBundles } from './entry-bundles.js';
-
-export interface LedgerState {
-  /** Leaves in the tree. */
-  size: number;
-  /** Stream sequence of the last receipt integrated (or skipped). */
-  streamSeq: number;
-}
-
-export interface StoredMessage {
-  seq: number;
-  data: Uint8Array;
-}
-
-interface IndexEntry {
-  index: number;
-  seq: number;
-}
 
 interface Leaf {
   receipt: Receipt;
@@ -58,8 +44,6 @@ export interface IntegratorOptions {
   kernelKeys: readonly string[];
   log: Logger;
 }
-
-const STATE_KEY = 'state';
 
 export class Integrator {
   private readonly opts: IntegratorOptions;
@@ -79,8 +63,7 @@ export class Integrator {
   /** Load the committed state; call once before integrating. */
   async open(): Promise<LedgerState> {
     this.heads.clear();
-    const entry = await this.opts.ledger.get(STATE_KEY);
-    const state: LedgerState = entry && entry.operation === 'PUT' ? entry.json<LedgerState>() : { size: 0, streamSeq: 0 };
+    const state = await readLedgerState(this.opts.ledger);
     this.bundles = await EntryBundles.open(this.opts.tiles, state.size);
     const root = await treeHash(state.size, this.opts.tiles.hashReader(state.size));
     this.state = state;
@@ -128,7 +111,7 @@ export class Integrator {
       if (m.seq !== expected) throw new ChioError('INTERNAL', `stream sequence ${m.seq} where ${expected} was expected`);
     });
     const leaves = await this.admit(fresh);
-    await Promise.all(leaves.map((l) => this.opts.index.put(l.receipt.id, JSON.stringify({ index: l.index, seq: l.seq } satisfies IndexEntry))));
+    await Promise.all(leaves.map((l) => writeIndexEntry(this.opts.index, l.receipt.id, { index: l.index, seq: l.seq })));
     await this.saveHeads(leaves);
     const newSize = this.state.size + leaves.length;
     let root = this.root;
@@ -137,7 +120,7 @@ export class Integrator {
       root = await treeHash(newSize, this.opts.tiles.hashReader(newSize));
     }
     const next: LedgerState = { size: newSize, streamSeq: fresh[fresh.length - 1]!.seq };
-    await this.opts.ledger.put(STATE_KEY, JSON.stringify(next));
+    await writeLedgerState(this.opts.ledger, next);
     // Size and root change together, so a checkpoint never pairs one with the other's past.
     this.state = next;
     this.rootHash = root;
@@ -181,23 +164,21 @@ export class Integrator {
   }
 
   private async lookup(id: string): Promise<IndexEntry | undefined> {
-    const entry = await this.opts.index.get(id);
-    return entry && entry.operation === 'PUT' ? entry.json<IndexEntry>() : undefined;
+    return readIndexEntry(this.opts.index, id);
   }
 
   private async headOf(chain: string): Promise<ChainHead | undefined> {
     const cached = this.heads.get(chain);
     if (cached) return cached;
-    const entry = await this.opts.chains.get(chain);
-    if (!entry || entry.operation !== 'PUT') return undefined;
-    const head = entry.json<ChainHead & { index: number }>();
+    const head = await readChainHead(this.opts.chains, chain);
+    if (!head) return undefined;
     this.heads.set(chain, head);
     return head;
   }
 
   private async saveHeads(leaves: readonly Leaf[]): Promise<void> {
     const chains = new Set(leaves.map((l) => l.receipt.chain));
-    await Promise.all([...chains].map((c) => this.opts.chains.put(c, JSON.stringify(this.heads.get(c)))));
+    await Promise.all([...chains].map((c) => writeChainHead(this.opts.chains, c, this.heads.get(c)!)));
   }
 
   private async writeTiles(leaves: readonly Leaf[], newSize: number): Promise<void> {
@@ -227,11 +208,6 @@ export class Integrator {
     const reason = err instanceof Error ? err.message : String(err);
     receiptsQuarantinedTotal.inc({ code });
     this.opts.log.warn({ stream_seq: m.seq, code, reason }, 'receipt quarantined');
-    const h = headers();
-    h.set('Chio-Reason-Code', code);
-    h.set('Chio-Reason', reason.replace(/[\r\n]/g, ' ').slice(0, 512));
-    h.set('Chio-Stream-Seq', String(m.seq));
-    // The message id makes a re-integration after a crash quarantine the same message once.
-    await this.opts.js.publish(`${QUARANTINE_SUBJECT_PREFIX}.${chain ?? 'unknown'}`, m.data, { headers: h, msgID: `q-${m.seq}` });
+    await quarantineReceipt(this.opts.js, { seq: m.seq, data: m.data, chain, code, reason });
   }
 }
