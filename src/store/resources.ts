@@ -40,10 +40,10 @@ export const REVOCATIONS_BUCKET = 'chio-revocations';
 /** Window in which JetStream drops a second publish of the same Nats-Msg-Id (a receipt id). */
 const DUPLICATE_WINDOW_NS = 2 * 60 * 1_000_000_000;
 /**
- * Server-side backstop on a receipts-stream message. The publisher refuses receipts over
- * MAX_RECEIPT_BYTES itself; the stream allows four times that, so headers (Nats-Msg-Id, the
- * expected sequence) always fit and the server never refuses a receipt the publisher admitted.
- * Existing streams keep the limit they were created with (64 KiB), so this value must not shrink.
+ * Server-side backstop on a receipts-stream message (64 KiB). The publisher refuses receipts
+ * over MAX_RECEIPT_BYTES itself; four times that leaves room for the headers (Nats-Msg-Id,
+ * expected last sequence), so the server never refuses a receipt the publisher admitted.
+ * ensureStreams never updates a stream that exists, so a change here reaches new logs only.
  */
 export const MAX_RECEIPT_MESSAGE_BYTES = 4 * MAX_RECEIPT_BYTES;
 
