@@ -8,13 +8,13 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import type { ChioConfig } from '../config.js';
 import { loadKey } from '../keys.js';
-import { ensureStreams } from '../store/resources.js';
+import { ensureStreams, openRevocationsBucket } from '../store/resources.js';
 import { startHttpServer } from '../http.js';
 import { ReceiptPublisher } from '../chain/publisher.js';
 import { CheckHandler } from './check-handler.js';
 import { DecisionPipeline } from '../decision/pipeline.js';
 import { PolicyWatcher } from '../policy/policy-watcher.js';
-import { RevocationList, openRevocationsBucket } from '../credentials/revocations.js';
+import { RevocationList } from '../credentials/revocations.js';
 import { startGrpcServer } from './grpc-server.js';
 
 export interface RunningAuthz {

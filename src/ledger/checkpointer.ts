@@ -14,9 +14,9 @@ import type { Logger } from 'pino';
 import { ChioError } from '../errors/index.js';
 import { bytesEqual } from '../encoding.js';
 import { openCheckpoint, parseSignerKey, signCheckpoint, treeHash, type Hash } from '../tlog/index.js';
-import { CHECKPOINTS_STREAM, CHECKPOINTS_SUBJECT } from '../store/resources.js';
 import { checkpointsPublishedTotal, publishedTreeSize } from '../metrics.js';
 import type { TileStore } from '../store/tile-store.js';
+import { appendCheckpoint, readLatestCheckpoint } from '../store/checkpoints.js';
 
 export interface PublishedCheckpoint {
   size: number;
@@ -33,12 +33,6 @@ export interface CheckpointerOptions {
   /** C2SP signer key string of the log key; its name must be the origin. */
   logSignerKey: string;
   log: Logger;
-}
-
-/** The latest published checkpoint, or undefined when none was published yet. */
-export async function readLatestCheckpoint(jsm: JetStreamManager): Promise<{ note: string; streamSeq: number } | undefined> {
-  const msg = await jsm.streams.getMessage(CHECKPOINTS_STREAM, { last_by_subj: CHECKPOINTS_SUBJECT });
-  return msg ? { note: msg.string(), streamSeq: msg.seq } : undefined;
 }
 
 export class Checkpointer {
@@ -74,16 +68,16 @@ export class Checkpointer {
   async publish(size: number, root: Hash): Promise<PublishedCheckpoint | undefined> {
     if (this.last && size <= this.last.size) return undefined;
     const note = signCheckpoint({ origin: this.opts.origin, size, root }, this.opts.logSignerKey);
-    let ack;
+    let streamSeq;
     try {
-      ack = await this.opts.js.publish(CHECKPOINTS_SUBJECT, note, { expect: { lastSubjectSequence: this.last?.streamSeq ?? 0 } });
+      streamSeq = await appendCheckpoint(this.opts.js, note, this.last?.streamSeq ?? 0);
     } catch (err) {
       // Stored or not, we cannot tell (a lost PubAck): adopt whatever is now the latest
       // checkpoint, after checking our tree agrees with it, so the next publish names it.
       await this.open();
       throw err;
     }
-    this.last = { size, root, note, streamSeq: ack.seq };
+    this.last = { size, root, note, streamSeq };
     checkpointsPublishedTotal.inc();
     publishedTreeSize.set(size);
     this.opts.log.info({ size }, 'checkpoint published');

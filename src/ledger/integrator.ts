@@ -1,53 +1,28 @@
 /**
- * Integration: stored receipts → leaves (SPEC §6). The tree is a function of the receipts
- * stream that anyone can recompute: leaves are the stream's receipts in stream order, skipping
- * the ones that fail a check (quarantined with the reason) and duplicates (same id).
- *
- * Per batch, in this order, so that a crash at any point is repaired by integrating the same
- * messages again (they are acked only at the end):
- *   1. index   id → {index, seq}      (an entry at index ≥ state.size is from an unfinished batch)
- *   2. chains  chain → head
- *   3. tiles   hash tiles and entry bundles for the new leaves
- *   4. state   {size, streamSeq}       (the commit point: the tree now has `size` leaves)
+ * The integrator: plans each batch with the pure `integrate` (integrate.ts) and applies the
+ * plan to JetStream, per batch in this order, so that a crash at any point is repaired by
+ * integrating the same messages again (the ledger resumes from the committed state):
+ *   1. quarantine   refused receipts, with the reason (once per message: Nats-Msg-Id)
+ *   2. index        id → {index, seq}    (an entry at index ≥ state.size is from an unfinished batch)
+ *   3. chains       chain → head
+ *   4. tiles        hash tiles, then entry bundles, for the new leaves
+ *   5. state        {size, streamSeq}    (the commit point: the tree now has `size` leaves)
  * Re-integration is deterministic, so it writes the same bytes to the same paths.
  */
 import type { KV } from '@nats-io/kv';
-import { headers } from '@nats-io/transport-node';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
-import { ChioError, isChioError } from '../errors/index.js';
-import { verifyReceiptBytes, checkChainLink, type ChainHead } from '../receipt/verify.js';
+import { ChioError } from '../errors/index.js';
 import { createNodeSignatureCheck } from '../crypto/ed25519.js';
-import type { Receipt } from '../receipt/receipt.js';
-import { storedHashes, storedHashIndex, treeHash, newTiles, readTileData, type Hash, type HashReader } from '../tlog/index.js';
-import { QUARANTINE_SUBJECT_PREFIX } from '../store/resources.js';
+import { treeHash, type Hash } from '../tlog/index.js';
 import { receiptsDuplicateTotal, receiptsIntegratedTotal, receiptsQuarantinedTotal, treeSize } from '../metrics.js';
-import { TILE_HEIGHT, type TileStore } from '../store/tile-store.js';
-import { EntryBundles } from './entry-bundles.js';
-
-export interface LedgerState {
-  /** Leaves in the tree. */
-  size: number;
-  /** Stream sequence of the last receipt integrated (or skipped). */
-  streamSeq: number;
-}
-
-export interface StoredMessage {
-  seq: number;
-  data: Uint8Array;
-}
-
-interface IndexEntry {
-  index: number;
-  seq: number;
-}
-
-interface Leaf {
-  receipt: Receipt;
-  bytes: Uint8Array;
-  index: number;
-  seq: number;
-}
+import { TILE_WIDTH, type TileStore } from '../store/tile-store.js';
+import { readLedgerState, writeLedgerState, type LedgerState } from '../store/ledger-state.js';
+import { readIndexEntry, writeIndexEntry } from '../store/receipt-index.js';
+import { readChainHead, writeChainHead, type IntegratedChainHead } from '../store/chain-heads.js';
+import { quarantineReceipt } from '../store/quarantine.js';
+import type { StoredMessage } from '../store/receipts.js';
+import { integrate, type IntegrationChecks, type IntegrationPlan, type IntegrationReader, type TreeState } from './integrate.js';
 
 export interface IntegratorOptions {
   js: JetStreamClient;
@@ -59,49 +34,47 @@ export interface IntegratorOptions {
   log: Logger;
 }
 
-const STATE_KEY = 'state';
-
 export class Integrator {
   private readonly opts: IntegratorOptions;
-  private state: LedgerState = { size: 0, streamSeq: 0 };
-  private readonly heads = new Map<string, ChainHead & { index: number }>();
-  private bundles!: EntryBundles;
-  private rootHash: Hash | undefined;
+  private readonly checks: IntegrationChecks;
+  private tree: TreeState | undefined;
+  /** Heads of committed batches, so each batch does not read every chain's head again. */
+  private readonly heads = new Map<string, IntegratedChainHead>();
   /** Set when a batch failed: memory may be ahead of the committed state until open() again. */
   private dirty = true;
-  // A Node service: node:crypto verifies ten times faster than the portable @noble default.
-  private readonly checkSignature = createNodeSignatureCheck();
 
   constructor(opts: IntegratorOptions) {
     this.opts = opts;
+    // A Node service: node:crypto verifies ten times faster than the portable @noble default.
+    this.checks = { kernelKeys: opts.kernelKeys, checkSignature: createNodeSignatureCheck() };
   }
 
   /** Load the committed state; call once before integrating. */
   async open(): Promise<LedgerState> {
     this.heads.clear();
-    const entry = await this.opts.ledger.get(STATE_KEY);
-    const state: LedgerState = entry && entry.operation === 'PUT' ? entry.json<LedgerState>() : { size: 0, streamSeq: 0 };
-    this.bundles = await EntryBundles.open(this.opts.tiles, state.size);
-    const root = await treeHash(state.size, this.opts.tiles.hashReader(state.size));
-    this.state = state;
-    this.rootHash = root;
+    const state = await readLedgerState(this.opts.ledger);
+    const { tiles } = this.opts;
+    const root = await treeHash(state.size, tiles.hashReader(state.size));
+    // The next batch extends the partial entry bundle: refuse to start without it.
+    if (state.size % TILE_WIDTH !== 0) await tiles.readEntries(Math.floor(state.size / TILE_WIDTH), state.size % TILE_WIDTH);
+    this.tree = { ...state, root };
     this.dirty = false;
     treeSize.set(state.size);
-    return { ...this.state };
+    return state;
   }
 
   get size(): number {
-    return this.state.size;
+    return this.tree?.size ?? 0;
   }
 
   get streamSeq(): number {
-    return this.state.streamSeq;
+    return this.tree?.streamSeq ?? 0;
   }
 
   /** Root hash of the committed tree. */
   get root(): Hash {
-    if (!this.rootHash) throw new ChioError('INTERNAL', 'integrator is not open');
-    return this.rootHash;
+    if (!this.tree) throw new ChioError('INTERNAL', 'integrator is not open');
+    return this.tree.root;
   }
 
   /**
@@ -109,129 +82,45 @@ export class Integrator {
    * failure the integrator refuses to go on until open() has re-read the committed state.
    */
   async integrate(batch: readonly StoredMessage[]): Promise<number> {
-    if (this.dirty) throw new ChioError('INTERNAL', 'integrator must be opened (again) before integrating');
+    if (this.dirty || !this.tree) throw new ChioError('INTERNAL', 'integrator must be opened (again) before integrating');
     try {
-      return await this.integrateBatch(batch);
+      const plan = await integrate(this.tree, batch, this.reader(this.tree.size), this.checks);
+      await this.apply(plan);
+      // Size and root change together, so a checkpoint never pairs one with the other's past.
+      this.tree = plan.next;
+      for (const { chain, head } of plan.chainHeads) this.heads.set(chain, head);
+      receiptsIntegratedTotal.inc(plan.leaves.length);
+      treeSize.set(plan.next.size);
+      return plan.next.size;
     } catch (err) {
       this.dirty = true;
       throw err;
     }
   }
 
-  private async integrateBatch(batch: readonly StoredMessage[]): Promise<number> {
-    const fresh = batch.filter((m) => m.seq > this.state.streamSeq);
-    if (fresh.length === 0) return this.state.size;
-    // Stream sequences have no gaps (no deletes, no limits): a gap means we would build
-    // another tree than the stream's, so refuse and let the caller resume from the state.
-    fresh.forEach((m, i) => {
-      const expected = this.state.streamSeq + 1 + i;
-      if (m.seq !== expected) throw new ChioError('INTERNAL', `stream sequence ${m.seq} where ${expected} was expected`);
-    });
-    const leaves = await this.admit(fresh);
-    await Promise.all(leaves.map((l) => this.opts.index.put(l.receipt.id, JSON.stringify({ index: l.index, seq: l.seq } satisfies IndexEntry))));
-    await this.saveHeads(leaves);
-    const newSize = this.state.size + leaves.length;
-    let root = this.root;
-    if (leaves.length > 0) {
-      await this.writeTiles(leaves, newSize);
-      root = await treeHash(newSize, this.opts.tiles.hashReader(newSize));
-    }
-    const next: LedgerState = { size: newSize, streamSeq: fresh[fresh.length - 1]!.seq };
-    await this.opts.ledger.put(STATE_KEY, JSON.stringify(next));
-    // Size and root change together, so a checkpoint never pairs one with the other's past.
-    this.state = next;
-    this.rootHash = root;
-    receiptsIntegratedTotal.inc(leaves.length);
-    treeSize.set(newSize);
-    return newSize;
-  }
-
-  /** Check each message; returns the ones that become leaves, with their indexes. */
-  private async admit(messages: readonly StoredMessage[]): Promise<Leaf[]> {
-    const leaves: Leaf[] = [];
-    const seenInBatch = new Set<string>();
-    for (const m of messages) {
-      const index = this.state.size + leaves.length;
-      let receipt: Receipt;
-      try {
-        receipt = verifyReceiptBytes(m.data, this.opts.kernelKeys, this.checkSignature);
-      } catch (err) {
-        await this.quarantine(m, undefined, err);
-        continue;
-      }
-      const known = seenInBatch.has(receipt.id) ? { index: -1, seq: 0 } : await this.lookup(receipt.id);
-      if (known && known.index < this.state.size) {
-        receiptsDuplicateTotal.inc();
-        continue;
-      }
-      // An index entry at or past the committed size comes from a batch that did not finish:
-      // this receipt passed every check then, at this very index, so its chain link holds.
-      const replayed = known !== undefined && known.index === index;
-      try {
-        if (!replayed) checkChainLink(await this.headOf(receipt.chain), receipt);
-      } catch (err) {
-        await this.quarantine(m, receipt.chain, err);
-        continue;
-      }
-      seenInBatch.add(receipt.id);
-      this.heads.set(receipt.chain, { seq: receipt.seq, id: receipt.id, index });
-      leaves.push({ receipt, bytes: m.data, index, seq: m.seq });
-    }
-    return leaves;
-  }
-
-  private async lookup(id: string): Promise<IndexEntry | undefined> {
-    const entry = await this.opts.index.get(id);
-    return entry && entry.operation === 'PUT' ? entry.json<IndexEntry>() : undefined;
-  }
-
-  private async headOf(chain: string): Promise<ChainHead | undefined> {
-    const cached = this.heads.get(chain);
-    if (cached) return cached;
-    const entry = await this.opts.chains.get(chain);
-    if (!entry || entry.operation !== 'PUT') return undefined;
-    const head = entry.json<ChainHead & { index: number }>();
-    this.heads.set(chain, head);
-    return head;
-  }
-
-  private async saveHeads(leaves: readonly Leaf[]): Promise<void> {
-    const chains = new Set(leaves.map((l) => l.receipt.chain));
-    await Promise.all([...chains].map((c) => this.opts.chains.put(c, JSON.stringify(this.heads.get(c)))));
-  }
-
-  private async writeTiles(leaves: readonly Leaf[], newSize: number): Promise<void> {
-    const oldSize = this.state.size;
-    // Hashes made in this batch, by stored-hash index; older ones come from the tiles.
-    const made = new Map<number, Hash>();
-    const fromTiles = this.opts.tiles.hashReader(oldSize);
-    const reader: HashReader = async (indexes) => {
-      const missing = indexes.filter((i) => !made.has(i));
-      const read = missing.length > 0 ? await fromTiles(missing) : [];
-      const byIndex = new Map(missing.map((i, k) => [i, read[k]!]));
-      return indexes.map((i) => made.get(i) ?? byIndex.get(i)!);
+  private reader(size: number): IntegrationReader {
+    const { index, chains, tiles } = this.opts;
+    return {
+      readHashes: tiles.hashReader(size),
+      readEntries: (n, width) => tiles.readEntries(n, width),
+      readIndexEntry: (id) => readIndexEntry(index, id),
+      readChainHead: async (chain) => this.heads.get(chain) ?? (await readChainHead(chains, chain)),
     };
-    for (const leaf of leaves) {
-      const hashes = await storedHashes(leaf.index, leaf.bytes, reader);
-      const first = storedHashIndex(0, leaf.index);
-      hashes.forEach((h, k) => made.set(first + k, h));
-    }
-    for (const tile of newTiles(TILE_HEIGHT, oldSize, newSize)) {
-      await this.opts.tiles.writeHashTile(tile, await readTileData(tile, reader));
-    }
-    await this.bundles.append(leaves.map((l) => l.bytes));
   }
 
-  private async quarantine(m: StoredMessage, chain: string | undefined, err: unknown): Promise<void> {
-    const code = isChioError(err) ? err.code : 'INTERNAL';
-    const reason = err instanceof Error ? err.message : String(err);
-    receiptsQuarantinedTotal.inc({ code });
-    this.opts.log.warn({ stream_seq: m.seq, code, reason }, 'receipt quarantined');
-    const h = headers();
-    h.set('Chio-Reason-Code', code);
-    h.set('Chio-Reason', reason.replace(/[\r\n]/g, ' ').slice(0, 512));
-    h.set('Chio-Stream-Seq', String(m.seq));
-    // The message id makes a re-integration after a crash quarantine the same message once.
-    await this.opts.js.publish(`${QUARANTINE_SUBJECT_PREFIX}.${chain ?? 'unknown'}`, m.data, { headers: h, msgID: `q-${m.seq}` });
+  /** Write the plan in the crash-safe order of the file comment; the state write commits it. */
+  private async apply(plan: IntegrationPlan): Promise<void> {
+    const { js, index, chains, ledger, tiles, log } = this.opts;
+    receiptsDuplicateTotal.inc(plan.duplicates.length);
+    for (const q of plan.quarantined) {
+      receiptsQuarantinedTotal.inc({ code: q.code });
+      log.warn({ stream_seq: q.seq, code: q.code, reason: q.reason }, 'receipt quarantined');
+      await quarantineReceipt(js, q);
+    }
+    await Promise.all(plan.indexEntries.map(({ id, entry }) => writeIndexEntry(index, id, entry)));
+    await Promise.all(plan.chainHeads.map(({ chain, head }) => writeChainHead(chains, chain, head)));
+    for (const { tile, data } of plan.tiles) await tiles.writeHashTile(tile, data);
+    for (const { path, data } of plan.bundles) await tiles.writeEntryBundle(path, data);
+    if (plan.next.streamSeq !== this.tree?.streamSeq) await writeLedgerState(ledger, plan.next);
   }
 }

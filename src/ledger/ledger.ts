@@ -9,12 +9,13 @@
  * starts again from there.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
-import { RECEIPTS_STREAM, type ChioResources } from '../store/resources.js';
-import { Integrator, type StoredMessage } from './integrator.js';
-import { Checkpointer } from './checkpointer.js';
+import type { ChioResources } from '../store/resources.js';
+import { consumeReceipts, type StoredMessage } from '../store/receipts.js';
 import { TILE_WIDTH, TileStore } from '../store/tile-store.js';
+import { Integrator } from './integrator.js';
+import { Checkpointer } from './checkpointer.js';
 
 /** How long a batch may wait to fill after its first message. */
 export const BATCH_LINGER_MS = 50;
@@ -95,12 +96,7 @@ export class Ledger {
   private async run(js: JetStreamClient): Promise<void> {
     while (!this.stopping) {
       try {
-        const consumer = await js.consumers.get(RECEIPTS_STREAM, {
-          deliver_policy: DeliverPolicy.StartSequence,
-          opt_start_seq: this.integrator.streamSeq + 1,
-        });
-        if (this.stopping) break;
-        this.messages = await consumer.consume({ max_messages: 2 * TILE_WIDTH });
+        this.messages = await consumeReceipts(js, this.integrator.streamSeq + 1, 2 * TILE_WIDTH);
         // stop() may have come while consume() was being set up: it found nothing to stop.
         if (this.stopping) this.messages.stop();
         await this.consume(this.messages);

@@ -9,6 +9,11 @@
  *   chio-ledger       KV      state        → integration progress
  *   chio-tiles        KV      tile/<L>/…   → hash tiles (C2SP tlog-tiles)
  *   chio-entries      object  tile/entries/… → entry bundles (C2SP tlog-tiles)
+ *   chio-revocations  KV      sha256(capability id) → {"revoked_at", "reason"?}
+ *
+ * One module per resource says what its keys and values are: receipts.ts, quarantine.ts,
+ * checkpoints.ts, receipt-index.ts, chain-heads.ts, ledger-state.ts, tile-store.ts,
+ * revocations.ts. Nothing outside src/store knows these names or keys.
  *
  * Every process creates what it uses when it starts; creating something that exists with the
  * same configuration is a no-op, so any number of processes may start at once.
@@ -17,6 +22,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, JetStreamApiError, RetentionPolicy, StorageType, type StreamConfig } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
+import { MAX_RECEIPT_BYTES } from '../receipt/receipt.js';
 
 export const RECEIPTS_STREAM = 'CHIO_RECEIPTS';
 export const RECEIPTS_SUBJECT_PREFIX = 'chio.receipts';
@@ -29,9 +35,17 @@ export const CHAINS_BUCKET = 'chio-chains';
 export const LEDGER_BUCKET = 'chio-ledger';
 export const TILES_BUCKET = 'chio-tiles';
 export const ENTRIES_STORE = 'chio-entries';
+export const REVOCATIONS_BUCKET = 'chio-revocations';
 
 /** Window in which JetStream drops a second publish of the same Nats-Msg-Id (a receipt id). */
 const DUPLICATE_WINDOW_NS = 2 * 60 * 1_000_000_000;
+/**
+ * Server-side backstop on a receipts-stream message (64 KiB). The publisher refuses receipts
+ * over MAX_RECEIPT_BYTES itself; four times that leaves room for the headers (Nats-Msg-Id,
+ * expected last sequence), so the server never refuses a receipt the publisher admitted.
+ * ensureStreams never updates a stream that exists, so a change here reaches new logs only.
+ */
+export const MAX_RECEIPT_MESSAGE_BYTES = 4 * MAX_RECEIPT_BYTES;
 
 export interface ChioResources {
   index: KV;
@@ -54,8 +68,7 @@ function streamConfigs(replicas: number): Array<Partial<StreamConfig> & { name: 
       name: RECEIPTS_STREAM,
       subjects: [`${RECEIPTS_SUBJECT_PREFIX}.*`],
       duplicate_window: DUPLICATE_WINDOW_NS,
-      // Receipts are bounded in size by the publisher; this is the server-side backstop.
-      max_msg_size: 64 * 1024,
+      max_msg_size: MAX_RECEIPT_MESSAGE_BYTES,
       deny_delete: true,
       deny_purge: true,
     },
@@ -82,7 +95,7 @@ export async function ensureStreams(nc: NatsConnection, replicas = 1): Promise<v
   }
 }
 
-/** Create (or open) the streams, KV buckets and object store. */
+/** Create (or open) the streams, KV buckets and object store the ledger and verifier use. */
 export async function ensureResources(nc: NatsConnection, replicas = 1): Promise<ChioResources> {
   await ensureStreams(nc, replicas);
   const kvm = new Kvm(nc);
@@ -94,6 +107,11 @@ export async function ensureResources(nc: NatsConnection, replicas = 1): Promise
   );
   const entries = await objm.create(ENTRIES_STORE, { replicas, storage: StorageType.File });
   return { index: index!, chains: chains!, ledger: ledger!, tiles: tiles!, entries };
+}
+
+/** Create (or open) the revocations bucket; authz and `chio token revoke` use it. */
+export async function openRevocationsBucket(nc: NatsConnection, replicas = 1): Promise<KV> {
+  return new Kvm(nc).create(REVOCATIONS_BUCKET, { replicas, history: 1, storage: StorageType.File });
 }
 
 /** The subject a chain's receipts are published on. */

@@ -10,11 +10,10 @@
 import type { KV } from '@nats-io/kv';
 import type { ObjectStore } from '@nats-io/obj';
 import { ChioError } from '../errors/index.js';
-import { tilePath, tileHashReader, type HashReader, type Tile } from '../tlog/index.js';
+import { HASH_SIZE, TILE_HEIGHT, decodeEntryBundle, entriesPath, tilePath, tileHashReader, type HashReader, type Tile } from '../tlog/index.js';
 
-/** C2SP tlog-tiles height: 2^8 = 256 hashes or entries per full tile. */
-export const TILE_HEIGHT = 8;
-export const TILE_WIDTH = 1 << TILE_HEIGHT;
+/** Hashes in a full tile, entries in a full bundle: 2^TILE_HEIGHT = 256 (C2SP tlog-tiles). */
+export const TILE_WIDTH = 2 ** TILE_HEIGHT;
 /** Bytes of tiles and bundles kept in memory (least recently used go first). */
 export const DEFAULT_TILE_CACHE_BYTES = 64 * 1024 * 1024;
 
@@ -40,7 +39,7 @@ export class TileStore {
   }
 
   async readHashTile(tile: Tile): Promise<Uint8Array> {
-    const data = await this.readCut(tilePath(tile), tilePath({ ...tile, width: TILE_WIDTH }), tile.width * 32, (p) => this.getKv(p));
+    const data = await this.readCut(tilePath(tile), tilePath({ ...tile, width: TILE_WIDTH }), tile.width * HASH_SIZE, (p) => this.getKv(p));
     if (!data) throw new ChioError('NOT_FOUND', `tile ${tilePath(tile)} is not stored`);
     return data;
   }
@@ -53,6 +52,16 @@ export class TileStore {
   /** Raw bytes of an entry bundle, or undefined when it is not stored. */
   async readEntryBundle(path: string): Promise<Uint8Array | undefined> {
     return this.readRaw(path, async (p) => (await this.entries.getBlob(p)) ?? undefined);
+  }
+
+  /**
+   * The first `width` entries of entry bundle `n`: from its partial bundle of that width, or
+   * cut from the full bundle it grew into. Throws NOT_FOUND when neither is stored.
+   */
+  async readEntries(n: number, width: number): Promise<Uint8Array[]> {
+    const data = (await this.readEntryBundle(entriesPath(n, width))) ?? (await this.readEntryBundle(entriesPath(n, TILE_WIDTH)));
+    if (!data) throw new ChioError('NOT_FOUND', `entry bundle ${entriesPath(n, width)} is not stored`);
+    return decodeEntryBundle(data).slice(0, width);
   }
 
   /** Read `path`; when it is missing, read `fullPath` and keep its first `bytes` bytes. */

@@ -12,15 +12,17 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import { TailSearcher } from './pending.js';
+import { TailSearcher } from './tail-search.js';
 import { ChioError } from '../errors/index.js';
 import { toBase64 } from '../encoding.js';
 import { sendJson, type Route } from '../http.js';
-import { RECEIPTS_STREAM, type ChioResources } from '../store/resources.js';
-import { RECEIPT_ID_PATTERN, type Receipt } from '../receipt/receipt.js';
+import type { ChioResources } from '../store/resources.js';
+import { readLatestCheckpoint } from '../store/checkpoints.js';
+import { readIndexEntry } from '../store/receipt-index.js';
+import { readStoredReceipt } from '../store/receipts.js';
+import { TILE_WIDTH, TileStore } from '../store/tile-store.js';
+import { RECEIPT_ID_PATTERN } from '../receipt/receipt.js';
 import { openCheckpoint, parseTilePath, proveRecord, proveTree, type Checkpoint, type Tile } from '../tlog/index.js';
-import { readLatestCheckpoint } from '../ledger/checkpointer.js';
-import { TileStore } from '../store/tile-store.js';
 import { proofsServedTotal } from '../metrics.js';
 import type { ReceiptProof } from '../verify/receipt-proof.js';
 
@@ -61,20 +63,19 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
     if (req.method !== 'GET' || !m) return false;
     const id = m[1]!;
     if (!RECEIPT_ID_PATTERN.test(id)) return answer(res, 'malformed', 400, { error: 'a receipt id is 64 lower-case hex digits' });
-    let entry = await opts.resources.index.get(id);
-    if (!entry || entry.operation !== 'PUT') {
+    let entry = await readIndexEntry(opts.resources.index, id);
+    if (!entry) {
       const tail = await pending.search(id);
       if (tail === 'stored') return answer(res, 'pending', 202, { status: 'pending' });
       if (tail === 'too-far-behind') return answer(res, 'behind', 503, { error: 'the ledger is behind; try again shortly' }, { 'retry-after': '1' });
       // The ledger may have integrated it between the two looks.
-      entry = await opts.resources.index.get(id);
-      if (!entry || entry.operation !== 'PUT') return answer(res, 'unknown', 404, { error: 'no receipt with this id is stored' });
+      entry = await readIndexEntry(opts.resources.index, id);
+      if (!entry) return answer(res, 'unknown', 404, { error: 'no receipt with this id is stored' });
     }
-    const { index, seq } = entry.json<{ index: number; seq: number }>();
+    const { index, seq } = entry;
     const cp = await latest();
     if (!cp || index >= cp.checkpoint.size) return answer(res, 'pending', 202, { status: 'pending', index });
-    const stored = await opts.jsm.streams.getMessage(RECEIPTS_STREAM, { seq });
-    const body = stored?.json<Receipt>();
+    const body = await readStoredReceipt(opts.jsm, seq);
     if (!body || body.id !== id) throw new ChioError('INTERNAL', `index entry for ${id} names stream seq ${seq}, which holds another message`);
     const proof = await proveRecord(cp.checkpoint.size, index, tiles.hashReader(cp.checkpoint.size));
     const out: ReceiptProof = { receipt: body, index, checkpoint: cp.note, inclusion_proof: proof.map(toBase64) };
@@ -120,7 +121,7 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
     if (!cp || !withinTree(parsed, cp.checkpoint.size)) return sendJson(res, 404, { error: 'no such tile in the published tree' }), true;
     const data = await readTile(tiles, parsed, url.pathname.slice(1)).catch(() => undefined);
     if (!data) return sendJson(res, 404, { error: 'no such tile' }), true;
-    const immutable = parsed.width === 256;
+    const immutable = parsed.width === TILE_WIDTH;
     res.writeHead(200, {
       'content-type': 'application/octet-stream',
       'cache-control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
@@ -140,8 +141,8 @@ async function readTile(tiles: TileStore, parsed: ReturnType<typeof parseTilePat
 /** A tile (L, N, W) belongs to the tree of `size` leaves when its W entries exist at level L. */
 function withinTree(tile: Tile, size: number): boolean {
   const level = Math.max(0, tile.level);
-  const entriesAtLevel = Math.floor(size / 256 ** level);
-  return tile.n * 256 + tile.width <= entriesAtLevel;
+  const entriesAtLevel = Math.floor(size / TILE_WIDTH ** level);
+  return tile.n * TILE_WIDTH + tile.width <= entriesAtLevel;
 }
 
 function answer(res: ServerResponse, outcome: string, status: number, body: unknown, headers: Record<string, string> = {}): true {

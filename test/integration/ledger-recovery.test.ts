@@ -13,13 +13,16 @@ import type { KV } from '@nats-io/kv';
 import type { ObjectStore } from '@nats-io/obj';
 import { startTestNats, type TestNats } from '../support/nats.js';
 import { ensureResources, QUARANTINE_STREAM, type ChioResources } from '../../src/store/resources.js';
-import { Integrator, type StoredMessage } from '../../src/ledger/integrator.js';
+import { Integrator } from '../../src/ledger/integrator.js';
+import type { StoredMessage } from '../../src/store/receipts.js';
 import { TileStore } from '../../src/store/tile-store.js';
 import { createLogger } from '../../src/log.js';
 import { canonicalBytes } from '../../src/receipt/jcs.js';
-import { MemoryHashStore, treeHash } from '../../src/tlog/index.js';
+import { MemoryHashStore, openCheckpoint, treeHash } from '../../src/tlog/index.js';
+import { readLatestCheckpoint } from '../../src/store/checkpoints.js';
 import { toHex } from '../../src/encoding.js';
 import { chainOf, kernelOf } from '../unit/receipt/helpers.js';
+import { expectRejectCode } from '../support/errors.js';
 
 let nats: TestNats;
 let nc: NatsConnection;
@@ -42,9 +45,11 @@ class Crash {
   failAt = Infinity;
   hit(): void {
     this.writes += 1;
-    if (this.writes === this.failAt) throw new Error(`injected crash at write ${this.writes}`);
+    if (this.writes === this.failAt) throw new InjectedCrash(`injected crash at write ${this.writes}`);
   }
 }
+
+class InjectedCrash extends Error {}
 
 function crashingKv(kv: KV, crash: Crash): KV {
   return new Proxy(kv, {
@@ -67,15 +72,16 @@ function crashingStore(store: ObjectStore, crash: Crash): ObjectStore {
 }
 
 describe('Ledger.stop', () => {
-  it('returns promptly when called right after start (a SIGTERM during start-up)', async () => {
+  it('finishes when called right after start (a SIGTERM during start-up), with the last checkpoint published', async () => {
     const { Ledger } = await import('../../src/ledger/ledger.js');
     const { newEd25519SignerKey } = await import('../../src/tlog/index.js');
-    const logKey = newEd25519SignerKey('chio.local/stop-test', new Uint8Array(32).fill(9)).signerKey;
-    const ledger = new Ledger({ nc, resources, kernelKeys: [], origin: 'chio.local/stop-test', logSignerKey: logKey, log: createLogger('silent') });
+    const logKey = newEd25519SignerKey('chio.local/stop-test', new Uint8Array(32).fill(9));
+    const ledger = new Ledger({ nc, resources, kernelKeys: [], origin: 'chio.local/stop-test', logSignerKey: logKey.signerKey, log: createLogger('silent') });
     await ledger.start();
-    const started = Date.now();
     await ledger.stop();
-    expect(Date.now() - started).toBeLessThan(3_000);
+    const latest = await readLatestCheckpoint(await jetstreamManager(nc));
+    expect(openCheckpoint(latest!.note, logKey.verifierKey).size).toBe(ledger.treeSize);
+    expect(ledger.publishedSize).toBe(ledger.treeSize);
   });
 });
 
@@ -146,14 +152,16 @@ describe('Integrator, when the process dies in the middle of a batch', () => {
       kernelKeys: [kernel.verifierKey],
       log: createLogger('silent'),
     });
-    await integrator.open();
-    const next = integrator.streamSeq + 1;
-    const batch = chainOf(3, kernel, 'dirty').map((r, i) => ({ seq: next + i, data: canonicalBytes(r) }));
+    const committed = await integrator.open();
+    const next = committed.streamSeq + 1;
+    const receipts = chainOf(3, kernel, 'dirty');
+    const batch = receipts.map((r, i) => ({ seq: next + i, data: canonicalBytes(r) }));
     crash.failAt = 1; // the state write
-    await expect(integrator.integrate(batch)).rejects.toThrow('injected crash');
+    await expect(integrator.integrate(batch)).rejects.toBeInstanceOf(InjectedCrash);
     crash.failAt = Infinity;
-    await expect(integrator.integrate(batch)).rejects.toThrow('must be opened');
-    await integrator.open();
-    expect(await integrator.integrate(batch)).toBe(integrator.size);
+    await expectRejectCode(integrator.integrate(batch), 'INTERNAL');
+    expect(await integrator.open()).toEqual(committed);
+    expect(await integrator.integrate(batch)).toBe(committed.size + 3);
+    expect((await resources.index.get(receipts[2]!.id))?.json<{ index: number }>().index).toBe(committed.size + 2);
   });
 });

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { startScenario, denial, type Scenario } from '../support/scenario.js';
 import { demoToken } from '../../src/up.js';
 import { fromBase64Url } from '../../src/encoding.js';
-import { openRevocationsBucket, revokeCapability } from '../../src/credentials/revocations.js';
+import { openRevocationsBucket } from '../../src/store/resources.js';
+import { revokeCapability } from '../../src/store/revocations.js';
 import { proveReceipt } from '../../src/cli/prove.js';
 import { readFileSync } from 'node:fs';
 

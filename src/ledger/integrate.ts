@@ -1,0 +1,191 @@
+/**
+ * Integration as a pure function (SPEC §6; transparency-dev tessera's shape): a batch of
+ * stored receipts and the committed tree → a plan of the leaves, and of every write that
+ * makes them part of the tree. No writes, no NATS, no clock; reads go through the narrow
+ * IntegrationReader. The same batch over the same committed state and reads plans the same
+ * bytes at the same paths, which is what makes integrating a batch again after a crash safe.
+ *
+ * The tree is a function of the receipts stream that anyone can recompute: leaves are the
+ * stream's receipts in stream order, skipping the ones that fail a check (quarantined with the
+ * reason) and duplicates (the id is already a leaf). Checks, in order: size → canonical JSON
+ * (RFC 8785) → shape → id → trusted kernel key → signature → chain link (seq, prev).
+ *
+ * The crash rule: an index entry at or past the committed size comes from a batch that did not
+ * commit. When it names the very index this receipt gets now, the receipt passed every check
+ * at that index then, so its chain link holds even though the chain head read back may already
+ * be past it.
+ */
+import { ChioError, isChioError } from '../errors/index.js';
+import { checkChainLink, nobleSignatureCheck, verifyReceiptBytes, type SignatureCheck } from '../receipt/verify.js';
+import type { Receipt } from '../receipt/receipt.js';
+import {
+  TILE_HEIGHT, encodeEntryBundle, entriesPath, newTiles, readTileData, storedHashIndex, storedHashes, treeHash,
+  type Hash, type HashReader, type Tile,
+} from '../tlog/index.js';
+import type { IndexEntry } from '../store/receipt-index.js';
+import type { IntegratedChainHead } from '../store/chain-heads.js';
+import type { LedgerState } from '../store/ledger-state.js';
+import type { QuarantinedReceipt } from '../store/quarantine.js';
+import type { StoredMessage } from '../store/receipts.js';
+import { TILE_WIDTH } from '../store/tile-store.js';
+
+/** The committed tree: its persisted state and the root it hashes to. */
+export interface TreeState extends LedgerState {
+  root: Hash;
+}
+
+/** What integration reads. Entries written by a batch that did not commit MAY be returned. */
+export interface IntegrationReader {
+  /** Stored hashes of the committed tree (of state.size leaves). */
+  readHashes: HashReader;
+  /** The first `width` entries of entry bundle `n` (the committed tree's partial bundle). */
+  readEntries(n: number, width: number): Promise<readonly Uint8Array[]>;
+  readIndexEntry(id: string): Promise<IndexEntry | undefined>;
+  readChainHead(chain: string): Promise<IntegratedChainHead | undefined>;
+}
+
+/** Trust material for the receipt checks. */
+export interface IntegrationChecks {
+  kernelKeys: readonly string[];
+  /** Ed25519 check; the portable @noble one by default (a Node service passes node:crypto's). */
+  checkSignature?: SignatureCheck;
+}
+
+export interface Leaf {
+  receipt: Receipt;
+  bytes: Uint8Array;
+  index: number;
+  /** Stream sequence of the receipt. */
+  seq: number;
+}
+
+/** Everything a batch changes, in the order the writer applies it (integrator.ts). */
+export interface IntegrationPlan {
+  leaves: Leaf[];
+  quarantined: QuarantinedReceipt[];
+  /** Stream sequences skipped because their receipt id is already a leaf. */
+  duplicates: number[];
+  indexEntries: Array<{ id: string; entry: IndexEntry }>;
+  /** The new head of every chain that gained a leaf, in order of its first new leaf. */
+  chainHeads: Array<{ chain: string; head: IntegratedChainHead }>;
+  tiles: Array<{ tile: Tile; data: Uint8Array }>;
+  bundles: Array<{ path: string; data: Uint8Array }>;
+  /** The tree once every write is applied; writing `next`'s size and streamSeq commits it. */
+  next: TreeState;
+}
+
+/**
+ * Plan the integration of `batch` (stored messages in stream order) into the tree `state`.
+ * Messages at or before state.streamSeq are skipped; the rest MUST follow it without a gap.
+ */
+export async function integrate(state: TreeState, batch: readonly StoredMessage[], reader: IntegrationReader, checks: IntegrationChecks): Promise<IntegrationPlan> {
+  const fresh = batch.filter((m) => m.seq > state.streamSeq);
+  // Stream sequences have no gaps (no deletes, no limits): a gap means we would build
+  // another tree than the stream's, so refuse and let the caller resume from the state.
+  fresh.forEach((m, i) => {
+    const expected = state.streamSeq + 1 + i;
+    if (m.seq !== expected) throw new ChioError('INTERNAL', `stream sequence ${m.seq} where ${expected} was expected`);
+  });
+  const admitted = await admit(state.size, fresh, reader, checks);
+  const { leaves } = admitted;
+  const size = state.size + leaves.length;
+  const streamSeq = fresh.length > 0 ? fresh[fresh.length - 1]!.seq : state.streamSeq;
+  if (leaves.length === 0) {
+    return { ...admitted, indexEntries: [], chainHeads: [], tiles: [], bundles: [], next: { size, streamSeq, root: state.root } };
+  }
+  const readHashes = await hashLeaves(leaves, reader.readHashes);
+  const tiles: IntegrationPlan['tiles'] = [];
+  for (const tile of newTiles(TILE_HEIGHT, state.size, size)) tiles.push({ tile, data: await readTileData(tile, readHashes) });
+  return {
+    ...admitted,
+    indexEntries: leaves.map((l) => ({ id: l.receipt.id, entry: { index: l.index, seq: l.seq } })),
+    tiles,
+    bundles: await planBundles(state.size, leaves, reader),
+    next: { size, streamSeq, root: await treeHash(size, readHashes) },
+  };
+}
+
+interface Admitted {
+  leaves: Leaf[];
+  quarantined: QuarantinedReceipt[];
+  duplicates: number[];
+  chainHeads: Array<{ chain: string; head: IntegratedChainHead }>;
+}
+
+/** Check each message; the ones that pass become leaves at the next indexes. */
+async function admit(size: number, messages: readonly StoredMessage[], reader: IntegrationReader, checks: IntegrationChecks): Promise<Admitted> {
+  const out: Admitted = { leaves: [], quarantined: [], duplicates: [], chainHeads: [] };
+  const heads = new Map<string, IntegratedChainHead>();
+  const headOf = async (chain: string) => heads.get(chain) ?? (await reader.readChainHead(chain));
+  const leafIds = new Set<string>();
+  for (const m of messages) {
+    const index = size + out.leaves.length;
+    let receipt: Receipt;
+    try {
+      receipt = verifyReceiptBytes(m.data, checks.kernelKeys, checks.checkSignature ?? nobleSignatureCheck);
+    } catch (err) {
+      out.quarantined.push(quarantined(m, undefined, err));
+      continue;
+    }
+    const known = leafIds.has(receipt.id) ? 'leaf' : await reader.readIndexEntry(receipt.id);
+    if (known === 'leaf' || (known && known.index < size)) {
+      out.duplicates.push(m.seq);
+      continue;
+    }
+    const replayed = known !== undefined && known.index === index;
+    try {
+      if (!replayed) checkChainLink(await headOf(receipt.chain), receipt);
+    } catch (err) {
+      out.quarantined.push(quarantined(m, receipt.chain, err));
+      continue;
+    }
+    leafIds.add(receipt.id);
+    heads.set(receipt.chain, { seq: receipt.seq, id: receipt.id, index });
+    out.leaves.push({ receipt, bytes: m.data, index, seq: m.seq });
+  }
+  out.chainHeads = [...heads].map(([chain, head]) => ({ chain, head }));
+  return out;
+}
+
+function quarantined(m: StoredMessage, chain: string | undefined, err: unknown): QuarantinedReceipt {
+  const code = isChioError(err) ? err.code : 'INTERNAL';
+  const reason = err instanceof Error ? err.message : String(err);
+  return { seq: m.seq, data: m.data, chain, code, reason };
+}
+
+/**
+ * Hash the new leaves into the tree; returns a HashReader over the grown tree: hashes made
+ * here by stored-hash index, older ones from the committed tree.
+ */
+async function hashLeaves(leaves: readonly Leaf[], committed: HashReader): Promise<HashReader> {
+  const made = new Map<number, Hash>();
+  const readHashes: HashReader = async (indexes) => {
+    const missing = indexes.filter((i) => !made.has(i));
+    const read = missing.length > 0 ? await committed(missing) : [];
+    const byIndex = new Map(missing.map((i, k) => [i, read[k]!]));
+    return indexes.map((i) => made.get(i) ?? byIndex.get(i)!);
+  };
+  for (const leaf of leaves) {
+    const hashes = await storedHashes(leaf.index, leaf.bytes, readHashes);
+    const first = storedHashIndex(0, leaf.index);
+    hashes.forEach((h, k) => made.set(first + k, h));
+  }
+  return readHashes;
+}
+
+/** Every entry bundle the new leaves touch, full or partial, at its width after each step. */
+async function planBundles(oldSize: number, leaves: readonly Leaf[], reader: IntegrationReader): Promise<IntegrationPlan['bundles']> {
+  const openWidth = oldSize % TILE_WIDTH;
+  let bundle = openWidth === 0 ? [] : [...(await reader.readEntries(Math.floor(oldSize / TILE_WIDTH), openWidth))];
+  const bundles: IntegrationPlan['bundles'] = [];
+  let size = oldSize;
+  for (let i = 0; i < leaves.length; ) {
+    const take = Math.min(TILE_WIDTH - bundle.length, leaves.length - i);
+    bundle.push(...leaves.slice(i, i + take).map((l) => l.bytes));
+    i += take;
+    size += take;
+    bundles.push({ path: entriesPath(Math.floor((size - 1) / TILE_WIDTH), bundle.length), data: encodeEntryBundle(bundle) });
+    if (bundle.length === TILE_WIDTH) bundle = [];
+  }
+  return bundles;
+}

@@ -1,0 +1,36 @@
+/**
+ * Quarantine, the CHIO_QUARANTINE stream: receipt bytes the ledger refused, on subject
+ * `chio.quarantine.<chain>` (`unknown` when the bytes name no valid chain), with headers
+ *
+ *   Chio-Reason-Code   the ChioError code of the failed check
+ *   Chio-Reason        the reason, one line, at most MAX_REASON_LENGTH characters
+ *   Chio-Stream-Seq    the receipt's sequence in CHIO_RECEIPTS
+ *
+ * and Nats-Msg-Id `q-<stream seq>`, so that quarantining the same message again after a
+ * crash stores it once.
+ */
+import { headers } from '@nats-io/transport-node';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type { ChioErrorCode } from '../errors/index.js';
+import { QUARANTINE_SUBJECT_PREFIX } from './resources.js';
+
+/** Reasons are cut to this length: a header, not a log. */
+export const MAX_REASON_LENGTH = 512;
+
+export interface QuarantinedReceipt {
+  /** Sequence of the refused message in CHIO_RECEIPTS. */
+  seq: number;
+  data: Uint8Array;
+  /** The receipt's chain, when its bytes parsed as a receipt. */
+  chain: string | undefined;
+  code: ChioErrorCode;
+  reason: string;
+}
+
+export async function quarantineReceipt(js: JetStreamClient, q: QuarantinedReceipt): Promise<void> {
+  const h = headers();
+  h.set('Chio-Reason-Code', q.code);
+  h.set('Chio-Reason', q.reason.replace(/[\r\n]/g, ' ').slice(0, MAX_REASON_LENGTH));
+  h.set('Chio-Stream-Seq', String(q.seq));
+  await js.publish(`${QUARANTINE_SUBJECT_PREFIX}.${q.chain ?? 'unknown'}`, q.data, { headers: h, msgID: `q-${q.seq}` });
+}

@@ -1,0 +1,185 @@
+/**
+ * The pure integrate() over an in-memory log: the tree it plans is the RFC 6962 tree of the
+ * stream's valid receipts in stream order, refused receipts are quarantined with a precise
+ * code, duplicates are skipped, and after a crash at any write the same batch plans the same
+ * bytes again (the crash rule).
+ */
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { integrate, type IntegrationChecks, type IntegrationPlan } from '../../../src/ledger/integrate.js';
+import { createNodeSignatureCheck } from '../../../src/crypto/ed25519.js';
+import { canonicalBytes } from '../../../src/receipt/jcs.js';
+import type { Receipt } from '../../../src/receipt/receipt.js';
+import type { StoredMessage } from '../../../src/store/receipts.js';
+import { TILE_WIDTH } from '../../../src/store/tile-store.js';
+import { MemoryHashStore, TILE_HEIGHT, decodeEntryBundle, entriesPath, newTiles, readTileData, tilePath } from '../../../src/tlog/index.js';
+import { toHex } from '../../../src/encoding.js';
+import { chainOf, kernelOf, signBody, bodyOf, draftOf } from '../receipt/helpers.js';
+import { expectRejectCode } from '../../support/errors.js';
+import { Crash, MemoryLog, planText, writesOf } from './memory-log.js';
+
+const kernel = kernelOf(7);
+const stranger = kernelOf(9);
+// node:crypto keeps the big batches fast; the @noble default is covered below.
+const checks: IntegrationChecks = { kernelKeys: [kernel.verifierKey], checkSignature: createNodeSignatureCheck() };
+
+/** Messages numbered from `firstSeq`, one per receipt (or raw bytes). */
+function messagesOf(items: ReadonlyArray<Receipt | Uint8Array>, firstSeq = 1): StoredMessage[] {
+  return items.map((item, i) => ({ seq: firstSeq + i, data: item instanceof Uint8Array ? item : canonicalBytes(item) }));
+}
+
+/** Two chains, interleaved as two authz processes would store them. */
+function interleaved(n: number): Receipt[] {
+  const a = chainOf(Math.ceil(n / 2), kernel, 'chain-a');
+  const b = chainOf(Math.floor(n / 2), kernel, 'chain-b');
+  return Array.from({ length: n }, (_, i) => (i % 2 === 0 ? a[i / 2]! : b[(i - 1) / 2]!));
+}
+
+/** RFC 6962 §2.1 Merkle Tree Hash, written out independently of src/tlog. */
+function mth(entries: readonly Uint8Array[]): string {
+  const sha = (...parts: Uint8Array[]) => createHash('sha256').update(Buffer.concat(parts)).digest();
+  const hash = (d: readonly Uint8Array[]): Buffer => {
+    if (d.length === 0) return sha();
+    if (d.length === 1) return sha(Uint8Array.of(0), d[0]!);
+    let k = 1;
+    while (k * 2 < d.length) k *= 2;
+    return sha(Uint8Array.of(1), hash(d.slice(0, k)), hash(d.slice(k)));
+  };
+  return hash(entries).toString('hex');
+}
+
+async function integrateAll(log: MemoryLog, batch: StoredMessage[], with_ = checks): Promise<IntegrationPlan> {
+  const plan = await integrate(log.state, batch, log.reader(), with_);
+  log.apply(plan);
+  return plan;
+}
+
+describe('integrate', () => {
+  describe('when every receipt passes', () => {
+    const receipts = interleaved(300);
+    const messages = messagesOf(receipts);
+
+    it('builds the RFC 6962 tree of the stream, batch after batch, across tile boundaries', async () => {
+      const log = new MemoryLog();
+      for (const [from, to] of [[0, 37], [37, 100], [100, 270], [270, 300]] as const) await integrateAll(log, messages.slice(from, to));
+      const bytes = messages.map((m) => m.data);
+      expect(log.state).toMatchObject({ size: 300, streamSeq: 300 });
+      expect(toHex(log.state.root)).toBe(mth(bytes));
+      // Every tile of the final tree holds exactly the reference tree's hashes.
+      const reference = new MemoryHashStore();
+      for (const b of bytes) reference.append(b);
+      for (const tile of newTiles(TILE_HEIGHT, 0, 300)) {
+        expect(toHex(log.tiles.get(tilePath(tile))!), tilePath(tile)).toBe(toHex(await readTileData(tile, reference.readHashes)));
+      }
+      expect(decodeEntryBundle(log.bundles.get(entriesPath(0))!)).toEqual(bytes.slice(0, TILE_WIDTH));
+      expect(decodeEntryBundle(log.bundles.get(entriesPath(1, 44))!)).toEqual(bytes.slice(TILE_WIDTH));
+    });
+
+    it('indexes every receipt at its leaf and moves each chain head to its last leaf', async () => {
+      const plan = await integrate(new MemoryLog().state, messages.slice(0, 5), new MemoryLog().reader(), checks);
+      expect(plan.indexEntries).toEqual(receipts.slice(0, 5).map((r, i) => ({ id: r.id, entry: { index: i, seq: i + 1 } })));
+      expect(plan.chainHeads).toEqual([
+        { chain: 'chain-a', head: { seq: 3, id: receipts[4]!.id, index: 4 } },
+        { chain: 'chain-b', head: { seq: 2, id: receipts[3]!.id, index: 3 } },
+      ]);
+      expect(plan.quarantined).toEqual([]);
+      expect(plan.duplicates).toEqual([]);
+    });
+
+    it('checks signatures with the portable @noble check when given none', async () => {
+      const log = new MemoryLog();
+      await integrateAll(log, messages.slice(0, 3), { kernelKeys: [kernel.verifierKey] });
+      expect(toHex(log.state.root)).toBe(mth(messages.slice(0, 3).map((m) => m.data)));
+    });
+  });
+
+  describe('when a receipt fails a check', () => {
+    const [r1, r2, r3] = chainOf(3, kernel, 'chain-a') as [Receipt, Receipt, Receipt];
+    const cases: Array<{ name: string; bad: Receipt | Uint8Array; code: string; chain?: string }> = [
+      { name: 'bytes that are not JSON', bad: new TextEncoder().encode('not json'), code: 'MALFORMED' },
+      { name: 'an id that does not match the content', bad: { ...r2, time: '2030-01-01T00:00:00.000Z' }, code: 'RECEIPT_INVALID' },
+      { name: 'a kernel key that is not trusted', bad: signBody(bodyOf(draftOf(1), { chain: 'chain-a', seq: 2, prev: r1.id }, stranger.verifierKey), stranger.signer), code: 'UNTRUSTED_KEY' },
+      { name: 'a signature that does not verify', bad: { ...r2, signature: signBody(bodyOf(draftOf(9), { chain: 'chain-a', seq: 2, prev: r1.id }, kernel.verifierKey), kernel.signer).signature }, code: 'SIGNATURE_INVALID' },
+      { name: 'a link that skips a seq', bad: r3, code: 'CHAIN_BROKEN', chain: 'chain-a' },
+    ];
+
+    for (const { name, bad, code, chain } of cases) {
+      it(`quarantines ${name} as ${code} and leaves the next receipt its index`, async () => {
+        const batch = messagesOf([r1, bad, r2]);
+        const plan = await integrate(new MemoryLog().state, batch, new MemoryLog().reader(), checks);
+        expect(plan.quarantined).toEqual([{ seq: 2, data: batch[1]!.data, chain, code, reason: expect.any(String) }]);
+        expect(plan.leaves.map((l) => [l.receipt.id, l.index, l.seq])).toEqual([[r1.id, 0, 1], [r2.id, 1, 3]]);
+        expect(plan.next).toMatchObject({ size: 2, streamSeq: 3 });
+        expect(toHex(plan.next.root)).toBe(mth([batch[0]!.data, batch[2]!.data]));
+      });
+    }
+
+    it('uses the signature check it is given', async () => {
+      const plan = await integrate(new MemoryLog().state, messagesOf([r1]), new MemoryLog().reader(), { ...checks, checkSignature: () => false });
+      expect(plan.quarantined.map((q) => q.code)).toEqual(['SIGNATURE_INVALID']);
+      expect(plan.leaves).toEqual([]);
+    });
+  });
+
+  describe('when a receipt is a duplicate', () => {
+    it('skips a second copy in the same batch and in a later batch, advancing only the stream position', async () => {
+      const [r1, r2] = chainOf(2, kernel, 'chain-a') as [Receipt, Receipt];
+      const log = new MemoryLog();
+      const first = await integrateAll(log, messagesOf([r1, r1, r2]));
+      expect(first.duplicates).toEqual([2]);
+      const again = await integrateAll(log, messagesOf([r2, r1], 4));
+      expect(again.duplicates).toEqual([4, 5]);
+      expect(again.leaves).toEqual([]);
+      expect(again.quarantined).toEqual([]);
+      expect(log.state).toMatchObject({ size: 2, streamSeq: 5 });
+    });
+  });
+
+  describe('when a batch is integrated again after a crash at any write', () => {
+    it('plans the same leaves, tiles, bundles, index entries and heads, and commits the same tree', async () => {
+      const receipts = interleaved(270);
+      const stored: Array<Receipt | Uint8Array> = [...receipts];
+      stored.splice(260, 0, new TextEncoder().encode('{}')); // a quarantined message in the batch
+      const messages = messagesOf(stored);
+      const committed = new MemoryLog();
+      await integrateAll(committed, messages.slice(0, 250));
+      const batch = messages.slice(250); // crosses the first tile boundary at 256
+      const plan = await integrate(committed.state, batch, committed.reader(), checks);
+      expect(plan.quarantined).toHaveLength(1);
+
+      for (let budget = 0; budget < writesOf(plan); budget++) {
+        const log = committed.clone();
+        expect(() => log.apply(plan, budget)).toThrow(Crash);
+        expect(log.state).toBe(committed.state); // nothing committed
+        const replanned = await integrate(log.state, batch, log.reader(), checks);
+        expect(planText(replanned), `after ${budget} writes`).toBe(planText(plan));
+        log.apply(replanned);
+        expect(toHex(log.state.root)).toBe(mth(receipts.map((r) => canonicalBytes(r))));
+      }
+    });
+  });
+
+  describe('when the batch does not follow the committed stream position', () => {
+    it('skips messages already integrated', async () => {
+      const log = new MemoryLog();
+      const messages = messagesOf(chainOf(3, kernel, 'chain-a'));
+      await integrateAll(log, messages.slice(0, 2));
+      const plan = await integrate(log.state, messages, log.reader(), checks);
+      expect(plan.leaves.map((l) => l.seq)).toEqual([3]);
+    });
+
+    it('plans nothing for a batch of old messages', async () => {
+      const log = new MemoryLog();
+      const messages = messagesOf(chainOf(2, kernel, 'chain-a'));
+      await integrateAll(log, messages);
+      const plan = await integrate(log.state, messages, log.reader(), checks);
+      expect(plan).toMatchObject({ leaves: [], quarantined: [], duplicates: [], indexEntries: [], chainHeads: [], tiles: [], bundles: [] });
+      expect(plan.next).toEqual(log.state);
+    });
+
+    it('refuses a gap in stream sequences (INTERNAL)', async () => {
+      const messages = messagesOf(chainOf(2, kernel, 'chain-a'));
+      await expectRejectCode(integrate(new MemoryLog().state, [messages[0]!, { ...messages[1]!, seq: 3 }], new MemoryLog().reader(), checks), 'INTERNAL');
+    });
+  });
+});

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import {
+  CHAINS_BUCKET, CHECKPOINTS_STREAM, ENTRIES_STORE, INDEX_BUCKET, LEDGER_BUCKET, MAX_RECEIPT_MESSAGE_BYTES, QUARANTINE_STREAM,
+  RECEIPTS_STREAM, REVOCATIONS_BUCKET, TILES_BUCKET, ensureResources, ensureStreams, openRevocationsBucket, receiptSubject,
+} from '../../../src/store/resources.js';
+import { MAX_RECEIPT_BYTES } from '../../../src/receipt/receipt.js';
+import { useTestStore } from './nats.js';
+
+const store = useTestStore();
+
+describe('ensureResources', () => {
+  it('keeps the names existing logs were created with', () => {
+    expect([RECEIPTS_STREAM, QUARANTINE_STREAM, CHECKPOINTS_STREAM]).toEqual(['CHIO_RECEIPTS', 'CHIO_QUARANTINE', 'CHIO_CHECKPOINTS']);
+    expect([INDEX_BUCKET, CHAINS_BUCKET, LEDGER_BUCKET, TILES_BUCKET, ENTRIES_STORE, REVOCATIONS_BUCKET]).toEqual(['chio-index', 'chio-chains', 'chio-ledger', 'chio-tiles', 'chio-entries', 'chio-revocations']);
+    expect(receiptSubject('chain-a')).toBe('chio.receipts.chain-a');
+  });
+
+  it('is a no-op when everything exists, also when several processes start at once', async () => {
+    await Promise.all([ensureResources(store.nc), ensureResources(store.nc), ensureStreams(store.nc)]);
+    const streams = [];
+    for await (const s of store.jsm.streams.list()) streams.push(s.config.name);
+    expect(streams.filter((n) => n.startsWith('CHIO_')).sort()).toEqual(['CHIO_CHECKPOINTS', 'CHIO_QUARANTINE', 'CHIO_RECEIPTS']);
+  });
+
+  it('makes the receipts stream keep every receipt and refuse messages past the backstop', async () => {
+    const { config } = await store.jsm.streams.info(RECEIPTS_STREAM);
+    expect(config).toMatchObject({ subjects: ['chio.receipts.*'], deny_delete: true, deny_purge: true, max_msg_size: 64 * 1024 });
+    expect(MAX_RECEIPT_MESSAGE_BYTES).toBeGreaterThan(MAX_RECEIPT_BYTES);
+    const messageTooLarge = { name: 'JetStreamApiError', code: 10054 }; // JSStreamMessageExceedsMaximumErr
+    await expect(store.js.publish(receiptSubject('big'), new Uint8Array(MAX_RECEIPT_MESSAGE_BYTES + 1))).rejects.toMatchObject(messageTooLarge);
+    await expect(store.js.publish(receiptSubject('big'), new Uint8Array(MAX_RECEIPT_BYTES))).resolves.toMatchObject({ stream: RECEIPTS_STREAM });
+  });
+
+  it('keeps every checkpoint', async () => {
+    const { config } = await store.jsm.streams.info(CHECKPOINTS_STREAM);
+    expect(config).toMatchObject({ subjects: ['chio.checkpoints'], deny_delete: true, deny_purge: true });
+  });
+});
+
+describe('openRevocationsBucket', () => {
+  it('creates the revocations bucket once and opens it after', async () => {
+    const [a, b] = await Promise.all([openRevocationsBucket(store.nc), openRevocationsBucket(store.nc)]);
+    await a.put('k', 'v');
+    expect((await b.get('k'))?.string()).toBe('v');
+    expect((await a.status()).bucket).toBe(REVOCATIONS_BUCKET);
+  });
+});

@@ -1,0 +1,186 @@
+/**
+ * The verifier's HTTP API (SPEC §7) over real HTTP on loopback and a real nats-server, with
+ * the log written through src/store (test/unit/store/log-fixture.ts), not by a ledger.
+ */
+import { describe, expect, it, beforeAll, afterAll } from 'vitest';
+import { verifierRoutes } from '../../../src/verifier/api.js';
+import { startHttpServer, type RunningHttpServer } from '../../../src/http.js';
+import { createLogger } from '../../../src/log.js';
+import { canonicalBytes } from '../../../src/receipt/jcs.js';
+import {
+  checkRecord, checkTree, decodeEntryBundle, leafHash, newEd25519SignerKey, openCheckpoint, type Checkpoint,
+} from '../../../src/tlog/index.js';
+import { fromBase64, toHex } from '../../../src/encoding.js';
+import type { ReceiptProof } from '../../../src/verify/receipt-proof.js';
+import { chainOf, kernelOf } from '../receipt/helpers.js';
+import { useTestStore, type StoreContext } from '../store/nats.js';
+import { LogFixture } from '../store/log-fixture.js';
+
+const ORIGIN = 'chio.test/verifier';
+const logKey = newEd25519SignerKey(ORIGIN, new Uint8Array(32).fill(6));
+const kernel = kernelOf(7);
+
+/** The verifier's routes on a loopback HTTP server for the duration of a describe. */
+function useVerifier(store: StoreContext): { get(path: string): Promise<Response> } {
+  let http: RunningHttpServer | undefined;
+  beforeAll(async () => {
+    const routes = verifierRoutes({ js: store.js, jsm: store.jsm, resources: store.resources, logKey: logKey.verifierKey, kernelKeys: [kernel.verifierKey] });
+    http = await startHttpServer({ bind: '127.0.0.1', port: 0, log: createLogger('silent'), ready: () => undefined, routes });
+  });
+  afterAll(() => http?.stop());
+  return { get: (path) => fetch(`http://127.0.0.1:${http!.port}${path}`) };
+}
+
+describe('the verifier API over a log with published checkpoints', () => {
+  const store = useTestStore();
+  const verifier = useVerifier(store);
+  const receipts = chainOf(262, kernel, 'chain-v');
+  const checkpoints: Checkpoint[] = [];
+
+  beforeAll(async () => {
+    const log = new LogFixture(store);
+    await log.store(receipts);
+    await log.integrate(3);
+    checkpoints.push(openCheckpoint(await log.publishCheckpoint(ORIGIN, logKey.signerKey), logKey.verifierKey));
+    await log.integrate(254);
+    checkpoints.push(openCheckpoint(await log.publishCheckpoint(ORIGIN, logKey.signerKey), logKey.verifierKey));
+    await log.integrate(3); // leaves 257 … 259: integrated, not yet published; 260 and 261 only stored
+  });
+
+  describe('GET /checkpoint', () => {
+    it('answers the latest checkpoint note as text', async () => {
+      const res = await verifier.get('/checkpoint');
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+      expect(openCheckpoint(await res.text(), logKey.verifierKey).size).toBe(257);
+    });
+  });
+
+  describe('GET /v1/receipts/<id>', () => {
+    it('answers 200 with an inclusion proof that verifies against the checkpoint it names', async () => {
+      for (const index of [0, 2, 255, 256]) {
+        const res = await verifier.get(`/v1/receipts/${receipts[index]!.id}`);
+        expect(res.status, `index ${index}`).toBe(200);
+        const body = (await res.json()) as ReceiptProof;
+        expect(body.receipt).toEqual(receipts[index]);
+        expect(body.index).toBe(index);
+        const cp = openCheckpoint(body.checkpoint, logKey.verifierKey);
+        expect(cp.size).toBe(257);
+        expect(() => checkRecord(body.inclusion_proof.map(fromBase64), cp.size, cp.root, index, leafHash(canonicalBytes(receipts[index]!)))).not.toThrow();
+      }
+    });
+
+    it('answers 202 with the index for a receipt integrated but not yet in a checkpoint', async () => {
+      for (const index of [257, 259]) {
+        const res = await verifier.get(`/v1/receipts/${receipts[index]!.id}`);
+        expect(res.status, `index ${index}`).toBe(202);
+        expect(await res.json()).toEqual({ status: 'pending', index });
+      }
+    });
+
+    it('answers 202 for a receipt stored but not yet integrated', async () => {
+      const res = await verifier.get(`/v1/receipts/${receipts[261]!.id}`);
+      expect(res.status).toBe(202);
+      expect(await res.json()).toEqual({ status: 'pending' });
+    });
+
+    it('answers 404 for an id no stored receipt has', async () => {
+      const res = await verifier.get(`/v1/receipts/${'ab'.repeat(32)}`);
+      expect(res.status).toBe(404);
+      expect(await res.json()).toMatchObject({ error: expect.any(String) });
+    });
+
+    it('answers 400 for an id that is not 64 lower-case hex digits', async () => {
+      for (const id of ['not-an-id', 'AB'.repeat(32), 'ab'.repeat(31), `${'ab'.repeat(32)}00`]) {
+        expect((await verifier.get(`/v1/receipts/${id}`)).status, id).toBe(400);
+      }
+    });
+  });
+
+  describe('GET /v1/consistency', () => {
+    it('proves that the newer checkpoint extends the older one', async () => {
+      const [older, newer] = checkpoints as [Checkpoint, Checkpoint];
+      const res = await verifier.get(`/v1/consistency?old=${older.size}&new=${newer.size}`);
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { old: number; new: number; proof: string[] };
+      expect([body.old, body.new]).toEqual([3, 257]);
+      expect(() => checkTree(body.proof.map(fromBase64), newer.size, newer.root, older.size, older.root)).not.toThrow();
+    });
+
+    it('answers 400 unless 1 <= old <= new <= the latest checkpoint size, both decimal', async () => {
+      // 260 is a tree the ledger stored but has not published yet.
+      for (const query of ['old=0&new=3', 'old=5&new=4', 'old=3&new=258', 'old=3&new=260', 'old=3', 'new=3', 'old=0x1&new=3', 'old=1e1&new=20', 'old=-1&new=3', 'old=1.5&new=3']) {
+        expect((await verifier.get(`/v1/consistency?${query}`)).status, query).toBe(400);
+      }
+      expect((await verifier.get('/v1/consistency?old=257&new=257')).status).toBe(200);
+    });
+  });
+
+  describe('GET /v1/keys', () => {
+    it("answers the log's and the kernels' verifier keys", async () => {
+      expect(await (await verifier.get('/v1/keys')).json()).toEqual({ log: logKey.verifierKey, kernels: [kernel.verifierKey] });
+    });
+  });
+
+  describe('GET /tile/…', () => {
+    it('serves the tiles of the published tree, full ones cacheable forever', async () => {
+      const full = await verifier.get('/tile/0/000');
+      expect(full.status).toBe(200);
+      expect(full.headers.get('cache-control')).toContain('immutable');
+      const hashes = new Uint8Array(await full.arrayBuffer());
+      expect(toHex(hashes.subarray(0, 32))).toBe(toHex(leafHash(canonicalBytes(receipts[0]!))));
+      const partial = await verifier.get('/tile/0/001.p/1');
+      expect(partial.status).toBe(200);
+      expect(partial.headers.get('cache-control')).toBe('no-cache');
+      expect((await verifier.get('/tile/1/000.p/1')).status).toBe(200);
+    });
+
+    it('serves the entry bundles of the published tree', async () => {
+      const res = await verifier.get('/tile/entries/000');
+      expect(res.status).toBe(200);
+      expect(decodeEntryBundle(new Uint8Array(await res.arrayBuffer())).map(toHex)).toEqual(receipts.slice(0, 256).map((r) => toHex(canonicalBytes(r))));
+    });
+
+    it('answers 404 for tiles past the published tree, even when the ledger already stored them', async () => {
+      for (const path of ['/tile/0/001.p/2', '/tile/0/001.p/4', '/tile/entries/001.p/4', '/tile/0/002.p/1', '/tile/2/000.p/1']) {
+        expect((await verifier.get(path)).status, path).toBe(404);
+      }
+    });
+
+    it('answers 400 for a path that is not a tlog-tiles path', async () => {
+      for (const path of ['/tile/0/x/../../etc', '/tile/0/1', '/tile/0/000.p/256', '/tile/0/000.p/0']) {
+        expect((await verifier.get(path)).status, path).toBe(400);
+      }
+    });
+  });
+});
+
+describe('the verifier API before the first checkpoint', () => {
+  const store = useTestStore();
+  const verifier = useVerifier(store);
+  const receipts = chainOf(2, kernel, 'chain-w');
+
+  beforeAll(async () => {
+    const log = new LogFixture(store);
+    await log.store(receipts);
+    await log.integrate(2);
+  });
+
+  it('has no checkpoint to serve (404), no tile (404) and no consistency proof (400)', async () => {
+    expect((await verifier.get('/checkpoint')).status).toBe(404);
+    expect((await verifier.get('/tile/0/000.p/1')).status).toBe(404);
+    expect((await verifier.get('/v1/consistency?old=1&new=2')).status).toBe(400);
+  });
+
+  it('answers 202 with the index for an integrated receipt', async () => {
+    const res = await verifier.get(`/v1/receipts/${receipts[1]!.id}`);
+    expect(res.status).toBe(202);
+    expect(await res.json()).toEqual({ status: 'pending', index: 1 });
+  });
+
+  it('refuses to serve a checkpoint the log key did not sign (500, an alarm)', async () => {
+    const stranger = newEd25519SignerKey(ORIGIN, new Uint8Array(32).fill(8));
+    await new LogFixture(store).publishCheckpoint(ORIGIN, stranger.signerKey, 0);
+    expect((await verifier.get('/checkpoint')).status).toBe(500);
+  });
+});
