@@ -5,6 +5,7 @@
  */
 import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { Receipt } from '../receipt/receipt.js';
+import { ChioError } from '../errors/index.js';
 import { RECEIPTS_STREAM, receiptSubject } from './resources.js';
 
 /** A message of the receipts stream: its sequence and the receipt bytes as stored. */
@@ -39,7 +40,9 @@ export async function readLastStreamSeq(jsm: JetStreamManager): Promise<number> 
 
 /**
  * The receipt ids (Nats-Msg-Id) of stream sequences `fromSeq` … `toSeq`, read as headers only:
- * no receipt body crosses the wire.
+ * no receipt body crosses the wire. Throws UNAVAILABLE when the fetch ended before `toSeq` (a
+ * busy server answers a fetch with fewer messages at its expiry): a partial set would make a
+ * stored receipt look unknown.
  */
 export async function readReceiptIds(js: JetStreamClient, fromSeq: number, toSeq: number): Promise<Set<string>> {
   const ids = new Set<string>();
@@ -50,15 +53,18 @@ export async function readReceiptIds(js: JetStreamClient, fromSeq: number, toSeq
     headers_only: true,
   });
   const messages = await consumer.fetch({ max_messages: toSeq - fromSeq + 1, expires: TAIL_READ_EXPIRES_MS });
+  let lastSeen = fromSeq - 1;
   try {
     for await (const m of messages) {
       const msgId = m.headers?.get('Nats-Msg-Id');
       if (msgId) ids.add(msgId);
+      lastSeen = m.seq;
       if (m.seq >= toSeq) break;
     }
   } finally {
     messages.stop();
   }
+  if (lastSeen < toSeq) throw new ChioError('UNAVAILABLE', `read the receipts stream up to ${lastSeen} of ${toSeq}`);
   return ids;
 }
 

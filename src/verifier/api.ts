@@ -67,7 +67,7 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
     if (!entry) {
       const tail = await pending.search(id);
       if (tail === 'stored') return answer(res, 'pending', 202, { status: 'pending' });
-      if (tail === 'too-far-behind') return answer(res, 'behind', 503, { error: 'the ledger is behind; try again shortly' }, { 'retry-after': '1' });
+      if (tail === 'unknown') return answer(res, 'behind', 503, { error: 'the ledger is behind; try again shortly' }, { 'retry-after': '1' });
       // The ledger may have integrated it between the two looks.
       entry = await readIndexEntry(opts.resources.index, id);
       if (!entry) return answer(res, 'unknown', 404, { error: 'no receipt with this id is stored' });

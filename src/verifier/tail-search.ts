@@ -6,26 +6,28 @@
  *
  * One scan serves every lookup for SCAN_REUSE_MS and concurrent lookups share the scan in
  * flight, so a flood of unknown ids costs NATS at most a few scans a second. A tail longer
- * than MAX_PENDING_SCAN is not scanned: the answer is then "unknown for now" (503, retry).
+ * than MAX_PENDING_SCAN is not scanned, and a tail the stream did not hand over completely
+ * is not trusted: the answer is then "unknown for now" (503, retry), never "absent" (404).
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { readLedgerState } from '../store/ledger-state.js';
 import { readLastStreamSeq, readReceiptIds } from '../store/receipts.js';
+import { isChioError } from '../errors/index.js';
 
 /** Longest un-integrated tail scanned. */
 export const MAX_PENDING_SCAN = 1024;
 /** How long one scan answers lookups. */
 export const SCAN_REUSE_MS = 250;
 
-export type TailSearch = 'stored' | 'absent' | 'too-far-behind';
+export type TailSearch = 'stored' | 'absent' | 'unknown';
 
 interface Scan {
   /** When the scan started, by the searcher's clock. */
   at: number;
   /** The stream's last sequence when scanned: a later receipt cannot be in `ids`. */
   lastSeq: number;
-  ids: Set<string> | 'too-far-behind';
+  ids: Set<string> | 'unknown';
 }
 
 export class TailSearcher {
@@ -44,10 +46,10 @@ export class TailSearcher {
     const reusable = this.last && this.now() - this.last.at < SCAN_REUSE_MS ? this.last : undefined;
     let scan = reusable ?? (await this.scan());
     // "Absent" from a reused scan holds only if nothing was stored since it.
-    if (reusable && scan.ids !== 'too-far-behind' && !scan.ids.has(id)) {
+    if (reusable && scan.ids !== 'unknown' && !scan.ids.has(id)) {
       if ((await readLastStreamSeq(this.jsm)) > scan.lastSeq) scan = await this.scan();
     }
-    if (scan.ids === 'too-far-behind') return 'too-far-behind';
+    if (scan.ids === 'unknown') return 'unknown';
     return scan.ids.has(id) ? 'stored' : 'absent';
   }
 
@@ -63,7 +65,13 @@ export class TailSearcher {
     const { streamSeq: integrated } = await readLedgerState(this.ledger);
     const lastSeq = await readLastStreamSeq(this.jsm);
     const tail = lastSeq - integrated;
-    if (tail > MAX_PENDING_SCAN) return { at, lastSeq, ids: 'too-far-behind' };
-    return { at, lastSeq, ids: await readReceiptIds(this.js, integrated + 1, lastSeq) };
+    if (tail > MAX_PENDING_SCAN) return { at, lastSeq, ids: 'unknown' };
+    try {
+      return { at, lastSeq, ids: await readReceiptIds(this.js, integrated + 1, lastSeq) };
+    } catch (err) {
+      if (!isChioError(err, 'UNAVAILABLE')) throw err;
+      // Not reused: the next lookup reads again.
+      return { at: Number.NEGATIVE_INFINITY, lastSeq, ids: 'unknown' };
+    }
   }
 }

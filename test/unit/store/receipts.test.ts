@@ -5,6 +5,7 @@ import { canonicalBytes } from '../../../src/receipt/jcs.js';
 import type { Receipt } from '../../../src/receipt/receipt.js';
 import { chainOf, kernelOf } from '../receipt/helpers.js';
 import { useTestStore } from './nats.js';
+import { isChioError } from '../../../src/errors/index.js';
 
 const store = useTestStore();
 const kernel = kernelOf(3);
@@ -27,6 +28,10 @@ describe('an empty receipts stream', () => {
 
 describe('stored receipts', () => {
   beforeAll(storeAll);
+
+  it('refuses to answer with a partial set of ids when the fetch ends before the last sequence', async () => {
+    await expect(readReceiptIds(store.js, 1, 7)).rejects.toSatisfy((err: unknown) => isChioError(err, 'UNAVAILABLE'));
+  });
 
   it('reads a receipt by its stream sequence, and nothing past the end', async () => {
     expect(await readStoredReceipt(store.jsm, 3)).toEqual(a[1]);

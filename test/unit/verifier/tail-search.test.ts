@@ -59,6 +59,25 @@ describe('TailSearcher.search', () => {
     const last = await readLastStreamSeq(store.jsm);
     await integrateUpTo(store, last);
     await storeIds(store, 100, 101 + MAX_PENDING_SCAN);
-    expect(await searcher().search(idOf(100))).toBe('too-far-behind');
+    expect(await searcher().search(idOf(100))).toBe('unknown');
+  });
+
+  it('answers unknown, never absent, when the stream hands over less of the tail than it holds', async () => {
+    const last = await readLastStreamSeq(store.jsm);
+    await integrateUpTo(store, last - 3);
+    // A busy server ends a fetch at its expiry with fewer messages than asked for.
+    const shortFetch = {
+      consumers: {
+        get: async (...args: Parameters<typeof store.js.consumers.get>) => {
+          const consumer = await store.js.consumers.get(...args);
+          return { fetch: (opts: { max_messages: number; expires: number }) => consumer.fetch({ ...opts, max_messages: opts.max_messages - 1 }) };
+        },
+      },
+    } as unknown as typeof store.js;
+    const search = new TailSearcher(shortFetch, store.jsm, store.resources.ledger, () => now);
+    expect(await search.search(idOf(99_999))).toBe('unknown');
+    // Not remembered: the next lookup reads again (and, complete this time, can say absent).
+    const complete = searcher();
+    expect(await complete.search(idOf(99_999))).toBe('absent');
   });
 });
