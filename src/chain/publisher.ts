@@ -17,26 +17,7 @@ import { beforeDeadline } from '../time.js';
 import { GENESIS_PREV, RECEIPT_SCHEMA, MAX_RECEIPT_BYTES, CHAIN_ID_PATTERN, receiptBytes, type Receipt, type ReceiptBody, type ReceiptDraft } from '../receipt/receipt.js';
 import { signReceipt, type ReceiptSigner } from '../receipt/sign.js';
 import { sha256Hex } from '../crypto/sha256.js';
-import { RECEIPTS_STREAM, receiptSubject } from '../store/resources.js';
-
-/**
- * What the publisher needs of a JetStreamClient: a publish that carries the dedup id and the
- * expected last sequence of the chain's subject, and gives up after `timeout` ms.
- */
-export interface ReceiptPublish {
-  publish(
-    subject: string,
-    data: Uint8Array,
-    options: { msgID: string; expect: { lastSubjectSequence: number }; timeout: number },
-  ): Promise<{ seq: number }>;
-}
-
-/** What the publisher needs of a JetStreamManager: the last message stored under a subject. */
-export interface ChainHeadRead {
-  streams: {
-    getMessage(stream: string, query: { last_by_subj: string }): Promise<{ seq: number; json<T>(): T } | null>;
-  };
-}
+import { appendReceipt, readLastStoredReceipt, type ChainHeadRead, type ReceiptPublish } from '../store/receipts.js';
 
 interface ChainHead {
   seq: number;
@@ -139,12 +120,8 @@ export class ReceiptPublisher {
     const bytes = receiptBytes(receipt);
     if (bytes.length > MAX_RECEIPT_BYTES) throw new ChioError('RECEIPT_INVALID', `receipt is ${bytes.length} bytes, over ${MAX_RECEIPT_BYTES}`);
     try {
-      const ack = await this.opts.js.publish(receiptSubject(this.chain), bytes, {
-        msgID: receipt.id,
-        expect: { lastSubjectSequence: head.streamSeq },
-        timeout: Math.max(1, item.deadline - this.now()),
-      });
-      this.head = { seq: receipt.seq, id: receipt.id, streamSeq: ack.seq };
+      const streamSeq = await appendReceipt(this.opts.js, receipt, bytes, head.streamSeq, Math.max(1, item.deadline - this.now()));
+      this.head = { seq: receipt.seq, id: receipt.id, streamSeq };
       return receipt;
     } catch (err) {
       // Stored or not, we cannot tell: re-read the head before the next receipt is signed.
@@ -156,10 +133,9 @@ export class ReceiptPublisher {
   }
 
   private async readHead(): Promise<ChainHead> {
-    const msg = await this.opts.jsm.streams.getMessage(RECEIPTS_STREAM, { last_by_subj: receiptSubject(this.chain) });
-    if (!msg) return { seq: 0, id: GENESIS_PREV, streamSeq: 0 };
-    const last = msg.json<Receipt>();
-    return { seq: last.seq, id: last.id, streamSeq: msg.seq };
+    const last = await readLastStoredReceipt(this.opts.jsm, this.chain);
+    if (!last) return { seq: 0, id: GENESIS_PREV, streamSeq: 0 };
+    return { seq: last.receipt.seq, id: last.receipt.id, streamSeq: last.streamSeq };
   }
 }
 

@@ -17,6 +17,43 @@ export interface StoredMessage {
 /** How long a tail read waits for messages the stream said it holds. */
 const TAIL_READ_EXPIRES_MS = 2_000;
 
+/**
+ * What storing a receipt needs of a JetStreamClient: a publish that carries the dedup id and the
+ * expected last sequence of the chain's subject, and gives up after `timeout` ms. Narrow, so that
+ * a chain writer can be tested against a fake.
+ */
+export interface ReceiptPublish {
+  publish(
+    subject: string,
+    data: Uint8Array,
+    options: { msgID: string; expect: { lastSubjectSequence: number }; timeout: number },
+  ): Promise<{ seq: number }>;
+}
+
+/** What reading a chain's head needs of a JetStreamManager: the last message under a subject. */
+export interface ChainHeadRead {
+  streams: {
+    getMessage(stream: string, query: { last_by_subj: string }): Promise<{ seq: number; json<T>(): T } | null>;
+  };
+}
+
+/**
+ * Store one receipt on its chain's subject (SPEC §5): Nats-Msg-Id = the receipt id (a retried
+ * publish is dropped as a duplicate), and Nats-Expected-Last-Subject-Sequence = the stream
+ * sequence of the chain's previous receipt (0 for the first), so the server refuses a fork.
+ * Resolves with the stream sequence once stored (PubAck).
+ */
+export async function appendReceipt(
+  js: ReceiptPublish,
+  receipt: { chain: string; id: string },
+  bytes: Uint8Array,
+  previousStreamSeq: number,
+  timeoutMs: number,
+): Promise<number> {
+  const ack = await js.publish(receiptSubject(receipt.chain), bytes, { msgID: receipt.id, expect: { lastSubjectSequence: previousStreamSeq }, timeout: timeoutMs });
+  return ack.seq;
+}
+
 /** The receipt stored at stream sequence `seq`, parsed but not verified; undefined when none. */
 export async function readStoredReceipt(jsm: JetStreamManager, seq: number): Promise<Receipt | undefined> {
   const msg = await jsm.streams.getMessage(RECEIPTS_STREAM, { seq });
@@ -27,7 +64,7 @@ export async function readStoredReceipt(jsm: JetStreamManager, seq: number): Pro
  * The last receipt stored on `chain` and its stream sequence, or undefined for an empty chain.
  * A chain writer resumes from it (SPEC §5): its next publish names this stream sequence.
  */
-export async function readLastStoredReceipt(jsm: JetStreamManager, chain: string): Promise<{ receipt: Receipt; streamSeq: number } | undefined> {
+export async function readLastStoredReceipt(jsm: ChainHeadRead, chain: string): Promise<{ receipt: Receipt; streamSeq: number } | undefined> {
   const msg = await jsm.streams.getMessage(RECEIPTS_STREAM, { last_by_subj: receiptSubject(chain) });
   return msg ? { receipt: msg.json<Receipt>(), streamSeq: msg.seq } : undefined;
 }

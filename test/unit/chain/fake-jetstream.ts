@@ -6,7 +6,7 @@
  * Faults are queued per call: the next publish can fail before storing, fail after storing
  * (the PubAck is lost) or hang until its timeout; the next head read can fail or hang.
  */
-import type { ChainHeadRead, ReceiptPublish } from '../../../src/chain/publisher.js';
+import type { ChainHeadRead, ReceiptPublish } from '../../../src/store/receipts.js';
 
 export interface StoredMessage {
   stream: string;
