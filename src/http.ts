@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { registry } from './metrics.js';
+import { statusOf, type ChioErrorCode } from './errors/index.js';
 
 export type Readiness = () => string | undefined | Promise<string | undefined>;
 export type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> | boolean;
@@ -31,11 +32,19 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
+/**
+ * A JSON error answer: `{"error": message, "code": code}` with the HTTP status the status table
+ * gives the code (errors/status.ts). `message` is sent as is: never pass internals.
+ */
+export function sendError(res: ServerResponse, code: ChioErrorCode, message: string, headers: Record<string, string> = {}): void {
+  sendJson(res, statusOf(code).http, { error: message, code }, headers);
+}
+
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
   const server: Server = createServer((req, res) => {
     void handle(req, res, opts).catch((err) => {
       opts.log.error({ err: String(err), url: req.url }, 'http handler failed');
-      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+      if (!res.headersSent) sendError(res, 'INTERNAL', 'internal error');
       else res.destroy();
     });
   });
@@ -70,5 +79,5 @@ async function handle(req: IncomingMessage, res: ServerResponse, opts: HttpServe
     return;
   }
   for (const route of opts.routes ?? []) if (await route(req, res, url)) return;
-  sendJson(res, 404, { error: 'not found' });
+  sendError(res, 'NOT_FOUND', 'not found');
 }

@@ -13,9 +13,9 @@
 import type { ServerResponse } from 'node:http';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { TailSearcher } from './tail-search.js';
-import { ChioError } from '../errors/index.js';
+import { ChioError, isChioError, statusOf, type ChioErrorCode } from '../errors/index.js';
 import { toBase64 } from '../encoding.js';
-import { sendJson, type Route } from '../http.js';
+import { sendError, sendJson, type Route } from '../http.js';
 import type { ChioResources } from '../store/resources.js';
 import { readLatestCheckpoint } from '../store/checkpoints.js';
 import { readIndexEntry } from '../store/receipt-index.js';
@@ -52,7 +52,7 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
   const checkpoint: Route = async (req, res, url) => {
     if (req.method !== 'GET' || url.pathname !== '/checkpoint') return false;
     const cp = await latest();
-    if (!cp) return sendJson(res, 404, { error: 'no checkpoint published yet' }), true;
+    if (!cp) return sendError(res, 'NOT_FOUND', 'no checkpoint published yet'), true;
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' });
     res.end(cp.note);
     return true;
@@ -62,19 +62,19 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
     const m = /^\/v1\/receipts\/([^/]*)$/.exec(url.pathname);
     if (req.method !== 'GET' || !m) return false;
     const id = m[1]!;
-    if (!RECEIPT_ID_PATTERN.test(id)) return answer(res, 'malformed', 400, { error: 'a receipt id is 64 lower-case hex digits' });
+    if (!RECEIPT_ID_PATTERN.test(id)) return refuse(res, 'malformed', 'MALFORMED', 'a receipt id is 64 lower-case hex digits');
     let entry = await readIndexEntry(opts.resources.index, id);
     if (!entry) {
       const tail = await pending.search(id);
-      if (tail === 'stored') return answer(res, 'pending', 202, { status: 'pending' });
-      if (tail === 'unknown') return answer(res, 'behind', 503, { error: 'the ledger is behind; try again shortly' }, { 'retry-after': '1' });
+      if (tail === 'stored') return answer(res, 'pending', statusOf('PENDING').http, { status: 'pending' });
+      if (tail === 'unknown') return refuse(res, 'behind', 'UNAVAILABLE', 'the ledger is behind; try again shortly', { 'retry-after': '1' });
       // The ledger may have integrated it between the two looks.
       entry = await readIndexEntry(opts.resources.index, id);
-      if (!entry) return answer(res, 'unknown', 404, { error: 'no receipt with this id is stored' });
+      if (!entry) return refuse(res, 'unknown', 'NOT_FOUND', 'no receipt with this id is stored');
     }
     const { index, seq } = entry;
     const cp = await latest();
-    if (!cp || index >= cp.checkpoint.size) return answer(res, 'pending', 202, { status: 'pending', index });
+    if (!cp || index >= cp.checkpoint.size) return answer(res, 'pending', statusOf('PENDING').http, { status: 'pending', index });
     const body = await readStoredReceipt(opts.jsm, seq);
     if (!body || body.id !== id) throw new ChioError('INTERNAL', `index entry for ${id} names stream seq ${seq}, which holds another message`);
     const proof = await proveRecord(cp.checkpoint.size, index, tiles.hashReader(cp.checkpoint.size));
@@ -90,14 +90,14 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
     const cp = await latest();
     const max = cp?.checkpoint.size ?? 0;
     if (!Number.isSafeInteger(oldSize) || !Number.isSafeInteger(newSize) || oldSize < 1 || oldSize > newSize || newSize > max) {
-      return sendJson(res, 400, { error: `need 1 <= old <= new <= ${max} (the latest checkpoint's size)` }), true;
+      return sendError(res, 'MALFORMED', `need 1 <= old <= new <= ${max} (the latest checkpoint's size)`), true;
     }
     let proof;
     try {
       proof = await proveTree(newSize, oldSize, tiles.hashReader(newSize));
     } catch (err) {
       // Tiles exist for the tree sizes the ledger committed; other sizes have no stored tree.
-      if (err instanceof ChioError && err.code === 'NOT_FOUND') return sendJson(res, 400, { error: `no tree of size ${newSize} is stored; use checkpoint sizes` }), true;
+      if (isChioError(err, 'NOT_FOUND')) return sendError(res, 'MALFORMED', `no tree of size ${newSize} is stored; use checkpoint sizes`), true;
       throw err;
     }
     return sendJson(res, 200, { old: oldSize, new: newSize, proof: proof.map(toBase64) }), true;
@@ -114,13 +114,13 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
     try {
       parsed = parseTilePath(url.pathname.slice(1));
     } catch {
-      return sendJson(res, 400, { error: 'not a tlog-tiles path' }), true;
+      return sendError(res, 'MALFORMED', 'not a tlog-tiles path'), true;
     }
     // Only tiles of the published tree: anything past the latest checkpoint may still change.
     const cp = await latest();
-    if (!cp || !withinTree(parsed, cp.checkpoint.size)) return sendJson(res, 404, { error: 'no such tile in the published tree' }), true;
+    if (!cp || !withinTree(parsed, cp.checkpoint.size)) return sendError(res, 'NOT_FOUND', 'no such tile in the published tree'), true;
     const data = await readTile(tiles, parsed, url.pathname.slice(1)).catch(() => undefined);
-    if (!data) return sendJson(res, 404, { error: 'no such tile' }), true;
+    if (!data) return sendError(res, 'NOT_FOUND', 'no such tile'), true;
     const immutable = parsed.width === TILE_WIDTH;
     res.writeHead(200, {
       'content-type': 'application/octet-stream',
@@ -148,5 +148,11 @@ function withinTree(tile: Tile, size: number): boolean {
 function answer(res: ServerResponse, outcome: string, status: number, body: unknown, headers: Record<string, string> = {}): true {
   proofsServedTotal.inc({ outcome });
   sendJson(res, status, body, headers);
+  return true;
+}
+
+function refuse(res: ServerResponse, outcome: string, code: ChioErrorCode, message: string, headers: Record<string, string> = {}): true {
+  proofsServedTotal.inc({ outcome });
+  sendError(res, code, message, headers);
   return true;
 }

@@ -87,7 +87,7 @@ describe('the verifier API over a log with published checkpoints', () => {
     it('answers 404 for an id no stored receipt has', async () => {
       const res = await verifier.get(`/v1/receipts/${'ab'.repeat(32)}`);
       expect(res.status).toBe(404);
-      expect(await res.json()).toMatchObject({ error: expect.any(String) });
+      expect(await res.json()).toEqual({ error: 'no receipt with this id is stored', code: 'NOT_FOUND' });
     });
 
     it('answers 400 for an id that is not 64 lower-case hex digits', async () => {
