@@ -70,7 +70,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, opts: HttpServe
   if (req.method === 'GET' && url.pathname === '/health') return sendJson(res, 200, { status: 'ok' });
   if (req.method === 'GET' && url.pathname === '/ready') {
     const reason = await opts.ready();
-    return reason === undefined ? sendJson(res, 200, { status: 'ready' }) : sendJson(res, 503, { status: 'not ready', reason });
+    return reason === undefined ? sendJson(res, 200, { status: 'ready' }) : sendJson(res, statusOf('UNAVAILABLE').http, { status: 'not ready', reason });
   }
   if (req.method === 'GET' && url.pathname === '/metrics') {
     const text = await registry.metrics();
