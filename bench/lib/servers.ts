@@ -1,0 +1,73 @@
+/**
+ * The processes a benchmark compares, each in its own process as in production: the bare
+ * grpc-js baseline (bench/bare-server.ts) and `chio authz` (bin/chio.js, from dist/), against
+ * a nats-server started for the run.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { findFreePort } from '../../src/nats/server.js';
+
+export const REPO = resolve(import.meta.dirname, '../..');
+
+export interface Child {
+  readonly port: number;
+  readonly process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+function stopper(child: ChildProcess): () => Promise<void> {
+  return () =>
+    new Promise<void>((done) => {
+      if (child.exitCode !== null || child.signalCode !== null) return done();
+      child.once('exit', () => done());
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+    });
+}
+
+/** The bare allow-all gRPC server. */
+export async function startBareServer(): Promise<Child> {
+  const port = await findFreePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'bench/bare-server.ts'), String(port)], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((ready, fail) => {
+    child.stdout!.on('data', (d: Buffer) => d.toString().includes('listening') && ready());
+    child.once('exit', (code) => fail(new Error(`bare server exited ${code}`)));
+  });
+  return { port, process: child, stop: stopper(child) };
+}
+
+export interface ChioAuthz extends Child {
+  readonly httpPort: number;
+  /** Current value of a counter from /metrics, summed over the series whose labels match. */
+  counter(name: string, labels?: Record<string, string>): Promise<number>;
+}
+
+/** `chio authz` as an operator runs it, with its settings from the environment. */
+export async function startChioAuthz(env: Record<string, string>): Promise<ChioAuthz> {
+  const port = await findFreePort();
+  const httpPort = await findFreePort();
+  const child = spawn(process.execPath, [join(REPO, 'bin/chio.js'), 'authz'], {
+    cwd: REPO,
+    env: { ...process.env, CHIO_BIND: '127.0.0.1', CHIO_GRPC_PORT: String(port), CHIO_HTTP_PORT: String(httpPort), CHIO_LOG_LEVEL: 'error', ...env },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const exited = new Promise<never>((_, fail) => child.once('exit', (code) => fail(new Error(`chio authz exited ${code}`))));
+  exited.catch(() => undefined);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const ready = await fetch(`http://127.0.0.1:${httpPort}/ready`).then((r) => r.ok, () => false);
+    if (ready) break;
+    if (Date.now() > deadline) throw new Error('chio authz did not become ready in 30 s');
+    await Promise.race([new Promise((r) => setTimeout(r, 200)), exited]);
+  }
+  const counter = async (name: string, labels: Record<string, string> = {}) => {
+    const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    let sum = 0;
+    for (const line of text.split('\n')) {
+      if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+      if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+    return sum;
+  };
+  return { port, httpPort, process: child, stop: stopper(child), counter };
+}

@@ -1,0 +1,38 @@
+/**
+ * A trickle of valid Checks at a fixed rate from one gRPC client, as a well-behaved service
+ * sends them while others flood: their latency and the share answered 503 (ReceiptLedger).
+ */
+import * as grpc from '@grpc/grpc-js';
+import { loadChioProtos } from '../../src/authz/proto.js';
+import { buildCheckRequest } from '../../src/cli/envoy-request.js';
+import type { CheckResponse } from '../../src/authz/wire.js';
+import { percentile } from './h2load.js';
+
+export interface TrickleResult {
+  sent: number;
+  p99: number;
+  unavailableShare: number;
+}
+
+export async function trickle(addr: string, token: string, o: { perSecond: number; seconds: number }): Promise<TrickleResult> {
+  const client = new (loadChioProtos().authorizationClient)(addr, grpc.credentials.createInsecure());
+  const latencies: number[] = [];
+  let unavailable = 0;
+  const calls: Promise<void>[] = [];
+  const total = o.perSecond * o.seconds;
+  for (let i = 0; i < total; i++) {
+    const started = performance.now();
+    calls.push(new Promise<void>((done) => {
+      client.Check(buildCheckRequest({ method: 'POST', path: '/tools/hello', host: 'tools.chio.local', headers: { 'x-chio-capability-token': token } }), { deadline: Date.now() + 5_000 }, (err: grpc.ServiceError | null, res: CheckResponse) => {
+        latencies.push(performance.now() - started);
+        if (err || res.denied_response?.status.code === 503) unavailable += 1;
+        done();
+      });
+    }));
+    await new Promise((r) => setTimeout(r, 1000 / o.perSecond));
+  }
+  await Promise.all(calls);
+  client.close();
+  latencies.sort((a, b) => a - b);
+  return { sent: total, p99: percentile(latencies, 99), unavailableShare: unavailable / total };
+}

@@ -1,0 +1,135 @@
+/**
+ * The receipt path at mesh speed (issue #8): `chio authz` — capability token, policy, signed
+ * receipt stored with a PubAck before every answer — against a bare grpc-js allow-all server,
+ * every row measured in the same run as its baseline, on this machine, with h2load as the load.
+ *
+ *   npm run bench                      # prints the table and writes bench/RESULTS.md
+ *   BENCH_SECONDS=3 npm run bench      # shorter runs
+ *
+ * Rows:
+ *   throughput   allows per second at saturation (a fast 503 is not throughput), median of
+ *                alternating rounds, vs the bare server's answers per second
+ *   latency      p50 / p99 at fixed 500, 1,000 and 2,000 Checks/s vs the bare server at the same
+ *                rates; Chio's ReceiptLedger denials during the row
+ *   publisher    receipts stored per second by the chain publisher alone vs raw nats.js
+ *                JetStream publishes of the same size (one in flight, and 64 in flight)
+ *   overload     2 × capacity of Checks without credentials, plus a trickle of valid Checks:
+ *                the trickle's p99 and share answered 503
+ */
+import { cpus, totalmem } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateKeys } from '../src/keys.js';
+import { loadConfig } from '../src/config.js';
+import { demoToken } from '../src/up.js';
+import { buildCheckRequest } from '../src/cli/envoy-request.js';
+import { startEmbeddedNats } from '../src/nats/server.js';
+import { h2load, percentile, writeGrpcBody } from './lib/h2load.js';
+import { REPO, startBareServer, startChioAuthz, type ChioAuthz } from './lib/servers.js';
+import { publisherRow } from './lib/publisher-row.js';
+import { trickle } from './lib/trickle.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const RATES = [500, 1000, 2000];
+const RECEIPT_TIMEOUT_MS = 150;
+
+const work = mkdtempSync(join(tmpdir(), 'chio-bench-'));
+const keyDir = join(work, 'keys');
+generateKeys(keyDir, 'chio.local/receipts');
+const nats = await startEmbeddedNats({ storeDir: join(work, 'nats') });
+const env = { NATS_URL: nats.url, CHIO_KEY_DIR: keyDir, CHIO_POLICIES: join(REPO, 'deploy/policies'), CHIO_CHAIN_ID: 'bench', CHIO_RECEIPT_TIMEOUT_MS: String(RECEIPT_TIMEOUT_MS) };
+const token = demoToken(loadConfig({ env, defaultBind: '127.0.0.1' }));
+const allowBody = writeGrpcBody(work, 'allow', buildCheckRequest({ method: 'POST', path: '/tools/hello', host: 'tools.chio.local', headers: { 'x-chio-capability-token': token } }));
+const anonymousBody = writeGrpcBody(work, 'anonymous', buildCheckRequest({ method: 'POST', path: '/tools/hello', host: 'tools.chio.local' }));
+
+const bare = await startBareServer();
+const chio = await startChioAuthz(env);
+const rows: string[][] = [];
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '—');
+const allows = () => chio.counter('chio_decisions_total', { verdict: 'allow' });
+const answers = () => chio.counter('chio_decisions_total');
+const ledgerDenials = () => chio.counter('chio_decisions_total', { guard: 'ReceiptLedger' });
+
+/** Chio's allows per second over one h2load run: its answer rate times the share that were allows. */
+async function chioAllowRate(run: () => Promise<{ rate: number }>): Promise<{ allowRate: number; answerRate: number; ledger: number }> {
+  const [a0, n0, l0] = [await allows(), await answers(), await ledgerDenials()];
+  const { rate } = await run();
+  const [a1, n1, l1] = [await allows(), await answers(), await ledgerDenials()];
+  return { allowRate: n1 > n0 ? (rate * (a1 - a0)) / (n1 - n0) : 0, answerRate: rate, ledger: l1 - l0 };
+}
+
+const saturate = (port: number, body: string) => async () => {
+  const r = await h2load({ port, body, clients: 4, streams: 32, seconds: SECONDS }, work);
+  return { rate: r.done / SECONDS };
+};
+
+try {
+  // Warm both up (JIT, token cache, NATS connection) before anything is measured.
+  await saturate(bare.port, allowBody)();
+  await saturate(chio.port, allowBody)();
+
+  // ---- throughput: alternating rounds, median ------------------------------------------
+  const bareRates: number[] = [];
+  const chioRates: number[] = [];
+  let chioLedger = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    bareRates.push((await saturate(bare.port, allowBody)()).rate);
+    const c = await chioAllowRate(saturate(chio.port, allowBody));
+    chioRates.push(c.allowRate);
+    chioLedger += c.ledger;
+  }
+  const [bareTput, chioTput] = [median(bareRates), median(chioRates)];
+  rows.push(['throughput (allows/s, saturated)', fmt(bareTput), fmt(chioTput), fmt(chioTput / bareTput, 2), '≥ 0.80', `${chioLedger} ReceiptLedger denials`]);
+
+  // ---- latency at fixed rates ----------------------------------------------------------
+  for (const rate of RATES) {
+    const clients = 10;
+    const fixed = (port: number) => h2load({ port, body: allowBody, clients, streams: 1, seconds: SECONDS, warmUpSeconds: 1, ratePerClient: rate / clients }, work);
+    const b = await fixed(bare.port);
+    const l0 = await ledgerDenials();
+    const c = await fixed(chio.port);
+    const ledger = (await ledgerDenials()) - l0;
+    const [bp50, bp99, cp50, cp99] = [percentile(b.latencies, 50), percentile(b.latencies, 99), percentile(c.latencies, 50), percentile(c.latencies, 99)];
+    rows.push([`p50 / p99 at ${fmt(rate)}/s (ms)`, `${fmt(bp50, 2)} / ${fmt(bp99, 2)}`, `${fmt(cp50, 2)} / ${fmt(cp99, 2)}`, `p99 ${fmt(cp99 / bp99, 1)}×`, rate === 1000 ? 'p99 ≤ 1.5×, 0 denials' : '', `${ledger} ReceiptLedger denials`]);
+  }
+
+  // ---- the publisher alone -------------------------------------------------------------
+  const pub = await publisherRow(nats.url, keyDir, 2_000);
+  rows.push(['receipts stored/s, publisher alone', `${fmt(pub.rawSerial)} (1 in flight) / ${fmt(pub.rawPipelined)} (64)`, fmt(pub.publisher), fmt(pub.publisher / pub.rawPipelined, 2), '', `${pub.bytes} B per receipt`]);
+
+  // ---- overload: 2 × capacity without credentials, plus a trickle of valid Checks ------
+  const capacity = (await chioAllowRate(saturate(chio.port, anonymousBody))).answerRate;
+  const flooding = h2load({ port: chio.port, body: anonymousBody, clients: 20, streams: 4, seconds: SECONDS, warmUpSeconds: 1, ratePerClient: Math.ceil((2 * capacity) / 20) }, work);
+  const valid = await trickle(`127.0.0.1:${chio.port}`, token, { perSecond: 20, seconds: SECONDS + 1 });
+  const flood = await flooding;
+  rows.push([
+    `overload: ${fmt(2 * capacity)}/s anonymous + 20/s valid`,
+    '—',
+    `valid p99 ${fmt(valid.p99, 1)} ms, ${fmt(100 * valid.unavailableShare, 1)} % 503`,
+    '',
+    `p99 < ${RECEIPT_TIMEOUT_MS} ms, < 1 % 503`,
+    `flood answered ${fmt(flood.done / SECONDS)}/s`,
+  ]);
+} finally {
+  await chio.stop();
+  await bare.stop();
+  await nats.stop();
+  rmSync(work, { recursive: true, force: true });
+}
+
+const header = ['row', 'bare grpc-js (baseline)', 'chio authz', 'ratio', 'target', 'notes'];
+const table = [header, header.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
+process.stdout.write(`\n${table}\n`);
+
+const machine = [
+  `- date: ${new Date().toISOString()}`,
+  `- machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB`,
+  `- node ${process.version}, ${execFileSync('nats-server', ['--version']).toString().trim()}, ${execFileSync('h2load', ['--version']).toString().trim().split('\n')[0]}`,
+  `- load: h2load, gRPC unary over h2c; saturation ${SECONDS} s × ${ROUNDS} alternating rounds (4 connections × 32 streams); fixed rates 10 connections`,
+  `- chio authz: one process, demo policies, capability token, CHIO_RECEIPT_TIMEOUT_MS=${RECEIPT_TIMEOUT_MS}; nats-server on the same machine`,
+].join('\n');
+writeFileSync(join(REPO, 'bench/RESULTS.md'), `# Receipt path benchmark (issue #8)\n\nLast run of \`npm run bench\`:\n\n${machine}\n\n${table}\n`);
