@@ -47,10 +47,6 @@ export const MAX_JCS_DEPTH = 64;
 /** parseCanonical refuses inputs longer than this unless the caller names another bound. */
 export const DEFAULT_MAX_JCS_BYTES = 64 * 1024;
 
-// In a `u` regular expression a surrogate pair is one code point, so this matches only a
-// surrogate that is not part of a pair.
-const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
-
 const encoder = new TextEncoder();
 
 /** The RFC 8785 canonical JSON text of `value`; throws ChioError('JCS_UNSUPPORTED'). */
@@ -126,13 +122,14 @@ function serializeContainer(value: object, depth: number, open: Set<object>): st
   return text;
 }
 
+// Receipts are serialised on the hot path: plain string building, no intermediate arrays.
 function serializeArray(value: readonly unknown[], depth: number, open: Set<object>): string {
-  const parts: string[] = [];
+  let text = '[';
   for (let i = 0; i < value.length; i++) {
     if (!(i in value)) throw unsupported('an array hole has no JSON form');
-    parts.push(serialize(value[i], depth, open));
+    text += (i === 0 ? '' : ',') + serialize(value[i], depth, open);
   }
-  return `[${parts.join(',')}]`;
+  return `${text}]`;
 }
 
 function serializeObject(value: object, depth: number, open: Set<object>): string {
@@ -142,17 +139,18 @@ function serializeObject(value: object, depth: number, open: Set<object>): strin
   // RFC 8785 §3.2.3: sort by UTF-16 code units, which is what the default sort compares.
   const keys = Object.keys(value).sort();
   const record = value as Record<string, unknown>;
-  const parts: string[] = [];
-  for (const key of keys) {
+  let text = '{';
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
     const member = record[key];
     if (member === undefined) throw unsupported(`member ${serializeString(key)} is undefined`);
-    parts.push(`${serializeString(key)}:${serialize(member, depth, open)}`);
+    text += `${i === 0 ? '' : ','}${serializeString(key)}:${serialize(member, depth, open)}`;
   }
-  return `{${parts.join(',')}}`;
+  return `${text}}`;
 }
 
 function serializeString(value: string): string {
-  if (LONE_SURROGATE.test(value)) throw unsupported('a lone surrogate has no UTF-8 form');
+  if (!value.isWellFormed()) throw unsupported('a lone surrogate has no UTF-8 form');
   // RFC 8785 §3.2.2.2 is ECMAScript's QuoteJSONString, which for well-formed strings is
   // exactly what JSON.stringify does.
   return JSON.stringify(value);
