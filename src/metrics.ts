@@ -45,7 +45,7 @@ export const proofsServedTotal = new Counter({
 
 export const policyReloadsTotal = new Counter({
   name: 'chio_policy_reloads_total',
-  help: 'Policy set reloads after a file change, by result (swapped, unchanged, refused)',
+  help: 'Policy set reloads (after a file change, and every 10 s as a backstop), by result (swapped, unchanged, refused)',
   labelNames: ['result'] as const,
   registers: [registry],
 });

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { DEFAULT_GRPC_PORT, DEFAULT_VERIFIER_PORT, DEMO_POLICIES, type ChioConfig } from './config.js';
-import { ChioError } from './errors/index.js';
+import { ChioError, isChioError } from './errors/index.js';
 import { fromBase64Url } from './encoding.js';
 import { loadPolicySet, type PolicySet } from './policy/policy-set.js';
 import { generateKeys, loadKey } from './keys.js';
@@ -109,8 +109,21 @@ function describeGrants(token: string): string {
   return claims.scope.grants.map((g) => `${g.methods.join(',')} ${g.paths.join(', ')}${g.hosts ? ` on ${g.hosts.join(', ')}` : ''}`).join('; ');
 }
 
+/**
+ * The demo token `chio up` prints: its grants come from the policies it runs with, and when
+ * those allow capability holders nothing there is no demo token (undefined), not a failure.
+ */
+export function welcomeToken(config: ChioConfig): string | undefined {
+  try {
+    return demoToken(config, DEMO_TOKEN_TTL_SECONDS, config.policies);
+  } catch (err) {
+    if (isChioError(err, 'CONFIG_INVALID')) return undefined;
+    throw err;
+  }
+}
+
 /** What `chio up` prints once everything listens. */
-export function welcome(config: ChioConfig, chio: RunningChio, token: string): string {
+export function welcome(config: ChioConfig, chio: RunningChio, token: string | undefined): string {
   const host = config.bind === '0.0.0.0' ? '127.0.0.1' : config.bind;
   // The CLI's defaults point at the default ports: name the address only when it differs.
   const addr = chio.authz.grpcPort === DEFAULT_GRPC_PORT ? '' : ` --addr ${host}:${chio.authz.grpcPort}`;
@@ -120,14 +133,24 @@ export function welcome(config: ChioConfig, chio: RunningChio, token: string): s
     `Chio is up.  authz gRPC ${host}:${chio.authz.grpcPort} (HTTP :${chio.authz.httpPort})  ledger :${chio.ledger.httpPort}  verifier http://${host}:${chio.verifier.httpPort}`,
     `keys: ${config.keyDir}   policies: ${config.policies}   policy hash: ${chio.authz.policyHash}`,
     '',
-    `A demo capability token (subject demo-agent; ${describeGrants(token)}; valid ${DEMO_TOKEN_TTL_SECONDS / 3600}h):`,
-    '',
-    `  export CHIO_TOKEN=${token}`,
-    '',
-    'Try, in another terminal (from this directory):',
-    '',
-    `  npx chio check${addr} --method POST --path /tools/hello --header "x-chio-capability-token:$CHIO_TOKEN"   # allow`,
-    `  npx chio check${addr} --method POST --path /tools/hello                                                # deny 401`,
+    ...(token === undefined
+      ? [
+          'No demo capability token: these policies allow capability holders nothing.',
+          '',
+          'Try, in another terminal (from this directory):',
+          '',
+          `  npx chio check${addr} --method POST --path /tools/hello`,
+        ]
+      : [
+          `A demo capability token (subject demo-agent; ${describeGrants(token)}; valid ${DEMO_TOKEN_TTL_SECONDS / 3600}h):`,
+          '',
+          `  export CHIO_TOKEN=${token}`,
+          '',
+          'Try, in another terminal (from this directory):',
+          '',
+          `  npx chio check${addr} --method POST --path /tools/hello --header "x-chio-capability-token:$CHIO_TOKEN"   # allow`,
+          `  npx chio check${addr} --method POST --path /tools/hello                                                # deny 401`,
+        ]),
     `  npx chio prove${url} <receipt id printed by check>`,
     '',
     'Ctrl-C stops Chio cleanly; `npm start` again continues the same keys and log.',

@@ -4,14 +4,15 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { ChioError, statusOf } from '../errors/index.js';
 import { DEFAULT_GRPC_PORT, DEFAULT_VERIFIER_PORT, loadConfig, type ChioConfig } from '../config.js';
 import { durationSeconds } from '../time.js';
 import { createLogger } from '../log.js';
 import { generateKeys, loadKey, loadKeyFile, loadVerifierKey } from '../keys.js';
 import { connectNats } from '../nats/connection.js';
 import { natsUrlFor } from '../nats/acquire.js';
-import { natsSettings, startAll, demoToken, welcome } from '../up.js';
+import { natsSettings, startAll, welcome, welcomeToken } from '../up.js';
 import { startAuthz } from '../authz/service.js';
 import { startLedger } from '../ledger/service.js';
 import { startVerifier } from '../verifier/service.js';
@@ -55,7 +56,7 @@ async function runUntilSignal(service: Stoppable, log: ReturnType<typeof createL
 async function runService(cmd: Command, start: (cfg: ChioConfig, nc: Awaited<ReturnType<typeof connectNats>>, log: ReturnType<typeof createLogger>) => Promise<Stoppable>, name: string) {
   const cfg = config(cmd, '0.0.0.0');
   const log = createLogger(cfg.logLevel).child({ service: name });
-  if (!cfg.natsUrl) throw new Error(`chio ${name} needs NATS_URL (\`chio up\` starts an embedded NATS for you)`);
+  if (!cfg.natsUrl) throw new ChioError('CONFIG_INVALID', `chio ${name} needs NATS_URL (\`chio up\` starts an embedded NATS for you)`);
   const nc = await connectNats(natsSettings(cfg, cfg.natsUrl.split(','), `chio-${name}`));
   const service = await start(cfg, nc, log);
   await runUntilSignal({ stop: async () => { await service.stop(); await nc.drain(); } }, log);
@@ -87,7 +88,7 @@ export function buildProgram(): Command {
     const log = createLogger(cfg.logLevel);
     const chio = await startAll(cfg, log);
     if (chio.createdKeys.length > 0) log.info({ keys: chio.createdKeys, dir: cfg.keyDir }, 'created keys');
-    process.stdout.write(welcome(cfg, chio, demoToken(cfg)));
+    process.stdout.write(welcome(cfg, chio, welcomeToken(cfg)));
     await runUntilSignal(chio, log);
   });
   program.command('authz').description('run the gRPC ext_authz server').action((_o, cmd: Command) => runService(cmd, startAuthz, 'authz'));
@@ -121,7 +122,7 @@ export function buildProgram(): Command {
     .action(async (id: string, o: { reason?: string }, cmd: Command) => {
       const cfg = config(cmd, '127.0.0.1');
       const url = natsUrlFor(cfg.natsUrl, cfg.dataDir);
-      if (!url) throw new Error('chio token revoke needs NATS_URL, or a running `chio up` in this directory');
+      if (!url) throw new ChioError('CONFIG_INVALID', 'chio token revoke needs NATS_URL, or a running `chio up` in this directory');
       const nc = await connectNats(natsSettings(cfg, url.split(','), 'chio-cli'));
       try {
         await revokeCapability(await openRevocationsBucket(nc, cfg.replicas), id, o.reason);
@@ -144,8 +145,18 @@ export function buildProgram(): Command {
           process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
         }
       }
-      if (files.length > 1 && !failed) process.stdout.write(`all files together: ${loadPolicySetFiles(files.flatMap(listPolicyFiles), cfg.keyDir).hash}\n`);
-      if (failed) process.exitCode = 1;
+      if (files.length > 1 && !failed) {
+        try {
+          // A file named twice (directly and inside a directory) is one file of the set.
+          const together = loadPolicySetFiles([...new Set(files.flatMap(listPolicyFiles).map((f) => resolve(f)))], cfg.keyDir);
+          process.stdout.write(`all files together: ${together.hash}\n`);
+        } catch (err) {
+          failed = true;
+          process.stderr.write(`all files together: ${err instanceof Error ? err.message : String(err)}\n`);
+        }
+      }
+      // Invalid policy files are bad configuration: the status table's exit code for it.
+      if (failed) process.exitCode = statusOf('CONFIG_INVALID').exit;
     });
 
   program.command('check').description('send one CheckRequest the way Envoy would')

@@ -232,6 +232,11 @@ export class JwtAuthenticator {
     }
   }
 
+  /** True when some rule reads JWTs from `authorization: Bearer …` (the default location). */
+  readsBearerAuthorization(): boolean {
+    return [...this.#locations.values()].some((l) => l.kind === 'header' && l.name === 'authorization' && l.prefix.trim().toLowerCase() === 'bearer');
+  }
+
   /** Fetch every remote JWKS in the background, so the first Checks find keys ready. */
   prefetch(): void {
     for (const rule of this.#rules.values()) if (rule.keys instanceof RemoteJwks) rule.keys.prefetch();

@@ -122,13 +122,13 @@ function consume(ctx: DecisionContext, presented: PresentedCapability, credentia
 }
 
 /**
- * True for a Bearer that is not a capability token while JWT rules are configured: Envoy's
- * jwt_authn reads every Bearer as a JWT, so it is a malformed JWT, for the Jwt guard to deny.
+ * True for a Bearer that is not a capability token while a JWT rule reads `authorization:
+ * Bearer`: Envoy's jwt_authn reads every such Bearer as a JWT, so it is a malformed JWT, for the Jwt guard.
  * A token is Chio's when it decodes to an object of the capability schema; a malformed one of
  * those stays a capability failure.
  */
 function isJwtsBearer(presented: PresentedCapability, ctx: DecisionContext): boolean {
-  if (presented.header !== 'authorization' || ctx.policies.jwt === undefined) return false;
+  if (presented.header !== 'authorization' || !ctx.policies.jwt?.readsBearerAuthorization()) return false;
   try {
     const value = decodeCapabilityToken(presented.token);
     return !(isJsonObject(value) && value.schema === CAPABILITY_SCHEMA);

@@ -4,6 +4,7 @@
  * NATS_KEY). Chio never logs these values.
  */
 import { readFileSync } from 'node:fs';
+import { ChioError } from '../errors/index.js';
 import { connect, credsAuthenticator, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 
 export interface NatsSettings {
@@ -19,9 +20,9 @@ export interface NatsSettings {
 /** Open a connection that keeps reconnecting forever: a Check denies while NATS is away. */
 export async function connectNats(settings: NatsSettings): Promise<NatsConnection> {
   const authenticator = settings.credsFile
-    ? credsAuthenticator(readFileSync(settings.credsFile))
+    ? credsAuthenticator(readSetting(settings.credsFile, 'NATS_CREDS'))
     : settings.nkeySeedFile
-      ? nkeyAuthenticator(new TextEncoder().encode(readFileSync(settings.nkeySeedFile, 'utf8').trim()))
+      ? nkeyAuthenticator(new TextEncoder().encode(new TextDecoder().decode(readSetting(settings.nkeySeedFile, 'NATS_NKEY')).trim()))
       : undefined;
   return connect({
     servers: settings.servers,
@@ -32,4 +33,13 @@ export async function connectNats(settings: NatsSettings): Promise<NatsConnectio
     ...(settings.user ? { user: settings.user, pass: settings.pass ?? '' } : {}),
     ...(settings.tls ? { tls: settings.tls } : {}),
   });
+}
+
+/** A credentials file named by a setting; a missing or unreadable one stops start-up naming both. */
+function readSetting(path: string, setting: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (cause) {
+    throw new ChioError('CONFIG_INVALID', `${setting}: cannot read ${path}`, { cause });
+  }
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { capabilityGrantsOf, demoToken } from '../../src/up.js';
+import { capabilityGrantsOf, demoToken, welcome, welcomeToken, type RunningChio } from '../../src/up.js';
 import { generateKeys } from '../../src/keys.js';
 import { loadConfig } from '../../src/config.js';
 import { loadPolicySet } from '../../src/policy/policy-set.js';
@@ -41,6 +41,26 @@ describe('demoToken', () => {
       const file = join(dir, 'jwt-only.yaml');
       writeFileSync(file, 'apiVersion: chio.dev/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: any\nspec:\n  rules:\n    - to:\n        - operation:\n            methods: [GET]\n            paths: ["/*"]\n');
       expect(() => demoToken(config(file), 60, file)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+    });
+  });
+
+  describe('what chio up prints', () => {
+    const running = { authz: { grpcPort: 9091, httpPort: 9090, policyHash: 'sha256:x' }, ledger: { httpPort: 9092 }, verifier: { httpPort: 9093 } } as unknown as RunningChio;
+
+    it('prints the demo token and the grants it carries when the policies allow capability holders', () => {
+      const cfg = config(join(REPO_ROOT, 'deploy/policies'));
+      const token = welcomeToken(cfg);
+      expect(token).toBeDefined();
+      expect(welcome(cfg, running, token)).toContain(`export CHIO_TOKEN=${token}`);
+      expect(welcome(cfg, running, token)).toContain('POST /tools/*, /invoke/*; GET /tools/*');
+    });
+
+    it('says there is no demo token, instead of failing, when they allow capability holders nothing', () => {
+      const file = join(dir, 'nothing-for-capabilities.yaml');
+      writeFileSync(file, 'apiVersion: chio.dev/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: any\nspec:\n  rules:\n    - to:\n        - operation:\n            methods: [GET]\n            paths: ["/*"]\n');
+      const cfg = config(file);
+      expect(welcomeToken(cfg)).toBeUndefined();
+      expect(welcome(cfg, running, undefined)).toContain('No demo capability token');
     });
   });
 });

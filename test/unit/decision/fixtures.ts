@@ -20,7 +20,7 @@ const JWT_FIXTURES = fileURLToPath(new URL('../../fixtures/jwt/', import.meta.ur
 /** Istio's sample issuer and a token it issued (test/fixtures/jwt/README.md). */
 export const ISTIO_ISSUER = 'testing@secure.istio.io';
 export const ISTIO_JWT = readFileSync(`${JWT_FIXTURES}demo.jwt`, 'utf8').trim();
-const ISTIO_JWKS = readFileSync(`${JWT_FIXTURES}jwks.json`, 'utf8');
+export const ISTIO_JWKS = readFileSync(`${JWT_FIXTURES}jwks.json`, 'utf8');
 
 /** The pipeline's clock, in ms; capability tokens below are valid at this time. */
 export const NOW_MS = 1_700_000_000_000;

@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { GUARDS } from '../../../src/decision/guards.js';
 import type { Decision, Denied } from '../../../src/decision/decision.js';
-import { JWT_REASONS } from '../../../src/credentials/jwt.js';
+import { JWT_REASONS, JwtAuthenticator, requestAuthenticationSchema } from '../../../src/credentials/jwt.js';
 import { statusOf } from '../../../src/errors/index.js';
 import { fromBase64Url, toBase64Url } from '../../../src/encoding.js';
 import { canonicalBytes } from '../../../src/receipt/jcs.js';
 import type { PolicySet } from '../../../src/policy/policy-set.js';
 import {
-  DENY_ADMIN, ISTIO_ISSUER, ISTIO_JWT, JWT_READS, NOW_MS, TOOLS_WITH_CAPABILITY, UNTRUSTED, VALIDATE_ALL,
+  DENY_ADMIN, ISTIO_ISSUER, ISTIO_JWKS, ISTIO_JWT, JWT_READS, NOW_MS, TOOLS_WITH_CAPABILITY, UNTRUSTED, VALIDATE_ALL,
   authorizationPolicy, capabilityToken, checkOf, later, pipelineOf, policySetOf, withBearer, withCapability,
 } from './fixtures.js';
 
@@ -158,6 +158,17 @@ describe('a Bearer that is neither a capability token nor a JWT', () => {
     it('leaves x-chio-capability-token to the Capability guard, whatever it holds', async () => {
       const d = await decide(policySetOf({ jwt: true }), checkOf({ headers: withCapability('foo') }));
       expect(denialOf(d)).toMatchObject({ guard: 'Capability', code: 'CAPABILITY_MALFORMED', reason: 'capability token is malformed' });
+    });
+  });
+
+  describe('when the RequestAuthentication reads JWTs from other headers only', () => {
+    it('is not a JWT Envoy would read: the Capability guard judges it', async () => {
+      const fromHeaderOnly = new JwtAuthenticator([requestAuthenticationSchema.parse({
+        apiVersion: 'chio.dev/v1', kind: 'RequestAuthentication', metadata: { name: 'custom-header' },
+        spec: { jwtRules: [{ issuer: ISTIO_ISSUER, jwks: ISTIO_JWKS, fromHeaders: [{ name: 'x-jwt' }] }] },
+      })]);
+      const d = await decide({ ...policySetOf(), jwt: fromHeaderOnly }, checkOf({ headers: withBearer('foo') }));
+      expect(denialOf(d)).toMatchObject({ guard: 'Capability', code: 'CAPABILITY_MALFORMED' });
     });
   });
 

@@ -61,7 +61,9 @@ describe('bin/chio.js', () => {
       tampered: runChio(prove(TAMPERED!), env),
       unknown: runChio(prove(UNKNOWN!), env),
       badSetting: runChio(['keygen'], { ...env, CHIO_REPLICAS: '2' }),
-      plainError: runChio(['authz'], env),
+      noNats: runChio(['authz'], env),
+      badPolicy: runChio(['policy', 'check', join(ROOT, 'package.json')], env),
+      plainError: runChio(['prove', PROVEN!, '--url', 'not a url', '--log-key', LOG.verifierKey, '--kernel-key', KERNEL.verifierKey], env),
     };
     for (const [name, run] of Object.entries(cases)) runs[name] = await run;
   });
@@ -91,8 +93,17 @@ describe('bin/chio.js', () => {
     expect(runs.badSetting!.stderr).toMatch(/^chio: setting CHIO_REPLICAS[^\n]*\n$/);
   });
 
+  it('exits 2 when a service is started without NATS_URL', () => {
+    expect(runs.noNats!.exit).toBe(2);
+    expect(runs.noNats!.stderr).toMatch(/^chio: chio authz needs NATS_URL[^\n]*\n$/);
+  });
+
+  it('exits 2 when policy check finds an invalid policy file', () => {
+    expect(runs.badPolicy!.exit).toBe(2);
+  });
+
   it('exits 1 for an error that is not a ChioError', () => {
     expect(runs.plainError!.exit).toBe(1);
-    expect(runs.plainError!.stderr).toMatch(/^chio: chio authz needs NATS_URL[^\n]*\n$/);
+    expect(runs.plainError!.stderr).toMatch(/^chio: [^\n]+\n$/);
   });
 });
