@@ -1,7 +1,7 @@
 /**
  * JWT authentication as Istio's RequestAuthentication does it (SPEC §3, §4 item 2).
  *
- * Document (`apiVersion: chio.dev/v1`, `kind: RequestAuthentication`), Istio's fields:
+ * Document (`apiVersion: chio.dev/v1`, `kind: RequestAuthentication`; schema in jwt-rules.ts), Istio's fields:
  *   spec.jwtRules[] (≤ 64): issuer; audiences?; jwksUri? | jwks? (an inline JWKS as a JSON string);
  *   fromHeaders? [{name, prefix?}]; fromParams? (query parameters); forwardOriginalToken?;
  *   outputPayloadToHeader?. With neither fromHeaders nor fromParams, a rule reads
@@ -21,119 +21,20 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { errors, jwtVerify, type JWTPayload, type JWTVerifyOptions } from 'jose';
-import { z } from 'zod';
 import { fromBase64Url } from '../encoding.js';
 import { ChioError, type ChioErrorCode } from '../errors/index.js';
-import { metadataSchema } from '../policy/metadata.js';
 import type { CheckInput } from '../decision/check-input.js';
-import { MAX_JWKS_BYTES, parseJwks, readJwksFile, RemoteJwks, type KeySet } from './jwks.js';
-import { DEFAULT_CLOCK_SKEW_SECONDS, DURATION_PATTERN, durationSeconds } from '../time.js';
+import { parseJwks, readJwksFile, RemoteJwks, type KeySet } from './jwks.js';
+import { DEFAULT_CLOCK_SKEW_SECONDS, durationSeconds } from '../time.js';
+import { DEFAULT_JWT_ALGORITHMS, JWT_REASONS, MAX_JWT_BYTES, MAX_JWTS_PER_REQUEST, SUPPORTED_JWT_ALGORITHMS, jwtCodeOf, type JwtRule, type RequestAuthentication } from './jwt-rules.js';
 
-/** Default algorithms: the asymmetric JWS algorithms Envoy verifies (RFC 7518 §3, RFC 8037). */
-export const DEFAULT_JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'PS256', 'PS384', 'PS512', 'EdDSA'] as const;
-/** What `algorithms` may list: the defaults and ES512. */
-export const SUPPORTED_JWT_ALGORITHMS: readonly string[] = [...DEFAULT_JWT_ALGORITHMS, 'ES512'];
-/** A longer token is refused before it is parsed. */
-export const MAX_JWT_BYTES = 8 * 1024;
-/** Distinct JWTs one request may carry (one per configured location); each is verified. */
-export const MAX_JWTS_PER_REQUEST = 4;
+// The document and the reasons are part of this module's surface.
+export * from './jwt-rules.js';
+
+/** JWKS fetching: one fetch's budget, how long a fetched set is used, the least time between fetches. */
 export const DEFAULT_FETCH_TIMEOUT_MS = 1000;
 export const DEFAULT_CACHE_TTL_MS = 5 * 60 * 1000;
 export const DEFAULT_MIN_REFRESH_INTERVAL_MS = 10 * 1000;
-
-/**
- * Deny reasons, verbatim from Envoy's jwt_verify_lib `getStatusString` (src/status.cc), but
- * `tooLarge`. `badFormat` is the wording SPEC §3 quotes (jwt_verify_lib before it appended
- * " with two dots and 3 sections", which Envoy's source/common/jwt/status.cc now returns).
- */
-export const JWT_REASONS = {
-  badFormat: 'Jwt is not in the form of Header.Payload.Signature',
-  headerBadBase64: 'Jwt header is an invalid Base64url encoded',
-  headerBadJson: 'Jwt header is an invalid JSON',
-  headerBadAlg: 'Jwt header [alg] field is required and must be a string',
-  algNotSupported: 'Jwt header [alg] is not supported',
-  headerBadKid: 'Jwt header [kid] field is not a string',
-  payloadBadBase64: 'Jwt payload is an invalid Base64url encoded',
-  payloadBadJson: 'Jwt payload is an invalid JSON',
-  issNotString: 'Jwt payload [iss] field is not a string',
-  subNotString: 'Jwt payload [sub] field is not a string',
-  iatNotInteger: 'Jwt payload [iat] field is not an integer',
-  nbfNotInteger: 'Jwt payload [nbf] field is not an integer',
-  expNotInteger: 'Jwt payload [exp] field is not an integer',
-  audNotString: 'Jwt payload [aud] field is not a string or string list',
-  signatureBadBase64: 'Jwt signature is an invalid Base64url encoded',
-  unknownIssuer: 'Jwt issuer is not configured',
-  audienceNotAllowed: 'Audiences in Jwt are not allowed',
-  notYetValid: 'Jwt not yet valid',
-  expired: 'Jwt is expired',
-  verificationFails: 'Jwt verification fails',
-  multipleTokens: 'Found multiple Jwt tokens',
-  kidAlgMismatch: "Jwks doesn't have key to match kid or alg from Jwt",
-  jwksFetchFail: 'Jwks remote fetch is failed',
-  // Chio's own: Envoy has no such status (its header-size limits answer first).
-  tooLarge: 'Jwt is too large',
-  // Chio's own, for the rule options requireExpiration and maxLifetime.
-  expMissing: 'Jwt has no expiration',
-  lifetimeTooLong: 'Jwt lifetime exceeds maxLifetime',
-} as const;
-
-/** The error code of each reason: the receipt, metrics and the status table use the code. */
-const JWT_REASON_CODES: Readonly<Record<string, ChioErrorCode>> = {
-  [JWT_REASONS.unknownIssuer]: 'JWT_UNKNOWN_ISSUER',
-  [JWT_REASONS.audienceNotAllowed]: 'JWT_AUDIENCE_NOT_ALLOWED',
-  [JWT_REASONS.notYetValid]: 'JWT_NOT_YET_VALID',
-  [JWT_REASONS.expired]: 'JWT_EXPIRED',
-  [JWT_REASONS.expMissing]: 'JWT_INVALID',
-  [JWT_REASONS.lifetimeTooLong]: 'JWT_INVALID',
-  [JWT_REASONS.verificationFails]: 'JWT_SIGNATURE_INVALID',
-  [JWT_REASONS.kidAlgMismatch]: 'JWT_SIGNATURE_INVALID',
-  [JWT_REASONS.jwksFetchFail]: 'JWT_KEYS_UNAVAILABLE',
-  [JWT_REASONS.multipleTokens]: 'JWT_INVALID',
-};
-
-/** The code for one of JWT_REASONS: every reason not listed above is a malformed token. */
-export function jwtCodeOf(reason: string): ChioErrorCode {
-  return JWT_REASON_CODES[reason] ?? 'JWT_MALFORMED';
-}
-
-const text = (max: number) => z.string().min(1).max(max);
-const algorithms = z.array(z.string().max(16)).min(1).max(16).superRefine((algs, ctx) => {
-  for (const [i, alg] of algs.entries()) {
-    if (alg.toLowerCase() === 'none' || /^HS/i.test(alg)) {
-      ctx.addIssue({ code: 'custom', path: [i], message: `${alg} is never allowed: "none" and HMAC (HS*) cannot authenticate a token issued by another party` });
-    } else if (!SUPPORTED_JWT_ALGORITHMS.includes(alg)) {
-      ctx.addIssue({ code: 'custom', path: [i], message: `${alg} is not one of ${SUPPORTED_JWT_ALGORITHMS.join(', ')}` });
-    }
-  }
-});
-const jwtRule = z
-  .strictObject({
-    issuer: text(1024),
-    audiences: z.array(text(1024)).max(64).optional(),
-    jwksUri: z.url({ protocol: /^https?$/ }).max(2048).optional(),
-    jwks: text(MAX_JWKS_BYTES).optional(),
-    jwksFile: text(1024).optional(),
-    fromHeaders: z.array(z.strictObject({ name: text(256), prefix: z.string().max(64).optional() })).max(16).optional(),
-    fromParams: z.array(text(256)).max(16).optional(),
-    forwardOriginalToken: z.boolean().optional(),
-    outputPayloadToHeader: text(256).optional(),
-    algorithms: algorithms.optional(),
-    // Istio accepts a JWT without exp (Envoy's require_expiration defaults to false); these
-    // two Chio options let a rule insist on one, and on a bounded lifetime.
-    requireExpiration: z.boolean().optional(),
-    maxLifetime: z.string().regex(DURATION_PATTERN, 'must be a duration like 30m, 1h, 7d').optional(),
-  })
-  .refine((r) => [r.jwks, r.jwksUri, r.jwksFile].filter((v) => v !== undefined).length === 1, 'exactly one of jwks, jwksUri, jwksFile is required');
-
-export const requestAuthenticationSchema = z.strictObject({
-  apiVersion: z.literal('chio.dev/v1'),
-  kind: z.literal('RequestAuthentication'),
-  metadata: metadataSchema,
-  spec: z.strictObject({ jwtRules: z.array(jwtRule).max(64).default([]) }),
-});
-
-export type RequestAuthentication = z.output<typeof requestAuthenticationSchema>;
-export type JwtRule = RequestAuthentication['spec']['jwtRules'][number];
 
 export type JwtOutcome =
   | { verdict: 'skip' }
