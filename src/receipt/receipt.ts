@@ -11,6 +11,10 @@
  * chain: `seq` counts 1, 2, 3 … within a chain and `prev` is the id of receipt `seq - 1`
  * (64 zeros for seq 1). A chain id is a NATS subject token: [A-Za-z0-9_-]{1,64}.
  *
+ * A correction (SPEC §5) is a receipt with one more member, `corrects`: the id of an earlier
+ * receipt on the same chain that was stored although its Check was answered otherwise (deny,
+ * ReceiptLedger, 503). Its decision is the answer actually given.
+ *
  * Lifecycle words (docs/design.md): decided → signed → stored → integrated → published → proven.
  * This file is pure: no clock, no I/O; it runs in a browser.
  */
@@ -83,6 +87,8 @@ export interface ReceiptBody {
   evidence: Evidence[];
   policy_hash: string;
   kernel_key: string;
+  /** Present on a correction only: the id of the earlier receipt on this chain it corrects. */
+  corrects?: string;
 }
 
 /** What was decided about one request: the body minus the chain and signer fields. */

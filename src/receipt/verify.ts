@@ -86,5 +86,6 @@ function toReceipt(value: unknown): Receipt {
   const verdict = (r.decision as Record<string, unknown>).verdict;
   if (verdict !== 'allow' && verdict !== 'deny') throw bad('decision.verdict is not allow or deny');
   if (!Array.isArray(r.evidence)) throw bad('evidence is not a list');
+  if ('corrects' in r && (typeof r.corrects !== 'string' || !RECEIPT_ID_PATTERN.test(r.corrects))) throw bad('corrects is not 64 hex digits');
   return value as Receipt;
 }

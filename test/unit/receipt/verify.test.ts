@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { type ChioErrorCode, isChioError } from '../../../src/errors/index.js';
 import { toBase64 } from '../../../src/encoding.js';
 import { canonicalBytes, canonicalize } from '../../../src/receipt/jcs.js';
-import { GENESIS_PREV, MAX_RECEIPT_BYTES, receiptBytes, type Receipt } from '../../../src/receipt/receipt.js';
+import { GENESIS_PREV, MAX_RECEIPT_BYTES, receiptBytes, type Receipt, type ReceiptBody } from '../../../src/receipt/receipt.js';
 import { checkChainLink, verifyReceipt, verifyReceiptBytes } from '../../../src/receipt/verify.js';
 import { parseVerifierKey } from '../../../src/tlog/index.js';
 import {
@@ -207,6 +207,24 @@ describe('verifyReceiptBytes', () => {
     ];
     it.each(wrong)('throws RECEIPT_INVALID for %s', (_name, edit) => {
       expectCode(() => verifyReceiptBytes(edited(edit), TRUSTED), 'RECEIPT_INVALID');
+    });
+
+    // Signed, so that the shape check alone refuses them.
+    it.each<[string, unknown]>([
+      ['not hex', 'x'.repeat(64)],
+      ['in upper case', R1.id.toUpperCase()],
+      ['of 63 digits', R1.id.slice(1)],
+      ['a number', 1],
+      ['null', null],
+    ])('throws RECEIPT_INVALID for a signed receipt whose corrects is %s', (_name, corrects) => {
+      const body = { ...bodyOf(draftOf(1), { chain: 'chain-a', seq: 2, prev: R1.id }, KERNEL.verifierKey), corrects } as unknown as ReceiptBody;
+      expectCode(() => verifyReceiptBytes(receiptBytes(signBody(body, KERNEL.signer)), TRUSTED), 'RECEIPT_INVALID');
+    });
+
+    it('accepts a signed receipt whose corrects is a receipt id', () => {
+      const body = { ...bodyOf(draftOf(1), { chain: 'chain-a', seq: 2, prev: R1.id }, KERNEL.verifierKey), corrects: R1.id };
+      const correction = signBody(body, KERNEL.signer);
+      expect(verifyReceiptBytes(receiptBytes(correction), TRUSTED)).toEqual(correction);
     });
 
     it.each(['[]', '"receipt"', 'null', '1', '{}'])('throws RECEIPT_INVALID for the JSON value %s', (text) => {
