@@ -42,7 +42,7 @@ export async function publisherRow(natsUrl: string, keyDir: string, count: numbe
     const publisher = new ReceiptPublisher({ js, jsm, chain: 'bench-publisher', signer: kernel.signer, kernelKey: kernel.verifierKey, log: pino({ level: 'silent' }) });
     await publisher.open();
     let t = performance.now();
-    const receipts = await Promise.all(Array.from({ length: count }, (_, i) => publisher.store(draftOf(i), Date.now() + 60_000)));
+    const receipts = await Promise.all(Array.from({ length: count }, (_, i) => publisher.store(draftOf(i), Date.now() + 60_000).stored));
     const publisherRate = count / ((performance.now() - t) / 1000);
     await publisher.drain();
     const bytes = receiptBytes(receipts[0]!).length;

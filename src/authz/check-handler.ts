@@ -2,17 +2,18 @@
  * One Check, end to end: decide → sign → store (PubAck) → answer (SPEC §2). The answer never
  * leaves before its receipt is stored; a receipt not stored by the deadline
  * (CHIO_RECEIPT_TIMEOUT_MS from arrival) is a deny by guard ReceiptLedger with HTTP 503.
+ *
+ * One truth per receipt: at the deadline the handler abandons the receipt's ticket and answers
+ * from the receipt only if the publisher says it was already stored. So the publisher knows
+ * every stored receipt whose Check was answered 503, and corrects it on the chain (SPEC §5).
  */
 import type { Logger } from 'pino';
-import { beforeDeadline } from '../time.js';
 import type { Receipt, ReceiptDraft } from '../receipt/receipt.js';
 import { checkDuration, decisionsTotal, receiptsStoredTotal, receiptStoreFailuresTotal } from '../metrics.js';
 import { toCheckResponse, toUnstoredResponse } from './response.js';
 import { toReceiptDraft, type Decision } from '../decision/decision.js';
+import type { ReceiptTicket } from '../chain/publisher.js';
 import type { CheckRequest, CheckResponse } from './wire.js';
-
-/** Grace after the receipt deadline for a publish already under way to report back. */
-const DEADLINE_SLACK_MS = 5;
 
 /** What the handler needs of the decision pipeline. */
 export interface Decider {
@@ -22,8 +23,8 @@ export interface Decider {
 
 /** What the handler needs of the chain publisher. */
 export interface ReceiptStore {
-  /** Sign and store the receipt; rejects when it was not stored by `deadline` (absolute ms). */
-  store(draft: ReceiptDraft, deadline: number): Promise<Receipt>;
+  /** Sign and store the receipt by `deadline` (absolute ms); the ticket says what may be answered. */
+  store(draft: ReceiptDraft, deadline: number): ReceiptTicket;
 }
 
 export interface CheckHandlerOptions {
@@ -87,14 +88,35 @@ export class CheckHandler {
 
   private async store(draft: ReceiptDraft, deadline: number): Promise<Receipt | undefined> {
     try {
-      // The publisher honours the deadline itself; this cap makes sure no answer ever waits past it.
-      const receipt = await beforeDeadline(this.opts.publisher.store(draft, deadline), deadline + DEADLINE_SLACK_MS, 'storing the receipt');
-      receiptsStoredTotal.inc();
-      return receipt;
+      const receipt = await this.storedBy(this.opts.publisher.store(draft, deadline), deadline);
+      if (receipt) {
+        receiptsStoredTotal.inc();
+        return receipt;
+      }
     } catch (err) {
-      receiptStoreFailuresTotal.inc();
       this.opts.log.warn({ err: String(err) }, 'receipt not stored; denied (ReceiptLedger)');
-      return undefined;
+    }
+    receiptStoreFailuresTotal.inc();
+    return undefined;
+  }
+
+  /**
+   * The receipt once stored, or undefined when it was not by `deadline`: then it is abandoned,
+   * and never answered from, whenever its PubAck comes. Rejects when it could not be stored.
+   */
+  private async storedBy(ticket: ReceiptTicket, deadline: number): Promise<Receipt | undefined> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - this.now()));
+    });
+    try {
+      const receipt = await Promise.race([ticket.stored, expired]);
+      if (receipt) return receipt;
+      // The deadline passed. abandon() and the PubAck's handling are both synchronous: either
+      // the receipt is stored already (false: answer from it) or it never will be answered from.
+      return ticket.abandon() ? undefined : await ticket.stored;
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

@@ -7,6 +7,15 @@
  * (Nats-Expected-Last-Subject-Sequence): the server refuses a fork, so two writers can never
  * both extend the same receipt. Nats-Msg-Id (the receipt id) makes a retried publish harmless.
  *
+ * One truth per receipt. `store` hands the caller a ticket; the caller answers from the receipt
+ * only if it is stored before the caller abandons it (its deadline). Every other receipt — one
+ * abandoned, refused, or whose publish failed — MUST be answered deny / ReceiptLedger / 503,
+ * and the publisher knows which they are. When one of them turns out to be stored after all
+ * (its PubAck came after it was abandoned, or the chain head read back after a failed publish
+ * is that receipt), the publisher owes a correction (receipt/correction.ts): the next receipt
+ * it signs on the chain corrects it, and nothing else is signed before that correction is
+ * stored.
+ *
  * When a publish fails or times out the publisher does not know whether the receipt was stored,
  * so it re-reads the chain's head from the stream before signing the next one: seq is never
  * reused and prev always names a stored receipt.
@@ -15,9 +24,50 @@ import type { Logger } from 'pino';
 import { ChioError } from '../errors/index.js';
 import { beforeDeadline } from '../time.js';
 import { GENESIS_PREV, RECEIPT_SCHEMA, MAX_RECEIPT_BYTES, CHAIN_ID_PATTERN, receiptBytes, type Receipt, type ReceiptBody, type ReceiptDraft } from '../receipt/receipt.js';
+import { toCorrectionDraft } from '../receipt/correction.js';
 import { signReceipt, type ReceiptSigner } from '../receipt/sign.js';
 import { sha256Hex } from '../crypto/sha256.js';
 import { appendReceipt, readLastStoredReceipt, type ChainHeadRead, type ReceiptPublish } from '../store/receipts.js';
+
+/**
+ * How long past a receipt's deadline the publisher still waits for its PubAck. A late ack is
+ * then learnt directly (and the receipt corrected) instead of through a failed publish and a
+ * head read; the chain waits meanwhile, as it must: the next receipt names this one as prev.
+ * Also the time a correction's publish and its head read may take.
+ */
+export const DEFAULT_ACK_WAIT_MS = 1_000;
+
+/**
+ * What the caller of `store` holds for one receipt (SPEC §2, §5). The caller MUST answer from
+ * the receipt only when `stored` resolves before it abandons the ticket, or when `abandon()`
+ * returns false; in every other case it MUST answer deny / ReceiptLedger / 503.
+ */
+export interface ReceiptTicket {
+  /**
+   * Resolves with the receipt once stored (PubAck). Rejects with a ChioError (TIMEOUT,
+   * UNAVAILABLE, RECEIPT_INVALID) when it was not stored or was abandoned: then the Check is
+   * answered 503, and the publisher corrects the receipt should it be stored after all.
+   */
+  readonly stored: Promise<Receipt>;
+  /**
+   * Give up on the receipt. true: it was not stored (yet) and never will be answered from;
+   * false: it is already stored, `stored` has resolved, answer from it. Synchronous, as is the
+   * handling of a PubAck, so that no ack can fall between the two.
+   */
+  abandon(): boolean;
+}
+
+/**
+ * Room a receipt leaves under MAX_RECEIPT_BYTES for its correction, which holds the same
+ * request and subject plus `corrects` and the ReceiptLedger decision and evidence (about 250
+ * bytes): a correction must never be too large to store, or the chain could not go on.
+ */
+const CORRECTION_ROOM_BYTES = 512;
+
+interface Signed {
+  receipt: Receipt;
+  bytes: Uint8Array;
+}
 
 interface ChainHead {
   seq: number;
@@ -29,6 +79,8 @@ interface ChainHead {
 interface Pending {
   draft: ReceiptDraft;
   deadline: number;
+  /** Unset while the caller waits; 'stored' once answered from; 'refused' once abandoned or failed. */
+  outcome?: 'stored' | 'refused';
   resolve(receipt: Receipt): void;
   reject(err: ChioError): void;
 }
@@ -42,13 +94,20 @@ export interface PublisherOptions {
   kernelKey: string;
   log: Logger;
   now?: () => number;
+  /** DEFAULT_ACK_WAIT_MS unless given. */
+  ackWaitMs?: number;
 }
 
 export class ReceiptPublisher {
   readonly chain: string;
   private readonly opts: PublisherOptions;
   private readonly now: () => number;
+  private readonly ackWaitMs: number;
   private head: ChainHead | undefined;
+  /** The last receipt whose publish failed, until a head read says whether it was stored. */
+  private unsure: Receipt | undefined;
+  /** A receipt stored although its Check was answered 503: corrected before anything else is signed. */
+  private owed: Receipt | undefined;
   private readonly queue: Pending[] = [];
   private running = false;
   private idle: Promise<void> = Promise.resolve();
@@ -60,30 +119,46 @@ export class ReceiptPublisher {
     this.opts = opts;
     this.chain = opts.chain;
     this.now = opts.now ?? Date.now;
+    this.ackWaitMs = opts.ackWaitMs ?? DEFAULT_ACK_WAIT_MS;
   }
 
   /** Read the chain's head from the stream (resume after a restart). */
   async open(): Promise<{ seq: number }> {
-    this.head = await this.readHead();
-    return { seq: this.head.seq };
+    this.learnHead(await this.readHead());
+    return { seq: this.head!.seq };
   }
 
   /**
-   * Sign the draft as the next receipt on the chain and store it. Resolves with the stored
-   * receipt, or rejects with TIMEOUT / UNAVAILABLE when it was not stored by `deadline`
-   * (absolute, ms since epoch); the caller must then deny.
+   * Sign the draft as the next receipt on the chain and store it by `deadline` (absolute, ms
+   * since epoch). See ReceiptTicket for what the caller may answer.
    */
-  store(draft: ReceiptDraft, deadline: number): Promise<Receipt> {
-    if (this.closed) return Promise.reject(new ChioError('UNAVAILABLE', 'receipt publisher is closed'));
-    return new Promise((resolve, reject) => {
-      this.queue.push({ draft, deadline, resolve, reject });
+  store(draft: ReceiptDraft, deadline: number): ReceiptTicket {
+    let item!: Pending;
+    const stored = new Promise<Receipt>((resolve, reject) => (item = { draft, deadline, resolve, reject }));
+    // A caller that abandons the ticket need not wait on `stored`.
+    stored.catch(() => undefined);
+    if (this.closed) this.refuse(item, new ChioError('UNAVAILABLE', 'receipt publisher is closed'));
+    else {
+      this.queue.push(item);
       if (!this.running) void this.run();
-    });
+    }
+    return {
+      stored,
+      abandon: () => {
+        if (item.outcome === 'stored') return false;
+        this.refuse(item, new ChioError('TIMEOUT', 'receipt abandoned at its deadline'));
+        return true;
+      },
+    };
   }
 
-  /** Refuse new receipts and wait until every queued one is stored or failed. */
+  /**
+   * Refuse new receipts; wait until every queued one is stored or failed, and the chain is
+   * settled (an unknown publish outcome looked up, an owed correction stored) or was tried once.
+   */
   async drain(): Promise<void> {
     this.closed = true;
+    if (!this.running && (this.unsure || this.owed)) void this.run();
     await this.idle;
   }
 
@@ -91,12 +166,20 @@ export class ReceiptPublisher {
     this.running = true;
     this.idle = new Promise((resolve) => (this.markIdle = resolve));
     try {
-      for (let item = this.queue.shift(); item; item = this.queue.shift()) {
-        try {
-          item.resolve(await this.storeOne(item));
-        } catch (err) {
-          item.reject(err instanceof ChioError ? err : new ChioError('UNAVAILABLE', 'receipt was not stored', { cause: err }));
-        }
+      let settleTried = false;
+      for (;;) {
+        // Drop what was abandoned while queued: it was never signed, so there is nothing to correct.
+        while (this.queue[0]?.outcome) this.queue.shift();
+        const item = this.queue.shift();
+        if (item) {
+          await this.storeOne(item).catch((err: unknown) => this.refuse(item, err instanceof ChioError ? err : new ChioError('UNAVAILABLE', 'receipt was not stored', { cause: err })));
+          settleTried = false;
+        } else if (!settleTried && (this.unsure || this.owed)) {
+          // Idle: settle the chain now rather than when the next receipt comes. One try.
+          settleTried = true;
+          await this.settle(this.now() + this.ackWaitMs).catch((err: unknown) =>
+            this.opts.log.error({ chain: this.chain, corrects: this.owed?.id, err: String(err) }, 'chain not settled; tried again before the next receipt'));
+        } else break;
       }
     } finally {
       this.running = false;
@@ -104,32 +187,90 @@ export class ReceiptPublisher {
     }
   }
 
-  private async storeOne(item: Pending): Promise<Receipt> {
+  private async storeOne(item: Pending): Promise<void> {
+    if (item.outcome) return;
     if (this.now() >= item.deadline) throw new ChioError('TIMEOUT', 'receipt deadline passed before signing');
-    this.head ??= await beforeDeadline(this.readHead(), item.deadline, 'reading the chain head');
-    const head = this.head;
-    const body: ReceiptBody = {
-      ...item.draft,
-      schema: RECEIPT_SCHEMA,
-      chain: this.chain,
-      seq: head.seq + 1,
-      prev: head.id,
-      kernel_key: this.opts.kernelKey,
-    };
+    const head = await this.settle(item.deadline);
+    // Abandoned while the chain was settled: not signed, nothing to correct.
+    if (item.outcome) return;
+    const signed = this.sign(item.draft, head, MAX_RECEIPT_BYTES - CORRECTION_ROOM_BYTES);
+    try {
+      await this.publish(signed, head, Math.max(1, item.deadline - this.now()) + this.ackWaitMs);
+    } catch (err) {
+      throw new ChioError(this.now() >= item.deadline ? 'TIMEOUT' : 'UNAVAILABLE', 'receipt was not stored', { cause: err });
+    }
+    if (item.outcome === 'refused') {
+      this.owe(signed.receipt, 'PubAck after the receipt was abandoned');
+      return;
+    }
+    item.outcome = 'stored';
+    item.resolve(signed.receipt);
+  }
+
+  /**
+   * The head the next receipt follows: read from the stream when a publish failed (head reads
+   * by `deadline`), and past the correction owed, stored first. Throws when either fails.
+   */
+  private async settle(deadline: number): Promise<ChainHead> {
+    if (!this.head) this.learnHead(await beforeDeadline(this.readHead(), deadline, 'reading the chain head'));
+    if (this.owed) await this.correct(this.owed, this.head!);
+    return this.head!;
+  }
+
+  /** Store the correction of `target` after `head` (SPEC §5); throws when it was not stored. */
+  private async correct(target: Receipt, head: ChainHead): Promise<void> {
+    const signed = this.sign(toCorrectionDraft(target, new Date(this.now()).toISOString()), head, MAX_RECEIPT_BYTES);
+    try {
+      await this.publish(signed, head, this.ackWaitMs);
+    } catch (err) {
+      throw new ChioError('UNAVAILABLE', `the correction of ${target.id} was not stored`, { cause: err });
+    }
+    this.owed = undefined;
+    this.opts.log.warn({ chain: this.chain, seq: signed.receipt.seq, receipt_id: signed.receipt.id, corrects: target.id }, 'receipt corrected: stored, but answered deny 503 (ReceiptLedger)');
+  }
+
+  /** Sign `draft` as the receipt after `head`; RECEIPT_INVALID when its bytes are over `maxBytes`. */
+  private sign(draft: ReceiptDraft, head: ChainHead, maxBytes: number): Signed {
+    const body: ReceiptBody = { ...draft, schema: RECEIPT_SCHEMA, chain: this.chain, seq: head.seq + 1, prev: head.id, kernel_key: this.opts.kernelKey };
     const receipt = signReceipt(body, this.opts.signer, sha256Hex);
     const bytes = receiptBytes(receipt);
-    if (bytes.length > MAX_RECEIPT_BYTES) throw new ChioError('RECEIPT_INVALID', `receipt is ${bytes.length} bytes, over ${MAX_RECEIPT_BYTES}`);
+    if (bytes.length > maxBytes) throw new ChioError('RECEIPT_INVALID', `receipt is ${bytes.length} bytes, over ${maxBytes}`);
+    return { receipt, bytes };
+  }
+
+  /** Store a receipt as the one after `head`; on failure, whether it was stored is learnt at the next head read. */
+  private async publish({ receipt, bytes }: Signed, head: ChainHead, timeoutMs: number): Promise<void> {
     try {
-      const streamSeq = await appendReceipt(this.opts.js, receipt, bytes, head.streamSeq, Math.max(1, item.deadline - this.now()));
+      const streamSeq = await appendReceipt(this.opts.js, receipt, bytes, head.streamSeq, timeoutMs);
       this.head = { seq: receipt.seq, id: receipt.id, streamSeq };
-      return receipt;
     } catch (err) {
-      // Stored or not, we cannot tell: re-read the head before the next receipt is signed.
       this.head = undefined;
-      this.opts.log.warn({ chain: this.chain, seq: receipt.seq, err: String(err) }, 'receipt not stored');
-      const timedOut = this.now() >= item.deadline;
-      throw new ChioError(timedOut ? 'TIMEOUT' : 'UNAVAILABLE', 'receipt was not stored', { cause: err });
+      this.unsure = receipt;
+      this.opts.log.warn({ chain: this.chain, seq: receipt.seq, err: String(err) }, 'receipt not stored, or not known to be');
+      throw err;
     }
+  }
+
+  /** Take `head` as the chain's head; if it is the receipt whose publish failed, that one was stored. */
+  private learnHead(head: ChainHead): void {
+    const unsure = this.unsure;
+    this.head = head;
+    this.unsure = undefined;
+    if (unsure?.id !== head.id) return;
+    if (unsure.corrects !== undefined) this.owed = undefined;
+    else this.owe(unsure, 'stored, but its publish failed');
+  }
+
+  /** `receipt` is stored and its Check was answered 503: correct it next. */
+  private owe(receipt: Receipt, why: string): void {
+    this.owed = receipt;
+    this.opts.log.warn({ chain: this.chain, seq: receipt.seq, receipt_id: receipt.id, why }, 'receipt stored after its Check was answered 503; correcting it');
+  }
+
+  private refuse(item: Pending, err: ChioError): void {
+    if (item.outcome) return;
+    item.outcome = 'refused';
+    item.reject(err);
   }
 
   private async readHead(): Promise<ChainHead> {
@@ -138,4 +279,3 @@ export class ReceiptPublisher {
     return { seq: last.receipt.seq, id: last.receipt.id, streamSeq: last.streamSeq };
   }
 }
-

@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CheckHandler, type Decider, type ReceiptStore } from '../../../src/authz/check-handler.js';
+import type { ReceiptTicket } from '../../../src/chain/publisher.js';
 import type { CheckResponse } from '../../../src/authz/wire.js';
 import { allowed, denied, toReceiptDraft, type Decision, type DecisionFacts } from '../../../src/decision/decision.js';
 import { GENESIS_PREV, type Receipt, type ReceiptDraft } from '../../../src/receipt/receipt.js';
@@ -39,21 +40,76 @@ function decider(decision: Decision): Decider & { deadlines: number[] } {
   return { deadlines, decide: async (_req, deadline) => (deadlines.push(deadline), decision) };
 }
 
+/**
+ * A ticket the test settles, kept as the publisher keeps it: ack() stores the receipt unless it
+ * was abandoned; abandon() is false once stored, else true (and a later ack() is a correction
+ * owed, which the publisher makes and the handler never sees).
+ */
+interface HeldTicket extends ReceiptTicket {
+  draft: ReceiptDraft;
+  deadline: number;
+  state: 'waiting' | 'stored' | 'abandoned' | 'refused';
+  abandons: number;
+  ack(receipt: Receipt): void;
+  refuse(err: unknown): void;
+}
+
+function heldTicket(draft: ReceiptDraft, deadline: number): HeldTicket {
+  const result = deferred<Receipt>();
+  result.promise.catch(() => undefined);
+  const ticket: HeldTicket = {
+    draft, deadline, state: 'waiting', abandons: 0, stored: result.promise,
+    ack(receipt) {
+      if (ticket.state !== 'waiting') return;
+      ticket.state = 'stored';
+      result.resolve(receipt);
+    },
+    refuse(err) {
+      if (ticket.state !== 'waiting') return;
+      ticket.state = 'refused';
+      result.reject(err);
+    },
+    abandon() {
+      ticket.abandons += 1;
+      if (ticket.state === 'stored') return false;
+      ticket.refuse(new Error('abandoned'));
+      if (ticket.state === 'refused') ticket.state = 'abandoned';
+      return true;
+    },
+  };
+  return ticket;
+}
+
 /** A store whose every call waits for the test to settle it. */
-function heldStore(): ReceiptStore & { calls: Array<{ draft: ReceiptDraft; deadline: number; result: Deferred<Receipt> }> } {
-  const calls: Array<{ draft: ReceiptDraft; deadline: number; result: Deferred<Receipt> }> = [];
+function heldStore(): ReceiptStore & { calls: HeldTicket[] } {
+  const calls: HeldTicket[] = [];
   return {
     calls,
     store: (draft, deadline) => {
-      const result = deferred<Receipt>();
-      calls.push({ draft, deadline, result });
-      return result.promise;
+      const ticket = heldTicket(draft, deadline);
+      calls.push(ticket);
+      return ticket;
     },
   };
 }
 
 const stored = (draft: ReceiptDraft): Receipt => signReceipt(draft, { chain: 'chain-h', seq: 1, prev: GENESIS_PREV }, KERNEL);
-const storingStore = (): ReceiptStore => ({ store: async (draft) => stored(draft) });
+/** A store that stores every receipt at once. */
+const storingStore = (): ReceiptStore => ({
+  store: (draft, deadline) => {
+    const ticket = heldTicket(draft, deadline);
+    ticket.ack(stored(draft));
+    return ticket;
+  },
+});
+/** A store that refuses every receipt (the publish failed). */
+const refusingStore = (): ReceiptStore => ({
+  store: (draft, deadline) => {
+    const ticket = heldTicket(draft, deadline);
+    ticket.refuse(new Error('no responders'));
+    return ticket;
+  },
+});
 
 function handlerOf(pipeline: Decider, publisher: ReceiptStore, now: () => number = () => Date.now()): CheckHandler {
   return new CheckHandler({ pipeline, publisher, receiptTimeoutMs: TIMEOUT_MS, log: pino({ level: 'silent' }), now });
@@ -78,7 +134,7 @@ describe('CheckHandler.check', () => {
       expect(store.calls).toHaveLength(1);
       expect(answer).toBeUndefined();
       const receipt = stored(store.calls[0]!.draft);
-      store.calls[0]!.result.resolve(receipt);
+      store.calls[0]!.ack(receipt);
       await pending;
       expect(answer?.status.code).toBe(0);
       expect(header(answer!, 'x-chio-receipt-id')).toBe(receipt.id);
@@ -118,7 +174,7 @@ describe('CheckHandler.check', () => {
     ['shadow deny', SHADOW_DENY],
   ] as const)('when the receipt of the %s decision cannot be stored', (_name, decision) => {
     it('answers deny, guard ReceiptLedger, HTTP 503, no receipt id', async () => {
-      const answer = await handlerOf(decider(decision), { store: () => Promise.reject(new Error('no responders')) }).check({});
+      const answer = await handlerOf(decider(decision), refusingStore()).check({});
       expect(answer.status.code).toBe(7);
       expect(answer.ok_response).toBeUndefined();
       expect(answer.denied_response?.status.code).toBe(503);
@@ -127,21 +183,70 @@ describe('CheckHandler.check', () => {
     });
   });
 
-  describe('when storing the receipt outlasts the deadline', () => {
-    it('answers 503 ReceiptLedger a few ms after the deadline, not later and not before', async () => {
+  describe('when the receipt is not stored by the deadline', () => {
+    it('answers 503 ReceiptLedger at the deadline, not before, having abandoned the receipt', async () => {
+      vi.useFakeTimers({ now: 1_000_000 });
+      const store = heldStore();
+      let answer: CheckResponse | undefined;
+      void handlerOf(decider(ALLOW), store).check({}).then((r) => (answer = r));
+      await vi.advanceTimersByTimeAsync(TIMEOUT_MS - 1);
+      expect(answer).toBeUndefined();
+      expect(store.calls[0]!.abandons).toBe(0);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(answer?.denied_response?.status.code).toBe(503);
+      expect(header(answer!, 'x-chio-denial-guard')).toBe('ReceiptLedger');
+      expect(header(answer!, 'x-chio-receipt-id')).toBeUndefined();
+      // The publisher was told: the receipt is abandoned, and a PubAck for it now is a correction owed.
+      expect(store.calls[0]!.state).toBe('abandoned');
+    });
+
+    it('stays 503 when the receipt is stored after the answer', async () => {
       vi.useFakeTimers({ now: 1_000_000 });
       const store = heldStore();
       let answer: CheckResponse | undefined;
       void handlerOf(decider(ALLOW), store).check({}).then((r) => (answer = r));
       await vi.advanceTimersByTimeAsync(TIMEOUT_MS);
-      expect(answer).toBeUndefined();
-      await vi.advanceTimersByTimeAsync(10);
-      expect(answer?.denied_response?.status.code).toBe(503);
-      expect(header(answer!, 'x-chio-denial-guard')).toBe('ReceiptLedger');
-      // The receipt stored after the answer does not turn it into an allow.
-      store.calls[0]!.result.resolve(stored(store.calls[0]!.draft));
+      store.calls[0]!.ack(stored(store.calls[0]!.draft));
       await vi.advanceTimersByTimeAsync(1);
       expect(answer?.denied_response?.status.code).toBe(503);
+      expect(store.calls[0]!.state).toBe('abandoned');
+    });
+  });
+
+  describe('when the receipt is stored in time', () => {
+    it('answers allow without abandoning it', async () => {
+      vi.useFakeTimers({ now: 1_000_000 });
+      const store = heldStore();
+      let answer: CheckResponse | undefined;
+      void handlerOf(decider(ALLOW), store).check({}).then((r) => (answer = r));
+      await vi.advanceTimersByTimeAsync(TIMEOUT_MS - 1);
+      store.calls[0]!.ack(stored(store.calls[0]!.draft));
+      await vi.advanceTimersByTimeAsync(0);
+      expect(answer?.status.code).toBe(0);
+      await vi.advanceTimersByTimeAsync(TIMEOUT_MS);
+      expect(store.calls[0]!.abandons).toBe(0);
+    });
+  });
+
+  describe('when the PubAck is handled at the deadline, before the handler gets to abandon', () => {
+    it('answers allow from the stored receipt, since abandon() says it is stored', async () => {
+      vi.useFakeTimers({ now: 1_000_000 });
+      const store = heldStore();
+      const handler = handlerOf(decider(ALLOW), {
+        store: (draft, deadline) => {
+          const ticket = store.store(draft, deadline) as HeldTicket;
+          // The ack is handled just before abandon(): `stored` has not yet told the handler.
+          const abandon = ticket.abandon;
+          ticket.abandon = () => (ticket.ack(stored(draft)), abandon());
+          return ticket;
+        },
+      });
+      let answer: CheckResponse | undefined;
+      void handler.check({}).then((r) => (answer = r));
+      await vi.advanceTimersByTimeAsync(TIMEOUT_MS);
+      expect(store.calls[0]!.abandons).toBe(1);
+      expect(answer?.status.code).toBe(0);
+      expect(header(answer!, 'x-chio-receipt-id')).toBe(stored(store.calls[0]!.draft).id);
     });
   });
 
@@ -151,7 +256,7 @@ describe('CheckHandler.check', () => {
       const pending = handlerOf(decider(SHADOW_DENY), store).check({});
       await flush();
       expect(store.calls[0]!.draft.decision).toEqual({ verdict: 'deny', guard: 'Policy', reason: 'denied by policy p', http_status: 403, shadow: true });
-      store.calls[0]!.result.resolve(stored(store.calls[0]!.draft));
+      store.calls[0]!.ack(stored(store.calls[0]!.draft));
       const answer = await pending;
       expect(answer.status.code).toBe(0);
       expect(header(answer, 'x-chio-shadow-verdict')).toBe('deny');
@@ -176,7 +281,7 @@ describe('CheckHandler.drain', () => {
       const waits = [1, 2, 3].map((n) => handler.drain().then(() => drained.push(n)));
       await flush();
       expect(drained).toEqual([]);
-      store.calls[0]!.result.resolve(stored(store.calls[0]!.draft));
+      store.calls[0]!.ack(stored(store.calls[0]!.draft));
       await check;
       await flush();
       expect(drained.sort()).toEqual([1, 2, 3]);
@@ -195,7 +300,7 @@ describe('CheckHandler.drain', () => {
         const wait = handler.drain().then(() => (done = true));
         await flush();
         expect(done).toBe(false);
-        store.calls[round]!.result.resolve(stored(store.calls[round]!.draft));
+        store.calls[round]!.ack(stored(store.calls[round]!.draft));
         await check;
         await wait;
         expect(done).toBe(true);

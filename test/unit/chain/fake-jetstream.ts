@@ -4,7 +4,9 @@
  * checks them: duplicates first) and streams.getMessage({ last_by_subj }).
  *
  * Faults are queued per call: the next publish can fail before storing, fail after storing
- * (the PubAck is lost) or hang until its timeout; the next head read can fail or hang.
+ * (the PubAck is lost), hang until its timeout, or store at once and ack `ackAfterMs` later (a
+ * late PubAck; at or past the publish timeout it is lost, as nats.js reports it: a timeout for
+ * a message that was stored); the next head read can fail or hang.
  */
 import type { ChainHeadRead, ReceiptPublish } from '../../../src/store/receipts.js';
 
@@ -25,7 +27,7 @@ export interface PublishCall {
   data: Uint8Array;
 }
 
-export type PublishFault = 'reject' | 'lose-ack' | 'hang';
+export type PublishFault = 'reject' | 'lose-ack' | 'hang' | { ackAfterMs: number };
 export type ReadFault = 'reject' | 'hang';
 
 export class FakeJetStream {
@@ -72,6 +74,10 @@ export class FakeJetStream {
     if (last !== options.expect.lastSubjectSequence) throw new Error(`fake: wrong last sequence: ${last}`);
     const stored = this.append(subject, data, options.msgID);
     if (fault === 'lose-ack') throw new Error('fake: timeout waiting for the PubAck');
+    if (typeof fault === 'object') {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(fault.ackAfterMs, options.timeout)));
+      if (fault.ackAfterMs >= options.timeout) throw new Error('fake: timeout waiting for the PubAck');
+    }
     return { seq: stored.seq };
   }
 

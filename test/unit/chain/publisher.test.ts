@@ -1,25 +1,12 @@
-import { pino } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
-import { ReceiptPublisher, type PublisherOptions } from '../../../src/chain/publisher.js';
+import { DEFAULT_ACK_WAIT_MS } from '../../../src/chain/publisher.js';
 import { GENESIS_PREV, receiptBytes, type Receipt } from '../../../src/receipt/receipt.js';
-import { checkChainLink, verifyReceiptBytes } from '../../../src/receipt/verify.js';
+import { verifyReceiptBytes } from '../../../src/receipt/verify.js';
 import { RECEIPTS_STREAM, receiptSubject } from '../../../src/store/resources.js';
 import { expectRejectCode } from '../../support/errors.js';
-import { draftOf, kernelOf, signReceipt } from '../receipt/helpers.js';
+import { draftOf, signReceipt } from '../receipt/helpers.js';
 import { FakeJetStream } from './fake-jetstream.js';
-
-const KERNEL = kernelOf(7);
-const CHAIN = 'chain-p';
-const SUBJECT = receiptSubject(CHAIN);
-const soon = (ms = 1000) => Date.now() + ms;
-
-function publisherOn(fake: FakeJetStream, overrides: Partial<PublisherOptions> = {}): ReceiptPublisher {
-  return new ReceiptPublisher({
-    js: fake.js, jsm: fake.jsm, chain: CHAIN, signer: KERNEL.signer, kernelKey: KERNEL.verifierKey, log: pino({ level: 'silent' }),
-    // Read at call time, so that a fake clock installed later is the one the publisher sees.
-    now: () => Date.now(), ...overrides,
-  });
-}
+import { CHAIN, KERNEL, SUBJECT, publisherOn, soon, storedChain, storeOf } from './chain-fixture.js';
 
 /**
  * On a fake clock: start `work` with a deadline `ms` ahead and say how it stands 1 ms before
@@ -39,13 +26,6 @@ async function settledAt(ms: number, work: (deadline: number) => Promise<unknown
   }
 }
 
-/** Every receipt stored under the chain's subject, each verified on its own and linked to the one before. */
-function storedChain(fake: FakeJetStream): Receipt[] {
-  const receipts = fake.on(SUBJECT).map((m) => verifyReceiptBytes(m.data, [KERNEL.verifierKey]));
-  receipts.forEach((r, i) => checkChainLink(i === 0 ? undefined : receipts[i - 1], r));
-  return receipts;
-}
-
 describe('ReceiptPublisher', () => {
   describe('when receipts are stored one after another', () => {
     it('numbers them 1, 2, 3 … each naming the one before as prev, and resolves each with what was stored', async () => {
@@ -53,7 +33,7 @@ describe('ReceiptPublisher', () => {
       const publisher = publisherOn(fake);
       expect(await publisher.open()).toEqual({ seq: 0 });
       const answered: Receipt[] = [];
-      for (let i = 0; i < 5; i++) answered.push(await publisher.store(draftOf(i), soon()));
+      for (let i = 0; i < 5; i++) answered.push(await storeOf(publisher, draftOf(i)));
       expect(answered.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
       expect(answered.map((r) => r.prev)).toEqual([GENESIS_PREV, ...answered.slice(0, 4).map((r) => r.id)]);
       expect(storedChain(fake)).toEqual(answered);
@@ -62,7 +42,7 @@ describe('ReceiptPublisher', () => {
 
     it('carries the draft unchanged and signs with the kernel key it names', async () => {
       const fake = new FakeJetStream(RECEIPTS_STREAM);
-      const receipt = await publisherOn(fake).store(draftOf(3), soon());
+      const receipt = await storeOf(publisherOn(fake), draftOf(3));
       expect(receipt).toMatchObject({ ...draftOf(3), schema: 'chio.receipt.v1', chain: CHAIN, kernel_key: KERNEL.verifierKey });
       expect(verifyReceiptBytes(receiptBytes(receipt), [KERNEL.verifierKey])).toEqual(receipt);
     });
@@ -72,7 +52,7 @@ describe('ReceiptPublisher', () => {
     it('stores them in chain order without a fork', async () => {
       const fake = new FakeJetStream(RECEIPTS_STREAM);
       const publisher = publisherOn(fake);
-      const answered = await Promise.all(Array.from({ length: 20 }, (_, i) => publisher.store(draftOf(i), soon())));
+      const answered = await Promise.all(Array.from({ length: 20 }, (_, i) => storeOf(publisher, draftOf(i))));
       expect(answered.map((r) => r.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
       expect(storedChain(fake)).toHaveLength(20);
     });
@@ -84,9 +64,9 @@ describe('ReceiptPublisher', () => {
       const publisher = publisherOn(fake);
       // Other chains share the stream, so stream and chain sequences differ.
       fake.append(receiptSubject('other'), new Uint8Array([1]));
-      const first = await publisher.store(draftOf(0), soon());
+      const first = await storeOf(publisher, draftOf(0));
       fake.append(receiptSubject('other'), new Uint8Array([2]));
-      const second = await publisher.store(draftOf(1), soon());
+      const second = await storeOf(publisher, draftOf(1));
       expect(fake.publishes.map(({ subject, msgID, lastSubjectSequence }) => ({ subject, msgID, lastSubjectSequence }))).toEqual([
         { subject: SUBJECT, msgID: first.id, lastSubjectSequence: 0 },
         { subject: SUBJECT, msgID: second.id, lastSubjectSequence: 2 },
@@ -98,30 +78,13 @@ describe('ReceiptPublisher', () => {
     it('resumes after the last stored receipt', async () => {
       const fake = new FakeJetStream(RECEIPTS_STREAM);
       const before = publisherOn(fake);
-      await before.store(draftOf(0), soon());
-      const last = await before.store(draftOf(1), soon());
+      await storeOf(before, draftOf(0));
+      const last = await storeOf(before, draftOf(1));
       const after = publisherOn(fake);
       expect(await after.open()).toEqual({ seq: 2 });
-      const next = await after.store(draftOf(2), soon());
+      const next = await storeOf(after, draftOf(2));
       expect(next).toMatchObject({ seq: 3, prev: last.id });
       expect(storedChain(fake)).toHaveLength(3);
-    });
-  });
-
-  describe('when a publish fails after the receipt was stored (the PubAck is lost)', () => {
-    it('rejects, then re-reads the head so that the next receipt follows the stored one and no seq is reused', async () => {
-      const fake = new FakeJetStream(RECEIPTS_STREAM);
-      const publisher = publisherOn(fake);
-      await publisher.store(draftOf(0), soon());
-      fake.publishFaults.push('lose-ack');
-      await expectRejectCode(publisher.store(draftOf(1), soon()), 'UNAVAILABLE');
-      const readsBefore = fake.headReads;
-      const next = await publisher.store(draftOf(2), soon());
-      expect(fake.headReads).toBe(readsBefore + 1);
-      const chain = storedChain(fake);
-      expect(chain.map((r) => r.seq)).toEqual([1, 2, 3]);
-      expect(next).toEqual(chain[2]);
-      expect(next.prev).toBe(chain[1]!.id);
     });
   });
 
@@ -129,10 +92,10 @@ describe('ReceiptPublisher', () => {
     it('rejects, and the next receipt takes the seq that was never stored, linked to the stored head', async () => {
       const fake = new FakeJetStream(RECEIPTS_STREAM);
       const publisher = publisherOn(fake);
-      const first = await publisher.store(draftOf(0), soon());
+      const first = await storeOf(publisher, draftOf(0));
       fake.publishFaults.push('reject');
-      await expectRejectCode(publisher.store(draftOf(1), soon()), 'UNAVAILABLE');
-      const next = await publisher.store(draftOf(2), soon());
+      await expectRejectCode(storeOf(publisher, draftOf(1)), 'UNAVAILABLE');
+      const next = await storeOf(publisher, draftOf(2));
       expect(next).toMatchObject({ seq: 2, prev: first.id, request: draftOf(2).request });
       expect(storedChain(fake).map((r) => r.seq)).toEqual([1, 2]);
     });
@@ -143,34 +106,34 @@ describe('ReceiptPublisher', () => {
       const fake = new FakeJetStream(RECEIPTS_STREAM);
       const publisher = publisherOn(fake);
       fake.readFaults.push('reject');
-      await expect(publisher.store(draftOf(0), soon())).rejects.toBeInstanceOf(Error);
+      await expect(storeOf(publisher, draftOf(0))).rejects.toBeInstanceOf(Error);
       expect(fake.publishes).toHaveLength(0);
-      expect(await publisher.store(draftOf(1), soon())).toMatchObject({ seq: 1, prev: GENESIS_PREV });
+      expect(await storeOf(publisher, draftOf(1))).toMatchObject({ seq: 1, prev: GENESIS_PREV });
     });
   });
 
   describe('deadlines', () => {
     it('refuses a receipt whose deadline has passed with TIMEOUT, publishing nothing', async () => {
       const fake = new FakeJetStream(RECEIPTS_STREAM);
-      await expectRejectCode(publisherOn(fake).store(draftOf(0), Date.now() - 1), 'TIMEOUT');
+      await expectRejectCode(storeOf(publisherOn(fake), draftOf(0), Date.now() - 1), 'TIMEOUT');
       expect(fake.publishes).toHaveLength(0);
     });
 
-    it('gives the publish only the time left until the deadline', async () => {
+    it('gives the publish the time left until the deadline and the ack wait after it', async () => {
       const fake = new FakeJetStream(RECEIPTS_STREAM);
       const now = 1_000_000;
       const publisher = publisherOn(fake, { now: () => now });
       await publisher.open();
-      await publisher.store(draftOf(0), now + 120);
-      expect(fake.publishes[0]!.timeout).toBe(120);
+      await storeOf(publisher, draftOf(0), now + 120);
+      expect(fake.publishes[0]!.timeout).toBe(120 + DEFAULT_ACK_WAIT_MS);
     });
 
-    it('rejects with TIMEOUT at the deadline when the publish outlasts it', async () => {
+    it('rejects with TIMEOUT once the ack wait after the deadline is over, when the publish outlasts both', async () => {
       const fake = new FakeJetStream(RECEIPTS_STREAM);
-      const publisher = publisherOn(fake);
+      const publisher = publisherOn(fake, { ackWaitMs: 40 });
       await publisher.open();
       fake.publishFaults.push('hang');
-      const outcome = await settledAt(60, (deadline) => publisher.store(draftOf(0), deadline));
+      const outcome = await settledAt(60 + 40, (deadline) => storeOf(publisher, draftOf(0), deadline - 40));
       expect(outcome).toEqual({ before: 'pending', at: 'TIMEOUT' });
     });
 
@@ -178,7 +141,7 @@ describe('ReceiptPublisher', () => {
       const fake = new FakeJetStream(RECEIPTS_STREAM);
       fake.readFaults.push('hang');
       const publisher = publisherOn(fake);
-      const outcome = await settledAt(60, (deadline) => publisher.store(draftOf(0), deadline));
+      const outcome = await settledAt(60, (deadline) => storeOf(publisher, draftOf(0), deadline));
       expect(outcome).toEqual({ before: 'pending', at: 'TIMEOUT' });
       expect(fake.publishes).toHaveLength(0);
     });
@@ -189,9 +152,9 @@ describe('ReceiptPublisher', () => {
       const fake = new FakeJetStream(RECEIPTS_STREAM);
       const publisher = publisherOn(fake);
       const huge = draftOf(0, { request: { path: `/${'a'.repeat(20_000)}` } });
-      await expectRejectCode(publisher.store(huge, soon()), 'RECEIPT_INVALID');
+      await expectRejectCode(storeOf(publisher, huge), 'RECEIPT_INVALID');
       expect(fake.publishes).toHaveLength(0);
-      expect(await publisher.store(draftOf(1), soon())).toMatchObject({ seq: 1 });
+      expect(await storeOf(publisher, draftOf(1))).toMatchObject({ seq: 1 });
     });
   });
 
@@ -199,11 +162,11 @@ describe('ReceiptPublisher', () => {
     it('waits for the queued receipts, then refuses new ones with UNAVAILABLE', async () => {
       const fake = new FakeJetStream(RECEIPTS_STREAM);
       const publisher = publisherOn(fake);
-      const queued = [publisher.store(draftOf(0), soon()), publisher.store(draftOf(1), soon())];
+      const queued = [storeOf(publisher, draftOf(0)), storeOf(publisher, draftOf(1))];
       await publisher.drain();
       expect(storedChain(fake)).toHaveLength(2);
       await expect(Promise.all(queued)).resolves.toHaveLength(2);
-      await expectRejectCode(publisher.store(draftOf(2), soon()), 'UNAVAILABLE');
+      await expectRejectCode(storeOf(publisher, draftOf(2)), 'UNAVAILABLE');
     });
   });
 
@@ -217,7 +180,7 @@ describe('ReceiptPublisher', () => {
 describe('test helpers sign as the publisher does', () => {
   it('give the same receipt for the same draft at the same place', async () => {
     const fake = new FakeJetStream(RECEIPTS_STREAM);
-    const stored = await publisherOn(fake).store(draftOf(4), soon());
+    const stored = await storeOf(publisherOn(fake), draftOf(4));
     expect(signReceipt(draftOf(4), { chain: CHAIN, seq: 1, prev: GENESIS_PREV }, KERNEL)).toEqual(stored);
   });
 });

@@ -1,0 +1,242 @@
+/**
+ * Corrections (SPEC §5): a receipt stored although its Check was answered 503 is corrected by
+ * the next receipt on the chain, and no other receipt is. On the fake JetStream, with late,
+ * lost and failed PubAcks injected; the caller abandons tickets at their deadline as the
+ * check handler does.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { ReceiptPublisher } from '../../../src/chain/publisher.js';
+import { correctionDecision } from '../../../src/receipt/correction.js';
+import type { Receipt } from '../../../src/receipt/receipt.js';
+import { RECEIPTS_STREAM } from '../../../src/store/resources.js';
+import { expectRejectCode } from '../../support/errors.js';
+import { draftOf } from '../receipt/helpers.js';
+import { FakeJetStream, type PublishFault } from './fake-jetstream.js';
+import { publisherOn, storedChain, storeOf } from './chain-fixture.js';
+
+const ACK_WAIT_MS = 40;
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** A publisher on a fake clock, its first receipt stored. */
+async function started(): Promise<{ fake: FakeJetStream; publisher: ReceiptPublisher; first: Receipt }> {
+  vi.useFakeTimers({ now: 1_000_000 });
+  const fake = new FakeJetStream(RECEIPTS_STREAM);
+  const publisher = publisherOn(fake, { ackWaitMs: ACK_WAIT_MS });
+  const first = await storeOf(publisher, draftOf(0));
+  return { fake, publisher, first };
+}
+
+/** Store draft `i` with a deadline `ms` ahead and abandon it at the deadline, as the check handler does. */
+async function abandonedAt(publisher: ReceiptPublisher, i: number, ms: number): Promise<boolean> {
+  const ticket = publisher.store(draftOf(i), Date.now() + ms);
+  await vi.advanceTimersByTimeAsync(ms);
+  const abandoned = ticket.abandon();
+  if (abandoned) await expectRejectCode(ticket.stored, 'TIMEOUT');
+  return abandoned;
+}
+
+/** `correction` is the correction of `corrected`, as SPEC §5 writes it. */
+function expectCorrection(correction: Receipt | undefined, corrected: Receipt): void {
+  expect(correction).toMatchObject({
+    seq: corrected.seq + 1,
+    prev: corrected.id,
+    corrects: corrected.id,
+    request: corrected.request,
+    subject: corrected.subject,
+    policy_hash: corrected.policy_hash,
+    decision: correctionDecision(),
+    evidence: [{ guard: 'ReceiptLedger', verdict: 'deny' }],
+  });
+}
+
+/** A small seeded PRNG (mulberry32), so every run injects the same faults. */
+function mulberry32(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const corrections = (chain: Receipt[]) => chain.filter((r) => r.corrects !== undefined);
+
+describe('ReceiptPublisher corrections', () => {
+  describe('when the PubAck comes after the receipt was abandoned', () => {
+    it('stores a correction of it as the next receipt on the chain, then goes on after the correction', async () => {
+      const { fake, publisher } = await started();
+      fake.publishFaults.push({ ackAfterMs: 30 });
+      expect(await abandonedAt(publisher, 1, 20)).toBe(true);
+      expect(storedChain(fake)).toHaveLength(2); // stored, acked later
+      await vi.advanceTimersByTimeAsync(10);
+      const [, late, correction] = storedChain(fake);
+      expect(late!.decision.verdict).toBe('allow');
+      expectCorrection(correction, late!);
+      const next = await storeOf(publisher, draftOf(2));
+      expect(next).toMatchObject({ seq: 4, prev: correction!.id });
+      expect(next.corrects).toBeUndefined();
+    });
+  });
+
+  describe('when the PubAck comes before the receipt is abandoned', () => {
+    it('abandon() is false, the receipt is answered from, and nothing is corrected', async () => {
+      const { fake, publisher } = await started();
+      fake.publishFaults.push({ ackAfterMs: 10 });
+      const ticket = publisher.store(draftOf(1), Date.now() + 20);
+      await vi.advanceTimersByTimeAsync(20);
+      expect(ticket.abandon()).toBe(false);
+      expect(await ticket.stored).toEqual(storedChain(fake)[1]);
+      await storeOf(publisher, draftOf(2));
+      expect(corrections(storedChain(fake))).toEqual([]);
+    });
+  });
+
+  describe.each<[string, PublishFault]>([
+    ['the PubAck is lost at once', 'lose-ack'],
+    ['the PubAck comes after the ack wait', { ackAfterMs: 10_000 }],
+  ])('when the publish fails but the receipt was stored (%s)', (_name, fault) => {
+    it('rejects, finds the receipt at the head read and corrects it before any other receipt', async () => {
+      const { fake, publisher } = await started();
+      fake.publishFaults.push(fault);
+      const failed = storeOf(publisher, draftOf(1), Date.now() + 20);
+      const outcome = expect(failed).rejects.toMatchObject({ code: expect.stringMatching(/^(UNAVAILABLE|TIMEOUT)$/) });
+      await vi.advanceTimersByTimeAsync(20 + ACK_WAIT_MS);
+      await outcome;
+      const next = await storeOf(publisher, draftOf(2));
+      const chain = storedChain(fake);
+      expect(chain.map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+      expectCorrection(chain[2], chain[1]!);
+      expect(next).toEqual(chain[3]);
+    });
+  });
+
+  describe.each<[string, PublishFault]>([
+    ['refused', 'reject'],
+    ['timed out', 'hang'],
+  ])('when the publish is %s and the receipt was not stored', (_name, fault) => {
+    it('corrects nothing, and the next receipt takes the seq that was never stored', async () => {
+      const { fake, publisher, first } = await started();
+      fake.publishFaults.push(fault);
+      const failed = expect(storeOf(publisher, draftOf(1), Date.now() + 20)).rejects.toBeDefined();
+      await vi.advanceTimersByTimeAsync(20 + ACK_WAIT_MS);
+      await failed;
+      expect(await storeOf(publisher, draftOf(2))).toMatchObject({ seq: 2, prev: first.id });
+      expect(corrections(storedChain(fake))).toEqual([]);
+    });
+  });
+
+  describe('when a receipt is abandoned while it waits its turn', () => {
+    it('never signs it, so there is nothing to correct', async () => {
+      const { fake, publisher } = await started();
+      fake.publishFaults.push({ ackAfterMs: 30 });
+      const slow = storeOf(publisher, draftOf(1), Date.now() + 100);
+      const queued = publisher.store(draftOf(2), Date.now() + 10);
+      await vi.advanceTimersByTimeAsync(10);
+      expect(queued.abandon()).toBe(true);
+      await vi.advanceTimersByTimeAsync(20);
+      await slow;
+      expect(fake.publishes).toHaveLength(2);
+      expect(storedChain(fake).map((r) => r.request.id)).toEqual(['req-0', 'req-1']);
+    });
+  });
+
+  describe('when the correction itself is not stored', () => {
+    it('owes it, and stores it before the next receipt is signed', async () => {
+      const { fake, publisher } = await started();
+      fake.publishFaults.push({ ackAfterMs: 30 }, 'reject');
+      await abandonedAt(publisher, 1, 20);
+      await vi.advanceTimersByTimeAsync(10);
+      expect(storedChain(fake)).toHaveLength(2);
+      const next = await storeOf(publisher, draftOf(2));
+      const chain = storedChain(fake);
+      expectCorrection(chain[2], chain[1]!);
+      expect(next).toEqual(chain[3]);
+      expect(corrections(chain)).toHaveLength(1);
+    });
+
+    it('refuses the next receipt, signing nothing, when the correction fails again', async () => {
+      const { fake, publisher } = await started();
+      fake.publishFaults.push({ ackAfterMs: 30 }, 'reject', 'reject', 'reject');
+      await abandonedAt(publisher, 1, 20);
+      await vi.advanceTimersByTimeAsync(10);
+      await expectRejectCode(storeOf(publisher, draftOf(2)), 'UNAVAILABLE');
+      expect(storedChain(fake)).toHaveLength(2);
+      await storeOf(publisher, draftOf(3));
+      const chain = storedChain(fake);
+      expect(chain.map((r) => r.request.id)).toEqual(['req-0', 'req-1', 'req-1', 'req-3']);
+      expectCorrection(chain[2], chain[1]!);
+    });
+
+    it('does not correct twice when the correction was stored but its PubAck lost', async () => {
+      const { fake, publisher } = await started();
+      fake.publishFaults.push({ ackAfterMs: 30 }, 'lose-ack');
+      await abandonedAt(publisher, 1, 20);
+      await vi.advanceTimersByTimeAsync(10);
+      await storeOf(publisher, draftOf(2));
+      const chain = storedChain(fake);
+      expect(chain.map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+      expect(corrections(chain)).toHaveLength(1);
+      expectCorrection(chain[2], chain[1]!);
+    });
+  });
+
+  describe('when many Checks meet every kind of fault, each abandoned at its deadline', () => {
+    it.each([1, 2, 3, 4, 5])('corrects exactly the stored receipts not answered from, each by the next receipt (seed %i)', async (seed) => {
+      vi.useFakeTimers({ now: 1_000_000 });
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      const publisher = publisherOn(fake, { ackWaitMs: ACK_WAIT_MS });
+      const random = mulberry32(seed);
+      // Half the publishes go well; the rest fail, hang, lose or delay their PubAck.
+      const faults: Array<PublishFault | undefined> = [...Array<undefined>(6), 'reject', 'lose-ack', 'hang', { ackAfterMs: 5 }, { ackAfterMs: 25 }, { ackAfterMs: 500 }];
+      for (let i = 0; i < 300; i++) fake.publishFaults.push(faults[Math.floor(random() * faults.length)] ?? { ackAfterMs: 0 });
+      // 60 Checks, one every 7 ms, each with a 20 ms deadline, answered as the check handler answers.
+      const answered = new Map<string, string>();
+      for (let i = 0; i < 60; i++) {
+        setTimeout(() => {
+          const ticket = publisher.store(draftOf(i), Date.now() + 20);
+          // abandon() false: `stored` has resolved and the answer is the receipt; true: it rejects, 503.
+          ticket.stored.then((r) => answered.set(`req-${i}`, r.id), () => answered.set(`req-${i}`, '503'));
+          setTimeout(() => ticket.abandon(), 20);
+        }, i * 7);
+      }
+      await vi.advanceTimersByTimeAsync(60 * 7 + 2_000);
+      fake.publishFaults.length = 0;
+      await publisher.drain();
+
+      expect(answered.size).toBe(60);
+      const chain = storedChain(fake); // each verifies with the kernel key; seq 1, 2, 3 … no seq reused
+      chain.forEach((r, k) => {
+        const next = chain[k + 1];
+        if (r.corrects !== undefined) {
+          expect(r.corrects).toBe(chain[k - 1]!.id);
+          return;
+        }
+        const answer = answered.get(r.request.id!);
+        if (answer === r.id) expect(next?.corrects, `${r.request.id} was answered from`).toBeUndefined();
+        else expectCorrection(next, r);
+      });
+      // Every answer from a receipt names a stored one.
+      const ids = new Set(chain.map((r) => r.id));
+      for (const answer of answered.values()) if (answer !== '503') expect(ids.has(answer)).toBe(true);
+      // The scenario has both kinds: receipts answered from, and receipts corrected.
+      expect(corrections(chain).length).toBeGreaterThan(2);
+      expect([...answered.values()].filter((a) => a !== '503').length).toBeGreaterThan(3);
+    });
+  });
+
+  describe('drain', () => {
+    it('tries an owed correction before it resolves', async () => {
+      const { fake, publisher } = await started();
+      fake.publishFaults.push({ ackAfterMs: 30 }, 'reject');
+      await abandonedAt(publisher, 1, 20);
+      await vi.advanceTimersByTimeAsync(10);
+      await publisher.drain();
+      const chain = storedChain(fake);
+      expectCorrection(chain[2], chain[1]!);
+    });
+  });
+});
