@@ -23,6 +23,9 @@ export type ChioErrorCode =
   // receipts
   | 'RECEIPT_INVALID'
   | 'CHAIN_BROKEN'
+  // a correction (SPEC §5) that does not name a receipt integrated earlier on its chain, or
+  // names one already corrected
+  | 'CORRECTION_INVALID'
   | 'RECEIPT_NOT_STORED'
   // Check denials, one per reason a guard says no (status.ts names the guard and statuses)
   | 'REQUEST_MALFORMED'

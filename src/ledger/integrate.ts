@@ -8,7 +8,9 @@
  * The tree is a function of the receipts stream that anyone can recompute: leaves are the
  * stream's receipts in stream order, skipping the ones that fail a check (quarantined with the
  * reason) and duplicates (the id is already a leaf). Checks, in order: size → canonical JSON
- * (RFC 8785) → shape → id → trusted kernel key → signature → chain link (seq, prev).
+ * (RFC 8785) → shape → id → trusted kernel key → signature → chain link (seq, prev) → for a
+ * correction, the receipt it corrects (correction-link.ts), whose index entry then records
+ * `corrected_by`.
  *
  * The crash rule: an index entry at or past the committed size comes from a batch that did not
  * commit. When it names the very index this receipt gets now, the receipt passed every check
@@ -28,6 +30,7 @@ import type { LedgerState } from '../store/ledger-state.js';
 import type { QuarantinedReceipt } from '../store/quarantine.js';
 import type { StoredMessage } from '../store/receipts.js';
 import { TILE_WIDTH } from '../store/tile-store.js';
+import { linkCorrection } from './correction-link.js';
 
 /** The committed tree: its persisted state and the root it hashes to. */
 export interface TreeState extends LedgerState {
@@ -38,7 +41,7 @@ export interface TreeState extends LedgerState {
 export interface IntegrationReader {
   /** Stored hashes of the committed tree (of state.size leaves). */
   readHashes: HashReader;
-  /** The first `width` entries of entry bundle `n` (the committed tree's partial bundle). */
+  /** The first `width` entries of entry bundle `n` of the committed tree. */
   readEntries(n: number, width: number): Promise<readonly Uint8Array[]>;
   readIndexEntry(id: string): Promise<IndexEntry | undefined>;
   readChainHead(chain: string): Promise<IntegratedChainHead | undefined>;
@@ -98,7 +101,7 @@ export async function integrate(state: TreeState, batch: readonly StoredMessage[
   for (const tile of newTiles(TILE_HEIGHT, state.size, size)) tiles.push({ tile, data: await readTileData(tile, readHashes) });
   return {
     ...admitted,
-    indexEntries: leaves.map((l) => ({ id: l.receipt.id, entry: { index: l.index, seq: l.seq } })),
+    indexEntries: [...admitted.indexEntries].map(([id, entry]) => ({ id, entry })),
     tiles,
     bundles: await planBundles(state.size, leaves, reader),
     next: { size, streamSeq, root: await treeHash(size, readHashes) },
@@ -110,14 +113,16 @@ interface Admitted {
   quarantined: QuarantinedReceipt[];
   duplicates: number[];
   chainHeads: Array<{ chain: string; head: IntegratedChainHead }>;
+  /** Every index entry the batch writes: its leaves', in order, then receipts corrected in it. */
+  indexEntries: Map<string, IndexEntry>;
 }
 
 /** Check each message; the ones that pass become leaves at the next indexes. */
 async function admit(size: number, messages: readonly StoredMessage[], reader: IntegrationReader, checks: IntegrationChecks): Promise<Admitted> {
-  const out: Admitted = { leaves: [], quarantined: [], duplicates: [], chainHeads: [] };
+  const out: Admitted = { leaves: [], quarantined: [], duplicates: [], chainHeads: [], indexEntries: new Map() };
   const heads = new Map<string, IntegratedChainHead>();
   const headOf = async (chain: string) => heads.get(chain) ?? (await reader.readChainHead(chain));
-  const leafIds = new Set<string>();
+  const batch = new Map<string, Leaf>();
   for (const m of messages) {
     const index = size + out.leaves.length;
     let receipt: Receipt;
@@ -127,21 +132,31 @@ async function admit(size: number, messages: readonly StoredMessage[], reader: I
       out.quarantined.push(quarantined(m, undefined, err));
       continue;
     }
-    const known = leafIds.has(receipt.id) ? 'leaf' : await reader.readIndexEntry(receipt.id);
+    const known = batch.has(receipt.id) ? 'leaf' : await reader.readIndexEntry(receipt.id);
     if (known === 'leaf' || (known && known.index < size)) {
       out.duplicates.push(m.seq);
       continue;
     }
     const replayed = known !== undefined && known.index === index;
+    let corrected: { id: string; entry: IndexEntry } | undefined;
     try {
       if (!replayed) checkChainLink(await headOf(receipt.chain), receipt);
+      if (receipt.corrects !== undefined) {
+        const entry = await linkCorrection({ ...receipt, corrects: receipt.corrects }, { size, batch, entries: out.indexEntries, reader });
+        corrected = { id: receipt.corrects, entry };
+      }
     } catch (err) {
+      // A failed read is not the receipt's fault: the batch fails, and is integrated again.
+      if (!isChioError(err, 'CHAIN_BROKEN') && !isChioError(err, 'CORRECTION_INVALID')) throw err;
       out.quarantined.push(quarantined(m, receipt.chain, err));
       continue;
     }
-    leafIds.add(receipt.id);
+    const leaf = { receipt, bytes: m.data, index, seq: m.seq };
+    batch.set(receipt.id, leaf);
     heads.set(receipt.chain, { seq: receipt.seq, id: receipt.id, index });
-    out.leaves.push({ receipt, bytes: m.data, index, seq: m.seq });
+    out.leaves.push(leaf);
+    out.indexEntries.set(receipt.id, { index, seq: m.seq });
+    if (corrected) out.indexEntries.set(corrected.id, corrected.entry);
   }
   out.chainHeads = [...heads].map(([chain, head]) => ({ chain, head }));
   return out;

@@ -3,7 +3,8 @@
  * plan to JetStream, per batch in this order, so that a crash at any point is repaired by
  * integrating the same messages again (the ledger resumes from the committed state):
  *   1. quarantine   refused receipts, with the reason (once per message: Nats-Msg-Id)
- *   2. index        id → {index, seq}    (an entry at index ≥ state.size is from an unfinished batch)
+ *   2. index        id → {index, seq}, and corrected_by on a receipt a correction names
+ *                   (an entry at index ≥ state.size is from an unfinished batch)
  *   3. chains       chain → head
  *   4. tiles        hash tiles, then entry bundles, for the new leaves
  *   5. state        {size, streamSeq}    (the commit point: the tree now has `size` leaves)

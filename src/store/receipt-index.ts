@@ -1,5 +1,7 @@
 /**
- * The receipt index, `chio-index` KV bucket: receipt id → {"index": <leaf index>, "seq": <receipts-stream sequence>}.
+ * The receipt index, `chio-index` KV bucket: receipt id → {"index": <leaf index>, "seq": <receipts-stream sequence>},
+ * plus "corrected_by": <id> for a receipt that a correction (SPEC §5) integrated later names.
+ * Entries written before corrections existed have no "corrected_by" and read the same.
  *
  * Written by the ledger before a batch commits, so an entry at or past the committed tree size
  * comes from a batch that did not finish (see src/ledger/integrator.ts).
@@ -11,14 +13,19 @@ export interface IndexEntry {
   index: number;
   /** Stream sequence of the receipt in CHIO_RECEIPTS. */
   seq: number;
+  /** The id of the correction that names this receipt: it was stored, but its Check was answered 503. */
+  corrected_by?: string;
 }
 
 /** The index entry of receipt `id`, or undefined when the ledger has not integrated it. */
 export async function readIndexEntry(index: KV, id: string): Promise<IndexEntry | undefined> {
   const entry = await index.get(id);
-  return entry && entry.operation === 'PUT' ? entry.json<IndexEntry>() : undefined;
+  if (!entry || entry.operation !== 'PUT') return undefined;
+  const { index: leaf, seq, corrected_by } = entry.json<IndexEntry>();
+  return { index: leaf, seq, ...(corrected_by !== undefined ? { corrected_by } : {}) };
 }
 
 export async function writeIndexEntry(index: KV, id: string, entry: IndexEntry): Promise<void> {
-  await index.put(id, JSON.stringify({ index: entry.index, seq: entry.seq } satisfies IndexEntry));
+  const { index: leaf, seq, corrected_by } = entry;
+  await index.put(id, JSON.stringify({ index: leaf, seq, ...(corrected_by !== undefined ? { corrected_by } : {}) } satisfies IndexEntry));
 }

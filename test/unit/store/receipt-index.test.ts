@@ -24,3 +24,12 @@ describe('writeIndexEntry', () => {
     expect(await readIndexEntry(store.resources.index, id)).toEqual({ index: 41, seq: 44 });
   });
 });
+
+describe('an index entry of a corrected receipt', () => {
+  it('stores and reads back "corrected_by" after the fields old entries have', async () => {
+    const corrected = '12'.repeat(32);
+    await writeIndexEntry(store.resources.index, corrected, { index: 7, seq: 9, corrected_by: 'cd'.repeat(32) });
+    expect((await store.resources.index.get(corrected))?.string()).toBe(`{"index":7,"seq":9,"corrected_by":"${'cd'.repeat(32)}"}`);
+    expect(await readIndexEntry(store.resources.index, corrected)).toEqual({ index: 7, seq: 9, corrected_by: 'cd'.repeat(32) });
+  });
+});

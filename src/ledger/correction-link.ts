@@ -1,0 +1,58 @@
+/**
+ * The ledger's rule for a correction (SPEC §5): a receipt with `corrects` passes every check a
+ * receipt passes, and in addition `corrects` MUST name a receipt that is already a leaf, on the
+ * correction's own chain (so before it, since the chain link holds), and not corrected by
+ * another receipt. Otherwise the correction is quarantined as CORRECTION_INVALID: a correction
+ * that names nothing the log holds would make the log say an answer was refused that it never
+ * recorded.
+ *
+ * The link is recorded on the corrected receipt's index entry (`corrected_by`), where the
+ * verifier finds it. The corrected receipt is a leaf of this batch or of the committed tree;
+ * in the committed tree its chain is read from its entry bundle.
+ */
+import { ChioError } from '../errors/index.js';
+import type { Receipt } from '../receipt/receipt.js';
+import type { IndexEntry } from '../store/receipt-index.js';
+import { TILE_WIDTH } from '../store/tile-store.js';
+import type { IntegrationReader, Leaf } from './integrate.js';
+
+/** What linking a correction sees of the tree: the committed size, this batch so far. */
+export interface CorrectionContext {
+  /** Leaves of the committed tree. */
+  size: number;
+  /** The leaves admitted so far in this batch, by receipt id. */
+  batch: ReadonlyMap<string, Leaf>;
+  /** Index entries this batch already changes, by receipt id. */
+  entries: ReadonlyMap<string, IndexEntry>;
+  reader: IntegrationReader;
+}
+
+/**
+ * The index entry of the receipt `correction` corrects, now naming the correction. Throws
+ * CORRECTION_INVALID when the rule above does not hold; other errors are failed reads.
+ */
+export async function linkCorrection(correction: Receipt & { corrects: string }, ctx: CorrectionContext): Promise<IndexEntry> {
+  const target = correction.corrects;
+  const invalid = (why: string) => new ChioError('CORRECTION_INVALID', `correction ${correction.id.slice(0, 12)}… ${why}`);
+  const inBatch = ctx.batch.get(target);
+  // An entry at or past the committed size is from a batch that did not commit: not a leaf yet.
+  const committed = inBatch ? undefined : await ctx.reader.readIndexEntry(target);
+  if (!inBatch && (!committed || committed.index >= ctx.size)) throw invalid(`corrects ${target.slice(0, 12)}…, which is not in the log`);
+  const entry = ctx.entries.get(target) ?? (inBatch ? { index: inBatch.index, seq: inBatch.seq } : committed!);
+  const chain = inBatch ? inBatch.receipt.chain : await readLeafChain(ctx, entry.index, target);
+  if (chain !== correction.chain) throw invalid(`corrects a receipt of chain ${chain}`);
+  // A crash may have left this very link written already; any other is a second correction.
+  if (entry.corrected_by !== undefined && entry.corrected_by !== correction.id) throw invalid(`corrects a receipt already corrected by ${entry.corrected_by.slice(0, 12)}…`);
+  return { index: entry.index, seq: entry.seq, corrected_by: correction.id };
+}
+
+/** The chain of the committed leaf at `index`, which the index says is receipt `id`. */
+async function readLeafChain(ctx: CorrectionContext, index: number, id: string): Promise<string> {
+  const n = Math.floor(index / TILE_WIDTH);
+  const width = Math.min(TILE_WIDTH, ctx.size - n * TILE_WIDTH);
+  const bytes = (await ctx.reader.readEntries(n, width))[index % TILE_WIDTH];
+  // Leaves passed every receipt check when they were integrated; a mismatch is a damaged store.
+  const leaf = bytes ? (JSON.parse(new TextDecoder().decode(bytes)) as Partial<Receipt>) : undefined;
+  if (leaf?.id !== id || typeof leaf.chain !== 'string') throw new ChioError('INTERNAL', `leaf ${index} is not receipt ${id}, as the index says`);
+  return leaf.chain;
+}
