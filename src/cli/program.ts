@@ -22,7 +22,7 @@ import { openRevocationsBucket } from '../store/resources.js';
 import { revokeCapability } from '../store/revocations.js';
 import { buildCheckRequest } from './envoy-request.js';
 import { formatCheckAnswer, sendCheck } from './check.js';
-import { formatProven, proveReceipt } from './prove.js';
+import { formatProven, proveReceipt, toProvenJson } from './prove.js';
 
 type Stoppable = { stop(): Promise<void> };
 
@@ -183,7 +183,7 @@ export function buildProgram(): Command {
       const logKey = o.logKey ?? loadVerifierKey(join(cfg.keyDir, 'log.pub'));
       const kernelKeys = [o.kernelKey ?? loadVerifierKey(join(cfg.keyDir, 'kernel.pub'))];
       const proven = await proveReceipt(id, { verifierUrl: o.url, logKey, kernelKeys, waitMs: o.wait });
-      process.stdout.write(o.json ? `${JSON.stringify({ id, index: proven.index, tree_size: proven.treeSize, verdict: proven.receipt.decision.verdict, ok: true })}\n` : `${formatProven(proven)}\n`);
+      process.stdout.write(o.json ? `${JSON.stringify(toProvenJson(proven))}\n` : `${formatProven(proven)}\n`);
     });
   return program;
 }

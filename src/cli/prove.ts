@@ -1,9 +1,12 @@
 /**
  * `chio prove <id>`: fetch a receipt's proof from the verifier and check it locally against
  * the log key and kernel keys the operator trusts (from the key directory or flags), not
- * against keys the server hands out.
+ * against keys the server hands out. When the verifier says the receipt was corrected (SPEC
+ * §5: stored, but answered deny 503), the correction's own proof is fetched and checked too,
+ * and the receipt is shown with the answer actually given, never as a plain allow.
  */
 import { ChioError, codeOfHttpStatus } from '../errors/index.js';
+import { verifyCorrection } from '../verify/correction.js';
 import { verifyReceiptProof, type ProvenReceipt, type ReceiptProof } from '../verify/receipt-proof.js';
 
 export interface ProveOptions {
@@ -21,12 +24,27 @@ export const VERIFIER_REQUEST_TIMEOUT_MS = 10_000;
 /** How much of an error answer's body a message quotes. */
 const QUOTED_BODY_CHARS = 500;
 
+/** A proven receipt and, when it was corrected, its proven correction. */
+export interface ProveResult extends ProvenReceipt {
+  correction?: ProvenReceipt;
+}
+
 /**
- * Fetch the proof of receipt `id` and verify it. Throws ChioError: the code of the verifier's
- * answer (status table, errors/status.ts) when it is not 200, else the first check that fails.
+ * Fetch the proof of receipt `id` and verify it, and the proof of its correction if it has
+ * one. Throws ChioError: the code of the verifier's answer (status table, errors/status.ts)
+ * when it is not 200, else the first check that fails.
  */
-export async function proveReceipt(id: string, opts: ProveOptions): Promise<ProvenReceipt> {
+export async function proveReceipt(id: string, opts: ProveOptions): Promise<ProveResult> {
   const deadline = Date.now() + opts.waitMs;
+  const proven = await fetchProven(id, opts, deadline);
+  if (proven.correctedBy === undefined) return proven;
+  const correction = await fetchProven(proven.correctedBy, opts, deadline);
+  verifyCorrection(proven, correction);
+  return { ...proven, correction };
+}
+
+/** GET /v1/receipts/<id> until it is 200 or `deadline` passes, and verify the proof. */
+async function fetchProven(id: string, opts: ProveOptions, deadline: number): Promise<ProvenReceipt> {
   for (;;) {
     const res = await fetchReceipt(new URL(`/v1/receipts/${encodeURIComponent(id)}`, opts.verifierUrl));
     if (res.status === 200) {
@@ -59,7 +77,30 @@ async function fetchReceipt(url: URL): Promise<Response> {
   }
 }
 
-export function formatProven(p: ProvenReceipt): string {
-  return `receipt ${p.receipt.id} (${p.receipt.decision.verdict}${p.receipt.decision.guard ? `, guard ${p.receipt.decision.guard}` : ''})\n` +
-    `included at index ${p.index} in a checkpoint of size ${p.treeSize} (${p.origin}); signatures OK`;
+/** What `chio prove` prints: the receipt, the answer given when it was corrected, the proof. */
+export function formatProven(p: ProveResult): string {
+  const { id, decision, corrects } = p.receipt;
+  const proof = `included at index ${p.index} in a checkpoint of size ${p.treeSize} (${p.origin}); signatures OK`;
+  if (p.correction) {
+    const c = p.correction;
+    const answered = `${c.receipt.decision.verdict} ${c.receipt.decision.http_status}${c.receipt.decision.guard ? ` by ${c.receipt.decision.guard}` : ''}`;
+    return `receipt ${id}: decided ${decision.verdict}, stored, but answered ${answered} (corrected by ${c.receipt.id})\n${proof}\n` +
+      `correction made ${c.receipt.time}, included at index ${c.index} in a checkpoint of size ${c.treeSize}; signatures OK`;
+  }
+  const what = corrects !== undefined ? `, a correction of ${corrects}` : '';
+  return `receipt ${id} (${decision.verdict}${decision.guard ? `, guard ${decision.guard}` : ''}${what})\n${proof}`;
+}
+
+/**
+ * `chio prove --json`: `verdict` is the answer given — for a corrected receipt the
+ * correction's, never its own allow — with `corrected_by` or `corrects` when they apply.
+ */
+export function toProvenJson(p: ProveResult): Record<string, unknown> {
+  const verdict = (p.correction ?? p).receipt.decision.verdict;
+  return {
+    id: p.receipt.id, index: p.index, tree_size: p.treeSize, verdict,
+    ...(p.correction ? { corrected_by: p.correction.receipt.id } : {}),
+    ...(p.receipt.corrects !== undefined ? { corrects: p.receipt.corrects } : {}),
+    ok: true,
+  };
 }

@@ -4,7 +4,8 @@
  * verifiers can serve one log.
  *
  *   GET /checkpoint                 latest signed checkpoint (text/plain)
- *   GET /v1/receipts/<id>           200 receipt + index + checkpoint + inclusion proof,
+ *   GET /v1/receipts/<id>           200 receipt + index + checkpoint + inclusion proof
+ *                                   (+ corrected_by when a correction names it, SPEC §5),
  *                                   202 stored but not yet in a checkpoint, 404, 400
  *   GET /v1/consistency?old=N&new=M consistency proof between two tree sizes
  *   GET /v1/keys                    the log's and the kernels' verifier keys
@@ -72,13 +73,13 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
       entry = await readIndexEntry(opts.resources.index, id);
       if (!entry) return refuse(res, 'unknown', 'NOT_FOUND', 'no receipt with this id is stored');
     }
-    const { index, seq } = entry;
+    const { index, seq, corrected_by } = entry;
     const cp = await latest();
     if (!cp || index >= cp.checkpoint.size) return answer(res, 'pending', statusOf('PENDING').http, { status: 'pending', index });
     const body = await readStoredReceipt(opts.jsm, seq);
     if (!body || body.id !== id) throw new ChioError('INTERNAL', `index entry for ${id} names stream seq ${seq}, which holds another message`);
     const proof = await proveRecord(cp.checkpoint.size, index, tiles.hashReader(cp.checkpoint.size));
-    const out: ReceiptProof = { receipt: body, index, checkpoint: cp.note, inclusion_proof: proof.map(toBase64) };
+    const out: ReceiptProof = { receipt: body, index, checkpoint: cp.note, inclusion_proof: proof.map(toBase64), ...(corrected_by ? { corrected_by } : {}) };
     return answer(res, 'proven', 200, out);
   };
 

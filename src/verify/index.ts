@@ -13,6 +13,7 @@
  *   checkRecord                        an inclusion proof of a leaf under a root (RFC 6962 §2.1.1)
  *   checkTree                          a consistency proof between two roots (RFC 6962 §2.1.2)
  *   verifyReceiptProof                 what GET /v1/receipts/<id> answers (SPEC §7)
+ *   verifyCorrection                   a proven correction corrects a proven receipt (SPEC §5)
  *   verifyConsistencyProof             what GET /v1/consistency answers (SPEC §7)
  */
 export { ChioError, isChioError, type ChioErrorCode } from '../errors/index.js';
@@ -42,4 +43,5 @@ export {
   checkTree,
 } from '../tlog/index.js';
 export { verifyReceiptProof, type ReceiptProof, type ProofTrust, type ProvenReceipt } from './receipt-proof.js';
+export { verifyCorrection } from './correction.js';
 export { verifyConsistencyProof, type ConsistencyProof, type ProvenConsistency } from './consistency-proof.js';

@@ -4,14 +4,17 @@
  * keys. Pure (no I/O, no clock), so `chio prove`, the export verifier and the explorer page
  * run the same code.
  *
- * Order: shape (index, proof hashes) → checkpoint signature (log key) → receipt (canonical
- * bytes, id, kernel key, signature) → inclusion of SHA-256(0x00 ‖ receipt bytes) at `index`
- * under the checkpoint's root.
+ * Order: shape (index, proof hashes, corrected_by) → checkpoint signature (log key) → receipt
+ * (canonical bytes, id, kernel key, signature) → inclusion of SHA-256(0x00 ‖ receipt bytes) at
+ * `index` under the checkpoint's root.
+ *
+ * `corrected_by` is the verifier's word that a correction (SPEC §5) names this receipt; no
+ * signature covers it. It is proven by the correction's own proof (verifyCorrection).
  */
 import { ChioError } from '../errors/index.js';
 import { canonicalBytes } from '../receipt/jcs.js';
 import { verifyReceiptBytes } from '../receipt/verify.js';
-import type { Receipt } from '../receipt/receipt.js';
+import { RECEIPT_ID_PATTERN, type Receipt } from '../receipt/receipt.js';
 import { checkRecord, leafHash, openCheckpoint } from '../tlog/index.js';
 import { decodeProofHashes } from './proof-hashes.js';
 
@@ -21,6 +24,8 @@ export interface ReceiptProof {
   index: number;
   checkpoint: string;
   inclusion_proof: string[];
+  /** The id of the correction that names this receipt: stored, but answered deny 503 (SPEC §5, §7). */
+  corrected_by?: string;
 }
 
 export interface ProofTrust {
@@ -35,6 +40,8 @@ export interface ProvenReceipt {
   index: number;
   treeSize: number;
   origin: string;
+  /** The verifier says this correction names the receipt; verifyCorrection proves it. */
+  correctedBy?: string;
 }
 
 /** Verify a receipt proof; throws ChioError naming the first thing that does not hold. */
@@ -42,6 +49,9 @@ export function verifyReceiptProof(proof: ReceiptProof, trust: ProofTrust, expec
   if (typeof proof !== 'object' || proof === null) throw new ChioError('MALFORMED', 'proof is not an object');
   if (!Number.isSafeInteger(proof.index) || proof.index < 0) throw new ChioError('MALFORMED', 'index is not a leaf index');
   const hashes = decodeProofHashes(proof.inclusion_proof, 'inclusion_proof');
+  // Attacker-controlled, and not covered by any signature: a receipt id or nothing.
+  const correctedBy: unknown = proof.corrected_by;
+  if (correctedBy !== undefined && (typeof correctedBy !== 'string' || !RECEIPT_ID_PATTERN.test(correctedBy))) throw new ChioError('MALFORMED', 'corrected_by is not a receipt id');
   if (typeof proof.checkpoint !== 'string') throw new ChioError('MALFORMED', 'checkpoint is not a signed note');
   const checkpoint = openCheckpoint(proof.checkpoint, trust.logKey);
   const bytes = canonicalBytes(proof.receipt);
@@ -49,5 +59,5 @@ export function verifyReceiptProof(proof: ReceiptProof, trust: ProofTrust, expec
   if (expectedId !== undefined && receipt.id !== expectedId) throw new ChioError('RECEIPT_INVALID', 'the receipt returned is not the one asked for');
   if (proof.index >= checkpoint.size) throw new ChioError('PROOF_INVALID', `index ${proof.index} is outside the checkpoint's tree of size ${checkpoint.size}`);
   checkRecord(hashes, checkpoint.size, checkpoint.root, proof.index, leafHash(bytes));
-  return { receipt, index: proof.index, treeSize: checkpoint.size, origin: checkpoint.origin };
+  return { receipt, index: proof.index, treeSize: checkpoint.size, origin: checkpoint.origin, ...(correctedBy !== undefined ? { correctedBy } : {}) };
 }

@@ -10,8 +10,9 @@ import { isChioError, statusOf, type ChioErrorCode } from '../../../src/errors/i
 import { fromBase64, toBase64 } from '../../../src/encoding.js';
 import { generateSignerKey } from '../../../src/tlog/index.js';
 import type { ReceiptProof } from '../../../src/verify/index.js';
-import { PROVE_RETRY_INTERVAL_MS, proveReceipt, type ProveOptions } from '../../../src/cli/prove.js';
-import { chainOf, kernelOf } from '../receipt/helpers.js';
+import { PROVE_RETRY_INTERVAL_MS, formatProven, proveReceipt, toProvenJson, type ProveOptions } from '../../../src/cli/prove.js';
+import { toCorrectionDraft } from '../../../src/receipt/correction.js';
+import { chainOf, kernelOf, signReceipt } from '../receipt/helpers.js';
 import { receiptProofOf } from '../verify/proofs.js';
 
 const ORIGIN = 'chio.local/receipts';
@@ -20,6 +21,9 @@ const OTHER_LOG = generateSignerKey(ORIGIN, () => new Uint8Array(32).fill(52));
 const KERNEL = kernelOf(53);
 const RECEIPTS = chainOf(3, KERNEL);
 const ID = RECEIPTS[1]!.id;
+// The same chain where receipt 2 was stored but answered 503, and corrected by the next.
+const CORRECTION = signReceipt(toCorrectionDraft(RECEIPTS[1]!, '2025-01-01T00:59:00.000Z'), { chain: RECEIPTS[1]!.chain, seq: 3, prev: ID }, KERNEL);
+const CORRECTED_LOG = [RECEIPTS[0]!, RECEIPTS[1]!, CORRECTION];
 
 interface Answer {
   status: number;
@@ -98,6 +102,49 @@ describe('proveReceipt', () => {
     it('fails with MALFORMED when the body is not JSON', async () => {
       script = [{ status: 200, body: '{"receipt":' }];
       expect(await failureOf()).toBe('MALFORMED');
+    });
+  });
+
+  describe('when the verifier says the receipt was corrected', () => {
+    const correctedProof = async () => ({ ...(await receiptProofOf(CORRECTED_LOG, 1, LOG.signerKey)), corrected_by: CORRECTION.id });
+
+    it("fetches and verifies the correction's proof too, and shows the answer given, never a plain allow", async () => {
+      script = [json(200, await correctedProof()), json(200, await receiptProofOf(CORRECTED_LOG, 2, LOG.signerKey))];
+      const proven = await proveReceipt(ID, options);
+      expect(requests).toEqual([`/v1/receipts/${ID}`, `/v1/receipts/${CORRECTION.id}`]);
+      expect(proven.correction?.receipt).toEqual(CORRECTION);
+      const text = formatProven(proven);
+      expect(text).toContain(`receipt ${ID}: decided allow, stored, but answered deny 503 by ReceiptLedger (corrected by ${CORRECTION.id})`);
+      expect(text).not.toMatch(/\(allow\)/);
+      expect(toProvenJson(proven)).toEqual({ id: ID, index: 1, tree_size: 3, verdict: 'deny', corrected_by: CORRECTION.id, ok: true });
+    });
+
+    it('fails with CORRECTION_INVALID when the receipt it names does not correct this one', async () => {
+      script = [json(200, { ...(await correctedProof()), corrected_by: RECEIPTS[2]!.id }), json(200, await receiptProofOf(RECEIPTS, 2, LOG.signerKey))];
+      expect(await failureOf()).toBe('CORRECTION_INVALID');
+      expect(statusOf('CORRECTION_INVALID').exit).toBe(3);
+    });
+
+    it("fails with the correction's proof's code when that proof does not verify", async () => {
+      script = [json(200, await correctedProof()), json(200, await receiptProofOf(CORRECTED_LOG, 2, OTHER_LOG.signerKey))];
+      expect(await failureOf()).toBe('UNTRUSTED_KEY');
+    });
+  });
+
+  describe('when the receipt is a correction', () => {
+    it('shows what it corrects', async () => {
+      script = [json(200, await receiptProofOf(CORRECTED_LOG, 2, LOG.signerKey))];
+      const proven = await proveReceipt(CORRECTION.id, options);
+      expect(formatProven(proven)).toContain(`receipt ${CORRECTION.id} (deny, guard ReceiptLedger, a correction of ${ID})`);
+      expect(toProvenJson(proven)).toEqual({ id: CORRECTION.id, index: 2, tree_size: 3, verdict: 'deny', corrects: ID, ok: true });
+    });
+  });
+
+  describe('when the receipt was not corrected', () => {
+    it('shows its own verdict', () => {
+      const text = formatProven({ receipt: RECEIPTS[1]!, index: 1, treeSize: 3, origin: ORIGIN });
+      expect(text).toBe(`receipt ${ID} (allow)\nincluded at index 1 in a checkpoint of size 3 (${ORIGIN}); signatures OK`);
+      expect(toProvenJson({ receipt: RECEIPTS[1]!, index: 1, treeSize: 3, origin: ORIGIN })).toEqual({ id: ID, index: 1, tree_size: 3, verdict: 'allow', ok: true });
     });
   });
 

@@ -39,12 +39,17 @@ export class LogFixture {
     }
   }
 
-  /** Integrate the next `count` stored receipts: index entries, tiles, bundles, then the state. */
+  /**
+   * Integrate the next `count` stored receipts: index entries (a correction's target gains
+   * corrected_by, unchecked), tiles, bundles, then the state.
+   */
   async integrate(count: number): Promise<void> {
     const oldSize = this.size;
     for (const { receipt, seq } of this.stored.slice(oldSize, oldSize + count)) {
       const bytes = canonicalBytes(receipt);
       await writeIndexEntry(this.ctx.resources.index, receipt.id, { index: this.size, seq });
+      const target = receipt.corrects !== undefined ? this.stored.findIndex((s) => s.receipt.id === receipt.corrects) : -1;
+      if (target >= 0) await writeIndexEntry(this.ctx.resources.index, receipt.corrects!, { index: target, seq: this.stored[target]!.seq, corrected_by: receipt.id });
       this.hashes.append(bytes);
       this.entries.push(bytes);
     }

@@ -18,7 +18,7 @@ const sourceOf = (distFile: string): string => join(ROOT, distFile.replace(/^\.?
 const VERIFY_NAMES = [
   'ChioError', 'GENESIS_PREV', 'MAX_PROOF_LENGTH', 'MAX_RECEIPT_BYTES', 'RECEIPT_SCHEMA', 'checkChainLink', 'checkRecord',
   'checkTree', 'isChioError', 'leafHash', 'openCheckpoint', 'parseVerifierKey', 'receiptBytes', 'verifyConsistencyProof',
-  'verifyReceipt', 'verifyReceiptBytes', 'verifyReceiptProof',
+  'verifyCorrection', 'verifyReceipt', 'verifyReceiptBytes', 'verifyReceiptProof',
 ];
 const NODE_ONLY_NAMES = [
   'GRPC', 'KEY_ROLES', 'clientReason', 'codeOfHttpStatus', 'connectNats', 'createLogger', 'generateKeys', 'loadConfig', 'loadKey',

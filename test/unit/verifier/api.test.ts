@@ -11,8 +11,11 @@ import {
   checkRecord, checkTree, decodeEntryBundle, leafHash, newEd25519SignerKey, openCheckpoint, type Checkpoint,
 } from '../../../src/tlog/index.js';
 import { fromBase64, toHex } from '../../../src/encoding.js';
-import type { ReceiptProof } from '../../../src/verify/receipt-proof.js';
-import { chainOf, kernelOf } from '../receipt/helpers.js';
+import { verifyReceiptProof, type ReceiptProof } from '../../../src/verify/receipt-proof.js';
+import { verifyCorrection } from '../../../src/verify/correction.js';
+import { toCorrectionDraft } from '../../../src/receipt/correction.js';
+import type { Receipt } from '../../../src/receipt/receipt.js';
+import { chainOf, kernelOf, signReceipt } from '../receipt/helpers.js';
 import { useTestStore, type StoreContext } from '../store/nats.js';
 import { LogFixture } from '../store/log-fixture.js';
 
@@ -152,6 +155,39 @@ describe('the verifier API over a log with published checkpoints', () => {
         expect((await verifier.get(path)).status, path).toBe(400);
       }
     });
+  });
+});
+
+describe('the verifier API over a log with a correction', () => {
+  const store = useTestStore();
+  const verifier = useVerifier(store);
+  const [r1, r2] = chainOf(2, kernel, 'chain-c') as [Receipt, Receipt];
+  const correction = signReceipt(toCorrectionDraft(r2, '2025-01-01T00:59:00.000Z'), { chain: 'chain-c', seq: 3, prev: r2.id }, kernel);
+  const trust = { logKey: logKey.verifierKey, kernelKeys: [kernel.verifierKey] };
+  const proofOf = async (id: string) => {
+    const res = await verifier.get(`/v1/receipts/${id}`);
+    expect(res.status).toBe(200);
+    return (await res.json()) as ReceiptProof;
+  };
+
+  beforeAll(async () => {
+    const log = new LogFixture(store);
+    await log.store([r1, r2, correction]);
+    await log.integrate(3);
+    await log.publishCheckpoint(ORIGIN, logKey.signerKey);
+  });
+
+  it('answers corrected_by for the corrected receipt, naming a correction whose own proof shows what it corrects', async () => {
+    const corrected = verifyReceiptProof(await proofOf(r2.id), trust, r2.id);
+    expect(corrected.correctedBy).toBe(correction.id);
+    const proven = verifyReceiptProof(await proofOf(correction.id), trust, correction.id);
+    expect(proven.receipt.corrects).toBe(r2.id);
+    expect(() => verifyCorrection(corrected, proven)).not.toThrow();
+  });
+
+  it('answers no corrected_by for a receipt nothing corrects, nor for the correction itself', async () => {
+    expect(await proofOf(r1.id)).not.toHaveProperty('corrected_by');
+    expect(await proofOf(correction.id)).not.toHaveProperty('corrected_by');
   });
 });
 

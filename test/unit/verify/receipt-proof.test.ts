@@ -202,6 +202,22 @@ describe('verifyReceiptProof', () => {
     });
   });
 
+  describe('when the verifier says the receipt was corrected', () => {
+    it('returns the id it names as correctedBy', () => {
+      const correctedBy = 'c0'.repeat(32);
+      expect(verifyReceiptProof({ ...proof, corrected_by: correctedBy }, TRUST, RECEIPTS[3]!.id).correctedBy).toBe(correctedBy);
+    });
+
+    it.each<[string, unknown]>([
+      ['upper-case hex', 'C0'.repeat(32)],
+      ['63 digits', 'c'.repeat(63)],
+      ['a number', 7],
+      ['null', null],
+    ])('throws MALFORMED for a corrected_by that is %s', (_name, correctedBy) => {
+      expectCode(() => verifyReceiptProof({ ...proof, corrected_by: correctedBy } as ReceiptProof, TRUST), 'MALFORMED');
+    });
+  });
+
   describe('when the proof is not an object', () => {
     it('throws MALFORMED', () => {
       expectCode(() => verifyReceiptProof(null as unknown as ReceiptProof, TRUST), 'MALFORMED');
