@@ -27,6 +27,8 @@ export interface EmbeddedNats {
   readonly url: string;
   readonly port: number;
   readonly storeDir: string;
+  /** The child's process id (tests pause it with SIGSTOP to delay PubAcks). */
+  readonly pid: number | undefined;
   /** Graceful stop (SIGTERM, then SIGKILL after a grace period). Resolves when the child exited. */
   stop(): Promise<void>;
   /** Abrupt stop (SIGKILL), as a crash would do. */
@@ -74,6 +76,7 @@ export async function startEmbeddedNats(options: EmbeddedNatsOptions): Promise<E
     url: `nats://127.0.0.1:${port}`,
     port,
     storeDir: options.storeDir,
+    pid: child.pid,
     stop: () => stopChild(child, exited, 'SIGTERM'),
     kill: () => stopChild(child, exited, 'SIGKILL'),
   };

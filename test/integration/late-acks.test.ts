@@ -1,0 +1,126 @@
+/**
+ * The log tells the truth about every answer (SPEC §5), over real gRPC and a real nats-server:
+ * the nats-server child is paused (SIGSTOP) while Checks are in flight, so their PubAcks come
+ * after the receipt deadline — within the publisher's ack wait, and past it (unknown outcome,
+ * found at the head read). Every Check answered 503 whose receipt was stored has a correction,
+ * the next receipt on the chain; no Check answered from its receipt has one; the ledger
+ * quarantines nothing; and `chio prove` shows the corrected receipt as corrected.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { startTestNats, tempDir, type TestNats } from '../support/nats.js';
+import { startTestChio, testConfig, type TestChio } from '../support/chio.js';
+import { buildCheckRequest } from '../../src/cli/envoy-request.js';
+import { sendCheck, type CheckAnswer } from '../../src/cli/check.js';
+import { formatProven, proveReceipt } from '../../src/cli/prove.js';
+import { demoToken } from '../../src/up.js';
+import { DEFAULT_ACK_WAIT_MS } from '../../src/chain/publisher.js';
+import { readStoredReceipt, readLastStreamSeq } from '../../src/store/receipts.js';
+import { QUARANTINE_STREAM } from '../../src/store/resources.js';
+import { checkChainLink, verifyReceiptBytes } from '../../src/receipt/verify.js';
+import { receiptBytes, type Receipt } from '../../src/receipt/receipt.js';
+
+const TIMEOUT_MS = 150;
+const CHAIN = 'late-acks';
+
+let nats: TestNats;
+let chio: TestChio;
+let dataDir: string;
+let token: string;
+/** Every answer, by the request id its receipt records. */
+const answers = new Map<string, CheckAnswer>();
+
+const keyFile = (name: string) => readFileSync(join(dataDir, 'keys', name), 'utf8').trim();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function check(): Promise<CheckAnswer> {
+  const request = buildCheckRequest({ method: 'POST', path: '/tools/x', host: 'h', headers: { 'x-chio-capability-token': token } });
+  const answer = await sendCheck(chio.grpcAddr, request);
+  answers.set(request.attributes!.request!.http!.id!, answer);
+  return answer;
+}
+
+/** Pause nats-server for `ms` while `count` Checks are sent; resolves with their answers. */
+async function checksWhilePaused(count: number, ms: number): Promise<CheckAnswer[]> {
+  const pid = nats.current.pid!;
+  process.kill(pid, 'SIGSTOP');
+  try {
+    const sent = Array.from({ length: count }, () => check());
+    await sleep(ms);
+    return await Promise.all(sent);
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+}
+
+/** Every receipt in the stream, in stream order (one chain here). */
+async function storedReceipts(): Promise<Receipt[]> {
+  const jsm = await jetstreamManager(chio.nc);
+  const last = await readLastStreamSeq(jsm);
+  const out: Receipt[] = [];
+  for (let seq = 1; seq <= last; seq++) out.push((await readStoredReceipt(jsm, seq))!);
+  return out;
+}
+
+beforeAll(async () => {
+  nats = await startTestNats();
+  dataDir = tempDir('chio-late-acks-');
+  chio = await startTestChio(testConfig(dataDir, nats.current.url, { CHIO_RECEIPT_TIMEOUT_MS: String(TIMEOUT_MS), CHIO_CHAIN_ID: CHAIN }));
+  token = demoToken(chio.config);
+});
+
+afterAll(async () => {
+  if (nats?.current.pid) process.kill(nats.current.pid, 'SIGCONT');
+  await chio?.stop();
+  await nats?.cleanup();
+});
+
+describe('when PubAcks come after the receipt deadline', () => {
+  it('corrects every stored receipt whose Check was answered 503, and only those', async () => {
+    expect((await check()).verdict).toBe('allow');
+    // Acks late but within the ack wait (abandoned, then acked), three times over.
+    for (let round = 0; round < 3; round++) {
+      const paused = await checksWhilePaused(4, TIMEOUT_MS + 250);
+      for (const a of paused) expect(a).toMatchObject({ verdict: 'deny', httpStatus: 503 });
+      expect((await check()).verdict).toBe('allow');
+    }
+    // Acks later than the ack wait: the publish times out, the head read finds the receipt.
+    await checksWhilePaused(2, TIMEOUT_MS + DEFAULT_ACK_WAIT_MS + 500);
+    let after = await check();
+    for (let i = 0; i < 20 && after.verdict !== 'allow'; i++) after = (await sleep(100), await check());
+    expect(after.verdict).toBe('allow');
+
+    const receipts = await storedReceipts();
+    // Each verifies on its own with the kernel key, and the chain has no gap or reused seq.
+    receipts.forEach((r, i) => {
+      expect(verifyReceiptBytes(receiptBytes(r), [keyFile('kernel.pub')])).toEqual(r);
+      checkChainLink(i === 0 ? undefined : receipts[i - 1], r);
+    });
+    const corrections = receipts.filter((r) => r.corrects !== undefined);
+    expect(corrections.length).toBeGreaterThanOrEqual(4);
+    receipts.forEach((r, i) => {
+      if (r.corrects !== undefined) return;
+      const answer = answers.get(r.request.id!)!;
+      if (answer.httpStatus === 503) expect(receipts[i + 1]?.corrects, `503 for ${r.request.id}`).toBe(r.id);
+      else {
+        expect(answer.receiptId).toBe(r.id);
+        expect(receipts[i + 1]?.corrects).toBeUndefined();
+      }
+    });
+  }, 30_000);
+
+  it("is proven corrected by chio prove, and the ledger took every receipt", async () => {
+    const receipts = await storedReceipts();
+    const correction = receipts.find((r) => r.corrects !== undefined)!;
+    const opts = { verifierUrl: chio.verifierUrl, logKey: keyFile('log.pub'), kernelKeys: [keyFile('kernel.pub')], waitMs: 10_000 };
+    const proven = await proveReceipt(correction.corrects!, opts);
+    expect(proven.correction?.receipt.id).toBe(correction.id);
+    expect(formatProven(proven)).toContain(`stored, but answered deny 503 by ReceiptLedger (corrected by ${correction.id})`);
+    expect(formatProven(await proveReceipt(correction.id, opts))).toContain(`a correction of ${correction.corrects}`);
+    const jsm = await jetstreamManager(chio.nc);
+    expect((await jsm.streams.info(QUARANTINE_STREAM)).state.messages).toBe(0);
+    expect(chio.ledger.ledger.treeSize).toBe(receipts.length);
+  }, 30_000);
+});
