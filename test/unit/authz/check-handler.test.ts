@@ -115,6 +115,14 @@ function handlerOf(pipeline: Decider, publisher: ReceiptStore, now: () => number
   return new CheckHandler({ pipeline, publisher, receiptTimeoutMs: TIMEOUT_MS, log: pino({ level: 'silent' }), now });
 }
 
+/** On a fake clock at 1 000 000 ms: start a Check of ALLOW against `store`; `answer()` is its answer once there is one. */
+function checkOnFakeClock(store: ReceiptStore): { answer(): CheckResponse | undefined } {
+  vi.useFakeTimers({ now: 1_000_000 });
+  let answer: CheckResponse | undefined;
+  void handlerOf(decider(ALLOW), store).check({}).then((r) => (answer = r));
+  return { answer: () => answer };
+}
+
 /** Let every pending promise callback run. */
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
 const header = (r: CheckResponse, key: string) =>
@@ -185,44 +193,38 @@ describe('CheckHandler.check', () => {
 
   describe('when the receipt is not stored by the deadline', () => {
     it('answers 503 ReceiptLedger at the deadline, not before, having abandoned the receipt', async () => {
-      vi.useFakeTimers({ now: 1_000_000 });
       const store = heldStore();
-      let answer: CheckResponse | undefined;
-      void handlerOf(decider(ALLOW), store).check({}).then((r) => (answer = r));
+      const check = checkOnFakeClock(store);
       await vi.advanceTimersByTimeAsync(TIMEOUT_MS - 1);
-      expect(answer).toBeUndefined();
+      expect(check.answer()).toBeUndefined();
       expect(store.calls[0]!.abandons).toBe(0);
       await vi.advanceTimersByTimeAsync(1);
-      expect(answer?.denied_response?.status.code).toBe(503);
-      expect(header(answer!, 'x-chio-denial-guard')).toBe('ReceiptLedger');
-      expect(header(answer!, 'x-chio-receipt-id')).toBeUndefined();
+      expect(check.answer()?.denied_response?.status.code).toBe(503);
+      expect(header(check.answer()!, 'x-chio-denial-guard')).toBe('ReceiptLedger');
+      expect(header(check.answer()!, 'x-chio-receipt-id')).toBeUndefined();
       // The publisher was told: the receipt is abandoned, and a PubAck for it now is a correction owed.
       expect(store.calls[0]!.state).toBe('abandoned');
     });
 
     it('stays 503 when the receipt is stored after the answer', async () => {
-      vi.useFakeTimers({ now: 1_000_000 });
       const store = heldStore();
-      let answer: CheckResponse | undefined;
-      void handlerOf(decider(ALLOW), store).check({}).then((r) => (answer = r));
+      const check = checkOnFakeClock(store);
       await vi.advanceTimersByTimeAsync(TIMEOUT_MS);
       store.calls[0]!.ack(stored(store.calls[0]!.draft));
       await vi.advanceTimersByTimeAsync(1);
-      expect(answer?.denied_response?.status.code).toBe(503);
+      expect(check.answer()?.denied_response?.status.code).toBe(503);
       expect(store.calls[0]!.state).toBe('abandoned');
     });
   });
 
   describe('when the receipt is stored in time', () => {
     it('answers allow without abandoning it', async () => {
-      vi.useFakeTimers({ now: 1_000_000 });
       const store = heldStore();
-      let answer: CheckResponse | undefined;
-      void handlerOf(decider(ALLOW), store).check({}).then((r) => (answer = r));
+      const check = checkOnFakeClock(store);
       await vi.advanceTimersByTimeAsync(TIMEOUT_MS - 1);
       store.calls[0]!.ack(stored(store.calls[0]!.draft));
       await vi.advanceTimersByTimeAsync(0);
-      expect(answer?.status.code).toBe(0);
+      expect(check.answer()?.status.code).toBe(0);
       await vi.advanceTimersByTimeAsync(TIMEOUT_MS);
       expect(store.calls[0]!.abandons).toBe(0);
     });

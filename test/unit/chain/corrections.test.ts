@@ -38,6 +38,18 @@ async function abandonedAt(publisher: ReceiptPublisher, i: number, ms: number): 
   return abandoned;
 }
 
+/**
+ * A publisher that owes a correction: receipt 2 (req-1) was stored after it was abandoned.
+ * `faults` are queued for the publishes after it, the first of which is the correction.
+ */
+async function owing(...faults: PublishFault[]): Promise<{ fake: FakeJetStream; publisher: ReceiptPublisher }> {
+  const { fake, publisher } = await started();
+  fake.publishFaults.push({ ackAfterMs: 30 }, ...faults);
+  expect(await abandonedAt(publisher, 1, 20)).toBe(true);
+  await vi.advanceTimersByTimeAsync(10);
+  return { fake, publisher };
+}
+
 /** `correction` is the correction of `corrected`, as SPEC §5 writes it. */
 function expectCorrection(correction: Receipt | undefined, corrected: Receipt): void {
   expect(correction).toMatchObject({
@@ -146,10 +158,7 @@ describe('ReceiptPublisher corrections', () => {
 
   describe('when the correction itself is not stored', () => {
     it('owes it, and stores it before the next receipt is signed', async () => {
-      const { fake, publisher } = await started();
-      fake.publishFaults.push({ ackAfterMs: 30 }, 'reject');
-      await abandonedAt(publisher, 1, 20);
-      await vi.advanceTimersByTimeAsync(10);
+      const { fake, publisher } = await owing('reject');
       expect(storedChain(fake)).toHaveLength(2);
       const next = await storeOf(publisher, draftOf(2));
       const chain = storedChain(fake);
@@ -159,10 +168,7 @@ describe('ReceiptPublisher corrections', () => {
     });
 
     it('refuses the next receipt, signing nothing, when the correction fails again', async () => {
-      const { fake, publisher } = await started();
-      fake.publishFaults.push({ ackAfterMs: 30 }, 'reject', 'reject', 'reject');
-      await abandonedAt(publisher, 1, 20);
-      await vi.advanceTimersByTimeAsync(10);
+      const { fake, publisher } = await owing('reject', 'reject', 'reject');
       await expectRejectCode(storeOf(publisher, draftOf(2)), 'UNAVAILABLE');
       expect(storedChain(fake)).toHaveLength(2);
       await storeOf(publisher, draftOf(3));
@@ -172,10 +178,7 @@ describe('ReceiptPublisher corrections', () => {
     });
 
     it('does not correct twice when the correction was stored but its PubAck lost', async () => {
-      const { fake, publisher } = await started();
-      fake.publishFaults.push({ ackAfterMs: 30 }, 'lose-ack');
-      await abandonedAt(publisher, 1, 20);
-      await vi.advanceTimersByTimeAsync(10);
+      const { fake, publisher } = await owing('lose-ack');
       await storeOf(publisher, draftOf(2));
       const chain = storedChain(fake);
       expect(chain.map((r) => r.seq)).toEqual([1, 2, 3, 4]);
@@ -230,10 +233,7 @@ describe('ReceiptPublisher corrections', () => {
 
   describe('drain', () => {
     it('tries an owed correction before it resolves', async () => {
-      const { fake, publisher } = await started();
-      fake.publishFaults.push({ ackAfterMs: 30 }, 'reject');
-      await abandonedAt(publisher, 1, 20);
-      await vi.advanceTimersByTimeAsync(10);
+      const { fake, publisher } = await owing('reject');
       await publisher.drain();
       const chain = storedChain(fake);
       expectCorrection(chain[2], chain[1]!);
