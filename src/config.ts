@@ -14,6 +14,10 @@ import { ChioError } from './errors/index.js';
 /** Root of the installed package (holds deploy/ and proto/), from src/ or dist/. */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
+/** Receipt chains per authz process (CHIO_LANES): each stores one receipt at a time. */
+export const DEFAULT_LANES = 8;
+export const MAX_LANES = 64;
+
 /** The demo policy set shipped with Chio (SPEC §8): the default for CHIO_POLICIES. */
 export const DEMO_POLICIES = resolve(PACKAGE_ROOT, 'deploy/policies');
 
@@ -50,7 +54,9 @@ const SETTINGS = {
   defaultVerdict: ['CHIO_DEFAULT', z.enum(['deny', 'allow']).default('deny')],
   logOrigin: ['CHIO_LOG_ORIGIN', z.string().regex(/^[^\s+]+$/, 'must be a non-empty name without spaces or "+"').default('chio.local/receipts')],
   checkpointIntervalMs: ['CHIO_CHECKPOINT_INTERVAL_MS', positiveMs.default(1000)],
-  chainId: ['CHIO_CHAIN_ID', z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must match [A-Za-z0-9_-]{1,64}').optional()],
+  // Up to 60 characters: a lane adds `-<n>` and a chain id is at most 64 (a NATS subject token).
+  chainId: ['CHIO_CHAIN_ID', z.string().regex(/^[A-Za-z0-9_-]{1,60}$/, 'must match [A-Za-z0-9_-]{1,60}').optional()],
+  lanes: ['CHIO_LANES', z.coerce.number().int().min(1).max(MAX_LANES).default(DEFAULT_LANES)],
   logLevel: ['CHIO_LOG_LEVEL', z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info')],
 } as const;
 
@@ -103,6 +109,6 @@ function readConfigFile(path: string): Record<string, unknown> {
 
 /** One chain per signing process: the host name (a pod name under Kubernetes), made a subject token. */
 function defaultChainId(): string {
-  const token = hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64);
+  const token = hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 60);
   return token.length > 0 ? token : 'chio';
 }

@@ -11,6 +11,7 @@ import { loadKey } from '../keys.js';
 import { ensureStreams, openRevocationsBucket } from '../store/resources.js';
 import { startHttpServer } from '../http.js';
 import { ReceiptPublisher } from '../chain/publisher.js';
+import { ReceiptLanes, laneChainIds } from '../chain/lanes.js';
 import { CheckHandler } from './check-handler.js';
 import { DecisionPipeline } from '../decision/pipeline.js';
 import { PolicyWatcher } from '../policy/policy-watcher.js';
@@ -20,7 +21,8 @@ import { startGrpcServer } from './grpc-server.js';
 export interface RunningAuthz {
   readonly grpcPort: number;
   readonly httpPort: number;
-  readonly chain: string;
+  /** The chains this process writes: one per lane (CHIO_LANES). */
+  readonly chains: readonly string[];
   readonly policyHash: string;
   readonly policies: PolicyWatcher;
   stop(): Promise<void>;
@@ -32,16 +34,12 @@ export async function startAuthz(config: ChioConfig, nc: NatsConnection, log: Lo
   log.info({ policy_hash: policies.current().hash, files: policies.current().files.length }, 'policies loaded');
   await ensureStreams(nc, config.replicas);
   const revocations = await RevocationList.open(await openRevocationsBucket(nc, config.replicas), log);
-  const publisher = new ReceiptPublisher({
-    js: jetstream(nc),
-    jsm: await jetstreamManager(nc),
-    chain: config.chainId,
-    signer: kernel.signer,
-    kernelKey: kernel.verifierKey,
-    log,
-  });
-  const { seq } = await publisher.open();
-  log.info({ chain: config.chainId, resumed_at_seq: seq }, 'receipt chain opened');
+  const js = jetstream(nc);
+  const jsm = await jetstreamManager(nc);
+  const publisher = new ReceiptLanes(
+    laneChainIds(config.chainId, config.lanes).map((chain) => new ReceiptPublisher({ js, jsm, chain, signer: kernel.signer, kernelKey: kernel.verifierKey, log })),
+  );
+  for (const { chain, seq } of await publisher.open()) log.info({ chain, resumed_at_seq: seq }, 'receipt chain opened');
   const pipeline = new DecisionPipeline({
     policies: () => policies.current(),
     mode: config.mode,
@@ -58,7 +56,7 @@ export async function startAuthz(config: ChioConfig, nc: NatsConnection, log: Lo
   return {
     grpcPort: grpcServer.port,
     httpPort: http.port,
-    chain: config.chainId,
+    chains: publisher.chains,
     get policyHash() {
       return policies.current().hash;
     },

@@ -110,6 +110,8 @@ export class ReceiptPublisher {
   private owed: Receipt | undefined;
   private readonly queue: Pending[] = [];
   private running = false;
+  /** 1 while a receipt is being stored (head read, sign, publish), else 0. */
+  private busy = 0;
   private idle: Promise<void> = Promise.resolve();
   private markIdle: () => void = () => {};
   private closed = false;
@@ -120,6 +122,11 @@ export class ReceiptPublisher {
     this.chain = opts.chain;
     this.now = opts.now ?? Date.now;
     this.ackWaitMs = opts.ackWaitMs ?? DEFAULT_ACK_WAIT_MS;
+  }
+
+  /** Receipts waiting for this chain, the one being stored included: how busy the lane is. */
+  get backlog(): number {
+    return this.queue.length + this.busy;
   }
 
   /** Read the chain's head from the stream (resume after a restart). */
@@ -190,14 +197,22 @@ export class ReceiptPublisher {
   private async storeOne(item: Pending): Promise<void> {
     if (item.outcome) return;
     if (this.now() >= item.deadline) throw new ChioError('TIMEOUT', 'receipt deadline passed before signing');
-    const head = await this.settle(item.deadline);
-    // Abandoned while the chain was settled: not signed, nothing to correct.
-    if (item.outcome) return;
-    const signed = this.sign(item.draft, head, MAX_RECEIPT_BYTES - CORRECTION_ROOM_BYTES);
+    // Busy from the head read to the end of the publish, and no longer: the lanes read `backlog`
+    // when the next Check comes, which may be as soon as this receipt is answered.
+    this.busy += 1;
+    let signed: Signed;
     try {
-      await this.publish(signed, head, Math.max(1, item.deadline - this.now()) + this.ackWaitMs);
-    } catch (err) {
-      throw new ChioError(this.now() >= item.deadline ? 'TIMEOUT' : 'UNAVAILABLE', 'receipt was not stored', { cause: err });
+      const head = await this.settle(item.deadline);
+      // Abandoned while the chain was settled: not signed, nothing to correct.
+      if (item.outcome) return;
+      signed = this.sign(item.draft, head, MAX_RECEIPT_BYTES - CORRECTION_ROOM_BYTES);
+      try {
+        await this.publish(signed, head, Math.max(1, item.deadline - this.now()) + this.ackWaitMs);
+      } catch (err) {
+        throw new ChioError(this.now() >= item.deadline ? 'TIMEOUT' : 'UNAVAILABLE', 'receipt was not stored', { cause: err });
+      }
+    } finally {
+      this.busy -= 1;
     }
     if (item.outcome === 'refused') {
       this.owe(signed.receipt, 'PubAck after the receipt was abandoned');

@@ -25,7 +25,8 @@ const allowRequest = () => buildCheckRequest({ method: 'POST', path: '/tools/x',
 beforeAll(async () => {
   nats = await startTestNats();
   dataDir = tempDir('chio-failclosed-');
-  chio = await startTestChio(testConfig(dataDir, nats.current.url, { CHIO_RECEIPT_TIMEOUT_MS: '150', CHIO_CHAIN_ID: 'fail-closed' }));
+  // One lane: this suite follows one chain across the outage (lanes are tested elsewhere).
+  chio = await startTestChio(testConfig(dataDir, nats.current.url, { CHIO_RECEIPT_TIMEOUT_MS: '150', CHIO_CHAIN_ID: 'fail-closed', CHIO_LANES: '1' }));
   token = demoToken(chio.config);
 });
 

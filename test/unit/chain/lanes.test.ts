@@ -1,0 +1,68 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { ReceiptLanes, laneChainIds } from '../../../src/chain/lanes.js';
+import { ReceiptPublisher } from '../../../src/chain/publisher.js';
+import { checkChainLink, verifyReceiptBytes } from '../../../src/receipt/verify.js';
+import { RECEIPTS_STREAM, receiptSubject } from '../../../src/store/resources.js';
+import { draftOf } from '../receipt/helpers.js';
+import { FakeJetStream } from './fake-jetstream.js';
+import { KERNEL, soon } from './chain-fixture.js';
+
+function lanesOn(fake: FakeJetStream, count: number): ReceiptLanes {
+  return new ReceiptLanes(laneChainIds('node-a', count).map((chain) => new ReceiptPublisher({
+    js: fake.js, jsm: fake.jsm, chain, signer: KERNEL.signer, kernelKey: KERNEL.verifierKey, log: pino({ level: 'silent' }),
+  })));
+}
+
+/** The receipts on one lane's chain, each verified on its own and linked to the one before. */
+function chainOf(fake: FakeJetStream, chain: string) {
+  const receipts = fake.on(receiptSubject(chain)).map((m) => verifyReceiptBytes(m.data, [KERNEL.verifierKey]));
+  receipts.forEach((r, i) => checkChainLink(i === 0 ? undefined : receipts[i - 1], r));
+  return receipts;
+}
+
+describe('laneChainIds', () => {
+  it('is the chain id itself for one lane, and <chain id>-<n> for several', () => {
+    expect(laneChainIds('node-a', 1)).toEqual(['node-a']);
+    expect(laneChainIds('node-a', 3)).toEqual(['node-a-0', 'node-a-1', 'node-a-2']);
+  });
+});
+
+describe('ReceiptLanes', () => {
+  describe('when Checks come one at a time', () => {
+    it('keeps to the first lane: an idle process writes one chain', async () => {
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      const lanes = lanesOn(fake, 4);
+      await lanes.open();
+      for (let i = 0; i < 5; i++) await lanes.store(draftOf(i), soon()).stored;
+      expect(chainOf(fake, 'node-a-0').map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
+      expect(fake.messages).toHaveLength(5);
+    });
+  });
+
+  describe('when many Checks are in flight at once', () => {
+    it('spreads them over every lane, each lane a valid chain of its own, every receipt stored once', async () => {
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      const lanes = lanesOn(fake, 3);
+      await lanes.open();
+      const stored = await Promise.all(Array.from({ length: 30 }, (_, i) => lanes.store(draftOf(i), soon()).stored));
+      const perLane = lanes.chains.map((chain) => chainOf(fake, chain));
+      expect(perLane.map((c) => c.length)).toEqual([10, 10, 10]);
+      expect(new Set(perLane.flat().map((r) => r.id))).toEqual(new Set(stored.map((r) => r.id)));
+      expect(perLane.flat()).toHaveLength(30);
+    });
+
+    it('resumes every lane from its own head after a restart', async () => {
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      const first = lanesOn(fake, 2);
+      await first.open();
+      await Promise.all(Array.from({ length: 6 }, (_, i) => first.store(draftOf(i), soon()).stored));
+      await first.drain();
+      const again = lanesOn(fake, 2);
+      expect(await again.open()).toEqual([{ chain: 'node-a-0', seq: 3 }, { chain: 'node-a-1', seq: 3 }]);
+      await Promise.all(Array.from({ length: 4 }, (_, i) => again.store(draftOf(10 + i), soon()).stored));
+      expect(chainOf(fake, 'node-a-0').map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
+      expect(chainOf(fake, 'node-a-1').map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
+    });
+  });
+});
