@@ -5,6 +5,7 @@
  *
  *   npm run bench                      # prints the table and writes bench/RESULTS.md
  *   BENCH_SECONDS=3 npm run bench      # shorter runs
+ *   BENCH_PROFILE=/tmp/p npm run bench # also a CPU profile of chio authz (V8 .cpuprofile)
  *
  * Rows:
  *   throughput   allows per second at saturation (a fast 503 is not throughput), median of
@@ -22,7 +23,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeys } from '../src/keys.js';
-import { loadConfig } from '../src/config.js';
+import { DEFAULT_LANES, loadConfig } from '../src/config.js';
 import { demoToken } from '../src/up.js';
 import { buildCheckRequest } from '../src/cli/envoy-request.js';
 import { startEmbeddedNats } from '../src/nats/server.js';
@@ -35,6 +36,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const RATES = [500, 1000, 2000];
 const RECEIPT_TIMEOUT_MS = 150;
+const LANES = Number(process.env.CHIO_LANES ?? DEFAULT_LANES);
 
 const work = mkdtempSync(join(tmpdir(), 'chio-bench-'));
 const keyDir = join(work, 'keys');
@@ -98,8 +100,8 @@ try {
   }
 
   // ---- the publisher alone -------------------------------------------------------------
-  const pub = await publisherRow(nats.url, keyDir, 2_000);
-  rows.push(['receipts stored/s, publisher alone', `${fmt(pub.rawSerial)} (1 in flight) / ${fmt(pub.rawPipelined)} (64)`, fmt(pub.publisher), fmt(pub.publisher / pub.rawPipelined, 2), '', `${pub.bytes} B per receipt`]);
+  const pub = await publisherRow(nats.url, keyDir, 4_000, LANES);
+  rows.push([`receipts stored/s, publisher alone (${LANES} lanes)`, `${fmt(pub.rawSerial)} (1 in flight) / ${fmt(pub.rawPipelined)} (64)`, fmt(pub.publisher), fmt(pub.publisher / pub.rawPipelined, 2), '', `${pub.bytes} B per receipt`]);
 
   // ---- overload: 2 × capacity without credentials, plus a trickle of valid Checks ------
   const capacity = (await chioAllowRate(saturate(chio.port, anonymousBody))).answerRate;
@@ -130,6 +132,6 @@ const machine = [
   `- machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB`,
   `- node ${process.version}, ${execFileSync('nats-server', ['--version']).toString().trim()}, ${execFileSync('h2load', ['--version']).toString().trim().split('\n')[0]}`,
   `- load: h2load, gRPC unary over h2c; saturation ${SECONDS} s × ${ROUNDS} alternating rounds (4 connections × 32 streams); fixed rates 10 connections`,
-  `- chio authz: one process, demo policies, capability token, CHIO_RECEIPT_TIMEOUT_MS=${RECEIPT_TIMEOUT_MS}; nats-server on the same machine`,
+  `- chio authz: one process, ${LANES} receipt lanes, demo policies, capability token, CHIO_RECEIPT_TIMEOUT_MS=${RECEIPT_TIMEOUT_MS}; nats-server on the same machine`,
 ].join('\n');
 writeFileSync(join(REPO, 'bench/RESULTS.md'), `# Receipt path benchmark (issue #8)\n\nLast run of \`npm run bench\`:\n\n${machine}\n\n${table}\n`);

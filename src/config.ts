@@ -15,7 +15,7 @@ import { ChioError } from './errors/index.js';
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Receipt chains per authz process (CHIO_LANES): each stores one receipt at a time. */
-export const DEFAULT_LANES = 8;
+export const DEFAULT_LANES = 16;
 export const MAX_LANES = 64;
 
 /** The demo policy set shipped with Chio (SPEC §8): the default for CHIO_POLICIES. */

@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { connectNats } from '../../src/nats/connection.js';
 import { ensureStreams } from '../../src/store/resources.js';
 import { ReceiptPublisher } from '../../src/chain/publisher.js';
+import { ReceiptLanes, laneChainIds } from '../../src/chain/lanes.js';
 import { loadKey } from '../../src/keys.js';
 import { receiptBytes, type ReceiptDraft } from '../../src/receipt/receipt.js';
 
@@ -32,14 +33,15 @@ export interface PublisherRow {
   bytes: number;
 }
 
-export async function publisherRow(natsUrl: string, keyDir: string, count: number): Promise<PublisherRow> {
+export async function publisherRow(natsUrl: string, keyDir: string, count: number, lanes: number): Promise<PublisherRow> {
   const nc = await connectNats({ servers: [natsUrl], name: 'chio-bench-publisher' });
   try {
     await ensureStreams(nc);
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
     const kernel = loadKey(keyDir, 'kernel');
-    const publisher = new ReceiptPublisher({ js, jsm, chain: 'bench-publisher', signer: kernel.signer, kernelKey: kernel.verifierKey, log: pino({ level: 'silent' }) });
+    // As chio authz runs it: DEFAULT_LANES chains, each receipt on the least busy one.
+    const publisher = new ReceiptLanes(laneChainIds('bench-publisher', lanes).map((chain) => new ReceiptPublisher({ js, jsm, chain, signer: kernel.signer, kernelKey: kernel.verifierKey, log: pino({ level: 'silent' }) })));
     await publisher.open();
     let t = performance.now();
     const receipts = await Promise.all(Array.from({ length: count }, (_, i) => publisher.store(draftOf(i), Date.now() + 60_000).stored));

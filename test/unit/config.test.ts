@@ -8,7 +8,7 @@ import { ChioError } from '../../src/errors/index.js';
 describe('loadConfig', () => {
   it('has the SPEC defaults', () => {
     const c = loadConfig({ env: {}, defaultBind: '127.0.0.1' });
-    expect(c).toMatchObject({ grpcPort: 9091, httpPort: 9090, ledgerPort: 9092, verifierPort: 9093, receiptTimeoutMs: 150, mode: 'enforce', defaultVerdict: 'deny', logOrigin: 'chio.local/receipts', checkpointIntervalMs: 1000, replicas: 1, bind: '127.0.0.1' });
+    expect(c).toMatchObject({ grpcPort: 9091, httpPort: 9090, ledgerPort: 9092, verifierPort: 9093, receiptTimeoutMs: 150, mode: 'enforce', defaultVerdict: 'deny', logOrigin: 'chio.local/receipts', checkpointIntervalMs: 1000, replicas: 1, lanes: 16, bind: '127.0.0.1' });
     expect(c.keyDir).toMatch(/\.chio\/keys$/);
   });
 
@@ -16,6 +16,8 @@ describe('loadConfig', () => {
     it.each([
       ['CHIO_GRPC_PORT', 'abc'], ['CHIO_GRPC_PORT', '70000'], ['CHIO_MODE', 'audit'], ['CHIO_REPLICAS', '2'],
       ['CHIO_RECEIPT_TIMEOUT_MS', '0'], ['CHIO_CHAIN_ID', 'a.b'], ['CHIO_LOG_ORIGIN', 'has space'],
+      // A lane adds -<n> to the chain id, which must stay a subject token of at most 64.
+      ['CHIO_CHAIN_ID', 'c'.repeat(61)], ['CHIO_LANES', '0'], ['CHIO_LANES', '65'], ['CHIO_LANES', '1.5'],
     ])('%s=%j stops with a message naming the setting', (name, value) => {
       expect(() => loadConfig({ env: { [name]: value } })).toThrow(ChioError);
       expect(() => loadConfig({ env: { [name]: value } })).toThrow(name);
