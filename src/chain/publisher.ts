@@ -23,9 +23,9 @@
 import type { Logger } from 'pino';
 import { ChioError } from '../errors/index.js';
 import { beforeDeadline } from '../time.js';
-import { GENESIS_PREV, RECEIPT_SCHEMA, MAX_RECEIPT_BYTES, CHAIN_ID_PATTERN, receiptBytes, type Receipt, type ReceiptBody, type ReceiptDraft } from '../receipt/receipt.js';
+import { GENESIS_PREV, RECEIPT_SCHEMA, MAX_RECEIPT_BYTES, CHAIN_ID_PATTERN, type Receipt, type ReceiptBody, type ReceiptDraft } from '../receipt/receipt.js';
 import { toCorrectionDraft } from '../receipt/correction.js';
-import { signReceipt, type ReceiptSigner } from '../receipt/sign.js';
+import { signReceiptToBytes, type ReceiptSigner } from '../receipt/sign.js';
 import { sha256Hex } from '../crypto/sha256.js';
 import { appendReceipt, readLastStoredReceipt, type ChainHeadRead, type ReceiptPublish } from '../store/receipts.js';
 
@@ -247,8 +247,7 @@ export class ReceiptPublisher {
   /** Sign `draft` as the receipt after `head`; RECEIPT_INVALID when its bytes are over `maxBytes`. */
   private sign(draft: ReceiptDraft, head: ChainHead, maxBytes: number): Signed {
     const body: ReceiptBody = { ...draft, schema: RECEIPT_SCHEMA, chain: this.chain, seq: head.seq + 1, prev: head.id, kernel_key: this.opts.kernelKey };
-    const receipt = signReceipt(body, this.opts.signer, sha256Hex);
-    const bytes = receiptBytes(receipt);
+    const { receipt, bytes } = signReceiptToBytes(body, this.opts.signer, sha256Hex);
     if (bytes.length > maxBytes) throw new ChioError('RECEIPT_INVALID', `receipt is ${bytes.length} bytes, over ${maxBytes}`);
     return { receipt, bytes };
   }

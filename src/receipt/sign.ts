@@ -9,6 +9,7 @@
  * and so is the hash that names the receipt, so this file imports no node: module.
  */
 import { toBase64 } from '../encoding.js';
+import { canonicalize } from './jcs.js';
 import { receiptBodyBytes, receiptIdOf, type Receipt, type ReceiptBody } from './receipt.js';
 
 /** An Ed25519 private key, as far as signing receipts needs one. */
@@ -26,4 +27,24 @@ export type ReceiptIdHash = (bodyBytes: Uint8Array) => string;
 export function signReceipt(body: ReceiptBody, signer: ReceiptSigner, idOf: ReceiptIdHash = receiptIdOf): Receipt {
   const bodyBytes = receiptBodyBytes(body);
   return { ...body, id: idOf(bodyBytes), signature: toBase64(signer.sign(bodyBytes)) };
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * signReceipt, and the receipt's JCS bytes (what is stored), serialising the body once.
+ * RFC 8785 §3.2.3: an object's canonical form is its members, each `name:value` in canonical
+ * form, sorted by name. So each member of the body is serialised once; joined, they are the
+ * body's bytes (what is hashed and signed); joined again with `id` and `signature` in their
+ * sorted places, the receipt's. Equal, byte for byte, to receiptBytes(signReceipt(…)) — a
+ * property test holds the two together.
+ */
+export function signReceiptToBytes(body: ReceiptBody, signer: ReceiptSigner, idOf: ReceiptIdHash = receiptIdOf): { receipt: Receipt; bytes: Uint8Array } {
+  const members = Object.keys(body).sort().map((name): [string, string] => [name, `${canonicalize(name)}:${canonicalize((body as unknown as Record<string, unknown>)[name])}`]);
+  const bodyBytes = encoder.encode(`{${members.map(([, m]) => m).join(',')}}`);
+  const id = idOf(bodyBytes);
+  const signature = toBase64(signer.sign(bodyBytes));
+  const all: Array<[string, string]> = [...members, ['id', `"id":${canonicalize(id)}`], ['signature', `"signature":${canonicalize(signature)}`]];
+  all.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return { receipt: { ...body, id, signature }, bytes: encoder.encode(`{${all.map(([, m]) => m).join(',')}}`) };
 }

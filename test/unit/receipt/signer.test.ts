@@ -2,9 +2,10 @@ import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { fromBase64, toBase64, toBase64Url, toHex } from '../../../src/encoding.js';
 import { canonicalBytes } from '../../../src/receipt/jcs.js';
-import { signReceipt } from '../../../src/receipt/sign.js';
+import { signReceipt, signReceiptToBytes } from '../../../src/receipt/sign.js';
 import { GENESIS_PREV, receiptBodyBytes, receiptBytes, toReceiptBody } from '../../../src/receipt/receipt.js';
 import { createNodeSignatureCheck, createNodeSigner } from '../../../src/crypto/ed25519.js';
 import { sha256Hex } from '../../../src/crypto/sha256.js';
@@ -162,5 +163,29 @@ describe('signReceipt', () => {
     it('gives the same receipt', () => {
       expect(signReceipt(BODY, KERNEL.signer, sha256Hex)).toEqual(signReceipt(BODY, KERNEL.signer));
     });
+  });
+});
+
+describe('signReceiptToBytes', () => {
+  const KERNEL = kernelOf(12);
+  // Any text a request can carry into a receipt: unicode, escapes, quotes, surrogate pairs.
+  const text = fc.string({ unit: 'grapheme', maxLength: 40 });
+  const bodies = fc.record({ path: text, host: text, reason: text, subject: text, seq: fc.integer({ min: 1, max: 2 ** 40 }), corrects: fc.option(fc.constant('cd'.repeat(32)), { nil: undefined }) })
+    .map(({ path, host, reason, subject, seq, corrects }) => {
+      const draft = draftOf(seq, {
+        request: { kind: 'http', method: 'POST', host, path },
+        subject: { subject },
+        decision: { verdict: 'deny', guard: 'Policy', reason, http_status: 403, shadow: false },
+      });
+      return { ...bodyOf(draft, { chain: 'chain-t', seq, prev: 'ab'.repeat(32) }, KERNEL.verifierKey), ...(corrects ? { corrects } : {}) };
+    });
+
+  it('gives the same receipt as signReceipt, and exactly its JCS bytes, for any body', () => {
+    fc.assert(fc.property(bodies, (body) => {
+      const { receipt, bytes } = signReceiptToBytes(body, KERNEL.signer, sha256Hex);
+      expect(receipt).toEqual(signReceipt(body, KERNEL.signer, sha256Hex));
+      expect(toHex(bytes)).toBe(toHex(receiptBytes(receipt)));
+      expect(verifyReceiptBytes(bytes, [KERNEL.verifierKey])).toEqual(receipt);
+    }), { numRuns: 300 });
   });
 });
