@@ -3,6 +3,7 @@
  * an exact value, `prefix*`, `*suffix`, or `*` (any non-empty value). Host patterns compare
  * case-insensitively, and a pattern without a port matches the host with any port, as Istio does.
  */
+import { domainToASCII } from 'node:url';
 
 /** True when `value` matches the Istio pattern. */
 export function matchPattern(pattern: string, value: string): boolean {
@@ -16,10 +17,15 @@ export function matchAny(patterns: readonly string[], value: string): boolean {
   return patterns.some((p) => matchPattern(p, value));
 }
 
-/** Host matching: case-insensitive; a pattern without a port ignores the request's port. */
+/**
+ * Host matching: case-insensitive; a pattern without a port ignores the request's port. The
+ * request's host arrives normalised (decision/host.ts); the pattern is brought to the same form
+ * here — ASCII (IDNA), no trailing dot — so that a rule written `Admin.Example.com.` or in
+ * Unicode still matches every spelling of its host.
+ */
 export function matchHost(pattern: string, host: string): boolean {
   const h = host.toLowerCase();
-  const p = pattern.toLowerCase();
+  const p = normalizeHostPattern(pattern);
   if (matchPattern(p, h)) return true;
   return !hasPort(p) && hasPort(h) && matchPattern(p, stripPort(h));
 }
@@ -34,4 +40,21 @@ function hasPort(host: string): boolean {
 
 function stripPort(host: string): string {
   return host.replace(/:\d+$/, '');
+}
+
+/** A host pattern in the form request hosts are matched in: lower case, ASCII, no trailing dot. */
+export function normalizeHostPattern(pattern: string): string {
+  const port = /:(\d+|\*)$/.exec(pattern)?.[0] ?? '';
+  let name = pattern.slice(0, pattern.length - port.length).toLowerCase();
+  if (name.endsWith('.') && name.length > 1) name = name.slice(0, -1);
+  // IDNA for a name in Unicode; a leading or trailing `*` stays as it is.
+  if (!/^[\x00-\x7f]*$/.test(name)) {
+    const lead = name.startsWith('*') ? '*' : '';
+    const trail = !lead && name.endsWith('*') ? '*' : '';
+    const core = name.slice(lead.length, name.length - trail.length);
+    const dot = core.startsWith('.') ? '.' : '';
+    const ascii = domainToASCII(core.slice(dot.length));
+    if (ascii !== '') name = `${lead}${dot}${ascii}${trail}`;
+  }
+  return `${name}${port}`;
 }

@@ -26,6 +26,13 @@ describe('matchHost', () => {
     ['svc1.example.com:8080', 'svc1.example.com:9090', false],
     ['*.example.com', 'svc2.example.com:80', true],
     ['svc1.example.com', 'svc2.example.com', false],
+    // Patterns are brought to the form request hosts arrive in (decision/host.ts).
+    ['Admin.Example.com.', 'admin.example.com', true],
+    ['admin.example.com.', 'admin.example.com:443', true],
+    ['admin.example.com.:443', 'admin.example.com:443', true],
+    ['bücher.example', 'xn--bcher-kva.example', true],
+    ['*.Bücher.example.', 'shop.xn--bcher-kva.example', true],
+    ['*.bücher.example', 'xn--bcher-kva.example', false],
   ])('%j against %j is %s', (pattern, host, expected) => {
     expect(matchHost(pattern, host)).toBe(expected);
   });
