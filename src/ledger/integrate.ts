@@ -19,7 +19,8 @@
  */
 import { ChioError, isChioError } from '../errors/index.js';
 import { checkChainLink, nobleSignatureCheck, verifyReceiptBytes, type SignatureCheck } from '../receipt/verify.js';
-import type { Receipt } from '../receipt/receipt.js';
+import { CHAIN_ID_PATTERN, type Receipt } from '../receipt/receipt.js';
+import { isJsonObject } from '../json.js';
 import {
   TILE_HEIGHT, encodeEntryBundle, entriesPath, newTiles, readTileData, storedHashIndex, storedHashes, treeHash,
   type Hash, type HashReader, type Tile,
@@ -129,7 +130,7 @@ async function admit(size: number, messages: readonly StoredMessage[], reader: I
     try {
       receipt = verifyReceiptBytes(m.data, checks.kernelKeys, checks.checkSignature ?? nobleSignatureCheck);
     } catch (err) {
-      out.quarantined.push(quarantined(m, undefined, err));
+      out.quarantined.push(quarantined(m, chainNamedIn(m.data), err));
       continue;
     }
     const known = batch.has(receipt.id) ? 'leaf' : await reader.readIndexEntry(receipt.id);
@@ -160,6 +161,21 @@ async function admit(size: number, messages: readonly StoredMessage[], reader: I
   }
   out.chainHeads = [...heads].map(([chain, head]) => ({ chain, head }));
   return out;
+}
+
+/**
+ * The chain a refused message claims, so that it is quarantined under its chain's subject; it
+ * is only a label (the message failed its checks), so anything that is not a valid chain id
+ * stays `unknown`. Attacker-controlled bytes: parsed defensively, never trusted.
+ */
+function chainNamedIn(data: Uint8Array): string | undefined {
+  try {
+    const value: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(data));
+    const chain = isJsonObject(value) ? value.chain : undefined;
+    return typeof chain === 'string' && CHAIN_ID_PATTERN.test(chain) ? chain : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function quarantined(m: StoredMessage, chain: string | undefined, err: unknown): QuarantinedReceipt {

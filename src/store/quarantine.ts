@@ -1,6 +1,7 @@
 /**
  * Quarantine, the CHIO_QUARANTINE stream: receipt bytes the ledger refused, on subject
- * `chio.quarantine.<chain>` (`unknown` when the bytes name no valid chain), with headers
+ * `chio.quarantine.<chain>` (the chain the bytes name, even when they fail their checks;
+ * `unknown` when they name no valid chain), with headers
  *
  *   Chio-Reason-Code   the ChioError code of the failed check
  *   Chio-Reason        the reason, one line, at most MAX_REASON_LENGTH characters

@@ -95,11 +95,12 @@ describe('integrate', () => {
 
   describe('when a receipt fails a check', () => {
     const [r1, r2, r3] = chainOf(3, kernel, 'chain-a') as [Receipt, Receipt, Receipt];
+    // `chain` is the subject it is quarantined under: the chain the bytes name, when they parse.
     const cases: Array<{ name: string; bad: Receipt | Uint8Array; code: string; chain?: string }> = [
       { name: 'bytes that are not JSON', bad: new TextEncoder().encode('not json'), code: 'MALFORMED' },
-      { name: 'an id that does not match the content', bad: { ...r2, time: '2030-01-01T00:00:00.000Z' }, code: 'RECEIPT_INVALID' },
-      { name: 'a kernel key that is not trusted', bad: signBody(bodyOf(draftOf(1), { chain: 'chain-a', seq: 2, prev: r1.id }, stranger.verifierKey), stranger.signer), code: 'UNTRUSTED_KEY' },
-      { name: 'a signature that does not verify', bad: { ...r2, signature: signBody(bodyOf(draftOf(9), { chain: 'chain-a', seq: 2, prev: r1.id }, kernel.verifierKey), kernel.signer).signature }, code: 'SIGNATURE_INVALID' },
+      { name: 'an id that does not match the content', bad: { ...r2, time: '2030-01-01T00:00:00.000Z' }, code: 'RECEIPT_INVALID', chain: 'chain-a' },
+      { name: 'a kernel key that is not trusted', bad: signBody(bodyOf(draftOf(1), { chain: 'chain-a', seq: 2, prev: r1.id }, stranger.verifierKey), stranger.signer), code: 'UNTRUSTED_KEY', chain: 'chain-a' },
+      { name: 'a signature that does not verify', bad: { ...r2, signature: signBody(bodyOf(draftOf(9), { chain: 'chain-a', seq: 2, prev: r1.id }, kernel.verifierKey), kernel.signer).signature }, code: 'SIGNATURE_INVALID', chain: 'chain-a' },
       { name: 'a link that skips a seq', bad: r3, code: 'CHAIN_BROKEN', chain: 'chain-a' },
     ];
 
