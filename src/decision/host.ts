@@ -10,7 +10,12 @@
  *   3. a name is lower-cased and turned to its ASCII (IDNA / punycode) form; one trailing dot
  *      is dropped; empty labels (`a..b`, `.a`) and characters outside letters, digits, `-`,
  *      `_` and `.` are refused;
- *   4. an empty port (`host:`) is dropped; a port is 1–65535 without leading zeros.
+ *   4. an empty port (`host:`) is dropped; a port is 1–65535 without leading zeros;
+ *   5. IP addresses get their one canonical spelling, as the WHATWG URL parser (and so
+ *      browsers, Node and most resolvers) reads them: `[0:0::1]` is `[::1]`, and a name whose
+ *      last label is a number — `2852039166`, `0xa9fea9fe`, `0251.0376.0251.0376`,
+ *      `169.254.43518` — is the IPv4 address `169.254.169.254`; one that is no valid address
+ *      (`1.2.3.4.5`, `foo.123`) is refused.
  *
  * The result is `name` or `name:port`; host patterns without a port then match it with any
  * port (policy/match.ts).
@@ -51,7 +56,23 @@ function splitPort(authority: string, refuse: (why: string) => ChioError): { nam
 function normalizeIpv6(name: string, refuse: (why: string) => ChioError): string {
   const inner = name.slice(1, -1);
   if (!name.endsWith(']') || !isIPv6(inner)) throw refuse('is not a valid IPv6 literal');
-  return `[${inner.toLowerCase()}]`;
+  return canonicalIp(name) ?? `[${inner.toLowerCase()}]`;
+}
+
+/** A last label that makes the WHATWG parser read the whole name as IPv4 (RFC 3986 leaves it open). */
+const NUMERIC_LABEL = /(^|\.)(0x[0-9a-f]*|[0-9]+)$/;
+
+/**
+ * The canonical spelling of an IP host (`[…]` for IPv6, dotted quad for IPv4) by the WHATWG
+ * URL parser; undefined when `name` is no IP address in its eyes, or not a valid one.
+ */
+export function canonicalIp(name: string): string | undefined {
+  if (!name.startsWith('[') && !NUMERIC_LABEL.test(name)) return undefined;
+  try {
+    return new URL(`http://${name}/`).hostname;
+  } catch {
+    return undefined;
+  }
 }
 
 function normalizeName(name: string, refuse: (why: string) => ChioError): string {
@@ -61,5 +82,8 @@ function normalizeName(name: string, refuse: (why: string) => ChioError): string
   // domainToASCII lower-cases and applies IDNA; it answers '' for what it cannot convert.
   const ascii = /^[\x21-\x7e]*$/.test(trimmed) ? trimmed.toLowerCase() : domainToASCII(trimmed);
   if (ascii === '' || ascii.length > MAX_HOST_NAME_CHARS || !NAME.test(ascii)) throw refuse('is not a valid host name');
-  return ascii;
+  if (!NUMERIC_LABEL.test(ascii)) return ascii;
+  const ip = canonicalIp(ascii);
+  if (ip === undefined) throw refuse('is not a valid IPv4 address');
+  return ip;
 }

@@ -4,6 +4,7 @@
  * case-insensitively, and a pattern without a port matches the host with any port, as Istio does.
  */
 import { domainToASCII } from 'node:url';
+import { canonicalIp } from '../decision/host.js';
 
 /** True when `value` matches the Istio pattern. */
 export function matchPattern(pattern: string, value: string): boolean {
@@ -56,5 +57,7 @@ export function normalizeHostPattern(pattern: string): string {
     const ascii = domainToASCII(core.slice(dot.length));
     if (ascii !== '') name = `${lead}${dot}${ascii}${trail}`;
   }
+  // IP hosts in their one canonical spelling, as request hosts are (decision/host.ts).
+  if (!name.includes('*')) name = canonicalIp(name) ?? name;
   return `${name}${port}`;
 }

@@ -18,6 +18,14 @@ describe('normalizeHost', () => {
       ['10.0.0.1:80', '10.0.0.1:80'],
       ['svc_a.ns.svc.cluster.local', 'svc_a.ns.svc.cluster.local'],
       ['', ''],
+      // IP addresses in their one canonical spelling (WHATWG URL parser).
+      ['[0:0:0:0:0:0:0:1]', '[::1]'],
+      ['[0::1]:80', '[::1]:80'],
+      ['2852039166', '169.254.169.254'],
+      ['0xa9fea9fe', '169.254.169.254'],
+      ['0251.0376.0251.0376:8080', '169.254.169.254:8080'],
+      ['169.254.43518', '169.254.169.254'],
+      ['1password.example', '1password.example'],
     ])('%j → %j', (raw, normal) => {
       expect(normalizeHost(raw)).toBe(normal);
     });
@@ -47,6 +55,9 @@ describe('normalizeHost', () => {
       ['admin/example.com', 'slash'],
       ['admin.example.com#x', 'hash'],
       ['a'.repeat(254), 'too long'],
+      ['1.2.3.4.5', 'five numeric labels'],
+      ['foo.123', 'a name ending in a number'],
+      ['999.1.1.1', 'an IPv4 label over 255'],
     ])('%j (%s) is REQUEST_MALFORMED', (raw) => {
       expectCode(() => normalizeHost(raw), 'REQUEST_MALFORMED');
     });

@@ -116,6 +116,17 @@ describe('respelt requests', () => {
     );
   });
 
+  describe('when a denied IP host is spelt as another form of the same address', () => {
+    const denyIps = authorizationPolicy('deny-metadata', { action: 'DENY', rules: [{ to: [{ operation: { hosts: ['[::1]', '169.254.169.254'] } }] }] });
+    const ipSet = pipelineOf(policySetOf({ authorization: [TOOLS_WITH_CAPABILITY, denyIps] })).pipeline;
+    it.each(['[::1]', '[0:0:0:0:0:0:0:1]', '[0::1]:80', '169.254.169.254', '2852039166', '0xa9fea9fe', '0251.0376.0251.0376', '169.254.43518'])(
+      'denies %j',
+      async (host) => {
+        expect(outcome(await ipSet.decide(checkOf({ method: 'POST', path: '/tools/ok', host, headers: withCapability(TOKEN) }), later()))).toBe('Policy/POLICY_DENIED');
+      },
+    );
+  });
+
   describe('for any path built from a few segments, spelt any way', () => {
     const segment = fc.constantFrom('tools', 'istio-secret', 'kyv-secret', 'ok', '..', '.', 'admin');
     const normalPaths = fc.array(segment, { minLength: 1, maxLength: 4 }).map((s) => normalizePath(`/${s.join('/')}`)).filter((p) => p !== '/');

@@ -33,6 +33,8 @@ describe('matchHost', () => {
     ['bücher.example', 'xn--bcher-kva.example', true],
     ['*.Bücher.example.', 'shop.xn--bcher-kva.example', true],
     ['*.bücher.example', 'xn--bcher-kva.example', false],
+    ['[0:0::1]', '[::1]:8080', true],
+    ['0xa9fea9fe', '169.254.169.254', true],
   ])('%j against %j is %s', (pattern, host, expected) => {
     expect(matchHost(pattern, host)).toBe(expected);
   });
