@@ -43,7 +43,11 @@ export type JwtOutcome =
       /** Headers the token came in, to remove before upstream (Istio: unless forwardOriginalToken). */
       removeHeaders: string[];
     }
-  | { verdict: 'deny'; code: ChioErrorCode; reason: string; credentialSha256?: string };
+  | {
+      verdict: 'deny'; code: ChioErrorCode; reason: string; credentialSha256?: string;
+      /** Headers a rejected token came in: never forwarded either (shadow mode answers allow). */
+      removeHeaders: string[];
+    };
 
 /**
  * fetchTimeoutMs caps one JWKS fetch; cacheTtlMs is how long a fetched JWKS is used;
@@ -150,15 +154,20 @@ export class JwtAuthenticator {
   async authenticate(input: CheckInput, deadline: number): Promise<JwtOutcome> {
     const tokens = this.#extract(input);
     if (tokens.size === 0) return SKIP;
-    if (tokens.size > MAX_JWTS_PER_REQUEST) return { verdict: 'deny', code: jwtCodeOf(JWT_REASONS.multipleTokens), reason: JWT_REASONS.multipleTokens };
-    // As Envoy: every token found must verify; the first one found names the caller.
-    let first: JwtOutcome | undefined;
+    const everyHeader = [...new Set([...tokens.values()].flatMap((locations) => this.#headersOf(locations)))];
+    if (tokens.size > MAX_JWTS_PER_REQUEST) return { verdict: 'deny', code: jwtCodeOf(JWT_REASONS.multipleTokens), reason: JWT_REASONS.multipleTokens, removeHeaders: everyHeader };
+    // As Envoy: every token found must verify; the first one found names the caller, and every
+    // verified token's headers are removed (unless its rule forwards the original token).
+    let first: Extract<JwtOutcome, { verdict: 'allow' }> | undefined;
+    const remove = new Set<string>();
     for (const [token, locations] of tokens) {
       const outcome = await this.#authenticateOne(token, locations, deadline);
-      if (outcome.verdict === 'deny') return outcome;
+      if (outcome.verdict === 'deny') return { ...outcome, removeHeaders: everyHeader };
+      if (outcome.verdict !== 'allow') continue;
+      for (const header of outcome.removeHeaders) remove.add(header);
       first ??= outcome;
     }
-    return first ?? SKIP;
+    return first ? { ...first, removeHeaders: [...remove] } : SKIP;
   }
 
   #addLocations(rule: JwtRule): string[] {
@@ -176,29 +185,38 @@ export class JwtAuthenticator {
     });
   }
 
+  /** The header names among `locations` (location keys). */
+  #headersOf(locations: ReadonlySet<string>): string[] {
+    return [...locations].map((k) => this.#locations.get(k)).flatMap((l) => (l?.kind === 'header' ? [l.name] : []));
+  }
+
   /** Distinct JWT candidates → the locations they were found in. */
   #extract(input: CheckInput): Map<string, Set<string>> {
     const found = new Map<string, Set<string>>();
     let query: URLSearchParams | undefined;
     for (const [key, loc] of this.#locations) {
-      let value: string | undefined;
+      let values: string[];
       if (loc.kind === 'header') {
-        value = afterPrefix(input.headers.get(loc.name), loc.prefix);
+        const value = afterPrefix(input.headers.get(loc.name), loc.prefix);
+        values = value === undefined ? [] : [value];
       } else {
         query ??= new URLSearchParams(queryOf(input.rawPath));
-        value = query.get(loc.name)?.trim();
+        // A repeated parameter is several tokens, each verified: an upstream may read any one.
+        values = query.getAll(loc.name).map((v) => v.trim());
       }
-      // No dot: not a JWT but a Chio capability token (SPEC §3), the Capability guard's to judge.
-      if (value === undefined || !value.includes('.')) continue;
-      const locations = found.get(value) ?? new Set<string>();
-      found.set(value, locations.add(key));
+      for (const value of values) {
+        // No dot: not a JWT but a Chio capability token (SPEC §3), the Capability guard's to judge.
+        if (!value.includes('.')) continue;
+        const locations = found.get(value) ?? new Set<string>();
+        found.set(value, locations.add(key));
+      }
     }
     return found;
   }
 
   async #authenticateOne(token: string, locations: ReadonlySet<string>, deadline: number): Promise<JwtOutcome> {
     const credentialSha256 = createHash('sha256').update(token).digest('hex');
-    const deny = (reason: string): JwtOutcome => ({ verdict: 'deny', code: jwtCodeOf(reason), reason, credentialSha256 });
+    const deny = (reason: string): JwtOutcome => ({ verdict: 'deny', code: jwtCodeOf(reason), reason, credentialSha256, removeHeaders: this.#headersOf(locations) });
     if (token.length > MAX_JWT_BYTES) return deny(JWT_REASONS.tooLarge);
     const jwt = decodeUnverified(token);
     if (typeof jwt === 'string') return deny(jwt);
@@ -211,7 +229,8 @@ export class JwtAuthenticator {
     if (payload.nbf !== undefined && now + this.#skewSeconds < payload.nbf) return deny(JWT_REASONS.notYetValid);
     if (payload.exp !== undefined && now > payload.exp + this.#skewSeconds) return deny(JWT_REASONS.expired);
     if (payload.exp === undefined && rule.requireExpiration) return deny(JWT_REASONS.expMissing);
-    if (payload.exp !== undefined && rule.maxLifetimeSeconds !== undefined && payload.exp - (payload.iat ?? now) > rule.maxLifetimeSeconds) {
+    // The lifetime from issue, and from now: an iat in the future must not stretch it.
+    if (payload.exp !== undefined && rule.maxLifetimeSeconds !== undefined && payload.exp - Math.min(payload.iat ?? now, now) > rule.maxLifetimeSeconds) {
       return deny(JWT_REASONS.lifetimeTooLong);
     }
     if (!audiencesAllowed(rule.audiences, payload.aud)) return deny(JWT_REASONS.audienceNotAllowed);
@@ -242,7 +261,7 @@ export class JwtAuthenticator {
       claims: claims as Record<string, unknown>,
       credentialSha256,
       requestPrincipal: `${rule.issuer}/${subject ?? ''}`,
-      removeHeaders: rule.forwardOriginalToken ? [] : [...locations].map((k) => this.#locations.get(k)).flatMap((l) => (l?.kind === 'header' ? [l.name] : [])),
+      removeHeaders: rule.forwardOriginalToken ? [] : this.#headersOf(locations),
     };
   }
 }

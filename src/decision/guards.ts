@@ -65,14 +65,20 @@ export interface PresentedCapability {
   header: 'x-chio-capability-token' | 'authorization';
 }
 
-/** The capability tokens a request presents, x-chio-capability-token first: none, one or two. */
+/**
+ * The capability tokens a request presents, x-chio-capability-token first. A repeated
+ * `authorization` header arrives joined by `,` (check-input.ts): each of its Bearer values is
+ * presented, so that a token repeated there is neither overlooked nor forwarded.
+ */
 export function capabilityTokensOf(input: CheckInput): PresentedCapability[] {
   const presented: PresentedCapability[] = [];
   const header = input.headers.get('x-chio-capability-token');
   if (header !== undefined) presented.push({ token: header.trim(), header: 'x-chio-capability-token' });
-  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(input.headers.get('authorization') ?? '')?.[1];
-  // A JWT has three dot-separated parts; a capability token is one base64url string.
-  if (bearer !== undefined && !bearer.includes('.')) presented.push({ token: bearer, header: 'authorization' });
+  for (const part of (input.headers.get('authorization') ?? '').split(/,(?=\s*Bearer\s)/i)) {
+    const bearer = /^\s*Bearer\s+(\S+)\s*$/i.exec(part)?.[1];
+    // A JWT has three dot-separated parts; a capability token is one base64url string.
+    if (bearer !== undefined && !bearer.includes('.')) presented.push({ token: bearer, header: 'authorization' });
+  }
   return presented;
 }
 
@@ -81,9 +87,11 @@ export const capabilityGuard: Guard = {
   check(ctx) {
     const all = capabilityTokensOf(ctx.input);
     // A Bearer that is not Chio's at all is a malformed JWT when JWT rules exist: the Jwt guard's.
-    const bearer = all.find((p) => p.header === 'authorization');
-    if (bearer && isJwtsBearer(bearer, ctx)) ctx.unclaimedBearer = bearer.token;
-    const ours = all.filter((p) => p !== bearer || ctx.unclaimedBearer === undefined);
+    const ours = all.filter((p) => {
+      if (p.header !== 'authorization' || !isJwtsBearer(p, ctx)) return true;
+      ctx.unclaimedBearer ??= p.token;
+      return false;
+    });
     const presented = ours[0];
     if (presented === undefined) return { verdict: 'skip' };
     const { token } = presented;
@@ -157,14 +165,17 @@ export const jwtGuard: Guard = {
     // As in Envoy, every token presented must verify: a Bearer that is no token at all fails first.
     if (ctx.unclaimedBearer !== undefined) {
       ctx.credentialSha256 ??= sha256Hex(utf8(ctx.unclaimedBearer));
+      ctx.credentialHeaders.add('authorization');
       return deny('JWT_MALFORMED', JWT_REASONS.badFormat);
     }
     const outcome = await authenticator.authenticate(ctx.input, ctx.deadline);
     if (outcome.verdict === 'skip') return { verdict: 'skip' };
     ctx.credentialSha256 ??= outcome.credentialSha256;
+    // A token is kept from upstream whether it verified or not: in shadow mode a deny is answered
+    // allow, and a forged token must not reach an upstream that trusts what the mesh let through.
+    for (const header of outcome.removeHeaders) ctx.credentialHeaders.add(header);
     if (outcome.verdict === 'deny') return deny(outcome.code, outcome.reason);
     ctx.jwt = { requestPrincipal: outcome.requestPrincipal, claims: outcome.claims };
-    for (const header of outcome.removeHeaders) ctx.credentialHeaders.add(header);
     ctx.jwtIdentity = { issuer: outcome.issuer, ...(outcome.subject !== undefined ? { subject: outcome.subject } : {}) };
     return { verdict: 'allow', details: { issuer: outcome.issuer, ...(outcome.subject !== undefined ? { subject: outcome.subject } : {}) } };
   },

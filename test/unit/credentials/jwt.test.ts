@@ -117,6 +117,31 @@ describe('JwtAuthenticator.authenticate', () => {
       expect(await bounded.authenticate(bearer(await sign(rsa, { iat: now, exp: now + 3601 })), soon())).toMatchObject({ verdict: 'deny', reason: R.lifetimeTooLong });
       expect(await bounded.authenticate(bearer(await sign(rsa, { iat: undefined, exp: now + 7200 })), soon())).toMatchObject({ verdict: 'deny', reason: R.lifetimeTooLong });
       expect(await bounded.authenticate(bearer(await noExp()), soon())).toMatchObject({ verdict: 'deny', reason: R.expMissing });
+      // An iat in the future must not stretch the lifetime: counted from now as well.
+      expect(await bounded.authenticate(bearer(await sign(rsa, { iat: now + 10 * 365 * 86400 - 60, exp: now + 10 * 365 * 86400 })), soon())).toMatchObject({ verdict: 'deny', reason: R.lifetimeTooLong });
+    });
+  });
+
+  describe('when a request carries several tokens', () => {
+    it('removes the headers of every verified token, not just the first one', async () => {
+      const two = new JwtAuthenticator([
+        doc({ audiences: ['api'], jwks: jwks(rsa) }),
+        doc({ issuer: ISTIO_ISSUER, jwksFile: 'jwks.json', fromHeaders: [{ name: 'x-jwt' }] }),
+      ], { baseDir: FIXTURES });
+      const out = await two.authenticate(request({ authorization: `Bearer ${await sign(rsa)}`, 'x-jwt': fixture('demo.jwt') }), soon());
+      expect(out.verdict).toBe('allow');
+      expect(out.verdict === 'allow' && [...out.removeHeaders].sort()).toEqual(['authorization', 'x-jwt']);
+    });
+
+    it('verifies every value of a repeated access_token parameter: a forged second one is denied', async () => {
+      const good = await sign(rsa);
+      const out = await auth.authenticate(request({}, `/x?access_token=${good}&access_token=forged.x.y`), soon());
+      expect(out.verdict).toBe('deny');
+    });
+
+    it('names the headers of a rejected token too, so that they never reach upstream', async () => {
+      const forged = `${(await sign(rsa)).split('.').slice(0, 2).join('.')}.AAAA`;
+      expect(await auth.authenticate(bearer(forged), soon())).toMatchObject({ verdict: 'deny', removeHeaders: ['authorization'] });
     });
   });
 
@@ -149,7 +174,7 @@ describe('JwtAuthenticator.authenticate', () => {
       [`${header}.${b64url({ iss: ISSUER, aud: [1] })}.c2ln`, R.audNotString],
       [`${header}.${payload}.c2l=`, R.signatureBadBase64],
     ])('denies %s', async (token, reason) => {
-      expect(await auth.authenticate(bearer(token), soon())).toEqual({ verdict: 'deny', code: 'JWT_MALFORMED', reason, credentialSha256: sha256(token) });
+      expect(await auth.authenticate(bearer(token), soon())).toEqual({ verdict: 'deny', code: 'JWT_MALFORMED', reason, credentialSha256: sha256(token), removeHeaders: ['authorization'] });
     });
 
     it('denies a 1 MB token without parsing it', async () => {
@@ -390,7 +415,7 @@ describe('JwtAuthenticator with a jwksUri', () => {
       mode = m;
       const auth = make();
       const token = await sign(rsa);
-      expect(await auth.authenticate(bearer(token), soon())).toEqual({ verdict: 'deny', code: 'JWT_KEYS_UNAVAILABLE', reason: R.jwksFetchFail, credentialSha256: sha256(token) });
+      expect(await auth.authenticate(bearer(token), soon())).toEqual({ verdict: 'deny', code: 'JWT_KEYS_UNAVAILABLE', reason: R.jwksFetchFail, credentialSha256: sha256(token), removeHeaders: ['authorization'] });
       expect(await auth.authenticate(bearer(token), soon())).toMatchObject({ verdict: 'deny', reason: R.jwksFetchFail });
       expect(hits).toBe(1);
       mode = 'healthy';

@@ -11,7 +11,7 @@ import { normalizePath } from '../../../src/decision/path.js';
 import { normalizeHost } from '../../../src/decision/host.js';
 import { compileValidatingPolicy } from '../../../src/policy/kyverno/validating-policy.js';
 import {
-  TOOLS_WITH_CAPABILITY, authorizationPolicy, capabilityToken, checkOf, later, pipelineOf, policySetOf, withBearer, withCapability,
+  ISTIO_JWT, TOOLS_WITH_CAPABILITY, authorizationPolicy, capabilityToken, checkOf, later, pipelineOf, policySetOf, withBearer, withCapability,
 } from './fixtures.js';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -178,6 +178,29 @@ describe('capability tokens in two headers', () => {
   it('removes a rejected token in either header too', async () => {
     const d = await decide('/tools/ok', 'api.example', withBearer('bm90LWEtdG9rZW4'));
     expect(d).toMatchObject({ verdict: 'deny', guard: 'Capability', code: 'CAPABILITY_MALFORMED' });
+    expect(d.credentialHeaders).toEqual(['authorization']);
+  });
+});
+
+describe('credentials that must not reach upstream', () => {
+  it('removes a capability token repeated in the authorization header (joined by a comma)', async () => {
+    const d = await decide('/tools/ok', 'api.example', { authorization: `Bearer ${TOKEN},Bearer ${TOKEN}` });
+    expect(d.verdict).toBe('allow');
+    expect(d.credentialHeaders).toEqual(['authorization']);
+    expect(d.subject.capability_id).toBe('cap-1');
+  });
+
+  it('denies two different capability tokens in one repeated authorization header as ambiguous', async () => {
+    const d = await decide('/tools/ok', 'api.example', { authorization: `Bearer ${TOKEN}, Bearer ${capabilityToken({ id: 'cap-2' })}` });
+    expect(d).toMatchObject({ verdict: 'deny', code: 'CAPABILITY_AMBIGUOUS' });
+    expect(d.credentialHeaders).toEqual(['authorization']);
+  });
+
+  it('in shadow mode, keeps a forged JWT from upstream as it keeps a valid one', async () => {
+    const { pipeline } = pipelineOf(policySetOf({ jwt: true }), { mode: 'shadow' });
+    const forged = `${ISTIO_JWT.split('.').slice(0, 2).join('.')}.AAAA`;
+    const d = await pipeline.decide(checkOf({ method: 'POST', path: '/tools/ok', host: 'api.example', headers: withBearer(forged) }), later());
+    expect(d).toMatchObject({ verdict: 'deny', guard: 'Jwt', shadow: true });
     expect(d.credentialHeaders).toEqual(['authorization']);
   });
 });
