@@ -37,6 +37,9 @@ import { appendReceipt, readLastStoredReceipt, type ChainHeadRead, type ReceiptP
  */
 export const DEFAULT_ACK_WAIT_MS = 1_000;
 
+/** Failed publishes remembered until their outcome is known (see `unsure`). */
+export const MAX_UNSURE = 1024;
+
 /**
  * What the caller of `store` holds for one receipt (SPEC §2, §5). The caller MUST answer from
  * the receipt only when `stored` resolves before it abandons the ticket, or when `abandon()`
@@ -104,8 +107,12 @@ export class ReceiptPublisher {
   private readonly now: () => number;
   private readonly ackWaitMs: number;
   private head: ChainHead | undefined;
-  /** The last receipt whose publish failed, until a head read says whether it was stored. */
-  private unsure: Receipt | undefined;
+  /**
+   * Receipts whose publish failed, until the chain is known at or past their seq: a write still
+   * in flight at the server may land after the head read that followed its failure, and is then
+   * found at a later head read (its seq is taken by nothing else: the next publish is refused).
+   */
+  private unsure: Receipt[] = [];
   /** A receipt stored although its Check was answered 503: corrected before anything else is signed. */
   private owed: Receipt | undefined;
   private readonly queue: Pending[] = [];
@@ -165,7 +172,7 @@ export class ReceiptPublisher {
    */
   async drain(): Promise<void> {
     this.closed = true;
-    if (!this.running && (this.unsure || this.owed)) void this.run();
+    if (!this.running && (this.unsure.length > 0 || this.owed)) void this.run();
     await this.idle;
   }
 
@@ -181,7 +188,7 @@ export class ReceiptPublisher {
         if (item) {
           await this.storeOne(item).catch((err: unknown) => this.refuse(item, err instanceof ChioError ? err : new ChioError('UNAVAILABLE', 'receipt was not stored', { cause: err })));
           settleTried = false;
-        } else if (!settleTried && (this.unsure || this.owed)) {
+        } else if (!settleTried && (this.unsure.length > 0 || this.owed)) {
           // Idle: settle the chain now rather than when the next receipt comes. One try.
           settleTried = true;
           await this.settle(this.now() + this.ackWaitMs).catch((err: unknown) =>
@@ -257,22 +264,33 @@ export class ReceiptPublisher {
     try {
       const streamSeq = await appendReceipt(this.opts.js, receipt, bytes, head.streamSeq, timeoutMs);
       this.head = { seq: receipt.seq, id: receipt.id, streamSeq };
+      // This receipt holds its seq: a failed one at or below it can no longer be stored.
+      this.unsure = this.unsure.filter((u) => u.seq > receipt.seq);
     } catch (err) {
       this.head = undefined;
-      this.unsure = receipt;
+      this.unsure.push(receipt);
+      // Bounded: past MAX_UNSURE, the oldest is given up on (said in the log: if it ever lands,
+      // it goes uncorrected). They share one seq while the head stays put, so at most one lands.
+      if (this.unsure.length > MAX_UNSURE) {
+        const dropped = this.unsure.shift()!;
+        this.opts.log.error({ chain: this.chain, seq: dropped.seq, receipt_id: dropped.id }, 'too many receipts of unknown outcome; this one will not be corrected should it be stored');
+      }
       this.opts.log.warn({ chain: this.chain, seq: receipt.seq, err: String(err) }, 'receipt not stored, or not known to be');
       throw err;
     }
   }
 
-  /** Take `head` as the chain's head; if it is the receipt whose publish failed, that one was stored. */
+  /**
+   * Take `head` as the chain's head. A receipt whose publish failed is stored when it is the head;
+   * it is settled as not stored once the head is at or past its seq; else it may still land.
+   */
   private learnHead(head: ChainHead): void {
-    const unsure = this.unsure;
     this.head = head;
-    this.unsure = undefined;
-    if (unsure?.id !== head.id) return;
-    if (unsure.corrects !== undefined) this.owed = undefined;
-    else this.owe(unsure, 'stored, but its publish failed');
+    const stored = this.unsure.find((u) => u.id === head.id);
+    this.unsure = this.unsure.filter((u) => u.seq > head.seq);
+    if (!stored) return;
+    if (stored.corrects !== undefined) this.owed = undefined;
+    else this.owe(stored, 'stored, but its publish failed');
   }
 
   /** `receipt` is stored and its Check was answered 503: correct it next. */

@@ -126,6 +126,24 @@ describe('ReceiptPublisher corrections', () => {
     });
   });
 
+  describe('when a failed publish is stored only after the head read that followed it', () => {
+    it('still corrects it: the next receipt is refused, and the head read after that finds it', async () => {
+      const { fake, publisher } = await started();
+      fake.publishFaults.push('store-after-read');
+      const failed = expect(storeOf(publisher, draftOf(1), Date.now() + 20)).rejects.toBeDefined();
+      await vi.advanceTimersByTimeAsync(20 + ACK_WAIT_MS);
+      await failed;
+      // Signed on a head that did not show it yet, so refused by the server: answered 503.
+      await expect(storeOf(publisher, draftOf(2), Date.now() + 20)).rejects.toBeDefined();
+      const next = await storeOf(publisher, draftOf(3));
+      const chain = storedChain(fake);
+      expect(chain.map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+      expect(chain[1]!.request.id).toBe(draftOf(1).request.id);
+      expectCorrection(chain[2], chain[1]!);
+      expect(next).toEqual(chain[3]);
+    });
+  });
+
   describe.each<[string, PublishFault]>([
     ['refused', 'reject'],
     ['timed out', 'hang'],

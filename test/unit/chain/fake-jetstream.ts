@@ -27,7 +27,11 @@ export interface PublishCall {
   data: Uint8Array;
 }
 
-export type PublishFault = 'reject' | 'lose-ack' | 'hang' | { ackAfterMs: number };
+/**
+ * 'store-after-read': the publish fails at the client, and the server stores the message only
+ * after the next head read has answered (a write still in flight when the head was read).
+ */
+export type PublishFault = 'reject' | 'lose-ack' | 'hang' | 'store-after-read' | { ackAfterMs: number };
 export type ReadFault = 'reject' | 'hang';
 
 export class FakeJetStream {
@@ -37,6 +41,8 @@ export class FakeJetStream {
   headReads = 0;
   readonly publishFaults: PublishFault[] = [];
   readonly readFaults: ReadFault[] = [];
+  /** Writes the server finishes after the next head read ('store-after-read'). */
+  readonly #afterRead: Array<() => void> = [];
 
   constructor(stream: string) {
     this.stream = stream;
@@ -67,6 +73,14 @@ export class FakeJetStream {
     this.publishes.push({ subject, msgID: options.msgID, lastSubjectSequence: options.expect.lastSubjectSequence, timeout: options.timeout, data });
     const fault = this.publishFaults.shift();
     if (fault === 'reject') throw new Error('fake: no responders');
+    if (fault === 'store-after-read') {
+      const expected = options.expect.lastSubjectSequence;
+      // As the server would: stored only if the subject's last sequence is still the expected one.
+      this.#afterRead.push(() => {
+        if ((this.on(subject).at(-1)?.seq ?? 0) === expected) this.append(subject, data, options.msgID);
+      });
+      throw new Error('fake: timeout waiting for the PubAck');
+    }
     if (fault === 'hang') return new Promise((_, reject) => setTimeout(() => reject(new Error('fake: publish timed out')), options.timeout));
     const duplicate = this.messages.find((m) => m.msgID === options.msgID);
     if (duplicate) return { seq: duplicate.seq };
@@ -88,6 +102,7 @@ export class FakeJetStream {
     if (fault === 'hang') return new Promise(() => {});
     if (stream !== this.stream) throw new Error(`fake: no stream ${stream}`);
     const last = this.on(subject).at(-1);
+    for (const write of this.#afterRead.splice(0)) write();
     if (!last) return null;
     return { seq: last.seq, json: <T>() => JSON.parse(new TextDecoder().decode(last.data)) as T };
   }
