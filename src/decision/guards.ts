@@ -95,23 +95,19 @@ export const capabilityGuard: Guard = {
     const presented = ours[0];
     if (presented === undefined) return { verdict: 'skip' };
     const { token } = presented;
-    // Every header that carried one is removed before upstream, whatever the outcome.
+    // Minted for Chio: every header that carried one is removed before upstream, whatever the outcome.
     for (const p of ours) ctx.credentialHeaders.add(p.header);
-    if (ours.some((p) => p.token !== token)) {
-      ctx.credentialSha256 = sha256Hex(utf8(token));
-      return deny('CAPABILITY_AMBIGUOUS', 'two different capability tokens in one request');
-    }
     const credentialSha256 = sha256Hex(utf8(token));
+    ctx.credentialSha256 = credentialSha256;
+    if (ours.some((p) => p.token !== token)) return deny('CAPABILITY_AMBIGUOUS', 'two different capability tokens in one request');
     let claims: CapabilityClaims;
     try {
       claims = ctx.capabilityCache.get(credentialSha256, ctx.nowSeconds) ?? verifyFresh(token, credentialSha256, ctx);
     } catch (err) {
-      consume(ctx, presented, credentialSha256);
       // A capability failure is a deny; anything else is a bug, and the pipeline's Internal deny.
       if (isChioError(err) && statusOf(err.code).guard === 'Capability') return deny(err.code, err.message);
       throw err;
     }
-    consume(ctx, presented, credentialSha256);
     ctx.capability = claims;
     const details = { capability_id: claims.id, subject: claims.subject };
     // Checked on every request, cached or not: a revocation takes effect at once.
@@ -122,12 +118,6 @@ export const capabilityGuard: Guard = {
     return { verdict: 'allow', details };
   },
 };
-
-/** Minted for Chio: never forwarded, whichever header it came in. */
-function consume(ctx: DecisionContext, presented: PresentedCapability, credentialSha256: string): void {
-  ctx.credentialSha256 = credentialSha256;
-  ctx.credentialHeaders.add(presented.header);
-}
 
 /**
  * True for a Bearer that is not a capability token while a JWT rule reads `authorization:
