@@ -99,7 +99,7 @@ const MAX_SECONDS = 253_402_300_799;
  * stay readable where a policy asks for them explicitly: `request.http.headers[":path"]` and
  * `[":authority"]` are as Envoy sent them.
  */
-export interface NormalisedTarget {
+export interface NormalisedPathAndHost {
   path: string;
   host: string;
 }
@@ -108,7 +108,7 @@ export interface NormalisedTarget {
  * The protobuf JSON form of `req.attributes` (`{}` when absent), with `request.http.path` and
  * `request.http.host` replaced by `normal` when given. Throws ChioError('MALFORMED').
  */
-export function toKyvernoInput(req: CheckRequest | null | undefined, normal?: NormalisedTarget): JsonObject {
+export function toKyvernoInput(req: CheckRequest | null | undefined, normal?: NormalisedPathAndHost): JsonObject {
   const counter = { values: 0 };
   const input = toMessage((req as { attributes?: unknown } | null | undefined)?.attributes, ATTRIBUTE_CONTEXT, counter) ?? object([]);
   const http = (input.request as JsonObject | undefined)?.http as JsonObject | undefined;
