@@ -27,7 +27,7 @@ import { GENESIS_PREV, RECEIPT_SCHEMA, MAX_RECEIPT_BYTES, CHAIN_ID_PATTERN, type
 import { toCorrectionDraft } from '../receipt/correction.js';
 import { signReceiptToBytes, type ReceiptSigner } from '../receipt/sign.js';
 import { sha256Hex } from '../crypto/sha256.js';
-import { appendReceipt, readLastStoredReceipt, type ChainHeadRead, type ReceiptPublish } from '../store/receipts.js';
+import { MAX_RECEIPTS_PER_MESSAGE, appendReceipts, readLastStoredReceipt, type ChainHeadRead, type ReceiptPublish } from '../store/receipts.js';
 
 /**
  * How long past a receipt's deadline the publisher still waits for its PubAck. A late ack is
@@ -37,7 +37,13 @@ import { appendReceipt, readLastStoredReceipt, type ChainHeadRead, type ReceiptP
  */
 export const DEFAULT_ACK_WAIT_MS = 1_000;
 
-/** Failed publishes remembered until their outcome is known (see `unsure`). */
+/**
+ * Bytes of receipts in one message: three of the largest receipts, so that with its headers a
+ * message stays under the stream's max_msg_size (store/resources.ts MAX_RECEIPT_MESSAGE_BYTES).
+ */
+export const MAX_BATCH_BYTES = 3 * MAX_RECEIPT_BYTES;
+
+/** Failed publishes (messages) remembered until their outcome is known (see `unsure`). */
 export const MAX_UNSURE = 1024;
 
 /**
@@ -112,12 +118,12 @@ export class ReceiptPublisher {
    * in flight at the server may land after the head read that followed its failure, and is then
    * found at a later head read (its seq is taken by nothing else: the next publish is refused).
    */
-  private unsure: Receipt[] = [];
-  /** A receipt stored although its Check was answered 503: corrected before anything else is signed. */
-  private owed: Receipt | undefined;
+  private unsure: Receipt[][] = [];
+  /** Receipts stored although their Checks were answered 503, by id: corrected before anything else is signed. */
+  private readonly owed = new Map<string, Receipt>();
   private readonly queue: Pending[] = [];
   private running = false;
-  /** 1 while a receipt is being stored (head read, sign, publish), else 0. */
+  /** Receipts being stored (head read, sign, publish), else 0. */
   private busy = 0;
   private idle: Promise<void> = Promise.resolve();
   private markIdle: () => void = () => {};
@@ -172,7 +178,7 @@ export class ReceiptPublisher {
    */
   async drain(): Promise<void> {
     this.closed = true;
-    if (!this.running && (this.unsure.length > 0 || this.owed)) void this.run();
+    if (!this.running && (this.unsure.length > 0 || this.owed.size > 0)) void this.run();
     await this.idle;
   }
 
@@ -184,15 +190,14 @@ export class ReceiptPublisher {
       for (;;) {
         // Drop what was abandoned while queued: it was never signed, so there is nothing to correct.
         while (this.queue[0]?.outcome) this.queue.shift();
-        const item = this.queue.shift();
-        if (item) {
-          await this.storeOne(item).catch((err: unknown) => this.refuse(item, err instanceof ChioError ? err : new ChioError('UNAVAILABLE', 'receipt was not stored', { cause: err })));
+        if (this.queue.length > 0) {
+          await this.storeBatch();
           settleTried = false;
-        } else if (!settleTried && (this.unsure.length > 0 || this.owed)) {
+        } else if (!settleTried && (this.unsure.length > 0 || this.owed.size > 0)) {
           // Idle: settle the chain now rather than when the next receipt comes. One try.
           settleTried = true;
           await this.settle(this.now() + this.ackWaitMs).catch((err: unknown) =>
-            this.opts.log.error({ chain: this.chain, corrects: this.owed?.id, err: String(err) }, 'chain not settled; tried again before the next receipt'));
+            this.opts.log.error({ chain: this.chain, corrects: [...this.owed.keys()], err: String(err) }, 'chain not settled; tried again before the next receipt'));
         } else break;
       }
     } finally {
@@ -201,101 +206,157 @@ export class ReceiptPublisher {
     }
   }
 
-  private async storeOne(item: Pending): Promise<void> {
-    if (item.outcome) return;
-    if (this.now() >= item.deadline) throw new ChioError('TIMEOUT', 'receipt deadline passed before signing');
+  /**
+   * Group commit: every receipt queued while the previous message was in flight (up to
+   * MAX_RECEIPTS_PER_MESSAGE and MAX_BATCH_BYTES) is signed, in queue order, as consecutive
+   * receipts of the chain and stored in one message; each is answered from once that message
+   * is stored. One round trip and one server write for the lot, instead of one each.
+   */
+  private async storeBatch(): Promise<void> {
+    const items = this.queue.splice(0, MAX_RECEIPTS_PER_MESSAGE).filter((item) => !item.outcome);
     // Busy from the head read to the end of the publish, and no longer: the lanes read `backlog`
-    // when the next Check comes, which may be as soon as this receipt is answered.
-    this.busy += 1;
-    let signed: Signed;
+    // when the next Check comes, which may be as soon as these receipts are answered.
+    this.busy = items.length;
     try {
-      const head = await this.settle(item.deadline);
-      // Abandoned while the chain was settled: not signed, nothing to correct.
-      if (item.outcome) return;
-      signed = this.sign(item.draft, head, MAX_RECEIPT_BYTES - CORRECTION_ROOM_BYTES);
+      const live = this.unexpired(items);
+      if (live.length === 0) return;
+      let head: ChainHead;
       try {
-        await this.publish(signed, head, Math.max(1, item.deadline - this.now()) + this.ackWaitMs);
+        head = await this.settle(Math.max(...live.map((item) => item.deadline)));
       } catch (err) {
-        throw new ChioError(this.now() >= item.deadline ? 'TIMEOUT' : 'UNAVAILABLE', 'receipt was not stored', { cause: err });
+        const why = err instanceof ChioError ? err : new ChioError('UNAVAILABLE', 'receipt was not stored', { cause: err });
+        for (const item of live) this.refuse(item, why);
+        return;
+      }
+      // Abandoned while the chain was settled: not signed, nothing to correct.
+      const ready = this.unexpired(live.filter((item) => !item.outcome));
+      const { signed, taken } = this.signAfter(head, ready.map((item) => item.draft), MAX_RECEIPT_BYTES - CORRECTION_ROOM_BYTES, (i, err) => this.refuse(ready[i]!, err));
+      // What did not fit in this message goes first in the next.
+      this.queue.unshift(...ready.slice(taken));
+      const batch = signed.map((s) => ({ ...s, item: ready[s.at]! }));
+      if (batch.length === 0) return;
+      const deadline = Math.max(...batch.map((b) => b.item.deadline));
+      try {
+        await this.publish(batch, head, Math.max(1, deadline - this.now()) + this.ackWaitMs);
+      } catch (err) {
+        for (const b of batch) this.refuse(b.item, new ChioError(this.now() >= b.item.deadline ? 'TIMEOUT' : 'UNAVAILABLE', 'receipt was not stored', { cause: err }));
+        return;
+      }
+      // Synchronously, as abandon() is: no ack can fall between the two.
+      for (const { item, receipt } of batch) {
+        if (item.outcome === 'refused') this.owe(receipt, 'PubAck after the receipt was abandoned');
+        else {
+          item.outcome = 'stored';
+          item.resolve(receipt);
+        }
       }
     } finally {
-      this.busy -= 1;
+      this.busy = 0;
     }
-    if (item.outcome === 'refused') {
-      this.owe(signed.receipt, 'PubAck after the receipt was abandoned');
-      return;
-    }
-    item.outcome = 'stored';
-    item.resolve(signed.receipt);
+  }
+
+  /** The items whose deadline has not passed; the others are refused (never signed). */
+  private unexpired(items: readonly Pending[]): Pending[] {
+    const now = this.now();
+    return items.filter((item) => {
+      if (now < item.deadline) return true;
+      this.refuse(item, new ChioError('TIMEOUT', 'receipt deadline passed before signing'));
+      return false;
+    });
   }
 
   /**
    * The head the next receipt follows: read from the stream when a publish failed (head reads
-   * by `deadline`), and past the correction owed, stored first. Throws when either fails.
+   * by `deadline`), and past the corrections owed, stored first. Throws when either fails.
    */
   private async settle(deadline: number): Promise<ChainHead> {
     if (!this.head) this.learnHead(await beforeDeadline(this.readHead(), deadline, 'reading the chain head'));
-    if (this.owed) await this.correct(this.owed, this.head!);
+    while (this.owed.size > 0) await this.correct([...this.owed.values()], this.head!);
     return this.head!;
   }
 
-  /** Store the correction of `target` after `head` (SPEC §5); throws when it was not stored. */
-  private async correct(target: Receipt, head: ChainHead): Promise<void> {
-    const signed = this.sign(toCorrectionDraft(target, new Date(this.now()).toISOString()), head, MAX_RECEIPT_BYTES);
+  /** Store the corrections of `targets` after `head` (SPEC §5), as many as fit one message; throws when they were not stored. */
+  private async correct(targets: readonly Receipt[], head: ChainHead): Promise<void> {
+    const at = new Date(this.now()).toISOString();
+    const { signed } = this.signAfter(head, targets.map((t) => toCorrectionDraft(t, at)), MAX_RECEIPT_BYTES, (_, err) => {
+      throw err;
+    });
     try {
       await this.publish(signed, head, this.ackWaitMs);
     } catch (err) {
-      throw new ChioError('UNAVAILABLE', `the correction of ${target.id} was not stored`, { cause: err });
+      throw new ChioError('UNAVAILABLE', `the correction of ${targets[0]!.id} was not stored`, { cause: err });
     }
-    this.owed = undefined;
-    this.opts.log.warn({ chain: this.chain, seq: signed.receipt.seq, receipt_id: signed.receipt.id, corrects: target.id }, 'receipt corrected: stored, but answered deny 503 (ReceiptLedger)');
+    for (const { receipt } of signed) {
+      this.owed.delete(receipt.corrects!);
+      this.opts.log.warn({ chain: this.chain, seq: receipt.seq, receipt_id: receipt.id, corrects: receipt.corrects }, 'receipt corrected: stored, but answered deny 503 (ReceiptLedger)');
+    }
   }
 
-  /** Sign `draft` as the receipt after `head`; RECEIPT_INVALID when its bytes are over `maxBytes`. */
-  private sign(draft: ReceiptDraft, head: ChainHead, maxBytes: number): Signed {
-    const body: ReceiptBody = { ...draft, schema: RECEIPT_SCHEMA, chain: this.chain, seq: head.seq + 1, prev: head.id, kernel_key: this.opts.kernelKey };
-    const { receipt, bytes } = signReceiptToBytes(body, this.opts.signer, sha256Hex);
-    if (bytes.length > maxBytes) throw new ChioError('RECEIPT_INVALID', `receipt is ${bytes.length} bytes, over ${maxBytes}`);
-    return { receipt, bytes };
+  /**
+   * Sign `drafts` as consecutive receipts after `head`, in order, while they fit one message
+   * (MAX_RECEIPTS_PER_MESSAGE, MAX_BATCH_BYTES). A draft whose receipt is over `maxEach` bytes
+   * is handed to `refused` (RECEIPT_INVALID) and takes no seq. `taken`: drafts looked at.
+   */
+  private signAfter(head: ChainHead, drafts: readonly ReceiptDraft[], maxEach: number, refused: (at: number, err: ChioError) => void): { signed: Array<Signed & { at: number }>; taken: number } {
+    const signed: Array<Signed & { at: number }> = [];
+    let prev = { seq: head.seq, id: head.id };
+    let bytes = 0;
+    let at = 0;
+    for (; at < drafts.length && signed.length < MAX_RECEIPTS_PER_MESSAGE; at++) {
+      const body: ReceiptBody = { ...drafts[at]!, schema: RECEIPT_SCHEMA, chain: this.chain, seq: prev.seq + 1, prev: prev.id, kernel_key: this.opts.kernelKey };
+      const one = signReceiptToBytes(body, this.opts.signer, sha256Hex);
+      if (one.bytes.length > maxEach) {
+        refused(at, new ChioError('RECEIPT_INVALID', `receipt is ${one.bytes.length} bytes, over ${maxEach}`));
+        continue;
+      }
+      if (signed.length > 0 && bytes + one.bytes.length + 1 > MAX_BATCH_BYTES) break;
+      bytes += one.bytes.length + 1;
+      signed.push({ ...one, at });
+      prev = one.receipt;
+    }
+    return { signed, taken: at };
   }
 
-  /** Store a receipt as the one after `head`; on failure, whether it was stored is learnt at the next head read. */
-  private async publish({ receipt, bytes }: Signed, head: ChainHead, timeoutMs: number): Promise<void> {
+  /** Store receipts as the ones after `head`; on failure, whether they were stored is learnt at the next head read. */
+  private async publish(batch: readonly Signed[], head: ChainHead, timeoutMs: number): Promise<void> {
+    const last = batch.at(-1)!.receipt;
     try {
-      const streamSeq = await appendReceipt(this.opts.js, receipt, bytes, head.streamSeq, timeoutMs);
-      this.head = { seq: receipt.seq, id: receipt.id, streamSeq };
-      // This receipt holds its seq: a failed one at or below it can no longer be stored.
-      this.unsure = this.unsure.filter((u) => u.seq > receipt.seq);
+      const streamSeq = await appendReceipts(this.opts.js, this.chain, batch.map((s) => ({ id: s.receipt.id, bytes: s.bytes })), head.streamSeq, timeoutMs);
+      this.head = { seq: last.seq, id: last.id, streamSeq };
+      // These receipts hold their seqs: a failed message at or below them can no longer be stored.
+      this.unsure = this.unsure.filter((u) => u[0]!.seq > last.seq);
     } catch (err) {
       this.head = undefined;
-      this.unsure.push(receipt);
+      this.unsure.push(batch.map((s) => s.receipt));
       // Bounded: past MAX_UNSURE, the oldest is given up on (said in the log: if it ever lands,
-      // it goes uncorrected). They share one seq while the head stays put, so at most one lands.
+      // it goes uncorrected). They share seqs while the head stays put, so at most one lands.
       if (this.unsure.length > MAX_UNSURE) {
         const dropped = this.unsure.shift()!;
-        this.opts.log.error({ chain: this.chain, seq: dropped.seq, receipt_id: dropped.id }, 'too many receipts of unknown outcome; this one will not be corrected should it be stored');
+        this.opts.log.error({ chain: this.chain, seq: dropped[0]!.seq, receipt_ids: dropped.map((r) => r.id) }, 'too many receipts of unknown outcome; these will not be corrected should they be stored');
       }
-      this.opts.log.warn({ chain: this.chain, seq: receipt.seq, err: String(err) }, 'receipt not stored, or not known to be');
+      this.opts.log.warn({ chain: this.chain, seq: batch[0]!.receipt.seq, receipts: batch.length, err: String(err) }, 'receipts not stored, or not known to be');
       throw err;
     }
   }
 
   /**
-   * Take `head` as the chain's head. A receipt whose publish failed is stored when it is the head;
-   * it is settled as not stored once the head is at or past its seq; else it may still land.
+   * Take `head` as the chain's head. A message whose publish failed is stored when its last
+   * receipt is the head; it is settled as not stored once the head is at or past its first
+   * seq; else it may still land.
    */
   private learnHead(head: ChainHead): void {
     this.head = head;
-    const stored = this.unsure.find((u) => u.id === head.id);
-    this.unsure = this.unsure.filter((u) => u.seq > head.seq);
-    if (!stored) return;
-    if (stored.corrects !== undefined) this.owed = undefined;
-    else this.owe(stored, 'stored, but its publish failed');
+    const stored = this.unsure.find((u) => u.at(-1)!.id === head.id);
+    this.unsure = this.unsure.filter((u) => u[0]!.seq > head.seq);
+    for (const receipt of stored ?? []) {
+      if (receipt.corrects !== undefined) this.owed.delete(receipt.corrects);
+      else this.owe(receipt, 'stored, but its publish failed');
+    }
   }
 
   /** `receipt` is stored and its Check was answered 503: correct it next. */
   private owe(receipt: Receipt, why: string): void {
-    this.owed = receipt;
+    this.owed.set(receipt.id, receipt);
     this.opts.log.warn({ chain: this.chain, seq: receipt.seq, receipt_id: receipt.id, why }, 'receipt stored after its Check was answered 503; correcting it');
   }
 

@@ -38,12 +38,12 @@ export async function linkCorrection(correction: Receipt & { corrects: string },
   // An entry at or past the committed size is from a batch that did not commit: not a leaf yet.
   const committed = inBatch ? undefined : await ctx.reader.readIndexEntry(target);
   if (!inBatch && (!committed || committed.index >= ctx.size)) throw invalid(`corrects ${target.slice(0, 12)}…, which is not in the log`);
-  const entry = ctx.entries.get(target) ?? (inBatch ? { index: inBatch.index, seq: inBatch.seq } : committed!);
+  const entry = ctx.entries.get(target) ?? (inBatch ? { index: inBatch.index, seq: inBatch.seq, ...(inBatch.line > 0 ? { line: inBatch.line } : {}) } : committed!);
   const chain = inBatch ? inBatch.receipt.chain : await readLeafChain(ctx, entry.index, target);
   if (chain !== correction.chain) throw invalid(`corrects a receipt of chain ${chain}`);
   // A crash may have left this very link written already; any other is a second correction.
   if (entry.corrected_by !== undefined && entry.corrected_by !== correction.id) throw invalid(`corrects a receipt already corrected by ${entry.corrected_by.slice(0, 12)}…`);
-  return { index: entry.index, seq: entry.seq, corrected_by: correction.id };
+  return { ...entry, corrected_by: correction.id };
 }
 
 /** The chain of the committed leaf at `index`, which the index says is receipt `id`. */

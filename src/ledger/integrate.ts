@@ -6,7 +6,7 @@
  * bytes at the same paths, which is what makes integrating a batch again after a crash safe.
  *
  * The tree is a function of the receipts stream that anyone can recompute: leaves are the
- * stream's receipts in stream order, skipping the ones that fail a check (quarantined with the
+ * stream's receipts in stream order (and in line order within a message), skipping the ones that fail a check (quarantined with the
  * reason) and duplicates (the id is already a leaf). Checks, in order: size → canonical JSON
  * (RFC 8785) → shape → id → trusted kernel key → signature → chain link (seq, prev) → for a
  * correction, the receipt it corrects (correction-link.ts), whose index entry then records
@@ -30,6 +30,7 @@ import type { IntegratedChainHead } from '../store/chain-heads.js';
 import type { LedgerState } from '../store/ledger-state.js';
 import type { QuarantinedReceipt } from '../store/quarantine.js';
 import type { StoredMessage } from '../store/receipts.js';
+import { splitReceiptMessage } from '../store/receipt-message.js';
 import { TILE_WIDTH } from '../store/tile-store.js';
 import { linkCorrection } from './correction-link.js';
 
@@ -59,16 +60,18 @@ export interface Leaf {
   receipt: Receipt;
   bytes: Uint8Array;
   index: number;
-  /** Stream sequence of the receipt. */
+  /** Stream sequence of the message holding the receipt. */
   seq: number;
+  /** The receipt's line in that message (receipt-message.ts); 0 for the first. */
+  line: number;
 }
 
 /** Everything a batch changes, in the order the writer applies it (integrator.ts). */
 export interface IntegrationPlan {
   leaves: Leaf[];
   quarantined: QuarantinedReceipt[];
-  /** Stream sequences skipped because their receipt id is already a leaf. */
-  duplicates: number[];
+  /** Receipts skipped because their id is already a leaf: stream sequence and line. */
+  duplicates: Array<{ seq: number; line: number }>;
   indexEntries: Array<{ id: string; entry: IndexEntry }>;
   /** The new head of every chain that gained a leaf, in order of its first new leaf. */
   chainHeads: Array<{ chain: string; head: IntegratedChainHead }>;
@@ -112,19 +115,31 @@ export async function integrate(state: TreeState, batch: readonly StoredMessage[
 interface Admitted {
   leaves: Leaf[];
   quarantined: QuarantinedReceipt[];
-  duplicates: number[];
+  duplicates: Array<{ seq: number; line: number }>;
   chainHeads: Array<{ chain: string; head: IntegratedChainHead }>;
   /** Every index entry the batch writes: its leaves', in order, then receipts corrected in it. */
   indexEntries: Map<string, IndexEntry>;
 }
 
-/** Check each message; the ones that pass become leaves at the next indexes. */
+/** A receipt as stored: its message's stream sequence, its line there, its bytes. */
+interface StoredReceipt {
+  seq: number;
+  line: number;
+  data: Uint8Array;
+}
+
+/** Every receipt of `messages`, in stream order and, within a message, line order. */
+function receiptsOf(messages: readonly StoredMessage[]): StoredReceipt[] {
+  return messages.flatMap((m) => splitReceiptMessage(m.data).map((data, line) => ({ seq: m.seq, line, data })));
+}
+
+/** Check each receipt; the ones that pass become leaves at the next indexes. */
 async function admit(size: number, messages: readonly StoredMessage[], reader: IntegrationReader, checks: IntegrationChecks): Promise<Admitted> {
   const out: Admitted = { leaves: [], quarantined: [], duplicates: [], chainHeads: [], indexEntries: new Map() };
   const heads = new Map<string, IntegratedChainHead>();
   const headOf = async (chain: string) => heads.get(chain) ?? (await reader.readChainHead(chain));
   const batch = new Map<string, Leaf>();
-  for (const m of messages) {
+  for (const m of receiptsOf(messages)) {
     const index = size + out.leaves.length;
     let receipt: Receipt;
     try {
@@ -135,7 +150,7 @@ async function admit(size: number, messages: readonly StoredMessage[], reader: I
     }
     const known = batch.has(receipt.id) ? 'leaf' : await reader.readIndexEntry(receipt.id);
     if (known === 'leaf' || (known && known.index < size)) {
-      out.duplicates.push(m.seq);
+      out.duplicates.push({ seq: m.seq, line: m.line });
       continue;
     }
     const replayed = known !== undefined && known.index === index;
@@ -152,11 +167,11 @@ async function admit(size: number, messages: readonly StoredMessage[], reader: I
       out.quarantined.push(quarantined(m, receipt.chain, err));
       continue;
     }
-    const leaf = { receipt, bytes: m.data, index, seq: m.seq };
+    const leaf = { receipt, bytes: m.data, index, seq: m.seq, line: m.line };
     batch.set(receipt.id, leaf);
     heads.set(receipt.chain, { seq: receipt.seq, id: receipt.id, index });
     out.leaves.push(leaf);
-    out.indexEntries.set(receipt.id, { index, seq: m.seq });
+    out.indexEntries.set(receipt.id, { index, seq: m.seq, ...(m.line > 0 ? { line: m.line } : {}) });
     if (corrected) out.indexEntries.set(corrected.id, corrected.entry);
   }
   out.chainHeads = [...heads].map(([chain, head]) => ({ chain, head }));
@@ -178,10 +193,10 @@ function chainNamedIn(data: Uint8Array): string | undefined {
   }
 }
 
-function quarantined(m: StoredMessage, chain: string | undefined, err: unknown): QuarantinedReceipt {
+function quarantined(m: StoredReceipt, chain: string | undefined, err: unknown): QuarantinedReceipt {
   const code = isChioError(err) ? err.code : 'INTERNAL';
   const reason = err instanceof Error ? err.message : String(err);
-  return { seq: m.seq, data: m.data, chain, code, reason };
+  return { seq: m.seq, line: m.line, data: m.data, chain, code, reason };
 }
 
 /**

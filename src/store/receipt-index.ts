@@ -1,5 +1,6 @@
 /**
  * The receipt index, `chio-index` KV bucket: receipt id → {"index": <leaf index>, "seq": <receipts-stream sequence>},
+ * "line": <line in that message> when not the first,
  * plus "corrected_by": <id> for a receipt that a correction (SPEC §5) integrated later names.
  * Entries written before corrections existed have no "corrected_by" and read the same.
  *
@@ -11,8 +12,10 @@ import type { KV } from '@nats-io/kv';
 export interface IndexEntry {
   /** Leaf index of the receipt in the tree. */
   index: number;
-  /** Stream sequence of the receipt in CHIO_RECEIPTS. */
+  /** Stream sequence of the message holding the receipt in CHIO_RECEIPTS. */
   seq: number;
+  /** The receipt's line in that message (group commit); absent for the first. */
+  line?: number;
   /** The id of the correction that names this receipt: it was stored, but its Check was answered 503. */
   corrected_by?: string;
 }
@@ -21,11 +24,14 @@ export interface IndexEntry {
 export async function readIndexEntry(index: KV, id: string): Promise<IndexEntry | undefined> {
   const entry = await index.get(id);
   if (!entry || entry.operation !== 'PUT') return undefined;
-  const { index: leaf, seq, corrected_by } = entry.json<IndexEntry>();
-  return { index: leaf, seq, ...(corrected_by !== undefined ? { corrected_by } : {}) };
+  return ofIndexEntry(entry.json<IndexEntry>());
 }
 
 export async function writeIndexEntry(index: KV, id: string, entry: IndexEntry): Promise<void> {
-  const { index: leaf, seq, corrected_by } = entry;
-  await index.put(id, JSON.stringify({ index: leaf, seq, ...(corrected_by !== undefined ? { corrected_by } : {}) } satisfies IndexEntry));
+  await index.put(id, JSON.stringify(ofIndexEntry(entry)));
+}
+
+/** Just an entry's fields, optional ones only when set, in one order. */
+function ofIndexEntry({ index, seq, line, corrected_by }: IndexEntry): IndexEntry {
+  return { index, seq, ...(line ? { line } : {}), ...(corrected_by !== undefined ? { corrected_by } : {}) };
 }

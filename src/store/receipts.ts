@@ -1,14 +1,20 @@
 /**
- * Stored receipts, the CHIO_RECEIPTS stream: one receipt's JCS bytes per message, on subject
- * `chio.receipts.<chain>`, with Nats-Msg-Id = the receipt id. The source of truth: the tree is
- * a function of this stream, in stream order.
+ * Stored receipts, the CHIO_RECEIPTS stream: each message holds one or more consecutive
+ * receipts of one chain (receipt-message.ts), on subject `chio.receipts.<chain>`, with
+ * Nats-Msg-Id = the first receipt's id. The source of truth: the tree is a function of this
+ * stream, in stream order and, within a message, in line order.
  */
+import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
 import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { Receipt } from '../receipt/receipt.js';
 import { ChioError } from '../errors/index.js';
 import { RECEIPTS_STREAM, receiptSubject } from './resources.js';
+import { RECEIPT_IDS_HEADER, joinReceiptMessage, parseReceiptIdsHeader, splitReceiptMessage } from './receipt-message.js';
 
-/** A message of the receipts stream: its sequence and the receipt bytes as stored. */
+/** Most receipts one message may name in its Chio-Receipt-Ids header (and so hold). */
+export const MAX_RECEIPTS_PER_MESSAGE = 128;
+
+/** A message of the receipts stream: its sequence and its bytes (one or more receipts) as stored. */
 export interface StoredMessage {
   seq: number;
   data: Uint8Array;
@@ -26,47 +32,62 @@ export interface ReceiptPublish {
   publish(
     subject: string,
     data: Uint8Array,
-    options: { msgID: string; expect: { lastSubjectSequence: number }; timeout: number },
+    options: { msgID: string; expect: { lastSubjectSequence: number }; timeout: number; headers?: MsgHdrs },
   ): Promise<{ seq: number }>;
 }
 
 /** What reading a chain's head needs of a JetStreamManager: the last message under a subject. */
 export interface ChainHeadRead {
   streams: {
-    getMessage(stream: string, query: { last_by_subj: string }): Promise<{ seq: number; json<T>(): T } | null>;
+    getMessage(stream: string, query: { last_by_subj: string }): Promise<{ seq: number; data: Uint8Array } | null>;
   };
 }
 
 /**
- * Store one receipt on its chain's subject (SPEC §5): Nats-Msg-Id = the receipt id (a retried
- * publish is dropped as a duplicate), and Nats-Expected-Last-Subject-Sequence = the stream
- * sequence of the chain's previous receipt (0 for the first), so the server refuses a fork.
- * Resolves with the stream sequence once stored (PubAck).
+ * Store consecutive receipts of one chain as one message on the chain's subject (SPEC §5):
+ * Nats-Msg-Id = the first receipt's id (a retried publish is dropped as a duplicate), and
+ * Nats-Expected-Last-Subject-Sequence = the stream sequence of the message holding the chain's
+ * previous receipt (0 for the first), so the server refuses a fork. Resolves with the stream
+ * sequence once stored (PubAck).
  */
-export async function appendReceipt(
+export async function appendReceipts(
   js: ReceiptPublish,
-  receipt: { chain: string; id: string },
-  bytes: Uint8Array,
+  chain: string,
+  receipts: ReadonlyArray<{ id: string; bytes: Uint8Array }>,
   previousStreamSeq: number,
   timeoutMs: number,
 ): Promise<number> {
-  const ack = await js.publish(receiptSubject(receipt.chain), bytes, { msgID: receipt.id, expect: { lastSubjectSequence: previousStreamSeq }, timeout: timeoutMs });
+  if (receipts.length === 0 || receipts.length > MAX_RECEIPTS_PER_MESSAGE) throw new ChioError('INTERNAL', `a message holds 1 to ${MAX_RECEIPTS_PER_MESSAGE} receipts, not ${receipts.length}`);
+  let headers: MsgHdrs | undefined;
+  if (receipts.length > 1) {
+    headers = natsHeaders();
+    headers.set(RECEIPT_IDS_HEADER, receipts.map((r) => r.id).join(','));
+  }
+  const data = joinReceiptMessage(receipts.map((r) => r.bytes));
+  const ack = await js.publish(receiptSubject(chain), data, { msgID: receipts[0]!.id, expect: { lastSubjectSequence: previousStreamSeq }, timeout: timeoutMs, ...(headers ? { headers } : {}) });
   return ack.seq;
 }
 
-/** The receipt stored at stream sequence `seq`, parsed but not verified; undefined when none. */
-export async function readStoredReceipt(jsm: JetStreamManager, seq: number): Promise<Receipt | undefined> {
+/**
+ * The receipt at line `line` of the message at stream sequence `seq`, parsed but not
+ * verified; undefined when there is none.
+ */
+export async function readStoredReceipt(jsm: JetStreamManager, seq: number, line = 0): Promise<Receipt | undefined> {
   const msg = await jsm.streams.getMessage(RECEIPTS_STREAM, { seq });
-  return msg ? msg.json<Receipt>() : undefined;
+  const bytes = msg ? splitReceiptMessage(msg.data)[line] : undefined;
+  return bytes ? (JSON.parse(new TextDecoder().decode(bytes)) as Receipt) : undefined;
 }
 
 /**
- * The last receipt stored on `chain` and its stream sequence, or undefined for an empty chain.
- * A chain writer resumes from it (SPEC §5): its next publish names this stream sequence.
+ * The last receipt stored on `chain` (the last line of its last message) and the stream
+ * sequence of that message, or undefined for an empty chain. A chain writer resumes from it
+ * (SPEC §5): its next publish names this stream sequence.
  */
 export async function readLastStoredReceipt(jsm: ChainHeadRead, chain: string): Promise<{ receipt: Receipt; streamSeq: number } | undefined> {
   const msg = await jsm.streams.getMessage(RECEIPTS_STREAM, { last_by_subj: receiptSubject(chain) });
-  return msg ? { receipt: msg.json<Receipt>(), streamSeq: msg.seq } : undefined;
+  if (!msg) return undefined;
+  const last = splitReceiptMessage(msg.data).at(-1)!;
+  return { receipt: JSON.parse(new TextDecoder().decode(last)) as Receipt, streamSeq: msg.seq };
 }
 
 /** The stream sequence of the last stored receipt (0 when none). */
@@ -76,7 +97,7 @@ export async function readLastStreamSeq(jsm: JetStreamManager): Promise<number> 
 }
 
 /**
- * The receipt ids (Nats-Msg-Id) of stream sequences `fromSeq` … `toSeq`, read as headers only:
+ * The receipt ids of stream sequences `fromSeq` … `toSeq` (Nats-Msg-Id and Chio-Receipt-Ids), read as headers only:
  * no receipt body crosses the wire. Throws UNAVAILABLE when the fetch ended before `toSeq` (a
  * busy server answers a fetch with fewer messages at its expiry): a partial set would make a
  * stored receipt look unknown.
@@ -95,6 +116,7 @@ export async function readReceiptIds(js: JetStreamClient, fromSeq: number, toSeq
     for await (const m of messages) {
       const msgId = m.headers?.get('Nats-Msg-Id');
       if (msgId) ids.add(msgId);
+      for (const id of parseReceiptIdsHeader(m.headers?.get(RECEIPT_IDS_HEADER), MAX_RECEIPTS_PER_MESSAGE)) ids.add(id);
       lastSeen = m.seq;
       if (m.seq >= toSeq) break;
     }

@@ -73,11 +73,11 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
       entry = await readIndexEntry(opts.resources.index, id);
       if (!entry) return refuse(res, 'unknown', 'NOT_FOUND', 'no receipt with this id is stored');
     }
-    const { index, seq, corrected_by } = entry;
+    const { index, seq, line, corrected_by } = entry;
     const cp = await latest();
     if (!cp || index >= cp.checkpoint.size) return answer(res, 'pending', statusOf('PENDING').http, { status: 'pending', index });
-    const body = await readStoredReceipt(opts.jsm, seq);
-    if (!body || body.id !== id) throw new ChioError('INTERNAL', `index entry for ${id} names stream seq ${seq}, which holds another message`);
+    const body = await readStoredReceipt(opts.jsm, seq, line);
+    if (!body || body.id !== id) throw new ChioError('INTERNAL', `index entry for ${id} names stream seq ${seq} line ${line ?? 0}, which holds another receipt`);
     const proof = await proveRecord(cp.checkpoint.size, index, tiles.hashReader(cp.checkpoint.size));
     const out: ReceiptProof = { receipt: body, index, checkpoint: cp.note, inclusion_proof: proof.map(toBase64), ...(corrected_by ? { corrected_by } : {}) };
     return answer(res, 'proven', 200, out);

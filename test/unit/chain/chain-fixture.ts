@@ -4,6 +4,7 @@ import { ReceiptPublisher, type PublisherOptions } from '../../../src/chain/publ
 import type { Receipt, ReceiptDraft } from '../../../src/receipt/receipt.js';
 import { checkChainLink, verifyReceiptBytes } from '../../../src/receipt/verify.js';
 import { receiptSubject } from '../../../src/store/resources.js';
+import { splitReceiptMessage } from '../../../src/store/receipt-message.js';
 import { kernelOf } from '../receipt/helpers.js';
 import type { FakeJetStream } from './fake-jetstream.js';
 
@@ -27,8 +28,13 @@ export const storeOf = (publisher: ReceiptPublisher, draft: ReceiptDraft, deadli
  * Every receipt stored under the chain's subject, each verified on its own with the kernel key
  * and linked to the one before: seq 1, 2, 3 … with no seq reused and prev naming a stored one.
  */
-export function storedChain(fake: FakeJetStream): Receipt[] {
-  const receipts = fake.on(SUBJECT).map((m) => verifyReceiptBytes(m.data, [KERNEL.verifierKey]));
+export function storedChain(fake: FakeJetStream, subject = SUBJECT): Receipt[] {
+  const receipts = storedMessages(fake, subject).flat();
   receipts.forEach((r, i) => checkChainLink(i === 0 ? undefined : receipts[i - 1], r));
   return receipts;
+}
+
+/** The receipts of each message stored under the chain's subject, each verified on its own. */
+export function storedMessages(fake: FakeJetStream, subject = SUBJECT): Receipt[][] {
+  return fake.on(subject).map((m) => splitReceiptMessage(m.data).map((bytes) => verifyReceiptBytes(bytes, [KERNEL.verifierKey])));
 }

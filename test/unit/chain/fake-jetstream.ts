@@ -95,7 +95,7 @@ export class FakeJetStream {
     return { seq: stored.seq };
   }
 
-  async #lastBySubject(stream: string, subject: string): Promise<{ seq: number; json<T>(): T } | null> {
+  async #lastBySubject(stream: string, subject: string): Promise<{ seq: number; data: Uint8Array } | null> {
     this.headReads += 1;
     const fault = this.readFaults.shift();
     if (fault === 'reject') throw new Error('fake: stream unavailable');
@@ -104,6 +104,6 @@ export class FakeJetStream {
     const last = this.on(subject).at(-1);
     for (const write of this.#afterRead.splice(0)) write();
     if (!last) return null;
-    return { seq: last.seq, json: <T>() => JSON.parse(new TextDecoder().decode(last.data)) as T };
+    return { seq: last.seq, data: last.data };
   }
 }

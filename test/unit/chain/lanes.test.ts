@@ -2,11 +2,10 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ReceiptLanes, laneChainIds } from '../../../src/chain/lanes.js';
 import { ReceiptPublisher } from '../../../src/chain/publisher.js';
-import { checkChainLink, verifyReceiptBytes } from '../../../src/receipt/verify.js';
 import { RECEIPTS_STREAM, receiptSubject } from '../../../src/store/resources.js';
 import { draftOf } from '../receipt/helpers.js';
 import { FakeJetStream } from './fake-jetstream.js';
-import { KERNEL, soon } from './chain-fixture.js';
+import { KERNEL, soon, storedChain } from './chain-fixture.js';
 
 function lanesOn(fake: FakeJetStream, count: number): ReceiptLanes {
   return new ReceiptLanes(laneChainIds('node-a', count).map((chain) => new ReceiptPublisher({
@@ -15,11 +14,7 @@ function lanesOn(fake: FakeJetStream, count: number): ReceiptLanes {
 }
 
 /** The receipts on one lane's chain, each verified on its own and linked to the one before. */
-function chainOf(fake: FakeJetStream, chain: string) {
-  const receipts = fake.on(receiptSubject(chain)).map((m) => verifyReceiptBytes(m.data, [KERNEL.verifierKey]));
-  receipts.forEach((r, i) => checkChainLink(i === 0 ? undefined : receipts[i - 1], r));
-  return receipts;
-}
+const chainOf = (fake: FakeJetStream, chain: string) => storedChain(fake, receiptSubject(chain));
 
 describe('laneChainIds', () => {
   it('is the chain id itself for one lane, and <chain id>-<n> for several', () => {

@@ -1,12 +1,13 @@
 import { describe, expect, it, vi } from 'vitest';
-import { DEFAULT_ACK_WAIT_MS } from '../../../src/chain/publisher.js';
+import { DEFAULT_ACK_WAIT_MS, MAX_BATCH_BYTES } from '../../../src/chain/publisher.js';
+import { MAX_RECEIPTS_PER_MESSAGE } from '../../../src/store/receipts.js';
 import { GENESIS_PREV, receiptBytes, type Receipt } from '../../../src/receipt/receipt.js';
 import { verifyReceiptBytes } from '../../../src/receipt/verify.js';
 import { RECEIPTS_STREAM, receiptSubject } from '../../../src/store/resources.js';
 import { expectRejectCode } from '../../support/errors.js';
 import { draftOf, signReceipt } from '../receipt/helpers.js';
 import { FakeJetStream } from './fake-jetstream.js';
-import { CHAIN, KERNEL, SUBJECT, publisherOn, soon, storedChain, storeOf } from './chain-fixture.js';
+import { CHAIN, KERNEL, SUBJECT, publisherOn, soon, storedChain, storedMessages, storeOf } from './chain-fixture.js';
 
 /**
  * On a fake clock: start `work` with a deadline `ms` ahead and say how it stands 1 ms before
@@ -55,6 +56,43 @@ describe('ReceiptPublisher', () => {
       const answered = await Promise.all(Array.from({ length: 20 }, (_, i) => storeOf(publisher, draftOf(i))));
       expect(answered.map((r) => r.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
       expect(storedChain(fake)).toHaveLength(20);
+    });
+
+    it('stores those queued behind a publish in flight as one message (group commit), its Nats-Msg-Id the first receipt id', async () => {
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      const publisher = publisherOn(fake);
+      const answered = await Promise.all(Array.from({ length: 20 }, (_, i) => storeOf(publisher, draftOf(i))));
+      // The first is published alone; the 19 queued meanwhile go together.
+      expect(storedMessages(fake).map((m) => m.map((r) => r.seq))).toEqual([[1], Array.from({ length: 19 }, (_, i) => i + 2)]);
+      expect(fake.publishes.map((p) => p.msgID)).toEqual([answered[0]!.id, answered[1]!.id]);
+    });
+
+    it('keeps each message within MAX_RECEIPTS_PER_MESSAGE receipts and MAX_BATCH_BYTES bytes', async () => {
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      const publisher = publisherOn(fake);
+      const big = (i: number) => draftOf(i, { request: { ...draftOf(i).request, path: `/tools/${'p'.repeat(6_000)}` } });
+      await Promise.all([
+        ...Array.from({ length: 100 }, (_, i) => storeOf(publisher, draftOf(i))),
+        ...Array.from({ length: 12 }, (_, i) => storeOf(publisher, big(100 + i))),
+      ]);
+      const messages = fake.on(SUBJECT);
+      expect(storedChain(fake)).toHaveLength(112);
+      for (const m of storedMessages(fake)) expect(m.length).toBeLessThanOrEqual(MAX_RECEIPTS_PER_MESSAGE);
+      for (const m of messages) expect(m.data.length).toBeLessThanOrEqual(MAX_BATCH_BYTES);
+      expect(Math.max(...messages.map((m) => m.data.length))).toBeGreaterThan(MAX_BATCH_BYTES - 8_000);
+    });
+
+    it('signs nothing for a queued receipt whose deadline passed while the message before it was in flight', async () => {
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      const publisher = publisherOn(fake);
+      fake.publishFaults.push({ ackAfterMs: 30 });
+      const first = storeOf(publisher, draftOf(0));
+      const late = publisher.store(draftOf(1), Date.now() + 10);
+      const onTime = storeOf(publisher, draftOf(2));
+      await first;
+      await expectRejectCode(late.stored, 'TIMEOUT');
+      expect((await onTime).seq).toBe(2);
+      expect(storedChain(fake).map((r) => r.request.id)).toEqual(['req-0', 'req-2']);
     });
   });
 

@@ -88,7 +88,7 @@ describe('integrate, when a receipt is a correction', () => {
       const receipts = batch();
       const plan = await integrate(new MemoryLog().state, messagesOf(receipts), new MemoryLog().reader(), checks);
       expect(plan.quarantined.filter((q) => q.seq === bad + 1)).toEqual([
-        { seq: bad + 1, data: canonicalBytes(receipts[bad]!), chain: 'chain-a', code: 'CORRECTION_INVALID', reason: expect.any(String) },
+        { seq: bad + 1, line: 0, data: canonicalBytes(receipts[bad]!), chain: 'chain-a', code: 'CORRECTION_INVALID', reason: expect.any(String) },
       ]);
       expect(plan.leaves.map((l) => l.receipt.id)).not.toContain(receipts[bad]!.id);
       expect(plan.indexEntries.filter((e) => e.entry.corrected_by === receipts[bad]!.id)).toEqual([]);

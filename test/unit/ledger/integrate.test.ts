@@ -11,6 +11,7 @@ import { createNodeSignatureCheck } from '../../../src/crypto/ed25519.js';
 import { canonicalBytes } from '../../../src/receipt/jcs.js';
 import type { Receipt } from '../../../src/receipt/receipt.js';
 import type { StoredMessage } from '../../../src/store/receipts.js';
+import { joinReceiptMessage } from '../../../src/store/receipt-message.js';
 import { TILE_WIDTH } from '../../../src/store/tile-store.js';
 import { MemoryHashStore, TILE_HEIGHT, decodeEntryBundle, entriesPath, newTiles, readTileData, tilePath } from '../../../src/tlog/index.js';
 import { toHex } from '../../../src/encoding.js';
@@ -108,7 +109,7 @@ describe('integrate', () => {
       it(`quarantines ${name} as ${code} and leaves the next receipt its index`, async () => {
         const batch = messagesOf([r1, bad, r2]);
         const plan = await integrate(new MemoryLog().state, batch, new MemoryLog().reader(), checks);
-        expect(plan.quarantined).toEqual([{ seq: 2, data: batch[1]!.data, chain, code, reason: expect.any(String) }]);
+        expect(plan.quarantined).toEqual([{ seq: 2, line: 0, data: batch[1]!.data, chain, code, reason: expect.any(String) }]);
         expect(plan.leaves.map((l) => [l.receipt.id, l.index, l.seq])).toEqual([[r1.id, 0, 1], [r2.id, 1, 3]]);
         expect(plan.next).toMatchObject({ size: 2, streamSeq: 3 });
         expect(toHex(plan.next.root)).toBe(mth([batch[0]!.data, batch[2]!.data]));
@@ -122,14 +123,42 @@ describe('integrate', () => {
     });
   });
 
+  describe('when a message holds several receipts (group commit)', () => {
+    const [r1, r2, r3, r4] = chainOf(4, kernel, 'chain-a') as [Receipt, Receipt, Receipt, Receipt];
+    const joined = (...items: Array<Receipt | Uint8Array>) => joinReceiptMessage(items.map((r) => (r instanceof Uint8Array ? r : canonicalBytes(r))));
+
+    it('makes each receipt a leaf, in line order, indexed by stream sequence and line', async () => {
+      const batch: StoredMessage[] = [{ seq: 1, data: joined(r1, r2, r3) }, { seq: 2, data: canonicalBytes(r4) }];
+      const plan = await integrate(new MemoryLog().state, batch, new MemoryLog().reader(), checks);
+      expect(plan.leaves.map((l) => [l.receipt.id, l.index, l.seq, l.line])).toEqual([[r1.id, 0, 1, 0], [r2.id, 1, 1, 1], [r3.id, 2, 1, 2], [r4.id, 3, 2, 0]]);
+      expect(plan.indexEntries.map((e) => e.entry)).toEqual([{ index: 0, seq: 1 }, { index: 1, seq: 1, line: 1 }, { index: 2, seq: 1, line: 2 }, { index: 3, seq: 2 }]);
+      expect(plan.next).toMatchObject({ size: 4, streamSeq: 2 });
+      expect(toHex(plan.next.root)).toBe(mth([r1, r2, r3, r4].map((r) => canonicalBytes(r))));
+    });
+
+    it('quarantines a bad line by stream sequence and line, and keeps the others of its message', async () => {
+      const bad = new TextEncoder().encode('not json');
+      const plan = await integrate(new MemoryLog().state, [{ seq: 1, data: joined(r1, bad, r2) }], new MemoryLog().reader(), checks);
+      expect(plan.quarantined).toEqual([{ seq: 1, line: 1, data: bad, chain: undefined, code: 'MALFORMED', reason: expect.any(String) }]);
+      expect(plan.leaves.map((l) => [l.receipt.id, l.line])).toEqual([[r1.id, 0], [r2.id, 2]]);
+    });
+
+    it('quarantines an empty line (a message ending in a line feed)', async () => {
+      const data = new Uint8Array([...joined(r1), 0x0a]);
+      const plan = await integrate(new MemoryLog().state, [{ seq: 1, data }], new MemoryLog().reader(), checks);
+      expect(plan.leaves.map((l) => l.receipt.id)).toEqual([r1.id]);
+      expect(plan.quarantined.map((q) => [q.line, q.data.length])).toEqual([[1, 0]]);
+    });
+  });
+
   describe('when a receipt is a duplicate', () => {
     it('skips a second copy in the same batch and in a later batch, advancing only the stream position', async () => {
       const [r1, r2] = chainOf(2, kernel, 'chain-a') as [Receipt, Receipt];
       const log = new MemoryLog();
       const first = await integrateAll(log, messagesOf([r1, r1, r2]));
-      expect(first.duplicates).toEqual([2]);
+      expect(first.duplicates).toEqual([{ seq: 2, line: 0 }]);
       const again = await integrateAll(log, messagesOf([r2, r1], 4));
-      expect(again.duplicates).toEqual([4, 5]);
+      expect(again.duplicates).toEqual([{ seq: 4, line: 0 }, { seq: 5, line: 0 }]);
       expect(again.leaves).toEqual([]);
       expect(again.quarantined).toEqual([]);
       expect(log.state).toMatchObject({ size: 2, streamSeq: 5 });

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { consumeReceipts, readLastStoredReceipt, readLastStreamSeq, readReceiptIds, readStoredReceipt } from '../../../src/store/receipts.js';
+import { appendReceipts, consumeReceipts, readLastStoredReceipt, readLastStreamSeq, readReceiptIds, readStoredReceipt } from '../../../src/store/receipts.js';
 import { receiptSubject } from '../../../src/store/resources.js';
 import { canonicalBytes } from '../../../src/receipt/jcs.js';
 import type { Receipt } from '../../../src/receipt/receipt.js';
@@ -58,5 +58,25 @@ describe('stored receipts', () => {
     }
     messages.stop();
     expect(seen).toEqual([[3, a[1]!.id], [4, b[1]!.id], [5, a[2]!.id]]);
+  });
+});
+
+describe('a message of several receipts (group commit)', () => {
+  const c = chainOf(3, kernel, 'chain-c');
+  const one = (r: Receipt) => ({ id: r.id, bytes: canonicalBytes(r) });
+
+  it('stores them as one message, each read back by line, the last as the chain head, every id in the headers', async () => {
+    const first = (await readLastStreamSeq(store.jsm)) + 1;
+    expect(await appendReceipts(store.js, 'chain-c', c.map(one), 0, 5_000)).toBe(first);
+    expect(await readStoredReceipt(store.jsm, first, 0)).toEqual(c[0]);
+    expect(await readStoredReceipt(store.jsm, first, 2)).toEqual(c[2]);
+    expect(await readStoredReceipt(store.jsm, first, 3)).toBeUndefined();
+    expect(await readLastStoredReceipt(store.jsm, 'chain-c')).toEqual({ receipt: c[2], streamSeq: first });
+    expect(await readReceiptIds(store.js, first, first)).toEqual(new Set(c.map((r) => r.id)));
+  });
+
+  it('is refused whole when it would fork the chain', async () => {
+    const [other] = chainOf(1, kernelOf(4), 'chain-c');
+    await expect(appendReceipts(store.js, 'chain-c', [one(other!)], 0, 5_000)).rejects.toThrow();
   });
 });
