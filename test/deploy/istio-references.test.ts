@@ -6,7 +6,7 @@
  * the ones it reads. (probes.test.ts starts the services the way the pods would.)
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
@@ -272,5 +272,14 @@ describe('deploy/istio cross-references', () => {
       expect(run.error).toBeUndefined();
       expect({ status: run.status, findings: run.stdout }).toEqual({ status: 0, findings: '' });
     });
+  });
+});
+
+describe('deploy/istio/README.md', () => {
+  it('creates the Secret with every key a Deployment mounts, and no other', () => {
+    const readme = readFileSync(join(ISTIO_DIR, 'README.md'), 'utf8');
+    const fromFiles = [...readme.matchAll(/--from-file=\.\/chio-keys\/(\S+)/g)].map((m) => m[1]).sort();
+    const mounted = chioDeployments.flatMap((d) => d.spec.template.spec.volumes.filter((v: any) => v.secret).flatMap((v: any) => v.secret.items.map((i: any) => i.key)));
+    expect(fromFiles).toEqual([...new Set(mounted)].sort());
   });
 });
