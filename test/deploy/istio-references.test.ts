@@ -1,0 +1,285 @@
+/**
+ * The manifests in deploy/istio agree with each other and with Chio: the provider Istio is
+ * told about is the Service authz sits behind, selectors select what they mean to, every
+ * container runs a real `chio` command with settings Chio accepts, the policy ConfigMap is a
+ * valid policy set, the Secret's keys are the files `chio keygen` writes and each service gets
+ * the ones it reads. (probes.test.ts starts the services the way the pods would.)
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { loadConfig } from '../../src/config.js';
+import { KEY_ROLES, generateKeys } from '../../src/keys.js';
+import { loadPolicySet, loadPolicySetFiles } from '../../src/policy/policy-set.js';
+import { buildProgram } from '../../src/cli/program.js';
+import { REPO_ROOT } from '../support/chio.js';
+import { tempDir } from '../support/nats.js';
+import { ISTIO_DIR, containerEnv, findManifest, loadManifests, manifestsOfKind, resolvePort, type Manifest } from './manifests.js';
+
+const docs = loadManifests();
+const deployments = manifestsOfKind(docs, 'Deployment');
+const chioDeployments = deployments.filter((d) => d.metadata.namespace === 'chio-system');
+const workloads = [...deployments, ...manifestsOfKind(docs, 'StatefulSet')];
+
+function selects(selector: Record<string, string>, labels: Record<string, string> | undefined): boolean {
+  return Object.entries(selector).every(([k, v]) => labels?.[k] === v);
+}
+
+function podsSelectedBy(namespace: string | undefined, selector: Record<string, string>): Manifest[] {
+  return workloads.filter((w) => w.metadata.namespace === namespace && selects(selector, w.spec.template.metadata.labels));
+}
+
+describe('deploy/istio cross-references', () => {
+  describe('the ext_authz provider', () => {
+    const provider = findManifest(docs, 'IstioOperator', 'chio-ext-authz').spec.meshConfig.extensionProviders[0];
+    const custom = manifestsOfKind(docs, 'AuthorizationPolicy').filter((p) => p.spec.action === 'CUSTOM');
+
+    it('is the one every CUSTOM policy names', () => {
+      expect(custom.length).toBeGreaterThan(0);
+      for (const policy of custom) expect(policy.spec.provider.name).toBe(provider.name);
+    });
+
+    it('is the authz Service, at chio-sidecar.chio-system.svc.cluster.local:9091', () => {
+      const [name, namespace, ...rest] = provider.envoyExtAuthzGrpc.service.split('.');
+      expect(rest.join('.')).toBe('svc.cluster.local');
+      const service = findManifest(docs, 'Service', name);
+      expect(service.metadata.namespace).toBe(namespace);
+      const port = service.spec.ports.find((p: any) => p.port === provider.envoyExtAuthzGrpc.port);
+      expect(port).toMatchObject({ port: 9091, appProtocol: 'grpc' });
+      const [authz] = podsSelectedBy(namespace, service.spec.selector);
+      expect(authz?.metadata.name).toBe('chio-authz');
+      const container = authz!.spec.template.spec.containers[0];
+      // The Service's target port is the port Chio's gRPC server is configured to listen on.
+      expect(resolvePort(container, port.targetPort)).toBe(loadConfig({ env: containerEnv(docs, container) }).grpcPort);
+    });
+
+    it('waits longer than Chio’s receipt deadline, so Chio answers a late receipt itself', () => {
+      const authz = findManifest(docs, 'Deployment', 'chio-authz').spec.template.spec.containers[0];
+      const timeoutMs = Number.parseFloat(provider.envoyExtAuthzGrpc.timeout) * 1000;
+      expect(loadConfig({ env: containerEnv(docs, authz) }).receiptTimeoutMs).toBeLessThan(timeoutMs);
+    });
+  });
+
+  describe('selectors', () => {
+    it('every Service selects exactly one workload and targets one of its ports', () => {
+      for (const service of manifestsOfKind(docs, 'Service')) {
+        const selected = podsSelectedBy(service.metadata.namespace, service.spec.selector);
+        expect(selected, service.metadata.name).toHaveLength(1);
+        const container = selected[0]!.spec.template.spec.containers[0];
+        for (const port of service.spec.ports) expect(() => resolvePort(container, port.targetPort)).not.toThrow();
+      }
+    });
+
+    it('every workload’s selector matches its own pod labels', () => {
+      for (const w of workloads) expect(selects(w.spec.selector.matchLabels, w.spec.template.metadata.labels), w.metadata.name).toBe(true);
+    });
+
+    it('every PodDisruptionBudget covers exactly one workload', () => {
+      for (const pdb of manifestsOfKind(docs, 'PodDisruptionBudget')) {
+        expect(podsSelectedBy(pdb.metadata.namespace, pdb.spec.selector.matchLabels), pdb.metadata.name).toHaveLength(1);
+      }
+    });
+
+    it('the Chio policies select the demo tool and not the mesh client', () => {
+      const selectors = [...manifestsOfKind(docs, 'AuthorizationPolicy'), ...manifestsOfKind(docs, 'EnvoyFilter')].map((p) => [p, p.spec.selector?.matchLabels ?? p.spec.workloadSelector?.labels] as const);
+      for (const [policy, selector] of selectors) {
+        expect(selector, policy.metadata.name).toEqual({ 'chio.protocol/secured': 'true' });
+        expect(podsSelectedBy(policy.metadata.namespace, selector).map((w) => w.metadata.name), policy.metadata.name).toEqual(['demo-tool']);
+      }
+    });
+
+    it('the demo namespace has sidecar injection and Chio’s does not', () => {
+      expect(findManifest(docs, 'Namespace', 'agent-tools').metadata.labels).toMatchObject({ 'istio-injection': 'enabled' });
+      expect(findManifest(docs, 'Namespace', 'chio-system').metadata.labels).toMatchObject({ 'istio-injection': 'disabled' });
+    });
+  });
+
+  describe('the authorization policies', () => {
+    const [custom, deny, allow] = ['chio-tool-authorization', 'chio-deny-unauthenticated', 'chio-allow-probes-and-tools'].map((n) => findManifest(docs, 'AuthorizationPolicy', n));
+    const operations = (p: Manifest) => p.spec.rules.flatMap((r: any) => r.to.map((t: any) => t.operation));
+
+    it('send POST /tools/*, /invoke/* and GET /tools/* to Chio when a credential is present', () => {
+      for (const rule of custom!.spec.rules) {
+        expect(rule.to.map((t: any) => t.operation)).toEqual([
+          { methods: ['POST'], paths: ['/tools/*', '/invoke/*'] },
+          { methods: ['GET'], paths: ['/tools/*'] },
+        ]);
+      }
+      expect(custom!.spec.rules.map((r: any) => r.when)).toEqual([
+        [{ key: 'request.headers[x-chio-capability-token]', values: ['*'] }],
+        [{ key: 'request.headers[authorization]', values: ['*'] }],
+      ]);
+    });
+
+    it('deny tool calls that carry neither credential', () => {
+      expect(deny!.spec.rules[0].when).toEqual([
+        { key: 'request.headers[x-chio-capability-token]', notValues: ['*'] },
+        { key: 'request.headers[authorization]', notValues: ['*'] },
+      ]);
+    });
+
+    it('allow the tool calls Chio decides and the demo tool’s probe, nothing else', () => {
+      const tool = findManifest(docs, 'Deployment', 'demo-tool').spec.template.spec.containers[0];
+      const probe = tool.readinessProbe.httpGet;
+      expect(operations(allow!)).toEqual([{ methods: ['GET'], paths: [probe.path], ports: [String(resolvePort(tool, probe.port))] }, ...operations(custom!).slice(0, 2)]);
+    });
+
+    it('use only the capability-holder paths the ConfigMap policy allows', () => {
+      const policyText = findManifest(docs, 'ConfigMap', 'chio-policies').data!['policies.yaml']!;
+      const allowed = parseAllDocuments(policyText).map((d) => d.toJS()).find((d) => d.kind === 'AuthorizationPolicy').spec.rules[0].to.map((t: any) => t.operation);
+      expect(operations(custom!).slice(0, 2)).toEqual(allowed);
+    });
+  });
+
+  describe('the rate limit', () => {
+    it('sits just before the ext_authz filter on inbound sidecars', () => {
+      const [patch] = findManifest(docs, 'EnvoyFilter', 'chio-local-ratelimit').spec.configPatches;
+      expect(patch.match).toMatchObject({ context: 'SIDECAR_INBOUND', listener: { filterChain: { filter: { subFilter: { name: 'envoy.filters.http.ext_authz' } } } } });
+      expect(patch.patch).toMatchObject({ operation: 'INSERT_BEFORE', value: { name: 'envoy.filters.http.local_ratelimit' } });
+    });
+  });
+
+  describe('the Chio containers', () => {
+    const program = buildProgram();
+    const commands = new Map([['chio-authz', 'authz'], ['chio-ledger', 'ledger'], ['chio-verifier', 'verifier']]);
+
+    it.each([...commands])('%s runs `chio %s`', (name, command) => {
+      const [container] = findManifest(docs, 'Deployment', name).spec.template.spec.containers;
+      expect(container.args).toEqual([command]);
+      expect(program.commands.map((c) => c.name())).toContain(command);
+    });
+
+    it('start with settings Chio accepts, NATS at the chio-nats Service and three replicas', () => {
+      for (const deployment of chioDeployments) {
+        const env = containerEnv(docs, deployment.spec.template.spec.containers[0]);
+        const config = loadConfig({ env });
+        expect(config.replicas).toBe(3);
+        const nats = new URL(config.natsUrl!);
+        const [serviceName, namespace] = nats.hostname.split('.');
+        const service = findManifest(docs, 'Service', serviceName!);
+        expect(service.metadata.namespace).toBe(namespace);
+        expect(service.spec.ports.map((p: any) => p.port)).toContain(Number(nats.port));
+        expect(podsSelectedBy(namespace, service.spec.selector)[0]?.spec.replicas).toBe(3);
+      }
+    });
+
+    it('run as non-root on a read-only root filesystem, with requests and limits', () => {
+      for (const w of workloads) {
+        const pod = w.spec.template.spec;
+        expect(pod.securityContext.runAsNonRoot, w.metadata.name).toBe(true);
+        for (const c of pod.containers) {
+          expect(c.securityContext, `${w.metadata.name}/${c.name}`).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+          expect(Object.keys(c.resources.requests).sort()).toEqual(['cpu', 'memory']);
+          expect(Object.keys(c.resources.limits).sort()).toEqual(['cpu', 'memory']);
+        }
+      }
+    });
+
+    it('have probes on /health and /ready at the port Chio serves HTTP on', () => {
+      const portSetting = { 'chio-authz': 'httpPort', 'chio-ledger': 'ledgerPort', 'chio-verifier': 'verifierPort' } as const;
+      for (const d of chioDeployments) {
+        const container = d.spec.template.spec.containers[0];
+        const httpPort = loadConfig({ env: containerEnv(docs, container) })[portSetting[d.metadata.name as keyof typeof portSetting]];
+        expect(container.livenessProbe.httpGet.path).toBe('/health');
+        expect(container.readinessProbe.httpGet.path).toBe('/ready');
+        for (const probe of [container.startupProbe, container.livenessProbe, container.readinessProbe]) {
+          expect(resolvePort(container, probe.httpGet.port), d.metadata.name).toBe(httpPort);
+        }
+      }
+    });
+
+    it('are two of each: authz, the ledger (active and standby) and the verifier', () => {
+      expect(Object.fromEntries(chioDeployments.map((d) => [d.metadata.name, d.spec.replicas]))).toEqual({ 'chio-authz': 2, 'chio-ledger': 2, 'chio-verifier': 2 });
+    });
+  });
+
+  describe('keys and policies', () => {
+    let keyDir: string;
+    beforeAll(() => {
+      keyDir = tempDir('chio-deploy-keys-');
+      generateKeys(keyDir, loadConfig({ env: findManifest(docs, 'ConfigMap', 'chio-config').data }).logOrigin);
+    });
+    afterAll(() => rmSync(keyDir, { recursive: true, force: true }));
+
+    const secretItems = (d: Manifest) => d.spec.template.spec.volumes.find((v: any) => v.secret?.secretName === 'chio-keys').secret.items.map((i: any) => i.key);
+
+    it('each Secret key a pod mounts is a file `chio keygen` writes (so `--from-file` of its directory has it)', () => {
+      const written = readdirSync(keyDir);
+      expect(written.sort()).toEqual(KEY_ROLES.flatMap((r) => [`${r}.key`, `${r}.pub`]).sort());
+      for (const d of chioDeployments) for (const key of secretItems(d)) expect(written, d.metadata.name).toContain(key);
+    });
+
+    it('only authz and the ledger get private keys, and only their own', () => {
+      const privateKeys = Object.fromEntries(chioDeployments.map((d) => [d.metadata.name, secretItems(d).filter((k: string) => k.endsWith('.key'))]));
+      expect(privateKeys).toEqual({ 'chio-authz': ['kernel.key'], 'chio-ledger': ['log.key', 'kernel.key'], 'chio-verifier': [] });
+    });
+
+    it('the policy ConfigMap passes `chio policy check` and is the demo policy set', () => {
+      const dir = tempDir('chio-deploy-policies-');
+      try {
+        const configMap = findManifest(docs, 'ConfigMap', 'chio-policies');
+        for (const [file, text] of Object.entries(configMap.data!)) writeFileSync(join(dir, file), text);
+        const set = loadPolicySet(dir, keyDir);
+        expect(set.hash).toBe(loadPolicySetFiles([join(REPO_ROOT, 'deploy/policies/demo.yaml')], keyDir).hash);
+        // The issuer key files it names are among the keys authz mounts.
+        const authzKeys = secretItems(findManifest(docs, 'Deployment', 'chio-authz'));
+        const issuerFiles = parseAllDocuments(configMap.data!['policies.yaml']!).map((d) => d.toJS()).flatMap((d) => d.spec.issuerKeyFiles ?? []);
+        for (const f of issuerFiles) expect(authzKeys).toContain(f);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+
+  describe('NATS', () => {
+    const statefulSet = findManifest(docs, 'StatefulSet', 'chio-nats');
+    const natsConf = findManifest(docs, 'ConfigMap', 'chio-nats-config').data!['nats.conf']!;
+
+    it('is a three-node JetStream cluster whose routes name its own pods', () => {
+      expect(statefulSet.spec.replicas).toBe(3);
+      const routes = [...natsConf.matchAll(/nats:\/\/([^\s:]+):(\d+)/g)].map((m) => [m[1], Number(m[2])]);
+      const headless = findManifest(docs, 'Service', statefulSet.spec.serviceName);
+      expect(headless.spec.clusterIP).toBe('None');
+      const clusterPort = headless.spec.ports.find((p: any) => p.name === 'cluster').port;
+      expect(routes).toEqual([0, 1, 2].map((i) => [`chio-nats-${i}.${headless.metadata.name}.chio-system.svc.cluster.local`, clusterPort]));
+    });
+
+    it('has a configuration nats-server accepts (`nats-server -t`)', () => {
+      const dir = tempDir('chio-deploy-nats-');
+      try {
+        writeFileSync(join(dir, 'nats.conf'), natsConf);
+        const run = spawnSync('nats-server', ['-c', join(dir, 'nats.conf'), '-t'], { env: { ...process.env, POD_NAME: 'chio-nats-0' }, encoding: 'utf8' });
+        expect(run.error).toBeUndefined();
+        expect({ status: run.status, stderr: run.stderr }).toEqual({ status: 0, stderr: expect.stringContaining('is valid') });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('is reachable only from pods in chio-system', () => {
+      const policy = findManifest(docs, 'NetworkPolicy', 'chio-nats');
+      expect(selects(policy.spec.podSelector.matchLabels, statefulSet.spec.template.metadata.labels)).toBe(true);
+      expect(policy.spec.ingress).toHaveLength(1);
+      expect(policy.spec.ingress[0].from).toEqual([{ podSelector: {} }]);
+    });
+  });
+
+  describe('test-harness.sh', () => {
+    it('is clean under shellcheck', () => {
+      const run = spawnSync('shellcheck', [join(ISTIO_DIR, 'test-harness.sh')], { encoding: 'utf8' });
+      expect(run.error).toBeUndefined();
+      expect({ status: run.status, findings: run.stdout }).toEqual({ status: 0, findings: '' });
+    });
+  });
+});
+
+describe('deploy/istio/README.md', () => {
+  it('creates the Secret with every key a Deployment mounts, and no other', () => {
+    const readme = readFileSync(join(ISTIO_DIR, 'README.md'), 'utf8');
+    const fromFiles = [...readme.matchAll(/--from-file=\.\/chio-keys\/(\S+)/g)].map((m) => m[1]).sort();
+    const mounted = chioDeployments.flatMap((d) => d.spec.template.spec.volumes.filter((v: any) => v.secret).flatMap((v: any) => v.secret.items.map((i: any) => i.key)));
+    expect(fromFiles).toEqual([...new Set(mounted)].sort());
+  });
+});
