@@ -1,0 +1,147 @@
+/**
+ * NATS dies under load (issue #12, SPEC §2): Checks flow from several concurrent clients while
+ * nats-server is SIGKILLed and restarted 3 s later.
+ *
+ *   - during the outage every answer that is not an allow (stored before the kill) is deny /
+ *     ReceiptLedger / 503, answered within the receipt deadline plus a margin;
+ *   - Chio recovers by itself: an allow again within 5 s of the restart;
+ *   - afterwards every receipt id answered with allow is proven against the log;
+ *   - no receipt in the stream says allow for a Check that was answered 503 unless a
+ *     correction names it (SPEC §5).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { startTestNats, tempDir, type TestNats } from '../support/nats.js';
+import { startTestChio, testConfig, type TestChio } from '../support/chio.js';
+import { buildCheckRequest } from '../../src/cli/envoy-request.js';
+import { summarise, type CheckAnswer } from '../../src/cli/check.js';
+import { proveReceipt } from '../../src/cli/prove.js';
+import { loadChioProtos } from '../../src/authz/proto.js';
+import type { CheckResponse } from '../../src/authz/wire.js';
+import { demoToken } from '../../src/up.js';
+import type { Receipt } from '../../src/receipt/receipt.js';
+import { RECEIPTS_STREAM } from '../../src/store/resources.js';
+import { splitReceiptMessage } from '../../src/store/receipt-message.js';
+
+const RECEIPT_TIMEOUT_MS = 150;
+/** Scheduling slack on a loaded 2-core machine, on top of the receipt deadline. */
+const ANSWER_MARGIN_MS = 750;
+const CLIENTS = 8;
+
+let nats: TestNats;
+let chio: TestChio;
+let dataDir: string;
+
+interface Sent {
+  requestId: string;
+  sentAt: number;
+  answeredAt: number;
+  answer: CheckAnswer | { error: string };
+}
+
+const keyFile = (name: string) => readFileSync(join(dataDir, 'keys', name), 'utf8').trim();
+
+beforeAll(async () => {
+  nats = await startTestNats();
+  dataDir = tempDir('chio-nats-dies-');
+  chio = await startTestChio(testConfig(dataDir, nats.current.url, { CHIO_RECEIPT_TIMEOUT_MS: String(RECEIPT_TIMEOUT_MS), CHIO_CHAIN_ID: 'nats-dies', CHIO_LANES: '4' }));
+});
+
+afterAll(async () => {
+  await chio?.stop();
+  await nats?.cleanup();
+});
+
+/** Every receipt in the stream (after the run), read message by message. */
+async function storedReceipts(): Promise<Receipt[]> {
+  const jsm = await jetstreamManager(chio.nc);
+  const last = (await jsm.streams.info(RECEIPTS_STREAM)).state.last_seq;
+  const out: Receipt[] = [];
+  for (let seq = 1; seq <= last; seq++) {
+    const m = await jsm.streams.getMessage(RECEIPTS_STREAM, { seq });
+    if (m) for (const line of splitReceiptMessage(m.data)) out.push(JSON.parse(new TextDecoder().decode(line)) as Receipt);
+  }
+  return out;
+}
+
+describe('NATS SIGKILLed under load and restarted 3 s later', () => {
+  it('fails closed during the outage, recovers by itself, and leaves a log that matches every answer', async () => {
+    const token = demoToken(chio.config);
+    const { authorizationClient } = loadChioProtos();
+    const client = new authorizationClient(chio.grpcAddr, grpc.credentials.createInsecure());
+    const check = (): Promise<Sent> => {
+      const request = buildCheckRequest({ method: 'POST', path: '/tools/hello', host: 'tools.chio.local', headers: { 'x-chio-capability-token': token } });
+      const sentAt = Date.now();
+      const requestId = request.attributes!.request!.http!.id!;
+      return new Promise((resolve) =>
+        client.Check(request, { deadline: Date.now() + 5_000 }, (err: grpc.ServiceError | null, r: CheckResponse) =>
+          resolve({ requestId, sentAt, answeredAt: Date.now(), answer: err ? { error: err.message } : summarise(r) })),
+      );
+    };
+
+    const sent: Sent[] = [];
+    let stop = false;
+    const clients = Array.from({ length: CLIENTS }, async () => {
+      while (!stop) sent.push(await check());
+    });
+    await new Promise((r) => setTimeout(r, 1_500));
+    const killedAt = Date.now();
+    await nats.current.kill();
+    await new Promise((r) => setTimeout(r, 3_000));
+    const restartedAt = Date.now();
+    await nats.restart();
+    let recoveredAt: number | undefined;
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline && recoveredAt === undefined; ) {
+      await new Promise((r) => setTimeout(r, 50));
+      recoveredAt = sent.find((s) => s.sentAt > restartedAt && 'verdict' in s.answer && s.answer.verdict === 'allow')?.answeredAt;
+    }
+    await new Promise((r) => setTimeout(r, 1_500));
+    stop = true;
+    await Promise.all(clients);
+    client.close();
+
+    const answers = sent.map((s) => ({ ...s, a: s.answer as CheckAnswer }));
+    expect(sent.filter((s) => 'error' in s.answer), 'every Check is answered (no gRPC error)').toEqual([]);
+    const allows = answers.filter((s) => s.a.verdict === 'allow');
+    const denies = answers.filter((s) => s.a.verdict === 'deny');
+    const during = answers.filter((s) => s.sentAt >= killedAt && s.sentAt < restartedAt);
+    // Fail closed: a valid token is only ever denied because its receipt was not stored.
+    for (const s of denies) {
+      expect(s.a, s.requestId).toMatchObject({ httpStatus: 503, grpcCode: 7 });
+      expect(s.a.headers['x-chio-denial-guard']).toBe('ReceiptLedger');
+    }
+    expect(during.length).toBeGreaterThan(10);
+    for (const s of during) {
+      if (s.a.verdict === 'allow') continue; // stored before the kill: proven below
+      expect(s.answeredAt - s.sentAt, `answered within the receipt deadline (${s.requestId})`).toBeLessThan(RECEIPT_TIMEOUT_MS + ANSWER_MARGIN_MS);
+    }
+    expect(during.filter((s) => s.a.verdict === 'deny').length).toBeGreaterThan(during.length / 2);
+    expect(recoveredAt, 'an allow after the restart').toBeDefined();
+    expect(recoveredAt! - restartedAt, 'recovered within 5 s').toBeLessThan(5_000);
+
+    // Every allow is proven.
+    const logKey = keyFile('log.pub');
+    const kernelKeys = [keyFile('kernel.pub')];
+    for (const s of allows) {
+      const proven = await proveReceipt(s.a.receiptId!, { verifierUrl: chio.verifierUrl, logKey, kernelKeys, waitMs: 15_000 });
+      expect(proven.receipt.request.id).toBe(s.requestId);
+    }
+
+    // The log never contradicts an answer: an allow receipt for a 503 answer carries its correction.
+    const receipts = await storedReceipts();
+    const corrected = new Set(receipts.flatMap((r) => (r.corrects !== undefined ? [r.corrects] : [])));
+    const byRequest = new Map(receipts.filter((r) => r.corrects === undefined).map((r) => [r.request.id, r]));
+    let correctedCount = 0;
+    for (const s of denies) {
+      const r = byRequest.get(s.requestId);
+      if (!r) continue;
+      expect(corrected.has(r.id), `receipt ${r.id} says allow but ${s.requestId} was answered 503`).toBe(true);
+      correctedCount++;
+    }
+    for (const s of allows) expect(corrected.has(s.a.receiptId!), `${s.a.receiptId} was answered from, yet corrected`).toBe(false);
+    console.log(`nats-dies: ${sent.length} Checks, ${allows.length} allows (all proven), ${denies.length} denied 503 (${during.length} sent during the outage), ${correctedCount} stored-but-503 receipts corrected, recovered ${recoveredAt! - restartedAt} ms after restart`);
+  }, 90_000);
+});
