@@ -7,10 +7,15 @@ import { loadKey } from '../keys.js';
 import { ensureResources } from '../store/resources.js';
 import { startHttpServer } from '../http.js';
 import { Ledger } from './ledger.js';
+import { watchLedger } from '../metrics.js';
+import { startServiceHealth } from '../health/service-health.js';
+import type { ServiceReadiness } from '../health/readiness.js';
 
 export interface RunningLedger {
   readonly httpPort: number;
   readonly ledger: Ledger;
+  /** What /ready answers from; a ledger state of its own (standby) adds its check here. */
+  readonly readiness: ServiceReadiness;
   stop(): Promise<void>;
 }
 
@@ -23,13 +28,21 @@ export async function startLedger(config: ChioConfig, nc: NatsConnection, log: L
   const resources = await ensureResources(nc, config.replicas);
   const ledger = new Ledger({ nc, resources, kernelKeys, origin: config.logOrigin, logSignerKey: logKey.signerKey, checkpointIntervalMs: config.checkpointIntervalMs, log });
   await ledger.start();
-  const ready = () => (nc.isClosed() ? 'NATS connection is closed' : undefined);
-  const http = await startHttpServer({ bind: config.bind, port: config.ledgerPort, log, ready });
+  const health = await startServiceHealth('ledger', nc, log);
+  const unwatch = watchLedger({
+    // The stream's last sequence is as of the last probe (at most a second old): lag is never negative.
+    lagReceipts: () => Math.max(0, health.nats.lastStreamSeq - ledger.integratedStreamSeq),
+    checkpointAgeSeconds: () => (ledger.publishedAt === undefined ? undefined : (Date.now() - ledger.publishedAt) / 1000),
+  });
+  const http = await startHttpServer({ bind: config.bind, port: config.ledgerPort, log, ready: () => health.readiness.reason() });
   return {
     httpPort: http.port,
     ledger,
+    readiness: health.readiness,
     async stop() {
       await ledger.stop();
+      unwatch();
+      health.stop();
       await http.stop();
     },
   };
