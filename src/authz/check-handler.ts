@@ -9,7 +9,7 @@
  */
 import type { Logger } from 'pino';
 import type { Receipt, ReceiptDraft } from '../receipt/receipt.js';
-import { checkDuration, decisionsTotal, receiptsStoredTotal, receiptStoreFailuresTotal } from '../metrics.js';
+import { checkDuration, decisionsTotal, receiptsStoredTotal, receiptStoreDuration, receiptStoreFailuresTotal } from '../metrics.js';
 import { toCheckResponse, toUnstoredResponse } from './response.js';
 import { toReceiptDraft, type Decision } from '../decision/decision.js';
 import type { ReceiptTicket } from '../chain/publisher.js';
@@ -87,10 +87,12 @@ export class CheckHandler {
   }
 
   private async store(draft: ReceiptDraft, deadline: number): Promise<Receipt | undefined> {
+    const handedOver = this.now();
     try {
       const receipt = await this.storedBy(this.opts.publisher.store(draft, deadline), deadline);
       if (receipt) {
         receiptsStoredTotal.inc();
+        receiptStoreDuration.observe((this.now() - handedOver) / 1000);
         return receipt;
       }
     } catch (err) {

@@ -7,6 +7,7 @@ import { loadVerifierKey } from '../keys.js';
 import { ensureResources } from '../store/resources.js';
 import { startHttpServer } from '../http.js';
 import { verifierRoutes } from './api.js';
+import { timedRoutes } from './request-metrics.js';
 import { join } from 'node:path';
 import { startServiceHealth } from '../health/service-health.js';
 import type { ServiceReadiness } from '../health/readiness.js';
@@ -24,7 +25,7 @@ export async function startVerifier(config: ChioConfig, nc: NatsConnection, log:
   const resources = await ensureResources(nc, config.replicas);
   const routes = verifierRoutes({ js: jetstream(nc), jsm: await jetstreamManager(nc), resources, logKey, kernelKeys });
   const health = await startServiceHealth('verifier', nc, log);
-  const http = await startHttpServer({ bind: config.bind, port: config.verifierPort, log, ready: () => health.readiness.reason(), routes });
+  const http = await startHttpServer({ bind: config.bind, port: config.verifierPort, log, ready: () => health.readiness.reason(), routes: [timedRoutes(routes)] });
   log.info({ http: http.port }, 'verifier listening');
   return {
     httpPort: http.port,
