@@ -15,6 +15,9 @@ export const decisionsTotal = new Counter({
   registers: [registry],
 });
 
+// Present from the start at 0, so that the first ReceiptLedger denial is an increase a rule sees.
+for (const shadow of ['false', 'true']) decisionsTotal.inc({ verdict: 'deny', guard: 'ReceiptLedger', shadow }, 0);
+
 export const checkDuration = new Histogram({
   name: 'chio_check_duration_seconds',
   help: 'Time from Check received to answer, including storing the receipt',
@@ -105,12 +108,16 @@ export const ready = new Gauge({
   },
 });
 
-/** What a running ledger tells the scrape: how far behind the stream it is and how old its checkpoint. */
+/** What a running ledger tells the scrape: how far behind the stream it is, how old its checkpoint. */
 export interface LedgerView {
+  /** The log origin (CHIO_LOG_ORIGIN): the `origin` label. */
+  origin: string;
   /** Stored receipts not yet integrated (or skipped): receipts-stream last sequence − integrated sequence. */
   lagReceipts(): number;
   /** Seconds since the latest checkpoint was published; undefined before any. */
   checkpointAgeSeconds(): number | undefined;
+  /** Receipts held in the quarantine stream; undefined when it cannot be read now. */
+  quarantinedReceipts(): Promise<number | undefined>;
 }
 
 const ledgerViews = new Set<LedgerView>();
@@ -121,21 +128,43 @@ export function watchLedger(view: LedgerView): () => void {
   return () => ledgerViews.delete(view);
 }
 
+// Labelled by origin, so that a process without a ledger (authz, verifier) exports no sample
+// rather than a 0 that a min() or an alert would mistake for a ledger's.
 export const ledgerLag = new Gauge({
   name: 'chio_ledger_lag_receipts',
   help: 'Receipts stored in the stream but not yet integrated by the ledger (stream last sequence − integrated sequence)',
+  labelNames: ['origin'] as const,
   registers: [registry],
   collect() {
-    this.set(Math.max(0, ...[...ledgerViews].map((v) => v.lagReceipts())));
+    this.reset();
+    for (const v of ledgerViews) this.set({ origin: v.origin }, v.lagReceipts());
   },
 });
 
 export const checkpointAge = new Gauge({
   name: 'chio_checkpoint_age_seconds',
   help: 'Seconds since the latest checkpoint was published (a ledger publishes only while the tree grows)',
+  labelNames: ['origin'] as const,
   registers: [registry],
   collect() {
-    const ages = [...ledgerViews].map((v) => v.checkpointAgeSeconds()).filter((a): a is number => a !== undefined);
-    this.set(ages.length > 0 ? Math.min(...ages) : 0);
+    this.reset();
+    for (const v of ledgerViews) {
+      const age = v.checkpointAgeSeconds();
+      if (age !== undefined) this.set({ origin: v.origin }, age);
+    }
+  },
+});
+
+export const quarantinedReceipts = new Gauge({
+  name: 'chio_quarantine_receipts',
+  help: 'Receipts held in the quarantine stream (CHIO_QUARANTINE), read when scraped; it only grows',
+  labelNames: ['origin'] as const,
+  registers: [registry],
+  async collect() {
+    this.reset();
+    for (const v of ledgerViews) {
+      const count = await v.quarantinedReceipts();
+      if (count !== undefined) this.set({ origin: v.origin }, count);
+    }
   },
 });

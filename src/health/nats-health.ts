@@ -16,6 +16,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { readLastStreamSeq } from '../store/receipts.js';
+import { beforeDeadline } from '../time.js';
 
 /** Probe JetStream this often while it answers. */
 export const PROBE_INTERVAL_MS = 1000;
@@ -99,7 +100,7 @@ export class NatsHealth {
   private async probeOnce(): Promise<void> {
     const epoch = this.epoch;
     try {
-      const seq = await withTimeout(readLastStreamSeq(this.opts.jsm), this.opts.probeTimeoutMs ?? PROBE_TIMEOUT_MS);
+      const seq = await beforeDeadline(readLastStreamSeq(this.opts.jsm), Date.now() + (this.opts.probeTimeoutMs ?? PROBE_TIMEOUT_MS), 'JetStream probe');
       if (epoch !== this.epoch || !this.connected) return;
       this.streamSeq = seq;
       this.set(undefined);
@@ -122,16 +123,6 @@ export class NatsHealth {
     this.current = problem;
     this.opts.onChange?.(problem);
   }
-}
-
-class ProbeTimeout extends Error {}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ProbeTimeout(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
 }
 
 /** One line from whatever the probe threw: NATS errors carry no credentials, but may be long. */
