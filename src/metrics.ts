@@ -87,7 +87,7 @@ export const verifierRequestDuration = new Histogram({
  */
 const readinessSources = new Map<string, Set<() => string | undefined>>();
 
-/** Report `service`'s readiness as chio_ready{service}; returns the function that stops it. */
+/** Report `service`'s readiness as chio_ready{component=service}; returns the function that stops it. */
 export function watchReadiness(service: string, reason: () => string | undefined): () => void {
   const set = readinessSources.get(service) ?? new Set();
   readinessSources.set(service, set);
@@ -95,15 +95,16 @@ export function watchReadiness(service: string, reason: () => string | undefined
   return () => set.delete(reason);
 }
 
+// `component`, not `service`: Prometheus's Kubernetes discovery adds a `service` target label.
 export const ready = new Gauge({
   name: 'chio_ready',
   help: '1 when the service is ready (its dependencies usable, as /ready says), else 0',
-  labelNames: ['service'] as const,
+  labelNames: ['component'] as const,
   registers: [registry],
   collect() {
     this.reset();
-    for (const [service, reasons] of readinessSources) {
-      if (reasons.size > 0) this.set({ service }, [...reasons].every((r) => r() === undefined) ? 1 : 0);
+    for (const [component, reasons] of readinessSources) {
+      if (reasons.size > 0) this.set({ component }, [...reasons].every((r) => r() === undefined) ? 1 : 0);
     }
   },
 });

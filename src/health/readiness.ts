@@ -2,7 +2,7 @@
  * Readiness (SPEC §1): a process is ready when every dependency it needs is usable. Each
  * dependency contributes one check that says why it is not usable, or nothing; the process is
  * ready when none says anything. `/ready` (HTTP) and gRPC Health read the same answer, and the
- * `chio_ready{service}` gauge shows it to Prometheus.
+ * `chio_ready{component}` gauge shows it to Prometheus.
  *
  * Checks MUST be synchronous and cheap: gRPC Health and `/ready` call them on every probe. A
  * check that needs I/O keeps its answer up to date in the background (see nats-health.ts).

@@ -50,7 +50,7 @@ describe('authz metrics', () => {
     // The same token twice: verified once, then found in the cache.
     expect(delta('chio_cache_lookups_total', { cache: 'capability', result: 'miss' })).toBe(1);
     expect(delta('chio_cache_lookups_total', { cache: 'capability', result: 'hit' })).toBe(1);
-    expect(sample(after, 'chio_ready', { service: 'authz' })).toBe(1);
+    expect(sample(after, 'chio_ready', { component: 'authz' })).toBe(1);
   });
 });
 

@@ -47,7 +47,7 @@ const noneReady = (h: Health) => h.authz === 503 && h.ledger === 503 && h.verifi
 
 async function readyGauge(): Promise<Record<string, number>> {
   const metric = await registry.getSingleMetric('chio_ready')!.get();
-  return Object.fromEntries(metric.values.map((v) => [String(v.labels.service), v.value]));
+  return Object.fromEntries(metric.values.map((v) => [String(v.labels.component), v.value]));
 }
 
 describe('readiness follows NATS', () => {

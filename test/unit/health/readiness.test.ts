@@ -4,7 +4,7 @@ import { registry } from '../../../src/metrics.js';
 
 async function readyGauge(): Promise<Record<string, number>> {
   const metric = await registry.getSingleMetric('chio_ready')!.get();
-  return Object.fromEntries(metric.values.map((v) => [String(v.labels.service), v.value]));
+  return Object.fromEntries(metric.values.map((v) => [String(v.labels.component), v.value]));
 }
 
 describe('ServiceReadiness', () => {
