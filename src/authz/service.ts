@@ -49,7 +49,7 @@ export async function startAuthz(config: ChioConfig, nc: NatsConnection, log: Lo
     mode: config.mode,
     defaultVerdict: config.defaultVerdict,
     isRevoked: (id) => revocations.isRevoked(id),
-    onInternalError: (err) => log.error({ err: String(err) }, 'decision pipeline failed; denied (Internal)'),
+    onInternalError: (err, request) => log.error({ err: String(err), traceparent: request.traceparent }, 'decision pipeline failed; denied (Internal)'),
   });
   const handler = new CheckHandler({ pipeline, publisher, receiptTimeoutMs: config.receiptTimeoutMs, log });
   const health = await startServiceHealth('authz', nc, log);
