@@ -113,8 +113,8 @@ export const ready = new Gauge({
 export interface LedgerView {
   /** The log origin (CHIO_LOG_ORIGIN): the `origin` label. */
   origin: string;
-  /** Stored receipts not yet integrated (or skipped): receipts-stream last sequence − integrated sequence. */
-  lagReceipts(): number;
+  /** Stream messages not yet integrated (or skipped): receipts-stream last sequence − integrated sequence. A message holds one or more receipts of a chain. */
+  lagMessages(): number;
   /** Seconds since the latest checkpoint was published; undefined before any. */
   checkpointAgeSeconds(): number | undefined;
   /** Receipts held in the quarantine stream; undefined when it cannot be read now. */
@@ -132,13 +132,13 @@ export function watchLedger(view: LedgerView): () => void {
 // Labelled by origin, so that a process without a ledger (authz, verifier) exports no sample
 // rather than a 0 that a min() or an alert would mistake for a ledger's.
 export const ledgerLag = new Gauge({
-  name: 'chio_ledger_lag_receipts',
-  help: 'Receipts stored in the stream but not yet integrated by the ledger (stream last sequence − integrated sequence)',
+  name: 'chio_ledger_lag_messages',
+  help: 'Messages of the receipts stream (each one or more receipts) not yet integrated by the ledger: stream last sequence − integrated sequence',
   labelNames: ['origin'] as const,
   registers: [registry],
   collect() {
     this.reset();
-    for (const v of ledgerViews) this.set({ origin: v.origin }, v.lagReceipts());
+    for (const v of ledgerViews) this.set({ origin: v.origin }, v.lagMessages());
   },
 });
 

@@ -37,7 +37,7 @@ export async function startLedger(config: ChioConfig, nc: NatsConnection, log: L
   const unwatch = watchLedger({
     origin: config.logOrigin,
     // The stream's last sequence is as of the last probe (at most a second old): lag is never negative.
-    lagReceipts: () => Math.max(0, health.nats.lastStreamSeq - ledger.integratedStreamSeq),
+    lagMessages: () => Math.max(0, health.nats.lastStreamSeq - ledger.integratedStreamSeq),
     checkpointAgeSeconds: () => (ledger.publishedAt === undefined ? undefined : (Date.now() - ledger.publishedAt) / 1000),
     // A scrape never waits long for it: unknown now is no sample, not a 0.
     quarantinedReceipts: () => beforeDeadline(countQuarantined(jsm), Date.now() + PROBE_TIMEOUT_MS, 'quarantine count').catch(() => undefined),

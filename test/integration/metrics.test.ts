@@ -12,7 +12,7 @@ import { buildCheckRequest } from '../../src/cli/envoy-request.js';
 import { sendCheck } from '../../src/cli/check.js';
 import { demoToken } from '../../src/up.js';
 import { jetstream } from '@nats-io/jetstream';
-import { appendReceipt } from '../../src/store/receipts.js';
+import { appendReceipts } from '../../src/store/receipts.js';
 
 const ORIGIN = { origin: 'chio.local/receipts' };
 
@@ -71,19 +71,19 @@ describe('verifier metrics', () => {
 describe('ledger metrics', () => {
   it('show the ledger caught up with a fresh checkpoint, then lagging and the checkpoint ageing while it is stopped', async () => {
     await allow();
-    const caughtUp = await pollUntil(() => scrape(chio.ledger.httpPort), (t) => sample(t, 'chio_ledger_lag_receipts', ORIGIN) === 0 && sample(t, 'chio_tree_size') === sample(t, 'chio_published_tree_size') && sample(t, 'chio_tree_size') > 0, 10_000);
+    const caughtUp = await pollUntil(() => scrape(chio.ledger.httpPort), (t) => sample(t, 'chio_ledger_lag_messages', ORIGIN) === 0 && sample(t, 'chio_tree_size') === sample(t, 'chio_published_tree_size') && sample(t, 'chio_tree_size') > 0, 10_000);
     expect(sample(caughtUp.answer, 'chio_checkpoint_age_seconds', ORIGIN)).toBeLessThan(5);
     expect(caughtUp.answer).toContain('chio_quarantine_receipts{origin="chio.local/receipts"} 0');
     expect(sample(caughtUp.answer, 'chio_ledger_batch_duration_seconds_count')).toBeGreaterThan(0);
 
     // Bytes that are no receipt, stored as one: the ledger quarantines them, and the gauge shows it.
-    await appendReceipt(jetstream(chio.nc), { chain: 'forged', id: 'f'.repeat(64) }, new TextEncoder().encode('not a receipt'), 0, 2_000);
+    await appendReceipts(jetstream(chio.nc), 'forged', [{ id: 'f'.repeat(64), bytes: new TextEncoder().encode('not a receipt') }], 0, 2_000);
     await pollUntil(() => scrape(chio.ledger.httpPort), (t) => sample(t, 'chio_quarantine_receipts', ORIGIN) === 1, 10_000);
 
     await chio.ledger.ledger.stop();
     for (let i = 0; i < 3; i++) expect((await allow()).verdict).toBe('allow');
     // The stream's last sequence is probed every second: wait for it to show.
-    const behind = await pollUntil(() => scrape(chio.ledger.httpPort), (t) => sample(t, 'chio_ledger_lag_receipts', ORIGIN) === 3, 10_000);
+    const behind = await pollUntil(() => scrape(chio.ledger.httpPort), (t) => sample(t, 'chio_ledger_lag_messages', ORIGIN) === 3, 10_000);
     const age = sample(behind.answer, 'chio_checkpoint_age_seconds', ORIGIN);
     await new Promise((r) => setTimeout(r, 1_100));
     expect(sample(await scrape(chio.ledger.httpPort), 'chio_checkpoint_age_seconds', ORIGIN)).toBeGreaterThan(age + 1);

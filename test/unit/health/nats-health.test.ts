@@ -5,7 +5,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { findFreePort } from '../../../src/nats/server.js';
 import { NatsHealth } from '../../../src/health/nats-health.js';
 import { ensureStreams } from '../../../src/store/resources.js';
-import { appendReceipt } from '../../../src/store/receipts.js';
+import { appendReceipts } from '../../../src/store/receipts.js';
 import { startTestNats, type TestNats } from '../../support/nats.js';
 import { pollUntil } from '../../support/health.js';
 
@@ -58,7 +58,7 @@ describe('NatsHealth', () => {
         await ensureStreams(nc, 1);
         await pollUntil(async () => health.problem, (p) => p === undefined, 5_000);
         expect(health.lastStreamSeq).toBe(0);
-        const seq = await appendReceipt(jetstream(nc), { chain: 'h', id: 'a'.repeat(64) }, new TextEncoder().encode('{}'), 0, 2_000);
+        const seq = await appendReceipts(jetstream(nc), 'h', [{ id: 'a'.repeat(64), bytes: new TextEncoder().encode('{}') }], 0, 2_000);
         await pollUntil(async () => health.lastStreamSeq, (s) => s === seq, 5_000);
         expect(changes).toEqual([expect.stringMatching(/stream not found/), undefined]);
       } finally {

@@ -72,7 +72,7 @@ function loadDashboard() {
 describe('the registry the checks read', () => {
   it('holds the metrics of every service, histograms as their series', () => {
     const series = exportedSeries();
-    for (const name of ['chio_decisions_total', 'chio_check_duration_seconds_bucket', 'chio_ledger_lag_receipts', 'chio_verifier_request_duration_seconds_count', 'chio_ready']) {
+    for (const name of ['chio_decisions_total', 'chio_check_duration_seconds_bucket', 'chio_ledger_lag_messages', 'chio_verifier_request_duration_seconds_count', 'chio_ready']) {
       expect(series.has(name), name).toBe(true);
     }
     expect(series.get('chio_decisions_total')).toEqual(new Set(['verdict', 'guard', 'shadow']));
