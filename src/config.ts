@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ChioError } from './errors/index.js';
+import { LOG_FORMATS } from './log.js';
 
 /** Root of the installed package (holds deploy/ and proto/), from src/ or dist/. */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -58,6 +59,7 @@ const SETTINGS = {
   chainId: ['CHIO_CHAIN_ID', z.string().regex(/^[A-Za-z0-9_-]{1,60}$/, 'must match [A-Za-z0-9_-]{1,60}').optional()],
   lanes: ['CHIO_LANES', z.coerce.number().int().min(1).max(MAX_LANES).default(DEFAULT_LANES)],
   logLevel: ['CHIO_LOG_LEVEL', z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info')],
+  logFormat: ['CHIO_LOG_FORMAT', z.enum(LOG_FORMATS).default('auto')],
 } as const;
 
 type Settings = typeof SETTINGS;

@@ -15,6 +15,9 @@ export const decisionsTotal = new Counter({
   registers: [registry],
 });
 
+// Present from the start at 0, so that the first ReceiptLedger denial is an increase a rule sees.
+for (const shadow of ['false', 'true']) decisionsTotal.inc({ verdict: 'deny', guard: 'ReceiptLedger', shadow }, 0);
+
 export const checkDuration = new Histogram({
   name: 'chio_check_duration_seconds',
   help: 'Time from Check received to answer, including storing the receipt',
@@ -23,6 +26,12 @@ export const checkDuration = new Histogram({
 });
 
 export const receiptsStoredTotal = new Counter({ name: 'chio_receipts_stored_total', help: 'Receipts signed and stored (PubAck)', registers: [registry] });
+export const receiptStoreDuration = new Histogram({
+  name: 'chio_receipt_store_duration_seconds',
+  help: 'Time from a decided receipt handed to the chain publisher to its PubAck (signed and stored)',
+  buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1],
+  registers: [registry],
+});
 export const receiptStoreFailuresTotal = new Counter({ name: 'chio_receipt_store_failures_total', help: 'Receipts not stored by their deadline (answered deny 503)', registers: [registry] });
 
 export const receiptsIntegratedTotal = new Counter({ name: 'chio_receipts_integrated_total', help: 'Receipts integrated as leaves', registers: [registry] });
@@ -48,4 +57,115 @@ export const policyReloadsTotal = new Counter({
   help: 'Policy set reloads (after a file change, and every 10 s as a backstop), by result (swapped, unchanged, refused)',
   labelNames: ['result'] as const,
   registers: [registry],
+});
+
+export const cacheLookupsTotal = new Counter({
+  name: 'chio_cache_lookups_total',
+  help: 'Cache lookups on the Check path, by cache (capability: verified tokens; jwks: key sets) and result (hit, miss)',
+  labelNames: ['cache', 'result'] as const,
+  registers: [registry],
+});
+
+export const integrationBatchDuration = new Histogram({
+  name: 'chio_ledger_batch_duration_seconds',
+  help: 'Time to integrate one batch of stored receipts (checks, writes, commit)',
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  registers: [registry],
+});
+
+export const verifierRequestDuration = new Histogram({
+  name: 'chio_verifier_request_duration_seconds',
+  help: 'Verifier HTTP requests, received to answered, by route',
+  labelNames: ['route'] as const,
+  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  registers: [registry],
+});
+
+/**
+ * Gauges read when scraped: each running service registers what it can tell, and stops when it
+ * stops, so that a process (or a test) that starts several services reports each once.
+ */
+const readinessSources = new Map<string, Set<() => string | undefined>>();
+
+/** Report `service`'s readiness as chio_ready{component=service}; returns the function that stops it. */
+export function watchReadiness(service: string, reason: () => string | undefined): () => void {
+  const set = readinessSources.get(service) ?? new Set();
+  readinessSources.set(service, set);
+  set.add(reason);
+  return () => set.delete(reason);
+}
+
+// `component`, not `service`: Prometheus's Kubernetes discovery adds a `service` target label.
+export const ready = new Gauge({
+  name: 'chio_ready',
+  help: '1 when the service is ready (its dependencies usable, as /ready says), else 0',
+  labelNames: ['component'] as const,
+  registers: [registry],
+  collect() {
+    this.reset();
+    for (const [component, reasons] of readinessSources) {
+      if (reasons.size > 0) this.set({ component }, [...reasons].every((r) => r() === undefined) ? 1 : 0);
+    }
+  },
+});
+
+/** What a running ledger tells the scrape: how far behind the stream it is, how old its checkpoint. */
+export interface LedgerView {
+  /** The log origin (CHIO_LOG_ORIGIN): the `origin` label. */
+  origin: string;
+  /** Stream messages not yet integrated (or skipped): receipts-stream last sequence − integrated sequence. A message holds one or more receipts of a chain. */
+  lagMessages(): number;
+  /** Seconds since the latest checkpoint was published; undefined before any. */
+  checkpointAgeSeconds(): number | undefined;
+  /** Receipts held in the quarantine stream; undefined when it cannot be read now. */
+  quarantinedReceipts(): Promise<number | undefined>;
+}
+
+const ledgerViews = new Set<LedgerView>();
+
+/** Report a running ledger's lag and checkpoint age; returns the function that stops it. */
+export function watchLedger(view: LedgerView): () => void {
+  ledgerViews.add(view);
+  return () => ledgerViews.delete(view);
+}
+
+// Labelled by origin, so that a process without a ledger (authz, verifier) exports no sample
+// rather than a 0 that a min() or an alert would mistake for a ledger's.
+export const ledgerLag = new Gauge({
+  name: 'chio_ledger_lag_messages',
+  help: 'Messages of the receipts stream (each one or more receipts) not yet integrated by the ledger: stream last sequence − integrated sequence',
+  labelNames: ['origin'] as const,
+  registers: [registry],
+  collect() {
+    this.reset();
+    for (const v of ledgerViews) this.set({ origin: v.origin }, v.lagMessages());
+  },
+});
+
+export const checkpointAge = new Gauge({
+  name: 'chio_checkpoint_age_seconds',
+  help: 'Seconds since the latest checkpoint was published (a ledger publishes only while the tree grows)',
+  labelNames: ['origin'] as const,
+  registers: [registry],
+  collect() {
+    this.reset();
+    for (const v of ledgerViews) {
+      const age = v.checkpointAgeSeconds();
+      if (age !== undefined) this.set({ origin: v.origin }, age);
+    }
+  },
+});
+
+export const quarantinedReceipts = new Gauge({
+  name: 'chio_quarantine_receipts',
+  help: 'Receipts held in the quarantine stream (CHIO_QUARANTINE), read when scraped; it only grows',
+  labelNames: ['origin'] as const,
+  registers: [registry],
+  async collect() {
+    this.reset();
+    for (const v of ledgerViews) {
+      const count = await v.quarantinedReceipts();
+      if (count !== undefined) this.set({ origin: v.origin }, count);
+    }
+  },
 });

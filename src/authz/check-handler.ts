@@ -9,7 +9,7 @@
  */
 import type { Logger } from 'pino';
 import type { Receipt, ReceiptDraft } from '../receipt/receipt.js';
-import { checkDuration, decisionsTotal, receiptsStoredTotal, receiptStoreFailuresTotal } from '../metrics.js';
+import { checkDuration, decisionsTotal, receiptsStoredTotal, receiptStoreDuration, receiptStoreFailuresTotal } from '../metrics.js';
 import { toCheckResponse, toUnstoredResponse } from './response.js';
 import { toReceiptDraft, type Decision } from '../decision/decision.js';
 import type { ReceiptTicket } from '../chain/publisher.js';
@@ -56,12 +56,13 @@ export class CheckHandler {
       // Deciding (a JWKS fetch, say) gets two thirds of the budget, so a slow dependency is a
       // deny with its own reason and a stored receipt, not a ReceiptLedger 503.
       const decision = await this.opts.pipeline.decide(req, started + Math.floor((this.opts.receiptTimeoutMs * 2) / 3));
-      const receipt = await this.store(toReceiptDraft(decision, new Date(this.now()).toISOString()), deadline);
+      const { traceparent } = decision.request;
+      const receipt = await this.store(toReceiptDraft(decision, new Date(this.now()).toISOString()), deadline, traceparent);
       const response = receipt ? toCheckResponse(decision, receipt) : toUnstoredResponse(decision);
       const answered = receipt ? (decision.shadow ? 'allow' : decision.verdict) : 'deny';
       const guard = receipt ? (decision.verdict === 'deny' ? decision.guard : '') : 'ReceiptLedger';
       decisionsTotal.inc({ verdict: answered, guard, shadow: String(decision.shadow) });
-      this.opts.log.debug({ verdict: answered, guard, receipt_id: receipt?.id, path: decision.request.path }, 'check answered');
+      this.opts.log.debug({ verdict: answered, guard, receipt_id: receipt?.id, path: decision.request.path, traceparent }, 'check answered');
       return response;
     } finally {
       checkDuration.observe((this.now() - started) / 1000);
@@ -86,15 +87,18 @@ export class CheckHandler {
     this.idle = undefined;
   }
 
-  private async store(draft: ReceiptDraft, deadline: number): Promise<Receipt | undefined> {
+  /** `traceparent` (of the Check, when valid) goes into the log lines, so they join its trace. */
+  private async store(draft: ReceiptDraft, deadline: number, traceparent: string | undefined): Promise<Receipt | undefined> {
+    const handedOver = this.now();
     try {
       const receipt = await this.storedBy(this.opts.publisher.store(draft, deadline), deadline);
       if (receipt) {
         receiptsStoredTotal.inc();
+        receiptStoreDuration.observe((this.now() - handedOver) / 1000);
         return receipt;
       }
     } catch (err) {
-      this.opts.log.warn({ err: String(err) }, 'receipt not stored; denied (ReceiptLedger)');
+      this.opts.log.warn({ err: String(err), traceparent }, 'receipt not stored; denied (ReceiptLedger)');
     }
     receiptStoreFailuresTotal.inc();
     return undefined;

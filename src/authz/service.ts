@@ -17,6 +17,8 @@ import { DecisionPipeline } from '../decision/pipeline.js';
 import { PolicyWatcher } from '../policy/policy-watcher.js';
 import { RevocationList } from '../credentials/revocations.js';
 import { startGrpcServer } from './grpc-server.js';
+import { startServiceHealth } from '../health/service-health.js';
+import type { ServiceReadiness } from '../health/readiness.js';
 
 export interface RunningAuthz {
   readonly grpcPort: number;
@@ -25,6 +27,8 @@ export interface RunningAuthz {
   readonly chains: readonly string[];
   readonly policyHash: string;
   readonly policies: PolicyWatcher;
+  /** What /ready and gRPC Health answer from. */
+  readonly readiness: ServiceReadiness;
   stop(): Promise<void>;
 }
 
@@ -45,10 +49,12 @@ export async function startAuthz(config: ChioConfig, nc: NatsConnection, log: Lo
     mode: config.mode,
     defaultVerdict: config.defaultVerdict,
     isRevoked: (id) => revocations.isRevoked(id),
-    onInternalError: (err) => log.error({ err: String(err) }, 'decision pipeline failed; denied (Internal)'),
+    onInternalError: (err, request) => log.error({ err: String(err), traceparent: request.traceparent }, 'decision pipeline failed; denied (Internal)'),
   });
   const handler = new CheckHandler({ pipeline, publisher, receiptTimeoutMs: config.receiptTimeoutMs, log });
-  const ready = () => (nc.isClosed() ? 'NATS connection is closed' : revocations.problem);
+  const health = await startServiceHealth('authz', nc, log);
+  health.readiness.add(() => revocations.problem);
+  const ready = () => health.readiness.reason();
   policies.start();
   const grpcServer = await startGrpcServer({ bind: config.bind, port: config.grpcPort, handler, ready });
   const http = await startHttpServer({ bind: config.bind, port: config.httpPort, log, ready });
@@ -61,12 +67,14 @@ export async function startAuthz(config: ChioConfig, nc: NatsConnection, log: Lo
       return policies.current().hash;
     },
     policies,
+    readiness: health.readiness,
     async stop() {
       policies.stop();
       await grpcServer.stop();
       await handler.drain();
       await publisher.drain();
       revocations.stop();
+      health.stop();
       await http.stop();
     },
   };

@@ -55,7 +55,7 @@ async function runUntilSignal(service: Stoppable, log: ReturnType<typeof createL
 
 async function runService(cmd: Command, start: (cfg: ChioConfig, nc: Awaited<ReturnType<typeof connectNats>>, log: ReturnType<typeof createLogger>) => Promise<Stoppable>, name: string) {
   const cfg = config(cmd, '0.0.0.0');
-  const log = createLogger(cfg.logLevel).child({ service: name });
+  const log = createLogger(cfg.logLevel, 'chio', { format: cfg.logFormat }).child({ service: name });
   if (!cfg.natsUrl) throw new ChioError('CONFIG_INVALID', `chio ${name} needs NATS_URL (\`chio up\` starts an embedded NATS for you)`);
   const nc = await connectNats(natsSettings(cfg, cfg.natsUrl.split(','), `chio-${name}`));
   const service = await start(cfg, nc, log);
@@ -85,7 +85,7 @@ export function buildProgram(): Command {
 
   program.command('up').description('run authz, ledger and verifier in one process (embedded NATS unless NATS_URL is set)').action(async (_o, cmd: Command) => {
     const cfg = config(cmd, '127.0.0.1');
-    const log = createLogger(cfg.logLevel);
+    const log = createLogger(cfg.logLevel, 'chio', { format: cfg.logFormat });
     const chio = await startAll(cfg, log);
     if (chio.createdKeys.length > 0) log.info({ keys: chio.createdKeys, dir: cfg.keyDir }, 'created keys');
     process.stdout.write(welcome(cfg, chio, welcomeToken(cfg)));

@@ -24,6 +24,11 @@ import { createLocalJWKSet, type JSONWebKeySet, type JWK } from 'jose';
 import { ChioError } from '../errors/index.js';
 import { isJsonObject } from '../json.js';
 import { beforeDeadline } from '../time.js';
+import { cacheLookupsTotal } from '../metrics.js';
+
+/** A key set served fresh from the cache with the key id asked for is a hit; anything else a miss. */
+const jwksHits = cacheLookupsTotal.labels('jwks', 'hit');
+const jwksMisses = cacheLookupsTotal.labels('jwks', 'miss');
 
 /** A JWKS document (inline, file or HTTP body) larger than this is refused. */
 export const MAX_JWKS_BYTES = 256 * 1024;
@@ -120,7 +125,11 @@ export class RemoteJwks {
     const now = this.#opts.now();
     const current = this.#current;
     const fresh = current !== undefined && now - current.fetchedAt < this.#opts.cacheTtlMs;
-    if (fresh && (kid === undefined || current.keys.kids.has(kid))) return current.keys;
+    if (fresh && (kid === undefined || current.keys.kids.has(kid))) {
+      jwksHits.inc();
+      return current.keys;
+    }
+    jwksMisses.inc();
     if (this.#inFlight === undefined) {
       const recent = this.#lastAttemptAt !== undefined && now - this.#lastAttemptAt < this.#opts.minRefreshIntervalMs;
       if (recent && fresh) return current.keys;

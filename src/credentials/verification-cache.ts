@@ -5,22 +5,37 @@
  * a change of trusted issuers takes effect at once.
  */
 
+import { cacheLookupsTotal } from '../metrics.js';
+
 /** Entries kept at most. */
 export const DEFAULT_VERIFICATION_CACHE_SIZE = 10_000;
 
 export class VerificationCache<T> {
   private readonly entries = new Map<string, { value: T; expiresAt: number }>();
+  // Bound once: a labelled inc() per lookup would hash the labels on the Check path.
+  private readonly hits;
+  private readonly misses;
 
-  constructor(private readonly maxEntries = DEFAULT_VERIFICATION_CACHE_SIZE) {}
+  /** `name` is the `cache` label of chio_cache_lookups_total. */
+  constructor(private readonly maxEntries = DEFAULT_VERIFICATION_CACHE_SIZE, name = 'capability') {
+    this.hits = cacheLookupsTotal.labels(name, 'hit');
+    this.misses = cacheLookupsTotal.labels(name, 'miss');
+  }
 
   /** The cached value, if present and `nowSeconds < expiresAt`. */
   get(key: string, nowSeconds: number): T | undefined {
     const entry = this.entries.get(key);
-    if (!entry) return undefined;
+    if (!entry) return this.miss();
     this.entries.delete(key);
-    if (nowSeconds >= entry.expiresAt) return undefined;
+    if (nowSeconds >= entry.expiresAt) return this.miss();
     this.entries.set(key, entry); // most recently used goes last
+    this.hits.inc();
     return entry.value;
+  }
+
+  private miss(): undefined {
+    this.misses.inc();
+    return undefined;
   }
 
   set(key: string, value: T, expiresAt: number): void {

@@ -13,6 +13,7 @@ import type { Evidence, ReceiptRequest, ReceiptSubject } from '../receipt/receip
 import { sha256Hex } from '../crypto/sha256.js';
 import { utf8 } from '../encoding.js';
 import { toCheckInput, type CheckInput } from './check-input.js';
+import { parseTraceparent } from './traceparent.js';
 import { GUARDS, type DecisionContext } from './guards.js';
 import { allowed, denialOf, denied, type Decision, type DecisionFacts, type Denial } from './decision.js';
 import type { CapabilityClaims } from '../credentials/capability.js';
@@ -30,7 +31,7 @@ export interface PipelineOptions {
   mode: 'enforce' | 'shadow';
   defaultVerdict: 'allow' | 'deny';
   /** Told what was thrown whenever a Check is denied by guard Internal: for the log only. */
-  onInternalError: (err: unknown) => void;
+  onInternalError: (err: unknown, request: ReceiptRequest) => void;
   isRevoked?: (capabilityId: string) => boolean;
   now?: () => number;
 }
@@ -91,15 +92,15 @@ export class DecisionPipeline {
       if (shadowDeny) return denied(shadowDeny.guard, shadowDeny.denial, factsOf(true, subjectOf(ctx)));
       return allowed(factsOf(shadow, subjectOf(ctx)));
     } catch (err) {
-      this.report(err);
+      this.report(err, request);
       evidence.push({ guard: 'Internal', verdict: 'deny' });
       return denied('Internal', denialOf('DECISION_FAILED', 'the decision pipeline failed'), factsOf(false));
     }
   }
 
-  private report(err: unknown): void {
+  private report(err: unknown, request: ReceiptRequest): void {
     try {
-      this.opts.onInternalError(err);
+      this.opts.onInternalError(err, request);
     } catch {
       // The log failing must not turn a deny into a rejection: decide never rejects.
     }
@@ -131,6 +132,7 @@ function subjectOf(ctx: DecisionContext): ReceiptSubject {
 function toReceiptRequest(input: CheckInput): ReceiptRequest {
   const { path, rawPath, suffix, params } = input.target;
   const truncated = path.length > MAX_RECEIPT_PATH_CHARS;
+  const traceparent = parseTraceparent(input.headers.get('traceparent'));
   const hash = (text: string) => sha256Hex(utf8(text));
   const fields: ReceiptRequest = {
     kind: input.kind,
@@ -146,6 +148,7 @@ function toReceiptRequest(input: CheckInput): ReceiptRequest {
     ...(rawPath !== path ? { raw_path_sha256: hash(rawPath) } : {}),
     ...(suffix ? { query_sha256: hash(suffix) } : {}),
     ...(params ? { params_sha256: hash(params) } : {}),
+    ...(traceparent ? { traceparent } : {}),
   };
   // Empty fields are left out so that a TCP check's receipt says only what it knows.
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== '')) as ReceiptRequest;

@@ -23,6 +23,8 @@ export interface PublishedCheckpoint {
   root: Hash;
   note: string;
   streamSeq: number;
+  /** When it was published (ms since the epoch): for the checkpoint age metric. */
+  publishedAt: number;
 }
 
 export interface CheckpointerOptions {
@@ -55,7 +57,7 @@ export class Checkpointer {
     if (!bytesEqual(root, cp.root)) {
       throw new ChioError('TREE_INCONSISTENT', `stored tree of size ${cp.size} does not hash to the published checkpoint's root; refusing to sign`);
     }
-    this.last = { size: cp.size, root: cp.root, note: latest.note, streamSeq: latest.streamSeq };
+    this.last = { size: cp.size, root: cp.root, note: latest.note, streamSeq: latest.streamSeq, publishedAt: latest.storedAt };
     publishedTreeSize.set(cp.size);
     return this.last;
   }
@@ -77,7 +79,7 @@ export class Checkpointer {
       await this.open();
       throw err;
     }
-    this.last = { size, root, note, streamSeq };
+    this.last = { size, root, note, streamSeq, publishedAt: Date.now() };
     checkpointsPublishedTotal.inc();
     publishedTreeSize.set(size);
     this.opts.log.info({ size }, 'checkpoint published');

@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import { ChioError } from '../errors/index.js';
 import { createNodeSignatureCheck } from '../crypto/ed25519.js';
 import { treeHash, type Hash } from '../tlog/index.js';
-import { receiptsDuplicateTotal, receiptsIntegratedTotal, receiptsQuarantinedTotal, treeSize } from '../metrics.js';
+import { integrationBatchDuration, receiptsDuplicateTotal, receiptsIntegratedTotal, receiptsQuarantinedTotal, treeSize } from '../metrics.js';
 import { TILE_WIDTH, type TileStore } from '../store/tile-store.js';
 import { readLedgerState, writeLedgerState, type LedgerState } from '../store/ledger-state.js';
 import { readIndexEntry, writeIndexEntry } from '../store/receipt-index.js';
@@ -84,6 +84,7 @@ export class Integrator {
    */
   async integrate(batch: readonly StoredMessage[]): Promise<number> {
     if (this.dirty || !this.tree) throw new ChioError('INTERNAL', 'integrator must be opened (again) before integrating');
+    const endTimer = integrationBatchDuration.startTimer();
     try {
       const plan = await integrate(this.tree, batch, this.reader(this.tree.size), this.checks);
       await this.apply(plan);
@@ -92,6 +93,7 @@ export class Integrator {
       for (const { chain, head } of plan.chainHeads) this.heads.set(chain, head);
       receiptsIntegratedTotal.inc(plan.leaves.length);
       treeSize.set(plan.next.size);
+      endTimer();
       return plan.next.size;
     } catch (err) {
       this.dirty = true;

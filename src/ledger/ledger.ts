@@ -56,6 +56,16 @@ export class Ledger {
     return this.checkpointer.latest?.size ?? 0;
   }
 
+  /** The last receipts-stream sequence integrated (or skipped): the durable cursor. */
+  get integratedStreamSeq(): number {
+    return this.integrator.streamSeq;
+  }
+
+  /** When the latest checkpoint was published (ms since the epoch), if any. */
+  get publishedAt(): number | undefined {
+    return this.checkpointer.latest?.publishedAt;
+  }
+
   async start(): Promise<void> {
     const { nc, resources, log } = this.opts;
     const js = jetstream(nc);

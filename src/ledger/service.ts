@@ -7,10 +7,19 @@ import { loadKey } from '../keys.js';
 import { ensureResources } from '../store/resources.js';
 import { startHttpServer } from '../http.js';
 import { Ledger } from './ledger.js';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { watchLedger } from '../metrics.js';
+import { countQuarantined } from '../store/quarantine.js';
+import { PROBE_TIMEOUT_MS } from '../health/nats-health.js';
+import { beforeDeadline } from '../time.js';
+import { startServiceHealth } from '../health/service-health.js';
+import type { ServiceReadiness } from '../health/readiness.js';
 
 export interface RunningLedger {
   readonly httpPort: number;
   readonly ledger: Ledger;
+  /** What /ready answers from; a ledger state of its own (standby) adds its check here. */
+  readonly readiness: ServiceReadiness;
   stop(): Promise<void>;
 }
 
@@ -23,14 +32,27 @@ export async function startLedger(config: ChioConfig, nc: NatsConnection, log: L
   const resources = await ensureResources(nc, config.replicas);
   const ledger = new Ledger({ nc, resources, kernelKeys, origin: config.logOrigin, logSignerKey: logKey.signerKey, checkpointIntervalMs: config.checkpointIntervalMs, log });
   await ledger.start();
-  const ready = () => (nc.isClosed() ? 'NATS connection is closed' : undefined);
-  const http = await startHttpServer({ bind: config.bind, port: config.ledgerPort, log, ready });
+  const health = await startServiceHealth('ledger', nc, log);
+  const jsm = await jetstreamManager(nc);
+  const unwatch = watchLedger({
+    origin: config.logOrigin,
+    // The stream's last sequence is as of the last probe (at most a second old): lag is never negative.
+    lagMessages: () => Math.max(0, health.nats.lastStreamSeq - ledger.integratedStreamSeq),
+    checkpointAgeSeconds: () => (ledger.publishedAt === undefined ? undefined : (Date.now() - ledger.publishedAt) / 1000),
+    // A scrape never waits long for it: unknown now is no sample, not a 0.
+    quarantinedReceipts: () => beforeDeadline(countQuarantined(jsm), Date.now() + PROBE_TIMEOUT_MS, 'quarantine count').catch(() => undefined),
+  });
+  const http = await startHttpServer({ bind: config.bind, port: config.ledgerPort, log, ready: () => health.readiness.reason() });
   return {
     httpPort: http.port,
     ledger,
+    readiness: health.readiness,
     async stop() {
       await ledger.stop();
+      unwatch();
+      health.stop();
       await http.stop();
     },
   };
 }
+

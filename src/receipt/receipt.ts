@@ -52,6 +52,8 @@ export interface ReceiptRequest {
   params_sha256?: string;
   /** SHA-256 of the path as sent (without query), when it differs from the normalised `path`. */
   raw_path_sha256?: string;
+  /** The request's W3C `traceparent`, when it had a valid version-00 one: links the receipt to its trace. */
+  traceparent?: string;
 }
 
 export interface ReceiptSubject {

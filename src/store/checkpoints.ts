@@ -11,12 +11,14 @@ export interface StoredCheckpoint {
   note: string;
   /** Its sequence in the checkpoints stream. */
   streamSeq: number;
+  /** When the stream stored it (ms since the epoch). */
+  storedAt: number;
 }
 
 /** The latest published checkpoint, or undefined when none was published yet. */
 export async function readLatestCheckpoint(jsm: JetStreamManager): Promise<StoredCheckpoint | undefined> {
   const msg = await jsm.streams.getMessage(CHECKPOINTS_STREAM, { last_by_subj: CHECKPOINTS_SUBJECT });
-  return msg ? { note: msg.string(), streamSeq: msg.seq } : undefined;
+  return msg ? { note: msg.string(), streamSeq: msg.seq, storedAt: msg.time.getTime() } : undefined;
 }
 
 /**

@@ -12,9 +12,9 @@
  * crash stores it once.
  */
 import { headers } from '@nats-io/transport-node';
-import type { JetStreamClient } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { ChioErrorCode } from '../errors/index.js';
-import { QUARANTINE_SUBJECT_PREFIX } from './resources.js';
+import { QUARANTINE_STREAM, QUARANTINE_SUBJECT_PREFIX } from './resources.js';
 
 /** Reasons are cut to this length: a header, not a log. */
 export const MAX_REASON_LENGTH = 512;
@@ -39,4 +39,10 @@ export async function quarantineReceipt(js: JetStreamClient, q: QuarantinedRecei
   const line = q.line ?? 0;
   if (line > 0) h.set('Chio-Line', String(line));
   await js.publish(`${QUARANTINE_SUBJECT_PREFIX}.${q.chain ?? 'unknown'}`, q.data, { headers: h, msgID: line > 0 ? `q-${q.seq}-${line}` : `q-${q.seq}` });
+}
+
+/** How many refused receipts the quarantine stream holds (it refuses deletes: it only grows). */
+export async function countQuarantined(jsm: JetStreamManager): Promise<number> {
+  const info = await jsm.streams.info(QUARANTINE_STREAM);
+  return info.state.messages;
 }

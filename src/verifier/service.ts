@@ -7,10 +7,14 @@ import { loadVerifierKey } from '../keys.js';
 import { ensureResources } from '../store/resources.js';
 import { startHttpServer } from '../http.js';
 import { verifierRoutes } from './api.js';
+import { timedRoutes } from './request-metrics.js';
 import { join } from 'node:path';
+import { startServiceHealth } from '../health/service-health.js';
+import type { ServiceReadiness } from '../health/readiness.js';
 
 export interface RunningVerifier {
   readonly httpPort: number;
+  readonly readiness: ServiceReadiness;
   stop(): Promise<void>;
 }
 
@@ -20,8 +24,15 @@ export async function startVerifier(config: ChioConfig, nc: NatsConnection, log:
   const kernelKeys = [loadVerifierKey(join(config.keyDir, 'kernel.pub'))];
   const resources = await ensureResources(nc, config.replicas);
   const routes = verifierRoutes({ js: jetstream(nc), jsm: await jetstreamManager(nc), resources, logKey, kernelKeys });
-  const ready = () => (nc.isClosed() ? 'NATS connection is closed' : undefined);
-  const http = await startHttpServer({ bind: config.bind, port: config.verifierPort, log, ready, routes });
+  const health = await startServiceHealth('verifier', nc, log);
+  const http = await startHttpServer({ bind: config.bind, port: config.verifierPort, log, ready: () => health.readiness.reason(), routes: [timedRoutes(routes)] });
   log.info({ http: http.port }, 'verifier listening');
-  return { httpPort: http.port, stop: () => http.stop() };
+  return {
+    httpPort: http.port,
+    readiness: health.readiness,
+    async stop() {
+      health.stop();
+      await http.stop();
+    },
+  };
 }

@@ -310,3 +310,29 @@ describe('CheckHandler.drain', () => {
     });
   });
 });
+
+describe('CheckHandler log lines', () => {
+  const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+  const linesOf = async (decision: Decision, store: ReceiptStore) => {
+    const lines: Array<Record<string, unknown>> = [];
+    const log = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    await new CheckHandler({ pipeline: decider(decision), publisher: store, receiptTimeoutMs: TIMEOUT_MS, log }).check({});
+    return lines;
+  };
+
+  it("carry the Check's traceparent when its request had one", async () => {
+    const traced = allowed({ ...FACTS, request: { ...FACTS.request, traceparent: TRACEPARENT } });
+    expect(await linesOf(traced, storingStore())).toEqual([expect.objectContaining({ msg: 'check answered', traceparent: TRACEPARENT })]);
+    const lines = await linesOf(traced, refusingStore());
+    expect(lines.map((l) => [l.msg, l.traceparent])).toEqual([
+      ['receipt not stored; denied (ReceiptLedger)', TRACEPARENT],
+      ['check answered', TRACEPARENT],
+    ]);
+  });
+
+  it('leave the field out when it had none', async () => {
+    const [line] = await linesOf(ALLOW, storingStore());
+    expect(line).toMatchObject({ msg: 'check answered' });
+    expect(line).not.toHaveProperty('traceparent');
+  });
+});

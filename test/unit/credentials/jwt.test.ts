@@ -9,6 +9,7 @@ import type { CheckInput } from '../../../src/decision/check-input.js';
 import { normalizeTarget } from '../../../src/decision/path.js';
 import { JWT_REASONS as R, JwtAuthenticator, requestAuthenticationSchema, type JwtAuthenticatorOptions, type JwtRule, type RequestAuthentication } from '../../../src/credentials/jwt.js';
 import { isChioError } from '../../../src/errors/index.js';
+import { cacheLookupsTotal } from '../../../src/metrics.js';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/jwt/', import.meta.url));
 const ISTIO_ISSUER = 'testing@secure.istio.io';
@@ -370,6 +371,19 @@ describe('JwtAuthenticator with a jwksUri', () => {
       clock += 60_000;
       expect((await auth.authenticate(bearer(token), soon())).verdict).toBe('allow');
       expect(hits).toBe(2);
+    });
+
+    it('counts each key-set lookup as a cache hit or miss (chio_cache_lookups_total{cache="jwks"})', async () => {
+      const lookups = async (result: string) => (await cacheLookupsTotal.get()).values.find((v) => v.labels.cache === 'jwks' && v.labels.result === result)?.value ?? 0;
+      const [hits0, misses0] = [await lookups('hit'), await lookups('miss')];
+      const auth = make({ cacheTtlMs: 60_000 });
+      const token = await sign(rsa);
+      expect((await auth.authenticate(bearer(token), soon())).verdict).toBe('allow');
+      expect((await auth.authenticate(bearer(token), soon())).verdict).toBe('allow');
+      expect((await auth.authenticate(bearer(token), soon())).verdict).toBe('allow');
+      clock += 60_000;
+      expect((await auth.authenticate(bearer(token), soon())).verdict).toBe('allow');
+      expect([(await lookups('hit')) - hits0, (await lookups('miss')) - misses0]).toEqual([2, 2]);
     });
 
     it('refetches on an unknown kid (rotation) at most once per minRefreshIntervalMs', async () => {

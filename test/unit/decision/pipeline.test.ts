@@ -69,6 +69,15 @@ describe('DecisionPipeline.decide', () => {
       expect(d.request).toMatchObject({ path: path.slice(0, MAX_RECEIPT_PATH_CHARS), path_truncated: true, path_sha256: sha256(path) });
     });
 
+    it('records a valid W3C traceparent as sent, and leaves out an invalid one', async () => {
+      const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+      expect((await decide(checkOf({ headers: { traceparent } }))).request.traceparent).toBe(traceparent);
+      const invalid = await decide(checkOf({ headers: { traceparent: traceparent.toUpperCase() } }));
+      expect(invalid.request).not.toHaveProperty('traceparent');
+      expect(JSON.stringify(invalid)).not.toContain('4BF92F');
+      expect((await decide(checkOf())).request).not.toHaveProperty('traceparent');
+    });
+
     it('says only what a TCP check knows', async () => {
       const d = await decide({ attributes: { source: { address: { socket_address: { address: '10.0.0.9', port_value: 40000 } } } } });
       expect(d.request).toEqual({ kind: 'tcp', source_address: '10.0.0.9:40000' });

@@ -13,10 +13,15 @@ describe('readLatestCheckpoint', () => {
 
 describe('appendCheckpoint', () => {
   it('appends after the latest one and returns its stream sequence', async () => {
+    const before = Date.now();
     const first = await appendCheckpoint(store.js, 'note 1\n', 0);
     const second = await appendCheckpoint(store.js, 'note 2\n', first);
     expect(second).toBeGreaterThan(first);
-    expect(await readLatestCheckpoint(store.jsm)).toEqual({ note: 'note 2\n', streamSeq: second });
+    const latest = await readLatestCheckpoint(store.jsm);
+    expect(latest).toMatchObject({ note: 'note 2\n', streamSeq: second });
+    // The server's clock stamps it: the same machine here, so within this test's run.
+    expect(latest!.storedAt).toBeGreaterThanOrEqual(before - 1000);
+    expect(latest!.storedAt).toBeLessThanOrEqual(Date.now() + 1000);
   });
 
   it('refuses an append that does not name the latest checkpoint, so two writers cannot both extend it', async () => {
