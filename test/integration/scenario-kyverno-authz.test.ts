@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { denial, startScenario, type Scenario } from '../support/scenario.js';
+import { ADVANCED_SPEC, FORCE_AUTHORIZED_SPEC } from '../fixtures/kyverno-authz.js';
 
 let s: Scenario;
 
@@ -22,36 +23,8 @@ spec:
 ${spec}`;
 
 const POLICIES = [
-  policy('force-authorized', 'a.example', `  failurePolicy: Fail
-  variables:
-  - name: force_authorized
-    expression: object.attributes.request.http.headers[?"x-force-authorized"].orValue("")
-  - name: allowed
-    expression: variables.force_authorized in ["enabled", "true"]
-  validations:
-  - expression: >
-      !variables.allowed ? envoy.Denied(403).Response() : envoy.Allowed().Response()
-`),
-  policy('advanced', 'b.example', `  variables:
-  - name: force_authorized
-    expression: object.attributes.request.http.headers[?"x-force-authorized"].orValue("") in ["enabled", "true"]
-  - name: force_unauthenticated
-    expression: object.attributes.request.http.headers[?"x-force-unauthenticated"].orValue("") in ["enabled", "true"]
-  - name: metadata
-    expression: '{"my-new-metadata": "my-new-value"}'
-  validations:
-  - expression: >
-      variables.force_unauthenticated ? envoy.Denied(401).WithBody("Authentication Failed").Response() : null
-  - expression: >
-      !variables.force_authorized ? envoy.Denied(403).WithBody("Unauthorized Request").Response() : null
-  - expression: >
-      envoy.Allowed()
-        .WithHeader("x-validated-by", "my-security-checkpoint")
-        .WithoutHeader("x-force-authorized")
-        .WithResponseHeader("x-add-custom-response-header", "added")
-        .Response()
-        .WithMetadata(variables.metadata)
-`),
+  policy('force-authorized', 'a.example', FORCE_AUTHORIZED_SPEC),
+  policy('advanced', 'b.example', ADVANCED_SPEC),
   `apiVersion: policies.kyverno.io/v1alpha1
 kind: ValidatingPolicy
 metadata:

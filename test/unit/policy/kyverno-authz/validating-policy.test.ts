@@ -8,6 +8,7 @@ import { createEnvoyEnvironment } from '../../../../src/policy/kyverno-authz/env
 import { toCelCheckRequest } from '../../../../src/policy/kyverno/kyverno-input.js';
 import { loadPolicySet } from '../../../../src/policy/policy-set.js';
 import { buildCheckRequest } from '../../../../src/cli/envoy-request.js';
+import { ADVANCED_SPEC, FORCE_AUTHORIZED_SPEC } from '../../../fixtures/kyverno-authz.js';
 
 const policy = (spec: string, name = 'demo') => `apiVersion: policies.kyverno.io/v1alpha1
 kind: ValidatingPolicy
@@ -22,39 +23,8 @@ const compile = (yaml: string) => compileCelPolicy(celValidatingPolicySchema.par
 
 const request = (headers: Record<string, string> = {}, path = '/api/x') => toCelCheckRequest(buildCheckRequest({ method: 'GET', path, host: 'svc.example.com', headers }));
 
-const FORCE_AUTHORIZED = policy(`  failurePolicy: Fail
-  variables:
-  - name: force_authorized
-    expression: object.attributes.request.http.headers[?"x-force-authorized"].orValue("")
-  - name: allowed
-    expression: variables.force_authorized in ["enabled", "true"]
-  validations:
-  - expression: >
-      !variables.allowed
-        ? envoy.Denied(403).Response()
-        : envoy.Allowed().Response()
-`);
-
-const ADVANCED = policy(`  variables:
-  - name: force_authorized
-    expression: object.attributes.request.http.headers[?"x-force-authorized"].orValue("") in ["enabled", "true"]
-  - name: force_unauthenticated
-    expression: object.attributes.request.http.headers[?"x-force-unauthenticated"].orValue("") in ["enabled", "true"]
-  - name: metadata
-    expression: '{"my-new-metadata": "my-new-value"}'
-  validations:
-  - expression: >
-      variables.force_unauthenticated ? envoy.Denied(401).WithBody("Authentication Failed").Response() : null
-  - expression: >
-      !variables.force_authorized ? envoy.Denied(403).WithBody("Unauthorized Request").Response() : null
-  - expression: >
-      envoy.Allowed()
-        .WithHeader("x-validated-by", "my-security-checkpoint")
-        .WithoutHeader("x-force-authorized")
-        .WithResponseHeader("x-add-custom-response-header", "added")
-        .Response()
-        .WithMetadata(variables.metadata)
-`);
+const FORCE_AUTHORIZED = policy(FORCE_AUTHORIZED_SPEC);
+const ADVANCED = policy(ADVANCED_SPEC);
 
 const answerOf = (o: CelPolicyOutcome) => (o.kind === 'answer' ? o.answer : o);
 
