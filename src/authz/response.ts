@@ -7,8 +7,8 @@
  */
 import { assert, clientReason, GRPC, statusOf, type ChioErrorCode, type DenialGuard } from '../errors/index.js';
 import type { Receipt } from '../receipt/receipt.js';
-import type { Decision } from '../decision/decision.js';
-import { OVERWRITE_IF_EXISTS_OR_ADD, type CheckResponse, type HeaderValueOption, type ProtoStruct } from './wire.js';
+import type { Decision, PolicyResponse } from '../decision/decision.js';
+import { OVERWRITE_IF_EXISTS_OR_ADD, type CheckResponse, type HeaderValueOption, type ProtoStruct, type StructValue } from './wire.js';
 
 /** Headers minted for Chio that never reach upstream, whatever the decision says. */
 export const HEADERS_TO_REMOVE = ['x-chio-capability-token'];
@@ -29,14 +29,20 @@ export function toCheckResponse(decision: Decision, receipt: Receipt): CheckResp
       header('x-chio-verdict', 'allow'),
       ...(decision.shadow ? [header('x-chio-shadow-verdict', decision.verdict)] : []),
     ];
+    // A CEL policy's changes apply to an allow only (never to a shadowed deny); Chio's own come last and win.
+    const policy = decision.verdict === 'allow' ? decision.policyResponse : undefined;
     return {
       status: { code: GRPC.OK },
-      ok_response: { headers, headers_to_remove: [...new Set([...HEADERS_TO_REMOVE, ...decision.credentialHeaders])], response_headers_to_add: headers },
-      dynamic_metadata: metadata(decision.verdict, receipt.id, decision.policyHash, decision.verdict === 'deny' ? decision.guard : undefined),
+      ok_response: {
+        headers: [...(policy?.headers ?? []).map((h) => header(h.key, h.value)), ...headers],
+        headers_to_remove: [...new Set([...HEADERS_TO_REMOVE, ...decision.credentialHeaders, ...(policy?.headersToRemove ?? [])])],
+        response_headers_to_add: [...(policy?.responseHeaders ?? []).map((h) => header(h.key, h.value)), ...headers],
+      },
+      dynamic_metadata: metadata(decision.verdict, receipt.id, decision.policyHash, decision.verdict === 'deny' ? decision.guard : undefined, policy?.metadata),
     };
   }
   const answer = { guard: decision.guard, reason: decision.reason, grpc: statusOf(decision.code).grpc, http: decision.httpStatus };
-  return denied(answer, decision.policyHash, receipt.id);
+  return denied(answer, decision.policyHash, receipt.id, decision.policyResponse);
 }
 
 /** The answer when the receipt could not be stored in time: deny, guard ReceiptLedger, 503. */
@@ -51,7 +57,7 @@ function denialAnswer(code: ChioErrorCode, message: string): DenyAnswer {
   return { guard, reason: clientReason({ code, message }), grpc, http };
 }
 
-function denied(answer: DenyAnswer, policyHash: string, receiptId: string | undefined): CheckResponse {
+function denied(answer: DenyAnswer, policyHash: string, receiptId: string | undefined, policy?: PolicyResponse): CheckResponse {
   const { guard, reason } = answer;
   const headers = [
     header('x-chio-verdict', 'deny'),
@@ -59,11 +65,14 @@ function denied(answer: DenyAnswer, policyHash: string, receiptId: string | unde
     header('x-chio-denial-reason', reason),
     ...(receiptId ? [header('x-chio-receipt-id', receiptId)] : []),
   ];
-  const body = JSON.stringify({ verdict: 'deny', guard, reason, ...(receiptId ? { receipt_id: receiptId } : {}) });
+  // A CEL policy's body (envoy.Denied(401).WithBody(…)) replaces Chio's JSON one, with its headers.
+  const body = policy?.body !== undefined && policy.body !== '' ? policy.body : JSON.stringify({ verdict: 'deny', guard, reason, ...(receiptId ? { receipt_id: receiptId } : {}) });
+  const policyHeaders = (policy?.headers ?? []).map((h) => header(h.key, h.value));
+  const bodyHeaders = policy?.body ? policyHeaders : [...policyHeaders, header('content-type', 'application/json')];
   return {
     status: { code: answer.grpc, message: reason },
-    denied_response: { status: { code: answer.http }, headers: [...headers, header('content-type', 'application/json')], body },
-    dynamic_metadata: metadata('deny', receiptId, policyHash, guard),
+    denied_response: { status: { code: answer.http }, headers: [...headers, ...bodyHeaders], body },
+    dynamic_metadata: metadata('deny', receiptId, policyHash, guard, policy?.metadata),
   };
 }
 
@@ -72,12 +81,24 @@ function header(key: string, value: string): HeaderValueOption {
   return { header: { key, value: value.replace(/[^\x20-\x7e]/g, '?') }, append_action: OVERWRITE_IF_EXISTS_OR_ADD };
 }
 
-function metadata(verdict: string, receiptId: string | undefined, policyHash: string, guard: string | undefined): ProtoStruct {
+function metadata(verdict: string, receiptId: string | undefined, policyHash: string, guard: string | undefined, policy?: Record<string, unknown>): ProtoStruct {
   const fields: ProtoStruct['fields'] = {
     verdict: { stringValue: verdict },
     policy_hash: { stringValue: policyHash },
     ...(receiptId ? { receipt_id: { stringValue: receiptId } } : {}),
     ...(guard ? { guard: { stringValue: guard } } : {}),
   };
-  return { fields: { chio: { structValue: { fields } } } };
+  // A policy's metadata sits beside Chio's, never over it.
+  const extra = Object.entries(policy ?? {}).filter(([key]) => key !== 'chio').map(([key, value]) => [key, toStructValue(value)] as const);
+  return { fields: { ...Object.fromEntries(extra), chio: { structValue: { fields } } } };
+}
+
+/** JSON (a policy's metadata, already bounded) → google.protobuf.Value as proto-loader encodes it. */
+function toStructValue(value: unknown): StructValue {
+  if (value === null || value === undefined) return { nullValue: 0 };
+  if (typeof value === 'string') return { stringValue: value };
+  if (typeof value === 'number') return { numberValue: value };
+  if (typeof value === 'boolean') return { boolValue: value };
+  if (Array.isArray(value)) return { listValue: { values: value.map(toStructValue) } };
+  return { structValue: { fields: Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toStructValue(v)])) } };
 }

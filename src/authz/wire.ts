@@ -62,7 +62,8 @@ export type StructValue =
   | { numberValue: number }
   | { boolValue: boolean }
   | { nullValue: 0 }
-  | { structValue: ProtoStruct };
+  | { structValue: ProtoStruct }
+  | { listValue: { values: StructValue[] } };
 
 export interface ProtoStruct {
   fields: Record<string, StructValue>;

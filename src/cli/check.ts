@@ -12,6 +12,8 @@ export interface CheckAnswer {
   body?: string;
   /** Request headers Chio told Envoy to remove before upstream (allow only). */
   removedHeaders?: string[];
+  /** Headers Chio told Envoy to add to the client's response (allow only). */
+  responseHeaders?: Record<string, string>;
 }
 
 /** Send one Check to `addr` (host:port) and summarise the answer. */
@@ -40,6 +42,7 @@ export function summarise(res: CheckResponse): CheckAnswer {
     ...(headers['x-chio-receipt-id'] ? { receiptId: headers['x-chio-receipt-id'] } : {}),
     ...(res.denied_response?.body ? { body: res.denied_response.body } : {}),
     ...(res.ok_response ? { removedHeaders: res.ok_response.headers_to_remove ?? [] } : {}),
+    ...(res.ok_response ? { responseHeaders: Object.fromEntries((res.ok_response.response_headers_to_add ?? []).map((h) => [h.header.key, h.header.value])) } : {}),
   };
 }
 

@@ -23,6 +23,8 @@ import { revokeCapability } from '../store/revocations.js';
 import { buildCheckRequest } from './envoy-request.js';
 import { formatCheckAnswer, sendCheck } from './check.js';
 import { formatProven, proveReceipt, toProvenJson } from './prove.js';
+import { evaluateRequest, formatEvaluation, parseCheckRequestText } from './policy-eval.js';
+import { readFileSync } from 'node:fs';
 
 type Stoppable = { stop(): Promise<void> };
 
@@ -80,6 +82,29 @@ function collectHeader(text: string, previous: Record<string, string> = {}) {
   return { ...previous, [text.slice(0, i).trim().toLowerCase()]: text.slice(i + 1).trim() };
 }
 
+interface RequestFlags {
+  method: string;
+  path: string;
+  host: string;
+  header?: Record<string, string>;
+  principal?: string;
+}
+
+/** The flags that describe one request, shared by `chio check` and `chio policy eval`. */
+function withRequestOptions(cmd: Command): Command {
+  return cmd
+    .option('--method <method>', 'HTTP method', 'GET')
+    .option('--path <path>', 'path with query', '/')
+    .option('--host <host>', 'Host / :authority', 'tools.chio.local')
+    .option('--header <name:value>', 'a request header (repeatable)', collectHeader)
+    .option('--principal <spiffe-id>', 'source principal, e.g. spiffe://cluster.local/ns/default/sa/app')
+    .option('--json', 'machine-readable output');
+}
+
+function requestOf(o: RequestFlags) {
+  return buildCheckRequest({ method: o.method.toUpperCase(), path: o.path, host: o.host, headers: o.header ?? {}, ...(o.principal ? { principal: o.principal } : {}) });
+}
+
 export function buildProgram(): Command {
   const program = new Command('chio').description('Envoy/Istio ext_authz with signed, provable receipts').option('--config <file>', 'YAML configuration file');
 
@@ -132,7 +157,18 @@ export function buildProgram(): Command {
       }
     });
 
-  program.command('policy').description('policy files').command('check').description('validate policy files and print the policy hash').argument('<files...>')
+  const policy = program.command('policy').description('policy files');
+  const evalCommand = policy.command('eval').description('decide one request offline (no NATS, no receipt) and say which policy and rule decided')
+    .requiredOption('--policies <path>', 'a policy file or directory')
+    .option('--request <file>', 'a CheckRequest in protobuf JSON or YAML (default: built from the flags)');
+  withRequestOptions(evalCommand)
+    .action(async (o: RequestFlags & { policies: string; request?: string; json?: boolean }, cmd: Command) => {
+      const cfg = config(cmd, '127.0.0.1');
+      const request = o.request ? parseCheckRequestText(readFileSync(o.request, 'utf8'), o.request) : requestOf(o);
+      const result = await evaluateRequest(loadPolicySet(o.policies, cfg.keyDir), request, cfg.defaultVerdict);
+      process.stdout.write(o.json ? `${JSON.stringify(result)}\n` : `${formatEvaluation(result)}\n`);
+    });
+  policy.command('check').description('validate policy files and print the policy hash').argument('<files...>')
     .action((files: string[], _o, cmd: Command) => {
       const cfg = config(cmd, '127.0.0.1');
       let failed = false;
@@ -159,16 +195,11 @@ export function buildProgram(): Command {
       if (failed) process.exitCode = statusOf('CONFIG_INVALID').exit;
     });
 
-  program.command('check').description('send one CheckRequest the way Envoy would')
-    .option('--addr <host:port>', 'authz gRPC address', `127.0.0.1:${DEFAULT_GRPC_PORT}`)
-    .option('--method <method>', 'HTTP method', 'GET')
-    .option('--path <path>', 'path with query', '/')
-    .option('--host <host>', 'Host / :authority', 'tools.chio.local')
-    .option('--header <name:value>', 'a request header (repeatable)', collectHeader)
-    .option('--principal <spiffe-id>', 'source principal, e.g. spiffe://cluster.local/ns/default/sa/app')
-    .option('--json', 'machine-readable output')
-    .action(async (o: { addr: string; method: string; path: string; host: string; header?: Record<string, string>; principal?: string; json?: boolean }) => {
-      const answer = await sendCheck(o.addr, buildCheckRequest({ method: o.method.toUpperCase(), path: o.path, host: o.host, headers: o.header ?? {}, ...(o.principal ? { principal: o.principal } : {}) }));
+  const checkCommand = program.command('check').description('send one CheckRequest the way Envoy would')
+    .option('--addr <host:port>', 'authz gRPC address', `127.0.0.1:${DEFAULT_GRPC_PORT}`);
+  withRequestOptions(checkCommand)
+    .action(async (o: RequestFlags & { addr: string; json?: boolean }) => {
+      const answer = await sendCheck(o.addr, requestOf(o));
       process.stdout.write(o.json ? `${JSON.stringify(answer)}\n` : `${formatCheckAnswer(answer)}\n`);
     });
 

@@ -24,6 +24,22 @@ export interface DecisionFacts {
   evidence: Evidence[];
   /** Request headers that carried a credential Chio consumed: never forwarded upstream. */
   credentialHeaders: readonly string[];
+  /** What a kyverno-authz CEL policy asked the answer to carry; absent for every other decision. */
+  policyResponse?: PolicyResponse;
+}
+
+/**
+ * A CEL policy's headers and body (its envoy library response), checked by
+ * policy/kyverno-authz/policy-answer. On an allow: `headers` are added to the request upstream,
+ * `headersToRemove` removed from it, `responseHeaders` added to the client's response. On a
+ * deny: `headers` and `body` are the denied response's.
+ */
+export interface PolicyResponse {
+  headers: ReadonlyArray<{ key: string; value: string }>;
+  headersToRemove: readonly string[];
+  responseHeaders: ReadonlyArray<{ key: string; value: string }>;
+  body?: string;
+  metadata?: Record<string, unknown>;
 }
 
 export interface Allowed extends DecisionFacts {
@@ -46,6 +62,8 @@ export type Decision = Allowed | Denied;
 export interface Denial {
   code: ChioErrorCode;
   reason: string;
+  /** The HTTP status when a policy chose it (envoy.Denied(401)); else the code's row decides. */
+  httpStatus?: number;
 }
 
 /** A deny by `code`, telling the client the table's fixed text where `message` could leak internals. */
@@ -63,7 +81,7 @@ export function denied(guard: DenialGuard, denial: Denial, facts: DecisionFacts)
     guard,
     code: denial.code,
     reason: denial.reason.slice(0, MAX_REASON_CHARS),
-    httpStatus: statusOf(denial.code).http,
+    httpStatus: denial.httpStatus ?? statusOf(denial.code).http,
     ...facts,
   };
 }

@@ -22,8 +22,10 @@ import { matchAny, matchAnyHost } from '../policy/match.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import type { VerificationCache } from '../credentials/verification-cache.js';
 import { toKyvernoInput } from '../policy/kyverno/validating-policy.js';
+import { toCelCheckRequest, type NormalisedPathAndHost } from '../policy/kyverno/kyverno-input.js';
+import { evaluateCelPolicies, type CelVerdicts } from '../policy/kyverno-authz/verdicts.js';
 import type { CheckRequest } from '../authz/wire.js';
-import { denialOf, type Denial } from './decision.js';
+import { denialOf, type Denial, type PolicyResponse } from './decision.js';
 
 type Details = Record<string, string | number | boolean>;
 
@@ -48,6 +50,8 @@ export interface DecisionContext extends PolicyContext {
   jwtIdentity?: { issuer: string; subject?: string };
   /** An `authorization: Bearer` that is neither a capability token nor a JWT, left to the Jwt guard. */
   unclaimedBearer?: string;
+  /** What a CEL policy asked the answer to carry (set by the Policy guard). */
+  policyResponse?: PolicyResponse;
 }
 
 export interface Guard {
@@ -176,8 +180,9 @@ export const policyGuard: Guard = {
   check(ctx) {
     ctx.usedClaims = new Map();
     let validating: ValidatingVerdicts;
+    let cel: CelVerdicts;
     try {
-      validating = validatingVerdicts(ctx);
+      ({ validating, cel } = validatingVerdicts(ctx));
     } catch (err) {
       // The request cannot even be shown to the ValidatingPolicies (out of bounds): deny.
       if (isChioError(err, 'MALFORMED')) return deny('POLICY_UNEVALUABLE', `request cannot be evaluated: ${err.message}`);
@@ -189,6 +194,14 @@ export const policyGuard: Guard = {
     if (enforced.policy) details.policy = enforced.policy;
     if (enforced.audited.length > 0) details.audited = enforced.audited.join(',');
     for (const [key, value] of ctx.usedClaims) details[key] = value;
+    // Which policy failed where, never the message (it may quote the request): receipts are public.
+    if (cel.ignoredErrors.length > 0) details.ignored_errors = cel.ignoredErrors.map((e) => e.split(': ').slice(0, 2).join(': ')).join(', ');
+    if (enforced.verdict === 'deny' && cel.deny && enforced.policy === cel.deny.policy && enforced.reason === cel.deny.reason) return celDenial(ctx, cel, details);
+    if (enforced.verdict === 'allow' && cel.allows.length > 0) {
+      ctx.policyResponse = allowResponseOf(cel);
+      const rule = cel.allows.find((a) => a.policy === enforced.policy)?.rule;
+      if (rule) details.rule = rule;
+    }
     if (enforced.verdict === 'deny') {
       // Nothing presented and nothing allowed: the caller must authenticate (401), SPEC §2.
       // An explicit no (DENY policy, failed assert) stays 403, and a TCP check cannot carry
@@ -210,21 +223,50 @@ export const policyGuard: Guard = {
   },
 };
 
-function validatingVerdicts(ctx: DecisionContext): ValidatingVerdicts {
-  const { validating } = ctx.policies;
-  if (validating.length === 0) return {};
+/** The ValidatingPolicies' verdicts (both kinds), joined: any deny first, else the first allow. */
+function validatingVerdicts(ctx: DecisionContext): { validating: ValidatingVerdicts; cel: CelVerdicts } {
+  const cel: CelVerdicts = { allows: [], ignoredErrors: [] };
+  const { validating, cel: celPolicies } = ctx.policies;
+  if (validating.length === 0 && celPolicies.length === 0) return { validating: {}, cel };
   // Every policy kind decides on the same normalised request (SPEC §4): the normal path (with
   // the query, as Envoy's `path` carries it) and host, not the spelling that was sent.
   const { target, host } = ctx.input;
-  const input = toKyvernoInput(ctx.request, { path: target.path === '' ? '' : `${target.path}${target.query}`, host });
+  const normal: NormalisedPathAndHost = { path: target.path === '' ? '' : `${target.path}${target.query}`, host };
   const out: ValidatingVerdicts = {};
-  for (const policy of validating) {
-    const outcome = policy.evaluate(input);
-    if (!outcome.matched) continue;
-    if (outcome.verdict === 'deny') return { deny: { policy: policy.name, reason: outcome.message } };
-    out.allow ??= policy.name;
+  if (validating.length > 0) {
+    const input = toKyvernoInput(ctx.request, normal);
+    for (const policy of validating) {
+      const outcome = policy.evaluate(input);
+      if (!outcome.matched) continue;
+      if (outcome.verdict === 'deny') return { validating: { deny: { policy: policy.name, reason: outcome.message } }, cel };
+      out.allow ??= policy.name;
+    }
   }
-  return out;
+  if (celPolicies.length === 0) return { validating: out, cel };
+  const verdicts = evaluateCelPolicies(celPolicies, toCelCheckRequest(ctx.request, normal));
+  if (verdicts.deny) return { validating: { deny: { policy: verdicts.deny.policy, reason: verdicts.deny.reason } }, cel: verdicts };
+  return { validating: { ...out, ...(out.allow === undefined && verdicts.allows[0] ? { allow: verdicts.allows[0].policy } : {}) }, cel: verdicts };
+}
+
+/** A deny a CEL policy decided: its status, headers and body, or POLICY_UNEVALUABLE on an error. */
+function celDenial(ctx: DecisionContext, cel: CelVerdicts, details: Details): GuardResult {
+  const denied = cel.deny!;
+  details.rule = denied.rule;
+  if (!denied.answer) return deny('POLICY_UNEVALUABLE', denied.reason, details);
+  const { status, headers, body, metadata } = denied.answer;
+  ctx.policyResponse = { headers, headersToRemove: [], responseHeaders: [], body, ...(metadata ? { metadata } : {}) };
+  return { verdict: 'deny', ...denialOf('POLICY_DENIED', denied.reason), httpStatus: status, details };
+}
+
+/** Every allowing CEL policy's header changes, in policy-name order. */
+function allowResponseOf(cel: CelVerdicts): PolicyResponse {
+  const metadata = Object.assign({}, ...cel.allows.map((a) => a.answer.metadata ?? {})) as Record<string, unknown>;
+  return {
+    headers: cel.allows.flatMap((a) => a.answer.headers),
+    headersToRemove: cel.allows.flatMap((a) => a.answer.headersToRemove),
+    responseHeaders: cel.allows.flatMap((a) => a.answer.responseHeaders),
+    ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
+  };
 }
 
 /** The guards after Request, in order. */

@@ -55,6 +55,7 @@ export class DecisionPipeline {
     let ctx: DecisionContext | undefined;
     const factsOf = (shadowed: boolean, subject: ReceiptSubject = {}): DecisionFacts => ({
       shadow: shadowed, policyHash, request, subject, evidence, credentialHeaders: ctx ? [...ctx.credentialHeaders] : [],
+      ...(ctx?.policyResponse ? { policyResponse: ctx.policyResponse } : {}),
     });
     try {
       const policies = this.opts.policies();

@@ -3,7 +3,9 @@
  * file) → validated documents → compiled policies with the set's hash.
  *
  * Kinds: CapabilityAuthority, RequestAuthentication, AuthorizationPolicy (chio.dev/v1) and
- * ValidatingPolicy (json.kyverno.io/v1alpha1). The policy hash is `sha256:` + hex SHA-256 of
+ * ValidatingPolicy (json.kyverno.io/v1alpha1, and policies.kyverno.io/v1alpha1 in CEL; one of
+ * the latter whose evaluation mode is not Envoy is ignored, as kyverno-authz does, and named
+ * in `ignored` for the log; it is not part of the hash). The policy hash is `sha256:` + hex SHA-256 of
  * JCS(normalised set): documents sorted by kind, namespace and name, defaults filled in, key
  * files replaced by the keys they hold. It changes when and only when what decides changes —
  * not with file names, comments, document order or YAML layout.
@@ -23,6 +25,8 @@ import { IssuerTrust } from '../credentials/capability.js';
 import { authorizationPolicySchema, compileAuthorizationPolicy, type CompiledPolicy } from './istio/authorization-policy.js';
 import { JwtAuthenticator, requestAuthenticationSchema } from '../credentials/jwt.js';
 import { compileValidatingPolicy, validatingPolicySchema } from './kyverno/validating-policy.js';
+import { API_VERSION as CEL_API_VERSION, celValidatingPolicySchema, compileCelPolicy, evaluationModeOf, type CompiledCelPolicy } from './kyverno-authz/validating-policy.js';
+import { createEnvoyEnvironment } from './kyverno-authz/envoy-library.js';
 
 /** A policy file larger than this is refused. */
 export const MAX_POLICY_FILE_BYTES = 1024 * 1024;
@@ -57,6 +61,10 @@ export interface PolicySet {
   issuers: IssuerTrust;
   authorization: CompiledPolicy[];
   validating: CompiledValidatingPolicy[];
+  /** kyverno-authz CEL policies (evaluation mode Envoy), sorted by name as kyverno-authz runs them. */
+  cel: CompiledCelPolicy[];
+  /** Documents read but not evaluated (another evaluation mode), each with where and why: for the log. */
+  ignored: string[];
   /** Undefined when no RequestAuthentication is configured. */
   jwt: JwtAuthenticator | undefined;
   files: string[];
@@ -77,7 +85,10 @@ export function loadPolicySet(path: string, keyDir: string): PolicySet {
 
 /** Load and compile these files as one set. */
 export function loadPolicySetFiles(files: string[], keyDir: string): PolicySet {
-  const docs = files.flatMap((file) => readDocuments(file).map((doc, i) => parseDocument(doc, `${file} document ${i + 1}`)));
+  const all = files.flatMap((file) => readDocuments(file).map((doc, i) => parseDocument(doc, `${file} document ${i + 1}`)));
+  const isCel = (d: LoadedDoc) => d.kind === 'ValidatingPolicy' && d.doc.apiVersion === CEL_API_VERSION;
+  const ignored = all.filter((d) => isCel(d) && evaluationModeOf(d.doc) !== 'Envoy');
+  const docs = all.filter((d) => !ignored.includes(d));
   docs.sort((a, b) => (a.kind + a.key < b.kind + b.key ? -1 : a.kind + a.key > b.kind + b.key ? 1 : 0));
   for (let i = 1; i < docs.length; i++) {
     if (docs[i]!.kind === docs[i - 1]!.kind && docs[i]!.key === docs[i - 1]!.key) {
@@ -105,7 +116,9 @@ export function loadPolicySetFiles(files: string[], keyDir: string): PolicySet {
     hash: `sha256:${sha256Hex(canonicalBytes(JSON.parse(JSON.stringify(normalised))))}`,
     issuers: new IssuerTrust(issuers, ttls.length > 0 ? Math.min(...ttls) : undefined),
     authorization: of('AuthorizationPolicy').map((d) => compile(d, () => compileAuthorizationPolicy(d.doc))),
-    validating: of('ValidatingPolicy').map((d) => compile(d, () => compileValidatingPolicy(d.doc))),
+    validating: of('ValidatingPolicy').filter((d) => !isCel(d)).map((d) => compile(d, () => compileValidatingPolicy(d.doc))),
+    cel: compileCelPolicies(of('ValidatingPolicy').filter(isCel), compile),
+    ignored: ignored.map((d) => `${d.where}: ValidatingPolicy ${d.doc.metadata.name} has evaluation mode ${evaluationModeOf(d.doc)}, not Envoy: ignored`),
     // Relative jwksFile paths start at the folder of the first policy file.
     jwt: authn.length > 0 ? compile(authn[0]!, () => new JwtAuthenticator(authn.map((d) => d.doc), { baseDir })) : undefined,
     files,
@@ -113,12 +126,21 @@ export function loadPolicySetFiles(files: string[], keyDir: string): PolicySet {
   };
 }
 
+function compileCelPolicies(docs: LoadedDoc[], compile: <T>(d: LoadedDoc, fn: () => T) => T): CompiledCelPolicy[] {
+  if (docs.length === 0) return [];
+  const env = createEnvoyEnvironment();
+  const sorted = [...docs].sort((a, b) => (a.doc.metadata.name < b.doc.metadata.name ? -1 : a.doc.metadata.name > b.doc.metadata.name ? 1 : 0));
+  return sorted.map((d) => compile(d, () => compileCelPolicy(d.doc, env)));
+}
+
 function parseDocument(doc: unknown, where: string): LoadedDoc {
   const kind = (doc as { kind?: unknown } | null)?.kind;
   if (typeof kind !== 'string' || !(kind in KINDS)) {
     throw new ChioError('CONFIG_INVALID', `${where}: field kind: ${JSON.stringify(kind)} is not one of ${Object.keys(KINDS).join(', ')}`);
   }
-  const parsed = (KINDS[kind as Kind] as z.ZodType).safeParse(doc);
+  const apiVersion = (doc as { apiVersion?: unknown }).apiVersion;
+  const schema = kind === 'ValidatingPolicy' && apiVersion === CEL_API_VERSION ? celValidatingPolicySchema : KINDS[kind as Kind];
+  const parsed = (schema as z.ZodType).safeParse(doc);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new ChioError('CONFIG_INVALID', `${where}: field ${issue.path.join('.') || '(document)'}: ${issue.message}`);

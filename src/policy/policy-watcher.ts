@@ -32,6 +32,7 @@ export class PolicyWatcher {
   ) {
     this.set = loadPolicySet(path, keyDir);
     this.set.jwt?.prefetch();
+    this.logIgnored(this.set);
   }
 
   /** The live policy set. */
@@ -56,6 +57,11 @@ export class PolicyWatcher {
     clearTimeout(this.debounce);
   }
 
+  /** Documents not for an authz server (a ValidatingPolicy in another evaluation mode), as kyverno-authz logs them. */
+  private logIgnored(set: PolicySet): void {
+    for (const message of set.ignored) this.log.info({ policy_hash: set.hash }, message);
+  }
+
   /** Load again; swap when valid and different. Returns what happened. */
   reload(): 'swapped' | 'unchanged' | 'refused' {
     let next: PolicySet;
@@ -72,6 +78,7 @@ export class PolicyWatcher {
     }
     const previous = this.set.hash;
     next.jwt?.prefetch();
+    this.logIgnored(next);
     this.set = next;
     policyReloadsTotal.inc({ result: 'swapped' });
     this.log.info({ policy_hash: next.hash, previous, documents: next.documents }, 'policy set swapped');

@@ -120,6 +120,69 @@ export function toKyvernoInput(req: CheckRequest | null | undefined, normal?: No
   return input;
 }
 
+/**
+ * The CheckRequest as kyverno-authz's CEL sees it (`object`, SPEC §4 item 5): a protobuf message,
+ * so fields go by their proto names (`object.attributes.source.address.socket_address`), an
+ * unset field reads as its zero value (a missing header map is `{}`, a missing path `""`),
+ * int64 and uint32 are CEL ints (BigInt), bytes are bytes, a Timestamp is a timestamp and
+ * Struct metadata plain JSON. `request.http.path` and `host` are the normalised ones, as for
+ * every policy kind. Bounds and errors as toKyvernoInput.
+ */
+export function toCelCheckRequest(req: CheckRequest | null | undefined, normal?: NormalisedPathAndHost): CelObject {
+  const counter = { values: 0 };
+  const attributes = toCelMessage((req as { attributes?: unknown } | null | undefined)?.attributes, ATTRIBUTE_CONTEXT, counter);
+  const http = (attributes.request as CelObject).http as CelObject;
+  if (normal) {
+    http.path = normal.path;
+    http.host = normal.host;
+  }
+  const out = Object.create(null) as CelObject;
+  out.attributes = attributes;
+  return out;
+}
+
+export type CelValue = null | boolean | number | bigint | string | Uint8Array | Date | CelValue[] | { [key: string]: CelValue };
+export type CelObject = { [key: string]: CelValue };
+
+function toCelMessage(value: unknown, schema: Schema, counter: Counter): CelObject {
+  const record = isRecord(value) ? value : {};
+  const out = Object.create(null) as CelObject;
+  for (const [name, kind] of Object.entries(schema)) {
+    out[name] = toCelField(Object.hasOwn(record, name) ? record[name] : undefined, kind, counter);
+  }
+  return out;
+}
+
+function toCelField(value: unknown, kind: Kind, counter: Counter): CelValue {
+  if (Array.isArray(kind)) {
+    const list = Array.isArray(value) ? value : [];
+    if (list.length > MAX_MAP_ENTRIES) throw new ChioError('MALFORMED', `a list of more than ${MAX_MAP_ENTRIES} entries`);
+    return list.map((item) => toCelMessage(item, kind[0], counter));
+  }
+  if (typeof kind === 'object') return toCelMessage(value, kind, counter);
+  switch (kind) {
+    case 'string':
+      return typeof value === 'string' ? value : '';
+    case 'bool':
+      return value === true;
+    case 'uint32':
+    case 'protocol':
+      return BigInt(typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : 0);
+    case 'int64':
+      return BigInt(toInt64(value) ?? 0);
+    case 'bytes':
+      return value instanceof Uint8Array ? value : new Uint8Array(0);
+    case 'timestamp': {
+      const text = toTimestamp(value);
+      return new Date(text ?? 0);
+    }
+    case 'stringMap':
+      return toMap(value, (v) => (typeof v === 'string' ? v : undefined)) ?? (object([]) as CelObject);
+    case 'structMap':
+      return toMap(value, (v) => toStruct(v, 0, counter)) ?? (object([]) as CelObject);
+  }
+}
+
 function setOrDelete(message: JsonObject, field: string, value: string): void {
   if (value === '') delete message[field];
   else message[field] = value;

@@ -85,6 +85,8 @@ export function policySetOf(o: PolicySetOptions = {}): PolicySet {
     issuers: new IssuerTrust([ISSUER.verifierKey]),
     authorization: o.authorization ?? [TOOLS_WITH_CAPABILITY],
     validating: o.validating ?? [],
+    cel: [],
+    ignored: [],
     jwt,
     files: [],
     documents: 0,

@@ -1,0 +1,99 @@
+/**
+ * `chio policy eval` (SPEC §9): one request against a policy set, offline — no NATS, no
+ * receipt — through the same decision pipeline that serves Checks. Says the verdict, the guard,
+ * the reason, the headers the answer would add or remove, and which policy and rule decided.
+ *
+ * The request is a CheckRequest in protobuf JSON (or the same in YAML): lowerCamelCase or
+ * proto field names, header maps as they are, `request.time` as RFC 3339.
+ */
+import { parse } from 'yaml';
+import { ChioError } from '../errors/index.js';
+import { DecisionPipeline } from '../decision/pipeline.js';
+import type { Decision } from '../decision/decision.js';
+import type { PolicySet } from '../policy/policy-set.js';
+import type { CheckRequest } from '../authz/wire.js';
+
+/** A request file larger than this is refused. */
+export const MAX_REQUEST_FILE_BYTES = 1024 * 1024;
+
+/** Map fields: their keys are data, never renamed. */
+const MAP_FIELDS = new Set(['headers', 'labels', 'context_extensions', 'filter_metadata']);
+
+export interface PolicyEvaluation {
+  verdict: 'allow' | 'deny';
+  guard?: string;
+  reason?: string;
+  httpStatus: number;
+  policy?: string;
+  rule?: string;
+  headersToAdd: Record<string, string>;
+  headersToRemove: string[];
+  responseHeadersToAdd: Record<string, string>;
+  body?: string;
+}
+
+/** Parse a CheckRequest written as protobuf JSON or YAML into the form the pipeline reads. */
+export function parseCheckRequestText(text: string, where: string): CheckRequest {
+  if (text.length > MAX_REQUEST_FILE_BYTES) throw new ChioError('CONFIG_INVALID', `${where}: larger than ${MAX_REQUEST_FILE_BYTES} bytes`);
+  let value: unknown;
+  try {
+    value = parse(text, { maxAliasCount: 100 });
+  } catch (err) {
+    throw new ChioError('CONFIG_INVALID', `${where}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ChioError('CONFIG_INVALID', `${where}: not a CheckRequest object`);
+  return toProtoNames(value, '') as CheckRequest;
+}
+
+function toProtoNames(value: unknown, field: string): unknown {
+  if (Array.isArray(value)) return value.map((v) => toProtoNames(v, field));
+  if (typeof value !== 'object' || value === null) return field === 'time' && typeof value === 'string' ? toTimestamp(value) : value;
+  if (MAP_FIELDS.has(field)) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => {
+    const name = k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    return [name, toProtoNames(v, name)];
+  }));
+}
+
+function toTimestamp(text: string): { seconds: number; nanos: number } | string {
+  const ms = Date.parse(text);
+  return Number.isNaN(ms) ? text : { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
+}
+
+/** Decide `request` against `policies` as a Check would be, without storing anything. */
+export async function evaluateRequest(policies: PolicySet, request: CheckRequest, defaultVerdict: 'allow' | 'deny' = 'deny'): Promise<PolicyEvaluation> {
+  let internal: unknown;
+  const pipeline = new DecisionPipeline({ policies: () => policies, mode: 'enforce', defaultVerdict, onInternalError: (err) => (internal = err) });
+  const decision = await pipeline.decide(request, Date.now() + 5_000);
+  if (internal !== undefined) throw internal;
+  return toEvaluation(decision);
+}
+
+function toEvaluation(decision: Decision): PolicyEvaluation {
+  const policyDetails = decision.evidence.find((e) => e.guard === 'Policy')?.details ?? {};
+  const response = decision.policyResponse;
+  const pairs = (list: ReadonlyArray<{ key: string; value: string }> | undefined) => Object.fromEntries((list ?? []).map((h) => [h.key, h.value]));
+  const deny = decision.verdict === 'deny' ? decision : undefined;
+  return {
+    verdict: decision.verdict,
+    ...(deny ? { guard: deny.guard, reason: deny.reason } : {}),
+    httpStatus: decision.httpStatus,
+    ...(typeof policyDetails.policy === 'string' ? { policy: policyDetails.policy } : {}),
+    ...(typeof policyDetails.rule === 'string' ? { rule: policyDetails.rule } : {}),
+    headersToAdd: deny ? {} : pairs(response?.headers),
+    headersToRemove: deny ? [] : [...new Set([...decision.credentialHeaders, ...(response?.headersToRemove ?? [])])],
+    responseHeadersToAdd: deny ? {} : pairs(response?.responseHeaders),
+    ...(deny && response?.body ? { body: response.body } : {}),
+  };
+}
+
+export function formatEvaluation(e: PolicyEvaluation): string {
+  const lines = [`${e.verdict.toUpperCase()} (http ${e.httpStatus})${e.guard ? ` guard ${e.guard}` : ''}`];
+  if (e.reason) lines.push(`  reason: ${e.reason}`);
+  if (e.policy) lines.push(`  decided by: ${e.policy}${e.rule ? ` ${e.rule}` : ''}`);
+  for (const [k, v] of Object.entries(e.headersToAdd)) lines.push(`  + request header ${k}: ${v}`);
+  for (const k of e.headersToRemove) lines.push(`  - request header ${k}`);
+  for (const [k, v] of Object.entries(e.responseHeadersToAdd)) lines.push(`  + response header ${k}: ${v}`);
+  if (e.body) lines.push(`  body: ${e.body}`);
+  return lines.join('\n');
+}

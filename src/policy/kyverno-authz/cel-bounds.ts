@@ -1,0 +1,122 @@
+/**
+ * What one CEL expression may cost, checked when the policy loads (SPEC §4 item 5): a policy
+ * over a bound is refused with a message naming the field, never run. cel-js evaluates
+ * synchronously and cannot be interrupted, so the work per Check is bounded before it starts:
+ *
+ *   - size: at most MAX_EXPRESSION_CHARS characters, MAX_AST_NODES nodes, MAX_NESTING_DEPTH deep;
+ *   - cost: an estimate in the spirit of Kubernetes' CEL cost estimator — one unit per node,
+ *     and a comprehension (all, exists, exists_one, map, filter) costs its range plus
+ *     COMPREHENSION_RANGE_BOUND (the most entries any list or map of a request can hold) times
+ *     its body, so nested comprehensions multiply. An expression over MAX_EXPRESSION_COST, or a
+ *     policy whose expressions add up to more than MAX_POLICY_COST, is refused;
+ *   - values: what a variable holds is measured after it is evaluated (MAX_VALUE_CHARS,
+ *     MAX_VALUE_ENTRIES), since variables can double a string each;
+ *   - time: evaluating a whole policy past MAX_EVALUATION_MS is an evaluation error (its
+ *     failurePolicy applies), checked after each expression: a backstop, the cost bound is the guard.
+ *
+ * `matches` calls are renamed to the RE2 implementation (./envoy-library.ts) here, and literal
+ * patterns are compiled now so that a bad one is a load error.
+ */
+import { RE2JS } from 're2js';
+
+export const MAX_EXPRESSION_CHARS = 8 * 1024;
+export const MAX_AST_NODES = 2000;
+export const MAX_NESTING_DEPTH = 48;
+/** The most entries a request's list or map holds (kyverno-input MAX_MAP_ENTRIES). */
+export const COMPREHENSION_RANGE_BOUND = 1024;
+export const MAX_EXPRESSION_COST = 1_000_000;
+export const MAX_POLICY_COST = 4_000_000;
+export const MAX_VALUE_CHARS = 256 * 1024;
+export const MAX_VALUE_ENTRIES = 16 * 1024;
+/** Generous: a cold start or a GC pause must not turn a good policy's answer into an error. */
+export const MAX_EVALUATION_MS = 250;
+
+/** The name `matches` calls are renamed to: the RE2 implementation in ./envoy-library.ts. */
+export const RE2_MATCHES = 'matchesRe2';
+
+const COMPREHENSIONS = new Set(['all', 'exists', 'exists_one', 'map', 'filter']);
+
+interface AstNode {
+  op: string;
+  args: unknown;
+}
+
+function isNode(value: unknown): value is AstNode {
+  return typeof value === 'object' && value !== null && typeof (value as AstNode).op === 'string';
+}
+
+/** Every node directly below `node` (args hold nodes, lists of nodes and [key, value] pairs). */
+function childrenOf(node: AstNode): AstNode[] {
+  const out: AstNode[] = [];
+  const collect = (value: unknown): void => {
+    if (isNode(value)) out.push(value);
+    else if (Array.isArray(value)) value.forEach(collect);
+  };
+  collect(node.args);
+  return out;
+}
+
+/** The estimated cost of evaluating `node` once, in nodes visited. */
+export function estimateCost(node: AstNode): number {
+  if (node.op === 'rcall') {
+    const [name, receiver, args] = node.args as [string, AstNode, AstNode[]];
+    if (COMPREHENSIONS.has(name) && args.length >= 2) {
+      // args: the iteration variable(s), then the predicate or transform (and filter).
+      const body = args.slice(1).reduce((sum, a) => sum + estimateCost(a), 1);
+      return 1 + estimateCost(receiver) + COMPREHENSION_RANGE_BOUND * body;
+    }
+  }
+  return childrenOf(node).reduce((sum, child) => sum + estimateCost(child), 1);
+}
+
+/**
+ * Rename `matches` to its RE2 form in place and compile literal patterns; returns the message
+ * of the first pattern that is not valid RE2, if any.
+ */
+export function useRe2Matches(node: AstNode): string | undefined {
+  let problem: string | undefined;
+  const visit = (n: AstNode): void => {
+    const args = n.args as unknown[];
+    if ((n.op === 'rcall' || n.op === 'call') && args[0] === 'matches') {
+      args[0] = RE2_MATCHES;
+      const params = (n.op === 'rcall' ? args[2] : args[1]) as AstNode[];
+      const pattern = params[params.length - 1];
+      if (isNode(pattern) && pattern.op === 'value' && typeof pattern.args === 'string') {
+        try {
+          RE2JS.compile(pattern.args);
+        } catch (err) {
+          problem ??= `pattern ${JSON.stringify(pattern.args)} is not a valid RE2 expression: ${err instanceof Error ? err.message : String(err)}`;
+        }
+      }
+    }
+    childrenOf(n).forEach(visit);
+  };
+  visit(node);
+  return problem;
+}
+
+/** Undefined when `value` is within the bounds; else what is too large. */
+export function oversized(value: unknown): string | undefined {
+  let entries = 0;
+  let chars = 0;
+  const stack = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === 'string') chars += v.length;
+    else if (v instanceof Uint8Array) chars += v.length;
+    else if (Array.isArray(v)) {
+      entries += v.length;
+      stack.push(...v);
+    } else if (v instanceof Map) {
+      entries += v.size;
+      for (const [k, x] of v) stack.push(k, x);
+    } else if (typeof v === 'object' && v !== null && !(v instanceof Date)) {
+      const keys = Object.keys(v);
+      entries += keys.length;
+      for (const k of keys) stack.push(k, (v as Record<string, unknown>)[k]);
+    }
+    if (chars > MAX_VALUE_CHARS) return `a value of more than ${MAX_VALUE_CHARS} characters`;
+    if (entries > MAX_VALUE_ENTRIES) return `a value of more than ${MAX_VALUE_ENTRIES} entries`;
+  }
+  return undefined;
+}

@@ -1,0 +1,128 @@
+/**
+ * The CEL environment kyverno-authz policies are written against (SPEC §4 item 5): the
+ * standard library with optional values (`headers[?"x"].orValue("")`, `.hasValue()`), the
+ * variables `object` (the CheckRequest) and `variables`, and kyverno's `envoy` library
+ * (kyverno-authz docs, "CEL extensions: envoy"):
+ *
+ *   envoy.Allowed()                          → OkHttpResponse
+ *   envoy.Denied(int code)                   → DeniedHttpResponse
+ *   envoy.Header(string key, string value)   → HeaderValueOption
+ *   <Ok>.WithHeader(k, v | header)           request header to add upstream
+ *   <Ok>.WithoutHeader(k)                    request header to remove
+ *   <Ok>.WithResponseHeader(k, v | header)   header to add to the client's response
+ *   <Denied>.WithHeader(k, v | header)       header on the denied response
+ *   <Denied>.WithBody(string)                body of the denied response
+ *   <Ok|Denied>.Response()                   → CheckResponse
+ *   <CheckResponse>.WithMessage(string)      the status message (Chio: the reason)
+ *   <CheckResponse>.WithMetadata(map)        dynamic metadata for later Envoy filters
+ *
+ * `.Response()` is typed `dyn` so that `cond ? envoy.Denied(403).Response() : null` checks, as it
+ * does in cel-go where null is assignable to a message; the evaluator checks the result's type.
+ *
+ * `matches` uses RE2 (re2js, linear time) instead of the JavaScript RegExp the CEL library
+ * would use: a pattern meets attacker-controlled header values, and backtracking must not be
+ * a way to stall a Check (see ./cel-bounds.ts, which renames the calls).
+ */
+import { Environment } from '@marcbachmann/cel-js';
+import { RE2JS } from 're2js';
+import { MAX_AST_NODES, MAX_NESTING_DEPTH, RE2_MATCHES } from './cel-bounds.js';
+
+export interface HeaderOption {
+  key: string;
+  value: string;
+}
+
+export class HeaderValueOption implements HeaderOption {
+  constructor(
+    readonly key: string,
+    readonly value: string,
+  ) {}
+}
+
+export class OkHttpResponse {
+  constructor(
+    readonly headers: readonly HeaderOption[] = [],
+    readonly headersToRemove: readonly string[] = [],
+    readonly responseHeadersToAdd: readonly HeaderOption[] = [],
+  ) {}
+}
+
+export class DeniedHttpResponse {
+  constructor(
+    readonly status: bigint,
+    readonly headers: readonly HeaderOption[] = [],
+    readonly body = '',
+  ) {}
+}
+
+export class CheckResponse {
+  constructor(
+    readonly http: OkHttpResponse | DeniedHttpResponse,
+    readonly message = '',
+    readonly metadata: unknown = undefined,
+  ) {}
+}
+
+/** The `envoy` identifier: a namespace value whose methods build responses. */
+class EnvoyNamespace {}
+
+/** Compiled patterns, by source: most are literals, compiled once. Cleared when full. */
+const patterns = new Map<string, RE2JS>();
+const MAX_CACHED_PATTERNS = 256;
+
+function re2Matches(text: string, pattern: string): boolean {
+  let re = patterns.get(pattern);
+  if (re === undefined) {
+    re = RE2JS.compile(pattern);
+    if (patterns.size >= MAX_CACHED_PATTERNS) patterns.clear();
+    patterns.set(pattern, re);
+  }
+  return re.matcher(text).find();
+}
+
+/** A fresh environment; each policy set builds one (the library registers no state). */
+export function createEnvoyEnvironment(): Environment {
+  const env = new Environment({
+    enableOptionalTypes: true,
+    homogeneousAggregateLiterals: false,
+    limits: { maxAstNodes: MAX_AST_NODES, maxDepth: MAX_NESTING_DEPTH, maxListElements: 256, maxMapEntries: 256, maxCallArguments: 8 },
+  });
+  env.registerVariable('object', 'map<string, dyn>');
+  env.registerVariable('variables', 'map<string, dyn>');
+  env.registerType('EnvoyNamespace', EnvoyNamespace);
+  env.registerType('OkHttpResponse', OkHttpResponse);
+  env.registerType('DeniedHttpResponse', DeniedHttpResponse);
+  env.registerType('HeaderValueOption', HeaderValueOption);
+  env.registerType('CheckResponse', CheckResponse);
+  env.registerConstant('envoy', 'EnvoyNamespace', new EnvoyNamespace());
+
+  const fn = (signature: string, handler: (...args: any[]) => unknown) => env.registerFunction(signature, handler);
+  fn('EnvoyNamespace.Allowed(): OkHttpResponse', () => new OkHttpResponse());
+  fn('EnvoyNamespace.Denied(int): DeniedHttpResponse', (_: EnvoyNamespace, code: bigint) => new DeniedHttpResponse(code));
+  fn('EnvoyNamespace.Header(string, string): HeaderValueOption', (_: EnvoyNamespace, k: string, v: string) => new HeaderValueOption(k, v));
+
+  const ok = (r: OkHttpResponse, change: Partial<{ headers: HeaderOption[]; headersToRemove: string[]; responseHeadersToAdd: HeaderOption[] }>) =>
+    new OkHttpResponse(change.headers ?? r.headers, change.headersToRemove ?? r.headersToRemove, change.responseHeadersToAdd ?? r.responseHeadersToAdd);
+  fn('OkHttpResponse.WithHeader(string, string): OkHttpResponse', (r: OkHttpResponse, k: string, v: string) => ok(r, { headers: [...r.headers, { key: k, value: v }] }));
+  fn('OkHttpResponse.WithHeader(HeaderValueOption): OkHttpResponse', (r: OkHttpResponse, h: HeaderValueOption) => ok(r, { headers: [...r.headers, h] }));
+  fn('OkHttpResponse.WithoutHeader(string): OkHttpResponse', (r: OkHttpResponse, k: string) => ok(r, { headersToRemove: [...r.headersToRemove, k] }));
+  fn('OkHttpResponse.WithResponseHeader(string, string): OkHttpResponse', (r: OkHttpResponse, k: string, v: string) =>
+    ok(r, { responseHeadersToAdd: [...r.responseHeadersToAdd, { key: k, value: v }] }));
+  fn('OkHttpResponse.WithResponseHeader(HeaderValueOption): OkHttpResponse', (r: OkHttpResponse, h: HeaderValueOption) =>
+    ok(r, { responseHeadersToAdd: [...r.responseHeadersToAdd, h] }));
+
+  fn('DeniedHttpResponse.WithHeader(string, string): DeniedHttpResponse', (r: DeniedHttpResponse, k: string, v: string) =>
+    new DeniedHttpResponse(r.status, [...r.headers, { key: k, value: v }], r.body));
+  fn('DeniedHttpResponse.WithHeader(HeaderValueOption): DeniedHttpResponse', (r: DeniedHttpResponse, h: HeaderValueOption) =>
+    new DeniedHttpResponse(r.status, [...r.headers, h], r.body));
+  fn('DeniedHttpResponse.WithBody(string): DeniedHttpResponse', (r: DeniedHttpResponse, body: string) => new DeniedHttpResponse(r.status, r.headers, body));
+
+  fn('OkHttpResponse.Response(): dyn', (r: OkHttpResponse) => new CheckResponse(r));
+  fn('DeniedHttpResponse.Response(): dyn', (r: DeniedHttpResponse) => new CheckResponse(r));
+  fn('CheckResponse.WithMessage(string): CheckResponse', (r: CheckResponse, m: string) => new CheckResponse(r.http, m, r.metadata));
+  fn('CheckResponse.WithMetadata(map<string, dyn>): CheckResponse', (r: CheckResponse, m: unknown) => new CheckResponse(r.http, r.message, m));
+
+  fn(`string.${RE2_MATCHES}(string): bool`, re2Matches);
+  fn(`${RE2_MATCHES}(string, string): bool`, re2Matches);
+  return env;
+}

@@ -1,0 +1,91 @@
+/**
+ * A CEL policy's CheckResponse in Chio's terms: what an allow adds to or removes from the
+ * request and the response, or what a deny answers with. Everything a policy returns is
+ * checked here, once, before it can reach the wire: header names are HTTP tokens, values are
+ * printable and bounded, Chio's own `x-chio-*` headers and pseudo-headers are not a policy's
+ * to set or remove, a denied status is 300–599, metadata is bounded JSON.
+ * A response that breaks a rule is an evaluation error (the policy's failurePolicy applies).
+ */
+import { toBase64 } from '../../encoding.js';
+import type { JsonObject, JsonValue } from '../kyverno/kyverno-input.js';
+import { oversized } from './cel-bounds.js';
+import { CheckResponse, OkHttpResponse, type HeaderOption } from './envoy-library.js';
+
+export const MAX_POLICY_HEADERS = 64;
+export const MAX_HEADER_VALUE_CHARS = 8 * 1024;
+export const MAX_BODY_CHARS = 64 * 1024;
+const METADATA_DEPTH = 16;
+
+export type PolicyAnswer =
+  | { verdict: 'allow'; headers: HeaderOption[]; headersToRemove: string[]; responseHeaders: HeaderOption[]; metadata?: JsonObject; message?: string }
+  | { verdict: 'deny'; status: number; headers: HeaderOption[]; body: string; metadata?: JsonObject; message?: string };
+
+/** Thrown for a response that breaks a rule; the evaluator names the field. */
+export class AnswerInvalid extends Error {}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]{1,256}$/;
+
+/** Convert what a validation returned (not null) into an answer; throws AnswerInvalid. */
+export function toPolicyAnswer(value: unknown, field: string): PolicyAnswer {
+  if (!(value instanceof CheckResponse)) throw new AnswerInvalid(`${field} returned ${typeName(value)}, not envoy …Response() or null`);
+  const metadata = value.metadata === undefined ? undefined : toMetadata(value.metadata);
+  const common = { ...(metadata ? { metadata } : {}), ...(value.message ? { message: value.message.slice(0, 1024) } : {}) };
+  const http = value.http;
+  if (http instanceof OkHttpResponse) {
+    return {
+      verdict: 'allow',
+      headers: headersOf(http.headers),
+      headersToRemove: http.headersToRemove.map((name) => headerName(name)),
+      responseHeaders: headersOf(http.responseHeadersToAdd),
+      ...common,
+    };
+  }
+  const status = Number(http.status);
+  if (!Number.isInteger(status) || status < 300 || status > 599) throw new AnswerInvalid(`envoy.Denied(${http.status}): the status must be 300–599`);
+  if (http.body.length > MAX_BODY_CHARS) throw new AnswerInvalid(`a denied body of more than ${MAX_BODY_CHARS} characters`);
+  return { verdict: 'deny', status, headers: headersOf(http.headers), body: http.body, ...common };
+}
+
+function headersOf(list: readonly HeaderOption[]): HeaderOption[] {
+  if (list.length > MAX_POLICY_HEADERS) throw new AnswerInvalid(`more than ${MAX_POLICY_HEADERS} headers`);
+  return list.map((h) => {
+    if (h.value.length > MAX_HEADER_VALUE_CHARS || !/^[\x20-\x7e\t]*$/.test(h.value)) throw new AnswerInvalid(`header ${JSON.stringify(h.key)}: a value must be printable ASCII of at most ${MAX_HEADER_VALUE_CHARS} characters`);
+    return { key: headerName(h.key), value: h.value };
+  });
+}
+
+function headerName(raw: string): string {
+  const name = raw.toLowerCase();
+  if (!TOKEN.test(name)) throw new AnswerInvalid(`${JSON.stringify(raw.slice(0, 64))} is not a header name`);
+  if (name.startsWith('x-chio-')) throw new AnswerInvalid(`header ${name}: x-chio-* headers are Chio's own`);
+  return name;
+}
+
+function toMetadata(value: unknown): JsonObject {
+  const tooLarge = oversized(value);
+  if (tooLarge) throw new AnswerInvalid(`metadata is ${tooLarge}`);
+  const json = toJson(value, 0);
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new AnswerInvalid('metadata must be a map');
+  return json;
+}
+
+function toJson(value: unknown, depth: number): JsonValue {
+  if (depth > METADATA_DEPTH) throw new AnswerInvalid(`metadata nested deeper than ${METADATA_DEPTH} levels`);
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
+  if (typeof value === 'bigint') return Number(value);
+  if (value instanceof Date) return value.toISOString();
+  if (value instanceof Uint8Array) return toBase64(value);
+  if (Array.isArray(value)) return value.map((v) => toJson(v, depth + 1));
+  const entries = value instanceof Map ? [...value.entries()] : typeof value === 'object' ? Object.entries(value) : undefined;
+  if (entries === undefined) throw new AnswerInvalid(`metadata cannot hold ${typeName(value)}`);
+  const out = Object.create(null) as JsonObject;
+  for (const [k, v] of entries) out[String(k)] = toJson(v, depth + 1);
+  return out;
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'object') return (value as object).constructor?.name ?? 'a map';
+  return typeof value;
+}

@@ -1,0 +1,259 @@
+/**
+ * `kind: ValidatingPolicy` (`apiVersion: policies.kyverno.io/v1alpha1`) with
+ * `spec.evaluation.mode: Envoy`: kyverno-authz's CEL policies (SPEC §4 item 5).
+ *
+ *   apiVersion: policies.kyverno.io/v1alpha1
+ *   kind: ValidatingPolicy
+ *   metadata: { name: demo }
+ *   spec:
+ *     evaluation: { mode: Envoy }        # any other mode: not for an authz server, ignored
+ *     failurePolicy: Fail                # Fail (default) | Ignore
+ *     matchConditions:                   # all must be true, else the policy is skipped
+ *     - name: has-header
+ *       expression: object.attributes.request.http.headers[?"x-force-deny"].hasValue()
+ *     variables:                         # in order; each may use the ones before it
+ *     - name: allowed
+ *       expression: object.attributes.request.http.headers[?"x-force-authorized"].orValue("") == "true"
+ *     validations:                       # in order, until one returns a CheckResponse
+ *     - expression: '!variables.allowed ? envoy.Denied(403).WithBody("no").Response() : null'
+ *
+ * Semantics (kyverno-authz docs, "Envoy policy breakdown"):
+ *   - `object` is the CheckRequest (toCelCheckRequest), `variables` the policy's variables,
+ *     evaluated lazily and once each; match conditions cannot see variables;
+ *   - a match condition that is false skips the policy; one that fails (error, not a boolean)
+ *     is an evaluation error unless another is false;
+ *   - the first validation that returns a CheckResponse decides; null goes on; all null is no
+ *     decision;
+ *   - an evaluation error: failurePolicy Fail denies, Ignore skips the policy (kyverno-authz
+ *     then allows; Chio never allows on an error — the request goes on to the other policies
+ *     and, failing those, to default-deny).
+ *
+ * Expressions are parsed, type-checked and costed when the policy loads (./cel-bounds.ts):
+ * a syntax error, an unknown function, a match condition that is not a boolean, a variable
+ * used before it is defined or an expression over the cost bound is a load error naming the
+ * field.
+ */
+import { z } from 'zod';
+import type { Environment } from '@marcbachmann/cel-js';
+import { ChioError } from '../../errors/index.js';
+import { metadataSchema } from '../metadata.js';
+import type { CelObject } from '../kyverno/kyverno-input.js';
+import { estimateCost, MAX_EVALUATION_MS, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_COST, MAX_POLICY_COST, oversized, useRe2Matches } from './cel-bounds.js';
+import { toPolicyAnswer, type PolicyAnswer } from './policy-answer.js';
+
+export const API_VERSION = 'policies.kyverno.io/v1alpha1';
+export const MAX_EXPRESSIONS = 64;
+
+const expression = z.string().min(1).max(MAX_EXPRESSION_CHARS);
+const named = (name: z.ZodString) => z.strictObject({ name, expression });
+
+/** Any ValidatingPolicy of this group: the mode decides whether the rest is read. */
+export const celValidatingPolicySchema = z.strictObject({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('ValidatingPolicy'),
+  metadata: metadataSchema,
+  spec: z.looseObject({ evaluation: z.looseObject({ mode: z.string().optional() }).optional() }),
+});
+
+const envoySpecSchema = z.strictObject({
+  evaluation: z.strictObject({ mode: z.literal('Envoy') }),
+  failurePolicy: z.enum(['Fail', 'Ignore']).default('Fail'),
+  matchConditions: z.array(named(z.string().min(1).max(63))).max(MAX_EXPRESSIONS).default([]),
+  variables: z.array(named(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be a CEL identifier'))).max(MAX_EXPRESSIONS).default([]),
+  validations: z.array(z.strictObject({ expression, message: z.string().max(1024).optional() })).min(1).max(MAX_EXPRESSIONS),
+});
+
+export type CelPolicyOutcome =
+  | { kind: 'skip' }
+  | { kind: 'answer'; rule: string; answer: PolicyAnswer }
+  | { kind: 'error'; rule: string; message: string; failurePolicy: 'Fail' | 'Ignore' };
+
+export interface CompiledCelPolicy {
+  readonly name: string;
+  readonly failurePolicy: 'Fail' | 'Ignore';
+  /** Decide one request (`object`: toCelCheckRequest's). Never throws. */
+  evaluate(object: CelObject): CelPolicyOutcome;
+}
+
+/** The mode a document asks for; only `Envoy` is evaluated by an authz server. */
+export function evaluationModeOf(doc: z.output<typeof celValidatingPolicySchema>): string {
+  return doc.spec.evaluation?.mode ?? 'Kubernetes';
+}
+
+type Program = ((ctx: unknown) => unknown) & { check(): { valid: boolean; type?: string; error?: Error }; ast: any };
+
+interface CompiledExpression {
+  field: string;
+  program: Program;
+}
+
+/** Compile a validated Envoy-mode document. Throws ChioError('CONFIG_INVALID') naming the field. */
+export function compileCelPolicy(doc: z.output<typeof celValidatingPolicySchema>, env: Environment): CompiledCelPolicy {
+  const parsed = envoySpecSchema.safeParse(doc.spec);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ChioError('CONFIG_INVALID', `field ${['spec', ...issue.path].join('.')}: ${issue.message}`);
+  }
+  const spec = parsed.data;
+  let total = 0;
+  const compile = (source: string, field: string, expect: 'bool' | 'response' | 'any', known: Set<string>): CompiledExpression => {
+    const program = parseExpression(env, source, field);
+    const unknown = variablesUsed(program.ast).find((v) => !known.has(v));
+    if (unknown !== undefined) fail(field, `variables.${unknown} is not defined before this expression`);
+    const checked = program.check();
+    if (!checked.valid) fail(field, firstLine(checked.error));
+    if (expect === 'bool' && checked.type !== 'bool' && checked.type !== 'dyn') fail(field, `must be a boolean expression, not ${checked.type}`);
+    if (expect === 'response' && !['dyn', 'null', 'CheckResponse'].includes(checked.type ?? '')) fail(field, `must return envoy …Response() or null, not ${checked.type}`);
+    const cost = estimateCost(program.ast);
+    if (cost > MAX_EXPRESSION_COST) fail(field, `estimated cost ${cost} is over the bound of ${MAX_EXPRESSION_COST} (nested comprehensions?)`);
+    total += cost;
+    return { field, program };
+  };
+  const none = new Set<string>();
+  const conditions = spec.matchConditions.map((c, i) => compile(c.expression, `spec.matchConditions[${i}].expression`, 'bool', none));
+  const defined = new Set<string>();
+  const variables = spec.variables.map((v, i) => {
+    if (defined.has(v.name)) fail(`spec.variables[${i}].name`, `variable ${v.name} is defined twice`);
+    const compiled = { name: v.name, ...compile(v.expression, `spec.variables[${i}].expression`, 'any', defined) };
+    defined.add(v.name);
+    return compiled;
+  });
+  const validations = spec.validations.map((v, i) => compile(v.expression, `spec.validations[${i}].expression`, 'response', defined));
+  if (total > MAX_POLICY_COST) fail('spec', `estimated cost ${total} of all expressions is over the bound of ${MAX_POLICY_COST}`);
+  const name = doc.metadata.name;
+  return {
+    name,
+    failurePolicy: spec.failurePolicy,
+    evaluate: (object) => evaluatePolicy({ name, failurePolicy: spec.failurePolicy, conditions, variables, validations }, object),
+  };
+}
+
+function fail(field: string, message: string): never {
+  throw new ChioError('CONFIG_INVALID', `field ${field}: ${message}`);
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+}
+
+function parseExpression(env: Environment, source: string, field: string): Program {
+  let program: Program;
+  try {
+    program = env.parse(source) as unknown as Program;
+  } catch (err) {
+    fail(field, firstLine(err));
+  }
+  const badPattern = useRe2Matches(program.ast);
+  if (badPattern) fail(field, badPattern);
+  return program;
+}
+
+/** Names read as `variables.<name>` anywhere in the expression. */
+function variablesUsed(node: any): string[] {
+  const out: string[] = [];
+  const visit = (n: unknown): void => {
+    if (Array.isArray(n)) return n.forEach(visit);
+    if (typeof n !== 'object' || n === null || typeof (n as { op?: unknown }).op !== 'string') return;
+    const { op, args } = n as { op: string; args: unknown };
+    if ((op === '.' || op === '.?') && Array.isArray(args)) {
+      const [target, field] = args as [{ op?: string; args?: unknown }, unknown];
+      if (target?.op === 'id' && target.args === 'variables' && typeof field === 'string') out.push(field);
+    }
+    visit(args);
+  };
+  visit(node);
+  return out;
+}
+
+interface PolicyProgram {
+  name: string;
+  failurePolicy: 'Fail' | 'Ignore';
+  conditions: CompiledExpression[];
+  variables: Array<CompiledExpression & { name: string }>;
+  validations: CompiledExpression[];
+}
+
+class EvaluationFailure extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function evaluatePolicy(policy: PolicyProgram, object: CelObject): CelPolicyOutcome {
+  const started = performance.now();
+  const run = (e: CompiledExpression, ctx: unknown): unknown => {
+    let value: unknown;
+    try {
+      value = e.program(ctx);
+    } catch (err) {
+      throw err instanceof EvaluationFailure ? err : new EvaluationFailure(e.field, firstLine(err));
+    }
+    if (value instanceof Promise) throw new EvaluationFailure(e.field, 'an asynchronous result');
+    if (performance.now() - started > MAX_EVALUATION_MS) throw new EvaluationFailure(e.field, `evaluation took longer than ${MAX_EVALUATION_MS} ms`);
+    return value;
+  };
+  try {
+    if (!matchConditionsHold(policy, object, run)) return { kind: 'skip' };
+    const variables = lazyVariables(policy, object, run);
+    for (const v of policy.validations) {
+      const value = run(v, { object, variables });
+      if (value === null) continue;
+      let answer: PolicyAnswer;
+      try {
+        answer = toPolicyAnswer(value, v.field);
+      } catch (err) {
+        throw new EvaluationFailure(v.field, firstLine(err));
+      }
+      return { kind: 'answer', rule: v.field.replace(/\.expression$/, ''), answer };
+    }
+    return { kind: 'skip' };
+  } catch (err) {
+    const failure = err instanceof EvaluationFailure ? err : new EvaluationFailure('spec', firstLine(err));
+    return { kind: 'error', rule: failure.field, message: failure.message, failurePolicy: policy.failurePolicy };
+  }
+}
+
+type Run = (e: CompiledExpression, ctx: unknown) => unknown;
+
+/** false: a condition is false; true: all hold; throws when one failed and none is false. */
+function matchConditionsHold(policy: PolicyProgram, object: CelObject, run: Run): boolean {
+  let failure: EvaluationFailure | undefined;
+  for (const c of policy.conditions) {
+    try {
+      const value = run(c, { object, variables: {} });
+      if (typeof value !== 'boolean') throw new EvaluationFailure(c.field, `a match condition returned ${typeof value}, not a boolean`);
+      if (!value) return false;
+    } catch (err) {
+      failure ??= err instanceof EvaluationFailure ? err : new EvaluationFailure(c.field, firstLine(err));
+    }
+  }
+  if (failure) throw failure;
+  return true;
+}
+
+/** `variables` whose members are evaluated on first use, once, in the order they are read. */
+function lazyVariables(policy: PolicyProgram, object: CelObject, run: Run): Record<string, unknown> {
+  const variables = Object.create(null) as Record<string, unknown>;
+  for (const v of policy.variables) {
+    let state: { value: unknown } | 'evaluating' | undefined;
+    Object.defineProperty(variables, v.name, {
+      enumerable: true,
+      get() {
+        // Read by index (`variables["x"]`) a variable can reach itself; the load check cannot see that.
+        if (state === 'evaluating') throw new EvaluationFailure(v.field, `variable ${v.name} refers to itself`);
+        if (state === undefined) {
+          state = 'evaluating';
+          const value = run(v, { object, variables });
+          const tooLarge = oversized(value);
+          if (tooLarge) throw new EvaluationFailure(v.field, `variable ${v.name} is ${tooLarge}`);
+          state = { value };
+        }
+        return (state as { value: unknown }).value;
+      },
+    });
+  }
+  return variables;
+}

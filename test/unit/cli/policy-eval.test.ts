@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { evaluateRequest, formatEvaluation, parseCheckRequestText } from '../../../src/cli/policy-eval.js';
+import { loadPolicySet } from '../../../src/policy/policy-set.js';
+import { buildCheckRequest } from '../../../src/cli/envoy-request.js';
+
+const POLICY = `apiVersion: policies.kyverno.io/v1alpha1
+kind: ValidatingPolicy
+metadata:
+  name: demo
+spec:
+  evaluation:
+    mode: Envoy
+  validations:
+  - expression: >
+      object.attributes.request.http.headers[?"x-force-authorized"].orValue("") == "true"
+        ? envoy.Allowed().WithHeader("x-validated-by", "chio").WithoutHeader("x-force-authorized").Response()
+        : envoy.Denied(401).WithBody("Authentication Failed").Response()
+`;
+
+const dir = mkdtempSync(join(tmpdir(), 'chio-eval-'));
+writeFileSync(join(dir, 'p.yaml'), POLICY);
+const set = loadPolicySet(dir, join(dir, 'keys'));
+
+describe('evaluateRequest', () => {
+  it('says the allow, the deciding policy and rule, and the header changes', async () => {
+    const e = await evaluateRequest(set, buildCheckRequest({ method: 'GET', path: '/', host: 'a', headers: { 'x-force-authorized': 'true' } }));
+    expect(e).toEqual({ verdict: 'allow', httpStatus: 200, policy: 'demo', rule: 'spec.validations[0]', headersToAdd: { 'x-validated-by': 'chio' }, headersToRemove: ['x-force-authorized'], responseHeadersToAdd: {} });
+    expect(formatEvaluation(e)).toContain('+ request header x-validated-by: chio');
+  });
+  it('says the deny with its status, guard, body and policy', async () => {
+    const e = await evaluateRequest(set, buildCheckRequest({ method: 'GET', path: '/', host: 'a', headers: {} }));
+    expect(e).toMatchObject({ verdict: 'deny', guard: 'Policy', httpStatus: 401, policy: 'demo', rule: 'spec.validations[0]', body: 'Authentication Failed' });
+  });
+  it('reads a CheckRequest in protobuf JSON', async () => {
+    const text = readFileSync(new URL('../../fixtures/envoy-check-request.json', import.meta.url), 'utf8');
+    const request = parseCheckRequestText(text, 'envoy-check-request.json');
+    expect((request as any).attributes.source.address.socket_address.port_value).toBe(33880);
+    expect(await evaluateRequest(set, request)).toMatchObject({ verdict: 'deny', httpStatus: 401 });
+  });
+  it('refuses a request that is not an object, naming the file', () => {
+    expect(() => parseCheckRequestText('[1]', 'r.json')).toThrow(/r\.json: not a CheckRequest/);
+  });
+});

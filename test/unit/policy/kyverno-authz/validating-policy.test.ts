@@ -1,0 +1,166 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { celValidatingPolicySchema, compileCelPolicy, type CelPolicyOutcome } from '../../../../src/policy/kyverno-authz/validating-policy.js';
+import { createEnvoyEnvironment } from '../../../../src/policy/kyverno-authz/envoy-library.js';
+import { toCelCheckRequest } from '../../../../src/policy/kyverno/kyverno-input.js';
+import { loadPolicySet } from '../../../../src/policy/policy-set.js';
+import { buildCheckRequest } from '../../../../src/cli/envoy-request.js';
+import { ADVANCED_SPEC, FORCE_AUTHORIZED_SPEC } from '../../../fixtures/kyverno-authz.js';
+
+const policy = (spec: string, name = 'demo') => `apiVersion: policies.kyverno.io/v1alpha1
+kind: ValidatingPolicy
+metadata:
+  name: ${name}
+spec:
+  evaluation:
+    mode: Envoy
+${spec}`;
+
+const compile = (yaml: string) => compileCelPolicy(celValidatingPolicySchema.parse(parse(yaml)), createEnvoyEnvironment());
+
+const request = (headers: Record<string, string> = {}, path = '/api/x') => toCelCheckRequest(buildCheckRequest({ method: 'GET', path, host: 'svc.example.com', headers }));
+
+const FORCE_AUTHORIZED = policy(FORCE_AUTHORIZED_SPEC);
+const ADVANCED = policy(ADVANCED_SPEC);
+
+const answerOf = (o: CelPolicyOutcome) => (o.kind === 'answer' ? o.answer : o);
+
+describe('compileCelPolicy', () => {
+  describe('when the kyverno-authz force-authorized example runs', () => {
+    const p = compile(FORCE_AUTHORIZED);
+    it('allows with the header set to true', () => {
+      expect(answerOf(p.evaluate(request({ 'x-force-authorized': 'true' })))).toMatchObject({ verdict: 'allow' });
+    });
+    it('denies 403 without it', () => {
+      expect(answerOf(p.evaluate(request()))).toMatchObject({ verdict: 'deny', status: 403, body: '' });
+    });
+  });
+
+  describe('when validations carry bodies, headers and metadata', () => {
+    const p = compile(ADVANCED);
+    it('answers 401 with its body first', () => {
+      expect(answerOf(p.evaluate(request({ 'x-force-unauthenticated': 'true', 'x-force-authorized': 'true' })))).toMatchObject({ verdict: 'deny', status: 401, body: 'Authentication Failed' });
+    });
+    it('answers 403 with its body next', () => {
+      const outcome = p.evaluate(request());
+      expect(outcome).toMatchObject({ kind: 'answer', rule: 'spec.validations[1]' });
+      expect(answerOf(outcome)).toMatchObject({ verdict: 'deny', status: 403, body: 'Unauthorized Request' });
+    });
+    it('allows with headers to add and remove, response headers and metadata', () => {
+      expect(answerOf(p.evaluate(request({ 'x-force-authorized': 'enabled' })))).toEqual({
+        verdict: 'allow',
+        headers: [{ key: 'x-validated-by', value: 'my-security-checkpoint' }],
+        headersToRemove: ['x-force-authorized'],
+        responseHeaders: [{ key: 'x-add-custom-response-header', value: 'added' }],
+        metadata: { 'my-new-metadata': 'my-new-value' },
+      });
+    });
+  });
+
+  describe('when match conditions are given', () => {
+    const p = compile(policy(`  matchConditions:
+  - name: has-header
+    expression: object.attributes.request.http.headers[?"x-force-deny"].hasValue()
+  - name: is-api
+    expression: object.attributes.request.http.path.startsWith("/api/")
+  validations:
+  - expression: envoy.Denied(403).Response()
+`));
+    it('applies when all hold', () => expect(answerOf(p.evaluate(request({ 'x-force-deny': '1' })))).toMatchObject({ verdict: 'deny' }));
+    it('is skipped when one does not', () => {
+      expect(p.evaluate(request())).toEqual({ kind: 'skip' });
+      expect(p.evaluate(request({ 'x-force-deny': '1' }, '/web'))).toEqual({ kind: 'skip' });
+    });
+  });
+
+  describe('when every validation returns null', () => {
+    it('makes no decision', () => {
+      expect(compile(policy(`  validations:\n  - expression: 'null'\n  - expression: "false ? envoy.Allowed().Response() : null"\n`)).evaluate(request())).toEqual({ kind: 'skip' });
+    });
+  });
+
+  describe('when evaluation fails', () => {
+    const failing = (failurePolicy: string) => compile(policy(`  failurePolicy: ${failurePolicy}
+  validations:
+  - expression: 'object.attributes.request.http.headers["x-missing"] == "a" ? envoy.Allowed().Response() : null'
+`));
+    it('reports the error with the field and Fail', () => {
+      expect(failing('Fail').evaluate(request())).toMatchObject({ kind: 'error', rule: 'spec.validations[0].expression', failurePolicy: 'Fail' });
+    });
+    it('reports Ignore when told to', () => {
+      expect(failing('Ignore').evaluate(request())).toMatchObject({ kind: 'error', failurePolicy: 'Ignore' });
+    });
+    it('treats a status outside 300–599 as an error', () => {
+      expect(compile(policy(`  validations:\n  - expression: envoy.Denied(200).Response()\n`)).evaluate(request())).toMatchObject({ kind: 'error', message: expect.stringContaining('300–599') });
+    });
+    it("treats setting Chio's own headers as an error", () => {
+      expect(compile(policy(`  validations:\n  - expression: envoy.Allowed().WithHeader("x-chio-verdict", "allow").Response()\n`)).evaluate(request())).toMatchObject({ kind: 'error' });
+    });
+    it('treats a non-boolean match condition at run time as an error', () => {
+      const p = compile(policy(`  matchConditions:\n  - name: dyn\n    expression: object.attributes.request.http.headers\n  validations:\n  - expression: envoy.Allowed().Response()\n`));
+      expect(p.evaluate(request())).toMatchObject({ kind: 'error', rule: 'spec.matchConditions[0].expression' });
+    });
+  });
+
+  describe('matches', () => {
+    it('uses RE2: a backtracking pattern on a long value answers at once', () => {
+      const p = compile(policy(`  validations:\n  - expression: 'object.attributes.request.http.headers[?"x-a"].orValue("").matches("^(a+)+$") ? envoy.Allowed().Response() : envoy.Denied(403).Response()'\n`));
+      const started = performance.now();
+      expect(answerOf(p.evaluate(request({ 'x-a': `${'a'.repeat(5000)}b` })))).toMatchObject({ verdict: 'deny' });
+      expect(answerOf(p.evaluate(request({ 'x-a': 'aaa' })))).toMatchObject({ verdict: 'allow' });
+      expect(performance.now() - started).toBeLessThan(5000);
+    });
+  });
+
+  describe('refusals at load', () => {
+    const refused = (spec: string) => () => compile(policy(spec));
+    it('a syntax error names the field', () => {
+      expect(refused(`  validations:\n  - expression: 'envoy.Allowed(.Response()'\n`)).toThrow(/field spec\.validations\[0\]\.expression/);
+    });
+    it('an unknown function', () => {
+      expect(refused(`  validations:\n  - expression: envoy.Permitted().Response()\n`)).toThrow(/spec\.validations\[0\]\.expression: .*Permitted/);
+    });
+    it('a match condition that is not a boolean', () => {
+      expect(refused(`  matchConditions:\n  - name: n\n    expression: '"yes"'\n  validations:\n  - expression: 'null'\n`)).toThrow(/spec\.matchConditions\[0\]\.expression: must be a boolean expression, not string/);
+    });
+    it('a validation that returns neither a response nor null', () => {
+      expect(refused(`  validations:\n  - expression: 'true'\n`)).toThrow(/spec\.validations\[0\]\.expression: must return/);
+    });
+    it('a variable used before it is defined', () => {
+      expect(refused(`  variables:\n  - name: a\n    expression: variables.b\n  - name: b\n    expression: '1'\n  validations:\n  - expression: 'null'\n`)).toThrow(/spec\.variables\[0\]\.expression: variables\.b is not defined/);
+    });
+    it('a runaway expression (nested comprehensions)', () => {
+      expect(refused(`  validations:\n  - expression: 'object.attributes.request.http.headers.all(a, object.attributes.request.http.headers.all(b, object.attributes.request.http.headers.all(c, a != b))) ? null : null'\n`)).toThrow(/estimated cost \d+ is over the bound/);
+    });
+    it('an invalid RE2 pattern', () => {
+      expect(refused(`  validations:\n  - expression: '"a".matches("(?<=a)b") ? null : null'\n`)).toThrow(/not a valid RE2 expression/);
+    });
+    it('an unsupported field', () => {
+      expect(refused(`  validations:\n  - expression: 'null'\n  auditAnnotations: []\n`)).toThrow(/spec: .*auditAnnotations/);
+    });
+  });
+});
+
+describe('loadPolicySet with CEL policies', () => {
+  const dirWith = (text: string) => {
+    const dir = mkdtempSync(join(tmpdir(), 'chio-cel-'));
+    writeFileSync(join(dir, 'p.yaml'), text);
+    return dir;
+  };
+  it('ignores another evaluation mode and says so', () => {
+    const set = loadPolicySet(dirWith(policy(`  validations:\n  - expression: x\n`).replace('mode: Envoy', 'mode: Kubernetes')), '/nonexistent');
+    expect(set.cel).toEqual([]);
+    expect(set.ignored[0]).toMatch(/p\.yaml document 1: ValidatingPolicy demo has evaluation mode Kubernetes, not Envoy: ignored/);
+  });
+  it('names file, document and field in a refusal', () => {
+    const dir = dirWith(`${FORCE_AUTHORIZED}---\n${policy(`  validations:\n  - expression: envoy.Nope()\n`, 'broken')}`);
+    expect(() => loadPolicySet(dir, '/nonexistent')).toThrow(/p\.yaml document 2: field spec\.validations\[0\]\.expression: /);
+  });
+  it('sorts policies by name, as kyverno-authz runs them', () => {
+    const set = loadPolicySet(dirWith(`${policy(`  validations:\n  - expression: 'null'\n`, 'zeta')}---\n${policy(`  validations:\n  - expression: 'null'\n`, 'alpha')}`), '/nonexistent');
+    expect(set.cel.map((p) => p.name)).toEqual(['alpha', 'zeta']);
+  });
+});
