@@ -21,7 +21,7 @@ import { listPolicyFiles, loadPolicySet, loadPolicySetFiles } from '../policy/po
 import { openRevocationsBucket } from '../store/resources.js';
 import { revokeCapability } from '../store/revocations.js';
 import { buildCheckRequest } from './envoy-request.js';
-import { formatCheckAnswer, sendCheck } from './check.js';
+import { checkClientCredentials, formatCheckAnswer, sendCheck } from './check.js';
 import { formatProven, proveReceipt, toProvenJson } from './prove.js';
 
 type Stoppable = { stop(): Promise<void> };
@@ -166,9 +166,13 @@ export function buildProgram(): Command {
     .option('--host <host>', 'Host / :authority', 'tools.chio.local')
     .option('--header <name:value>', 'a request header (repeatable)', collectHeader)
     .option('--principal <spiffe-id>', 'source principal, e.g. spiffe://cluster.local/ns/default/sa/app')
+    .option('--tls-ca <file>', 'connect with TLS, trusting this CA (PEM)')
+    .option('--tls-cert <file>', 'client certificate for mutual TLS (PEM), with --tls-key')
+    .option('--tls-key <file>', 'its private key (PEM, mode 0600)')
     .option('--json', 'machine-readable output')
-    .action(async (o: { addr: string; method: string; path: string; host: string; header?: Record<string, string>; principal?: string; json?: boolean }) => {
-      const answer = await sendCheck(o.addr, buildCheckRequest({ method: o.method.toUpperCase(), path: o.path, host: o.host, headers: o.header ?? {}, ...(o.principal ? { principal: o.principal } : {}) }));
+    .action(async (o: { addr: string; method: string; path: string; host: string; header?: Record<string, string>; principal?: string; tlsCa?: string; tlsCert?: string; tlsKey?: string; json?: boolean }) => {
+      const credentials = checkClientCredentials({ ...(o.tlsCa ? { ca: o.tlsCa } : {}), ...(o.tlsCert ? { cert: o.tlsCert } : {}), ...(o.tlsKey ? { key: o.tlsKey } : {}) });
+      const answer = await sendCheck(o.addr, buildCheckRequest({ method: o.method.toUpperCase(), path: o.path, host: o.host, headers: o.header ?? {}, ...(o.principal ? { principal: o.principal } : {}) }), 5_000, credentials);
       process.stdout.write(o.json ? `${JSON.stringify(answer)}\n` : `${formatCheckAnswer(answer)}\n`);
     });
 
