@@ -5,6 +5,7 @@
  * handshake fails before any request is read. config.ts refuses half a set-up; this module
  * reads the PEM files once at start-up and refuses ones that do not make a usable context.
  */
+import { X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { ChioError } from './errors/index.js';
 import { readPrivateFile, readPublicFile } from './setting-file.js';
@@ -18,7 +19,7 @@ export interface ListenerTls {
 }
 
 /** The listeners' TLS from the configuration, or undefined for plain text. Throws CONFIG_INVALID naming the file. */
-export function loadListenerTls(config: Pick<ChioConfig, 'tlsCert' | 'tlsKey' | 'tlsClientCa'>): ListenerTls | undefined {
+export function loadListenerTls(config: Partial<Pick<ChioConfig, 'tlsCert' | 'tlsKey' | 'tlsClientCa'>>): ListenerTls | undefined {
   if (config.tlsCert === undefined || config.tlsKey === undefined) return undefined;
   const tls: ListenerTls = {
     cert: readPublicFile(config.tlsCert, 'CHIO_TLS_CERT'),
@@ -34,7 +35,9 @@ export function loadListenerTls(config: Pick<ChioConfig, 'tlsCert' | 'tlsKey' | 
   }
   if (tls.clientCa !== undefined) {
     try {
-      createSecureContext({ ca: tls.clientCa });
+      // createSecureContext skips what is not a certificate in `ca`; an empty trust list
+      // would refuse every client without saying why. The first certificate must parse.
+      new X509Certificate(tls.clientCa);
     } catch (cause) {
       throw new ChioError('CONFIG_INVALID', `CHIO_TLS_CLIENT_CA ${config.tlsClientCa} is not a PEM certificate`, { cause });
     }
