@@ -18,6 +18,10 @@ export interface NatsSettings {
   pass?: string;
   token?: string;
   tls?: { caFile?: string; certFile?: string; keyFile?: string };
+  /** How long the first connection may take (nats.js default: 20 s). A server that refuses a
+   *  TLS 1.3 client certificate closes the connection after the handshake, so the client only
+   *  learns of it when this runs out. */
+  timeoutMs?: number;
 }
 
 /** Open a connection that keeps reconnecting forever: a Check denies while NATS is away. */
@@ -35,6 +39,7 @@ export async function connectNats(settings: NatsSettings): Promise<NatsConnectio
     // in case it times out: a cost on every receipt, for a trace Chio never reads.
     noAsyncTraces: true,
     reconnectTimeWait: 250,
+    ...(settings.timeoutMs ? { timeout: settings.timeoutMs } : {}),
     ...(authenticator ? { authenticator } : {}),
     ...(settings.user ? { user: settings.user, pass: settings.pass ?? '' } : {}),
     ...(settings.token ? { token: settings.token } : {}),
