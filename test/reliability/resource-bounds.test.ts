@@ -8,6 +8,7 @@
  * answer is a Jwt deny with its receipt stored, not a ReceiptLedger 503.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
@@ -21,7 +22,8 @@ import { sendCheck, type CheckAnswer } from '../../src/cli/check.js';
 import { demoToken } from '../../src/up.js';
 import { MAX_CHECK_REQUEST_BYTES } from '../../src/authz/grpc-server.js';
 import { MAX_HEADERS, MAX_HEADER_BYTES } from '../../src/decision/check-input.js';
-import { MAX_TOKEN_CHARS } from '../../src/credentials/capability.js';
+import { MAX_TOKEN_CHARS, issueCapability } from '../../src/credentials/capability.js';
+import { loadKey } from '../../src/keys.js';
 import { MAX_JWT_BYTES } from '../../src/credentials/jwt.js';
 
 const ISSUER = 'https://slow-issuer.chio.test';
@@ -136,8 +138,14 @@ describe('header count', () => {
 });
 
 describe('token size', () => {
-  it(`denies a capability token longer than ${MAX_TOKEN_CHARS} characters as malformed`, async () => {
-    expectDeny(await check({ 'x-chio-capability-token': `${token}${'A'.repeat(MAX_TOKEN_CHARS)}` }), 'Capability', 401, /malformed/);
+  it(`denies a capability token longer than ${MAX_TOKEN_CHARS} characters, though well signed, as malformed`, async () => {
+    // Valid in every other way: many long path patterns in one grant, signed by the trusted issuer.
+    const issuer = loadKey(chio.config.keyDir, 'demo-issuer');
+    const paths = ['/tools/*', ...Array.from({ length: 60 }, (_, i) => `/padding/${i}/${'p'.repeat(100)}`)];
+    const now = Math.floor(Date.now() / 1000);
+    const big = issueCapability({ schema: 'chio.capability.v1', id: randomUUID(), issuer: issuer.verifierKey, subject: 'big', scope: { grants: [{ methods: ['POST'], paths }] }, issued_at: now, expires_at: now + 600 }, issuer.signer);
+    expect(big.length).toBeGreaterThan(MAX_TOKEN_CHARS);
+    expectDeny(await check({ 'x-chio-capability-token': big }), 'Capability', 401, /malformed/);
   });
 
   it(`denies a JWT longer than ${MAX_JWT_BYTES} bytes before looking for its keys`, async () => {
