@@ -43,9 +43,14 @@ const SETTINGS = {
   natsNkey: ['NATS_NKEY', z.string().min(1).optional()],
   natsUser: ['NATS_USER', z.string().min(1).optional()],
   natsPass: ['NATS_PASS', z.string().optional()],
+  natsToken: ['NATS_TOKEN', z.string().min(1).optional()],
   natsCa: ['NATS_CA', z.string().min(1).optional()],
   natsCert: ['NATS_CERT', z.string().min(1).optional()],
   natsKey: ['NATS_KEY', z.string().min(1).optional()],
+  // TLS on every gRPC and HTTP listener (tls.ts); with a client CA, mutual TLS.
+  tlsCert: ['CHIO_TLS_CERT', z.string().min(1).optional()],
+  tlsKey: ['CHIO_TLS_KEY', z.string().min(1).optional()],
+  tlsClientCa: ['CHIO_TLS_CLIENT_CA', z.string().min(1).optional()],
   replicas: ['CHIO_REPLICAS', z.coerce.number().int().refine((n) => [1, 3, 5].includes(n), 'must be 1, 3 or 5').default(1)],
   dataDir: ['CHIO_DATA_DIR', z.string().min(1).default('./.chio')],
   keyDir: ['CHIO_KEY_DIR', z.string().min(1).optional()],
@@ -88,6 +93,7 @@ export function loadConfig(options: LoadConfigOptions = {}): ChioConfig {
   }
   const unknown = Object.keys(file).filter((k) => !(k in SETTINGS));
   if (unknown.length > 0) throw new ChioError('CONFIG_INVALID', `unknown setting(s) in ${options.configFile}: ${unknown.join(', ')}`);
+  refuseHalfConfigured(out);
   const dataDir = out.dataDir as string;
   return {
     ...(out as ChioConfig),
@@ -95,6 +101,23 @@ export function loadConfig(options: LoadConfigOptions = {}): ChioConfig {
     bind: (out.bind as string | undefined) ?? options.defaultBind ?? '0.0.0.0',
     chainId: (out.chainId as string | undefined) ?? defaultChainId(),
   };
+}
+
+/**
+ * Settings that only make sense together. Half a TLS set-up would otherwise start in plain
+ * text, or with TLS the operator did not ask for; two NATS identities would have one silently win.
+ */
+function refuseHalfConfigured(out: Record<string, unknown>): void {
+  const has = (key: keyof Settings) => out[key] !== undefined;
+  const refuse = (why: string) => {
+    throw new ChioError('CONFIG_INVALID', why);
+  };
+  if (has('tlsCert') !== has('tlsKey')) refuse(`setting ${has('tlsCert') ? 'CHIO_TLS_CERT is set but CHIO_TLS_KEY is not' : 'CHIO_TLS_KEY is set but CHIO_TLS_CERT is not'}: TLS needs both`);
+  if (has('tlsClientCa') && !has('tlsCert')) refuse('setting CHIO_TLS_CLIENT_CA needs CHIO_TLS_CERT and CHIO_TLS_KEY: mutual TLS is TLS with client certificates');
+  if (has('natsCert') !== has('natsKey')) refuse(`setting ${has('natsCert') ? 'NATS_CERT is set but NATS_KEY is not' : 'NATS_KEY is set but NATS_CERT is not'}: a client certificate needs its key`);
+  if (has('natsPass') && !has('natsUser')) refuse('setting NATS_PASS is set but NATS_USER is not');
+  const identities = (['natsCreds', 'natsNkey', 'natsUser', 'natsToken'] as const).filter(has);
+  if (identities.length > 1) refuse(`settings ${identities.map((k) => SETTINGS[k][0]).join(' and ')}: set one way to authenticate to NATS`);
 }
 
 function readConfigFile(path: string): Record<string, unknown> {

@@ -3,11 +3,13 @@
  * usable, else 503 with the reason), `/metrics`, and any routes a service adds. node:http only;
  * request bodies are bounded and every handler error is a JSON 500 without detail.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { registry } from './metrics.js';
 import { statusOf, type ChioErrorCode } from './errors/index.js';
+import type { ListenerTls } from './tls.js';
 
 export type Readiness = () => string | undefined | Promise<string | undefined>;
 export type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> | boolean;
@@ -19,6 +21,8 @@ export interface HttpServerOptions {
   /** Returns undefined when ready, else the reason it is not. */
   ready: Readiness;
   routes?: Route[];
+  /** HTTPS instead of HTTP; with a client CA, only clients with a certificate it signed. */
+  tls?: ListenerTls;
 }
 
 export interface RunningHttpServer {
@@ -41,13 +45,14 @@ export function sendError(res: ServerResponse, code: ChioErrorCode, message: str
 }
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
-  const server: Server = createServer((req, res) => {
+  const listener: RequestListener = (req, res) => {
     void handle(req, res, opts).catch((err) => {
       opts.log.error({ err: String(err), url: req.url }, 'http handler failed');
       if (!res.headersSent) sendError(res, 'INTERNAL', 'internal error');
       else res.destroy();
     });
-  });
+  };
+  const server: Server = opts.tls ? createTlsServer(tlsServerOptions(opts.tls), listener) : createServer(listener);
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   server.maxHeadersCount = 100;
@@ -62,6 +67,16 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         server.close(() => resolve());
         server.closeIdleConnections();
       }),
+  };
+}
+
+function tlsServerOptions(tls: ListenerTls) {
+  return {
+    cert: tls.cert,
+    key: tls.key,
+    // A handshake that stalls holds a socket; a real client finishes in milliseconds.
+    handshakeTimeout: 10_000,
+    ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
   };
 }
 

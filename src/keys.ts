@@ -7,12 +7,14 @@
  *
  * Roles: kernel (signs receipts), log (signs checkpoints; its name is the log origin),
  * export (signs compliance bundles), demo-issuer (issues the demo capability tokens).
- * Private keys are read from these files (or a mounted Secret) and never logged.
+ * Private keys are read from these files (or a mounted Secret) and never logged; a key file
+ * readable by group or others is refused (setting-file.ts).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ChioError } from './errors/index.js';
+import { readPrivateFile } from './setting-file.js';
 import { newEd25519SignerKey, parseSignerKey, parseVerifierKey } from './tlog/index.js';
 import { createNodeSigner, type Ed25519Signer } from './crypto/ed25519.js';
 
@@ -58,14 +60,10 @@ export function loadKey(keyDir: string, role: KeyRole): LoadedKey {
   return loadKeyFile(join(keyDir, `${role}.key`), `the ${role} key`);
 }
 
-/** Load a signer key file (e.g. a mounted Secret). */
+/** Load a signer key file (e.g. a mounted Secret); one open to group or others is refused. */
 export function loadKeyFile(path: string, what = 'the key'): LoadedKey {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8').trim();
-  } catch {
-    throw new ChioError('CONFIG_INVALID', `${what} ${path} is missing: run \`chio keygen\` (or set CHIO_KEY_DIR)`);
-  }
+  if (!existsSync(path)) throw new ChioError('CONFIG_INVALID', `${what} ${path} is missing: run \`chio keygen\` (or set CHIO_KEY_DIR)`);
+  const text = readPrivateFile(path, what).toString('utf8').trim();
   let parsed;
   try {
     parsed = parseSignerKey(text);

@@ -37,6 +37,7 @@ export function natsSettings(config: ChioConfig, servers: string[], name: string
     ...(config.natsCreds ? { credsFile: config.natsCreds } : {}),
     ...(config.natsNkey ? { nkeySeedFile: config.natsNkey } : {}),
     ...(config.natsUser ? { user: config.natsUser, pass: config.natsPass ?? '' } : {}),
+    ...(config.natsToken ? { token: config.natsToken } : {}),
     ...(tls ? { tls } : {}),
   };
 }

@@ -7,6 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import { loadChioProtos } from './proto.js';
 import type { CheckHandler } from './check-handler.js';
 import type { CheckRequest, CheckResponse } from './wire.js';
+import type { ListenerTls } from '../tls.js';
 
 /** Largest CheckRequest accepted at the transport; guards bound the fields inside it. */
 export const MAX_CHECK_REQUEST_BYTES = 4 * 1024 * 1024;
@@ -31,6 +32,8 @@ export interface GrpcServerOptions {
   handler: CheckHandler;
   /** Undefined when ready to serve, else why not. */
   ready: () => string | undefined;
+  /** TLS instead of plain text; with a client CA, only clients with a certificate it signed. */
+  tls?: ListenerTls;
 }
 
 export interface RunningGrpcServer {
@@ -49,6 +52,12 @@ function limitHeaderList(server: grpc.Server): void {
   const internal = server as unknown as { commonServerOptions?: { settings?: Record<string, number> } };
   if (!internal.commonServerOptions) throw new Error('chio: grpc-js no longer exposes commonServerOptions; header list limit not set');
   internal.commonServerOptions.settings = { ...internal.commonServerOptions.settings, maxHeaderListSize: MAX_HEADER_LIST_BYTES };
+}
+
+function serverCredentials(tls: ListenerTls | undefined): grpc.ServerCredentials {
+  if (!tls) return grpc.ServerCredentials.createInsecure();
+  // The last argument makes a client certificate mandatory (checked against clientCa).
+  return grpc.ServerCredentials.createSsl(tls.clientCa ?? null, [{ private_key: tls.key, cert_chain: tls.cert }], tls.clientCa !== undefined);
 }
 
 export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningGrpcServer> {
@@ -75,7 +84,7 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningG
     },
   });
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${opts.bind}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
+    server.bindAsync(`${opts.bind}:${opts.port}`, serverCredentials(opts.tls), (err, bound) => (err ? reject(err) : resolve(bound))),
   );
   return {
     port,

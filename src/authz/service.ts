@@ -10,6 +10,7 @@ import type { ChioConfig } from '../config.js';
 import { loadKey } from '../keys.js';
 import { ensureStreams, openRevocationsBucket } from '../store/resources.js';
 import { startHttpServer } from '../http.js';
+import { loadListenerTls, tlsMode } from '../tls.js';
 import { ReceiptPublisher } from '../chain/publisher.js';
 import { ReceiptLanes, laneChainIds } from '../chain/lanes.js';
 import { CheckHandler } from './check-handler.js';
@@ -34,6 +35,7 @@ export interface RunningAuthz {
 
 export async function startAuthz(config: ChioConfig, nc: NatsConnection, log: Logger): Promise<RunningAuthz> {
   const kernel = loadKey(config.keyDir, 'kernel');
+  const tls = loadListenerTls(config);
   const policies = new PolicyWatcher(config.policies, config.keyDir, log);
   log.info({ policy_hash: policies.current().hash, files: policies.current().files.length }, 'policies loaded');
   await ensureStreams(nc, config.replicas);
@@ -56,9 +58,9 @@ export async function startAuthz(config: ChioConfig, nc: NatsConnection, log: Lo
   health.readiness.add(() => revocations.problem);
   const ready = () => health.readiness.reason();
   policies.start();
-  const grpcServer = await startGrpcServer({ bind: config.bind, port: config.grpcPort, handler, ready });
-  const http = await startHttpServer({ bind: config.bind, port: config.httpPort, log, ready });
-  log.info({ grpc: grpcServer.port, http: http.port }, 'authz listening');
+  const grpcServer = await startGrpcServer({ bind: config.bind, port: config.grpcPort, handler, ready, ...(tls ? { tls } : {}) });
+  const http = await startHttpServer({ bind: config.bind, port: config.httpPort, log, ready, ...(tls ? { tls } : {}) });
+  log.info({ grpc: grpcServer.port, http: http.port, tls: tlsMode(tls) }, 'authz listening');
   return {
     grpcPort: grpcServer.port,
     httpPort: http.port,

@@ -2,6 +2,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { loadChioProtos } from '../authz/proto.js';
 import type { CheckRequest, CheckResponse, HeaderValueOption } from '../authz/wire.js';
+import { ChioError } from '../errors/index.js';
+import { readPrivateFile, readPublicFile } from '../setting-file.js';
 
 export interface CheckAnswer {
   verdict: 'allow' | 'deny';
@@ -16,10 +18,28 @@ export interface CheckAnswer {
   responseHeaders?: Record<string, string>;
 }
 
+/** PEM files for a TLS listener (CHIO_TLS_*): the CA to trust, and a client certificate for mutual TLS. */
+export interface CheckTlsFiles {
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
+/** Plain text without files; TLS with `ca` (else the system's roots), a client certificate with cert and key. */
+export function checkClientCredentials(files: CheckTlsFiles = {}): grpc.ChannelCredentials {
+  if (files.ca === undefined && files.cert === undefined && files.key === undefined) return grpc.credentials.createInsecure();
+  if ((files.cert === undefined) !== (files.key === undefined)) throw new ChioError('CONFIG_INVALID', '--tls-cert and --tls-key go together');
+  return grpc.credentials.createSsl(
+    files.ca !== undefined ? readPublicFile(files.ca, '--tls-ca') : null,
+    files.key !== undefined ? readPrivateFile(files.key, '--tls-key') : null,
+    files.cert !== undefined ? readPublicFile(files.cert, '--tls-cert') : null,
+  );
+}
+
 /** Send one Check to `addr` (host:port) and summarise the answer. */
-export async function sendCheck(addr: string, request: CheckRequest, timeoutMs = 5_000): Promise<CheckAnswer> {
+export async function sendCheck(addr: string, request: CheckRequest, timeoutMs = 5_000, credentials = grpc.credentials.createInsecure()): Promise<CheckAnswer> {
   const { authorizationClient } = loadChioProtos();
-  const client = new authorizationClient(addr, grpc.credentials.createInsecure());
+  const client = new authorizationClient(addr, credentials);
   try {
     const res = await new Promise<CheckResponse>((resolve, reject) =>
       client.Check(request, { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, r: CheckResponse) => (err ? reject(err) : resolve(r))),

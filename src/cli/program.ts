@@ -21,7 +21,7 @@ import { listPolicyFiles, loadPolicySet, loadPolicySetFiles } from '../policy/po
 import { openRevocationsBucket } from '../store/resources.js';
 import { revokeCapability } from '../store/revocations.js';
 import { buildCheckRequest } from './envoy-request.js';
-import { formatCheckAnswer, sendCheck } from './check.js';
+import { checkClientCredentials, formatCheckAnswer, sendCheck } from './check.js';
 import { formatProven, proveReceipt, toProvenJson } from './prove.js';
 import { evaluateRequest, formatEvaluation, parseCheckRequestText } from './policy-eval.js';
 import { readFileSync } from 'node:fs';
@@ -196,10 +196,14 @@ export function buildProgram(): Command {
     });
 
   const checkCommand = program.command('check').description('send one CheckRequest the way Envoy would')
-    .option('--addr <host:port>', 'authz gRPC address', `127.0.0.1:${DEFAULT_GRPC_PORT}`);
+    .option('--addr <host:port>', 'authz gRPC address', `127.0.0.1:${DEFAULT_GRPC_PORT}`)
+    .option('--tls-ca <file>', 'connect with TLS, trusting this CA (PEM)')
+    .option('--tls-cert <file>', 'client certificate for mutual TLS (PEM), with --tls-key')
+    .option('--tls-key <file>', 'its private key (PEM, mode 0600)');
   withRequestOptions(checkCommand)
-    .action(async (o: RequestFlags & { addr: string; json?: boolean }) => {
-      const answer = await sendCheck(o.addr, requestOf(o));
+    .action(async (o: RequestFlags & { addr: string; tlsCa?: string; tlsCert?: string; tlsKey?: string; json?: boolean }) => {
+      const credentials = checkClientCredentials({ ...(o.tlsCa ? { ca: o.tlsCa } : {}), ...(o.tlsCert ? { cert: o.tlsCert } : {}), ...(o.tlsKey ? { key: o.tlsKey } : {}) });
+      const answer = await sendCheck(o.addr, requestOf(o), 5_000, credentials);
       process.stdout.write(o.json ? `${JSON.stringify(answer)}\n` : `${formatCheckAnswer(answer)}\n`);
     });
 

@@ -99,6 +99,11 @@ export class DecisionPipeline {
     }
   }
 
+  /** Verified capability tokens cached for the current policy set (bounded: verification-cache.ts). */
+  get cachedCapabilities(): number {
+    return this.cache?.cache.size ?? 0;
+  }
+
   private report(err: unknown, request: ReceiptRequest): void {
     try {
       this.opts.onInternalError(err, request);

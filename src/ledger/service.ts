@@ -6,6 +6,7 @@ import type { ChioConfig } from '../config.js';
 import { loadKey } from '../keys.js';
 import { ensureResources } from '../store/resources.js';
 import { startHttpServer } from '../http.js';
+import { loadListenerTls } from '../tls.js';
 import { Ledger } from './ledger.js';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { watchLedger } from '../metrics.js';
@@ -29,6 +30,7 @@ export async function startLedger(config: ChioConfig, nc: NatsConnection, log: L
     throw new ChioError('CONFIG_INVALID', `the log key is named ${logKey.name} but CHIO_LOG_ORIGIN is ${config.logOrigin}: a checkpoint's signer must be its origin`);
   }
   const kernelKeys = [loadKey(config.keyDir, 'kernel').verifierKey];
+  const tls = loadListenerTls(config);
   const resources = await ensureResources(nc, config.replicas);
   const ledger = new Ledger({ nc, resources, kernelKeys, origin: config.logOrigin, logSignerKey: logKey.signerKey, checkpointIntervalMs: config.checkpointIntervalMs, log });
   await ledger.start();
@@ -42,7 +44,7 @@ export async function startLedger(config: ChioConfig, nc: NatsConnection, log: L
     // A scrape never waits long for it: unknown now is no sample, not a 0.
     quarantinedReceipts: () => beforeDeadline(countQuarantined(jsm), Date.now() + PROBE_TIMEOUT_MS, 'quarantine count').catch(() => undefined),
   });
-  const http = await startHttpServer({ bind: config.bind, port: config.ledgerPort, log, ready: () => health.readiness.reason() });
+  const http = await startHttpServer({ bind: config.bind, port: config.ledgerPort, log, ready: () => health.readiness.reason(), ...(tls ? { tls } : {}) });
   return {
     httpPort: http.port,
     ledger,

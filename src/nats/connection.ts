@@ -1,11 +1,13 @@
 /**
- * Connecting to NATS. NATS_URL (comma-separated servers) with the usual options: a creds file
- * (NATS_CREDS), an nkey seed file (NATS_NKEY), user/password, and TLS (NATS_CA / NATS_CERT /
- * NATS_KEY). Chio never logs these values.
+ * Connecting to NATS. NATS_URL (comma-separated servers) with the usual options, one way to
+ * authenticate — a creds file (NATS_CREDS), an nkey seed file (NATS_NKEY), user/password
+ * (NATS_USER, NATS_PASS) or a token (NATS_TOKEN) — and TLS (NATS_CA, and NATS_CERT with
+ * NATS_KEY for a client certificate). Chio never logs these values. Creds, nkey seed and TLS
+ * key files open to group or others are refused (setting-file.ts).
  */
-import { readFileSync } from 'node:fs';
 import { ChioError } from '../errors/index.js';
-import { connect, credsAuthenticator, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { readPrivateFile, readPublicFile } from '../setting-file.js';
+import { connect, credsAuthenticator, nkeyAuthenticator, type NatsConnection, type TlsOptions } from '@nats-io/transport-node';
 
 export interface NatsSettings {
   servers: string[];
@@ -14,15 +16,20 @@ export interface NatsSettings {
   nkeySeedFile?: string;
   user?: string;
   pass?: string;
+  token?: string;
   tls?: { caFile?: string; certFile?: string; keyFile?: string };
+  /** How long the first connection may take (nats.js default: 20 s). A server that refuses a
+   *  TLS 1.3 client certificate closes the connection after the handshake, so the client only
+   *  learns of it when this runs out. */
+  timeoutMs?: number;
 }
 
 /** Open a connection that keeps reconnecting forever: a Check denies while NATS is away. */
 export async function connectNats(settings: NatsSettings): Promise<NatsConnection> {
   const authenticator = settings.credsFile
-    ? credsAuthenticator(readSetting(settings.credsFile, 'NATS_CREDS'))
+    ? credsAuthenticator(new Uint8Array(readPrivateFile(settings.credsFile, 'NATS_CREDS')))
     : settings.nkeySeedFile
-      ? nkeyAuthenticator(new TextEncoder().encode(new TextDecoder().decode(readSetting(settings.nkeySeedFile, 'NATS_NKEY')).trim()))
+      ? nkeyAuthenticator(new TextEncoder().encode(readPrivateFile(settings.nkeySeedFile, 'NATS_NKEY').toString('utf8').trim()))
       : undefined;
   return connect({
     servers: settings.servers,
@@ -32,17 +39,19 @@ export async function connectNats(settings: NatsSettings): Promise<NatsConnectio
     // in case it times out: a cost on every receipt, for a trace Chio never reads.
     noAsyncTraces: true,
     reconnectTimeWait: 250,
+    ...(settings.timeoutMs ? { timeout: settings.timeoutMs } : {}),
     ...(authenticator ? { authenticator } : {}),
     ...(settings.user ? { user: settings.user, pass: settings.pass ?? '' } : {}),
-    ...(settings.tls ? { tls: settings.tls } : {}),
+    ...(settings.token ? { token: settings.token } : {}),
+    ...(settings.tls ? { tls: readTls(settings.tls) } : {}),
   });
 }
 
-/** A credentials file named by a setting; a missing or unreadable one stops start-up naming both. */
-function readSetting(path: string, setting: string): Uint8Array {
-  try {
-    return new Uint8Array(readFileSync(path));
-  } catch (cause) {
-    throw new ChioError('CONFIG_INVALID', `${setting}: cannot read ${path}`, { cause });
-  }
+/** The PEM files read here, so that a missing or exposed one is named by its setting. */
+function readTls(files: NonNullable<NatsSettings['tls']>): TlsOptions {
+  return {
+    ...(files.caFile ? { ca: readPublicFile(files.caFile, 'NATS_CA').toString('utf8') } : {}),
+    ...(files.certFile ? { cert: readPublicFile(files.certFile, 'NATS_CERT').toString('utf8') } : {}),
+    ...(files.keyFile ? { key: readPrivateFile(files.keyFile, 'NATS_KEY').toString('utf8') } : {}),
+  };
 }

@@ -21,6 +21,8 @@ export interface EmbeddedNatsOptions {
   /** nats-server binary; `nats-server` from PATH by default. */
   binary?: string;
   startTimeoutMs?: number;
+  /** A nats-server configuration file (`-c`), e.g. for authentication or TLS; the flags above win over it. */
+  configFile?: string;
 }
 
 export interface EmbeddedNats {
@@ -59,7 +61,7 @@ export async function findFreePort(): Promise<number> {
 export async function startEmbeddedNats(options: EmbeddedNatsOptions): Promise<EmbeddedNats> {
   const binary = options.binary ?? 'nats-server';
   const port = options.port ?? (await findFreePort());
-  const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', options.storeDir];
+  const args = [...(options.configFile ? ['-c', options.configFile] : []), '-a', '127.0.0.1', '-p', String(port), '-js', '-sd', options.storeDir];
   // Its own process group: a terminal's Ctrl-C reaches only Chio, which then drains and stops
   // this server last. If Chio exits anyway, the server goes with it.
   const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });

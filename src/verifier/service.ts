@@ -6,6 +6,7 @@ import type { ChioConfig } from '../config.js';
 import { loadVerifierKey } from '../keys.js';
 import { ensureResources } from '../store/resources.js';
 import { startHttpServer } from '../http.js';
+import { loadListenerTls, tlsMode } from '../tls.js';
 import { verifierRoutes } from './api.js';
 import { timedRoutes } from './request-metrics.js';
 import { join } from 'node:path';
@@ -22,11 +23,12 @@ export async function startVerifier(config: ChioConfig, nc: NatsConnection, log:
   // The verifier signs nothing: it needs only the public halves.
   const logKey = loadVerifierKey(join(config.keyDir, 'log.pub'));
   const kernelKeys = [loadVerifierKey(join(config.keyDir, 'kernel.pub'))];
+  const tls = loadListenerTls(config);
   const resources = await ensureResources(nc, config.replicas);
   const routes = verifierRoutes({ js: jetstream(nc), jsm: await jetstreamManager(nc), resources, logKey, kernelKeys });
   const health = await startServiceHealth('verifier', nc, log);
-  const http = await startHttpServer({ bind: config.bind, port: config.verifierPort, log, ready: () => health.readiness.reason(), routes: [timedRoutes(routes)] });
-  log.info({ http: http.port }, 'verifier listening');
+  const http = await startHttpServer({ bind: config.bind, port: config.verifierPort, log, ready: () => health.readiness.reason(), routes: [timedRoutes(routes)], ...(tls ? { tls } : {}) });
+  log.info({ http: http.port, tls: tlsMode(tls) }, 'verifier listening');
   return {
     httpPort: http.port,
     readiness: health.readiness,
