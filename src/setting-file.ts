@@ -3,6 +3,9 @@
  * file that holds a secret — a Chio signing key, a TLS private key, a NATS creds or
  * nkey seed file — MUST NOT be open to group or others (no bit of 0o077 set), as
  * OpenSSH demands of a private key: a key another account can read is a key already shared.
+ * One exception, PostgreSQL's for its server key: a file owned by root (not by the account
+ * Chio runs as) may also be read by its group (0o440 or less). That is how Kubernetes mounts
+ * a Secret for a non-root pod: root-owned, group = the pod's fsGroup.
  * A refused or unreadable file stops start-up with CONFIG_INVALID naming the file.
  */
 import { readFileSync, statSync } from 'node:fs';
@@ -10,6 +13,8 @@ import { ChioError } from './errors/index.js';
 
 /** Permission bits a private file must not have: any access by group or others. */
 export const OPEN_TO_OTHERS = 0o077;
+/** What a root-owned private file may grant beyond its owner: read by its group. */
+const ROOT_OWNED_GROUP_READ = 0o040;
 
 /**
  * The bytes of the private file at `path`; `what` names it for the message (a setting, or
@@ -18,19 +23,29 @@ export const OPEN_TO_OTHERS = 0o077;
  */
 export function readPrivateFile(path: string, what: string): Buffer {
   let mode: number;
+  let owner: number;
   let bytes: Buffer;
   try {
     // stat follows symbolic links: a mounted Kubernetes Secret is a link to the real file.
-    mode = statSync(path).mode;
+    ({ mode, uid: owner } = statSync(path));
     bytes = readFileSync(path);
   } catch (cause) {
     throw new ChioError('CONFIG_INVALID', `${what}: cannot read ${path}`, { cause });
   }
-  if ((mode & OPEN_TO_OTHERS) !== 0) {
+  if (isOpenToOthers(mode, owner, process.getuid?.())) {
     const octal = (mode & 0o777).toString(8).padStart(4, '0');
     throw new ChioError('CONFIG_INVALID', `${what}: ${path} is readable or writable by group or others (mode ${octal}); make it private with \`chmod 600 ${path}\``);
   }
   return bytes;
+}
+
+/**
+ * Whether a private file of `mode` owned by `owner` is open to others, for a process running
+ * as `self`: any group or other bit, except group read on a file root owns and `self` is not root.
+ */
+export function isOpenToOthers(mode: number, owner: number, self: number | undefined): boolean {
+  const mayGroupRead = owner === 0 && self !== 0;
+  return (mode & OPEN_TO_OTHERS & ~(mayGroupRead ? ROOT_OWNED_GROUP_READ : 0)) !== 0;
 }
 
 /** The bytes of a file that holds nothing secret; throws ChioError('CONFIG_INVALID') naming `what` when unreadable. */
