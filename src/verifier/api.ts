@@ -26,6 +26,7 @@ import { TILE_WIDTH, TileStore } from '../store/tile-store.js';
 import { parseTilePath, proveTree, type Tile } from '../tlog/index.js';
 import { CheckpointSource } from './checkpoint-source.js';
 import { receiptRoutes } from './receipt-routes.js';
+import { StoredHashCache } from './stored-hash-cache.js';
 import { policyRoute } from './policy-route.js';
 import { verifyRoute } from './verify-route.js';
 
@@ -97,7 +98,7 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
   const trust = { logKey: opts.logKey, kernelKeys: opts.kernelKeys };
   return [
     checkpoint,
-    ...receiptRoutes({ jsm: opts.jsm, index: opts.resources.index, tiles, checkpoints, pending }),
+    ...receiptRoutes({ index: opts.resources.index, tiles, checkpoints, pending, storedHashes: new StoredHashCache() }),
     consistency,
     keys,
     tile,
