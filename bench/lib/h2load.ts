@@ -56,7 +56,25 @@ export async function h2load(o: LoadOptions, logDir: string): Promise<LoadResult
     ...(o.ratePerClient !== undefined ? [`--rps=${o.ratePerClient}`] : []),
     `http://127.0.0.1:${o.port}${CHECK_PATH}`,
   ];
-  const out = await run('h2load', args);
+  return summaryOf(await run('h2load', args), log);
+}
+
+export interface GetLoadOptions {
+  /** A file of absolute URLs, one per line: h2load requests them in turn. */
+  urlFile: string;
+  clients: number;
+  seconds: number;
+  warmUpSeconds?: number;
+}
+
+/** HTTP/1.1 GETs (h2load --h1), one in flight per connection, cycling through a list of URLs. */
+export async function h2loadGet(o: GetLoadOptions, logDir: string): Promise<LoadResult> {
+  const log = join(logDir, `h2load-get-${Date.now()}.log`);
+  const args = ['--h1', '-c', String(o.clients), '-m', '1', '-D', String(o.seconds), '--warm-up-time', String(o.warmUpSeconds ?? 1), `--log-file=${log}`, '-i', o.urlFile];
+  return summaryOf(await run('h2load', args), log);
+}
+
+function summaryOf(out: string, log: string): LoadResult {
   const finished = /finished in ([\d.]+)(m?s)/.exec(out);
   const requests = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed/.exec(out);
   if (!finished || !requests) throw new Error(`h2load printed no summary:\n${out}`);

@@ -73,3 +73,21 @@ export async function startChioAuthz(env: Record<string, string>): Promise<ChioA
   };
   return { port, httpPort, process: child, stop: stopper(child), counter };
 }
+
+/** `chio verifier` as an operator runs it; ready when its /health answers. */
+export async function startChioVerifier(env: Record<string, string>): Promise<Child> {
+  const port = await findFreePort();
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const child = spawn(process.execPath, [...profile, join(REPO, 'bin/chio.js'), 'verifier'], {
+    cwd: REPO,
+    env: { ...process.env, CHIO_BIND: '127.0.0.1', CHIO_VERIFIER_PORT: String(port), CHIO_LOG_LEVEL: 'error', ...env },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const deadline = Date.now() + 30_000;
+  while (!(await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false))) {
+    if (child.exitCode !== null) throw new Error(`chio verifier exited ${child.exitCode}`);
+    if (Date.now() > deadline) throw new Error('chio verifier did not answer /health in 30 s');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { port, process: child, stop: stopper(child) };
+}

@@ -8,7 +8,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import type { ChioConfig } from '../config.js';
 import { loadKey } from '../keys.js';
-import { ensureStreams, openRevocationsBucket } from '../store/resources.js';
+import { ensureStreams, openPolicyArchive, openRevocationsBucket } from '../store/resources.js';
 import { startHttpServer } from '../http.js';
 import { loadListenerTls, tlsMode } from '../tls.js';
 import { ReceiptPublisher } from '../chain/publisher.js';
@@ -20,6 +20,7 @@ import { RevocationList } from '../credentials/revocations.js';
 import { startGrpcServer } from './grpc-server.js';
 import { startServiceHealth } from '../health/service-health.js';
 import type { ServiceReadiness } from '../health/readiness.js';
+import { PolicyArchiver } from './policy-archiver.js';
 
 export interface RunningAuthz {
   readonly grpcPort: number;
@@ -36,9 +37,12 @@ export interface RunningAuthz {
 export async function startAuthz(config: ChioConfig, nc: NatsConnection, log: Logger): Promise<RunningAuthz> {
   const kernel = loadKey(config.keyDir, 'kernel');
   const tls = loadListenerTls(config);
-  const policies = new PolicyWatcher(config.policies, config.keyDir, log);
+  const archiver = new PolicyArchiver(await openPolicyArchive(nc, config.replicas), log);
+  const policies = new PolicyWatcher(config.policies, config.keyDir, log, (set) => archiver.archive(set));
   log.info({ policy_hash: policies.current().hash, files: policies.current().files.length }, 'policies loaded');
   await ensureStreams(nc, config.replicas);
+  // Before the first Check: no receipt names a policy hash the archive does not hold.
+  await archiver.archiveNow(policies.current());
   const revocations = await RevocationList.open(await openRevocationsBucket(nc, config.replicas), log);
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
@@ -56,6 +60,7 @@ export async function startAuthz(config: ChioConfig, nc: NatsConnection, log: Lo
   const handler = new CheckHandler({ pipeline, publisher, receiptTimeoutMs: config.receiptTimeoutMs, log });
   const health = await startServiceHealth('authz', nc, log);
   health.readiness.add(() => revocations.problem);
+  health.readiness.add(() => archiver.problem);
   const ready = () => health.readiness.reason();
   policies.start();
   const grpcServer = await startGrpcServer({ bind: config.bind, port: config.grpcPort, handler, ready, ...(tls ? { tls } : {}) });
@@ -72,6 +77,7 @@ export async function startAuthz(config: ChioConfig, nc: NatsConnection, log: Lo
     readiness: health.readiness,
     async stop() {
       policies.stop();
+      archiver.stop();
       await grpcServer.stop();
       await handler.drain();
       await publisher.drain();

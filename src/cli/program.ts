@@ -4,6 +4,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ChioError, statusOf } from '../errors/index.js';
 import { DEFAULT_GRPC_PORT, DEFAULT_VERIFIER_PORT, loadConfig, type ChioConfig } from '../config.js';
@@ -25,6 +26,7 @@ import { checkClientCredentials, formatCheckAnswer, sendCheck } from './check.js
 import { formatProven, proveReceipt, toProvenJson } from './prove.js';
 import { evaluateRequest, formatEvaluation, parseCheckRequestText } from './policy-eval.js';
 import { readFileSync } from 'node:fs';
+import { tlogProofOf, verifyProofFiles } from './verify-proof.js';
 
 type Stoppable = { stop(): Promise<void> };
 
@@ -62,6 +64,15 @@ async function runService(cmd: Command, start: (cfg: ChioConfig, nc: Awaited<Ret
   const nc = await connectNats(natsSettings(cfg, cfg.natsUrl.split(','), `chio-${name}`));
   const service = await start(cfg, nc, log);
   await runUntilSignal({ stop: async () => { await service.stop(); await nc.drain(); } }, log);
+}
+
+/** The keys a proof is checked with: the operator's, from flags or the key directory, never the server's. */
+function trustOf(cmd: Command, o: { logKey?: string; kernelKey?: string }): { logKey: string; kernelKeys: string[] } {
+  const cfg = config(cmd, '127.0.0.1');
+  return {
+    logKey: o.logKey ?? loadVerifierKey(join(cfg.keyDir, 'log.pub')),
+    kernelKeys: [o.kernelKey ?? loadVerifierKey(join(cfg.keyDir, 'kernel.pub'))],
+  };
 }
 
 function parseTtl(text: string): number {
@@ -213,11 +224,24 @@ export function buildProgram(): Command {
     .option('--kernel-key <vkey>', 'kernel verifier key (default: kernel.pub in CHIO_KEY_DIR)')
     .option('--wait <ms>', 'how long to wait for a pending receipt', (v) => Number(v), 5000)
     .option('--json', 'machine-readable output')
-    .action(async (id: string, o: { url: string; logKey?: string; kernelKey?: string; wait: number; json?: boolean }, cmd: Command) => {
-      const cfg = config(cmd, '127.0.0.1');
-      const logKey = o.logKey ?? loadVerifierKey(join(cfg.keyDir, 'log.pub'));
-      const kernelKeys = [o.kernelKey ?? loadVerifierKey(join(cfg.keyDir, 'kernel.pub'))];
+    .option('--out <file>', 'also save the verified proof as C2SP tlog-proof@v1 (check it offline with chio verify-proof)')
+    .option('--receipt-out <file>', 'also save the receipt (JSON), the other input of chio verify-proof')
+    .action(async (id: string, o: { url: string; logKey?: string; kernelKey?: string; wait: number; json?: boolean; out?: string; receiptOut?: string }, cmd: Command) => {
+      const { logKey, kernelKeys } = trustOf(cmd, o);
       const proven = await proveReceipt(id, { verifierUrl: o.url, logKey, kernelKeys, waitMs: o.wait });
+      // Written only once verified: a saved proof is one that held.
+      if (o.out) writeFileSync(o.out, tlogProofOf(proven.answer));
+      if (o.receiptOut) writeFileSync(o.receiptOut, `${JSON.stringify(proven.receipt)}\n`);
+      process.stdout.write(o.json ? `${JSON.stringify(toProvenJson(proven))}\n` : `${formatProven(proven)}\n`);
+    });
+
+  program.command('verify-proof').description('check a C2SP tlog-proof@v1 offline, for a receipt').argument('<file>', 'the tlog-proof file')
+    .requiredOption('--receipt <file>', 'the receipt (JSON) the proof is for')
+    .option('--log-key <vkey>', 'log verifier key (default: log.pub in CHIO_KEY_DIR)')
+    .option('--kernel-key <vkey>', 'kernel verifier key (default: kernel.pub in CHIO_KEY_DIR)')
+    .option('--json', 'machine-readable output')
+    .action((file: string, o: { receipt: string; logKey?: string; kernelKey?: string; json?: boolean }, cmd: Command) => {
+      const proven = verifyProofFiles(file, o.receipt, trustOf(cmd, o));
       process.stdout.write(o.json ? `${JSON.stringify(toProvenJson(proven))}\n` : `${formatProven(proven)}\n`);
     });
   return program;

@@ -27,6 +27,8 @@ const QUOTED_BODY_CHARS = 500;
 /** A proven receipt and, when it was corrected, its proven correction. */
 export interface ProveResult extends ProvenReceipt {
   correction?: ProvenReceipt;
+  /** The verifier's answer that proved it (for `--out`: the same proof as tlog-proof@v1). */
+  answer: ReceiptProof;
 }
 
 /**
@@ -38,13 +40,13 @@ export async function proveReceipt(id: string, opts: ProveOptions): Promise<Prov
   const deadline = Date.now() + opts.waitMs;
   const proven = await fetchProven(id, opts, deadline);
   if (proven.correctedBy === undefined) return proven;
-  const correction = await fetchProven(proven.correctedBy, opts, deadline);
+  const { answer: _answer, ...correction } = await fetchProven(proven.correctedBy, opts, deadline);
   verifyCorrection(proven, correction);
   return { ...proven, correction };
 }
 
 /** GET /v1/receipts/<id> until it is 200 or `deadline` passes, and verify the proof. */
-async function fetchProven(id: string, opts: ProveOptions, deadline: number): Promise<ProvenReceipt> {
+async function fetchProven(id: string, opts: ProveOptions, deadline: number): Promise<ProvenReceipt & { answer: ReceiptProof }> {
   for (;;) {
     const res = await fetchReceipt(new URL(`/v1/receipts/${encodeURIComponent(id)}`, opts.verifierUrl));
     if (res.status === 200) {
@@ -54,7 +56,7 @@ async function fetchProven(id: string, opts: ProveOptions, deadline: number): Pr
       } catch (cause) {
         throw new ChioError('MALFORMED', 'the verifier answered 200 with a body that is not JSON', { cause });
       }
-      return verifyReceiptProof(body, { logKey: opts.logKey, kernelKeys: opts.kernelKeys }, id);
+      return { ...verifyReceiptProof(body, { logKey: opts.logKey, kernelKeys: opts.kernelKeys }, id), answer: body };
     }
     // 202: stored, not yet in a checkpoint. 503: the ledger is behind. Both pass; wait and ask again.
     if ((res.status === 202 || res.status === 503) && Date.now() < deadline) {
@@ -78,7 +80,7 @@ async function fetchReceipt(url: URL): Promise<Response> {
 }
 
 /** What `chio prove` prints: the receipt, the answer given when it was corrected, the proof. */
-export function formatProven(p: ProveResult): string {
+export function formatProven(p: Omit<ProveResult, 'answer'>): string {
   const { id, decision, corrects } = p.receipt;
   const proof = `included at index ${p.index} in a checkpoint of size ${p.treeSize} (${p.origin}); signatures OK`;
   if (p.correction) {
@@ -95,7 +97,7 @@ export function formatProven(p: ProveResult): string {
  * `chio prove --json`: `verdict` is the answer given — for a corrected receipt the
  * correction's, never its own allow — with `corrected_by` or `corrects` when they apply.
  */
-export function toProvenJson(p: ProveResult): Record<string, unknown> {
+export function toProvenJson(p: Omit<ProveResult, 'answer'>): Record<string, unknown> {
   const verdict = (p.correction ?? p).receipt.decision.verdict;
   return {
     id: p.receipt.id, index: p.index, tree_size: p.treeSize, verdict,

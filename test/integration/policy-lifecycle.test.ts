@@ -13,21 +13,9 @@ import { openRevocationsBucket } from '../../src/store/resources.js';
 import { revokeCapability } from '../../src/store/revocations.js';
 import { proveReceipt } from '../../src/cli/prove.js';
 import { readFileSync } from 'node:fs';
+import { DEMO_AUTHORITY, allowTools } from '../support/policies.js';
 
-const AUTHORITY = `apiVersion: chio.dev/v1
-kind: CapabilityAuthority
-metadata: { name: demo }
-spec: { issuerKeyFiles: [demo-issuer.pub] }
-`;
-const allowTools = (paths: string) => `${AUTHORITY}---
-apiVersion: chio.dev/v1
-kind: AuthorizationPolicy
-metadata: { name: tools }
-spec:
-  rules:
-    - to: [{ operation: { paths: [${paths}] } }]
-      when: [{ key: capability.id, values: ["*"] }]
-`;
+const AUTHORITY = DEMO_AUTHORITY;
 
 const waitFor = async (cond: () => boolean | Promise<boolean>, ms: number) => {
   const end = Date.now() + ms;

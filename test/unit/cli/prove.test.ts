@@ -75,7 +75,7 @@ describe('proveReceipt', () => {
     it('asks for the receipt by id and returns it verified, with its index and tree size', async () => {
       script = [json(200, proof)];
       const proven = await proveReceipt(ID, options);
-      expect(proven).toEqual({ receipt: RECEIPTS[1], index: 1, treeSize: 3, origin: ORIGIN });
+      expect(proven).toEqual({ receipt: RECEIPTS[1], index: 1, treeSize: 3, origin: ORIGIN, answer: proof });
       expect(requests).toEqual([`/v1/receipts/${ID}`]);
     });
   });
