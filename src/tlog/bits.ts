@@ -48,6 +48,8 @@ export function trailingZeros(n: number): number {
  */
 export function maxpow2(n: number): { k: number; level: number } {
   let level = 0;
-  while (2 ** (level + 1) < n) level++;
+  // k < n <= 2k, so level = floor(log2(n - 1)): one instruction below 2^32, a loop above.
+  if (n > 2 && n <= 2 ** 32) level = 31 - Math.clz32(n - 1);
+  else while (2 ** (level + 1) < n) level++;
   return { k: 2 ** level, level };
 }
