@@ -66,7 +66,8 @@ describe('bin/chio.js', () => {
       plainError: runChio(['prove', PROVEN!, '--url', 'not a url', '--log-key', LOG.verifierKey, '--kernel-key', KERNEL.verifierKey], env),
     };
     for (const [name, run] of Object.entries(cases)) runs[name] = await run;
-  });
+    // Seven CLI processes at once: about a second each alone, far more on a busy machine.
+  }, 180_000);
 
   afterAll(async () => {
     await new Promise<void>((r) => verifier.close(() => r()));
