@@ -1,13 +1,17 @@
 /**
  * The small HTTP server every Chio process runs: `/health` (alive), `/ready` (dependencies
  * usable, else 503 with the reason), `/metrics`, and any routes a service adds. node:http only;
- * request bodies are bounded and every handler error is a JSON 500 without detail.
+ * request bodies are bounded and every handler error is a JSON 500 without detail. Every
+ * answer carries `x-content-type-options: nosniff`: bodies are data (receipts, notes, tiles)
+ * that a browser must never reinterpret as a page or a script.
  */
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { registry } from './metrics.js';
-import { statusOf, type ChioErrorCode } from './errors/index.js';
+import { ChioError, statusOf, type ChioErrorCode } from './errors/index.js';
+import { toBase64Url } from './encoding.js';
 
 export type Readiness = () => string | undefined | Promise<string | undefined>;
 export type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> | boolean;
@@ -40,9 +44,58 @@ export function sendError(res: ServerResponse, code: ChioErrorCode, message: str
   sendJson(res, statusOf(code).http, { error: message, code }, headers);
 }
 
+/** `cache-control` of an answer that can never change (full tiles, archived policies, fixed-size proofs). */
+export const CACHE_IMMUTABLE = 'public, max-age=31536000, immutable';
+/** `cache-control` of an answer that may change: revalidate with the ETag every time. */
+export const CACHE_REVALIDATE = 'no-cache';
+
+/**
+ * Answer `body` with a strong ETag (its SHA-256), or 304 when the request's If-None-Match
+ * names it. `immutable` says the answer at this URL can never change.
+ */
+export function sendCacheable(req: IncomingMessage, res: ServerResponse, status: number, body: string | Uint8Array, contentType: string, immutable: boolean, headers: Record<string, string> = {}): void {
+  const etag = `"${toBase64Url(createHash('sha256').update(body).digest().subarray(0, 18))}"`;
+  const cache = { etag, 'cache-control': immutable ? CACHE_IMMUTABLE : CACHE_REVALIDATE, ...headers };
+  if (status === 200 && matchesEtag(req.headers['if-none-match'], etag)) {
+    res.writeHead(304, cache);
+    res.end();
+    return;
+  }
+  res.writeHead(status, { 'content-type': contentType, 'content-length': typeof body === 'string' ? Buffer.byteLength(body) : body.length, ...cache });
+  res.end(body);
+}
+
+function matchesEtag(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (ifNoneMatch === undefined) return false;
+  return ifNoneMatch.trim() === '*' || ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
+}
+
+/**
+ * The request body, at most `maxBytes` (attacker-controlled: a declared or streamed length
+ * past it is refused with TOO_LARGE before more is read).
+ */
+export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > maxBytes) throw new ChioError('TOO_LARGE', `the body is larger than ${maxBytes} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) throw new ChioError('TOO_LARGE', `the body is larger than ${maxBytes} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
   const server: Server = createServer((req, res) => {
+    res.setHeader('x-content-type-options', 'nosniff');
     void handle(req, res, opts).catch((err) => {
+      if (err instanceof ChioError && err.code === 'TOO_LARGE' && !res.headersSent) {
+        // The rest of the body is not read: close the connection rather than drain it.
+        res.setHeader('connection', 'close');
+        return sendError(res, 'TOO_LARGE', err.message);
+      }
       opts.log.error({ err: String(err), url: req.url }, 'http handler failed');
       if (!res.headersSent) sendError(res, 'INTERNAL', 'internal error');
       else res.destroy();
@@ -66,7 +119,12 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, opts: HttpServerOptions): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://chio.invalid');
+  let url: URL;
+  try {
+    url = new URL(req.url ?? '/', 'http://chio.invalid');
+  } catch {
+    return sendError(res, 'MALFORMED', 'not a valid request target');
+  }
   if (req.method === 'GET' && url.pathname === '/health') return sendJson(res, 200, { status: 'ok' });
   if (req.method === 'GET' && url.pathname === '/ready') {
     const reason = await opts.ready();

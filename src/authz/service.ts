@@ -8,7 +8,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import type { ChioConfig } from '../config.js';
 import { loadKey } from '../keys.js';
-import { ensureStreams, openRevocationsBucket } from '../store/resources.js';
+import { ensureStreams, openPolicyArchive, openRevocationsBucket } from '../store/resources.js';
 import { startHttpServer } from '../http.js';
 import { ReceiptPublisher } from '../chain/publisher.js';
 import { ReceiptLanes, laneChainIds } from '../chain/lanes.js';
@@ -17,6 +17,7 @@ import { DecisionPipeline } from '../decision/pipeline.js';
 import { PolicyWatcher } from '../policy/policy-watcher.js';
 import { RevocationList } from '../credentials/revocations.js';
 import { startGrpcServer } from './grpc-server.js';
+import { PolicyArchiver } from './policy-archiver.js';
 
 export interface RunningAuthz {
   readonly grpcPort: number;
@@ -30,9 +31,12 @@ export interface RunningAuthz {
 
 export async function startAuthz(config: ChioConfig, nc: NatsConnection, log: Logger): Promise<RunningAuthz> {
   const kernel = loadKey(config.keyDir, 'kernel');
-  const policies = new PolicyWatcher(config.policies, config.keyDir, log);
+  const archiver = new PolicyArchiver(await openPolicyArchive(nc, config.replicas), log);
+  const policies = new PolicyWatcher(config.policies, config.keyDir, log, (set) => archiver.archive(set));
   log.info({ policy_hash: policies.current().hash, files: policies.current().files.length }, 'policies loaded');
   await ensureStreams(nc, config.replicas);
+  // Before the first Check: no receipt names a policy hash the archive does not hold.
+  await archiver.archiveNow(policies.current());
   const revocations = await RevocationList.open(await openRevocationsBucket(nc, config.replicas), log);
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
@@ -48,7 +52,7 @@ export async function startAuthz(config: ChioConfig, nc: NatsConnection, log: Lo
     onInternalError: (err) => log.error({ err: String(err) }, 'decision pipeline failed; denied (Internal)'),
   });
   const handler = new CheckHandler({ pipeline, publisher, receiptTimeoutMs: config.receiptTimeoutMs, log });
-  const ready = () => (nc.isClosed() ? 'NATS connection is closed' : revocations.problem);
+  const ready = () => (nc.isClosed() ? 'NATS connection is closed' : revocations.problem ?? archiver.problem);
   policies.start();
   const grpcServer = await startGrpcServer({ bind: config.bind, port: config.grpcPort, handler, ready });
   const http = await startHttpServer({ bind: config.bind, port: config.httpPort, log, ready });
@@ -63,6 +67,7 @@ export async function startAuthz(config: ChioConfig, nc: NatsConnection, log: Lo
     policies,
     async stop() {
       policies.stop();
+      archiver.stop();
       await grpcServer.stop();
       await handler.drain();
       await publisher.drain();

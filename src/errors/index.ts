@@ -53,6 +53,8 @@ export type ChioErrorCode =
   | 'DECISION_FAILED'
   // storage, transport, configuration
   | 'NOT_FOUND'
+  // a request body over its bound (HTTP 413)
+  | 'TOO_LARGE'
   | 'PENDING'
   | 'UNAVAILABLE'
   | 'TIMEOUT'

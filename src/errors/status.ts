@@ -15,6 +15,7 @@ export const GRPC = {
   INVALID_ARGUMENT: 3,
   DEADLINE_EXCEEDED: 4,
   NOT_FOUND: 5,
+  RESOURCE_EXHAUSTED: 8,
   PERMISSION_DENIED: 7,
   FAILED_PRECONDITION: 9,
   INTERNAL: 13,
@@ -79,6 +80,7 @@ export const STATUS: Readonly<Record<ChioErrorCode, WireStatus>> = {
   RECEIPT_NOT_STORED: { grpc: GRPC.PERMISSION_DENIED, http: 503, guard: 'ReceiptLedger', exit: 1, reason: 'receipt could not be stored' },
 
   NOT_FOUND: { grpc: GRPC.NOT_FOUND, http: 404, exit: 1 },
+  TOO_LARGE: { grpc: GRPC.RESOURCE_EXHAUSTED, http: 413, exit: 1 },
   PENDING: { grpc: GRPC.UNAVAILABLE, http: 202, exit: 1 },
   UNAVAILABLE: { grpc: GRPC.UNAVAILABLE, http: 503, exit: 1 },
   TIMEOUT: { grpc: GRPC.DEADLINE_EXCEEDED, http: 504, exit: 1 },
@@ -105,6 +107,7 @@ export function codeOfHttpStatus(status: number): ChioErrorCode {
     case 202: return 'PENDING';
     case 400: return 'MALFORMED';
     case 404: return 'NOT_FOUND';
+    case 413: return 'TOO_LARGE';
     case 504: return 'TIMEOUT';
     default: return 'UNAVAILABLE';
   }

@@ -54,6 +54,8 @@ export type CompiledValidatingPolicy = ReturnType<typeof compileValidatingPolicy
 export interface PolicySet {
   /** `sha256:<hex>` of the normalised set. */
   hash: string;
+  /** JCS of the normalised set: the bytes `hash` is the SHA-256 of, archived as they are (store/policy-archive). */
+  canonical: Uint8Array;
   issuers: IssuerTrust;
   authorization: CompiledPolicy[];
   validating: CompiledValidatingPolicy[];
@@ -101,8 +103,10 @@ export function loadPolicySetFiles(files: string[], keyDir: string): PolicySet {
   const normalised = docs
     .map((d) => (d.kind === 'CapabilityAuthority' ? authorities.find((a) => a.key === d.key)! : d.kind === 'RequestAuthentication' ? withJwksFileDigests(d, baseDir) : d))
     .map((d) => ({ kind: d.kind, doc: d.doc }));
+  const canonical = canonicalBytes(JSON.parse(JSON.stringify(normalised)));
   return {
-    hash: `sha256:${sha256Hex(canonicalBytes(JSON.parse(JSON.stringify(normalised))))}`,
+    hash: `sha256:${sha256Hex(canonical)}`,
+    canonical,
     issuers: new IssuerTrust(issuers, ttls.length > 0 ? Math.min(...ttls) : undefined),
     authorization: of('AuthorizationPolicy').map((d) => compile(d, () => compileAuthorizationPolicy(d.doc))),
     validating: of('ValidatingPolicy').map((d) => compile(d, () => compileValidatingPolicy(d.doc))),

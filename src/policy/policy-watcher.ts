@@ -29,6 +29,8 @@ export class PolicyWatcher {
     private readonly path: string,
     private readonly keyDir: string,
     private readonly log: Logger,
+    /** Told of every set swapped in by a reload (authz archives it). */
+    private readonly onSwap: (set: PolicySet) => void = () => undefined,
   ) {
     this.set = loadPolicySet(path, keyDir);
     this.set.jwt?.prefetch();
@@ -73,6 +75,7 @@ export class PolicyWatcher {
     const previous = this.set.hash;
     next.jwt?.prefetch();
     this.set = next;
+    this.onSwap(next);
     policyReloadsTotal.inc({ result: 'swapped' });
     this.log.info({ policy_hash: next.hash, previous, documents: next.documents }, 'policy set swapped');
     return 'swapped';

@@ -67,8 +67,8 @@ export function checkChainLink(head: ChainHead | undefined, receipt: Receipt): v
   }
 }
 
-// Shape of attacker-controlled JSON: the fields a receipt must have, with their types.
-function toReceipt(value: unknown): Receipt {
+/** Shape of attacker-controlled JSON: the fields a receipt must have, with their types. Throws RECEIPT_INVALID. */
+export function toReceipt(value: unknown): Receipt {
   const bad = (why: string) => new ChioError('RECEIPT_INVALID', `receipt: ${why}`);
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('not an object');
   const r = value as Record<string, unknown>;

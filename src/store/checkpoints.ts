@@ -28,3 +28,9 @@ export async function appendCheckpoint(js: JetStreamClient, note: string, expect
   const ack = await js.publish(CHECKPOINTS_SUBJECT, note, { expect: { lastSubjectSequence: expectedLastSeq } });
   return ack.seq;
 }
+
+/** The checkpoint at stream sequence `streamSeq`, or undefined when there is none. */
+export async function readCheckpointAt(jsm: JetStreamManager, streamSeq: number): Promise<StoredCheckpoint | undefined> {
+  const msg = await jsm.streams.getMessage(CHECKPOINTS_STREAM, { seq: streamSeq });
+  return msg ? { note: msg.string(), streamSeq: msg.seq } : undefined;
+}

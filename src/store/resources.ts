@@ -10,10 +10,11 @@
  *   chio-tiles        KV      tile/<L>/…   → hash tiles (C2SP tlog-tiles)
  *   chio-entries      object  tile/entries/… → entry bundles (C2SP tlog-tiles)
  *   chio-revocations  KV      sha256(capability id) → {"revoked_at", "reason"?}
+ *   chio-policies     object  sha256:<hex>   → JCS of the normalised policy set with that hash
  *
  * One module per resource says what its keys and values are: receipts.ts, quarantine.ts,
  * checkpoints.ts, receipt-index.ts, chain-heads.ts, ledger-state.ts, tile-store.ts,
- * revocations.ts. Nothing outside src/store knows these names or keys.
+ * revocations.ts, policy-archive.ts. Nothing outside src/store knows these names or keys.
  *
  * Every process creates what it uses when it starts; creating something that exists with the
  * same configuration is a no-op, so any number of processes may start at once.
@@ -36,6 +37,7 @@ export const LEDGER_BUCKET = 'chio-ledger';
 export const TILES_BUCKET = 'chio-tiles';
 export const ENTRIES_STORE = 'chio-entries';
 export const REVOCATIONS_BUCKET = 'chio-revocations';
+export const POLICIES_STORE = 'chio-policies';
 
 /** Window in which JetStream drops a second publish of the same Nats-Msg-Id (a receipt id). */
 const DUPLICATE_WINDOW_NS = 2 * 60 * 1_000_000_000;
@@ -53,6 +55,7 @@ export interface ChioResources {
   ledger: KV;
   tiles: KV;
   entries: ObjectStore;
+  policies: ObjectStore;
 }
 
 function streamConfigs(replicas: number): Array<Partial<StreamConfig> & { name: string }> {
@@ -106,7 +109,13 @@ export async function ensureResources(nc: NatsConnection, replicas = 1): Promise
     ),
   );
   const entries = await objm.create(ENTRIES_STORE, { replicas, storage: StorageType.File });
-  return { index: index!, chains: chains!, ledger: ledger!, tiles: tiles!, entries };
+  const policies = await openPolicyArchive(nc, replicas);
+  return { index: index!, chains: chains!, ledger: ledger!, tiles: tiles!, entries, policies };
+}
+
+/** Create (or open) the policy archive; authz writes it, the verifier reads it. */
+export async function openPolicyArchive(nc: NatsConnection, replicas = 1): Promise<ObjectStore> {
+  return new Objm(nc).create(POLICIES_STORE, { replicas, storage: StorageType.File });
 }
 
 /** Create (or open) the revocations bucket; authz and `chio token revoke` use it. */

@@ -1,31 +1,33 @@
 /**
  * The verifier's HTTP API (SPEC §7). Stateless: every answer is read from JetStream (the
- * checkpoints stream, the index bucket, the receipts stream, the tiles), so any number of
- * verifiers can serve one log.
+ * checkpoints stream, the index bucket, the receipts stream, the tiles, the policy archive), so
+ * any number of verifiers can serve one log. What it keeps in memory (tiles, the latest
+ * checkpoint for LATEST_REUSE_MS) is a cache of what JetStream holds, never a record.
  *
- *   GET /checkpoint                 latest signed checkpoint (text/plain)
- *   GET /v1/receipts/<id>           200 receipt + index + checkpoint + inclusion proof
- *                                   (+ corrected_by when a correction names it, SPEC §5),
- *                                   202 stored but not yet in a checkpoint, 404, 400
- *   GET /v1/consistency?old=N&new=M consistency proof between two tree sizes
- *   GET /v1/keys                    the log's and the kernels' verifier keys
- *   GET /tile/…                     C2SP tlog-tiles
+ *   GET /checkpoint                  latest signed checkpoint (text/plain)
+ *   GET /v1/receipts/<id>[/proof]    a receipt's inclusion proof, JSON or tlog-proof (receipt-routes.ts)
+ *   GET /v1/consistency?old=N&new=M  consistency proof between two tree sizes
+ *   GET /v1/keys                     the log's and the kernels' verifier keys
+ *   GET /v1/policies/<hash>          an archived policy set (policy-route.ts)
+ *   POST /v1/verify                  what holds of a posted receipt or proof (verify-route.ts)
+ *   GET /tile/…                      C2SP tlog-tiles
+ *
+ * Every 200 carries an ETag; answers that can never change (full tiles and bundles, a
+ * consistency proof between two published sizes, a tlog-proof against a fixed size, an
+ * archived policy) are `cache-control: immutable`, the others `no-cache` (revalidate).
  */
-import type { ServerResponse } from 'node:http';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { TailSearcher } from './tail-search.js';
-import { ChioError, isChioError, statusOf, type ChioErrorCode } from '../errors/index.js';
+import { isChioError } from '../errors/index.js';
 import { toBase64 } from '../encoding.js';
-import { sendError, sendJson, type Route } from '../http.js';
+import { sendCacheable, sendError, type Route } from '../http.js';
 import type { ChioResources } from '../store/resources.js';
-import { readLatestCheckpoint } from '../store/checkpoints.js';
-import { readIndexEntry } from '../store/receipt-index.js';
-import { readStoredReceipt } from '../store/receipts.js';
 import { TILE_WIDTH, TileStore } from '../store/tile-store.js';
-import { RECEIPT_ID_PATTERN } from '../receipt/receipt.js';
-import { openCheckpoint, parseTilePath, proveRecord, proveTree, type Checkpoint, type Tile } from '../tlog/index.js';
-import { proofsServedTotal } from '../metrics.js';
-import type { ReceiptProof } from '../verify/receipt-proof.js';
+import { parseTilePath, proveTree, type Tile } from '../tlog/index.js';
+import { CheckpointSource } from './checkpoint-source.js';
+import { receiptRoutes } from './receipt-routes.js';
+import { policyRoute } from './policy-route.js';
+import { verifyRoute } from './verify-route.js';
 
 export interface VerifierApiOptions {
   js: JetStreamClient;
@@ -35,52 +37,17 @@ export interface VerifierApiOptions {
   kernelKeys: readonly string[];
 }
 
-interface Latest {
-  note: string;
-  checkpoint: Checkpoint;
-}
-
 export function verifierRoutes(opts: VerifierApiOptions): Route[] {
   const tiles = new TileStore(opts.resources.tiles, opts.resources.entries);
   const pending = new TailSearcher(opts.js, opts.jsm, opts.resources.ledger);
-  const latest = async (): Promise<Latest | undefined> => {
-    const found = await readLatestCheckpoint(opts.jsm);
-    if (!found) return undefined;
-    // Serve only what verifies with the log key: anything else on the subject is an alarm.
-    return { note: found.note, checkpoint: openCheckpoint(found.note, opts.logKey) };
-  };
+  const checkpoints = new CheckpointSource(opts.jsm, opts.logKey);
+  const latest = () => checkpoints.latest();
 
   const checkpoint: Route = async (req, res, url) => {
     if (req.method !== 'GET' || url.pathname !== '/checkpoint') return false;
     const cp = await latest();
     if (!cp) return sendError(res, 'NOT_FOUND', 'no checkpoint published yet'), true;
-    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' });
-    res.end(cp.note);
-    return true;
-  };
-
-  const receipt: Route = async (req, res, url) => {
-    const m = /^\/v1\/receipts\/([^/]*)$/.exec(url.pathname);
-    if (req.method !== 'GET' || !m) return false;
-    const id = m[1]!;
-    if (!RECEIPT_ID_PATTERN.test(id)) return refuse(res, 'malformed', 'MALFORMED', 'a receipt id is 64 lower-case hex digits');
-    let entry = await readIndexEntry(opts.resources.index, id);
-    if (!entry) {
-      const tail = await pending.search(id);
-      if (tail === 'stored') return answer(res, 'pending', statusOf('PENDING').http, { status: 'pending' });
-      if (tail === 'unknown') return refuse(res, 'behind', 'UNAVAILABLE', 'the ledger is behind; try again shortly', { 'retry-after': '1' });
-      // The ledger may have integrated it between the two looks.
-      entry = await readIndexEntry(opts.resources.index, id);
-      if (!entry) return refuse(res, 'unknown', 'NOT_FOUND', 'no receipt with this id is stored');
-    }
-    const { index, seq, line, corrected_by } = entry;
-    const cp = await latest();
-    if (!cp || index >= cp.checkpoint.size) return answer(res, 'pending', statusOf('PENDING').http, { status: 'pending', index });
-    const body = await readStoredReceipt(opts.jsm, seq, line);
-    if (!body || body.id !== id) throw new ChioError('INTERNAL', `index entry for ${id} names stream seq ${seq} line ${line ?? 0}, which holds another receipt`);
-    const proof = await proveRecord(cp.checkpoint.size, index, tiles.hashReader(cp.checkpoint.size));
-    const out: ReceiptProof = { receipt: body, index, checkpoint: cp.note, inclusion_proof: proof.map(toBase64), ...(corrected_by ? { corrected_by } : {}) };
-    return answer(res, 'proven', 200, out);
+    return sendCacheable(req, res, 200, cp.note, 'text/plain; charset=utf-8', false), true;
   };
 
   const consistency: Route = async (req, res, url) => {
@@ -101,12 +68,13 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
       if (isChioError(err, 'NOT_FOUND')) return sendError(res, 'MALFORMED', `no tree of size ${newSize} is stored; use checkpoint sizes`), true;
       throw err;
     }
-    return sendJson(res, 200, { old: oldSize, new: newSize, proof: proof.map(toBase64) }), true;
+    // Both sizes are published: the proof between them is a function of the log, fixed forever.
+    return sendCacheable(req, res, 200, JSON.stringify({ old: oldSize, new: newSize, proof: proof.map(toBase64) }), 'application/json', true), true;
   };
 
   const keys: Route = (req, res, url) => {
     if (req.method !== 'GET' || url.pathname !== '/v1/keys') return false;
-    return sendJson(res, 200, { log: opts.logKey, kernels: opts.kernelKeys }), true;
+    return sendCacheable(req, res, 200, JSON.stringify({ log: opts.logKey, kernels: opts.kernelKeys }), 'application/json', false), true;
   };
 
   const tile: Route = async (req, res, url) => {
@@ -122,16 +90,20 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
     if (!cp || !withinTree(parsed, cp.checkpoint.size)) return sendError(res, 'NOT_FOUND', 'no such tile in the published tree'), true;
     const data = await readTile(tiles, parsed, url.pathname.slice(1)).catch(() => undefined);
     if (!data) return sendError(res, 'NOT_FOUND', 'no such tile'), true;
-    const immutable = parsed.width === TILE_WIDTH;
-    res.writeHead(200, {
-      'content-type': 'application/octet-stream',
-      'cache-control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
-    });
-    res.end(data);
-    return true;
+    // A full tile never changes; a partial one is replaced by wider ones as the tree grows.
+    return sendCacheable(req, res, 200, data, 'application/octet-stream', parsed.width === TILE_WIDTH), true;
   };
 
-  return [checkpoint, receipt, consistency, keys, tile];
+  const trust = { logKey: opts.logKey, kernelKeys: opts.kernelKeys };
+  return [
+    checkpoint,
+    ...receiptRoutes({ jsm: opts.jsm, index: opts.resources.index, tiles, checkpoints, pending }),
+    consistency,
+    keys,
+    tile,
+    policyRoute(opts.resources.policies),
+    verifyRoute(trust),
+  ];
 }
 
 async function readTile(tiles: TileStore, parsed: ReturnType<typeof parseTilePath>, path: string): Promise<Uint8Array | undefined> {
@@ -144,16 +116,4 @@ function withinTree(tile: Tile, size: number): boolean {
   const level = Math.max(0, tile.level);
   const entriesAtLevel = Math.floor(size / TILE_WIDTH ** level);
   return tile.n * TILE_WIDTH + tile.width <= entriesAtLevel;
-}
-
-function answer(res: ServerResponse, outcome: string, status: number, body: unknown, headers: Record<string, string> = {}): true {
-  proofsServedTotal.inc({ outcome });
-  sendJson(res, status, body, headers);
-  return true;
-}
-
-function refuse(res: ServerResponse, outcome: string, code: ChioErrorCode, message: string, headers: Record<string, string> = {}): true {
-  proofsServedTotal.inc({ outcome });
-  sendError(res, code, message, headers);
-  return true;
 }

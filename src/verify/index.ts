@@ -15,6 +15,9 @@
  *   verifyReceiptProof                 what GET /v1/receipts/<id> answers (SPEC §7)
  *   verifyCorrection                   a proven correction corrects a proven receipt (SPEC §5)
  *   verifyConsistencyProof             what GET /v1/consistency answers (SPEC §7)
+ *   parseTlogProof, formatTlogProof    C2SP tlog-proof@v1 text (GET /v1/receipts/<id>/proof)
+ *   verifyTlogProof                    a tlog-proof@v1 for a receipt
+ *   reportVerification                 every check, field by field (POST /v1/verify)
  */
 export { ChioError, isChioError, type ChioErrorCode } from '../errors/index.js';
 export {
@@ -45,3 +48,21 @@ export {
 export { verifyReceiptProof, type ReceiptProof, type ProofTrust, type ProvenReceipt } from './receipt-proof.js';
 export { verifyCorrection } from './correction.js';
 export { verifyConsistencyProof, type ConsistencyProof, type ProvenConsistency } from './consistency-proof.js';
+export {
+  TLOG_PROOF_HEADER,
+  TLOG_PROOF_EXTENSION,
+  MAX_TLOG_PROOF_CHARS,
+  parseTlogProof,
+  formatTlogProof,
+  verifyTlogProof,
+  type TlogProof,
+} from './tlog-proof.js';
+export {
+  reportVerification,
+  toVerifyRequest,
+  type VerifyRequest,
+  type VerifyReport,
+  type VerifySubject,
+  type CheckOutcome,
+  type CheckName,
+} from './report.js';

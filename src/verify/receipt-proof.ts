@@ -15,7 +15,7 @@ import { ChioError } from '../errors/index.js';
 import { canonicalBytes } from '../receipt/jcs.js';
 import { verifyReceiptBytes } from '../receipt/verify.js';
 import { RECEIPT_ID_PATTERN, type Receipt } from '../receipt/receipt.js';
-import { checkRecord, leafHash, openCheckpoint } from '../tlog/index.js';
+import { checkRecord, leafHash, openCheckpoint, type Hash } from '../tlog/index.js';
 import { decodeProofHashes } from './proof-hashes.js';
 
 /** What GET /v1/receipts/<id> answers with status 200. */
@@ -52,12 +52,22 @@ export function verifyReceiptProof(proof: ReceiptProof, trust: ProofTrust, expec
   // Attacker-controlled, and not covered by any signature: a receipt id or nothing.
   const correctedBy: unknown = proof.corrected_by;
   if (correctedBy !== undefined && (typeof correctedBy !== 'string' || !RECEIPT_ID_PATTERN.test(correctedBy))) throw new ChioError('MALFORMED', 'corrected_by is not a receipt id');
-  if (typeof proof.checkpoint !== 'string') throw new ChioError('MALFORMED', 'checkpoint is not a signed note');
-  const checkpoint = openCheckpoint(proof.checkpoint, trust.logKey);
-  const bytes = canonicalBytes(proof.receipt);
+  const proven = checkReceiptInclusion(proof.receipt, proof.index, hashes, proof.checkpoint, trust, expectedId);
+  return { ...proven, ...(correctedBy !== undefined ? { correctedBy } : {}) };
+}
+
+/**
+ * The checks every receipt proof shares, whatever carried it (the JSON answer, a tlog-proof):
+ * checkpoint signature (log key) → receipt (canonical bytes, id, kernel key, signature) →
+ * inclusion of SHA-256(0x00 ‖ receipt bytes) at `index` under the checkpoint's root.
+ */
+export function checkReceiptInclusion(receiptValue: unknown, index: number, hashes: Hash[], checkpointNote: unknown, trust: ProofTrust, expectedId?: string): ProvenReceipt {
+  if (typeof checkpointNote !== 'string') throw new ChioError('MALFORMED', 'checkpoint is not a signed note');
+  const checkpoint = openCheckpoint(checkpointNote, trust.logKey);
+  const bytes = canonicalBytes(receiptValue);
   const receipt = verifyReceiptBytes(bytes, trust.kernelKeys);
   if (expectedId !== undefined && receipt.id !== expectedId) throw new ChioError('RECEIPT_INVALID', 'the receipt returned is not the one asked for');
-  if (proof.index >= checkpoint.size) throw new ChioError('PROOF_INVALID', `index ${proof.index} is outside the checkpoint's tree of size ${checkpoint.size}`);
-  checkRecord(hashes, checkpoint.size, checkpoint.root, proof.index, leafHash(bytes));
-  return { receipt, index: proof.index, treeSize: checkpoint.size, origin: checkpoint.origin, ...(correctedBy !== undefined ? { correctedBy } : {}) };
+  if (index >= checkpoint.size) throw new ChioError('PROOF_INVALID', `index ${index} is outside the checkpoint's tree of size ${checkpoint.size}`);
+  checkRecord(hashes, checkpoint.size, checkpoint.root, index, leafHash(bytes));
+  return { receipt, index, treeSize: checkpoint.size, origin: checkpoint.origin };
 }

@@ -82,6 +82,7 @@ export function policySetOf(o: PolicySetOptions = {}): PolicySet {
     : undefined;
   return {
     hash: `sha256:${'ab'.repeat(32)}`,
+    canonical: new TextEncoder().encode('[]'),
     issuers: new IssuerTrust([ISSUER.verifierKey]),
     authorization: o.authorization ?? [TOOLS_WITH_CAPABILITY],
     validating: o.validating ?? [],

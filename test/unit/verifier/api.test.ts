@@ -2,10 +2,7 @@
  * The verifier's HTTP API (SPEC §7) over real HTTP on loopback and a real nats-server, with
  * the log written through src/store (test/unit/store/log-fixture.ts), not by a ledger.
  */
-import { describe, expect, it, beforeAll, afterAll } from 'vitest';
-import { verifierRoutes } from '../../../src/verifier/api.js';
-import { startHttpServer, type RunningHttpServer } from '../../../src/http.js';
-import { createLogger } from '../../../src/log.js';
+import { describe, expect, it, beforeAll } from 'vitest';
 import { canonicalBytes } from '../../../src/receipt/jcs.js';
 import {
   checkRecord, checkTree, decodeEntryBundle, leafHash, newEd25519SignerKey, openCheckpoint, type Checkpoint,
@@ -15,24 +12,10 @@ import { verifyReceiptProof, type ReceiptProof } from '../../../src/verify/recei
 import { verifyCorrection } from '../../../src/verify/correction.js';
 import { toCorrectionDraft } from '../../../src/receipt/correction.js';
 import type { Receipt } from '../../../src/receipt/receipt.js';
-import { chainOf, kernelOf, signReceipt } from '../receipt/helpers.js';
-import { useTestStore, type StoreContext } from '../store/nats.js';
+import { chainOf, signReceipt } from '../receipt/helpers.js';
+import { useTestStore } from '../store/nats.js';
 import { LogFixture } from '../store/log-fixture.js';
-
-const ORIGIN = 'chio.test/verifier';
-const logKey = newEd25519SignerKey(ORIGIN, new Uint8Array(32).fill(6));
-const kernel = kernelOf(7);
-
-/** The verifier's routes on a loopback HTTP server for the duration of a describe. */
-function useVerifier(store: StoreContext): { get(path: string): Promise<Response> } {
-  let http: RunningHttpServer | undefined;
-  beforeAll(async () => {
-    const routes = verifierRoutes({ js: store.js, jsm: store.jsm, resources: store.resources, logKey: logKey.verifierKey, kernelKeys: [kernel.verifierKey] });
-    http = await startHttpServer({ bind: '127.0.0.1', port: 0, log: createLogger('silent'), ready: () => undefined, routes });
-  });
-  afterAll(() => http?.stop());
-  return { get: (path) => fetch(`http://127.0.0.1:${http!.port}${path}`) };
-}
+import { ORIGIN, kernel, logKey, useVerifier } from './use-verifier.js';
 
 describe('the verifier API over a log with published checkpoints', () => {
   const store = useTestStore();

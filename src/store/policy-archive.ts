@@ -1,0 +1,34 @@
+/**
+ * The policy archive, the `chio-policies` object store: every policy set authz has loaded,
+ * under its policy hash (`sha256:<hex>`), as the JCS bytes of the normalised set — the very
+ * bytes whose SHA-256 is the hash (SPEC §4, src/policy/policy-set.ts). So any receipt's
+ * `policy_hash` leads to the exact policy that decided it, and anyone can check the bytes.
+ *
+ * A name holds one content forever (the hash names it), so archiving a set that is already
+ * there writes nothing.
+ */
+import type { ObjectStore } from '@nats-io/obj';
+import { ChioError } from '../errors/index.js';
+
+export const POLICY_HASH_PATTERN = /^sha256:[0-9a-f]{64}$/;
+/**
+ * Largest archived set read back: policy files are at most 1 MiB each (MAX_POLICY_FILE_BYTES);
+ * a set of 64 MiB of normalised JSON is far past any real one.
+ */
+export const MAX_ARCHIVED_POLICY_BYTES = 64 * 1024 * 1024;
+
+/** Archive a policy set's canonical bytes under its hash; a no-op when the hash is archived. */
+export async function archivePolicySet(store: ObjectStore, policyHash: string, canonical: Uint8Array): Promise<void> {
+  if (!POLICY_HASH_PATTERN.test(policyHash)) throw new ChioError('MALFORMED', `${policyHash} is not a policy hash`);
+  const existing = await store.info(policyHash);
+  if (existing && !existing.deleted) return;
+  await store.putBlob({ name: policyHash }, canonical);
+}
+
+/** The archived bytes of `policyHash`, unchecked; undefined when it was never archived. */
+export async function readArchivedPolicySet(store: ObjectStore, policyHash: string): Promise<Uint8Array | undefined> {
+  const info = await store.info(policyHash);
+  if (!info || info.deleted) return undefined;
+  if (info.size > MAX_ARCHIVED_POLICY_BYTES) throw new ChioError('INTERNAL', `archived policy set ${policyHash} is ${info.size} bytes, over ${MAX_ARCHIVED_POLICY_BYTES}`);
+  return (await store.getBlob(policyHash)) ?? undefined;
+}

@@ -1,0 +1,100 @@
+/**
+ * The checkpoints the verifier answers with, read from the checkpoints stream and served only
+ * once they verify with the log key (anything else on the subject is an alarm, a 500).
+ *
+ * The latest checkpoint is read again at most every LATEST_REUSE_MS, and at once when a
+ * receipt's leaf lies past the one in hand, so a hot proof path costs no stream read for it
+ * and a freshly published receipt is never answered "pending" because of the reuse. Each
+ * distinct note is opened (an Ed25519 check) once. A checkpoint of a given size is found by
+ * binary search over the stream: sizes never decrease along it (SPEC §6: the ledger signs no
+ * two inconsistent checkpoints), and a found one never changes, so it is kept.
+ */
+import type { JetStreamManager } from '@nats-io/jetstream';
+import { readCheckpointAt, readLatestCheckpoint } from '../store/checkpoints.js';
+import { openCheckpoint, type Checkpoint } from '../tlog/index.js';
+
+/** How long one read of the latest checkpoint answers requests. */
+export const LATEST_REUSE_MS = 100;
+/** Checkpoints of fixed sizes kept once found. */
+const MAX_SIZED_KEPT = 1024;
+
+export interface ServedCheckpoint {
+  /** The signed note, verbatim. */
+  note: string;
+  checkpoint: Checkpoint;
+}
+
+export class CheckpointSource {
+  private last: { at: number; served: ServedCheckpoint } | undefined;
+  private inFlight: Promise<ServedCheckpoint | undefined> | undefined;
+  private opened: ServedCheckpoint | undefined;
+  private readonly sized = new Map<number, ServedCheckpoint>();
+
+  constructor(
+    private readonly jsm: JetStreamManager,
+    private readonly logKey: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The latest checkpoint, at most LATEST_REUSE_MS old; undefined before the first. */
+  async latest(): Promise<ServedCheckpoint | undefined> {
+    if (this.last && this.now() - this.last.at < LATEST_REUSE_MS) return this.last.served;
+    return this.readLatest();
+  }
+
+  /** The latest checkpoint, read again when the one in hand does not cover leaf `index`. */
+  async latestCovering(index: number): Promise<ServedCheckpoint | undefined> {
+    const cp = await this.latest();
+    return cp && index < cp.checkpoint.size ? cp : this.readLatest();
+  }
+
+  /** The first checkpoint published with tree size `size`; undefined when none was. */
+  async ofSize(size: number): Promise<ServedCheckpoint | undefined> {
+    const kept = this.sized.get(size);
+    if (kept) return kept;
+    const latest = await readLatestCheckpoint(this.jsm);
+    if (!latest) return undefined;
+    // The first stream sequence in [1, latest] whose checkpoint has at least `size` leaves.
+    let low = 1;
+    let high = latest.streamSeq;
+    let found: string | undefined;
+    while (low <= high) {
+      const mid = Math.floor((low + high) / 2);
+      const note = mid === latest.streamSeq ? latest.note : (await readCheckpointAt(this.jsm, mid))?.note;
+      const at = note === undefined ? Number.POSITIVE_INFINITY : sizeOfNote(note);
+      if (at >= size) {
+        if (at === size) found = note;
+        high = mid - 1;
+      } else low = mid + 1;
+    }
+    if (found === undefined) return undefined;
+    const served = this.open(found);
+    if (this.sized.size >= MAX_SIZED_KEPT) this.sized.delete(this.sized.keys().next().value!);
+    this.sized.set(size, served);
+    return served;
+  }
+
+  private readLatest(): Promise<ServedCheckpoint | undefined> {
+    this.inFlight ??= (async () => {
+      const at = this.now();
+      const found = await readLatestCheckpoint(this.jsm);
+      if (!found) return undefined; // not kept: the first checkpoint is looked for every time
+      const served = this.open(found.note);
+      this.last = { at, served };
+      return served;
+    })().finally(() => (this.inFlight = undefined));
+    return this.inFlight;
+  }
+
+  private open(note: string): ServedCheckpoint {
+    if (this.opened?.note === note) return this.opened;
+    this.opened = { note, checkpoint: openCheckpoint(note, this.logKey) };
+    return this.opened;
+  }
+}
+
+/** The tree size on a note's second line, unverified (the note is opened before it is served). */
+function sizeOfNote(note: string): number {
+  const line = note.split('\n', 2)[1];
+  return line !== undefined && /^[0-9]{1,16}$/.test(line) ? Number(line) : Number.NaN;
+}

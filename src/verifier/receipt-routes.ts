@@ -1,0 +1,109 @@
+/**
+ * Receipts by id (SPEC §7):
+ *
+ *   GET /v1/receipts/<id>[?size=N]        200 {"receipt", "index", "checkpoint", "inclusion_proof",
+ *                                         "corrected_by"?}; 202 {"status":"pending"[, "index"]};
+ *                                         404 unknown; 400 malformed; 503 the ledger is behind
+ *   GET /v1/receipts/<id>/proof[?size=N]  the same proof as C2SP tlog-proof@v1 text
+ *
+ * Without `size` the proof is against the latest checkpoint (revalidate with the ETag); with
+ * `size` it is against the checkpoint of that tree size, and the tlog-proof can never change
+ * (cached as immutable). The JSON answer never is: `corrected_by` may appear later, when a
+ * correction is integrated (SPEC §5).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { JetStreamManager } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import { ChioError, statusOf, type ChioErrorCode } from '../errors/index.js';
+import { toBase64 } from '../encoding.js';
+import { sendCacheable, sendError, sendJson, type Route } from '../http.js';
+import { readIndexEntry } from '../store/receipt-index.js';
+import { readStoredReceipt } from '../store/receipts.js';
+import type { TileStore } from '../store/tile-store.js';
+import { RECEIPT_ID_PATTERN, type Receipt } from '../receipt/receipt.js';
+import { MAX_TREE_SIZE } from '../tlog/bits.js';
+import { proveRecord, type Hash } from '../tlog/index.js';
+import { proofsServedTotal } from '../metrics.js';
+import type { ReceiptProof } from '../verify/receipt-proof.js';
+import { formatTlogProof } from '../verify/tlog-proof.js';
+import type { CheckpointSource, ServedCheckpoint } from './checkpoint-source.js';
+import type { TailSearcher } from './tail-search.js';
+
+export interface ReceiptRoutesOptions {
+  jsm: JetStreamManager;
+  index: KV;
+  tiles: TileStore;
+  checkpoints: CheckpointSource;
+  pending: TailSearcher;
+}
+
+/** What a lookup found: a proof, "pending", or a refusal to send as a JSON error. */
+type Lookup =
+  | { kind: 'proven'; receipt: Receipt; index: number; served: ServedCheckpoint; hashes: Hash[]; correctedBy?: string }
+  | { kind: 'pending'; index?: number }
+  | { kind: 'refused'; outcome: string; code: ChioErrorCode; message: string; headers?: Record<string, string> };
+
+const RECEIPT_PATH = /^\/v1\/receipts\/([^/]*)(\/proof)?$/;
+const SIZE = /^[1-9][0-9]{0,15}$/;
+
+export function receiptRoutes(opts: ReceiptRoutesOptions): Route[] {
+  const route: Route = async (req, res, url) => {
+    const m = RECEIPT_PATH.exec(url.pathname);
+    if (req.method !== 'GET' || !m) return false;
+    const found = await lookUp(opts, m[1]!, url.searchParams.get('size'));
+    if (found.kind === 'refused') {
+      proofsServedTotal.inc({ outcome: found.outcome });
+      return sendError(res, found.code, found.message, found.headers), true;
+    }
+    if (found.kind === 'pending') {
+      proofsServedTotal.inc({ outcome: 'pending' });
+      return sendJson(res, statusOf('PENDING').http, { status: 'pending', ...(found.index !== undefined ? { index: found.index } : {}) }, { 'cache-control': 'no-store' }), true;
+    }
+    proofsServedTotal.inc({ outcome: 'proven' });
+    return m[2] ? sendTlogProof(req, res, found, url.searchParams.has('size')) : sendReceiptProof(req, res, found), true;
+  };
+  return [route];
+}
+
+function sendReceiptProof(req: IncomingMessage, res: ServerResponse, p: Extract<Lookup, { kind: 'proven' }>): void {
+  const body: ReceiptProof = { receipt: p.receipt, index: p.index, checkpoint: p.served.note, inclusion_proof: p.hashes.map(toBase64), ...(p.correctedBy ? { corrected_by: p.correctedBy } : {}) };
+  sendCacheable(req, res, 200, JSON.stringify(body), 'application/json', false);
+}
+
+function sendTlogProof(req: IncomingMessage, res: ServerResponse, p: Extract<Lookup, { kind: 'proven' }>, fixedSize: boolean): void {
+  const text = formatTlogProof({ index: p.index, hashes: p.hashes, checkpoint: p.served.note });
+  // The correction is the verifier's word, outside the proof: told only where nothing is cached forever.
+  const headers: Record<string, string> = !fixedSize && p.correctedBy ? { 'x-chio-corrected-by': p.correctedBy } : {};
+  sendCacheable(req, res, 200, text, 'text/plain; charset=utf-8', fixedSize, headers);
+}
+
+async function lookUp(opts: ReceiptRoutesOptions, id: string, sizeParam: string | null): Promise<Lookup> {
+  const refuse = (outcome: string, code: ChioErrorCode, message: string, headers?: Record<string, string>): Lookup => ({ kind: 'refused', outcome, code, message, ...(headers ? { headers } : {}) });
+  // Attacker-controlled: the id and the size.
+  if (!RECEIPT_ID_PATTERN.test(id)) return refuse('malformed', 'MALFORMED', 'a receipt id is 64 lower-case hex digits');
+  if (sizeParam !== null && (!SIZE.test(sizeParam) || Number(sizeParam) > MAX_TREE_SIZE)) return refuse('malformed', 'MALFORMED', 'size is a tree size: a decimal number from 1');
+  let entry = await readIndexEntry(opts.index, id);
+  if (!entry) {
+    const tail = await opts.pending.search(id);
+    if (tail === 'stored') return { kind: 'pending' };
+    if (tail === 'unknown') return refuse('behind', 'UNAVAILABLE', 'the ledger is behind; try again shortly', { 'retry-after': '1' });
+    // The ledger may have integrated it between the two looks.
+    entry = await readIndexEntry(opts.index, id);
+    if (!entry) return refuse('unknown', 'NOT_FOUND', 'no receipt with this id is stored');
+  }
+  const { index, seq, line, corrected_by } = entry;
+  let served: ServedCheckpoint | undefined;
+  if (sizeParam !== null) {
+    const size = Number(sizeParam);
+    served = await opts.checkpoints.ofSize(size);
+    if (!served) return refuse('unknown', 'NOT_FOUND', `no checkpoint of size ${size} was published`);
+    if (index >= size) return refuse('unknown', 'NOT_FOUND', `receipt ${id} is leaf ${index}, not in the tree of size ${size}`);
+  } else {
+    served = await opts.checkpoints.latestCovering(index);
+    if (!served || index >= served.checkpoint.size) return { kind: 'pending', index };
+  }
+  const receipt = await readStoredReceipt(opts.jsm, seq, line);
+  if (!receipt || receipt.id !== id) throw new ChioError('INTERNAL', `index entry for ${id} names stream seq ${seq} line ${line ?? 0}, which holds another receipt`);
+  const hashes = await proveRecord(served.checkpoint.size, index, opts.tiles.hashReader(served.checkpoint.size));
+  return { kind: 'proven', receipt, index, served, hashes, ...(corrected_by ? { correctedBy: corrected_by } : {}) };
+}

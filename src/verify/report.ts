@@ -1,0 +1,160 @@
+/**
+ * What holds and what does not, check by check, for a posted receipt or tlog-proof (SPEC §7,
+ * `POST /v1/verify`; the explorer page shows the same report). The verify functions elsewhere
+ * in this folder stop at the first failure, which is right for a yes/no answer; a report runs
+ * every check that its inputs allow, so that a reader sees *which* part of a receipt is wrong.
+ * Pure: trust material in, a report out.
+ *
+ * Checks, in order, each `holds`, `fails` (with a ChioError code) or `skipped` (with why):
+ *
+ *   receipt.form          a chio.receipt.v1 object with an RFC 8785 form, within size bounds
+ *   receipt.id            id = SHA-256(JCS(body))
+ *   receipt.kernel_key    the signer is a trusted kernel key
+ *   receipt.signature     Ed25519 over JCS(body) by the key the receipt names
+ *   receipt.chain         seq and prev agree: seq 1 starts a chain (prev 64 zeros), later seqs do not
+ *   receipt.chain_link    extends `previous` (given): same chain, seq + 1, prev = its id
+ *   proof.form            the tlog-proof@v1 text parses
+ *   checkpoint.signature  the proof's checkpoint is signed by the log key
+ *   inclusion             the receipt's leaf is at `index` under the checkpoint's root
+ *
+ * Extension point: a subject is what was posted. A compliance bundle becomes one more subject
+ * (`bundle`) whose checks name their file and line in `where`; the report's shape stays.
+ */
+import { ChioError, type ChioErrorCode } from '../errors/index.js';
+import { fromBase64 } from '../encoding.js';
+import { canonicalBytes } from '../receipt/jcs.js';
+import { GENESIS_PREV, MAX_RECEIPT_BYTES, receiptBodyBytes, receiptIdOf, toReceiptBody, type Receipt } from '../receipt/receipt.js';
+import { checkChainLink, nobleSignatureCheck, toReceipt, verifyReceipt } from '../receipt/verify.js';
+import { checkRecord, leafHash, openCheckpoint, parseVerifierKey, type Checkpoint } from '../tlog/index.js';
+import { parseTlogProof, type TlogProof } from './tlog-proof.js';
+import type { ProofTrust } from './receipt-proof.js';
+
+export type CheckName =
+  | 'receipt.form' | 'receipt.id' | 'receipt.kernel_key' | 'receipt.signature' | 'receipt.chain' | 'receipt.chain_link'
+  | 'proof.form' | 'checkpoint.signature' | 'inclusion';
+
+export interface CheckOutcome {
+  check: CheckName;
+  status: 'holds' | 'fails' | 'skipped';
+  /** Why it fails: the code verifying would throw. */
+  code?: ChioErrorCode;
+  message: string;
+  /** Where in a multi-file subject the check looked (file, line); absent for one receipt. */
+  where?: string;
+}
+
+/** What was posted: a receipt alone, or a receipt with its tlog-proof. */
+export type VerifySubject = 'receipt' | 'tlog-proof';
+
+export interface VerifyRequest {
+  receipt: unknown;
+  /** tlog-proof@v1 text for `receipt`. */
+  proof?: unknown;
+  /** The receipt before `receipt` on its chain, to check the link. */
+  previous?: unknown;
+}
+
+export interface VerifyReport {
+  /** True when no check fails; `skipped` checks say what was not looked at. */
+  ok: boolean;
+  subject: VerifySubject;
+  /** The receipt's id as it claims it (check `receipt.id`). */
+  receipt_id?: string;
+  /** Where the proof places the receipt, when inclusion holds. */
+  included?: { index: number; tree_size: number; origin: string };
+  checks: CheckOutcome[];
+}
+
+/** Members a request may have; anything else is refused so that a typo is not a silent skip. */
+const REQUEST_MEMBERS = new Set(['receipt', 'proof', 'previous']);
+
+/** Check a request's shape (attacker-controlled JSON); throws MALFORMED. */
+export function toVerifyRequest(value: unknown): VerifyRequest {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ChioError('MALFORMED', 'the request is not a JSON object');
+  const unknown = Object.keys(value).filter((k) => !REQUEST_MEMBERS.has(k));
+  if (unknown.length > 0) throw new ChioError('MALFORMED', `unknown member ${JSON.stringify(unknown[0])}; a request has "receipt" and optionally "proof" (tlog-proof@v1 text) and "previous"`);
+  const request = value as Partial<VerifyRequest>;
+  if (!('receipt' in request)) throw new ChioError('MALFORMED', 'the request has no "receipt"');
+  if ('proof' in request && typeof request.proof !== 'string') throw new ChioError('MALFORMED', '"proof" is not tlog-proof@v1 text');
+  return request as VerifyRequest;
+}
+
+/** Run every check the request allows against `trust`; never throws for what was posted. */
+export function reportVerification(request: VerifyRequest, trust: ProofTrust): VerifyReport {
+  const checks: CheckOutcome[] = [];
+  const run = <T>(check: CheckName, holds: string, fn: () => T): T | undefined => {
+    try {
+      const value = fn();
+      checks.push({ check, status: 'holds', message: holds });
+      return value;
+    } catch (err) {
+      if (!(err instanceof ChioError)) throw err;
+      checks.push({ check, status: 'fails', code: err.code, message: err.message });
+      return undefined;
+    }
+  };
+  const skip = (check: CheckName, why: string) => checks.push({ check, status: 'skipped', message: why });
+
+  const form = run('receipt.form', 'a chio.receipt.v1 receipt with an RFC 8785 form', () => receiptForm(request.receipt));
+  if (form) checkReceipt(form.receipt, request.previous, trust, run, skip);
+  else for (const c of ['receipt.id', 'receipt.kernel_key', 'receipt.signature', 'receipt.chain', 'receipt.chain_link'] as const) skip(c, 'the receipt is not well-formed');
+
+  let included: VerifyReport['included'];
+  if (request.proof !== undefined) {
+    const proof = run('proof.form', 'a c2sp.org/tlog-proof@v1 text', () => parseTlogProof(request.proof as string));
+    const checkpoint = proof && run('checkpoint.signature', `signed by the log key ${trust.logKey.split('+')[0]}`, () => openCheckpoint(proof.checkpoint, trust.logKey));
+    if (!proof) skip('checkpoint.signature', 'the proof does not parse');
+    if (proof && checkpoint && form) {
+      const at = run('inclusion', 'the receipt is a leaf of the checkpoint\'s tree', () => checkInclusion(proof, checkpoint, form.bytes));
+      if (at) included = at;
+    } else skip('inclusion', !form ? 'the receipt is not well-formed' : !proof ? 'the proof does not parse' : 'the checkpoint does not verify');
+  }
+  const claimedId = (request.receipt as { id?: unknown } | null)?.id;
+  return {
+    ok: checks.every((c) => c.status !== 'fails'),
+    subject: request.proof !== undefined ? 'tlog-proof' : 'receipt',
+    ...(typeof claimedId === 'string' ? { receipt_id: claimedId } : {}),
+    ...(included ? { included } : {}),
+    checks,
+  };
+}
+
+type Run = <T>(check: CheckName, holds: string, fn: () => T) => T | undefined;
+type Skip = (check: CheckName, why: string) => void;
+
+function receiptForm(value: unknown): { receipt: Receipt; bytes: Uint8Array } {
+  const bytes = canonicalBytes(value);
+  if (bytes.length > MAX_RECEIPT_BYTES) throw new ChioError('RECEIPT_INVALID', `receipt larger than ${MAX_RECEIPT_BYTES} bytes`);
+  return { receipt: toReceipt(value), bytes };
+}
+
+function checkReceipt(receipt: Receipt, previous: unknown, trust: ProofTrust, run: Run, skip: Skip): void {
+  const body = receiptBodyBytes(toReceiptBody(receipt));
+  run('receipt.id', 'the id is the SHA-256 of the receipt body', () => {
+    if (receiptIdOf(body) !== receipt.id) throw new ChioError('RECEIPT_INVALID', 'receipt id does not match its content');
+  });
+  run('receipt.kernel_key', 'signed by a trusted kernel key', () => {
+    if (!trust.kernelKeys.includes(receipt.kernel_key)) throw new ChioError('UNTRUSTED_KEY', `kernel key ${receipt.kernel_key} is not trusted`);
+  });
+  run('receipt.signature', 'the signature verifies with the kernel key the receipt names', () => {
+    const { publicKey } = parseVerifierKey(receipt.kernel_key);
+    const signature = fromBase64(receipt.signature);
+    if (signature.length !== 64 || !nobleSignatureCheck(signature, body, publicKey)) throw new ChioError('SIGNATURE_INVALID', 'receipt signature is invalid');
+  });
+  run('receipt.chain', 'seq and prev agree', () => {
+    if ((receipt.seq === 1) !== (receipt.prev === GENESIS_PREV)) throw new ChioError('CHAIN_BROKEN', receipt.seq === 1 ? 'seq 1 must have prev 64 zeros' : `seq ${receipt.seq} cannot start a chain`);
+  });
+  if (previous === undefined) return skip('receipt.chain_link', 'no "previous" receipt was given');
+  run('receipt.chain_link', 'extends the previous receipt on its chain', () => {
+    const before = toReceipt(previous);
+    verifyReceipt(before, trust.kernelKeys);
+    if (before.chain !== receipt.chain) throw new ChioError('CHAIN_BROKEN', `the previous receipt is on chain ${before.chain}, not ${receipt.chain}`);
+    checkChainLink({ seq: before.seq, id: before.id }, receipt);
+  });
+}
+
+function checkInclusion(proof: TlogProof, checkpoint: Checkpoint, bytes: Uint8Array): VerifyReport['included'] {
+  if (proof.index >= checkpoint.size) throw new ChioError('PROOF_INVALID', `index ${proof.index} is outside the checkpoint's tree of size ${checkpoint.size}`);
+  checkRecord(proof.hashes, checkpoint.size, checkpoint.root, proof.index, leafHash(bytes));
+  return { index: proof.index, tree_size: checkpoint.size, origin: checkpoint.origin };
+}
