@@ -90,7 +90,7 @@ async function showReceipt(id: string, trust: ProofTrust): Promise<void> {
       const body = (await res.json().catch(() => ({}))) as { error?: unknown };
       return setState('error', `The verifier answered ${res.status}${typeof body.error === 'string' ? `: ${body.error}` : ''}.`);
     }
-    const answer: unknown = await res.json();
+    const answer: unknown = await res.json().catch(() => null); // not JSON: every check fails, red
     const report = reportServedProof(answer, id, trust);
     showChecks(report.checks);
     showFields(answer as { receipt?: Receipt; index?: unknown; corrected_by?: unknown });
