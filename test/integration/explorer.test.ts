@@ -15,6 +15,7 @@ import { buildExplorer } from '../../scripts/build-explorer.js';
 import { buildCheckRequest } from '../../src/cli/envoy-request.js';
 import { sendCheck } from '../../src/cli/check.js';
 import { demoToken } from '../../src/up.js';
+import { generateSignerKey } from '../../src/tlog/index.js';
 import type { ReceiptProof } from '../../src/verify/receipt-proof.js';
 import { startTestNats, tempDir, type TestNats } from '../support/nats.js';
 import { REPO_ROOT, startTestChio, testConfig, type TestChio } from '../support/chio.js';
@@ -135,6 +136,22 @@ describe('the explorer page in headless Chromium', { timeout: 90_000 }, () => {
     await lookUp(page, denyId);
     expect(await page.getAttribute('#result', 'data-state')).toBe('failed');
     expect(await checkStatuses(page)).toMatchObject({ 'receipt.id': 'fails', 'receipt.signature': 'fails', inclusion: 'fails', 'checkpoint.signature': 'holds' });
+    await page.close();
+  });
+
+  it('checks with the keys pinned in the URL instead of the verifier\'s: another log key turns the checkpoints red', async () => {
+    const { page } = await openPage();
+    const keys = (await (await fetch(`${chio.verifierUrl}/v1/keys`)).json()) as { log: string; kernels: string[] };
+    const otherLog = generateSignerKey('chio.local/receipts', () => new Uint8Array(32).fill(9)).verifierKey;
+    const pin = (log: string) => `&log_key=${encodeURIComponent(log)}&kernel_key=${encodeURIComponent(keys.kernels[0]!)}`;
+    await page.goto(`${chio.verifierUrl}/?id=${allowId}${pin(otherLog)}`);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+    expect(await page.textContent('#trust-source')).toContain('pinned');
+    expect(await page.getAttribute('#checkpoint-status', 'data-status')).toBe('fails');
+    expect(await checkStatuses(page)).toMatchObject({ 'checkpoint.signature': 'fails', inclusion: 'skipped', 'receipt.signature': 'holds' });
+    await page.goto(`${chio.verifierUrl}/?id=${allowId}${pin(keys.log)}`);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+    expect(await page.getAttribute('#result', 'data-state')).toBe('verified');
     await page.close();
   });
 
