@@ -153,6 +153,7 @@ export function welcome(config: ChioConfig, chio: RunningChio, token: string | u
           `  npx chio check${addr} --method POST --path /tools/hello                                                # deny 401`,
         ]),
     `  npx chio prove${url} <receipt id printed by check>`,
+    `  open http://${host}:${chio.verifier.httpPort}/?id=<receipt id>   # the explorer: the same checks in your browser`,
     '',
     'Ctrl-C stops Chio cleanly; `npm start` again continues the same keys and log.',
     '',

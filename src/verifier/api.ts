@@ -11,6 +11,7 @@
  *   GET /v1/policies/<hash>          an archived policy set (policy-route.ts)
  *   POST /v1/verify                  what holds of a posted receipt or proof (verify-route.ts)
  *   GET /tile/…                      C2SP tlog-tiles
+ *   GET /                            the explorer page (explorer-route.ts)
  *
  * Every 200 carries an ETag; answers that can never change (full tiles and bundles, a
  * consistency proof between two published sizes, a tlog-proof against a fixed size, an
@@ -29,6 +30,7 @@ import { receiptRoutes } from './receipt-routes.js';
 import { StoredHashCache } from './stored-hash-cache.js';
 import { policyRoute } from './policy-route.js';
 import { verifyRoute } from './verify-route.js';
+import { explorerRoute } from './explorer-route.js';
 
 export interface VerifierApiOptions {
   js: JetStreamClient;
@@ -36,6 +38,8 @@ export interface VerifierApiOptions {
   resources: ChioResources;
   logKey: string;
   kernelKeys: readonly string[];
+  /** Where the built explorer page is; dist/explorer/ of this package by default. */
+  explorerDir?: string;
 }
 
 export function verifierRoutes(opts: VerifierApiOptions): Route[] {
@@ -104,6 +108,7 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
     tile,
     policyRoute(opts.resources.policies),
     verifyRoute(trust),
+    explorerRoute(opts.explorerDir),
   ];
 }
 

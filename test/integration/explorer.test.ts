@@ -1,0 +1,177 @@
+/**
+ * The explorer page (SPEC §7, `GET /`) end to end in headless Chromium: a live stack (real
+ * nats-server, authz, ledger, verifier), real Checks over gRPC, then the page looks a receipt
+ * up and checks it in the browser — green for the real answer, red when the served proof or
+ * receipt is tampered with on the way (a Playwright route override). Screenshots of both go to
+ * test/artifacts/.
+ *
+ * Needs Debian's chromium at /usr/bin/chromium (`.ci/run` installs it).
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { buildExplorer } from '../../scripts/build-explorer.js';
+import { buildCheckRequest } from '../../src/cli/envoy-request.js';
+import { sendCheck } from '../../src/cli/check.js';
+import { demoToken } from '../../src/up.js';
+import { generateSignerKey } from '../../src/tlog/index.js';
+import type { ReceiptProof } from '../../src/verify/receipt-proof.js';
+import { startTestNats, tempDir, type TestNats } from '../support/nats.js';
+import { REPO_ROOT, startTestChio, testConfig, type TestChio } from '../support/chio.js';
+
+export const ARTIFACTS = join(REPO_ROOT, 'test/artifacts');
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'];
+
+let nats: TestNats;
+let chio: TestChio;
+let browser: Browser;
+let allowId: string;
+let denyId: string;
+
+async function check(path: string, method: string, headers: Record<string, string> = {}): Promise<string> {
+  const answer = await sendCheck(chio.grpcAddr, buildCheckRequest({ method, path, host: 'tools.chio.local', headers, principal: 'spiffe://cluster.local/ns/agents/sa/agent' }));
+  return answer.receiptId!;
+}
+
+/** Wait until the latest checkpoint covers `size` leaves, so each proof has at least one hash. */
+async function publishedAtLeast(size: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const res = await fetch(`${chio.verifierUrl}/checkpoint`);
+    if (res.status === 200 && Number((await res.text()).split('\n')[1]) >= size) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no checkpoint of ${size} leaves was published`);
+}
+
+/** A page that records failed loads, console errors (a CSP violation is one) and uncaught exceptions. */
+async function openPage(): Promise<{ page: Page; problems: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 1400 } });
+  const problems: string[] = [];
+  page.on('console', (m) => void (m.type() === 'error' && problems.push(m.text())));
+  page.on('pageerror', (e) => problems.push(String(e)));
+  page.on('response', (r) => void (r.status() >= 400 && problems.push(`${r.status()} ${r.url()}`)));
+  return { page, problems };
+}
+
+async function lookUp(page: Page, id: string): Promise<void> {
+  await page.goto(`${chio.verifierUrl}/?id=${id}`);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+}
+
+const checkStatuses = (page: Page) =>
+  page.$$eval('#checks li', (items) => Object.fromEntries(items.map((li) => [li.getAttribute('data-check'), li.getAttribute('data-status')])));
+
+beforeAll(async () => {
+  await buildExplorer();
+  mkdirSync(ARTIFACTS, { recursive: true });
+  nats = await startTestNats();
+  chio = await startTestChio(testConfig(tempDir('chio-explorer-'), nats.current.url));
+  allowId = await check('/tools/hello', 'POST', { 'x-chio-capability-token': demoToken(chio.config) });
+  denyId = await check('/admin', 'DELETE');
+  await publishedAtLeast(2);
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await chio?.stop();
+  await nats?.cleanup();
+});
+
+describe('the explorer page in headless Chromium', { timeout: 90_000 }, () => {
+  it('verifies a real receipt in the browser: every check green, with the checkpoint and the chart', async () => {
+    const { page, problems } = await openPage();
+    await lookUp(page, allowId);
+    expect(await page.getAttribute('#result', 'data-state')).toBe('verified');
+    expect(await page.textContent('#banner')).toContain('Verified in this browser');
+    expect(await checkStatuses(page)).toEqual({
+      'receipt.form': 'holds', 'receipt.id': 'holds', 'receipt.kernel_key': 'holds', 'receipt.signature': 'holds', 'receipt.chain': 'holds',
+      'proof.form': 'holds', 'checkpoint.signature': 'holds', inclusion: 'holds', 'receipt.requested': 'holds',
+    });
+    const fields = await page.textContent('#fields');
+    expect(fields).toContain('allow');
+    expect(fields).toContain('POST tools.chio.local /tools/hello');
+    const policyHref = await page.getAttribute('#fields a[href^="/v1/policies/"]', 'href');
+    expect(policyHref).toBe(`/v1/policies/${chio.authz.policyHash}`);
+    expect((await fetch(`${chio.verifierUrl}${policyHref}`)).status).toBe(200);
+    expect(await page.getAttribute('#checkpoint-status', 'data-status')).toBe('holds');
+    expect(await page.textContent('#checkpoint')).toContain('chio.local/receipts');
+    // The chart counts both decisions made above (in one or two minutes).
+    const columns = await page.$$eval('#chart g[data-minute]', (gs) => gs.map((g) => ({ allow: Number(g.getAttribute('data-allow')), deny: Number(g.getAttribute('data-deny')) })));
+    expect(columns.reduce((s, c) => ({ allow: s.allow + c.allow, deny: s.deny + c.deny }), { allow: 0, deny: 0 })).toEqual({ allow: 1, deny: 1 });
+    await page.screenshot({ path: join(ARTIFACTS, 'explorer-verified.png'), fullPage: true });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('shows a denied receipt with its guard and reason', async () => {
+    const { page } = await openPage();
+    await lookUp(page, denyId);
+    expect(await page.getAttribute('#result', 'data-state')).toBe('verified');
+    const fields = await page.textContent('#fields');
+    expect(fields).toContain('deny');
+    expect(fields).toContain('Policy');
+    expect(fields).toContain('401');
+    await page.close();
+  });
+
+  it('turns inclusion red when the served inclusion proof is tampered with', async () => {
+    const { page } = await openPage();
+    await tamper(page, allowId, (answer) => {
+      const first = answer.inclusion_proof[0]!;
+      answer.inclusion_proof[0] = (first[0] === 'A' ? 'B' : 'A') + first.slice(1);
+    });
+    await lookUp(page, allowId);
+    expect(await page.getAttribute('#result', 'data-state')).toBe('failed');
+    expect(await page.textContent('#banner')).toContain('Does NOT verify');
+    expect(await checkStatuses(page)).toMatchObject({ inclusion: 'fails', 'receipt.signature': 'holds', 'checkpoint.signature': 'holds' });
+    await page.screenshot({ path: join(ARTIFACTS, 'explorer-tampered-proof.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('turns the id and signature red when the served receipt is tampered with', async () => {
+    const { page } = await openPage();
+    await tamper(page, denyId, (answer) => (answer.receipt.decision.verdict = 'allow'));
+    await lookUp(page, denyId);
+    expect(await page.getAttribute('#result', 'data-state')).toBe('failed');
+    expect(await checkStatuses(page)).toMatchObject({ 'receipt.id': 'fails', 'receipt.signature': 'fails', inclusion: 'fails', 'checkpoint.signature': 'holds' });
+    await page.close();
+  });
+
+  it('checks with the keys pinned in the URL instead of the verifier\'s: another log key turns the checkpoints red', async () => {
+    const { page } = await openPage();
+    const keys = (await (await fetch(`${chio.verifierUrl}/v1/keys`)).json()) as { log: string; kernels: string[] };
+    const otherLog = generateSignerKey('chio.local/receipts', () => new Uint8Array(32).fill(9)).verifierKey;
+    const pin = (log: string) => `&log_key=${encodeURIComponent(log)}&kernel_key=${encodeURIComponent(keys.kernels[0]!)}`;
+    await page.goto(`${chio.verifierUrl}/?id=${allowId}${pin(otherLog)}`);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+    expect(await page.textContent('#trust-source')).toContain('pinned');
+    expect(await page.getAttribute('#checkpoint-status', 'data-status')).toBe('fails');
+    expect(await checkStatuses(page)).toMatchObject({ 'checkpoint.signature': 'fails', inclusion: 'skipped', 'receipt.signature': 'holds' });
+    await page.goto(`${chio.verifierUrl}/?id=${allowId}${pin(keys.log)}`);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+    expect(await page.getAttribute('#result', 'data-state')).toBe('verified');
+    await page.close();
+  });
+
+  it('says so when the id is unknown or malformed', async () => {
+    const { page } = await openPage();
+    await lookUp(page, 'ab'.repeat(32));
+    expect(await page.getAttribute('#result', 'data-state')).toBe('error');
+    expect(await page.textContent('#banner')).toContain('404');
+    await lookUp(page, 'not-an-id');
+    expect(await page.getAttribute('#result', 'data-state')).toBe('error');
+    await page.close();
+  });
+});
+
+/** Change what the verifier answers for GET /v1/receipts/<id> on its way to the page. */
+async function tamper(page: Page, id: string, change: (answer: ReceiptProof) => void): Promise<void> {
+  await page.route(`**/v1/receipts/${id}`, async (route) => {
+    const response = await route.fetch();
+    const answer = (await response.json()) as ReceiptProof;
+    change(answer);
+    await route.fulfill({ response, json: answer });
+  });
+}
