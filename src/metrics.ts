@@ -49,3 +49,6 @@ export const policyReloadsTotal = new Counter({
   labelNames: ['result'] as const,
   registers: [registry],
 });
+
+export const ledgerWriter = new Gauge({ name: 'chio_ledger_writer', help: 'Writer lease state of this ledger: 1 writer (holds the lease), 0 standby', registers: [registry] });
+export const ledgerTakeoversTotal = new Counter({ name: 'chio_ledger_takeovers_total', help: 'Times this ledger took the writer lease over from a holder that stopped renewing it', registers: [registry] });

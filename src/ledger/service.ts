@@ -23,7 +23,8 @@ export async function startLedger(config: ChioConfig, nc: NatsConnection, log: L
   const resources = await ensureResources(nc, config.replicas);
   const ledger = new Ledger({ nc, resources, kernelKeys, origin: config.logOrigin, logSignerKey: logKey.signerKey, checkpointIntervalMs: config.checkpointIntervalMs, log });
   await ledger.start();
-  const ready = () => (nc.isClosed() ? 'NATS connection is closed' : undefined);
+  // A standby is alive (/health) but not ready: it answers nothing a writer would (SPEC §1).
+  const ready = () => (nc.isClosed() ? 'NATS connection is closed' : ledger.role === 'standby' ? 'standby' : undefined);
   const http = await startHttpServer({ bind: config.bind, port: config.ledgerPort, log, ready });
   return {
     httpPort: http.port,

@@ -7,13 +7,18 @@
  *   Chio-Reason        the reason, one line, at most MAX_REASON_LENGTH characters
  *   Chio-Stream-Seq    the receipt's sequence in CHIO_RECEIPTS
  *
- * and Nats-Msg-Id `q-<stream seq>`, so that quarantining the same message again after a
- * crash stores it once.
+ * and Nats-Msg-Id `q-<stream seq>`.
+ *
+ * A message is quarantined once, whatever the replay and however long the outage before it
+ * (the stream's duplicate window is two minutes): the ledger quarantines in receipts-stream
+ * order, so the Chio-Stream-Seq of the stream's last message says how far it got
+ * (readQuarantineMark), and the writer skips anything at or before it. Each publish also names
+ * the quarantine stream's last sequence, so a ledger that lost its lease cannot add to it.
  */
 import { headers } from '@nats-io/transport-node';
-import type { JetStreamClient } from '@nats-io/jetstream';
+import { JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { ChioErrorCode } from '../errors/index.js';
-import { QUARANTINE_SUBJECT_PREFIX } from './resources.js';
+import { QUARANTINE_STREAM, QUARANTINE_SUBJECT_PREFIX } from './resources.js';
 
 /** Reasons are cut to this length: a header, not a log. */
 export const MAX_REASON_LENGTH = 512;
@@ -28,10 +33,33 @@ export interface QuarantinedReceipt {
   reason: string;
 }
 
-export async function quarantineReceipt(js: JetStreamClient, q: QuarantinedReceipt): Promise<void> {
+/** How far quarantining got: the quarantine stream's last sequence, and the receipts-stream sequence it names. */
+export interface QuarantineMark {
+  lastSeq: number;
+  /** Chio-Stream-Seq of the last quarantined message; 0 when none (or it was purged). */
+  receiptSeq: number;
+}
+
+export async function readQuarantineMark(jsm: JetStreamManager): Promise<QuarantineMark> {
+  const lastSeq = (await jsm.streams.info(QUARANTINE_STREAM)).state.last_seq;
+  if (lastSeq === 0) return { lastSeq, receiptSeq: 0 };
+  const last = await jsm.streams.getMessage(QUARANTINE_STREAM, { seq: lastSeq }).catch((err: unknown) => {
+    if (err instanceof JetStreamApiError && err.status === 404) return null; // purged by an operator
+    throw err;
+  });
+  const receiptSeq = Number(last?.header.get('Chio-Stream-Seq') ?? 0);
+  return { lastSeq, receiptSeq: Number.isSafeInteger(receiptSeq) ? receiptSeq : 0 };
+}
+
+/**
+ * Append `q` to the quarantine stream, only if its last sequence is still `mark.lastSeq`;
+ * returns the new mark. Throws the server's wrong-last-sequence error when another write came first.
+ */
+export async function quarantineReceipt(js: JetStreamClient, q: QuarantinedReceipt, mark: QuarantineMark): Promise<QuarantineMark> {
   const h = headers();
   h.set('Chio-Reason-Code', q.code);
   h.set('Chio-Reason', q.reason.replace(/[\r\n]/g, ' ').slice(0, MAX_REASON_LENGTH));
   h.set('Chio-Stream-Seq', String(q.seq));
-  await js.publish(`${QUARANTINE_SUBJECT_PREFIX}.${q.chain ?? 'unknown'}`, q.data, { headers: h, msgID: `q-${q.seq}` });
+  const ack = await js.publish(`${QUARANTINE_SUBJECT_PREFIX}.${q.chain ?? 'unknown'}`, q.data, { headers: h, msgID: `q-${q.seq}`, expect: { lastSequence: mark.lastSeq } });
+  return { lastSeq: ack.seq, receiptSeq: q.seq };
 }

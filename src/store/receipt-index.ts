@@ -17,15 +17,30 @@ export interface IndexEntry {
   corrected_by?: string;
 }
 
+/** Values are at most this long: the longest entry (with corrected_by) is about 120 bytes. */
+export const MAX_INDEX_VALUE_BYTES = 256;
+
 /** The index entry of receipt `id`, or undefined when the ledger has not integrated it. */
 export async function readIndexEntry(index: KV, id: string): Promise<IndexEntry | undefined> {
-  const entry = await index.get(id);
-  if (!entry || entry.operation !== 'PUT') return undefined;
-  const { index: leaf, seq, corrected_by } = entry.json<IndexEntry>();
-  return { index: leaf, seq, ...(corrected_by !== undefined ? { corrected_by } : {}) };
+  return (await readIndexRecord(index, id)).entry;
 }
 
-export async function writeIndexEntry(index: KV, id: string, entry: IndexEntry): Promise<void> {
+/** The entry of `id` and its KV revision (0 when the key was never written), for a revision-checked write. */
+export async function readIndexRecord(index: KV, id: string): Promise<{ entry: IndexEntry | undefined; revision: number }> {
+  const stored = await index.get(id);
+  if (!stored) return { entry: undefined, revision: 0 };
+  if (stored.operation !== 'PUT') return { entry: undefined, revision: stored.revision };
+  const { index: leaf, seq, corrected_by } = stored.json<IndexEntry>();
+  return { entry: { index: leaf, seq, ...(corrected_by !== undefined ? { corrected_by } : {}) }, revision: stored.revision };
+}
+
+/**
+ * Write the entry of `id`. With `revision`, only if the key is still at that revision (0: never
+ * written), so that a ledger that lost its lease cannot overwrite a newer entry; throws the
+ * server's wrong-last-sequence error otherwise.
+ */
+export async function writeIndexEntry(index: KV, id: string, entry: IndexEntry, revision?: number): Promise<number> {
   const { index: leaf, seq, corrected_by } = entry;
-  await index.put(id, JSON.stringify({ index: leaf, seq, ...(corrected_by !== undefined ? { corrected_by } : {}) } satisfies IndexEntry));
+  const text = JSON.stringify({ index: leaf, seq, ...(corrected_by !== undefined ? { corrected_by } : {}) } satisfies IndexEntry);
+  return index.put(id, text, revision === undefined ? {} : { previousSeq: revision });
 }
