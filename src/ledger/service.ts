@@ -21,7 +21,7 @@ export async function startLedger(config: ChioConfig, nc: NatsConnection, log: L
   }
   const kernelKeys = [loadKey(config.keyDir, 'kernel').verifierKey];
   const resources = await ensureResources(nc, config.replicas);
-  const ledger = new Ledger({ nc, resources, kernelKeys, origin: config.logOrigin, logSignerKey: logKey.signerKey, checkpointIntervalMs: config.checkpointIntervalMs, log });
+  const ledger = new Ledger({ nc, resources, kernelKeys, origin: config.logOrigin, logSignerKey: logKey.signerKey, checkpointIntervalMs: config.checkpointIntervalMs, lease: { holder: config.ledgerId }, log });
   await ledger.start();
   // A standby is alive (/health) but not ready: it answers nothing a writer would (SPEC §1).
   const ready = () => (nc.isClosed() ? 'NATS connection is closed' : ledger.role === 'standby' ? 'standby' : undefined);

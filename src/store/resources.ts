@@ -7,7 +7,6 @@
  *   chio-index        KV      <receipt id> → {"index", "seq"}                 (≤ 256 bytes, history 1)
  *   chio-chains       KV      <chain id>   → last integrated {"seq", "id", "index"} (≤ 256 bytes, history 1)
  *   chio-ledger       KV      state        → integration progress and the writer lease
- *   chio-kernel-keys  KV      <key id hex> → a trusted kernel verifier key and its validity window
  *   chio-tiles        KV      tile/<L>/…   → hash tiles (C2SP tlog-tiles)
  *   chio-entries      object  tile/entries/… → entry bundles (C2SP tlog-tiles)
  *   chio-revocations  KV      sha256(capability id) → {"revoked_at", "reason"?}
@@ -27,8 +26,6 @@ import { MAX_RECEIPT_BYTES } from '../receipt/receipt.js';
 import { MAX_INDEX_VALUE_BYTES } from './receipt-index.js';
 import { MAX_CHAIN_HEAD_VALUE_BYTES } from './chain-heads.js';
 
-/** Bound on a kernel-keys record: a verifier key (< 100 bytes) and two timestamps. */
-export const MAX_KERNEL_KEY_VALUE_BYTES = 1024;
 
 export const RECEIPTS_STREAM = 'CHIO_RECEIPTS';
 export const RECEIPTS_SUBJECT_PREFIX = 'chio.receipts';
@@ -42,7 +39,6 @@ export const LEDGER_BUCKET = 'chio-ledger';
 export const TILES_BUCKET = 'chio-tiles';
 export const ENTRIES_STORE = 'chio-entries';
 export const REVOCATIONS_BUCKET = 'chio-revocations';
-export const KERNEL_KEYS_BUCKET = 'chio-kernel-keys';
 
 /** Window in which JetStream drops a second publish of the same Nats-Msg-Id (a receipt id). */
 const DUPLICATE_WINDOW_NS = 2 * 60 * 1_000_000_000;
@@ -60,7 +56,6 @@ export interface ChioResources {
   ledger: KV;
   tiles: KV;
   entries: ObjectStore;
-  kernelKeys: KV;
 }
 
 function streamConfigs(replicas: number): Array<Partial<StreamConfig> & { name: string }> {
@@ -109,15 +104,14 @@ export async function ensureResources(nc: NatsConnection, replicas = 1): Promise
   const kvm = new Kvm(nc);
   const objm = new Objm(nc);
   const bucket = (name: string, maxValueSize = -1) => openBucket(nc, kvm, name, { replicas, history: 1, storage: StorageType.File, maxValueSize });
-  const [index, chains, ledger, tiles, kernelKeys] = await Promise.all([
+  const [index, chains, ledger, tiles] = await Promise.all([
     bucket(INDEX_BUCKET, MAX_INDEX_VALUE_BYTES),
     bucket(CHAINS_BUCKET, MAX_CHAIN_HEAD_VALUE_BYTES),
     bucket(LEDGER_BUCKET),
     bucket(TILES_BUCKET),
-    bucket(KERNEL_KEYS_BUCKET, MAX_KERNEL_KEY_VALUE_BYTES),
   ]);
   const entries = await objm.create(ENTRIES_STORE, { replicas, storage: StorageType.File });
-  return { index, chains, ledger, tiles, entries, kernelKeys };
+  return { index, chains, ledger, tiles, entries };
 }
 
 /**
