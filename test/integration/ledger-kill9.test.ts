@@ -1,7 +1,7 @@
 /**
  * kill -9 anywhere (issue: the ledger survives a real process kill at any instant, with proof).
  * `chio ledger` runs as a child process while receipts keep arriving on several chains (and a
- * few refused ones), and is SIGKILLed at KILLS random instants — most shortly after it became
+ * few refused ones) until the last kill, and is SIGKILLed at KILLS random instants — most shortly after it became
  * the writer, while it integrates its backlog, some during start-up — and started again each
  * time. Afterwards the log is exactly what an uninterrupted run makes of the same stream
  * (test/support/log-audit.ts): same root, every id indexed once, every refused message
@@ -23,12 +23,12 @@ import { readLatestCheckpoint } from '../../src/store/checkpoints.js';
 import { generateKeys, loadVerifierKey } from '../../src/keys.js';
 import { canonicalBytes } from '../../src/receipt/jcs.js';
 import { newEd25519SignerKey, openCheckpoint } from '../../src/tlog/index.js';
-import { chainOf, kernelOf } from '../unit/receipt/helpers.js';
+import { chainOf, draftOf, kernelOf, signReceipt } from '../unit/receipt/helpers.js';
+import { GENESIS_PREV } from '../../src/receipt/receipt.js';
 
 const KILLS = 20;
 const SEED = Number(process.env.CHIO_KILL_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const CHAINS = 4;
-const PER_CHAIN = 1200;
 
 /** mulberry32: a small seeded PRNG, so a failing kill plan can be replayed. */
 function prng(seed: number): () => number {
@@ -70,18 +70,28 @@ afterAll(async () => {
   await nats?.cleanup();
 });
 
-/** Store receipts on CHAINS chains in bursts, with a refused message (forged or garbage) now and then. */
-async function produce(stopAt: () => boolean): Promise<number> {
-  const chains = Array.from({ length: CHAINS }, (_, c) => chainOf(PER_CHAIN, kernel, `kill9-${c}`));
+/**
+ * Store receipts on CHAINS chains in bursts until `done()`, with a refused message (forged or
+ * garbage) now and then, so that every restarted ledger finds a backlog to integrate.
+ */
+async function produce(done: () => boolean): Promise<number> {
   const forger = kernelOf(92);
+  const heads = Array.from({ length: CHAINS }, () => ({ seq: 0, prev: GENESIS_PREV }));
   let stored = 0;
-  for (let i = 0; i < PER_CHAIN; i += 10) {
-    const burst = chains.flatMap((chain) => chain.slice(i, i + 10));
-    for (const r of burst) await js.publish(receiptSubject(r.chain), canonicalBytes(r), { msgID: r.id });
-    const forged = chainOf(1, forger, 'kill9-forged')[0]!;
-    if (i % 100 === 0) await js.publish(receiptSubject('kill9-bad'), i % 200 === 0 ? new TextEncoder().encode(`garbage ${i}`) : canonicalBytes(forged), { msgID: `bad-${i}` });
-    stored += burst.length;
-    if (!stopAt()) await new Promise((r) => setTimeout(r, 60));
+  for (let burst = 0; !done(); burst++) {
+    for (const [c, head] of heads.entries()) {
+      for (let k = 0; k < 10; k++) {
+        const r = signReceipt(draftOf(stored), { chain: `kill9-${c}`, seq: head.seq + 1, prev: head.prev }, kernel);
+        await js.publish(receiptSubject(r.chain), canonicalBytes(r), { msgID: r.id });
+        Object.assign(head, { seq: r.seq, prev: r.id });
+        stored += 1;
+      }
+    }
+    if (burst % 10 === 0) {
+      const bad = burst % 20 === 0 ? new TextEncoder().encode(`garbage ${burst}`) : canonicalBytes(chainOf(1, forger, 'kill9-forged')[0]!);
+      await js.publish(receiptSubject('kill9-bad'), bad, { msgID: `bad-${burst}` });
+    }
+    await new Promise((r) => setTimeout(r, 100));
   }
   return stored;
 }
@@ -104,7 +114,7 @@ describe('chio ledger under kill -9', () => {
       // a batch of its backlog, at a random instant of the integration that follows.
       const duringStartUp = killsDone % 4 === 3;
       if (!duringStartUp) {
-        await waitFor(async () => ((await readLedgerState(resources.ledger)).streamSeq > seqAtSpawn ? true : undefined), 60_000, 'the ledger to integrate', 20);
+        await waitFor(async () => ((await readLedgerState(resources.ledger)).streamSeq > seqAtSpawn ? true : undefined), 120_000, 'the ledger to integrate', 20);
       }
       await new Promise((r) => setTimeout(r, Math.floor(random() * (duringStartUp ? 1500 : 1000))));
       await ledger.kill('SIGKILL');
