@@ -63,6 +63,9 @@ const SETTINGS = {
   // Up to 60 characters: a lane adds `-<n>` and a chain id is at most 64 (a NATS subject token).
   chainId: ['CHIO_CHAIN_ID', z.string().regex(/^[A-Za-z0-9_-]{1,60}$/, 'must match [A-Za-z0-9_-]{1,60}').optional()],
   lanes: ['CHIO_LANES', z.coerce.number().int().min(1).max(MAX_LANES).default(DEFAULT_LANES)],
+  // The ledger's id in the writer lease; unique per replica (a pod name). A ledger restarted
+  // with the same id takes its lease back at once instead of after the lease TTL.
+  ledgerId: ['CHIO_LEDGER_ID', z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must match [A-Za-z0-9._-]{1,128}').optional()],
   logLevel: ['CHIO_LOG_LEVEL', z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info')],
   logFormat: ['CHIO_LOG_FORMAT', z.enum(LOG_FORMATS).default('auto')],
 } as const;

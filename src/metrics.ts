@@ -113,6 +113,8 @@ export const ready = new Gauge({
 export interface LedgerView {
   /** The log origin (CHIO_LOG_ORIGIN): the `origin` label. */
   origin: string;
+  /** False while the ledger is a standby: it then reports no sample. */
+  isWriter?(): boolean;
   /** Stream messages not yet integrated (or skipped): receipts-stream last sequence − integrated sequence. A message holds one or more receipts of a chain. */
   lagMessages(): number;
   /** Seconds since the latest checkpoint was published; undefined before any. */
@@ -122,6 +124,7 @@ export interface LedgerView {
 }
 
 const ledgerViews = new Set<LedgerView>();
+const writerViews = () => [...ledgerViews].filter((v) => v.isWriter?.() ?? true);
 
 /** Report a running ledger's lag and checkpoint age; returns the function that stops it. */
 export function watchLedger(view: LedgerView): () => void {
@@ -138,7 +141,7 @@ export const ledgerLag = new Gauge({
   registers: [registry],
   collect() {
     this.reset();
-    for (const v of ledgerViews) this.set({ origin: v.origin }, v.lagMessages());
+    for (const v of writerViews()) this.set({ origin: v.origin }, v.lagMessages());
   },
 });
 
@@ -149,7 +152,7 @@ export const checkpointAge = new Gauge({
   registers: [registry],
   collect() {
     this.reset();
-    for (const v of ledgerViews) {
+    for (const v of writerViews()) {
       const age = v.checkpointAgeSeconds();
       if (age !== undefined) this.set({ origin: v.origin }, age);
     }
@@ -163,9 +166,12 @@ export const quarantinedReceipts = new Gauge({
   registers: [registry],
   async collect() {
     this.reset();
-    for (const v of ledgerViews) {
+    for (const v of writerViews()) {
       const count = await v.quarantinedReceipts();
       if (count !== undefined) this.set({ origin: v.origin }, count);
     }
   },
 });
+
+export const ledgerWriter = new Gauge({ name: 'chio_ledger_writer', help: 'Writer lease state of this ledger: 1 writer (holds the lease), 0 standby', registers: [registry] });
+export const ledgerTakeoversTotal = new Counter({ name: 'chio_ledger_takeovers_total', help: 'Times this ledger took the writer lease over from a holder that stopped renewing it', registers: [registry] });

@@ -58,6 +58,8 @@ export type ChioErrorCode =
   | 'PENDING'
   | 'UNAVAILABLE'
   | 'TIMEOUT'
+  /** The ledger's write lost a revision check: another ledger holds the writer lease now. */
+  | 'LEDGER_FENCED'
   | 'CONFIG_INVALID'
   | 'INTERNAL';
 

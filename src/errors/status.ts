@@ -84,6 +84,7 @@ export const STATUS: Readonly<Record<ChioErrorCode, WireStatus>> = {
   PENDING: { grpc: GRPC.UNAVAILABLE, http: 202, exit: 1 },
   UNAVAILABLE: { grpc: GRPC.UNAVAILABLE, http: 503, exit: 1 },
   TIMEOUT: { grpc: GRPC.DEADLINE_EXCEEDED, http: 504, exit: 1 },
+  LEDGER_FENCED: { grpc: GRPC.UNAVAILABLE, http: 503, exit: 1, reason: 'ledger is standby' },
   CONFIG_INVALID: { grpc: GRPC.FAILED_PRECONDITION, http: 500, exit: 2 },
   INTERNAL: { grpc: GRPC.INTERNAL, http: 500, exit: 1, reason: 'internal error' },
 };

@@ -2,36 +2,47 @@
  * The integrator: plans each batch with the pure `integrate` (integrate.ts) and applies the
  * plan to JetStream, per batch in this order, so that a crash at any point is repaired by
  * integrating the same messages again (the ledger resumes from the committed state):
- *   1. quarantine   refused receipts, with the reason (once per message: Nats-Msg-Id)
+ *   1. quarantine   refused receipts, with the reason (once per message: the quarantine mark)
  *   2. index        id → {index, seq}, and corrected_by on a receipt a correction names
  *                   (an entry at index ≥ state.size is from an unfinished batch)
  *   3. chains       chain → head
  *   4. tiles        hash tiles, then entry bundles, for the new leaves
  *   5. state        {size, streamSeq}    (the commit point: the tree now has `size` leaves)
+ *   6. partials     partial tiles and bundles whose full one step 4 stored are deleted
  * Re-integration is deterministic, so it writes the same bytes to the same paths.
+ *
+ * Fencing (one writer at a time, src/store/ledger-lease.ts): the commit is a revision-checked
+ * write of the lease record, and so is every write that changes a record a later batch may
+ * have changed already — index entries and chain heads at the revision the plan read them at,
+ * quarantine at the stream's last sequence. A ledger that lost its lease while paused can thus
+ * only write bytes the new holder writes too (tiles, bundles, new index entries: functions of
+ * the stream) before its first revision check fails with LEDGER_FENCED.
  */
 import type { KV } from '@nats-io/kv';
-import type { JetStreamClient } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { ChioError } from '../errors/index.js';
 import { createNodeSignatureCheck } from '../crypto/ed25519.js';
-import { treeHash, type Hash } from '../tlog/index.js';
+import { TILE_HEIGHT, entriesPath, tilePath, treeHash, type Hash } from '../tlog/index.js';
 import { integrationBatchDuration, receiptsDuplicateTotal, receiptsIntegratedTotal, receiptsQuarantinedTotal, treeSize } from '../metrics.js';
 import { TILE_WIDTH, type TileStore } from '../store/tile-store.js';
-import { readLedgerState, writeLedgerState, type LedgerState } from '../store/ledger-state.js';
-import { readIndexEntry, writeIndexEntry } from '../store/receipt-index.js';
-import { readChainHead, writeChainHead, type IntegratedChainHead } from '../store/chain-heads.js';
-import { quarantineReceipt } from '../store/quarantine.js';
+import { isWrongLastSequence, type LedgerState } from '../store/ledger-state.js';
+import type { LedgerLease } from '../store/ledger-lease.js';
+import { readIndexRecord, writeIndexEntry } from '../store/receipt-index.js';
+import { readChainHeadRecord, writeChainHead, type IntegratedChainHead } from '../store/chain-heads.js';
+import { isBeforeMark, quarantineReceipt, readQuarantineMark, type QuarantineMark } from '../store/quarantine.js';
 import type { StoredMessage } from '../store/receipts.js';
 import { integrate, type IntegrationChecks, type IntegrationPlan, type IntegrationReader, type TreeState } from './integrate.js';
 
 export interface IntegratorOptions {
   js: JetStreamClient;
+  jsm: JetStreamManager;
   index: KV;
   chains: KV;
-  ledger: KV;
+  /** The writer lease; its record is the commit point. */
+  lease: LedgerLease;
   tiles: TileStore;
-  kernelKeys: readonly string[];
+  kernelKeys: IntegrationChecks['kernelKeys'];
   log: Logger;
 }
 
@@ -39,8 +50,13 @@ export class Integrator {
   private readonly opts: IntegratorOptions;
   private readonly checks: IntegrationChecks;
   private tree: TreeState | undefined;
-  /** Heads of committed batches, so each batch does not read every chain's head again. */
-  private readonly heads = new Map<string, IntegratedChainHead>();
+  /** Heads of committed batches and their KV revisions, so each batch does not read every chain's head again. */
+  private readonly heads = new Map<string, { head: IntegratedChainHead | undefined; revision: number }>();
+  /** Revisions of the index entries the batch being planned read. */
+  private indexRevisions = new Map<string, number>();
+  private quarantineMark: QuarantineMark = { lastSeq: 0, receiptSeq: 0, receiptLine: 0 };
+  /** Partial tiles and bundles stored (as far as this process knows), by the path of their full tile. */
+  private readonly partials = new Map<string, Set<string>>();
   /** Set when a batch failed: memory may be ahead of the committed state until open() again. */
   private dirty = true;
 
@@ -50,14 +66,18 @@ export class Integrator {
     this.checks = { kernelKeys: opts.kernelKeys, checkSignature: createNodeSignatureCheck() };
   }
 
-  /** Load the committed state; call once before integrating. */
+  /** Load the committed state of the lease this ledger holds; call before integrating. */
   async open(): Promise<LedgerState> {
+    const { lease, tiles, jsm } = this.opts;
+    if (!lease.isHeld) throw new ChioError('LEDGER_FENCED', 'this ledger does not hold the writer lease');
     this.heads.clear();
-    const state = await readLedgerState(this.opts.ledger);
-    const { tiles } = this.opts;
+    const state = lease.state;
     const root = await treeHash(state.size, tiles.hashReader(state.size));
     // The next batch extends the partial entry bundle: refuse to start without it.
     if (state.size % TILE_WIDTH !== 0) await tiles.readEntries(Math.floor(state.size / TILE_WIDTH), state.size % TILE_WIDTH);
+    this.quarantineMark = await readQuarantineMark(jsm);
+    this.partials.clear();
+    this.rememberPartials(rightEdgePartials(state.size));
     this.tree = { ...state, root };
     this.dirty = false;
     treeSize.set(state.size);
@@ -86,18 +106,19 @@ export class Integrator {
     if (this.dirty || !this.tree) throw new ChioError('INTERNAL', 'integrator must be opened (again) before integrating');
     const endTimer = integrationBatchDuration.startTimer();
     try {
+      this.indexRevisions = new Map();
       const plan = await integrate(this.tree, batch, this.reader(this.tree.size), this.checks);
       await this.apply(plan);
       // Size and root change together, so a checkpoint never pairs one with the other's past.
       this.tree = plan.next;
-      for (const { chain, head } of plan.chainHeads) this.heads.set(chain, head);
       receiptsIntegratedTotal.inc(plan.leaves.length);
       treeSize.set(plan.next.size);
+      await this.deleteSupersededPartials(plan);
       endTimer();
       return plan.next.size;
     } catch (err) {
       this.dirty = true;
-      throw err;
+      throw isWrongLastSequence(err) ? new ChioError('LEDGER_FENCED', 'a revision-checked write found a newer revision: another ledger writes', { cause: err }) : err;
     }
   }
 
@@ -106,24 +127,87 @@ export class Integrator {
     return {
       readHashes: tiles.hashReader(size),
       readEntries: (n, width) => tiles.readEntries(n, width),
-      readIndexEntry: (id) => readIndexEntry(index, id),
-      readChainHead: async (chain) => this.heads.get(chain) ?? (await readChainHead(chains, chain)),
+      readIndexEntry: async (id) => {
+        const { entry, revision } = await readIndexRecord(index, id);
+        this.indexRevisions.set(id, revision);
+        return entry;
+      },
+      readChainHead: async (chain) => {
+        const known = this.heads.get(chain) ?? (await readChainHeadRecord(chains, chain));
+        this.heads.set(chain, known);
+        return known.head;
+      },
     };
   }
 
-  /** Write the plan in the crash-safe order of the file comment; the state write commits it. */
+  /** Write the plan in the crash-safe order of the file comment; the lease commit commits it. */
   private async apply(plan: IntegrationPlan): Promise<void> {
-    const { js, index, chains, ledger, tiles, log } = this.opts;
+    const { js, index, chains, lease, tiles, log } = this.opts;
     receiptsDuplicateTotal.inc(plan.duplicates.length);
     for (const q of plan.quarantined) {
+      if (isBeforeMark(q, this.quarantineMark)) continue; // quarantined before a crash
+      this.quarantineMark = await quarantineReceipt(js, q, this.quarantineMark);
       receiptsQuarantinedTotal.inc({ code: q.code });
       log.warn({ stream_seq: q.seq, code: q.code, reason: q.reason }, 'receipt quarantined');
-      await quarantineReceipt(js, q);
     }
-    await Promise.all(plan.indexEntries.map(({ id, entry }) => writeIndexEntry(index, id, entry)));
-    await Promise.all(plan.chainHeads.map(({ chain, head }) => writeChainHead(chains, chain, head)));
+    await Promise.all(plan.indexEntries.map(({ id, entry }) => writeIndexEntry(index, id, entry, this.revisionRead(id))));
+    const heads = await Promise.all(plan.chainHeads.map(async ({ chain, head }) => {
+      // A chain whose new receipts were all replayed (crash rule) had no head read: read it now.
+      const known = this.heads.get(chain) ?? (await readChainHeadRecord(chains, chain));
+      const revision = await writeChainHead(chains, chain, head, known.revision);
+      return [chain, { head, revision }] as const;
+    }));
     for (const { tile, data } of plan.tiles) await tiles.writeHashTile(tile, data);
     for (const { path, data } of plan.bundles) await tiles.writeEntryBundle(path, data);
-    if (plan.next.streamSeq !== this.tree?.streamSeq) await writeLedgerState(ledger, plan.next);
+    if (plan.next.streamSeq !== this.tree?.streamSeq) await lease.commit(plan.next);
+    for (const [chain, known] of heads) this.heads.set(chain, known);
   }
+
+  private revisionRead(id: string): number {
+    const revision = this.indexRevisions.get(id);
+    // integrate() reads every id it plans an entry for (the duplicate check, the correction link).
+    if (revision === undefined) throw new ChioError('INTERNAL', `index entry ${id} planned without being read`);
+    return revision;
+  }
+
+  /**
+   * Once committed, a full tile or bundle supersedes every partial one of it: delete those.
+   * A failed delete leaves garbage, never a wrong tile, so it is logged and not retried.
+   */
+  private async deleteSupersededPartials(plan: IntegrationPlan): Promise<void> {
+    const written = [...plan.tiles.map(({ tile }) => tilePath(tile)), ...plan.bundles.map(({ path }) => path)];
+    this.rememberPartials(written.filter(isPartialPath));
+    for (const full of written.filter((p) => !isPartialPath(p))) {
+      const partials = this.partials.get(full);
+      this.partials.delete(full);
+      for (const path of partials ?? []) {
+        await this.opts.tiles.deletePartial(path).catch((err: unknown) => this.opts.log.warn({ err: String(err), path }, 'partial tile not deleted'));
+      }
+    }
+  }
+
+  private rememberPartials(paths: readonly string[]): void {
+    for (const path of paths) {
+      const full = path.replace(PARTIAL_SUFFIX, '');
+      const set = this.partials.get(full) ?? new Set<string>();
+      set.add(path);
+      this.partials.set(full, set);
+    }
+  }
+}
+
+const PARTIAL_SUFFIX = /\.p\/\d+$/;
+
+function isPartialPath(path: string): boolean {
+  return PARTIAL_SUFFIX.test(path);
+}
+
+/** The partial tiles and bundle a tree of `size` leaves has at its right edge. */
+function rightEdgePartials(size: number): string[] {
+  const paths: string[] = [];
+  if (size % TILE_WIDTH !== 0) paths.push(entriesPath(Math.floor(size / TILE_WIDTH), size % TILE_WIDTH));
+  for (let level = 0, width = size; width > 0; level++, width = Math.floor(width / TILE_WIDTH)) {
+    if (width % TILE_WIDTH !== 0) paths.push(tilePath({ h: TILE_HEIGHT, level, n: Math.floor(width / TILE_WIDTH), width: width % TILE_WIDTH }));
+  }
+  return paths;
 }

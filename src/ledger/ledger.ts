@@ -2,9 +2,17 @@
  * The ledger service: consumes the receipts stream in stream order, integrates receipts into
  * the log (integrator.ts) and publishes checkpoints (checkpointer.ts).
  *
+ * One ledger writes at a time (SPEC §6): a ledger is the *writer* while it holds the lease
+ * (src/store/ledger-lease.ts), renewed every DEFAULT_LEASE_RENEW_MS, and a *standby*
+ * otherwise, looking at the lease every DEFAULT_LEASE_POLL_MS and taking it over when its
+ * holder has not renewed it for DEFAULT_LEASE_TTL_MS. A writer that finds its lease lost (a
+ * renewal or a commit fails its revision check, or no renewal succeeded for a TTL) stops
+ * integrating and publishing and becomes a standby; fencing makes that safe even when it
+ * notices late.
+ *
  * The durable cursor is the integrator's committed state in KV (`streamSeq`), not a JetStream
  * durable consumer: the tree must be built in exact stream order, and a redelivering consumer
- * hands a retried message back after newer ones. So the ledger reads with an ordered consumer
+ * hands a retried message back after newer ones. So the writer reads with an ordered consumer
  * starting just past its committed position; after any failure it re-reads its state and
  * starts again from there.
  */
@@ -14,7 +22,10 @@ import type { Logger } from 'pino';
 import type { ChioResources } from '../store/resources.js';
 import { consumeReceipts, type StoredMessage } from '../store/receipts.js';
 import { TILE_WIDTH, TileStore } from '../store/tile-store.js';
+import { DEFAULT_LEASE_POLL_MS, DEFAULT_LEASE_RENEW_MS, DEFAULT_LEASE_TTL_MS, LedgerLease, type Acquisition } from '../store/ledger-lease.js';
+import { ledgerTakeoversTotal, ledgerWriter } from '../metrics.js';
 import { Integrator } from './integrator.js';
+import type { IntegrationChecks } from './integrate.js';
 import { Checkpointer } from './checkpointer.js';
 
 /** How long a batch may wait to fill after its first message. */
@@ -24,13 +35,17 @@ export const RETRY_DELAY_MS = 500;
 /** Default interval between checkpoints while the tree grows (CHIO_CHECKPOINT_INTERVAL_MS). */
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 1000;
 
+export type LedgerRole = 'writer' | 'standby';
+
 export interface LedgerOptions {
   nc: NatsConnection;
   resources: ChioResources;
-  kernelKeys: readonly string[];
+  kernelKeys: IntegrationChecks['kernelKeys'];
   origin: string;
   logSignerKey: string;
   checkpointIntervalMs?: number;
+  /** Lease timing (tests shorten it); defaults DEFAULT_LEASE_*. */
+  lease?: { holder?: string; ttlMs?: number; renewMs?: number; pollMs?: number };
   log: Logger;
 }
 
@@ -40,12 +55,28 @@ export class Ledger {
   private timer: NodeJS.Timeout | undefined;
   private publishing: Promise<unknown> = Promise.resolve();
   private stopping = false;
+  /** True while this ledger's term as writer lasts: the consuming loop runs while it is. */
+  private writing = false;
+  private leasing: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private lastRenewedAt = 0;
+  private js!: JetStreamClient;
+  private lease!: LedgerLease;
   private integrator!: Integrator;
   private checkpointer!: Checkpointer;
   private readonly tiles: TileStore;
 
   constructor(private readonly opts: LedgerOptions) {
     this.tiles = new TileStore(opts.resources.tiles, opts.resources.entries);
+  }
+
+  get role(): LedgerRole {
+    return this.writing ? 'writer' : 'standby';
+  }
+
+  /** The lease holder's id as last seen (this ledger's own while it writes). */
+  get holder(): string | undefined {
+    return this.lease.currentHolder;
   }
 
   get treeSize(): number {
@@ -66,52 +97,127 @@ export class Ledger {
     return this.checkpointer.latest?.publishedAt;
   }
 
+  /**
+   * Take the lease if it is free and start writing, else start as a standby. Either way the
+   * lease is then kept (renewed, or watched) until stop().
+   */
   async start(): Promise<void> {
     const { nc, resources, log } = this.opts;
-    const js = jetstream(nc);
+    this.js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
-    this.integrator = new Integrator({ js, index: resources.index, chains: resources.chains, ledger: resources.ledger, tiles: this.tiles, kernelKeys: this.opts.kernelKeys, log });
+    this.lease = new LedgerLease(resources.ledger, { holder: this.opts.lease?.holder, ttlMs: this.ttlMs });
+    this.integrator = new Integrator({ js: this.js, jsm, index: resources.index, chains: resources.chains, lease: this.lease, tiles: this.tiles, kernelKeys: this.opts.kernelKeys, log });
+    this.checkpointer = new Checkpointer({ js: this.js, jsm, tiles: this.tiles, origin: this.opts.origin, logSignerKey: this.opts.logSignerKey, log });
+    ledgerWriter.set(0);
+    const how = await this.lease.tryAcquire();
+    if (how) await this.lead(how);
+    else log.info({ holder: this.lease.currentHolder }, 'ledger is standby: another ledger holds the writer lease');
+    this.leasing = this.keepLease();
+  }
+
+  /** Stop consuming, finish the batch in hand, publish a last checkpoint, release the lease. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    await this.leasing;
+    if (!this.writing) return;
+    await this.endTerm();
+    await this.checkpoint(true);
+    await this.publishing;
+    await this.lease.release().catch((err: unknown) => this.opts.log.warn({ err: String(err) }, 'writer lease not released; a standby takes over after its TTL'));
+  }
+
+  private get ttlMs(): number {
+    return this.opts.lease?.ttlMs ?? DEFAULT_LEASE_TTL_MS;
+  }
+
+  /** Begin a term as writer: the committed state, the checkpoints, then the consuming loop. */
+  private async lead(how: Acquisition): Promise<void> {
+    const { log } = this.opts;
     const state = await this.integrator.open();
-    this.checkpointer = new Checkpointer({ js, jsm, tiles: this.tiles, origin: this.opts.origin, logSignerKey: this.opts.logSignerKey, log });
     const last = await this.checkpointer.open();
     // A fresh log publishes its empty checkpoint so that verifiers have something to serve.
     if (!last) await this.checkpointer.publish(state.size, this.integrator.root);
-    this.loop = this.run(js);
+    this.writing = true;
+    this.lastRenewedAt = performance.now();
+    ledgerWriter.set(1);
+    if (how === 'takeover') ledgerTakeoversTotal.inc();
+    this.loop = this.run(this.js);
     const interval = this.opts.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
     this.timer = setInterval(() => void this.checkpoint(), interval);
-    log.info({ tree_size: state.size, stream_seq: state.streamSeq }, 'ledger started');
+    log.info({ tree_size: state.size, stream_seq: state.streamSeq, holder: this.lease.holder, acquired: how }, 'ledger is the writer');
   }
 
-  /** Stop consuming, finish the batch in hand, publish a last checkpoint. */
-  async stop(): Promise<void> {
-    this.stopping = true;
+  /** End the term: no more batches or checkpoints from this process. */
+  private async endTerm(): Promise<void> {
+    this.writing = false;
+    ledgerWriter.set(0);
     clearInterval(this.timer);
     this.messages?.stop();
     await this.loop;
-    await this.checkpoint();
-    await this.publishing;
   }
 
-  private checkpoint(): Promise<unknown> {
+  /** Renew the lease while writing, watch it while standby, until stopped. */
+  private async keepLease(): Promise<void> {
+    const { log } = this.opts;
+    const renewMs = this.opts.lease?.renewMs ?? DEFAULT_LEASE_RENEW_MS;
+    const pollMs = this.opts.lease?.pollMs ?? DEFAULT_LEASE_POLL_MS;
+    while (!this.stopping) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, this.writing ? renewMs : pollMs);
+        this.wake = () => (clearTimeout(t), resolve());
+      });
+      if (this.stopping) break;
+      if (this.writing) await this.renew();
+      else {
+        const how = await this.lease.tryAcquire().catch((err: unknown) => void log.warn({ err: String(err) }, 'cannot read the writer lease'));
+        if (how) {
+          await this.lead(how).catch(async (err: unknown) => {
+            log.error({ err: String(err) }, 'cannot start writing; giving the lease back');
+            await this.lease.release().catch(() => undefined);
+          });
+        }
+      }
+    }
+  }
+
+  private async renew(): Promise<void> {
+    let held: boolean;
+    try {
+      held = await this.lease.renew();
+      if (held) this.lastRenewedAt = performance.now();
+    } catch (err) {
+      // NATS unreachable: after a TTL without a renewal a standby may hold the lease.
+      held = performance.now() - this.lastRenewedAt < this.ttlMs;
+      this.opts.log.warn({ err: String(err), held }, 'writer lease not renewed');
+      if (!held) this.lease.drop();
+    }
+    if (held) return;
+    this.opts.log.warn({ holder: this.lease.currentHolder }, 'writer lease lost: stepping down to standby');
+    await this.endTerm();
+  }
+
+  private checkpoint(last = false): Promise<unknown> {
     // One publish at a time: a slow publish must not race the next tick.
-    this.publishing = this.publishing.then(() =>
-      this.checkpointer.publish(this.integrator.size, this.integrator.root).catch((err) => {
+    this.publishing = this.publishing.then(() => {
+      if (!(this.writing || last) || !this.lease.isHeld) return;
+      return this.checkpointer.publish(this.integrator.size, this.integrator.root).catch((err) => {
         this.opts.log.error({ err: String(err) }, 'checkpoint not published');
-      }),
-    );
+      });
+    });
     return this.publishing;
   }
 
-  /** Read and integrate until stopped; after a failure, resume from the committed state. */
+  /** Read and integrate while writing; after a failure, resume from the committed state. */
   private async run(js: JetStreamClient): Promise<void> {
-    while (!this.stopping) {
+    while (this.writing) {
       try {
         this.messages = await consumeReceipts(js, this.integrator.streamSeq + 1, 2 * TILE_WIDTH);
-        // stop() may have come while consume() was being set up: it found nothing to stop.
-        if (this.stopping) this.messages.stop();
+        // The term may have ended while consume() was being set up: it found nothing to stop.
+        if (!this.writing) this.messages.stop();
         await this.consume(this.messages);
       } catch (err) {
-        if (this.stopping) break;
+        if (!this.writing) break;
         this.opts.log.error({ err: String(err), stream_seq: this.integrator.streamSeq }, 'integration failed; resuming from the committed state');
         this.messages?.stop();
         await this.reopen();
@@ -119,10 +225,11 @@ export class Ledger {
     }
   }
 
-  /** Re-read the committed state, retrying until it works (or we stop): never go on from a guess. */
+  /** Re-read the committed state, retrying until it works (or the term ends): never go on from a guess. */
   private async reopen(): Promise<void> {
-    while (!this.stopping) {
+    while (this.writing) {
       await new Promise((r) => setTimeout(r, RETRY_DELAY_MS));
+      if (!this.writing || !this.lease.isHeld) return;
       try {
         await this.integrator.open();
         return;
@@ -154,7 +261,7 @@ export class Ledger {
       if (result.done) break;
       if (batch.length === 0) closesAt = Date.now() + BATCH_LINGER_MS;
       batch.push({ seq: result.value.seq, data: result.value.data });
-      if (batch.length >= TILE_WIDTH || this.stopping) {
+      if (batch.length >= TILE_WIDTH || !this.writing) {
         await this.integrator.integrate(batch);
         batch = [];
       }

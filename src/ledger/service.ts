@@ -32,12 +32,16 @@ export async function startLedger(config: ChioConfig, nc: NatsConnection, log: L
   const kernelKeys = [loadKey(config.keyDir, 'kernel').verifierKey];
   const tls = loadListenerTls(config);
   const resources = await ensureResources(nc, config.replicas);
-  const ledger = new Ledger({ nc, resources, kernelKeys, origin: config.logOrigin, logSignerKey: logKey.signerKey, checkpointIntervalMs: config.checkpointIntervalMs, log });
+  const ledger = new Ledger({ nc, resources, kernelKeys, origin: config.logOrigin, logSignerKey: logKey.signerKey, checkpointIntervalMs: config.checkpointIntervalMs, lease: { holder: config.ledgerId }, log });
   await ledger.start();
   const health = await startServiceHealth('ledger', nc, log);
   const jsm = await jetstreamManager(nc);
+  // A standby is alive (/health) but not ready: it answers nothing a writer would (SPEC §1).
+  health.readiness.add(() => (ledger.role === 'standby' ? 'standby' : undefined));
   const unwatch = watchLedger({
     origin: config.logOrigin,
+    // A standby's cursor and checkpoint are stale (the writer's progress is not its own): it reports none.
+    isWriter: () => ledger.role !== 'standby',
     // The stream's last sequence is as of the last probe (at most a second old): lag is never negative.
     lagMessages: () => Math.max(0, health.nats.lastStreamSeq - ledger.integratedStreamSeq),
     checkpointAgeSeconds: () => (ledger.publishedAt === undefined ? undefined : (Date.now() - ledger.publishedAt) / 1000),

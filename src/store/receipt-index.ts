@@ -20,15 +20,29 @@ export interface IndexEntry {
   corrected_by?: string;
 }
 
+/** Values are at most this long: the longest entry (with corrected_by) is about 120 bytes. */
+export const MAX_INDEX_VALUE_BYTES = 256;
+
 /** The index entry of receipt `id`, or undefined when the ledger has not integrated it. */
 export async function readIndexEntry(index: KV, id: string): Promise<IndexEntry | undefined> {
-  const entry = await index.get(id);
-  if (!entry || entry.operation !== 'PUT') return undefined;
-  return ofIndexEntry(entry.json<IndexEntry>());
+  return (await readIndexRecord(index, id)).entry;
 }
 
-export async function writeIndexEntry(index: KV, id: string, entry: IndexEntry): Promise<void> {
-  await index.put(id, JSON.stringify(ofIndexEntry(entry)));
+/** The entry of `id` and its KV revision (0 when the key was never written), for a revision-checked write. */
+export async function readIndexRecord(index: KV, id: string): Promise<{ entry: IndexEntry | undefined; revision: number }> {
+  const stored = await index.get(id);
+  if (!stored) return { entry: undefined, revision: 0 };
+  if (stored.operation !== 'PUT') return { entry: undefined, revision: stored.revision };
+  return { entry: ofIndexEntry(stored.json<IndexEntry>()), revision: stored.revision };
+}
+
+/**
+ * Write the entry of `id`. With `revision`, only if the key is still at that revision (0: never
+ * written), so that a ledger that lost its lease cannot overwrite a newer entry; throws the
+ * server's wrong-last-sequence error otherwise.
+ */
+export async function writeIndexEntry(index: KV, id: string, entry: IndexEntry, revision?: number): Promise<number> {
+  return index.put(id, JSON.stringify(ofIndexEntry(entry)), revision === undefined ? {} : { previousSeq: revision });
 }
 
 /** Just an entry's fields, optional ones only when set, in one order. */

@@ -4,9 +4,9 @@
  *   CHIO_RECEIPTS     stream  chio.receipts.<chain>   signed receipts, the source of truth
  *   CHIO_QUARANTINE   stream  chio.quarantine.<chain> receipts the ledger refused, with the reason
  *   CHIO_CHECKPOINTS  stream  chio.checkpoints        every signed checkpoint, in order
- *   chio-index        KV      <receipt id> → {"index", "seq"}
- *   chio-chains       KV      <chain id>   → last integrated {"seq", "id", "index"}
- *   chio-ledger       KV      state        → integration progress
+ *   chio-index        KV      <receipt id> → {"index", "seq"}                 (≤ 256 bytes, history 1)
+ *   chio-chains       KV      <chain id>   → last integrated {"seq", "id", "index"} (≤ 256 bytes, history 1)
+ *   chio-ledger       KV      state        → integration progress and the writer lease
  *   chio-tiles        KV      tile/<L>/…   → hash tiles (C2SP tlog-tiles)
  *   chio-entries      object  tile/entries/… → entry bundles (C2SP tlog-tiles)
  *   chio-revocations  KV      sha256(capability id) → {"revoked_at", "reason"?}
@@ -24,6 +24,9 @@ import { jetstreamManager, JetStreamApiError, RetentionPolicy, StorageType, type
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { MAX_RECEIPT_BYTES } from '../receipt/receipt.js';
+import { MAX_INDEX_VALUE_BYTES } from './receipt-index.js';
+import { MAX_CHAIN_HEAD_VALUE_BYTES } from './chain-heads.js';
+
 
 export const RECEIPTS_STREAM = 'CHIO_RECEIPTS';
 export const RECEIPTS_SUBJECT_PREFIX = 'chio.receipts';
@@ -103,19 +106,33 @@ export async function ensureResources(nc: NatsConnection, replicas = 1): Promise
   await ensureStreams(nc, replicas);
   const kvm = new Kvm(nc);
   const objm = new Objm(nc);
-  const [index, chains, ledger, tiles] = await Promise.all(
-    [INDEX_BUCKET, CHAINS_BUCKET, LEDGER_BUCKET, TILES_BUCKET].map((name) =>
-      kvm.create(name, { replicas, history: 1, storage: StorageType.File }),
-    ),
-  );
+  const bucket = (name: string, maxValueSize = -1) => openBucket(nc, kvm, name, { replicas, history: 1, storage: StorageType.File, maxValueSize });
+  const [index, chains, ledger, tiles] = await Promise.all([
+    bucket(INDEX_BUCKET, MAX_INDEX_VALUE_BYTES),
+    bucket(CHAINS_BUCKET, MAX_CHAIN_HEAD_VALUE_BYTES),
+    bucket(LEDGER_BUCKET),
+    bucket(TILES_BUCKET),
+  ]);
   const entries = await objm.create(ENTRIES_STORE, { replicas, storage: StorageType.File });
   const policies = await openPolicyArchive(nc, replicas);
-  return { index: index!, chains: chains!, ledger: ledger!, tiles: tiles!, entries, policies };
+  return { index, chains, ledger, tiles, entries, policies };
 }
 
 /** Create (or open) the policy archive; authz writes it, the verifier reads it. */
 export async function openPolicyArchive(nc: NatsConnection, replicas = 1): Promise<ObjectStore> {
   return new Objm(nc).create(POLICIES_STORE, { replicas, storage: StorageType.File });
+}
+
+/**
+ * Create (or open) a KV bucket. Opening one made before a bound (maxValueSize) existed keeps its
+ * old configuration, so the bound is then added to its stream.
+ */
+async function openBucket(nc: NatsConnection, kvm: Kvm, name: string, opts: { replicas: number; history: number; storage: StorageType; maxValueSize: number }): Promise<KV> {
+  const kv = await kvm.create(name, opts);
+  const jsm = await jetstreamManager(nc);
+  const { config } = await jsm.streams.info(`KV_${name}`);
+  if (config.max_msg_size !== opts.maxValueSize) await jsm.streams.update(config.name, { ...config, max_msg_size: opts.maxValueSize });
+  return kv;
 }
 
 /** Create (or open) the revocations bucket; authz and `chio token revoke` use it. */

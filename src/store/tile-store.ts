@@ -5,12 +5,14 @@
  *
  * A partial tile of width W is the first W hashes (entries) of the full tile it grows into, so
  * a reader that finds no partial tile reads the full one and cuts it. Written tiles never
- * change: a path names fixed content, which is why tiles are cached without expiry.
+ * change: a path names fixed content, which is why tiles are cached without expiry. That is
+ * also why a partial tile may be deleted once its full tile is stored (deletePartial): every
+ * reader here, and C2SP clients, fall back to the full tile.
  */
 import type { KV } from '@nats-io/kv';
 import type { ObjectStore } from '@nats-io/obj';
 import { ChioError } from '../errors/index.js';
-import { HASH_SIZE, TILE_HEIGHT, decodeEntryBundle, entriesPath, tilePath, tileHashReader, type HashReader, type Tile } from '../tlog/index.js';
+import { HASH_SIZE, TILE_HEIGHT, decodeEntryBundle, encodeEntryBundle, entriesPath, tilePath, tileHashReader, type HashReader, type Tile } from '../tlog/index.js';
 
 /** Hashes in a full tile, entries in a full bundle: 2^TILE_HEIGHT = 256 (C2SP tlog-tiles). */
 export const TILE_WIDTH = 2 ** TILE_HEIGHT;
@@ -52,6 +54,25 @@ export class TileStore {
   /** Raw bytes of an entry bundle, or undefined when it is not stored. */
   async readEntryBundle(path: string): Promise<Uint8Array | undefined> {
     return this.readRaw(path, async (p) => (await this.entries.getBlob(p)) ?? undefined);
+  }
+
+  /** Entry bundle `n` at `width` as stored, or cut from the full bundle it grew into. */
+  async readEntryBundleAt(n: number, width: number): Promise<Uint8Array | undefined> {
+    const partial = await this.readEntryBundle(entriesPath(n, width));
+    if (partial || width === TILE_WIDTH) return partial;
+    const full = await this.readEntryBundle(entriesPath(n, TILE_WIDTH));
+    return full && encodeEntryBundle(decodeEntryBundle(full).slice(0, width));
+  }
+
+  /**
+   * Delete a partial hash tile or entry bundle (`…/<N>.p/<W>`). The caller MUST have stored
+   * the full one first: readers then find it instead.
+   */
+  async deletePartial(path: string): Promise<void> {
+    if (!/\.p\/\d+$/.test(path)) throw new ChioError('INTERNAL', `${path} is not a partial tile`);
+    this.forget(path);
+    if (path.startsWith('tile/entries/')) await this.entries.delete(path);
+    else await this.tiles.purge(path);
   }
 
   /**

@@ -93,7 +93,7 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
     // Only tiles of the published tree: anything past the latest checkpoint may still change.
     const cp = await latest();
     if (!cp || !withinTree(parsed, cp.checkpoint.size)) return sendError(res, 'NOT_FOUND', 'no such tile in the published tree'), true;
-    const data = await readTile(tiles, parsed, url.pathname.slice(1)).catch(() => undefined);
+    const data = await readTile(tiles, parsed).catch(() => undefined);
     if (!data) return sendError(res, 'NOT_FOUND', 'no such tile'), true;
     // A full tile never changes; a partial one is replaced by wider ones as the tree grows.
     return sendCacheable(req, res, 200, data, 'application/octet-stream', parsed.width === TILE_WIDTH), true;
@@ -112,8 +112,9 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
   ];
 }
 
-async function readTile(tiles: TileStore, parsed: ReturnType<typeof parseTilePath>, path: string): Promise<Uint8Array | undefined> {
-  if (parsed.level < 0) return tiles.readEntryBundle(path);
+async function readTile(tiles: TileStore, parsed: ReturnType<typeof parseTilePath>): Promise<Uint8Array | undefined> {
+  // Partial bundles superseded by a full one are deleted: cut the full one (C2SP tlog-tiles).
+  if (parsed.level < 0) return tiles.readEntryBundleAt(parsed.n, parsed.width);
   return tiles.readHashTile(parsed);
 }
 

@@ -14,6 +14,7 @@ import type { ObjectStore } from '@nats-io/obj';
 import { startTestNats, type TestNats } from '../support/nats.js';
 import { ensureResources, QUARANTINE_STREAM, type ChioResources } from '../../src/store/resources.js';
 import { Integrator } from '../../src/ledger/integrator.js';
+import { LedgerLease } from '../../src/store/ledger-lease.js';
 import type { StoredMessage } from '../../src/store/receipts.js';
 import { TileStore } from '../../src/store/tile-store.js';
 import { createLogger } from '../../src/log.js';
@@ -94,11 +95,15 @@ describe('Integrator, when the process dies in the middle of a batch', () => {
     const log = createLogger('silent');
     const open = async () => {
       const tiles = new TileStore(crashingKv(resources.tiles, crash), crashingStore(resources.entries, crash));
+      // The same holder each time: a restarted process whose lease record names it.
+      const lease = new LedgerLease(crashingKv(resources.ledger, crash), { holder: 'recovery-test' });
+      expect(await lease.tryAcquire()).toBe('free');
       const integrator = new Integrator({
         js: jetstream(nc),
+        jsm: await jetstreamManager(nc),
         index: crashingKv(resources.index, crash),
         chains: crashingKv(resources.chains, crash),
-        ledger: crashingKv(resources.ledger, crash),
+        lease,
         tiles,
         kernelKeys: [kernel.verifierKey],
         log,
@@ -114,9 +119,10 @@ describe('Integrator, when the process dies in the middle of a batch', () => {
       // Count the writes of a clean run of this batch, then crash at every one of them in turn
       // (stepping through a sample for the big batch, to keep the run short).
       for (let at = 1; ; at += batch.length > 100 ? 37 : 3) {
+        crash.failAt = Infinity;
+        const integrator = await open();
         crash.writes = 0;
         crash.failAt = at;
-        const integrator = await open();
         const failed = await integrator.integrate(batch).then(() => false, () => true);
         if (!failed) break;
         crashes += 1;
@@ -138,16 +144,50 @@ describe('Integrator, when the process dies in the middle of a batch', () => {
     expect((await resources.chains.get('recovery'))?.json<{ seq: number; id: string }>()).toMatchObject({ seq: 300, id: receipts[299]!.id });
     const quarantine = await (await jetstreamManager(nc)).streams.info(QUARANTINE_STREAM);
     expect(quarantine.state.messages).toBe(0);
+    // Tile 0 and bundle 0 are full: the partial ones at the size the last batch started from are gone.
+    expect((await resources.tiles.get('tile/0/000.p/100'))?.operation).toBe('PURGE');
+    expect(await new TileStore(resources.tiles, resources.entries).readEntryBundle('tile/entries/000.p/100')).toBeUndefined();
+    expect((await resources.tiles.get('tile/0/000'))?.operation).toBe('PUT');
   }, 120_000);
+
+  it('quarantines a refused message once, also when the replay comes after the duplicate window', async () => {
+    const kernel = kernelOf(9);
+    const crash = new Crash();
+    const jsm = await jetstreamManager(nc);
+    const lease = new LedgerLease(crashingKv(resources.ledger, crash), { holder: 'recovery-test' });
+    expect(await lease.tryAcquire()).toBe('free');
+    const integrator = new Integrator({ js: jetstream(nc), jsm, index: resources.index, chains: resources.chains, lease, tiles: new TileStore(resources.tiles, resources.entries), kernelKeys: [kernel.verifierKey], log: createLogger('silent') });
+    const committed = await integrator.open();
+    const receipts = chainOf(2, kernel, 'outage');
+    const batch = [canonicalBytes(receipts[0]!), new TextEncoder().encode('not a receipt'), canonicalBytes(receipts[1]!)].map((data, i) => ({ seq: committed.streamSeq + 1 + i, data }));
+    const quarantined = async () => (await jsm.streams.info(QUARANTINE_STREAM)).state.messages;
+    const before = await quarantined();
+    crash.writes = 0;
+    crash.failAt = 1; // the commit, after the quarantine write
+    await expect(integrator.integrate(batch)).rejects.toBeInstanceOf(InjectedCrash);
+    expect(await quarantined()).toBe(before + 1);
+    // An outage longer than the stream's duplicate window (shortened here to 100 ms).
+    const { config } = await jsm.streams.info(QUARANTINE_STREAM);
+    await jsm.streams.update(QUARANTINE_STREAM, { ...config, duplicate_window: 100_000_000 });
+    await new Promise((r) => setTimeout(r, 300));
+    crash.failAt = Infinity;
+    await integrator.open();
+    expect(await integrator.integrate(batch)).toBe(committed.size + 2);
+    expect(await quarantined()).toBe(before + 1);
+    await jsm.streams.update(QUARANTINE_STREAM, config);
+  });
 
   it('refuses to go on after a failed batch until it has re-read the committed state', async () => {
     const kernel = kernelOf(8);
     const crash = new Crash();
+    const lease = new LedgerLease(crashingKv(resources.ledger, crash), { holder: 'recovery-test' });
+    expect(await lease.tryAcquire()).toBe('free');
     const integrator = new Integrator({
       js: jetstream(nc),
+      jsm: await jetstreamManager(nc),
       index: resources.index,
       chains: resources.chains,
-      ledger: crashingKv(resources.ledger, crash),
+      lease,
       tiles: new TileStore(resources.tiles, resources.entries),
       kernelKeys: [kernel.verifierKey],
       log: createLogger('silent'),
@@ -156,6 +196,7 @@ describe('Integrator, when the process dies in the middle of a batch', () => {
     const next = committed.streamSeq + 1;
     const receipts = chainOf(3, kernel, 'dirty');
     const batch = receipts.map((r, i) => ({ seq: next + i, data: canonicalBytes(r) }));
+    crash.writes = 0;
     crash.failAt = 1; // the state write
     await expect(integrator.integrate(batch)).rejects.toBeInstanceOf(InjectedCrash);
     crash.failAt = Infinity;

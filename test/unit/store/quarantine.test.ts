@@ -1,14 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_REASON_LENGTH, quarantineReceipt } from '../../../src/store/quarantine.js';
+import { MAX_REASON_LENGTH, quarantineReceipt, readQuarantineMark } from '../../../src/store/quarantine.js';
 import { QUARANTINE_STREAM } from '../../../src/store/resources.js';
 import { useTestStore } from './nats.js';
+import { isWrongLastSequence } from '../../../src/store/ledger-state.js';
 
 const store = useTestStore();
 const data = new TextEncoder().encode('{"not":"a receipt"}');
 
 describe('quarantineReceipt', () => {
   it('stores the refused bytes on the chain subject with the reason code, reason and stream sequence', async () => {
-    await quarantineReceipt(store.js, { seq: 7, data, chain: 'chain-a', code: 'CHAIN_BROKEN', reason: 'line one\nline two' });
+    await quarantineReceipt(store.js, { seq: 7, data, chain: 'chain-a', code: 'CHAIN_BROKEN', reason: 'line one\nline two' }, await readQuarantineMark(store.jsm));
     const msg = await store.jsm.streams.getMessage(QUARANTINE_STREAM, { last_by_subj: 'chio.quarantine.chain-a' });
     expect(msg?.data).toEqual(data);
     expect(msg?.header.get('Chio-Reason-Code')).toBe('CHAIN_BROKEN');
@@ -17,15 +18,23 @@ describe('quarantineReceipt', () => {
   });
 
   it('files bytes without a chain under "unknown" and cuts long reasons', async () => {
-    await quarantineReceipt(store.js, { seq: 8, data, chain: undefined, code: 'MALFORMED', reason: 'x'.repeat(2 * MAX_REASON_LENGTH) });
+    await quarantineReceipt(store.js, { seq: 8, data, chain: undefined, code: 'MALFORMED', reason: 'x'.repeat(2 * MAX_REASON_LENGTH) }, await readQuarantineMark(store.jsm));
     const msg = await store.jsm.streams.getMessage(QUARANTINE_STREAM, { last_by_subj: 'chio.quarantine.unknown' });
     expect(msg?.header.get('Chio-Reason')).toHaveLength(MAX_REASON_LENGTH);
   });
 
-  it('stores a message once when it is quarantined again after a crash', async () => {
-    const before = (await store.jsm.streams.info(QUARANTINE_STREAM)).state.messages;
-    await quarantineReceipt(store.js, { seq: 9, data, chain: 'chain-b', code: 'MALFORMED', reason: 'r' });
-    await quarantineReceipt(store.js, { seq: 9, data, chain: 'chain-b', code: 'MALFORMED', reason: 'r' });
-    expect((await store.jsm.streams.info(QUARANTINE_STREAM)).state.messages).toBe(before + 1);
+  it('marks how far quarantining got: the last message\'s receipts-stream sequence', async () => {
+    const before = await readQuarantineMark(store.jsm);
+    const after = await quarantineReceipt(store.js, { seq: 9, data, chain: 'chain-b', code: 'MALFORMED', reason: 'r' }, before);
+    expect(after).toEqual({ lastSeq: before.lastSeq + 1, receiptSeq: 9 });
+    expect(await readQuarantineMark(store.jsm)).toEqual(after);
+  });
+
+  it('refuses to append after a stale mark, so a ledger that lost its lease adds nothing', async () => {
+    const stale = await readQuarantineMark(store.jsm);
+    await quarantineReceipt(store.js, { seq: 10, data, chain: 'chain-b', code: 'MALFORMED', reason: 'r' }, stale);
+    const refused = await quarantineReceipt(store.js, { seq: 11, data, chain: 'chain-b', code: 'MALFORMED', reason: 'r' }, stale).then(() => undefined, (err: unknown) => err);
+    expect(isWrongLastSequence(refused)).toBe(true);
+    expect((await readQuarantineMark(store.jsm)).receiptSeq).toBe(10);
   });
 });

@@ -37,6 +37,23 @@ describe('ensureResources', () => {
   });
 });
 
+describe('ensureResources, bounds per entry', () => {
+  it('keeps one value per key in the index and chain-head buckets, each at most 256 bytes', async () => {
+    for (const name of [INDEX_BUCKET, CHAINS_BUCKET]) {
+      const { config } = await store.jsm.streams.info(`KV_${name}`);
+      expect(config).toMatchObject({ max_msgs_per_subject: 1, max_msg_size: 256 });
+    }
+    await expect(store.resources.index.put('too-big', 'x'.repeat(257))).rejects.toMatchObject({ code: 10054 });
+  });
+
+  it('adds the bound to a bucket created before it existed', async () => {
+    const { config } = await store.jsm.streams.info(`KV_${CHAINS_BUCKET}`);
+    await store.jsm.streams.update(config.name, { ...config, max_msg_size: -1 });
+    await ensureResources(store.nc);
+    expect((await store.jsm.streams.info(`KV_${CHAINS_BUCKET}`)).config.max_msg_size).toBe(256);
+  });
+});
+
 describe('openRevocationsBucket', () => {
   it('creates the revocations bucket once and opens it after', async () => {
     const [a, b] = await Promise.all([openRevocationsBucket(store.nc), openRevocationsBucket(store.nc)]);
