@@ -113,8 +113,6 @@ export const ready = new Gauge({
 export interface LedgerView {
   /** The log origin (CHIO_LOG_ORIGIN): the `origin` label. */
   origin: string;
-  /** False while the ledger is a standby: it then reports no sample. */
-  isWriter?(): boolean;
   /** Stream messages not yet integrated (or skipped): receipts-stream last sequence − integrated sequence. A message holds one or more receipts of a chain. */
   lagMessages(): number;
   /** Seconds since the latest checkpoint was published; undefined before any. */
@@ -124,7 +122,6 @@ export interface LedgerView {
 }
 
 const ledgerViews = new Set<LedgerView>();
-const writerViews = () => [...ledgerViews].filter((v) => v.isWriter?.() ?? true);
 
 /** Report a running ledger's lag and checkpoint age; returns the function that stops it. */
 export function watchLedger(view: LedgerView): () => void {
@@ -141,7 +138,7 @@ export const ledgerLag = new Gauge({
   registers: [registry],
   collect() {
     this.reset();
-    for (const v of writerViews()) this.set({ origin: v.origin }, v.lagMessages());
+    for (const v of ledgerViews) this.set({ origin: v.origin }, v.lagMessages());
   },
 });
 
@@ -152,7 +149,7 @@ export const checkpointAge = new Gauge({
   registers: [registry],
   collect() {
     this.reset();
-    for (const v of writerViews()) {
+    for (const v of ledgerViews) {
       const age = v.checkpointAgeSeconds();
       if (age !== undefined) this.set({ origin: v.origin }, age);
     }
@@ -166,7 +163,7 @@ export const quarantinedReceipts = new Gauge({
   registers: [registry],
   async collect() {
     this.reset();
-    for (const v of writerViews()) {
+    for (const v of ledgerViews) {
       const count = await v.quarantinedReceipts();
       if (count !== undefined) this.set({ origin: v.origin }, count);
     }

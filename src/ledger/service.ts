@@ -40,8 +40,6 @@ export async function startLedger(config: ChioConfig, nc: NatsConnection, log: L
   health.readiness.add(() => (ledger.role === 'standby' ? 'standby' : undefined));
   const unwatch = watchLedger({
     origin: config.logOrigin,
-    // A standby's cursor and checkpoint are stale (the writer's progress is not its own): it reports none.
-    isWriter: () => ledger.role !== 'standby',
     // The stream's last sequence is as of the last probe (at most a second old): lag is never negative.
     lagMessages: () => Math.max(0, health.nats.lastStreamSeq - ledger.integratedStreamSeq),
     checkpointAgeSeconds: () => (ledger.publishedAt === undefined ? undefined : (Date.now() - ledger.publishedAt) / 1000),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_REASON_LENGTH, quarantineReceipt, readQuarantineMark } from '../../../src/store/quarantine.js';
+import { MAX_REASON_LENGTH, isBeforeMark, quarantineReceipt, readQuarantineMark } from '../../../src/store/quarantine.js';
 import { QUARANTINE_STREAM } from '../../../src/store/resources.js';
 import { useTestStore } from './nats.js';
 import { isWrongLastSequence } from '../../../src/store/ledger-state.js';
@@ -26,7 +26,7 @@ describe('quarantineReceipt', () => {
   it('marks how far quarantining got: the last message\'s receipts-stream sequence', async () => {
     const before = await readQuarantineMark(store.jsm);
     const after = await quarantineReceipt(store.js, { seq: 9, data, chain: 'chain-b', code: 'MALFORMED', reason: 'r' }, before);
-    expect(after).toEqual({ lastSeq: before.lastSeq + 1, receiptSeq: 9 });
+    expect(after).toEqual({ lastSeq: before.lastSeq + 1, receiptSeq: 9, receiptLine: 0 });
     expect(await readQuarantineMark(store.jsm)).toEqual(after);
   });
 
@@ -36,5 +36,16 @@ describe('quarantineReceipt', () => {
     const refused = await quarantineReceipt(store.js, { seq: 11, data, chain: 'chain-b', code: 'MALFORMED', reason: 'r' }, stale).then(() => undefined, (err: unknown) => err);
     expect(isWrongLastSequence(refused)).toBe(true);
     expect((await readQuarantineMark(store.jsm)).receiptSeq).toBe(10);
+  });
+});
+
+describe('isBeforeMark', () => {
+  it('orders quarantined receipts by stream sequence, then line (group-commit messages)', () => {
+    const mark = { lastSeq: 4, receiptSeq: 9, receiptLine: 2 };
+    expect(isBeforeMark({ seq: 8, line: 5 }, mark)).toBe(true);
+    expect(isBeforeMark({ seq: 9 }, mark)).toBe(true);
+    expect(isBeforeMark({ seq: 9, line: 2 }, mark)).toBe(true);
+    expect(isBeforeMark({ seq: 9, line: 3 }, mark)).toBe(false);
+    expect(isBeforeMark({ seq: 10, line: 0 }, mark)).toBe(false);
   });
 });
