@@ -1,0 +1,36 @@
+/**
+ * The log's leaves read in tile-sized pages: entry bundle N holds leaves N·256 … N·256+255
+ * (C2SP tlog-tiles), so a page is one object-store read and memory holds one page (and the
+ * next, read ahead while this one is written) however long the log.
+ */
+import { TILE_WIDTH, type TileStore } from '../store/tile-store.js';
+
+/** One leaf: its index and its entry bytes (a receipt's JCS bytes). */
+export interface Leaf {
+  index: number;
+  bytes: Uint8Array;
+}
+
+/** The entries of bundle `n` of a tree of `size` leaves (full, or the partial last one). */
+function readPage(tiles: TileStore, size: number, n: number): Promise<Uint8Array[]> {
+  return tiles.readEntries(n, Math.min(TILE_WIDTH, size - n * TILE_WIDTH));
+}
+
+/** Every leaf of the tree of `size` leaves, in index order, one page read ahead. */
+export async function* readLeafPages(tiles: TileStore, size: number): AsyncGenerator<Leaf[]> {
+  const pages = Math.ceil(size / TILE_WIDTH);
+  let next = pages > 0 ? readPage(tiles, size, 0) : undefined;
+  for (let n = 0; n < pages; n++) {
+    const entries = await next!;
+    next = n + 1 < pages ? readPage(tiles, size, n + 1) : undefined;
+    // A rejected read-ahead must not go unhandled when the consumer stops early.
+    next?.catch(() => undefined);
+    yield entries.map((bytes, i) => ({ index: n * TILE_WIDTH + i, bytes }));
+  }
+}
+
+/** The entry bytes of leaf `index` of the tree of `size` leaves. */
+export async function readLeaf(tiles: TileStore, size: number, index: number): Promise<Uint8Array> {
+  const n = Math.floor(index / TILE_WIDTH);
+  return (await readPage(tiles, size, n))[index - n * TILE_WIDTH]!;
+}
