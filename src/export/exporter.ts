@@ -31,7 +31,7 @@ import {
   formatExportLine, formatManifest, isCompleteExport, matchesExportFilter, policyFileOf, signManifest,
   type ExportConsistency, type ExportFilter, type ExportManifest,
 } from '../verify/export-format.js';
-import { readLeaf, readLeafPages } from './log-pages.js';
+import { pageHashReader, readLeaf, readLeafPages } from './log-pages.js';
 
 /** Tiles and entry bundles an export keeps in memory: enough for every proof of a page. */
 export const EXPORT_TILE_CACHE_BYTES = 8 * 1024 * 1024;
@@ -109,7 +109,7 @@ async function writeReceipts(opts: ExportOptions, tiles: TileStore, checkpoint: 
   const hash = createHash('sha256');
   const policyHashes = new Set<string>();
   const complete = isCompleteExport(opts.filter);
-  const hashes = tiles.hashReader(checkpoint.size);
+  const hashes = pageHashReader(tiles.hashReader(checkpoint.size));
   let count = 0;
   for await (const page of readLeafPages(tiles, checkpoint.size)) {
     for (const leaf of page) {
@@ -122,6 +122,7 @@ async function writeReceipts(opts: ExportOptions, tiles: TileStore, checkpoint: 
       policyHashes.add(receipt.policy_hash);
       if (!out.write(line)) await Promise.race([once(out, 'drain'), failed]);
     }
+    hashes.clear();
     opts.progress?.(page.at(-1)!.index + 1, checkpoint.size);
   }
   out.end();

@@ -4,6 +4,7 @@
  * next, read ahead while this one is written) however long the log.
  */
 import { TILE_WIDTH, type TileStore } from '../store/tile-store.js';
+import type { Hash, HashReader } from '../tlog/index.js';
 
 /** One leaf: its index and its entry bytes (a receipt's JCS bytes). */
 export interface Leaf {
@@ -33,4 +34,20 @@ export async function* readLeafPages(tiles: TileStore, size: number): AsyncGener
 export async function readLeaf(tiles: TileStore, size: number, index: number): Promise<Uint8Array> {
   const n = Math.floor(index / TILE_WIDTH);
   return (await readPage(tiles, size, n))[index - n * TILE_WIDTH]!;
+}
+
+/**
+ * A HashReader that keeps the stored hashes it has read until clear(): the proofs of the 256
+ * leaves of one page share their upper hashes and each other's lower siblings, which the tile
+ * reader would otherwise recompute from the tile for every proof. Cleared after each page, so
+ * it holds one page's worth (about 2 × 256 hashes plus the path to the root).
+ */
+export function pageHashReader(read: HashReader): HashReader & { clear(): void } {
+  const known = new Map<number, Hash>();
+  const reader = async (indexes: readonly number[]) => {
+    const missing = [...new Set(indexes.filter((x) => !known.has(x)))];
+    if (missing.length > 0) (await read(missing)).forEach((h, i) => known.set(missing[i]!, h));
+    return indexes.map((x) => known.get(x)!);
+  };
+  return Object.assign(reader, { clear: () => known.clear() });
 }

@@ -16,7 +16,8 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { ChioError, isChioError, statusOf } from '../errors/index.js';
 import { bytesEqual, toHex } from '../encoding.js';
 import { canonicalBytes, parseCanonical } from '../receipt/jcs.js';
-import { checkChainLink, nobleSignatureCheck, verifyReceiptBytes, type ChainHead, type SignatureCheck } from '../receipt/verify.js';
+import { checkChainLink, nobleSignatureCheck, toReceipt, verifyReceipt, type ChainHead, type SignatureCheck } from '../receipt/verify.js';
+import { MAX_RECEIPT_BYTES } from '../receipt/receipt.js';
 import { MAX_NOTE_SIZE, checkRecord, leafHash, openCheckpoint, parseVerifierKey, type Checkpoint } from '../tlog/index.js';
 import { verifyConsistencyProof } from './consistency-proof.js';
 import { decodeProofHashes } from './proof-hashes.js';
@@ -244,8 +245,11 @@ class ReceiptLinesVerifier {
     if (this.complete && leaf !== this.lastIndex + 1) throw new ChioError('RECEIPT_INVALID', `leaf ${leaf} follows leaf ${this.lastIndex}, but the bundle is unfiltered: a line is missing`);
     if (leaf >= cp.size) throw new ChioError('PROOF_INVALID', `leaf ${leaf} is outside the checkpoint's tree of size ${cp.size}`);
     const hashes = decodeProofHashes(line.inclusion_proof, 'inclusion_proof');
+    // The line is canonical, so the receipt in it is too: its bytes are the leaf, as stored.
     const bytes = canonicalBytes(line.receipt);
-    const receipt = verifyReceiptBytes(bytes, this.manifest.keys.kernels, this.checkSignature);
+    if (bytes.length > MAX_RECEIPT_BYTES) throw new ChioError('RECEIPT_INVALID', `receipt larger than ${MAX_RECEIPT_BYTES} bytes`);
+    const receipt = toReceipt(line.receipt);
+    verifyReceipt(receipt, this.manifest.keys.kernels, this.checkSignature);
     const isCorrection = receipt.corrects !== undefined;
     if (!this.complete && !isCorrection && !matchesExportFilter(receipt, this.manifest.filter)) throw new ChioError('RECEIPT_INVALID', 'the receipt is outside the bundle\'s filter');
     this.checkChain(receipt.chain, receipt);
