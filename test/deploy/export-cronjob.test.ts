@@ -5,23 +5,11 @@
  * commands have. test/integration/export.test.ts runs the script itself against a live stack.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
 import { PersistentVolumeClaim } from 'kubernetes-models/v1';
 import { CronJob } from 'kubernetes-models/batch/v1';
-import { REPO_ROOT } from '../support/chio.js';
 import { buildProgram } from '../../src/cli/program.js';
-
-export const CRONJOB_FILE = join(REPO_ROOT, 'deploy/export/cronjob.yaml');
-const docs = parseAllDocuments(readFileSync(CRONJOB_FILE, 'utf8')).map((d) => d.toJS() as any);
-const cronJob = docs.find((d) => d.kind === 'CronJob');
-const claim = docs.find((d) => d.kind === 'PersistentVolumeClaim');
-const pod = cronJob.spec.jobTemplate.spec.template.spec;
-const container = pod.containers[0];
-/** The script the container runs. */
-export const exportScript = (): string => container.args[0] as string;
+import { claim, container, cronJob, docs, exportScript, pod } from './export-cronjob.js';
 
 describe('deploy/export/cronjob.yaml', () => {
   it('holds a PersistentVolumeClaim and a CronJob, each valid against its schema', () => {
