@@ -16,6 +16,8 @@ import { sendCheck } from '../../src/cli/check.js';
 import { demoToken } from '../../src/up.js';
 import { exportScript } from '../deploy/export-cronjob.js';
 
+/** Each test spawns `chio` under tsx a few times: slow on a loaded machine. */
+const CLI_TEST_TIMEOUT_MS = 180_000;
 const ALLOWS = 12;
 const DENIES = 8;
 
@@ -47,7 +49,7 @@ afterAll(async () => {
   await nats?.cleanup();
 });
 
-describe('chio export → chio verify-export', () => {
+describe('chio export → chio verify-export', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
   it('exports every receipt with its proof and the policy that decided it, and the bundle verifies offline', async () => {
     const exported = await runChio(['export', '--out', out('all')], env);
     expect(exported, exported.stderr).toMatchObject({ exit: 0 });
@@ -84,7 +86,7 @@ describe('chio export → chio verify-export', () => {
   });
 });
 
-describe('the CronJob script (deploy/export/cronjob.yaml)', () => {
+describe('the CronJob script (deploy/export/cronjob.yaml)', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
   it('writes yesterday\'s bundle into the volume, chained to the last one, and verifies it', async () => {
     const exports = out('volume');
     mkdirSync(exports);
