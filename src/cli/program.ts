@@ -27,6 +27,12 @@ import { formatProven, proveReceipt, toProvenJson } from './prove.js';
 import { evaluateRequest, formatEvaluation, parseCheckRequestText } from './policy-eval.js';
 import { readFileSync } from 'node:fs';
 import { tlogProofOf, verifyProofFiles } from './verify-proof.js';
+import { parseHost, parseInstant, parseVerdict, toExportFilter, type ExportFilterOptions } from './export.js';
+import { formatVerifiedExport, verifyExportDir } from './verify-export.js';
+import { exportBundle } from '../export/exporter.js';
+import { createProgress } from '../export/progress.js';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { ensureResources } from '../store/resources.js';
 
 type Stoppable = { stop(): Promise<void> };
 
@@ -243,6 +249,47 @@ export function buildProgram(): Command {
     .action((file: string, o: { receipt: string; logKey?: string; kernelKey?: string; json?: boolean }, cmd: Command) => {
       const proven = verifyProofFiles(file, o.receipt, trustOf(cmd, o));
       process.stdout.write(o.json ? `${JSON.stringify(toProvenJson(proven))}\n` : `${formatProven(proven)}\n`);
+    });
+
+  program.command('export').description('write a compliance bundle of the published log, streaming (SPEC §9)')
+    .requiredOption('--out <dir>', 'bundle directory (created; must be empty)')
+    .option('--since <time>', 'receipts at or after this time (RFC 3339)', parseInstant)
+    .option('--until <time>', 'receipts before this time (RFC 3339)', parseInstant)
+    .option('--verdict <verdict>', 'allow or deny', parseVerdict)
+    .option('--host <host>', 'receipts for this request host', parseHost)
+    .option('--previous <dir>', 'a previous bundle: adds the consistency proof from its checkpoint')
+    .option('--export-key <file>', 'export signer key file (default: export.key in CHIO_KEY_DIR)')
+    .action(async (o: ExportFilterOptions & { out: string; previous?: string; exportKey?: string }, cmd: Command) => {
+      const cfg = config(cmd, '127.0.0.1');
+      const filter = toExportFilter(o);
+      const exportKey = o.exportKey ? loadKeyFile(o.exportKey, 'the export key') : loadKey(cfg.keyDir, 'export');
+      const logKey = loadVerifierKey(join(cfg.keyDir, 'log.pub'));
+      const kernelKeys = [loadVerifierKey(join(cfg.keyDir, 'kernel.pub'))];
+      const url = natsUrlFor(cfg.natsUrl, cfg.dataDir);
+      if (!url) throw new ChioError('CONFIG_INVALID', 'chio export needs NATS_URL, or a running `chio up` in this directory');
+      const nc = await connectNats(natsSettings(cfg, url.split(','), 'chio-export'));
+      const progress = createProgress(process.stderr);
+      try {
+        const { manifest, bytes } = await exportBundle({
+          jsm: await jetstreamManager(nc), resources: await ensureResources(nc, cfg.replicas), outDir: o.out, filter,
+          ...(o.previous ? { previousDir: o.previous } : {}), exportKey, logKey, kernelKeys, progress: (read, total) => progress.update(read, total),
+        });
+        progress.stop();
+        process.stdout.write(`wrote ${o.out}: ${manifest.count} receipts, ${Object.keys(manifest.files).length + 2} files, ${bytes} bytes, checkpoint size ${manifest.checkpoint.size}\n`);
+      } finally {
+        progress.stop();
+        await nc.drain();
+      }
+    });
+
+  program.command('verify-export').description('check a compliance bundle offline; exit 0 only when everything holds').argument('<dir>')
+    .option('--export-key <vkey>', 'export verifier key file (default: export.pub in CHIO_KEY_DIR)')
+    .option('--log-key <vkey>', 'log verifier key file: the bundle must name this one')
+    .action(async (dir: string, o: { exportKey?: string; logKey?: string }, cmd: Command) => {
+      const cfg = config(cmd, '127.0.0.1');
+      const exportKey = loadVerifierKey(o.exportKey ?? join(cfg.keyDir, 'export.pub'));
+      const verified = await verifyExportDir(dir, { exportKey, ...(o.logKey ? { logKey: loadVerifierKey(o.logKey) } : {}) });
+      process.stdout.write(`${formatVerifiedExport(dir, verified)}\n`);
     });
   return program;
 }

@@ -26,6 +26,8 @@ export type ChioErrorCode =
   // a correction (SPEC §5) that does not name a receipt integrated earlier on its chain, or
   // names one already corrected
   | 'CORRECTION_INVALID'
+  // a compliance bundle (SPEC §9) with a file missing, extra, too large or not of its format
+  | 'BUNDLE_INVALID'
   | 'RECEIPT_NOT_STORED'
   // Check denials, one per reason a guard says no (status.ts names the guard and statuses)
   | 'REQUEST_MALFORMED'

@@ -53,6 +53,7 @@ export const STATUS: Readonly<Record<ChioErrorCode, WireStatus>> = {
   RECEIPT_INVALID: notVerified(GRPC.INVALID_ARGUMENT, 422),
   CHAIN_BROKEN: notVerified(GRPC.INVALID_ARGUMENT, 422),
   CORRECTION_INVALID: notVerified(GRPC.INVALID_ARGUMENT, 422),
+  BUNDLE_INVALID: notVerified(GRPC.INVALID_ARGUMENT, 422),
 
   REQUEST_MALFORMED: forbidden('Request'),
   CAPABILITY_MALFORMED: unauthenticated('Capability', 'capability token is malformed'),

@@ -7,7 +7,7 @@
  *   GET /checkpoint                  latest signed checkpoint (text/plain)
  *   GET /v1/receipts/<id>[/proof]    a receipt's inclusion proof, JSON or tlog-proof (receipt-routes.ts)
  *   GET /v1/consistency?old=N&new=M  consistency proof between two tree sizes
- *   GET /v1/keys                     the log's and the kernels' verifier keys
+ *   GET /v1/keys                     the log's, the kernels' and the export verifier keys
  *   GET /v1/policies/<hash>          an archived policy set (policy-route.ts)
  *   POST /v1/verify                  what holds of a posted receipt or proof (verify-route.ts)
  *   GET /tile/…                      C2SP tlog-tiles
@@ -40,6 +40,8 @@ export interface VerifierApiOptions {
   kernelKeys: readonly string[];
   /** Where the built explorer page is; dist/explorer/ of this package by default. */
   explorerDir?: string;
+  /** The export key's verifier key, when the key directory has one: what signs compliance bundles. */
+  exportKey?: string;
 }
 
 export function verifierRoutes(opts: VerifierApiOptions): Route[] {
@@ -79,7 +81,7 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
 
   const keys: Route = (req, res, url) => {
     if (req.method !== 'GET' || url.pathname !== '/v1/keys') return false;
-    return sendCacheable(req, res, 200, JSON.stringify({ log: opts.logKey, kernels: opts.kernelKeys }), 'application/json', false), true;
+    return sendCacheable(req, res, 200, JSON.stringify({ log: opts.logKey, kernels: opts.kernelKeys, ...(opts.exportKey ? { export: opts.exportKey } : {}) }), 'application/json', false), true;
   };
 
   const tile: Route = async (req, res, url) => {

@@ -12,6 +12,7 @@ import { timedRoutes } from './request-metrics.js';
 import { join } from 'node:path';
 import { startServiceHealth } from '../health/service-health.js';
 import type { ServiceReadiness } from '../health/readiness.js';
+import { existsSync } from 'node:fs';
 
 export interface RunningVerifier {
   readonly httpPort: number;
@@ -24,8 +25,11 @@ export async function startVerifier(config: ChioConfig, nc: NatsConnection, log:
   const logKey = loadVerifierKey(join(config.keyDir, 'log.pub'));
   const kernelKeys = [loadVerifierKey(join(config.keyDir, 'kernel.pub'))];
   const tls = loadListenerTls(config);
+  // Published so an auditor can fetch it once; a bundle is trusted through this key alone.
+  const exportKeyFile = join(config.keyDir, 'export.pub');
+  const exportKey = existsSync(exportKeyFile) ? loadVerifierKey(exportKeyFile) : undefined;
   const resources = await ensureResources(nc, config.replicas);
-  const routes = verifierRoutes({ js: jetstream(nc), jsm: await jetstreamManager(nc), resources, logKey, kernelKeys });
+  const routes = verifierRoutes({ js: jetstream(nc), jsm: await jetstreamManager(nc), resources, logKey, kernelKeys, ...(exportKey ? { exportKey } : {}) });
   const health = await startServiceHealth('verifier', nc, log);
   const http = await startHttpServer({ bind: config.bind, port: config.verifierPort, log, ready: () => health.readiness.reason(), routes: [timedRoutes(routes)], ...(tls ? { tls } : {}) });
   log.info({ http: http.port, tls: tlsMode(tls) }, 'verifier listening');

@@ -18,6 +18,7 @@
  *   parseTlogProof, formatTlogProof    C2SP tlog-proof@v1 text (GET /v1/receipts/<id>/proof)
  *   verifyTlogProof                    a tlog-proof@v1 for a receipt
  *   reportVerification                 every check, field by field (POST /v1/verify)
+ *   ExportBundleVerifier               a compliance bundle, file by file (chio verify-export, SPEC §9)
  */
 export { ChioError, isChioError, type ChioErrorCode } from '../errors/index.js';
 export {
@@ -66,3 +67,13 @@ export {
   type CheckOutcome,
   type CheckName,
 } from './report.js';
+export { ExportBundleVerifier, type ExportTrust, type VerifiedExport } from './export-bundle.js';
+export {
+  EXPORT_SCHEMA,
+  matchesExportFilter,
+  policyFileOf,
+  type ExportManifest,
+  type ExportFilter,
+  type ExportLine,
+  type ExportConsistency,
+} from './export-format.js';

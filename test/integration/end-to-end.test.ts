@@ -172,8 +172,8 @@ describe('proving receipts', () => {
     const note = await (await fetch(`${chio.verifierUrl}/checkpoint`)).text();
     expect(note.startsWith(`${chio.config.logOrigin}\n`)).toBe(true);
     expect(note).toContain('\n\n\u2014 ');
-    const keys = (await (await fetch(`${chio.verifierUrl}/v1/keys`)).json()) as { log: string; kernels: string[] };
-    expect(keys).toEqual({ log: keyFile('log.pub'), kernels: [keyFile('kernel.pub')] });
+    const keys = (await (await fetch(`${chio.verifierUrl}/v1/keys`)).json()) as { log: string; kernels: string[]; export: string };
+    expect(keys).toEqual({ log: keyFile('log.pub'), kernels: [keyFile('kernel.pub')], export: keyFile('export.pub') });
     const health = await fetch(`http://127.0.0.1:${chio.authz.httpPort}/health`);
     expect(await health.json()).toEqual({ status: 'ok' });
   });

@@ -16,9 +16,9 @@ const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as
 const sourceOf = (distFile: string): string => join(ROOT, distFile.replace(/^\.?\/?dist\//, 'src/').replace(/\.d\.ts$|\.js$/, '.ts'));
 
 const VERIFY_NAMES = [
-  'ChioError', 'GENESIS_PREV', 'MAX_PROOF_LENGTH', 'MAX_RECEIPT_BYTES', 'MAX_TLOG_PROOF_CHARS', 'RECEIPT_SCHEMA',
+  'ChioError', 'EXPORT_SCHEMA', 'ExportBundleVerifier', 'GENESIS_PREV', 'MAX_PROOF_LENGTH', 'MAX_RECEIPT_BYTES', 'MAX_TLOG_PROOF_CHARS', 'RECEIPT_SCHEMA',
   'TLOG_PROOF_EXTENSION', 'TLOG_PROOF_HEADER', 'checkChainLink', 'checkRecord', 'checkTree', 'formatTlogProof', 'isChioError',
-  'leafHash', 'openCheckpoint', 'parseTlogProof', 'parseVerifierKey', 'receiptBytes', 'reportVerification', 'toVerifyRequest',
+  'leafHash', 'matchesExportFilter', 'openCheckpoint', 'parseTlogProof', 'parseVerifierKey', 'policyFileOf', 'receiptBytes', 'reportVerification', 'toVerifyRequest',
   'verifyConsistencyProof', 'verifyCorrection', 'verifyReceipt', 'verifyReceiptBytes', 'verifyReceiptProof', 'verifyTlogProof',
 ];
 const NODE_ONLY_NAMES = [

@@ -1,0 +1,177 @@
+/**
+ * `chio export` (SPEC §9): a compliance bundle (src/verify/export-format.ts) of the receipts in
+ * the log's latest checkpoint that pass a filter, each with its inclusion proof against that
+ * checkpoint, the policy sets they name, and optionally the consistency proof from a previous
+ * bundle's checkpoint.
+ *
+ * Streaming: leaves are read a tile-sized page at a time (log-pages.ts) and written as they are
+ * proven, with back-pressure from the file; what is held is a page, the tile cache
+ * (EXPORT_TILE_CACHE_BYTES) and the set of policy hashes. The manifest is written last, so a
+ * bundle cut short by a crash has none and never verifies.
+ */
+import { createHash } from 'node:crypto';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import type { JetStreamManager } from '@nats-io/jetstream';
+import { ChioError } from '../errors/index.js';
+import { toBase64 } from '../encoding.js';
+import { sha256Hex } from '../crypto/sha256.js';
+import type { ChioResources } from '../store/resources.js';
+import { readLatestCheckpoint } from '../store/checkpoints.js';
+import { readIndexEntry } from '../store/receipt-index.js';
+import { readArchivedPolicySet } from '../store/policy-archive.js';
+import { TileStore } from '../store/tile-store.js';
+import { openCheckpoint, proveRecord, proveTree, toNoteSigner, type Checkpoint } from '../tlog/index.js';
+import type { Receipt } from '../receipt/receipt.js';
+import { canonicalize } from '../receipt/jcs.js';
+import type { LoadedKey } from '../keys.js';
+import {
+  CHECKPOINT_FILE, CONSISTENCY_FILE, EXPORT_SCHEMA, MANIFEST_FILE, MANIFEST_SIG_FILE, POLICIES_DIR, RECEIPTS_FILE,
+  formatExportLine, formatManifest, isCompleteExport, matchesExportFilter, policyFileOf, signManifest,
+  type ExportConsistency, type ExportFilter, type ExportManifest,
+} from '../verify/export-format.js';
+import { pageHashReader, readLeaf, readLeafPages } from './log-pages.js';
+
+/** Tiles and entry bundles an export keeps in memory: enough for every proof of a page. */
+export const EXPORT_TILE_CACHE_BYTES = 8 * 1024 * 1024;
+
+export interface ExportOptions {
+  jsm: JetStreamManager;
+  resources: ChioResources;
+  /** The bundle's directory: created, and MUST be empty when it exists. */
+  outDir: string;
+  filter: ExportFilter;
+  /** A previous bundle's directory: its checkpoint is the old end of consistency.json. */
+  previousDir?: string;
+  exportKey: LoadedKey;
+  logKey: string;
+  kernelKeys: string[];
+  /** Called after each page with leaves read and the tree size. */
+  progress?: (read: number, total: number) => void;
+  now?: () => Date;
+}
+
+export interface ExportResult {
+  manifest: ExportManifest;
+  bytes: number;
+}
+
+/** Write a bundle; throws ChioError (NOT_FOUND: no checkpoint or an unarchived policy set). */
+export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
+  prepareOutDir(opts.outDir);
+  const published = await readLatestCheckpoint(opts.jsm);
+  if (!published) throw new ChioError('NOT_FOUND', 'no checkpoint has been published yet: nothing to export');
+  const checkpoint = openCheckpoint(published.note, opts.logKey);
+  const tiles = new TileStore(opts.resources.tiles, opts.resources.entries, EXPORT_TILE_CACHE_BYTES);
+  const files: Record<string, string> = {};
+  const write = (path: string, bytes: Uint8Array | string) => {
+    writeFileSync(join(opts.outDir, path), bytes);
+    files[path] = `sha256:${sha256Hex(typeof bytes === 'string' ? Buffer.from(bytes) : bytes)}`;
+  };
+
+  const previous = opts.previousDir ? readPreviousCheckpoint(opts.previousDir, opts.logKey, checkpoint) : undefined;
+  write(CHECKPOINT_FILE, published.note);
+  const { count, policyHashes, digest } = await writeReceipts(opts, tiles, checkpoint);
+  files[RECEIPTS_FILE] = digest;
+  mkdirSync(join(opts.outDir, POLICIES_DIR), { recursive: true });
+  for (const hash of [...policyHashes].sort()) write(policyFileOf(hash), await readPolicy(opts.resources, hash));
+  if (previous) {
+    const proof = await proveTree(checkpoint.size, previous.checkpoint.size, tiles.hashReader(checkpoint.size));
+    const consistency: ExportConsistency = { old: previous.checkpoint.size, new: checkpoint.size, old_checkpoint: previous.note, proof: proof.map(toBase64) };
+    write(CONSISTENCY_FILE, canonicalize(consistency));
+  }
+
+  const manifest: ExportManifest = {
+    schema: EXPORT_SCHEMA,
+    created: (opts.now?.() ?? new Date()).toISOString(),
+    filter: opts.filter,
+    count,
+    checkpoint: { origin: checkpoint.origin, size: checkpoint.size, root: toBase64(checkpoint.root) },
+    ...(previous ? { previous: { size: previous.checkpoint.size, root: toBase64(previous.checkpoint.root) } } : {}),
+    keys: { log: opts.logKey, kernels: opts.kernelKeys, export: opts.exportKey.verifierKey },
+    files,
+  };
+  const manifestBytes = formatManifest(manifest);
+  writeFileSync(join(opts.outDir, MANIFEST_SIG_FILE), signManifest(manifestBytes, toNoteSigner(opts.exportKey.name, opts.exportKey.signer)));
+  writeFileSync(join(opts.outDir, MANIFEST_FILE), manifestBytes);
+  return { manifest, bytes: bundleBytes(opts.outDir) };
+}
+
+/**
+ * receipts.jsonl: every leaf that passes the filter, and every correction of one that did,
+ * with its inclusion proof against `checkpoint`.
+ */
+async function writeReceipts(opts: ExportOptions, tiles: TileStore, checkpoint: Checkpoint) {
+  const out = createWriteStream(join(opts.outDir, RECEIPTS_FILE));
+  const failed = new Promise<never>((_, reject) => out.once('error', reject));
+  failed.catch(() => undefined);
+  const hash = createHash('sha256');
+  const policyHashes = new Set<string>();
+  const complete = isCompleteExport(opts.filter);
+  const hashes = pageHashReader(tiles.hashReader(checkpoint.size));
+  let count = 0;
+  for await (const page of readLeafPages(tiles, checkpoint.size)) {
+    for (const leaf of page) {
+      const receipt = JSON.parse(Buffer.from(leaf.bytes).toString('utf8')) as Receipt;
+      if (!complete && !matchesExportFilter(receipt, opts.filter) && !(await correctsExported(opts, tiles, checkpoint.size, receipt))) continue;
+      const proof = await proveRecord(checkpoint.size, leaf.index, hashes);
+      const line = `${formatExportLine({ index: leaf.index, receipt, inclusion_proof: proof.map(toBase64) })}\n`;
+      hash.update(line);
+      count++;
+      policyHashes.add(receipt.policy_hash);
+      if (!out.write(line)) await Promise.race([once(out, 'drain'), failed]);
+    }
+    hashes.clear();
+    opts.progress?.(page.at(-1)!.index + 1, checkpoint.size);
+  }
+  out.end();
+  await Promise.race([once(out, 'finish'), failed]);
+  return { count, policyHashes, digest: `sha256:${hash.digest('hex')}` };
+}
+
+/**
+ * Whether `receipt` is a correction of a receipt the filter exports (SPEC §5: a corrected
+ * receipt goes with its correction). The corrected receipt is an earlier leaf; corrections are
+ * rare, so it is looked up by id rather than every exported id kept in memory.
+ */
+async function correctsExported(opts: ExportOptions, tiles: TileStore, size: number, receipt: Receipt): Promise<boolean> {
+  if (receipt.corrects === undefined) return false;
+  const entry = await readIndexEntry(opts.resources.index, receipt.corrects);
+  if (!entry || entry.index >= size) return false;
+  const corrected = JSON.parse(Buffer.from(await readLeaf(tiles, size, entry.index)).toString('utf8')) as Receipt;
+  return corrected.id === receipt.corrects && matchesExportFilter(corrected, opts.filter);
+}
+
+async function readPolicy(resources: ChioResources, hash: string): Promise<Uint8Array> {
+  const bytes = await readArchivedPolicySet(resources.policies, hash);
+  if (!bytes) throw new ChioError('NOT_FOUND', `policy set ${hash}, named by exported receipts, is not archived`);
+  if (`sha256:${sha256Hex(bytes)}` !== hash) throw new ChioError('INTERNAL', `the archived policy set ${hash} does not hash to its name; the archive is damaged`);
+  return bytes;
+}
+
+/** The previous bundle's checkpoint, signed by the same log and no larger than this one. */
+function readPreviousCheckpoint(dir: string, logKey: string, current: Checkpoint): { note: string; checkpoint: Checkpoint } {
+  let note: string;
+  try {
+    note = readFileSync(join(dir, CHECKPOINT_FILE), 'utf8');
+  } catch (cause) {
+    throw new ChioError('CONFIG_INVALID', `--previous ${dir} has no ${CHECKPOINT_FILE}`, { cause });
+  }
+  const checkpoint = openCheckpoint(note, logKey);
+  if (checkpoint.size > current.size) throw new ChioError('TREE_INCONSISTENT', `the previous bundle's tree (${checkpoint.size}) is larger than the log's latest (${current.size})`);
+  return { note, checkpoint };
+}
+
+function prepareOutDir(dir: string): void {
+  if (existsSync(dir) && readdirSync(dir).length > 0) throw new ChioError('CONFIG_INVALID', `--out ${dir} is not empty: a bundle is written into an empty directory`);
+  mkdirSync(dir, { recursive: true });
+}
+
+function bundleBytes(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) total += statSync(join(entry.parentPath, entry.name)).size;
+  }
+  return total;
+}

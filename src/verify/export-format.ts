@@ -1,0 +1,206 @@
+/**
+ * The compliance bundle, `chio.export.v1` (SPEC §9): a directory an auditor checks offline.
+ *
+ *   manifest.json        JCS object (below) + "\n"; its SHA-256 digests name every other file
+ *   manifest.sig         one C2SP signature line over manifest.json's bytes, by the export key:
+ *                        "— <key name> <base64(4-byte key ID ‖ 64-byte Ed25519 signature)>\n"
+ *   checkpoint           the log's signed checkpoint note, verbatim; every proof is against it
+ *   receipts.jsonl       one JCS line per receipt, in leaf order (strictly increasing index):
+ *                        {"inclusion_proof":["<base64>",…],"index":n,"receipt":{…}}
+ *   policies/<hex>.json  the archived policy set whose hash is sha256:<hex>, for every policy
+ *                        hash a receipt names (the bytes hash to the name)
+ *   consistency.json     with a previous bundle: {"new":m,"old":n,"old_checkpoint":"<note>","proof":[…]}
+ *
+ * The manifest:
+ *
+ *   {"checkpoint":{"origin","root":"<base64>","size"},"count":<lines>,"created":"<RFC 3339>",
+ *    "files":{"<path>":"sha256:<hex>",…},"filter":{"host"?,"since"?,"until"?,"verdict"?},
+ *    "keys":{"export","kernels":[…],"log"},"previous"?:{"root","size"},"schema":"chio.export.v1"}
+ *
+ * With an empty filter the bundle is complete: its lines are leaves 0 … size-1, one each.
+ * A corrected receipt comes with its correction when the correction is in the checkpoint's
+ * tree, even if the correction itself is outside the filter.
+ *
+ * Pure: no I/O, no clock; the exporter writes these forms and the verifier reads them.
+ */
+import { ChioError } from '../errors/index.js';
+import { fromBase64, toBase64, utf8 } from '../encoding.js';
+import { canonicalize, parseCanonical } from '../receipt/jcs.js';
+import { RECEIPT_ID_PATTERN, type Receipt, type Verdict } from '../receipt/receipt.js';
+import { isValidKeyName, type NoteSigner, type NoteVerifier } from '../tlog/index.js';
+
+export const EXPORT_SCHEMA = 'chio.export.v1';
+export const MANIFEST_FILE = 'manifest.json';
+export const MANIFEST_SIG_FILE = 'manifest.sig';
+export const CHECKPOINT_FILE = 'checkpoint';
+export const RECEIPTS_FILE = 'receipts.jsonl';
+export const CONSISTENCY_FILE = 'consistency.json';
+export const POLICIES_DIR = 'policies';
+
+/** Largest manifest read: one digest per policy set and file, far below this. */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+/** Largest manifest.sig read: one signature line. */
+export const MAX_MANIFEST_SIG_BYTES = 1024;
+/** Files a manifest may name (policy sets plus the four fixed files). */
+export const MAX_BUNDLE_FILES = 10_000;
+/** Longest receipts.jsonl line: a receipt (16 KiB) plus its proof (63 hashes) and the index. */
+export const MAX_EXPORT_LINE_BYTES = 32 * 1024;
+
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+const POLICY_FILE = /^policies\/([0-9a-f]{64})\.json$/;
+const SIG_PREFIX = '\u2014 ';
+
+export interface ExportFilter {
+  /** Receipts with `time` at or after this instant (RFC 3339). */
+  since?: string;
+  /** Receipts with `time` before this instant (RFC 3339). */
+  until?: string;
+  verdict?: Verdict;
+  /** Receipts whose normalised request host is this one. */
+  host?: string;
+}
+
+export interface ExportManifest {
+  schema: typeof EXPORT_SCHEMA;
+  created: string;
+  filter: ExportFilter;
+  count: number;
+  checkpoint: { origin: string; size: number; root: string };
+  previous?: { size: number; root: string };
+  keys: { log: string; kernels: string[]; export: string };
+  /** Path in the bundle → "sha256:<hex>" of its bytes. */
+  files: Record<string, string>;
+}
+
+/** One line of receipts.jsonl. */
+export interface ExportLine {
+  index: number;
+  receipt: Receipt;
+  inclusion_proof: string[];
+}
+
+/** What consistency.json holds: the proof from the previous bundle's checkpoint to this one's. */
+export interface ExportConsistency {
+  old: number;
+  new: number;
+  old_checkpoint: string;
+  proof: string[];
+}
+
+/** The path of the policy set with hash `policyHash` ("sha256:<hex>") in a bundle. */
+export function policyFileOf(policyHash: string): string {
+  return `${POLICY_DIR_PREFIX}${policyHash.slice('sha256:'.length)}.json`;
+}
+const POLICY_DIR_PREFIX = `${POLICIES_DIR}/`;
+
+/** The policy hash a bundle path stands for, or undefined when it is not a policy file. */
+export function policyHashOfFile(path: string): string | undefined {
+  const m = POLICY_FILE.exec(path);
+  return m ? `sha256:${m[1]}` : undefined;
+}
+
+/** The bytes of a receipts.jsonl line, without its line feed. */
+export function formatExportLine(line: ExportLine): string {
+  return canonicalize(line);
+}
+
+/** The bytes of manifest.json. */
+export function formatManifest(manifest: ExportManifest): Uint8Array {
+  return utf8(`${canonicalize(manifest)}\n`);
+}
+
+/** manifest.sig for the manifest bytes `manifestBytes`. */
+export function signManifest(manifestBytes: Uint8Array, signer: NoteSigner): string {
+  const id = Uint8Array.of(signer.keyId >>> 24, (signer.keyId >>> 16) & 0xff, (signer.keyId >>> 8) & 0xff, signer.keyId & 0xff);
+  const signature = signer.sign(manifestBytes);
+  const joined = new Uint8Array(4 + signature.length);
+  joined.set(id);
+  joined.set(signature, 4);
+  return `${SIG_PREFIX}${signer.name} ${toBase64(joined)}\n`;
+}
+
+/**
+ * Check manifest.sig over `manifestBytes` with the export key, then parse the manifest.
+ * Throws SIGNATURE_INVALID (or UNTRUSTED_KEY for a signature by another key) naming the file.
+ */
+export function openManifest(manifestBytes: Uint8Array, sigText: string, exportKey: NoteVerifier): ExportManifest {
+  // Attacker-controlled: both files.
+  const m = /^\u2014 (\S+) ([A-Za-z0-9+/=]+)\n?$/.exec(sigText);
+  if (!m || !isValidKeyName(m[1])) throw new ChioError('MALFORMED', `${MANIFEST_SIG_FILE}: not a signature line`);
+  let sig: Uint8Array;
+  try {
+    sig = fromBase64(m[2]!);
+  } catch (cause) {
+    throw new ChioError('MALFORMED', `${MANIFEST_SIG_FILE}: not base64`, { cause });
+  }
+  const keyId = sig.length === 68 ? ((sig[0]! << 24) | (sig[1]! << 16) | (sig[2]! << 8) | sig[3]!) >>> 0 : -1;
+  if (m[1] !== exportKey.name || keyId !== exportKey.keyId) throw new ChioError('UNTRUSTED_KEY', `${MANIFEST_SIG_FILE}: signed by ${m[1]}, not by the export key ${exportKey.name}`);
+  if (!exportKey.verify(manifestBytes, sig.subarray(4))) throw new ChioError('SIGNATURE_INVALID', `${MANIFEST_SIG_FILE}: the signature over ${MANIFEST_FILE} does not verify`);
+  return toManifest(parseManifestJson(manifestBytes));
+}
+
+function parseManifestJson(bytes: Uint8Array): unknown {
+  if (bytes.length === 0 || bytes[bytes.length - 1] !== 0x0a) throw new ChioError('MALFORMED', `${MANIFEST_FILE}: does not end in a line feed`);
+  try {
+    return parseCanonical(bytes.subarray(0, -1), MAX_MANIFEST_BYTES);
+  } catch (cause) {
+    throw new ChioError('MALFORMED', `${MANIFEST_FILE}: not canonical JSON`, { cause });
+  }
+}
+
+/** Shape of a signed manifest; a signed manifest is still checked before it is believed. */
+function toManifest(value: unknown): ExportManifest {
+  const bad = (why: string) => new ChioError('MALFORMED', `${MANIFEST_FILE}: ${why}`);
+  const v = value as Partial<ExportManifest> | null;
+  if (typeof v !== 'object' || v === null || v.schema !== EXPORT_SCHEMA) throw bad(`schema is not ${EXPORT_SCHEMA}`);
+  if (!Number.isSafeInteger(v.count) || v.count! < 0) throw bad('count is not a number of lines');
+  const cp = v.checkpoint;
+  if (typeof cp !== 'object' || cp === null || typeof cp.origin !== 'string' || !Number.isSafeInteger(cp.size) || typeof cp.root !== 'string') throw bad('checkpoint is not {origin, size, root}');
+  const prev = v.previous;
+  if (prev !== undefined && (typeof prev !== 'object' || prev === null || !Number.isSafeInteger(prev.size) || typeof prev.root !== 'string')) throw bad('previous is not {size, root}');
+  const keys = v.keys;
+  if (typeof keys !== 'object' || keys === null || typeof keys.log !== 'string' || typeof keys.export !== 'string' || !Array.isArray(keys.kernels) || !keys.kernels.every((k) => typeof k === 'string')) throw bad('keys is not {log, kernels, export}');
+  const files = v.files;
+  if (typeof files !== 'object' || files === null || Array.isArray(files)) throw bad('files is not an object');
+  const entries = Object.entries(files);
+  if (entries.length > MAX_BUNDLE_FILES) throw bad(`names more than ${MAX_BUNDLE_FILES} files`);
+  for (const [path, digest] of entries) {
+    if (typeof digest !== 'string' || !DIGEST.test(digest)) throw bad(`the digest of ${path} is not sha256:<hex>`);
+    if (![CHECKPOINT_FILE, RECEIPTS_FILE, CONSISTENCY_FILE].includes(path) && policyHashOfFile(path) === undefined) throw bad(`names ${path}, which is no file of a bundle`);
+  }
+  if (!(CHECKPOINT_FILE in files) || !(RECEIPTS_FILE in files)) throw bad(`does not name ${CHECKPOINT_FILE} and ${RECEIPTS_FILE}`);
+  if ((prev !== undefined) !== (CONSISTENCY_FILE in files)) throw bad(`previous and ${CONSISTENCY_FILE} come together`);
+  const f = v.filter;
+  if (typeof f !== 'object' || f === null || Object.values(f).some((x) => typeof x !== 'string')) throw bad('filter is not an object of strings');
+  return v as ExportManifest;
+}
+
+/** True when a receipt id is well formed (for messages that quote one from a bad line). */
+export function looksLikeReceiptId(id: unknown): id is string {
+  return typeof id === 'string' && RECEIPT_ID_PATTERN.test(id);
+}
+
+/** The root hash of a manifest's checkpoint as bytes. */
+export function rootOf(root: string): Uint8Array {
+  return fromBase64(root);
+}
+
+/**
+ * Whether `receipt` is one a bundle with `filter` exports: time in [since, until), the verdict
+ * and the normalised host, each when set. Times compare as instants, not as text.
+ */
+export function matchesExportFilter(receipt: Receipt, filter: ExportFilter): boolean {
+  if (filter.verdict !== undefined && receipt.decision.verdict !== filter.verdict) return false;
+  if (filter.host !== undefined && receipt.request.host !== filter.host) return false;
+  if (filter.since === undefined && filter.until === undefined) return true;
+  const time = Date.parse(receipt.time);
+  if (Number.isNaN(time)) return false;
+  if (filter.since !== undefined && time < Date.parse(filter.since)) return false;
+  if (filter.until !== undefined && time >= Date.parse(filter.until)) return false;
+  return true;
+}
+
+/** A bundle with no filter holds every leaf of its checkpoint's tree. */
+export function isCompleteExport(filter: ExportFilter): boolean {
+  return Object.keys(filter).length === 0;
+}

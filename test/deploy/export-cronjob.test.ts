@@ -1,0 +1,47 @@
+/**
+ * deploy/export/cronjob.yaml: every document validates against the Kubernetes schemas
+ * (kubernetes-models), the Job writes into the claim it declares and reads the keys Secret, and
+ * its script is valid sh that calls `chio export` and `chio verify-export` with options those
+ * commands have. test/integration/export.test.ts runs the script itself against a live stack.
+ */
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { PersistentVolumeClaim } from 'kubernetes-models/v1';
+import { CronJob } from 'kubernetes-models/batch/v1';
+import { buildProgram } from '../../src/cli/program.js';
+import { claim, container, cronJob, docs, exportScript, pod } from './export-cronjob.js';
+
+describe('deploy/export/cronjob.yaml', () => {
+  it('holds a PersistentVolumeClaim and a CronJob, each valid against its schema', () => {
+    expect(docs.map((d) => d.kind)).toEqual(['PersistentVolumeClaim', 'CronJob']);
+    expect(() => new PersistentVolumeClaim(claim).validate()).not.toThrow();
+    expect(() => new CronJob(cronJob).validate()).not.toThrow();
+  });
+
+  it('runs daily, one at a time, never restarting a failed export in place', () => {
+    expect(cronJob.spec.schedule).toMatch(/^\d+ \d+ \* \* \*$/);
+    expect(cronJob.spec.concurrencyPolicy).toBe('Forbid');
+    expect(pod.restartPolicy).toBe('Never');
+  });
+
+  it('mounts the claim at /exports and the keys Secret where CHIO_KEY_DIR points', () => {
+    const mount = (name: string) => container.volumeMounts.find((m: any) => m.name === name)?.mountPath;
+    const volume = (name: string) => pod.volumes.find((v: any) => v.name === name);
+    expect(volume('exports').persistentVolumeClaim.claimName).toBe(claim.metadata.name);
+    expect(mount('exports')).toBe('/exports');
+    expect(volume('keys').secret.secretName).toBe('chio-keys');
+    expect(mount('keys')).toBe('/etc/chio/keys');
+    expect(container.envFrom[0].configMapRef.name).toBe('chio-config');
+  });
+
+  it('has a script that is valid sh and uses only options chio export and verify-export have', () => {
+    expect(() => execFileSync('sh', ['-n', '-c', exportScript()])).not.toThrow();
+    const program = buildProgram();
+    for (const [command, line] of [['export', /chio\.js export (.*)/], ['verify-export', /chio\.js verify-export (.*)/]] as const) {
+      const used = [...(line.exec(exportScript())?.[1] ?? '').matchAll(/--[a-z-]+/g)].map((m) => m[0]);
+      const known = program.commands.find((c) => c.name() === command)!.options.map((o) => o.long);
+      expect(used.length, command).toBeGreaterThan(0);
+      for (const flag of used) expect(known, `${command} ${flag}`).toContain(flag);
+    }
+  });
+});

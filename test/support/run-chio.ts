@@ -1,0 +1,34 @@
+/**
+ * Running the real bin/chio.js as a child process, its dist/ imports loaded from src/
+ * (bin-from-src.mjs) under tsx, so no `npm run build` is needed: exit code, stdout, stderr.
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { REPO_ROOT } from './chio.js';
+
+export interface Run {
+  exit: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The node arguments that run a script with bin/chio.js's dist/ imports taken from src/. */
+export function nodeArgsFromSrc(): string[] {
+  const fromSrc = pathToFileURL(join(REPO_ROOT, 'test/unit/surface/bin-from-src.mjs')).href;
+  return ['--import', 'tsx', '--import', `data:text/javascript,import{register}from"node:module";register(${JSON.stringify(fromSrc)})`];
+}
+
+/** Run `file` with `args` (default: bin/chio.js); the environment's NATS_URL is never inherited. */
+export function runNode(file: string, args: string[], env: Record<string, string>, cwd = REPO_ROOT): Promise<Run> {
+  const { NATS_URL: _ignored, ...inherited } = process.env;
+  return new Promise((done) => {
+    execFile(file, args, { cwd, env: { ...inherited, ...env }, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      done({ exit: err ? Number((err as { code?: unknown }).code) : 0, stdout, stderr });
+    });
+  });
+}
+
+export function runChio(args: string[], env: Record<string, string>): Promise<Run> {
+  return runNode(process.execPath, [...nodeArgsFromSrc(), join(REPO_ROOT, 'bin/chio.js'), ...args], env);
+}

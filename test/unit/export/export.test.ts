@@ -1,0 +1,185 @@
+/**
+ * `chio export` and `chio verify-export` over a real nats-server, the log written through
+ * src/store (LogFixture): what a bundle holds for each filter, corrections travelling with the
+ * receipts they correct, consistency with a previous bundle, and every kind of tampering caught
+ * with a message naming the file, the line and the receipt id.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cpSync, mkdirSync, readFileSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sha256Hex } from '../../../src/crypto/sha256.js';
+import { canonicalBytes } from '../../../src/receipt/jcs.js';
+import { GENESIS_PREV, type Receipt, type ReceiptDraft } from '../../../src/receipt/receipt.js';
+import { archivePolicySet } from '../../../src/store/policy-archive.js';
+import { statusOf } from '../../../src/errors/index.js';
+import { exportBundle } from '../../../src/export/exporter.js';
+import { verifyExportDir } from '../../../src/cli/verify-export.js';
+import { policyFileOf, type ExportFilter } from '../../../src/verify/export-format.js';
+import { generateSignerKey, signCheckpoint } from '../../../src/tlog/index.js';
+import { loadKeyFile } from '../../../src/keys.js';
+import { draftOf, kernelOf, signReceipt } from '../receipt/helpers.js';
+import { useTestStore } from '../store/nats.js';
+import { LogFixture } from '../store/log-fixture.js';
+import { tempDir } from '../../support/nats.js';
+import { ChioError } from '../../../src/errors/index.js';
+
+const ORIGIN = 'chio.test/export';
+const kernel = kernelOf(7);
+const logKey = generateSignerKey(ORIGIN);
+const START = Date.UTC(2025, 0, 1);
+const policies = [0, 1].map((n) => canonicalBytes([{ kind: 'AuthorizationPolicy', doc: { metadata: { name: `p${n}` } } }]));
+const policyHashes = policies.map((p) => `sha256:${sha256Hex(p)}`);
+
+/** 300 receipts on two chains (more than one tile), every third a deny, every fifth on another host; receipt 41 is corrected by 43 (both on chain-a). */
+function makeLog(): Receipt[] {
+  const heads = new Map<string, Receipt>();
+  const out: Receipt[] = [];
+  for (let i = 0; i < 300; i++) {
+    const chain = i % 7 === 0 ? 'chain-b' : 'chain-a';
+    const head = heads.get(chain);
+    let draft: ReceiptDraft = draftOf(i, {
+      time: new Date(START + i * 1000).toISOString(),
+      policy_hash: policyHashes[i < 150 ? 0 : 1]!,
+      decision: i % 3 === 0 ? { verdict: 'deny', guard: 'Policy', http_status: 403, shadow: false } : { verdict: 'allow', http_status: 200, shadow: false },
+    });
+    draft = { ...draft, request: { ...draft.request, host: i % 5 === 0 ? 'other.example' : 'api.example' } };
+    if (i === 43) draft = { ...draft, corrects: out[41]!.id, decision: { verdict: 'deny', guard: 'ReceiptLedger', http_status: 503, shadow: false }, evidence: [{ guard: 'ReceiptLedger', verdict: 'deny' }] };
+    const r = signReceipt(draft, { chain, seq: (head?.seq ?? 0) + 1, prev: head?.id ?? GENESIS_PREV }, kernel);
+    heads.set(chain, r);
+    out.push(r);
+  }
+  return out;
+}
+
+describe('chio export / verify-export', () => {
+  const store = useTestStore();
+  const receipts = makeLog();
+  const dir = tempDir('chio-export-test-');
+  const keyFile = join(dir, 'export.key');
+  const exportKey = generateSignerKey('chio-export');
+  writeFileSync(keyFile, `${exportKey.signerKey}\n`);
+  let log: LogFixture;
+
+  const run = (out: string, filter: ExportFilter = {}, previousDir?: string) => exportBundle({
+    jsm: store.jsm, resources: store.resources, outDir: join(dir, out), filter, ...(previousDir ? { previousDir: join(dir, previousDir) } : {}),
+    exportKey: loadKeyFile(keyFile), logKey: logKey.verifierKey, kernelKeys: [kernel.verifierKey], now: () => new Date(START),
+  });
+  const verify = (out: string) => verifyExportDir(join(dir, out), { exportKey: exportKey.verifierKey, logKey: logKey.verifierKey });
+  const lines = (out: string) => readFileSync(join(dir, out, 'receipts.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { index: number; receipt: Receipt });
+
+  beforeAll(async () => {
+    log = new LogFixture(store);
+    await log.store(receipts);
+    await log.integrate(200);
+    await log.publishCheckpoint(ORIGIN, logKey.signerKey);
+    for (const [i, p] of policies.entries()) await archivePolicySet(store.resources.policies, policyHashes[i]!, p);
+    await run('first');
+    await log.integrate(100);
+    await log.publishCheckpoint(ORIGIN, logKey.signerKey);
+    await run('second', {}, 'first');
+  });
+
+  describe('exportBundle', () => {
+    it('writes every leaf of an unfiltered log with its proof, the policies and the consistency proof; it verifies', async () => {
+      expect(lines('second').map((l) => l.index)).toEqual(receipts.map((_, i) => i));
+      expect(readdirSync(join(dir, 'second')).sort()).toEqual(['checkpoint', 'consistency.json', 'manifest.json', 'manifest.sig', 'policies', 'receipts.jsonl']);
+      expect(readFileSync(join(dir, 'second', policyFileOf(policyHashes[1]!)))).toEqual(Buffer.from(policies[1]!));
+      const verified = await verify('second');
+      expect(verified).toMatchObject({ receipts: 300, corrections: 1, policies: 2, manifest: { previous: { size: 200 }, checkpoint: { size: 300 } } });
+      expect((await verify('first')).receipts).toBe(200);
+    });
+
+    it('keeps what the filter asks for, and a corrected receipt with its correction', async () => {
+      const filter = { verdict: 'allow' as const, host: 'api.example', since: new Date(START + 30_000).toISOString(), until: new Date(START + 100_000).toISOString() };
+      await run('filtered', filter);
+      const got = lines('filtered');
+      const expected = receipts.map((r, i) => ({ r, i })).filter(({ r, i }) => i >= 30 && i < 100 && r.decision.verdict === 'allow' && r.request.host === 'api.example');
+      expect(got.filter((l) => l.receipt.corrects === undefined).map((l) => l.index)).toEqual(expected.map((e) => e.i));
+      // Receipt 41 (allow) was corrected by 43, a deny: 43 goes along although the filter says allow.
+      expect(got.find((l) => l.index === 43)?.receipt.corrects).toBe(receipts[41]!.id);
+      expect(got.map((l) => l.index)).toEqual([...got.map((l) => l.index)].sort((a, b) => a - b));
+      expect((await verify('filtered')).receipts).toBe(got.length);
+    });
+
+    it('refuses a non-empty output directory, and a previous bundle whose tree is larger than the log\'s', async () => {
+      await expect(run('second')).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+      mkdirSync(join(dir, 'ahead'));
+      writeFileSync(join(dir, 'ahead', 'checkpoint'), signCheckpoint({ origin: ORIGIN, size: 400, root: new Uint8Array(32) }, logKey.signerKey));
+      await expect(run('after-ahead', {}, 'ahead')).rejects.toMatchObject({ code: 'TREE_INCONSISTENT' });
+    });
+  });
+
+  describe('verifyExportDir on a tampered bundle', () => {
+    let n = 0;
+    /** A copy of the second bundle with `tamper` applied; resolves with the ChioError verification throws. */
+    async function tampered(tamper: (d: string) => void): Promise<ChioError> {
+      const copy = `tampered-${n++}`;
+      cpSync(join(dir, 'second'), join(dir, copy), { recursive: true });
+      tamper(join(dir, copy));
+      const err = await verify(copy).then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(ChioError);
+      // Every failure is "does not verify" in the status table: the CLI exits 3.
+      expect(statusOf((err as ChioError).code).exit).toBe(3);
+      return err as ChioError;
+    }
+    const editLines = (d: string, edit: (lines: string[]) => string[]) => {
+      const file = join(d, 'receipts.jsonl');
+      writeFileSync(file, `${edit(readFileSync(file, 'utf8').trimEnd().split('\n')).join('\n')}\n`);
+    };
+    const idOf = (i: number) => receipts[i]!.id;
+
+    it.each(['manifest.json', 'manifest.sig', 'checkpoint', 'receipts.jsonl', 'consistency.json', policyFileOf(policyHashes[0]!)])('catches one byte flipped in %s', async (file) => {
+      const err = await tampered((d) => {
+        const bytes = readFileSync(join(d, file));
+        bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
+        writeFileSync(join(d, file), bytes);
+      });
+      expect(err.message).toContain(file === 'manifest.json' ? 'manifest.sig' : file);
+    });
+
+    it('names the line and receipt id of a flipped byte inside a receipt', async () => {
+      const err = await tampered((d) => editLines(d, (ls) => ls.map((l, i) => (i === 6 ? l.replace('/tools/t6', '/tools/t7') : l))));
+      expect(err.message).toBe(`receipts.jsonl line 7, receipt ${idOf(6)}: receipt id does not match its content`);
+    });
+
+    it('names the line and receipt id of a flipped byte inside an inclusion proof', async () => {
+      const err = await tampered((d) => editLines(d, (ls) => ls.map((l, i) => (i === 9 ? l.replace(/"inclusion_proof":\["(.)/, (_m, c: string) => `"inclusion_proof":["${c === 'A' ? 'B' : 'A'}`) : l))));
+      expect(err.message).toMatch(new RegExp(`^receipts.jsonl line 10, receipt ${idOf(9)}: `));
+      expect(err.code).toBe('PROOF_INVALID');
+    });
+
+    it('catches a dropped line', async () => {
+      const err = await tampered((d) => editLines(d, (ls) => ls.filter((_, i) => i !== 6)));
+      expect(err.message).toBe(`receipts.jsonl line 7, receipt ${idOf(7)}: leaf 7 follows leaf 5, but the bundle is unfiltered: a line is missing`);
+    });
+
+    it('catches a duplicated line', async () => {
+      const err = await tampered((d) => editLines(d, (ls) => ls.flatMap((l, i) => (i === 6 ? [l, l] : [l]))));
+      expect(err.message).toBe(`receipts.jsonl line 8, receipt ${idOf(6)}: leaf 6 comes after leaf 6: lines are out of order or repeated`);
+    });
+
+    it('catches two lines swapped', async () => {
+      const err = await tampered((d) => editLines(d, (ls) => ls.map((l, i) => (i === 6 ? ls[7]! : i === 7 ? ls[6]! : l))));
+      expect(err.message).toMatch(new RegExp(`^receipts.jsonl line 7, receipt ${idOf(7)}: `));
+    });
+
+    it('catches one policy file swapped for another', async () => {
+      const err = await tampered((d) => writeFileSync(join(d, policyFileOf(policyHashes[0]!)), policies[1]!));
+      expect(err.message).toMatch(new RegExp(`^${policyFileOf(policyHashes[0]!)}: its SHA-256`));
+    });
+
+    it.each([
+      ['receipts.jsonl cut inside a line', (d: string) => writeFileSync(join(d, 'receipts.jsonl'), readFileSync(join(d, 'receipts.jsonl')).subarray(0, 20_000)), /^receipts.jsonl line \d+(, receipt [0-9a-f]{64})?: /],
+      ['receipts.jsonl cut at a line end', (d: string) => editLines(d, (ls) => ls.slice(0, 250)), /^receipts.jsonl: 250 lines, manifest.json says 300$/],
+      ['a policy file removed', (d: string) => unlinkSync(join(d, policyFileOf(policyHashes[1]!))), /^policies\/[0-9a-f]{64}\.json: named in manifest.json but missing/],
+      ['consistency.json removed', (d: string) => unlinkSync(join(d, 'consistency.json')), /^consistency.json: named in manifest.json but missing/],
+      ['a file added', (d: string) => writeFileSync(join(d, 'notes.txt'), 'hi'), /^notes.txt: in the bundle but not named/],
+    ])('catches a truncated bundle: %s', async (_name, tamper, message) => {
+      expect((await tampered(tamper)).message).toMatch(message);
+    });
+
+    it('refuses a bundle signed by another export key', async () => {
+      await expect(verifyExportDir(join(dir, 'second'), { exportKey: generateSignerKey('chio-export').verifierKey })).rejects.toMatchObject({ code: 'UNTRUSTED_KEY' });
+    });
+  });
+});
