@@ -57,7 +57,7 @@ describe('chio export / verify-export', () => {
   const dir = tempDir('chio-export-test-');
   const keyFile = join(dir, 'export.key');
   const exportKey = generateSignerKey('chio-export');
-  writeFileSync(keyFile, `${exportKey.signerKey}\n`);
+  writeFileSync(keyFile, `${exportKey.signerKey}\n`, { mode: 0o600 });
   let log: LogFixture;
 
   const run = (out: string, filter: ExportFilter = {}, previousDir?: string) => exportBundle({
