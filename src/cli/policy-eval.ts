@@ -60,10 +60,13 @@ function toTimestamp(text: string): { seconds: number; nanos: number } | string 
   return Number.isNaN(ms) ? text : { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
 }
 
-/** Decide `request` against `policies` as a Check would be, without storing anything. */
-export async function evaluateRequest(policies: PolicySet, request: CheckRequest, defaultVerdict: 'allow' | 'deny' = 'deny'): Promise<PolicyEvaluation> {
+/**
+ * Decide `request` against `policies` as a Check would be, without storing anything. `now` is
+ * the clock capability tokens are checked against (default: the real one).
+ */
+export async function evaluateRequest(policies: PolicySet, request: CheckRequest, defaultVerdict: 'allow' | 'deny' = 'deny', now?: () => number): Promise<PolicyEvaluation> {
   let internal: unknown;
-  const pipeline = new DecisionPipeline({ policies: () => policies, mode: 'enforce', defaultVerdict, onInternalError: (err) => (internal = err) });
+  const pipeline = new DecisionPipeline({ policies: () => policies, mode: 'enforce', defaultVerdict, onInternalError: (err) => (internal = err), ...(now ? { now } : {}) });
   const decision = await pipeline.decide(request, Date.now() + 5_000);
   if (internal !== undefined) throw internal;
   return toEvaluation(decision);
