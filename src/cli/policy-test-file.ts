@@ -156,7 +156,7 @@ function readBounded(path: string, max: number, where: string): string {
 
 function parseYaml(source: string, where: string): unknown {
   try {
-    return parse(source, { maxAliasCount: 100 });
+    return parse(source, { maxAliasCount: 100, merge: true });
   } catch (err) {
     throw new ChioError('CONFIG_INVALID', `${where}: ${err instanceof Error ? err.message : String(err)}`);
   }

@@ -8,7 +8,7 @@
  * not load is reported and the others still run.
  */
 import { readdirSync, statSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { join } from 'node:path';
 import { ChioError, statusOf } from '../errors/index.js';
 import { listPolicyFiles, loadPolicySetFiles, TEST_FILE } from '../policy/policy-set.js';
 import { evaluateRequest, type PolicyEvaluation } from './policy-eval.js';
@@ -32,7 +32,7 @@ export interface PolicyTestOptions {
   defaultVerdict: 'allow' | 'deny';
 }
 
-/** The test files of `dir`: its `*.test.yaml` files, then those of its `tests/` folder, sorted. */
+/** The test files of `dir` (paths joined to it): its `*.test.yaml` files, then those of its `tests/` folder, sorted. */
 export function findTestFiles(dir: string): string[] {
   const inDir = (d: string) => {
     try {
@@ -40,7 +40,7 @@ export function findTestFiles(dir: string): string[] {
     } catch {
       return [];
     }
-    return readdirSync(d).filter((f) => TEST_FILE.test(f) && !f.startsWith('.')).sort().map((f) => resolve(d, f));
+    return readdirSync(d).filter((f) => TEST_FILE.test(f) && !f.startsWith('.')).sort().map((f) => join(d, f));
   };
   const files = [...inDir(dir), ...inDir(join(dir, 'tests'))];
   if (files.length === 0) throw new ChioError('CONFIG_INVALID', `${dir}: no test files (*.test.yaml here or in tests/)`);
@@ -52,11 +52,10 @@ export async function runPolicyTests(dir: string, options: PolicyTestOptions): P
   if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new ChioError('CONFIG_INVALID', `${dir} is not a directory`);
   const results: TestResult[] = [];
   for (const file of findTestFiles(dir)) {
-    const shown = relative(process.cwd(), file) || file;
     try {
-      results.push(...(await runTestFile(readTestFile(file), dir, options)).map((r) => ({ ...r, file: shown })));
+      results.push(...(await runTestFile(readTestFile(file), dir, options)));
     } catch (err) {
-      results.push({ file: shown, outcome: 'error', detail: err instanceof Error ? err.message : String(err) });
+      results.push({ file, outcome: 'error', detail: err instanceof Error ? err.message : String(err) });
     }
   }
   return results;
