@@ -66,9 +66,9 @@ async function runTestFile(t: TestFile, dir: string, options: PolicyTestOptions)
   // and the capability checks read it.
   let now = Date.now();
   const clock = () => now;
-  const files = [...new Set((t.policies ?? [dir]).flatMap(listPolicyFiles))];
   let policies;
   try {
+    const files = [...new Set((t.policies ?? [dir]).flatMap(listPolicyFiles))];
     policies = loadPolicySetFiles(files, t.keyDir ?? options.keyDir, { now: clock });
   } catch (err) {
     throw new ChioError('CONFIG_INVALID', `${t.file}: its policy set does not load: ${err instanceof Error ? err.message : String(err)}`, { cause: err });

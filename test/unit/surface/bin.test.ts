@@ -3,39 +3,21 @@
  * from the status table (2 bad configuration, 3 did not verify), anything else with 1, and
  * stderr says `chio: <message>`. The real bin file runs, its dist/ imports loaded from src/.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSignerKey } from '../../../src/tlog/index.js';
 import { chainOf, kernelOf } from '../receipt/helpers.js';
 import { receiptProofOf } from '../verify/proofs.js';
+import { runChio, type Run } from '../../support/run-chio.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const LOG = generateSignerKey('chio.local/receipts', () => new Uint8Array(32).fill(61));
 const KERNEL = kernelOf(62);
 const [PROVEN, TAMPERED, UNKNOWN] = chainOf(3, KERNEL).map((r) => r.id);
-
-interface Run {
-  exit: number;
-  stdout: string;
-  stderr: string;
-}
-
-function runChio(args: string[], env: Record<string, string>): Promise<Run> {
-  const fromSrc = pathToFileURL(join(import.meta.dirname, 'bin-from-src.mjs')).href;
-  const nodeArgs = ['--import', 'tsx', '--import', `data:text/javascript,import{register}from"node:module";register(${JSON.stringify(fromSrc)})`, join(ROOT, 'bin/chio.js'), ...args];
-  const { NATS_URL: _ignored, ...inherited } = process.env;
-  return new Promise((done) => {
-    execFile(process.execPath, nodeArgs, { cwd: ROOT, env: { ...inherited, ...env } }, (err, stdout, stderr) => {
-      done({ exit: err ? Number((err as { code?: unknown }).code) : 0, stdout, stderr });
-    });
-  });
-}
 
 describe('bin/chio.js', () => {
   const dir = mkdtempSync(join(tmpdir(), 'chio-bin-'));
