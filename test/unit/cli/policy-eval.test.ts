@@ -5,20 +5,8 @@ import { join } from 'node:path';
 import { evaluateRequest, formatEvaluation, parseCheckRequestText } from '../../../src/cli/policy-eval.js';
 import { loadPolicySet } from '../../../src/policy/policy-set.js';
 import { buildCheckRequest } from '../../../src/cli/envoy-request.js';
+import { HEADER_GATE_POLICY as POLICY } from '../../fixtures/kyverno-authz.js';
 
-const POLICY = `apiVersion: policies.kyverno.io/v1alpha1
-kind: ValidatingPolicy
-metadata:
-  name: demo
-spec:
-  evaluation:
-    mode: Envoy
-  validations:
-  - expression: >
-      object.attributes.request.http.headers[?"x-force-authorized"].orValue("") == "true"
-        ? envoy.Allowed().WithHeader("x-validated-by", "chio").WithoutHeader("x-force-authorized").Response()
-        : envoy.Denied(401).WithBody("Authentication Failed").Response()
-`;
 
 const dir = mkdtempSync(join(tmpdir(), 'chio-eval-'));
 writeFileSync(join(dir, 'p.yaml'), POLICY);

@@ -5,20 +5,8 @@ import { join } from 'node:path';
 import { compare, exitStatusOf, findTestFiles, runPolicyTests } from '../../../src/cli/policy-test.js';
 import { listPolicyFiles } from '../../../src/policy/policy-set.js';
 import { expectCode } from '../../support/errors.js';
+import { HEADER_GATE_POLICY as POLICY } from '../../fixtures/kyverno-authz.js';
 
-const POLICY = `apiVersion: policies.kyverno.io/v1alpha1
-kind: ValidatingPolicy
-metadata:
-  name: demo
-spec:
-  evaluation:
-    mode: Envoy
-  validations:
-  - expression: >
-      object.attributes.request.http.headers[?"x-force-authorized"].orValue("") == "true"
-        ? envoy.Allowed().WithHeader("x-validated-by", "chio").Response()
-        : envoy.Denied(401).WithBody("Authentication Failed").Response()
-`;
 
 /** A policy directory with `demo.yaml` and the given files beside it. */
 function policyDir(files: Record<string, string>): string {
