@@ -12,6 +12,7 @@ import { DecisionPipeline } from '../decision/pipeline.js';
 import type { Decision } from '../decision/decision.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import type { CheckRequest } from '../authz/wire.js';
+import { HEADERS_TO_REMOVE } from '../authz/response.js';
 
 /** A request file larger than this is refused. */
 export const MAX_REQUEST_FILE_BYTES = 1024 * 1024;
@@ -60,10 +61,13 @@ function toTimestamp(text: string): { seconds: number; nanos: number } | string 
   return Number.isNaN(ms) ? text : { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
 }
 
-/** Decide `request` against `policies` as a Check would be, without storing anything. */
-export async function evaluateRequest(policies: PolicySet, request: CheckRequest, defaultVerdict: 'allow' | 'deny' = 'deny'): Promise<PolicyEvaluation> {
+/**
+ * Decide `request` against `policies` as a Check would be, without storing anything. `now` is
+ * the clock capability tokens are checked against (default: the real one).
+ */
+export async function evaluateRequest(policies: PolicySet, request: CheckRequest, defaultVerdict: 'allow' | 'deny' = 'deny', now?: () => number): Promise<PolicyEvaluation> {
   let internal: unknown;
-  const pipeline = new DecisionPipeline({ policies: () => policies, mode: 'enforce', defaultVerdict, onInternalError: (err) => (internal = err) });
+  const pipeline = new DecisionPipeline({ policies: () => policies, mode: 'enforce', defaultVerdict, onInternalError: (err) => (internal = err), ...(now ? { now } : {}) });
   const decision = await pipeline.decide(request, Date.now() + 5_000);
   if (internal !== undefined) throw internal;
   return toEvaluation(decision);
@@ -81,7 +85,8 @@ function toEvaluation(decision: Decision): PolicyEvaluation {
     ...(typeof policyDetails.policy === 'string' ? { policy: policyDetails.policy } : {}),
     ...(typeof policyDetails.rule === 'string' ? { rule: policyDetails.rule } : {}),
     headersToAdd: deny ? {} : pairs(response?.headers),
-    headersToRemove: deny ? [] : [...new Set([...decision.credentialHeaders, ...(response?.headersToRemove ?? [])])],
+    // What the Check answer removes (authz/response): the capability header always, too.
+    headersToRemove: deny ? [] : [...new Set([...HEADERS_TO_REMOVE, ...decision.credentialHeaders, ...(response?.headersToRemove ?? [])])],
     responseHeadersToAdd: deny ? {} : pairs(response?.responseHeaders),
     ...(deny && response?.body ? { body: response.body } : {}),
   };

@@ -25,6 +25,7 @@ import { buildCheckRequest } from './envoy-request.js';
 import { checkClientCredentials, formatCheckAnswer, sendCheck } from './check.js';
 import { formatProven, proveReceipt, toProvenJson } from './prove.js';
 import { evaluateRequest, formatEvaluation, parseCheckRequestText } from './policy-eval.js';
+import { exitStatusOf, formatResults, runPolicyTests } from './policy-test.js';
 import { readFileSync } from 'node:fs';
 import { tlogProofOf, verifyProofFiles } from './verify-proof.js';
 import { parseHost, parseInstant, parseVerdict, toExportFilter, type ExportFilterOptions } from './export.js';
@@ -184,6 +185,16 @@ export function buildProgram(): Command {
       const request = o.request ? parseCheckRequestText(readFileSync(o.request, 'utf8'), o.request) : requestOf(o);
       const result = await evaluateRequest(loadPolicySet(o.policies, cfg.keyDir), request, cfg.defaultVerdict);
       process.stdout.write(o.json ? `${JSON.stringify(result)}\n` : `${formatEvaluation(result)}\n`);
+    });
+  policy.command('test').description('run the test cases kept beside a policy set (*.test.yaml, here or in tests/); exits non-zero on a failure')
+    .argument('<dirs...>')
+    .option('--json', 'machine-readable output')
+    .action(async (dirs: string[], o: { json?: boolean }, cmd: Command) => {
+      const cfg = config(cmd, '127.0.0.1');
+      const results = [];
+      for (const dir of dirs) results.push(...(await runPolicyTests(dir, { keyDir: cfg.keyDir, defaultVerdict: cfg.defaultVerdict })));
+      process.stdout.write(o.json ? `${JSON.stringify(results)}\n` : `${formatResults(results)}\n`);
+      process.exitCode = exitStatusOf(results);
     });
   policy.command('check').description('validate policy files and print the policy hash').argument('<files...>')
     .action((files: string[], _o, cmd: Command) => {

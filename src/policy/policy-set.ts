@@ -31,6 +31,8 @@ import { createEnvoyEnvironment } from './kyverno-authz/envoy-library.js';
 /** A policy file larger than this is refused. */
 export const MAX_POLICY_FILE_BYTES = 1024 * 1024;
 export const MAX_POLICY_DOCUMENTS = 1000;
+/** The name of a `chio policy test` file, which a policy directory may hold beside its policies. */
+export const TEST_FILE = /\.test\.ya?ml$/;
 
 const duration = z.string().regex(DURATION_PATTERN, 'must be a duration like 30m, 1h, 7d');
 const capabilityAuthoritySchema = z.strictObject({
@@ -80,13 +82,18 @@ interface LoadedDoc {
   doc: any;
 }
 
+export interface LoadOptions {
+  /** The clock JWTs are checked against (ms since the epoch); `chio policy test` sets it. */
+  now?: () => number;
+}
+
 /** Load and compile every policy file under `path` (a file or a directory). */
-export function loadPolicySet(path: string, keyDir: string): PolicySet {
-  return loadPolicySetFiles(listPolicyFiles(path), keyDir);
+export function loadPolicySet(path: string, keyDir: string, options: LoadOptions = {}): PolicySet {
+  return loadPolicySetFiles(listPolicyFiles(path), keyDir, options);
 }
 
 /** Load and compile these files as one set. */
-export function loadPolicySetFiles(files: string[], keyDir: string): PolicySet {
+export function loadPolicySetFiles(files: string[], keyDir: string, options: LoadOptions = {}): PolicySet {
   const all = files.flatMap((file) => readDocuments(file).map((doc, i) => parseDocument(doc, `${file} document ${i + 1}`)));
   const isCel = (d: LoadedDoc) => d.kind === 'ValidatingPolicy' && d.doc.apiVersion === CEL_API_VERSION;
   const ignored = all.filter((d) => isCel(d) && evaluationModeOf(d.doc) !== 'Envoy');
@@ -124,7 +131,7 @@ export function loadPolicySetFiles(files: string[], keyDir: string): PolicySet {
     cel: compileCelPolicies(of('ValidatingPolicy').filter(isCel), compile),
     ignored: ignored.map((d) => `${d.where}: ValidatingPolicy ${d.doc.metadata.name} has evaluation mode ${evaluationModeOf(d.doc)}, not Envoy: ignored`),
     // Relative jwksFile paths start at the folder of the first policy file.
-    jwt: authn.length > 0 ? compile(authn[0]!, () => new JwtAuthenticator(authn.map((d) => d.doc), { baseDir })) : undefined,
+    jwt: authn.length > 0 ? compile(authn[0]!, () => new JwtAuthenticator(authn.map((d) => d.doc), { baseDir, ...(options.now ? { now: options.now } : {}) })) : undefined,
     files,
     documents: docs.length,
   };
@@ -153,7 +160,10 @@ function parseDocument(doc: unknown, where: string): LoadedDoc {
   return { kind: kind as Kind, key: `${meta.namespace ?? ''}/${meta.name}`, where, doc: parsed.data };
 }
 
-/** The policy files at `path`: the file itself, or the directory's .yaml/.yml files, sorted. */
+/**
+ * The policy files at `path`: the file itself, or the directory's .yaml/.yml files, sorted.
+ * Test files (`*.test.yaml`, read by `chio policy test`) are not policies and are left out.
+ */
 export function listPolicyFiles(path: string): string[] {
   let stat;
   try {
@@ -163,7 +173,7 @@ export function listPolicyFiles(path: string): string[] {
   }
   if (!stat.isDirectory()) return [resolve(path)];
   const files = readdirSync(path)
-    .filter((f) => /\.ya?ml$/.test(f) && !f.startsWith('.'))
+    .filter((f) => /\.ya?ml$/.test(f) && !TEST_FILE.test(f) && !f.startsWith('.'))
     .sort()
     .map((f) => resolve(join(path, f)));
   if (files.length === 0) throw new ChioError('CONFIG_INVALID', `CHIO_POLICIES: no .yaml files in ${path}`);

@@ -6,59 +6,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { denial, startScenario, type Scenario } from '../support/scenario.js';
-import { ADVANCED_SPEC, FORCE_AUTHORIZED_SPEC } from '../fixtures/kyverno-authz.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../support/chio.js';
 
 let s: Scenario;
 
-const policy = (name: string, host: string, spec: string) => `apiVersion: policies.kyverno.io/v1alpha1
-kind: ValidatingPolicy
-metadata:
-  name: ${name}
-spec:
-  evaluation:
-    mode: Envoy
-  matchConditions:
-  - name: host
-    expression: object.attributes.request.http.host == "${host}"
-${spec}`;
-
-const POLICIES = [
-  policy('force-authorized', 'a.example', FORCE_AUTHORIZED_SPEC),
-  policy('advanced', 'b.example', ADVANCED_SPEC),
-  `apiVersion: policies.kyverno.io/v1alpha1
-kind: ValidatingPolicy
-metadata:
-  name: match-conditions
-spec:
-  evaluation:
-    mode: Envoy
-  matchConditions:
-  - name: host
-    expression: object.attributes.request.http.host == "c.example"
-  - name: has-header
-    expression: object.attributes.request.http.headers[?"x-force-deny"].hasValue()
-  validations:
-  - expression: envoy.Denied(403).Response()
-`,
-  policy('fails-closed', 'd.example', `  failurePolicy: Fail
-  validations:
-  - expression: 'object.attributes.request.http.headers["x-missing"] == "yes" ? envoy.Allowed().Response() : null'
-`),
-  policy('ignored-on-error', 'e.example', `  failurePolicy: Ignore
-  validations:
-  - expression: 'object.attributes.request.http.headers["x-missing"] == "yes" ? null : envoy.Allowed().Response()'
-`),
-  `apiVersion: policies.kyverno.io/v1alpha1
-kind: ValidatingPolicy
-metadata:
-  name: kubernetes-mode
-spec:
-  evaluation:
-    mode: Kubernetes
-  validations:
-  - expression: envoy.Denied(403).Response()
-`,
-].join('---\n');
+// The same file `chio policy test` checks offline (test/fixtures/policy-tests/kyverno-authz).
+const POLICIES = readFileSync(join(REPO_ROOT, 'test/fixtures/policy-tests/kyverno-authz/policies.yaml'), 'utf8');
 
 beforeAll(async () => {
   s = await startScenario(POLICIES);

@@ -7,34 +7,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startScenario, denial, type Scenario } from '../support/scenario.js';
 import { buildCheckRequest } from '../../src/cli/envoy-request.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../support/chio.js';
 
 let s: Scenario;
 
-const policy = (name: string, app: string, path: string, message: string) => `apiVersion: json.kyverno.io/v1alpha1
-kind: ValidatingPolicy
-metadata:
-  name: ${name}
-spec:
-  rules:
-    - name: deny-external-calls-${app}
-      match:
-        any:
-        - request:
-            http:
-                host: '${app}.demo.svc.cluster.local:8080'
-      assert:
-        all:
-        - message: "${message}"
-          check:
-            request:
-                http:
-                    method: 'GET'
-                    path: '${path}'
-`;
-
 beforeAll(async () => {
-  s = await startScenario(`${policy('testapp-1-policy', 'testapp-1', '/book', 'The GET method is restricted to the /book path.')}---
-${policy('testapp-2-policy', 'testapp-2', '/movie', 'The GET method is restricted to the /movies path.')}`);
+  // The same file `chio policy test` checks offline (test/fixtures/policy-tests/kyverno).
+  s = await startScenario(readFileSync(join(REPO_ROOT, 'test/fixtures/policy-tests/kyverno/policies.yaml'), 'utf8'));
 }, 60_000);
 
 afterAll(() => s?.stop());

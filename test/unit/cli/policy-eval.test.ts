@@ -5,20 +5,8 @@ import { join } from 'node:path';
 import { evaluateRequest, formatEvaluation, parseCheckRequestText } from '../../../src/cli/policy-eval.js';
 import { loadPolicySet } from '../../../src/policy/policy-set.js';
 import { buildCheckRequest } from '../../../src/cli/envoy-request.js';
+import { HEADER_GATE_POLICY as POLICY } from '../../fixtures/kyverno-authz.js';
 
-const POLICY = `apiVersion: policies.kyverno.io/v1alpha1
-kind: ValidatingPolicy
-metadata:
-  name: demo
-spec:
-  evaluation:
-    mode: Envoy
-  validations:
-  - expression: >
-      object.attributes.request.http.headers[?"x-force-authorized"].orValue("") == "true"
-        ? envoy.Allowed().WithHeader("x-validated-by", "chio").WithoutHeader("x-force-authorized").Response()
-        : envoy.Denied(401).WithBody("Authentication Failed").Response()
-`;
 
 const dir = mkdtempSync(join(tmpdir(), 'chio-eval-'));
 writeFileSync(join(dir, 'p.yaml'), POLICY);
@@ -27,7 +15,7 @@ const set = loadPolicySet(dir, join(dir, 'keys'));
 describe('evaluateRequest', () => {
   it('says the allow, the deciding policy and rule, and the header changes', async () => {
     const e = await evaluateRequest(set, buildCheckRequest({ method: 'GET', path: '/', host: 'a', headers: { 'x-force-authorized': 'true' } }));
-    expect(e).toEqual({ verdict: 'allow', httpStatus: 200, policy: 'demo', rule: 'spec.validations[0]', headersToAdd: { 'x-validated-by': 'chio' }, headersToRemove: ['x-force-authorized'], responseHeadersToAdd: {} });
+    expect(e).toEqual({ verdict: 'allow', httpStatus: 200, policy: 'demo', rule: 'spec.validations[0]', headersToAdd: { 'x-validated-by': 'chio' }, headersToRemove: ['x-chio-capability-token', 'x-force-authorized'], responseHeadersToAdd: {} });
     expect(formatEvaluation(e)).toContain('+ request header x-validated-by: chio');
   });
   it('says the deny with its status, guard, body and policy', async () => {
