@@ -46,7 +46,8 @@ export interface TestChio {
 export async function startTestChio(config: ChioConfig): Promise<TestChio> {
   generateKeys(config.keyDir, config.logOrigin);
   const log = createLogger(config.logLevel);
-  const nc = await connectNats({ servers: [config.natsUrl!], name: 'chio-test' });
+  // NATS_URL may name several servers (a cluster), comma-separated, as the services take it.
+  const nc = await connectNats({ servers: config.natsUrl!.split(','), name: 'chio-test' });
   const ledger = await startLedger(config, nc, log);
   const verifier = await startVerifier(config, nc, log);
   const authz = await startAuthz(config, nc, log);
