@@ -38,20 +38,30 @@ export async function startBareServer(): Promise<Child> {
 
 export interface ChioAuthz extends Child {
   readonly httpPort: number;
+  /** Abrupt stop (SIGKILL), as a crash or an OOM kill would do; resolves when it exited. */
+  kill(): Promise<void>;
   /** Current value of a counter from /metrics, summed over the series whose labels match. */
   counter(name: string, labels?: Record<string, string>): Promise<number>;
 }
 
+export interface ChioAuthzOptions {
+  /** Listen on these ports (to start again where a killed one was); free ones by default. */
+  grpcPort?: number;
+  httpPort?: number;
+  /** Where its standard output (its log) goes: this terminal, or a pipe the caller reads. */
+  stdout?: 'inherit' | 'pipe';
+}
+
 /** `chio authz` as an operator runs it, with its settings from the environment. */
-export async function startChioAuthz(env: Record<string, string>): Promise<ChioAuthz> {
-  const port = await findFreePort();
-  const httpPort = await findFreePort();
+export async function startChioAuthz(env: Record<string, string>, options: ChioAuthzOptions = {}): Promise<ChioAuthz> {
+  const port = options.grpcPort ?? (await findFreePort());
+  const httpPort = options.httpPort ?? (await findFreePort());
   // BENCH_PROFILE=<dir>: a V8 CPU profile of chio authz, written there when it stops.
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   const child = spawn(process.execPath, [...profile, join(REPO, 'bin/chio.js'), 'authz'], {
     cwd: REPO,
     env: { ...process.env, CHIO_BIND: '127.0.0.1', CHIO_GRPC_PORT: String(port), CHIO_HTTP_PORT: String(httpPort), CHIO_LOG_LEVEL: 'error', ...env },
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', options.stdout ?? 'inherit', 'inherit'],
   });
   const exited = new Promise<never>((_, fail) => child.once('exit', (code) => fail(new Error(`chio authz exited ${code}`))));
   exited.catch(() => undefined);
@@ -71,7 +81,13 @@ export async function startChioAuthz(env: Record<string, string>): Promise<ChioA
     }
     return sum;
   };
-  return { port, httpPort, process: child, stop: stopper(child), counter };
+  const kill = () =>
+    new Promise<void>((done) => {
+      if (child.exitCode !== null || child.signalCode !== null) return done();
+      child.once('exit', () => done());
+      child.kill('SIGKILL');
+    });
+  return { port, httpPort, process: child, stop: stopper(child), kill, counter };
 }
 
 /** `chio verifier` as an operator runs it; ready when its /health answers. */

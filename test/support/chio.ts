@@ -8,6 +8,7 @@ import { startAuthz, type RunningAuthz } from '../../src/authz/service.js';
 import { startLedger, type RunningLedger } from '../../src/ledger/service.js';
 import { startVerifier, type RunningVerifier } from '../../src/verifier/service.js';
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 
@@ -43,10 +44,12 @@ export interface TestChio {
   stop(): Promise<void>;
 }
 
-export async function startTestChio(config: ChioConfig): Promise<TestChio> {
+/** `log`: where the services log (a test that reads every line passes its own); CHIO_LOG_LEVEL to stdout by default. */
+export async function startTestChio(config: ChioConfig, options: { log?: Logger } = {}): Promise<TestChio> {
   generateKeys(config.keyDir, config.logOrigin);
-  const log = createLogger(config.logLevel);
-  const nc = await connectNats({ servers: [config.natsUrl!], name: 'chio-test' });
+  const log = options.log ?? createLogger(config.logLevel);
+  // NATS_URL may name several servers (a cluster), comma-separated, as the services take it.
+  const nc = await connectNats({ servers: config.natsUrl!.split(','), name: 'chio-test' });
   const ledger = await startLedger(config, nc, log);
   const verifier = await startVerifier(config, nc, log);
   const authz = await startAuthz(config, nc, log);
