@@ -33,15 +33,19 @@ export interface PolicyEvaluation {
   body?: string;
 }
 
-/** Parse a CheckRequest written as protobuf JSON or YAML into the form the pipeline reads. */
-export function parseCheckRequestText(text: string, where: string): CheckRequest {
+/** Read one JSON or YAML document (YAML is a superset), bounded in size and aliases. */
+export function parseDataText(text: string, where: string): unknown {
   if (text.length > MAX_REQUEST_FILE_BYTES) throw new ChioError('CONFIG_INVALID', `${where}: larger than ${MAX_REQUEST_FILE_BYTES} bytes`);
-  let value: unknown;
   try {
-    value = parse(text, { maxAliasCount: 100 });
+    return parse(text, { maxAliasCount: 100 });
   } catch (err) {
     throw new ChioError('CONFIG_INVALID', `${where}: ${err instanceof Error ? err.message : String(err)}`);
   }
+}
+
+/** Parse a CheckRequest written as protobuf JSON or YAML into the form the pipeline reads. */
+export function parseCheckRequestText(text: string, where: string): CheckRequest {
+  const value = parseDataText(text, where);
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ChioError('CONFIG_INVALID', `${where}: not a CheckRequest object`);
   return toProtoNames(value, '') as CheckRequest;
 }

@@ -24,7 +24,8 @@ import { revokeCapability } from '../store/revocations.js';
 import { buildCheckRequest } from './envoy-request.js';
 import { checkClientCredentials, formatCheckAnswer, sendCheck } from './check.js';
 import { formatProven, proveReceipt, toProvenJson } from './prove.js';
-import { evaluateRequest, formatEvaluation, parseCheckRequestText } from './policy-eval.js';
+import { evaluateRequest, formatEvaluation, parseCheckRequestText, parseDataText } from './policy-eval.js';
+import { formatScan, scanPayload } from './policy-scan.js';
 import { exitStatusOf, formatResults, runPolicyTests } from './policy-test.js';
 import { readFileSync } from 'node:fs';
 import { tlogProofOf, verifyProofFiles } from './verify-proof.js';
@@ -178,10 +179,17 @@ export function buildProgram(): Command {
   const policy = program.command('policy').description('policy files');
   const evalCommand = policy.command('eval').description('decide one request offline (no NATS, no receipt) and say which policy and rule decided')
     .requiredOption('--policies <path>', 'a policy file or directory')
-    .option('--request <file>', 'a CheckRequest in protobuf JSON or YAML (default: built from the flags)');
+    .option('--request <file>', 'a CheckRequest in protobuf JSON or YAML (default: built from the flags)')
+    .option('--payload <file>', 'any JSON or YAML document: report each json.kyverno.io ValidatingPolicy rule as passed, failed or skipped');
   withRequestOptions(evalCommand)
-    .action(async (o: RequestFlags & { policies: string; request?: string; json?: boolean }, cmd: Command) => {
+    .action(async (o: RequestFlags & { policies: string; request?: string; payload?: string; json?: boolean }, cmd: Command) => {
       const cfg = config(cmd, '127.0.0.1');
+      if (o.payload !== undefined) {
+        if (o.request !== undefined) throw new ChioError('CONFIG_INVALID', '--payload and --request are exclusive');
+        const results = scanPayload(loadPolicySet(o.policies, cfg.keyDir), parseDataText(readFileSync(o.payload, 'utf8'), o.payload), o.payload);
+        process.stdout.write(o.json ? `${JSON.stringify(results)}\n` : `${formatScan(results)}\n`);
+        return;
+      }
       const request = o.request ? parseCheckRequestText(readFileSync(o.request, 'utf8'), o.request) : requestOf(o);
       const result = await evaluateRequest(loadPolicySet(o.policies, cfg.keyDir), request, cfg.defaultVerdict);
       process.stdout.write(o.json ? `${JSON.stringify(result)}\n` : `${formatEvaluation(result)}\n`);

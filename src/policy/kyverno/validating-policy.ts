@@ -31,6 +31,9 @@
  *     in a rule denies: fail closed, as the plugin turns a rule error into a violation;
  *   - across the rules of a policy: the first denying rule decides; otherwise the first rule
  *     that applied allows; otherwise the policy did not match.
+ *
+ * `report` runs the same rules over any JSON value and keeps every rule's result and every
+ * failing assertion, as `kyverno-json scan` does (`chio policy eval --payload`).
  */
 import { z } from 'zod';
 import { ChioError } from '../../errors/index.js';
@@ -103,6 +106,19 @@ export interface CompiledValidatingPolicy {
   readonly name: string;
   /** Decide one input (toKyvernoInput's document). Never throws for anything in `input`. */
   evaluate(input: unknown): ValidatingOutcome;
+  /** Every rule's result against any JSON value, as `kyverno-json scan` reports it. Never throws. */
+  report(payload: unknown): RuleReport[];
+}
+
+/**
+ * One rule against one payload: `skip` when its match does not hold (or its exclude does),
+ * `fail` with each failing assertion, `error` when it could not be evaluated (which a
+ * decision treats as a deny).
+ */
+export interface RuleReport {
+  rule: string;
+  result: 'pass' | 'fail' | 'skip' | 'error';
+  violations: Array<{ message: string; failures: TreeFailure[] }>;
 }
 
 interface CompiledMatch {
@@ -135,7 +151,7 @@ export function compileValidatingPolicy(doc: unknown): CompiledValidatingPolicy 
   }
   const { metadata, spec } = parsed.data;
   const rules = spec.rules.map((rule, i) => compileRule(rule, `ValidatingPolicy ${metadata.name}: spec.rules[${i}]`));
-  return { name: metadata.name, evaluate: (input) => evaluatePolicy(metadata.name, rules, input) };
+  return { name: metadata.name, evaluate: (input) => evaluatePolicy(metadata.name, rules, input), report: (payload) => reportPolicy(metadata.name, rules, payload) };
 }
 
 type RuleDoc = ValidatingPolicyDoc['spec']['rules'][number];
@@ -157,25 +173,48 @@ function compileRule(rule: RuleDoc, where: string): CompiledRule {
   };
 }
 
-type RuleResult = { kind: 'skip' } | { kind: 'allow' } | { kind: 'deny'; message: string; failures: TreeFailure[] };
+interface Violation {
+  message: string;
+  failures: TreeFailure[];
+}
+
+type RuleResult = { kind: 'skip' } | { kind: 'allow' } | { kind: 'deny'; violations: Violation[] } | { kind: 'error'; violation: Violation };
 
 function evaluatePolicy(policy: string, rules: CompiledRule[], input: unknown): ValidatingOutcome {
   // One budget for the whole policy: the work per request is bounded however many rules run.
   const budget: EvaluationBudget = { steps: DEFAULT_EVALUATION_STEPS };
   let allowedBy: string | undefined;
   for (const rule of rules) {
-    const result = evaluateRule(policy, rule, input, budget);
-    if (result.kind === 'deny') return { matched: true, rule: rule.name, verdict: 'deny', message: result.message, failures: result.failures };
+    const result = evaluateRule(policy, rule, input, budget, false);
+    const denial = result.kind === 'error' ? result.violation : result.kind === 'deny' ? result.violations[0]! : undefined;
+    if (denial) return { matched: true, rule: rule.name, verdict: 'deny', message: denial.message, failures: denial.failures };
     if (result.kind === 'allow') allowedBy ??= rule.name;
   }
   return allowedBy === undefined ? { matched: false } : { matched: true, rule: allowedBy, verdict: 'allow' };
 }
 
-function evaluateRule(policy: string, rule: CompiledRule, input: unknown, budget: EvaluationBudget): RuleResult {
+function reportPolicy(policy: string, rules: CompiledRule[], payload: unknown): RuleReport[] {
+  // One budget per payload, as for a request: a report never costs more than a decision could.
+  const budget: EvaluationBudget = { steps: DEFAULT_EVALUATION_STEPS };
+  return rules.map((rule): RuleReport => {
+    const result = evaluateRule(policy, rule, payload, budget, true);
+    switch (result.kind) {
+      case 'skip': return { rule: rule.name, result: 'skip', violations: [] };
+      case 'allow': return { rule: rule.name, result: 'pass', violations: [] };
+      case 'deny': return { rule: rule.name, result: 'fail', violations: result.violations };
+      case 'error': return { rule: rule.name, result: 'error', violations: [result.violation] };
+    }
+  });
+}
+
+/**
+ * One rule against one input. `everyViolation`: go on past the first failing assertion and
+ * report each one (a scan report); a decision needs only the first.
+ */
+function evaluateRule(policy: string, rule: CompiledRule, input: unknown, budget: EvaluationBudget, everyViolation: boolean): RuleResult {
   const broken = (error: TreeFailure): RuleResult => ({
-    kind: 'deny',
-    message: `ValidatingPolicy ${policy} rule ${rule.name} could not be evaluated`,
-    failures: [error],
+    kind: 'error',
+    violation: { message: `ValidatingPolicy ${policy} rule ${rule.name} could not be evaluated`, failures: [error] },
   });
   if (rule.match) {
     const applies = holds(rule.match, input, budget);
@@ -185,30 +224,37 @@ function evaluateRule(policy: string, rule: CompiledRule, input: unknown, budget
     const excluded = holds(rule.exclude, input, budget);
     if (excluded !== false) return excluded === true ? { kind: 'skip' } : broken(excluded);
   }
-  const denied = (assertion: CompiledAssertion, failures: TreeFailure[]): RuleResult => ({
-    kind: 'deny',
+  const violation = (assertion: CompiledAssertion, failures: TreeFailure[]): Violation => ({
     message: assertion.message ?? `denied by ValidatingPolicy ${policy} rule ${rule.name}`,
     failures,
   });
+  const violations: Violation[] = [];
   if (rule.any.length > 0) {
-    let firstFailed: { assertion: CompiledAssertion; failures: TreeFailure[] } | undefined;
+    const failed: Violation[] = [];
+    let passed = false;
     for (const assertion of rule.any) {
       const verdict = evaluateAssertionTree(assertion.check, input, { budget });
       if (verdict.status === 'error') return broken(verdict.error);
       if (verdict.status === 'pass') {
-        firstFailed = undefined;
+        passed = true;
         break;
       }
-      firstFailed ??= { assertion, failures: verdict.failures };
+      failed.push(violation(assertion, verdict.failures));
     }
-    if (firstFailed) return denied(firstFailed.assertion, firstFailed.failures);
+    if (!passed) {
+      if (!everyViolation) return { kind: 'deny', violations: failed.slice(0, 1) };
+      violations.push(...failed);
+    }
   }
   for (const assertion of rule.all) {
     const verdict = evaluateAssertionTree(assertion.check, input, { budget });
     if (verdict.status === 'error') return broken(verdict.error);
-    if (verdict.status === 'fail') return denied(assertion, verdict.failures);
+    if (verdict.status === 'fail') {
+      violations.push(violation(assertion, verdict.failures));
+      if (!everyViolation) break;
+    }
   }
-  return { kind: 'allow' };
+  return violations.length > 0 ? { kind: 'deny', violations } : { kind: 'allow' };
 }
 
 /** true: the match holds; false: it does not; a TreeFailure: it could not be evaluated. */
