@@ -144,5 +144,5 @@ describe('chio ledger under kill -9', () => {
     } finally {
       await last.kill();
     }
-  }, 400_000);
+  }, 900_000);
 });

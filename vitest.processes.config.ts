@@ -1,0 +1,24 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * The suites that kill and restart real processes (chio children, nats-servers, a 3-node
+ * cluster) and measure what they answer meanwhile. They run after the rest, one file at a
+ * time: on two cores, running them beside other suites starves both and turns receipt
+ * deadlines into false failures.
+ */
+export const PROCESS_SUITES = [
+  'test/integration/ledger-kill9.test.ts',
+  'test/integration/ledger-standby.test.ts',
+  'test/reliability/authz-killed.test.ts',
+  'test/reliability/jetstream-cluster.test.ts',
+  'test/reliability/nats-dies.test.ts',
+];
+
+export default defineConfig({
+  test: {
+    include: PROCESS_SUITES,
+    fileParallelism: false,
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+  },
+});
