@@ -26,7 +26,7 @@ export interface Load {
 }
 
 /** Valid Checks with the demo capability token from `clients` clients, until stop(). */
-export function startLoad(addr: string, token: string, clients: number, pauseOnErrorMs = 20): Load {
+export function startLoad(addr: string, token: string, clients: number, pauseOnErrorMs = 20, pauseMs = 0): Load {
   const { authorizationClient } = loadChioProtos();
   const client = new authorizationClient(addr, grpc.credentials.createInsecure(), {
     'grpc.initial_reconnect_backoff_ms': 50,
@@ -56,6 +56,7 @@ export function startLoad(addr: string, token: string, clients: number, pauseOnE
       const s = await check();
       load.sent.push(s);
       if ('error' in s.answer) await new Promise((r) => setTimeout(r, pauseOnErrorMs));
+      else if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
     }
   });
   return load;
