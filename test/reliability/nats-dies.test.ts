@@ -13,7 +13,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { startTestNats, tempDir, type TestNats } from '../support/nats.js';
 import { startTestChio, testConfig, type TestChio } from '../support/chio.js';
 import { buildCheckRequest } from '../../src/cli/envoy-request.js';
@@ -22,9 +21,7 @@ import { proveReceipt } from '../../src/cli/prove.js';
 import { loadChioProtos } from '../../src/authz/proto.js';
 import type { CheckResponse } from '../../src/authz/wire.js';
 import { demoToken } from '../../src/up.js';
-import type { Receipt } from '../../src/receipt/receipt.js';
-import { RECEIPTS_STREAM } from '../../src/store/resources.js';
-import { splitReceiptMessage } from '../../src/store/receipt-message.js';
+import { storedReceipts } from '../support/stream-audit.js';
 
 const RECEIPT_TIMEOUT_MS = 150;
 /** Scheduling slack on a loaded 2-core machine, on top of the receipt deadline. */
@@ -54,18 +51,6 @@ afterAll(async () => {
   await chio?.stop();
   await nats?.cleanup();
 });
-
-/** Every receipt in the stream (after the run), read message by message. */
-async function storedReceipts(): Promise<Receipt[]> {
-  const jsm = await jetstreamManager(chio.nc);
-  const last = (await jsm.streams.info(RECEIPTS_STREAM)).state.last_seq;
-  const out: Receipt[] = [];
-  for (let seq = 1; seq <= last; seq++) {
-    const m = await jsm.streams.getMessage(RECEIPTS_STREAM, { seq });
-    if (m) for (const line of splitReceiptMessage(m.data)) out.push(JSON.parse(new TextDecoder().decode(line)) as Receipt);
-  }
-  return out;
-}
 
 describe('NATS SIGKILLed under load and restarted 3 s later', () => {
   it('fails closed during the outage, recovers by itself, and leaves a log that matches every answer', async () => {
@@ -131,7 +116,7 @@ describe('NATS SIGKILLed under load and restarted 3 s later', () => {
     }
 
     // The log never contradicts an answer: an allow receipt for a 503 answer carries its correction.
-    const receipts = await storedReceipts();
+    const receipts = (await storedReceipts(chio.nc)).map((s) => s.receipt);
     const corrected = new Set(receipts.flatMap((r) => (r.corrects !== undefined ? [r.corrects] : [])));
     const byRequest = new Map(receipts.filter((r) => r.corrects === undefined).map((r) => [r.request.id, r]));
     let correctedCount = 0;
