@@ -106,7 +106,13 @@ export async function ensureResources(nc: NatsConnection, replicas = 1): Promise
   await ensureStreams(nc, replicas);
   const kvm = new Kvm(nc);
   const objm = new Objm(nc);
-  const bucket = (name: string, maxValueSize = -1) => openBucket(nc, kvm, name, { replicas, history: 1, storage: StorageType.File, maxValueSize });
+  // allow_direct false: every get goes to the bucket's stream leader. A direct get may be
+  // answered by any replica, and one that is behind (a node just back after a failover) returns
+  // a chain head or index entry older than the ledger's own last write: valid receipts then look
+  // like broken chains and are quarantined. The ledger reads back what it wrote; it must read
+  // the latest. An existing bucket keeps allow_direct in its stream config; this client still
+  // reads through the leader.
+  const bucket = (name: string, maxValueSize = -1) => openBucket(nc, kvm, name, { replicas, history: 1, storage: StorageType.File, maxValueSize, allow_direct: false });
   const [index, chains, ledger, tiles] = await Promise.all([
     bucket(INDEX_BUCKET, MAX_INDEX_VALUE_BYTES),
     bucket(CHAINS_BUCKET, MAX_CHAIN_HEAD_VALUE_BYTES),
@@ -127,7 +133,7 @@ export async function openPolicyArchive(nc: NatsConnection, replicas = 1): Promi
  * Create (or open) a KV bucket. Opening one made before a bound (maxValueSize) existed keeps its
  * old configuration, so the bound is then added to its stream.
  */
-async function openBucket(nc: NatsConnection, kvm: Kvm, name: string, opts: { replicas: number; history: number; storage: StorageType; maxValueSize: number }): Promise<KV> {
+async function openBucket(nc: NatsConnection, kvm: Kvm, name: string, opts: { replicas: number; history: number; storage: StorageType; maxValueSize: number; allow_direct: boolean }): Promise<KV> {
   const kv = await kvm.create(name, opts);
   const jsm = await jetstreamManager(nc);
   const { config } = await jsm.streams.info(`KV_${name}`);

@@ -54,6 +54,30 @@ describe('ensureResources, bounds per entry', () => {
   });
 });
 
+describe('ensureResources, reads after writes', () => {
+  // A direct get may be answered by a replica that is behind (after a failover), and the ledger
+  // reads back chain heads and index entries it has just written: its reads go to the leader.
+  it('reads the ledger buckets through the stream leader, never by direct get, also for a bucket made with allow_direct', async () => {
+    const { config } = await store.jsm.streams.info(`KV_${CHAINS_BUCKET}`);
+    await store.jsm.streams.update(config.name, { ...config, allow_direct: true });
+    const resources = await ensureResources(store.nc);
+    const seen: string[] = [];
+    const spy = store.nc.subscribe('$JS.API.>', { callback: (_err, msg) => seen.push(msg.subject) });
+    await store.nc.flush();
+    for (const kv of [resources.index, resources.chains, resources.ledger, resources.tiles]) {
+      await kv.put('read-back', 'v');
+      expect((await kv.get('read-back'))?.string()).toBe('v');
+    }
+    await store.nc.flush();
+    spy.unsubscribe();
+    const gets = seen.filter((s) => s.includes('.GET.'));
+    expect(gets.filter((s) => s.startsWith('$JS.API.DIRECT.GET.'))).toEqual([]);
+    expect(gets.filter((s) => s.startsWith('$JS.API.STREAM.MSG.GET.')).sort()).toEqual(
+      [INDEX_BUCKET, CHAINS_BUCKET, LEDGER_BUCKET, TILES_BUCKET].map((b) => `$JS.API.STREAM.MSG.GET.KV_${b}`).sort(),
+    );
+  });
+});
+
 describe('openRevocationsBucket', () => {
   it('creates the revocations bucket once and opens it after', async () => {
     const [a, b] = await Promise.all([openRevocationsBucket(store.nc), openRevocationsBucket(store.nc)]);
