@@ -26,6 +26,8 @@ import { Objm, type ObjectStore } from '@nats-io/obj';
 import { MAX_RECEIPT_BYTES } from '../receipt/receipt.js';
 import { MAX_INDEX_VALUE_BYTES } from './receipt-index.js';
 import { MAX_CHAIN_HEAD_VALUE_BYTES } from './chain-heads.js';
+import { MAX_ARCHIVED_POLICY_BYTES } from './policy-archive.js';
+import { withLeaderReads } from './object-read.js';
 
 
 export const RECEIPTS_STREAM = 'CHIO_RECEIPTS';
@@ -51,6 +53,9 @@ const DUPLICATE_WINDOW_NS = 2 * 60 * 1_000_000_000;
  * ensureStreams never updates a stream that exists, so a change here reaches new logs only.
  */
 export const MAX_RECEIPT_MESSAGE_BYTES = 4 * MAX_RECEIPT_BYTES;
+
+/** Largest entry bundle: 256 receipts of at most MAX_RECEIPT_BYTES, each with its 2-byte length (C2SP tlog-tiles). */
+const MAX_ENTRY_BUNDLE_BYTES = 256 * (MAX_RECEIPT_BYTES + 2);
 
 export interface ChioResources {
   index: KV;
@@ -119,14 +124,16 @@ export async function ensureResources(nc: NatsConnection, replicas = 1): Promise
     bucket(LEDGER_BUCKET),
     bucket(TILES_BUCKET),
   ]);
-  const entries = await objm.create(ENTRIES_STORE, { replicas, storage: StorageType.File });
+  const jsm = await jetstreamManager(nc);
+  const entries = withLeaderReads(await objm.create(ENTRIES_STORE, { replicas, storage: StorageType.File }), jsm, ENTRIES_STORE, MAX_ENTRY_BUNDLE_BYTES);
   const policies = await openPolicyArchive(nc, replicas);
   return { index, chains, ledger, tiles, entries, policies };
 }
 
 /** Create (or open) the policy archive; authz writes it, the verifier reads it. */
 export async function openPolicyArchive(nc: NatsConnection, replicas = 1): Promise<ObjectStore> {
-  return new Objm(nc).create(POLICIES_STORE, { replicas, storage: StorageType.File });
+  const store = await new Objm(nc).create(POLICIES_STORE, { replicas, storage: StorageType.File });
+  return withLeaderReads(store, await jetstreamManager(nc), POLICIES_STORE, MAX_ARCHIVED_POLICY_BYTES);
 }
 
 /**

@@ -62,7 +62,7 @@ describe('ensureResources, reads after writes', () => {
     await store.jsm.streams.update(config.name, { ...config, allow_direct: true });
     const resources = await ensureResources(store.nc);
     const seen: string[] = [];
-    const spy = store.nc.subscribe('$JS.API.>', { callback: (_err, msg) => seen.push(msg.subject) });
+    const spy = store.nc.subscribe('$JS.API.>', { callback: (_err, msg) => void seen.push(msg.subject) });
     await store.nc.flush();
     for (const kv of [resources.index, resources.chains, resources.ledger, resources.tiles]) {
       await kv.put('read-back', 'v');
