@@ -14,6 +14,7 @@ import { registry } from './metrics.js';
 import { ChioError, statusOf, type ChioErrorCode } from './errors/index.js';
 import { toBase64Url } from './encoding.js';
 import type { ListenerTls } from './tls.js';
+import { isNatsUnavailable } from './nats/unavailable.js';
 
 export type Readiness = () => string | undefined | Promise<string | undefined>;
 export type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> | boolean;
@@ -99,6 +100,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         // The rest of the body is not read: close the connection rather than drain it.
         res.setHeader('connection', 'close');
         return sendError(res, 'TOO_LARGE', err.message);
+      }
+      if (isNatsUnavailable(err) && !res.headersSent) {
+        opts.log.warn({ err: String(err), url: req.url }, 'NATS unavailable; answered 503');
+        return sendError(res, 'UNAVAILABLE', 'the store is unavailable; try again shortly', { 'retry-after': '1' });
       }
       opts.log.error({ err: String(err), url: req.url }, 'http handler failed');
       if (!res.headersSent) sendError(res, 'INTERNAL', 'internal error');
