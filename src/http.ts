@@ -101,7 +101,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         res.setHeader('connection', 'close');
         return sendError(res, 'TOO_LARGE', err.message);
       }
-      if (isNatsUnavailable(err) && !res.headersSent) {
+      if ((isNatsUnavailable(err) || (err instanceof ChioError && err.code === 'UNAVAILABLE')) && !res.headersSent) {
         opts.log.warn({ err: String(err), url: req.url }, 'NATS unavailable; answered 503');
         return sendError(res, 'UNAVAILABLE', 'the store is unavailable; try again shortly', { 'retry-after': '1' });
       }

@@ -13,7 +13,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KV } from '@nats-io/kv';
-import { ChioError, statusOf, type ChioErrorCode } from '../errors/index.js';
+import { ChioError, isChioError, statusOf, type ChioErrorCode } from '../errors/index.js';
 import { toBase64 } from '../encoding.js';
 import { sendCacheable, sendError, sendJson, type Route } from '../http.js';
 import { readIndexEntry } from '../store/receipt-index.js';
@@ -103,11 +103,28 @@ async function lookUp(opts: ReceiptRoutesOptions, id: string, sizeParam: string 
     served = await opts.checkpoints.latestCovering(index);
     if (!served || index >= served.checkpoint.size) return { kind: 'pending', index };
   }
-  const leaf = await readLeaf(opts.tiles, index, served.checkpoint.size);
+  const { leaf, hashes } = await readUnderCheckpoint(async () => {
+    const leaf = await readLeaf(opts.tiles, index, served.checkpoint.size);
+    const hashes = await proveRecord(served.checkpoint.size, index, opts.storedHashes.wrap(opts.tiles.hashReader(served.checkpoint.size)));
+    return { leaf, hashes };
+  });
   // Leaves passed every receipt check when integrated; another id here is a damaged store.
   if ((JSON.parse(leaf) as { id?: unknown }).id !== id) throw new ChioError('INTERNAL', `leaf ${index} is not receipt ${id}, as the index says`);
-  const hashes = await proveRecord(served.checkpoint.size, index, opts.storedHashes.wrap(opts.tiles.hashReader(served.checkpoint.size)));
   return { kind: 'proven', leaf, index, served, hashes, ...(corrected_by ? { correctedBy: corrected_by } : {}) };
+}
+
+/**
+ * Read tiles and bundles a published checkpoint covers. The ledger signs a checkpoint only
+ * after storing them, so one not found is the store answering from behind (seen in a cluster
+ * while a bucket's leader is being elected), not a missing record: 503, ask again.
+ */
+async function readUnderCheckpoint<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    if (isChioError(err, 'NOT_FOUND')) throw new ChioError('UNAVAILABLE', `the log's tiles are not readable now: ${err.message}`, { cause: err });
+    throw err;
+  }
 }
 
 /**

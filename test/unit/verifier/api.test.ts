@@ -203,3 +203,25 @@ describe('the verifier API before the first checkpoint', () => {
     expect((await verifier.get('/checkpoint')).status).toBe(500);
   });
 });
+
+describe('the verifier API when the store answers from behind', () => {
+  const store = useTestStore();
+  const verifier = useVerifier(store);
+  const receipts = chainOf(3, kernel, 'chain-behind');
+
+  it('answers 503 with Retry-After, not 500, when a bundle a published checkpoint covers is not found, and 200 once it is', async () => {
+    const log = new LogFixture(store);
+    await log.store(receipts);
+    await log.integrate(3);
+    await log.publishCheckpoint(ORIGIN, logKey.signerKey);
+    const path = 'tile/entries/000.p/3';
+    const bundle = (await store.resources.entries.getBlob(path))!;
+    await store.resources.entries.delete(path);
+    const res = await verifier.get(`/v1/receipts/${receipts[1]!.id}`);
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('1');
+    expect(((await res.json()) as { code: string }).code).toBe('UNAVAILABLE');
+    await store.resources.entries.putBlob({ name: path }, bundle);
+    expect((await verifier.get(`/v1/receipts/${receipts[1]!.id}`)).status).toBe(200);
+  });
+});
