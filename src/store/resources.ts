@@ -27,7 +27,7 @@ import { MAX_RECEIPT_BYTES } from '../receipt/receipt.js';
 import { MAX_INDEX_VALUE_BYTES } from './receipt-index.js';
 import { MAX_CHAIN_HEAD_VALUE_BYTES } from './chain-heads.js';
 import { MAX_ARCHIVED_POLICY_BYTES } from './policy-archive.js';
-import { withLeaderReads } from './object-read.js';
+import { withMessageAccess } from './objects.js';
 
 
 export const RECEIPTS_STREAM = 'CHIO_RECEIPTS';
@@ -125,7 +125,7 @@ export async function ensureResources(nc: NatsConnection, replicas = 1): Promise
     bucket(TILES_BUCKET),
   ]);
   const jsm = await jetstreamManager(nc);
-  const entries = withLeaderReads(await objm.create(ENTRIES_STORE, { replicas, storage: StorageType.File }), jsm, ENTRIES_STORE, MAX_ENTRY_BUNDLE_BYTES);
+  const entries = withMessageAccess(await objm.create(ENTRIES_STORE, { replicas, storage: StorageType.File }), jsm, ENTRIES_STORE, MAX_ENTRY_BUNDLE_BYTES);
   const policies = await openPolicyArchive(nc, replicas);
   return { index, chains, ledger, tiles, entries, policies };
 }
@@ -133,7 +133,7 @@ export async function ensureResources(nc: NatsConnection, replicas = 1): Promise
 /** Create (or open) the policy archive; authz writes it, the verifier reads it. */
 export async function openPolicyArchive(nc: NatsConnection, replicas = 1): Promise<ObjectStore> {
   const store = await new Objm(nc).create(POLICIES_STORE, { replicas, storage: StorageType.File });
-  return withLeaderReads(store, await jetstreamManager(nc), POLICIES_STORE, MAX_ARCHIVED_POLICY_BYTES);
+  return withMessageAccess(store, await jetstreamManager(nc), POLICIES_STORE, MAX_ARCHIVED_POLICY_BYTES);
 }
 
 /**

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { readObject } from '../../../src/store/object-read.js';
+import { deleteObject, readObject } from '../../../src/store/objects.js';
 import { ENTRIES_STORE } from '../../../src/store/resources.js';
 import { useTestStore } from './nats.js';
 
 const store = useTestStore();
 const MAX = 8 * 1024 * 1024;
 
-describe('readObject (stream gets, not a consumer)', () => {
+describe('objects by message (stream gets, not a consumer; deletes by sequence, not a purge)', () => {
   it('reads an object of many chunks, byte for byte, and one of none', async () => {
     const big = randomBytes(300 * 1024 + 7); // the default chunk is 128 KiB: three chunks
     await store.resources.entries.putBlob({ name: 'big' }, big);
@@ -49,5 +49,34 @@ describe('readObject (stream gets, not a consumer)', () => {
     spy.unsubscribe();
     expect(seen.some((s) => s.startsWith('$JS.API.CONSUMER.'))).toBe(false);
     expect(seen.filter((s) => s === `$JS.API.STREAM.MSG.GET.OBJ_${ENTRIES_STORE}`).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('deletes an object message by message, and nothing else', async () => {
+    const os = store.resources.entries;
+    await os.putBlob({ name: 'keep' }, randomBytes(200 * 1024));
+    await os.putBlob({ name: 'drop' }, randomBytes(200 * 1024));
+    const keep = await readObject(store.jsm, ENTRIES_STORE, 'keep', MAX);
+    const seen: string[] = [];
+    const spy = store.nc.subscribe('$JS.API.>', { callback: (_err, msg) => void seen.push(msg.subject) });
+    await store.nc.flush();
+    await os.delete('drop');
+    await store.nc.flush();
+    spy.unsubscribe();
+    expect(seen.filter((s) => s.includes('.PURGE.'))).toEqual([]);
+    expect(seen.filter((s) => s === `$JS.API.STREAM.MSG.DELETE.OBJ_${ENTRIES_STORE}`)).toHaveLength(3); // the info and two chunks
+    expect(await readObject(store.jsm, ENTRIES_STORE, 'drop', MAX)).toBeUndefined();
+    expect(await readObject(store.jsm, ENTRIES_STORE, 'keep', MAX)).toEqual(keep);
+    await expect(deleteObject(store.jsm, ENTRIES_STORE, 'drop')).resolves.toBeUndefined(); // again: nothing to do
+  });
+
+  it('stores bytes an object already holds no second time', async () => {
+    const os = store.resources.entries;
+    const data = randomBytes(1000);
+    await os.putBlob({ name: 'same' }, data);
+    const { state } = await store.jsm.streams.info(`OBJ_${ENTRIES_STORE}`);
+    await os.putBlob({ name: 'same' }, data);
+    expect((await store.jsm.streams.info(`OBJ_${ENTRIES_STORE}`)).state.last_seq).toBe(state.last_seq);
+    await os.putBlob({ name: 'same' }, randomBytes(1000));
+    expect((await store.jsm.streams.info(`OBJ_${ENTRIES_STORE}`)).state.last_seq).toBeGreaterThan(state.last_seq);
   });
 });
