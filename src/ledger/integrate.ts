@@ -19,7 +19,8 @@
  */
 import { ChioError, isChioError } from '../errors/index.js';
 import { checkChainLink, nobleSignatureCheck, verifyReceiptBytes, type SignatureCheck } from '../receipt/verify.js';
-import { CHAIN_ID_PATTERN, type Receipt } from '../receipt/receipt.js';
+import { CHAIN_ID_PATTERN, GENESIS_PREV, type Receipt } from '../receipt/receipt.js';
+import type { ReceiptIdHash } from '../receipt/sign.js';
 import { isJsonObject } from '../json.js';
 import {
   TILE_HEIGHT, encodeEntryBundle, entriesPath, newTiles, readTileData, storedHashIndex, storedHashes, treeHash,
@@ -45,6 +46,7 @@ export interface IntegrationReader {
   readHashes: HashReader;
   /** The first `width` entries of entry bundle `n` of the committed tree. */
   readEntries(n: number, width: number): Promise<readonly Uint8Array[]>;
+  /** Read only for a receipt that does not extend its chain's head (a duplicate, a replay, a fork) and for a correction's target. */
   readIndexEntry(id: string): Promise<IndexEntry | undefined>;
   readChainHead(chain: string): Promise<IntegratedChainHead | undefined>;
 }
@@ -54,6 +56,8 @@ export interface IntegrationChecks {
   kernelKeys: readonly string[];
   /** Ed25519 check; the portable @noble one by default (a Node service passes node:crypto's). */
   checkSignature?: SignatureCheck;
+  /** Hex SHA-256 of a receipt body; the portable one by default (a Node service passes node:crypto's). */
+  receiptId?: ReceiptIdHash;
 }
 
 export interface Leaf {
@@ -143,12 +147,16 @@ async function admit(size: number, messages: readonly StoredMessage[], reader: I
     const index = size + out.leaves.length;
     let receipt: Receipt;
     try {
-      receipt = verifyReceiptBytes(m.data, checks.kernelKeys, checks.checkSignature ?? nobleSignatureCheck);
+      receipt = verifyReceiptBytes(m.data, checks.kernelKeys, checks.checkSignature ?? nobleSignatureCheck, checks.receiptId);
     } catch (err) {
       out.quarantined.push(quarantined(m, chainNamedIn(m.data), err));
       continue;
     }
-    const known = batch.has(receipt.id) ? 'leaf' : await reader.readIndexEntry(receipt.id);
+    // The common case costs no index read: a receipt that extends its chain's integrated head
+    // cannot be a leaf yet (a leaf with its id would have its chain and seq, at or below the head).
+    const head = await headOf(receipt.chain);
+    const extendsHead = linksTo(head, receipt);
+    const known = batch.has(receipt.id) ? 'leaf' : extendsHead ? undefined : await reader.readIndexEntry(receipt.id);
     if (known === 'leaf' || (known && known.index < size)) {
       out.duplicates.push({ seq: m.seq, line: m.line });
       continue;
@@ -156,7 +164,7 @@ async function admit(size: number, messages: readonly StoredMessage[], reader: I
     const replayed = known !== undefined && known.index === index;
     let corrected: { id: string; entry: IndexEntry } | undefined;
     try {
-      if (!replayed) checkChainLink(await headOf(receipt.chain), receipt);
+      if (!replayed) checkChainLink(head, receipt);
       if (receipt.corrects !== undefined) {
         const entry = await linkCorrection({ ...receipt, corrects: receipt.corrects }, { size, batch, entries: out.indexEntries, reader });
         corrected = { id: receipt.corrects, entry };
@@ -176,6 +184,10 @@ async function admit(size: number, messages: readonly StoredMessage[], reader: I
   }
   out.chainHeads = [...heads].map(([chain, head]) => ({ chain, head }));
   return out;
+}
+
+function linksTo(head: IntegratedChainHead | undefined, receipt: Receipt): boolean {
+  return head ? receipt.seq === head.seq + 1 && receipt.prev === head.id : receipt.seq === 1 && receipt.prev === GENESIS_PREV;
 }
 
 /**

@@ -14,21 +14,23 @@
  * Fencing (one writer at a time, src/store/ledger-lease.ts): the commit is a revision-checked
  * write of the lease record, and so is every write that changes a record a later batch may
  * have changed already — index entries and chain heads at the revision the plan read them at,
- * quarantine at the stream's last sequence. A ledger that lost its lease while paused can thus
- * only write bytes the new holder writes too (tiles, bundles, new index entries: functions of
- * the stream) before its first revision check fails with LEDGER_FENCED.
+ * new index entries created only where none is, quarantine at the stream's last sequence. A
+ * ledger that lost its lease while paused can thus only write bytes the new holder writes too
+ * (tiles, bundles: functions of the stream) before its first revision check fails with
+ * LEDGER_FENCED.
  */
 import type { KV } from '@nats-io/kv';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { ChioError } from '../errors/index.js';
 import { createNodeSignatureCheck } from '../crypto/ed25519.js';
+import { sha256Hex } from '../crypto/sha256.js';
 import { TILE_HEIGHT, entriesPath, tilePath, treeHash, type Hash } from '../tlog/index.js';
 import { integrationBatchDuration, receiptsDuplicateTotal, receiptsIntegratedTotal, receiptsQuarantinedTotal, treeSize } from '../metrics.js';
 import { TILE_WIDTH, type TileStore } from '../store/tile-store.js';
 import { isWrongLastSequence, type LedgerState } from '../store/ledger-state.js';
 import type { LedgerLease } from '../store/ledger-lease.js';
-import { readIndexRecord, writeIndexEntry } from '../store/receipt-index.js';
+import { readIndexRecord, writeIndexEntry, type IndexEntry } from '../store/receipt-index.js';
 import { readChainHeadRecord, writeChainHead, type IntegratedChainHead } from '../store/chain-heads.js';
 import { isBeforeMark, quarantineReceipt, readQuarantineMark, type QuarantineMark } from '../store/quarantine.js';
 import type { StoredMessage } from '../store/receipts.js';
@@ -63,7 +65,7 @@ export class Integrator {
   constructor(opts: IntegratorOptions) {
     this.opts = opts;
     // A Node service: node:crypto verifies ten times faster than the portable @noble default.
-    this.checks = { kernelKeys: opts.kernelKeys, checkSignature: createNodeSignatureCheck() };
+    this.checks = { kernelKeys: opts.kernelKeys, checkSignature: createNodeSignatureCheck(), receiptId: sha256Hex };
   }
 
   /** Load the committed state of the lease this ledger holds; call before integrating. */
@@ -150,7 +152,10 @@ export class Integrator {
       receiptsQuarantinedTotal.inc({ code: q.code });
       log.warn({ stream_seq: q.seq, code: q.code, reason: q.reason }, 'receipt quarantined');
     }
-    await Promise.all(plan.indexEntries.map(({ id, entry }) => writeIndexEntry(index, id, entry, this.revisionRead(id))));
+    await Promise.all(plan.indexEntries.map(({ id, entry }) => {
+      const revision = this.indexRevisions.get(id);
+      return revision === undefined ? this.writeFreshIndexEntry(id, entry, plan.next.size - plan.leaves.length) : writeIndexEntry(index, id, entry, revision);
+    }));
     const heads = await Promise.all(plan.chainHeads.map(async ({ chain, head }) => {
       // A chain whose new receipts were all replayed (crash rule) had no head read: read it now.
       const known = this.heads.get(chain) ?? (await readChainHeadRecord(chains, chain));
@@ -163,11 +168,28 @@ export class Integrator {
     for (const [chain, known] of heads) this.heads.set(chain, known);
   }
 
-  private revisionRead(id: string): number {
-    const revision = this.indexRevisions.get(id);
-    // integrate() reads every id it plans an entry for (the duplicate check, the correction link).
-    if (revision === undefined) throw new ChioError('INTERNAL', `index entry ${id} planned without being read`);
-    return revision;
+  /**
+   * The entry of a receipt integrate() planned without reading the index (it extends its chain's
+   * head, so it is not a leaf): created where there is none. An entry already there at or past
+   * the committed size is from a batch that did not commit (the crash rule): the same leaf is
+   * kept (given the corrected_by this plan adds), another one is replaced, revision-checked
+   * either way. An entry inside the committed tree would make this receipt a duplicate, which
+   * it cannot be: the store is not what this ledger wrote, so it stops (LEDGER_FENCED).
+   */
+  private async writeFreshIndexEntry(id: string, entry: IndexEntry, committedSize: number): Promise<void> {
+    const { index } = this.opts;
+    try {
+      await writeIndexEntry(index, id, entry, 0);
+      return;
+    } catch (err) {
+      if (!isWrongLastSequence(err)) throw err;
+    }
+    const { entry: stored, revision } = await readIndexRecord(index, id);
+    if (stored && stored.index < committedSize) {
+      throw new ChioError('LEDGER_FENCED', `index entry of ${id} is ${JSON.stringify(stored)}, a committed leaf, where ${JSON.stringify(entry)} was planned: another ledger writes`);
+    }
+    const same = stored && stored.index === entry.index && stored.seq === entry.seq && (stored.line ?? 0) === (entry.line ?? 0) && stored.corrected_by === entry.corrected_by;
+    if (!same) await writeIndexEntry(index, id, entry, revision);
   }
 
   /**

@@ -205,4 +205,24 @@ describe('Integrator, when the process dies in the middle of a batch', () => {
     expect(await integrator.integrate(batch)).toBe(committed.size + 3);
     expect((await resources.index.get(receipts[2]!.id))?.json<{ index: number }>().index).toBe(committed.size + 2);
   });
+
+  it('refuses (LEDGER_FENCED) to integrate a receipt whose index entry names a committed leaf, and replaces one an unfinished batch left', async () => {
+    const kernel = kernelOf(10);
+    const lease = new LedgerLease(resources.ledger, { holder: 'recovery-test' });
+    expect(await lease.tryAcquire()).toBe('free');
+    const integrator = new Integrator({ js: jetstream(nc), jsm: await jetstreamManager(nc), index: resources.index, chains: resources.chains, lease, tiles: new TileStore(resources.tiles, resources.entries), kernelKeys: [kernel.verifierKey], log: createLogger('silent') });
+    const committed = await integrator.open();
+    const receipts = chainOf(2, kernel, 'fenced');
+    const [first, second] = receipts.map((r, i) => ({ seq: committed.streamSeq + 1 + i, data: canonicalBytes(r) }));
+    expect(await integrator.integrate([first!])).toBe(committed.size + 1);
+    // An entry inside the committed tree: the store is not what this ledger wrote.
+    await resources.index.put(receipts[1]!.id, JSON.stringify({ index: committed.size, seq: 1 }));
+    await expectRejectCode(integrator.integrate([second!]), 'LEDGER_FENCED');
+    await integrator.open();
+    // An entry an unfinished batch left at another leaf past the committed size: replaced.
+    await resources.index.put(receipts[1]!.id, JSON.stringify({ index: committed.size + 7, seq: 1 }));
+    expect(await integrator.integrate([second!])).toBe(committed.size + 2);
+    expect((await resources.index.get(receipts[1]!.id))?.json()).toEqual({ index: committed.size + 1, seq: committed.streamSeq + 2 });
+    await lease.release();
+  });
 });

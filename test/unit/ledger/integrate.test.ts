@@ -165,6 +165,24 @@ describe('integrate', () => {
     });
   });
 
+  describe('index reads', () => {
+    it('reads the index only for a receipt that does not extend its chain (a duplicate, a fork), never for the next receipt of a chain', async () => {
+      const receipts = interleaved(40);
+      const log = new MemoryLog();
+      const read: string[] = [];
+      const reader = { ...log.reader(), readIndexEntry: async (id: string) => (read.push(id), log.index.get(id)) };
+      const plan = await integrate(log.state, messagesOf(receipts), reader, checks);
+      log.apply(plan);
+      expect(plan.leaves).toHaveLength(40);
+      expect(read).toEqual([]);
+      // A copy of an integrated receipt does not extend its chain: looked up, found, skipped.
+      const copy = receipts[3]!;
+      const again = await integrate(log.state, messagesOf([copy], 41), { ...log.reader(), readIndexEntry: async (id: string) => (read.push(id), log.index.get(id)) }, checks);
+      expect(read).toEqual([copy.id]);
+      expect(again.duplicates).toEqual([{ seq: 41, line: 0 }]);
+    });
+  });
+
   describe('when a batch is integrated again after a crash at any write', () => {
     it('plans the same leaves, tiles, bundles, index entries and heads, and commits the same tree', async () => {
       const receipts = interleaved(270);
