@@ -16,6 +16,7 @@ import {
   CHAIN_ID_PATTERN, GENESIS_PREV, MAX_RECEIPT_BYTES, RECEIPT_ID_PATTERN, RECEIPT_SCHEMA,
   receiptBodyBytes, receiptIdOf, toReceiptBody, type Receipt,
 } from './receipt.js';
+import type { ReceiptIdHash } from './sign.js';
 
 ed.hashes.sha512 = sha512;
 // Strict RFC 8032 verification (as in tlog/note.ts): no small-order keys or non-canonical points.
@@ -32,24 +33,59 @@ export const nobleSignatureCheck: SignatureCheck = (signature, message, publicKe
  * UNTRUSTED_KEY, SIGNATURE_INVALID, MALFORMED). `checkSignature` defaults to the portable
  * @noble check; a Node service may pass a node:crypto one (ten times faster).
  */
-export function verifyReceiptBytes(bytes: Uint8Array, kernelKeys: readonly string[], checkSignature: SignatureCheck = nobleSignatureCheck): Receipt {
+export function verifyReceiptBytes(bytes: Uint8Array, kernelKeys: readonly string[], checkSignature: SignatureCheck = nobleSignatureCheck, idOf: ReceiptIdHash = receiptIdOf): Receipt {
   if (bytes.length > MAX_RECEIPT_BYTES) throw new ChioError('RECEIPT_INVALID', `receipt larger than ${MAX_RECEIPT_BYTES} bytes`);
-  const value = parseCanonical(bytes, MAX_RECEIPT_BYTES);
-  const receipt = toReceipt(value);
-  verifyReceipt(receipt, kernelKeys, checkSignature);
+  const text = new TextDecoder().decode(bytes);
+  const receipt = toReceipt(parseCanonical(bytes, MAX_RECEIPT_BYTES));
+  checkReceipt(receipt, cutBodyBytes(text, receipt) ?? receiptBodyBytes(toReceiptBody(receipt)), kernelKeys, checkSignature, idOf);
   return receipt;
 }
 
 /** Verify a parsed receipt: id, trusted kernel key, signature. Throws ChioError. */
 export function verifyReceipt(receipt: Receipt, kernelKeys: readonly string[], checkSignature: SignatureCheck = nobleSignatureCheck): void {
-  const bodyBytes = receiptBodyBytes(toReceiptBody(receipt));
-  if (receiptIdOf(bodyBytes) !== receipt.id) throw new ChioError('RECEIPT_INVALID', 'receipt id does not match its content');
+  checkReceipt(receipt, receiptBodyBytes(toReceiptBody(receipt)), kernelKeys, checkSignature, receiptIdOf);
+}
+
+function checkReceipt(receipt: Receipt, bodyBytes: Uint8Array, kernelKeys: readonly string[], checkSignature: SignatureCheck, idOf: ReceiptIdHash): void {
+  if (idOf(bodyBytes) !== receipt.id) throw new ChioError('RECEIPT_INVALID', 'receipt id does not match its content');
   if (!kernelKeys.includes(receipt.kernel_key)) throw new ChioError('UNTRUSTED_KEY', 'receipt is signed by an untrusted kernel key');
-  const { publicKey } = parseVerifierKey(receipt.kernel_key);
   const signature = fromBase64(receipt.signature);
-  if (signature.length !== 64 || !checkSignature(signature, bodyBytes, publicKey)) {
+  if (signature.length !== 64 || !checkSignature(signature, bodyBytes, kernelPublicKey(receipt.kernel_key))) {
     throw new ChioError('SIGNATURE_INVALID', 'receipt signature is invalid');
   }
+}
+
+/**
+ * The body's JCS bytes cut out of the receipt's own canonical text: the receipt minus its `id`
+ * and `signature` members, which JCS orders among the others, so what remains is the body's
+ * canonical form (one canonicalization fewer per receipt). Only a top-level member can match
+ * (inside a string every quote is escaped), and a nested `"id"` holding the receipt's own id
+ * cannot be in a genuine receipt (the id hashes the body); a wrong cut would only fail the id
+ * check. Undefined when the text is not laid out so (then the body is serialized again).
+ */
+function cutBodyBytes(text: string, receipt: Receipt): Uint8Array | undefined {
+  const id = `,"id":${JSON.stringify(receipt.id)}`;
+  const signature = `,"signature":${JSON.stringify(receipt.signature)}`;
+  const i = text.indexOf(id);
+  const j = text.indexOf(signature);
+  if (i < 0 || j < i + id.length) return undefined;
+  return UTF8.encode(text.slice(0, i) + text.slice(i + id.length, j) + text.slice(j + signature.length));
+}
+
+const UTF8 = new TextEncoder();
+
+/** Trusted kernel keys parsed once each (they are few; the cache is cleared if it ever grows past MAX_PARSED_KEYS). */
+const parsedKernelKeys = new Map<string, Uint8Array>();
+const MAX_PARSED_KEYS = 64;
+
+function kernelPublicKey(verifierKey: string): Uint8Array {
+  let key = parsedKernelKeys.get(verifierKey);
+  if (!key) {
+    key = parseVerifierKey(verifierKey).publicKey;
+    if (parsedKernelKeys.size >= MAX_PARSED_KEYS) parsedKernelKeys.clear();
+    parsedKernelKeys.set(verifierKey, key);
+  }
+  return key;
 }
 
 /** The head of a chain as far as it has been checked. */
