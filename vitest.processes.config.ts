@@ -11,13 +11,10 @@ export const PROCESS_SUITES = [
   'test/integration/ledger-standby.test.ts',
   'test/reliability/authz-killed.test.ts',
   'test/reliability/nats-dies.test.ts',
+  'test/reliability/jetstream-cluster.test.ts',
 ];
 
-/**
- * The 3-node JetStream cluster suite, run by `npm run test:cluster`, not by `npm test`: it found
- * a bug not fixed yet — after a leader failover the ledger can quarantine valid receipts (410 in
- * one run; RELIABILITY.md) — and a suite known to fail would keep every change from landing.
- */
+/** The 3-node JetStream cluster suite alone (`npm run test:cluster`), to run it many times over. */
 export const CLUSTER_SUITE = 'test/reliability/jetstream-cluster.test.ts';
 
 export default defineConfig({
