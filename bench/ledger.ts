@@ -10,8 +10,9 @@
  *
  *   npm run bench:ledger
  *   BENCH_RECEIPTS=1000000 npm run bench:ledger     # the flat-memory run
+ *   BENCH_PROFILE=/tmp/ledger.cpuprofile npm run bench:ledger   # where the ledger's time goes
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -123,6 +124,24 @@ async function ledgerRun(): Promise<{ seconds: number; rss: Array<{ leaves: numb
   return { seconds, rss };
 }
 
+/** BENCH_PROFILE=<file>: a V8 CPU profile of `phase` alone (not of the fill), written there. */
+async function profiled<T>(phase: () => Promise<T>): Promise<T> {
+  const file = process.env.BENCH_PROFILE;
+  if (!file) return phase();
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  try {
+    return await phase();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+  }
+}
+
 try {
   const jsReady = await ensureResources(nc);
   void jsReady;
@@ -136,7 +155,7 @@ try {
   if (bare.receipts !== N) throw new Error(`the bare consumer read ${bare.receipts} receipts, not ${N}`);
   globalThis.gc?.();
   const rssBefore = process.memoryUsage.rss();
-  const ledger = await ledgerRun();
+  const ledger = await profiled(ledgerRun);
 
   console.log(`# Ledger benchmark (issue #9)\n`);
   console.log(`- date: ${new Date().toISOString()}`);
