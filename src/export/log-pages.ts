@@ -13,7 +13,7 @@ export interface Leaf {
 }
 
 /** The entries of bundle `n` of a tree of `size` leaves (full, or the partial last one). */
-function readPage(tiles: TileStore, size: number, n: number): Promise<Uint8Array[]> {
+function readPage(tiles: TileStore, size: number, n: number): Promise<readonly Uint8Array[]> {
   return tiles.readEntries(n, Math.min(TILE_WIDTH, size - n * TILE_WIDTH));
 }
 

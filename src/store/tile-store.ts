@@ -21,6 +21,8 @@ export const DEFAULT_TILE_CACHE_BYTES = 64 * 1024 * 1024;
 
 export class TileStore {
   private readonly cache = new Map<string, Uint8Array>();
+  /** Entry bundles decoded, by the cached bytes they were decoded from (so they go when those go). */
+  private readonly decoded = new WeakMap<Uint8Array, readonly Uint8Array[]>();
   private cachedBytes = 0;
 
   constructor(
@@ -79,10 +81,15 @@ export class TileStore {
    * The first `width` entries of entry bundle `n`: from its partial bundle of that width, or
    * cut from the full bundle it grew into. Throws NOT_FOUND when neither is stored.
    */
-  async readEntries(n: number, width: number): Promise<Uint8Array[]> {
+  async readEntries(n: number, width: number): Promise<readonly Uint8Array[]> {
     const data = (await this.readEntryBundle(entriesPath(n, width))) ?? (await this.readEntryBundle(entriesPath(n, TILE_WIDTH)));
     if (!data) throw new ChioError('NOT_FOUND', `entry bundle ${entriesPath(n, width)} is not stored`);
-    return decodeEntryBundle(data).slice(0, width);
+    let entries = this.decoded.get(data);
+    if (!entries) {
+      entries = decodeEntryBundle(data);
+      this.decoded.set(data, entries);
+    }
+    return entries.length === width ? entries : entries.slice(0, width);
   }
 
   /** Read `path`; when it is missing, read `fullPath` and keep its first `bytes` bytes. */
