@@ -8,7 +8,7 @@
  *     with the resident memory printed every 100,000 leaves (flat memory: item 4).
  * Prints a table; no assertions.
  *
- *   npm run bench:ledger
+ *   npm run bench:ledger                             # prints the table, kept in bench/results/ledger.md
  *   BENCH_RECEIPTS=1000000 npm run bench:ledger     # the flat-memory run
  *   BENCH_PROFILE=/tmp/ledger.cpuprofile npm run bench:ledger   # where the ledger's time goes
  */
@@ -157,19 +157,23 @@ try {
   const rssBefore = process.memoryUsage.rss();
   const ledger = await profiled(ledgerRun);
 
-  console.log(`# Ledger benchmark (issue #9)\n`);
-  console.log(`- date: ${new Date().toISOString()}`);
-  console.log(`- machine: ${cpus().length} × ${cpus()[0]?.model.replace(/\s+/g, ' ').trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB; node ${process.version}; nats-server on the same machine`);
-  console.log(`- stream: ${fmt(N)} receipts on ${CHAINS} chains, ${PER_MESSAGE} per message (${fmt(filled.messages)} messages, ${mib(filled.bytes)}); filled in ${fillSeconds.toFixed(1)} s`);
-  console.log(`- ledger: one process (this one), every receipt check on, default batch and checkpoint interval\n`);
-  console.log('| row | seconds | receipts/s | vs bare | target |');
-  console.log('| --- | --- | --- | --- | --- |');
-  console.log(`| bare JetStream consumer (reads only) | ${bare.seconds.toFixed(1)} | ${fmt(N / bare.seconds)} | 1.00 | |`);
-  console.log(`| chio ledger (checked, integrated, committed) | ${ledger.seconds.toFixed(1)} | ${fmt(N / ledger.seconds)} | ${(bare.seconds / ledger.seconds).toFixed(2)} | ≥ 10,000/s |`);
-  console.log(`\nResident memory of the ledger's process (${mib(rssBefore)} before it started; target ≤ 256 MiB, flat after warm-up):\n`);
-  console.log('| leaves | RSS |');
-  console.log('| --- | --- |');
-  for (const s of ledger.rss) console.log(`| ${fmt(s.leaves)} | ${mib(s.rss)} |`);
+  const out: string[] = [];
+  out.push(`# Ledger benchmark (issue #9)\n`);
+  out.push(`- date: ${new Date().toISOString()}`);
+  out.push(`- machine: ${cpus().length} × ${cpus()[0]?.model.replace(/\s+/g, ' ').trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB; node ${process.version}; nats-server on the same machine`);
+  out.push(`- stream: ${fmt(N)} receipts on ${CHAINS} chains, ${PER_MESSAGE} per message (${fmt(filled.messages)} messages, ${mib(filled.bytes)}); filled in ${fillSeconds.toFixed(1)} s`);
+  out.push(`- ledger: one process (this one), every receipt check on, default batch and checkpoint interval\n`);
+  out.push('| row | seconds | receipts/s | vs bare | target |');
+  out.push('| --- | --- | --- | --- | --- |');
+  out.push(`| bare JetStream consumer (reads only) | ${bare.seconds.toFixed(1)} | ${fmt(N / bare.seconds)} | 1.00 | |`);
+  out.push(`| chio ledger (checked, integrated, committed) | ${ledger.seconds.toFixed(1)} | ${fmt(N / ledger.seconds)} | ${(bare.seconds / ledger.seconds).toFixed(2)} | ≥ 10,000/s |`);
+  out.push(`\nResident memory of the ledger's process (${mib(rssBefore)} before it started; target ≤ 256 MiB, flat after warm-up):\n`);
+  out.push('| leaves | RSS |');
+  out.push('| --- | --- |');
+  for (const s of ledger.rss) out.push(`| ${fmt(s.leaves)} | ${mib(s.rss)} |`);
+  const report = `${out.join('\n')}\n`;
+  process.stdout.write(report);
+  writeFileSync(join(import.meta.dirname, 'results/ledger.md'), report);
 } finally {
   await nc.drain().catch(() => undefined);
   await nats.stop();

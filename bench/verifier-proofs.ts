@@ -5,7 +5,7 @@
  * one request in flight per connection), rounds alternating so that the machine's other load
  * falls on every row alike.
  *
- *   npm run bench:verifier                       # prints the table
+ *   npm run bench:verifier                       # prints the table, kept in bench/results/verifier.md
  *   BENCH_SECONDS=3 BENCH_ROUNDS=1 npm run bench:verifier
  *
  * Set-up: `chio authz` (child) answers BENCH_RECEIPTS allowed Checks, so that many receipts
@@ -104,7 +104,7 @@ const line = (name: string, rs: LoadResult[], target: string) => {
   return `| ${name} | ${fmt(rate(m))} | ${fmt(rate(m) / health, 2)} | ${fmt(percentile(m.latencies, 50), 2)} / ${fmt(percentile(m.latencies, 99), 2)} | ${target} | ${failed} |`;
 };
 const nghttp = execFileSync('h2load', ['--version'], { encoding: 'utf8' }).trim();
-process.stdout.write([
+const report = [
   `# Verifier benchmark (issue #10)`,
   '',
   `- date: ${new Date().toISOString()}`,
@@ -118,4 +118,6 @@ process.stdout.write([
   line('GET /v1/receipts/<id> (JSON proof)', results.json, `≥ ${fmt(TARGET)}/s`),
   line('GET /v1/receipts/<id>/proof (tlog-proof)', results.tlog, `≥ ${fmt(TARGET)}/s`),
   '',
-].join('\n'));
+].join('\n');
+process.stdout.write(report);
+writeFileSync(join(import.meta.dirname, 'results/verifier.md'), report);
