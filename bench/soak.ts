@@ -11,16 +11,11 @@
  *
  *   SOAK_SECONDS=600  SOAK_RATE=1000  SOAK_SAMPLE_SECONDS=10  (defaults)
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import * as grpc from '@grpc/grpc-js';
-import { REPO } from './lib/servers.js';
-import { findFreePort, startEmbeddedNats } from '../src/nats/server.js';
-import { loadConfig } from '../src/config.js';
-import { generateKeys } from '../src/keys.js';
+import { startChioUp } from './lib/chio-up.js';
 import { demoToken } from '../src/up.js';
 import { loadChioProtos } from '../src/authz/proto.js';
 import { buildCheckRequest } from '../src/cli/envoy-request.js';
@@ -39,25 +34,10 @@ const MAX_IN_FLIGHT = 5_000;
 const PROVE_SAMPLE = 200;
 const TICK_MS = 10;
 
-const root = mkdtempSync(join(tmpdir(), 'chio-soak-'));
-const nats = await startEmbeddedNats({ storeDir: join(root, 'nats') });
-const [grpcPort, httpPort, ledgerPort, verifierPort] = await Promise.all([findFreePort(), findFreePort(), findFreePort(), findFreePort()]);
-const env: Record<string, string> = {
-  NATS_URL: nats.url,
-  CHIO_DATA_DIR: join(root, 'chio'),
-  CHIO_KEY_DIR: join(root, 'keys'),
-  CHIO_CHAIN_ID: 'soak',
-  CHIO_GRPC_PORT: String(grpcPort),
-  CHIO_HTTP_PORT: String(httpPort),
-  CHIO_LEDGER_PORT: String(ledgerPort),
-  CHIO_VERIFIER_PORT: String(verifierPort),
-  CHIO_LOG_LEVEL: 'warn',
-  CHIO_LOG_FORMAT: 'json',
-};
-const config = loadConfig({ env, defaultBind: '127.0.0.1' });
-generateKeys(config.keyDir, config.logOrigin);
-
-const chio = spawn(process.execPath, [join(REPO, 'bin/chio.js'), 'up'], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+const up = await startChioUp('soak');
+const { config } = up;
+const chio = up.process;
+const verifierUrl = up.verifierUrl;
 const pid = chio.pid!;
 const levels = new Map<number, number>();
 const errorLines: string[] = [];
@@ -75,13 +55,7 @@ const countLines = (stream: NodeJS.ReadableStream) =>
   });
 countLines(chio.stdout!);
 countLines(chio.stderr!);
-for (const deadline = Date.now() + 60_000; ; ) {
-  if (await fetch(`http://127.0.0.1:${httpPort}/ready`).then((r) => r.ok, () => false)) break;
-  if (Date.now() > deadline || chio.exitCode !== null) throw new Error('chio up did not become ready in 60 s');
-  await new Promise((r) => setTimeout(r, 250));
-}
-
-const client = new (loadChioProtos().authorizationClient)(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
+const client = new (loadChioProtos().authorizationClient)(up.grpcAddr, grpc.credentials.createInsecure());
 const token = demoToken(config);
 const counts = { sent: 0, allow: 0, deny: 0, error: 0, skipped: 0 };
 /** gRPC errors by their status name, to say what went wrong. */
@@ -140,20 +114,14 @@ const keyText = (name: string) => readFileSync(join(config.keyDir, name), 'utf8'
 const proveFailures: string[] = [];
 for (const id of allowIds) {
   try {
-    await proveReceipt(id, { verifierUrl: `http://127.0.0.1:${verifierPort}`, logKey: keyText('log.pub'), kernelKeys: [keyText('kernel.pub')], waitMs: 30_000 });
+    await proveReceipt(id, { verifierUrl, logKey: keyText('log.pub'), kernelKeys: [keyText('kernel.pub')], waitMs: 30_000 });
     proven++;
   } catch (err) {
     proveFailures.push(`${id}: ${String(err)}`);
   }
 }
 
-await new Promise<void>((done) => {
-  chio.once('exit', () => done());
-  chio.kill('SIGTERM');
-  setTimeout(() => chio.kill('SIGKILL'), 10_000).unref();
-});
-await nats.stop();
-rmSync(root, { recursive: true, force: true });
+await up.stop();
 
 const rows = samples.map((s, i) => {
   const prev = samples[i - 1];
