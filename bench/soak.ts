@@ -60,6 +60,8 @@ const token = demoToken(config);
 const counts = { sent: 0, allow: 0, deny: 0, error: 0, skipped: 0 };
 /** gRPC errors by their status name, to say what went wrong. */
 const errorKinds = new Map<string, number>();
+/** What the first few errors of each kind said. */
+const errorExamples = new Map<string, string[]>();
 const allowIds: string[] = [];
 let inFlight = 0;
 const check = () => {
@@ -71,6 +73,8 @@ const check = () => {
     if (err) {
       counts.error++;
       const kind = grpc.status[err.code] ?? String(err.code);
+      const examples = errorExamples.get(kind) ?? [];
+      if (examples.length < 3 && !examples.includes(err.details)) errorExamples.set(kind, [...examples, err.details]);
       return void errorKinds.set(kind, (errorKinds.get(kind) ?? 0) + 1);
     }
     const a = summarise(r);
@@ -155,4 +159,5 @@ const problems = [
   ...proveFailures.slice(0, 5).map((f) => `not proven: ${f}`),
 ];
 for (const p of problems) console.error(`soak: FAIL ${p}`);
+for (const [kind, examples] of errorExamples) console.error(`soak: ${kind} said: ${examples.map((e) => JSON.stringify(e)).join(', ')}`);
 process.exit(problems.length > 0 ? 1 : 0);
