@@ -60,6 +60,8 @@ const SETTINGS = {
   defaultVerdict: ['CHIO_DEFAULT', z.enum(['deny', 'allow']).default('deny')],
   logOrigin: ['CHIO_LOG_ORIGIN', z.string().regex(/^[^\s+]+$/, 'must be a non-empty name without spaces or "+"').default('chio.local/receipts')],
   checkpointIntervalMs: ['CHIO_CHECKPOINT_INTERVAL_MS', positiveMs.default(1000)],
+  // How soon the ledger and the verifier see an edit of kernels.yaml (kernel-keys.ts).
+  kernelKeysPollMs: ['CHIO_KERNEL_KEYS_POLL_MS', z.coerce.number().int().min(100).max(3_600_000).default(5000)],
   // Up to 60 characters: a lane adds `-<n>` and a chain id is at most 64 (a NATS subject token).
   chainId: ['CHIO_CHAIN_ID', z.string().regex(/^[A-Za-z0-9_-]{1,60}$/, 'must match [A-Za-z0-9_-]{1,60}').optional()],
   lanes: ['CHIO_LANES', z.coerce.number().int().min(1).max(MAX_LANES).default(DEFAULT_LANES)],

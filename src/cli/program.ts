@@ -11,6 +11,8 @@ import { DEFAULT_GRPC_PORT, DEFAULT_VERIFIER_PORT, loadConfig, type ChioConfig }
 import { durationSeconds } from '../time.js';
 import { createLogger } from '../log.js';
 import { generateKeys, loadKey, loadKeyFile, loadVerifierKey } from '../keys.js';
+import { loadKernelTrust } from '../kernel-keys.js';
+import type { ProofTrust } from '../verify/receipt-proof.js';
 import { connectNats } from '../nats/connection.js';
 import { natsUrlFor } from '../nats/acquire.js';
 import { natsSettings, startAll, welcome, welcomeToken } from '../up.js';
@@ -75,11 +77,13 @@ async function runService(cmd: Command, start: (cfg: ChioConfig, nc: Awaited<Ret
 }
 
 /** The keys a proof is checked with: the operator's, from flags or the key directory, never the server's. */
-function trustOf(cmd: Command, o: { logKey?: string; kernelKey?: string }): { logKey: string; kernelKeys: string[] } {
+function trustOf(cmd: Command, o: { logKey?: string; kernelKey?: string }): ProofTrust {
   const cfg = config(cmd, '127.0.0.1');
   return {
     logKey: o.logKey ?? loadVerifierKey(join(cfg.keyDir, 'log.pub')),
-    kernelKeys: [o.kernelKey ?? loadVerifierKey(join(cfg.keyDir, 'kernel.pub'))],
+    // Without a flag, every kernel key the key directory trusts (kernels.yaml too), windows
+    // included: a receipt signed before a rotation is still proven with the new kernel.pub.
+    kernelKeys: o.kernelKey ? [o.kernelKey] : loadKernelTrust(cfg.keyDir, 'verifier'),
   };
 }
 
@@ -246,7 +250,7 @@ export function buildProgram(): Command {
   program.command('prove').description('fetch a receipt proof and verify it locally').argument('<receipt-id>')
     .option('--url <url>', 'verifier URL', `http://127.0.0.1:${DEFAULT_VERIFIER_PORT}`)
     .option('--log-key <vkey>', 'log verifier key (default: log.pub in CHIO_KEY_DIR)')
-    .option('--kernel-key <vkey>', 'kernel verifier key (default: kernel.pub in CHIO_KEY_DIR)')
+    .option('--kernel-key <vkey>', 'kernel verifier key (default: kernel.pub and kernels.yaml in CHIO_KEY_DIR)')
     .option('--wait <ms>', 'how long to wait for a pending receipt', (v) => Number(v), 5000)
     .option('--json', 'machine-readable output')
     .option('--out <file>', 'also save the verified proof as C2SP tlog-proof@v1 (check it offline with chio verify-proof)')
@@ -263,7 +267,7 @@ export function buildProgram(): Command {
   program.command('verify-proof').description('check a C2SP tlog-proof@v1 offline, for a receipt').argument('<file>', 'the tlog-proof file')
     .requiredOption('--receipt <file>', 'the receipt (JSON) the proof is for')
     .option('--log-key <vkey>', 'log verifier key (default: log.pub in CHIO_KEY_DIR)')
-    .option('--kernel-key <vkey>', 'kernel verifier key (default: kernel.pub in CHIO_KEY_DIR)')
+    .option('--kernel-key <vkey>', 'kernel verifier key (default: kernel.pub and kernels.yaml in CHIO_KEY_DIR)')
     .option('--json', 'machine-readable output')
     .action((file: string, o: { receipt: string; logKey?: string; kernelKey?: string; json?: boolean }, cmd: Command) => {
       const proven = verifyProofFiles(file, o.receipt, trustOf(cmd, o));
@@ -283,7 +287,8 @@ export function buildProgram(): Command {
       const filter = toExportFilter(o);
       const exportKey = o.exportKey ? loadKeyFile(o.exportKey, 'the export key') : loadKey(cfg.keyDir, 'export');
       const logKey = loadVerifierKey(join(cfg.keyDir, 'log.pub'));
-      const kernelKeys = [loadVerifierKey(join(cfg.keyDir, 'kernel.pub'))];
+      // Every trusted kernel key: a bundle spanning a rotation holds receipts signed by each.
+      const kernelKeys = loadKernelTrust(cfg.keyDir, 'verifier').keys;
       const url = natsUrlFor(cfg.natsUrl, cfg.dataDir);
       if (!url) throw new ChioError('CONFIG_INVALID', 'chio export needs NATS_URL, or a running `chio up` in this directory');
       const nc = await connectNats(natsSettings(cfg, url.split(','), 'chio-export'));

@@ -7,12 +7,12 @@
  */
 import { ChioError, codeOfHttpStatus } from '../errors/index.js';
 import { verifyCorrection } from '../verify/correction.js';
-import { verifyReceiptProof, type ProvenReceipt, type ReceiptProof } from '../verify/receipt-proof.js';
+import { verifyReceiptProof, type ProofTrust, type ProvenReceipt, type ReceiptProof } from '../verify/receipt-proof.js';
 
 export interface ProveOptions {
   verifierUrl: string;
   logKey: string;
-  kernelKeys: string[];
+  kernelKeys: ProofTrust['kernelKeys'];
   /** How long to wait for a pending receipt to enter a checkpoint. */
   waitMs: number;
 }

@@ -50,7 +50,10 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, attrib
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function loadTrust(params: URLSearchParams): Promise<ProofTrust & { pinned: boolean }> {
+/** The page's trust: plain key lists (GET /v1/keys's `kernels`, or the URL's); a retired key's window is the ledger's business. */
+type PageTrust = ProofTrust & { kernelKeys: readonly string[]; pinned: boolean };
+
+async function loadTrust(params: URLSearchParams): Promise<PageTrust> {
   const logKey = params.get('log_key');
   const kernelKeys = params.getAll('kernel_key');
   if (logKey && kernelKeys.length > 0) return { logKey, kernelKeys, pinned: true };
@@ -61,7 +64,7 @@ async function loadTrust(params: URLSearchParams): Promise<ProofTrust & { pinned
   return { logKey: keys.log, kernelKeys: keys.kernels as string[], pinned: false };
 }
 
-function showTrust(trust: ProofTrust & { pinned: boolean }): void {
+function showTrust(trust: PageTrust): void {
   const list = $('keys');
   list.replaceChildren(el('dt', 'log key'), el('dd', trust.logKey), ...trust.kernelKeys.flatMap((k) => [el('dt', 'kernel key'), el('dd', k)]));
   $('trust-source').textContent = trust.pinned ? 'pinned by this page\'s URL' : 'as served by this verifier at /v1/keys';

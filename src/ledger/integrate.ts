@@ -8,7 +8,7 @@
  * The tree is a function of the receipts stream that anyone can recompute: leaves are the
  * stream's receipts in stream order (and in line order within a message), skipping the ones that fail a check (quarantined with the
  * reason) and duplicates (the id is already a leaf). Checks, in order: size → canonical JSON
- * (RFC 8785) → shape → id → trusted kernel key → signature → chain link (seq, prev) → for a
+ * (RFC 8785) → shape → id → trusted kernel key (and its window) → signature → chain link (seq, prev) → for a
  * correction, the receipt it corrects (correction-link.ts), whose index entry then records
  * `corrected_by`.
  *
@@ -18,7 +18,7 @@
  * be past it.
  */
 import { ChioError, isChioError } from '../errors/index.js';
-import { checkChainLink, nobleSignatureCheck, verifyReceiptBytes, type SignatureCheck } from '../receipt/verify.js';
+import { checkChainLink, nobleSignatureCheck, verifyReceiptBytes, type KernelKeys, type SignatureCheck } from '../receipt/verify.js';
 import { CHAIN_ID_PATTERN, GENESIS_PREV, type Receipt } from '../receipt/receipt.js';
 import type { ReceiptIdHash } from '../receipt/sign.js';
 import { isJsonObject } from '../json.js';
@@ -53,7 +53,8 @@ export interface IntegrationReader {
 
 /** Trust material for the receipt checks. */
 export interface IntegrationChecks {
-  kernelKeys: readonly string[];
+  /** Who may sign a leaf: a trust set (each key with its validity window on the receipt's time), or a plain list. */
+  kernelKeys: KernelKeys;
   /** Ed25519 check; the portable @noble one by default (a Node service passes node:crypto's). */
   checkSignature?: SignatureCheck;
   /** Hex SHA-256 of a receipt body; the portable one by default (a Node service passes node:crypto's). */

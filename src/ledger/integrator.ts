@@ -44,7 +44,8 @@ export interface IntegratorOptions {
   /** The writer lease; its record is the commit point. */
   lease: LedgerLease;
   tiles: TileStore;
-  kernelKeys: IntegrationChecks['kernelKeys'];
+  /** The trust in force; a function when it changes (a kernel key rotation), read once per batch. */
+  kernelKeys: IntegrationChecks['kernelKeys'] | (() => IntegrationChecks['kernelKeys']);
   log: Logger;
 }
 
@@ -65,7 +66,7 @@ export class Integrator {
   constructor(opts: IntegratorOptions) {
     this.opts = opts;
     // A Node service: node:crypto verifies ten times faster than the portable @noble default.
-    this.checks = { kernelKeys: opts.kernelKeys, checkSignature: createNodeSignatureCheck(), receiptId: sha256Hex };
+    this.checks = { kernelKeys: trustNow(opts.kernelKeys), checkSignature: createNodeSignatureCheck(), receiptId: sha256Hex };
   }
 
   /** Load the committed state of the lease this ledger holds; call before integrating. */
@@ -109,6 +110,7 @@ export class Integrator {
     const endTimer = integrationBatchDuration.startTimer();
     try {
       this.indexRevisions = new Map();
+      this.checks.kernelKeys = trustNow(this.opts.kernelKeys);
       const plan = await integrate(this.tree, batch, this.reader(this.tree.size), this.checks);
       await this.apply(plan);
       // Size and root change together, so a checkpoint never pairs one with the other's past.
@@ -232,4 +234,8 @@ function rightEdgePartials(size: number): string[] {
     if (width % TILE_WIDTH !== 0) paths.push(tilePath({ h: TILE_HEIGHT, level, n: Math.floor(width / TILE_WIDTH), width: width % TILE_WIDTH }));
   }
   return paths;
+}
+
+function trustNow(keys: IntegratorOptions['kernelKeys']): IntegrationChecks['kernelKeys'] {
+  return typeof keys === 'function' ? keys() : keys;
 }

@@ -24,8 +24,7 @@ import { consumeReceipts, type StoredMessage } from '../store/receipts.js';
 import { TILE_WIDTH, TileStore } from '../store/tile-store.js';
 import { DEFAULT_LEASE_POLL_MS, DEFAULT_LEASE_RENEW_MS, DEFAULT_LEASE_TTL_MS, LedgerLease, type Acquisition } from '../store/ledger-lease.js';
 import { ledgerTakeoversTotal, ledgerWriter } from '../metrics.js';
-import { Integrator } from './integrator.js';
-import type { IntegrationChecks } from './integrate.js';
+import { Integrator, type IntegratorOptions } from './integrator.js';
 import { Checkpointer } from './checkpointer.js';
 
 /** How long a batch may wait to fill after its first message. */
@@ -40,7 +39,8 @@ export type LedgerRole = 'writer' | 'standby';
 export interface LedgerOptions {
   nc: NatsConnection;
   resources: ChioResources;
-  kernelKeys: IntegrationChecks['kernelKeys'];
+  /** A function when the trust changes while the ledger runs (kernel-keys.ts): read once per batch. */
+  kernelKeys: IntegratorOptions['kernelKeys'];
   origin: string;
   logSignerKey: string;
   checkpointIntervalMs?: number;

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { ChioError } from '../errors/index.js';
 import type { ChioConfig } from '../config.js';
 import { loadKey } from '../keys.js';
+import { KernelTrustWatcher } from '../kernel-keys.js';
 import { ensureResources } from '../store/resources.js';
 import { startHttpServer } from '../http.js';
 import { loadListenerTls } from '../tls.js';
@@ -21,6 +22,8 @@ export interface RunningLedger {
   readonly ledger: Ledger;
   /** What /ready answers from; a ledger state of its own (standby) adds its check here. */
   readonly readiness: ServiceReadiness;
+  /** The kernel keys in force (reload() reads the key directory at once, as the poll would). */
+  readonly kernelKeys: KernelTrustWatcher;
   stop(): Promise<void>;
 }
 
@@ -29,11 +32,13 @@ export async function startLedger(config: ChioConfig, nc: NatsConnection, log: L
   if (logKey.name !== config.logOrigin) {
     throw new ChioError('CONFIG_INVALID', `the log key is named ${logKey.name} but CHIO_LOG_ORIGIN is ${config.logOrigin}: a checkpoint's signer must be its origin`);
   }
-  const kernelKeys = [loadKey(config.keyDir, 'kernel').verifierKey];
+  // Every kernel key of the key directory, read again while running: a rotation needs no restart.
+  const kernelKeys = new KernelTrustWatcher(config.keyDir, 'ledger', log, config.kernelKeysPollMs);
   const tls = loadListenerTls(config);
   const resources = await ensureResources(nc, config.replicas);
-  const ledger = new Ledger({ nc, resources, kernelKeys, origin: config.logOrigin, logSignerKey: logKey.signerKey, checkpointIntervalMs: config.checkpointIntervalMs, lease: { holder: config.ledgerId }, log });
+  const ledger = new Ledger({ nc, resources, kernelKeys: () => kernelKeys.current(), origin: config.logOrigin, logSignerKey: logKey.signerKey, checkpointIntervalMs: config.checkpointIntervalMs, lease: { holder: config.ledgerId }, log });
   await ledger.start();
+  kernelKeys.start();
   const health = await startServiceHealth('ledger', nc, log);
   const jsm = await jetstreamManager(nc);
   // A standby is alive (/health) but not ready: it answers nothing a writer would (SPEC §1).
@@ -51,7 +56,9 @@ export async function startLedger(config: ChioConfig, nc: NatsConnection, log: L
     httpPort: http.port,
     ledger,
     readiness: health.readiness,
+    kernelKeys,
     async stop() {
+      kernelKeys.stop();
       await ledger.stop();
       unwatch();
       health.stop();

@@ -17,6 +17,9 @@ import {
   receiptBodyBytes, receiptIdOf, toReceiptBody, type Receipt,
 } from './receipt.js';
 import type { ReceiptIdHash } from './sign.js';
+import { checkKernelKey, type KernelKeys } from './kernel-trust.js';
+
+export type { KernelKeys } from './kernel-trust.js';
 
 ed.hashes.sha512 = sha512;
 // Strict RFC 8032 verification (as in tlog/note.ts): no small-order keys or non-canonical points.
@@ -29,11 +32,11 @@ export const nobleSignatureCheck: SignatureCheck = (signature, message, publicKe
 
 /**
  * Parse and verify receipt bytes (attacker-controlled): canonical form, shape, id, kernel key
- * in `kernelKeys`, signature. Returns the receipt; throws ChioError (RECEIPT_INVALID,
+ * in `kernelKeys` (a list, or a trust set whose windows the receipt's time must fall in), signature. Returns the receipt; throws ChioError (RECEIPT_INVALID,
  * UNTRUSTED_KEY, SIGNATURE_INVALID, MALFORMED). `checkSignature` defaults to the portable
  * @noble check; a Node service may pass a node:crypto one (ten times faster).
  */
-export function verifyReceiptBytes(bytes: Uint8Array, kernelKeys: readonly string[], checkSignature: SignatureCheck = nobleSignatureCheck, idOf: ReceiptIdHash = receiptIdOf): Receipt {
+export function verifyReceiptBytes(bytes: Uint8Array, kernelKeys: KernelKeys, checkSignature: SignatureCheck = nobleSignatureCheck, idOf: ReceiptIdHash = receiptIdOf): Receipt {
   if (bytes.length > MAX_RECEIPT_BYTES) throw new ChioError('RECEIPT_INVALID', `receipt larger than ${MAX_RECEIPT_BYTES} bytes`);
   const text = new TextDecoder().decode(bytes);
   const receipt = toReceipt(parseCanonical(bytes, MAX_RECEIPT_BYTES));
@@ -42,13 +45,13 @@ export function verifyReceiptBytes(bytes: Uint8Array, kernelKeys: readonly strin
 }
 
 /** Verify a parsed receipt: id, trusted kernel key, signature. Throws ChioError. */
-export function verifyReceipt(receipt: Receipt, kernelKeys: readonly string[], checkSignature: SignatureCheck = nobleSignatureCheck): void {
+export function verifyReceipt(receipt: Receipt, kernelKeys: KernelKeys, checkSignature: SignatureCheck = nobleSignatureCheck): void {
   checkReceipt(receipt, receiptBodyBytes(toReceiptBody(receipt)), kernelKeys, checkSignature, receiptIdOf);
 }
 
-function checkReceipt(receipt: Receipt, bodyBytes: Uint8Array, kernelKeys: readonly string[], checkSignature: SignatureCheck, idOf: ReceiptIdHash): void {
+function checkReceipt(receipt: Receipt, bodyBytes: Uint8Array, kernelKeys: KernelKeys, checkSignature: SignatureCheck, idOf: ReceiptIdHash): void {
   if (idOf(bodyBytes) !== receipt.id) throw new ChioError('RECEIPT_INVALID', 'receipt id does not match its content');
-  if (!kernelKeys.includes(receipt.kernel_key)) throw new ChioError('UNTRUSTED_KEY', 'receipt is signed by an untrusted kernel key');
+  checkKernelKey(kernelKeys, receipt.kernel_key, receipt.time);
   const signature = fromBase64(receipt.signature);
   if (signature.length !== 64 || !checkSignature(signature, bodyBytes, kernelPublicKey(receipt.kernel_key))) {
     throw new ChioError('SIGNATURE_INVALID', 'receipt signature is invalid');

@@ -7,7 +7,7 @@
  *   GET /checkpoint                  latest signed checkpoint (text/plain)
  *   GET /v1/receipts/<id>[/proof]    a receipt's inclusion proof, JSON or tlog-proof (receipt-routes.ts)
  *   GET /v1/consistency?old=N&new=M  consistency proof between two tree sizes
- *   GET /v1/keys                     the log's, the kernels' and the export verifier keys
+ *   GET /v1/keys                     the log's, every trusted kernel's (with windows) and the export verifier keys
  *   GET /v1/policies/<hash>          an archived policy set (policy-route.ts)
  *   POST /v1/verify                  what holds of a posted receipt or proof (verify-route.ts)
  *   GET /tile/…                      C2SP tlog-tiles
@@ -31,13 +31,15 @@ import { StoredHashCache } from './stored-hash-cache.js';
 import { policyRoute } from './policy-route.js';
 import { verifyRoute } from './verify-route.js';
 import { explorerRoute } from './explorer-route.js';
+import { kernelKeyEntries, kernelKeyList, type KernelKeys } from '../receipt/kernel-trust.js';
 
 export interface VerifierApiOptions {
   js: JetStreamClient;
   jsm: JetStreamManager;
   resources: ChioResources;
   logKey: string;
-  kernelKeys: readonly string[];
+  /** A function when the trust changes while serving (a kernel key rotation), read per request. */
+  kernelKeys: KernelKeys | (() => KernelKeys);
   /** Where the built explorer page is; dist/explorer/ of this package by default. */
   explorerDir?: string;
   /** The export key's verifier key, when the key directory has one: what signs compliance bundles. */
@@ -49,6 +51,7 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
   const pending = new TailSearcher(opts.js, opts.jsm, opts.resources.ledger);
   const checkpoints = new CheckpointSource(opts.jsm, opts.logKey);
   const latest = () => checkpoints.latest();
+  const kernelKeys = (): KernelKeys => (typeof opts.kernelKeys === 'function' ? opts.kernelKeys() : opts.kernelKeys);
 
   const checkpoint: Route = async (req, res, url) => {
     if (req.method !== 'GET' || url.pathname !== '/checkpoint') return false;
@@ -81,7 +84,13 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
 
   const keys: Route = (req, res, url) => {
     if (req.method !== 'GET' || url.pathname !== '/v1/keys') return false;
-    return sendCacheable(req, res, 200, JSON.stringify({ log: opts.logKey, kernels: opts.kernelKeys, ...(opts.exportKey ? { export: opts.exportKey } : {}) }), 'application/json', false), true;
+    const kernels = kernelKeys();
+    // `kernels` stays a list of strings for old clients (the explorer page among them);
+    // `kernel_windows` adds each key's validity window, when any key has one.
+    const windows = kernelKeyEntries(kernels);
+    const windowed = windows.some((e) => e.not_before !== undefined || e.not_after !== undefined);
+    const body = { log: opts.logKey, kernels: kernelKeyList(kernels), ...(windowed ? { kernel_windows: windows } : {}), ...(opts.exportKey ? { export: opts.exportKey } : {}) };
+    return sendCacheable(req, res, 200, JSON.stringify(body), 'application/json', false), true;
   };
 
   const tile: Route = async (req, res, url) => {
@@ -101,7 +110,7 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
     return sendCacheable(req, res, 200, data, 'application/octet-stream', parsed.width === TILE_WIDTH), true;
   };
 
-  const trust = { logKey: opts.logKey, kernelKeys: opts.kernelKeys };
+  const trust = { logKey: opts.logKey, get kernelKeys() { return kernelKeys(); } };
   return [
     checkpoint,
     ...receiptRoutes({ index: opts.resources.index, tiles, checkpoints, pending, storedHashes: new StoredHashCache() }),

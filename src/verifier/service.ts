@@ -4,6 +4,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import type { ChioConfig } from '../config.js';
 import { loadVerifierKey } from '../keys.js';
+import { KernelTrustWatcher } from '../kernel-keys.js';
 import { ensureResources } from '../store/resources.js';
 import { startHttpServer } from '../http.js';
 import { loadListenerTls, tlsMode } from '../tls.js';
@@ -17,26 +18,32 @@ import { existsSync } from 'node:fs';
 export interface RunningVerifier {
   readonly httpPort: number;
   readonly readiness: ServiceReadiness;
+  /** The kernel keys /v1/keys lists and /v1/verify trusts. */
+  readonly kernelKeys: KernelTrustWatcher;
   stop(): Promise<void>;
 }
 
 export async function startVerifier(config: ChioConfig, nc: NatsConnection, log: Logger): Promise<RunningVerifier> {
   // The verifier signs nothing: it needs only the public halves.
   const logKey = loadVerifierKey(join(config.keyDir, 'log.pub'));
-  const kernelKeys = [loadVerifierKey(join(config.keyDir, 'kernel.pub'))];
+  // Every kernel key of the key directory, read again while running: /v1/keys follows a rotation.
+  const kernelKeys = new KernelTrustWatcher(config.keyDir, 'verifier', log, config.kernelKeysPollMs);
   const tls = loadListenerTls(config);
   // Published so an auditor can fetch it once; a bundle is trusted through this key alone.
   const exportKeyFile = join(config.keyDir, 'export.pub');
   const exportKey = existsSync(exportKeyFile) ? loadVerifierKey(exportKeyFile) : undefined;
   const resources = await ensureResources(nc, config.replicas);
-  const routes = verifierRoutes({ js: jetstream(nc), jsm: await jetstreamManager(nc), resources, logKey, kernelKeys, ...(exportKey ? { exportKey } : {}) });
+  const routes = verifierRoutes({ js: jetstream(nc), jsm: await jetstreamManager(nc), resources, logKey, kernelKeys: () => kernelKeys.current(), ...(exportKey ? { exportKey } : {}) });
   const health = await startServiceHealth('verifier', nc, log);
   const http = await startHttpServer({ bind: config.bind, port: config.verifierPort, log, ready: () => health.readiness.reason(), routes: [timedRoutes(routes)], ...(tls ? { tls } : {}) });
+  kernelKeys.start();
   log.info({ http: http.port, tls: tlsMode(tls) }, 'verifier listening');
   return {
     httpPort: http.port,
     readiness: health.readiness,
+    kernelKeys,
     async stop() {
+      kernelKeys.stop();
       health.stop();
       await http.stop();
     },

@@ -8,6 +8,7 @@
  * verified value out, or a ChioError with a stable `code`.
  *
  *   verifyReceipt, verifyReceiptBytes  a receipt: JCS form, id, trusted kernel key, signature (SPEC §5)
+ *   KernelTrustSet                     kernel keys with validity windows (a rotation; a plain list works too)
  *   checkChainLink                     a receipt extends the one before it on its chain
  *   openCheckpoint                     a checkpoint: C2SP signed note by the log key (SPEC §6)
  *   checkRecord                        an inclusion proof of a leaf under a root (RFC 6962 §2.1.1)
@@ -35,6 +36,7 @@ export {
   type Verdict,
 } from '../receipt/receipt.js';
 export { verifyReceipt, verifyReceiptBytes, checkChainLink, type ChainHead, type SignatureCheck } from '../receipt/verify.js';
+export { KernelTrustSet, checkKernelKey, MAX_TRUSTED_KERNEL_KEYS, type KernelKeys, type TrustedKernelKey } from '../receipt/kernel-trust.js';
 export {
   type Checkpoint,
   type Hash,

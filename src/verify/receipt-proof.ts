@@ -13,7 +13,7 @@
  */
 import { ChioError } from '../errors/index.js';
 import { canonicalBytes } from '../receipt/jcs.js';
-import { verifyReceiptBytes } from '../receipt/verify.js';
+import { verifyReceiptBytes, type KernelKeys } from '../receipt/verify.js';
 import { RECEIPT_ID_PATTERN, type Receipt } from '../receipt/receipt.js';
 import { checkRecord, leafHash, openCheckpoint, type Hash } from '../tlog/index.js';
 import { decodeProofHashes } from './proof-hashes.js';
@@ -31,8 +31,8 @@ export interface ReceiptProof {
 export interface ProofTrust {
   /** C2SP verifier key of the log (its name is the log origin). */
   logKey: string;
-  /** Kernel verifier keys whose receipts are trusted. */
-  kernelKeys: readonly string[];
+  /** Kernel verifier keys whose receipts are trusted: a list, or a trust set with validity windows. */
+  kernelKeys: KernelKeys;
 }
 
 export interface ProvenReceipt {

@@ -25,6 +25,7 @@ import { fromBase64 } from '../encoding.js';
 import { canonicalBytes } from '../receipt/jcs.js';
 import { GENESIS_PREV, MAX_RECEIPT_BYTES, receiptBodyBytes, receiptIdOf, toReceiptBody, type Receipt } from '../receipt/receipt.js';
 import { checkChainLink, nobleSignatureCheck, toReceipt, verifyReceipt } from '../receipt/verify.js';
+import { checkKernelKey } from '../receipt/kernel-trust.js';
 import { checkRecord, leafHash, openCheckpoint, parseVerifierKey, type Checkpoint } from '../tlog/index.js';
 import { parseTlogProof, type TlogProof } from './tlog-proof.js';
 import type { ProofTrust } from './receipt-proof.js';
@@ -134,7 +135,7 @@ function checkReceipt(receipt: Receipt, previous: unknown, trust: ProofTrust, ru
     if (receiptIdOf(body) !== receipt.id) throw new ChioError('RECEIPT_INVALID', 'receipt id does not match its content');
   });
   run('receipt.kernel_key', 'signed by a trusted kernel key', () => {
-    if (!trust.kernelKeys.includes(receipt.kernel_key)) throw new ChioError('UNTRUSTED_KEY', `kernel key ${receipt.kernel_key} is not trusted`);
+    checkKernelKey(trust.kernelKeys, receipt.kernel_key, receipt.time);
   });
   run('receipt.signature', 'the signature verifies with the kernel key the receipt names', () => {
     const { publicKey } = parseVerifierKey(receipt.kernel_key);

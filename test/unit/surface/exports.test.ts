@@ -16,8 +16,8 @@ const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as
 const sourceOf = (distFile: string): string => join(ROOT, distFile.replace(/^\.?\/?dist\//, 'src/').replace(/\.d\.ts$|\.js$/, '.ts'));
 
 const VERIFY_NAMES = [
-  'ChioError', 'EXPORT_SCHEMA', 'ExportBundleVerifier', 'GENESIS_PREV', 'MAX_PROOF_LENGTH', 'MAX_RECEIPT_BYTES', 'MAX_TLOG_PROOF_CHARS', 'RECEIPT_SCHEMA',
-  'TLOG_PROOF_EXTENSION', 'TLOG_PROOF_HEADER', 'checkChainLink', 'checkRecord', 'checkTree', 'formatTlogProof', 'isChioError',
+  'ChioError', 'EXPORT_SCHEMA', 'ExportBundleVerifier', 'GENESIS_PREV', 'KernelTrustSet', 'MAX_PROOF_LENGTH', 'MAX_RECEIPT_BYTES', 'MAX_TLOG_PROOF_CHARS',
+  'MAX_TRUSTED_KERNEL_KEYS', 'RECEIPT_SCHEMA', 'TLOG_PROOF_EXTENSION', 'TLOG_PROOF_HEADER', 'checkChainLink', 'checkKernelKey', 'checkRecord', 'checkTree', 'formatTlogProof', 'isChioError',
   'leafHash', 'matchesExportFilter', 'openCheckpoint', 'parseTlogProof', 'parseVerifierKey', 'policyFileOf', 'receiptBytes', 'reportVerification', 'toVerifyRequest',
   'verifyConsistencyProof', 'verifyCorrection', 'verifyReceipt', 'verifyReceiptBytes', 'verifyReceiptProof', 'verifyTlogProof',
 ];
