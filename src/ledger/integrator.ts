@@ -6,7 +6,7 @@
  *   2. index        id → {index, seq}, and corrected_by on a receipt a correction names
  *                   (an entry at index ≥ state.size is from an unfinished batch)
  *   3. chains       chain → head
- *   4. tiles        hash tiles, then entry bundles, for the new leaves
+ *   4. tiles        hash tiles and entry bundles for the new leaves, all at once
  *   5. state        {size, streamSeq}    (the commit point: the tree now has `size` leaves)
  *   6. partials     partial tiles and bundles whose full one step 4 stored are deleted
  * Re-integration is deterministic, so it writes the same bytes to the same paths.
@@ -164,8 +164,11 @@ export class Integrator {
       const revision = await writeChainHead(chains, chain, head, known.revision);
       return [chain, { head, revision }] as const;
     }));
-    for (const { tile, data } of plan.tiles) await tiles.writeHashTile(tile, data);
-    for (const { path, data } of plan.bundles) await tiles.writeEntryBundle(path, data);
+    // Tiles and bundles at once: none is read before the commit, and a crash before it rewrites them all.
+    await Promise.all([
+      ...plan.tiles.map(({ tile, data }) => tiles.writeHashTile(tile, data)),
+      ...plan.bundles.map(({ path, data }) => tiles.writeEntryBundle(path, data)),
+    ]);
     if (plan.next.streamSeq !== this.tree?.streamSeq) await lease.commit(plan.next);
     for (const [chain, known] of heads) this.heads.set(chain, known);
   }

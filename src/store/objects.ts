@@ -1,5 +1,5 @@
 /**
- * Objects of a JetStream object store, read and deleted message by message.
+ * Objects of a JetStream object store, read, written and deleted message by message.
  *
  * Read: nats.js reads an object's chunks through a push consumer (`getBlob`), with no
  * deadline. In a cluster, after a stream leader failover, such a read was seen to wait forever
@@ -16,7 +16,8 @@
  * `$O.<bucket>.C.<nuid>`, in order, stored before the info; `digest` is `SHA-256=<base64url>`.
  */
 import { createHash } from 'node:crypto';
-import type { JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { nuid } from '@nats-io/transport-node';
 import type { ObjectStore } from '@nats-io/obj';
 import { ChioError } from '../errors/index.js';
 
@@ -74,17 +75,38 @@ export async function readObject(jsm: JetStreamManager, bucket: string, name: st
 /** Delete an object: its info message first (readers then find none), then its chunks, each by sequence. */
 export async function deleteObject(jsm: JetStreamManager, bucket: string, name: string): Promise<void> {
   const found = await readInfo(jsm, bucket, name);
-  if (!found) return;
-  const chunks: number[] = [];
-  await eachChunk(jsm, bucket, found.info, found.seq, (seq) => (chunks.push(seq), true));
-  await jsm.streams.deleteMessage(`OBJ_${bucket}`, found.seq, false);
-  for (const seq of chunks) await jsm.streams.deleteMessage(`OBJ_${bucket}`, seq, false);
+  if (found) await deleteVersion(jsm, bucket, found);
 }
 
-/** Whether `name` holds exactly `data` (by size and digest). */
-export async function holdsObject(jsm: JetStreamManager, bucket: string, name: string, data: Uint8Array): Promise<boolean> {
-  const found = await readInfo(jsm, bucket, name);
-  return found !== undefined && found.info.size === data.length && found.info.digest === objectDigest(data);
+async function deleteVersion(jsm: JetStreamManager, bucket: string, version: { seq: number; info: StoredObjectInfo }): Promise<void> {
+  const chunks: number[] = [];
+  await eachChunk(jsm, bucket, version.info, version.seq, (seq) => (chunks.push(seq), true));
+  await jsm.streams.deleteMessage(`OBJ_${bucket}`, version.seq, false);
+  await Promise.all(chunks.map((seq) => jsm.streams.deleteMessage(`OBJ_${bucket}`, seq, false)));
+}
+
+/** Chunk size of the objects Chio writes (the object store's usual 128 KiB). */
+const CHUNK_BYTES = 128 * 1024;
+
+/**
+ * Store `data` as object `name`, unless it already holds exactly those bytes (a batch integrated
+ * again writes the same bundles). The chunks are published all at once and awaited together
+ * (one connection keeps their order), then the info; the version it replaces is deleted message
+ * by message afterwards. nats.js's putBlob awaits each chunk in turn, hashes in JavaScript and
+ * purges the old version by filter: on the ledger's hot path that made a batch wait on its
+ * bundles for hundreds of milliseconds.
+ */
+export async function putObject(js: JetStreamClient, jsm: JetStreamManager, bucket: string, name: string, data: Uint8Array): Promise<void> {
+  const digest = objectDigest(data);
+  const old = await readInfo(jsm, bucket, name);
+  if (old && old.info.size === data.length && old.info.digest === digest) return;
+  const id = nuid.next();
+  const acks: Array<Promise<unknown>> = [];
+  for (let at = 0; at < data.length; at += CHUNK_BYTES) acks.push(js.publish(`$O.${bucket}.C.${id}`, data.subarray(at, at + CHUNK_BYTES)));
+  await Promise.all(acks);
+  const info = { name, bucket, nuid: id, size: data.length, chunks: acks.length, mtime: new Date().toISOString(), digest, deleted: false, options: { max_chunk_size: CHUNK_BYTES } };
+  await js.publish(`$O.${bucket}.M.${base64UrlPadded(name)}`, JSON.stringify(info));
+  if (old) await deleteVersion(jsm, bucket, old);
 }
 
 function objectDigest(data: Uint8Array): string {
@@ -92,20 +114,19 @@ function objectDigest(data: Uint8Array): string {
 }
 
 /**
- * `store` with `getBlob` answered by readObject, `delete` by deleteObject, and `putBlob` a no-op
- * when the object already holds those bytes (a batch integrated again writes the same bundles:
- * nats.js would store them again and purge the old chunks by filter). Every other method is
- * the store's own, so code written against an ObjectStore works as before.
+ * `store` with `getBlob` answered by readObject, `delete` by deleteObject and `putBlob` by
+ * putObject. Every other method is the store's own, so code written against an ObjectStore
+ * works as before.
  */
-export function withMessageAccess(store: ObjectStore, jsm: JetStreamManager, bucket: string, maxBytes: number): ObjectStore {
+export function withMessageAccess(store: ObjectStore, js: JetStreamClient, jsm: JetStreamManager, bucket: string, maxBytes: number): ObjectStore {
   const getBlob = async (name: string) => (await readObject(jsm, bucket, name, maxBytes)) ?? null;
   const deleteObj = async (name: string) => {
     await deleteObject(jsm, bucket, name);
     return { purged: 0, success: true };
   };
   const putBlob = async (meta: Parameters<ObjectStore['putBlob']>[0], data: Uint8Array | null) => {
-    if (data && (await holdsObject(jsm, bucket, meta.name, data))) return (await store.info(meta.name))!;
-    return store.putBlob(meta, data);
+    await putObject(js, jsm, bucket, meta.name, data ?? new Uint8Array(0));
+    return (await store.info(meta.name))!;
   };
   return new Proxy(store, {
     get(target, prop) {

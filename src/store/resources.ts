@@ -20,7 +20,7 @@
  * same configuration is a no-op, so any number of processes may start at once.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstreamManager, JetStreamApiError, RetentionPolicy, StorageType, type StreamConfig } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, JetStreamApiError, RetentionPolicy, StorageType, type StreamConfig } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { MAX_RECEIPT_BYTES } from '../receipt/receipt.js';
@@ -125,7 +125,7 @@ export async function ensureResources(nc: NatsConnection, replicas = 1): Promise
     bucket(TILES_BUCKET),
   ]);
   const jsm = await jetstreamManager(nc);
-  const entries = withMessageAccess(await objm.create(ENTRIES_STORE, { replicas, storage: StorageType.File }), jsm, ENTRIES_STORE, MAX_ENTRY_BUNDLE_BYTES);
+  const entries = withMessageAccess(await objm.create(ENTRIES_STORE, { replicas, storage: StorageType.File }), jetstream(nc), jsm, ENTRIES_STORE, MAX_ENTRY_BUNDLE_BYTES);
   const policies = await openPolicyArchive(nc, replicas);
   return { index, chains, ledger, tiles, entries, policies };
 }
@@ -133,7 +133,7 @@ export async function ensureResources(nc: NatsConnection, replicas = 1): Promise
 /** Create (or open) the policy archive; authz writes it, the verifier reads it. */
 export async function openPolicyArchive(nc: NatsConnection, replicas = 1): Promise<ObjectStore> {
   const store = await new Objm(nc).create(POLICIES_STORE, { replicas, storage: StorageType.File });
-  return withMessageAccess(store, await jetstreamManager(nc), POLICIES_STORE, MAX_ARCHIVED_POLICY_BYTES);
+  return withMessageAccess(store, jetstream(nc), await jetstreamManager(nc), POLICIES_STORE, MAX_ARCHIVED_POLICY_BYTES);
 }
 
 /**

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
+import { Objm } from '@nats-io/obj';
 import { deleteObject, readObject } from '../../../src/store/objects.js';
 import { ENTRIES_STORE } from '../../../src/store/resources.js';
 import { useTestStore } from './nats.js';
@@ -78,5 +79,25 @@ describe('objects by message (stream gets, not a consumer; deletes by sequence, 
     expect((await store.jsm.streams.info(`OBJ_${ENTRIES_STORE}`)).state.last_seq).toBe(state.last_seq);
     await os.putBlob({ name: 'same' }, randomBytes(1000));
     expect((await store.jsm.streams.info(`OBJ_${ENTRIES_STORE}`)).state.last_seq).toBeGreaterThan(state.last_seq);
+  });
+
+  it('writes an object nats.js reads too, and replaces a version without a purge, deleting the old one', async () => {
+    const os = store.resources.entries;
+    const first = randomBytes(300 * 1024);
+    await os.putBlob({ name: 'replaced' }, first);
+    const plain = await new Objm(store.nc).open(ENTRIES_STORE);
+    expect(Buffer.from((await plain.getBlob('replaced'))!)).toEqual(first);
+    const before = (await store.jsm.streams.info(`OBJ_${ENTRIES_STORE}`)).state.messages;
+    const seen: string[] = [];
+    const spy = store.nc.subscribe('$JS.API.>', { callback: (_err, msg) => void seen.push(msg.subject) });
+    await store.nc.flush();
+    const second = randomBytes(10 * 1024);
+    await os.putBlob({ name: 'replaced' }, second);
+    await store.nc.flush();
+    spy.unsubscribe();
+    expect(seen.filter((s) => s.includes('.PURGE.'))).toEqual([]);
+    expect(Buffer.from((await readObject(store.jsm, ENTRIES_STORE, 'replaced', MAX))!)).toEqual(second);
+    // Three chunks and an info went, one chunk and an info came.
+    expect((await store.jsm.streams.info(`OBJ_${ENTRIES_STORE}`)).state.messages).toBe(before - 2);
   });
 });
