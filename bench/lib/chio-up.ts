@@ -42,7 +42,9 @@ export async function startChioUp(name: string, env: Record<string, string> = {}
   };
   const config = loadConfig({ env: settings, defaultBind: '127.0.0.1' });
   generateKeys(config.keyDir, config.logOrigin);
-  const child = spawn(process.execPath, [join(REPO, 'bin/chio.js'), 'up'], { cwd: REPO, env: { ...process.env, ...settings }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // BENCH_PROFILE=<dir>: a V8 CPU profile of chio up, written there when it stops.
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const child = spawn(process.execPath, [...profile, join(REPO, 'bin/chio.js'), 'up'], { cwd: REPO, env: { ...process.env, ...settings }, stdio: ['ignore', 'pipe', process.env.CHIO_UP_STDERR ? 'inherit' : 'pipe'] });
   for (const deadline = Date.now() + 60_000; ; ) {
     if (await fetch(`http://127.0.0.1:${httpPort}/ready`).then((r) => r.ok, () => false)) break;
     if (Date.now() > deadline || child.exitCode !== null) throw new Error('chio up did not become ready in 60 s');
