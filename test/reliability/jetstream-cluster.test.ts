@@ -97,6 +97,9 @@ describe('a three-node JetStream cluster losing the stream leader, then another 
       await sleep(DOWN_MS);
       await cluster.restart(victim);
       await settledLeader();
+      // Steady load once the cluster has settled: an election can take the whole time the node
+      // is down, and this phase must show answers coming again after it.
+      await sleep(STEADY_MS);
     }
     load.phase = 3;
     await sleep(STEADY_MS);
