@@ -43,16 +43,24 @@ const nc = await connectNats({ servers: [nats.url], name: 'chio-bench-export' })
 const log = pino({ level: 'silent' });
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
-/** Run `phase`, sampling RSS; returns its result, seconds, RSS before and peak RSS. */
-async function measured<T>(phase: () => Promise<T>): Promise<{ value: T; seconds: number; rssBefore: number; rssPeak: number }> {
+/** RSS is also kept every this often during a phase, to show whether it levels off. */
+const TRACE_MS = 15_000;
+
+/** Run `phase`, sampling RSS; returns its result, seconds, RSS before, peak RSS and the RSS every TRACE_MS. */
+async function measured<T>(phase: () => Promise<T>): Promise<{ value: T; seconds: number; rssBefore: number; rssPeak: number; trace: number[] }> {
   globalThis.gc?.();
   const rssBefore = process.memoryUsage.rss();
   let rssPeak = rssBefore;
-  const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage.rss())), 20);
+  const trace: number[] = [];
   const t = performance.now();
+  const sampler = setInterval(() => {
+    const rss = process.memoryUsage.rss();
+    rssPeak = Math.max(rssPeak, rss);
+    if (performance.now() - t >= (trace.length + 1) * TRACE_MS) trace.push(rss);
+  }, 20);
   try {
     const value = await phase();
-    return { value, seconds: (performance.now() - t) / 1000, rssBefore, rssPeak: Math.max(rssPeak, process.memoryUsage.rss()) };
+    return { value, seconds: (performance.now() - t) / 1000, rssBefore, rssPeak: Math.max(rssPeak, process.memoryUsage.rss()), trace };
   } finally {
     clearInterval(sampler);
   }
@@ -106,6 +114,9 @@ try {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   process.stdout.write(`${rows.map((r) => `| ${r.map((cell, c) => cell.padEnd(widths[c]!)).join(' | ')} |`).join('\n')}\n`);
   process.stdout.write(`bundle: ${(exported.value.bytes / 2 ** 20).toFixed(1)} MiB (${Math.round(exported.value.bytes / N)} bytes per receipt), ${LANES} lanes, node ${process.version}\n`);
+  for (const [name, m] of [['chio export', exported], ['chio verify-export', verified]] as const) {
+    process.stdout.write(`${name}: RSS every ${TRACE_MS / 1000} s: ${m.trace.map((b) => (b / 2 ** 20).toFixed(0)).join(', ')} MiB\n`);
+  }
 } finally {
   await nc.drain();
   await nats.stop();
