@@ -65,6 +65,11 @@ export function canonicalBytes(value: unknown): Uint8Array {
  * no canonical form, and any input whose bytes differ from its canonical form.
  */
 export function parseCanonical(bytes: Uint8Array, maxBytes: number = DEFAULT_MAX_JCS_BYTES): unknown {
+  return parseCanonicalText(bytes, maxBytes).value;
+}
+
+/** parseCanonical, also handing back the decoded text (which is the value's canonical form). */
+export function parseCanonicalText(bytes: Uint8Array, maxBytes: number = DEFAULT_MAX_JCS_BYTES): { value: unknown; text: string } {
   assert(Number.isSafeInteger(maxBytes) && maxBytes >= 0, 'parseCanonical: maxBytes must be a non-negative integer');
   if (!(bytes instanceof Uint8Array)) throw new ChioError('MALFORMED', 'canonical JSON: not a byte array');
   if (bytes.length > maxBytes) throw new ChioError('MALFORMED', `canonical JSON: ${bytes.length} bytes, over ${maxBytes}`);
@@ -83,7 +88,7 @@ export function parseCanonical(bytes: Uint8Array, maxBytes: number = DEFAULT_MAX
   }
   // The decoder is fatal and keeps a BOM, so equal text means equal bytes.
   if (canonical !== text) throw new ChioError('MALFORMED', 'canonical JSON: not in canonical form');
-  return value;
+  return { value, text };
 }
 
 function decodeUtf8(bytes: Uint8Array): string {

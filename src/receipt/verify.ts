@@ -10,7 +10,7 @@ import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { ChioError } from '../errors/index.js';
 import { fromBase64 } from '../encoding.js';
-import { parseCanonical } from './jcs.js';
+import { parseCanonicalText } from './jcs.js';
 import { parseVerifierKey } from '../tlog/note.js';
 import {
   CHAIN_ID_PATTERN, GENESIS_PREV, MAX_RECEIPT_BYTES, RECEIPT_ID_PATTERN, RECEIPT_SCHEMA,
@@ -38,8 +38,8 @@ export const nobleSignatureCheck: SignatureCheck = (signature, message, publicKe
  */
 export function verifyReceiptBytes(bytes: Uint8Array, kernelKeys: KernelKeys, checkSignature: SignatureCheck = nobleSignatureCheck, idOf: ReceiptIdHash = receiptIdOf): Receipt {
   if (bytes.length > MAX_RECEIPT_BYTES) throw new ChioError('RECEIPT_INVALID', `receipt larger than ${MAX_RECEIPT_BYTES} bytes`);
-  const text = new TextDecoder().decode(bytes);
-  const receipt = toReceipt(parseCanonical(bytes, MAX_RECEIPT_BYTES));
+  const { value, text } = parseCanonicalText(bytes, MAX_RECEIPT_BYTES);
+  const receipt = toReceipt(value);
   checkReceipt(receipt, cutBodyBytes(text, receipt) ?? receiptBodyBytes(toReceiptBody(receipt)), kernelKeys, checkSignature, idOf);
   return receipt;
 }

@@ -18,16 +18,11 @@
 import { createHash } from 'node:crypto';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { nuid } from '@nats-io/transport-node';
-import type { ObjectStore } from '@nats-io/obj';
+import type { ObjectInfo, ObjectStore } from '@nats-io/obj';
 import { ChioError } from '../errors/index.js';
 
-interface StoredObjectInfo {
-  nuid: string;
-  size: number;
-  chunks: number;
-  digest: string;
-  deleted?: boolean;
-}
+/** An object's info as stored (the fields Chio checks are validated on read). */
+type StoredObjectInfo = Omit<ObjectInfo, 'revision'>;
 
 /** An object's info message (its stream sequence and info), or undefined when there is none or it was deleted. */
 async function readInfo(jsm: JetStreamManager, bucket: string, name: string): Promise<{ seq: number; info: StoredObjectInfo } | undefined> {
@@ -96,17 +91,18 @@ const CHUNK_BYTES = 128 * 1024;
  * purges the old version by filter: on the ledger's hot path that made a batch wait on its
  * bundles for hundreds of milliseconds.
  */
-export async function putObject(js: JetStreamClient, jsm: JetStreamManager, bucket: string, name: string, data: Uint8Array): Promise<void> {
+export async function putObject(js: JetStreamClient, jsm: JetStreamManager, bucket: string, name: string, data: Uint8Array): Promise<ObjectInfo> {
   const digest = objectDigest(data);
   const old = await readInfo(jsm, bucket, name);
-  if (old && old.info.size === data.length && old.info.digest === digest) return;
+  if (old && old.info.size === data.length && old.info.digest === digest) return { ...old.info, revision: old.seq };
   const id = nuid.next();
   const acks: Array<Promise<unknown>> = [];
   for (let at = 0; at < data.length; at += CHUNK_BYTES) acks.push(js.publish(`$O.${bucket}.C.${id}`, data.subarray(at, at + CHUNK_BYTES)));
   await Promise.all(acks);
   const info = { name, bucket, nuid: id, size: data.length, chunks: acks.length, mtime: new Date().toISOString(), digest, deleted: false, options: { max_chunk_size: CHUNK_BYTES } };
-  await js.publish(`$O.${bucket}.M.${base64UrlPadded(name)}`, JSON.stringify(info));
+  const ack = await js.publish(`$O.${bucket}.M.${base64UrlPadded(name)}`, JSON.stringify(info));
   if (old) await deleteVersion(jsm, bucket, old);
+  return { ...info, revision: ack.seq };
 }
 
 function objectDigest(data: Uint8Array): string {
@@ -124,10 +120,7 @@ export function withMessageAccess(store: ObjectStore, js: JetStreamClient, jsm: 
     await deleteObject(jsm, bucket, name);
     return { purged: 0, success: true };
   };
-  const putBlob = async (meta: Parameters<ObjectStore['putBlob']>[0], data: Uint8Array | null) => {
-    await putObject(js, jsm, bucket, meta.name, data ?? new Uint8Array(0));
-    return (await store.info(meta.name))!;
-  };
+  const putBlob = (meta: Parameters<ObjectStore['putBlob']>[0], data: Uint8Array | null) => putObject(js, jsm, bucket, meta.name, data ?? new Uint8Array(0));
   return new Proxy(store, {
     get(target, prop) {
       if (prop === 'getBlob') return getBlob;
