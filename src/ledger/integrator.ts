@@ -9,7 +9,8 @@
  *   4. tiles        hash tiles and entry bundles for the new leaves, all at once
  *   5. state        {size, streamSeq}    (the commit point: the tree now has `size` leaves)
  *   6. partials     partial tiles and bundles whose full one step 4 stored are deleted
- * Re-integration is deterministic, so it writes the same bytes to the same paths.
+ * Re-integration is deterministic, so it writes the same bytes to the same paths. A receipt
+ * refused for its chain link is quarantined only once fresh reads confirm it (confirmRefusals).
  *
  * Fencing (one writer at a time, src/store/ledger-lease.ts): the commit is a revision-checked
  * write of the lease record, and so is every write that changes a record a later batch may
@@ -47,7 +48,23 @@ export interface IntegratorOptions {
   /** The trust in force; a function when it changes (a kernel key rotation), read once per batch. */
   kernelKeys: IntegrationChecks['kernelKeys'] | (() => IntegrationChecks['kernelKeys']);
   log: Logger;
+  /** How long a chain-link refusal must hold on fresh reads before it quarantines; default DEFAULT_BREAK_CONFIRM_MS. */
+  breakConfirmMs?: number;
+  /** Monotonic milliseconds (performance.now by default). */
+  now?: () => number;
 }
+
+/**
+ * A receipt that passed every check but its chain link (or its correction's target) is
+ * quarantined only when fresh reads of the chain heads and index still refuse it this long
+ * after the first refusal. Quarantine is for good, and those checks are the only ones that read
+ * the store: on a JetStream cluster a bucket's new leader can answer from behind for a moment
+ * after a failover, and a valid receipt must not be lost to that.
+ */
+export const DEFAULT_BREAK_CONFIRM_MS = 5_000;
+
+/** Refusals that read the store (chain heads, index) and are confirmed before they quarantine. */
+const READ_DEPENDENT_CODES: ReadonlySet<string> = new Set(['CHAIN_BROKEN', 'CORRECTION_INVALID']);
 
 export class Integrator {
   private readonly opts: IntegratorOptions;
@@ -62,6 +79,8 @@ export class Integrator {
   private readonly partials = new Map<string, Set<string>>();
   /** Set when a batch failed: memory may be ahead of the committed state until open() again. */
   private dirty = true;
+  /** Chain-link refusals not yet confirmed, by "seq:line", with when each was first seen. */
+  private readonly unconfirmed = new Map<string, number>();
 
   constructor(opts: IntegratorOptions) {
     this.opts = opts;
@@ -112,6 +131,7 @@ export class Integrator {
       this.indexRevisions = new Map();
       this.checks.kernelKeys = trustNow(this.opts.kernelKeys);
       const plan = await integrate(this.tree, batch, this.reader(this.tree.size), this.checks);
+      this.confirmRefusals(plan);
       await this.apply(plan);
       // Size and root change together, so a checkpoint never pairs one with the other's past.
       this.tree = plan.next;
@@ -124,6 +144,27 @@ export class Integrator {
       this.dirty = true;
       throw isWrongLastSequence(err) ? new ChioError('LEDGER_FENCED', 'a revision-checked write found a newer revision: another ledger writes', { cause: err }) : err;
     }
+  }
+
+  /**
+   * Throw PENDING (the batch is integrated again after open() has dropped every cached head)
+   * while a chain-link refusal in `plan` was first seen less than breakConfirmMs ago; forget
+   * the refusals `plan` settles.
+   */
+  private confirmRefusals(plan: IntegrationPlan): void {
+    const confirmMs = this.opts.breakConfirmMs ?? DEFAULT_BREAK_CONFIRM_MS;
+    const now = (this.opts.now ?? (() => performance.now()))();
+    const pending = plan.quarantined.filter((q) => READ_DEPENDENT_CODES.has(q.code) && !isBeforeMark(q, this.quarantineMark)).filter((q) => {
+      const key = `${q.seq}:${q.line ?? 0}`;
+      const since = this.unconfirmed.get(key) ?? now;
+      this.unconfirmed.set(key, since);
+      return now - since < confirmMs;
+    });
+    if (pending.length > 0) {
+      const q = pending[0]!;
+      throw new ChioError('PENDING', `receipt at stream seq ${q.seq} line ${q.line ?? 0} fails its chain link (${q.reason}); reading the chain again before quarantining it (${pending.length} in this batch)`);
+    }
+    for (const key of this.unconfirmed.keys()) if (Number(key.split(':')[0]) <= plan.next.streamSeq) this.unconfirmed.delete(key);
   }
 
   private reader(size: number): IntegrationReader {

@@ -19,6 +19,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
+import { isChioError } from '../errors/index.js';
 import type { ChioResources } from '../store/resources.js';
 import { consumeReceipts, type StoredMessage } from '../store/receipts.js';
 import { TILE_WIDTH, TileStore } from '../store/tile-store.js';
@@ -218,7 +219,8 @@ export class Ledger {
         await this.consume(this.messages);
       } catch (err) {
         if (!this.writing) break;
-        this.opts.log.error({ err: String(err), stream_seq: this.integrator.streamSeq }, 'integration failed; resuming from the committed state');
+        if (isChioError(err, 'PENDING')) this.opts.log.warn({ err: String(err), stream_seq: this.integrator.streamSeq }, 'receipt refused for its chain link; confirming with fresh reads');
+        else this.opts.log.error({ err: String(err), stream_seq: this.integrator.streamSeq }, 'integration failed; resuming from the committed state');
         this.messages?.stop();
         await this.reopen();
       }

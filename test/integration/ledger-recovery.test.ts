@@ -206,6 +206,56 @@ describe('Integrator, when the process dies in the middle of a batch', () => {
     expect((await resources.index.get(receipts[2]!.id))?.json<{ index: number }>().index).toBe(committed.size + 2);
   });
 
+  it('quarantines a receipt refused for its chain link only when fresh reads still refuse it breakConfirmMs later', async () => {
+    const kernel = kernelOf(11);
+    const jsm = await jetstreamManager(nc);
+    const lease = new LedgerLease(resources.ledger, { holder: 'recovery-test' });
+    expect(await lease.tryAcquire()).toBe('free');
+    // A bucket leader that answers from behind, as a replica just elected can: the next read of a
+    // chain head finds none.
+    let behind = 0;
+    const chains = new Proxy(resources.chains, {
+      get(target, prop, receiver) {
+        if (prop === 'get') return async (...args: Parameters<KV['get']>) => (behind > 0 ? (behind--, null) : target.get(...args));
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    let now = 0;
+    const integrator = new Integrator({
+      js: jetstream(nc), jsm, index: resources.index, chains, lease, tiles: new TileStore(resources.tiles, resources.entries),
+      kernelKeys: [kernel.verifierKey], log: createLogger('silent'), breakConfirmMs: 1_000, now: () => now,
+    });
+    const committed = await integrator.open();
+    const [r1, r2, r3] = chainOf(3, kernel, 'behind');
+    const at = (k: number, data: Uint8Array) => ({ seq: committed.streamSeq + k, data });
+    expect(await integrator.integrate([at(1, canonicalBytes(r1!))])).toBe(committed.size + 1);
+    const quarantined = async () => (await jsm.streams.info(QUARANTINE_STREAM)).state.messages;
+    const before = await quarantined();
+
+    // A stale read: refused, but not quarantined; the same batch after open() reads the chain again.
+    await integrator.open();
+    behind = 1;
+    await expectRejectCode(integrator.integrate([at(2, canonicalBytes(r2!))]), 'PENDING');
+    now += 200;
+    await integrator.open();
+    expect(await integrator.integrate([at(2, canonicalBytes(r2!))])).toBe(committed.size + 2);
+    expect(await quarantined()).toBe(before);
+
+    // A real break (a seq that skips one) is refused on every read, and quarantined once confirmed.
+    const skip = chainOf(5, kernel, 'behind')[4]!;
+    const broken = [at(3, canonicalBytes(skip)), at(4, canonicalBytes(r3!))];
+    await expectRejectCode(integrator.integrate(broken), 'PENDING');
+    now += 999;
+    await integrator.open();
+    await expectRejectCode(integrator.integrate(broken), 'PENDING');
+    now += 1;
+    await integrator.open();
+    expect(await integrator.integrate(broken)).toBe(committed.size + 3);
+    expect(await quarantined()).toBe(before + 1);
+    await lease.release();
+  });
+
   it('refuses (LEDGER_FENCED) to integrate a receipt whose index entry names a committed leaf, and replaces one an unfinished batch left', async () => {
     const kernel = kernelOf(10);
     const lease = new LedgerLease(resources.ledger, { holder: 'recovery-test' });

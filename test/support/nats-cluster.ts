@@ -3,6 +3,10 @@
  * a `nats-server -c <file>` child with its own client port, its own route port and its own
  * store directory, routes to all three. A node can be SIGKILLed and started again from the
  * same configuration and store, to rejoin.
+ *
+ * The nodes run CLUSTER_NATS_SERVER: `$CHIO_TEST_CLUSTER_NATS_SERVER` when set (.ci/run sets it
+ * to the nats-server release the deployment ships when the one on PATH is older), else
+ * `nats-server` from PATH.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,6 +32,9 @@ export interface NatsCluster {
 }
 
 const START_TIMEOUT_MS = 30_000;
+
+/** The nats-server binary the cluster's nodes run. */
+export const CLUSTER_NATS_SERVER = process.env.CHIO_TEST_CLUSTER_NATS_SERVER || 'nats-server';
 
 export async function startNatsCluster(size = 3): Promise<NatsCluster> {
   const root = tempDir('chio-nats-cluster-');
@@ -56,7 +63,7 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
   });
 
   const start = async (node: (typeof nodes)[number]) => {
-    const child = spawn('nats-server', ['-c', node.configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(CLUSTER_NATS_SERVER, ['-c', node.configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
     node.child = child;
     await new Promise<void>((ready, fail) => {
       let tail = '';

@@ -38,6 +38,22 @@ export async function quarantineCount(jsm: JetStreamManager): Promise<number> {
   return (await jsm.streams.info(QUARANTINE_STREAM)).state.messages;
 }
 
+/**
+ * Why the ledger refused what it refused, as "<code> <reason> (seq N line L)" lines, at most
+ * `limit` of them, the first ones: a failed "quarantined nothing" then says what happened.
+ */
+export async function quarantineReasons(jsm: JetStreamManager, limit = 5): Promise<string[]> {
+  const info = await jsm.streams.info(QUARANTINE_STREAM);
+  const out: string[] = [];
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq && out.length < limit; seq++) {
+    const m = await jsm.streams.getMessage(QUARANTINE_STREAM, { seq }).catch(() => null);
+    if (!m) continue;
+    const h = m.header;
+    out.push(`${h.get('Chio-Reason-Code')} ${h.get('Chio-Reason')} (seq ${h.get('Chio-Stream-Seq')} line ${h.get('Chio-Line') || 0})`);
+  }
+  return out;
+}
+
 /** Wait until the ledger has integrated (or skipped) every message stored so far. */
 export async function waitIntegrated(nc: NatsConnection, timeoutMs = 30_000): Promise<void> {
   const jsm = await jetstreamManager(nc);
