@@ -12,11 +12,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../src/config.js';
 import { KEY_ROLES, generateKeys } from '../../src/keys.js';
+import { KERNEL_KEYS_FILE, loadKernelTrust } from '../../src/kernel-keys.js';
 import { loadPolicySet, loadPolicySetFiles } from '../../src/policy/policy-set.js';
 import { buildProgram } from '../../src/cli/program.js';
 import { REPO_ROOT } from '../support/chio.js';
 import { tempDir } from '../support/nats.js';
-import { ISTIO_DIR, containerEnv, findManifest, loadManifests, manifestsOfKind, resolvePort, type Manifest } from './manifests.js';
+import { ISTIO_DIR, containerEnv, findManifest, loadManifests, manifestsOfKind, resolvePort, volumeFiles, type Manifest, type VolumeFile } from './manifests.js';
 
 const docs = loadManifests();
 const deployments = manifestsOfKind(docs, 'Deployment');
@@ -203,7 +204,8 @@ describe('deploy/istio cross-references', () => {
     });
     afterAll(() => rmSync(keyDir, { recursive: true, force: true }));
 
-    const secretItems = (d: Manifest) => d.spec.template.spec.volumes.find((v: any) => v.secret?.secretName === 'chio-keys').secret.items.map((i: any) => i.key);
+    /** The chio-keys Secret's keys a Deployment mounts, from a secret volume or a projected one. */
+    const secretItems = (d: Manifest) => d.spec.template.spec.volumes.flatMap(volumeFiles).filter((f: VolumeFile) => f.from.kind === 'Secret' && f.from.name === 'chio-keys').map((f: VolumeFile) => f.from.key);
 
     it('each Secret key a pod mounts is a file `chio keygen` writes (so `--from-file` of its directory has it)', () => {
       const written = readdirSync(keyDir);
@@ -213,7 +215,33 @@ describe('deploy/istio cross-references', () => {
 
     it('only authz and the ledger get private keys, and only their own', () => {
       const privateKeys = Object.fromEntries(chioDeployments.map((d) => [d.metadata.name, secretItems(d).filter((k: string) => k.endsWith('.key'))]));
-      expect(privateKeys).toEqual({ 'chio-authz': ['kernel.key'], 'chio-ledger': ['log.key', 'kernel.key'], 'chio-verifier': [] });
+      expect(privateKeys).toEqual({ 'chio-authz': ['kernel.key'], 'chio-ledger': ['log.key'], 'chio-verifier': [] });
+    });
+
+    it('the ledger and the verifier trust kernel.pub and the optional chio-kernel-keys ConfigMap\'s kernels.yaml, without a private kernel key', () => {
+      const newKernel = tempDir('chio-deploy-new-kernel-');
+      try {
+        generateKeys(newKernel, 'chio.local/other');
+        const newKey = readFileSync(join(newKernel, 'kernel.pub'), 'utf8').trim();
+        for (const [name, reader] of [['chio-ledger', 'ledger'], ['chio-verifier', 'verifier']] as const) {
+          const d = chioDeployments.find((x) => x.metadata.name === name)!;
+          const keys = d.spec.template.spec.volumes.find((v: any) => v.name === 'keys');
+          const mount = d.spec.template.spec.containers[0].volumeMounts.find((m: any) => m.name === 'keys');
+          expect(mount.mountPath, name).toBe(loadConfig({ env: findManifest(docs, 'ConfigMap', 'chio-config').data }).keyDir);
+          const trusted = keys.projected.sources.find((src: any) => src.configMap?.name === 'chio-kernel-keys').configMap;
+          expect(trusted, name).toMatchObject({ optional: true, items: [{ key: KERNEL_KEYS_FILE, path: KERNEL_KEYS_FILE }] });
+          // The directory as the kubelet writes it: the Secret's items, then the ConfigMap's.
+          const dir = tempDir(`chio-deploy-${name}-`);
+          for (const key of secretItems(d)) writeFileSync(join(dir, key), readFileSync(join(keyDir, key)), { mode: 0o600 });
+          const own = () => loadKernelTrust(dir, reader).entries.map((e) => e.key);
+          expect(own(), name).toEqual([readFileSync(join(keyDir, 'kernel.pub'), 'utf8').trim()]);
+          writeFileSync(join(dir, KERNEL_KEYS_FILE), `kernels:\n  - key: ${newKey}\n`);
+          expect(own().sort(), name).toEqual([readFileSync(join(keyDir, 'kernel.pub'), 'utf8').trim(), newKey].sort());
+          rmSync(dir, { recursive: true, force: true });
+        }
+      } finally {
+        rmSync(newKernel, { recursive: true, force: true });
+      }
     });
 
     it('the policy ConfigMap passes `chio policy check` and is the demo policy set', () => {
@@ -279,7 +307,7 @@ describe('deploy/istio/README.md', () => {
   it('creates the Secret with every key a Deployment mounts, and no other', () => {
     const readme = readFileSync(join(ISTIO_DIR, 'README.md'), 'utf8');
     const fromFiles = [...readme.matchAll(/--from-file=\.\/chio-keys\/(\S+)/g)].map((m) => m[1]).sort();
-    const mounted = chioDeployments.flatMap((d) => d.spec.template.spec.volumes.filter((v: any) => v.secret).flatMap((v: any) => v.secret.items.map((i: any) => i.key)));
+    const mounted = chioDeployments.flatMap((d) => d.spec.template.spec.volumes.flatMap(volumeFiles).filter((f: VolumeFile) => f.from.kind === 'Secret').map((f: VolumeFile) => f.from.key));
     expect(fromFiles).toEqual([...new Set(mounted)].sort());
   });
 });

@@ -59,3 +59,23 @@ export function resolvePort(container: any, port: string | number): number {
   if (!named) throw new Error(`container ${container.name} has no port named ${port}`);
   return named.containerPort;
 }
+
+/** A file a volume puts in the pod: from which Secret or ConfigMap key, at which path, and whether it may be missing. */
+export interface VolumeFile {
+  from: { kind: 'Secret' | 'ConfigMap'; name: string; key: string };
+  path: string;
+  optional: boolean;
+}
+
+/**
+ * The files a pod volume lists by item, as the kubelet lays them out: a secret or configMap
+ * volume's items, or those of each source of a projected volume.
+ */
+export function volumeFiles(volume: any): VolumeFile[] {
+  const sources = volume.projected?.sources ?? [volume.secret ? { secret: { ...volume.secret, name: volume.secret.secretName } } : { configMap: volume.configMap }];
+  return sources.flatMap((src: any) => {
+    const [kind, ref] = src.secret ? (['Secret', src.secret] as const) : src.configMap ? (['ConfigMap', src.configMap] as const) : [undefined, undefined];
+    if (!kind || !ref.items) return [];
+    return ref.items.map((i: any) => ({ from: { kind, name: ref.name, key: i.key }, path: i.path, optional: ref.optional === true }));
+  });
+}

@@ -16,7 +16,7 @@ import { startAuthz } from '../../src/authz/service.js';
 import { startLedger } from '../../src/ledger/service.js';
 import { startVerifier } from '../../src/verifier/service.js';
 import { startTestNats, tempDir, type TestNats } from '../support/nats.js';
-import { containerEnv, findManifest, loadManifests, type Manifest } from './manifests.js';
+import { containerEnv, findManifest, loadManifests, volumeFiles, type Manifest } from './manifests.js';
 
 const docs = loadManifests();
 
@@ -35,8 +35,12 @@ function mountVolumes(deployment: Manifest, root: string, keyDir: string): void 
     const volume = pod.volumes.find((v: any) => v.name === mount.name);
     const at = join(root, mount.mountPath);
     mkdirSync(at, { recursive: true });
-    if (volume.secret) for (const item of volume.secret.items) copyFileSync(join(keyDir, item.key), join(at, item.path));
-    if (volume.configMap) for (const [file, text] of Object.entries(findManifest(docs, 'ConfigMap', volume.configMap.name).data!)) writeFileSync(join(at, file), text);
+    for (const file of volumeFiles(volume)) {
+      // Secrets are the key directory `chio keygen` wrote; an optional ConfigMap not in the manifests is absent.
+      if (file.from.kind === 'Secret') copyFileSync(join(keyDir, file.from.key), join(at, file.path));
+      else if (!file.optional) writeFileSync(join(at, file.path), findManifest(docs, 'ConfigMap', file.from.name).data![file.from.key]!);
+    }
+    if (volume.configMap && !volume.configMap.items) for (const [file, text] of Object.entries(findManifest(docs, 'ConfigMap', volume.configMap.name).data!)) writeFileSync(join(at, file), text);
   }
 }
 
