@@ -113,7 +113,7 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
   const trust = { logKey: opts.logKey, get kernelKeys() { return kernelKeys(); } };
   return [
     checkpoint,
-    ...receiptRoutes({ index: opts.resources.index, tiles, checkpoints, pending, storedHashes: new StoredHashCache() }),
+    ...receiptRoutes({ jsm: opts.jsm, index: opts.resources.index, tiles, checkpoints, pending, storedHashes: new StoredHashCache() }),
     consistency,
     keys,
     tile,

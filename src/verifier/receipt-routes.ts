@@ -13,14 +13,18 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KV } from '@nats-io/kv';
+import type { JetStreamManager } from '@nats-io/jetstream';
 import { ChioError, isChioError, statusOf, type ChioErrorCode } from '../errors/index.js';
 import { toBase64 } from '../encoding.js';
 import { sendCacheable, sendError, sendJson, type Route } from '../http.js';
-import { readIndexEntry } from '../store/receipt-index.js';
+import { readIndexEntry, type IndexEntry } from '../store/receipt-index.js';
+import { RECEIPTS_STREAM } from '../store/resources.js';
+import { splitReceiptMessage } from '../store/receipt-message.js';
+import { leafHashNode } from '../crypto/sha256.js';
 import { TILE_WIDTH, type TileStore } from '../store/tile-store.js';
 import { RECEIPT_ID_PATTERN } from '../receipt/receipt.js';
 import { MAX_TREE_SIZE } from '../tlog/bits.js';
-import { proveRecord, type Hash } from '../tlog/index.js';
+import { proveRecord, storedHashIndex, type Hash, type HashReader } from '../tlog/index.js';
 import { proofsServedTotal } from '../metrics.js';
 import type { ReceiptProof } from '../verify/receipt-proof.js';
 import { formatTlogProof } from '../verify/tlog-proof.js';
@@ -29,6 +33,8 @@ import type { TailSearcher } from './tail-search.js';
 import type { StoredHashCache } from './stored-hash-cache.js';
 
 export interface ReceiptRoutesOptions {
+  /** Reads receipts from the receipts stream by sequence (a leaf without its entry bundle). */
+  jsm: JetStreamManager;
   index: KV;
   tiles: TileStore;
   checkpoints: CheckpointSource;
@@ -104,8 +110,8 @@ async function lookUp(opts: ReceiptRoutesOptions, id: string, sizeParam: string 
     if (!served || index >= served.checkpoint.size) return { kind: 'pending', index };
   }
   const { leaf, hashes } = await readUnderCheckpoint(async () => {
-    const leaf = await readLeaf(opts.tiles, index, served.checkpoint.size);
-    const hashes = await proveRecord(served.checkpoint.size, index, opts.storedHashes.wrap(opts.tiles.hashReader(served.checkpoint.size)));
+    const readHashes = opts.storedHashes.wrap(opts.tiles.hashReader(served.checkpoint.size));
+    const [leaf, hashes] = await Promise.all([readLeaf(opts, entry!, served.checkpoint.size, readHashes), proveRecord(served.checkpoint.size, index, readHashes)]);
     return { leaf, hashes };
   });
   // Leaves passed every receipt check when integrated; another id here is a damaged store.
@@ -128,10 +134,29 @@ async function readUnderCheckpoint<T>(read: () => Promise<T>): Promise<T> {
 }
 
 /**
- * The leaf at `index` of the tree of `size`, from its entry bundle: the bytes the proof is for,
- * and (bundles being cached) no JetStream read on a hot path.
+ * The bytes of the leaf `entry` names, in the tree of `size`. From the receipts stream, at the
+ * entry's sequence and line: one message of a few receipts, where its entry bundle holds 256
+ * (on a large log, proofs of receipts spread over it would otherwise read a bundle each, and a
+ * bundle is about half a megabyte). Those bytes are served only when they hash to the leaf hash
+ * the tree stores (its level-0 tile, which the proof reads too); else, or when the stream no
+ * longer has the message, the entry bundle's.
  */
-async function readLeaf(tiles: TileStore, index: number, size: number): Promise<string> {
+async function readLeaf(opts: ReceiptRoutesOptions, entry: IndexEntry, size: number, readHashes: HashReader): Promise<string> {
+  const [msg, [stored]] = await Promise.all([
+    opts.jsm.streams.getMessage(RECEIPTS_STREAM, { seq: entry.seq }).catch(() => null),
+    readHashes([storedHashIndex(0, entry.index)]),
+  ]);
+  const bytes = msg ? splitReceiptMessage(msg.data)[entry.line ?? 0] : undefined;
+  if (bytes && stored && equalBytes(leafHashNode(bytes), stored)) return UTF8.decode(bytes);
+  return readBundledLeaf(opts.tiles, entry.index, size);
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** The leaf at `index` of the tree of `size`, from its entry bundle. */
+async function readBundledLeaf(tiles: TileStore, index: number, size: number): Promise<string> {
   const n = Math.floor(index / TILE_WIDTH);
   const bytes = (await tiles.readEntries(n, Math.min(TILE_WIDTH, size - n * TILE_WIDTH)))[index % TILE_WIDTH];
   if (!bytes) throw new ChioError('INTERNAL', `entry bundle ${n} has no leaf ${index}`);

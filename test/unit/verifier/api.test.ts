@@ -208,20 +208,51 @@ describe('the verifier API when the store answers from behind', () => {
   const store = useTestStore();
   const verifier = useVerifier(store);
   const receipts = chainOf(3, kernel, 'chain-behind');
+  // A verifier per test below: each starts with empty tile caches.
+  const streamReader = useVerifier(store);
+  const bundleReader = useVerifier(store);
 
-  it('answers 503 with Retry-After, not 500, when a bundle a published checkpoint covers is not found, and 200 once it is', async () => {
+  beforeAll(async () => {
     const log = new LogFixture(store);
     await log.store(receipts);
     await log.integrate(3);
     await log.publishCheckpoint(ORIGIN, logKey.signerKey);
-    const path = 'tile/entries/000.p/3';
-    const bundle = (await store.resources.entries.getBlob(path))!;
-    await store.resources.entries.delete(path);
-    const res = await verifier.get(`/v1/receipts/${receipts[1]!.id}`);
+  });
+
+  it('answers 503 with Retry-After, not 500, when a tile a published checkpoint covers is not found, and 200 once it is', async () => {
+    const path = 'tile/0/000.p/3';
+    const tile = (await store.resources.tiles.get(path))!.value;
+    await store.resources.tiles.delete(path);
+    const res = await verifier.get(`/v1/receipts/${receipts[0]!.id}`);
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('1');
     expect(((await res.json()) as { code: string }).code).toBe('UNAVAILABLE');
-    await store.resources.entries.putBlob({ name: path }, bundle);
-    expect((await verifier.get(`/v1/receipts/${receipts[1]!.id}`)).status).toBe(200);
+    await store.resources.tiles.put(path, tile);
+    expect((await verifier.get(`/v1/receipts/${receipts[0]!.id}`)).status).toBe(200);
+  });
+
+  it('reads a leaf from the receipts stream, checked against the tree\'s leaf hash: no entry bundle needed', async () => {
+    const path = 'tile/entries/000.p/3';
+    const bundle = (await store.resources.entries.getBlob(path))!;
+    await store.resources.entries.delete(path);
+    try {
+      const res = await streamReader.get(`/v1/receipts/${receipts[1]!.id}`);
+      expect(res.status).toBe(200);
+      const proof = (await res.json()) as ReceiptProof;
+      expect(proof.receipt.id).toBe(receipts[1]!.id);
+      verifyReceiptProof(proof, { logKey: logKey.verifierKey, kernelKeys: [kernel.verifierKey] }, receipts[1]!.id);
+    } finally {
+      await store.resources.entries.putBlob({ name: path }, bundle);
+    }
+  });
+
+  it('serves the entry bundle\'s leaf when the stream message the index names is not that leaf', async () => {
+    // An index entry naming another receipt's message: the stream's bytes do not hash to the leaf.
+    const entry = (await store.resources.index.get(receipts[1]!.id))!.json<{ index: number; seq: number }>();
+    const other = (await store.resources.index.get(receipts[2]!.id))!.json<{ index: number; seq: number }>();
+    await store.resources.index.put(receipts[1]!.id, JSON.stringify({ index: entry.index, seq: other.seq }));
+    const res = await bundleReader.get(`/v1/receipts/${receipts[1]!.id}`);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as ReceiptProof).receipt.id).toBe(receipts[1]!.id);
   });
 });
