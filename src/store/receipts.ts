@@ -73,9 +73,14 @@ export async function appendReceipts(
  * verified; undefined when there is none.
  */
 export async function readStoredReceipt(jsm: JetStreamManager, seq: number, line = 0): Promise<Receipt | undefined> {
-  const msg = await jsm.streams.getMessage(RECEIPTS_STREAM, { seq });
-  const bytes = msg ? splitReceiptMessage(msg.data)[line] : undefined;
+  const bytes = await readStoredReceiptBytes(jsm, seq, line);
   return bytes ? (JSON.parse(new TextDecoder().decode(bytes)) as Receipt) : undefined;
+}
+
+/** The bytes at line `line` of the message at stream sequence `seq`, as stored; undefined when there are none. */
+export async function readStoredReceiptBytes(jsm: JetStreamManager, seq: number, line = 0): Promise<Uint8Array | undefined> {
+  const msg = await jsm.streams.getMessage(RECEIPTS_STREAM, { seq });
+  return msg ? splitReceiptMessage(msg.data)[line] : undefined;
 }
 
 /**

@@ -84,6 +84,16 @@ export class TileStore {
   async readEntries(n: number, width: number): Promise<readonly Uint8Array[]> {
     const data = (await this.readEntryBundle(entriesPath(n, width))) ?? (await this.readEntryBundle(entriesPath(n, TILE_WIDTH)));
     if (!data) throw new ChioError('NOT_FOUND', `entry bundle ${entriesPath(n, width)} is not stored`);
+    return this.entriesOf(data, width);
+  }
+
+  /** The first `width` entries of bundle `n` when they are in memory already (no read); else undefined. */
+  cachedEntries(n: number, width: number): readonly Uint8Array[] | undefined {
+    const data = this.cache.get(entriesPath(n, width)) ?? this.cache.get(entriesPath(n, TILE_WIDTH));
+    return data && this.entriesOf(data, width);
+  }
+
+  private entriesOf(data: Uint8Array, width: number): readonly Uint8Array[] {
     let entries = this.decoded.get(data);
     if (!entries) {
       entries = decodeEntryBundle(data);

@@ -18,8 +18,7 @@ import { ChioError, isChioError, statusOf, type ChioErrorCode } from '../errors/
 import { toBase64 } from '../encoding.js';
 import { sendCacheable, sendError, sendJson, type Route } from '../http.js';
 import { readIndexEntry, type IndexEntry } from '../store/receipt-index.js';
-import { RECEIPTS_STREAM } from '../store/resources.js';
-import { splitReceiptMessage } from '../store/receipt-message.js';
+import { readStoredReceiptBytes } from '../store/receipts.js';
 import { leafHashNode } from '../crypto/sha256.js';
 import { TILE_WIDTH, type TileStore } from '../store/tile-store.js';
 import { RECEIPT_ID_PATTERN } from '../receipt/receipt.js';
@@ -134,19 +133,21 @@ async function readUnderCheckpoint<T>(read: () => Promise<T>): Promise<T> {
 }
 
 /**
- * The bytes of the leaf `entry` names, in the tree of `size`. From the receipts stream, at the
- * entry's sequence and line: one message of a few receipts, where its entry bundle holds 256
- * (on a large log, proofs of receipts spread over it would otherwise read a bundle each, and a
- * bundle is about half a megabyte). Those bytes are served only when they hash to the leaf hash
- * the tree stores (its level-0 tile, which the proof reads too); else, or when the stream no
- * longer has the message, the entry bundle's.
+ * The bytes of the leaf `entry` names, in the tree of `size`: from its entry bundle when that is
+ * in memory; else from the receipts stream, at the entry's sequence and line — one message of a
+ * few receipts, where a bundle holds 256 (on a large log, proofs of receipts spread over it would
+ * otherwise read a bundle each, about half a megabyte). Stream bytes are served only when they
+ * hash to the leaf hash the tree stores (its level-0 tile, which the proof reads too); else, or
+ * when the stream no longer has the message, the bundle is read.
  */
 async function readLeaf(opts: ReceiptRoutesOptions, entry: IndexEntry, size: number, readHashes: HashReader): Promise<string> {
-  const [msg, [stored]] = await Promise.all([
-    opts.jsm.streams.getMessage(RECEIPTS_STREAM, { seq: entry.seq }).catch(() => null),
+  const n = Math.floor(entry.index / TILE_WIDTH);
+  const cached = opts.tiles.cachedEntries(n, Math.min(TILE_WIDTH, size - n * TILE_WIDTH))?.[entry.index % TILE_WIDTH];
+  if (cached) return UTF8.decode(cached);
+  const [bytes, [stored]] = await Promise.all([
+    readStoredReceiptBytes(opts.jsm, entry.seq, entry.line ?? 0).catch(() => undefined),
     readHashes([storedHashIndex(0, entry.index)]),
   ]);
-  const bytes = msg ? splitReceiptMessage(msg.data)[entry.line ?? 0] : undefined;
   if (bytes && stored && equalBytes(leafHashNode(bytes), stored)) return UTF8.decode(bytes);
   return readBundledLeaf(opts.tiles, entry.index, size);
 }

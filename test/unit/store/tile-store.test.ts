@@ -93,5 +93,18 @@ describe('TileStore', () => {
       expect((await tiles().readEntries(2, 17)).map(hex)).toEqual(entries.slice(0, 17).map(hex));
       await expectRejectCode(tiles().readEntries(3, 1), 'NOT_FOUND');
     });
+
+    it('hands out a bundle\'s entries without a read only while it is in memory', async () => {
+      await tiles().writeEntryBundle(entriesPath(4), encodeEntryBundle(entries));
+      const oneBundle = new TileStore(store.resources.tiles, store.resources.entries, encodeEntryBundle(entries).length);
+      expect(oneBundle.cachedEntries(4, 20)).toBeUndefined();
+      await oneBundle.readEntries(4, TILE_WIDTH);
+      expect(oneBundle.cachedEntries(4, 20)!.map(hex)).toEqual(entries.slice(0, 20).map(hex));
+      // Another bundle read pushes it out of a cache the size of one.
+      await tiles().writeEntryBundle(entriesPath(5), encodeEntryBundle(entries));
+      await oneBundle.readEntries(5, TILE_WIDTH);
+      expect(oneBundle.cachedEntries(4, 20)).toBeUndefined();
+      expect(oneBundle.cachedEntries(5, TILE_WIDTH)).toHaveLength(TILE_WIDTH);
+    });
   });
 });
