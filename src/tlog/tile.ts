@@ -61,15 +61,18 @@ function isTile(t: Tile, hashTile: boolean): boolean {
   );
 }
 
-/** The tile holding stored hash `index`, and that hash's source bytes [start, end) in it. */
-function locateIndex(h: number, index: number): { tile: Tile; start: number; end: number } {
+/**
+ * The tile holding stored hash `index`: the hash is the root of the 2^within bottom-row hashes
+ * of that tile starting at `first`.
+ */
+function locateIndex(h: number, index: number): { tile: Tile; within: number; first: number } {
   const { level, n } = splitStoredHashIndex(index);
   const tileLevel = Math.floor(level / h);
   const within = level - tileLevel * h; // height of the hash above the tile's bottom row
   const tileN = shr(shl(n, within), h);
   const first = shl(n, within) - shl(tileN, h); // first bottom-row entry under the hash
   const width = first + 2 ** within;
-  return { tile: { h, level: tileLevel, n: tileN, width }, start: first * HASH_SIZE, end: width * HASH_SIZE };
+  return { tile: { h, level: tileLevel, n: tileN, width }, within, first };
 }
 
 /** The smallest tile of height h that holds (or can recompute) stored hash `index`. */
@@ -82,11 +85,35 @@ export function hashFromTile(tile: Tile, data: Uint8Array, index: number): Hash 
   // Attacker-controlled when tiles come from a remote store: check shape before use.
   if (!isTile(tile, true)) throw new ChioError('MALFORMED', 'invalid hash tile');
   if (data.length !== tile.width * HASH_SIZE) throw new ChioError('MALFORMED', `tile data is ${data.length} bytes, want ${tile.width * HASH_SIZE}`);
-  const { tile: want, start, end } = locateIndex(tile.h, index);
+  const { tile: want, within, first } = locateIndex(tile.h, index);
   if (want.level !== tile.level || want.n !== tile.n || want.width > tile.width) {
     throw new ChioError('MALFORMED', `stored hash ${index} is not in tile ${tile.level}/${tile.n}`);
   }
-  return subtreeHash(data.subarray(start, end));
+  return levelsOf(data)[within]![first >> within]!.slice();
+}
+
+/**
+ * A tile's bottom row hashed up level by level (level k holds the roots of its complete runs
+ * of 2^k hashes), kept per tile bytes. A proof needs a tile's upper hashes, and each costs up
+ * to 2^h − 1 SHA-256s from the bottom row: a reader that hands out the same bytes for a tile
+ * again (a cache) pays that once per tile instead of once per proof. Keyed weakly by the bytes
+ * object, so it goes when they do; tile bytes are never changed in place.
+ */
+const tileLevels = new WeakMap<Uint8Array, Hash[][]>();
+
+function levelsOf(data: Uint8Array): Hash[][] {
+  const known = tileLevels.get(data);
+  if (known) return known;
+  const levels: Hash[][] = [[]];
+  for (let i = 0; i < data.length; i += HASH_SIZE) levels[0]!.push(data.subarray(i, i + HASH_SIZE));
+  for (let below = levels[0]!; below.length > 1; ) {
+    const up: Hash[] = [];
+    for (let i = 0; i + 1 < below.length; i += 2) up.push(nodeHash(below[i]!, below[i + 1]!));
+    levels.push(up);
+    below = up;
+  }
+  tileLevels.set(data, levels);
+  return levels;
 }
 
 /** Root of the complete subtree whose bottom row is `row` (a power-of-two count of hashes). */

@@ -18,7 +18,7 @@ import { ChioError, isChioError, statusOf, type ChioErrorCode } from '../errors/
 import { toBase64 } from '../encoding.js';
 import { sendCacheable, sendError, sendJson, type Route } from '../http.js';
 import { readIndexEntry, type IndexEntry } from '../store/receipt-index.js';
-import { readStoredReceiptBytes } from '../store/receipts.js';
+import { readReceiptBytesFromAnyReplica } from '../store/receipts.js';
 import { leafHashNode } from '../crypto/sha256.js';
 import { TILE_WIDTH, type TileStore } from '../store/tile-store.js';
 import { RECEIPT_ID_PATTERN } from '../receipt/receipt.js';
@@ -145,7 +145,7 @@ async function readLeaf(opts: ReceiptRoutesOptions, entry: IndexEntry, size: num
   const cached = opts.tiles.cachedEntries(n, Math.min(TILE_WIDTH, size - n * TILE_WIDTH))?.[entry.index % TILE_WIDTH];
   if (cached) return UTF8.decode(cached);
   const [bytes, [stored]] = await Promise.all([
-    readStoredReceiptBytes(opts.jsm, entry.seq, entry.line ?? 0).catch(() => undefined),
+    readReceiptBytesFromAnyReplica(opts.jsm, entry.seq, entry.line ?? 0).catch(() => undefined),
     readHashes([storedHashIndex(0, entry.index)]),
   ]);
   if (bytes && stored && equalBytes(leafHashNode(bytes), stored)) return UTF8.decode(bytes);
