@@ -79,14 +79,14 @@ export async function readStoredReceipt(jsm: JetStreamManager, seq: number, line
 }
 
 /**
- * The bytes at line `line` of the message at stream sequence `seq`, by a direct get that any
- * replica may answer: raw bytes, no base64 JSON, so a message of many receipts costs little.
- * A stored message never changes, so an answer is right, but a replica behind answers none:
- * only for a reader that checks what it gets and has another way (the verifier's leaf hash).
+ * The message at stream sequence `seq` (one or more receipts, receipt-message.ts), by a direct
+ * get that any replica may answer: raw bytes, no base64 JSON, so a message of many receipts
+ * costs little. A stored message never changes, so an answer is right, but a replica behind
+ * answers none: only for a reader that checks what it gets and has another way (the
+ * verifier's leaf hash).
  */
-export async function readReceiptBytesFromAnyReplica(jsm: JetStreamManager, seq: number, line = 0): Promise<Uint8Array | undefined> {
-  const msg = await jsm.direct.getMessage(RECEIPTS_STREAM, { seq });
-  return msg ? splitReceiptMessage(msg.data)[line] : undefined;
+export async function readReceiptMessageFromAnyReplica(jsm: JetStreamManager, seq: number): Promise<Uint8Array | undefined> {
+  return (await jsm.direct.getMessage(RECEIPTS_STREAM, { seq }))?.data;
 }
 
 /**

@@ -12,6 +12,7 @@
 import type { KV } from '@nats-io/kv';
 import type { ObjectStore } from '@nats-io/obj';
 import { ChioError } from '../errors/index.js';
+import { BytesCache } from './bytes-cache.js';
 import { HASH_SIZE, TILE_HEIGHT, decodeEntryBundle, encodeEntryBundle, entriesPath, tilePath, tileHashReader, type HashReader, type Tile } from '../tlog/index.js';
 
 /** Hashes in a full tile, entries in a full bundle: 2^TILE_HEIGHT = 256 (C2SP tlog-tiles). */
@@ -20,16 +21,17 @@ export const TILE_WIDTH = 2 ** TILE_HEIGHT;
 export const DEFAULT_TILE_CACHE_BYTES = 64 * 1024 * 1024;
 
 export class TileStore {
-  private readonly cache = new Map<string, Uint8Array>();
+  private readonly cache: BytesCache<string>;
   /** Entry bundles decoded, by the cached bytes they were decoded from (so they go when those go). */
   private readonly decoded = new WeakMap<Uint8Array, readonly Uint8Array[]>();
-  private cachedBytes = 0;
 
   constructor(
     private readonly tiles: KV,
     private readonly entries: ObjectStore,
-    private readonly cacheBytes = DEFAULT_TILE_CACHE_BYTES,
-  ) {}
+    cacheBytes = DEFAULT_TILE_CACHE_BYTES,
+  ) {
+    this.cache = new BytesCache(cacheBytes);
+  }
 
   /** A HashReader over the tiles of a tree of size `treeSize`. */
   hashReader(treeSize: number): HashReader {
@@ -39,7 +41,7 @@ export class TileStore {
   async writeHashTile(tile: Tile, data: Uint8Array): Promise<void> {
     const path = tilePath(tile);
     await this.tiles.put(path, data);
-    this.remember(path, data);
+    this.cache.set(path, data);
   }
 
   async readHashTile(tile: Tile): Promise<Uint8Array> {
@@ -50,7 +52,7 @@ export class TileStore {
 
   async writeEntryBundle(path: string, data: Uint8Array): Promise<void> {
     await this.entries.putBlob({ name: path }, data);
-    this.remember(path, data);
+    this.cache.set(path, data);
   }
 
   /** Raw bytes of an entry bundle, or undefined when it is not stored. */
@@ -72,7 +74,7 @@ export class TileStore {
    */
   async deletePartial(path: string): Promise<void> {
     if (!/\.p\/\d+$/.test(path)) throw new ChioError('INTERNAL', `${path} is not a partial tile`);
-    this.forget(path);
+    this.cache.delete(path);
     if (path.startsWith('tile/entries/')) await this.entries.delete(path);
     else await this.tiles.purge(path);
   }
@@ -89,7 +91,7 @@ export class TileStore {
 
   /** The first `width` entries of bundle `n` when they are in memory already (no read); else undefined. */
   cachedEntries(n: number, width: number): readonly Uint8Array[] | undefined {
-    const data = this.cache.get(entriesPath(n, width)) ?? this.cache.get(entriesPath(n, TILE_WIDTH));
+    const data = this.cache.peek(entriesPath(n, width)) ?? this.cache.peek(entriesPath(n, TILE_WIDTH));
     return data && this.entriesOf(data, width);
   }
 
@@ -112,31 +114,14 @@ export class TileStore {
 
   private async readRaw(path: string, get: (p: string) => Promise<Uint8Array | undefined>): Promise<Uint8Array | undefined> {
     const cached = this.cache.get(path);
-    if (cached) {
-      this.remember(path, cached); // most recently used goes last
-      return cached;
-    }
+    if (cached) return cached;
     const data = await get(path);
-    if (data) this.remember(path, data);
+    if (data) this.cache.set(path, data);
     return data;
   }
 
   private async getKv(path: string): Promise<Uint8Array | undefined> {
     const entry = await this.tiles.get(path);
     return entry && entry.operation === 'PUT' ? entry.value : undefined;
-  }
-
-  private remember(path: string, data: Uint8Array): void {
-    this.forget(path);
-    this.cache.set(path, data);
-    this.cachedBytes += data.length;
-    while (this.cachedBytes > this.cacheBytes && this.cache.size > 0) this.forget(this.cache.keys().next().value!);
-  }
-
-  private forget(path: string): void {
-    const old = this.cache.get(path);
-    if (!old) return;
-    this.cache.delete(path);
-    this.cachedBytes -= old.length;
   }
 }

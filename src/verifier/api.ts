@@ -26,7 +26,8 @@ import type { ChioResources } from '../store/resources.js';
 import { TILE_WIDTH, TileStore } from '../store/tile-store.js';
 import { parseTilePath, proveTree, type Tile } from '../tlog/index.js';
 import { CheckpointSource } from './checkpoint-source.js';
-import { receiptRoutes } from './receipt-routes.js';
+import { DEFAULT_MESSAGE_CACHE_BYTES, receiptRoutes } from './receipt-routes.js';
+import { BytesCache } from '../store/bytes-cache.js';
 import { StoredHashCache } from './stored-hash-cache.js';
 import { policyRoute } from './policy-route.js';
 import { verifyRoute } from './verify-route.js';
@@ -113,7 +114,7 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
   const trust = { logKey: opts.logKey, get kernelKeys() { return kernelKeys(); } };
   return [
     checkpoint,
-    ...receiptRoutes({ jsm: opts.jsm, index: opts.resources.index, tiles, checkpoints, pending, storedHashes: new StoredHashCache() }),
+    ...receiptRoutes({ jsm: opts.jsm, index: opts.resources.index, tiles, messages: new BytesCache(DEFAULT_MESSAGE_CACHE_BYTES), checkpoints, pending, storedHashes: new StoredHashCache() }),
     consistency,
     keys,
     tile,

@@ -18,7 +18,9 @@ import { ChioError, isChioError, statusOf, type ChioErrorCode } from '../errors/
 import { toBase64 } from '../encoding.js';
 import { sendCacheable, sendError, sendJson, type Route } from '../http.js';
 import { readIndexEntry, type IndexEntry } from '../store/receipt-index.js';
-import { readReceiptBytesFromAnyReplica } from '../store/receipts.js';
+import { readReceiptMessageFromAnyReplica } from '../store/receipts.js';
+import { splitReceiptMessage } from '../store/receipt-message.js';
+import type { BytesCache } from '../store/bytes-cache.js';
 import { leafHashNode } from '../crypto/sha256.js';
 import { TILE_WIDTH, type TileStore } from '../store/tile-store.js';
 import { RECEIPT_ID_PATTERN } from '../receipt/receipt.js';
@@ -39,7 +41,12 @@ export interface ReceiptRoutesOptions {
   checkpoints: CheckpointSource;
   pending: TailSearcher;
   storedHashes: StoredHashCache;
+  /** Receipts-stream messages read for their leaves, by sequence (a message holds several). */
+  messages: BytesCache<number>;
 }
+
+/** Receipts-stream messages kept by default: a few hundred of the largest (64 KiB). */
+export const DEFAULT_MESSAGE_CACHE_BYTES = 16 * 1024 * 1024;
 
 /** What a lookup found: a proof, "pending", or a refusal to send as a JSON error. */
 type Lookup =
@@ -135,19 +142,25 @@ async function readUnderCheckpoint<T>(read: () => Promise<T>): Promise<T> {
 /**
  * The bytes of the leaf `entry` names, in the tree of `size`: from its entry bundle when that is
  * in memory; else from the receipts stream, at the entry's sequence and line — one message of a
- * few receipts, where a bundle holds 256 (on a large log, proofs of receipts spread over it would
- * otherwise read a bundle each, about half a megabyte). Stream bytes are served only when they
- * hash to the leaf hash the tree stores (its level-0 tile, which the proof reads too); else, or
- * when the stream no longer has the message, the bundle is read.
+ * few receipts (kept: its neighbours are often asked for next), where a bundle holds 256 (on a
+ * large log, proofs of receipts spread over it would otherwise read a bundle each, about half a
+ * megabyte). Stream bytes are served only when they hash to the leaf hash the tree stores (its
+ * level-0 tile, which the proof reads too); else, or when the stream no longer has the message,
+ * the bundle is read.
  */
 async function readLeaf(opts: ReceiptRoutesOptions, entry: IndexEntry, size: number, readHashes: HashReader): Promise<string> {
   const n = Math.floor(entry.index / TILE_WIDTH);
   const cached = opts.tiles.cachedEntries(n, Math.min(TILE_WIDTH, size - n * TILE_WIDTH))?.[entry.index % TILE_WIDTH];
   if (cached) return UTF8.decode(cached);
-  const [bytes, [stored]] = await Promise.all([
-    readReceiptBytesFromAnyReplica(opts.jsm, entry.seq, entry.line ?? 0).catch(() => undefined),
-    readHashes([storedHashIndex(0, entry.index)]),
-  ]);
+  const readMessage = async () => {
+    const kept = opts.messages.get(entry.seq);
+    if (kept) return kept;
+    const data = await readReceiptMessageFromAnyReplica(opts.jsm, entry.seq).catch(() => undefined);
+    if (data) opts.messages.set(entry.seq, data);
+    return data;
+  };
+  const [message, [stored]] = await Promise.all([readMessage(), readHashes([storedHashIndex(0, entry.index)])]);
+  const bytes = message && splitReceiptMessage(message)[entry.line ?? 0];
   if (bytes && stored && equalBytes(leafHashNode(bytes), stored)) return UTF8.decode(bytes);
   return readBundledLeaf(opts.tiles, entry.index, size);
 }
