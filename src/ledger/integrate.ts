@@ -59,6 +59,13 @@ export interface IntegrationChecks {
   checkSignature?: SignatureCheck;
   /** Hex SHA-256 of a receipt body; the portable one by default (a Node service passes node:crypto's). */
   receiptId?: ReceiptIdHash;
+  /**
+   * Asked before each receipt is checked; a promise it returns is awaited. A batch of a thousand
+   * receipts is about a tenth of a second of signature checks, which must not hold a process's
+   * event loop (in `chio up` the same loop answers Checks): the integrator answers with a yield
+   * to the event loop once a few milliseconds have passed since the last one.
+   */
+  pause?: () => Promise<void> | undefined;
 }
 
 export interface Leaf {
@@ -145,6 +152,8 @@ async function admit(size: number, messages: readonly StoredMessage[], reader: I
   const headOf = async (chain: string) => heads.get(chain) ?? (await reader.readChainHead(chain));
   const batch = new Map<string, Leaf>();
   for (const m of receiptsOf(messages)) {
+    const paused = checks.pause?.();
+    if (paused) await paused;
     const index = size + out.leaves.length;
     let receipt: Receipt;
     try {

@@ -85,7 +85,7 @@ export class Integrator {
   constructor(opts: IntegratorOptions) {
     this.opts = opts;
     // A Node service: node:crypto verifies ten times faster than the portable @noble default.
-    this.checks = { kernelKeys: trustNow(opts.kernelKeys), checkSignature: createNodeSignatureCheck(), receiptId: sha256Hex };
+    this.checks = { kernelKeys: trustNow(opts.kernelKeys), checkSignature: createNodeSignatureCheck(), receiptId: sha256Hex, pause: yieldEvery(PAUSE_AFTER_MS) };
   }
 
   /** Load the committed state of the lease this ledger holds; call before integrating. */
@@ -278,6 +278,21 @@ function rightEdgePartials(size: number): string[] {
     if (width % TILE_WIDTH !== 0) paths.push(tilePath({ h: TILE_HEIGHT, level, n: Math.floor(width / TILE_WIDTH), width: width % TILE_WIDTH }));
   }
   return paths;
+}
+
+/** The longest the checks of a batch hold the event loop before letting other work run. */
+export const PAUSE_AFTER_MS = 20;
+
+/** A pause hook (IntegrationChecks.pause) that yields to the event loop once `ms` have passed since its last yield. */
+function yieldEvery(ms: number): () => Promise<void> | undefined {
+  let last = performance.now();
+  return () => {
+    if (performance.now() - last < ms) return undefined;
+    return new Promise((resolve) => setImmediate(() => {
+      last = performance.now();
+      resolve();
+    }));
+  };
 }
 
 function trustNow(keys: IntegratorOptions['kernelKeys']): IntegrationChecks['kernelKeys'] {

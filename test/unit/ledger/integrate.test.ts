@@ -56,6 +56,24 @@ async function integrateAll(log: MemoryLog, batch: StoredMessage[], with_ = chec
 }
 
 describe('integrate', () => {
+  it('asks its pause hook before each receipt and waits on the pause it gets, planning the same tree', async () => {
+    const receipts = interleaved(40);
+    let asked = 0;
+    let paused = 0;
+    const pausing: IntegrationChecks = {
+      ...checks,
+      // Every 8th receipt, a real wait: the next receipt is checked only once it is over.
+      pause: () => (++asked % 8 === 0 ? new Promise<void>((resolve) => setTimeout(() => (paused++, resolve()), 1)) : undefined),
+    };
+    const plain = await integrate(new MemoryLog().state, messagesOf(receipts), new MemoryLog().reader(), checks);
+    const withPauses = await integrate(new MemoryLog().state, messagesOf(receipts), new MemoryLog().reader(), pausing);
+    expect(asked).toBe(40);
+    expect(paused).toBe(5);
+    expect(planText(withPauses)).toBe(planText(plain));
+    const failing: IntegrationChecks = { ...checks, pause: () => Promise.reject(new Error('stop')) };
+    await expect(integrate(new MemoryLog().state, messagesOf(receipts), new MemoryLog().reader(), failing)).rejects.toThrow('stop');
+  });
+
   describe('when every receipt passes', () => {
     const receipts = interleaved(300);
     const messages = messagesOf(receipts);
