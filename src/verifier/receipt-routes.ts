@@ -156,8 +156,10 @@ async function readLeaf(opts: ReceiptRoutesOptions, entry: IndexEntry, size: num
     const kept = opts.messages.get(entry.seq);
     if (kept) return kept;
     const data = await readReceiptMessageFromAnyReplica(opts.jsm, entry.seq).catch(() => undefined);
-    if (data) opts.messages.set(entry.seq, data);
-    return data;
+    // Kept on its own: a view would keep the whole buffer it was read into, which the cache does not count.
+    const own = data && (data.byteLength === data.buffer.byteLength ? data : data.slice());
+    if (own) opts.messages.set(entry.seq, own);
+    return own;
   };
   const [message, [stored]] = await Promise.all([readMessage(), readHashes([storedHashIndex(0, entry.index)])]);
   const bytes = message && splitReceiptMessage(message)[entry.line ?? 0];
