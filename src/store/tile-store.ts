@@ -22,6 +22,8 @@ export const DEFAULT_TILE_CACHE_BYTES = 64 * 1024 * 1024;
 
 export class TileStore {
   private readonly cache: BytesCache<string>;
+  /** Reads in flight by path: a proof and its leaf check ask for the same tile at once. */
+  private readonly reading = new Map<string, Promise<Uint8Array | undefined>>();
   /** Entry bundles decoded, by the cached bytes they were decoded from (so they go when those go). */
   private readonly decoded = new WeakMap<Uint8Array, readonly Uint8Array[]>();
 
@@ -115,9 +117,15 @@ export class TileStore {
   private async readRaw(path: string, get: (p: string) => Promise<Uint8Array | undefined>): Promise<Uint8Array | undefined> {
     const cached = this.cache.get(path);
     if (cached) return cached;
-    const data = await get(path);
-    if (data) this.cache.set(path, data);
-    return data;
+    let read = this.reading.get(path);
+    if (!read) {
+      read = get(path).then((data) => {
+        if (data) this.cache.set(path, data);
+        return data;
+      }).finally(() => this.reading.delete(path));
+      this.reading.set(path, read);
+    }
+    return read;
   }
 
   private async getKv(path: string): Promise<Uint8Array | undefined> {

@@ -118,14 +118,9 @@ function levelsOf(data: Uint8Array): Hash[][] {
 
 /** Root of the complete subtree whose bottom row is `row` (a power-of-two count of hashes). */
 function subtreeHash(row: Uint8Array): Hash {
-  let level: Hash[] = [];
-  for (let i = 0; i < row.length; i += HASH_SIZE) level.push(row.slice(i, i + HASH_SIZE));
-  while (level.length > 1) {
-    const up: Hash[] = [];
-    for (let i = 0; i < level.length; i += 2) up.push(nodeHash(level[i]!, level[i + 1]!));
-    level = up;
-  }
-  return level[0]!;
+  const levels = levelsOf(row);
+  assert(row.length === HASH_SIZE * 2 ** (levels.length - 1), 'subtreeHash of a row that is not a power of two hashes');
+  return levels[levels.length - 1]![0]!.slice();
 }
 
 /** The hash tiles that change when the tree grows from oldTreeSize to newTreeSize, bottom up. */

@@ -15,7 +15,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KV } from '@nats-io/kv';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { ChioError, isChioError, statusOf, type ChioErrorCode } from '../errors/index.js';
-import { toBase64 } from '../encoding.js';
+import { bytesEqual, toBase64 } from '../encoding.js';
 import { sendCacheable, sendError, sendJson, type Route } from '../http.js';
 import { readIndexEntry, type IndexEntry } from '../store/receipt-index.js';
 import { readReceiptMessageFromAnyReplica } from '../store/receipts.js';
@@ -163,12 +163,8 @@ async function readLeaf(opts: ReceiptRoutesOptions, entry: IndexEntry, size: num
   };
   const [message, [stored]] = await Promise.all([readMessage(), readHashes([storedHashIndex(0, entry.index)])]);
   const bytes = message && splitReceiptMessage(message)[entry.line ?? 0];
-  if (bytes && stored && equalBytes(leafHashNode(bytes), stored)) return UTF8.decode(bytes);
+  if (bytes && stored && bytesEqual(leafHashNode(bytes), stored)) return UTF8.decode(bytes);
   return readBundledLeaf(opts.tiles, entry.index, size);
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** The leaf at `index` of the tree of `size`, from its entry bundle. */

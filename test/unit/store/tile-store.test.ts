@@ -69,6 +69,23 @@ describe('TileStore', () => {
       expect(hex(await cached.readHashTile(tile(1)))).toBe(hex(changed));
     });
 
+    it('reads a tile asked for twice at once from the bucket once', async () => {
+      const tile: Tile = { h: TILE_HEIGHT, level: 4, n: 7, width: 2 };
+      await tiles().writeHashTile(tile, new Uint8Array(2 * HASH_SIZE).fill(9));
+      let gets = 0;
+      const counted = new Proxy(store.resources.tiles, {
+        get(target, prop, receiver) {
+          if (prop === 'get') return (...args: Parameters<typeof target.get>) => (gets++, target.get(...args));
+          const value = Reflect.get(target, prop, receiver);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      const fresh = new TileStore(counted, store.resources.entries);
+      const [a, b] = await Promise.all([fresh.readHashTile(tile), fresh.readHashTile(tile)]);
+      expect(hex(a)).toBe(hex(b));
+      expect(gets).toBe(1);
+    });
+
     it('keeps serving tiles from the bucket when they no longer fit its cache', async () => {
       const small = new TileStore(store.resources.tiles, store.resources.entries, HASH_SIZE);
       const reference = await writeTree(small, 300);
