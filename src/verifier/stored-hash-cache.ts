@@ -14,15 +14,29 @@ export class StoredHashCache {
 
   constructor(private readonly kept = DEFAULT_STORED_HASHES_KEPT) {}
 
-  /** `reader`, answering from memory what it already read. */
+  /**
+   * `reader`, answering from memory what it already read. The answer is gathered here, not
+   * looked up again after the read: while this request waits, others may evict what it found.
+   */
   wrap(reader: HashReader): HashReader {
     return async (indexes) => {
-      const missing = indexes.filter((x) => !this.hashes.has(x));
+      const found = new Map<number, Hash>();
+      const missing: number[] = [];
+      for (const x of indexes) {
+        const hash = this.hashes.get(x);
+        if (hash) found.set(x, hash);
+        else missing.push(x);
+      }
       if (missing.length > 0) {
         const read = await reader(missing);
-        missing.forEach((x, i) => this.remember(x, read[i]!));
+        // A reader that broke its contract fails this caller (tlog checks every answer), not every later one.
+        if (read.length !== missing.length || !read.every((h) => h instanceof Uint8Array && h.length === 32)) return read;
+        missing.forEach((x, i) => {
+          found.set(x, read[i]!);
+          this.remember(x, read[i]!);
+        });
       }
-      return indexes.map((x) => this.hashes.get(x)!);
+      return indexes.map((x) => found.get(x)!);
     };
   }
 
