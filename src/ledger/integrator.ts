@@ -25,6 +25,7 @@ import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { ChioError } from '../errors/index.js';
 import { createNodeSignatureCheck } from '../crypto/ed25519.js';
+import { SignatureCheckPool } from '../crypto/ed25519-pool.js';
 import { sha256Hex } from '../crypto/sha256.js';
 import { TILE_HEIGHT, entriesPath, tilePath, treeHash, type Hash } from '../tlog/index.js';
 import { integrationBatchDuration, receiptsDuplicateTotal, receiptsIntegratedTotal, receiptsQuarantinedTotal, treeSize } from '../metrics.js';
@@ -52,6 +53,8 @@ export interface IntegratorOptions {
   breakConfirmMs?: number;
   /** Monotonic milliseconds (performance.now by default). */
   now?: () => number;
+  /** Worker threads that check signatures beside this one (ed25519-pool.ts); 0 or absent: this thread only. */
+  verifyThreads?: number;
 }
 
 /**
@@ -69,6 +72,7 @@ const READ_DEPENDENT_CODES: ReadonlySet<string> = new Set(['CHAIN_BROKEN', 'CORR
 export class Integrator {
   private readonly opts: IntegratorOptions;
   private readonly checks: IntegrationChecks;
+  private readonly pool: SignatureCheckPool | undefined;
   private tree: TreeState | undefined;
   /** Heads of committed batches and their KV revisions, so each batch does not read every chain's head again. */
   private readonly heads = new Map<string, { head: IntegratedChainHead | undefined; revision: number }>();
@@ -85,7 +89,18 @@ export class Integrator {
   constructor(opts: IntegratorOptions) {
     this.opts = opts;
     // A Node service: node:crypto verifies ten times faster than the portable @noble default.
-    this.checks = { kernelKeys: trustNow(opts.kernelKeys), checkSignature: createNodeSignatureCheck(), receiptId: sha256Hex, pause: yieldEvery(PAUSE_AFTER_MS) };
+    const pause = yieldEvery(PAUSE_AFTER_MS);
+    this.checks = { kernelKeys: trustNow(opts.kernelKeys), checkSignature: createNodeSignatureCheck(), receiptId: sha256Hex, pause };
+    if (opts.verifyThreads) {
+      const pool = new SignatureCheckPool(opts.verifyThreads, pause);
+      this.pool = pool;
+      this.checks.checkSignatures = (batch) => pool.check(batch);
+    }
+  }
+
+  /** Stop the signature check threads, if any. */
+  async close(): Promise<void> {
+    await this.pool?.close();
   }
 
   /** Load the committed state of the lease this ledger holds; call before integrating. */

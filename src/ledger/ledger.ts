@@ -45,6 +45,8 @@ export interface LedgerOptions {
   origin: string;
   logSignerKey: string;
   checkpointIntervalMs?: number;
+  /** Worker threads that check signatures beside the ledger's own (IntegratorOptions.verifyThreads). */
+  verifyThreads?: number;
   /** Lease timing (tests shorten it); defaults DEFAULT_LEASE_*. */
   lease?: { holder?: string; ttlMs?: number; renewMs?: number; pollMs?: number };
   log: Logger;
@@ -107,7 +109,7 @@ export class Ledger {
     this.js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
     this.lease = new LedgerLease(resources.ledger, { holder: this.opts.lease?.holder, ttlMs: this.ttlMs });
-    this.integrator = new Integrator({ js: this.js, jsm, index: resources.index, chains: resources.chains, lease: this.lease, tiles: this.tiles, kernelKeys: this.opts.kernelKeys, log });
+    this.integrator = new Integrator({ js: this.js, jsm, index: resources.index, chains: resources.chains, lease: this.lease, tiles: this.tiles, kernelKeys: this.opts.kernelKeys, verifyThreads: this.opts.verifyThreads, log });
     this.checkpointer = new Checkpointer({ js: this.js, jsm, tiles: this.tiles, origin: this.opts.origin, logSignerKey: this.opts.logSignerKey, log });
     ledgerWriter.set(0);
     const how = await this.lease.tryAcquire();
@@ -121,11 +123,13 @@ export class Ledger {
     this.stopping = true;
     this.wake?.();
     await this.leasing;
-    if (!this.writing) return;
-    await this.endTerm();
-    await this.checkpoint(true);
-    await this.publishing;
-    await this.lease.release().catch((err: unknown) => this.opts.log.warn({ err: String(err) }, 'writer lease not released; a standby takes over after its TTL'));
+    if (this.writing) {
+      await this.endTerm();
+      await this.checkpoint(true);
+      await this.publishing;
+      await this.lease.release().catch((err: unknown) => this.opts.log.warn({ err: String(err) }, 'writer lease not released; a standby takes over after its TTL'));
+    }
+    await this.integrator?.close();
   }
 
   private get ttlMs(): number {

@@ -37,25 +37,48 @@ export const nobleSignatureCheck: SignatureCheck = (signature, message, publicKe
  * @noble check; a Node service may pass a node:crypto one (ten times faster).
  */
 export function verifyReceiptBytes(bytes: Uint8Array, kernelKeys: KernelKeys, checkSignature: SignatureCheck = nobleSignatureCheck, idOf: ReceiptIdHash = receiptIdOf): Receipt {
+  const { receipt, signed } = readReceiptBytes(bytes, kernelKeys, idOf);
+  if (!signatureHolds(signed, checkSignature)) throw signatureInvalid();
+  return receipt;
+}
+
+/** What an Ed25519 check of a receipt needs: its signature, the body's JCS bytes, the kernel's public key. */
+export interface SignedBody {
+  signature: Uint8Array;
+  message: Uint8Array;
+  publicKey: Uint8Array;
+}
+
+/**
+ * verifyReceiptBytes without its last step: every check up to the signature, and what that
+ * check needs, so that a caller may check the signatures of many receipts at once (the ledger
+ * spreads them over threads). Throws as verifyReceiptBytes does for the earlier checks.
+ */
+export function readReceiptBytes(bytes: Uint8Array, kernelKeys: KernelKeys, idOf: ReceiptIdHash = receiptIdOf): { receipt: Receipt; signed: SignedBody } {
   if (bytes.length > MAX_RECEIPT_BYTES) throw new ChioError('RECEIPT_INVALID', `receipt larger than ${MAX_RECEIPT_BYTES} bytes`);
   const { value, text } = parseCanonicalText(bytes, MAX_RECEIPT_BYTES);
   const receipt = toReceipt(value);
-  checkReceipt(receipt, cutBodyBytes(text, receipt) ?? receiptBodyBytes(toReceiptBody(receipt)), kernelKeys, checkSignature, idOf);
-  return receipt;
+  return { receipt, signed: signedBody(receipt, cutBodyBytes(text, receipt) ?? receiptBodyBytes(toReceiptBody(receipt)), kernelKeys, idOf) };
+}
+
+/** True when `signed` holds: a 64-byte signature that `checkSignature` accepts. */
+export function signatureHolds(signed: SignedBody, checkSignature: SignatureCheck): boolean {
+  return signed.signature.length === 64 && checkSignature(signed.signature, signed.message, signed.publicKey);
+}
+
+export function signatureInvalid(): ChioError {
+  return new ChioError('SIGNATURE_INVALID', 'receipt signature is invalid');
 }
 
 /** Verify a parsed receipt: id, trusted kernel key, signature. Throws ChioError. */
 export function verifyReceipt(receipt: Receipt, kernelKeys: KernelKeys, checkSignature: SignatureCheck = nobleSignatureCheck): void {
-  checkReceipt(receipt, receiptBodyBytes(toReceiptBody(receipt)), kernelKeys, checkSignature, receiptIdOf);
+  if (!signatureHolds(signedBody(receipt, receiptBodyBytes(toReceiptBody(receipt)), kernelKeys, receiptIdOf), checkSignature)) throw signatureInvalid();
 }
 
-function checkReceipt(receipt: Receipt, bodyBytes: Uint8Array, kernelKeys: KernelKeys, checkSignature: SignatureCheck, idOf: ReceiptIdHash): void {
+function signedBody(receipt: Receipt, bodyBytes: Uint8Array, kernelKeys: KernelKeys, idOf: ReceiptIdHash): SignedBody {
   if (idOf(bodyBytes) !== receipt.id) throw new ChioError('RECEIPT_INVALID', 'receipt id does not match its content');
   checkKernelKey(kernelKeys, receipt.kernel_key, receipt.time);
-  const signature = fromBase64(receipt.signature);
-  if (signature.length !== 64 || !checkSignature(signature, bodyBytes, kernelPublicKey(receipt.kernel_key))) {
-    throw new ChioError('SIGNATURE_INVALID', 'receipt signature is invalid');
-  }
+  return { signature: fromBase64(receipt.signature), message: bodyBytes, publicKey: kernelPublicKey(receipt.kernel_key) };
 }
 
 /**

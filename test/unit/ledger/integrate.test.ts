@@ -56,7 +56,7 @@ async function integrateAll(log: MemoryLog, batch: StoredMessage[], with_ = chec
 }
 
 describe('integrate', () => {
-  it('asks its pause hook before each receipt and waits on the pause it gets, planning the same tree', async () => {
+  it('asks its pause hook before each receipt\'s checks and before its signature check, and waits on the pause it gets, planning the same tree', async () => {
     const receipts = interleaved(40);
     let asked = 0;
     let paused = 0;
@@ -67,8 +67,8 @@ describe('integrate', () => {
     };
     const plain = await integrate(new MemoryLog().state, messagesOf(receipts), new MemoryLog().reader(), checks);
     const withPauses = await integrate(new MemoryLog().state, messagesOf(receipts), new MemoryLog().reader(), pausing);
-    expect(asked).toBe(40);
-    expect(paused).toBe(5);
+    expect(asked).toBe(80);
+    expect(paused).toBe(10);
     expect(planText(withPauses)).toBe(planText(plain));
     const failing: IntegrationChecks = { ...checks, pause: () => Promise.reject(new Error('stop')) };
     await expect(integrate(new MemoryLog().state, messagesOf(receipts), new MemoryLog().reader(), failing)).rejects.toThrow('stop');
@@ -133,6 +133,24 @@ describe('integrate', () => {
         expect(toHex(plan.next.root)).toBe(mth([batch[0]!.data, batch[2]!.data]));
       });
     }
+
+    it('checks the batch\'s signatures with checkSignatures when given it, and quarantines the ones it refuses', async () => {
+      const forged = { ...r2, signature: cases[3]!.bad instanceof Uint8Array ? '' : cases[3]!.bad.signature };
+      const batch = messagesOf([r1, forged, r2, r3]);
+      const asked: number[] = [];
+      const plan = await integrate(new MemoryLog().state, batch, new MemoryLog().reader(), {
+        kernelKeys: [kernel.verifierKey],
+        checkSignature: () => {
+          throw new Error('checked one by one');
+        },
+        checkSignatures: async (signed) => (asked.push(signed.length), signed.map((s) => createNodeSignatureCheck()(s.signature, s.message, s.publicKey))),
+      });
+      expect(asked).toEqual([4]);
+      expect(plan.quarantined.map((q) => [q.seq, q.code])).toEqual([[2, 'SIGNATURE_INVALID']]);
+      expect(plan.leaves.map((l) => l.receipt.id)).toEqual([r1.id, r2.id, r3.id]);
+      const wrongCount = integrate(new MemoryLog().state, batch, new MemoryLog().reader(), { kernelKeys: [kernel.verifierKey], checkSignatures: async () => [true] });
+      await expectRejectCode(wrongCount, 'INTERNAL');
+    });
 
     it('uses the signature check it is given', async () => {
       const plan = await integrate(new MemoryLog().state, messagesOf([r1]), new MemoryLog().reader(), { ...checks, checkSignature: () => false });

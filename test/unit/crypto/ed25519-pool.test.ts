@@ -1,0 +1,81 @@
+/**
+ * The ledger's signature checks over worker threads answer exactly as the one-thread check
+ * does, in order, for batches of every size; a failed thread fails its batch, never a "valid".
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createNodeSignatureCheck, createNodeSigner } from '../../../src/crypto/ed25519.js';
+import { SignatureCheckPool, type SignatureToCheck } from '../../../src/crypto/ed25519-pool.js';
+
+const signers = [1, 2, 3].map((k) => createNodeSigner(new Uint8Array(32).fill(k)));
+const one = createNodeSignatureCheck();
+
+/** n checks from three keys: every 3rd signature forged, every 5th under another key, every 7th over another message. */
+function batchOf(n: number): SignatureToCheck[] {
+  return Array.from({ length: n }, (_, i) => {
+    const signer = signers[i % 3]!;
+    const message = new TextEncoder().encode(`receipt body ${i} ${'x'.repeat(i % 40)}`);
+    const signature = signer.sign(i % 7 === 0 ? new TextEncoder().encode('another') : message);
+    if (i % 3 === 0) signature[i % 64]! ^= 0x10;
+    return { signature, message, publicKey: i % 5 === 0 ? signers[(i + 1) % 3]!.publicKey : signer.publicKey };
+  });
+}
+
+const pools: SignatureCheckPool[] = [];
+afterEach(async () => {
+  await Promise.all(pools.splice(0).map((p) => p.close()));
+});
+
+describe('SignatureCheckPool', () => {
+  for (const threads of [1, 2]) {
+    it(`with ${threads} thread(s), answers each check of a batch as the one-thread check does, in order`, async () => {
+      const pool = new SignatureCheckPool(threads);
+      pools.push(pool);
+      for (const n of [0, 1, 63, 64, 65, 500, 1024]) {
+        const batch = batchOf(n);
+        const expected = batch.map((s) => one(s.signature, s.message, s.publicKey));
+        expect(expected.filter(Boolean).length).toBeGreaterThanOrEqual(Math.floor(n / 3));
+        expect(await pool.check(batch)).toEqual(expected);
+      }
+    });
+  }
+
+  it('checks concurrent batches without mixing their answers', async () => {
+    const pool = new SignatureCheckPool(2);
+    pools.push(pool);
+    const batches = [batchOf(200), batchOf(300).reverse(), batchOf(128)];
+    const answers = await Promise.all(batches.map((b) => pool.check(b)));
+    answers.forEach((a, k) => expect(a).toEqual(batches[k]!.map((s) => one(s.signature, s.message, s.publicKey))));
+  });
+
+  it('asks its pause hook between the checks it makes on the calling thread', async () => {
+    let asked = 0;
+    const pool = new SignatureCheckPool(1, () => (asked++, undefined));
+    pools.push(pool);
+    await pool.check(batchOf(200));
+    expect(asked).toBe(100);
+  });
+
+  it('fails the batches of a thread that dies, and checks the next batch on a new thread', async () => {
+    let crash = false;
+    // Test-only reach into the pool: its first pause ends the thread, as a crash would, while it checks its share.
+    const pool: SignatureCheckPool = new SignatureCheckPool(1, () => {
+      if (!crash) return undefined;
+      crash = false;
+      return (pool as unknown as { workers: Array<{ terminate(): Promise<number> }> }).workers[0]!.terminate().then(() => undefined);
+    });
+    pools.push(pool);
+    const batch = batchOf(2000);
+    const expected = batch.map((s) => one(s.signature, s.message, s.publicKey));
+    expect(await pool.check(batch)).toEqual(expected);
+    crash = true;
+    await expect(pool.check(batch)).rejects.toThrow(/signature check thread failed/);
+    expect(await pool.check(batch)).toEqual(expected);
+  });
+
+  it('refuses a thread count that is not a positive integer, and work once closed', async () => {
+    expect(() => new SignatureCheckPool(0)).toThrow(/positive integer/);
+    const pool = new SignatureCheckPool(1);
+    await pool.close();
+    await expect(pool.check(batchOf(100))).rejects.toThrow(/closed/);
+  });
+});
