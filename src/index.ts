@@ -11,7 +11,8 @@
  *                  HTTP status, denial guard and CLI exit code
  *   receipts       the receipt format (SPEC §5) and everything `chio/verify` verifies with
  */
-export { startAll, natsSettings, type RunningChio } from './up.js';
+export { startAll, type RunningChio } from './up.js';
+export { natsSettings } from './nats/connection.js';
 export { startAuthz, type RunningAuthz } from './authz/service.js';
 export { startLedger, type RunningLedger } from './ledger/service.js';
 export { startVerifier, type RunningVerifier } from './verifier/service.js';

@@ -14,7 +14,7 @@ import { fromBase64Url } from './encoding.js';
 import { loadPolicySet, type PolicySet } from './policy/policy-set.js';
 import { generateKeys, loadKey } from './keys.js';
 import { acquireNats, type AcquiredNats } from './nats/acquire.js';
-import { connectNats } from './nats/connection.js';
+import { connectNats, natsSettings } from './nats/connection.js';
 import { startAuthz, type RunningAuthz } from './authz/service.js';
 import { startLedger, type RunningLedger } from './ledger/service.js';
 import { startVerifier, type RunningVerifier } from './verifier/service.js';
@@ -26,20 +26,6 @@ export interface RunningChio {
   readonly verifier: RunningVerifier;
   readonly nc: NatsConnection;
   stop(): Promise<void>;
-}
-
-/** The NATS options every process passes on (URL list, credentials, TLS). */
-export function natsSettings(config: ChioConfig, servers: string[], name: string) {
-  const tls = config.natsCa || config.natsCert ? { caFile: config.natsCa, certFile: config.natsCert, keyFile: config.natsKey } : undefined;
-  return {
-    servers,
-    name,
-    ...(config.natsCreds ? { credsFile: config.natsCreds } : {}),
-    ...(config.natsNkey ? { nkeySeedFile: config.natsNkey } : {}),
-    ...(config.natsUser ? { user: config.natsUser, pass: config.natsPass ?? '' } : {}),
-    ...(config.natsToken ? { token: config.natsToken } : {}),
-    ...(tls ? { tls } : {}),
-  };
 }
 
 /** Start all services in this process. */

@@ -13,30 +13,11 @@ import { createLogger } from '../log.js';
 import { generateKeys, loadKey, loadKeyFile, loadVerifierKey } from '../keys.js';
 import { loadKernelTrust } from '../kernel-keys.js';
 import type { ProofTrust } from '../verify/receipt-proof.js';
-import { connectNats } from '../nats/connection.js';
+import { connectNats, natsSettings } from '../nats/connection.js';
 import { natsUrlFor } from '../nats/acquire.js';
-import { natsSettings, startAll, welcome, welcomeToken } from '../up.js';
-import { startAuthz } from '../authz/service.js';
-import { startLedger } from '../ledger/service.js';
-import { startVerifier } from '../verifier/service.js';
-import { issueCapability } from '../credentials/capability.js';
-import { listPolicyFiles, loadPolicySet, loadPolicySetFiles } from '../policy/policy-set.js';
-import { openRevocationsBucket } from '../store/resources.js';
-import { revokeCapability } from '../store/revocations.js';
 import { buildCheckRequest } from './envoy-request.js';
-import { checkClientCredentials, formatCheckAnswer, sendCheck } from './check.js';
-import { formatProven, proveReceipt, toProvenJson } from './prove.js';
-import { evaluateRequest, formatEvaluation, parseCheckRequestText, parseDataText } from './policy-eval.js';
-import { formatScan, scanPayload } from './policy-scan.js';
-import { exitStatusOf, formatResults, runPolicyTests } from './policy-test.js';
 import { readFileSync } from 'node:fs';
-import { tlogProofOf, verifyProofFiles } from './verify-proof.js';
 import { parseHost, parseInstant, parseVerdict, toExportFilter, type ExportFilterOptions } from './export.js';
-import { formatVerifiedExport, verifyExportDir } from './verify-export.js';
-import { exportBundle } from '../export/exporter.js';
-import { createProgress } from '../export/progress.js';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { ensureResources } from '../store/resources.js';
 
 type Stoppable = { stop(): Promise<void> };
 
@@ -128,20 +109,25 @@ function requestOf(o: RequestFlags) {
   return buildCheckRequest({ method: o.method.toUpperCase(), path: o.path, host: o.host, headers: o.header ?? {}, ...(o.principal ? { principal: o.principal } : {}) });
 }
 
+/**
+ * The commands. Each loads the modules it runs when it runs (dynamic imports): a ledger or
+ * verifier process then holds neither the policy engines nor gRPC in memory.
+ */
 export function buildProgram(): Command {
   const program = new Command('chio').description('Envoy/Istio ext_authz with signed, provable receipts').option('--config <file>', 'YAML configuration file');
 
   program.command('up').description('run authz, ledger and verifier in one process (embedded NATS unless NATS_URL is set)').action(async (_o, cmd: Command) => {
     const cfg = config(cmd, '127.0.0.1');
     const log = createLogger(cfg.logLevel, 'chio', { format: cfg.logFormat });
+    const { startAll, welcome, welcomeToken } = await import('../up.js');
     const chio = await startAll(cfg, log);
     if (chio.createdKeys.length > 0) log.info({ keys: chio.createdKeys, dir: cfg.keyDir }, 'created keys');
     process.stdout.write(welcome(cfg, chio, welcomeToken(cfg)));
     await runUntilSignal(chio, log);
   });
-  program.command('authz').description('run the gRPC ext_authz server').action((_o, cmd: Command) => runService(cmd, startAuthz, 'authz'));
-  program.command('ledger').description('run the ledger (integrates receipts, publishes checkpoints)').action((_o, cmd: Command) => runService(cmd, startLedger, 'ledger'));
-  program.command('verifier').description('run the verifier HTTP API').action((_o, cmd: Command) => runService(cmd, startVerifier, 'verifier'));
+  program.command('authz').description('run the gRPC ext_authz server').action(async (_o, cmd: Command) => runService(cmd, (await import('../authz/service.js')).startAuthz, 'authz'));
+  program.command('ledger').description('run the ledger (integrates receipts, publishes checkpoints)').action(async (_o, cmd: Command) => runService(cmd, (await import('../ledger/service.js')).startLedger, 'ledger'));
+  program.command('verifier').description('run the verifier HTTP API').action(async (_o, cmd: Command) => runService(cmd, (await import('../verifier/service.js')).startVerifier, 'verifier'));
 
   program.command('keygen').description('write every missing key into CHIO_KEY_DIR (never overwrites)').action((_o, cmd: Command) => {
     const cfg = config(cmd, '127.0.0.1');
@@ -155,7 +141,8 @@ export function buildProgram(): Command {
     .requiredOption('--grant <grant>', "what it allows, e.g. 'POST /tools/*' (repeatable)", parseGrant)
     .option('--ttl <duration>', 'lifetime, e.g. 1h', parseTtl, 3600)
     .option('--issuer-key <file>', 'issuer signer key file (default: the demo issuer in CHIO_KEY_DIR)')
-    .action((o: { subject: string; grant: Array<{ methods: string[]; paths: string[] }>; ttl: number; issuerKey?: string }, cmd: Command) => {
+    .action(async (o: { subject: string; grant: Array<{ methods: string[]; paths: string[] }>; ttl: number; issuerKey?: string }, cmd: Command) => {
+      const { issueCapability } = await import('../credentials/capability.js');
       const cfg = config(cmd, '127.0.0.1');
       const issuer = o.issuerKey ? loadKeyFile(o.issuerKey, 'the issuer key') : loadKey(cfg.keyDir, 'demo-issuer');
       const now = Math.floor(Date.now() / 1000);
@@ -171,6 +158,7 @@ export function buildProgram(): Command {
       const cfg = config(cmd, '127.0.0.1');
       const url = natsUrlFor(cfg.natsUrl, cfg.dataDir);
       if (!url) throw new ChioError('CONFIG_INVALID', 'chio token revoke needs NATS_URL, or a running `chio up` in this directory');
+      const [{ openRevocationsBucket }, { revokeCapability }] = await Promise.all([import('../store/resources.js'), import('../store/revocations.js')]);
       const nc = await connectNats(natsSettings(cfg, url.split(','), 'chio-cli'));
       try {
         await revokeCapability(await openRevocationsBucket(nc, cfg.replicas), id, o.reason);
@@ -187,6 +175,9 @@ export function buildProgram(): Command {
     .option('--payload <file>', 'any JSON or YAML document: report each json.kyverno.io ValidatingPolicy rule as passed, failed or skipped');
   withRequestOptions(evalCommand)
     .action(async (o: RequestFlags & { policies: string; request?: string; payload?: string; json?: boolean }, cmd: Command) => {
+      const [{ loadPolicySet }, { evaluateRequest, formatEvaluation, parseCheckRequestText, parseDataText }, { formatScan, scanPayload }] = await Promise.all([
+        import('../policy/policy-set.js'), import('./policy-eval.js'), import('./policy-scan.js'),
+      ]);
       const cfg = config(cmd, '127.0.0.1');
       if (o.payload !== undefined) {
         if (o.request !== undefined) throw new ChioError('CONFIG_INVALID', '--payload and --request are exclusive');
@@ -202,6 +193,7 @@ export function buildProgram(): Command {
     .argument('<dirs...>')
     .option('--json', 'machine-readable output')
     .action(async (dirs: string[], o: { json?: boolean }, cmd: Command) => {
+      const { exitStatusOf, formatResults, runPolicyTests } = await import('./policy-test.js');
       const cfg = config(cmd, '127.0.0.1');
       const results = [];
       for (const dir of dirs) results.push(...(await runPolicyTests(dir, { keyDir: cfg.keyDir, defaultVerdict: cfg.defaultVerdict })));
@@ -209,7 +201,8 @@ export function buildProgram(): Command {
       process.exitCode = exitStatusOf(results);
     });
   policy.command('check').description('validate policy files and print the policy hash').argument('<files...>')
-    .action((files: string[], _o, cmd: Command) => {
+    .action(async (files: string[], _o, cmd: Command) => {
+      const { listPolicyFiles, loadPolicySet, loadPolicySetFiles } = await import('../policy/policy-set.js');
       const cfg = config(cmd, '127.0.0.1');
       let failed = false;
       for (const file of files) {
@@ -242,6 +235,7 @@ export function buildProgram(): Command {
     .option('--tls-key <file>', 'its private key (PEM, mode 0600)');
   withRequestOptions(checkCommand)
     .action(async (o: RequestFlags & { addr: string; tlsCa?: string; tlsCert?: string; tlsKey?: string; json?: boolean }) => {
+      const { checkClientCredentials, formatCheckAnswer, sendCheck } = await import('./check.js');
       const credentials = checkClientCredentials({ ...(o.tlsCa ? { ca: o.tlsCa } : {}), ...(o.tlsCert ? { cert: o.tlsCert } : {}), ...(o.tlsKey ? { key: o.tlsKey } : {}) });
       const answer = await sendCheck(o.addr, requestOf(o), 5_000, credentials);
       process.stdout.write(o.json ? `${JSON.stringify(answer)}\n` : `${formatCheckAnswer(answer)}\n`);
@@ -256,6 +250,7 @@ export function buildProgram(): Command {
     .option('--out <file>', 'also save the verified proof as C2SP tlog-proof@v1 (check it offline with chio verify-proof)')
     .option('--receipt-out <file>', 'also save the receipt (JSON), the other input of chio verify-proof')
     .action(async (id: string, o: { url: string; logKey?: string; kernelKey?: string; wait: number; json?: boolean; out?: string; receiptOut?: string }, cmd: Command) => {
+      const [{ formatProven, proveReceipt, toProvenJson }, { tlogProofOf }] = await Promise.all([import('./prove.js'), import('./verify-proof.js')]);
       const { logKey, kernelKeys } = trustOf(cmd, o);
       const proven = await proveReceipt(id, { verifierUrl: o.url, logKey, kernelKeys, waitMs: o.wait });
       // Written only once verified: a saved proof is one that held.
@@ -269,7 +264,8 @@ export function buildProgram(): Command {
     .option('--log-key <vkey>', 'log verifier key (default: log.pub in CHIO_KEY_DIR)')
     .option('--kernel-key <vkey>', 'kernel verifier key (default: kernel.pub and kernels.yaml in CHIO_KEY_DIR)')
     .option('--json', 'machine-readable output')
-    .action((file: string, o: { receipt: string; logKey?: string; kernelKey?: string; json?: boolean }, cmd: Command) => {
+    .action(async (file: string, o: { receipt: string; logKey?: string; kernelKey?: string; json?: boolean }, cmd: Command) => {
+      const [{ formatProven, toProvenJson }, { verifyProofFiles }] = await Promise.all([import('./prove.js'), import('./verify-proof.js')]);
       const proven = verifyProofFiles(file, o.receipt, trustOf(cmd, o));
       process.stdout.write(o.json ? `${JSON.stringify(toProvenJson(proven))}\n` : `${formatProven(proven)}\n`);
     });
@@ -291,6 +287,9 @@ export function buildProgram(): Command {
       const kernelKeys = loadKernelTrust(cfg.keyDir, 'verifier').keys;
       const url = natsUrlFor(cfg.natsUrl, cfg.dataDir);
       if (!url) throw new ChioError('CONFIG_INVALID', 'chio export needs NATS_URL, or a running `chio up` in this directory');
+      const [{ exportBundle }, { createProgress }, { jetstreamManager }, { ensureResources }] = await Promise.all([
+        import('../export/exporter.js'), import('../export/progress.js'), import('@nats-io/jetstream'), import('../store/resources.js'),
+      ]);
       const nc = await connectNats(natsSettings(cfg, url.split(','), 'chio-export'));
       const progress = createProgress(process.stderr);
       try {
@@ -310,6 +309,7 @@ export function buildProgram(): Command {
     .option('--export-key <vkey>', 'export verifier key file (default: export.pub in CHIO_KEY_DIR)')
     .option('--log-key <vkey>', 'log verifier key file: the bundle must name this one')
     .action(async (dir: string, o: { exportKey?: string; logKey?: string }, cmd: Command) => {
+      const { formatVerifiedExport, verifyExportDir } = await import('./verify-export.js');
       const cfg = config(cmd, '127.0.0.1');
       const exportKey = loadVerifierKey(o.exportKey ?? join(cfg.keyDir, 'export.pub'));
       const verified = await verifyExportDir(dir, { exportKey, ...(o.logKey ? { logKey: loadVerifierKey(o.logKey) } : {}) });

@@ -6,6 +6,7 @@
  * key files open to group or others are refused (setting-file.ts).
  */
 import { ChioError } from '../errors/index.js';
+import type { ChioConfig } from '../config.js';
 import { readPrivateFile, readPublicFile } from '../setting-file.js';
 import { connect, credsAuthenticator, nkeyAuthenticator, type NatsConnection, type TlsOptions } from '@nats-io/transport-node';
 
@@ -22,6 +23,20 @@ export interface NatsSettings {
    *  TLS 1.3 client certificate closes the connection after the handshake, so the client only
    *  learns of it when this runs out. */
   timeoutMs?: number;
+}
+
+/** The NATS options every process passes on (URL list, credentials, TLS). */
+export function natsSettings(config: ChioConfig, servers: string[], name: string): NatsSettings {
+  const tls = config.natsCa || config.natsCert ? { caFile: config.natsCa, certFile: config.natsCert, keyFile: config.natsKey } : undefined;
+  return {
+    servers,
+    name,
+    ...(config.natsCreds ? { credsFile: config.natsCreds } : {}),
+    ...(config.natsNkey ? { nkeySeedFile: config.natsNkey } : {}),
+    ...(config.natsUser ? { user: config.natsUser, pass: config.natsPass ?? '' } : {}),
+    ...(config.natsToken ? { token: config.natsToken } : {}),
+    ...(tls ? { tls } : {}),
+  };
 }
 
 /** Open a connection that keeps reconnecting forever: a Check denies while NATS is away. */

@@ -11,7 +11,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { startEmbeddedNats, type EmbeddedNats } from '../../src/nats/server.js';
 import { connectNats } from '../../src/nats/connection.js';
 import { loadConfig } from '../../src/config.js';
-import { natsSettings } from '../../src/up.js';
+import { natsSettings } from '../../src/nats/connection.js';
 import { ensureResources, RECEIPTS_STREAM } from '../../src/store/resources.js';
 import { tempDir } from '../support/nats.js';
 import { makeTestPki, type TestPki } from '../support/pki.js';

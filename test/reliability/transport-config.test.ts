@@ -12,7 +12,7 @@ import { isChioError } from '../../src/errors/index.js';
 import { loadListenerTls } from '../../src/tls.js';
 import { generateKeys, loadKey } from '../../src/keys.js';
 import { connectNats } from '../../src/nats/connection.js';
-import { natsSettings } from '../../src/up.js';
+import { natsSettings } from '../../src/nats/connection.js';
 import { makeTestPki, type TestPki } from '../support/pki.js';
 import { tempDir } from '../support/nats.js';
 
