@@ -2,7 +2,9 @@
  * Ed25519 checks of a batch spread over worker threads (node:crypto in each), for the ledger:
  * a signature check costs 40 µs to 100 µs, half of the ledger's time when it runs on one thread.
  * The calling thread checks a share of each batch itself while the workers check the rest, so a
- * two-core machine uses both cores with one worker.
+ * two-core machine uses both cores with one worker. A batch can also be handed to the workers
+ * ahead of time (checkAhead: the ledger's next batch, while it writes this one); check() then
+ * takes the answers from there for the checks whose signature, message and key are the same.
  *
  * The workers run plain JavaScript given here as text (no module file to find, whether Chio runs
  * from dist/ or from source), and check exactly as createNodeSignatureCheck does: the same
@@ -12,6 +14,7 @@ import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { ChioError } from '../errors/index.js';
 import { createNodeSignatureCheck } from './ed25519.js';
+import { bytesEqual } from '../encoding.js';
 
 /** What one check needs: a 64-byte signature, the message, the 32-byte public key. */
 export interface SignatureToCheck {
@@ -22,6 +25,8 @@ export interface SignatureToCheck {
 
 /** A batch this small is checked on the calling thread: a round trip to a worker costs more. */
 const MIN_SPREAD = 64;
+/** Checks made ahead and not yet asked for that are kept: about four of the ledger's batches. */
+const MAX_AHEAD = 4096;
 
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
@@ -51,6 +56,8 @@ parentPort.on('message', ({ id, keys: raw, keyIndex, bytes, offsets }) => {
 });
 `;
 
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 };
+
 /** A batch packed for a worker: every signature then its message, back to back, and which key checks each. */
 interface PackedBatch {
   id: number;
@@ -74,7 +81,11 @@ export class SignatureCheckPool {
   private readonly workers: Array<Worker | undefined>;
   private readonly pending = new Map<number, { worker: number; done: Pending }>();
   private readonly local = createNodeSignatureCheck();
+  /** Checks made ahead, by signature; an answer is used only for the same message and key. */
+  private readonly ahead = new Map<string, { check: SignatureToCheck; holds: Promise<boolean> }>();
   private nextId = 1;
+  /** Checks answered from checkAhead's work so far. */
+  answeredAhead = 0;
   private closed = false;
 
   /**
@@ -86,9 +97,60 @@ export class SignatureCheckPool {
     this.workers = Array.from({ length: threads }, () => undefined);
   }
 
+  /**
+   * Start checking `batch` on the worker threads only, for a check() to come. Anything may be
+   * in it (nothing is trusted: an answer is only ever used for the very same inputs); what is
+   * not asked for soon is forgotten.
+   */
+  checkAhead(batch: readonly SignatureToCheck[]): void {
+    if (this.closed) return;
+    const fresh = batch.filter((s) => s.signature.length === 64 && !this.ahead.has(keyOf(s)));
+    const size = Math.ceil(fresh.length / this.workers.length);
+    for (let w = 0; w < this.workers.length; w++) {
+      const share = fresh.slice(w * size, (w + 1) * size);
+      const answers = this.send(w, share);
+      share.forEach((check, i) => {
+        const holds = answers.then((a) => a[i] === 1);
+        holds.catch(() => undefined);
+        this.ahead.set(keyOf(check), { check, holds });
+      });
+    }
+    for (const key of this.ahead.keys()) {
+      if (this.ahead.size <= MAX_AHEAD) break;
+      this.ahead.delete(key);
+    }
+  }
+
   /** True for each signature of `batch` that holds, in order. */
   async check(batch: readonly SignatureToCheck[]): Promise<boolean[]> {
     if (this.closed) throw new ChioError('INTERNAL', 'the signature check pool is closed');
+    const known = batch.map((s) => this.takeAhead(s));
+    const unknown = batch.filter((_, i) => known[i] === undefined);
+    const checked = await this.checkNow(unknown);
+    let k = 0;
+    const holds: boolean[] = [];
+    for (const answer of known) {
+      // An answer made ahead that failed (a thread died) is made again here.
+      const ahead = answer && (await answer.catch(() => undefined));
+      if (ahead !== undefined) this.answeredAhead++;
+      holds.push(ahead ?? (answer ? await this.checkOne(batch[holds.length]!) : checked[k++]!));
+    }
+    return holds;
+  }
+
+  private takeAhead(s: SignatureToCheck): Promise<boolean> | undefined {
+    const key = keyOf(s);
+    const made = this.ahead.get(key);
+    if (!made) return undefined;
+    this.ahead.delete(key);
+    return bytesEqual(made.check.message, s.message) && bytesEqual(made.check.publicKey, s.publicKey) ? made.holds : undefined;
+  }
+
+  private async checkOne(s: SignatureToCheck): Promise<boolean> {
+    return s.signature.length === 64 && this.local(s.signature, s.message, s.publicKey);
+  }
+
+  private async checkNow(batch: readonly SignatureToCheck[]): Promise<boolean[]> {
     const shares = batch.length < MIN_SPREAD ? 1 : this.workers.length + 1;
     const size = Math.ceil(batch.length / shares);
     const remote = Array.from({ length: shares - 1 }, (_, w) => this.send(w, batch.slice((w + 1) * size, (w + 2) * size)));
@@ -122,7 +184,8 @@ export class SignatureCheckPool {
   private worker(w: number): Worker {
     const existing = this.workers[w];
     if (existing) return existing;
-    const worker = new Worker(WORKER_SOURCE, { eval: true });
+    // A worker keeps nothing but a few keys: a small heap, so that each thread adds little to the process's memory.
+    const worker = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: WORKER_LIMITS });
     worker.unref();
     worker.on('message', ({ id, holds }: { id: number; holds: Uint8Array }) => {
       const p = this.pending.get(id);
@@ -143,6 +206,11 @@ export class SignatureCheckPool {
     this.workers[w] = worker;
     return worker;
   }
+}
+
+/** Where a check made ahead is found: its signature's bytes. */
+function keyOf(s: SignatureToCheck): string {
+  return Buffer.from(s.signature.buffer, s.signature.byteOffset, s.signature.byteLength).toString('latin1');
 }
 
 function pack(id: number, batch: readonly SignatureToCheck[]): PackedBatch {

@@ -26,6 +26,8 @@ import type { Logger } from 'pino';
 import { ChioError } from '../errors/index.js';
 import { createNodeSignatureCheck } from '../crypto/ed25519.js';
 import { SignatureCheckPool } from '../crypto/ed25519-pool.js';
+import { claimedSignedBody } from '../receipt/verify.js';
+import { splitReceiptMessage } from '../store/receipt-message.js';
 import { sha256Hex } from '../crypto/sha256.js';
 import { TILE_HEIGHT, entriesPath, tilePath, treeHash, type Hash } from '../tlog/index.js';
 import { integrationBatchDuration, receiptsDuplicateTotal, receiptsIntegratedTotal, receiptsQuarantinedTotal, treeSize } from '../metrics.js';
@@ -96,6 +98,17 @@ export class Integrator {
       this.pool = pool;
       this.checks.checkSignatures = (batch) => pool.check(batch);
     }
+  }
+
+  /**
+   * Start checking the signatures of `batch` on the worker threads (when there are any), so
+   * that they are checked while the batch before it is written; integrate(batch) then uses
+   * those answers. Nothing is decided here.
+   */
+  checkAhead(batch: readonly StoredMessage[]): void {
+    if (!this.pool) return;
+    const claimed = batch.flatMap((m) => splitReceiptMessage(m.data).map(claimedSignedBody));
+    this.pool.checkAhead(claimed.filter((s) => s !== undefined));
   }
 
   /** Stop the signature check threads, if any. */

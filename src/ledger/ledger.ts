@@ -37,6 +37,13 @@ export const DEFAULT_CHECKPOINT_INTERVAL_MS = 1000;
 
 export type LedgerRole = 'writer' | 'standby';
 
+/**
+ * Tiles and bundles the ledger keeps in memory. It reads only the right edge of the tree (the
+ * tiles and the partial bundle it wrote last, and a few full tiles above them); the verifier's
+ * 64 MiB, full of bundles the ledger never reads again, was a quarter of its resident memory.
+ */
+export const LEDGER_TILE_CACHE_BYTES = 16 * 1024 * 1024;
+
 export interface LedgerOptions {
   nc: NatsConnection;
   resources: ChioResources;
@@ -70,7 +77,7 @@ export class Ledger {
   private readonly tiles: TileStore;
 
   constructor(private readonly opts: LedgerOptions) {
-    this.tiles = new TileStore(opts.resources.tiles, opts.resources.entries);
+    this.tiles = new TileStore(opts.resources.tiles, opts.resources.entries, LEDGER_TILE_CACHE_BYTES);
   }
 
   get role(): LedgerRole {
@@ -249,30 +256,48 @@ export class Ledger {
    * Integrate messages in batches: a batch closes at TILE_WIDTH messages or BATCH_LINGER_MS
    * after its first message, so under load the per-batch writes (tiles, bundle, state) are
    * shared by many receipts, and when idle a receipt waits at most the linger.
+   *
+   * Batches are integrated one after the other, in stream order; but the next batch is
+   * gathered while one is integrated, and its signatures go to the check threads as soon as it
+   * closes, so that they are checked while the batch before it is written.
    */
   private async consume(messages: ConsumerMessages): Promise<void> {
     const iterator = messages[Symbol.asyncIterator]();
     let batch: StoredMessage[] = [];
     let closesAt = 0;
     let next: Promise<IteratorResult<JsMsg>> | undefined;
-    for (;;) {
-      next ??= iterator.next();
-      const result = batch.length === 0 ? await next : await Promise.race([next, sleep(closesAt - Date.now())]);
-      if (result === LINGER_OVER) {
-        await this.integrator.integrate(batch);
-        batch = [];
-        continue;
+    let integrating: Promise<void> | undefined;
+    const close = async () => {
+      const closed = batch;
+      batch = [];
+      this.integrator.checkAhead(closed);
+      // A batch that failed stops the loop here (the caller resumes from the committed state).
+      await integrating;
+      integrating = this.integrator.integrate(closed).then(() => undefined, (err: unknown) => {
+        // Wakes the loop when it waits for messages that may never come: it ends, and throws this.
+        messages.stop();
+        throw err;
+      });
+      integrating.catch(() => undefined);
+    };
+    try {
+      for (;;) {
+        next ??= iterator.next();
+        const result = batch.length === 0 ? await next : await Promise.race([next, sleep(closesAt - Date.now())]);
+        if (result === LINGER_OVER) {
+          await close();
+          continue;
+        }
+        next = undefined;
+        if (result.done) break;
+        if (batch.length === 0) closesAt = Date.now() + BATCH_LINGER_MS;
+        batch.push({ seq: result.value.seq, data: result.value.data });
+        if (batch.length >= TILE_WIDTH || !this.writing) await close();
       }
-      next = undefined;
-      if (result.done) break;
-      if (batch.length === 0) closesAt = Date.now() + BATCH_LINGER_MS;
-      batch.push({ seq: result.value.seq, data: result.value.data });
-      if (batch.length >= TILE_WIDTH || !this.writing) {
-        await this.integrator.integrate(batch);
-        batch = [];
-      }
+      if (batch.length > 0) await close();
+    } finally {
+      await integrating;
     }
-    if (batch.length > 0) await this.integrator.integrate(batch);
   }
 }
 

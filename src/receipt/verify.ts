@@ -61,6 +61,27 @@ export function readReceiptBytes(bytes: Uint8Array, kernelKeys: KernelKeys, idOf
   return { receipt, signed: signedBody(receipt, cutBodyBytes(text, receipt) ?? receiptBodyBytes(toReceiptBody(receipt)), kernelKeys, idOf) };
 }
 
+/**
+ * What receipt bytes claim to be signed, by whom, checking none of it: for checking signatures
+ * ahead of time (the ledger checks the next batch's on other threads while it writes this
+ * one). Undefined when the bytes do not parse as a receipt. Nothing here is to be trusted;
+ * a signature check of the same signature, message and key answers the same, which is all
+ * such a check ahead of time may be used for.
+ */
+export function claimedSignedBody(bytes: Uint8Array): SignedBody | undefined {
+  try {
+    if (bytes.length > MAX_RECEIPT_BYTES) return undefined;
+    const text = UTF8_DECODER.decode(bytes);
+    const receipt = toReceipt(JSON.parse(text));
+    const message = cutBodyBytes(text, receipt);
+    return message && { signature: fromBase64(receipt.signature), message, publicKey: kernelPublicKey(receipt.kernel_key) };
+  } catch {
+    return undefined;
+  }
+}
+
+const UTF8_DECODER = new TextDecoder('utf-8', { fatal: true });
+
 /** True when `signed` holds: a 64-byte signature that `checkSignature` accepts. */
 export function signatureHolds(signed: SignedBody, checkSignature: SignatureCheck): boolean {
   return signed.signature.length === 64 && checkSignature(signed.signature, signed.message, signed.publicKey);

@@ -79,3 +79,47 @@ describe('SignatureCheckPool', () => {
     await expect(pool.check(batchOf(100))).rejects.toThrow(/closed/);
   });
 });
+
+describe('SignatureCheckPool.checkAhead', () => {
+  it('answers a later check() from the work it started, the same as checking then', async () => {
+    const pool = new SignatureCheckPool(1);
+    pools.push(pool);
+    // Each over its own message (Ed25519 is deterministic: the same message and key, the same signature).
+    const batch = batchOf(500).filter((_, i) => i % 7 !== 0);
+    const signatures = batch.length;
+    pool.checkAhead(batch);
+    expect(await pool.check(batch)).toEqual(batch.map((s) => one(s.signature, s.message, s.publicKey)));
+    expect(pool.answeredAhead).toBe(signatures);
+    // Taken once: the same batch again is checked anew.
+    expect(await pool.check(batch)).toEqual(batch.map((s) => one(s.signature, s.message, s.publicKey)));
+    expect(pool.answeredAhead).toBe(signatures);
+  });
+
+  it('never lends an answer to another message or key under the same signature', async () => {
+    const pool = new SignatureCheckPool(1);
+    pools.push(pool);
+    const signer = signers[0]!;
+    const message = new TextEncoder().encode('the genuine receipt body');
+    const genuine = { signature: signer.sign(message), message, publicKey: signer.publicKey };
+    const otherMessage = { ...genuine, message: new TextEncoder().encode('a forged receipt body') };
+    const otherKey = { ...genuine, publicKey: signers[1]!.publicKey };
+    // A valid answer made ahead is not used for a forgery that copies its signature …
+    pool.checkAhead([genuine]);
+    expect(await pool.check([otherMessage])).toEqual([false]);
+    pool.checkAhead([genuine]);
+    expect(await pool.check([otherKey])).toEqual([false]);
+    // … and a forgery checked ahead does not spoil the genuine receipt.
+    pool.checkAhead([otherMessage, otherKey].slice(0, 1));
+    expect(await pool.check([genuine])).toEqual([true]);
+    expect(pool.answeredAhead).toBe(0);
+  });
+
+  it('checks again what a dead thread was checking ahead', async () => {
+    const pool = new SignatureCheckPool(1);
+    pools.push(pool);
+    const batch = batchOf(300);
+    pool.checkAhead(batch);
+    await (pool as unknown as { workers: Array<{ terminate(): Promise<number> }> }).workers[0]!.terminate();
+    expect(await pool.check(batch)).toEqual(batch.map((s) => one(s.signature, s.message, s.publicKey)));
+  });
+});
