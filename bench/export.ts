@@ -14,7 +14,7 @@
  *   BENCH_DIR=/tmp/x npm run bench:export  # keep the filled log there, and reuse it next time
  */
 import { spawn } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -34,6 +34,7 @@ import type { ReceiptDraft } from '../src/receipt/receipt.js';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { h2loadGet, percentile } from './lib/h2load.js';
 import { startChioVerifier } from './lib/servers.js';
+import { rssOf } from './lib/rss.js';
 
 const N = Number(process.env.BENCH_RECEIPTS ?? 100_000);
 const LANES = Number(process.env.CHIO_LANES ?? DEFAULT_LANES);
@@ -98,16 +99,6 @@ async function fillLog(nc: NatsConnection, resources: ChioResources, policyHash:
   await lanes.drain();
   await ledger.stop();
   return { seconds, rssBefore, rssPeak };
-}
-
-/** VmRSS of process `pid` in bytes, or undefined once it has gone. */
-function rssOf(pid: number): number | undefined {
-  try {
-    const kib = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kib === undefined ? undefined : Number(kib) * 1024;
-  } catch {
-    return undefined;
-  }
 }
 
 interface ChildRun {

@@ -92,18 +92,39 @@ export async function startChioAuthz(env: Record<string, string>, options: ChioA
 
 /** `chio verifier` as an operator runs it; ready when its /health answers. */
 export async function startChioVerifier(env: Record<string, string>): Promise<Child> {
+  return startHttpService('verifier', 'CHIO_VERIFIER_PORT', env);
+}
+
+/** `chio <command>` with its HTTP port from `portVariable`; resolves once its /health answers. */
+async function startHttpService(command: string, portVariable: string, env: Record<string, string>): Promise<Child> {
   const port = await findFreePort();
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const child = spawn(process.execPath, [...profile, join(REPO, 'bin/chio.js'), 'verifier'], {
+  const child = spawn(process.execPath, [...profile, join(REPO, 'bin/chio.js'), command], {
     cwd: REPO,
-    env: { ...process.env, CHIO_BIND: '127.0.0.1', CHIO_VERIFIER_PORT: String(port), CHIO_LOG_LEVEL: 'error', ...env },
+    env: { ...process.env, CHIO_BIND: '127.0.0.1', [portVariable]: String(port), CHIO_LOG_LEVEL: 'error', ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const deadline = Date.now() + 30_000;
   while (!(await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false))) {
-    if (child.exitCode !== null) throw new Error(`chio verifier exited ${child.exitCode}`);
-    if (Date.now() > deadline) throw new Error('chio verifier did not answer /health in 30 s');
-    await new Promise((r) => setTimeout(r, 200));
+    if (child.exitCode !== null) throw new Error(`chio ${command} exited ${child.exitCode}`);
+    if (Date.now() > deadline) throw new Error(`chio ${command} did not answer /health in 30 s`);
+    await new Promise((r) => setTimeout(r, 50));
   }
   return { port, process: child, stop: stopper(child) };
+}
+
+export interface ChioLedger extends Child {
+  /** The ledger's tree size as its /metrics says (chio_tree_size). */
+  treeSize(): Promise<number>;
+}
+
+/** `chio ledger` as an operator runs it; resolves once its HTTP port answers (it integrates from its start). */
+export async function startChioLedger(env: Record<string, string>): Promise<ChioLedger> {
+  const ledger = await startHttpService('ledger', 'CHIO_LEDGER_PORT', env);
+  const treeSize = async () => {
+    const text = await (await fetch(`http://127.0.0.1:${ledger.port}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('chio_tree_size '));
+    return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+  };
+  return { ...ledger, treeSize };
 }
