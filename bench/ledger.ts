@@ -26,7 +26,7 @@ import { RECEIPT_IDS_HEADER, joinReceiptMessage, splitReceiptMessage } from '../
 import { GENESIS_PREV, RECEIPT_SCHEMA, type ReceiptBody } from '../src/receipt/receipt.js';
 import { signReceiptToBytes } from '../src/receipt/sign.js';
 import { sha256Hex } from '../src/crypto/sha256.js';
-import { defaultVerifyThreads } from '../src/crypto/ed25519-pool.js';
+import { DEFAULT_VERIFY_THREADS } from '../src/crypto/ed25519-pool.js';
 import { startChioLedger } from './lib/servers.js';
 import { rssOf } from './lib/rss.js';
 
@@ -35,7 +35,8 @@ const CHAINS = Number(process.env.BENCH_CHAINS ?? 8);
 const PER_MESSAGE = Number(process.env.BENCH_RECEIPTS_PER_MESSAGE ?? 4);
 const ORIGIN = 'chio.local/receipts';
 /** Signature check threads beside the ledger's own, as `chio ledger` runs by default (CHIO_LEDGER_VERIFY_THREADS). */
-const VERIFY_THREADS = Number(process.env.CHIO_LEDGER_VERIFY_THREADS ?? defaultVerifyThreads());
+const VERIFY_THREADS = Number(process.env.CHIO_LEDGER_VERIFY_THREADS ?? DEFAULT_VERIFY_THREADS);
+const LEDGER_NODE_OPTIONS = process.env.LEDGER_NODE_OPTIONS ?? '--max-semi-space-size=8';
 /** Messages published before waiting for their acks while the stream fills. */
 const FILL_WINDOW = 512;
 
@@ -112,7 +113,8 @@ async function bareConsumer(messages: number): Promise<{ seconds: number; receip
  * integrating by then) to the last leaf, over the leaves integrated in between.
  */
 async function ledgerRun(): Promise<{ seconds: number; leaves: number; rssStart: number; rss: Array<{ leaves: number; rss: number }> }> {
-  const ledger = await startChioLedger({ NATS_URL: nats.url, CHIO_KEY_DIR: keyDir, CHIO_LOG_ORIGIN: ORIGIN, CHIO_LEDGER_VERIFY_THREADS: String(VERIFY_THREADS) });
+  // NODE_OPTIONS as the ledger's Deployment sets it (deploy/istio/00-chio.yaml).
+  const ledger = await startChioLedger({ NATS_URL: nats.url, CHIO_KEY_DIR: keyDir, CHIO_LOG_ORIGIN: ORIGIN, CHIO_LEDGER_VERIFY_THREADS: String(VERIFY_THREADS), NODE_OPTIONS: LEDGER_NODE_OPTIONS });
   try {
     const pid = ledger.process.pid!;
     const t = performance.now();
@@ -152,7 +154,7 @@ try {
   out.push(`- date: ${new Date().toISOString()}`);
   out.push(`- machine: ${cpus().length} × ${cpus()[0]?.model.replace(/\s+/g, ' ').trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB; node ${process.version}; nats-server on the same machine`);
   out.push(`- stream: ${fmt(N)} receipts on ${CHAINS} chains, ${PER_MESSAGE} per message (${fmt(filled.messages)} messages, ${mib(filled.bytes)}); filled in ${fillSeconds.toFixed(1)} s`);
-  out.push(`- ledger: \`chio ledger\` in its own process, every receipt check on, signatures checked on its own thread and ${VERIFY_THREADS} worker thread(s), default batch and checkpoint interval; timed over the ${fmt(ledger.leaves)} leaves it integrated after its first answer on /metrics\n`);
+  out.push(`- ledger: \`chio ledger\` in its own process, every receipt check on, signatures checked on its own thread and ${VERIFY_THREADS} worker thread(s), NODE_OPTIONS=${LEDGER_NODE_OPTIONS} (as deployed), default batch and checkpoint interval; timed over the ${fmt(ledger.leaves)} leaves it integrated after its first answer on /metrics\n`);
   out.push('| row | seconds | receipts/s | vs bare | target |');
   out.push('| --- | --- | --- | --- | --- |');
   out.push(`| bare JetStream consumer (reads only) | ${bare.seconds.toFixed(1)} | ${fmt(N / bare.seconds)} | 1.00 | |`);

@@ -68,7 +68,7 @@ const SETTINGS = {
   // The ledger's id in the writer lease; unique per replica (a pod name). A ledger restarted
   // with the same id takes its lease back at once instead of after the lease TTL.
   ledgerId: ['CHIO_LEDGER_ID', z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must match [A-Za-z0-9._-]{1,128}').optional()],
-  // Threads besides the ledger's own that check receipt signatures (ed25519-pool.ts); 0: its own thread only. Default: one per further core.
+  // Threads besides the ledger's own that check receipt signatures (ed25519-pool.ts); 0: its own thread only. Default: 1.
   ledgerVerifyThreads: ['CHIO_LEDGER_VERIFY_THREADS', z.coerce.number().int().min(0).max(64).optional()],
   logLevel: ['CHIO_LOG_LEVEL', z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info')],
   logFormat: ['CHIO_LOG_FORMAT', z.enum(LOG_FORMATS).default('auto')],

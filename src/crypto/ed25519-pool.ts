@@ -11,7 +11,6 @@
  * key import (JWK), the same node:crypto verify.
  */
 import { Worker } from 'node:worker_threads';
-import { availableParallelism } from 'node:os';
 import { ChioError } from '../errors/index.js';
 import { createNodeSignatureCheck } from './ed25519.js';
 import { bytesEqual } from '../encoding.js';
@@ -72,10 +71,12 @@ interface Pending {
   reject(err: Error): void;
 }
 
-/** The default number of worker threads: one per core besides the calling thread's. */
-export function defaultVerifyThreads(): number {
-  return Math.max(1, availableParallelism() - 1);
-}
+/**
+ * The default number of worker threads: one, which with the calling thread fills two cores.
+ * Not one per core: in a container the cores Node sees are the node's, not its CPU limit, and
+ * each thread costs memory. Machines with more cores for the ledger set CHIO_LEDGER_VERIFY_THREADS.
+ */
+export const DEFAULT_VERIFY_THREADS = 1;
 
 export class SignatureCheckPool {
   private readonly workers: Array<Worker | undefined>;

@@ -9,7 +9,7 @@ import { ensureResources } from '../store/resources.js';
 import { startHttpServer } from '../http.js';
 import { loadListenerTls } from '../tls.js';
 import { Ledger } from './ledger.js';
-import { defaultVerifyThreads } from '../crypto/ed25519-pool.js';
+import { DEFAULT_VERIFY_THREADS } from '../crypto/ed25519-pool.js';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { watchLedger } from '../metrics.js';
 import { countQuarantined } from '../store/quarantine.js';
@@ -37,7 +37,7 @@ export async function startLedger(config: ChioConfig, nc: NatsConnection, log: L
   const kernelKeys = new KernelTrustWatcher(config.keyDir, 'ledger', log, config.kernelKeysPollMs);
   const tls = loadListenerTls(config);
   const resources = await ensureResources(nc, config.replicas);
-  const ledger = new Ledger({ nc, resources, kernelKeys: () => kernelKeys.current(), origin: config.logOrigin, logSignerKey: logKey.signerKey, checkpointIntervalMs: config.checkpointIntervalMs, verifyThreads: config.ledgerVerifyThreads ?? defaultVerifyThreads(), lease: { holder: config.ledgerId }, log });
+  const ledger = new Ledger({ nc, resources, kernelKeys: () => kernelKeys.current(), origin: config.logOrigin, logSignerKey: logKey.signerKey, checkpointIntervalMs: config.checkpointIntervalMs, verifyThreads: config.ledgerVerifyThreads ?? DEFAULT_VERIFY_THREADS, lease: { holder: config.ledgerId }, log });
   await ledger.start();
   kernelKeys.start();
   const health = await startServiceHealth('ledger', nc, log);

@@ -15,6 +15,7 @@ import { KEY_ROLES, generateKeys } from '../../src/keys.js';
 import { KERNEL_KEYS_FILE, loadKernelTrust } from '../../src/kernel-keys.js';
 import { loadPolicySet, loadPolicySetFiles } from '../../src/policy/policy-set.js';
 import { buildProgram } from '../../src/cli/program.js';
+import { DEFAULT_VERIFY_THREADS } from '../../src/crypto/ed25519-pool.js';
 import { REPO_ROOT } from '../support/chio.js';
 import { tempDir } from '../support/nats.js';
 import { ISTIO_DIR, containerEnv, findManifest, loadManifests, manifestsOfKind, resolvePort, volumeFiles, type Manifest, type VolumeFile } from './manifests.js';
@@ -189,6 +190,14 @@ describe('deploy/istio cross-references', () => {
           expect(resolvePort(container, probe.httpGet.port), d.metadata.name).toBe(httpPort);
         }
       }
+    });
+
+    it('give the ledger a core per signature check thread it runs, and the young generation its memory figure was measured with', () => {
+      const [container] = findManifest(docs, 'Deployment', 'chio-ledger').spec.template.spec.containers;
+      const env = containerEnv(docs, container);
+      const threads = loadConfig({ env }).ledgerVerifyThreads ?? DEFAULT_VERIFY_THREADS;
+      expect(Number(container.resources.limits.cpu)).toBe(threads + 1);
+      expect(env.NODE_OPTIONS).toBe('--max-semi-space-size=8');
     });
 
     it('are two of each: authz, the ledger (active and standby) and the verifier', () => {
