@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { ReceiptLanes, laneChainIds } from '../../../src/chain/lanes.js';
+import { LANE_FILL, ReceiptLanes, laneChainIds } from '../../../src/chain/lanes.js';
 import { ReceiptPublisher } from '../../../src/chain/publisher.js';
 import { RECEIPTS_STREAM, receiptSubject } from '../../../src/store/resources.js';
 import { draftOf } from '../receipt/helpers.js';
@@ -36,28 +36,40 @@ describe('ReceiptLanes', () => {
   });
 
   describe('when many Checks are in flight at once', () => {
-    it('spreads them over every lane, each lane a valid chain of its own, every receipt stored once', async () => {
+    it('fills a lane to LANE_FILL waiting receipts before the next, grouping them into fewer messages', async () => {
       const fake = new FakeJetStream(RECEIPTS_STREAM);
       const lanes = lanesOn(fake, 3);
       await lanes.open();
-      const stored = await Promise.all(Array.from({ length: 30 }, (_, i) => lanes.store(draftOf(i), soon()).stored));
+      await Promise.all(Array.from({ length: 2 * LANE_FILL }, (_, i) => lanes.store(draftOf(i), soon()).stored));
+      expect(lanes.chains.map((chain) => chainOf(fake, chain).length)).toEqual([LANE_FILL, LANE_FILL, 0]);
+      // Each lane: the first receipt alone, then the ones that waited for its PubAck, together.
+      expect(fake.messages).toHaveLength(4);
+    });
+
+    it('spreads them over every lane once each has LANE_FILL waiting, each lane a valid chain of its own, every receipt stored once', async () => {
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      const lanes = lanesOn(fake, 3);
+      await lanes.open();
+      const count = 3 * LANE_FILL + 6;
+      const stored = await Promise.all(Array.from({ length: count }, (_, i) => lanes.store(draftOf(i), soon()).stored));
       const perLane = lanes.chains.map((chain) => chainOf(fake, chain));
-      expect(perLane.map((c) => c.length)).toEqual([10, 10, 10]);
+      expect(perLane.map((c) => c.length)).toEqual([LANE_FILL + 2, LANE_FILL + 2, LANE_FILL + 2]);
       expect(new Set(perLane.flat().map((r) => r.id))).toEqual(new Set(stored.map((r) => r.id)));
-      expect(perLane.flat()).toHaveLength(30);
+      expect(perLane.flat()).toHaveLength(count);
     });
 
     it('resumes every lane from its own head after a restart', async () => {
       const fake = new FakeJetStream(RECEIPTS_STREAM);
       const first = lanesOn(fake, 2);
       await first.open();
-      await Promise.all(Array.from({ length: 6 }, (_, i) => first.store(draftOf(i), soon()).stored));
+      await Promise.all(Array.from({ length: 2 * LANE_FILL + 4 }, (_, i) => first.store(draftOf(i), soon()).stored));
       await first.drain();
       const again = lanesOn(fake, 2);
-      expect(await again.open()).toEqual([{ chain: 'node-a-0', seq: 3 }, { chain: 'node-a-1', seq: 3 }]);
-      await Promise.all(Array.from({ length: 4 }, (_, i) => again.store(draftOf(10 + i), soon()).stored));
-      expect(chainOf(fake, 'node-a-0').map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
-      expect(chainOf(fake, 'node-a-1').map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
+      const heads = LANE_FILL + 2;
+      expect(await again.open()).toEqual([{ chain: 'node-a-0', seq: heads }, { chain: 'node-a-1', seq: heads }]);
+      await Promise.all(Array.from({ length: 4 }, (_, i) => again.store(draftOf(100 + i), soon()).stored));
+      expect(chainOf(fake, 'node-a-0').map((r) => r.seq)).toEqual(Array.from({ length: heads + 4 }, (_, i) => i + 1));
+      expect(chainOf(fake, 'node-a-1').map((r) => r.seq)).toEqual(Array.from({ length: heads }, (_, i) => i + 1));
     });
   });
 });
