@@ -224,12 +224,11 @@ async function readAndCheckSignatures(stored: readonly StoredReceipt[], checks: 
       reads.push({ m, read: { error: err, chain: chainNamedIn(m.data) } });
     }
   }
-  const toCheck = reads.filter((r) => r.signed && r.signed.signature.length === 64);
+  // Refused unless checked and found to hold: a signature that is not 64 bytes is never checked.
+  const toCheck = reads.filter((r) => r.signed?.signature.length === 64);
   const holds = await checkAll(toCheck.map((r) => r.signed!), checks);
-  toCheck.forEach((r, k) => {
-    if (holds[k] !== true) r.signed = undefined;
-  });
-  return reads.map(({ m, read, signed }) => ({ m, read: 'error' in read || signed ? read : { error: signatureInvalid(), chain: read.receipt.chain } }));
+  const verified = new Set(toCheck.filter((_, k) => holds[k] === true));
+  return reads.map((r) => ({ m: r.m, read: 'error' in r.read || verified.has(r) ? r.read : { error: signatureInvalid(), chain: r.read.receipt.chain } }));
 }
 
 async function checkAll(batch: readonly SignedBody[], checks: IntegrationChecks): Promise<readonly boolean[]> {

@@ -120,6 +120,7 @@ describe('a receipts stream with hostile messages in it', () => {
     await publish('h-a', canonicalBytes(a1));
     const forged = { ...receiptOn(kernel, 'h-a', 2, a1.id), signature: receiptOn(kernel, 'h-a', 2, a1.id, 99).signature };
     await bad('a signature over other content', 'h-a', canonicalBytes(forged), 'SIGNATURE_INVALID');
+    await bad('no signature at all', 'h-a', canonicalBytes({ ...receiptOn(kernel, 'h-a', 2, a1.id), signature: '' }), 'SIGNATURE_INVALID');
     const edited = { ...receiptOn(kernel, 'h-a', 2, a1.id), time: '2031-01-01T00:00:00.000Z' };
     await bad('an id that does not match the content', 'h-a', canonicalBytes(edited), 'RECEIPT_INVALID');
     await bad('a key the ledger does not trust', 'h-a', canonicalBytes(receiptOn(stranger, 'h-a', 2, a1.id)), 'UNTRUSTED_KEY');

@@ -120,13 +120,18 @@ describe('integrate', () => {
       { name: 'an id that does not match the content', bad: { ...r2, time: '2030-01-01T00:00:00.000Z' }, code: 'RECEIPT_INVALID', chain: 'chain-a' },
       { name: 'a kernel key that is not trusted', bad: signBody(bodyOf(draftOf(1), { chain: 'chain-a', seq: 2, prev: r1.id }, stranger.verifierKey), stranger.signer), code: 'UNTRUSTED_KEY', chain: 'chain-a' },
       { name: 'a signature that does not verify', bad: { ...r2, signature: signBody(bodyOf(draftOf(9), { chain: 'chain-a', seq: 2, prev: r1.id }, kernel.verifierKey), kernel.signer).signature }, code: 'SIGNATURE_INVALID', chain: 'chain-a' },
+      { name: 'an empty signature', bad: { ...r2, signature: '' }, code: 'SIGNATURE_INVALID', chain: 'chain-a' },
+      { name: 'a signature of 3 bytes', bad: { ...r2, signature: 'AAAA' }, code: 'SIGNATURE_INVALID', chain: 'chain-a' },
+      { name: 'a signature of 63 bytes', bad: { ...r2, signature: r2.signature.slice(0, 84) }, code: 'SIGNATURE_INVALID', chain: 'chain-a' },
       { name: 'a link that skips a seq', bad: r3, code: 'CHAIN_BROKEN', chain: 'chain-a' },
     ];
 
-    for (const { name, bad, code, chain } of cases) {
-      it(`quarantines ${name} as ${code} and leaves the next receipt its index`, async () => {
+    // Checked one by one, and as a batch (how the ledger checks them on worker threads).
+    const batchChecks: IntegrationChecks = { kernelKeys: checks.kernelKeys, checkSignatures: async (signed) => signed.map((s) => createNodeSignatureCheck()(s.signature, s.message, s.publicKey)) };
+    for (const [how, withChecks] of [['one by one', checks], ['as a batch', batchChecks]] as const) for (const { name, bad, code, chain } of cases) {
+      it(`quarantines ${name} as ${code} and leaves the next receipt its index (signatures checked ${how})`, async () => {
         const batch = messagesOf([r1, bad, r2]);
-        const plan = await integrate(new MemoryLog().state, batch, new MemoryLog().reader(), checks);
+        const plan = await integrate(new MemoryLog().state, batch, new MemoryLog().reader(), withChecks);
         expect(plan.quarantined).toEqual([{ seq: 2, line: 0, data: batch[1]!.data, chain, code, reason: expect.any(String) }]);
         expect(plan.leaves.map((l) => [l.receipt.id, l.index, l.seq])).toEqual([[r1.id, 0, 1], [r2.id, 1, 3]]);
         expect(plan.next).toMatchObject({ size: 2, streamSeq: 3 });
