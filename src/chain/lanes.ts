@@ -28,6 +28,13 @@ export function laneChainIds(chainId: string, lanes: number): string[] {
  */
 export const LANE_FILL = 8;
 
+/**
+ * A lane whose message has been in flight this long is stalled (a slow PubAck, a head read
+ * after a failed publish): it is not filled, so that receipts do not wait behind it for their
+ * deadline while other lanes are idle.
+ */
+export const LANE_STALL_MS = 20;
+
 export class ReceiptLanes {
   constructor(private readonly lanes: readonly ReceiptPublisher[]) {
     if (lanes.length === 0) throw new Error('chio: ReceiptLanes needs at least one publisher');
@@ -43,11 +50,11 @@ export class ReceiptLanes {
   }
 
   /**
-   * Store on the first lane with fewer than LANE_FILL receipts waiting; when every lane has as
-   * many, on the least busy (the first of equals). An idle process so uses one lane.
+   * Store on the first lane with fewer than LANE_FILL receipts waiting and not stalled; when
+   * there is none, on the least busy (the first of equals). An idle process so uses one lane.
    */
   store(draft: ReceiptDraft, deadline: number): ReceiptTicket {
-    for (const l of this.lanes) if (l.backlog < LANE_FILL) return l.store(draft, deadline);
+    for (const l of this.lanes) if (l.backlog < LANE_FILL && l.busyForMs < LANE_STALL_MS) return l.store(draft, deadline);
     let lane = this.lanes[0]!;
     for (const l of this.lanes) if (l.backlog < lane.backlog) lane = l;
     return lane.store(draft, deadline);

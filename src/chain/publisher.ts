@@ -125,6 +125,7 @@ export class ReceiptPublisher {
   private running = false;
   /** Receipts being stored (head read, sign, publish), else 0. */
   private busy = 0;
+  private busySince = 0;
   private idle: Promise<void> = Promise.resolve();
   private markIdle: () => void = () => {};
   private closed = false;
@@ -140,6 +141,11 @@ export class ReceiptPublisher {
   /** Receipts waiting for this chain, the one being stored included: how busy the lane is. */
   get backlog(): number {
     return this.queue.length + this.busy;
+  }
+
+  /** How long the message in flight has been (0 when none is): a PubAck takes about a millisecond. */
+  get busyForMs(): number {
+    return this.busy > 0 ? this.now() - this.busySince : 0;
   }
 
   /** Read the chain's head from the stream (resume after a restart). */
@@ -217,6 +223,7 @@ export class ReceiptPublisher {
     // Busy from the head read to the end of the publish, and no longer: the lanes read `backlog`
     // when the next Check comes, which may be as soon as these receipts are answered.
     this.busy = items.length;
+    this.busySince = this.now();
     try {
       const live = this.unexpired(items);
       if (live.length === 0) return;

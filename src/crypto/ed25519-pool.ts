@@ -24,8 +24,14 @@ export interface SignatureToCheck {
 
 /** A batch this small is checked on the calling thread: a round trip to a worker costs more. */
 const MIN_SPREAD = 64;
-/** Checks made ahead and not yet asked for that are kept: about four of the ledger's batches. */
-const MAX_AHEAD = 4096;
+/**
+ * Checks made ahead and not yet asked for that are kept (each holds its message, about a KiB):
+ * a ledger batch of 256 messages holds 1,024 receipts at 4 per message, more under heavy group
+ * commit. The oldest go first, never those of the batch being handed over.
+ */
+const MAX_AHEAD = 16_384;
+/** A thread that has not answered a batch in this long is ended and its batch checked here. */
+const WORKER_ANSWER_TIMEOUT_MS = 10_000;
 
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
@@ -36,7 +42,8 @@ function keyOf(raw) {
   let key = keys.get(id);
   if (!key) {
     key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
-    if (keys.size < 1024) keys.set(id, key);
+    if (keys.size >= 64) keys.clear();
+    keys.set(id, key);
   }
   return key;
 }
@@ -80,7 +87,7 @@ export const DEFAULT_VERIFY_THREADS = 1;
 
 export class SignatureCheckPool {
   private readonly workers: Array<Worker | undefined>;
-  private readonly pending = new Map<number, { worker: number; done: Pending }>();
+  private readonly pending = new Map<number, { worker: Worker; done: Pending; timer: NodeJS.Timeout }>();
   private readonly local = createNodeSignatureCheck();
   /** Checks made ahead, by signature; an answer is used only for the same message and key. */
   private readonly ahead = new Map<string, { check: SignatureToCheck; holds: Promise<boolean> }>();
@@ -105,7 +112,12 @@ export class SignatureCheckPool {
    */
   checkAhead(batch: readonly SignatureToCheck[]): void {
     if (this.closed) return;
-    const fresh = batch.filter((s) => s.signature.length === 64 && !this.ahead.has(keyOf(s)));
+    const fresh = batch.filter((s) => s.signature.length === 64 && !this.ahead.has(keyOf(s))).slice(0, MAX_AHEAD);
+    // Room for this batch: the answers made longest ago (never asked for: their receipts failed an earlier check) go.
+    for (const key of this.ahead.keys()) {
+      if (this.ahead.size + fresh.length <= MAX_AHEAD) break;
+      this.ahead.delete(key);
+    }
     const size = Math.ceil(fresh.length / this.workers.length);
     for (let w = 0; w < this.workers.length; w++) {
       const share = fresh.slice(w * size, (w + 1) * size);
@@ -115,10 +127,6 @@ export class SignatureCheckPool {
         holds.catch(() => undefined);
         this.ahead.set(keyOf(check), { check, holds });
       });
-    }
-    for (const key of this.ahead.keys()) {
-      if (this.ahead.size <= MAX_AHEAD) break;
-      this.ahead.delete(key);
     }
   }
 
@@ -151,34 +159,60 @@ export class SignatureCheckPool {
     return s.signature.length === 64 && this.local(s.signature, s.message, s.publicKey);
   }
 
+  /** Check `batch` here, between pauses. */
+  private async checkHere(batch: readonly SignatureToCheck[]): Promise<boolean[]> {
+    const holds: boolean[] = [];
+    for (const s of batch) {
+      const paused = this.pause?.();
+      if (paused) await paused;
+      holds.push(await this.checkOne(s));
+    }
+    return holds;
+  }
+
   private async checkNow(batch: readonly SignatureToCheck[]): Promise<boolean[]> {
     const shares = batch.length < MIN_SPREAD ? 1 : this.workers.length + 1;
     const size = Math.ceil(batch.length / shares);
-    const remote = Array.from({ length: shares - 1 }, (_, w) => this.send(w, batch.slice((w + 1) * size, (w + 2) * size)));
+    // A share a thread could not check (it died, or did not answer) is checked here instead.
+    const remote = Array.from({ length: shares - 1 }, (_, w) => {
+      const share = batch.slice((w + 1) * size, (w + 2) * size);
+      return this.send(w, share).then((holds) => Array.from(holds, (h) => h === 1), () => this.checkHere(share));
+    });
     // The calling thread's share runs while the workers check theirs.
-    const own: boolean[] = [];
-    for (const s of batch.slice(0, size)) {
-      const paused = this.pause?.();
-      if (paused) await paused;
-      own.push(s.signature.length === 64 && this.local(s.signature, s.message, s.publicKey));
-    }
-    const theirs = await Promise.all(remote);
-    return own.concat(...theirs.map((holds) => Array.from(holds, (h) => h === 1)));
+    const own = await this.checkHere(batch.slice(0, size));
+    return own.concat(...(await Promise.all(remote)));
   }
 
-  /** Stop the workers; checks in progress fail. */
+  /** Stop the workers; checks in progress are finished on the calling thread. */
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all(this.workers.map((w) => w?.terminate()));
   }
 
+  /** The answers of thread `w` for `batch` (only 64-byte signatures are sent: any other is false). */
   private send(w: number, batch: readonly SignatureToCheck[]): Promise<Uint8Array> {
-    if (batch.length === 0) return Promise.resolve(new Uint8Array(0));
-    const packed = pack(this.nextId++, batch);
+    const sized = batch.filter((s) => s.signature.length === 64);
+    if (sized.length === 0) return Promise.resolve(new Uint8Array(batch.length));
+    const packed = pack(this.nextId++, sized);
     const worker = this.worker(w);
-    return new Promise<Uint8Array>((resolve, reject) => {
-      this.pending.set(packed.id, { worker: w, done: { resolve, reject } });
+    const answered = new Promise<Uint8Array>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(packed.id);
+        reject(new ChioError('TIMEOUT', `signature check thread did not answer in ${WORKER_ANSWER_TIMEOUT_MS} ms`));
+        void worker.terminate();
+      }, WORKER_ANSWER_TIMEOUT_MS);
+      timer.unref();
+      this.pending.set(packed.id, { worker, done: { resolve, reject }, timer });
       worker.postMessage(packed, [packed.bytes.buffer, packed.offsets.buffer, packed.keyIndex.buffer]);
+    });
+    if (sized.length === batch.length) return answered;
+    return answered.then((holds) => {
+      const all = new Uint8Array(batch.length);
+      let k = 0;
+      batch.forEach((s, i) => {
+        if (s.signature.length === 64) all[i] = holds[k++]!;
+      });
+      return all;
     });
   }
 
@@ -190,19 +224,23 @@ export class SignatureCheckPool {
     worker.unref();
     worker.on('message', ({ id, holds }: { id: number; holds: Uint8Array }) => {
       const p = this.pending.get(id);
+      if (!p) return;
       this.pending.delete(id);
-      p?.done.resolve(holds);
+      clearTimeout(p.timer);
+      p.done.resolve(holds);
     });
-    // A worker that failed is replaced at the next batch; its checks in progress fail (the batch is integrated again).
+    // A worker that failed is replaced at the next batch; what it was checking fails here, and is checked by the caller instead.
     const fail = (err: Error) => {
       if (this.workers[w] === worker) this.workers[w] = undefined;
       for (const [id, p] of this.pending) {
-        if (p.worker !== w) continue;
+        if (p.worker !== worker) continue;
         this.pending.delete(id);
+        clearTimeout(p.timer);
         p.done.reject(new ChioError('INTERNAL', `signature check thread failed: ${err.message}`, { cause: err }));
       }
     };
     worker.on('error', fail);
+    worker.on('messageerror', fail);
     worker.on('exit', (code) => fail(new Error(`exited with code ${code}`)));
     this.workers[w] = worker;
     return worker;

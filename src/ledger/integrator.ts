@@ -25,7 +25,7 @@ import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { ChioError } from '../errors/index.js';
 import { createNodeSignatureCheck } from '../crypto/ed25519.js';
-import { SignatureCheckPool } from '../crypto/ed25519-pool.js';
+import { SignatureCheckPool, type SignatureToCheck } from '../crypto/ed25519-pool.js';
 import { claimedSignedBody } from '../receipt/verify.js';
 import { splitReceiptMessage } from '../store/receipt-message.js';
 import { sha256Hex } from '../crypto/sha256.js';
@@ -105,10 +105,24 @@ export class Integrator {
    * that they are checked while the batch before it is written; integrate(batch) then uses
    * those answers. Nothing is decided here.
    */
-  checkAhead(batch: readonly StoredMessage[]): void {
-    if (!this.pool) return;
-    const claimed = batch.flatMap((m) => splitReceiptMessage(m.data).map(claimedSignedBody));
-    this.pool.checkAhead(claimed.filter((s) => s !== undefined));
+  async checkAhead(batch: readonly StoredMessage[]): Promise<void> {
+    const pool = this.pool;
+    if (!pool) return;
+    // Read in slices, between pauses: in `chio up` this event loop also answers Checks.
+    let slice: SignatureToCheck[] = [];
+    for (const m of batch) {
+      for (const data of splitReceiptMessage(m.data)) {
+        const paused = this.checks.pause?.();
+        if (paused) await paused;
+        const claimed = claimedSignedBody(data, this.checks.kernelKeys);
+        if (claimed) slice.push(claimed);
+        if (slice.length >= TILE_WIDTH) {
+          pool.checkAhead(slice);
+          slice = [];
+        }
+      }
+    }
+    pool.checkAhead(slice);
   }
 
   /** Stop the signature check threads, if any. */

@@ -270,7 +270,7 @@ export class Ledger {
     const close = async () => {
       const closed = batch;
       batch = [];
-      this.integrator.checkAhead(closed);
+      void this.integrator.checkAhead(closed).catch((err: unknown) => this.opts.log.warn({ err: String(err) }, 'signatures not checked ahead; checked with their batch'));
       // A batch that failed stops the loop here (the caller resumes from the committed state).
       await integrating;
       integrating = this.integrator.integrate(closed).then(() => undefined, (err: unknown) => {

@@ -64,15 +64,17 @@ export function readReceiptBytes(bytes: Uint8Array, kernelKeys: KernelKeys, idOf
 /**
  * What receipt bytes claim to be signed, by whom, checking none of it: for checking signatures
  * ahead of time (the ledger checks the next batch's on other threads while it writes this
- * one). Undefined when the bytes do not parse as a receipt. Nothing here is to be trusted;
+ * one). Undefined when the bytes do not parse as a receipt, or name a kernel key that
+ * `kernelKeys` does not trust (its signature would never be checked). Nothing here is to be trusted;
  * a signature check of the same signature, message and key answers the same, which is all
  * such a check ahead of time may be used for.
  */
-export function claimedSignedBody(bytes: Uint8Array): SignedBody | undefined {
+export function claimedSignedBody(bytes: Uint8Array, kernelKeys: KernelKeys): SignedBody | undefined {
   try {
     if (bytes.length > MAX_RECEIPT_BYTES) return undefined;
     const text = UTF8_DECODER.decode(bytes);
     const receipt = toReceipt(JSON.parse(text));
+    checkKernelKey(kernelKeys, receipt.kernel_key, receipt.time);
     const message = cutBodyBytes(text, receipt);
     return message && { signature: fromBase64(receipt.signature), message, publicKey: kernelPublicKey(receipt.kernel_key) };
   } catch {

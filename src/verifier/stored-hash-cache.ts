@@ -4,6 +4,7 @@
  * from a tile above level 0 means hashing up to 2^TILE_HEIGHT - 1 nodes (with the portable
  * SHA-256), which a hot proof path cannot pay on every request. Bounded; oldest go first.
  */
+import { ChioError } from '../errors/index.js';
 import type { Hash, HashReader } from '../tlog/index.js';
 
 /** Stored hashes kept: 64 Ki × 32 bytes plus map overhead, about 8 MiB. */
@@ -29,8 +30,10 @@ export class StoredHashCache {
       }
       if (missing.length > 0) {
         const read = await reader(missing);
-        // A reader that broke its contract fails this caller (tlog checks every answer), not every later one.
-        if (read.length !== missing.length || !read.every((h) => h instanceof Uint8Array && h.length === 32)) return read;
+        // A reader that broke its contract fails this caller, and nothing it said is kept.
+        if (read.length !== missing.length || !read.every((h) => h instanceof Uint8Array && h.length === 32)) {
+          throw new ChioError('INTERNAL', `hash reader returned ${read.length} values for ${missing.length} indexes`);
+        }
         missing.forEach((x, i) => {
           found.set(x, read[i]!);
           this.remember(x, read[i]!);

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { LANE_FILL, ReceiptLanes, laneChainIds } from '../../../src/chain/lanes.js';
+import { LANE_FILL, LANE_STALL_MS, ReceiptLanes, laneChainIds } from '../../../src/chain/lanes.js';
 import { ReceiptPublisher } from '../../../src/chain/publisher.js';
 import { RECEIPTS_STREAM, receiptSubject } from '../../../src/store/resources.js';
 import { draftOf } from '../receipt/helpers.js';
@@ -56,6 +56,18 @@ describe('ReceiptLanes', () => {
       expect(perLane.map((c) => c.length)).toEqual([LANE_FILL + 2, LANE_FILL + 2, LANE_FILL + 2]);
       expect(new Set(perLane.flat().map((r) => r.id))).toEqual(new Set(stored.map((r) => r.id)));
       expect(perLane.flat()).toHaveLength(count);
+    });
+
+    it('passes over a lane whose message is stalled, though it has room', async () => {
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      const lanes = lanesOn(fake, 2);
+      await lanes.open();
+      fake.publishFaults.push('hang');
+      const hung = lanes.store(draftOf(0), Date.now() + 100);
+      await new Promise((r) => setTimeout(r, LANE_STALL_MS + 10));
+      await Promise.all([1, 2, 3].map((i) => lanes.store(draftOf(i), soon()).stored));
+      expect(chainOf(fake, 'node-a-1').map((r) => r.seq)).toEqual([1, 2, 3]);
+      await expect(hung.stored).rejects.toThrow();
     });
 
     it('resumes every lane from its own head after a restart', async () => {

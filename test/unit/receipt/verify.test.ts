@@ -4,7 +4,7 @@ import { type ChioErrorCode, isChioError } from '../../../src/errors/index.js';
 import { toBase64 } from '../../../src/encoding.js';
 import { canonicalBytes, canonicalize } from '../../../src/receipt/jcs.js';
 import { GENESIS_PREV, MAX_RECEIPT_BYTES, receiptBytes, type Receipt, type ReceiptBody } from '../../../src/receipt/receipt.js';
-import { checkChainLink, verifyReceipt, verifyReceiptBytes } from '../../../src/receipt/verify.js';
+import { checkChainLink, claimedSignedBody, readReceiptBytes, verifyReceipt, verifyReceiptBytes } from '../../../src/receipt/verify.js';
 import { parseVerifierKey } from '../../../src/tlog/index.js';
 import {
   bodyOf, chainOf, draftOf, expectCode, fromUtf8, kernelOf, signBody, signReceipt, thrownCode, utf8,
@@ -309,5 +309,18 @@ describe('checkChainLink', () => {
       expectCode(() => checkChainLink({ seq: 2, id: c1.id }, c3), 'CHAIN_BROKEN');
       expectCode(() => checkChainLink({ seq: 2, id: c2.id }, { ...c3, prev: GENESIS_PREV }), 'CHAIN_BROKEN');
     });
+  });
+});
+
+describe('claimedSignedBody', () => {
+  it('hands over what readReceiptBytes would check the signature of', () => {
+    expect(claimedSignedBody(R1_BYTES, TRUSTED)).toEqual(readReceiptBytes(R1_BYTES, TRUSTED).signed);
+  });
+
+  it('claims nothing for bytes that are not a receipt, are too large, or name a key not trusted', () => {
+    expect(claimedSignedBody(utf8('not json'), TRUSTED)).toBeUndefined();
+    expect(claimedSignedBody(utf8('{"schema":"chio.receipt.v1"}'), TRUSTED)).toBeUndefined();
+    expect(claimedSignedBody(new Uint8Array(MAX_RECEIPT_BYTES + 1), TRUSTED)).toBeUndefined();
+    expect(claimedSignedBody(R1_BYTES, [OTHER.verifierKey])).toBeUndefined();
   });
 });
