@@ -14,13 +14,10 @@ import { Worker } from 'node:worker_threads';
 import { ChioError } from '../errors/index.js';
 import { createNodeSignatureCheck } from './ed25519.js';
 import { bytesEqual } from '../encoding.js';
+import { signatureHolds, type SignedBody } from '../receipt/verify.js';
 
-/** What one check needs: a 64-byte signature, the message, the 32-byte public key. */
-export interface SignatureToCheck {
-  signature: Uint8Array;
-  message: Uint8Array;
-  publicKey: Uint8Array;
-}
+/** What one check needs: a signature (only 64 bytes can hold), the message, the 32-byte public key. */
+export type SignatureToCheck = SignedBody;
 
 /** A batch this small is checked on the calling thread: a round trip to a worker costs more. */
 const MIN_SPREAD = 64;
@@ -142,7 +139,7 @@ export class SignatureCheckPool {
       // An answer made ahead that failed (a thread died) is made again here.
       const ahead = answer && (await answer.catch(() => undefined));
       if (ahead !== undefined) this.answeredAhead++;
-      holds.push(ahead ?? (answer ? await this.checkOne(batch[holds.length]!) : checked[k++]!));
+      holds.push(ahead ?? (answer ? signatureHolds(batch[holds.length]!, this.local) : checked[k++]!));
     }
     return holds;
   }
@@ -155,17 +152,13 @@ export class SignatureCheckPool {
     return bytesEqual(made.check.message, s.message) && bytesEqual(made.check.publicKey, s.publicKey) ? made.holds : undefined;
   }
 
-  private async checkOne(s: SignatureToCheck): Promise<boolean> {
-    return s.signature.length === 64 && this.local(s.signature, s.message, s.publicKey);
-  }
-
   /** Check `batch` here, between pauses. */
   private async checkHere(batch: readonly SignatureToCheck[]): Promise<boolean[]> {
     const holds: boolean[] = [];
     for (const s of batch) {
       const paused = this.pause?.();
       if (paused) await paused;
-      holds.push(await this.checkOne(s));
+      holds.push(signatureHolds(s, this.local));
     }
     return holds;
   }

@@ -24,7 +24,7 @@ import { ChioError, type ChioErrorCode } from '../errors/index.js';
 import { fromBase64 } from '../encoding.js';
 import { canonicalBytes } from '../receipt/jcs.js';
 import { GENESIS_PREV, MAX_RECEIPT_BYTES, receiptBodyBytes, receiptIdOf, toReceiptBody, type Receipt } from '../receipt/receipt.js';
-import { checkChainLink, nobleSignatureCheck, toReceipt, verifyReceipt } from '../receipt/verify.js';
+import { checkChainLink, nobleSignatureCheck, signatureHolds, signatureInvalid, toReceipt, verifyReceipt } from '../receipt/verify.js';
 import { checkKernelKey } from '../receipt/kernel-trust.js';
 import { checkRecord, leafHash, openCheckpoint, parseVerifierKey, type Checkpoint } from '../tlog/index.js';
 import { parseTlogProof, type TlogProof } from './tlog-proof.js';
@@ -139,8 +139,8 @@ function checkReceipt(receipt: Receipt, previous: unknown, trust: ProofTrust, ru
   });
   run('receipt.signature', 'the signature verifies with the kernel key the receipt names', () => {
     const { publicKey } = parseVerifierKey(receipt.kernel_key);
-    const signature = fromBase64(receipt.signature);
-    if (signature.length !== 64 || !nobleSignatureCheck(signature, body, publicKey)) throw new ChioError('SIGNATURE_INVALID', 'receipt signature is invalid');
+    const signed = { signature: fromBase64(receipt.signature), message: body, publicKey };
+    if (!signatureHolds(signed, nobleSignatureCheck)) throw signatureInvalid();
   });
   run('receipt.chain', 'seq and prev agree', () => {
     if ((receipt.seq === 1) !== (receipt.prev === GENESIS_PREV)) throw new ChioError('CHAIN_BROKEN', receipt.seq === 1 ? 'seq 1 must have prev 64 zeros' : `seq ${receipt.seq} cannot start a chain`);
