@@ -9,7 +9,7 @@
  * and so is the hash that names the receipt, so this file imports no node: module.
  */
 import { toBase64 } from '../encoding.js';
-import { canonicalize } from './jcs.js';
+import { canonicalize, sortedKeys } from './jcs.js';
 import { receiptBodyBytes, receiptIdOf, type Receipt, type ReceiptBody } from './receipt.js';
 
 /** An Ed25519 private key, as far as signing receipts needs one. */
@@ -40,11 +40,23 @@ const encoder = new TextEncoder();
  * property test holds the two together.
  */
 export function signReceiptToBytes(body: ReceiptBody, signer: ReceiptSigner, idOf: ReceiptIdHash = receiptIdOf): { receipt: Receipt; bytes: Uint8Array } {
-  const members = Object.keys(body).sort().map((name): [string, string] => [name, `${canonicalize(name)}:${canonicalize((body as unknown as Record<string, unknown>)[name])}`]);
-  const bodyBytes = encoder.encode(`{${members.map(([, m]) => m).join(',')}}`);
+  const record = body as unknown as Record<string, unknown>;
+  const names = sortedKeys(body);
+  const members = names.map((name) => `${canonicalize(name)}:${canonicalize(record[name])}`);
+  const bodyBytes = encoder.encode(`{${members.join(',')}}`);
   const id = idOf(bodyBytes);
   const signature = toBase64(signer.sign(bodyBytes));
-  const all: Array<[string, string]> = [...members, ['id', `"id":${canonicalize(id)}`], ['signature', `"signature":${canonicalize(signature)}`]];
-  all.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return { receipt: { ...body, id, signature }, bytes: encoder.encode(`{${all.map(([, m]) => m).join(',')}}`) };
+  // The receipt: the body's members with `id` and `signature` each before the first name
+  // that sorts after it ("id" < "signature", so one pass places both).
+  const extra = [
+    ['id', `"id":${canonicalize(id)}`],
+    ['signature', `"signature":${canonicalize(signature)}`],
+  ] as const;
+  let text = '{';
+  let next = 0;
+  for (let i = 0; i <= names.length; i++) {
+    for (; next < extra.length && (i === names.length || extra[next]![0] < names[i]!); next++) text += `${text.length > 1 ? ',' : ''}${extra[next]![1]}`;
+    if (i < names.length) text += `${text.length > 1 ? ',' : ''}${members[i]!}`;
+  }
+  return { receipt: { ...body, id, signature }, bytes: encoder.encode(`${text}}`) };
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { canonicalBytes, canonicalize, DEFAULT_MAX_JCS_BYTES, MAX_JCS_DEPTH, parseCanonical } from '../../../src/receipt/jcs.js';
 import { isChioError } from '../../../src/errors/index.js';
 
@@ -252,6 +253,42 @@ describe('canonicalize', () => {
     it('accepts the same object twice when it is not a cycle', () => {
       const shared = { x: 1 };
       expect(canonicalize({ a: shared, b: [shared] })).toBe('{"a":{"x":1},"b":[{"x":1}]}');
+    });
+  });
+
+  describe('when given any JSON value (fast-check)', () => {
+    // The definition, spelled the slow way: members sorted by the default sort (UTF-16 code
+    // units), every string as JSON.stringify quotes it. canonicalize takes shortcuts for small
+    // objects and plain strings; they must not change a byte.
+    const reference = (v: unknown): string => {
+      if (Array.isArray(v)) return `[${v.map(reference).join(',')}]`;
+      if (v !== null && typeof v === 'object') {
+        const o = v as Record<string, unknown>;
+        return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${reference(o[k])}`).join(',')}}`;
+      }
+      return JSON.stringify(v);
+    };
+    const wellFormed = (s: string) => s.isWellFormed();
+    const key = fc.oneof(fc.string({ unit: 'binary', maxLength: 6 }).filter(wellFormed), fc.constantFrom('id', 'signature', 'seq', 'a', 'B', '_', '\u20ac', '\ud83d\ude00', '\ufb33'));
+    const text = fc.oneof(fc.string({ unit: 'binary', maxLength: 12 }).filter(wellFormed), fc.string({ maxLength: 12 }), fc.constantFrom('"', '\\', '\u007f', '\u001f', ' ~'));
+    const json = fc.letrec((tie) => ({
+      value: fc.oneof({ depthSize: 'small' }, text, fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.constant(null), tie('array'), tie('object')),
+      array: fc.array(tie('value'), { maxLength: 4 }),
+      // Up to 24 members: both the insertion sort (16 or fewer) and the default sort.
+      object: fc.dictionary(key, tie('value'), { maxKeys: 24 }),
+    })).value;
+
+    it('is the sorted, JSON.stringify-quoted text', () => {
+      fc.assert(fc.property(json, (v) => {
+        expect(canonicalize(v)).toBe(reference(v));
+      }), { numRuns: 2000 });
+    });
+
+    it('sorts 1 to 24 member names as the default sort does', () => {
+      fc.assert(fc.property(fc.uniqueArray(key, { minLength: 1, maxLength: 24 }), (names) => {
+        const o = Object.fromEntries(names.map((n, i) => [n, i]));
+        expect(canonicalize(o)).toBe(reference(o));
+      }), { numRuns: 2000 });
     });
   });
 
