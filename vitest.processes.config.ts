@@ -10,6 +10,7 @@ export const PROCESS_SUITES = [
   'test/integration/ledger-kill9.test.ts',
   'test/integration/ledger-standby.test.ts',
   'test/reliability/authz-killed.test.ts',
+  'test/reliability/authz-workers.test.ts',
   'test/reliability/nats-dies.test.ts',
   'test/reliability/jetstream-cluster.test.ts',
 ];

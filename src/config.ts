@@ -19,6 +19,9 @@ export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..
 export const DEFAULT_LANES = 16;
 export const MAX_LANES = 64;
 
+/** Most `chio authz` worker processes (CHIO_AUTHZ_WORKERS). */
+export const MAX_AUTHZ_WORKERS = 16;
+
 /** The demo policy set shipped with Chio (SPEC §8): the default for CHIO_POLICIES. */
 export const DEMO_POLICIES = resolve(PACKAGE_ROOT, 'deploy/policies');
 
@@ -65,6 +68,8 @@ const SETTINGS = {
   // Up to 60 characters: a lane adds `-<n>` and a chain id is at most 64 (a NATS subject token).
   chainId: ['CHIO_CHAIN_ID', z.string().regex(/^[A-Za-z0-9_-]{1,60}$/, 'must match [A-Za-z0-9_-]{1,60}').optional()],
   lanes: ['CHIO_LANES', z.coerce.number().int().min(1).max(MAX_LANES).default(DEFAULT_LANES)],
+  // Processes of `chio authz`, one per core it may use (authz/workers.ts); each adds `-w<k>` to the chain id.
+  authzWorkers: ['CHIO_AUTHZ_WORKERS', z.coerce.number().int().min(1).max(MAX_AUTHZ_WORKERS).default(1)],
   // The ledger's id in the writer lease; unique per replica (a pod name). A ledger restarted
   // with the same id takes its lease back at once instead of after the lease TTL.
   ledgerId: ['CHIO_LEDGER_ID', z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must match [A-Za-z0-9._-]{1,128}').optional()],
@@ -102,12 +107,25 @@ export function loadConfig(options: LoadConfigOptions = {}): ChioConfig {
   if (unknown.length > 0) throw new ChioError('CONFIG_INVALID', `unknown setting(s) in ${options.configFile}: ${unknown.join(', ')}`);
   refuseHalfConfigured(out);
   const dataDir = out.dataDir as string;
-  return {
+  const config: ChioConfig = {
     ...(out as ChioConfig),
     keyDir: (out.keyDir as string | undefined) ?? resolve(dataDir, 'keys'),
     bind: (out.bind as string | undefined) ?? options.defaultBind ?? '0.0.0.0',
     chainId: (out.chainId as string | undefined) ?? defaultChainId(),
   };
+  refuseLongChainIds(config);
+  return config;
+}
+
+/**
+ * A chain id is a NATS subject token of at most 64 characters, and workers and lanes each add
+ * a suffix (`<chain id>-w<k>-<n>`): refuse a set-up whose longest chain id would not fit.
+ */
+export function refuseLongChainIds(config: Pick<ChioConfig, 'chainId' | 'authzWorkers' | 'lanes'>): void {
+  const longest = `${config.chainId}${config.authzWorkers > 1 ? `-w${config.authzWorkers - 1}` : ''}${config.lanes > 1 ? `-${config.lanes - 1}` : ''}`;
+  if (longest.length > 64) {
+    throw new ChioError('CONFIG_INVALID', `setting CHIO_CHAIN_ID: with ${config.authzWorkers} worker(s) and ${config.lanes} lane(s), chain id ${JSON.stringify(longest)} would be ${longest.length} characters, over 64; set a shorter CHIO_CHAIN_ID`);
+  }
 }
 
 /**

@@ -26,6 +26,8 @@ export interface HttpServerOptions {
   /** Returns undefined when ready, else the reason it is not. */
   ready: Readiness;
   routes?: Route[];
+  /** The text of `/metrics`; this process's registry unless given (authz workers: their sum). */
+  metrics?: () => Promise<string>;
   /** HTTPS instead of HTTP; with a client CA, only clients with a certificate it signed. */
   tls?: ListenerTls;
 }
@@ -151,7 +153,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, opts: HttpServe
     return reason === undefined ? sendJson(res, 200, { status: 'ready' }) : sendJson(res, statusOf('UNAVAILABLE').http, { status: 'not ready', reason });
   }
   if (req.method === 'GET' && url.pathname === '/metrics') {
-    const text = await registry.metrics();
+    const text = await (opts.metrics ?? (() => registry.metrics()))();
     res.writeHead(200, { 'content-type': registry.contentType });
     res.end(text);
     return;

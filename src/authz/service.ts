@@ -22,9 +22,9 @@ import { startServiceHealth } from '../health/service-health.js';
 import type { ServiceReadiness } from '../health/readiness.js';
 import { PolicyArchiver } from './policy-archiver.js';
 
-export interface RunningAuthz {
+/** Authz without its HTTP side: what an authz worker runs (workers.ts). */
+export interface AuthzCore {
   readonly grpcPort: number;
-  readonly httpPort: number;
   /** The chains this process writes: one per lane (CHIO_LANES). */
   readonly chains: readonly string[];
   readonly policyHash: string;
@@ -34,7 +34,34 @@ export interface RunningAuthz {
   stop(): Promise<void>;
 }
 
+export interface RunningAuthz extends AuthzCore {
+  readonly httpPort: number;
+}
+
+/** `chio authz`: the gRPC Check server and the HTTP side (/health, /ready, /metrics). */
 export async function startAuthz(config: ChioConfig, nc: NatsConnection, log: Logger): Promise<RunningAuthz> {
+  const core = await startAuthzCore(config, nc, log);
+  const tls = loadListenerTls(config);
+  const http = await startHttpServer({ bind: config.bind, port: config.httpPort, log, ready: () => core.readiness.reason(), ...(tls ? { tls } : {}) });
+  log.info({ http: http.port }, 'authz HTTP listening');
+  return {
+    grpcPort: core.grpcPort,
+    httpPort: http.port,
+    chains: core.chains,
+    get policyHash() {
+      return core.policyHash;
+    },
+    policies: core.policies,
+    readiness: core.readiness,
+    async stop() {
+      await core.stop();
+      await http.stop();
+    },
+  };
+}
+
+/** The gRPC Check server, its decision pipeline and its receipt chains, without HTTP. */
+export async function startAuthzCore(config: ChioConfig, nc: NatsConnection, log: Logger): Promise<AuthzCore> {
   const kernel = loadKey(config.keyDir, 'kernel');
   const tls = loadListenerTls(config);
   const archiver = new PolicyArchiver(await openPolicyArchive(nc, config.replicas), log);
@@ -64,11 +91,9 @@ export async function startAuthz(config: ChioConfig, nc: NatsConnection, log: Lo
   const ready = () => health.readiness.reason();
   policies.start();
   const grpcServer = await startGrpcServer({ bind: config.bind, port: config.grpcPort, handler, ready, ...(tls ? { tls } : {}) });
-  const http = await startHttpServer({ bind: config.bind, port: config.httpPort, log, ready, ...(tls ? { tls } : {}) });
-  log.info({ grpc: grpcServer.port, http: http.port, tls: tlsMode(tls) }, 'authz listening');
+  log.info({ grpc: grpcServer.port, tls: tlsMode(tls) }, 'authz listening');
   return {
     grpcPort: grpcServer.port,
-    httpPort: http.port,
     chains: publisher.chains,
     get policyHash() {
       return policies.current().hash;
@@ -83,7 +108,6 @@ export async function startAuthz(config: ChioConfig, nc: NatsConnection, log: Lo
       await publisher.drain();
       revocations.stop();
       health.stop();
-      await http.stop();
     },
   };
 }

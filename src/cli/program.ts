@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ChioError, statusOf } from '../errors/index.js';
-import { DEFAULT_GRPC_PORT, DEFAULT_VERIFIER_PORT, loadConfig, type ChioConfig } from '../config.js';
+import { DEFAULT_GRPC_PORT, DEFAULT_VERIFIER_PORT, MAX_AUTHZ_WORKERS, loadConfig, refuseLongChainIds, type ChioConfig } from '../config.js';
 import { durationSeconds } from '../time.js';
 import { createLogger } from '../log.js';
 import { generateKeys, loadKey, loadKeyFile, loadVerifierKey } from '../keys.js';
@@ -46,6 +46,42 @@ async function runUntilSignal(service: Stoppable, log: ReturnType<typeof createL
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   });
+}
+
+/**
+ * `chio authz`: one process, or with workers a primary (HTTP side) and the workers it starts
+ * (authz/workers.ts), each a process running this same command.
+ */
+async function runAuthz(cmd: Command, workersFlag: number | undefined): Promise<void> {
+  const { startAuthz, startAuthzCore } = await import('../authz/service.js');
+  const workers = await import('../authz/workers.js');
+  const index = workers.authzWorkerIndex();
+  if (index !== undefined) {
+    let channel: { close(): void } | undefined;
+    await runService(cmd, async (cfg, nc, log) => {
+      const authz = await startAuthzCore({ ...cfg, chainId: workers.workerChainId(cfg.chainId, index) }, nc, log.child({ worker: index }));
+      // Without its primary nobody answers /ready or restarts it: stop as on SIGTERM.
+      channel = workers.serveWorker(() => authz.readiness.reason(), () => process.kill(process.pid, 'SIGTERM'));
+      return authz;
+    }, 'authz');
+    channel?.close();
+    return;
+  }
+  const cfg = config(cmd, '0.0.0.0');
+  const count = workersFlag ?? cfg.authzWorkers;
+  if (count === 1) return runService(cmd, startAuthz, 'authz');
+  refuseLongChainIds({ ...cfg, authzWorkers: count });
+  if (!cfg.natsUrl) throw new ChioError('CONFIG_INVALID', 'chio authz needs NATS_URL (`chio up` starts an embedded NATS for you)');
+  const log = createLogger(cfg.logLevel, 'chio', { format: cfg.logFormat }).child({ service: 'authz' });
+  const primary = await workers.startAuthzWorkers(cfg, count, log);
+  void primary.failedAtStart.then((code) => process.exit(code));
+  await runUntilSignal(primary, log);
+}
+
+function parseWorkers(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_AUTHZ_WORKERS) throw new InvalidArgumentError(`a whole number from 1 to ${MAX_AUTHZ_WORKERS}`);
+  return n;
 }
 
 async function runService(cmd: Command, start: (cfg: ChioConfig, nc: Awaited<ReturnType<typeof connectNats>>, log: ReturnType<typeof createLogger>) => Promise<Stoppable>, name: string) {
@@ -125,7 +161,9 @@ export function buildProgram(): Command {
     process.stdout.write(welcome(cfg, chio, welcomeToken(cfg)));
     await runUntilSignal(chio, log);
   });
-  program.command('authz').description('run the gRPC ext_authz server').action(async (_o, cmd: Command) => runService(cmd, (await import('../authz/service.js')).startAuthz, 'authz'));
+  program.command('authz').description('run the gRPC ext_authz server')
+    .option('--workers <n>', `processes taking Checks, one per core to use, 1-${MAX_AUTHZ_WORKERS} (default: CHIO_AUTHZ_WORKERS, else 1)`, parseWorkers)
+    .action(async (o: { workers?: number }, cmd: Command) => runAuthz(cmd, o.workers));
   program.command('ledger').description('run the ledger (integrates receipts, publishes checkpoints)').action(async (_o, cmd: Command) => runService(cmd, (await import('../ledger/service.js')).startLedger, 'ledger'));
   program.command('verifier').description('run the verifier HTTP API').action(async (_o, cmd: Command) => runService(cmd, (await import('../verifier/service.js')).startVerifier, 'verifier'));
 

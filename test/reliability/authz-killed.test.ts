@@ -14,21 +14,16 @@
  * The seed is printed; CHIO_RELIABILITY_SEED=<seed> repeats a run's kill instants.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { startTestNats, tempDir, type TestNats } from '../support/nats.js';
-import { REPO_ROOT, testConfig } from '../support/chio.js';
+import type { TestNats } from '../support/nats.js';
+import { startLogStack, type LogStack } from '../support/log-stack.js';
 import { startLoad, isAnswer, seededRandom } from '../support/load.js';
 import { expectWellFormedChains, proveEach, quarantineReasons, storedReceipts, waitIntegrated } from '../support/stream-audit.js';
 import { startChioAuthz, type ChioAuthz } from '../../bench/lib/servers.js';
-import { connectNats } from '../../src/nats/connection.js';
-import { createLogger } from '../../src/log.js';
-import { generateKeys } from '../../src/keys.js';
 import { findFreePort } from '../../src/nats/server.js';
-import { startLedger, type RunningLedger } from '../../src/ledger/service.js';
-import { startVerifier, type RunningVerifier } from '../../src/verifier/service.js';
 import { demoToken } from '../../src/up.js';
 import type { ChioConfig } from '../../src/config.js';
 
@@ -37,32 +32,21 @@ const CLIENTS = 4;
 const CHAIN_ID = 'authz-killed';
 const LANES = 2;
 
+let stack: LogStack;
 let nats: TestNats;
 let nc: NatsConnection;
 let config: ChioConfig;
-let ledger: RunningLedger;
-let verifier: RunningVerifier;
+let verifier: LogStack['verifier'];
 let authz: ChioAuthz | undefined;
-let dataDir: string;
 
 beforeAll(async () => {
-  if (!existsSync(join(REPO_ROOT, 'dist/cli/program.js'))) throw new Error('bin/chio.js runs dist/: run `npm run build` first (npm ci does)');
-  nats = await startTestNats();
-  dataDir = tempDir('chio-authz-killed-');
-  config = testConfig(dataDir, nats.current.url, { CHIO_CHAIN_ID: CHAIN_ID });
-  generateKeys(config.keyDir, config.logOrigin);
-  nc = await connectNats({ servers: [nats.current.url], name: 'chio-authz-killed' });
-  const log = createLogger('silent');
-  ledger = await startLedger(config, nc, log);
-  verifier = await startVerifier(config, nc, log);
+  stack = await startLogStack('authz-killed', CHAIN_ID);
+  ({ nats, nc, config, verifier } = stack);
 });
 
 afterAll(async () => {
   await authz?.kill();
-  await ledger?.stop();
-  await verifier?.stop();
-  await nc?.drain();
-  await nats?.cleanup();
+  await stack?.stop();
 });
 
 describe('chio authz SIGKILLed at random instants under load', () => {

@@ -25,12 +25,16 @@ export interface Load {
   stop(): Promise<void>;
 }
 
-/** Valid Checks with the demo capability token from `clients` clients, until stop(). */
-export function startLoad(addr: string, token: string, clients: number, pauseOnErrorMs = 20, pauseMs = 0): Load {
+/**
+ * Valid Checks with the demo capability token from `clients` clients, until stop(). They share
+ * one HTTP/2 connection (grpc-js pools them) unless `ownConnection`, which gives this load its own.
+ */
+export function startLoad(addr: string, token: string, clients: number, pauseOnErrorMs = 20, pauseMs = 0, ownConnection = false): Load {
   const { authorizationClient } = loadChioProtos();
   const client = new authorizationClient(addr, grpc.credentials.createInsecure(), {
     'grpc.initial_reconnect_backoff_ms': 50,
     'grpc.max_reconnect_backoff_ms': 250,
+    ...(ownConnection ? { 'grpc.use_local_subchannel_pool': 1 } : {}),
   });
   let running = true;
   const load: Load = {

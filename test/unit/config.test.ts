@@ -18,9 +18,21 @@ describe('loadConfig', () => {
       ['CHIO_RECEIPT_TIMEOUT_MS', '0'], ['CHIO_CHAIN_ID', 'a.b'], ['CHIO_LOG_ORIGIN', 'has space'],
       // A lane adds -<n> to the chain id, which must stay a subject token of at most 64.
       ['CHIO_CHAIN_ID', 'c'.repeat(61)], ['CHIO_LANES', '0'], ['CHIO_LANES', '65'], ['CHIO_LANES', '1.5'],
+      ['CHIO_AUTHZ_WORKERS', '0'], ['CHIO_AUTHZ_WORKERS', '17'], ['CHIO_AUTHZ_WORKERS', 'two'],
     ])('%s=%j stops with a message naming the setting', (name, value) => {
       expect(() => loadConfig({ env: { [name]: value } })).toThrow(ChioError);
       expect(() => loadConfig({ env: { [name]: value } })).toThrow(name);
+    });
+  });
+
+  describe('when workers and lanes lengthen the chain id', () => {
+    // `<chain id>-w<k>-<n>`: 58 + "-w1" + "-15" is 64, the most a subject token may be.
+    it('takes the longest that fits', () => {
+      expect(loadConfig({ env: { CHIO_CHAIN_ID: 'c'.repeat(58), CHIO_AUTHZ_WORKERS: '2', CHIO_LANES: '16' } }).authzWorkers).toBe(2);
+    });
+
+    it('refuses one character more, naming CHIO_CHAIN_ID', () => {
+      expect(() => loadConfig({ env: { CHIO_CHAIN_ID: 'c'.repeat(59), CHIO_AUTHZ_WORKERS: '2', CHIO_LANES: '16' } })).toThrow(/CHIO_CHAIN_ID.*65 characters, over 64/);
     });
   });
 

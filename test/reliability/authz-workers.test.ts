@@ -1,0 +1,139 @@
+/**
+ * `chio authz --workers 2` (CHIO_AUTHZ_WORKERS): a primary and two worker processes sharing the
+ * gRPC port, run as an operator runs them (bin/chio.js), against a test nats-server, with the
+ * ledger and the verifier in this process. Under load from several connections:
+ *
+ *   - both workers answer, each on chains of its own (`<chain id>-w<k>-<lane>`), and every
+ *     chain is well formed (seq 1..n, each prev the one before) with nothing quarantined;
+ *   - the primary's /metrics is the workers' sum: it counts every allow answered;
+ *   - a SIGKILLed worker makes /ready say so, is started again under its index, and continues
+ *     its own chains past where it stopped;
+ *   - every allow is proven against the log; a stop (SIGTERM) stops every worker cleanly.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { startLogStack, type LogStack } from '../support/log-stack.js';
+import { startLoad, isAnswer, type Load, type Sent } from '../support/load.js';
+import { expectWellFormedChains, proveEach, quarantineReasons, storedReceipts, waitIntegrated } from '../support/stream-audit.js';
+import { startChioAuthz, type ChioAuthz } from '../../bench/lib/servers.js';
+import { demoToken } from '../../src/up.js';
+
+const CHAIN_ID = 'workers';
+const LANES = 2;
+
+let stack: LogStack;
+let authz: ChioAuthz | undefined;
+
+beforeAll(async () => (stack = await startLogStack('authz-workers', CHAIN_ID)));
+afterAll(async () => {
+  await authz?.kill();
+  await stack?.stop();
+});
+
+/** The pids of `pid`'s child processes, from /proc. */
+function childrenOf(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) children.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return children;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('chio authz with two workers', () => {
+  it('answers from both, each on its own chains, restarts a killed worker on them, and stops cleanly', async () => {
+    const { nats, nc, config, verifier } = stack;
+    authz = await startChioAuthz({
+      NATS_URL: nats.current.url,
+      CHIO_KEY_DIR: config.keyDir,
+      CHIO_POLICIES: config.policies,
+      CHIO_CHAIN_ID: CHAIN_ID,
+      CHIO_LANES: String(LANES),
+      CHIO_AUTHZ_WORKERS: '2',
+      CHIO_RECEIPT_TIMEOUT_MS: '1000',
+      CHIO_LOG_LEVEL: 'silent',
+    });
+    const primary = authz.process.pid!;
+    const workers = childrenOf(primary);
+    expect(workers, 'the primary started two workers').toHaveLength(2);
+
+    // Four connections of their own: the primary hands connections to the workers in turn.
+    const token = demoToken(config);
+    const run = async (ms: number, phase: number): Promise<Sent[]> => {
+      const loads: Load[] = Array.from({ length: 4 }, () => startLoad(`127.0.0.1:${authz!.port}`, token, 2, 20, 0, true));
+      for (const l of loads) l.phase = phase;
+      await sleep(ms);
+      await Promise.all(loads.map((l) => l.stop()));
+      return loads.flatMap((l) => l.sent);
+    };
+
+    const before = await run(1_500, 0);
+    const allowsBefore = before.filter(isAnswer).filter((s) => s.answer.verdict === 'allow');
+    expect(allowsBefore.length).toBeGreaterThan(0);
+    expect(await authz.counter('chio_decisions_total', { verdict: 'allow' }), "the primary's /metrics sums the workers'").toBe(allowsBefore.length);
+
+    await waitIntegrated(nc);
+    const headBefore = new Map<string, number>();
+    for (const { receipt } of await storedReceipts(nc)) headBefore.set(receipt.chain, Math.max(headBefore.get(receipt.chain) ?? 0, receipt.seq));
+    const workerOfChain = (chain: string) => Number(/^workers-w(\d+)-\d+$/.exec(chain)?.[1] ?? -1);
+    expect(new Set([...headBefore.keys()].map(workerOfChain)), 'both workers stored receipts, each on its own chains').toEqual(new Set([0, 1]));
+
+    // Kill a worker: /ready says which one is missing until it is back.
+    process.kill(workers[0]!, 'SIGKILL');
+    let notReady: string | undefined;
+    for (let i = 0; i < 40 && !notReady; i++) {
+      const res = await fetch(`http://127.0.0.1:${authz.httpPort}/ready`);
+      if (res.status === 503) notReady = ((await res.json()) as { reason: string }).reason;
+      else await sleep(20);
+    }
+    expect(notReady).toMatch(/^worker \d: (not running|did not answer|is not reachable)$/);
+    const killedIndex = Number(/^worker (\d)/.exec(notReady!)![1]);
+    for (let i = 0; i < 200; i++) {
+      if ((await fetch(`http://127.0.0.1:${authz.httpPort}/ready`)).ok) break;
+      await sleep(50);
+    }
+    expect((await fetch(`http://127.0.0.1:${authz.httpPort}/ready`)).ok, 'ready again once the worker is back').toBe(true);
+    expect(childrenOf(primary), 'two workers again, the killed one replaced').toHaveLength(2);
+    expect(childrenOf(primary)).not.toContain(workers[0]);
+
+    const after = await run(1_500, 1);
+    const stopping = authz;
+    await stopping.stop();
+    authz = undefined;
+    expect(stopping.process.exitCode, 'the primary exits 0 after its workers drained').toBe(0);
+    for (const pid of workers) expect(() => process.kill(pid, 0), `worker ${pid} is gone`).toThrow();
+
+    const answered = [...before, ...after].filter(isAnswer);
+    const allows = answered.filter((s) => s.answer.verdict === 'allow');
+    for (const s of answered.filter((a) => a.answer.verdict === 'deny')) expect(s.answer.headers['x-chio-denial-guard'], s.requestId).toBe('ReceiptLedger');
+
+    await waitIntegrated(nc);
+    const stored = await storedReceipts(nc);
+    const chains = expectWellFormedChains(stored);
+    expect(await quarantineReasons(await jetstreamManager(nc)), 'the ledger quarantined nothing').toEqual([]);
+    for (const chain of chains.keys()) expect(chain).toMatch(/^workers-w[01]-[01]$/);
+
+    // The restarted worker answered from its own chains, past the heads its predecessor left.
+    const byId = new Map(stored.map((s) => [s.receipt.id, s.receipt]));
+    const continued = after
+      .filter(isAnswer)
+      .filter((s) => s.answer.verdict === 'allow')
+      .map((s) => byId.get(s.answer.receiptId!)!)
+      .filter((r) => workerOfChain(r.chain) === killedIndex && r.seq > (headBefore.get(r.chain) ?? Infinity));
+    expect(continued.length, `worker ${killedIndex}, restarted, continued its chains`).toBeGreaterThan(0);
+
+    const key = (name: string) => readFileSync(join(config.keyDir, name), 'utf8').trim();
+    const proven = await proveEach(allows.map((s) => s.answer.receiptId!), { verifierUrl: `http://127.0.0.1:${verifier.httpPort}`, logKey: key('log.pub'), kernelKeys: [key('kernel.pub')], waitMs: 15_000 });
+    expect(proven).toBe(allows.length);
+    console.log(`authz-workers: ${allows.length} allows (all proven) on ${chains.size} chains (${[...chains].map(([c, n]) => `${c}: 1..${n}`).join(', ')}); worker ${killedIndex} killed and restarted, ${continued.length} allows on its chains after`);
+  }, 120_000);
+});
