@@ -80,6 +80,7 @@ describe('chio authz with two workers', () => {
     const allowsBefore = before.filter(isAnswer).filter((s) => s.answer.verdict === 'allow');
     expect(allowsBefore.length).toBeGreaterThan(0);
     expect(await authz.counter('chio_decisions_total', { verdict: 'allow' }), "the primary's /metrics sums the workers'").toBe(allowsBefore.length);
+    expect(await authz.counter('chio_ready', { component: 'authz' }), 'chio_ready is 1 (the least of the workers), not their sum').toBe(1);
 
     await waitIntegrated(nc);
     const headBefore = new Map<string, number>();
