@@ -9,9 +9,11 @@
  *
  * Rows:
  *   throughput   allows per second at saturation (a fast 503 is not throughput), median of
- *                alternating rounds, vs the bare server's answers per second
+ *                alternating rounds, vs the bare server's answers per second; also for
+ *                `chio authz --workers N` (N = BENCH_WORKERS, default the machine's cores)
  *   latency      p50 / p99 at fixed 500, 1,000 and 2,000 Checks/s vs the bare server at the same
- *                rates, each the median of alternating rounds; Chio's ReceiptLedger denials
+ *                rates, each the median of alternating rounds; Chio's ReceiptLedger denials;
+ *                at 1,000/s also with --workers N
  *   publisher    receipts stored per second by the chain publisher alone vs raw nats.js
  *                JetStream publishes of the same size (one in flight, and 64 in flight)
  *   overload     2 × capacity of Checks without credentials, plus a trickle of valid Checks:
@@ -37,6 +39,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const RATES = [500, 1000, 2000];
 const RECEIPT_TIMEOUT_MS = 150;
 const LANES = Number(process.env.CHIO_LANES ?? DEFAULT_LANES);
+const WORKERS = Number(process.env.BENCH_WORKERS ?? cpus().length);
 
 const work = mkdtempSync(join(tmpdir(), 'chio-bench-'));
 const keyDir = join(work, 'keys');
@@ -49,18 +52,20 @@ const anonymousBody = writeGrpcBody(work, 'anonymous', buildCheckRequest({ metho
 
 const bare = await startBareServer();
 const chio = await startChioAuthz(env);
+// The same, as N processes (chio authz --workers N), on chains of its own.
+const chioWorkers = await startChioAuthz({ ...env, CHIO_CHAIN_ID: 'bench-workers', CHIO_AUTHZ_WORKERS: String(WORKERS) });
 const rows: string[][] = [];
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '—');
-const allows = () => chio.counter('chio_decisions_total', { verdict: 'allow' });
-const answers = () => chio.counter('chio_decisions_total');
-const ledgerDenials = () => chio.counter('chio_decisions_total', { guard: 'ReceiptLedger' });
+const allows = (c: ChioAuthz) => c.counter('chio_decisions_total', { verdict: 'allow' });
+const answers = (c: ChioAuthz) => c.counter('chio_decisions_total');
+const ledgerDenials = (c: ChioAuthz = chio) => c.counter('chio_decisions_total', { guard: 'ReceiptLedger' });
 
-/** Chio's allows per second over one h2load run: its answer rate times the share that were allows. */
-async function chioAllowRate(run: () => Promise<{ rate: number }>): Promise<{ allowRate: number; answerRate: number; ledger: number }> {
-  const [a0, n0, l0] = [await allows(), await answers(), await ledgerDenials()];
+/** A Chio's allows per second over one h2load run: its answer rate times the share that were allows. */
+async function chioAllowRate(run: () => Promise<{ rate: number }>, c: ChioAuthz = chio): Promise<{ allowRate: number; answerRate: number; ledger: number }> {
+  const [a0, n0, l0] = [await allows(c), await answers(c), await ledgerDenials(c)];
   const { rate } = await run();
-  const [a1, n1, l1] = [await allows(), await answers(), await ledgerDenials()];
+  const [a1, n1, l1] = [await allows(c), await answers(c), await ledgerDenials(c)];
   return { allowRate: n1 > n0 ? (rate * (a1 - a0)) / (n1 - n0) : 0, answerRate: rate, ledger: l1 - l0 };
 }
 
@@ -73,37 +78,51 @@ try {
   // Warm both up (JIT, token cache, NATS connection) before anything is measured.
   await saturate(bare.port, allowBody)();
   await saturate(chio.port, allowBody)();
+  await saturate(chioWorkers.port, allowBody)();
 
   // ---- throughput: alternating rounds, median ------------------------------------------
   const bareRates: number[] = [];
   const chioRates: number[] = [];
-  let chioLedger = 0;
+  const workerRates: number[] = [];
+  let [chioLedger, workersLedger] = [0, 0];
   for (let round = 0; round < ROUNDS; round++) {
     bareRates.push((await saturate(bare.port, allowBody)()).rate);
     const c = await chioAllowRate(saturate(chio.port, allowBody));
     chioRates.push(c.allowRate);
     chioLedger += c.ledger;
+    const w = await chioAllowRate(saturate(chioWorkers.port, allowBody), chioWorkers);
+    workerRates.push(w.allowRate);
+    workersLedger += w.ledger;
   }
-  const [bareTput, chioTput] = [median(bareRates), median(chioRates)];
+  const [bareTput, chioTput, workersTput] = [median(bareRates), median(chioRates), median(workerRates)];
   rows.push(['throughput (allows/s, saturated)', fmt(bareTput), fmt(chioTput), fmt(chioTput / bareTput, 2), '≥ 0.80', `${chioLedger} ReceiptLedger denials`]);
+  rows.push([`throughput, --workers ${WORKERS} (allows/s, saturated)`, fmt(bareTput), fmt(workersTput), fmt(workersTput / bareTput, 2), '≥ 0.80', `${workersLedger} ReceiptLedger denials; bare is one process`]);
 
   // ---- latency at fixed rates: alternating rounds, the median of each percentile ----------
   // (one round's p99 of the bare server varied from 1.4 to 5.2 ms on this machine)
   for (const rate of RATES) {
     const clients = 10;
     const fixed = (port: number) => h2load({ port, body: allowBody, clients, streams: 1, seconds: SECONDS, warmUpSeconds: 1, ratePerClient: rate / clients }, work);
-    const rounds: Array<{ b: number[]; c: number[] }> = [];
-    let ledger = 0;
+    const withWorkers = rate === 1000;
+    const rounds: Array<{ b: number[]; c: number[]; w: number[] }> = [];
+    let [ledger, workersLedger] = [0, 0];
     for (let round = 0; round < ROUNDS; round++) {
       const b = await fixed(bare.port);
       const l0 = await ledgerDenials();
       const c = await fixed(chio.port);
       ledger += (await ledgerDenials()) - l0;
-      rounds.push({ b: b.latencies, c: c.latencies });
+      const w0 = await ledgerDenials(chioWorkers);
+      const w = withWorkers ? (await fixed(chioWorkers.port)).latencies : [];
+      workersLedger += (await ledgerDenials(chioWorkers)) - w0;
+      rounds.push({ b: b.latencies, c: c.latencies, w });
     }
-    const med = (side: 'b' | 'c', p: number) => median(rounds.map((r) => percentile(r[side], p)));
+    const med = (side: 'b' | 'c' | 'w', p: number) => median(rounds.map((r) => percentile(r[side], p)));
     const [bp50, bp99, cp50, cp99] = [med('b', 50), med('b', 99), med('c', 50), med('c', 99)];
     rows.push([`p50 / p99 at ${fmt(rate)}/s (ms)`, `${fmt(bp50, 2)} / ${fmt(bp99, 2)}`, `${fmt(cp50, 2)} / ${fmt(cp99, 2)}`, `p99 ${fmt(cp99 / bp99, 1)}×`, rate === 1000 ? 'p99 ≤ 1.5×, 0 denials' : '', `${ledger} ReceiptLedger denials`]);
+    if (withWorkers) {
+      const [wp50, wp99] = [med('w', 50), med('w', 99)];
+      rows.push([`p50 / p99 at ${fmt(rate)}/s, --workers ${WORKERS} (ms)`, `${fmt(bp50, 2)} / ${fmt(bp99, 2)}`, `${fmt(wp50, 2)} / ${fmt(wp99, 2)}`, `p99 ${fmt(wp99 / bp99, 1)}×`, 'p99 ≤ 1.5×, 0 denials', `${workersLedger} ReceiptLedger denials`]);
+    }
   }
 
   // ---- the publisher alone -------------------------------------------------------------
@@ -125,6 +144,7 @@ try {
   ]);
 } finally {
   await chio.stop();
+  await chioWorkers.stop();
   await bare.stop();
   await nats.stop();
   rmSync(work, { recursive: true, force: true });
@@ -140,5 +160,6 @@ const machine = [
   `- node ${process.version}, ${execFileSync('nats-server', ['--version']).toString().trim()}, ${execFileSync('h2load', ['--version']).toString().trim().split('\n')[0]}`,
   `- load: h2load, gRPC unary over h2c; saturation ${SECONDS} s × ${ROUNDS} alternating rounds (4 connections × 32 streams); fixed rates 10 connections, ${SECONDS} s × ${ROUNDS} alternating rounds (median of each percentile)`,
   `- chio authz: one process, ${LANES} receipt lanes, demo policies, capability token, CHIO_RECEIPT_TIMEOUT_MS=${RECEIPT_TIMEOUT_MS}; nats-server on the same machine`,
+  `- chio authz --workers ${WORKERS}: a primary and ${WORKERS} worker processes on the same gRPC port, ${LANES} lanes each; the bare server is one process`,
 ].join('\n');
 writeFileSync(join(REPO, 'bench/RESULTS.md'), `# Receipt path benchmark (issue #8)\n\nLast run of \`npm run bench\`:\n\n${machine}\n\n${table}\n`);
