@@ -14,6 +14,8 @@
  *   latency      p50 / p99 at fixed 500, 1,000 and 2,000 Checks/s vs the bare server at the same
  *                rates, each the median of alternating rounds; Chio's ReceiptLedger denials;
  *                at 1,000/s also with --workers N
+ *   PubAck       p50 / p99 of raw JetStream publishes alone at 1,000/s in h2load's bursts of 10:
+ *                the store's round trip, which every answer waits for once
  *   publisher    receipts stored per second by the chain publisher alone vs raw nats.js
  *                JetStream publishes of the same size (one in flight, and 64 in flight)
  *   overload     2 × capacity of Checks without credentials, plus a trickle of valid Checks:
@@ -32,6 +34,7 @@ import { startEmbeddedNats } from '../src/nats/server.js';
 import { h2load, percentile, writeGrpcBody } from './lib/h2load.js';
 import { REPO, startBareServer, startChioAuthz, type ChioAuthz } from './lib/servers.js';
 import { publisherRow } from './lib/publisher-row.js';
+import { pubAckLatency } from './lib/pub-ack-latency.js';
 import { trickle } from './lib/trickle.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -124,6 +127,10 @@ try {
       rows.push([`p50 / p99 at ${fmt(rate)}/s, --workers ${WORKERS} (ms)`, `${fmt(bp50, 2)} / ${fmt(bp99, 2)}`, `${fmt(wp50, 2)} / ${fmt(wp99, 2)}`, `p99 ${fmt(wp99 / bp99, 1)}×`, 'p99 ≤ 1.5×, 0 denials', `${workersLedger} ReceiptLedger denials`]);
     }
   }
+
+  // ---- the store's round trip alone, at 1,000/s in h2load's bursts: a floor under Chio's ---
+  const pubAck = await pubAckLatency(nats.url, { perSecond: 1000, burst: 10, seconds: SECONDS * ROUNDS, bytes: 1190 });
+  rows.push(['PubAck alone at 1,000/s, bursts of 10 (ms)', '—', `${fmt(percentile(pubAck.latencies, 50), 2)} / ${fmt(percentile(pubAck.latencies, 99), 2)}`, '', '', 'raw nats.js publishes, no chio code: every answer waits for one']);
 
   // ---- the publisher alone -------------------------------------------------------------
   const pub = await publisherRow(nats.url, keyDir, 4_000, LANES);
