@@ -101,8 +101,6 @@ export const ready = new Gauge({
   help: '1 when the service is ready (its dependencies usable, as /ready says), else 0',
   labelNames: ['component'] as const,
   registers: [registry],
-  // Over authz workers (authz/workers.ts), ready only when every one is.
-  aggregator: 'min',
   collect() {
     this.reset();
     for (const [component, reasons] of readinessSources) {

@@ -12,7 +12,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
-import { AggregatorRegistry } from 'prom-client';
+import { AggregatorRegistry, Gauge, Registry } from 'prom-client';
 import type { ChioConfig } from '../config.js';
 import { registry } from '../metrics.js';
 import { startHttpServer } from '../http.js';
@@ -21,8 +21,8 @@ import { loadListenerTls } from '../tls.js';
 /** Environment variable the primary sets to tell a worker its index. */
 const WORKER_INDEX_VARIABLE = 'CHIO_AUTHZ_WORKER';
 
-/** How long the primary waits for a worker to answer a readiness question. */
-const READY_ANSWER_MS = 1_000;
+/** How long the primary waits for a worker to answer a readiness question (under a probe's 1 s). */
+const READY_ANSWER_MS = 500;
 /** How long after a worker died it is started again (a crash loop then costs one start a second). */
 const RESTART_DELAY_MS = 1_000;
 /** How long a stopping worker has to drain before it is killed. */
@@ -46,18 +46,21 @@ export function workerChainId(chainId: string, index: number): string {
 
 /**
  * In a worker: answer the primary's readiness questions from `reason`, send the metrics
- * registry when asked, and call `stop` when the primary is gone. `close()` once stopped lets
- * the process exit (an open channel to the primary would keep it alive).
+ * registry when asked, and call `stop` when the primary is gone (its Checks in flight are then
+ * still answered: Node's own handler would exit at once). `close()` once stopped lets the
+ * process exit (an open channel to the primary would keep it alive).
  */
 export function serveWorker(reason: () => string | undefined, stop: () => void): { close(): void } {
   AggregatorRegistry.setRegistries([registry]);
   // The constructor installs prom-client's worker side, which answers the primary's metrics requests.
   new AggregatorRegistry();
+  // Node exits a worker whose primary disconnects unless the disconnect counts as expected.
+  if (cluster.worker) cluster.worker.exitedAfterDisconnect = true;
   const onMessage = (message: unknown) => {
     const question = message as Partial<ReadyQuestion> | null;
     if (question?.chio !== 'ready?' || typeof question.id !== 'number') return;
     const answer: ReadyAnswer = { chio: 'ready', id: question.id, reason: reason() };
-    process.send?.(answer);
+    if (process.connected) process.send?.(answer);
   };
   process.on('message', onMessage);
   process.once('disconnect', stop);
@@ -76,14 +79,16 @@ export interface RunningAuthzWorkers {
   readonly httpPort: number;
   /** Resolves, once every worker is stopped, with the exit code of a worker that failed before it first started. */
   readonly failedAtStart: Promise<number>;
+  /** Stop every worker (each drains), then the HTTP side; the same promise however often called. */
   stop(): Promise<void>;
 }
 
 /** In the primary: start `count` workers and the HTTP side; resolves once the HTTP port listens. */
 export async function startAuthzWorkers(config: ChioConfig, count: number, log: Logger): Promise<RunningAuthzWorkers> {
   const workers = new Map<number, Worker>();
-  let stopping = false;
-  let questions = 0;
+  const questions = new Map<number, (reason: string | undefined) => void>();
+  let asked = 0;
+  let stopped: Promise<void> | undefined;
 
   let failed: (code: number) => void = () => {};
   // A worker that fails before it first started (a missing key, a bad setting) would fail
@@ -94,41 +99,70 @@ export async function startAuthzWorkers(config: ChioConfig, count: number, log: 
   const start = (index: number) => {
     const worker = cluster.fork({ [WORKER_INDEX_VARIABLE]: String(index) });
     workers.set(index, worker);
-    worker.on('message', (message: Partial<Started> | null) => {
+    worker.on('message', (message: Partial<Started | ReadyAnswer> | null) => {
       if (message?.chio === 'started') everStarted.add(index);
+      if (message?.chio === 'ready' && typeof message.id === 'number') questions.get(message.id)?.(message.reason);
     });
+    // A send to a worker whose channel just closed: its exit follows, and is handled there.
+    worker.on('error', (err) => log.warn({ worker: index, err: String(err) }, 'authz worker channel error'));
     worker.once('exit', (code, signal) => {
       if (workers.get(index) === worker) workers.delete(index);
-      if (stopping) return;
+      if (stopped) return log.info({ worker: index, code, signal }, 'authz worker stopped');
       if (!everStarted.has(index)) {
         log.error({ worker: index, code, signal }, 'authz worker failed to start; stopping');
         return failed(code || 1);
       }
       log.error({ worker: index, code, signal }, 'authz worker exited; starting it again');
-      setTimeout(() => !stopping && start(index), RESTART_DELAY_MS).unref();
+      setTimeout(() => !stopped && start(index), RESTART_DELAY_MS).unref();
     });
   };
   for (let index = 0; index < count; index++) start(index);
+
+  const askReady = (worker: Worker): Promise<string | undefined> => {
+    if (!worker.isConnected()) return Promise.resolve('not running');
+    const id = ++asked;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => answer('did not answer'), READY_ANSWER_MS);
+      const answer = (reason: string | undefined) => {
+        clearTimeout(timer);
+        questions.delete(id);
+        resolve(reason);
+      };
+      questions.set(id, answer);
+      const question: ReadyQuestion = { chio: 'ready?', id };
+      worker.send(question);
+    });
+  };
 
   /** Undefined when every worker is running and ready, else why not (the first reason found). */
   const ready = async (): Promise<string | undefined> => {
     const answers = await Promise.all(Array.from({ length: count }, (_, index) => {
       const worker = workers.get(index);
-      return worker ? askReady(worker, ++questions) : Promise.resolve('not running');
+      return worker ? askReady(worker) : Promise.resolve('not running');
     }));
     const index = answers.findIndex((a) => a !== undefined);
     return index < 0 ? undefined : `worker ${index}: ${answers[index]}`;
   };
+
+  // /metrics: the workers' sum, but chio_ready from /ready's own answer: a worker that is down
+  // sends no metrics at all, and must still make chio_ready 0.
   const aggregator = new AggregatorRegistry();
+  const readyRegistry = new Registry();
+  const readyNow = new Gauge({ name: 'chio_ready', help: '1 when the service is ready (its dependencies usable, as /ready says; for authz workers, every worker), else 0', labelNames: ['component'] as const, registers: [readyRegistry] });
+  const metrics = async () => {
+    const [workersText, reason] = await Promise.all([aggregator.clusterMetrics(), ready()]);
+    readyNow.set({ component: 'authz' }, reason === undefined ? 1 : 0);
+    return `${withoutMetric(workersText, 'chio_ready')}${await readyRegistry.metrics()}`;
+  };
   const tls = loadListenerTls(config);
-  const http = await startHttpServer({ bind: config.bind, port: config.httpPort, log, ready, metrics: () => aggregator.clusterMetrics(), ...(tls ? { tls } : {}) });
+  const http = await startHttpServer({ bind: config.bind, port: config.httpPort, log, ready, metrics, ...(tls ? { tls } : {}) });
   log.info({ http: http.port, workers: count }, 'authz workers starting');
 
-  const stop = async () => {
-    stopping = true;
-    await Promise.all([...workers.values()].map((worker) => stopWorker(worker)));
-    await http.stop();
-  };
+  const stop = () =>
+    (stopped ??= (async () => {
+      await Promise.all([...workers.values()].map((worker) => stopWorker(worker)));
+      await http.stop();
+    })());
   return {
     httpPort: http.port,
     failedAtStart: failedAtStart.then(async (code) => {
@@ -139,29 +173,16 @@ export async function startAuthzWorkers(config: ChioConfig, count: number, log: 
   };
 }
 
-function askReady(worker: Worker, id: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const done = (reason: string | undefined) => {
-      clearTimeout(timer);
-      worker.off('message', onMessage);
-      resolve(reason);
-    };
-    const onMessage = (message: unknown) => {
-      const answer = message as Partial<ReadyAnswer> | null;
-      if (answer?.chio === 'ready' && answer.id === id) done(answer.reason);
-    };
-    const timer = setTimeout(() => done('did not answer'), READY_ANSWER_MS);
-    worker.on('message', onMessage);
-    const question: ReadyQuestion = { chio: 'ready?', id };
-    try {
-      worker.send(question);
-    } catch {
-      done('is not reachable');
-    }
-  });
+/** The exposition `text` without the lines (samples, HELP, TYPE) of metric `name`. */
+function withoutMetric(text: string, name: string): string {
+  return text
+    .split('\n')
+    .filter((line) => !(line.startsWith(`${name}{`) || line.startsWith(`${name} `) || line.startsWith(`# HELP ${name} `) || line.startsWith(`# TYPE ${name} `)))
+    .join('\n')
+    .replace(/\n*$/, '\n');
 }
 
-/** SIGTERM (the worker drains and exits), then SIGKILL after STOP_GRACE_MS. */
+/** SIGTERM once (the worker drains and exits; it ignores later signals), then SIGKILL after STOP_GRACE_MS. */
 function stopWorker(worker: Worker): Promise<void> {
   return new Promise((resolve) => {
     if (worker.process.exitCode !== null || worker.process.signalCode !== null) return resolve();

@@ -26,13 +26,20 @@ function config(cmd: Command, defaultBind: string): ChioConfig {
   return loadConfig({ ...(configFile ? { configFile } : {}), defaultBind });
 }
 
-/** Run until SIGINT/SIGTERM, then stop cleanly (a second signal exits at once). */
-async function runUntilSignal(service: Stoppable, log: ReturnType<typeof createLogger>): Promise<void> {
+/**
+ * Run until SIGINT/SIGTERM, then stop cleanly. A second Ctrl-C exits at once, unless
+ * `ignoreRepeats`: an authz worker gets its primary's SIGTERM after a signal of its own
+ * (Ctrl-C reaches the whole process group) and must go on draining.
+ */
+async function runUntilSignal(service: Stoppable, log: ReturnType<typeof createLogger>, ignoreRepeats = false): Promise<void> {
   await new Promise<void>((resolve) => {
     const onSignal = (signal: string) => {
       process.removeAllListeners('SIGINT');
       process.removeAllListeners('SIGTERM');
-      process.once('SIGINT', () => process.exit(130));
+      if (ignoreRepeats) {
+        process.on('SIGINT', () => undefined);
+        process.on('SIGTERM', () => undefined);
+      } else process.once('SIGINT', () => process.exit(130));
       log.info({ signal }, 'stopping');
       service.stop().then(() => {
         log.info('stopped cleanly');
@@ -63,7 +70,7 @@ async function runAuthz(cmd: Command, workersFlag: number | undefined): Promise<
       // Without its primary nobody answers /ready or restarts it: stop as on SIGTERM.
       channel = workers.serveWorker(() => authz.readiness.reason(), () => process.kill(process.pid, 'SIGTERM'));
       return authz;
-    }, 'authz');
+    }, 'authz', true);
     channel?.close();
     return;
   }
@@ -74,7 +81,7 @@ async function runAuthz(cmd: Command, workersFlag: number | undefined): Promise<
   if (!cfg.natsUrl) throw new ChioError('CONFIG_INVALID', 'chio authz needs NATS_URL (`chio up` starts an embedded NATS for you)');
   const log = createLogger(cfg.logLevel, 'chio', { format: cfg.logFormat }).child({ service: 'authz' });
   const primary = await workers.startAuthzWorkers(cfg, count, log);
-  void primary.failedAtStart.then((code) => process.exit(code));
+  void primary.failedAtStart.then((code) => process.exit(code), () => process.exit(1));
   await runUntilSignal(primary, log);
 }
 
@@ -84,13 +91,13 @@ function parseWorkers(text: string): number {
   return n;
 }
 
-async function runService(cmd: Command, start: (cfg: ChioConfig, nc: Awaited<ReturnType<typeof connectNats>>, log: ReturnType<typeof createLogger>) => Promise<Stoppable>, name: string) {
+async function runService(cmd: Command, start: (cfg: ChioConfig, nc: Awaited<ReturnType<typeof connectNats>>, log: ReturnType<typeof createLogger>) => Promise<Stoppable>, name: string, ignoreRepeatedSignals = false) {
   const cfg = config(cmd, '0.0.0.0');
   const log = createLogger(cfg.logLevel, 'chio', { format: cfg.logFormat }).child({ service: name });
   if (!cfg.natsUrl) throw new ChioError('CONFIG_INVALID', `chio ${name} needs NATS_URL (\`chio up\` starts an embedded NATS for you)`);
   const nc = await connectNats(natsSettings(cfg, cfg.natsUrl.split(','), `chio-${name}`));
   const service = await start(cfg, nc, log);
-  await runUntilSignal({ stop: async () => { await service.stop(); await nc.drain(); } }, log);
+  await runUntilSignal({ stop: async () => { await service.stop(); await nc.drain(); } }, log, ignoreRepeatedSignals);
 }
 
 /** The keys a proof is checked with: the operator's, from flags or the key directory, never the server's. */

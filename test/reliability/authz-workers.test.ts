@@ -8,7 +8,9 @@
  *   - the primary's /metrics is the workers' sum: it counts every allow answered;
  *   - a SIGKILLed worker makes /ready say so, is started again under its index, and continues
  *     its own chains past where it stopped;
- *   - every allow is proven against the log; a stop (SIGTERM) stops every worker cleanly.
+ *   - a stop under load, signalled as Ctrl-C signals (SIGINT to the primary and to every worker
+ *     at once), lets every worker drain and exit 0;
+ *   - every allow is proven against the log, those answered during the stop too.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -60,20 +62,29 @@ describe('chio authz with two workers', () => {
       CHIO_LANES: String(LANES),
       CHIO_AUTHZ_WORKERS: '2',
       CHIO_RECEIPT_TIMEOUT_MS: '1000',
-      CHIO_LOG_LEVEL: 'silent',
-    });
+      CHIO_LOG_LEVEL: 'info',
+    }, { stdout: 'pipe' });
+    let logText = '';
+    authz.process.stdout!.on('data', (d: Buffer) => (logText += d.toString()));
     const primary = authz.process.pid!;
     const workers = childrenOf(primary);
     expect(workers, 'the primary started two workers').toHaveLength(2);
 
     // Four connections of their own: the primary hands connections to the workers in turn.
     const token = demoToken(config);
-    const run = async (ms: number, phase: number): Promise<Sent[]> => {
-      const loads: Load[] = Array.from({ length: 4 }, () => startLoad(`127.0.0.1:${authz!.port}`, token, 2, 20, 0, true));
+    const startLoads = (phase: number): Load[] => {
+      const loads = Array.from({ length: 4 }, () => startLoad(`127.0.0.1:${authz!.port}`, token, 2, 20, 0, true));
       for (const l of loads) l.phase = phase;
-      await sleep(ms);
+      return loads;
+    };
+    const stopLoads = async (loads: Load[]): Promise<Sent[]> => {
       await Promise.all(loads.map((l) => l.stop()));
       return loads.flatMap((l) => l.sent);
+    };
+    const run = async (ms: number, phase: number): Promise<Sent[]> => {
+      const loads = startLoads(phase);
+      await sleep(ms);
+      return stopLoads(loads);
     };
 
     const before = await run(1_500, 0);
@@ -96,22 +107,34 @@ describe('chio authz with two workers', () => {
       if (res.status === 503) notReady = ((await res.json()) as { reason: string }).reason;
       else await sleep(20);
     }
-    expect(notReady).toMatch(/^worker \d: (not running|did not answer|is not reachable)$/);
+    expect(notReady).toMatch(/^worker \d: (not running|did not answer)$/);
+    // A worker that is down sends no metrics: chio_ready must still say 0, as /ready does.
+    expect(await authz.counter('chio_ready', { component: 'authz' }), 'chio_ready while a worker is down').toBe(0);
     const killedIndex = Number(/^worker (\d)/.exec(notReady!)![1]);
     for (let i = 0; i < 200; i++) {
       if ((await fetch(`http://127.0.0.1:${authz.httpPort}/ready`)).ok) break;
       await sleep(50);
     }
     expect((await fetch(`http://127.0.0.1:${authz.httpPort}/ready`)).ok, 'ready again once the worker is back').toBe(true);
-    expect(childrenOf(primary), 'two workers again, the killed one replaced').toHaveLength(2);
-    expect(childrenOf(primary)).not.toContain(workers[0]);
+    const workersNow = childrenOf(primary);
+    expect(workersNow, 'two workers again, the killed one replaced').toHaveLength(2);
+    expect(workersNow).not.toContain(workers[0]);
+    expect(() => process.kill(workers[0]!, 0), 'the killed worker is gone').toThrow();
+    expect(await authz.counter('chio_ready', { component: 'authz' })).toBe(1);
 
-    const after = await run(1_500, 1);
+    // Stop under load as Ctrl-C does: SIGINT to the primary and to every worker at once. Each
+    // worker drains (its primary's SIGTERM that follows must not cut it short) and exits 0.
+    const loads = startLoads(1);
+    await sleep(1_500);
     const stopping = authz;
-    await stopping.stop();
+    const exited = new Promise<number | null>((resolve) => stopping.process.once('exit', (code) => resolve(code)));
+    for (const pid of [primary, ...workersNow]) process.kill(pid, 'SIGINT');
+    expect(await exited, 'the primary exits 0 after its workers drained').toBe(0);
     authz = undefined;
-    expect(stopping.process.exitCode, 'the primary exits 0 after its workers drained').toBe(0);
-    for (const pid of workers) expect(() => process.kill(pid, 0), `worker ${pid} is gone`).toThrow();
+    const after = await stopLoads(loads);
+    for (const pid of workersNow) expect(() => process.kill(pid, 0), `worker ${pid} is gone`).toThrow();
+    const stops = logText.split('\n').filter((l) => l.includes('"authz worker stopped"')).map((l) => JSON.parse(l) as { worker: number; code: number | null; signal: string | null });
+    expect(stops.map((x) => [x.worker, x.code, x.signal]).sort(), 'every worker drained and exited 0, none killed by a signal').toEqual([[0, 0, null], [1, 0, null]]);
 
     const answered = [...before, ...after].filter(isAnswer);
     const allows = answered.filter((s) => s.answer.verdict === 'allow');
