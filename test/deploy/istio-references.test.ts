@@ -200,6 +200,11 @@ describe('deploy/istio cross-references', () => {
       expect(env.NODE_OPTIONS).toBe('--max-semi-space-size=8');
     });
 
+    it('give authz one worker process per CPU of its limit', () => {
+      const [container] = findManifest(docs, 'Deployment', 'chio-authz').spec.template.spec.containers;
+      expect(loadConfig({ env: containerEnv(docs, container) }).authzWorkers).toBe(Number(container.resources.limits.cpu));
+    });
+
     it('are two of each: authz, the ledger (active and standby) and the verifier', () => {
       expect(Object.fromEntries(chioDeployments.map((d) => [d.metadata.name, d.spec.replicas]))).toEqual({ 'chio-authz': 2, 'chio-ledger': 2, 'chio-verifier': 2 });
     });
