@@ -162,6 +162,7 @@ export function buildProgram(): Command {
   program.command('up').description('run authz, ledger and verifier in one process (embedded NATS unless NATS_URL is set)').action(async (_o, cmd: Command) => {
     const cfg = config(cmd, '127.0.0.1');
     const log = createLogger(cfg.logLevel, 'chio', { format: cfg.logFormat });
+    if (cfg.authzWorkers > 1) log.warn({ workers: cfg.authzWorkers }, 'CHIO_AUTHZ_WORKERS is for `chio authz`; `chio up` runs one process');
     const { startAll, welcome, welcomeToken } = await import('../up.js');
     const chio = await startAll(cfg, log);
     if (chio.createdKeys.length > 0) log.info({ keys: chio.createdKeys, dir: cfg.keyDir }, 'created keys');
