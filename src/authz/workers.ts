@@ -105,7 +105,11 @@ export async function startAuthzWorkers(config: ChioConfig, count: number, log: 
     });
     // A send to a worker whose channel just closed: its exit follows, and is handled there.
     worker.on('error', (err) => log.warn({ worker: index, err: String(err) }, 'authz worker channel error'));
-    worker.once('exit', (code, signal) => {
+    // Decide once the worker has exited and its channel is closed: a message it sent just
+    // before exiting ('started') is then handled, whichever of the two Node reports first.
+    const exited = new Promise<[number, string]>((resolve) => worker.once('exit', (code, signal) => resolve([code, signal])));
+    const disconnected = new Promise<void>((resolve) => worker.once('disconnect', resolve));
+    void Promise.all([exited, disconnected]).then(([[code, signal]]) => {
       if (workers.get(index) === worker) workers.delete(index);
       if (stopped) return log.info({ worker: index, code, signal }, 'authz worker stopped');
       if (!everStarted.has(index)) {
