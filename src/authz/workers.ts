@@ -27,6 +27,14 @@ const READY_ANSWER_MS = 500;
 const RESTART_DELAY_MS = 1_000;
 /** How long a stopping worker has to drain before it is killed. */
 const STOP_GRACE_MS = 30_000;
+/**
+ * How often the primary asks each worker whether it is alive, and how many questions in a row
+ * it may leave unanswered (10 s) before it is killed and started again: a worker whose event
+ * loop is stuck holds its connections' Checks, and Kubernetes' liveness probe only sees the
+ * primary.
+ */
+const HEARTBEAT_MS = 2_000;
+const MAX_MISSED_HEARTBEATS = 5;
 
 interface ReadyQuestion { chio: 'ready?'; id: number }
 interface Started { chio: 'started' }
@@ -138,6 +146,22 @@ export async function startAuthzWorkers(config: ChioConfig, count: number, log: 
     });
   };
 
+  const missed = new Map<Worker, number>();
+  const heartbeat = setInterval(() => {
+    for (const [index, worker] of workers) {
+      if (!everStarted.has(index) || !worker.isConnected()) continue;
+      void askReady(worker).then((reason) => {
+        if (reason !== 'did not answer') return missed.delete(worker);
+        missed.set(worker, (missed.get(worker) ?? 0) + 1);
+        if (missed.get(worker)! < MAX_MISSED_HEARTBEATS || stopped) return;
+        log.error({ worker: index, missed: missed.get(worker) }, 'authz worker does not answer; killing it to start it again');
+        missed.delete(worker);
+        worker.process.kill('SIGKILL');
+      });
+    }
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
+
   /** Undefined when every worker is running and ready, else why not (the first reason found). */
   const ready = async (): Promise<string | undefined> => {
     const answers = await Promise.all(Array.from({ length: count }, (_, index) => {
@@ -164,6 +188,7 @@ export async function startAuthzWorkers(config: ChioConfig, count: number, log: 
 
   const stop = () =>
     (stopped ??= (async () => {
+      clearInterval(heartbeat);
       await Promise.all([...workers.values()].map((worker) => stopWorker(worker)));
       await http.stop();
     })());

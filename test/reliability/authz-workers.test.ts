@@ -8,6 +8,7 @@
  *   - the primary's /metrics is the workers' sum: it counts every allow answered;
  *   - a SIGKILLed worker makes /ready say so, is started again under its index, and continues
  *     its own chains past where it stopped;
+ *   - a stuck worker (SIGSTOP) is killed after 10 s of unanswered heartbeats and started again;
  *   - a stop under load, signalled as Ctrl-C signals (SIGINT to the primary and to every worker
  *     at once), lets every worker drain and exit 0;
  *   - every allow is proven against the log, those answered during the stop too.
@@ -30,7 +31,16 @@ let authz: ChioAuthz | undefined;
 
 beforeAll(async () => (stack = await startLogStack('authz-workers', CHAIN_ID)));
 afterAll(async () => {
+  // After a failure, a worker may be left stopped (SIGSTOP) or orphaned: kill them all.
+  const orphans = authz ? childrenOf(authz.process.pid!) : [];
   await authz?.kill();
+  for (const pid of orphans) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
   await stack?.stop();
 });
 
@@ -122,17 +132,35 @@ describe('chio authz with two workers', () => {
     expect(() => process.kill(workers[0]!, 0), 'the killed worker is gone').toThrow();
     expect(await authz.counter('chio_ready', { component: 'authz' })).toBe(1);
 
+    // A worker whose event loop is stuck (SIGSTOP here) is killed after 5 unanswered
+    // heartbeats (10 s) and started again; meanwhile /ready names it.
+    const frozen = workersNow[1]!;
+    process.kill(frozen, 'SIGSTOP');
+    let frozenReason: string | undefined;
+    let replaced = false;
+    for (let i = 0; i < 300 && !replaced; i++) {
+      await sleep(100);
+      const res = await fetch(`http://127.0.0.1:${authz.httpPort}/ready`);
+      if (res.status === 503) frozenReason ??= ((await res.json()) as { reason: string }).reason;
+      const now = childrenOf(primary);
+      replaced = res.ok && now.length === 2 && !now.includes(frozen);
+    }
+    expect(frozenReason, '/ready while a worker is stuck').toMatch(/^worker \d: (did not answer|not running)$/);
+    expect(replaced, 'the stuck worker was killed and replaced').toBe(true);
+    expect(logText).toContain('authz worker does not answer; killing it');
+    const workersLast = childrenOf(primary);
+
     // Stop under load as Ctrl-C does: SIGINT to the primary and to every worker at once. Each
     // worker drains (its primary's SIGTERM that follows must not cut it short) and exits 0.
     const loads = startLoads(1);
     await sleep(1_500);
     const stopping = authz;
     const exited = new Promise<number | null>((resolve) => stopping.process.once('exit', (code) => resolve(code)));
-    for (const pid of [primary, ...workersNow]) process.kill(pid, 'SIGINT');
+    for (const pid of [primary, ...workersLast]) process.kill(pid, 'SIGINT');
     expect(await exited, 'the primary exits 0 after its workers drained').toBe(0);
     authz = undefined;
     const after = await stopLoads(loads);
-    for (const pid of workersNow) expect(() => process.kill(pid, 0), `worker ${pid} is gone`).toThrow();
+    for (const pid of workersLast) expect(() => process.kill(pid, 0), `worker ${pid} is gone`).toThrow();
     const stops = logText.split('\n').filter((l) => l.includes('"authz worker stopped"')).map((l) => JSON.parse(l) as { worker: number; code: number | null; signal: string | null });
     expect(stops.map((x) => [x.worker, x.code, x.signal]).sort(), 'every worker drained and exited 0, none killed by a signal').toEqual([[0, 0, null], [1, 0, null]]);
 
