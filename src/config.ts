@@ -11,6 +11,8 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ChioError } from './errors/index.js';
 import { LOG_FORMATS } from './log.js';
+import { laneChainIds, workerChainId } from './chain/lanes.js';
+import { CHAIN_ID_PATTERN } from './receipt/receipt.js';
 
 /** Root of the installed package (holds deploy/ and proto/), from src/ or dist/. */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -122,8 +124,9 @@ export function loadConfig(options: LoadConfigOptions = {}): ChioConfig {
  * a suffix (`<chain id>-w<k>-<n>`): refuse a set-up whose longest chain id would not fit.
  */
 export function refuseLongChainIds(config: Pick<ChioConfig, 'chainId' | 'authzWorkers' | 'lanes'>): void {
-  const longest = `${config.chainId}${config.authzWorkers > 1 ? `-w${config.authzWorkers - 1}` : ''}${config.lanes > 1 ? `-${config.lanes - 1}` : ''}`;
-  if (longest.length > 64) {
+  const worker = config.authzWorkers > 1 ? workerChainId(config.chainId, config.authzWorkers - 1) : config.chainId;
+  const longest = laneChainIds(worker, config.lanes).at(-1)!;
+  if (!CHAIN_ID_PATTERN.test(longest)) {
     throw new ChioError('CONFIG_INVALID', `setting CHIO_CHAIN_ID: with ${config.authzWorkers} worker(s) and ${config.lanes} lane(s), chain id ${JSON.stringify(longest)} would be ${longest.length} characters, over 64; set a shorter CHIO_CHAIN_ID`);
   }
 }

@@ -32,12 +32,12 @@ export async function pubAckLatency(natsUrl: string, o: { perSecond: number; bur
       await new Promise((r) => setTimeout(r, Math.max(0, next - performance.now())));
       // Not awaited: a slow PubAck does not hold the next burst back (h2load does not wait);
       // a publish waits only for the one before it on its chain.
-      for (const chain of chains) {
+      for (const [slot, chain] of chains.entries()) {
         const sent = performance.now();
         const id = `m-${n++}`;
         chain.done = chain.done.then(async () => {
           try {
-            chain.seq = (await js.publish(`bench.puback.${chains.indexOf(chain)}`, payload, { msgID: id, expect: { lastSubjectSequence: chain.seq }, timeout: 5_000 })).seq;
+            chain.seq = (await js.publish(`bench.puback.${slot}`, payload, { msgID: id, expect: { lastSubjectSequence: chain.seq }, timeout: 5_000 })).seq;
             latencies.push(performance.now() - sent);
           } catch {
             latencies.push(Number.POSITIVE_INFINITY);

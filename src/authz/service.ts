@@ -44,20 +44,14 @@ export async function startAuthz(config: ChioConfig, nc: NatsConnection, log: Lo
   const tls = loadListenerTls(config);
   const http = await startHttpServer({ bind: config.bind, port: config.httpPort, log, ready: () => core.readiness.reason(), ...(tls ? { tls } : {}) });
   log.info({ http: http.port }, 'authz HTTP listening');
-  return {
-    grpcPort: core.grpcPort,
+  const stopCore = core.stop;
+  return Object.assign(core, {
     httpPort: http.port,
-    chains: core.chains,
-    get policyHash() {
-      return core.policyHash;
-    },
-    policies: core.policies,
-    readiness: core.readiness,
     async stop() {
-      await core.stop();
+      await stopCore();
       await http.stop();
     },
-  };
+  });
 }
 
 /** The gRPC Check server, its decision pipeline and its receipt chains, without HTTP. */

@@ -47,11 +47,6 @@ export function authzWorkerIndex(): number | undefined {
   return Number.isSafeInteger(index) && index >= 0 ? index : undefined;
 }
 
-/** The chain id of worker `index`: its lanes add `-<n>` after it (chain/lanes.ts). */
-export function workerChainId(chainId: string, index: number): string {
-  return `${chainId}-w${index}`;
-}
-
 /**
  * In a worker: answer the primary's readiness questions from `reason`, send the metrics
  * registry when asked, and call `stop` when the primary is gone (its Checks in flight are then

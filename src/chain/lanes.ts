@@ -15,6 +15,11 @@
 import type { ReceiptDraft } from '../receipt/receipt.js';
 import type { ReceiptPublisher, ReceiptTicket } from './publisher.js';
 
+/** The chain id of authz worker `index` (authz/workers.ts): its lanes add `-<n>` after it. */
+export function workerChainId(chainId: string, index: number): string {
+  return `${chainId}-w${index}`;
+}
+
 /** The chain id of each of `lanes` lanes of a process whose chain id is `chainId`. */
 export function laneChainIds(chainId: string, lanes: number): string[] {
   return lanes === 1 ? [chainId] : Array.from({ length: lanes }, (_, i) => `${chainId}-${i}`);

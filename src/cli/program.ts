@@ -14,6 +14,7 @@ import { generateKeys, loadKey, loadKeyFile, loadVerifierKey } from '../keys.js'
 import { loadKernelTrust } from '../kernel-keys.js';
 import type { ProofTrust } from '../verify/receipt-proof.js';
 import { connectNats, natsSettings } from '../nats/connection.js';
+import { workerChainId } from '../chain/lanes.js';
 import { natsUrlFor } from '../nats/acquire.js';
 import { buildCheckRequest } from './envoy-request.js';
 import { readFileSync } from 'node:fs';
@@ -66,7 +67,7 @@ async function runAuthz(cmd: Command, workersFlag: number | undefined): Promise<
   if (index !== undefined) {
     let channel: { close(): void } | undefined;
     await runService(cmd, async (cfg, nc, log) => {
-      const authz = await startAuthzCore({ ...cfg, chainId: workers.workerChainId(cfg.chainId, index) }, nc, log.child({ worker: index }));
+      const authz = await startAuthzCore({ ...cfg, chainId: workerChainId(cfg.chainId, index) }, nc, log.child({ worker: index }));
       // Without its primary nobody answers /ready or restarts it: stop as on SIGTERM.
       channel = workers.serveWorker(() => authz.readiness.reason(), () => process.kill(process.pid, 'SIGTERM'));
       return authz;
