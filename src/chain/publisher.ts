@@ -25,7 +25,7 @@ import { ChioError } from '../errors/index.js';
 import { beforeDeadline } from '../time.js';
 import { GENESIS_PREV, RECEIPT_SCHEMA, MAX_RECEIPT_BYTES, CHAIN_ID_PATTERN, type Receipt, type ReceiptBody, type ReceiptDraft } from '../receipt/receipt.js';
 import { toCorrectionDraft } from '../receipt/correction.js';
-import { signReceiptToBytes, type ReceiptSigner } from '../receipt/sign.js';
+import { SEAL_MAX_BYTES, prepareBody, sealReceipts, type PreparedBody, type ReceiptSigner } from '../receipt/sign.js';
 import { sha256Hex } from '../crypto/sha256.js';
 import { MAX_RECEIPTS_PER_MESSAGE, appendReceipts, readLastStoredReceipt, type ChainHeadRead, type ReceiptPublish } from '../store/receipts.js';
 
@@ -301,27 +301,32 @@ export class ReceiptPublisher {
 
   /**
    * Sign `drafts` as consecutive receipts after `head`, in order, while they fit one message
-   * (MAX_RECEIPTS_PER_MESSAGE, MAX_BATCH_BYTES). A draft whose receipt is over `maxEach` bytes
-   * is handed to `refused` (RECEIPT_INVALID) and takes no seq. `taken`: drafts looked at.
+   * (MAX_RECEIPTS_PER_MESSAGE, MAX_BATCH_BYTES), under one batch signature when there are
+   * several (receipt/batch.ts). A draft whose receipt could be over `maxEach` bytes is handed to
+   * `refused` (RECEIPT_INVALID) and takes no seq. `taken`: drafts looked at.
    */
   private signAfter(head: ChainHead, drafts: readonly ReceiptDraft[], maxEach: number, refused: (at: number, err: ChioError) => void): { signed: Array<Signed & { at: number }>; taken: number } {
-    const signed: Array<Signed & { at: number }> = [];
+    const prepared: Array<PreparedBody & { at: number }> = [];
     let prev = { seq: head.seq, id: head.id };
     let bytes = 0;
     let at = 0;
-    for (; at < drafts.length && signed.length < MAX_RECEIPTS_PER_MESSAGE; at++) {
+    for (; at < drafts.length && prepared.length < MAX_RECEIPTS_PER_MESSAGE; at++) {
       const body: ReceiptBody = { ...drafts[at]!, schema: RECEIPT_SCHEMA, chain: this.chain, seq: prev.seq + 1, prev: prev.id, kernel_key: this.opts.kernelKey };
-      const one = signReceiptToBytes(body, this.opts.signer, sha256Hex);
-      if (one.bytes.length > maxEach) {
-        refused(at, new ChioError('RECEIPT_INVALID', `receipt is ${one.bytes.length} bytes, over ${maxEach}`));
+      const one = prepareBody(body, sha256Hex);
+      // The body's bytes plus the most its seal adds: known before its seq is given.
+      const size = one.bytes.length + SEAL_MAX_BYTES;
+      if (size > maxEach) {
+        refused(at, new ChioError('RECEIPT_INVALID', `receipt may be ${size} bytes, over ${maxEach}`));
         continue;
       }
-      if (signed.length > 0 && bytes + one.bytes.length + 1 > MAX_BATCH_BYTES) break;
-      bytes += one.bytes.length + 1;
-      signed.push({ ...one, at });
-      prev = one.receipt;
+      if (prepared.length > 0 && bytes + size + 1 > MAX_BATCH_BYTES) break;
+      bytes += size + 1;
+      prepared.push({ ...one, at });
+      prev = { seq: body.seq, id: one.id };
     }
-    return { signed, taken: at };
+    if (prepared.length === 0) return { signed: [], taken: at };
+    const sealed = sealReceipts(prepared, this.opts.signer);
+    return { signed: sealed.map((s, k) => ({ ...s, at: prepared[k]!.at })), taken: at };
   }
 
   /** Store receipts as the ones after `head`; on failure, whether they were stored is learnt at the next head read. */

@@ -25,6 +25,7 @@ import {
 import { CHAIN_ID_PATTERN, GENESIS_PREV, type Receipt } from '../receipt/receipt.js';
 import type { ReceiptIdHash } from '../receipt/sign.js';
 import { isJsonObject } from '../json.js';
+import { bytesEqual, toHex } from '../encoding.js';
 import {
   TILE_HEIGHT, encodeEntryBundle, entriesPath, newTiles, readTileData, storedHashIndex, storedHashes, treeHash,
   type Hash, type HashReader, type Tile,
@@ -226,9 +227,34 @@ async function readAndCheckSignatures(stored: readonly StoredReceipt[], checks: 
   }
   // Refused unless checked and found to hold: a signature that is not 64 bytes is never checked.
   const toCheck = reads.filter((r) => r.signed?.signature.length === 64);
-  const holds = await checkAll(toCheck.map((r) => r.signed!), checks);
-  const verified = new Set(toCheck.filter((_, k) => holds[k] === true));
+  // The receipts of one batch share their signed message: each distinct check is made once.
+  const { distinct, of } = distinctSignedBodies(toCheck.map((r) => r.signed!));
+  const holds = await checkAll(distinct, checks);
+  const verified = new Set(toCheck.filter((_, k) => holds[of[k]!] === true));
   return reads.map((r) => ({ m: r.m, read: 'error' in r.read || verified.has(r) ? r.read : { error: signatureInvalid(), chain: r.read.receipt.chain } }));
+}
+
+/**
+ * The distinct checks of `signed` (same signature, message and key: the receipts of one batch)
+ * and, for each, the index of its check among them.
+ */
+export function distinctSignedBodies(signed: readonly SignedBody[]): { distinct: SignedBody[]; of: number[] } {
+  const distinct: SignedBody[] = [];
+  const bySignature = new Map<string, number[]>();
+  const of = signed.map((s) => {
+    const key = toHex(s.signature);
+    const seen = bySignature.get(key) ?? [];
+    const same = seen.find((k) => sameSignedBody(distinct[k]!, s));
+    if (same !== undefined) return same;
+    bySignature.set(key, [...seen, distinct.length]);
+    return distinct.push(s) - 1;
+  });
+  return { distinct, of };
+}
+
+/** True when `a` and `b` are the very same check. */
+export function sameSignedBody(a: SignedBody, b: SignedBody): boolean {
+  return bytesEqual(a.signature, b.signature) && bytesEqual(a.message, b.message) && bytesEqual(a.publicKey, b.publicKey);
 }
 
 async function checkAll(batch: readonly SignedBody[], checks: IntegrationChecks): Promise<readonly boolean[]> {

@@ -38,7 +38,7 @@ import { readIndexRecord, writeIndexEntry, type IndexEntry } from '../store/rece
 import { readChainHeadRecord, writeChainHead, type IntegratedChainHead } from '../store/chain-heads.js';
 import { isBeforeMark, quarantineReceipt, readQuarantineMark, type QuarantineMark } from '../store/quarantine.js';
 import type { StoredMessage } from '../store/receipts.js';
-import { integrate, type IntegrationChecks, type IntegrationPlan, type IntegrationReader, type TreeState } from './integrate.js';
+import { integrate, sameSignedBody, type IntegrationChecks, type IntegrationPlan, type IntegrationReader, type TreeState } from './integrate.js';
 
 export interface IntegratorOptions {
   js: JetStreamClient;
@@ -110,12 +110,15 @@ export class Integrator {
     if (!pool) return;
     // Read in slices, between pauses: in `chio up` this event loop also answers Checks.
     let slice: SignatureToCheck[] = [];
+    let last: SignatureToCheck | undefined;
     for (const m of batch) {
       for (const data of splitReceiptMessage(m.data)) {
         const paused = this.checks.pause?.();
         if (paused) await paused;
         const claimed = claimedSignedBody(data, this.checks.kernelKeys);
-        if (claimed) slice.push(claimed);
+        // The receipts of a batch follow one another and share one check: asked once.
+        if (claimed && !(last && sameSignedBody(last, claimed))) slice.push(claimed);
+        last = claimed ?? last;
         if (slice.length >= TILE_WIDTH) {
           pool.checkAhead(slice);
           slice = [];

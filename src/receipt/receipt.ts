@@ -3,9 +3,11 @@
  *
  * A receipt is a JSON object whose bytes are always its RFC 8785 (JCS) serialization:
  *
- *   body      = the receipt without `id` and `signature`
+ *   body      = the receipt without `id`, `signature` and `batch`
  *   id        = hex SHA-256 of JCS(body)
- *   signature = base64 Ed25519 over JCS(body), by the key named in `kernel_key`
+ *   signature = base64 Ed25519 over JCS(body), by the key named in `kernel_key`; or, when the
+ *               receipt has `batch`, over the Merkle root of the ids of the receipts stored
+ *               with it, which `batch.path` leads to from this id (receipt/batch.ts)
  *
  * The id commits to the content and, through `prev`, to every receipt before it on the same
  * chain: `seq` counts 1, 2, 3 … within a chain and `prev` is the id of receipt `seq - 1`
@@ -21,6 +23,7 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { canonicalBytes } from './jcs.js';
 import { toHex } from '../encoding.js';
+import type { ReceiptBatch } from './batch.js';
 
 export const RECEIPT_SCHEMA = 'chio.receipt.v1';
 /** `prev` of the first receipt on a chain. */
@@ -99,11 +102,13 @@ export type ReceiptDraft = Omit<ReceiptBody, 'schema' | 'chain' | 'seq' | 'prev'
 export interface Receipt extends ReceiptBody {
   id: string;
   signature: string;
+  /** Present when the signature covers the batch the receipt was stored in (receipt/batch.ts). */
+  batch?: ReceiptBatch;
 }
 
-/** The body of a receipt: everything but `id` and `signature`. */
+/** The body of a receipt: everything but `id`, `signature` and `batch`. */
 export function toReceiptBody(receipt: Receipt): ReceiptBody {
-  const { id: _id, signature: _signature, ...body } = receipt;
+  const { id: _id, signature: _signature, batch: _batch, ...body } = receipt;
   return body;
 }
 

@@ -3,12 +3,14 @@
  *
  *   bodyBytes = JCS(body)
  *   id        = hex SHA-256 of bodyBytes
- *   signature = base64 Ed25519 over bodyBytes
+ *   signature = base64 Ed25519 over bodyBytes, or over the Merkle root of a batch of ids
+ *               (several receipts stored in one message: receipt/batch.ts)
  *
  * Pure: the signer is passed in (node:crypto on the hot path, anything with `sign` elsewhere),
  * and so is the hash that names the receipt, so this file imports no node: module.
  */
-import { toBase64 } from '../encoding.js';
+import { toBase64, toHex } from '../encoding.js';
+import { MAX_BATCH_PATH, MAX_BATCH_SIZE, batchLeaf, batchMessage, batchTree, type ReceiptBatch } from './batch.js';
 import { canonicalize, sortedKeys } from './jcs.js';
 import { receiptBodyBytes, receiptIdOf, type Receipt, type ReceiptBody } from './receipt.js';
 
@@ -31,32 +33,70 @@ export function signReceipt(body: ReceiptBody, signer: ReceiptSigner, idOf: Rece
 
 const encoder = new TextEncoder();
 
+/** A body serialised once, with its id: what sealing (id, signature, batch) needs of it. */
+export interface PreparedBody {
+  body: ReceiptBody;
+  /** Its member names, sorted, and each member `"name":value` in canonical form. */
+  names: string[];
+  members: string[];
+  /** JCS(body): what the id hashes and a lone receipt's signature signs. */
+  bytes: Uint8Array;
+  id: string;
+}
+
 /**
- * signReceipt, and the receipt's JCS bytes (what is stored), serialising the body once.
- * RFC 8785 §3.2.3: an object's canonical form is its members, each `name:value` in canonical
- * form, sorted by name. So each member of the body is serialised once; joined, they are the
- * body's bytes (what is hashed and signed); joined again with `id` and `signature` in their
- * sorted places, the receipt's. Equal, byte for byte, to receiptBytes(signReceipt(…)) — a
- * property test holds the two together.
+ * JCS(body) and the id, serialising each member once. RFC 8785 §3.2.3: an object's canonical
+ * form is its members, each `name:value` in canonical form, sorted by name; joined, they are the
+ * body's bytes, and joined again with `batch`, `id` and `signature` in their sorted places, the
+ * receipt's.
  */
-export function signReceiptToBytes(body: ReceiptBody, signer: ReceiptSigner, idOf: ReceiptIdHash = receiptIdOf): { receipt: Receipt; bytes: Uint8Array } {
+export function prepareBody(body: ReceiptBody, idOf: ReceiptIdHash = receiptIdOf): PreparedBody {
   const record = body as unknown as Record<string, unknown>;
   const names = sortedKeys(body);
   const members = names.map((name) => `${canonicalize(name)}:${canonicalize(record[name])}`);
-  const bodyBytes = encoder.encode(`{${members.join(',')}}`);
-  const id = idOf(bodyBytes);
-  const signature = toBase64(signer.sign(bodyBytes));
-  // The receipt: the body's members with `id` and `signature` each before the first name
-  // that sorts after it ("id" < "signature", so one pass places both).
-  const extra = [
-    ['id', `"id":${canonicalize(id)}`],
-    ['signature', `"signature":${canonicalize(signature)}`],
-  ] as const;
+  const bytes = encoder.encode(`{${members.join(',')}}`);
+  return { body, names, members, bytes, id: idOf(bytes) };
+}
+
+/** Most bytes `batch`, `id` and `signature` add to a body's JCS bytes (a receipt's size is at most the body's plus this). */
+export const SEAL_MAX_BYTES =
+  `,"batch":${canonicalize({ index: MAX_BATCH_SIZE - 1, path: Array.from({ length: MAX_BATCH_PATH }, () => '0'.repeat(64)), size: MAX_BATCH_SIZE })}`.length +
+  `,"id":"${'0'.repeat(64)}"`.length +
+  `,"signature":"${'A'.repeat(88)}"`.length;
+
+/**
+ * The receipts of `prepared`, consecutive on one chain and stored in one message, each with its
+ * JCS bytes (what is stored). One receipt is signed over its body; several share one signature
+ * over their batch's Merkle root (receipt/batch.ts), each with its own path. Equal, byte for
+ * byte, to receiptBytes of the receipt returned — a property test holds the two together.
+ */
+export function sealReceipts(prepared: readonly PreparedBody[], signer: ReceiptSigner): Array<{ receipt: Receipt; bytes: Uint8Array }> {
+  if (prepared.length === 1) {
+    const one = prepared[0]!;
+    const signature = toBase64(signer.sign(one.bytes));
+    return [seal(one, undefined, signature)];
+  }
+  const { root, paths } = batchTree(prepared.map((p) => batchLeaf(p.id)));
+  const signature = toBase64(signer.sign(batchMessage(prepared.length, root)));
+  return prepared.map((p, index) => seal(p, { index, path: paths[index]!.map(toHex), size: prepared.length }, signature));
+}
+
+/** The receipt and its bytes: the body's members with `batch`, `id` and `signature` merged in their sorted places. */
+function seal(p: PreparedBody, batch: ReceiptBatch | undefined, signature: string): { receipt: Receipt; bytes: Uint8Array } {
+  const extra: Array<readonly [string, string]> = [];
+  if (batch) extra.push(['batch', `"batch":${canonicalize(batch)}`]);
+  extra.push(['id', `"id":${canonicalize(p.id)}`], ['signature', `"signature":${canonicalize(signature)}`]);
   let text = '{';
   let next = 0;
-  for (let i = 0; i <= names.length; i++) {
-    for (; next < extra.length && (i === names.length || extra[next]![0] < names[i]!); next++) text += `${text.length > 1 ? ',' : ''}${extra[next]![1]}`;
-    if (i < names.length) text += `${text.length > 1 ? ',' : ''}${members[i]!}`;
+  for (let i = 0; i <= p.names.length; i++) {
+    for (; next < extra.length && (i === p.names.length || extra[next]![0] < p.names[i]!); next++) text += `${text.length > 1 ? ',' : ''}${extra[next]![1]}`;
+    if (i < p.names.length) text += `${text.length > 1 ? ',' : ''}${p.members[i]!}`;
   }
-  return { receipt: { ...body, id, signature }, bytes: encoder.encode(`${text}}`) };
+  const receipt: Receipt = batch ? { ...p.body, id: p.id, signature, batch } : { ...p.body, id: p.id, signature };
+  return { receipt, bytes: encoder.encode(`${text}}`) };
+}
+
+/** signReceipt, and the receipt's JCS bytes (what is stored), serialising the body once. */
+export function signReceiptToBytes(body: ReceiptBody, signer: ReceiptSigner, idOf: ReceiptIdHash = receiptIdOf): { receipt: Receipt; bytes: Uint8Array } {
+  return sealReceipts([prepareBody(body, idOf)], signer)[0]!;
 }

@@ -3,14 +3,16 @@
  * portable to any JavaScript runtime (@noble, no node:). Used by the ledger before a receipt
  * becomes a leaf, by `chio prove`, by the export verifier and by the explorer page.
  *
- * Order: size → canonical JSON (RFC 8785) → shape → id → trusted kernel key → signature.
+ * Order: size → canonical JSON (RFC 8785) → shape → id → trusted kernel key → signature (over
+ * the body, or over the root of the receipt's batch, rebuilt from its id and path).
  * The chain link (seq, prev) needs the previous receipt and is checked by `checkChainLink`.
  */
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { ChioError } from '../errors/index.js';
-import { fromBase64 } from '../encoding.js';
-import { parseCanonicalText } from './jcs.js';
+import { fromBase64, fromHex } from '../encoding.js';
+import { canonicalize, parseCanonicalText } from './jcs.js';
+import { MAX_BATCH_PATH, MAX_BATCH_SIZE, batchLeaf, batchMessage, batchRoot } from './batch.js';
 import { parseVerifierKey } from '../tlog/note.js';
 import {
   CHAIN_ID_PATTERN, GENESIS_PREV, MAX_RECEIPT_BYTES, RECEIPT_ID_PATTERN, RECEIPT_SCHEMA,
@@ -75,8 +77,8 @@ export function claimedSignedBody(bytes: Uint8Array, kernelKeys: KernelKeys): Si
     const text = UTF8_DECODER.decode(bytes);
     const receipt = toReceipt(JSON.parse(text));
     checkKernelKey(kernelKeys, receipt.kernel_key, receipt.time);
-    const message = cutBodyBytes(text, receipt);
-    return message && { signature: fromBase64(receipt.signature), message, publicKey: kernelPublicKey(receipt.kernel_key) };
+    const bodyBytes = cutBodyBytes(text, receipt);
+    return bodyBytes && { signature: fromBase64(receipt.signature), message: signedMessage(receipt, bodyBytes), publicKey: kernelPublicKey(receipt.kernel_key) };
   } catch {
     return undefined;
   }
@@ -101,18 +103,37 @@ export function verifyReceipt(receipt: Receipt, kernelKeys: KernelKeys, checkSig
 function signedBody(receipt: Receipt, bodyBytes: Uint8Array, kernelKeys: KernelKeys, idOf: ReceiptIdHash): SignedBody {
   if (idOf(bodyBytes) !== receipt.id) throw new ChioError('RECEIPT_INVALID', 'receipt id does not match its content');
   checkKernelKey(kernelKeys, receipt.kernel_key, receipt.time);
-  return { signature: fromBase64(receipt.signature), message: bodyBytes, publicKey: kernelPublicKey(receipt.kernel_key) };
+  return { signature: fromBase64(receipt.signature), message: signedMessage(receipt, bodyBytes), publicKey: kernelPublicKey(receipt.kernel_key) };
 }
 
 /**
- * The body's JCS bytes cut out of the receipt's own canonical text: the receipt minus its `id`
- * and `signature` members, which JCS orders among the others, so what remains is the body's
+ * What the receipt's signature signs: its body's bytes, or, for a receipt of a batch, the
+ * batch's root as its path leads there from the receipt's id (receipt/batch.ts). A path that
+ * leads nowhere for its place is a signature that cannot hold.
+ */
+function signedMessage(receipt: Receipt, bodyBytes: Uint8Array): Uint8Array {
+  const batch = receipt.batch;
+  if (!batch) return bodyBytes;
+  const root = batchRoot(batchLeaf(receipt.id), batch.index, batch.size, batch.path.map(fromHex));
+  if (!root) throw new ChioError('SIGNATURE_INVALID', `receipt batch path does not fit index ${batch.index} of ${batch.size}`);
+  return batchMessage(batch.size, root);
+}
+
+/**
+ * The body's JCS bytes cut out of the receipt's own canonical text: the receipt minus its
+ * `batch`, `id` and `signature` members, which JCS orders among the others, so what remains is the body's
  * canonical form (one canonicalization fewer per receipt). Only a top-level member can match
  * (inside a string every quote is escaped), and a nested `"id"` holding the receipt's own id
  * cannot be in a genuine receipt (the id hashes the body); a wrong cut would only fail the id
  * check. Undefined when the text is not laid out so (then the body is serialized again).
  */
 function cutBodyBytes(text: string, receipt: Receipt): Uint8Array | undefined {
+  // `batch` sorts before every body member: when present it opens the object.
+  if (receipt.batch) {
+    const batch = `{"batch":${canonicalize(receipt.batch)},`;
+    if (!text.startsWith(batch)) return undefined;
+    text = `{${text.slice(batch.length)}`;
+  }
   const id = `,"id":${JSON.stringify(receipt.id)}`;
   const signature = `,"signature":${JSON.stringify(receipt.signature)}`;
   const i = text.indexOf(id);
@@ -172,5 +193,18 @@ export function toReceipt(value: unknown): Receipt {
   if (verdict !== 'allow' && verdict !== 'deny') throw bad('decision.verdict is not allow or deny');
   if (!Array.isArray(r.evidence)) throw bad('evidence is not a list');
   if ('corrects' in r && (typeof r.corrects !== 'string' || !RECEIPT_ID_PATTERN.test(r.corrects))) throw bad('corrects is not 64 hex digits');
+  if ('batch' in r) checkBatchShape(r.batch, bad);
   return value as Receipt;
+}
+
+/** `batch`: exactly index, size (2 to MAX_BATCH_SIZE) and a path of up to MAX_BATCH_PATH hex hashes. */
+function checkBatchShape(batch: unknown, bad: (why: string) => ChioError): void {
+  if (typeof batch !== 'object' || batch === null || Array.isArray(batch)) throw bad('batch is not an object');
+  const b = batch as Record<string, unknown>;
+  if (Object.keys(b).length !== 3) throw bad('batch has members other than index, size and path');
+  if (!Number.isSafeInteger(b.size) || (b.size as number) < 2 || (b.size as number) > MAX_BATCH_SIZE) throw bad(`batch.size is not an integer from 2 to ${MAX_BATCH_SIZE}`);
+  if (!Number.isSafeInteger(b.index) || (b.index as number) < 0 || (b.index as number) >= (b.size as number)) throw bad('batch.index is not an index into the batch');
+  if (!Array.isArray(b.path) || b.path.length > MAX_BATCH_PATH || !b.path.every((h) => typeof h === 'string' && RECEIPT_ID_PATTERN.test(h))) {
+    throw bad(`batch.path is not a list of up to ${MAX_BATCH_PATH} hashes (64 hex digits)`);
+  }
 }

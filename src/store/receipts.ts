@@ -7,12 +7,16 @@
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
 import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { Receipt } from '../receipt/receipt.js';
+import { MAX_BATCH_SIZE } from '../receipt/batch.js';
 import { ChioError } from '../errors/index.js';
 import { RECEIPTS_STREAM, receiptSubject } from './resources.js';
 import { RECEIPT_IDS_HEADER, joinReceiptMessage, parseReceiptIdsHeader, splitReceiptMessage } from './receipt-message.js';
 
-/** Most receipts one message may name in its Chio-Receipt-Ids header (and so hold). */
-export const MAX_RECEIPTS_PER_MESSAGE = 128;
+/**
+ * Most receipts one message may name in its Chio-Receipt-Ids header (and so hold): as many as
+ * one batch signature covers, since the publisher signs a message's receipts once.
+ */
+export const MAX_RECEIPTS_PER_MESSAGE = MAX_BATCH_SIZE;
 
 /** A message of the receipts stream: its sequence and its bytes (one or more receipts) as stored. */
 export interface StoredMessage {

@@ -67,6 +67,18 @@ describe('ReceiptPublisher', () => {
       expect(fake.publishes.map((p) => p.msgID)).toEqual([answered[0]!.id, answered[1]!.id]);
     });
 
+    it('signs a message of several receipts once (a batch signature), and each receipt still verifies alone', async () => {
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      const publisher = publisherOn(fake);
+      const answered = await Promise.all(Array.from({ length: 20 }, (_, i) => storeOf(publisher, draftOf(i))));
+      const [alone, ...together] = answered;
+      expect(alone!.batch).toBeUndefined();
+      expect(together.map((r) => r.batch && { index: r.batch.index, size: r.batch.size })).toEqual(together.map((_, index) => ({ index, size: 19 })));
+      expect(new Set(together.map((r) => r.signature)).size).toBe(1);
+      for (const r of answered) expect(verifyReceiptBytes(receiptBytes(r), [KERNEL.verifierKey])).toEqual(r);
+      expect(storedChain(fake)).toEqual(answered);
+    });
+
     it('keeps each message within MAX_RECEIPTS_PER_MESSAGE receipts and MAX_BATCH_BYTES bytes', async () => {
       const fake = new FakeJetStream(RECEIPTS_STREAM);
       const publisher = publisherOn(fake);

@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { integrate, type IntegrationChecks, type IntegrationPlan } from '../../../src/ledger/integrate.js';
 import { createNodeSignatureCheck } from '../../../src/crypto/ed25519.js';
 import { canonicalBytes } from '../../../src/receipt/jcs.js';
-import type { Receipt } from '../../../src/receipt/receipt.js';
+import { GENESIS_PREV, type Receipt } from '../../../src/receipt/receipt.js';
+import { prepareBody, sealReceipts } from '../../../src/receipt/sign.js';
 import type { StoredMessage } from '../../../src/store/receipts.js';
 import { joinReceiptMessage } from '../../../src/store/receipt-message.js';
 import { TILE_WIDTH } from '../../../src/store/tile-store.js';
@@ -155,6 +156,30 @@ describe('integrate', () => {
       expect(plan.leaves.map((l) => l.receipt.id)).toEqual([r1.id, r2.id, r3.id]);
       const wrongCount = integrate(new MemoryLog().state, batch, new MemoryLog().reader(), { kernelKeys: [kernel.verifierKey], checkSignatures: async () => [true] });
       await expectRejectCode(wrongCount, 'INTERNAL');
+    });
+
+    it('checks the one signature of a batch-signed message once, and still quarantines a receipt whose path was changed', async () => {
+      const prepared = [];
+      let prev = GENESIS_PREV;
+      for (let i = 0; i < 10; i++) {
+        const p = prepareBody(bodyOf(draftOf(i), { chain: 'chain-z', seq: i + 1, prev }, kernel.verifierKey));
+        prepared.push(p);
+        prev = p.id;
+      }
+      const sealed = sealReceipts(prepared, kernel.signer);
+      const asked: number[] = [];
+      const checkOnce: IntegrationChecks = { kernelKeys: [kernel.verifierKey], checkSignatures: async (signed) => (asked.push(signed.length), signed.map((s) => createNodeSignatureCheck()(s.signature, s.message, s.publicKey))) };
+      const plan = await integrate(new MemoryLog().state, [{ seq: 1, data: joinReceiptMessage(sealed.map((s) => s.bytes)) }], new MemoryLog().reader(), checkOnce);
+      expect(asked).toEqual([1]);
+      expect(plan.leaves.map((l) => l.receipt.id)).toEqual(sealed.map((s) => s.receipt.id));
+
+      // Receipt 4 carries receipt 5's path: its own signed root differs, so its check is its own, and fails.
+      const moved = canonicalBytes({ ...sealed[4]!.receipt, batch: { ...sealed[4]!.receipt.batch!, path: sealed[5]!.receipt.batch!.path } });
+      asked.length = 0;
+      const tampered = await integrate(new MemoryLog().state, [{ seq: 1, data: joinReceiptMessage([...sealed.slice(0, 4).map((s) => s.bytes), moved]) }], new MemoryLog().reader(), checkOnce);
+      expect(asked).toEqual([2]);
+      expect(tampered.quarantined.map((q) => [q.line, q.code])).toEqual([[4, 'SIGNATURE_INVALID']]);
+      expect(tampered.leaves).toHaveLength(4);
     });
 
     it('uses the signature check it is given', async () => {
