@@ -1,7 +1,7 @@
 /**
  * Ledger integration speed and memory (issue #9): a receipts stream pre-filled with N valid
- * receipts (default 200,000) on CHAINS chains, RECEIPTS_PER_MESSAGE per message, as group
- * commit stores them; then, in the same run and on the same stream:
+ * receipts (default 200,000) on CHAINS chains, RECEIPTS_PER_MESSAGE per message under one
+ * batch signature, as group commit stores them; then, in the same run and on the same stream:
  *   - a bare JetStream consumer that only reads it (the baseline);
  *   - `chio ledger` (its own process) integrating it with every check on (JCS, id, trusted key, Ed25519
  *     signature, chain link), index, chain heads, tiles, bundles, commits and checkpoints,
@@ -24,7 +24,7 @@ import { ensureResources, receiptSubject } from '../src/store/resources.js';
 import { consumeReceipts } from '../src/store/receipts.js';
 import { RECEIPT_IDS_HEADER, joinReceiptMessage, splitReceiptMessage } from '../src/store/receipt-message.js';
 import { GENESIS_PREV, RECEIPT_SCHEMA, type ReceiptBody } from '../src/receipt/receipt.js';
-import { signReceiptToBytes } from '../src/receipt/sign.js';
+import { prepareBody, sealReceipts, type PreparedBody } from '../src/receipt/sign.js';
 import { sha256Hex } from '../src/crypto/sha256.js';
 import { DEFAULT_VERIFY_THREADS } from '../src/crypto/ed25519-pool.js';
 import { startChioLedger } from './lib/servers.js';
@@ -59,8 +59,8 @@ async function fill(): Promise<{ messages: number; bytes: number }> {
   let bytes = 0;
   for (let chain = 0; made < N; chain = (chain + 1) % CHAINS) {
     const head = heads[chain]!;
-    const batch: Uint8Array[] = [];
-    const ids: string[] = [];
+    // Signed as authz signs a message: each body serialised with its id, then one batch signature.
+    const prepared: PreparedBody[] = [];
     for (let k = 0; k < PER_MESSAGE && made < N; k++, made++) {
       const allow = made % 4 !== 0;
       const body: ReceiptBody = {
@@ -72,12 +72,14 @@ async function fill(): Promise<{ messages: number; bytes: number }> {
         evidence: [{ guard: 'Request', verdict: 'allow' }, { guard: 'Capability', verdict: 'allow' }, { guard: 'Policy', verdict: allow ? 'allow' : 'deny' }],
         policy_hash: `sha256:${'cd'.repeat(32)}`,
       };
-      const signed = signReceiptToBytes(body, kernel.signer, sha256Hex);
-      batch.push(signed.bytes);
-      ids.push(signed.receipt.id);
+      const one = prepareBody(body, sha256Hex);
+      prepared.push(one);
       head.seq += 1;
-      head.prev = signed.receipt.id;
+      head.prev = one.id;
     }
+    const sealed = sealReceipts(prepared, kernel.signer);
+    const batch = sealed.map((s) => s.bytes);
+    const ids = sealed.map((s) => s.receipt.id);
     const data = joinReceiptMessage(batch);
     const h = natsHeaders();
     h.set(RECEIPT_IDS_HEADER, ids.join(','));

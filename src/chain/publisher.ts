@@ -25,7 +25,7 @@ import { ChioError } from '../errors/index.js';
 import { beforeDeadline } from '../time.js';
 import { GENESIS_PREV, RECEIPT_SCHEMA, MAX_RECEIPT_BYTES, CHAIN_ID_PATTERN, type Receipt, type ReceiptBody, type ReceiptDraft } from '../receipt/receipt.js';
 import { toCorrectionDraft } from '../receipt/correction.js';
-import { SEAL_MAX_BYTES, prepareBody, sealReceipts, type PreparedBody, type ReceiptSigner } from '../receipt/sign.js';
+import { PLAIN_SEAL_BYTES, SEAL_MAX_BYTES, prepareBody, sealReceipts, type PreparedBody, type ReceiptSigner } from '../receipt/sign.js';
 import { sha256Hex } from '../crypto/sha256.js';
 import { MAX_RECEIPTS_PER_MESSAGE, appendReceipts, readLastStoredReceipt, type ChainHeadRead, type ReceiptPublish } from '../store/receipts.js';
 
@@ -302,8 +302,9 @@ export class ReceiptPublisher {
   /**
    * Sign `drafts` as consecutive receipts after `head`, in order, while they fit one message
    * (MAX_RECEIPTS_PER_MESSAGE, MAX_BATCH_BYTES), under one batch signature when there are
-   * several (receipt/batch.ts). A draft whose receipt could be over `maxEach` bytes is handed to
-   * `refused` (RECEIPT_INVALID) and takes no seq. `taken`: drafts looked at.
+   * several (receipt/batch.ts). A draft whose receipt would be over `maxEach` bytes even alone
+   * is handed to `refused` (RECEIPT_INVALID) and takes no seq; one that fits only alone is
+   * stored alone. `taken`: drafts looked at.
    */
   private signAfter(head: ChainHead, drafts: readonly ReceiptDraft[], maxEach: number, refused: (at: number, err: ChioError) => void): { signed: Array<Signed & { at: number }>; taken: number } {
     const prepared: Array<PreparedBody & { at: number }> = [];
@@ -313,16 +314,23 @@ export class ReceiptPublisher {
     for (; at < drafts.length && prepared.length < MAX_RECEIPTS_PER_MESSAGE; at++) {
       const body: ReceiptBody = { ...drafts[at]!, schema: RECEIPT_SCHEMA, chain: this.chain, seq: prev.seq + 1, prev: prev.id, kernel_key: this.opts.kernelKey };
       const one = prepareBody(body, sha256Hex);
-      // The body's bytes plus the most its seal adds: known before its seq is given.
-      const size = one.bytes.length + SEAL_MAX_BYTES;
-      if (size > maxEach) {
-        refused(at, new ChioError('RECEIPT_INVALID', `receipt may be ${size} bytes, over ${maxEach}`));
+      // Its size is known before its seq is given: the body's bytes plus its seal, which is
+      // PLAIN_SEAL_BYTES when it is stored alone and at most SEAL_MAX_BYTES in a batch.
+      if (one.bytes.length + PLAIN_SEAL_BYTES > maxEach) {
+        refused(at, new ChioError('RECEIPT_INVALID', `receipt is ${one.bytes.length + PLAIN_SEAL_BYTES} bytes, over ${maxEach}`));
         continue;
       }
-      if (prepared.length > 0 && bytes + size + 1 > MAX_BATCH_BYTES) break;
+      const size = one.bytes.length + SEAL_MAX_BYTES;
+      const aloneOnly = size > maxEach;
+      // One that fits only alone ends this message, or starts the next.
+      if (prepared.length > 0 && (aloneOnly || bytes + size + 1 > MAX_BATCH_BYTES)) break;
       bytes += size + 1;
       prepared.push({ ...one, at });
       prev = { seq: body.seq, id: one.id };
+      if (aloneOnly) {
+        at++;
+        break;
+      }
     }
     if (prepared.length === 0) return { signed: [], taken: at };
     const sealed = sealReceipts(prepared, this.opts.signer);

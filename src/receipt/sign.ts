@@ -58,11 +58,12 @@ export function prepareBody(body: ReceiptBody, idOf: ReceiptIdHash = receiptIdOf
   return { body, names, members, bytes, id: idOf(bytes) };
 }
 
+/** Bytes `id` and `signature` add to a body's JCS bytes: a receipt stored alone is exactly this much larger. */
+export const PLAIN_SEAL_BYTES = `,"id":"${'0'.repeat(64)}"`.length + `,"signature":"${'A'.repeat(88)}"`.length;
+
 /** Most bytes `batch`, `id` and `signature` add to a body's JCS bytes (a receipt's size is at most the body's plus this). */
 export const SEAL_MAX_BYTES =
-  `,"batch":${canonicalize({ index: MAX_BATCH_SIZE - 1, path: Array.from({ length: MAX_BATCH_PATH }, () => '0'.repeat(64)), size: MAX_BATCH_SIZE })}`.length +
-  `,"id":"${'0'.repeat(64)}"`.length +
-  `,"signature":"${'A'.repeat(88)}"`.length;
+  PLAIN_SEAL_BYTES + `,"batch":${canonicalize({ index: MAX_BATCH_SIZE - 1, path: Array.from({ length: MAX_BATCH_PATH }, () => '0'.repeat(64)), size: MAX_BATCH_SIZE })}`.length;
 
 /**
  * The receipts of `prepared`, consecutive on one chain and stored in one message, each with its

@@ -111,7 +111,10 @@ function signedBody(receipt: Receipt, bodyBytes: Uint8Array, kernelKeys: KernelK
  * batch's root as its path leads there from the receipt's id (receipt/batch.ts). A path that
  * leads nowhere for its place is a signature that cannot hold.
  */
-function signedMessage(receipt: Receipt, bodyBytes: Uint8Array): Uint8Array {
+export function signedMessage(receipt: Receipt, bodyBytes: Uint8Array): Uint8Array {
+  // A receipt that did not come through toReceipt (verifyReceipt takes parsed objects): a
+  // `batch` of any other shape, even null, is refused rather than ignored.
+  if ('batch' in receipt) checkBatchShape(receipt.batch, (why) => new ChioError('RECEIPT_INVALID', `receipt: ${why}`));
   const batch = receipt.batch;
   if (!batch) return bodyBytes;
   const root = batchRoot(batchLeaf(receipt.id), batch.index, batch.size, batch.path.map(fromHex));

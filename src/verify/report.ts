@@ -10,7 +10,7 @@
  *   receipt.form          a chio.receipt.v1 object with an RFC 8785 form, within size bounds
  *   receipt.id            id = SHA-256(JCS(body))
  *   receipt.kernel_key    the signer is a trusted kernel key
- *   receipt.signature     Ed25519 over JCS(body) by the key the receipt names
+ *   receipt.signature     Ed25519 over JCS(body), or over its batch's root, by the key the receipt names
  *   receipt.chain         seq and prev agree: seq 1 starts a chain (prev 64 zeros), later seqs do not
  *   receipt.chain_link    extends `previous` (given): same chain, seq + 1, prev = its id
  *   proof.form            the tlog-proof@v1 text parses
@@ -24,7 +24,7 @@ import { ChioError, type ChioErrorCode } from '../errors/index.js';
 import { fromBase64 } from '../encoding.js';
 import { canonicalBytes } from '../receipt/jcs.js';
 import { GENESIS_PREV, MAX_RECEIPT_BYTES, receiptBodyBytes, receiptIdOf, toReceiptBody, type Receipt } from '../receipt/receipt.js';
-import { checkChainLink, nobleSignatureCheck, signatureHolds, signatureInvalid, toReceipt, verifyReceipt } from '../receipt/verify.js';
+import { checkChainLink, nobleSignatureCheck, signatureHolds, signatureInvalid, signedMessage, toReceipt, verifyReceipt } from '../receipt/verify.js';
 import { checkKernelKey } from '../receipt/kernel-trust.js';
 import { checkRecord, leafHash, openCheckpoint, parseVerifierKey, type Checkpoint } from '../tlog/index.js';
 import { parseTlogProof, type TlogProof } from './tlog-proof.js';
@@ -139,7 +139,7 @@ function checkReceipt(receipt: Receipt, previous: unknown, trust: ProofTrust, ru
   });
   run('receipt.signature', 'the signature verifies with the kernel key the receipt names', () => {
     const { publicKey } = parseVerifierKey(receipt.kernel_key);
-    const signed = { signature: fromBase64(receipt.signature), message: body, publicKey };
+    const signed = { signature: fromBase64(receipt.signature), message: signedMessage(receipt, body), publicKey };
     if (!signatureHolds(signed, nobleSignatureCheck)) throw signatureInvalid();
   });
   run('receipt.chain', 'seq and prev agree', () => {

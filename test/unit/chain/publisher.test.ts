@@ -1,11 +1,12 @@
 import { describe, expect, it, vi } from 'vitest';
 import { DEFAULT_ACK_WAIT_MS, MAX_BATCH_BYTES } from '../../../src/chain/publisher.js';
 import { MAX_RECEIPTS_PER_MESSAGE } from '../../../src/store/receipts.js';
-import { GENESIS_PREV, receiptBytes, type Receipt } from '../../../src/receipt/receipt.js';
+import { GENESIS_PREV, MAX_RECEIPT_BYTES, receiptBytes, type Receipt } from '../../../src/receipt/receipt.js';
+import { PLAIN_SEAL_BYTES, SEAL_MAX_BYTES, prepareBody } from '../../../src/receipt/sign.js';
 import { verifyReceiptBytes } from '../../../src/receipt/verify.js';
 import { RECEIPTS_STREAM, receiptSubject } from '../../../src/store/resources.js';
 import { expectRejectCode } from '../../support/errors.js';
-import { draftOf, signReceipt } from '../receipt/helpers.js';
+import { bodyOf, draftOf, signReceipt } from '../receipt/helpers.js';
 import { FakeJetStream } from './fake-jetstream.js';
 import { CHAIN, KERNEL, SUBJECT, publisherOn, soon, storedChain, storedMessages, storeOf } from './chain-fixture.js';
 
@@ -205,6 +206,23 @@ describe('ReceiptPublisher', () => {
       await expectRejectCode(storeOf(publisher, huge), 'RECEIPT_INVALID');
       expect(fake.publishes).toHaveLength(0);
       expect(await storeOf(publisher, draftOf(1))).toMatchObject({ seq: 1 });
+    });
+  });
+
+  describe('when a receipt fits only without a batch member', () => {
+    it('stores it alone, in the plain form, between the messages of the receipts around it', async () => {
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      const publisher = publisherOn(fake);
+      const withPath = (i: number, path: string) => draftOf(i, { request: { ...draftOf(i).request, path } });
+      const base = prepareBody(bodyOf(withPath(1, '/'), { chain: CHAIN, seq: 3, prev: GENESIS_PREV }, KERNEL.verifierKey)).bytes.length;
+      // 20 bytes under what a receipt may be (MAX_RECEIPT_BYTES less the 512 kept for its correction) when alone; in a batch it would be over.
+      const large = withPath(1, `/${'p'.repeat(MAX_RECEIPT_BYTES - 512 - PLAIN_SEAL_BYTES - base - 20)}`);
+      expect(base + SEAL_MAX_BYTES - PLAIN_SEAL_BYTES).toBeGreaterThan(20);
+      const answered = await Promise.all([storeOf(publisher, draftOf(0)), storeOf(publisher, draftOf(2)), storeOf(publisher, large), storeOf(publisher, draftOf(3))]);
+      expect(storedMessages(fake).map((m) => m.map((r) => r.seq))).toEqual([[1], [2], [3], [4]]);
+      expect(answered[2]!.batch).toBeUndefined();
+      expect(receiptBytes(answered[2]!).length).toBeGreaterThan(MAX_RECEIPT_BYTES - 512 - 40);
+      for (const r of answered) expect(verifyReceiptBytes(receiptBytes(r), [KERNEL.verifierKey])).toEqual(r);
     });
   });
 

@@ -6,17 +6,16 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { integrate, type IntegrationChecks, type IntegrationPlan } from '../../../src/ledger/integrate.js';
+import { distinctSignedBodies, integrate, type IntegrationChecks, type IntegrationPlan } from '../../../src/ledger/integrate.js';
 import { createNodeSignatureCheck } from '../../../src/crypto/ed25519.js';
 import { canonicalBytes } from '../../../src/receipt/jcs.js';
-import { GENESIS_PREV, type Receipt } from '../../../src/receipt/receipt.js';
-import { prepareBody, sealReceipts } from '../../../src/receipt/sign.js';
+import type { Receipt } from '../../../src/receipt/receipt.js';
 import type { StoredMessage } from '../../../src/store/receipts.js';
 import { joinReceiptMessage } from '../../../src/store/receipt-message.js';
 import { TILE_WIDTH } from '../../../src/store/tile-store.js';
 import { MemoryHashStore, TILE_HEIGHT, decodeEntryBundle, entriesPath, newTiles, readTileData, tilePath } from '../../../src/tlog/index.js';
 import { toHex } from '../../../src/encoding.js';
-import { chainOf, kernelOf, signBody, bodyOf, draftOf } from '../receipt/helpers.js';
+import { chainOf, kernelOf, signBody, bodyOf, draftOf, sealedBatchOf } from '../receipt/helpers.js';
 import { expectRejectCode } from '../../support/errors.js';
 import { Crash, MemoryLog, planText, writesOf } from './memory-log.js';
 
@@ -159,14 +158,7 @@ describe('integrate', () => {
     });
 
     it('checks the one signature of a batch-signed message once, and still quarantines a receipt whose path was changed', async () => {
-      const prepared = [];
-      let prev = GENESIS_PREV;
-      for (let i = 0; i < 10; i++) {
-        const p = prepareBody(bodyOf(draftOf(i), { chain: 'chain-z', seq: i + 1, prev }, kernel.verifierKey));
-        prepared.push(p);
-        prev = p.id;
-      }
-      const sealed = sealReceipts(prepared, kernel.signer);
+      const sealed = sealedBatchOf(10, kernel, 'chain-z');
       const asked: number[] = [];
       const checkOnce: IntegrationChecks = { kernelKeys: [kernel.verifierKey], checkSignatures: async (signed) => (asked.push(signed.length), signed.map((s) => createNodeSignatureCheck()(s.signature, s.message, s.publicKey))) };
       const plan = await integrate(new MemoryLog().state, [{ seq: 1, data: joinReceiptMessage(sealed.map((s) => s.bytes)) }], new MemoryLog().reader(), checkOnce);
@@ -180,6 +172,26 @@ describe('integrate', () => {
       expect(asked).toEqual([2]);
       expect(tampered.quarantined.map((q) => [q.line, q.code])).toEqual([[4, 'SIGNATURE_INVALID']]);
       expect(tampered.leaves).toHaveLength(4);
+    });
+
+    it('shares a check only between the very same signature, message and key', () => {
+      const sig = new Uint8Array(64).fill(1);
+      const key = new Uint8Array(32).fill(2);
+      const msg = (b: number) => new Uint8Array(90).fill(b);
+      const checks = [
+        { signature: sig, message: msg(3), publicKey: key },
+        { signature: sig, message: msg(3), publicKey: key },
+        { signature: sig, message: msg(4), publicKey: key },
+        { signature: sig, message: msg(3), publicKey: new Uint8Array(32).fill(5) },
+        { signature: new Uint8Array(64).fill(6), message: msg(3), publicKey: key },
+        { signature: sig, message: msg(3), publicKey: key },
+      ];
+      const { distinct, of } = distinctSignedBodies(checks);
+      expect(of).toEqual([0, 0, 1, 2, 3, 0]);
+      expect(distinct).toEqual([checks[0], checks[2], checks[3], checks[4]]);
+      // Thousands sharing one copied signature, each with its own message: all checked, each once.
+      const hostile = Array.from({ length: 5_000 }, (_, i) => ({ signature: sig, message: new TextEncoder().encode(`m${i}`), publicKey: key }));
+      expect(distinctSignedBodies(hostile).distinct).toHaveLength(5_000);
     });
 
     it('uses the signature check it is given', async () => {

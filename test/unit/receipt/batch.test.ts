@@ -14,22 +14,12 @@ import { canonicalBytes } from '../../../src/receipt/jcs.js';
 import { createNodeSignatureCheck } from '../../../src/crypto/ed25519.js';
 import { nobleSignatureCheck, verifyReceipt, verifyReceiptBytes } from '../../../src/receipt/verify.js';
 import { INCLUSION, LEAVES, ROOTS } from '../tlog/fixtures/rfc6962.js';
-import { bodyOf, draftOf, expectCode, kernelOf, type Kernel } from './helpers.js';
+import { bodyOf, draftOf, expectCode, kernelOf, sealedBatchOf, type Kernel } from './helpers.js';
 
 const kernel = kernelOf(7);
 const trusted = [kernel.verifierKey];
 
-/** `n` consecutive receipts of one chain under one seal, as the publisher stores a message of them. */
-function batchOf(n: number, k: Kernel = kernel, from = 0): Array<{ receipt: Receipt; bytes: Uint8Array }> {
-  const prepared = [];
-  let prev = GENESIS_PREV;
-  for (let i = 0; i < n; i++) {
-    const p = prepareBody(bodyOf(draftOf(from + i), { chain: 'chain-b', seq: i + 1, prev }, k.verifierKey));
-    prepared.push(p);
-    prev = p.id;
-  }
-  return sealReceipts(prepared, k.signer);
-}
+const batchOf = (n: number, k: Kernel = kernel, from = 0) => sealedBatchOf(n, k, 'chain-b', from);
 
 const edit = (receipt: Receipt, change: (r: Receipt) => void): Uint8Array => {
   const copy = structuredClone(receipt);
@@ -138,6 +128,15 @@ describe('batch-signed receipts', () => {
       (c) => ((c as { batch: unknown }).batch = [1]),
     ];
     for (const change of bad) expectCode(() => verifyReceiptBytes(edit(r, change as unknown as (c: Receipt) => void), trusted), 'RECEIPT_INVALID');
+  });
+
+  it('refuse, when checked as parsed objects, a batch member of any other shape rather than ignore it', () => {
+    const plain = batchOf(1)[0]!.receipt;
+    const inBatch = batchOf(3)[1]!.receipt;
+    for (const batch of [null, 0, false, '', {}]) expectCode(() => verifyReceipt({ ...plain, batch } as unknown as Receipt, trusted), 'RECEIPT_INVALID');
+    expectCode(() => verifyReceipt({ ...inBatch, batch: { ...inBatch.batch!, extra: 1 } } as Receipt, trusted), 'RECEIPT_INVALID');
+    expectCode(() => verifyReceipt({ ...inBatch, batch: { ...inBatch.batch!, path: inBatch.batch!.path.map((h) => h.toUpperCase()) } }, trusted), 'RECEIPT_INVALID');
+    verifyReceipt(inBatch, trusted);
   });
 
   it('stay within SEAL_MAX_BYTES of their body, and equal receiptBytes, for any batch size (property)', () => {

@@ -7,7 +7,7 @@ import { receiptBytes, type Receipt } from '../../../src/receipt/receipt.js';
 import { MemoryHashStore, generateSignerKey, proveRecord, signCheckpoint, treeHash } from '../../../src/tlog/index.js';
 import { formatTlogProof } from '../../../src/verify/tlog-proof.js';
 import { reportVerification, toVerifyRequest, type CheckName, type VerifyReport } from '../../../src/verify/report.js';
-import { chainOf, expectCode, kernelOf } from '../receipt/helpers.js';
+import { chainOf, expectCode, kernelOf, sealedBatchOf } from '../receipt/helpers.js';
 
 const ORIGIN = 'chio.local/receipts';
 const LOG = generateSignerKey(ORIGIN, () => new Uint8Array(32).fill(71));
@@ -39,6 +39,15 @@ describe('reportVerification', () => {
       expect(statuses(report)).toEqual({
         'receipt.form': 'holds', 'receipt.id': 'holds', 'receipt.kernel_key': 'holds', 'receipt.signature': 'holds', 'receipt.chain': 'holds', 'receipt.chain_link': 'skipped',
       });
+    });
+
+    it('holds every check for a batch-signed receipt, and fails its signature when its path is another one\'s', () => {
+      const sealed = sealedBatchOf(5, KERNEL, 'chain-batch').map((s) => s.receipt);
+      expect(statuses(reportVerification({ receipt: sealed[3], previous: sealed[2] }, TRUST))).toEqual({
+        'receipt.form': 'holds', 'receipt.id': 'holds', 'receipt.kernel_key': 'holds', 'receipt.signature': 'holds', 'receipt.chain': 'holds', 'receipt.chain_link': 'holds',
+      });
+      const moved = { ...sealed[3]!, batch: { ...sealed[3]!.batch!, path: sealed[1]!.batch!.path } };
+      expect(statuses(reportVerification({ receipt: moved }, TRUST))).toMatchObject({ 'receipt.id': 'holds', 'receipt.signature': 'SIGNATURE_INVALID' });
     });
 
     it('checks the link when the previous receipt is given', () => {
