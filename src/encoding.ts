@@ -69,17 +69,33 @@ export const fromBase64 = (text: string): Uint8Array => decode(text, B64_REV, tr
 export const toBase64Url = (bytes: Uint8Array): string => encode(bytes, B64URL, false);
 export const fromBase64Url = (text: string): Uint8Array => decode(text, B64URL_REV, false, 'base64url');
 
+/** Two lower-case hex digits for each byte value. */
+const HEX_BYTE = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+/** The value of each hex digit by its char code, -1 for anything else (codes over 127 included). */
+const HEX_VALUE = Int8Array.from({ length: 128 }, (_, c) => {
+  const d = '0123456789abcdef'.indexOf(String.fromCharCode(c).toLowerCase());
+  return d;
+});
+
 export function toHex(bytes: Uint8Array): string {
   let out = '';
-  for (const b of bytes) out += b.toString(16).padStart(2, '0');
+  for (let i = 0; i < bytes.length; i++) out += HEX_BYTE[bytes[i]!];
   return out;
 }
 
 /** Decode lower- or upper-case hex of even length. */
 export function fromHex(text: string): Uint8Array {
-  if (text.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(text)) throw new ChioError('MALFORMED', 'hex: not an even run of hex digits');
+  const bad = () => new ChioError('MALFORMED', 'hex: not an even run of hex digits');
+  if (text.length % 2 !== 0) throw bad();
   const out = new Uint8Array(text.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(text.slice(2 * i, 2 * i + 2), 16);
+  for (let i = 0; i < out.length; i++) {
+    const hi = text.charCodeAt(2 * i);
+    const lo = text.charCodeAt(2 * i + 1);
+    const h = hi < 128 ? HEX_VALUE[hi]! : -1;
+    const l = lo < 128 ? HEX_VALUE[lo]! : -1;
+    if (h < 0 || l < 0) throw bad();
+    out[i] = (h << 4) | l;
+  }
   return out;
 }
 

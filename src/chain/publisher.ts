@@ -26,7 +26,7 @@ import { beforeDeadline } from '../time.js';
 import { GENESIS_PREV, RECEIPT_SCHEMA, MAX_RECEIPT_BYTES, CHAIN_ID_PATTERN, type Receipt, type ReceiptBody, type ReceiptDraft } from '../receipt/receipt.js';
 import { toCorrectionDraft } from '../receipt/correction.js';
 import { PLAIN_SEAL_BYTES, SEAL_MAX_BYTES, prepareBody, sealReceipts, type PreparedBody, type ReceiptSigner } from '../receipt/sign.js';
-import { sha256Hex } from '../crypto/sha256.js';
+import { sha256Hex, sha256Node } from '../crypto/sha256.js';
 import { MAX_RECEIPTS_PER_MESSAGE, appendReceipts, readLastStoredReceipt, type ChainHeadRead, type ReceiptPublish } from '../store/receipts.js';
 
 /**
@@ -333,7 +333,7 @@ export class ReceiptPublisher {
       }
     }
     if (prepared.length === 0) return { signed: [], taken: at };
-    const sealed = sealReceipts(prepared, this.opts.signer);
+    const sealed = sealReceipts(prepared, this.opts.signer, sha256Node);
     return { signed: sealed.map((s, k) => ({ ...s, at: prepared[k]!.at })), taken: at };
   }
 

@@ -24,6 +24,7 @@ import {
 } from '../receipt/verify.js';
 import { CHAIN_ID_PATTERN, GENESIS_PREV, type Receipt } from '../receipt/receipt.js';
 import type { ReceiptIdHash } from '../receipt/sign.js';
+import type { Sha256 } from '../receipt/batch.js';
 import { isJsonObject } from '../json.js';
 import { bytesEqual, toHex } from '../encoding.js';
 import {
@@ -69,6 +70,8 @@ export interface IntegrationChecks {
   checkSignatures?: (batch: readonly SignedBody[]) => Promise<readonly boolean[]>;
   /** Hex SHA-256 of a receipt body; the portable one by default (a Node service passes node:crypto's). */
   receiptId?: ReceiptIdHash;
+  /** SHA-256 for batch paths (receipt/batch.ts): @noble's unless given (the ledger gives node:crypto's). */
+  sha256?: Sha256;
   /**
    * Asked before each receipt is checked, and again before its signature is (unless
    * `checkSignatures` checks them elsewhere); a promise it returns is awaited. A batch of a thousand
@@ -219,7 +222,7 @@ async function readAndCheckSignatures(stored: readonly StoredReceipt[], checks: 
     const paused = checks.pause?.();
     if (paused) await paused;
     try {
-      const { receipt, signed } = readReceiptBytes(m.data, checks.kernelKeys, checks.receiptId);
+      const { receipt, signed } = readReceiptBytes(m.data, checks.kernelKeys, checks.receiptId, checks.sha256);
       reads.push({ m, read: { receipt }, signed });
     } catch (err) {
       reads.push({ m, read: { error: err, chain: chainNamedIn(m.data) } });

@@ -28,7 +28,7 @@ import { createNodeSignatureCheck } from '../crypto/ed25519.js';
 import { SignatureCheckPool, type SignatureToCheck } from '../crypto/ed25519-pool.js';
 import { claimedSignedBody } from '../receipt/verify.js';
 import { splitReceiptMessage } from '../store/receipt-message.js';
-import { sha256Hex } from '../crypto/sha256.js';
+import { sha256Hex, sha256Node } from '../crypto/sha256.js';
 import { TILE_HEIGHT, entriesPath, tilePath, treeHash, type Hash } from '../tlog/index.js';
 import { integrationBatchDuration, receiptsDuplicateTotal, receiptsIntegratedTotal, receiptsQuarantinedTotal, treeSize } from '../metrics.js';
 import { TILE_WIDTH, type TileStore } from '../store/tile-store.js';
@@ -92,7 +92,7 @@ export class Integrator {
     this.opts = opts;
     // A Node service: node:crypto verifies ten times faster than the portable @noble default.
     const pause = yieldEvery(PAUSE_AFTER_MS);
-    this.checks = { kernelKeys: trustNow(opts.kernelKeys), checkSignature: createNodeSignatureCheck(), receiptId: sha256Hex, pause };
+    this.checks = { kernelKeys: trustNow(opts.kernelKeys), checkSignature: createNodeSignatureCheck(), receiptId: sha256Hex, sha256: sha256Node, pause };
     if (opts.verifyThreads) {
       const pool = new SignatureCheckPool(opts.verifyThreads, pause);
       this.pool = pool;
@@ -115,7 +115,7 @@ export class Integrator {
       for (const data of splitReceiptMessage(m.data)) {
         const paused = this.checks.pause?.();
         if (paused) await paused;
-        const claimed = claimedSignedBody(data, this.checks.kernelKeys);
+        const claimed = claimedSignedBody(data, this.checks.kernelKeys, sha256Node);
         // The receipts of a batch follow one another and share one check: asked once.
         if (claimed && !(last && sameSignedBody(last, claimed))) slice.push(claimed);
         last = claimed ?? last;

@@ -10,7 +10,7 @@
  * and so is the hash that names the receipt, so this file imports no node: module.
  */
 import { toBase64, toHex } from '../encoding.js';
-import { MAX_BATCH_PATH, MAX_BATCH_SIZE, batchLeaf, batchMessage, batchTree, type ReceiptBatch } from './batch.js';
+import { MAX_BATCH_PATH, MAX_BATCH_SIZE, batchLeaf, batchMessage, batchTree, type ReceiptBatch, type Sha256 } from './batch.js';
 import { canonicalize, sortedKeys } from './jcs.js';
 import { receiptBodyBytes, receiptIdOf, type Receipt, type ReceiptBody } from './receipt.js';
 
@@ -71,13 +71,13 @@ export const SEAL_MAX_BYTES =
  * over their batch's Merkle root (receipt/batch.ts), each with its own path. Equal, byte for
  * byte, to receiptBytes of the receipt returned — a property test holds the two together.
  */
-export function sealReceipts(prepared: readonly PreparedBody[], signer: ReceiptSigner): Array<{ receipt: Receipt; bytes: Uint8Array }> {
+export function sealReceipts(prepared: readonly PreparedBody[], signer: ReceiptSigner, sha?: Sha256): Array<{ receipt: Receipt; bytes: Uint8Array }> {
   if (prepared.length === 1) {
     const one = prepared[0]!;
     const signature = toBase64(signer.sign(one.bytes));
     return [seal(one, undefined, signature)];
   }
-  const { root, paths } = batchTree(prepared.map((p) => batchLeaf(p.id)));
+  const { root, paths } = batchTree(prepared.map((p) => batchLeaf(p.id, sha)), sha);
   const signature = toBase64(signer.sign(batchMessage(prepared.length, root)));
   return prepared.map((p, index) => seal(p, { index, path: paths[index]!.map(toHex), size: prepared.length }, signature));
 }

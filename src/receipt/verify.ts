@@ -12,7 +12,7 @@ import { sha512 } from '@noble/hashes/sha2.js';
 import { ChioError } from '../errors/index.js';
 import { fromBase64, fromHex } from '../encoding.js';
 import { canonicalize, parseCanonicalText } from './jcs.js';
-import { MAX_BATCH_PATH, MAX_BATCH_SIZE, batchLeaf, batchMessage, batchRoot } from './batch.js';
+import { MAX_BATCH_PATH, MAX_BATCH_SIZE, batchLeaf, batchMessage, batchRoot, type Sha256 } from './batch.js';
 import { parseVerifierKey } from '../tlog/note.js';
 import {
   CHAIN_ID_PATTERN, GENESIS_PREV, MAX_RECEIPT_BYTES, RECEIPT_ID_PATTERN, RECEIPT_SCHEMA,
@@ -56,11 +56,11 @@ export interface SignedBody {
  * check needs, so that a caller may check the signatures of many receipts at once (the ledger
  * spreads them over threads). Throws as verifyReceiptBytes does for the earlier checks.
  */
-export function readReceiptBytes(bytes: Uint8Array, kernelKeys: KernelKeys, idOf: ReceiptIdHash = receiptIdOf): { receipt: Receipt; signed: SignedBody } {
+export function readReceiptBytes(bytes: Uint8Array, kernelKeys: KernelKeys, idOf: ReceiptIdHash = receiptIdOf, sha?: Sha256): { receipt: Receipt; signed: SignedBody } {
   if (bytes.length > MAX_RECEIPT_BYTES) throw new ChioError('RECEIPT_INVALID', `receipt larger than ${MAX_RECEIPT_BYTES} bytes`);
   const { value, text } = parseCanonicalText(bytes, MAX_RECEIPT_BYTES);
   const receipt = toReceipt(value);
-  return { receipt, signed: signedBody(receipt, cutBodyBytes(text, receipt) ?? receiptBodyBytes(toReceiptBody(receipt)), kernelKeys, idOf) };
+  return { receipt, signed: signedBody(receipt, cutBodyBytes(text, receipt) ?? receiptBodyBytes(toReceiptBody(receipt)), kernelKeys, idOf, sha) };
 }
 
 /**
@@ -71,14 +71,14 @@ export function readReceiptBytes(bytes: Uint8Array, kernelKeys: KernelKeys, idOf
  * a signature check of the same signature, message and key answers the same, which is all
  * such a check ahead of time may be used for.
  */
-export function claimedSignedBody(bytes: Uint8Array, kernelKeys: KernelKeys): SignedBody | undefined {
+export function claimedSignedBody(bytes: Uint8Array, kernelKeys: KernelKeys, sha?: Sha256): SignedBody | undefined {
   try {
     if (bytes.length > MAX_RECEIPT_BYTES) return undefined;
     const text = UTF8_DECODER.decode(bytes);
     const receipt = toReceipt(JSON.parse(text));
     checkKernelKey(kernelKeys, receipt.kernel_key, receipt.time);
     const bodyBytes = cutBodyBytes(text, receipt);
-    return bodyBytes && { signature: fromBase64(receipt.signature), message: signedMessage(receipt, bodyBytes), publicKey: kernelPublicKey(receipt.kernel_key) };
+    return bodyBytes && { signature: fromBase64(receipt.signature), message: signedMessage(receipt, bodyBytes, sha), publicKey: kernelPublicKey(receipt.kernel_key) };
   } catch {
     return undefined;
   }
@@ -100,10 +100,10 @@ export function verifyReceipt(receipt: Receipt, kernelKeys: KernelKeys, checkSig
   if (!signatureHolds(signedBody(receipt, receiptBodyBytes(toReceiptBody(receipt)), kernelKeys, receiptIdOf), checkSignature)) throw signatureInvalid();
 }
 
-function signedBody(receipt: Receipt, bodyBytes: Uint8Array, kernelKeys: KernelKeys, idOf: ReceiptIdHash): SignedBody {
+function signedBody(receipt: Receipt, bodyBytes: Uint8Array, kernelKeys: KernelKeys, idOf: ReceiptIdHash, sha?: Sha256): SignedBody {
   if (idOf(bodyBytes) !== receipt.id) throw new ChioError('RECEIPT_INVALID', 'receipt id does not match its content');
   checkKernelKey(kernelKeys, receipt.kernel_key, receipt.time);
-  return { signature: fromBase64(receipt.signature), message: signedMessage(receipt, bodyBytes), publicKey: kernelPublicKey(receipt.kernel_key) };
+  return { signature: fromBase64(receipt.signature), message: signedMessage(receipt, bodyBytes, sha), publicKey: kernelPublicKey(receipt.kernel_key) };
 }
 
 /**
@@ -111,13 +111,13 @@ function signedBody(receipt: Receipt, bodyBytes: Uint8Array, kernelKeys: KernelK
  * batch's root as its path leads there from the receipt's id (receipt/batch.ts). A path that
  * leads nowhere for its place is a signature that cannot hold.
  */
-export function signedMessage(receipt: Receipt, bodyBytes: Uint8Array): Uint8Array {
+export function signedMessage(receipt: Receipt, bodyBytes: Uint8Array, sha?: Sha256): Uint8Array {
   // A receipt that did not come through toReceipt (verifyReceipt takes parsed objects): a
   // `batch` of any other shape, even null, is refused rather than ignored.
   if ('batch' in receipt) checkBatchShape(receipt.batch, (why) => new ChioError('RECEIPT_INVALID', `receipt: ${why}`));
   const batch = receipt.batch;
   if (!batch) return bodyBytes;
-  const root = batchRoot(batchLeaf(receipt.id), batch.index, batch.size, batch.path.map(fromHex));
+  const root = batchRoot(batchLeaf(receipt.id, sha), batch.index, batch.size, batch.path.map(fromHex), sha);
   if (!root) throw new ChioError('SIGNATURE_INVALID', `receipt batch path does not fit index ${batch.index} of ${batch.size}`);
   return batchMessage(batch.size, root);
 }

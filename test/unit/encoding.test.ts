@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { fromBase64, fromBase64Url, fromHex, toBase64, toBase64Url, toHex, utf8 } from '../../src/encoding.js';
 import { ChioError } from '../../src/errors/index.js';
 
@@ -44,5 +45,22 @@ describe('toHex / fromHex', () => {
     expect(toHex(fromHex('00ff10Ab'))).toBe('00ff10ab');
     expect(() => fromHex('abc')).toThrow(ChioError);
     expect(() => fromHex('zz')).toThrow(ChioError);
+  });
+
+  it('agree with Buffer for any bytes, and fromHex takes exactly the strings of hex digit pairs (property)', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+      expect(toHex(bytes)).toBe(Buffer.from(bytes).toString('hex'));
+      expect(fromHex(toHex(bytes))).toEqual(bytes);
+      expect(fromHex(toHex(bytes).toUpperCase())).toEqual(bytes);
+    }));
+    // Any UTF-16 code unit, so digits' look-alikes beyond ASCII (whose low byte is a digit's) are tried.
+    const unit = fc.oneof(fc.constantFrom(...'0123456789abcdefABCDEFgG/:@`'), fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)));
+    fc.assert(fc.property(fc.array(unit, { maxLength: 8 }), (units) => {
+      const text = units.join('');
+      const valid = text.length % 2 === 0 && /^[0-9a-fA-F]*$/.test(text);
+      if (valid) expect(fromHex(text)).toEqual(new Uint8Array(Buffer.from(text, 'hex')));
+      else expect(() => fromHex(text)).toThrow(ChioError);
+    }), { numRuns: 2000 });
+    for (const c of [0x130, 0x160, 0x161, 0xff10, 0x3000 + 0x61]) expect(() => fromHex(`a${String.fromCharCode(c)}`)).toThrow(ChioError);
   });
 });

@@ -8,13 +8,14 @@ import fc from 'fast-check';
 import { fromBase64, fromHex, toHex } from '../../../src/encoding.js';
 import { leafHash, MemoryHashStore, checkRecord, proveRecord, treeHash } from '../../../src/tlog/index.js';
 import { MAX_BATCH_PATH, MAX_BATCH_SIZE, batchLeaf, batchMessage, batchRoot, batchTree } from '../../../src/receipt/batch.js';
-import { SEAL_MAX_BYTES, prepareBody } from '../../../src/receipt/sign.js';
+import { SEAL_MAX_BYTES, prepareBody, sealReceipts } from '../../../src/receipt/sign.js';
 import { receiptBytes, type Receipt } from '../../../src/receipt/receipt.js';
+import { sha256Node } from '../../../src/crypto/sha256.js';
 import { canonicalBytes } from '../../../src/receipt/jcs.js';
 import { createNodeSignatureCheck } from '../../../src/crypto/ed25519.js';
-import { nobleSignatureCheck, verifyReceipt, verifyReceiptBytes } from '../../../src/receipt/verify.js';
+import { claimedSignedBody, nobleSignatureCheck, readReceiptBytes, verifyReceipt, verifyReceiptBytes } from '../../../src/receipt/verify.js';
 import { INCLUSION, LEAVES, ROOTS } from '../tlog/fixtures/rfc6962.js';
-import { bodyOf, draftOf, expectCode, kernelOf, sealedBatchOf, type Kernel } from './helpers.js';
+import { bodyOf, draftOf, expectCode, kernelOf, preparedBatchOf, sealedBatchOf, type Kernel } from './helpers.js';
 
 const kernel = kernelOf(7);
 const trusted = [kernel.verifierKey];
@@ -86,6 +87,17 @@ describe('batch-signed receipts', () => {
       for (const check of [nobleSignatureCheck, createNodeSignatureCheck()]) expect(verifyReceiptBytes(bytes, trusted, check)).toEqual(receipt);
       verifyReceipt(receipt, trusted);
     });
+  });
+
+  it('are the same, byte for byte, with node:crypto\'s SHA-256 as with @noble\'s, and read back the same', () => {
+    const prepared = preparedBatchOf(9, kernel);
+    const viaNode = sealReceipts(prepared, kernel.signer, sha256Node);
+    expect(viaNode.map((s) => s.bytes)).toEqual(sealReceipts(prepared, kernel.signer).map((s) => s.bytes));
+    for (const { bytes } of viaNode) {
+      const read = readReceiptBytes(bytes, trusted, undefined, sha256Node);
+      expect(read.signed).toEqual(readReceiptBytes(bytes, trusted).signed);
+      expect(claimedSignedBody(bytes, trusted, sha256Node)).toEqual(read.signed);
+    }
   });
 
   it('a lone receipt keeps the plain form: signed over its body, no batch member', () => {

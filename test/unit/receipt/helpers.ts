@@ -3,7 +3,7 @@
  * SPEC §5) and a node:crypto kernel key, so that a broken signer breaks these tests too.
  */
 import { GENESIS_PREV, RECEIPT_SCHEMA, type Receipt, type ReceiptBody, type ReceiptDraft } from '../../../src/receipt/receipt.js';
-import { prepareBody, sealReceipts, signReceipt as signReceiptBody } from '../../../src/receipt/sign.js';
+import { prepareBody, sealReceipts, signReceipt as signReceiptBody, type PreparedBody } from '../../../src/receipt/sign.js';
 import { createNodeSigner, type Ed25519Signer } from '../../../src/crypto/ed25519.js';
 import { newEd25519SignerKey } from '../../../src/tlog/index.js';
 
@@ -64,19 +64,24 @@ export function chainOf(n: number, kernel: Kernel, chain = 'chain-a'): Receipt[]
   return out;
 }
 
-/**
- * Receipts 1 … n of one chain stored in one message, as the publisher seals them: one batch
- * signature for all (one receipt: the plain form), with their stored bytes. Drafts from `from`.
- */
-export function sealedBatchOf(n: number, kernel: Kernel, chain = 'chain-b', from = 0): Array<{ receipt: Receipt; bytes: Uint8Array }> {
-  const prepared = [];
+/** Bodies 1 … n of one chain, serialised with their ids as the publisher prepares a message. Drafts from `from`. */
+export function preparedBatchOf(n: number, kernel: Kernel, chain = 'chain-b', from = 0): PreparedBody[] {
+  const prepared: PreparedBody[] = [];
   let prev = GENESIS_PREV;
   for (let i = 0; i < n; i++) {
     const p = prepareBody(bodyOf(draftOf(from + i), { chain, seq: i + 1, prev }, kernel.verifierKey));
     prepared.push(p);
     prev = p.id;
   }
-  return sealReceipts(prepared, kernel.signer);
+  return prepared;
+}
+
+/**
+ * Receipts 1 … n of one chain stored in one message, as the publisher seals them: one batch
+ * signature for all (one receipt: the plain form), with their stored bytes. Drafts from `from`.
+ */
+export function sealedBatchOf(n: number, kernel: Kernel, chain = 'chain-b', from = 0): Array<{ receipt: Receipt; bytes: Uint8Array }> {
+  return sealReceipts(preparedBatchOf(n, kernel, chain, from), kernel.signer);
 }
 
 export { expectCode, thrownCode } from '../../support/errors.js';
