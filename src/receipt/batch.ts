@@ -23,6 +23,7 @@
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import type { Hash } from '../tlog/hash.js';
 import { fromHex, toHex, utf8 } from '../encoding.js';
+import { assert } from '../errors/index.js';
 
 /**
  * A SHA-256 function: @noble's by default (runs anywhere); a Node service passes node:crypto's,
@@ -38,6 +39,7 @@ function leafHash(data: Uint8Array, sha: Sha256): Hash {
 }
 
 function nodeHash(left: Hash, right: Hash, sha: Sha256): Hash {
+  assert(left.length === 32 && right.length === 32, 'batch nodeHash of a non-32-byte hash');
   const buf = new Uint8Array(65);
   buf[0] = 0x01;
   buf.set(left, 1);

@@ -66,6 +66,7 @@ describe('batch tree (RFC 6962)', () => {
     expect(batchRoot(leaves[5]!, 8, 8, paths[5]!)).toBeUndefined(); // index past the end
     expect(batchRoot(leaves[5]!, -1, 8, paths[5]!)).toBeUndefined();
     expect(batchRoot(leaves[5]!, 5, 6, paths[5]!)).toBeUndefined(); // a tree of another shape
+    expect(() => batchRoot(leaves[5]!, 5, 8, [paths[5]![0]!.subarray(1), ...paths[5]!.slice(1)])).toThrow(); // a hash that is not 32 bytes
   });
 
   it('refuses an empty batch and one larger than a message', () => {
