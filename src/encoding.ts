@@ -72,10 +72,7 @@ export const fromBase64Url = (text: string): Uint8Array => decode(text, B64URL_R
 /** Two lower-case hex digits for each byte value. */
 const HEX_BYTE = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 /** The value of each hex digit by its char code, -1 for anything else (codes over 127 included). */
-const HEX_VALUE = Int8Array.from({ length: 128 }, (_, c) => {
-  const d = '0123456789abcdef'.indexOf(String.fromCharCode(c).toLowerCase());
-  return d;
-});
+const HEX_VALUE = Int8Array.from({ length: 128 }, (_, c) => '0123456789abcdef'.indexOf(String.fromCharCode(c).toLowerCase()));
 
 export function toHex(bytes: Uint8Array): string {
   let out = '';

@@ -20,32 +20,10 @@
  *
  * Pure: no I/O, no node: module; it runs in a browser.
  */
-import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
-import type { Hash } from '../tlog/hash.js';
+import { leafHash, nodeHash, type Hash, type Sha256 } from '../tlog/hash.js';
 import { fromHex, toHex, utf8 } from '../encoding.js';
-import { assert } from '../errors/index.js';
 
-/**
- * A SHA-256 function: @noble's by default (runs anywhere); a Node service passes node:crypto's,
- * several times faster on these short inputs (the ledger climbs a path for every receipt).
- */
-export type Sha256 = (data: Uint8Array) => Uint8Array;
-
-/** RFC 6962's leaf and node hashes (as tlog/hash.ts), with the SHA-256 given. */
-function leafHash(data: Uint8Array, sha: Sha256): Hash {
-  const buf = new Uint8Array(1 + data.length);
-  buf.set(data, 1);
-  return sha(buf);
-}
-
-function nodeHash(left: Hash, right: Hash, sha: Sha256): Hash {
-  assert(left.length === 32 && right.length === 32, 'batch nodeHash of a non-32-byte hash');
-  const buf = new Uint8Array(65);
-  buf[0] = 0x01;
-  buf.set(left, 1);
-  buf.set(right, 33);
-  return sha(buf);
-}
+export type { Sha256 } from '../tlog/hash.js';
 
 /** Most receipts one batch signature covers, and so one message holds (store/receipts.ts MAX_RECEIPTS_PER_MESSAGE). */
 export const MAX_BATCH_SIZE = 128;
@@ -66,7 +44,7 @@ export function batchMessage(size: number, root: Hash): Uint8Array {
 }
 
 /** The leaf of a receipt: its id's 32 bytes under the RFC 6962 leaf prefix. */
-export function batchLeaf(id: string, sha: Sha256 = nobleSha256): Hash {
+export function batchLeaf(id: string, sha?: Sha256): Hash {
   return leafHash(fromHex(id), sha);
 }
 
@@ -75,7 +53,7 @@ export function batchLeaf(id: string, sha: Sha256 = nobleSha256): Hash {
  * largest power of two below the size, as the log's tree does; every leaf on the left gains the
  * right subtree's root as its next sibling, and the other way round. n - 1 node hashes in all.
  */
-export function batchTree(leaves: readonly Hash[], sha: Sha256 = nobleSha256): { root: Hash; paths: Hash[][] } {
+export function batchTree(leaves: readonly Hash[], sha?: Sha256): { root: Hash; paths: Hash[][] } {
   if (leaves.length === 0 || leaves.length > MAX_BATCH_SIZE) throw new RangeError(`a batch holds 1 to ${MAX_BATCH_SIZE} receipts, not ${leaves.length}`);
   const paths: Hash[][] = leaves.map(() => []);
   const build = (lo: number, hi: number): Hash => {
@@ -96,7 +74,7 @@ export function batchTree(leaves: readonly Hash[], sha: Sha256 = nobleSha256): {
  * §2.1.3.2), or undefined when the path has the wrong length for that place (then no root can
  * be trusted from it).
  */
-export function batchRoot(leaf: Hash, index: number, size: number, path: readonly Hash[], sha: Sha256 = nobleSha256): Hash | undefined {
+export function batchRoot(leaf: Hash, index: number, size: number, path: readonly Hash[], sha?: Sha256): Hash | undefined {
   if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) return undefined;
   let fn = index;
   let sn = size - 1;

@@ -97,6 +97,9 @@ export function signatureInvalid(): ChioError {
 
 /** Verify a parsed receipt: id, trusted kernel key, signature. Throws ChioError. */
 export function verifyReceipt(receipt: Receipt, kernelKeys: KernelKeys, checkSignature: SignatureCheck = nobleSignatureCheck): void {
+  // A parsed object may not have come through toReceipt: its shape (a `batch` of any other
+  // shape, even null, included) is refused here rather than ignored.
+  toReceipt(receipt);
   if (!signatureHolds(signedBody(receipt, receiptBodyBytes(toReceiptBody(receipt)), kernelKeys, receiptIdOf), checkSignature)) throw signatureInvalid();
 }
 
@@ -109,12 +112,9 @@ function signedBody(receipt: Receipt, bodyBytes: Uint8Array, kernelKeys: KernelK
 /**
  * What the receipt's signature signs: its body's bytes, or, for a receipt of a batch, the
  * batch's root as its path leads there from the receipt's id (receipt/batch.ts). A path that
- * leads nowhere for its place is a signature that cannot hold.
+ * leads nowhere for its place is a signature that cannot hold. `receipt` has passed toReceipt.
  */
 export function signedMessage(receipt: Receipt, bodyBytes: Uint8Array, sha?: Sha256): Uint8Array {
-  // A receipt that did not come through toReceipt (verifyReceipt takes parsed objects): a
-  // `batch` of any other shape, even null, is refused rather than ignored.
-  if ('batch' in receipt) checkBatchShape(receipt.batch, (why) => new ChioError('RECEIPT_INVALID', `receipt: ${why}`));
   const batch = receipt.batch;
   if (!batch) return bodyBytes;
   const root = batchRoot(batchLeaf(receipt.id, sha), batch.index, batch.size, batch.path.map(fromHex), sha);
