@@ -17,7 +17,8 @@
  *   PubAck       p50 / p99 of raw JetStream publishes alone at 1,000/s in h2load's bursts of 10:
  *                the store's round trip, which every answer waits for once
  *   publisher    receipts stored per second by the chain publisher alone vs raw nats.js
- *                JetStream publishes of the same size (one in flight, and 64 in flight)
+ *                JetStream publishes of the same size (one in flight, and 64 in flight); and the
+ *                CPU per publish of nats.js js.publish vs store/pub-ack.ts, which chio uses
  *   overload     2 × capacity of Checks without credentials, plus a trickle of valid Checks:
  *                the trickle's p99 and share answered 503
  */
@@ -134,6 +135,7 @@ try {
 
   // ---- the publisher alone -------------------------------------------------------------
   const pub = await publisherRow(nats.url, keyDir, 4_000, LANES);
+  rows.push(['CPU per JetStream publish, 64 in flight (µs)', `${fmt(pub.rawCpuUs)} (nats.js js.publish, ${fmt(pub.rawPipelined)}/s)`, `${fmt(pub.pubAckCpuUs)} (${fmt(pub.pubAckPipelined)}/s)`, fmt(pub.pubAckCpuUs / pub.rawCpuUs, 2), '', 'store/pub-ack.ts, as chio authz publishes: PubAcks read off one subscription']);
   rows.push([`receipts stored/s, publisher alone (${LANES} lanes)`, `${fmt(pub.rawSerial)} (1 in flight) / ${fmt(pub.rawPipelined)} (64)`, fmt(pub.publisher), fmt(pub.publisher / pub.rawPipelined, 2), '', `${pub.bytes} B per receipt`]);
 
   // ---- overload: 2 × capacity without credentials, plus a trickle of valid Checks ------

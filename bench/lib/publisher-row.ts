@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { connectNats } from '../../src/nats/connection.js';
 import { ensureStreams } from '../../src/store/resources.js';
 import { ReceiptPublisher } from '../../src/chain/publisher.js';
+import { PubAckPublisher } from '../../src/store/pub-ack.js';
 import { ReceiptLanes, laneChainIds } from '../../src/chain/lanes.js';
 import { loadKey } from '../../src/keys.js';
 import { receiptBytes, type ReceiptDraft } from '../../src/receipt/receipt.js';
@@ -30,6 +31,10 @@ export interface PublisherRow {
   publisher: number;
   rawSerial: number;
   rawPipelined: number;
+  /** CPU of this process per publish, 64 in flight: nats.js js.publish, and store/pub-ack.ts as chio authz publishes. */
+  rawCpuUs: number;
+  pubAckCpuUs: number;
+  pubAckPipelined: number;
   bytes: number;
 }
 
@@ -40,13 +45,15 @@ export async function publisherRow(natsUrl: string, keyDir: string, count: numbe
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
     const kernel = loadKey(keyDir, 'kernel');
-    // As chio authz runs it: DEFAULT_LANES chains, each receipt on the least busy one.
-    const publisher = new ReceiptLanes(laneChainIds('bench-publisher', lanes).map((chain) => new ReceiptPublisher({ js, jsm, chain, signer: kernel.signer, kernelKey: kernel.verifierKey, log: pino({ level: 'silent' }) })));
+    // As chio authz runs it: `lanes` chains, their messages' PubAcks read off one subscription.
+    const receiptJs = new PubAckPublisher(nc);
+    const publisher = new ReceiptLanes(laneChainIds('bench-publisher', lanes).map((chain) => new ReceiptPublisher({ js: receiptJs, jsm, chain, signer: kernel.signer, kernelKey: kernel.verifierKey, log: pino({ level: 'silent' }) })));
     await publisher.open();
     let t = performance.now();
     const receipts = await Promise.all(Array.from({ length: count }, (_, i) => publisher.store(draftOf(i), Date.now() + 60_000).stored));
     const publisherRate = count / ((performance.now() - t) / 1000);
     await publisher.drain();
+    receiptJs.close();
     const bytes = receiptBytes(receipts[0]!).length;
 
     await jsm.streams.add({ name: RAW_STREAM, subjects: ['bench.raw'], retention: RetentionPolicy.Limits, storage: StorageType.File, duplicate_window: 2 * 60 * 1e9 });
@@ -54,14 +61,21 @@ export async function publisherRow(natsUrl: string, keyDir: string, count: numbe
     t = performance.now();
     for (let i = 0; i < count; i++) await js.publish('bench.raw', payload, { msgID: `serial-${i}` });
     const rawSerial = count / ((performance.now() - t) / 1000);
-    t = performance.now();
-    let next = 0;
-    await Promise.all(Array.from({ length: 64 }, async () => {
-      while (next < count) await js.publish('bench.raw', payload, { msgID: `pipelined-${next++}` });
-    }));
-    const rawPipelined = count / ((performance.now() - t) / 1000);
+    const pipelined = async (publish: (i: number) => Promise<unknown>) => {
+      const [t0, cpu0] = [performance.now(), process.cpuUsage()];
+      let next = 0;
+      await Promise.all(Array.from({ length: 64 }, async () => {
+        while (next < count) await publish(next++);
+      }));
+      const cpu = process.cpuUsage(cpu0);
+      return { rate: count / ((performance.now() - t0) / 1000), cpuUs: (cpu.user + cpu.system) / count };
+    };
+    const raw = await pipelined((i) => js.publish('bench.raw', payload, { msgID: `pipelined-${i}` }));
+    const pubAck = new PubAckPublisher(nc);
+    const own = await pipelined((i) => pubAck.publish('bench.raw', payload, { msgID: `pub-ack-${i}`, timeout: 5_000 }));
+    pubAck.close();
     await jsm.streams.delete(RAW_STREAM);
-    return { publisher: publisherRate, rawSerial, rawPipelined, bytes };
+    return { publisher: publisherRate, rawSerial, rawPipelined: raw.rate, rawCpuUs: raw.cpuUs, pubAckCpuUs: own.cpuUs, pubAckPipelined: own.rate, bytes };
   } finally {
     await nc.drain();
   }

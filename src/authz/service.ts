@@ -4,11 +4,12 @@
  * in flight (each one's receipt stored or the answer a deny), then close.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import type { ChioConfig } from '../config.js';
 import { loadKey } from '../keys.js';
 import { ensureStreams, openPolicyArchive, openRevocationsBucket } from '../store/resources.js';
+import { PubAckPublisher } from '../store/pub-ack.js';
 import { startHttpServer } from '../http.js';
 import { loadListenerTls, tlsMode } from '../tls.js';
 import { ReceiptPublisher } from '../chain/publisher.js';
@@ -65,7 +66,8 @@ export async function startAuthzCore(config: ChioConfig, nc: NatsConnection, log
   // Before the first Check: no receipt names a policy hash the archive does not hold.
   await archiver.archiveNow(policies.current());
   const revocations = await RevocationList.open(await openRevocationsBucket(nc, config.replicas), log);
-  const js = jetstream(nc);
+  // Receipt messages go out with their PubAcks read off one subscription (store/pub-ack.ts).
+  const js = new PubAckPublisher(nc);
   const jsm = await jetstreamManager(nc);
   const publisher = new ReceiptLanes(
     laneChainIds(config.chainId, config.lanes).map((chain) => new ReceiptPublisher({ js, jsm, chain, signer: kernel.signer, kernelKey: kernel.verifierKey, log })),
@@ -100,6 +102,7 @@ export async function startAuthzCore(config: ChioConfig, nc: NatsConnection, log
       await grpcServer.stop();
       await handler.drain();
       await publisher.drain();
+      js.close();
       revocations.stop();
       health.stop();
     },
