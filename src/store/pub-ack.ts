@@ -5,7 +5,7 @@
  * a PubAck ({"stream", "seq", "duplicate"} or {"error"}). nats.js's js.publish makes a request
  * of each one: a request object, a timer object, and an Error with a stack trace built when the
  * request is done, even when it succeeded. Every receipt message pays that, so here one
- * subscription takes every PubAck of the connection and a plain map finds whom it answers:
+ * subscription takes the PubAcks of every publish made here and a plain map finds whom it answers:
  * about half the CPU per publish (`npm run bench`, row "CPU per JetStream publish").
  *
  * What the chain writer relies on is unchanged: Nats-Msg-Id for dedup,
@@ -26,16 +26,14 @@ const decoder = new TextDecoder();
 
 export class PubAckPublisher implements ReceiptPublish {
   private readonly nc: NatsConnection;
-  private readonly inbox: string;
-  private readonly subscription: Subscription;
   private readonly waiting = new Map<string, Waiting>();
+  /** The inbox PubAcks come to and its subscription; undefined until the next publish once it ended. */
+  private listening: { inbox: string; subscription: Subscription } | undefined;
   private sent = 0;
   private closed = false;
 
   constructor(nc: NatsConnection) {
     this.nc = nc;
-    this.inbox = createInbox();
-    this.subscription = nc.subscribe(`${this.inbox}.*`, { callback: (err, msg) => (err ? this.failAll(err) : this.answer(msg)) });
   }
 
   /** Publishes whose PubAck has not come yet. */
@@ -50,7 +48,16 @@ export class PubAckPublisher implements ReceiptPublish {
   ): Promise<{ seq: number }> {
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(new ChioError('UNAVAILABLE', 'receipt store publisher is closed'));
-      const reply = `${this.inbox}.${(this.sent += 1)}`;
+      // A draining connection still sends publishes after it has dropped its subscriptions: the
+      // message could be stored and its PubAck never read.
+      if (this.nc.isDraining() || this.nc.isClosed()) return reject(new ChioError('UNAVAILABLE', 'NATS connection is closing'));
+      let inbox: string;
+      try {
+        inbox = this.listen();
+      } catch (err) {
+        return reject(new ChioError('UNAVAILABLE', `cannot listen for PubAcks: ${String(err)}`, { cause: err }));
+      }
+      const reply = `${inbox}.${(this.sent += 1)}`;
       const h = options.headers ?? natsHeaders();
       h.set('Nats-Msg-Id', options.msgID);
       if (options.expect) h.set('Nats-Expected-Last-Subject-Sequence', String(options.expect.lastSubjectSequence));
@@ -59,7 +66,7 @@ export class PubAckPublisher implements ReceiptPublish {
       try {
         this.nc.publish(subject, data, { reply, headers: h });
       } catch (err) {
-        // Closed or draining connection, payload over max_payload: nothing was sent.
+        // Closed connection, payload over max_payload: nothing was sent.
         this.settle(reply, new ChioError('UNAVAILABLE', `publish failed: ${String(err)}`, { cause: err }));
       }
     });
@@ -69,13 +76,32 @@ export class PubAckPublisher implements ReceiptPublish {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.subscription.unsubscribe();
+    this.listening?.subscription.unsubscribe();
+    this.listening = undefined;
     this.failAll(new Error('receipt store publisher closed'));
   }
 
+  /**
+   * The inbox to name as reply subject, subscribed. When the subscription ends (the connection
+   * closed, a permission error), whatever waits on it is rejected at once, and the next publish
+   * subscribes again under a new inbox: an answer can only be read where it was asked for.
+   */
+  private listen(): string {
+    if (this.listening) return this.listening.inbox;
+    const inbox = createInbox();
+    const subscription = this.nc.subscribe(`${inbox}.*`, { callback: (err, msg) => (err ? undefined : this.answer(msg)) });
+    const listening = { inbox, subscription };
+    this.listening = listening;
+    void subscription.closed.then((err) => {
+      if (this.listening !== listening) return;
+      this.listening = undefined;
+      this.failAll(err instanceof Error ? err : new Error('PubAck subscription ended'), inbox);
+    });
+    return inbox;
+  }
+
   private answer(msg: Msg): void {
-    const w = this.waiting.get(msg.subject);
-    if (!w) return; // its publish timed out already, or not ours
+    if (!this.waiting.has(msg.subject)) return; // its publish timed out already, or not ours
     this.settle(msg.subject, pubAckOf(msg));
   }
 
@@ -88,8 +114,11 @@ export class PubAckPublisher implements ReceiptPublish {
     else w.resolve(outcome);
   }
 
-  private failAll(err: Error): void {
-    for (const reply of [...this.waiting.keys()]) this.settle(reply, new ChioError('UNAVAILABLE', `PubAck lost: ${err.message}`, { cause: err }));
+  /** Reject every waiting publish (those under `inbox` only, when given): their PubAcks cannot come. */
+  private failAll(err: Error, inbox?: string): void {
+    for (const reply of [...this.waiting.keys()]) {
+      if (inbox === undefined || reply.startsWith(`${inbox}.`)) this.settle(reply, new ChioError('UNAVAILABLE', `PubAck lost: ${err.message}`, { cause: err }));
+    }
   }
 }
 

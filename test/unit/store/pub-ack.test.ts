@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { headers as natsHeaders } from '@nats-io/transport-node';
+import { connect, headers as natsHeaders, type Msg } from '@nats-io/transport-node';
 import { PubAckPublisher, pubAckOf } from '../../../src/store/pub-ack.js';
 import { appendReceipts, readLastStoredReceipt, readLastStreamSeq, readReceiptIds } from '../../../src/store/receipts.js';
 import { RECEIPTS_STREAM } from '../../../src/store/resources.js';
@@ -74,7 +74,7 @@ describe('the PubAck publisher, against a real JetStream', () => {
   });
 
   it('times out when nothing answers, and forgets the publish', async () => {
-    // A plain subscriber takes the message and never answers, as a stalled server would not.
+    // A plain subscriber takes the message and never answers, as a stalled server would.
     const silent = store.nc.subscribe('silent.subject');
     const started = Date.now();
     await expect(publisher.publish('silent.subject', utf8('x'), { msgID: 's-1', expect: { lastSubjectSequence: 0 }, timeout: 150 })).rejects.toSatisfy((err: unknown) => isChioError(err, 'TIMEOUT'));
@@ -95,6 +95,82 @@ describe('the PubAck publisher, against a real JetStream', () => {
   });
 });
 
+describe('matching PubAcks to publishes', () => {
+  /** A stand-in stream on `subject`: it holds each message until the test answers it. */
+  function heldStream(subject: string) {
+    const held: Msg[] = [];
+    const sub = store.nc.subscribe(subject, { callback: (_, m) => void held.push(m) });
+    const answer = (i: number, seq: number) => held[i]!.respond(utf8(`{"stream":"HELD","seq":${seq}}`));
+    const arrived = async (n: number) => {
+      while (held.length < n) await new Promise((r) => setTimeout(r, 5));
+    };
+    return { held, answer, arrived, stop: () => sub.unsubscribe() };
+  }
+  const publish = (p: PubAckPublisher, subject: string, msgID: string, timeout = 5_000) => p.publish(subject, utf8('x'), { msgID, timeout });
+
+  it('gives each publish the answer to its own message, whatever order the answers come in', async () => {
+    const stream = heldStream('held.order');
+    const first = publish(publisher, 'held.order', 'o-1');
+    const second = publish(publisher, 'held.order', 'o-2');
+    await stream.arrived(2);
+    stream.answer(1, 22);
+    expect(await second).toEqual({ seq: 22 });
+    stream.answer(0, 11);
+    expect(await first).toEqual({ seq: 11 });
+    stream.stop();
+  });
+
+  it('ignores a PubAck that comes after its publish timed out: it answers no later publish', async () => {
+    const stream = heldStream('held.late');
+    await expect(publish(publisher, 'held.late', 'l-1', 50)).rejects.toSatisfy((err: unknown) => isChioError(err, 'TIMEOUT'));
+    const next = publish(publisher, 'held.late', 'l-2');
+    await stream.arrived(2);
+    stream.answer(0, 1);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(publisher.inFlight).toBe(1);
+    stream.answer(1, 2);
+    expect(await next).toEqual({ seq: 2 });
+    stream.stop();
+  });
+
+  it('rejects what waits as soon as its subscription ends, and listens again for the next publish', async () => {
+    const own = new PubAckPublisher(store.nc);
+    const stream = heldStream('held.ended');
+    const waiting = publish(own, 'held.ended', 'e-1', 60_000);
+    await stream.arrived(1);
+    // Stands in for a permission error, which ends the subscription the same way.
+    (own as unknown as { listening: { subscription: { unsubscribe(): void } } }).listening.subscription.unsubscribe();
+    await expect(waiting).rejects.toSatisfy((err: unknown) => isChioError(err, 'UNAVAILABLE'));
+    stream.answer(0, 5); // too late, and to an inbox no longer read
+    const next = publish(own, 'held.ended', 'e-2');
+    await stream.arrived(2);
+    stream.answer(1, 6);
+    expect(await next).toEqual({ seq: 6 });
+    own.close();
+    stream.stop();
+  });
+
+  it('rejects what waits as soon as the connection closes, not at its timeout, and refuses while it drains', async () => {
+    const nc = await connect({ servers: store.nc.getServer() });
+    const own = new PubAckPublisher(nc);
+    const stream = heldStream('held.closing');
+    const waiting = publish(own, 'held.closing', 'c-1', 60_000);
+    await stream.arrived(1);
+    const started = Date.now();
+    await nc.close();
+    await expect(waiting).rejects.toSatisfy((err: unknown) => isChioError(err, 'UNAVAILABLE'));
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await expect(publish(own, 'held.closing', 'c-2')).rejects.toSatisfy((err: unknown) => isChioError(err, 'UNAVAILABLE'));
+
+    const draining = await connect({ servers: store.nc.getServer() });
+    const drainingPublisher = new PubAckPublisher(draining);
+    const drained = draining.drain();
+    await expect(publish(drainingPublisher, 'held.closing', 'c-3')).rejects.toSatisfy((err: unknown) => isChioError(err, 'UNAVAILABLE') && /closing/.test((err as Error).message));
+    await drained;
+    stream.stop();
+  });
+});
+
 describe('reading a PubAck', () => {
   const ack = (text: string) => ({ data: utf8(text), headers: undefined });
 
@@ -106,7 +182,7 @@ describe('reading a PubAck', () => {
   it.each([
     ['not JSON', 'stored'],
     ['null', 'null'],
-    ['an error', '{"error":{"code":400,"err_code":10071,"description":"wrong last sequence: 3"},"stream":"CHIO_RECEIPTS","seq":0}'],
+    ['an error', '{"error":{"code":400,"err_code":10071,"description":"wrong last sequence: 3"},"stream":"CHIO_RECEIPTS","seq":7}'],
     ['no stream', '{"seq":7}'],
     ['an empty stream', '{"stream":"","seq":7}'],
     ['no sequence', '{"stream":"CHIO_RECEIPTS"}'],
