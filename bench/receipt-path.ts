@@ -11,6 +11,8 @@
  *   throughput   allows per second at saturation (a fast 503 is not throughput), median of
  *                alternating rounds, vs the bare server's answers per second; also for
  *                `chio authz --workers N` (N = BENCH_WORKERS, default the machine's cores)
+ *   CPU          CPU µs per Check at saturation, all threads of the process (and of nats-server
+ *                for chio), over the same runs as the throughput row
  *   latency      p50 / p99 at fixed 500, 1,000 and 2,000 Checks/s vs the bare server at the same
  *                rates, each the median of alternating rounds; Chio's ReceiptLedger denials;
  *                at 1,000/s also with --workers N
@@ -36,7 +38,8 @@ import { h2load, percentile, writeGrpcBody } from './lib/h2load.js';
 import { REPO, startBareServer, startChioAuthz, type ChioAuthz } from './lib/servers.js';
 import { publisherRow } from './lib/publisher-row.js';
 import { pubAckLatency } from './lib/pub-ack-latency.js';
-import { trickle } from './lib/trickle.js';
+import { warmTrickle } from './lib/trickle.js';
+import { cpuSeconds } from './lib/cpu.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -78,6 +81,17 @@ const saturate = (port: number, body: string) => async () => {
   return { rate: r.done / SECONDS };
 };
 
+/**
+ * CPU µs per answer that `pids` (and their children) spent over one run: the CPU over the run,
+ * its second of warm-up included, over the answers at the run's rate for as long.
+ */
+async function cpuPerAnswer<T extends { rate?: number; answerRate?: number }>(pids: Array<number | undefined>, run: () => Promise<T>): Promise<{ result: T; us: number[] }> {
+  const before = pids.map(cpuSeconds);
+  const result = await run();
+  const answers = (result.answerRate ?? result.rate ?? NaN) * (SECONDS + 1);
+  return { result, us: pids.map((pid, i) => (1e6 * (cpuSeconds(pid) - before[i]!)) / answers) };
+}
+
 try {
   // Warm both up (JIT, token cache, NATS connection) before anything is measured.
   await saturate(bare.port, allowBody)();
@@ -88,19 +102,32 @@ try {
   const bareRates: number[] = [];
   const chioRates: number[] = [];
   const workerRates: number[] = [];
+  const cpu: Record<'bare' | 'chio' | 'nats' | 'workers' | 'workersNats', number[]> = { bare: [], chio: [], nats: [], workers: [], workersNats: [] };
   let [chioLedger, workersLedger] = [0, 0];
   for (let round = 0; round < ROUNDS; round++) {
-    bareRates.push((await saturate(bare.port, allowBody)()).rate);
-    const c = await chioAllowRate(saturate(chio.port, allowBody));
+    const b = await cpuPerAnswer([bare.process.pid], saturate(bare.port, allowBody));
+    bareRates.push(b.result.rate);
+    cpu.bare.push(b.us[0]!);
+    const measured = await cpuPerAnswer([chio.process.pid, nats.pid], () => chioAllowRate(saturate(chio.port, allowBody)));
+    const c = measured.result;
+    cpu.chio.push(measured.us[0]!);
+    cpu.nats.push(measured.us[1]!);
     chioRates.push(c.allowRate);
     chioLedger += c.ledger;
-    const w = await chioAllowRate(saturate(chioWorkers.port, allowBody), chioWorkers);
+    const measuredWorkers = await cpuPerAnswer([chioWorkers.process.pid, nats.pid], () => chioAllowRate(saturate(chioWorkers.port, allowBody), chioWorkers));
+    const w = measuredWorkers.result;
+    cpu.workers.push(measuredWorkers.us[0]!);
+    cpu.workersNats.push(measuredWorkers.us[1]!);
     workerRates.push(w.allowRate);
     workersLedger += w.ledger;
   }
   const [bareTput, chioTput, workersTput] = [median(bareRates), median(chioRates), median(workerRates)];
   rows.push(['throughput (allows/s, saturated)', fmt(bareTput), fmt(chioTput), fmt(chioTput / bareTput, 2), '≥ 0.80', `${chioLedger} ReceiptLedger denials`]);
   rows.push([`throughput, --workers ${WORKERS} (allows/s, saturated)`, fmt(bareTput), fmt(workersTput), fmt(workersTput / bareTput, 2), '≥ 0.80', `${workersLedger} ReceiptLedger denials; bare is one process`]);
+  const [bareCpu, chioCpu, natsCpu] = [median(cpu.bare), median(cpu.chio), median(cpu.nats)];
+  rows.push(['CPU per Check at saturation (µs, all threads)', fmt(bareCpu), `${fmt(chioCpu)} + nats-server ${fmt(natsCpu)}`, fmt((chioCpu + natsCpu) / bareCpu, 2), '', 'what a Check costs the machine; h2load runs on the same cores']);
+  const [workersCpu, workersNatsCpu] = [median(cpu.workers), median(cpu.workersNats)];
+  rows.push([`CPU per Check at saturation, --workers ${WORKERS} (µs)`, fmt(bareCpu), `${fmt(workersCpu)} + nats-server ${fmt(workersNatsCpu)}`, fmt((workersCpu + workersNatsCpu) / bareCpu, 2), '', 'the primary and its workers']);
 
   // ---- latency at fixed rates: alternating rounds, the median of each percentile ----------
   // (one round's p99 of the bare server varied from 1.4 to 5.2 ms on this machine)
@@ -140,8 +167,9 @@ try {
 
   // ---- overload: 2 × capacity without credentials, plus a trickle of valid Checks ------
   const capacity = (await chioAllowRate(saturate(chio.port, anonymousBody))).answerRate;
+  const trickle = await warmTrickle(`127.0.0.1:${chio.port}`, token);
   const flooding = h2load({ port: chio.port, body: anonymousBody, clients: 20, streams: 4, seconds: SECONDS, warmUpSeconds: 1, ratePerClient: Math.ceil((2 * capacity) / 20) }, work);
-  const valid = await trickle(`127.0.0.1:${chio.port}`, token, { perSecond: 20, seconds: SECONDS + 1 });
+  const valid = await trickle.run({ perSecond: 20, seconds: SECONDS + 1 });
   const flood = await flooding;
   rows.push([
     `overload: ${fmt(2 * capacity)}/s anonymous + 20/s valid`,
