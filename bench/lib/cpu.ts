@@ -10,15 +10,16 @@ const TICKS = 100;
 function stat(pid: number): { ppid: number; seconds: number } | undefined {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after "(comm) ": state ppid … utime (14th field) stime (15th).
+    // Fields after "(comm) ": state ppid … utime (14th field) stime (15th) cutime cstime: the
+    // last two hold the children it has reaped, so a worker that exited mid-run still counts.
     const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(f[1]), seconds: (Number(f[11]) + Number(f[12])) / TICKS };
+    return { ppid: Number(f[1]), seconds: (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / TICKS };
   } catch {
     return undefined;
   }
 }
 
-/** CPU seconds spent so far by `pid` and every live process under it. */
+/** CPU seconds spent so far by `pid` and every process under it (live, or reaped by it). */
 export function cpuSeconds(pid: number | undefined): number {
   if (pid === undefined) return NaN;
   let procs: Array<[number, { ppid: number; seconds: number }]>;

@@ -14,6 +14,7 @@ const WARM_UP_CHECKS = 20;
 export interface TrickleResult {
   sent: number;
   p99: number;
+  max: number;
   unavailableShare: number;
 }
 
@@ -25,9 +26,14 @@ export interface TrickleResult {
 export async function warmTrickle(addr: string, token: string): Promise<{ run(o: { perSecond: number; seconds: number }): Promise<TrickleResult> }> {
   const client = new (loadChioProtos().authorizationClient)(addr, grpc.credentials.createInsecure());
   const request = () => buildCheckRequest({ method: 'POST', path: '/tools/hello', host: 'tools.chio.local', headers: { 'x-chio-capability-token': token } });
+  let answered = 0;
   for (let i = 0; i < WARM_UP_CHECKS; i++) {
-    await new Promise<void>((done) => client.Check(request(), { deadline: Date.now() + 5_000 }, () => done()));
+    await new Promise<void>((done) => client.Check(request(), { deadline: Date.now() + 5_000 }, (err: grpc.ServiceError | null) => {
+      if (!err) answered += 1;
+      done();
+    }));
   }
+  if (answered === 0) throw new Error(`the trickle's client got no answer from ${addr} in ${WARM_UP_CHECKS} warm-up Checks`);
   return { run: (o) => trickle(client, request, o) };
 }
 
@@ -52,5 +58,5 @@ async function trickle(client: CheckClient, request: () => ReturnType<typeof bui
   await Promise.all(calls);
   client.close();
   latencies.sort((a, b) => a - b);
-  return { sent: total, p99: percentile(latencies, 99), unavailableShare: unavailable / total };
+  return { sent: total, p99: percentile(latencies, 99), max: latencies.at(-1) ?? NaN, unavailableShare: unavailable / total };
 }
