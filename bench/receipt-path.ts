@@ -81,15 +81,27 @@ const saturate = (port: number, body: string) => async () => {
   return { rate: r.done / SECONDS };
 };
 
+/** CPU µs per answer of one saturated run: the server's process tree, and nats-server's. */
+interface CpuRound {
+  own: number;
+  nats: number;
+}
+
 /**
- * CPU µs per answer that `pids` (and their children) spent over one run: the CPU over the run,
- * its second of warm-up included, over the answers at the run's rate for as long.
+ * Run `run` and take the CPU that `pid` (with its children) and nats-server spent over it, its
+ * second of warm-up included, over the answers at the run's rate for as long.
  */
-async function cpuPerAnswer<T extends { rate?: number; answerRate?: number }>(pids: Array<number | undefined>, run: () => Promise<T>): Promise<{ result: T; us: number[] }> {
-  const before = pids.map(cpuSeconds);
+async function cpuPerAnswer<T extends { rate?: number; answerRate?: number }>(pid: number | undefined, run: () => Promise<T>): Promise<{ result: T; cpu: CpuRound }> {
+  const [own0, nats0] = [cpuSeconds(pid), cpuSeconds(nats.pid)];
   const result = await run();
   const answers = (result.answerRate ?? result.rate ?? NaN) * (SECONDS + 1);
-  return { result, us: pids.map((pid, i) => (1e6 * (cpuSeconds(pid) - before[i]!)) / answers) };
+  return { result, cpu: { own: (1e6 * (cpuSeconds(pid) - own0)) / answers, nats: (1e6 * (cpuSeconds(nats.pid) - nats0)) / answers } };
+}
+
+/** The round whose own + nats-server sum is the median, so that both shares come from one round. */
+function medianRound(rounds: readonly CpuRound[]): CpuRound {
+  const sums = rounds.map((r) => r.own + r.nats);
+  return rounds[sums.indexOf(median(sums))]!;
 }
 
 try {
@@ -102,39 +114,33 @@ try {
   const bareRates: number[] = [];
   const chioRates: number[] = [];
   const workerRates: number[] = [];
-  const cpu: Record<'bare' | 'chio' | 'nats' | 'workers' | 'workersNats', number[]> = { bare: [], chio: [], nats: [], workers: [], workersNats: [] };
+  const cpu: Record<'bare' | 'chio' | 'workers', CpuRound[]> = { bare: [], chio: [], workers: [] };
   let [chioLedger, workersLedger] = [0, 0];
   for (let round = 0; round < ROUNDS; round++) {
-    const b = await cpuPerAnswer([bare.process.pid], saturate(bare.port, allowBody));
+    const b = await cpuPerAnswer(bare.process.pid, saturate(bare.port, allowBody));
     bareRates.push(b.result.rate);
-    cpu.bare.push(b.us[0]!);
-    const measured = await cpuPerAnswer([chio.process.pid, nats.pid], () => chioAllowRate(saturate(chio.port, allowBody)));
-    const c = measured.result;
-    cpu.chio.push(measured.us[0]!);
-    cpu.nats.push(measured.us[1]!);
+    cpu.bare.push(b.cpu);
+    const { result: c, cpu: chioCpu } = await cpuPerAnswer(chio.process.pid, () => chioAllowRate(saturate(chio.port, allowBody)));
+    cpu.chio.push(chioCpu);
     chioRates.push(c.allowRate);
     chioLedger += c.ledger;
-    const measuredWorkers = await cpuPerAnswer([chioWorkers.process.pid, nats.pid], () => chioAllowRate(saturate(chioWorkers.port, allowBody), chioWorkers));
-    const w = measuredWorkers.result;
-    cpu.workers.push(measuredWorkers.us[0]!);
-    cpu.workersNats.push(measuredWorkers.us[1]!);
+    const { result: w, cpu: workersCpu } = await cpuPerAnswer(chioWorkers.process.pid, () => chioAllowRate(saturate(chioWorkers.port, allowBody), chioWorkers));
+    cpu.workers.push(workersCpu);
     workerRates.push(w.allowRate);
     workersLedger += w.ledger;
   }
   const [bareTput, chioTput, workersTput] = [median(bareRates), median(chioRates), median(workerRates)];
   rows.push(['throughput (allows/s, saturated)', fmt(bareTput), fmt(chioTput), fmt(chioTput / bareTput, 2), '≥ 0.80', `${chioLedger} ReceiptLedger denials`]);
   rows.push([`throughput, --workers ${WORKERS} (allows/s, saturated)`, fmt(bareTput), fmt(workersTput), fmt(workersTput / bareTput, 2), '≥ 0.80', `${workersLedger} ReceiptLedger denials; bare is one process`]);
-  // The round whose sum is the median, so that chio's and nats-server's shares come from one round.
-  const medianRound = (own: number[], nats: number[]) => {
-    const sums = own.map((c, i) => c + nats[i]!);
-    const i = sums.indexOf(median(sums));
-    return { own: own[i]!, nats: nats[i]!, sum: sums[i]! };
-  };
-  const bareCpu = median(cpu.bare);
-  const one = medianRound(cpu.chio, cpu.nats);
-  rows.push(['CPU per Check at saturation (µs, all threads)', fmt(bareCpu), `${fmt(one.own)} + nats-server ${fmt(one.nats)}`, fmt(one.sum / bareCpu, 2), '', 'what a Check costs the machine; h2load runs on the same cores']);
-  const workers = medianRound(cpu.workers, cpu.workersNats);
-  rows.push([`CPU per Check at saturation, --workers ${WORKERS} (µs)`, fmt(bareCpu), `${fmt(workers.own)} + nats-server ${fmt(workers.nats)}`, fmt(workers.sum / bareCpu, 2), '', 'the primary and its workers']);
+  // The bare server does not use NATS: its row is its own CPU.
+  const bareCpu = median(cpu.bare.map((r) => r.own));
+  for (const [label, rounds, note] of [
+    ['CPU per Check at saturation (µs, all threads)', cpu.chio, 'what a Check costs the machine; h2load runs on the same cores'],
+    [`CPU per Check at saturation, --workers ${WORKERS} (µs)`, cpu.workers, 'the primary and its workers'],
+  ] as const) {
+    const r = medianRound(rounds);
+    rows.push([label, fmt(bareCpu), `${fmt(r.own)} + nats-server ${fmt(r.nats)}`, fmt((r.own + r.nats) / bareCpu, 2), '', note]);
+  }
 
   // ---- latency at fixed rates: alternating rounds, the median of each percentile ----------
   // (one round's p99 of the bare server varied from 1.4 to 5.2 ms on this machine)

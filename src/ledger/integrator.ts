@@ -115,7 +115,7 @@ export class Integrator {
       for (const data of splitReceiptMessage(m.data)) {
         const paused = this.checks.pause?.();
         if (paused) await paused;
-        const claimed = claimedSignedBody(data, this.checks.kernelKeys, sha256Node);
+        const claimed = claimedSignedBody(data, this.checks.kernelKeys, this.checks.sha256);
         // The receipts of a batch follow one another and share one check: asked once.
         if (claimed && !(last && sameSignedBody(last, claimed))) slice.push(claimed);
         last = claimed ?? last;

@@ -21,11 +21,11 @@ import { readIndexEntry, type IndexEntry } from '../store/receipt-index.js';
 import { readReceiptMessageFromAnyReplica } from '../store/receipts.js';
 import { splitReceiptMessage } from '../store/receipt-message.js';
 import type { BytesCache } from '../store/bytes-cache.js';
-import { leafHashNode } from '../crypto/sha256.js';
+import { sha256Node } from '../crypto/sha256.js';
 import { TILE_WIDTH, type TileStore } from '../store/tile-store.js';
 import { RECEIPT_ID_PATTERN } from '../receipt/receipt.js';
 import { MAX_TREE_SIZE } from '../tlog/bits.js';
-import { proveRecord, storedHashIndex, type Hash, type HashReader } from '../tlog/index.js';
+import { leafHash, proveRecord, storedHashIndex, type Hash, type HashReader } from '../tlog/index.js';
 import { proofsServedTotal } from '../metrics.js';
 import type { ReceiptProof } from '../verify/receipt-proof.js';
 import { formatTlogProof } from '../verify/tlog-proof.js';
@@ -163,7 +163,7 @@ async function readLeaf(opts: ReceiptRoutesOptions, entry: IndexEntry, size: num
   };
   const [message, [stored]] = await Promise.all([readMessage(), readHashes([storedHashIndex(0, entry.index)])]);
   const bytes = message && splitReceiptMessage(message)[entry.line ?? 0];
-  if (bytes && stored && bytesEqual(leafHashNode(bytes), stored)) return UTF8.decode(bytes);
+  if (bytes && stored && bytesEqual(leafHash(bytes, sha256Node), stored)) return UTF8.decode(bytes);
   return readBundledLeaf(opts.tiles, entry.index, size);
 }
 
