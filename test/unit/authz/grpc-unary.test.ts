@@ -1,0 +1,242 @@
+/**
+ * Unary gRPC over node:http2 (src/authz/grpc-unary.ts), as clients see it: grpc-js's client
+ * (what `chio check` and the tests use; Envoy speaks the same protocol) and raw HTTP/2 streams
+ * for what no well-behaved client sends — oversized, compressed, doubled, cut or garbage
+ * messages, wrong content types, resets in mid-call.
+ */
+import { connect, constants, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { GrpcCallError, GrpcStatus, createUnaryServer, encodeGrpcMessage, frameMessage, type UnaryServer } from '../../../src/authz/grpc-unary.js';
+
+const ECHO = '/test.Echo/Echo';
+const MAX = 1024;
+const utf8 = (s: string) => new TextEncoder().encode(s);
+const text = (b: Uint8Array) => new TextDecoder('utf-8', { fatal: true }).decode(b);
+
+/** What the echo method was asked, to see that an answer never reached a handler. */
+let handled: string[] = [];
+/** Held calls: released by the test. */
+let release: Array<() => void> = [];
+
+function echoServer(readTimeoutMs?: number): UnaryServer {
+  return createUnaryServer({
+    ...(readTimeoutMs ? { readTimeoutMs } : {}),
+    maxRequestBytes: MAX,
+    maxConcurrentStreams: 16,
+    maxHeaderListBytes: 8 * 1024,
+    methods: {
+      [ECHO]: {
+        decode: text,
+        encode: utf8,
+        handle: async (req: string) => {
+          handled.push(req);
+          if (req === 'hold') await new Promise<void>((r) => release.push(r));
+          if (req === 'refuse') throw new GrpcCallError(GrpcStatus.NOT_FOUND, 'no such thing: é%');
+          if (req === 'crash') throw new Error('secret internals');
+          return `echo ${req}`;
+        },
+      },
+    },
+  });
+}
+
+interface RawAnswer {
+  headers: IncomingHttpHeaders;
+  trailers: IncomingHttpHeaders;
+  data: Buffer;
+  /** RST_STREAM code when the server reset the stream, else 0. */
+  rst: number;
+}
+
+/** One HTTP/2 request on `session`: `chunks` written in order, the stream ended unless `end` is false. */
+function raw(session: ClientHttp2Session, chunks: Uint8Array[], opts: { path?: string; contentType?: string; method?: string; end?: boolean } = {}): Promise<RawAnswer> {
+  const stream = session.request({ ':method': opts.method ?? 'POST', ':path': opts.path ?? ECHO, 'content-type': opts.contentType ?? 'application/grpc', te: 'trailers' });
+  const answer: RawAnswer = { headers: {}, trailers: {}, data: Buffer.alloc(0), rst: 0 };
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    stream.on('response', (h) => (answer.headers = h));
+    stream.on('trailers', (t) => (answer.trailers = t));
+    stream.on('data', (d: Buffer) => parts.push(d));
+    stream.on('error', () => undefined);
+    stream.on('close', () => {
+      answer.data = Buffer.concat(parts);
+      answer.rst = stream.rstCode ?? 0;
+      if (answer.headers[':status'] === undefined) reject(new Error(`no answer (rst ${answer.rst})`));
+      else resolve(answer);
+    });
+    for (const c of chunks) stream.write(c);
+    if (opts.end !== false) stream.end();
+  });
+}
+
+/** grpc-status of a raw answer, from the trailers or a Trailers-Only answer's headers. */
+const statusOf = (a: RawAnswer) => Number(a.trailers['grpc-status'] ?? a.headers['grpc-status']);
+const messageOf = (a: RawAnswer) => decodeURIComponent(String(a.trailers['grpc-message'] ?? a.headers['grpc-message'] ?? ''));
+
+describe('unary gRPC over node:http2', () => {
+  let server: UnaryServer;
+  let port: number;
+  let session: ClientHttp2Session;
+  beforeAll(async () => {
+    server = echoServer();
+    port = await server.listen('127.0.0.1', 0);
+    session = connect(`http://127.0.0.1:${port}`);
+  });
+  afterAll(async () => {
+    session.close();
+    await server.close();
+  });
+  afterEach(() => {
+    handled = [];
+    for (const r of release) r();
+    release = [];
+  });
+
+  const grpcClient = () => new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const grpcCall = (client: grpc.Client, req: string) =>
+    new Promise<{ err: grpc.ServiceError | null; res?: string }>((resolve) =>
+      client.makeUnaryRequest(ECHO, (s: string) => Buffer.from(utf8(s)), (b: Buffer) => text(b), req, (err, res) => resolve({ err, res })),
+    );
+
+  it('answers grpc-js clients with the message, and with the status a handler throws', async () => {
+    const client = grpcClient();
+    try {
+      expect(await grpcCall(client, 'hello')).toEqual({ err: null, res: 'echo hello' });
+      const refused = await grpcCall(client, 'refuse');
+      expect(refused.err?.code).toBe(grpc.status.NOT_FOUND);
+      expect(refused.err?.details).toBe('no such thing: é%');
+      const crashed = await grpcCall(client, 'crash');
+      expect(crashed.err?.code).toBe(grpc.status.INTERNAL);
+      expect(crashed.err?.details, 'no internals in the answer').toBe('internal error');
+    } finally {
+      client.close();
+    }
+  });
+
+  it('answers one message with a 200, its gRPC content type and grpc-status 0 in trailers', async () => {
+    const a = await raw(session, [frameMessage(utf8('x'))]);
+    expect(a.headers[':status']).toBe(200);
+    expect(String(a.headers['content-type'])).toMatch(/^application\/grpc/);
+    expect(a.trailers['grpc-status']).toBe('0');
+    expect(a.data.equals(frameMessage(utf8('echo x')))).toBe(true);
+  });
+
+  it('reads a message that comes in many small DATA frames, the prefix split too', async () => {
+    const frame = frameMessage(utf8('pieces'));
+    const a = await raw(session, Array.from(frame, (b) => Uint8Array.of(b)));
+    expect(statusOf(a)).toBe(0);
+    expect(a.data.subarray(5).toString()).toBe('echo pieces');
+  });
+
+  it('refuses a message over the limit from its prefix alone, before it is sent, and resets the stream', async () => {
+    const prefix = Buffer.alloc(5);
+    prefix.writeUInt32BE(100 * 1024 * 1024, 1);
+    const a = await raw(session, [prefix], { end: false });
+    expect(statusOf(a)).toBe(GrpcStatus.RESOURCE_EXHAUSTED);
+    expect(messageOf(a)).toContain(`vs. ${MAX}`);
+    expect(handled).toEqual([]);
+  });
+
+  it('accepts a message of exactly the limit', async () => {
+    const a = await raw(session, [frameMessage(utf8('m'.repeat(MAX)))]);
+    expect(statusOf(a)).toBe(0);
+  });
+
+  it.each([
+    ['a compressed message', [Uint8Array.of(1, 0, 0, 0, 1, 0x78)], GrpcStatus.UNIMPLEMENTED, /compressed/],
+    ['two messages in one call', [frameMessage(utf8('a')), frameMessage(utf8('b'))], GrpcStatus.INTERNAL, /more than one/],
+    ['a message cut short', [frameMessage(utf8('abcdef')).subarray(0, 8)], GrpcStatus.INTERNAL, /cut short/],
+    ['no message at all', [], GrpcStatus.INTERNAL, /no request message/],
+    ['bytes that do not decode', [frameMessage(Uint8Array.of(0xff, 0xfe))], GrpcStatus.INTERNAL, /deserializing/],
+  ])('answers %s with a status, never calling the handler', async (_what, chunks, code, message) => {
+    const a = await raw(session, chunks);
+    expect(statusOf(a)).toBe(code);
+    expect(messageOf(a)).toMatch(message);
+    expect(handled).toEqual([]);
+  });
+
+  it('answers an unknown method UNIMPLEMENTED and a request that is not gRPC with HTTP 415', async () => {
+    expect(statusOf(await raw(session, [frameMessage(utf8('x'))], { path: '/test.Echo/Nope' }))).toBe(GrpcStatus.UNIMPLEMENTED);
+    expect((await raw(session, [utf8('{}')], { contentType: 'application/json' })).headers[':status']).toBe(415);
+    expect((await raw(session, [], { method: 'GET' })).headers[':status']).toBe(415);
+  });
+
+  it('keeps serving after a client resets a call in flight', async () => {
+    const stream = session.request({ ':method': 'POST', ':path': ECHO, 'content-type': 'application/grpc' });
+    stream.on('error', () => undefined);
+    stream.end(frameMessage(utf8('hold')));
+    while (release.length === 0) await new Promise((r) => setTimeout(r, 5));
+    stream.close(constants.NGHTTP2_CANCEL);
+    await new Promise((r) => stream.once('close', r));
+    release.shift()!();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(statusOf(await raw(session, [frameMessage(utf8('after'))]))).toBe(0);
+  });
+
+  it('percent-encodes grpc-message beyond printable ASCII, and % itself', () => {
+    expect(encodeGrpcMessage('a%b é\n')).toBe('a%25b %C3%A9%0A');
+    expect(decodeURIComponent(encodeGrpcMessage('ünïcödé 100%'))).toBe('ünïcödé 100%');
+  });
+});
+
+describe('a request whose message is slow to come', () => {
+  it('is answered DEADLINE_EXCEEDED and reset once the read timeout passes, and never handled', async () => {
+    const server = echoServer(200);
+    const port = await server.listen('127.0.0.1', 0);
+    const session = connect(`http://127.0.0.1:${port}`);
+    try {
+      const started = performance.now();
+      const a = await raw(session, [frameMessage(utf8('never finished')).subarray(0, 9)], { end: false });
+      expect(statusOf(a)).toBe(GrpcStatus.DEADLINE_EXCEEDED);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(150);
+      expect(handled).toEqual([]);
+    } finally {
+      session.close();
+      await server.close();
+    }
+  });
+});
+
+describe('closing a unary gRPC server', () => {
+  it('refuses, UNAVAILABLE, a request still arriving, and resolves without waiting for it', async () => {
+    const server = echoServer();
+    const port = await server.listen('127.0.0.1', 0);
+    const session = connect(`http://127.0.0.1:${port}`);
+    session.on('error', () => undefined);
+    const slow = raw(session, [Uint8Array.of(0, 0, 0)], { end: false });
+    await new Promise((r) => setTimeout(r, 50));
+    await server.close();
+    expect(statusOf(await slow)).toBe(GrpcStatus.UNAVAILABLE);
+    expect(handled).toEqual([]);
+    session.destroy();
+  });
+
+  it('answers the calls in flight, then resolves; new connections are refused', async () => {
+    const server = echoServer();
+    const port = await server.listen('127.0.0.1', 0);
+    const session = connect(`http://127.0.0.1:${port}`);
+    session.on('error', () => undefined);
+    const held = raw(session, [frameMessage(utf8('hold'))]);
+    while (release.length === 0) await new Promise((r) => setTimeout(r, 5));
+    let closed = false;
+    const closing = server.close().then(() => (closed = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(closed, 'close waits for the call in flight').toBe(false);
+    release.shift()!();
+    const a = await held;
+    expect(statusOf(a)).toBe(0);
+    expect(a.data.subarray(5).toString()).toBe('echo hold');
+    await closing;
+    const refused = await new Promise<boolean>((resolve) => {
+      const s = connect(`http://127.0.0.1:${port}`);
+      s.on('error', () => resolve(true));
+      s.on('connect', () => {
+        s.close();
+        resolve(false);
+      });
+    });
+    expect(refused).toBe(true);
+    session.destroy();
+  });
+});
