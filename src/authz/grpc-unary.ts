@@ -18,10 +18,17 @@
  * Every request is hostile: its message is bounded before it is buffered (RESOURCE_EXHAUSTED
  * past `maxRequestBytes`, the stream then reset), a compressed message is refused (Chio
  * advertises only `identity`, and Envoy's gRPC client does not compress), a malformed one is
- * INTERNAL as grpc-js says it, a request whose message has not arrived in full within
- * `readTimeoutMs` of its headers is answered DEADLINE_EXCEEDED and reset (a slow client holds
- * no stream and no buffer for long), and an error of a stream or a session closes that stream
- * or session, never the process.
+ * INTERNAL as grpc-js says it, and an error of a stream or a session closes that stream or
+ * session, never the process. Time and memory are bounded too, where grpc-js bounded neither:
+ *
+ *   - a request whose message has not arrived within `readTimeoutMs` of its headers is
+ *     answered DEADLINE_EXCEEDED and reset: a slow client holds no stream and no buffer long;
+ *   - the messages still arriving may announce `maxReadingBytes` in all (their length
+ *     prefixes), past which a new one is RESOURCE_EXHAUSTED before any of it is buffered;
+ *   - a call still open `callTimeoutMs` after its headers (a client that does not read its
+ *     answer) is reset, and `close()` destroys what is left `closeGraceMs` after it began.
+ *
+ * The timers are one sweep a second over the calls open, not a timer per call.
  */
 import * as http2 from 'node:http2';
 import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
@@ -69,8 +76,16 @@ export interface UnaryServerOptions {
   maxConcurrentStreams: number;
   maxHeaderListBytes: number;
   tls?: { key: Buffer; cert: Buffer; clientCa?: Buffer };
+  /** DEFAULT_MAX_READING_BYTES unless given. */
+  maxReadingBytes?: number;
   /** DEFAULT_READ_TIMEOUT_MS unless given. */
   readTimeoutMs?: number;
+  /** DEFAULT_CALL_TIMEOUT_MS unless given. */
+  callTimeoutMs?: number;
+  /** DEFAULT_CLOSE_GRACE_MS unless given. */
+  closeGraceMs?: number;
+  /** Told of a listening socket's errors (a failed accept, say), which would otherwise end the process. */
+  onError?: (err: Error) => void;
 }
 
 export interface UnaryServer {
@@ -78,10 +93,19 @@ export interface UnaryServer {
   listen(bind: string, port: number): Promise<number>;
   /**
    * Stop accepting connections, tell every client to go away (GOAWAY), refuse (UNAVAILABLE) the
-   * requests still arriving, and resolve when the calls in flight are answered.
+   * requests still arriving, and resolve when the calls in flight are answered, or when
+   * `closeGraceMs` has passed and the connections left are destroyed.
    */
   close(): Promise<void>;
 }
+
+/** Bytes the requests still arriving may announce in all: 16 of the largest CheckRequests. */
+export const DEFAULT_MAX_READING_BYTES = 64 * 1024 * 1024;
+/** A call's life from its headers to its last byte out: far above any Check's deadline. */
+export const DEFAULT_CALL_TIMEOUT_MS = 60_000;
+export const DEFAULT_CLOSE_GRACE_MS = 30_000;
+/** Longest grpc-message sent: a status's details are for people, and a header has limits. */
+export const MAX_STATUS_MESSAGE_CHARS = 256;
 
 const PREFIX_BYTES = 5;
 const GRPC_CONTENT_TYPE = /^application\/grpc(?:$|[+;])/;
@@ -94,11 +118,12 @@ const RESPONSE_HEADERS = Object.freeze({
 });
 const OK_TRAILERS = Object.freeze({ 'grpc-status': '0' });
 
-/** grpc-message is percent-encoded: only visible ASCII but '%' travels as is. */
+/** grpc-message is percent-encoded UTF-8: visible ASCII but '%' travels as is. */
 export function encodeGrpcMessage(text: string): string {
-  return text.replace(/[^\x20-\x24\x26-\x7e]/gu, (c) =>
-    Array.from(new TextEncoder().encode(c), (b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
-  );
+  if (/^[\x20-\x24\x26-\x7e]*$/.test(text)) return text;
+  let out = '';
+  for (const b of Buffer.from(text, 'utf8')) out += b >= 0x20 && b <= 0x7e && b !== 0x25 ? String.fromCharCode(b) : `%${b < 16 ? '0' : ''}${b.toString(16).toUpperCase()}`;
+  return out;
 }
 
 /** A Length-Prefixed-Message of `message`, uncompressed. */
@@ -108,6 +133,15 @@ export function frameMessage(message: Uint8Array): Buffer {
   frame.writeUInt32BE(message.length, 1);
   frame.set(message, PREFIX_BYTES);
   return frame;
+}
+
+/** One call from its headers until its stream closes. */
+interface Call {
+  since: number;
+  /** Its message is still arriving. */
+  reading: boolean;
+  /** Bytes its length prefix announced, counted against maxReadingBytes while it is read. */
+  announced: number;
 }
 
 export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
@@ -121,29 +155,63 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
         settings,
       })
     : http2.createServer({ settings });
+  const limits = {
+    maxReadingBytes: opts.maxReadingBytes ?? DEFAULT_MAX_READING_BYTES,
+    readTimeoutMs: opts.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS,
+    callTimeoutMs: opts.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
+  };
   const sessions = new Set<ServerHttp2Session>();
+  const calls = new Map<ServerHttp2Stream, Call>();
+  let announced = 0;
   let closing = false;
-  const readTimeoutMs = opts.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS;
-  // Requests whose message is still arriving, with when their headers came. One sweep a
-  // second finds the slow ones: no timer per Check.
-  const reading = new Map<ServerHttp2Stream, number>();
-  const sweep = setInterval(() => {
-    const now = performance.now();
-    for (const [stream, since] of reading) if (now - since > readTimeoutMs) refuse(stream, GrpcStatus.DEADLINE_EXCEEDED, `the request message did not arrive within ${readTimeoutMs} ms`);
-  }, Math.min(1_000, readTimeoutMs));
-  sweep.unref();
-  const refuse = (stream: ServerHttp2Stream, code: number, details: string) => {
-    reading.delete(stream);
+
+  const doneReading = (call: Call) => {
+    call.reading = false;
+    announced -= call.announced;
+    call.announced = 0;
+  };
+  const refuse: Refuse = (stream, code, details, headers) => {
+    const call = calls.get(stream);
+    if (call) doneReading(call);
     stream.removeAllListeners('data');
     stream.removeAllListeners('end');
-    answerStatus(stream, code, details);
+    answerStatus(stream, code, details, headers);
     // Nothing more is read: the rest of an oversized, broken or late message would only cost memory.
     stream.close(NGHTTP2_NO_ERROR);
   };
+  const reading: Reading = {
+    start(stream) {
+      const call: Call = { since: performance.now(), reading: true, announced: 0 };
+      calls.set(stream, call);
+      stream.once('close', () => {
+        doneReading(call);
+        calls.delete(stream);
+      });
+      return call;
+    },
+    /** Undefined when `bytes` more may be read, else why not. */
+    announce(call, bytes) {
+      if (bytes > opts.maxRequestBytes) return `Received message larger than max (${bytes} vs. ${opts.maxRequestBytes})`;
+      if (announced + bytes > limits.maxReadingBytes) return 'the server is reading too many request bytes at once';
+      announced += bytes;
+      call.announced = bytes;
+      return undefined;
+    },
+    done: doneReading,
+    refuse,
+  };
+  const sweep = setInterval(() => {
+    const now = performance.now();
+    for (const [stream, call] of calls) {
+      if (call.reading && now - call.since > limits.readTimeoutMs) refuse(stream, GrpcStatus.DEADLINE_EXCEEDED, `the request message did not arrive within ${limits.readTimeoutMs} ms`);
+      else if (now - call.since > limits.callTimeoutMs) stream.close(NGHTTP2_CANCEL);
+    }
+  }, Math.min(1_000, limits.readTimeoutMs, limits.callTimeoutMs));
+  sweep.unref();
 
   server.on('session', (session: ServerHttp2Session) => {
     if (closing) {
-      session.close();
+      session.destroy();
       return;
     }
     sessions.add(session);
@@ -154,14 +222,19 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
   server.on('sessionError', () => undefined);
   // A TLS handshake gone wrong (a plain-text client, an unknown certificate) is that client's problem.
   server.on('tlsClientError', () => undefined);
-  server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => serveStream(stream, headers, opts, reading, refuse));
+  server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => serveStream(stream, headers, opts, reading));
 
   return {
     listen: (bind, port) =>
       new Promise<number>((resolve, reject) => {
-        server.once('error', reject);
+        const failed = (err: Error) => {
+          clearInterval(sweep);
+          reject(err);
+        };
+        server.once('error', failed);
         server.listen(port, bind, () => {
-          server.off('error', reject);
+          server.off('error', failed);
+          server.on('error', (err: Error) => opts.onError?.(err));
           resolve((server.address() as AddressInfo).port);
         });
       }),
@@ -169,17 +242,31 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
       new Promise<void>((resolve) => {
         closing = true;
         clearInterval(sweep);
+        const grace = setTimeout(() => {
+          for (const session of sessions) session.destroy();
+        }, opts.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS);
         // 'close' comes once every session has ended; session.close() lets its streams finish.
-        server.close(() => resolve());
+        server.close(() => {
+          clearTimeout(grace);
+          resolve();
+        });
         for (const session of sessions) session.close();
-        for (const stream of [...reading.keys()]) refuse(stream, GrpcStatus.UNAVAILABLE, 'the server is shutting down');
+        for (const [stream, call] of calls) if (call.reading) refuse(stream, GrpcStatus.UNAVAILABLE, 'the server is shutting down');
       }),
   };
 }
 
-type Refuse = (stream: ServerHttp2Stream, code: number, details: string) => void;
+type Refuse = (stream: ServerHttp2Stream, code: number, details: string, headers?: http2.OutgoingHttpHeaders) => void;
 
-function serveStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, opts: UnaryServerOptions, reading: Map<ServerHttp2Stream, number>, refuse: Refuse): void {
+/** What a stream's reading needs of its server: the calls open and the bytes announced. */
+interface Reading {
+  start(stream: ServerHttp2Stream): Call;
+  announce(call: Call, bytes: number): string | undefined;
+  done(call: Call): void;
+  refuse: Refuse;
+}
+
+function serveStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, opts: UnaryServerOptions, reading: Reading): void {
   stream.on('error', () => undefined);
   if (headers[':method'] !== 'POST' || !GRPC_CONTENT_TYPE.test(String(headers['content-type'] ?? ''))) {
     // Not gRPC: HTTP's own answer, as grpc-js gives it; whatever else the client sends is not read.
@@ -187,14 +274,15 @@ function serveStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, op
     stream.close(NGHTTP2_NO_ERROR);
     return;
   }
-  const method = opts.methods[String(headers[':path'])];
+  const path = String(headers[':path']);
+  const method = opts.methods[path];
   if (!method) {
-    answerStatus(stream, GrpcStatus.UNIMPLEMENTED, `The server does not implement the method ${String(headers[':path'])}`);
+    answerStatus(stream, GrpcStatus.UNIMPLEMENTED, `The server does not implement the method ${path}`);
     stream.close(NGHTTP2_NO_ERROR);
     return;
   }
-  reading.set(stream, performance.now());
-  stream.once('close', () => reading.delete(stream));
+  const call = reading.start(stream);
+  const encoding = headers['grpc-encoding'];
   let expected = -1;
   let received = 0;
   const chunks: Buffer[] = [];
@@ -205,15 +293,19 @@ function serveStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, op
       if (received < PREFIX_BYTES) return;
       const prefix = chunks.length === 1 ? chunk : Buffer.concat(chunks);
       chunks.length = 0;
-      if (prefix[0] !== 0) return refuse(stream, GrpcStatus.UNIMPLEMENTED, 'compressed messages are not accepted (grpc-accept-encoding: identity)');
+      if (prefix[0] !== 0) {
+        if (encoding === undefined || encoding === 'identity') return reading.refuse(stream, GrpcStatus.INTERNAL, 'compressed flag set on a message without grpc-encoding');
+        return reading.refuse(stream, GrpcStatus.UNIMPLEMENTED, `grpc-encoding ${String(encoding)} is not accepted`, { 'grpc-accept-encoding': 'identity' });
+      }
       expected = prefix.readUInt32BE(1);
-      if (expected > opts.maxRequestBytes) return refuse(stream, GrpcStatus.RESOURCE_EXHAUSTED, `Received message larger than max (${expected} vs. ${opts.maxRequestBytes})`);
+      const refused = reading.announce(call, expected);
+      if (refused) return reading.refuse(stream, GrpcStatus.RESOURCE_EXHAUSTED, refused);
       chunks.push(prefix.subarray(PREFIX_BYTES));
     } else chunks.push(chunk);
-    if (received > PREFIX_BYTES + expected) return refuse(stream, GrpcStatus.INTERNAL, 'more than one request message in a unary call');
+    if (received > PREFIX_BYTES + expected) return reading.refuse(stream, GrpcStatus.INTERNAL, 'more than one request message in a unary call');
   });
   stream.once('end', () => {
-    reading.delete(stream);
+    reading.done(call);
     if (expected < 0) return answerStatus(stream, GrpcStatus.INTERNAL, 'no request message in a unary call');
     if (received < PREFIX_BYTES + expected) return answerStatus(stream, GrpcStatus.INTERNAL, 'the request message was cut short');
     const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
@@ -230,8 +322,9 @@ function serveStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, op
     } catch (err) {
       return answerError(stream, err);
     }
-    if (answer instanceof Promise) answer.then((res) => answerMessage(stream, method, res), (err) => answerError(stream, err));
-    else answerMessage(stream, method, answer);
+    if (answer instanceof Promise) {
+      answer.then((res) => answerMessage(stream, method, res), (err) => answerError(stream, err)).catch(() => stream.close(NGHTTP2_CANCEL));
+    } else answerMessage(stream, method, answer);
   });
 }
 
@@ -254,8 +347,9 @@ function answerError(stream: ServerHttp2Stream, err: unknown): void {
 }
 
 /** A Trailers-Only answer: one HEADERS frame with the status, ending the stream. */
-function answerStatus(stream: ServerHttp2Stream, code: number, details: string): void {
-  respondOnce(stream, { ':status': 200, 'content-type': 'application/grpc+proto', 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(details) });
+function answerStatus(stream: ServerHttp2Stream, code: number, details: string, headers: http2.OutgoingHttpHeaders = {}): void {
+  const message = encodeGrpcMessage(details.length > MAX_STATUS_MESSAGE_CHARS ? `${details.slice(0, MAX_STATUS_MESSAGE_CHARS)}…` : details);
+  respondOnce(stream, { ':status': 200, 'content-type': 'application/grpc+proto', ...headers, 'grpc-status': String(code), 'grpc-message': message });
 }
 
 function respondOnce(stream: ServerHttp2Stream, headers: http2.OutgoingHttpHeaders): void {

@@ -86,7 +86,7 @@ export async function startAuthzCore(config: ChioConfig, nc: NatsConnection, log
   health.readiness.add(() => archiver.problem);
   const ready = () => health.readiness.reason();
   policies.start();
-  const grpcServer = await startGrpcServer({ bind: config.bind, port: config.grpcPort, handler, ready, ...(tls ? { tls } : {}) });
+  const grpcServer = await startGrpcServer({ bind: config.bind, port: config.grpcPort, handler, ready, log, ...(tls ? { tls } : {}) });
   log.info({ grpc: grpcServer.port, tls: tlsMode(tls) }, 'authz listening');
   return {
     grpcPort: grpcServer.port,

@@ -7,7 +7,7 @@
 import { connect, constants, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { GrpcCallError, GrpcStatus, createUnaryServer, encodeGrpcMessage, frameMessage, type UnaryServer } from '../../../src/authz/grpc-unary.js';
+import { GrpcCallError, GrpcStatus, MAX_STATUS_MESSAGE_CHARS, createUnaryServer, encodeGrpcMessage, frameMessage, type UnaryServer, type UnaryServerOptions } from '../../../src/authz/grpc-unary.js';
 
 const ECHO = '/test.Echo/Echo';
 const MAX = 1024;
@@ -19,9 +19,9 @@ let handled: string[] = [];
 /** Held calls: released by the test. */
 let release: Array<() => void> = [];
 
-function echoServer(readTimeoutMs?: number): UnaryServer {
+function echoServer(limits: Partial<UnaryServerOptions> = {}): UnaryServer {
   return createUnaryServer({
-    ...(readTimeoutMs ? { readTimeoutMs } : {}),
+    ...limits,
     maxRequestBytes: MAX,
     maxConcurrentStreams: 16,
     maxHeaderListBytes: 8 * 1024,
@@ -34,11 +34,24 @@ function echoServer(readTimeoutMs?: number): UnaryServer {
           if (req === 'hold') await new Promise<void>((r) => release.push(r));
           if (req === 'refuse') throw new GrpcCallError(GrpcStatus.NOT_FOUND, 'no such thing: é%');
           if (req === 'crash') throw new Error('secret internals');
+          if (req === 'long') throw new GrpcCallError(GrpcStatus.NOT_FOUND, 'ÿ'.repeat(1_000_000));
           return `echo ${req}`;
         },
       },
     },
   });
+}
+
+/** Run `test` against a server of its own with these limits, on one connection, then close both. */
+async function withServer(limits: Partial<UnaryServerOptions>, test: (session: ClientHttp2Session) => Promise<void>): Promise<void> {
+  const server = echoServer(limits);
+  const session = connect(`http://127.0.0.1:${await server.listen('127.0.0.1', 0)}`);
+  try {
+    await test(session);
+  } finally {
+    session.close();
+    await server.close();
+  }
 }
 
 interface RawAnswer {
@@ -74,6 +87,12 @@ function raw(session: ClientHttp2Session, chunks: Uint8Array[], opts: { path?: s
 const statusOf = (a: RawAnswer) => Number(a.trailers['grpc-status'] ?? a.headers['grpc-status']);
 const messageOf = (a: RawAnswer) => decodeURIComponent(String(a.trailers['grpc-message'] ?? a.headers['grpc-message'] ?? ''));
 
+afterEach(() => {
+  handled = [];
+  for (const r of release) r();
+  release = [];
+});
+
 describe('unary gRPC over node:http2', () => {
   let server: UnaryServer;
   let port: number;
@@ -86,11 +105,6 @@ describe('unary gRPC over node:http2', () => {
   afterAll(async () => {
     session.close();
     await server.close();
-  });
-  afterEach(() => {
-    handled = [];
-    for (const r of release) r();
-    release = [];
   });
 
   const grpcClient = () => new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
@@ -144,7 +158,7 @@ describe('unary gRPC over node:http2', () => {
   });
 
   it.each([
-    ['a compressed message', [Uint8Array.of(1, 0, 0, 0, 1, 0x78)], GrpcStatus.UNIMPLEMENTED, /compressed/],
+    ['a compressed flag without grpc-encoding', [Uint8Array.of(1, 0, 0, 0, 1, 0x78)], GrpcStatus.INTERNAL, /compressed flag/],
     ['two messages in one call', [frameMessage(utf8('a')), frameMessage(utf8('b'))], GrpcStatus.INTERNAL, /more than one/],
     ['a message cut short', [frameMessage(utf8('abcdef')).subarray(0, 8)], GrpcStatus.INTERNAL, /cut short/],
     ['no message at all', [], GrpcStatus.INTERNAL, /no request message/],
@@ -154,6 +168,25 @@ describe('unary gRPC over node:http2', () => {
     expect(statusOf(a)).toBe(code);
     expect(messageOf(a)).toMatch(message);
     expect(handled).toEqual([]);
+  });
+
+  it('refuses a compressed message UNIMPLEMENTED, naming the one encoding it accepts', async () => {
+    const stream = session.request({ ':method': 'POST', ':path': ECHO, 'content-type': 'application/grpc', 'grpc-encoding': 'gzip' });
+    const headers = await new Promise<IncomingHttpHeaders>((resolve) => {
+      stream.on('response', resolve);
+      stream.on('error', () => undefined);
+      stream.end(Uint8Array.of(1, 0, 0, 0, 1, 0x78));
+    });
+    expect(Number(headers['grpc-status'])).toBe(GrpcStatus.UNIMPLEMENTED);
+    expect(headers['grpc-accept-encoding']).toBe('identity');
+  });
+
+  it('cuts a long status message, and answers at once however it is spelt', async () => {
+    const started = performance.now();
+    const a = await raw(session, [frameMessage(utf8('long'))]);
+    expect(statusOf(a)).toBe(GrpcStatus.NOT_FOUND);
+    expect(messageOf(a)).toBe(`${'ÿ'.repeat(MAX_STATUS_MESSAGE_CHARS)}…`);
+    expect(performance.now() - started).toBeLessThan(1_000);
   });
 
   it('answers an unknown method UNIMPLEMENTED and a request that is not gRPC with HTTP 415', async () => {
@@ -180,25 +213,66 @@ describe('unary gRPC over node:http2', () => {
   });
 });
 
+describe('the bytes of requests still arriving', () => {
+  it('are bounded in all: a message announced past the budget is refused before it is read, and taken again once room is made', async () => {
+    await withServer({ maxReadingBytes: 1_500 }, async (session) => {
+    const big = frameMessage(utf8('b'.repeat(1_000)));
+    const first = session.request({ ':method': 'POST', ':path': ECHO, 'content-type': 'application/grpc' });
+    const firstDone = new Promise<void>((resolve) => first.on('close', () => resolve()));
+    first.on('error', () => undefined);
+    first.resume();
+    first.write(big.subarray(0, 10));
+    await new Promise((r) => setTimeout(r, 50));
+    const second = await raw(session, [big]);
+    expect(statusOf(second)).toBe(GrpcStatus.RESOURCE_EXHAUSTED);
+    expect(messageOf(second)).toMatch(/too many request bytes/);
+    first.end(big.subarray(10));
+    await firstDone;
+    expect(statusOf(await raw(session, [big]))).toBe(0);
+    expect(handled).toHaveLength(2);
+    });
+  });
+});
+
+describe('a call that outlives its time', () => {
+  it('is reset once the call timeout passes', async () => {
+    await withServer({ callTimeoutMs: 200 }, async (session) => {
+    const stream = session.request({ ':method': 'POST', ':path': ECHO, 'content-type': 'application/grpc' });
+    stream.on('error', () => undefined);
+    stream.end(frameMessage(utf8('hold')));
+    await new Promise((r) => stream.once('close', r));
+    expect(stream.rstCode).toBe(constants.NGHTTP2_CANCEL);
+    });
+  });
+});
+
 describe('a request whose message is slow to come', () => {
   it('is answered DEADLINE_EXCEEDED and reset once the read timeout passes, and never handled', async () => {
-    const server = echoServer(200);
-    const port = await server.listen('127.0.0.1', 0);
-    const session = connect(`http://127.0.0.1:${port}`);
-    try {
-      const started = performance.now();
-      const a = await raw(session, [frameMessage(utf8('never finished')).subarray(0, 9)], { end: false });
-      expect(statusOf(a)).toBe(GrpcStatus.DEADLINE_EXCEEDED);
-      expect(performance.now() - started).toBeGreaterThanOrEqual(150);
-      expect(handled).toEqual([]);
-    } finally {
-      session.close();
-      await server.close();
-    }
+    await withServer({ readTimeoutMs: 200 }, async (session) => {
+    const started = performance.now();
+    const a = await raw(session, [frameMessage(utf8('never finished')).subarray(0, 9)], { end: false });
+    expect(statusOf(a)).toBe(GrpcStatus.DEADLINE_EXCEEDED);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(150);
+    expect(handled).toEqual([]);
+    });
   });
 });
 
 describe('closing a unary gRPC server', () => {
+  it('destroys the connections still open once the grace period is over', async () => {
+    const server = echoServer({ closeGraceMs: 200 });
+    const port = await server.listen('127.0.0.1', 0);
+    const session = connect(`http://127.0.0.1:${port}`);
+    session.on('error', () => undefined);
+    const held = raw(session, [frameMessage(utf8('hold'))]).then(() => 'answered', () => 'cut');
+    while (release.length === 0) await new Promise((r) => setTimeout(r, 5));
+    const started = performance.now();
+    await server.close();
+    expect(performance.now() - started).toBeGreaterThanOrEqual(150);
+    expect(await held).toBe('cut');
+    session.destroy();
+  });
+
   it('refuses, UNAVAILABLE, a request still arriving, and resolves without waiting for it', async () => {
     const server = echoServer();
     const port = await server.listen('127.0.0.1', 0);
