@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { fromBase64, toBase64, toBase64Url, toHex } from '../../../src/encoding.js';
 import { canonicalBytes } from '../../../src/receipt/jcs.js';
-import { signReceipt, signReceiptToBytes } from '../../../src/receipt/sign.js';
+import { prepareBody, sealReceipts, signReceipt, signReceiptToBytes } from '../../../src/receipt/sign.js';
 import { GENESIS_PREV, receiptBodyBytes, receiptBytes, toReceiptBody } from '../../../src/receipt/receipt.js';
 import { createNodeSignatureCheck, createNodeSigner } from '../../../src/crypto/ed25519.js';
 import { sha256Hex } from '../../../src/crypto/sha256.js';
@@ -186,6 +186,15 @@ describe('signReceiptToBytes', () => {
       expect(receipt).toEqual(signReceipt(body, KERNEL.signer, sha256Hex));
       expect(toHex(bytes)).toBe(toHex(receiptBytes(receipt)));
       expect(verifyReceiptBytes(bytes, [KERNEL.verifierKey])).toEqual(receipt);
+    }), { numRuns: 300 });
+  });
+
+  it('seals a batch of such bodies, ASCII or not, to exactly each receipt\'s JCS bytes', () => {
+    fc.assert(fc.property(fc.array(bodies, { minLength: 1, maxLength: 6 }), (batch) => {
+      for (const { receipt, bytes } of sealReceipts(batch.map((body) => prepareBody(body, sha256Hex)), KERNEL.signer)) {
+        expect(toHex(bytes)).toBe(toHex(receiptBytes(receipt)));
+        expect(verifyReceiptBytes(bytes, [KERNEL.verifierKey])).toEqual(receipt);
+      }
     }), { numRuns: 300 });
   });
 });
