@@ -8,7 +8,7 @@ import { ChioError } from '../../src/errors/index.js';
 describe('loadConfig', () => {
   it('has the SPEC defaults', () => {
     const c = loadConfig({ env: {}, defaultBind: '127.0.0.1' });
-    expect(c).toMatchObject({ grpcPort: 9091, httpPort: 9090, ledgerPort: 9092, verifierPort: 9093, receiptTimeoutMs: 150, mode: 'enforce', defaultVerdict: 'deny', logOrigin: 'chio.local/receipts', checkpointIntervalMs: 1000, replicas: 1, lanes: 16, bind: '127.0.0.1' });
+    expect(c).toMatchObject({ grpcPort: 9091, httpPort: 9090, ledgerPort: 9092, verifierPort: 9093, receiptTimeoutMs: 150, mode: 'enforce', defaultVerdict: 'deny', logOrigin: 'chio.local/receipts', checkpointIntervalMs: 1000, replicas: 1, lanes: 4, bind: '127.0.0.1' });
     expect(c.keyDir).toMatch(/\.chio\/keys$/);
   });
 
