@@ -8,7 +8,7 @@
  * requests, and the health messages, are read by the protobufjs codecs @grpc/proto-loader
  * builds from proto/ (./proto.ts).
  */
-import { loadChioProtos } from './proto.js';
+import { AUTHORIZATION_SERVICE, loadChioProtos } from './proto.js';
 import type { Logger } from 'pino';
 import { GrpcCallError, GrpcStatus, createUnaryServer } from './grpc-unary.js';
 import { encodeCheckResponse } from './check-response-codec.js';
@@ -72,7 +72,7 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningG
         encode: (res: { status: number }) => health.responseSerialize(res),
         handle: (req: { service?: string }) => {
           const service = req.service ?? '';
-          if (service !== '' && service !== 'envoy.service.auth.v3.Authorization') throw new GrpcCallError(GrpcStatus.NOT_FOUND, `unknown service ${service}`);
+          if (service !== '' && service !== AUTHORIZATION_SERVICE) throw new GrpcCallError(GrpcStatus.NOT_FOUND, `unknown service ${service}`);
           return { status: opts.ready() === undefined ? SERVING : NOT_SERVING };
         },
       },

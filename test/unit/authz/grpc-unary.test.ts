@@ -42,10 +42,23 @@ function echoServer(limits: Partial<UnaryServerOptions> = {}): UnaryServer {
   });
 }
 
+/** Resolves once a call sent 'hold' is in the handler, waiting for release. */
+async function untilHeld(): Promise<void> {
+  while (release.length === 0) await new Promise((r) => setTimeout(r, 5));
+}
+
+/** A server of its own with these limits, and one connection to it whose errors (a close) are expected. */
+async function serverAndSession(limits: Partial<UnaryServerOptions> = {}): Promise<{ server: UnaryServer; port: number; session: ClientHttp2Session }> {
+  const server = echoServer(limits);
+  const port = await server.listen('127.0.0.1', 0);
+  const session = connect(`http://127.0.0.1:${port}`);
+  session.on('error', () => undefined);
+  return { server, port, session };
+}
+
 /** Run `test` against a server of its own with these limits, on one connection, then close both. */
 async function withServer(limits: Partial<UnaryServerOptions>, test: (session: ClientHttp2Session) => Promise<void>): Promise<void> {
-  const server = echoServer(limits);
-  const session = connect(`http://127.0.0.1:${await server.listen('127.0.0.1', 0)}`);
+  const { server, session } = await serverAndSession(limits);
   try {
     await test(session);
   } finally {
@@ -199,7 +212,7 @@ describe('unary gRPC over node:http2', () => {
     const stream = session.request({ ':method': 'POST', ':path': ECHO, 'content-type': 'application/grpc' });
     stream.on('error', () => undefined);
     stream.end(frameMessage(utf8('hold')));
-    while (release.length === 0) await new Promise((r) => setTimeout(r, 5));
+    await untilHeld();
     stream.close(constants.NGHTTP2_CANCEL);
     await new Promise((r) => stream.once('close', r));
     release.shift()!();
@@ -216,20 +229,20 @@ describe('unary gRPC over node:http2', () => {
 describe('the bytes of requests still arriving', () => {
   it('are bounded in all: a message announced past the budget is refused before it is read, and taken again once room is made', async () => {
     await withServer({ maxReadingBytes: 1_500 }, async (session) => {
-    const big = frameMessage(utf8('b'.repeat(1_000)));
-    const first = session.request({ ':method': 'POST', ':path': ECHO, 'content-type': 'application/grpc' });
-    const firstDone = new Promise<void>((resolve) => first.on('close', () => resolve()));
-    first.on('error', () => undefined);
-    first.resume();
-    first.write(big.subarray(0, 10));
-    await new Promise((r) => setTimeout(r, 50));
-    const second = await raw(session, [big]);
-    expect(statusOf(second)).toBe(GrpcStatus.RESOURCE_EXHAUSTED);
-    expect(messageOf(second)).toMatch(/too many request bytes/);
-    first.end(big.subarray(10));
-    await firstDone;
-    expect(statusOf(await raw(session, [big]))).toBe(0);
-    expect(handled).toHaveLength(2);
+      const big = frameMessage(utf8('b'.repeat(1_000)));
+      const first = session.request({ ':method': 'POST', ':path': ECHO, 'content-type': 'application/grpc' });
+      const firstDone = new Promise<void>((resolve) => first.on('close', () => resolve()));
+      first.on('error', () => undefined);
+      first.resume();
+      first.write(big.subarray(0, 10));
+      await new Promise((r) => setTimeout(r, 50));
+      const second = await raw(session, [big]);
+      expect(statusOf(second)).toBe(GrpcStatus.RESOURCE_EXHAUSTED);
+      expect(messageOf(second)).toMatch(/too many request bytes/);
+      first.end(big.subarray(10));
+      await firstDone;
+      expect(statusOf(await raw(session, [big]))).toBe(0);
+      expect(handled).toHaveLength(2);
     });
   });
 });
@@ -237,11 +250,11 @@ describe('the bytes of requests still arriving', () => {
 describe('a call that outlives its time', () => {
   it('is reset once the call timeout passes', async () => {
     await withServer({ callTimeoutMs: 200 }, async (session) => {
-    const stream = session.request({ ':method': 'POST', ':path': ECHO, 'content-type': 'application/grpc' });
-    stream.on('error', () => undefined);
-    stream.end(frameMessage(utf8('hold')));
-    await new Promise((r) => stream.once('close', r));
-    expect(stream.rstCode).toBe(constants.NGHTTP2_CANCEL);
+      const stream = session.request({ ':method': 'POST', ':path': ECHO, 'content-type': 'application/grpc' });
+      stream.on('error', () => undefined);
+      stream.end(frameMessage(utf8('hold')));
+      await new Promise((r) => stream.once('close', r));
+      expect(stream.rstCode).toBe(constants.NGHTTP2_CANCEL);
     });
   });
 });
@@ -249,23 +262,20 @@ describe('a call that outlives its time', () => {
 describe('a request whose message is slow to come', () => {
   it('is answered DEADLINE_EXCEEDED and reset once the read timeout passes, and never handled', async () => {
     await withServer({ readTimeoutMs: 200 }, async (session) => {
-    const started = performance.now();
-    const a = await raw(session, [frameMessage(utf8('never finished')).subarray(0, 9)], { end: false });
-    expect(statusOf(a)).toBe(GrpcStatus.DEADLINE_EXCEEDED);
-    expect(performance.now() - started).toBeGreaterThanOrEqual(150);
-    expect(handled).toEqual([]);
+      const started = performance.now();
+      const a = await raw(session, [frameMessage(utf8('never finished')).subarray(0, 9)], { end: false });
+      expect(statusOf(a)).toBe(GrpcStatus.DEADLINE_EXCEEDED);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(150);
+      expect(handled).toEqual([]);
     });
   });
 });
 
 describe('closing a unary gRPC server', () => {
   it('destroys the connections still open once the grace period is over', async () => {
-    const server = echoServer({ closeGraceMs: 200 });
-    const port = await server.listen('127.0.0.1', 0);
-    const session = connect(`http://127.0.0.1:${port}`);
-    session.on('error', () => undefined);
+    const { server, session } = await serverAndSession({ closeGraceMs: 200 });
     const held = raw(session, [frameMessage(utf8('hold'))]).then(() => 'answered', () => 'cut');
-    while (release.length === 0) await new Promise((r) => setTimeout(r, 5));
+    await untilHeld();
     const started = performance.now();
     await server.close();
     expect(performance.now() - started).toBeGreaterThanOrEqual(150);
@@ -274,10 +284,7 @@ describe('closing a unary gRPC server', () => {
   });
 
   it('refuses, UNAVAILABLE, a request still arriving, and resolves without waiting for it', async () => {
-    const server = echoServer();
-    const port = await server.listen('127.0.0.1', 0);
-    const session = connect(`http://127.0.0.1:${port}`);
-    session.on('error', () => undefined);
+    const { server, session } = await serverAndSession();
     const slow = raw(session, [Uint8Array.of(0, 0, 0)], { end: false });
     await new Promise((r) => setTimeout(r, 50));
     await server.close();
@@ -287,12 +294,9 @@ describe('closing a unary gRPC server', () => {
   });
 
   it('answers the calls in flight, then resolves; new connections are refused', async () => {
-    const server = echoServer();
-    const port = await server.listen('127.0.0.1', 0);
-    const session = connect(`http://127.0.0.1:${port}`);
-    session.on('error', () => undefined);
+    const { server, port, session } = await serverAndSession();
     const held = raw(session, [frameMessage(utf8('hold'))]);
-    while (release.length === 0) await new Promise((r) => setTimeout(r, 5));
+    await untilHeld();
     let closed = false;
     const closing = server.close().then(() => (closed = true));
     await new Promise((r) => setTimeout(r, 50));
