@@ -56,11 +56,23 @@ export async function quarantineReasons(jsm: JetStreamManager, limit = 5): Promi
 
 /** Wait until the ledger has integrated (or skipped) every message stored so far. */
 export async function waitIntegrated(nc: NatsConnection, timeoutMs = 30_000): Promise<void> {
-  const jsm = await jetstreamManager(nc);
-  const ledger = await new Kvm(nc).open(LEDGER_BUCKET);
-  const last = (await jsm.streams.info(RECEIPTS_STREAM)).state.last_seq;
   const deadline = Date.now() + timeoutMs;
-  while ((await readLedgerState(ledger)).streamSeq < last) {
+  // Each read is tried again until the deadline: right after a cluster node comes back, a
+  // JetStream API request can time out while the cluster elects, and that is not the ledger's doing.
+  const read = async <T>(what: string, get: () => Promise<T>): Promise<T> => {
+    for (;;) {
+      try {
+        return await get();
+      } catch (err) {
+        if (Date.now() > deadline) throw new Error(`${what}: ${String(err)}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  };
+  const jsm = await jetstreamManager(nc);
+  const ledger = await read('opening the ledger bucket', () => new Kvm(nc).open(LEDGER_BUCKET));
+  const last = (await read('reading the receipts stream', () => jsm.streams.info(RECEIPTS_STREAM))).state.last_seq;
+  while ((await read('reading the ledger state', () => readLedgerState(ledger))).streamSeq < last) {
     if (Date.now() > deadline) throw new Error(`the ledger did not reach stream seq ${last} in ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
