@@ -65,7 +65,7 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningG
       [check.path]: {
         decode: (bytes) => check.requestDeserialize(bytes as Buffer) as CheckRequest,
         encode: encodeCheckResponse,
-        handle: (req: CheckRequest) => opts.handler.check(req),
+        handle: (req: CheckRequest, call) => opts.handler.check(req, call.deadline),
       },
       [health.path]: {
         decode: (bytes) => health.requestDeserialize(bytes as Buffer) as { service?: string },

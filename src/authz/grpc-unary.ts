@@ -28,6 +28,10 @@
  *   - a call still open `callTimeoutMs` after its headers (a client that does not read its
  *     answer) is reset, and `close()` destroys what is left `closeGraceMs` after it began.
  *
+ * The client's own deadline (`grpc-timeout`; Envoy sends its ext_authz timeout as one) is handed
+ * to the handler, so that the answer can leave while the client still waits for it; a
+ * malformed one is INTERNAL, as grpc-go answers it.
+ *
  * The timers are one sweep a second over the calls open, not a timer per call.
  */
 import * as http2 from 'node:http2';
@@ -58,13 +62,30 @@ export class GrpcCallError extends Error {
   }
 }
 
+/** What a handler is told of its call besides the request. */
+export interface UnaryCall {
+  /** When the client stops waiting (its grpc-timeout after the headers came), in ms since the epoch; undefined when it named none. */
+  readonly deadline: number | undefined;
+}
+
+/** Longest grpc-timeout value, in digits (PROTOCOL-HTTP2: "TimeoutValue → positive integer as ASCII string of at most 8 digits"). */
+const GRPC_TIMEOUT = /^(\d{1,8})([HMSmun])$/;
+const GRPC_TIMEOUT_UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1_000, m: 1, u: 1e-3, n: 1e-6 };
+
+/** A grpc-timeout header's value in ms: undefined when there is none, NaN when it is malformed. */
+export function parseGrpcTimeout(value: string | string[] | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const match = typeof value === 'string' ? GRPC_TIMEOUT.exec(value) : null;
+  return match ? Number(match[1]) * GRPC_TIMEOUT_UNIT_MS[match[2]!]! : NaN;
+}
+
 export interface UnaryMethod<Req = never, Res = never> {
   /** The request from its protobuf bytes; throws when they are not one. */
   decode(bytes: Uint8Array): Req;
   /** The response's protobuf bytes. */
   encode(response: Res): Uint8Array;
   /** The response; a GrpcCallError answers with its status, any other error with INTERNAL. */
-  handle(request: Req): Res | Promise<Res>;
+  handle(request: Req, call: UnaryCall): Res | Promise<Res>;
 }
 
 export interface UnaryServerOptions {
@@ -281,6 +302,13 @@ function serveStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, op
     stream.close(NGHTTP2_NO_ERROR);
     return;
   }
+  const timeoutMs = parseGrpcTimeout(headers['grpc-timeout']);
+  if (Number.isNaN(timeoutMs)) {
+    answerStatus(stream, GrpcStatus.INTERNAL, 'malformed grpc-timeout');
+    stream.close(NGHTTP2_NO_ERROR);
+    return;
+  }
+  const context: UnaryCall = { deadline: timeoutMs === undefined ? undefined : Date.now() + timeoutMs };
   const call = reading.start(stream);
   const encoding = headers['grpc-encoding'];
   let expected = -1;
@@ -318,7 +346,7 @@ function serveStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, op
     }
     let answer: unknown;
     try {
-      answer = method.handle(request as never);
+      answer = method.handle(request as never, context);
     } catch (err) {
       return answerError(stream, err);
     }

@@ -35,19 +35,20 @@ const answers = new Map<string, CheckAnswer>();
 const keyFile = (name: string) => readFileSync(join(dataDir, 'keys', name), 'utf8').trim();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function check(): Promise<CheckAnswer> {
+/** One Check, its client giving up after `clientTimeoutMs` (sent as grpc-timeout, as Envoy sends its ext_authz timeout). */
+async function check(clientTimeoutMs?: number): Promise<CheckAnswer> {
   const request = buildCheckRequest({ method: 'POST', path: '/tools/x', host: 'h', headers: { 'x-chio-capability-token': token } });
-  const answer = await sendCheck(chio.grpcAddr, request);
+  const answer = await sendCheck(chio.grpcAddr, request, clientTimeoutMs);
   answers.set(request.attributes!.request!.http!.id!, answer);
   return answer;
 }
 
 /** Pause nats-server for `ms` while `count` Checks are sent; resolves with their answers. */
-async function checksWhilePaused(count: number, ms: number): Promise<CheckAnswer[]> {
+async function checksWhilePaused(count: number, ms: number, clientTimeoutMs?: number): Promise<CheckAnswer[]> {
   const pid = nats.current.pid!;
   process.kill(pid, 'SIGSTOP');
   try {
-    const sent = Array.from({ length: count }, () => check());
+    const sent = Array.from({ length: count }, () => check(clientTimeoutMs));
     await sleep(ms);
     return await Promise.all(sent);
   } finally {
@@ -130,5 +131,29 @@ describe('when PubAcks come after the receipt deadline', () => {
     const jsm = await jetstreamManager(chio.nc);
     expect((await jsm.streams.info(QUARANTINE_STREAM)).state.messages).toBe(0);
     expect(chio.ledger.ledger.treeSize).toBe(receipts.length);
+  }, 30_000);
+});
+
+describe("when the client's deadline (grpc-timeout) is sooner than the receipt deadline", () => {
+  it('answers deny 503 by ReceiptLedger while the client still waits, and corrects any receipt stored after', async () => {
+    // Chio answers MAX_ANSWER_MARGIN_MS before this: time for the answer in a loaded test process.
+    const CLIENT_TIMEOUT_MS = TIMEOUT_MS - 50;
+    const before = (await storedReceipts()).length;
+    // Without the client's deadline Chio would answer at TIMEOUT_MS, after the client gave up
+    // (DEADLINE_EXCEEDED here; a 403 from Envoy), and a receipt stored later would say allow.
+    const paused = await checksWhilePaused(4, TIMEOUT_MS + 250, CLIENT_TIMEOUT_MS);
+    for (const a of paused) expect(a).toMatchObject({ verdict: 'deny', httpStatus: 503, headers: expect.objectContaining({ 'x-chio-denial-guard': 'ReceiptLedger' }) });
+    let after = await check();
+    for (let i = 0; i < 20 && after.verdict !== 'allow'; i++) after = (await sleep(100), await check());
+    expect(after.verdict).toBe('allow');
+
+    const receipts = (await storedReceipts()).slice(before);
+    const ids = new Set([...answers].filter(([, a]) => paused.includes(a)).map(([id]) => id));
+    expect(ids.size).toBe(paused.length);
+    for (const [i, r] of receipts.entries()) {
+      if (r.corrects !== undefined || !ids.has(r.request.id!)) continue;
+      const next = receipts.slice(i + 1).find((n) => n.chain === r.chain);
+      expect(next?.corrects, `the stored receipt of ${r.request.id}, answered 503`).toBe(r.id);
+    }
   }, 30_000);
 });

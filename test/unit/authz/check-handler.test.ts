@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { CheckHandler, type Decider, type ReceiptStore } from '../../../src/authz/check-handler.js';
+import { MAX_ANSWER_MARGIN_MS, CheckHandler, answerMarginMs, type Decider, type ReceiptStore } from '../../../src/authz/check-handler.js';
 import type { ReceiptTicket } from '../../../src/chain/publisher.js';
 import type { CheckResponse } from '../../../src/authz/wire.js';
 import { allowed, denied, toReceiptDraft, type Decision, type DecisionFacts } from '../../../src/decision/decision.js';
@@ -214,6 +214,46 @@ describe('CheckHandler.check', () => {
       await vi.advanceTimersByTimeAsync(1);
       expect(check.answer()?.denied_response?.status.code).toBe(503);
       expect(store.calls[0]!.state).toBe('abandoned');
+    });
+  });
+
+  describe("when the client's own deadline (grpc-timeout) comes before the receipt deadline", () => {
+    it('gives deciding and storing their shares of the time to it, less the margin for the way back', async () => {
+      const store = heldStore();
+      const pipeline = decider(ALLOW);
+      const now = 1_000_000;
+      void handlerOf(pipeline, store, () => now).check({}, now + 100);
+      await flush();
+      expect(pipeline.deadlines).toEqual([now + 53]);
+      expect(store.calls[0]!.deadline).toBe(now + 100 - MAX_ANSWER_MARGIN_MS);
+    });
+
+    it('keeps a quarter of a short client time as the margin, at most MAX_ANSWER_MARGIN_MS, and none of a time already past', () => {
+      expect(answerMarginMs(8)).toBe(2);
+      expect(answerMarginMs(80)).toBe(MAX_ANSWER_MARGIN_MS);
+      expect(answerMarginMs(10_000)).toBe(MAX_ANSWER_MARGIN_MS);
+      expect(answerMarginMs(-5)).toBe(0);
+    });
+
+    it('answers 503 ReceiptLedger while the client still waits, having abandoned the receipt', async () => {
+      vi.useFakeTimers({ now: 1_000_000 });
+      const store = heldStore();
+      let answer: CheckResponse | undefined;
+      void handlerOf(decider(ALLOW), store).check({}, 1_000_000 + 100).then((r) => (answer = r));
+      await vi.advanceTimersByTimeAsync(100 - MAX_ANSWER_MARGIN_MS - 1);
+      expect(answer).toBeUndefined();
+      await vi.advanceTimersByTimeAsync(1);
+      expect(answer?.denied_response?.status.code).toBe(503);
+      expect(header(answer!, 'x-chio-denial-guard')).toBe('ReceiptLedger');
+      expect(store.calls[0]!.state).toBe('abandoned');
+    });
+
+    it('keeps its own deadline when the client gives it longer', async () => {
+      const store = heldStore();
+      const now = 1_000_000;
+      void handlerOf(decider(ALLOW), store, () => now).check({}, now + 10 * TIMEOUT_MS);
+      await flush();
+      expect(store.calls[0]!.deadline).toBe(now + TIMEOUT_MS);
     });
   });
 

@@ -7,7 +7,7 @@
 import { connect, constants, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { GrpcCallError, GrpcStatus, MAX_STATUS_MESSAGE_CHARS, createUnaryServer, encodeGrpcMessage, frameMessage, type UnaryServer, type UnaryServerOptions } from '../../../src/authz/grpc-unary.js';
+import { GrpcCallError, GrpcStatus, MAX_STATUS_MESSAGE_CHARS, createUnaryServer, encodeGrpcMessage, frameMessage, parseGrpcTimeout, type UnaryServer, type UnaryServerOptions } from '../../../src/authz/grpc-unary.js';
 
 const ECHO = '/test.Echo/Echo';
 const MAX = 1024;
@@ -29,8 +29,9 @@ function echoServer(limits: Partial<UnaryServerOptions> = {}): UnaryServer {
       [ECHO]: {
         decode: text,
         encode: utf8,
-        handle: async (req: string) => {
+        handle: async (req: string, call) => {
           handled.push(req);
+          if (req === 'deadline') return String(call.deadline ?? 'none');
           if (req === 'hold') await new Promise<void>((r) => release.push(r));
           if (req === 'refuse') throw new GrpcCallError(GrpcStatus.NOT_FOUND, 'no such thing: é%');
           if (req === 'crash') throw new Error('secret internals');
@@ -76,8 +77,8 @@ interface RawAnswer {
 }
 
 /** One HTTP/2 request on `session`: `chunks` written in order, the stream ended unless `end` is false. */
-function raw(session: ClientHttp2Session, chunks: Uint8Array[], opts: { path?: string; contentType?: string; method?: string; end?: boolean } = {}): Promise<RawAnswer> {
-  const stream = session.request({ ':method': opts.method ?? 'POST', ':path': opts.path ?? ECHO, 'content-type': opts.contentType ?? 'application/grpc', te: 'trailers' });
+function raw(session: ClientHttp2Session, chunks: Uint8Array[], opts: { path?: string; contentType?: string; method?: string; end?: boolean; headers?: Record<string, string> } = {}): Promise<RawAnswer> {
+  const stream = session.request({ ':method': opts.method ?? 'POST', ':path': opts.path ?? ECHO, 'content-type': opts.contentType ?? 'application/grpc', te: 'trailers', ...opts.headers });
   const answer: RawAnswer = { headers: {}, trailers: {}, data: Buffer.alloc(0), rst: 0 };
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
@@ -218,6 +219,48 @@ describe('unary gRPC over node:http2', () => {
     release.shift()!();
     await new Promise((r) => setTimeout(r, 20));
     expect(statusOf(await raw(session, [frameMessage(utf8('after'))]))).toBe(0);
+  });
+
+  it("hands the handler the client's deadline from grpc-timeout, and none when it names none", async () => {
+    const client = grpcClient();
+    try {
+      const before = Date.now();
+      const told = await new Promise<string>((resolve, reject) =>
+        client.makeUnaryRequest(ECHO, (s: string) => Buffer.from(utf8(s)), (b: Buffer) => text(b), 'deadline', { deadline: before + 3_000 }, (err, res) => (err ? reject(err) : resolve(res!))),
+      );
+      expect(Number(told)).toBeGreaterThan(before + 2_000);
+      expect(Number(told)).toBeLessThanOrEqual(Date.now() + 3_000);
+      expect((await grpcCall(client, 'deadline')).res).toBe('none');
+    } finally {
+      client.close();
+    }
+    const sent = Date.now();
+    const a = await raw(session, [frameMessage(utf8('deadline'))], { headers: { 'grpc-timeout': '250m' } });
+    expect(Number(a.data.subarray(5).toString())).toBeGreaterThanOrEqual(sent + 250);
+    expect(Number(a.data.subarray(5).toString())).toBeLessThanOrEqual(Date.now() + 250);
+  });
+
+  it('answers a malformed grpc-timeout INTERNAL, without handling the call', async () => {
+    for (const value of ['soon', '123456789m', '1.5S', '-1S', '10', 'S', '1s']) {
+      const a = await raw(session, [frameMessage(utf8('x'))], { headers: { 'grpc-timeout': value } });
+      expect(statusOf(a), value).toBe(GrpcStatus.INTERNAL);
+      expect(messageOf(a)).toBe('malformed grpc-timeout');
+    }
+    expect(handled).toEqual([]);
+  });
+
+  it('reads grpc-timeout in each of its units, at most 8 digits', () => {
+    expect(parseGrpcTimeout(undefined)).toBeUndefined();
+    expect(parseGrpcTimeout('2H')).toBe(7_200_000);
+    expect(parseGrpcTimeout('3M')).toBe(180_000);
+    expect(parseGrpcTimeout('1S')).toBe(1_000);
+    expect(parseGrpcTimeout('250m')).toBe(250);
+    expect(parseGrpcTimeout('99999999m')).toBe(99_999_999);
+    expect(parseGrpcTimeout('1500u')).toBe(1.5);
+    expect(parseGrpcTimeout('2000000n')).toBe(2);
+    expect(parseGrpcTimeout('0m')).toBe(0);
+    for (const bad of ['', 'm', '123456789m', '1.5S', '-1S', '+1S', ' 1S', '1S ', '1 S', '1s', '1h', '1x', '٣S']) expect(parseGrpcTimeout(bad), bad).toBeNaN();
+    expect(parseGrpcTimeout(['1S', '2S'])).toBeNaN();
   });
 
   it('percent-encodes grpc-message beyond printable ASCII, and % itself', () => {
