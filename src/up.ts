@@ -14,7 +14,7 @@ import { fromBase64Url } from './encoding.js';
 import { loadPolicySet, type PolicySet } from './policy/policy-set.js';
 import { generateKeys, loadKey } from './keys.js';
 import { acquireNats, type AcquiredNats } from './nats/acquire.js';
-import { connectNats, natsSettings } from './nats/connection.js';
+import { connectNats, drainNats, natsSettings } from './nats/connection.js';
 import { startAuthz, type RunningAuthz } from './authz/service.js';
 import { startLedger, type RunningLedger } from './ledger/service.js';
 import { startVerifier, type RunningVerifier } from './verifier/service.js';
@@ -39,11 +39,17 @@ export async function startAll(config: ChioConfig, log: Logger): Promise<Running
   return {
     authz, ledger, verifier, nc, nats, createdKeys,
     async stop() {
-      await authz.stop();
-      await ledger.stop();
-      await verifier.stop();
-      await nc.drain();
-      await nats.stop();
+      try {
+        await authz.stop();
+        await ledger.stop();
+        await verifier.stop();
+      } finally {
+        try {
+          await drainNats(nc);
+        } finally {
+          await nats.stop();
+        }
+      }
     },
   };
 }

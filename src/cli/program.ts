@@ -13,7 +13,7 @@ import { createLogger } from '../log.js';
 import { generateKeys, loadKey, loadKeyFile, loadVerifierKey } from '../keys.js';
 import { loadKernelTrust } from '../kernel-keys.js';
 import type { ProofTrust } from '../verify/receipt-proof.js';
-import { connectNats, natsSettings } from '../nats/connection.js';
+import { connectNats, drainNats, natsSettings } from '../nats/connection.js';
 import { workerChainId } from '../chain/lanes.js';
 import { natsUrlFor } from '../nats/acquire.js';
 import { buildCheckRequest } from './envoy-request.js';
@@ -98,7 +98,15 @@ async function runService(cmd: Command, start: (cfg: ChioConfig, nc: Awaited<Ret
   if (!cfg.natsUrl) throw new ChioError('CONFIG_INVALID', `chio ${name} needs NATS_URL (\`chio up\` starts an embedded NATS for you)`);
   const nc = await connectNats(natsSettings(cfg, cfg.natsUrl.split(','), `chio-${name}`));
   const service = await start(cfg, nc, log);
-  await runUntilSignal({ stop: async () => { await service.stop(); await nc.drain(); } }, log, ignoreRepeatedSignals);
+  await runUntilSignal({
+    stop: async () => {
+      try {
+        await service.stop();
+      } finally {
+        await drainNats(nc);
+      }
+    },
+  }, log, ignoreRepeatedSignals);
 }
 
 /** The keys a proof is checked with: the operator's, from flags or the key directory, never the server's. */
@@ -211,7 +219,7 @@ export function buildProgram(): Command {
         await revokeCapability(await openRevocationsBucket(nc, cfg.replicas), id, o.reason);
         process.stdout.write(`revoked ${id}\n`);
       } finally {
-        await nc.drain();
+        await drainNats(nc);
       }
     });
 
@@ -348,7 +356,7 @@ export function buildProgram(): Command {
         process.stdout.write(`wrote ${o.out}: ${manifest.count} receipts, ${Object.keys(manifest.files).length + 2} files, ${bytes} bytes, checkpoint size ${manifest.checkpoint.size}\n`);
       } finally {
         progress.stop();
-        await nc.drain();
+        await drainNats(nc);
       }
     });
 

@@ -70,3 +70,16 @@ function readTls(files: NonNullable<NatsSettings['tls']>): TlsOptions {
     ...(files.keyFile ? { key: readPrivateFile(files.keyFile, 'NATS_KEY').toString('utf8') } : {}),
   };
 }
+
+/**
+ * Drain `nc` (what it sent is flushed, its subscriptions finish), and close it when the drain
+ * fails: with NATS gone a drain rejects and leaves the connection reconnecting for ever, which
+ * keeps the process alive after its work or its SIGTERM. Rejects as the drain did.
+ */
+export async function drainNats(nc: NatsConnection): Promise<void> {
+  try {
+    await nc.drain();
+  } finally {
+    if (!nc.isClosed()) await nc.close();
+  }
+}
