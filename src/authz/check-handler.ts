@@ -25,6 +25,14 @@ import type { CheckRequest, CheckResponse } from './wire.js';
  */
 export const MAX_ANSWER_MARGIN_MS = 20;
 
+/**
+ * Least time a client's deadline may leave for storing a receipt: below it the Check is
+ * answered deny 503 (ReceiptLedger) without signing anything. A client may name any
+ * grpc-timeout; without this floor a tiny one would have receipts signed that could not be
+ * stored in time, each then owing a correction that holds up its chain for everyone.
+ */
+export const MIN_CLIENT_STORE_MS = 10;
+
 /** Margin before a client deadline `remainingMs` away (see MAX_ANSWER_MARGIN_MS). */
 export function answerMarginMs(remainingMs: number): number {
   return Math.min(MAX_ANSWER_MARGIN_MS, Math.max(0, remainingMs) / 4);
@@ -77,7 +85,8 @@ export class CheckHandler {
       // deny with its own reason and a stored receipt, not a ReceiptLedger 503.
       const decision = await this.opts.pipeline.decide(req, started + Math.floor((budget * 2) / 3));
       const { traceparent } = decision.request;
-      const receipt = await this.store(toReceiptDraft(decision, new Date(this.now()).toISOString()), deadline, traceparent);
+      const tooShort = deadline - this.now() < MIN_CLIENT_STORE_MS && budget < this.opts.receiptTimeoutMs;
+      const receipt = tooShort ? undefined : await this.store(toReceiptDraft(decision, new Date(this.now()).toISOString()), deadline, traceparent);
       const response = receipt ? toCheckResponse(decision, receipt) : toUnstoredResponse(decision);
       const answered = receipt ? (decision.shadow ? 'allow' : decision.verdict) : 'deny';
       const guard = receipt ? (decision.verdict === 'deny' ? decision.guard : '') : 'ReceiptLedger';

@@ -71,15 +71,22 @@ function readTls(files: NonNullable<NatsSettings['tls']>): TlsOptions {
   };
 }
 
+/** How long a drain may take before the connection is closed without it. */
+export const DRAIN_TIMEOUT_MS = 5_000;
+
 /**
  * Drain `nc` (what it sent is flushed, its subscriptions finish), and close it when the drain
  * fails: with NATS gone a drain rejects and leaves the connection reconnecting for ever, which
  * keeps the process alive after its work or its SIGTERM. Rejects as the drain did.
  */
-export async function drainNats(nc: NatsConnection): Promise<void> {
+export async function drainNats(nc: NatsConnection, timeoutMs = DRAIN_TIMEOUT_MS): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    await nc.drain();
+    // A frozen server (a partition, no reset) would hold a drain until the stale-connection
+    // check, minutes away: past any orchestrator's grace period.
+    await Promise.race([nc.drain(), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`NATS drain took over ${timeoutMs} ms`)), timeoutMs)))]);
   } finally {
+    clearTimeout(timer);
     if (!nc.isClosed()) await nc.close();
   }
 }

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MAX_ANSWER_MARGIN_MS, CheckHandler, answerMarginMs, type Decider, type ReceiptStore } from '../../../src/authz/check-handler.js';
+import { MAX_ANSWER_MARGIN_MS, MIN_CLIENT_STORE_MS, CheckHandler, answerMarginMs, type Decider, type ReceiptStore } from '../../../src/authz/check-handler.js';
 import type { ReceiptTicket } from '../../../src/chain/publisher.js';
 import type { CheckResponse } from '../../../src/authz/wire.js';
 import { allowed, denied, toReceiptDraft, type Decision, type DecisionFacts } from '../../../src/decision/decision.js';
@@ -246,6 +246,15 @@ describe('CheckHandler.check', () => {
       expect(answer?.denied_response?.status.code).toBe(503);
       expect(header(answer!, 'x-chio-denial-guard')).toBe('ReceiptLedger');
       expect(store.calls[0]!.state).toBe('abandoned');
+    });
+
+    it('signs nothing, and answers 503 ReceiptLedger at once, when the client leaves less than MIN_CLIENT_STORE_MS', async () => {
+      const store = heldStore();
+      const now = 1_000_000;
+      const answer = await handlerOf(decider(ALLOW), store, () => now).check({}, now + MIN_CLIENT_STORE_MS);
+      expect(store.calls).toHaveLength(0);
+      expect(answer.denied_response?.status.code).toBe(503);
+      expect(header(answer, 'x-chio-denial-guard')).toBe('ReceiptLedger');
     });
 
     it('keeps its own deadline when the client gives it longer', async () => {
