@@ -85,8 +85,9 @@ export class CheckHandler {
       // deny with its own reason and a stored receipt, not a ReceiptLedger 503.
       const decision = await this.opts.pipeline.decide(req, started + Math.floor((budget * 2) / 3));
       const { traceparent } = decision.request;
-      const tooShort = deadline - this.now() < MIN_CLIENT_STORE_MS && budget < this.opts.receiptTimeoutMs;
-      const receipt = tooShort ? undefined : await this.store(toReceiptDraft(decision, new Date(this.now()).toISOString()), deadline, traceparent);
+      const clientBound = budget < this.opts.receiptTimeoutMs;
+      const storable = !clientBound || deadline - this.now() >= MIN_CLIENT_STORE_MS;
+      const receipt = storable ? await this.store(toReceiptDraft(decision, new Date(this.now()).toISOString()), deadline, traceparent) : undefined;
       const response = receipt ? toCheckResponse(decision, receipt) : toUnstoredResponse(decision);
       const answered = receipt ? (decision.shadow ? 'allow' : decision.verdict) : 'deny';
       const guard = receipt ? (decision.verdict === 'deny' ? decision.guard : '') : 'ReceiptLedger';

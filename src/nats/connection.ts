@@ -6,6 +6,7 @@
  * key files open to group or others are refused (setting-file.ts).
  */
 import { ChioError } from '../errors/index.js';
+import { beforeDeadline } from '../time.js';
 import type { ChioConfig } from '../config.js';
 import { readPrivateFile, readPublicFile } from '../setting-file.js';
 import { connect, credsAuthenticator, nkeyAuthenticator, type NatsConnection, type TlsOptions } from '@nats-io/transport-node';
@@ -80,13 +81,11 @@ export const DRAIN_TIMEOUT_MS = 5_000;
  * keeps the process alive after its work or its SIGTERM. Rejects as the drain did.
  */
 export async function drainNats(nc: NatsConnection, timeoutMs = DRAIN_TIMEOUT_MS): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     // A frozen server (a partition, no reset) would hold a drain until the stale-connection
     // check, minutes away: past any orchestrator's grace period.
-    await Promise.race([nc.drain(), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`NATS drain took over ${timeoutMs} ms`)), timeoutMs)))]);
+    await beforeDeadline(nc.drain(), Date.now() + timeoutMs, 'NATS drain');
   } finally {
-    clearTimeout(timer);
     if (!nc.isClosed()) await nc.close();
   }
 }
