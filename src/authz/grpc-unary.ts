@@ -30,7 +30,7 @@
  *
  * The client's own deadline (`grpc-timeout`; Envoy sends its ext_authz timeout as one) is handed
  * to the handler, so that the answer can leave while the client still waits for it; a
- * malformed one is INTERNAL, as grpc-go answers it.
+ * malformed one is INTERNAL, as grpc-go answers it, and zero is none, as Envoy means it.
  *
  * The timers are one sweep a second over the calls open, not a timer per call.
  */
@@ -64,7 +64,7 @@ export class GrpcCallError extends Error {
 
 /** What a handler is told of its call besides the request. */
 export interface UnaryCall {
-  /** When the client stops waiting (its grpc-timeout after the headers came), in ms since the epoch; undefined when it named none. */
+  /** When the client stops waiting (its grpc-timeout after the headers came), in ms since the epoch; undefined when it named none, or zero. */
   readonly deadline: number | undefined;
 }
 
@@ -308,7 +308,10 @@ function serveStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, op
     stream.close(NGHTTP2_NO_ERROR);
     return;
   }
-  const context: UnaryCall = { deadline: timeoutMs === undefined ? undefined : Date.now() + timeoutMs };
+  // Zero is Envoy's "no timeout": a provider configured with `timeout: 0s` sends `0m`, and
+  // Envoy's own router reads a zero grpc-timeout as infinite. Taken as "already expired" (as
+  // grpc-go would), every Check of such a mesh would be a deny 503.
+  const context: UnaryCall = { deadline: timeoutMs === undefined || timeoutMs === 0 ? undefined : Date.now() + timeoutMs };
   const call = reading.start(stream);
   const encoding = headers['grpc-encoding'];
   let expected = -1;

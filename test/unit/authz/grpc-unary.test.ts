@@ -240,6 +240,14 @@ describe('unary gRPC over node:http2', () => {
     expect(Number(a.data.subarray(5).toString())).toBeLessThanOrEqual(Date.now() + 250);
   });
 
+  it('takes a zero grpc-timeout as no deadline, as Envoy means its `timeout: 0s`', async () => {
+    for (const zero of ['0m', '0S', '00000000n']) {
+      const a = await raw(session, [frameMessage(utf8('deadline'))], { headers: { 'grpc-timeout': zero } });
+      expect(statusOf(a), zero).toBe(0);
+      expect(a.data.subarray(5).toString(), zero).toBe('none');
+    }
+  });
+
   it('answers a malformed grpc-timeout INTERNAL, without handling the call', async () => {
     for (const value of ['soon', '123456789m', '1.5S', '-1S', '10', 'S', '1s']) {
       const a = await raw(session, [frameMessage(utf8('x'))], { headers: { 'grpc-timeout': value } });
