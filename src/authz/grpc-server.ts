@@ -10,7 +10,8 @@
  */
 import { AUTHORIZATION_SERVICE, loadChioProtos } from './proto.js';
 import type { Logger } from 'pino';
-import { GrpcCallError, GrpcStatus, createUnaryServer } from './grpc-unary.js';
+import { createUnaryServer } from './grpc-unary.js';
+import { GrpcCallError, GrpcStatus } from './grpc-protocol.js';
 import { encodeCheckResponse } from './check-response-codec.js';
 import type { CheckHandler } from './check-handler.js';
 import type { CheckRequest, CheckResponse } from './wire.js';

@@ -26,7 +26,11 @@
  *   - the messages still arriving may announce `maxReadingBytes` in all (their length
  *     prefixes), past which a new one is RESOURCE_EXHAUSTED before any of it is buffered;
  *   - a call still open `callTimeoutMs` after its headers (a client that does not read its
- *     answer) is reset, and `close()` destroys what is left `closeGraceMs` after it began.
+ *     answer) is reset, and `close()` destroys what is left `closeGraceMs` after it began;
+ *   - a connection with no call open for `idleTimeoutMs` is told to go away (GOAWAY, so that a
+ *     request already on its way is still answered), and at most `maxConnections` are open at
+ *     once (Node's net.Server closes any past that at once): an idle or half-opened connection
+ *     no longer holds its socket and its HTTP/2 session for ever.
  *
  * The client's own deadline (`grpc-timeout`; Envoy sends its ext_authz timeout as one) is handed
  * to the handler, so that the answer can leave while the client still waits for it; a
@@ -35,48 +39,17 @@
  * The timers are one sweep a second over the calls open, not a timer per call.
  */
 import * as http2 from 'node:http2';
-import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
+import type { Http2Session, IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-
-/** The gRPC status codes this server answers with (grpc/status.h). */
-export const GrpcStatus = {
-  OK: 0,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  RESOURCE_EXHAUSTED: 8,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-} as const;
+import { GrpcCallError, GrpcStatus, MAX_STATUS_MESSAGE_CHARS, PREFIX_BYTES, encodeGrpcMessage, frameMessage, parseGrpcTimeout } from './grpc-protocol.js';
 
 /** How long a request's message may take to arrive after its headers, unless told otherwise; Envoy sends both at once. */
 export const DEFAULT_READ_TIMEOUT_MS = 10_000;
-
-/** Thrown by a handler to answer with a gRPC status instead of a message. */
-export class GrpcCallError extends Error {
-  constructor(
-    readonly code: number,
-    readonly details: string,
-  ) {
-    super(details);
-  }
-}
 
 /** What a handler is told of its call besides the request. */
 export interface UnaryCall {
   /** When the client stops waiting (its grpc-timeout after the headers came), in ms since the epoch; undefined when it named none, or zero. */
   readonly deadline: number | undefined;
-}
-
-/** Longest grpc-timeout value, in digits (PROTOCOL-HTTP2: "TimeoutValue → positive integer as ASCII string of at most 8 digits"). */
-const GRPC_TIMEOUT = /^(\d{1,8})([HMSmun])$/;
-const GRPC_TIMEOUT_UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1_000, m: 1, u: 1e-3, n: 1e-6 };
-
-/** A grpc-timeout header's value in ms: undefined when there is none, NaN when it is malformed. */
-export function parseGrpcTimeout(value: string | string[] | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const match = typeof value === 'string' ? GRPC_TIMEOUT.exec(value) : null;
-  return match ? Number(match[1]) * GRPC_TIMEOUT_UNIT_MS[match[2]!]! : NaN;
 }
 
 export interface UnaryMethod<Req = never, Res = never> {
@@ -105,6 +78,10 @@ export interface UnaryServerOptions {
   callTimeoutMs?: number;
   /** DEFAULT_CLOSE_GRACE_MS unless given. */
   closeGraceMs?: number;
+  /** DEFAULT_IDLE_TIMEOUT_MS unless given. */
+  idleTimeoutMs?: number;
+  /** DEFAULT_MAX_CONNECTIONS unless given. */
+  maxConnections?: number;
   /** Told of a listening socket's errors (a failed accept, say), which would otherwise end the process. */
   onError?: (err: Error) => void;
 }
@@ -125,10 +102,18 @@ export const DEFAULT_MAX_READING_BYTES = 64 * 1024 * 1024;
 /** A call's life from its headers to its last byte out: far above any Check's deadline. */
 export const DEFAULT_CALL_TIMEOUT_MS = 60_000;
 export const DEFAULT_CLOSE_GRACE_MS = 30_000;
-/** Longest grpc-message sent: a status's details are for people, and a header has limits. */
-export const MAX_STATUS_MESSAGE_CHARS = 256;
+/**
+ * How long a connection may stay without a call: grpc-go's MAX_CONNECTION_IDLE, which Envoy's
+ * HTTP/2 pool meets by opening a new connection for its next Check.
+ */
+export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000;
+/**
+ * Connections open at once. Envoy opens one per worker thread per Chio replica (two for an
+ * Istio sidecar by default), so this is some thousands of sidecars per replica; each
+ * connection costs its socket and HTTP/2 session buffers.
+ */
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
 
-const PREFIX_BYTES = 5;
 const GRPC_CONTENT_TYPE = /^application\/grpc(?:$|[+;])/;
 const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL } = http2.constants;
 
@@ -139,21 +124,10 @@ const RESPONSE_HEADERS = Object.freeze({
 });
 const OK_TRAILERS = Object.freeze({ 'grpc-status': '0' });
 
-/** grpc-message is percent-encoded UTF-8: visible ASCII but '%' travels as is. */
-export function encodeGrpcMessage(text: string): string {
-  if (/^[\x20-\x24\x26-\x7e]*$/.test(text)) return text;
-  let out = '';
-  for (const b of Buffer.from(text, 'utf8')) out += b >= 0x20 && b <= 0x7e && b !== 0x25 ? String.fromCharCode(b) : `%${b < 16 ? '0' : ''}${b.toString(16).toUpperCase()}`;
-  return out;
-}
-
-/** A Length-Prefixed-Message of `message`, uncompressed. */
-export function frameMessage(message: Uint8Array): Buffer {
-  const frame = Buffer.allocUnsafe(PREFIX_BYTES + message.length);
-  frame[0] = 0;
-  frame.writeUInt32BE(message.length, 1);
-  frame.set(message, PREFIX_BYTES);
-  return frame;
+/** A connection's calls open now, and since when it had none. */
+interface Connection {
+  open: number;
+  idleSince: number;
 }
 
 /** One call from its headers until its stream closes. */
@@ -176,12 +150,14 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
         settings,
       })
     : http2.createServer({ settings });
+  server.maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const limits = {
     maxReadingBytes: opts.maxReadingBytes ?? DEFAULT_MAX_READING_BYTES,
     readTimeoutMs: opts.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS,
     callTimeoutMs: opts.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
+    idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
   };
-  const sessions = new Set<ServerHttp2Session>();
+  const sessions = new Map<Http2Session, Connection>();
   const calls = new Map<ServerHttp2Stream, Call>();
   let announced = 0;
   let closing = false;
@@ -227,7 +203,10 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
       if (call.reading && now - call.since > limits.readTimeoutMs) refuse(stream, GrpcStatus.DEADLINE_EXCEEDED, `the request message did not arrive within ${limits.readTimeoutMs} ms`);
       else if (now - call.since > limits.callTimeoutMs) stream.close(NGHTTP2_CANCEL);
     }
-  }, Math.min(1_000, limits.readTimeoutMs, limits.callTimeoutMs));
+    for (const [session, connection] of sessions) {
+      if (connection.open === 0 && now - connection.idleSince > limits.idleTimeoutMs && !session.closed) session.close();
+    }
+  }, Math.min(1_000, limits.readTimeoutMs, limits.callTimeoutMs, limits.idleTimeoutMs));
   sweep.unref();
 
   server.on('session', (session: ServerHttp2Session) => {
@@ -235,7 +214,7 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
       session.destroy();
       return;
     }
-    sessions.add(session);
+    sessions.set(session, { open: 0, idleSince: performance.now() });
     session.on('close', () => sessions.delete(session));
     // A broken connection ends that connection only; Node would otherwise throw it.
     session.on('error', () => session.destroy());
@@ -243,7 +222,16 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
   server.on('sessionError', () => undefined);
   // A TLS handshake gone wrong (a plain-text client, an unknown certificate) is that client's problem.
   server.on('tlsClientError', () => undefined);
-  server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => serveStream(stream, headers, opts, reading));
+  server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+    const connection = sessions.get(stream.session!);
+    if (connection) {
+      connection.open++;
+      stream.once('close', () => {
+        if (--connection.open === 0) connection.idleSince = performance.now();
+      });
+    }
+    serveStream(stream, headers, opts, reading);
+  });
 
   return {
     listen: (bind, port) =>
@@ -264,14 +252,14 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
         closing = true;
         clearInterval(sweep);
         const grace = setTimeout(() => {
-          for (const session of sessions) session.destroy();
+          for (const session of sessions.keys()) session.destroy();
         }, opts.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS);
         // 'close' comes once every session has ended; session.close() lets its streams finish.
         server.close(() => {
           clearTimeout(grace);
           resolve();
         });
-        for (const session of sessions) session.close();
+        for (const session of sessions.keys()) session.close();
         for (const [stream, call] of calls) if (call.reading) refuse(stream, GrpcStatus.UNAVAILABLE, 'the server is shutting down');
       }),
   };

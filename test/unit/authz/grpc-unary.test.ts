@@ -7,7 +7,8 @@
 import { connect, constants, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { GrpcCallError, GrpcStatus, MAX_STATUS_MESSAGE_CHARS, createUnaryServer, encodeGrpcMessage, frameMessage, parseGrpcTimeout, type UnaryServer, type UnaryServerOptions } from '../../../src/authz/grpc-unary.js';
+import { createUnaryServer, type UnaryServer, type UnaryServerOptions } from '../../../src/authz/grpc-unary.js';
+import { GrpcCallError, GrpcStatus, MAX_STATUS_MESSAGE_CHARS, encodeGrpcMessage, frameMessage, parseGrpcTimeout } from '../../../src/authz/grpc-protocol.js';
 
 const ECHO = '/test.Echo/Echo';
 const MAX = 1024;
@@ -319,6 +320,46 @@ describe('a request whose message is slow to come', () => {
       expect(performance.now() - started).toBeGreaterThanOrEqual(150);
       expect(handled).toEqual([]);
     });
+  });
+});
+
+describe('a connection without calls', () => {
+  it('is told to go away (GOAWAY) once idle for the idle timeout, and not while a call is open', async () => {
+    await withServer({ idleTimeoutMs: 200 }, async (session) => {
+      let goaway = -1;
+      session.on('goaway', (code) => (goaway = code));
+      const held = raw(session, [frameMessage(utf8('hold'))]);
+      await untilHeld();
+      await new Promise((r) => setTimeout(r, 500));
+      expect(goaway).toBe(-1);
+      release.shift()!();
+      expect(statusOf(await held)).toBe(0);
+      const idleFrom = performance.now();
+      await new Promise((r) => session.once('close', r));
+      expect(goaway).toBe(constants.NGHTTP2_NO_ERROR);
+      expect(performance.now() - idleFrom).toBeGreaterThanOrEqual(150);
+    });
+  });
+
+  it('counts against the connections open at once; one past the limit is closed unanswered', async () => {
+    const { server, port, session } = await serverAndSession({ maxConnections: 1 });
+    try {
+      expect(statusOf(await raw(session, [frameMessage(utf8('first'))]))).toBe(0);
+      const second = connect(`http://127.0.0.1:${port}`);
+      second.on('error', () => undefined);
+      await expect(raw(second, [frameMessage(utf8('second'))])).rejects.toThrow(/no answer/);
+      second.destroy();
+      expect(handled).toEqual(['first']);
+      session.close();
+      await new Promise((r) => setTimeout(r, 100));
+      const third = connect(`http://127.0.0.1:${port}`);
+      third.on('error', () => undefined);
+      expect(statusOf(await raw(third, [frameMessage(utf8('third'))]))).toBe(0);
+      third.close();
+    } finally {
+      session.close();
+      await server.close();
+    }
   });
 });
 
