@@ -39,17 +39,24 @@ export async function startAll(config: ChioConfig, log: Logger): Promise<Running
   return {
     authz, ledger, verifier, nc, nats, createdKeys,
     async stop() {
-      try {
-        await authz.stop();
-        await ledger.stop();
-        await verifier.stop();
-      } finally {
+      // Each part is stopped even when one before it failed: an authz whose receipts could not
+      // be drained must not leave the ledger's last batch unintegrated, the verifier serving,
+      // or the embedded nats-server running. The first failure is the one thrown.
+      const failures: unknown[] = [];
+      const stopPart = async (part: string, stop: () => Promise<void>) => {
         try {
-          await drainNats(nc);
-        } finally {
-          await nats.stop();
+          await stop();
+        } catch (err) {
+          failures.push(err);
+          log.error({ part, err: String(err) }, 'stop failed');
         }
-      }
+      };
+      await stopPart('authz', () => authz.stop());
+      await stopPart('ledger', () => ledger.stop());
+      await stopPart('verifier', () => verifier.stop());
+      await stopPart('nats connection', () => drainNats(nc));
+      await stopPart('nats-server', () => nats.stop());
+      if (failures.length > 0) throw failures[0];
     },
   };
 }
