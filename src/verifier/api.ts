@@ -26,7 +26,7 @@ import type { ChioResources } from '../store/resources.js';
 import { TILE_WIDTH, TileStore } from '../store/tile-store.js';
 import { parseTilePath, proveTree, type Tile } from '../tlog/index.js';
 import { CheckpointSource } from './checkpoint-source.js';
-import { DEFAULT_MESSAGE_CACHE_BYTES, receiptRoutes } from './receipt-routes.js';
+import { DEFAULT_MESSAGE_CACHE_BYTES, SIZE, receiptRoutes } from './receipt-routes.js';
 import { BytesCache } from '../store/bytes-cache.js';
 import { StoredHashCache } from './stored-hash-cache.js';
 import { policyRoute } from './policy-route.js';
@@ -63,7 +63,7 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
 
   const consistency: Route = async (req, res, url) => {
     if (req.method !== 'GET' || url.pathname !== '/v1/consistency') return false;
-    const decimal = (v: string | null) => (v !== null && /^[0-9]{1,16}$/.test(v) ? Number(v) : NaN);
+    const decimal = (v: string | null) => (v !== null && SIZE.test(v) ? Number(v) : NaN);
     const oldSize = decimal(url.searchParams.get('old'));
     const newSize = decimal(url.searchParams.get('new'));
     const cp = await latest();
@@ -75,9 +75,11 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
     try {
       proof = await proveTree(newSize, oldSize, tiles.hashReader(newSize));
     } catch (err) {
-      // Tiles exist for the tree sizes the ledger committed; other sizes have no stored tree.
-      if (isChioError(err, 'NOT_FOUND')) return sendError(res, 'MALFORMED', `no tree of size ${newSize} is stored; use checkpoint sizes`), true;
-      throw err;
+      if (!isChioError(err, 'NOT_FOUND')) throw err;
+      // Tiles exist for the tree sizes the ledger committed, every checkpoint's among them: for
+      // a checkpoint's size they are missing only while the store is behind (a replica).
+      if (await checkpoints.ofSize(newSize)) return sendError(res, 'UNAVAILABLE', 'the log\'s tiles are behind its checkpoints; try again shortly', { 'retry-after': '1' }), true;
+      return sendError(res, 'MALFORMED', `no tree of size ${newSize} is stored; use checkpoint sizes`), true;
     }
     // Both sizes are published: the proof between them is a function of the log, fixed forever.
     return sendCacheable(req, res, 200, JSON.stringify({ old: oldSize, new: newSize, proof: proof.map(toBase64) }), 'application/json', true), true;
@@ -105,7 +107,12 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
     // Only tiles of the published tree: anything past the latest checkpoint may still change.
     const cp = await latest();
     if (!cp || !withinTree(parsed, cp.checkpoint.size)) return sendError(res, 'NOT_FOUND', 'no such tile in the published tree'), true;
-    const data = await readTile(tiles, parsed).catch(() => undefined);
+    // Only a tile the store does not hold is "no such tile"; a failed read is the store's
+    // failure (503 when NATS cannot answer now), which a tlog-tiles client retries.
+    const data = await readTile(tiles, parsed).catch((err: unknown) => {
+      if (isChioError(err, 'NOT_FOUND')) return undefined;
+      throw err;
+    });
     if (!data) return sendError(res, 'NOT_FOUND', 'no such tile'), true;
     // A full tile never changes; a partial one is replaced by wider ones as the tree grows.
     return sendCacheable(req, res, 200, data, 'application/octet-stream', parsed.width === TILE_WIDTH), true;

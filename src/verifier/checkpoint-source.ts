@@ -7,7 +7,11 @@
  * and a freshly published receipt is never answered "pending" because of the reuse. Each
  * distinct note is opened (an Ed25519 check) once. A checkpoint of a given size is found by
  * binary search over the stream: sizes never decrease along it (SPEC §6: the ledger signs no
- * two inconsistent checkpoints), and a found one never changes, so it is kept.
+ * two inconsistent checkpoints), and a found one never changes, so it is kept. So does a miss
+ * at or below the latest size (no checkpoint of that size will ever be published); a size past
+ * the latest is answered from the latest alone; and requests for one size share one search.
+ * `?size=N` is anyone's to ask, and a search is some twenty reads of the stream the ledger
+ * writes to.
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { readCheckpointAt, readLatestCheckpoint } from '../store/checkpoints.js';
@@ -15,8 +19,8 @@ import { openCheckpoint, type Checkpoint } from '../tlog/index.js';
 
 /** How long one read of the latest checkpoint answers requests. */
 export const LATEST_REUSE_MS = 100;
-/** Checkpoints of fixed sizes kept once found. */
-const MAX_SIZED_KEPT = 1024;
+/** Sizes whose checkpoint (or its absence) is kept once looked up. */
+export const MAX_SIZED_KEPT = 1024;
 
 export interface ServedCheckpoint {
   /** The signed note, verbatim. */
@@ -28,7 +32,9 @@ export class CheckpointSource {
   private last: { at: number; served: ServedCheckpoint } | undefined;
   private inFlight: Promise<ServedCheckpoint | undefined> | undefined;
   private opened: ServedCheckpoint | undefined;
-  private readonly sized = new Map<number, ServedCheckpoint>();
+  /** By size: its checkpoint, or null when none was published (and none ever will be). */
+  private readonly sized = new Map<number, ServedCheckpoint | null>();
+  private readonly searching = new Map<number, Promise<ServedCheckpoint | undefined>>();
 
   constructor(
     private readonly jsm: JetStreamManager,
@@ -51,7 +57,19 @@ export class CheckpointSource {
   /** The first checkpoint published with tree size `size`; undefined when none was. */
   async ofSize(size: number): Promise<ServedCheckpoint | undefined> {
     const kept = this.sized.get(size);
-    if (kept) return kept;
+    if (kept !== undefined) return kept ?? undefined;
+    let search = this.searching.get(size);
+    if (!search) {
+      search = this.search(size).finally(() => this.searching.delete(size));
+      this.searching.set(size, search);
+    }
+    return search;
+  }
+
+  private async search(size: number): Promise<ServedCheckpoint | undefined> {
+    let cp = await this.latest();
+    if (cp && size > cp.checkpoint.size) cp = await this.readLatest();
+    if (!cp || size > cp.checkpoint.size) return undefined; // not yet: not kept
     const latest = await readLatestCheckpoint(this.jsm);
     if (!latest) return undefined;
     // The first stream sequence in [1, latest] whose checkpoint has at least `size` leaves.
@@ -67,8 +85,11 @@ export class CheckpointSource {
         high = mid - 1;
       } else low = mid + 1;
     }
-    if (found === undefined) return undefined;
-    const served = this.open(found);
+    // Sizes only grow along the stream and `size` is below the latest: a miss is for good.
+    return this.keep(size, found === undefined ? null : this.open(found)) ?? undefined;
+  }
+
+  private keep(size: number, served: ServedCheckpoint | null): ServedCheckpoint | null {
     if (this.sized.size >= MAX_SIZED_KEPT) this.sized.delete(this.sized.keys().next().value!);
     this.sized.set(size, served);
     return served;

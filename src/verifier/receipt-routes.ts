@@ -55,7 +55,8 @@ type Lookup =
   | { kind: 'refused'; outcome: string; code: ChioErrorCode; message: string; headers?: Record<string, string> };
 
 const RECEIPT_PATH = /^\/v1\/receipts\/([^/]*)(\/proof)?$/;
-const SIZE = /^[1-9][0-9]{0,15}$/;
+/** A tree size in a query: decimal, from 1, no leading zero (one spelling per URL, since answers are cached by URL). */
+export const SIZE = /^[1-9][0-9]{0,15}$/;
 const UTF8 = new TextDecoder();
 
 export function receiptRoutes(opts: ReceiptRoutesOptions): Route[] {

@@ -3,6 +3,7 @@
  * the log written through src/store (test/unit/store/log-fixture.ts), not by a ledger.
  */
 import { describe, expect, it, beforeAll } from 'vitest';
+import { TimeoutError } from '@nats-io/transport-node';
 import { canonicalBytes } from '../../../src/receipt/jcs.js';
 import {
   checkRecord, checkTree, decodeEntryBundle, leafHash, newEd25519SignerKey, openCheckpoint, type Checkpoint,
@@ -95,7 +96,7 @@ describe('the verifier API over a log with published checkpoints', () => {
 
     it('answers 400 unless 1 <= old <= new <= the latest checkpoint size, both decimal', async () => {
       // 260 is a tree the ledger stored but has not published yet.
-      for (const query of ['old=0&new=3', 'old=5&new=4', 'old=3&new=258', 'old=3&new=260', 'old=3', 'new=3', 'old=0x1&new=3', 'old=1e1&new=20', 'old=-1&new=3', 'old=1.5&new=3']) {
+      for (const query of ['old=0&new=3', 'old=5&new=4', 'old=3&new=258', 'old=3&new=260', 'old=3', 'new=3', 'old=0x1&new=3', 'old=1e1&new=20', 'old=-1&new=3', 'old=1.5&new=3', 'old=03&new=257', 'old=3&new=0257']) {
         expect((await verifier.get(`/v1/consistency?${query}`)).status, query).toBe(400);
       }
       expect((await verifier.get('/v1/consistency?old=257&new=257')).status).toBe(200);
@@ -211,6 +212,8 @@ describe('the verifier API when the store answers from behind', () => {
   // A verifier per test below: each starts with empty tile caches.
   const streamReader = useVerifier(store);
   const bundleReader = useVerifier(store);
+  const consistencyReader = useVerifier(store);
+  const tileReader = useVerifier(store);
 
   beforeAll(async () => {
     const log = new LogFixture(store);
@@ -229,6 +232,33 @@ describe('the verifier API when the store answers from behind', () => {
     expect(((await res.json()) as { code: string }).code).toBe('UNAVAILABLE');
     await store.resources.tiles.put(path, tile);
     expect((await verifier.get(`/v1/receipts/${receipts[0]!.id}`)).status).toBe(200);
+  });
+
+  it('answers a consistency proof to a checkpoint whose tiles are missing 503 with Retry-After, not 400', async () => {
+    const path = 'tile/0/000.p/3';
+    const tile = (await store.resources.tiles.get(path))!.value;
+    await store.resources.tiles.delete(path);
+    try {
+      const res = await consistencyReader.get('/v1/consistency?old=1&new=3');
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('1');
+    } finally {
+      await store.resources.tiles.put(path, tile);
+    }
+    expect((await consistencyReader.get('/v1/consistency?old=1&new=3')).status).toBe(200);
+  });
+
+  it('answers a tile 503, not 404, when the store cannot be read now', async () => {
+    const get = store.resources.tiles.get.bind(store.resources.tiles);
+    store.resources.tiles.get = () => Promise.reject(new TimeoutError());
+    try {
+      const res = await tileReader.get('/tile/0/000.p/3');
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('1');
+    } finally {
+      store.resources.tiles.get = get;
+    }
+    expect((await tileReader.get('/tile/0/000.p/3')).status).toBe(200);
   });
 
   it('reads a leaf from the receipts stream, checked against the tree\'s leaf hash: no entry bundle needed', async () => {
