@@ -14,7 +14,7 @@
  */
 import { cpus, totalmem } from 'node:os';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeys } from '../src/keys.js';
@@ -30,7 +30,7 @@ import { readLatestCheckpoint } from '../src/store/checkpoints.js';
 import { readLastStreamSeq } from '../src/store/receipts.js';
 import { parseCheckpoint } from '../src/tlog/index.js';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { h2load, h2loadGet, percentile, writeGrpcBody, type LoadResult } from './lib/h2load.js';
+import { h2load, h2loadGet, h2loadPost, percentile, writeGrpcBody, type LoadResult } from './lib/h2load.js';
 import { REPO, startChioAuthz, startChioVerifier } from './lib/servers.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -84,12 +84,19 @@ const rows = {
 };
 const sample = await fetch(`${base}/v1/receipts/${ids[0]}`);
 if (sample.status !== 200) throw new Error(`the verifier answers ${sample.status} for a published receipt`);
+// POST /v1/verify: one receipt with its tlog-proof, every check of the report holding.
+const verifyBody = join(work, 'verify.json');
+const { receipt } = (await sample.json()) as { receipt: unknown };
+writeFileSync(verifyBody, JSON.stringify({ receipt, proof: await (await fetch(`${base}/v1/receipts/${ids[0]}/proof`)).text() }));
+const report0 = (await (await fetch(`${base}/v1/verify`, { method: 'POST', body: readFileSync(verifyBody), headers: { 'content-type': 'application/json' } })).json()) as { checks: Array<{ status: string }> };
+if (report0.checks.some((c) => c.status === 'fails')) throw new Error('the verify body does not verify');
 
-const results: Record<keyof typeof rows, LoadResult[]> = { health: [], json: [], tlog: [] };
+const results: Record<keyof typeof rows | 'verify', LoadResult[]> = { health: [], json: [], tlog: [], verify: [] };
 for (let round = 0; round < ROUNDS; round++) {
   for (const row of Object.keys(rows) as Array<keyof typeof rows>) {
     results[row].push(await h2loadGet({ urlFile: rows[row], clients: CLIENTS, seconds: SECONDS }, work));
   }
+  results.verify.push(await h2loadPost({ url: `${base}/v1/verify`, body: verifyBody, contentType: 'application/json', clients: CLIENTS, seconds: SECONDS }, work));
 }
 await verifier.stop();
 await nats.stop();
@@ -117,6 +124,7 @@ const report = [
   line('GET /health', results.health, ''),
   line('GET /v1/receipts/<id> (JSON proof)', results.json, `≥ ${fmt(TARGET)}/s`),
   line('GET /v1/receipts/<id>/proof (tlog-proof)', results.tlog, `≥ ${fmt(TARGET)}/s`),
+  line('POST /v1/verify (a receipt and its tlog-proof)', results.verify, ''),
   '',
 ].join('\n');
 process.stdout.write(report);

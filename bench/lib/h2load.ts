@@ -74,6 +74,23 @@ export async function h2loadGet(o: GetLoadOptions, logDir: string): Promise<Load
   return summaryOf(await run('h2load', args), log);
 }
 
+export interface PostLoadOptions {
+  url: string;
+  /** The body file, sent with every request. */
+  body: string;
+  contentType: string;
+  clients: number;
+  seconds: number;
+  warmUpSeconds?: number;
+}
+
+/** HTTP/1.1 POSTs of one body (one request in flight per connection). */
+export async function h2loadPost(o: PostLoadOptions, logDir: string): Promise<LoadResult> {
+  const log = join(logDir, `h2load-post-${Date.now()}.log`);
+  const args = ['--h1', '-c', String(o.clients), '-m', '1', '-D', String(o.seconds), '--warm-up-time', String(o.warmUpSeconds ?? 1), `--log-file=${log}`, '-d', o.body, '-H', `content-type: ${o.contentType}`, o.url];
+  return summaryOf(await run('h2load', args), log);
+}
+
 function summaryOf(out: string, log: string): LoadResult {
   const finished = /finished in ([\d.]+)(m?s)/.exec(out);
   const requests = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed/.exec(out);

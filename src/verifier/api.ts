@@ -33,6 +33,7 @@ import { policyRoute } from './policy-route.js';
 import { verifyRoute } from './verify-route.js';
 import { explorerRoute } from './explorer-route.js';
 import { kernelKeyEntries, kernelKeyList, type KernelKeys } from '../receipt/kernel-trust.js';
+import { createNodeSignatureCheck } from '../crypto/ed25519.js';
 
 export interface VerifierApiOptions {
   js: JetStreamClient;
@@ -118,7 +119,8 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
     return sendCacheable(req, res, 200, data, 'application/octet-stream', parsed.width === TILE_WIDTH), true;
   };
 
-  const trust = { logKey: opts.logKey, get kernelKeys() { return kernelKeys(); } };
+  // node:crypto's Ed25519 for POST /v1/verify: the portable check costs about 3 ms a signature.
+  const trust = { logKey: opts.logKey, get kernelKeys() { return kernelKeys(); }, checkSignature: createNodeSignatureCheck() };
   return [
     checkpoint,
     ...receiptRoutes({ jsm: opts.jsm, index: opts.resources.index, tiles, messages: new BytesCache(DEFAULT_MESSAGE_CACHE_BYTES), checkpoints, pending, storedHashes: new StoredHashCache() }),

@@ -13,7 +13,7 @@
  */
 import { ChioError } from '../errors/index.js';
 import { canonicalBytes } from '../receipt/jcs.js';
-import { verifyReceiptBytes, type KernelKeys } from '../receipt/verify.js';
+import { verifyReceiptBytes, type KernelKeys, type SignatureCheck } from '../receipt/verify.js';
 import { RECEIPT_ID_PATTERN, type Receipt } from '../receipt/receipt.js';
 import { checkRecord, leafHash, openCheckpoint, type Hash } from '../tlog/index.js';
 import { decodeProofHashes } from './proof-hashes.js';
@@ -33,6 +33,11 @@ export interface ProofTrust {
   logKey: string;
   /** Kernel verifier keys whose receipts are trusted: a list, or a trust set with validity windows. */
   kernelKeys: KernelKeys;
+  /**
+   * The Ed25519 check, where it is used (POST /v1/verify's report): the portable @noble one
+   * unless given; a Node service passes node:crypto's (about ten times faster).
+   */
+  checkSignature?: SignatureCheck;
 }
 
 export interface ProvenReceipt {

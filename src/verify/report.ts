@@ -26,7 +26,7 @@ import { canonicalBytes } from '../receipt/jcs.js';
 import { GENESIS_PREV, MAX_RECEIPT_BYTES, receiptBodyBytes, receiptIdOf, toReceiptBody, type Receipt } from '../receipt/receipt.js';
 import { checkChainLink, nobleSignatureCheck, signatureHolds, signatureInvalid, signedMessage, toReceipt, verifyReceipt } from '../receipt/verify.js';
 import { checkKernelKey } from '../receipt/kernel-trust.js';
-import { checkRecord, leafHash, openCheckpoint, parseVerifierKey, type Checkpoint } from '../tlog/index.js';
+import { checkRecord, leafHash, openCheckpoint, parseVerifierKey, type Checkpoint, type NoteVerifier } from '../tlog/index.js';
 import { parseTlogProof, type TlogProof } from './tlog-proof.js';
 import type { ProofTrust } from './receipt-proof.js';
 
@@ -103,7 +103,7 @@ export function reportVerification(request: VerifyRequest, trust: ProofTrust): V
   let included: VerifyReport['included'];
   if (request.proof !== undefined) {
     const proof = run('proof.form', 'a c2sp.org/tlog-proof@v1 text', () => parseTlogProof(request.proof as string));
-    const checkpoint = proof && run('checkpoint.signature', `signed by the log key ${trust.logKey.split('+')[0]}`, () => openCheckpoint(proof.checkpoint, trust.logKey));
+    const checkpoint = proof && run('checkpoint.signature', `signed by the log key ${trust.logKey.split('+')[0]}`, () => openCheckpoint(proof.checkpoint, logVerifier(trust)));
     if (!proof) skip('checkpoint.signature', 'the proof does not parse');
     if (proof && checkpoint && form) {
       const at = run('inclusion', 'the receipt is a leaf of the checkpoint\'s tree', () => checkInclusion(proof, checkpoint, form.bytes));
@@ -123,6 +123,14 @@ export function reportVerification(request: VerifyRequest, trust: ProofTrust): V
 type Run = <T>(check: CheckName, holds: string, fn: () => T) => T | undefined;
 type Skip = (check: CheckName, why: string) => void;
 
+/** The log key as a note verifier, checking signatures with `trust.checkSignature` when given. */
+function logVerifier(trust: ProofTrust): string | NoteVerifier {
+  const check = trust.checkSignature;
+  if (!check) return trust.logKey;
+  const key = parseVerifierKey(trust.logKey);
+  return { ...key, verify: (message, signature) => signature.length === 64 && check(signature, message, key.publicKey) };
+}
+
 function receiptForm(value: unknown): { receipt: Receipt; bytes: Uint8Array } {
   const bytes = canonicalBytes(value);
   if (bytes.length > MAX_RECEIPT_BYTES) throw new ChioError('RECEIPT_INVALID', `receipt larger than ${MAX_RECEIPT_BYTES} bytes`);
@@ -140,7 +148,7 @@ function checkReceipt(receipt: Receipt, previous: unknown, trust: ProofTrust, ru
   run('receipt.signature', 'the signature verifies with the kernel key the receipt names', () => {
     const { publicKey } = parseVerifierKey(receipt.kernel_key);
     const signed = { signature: fromBase64(receipt.signature), message: signedMessage(receipt, body), publicKey };
-    if (!signatureHolds(signed, nobleSignatureCheck)) throw signatureInvalid();
+    if (!signatureHolds(signed, trust.checkSignature ?? nobleSignatureCheck)) throw signatureInvalid();
   });
   run('receipt.chain', 'seq and prev agree', () => {
     if ((receipt.seq === 1) !== (receipt.prev === GENESIS_PREV)) throw new ChioError('CHAIN_BROKEN', receipt.seq === 1 ? 'seq 1 must have prev 64 zeros' : `seq ${receipt.seq} cannot start a chain`);
@@ -148,7 +156,7 @@ function checkReceipt(receipt: Receipt, previous: unknown, trust: ProofTrust, ru
   if (previous === undefined) return skip('receipt.chain_link', 'no "previous" receipt was given');
   run('receipt.chain_link', 'extends the previous receipt on its chain', () => {
     const before = toReceipt(previous);
-    verifyReceipt(before, trust.kernelKeys);
+    verifyReceipt(before, trust.kernelKeys, trust.checkSignature);
     if (before.chain !== receipt.chain) throw new ChioError('CHAIN_BROKEN', `the previous receipt is on chain ${before.chain}, not ${receipt.chain}`);
     checkChainLink({ seq: before.seq, id: before.id }, receipt);
   });

@@ -8,6 +8,7 @@ import { MemoryHashStore, generateSignerKey, proveRecord, signCheckpoint, treeHa
 import { formatTlogProof } from '../../../src/verify/tlog-proof.js';
 import { reportVerification, toVerifyRequest, type CheckName, type VerifyReport } from '../../../src/verify/report.js';
 import { chainOf, expectCode, kernelOf, sealedBatchOf } from '../receipt/helpers.js';
+import { createNodeSignatureCheck } from '../../../src/crypto/ed25519.js';
 
 const ORIGIN = 'chio.local/receipts';
 const LOG = generateSignerKey(ORIGIN, () => new Uint8Array(32).fill(71));
@@ -107,5 +108,27 @@ describe('toVerifyRequest', () => {
 
   it('refuses what is not an object, has no receipt, a proof that is not text, or an unknown member (MALFORMED)', () => {
     for (const value of [null, [], 'x', {}, { receipt: {}, proof: 42 }, { receipt: {}, bundle: {} }]) expectCode(() => toVerifyRequest(value), 'MALFORMED');
+  });
+});
+
+describe('reportVerification with a node:crypto signature check, as the verifier service passes', () => {
+  it('reports exactly what the portable check reports, every signature going through the given check', async () => {
+    let calls = 0;
+    const check = createNodeSignatureCheck();
+    const fast = { ...TRUST, checkSignature: (s: Uint8Array, m: Uint8Array, k: Uint8Array) => (calls++, check(s, m, k)) };
+    const changed = { ...RECEIPTS[2]!, decision: { ...RECEIPTS[2]!.decision, verdict: 'deny' as const } };
+    const forged = { ...RECEIPTS[2]!, signature: RECEIPTS[3]!.signature };
+    const requests = [
+      { receipt: RECEIPTS[2], proof: await proofOf(2) },
+      { receipt: RECEIPTS[2], proof: await proofOf(2, OTHER_LOG.signerKey) },
+      { receipt: RECEIPTS[3], proof: await proofOf(2) },
+      { receipt: RECEIPTS[2], previous: RECEIPTS[1] },
+      { receipt: changed },
+      { receipt: forged, previous: forged },
+      { receipt: chainOf(1, STRANGER)[0] },
+    ];
+    reportVerification(requests[0]!, fast);
+    expect(calls).toBe(2); // the receipt's signature and the checkpoint's
+    for (const request of requests) expect(reportVerification(request, fast)).toEqual(reportVerification(request, TRUST));
   });
 });
