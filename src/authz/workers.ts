@@ -158,25 +158,26 @@ export async function startAuthzWorkers(config: ChioConfig, count: number, log: 
   heartbeat.unref();
 
   /** Undefined when every worker is running and ready, else why not (the first reason found). */
-  const ready = async (): Promise<string | undefined> => {
+  // Shared (see sharedAnswer): /ready and /metrics are anyone's in the mesh to ask.
+  const ready = sharedAnswer(async (): Promise<string | undefined> => {
     const answers = await Promise.all(Array.from({ length: count }, (_, index) => {
       const worker = workers.get(index);
       return worker ? askReady(worker) : Promise.resolve('not running');
     }));
     const index = answers.findIndex((a) => a !== undefined);
     return index < 0 ? undefined : `worker ${index}: ${answers[index]}`;
-  };
+  });
 
   // /metrics: the workers' sum, but chio_ready from /ready's own answer: a worker that is down
   // sends no metrics at all, and must still make chio_ready 0.
   const aggregator = new AggregatorRegistry();
   const readyRegistry = new Registry();
   const readyNow = new Gauge({ name: 'chio_ready', help: '1 when the service is ready (its dependencies usable, as /ready says; for authz workers, every worker), else 0', labelNames: ['component'] as const, registers: [readyRegistry] });
-  const metrics = async () => {
+  const metrics = sharedAnswer(async () => {
     const [workersText, reason] = await Promise.all([aggregator.clusterMetrics(), ready()]);
     readyNow.set({ component: 'authz' }, reason === undefined ? 1 : 0);
     return `${withoutMetric(workersText, 'chio_ready')}${await readyRegistry.metrics()}`;
-  };
+  });
   const tls = loadListenerTls(config);
   const http = await startHttpServer({ bind: config.bind, port: config.httpPort, log, ready, metrics, ...(tls ? { tls } : {}) });
   log.info({ http: http.port, workers: count }, 'authz workers starting');
@@ -198,6 +199,26 @@ export async function startAuthzWorkers(config: ChioConfig, count: number, log: 
 }
 
 /** The exposition `text` without the lines (samples, HELP, TYPE) of metric `name`. */
+/**
+ * `answer`, shared: a caller while one is being worked out gets that one. The primary's /ready
+ * and /metrics ask every worker over IPC, and the HTTP port is open to the mesh: a flood of
+ * them is so one round of questions at a time, not one per request, and the workers go on
+ * answering Checks. Nothing is kept once answered, so /ready and /metrics never disagree.
+ */
+export function sharedAnswer<T>(answer: () => Promise<T>): () => Promise<T> {
+  let current: Promise<T> | undefined;
+  return () => {
+    if (current) return current;
+    const promise = answer();
+    current = promise;
+    const done = () => {
+      if (current === promise) current = undefined;
+    };
+    promise.then(done, done);
+    return promise;
+  };
+}
+
 function withoutMetric(text: string, name: string): string {
   return text
     .split('\n')
