@@ -59,10 +59,12 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 
 /**
  * A JSON error answer: `{"error": message, "code": code}` with the HTTP status the status table
- * gives the code (errors/status.ts). `message` is sent as is: never pass internals.
+ * gives the code (errors/status.ts). `message` is sent as is: never pass internals. Not to be
+ * stored by any cache: a 404 is cacheable by heuristics (RFC 9111 §4.2.2), and "no such
+ * receipt" or "no checkpoint yet" is true only until the log grows.
  */
 export function sendError(res: ServerResponse, code: ChioErrorCode, message: string, headers: Record<string, string> = {}): void {
-  sendJson(res, statusOf(code).http, { error: message, code }, headers);
+  sendJson(res, statusOf(code).http, { error: message, code }, { 'cache-control': 'no-store', ...headers });
 }
 
 /** `cache-control` of an answer that can never change (full tiles, archived policies, fixed-size proofs). */

@@ -29,6 +29,7 @@ describe('an HTTP handler that fails', () => {
       const res = await get(path);
       expect(res.status, path).toBe(503);
       expect(res.headers.get('retry-after')).toBe('1');
+      expect(res.headers.get('cache-control')).toBe('no-store');
       expect(await res.json()).toEqual({ error: 'the store is unavailable; try again shortly', code: 'UNAVAILABLE' });
     }
   });
@@ -36,6 +37,7 @@ describe('an HTTP handler that fails', () => {
   it('answers 500 without the message for any other fault', async () => {
     const res = await get('/fault');
     expect(res.status).toBe(500);
+    expect(res.headers.get('cache-control')).toBe('no-store');
     expect(await res.json()).toEqual({ error: 'internal error', code: 'INTERNAL' });
   });
 });
