@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { ChioError } from '../errors/index.js';
 import { hasNatsServerBinary, startEmbeddedNats } from './server.js';
+import { forgetEmbeddedNatsPid, noteEmbeddedNatsPid, stopLeftoverNats } from './leftover.js';
 
 export interface AcquiredNats {
   servers: string[];
@@ -22,7 +23,9 @@ export async function acquireNats(natsUrl: string | undefined, dataDir: string, 
   if (hasNatsServerBinary()) {
     const storeDir = resolve(dataDir, 'nats');
     mkdirSync(storeDir, { recursive: true });
+    await stopLeftoverNats(dataDir, storeDir, log);
     const nats = await startEmbeddedNats({ storeDir });
+    if (nats.pid !== undefined) noteEmbeddedNatsPid(dataDir, nats.pid);
     log.info({ url: nats.url, store: storeDir }, 'started embedded nats-server');
     // Other chio commands run from this directory (token revoke) find this NATS here.
     const urlFile = embeddedNatsUrlFile(dataDir);
@@ -30,6 +33,7 @@ export async function acquireNats(natsUrl: string | undefined, dataDir: string, 
     const stop = async () => {
       await nats.stop();
       rmSync(urlFile, { force: true });
+      forgetEmbeddedNatsPid(dataDir);
     };
     return { servers: [nats.url], stop, origin: 'embedded' };
   }

@@ -4,7 +4,7 @@
  * message that says how to get one.
  */
 import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { acquireNats, natsUrlFor } from '../../src/nats/acquire.js';
 import { createLogger } from '../../src/log.js';
@@ -31,6 +31,47 @@ describe('acquireNats', () => {
       await nats.stop();
     }
     expect(existsSync(join(dataDir, 'nats.url'))).toBe(false);
+  });
+
+  it('stops the nats-server a killed chio up left running on its store before starting its own', async () => {
+    const dataDir = tempDir('chio-acq-');
+    const first = await acquireNats(undefined, dataDir, log);
+    // chio up SIGKILLed: nothing stops its server, which runs on with the store.
+    const leftPid = Number(readFileSync(join(dataDir, 'nats.pid'), 'utf8'));
+    const running = (pid: number) => {
+      try {
+        return process.kill(pid, 0);
+      } catch {
+        return false;
+      }
+    };
+    expect(running(leftPid)).toBe(true);
+    const second = await acquireNats(undefined, dataDir, log);
+    try {
+      expect(running(leftPid)).toBe(false);
+      const pid = Number(readFileSync(join(dataDir, 'nats.pid'), 'utf8'));
+      expect(pid).not.toBe(leftPid);
+      expect(running(pid)).toBe(true);
+      expect(second.servers[0]).not.toBe(first.servers[0]);
+    } finally {
+      await second.stop();
+    }
+    expect(existsSync(join(dataDir, 'nats.pid'))).toBe(false);
+  });
+
+  it('leaves alone a process under the noted pid that is not a nats-server on this store', async () => {
+    const dataDir = tempDir('chio-acq-');
+    const other = tempDir('chio-acq-other-');
+    const stranger = await acquireNats(undefined, other, log);
+    try {
+      writeFileSync(join(dataDir, 'nats.pid'), readFileSync(join(other, 'nats.pid')));
+      const mine = await acquireNats(undefined, dataDir, log);
+      await mine.stop();
+      // Another store's server under the noted pid: still running.
+      expect(process.kill(Number(readFileSync(join(other, 'nats.pid'), 'utf8')), 0)).toBe(true);
+    } finally {
+      await stranger.stop();
+    }
   });
 
   it('says how to get NATS when there is no URL, no nats-server and no Docker', async () => {

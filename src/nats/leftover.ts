@@ -1,0 +1,84 @@
+/**
+ * The nats-server an earlier `chio up` left running on its store. `chio up` stops its embedded
+ * server when it stops, but a SIGKILL (an OOM kill, a crash) ends Chio alone, and the server
+ * runs on. Started again, `chio up` would start a second server on the same store directory,
+ * two JetStream servers writing one set of files. So the embedded server's pid is noted beside
+ * its URL, and a server still running under that pid, with that store, is stopped first.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { ChioError } from '../errors/index.js';
+
+/** How long a left-over server has to stop on SIGTERM (it flushes its store) before SIGKILL. */
+const STOP_GRACE_MS = 10_000;
+
+/** Where `chio up` notes the pid of the nats-server it started. */
+export function embeddedNatsPidFile(dataDir: string): string {
+  return resolve(dataDir, 'nats.pid');
+}
+
+export function noteEmbeddedNatsPid(dataDir: string, pid: number): void {
+  writeFileSync(embeddedNatsPidFile(dataDir), `${pid}\n`);
+}
+
+export function forgetEmbeddedNatsPid(dataDir: string): void {
+  rmSync(embeddedNatsPidFile(dataDir), { force: true });
+}
+
+/**
+ * Stop the nats-server a killed `chio up` left running on `storeDir`, if there is one: the
+ * process under the noted pid, and only when its command line is nats-server's with that
+ * store (a pid may since belong to anything else). Resolves with its pid when one was stopped.
+ */
+export async function stopLeftoverNats(dataDir: string, storeDir: string, log: Logger): Promise<number | undefined> {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(embeddedNatsPidFile(dataDir), 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+  forgetEmbeddedNatsPid(dataDir);
+  if (!Number.isSafeInteger(pid) || pid <= 1 || !alive(pid)) return undefined;
+  const command = commandLineOf(pid);
+  if (!command || !/(^|\/)nats-server( |$)/.test(command.split(' -')[0] ?? '') || !command.includes(` -sd ${storeDir}`)) return undefined;
+  log.warn({ nats_pid: pid, store: storeDir }, 'stopping the nats-server an earlier chio up left running on this store');
+  process.kill(pid, 'SIGTERM');
+  if (!(await exited(pid, STOP_GRACE_MS))) {
+    process.kill(pid, 'SIGKILL');
+    if (!(await exited(pid, 2_000))) throw new ChioError('UNAVAILABLE', `the nats-server left running on ${storeDir} (pid ${pid}) does not stop`);
+  }
+  return pid;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function exited(pid: number, withinMs: number): Promise<boolean> {
+  const deadline = Date.now() + withinMs;
+  while (alive(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return true;
+}
+
+/** The process's command line, its arguments joined by spaces: /proc on Linux, else ps. */
+function commandLineOf(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+  } catch {
+    try {
+      return execFileSync('ps', ['-o', 'command=', '-p', String(pid)], { encoding: 'utf8' }).trim() || undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}
