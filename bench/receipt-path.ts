@@ -35,7 +35,7 @@ import { demoToken } from '../src/up.js';
 import { buildCheckRequest } from '../src/cli/envoy-request.js';
 import { startEmbeddedNats } from '../src/nats/server.js';
 import { h2load, percentile, writeGrpcBody } from './lib/h2load.js';
-import { REPO, startBareServer, startChioAuthz, type ChioAuthz } from './lib/servers.js';
+import { REPO, startBareServer, startChioAuthz, startStageServer, type ChioAuthz } from './lib/servers.js';
 import { publisherRow } from './lib/publisher-row.js';
 import { pubAckLatency } from './lib/pub-ack-latency.js';
 import { warmTrickle } from './lib/trickle.js';
@@ -58,6 +58,9 @@ const allowBody = writeGrpcBody(work, 'allow', buildCheckRequest({ method: 'POST
 const anonymousBody = writeGrpcBody(work, 'anonymous', buildCheckRequest({ method: 'POST', path: '/tools/hello', host: 'tools.chio.local' }));
 
 const bare = await startBareServer();
+// Where a Check's CPU goes: Chio's edge alone, then with the decision (bench/stage-server.ts).
+const edge = await startStageServer('edge', keyDir, join(REPO, 'deploy/policies'));
+const decide = await startStageServer('decide', keyDir, join(REPO, 'deploy/policies'));
 const chio = await startChioAuthz(env);
 // The same, as N processes (chio authz --workers N), on chains of its own.
 const chioWorkers = await startChioAuthz({ ...env, CHIO_CHAIN_ID: 'bench-workers', CHIO_AUTHZ_WORKERS: String(WORKERS) });
@@ -107,6 +110,8 @@ function medianRound(rounds: readonly CpuRound[]): CpuRound {
 try {
   // Warm both up (JIT, token cache, NATS connection) before anything is measured.
   await saturate(bare.port, allowBody)();
+  await saturate(edge.port, allowBody)();
+  await saturate(decide.port, allowBody)();
   await saturate(chio.port, allowBody)();
   await saturate(chioWorkers.port, allowBody)();
 
@@ -114,12 +119,18 @@ try {
   const bareRates: number[] = [];
   const chioRates: number[] = [];
   const workerRates: number[] = [];
-  const cpu: Record<'bare' | 'chio' | 'workers', CpuRound[]> = { bare: [], chio: [], workers: [] };
+  const cpu: Record<'bare' | 'chio' | 'workers' | 'edge' | 'decide', CpuRound[]> = { bare: [], chio: [], workers: [], edge: [], decide: [] };
+  const stageRates: Record<'edge' | 'decide', number[]> = { edge: [], decide: [] };
   let [chioLedger, workersLedger] = [0, 0];
   for (let round = 0; round < ROUNDS; round++) {
     const b = await cpuPerAnswer(bare.process.pid, saturate(bare.port, allowBody));
     bareRates.push(b.result.rate);
     cpu.bare.push(b.cpu);
+    for (const [stage, server] of [['edge', edge], ['decide', decide]] as const) {
+      const s = await cpuPerAnswer(server.process.pid, saturate(server.port, allowBody));
+      stageRates[stage].push(s.result.rate);
+      cpu[stage].push(s.cpu);
+    }
     const { result: c, cpu: chioCpu } = await cpuPerAnswer(chio.process.pid, () => chioAllowRate(saturate(chio.port, allowBody)));
     cpu.chio.push(chioCpu);
     chioRates.push(c.allowRate);
@@ -140,6 +151,13 @@ try {
   ] as const) {
     const r = medianRound(rounds);
     rows.push([label, fmt(bareCpu), `${fmt(r.own)} + nats-server ${fmt(r.nats)}`, fmt((r.own + r.nats) / bareCpu, 2), '', note]);
+  }
+  for (const [label, stage, note] of [
+    ["where it goes: Chio's gRPC edge alone, a fixed allow (answers/s; CPU µs per Check)", 'edge', 'node:http2, request decoded, response encoded (bench/stage-server.ts)'],
+    ['where it goes: edge + decision, receipt neither signed nor stored', 'decide', 'the full row adds the receipt: sign, store, PubAck'],
+  ] as const) {
+    const own = median(cpu[stage].map((r) => r.own));
+    rows.push([label, `${fmt(bareTput)}; ${fmt(bareCpu)}`, `${fmt(median(stageRates[stage]))}; ${fmt(own)}`, fmt(median(stageRates[stage]) / bareTput, 2), '', note]);
   }
 
   // ---- latency at fixed rates: alternating rounds, the median of each percentile ----------
@@ -198,6 +216,8 @@ try {
   await chio.stop();
   await chioWorkers.stop();
   await bare.stop();
+  await edge.stop();
+  await decide.stop();
   await nats.stop();
   rmSync(work, { recursive: true, force: true });
 }

@@ -36,6 +36,17 @@ export async function startBareServer(): Promise<Child> {
   return { port, process: child, stop: stopper(child) };
 }
 
+/** bench/stage-server.ts: Chio's edge alone, or edge and decision without the receipt. */
+export async function startStageServer(stage: 'edge' | 'decide', keyDir: string, policies: string): Promise<Child> {
+  const port = await findFreePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'bench/stage-server.ts'), stage, String(port), keyDir, policies], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((ready, fail) => {
+    child.stdout!.on('data', (d: Buffer) => d.toString().includes('listening') && ready());
+    child.once('exit', (code) => fail(new Error(`stage server ${stage} exited ${code}`)));
+  });
+  return { port, process: child, stop: stopper(child) };
+}
+
 export interface ChioAuthz extends Child {
   readonly httpPort: number;
   /** Abrupt stop (SIGKILL), as a crash or an OOM kill would do; resolves when it exited. */
