@@ -96,7 +96,7 @@ export class ExportBundleVerifier {
       if (!present.has(path)) throw new ChioError('BUNDLE_INVALID', `${path}: named in ${MANIFEST_FILE} but missing from the bundle`);
     }
     for (const path of paths) {
-      if (!(path in this.manifest.files)) throw new ChioError('BUNDLE_INVALID', `${path}: in the bundle but not named in ${MANIFEST_FILE}`);
+      if (!Object.hasOwn(this.manifest.files, path)) throw new ChioError('BUNDLE_INVALID', `${path}: in the bundle but not named in ${MANIFEST_FILE}`);
     }
   }
 

@@ -174,6 +174,8 @@ describe('chio export / verify-export', () => {
       ['a policy file removed', (d: string) => unlinkSync(join(d, policyFileOf(policyHashes[1]!))), /^policies\/[0-9a-f]{64}\.json: named in manifest.json but missing/],
       ['consistency.json removed', (d: string) => unlinkSync(join(d, 'consistency.json')), /^consistency.json: named in manifest.json but missing/],
       ['a file added', (d: string) => writeFileSync(join(d, 'notes.txt'), 'hi'), /^notes.txt: in the bundle but not named/],
+      ['a file added named like an object member', (d: string) => writeFileSync(join(d, 'constructor'), 'hi'), /^constructor: in the bundle but not named/],
+      ['a file added named __proto__', (d: string) => writeFileSync(join(d, '__proto__'), 'hi'), /^__proto__: in the bundle but not named/],
     ])('catches a truncated bundle: %s', async (_name, tamper, message) => {
       expect((await tampered(tamper)).message).toMatch(message);
     });
