@@ -13,12 +13,27 @@ import type { Logger } from 'pino';
 import { createUnaryServer } from './grpc-unary.js';
 import { GrpcCallError, GrpcStatus } from './grpc-protocol.js';
 import { encodeCheckResponse } from './check-response-codec.js';
+import { measureMessage, type MessageShape } from './message-cost.js';
 import type { CheckHandler } from './check-handler.js';
 import type { CheckRequest, CheckResponse } from './wire.js';
 import type { ListenerTls } from '../tls.js';
 
 /** Largest CheckRequest accepted at the transport; guards bound the fields inside it. */
 export const MAX_CHECK_REQUEST_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Most objects decoding one CheckRequest may build (messages, map entries, repeated values:
+ * ./message-cost.ts), counted before it is decoded; past it the Check is RESOURCE_EXHAUSTED.
+ * A Check from Envoy builds some tens (its default is at most 100 headers; the guards take
+ * 512). Without it, 4 MiB of empty headers decoded to 640 MB.
+ */
+export const MAX_CHECK_REQUEST_ELEMENTS = 16_384;
+
+/**
+ * What one of those objects holds once decoded, counted with the message against the bytes a
+ * server holds at once: measured at most about 250 (an empty HeaderValue with its defaults).
+ */
+export const DECODED_ELEMENT_BYTES = 256;
 
 /**
  * HTTP/2 limits advertised to every client (SETTINGS). Unset, the server advertised unlimited
@@ -53,7 +68,7 @@ export interface RunningGrpcServer {
 }
 
 export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningGrpcServer> {
-  const { authorizationService, healthService } = loadChioProtos();
+  const { authorizationService, healthService, checkRequestShape } = loadChioProtos();
   const check = authorizationService.Check!;
   const health = healthService.Check!;
   const server = createUnaryServer({
@@ -64,12 +79,13 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningG
     onError: (err) => opts.log?.error({ err: String(err) }, 'gRPC listener error'),
     methods: {
       [check.path]: {
-        decode: (bytes) => check.requestDeserialize(bytes as Buffer) as CheckRequest,
+        weigh: (bytes) => weighCheckRequest(bytes, checkRequestShape),
+        decode: (bytes) => check.requestDeserialize(bytes) as CheckRequest,
         encode: encodeCheckResponse,
         handle: (req: CheckRequest, call) => opts.handler.check(req, call.deadline),
       },
       [health.path]: {
-        decode: (bytes) => health.requestDeserialize(bytes as Buffer) as { service?: string },
+        decode: (bytes) => health.requestDeserialize(bytes) as { service?: string },
         encode: (res: { status: number }) => health.responseSerialize(res),
         handle: (req: { service?: string }) => {
           const service = req.service ?? '';
@@ -81,4 +97,12 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningG
   });
   const port = await server.listen(opts.bind, opts.port);
   return { port, stop: () => server.close() };
+}
+
+/** Bytes a CheckRequest will hold once decoded, beyond its own; throws when it must not be decoded. */
+function weighCheckRequest(bytes: Buffer, shape: MessageShape): number {
+  const cost = measureMessage(bytes, shape, MAX_CHECK_REQUEST_ELEMENTS);
+  if (cost.ok) return cost.elements * DECODED_ELEMENT_BYTES;
+  if (cost.reason === 'malformed') throw new GrpcCallError(GrpcStatus.INTERNAL, 'Error deserializing request');
+  throw new GrpcCallError(GrpcStatus.RESOURCE_EXHAUSTED, `the request would decode to more than ${MAX_CHECK_REQUEST_ELEMENTS} messages, map entries and repeated values`);
 }

@@ -23,8 +23,12 @@
  *
  *   - a request whose message has not arrived within `readTimeoutMs` of its headers is
  *     answered DEADLINE_EXCEEDED and reset: a slow client holds no stream and no buffer long;
- *   - the messages still arriving may announce `maxReadingBytes` in all (their length
- *     prefixes), past which a new one is RESOURCE_EXHAUSTED before any of it is buffered;
+ *   - the calls open may hold `maxHeldBytes` in all, past which a new one is RESOURCE_EXHAUSTED:
+ *     a call holds its message's length (announced by its prefix, so counted before any of it
+ *     is buffered) and what its method says decoding it builds (`UnaryMethod.weigh`), from
+ *     its prefix until its stream closes, since the decoded request lives until it is answered;
+ *   - a message is kept in one buffer of its length, whatever the DATA frames it came in: a
+ *     buffer object per frame cost a message sent a byte a frame about 140 times its size;
  *   - a call still open `callTimeoutMs` after its headers (a client that does not read its
  *     answer) is reset, and `close()` destroys what is left `closeGraceMs` after it began;
  *   - a connection with no call open for `idleTimeoutMs` is told to go away (GOAWAY, so that a
@@ -53,8 +57,13 @@ export interface UnaryCall {
 }
 
 export interface UnaryMethod<Req = never, Res = never> {
+  /**
+   * Bytes the request decoded from `bytes` will hold beyond them, counted before it is decoded;
+   * throws a GrpcCallError when it must not be decoded (too costly, or malformed). None unless given.
+   */
+  weigh?(bytes: Buffer): number;
   /** The request from its protobuf bytes; throws when they are not one. */
-  decode(bytes: Uint8Array): Req;
+  decode(bytes: Buffer): Req;
   /** The response's protobuf bytes. */
   encode(response: Res): Uint8Array;
   /** The response; a GrpcCallError answers with its status, any other error with INTERNAL. */
@@ -70,8 +79,8 @@ export interface UnaryServerOptions {
   maxConcurrentStreams: number;
   maxHeaderListBytes: number;
   tls?: { key: Buffer; cert: Buffer; clientCa?: Buffer };
-  /** DEFAULT_MAX_READING_BYTES unless given. */
-  maxReadingBytes?: number;
+  /** DEFAULT_MAX_HELD_BYTES unless given. */
+  maxHeldBytes?: number;
   /** DEFAULT_READ_TIMEOUT_MS unless given. */
   readTimeoutMs?: number;
   /** DEFAULT_CALL_TIMEOUT_MS unless given. */
@@ -97,8 +106,8 @@ export interface UnaryServer {
   close(): Promise<void>;
 }
 
-/** Bytes the requests still arriving may announce in all: 16 of the largest CheckRequests. */
-export const DEFAULT_MAX_READING_BYTES = 64 * 1024 * 1024;
+/** Bytes the calls open may hold in all (messages and what decoding them builds): 16 of the largest CheckRequests. */
+export const DEFAULT_MAX_HELD_BYTES = 64 * 1024 * 1024;
 /** A call's life from its headers to its last byte out: far above any Check's deadline. */
 export const DEFAULT_CALL_TIMEOUT_MS = 60_000;
 export const DEFAULT_CLOSE_GRACE_MS = 30_000;
@@ -135,8 +144,8 @@ interface Call {
   since: number;
   /** Its message is still arriving. */
   reading: boolean;
-  /** Bytes its length prefix announced, counted against maxReadingBytes while it is read. */
-  announced: number;
+  /** Bytes it holds against maxHeldBytes until its stream closes: its message, then what decoding it builds. */
+  held: number;
 }
 
 export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
@@ -152,24 +161,24 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
     : http2.createServer({ settings });
   server.maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const limits = {
-    maxReadingBytes: opts.maxReadingBytes ?? DEFAULT_MAX_READING_BYTES,
+    maxHeldBytes: opts.maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES,
     readTimeoutMs: opts.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS,
     callTimeoutMs: opts.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
     idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
   };
   const sessions = new Map<Http2Session, Connection>();
   const calls = new Map<ServerHttp2Stream, Call>();
-  let announced = 0;
+  let held = 0;
   let closing = false;
 
-  const doneReading = (call: Call) => {
+  const release = (call: Call) => {
     call.reading = false;
-    announced -= call.announced;
-    call.announced = 0;
+    held -= call.held;
+    call.held = 0;
   };
   const refuse: Refuse = (stream, code, details, headers) => {
     const call = calls.get(stream);
-    if (call) doneReading(call);
+    if (call) release(call);
     stream.removeAllListeners('data');
     stream.removeAllListeners('end');
     answerStatus(stream, code, details, headers);
@@ -178,23 +187,24 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
   };
   const reading: Reading = {
     start(stream) {
-      const call: Call = { since: performance.now(), reading: true, announced: 0 };
+      const call: Call = { since: performance.now(), reading: true, held: 0 };
       calls.set(stream, call);
       stream.once('close', () => {
-        doneReading(call);
+        release(call);
         calls.delete(stream);
       });
       return call;
     },
-    /** Undefined when `bytes` more may be read, else why not. */
     announce(call, bytes) {
       if (bytes > opts.maxRequestBytes) return `Received message larger than max (${bytes} vs. ${opts.maxRequestBytes})`;
-      if (announced + bytes > limits.maxReadingBytes) return 'the server is reading too many request bytes at once';
-      announced += bytes;
-      call.announced = bytes;
+      return this.hold(call, bytes);
+    },
+    hold(call, bytes) {
+      if (held + bytes > limits.maxHeldBytes) return 'the server holds too many request bytes at once';
+      held += bytes;
+      call.held += bytes;
       return undefined;
     },
-    done: doneReading,
     refuse,
   };
   const sweep = setInterval(() => {
@@ -267,11 +277,13 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
 
 type Refuse = (stream: ServerHttp2Stream, code: number, details: string, headers?: http2.OutgoingHttpHeaders) => void;
 
-/** What a stream's reading needs of its server: the calls open and the bytes announced. */
+/** What a stream's reading needs of its server: the calls open and the bytes they hold. */
 interface Reading {
   start(stream: ServerHttp2Stream): Call;
+  /** Undefined when a message of `bytes` may be read, else why not. */
   announce(call: Call, bytes: number): string | undefined;
-  done(call: Call): void;
+  /** Undefined when the call may hold `bytes` more until its stream closes, else why not. */
+  hold(call: Call, bytes: number): string | undefined;
   refuse: Refuse;
 }
 
@@ -302,37 +314,50 @@ function serveStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, op
   const context: UnaryCall = { deadline: timeoutMs === undefined || timeoutMs === 0 ? undefined : Date.now() + timeoutMs };
   const call = reading.start(stream);
   const encoding = headers['grpc-encoding'];
+  /** The length prefix while it is still arriving (it may come in pieces). */
+  let head: Buffer | undefined;
+  /** The message: one buffer of its announced length. */
+  let body: Buffer | undefined;
   let expected = -1;
   let received = 0;
-  const chunks: Buffer[] = [];
   stream.on('data', (chunk: Buffer) => {
-    received += chunk.length;
     if (expected < 0) {
-      chunks.push(chunk);
-      if (received < PREFIX_BYTES) return;
-      const prefix = chunks.length === 1 ? chunk : Buffer.concat(chunks);
-      chunks.length = 0;
-      if (prefix[0] !== 0) {
+      head = head ? Buffer.concat([head, chunk]) : chunk;
+      if (head.length < PREFIX_BYTES) return;
+      if (head[0] !== 0) {
         if (encoding === undefined || encoding === 'identity') return reading.refuse(stream, GrpcStatus.INTERNAL, 'compressed flag set on a message without grpc-encoding');
         return reading.refuse(stream, GrpcStatus.UNIMPLEMENTED, `grpc-encoding ${String(encoding)} is not accepted`, { 'grpc-accept-encoding': 'identity' });
       }
-      expected = prefix.readUInt32BE(1);
+      expected = head.readUInt32BE(1);
       const refused = reading.announce(call, expected);
       if (refused) return reading.refuse(stream, GrpcStatus.RESOURCE_EXHAUSTED, refused);
-      chunks.push(prefix.subarray(PREFIX_BYTES));
-    } else chunks.push(chunk);
-    if (received > PREFIX_BYTES + expected) return reading.refuse(stream, GrpcStatus.INTERNAL, 'more than one request message in a unary call');
+      chunk = head.subarray(PREFIX_BYTES);
+      head = undefined;
+      // The usual case (Envoy sends prefix and message in one frame): kept as it came, no copy.
+      if (chunk.length === expected) {
+        body = chunk;
+        received = expected;
+        return;
+      }
+      body = Buffer.allocUnsafe(expected);
+    }
+    if (received + chunk.length > expected) return reading.refuse(stream, GrpcStatus.INTERNAL, 'more than one request message in a unary call');
+    chunk.copy(body!, received);
+    received += chunk.length;
   });
   stream.once('end', () => {
-    reading.done(call);
+    call.reading = false;
     if (expected < 0) return answerStatus(stream, GrpcStatus.INTERNAL, 'no request message in a unary call');
-    if (received < PREFIX_BYTES + expected) return answerStatus(stream, GrpcStatus.INTERNAL, 'the request message was cut short');
-    const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-    chunks.length = 0;
+    if (received < expected) return answerStatus(stream, GrpcStatus.INTERNAL, 'the request message was cut short');
+    const bytes = body!;
+    body = undefined;
     let request: unknown;
     try {
-      request = method.decode(body);
-    } catch {
+      const refused = reading.hold(call, method.weigh?.(bytes) ?? 0);
+      if (refused) return answerStatus(stream, GrpcStatus.RESOURCE_EXHAUSTED, refused);
+      request = method.decode(bytes);
+    } catch (err) {
+      if (err instanceof GrpcCallError) return answerError(stream, err);
       return answerStatus(stream, GrpcStatus.INTERNAL, 'Error deserializing request');
     }
     let answer: unknown;

@@ -28,7 +28,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import protobuf from 'protobufjs';
 import { ChioError } from '../errors/index.js';
+import { shapeOf, type MessageShape } from './message-cost.js';
 
 import type { CheckRequest, CheckResponse } from './wire.js';
 
@@ -56,6 +58,8 @@ export interface ChioProtos {
   healthService: grpc.ServiceDefinition;
   /** A client constructor for `envoy.service.auth.v3.Authorization` (`chio check`, tests). */
   authorizationClient: AuthorizationClientConstructor;
+  /** How a CheckRequest's bytes are read, for counting what decoding them builds (./message-cost.ts). */
+  checkRequestShape: MessageShape;
 }
 
 type CheckCallback = (err: grpc.ServiceError | null, response: CheckResponse) => void;
@@ -102,9 +106,27 @@ function loadFrom(protoDir: string): ChioProtos {
     packageDefinition,
     authorizationService,
     healthService,
+    checkRequestShape: shapeOf(protobufRoot(protoDir).lookupType('envoy.service.auth.v3.CheckRequest')),
     // makeClientConstructor adds one method per rpc; the interface above names them.
     authorizationClient: grpc.makeClientConstructor(authorizationService, AUTHORIZATION_SERVICE) as unknown as AuthorizationClientConstructor,
   };
+}
+
+/**
+ * The same files as protobufjs reflection types: proto-loader builds its codecs from such a
+ * root and does not expose it. Imports resolve under `protoDir`, google/protobuf/* to the
+ * definitions protobufjs bundles, as proto-loader resolves them.
+ */
+function protobufRoot(protoDir: string): protobuf.Root {
+  const root = new protobuf.Root();
+  root.resolvePath = (_origin, target) => (target.startsWith('/') ? target : join(protoDir, target));
+  try {
+    root.loadSync(ROOT_FILES, { keepCase: true });
+    root.resolveAll();
+  } catch (err) {
+    throw new ChioError('CONFIG_INVALID', `cannot load the protos from ${protoDir}`, { cause: err });
+  }
+  return root;
 }
 
 /**

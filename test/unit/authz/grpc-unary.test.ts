@@ -28,12 +28,18 @@ function echoServer(limits: Partial<UnaryServerOptions> = {}): UnaryServer {
     maxHeaderListBytes: 8 * 1024,
     methods: {
       [ECHO]: {
+        // 'heavy…' says its decoding holds 1,000 bytes; 'too costly' may not be decoded.
+        weigh: (bytes) => {
+          const req = text(bytes);
+          if (req === 'too costly') throw new GrpcCallError(GrpcStatus.RESOURCE_EXHAUSTED, 'would build too much');
+          return req.startsWith('heavy') ? 1_000 : 0;
+        },
         decode: text,
         encode: utf8,
         handle: async (req: string, call) => {
           handled.push(req);
           if (req === 'deadline') return String(call.deadline ?? 'none');
-          if (req === 'hold') await new Promise<void>((r) => release.push(r));
+          if (req === 'hold' || req === 'heavy hold') await new Promise<void>((r) => release.push(r));
           if (req === 'refuse') throw new GrpcCallError(GrpcStatus.NOT_FOUND, 'no such thing: é%');
           if (req === 'crash') throw new Error('secret internals');
           if (req === 'long') throw new GrpcCallError(GrpcStatus.NOT_FOUND, 'ÿ'.repeat(1_000_000));
@@ -78,7 +84,7 @@ interface RawAnswer {
 }
 
 /** One HTTP/2 request on `session`: `chunks` written in order, the stream ended unless `end` is false. */
-function raw(session: ClientHttp2Session, chunks: Uint8Array[], opts: { path?: string; contentType?: string; method?: string; end?: boolean; headers?: Record<string, string> } = {}): Promise<RawAnswer> {
+function raw(session: ClientHttp2Session, chunks: Uint8Array[], opts: { path?: string; contentType?: string; method?: string; end?: boolean; headers?: Record<string, string>; paced?: boolean } = {}): Promise<RawAnswer> {
   const stream = session.request({ ':method': opts.method ?? 'POST', ':path': opts.path ?? ECHO, 'content-type': opts.contentType ?? 'application/grpc', te: 'trailers', ...opts.headers });
   const answer: RawAnswer = { headers: {}, trailers: {}, data: Buffer.alloc(0), rst: 0 };
   return new Promise((resolve, reject) => {
@@ -93,8 +99,22 @@ function raw(session: ClientHttp2Session, chunks: Uint8Array[], opts: { path?: s
       if (answer.headers[':status'] === undefined) reject(new Error(`no answer (rst ${answer.rst})`));
       else resolve(answer);
     });
-    for (const c of chunks) stream.write(c);
-    if (opts.end !== false) stream.end();
+    const end = () => {
+      if (opts.end !== false) stream.end();
+    };
+    if (!opts.paced) {
+      for (const c of chunks) stream.write(c);
+      return end();
+    }
+    // One chunk per turn of the loop, so that each leaves in a DATA frame of its own (writes in
+    // one turn are sent in one frame).
+    void (async () => {
+      for (const c of chunks) {
+        stream.write(c);
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      end();
+    })();
   });
 }
 
@@ -152,10 +172,13 @@ describe('unary gRPC over node:http2', () => {
   });
 
   it('reads a message that comes in many small DATA frames, the prefix split too', async () => {
-    const frame = frameMessage(utf8('pieces'));
-    const a = await raw(session, Array.from(frame, (b) => Uint8Array.of(b)));
+    const frame = frameMessage(utf8('pieces of a message sent a byte a frame'));
+    const a = await raw(session, Array.from(frame, (b) => Uint8Array.of(b)), { paced: true });
     expect(statusOf(a)).toBe(0);
-    expect(a.data.subarray(5).toString()).toBe('echo pieces');
+    expect(a.data.subarray(5).toString()).toBe('echo pieces of a message sent a byte a frame');
+    // And the whole message in one frame with its prefix, as Envoy sends it, or after it.
+    expect((await raw(session, [frame])).data.subarray(5).toString()).toBe('echo pieces of a message sent a byte a frame');
+    expect((await raw(session, [frame.subarray(0, 5), frame.subarray(5)], { paced: true })).data.subarray(5).toString()).toBe('echo pieces of a message sent a byte a frame');
   });
 
   it('refuses a message over the limit from its prefix alone, before it is sent, and resets the stream', async () => {
@@ -280,7 +303,7 @@ describe('unary gRPC over node:http2', () => {
 
 describe('the bytes of requests still arriving', () => {
   it('are bounded in all: a message announced past the budget is refused before it is read, and taken again once room is made', async () => {
-    await withServer({ maxReadingBytes: 1_500 }, async (session) => {
+    await withServer({ maxHeldBytes: 1_500 }, async (session) => {
       const big = frameMessage(utf8('b'.repeat(1_000)));
       const first = session.request({ ':method': 'POST', ':path': ECHO, 'content-type': 'application/grpc' });
       const firstDone = new Promise<void>((resolve) => first.on('close', () => resolve()));
@@ -296,6 +319,39 @@ describe('the bytes of requests still arriving', () => {
       expect(statusOf(await raw(session, [big]))).toBe(0);
       expect(handled).toHaveLength(2);
     });
+  });
+});
+
+describe('what a call holds', () => {
+  it('counts what decoding its message builds, from before it is decoded until its stream closes', async () => {
+    await withServer({ maxHeldBytes: 1_500 }, async (session) => {
+      const held = raw(session, [frameMessage(utf8('heavy hold'))]);
+      await untilHeld();
+      // Released however this ends, so that a failure does not wait out the close grace.
+      setTimeout(() => release.forEach((r) => r()), 5_000).unref();
+      // 'heavy hold' holds 10 + 1,000 bytes while its handler runs: another 1,005 do not fit.
+      const refused = await raw(session, [frameMessage(utf8('heavy'))]);
+      expect(statusOf(refused)).toBe(GrpcStatus.RESOURCE_EXHAUSTED);
+      expect(messageOf(refused)).toMatch(/holds too many request bytes/);
+      expect(statusOf(await raw(session, [frameMessage(utf8('light'))]))).toBe(0);
+      release.shift()!();
+      expect(statusOf(await held)).toBe(0);
+      expect(statusOf(await raw(session, [frameMessage(utf8('heavy'))]))).toBe(0);
+      expect(handled).toEqual(['heavy hold', 'light', 'heavy']);
+    });
+  });
+
+  it('is refused with the status its method gives when its message may not be decoded, and never handled', async () => {
+    const { server, session } = await serverAndSession();
+    try {
+      const a = await raw(session, [frameMessage(utf8('too costly'))]);
+      expect(statusOf(a)).toBe(GrpcStatus.RESOURCE_EXHAUSTED);
+      expect(messageOf(a)).toBe('would build too much');
+      expect(handled).toEqual([]);
+    } finally {
+      session.close();
+      await server.close();
+    }
   });
 });
 
