@@ -38,13 +38,16 @@
  *
  * The client's own deadline (`grpc-timeout`; Envoy sends its ext_authz timeout as one) is handed
  * to the handler, so that the answer can leave while the client still waits for it; a
- * malformed one is INTERNAL, as grpc-go answers it, and zero is none, as Envoy means it.
+ * malformed one is INTERNAL, as grpc-go answers it, and zero is none, as Envoy means it. It
+ * runs from when the headers may have arrived, not from when a stalled loop got to them
+ * (./loop-clock.ts).
  *
  * The timers are one sweep a second over the calls open, not a timer per call.
  */
 import * as http2 from 'node:http2';
 import type { Http2Session, IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import { startLoopClock, type LoopClock } from './loop-clock.js';
 import { GrpcCallError, GrpcStatus, MAX_STATUS_MESSAGE_CHARS, PREFIX_BYTES, encodeGrpcMessage, frameMessage, parseGrpcTimeout } from './grpc-protocol.js';
 
 /** How long a request's message may take to arrive after its headers, unless told otherwise; Envoy sends both at once. */
@@ -52,7 +55,7 @@ export const DEFAULT_READ_TIMEOUT_MS = 10_000;
 
 /** What a handler is told of its call besides the request. */
 export interface UnaryCall {
-  /** When the client stops waiting (its grpc-timeout after the headers came), in ms since the epoch; undefined when it named none, or zero. */
+  /** When the client stops waiting (its grpc-timeout after the headers may have come), in ms since the epoch; undefined when it named none, or zero. */
   readonly deadline: number | undefined;
 }
 
@@ -218,6 +221,7 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
     }
   }, Math.min(1_000, limits.readTimeoutMs, limits.callTimeoutMs, limits.idleTimeoutMs));
   sweep.unref();
+  const loop = startLoopClock();
 
   server.on('session', (session: ServerHttp2Session) => {
     if (closing) {
@@ -240,7 +244,7 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
         if (--connection.open === 0) connection.idleSince = performance.now();
       });
     }
-    serveStream(stream, headers, opts, reading);
+    serveStream(stream, headers, opts, reading, loop);
   });
 
   return {
@@ -248,6 +252,7 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
       new Promise<number>((resolve, reject) => {
         const failed = (err: Error) => {
           clearInterval(sweep);
+          loop.stop();
           reject(err);
         };
         server.once('error', failed);
@@ -261,6 +266,7 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
       new Promise<void>((resolve) => {
         closing = true;
         clearInterval(sweep);
+        loop.stop();
         const grace = setTimeout(() => {
           for (const session of sessions.keys()) session.destroy();
         }, opts.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS);
@@ -287,7 +293,7 @@ interface Reading {
   refuse: Refuse;
 }
 
-function serveStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, opts: UnaryServerOptions, reading: Reading): void {
+function serveStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, opts: UnaryServerOptions, reading: Reading, loop: LoopClock): void {
   stream.on('error', () => undefined);
   if (headers[':method'] !== 'POST' || !GRPC_CONTENT_TYPE.test(String(headers['content-type'] ?? ''))) {
     // Not gRPC: HTTP's own answer, as grpc-js gives it; whatever else the client sends is not read.
@@ -311,7 +317,7 @@ function serveStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, op
   // Zero is Envoy's "no timeout": a provider configured with `timeout: 0s` sends `0m`, and
   // Envoy's own router reads a zero grpc-timeout as infinite. Taken as "already expired" (as
   // grpc-go would), every Check of such a mesh would be a deny 503.
-  const context: UnaryCall = { deadline: timeoutMs === undefined || timeoutMs === 0 ? undefined : Date.now() + timeoutMs };
+  const context: UnaryCall = { deadline: timeoutMs === undefined || timeoutMs === 0 ? undefined : Math.round(Date.now() - loop.waitedMs()) + timeoutMs };
   const call = reading.start(stream);
   const encoding = headers['grpc-encoding'];
   /** The length prefix while it is still arriving (it may come in pieces). */

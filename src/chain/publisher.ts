@@ -249,9 +249,13 @@ export class ReceiptPublisher {
         for (const b of batch) this.refuse(b.item, new ChioError(this.now() >= b.item.deadline ? 'TIMEOUT' : 'UNAVAILABLE', 'receipt was not stored', { cause: err }));
         return;
       }
-      // Synchronously, as abandon() is: no ack can fall between the two.
+      // Synchronously, as abandon() is: no ack can fall between the two. An ack past the
+      // deadline is late even when the caller has not abandoned yet: its timer and this ack
+      // came in one turn of a stalled loop, and an answer now would come after the client left.
+      const ackedAt = this.now();
       for (const { item, receipt } of batch) {
-        if (item.outcome === 'refused') this.owe(receipt, 'PubAck after the receipt was abandoned');
+        if (item.outcome !== 'refused' && ackedAt > item.deadline) this.refuse(item, new ChioError('TIMEOUT', 'receipt stored after its deadline'));
+        if (item.outcome === 'refused') this.owe(receipt, 'PubAck after the receipt was abandoned, or after its deadline');
         else {
           item.outcome = 'stored';
           item.resolve(receipt);

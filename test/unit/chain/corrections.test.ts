@@ -96,6 +96,20 @@ describe('ReceiptPublisher corrections', () => {
     });
   });
 
+  describe('when the PubAck comes past the deadline, before the caller abandons (a stalled loop ran the ack first)', () => {
+    it('is not answered from: the ticket fails TIMEOUT and the receipt is corrected', async () => {
+      const { fake, publisher } = await started();
+      fake.publishFaults.push({ ackAfterMs: 30 });
+      const ticket = publisher.store(draftOf(1), Date.now() + 20);
+      await vi.advanceTimersByTimeAsync(30);
+      await expectRejectCode(ticket.stored, 'TIMEOUT');
+      expect(ticket.abandon()).toBe(true);
+      await vi.advanceTimersByTimeAsync(10);
+      const [, late, correction] = storedChain(fake);
+      expectCorrection(correction, late!);
+    });
+  });
+
   describe('when the PubAck comes before the receipt is abandoned', () => {
     it('abandon() is false, the receipt is answered from, and nothing is corrected', async () => {
       const { fake, publisher } = await started();
