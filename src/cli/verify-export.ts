@@ -1,21 +1,26 @@
 /**
  * `chio verify-export DIR` (SPEC §9): reads a bundle's files and hands them to the portable
  * verifier (src/verify/export-bundle.ts) in its order; no network. receipts.jsonl is streamed
- * in chunks, every other file is read whole under a bound, and anything in the directory that
- * is not a plain file or folder is refused.
+ * in chunks, every other file is read whole under a bound.
+ *
+ * A bundle comes from elsewhere and is read as hostile. Its tree is listed first, entry by
+ * entry and at most MAX_BUNDLE_FILES files: only plain files, and no folder but policies/.
+ * Each file is then opened without following a link and without waiting on a FIFO, checked to
+ * be a plain file on the descriptor it is read from, and read no further than its bound. So a
+ * link to /dev/zero, to a file outside the bundle or to a FIFO is refused, not read.
  */
-import { createReadStream, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { closeSync, constants, createReadStream, fstatSync, opendirSync, openSync, readSync } from 'node:fs';
+import { join } from 'node:path';
 import { ChioError } from '../errors/index.js';
 import { createNodeSignatureCheck } from '../crypto/ed25519.js';
+import { forTerminal } from './terminal.js';
 import { MAX_ARCHIVED_POLICY_BYTES } from '../store/policy-archive.js';
 import { MAX_NOTE_SIZE } from '../tlog/index.js';
 import { ExportBundleVerifier, MAX_CONSISTENCY_BYTES, type VerifiedExport } from '../verify/export-bundle.js';
 import {
-  CHECKPOINT_FILE, CONSISTENCY_FILE, MANIFEST_FILE, MANIFEST_SIG_FILE, MAX_MANIFEST_BYTES, MAX_MANIFEST_SIG_BYTES, RECEIPTS_FILE,
+  CHECKPOINT_FILE, CONSISTENCY_FILE, MANIFEST_FILE, MANIFEST_SIG_FILE, MAX_BUNDLE_FILES, MAX_MANIFEST_BYTES, MAX_MANIFEST_SIG_BYTES, POLICIES_DIR, RECEIPTS_FILE,
   policyHashOfFile,
 } from '../verify/export-format.js';
-
 
 export interface VerifyExportOptions {
   exportKey: string;
@@ -24,15 +29,17 @@ export interface VerifyExportOptions {
 
 /** Verify the bundle in `dir`; throws ChioError naming the first failure. */
 export async function verifyExportDir(dir: string, opts: VerifyExportOptions): Promise<VerifiedExport> {
+  const listed = listBundle(dir);
   const v = new ExportBundleVerifier(readBounded(dir, MANIFEST_FILE, MAX_MANIFEST_BYTES), readBounded(dir, MANIFEST_SIG_FILE, MAX_MANIFEST_SIG_BYTES).toString('utf8'), {
     exportKey: opts.exportKey,
     ...(opts.logKey !== undefined ? { logKey: opts.logKey } : {}),
     checkSignature: createNodeSignatureCheck(),
   });
-  const files = listBundle(dir).filter((f) => f !== MANIFEST_FILE && f !== MANIFEST_SIG_FILE);
+  const files = listed.filter((f) => f !== MANIFEST_FILE && f !== MANIFEST_SIG_FILE);
   v.checkFileList(files);
   v.checkCheckpoint(readBounded(dir, CHECKPOINT_FILE, MAX_NOTE_SIZE));
-  for await (const chunk of createReadStream(join(dir, RECEIPTS_FILE), { highWaterMark: 256 * 1024 })) v.pushReceipts(chunk as Buffer);
+  const receipts = openBundleFile(dir, RECEIPTS_FILE);
+  for await (const chunk of createReadStream('', { fd: receipts.fd, highWaterMark: 256 * 1024 })) v.pushReceipts(chunk as Buffer);
   v.endReceipts();
   for (const f of files.filter((p) => policyHashOfFile(p) !== undefined)) v.checkPolicy(f, readBounded(dir, f, MAX_ARCHIVED_POLICY_BYTES));
   if (files.includes(CONSISTENCY_FILE)) v.checkConsistency(readBounded(dir, CONSISTENCY_FILE, MAX_CONSISTENCY_BYTES));
@@ -43,35 +50,78 @@ export async function verifyExportDir(dir: string, opts: VerifyExportOptions): P
 export function formatVerifiedExport(dir: string, r: VerifiedExport): string {
   const m = r.manifest;
   const previous = m.previous ? `; extends the previous bundle's tree of size ${m.previous.size}` : '';
-  return `${dir}: OK — ${r.receipts} receipts (${r.corrections} corrections), ${r.policies} policy sets, ` +
-    `checkpoint ${m.checkpoint.origin} size ${m.checkpoint.size}${previous}; signed by ${m.keys.export.split('+')[0]}`;
+  return forTerminal(`${dir}: OK — ${r.receipts} receipts (${r.corrections} corrections), ${r.policies} policy sets, ` +
+    `checkpoint ${m.checkpoint.origin} size ${m.checkpoint.size}${previous}; signed by ${m.keys.export.split('+')[0]}`);
 }
 
-/** Every plain file under `dir`, as a bundle path ("policies/<hex>.json"). */
+/**
+ * Every file of the bundle in `dir`, as a bundle path ("policies/<hex>.json"); throws at the
+ * first entry that is not a plain file, a folder other than policies/, or a file past
+ * MAX_BUNDLE_FILES (and the manifest and its signature).
+ */
 function listBundle(dir: string): string[] {
-  let entries;
-  try {
-    entries = readdirSync(dir, { recursive: true, withFileTypes: true });
-  } catch (cause) {
-    throw new ChioError('NOT_FOUND', `${dir} is not a readable directory`, { cause });
-  }
   const files: string[] = [];
-  for (const e of entries) {
-    const path = relative(dir, join(e.parentPath, e.name)).split(sep).join('/');
-    if (e.isFile()) files.push(path);
-    else if (!e.isDirectory()) throw new ChioError('BUNDLE_INVALID', `${path}: not a plain file (a bundle holds only files and folders)`);
-  }
+  const list = (folder: string) => {
+    let entries;
+    try {
+      entries = opendirSync(join(dir, folder));
+    } catch (cause) {
+      if (folder === '') throw new ChioError('NOT_FOUND', `${dir} is not a readable directory`, { cause });
+      throw new ChioError('BUNDLE_INVALID', `${folder}: cannot be read`, { cause });
+    }
+    try {
+      for (let e = entries.readSync(); e !== null; e = entries.readSync()) {
+        const path = folder === '' ? e.name : `${folder}/${e.name}`;
+        if (e.isFile()) {
+          files.push(path);
+          if (files.length > MAX_BUNDLE_FILES + 2) throw new ChioError('BUNDLE_INVALID', `holds more than ${MAX_BUNDLE_FILES} files`);
+        } else if (e.isDirectory() && folder === '' && e.name === POLICIES_DIR) list(path);
+        else if (e.isDirectory()) throw new ChioError('BUNDLE_INVALID', `${path}: a folder that is no part of a bundle (only ${POLICIES_DIR}/ is)`);
+        else throw new ChioError('BUNDLE_INVALID', `${path}: not a plain file (a bundle holds only files and the ${POLICIES_DIR}/ folder)`);
+      }
+    } finally {
+      entries.closeSync();
+    }
+  };
+  list('');
   return files;
 }
 
-function readBounded(dir: string, path: string, max: number): Buffer {
-  const full = join(dir, path);
-  let size: number;
+/** A bundle file opened for reading: never through a link, never waiting on a FIFO, a plain file. */
+function openBundleFile(dir: string, path: string): { fd: number; size: number } {
+  let fd: number;
   try {
-    size = statSync(full).size;
+    fd = openSync(join(dir, path), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (cause) {
-    throw new ChioError('BUNDLE_INVALID', `${path}: missing from the bundle`, { cause });
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new ChioError('BUNDLE_INVALID', `${path}: missing from the bundle`, { cause });
+    if (code === 'ELOOP') throw new ChioError('BUNDLE_INVALID', `${path}: a link, not a plain file`, { cause });
+    throw new ChioError('BUNDLE_INVALID', `${path}: cannot be read (${code ?? 'error'})`, { cause });
   }
-  if (size > max) throw new ChioError('BUNDLE_INVALID', `${path}: ${size} bytes, over ${max}`);
-  return readFileSync(full);
+  const stat = fstatSync(fd);
+  if (!stat.isFile()) {
+    closeSync(fd);
+    throw new ChioError('BUNDLE_INVALID', `${path}: not a plain file`);
+  }
+  return { fd, size: stat.size };
+}
+
+/** A bundle file's bytes, when it holds at most `max`. */
+function readBounded(dir: string, path: string, max: number): Buffer {
+  const { fd, size } = openBundleFile(dir, path);
+  try {
+    if (size > max) throw new ChioError('BUNDLE_INVALID', `${path}: ${size} bytes, over ${max}`);
+    // One byte more than it said it holds: a file that grows while it is read is refused, never read on.
+    const bytes = Buffer.alloc(size + 1);
+    let read = 0;
+    while (read < bytes.length) {
+      const n = readSync(fd, bytes, read, bytes.length - read, null);
+      if (n === 0) break;
+      read += n;
+    }
+    if (read > size) throw new ChioError('BUNDLE_INVALID', `${path}: changed while it was read`);
+    return bytes.subarray(0, read);
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -25,6 +25,7 @@
  */
 import { ChioError } from '../errors/index.js';
 import { fromBase64, toBase64, utf8 } from '../encoding.js';
+import { rfc3339Nanos } from '../receipt/kernel-trust.js';
 import { canonicalize, parseCanonical } from '../receipt/jcs.js';
 import { RECEIPT_ID_PATTERN, type Receipt, type Verdict } from '../receipt/receipt.js';
 import { isValidKeyName, type NoteSigner, type NoteVerifier } from '../tlog/index.js';
@@ -170,9 +171,35 @@ function toManifest(value: unknown): ExportManifest {
   }
   if (!(CHECKPOINT_FILE in files) || !(RECEIPTS_FILE in files)) throw bad(`does not name ${CHECKPOINT_FILE} and ${RECEIPTS_FILE}`);
   if ((prev !== undefined) !== (CONSISTENCY_FILE in files)) throw bad(`previous and ${CONSISTENCY_FILE} come together`);
-  const f = v.filter;
-  if (typeof f !== 'object' || f === null || Object.values(f).some((x) => typeof x !== 'string')) throw bad('filter is not an object of strings');
+  if (!isRootHash(cp.root)) throw bad('checkpoint.root is not the base64 of a SHA-256 hash');
+  if (prev !== undefined && !isRootHash(prev.root)) throw bad('previous.root is not the base64 of a SHA-256 hash');
+  checkFilter(v.filter, bad);
   return v as ExportManifest;
+}
+
+/**
+ * A filter every receipt can be held against: only its four members, times that are RFC 3339
+ * instants, a verdict that is one. A time that did not parse would match every receipt, and
+ * a bundle said to hold one day would pass holding any.
+ */
+function checkFilter(f: unknown, bad: (why: string) => ChioError): void {
+  if (typeof f !== 'object' || f === null || Array.isArray(f)) throw bad('filter is not an object');
+  for (const [key, value] of Object.entries(f)) {
+    if (typeof value !== 'string') throw bad(`filter.${key} is not a string`);
+    if (key === 'since' || key === 'until') {
+      if (rfc3339Nanos(value) === undefined || Number.isNaN(Date.parse(value))) throw bad(`filter.${key} is not an RFC 3339 time`);
+    } else if (key === 'verdict') {
+      if (value !== 'allow' && value !== 'deny') throw bad('filter.verdict is neither allow nor deny');
+    } else if (key !== 'host') throw bad(`filter.${key} is no member of a filter`);
+  }
+}
+
+function isRootHash(text: string): boolean {
+  try {
+    return fromBase64(text).length === 32;
+  } catch {
+    return false;
+  }
 }
 
 /** True when a receipt id is well formed (for messages that quote one from a bad line). */

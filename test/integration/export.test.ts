@@ -84,6 +84,14 @@ describe('chio export → chio verify-export', { timeout: CLI_TEST_TIMEOUT_MS },
     expect(verified.exit).toBe(3);
     expect(verified.stderr).toMatch(new RegExp(`^chio: receipts.jsonl line 5, receipt ${id}: `));
   });
+
+  it('prints a file name that holds control characters escaped, so that it cannot fake a line of its own', async () => {
+    cpSync(out('all'), out('renamed'), { recursive: true });
+    writeFileSync(join(out('renamed'), 'x\rbundle: OK \u001b[32m'), 'hi');
+    const verified = await runChio(['verify-export', out('renamed')], env);
+    expect(verified.exit).toBe(3);
+    expect(verified.stderr).toBe('chio: x\\u{d}bundle: OK \\u{1b}[32m: in the bundle but not named in manifest.json\n');
+  });
 });
 
 describe('the CronJob script (deploy/export/cronjob.yaml)', { timeout: CLI_TEST_TIMEOUT_MS }, () => {

@@ -5,7 +5,8 @@
  * with a message naming the file, the line and the receipt id.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cpSync, mkdirSync, readFileSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256Hex } from '../../../src/crypto/sha256.js';
 import { canonicalBytes } from '../../../src/receipt/jcs.js';
@@ -14,8 +15,8 @@ import { archivePolicySet } from '../../../src/store/policy-archive.js';
 import { statusOf } from '../../../src/errors/index.js';
 import { exportBundle } from '../../../src/export/exporter.js';
 import { verifyExportDir } from '../../../src/cli/verify-export.js';
-import { policyFileOf, type ExportFilter } from '../../../src/verify/export-format.js';
-import { generateSignerKey, signCheckpoint } from '../../../src/tlog/index.js';
+import { formatManifest, policyFileOf, signManifest, type ExportFilter, type ExportManifest } from '../../../src/verify/export-format.js';
+import { generateSignerKey, signCheckpoint, toNoteSigner } from '../../../src/tlog/index.js';
 import { loadKeyFile } from '../../../src/keys.js';
 import { draftOf, kernelOf, signReceipt } from '../receipt/helpers.js';
 import { useTestStore } from '../store/nats.js';
@@ -178,6 +179,53 @@ describe('chio export / verify-export', () => {
       ['a file added named __proto__', (d: string) => writeFileSync(join(d, '__proto__'), 'hi'), /^__proto__: in the bundle but not named/],
     ])('catches a truncated bundle: %s', async (_name, tamper, message) => {
       expect((await tampered(tamper)).message).toMatch(message);
+    });
+
+    /** Replace `file` of bundle `d` with a link to `target`, or a FIFO, or a folder. */
+    const replaceWith = (d: string, file: string, what: { link: string } | 'fifo' | 'folder') => {
+      rmSync(join(d, file), { recursive: true });
+      if (what === 'fifo') execFileSync('mkfifo', [join(d, file)]);
+      else if (what === 'folder') mkdirSync(join(d, file));
+      else symlinkSync(what.link, join(d, file));
+    };
+
+    it.each([
+      ['manifest.json a link to /dev/zero', (d: string) => replaceWith(d, 'manifest.json', { link: '/dev/zero' }), /^manifest.json: not a plain file/],
+      ['manifest.sig a link to a file outside the bundle', (d: string) => replaceWith(d, 'manifest.sig', { link: '/etc/hostname' }), /^manifest.sig: not a plain file/],
+      ['manifest.sig a FIFO', (d: string) => replaceWith(d, 'manifest.sig', 'fifo'), /^manifest.sig: not a plain file/],
+      ['manifest.json a folder', (d: string) => replaceWith(d, 'manifest.json', 'folder'), /^manifest.json: a folder that is no part of a bundle/],
+      ['checkpoint a link to the same file in another bundle', (d: string) => replaceWith(d, 'checkpoint', { link: join(dir, 'second', 'checkpoint') }), /^checkpoint: not a plain file/],
+      ['policies/ a link to another bundle\'s', (d: string) => replaceWith(d, 'policies', { link: join(dir, 'second', 'policies') }), /^policies: not a plain file/],
+      ['an empty folder added', (d: string) => mkdirSync(join(d, 'extra')), /^extra: a folder that is no part of a bundle/],
+      ['a folder added inside policies/', (d: string) => mkdirSync(join(d, 'policies', 'more')), /^policies\/more: a folder that is no part of a bundle/],
+    ])('refuses, before reading anything, a bundle with %s', async (_name, tamper, message) => {
+      expect((await tampered(tamper)).message).toMatch(message);
+    });
+
+    /** Bundle `d`'s manifest changed by `edit` and signed again with the export key: what only the export key vouches for. */
+    const resigned = (d: string, edit: (m: Record<string, any>) => void) => { // eslint-disable-line @typescript-eslint/no-explicit-any
+      const manifest = JSON.parse(readFileSync(join(d, 'manifest.json'), 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+      edit(manifest);
+      const bytes = formatManifest(manifest as ExportManifest);
+      writeFileSync(join(d, 'manifest.json'), bytes);
+      writeFileSync(join(d, 'manifest.sig'), signManifest(bytes, toNoteSigner(exportSigner.name, exportSigner.signer)));
+    };
+    const exportSigner = loadKeyFile(keyFile);
+
+    it.each([
+      ['a filter time that is no time', (m: Record<string, any>) => (m.filter = { since: 'yesterday' }), /^manifest.json: filter.since is not an RFC 3339 time$/], // eslint-disable-line @typescript-eslint/no-explicit-any
+      ['a filter verdict that is none', (m: Record<string, any>) => (m.filter = { verdict: 'maybe' }), /^manifest.json: filter.verdict is neither allow nor deny$/], // eslint-disable-line @typescript-eslint/no-explicit-any
+      ['a filter member no filter has', (m: Record<string, any>) => (m.filter = { path: '/x' }), /^manifest.json: filter.path is no member of a filter$/], // eslint-disable-line @typescript-eslint/no-explicit-any
+      ['a checkpoint root that is no hash', (m: Record<string, any>) => (m.checkpoint.root = 'not base64!'), /^manifest.json: checkpoint.root is not the base64 of a SHA-256 hash$/], // eslint-disable-line @typescript-eslint/no-explicit-any
+    ])('refuses a manifest, signed by the export key, with %s', async (_name, edit, message) => {
+      const copy = `resigned-${n++}`;
+      cpSync(join(dir, 'second'), join(dir, copy), { recursive: true });
+      resigned(join(dir, copy), edit);
+      // With the export key only: the log key is what the manifest names.
+      const err = await verifyExportDir(join(dir, copy), { exportKey: exportKey.verifierKey }).then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(ChioError);
+      expect((err as ChioError).message).toMatch(message);
+      expect(statusOf((err as ChioError).code).exit).toBe(3);
     });
 
     it('refuses a bundle signed by another export key', async () => {

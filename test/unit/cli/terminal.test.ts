@@ -1,0 +1,10 @@
+import { describe, expect, it } from 'vitest';
+import { forTerminal } from '../../../src/cli/terminal.js';
+
+describe('forTerminal', () => {
+  it('escapes what could move the cursor, restyle the terminal or reorder the text, and nothing else', () => {
+    expect(forTerminal('a\rb\nc\td\u001b[31me\u007f\u009b')).toBe('a\\u{d}b\\u{a}c\\u{9}d\\u{1b}[31me\\u{7f}\\u{9b}');
+    expect(forTerminal('x\u202eyz\u2066\u2028')).toBe('x\\u{202e}yz\\u{2066}\\u{2028}');
+    expect(forTerminal('policies/ab.json: OK — ünïcödé, 中文, emoji 🙂')).toBe('policies/ab.json: OK — ünïcödé, 中文, emoji 🙂');
+  });
+});
