@@ -78,6 +78,9 @@ function readHeaders(http: NonNullable<NonNullable<NonNullable<CheckRequest['att
     bytes += key.length + value.length;
     if (count > MAX_HEADERS) throw new ChioError('REQUEST_MALFORMED', `more than ${MAX_HEADERS} headers`);
     if (bytes > MAX_HEADER_BYTES) throw new ChioError('REQUEST_MALFORMED', `headers larger than ${MAX_HEADER_BYTES} bytes`);
+    // A name is an HTTP token (Envoy refuses any other): lower-cased as ASCII, no name can
+    // become another one (toLowerCase turns the Kelvin sign K into k).
+    if (key !== '' && !hasControl(key) && !HEADER_NAME.test(key)) throw new ChioError('REQUEST_MALFORMED', 'a header name is not an HTTP token');
     const k = key.toLowerCase();
     // Repeated headers are joined with ',' as Envoy does in the `headers` map.
     const prev = out.get(k);
@@ -96,6 +99,9 @@ function readHeaders(http: NonNullable<NonNullable<NonNullable<CheckRequest['att
   }
   return out;
 }
+
+/** RFC 9110 token characters, after the ':' of an HTTP/2 pseudo-header. */
+const HEADER_NAME = /^:?[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 function bounded(value: string, max: number, what: string): string {
   if (typeof value !== 'string') throw new ChioError('REQUEST_MALFORMED', `${what} is not a string`);

@@ -6,6 +6,13 @@ import { IssuerTrust } from '../../../src/credentials/capability.js';
 import type { PolicySet } from '../../../src/policy/policy-set.js';
 import { capabilityToken, checkOf, later, pipelineOf, policySetOf, withCapability } from './fixtures.js';
 
+/** A Check with these headers as Envoy would put them, names not lower-cased on the way (checkOf does). */
+function withRawHeaders(headers: Record<string, string>) {
+  const request = checkOf();
+  request.attributes!.request!.http!.headers = headers;
+  return request;
+}
+
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const SET = policySetOf();
 
@@ -18,6 +25,9 @@ describe('DecisionPipeline.decide', () => {
       ['an encoded slash in the path', checkOf({ path: '/tools/a%2fb' }), 'path has an encoded slash'],
       ['a control character in the host', checkOf({ host: 'api\u0001.example' }), 'host has a control character'],
       ['a path longer than 16 KiB', checkOf({ path: `/${'a'.repeat(16 * 1024)}` }), 'path longer than 16384 bytes'],
+      // toLowerCase would make it x-chio-capability-token: a name no upstream reads as that one.
+      ['a header name with a Kelvin sign', withRawHeaders({ 'x-chio-capability-to\u212Aen': 'abc' }), 'a header name is not an HTTP token'],
+      ['a header name with a space', checkOf({ headers: { 'x chio': 'abc' } }), 'a header name is not an HTTP token'],
     ])('denies %s by guard Request with REQUEST_MALFORMED, HTTP 403 and what was wrong', async (_name, request, reason) => {
       const d = await decide(request);
       expect(d).toEqual({
