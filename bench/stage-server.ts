@@ -26,7 +26,7 @@ function decidingHandler(): CheckHandler {
   const pipeline = new DecisionPipeline({ policies: () => set, mode: 'enforce', defaultVerdict: 'deny', onInternalError: () => undefined, isRevoked: () => false });
   let n = 0;
   // "Stored" at once, unsigned: the receipt stage is what the full row adds to this one.
-  const publisher = { store: (draft: ReceiptDraft) => ({ stored: Promise.resolve({ ...draft, id: (n++).toString(16).padStart(64, '0') } as unknown as Receipt), abandon: () => false }) };
+  const publisher = { store: (draft: ReceiptDraft) => ({ stored: Promise.resolve({ ...draft, id: (n++).toString(16).padStart(64, '0') } as unknown as Receipt), abandon: () => false, undelivered: () => undefined }) };
   return new CheckHandler({ pipeline, publisher, receiptTimeoutMs: 150, log });
 }
 

@@ -9,6 +9,9 @@
  * One truth per receipt: at the deadline the handler abandons the receipt's ticket and answers
  * from the receipt only if the publisher says it was already stored. So the publisher knows
  * every stored receipt whose Check was answered 503, and corrects it on the chain (SPEC §5).
+ * A client that goes (Envoy resets the call when its own timer fires) is met the same way:
+ * the ticket is abandoned at once, and a receipt stored before it went is handed back as
+ * undelivered, to be corrected: the log never keeps an allow that no one was told.
  */
 import type { Logger } from 'pino';
 import type { Receipt, ReceiptDraft } from '../receipt/receipt.js';
@@ -44,6 +47,14 @@ export interface Decider {
   decide(req: CheckRequest | null | undefined, deadline: number): Promise<Decision>;
 }
 
+/** The client's side of a Check, as the transport sees it (authz/grpc-unary.ts UnaryCall). */
+export interface ClientLink {
+  /** True once the client has gone without its answer. */
+  gone(): boolean;
+  /** `listener` is called once, if the client goes before it is answered. */
+  onGone(listener: () => void): void;
+}
+
 /** What the handler needs of the chain publisher. */
 export interface ReceiptStore {
   /** Sign and store the receipt by `deadline` (absolute ms); the ticket says what may be answered. */
@@ -72,9 +83,9 @@ export class CheckHandler {
 
   /**
    * Answer one CheckRequest, by `clientDeadline` (ms since the epoch: when the client stops
-   * waiting, from its grpc-timeout) when given. Never rejects.
+   * waiting, from its grpc-timeout) when given, to `client` (told when it goes). Never rejects.
    */
-  async check(req: CheckRequest | null | undefined, clientDeadline?: number): Promise<CheckResponse> {
+  async check(req: CheckRequest | null | undefined, clientDeadline?: number, client?: ClientLink): Promise<CheckResponse> {
     const started = this.now();
     this.inFlight += 1;
     try {
@@ -87,7 +98,7 @@ export class CheckHandler {
       const { traceparent } = decision.request;
       const clientBound = budget < this.opts.receiptTimeoutMs;
       const storable = !clientBound || deadline - this.now() >= MIN_CLIENT_STORE_MS;
-      const receipt = storable ? await this.store(toReceiptDraft(decision, new Date(this.now()).toISOString()), deadline, traceparent) : undefined;
+      const receipt = storable ? await this.store(toReceiptDraft(decision, new Date(this.now()).toISOString()), deadline, traceparent, client) : undefined;
       const response = receipt ? toCheckResponse(decision, receipt) : toUnstoredResponse(decision);
       const answered = receipt ? (decision.shadow ? 'allow' : decision.verdict) : 'deny';
       const guard = receipt ? (decision.verdict === 'deny' ? decision.guard : '') : 'ReceiptLedger';
@@ -118,10 +129,17 @@ export class CheckHandler {
   }
 
   /** `traceparent` (of the Check, when valid) goes into the log lines, so they join its trace. */
-  private async store(draft: ReceiptDraft, deadline: number, traceparent: string | undefined): Promise<Receipt | undefined> {
+  private async store(draft: ReceiptDraft, deadline: number, traceparent: string | undefined, client: ClientLink | undefined): Promise<Receipt | undefined> {
     const handedOver = this.now();
     try {
-      const receipt = await this.storedBy(this.opts.publisher.store(draft, deadline), deadline);
+      const ticket = this.opts.publisher.store(draft, deadline);
+      const receipt = await this.storedBy(ticket, deadline, client);
+      if (receipt && client?.gone()) {
+        // Stored, but its answer would reach no one: corrected, as for an answer of 503.
+        ticket.undelivered();
+        this.opts.log.warn({ receipt_id: receipt.id, traceparent }, 'client gone before its answer; the receipt is corrected');
+        return undefined;
+      }
       if (receipt) {
         receiptsStoredTotal.inc();
         receiptStoreDuration.observe((this.now() - handedOver) / 1000);
@@ -135,13 +153,15 @@ export class CheckHandler {
   }
 
   /**
-   * The receipt once stored, or undefined when it was not by `deadline`: then it is abandoned,
-   * and never answered from, whenever its PubAck comes. Rejects when it could not be stored.
+   * The receipt once stored, or undefined when it was not by `deadline`, or before the client
+   * went: then it is abandoned, and never answered from, whenever its PubAck comes. Rejects
+   * when it could not be stored.
    */
-  private async storedBy(ticket: ReceiptTicket, deadline: number): Promise<Receipt | undefined> {
+  private async storedBy(ticket: ReceiptTicket, deadline: number, client: ClientLink | undefined): Promise<Receipt | undefined> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<undefined>((resolve) => {
       timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - this.now()));
+      client?.onGone(() => resolve(undefined));
     });
     try {
       const receipt = await Promise.race([ticket.stored, expired]);

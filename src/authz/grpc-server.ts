@@ -82,7 +82,7 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningG
         weigh: (bytes) => weighCheckRequest(bytes, checkRequestShape),
         decode: (bytes) => check.requestDeserialize(bytes) as CheckRequest,
         encode: encodeCheckResponse,
-        handle: (req: CheckRequest, call) => opts.handler.check(req, call.deadline),
+        handle: (req: CheckRequest, call) => opts.handler.check(req, call.deadline, call),
       },
       [health.path]: {
         decode: (bytes) => health.requestDeserialize(bytes) as { service?: string },

@@ -57,6 +57,10 @@ export const DEFAULT_READ_TIMEOUT_MS = 10_000;
 export interface UnaryCall {
   /** When the client stops waiting (its grpc-timeout after the headers may have come), in ms since the epoch; undefined when it named none, or zero. */
   readonly deadline: number | undefined;
+  /** True once the client has gone (reset or closed the call) before it was answered: an answer now reaches no one. */
+  gone(): boolean;
+  /** Call `listener` once, if the client goes before the call is answered. */
+  onGone(listener: () => void): void;
 }
 
 export interface UnaryMethod<Req = never, Res = never> {
@@ -317,7 +321,15 @@ function serveStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, op
   // Zero is Envoy's "no timeout": a provider configured with `timeout: 0s` sends `0m`, and
   // Envoy's own router reads a zero grpc-timeout as infinite. Taken as "already expired" (as
   // grpc-go would), every Check of such a mesh would be a deny 503.
-  const context: UnaryCall = { deadline: timeoutMs === undefined || timeoutMs === 0 ? undefined : Math.round(Date.now() - loop.waitedMs()) + timeoutMs };
+  const context: UnaryCall = {
+    deadline: timeoutMs === undefined || timeoutMs === 0 ? undefined : Math.round(Date.now() - loop.waitedMs()) + timeoutMs,
+    gone: () => (stream.closed || stream.destroyed) && !stream.headersSent,
+    onGone: (listener) => {
+      stream.once('close', () => {
+        if (!stream.headersSent) listener();
+      });
+    },
+  };
   const call = reading.start(stream);
   const encoding = headers['grpc-encoding'];
   /** The length prefix while it is still arriving (it may come in pieces). */

@@ -64,6 +64,11 @@ export interface ReceiptTicket {
    * handling of a PubAck, so that no ack can fall between the two.
    */
   abandon(): boolean;
+  /**
+   * The receipt was answered from, but the answer reached no one (the client had gone): it is
+   * corrected on the chain, as one answered 503. Nothing when it was not answered from.
+   */
+  undelivered(): void;
 }
 
 /**
@@ -90,6 +95,8 @@ interface Pending {
   deadline: number;
   /** Unset while the caller waits; 'stored' once answered from; 'refused' once abandoned or failed. */
   outcome?: 'stored' | 'refused';
+  /** The receipt, once answered from. */
+  receipt?: Receipt;
   resolve(receipt: Receipt): void;
   reject(err: ChioError): void;
 }
@@ -175,6 +182,13 @@ export class ReceiptPublisher {
         this.refuse(item, new ChioError('TIMEOUT', 'receipt abandoned at its deadline'));
         return true;
       },
+      undelivered: () => {
+        const receipt = item.receipt;
+        if (item.outcome !== 'stored' || !receipt) return;
+        item.receipt = undefined;
+        this.owe(receipt, 'its answer reached no one: the client had gone');
+        if (!this.running) void this.run();
+      },
     };
   }
 
@@ -258,6 +272,7 @@ export class ReceiptPublisher {
         if (item.outcome === 'refused') this.owe(receipt, 'PubAck after the receipt was abandoned, or after its deadline');
         else {
           item.outcome = 'stored';
+          item.receipt = receipt;
           item.resolve(receipt);
         }
       }

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MAX_ANSWER_MARGIN_MS, MIN_CLIENT_STORE_MS, CheckHandler, answerMarginMs, type Decider, type ReceiptStore } from '../../../src/authz/check-handler.js';
+import { MAX_ANSWER_MARGIN_MS, MIN_CLIENT_STORE_MS, CheckHandler, answerMarginMs, type ClientLink, type Decider, type ReceiptStore } from '../../../src/authz/check-handler.js';
 import type { ReceiptTicket } from '../../../src/chain/publisher.js';
 import type { CheckResponse } from '../../../src/authz/wire.js';
 import { allowed, denied, toReceiptDraft, type Decision, type DecisionFacts } from '../../../src/decision/decision.js';
@@ -48,7 +48,7 @@ function decider(decision: Decision): Decider & { deadlines: number[] } {
 interface HeldTicket extends ReceiptTicket {
   draft: ReceiptDraft;
   deadline: number;
-  state: 'waiting' | 'stored' | 'abandoned' | 'refused';
+  state: 'waiting' | 'stored' | 'abandoned' | 'refused' | 'undelivered';
   abandons: number;
   ack(receipt: Receipt): void;
   refuse(err: unknown): void;
@@ -75,6 +75,9 @@ function heldTicket(draft: ReceiptDraft, deadline: number): HeldTicket {
       ticket.refuse(new Error('abandoned'));
       if (ticket.state === 'refused') ticket.state = 'abandoned';
       return true;
+    },
+    undelivered() {
+      if (ticket.state === 'stored') ticket.state = 'undelivered';
     },
   };
   return ticket;
@@ -132,7 +135,58 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+/** A client that goes when the test says so, as grpc-unary's UnaryCall tells it. */
+function clientLink(): ClientLink & { go(): void } {
+  let gone = false;
+  const listeners: Array<() => void> = [];
+  return {
+    gone: () => gone,
+    onGone: (listener) => listeners.push(listener),
+    go() {
+      gone = true;
+      for (const l of listeners.splice(0)) l();
+    },
+  };
+}
+
 describe('CheckHandler.check', () => {
+  describe('when the client goes before its answer', () => {
+    it('abandons a receipt not stored yet, at once: never answered from, corrected should it be stored', async () => {
+      const store = heldStore();
+      const client = clientLink();
+      const pending = handlerOf(decider(ALLOW), store).check({}, undefined, client);
+      await flush();
+      client.go();
+      await flush();
+      // At once, not at the deadline 150 ms later.
+      expect(store.calls[0]!.state).toBe('abandoned');
+      const answer = await pending;
+      expect(answer.denied_response?.status.code).toBe(503);
+    });
+
+    it('hands back as undelivered a receipt stored before it went, to be corrected', async () => {
+      const store = heldStore();
+      const client = clientLink();
+      const pending = handlerOf(decider(ALLOW), store).check({}, undefined, client);
+      await flush();
+      store.calls[0]!.ack(stored(store.calls[0]!.draft));
+      client.go();
+      const answer = await pending;
+      expect(store.calls[0]!.state).toBe('undelivered');
+      expect(answer.denied_response?.status.code).toBe(503);
+    });
+
+    it('leaves a receipt alone when the client stays', async () => {
+      const store = heldStore();
+      const client = clientLink();
+      const pending = handlerOf(decider(ALLOW), store).check({}, undefined, client);
+      await flush();
+      store.calls[0]!.ack(stored(store.calls[0]!.draft));
+      expect((await pending).status.code).toBe(0);
+      expect(store.calls[0]!.state).toBe('stored');
+    });
+  });
+
   describe('when the decision is allow', () => {
     it('does not answer before the receipt is stored, then answers allow naming that receipt', async () => {
       const store = heldStore();

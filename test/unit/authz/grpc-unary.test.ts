@@ -42,6 +42,11 @@ function echoServer(limits: Partial<UnaryServerOptions> = {}): UnaryServer {
           handled.push(req);
           if (req === 'deadline') return String(call.deadline ?? 'none');
           if (req === 'hold' || req === 'heavy hold') await new Promise<void>((r) => release.push(r));
+          if (req === 'watch') {
+            call.onGone(() => handled.push('gone'));
+            await new Promise<void>((r) => release.push(r));
+            return `gone: ${call.gone()}`;
+          }
           if (req === 'refuse') throw new GrpcCallError(GrpcStatus.NOT_FOUND, 'no such thing: é%');
           if (req === 'crash') throw new Error('secret internals');
           if (req === 'long') throw new GrpcCallError(GrpcStatus.NOT_FOUND, 'ÿ'.repeat(1_000_000));
@@ -367,6 +372,28 @@ describe('a client deadline', () => {
       session.close();
       await server.close();
     }
+  });
+});
+
+describe('a client that goes before its answer', () => {
+  it('is told to the handler when it goes, and not when it stays to be answered', async () => {
+    await withServer({}, async (session) => {
+      const stream = session.request({ ':method': 'POST', ':path': ECHO, 'content-type': 'application/grpc' });
+      stream.on('error', () => undefined);
+      stream.end(frameMessage(utf8('watch')));
+      await untilHeld();
+      stream.close(constants.NGHTTP2_CANCEL);
+      while (!handled.includes('gone')) await new Promise((r) => setTimeout(r, 5));
+      release.shift()!();
+      expect(handled).toEqual(['watch', 'gone']);
+      handled = [];
+      const stays = raw(session, [frameMessage(utf8('watch'))]);
+      await untilHeld();
+      release.shift()!();
+      expect((await stays).data.subarray(5).toString()).toBe('gone: false');
+      await new Promise((r) => setTimeout(r, 20));
+      expect(handled).toEqual(['watch']);
+    });
   });
 });
 

@@ -110,6 +110,22 @@ describe('ReceiptPublisher corrections', () => {
     });
   });
 
+  describe('when a receipt answered from is handed back as undelivered (its client had gone)', () => {
+    it('stores a correction of it next, once, even with nothing else to store', async () => {
+      const { fake, publisher } = await started();
+      const ticket = publisher.store(draftOf(1), Date.now() + 20);
+      const receipt = await ticket.stored;
+      await vi.advanceTimersByTimeAsync(5); // the publisher is idle by now
+      ticket.undelivered();
+      ticket.undelivered();
+      await vi.advanceTimersByTimeAsync(10);
+      const [, answered, correction, ...rest] = storedChain(fake);
+      expect(answered).toEqual(receipt);
+      expectCorrection(correction, receipt);
+      expect(rest).toEqual([]);
+    });
+  });
+
   describe('when the PubAck comes before the receipt is abandoned', () => {
     it('abandon() is false, the receipt is answered from, and nothing is corrected', async () => {
       const { fake, publisher } = await started();
