@@ -9,7 +9,7 @@
  * be a plain file on the descriptor it is read from, and read no further than its bound. So a
  * link to /dev/zero, to a file outside the bundle or to a FIFO is refused, not read.
  */
-import { closeSync, constants, createReadStream, fstatSync, opendirSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, createReadStream, fstatSync, lstatSync, opendirSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { ChioError } from '../errors/index.js';
 import { createNodeSignatureCheck } from '../crypto/ed25519.js';
@@ -29,20 +29,21 @@ export interface VerifyExportOptions {
 
 /** Verify the bundle in `dir`; throws ChioError naming the first failure. */
 export async function verifyExportDir(dir: string, opts: VerifyExportOptions): Promise<VerifiedExport> {
-  const listed = listBundle(dir);
-  const v = new ExportBundleVerifier(readBounded(dir, MANIFEST_FILE, MAX_MANIFEST_BYTES), readBounded(dir, MANIFEST_SIG_FILE, MAX_MANIFEST_SIG_BYTES).toString('utf8'), {
+  const bundle = listBundle(dir);
+  const readBounded = (path: string, max: number) => readBundleFile(bundle, path, max);
+  const v = new ExportBundleVerifier(readBounded(MANIFEST_FILE, MAX_MANIFEST_BYTES), readBounded(MANIFEST_SIG_FILE, MAX_MANIFEST_SIG_BYTES).toString('utf8'), {
     exportKey: opts.exportKey,
     ...(opts.logKey !== undefined ? { logKey: opts.logKey } : {}),
     checkSignature: createNodeSignatureCheck(),
   });
-  const files = listed.filter((f) => f !== MANIFEST_FILE && f !== MANIFEST_SIG_FILE);
+  const files = [...bundle.files.keys()].filter((f) => f !== MANIFEST_FILE && f !== MANIFEST_SIG_FILE);
   v.checkFileList(files);
-  v.checkCheckpoint(readBounded(dir, CHECKPOINT_FILE, MAX_NOTE_SIZE));
-  const receipts = openBundleFile(dir, RECEIPTS_FILE);
+  v.checkCheckpoint(readBounded(CHECKPOINT_FILE, MAX_NOTE_SIZE));
+  const receipts = openBundleFile(bundle, RECEIPTS_FILE);
   for await (const chunk of createReadStream('', { fd: receipts.fd, highWaterMark: 256 * 1024 })) v.pushReceipts(chunk as Buffer);
   v.endReceipts();
-  for (const f of files.filter((p) => policyHashOfFile(p) !== undefined)) v.checkPolicy(f, readBounded(dir, f, MAX_ARCHIVED_POLICY_BYTES));
-  if (files.includes(CONSISTENCY_FILE)) v.checkConsistency(readBounded(dir, CONSISTENCY_FILE, MAX_CONSISTENCY_BYTES));
+  for (const f of files.filter((p) => policyHashOfFile(p) !== undefined)) v.checkPolicy(f, readBounded(f, MAX_ARCHIVED_POLICY_BYTES));
+  if (files.includes(CONSISTENCY_FILE)) v.checkConsistency(readBounded(CONSISTENCY_FILE, MAX_CONSISTENCY_BYTES));
   return v.finish();
 }
 
@@ -50,31 +51,40 @@ export async function verifyExportDir(dir: string, opts: VerifyExportOptions): P
 export function formatVerifiedExport(dir: string, r: VerifiedExport): string {
   const m = r.manifest;
   const previous = m.previous ? `; extends the previous bundle's tree of size ${m.previous.size}` : '';
+  // Only an unfiltered bundle is checked to hold every leaf: say which this one is.
+  const filter = Object.entries(m.filter);
+  const held = filter.length === 0 ? 'every leaf of the tree' : `the receipts of filter ${filter.map(([k, v]) => `${k}=${v}`).join(' ')}`;
   return forTerminal(`${dir}: OK — ${r.receipts} receipts (${r.corrections} corrections), ${r.policies} policy sets, ` +
-    `checkpoint ${m.checkpoint.origin} size ${m.checkpoint.size}${previous}; signed by ${m.keys.export.split('+')[0]}`);
+    `checkpoint ${m.checkpoint.origin} size ${m.checkpoint.size}${previous}; holds ${held}; signed by ${m.keys.export.split('+')[0]}`);
+}
+
+/** A bundle's directory and its files as listed: each one's identity, to know it again when opened. */
+interface ListedBundle {
+  dir: string;
+  files: Map<string, { dev: number; ino: number }>;
 }
 
 /**
- * Every file of the bundle in `dir`, as a bundle path ("policies/<hex>.json"); throws at the
+ * Every file of the bundle in `dir`, by bundle path ("policies/<hex>.json"); throws at the
  * first entry that is not a plain file, a folder other than policies/, or a file past
  * MAX_BUNDLE_FILES (and the manifest and its signature).
  */
-function listBundle(dir: string): string[] {
-  const files: string[] = [];
+function listBundle(dir: string): ListedBundle {
+  const files = new Map<string, { dev: number; ino: number }>();
   const list = (folder: string) => {
     let entries;
     try {
       entries = opendirSync(join(dir, folder));
     } catch (cause) {
       if (folder === '') throw new ChioError('NOT_FOUND', `${dir} is not a readable directory`, { cause });
-      throw new ChioError('BUNDLE_INVALID', `${folder}: cannot be read`, { cause });
+      throw unreadable(folder, cause);
     }
     try {
       for (let e = entries.readSync(); e !== null; e = entries.readSync()) {
         const path = folder === '' ? e.name : `${folder}/${e.name}`;
         if (e.isFile()) {
-          files.push(path);
-          if (files.length > MAX_BUNDLE_FILES + 2) throw new ChioError('BUNDLE_INVALID', `holds more than ${MAX_BUNDLE_FILES} files`);
+          if (files.size >= MAX_BUNDLE_FILES + 2) throw new ChioError('BUNDLE_INVALID', `holds more than ${MAX_BUNDLE_FILES} files`);
+          files.set(path, identityOf(dir, path));
         } else if (e.isDirectory() && folder === '' && e.name === POLICIES_DIR) list(path);
         else if (e.isDirectory()) throw new ChioError('BUNDLE_INVALID', `${path}: a folder that is no part of a bundle (only ${POLICIES_DIR}/ is)`);
         else throw new ChioError('BUNDLE_INVALID', `${path}: not a plain file (a bundle holds only files and the ${POLICIES_DIR}/ folder)`);
@@ -84,31 +94,49 @@ function listBundle(dir: string): string[] {
     }
   };
   list('');
-  return files;
+  return { dir, files };
 }
 
-/** A bundle file opened for reading: never through a link, never waiting on a FIFO, a plain file. */
-function openBundleFile(dir: string, path: string): { fd: number; size: number } {
+function identityOf(dir: string, path: string): { dev: number; ino: number } {
+  try {
+    const { dev, ino } = lstatSync(join(dir, path));
+    return { dev, ino };
+  } catch (cause) {
+    throw unreadable(path, cause);
+  }
+}
+
+/** This machine could not read it (permissions, I/O): not a verdict on the bundle, so exit 1, not 3. */
+function unreadable(path: string, cause: unknown): ChioError {
+  return new ChioError('UNAVAILABLE', `${path}: cannot be read (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, { cause });
+}
+
+/**
+ * A listed bundle file opened for reading: never through a link, never waiting on a FIFO, a
+ * plain file, and the very file listed (a folder swapped for a link since would lead elsewhere).
+ */
+function openBundleFile(bundle: ListedBundle, path: string): { fd: number; size: number } {
+  const listed = bundle.files.get(path);
+  if (!listed) throw new ChioError('BUNDLE_INVALID', `${path}: missing from the bundle`);
   let fd: number;
   try {
-    fd = openSync(join(dir, path), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    fd = openSync(join(bundle.dir, path), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new ChioError('BUNDLE_INVALID', `${path}: missing from the bundle`, { cause });
-    if (code === 'ELOOP') throw new ChioError('BUNDLE_INVALID', `${path}: a link, not a plain file`, { cause });
-    throw new ChioError('BUNDLE_INVALID', `${path}: cannot be read (${code ?? 'error'})`, { cause });
+    if (code === 'ENOENT' || code === 'ELOOP') throw new ChioError('BUNDLE_INVALID', `${path}: changed while it was read`, { cause });
+    throw unreadable(path, cause);
   }
   const stat = fstatSync(fd);
-  if (!stat.isFile()) {
+  if (!stat.isFile() || stat.dev !== listed.dev || stat.ino !== listed.ino) {
     closeSync(fd);
-    throw new ChioError('BUNDLE_INVALID', `${path}: not a plain file`);
+    throw new ChioError('BUNDLE_INVALID', `${path}: changed while it was read`);
   }
   return { fd, size: stat.size };
 }
 
 /** A bundle file's bytes, when it holds at most `max`. */
-function readBounded(dir: string, path: string, max: number): Buffer {
-  const { fd, size } = openBundleFile(dir, path);
+function readBundleFile(bundle: ListedBundle, path: string, max: number): Buffer {
+  const { fd, size } = openBundleFile(bundle, path);
   try {
     if (size > max) throw new ChioError('BUNDLE_INVALID', `${path}: ${size} bytes, over ${max}`);
     // One byte more than it said it holds: a file that grows while it is read is refused, never read on.

@@ -220,10 +220,17 @@ export function matchesExportFilter(receipt: Receipt, filter: ExportFilter): boo
   if (filter.verdict !== undefined && receipt.decision.verdict !== filter.verdict) return false;
   if (filter.host !== undefined && receipt.request.host !== filter.host) return false;
   if (filter.since === undefined && filter.until === undefined) return true;
-  const time = Date.parse(receipt.time);
-  if (Number.isNaN(time)) return false;
-  if (filter.since !== undefined && time < Date.parse(filter.since)) return false;
-  if (filter.until !== undefined && time >= Date.parse(filter.until)) return false;
+  // In nanoseconds: Date.parse drops what is past the millisecond, which moved the bounds.
+  const time = rfc3339Nanos(receipt.time);
+  if (time === undefined) return false;
+  if (filter.since !== undefined) {
+    const since = rfc3339Nanos(filter.since);
+    if (since === undefined || time < since) return false;
+  }
+  if (filter.until !== undefined) {
+    const until = rfc3339Nanos(filter.until);
+    if (until === undefined || time >= until) return false;
+  }
   return true;
 }
 

@@ -62,6 +62,7 @@ describe('chio export → chio verify-export', { timeout: CLI_TEST_TIMEOUT_MS },
     const verified = await runChio(['verify-export', out('all')], { CHIO_KEY_DIR: env.CHIO_KEY_DIR!, CHIO_DATA_DIR: dataDir });
     expect(verified, verified.stderr).toMatchObject({ exit: 0 });
     expect(verified.stdout).toContain(`OK — ${ALLOWS + DENIES} receipts`);
+    expect(verified.stdout).toContain('; holds every leaf of the tree;');
   });
 
   it('exports the denies only with --verdict deny, chained to the first bundle', async () => {
@@ -70,6 +71,7 @@ describe('chio export → chio verify-export', { timeout: CLI_TEST_TIMEOUT_MS },
     const verified = await runChio(['verify-export', out('denies'), '--log-key', join(dataDir, 'keys/log.pub')], env);
     expect(verified, verified.stderr).toMatchObject({ exit: 0 });
     expect(verified.stdout).toContain(`OK — ${DENIES} receipts`);
+    expect(verified.stdout).toContain('; holds the receipts of filter verdict=deny;');
     expect(verified.stdout).toContain('extends the previous bundle');
   });
 

@@ -5,6 +5,7 @@ describe('forTerminal', () => {
   it('escapes what could move the cursor, restyle the terminal or reorder the text, and nothing else', () => {
     expect(forTerminal('a\rb\nc\td\u001b[31me\u007f\u009b')).toBe('a\\u{d}b\\u{a}c\\u{9}d\\u{1b}[31me\\u{7f}\\u{9b}');
     expect(forTerminal('x\u202eyz\u2066\u2028')).toBe('x\\u{202e}yz\\u{2066}\\u{2028}');
+    expect(forTerminal('\u200f\u05d0\u05d1: OK\u200b\u061c\ufeff')).toBe('\\u{200f}\u05d0\u05d1: OK\\u{200b}\\u{61c}\\u{feff}');
     expect(forTerminal('policies/ab.json: OK — ünïcödé, 中文, emoji 🙂')).toBe('policies/ab.json: OK — ünïcödé, 中文, emoji 🙂');
   });
 });

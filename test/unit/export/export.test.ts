@@ -228,6 +228,17 @@ describe('chio export / verify-export', () => {
       expect(statusOf((err as ChioError).code).exit).toBe(3);
     });
 
+    it('refuses a file that is no longer the one listed: policies/ swapped for a link to identical copies while it runs', async () => {
+      const copy = `swapped-${n++}`;
+      cpSync(join(dir, 'second'), join(dir, copy), { recursive: true });
+      cpSync(join(dir, copy, 'policies'), join(dir, `${copy}-elsewhere`), { recursive: true });
+      // Listed, and the first files read, before the first await: the swap comes after.
+      const verified = verifyExportDir(join(dir, copy), { exportKey: exportKey.verifierKey, logKey: logKey.verifierKey });
+      rmSync(join(dir, copy, 'policies'), { recursive: true });
+      symlinkSync(join(dir, `${copy}-elsewhere`), join(dir, copy, 'policies'));
+      await expect(verified).rejects.toThrow(/^policies\/[0-9a-f]{64}\.json: changed while it was read$/);
+    });
+
     it('refuses a bundle signed by another export key', async () => {
       await expect(verifyExportDir(join(dir, 'second'), { exportKey: generateSignerKey('chio-export').verifierKey })).rejects.toMatchObject({ code: 'UNTRUSTED_KEY' });
     });
