@@ -30,6 +30,13 @@ export const MAX_CHECK_REQUEST_BYTES = 4 * 1024 * 1024;
 export const MAX_CHECK_REQUEST_ELEMENTS = 16_384;
 
 /**
+ * Most fields decoding one CheckRequest may read, at every depth: a Check from Envoy has some
+ * hundreds. Fields that build nothing (one string field written a million times) still cost a
+ * step each, to the walk and to the decoder.
+ */
+export const MAX_CHECK_REQUEST_FIELDS = 65_536;
+
+/**
  * What one of those objects holds once decoded, counted with the message against the bytes a
  * server holds at once: measured at most about 250 (an empty HeaderValue with its defaults).
  */
@@ -101,8 +108,9 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningG
 
 /** Bytes a CheckRequest will hold once decoded, beyond its own; throws when it must not be decoded. */
 function weighCheckRequest(bytes: Buffer, shape: MessageShape): number {
-  const cost = measureMessage(bytes, shape, MAX_CHECK_REQUEST_ELEMENTS);
+  const cost = measureMessage(bytes, shape, { maxElements: MAX_CHECK_REQUEST_ELEMENTS, maxFields: MAX_CHECK_REQUEST_FIELDS });
   if (cost.ok) return cost.elements * DECODED_ELEMENT_BYTES;
   if (cost.reason === 'malformed') throw new GrpcCallError(GrpcStatus.INTERNAL, 'Error deserializing request');
+  if (cost.reason === 'too-many-fields') throw new GrpcCallError(GrpcStatus.RESOURCE_EXHAUSTED, `the request has more than ${MAX_CHECK_REQUEST_FIELDS} fields`);
   throw new GrpcCallError(GrpcStatus.RESOURCE_EXHAUSTED, `the request would decode to more than ${MAX_CHECK_REQUEST_ELEMENTS} messages, map entries and repeated values`);
 }

@@ -23,12 +23,13 @@
  *
  *   - a request whose message has not arrived within `readTimeoutMs` of its headers is
  *     answered DEADLINE_EXCEEDED and reset: a slow client holds no stream and no buffer long;
- *   - the calls open may hold `maxHeldBytes` in all, past which a new one is RESOURCE_EXHAUSTED:
- *     a call holds its message's length (announced by its prefix, so counted before any of it
- *     is buffered) and what its method says decoding it builds (`UnaryMethod.weigh`), from
- *     its prefix until its stream closes, since the decoded request lives until it is answered;
- *   - a message is kept in one buffer of its length, whatever the DATA frames it came in: a
- *     buffer object per frame cost a message sent a byte a frame about 140 times its size;
+ *   - a message larger than `maxRequestBytes` is refused from its length prefix alone;
+ *   - the calls open may hold `maxHeldBytes` in all, past which a call is RESOURCE_EXHAUSTED:
+ *     a call holds the bytes it has sent, CHUNK_BYTES more for each DATA frame they came in
+ *     (a buffer object each: a message sent a byte a frame costs about 140 times its size),
+ *     and what its method says decoding it builds (`UnaryMethod.weigh`), until its stream
+ *     closes, since the decoded request lives until it is answered. What a prefix announces is
+ *     not held: 16 prefixes announcing 4 MiB each, 80 bytes, held the whole budget for 10 s;
  *   - a call still open `callTimeoutMs` after its headers (a client that does not read its
  *     answer) is reset, and `close()` destroys what is left `closeGraceMs` after it began;
  *   - a connection with no call open for `idleTimeoutMs` is told to go away (GOAWAY, so that a
@@ -115,6 +116,8 @@ export interface UnaryServer {
 
 /** Bytes the calls open may hold in all (messages and what decoding them builds): 16 of the largest CheckRequests. */
 export const DEFAULT_MAX_HELD_BYTES = 64 * 1024 * 1024;
+/** What a DATA frame's buffer object costs besides its bytes, counted against maxHeldBytes. */
+export const CHUNK_BYTES = 256;
 /** A call's life from its headers to its last byte out: far above any Check's deadline. */
 export const DEFAULT_CALL_TIMEOUT_MS = 60_000;
 export const DEFAULT_CLOSE_GRACE_MS = 30_000;
@@ -202,9 +205,9 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
       });
       return call;
     },
-    announce(call, bytes) {
+    announce(_call, bytes) {
       if (bytes > opts.maxRequestBytes) return `Received message larger than max (${bytes} vs. ${opts.maxRequestBytes})`;
-      return this.hold(call, bytes);
+      return undefined;
     },
     hold(call, bytes) {
       if (held + bytes > limits.maxHeldBytes) return 'the server holds too many request bytes at once';
@@ -290,7 +293,7 @@ type Refuse = (stream: ServerHttp2Stream, code: number, details: string, headers
 /** What a stream's reading needs of its server: the calls open and the bytes they hold. */
 interface Reading {
   start(stream: ServerHttp2Stream): Call;
-  /** Undefined when a message of `bytes` may be read, else why not. */
+  /** Undefined when a message of `bytes` may be read at all, else why not. */
   announce(call: Call, bytes: number): string | undefined;
   /** Undefined when the call may hold `bytes` more until its stream closes, else why not. */
   hold(call: Call, bytes: number): string | undefined;
@@ -332,43 +335,38 @@ function serveStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, op
   };
   const call = reading.start(stream);
   const encoding = headers['grpc-encoding'];
-  /** The length prefix while it is still arriving (it may come in pieces). */
-  let head: Buffer | undefined;
-  /** The message: one buffer of its announced length. */
-  let body: Buffer | undefined;
+  /** What has come of the message, its prefix first. */
+  const chunks: Buffer[] = [];
   let expected = -1;
   let received = 0;
   stream.on('data', (chunk: Buffer) => {
+    // A call holds what it has sent, and a buffer object per frame: a prefix that announces
+    // 4 MiB and sends nothing more holds nothing, and a byte a frame holds what it costs.
+    const refused = reading.hold(call, chunk.length + CHUNK_BYTES);
+    if (refused) return reading.refuse(stream, GrpcStatus.RESOURCE_EXHAUSTED, refused);
+    received += chunk.length;
+    chunks.push(chunk);
     if (expected < 0) {
-      head = head ? Buffer.concat([head, chunk]) : chunk;
-      if (head.length < PREFIX_BYTES) return;
-      if (head[0] !== 0) {
+      if (received < PREFIX_BYTES) return;
+      const first = chunks.length === 1 ? chunk : Buffer.concat(chunks.splice(0));
+      if (chunks.length === 0) chunks.push(first);
+      if (first[0] !== 0) {
         if (encoding === undefined || encoding === 'identity') return reading.refuse(stream, GrpcStatus.INTERNAL, 'compressed flag set on a message without grpc-encoding');
         return reading.refuse(stream, GrpcStatus.UNIMPLEMENTED, `grpc-encoding ${String(encoding)} is not accepted`, { 'grpc-accept-encoding': 'identity' });
       }
-      expected = head.readUInt32BE(1);
-      const refused = reading.announce(call, expected);
-      if (refused) return reading.refuse(stream, GrpcStatus.RESOURCE_EXHAUSTED, refused);
-      chunk = head.subarray(PREFIX_BYTES);
-      head = undefined;
-      // The usual case (Envoy sends prefix and message in one frame): kept as it came, no copy.
-      if (chunk.length === expected) {
-        body = chunk;
-        received = expected;
-        return;
-      }
-      body = Buffer.allocUnsafe(expected);
+      expected = first.readUInt32BE(1);
+      const tooLarge = reading.announce(call, expected);
+      if (tooLarge) return reading.refuse(stream, GrpcStatus.RESOURCE_EXHAUSTED, tooLarge);
     }
-    if (received + chunk.length > expected) return reading.refuse(stream, GrpcStatus.INTERNAL, 'more than one request message in a unary call');
-    chunk.copy(body!, received);
-    received += chunk.length;
+    if (received > PREFIX_BYTES + expected) return reading.refuse(stream, GrpcStatus.INTERNAL, 'more than one request message in a unary call');
   });
   stream.once('end', () => {
     call.reading = false;
     if (expected < 0) return answerStatus(stream, GrpcStatus.INTERNAL, 'no request message in a unary call');
-    if (received < expected) return answerStatus(stream, GrpcStatus.INTERNAL, 'the request message was cut short');
-    const bytes = body!;
-    body = undefined;
+    if (received < PREFIX_BYTES + expected) return answerStatus(stream, GrpcStatus.INTERNAL, 'the request message was cut short');
+    // The usual case (Envoy sends prefix and message in one frame) is kept as it came, no copy.
+    const bytes = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).subarray(PREFIX_BYTES);
+    chunks.length = 0;
     let request: unknown;
     try {
       const refused = reading.hold(call, method.weigh?.(bytes) ?? 0);

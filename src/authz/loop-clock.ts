@@ -5,10 +5,15 @@
  * stamp it when its event loop processes the headers, which, after a stall (a long GC, a
  * starved VM, a costly request), can be seconds after they arrived: every Check queued behind
  * the stall would get a fresh budget, be answered and stored as allow, while Envoy had long
- * given up and denied. So the stamp takes off how long the loop may have been away: how late
- * its last tick came, or how long since it, past the tick. Headers that in fact came at the
- * end of a stall (or a tick after it) lose some of their time, and are a deny 503 if too
- * little is left: fail-closed.
+ * given up and denied. So the stamp takes off how long the bytes may have waited.
+ *
+ * A tick every 10 ms sees the loop. A tick that comes late marks a stall, from when it was due
+ * to when it came. Bytes that came during a stall are not all read at its end: a connection
+ * opened during it is accepted in one turn of the loop and read in a later one, after the
+ * backlog the stall left (a later tick, on time or a little late, would tell nothing of the
+ * stall before it). So for as long again as the largest recent stall lasted, bytes read may
+ * have waited since it began. Checks read then lose that time, and are a deny 503 if too
+ * little is left: fail-closed, for about as long as the stall was.
  */
 
 /** How often the loop is seen; also the slack below which no wait is counted. */
@@ -22,17 +27,25 @@ export interface LoopClock {
 
 export function startLoopClock(tickMs = LOOP_TICK_MS): LoopClock {
   let seen = performance.now();
-  // How late the last tick came. Timers run before the loop reads its sockets, so the tick
-  // right after a stall comes first; its lateness is how long the bytes read next waited.
-  let late = 0;
+  /** The largest stall whose after-window is still open: [from, to]. */
+  let stallFrom = 0;
+  let stallTo = 0;
+  const windowOpen = (now: number) => now - stallTo <= stallTo - stallFrom;
   const tick = setInterval(() => {
     const now = performance.now();
-    late = Math.max(0, now - seen - tickMs);
+    const due = seen + tickMs;
+    if (now - due > tickMs && (!windowOpen(now) || now - due >= stallTo - stallFrom)) {
+      stallFrom = due;
+      stallTo = now;
+    }
     seen = now;
   }, tickMs);
   tick.unref();
   return {
-    waitedMs: () => Math.max(late, performance.now() - seen - tickMs),
+    waitedMs: () => {
+      const now = performance.now();
+      return Math.max(0, now - seen - tickMs, windowOpen(now) ? now - stallFrom : 0);
+    },
     stop: () => clearInterval(tick),
   };
 }

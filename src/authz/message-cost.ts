@@ -13,7 +13,12 @@
  * is read by its declared type whatever its wire type says), the same skip of unknown fields and
  * the same nesting limit. A walk that read the bytes any other way (by wire type, say) could be
  * told one story while the decoder is told another, and count nothing of what gets built.
- * Nothing is allocated per element but protobufjs's own long reads.
+ * Strings and bytes are stepped over rather than read, as their readers would step (a string
+ * read from a Buffer stops at the end of its message; bytes throw past it): reading them cost
+ * as much as decoding. Nothing is allocated per element but protobufjs's own long reads.
+ *
+ * Fields that build nothing (a singular string written a million times) still cost the decoder
+ * a step each, so the fields read are bounded too.
  */
 import protobuf from 'protobufjs';
 
@@ -34,41 +39,73 @@ export type FieldShape =
 type ReaderMethod = 'double' | 'float' | 'int32' | 'uint32' | 'sint32' | 'fixed32' | 'sfixed32' | 'int64' | 'uint64' | 'sint64' | 'fixed64' | 'sfixed64' | 'bool' | 'string' | 'bytes';
 
 export type MessageCost =
-  | { readonly ok: true; readonly elements: number }
-  | { readonly ok: false; readonly reason: 'malformed' | 'too-many-elements' };
+  | { readonly ok: true; readonly elements: number; readonly fields: number }
+  | { readonly ok: false; readonly reason: 'malformed' | 'too-many-elements' | 'too-many-fields' };
+
+export interface MessageLimits {
+  /** Objects decoding may build: messages, map entries, repeated values. */
+  maxElements: number;
+  /** Fields (tags) decoding may read, at every depth. */
+  maxFields: number;
+}
 
 /**
  * The objects decoding `bytes` as a message of `shape` would build, or why it must not be
  * decoded: `malformed` where protobufjs would throw (out of range, a bad wire type, nested past
- * its recursion limit), `too-many-elements` past `maxElements` (the walk stops there).
+ * its recursion limit), `too-many-elements` or `too-many-fields` past a limit (the walk stops
+ * there). `bytes` must be what the decoder is given, a Buffer or not: the two are read apart.
  */
-export function measureMessage(bytes: Uint8Array, shape: MessageShape, maxElements: number): MessageCost {
-  const walk = new Walk(protobuf.Reader.create(bytes), maxElements);
+export function measureMessage(bytes: Uint8Array, shape: MessageShape, limits: MessageLimits): MessageCost {
+  const walk = new Walk(protobuf.Reader.create(bytes), limits);
   try {
     walk.message(shape, undefined, 0);
   } catch (err) {
-    if (err === TOO_MANY) return { ok: false, reason: 'too-many-elements' };
+    if (err === TOO_MANY_ELEMENTS) return { ok: false, reason: 'too-many-elements' };
+    if (err === TOO_MANY_FIELDS) return { ok: false, reason: 'too-many-fields' };
     return { ok: false, reason: 'malformed' };
   }
-  return { ok: true, elements: walk.elements };
+  return { ok: true, elements: walk.elements, fields: walk.fields };
 }
 
-/** Thrown, and caught above, to stop a walk at the bound. */
-const TOO_MANY = Symbol('too many elements');
+/** Thrown, and caught above, to stop a walk at a bound. */
+const TOO_MANY_ELEMENTS = Symbol('too many elements');
+const TOO_MANY_FIELDS = Symbol('too many fields');
 
 /** Reader types whose repeated fields protobufjs reads packed when the wire type is 2. */
 const PACKABLE = new Set<string>(['double', 'float', 'int32', 'uint32', 'sint32', 'fixed32', 'sfixed32', 'int64', 'uint64', 'sint64', 'fixed64', 'sfixed64', 'bool']);
 
 class Walk {
   elements = 0;
+  fields = 0;
+  /** BufferReader.string stops at the end of its message where Reader.bytes throws. */
+  private readonly stringsClamp: boolean;
 
   constructor(
     private readonly r: protobuf.Reader,
-    private readonly maxElements: number,
-  ) {}
+    private readonly limits: MessageLimits,
+  ) {
+    this.stringsClamp = r instanceof protobuf.BufferReader;
+  }
 
   private count(): void {
-    if (++this.elements > this.maxElements) throw TOO_MANY;
+    if (++this.elements > this.limits.maxElements) throw TOO_MANY_ELEMENTS;
+  }
+
+  /** The next tag, counted. */
+  private tag(): number {
+    if (++this.fields > this.limits.maxFields) throw TOO_MANY_FIELDS;
+    return this.r.uint32();
+  }
+
+  /** Past one value, as `r[method]()` would read it. */
+  private read(method: ReaderMethod): void {
+    const r = this.r;
+    if (method === 'string') {
+      const length = r.uint32();
+      if (this.stringsClamp) r.pos = Math.min(r.pos + length, r.len);
+      else r.skip(length);
+    } else if (method === 'bytes') r.skip(r.uint32());
+    else r[method]();
   }
 
   /** As the generated `decode(r, l, undefined, n)`: `length` undefined for the outermost message. */
@@ -85,7 +122,7 @@ class Walk {
       r.len = end;
     }
     while (r.pos < end) {
-      const tag = r.uint32();
+      const tag = this.tag();
       const field = shape.fields.get(tag >>> 3);
       if (field === undefined) r.skipType(tag & 7, depth);
       else if (field.kind === 'message') this.message(field.shape, r.uint32(), depth + 1);
@@ -105,13 +142,13 @@ class Walk {
     if (end > r.len) throw new RangeError('index out of range');
     r.len = end;
     while (r.pos < end) {
-      const tag = r.uint32();
+      const tag = this.tag();
       switch (tag >>> 3) {
         case 1:
-          r[field.key]();
+          this.read(field.key);
           break;
         case 2:
-          if (typeof field.value === 'string') r[field.value]();
+          if (typeof field.value === 'string') this.read(field.value);
           else this.message(field.value, r.uint32(), depth + 1);
           break;
         default:
@@ -125,7 +162,7 @@ class Walk {
   private scalar(field: Extract<FieldShape, { kind: 'scalar' }>, tag: number, outerEnd: number): void {
     const r = this.r;
     if (!field.repeated) {
-      r[field.read]();
+      this.read(field.read);
       return;
     }
     if (field.packable && (tag & 7) === 2) {
@@ -133,14 +170,14 @@ class Walk {
       if (end > r.len) throw new RangeError('index out of range');
       r.len = end;
       while (r.pos < end) {
-        r[field.read]();
+        this.read(field.read);
         this.count();
       }
       if (r.pos !== end) throw new RangeError('index out of range');
       r.len = outerEnd;
       return;
     }
-    r[field.read]();
+    this.read(field.read);
     this.count();
   }
 }

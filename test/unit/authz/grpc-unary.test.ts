@@ -41,6 +41,7 @@ function echoServer(limits: Partial<UnaryServerOptions> = {}): UnaryServer {
         handle: async (req: string, call) => {
           handled.push(req);
           if (req === 'deadline') return String(call.deadline ?? 'none');
+          if (req === 'spin') for (const until = Date.now() + 40; Date.now() < until; );
           if (req === 'hold' || req === 'heavy hold') await new Promise<void>((r) => release.push(r));
           if (req === 'watch') {
             call.onGone(() => handled.push('gone'));
@@ -310,19 +311,36 @@ describe('unary gRPC over node:http2', () => {
 });
 
 describe('the bytes of requests still arriving', () => {
-  it('are bounded in all: a message announced past the budget is refused before it is read, and taken again once room is made', async () => {
+  it('are what has come, not what a prefix announces: a client that only announces holds nothing', async () => {
     await withServer({ maxHeldBytes: 1_500 }, async (session) => {
+      // Three prefixes announcing 1,000 bytes each: 3,000 announced, 15 bytes sent (and 256 a frame).
+      const announcers = Array.from({ length: 3 }, () => {
+        const prefix = Buffer.alloc(5);
+        prefix.writeUInt32BE(1_000, 1);
+        const stream = session.request({ ':method': 'POST', ':path': ECHO, 'content-type': 'application/grpc' });
+        stream.on('error', () => undefined);
+        stream.write(prefix);
+        return stream;
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      expect(statusOf(await raw(session, [frameMessage(utf8('through'))]))).toBe(0);
+      for (const s of announcers) s.close(constants.NGHTTP2_CANCEL);
+    });
+  });
+
+  it('are bounded in all: a message past the budget is refused as it comes, and taken again once room is made', async () => {
+    await withServer({ maxHeldBytes: 2_000 }, async (session) => {
       const big = frameMessage(utf8('b'.repeat(1_000)));
       const first = session.request({ ':method': 'POST', ':path': ECHO, 'content-type': 'application/grpc' });
       const firstDone = new Promise<void>((resolve) => first.on('close', () => resolve()));
       first.on('error', () => undefined);
       first.resume();
-      first.write(big.subarray(0, 10));
+      first.write(big.subarray(0, 900));
       await new Promise((r) => setTimeout(r, 50));
       const second = await raw(session, [big]);
       expect(statusOf(second)).toBe(GrpcStatus.RESOURCE_EXHAUSTED);
       expect(messageOf(second)).toMatch(/too many request bytes/);
-      first.end(big.subarray(10));
+      first.end(big.subarray(900));
       await firstDone;
       expect(statusOf(await raw(session, [big]))).toBe(0);
       expect(handled).toHaveLength(2);
@@ -332,13 +350,28 @@ describe('the bytes of requests still arriving', () => {
 
 describe('a client deadline', () => {
   // A client in a process of its own, so that it sends while this process's loop is stalled:
-  // connects, says so, and on a line from stdin sends 'deadline' with grpc-timeout 3S, then
-  // prints when it sent and what it was answered.
+  // connects, says so, and on a line from stdin sends 'deadline' with grpc-timeout 3S (on a
+  // connection it opens then, with NEW_CONNECTION), then prints when it sent and what it was
+  // answered.
   const CLIENT = `
     const http2 = require('node:http2');
-    const session = http2.connect('http://127.0.0.1:' + process.env.PORT);
+    const url = 'http://127.0.0.1:' + process.env.PORT;
+    let session = http2.connect(url);
     session.on('connect', () => console.log('connected'));
+    const frameOf = (text) => {
+      const frame = Buffer.alloc(5 + text.length);
+      frame.writeUInt32BE(text.length, 1);
+      frame.write(text, 5);
+      return frame;
+    };
     process.stdin.once('data', () => {
+      if (process.env.NEW_CONNECTION) {
+        // Work on the open connection first, as a busy Envoy sends: the server does it (40 ms
+        // of CPU, and a tick of its loop passes) between accepting the new connection and
+        // reading it.
+        session.request({ ':method': 'POST', ':path': '${ECHO}', 'content-type': 'application/grpc' }).on('error', () => {}).end(frameOf('spin'));
+        session = http2.connect(url);
+      }
       const sentAt = Date.now();
       const stream = session.request({ ':method': 'POST', ':path': '${ECHO}', 'content-type': 'application/grpc', 'grpc-timeout': '3S' });
       const frame = Buffer.alloc(13);
@@ -353,9 +386,12 @@ describe('a client deadline', () => {
       });
     });`;
 
-  it('runs from when the headers may have arrived, not from when a stalled event loop got to them', async () => {
+  it.each([
+    ['an open connection', {}],
+    ['a connection opened during the stall', { NEW_CONNECTION: '1' }],
+  ])('runs from when the headers may have arrived, not from when a stalled event loop got to them: on %s', async (_name, env) => {
     const { server, port, session } = await serverAndSession();
-    const client = spawn(process.execPath, ['-e', CLIENT], { env: { ...process.env, PORT: String(port) }, stdio: ['pipe', 'pipe', 'inherit'] });
+    const client = spawn(process.execPath, ['-e', CLIENT], { env: { ...process.env, ...env, PORT: String(port) }, stdio: ['pipe', 'pipe', 'inherit'] });
     try {
       const lines = createInterface({ input: client.stdout! })[Symbol.asyncIterator]();
       expect((await lines.next()).value).toBe('connected');
@@ -399,12 +435,12 @@ describe('a client that goes before its answer', () => {
 
 describe('what a call holds', () => {
   it('counts what decoding its message builds, from before it is decoded until its stream closes', async () => {
-    await withServer({ maxHeldBytes: 1_500 }, async (session) => {
+    await withServer({ maxHeldBytes: 1_600 }, async (session) => {
       const held = raw(session, [frameMessage(utf8('heavy hold'))]);
       await untilHeld();
       // Released however this ends, so that a failure does not wait out the close grace.
       setTimeout(() => release.forEach((r) => r()), 5_000).unref();
-      // 'heavy hold' holds 10 + 1,000 bytes while its handler runs: another 1,005 do not fit.
+      // 'heavy hold' holds 15 + 256 + 1,000 bytes while its handler runs: another 1,266 do not fit, 266 do.
       const refused = await raw(session, [frameMessage(utf8('heavy'))]);
       expect(statusOf(refused)).toBe(GrpcStatus.RESOURCE_EXHAUSTED);
       expect(messageOf(refused)).toMatch(/holds too many request bytes/);

@@ -23,6 +23,9 @@ function varint(n: number): number[] {
   out.push(n);
   return out;
 }
+/** At most `maxElements` objects, and fields without bound. */
+const elements = (maxElements: number) => ({ maxElements, maxFields: Number.MAX_SAFE_INTEGER });
+
 const field = (n: number, body: Uint8Array) => Buffer.concat([Buffer.from([...varint((n << 3) | 2), ...varint(body.length)]), body]);
 
 describe('measureMessage', () => {
@@ -36,17 +39,25 @@ describe('measureMessage', () => {
     };
     // CheckRequest, AttributeContext, source Peer, Address, SocketAddress, Request, HttpRequest,
     // 3 headers, HeaderMap, 2 HeaderValues, 1 context extension.
-    expect(measureMessage(encode(request), checkRequestShape, 1_000)).toEqual({ ok: true, elements: 14 });
+    expect(measureMessage(encode(request), checkRequestShape, elements(1_000))).toMatchObject({ ok: true, elements: 14 });
   });
 
   it('stops at the bound: 2,000,000 empty headers in 4 MiB are refused at once, not decoded to 640 MB', () => {
     const headers = Buffer.alloc(4_000_000);
     for (let i = 0; i < headers.length; i += 2) headers[i] = 0x0a;
     const request = field(1, field(4, field(2, field(13, headers))));
-    expect(measureMessage(request, checkRequestShape, 16_384)).toEqual({ ok: false, reason: 'too-many-elements' });
+    expect(measureMessage(request, checkRequestShape, elements(16_384))).toEqual({ ok: false, reason: 'too-many-elements' });
     // 16,379 headers and the five messages around them are within it.
     const fewer = field(1, field(4, field(2, field(13, headers.subarray(0, 2 * 16_379)))));
-    expect(measureMessage(fewer, checkRequestShape, 16_384)).toEqual({ ok: true, elements: 16_384 });
+    expect(measureMessage(fewer, checkRequestShape, elements(16_384))).toMatchObject({ ok: true, elements: 16_384 });
+  });
+
+  it('stops at the bound on fields read, which build nothing but cost a step each: raw_body written 2,000,000 times', () => {
+    const rawBodies = Buffer.alloc(4_000_000);
+    for (let i = 0; i < rawBodies.length; i += 2) rawBodies[i] = (12 << 3) | 2;
+    const request = field(1, field(4, field(2, rawBodies)));
+    expect(measureMessage(request, checkRequestShape, { maxElements: 16_384, maxFields: 65_536 })).toEqual({ ok: false, reason: 'too-many-fields' });
+    expect(measureMessage(request.subarray(0, 100), checkRequestShape, { maxElements: 16_384, maxFields: 65_536 })).toEqual({ ok: false, reason: 'malformed' });
   });
 
   it('reads a known field by its declared type, whatever its wire type says, as the decoder does', () => {
@@ -55,19 +66,19 @@ describe('measureMessage', () => {
     const http = Buffer.from([(13 << 3) | 0, headerMap.length, ...headerMap]);
     const request = field(1, field(4, field(2, http)));
     expect((decode(request) as any).attributes.request.http.header_map.headers).toHaveLength(3);
-    expect(measureMessage(request, checkRequestShape, 1_000)).toEqual({ ok: true, elements: 8 });
+    expect(measureMessage(request, checkRequestShape, elements(1_000))).toMatchObject({ ok: true, elements: 8 });
   });
 
   it('calls malformed what the decoder refuses: a length past the end, nesting past 100', () => {
     const cut = field(1, field(4, Buffer.from([0x12, 0x05, 0x0a])));
     expect(() => decode(cut)).toThrow();
-    expect(measureMessage(cut, checkRequestShape, 1_000)).toEqual({ ok: false, reason: 'malformed' });
+    expect(measureMessage(cut, checkRequestShape, elements(1_000))).toEqual({ ok: false, reason: 'malformed' });
     // google.protobuf.Value.listValue (6) → ListValue.values (1) → Value …, 120 deep in metadata.
     let value = Buffer.alloc(0);
     for (let i = 0; i < 60; i++) value = field(6, field(1, value));
     const deep = field(1, field(11, field(1, Buffer.concat([field(1, Buffer.from('m')), field(2, field(1, Buffer.concat([field(1, Buffer.from('k')), field(2, value)])))]))));
     expect(() => decode(deep)).toThrow(/depth/);
-    expect(measureMessage(deep, checkRequestShape, 1_000_000)).toEqual({ ok: false, reason: 'malformed' });
+    expect(measureMessage(deep, checkRequestShape, elements(1_000_000))).toEqual({ ok: false, reason: 'malformed' });
   });
 
   it('agrees with the decoder on arbitrary wire bytes: never fewer objects than it builds, malformed only where it throws', () => {
@@ -89,7 +100,7 @@ describe('measureMessage', () => {
         let bytes = Buffer.from(body);
         const path = [1, 4, 2, 13].slice(0, depth);
         for (const n of path.reverse()) bytes = field(n, bytes);
-        const cost = measureMessage(bytes, checkRequestShape, 1_000_000);
+        const cost = measureMessage(bytes, checkRequestShape, elements(1_000_000));
         let decoded: Record<string, unknown> | undefined;
         let threw = false;
         try {
