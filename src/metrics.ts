@@ -33,6 +33,11 @@ export const receiptStoreDuration = new Histogram({
   registers: [registry],
 });
 export const receiptStoreFailuresTotal = new Counter({ name: 'chio_receipt_store_failures_total', help: 'Receipts not stored by their deadline (answered deny 503)', registers: [registry] });
+export const checksUnansweredTotal = new Counter({
+  name: 'chio_checks_unanswered_total',
+  help: 'Checks whose client went away before their answer (a receipt stored for one is corrected)',
+  registers: [registry],
+});
 
 export const receiptsIntegratedTotal = new Counter({ name: 'chio_receipts_integrated_total', help: 'Receipts integrated as leaves', registers: [registry] });
 export const receiptsQuarantinedTotal = new Counter({

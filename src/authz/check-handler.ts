@@ -15,7 +15,7 @@
  */
 import type { Logger } from 'pino';
 import type { Receipt, ReceiptDraft } from '../receipt/receipt.js';
-import { checkDuration, decisionsTotal, receiptsStoredTotal, receiptStoreDuration, receiptStoreFailuresTotal } from '../metrics.js';
+import { checkDuration, checksUnansweredTotal, decisionsTotal, receiptsStoredTotal, receiptStoreDuration, receiptStoreFailuresTotal } from '../metrics.js';
 import { toCheckResponse, toUnstoredResponse } from './response.js';
 import { toReceiptDraft, type Decision } from '../decision/decision.js';
 import type { ReceiptTicket } from '../chain/publisher.js';
@@ -100,6 +100,10 @@ export class CheckHandler {
       const storable = !clientBound || deadline - this.now() >= MIN_CLIENT_STORE_MS;
       const receipt = storable ? await this.store(toReceiptDraft(decision, new Date(this.now()).toISOString()), deadline, traceparent, client) : undefined;
       const response = receipt ? toCheckResponse(decision, receipt) : toUnstoredResponse(decision);
+      if (client?.gone()) {
+        checksUnansweredTotal.inc();
+        return response;
+      }
       const answered = receipt ? (decision.shadow ? 'allow' : decision.verdict) : 'deny';
       const guard = receipt ? (decision.verdict === 'deny' ? decision.guard : '') : 'ReceiptLedger';
       decisionsTotal.inc({ verdict: answered, guard, shadow: String(decision.shadow) });
@@ -134,10 +138,13 @@ export class CheckHandler {
     try {
       const ticket = this.opts.publisher.store(draft, deadline);
       const receipt = await this.storedBy(ticket, deadline, client);
-      if (receipt && client?.gone()) {
-        // Stored, but its answer would reach no one: corrected, as for an answer of 503.
-        ticket.undelivered();
-        this.opts.log.warn({ receipt_id: receipt.id, traceparent }, 'client gone before its answer; the receipt is corrected');
+      if (client?.gone()) {
+        // Its answer would reach no one: no failure of the store. A receipt stored all the
+        // same is corrected, as one answered 503.
+        if (receipt) {
+          ticket.undelivered();
+          this.opts.log.warn({ receipt_id: receipt.id, traceparent }, 'client gone before its answer; the receipt is corrected');
+        }
         return undefined;
       }
       if (receipt) {

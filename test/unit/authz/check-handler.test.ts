@@ -2,12 +2,16 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MAX_ANSWER_MARGIN_MS, MIN_CLIENT_STORE_MS, CheckHandler, answerMarginMs, type ClientLink, type Decider, type ReceiptStore } from '../../../src/authz/check-handler.js';
 import type { ReceiptTicket } from '../../../src/chain/publisher.js';
+import type { Counter } from 'prom-client';
+import { checksUnansweredTotal, decisionsTotal, receiptStoreFailuresTotal } from '../../../src/metrics.js';
 import type { CheckResponse } from '../../../src/authz/wire.js';
 import { allowed, denied, toReceiptDraft, type Decision, type DecisionFacts } from '../../../src/decision/decision.js';
 import { GENESIS_PREV, type Receipt, type ReceiptDraft } from '../../../src/receipt/receipt.js';
 import { kernelOf, signReceipt } from '../receipt/helpers.js';
 
 const KERNEL = kernelOf(5);
+/** A counter's total over all its series. */
+const count = async (counter: Counter) => (await counter.get()).values.reduce((n, v) => n + v.value, 0);
 const TIMEOUT_MS = 150;
 const FACTS: DecisionFacts = {
   shadow: false,
@@ -174,6 +178,19 @@ describe('CheckHandler.check', () => {
       const answer = await pending;
       expect(store.calls[0]!.state).toBe('undelivered');
       expect(answer.denied_response?.status.code).toBe(503);
+    });
+
+    it('counts the Check as unanswered, not as a decision nor a store failure', async () => {
+      const before = { unanswered: await count(checksUnansweredTotal), decisions: await count(decisionsTotal), failures: await count(receiptStoreFailuresTotal) };
+      const store = heldStore();
+      const client = clientLink();
+      const pending = handlerOf(decider(ALLOW), store).check({}, undefined, client);
+      await flush();
+      client.go();
+      await pending;
+      expect(await count(checksUnansweredTotal)).toBe(before.unanswered + 1);
+      expect(await count(decisionsTotal)).toBe(before.decisions);
+      expect(await count(receiptStoreFailuresTotal)).toBe(before.failures);
     });
 
     it('leaves a receipt alone when the client stays', async () => {
