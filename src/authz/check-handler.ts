@@ -97,7 +97,8 @@ export class CheckHandler {
       const decision = await this.opts.pipeline.decide(req, started + Math.floor((budget * 2) / 3));
       const { traceparent } = decision.request;
       const clientBound = budget < this.opts.receiptTimeoutMs;
-      const storable = !clientBound || deadline - this.now() >= MIN_CLIENT_STORE_MS;
+      // A client gone while it was decided is told nothing: its receipt is not even signed.
+      const storable = (!clientBound || deadline - this.now() >= MIN_CLIENT_STORE_MS) && !client?.gone();
       const receipt = storable ? await this.store(toReceiptDraft(decision, new Date(this.now()).toISOString()), deadline, traceparent, client) : undefined;
       const response = receipt ? toCheckResponse(decision, receipt) : toUnstoredResponse(decision);
       if (client?.gone()) {

@@ -25,11 +25,12 @@
  *     answered DEADLINE_EXCEEDED and reset: a slow client holds no stream and no buffer long;
  *   - a message larger than `maxRequestBytes` is refused from its length prefix alone;
  *   - the calls open may hold `maxHeldBytes` in all, past which a call is RESOURCE_EXHAUSTED:
- *     a call holds the bytes it has sent, CHUNK_BYTES more for each DATA frame they came in
- *     (a buffer object each: a message sent a byte a frame costs about 140 times its size),
- *     and what its method says decoding it builds (`UnaryMethod.weigh`), until its stream
- *     closes, since the decoded request lives until it is answered. What a prefix announces is
- *     not held: 16 prefixes announcing 4 MiB each, 80 bytes, held the whole budget for 10 s;
+ *     a call holds the buffer its message fills (grown as bytes come, at most twice what has
+ *     come, never more than the message) and what its method says decoding it builds
+ *     (`UnaryMethod.weigh`), until its stream closes, since the decoded request lives until it
+ *     is answered. What a prefix announces is not held (16 prefixes announcing 4 MiB each,
+ *     80 bytes, held the whole budget for 10 s), nor a buffer object per DATA frame (a
+ *     message sent a byte a frame cost about 140 times its size);
  *   - a call still open `callTimeoutMs` after its headers (a client that does not read its
  *     answer) is reset, and `close()` destroys what is left `closeGraceMs` after it began;
  *   - a connection with no call open for `idleTimeoutMs` is told to go away (GOAWAY, so that a
@@ -116,8 +117,6 @@ export interface UnaryServer {
 
 /** Bytes the calls open may hold in all (messages and what decoding them builds): 16 of the largest CheckRequests. */
 export const DEFAULT_MAX_HELD_BYTES = 64 * 1024 * 1024;
-/** What a DATA frame's buffer object costs besides its bytes, counted against maxHeldBytes. */
-export const CHUNK_BYTES = 256;
 /** A call's life from its headers to its last byte out: far above any Check's deadline. */
 export const DEFAULT_CALL_TIMEOUT_MS = 60_000;
 export const DEFAULT_CLOSE_GRACE_MS = 30_000;
@@ -328,45 +327,70 @@ function serveStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, op
     deadline: timeoutMs === undefined || timeoutMs === 0 ? undefined : Math.round(Date.now() - loop.waitedMs()) + timeoutMs,
     gone: () => (stream.closed || stream.destroyed) && !stream.headersSent,
     onGone: (listener) => {
-      stream.once('close', () => {
+      // Already gone: 'close' will not come again.
+      if (stream.closed || stream.destroyed) {
         if (!stream.headersSent) listener();
-      });
+      } else
+        stream.once('close', () => {
+          if (!stream.headersSent) listener();
+        });
     },
   };
   const call = reading.start(stream);
   const encoding = headers['grpc-encoding'];
-  /** What has come of the message, its prefix first. */
-  const chunks: Buffer[] = [];
+  /** The prefix while it comes in pieces. */
+  let head: Buffer | undefined;
+  /** The message: the frame it came in whole, or a buffer grown as it fills. */
+  let body: Buffer | undefined;
+  let filled = 0;
   let expected = -1;
   let received = 0;
   stream.on('data', (chunk: Buffer) => {
-    // A call holds what it has sent, and a buffer object per frame: a prefix that announces
-    // 4 MiB and sends nothing more holds nothing, and a byte a frame holds what it costs.
-    const refused = reading.hold(call, chunk.length + CHUNK_BYTES);
-    if (refused) return reading.refuse(stream, GrpcStatus.RESOURCE_EXHAUSTED, refused);
     received += chunk.length;
-    chunks.push(chunk);
     if (expected < 0) {
-      if (received < PREFIX_BYTES) return;
-      const first = chunks.length === 1 ? chunk : Buffer.concat(chunks.splice(0));
-      if (chunks.length === 0) chunks.push(first);
-      if (first[0] !== 0) {
+      head = head ? Buffer.concat([head, chunk]) : chunk;
+      if (head.length < PREFIX_BYTES) return;
+      if (head[0] !== 0) {
         if (encoding === undefined || encoding === 'identity') return reading.refuse(stream, GrpcStatus.INTERNAL, 'compressed flag set on a message without grpc-encoding');
         return reading.refuse(stream, GrpcStatus.UNIMPLEMENTED, `grpc-encoding ${String(encoding)} is not accepted`, { 'grpc-accept-encoding': 'identity' });
       }
-      expected = first.readUInt32BE(1);
+      expected = head.readUInt32BE(1);
       const tooLarge = reading.announce(call, expected);
       if (tooLarge) return reading.refuse(stream, GrpcStatus.RESOURCE_EXHAUSTED, tooLarge);
+      chunk = head.subarray(PREFIX_BYTES);
+      head = undefined;
+      // The usual case (Envoy sends prefix and message in one frame): kept as it came, no copy.
+      if (chunk.length === expected) {
+        const refused = reading.hold(call, expected);
+        if (refused) return reading.refuse(stream, GrpcStatus.RESOURCE_EXHAUSTED, refused);
+        body = chunk;
+        filled = expected;
+        return;
+      }
     }
     if (received > PREFIX_BYTES + expected) return reading.refuse(stream, GrpcStatus.INTERNAL, 'more than one request message in a unary call');
+    if (chunk.length === 0) return;
+    // Grown as it fills, at most doubling, never past its length: a prefix that announces 4 MiB
+    // and sends little holds little, and frames of a byte each hold their bytes, not a buffer
+    // object each (which cost a message sent so about 140 times its size).
+    const room = body?.length ?? 0;
+    if (filled + chunk.length > room) {
+      const size = Math.min(expected, Math.max(2 * room, filled + chunk.length, 4096));
+      const refused = reading.hold(call, size - room);
+      if (refused) return reading.refuse(stream, GrpcStatus.RESOURCE_EXHAUSTED, refused);
+      const grown = Buffer.allocUnsafe(size);
+      body?.copy(grown, 0, 0, filled);
+      body = grown;
+    }
+    chunk.copy(body!, filled);
+    filled += chunk.length;
   });
   stream.once('end', () => {
     call.reading = false;
     if (expected < 0) return answerStatus(stream, GrpcStatus.INTERNAL, 'no request message in a unary call');
-    if (received < PREFIX_BYTES + expected) return answerStatus(stream, GrpcStatus.INTERNAL, 'the request message was cut short');
-    // The usual case (Envoy sends prefix and message in one frame) is kept as it came, no copy.
-    const bytes = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).subarray(PREFIX_BYTES);
-    chunks.length = 0;
+    if (filled < expected) return answerStatus(stream, GrpcStatus.INTERNAL, 'the request message was cut short');
+    const bytes = body!.subarray(0, filled);
+    body = undefined;
     let request: unknown;
     try {
       const refused = reading.hold(call, method.weigh?.(bytes) ?? 0);

@@ -11,13 +11,23 @@
  * to when it came. Bytes that came during a stall are not all read at its end: a connection
  * opened during it is accepted in one turn of the loop and read in a later one, after the
  * backlog the stall left (a later tick, on time or a little late, would tell nothing of the
- * stall before it). So for as long again as the largest recent stall lasted, bytes read may
- * have waited since it began. Checks read then lose that time, and are a deny 503 if too
- * little is left: fail-closed, for about as long as the stall was.
+ * stall before it). So for as long again as each recent stall lasted (at most a second),
+ * bytes read may have waited since it began. Checks read then lose that time, and are a deny
+ * 503 if too little is left: fail-closed, for about as long as the stall was, at most 1 s.
  */
 
 /** How often the loop is seen; also the slack below which no wait is counted. */
 export const LOOP_TICK_MS = 10;
+
+/**
+ * Longest a stall's after-window lasts: what it left queued is read within some turns of the
+ * loop, not for as long as it lasted. Without a bound, a 3 s pause (SIGSTOP, a VM migration)
+ * would be 3 s more of deny 503 for every Check.
+ */
+export const MAX_STALL_WINDOW_MS = 1_000;
+
+/** Recent stalls kept: a smaller one inside a larger one's window is not forgotten. */
+const STALLS_KEPT = 8;
 
 export interface LoopClock {
   /** Ms the bytes being handled now may have waited for the loop (0 when it ran lately). */
@@ -25,18 +35,22 @@ export interface LoopClock {
   stop(): void;
 }
 
+interface Stall {
+  from: number;
+  to: number;
+}
+
 export function startLoopClock(tickMs = LOOP_TICK_MS): LoopClock {
   let seen = performance.now();
-  /** The largest stall whose after-window is still open: [from, to]. */
-  let stallFrom = 0;
-  let stallTo = 0;
-  const windowOpen = (now: number) => now - stallTo <= stallTo - stallFrom;
+  /** The last STALLS_KEPT stalls, oldest overwritten first. */
+  const stalls: Stall[] = [];
+  let next = 0;
   const tick = setInterval(() => {
     const now = performance.now();
     const due = seen + tickMs;
-    if (now - due > tickMs && (!windowOpen(now) || now - due >= stallTo - stallFrom)) {
-      stallFrom = due;
-      stallTo = now;
+    if (now - due > tickMs) {
+      stalls[next] = { from: due, to: now };
+      next = (next + 1) % STALLS_KEPT;
     }
     seen = now;
   }, tickMs);
@@ -44,7 +58,12 @@ export function startLoopClock(tickMs = LOOP_TICK_MS): LoopClock {
   return {
     waitedMs: () => {
       const now = performance.now();
-      return Math.max(0, now - seen - tickMs, windowOpen(now) ? now - stallFrom : 0);
+      let waited = now - seen - tickMs;
+      for (const { from, to } of stalls) {
+        // Within its after-window, bytes read may have come when the stall began.
+        if (now - to <= Math.min(to - from, MAX_STALL_WINDOW_MS)) waited = Math.max(waited, now - from);
+      }
+      return Math.max(0, waited);
     },
     stop: () => clearInterval(tick),
   };

@@ -97,6 +97,16 @@ class Walk {
     return this.r.uint32();
   }
 
+  /** Past an unknown field, as `r.skipType` steps, but counting the fields inside a group. */
+  private skip(wireType: number, depth: number): void {
+    if (wireType !== 3) {
+      this.r.skipType(wireType, depth);
+      return;
+    }
+    if (depth > protobuf.Reader.recursionLimit) throw new Error('maximum nesting depth exceeded');
+    for (let inner = this.tag() & 7; inner !== 4; inner = this.tag() & 7) this.skip(inner, depth + 1);
+  }
+
   /** Past one value, as `r[method]()` would read it. */
   private read(method: ReaderMethod): void {
     const r = this.r;
@@ -124,7 +134,7 @@ class Walk {
     while (r.pos < end) {
       const tag = this.tag();
       const field = shape.fields.get(tag >>> 3);
-      if (field === undefined) r.skipType(tag & 7, depth);
+      if (field === undefined) this.skip(tag & 7, depth);
       else if (field.kind === 'message') this.message(field.shape, r.uint32(), depth + 1);
       else if (field.kind === 'map') this.mapEntry(field, end, depth);
       else this.scalar(field, tag, end);
@@ -152,7 +162,7 @@ class Walk {
           else this.message(field.value, r.uint32(), depth + 1);
           break;
         default:
-          r.skipType(tag & 7, depth);
+          this.skip(tag & 7, depth);
       }
     }
     if (r.pos !== end) throw new RangeError('index out of range');

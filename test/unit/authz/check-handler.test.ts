@@ -180,6 +180,15 @@ describe('CheckHandler.check', () => {
       expect(answer.denied_response?.status.code).toBe(503);
     });
 
+    it('signs nothing for a client gone while it was decided', async () => {
+      const store = heldStore();
+      const client = clientLink();
+      client.go();
+      const answer = await handlerOf(decider(ALLOW), store).check({}, undefined, client);
+      expect(store.calls).toEqual([]);
+      expect(answer.denied_response?.status.code).toBe(503);
+    });
+
     it('counts the Check as unanswered, not as a decision nor a store failure', async () => {
       const before = { unanswered: await count(checksUnansweredTotal), decisions: await count(decisionsTotal), failures: await count(receiptStoreFailuresTotal) };
       const store = heldStore();

@@ -313,7 +313,7 @@ describe('unary gRPC over node:http2', () => {
 describe('the bytes of requests still arriving', () => {
   it('are what has come, not what a prefix announces: a client that only announces holds nothing', async () => {
     await withServer({ maxHeldBytes: 1_500 }, async (session) => {
-      // Three prefixes announcing 1,000 bytes each: 3,000 announced, 15 bytes sent (and 256 a frame).
+      // Three prefixes announcing 1,000 bytes each: 3,000 announced, 15 bytes sent.
       const announcers = Array.from({ length: 3 }, () => {
         const prefix = Buffer.alloc(5);
         prefix.writeUInt32BE(1_000, 1);
@@ -328,8 +328,18 @@ describe('the bytes of requests still arriving', () => {
     });
   });
 
+  it('are the bytes of a message sent a byte a frame, not a buffer object each', async () => {
+    await withServer({ maxHeldBytes: 1_000 }, async (session) => {
+      const frame = frameMessage(utf8('f'.repeat(300)));
+      const a = await raw(session, Array.from(frame, (byte) => Uint8Array.of(byte)), { paced: true });
+      expect(statusOf(a)).toBe(0);
+      expect(a.data.subarray(5).toString()).toBe(`echo ${'f'.repeat(300)}`);
+    });
+  });
+
   it('are bounded in all: a message past the budget is refused as it comes, and taken again once room is made', async () => {
-    await withServer({ maxHeldBytes: 2_000 }, async (session) => {
+    // The first holds a buffer of its 1,000 bytes once 900 have come; another 1,000 do not fit.
+    await withServer({ maxHeldBytes: 1_900 }, async (session) => {
       const big = frameMessage(utf8('b'.repeat(1_000)));
       const first = session.request({ ':method': 'POST', ':path': ECHO, 'content-type': 'application/grpc' });
       const firstDone = new Promise<void>((resolve) => first.on('close', () => resolve()));
@@ -440,7 +450,7 @@ describe('what a call holds', () => {
       await untilHeld();
       // Released however this ends, so that a failure does not wait out the close grace.
       setTimeout(() => release.forEach((r) => r()), 5_000).unref();
-      // 'heavy hold' holds 15 + 256 + 1,000 bytes while its handler runs: another 1,266 do not fit, 266 do.
+      // 'heavy hold' holds 10 + 1,000 bytes while its handler runs: another 1,005 do not fit, 5 do.
       const refused = await raw(session, [frameMessage(utf8('heavy'))]);
       expect(statusOf(refused)).toBe(GrpcStatus.RESOURCE_EXHAUSTED);
       expect(messageOf(refused)).toMatch(/holds too many request bytes/);

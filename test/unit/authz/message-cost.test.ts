@@ -60,6 +60,18 @@ describe('measureMessage', () => {
     expect(measureMessage(request.subarray(0, 100), checkRequestShape, { maxElements: 16_384, maxFields: 65_536 })).toEqual({ ok: false, reason: 'malformed' });
   });
 
+  it('counts the fields inside an unknown group too, as the decoder steps through each', () => {
+    const inner = Buffer.alloc(200_000);
+    for (let i = 0; i < inner.length; i += 2) inner[i] = 0x08;
+    // Field 15 as a group: start (wire type 3), 100,000 varint fields, end (wire type 4).
+    const group = Buffer.concat([Buffer.from([(15 << 3) | 3]), inner, Buffer.from([(15 << 3) | 4])]);
+    expect(() => decode(group)).not.toThrow();
+    expect(measureMessage(group, checkRequestShape, { maxElements: 16_384, maxFields: 65_536 })).toEqual({ ok: false, reason: 'too-many-fields' });
+    // A group of 500 fields: its start, the 500 and its end are counted.
+    const small = Buffer.concat([group.subarray(0, 1_001), Buffer.from([(15 << 3) | 4])]);
+    expect(measureMessage(small, checkRequestShape, { maxElements: 16_384, maxFields: 65_536 })).toMatchObject({ ok: true, fields: 502 });
+  });
+
   it('reads a known field by its declared type, whatever its wire type says, as the decoder does', () => {
     // header_map (13) sent with wire type 0: the decoder still reads a length and a HeaderMap.
     const headerMap = Buffer.from([0x0a, 0x00, 0x0a, 0x00, 0x0a, 0x00]);
