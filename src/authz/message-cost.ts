@@ -98,13 +98,27 @@ class Walk {
   }
 
   /** Past an unknown field, as `r.skipType` steps, but counting the fields inside a group. */
-  private skip(wireType: number, depth: number): void {
+  private pastUnknown(wireType: number, depth: number): void {
     if (wireType !== 3) {
       this.r.skipType(wireType, depth);
       return;
     }
     if (depth > protobuf.Reader.recursionLimit) throw new Error('maximum nesting depth exceeded');
-    for (let inner = this.tag() & 7; inner !== 4; inner = this.tag() & 7) this.skip(inner, depth + 1);
+    for (let inner = this.tag() & 7; inner !== 4; inner = this.tag() & 7) this.pastUnknown(inner, depth + 1);
+  }
+
+  /** Narrow the reader to its next `length` bytes, as the decoder does; returns where they end. */
+  private narrow(length: number): number {
+    const end = this.r.pos + length;
+    if (end > this.r.len) throw new RangeError('index out of range');
+    this.r.len = end;
+    return end;
+  }
+
+  /** Leave a narrowed region, which must have been read to its `end`, for the enclosing one's. */
+  private widen(end: number, outerEnd: number): void {
+    if (this.r.pos !== end) throw new RangeError('index out of range');
+    this.r.len = outerEnd;
   }
 
   /** Past one value, as `r[method]()` would read it. */
@@ -123,34 +137,24 @@ class Walk {
     const r = this.r;
     if (depth > protobuf.Reader.recursionLimit) throw new Error('maximum nesting depth exceeded');
     this.count();
-    let end: number;
-    const outerLen = r.len;
-    if (length === undefined) end = r.len;
-    else {
-      end = r.pos + length;
-      if (end > r.len) throw new RangeError('index out of range');
-      r.len = end;
-    }
+    const outerEnd = r.len;
+    const end = length === undefined ? r.len : this.narrow(length);
     while (r.pos < end) {
       const tag = this.tag();
       const field = shape.fields.get(tag >>> 3);
-      if (field === undefined) this.skip(tag & 7, depth);
+      if (field === undefined) this.pastUnknown(tag & 7, depth);
       else if (field.kind === 'message') this.message(field.shape, r.uint32(), depth + 1);
-      else if (field.kind === 'map') this.mapEntry(field, end, depth);
-      else this.scalar(field, tag, end);
+      else if (field.kind === 'map') this.mapEntry(field, depth);
+      else this.scalar(field, tag);
     }
-    if (length !== undefined) {
-      if (r.pos !== end) throw new RangeError('index out of range');
-      r.len = outerLen;
-    }
+    if (length !== undefined) this.widen(end, outerEnd);
   }
 
-  private mapEntry(field: Extract<FieldShape, { kind: 'map' }>, outerEnd: number, depth: number): void {
+  private mapEntry(field: Extract<FieldShape, { kind: 'map' }>, depth: number): void {
     const r = this.r;
     this.count();
-    const end = r.uint32() + r.pos;
-    if (end > r.len) throw new RangeError('index out of range');
-    r.len = end;
+    const outerEnd = r.len;
+    const end = this.narrow(r.uint32());
     while (r.pos < end) {
       const tag = this.tag();
       switch (tag >>> 3) {
@@ -162,29 +166,26 @@ class Walk {
           else this.message(field.value, r.uint32(), depth + 1);
           break;
         default:
-          this.skip(tag & 7, depth);
+          this.pastUnknown(tag & 7, depth);
       }
     }
-    if (r.pos !== end) throw new RangeError('index out of range');
-    r.len = outerEnd;
+    this.widen(end, outerEnd);
   }
 
-  private scalar(field: Extract<FieldShape, { kind: 'scalar' }>, tag: number, outerEnd: number): void {
+  private scalar(field: Extract<FieldShape, { kind: 'scalar' }>, tag: number): void {
     const r = this.r;
     if (!field.repeated) {
       this.read(field.read);
       return;
     }
     if (field.packable && (tag & 7) === 2) {
-      const end = r.uint32() + r.pos;
-      if (end > r.len) throw new RangeError('index out of range');
-      r.len = end;
+      const outerEnd = r.len;
+      const end = this.narrow(r.uint32());
       while (r.pos < end) {
         this.read(field.read);
         this.count();
       }
-      if (r.pos !== end) throw new RangeError('index out of range');
-      r.len = outerEnd;
+      this.widen(end, outerEnd);
       return;
     }
     this.read(field.read);
