@@ -25,12 +25,9 @@
  *     answered DEADLINE_EXCEEDED and reset: a slow client holds no stream and no buffer long;
  *   - a message larger than `maxRequestBytes` is refused from its length prefix alone;
  *   - the calls open may hold `maxHeldBytes` in all, past which a call is RESOURCE_EXHAUSTED:
- *     a call holds the buffer its message fills (grown as bytes come, at most twice what has
- *     come, never more than the message) and what its method says decoding it builds
- *     (`UnaryMethod.weigh`), until its stream closes, since the decoded request lives until it
- *     is answered. What a prefix announces is not held (16 prefixes announcing 4 MiB each,
- *     80 bytes, held the whole budget for 10 s), nor a buffer object per DATA frame (a
- *     message sent a byte a frame cost about 140 times its size);
+ *     a call holds the buffer its message fills (./grpc-message.ts says how it grows) and what
+ *     its method says decoding it builds (`UnaryMethod.weigh`), until its stream closes, since
+ *     the decoded request lives until it is answered;
  *   - a call still open `callTimeoutMs` after its headers (a client that does not read its
  *     answer) is reset, and `close()` destroys what is left `closeGraceMs` after it began;
  *   - a connection with no call open for `idleTimeoutMs` is told to go away (GOAWAY, so that a
@@ -50,7 +47,8 @@ import * as http2 from 'node:http2';
 import type { Http2Session, IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { startLoopClock, type LoopClock } from './loop-clock.js';
-import { GrpcCallError, GrpcStatus, MAX_STATUS_MESSAGE_CHARS, PREFIX_BYTES, encodeGrpcMessage, frameMessage, parseGrpcTimeout } from './grpc-protocol.js';
+import { GrpcCallError, GrpcStatus, MAX_STATUS_MESSAGE_CHARS, encodeGrpcMessage, frameMessage, parseGrpcTimeout } from './grpc-protocol.js';
+import { readRequestMessage, type Call, type Reading, type Refuse } from './grpc-message.js';
 
 /** How long a request's message may take to arrive after its headers, unless told otherwise; Envoy sends both at once. */
 export const DEFAULT_READ_TIMEOUT_MS = 10_000;
@@ -148,13 +146,9 @@ interface Connection {
   idleSince: number;
 }
 
-/** One call from its headers until its stream closes. */
-interface Call {
-  since: number;
-  /** Its message is still arriving. */
-  reading: boolean;
-  /** Bytes it holds against maxHeldBytes until its stream closes: its message, then what decoding it builds. */
-  held: number;
+/** The server's calls as a stream's serving sees them: one begun per stream, and how its message is read. */
+interface Calls extends Reading {
+  start(stream: ServerHttp2Stream): Call;
 }
 
 export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
@@ -194,7 +188,7 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
     // Nothing more is read: the rest of an oversized, broken or late message would only cost memory.
     stream.close(NGHTTP2_NO_ERROR);
   };
-  const reading: Reading = {
+  const reading: Calls = {
     start(stream) {
       const call: Call = { since: performance.now(), reading: true, held: 0 };
       calls.set(stream, call);
@@ -287,19 +281,7 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
   };
 }
 
-type Refuse = (stream: ServerHttp2Stream, code: number, details: string, headers?: http2.OutgoingHttpHeaders) => void;
-
-/** What a stream's reading needs of its server: the calls open and the bytes they hold. */
-interface Reading {
-  start(stream: ServerHttp2Stream): Call;
-  /** Undefined when a message of `bytes` may be read at all, else why not. */
-  announce(call: Call, bytes: number): string | undefined;
-  /** Undefined when the call may hold `bytes` more until its stream closes, else why not. */
-  hold(call: Call, bytes: number): string | undefined;
-  refuse: Refuse;
-}
-
-function serveStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, opts: UnaryServerOptions, reading: Reading, loop: LoopClock): void {
+function serveStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, opts: UnaryServerOptions, reading: Calls, loop: LoopClock): void {
   stream.on('error', () => undefined);
   if (headers[':method'] !== 'POST' || !GRPC_CONTENT_TYPE.test(String(headers['content-type'] ?? ''))) {
     // Not gRPC: HTTP's own answer, as grpc-js gives it; whatever else the client sends is not read.
@@ -337,60 +319,7 @@ function serveStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, op
     },
   };
   const call = reading.start(stream);
-  const encoding = headers['grpc-encoding'];
-  /** The prefix while it comes in pieces. */
-  let head: Buffer | undefined;
-  /** The message: the frame it came in whole, or a buffer grown as it fills. */
-  let body: Buffer | undefined;
-  let filled = 0;
-  let expected = -1;
-  let received = 0;
-  stream.on('data', (chunk: Buffer) => {
-    received += chunk.length;
-    if (expected < 0) {
-      head = head ? Buffer.concat([head, chunk]) : chunk;
-      if (head.length < PREFIX_BYTES) return;
-      if (head[0] !== 0) {
-        if (encoding === undefined || encoding === 'identity') return reading.refuse(stream, GrpcStatus.INTERNAL, 'compressed flag set on a message without grpc-encoding');
-        return reading.refuse(stream, GrpcStatus.UNIMPLEMENTED, `grpc-encoding ${String(encoding)} is not accepted`, { 'grpc-accept-encoding': 'identity' });
-      }
-      expected = head.readUInt32BE(1);
-      const tooLarge = reading.announce(call, expected);
-      if (tooLarge) return reading.refuse(stream, GrpcStatus.RESOURCE_EXHAUSTED, tooLarge);
-      chunk = head.subarray(PREFIX_BYTES);
-      head = undefined;
-      // The usual case (Envoy sends prefix and message in one frame): kept as it came, no copy.
-      if (chunk.length === expected) {
-        const refused = reading.hold(call, expected);
-        if (refused) return reading.refuse(stream, GrpcStatus.RESOURCE_EXHAUSTED, refused);
-        body = chunk;
-        filled = expected;
-        return;
-      }
-    }
-    if (received > PREFIX_BYTES + expected) return reading.refuse(stream, GrpcStatus.INTERNAL, 'more than one request message in a unary call');
-    if (chunk.length === 0) return;
-    // Grown as it fills, at most doubling, never past its length: a prefix that announces 4 MiB
-    // and sends little holds little, and frames of a byte each hold their bytes, not a buffer
-    // object each (which cost a message sent so about 140 times its size).
-    const room = body?.length ?? 0;
-    if (filled + chunk.length > room) {
-      const size = Math.min(expected, Math.max(2 * room, filled + chunk.length, 4096));
-      const refused = reading.hold(call, size - room);
-      if (refused) return reading.refuse(stream, GrpcStatus.RESOURCE_EXHAUSTED, refused);
-      const grown = Buffer.allocUnsafe(size);
-      body?.copy(grown, 0, 0, filled);
-      body = grown;
-    }
-    chunk.copy(body!, filled);
-    filled += chunk.length;
-  });
-  stream.once('end', () => {
-    call.reading = false;
-    if (expected < 0) return answerStatus(stream, GrpcStatus.INTERNAL, 'no request message in a unary call');
-    if (filled < expected) return answerStatus(stream, GrpcStatus.INTERNAL, 'the request message was cut short');
-    const bytes = body!.subarray(0, filled);
-    body = undefined;
+  readRequestMessage(stream, headers['grpc-encoding'], call, reading, (bytes) => {
     let request: unknown;
     try {
       const refused = reading.hold(call, method.weigh?.(bytes) ?? 0);
