@@ -32,7 +32,7 @@ export const receiptStoreDuration = new Histogram({
   buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1],
   registers: [registry],
 });
-export const receiptStoreFailuresTotal = new Counter({ name: 'chio_receipt_store_failures_total', help: 'Receipts not stored by their deadline (answered deny 503)', registers: [registry] });
+export const receiptStoreFailuresTotal = new Counter({ name: 'chio_receipt_store_failures_total', help: 'Receipts whose store failed or missed its deadline (their Checks answered deny 503, or unanswered when the client had gone)', registers: [registry] });
 export const checksUnansweredTotal = new Counter({
   name: 'chio_checks_unanswered_total',
   help: 'Checks whose client went away before their answer (a receipt stored for one is corrected)',
