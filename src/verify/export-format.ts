@@ -154,13 +154,20 @@ function toManifest(value: unknown): ExportManifest {
   const bad = (why: string) => new ChioError('MALFORMED', `${MANIFEST_FILE}: ${why}`);
   const v = value as Partial<ExportManifest> | null;
   if (typeof v !== 'object' || v === null || v.schema !== EXPORT_SCHEMA) throw bad(`schema is not ${EXPORT_SCHEMA}`);
+  // A member this verifier does not know could be a constraint it would not check: a manifest
+  // that needs one is a new schema, and this verifier refuses it rather than pass it unread.
+  onlyMembers(v, MANIFEST_MEMBERS, '', bad);
+  if (typeof v.created !== 'string' || rfc3339Nanos(v.created) === undefined) throw bad('created is not an RFC 3339 time');
   if (!Number.isSafeInteger(v.count) || v.count! < 0) throw bad('count is not a number of lines');
   const cp = v.checkpoint;
   if (typeof cp !== 'object' || cp === null || typeof cp.origin !== 'string' || !Number.isSafeInteger(cp.size) || typeof cp.root !== 'string') throw bad('checkpoint is not {origin, size, root}');
+  onlyMembers(cp, ['origin', 'size', 'root'], 'checkpoint.', bad);
   const prev = v.previous;
   if (prev !== undefined && (typeof prev !== 'object' || prev === null || !Number.isSafeInteger(prev.size) || typeof prev.root !== 'string')) throw bad('previous is not {size, root}');
+  if (prev !== undefined) onlyMembers(prev, ['size', 'root'], 'previous.', bad);
   const keys = v.keys;
   if (typeof keys !== 'object' || keys === null || typeof keys.log !== 'string' || typeof keys.export !== 'string' || !Array.isArray(keys.kernels) || !keys.kernels.every((k) => typeof k === 'string')) throw bad('keys is not {log, kernels, export}');
+  onlyMembers(keys, ['log', 'kernels', 'export'], 'keys.', bad);
   const files = v.files;
   if (typeof files !== 'object' || files === null || Array.isArray(files)) throw bad('files is not an object');
   const entries = Object.entries(files);
@@ -175,6 +182,12 @@ function toManifest(value: unknown): ExportManifest {
   if (prev !== undefined && !isRootHash(prev.root)) throw bad('previous.root is not the base64 of a SHA-256 hash');
   checkFilter(v.filter, bad);
   return v as ExportManifest;
+}
+
+const MANIFEST_MEMBERS: ReadonlyArray<keyof ExportManifest> = ['schema', 'created', 'filter', 'count', 'checkpoint', 'previous', 'keys', 'files'];
+
+function onlyMembers(value: object, known: readonly string[], where: string, bad: (why: string) => ChioError): void {
+  for (const key of Object.keys(value)) if (!known.includes(key)) throw bad(`${where}${key} is no member of a ${EXPORT_SCHEMA} manifest`);
 }
 
 /**

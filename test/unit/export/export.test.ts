@@ -217,6 +217,11 @@ describe('chio export / verify-export', () => {
       ['a filter verdict that is none', (m: Record<string, any>) => (m.filter = { verdict: 'maybe' }), /^manifest.json: filter.verdict is neither allow nor deny$/], // eslint-disable-line @typescript-eslint/no-explicit-any
       ['a filter member no filter has', (m: Record<string, any>) => (m.filter = { path: '/x' }), /^manifest.json: filter.path is no member of a filter$/], // eslint-disable-line @typescript-eslint/no-explicit-any
       ['a checkpoint root that is no hash', (m: Record<string, any>) => (m.checkpoint.root = 'not base64!'), /^manifest.json: checkpoint.root is not the base64 of a SHA-256 hash$/], // eslint-disable-line @typescript-eslint/no-explicit-any
+      ['a member no manifest has', (m: Record<string, any>) => (m.retention = 'unlimited'), /^manifest.json: retention is no member of a chio.export.v1 manifest$/], // eslint-disable-line @typescript-eslint/no-explicit-any
+      ['a checkpoint member no checkpoint has', (m: Record<string, any>) => (m.checkpoint.extra = 1), /^manifest.json: checkpoint.extra is no member of a chio.export.v1 manifest$/], // eslint-disable-line @typescript-eslint/no-explicit-any
+      ['a keys member no keys has', (m: Record<string, any>) => (m.keys.witness = 'w'), /^manifest.json: keys.witness is no member of a chio.export.v1 manifest$/], // eslint-disable-line @typescript-eslint/no-explicit-any
+      ['a previous member no previous has', (m: Record<string, any>) => (m.previous.extra = 1), /^manifest.json: previous.extra is no member of a chio.export.v1 manifest$/], // eslint-disable-line @typescript-eslint/no-explicit-any
+      ['a creation time that is no time', (m: Record<string, any>) => (m.created = 'today'), /^manifest.json: created is not an RFC 3339 time$/], // eslint-disable-line @typescript-eslint/no-explicit-any
     ])('refuses a manifest, signed by the export key, with %s', async (_name, edit, message) => {
       const copy = `resigned-${n++}`;
       cpSync(join(dir, 'second'), join(dir, copy), { recursive: true });
