@@ -17,6 +17,7 @@ import type { ChioConfig } from '../config.js';
 import { registry } from '../metrics.js';
 import { startHttpServer } from '../http.js';
 import { loadListenerTls } from '../tls.js';
+import { sharedAnswer } from '../in-flight.js';
 
 /** Environment variable the primary sets to tell a worker its index. */
 const WORKER_INDEX_VARIABLE = 'CHIO_AUTHZ_WORKER';
@@ -157,8 +158,11 @@ export async function startAuthzWorkers(config: ChioConfig, count: number, log: 
   }, HEARTBEAT_MS);
   heartbeat.unref();
 
+  // Shared while being worked out (src/in-flight.ts): /ready and /metrics ask every worker
+  // over IPC, and they are anyone's in the mesh to ask, so a flood of them is one round of
+  // questions at a time and the workers go on answering Checks. Nothing is kept once
+  // answered, so /ready and /metrics never disagree.
   /** Undefined when every worker is running and ready, else why not (the first reason found). */
-  // Shared (see sharedAnswer): /ready and /metrics are anyone's in the mesh to ask.
   const ready = sharedAnswer(async (): Promise<string | undefined> => {
     const answers = await Promise.all(Array.from({ length: count }, (_, index) => {
       const worker = workers.get(index);
@@ -199,26 +203,6 @@ export async function startAuthzWorkers(config: ChioConfig, count: number, log: 
 }
 
 /** The exposition `text` without the lines (samples, HELP, TYPE) of metric `name`. */
-/**
- * `answer`, shared: a caller while one is being worked out gets that one. The primary's /ready
- * and /metrics ask every worker over IPC, and the HTTP port is open to the mesh: a flood of
- * them is so one round of questions at a time, not one per request, and the workers go on
- * answering Checks. Nothing is kept once answered, so /ready and /metrics never disagree.
- */
-export function sharedAnswer<T>(answer: () => Promise<T>): () => Promise<T> {
-  let current: Promise<T> | undefined;
-  return () => {
-    if (current) return current;
-    const promise = answer();
-    current = promise;
-    const done = () => {
-      if (current === promise) current = undefined;
-    };
-    promise.then(done, done);
-    return promise;
-  };
-}
-
 function withoutMetric(text: string, name: string): string {
   return text
     .split('\n')

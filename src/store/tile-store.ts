@@ -13,6 +13,7 @@ import type { KV } from '@nats-io/kv';
 import type { ObjectStore } from '@nats-io/obj';
 import { ChioError } from '../errors/index.js';
 import { BytesCache } from './bytes-cache.js';
+import { InFlight } from '../in-flight.js';
 import { HASH_SIZE, TILE_HEIGHT, decodeEntryBundle, encodeEntryBundle, entriesPath, tilePath, tileHashReader, type HashReader, type Tile } from '../tlog/index.js';
 
 /** Hashes in a full tile, entries in a full bundle: 2^TILE_HEIGHT = 256 (C2SP tlog-tiles). */
@@ -23,7 +24,7 @@ export const DEFAULT_TILE_CACHE_BYTES = 64 * 1024 * 1024;
 export class TileStore {
   private readonly cache: BytesCache<string>;
   /** Reads in flight by path: a proof and its leaf check ask for the same tile at once. */
-  private readonly reading = new Map<string, Promise<Uint8Array | undefined>>();
+  private readonly reading = new InFlight<string, Uint8Array | undefined>();
   /** Entry bundles decoded, by the cached bytes they were decoded from (so they go when those go). */
   private readonly decoded = new WeakMap<Uint8Array, readonly Uint8Array[]>();
 
@@ -117,15 +118,12 @@ export class TileStore {
   private async readRaw(path: string, get: (p: string) => Promise<Uint8Array | undefined>): Promise<Uint8Array | undefined> {
     const cached = this.cache.get(path);
     if (cached) return cached;
-    let read = this.reading.get(path);
-    if (!read) {
-      read = get(path).then((data) => {
+    return this.reading.run(path, () =>
+      get(path).then((data) => {
         if (data) this.cache.set(path, data);
         return data;
-      }).finally(() => this.reading.delete(path));
-      this.reading.set(path, read);
-    }
-    return read;
+      }),
+    );
   }
 
   private async getKv(path: string): Promise<Uint8Array | undefined> {

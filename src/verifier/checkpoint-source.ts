@@ -16,6 +16,7 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { readCheckpointAt, readLatestCheckpoint } from '../store/checkpoints.js';
 import { openCheckpoint, type Checkpoint } from '../tlog/index.js';
+import { InFlight, sharedAnswer } from '../in-flight.js';
 
 /** How long one read of the latest checkpoint answers requests. */
 export const LATEST_REUSE_MS = 100;
@@ -30,11 +31,19 @@ export interface ServedCheckpoint {
 
 export class CheckpointSource {
   private last: { at: number; served: ServedCheckpoint } | undefined;
-  private inFlight: Promise<ServedCheckpoint | undefined> | undefined;
   private opened: ServedCheckpoint | undefined;
   /** By size: its checkpoint, or null when none was published (and none ever will be). */
   private readonly sized = new Map<number, ServedCheckpoint | null>();
-  private readonly searching = new Map<number, Promise<ServedCheckpoint | undefined>>();
+  private readonly searching = new InFlight<number, ServedCheckpoint | undefined>();
+  /** The latest checkpoint read from the stream, shared while it is read. */
+  private readonly readLatest = sharedAnswer(async () => {
+    const at = this.now();
+    const found = await readLatestCheckpoint(this.jsm);
+    if (!found) return undefined; // not kept: the first checkpoint is looked for every time
+    const served = this.open(found.note);
+    this.last = { at, served };
+    return served;
+  });
 
   constructor(
     private readonly jsm: JetStreamManager,
@@ -58,12 +67,7 @@ export class CheckpointSource {
   async ofSize(size: number): Promise<ServedCheckpoint | undefined> {
     const kept = this.sized.get(size);
     if (kept !== undefined) return kept ?? undefined;
-    let search = this.searching.get(size);
-    if (!search) {
-      search = this.search(size).finally(() => this.searching.delete(size));
-      this.searching.set(size, search);
-    }
-    return search;
+    return this.searching.run(size, () => this.search(size));
   }
 
   private async search(size: number): Promise<ServedCheckpoint | undefined> {
@@ -93,18 +97,6 @@ export class CheckpointSource {
     if (this.sized.size >= MAX_SIZED_KEPT) this.sized.delete(this.sized.keys().next().value!);
     this.sized.set(size, served);
     return served;
-  }
-
-  private readLatest(): Promise<ServedCheckpoint | undefined> {
-    this.inFlight ??= (async () => {
-      const at = this.now();
-      const found = await readLatestCheckpoint(this.jsm);
-      if (!found) return undefined; // not kept: the first checkpoint is looked for every time
-      const served = this.open(found.note);
-      this.last = { at, served };
-      return served;
-    })().finally(() => (this.inFlight = undefined));
-    return this.inFlight;
   }
 
   private open(note: string): ServedCheckpoint {

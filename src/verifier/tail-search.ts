@@ -14,6 +14,7 @@ import type { KV } from '@nats-io/kv';
 import { readLedgerState } from '../store/ledger-state.js';
 import { readLastStreamSeq, readReceiptIds } from '../store/receipts.js';
 import { isChioError } from '../errors/index.js';
+import { sharedAnswer } from '../in-flight.js';
 
 /** Longest un-integrated tail scanned. */
 export const MAX_PENDING_SCAN = 1024;
@@ -32,7 +33,8 @@ interface Scan {
 
 export class TailSearcher {
   private last: Scan | undefined;
-  private inFlight: Promise<Scan> | undefined;
+  /** One scan at a time: lookups while one runs share it. */
+  private readonly scan = sharedAnswer(() => this.scanTail().then((scan) => (this.last = scan)));
 
   constructor(
     private readonly js: JetStreamClient,
@@ -53,12 +55,6 @@ export class TailSearcher {
     return scan.ids.has(id) ? 'stored' : 'absent';
   }
 
-  private scan(): Promise<Scan> {
-    this.inFlight ??= this.scanTail()
-      .then((scan) => (this.last = scan))
-      .finally(() => (this.inFlight = undefined));
-    return this.inFlight;
-  }
 
   private async scanTail(): Promise<Scan> {
     const at = this.now();
