@@ -19,6 +19,7 @@ import { natsUrlFor } from '../nats/acquire.js';
 import { buildCheckRequest } from './envoy-request.js';
 import { readFileSync } from 'node:fs';
 import { parseHost, parseInstant, parseVerdict, toExportFilter, type ExportFilterOptions } from './export.js';
+import { normalizePathPattern } from '../decision/path.js';
 
 type Stoppable = { stop(): Promise<void> };
 
@@ -129,6 +130,11 @@ function parseTtl(text: string): number {
 function parseGrant(text: string, previous: Array<{ methods: string[]; paths: string[] }> = []) {
   const m = /^\s*([A-Za-z*,]+)\s+(\S+)\s*$/.exec(text);
   if (!m) throw new InvalidArgumentError("a grant is 'METHOD[,METHOD] PATH-PATTERN', e.g. 'POST /tools/*'");
+  try {
+    normalizePathPattern(m[2]!);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
   return [...previous, { methods: m[1]!.toUpperCase().split(','), paths: [m[2]!] }];
 }
 

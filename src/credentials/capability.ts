@@ -17,6 +17,7 @@ import { fromBase64, fromBase64Url, toBase64, toBase64Url } from '../encoding.js
 import { canonicalBytes, parseCanonical } from '../receipt/jcs.js';
 import { parseVerifierKey } from '../tlog/note.js';
 import { nodePublicKey, type Ed25519Signer } from '../crypto/ed25519.js';
+import { normalizePathPattern } from '../decision/path.js';
 
 export const CAPABILITY_SCHEMA = 'chio.capability.v1';
 /** A token longer than this is refused before it is decoded. */
@@ -144,6 +145,14 @@ function toGrant(value: unknown, bad: (why: string) => ChioError): Grant {
     return v as string[];
   };
   const hosts = list(value.hosts, 'hosts', false);
-  return { ...(hosts ? { hosts } : {}), methods: list(value.methods, 'methods', true)!, paths: list(value.paths, 'paths', true)! };
+  // Matched as request paths are (decision/path.ts): `/tools/%7e*` grants `/tools/~…`.
+  const paths = list(value.paths, 'paths', true)!.map((pattern) => {
+    try {
+      return normalizePathPattern(pattern);
+    } catch (err) {
+      throw bad(`grant.paths: ${(err as Error).message}`);
+    }
+  });
+  return { ...(hosts ? { hosts } : {}), methods: list(value.methods, 'methods', true)!, paths };
 }
 

@@ -33,6 +33,36 @@ export interface NormalisedTarget {
   params: string;
 }
 
+/**
+ * A path pattern (Istio's forms: exact, `prefix*`, `*suffix`, or `*`) in the form request
+ * paths are matched in, so that a pattern matches every spelling of what it names: its escapes
+ * as step 3 leaves them, unreserved characters decoded and the rest upper-cased (`%7Eadmin` is
+ * `~admin`, `report%3bdraft` is `report%3Bdraft`). Throws ChioError('CONFIG_INVALID') for a
+ * pattern that no normalised path can match, rather than keep a rule that silently never
+ * applies (a DENY that denies nothing): an encoded slash, a backslash, `;`, `?` or `#`, a dot
+ * segment or an empty one, an exact or prefix pattern not starting with `/`, and Istio's path
+ * templates (`{*}`, `{**}`) or a `*` anywhere but at one end, which Chio does not expand.
+ */
+export function normalizePathPattern(pattern: string): string {
+  if (pattern === '*') return pattern;
+  const refuse = (why: string) => new ChioError('CONFIG_INVALID', `path pattern ${JSON.stringify(pattern)} ${why}`);
+  const lead = pattern.startsWith('*') ? '*' : '';
+  const trail = !lead && pattern.endsWith('*') ? '*' : '';
+  const core = pattern.slice(lead.length, pattern.length - trail.length);
+  if (/[{}]/.test(core)) throw refuse('is an Istio path template ({*}, {**}), which Chio does not expand');
+  if (core.includes('*')) throw refuse('has a * inside: a pattern is exact, prefix*, *suffix or *');
+  if (!lead && !core.startsWith('/')) throw refuse('does not start with / or *: no request path would match it');
+  if (/[\\;?#]/.test(core)) throw refuse('has a backslash, ; ? or #, which a normalised path never holds');
+  if (/%(2f|5c)/i.test(core)) throw refuse('has an encoded slash, which a request is refused for');
+  const escaped = normalEscapes(core, refuse);
+  // Whole segments only: the first of a *suffix and the last of a prefix* are parts of one.
+  const segments = escaped.split('/');
+  const whole = segments.slice(lead ? 1 : 0, trail ? -1 : undefined);
+  if (whole.some((s) => s === '.' || s === '..')) throw refuse('has a dot segment, which a normalised path never holds');
+  if (segments.slice(1, -1).some((s) => s === '')) throw refuse('has an empty segment (//), which a normalised path never holds');
+  return `${lead}${escaped}${trail}`;
+}
+
 /** Normalise a request target (steps above); throws ChioError('REQUEST_MALFORMED') when it is refused. */
 export function normalizeTarget(target: string): NormalisedTarget {
   const cut = target.search(/[?#]/);
@@ -42,11 +72,7 @@ export function normalizeTarget(target: string): NormalisedTarget {
   const refuse = (why: string) => new ChioError('REQUEST_MALFORMED', `path ${why}`);
   if (raw !== '' && !raw.startsWith('/')) throw refuse('does not start with /');
   if (/%(2f|5c)/i.test(raw)) throw refuse('has an encoded slash');
-  const decoded = raw.replace(/%([0-9a-fA-F]{2})?/g, (match, hex: string | undefined) => {
-    if (hex === undefined) throw refuse('has a malformed percent-escape');
-    const ch = String.fromCharCode(parseInt(hex, 16));
-    return UNRESERVED.test(ch) ? ch : `%${hex.toUpperCase()}`;
-  });
+  const decoded = normalEscapes(raw, refuse);
   let params = '';
   const segments = decoded.replace(/\\/g, '/').split('/').map((s) => {
     const at = s.indexOf(';');
@@ -63,6 +89,15 @@ export function normalizeTarget(target: string): NormalisedTarget {
   const trailing = segments.length > 1 && ['', '.', '..'].includes(segments[segments.length - 1]!);
   const path = `/${out.join('/')}${trailing && out.length > 0 ? '/' : ''}`;
   return { path, rawPath: raw, query, suffix, params };
+}
+
+/** Step 3: escapes of unreserved characters decoded, the others upper-cased; a malformed one refused. */
+function normalEscapes(text: string, refuse: (why: string) => ChioError): string {
+  return text.replace(/%([0-9a-fA-F]{2})?/g, (_, hex: string | undefined) => {
+    if (hex === undefined) throw refuse('has a malformed percent-escape');
+    const ch = String.fromCharCode(parseInt(hex, 16));
+    return UNRESERVED.test(ch) ? ch : `%${hex.toUpperCase()}`;
+  });
 }
 
 /** The normalised path of a request target; throws ChioError('REQUEST_MALFORMED') when it is refused. */

@@ -27,6 +27,7 @@ import { metadataSchema } from '../metadata.js';
 import type { CheckInput } from '../../decision/check-input.js';
 import type { CapabilityClaims } from '../../credentials/capability.js';
 import { matchAny, matchAnyHost } from '../match.js';
+import { normalizePathPattern } from '../../decision/path.js';
 
 const patterns = z.array(z.string().min(1).max(1024)).max(256);
 const source = z.strictObject({
@@ -124,7 +125,8 @@ function withoutEmptyLists(value: unknown): unknown {
   );
 }
 
-function compileRule(doc: RuleDoc, where: string): CompiledRule {
+function compileRule(written: RuleDoc, where: string): CompiledRule {
+  const doc: RuleDoc = written.to ? { ...written, to: written.to.map(({ operation }, i) => ({ operation: withPathPatterns(operation, `${where}.to.${i}.operation`) })) } : written;
   const blocks = new Map<string, BlockList>();
   doc.from?.forEach(({ source: s }, i) => {
     for (const field of ['ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks'] as const) {
@@ -140,6 +142,19 @@ function compileRule(doc: RuleDoc, where: string): CompiledRule {
     (doc.from ?? []).some(({ source: f }) => f.requestPrincipals || f.notRequestPrincipals) ||
     (doc.when ?? []).some((c) => c.key.startsWith('request.'));
   return { doc, blocks, httpOnly };
+}
+
+/** The operation with its path patterns in the form request paths are matched in (decision/path.ts). */
+function withPathPatterns(o: OperationDoc, where: string): OperationDoc {
+  const normal = (field: 'paths' | 'notPaths') =>
+    o[field]?.map((pattern, k) => {
+      try {
+        return normalizePathPattern(pattern);
+      } catch (err) {
+        throw new ChioError('CONFIG_INVALID', `field ${where}.${field}.${k}: ${(err as Error).message}`);
+      }
+    });
+  return { ...o, ...(o.paths ? { paths: normal('paths') } : {}), ...(o.notPaths ? { notPaths: normal('notPaths') } : {}) };
 }
 
 function toBlockList(cidrs: string[], where: string): BlockList {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { normalizePath } from '../../../src/decision/path.js';
+import { normalizePath, normalizePathPattern } from '../../../src/decision/path.js';
 import { ChioError } from '../../../src/errors/index.js';
 
 describe('normalizePath', () => {
@@ -38,5 +38,53 @@ describe('normalizePath', () => {
         expect((err as ChioError).code).toBe('REQUEST_MALFORMED');
       }
     });
+  });
+});
+
+describe('normalizePathPattern', () => {
+  it.each([
+    ['*', '*'],
+    ['/tools/*', '/tools/*'],
+    ['*.json', '*.json'],
+    ['/files/report%3bdraft', '/files/report%3Bdraft'],
+    ['/caf%c3%a9/*', '/caf%C3%A9/*'],
+    ['/%7Eadmin/*', '/~admin/*'],
+    ['/tools/%41bc', '/tools/Abc'],
+    ['/api/.well-known/*', '/api/.well-known/*'],
+    ['/api/.*', '/api/.*'],
+    ['*/..x', '*/..x'],
+    ['/tools/', '/tools/'],
+    ['/', '/'],
+  ])('%j matches requests as %j', (pattern, normal) => {
+    expect(normalizePathPattern(pattern)).toBe(normal);
+    // What it names, a request spelt as the pattern is, normalises to the same.
+    if (!pattern.includes('*')) expect(normalizePath(pattern)).toBe(normal);
+  });
+
+  it.each([
+    ['/api/{*}/admin', /Istio path template/],
+    ['/api/{**}', /Istio path template/],
+    ['/api/*/admin', /has a \* inside/],
+    ['**', /has a \* inside/],
+    ['tools/*', /does not start with \/ or \*/],
+    ['admin', /does not start with \/ or \*/],
+    ['/tools\\admin', /backslash/],
+    ['/admin;x=1', /backslash, ; \? or #/],
+    ['/admin?x=1', /backslash, ; \? or #/],
+    ['/tools%2fadmin', /encoded slash/],
+    ['/tools%5C*', /encoded slash/],
+    ['/tools/%zz', /malformed percent-escape/],
+    ['/tools/../admin', /dot segment/],
+    ['/tools/./*', /dot segment/],
+    ['*/../admin', /dot segment/],
+    ['/tools//admin', /empty segment/],
+    ['//*', /empty segment/],
+  ])('refuses %j, which no normalised path matches', (pattern, why) => {
+    expect(() => normalizePathPattern(pattern)).toThrow(why);
+    try {
+      normalizePathPattern(pattern);
+    } catch (err) {
+      expect((err as ChioError).code).toBe('CONFIG_INVALID');
+    }
   });
 });

@@ -44,8 +44,11 @@ const spellChar = (ch: string) =>
     ? fc.constantFrom(ch, `%${ch.charCodeAt(0).toString(16).padStart(2, '0')}`, `%${ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`)
     : fc.constant(ch);
 
+/** A segment's characters, an escape (%XX) in either case as one. */
+const spellChars = (segment: string) => fc.tuple(...(segment.match(/%[0-9A-F]{2}|[^]/g) ?? []).map((t) => (t.startsWith('%') ? fc.constantFrom(t, t.toLowerCase()) : spellChar(t))));
+
 const spellSegment = (segment: string) =>
-  fc.tuple(fc.tuple(...[...segment].map(spellChar)), fc.option(fc.constantFrom(';jsessionid=SECRET', ';a', ';x=1;y=2'), { nil: undefined }))
+  fc.tuple(spellChars(segment), fc.option(fc.constantFrom(';jsessionid=SECRET', ';a', ';x=1;y=2'), { nil: undefined }))
     .map(([chars, param]) => chars.join('') + (param ?? ''));
 
 /** Noise that normalises away before a segment: `./`, `junk/../`, an extra slash. */
@@ -135,6 +138,37 @@ describe('respelt requests', () => {
         expect(outcome(await decide(spelt))).toBe(outcome(await decide(normal)));
       }), RUNS);
     });
+  });
+});
+
+describe('DENY patterns spelt differently from the requests they name', () => {
+  const ALLOW_ALL = authorizationPolicy('allow-all', { action: 'ALLOW', rules: [{}] });
+  it.each([
+    ['/files/report%3Bdraft', '/files/report%3Bdraft'],
+    ['/caf%C3%A9/*', '/caf%C3%A9/menu'],
+    ['/~admin/*', '/~admin/panel'],
+  ])('a DENY of %s denies every spelling of %s, however the pattern is spelt', async (normal, target) => {
+    const spellPattern = spellChars(normal.replace(/\*$/, '')).map((chars) => chars.join('') + (normal.endsWith('*') ? '*' : ''));
+    await fc.assert(fc.asyncProperty(spellPattern, spellPath(target), async (pattern, path) => {
+      const deny = authorizationPolicy('deny', { action: 'DENY', rules: [{ to: [{ operation: { paths: [pattern] } }] }] });
+      const d = await pipelineOf(policySetOf({ authorization: [deny, ALLOW_ALL] })).pipeline.decide(checkOf({ method: 'GET', path, host: 'api.example' }), later());
+      expect(d).toMatchObject({ verdict: 'deny', guard: 'Policy' });
+    }), { numRuns: 60 });
+  });
+
+  it('a capability grant spelt with escapes grants every spelling of what it names', async () => {
+    const token = capabilityToken({ scope: { grants: [{ methods: ['POST'], paths: ['/tools/%7euser/*'] }] } });
+    const set = policySetOf({ authorization: [TOOLS_WITH_CAPABILITY] });
+    for (const path of ['/tools/~user/x', '/tools/%7Euser/x', '/tools/%7euser/x']) {
+      const d = await pipelineOf(set).pipeline.decide(checkOf({ method: 'POST', path, host: 'api.example', headers: withCapability(token) }), later());
+      expect(outcome(d)).toBe('allow');
+    }
+  });
+
+  it('a capability grant no path can match makes the token malformed, not a grant of nothing', async () => {
+    const token = capabilityToken({ scope: { grants: [{ methods: ['POST'], paths: ['/tools/{*}/run'] }] } });
+    const d = await pipelineOf(policySetOf({ authorization: [TOOLS_WITH_CAPABILITY] })).pipeline.decide(checkOf({ method: 'POST', path: '/tools/a/run', host: 'api.example', headers: withCapability(token) }), later());
+    expect(d).toMatchObject({ verdict: 'deny', code: 'CAPABILITY_MALFORMED' });
   });
 });
 

@@ -111,6 +111,8 @@ describe('compileAuthorizationPolicy', () => {
       [{ from: [{ source: { ipBlocks: ['10.0.0.0/33'] } }] }, 'spec.rules.0.from.0.source.ipBlocks'],
       [{ from: [{ source: { ipBlocks: ['not-an-ip'] } }] }, 'spec.rules.0.from.0.source.ipBlocks'],
       [{ when: [{ key: 'request.body', values: ['x'] }] }, 'spec.rules.0.when.0.key'],
+      [{ to: [{ operation: { paths: ['/api/{*}/admin'] } }] }, 'spec.rules.0.to.0.operation.paths.0: path pattern "/api/{*}/admin" is an Istio path template'],
+      [{ to: [{ operation: { methods: ['GET'] } }, { operation: { notPaths: ['/ok', '/a/../b'] } }] }, 'spec.rules.0.to.1.operation.notPaths.1: path pattern "/a/../b" has a dot segment'],
     ])('%j names %s', (rule, field) => {
       expect(() => policy('bad', 'ALLOW', [rule])).toThrow(ChioError);
       expect(() => policy('bad', 'ALLOW', [rule])).toThrow(field);
