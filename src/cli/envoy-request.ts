@@ -46,5 +46,6 @@ export function buildCheckRequest(o: EnvoyRequestOptions): CheckRequest {
 
 function socket(hostPort: string): { address: string; port_value: number } {
   const i = hostPort.lastIndexOf(':');
-  return { address: hostPort.slice(0, i), port_value: Number(hostPort.slice(i + 1)) };
+  // Envoy sends an IPv6 address bare: `[2001:db8::1]:443` is address 2001:db8::1, port 443.
+  return { address: hostPort.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port_value: Number(hostPort.slice(i + 1)) };
 }

@@ -7,6 +7,7 @@
  * arrive either in `headers` (a map) or, with `encode_raw_headers`, in `header_map`.
  * A request without `attributes.request.http` is Istio's TCP ext_authz filter: valid input.
  */
+import { isIP } from 'node:net';
 import { ChioError } from '../errors/index.js';
 import type { CheckRequest } from '../authz/wire.js';
 import { normalizeTarget, type NormalisedTarget } from './path.js';
@@ -133,5 +134,8 @@ function socketAddress(address: { socket_address?: { address?: string; port_valu
   const sa = address?.socket_address;
   if (!sa?.address) return '';
   const host = bounded(sa.address, 256, 'socket address');
-  return sa.port_value ? `${host}:${sa.port_value}` : host;
+  // An IPv6 address in brackets, with or without its port: `2001:db8::1:5` with no port (0, as
+  // a PROXY-protocol address may come) was read back as the address 2001:db8::1, port 5.
+  const ip = isIP(host) === 6 ? `[${host}]` : host;
+  return sa.port_value ? `${ip}:${sa.port_value}` : ip;
 }

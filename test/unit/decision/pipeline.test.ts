@@ -88,6 +88,12 @@ describe('DecisionPipeline.decide', () => {
       expect((await decide(checkOf())).request).not.toHaveProperty('traceparent');
     });
 
+    it('records an IPv6 socket address in brackets, with or without its port', async () => {
+      const tcp = (address: string, port_value: number) => decide({ attributes: { source: { address: { socket_address: { address, port_value } } } } });
+      expect((await tcp('2001:db8::1:5', 40000)).request).toEqual({ kind: 'tcp', source_address: '[2001:db8::1:5]:40000' });
+      expect((await tcp('2001:db8::1:5', 0)).request).toEqual({ kind: 'tcp', source_address: '[2001:db8::1:5]' });
+    });
+
     it('says only what a TCP check knows', async () => {
       const d = await decide({ attributes: { source: { address: { socket_address: { address: '10.0.0.9', port_value: 40000 } } } } });
       expect(d.request).toEqual({ kind: 'tcp', source_address: '10.0.0.9:40000' });

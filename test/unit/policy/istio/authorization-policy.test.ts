@@ -3,7 +3,7 @@ import {
   authorizationPolicySchema, compileAuthorizationPolicy, evaluateAuthorization,
   type AuthorizationPolicyDoc, type CompiledPolicy, type PolicyContext,
 } from '../../../../src/policy/istio/authorization-policy.js';
-import type { CheckInput } from '../../../../src/decision/check-input.js';
+import { toCheckInput, type CheckInput } from '../../../../src/decision/check-input.js';
 import { normalizeTarget } from '../../../../src/decision/path.js';
 import { ChioError } from '../../../../src/errors/index.js';
 
@@ -102,6 +102,21 @@ describe('evaluateAuthorization', () => {
     const usedClaims = new Map<string, string>();
     evaluateAuthorization([group1], { input: input(), jwt: jwt('bob', { groups: ['group1', 'group2'] }), usedClaims }, 'deny');
     expect([...usedClaims]).toEqual([['request.auth.claims[groups]', 'group1,group2']]);
+  });
+});
+
+describe('the source of an IPv6 client', () => {
+  // Envoy's socket_address with port_value 0 (a PROXY-protocol address may come so): read back
+  // as 2001:db8::1 port 5, a DENY on the client was walked around and an ALLOW admitted another.
+  const ALLOW_ALL = policy('allow-all', 'ALLOW', [{}]);
+  const from = (port_value: number) => ({ ...input(), sourceAddress: toCheckInput({ attributes: { source: { address: { socket_address: { address: '2001:db8::1:5', port_value } } } } }).sourceAddress });
+  it.each([0, 40000])('is the whole address, port %i', (port) => {
+    const denyBlock = policy('deny-block', 'DENY', [{ from: [{ source: { ipBlocks: ['2001:db8::1:5'] } }] }]);
+    const denyIp = policy('deny-ip', 'DENY', [{ when: [{ key: 'source.ip', values: ['2001:db8::1:5'] }] }]);
+    const allowOther = policy('allow-other', 'ALLOW', [{ from: [{ source: { ipBlocks: ['2001:db8::1/128'] } }] }]);
+    expect(evaluateAuthorization([denyBlock, ALLOW_ALL], { input: from(port) }, 'deny').verdict).toBe('deny');
+    expect(evaluateAuthorization([denyIp, ALLOW_ALL], { input: from(port) }, 'deny').verdict).toBe('deny');
+    expect(evaluateAuthorization([allowOther], { input: from(port) }, 'deny').verdict).toBe('deny');
   });
 });
 
