@@ -286,7 +286,9 @@ function claimValue(claims: Record<string, unknown> | undefined, path: string): 
   }
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value as string[];
+  // Element by element, as a lone claim is read: one element of another type (an object, say)
+  // made the whole list unreadable, and a DENY on one of its strings denied nothing.
+  if (Array.isArray(value)) return value.flatMap((v) => (typeof v === 'string' ? [v] : typeof v === 'number' || typeof v === 'boolean' ? [String(v)] : []));
   return undefined;
 }
 

@@ -120,6 +120,16 @@ describe('the source of an IPv6 client', () => {
   });
 });
 
+describe('a claim that is a list of mixed types', () => {
+  const denyBlocked = policy('deny-blocked', 'DENY', [{ when: [{ key: 'request.auth.claims[groups]', values: ['blocked', '7', 'true'] }] }]);
+  it.each([[['blocked', 1]], [[{ team: 'x' }, 'blocked']], [[7, null]], [[true]]])('matches element by element: %j', (groups) => {
+    expect(evaluateAuthorization([denyBlocked, policy('all', 'ALLOW', [{}])], { input: input(), jwt: jwt('bob', { groups }) }, 'deny').verdict).toBe('deny');
+  });
+  it('matches nothing of elements that are no scalar', () => {
+    expect(evaluateAuthorization([denyBlocked, policy('all', 'ALLOW', [{}])], { input: input(), jwt: jwt('bob', { groups: [{ blocked: true }, ['blocked']] }) }, 'deny').verdict).toBe('allow');
+  });
+});
+
 describe('compileAuthorizationPolicy', () => {
   describe('when the document is wrong', () => {
     it.each([
