@@ -72,6 +72,8 @@ export function normalizeTarget(target: string): NormalisedTarget {
   const refuse = (why: string) => new ChioError('REQUEST_MALFORMED', `path ${why}`);
   if (raw !== '' && !raw.startsWith('/')) throw refuse('does not start with /');
   if (/%(2f|5c)/i.test(raw)) throw refuse('has an encoded slash');
+  // No path at all (a CONNECT's): none, not `/`, which an ALLOW of `/` alone would have let through.
+  if (raw === '') return { path: '', rawPath: raw, query, suffix, params: '' };
   const decoded = normalEscapes(raw, refuse);
   let params = '';
   const segments = decoded.replace(/\\/g, '/').split('/').map((s) => {

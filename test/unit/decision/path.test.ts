@@ -24,7 +24,8 @@ describe('normalizePath', () => {
     ['/tools/', '/tools/'],
     ['/tools/x/..', '/tools/'],
     ['/', '/'],
-    ['', '/'],
+    ['', ''],
+    ['?x=1', ''],
   ])('%j → %j', (raw, expected) => {
     expect(normalizePath(raw)).toBe(expected);
   });

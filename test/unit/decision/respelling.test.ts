@@ -156,6 +156,13 @@ describe('DENY patterns spelt differently from the requests they name', () => {
     }), { numRuns: 60 });
   });
 
+  it('a request with no path (a CONNECT) matches no path pattern: not `/`, not `*`', async () => {
+    const rootOnly = authorizationPolicy('root-only', { action: 'ALLOW', rules: [{ to: [{ operation: { paths: ['/', '*'] } }] }] });
+    const d = await pipelineOf(policySetOf({ authorization: [rootOnly] })).pipeline.decide(checkOf({ method: 'CONNECT', path: '', host: 'internal-db.svc:5432' }), later());
+    expect(d).toMatchObject({ verdict: 'deny', guard: 'Policy' });
+    expect(d.request.path).toBeUndefined();
+  });
+
   it('a capability grant spelt with escapes grants every spelling of what it names', async () => {
     const token = capabilityToken({ scope: { grants: [{ methods: ['POST'], paths: ['/tools/%7euser/*'] }] } });
     const set = policySetOf({ authorization: [TOOLS_WITH_CAPABILITY] });
