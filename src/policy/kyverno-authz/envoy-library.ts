@@ -25,7 +25,7 @@
  */
 import { Environment } from '@marcbachmann/cel-js';
 import { RE2JS } from 're2js';
-import { MAX_AST_NODES, MAX_NESTING_DEPTH, RE2_MATCHES } from './cel-bounds.js';
+import { MAX_AST_NODES, MAX_NESTING_DEPTH, RE2_MATCHES, chargeMatch } from './cel-bounds.js';
 
 export interface HeaderOption {
   key: string;
@@ -71,6 +71,7 @@ const patterns = new Map<string, RE2JS>();
 const MAX_CACHED_PATTERNS = 256;
 
 function re2Matches(text: string, pattern: string): boolean {
+  chargeMatch(text);
   let re = patterns.get(pattern);
   if (re === undefined) {
     re = RE2JS.compile(pattern);

@@ -38,7 +38,7 @@ import type { Environment } from '@marcbachmann/cel-js';
 import { ChioError } from '../../errors/index.js';
 import { metadataSchema } from '../metadata.js';
 import type { CelObject } from '../kyverno/kyverno-input.js';
-import { estimateCost, MAX_EVALUATION_MS, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_COST, MAX_POLICY_COST, oversized, useRe2Matches } from './cel-bounds.js';
+import { estimateCost, MAX_EVALUATION_MS, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_COST, MAX_POLICY_COST, oversized, startMatchBudget, useRe2Matches } from './cel-bounds.js';
 import { toPolicyAnswer, type PolicyAnswer } from './policy-answer.js';
 
 export const API_VERSION = 'policies.kyverno.io/v1alpha1';
@@ -184,6 +184,7 @@ class EvaluationFailure extends Error {
 
 function evaluatePolicy(policy: PolicyProgram, object: CelObject): CelPolicyOutcome {
   const started = performance.now();
+  startMatchBudget();
   const run = (e: CompiledExpression, ctx: unknown): unknown => {
     let value: unknown;
     try {

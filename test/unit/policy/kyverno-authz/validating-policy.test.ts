@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { celValidatingPolicySchema, compileCelPolicy, type CelPolicyOutcome } from '../../../../src/policy/kyverno-authz/validating-policy.js';
 import { createEnvoyEnvironment } from '../../../../src/policy/kyverno-authz/envoy-library.js';
+import { MAX_MATCHED_CHARS } from '../../../../src/policy/kyverno-authz/cel-bounds.js';
 import { toCelCheckRequest } from '../../../../src/policy/kyverno/kyverno-input.js';
 import { loadPolicySet } from '../../../../src/policy/policy-set.js';
 import { buildCheckRequest } from '../../../../src/cli/envoy-request.js';
@@ -115,6 +116,19 @@ describe('compileCelPolicy', () => {
       expect(answerOf(p.evaluate(request({ 'x-a': `${'a'.repeat(64)}b` })))).toMatchObject({ verdict: 'deny' });
       expect(answerOf(p.evaluate(request({ 'x-a': 'aaa' })))).toMatchObject({ verdict: 'allow' });
       expect(performance.now() - started).toBeLessThan(5000);
+    });
+
+    describe('when a policy scans the headers with several patterns', () => {
+      const scan = (pattern: string) => `  - expression: 'object.attributes.request.http.headers.exists(k, object.attributes.request.http.headers[k].matches("${pattern}")) ? envoy.Denied(403).Response() : null'\n`;
+      const waf = compile(policy(`  variables:\n  - name: unused\n    expression: '1'\n  validations:\n${scan('(?i)(union|select).*from')}${scan('(?i)drop\\\\s')}${scan('(?i)<script')}`));
+      it('scans at most MAX_MATCHED_CHARS in one evaluation: 3 × 93 KB of headers is an evaluation error, not 3 scans', () => {
+        expect(waf.evaluate(request({ 'x-junk': 'select'.repeat(15_500) }))).toMatchObject({ kind: 'error', message: `matches scanned more than ${MAX_MATCHED_CHARS} characters in one evaluation`, failurePolicy: 'Fail' });
+      });
+      it('gives every evaluation the whole budget again', () => {
+        const large = request({ 'x-junk': 'x'.repeat(80_000) });
+        for (let i = 0; i < 3; i++) expect(waf.evaluate(large)).toEqual({ kind: 'skip' });
+        expect(answerOf(waf.evaluate(request({ 'x-q': 'a union select b from t' })))).toMatchObject({ verdict: 'deny', status: 403 });
+      });
     });
   });
 
