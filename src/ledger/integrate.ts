@@ -36,7 +36,7 @@ import type { IntegratedChainHead } from '../store/chain-heads.js';
 import type { LedgerState } from '../store/ledger-state.js';
 import type { QuarantinedReceipt } from '../store/quarantine.js';
 import type { StoredMessage } from '../store/receipts.js';
-import { splitReceiptMessage } from '../store/receipt-message.js';
+import { receiptLinesOf } from '../store/receipt-message.js';
 import { TILE_WIDTH } from '../store/tile-store.js';
 import { linkCorrection } from './correction-link.js';
 
@@ -152,11 +152,17 @@ interface StoredReceipt {
   seq: number;
   line: number;
   data: Uint8Array;
+  /** Set for a message that is no receipt message at all: refused whole, as its line 0. */
+  refused?: ChioError;
 }
 
 /** Every receipt of `messages`, in stream order and, within a message, line order. */
 function receiptsOf(messages: readonly StoredMessage[]): StoredReceipt[] {
-  return messages.flatMap((m) => splitReceiptMessage(m.data).map((data, line) => ({ seq: m.seq, line, data })));
+  return messages.flatMap((m) => {
+    const read = receiptLinesOf(m.data);
+    if ('refused' in read) return [{ seq: m.seq, line: 0, data: m.data, refused: new ChioError('RECEIPT_INVALID', `not a message of receipts: ${read.refused}`) }];
+    return read.lines.map((data, line) => ({ seq: m.seq, line, data }));
+  });
 }
 
 /** Check each receipt; the ones that pass become leaves at the next indexes. */
@@ -221,6 +227,10 @@ async function readAndCheckSignatures(stored: readonly StoredReceipt[], checks: 
   for (const m of stored) {
     const paused = checks.pause?.();
     if (paused) await paused;
+    if (m.refused) {
+      reads.push({ m, read: { error: m.refused, chain: undefined } });
+      continue;
+    }
     try {
       const { receipt, signed } = readReceiptBytes(m.data, checks.kernelKeys, checks.receiptId, checks.sha256);
       reads.push({ m, read: { receipt }, signed });

@@ -27,7 +27,7 @@ import { ChioError } from '../errors/index.js';
 import { createNodeSignatureCheck } from '../crypto/ed25519.js';
 import { SignatureCheckPool, type SignatureToCheck } from '../crypto/ed25519-pool.js';
 import { claimedSignedBody } from '../receipt/verify.js';
-import { splitReceiptMessage } from '../store/receipt-message.js';
+import { receiptLinesOf } from '../store/receipt-message.js';
 import { sha256Hex, sha256Node } from '../crypto/sha256.js';
 import { TILE_HEIGHT, entriesPath, tilePath, treeHash, type Hash } from '../tlog/index.js';
 import { integrationBatchDuration, receiptsDuplicateTotal, receiptsIntegratedTotal, receiptsQuarantinedTotal, treeSize } from '../metrics.js';
@@ -112,7 +112,8 @@ export class Integrator {
     let slice: SignatureToCheck[] = [];
     let last: SignatureToCheck | undefined;
     for (const m of batch) {
-      for (const data of splitReceiptMessage(m.data)) {
+      const read = receiptLinesOf(m.data);
+      for (const data of 'lines' in read ? read.lines : []) {
         const paused = this.checks.pause?.();
         if (paused) await paused;
         const claimed = claimedSignedBody(data, this.checks.kernelKeys, this.checks.sha256);

@@ -11,7 +11,30 @@
  * Pure: no NATS, so that the ledger's integration plan can split messages without I/O.
  */
 
+import { MAX_BATCH_SIZE } from '../receipt/batch.js';
+
 const LINE_FEED = 0x0a;
+
+/** Most receipts one message holds: as many as one batch signature covers (receipt/batch.ts). */
+export const MAX_RECEIPTS_PER_MESSAGE = MAX_BATCH_SIZE;
+
+/**
+ * The receipts of a stored message as a writer stores them, 1 to MAX_RECEIPTS_PER_MESSAGE
+ * lines, none of them empty when there are several, or why the message cannot be one and is
+ * refused whole. Anyone who may publish on the receipts subjects can write any message; one of
+ * 64 KiB of line feeds split into 65,000 "receipts", each refused and quarantined on its own,
+ * and stalled the log for 20 s.
+ */
+export function receiptLinesOf(data: Uint8Array): { lines: Uint8Array[] } | { refused: string } {
+  let count = 1;
+  for (let i = data.indexOf(LINE_FEED); i !== -1; i = data.indexOf(LINE_FEED, i + 1)) {
+    if (++count > MAX_RECEIPTS_PER_MESSAGE) return { refused: `a message of more than ${MAX_RECEIPTS_PER_MESSAGE} lines` };
+  }
+  // One line, even an empty one, is refused as the receipt it is not, as before group commit.
+  const lines = splitReceiptMessage(data);
+  if (lines.length > 1 && lines.some((line) => line.length === 0)) return { refused: 'a message with an empty line' };
+  return { lines };
+}
 
 /** Receipt bytes of one message, in chain order. Empty lines are kept (and refused as receipts). */
 export function splitReceiptMessage(data: Uint8Array): Uint8Array[] {

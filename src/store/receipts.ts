@@ -7,16 +7,12 @@
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
 import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { Receipt } from '../receipt/receipt.js';
-import { MAX_BATCH_SIZE } from '../receipt/batch.js';
 import { ChioError } from '../errors/index.js';
 import { RECEIPTS_STREAM, receiptSubject } from './resources.js';
-import { RECEIPT_IDS_HEADER, joinReceiptMessage, parseReceiptIdsHeader, splitReceiptMessage } from './receipt-message.js';
+import { MAX_RECEIPTS_PER_MESSAGE, RECEIPT_IDS_HEADER, joinReceiptMessage, parseReceiptIdsHeader, splitReceiptMessage } from './receipt-message.js';
 
-/**
- * Most receipts one message may name in its Chio-Receipt-Ids header (and so hold): as many as
- * one batch signature covers, since the publisher signs a message's receipts once.
- */
-export const MAX_RECEIPTS_PER_MESSAGE = MAX_BATCH_SIZE;
+/** Most receipts one message may hold, and so name in its Chio-Receipt-Ids header. */
+export { MAX_RECEIPTS_PER_MESSAGE };
 
 /** A message of the receipts stream: its sequence and its bytes (one or more receipts) as stored. */
 export interface StoredMessage {

@@ -10,7 +10,8 @@ import { distinctSignedBodies, integrate, type IntegrationChecks, type Integrati
 import { createNodeSignatureCheck } from '../../../src/crypto/ed25519.js';
 import { canonicalBytes } from '../../../src/receipt/jcs.js';
 import type { Receipt } from '../../../src/receipt/receipt.js';
-import type { StoredMessage } from '../../../src/store/receipts.js';
+import { MAX_RECEIPTS_PER_MESSAGE, type StoredMessage } from '../../../src/store/receipts.js';
+import { MAX_RECEIPT_MESSAGE_BYTES } from '../../../src/store/resources.js';
 import { joinReceiptMessage } from '../../../src/store/receipt-message.js';
 import { TILE_WIDTH } from '../../../src/store/tile-store.js';
 import { MemoryHashStore, TILE_HEIGHT, decodeEntryBundle, entriesPath, newTiles, readTileData, tilePath } from '../../../src/tlog/index.js';
@@ -221,11 +222,25 @@ describe('integrate', () => {
       expect(plan.leaves.map((l) => [l.receipt.id, l.line])).toEqual([[r1.id, 0], [r2.id, 2]]);
     });
 
-    it('quarantines an empty line (a message ending in a line feed)', async () => {
-      const data = new Uint8Array([...joined(r1), 0x0a]);
-      const plan = await integrate(new MemoryLog().state, [{ seq: 1, data }], new MemoryLog().reader(), checks);
-      expect(plan.leaves.map((l) => l.receipt.id)).toEqual([r1.id]);
-      expect(plan.quarantined.map((q) => [q.line, q.data.length])).toEqual([[1, 0]]);
+    // No writer stores an empty line or more than MAX_RECEIPTS_PER_MESSAGE receipts in one
+    // message; anyone else who may publish could, and 64 KiB of line feeds were 65,000 receipts
+    // quarantined one publish at a time. Such a message is refused whole, as one entry.
+    it.each([
+      ['an empty line (a message ending in a line feed)', () => new Uint8Array([...joined(r1), 0x0a]), 'a message with an empty line'],
+      ['nothing but line feeds', () => new Uint8Array(MAX_RECEIPT_MESSAGE_BYTES - 64).fill(0x0a), `a message of more than ${MAX_RECEIPTS_PER_MESSAGE} lines`],
+      ['one line more than a message holds', () => joined(...Array.from({ length: MAX_RECEIPTS_PER_MESSAGE + 1 }, () => r1)), `a message of more than ${MAX_RECEIPTS_PER_MESSAGE} lines`],
+    ])('refuses whole a message with %s', async (_name, data, why) => {
+      const bytes = data();
+      const plan = await integrate(new MemoryLog().state, [{ seq: 1, data: bytes }, { seq: 2, data: canonicalBytes(r1) }], new MemoryLog().reader(), checks);
+      expect(plan.quarantined).toEqual([{ seq: 1, line: 0, data: bytes, chain: undefined, code: 'RECEIPT_INVALID', reason: `not a message of receipts: ${why}` }]);
+      expect(plan.leaves.map((l) => [l.receipt.id, l.seq])).toEqual([[r1.id, 2]]);
+    });
+
+    it('keeps a message of exactly MAX_RECEIPTS_PER_MESSAGE receipts', async () => {
+      const many = chainOf(MAX_RECEIPTS_PER_MESSAGE, kernel, 'chain-many');
+      const plan = await integrate(new MemoryLog().state, [{ seq: 1, data: joined(...many) }], new MemoryLog().reader(), checks);
+      expect(plan.quarantined).toEqual([]);
+      expect(plan.leaves).toHaveLength(MAX_RECEIPTS_PER_MESSAGE);
     });
   });
 
