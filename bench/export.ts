@@ -27,7 +27,7 @@ import { connectNats } from '../src/nats/connection.js';
 import { ensureResources, type ChioResources } from '../src/store/resources.js';
 import { archivePolicySet } from '../src/store/policy-archive.js';
 import { loadPolicySet } from '../src/policy/policy-set.js';
-import { ReceiptPublisher } from '../src/chain/publisher.js';
+import { ReceiptPublisher, storedReceiptVerifier } from '../src/chain/publisher.js';
 import { ReceiptLanes, laneChainIds } from '../src/chain/lanes.js';
 import { Ledger } from '../src/ledger/ledger.js';
 import type { ReceiptDraft } from '../src/receipt/receipt.js';
@@ -73,7 +73,7 @@ async function fillLog(nc: NatsConnection, resources: ChioResources, policyHash:
   await ledger.start();
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
-  const lanes = new ReceiptLanes(laneChainIds('bench-export', LANES).map((chain) => new ReceiptPublisher({ js, jsm, chain, signer: kernel.signer, kernelKey: kernel.verifierKey, log })));
+  const lanes = new ReceiptLanes(laneChainIds('bench-export', LANES).map((chain) => new ReceiptPublisher({ js, jsm, chain, signer: kernel.signer, kernelKey: kernel.verifierKey, log, verifyStored: storedReceiptVerifier([kernel.verifierKey]) })));
   await lanes.open();
   const draftOf = (i: number): ReceiptDraft => ({
     time: new Date().toISOString(),

@@ -8,7 +8,7 @@ import { jetstream, jetstreamManager, RetentionPolicy, StorageType } from '@nats
 import { pino } from 'pino';
 import { connectNats } from '../../src/nats/connection.js';
 import { ensureStreams } from '../../src/store/resources.js';
-import { ReceiptPublisher } from '../../src/chain/publisher.js';
+import { ReceiptPublisher, storedReceiptVerifier } from '../../src/chain/publisher.js';
 import { PubAckPublisher } from '../../src/store/pub-ack.js';
 import { ReceiptLanes, laneChainIds } from '../../src/chain/lanes.js';
 import { loadKey } from '../../src/keys.js';
@@ -47,7 +47,7 @@ export async function publisherRow(natsUrl: string, keyDir: string, count: numbe
     const kernel = loadKey(keyDir, 'kernel');
     // As chio authz runs it: `lanes` chains, their messages' PubAcks read off one subscription.
     const receiptJs = new PubAckPublisher(nc);
-    const publisher = new ReceiptLanes(laneChainIds('bench-publisher', lanes).map((chain) => new ReceiptPublisher({ js: receiptJs, jsm, chain, signer: kernel.signer, kernelKey: kernel.verifierKey, log: pino({ level: 'silent' }) })));
+    const publisher = new ReceiptLanes(laneChainIds('bench-publisher', lanes).map((chain) => new ReceiptPublisher({ js: receiptJs, jsm, chain, signer: kernel.signer, kernelKey: kernel.verifierKey, log: pino({ level: 'silent' }), verifyStored: storedReceiptVerifier([kernel.verifierKey]) })));
     await publisher.open();
     let t = performance.now();
     const receipts = await Promise.all(Array.from({ length: count }, (_, i) => publisher.store(draftOf(i), Date.now() + 60_000).stored));

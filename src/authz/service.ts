@@ -8,11 +8,12 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import type { ChioConfig } from '../config.js';
 import { loadKey } from '../keys.js';
+import { loadKernelTrust } from '../kernel-keys.js';
 import { ensureStreams, openPolicyArchive, openRevocationsBucket } from '../store/resources.js';
 import { PubAckPublisher } from '../store/pub-ack.js';
 import { startHttpServer } from '../http.js';
 import { loadListenerTls, tlsMode } from '../tls.js';
-import { ReceiptPublisher } from '../chain/publisher.js';
+import { ReceiptPublisher, storedReceiptVerifier } from '../chain/publisher.js';
 import { ReceiptLanes, laneChainIds } from '../chain/lanes.js';
 import { CheckHandler } from './check-handler.js';
 import { DecisionPipeline } from '../decision/pipeline.js';
@@ -69,8 +70,10 @@ export async function startAuthzCore(config: ChioConfig, nc: NatsConnection, log
   // Receipt messages go out with their PubAcks read off one subscription (store/pub-ack.ts).
   const js = new PubAckPublisher(nc);
   const jsm = await jetstreamManager(nc);
+  // A chain resumes only from a receipt that verifies under the keys the ledger trusts (own and kernels.yaml).
+  const verifyStored = storedReceiptVerifier(loadKernelTrust(config.keyDir, 'ledger'));
   const publisher = new ReceiptLanes(
-    laneChainIds(config.chainId, config.lanes).map((chain) => new ReceiptPublisher({ js, jsm, chain, signer: kernel.signer, kernelKey: kernel.verifierKey, log })),
+    laneChainIds(config.chainId, config.lanes).map((chain) => new ReceiptPublisher({ js, jsm, chain, signer: kernel.signer, kernelKey: kernel.verifierKey, log, verifyStored })),
   );
   for (const { chain, seq } of await publisher.open()) log.info({ chain, resumed_at_seq: seq }, 'receipt chain opened');
   const pipeline = new DecisionPipeline({

@@ -27,7 +27,10 @@ import { GENESIS_PREV, RECEIPT_SCHEMA, MAX_RECEIPT_BYTES, CHAIN_ID_PATTERN, type
 import { toCorrectionDraft } from '../receipt/correction.js';
 import { PLAIN_SEAL_BYTES, SEAL_MAX_BYTES, prepareBody, sealReceipts, type PreparedBody, type ReceiptSigner } from '../receipt/sign.js';
 import { sha256Hex, sha256Node } from '../crypto/sha256.js';
-import { MAX_RECEIPTS_PER_MESSAGE, appendReceipts, readLastStoredReceipt, type ChainHeadRead, type ReceiptPublish } from '../store/receipts.js';
+import { createNodeSignatureCheck } from '../crypto/ed25519.js';
+import { verifyReceiptBytes, type KernelKeys } from '../receipt/verify.js';
+import { receiptSubject } from '../store/resources.js';
+import { MAX_RECEIPTS_PER_MESSAGE, appendReceipts, readChainMessageFrom, readLastChainMessage, type ChainHeadRead, type ChainMessage, type ReceiptPublish } from '../store/receipts.js';
 
 /**
  * How long past a receipt's deadline the publisher still waits for its PubAck. A late ack is
@@ -112,6 +115,20 @@ export interface PublisherOptions {
   now?: () => number;
   /** DEFAULT_ACK_WAIT_MS unless given. */
   ackWaitMs?: number;
+  /**
+   * The receipt `bytes` hold, verified (id, and a signature by a kernel key the ledger trusts);
+   * throws when they are no such receipt. What the chain resumes from is checked with it.
+   */
+  verifyStored(bytes: Uint8Array): Receipt;
+}
+
+/** Messages on a chain's subject looked through for its head past one that is not its own (see readHead). */
+export const MAX_HEAD_WALK = 256;
+
+/** `verifyStored` for a writer whose receipts a key of `kernelKeys` signs (node:crypto's Ed25519). */
+export function storedReceiptVerifier(kernelKeys: KernelKeys): (bytes: Uint8Array) => Receipt {
+  const checkSignature = createNodeSignatureCheck();
+  return (bytes) => verifyReceiptBytes(bytes, kernelKeys, checkSignature);
 }
 
 export class ReceiptPublisher {
@@ -120,6 +137,8 @@ export class ReceiptPublisher {
   private readonly now: () => number;
   private readonly ackWaitMs: number;
   private head: ChainHead | undefined;
+  /** The head last stored or read, kept when `head` is forgotten after a failed publish (see readHead). */
+  private known: ChainHead | undefined;
   /**
    * Receipts whose publish failed, until the chain is known at or past their seq: a write still
    * in flight at the server may land after the head read that followed its failure, and is then
@@ -361,7 +380,7 @@ export class ReceiptPublisher {
     const last = batch.at(-1)!.receipt;
     try {
       const streamSeq = await appendReceipts(this.opts.js, this.chain, batch.map((s) => ({ id: s.receipt.id, bytes: s.bytes })), head.streamSeq, timeoutMs);
-      this.head = { seq: last.seq, id: last.id, streamSeq };
+      this.head = this.known = { seq: last.seq, id: last.id, streamSeq };
       // These receipts hold their seqs: a failed message at or below them can no longer be stored.
       this.unsure = this.unsure.filter((u) => u[0]!.seq > last.seq);
     } catch (err) {
@@ -384,7 +403,7 @@ export class ReceiptPublisher {
    * seq; else it may still land.
    */
   private learnHead(head: ChainHead): void {
-    this.head = head;
+    this.head = this.known = head;
     const stored = this.unsure.find((u) => u.at(-1)!.id === head.id);
     this.unsure = this.unsure.filter((u) => u[0]!.seq > head.seq);
     for (const receipt of stored ?? []) {
@@ -405,9 +424,45 @@ export class ReceiptPublisher {
     item.reject(err);
   }
 
+  /**
+   * The chain's head as stored. The last message on its subject is trusted only if it holds a
+   * receipt of this chain that verifies and is not behind the head this publisher last knew:
+   * anyone who may publish on the receipts subjects could put a message there, and a writer that
+   * took a forged `{"seq":1000,…}` as its head signed receipts the ledger could only refuse,
+   * for Checks it answered allow. Past such a message, the head is the latest receipt of this
+   * chain from the head last known on (at most MAX_HEAD_WALK messages), and the next publish
+   * names the forged message's stream sequence, which the server expects. With no head known
+   * (at start), nothing tells where the chain really ends: the chain is not extended.
+   */
   private async readHead(): Promise<ChainHead> {
-    const last = await readLastStoredReceipt(this.opts.jsm, this.chain);
+    const last = await readLastChainMessage(this.opts.jsm, this.chain);
     if (!last) return { seq: 0, id: GENESIS_PREV, streamSeq: 0 };
-    return { seq: last.receipt.seq, id: last.receipt.id, streamSeq: last.streamSeq };
+    const own = this.ownReceipt(last);
+    if (own && (!this.known || own.seq >= this.known.seq)) return { seq: own.seq, id: own.id, streamSeq: last.streamSeq };
+    const known = this.known;
+    if (!known) {
+      throw new ChioError('UNAVAILABLE', `the last message on chain ${this.chain} (stream seq ${last.streamSeq}) is no receipt of it that verifies: not extending it. Restrict who may publish on ${receiptSubject(this.chain)}, or start this process with another CHIO_CHAIN_ID`);
+    }
+    let head = known;
+    for (let at = known.streamSeq + 1, walked = 0; at <= last.streamSeq; walked++) {
+      if (walked >= MAX_HEAD_WALK) throw new ChioError('UNAVAILABLE', `chain ${this.chain}: more than ${MAX_HEAD_WALK} messages after its head that are not its receipts`);
+      const message = await readChainMessageFrom(this.opts.jsm, this.chain, at);
+      if (!message) break;
+      const receipt = this.ownReceipt(message);
+      if (receipt && receipt.seq > head.seq) head = { seq: receipt.seq, id: receipt.id, streamSeq: message.streamSeq };
+      at = message.streamSeq + 1;
+    }
+    this.opts.log.error({ chain: this.chain, stream_seq: last.streamSeq, head_seq: head.seq }, `a message on ${receiptSubject(this.chain)} is not this chain's receipt (someone else publishes there); the chain goes on from its own head`);
+    return { ...head, streamSeq: last.streamSeq };
+  }
+
+  /** The last receipt of `message` when it is one of this chain's that verifies, else undefined. */
+  private ownReceipt(message: ChainMessage): Receipt | undefined {
+    try {
+      const receipt = this.opts.verifyStored(message.lines.at(-1)!);
+      return receipt.chain === this.chain ? receipt : undefined;
+    } catch {
+      return undefined;
+    }
   }
 }

@@ -39,8 +39,26 @@ export interface ReceiptPublish {
 /** What reading a chain's head needs of a JetStreamManager: the last message under a subject. */
 export interface ChainHeadRead {
   streams: {
-    getMessage(stream: string, query: { last_by_subj: string }): Promise<{ seq: number; data: Uint8Array } | null>;
+    getMessage(stream: string, query: { last_by_subj: string } | { seq: number; next_by_subj: string }): Promise<{ seq: number; data: Uint8Array } | null>;
   };
+}
+
+/** A message of one chain's subject as stored: its stream sequence and its lines, unchecked. */
+export interface ChainMessage {
+  streamSeq: number;
+  lines: Uint8Array[];
+}
+
+/** The last message on `chain`'s subject, whoever wrote it; undefined when there is none. */
+export async function readLastChainMessage(jsm: ChainHeadRead, chain: string): Promise<ChainMessage | undefined> {
+  const msg = await jsm.streams.getMessage(RECEIPTS_STREAM, { last_by_subj: receiptSubject(chain) });
+  return msg ? { streamSeq: msg.seq, lines: splitReceiptMessage(msg.data) } : undefined;
+}
+
+/** The first message on `chain`'s subject at stream sequence `seq` or after it; undefined when there is none. */
+export async function readChainMessageFrom(jsm: ChainHeadRead, chain: string, seq: number): Promise<ChainMessage | undefined> {
+  const msg = await jsm.streams.getMessage(RECEIPTS_STREAM, { seq, next_by_subj: receiptSubject(chain) });
+  return msg ? { streamSeq: msg.seq, lines: splitReceiptMessage(msg.data) } : undefined;
 }
 
 /**
@@ -90,15 +108,13 @@ export async function readReceiptMessageFromAnyReplica(jsm: JetStreamManager, se
 }
 
 /**
- * The last receipt stored on `chain` (the last line of its last message) and the stream
- * sequence of that message, or undefined for an empty chain. A chain writer resumes from it
- * (SPEC §5): its next publish names this stream sequence.
+ * The last line of the last message on `chain`, parsed but not verified, and that message's
+ * stream sequence, or undefined for an empty chain. For reading back what a test stored; a
+ * chain writer verifies what it resumes from (chain/publisher.ts).
  */
 export async function readLastStoredReceipt(jsm: ChainHeadRead, chain: string): Promise<{ receipt: Receipt; streamSeq: number } | undefined> {
-  const msg = await jsm.streams.getMessage(RECEIPTS_STREAM, { last_by_subj: receiptSubject(chain) });
-  if (!msg) return undefined;
-  const last = splitReceiptMessage(msg.data).at(-1)!;
-  return { receipt: JSON.parse(new TextDecoder().decode(last)) as Receipt, streamSeq: msg.seq };
+  const last = await readLastChainMessage(jsm, chain);
+  return last && { receipt: JSON.parse(new TextDecoder().decode(last.lines.at(-1)!)) as Receipt, streamSeq: last.streamSeq };
 }
 
 /** The stream sequence of the last stored receipt (0 when none). */

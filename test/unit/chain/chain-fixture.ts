@@ -1,6 +1,6 @@
 /** A ReceiptPublisher on the fake JetStream, and the chain it stored, for the chain tests. */
 import { pino } from 'pino';
-import { ReceiptPublisher, type PublisherOptions } from '../../../src/chain/publisher.js';
+import { ReceiptPublisher, storedReceiptVerifier, type PublisherOptions } from '../../../src/chain/publisher.js';
 import type { Receipt, ReceiptDraft } from '../../../src/receipt/receipt.js';
 import { checkChainLink, verifyReceiptBytes } from '../../../src/receipt/verify.js';
 import { receiptSubject } from '../../../src/store/resources.js';
@@ -15,7 +15,7 @@ export const soon = (ms = 1000) => Date.now() + ms;
 
 export function publisherOn(fake: FakeJetStream, overrides: Partial<PublisherOptions> = {}): ReceiptPublisher {
   return new ReceiptPublisher({
-    js: fake.js, jsm: fake.jsm, chain: CHAIN, signer: KERNEL.signer, kernelKey: KERNEL.verifierKey, log: pino({ level: 'silent' }),
+    js: fake.js, jsm: fake.jsm, chain: CHAIN, signer: KERNEL.signer, kernelKey: KERNEL.verifierKey, log: pino({ level: 'silent' }), verifyStored: storedReceiptVerifier([KERNEL.verifierKey]),
     // Read at call time, so that a fake clock installed later is the one the publisher sees.
     now: () => Date.now(), ...overrides,
   });

@@ -1,7 +1,7 @@
 /**
  * An in-memory JetStream stream with just what ReceiptPublisher uses: publish (with
  * Nats-Msg-Id deduplication and Nats-Expected-Last-Subject-Sequence, checked as the server
- * checks them: duplicates first) and streams.getMessage({ last_by_subj }).
+ * checks them: duplicates first) and streams.getMessage({ last_by_subj } or { seq, next_by_subj }).
  *
  * Faults are queued per call: the next publish can fail before storing, fail after storing
  * (the PubAck is lost), hang until its timeout, or store at once and ack `ackAfterMs` later (a
@@ -55,7 +55,7 @@ export class FakeJetStream {
 
   /** The manager half (jsm). */
   get jsm(): ChainHeadRead {
-    return { streams: { getMessage: (stream, query) => this.#lastBySubject(stream, query.last_by_subj) } };
+    return { streams: { getMessage: (stream, query) => ('last_by_subj' in query ? this.#lastBySubject(stream, query.last_by_subj) : this.#nextBySubject(stream, query.seq, query.next_by_subj)) } };
   }
 
   /** Store a message directly, as another writer would. */
@@ -93,6 +93,12 @@ export class FakeJetStream {
       if (fault.ackAfterMs >= options.timeout) throw new Error('fake: timeout waiting for the PubAck');
     }
     return { seq: stored.seq };
+  }
+
+  async #nextBySubject(stream: string, seq: number, subject: string): Promise<{ seq: number; data: Uint8Array } | null> {
+    if (stream !== this.stream) throw new Error(`fake: no stream ${stream}`);
+    const next = this.on(subject).find((m) => m.seq >= seq);
+    return next ? { seq: next.seq, data: next.data } : null;
   }
 
   async #lastBySubject(stream: string, subject: string): Promise<{ seq: number; data: Uint8Array } | null> {

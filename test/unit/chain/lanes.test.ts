@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { LANE_FILL, LANE_STALL_MS, ReceiptLanes, laneChainIds } from '../../../src/chain/lanes.js';
-import { ReceiptPublisher } from '../../../src/chain/publisher.js';
+import { ReceiptPublisher, storedReceiptVerifier } from '../../../src/chain/publisher.js';
 import { RECEIPTS_STREAM, receiptSubject } from '../../../src/store/resources.js';
 import { draftOf } from '../receipt/helpers.js';
 import { FakeJetStream } from './fake-jetstream.js';
@@ -9,7 +9,7 @@ import { KERNEL, soon, storedChain } from './chain-fixture.js';
 
 function lanesOn(fake: FakeJetStream, count: number): ReceiptLanes {
   return new ReceiptLanes(laneChainIds('node-a', count).map((chain) => new ReceiptPublisher({
-    js: fake.js, jsm: fake.jsm, chain, signer: KERNEL.signer, kernelKey: KERNEL.verifierKey, log: pino({ level: 'silent' }),
+    js: fake.js, jsm: fake.jsm, chain, signer: KERNEL.signer, kernelKey: KERNEL.verifierKey, log: pino({ level: 'silent' }), verifyStored: storedReceiptVerifier([KERNEL.verifierKey]),
   })));
 }
 

@@ -6,7 +6,7 @@ import { PLAIN_SEAL_BYTES, SEAL_MAX_BYTES, prepareBody } from '../../../src/rece
 import { verifyReceiptBytes } from '../../../src/receipt/verify.js';
 import { RECEIPTS_STREAM, receiptSubject } from '../../../src/store/resources.js';
 import { expectRejectCode } from '../../support/errors.js';
-import { bodyOf, draftOf, signReceipt } from '../receipt/helpers.js';
+import { bodyOf, draftOf, kernelOf, signReceipt } from '../receipt/helpers.js';
 import { FakeJetStream } from './fake-jetstream.js';
 import { CHAIN, KERNEL, SUBJECT, publisherOn, soon, storedChain, storedMessages, storeOf } from './chain-fixture.js';
 
@@ -149,6 +149,68 @@ describe('ReceiptPublisher', () => {
       const next = await storeOf(publisher, draftOf(2));
       expect(next).toMatchObject({ seq: 2, prev: first.id, request: draftOf(2).request });
       expect(storedChain(fake).map((r) => r.seq)).toEqual([1, 2]);
+    });
+  });
+
+  // Anyone who may publish on the receipts subjects can put a message on a live chain's subject.
+  describe('when a message on the chain\'s subject is not its receipt', () => {
+    const ownChain = (fake: FakeJetStream) => fake.on(SUBJECT).flatMap((m) => {
+      try {
+        return [verifyReceiptBytes(m.data, [KERNEL.verifierKey])];
+      } catch {
+        return [];
+      }
+    });
+    const forgeries: Array<[string, (r: Receipt) => Uint8Array]> = [
+      ['a forged head', () => new TextEncoder().encode(JSON.stringify({ seq: 1000, id: 'ab'.repeat(32), chain: CHAIN }))],
+      ['bytes that are no JSON', () => new TextEncoder().encode('not a receipt')],
+      ['a receipt of another kernel', (r) => receiptBytes(signReceipt(draftOf(9), { chain: CHAIN, seq: r.seq + 1, prev: r.id }, kernelOf(9)))],
+    ];
+    it.each(forgeries)('goes on from its own head past %s, naming that message\'s stream sequence', async (_name, forge) => {
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      const publisher = publisherOn(fake);
+      await storeOf(publisher, draftOf(0));
+      const head = await storeOf(publisher, draftOf(1));
+      const forged = fake.append(SUBJECT, forge(head));
+      // The next publish is refused (its expected last subject sequence is no longer the last).
+      await expectRejectCode(storeOf(publisher, draftOf(2)), 'UNAVAILABLE');
+      const next = await storeOf(publisher, draftOf(3));
+      expect(next).toMatchObject({ seq: 3, prev: head.id });
+      expect(fake.publishes.at(-1)).toMatchObject({ lastSubjectSequence: forged.seq });
+      const own = ownChain(fake);
+      expect(own.map((r) => r.seq)).toEqual([1, 2, 3]);
+    });
+
+    it('does not take a replayed earlier receipt of its own for its head', async () => {
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      const publisher = publisherOn(fake);
+      const first = await storeOf(publisher, draftOf(0));
+      const head = await storeOf(publisher, draftOf(1));
+      fake.append(SUBJECT, receiptBytes(first));
+      await expectRejectCode(storeOf(publisher, draftOf(2)), 'UNAVAILABLE');
+      expect(await storeOf(publisher, draftOf(3))).toMatchObject({ seq: 3, prev: head.id });
+    });
+
+    it('finds a receipt of its own stored after all behind such a message, and corrects it', async () => {
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      const publisher = publisherOn(fake);
+      const head = await storeOf(publisher, draftOf(0));
+      // Stored, but its PubAck lost: the Check was answered 503. Then someone writes after it.
+      fake.publishFaults.push('lose-ack');
+      await expectRejectCode(storeOf(publisher, draftOf(1)), 'UNAVAILABLE');
+      fake.append(SUBJECT, new TextEncoder().encode('not a receipt'));
+      const next = await storeOf(publisher, draftOf(2));
+      const own = ownChain(fake);
+      expect(own.map((r) => [r.seq, r.corrects ?? null])).toEqual([[1, null], [2, null], [3, own[1]!.id], [4, null]]);
+      expect(next).toMatchObject({ seq: 4, prev: own[2]!.id });
+      expect(own[1]!.prev).toBe(head.id);
+    });
+
+    it('refuses to extend the chain at start when its last message is not its receipt', async () => {
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      await storeOf(publisherOn(fake), draftOf(0));
+      fake.append(SUBJECT, new TextEncoder().encode(JSON.stringify({ seq: 1000, id: 'ab'.repeat(32) })));
+      await expect(publisherOn(fake).open()).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining('is no receipt of it that verifies') });
     });
   });
 
