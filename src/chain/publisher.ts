@@ -5,7 +5,9 @@
  * One publisher owns one chain. Receipts are signed and published one at a time, because each
  * publish names the stream sequence of the previous receipt on the chain
  * (Nats-Expected-Last-Subject-Sequence): the server refuses a fork, so two writers can never
- * both extend the same receipt. Nats-Msg-Id (the receipt id) makes a retried publish harmless.
+ * both extend the same receipt. Nats-Msg-Id (the first receipt's id) keeps a message from being
+ * stored twice; an ack that says "duplicate" is an unknown outcome, since the message stored
+ * before under that id may hold other receipts after its first.
  *
  * One truth per receipt. `store` hands the caller a ticket; the caller answers from the receipt
  * only if it is stored before the caller abandons it (its deadline). Every other receipt — one
@@ -50,6 +52,16 @@ export const MAX_BATCH_BYTES = 3 * MAX_RECEIPT_BYTES;
 export const MAX_UNSURE = 1024;
 
 /**
+ * An idle chain left unsettled (a publish of unknown outcome, a correction owed) tries again
+ * after ackWaitMs, then twice as long each time up to this: a write the client still buffered
+ * may land after a reconnect, minutes later, and must be found and corrected all the same.
+ */
+export const MAX_SETTLE_RETRY_MS = 30_000;
+
+/** How long a stopping publisher goes on trying to settle its chain. */
+export const DRAIN_SETTLE_MS = 5_000;
+
+/**
  * What the caller of `store` holds for one receipt (SPEC §2, §5). The caller MUST answer from
  * the receipt only when `stored` resolves before it abandons the ticket, or when `abandon()`
  * returns false; in every other case it MUST answer deny / ReceiptLedger / 503.
@@ -89,8 +101,10 @@ interface Signed {
 interface ChainHead {
   seq: number;
   id: string;
-  /** Stream sequence of the head receipt; 0 when the chain is empty. */
+  /** Stream sequence of the last message on the chain's subject, which the next publish names; 0 when there is none. */
   streamSeq: number;
+  /** Stream sequence of the message holding the head receipt: `streamSeq`, unless someone else wrote after it. */
+  storedAt: number;
 }
 
 interface Pending {
@@ -155,6 +169,9 @@ export class ReceiptPublisher {
   private idle: Promise<void> = Promise.resolve();
   private markIdle: () => void = () => {};
   private closed = false;
+  /** The next try to settle an idle chain (see MAX_SETTLE_RETRY_MS), and the wait before the one after. */
+  private retry: ReturnType<typeof setTimeout> | undefined;
+  private retryMs = 0;
 
   constructor(opts: PublisherOptions) {
     if (!CHAIN_ID_PATTERN.test(opts.chain)) throw new ChioError('CONFIG_INVALID', `chain id ${JSON.stringify(opts.chain)} is not a subject token [A-Za-z0-9_-]{1,64}`);
@@ -217,8 +234,19 @@ export class ReceiptPublisher {
    */
   async drain(): Promise<void> {
     this.closed = true;
-    if (!this.running && (this.unsure.length > 0 || this.owed.size > 0)) void this.run();
-    await this.idle;
+    clearTimeout(this.retry);
+    const until = this.now() + DRAIN_SETTLE_MS;
+    for (;;) {
+      if (!this.running && this.unsettled()) void this.run();
+      await this.idle;
+      if (!this.unsettled() || this.now() >= until) return;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(this.ackWaitMs, Math.max(0, until - this.now()))));
+    }
+  }
+
+  /** A publish's outcome is unknown, or a correction is owed. */
+  private unsettled(): boolean {
+    return this.unsure.length > 0 || this.owed.size > 0;
   }
 
   private async run(): Promise<void> {
@@ -232,17 +260,30 @@ export class ReceiptPublisher {
         if (this.queue.length > 0) {
           await this.storeBatch();
           settleTried = false;
-        } else if (!settleTried && (this.unsure.length > 0 || this.owed.size > 0)) {
-          // Idle: settle the chain now rather than when the next receipt comes. One try.
+        } else if (!settleTried && this.unsettled()) {
+          // Idle: settle the chain now rather than when the next receipt comes. One try a run;
+          // an idle lane may get no receipt for a long time, so a timer runs it again.
           settleTried = true;
           await this.settle(this.now() + this.ackWaitMs).catch((err: unknown) =>
-            this.opts.log.error({ chain: this.chain, corrects: [...this.owed.keys()], err: String(err) }, 'chain not settled; tried again before the next receipt'));
+            this.opts.log.error({ chain: this.chain, corrects: [...this.owed.keys()], err: String(err) }, 'chain not settled; tried again later'));
         } else break;
       }
     } finally {
       this.running = false;
       this.markIdle();
+      this.retryLater();
     }
+  }
+
+  private retryLater(): void {
+    if (!this.unsettled()) this.retryMs = 0;
+    if (this.closed || this.retry !== undefined || !this.unsettled()) return;
+    this.retryMs = Math.min(MAX_SETTLE_RETRY_MS, this.retryMs === 0 ? this.ackWaitMs : 2 * this.retryMs);
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      if (!this.running) void this.run();
+    }, this.retryMs);
+    this.retry.unref?.();
   }
 
   /**
@@ -315,7 +356,9 @@ export class ReceiptPublisher {
    * by `deadline`), and past the corrections owed, stored first. Throws when either fails.
    */
   private async settle(deadline: number): Promise<ChainHead> {
-    if (!this.head) this.learnHead(await beforeDeadline(this.readHead(), deadline, 'reading the chain head'));
+    // A failed message may land after a head read that did not show it: look again while any
+    // is unsure, so that it is found and corrected without waiting for a refused publish.
+    if (!this.head || this.unsure.length > 0) this.learnHead(await beforeDeadline(this.readHead(), deadline, 'reading the chain head'));
     while (this.owed.size > 0) await this.correct([...this.owed.values()], this.head!);
     return this.head!;
   }
@@ -380,7 +423,7 @@ export class ReceiptPublisher {
     const last = batch.at(-1)!.receipt;
     try {
       const streamSeq = await appendReceipts(this.opts.js, this.chain, batch.map((s) => ({ id: s.receipt.id, bytes: s.bytes })), head.streamSeq, timeoutMs);
-      this.head = this.known = { seq: last.seq, id: last.id, streamSeq };
+      this.head = this.known = { seq: last.seq, id: last.id, streamSeq, storedAt: streamSeq };
       // These receipts hold their seqs: a failed message at or below them can no longer be stored.
       this.unsure = this.unsure.filter((u) => u[0]!.seq > last.seq);
     } catch (err) {
@@ -436,24 +479,36 @@ export class ReceiptPublisher {
    */
   private async readHead(): Promise<ChainHead> {
     const last = await readLastChainMessage(this.opts.jsm, this.chain);
-    if (!last) return { seq: 0, id: GENESIS_PREV, streamSeq: 0 };
-    const own = this.ownReceipt(last);
-    if (own && (!this.known || own.seq >= this.known.seq)) return { seq: own.seq, id: own.id, streamSeq: last.streamSeq };
     const known = this.known;
+    if (!last) {
+      if (known && known.seq > 0) throw this.lost(known);
+      return { seq: 0, id: GENESIS_PREV, streamSeq: 0, storedAt: 0 };
+    }
+    const own = this.ownReceipt(last);
+    if (own && (!known || own.seq >= known.seq)) return { seq: own.seq, id: own.id, streamSeq: last.streamSeq, storedAt: last.streamSeq };
     if (!known) {
       throw new ChioError('UNAVAILABLE', `the last message on chain ${this.chain} (stream seq ${last.streamSeq}) is no receipt of it that verifies: not extending it. Restrict who may publish on ${receiptSubject(this.chain)}, or start this process with another CHIO_CHAIN_ID`);
     }
+    // The head last known must still be where it was stored; else receipts were lost (the
+    // stream deleted and made again, restored from an old copy), and going on would reuse seqs.
+    const stillThere = known.seq > 0 ? await readChainMessageFrom(this.opts.jsm, this.chain, known.storedAt) : undefined;
+    if (known.seq > 0 && (stillThere?.streamSeq !== known.storedAt || this.ownReceipt(stillThere)?.id !== known.id)) throw this.lost(known);
     let head = known;
-    for (let at = known.streamSeq + 1, walked = 0; at <= last.streamSeq; walked++) {
+    for (let at = known.storedAt + 1, walked = 0; at <= last.streamSeq; walked++) {
       if (walked >= MAX_HEAD_WALK) throw new ChioError('UNAVAILABLE', `chain ${this.chain}: more than ${MAX_HEAD_WALK} messages after its head that are not its receipts`);
       const message = await readChainMessageFrom(this.opts.jsm, this.chain, at);
       if (!message) break;
       const receipt = this.ownReceipt(message);
-      if (receipt && receipt.seq > head.seq) head = { seq: receipt.seq, id: receipt.id, streamSeq: message.streamSeq };
+      if (receipt && receipt.seq > head.seq) head = { seq: receipt.seq, id: receipt.id, streamSeq: message.streamSeq, storedAt: message.streamSeq };
       at = message.streamSeq + 1;
     }
     this.opts.log.error({ chain: this.chain, stream_seq: last.streamSeq, head_seq: head.seq }, `a message on ${receiptSubject(this.chain)} is not this chain's receipt (someone else publishes there); the chain goes on from its own head`);
     return { ...head, streamSeq: last.streamSeq };
+  }
+
+  private lost(known: ChainHead): ChioError {
+    this.opts.log.error({ chain: this.chain, seq: known.seq, stream_seq: known.storedAt }, 'receipts this chain stored are gone from the stream; not extending it');
+    return new ChioError('UNAVAILABLE', `chain ${this.chain}: its receipt seq ${known.seq}, stored at stream seq ${known.storedAt}, is gone from the stream: not extending the chain`);
   }
 
   /** The last receipt of `message` when it is one of this chain's that verifies, else undefined. */

@@ -123,7 +123,7 @@ export class PubAckPublisher implements ReceiptPublish {
 }
 
 /** The stream sequence a PubAck names, or why there is none. */
-export function pubAckOf(msg: Pick<Msg, 'data' | 'headers'>): { seq: number } | ChioError {
+export function pubAckOf(msg: Pick<Msg, 'data' | 'headers'>): { seq: number; duplicate?: true } | ChioError {
   // No stream listens on the subject: the server answers "503 No Responders" in a header.
   if (msg.headers?.hasError) return new ChioError('UNAVAILABLE', `no stream stored the message (${msg.headers.code} ${msg.headers.description})`);
   let ack: unknown;
@@ -135,5 +135,5 @@ export function pubAckOf(msg: Pick<Msg, 'data' | 'headers'>): { seq: number } | 
   const a = ack as { seq?: unknown; stream?: unknown; error?: { err_code?: unknown; description?: unknown } } | null;
   if (a?.error) return new ChioError('UNAVAILABLE', `stream refused the message: ${String(a.error.description)} (${String(a.error.err_code)})`);
   if (typeof a?.stream !== 'string' || a.stream === '' || typeof a.seq !== 'number' || !Number.isSafeInteger(a.seq) || a.seq < 1) return new ChioError('UNAVAILABLE', 'PubAck names no stream sequence');
-  return { seq: a.seq };
+  return (a as { duplicate?: unknown }).duplicate === true ? { seq: a.seq, duplicate: true } : { seq: a.seq };
 }

@@ -33,7 +33,7 @@ export interface ReceiptPublish {
     subject: string,
     data: Uint8Array,
     options: { msgID: string; expect: { lastSubjectSequence: number }; timeout: number; headers?: MsgHdrs },
-  ): Promise<{ seq: number }>;
+  ): Promise<{ seq: number; duplicate?: boolean }>;
 }
 
 /** What reading a chain's head needs of a JetStreamManager: the last message under a subject. */
@@ -83,6 +83,9 @@ export async function appendReceipts(
   }
   const data = joinReceiptMessage(receipts.map((r) => r.bytes));
   const ack = await js.publish(receiptSubject(chain), data, { msgID: receipts[0]!.id, expect: { lastSubjectSequence: previousStreamSeq }, timeout: timeoutMs, ...(headers ? { headers } : {}) });
+  // A message with this Nats-Msg-Id (its first receipt's id) was stored before, and the server
+  // kept that one: whether it holds these receipts, all of them, is not known from the ack.
+  if (ack.duplicate === true) throw new ChioError('UNAVAILABLE', `a message starting with receipt ${receipts[0]!.id} was stored before (stream seq ${ack.seq}): what it holds is read back`);
   return ack.seq;
 }
 

@@ -5,7 +5,7 @@
  * check handler does.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { ReceiptPublisher } from '../../../src/chain/publisher.js';
+import { DRAIN_SETTLE_MS, type ReceiptPublisher } from '../../../src/chain/publisher.js';
 import { correctionDecision } from '../../../src/receipt/correction.js';
 import type { Receipt } from '../../../src/receipt/receipt.js';
 import { RECEIPTS_STREAM } from '../../../src/store/resources.js';
@@ -159,20 +159,47 @@ describe('ReceiptPublisher corrections', () => {
   });
 
   describe('when a failed publish is stored only after the head read that followed it', () => {
-    it('still corrects it: the next receipt is refused, and the head read after that finds it', async () => {
+    it('still corrects it, refusing nothing: the head is read again while a publish\'s outcome is unknown', async () => {
       const { fake, publisher } = await started();
       fake.publishFaults.push('store-after-read');
       const failed = expect(storeOf(publisher, draftOf(1), Date.now() + 20)).rejects.toBeDefined();
       await vi.advanceTimersByTimeAsync(20 + ACK_WAIT_MS);
       await failed;
-      // Signed on a head that did not show it yet, so refused by the server: answered 503.
-      await expect(storeOf(publisher, draftOf(2), Date.now() + 20)).rejects.toBeDefined();
-      const next = await storeOf(publisher, draftOf(3));
+      const next = await storeOf(publisher, draftOf(2));
       const chain = storedChain(fake);
       expect(chain.map((r) => r.seq)).toEqual([1, 2, 3, 4]);
       expect(chain[1]!.request.id).toBe(draftOf(1).request.id);
       expectCorrection(chain[2], chain[1]!);
       expect(next).toEqual(chain[3]);
+    });
+
+    it('corrects it on an idle chain too, by trying again later: no receipt need come', async () => {
+      const { fake, publisher } = await started();
+      fake.publishFaults.push('store-after-read');
+      await expect(storeOf(publisher, draftOf(1), Date.now() + 20)).rejects.toBeDefined();
+      // The head read right after the failure came before the write landed.
+      await vi.advanceTimersByTimeAsync(0);
+      expect(storedChain(fake).map((r) => r.seq)).toEqual([1, 2]);
+      await vi.advanceTimersByTimeAsync(ACK_WAIT_MS);
+      const chain = storedChain(fake);
+      expect(chain.map((r) => r.seq)).toEqual([1, 2, 3]);
+      expectCorrection(chain[2], chain[1]!);
+    });
+
+    it('corrects it when the publisher stops, trying until it is settled', async () => {
+      const { fake, publisher } = await started();
+      fake.publishFaults.push('store-after-read');
+      // The head reads after the failure fail too, until the publisher is told to stop: only
+      // tries made while it stops can find the receipt.
+      fake.readFaults.push('reject', 'reject', 'reject');
+      const failed = expect(storeOf(publisher, draftOf(1), Date.now() + 20)).rejects.toBeDefined();
+      await failed;
+      const drained = publisher.drain();
+      await vi.advanceTimersByTimeAsync(DRAIN_SETTLE_MS);
+      await drained;
+      const chain = storedChain(fake);
+      expect(chain.map((r) => r.seq)).toEqual([1, 2, 3]);
+      expectCorrection(chain[2], chain[1]!);
     });
   });
 

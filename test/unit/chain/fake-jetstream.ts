@@ -69,7 +69,7 @@ export class FakeJetStream {
     return this.messages.filter((m) => m.subject === subject);
   }
 
-  async #publish(subject: string, data: Uint8Array, options: { msgID: string; expect: { lastSubjectSequence: number }; timeout: number }): Promise<{ seq: number }> {
+  async #publish(subject: string, data: Uint8Array, options: { msgID: string; expect: { lastSubjectSequence: number }; timeout: number }): Promise<{ seq: number; duplicate?: boolean }> {
     this.publishes.push({ subject, msgID: options.msgID, lastSubjectSequence: options.expect.lastSubjectSequence, timeout: options.timeout, data });
     const fault = this.publishFaults.shift();
     if (fault === 'reject') throw new Error('fake: no responders');
@@ -83,7 +83,7 @@ export class FakeJetStream {
     }
     if (fault === 'hang') return new Promise((_, reject) => setTimeout(() => reject(new Error('fake: publish timed out')), options.timeout));
     const duplicate = this.messages.find((m) => m.msgID === options.msgID);
-    if (duplicate) return { seq: duplicate.seq };
+    if (duplicate) return { seq: duplicate.seq, duplicate: true };
     const last = this.on(subject).at(-1)?.seq ?? 0;
     if (last !== options.expect.lastSubjectSequence) throw new Error(`fake: wrong last sequence: ${last}`);
     const stored = this.append(subject, data, options.msgID);

@@ -206,6 +206,20 @@ describe('ReceiptPublisher', () => {
       expect(own[1]!.prev).toBe(head.id);
     });
 
+    it.each([
+      ['emptied (deleted and made again)', (fake: FakeJetStream) => fake.messages.splice(0)],
+      ['emptied, then written by someone else', (fake: FakeJetStream) => (fake.messages.splice(0), fake.append(SUBJECT, new TextEncoder().encode('x')))],
+    ])('does not start the chain again when the stream was %s: its seqs would be reused', async (_name, lose) => {
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      const publisher = publisherOn(fake);
+      await storeOf(publisher, draftOf(0));
+      await storeOf(publisher, draftOf(1));
+      lose(fake);
+      await expectRejectCode(storeOf(publisher, draftOf(2)), 'UNAVAILABLE');
+      await expect(storeOf(publisher, draftOf(3))).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining('is gone from the stream') });
+      expect(fake.on(SUBJECT).filter((m) => m.msgID !== 'other-1')).toHaveLength(0);
+    });
+
     it('refuses to extend the chain at start when its last message is not its receipt', async () => {
       const fake = new FakeJetStream(RECEIPTS_STREAM);
       await storeOf(publisherOn(fake), draftOf(0));
