@@ -8,7 +8,8 @@ import { jetstream, jetstreamManager, RetentionPolicy, StorageType } from '@nats
 import { pino } from 'pino';
 import { connectNats } from '../../src/nats/connection.js';
 import { ensureStreams } from '../../src/store/resources.js';
-import { ReceiptPublisher, storedReceiptVerifier } from '../../src/chain/publisher.js';
+import { ReceiptPublisher } from '../../src/chain/publisher.js';
+import { storedReceiptVerifier } from '../../src/chain/chain-head.js';
 import { PubAckPublisher } from '../../src/store/pub-ack.js';
 import { ReceiptLanes, laneChainIds } from '../../src/chain/lanes.js';
 import { loadKey } from '../../src/keys.js';

@@ -13,7 +13,8 @@ import { ensureStreams, openPolicyArchive, openRevocationsBucket } from '../stor
 import { PubAckPublisher } from '../store/pub-ack.js';
 import { startHttpServer } from '../http.js';
 import { loadListenerTls, tlsMode } from '../tls.js';
-import { ReceiptPublisher, storedReceiptVerifier } from '../chain/publisher.js';
+import { ReceiptPublisher } from '../chain/publisher.js';
+import { storedReceiptVerifier } from '../chain/chain-head.js';
 import { ReceiptLanes, laneChainIds } from '../chain/lanes.js';
 import { CheckHandler } from './check-handler.js';
 import { DecisionPipeline } from '../decision/pipeline.js';

@@ -25,14 +25,12 @@
 import type { Logger } from 'pino';
 import { ChioError } from '../errors/index.js';
 import { beforeDeadline } from '../time.js';
-import { GENESIS_PREV, RECEIPT_SCHEMA, MAX_RECEIPT_BYTES, CHAIN_ID_PATTERN, type Receipt, type ReceiptBody, type ReceiptDraft } from '../receipt/receipt.js';
+import { RECEIPT_SCHEMA, MAX_RECEIPT_BYTES, CHAIN_ID_PATTERN, type Receipt, type ReceiptBody, type ReceiptDraft } from '../receipt/receipt.js';
 import { toCorrectionDraft } from '../receipt/correction.js';
 import { PLAIN_SEAL_BYTES, SEAL_MAX_BYTES, prepareBody, sealReceipts, type PreparedBody, type ReceiptSigner } from '../receipt/sign.js';
 import { sha256Hex, sha256Node } from '../crypto/sha256.js';
-import { createNodeSignatureCheck } from '../crypto/ed25519.js';
-import { verifyReceiptBytes, type KernelKeys } from '../receipt/verify.js';
-import { receiptSubject } from '../store/resources.js';
-import { MAX_RECEIPTS_PER_MESSAGE, appendReceipts, readChainMessageFrom, readLastChainMessage, type ChainHeadRead, type ChainMessage, type ReceiptPublish } from '../store/receipts.js';
+import { MAX_RECEIPTS_PER_MESSAGE, appendReceipts, type ChainHeadRead, type ReceiptPublish } from '../store/receipts.js';
+import { readChainHead, type ChainHead } from './chain-head.js';
 
 /**
  * How long past a receipt's deadline the publisher still waits for its PubAck. A late ack is
@@ -98,15 +96,6 @@ interface Signed {
   bytes: Uint8Array;
 }
 
-interface ChainHead {
-  seq: number;
-  id: string;
-  /** Stream sequence of the last message on the chain's subject, which the next publish names; 0 when there is none. */
-  streamSeq: number;
-  /** Stream sequence of the message holding the head receipt: `streamSeq`, unless someone else wrote after it. */
-  storedAt: number;
-}
-
 interface Pending {
   draft: ReceiptDraft;
   deadline: number;
@@ -134,15 +123,6 @@ export interface PublisherOptions {
    * throws when they are no such receipt. What the chain resumes from is checked with it.
    */
   verifyStored(bytes: Uint8Array): Receipt;
-}
-
-/** Messages on a chain's subject looked through for its head past one that is not its own (see readHead). */
-export const MAX_HEAD_WALK = 256;
-
-/** `verifyStored` for a writer whose receipts a key of `kernelKeys` signs (node:crypto's Ed25519). */
-export function storedReceiptVerifier(kernelKeys: KernelKeys): (bytes: Uint8Array) => Receipt {
-  const checkSignature = createNodeSignatureCheck();
-  return (bytes) => verifyReceiptBytes(bytes, kernelKeys, checkSignature);
 }
 
 export class ReceiptPublisher {
@@ -467,57 +447,7 @@ export class ReceiptPublisher {
     item.reject(err);
   }
 
-  /**
-   * The chain's head as stored. The last message on its subject is trusted only if it holds a
-   * receipt of this chain that verifies and is not behind the head this publisher last knew:
-   * anyone who may publish on the receipts subjects could put a message there, and a writer that
-   * took a forged `{"seq":1000,…}` as its head signed receipts the ledger could only refuse,
-   * for Checks it answered allow. Past such a message, the head is the latest receipt of this
-   * chain from the head last known on (at most MAX_HEAD_WALK messages), and the next publish
-   * names the forged message's stream sequence, which the server expects. With no head known
-   * (at start), nothing tells where the chain really ends: the chain is not extended.
-   */
-  private async readHead(): Promise<ChainHead> {
-    const last = await readLastChainMessage(this.opts.jsm, this.chain);
-    const known = this.known;
-    if (!last) {
-      if (known && known.seq > 0) throw this.lost(known);
-      return { seq: 0, id: GENESIS_PREV, streamSeq: 0, storedAt: 0 };
-    }
-    const own = this.ownReceipt(last);
-    if (own && (!known || own.seq >= known.seq)) return { seq: own.seq, id: own.id, streamSeq: last.streamSeq, storedAt: last.streamSeq };
-    if (!known) {
-      throw new ChioError('UNAVAILABLE', `the last message on chain ${this.chain} (stream seq ${last.streamSeq}) is no receipt of it that verifies: not extending it. Restrict who may publish on ${receiptSubject(this.chain)}, or start this process with another CHIO_CHAIN_ID`);
-    }
-    // The head last known must still be where it was stored; else receipts were lost (the
-    // stream deleted and made again, restored from an old copy), and going on would reuse seqs.
-    const stillThere = known.seq > 0 ? await readChainMessageFrom(this.opts.jsm, this.chain, known.storedAt) : undefined;
-    if (known.seq > 0 && (stillThere?.streamSeq !== known.storedAt || this.ownReceipt(stillThere)?.id !== known.id)) throw this.lost(known);
-    let head = known;
-    for (let at = known.storedAt + 1, walked = 0; at <= last.streamSeq; walked++) {
-      if (walked >= MAX_HEAD_WALK) throw new ChioError('UNAVAILABLE', `chain ${this.chain}: more than ${MAX_HEAD_WALK} messages after its head that are not its receipts`);
-      const message = await readChainMessageFrom(this.opts.jsm, this.chain, at);
-      if (!message) break;
-      const receipt = this.ownReceipt(message);
-      if (receipt && receipt.seq > head.seq) head = { seq: receipt.seq, id: receipt.id, streamSeq: message.streamSeq, storedAt: message.streamSeq };
-      at = message.streamSeq + 1;
-    }
-    this.opts.log.error({ chain: this.chain, stream_seq: last.streamSeq, head_seq: head.seq }, `a message on ${receiptSubject(this.chain)} is not this chain's receipt (someone else publishes there); the chain goes on from its own head`);
-    return { ...head, streamSeq: last.streamSeq };
-  }
-
-  private lost(known: ChainHead): ChioError {
-    this.opts.log.error({ chain: this.chain, seq: known.seq, stream_seq: known.storedAt }, 'receipts this chain stored are gone from the stream; not extending it');
-    return new ChioError('UNAVAILABLE', `chain ${this.chain}: its receipt seq ${known.seq}, stored at stream seq ${known.storedAt}, is gone from the stream: not extending the chain`);
-  }
-
-  /** The last receipt of `message` when it is one of this chain's that verifies, else undefined. */
-  private ownReceipt(message: ChainMessage): Receipt | undefined {
-    try {
-      const receipt = this.opts.verifyStored(message.lines.at(-1)!);
-      return receipt.chain === this.chain ? receipt : undefined;
-    } catch {
-      return undefined;
-    }
+  private readHead(): Promise<ChainHead> {
+    return readChainHead({ jsm: this.opts.jsm, chain: this.chain, verifyStored: this.opts.verifyStored, log: this.opts.log }, this.known);
   }
 }

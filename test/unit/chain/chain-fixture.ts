@@ -1,6 +1,7 @@
 /** A ReceiptPublisher on the fake JetStream, and the chain it stored, for the chain tests. */
 import { pino } from 'pino';
-import { ReceiptPublisher, storedReceiptVerifier, type PublisherOptions } from '../../../src/chain/publisher.js';
+import { ReceiptPublisher, type PublisherOptions } from '../../../src/chain/publisher.js';
+import { storedReceiptVerifier } from '../../../src/chain/chain-head.js';
 import type { Receipt, ReceiptDraft } from '../../../src/receipt/receipt.js';
 import { checkChainLink, verifyReceiptBytes } from '../../../src/receipt/verify.js';
 import { receiptSubject } from '../../../src/store/resources.js';

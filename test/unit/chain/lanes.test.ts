@@ -1,7 +1,8 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { LANE_FILL, LANE_STALL_MS, ReceiptLanes, laneChainIds } from '../../../src/chain/lanes.js';
-import { ReceiptPublisher, storedReceiptVerifier } from '../../../src/chain/publisher.js';
+import { ReceiptPublisher } from '../../../src/chain/publisher.js';
+import { storedReceiptVerifier } from '../../../src/chain/chain-head.js';
 import { RECEIPTS_STREAM, receiptSubject } from '../../../src/store/resources.js';
 import { draftOf } from '../receipt/helpers.js';
 import { FakeJetStream } from './fake-jetstream.js';
