@@ -264,9 +264,12 @@ export class Integrator {
    * The entry of a receipt integrate() planned without reading the index (it extends its chain's
    * head, so it is not a leaf): created where there is none. An entry already there at or past
    * the committed size is from a batch that did not commit (the crash rule): the same leaf is
-   * kept (given the corrected_by this plan adds), another one is replaced, revision-checked
-   * either way. An entry inside the committed tree would make this receipt a duplicate, which
-   * it cannot be: the store is not what this ledger wrote, so it stops (LEDGER_FENCED).
+   * kept (given the corrected_by this plan adds; one it has is never taken away), another one
+   * is replaced, revision-checked, and only while the lease, read again, is still this
+   * ledger's: a writer paused past its lease rewrote an entry the new writer had just given
+   * its corrected_by, and the receipt's correction was lost to the verifier. An entry inside
+   * the committed tree would make this receipt a duplicate, which it cannot be: the store is
+   * not what this ledger wrote, so it stops (LEDGER_FENCED).
    */
   private async writeFreshIndexEntry(id: string, entry: IndexEntry, committedSize: number): Promise<void> {
     const { index } = this.opts;
@@ -280,8 +283,13 @@ export class Integrator {
     if (stored && stored.index < committedSize) {
       throw new ChioError('LEDGER_FENCED', `index entry of ${id} is ${JSON.stringify(stored)}, a committed leaf, where ${JSON.stringify(entry)} was planned: another ledger writes`);
     }
-    const same = stored && stored.index === entry.index && stored.seq === entry.seq && (stored.line ?? 0) === (entry.line ?? 0) && stored.corrected_by === entry.corrected_by;
-    if (!same) await writeIndexEntry(index, id, entry, revision);
+    const sameLeaf = stored && stored.index === entry.index && stored.seq === entry.seq && (stored.line ?? 0) === (entry.line ?? 0);
+    if (sameLeaf && (entry.corrected_by === undefined || entry.corrected_by === stored.corrected_by)) return;
+    if (sameLeaf && stored.corrected_by !== undefined) {
+      throw new ChioError('LEDGER_FENCED', `index entry of ${id} is corrected by ${stored.corrected_by}, where a correction by ${entry.corrected_by} was planned: another ledger writes`);
+    }
+    if (!(await this.opts.lease.stillHeld())) throw new ChioError('LEDGER_FENCED', `another ledger took the writer lease; not rewriting the index entry of ${id}`);
+    await writeIndexEntry(index, id, entry, revision);
   }
 
   /**

@@ -105,6 +105,11 @@ export class LedgerLease {
     });
   }
 
+  /** Whether the record is, read now, still the one this holder last wrote: a writer paused past its lease is told so before it changes what another wrote. */
+  stillHeld(): Promise<boolean> {
+    return this.serialised(async () => this.held && (await readLedgerRecord(this.kv)).revision === this.revision);
+  }
+
   /** Commit a new tree state under the lease. Throws LEDGER_FENCED when the lease was lost. */
   commit(state: LedgerState): Promise<void> {
     return this.serialised(async () => {
