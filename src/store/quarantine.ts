@@ -19,7 +19,7 @@
 import { headers } from '@nats-io/transport-node';
 import { JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { ChioErrorCode } from '../errors/index.js';
-import { QUARANTINE_STREAM, QUARANTINE_SUBJECT_PREFIX } from './resources.js';
+import { QUARANTINE_STREAM, QUARANTINE_SUBJECT_PREFIX, RECEIPTS_STREAM } from './resources.js';
 
 /** Reasons are cut to this length: a header, not a log. */
 export const MAX_REASON_LENGTH = 512;
@@ -50,16 +50,41 @@ export function isBeforeMark(q: Pick<QuarantinedReceipt, 'seq' | 'line'>, mark: 
   return q.seq < mark.receiptSeq || (q.seq === mark.receiptSeq && (q.line ?? 0) <= mark.receiptLine);
 }
 
+/** Quarantine messages looked back through for the last mark the ledger wrote. */
+export const MAX_MARK_LOOKBACK = 64;
+
+/**
+ * How far quarantining got. The mark is the last message of the quarantine stream that reads as
+ * one the ledger wrote: its Nats-Msg-Id is `q-<Chio-Stream-Seq>[-<Chio-Line>]` and it names a
+ * receipts-stream sequence that exists. `chio.quarantine.*` is a plain subject: one message put
+ * there with Chio-Stream-Seq 1000000000 made the ledger skip quarantining every refused receipt
+ * below it. Looked back at most MAX_MARK_LOOKBACK messages; none found, quarantining starts
+ * again from the beginning (the duplicate window keeps recent ones from being stored twice).
+ */
 export async function readQuarantineMark(jsm: JetStreamManager): Promise<QuarantineMark> {
   const lastSeq = (await jsm.streams.info(QUARANTINE_STREAM)).state.last_seq;
   if (lastSeq === 0) return { lastSeq, receiptSeq: 0, receiptLine: 0 };
-  const last = await jsm.streams.getMessage(QUARANTINE_STREAM, { seq: lastSeq }).catch((err: unknown) => {
-    if (err instanceof JetStreamApiError && err.status === 404) return null; // purged by an operator
-    throw err;
-  });
-  const receiptSeq = Number(last?.header.get('Chio-Stream-Seq') ?? 0);
-  const receiptLine = Number(last?.header.get('Chio-Line') || 0);
-  return { lastSeq, receiptSeq: Number.isSafeInteger(receiptSeq) ? receiptSeq : 0, receiptLine: Number.isSafeInteger(receiptLine) ? receiptLine : 0 };
+  const receiptsLast = (await jsm.streams.info(RECEIPTS_STREAM)).state.last_seq;
+  for (let seq = lastSeq; seq > 0 && seq > lastSeq - MAX_MARK_LOOKBACK; seq--) {
+    const msg = await jsm.streams.getMessage(QUARANTINE_STREAM, { seq }).catch((err: unknown) => {
+      if (err instanceof JetStreamApiError && err.status === 404) return null; // purged by an operator
+      throw err;
+    });
+    const mark = msg && markOf(msg.header);
+    if (mark && mark.receiptSeq <= receiptsLast) return { lastSeq, ...mark };
+  }
+  return { lastSeq, receiptSeq: 0, receiptLine: 0 };
+}
+
+/** The receipt a quarantine message names, when its headers are as quarantineReceipt writes them. */
+function markOf(h: { get(name: string): string }): { receiptSeq: number; receiptLine: number } | undefined {
+  const seqText = h.get('Chio-Stream-Seq');
+  const lineText = h.get('Chio-Line') || '0';
+  if (!/^[1-9][0-9]{0,15}$/.test(seqText) || !/^(0|[1-9][0-9]{0,5})$/.test(lineText)) return undefined;
+  const receiptSeq = Number(seqText);
+  const receiptLine = Number(lineText);
+  const msgId = receiptLine > 0 ? `q-${receiptSeq}-${receiptLine}` : `q-${receiptSeq}`;
+  return h.get('Nats-Msg-Id') === msgId && Number.isSafeInteger(receiptSeq) ? { receiptSeq, receiptLine } : undefined;
 }
 
 /**

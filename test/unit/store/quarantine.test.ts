@@ -1,11 +1,17 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { headers as natsHeaders } from '@nats-io/transport-node';
 import { MAX_REASON_LENGTH, isBeforeMark, quarantineReceipt, readQuarantineMark } from '../../../src/store/quarantine.js';
-import { QUARANTINE_STREAM } from '../../../src/store/resources.js';
+import { QUARANTINE_STREAM, receiptSubject } from '../../../src/store/resources.js';
 import { useTestStore } from './nats.js';
 import { isWrongLastSequence } from '../../../src/store/ledger-state.js';
 
 const store = useTestStore();
 const data = new TextEncoder().encode('{"not":"a receipt"}');
+
+// Quarantined receipts name messages of the receipts stream: these are stream seqs 1 … 12.
+beforeAll(async () => {
+  for (let i = 1; i <= 12; i++) await store.js.publish(receiptSubject('q-test'), new TextEncoder().encode(`message ${i}`));
+});
 
 describe('quarantineReceipt', () => {
   it('stores the refused bytes on the chain subject with the reason code, reason and stream sequence', async () => {
@@ -36,6 +42,22 @@ describe('quarantineReceipt', () => {
     const refused = await quarantineReceipt(store.js, { seq: 11, data, chain: 'chain-b', code: 'MALFORMED', reason: 'r' }, stale).then(() => undefined, (err: unknown) => err);
     expect(isWrongLastSequence(refused)).toBe(true);
     expect((await readQuarantineMark(store.jsm)).receiptSeq).toBe(10);
+  });
+});
+
+describe('readQuarantineMark', () => {
+  // chio.quarantine.* is a plain subject: anyone who may publish there can add a message.
+  it.each([
+    ['a stream sequence past the receipts stream\'s last', '1000000000', 'q-1000000000', 1],
+    ['a Nats-Msg-Id that does not name it', '12', 'other', 2],
+    ['no Nats-Msg-Id', '12', undefined, 3],
+    ['a stream sequence that is no number', '1e3', 'q-1e3', 4],
+  ])('passes over a message with %s and takes the ledger\'s last mark', async (_name, streamSeq, msgID, line) => {
+    const written = await quarantineReceipt(store.js, { seq: 11, line, data, chain: 'chain-c', code: 'MALFORMED', reason: 'r' }, await readQuarantineMark(store.jsm));
+    const h = natsHeaders();
+    h.set('Chio-Stream-Seq', streamSeq);
+    await store.js.publish('chio.quarantine.x', data, { headers: h, ...(msgID ? { msgID } : {}) });
+    expect(await readQuarantineMark(store.jsm)).toEqual({ lastSeq: written.lastSeq + 1, receiptSeq: 11, receiptLine: line });
   });
 });
 
