@@ -19,7 +19,7 @@ import { ChioError } from '../errors/index.js';
 import { toBase64 } from '../encoding.js';
 import { sha256Hex } from '../crypto/sha256.js';
 import type { ChioResources } from '../store/resources.js';
-import { readLatestCheckpoint } from '../store/checkpoints.js';
+import { readLatestVerifiedCheckpoint } from '../store/checkpoints.js';
 import { readIndexEntry } from '../store/receipt-index.js';
 import { readArchivedPolicySet } from '../store/policy-archive.js';
 import { TileStore } from '../store/tile-store.js';
@@ -61,8 +61,15 @@ export interface ExportResult {
 /** Write a bundle; throws ChioError (NOT_FOUND: no checkpoint or an unarchived policy set). */
 export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
   prepareOutDir(opts.outDir);
-  const published = await readLatestCheckpoint(opts.jsm);
-  if (!published) throw new ChioError('NOT_FOUND', 'no checkpoint has been published yet: nothing to export');
+  const { checkpoint: published } = await readLatestVerifiedCheckpoint(opts.jsm, (note) => {
+    try {
+      openCheckpoint(note, opts.logKey);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (!published) throw new ChioError('NOT_FOUND', 'no checkpoint of this log key has been published yet: nothing to export');
   const checkpoint = openCheckpoint(published.note, opts.logKey);
   const tiles = new TileStore(opts.resources.tiles, opts.resources.entries, EXPORT_TILE_CACHE_BYTES);
   const files: Record<string, string> = {};

@@ -16,7 +16,7 @@ import { bytesEqual } from '../encoding.js';
 import { openCheckpoint, parseSignerKey, signCheckpoint, treeHash, type Hash } from '../tlog/index.js';
 import { checkpointsPublishedTotal, publishedTreeSize } from '../metrics.js';
 import type { TileStore } from '../store/tile-store.js';
-import { appendCheckpoint, readLatestCheckpoint } from '../store/checkpoints.js';
+import { appendCheckpoint, readLatestVerifiedCheckpoint } from '../store/checkpoints.js';
 
 export interface PublishedCheckpoint {
   size: number;
@@ -39,20 +39,28 @@ export interface CheckpointerOptions {
 
 export class Checkpointer {
   private last: PublishedCheckpoint | undefined;
+  /** The checkpoints stream's last sequence, which the next append names: the last checkpoint's, unless someone else wrote after it. */
+  private lastSeq = 0;
+  private readonly verifierKey: string;
 
-  constructor(private readonly opts: CheckpointerOptions) {}
+  constructor(private readonly opts: CheckpointerOptions) {
+    this.verifierKey = parseSignerKey(opts.logSignerKey).verifierKey;
+  }
 
-  /** Read the last checkpoint and check that the stored tree still agrees with it. */
+  /**
+   * Read the last checkpoint and check that the stored tree still agrees with it. Messages on
+   * the subject that are no checkpoint of this log (someone else's) are passed over; when none
+   * of the last ones is, this ledger is not the log's writer (another key or origin) and refuses.
+   */
   async open(): Promise<PublishedCheckpoint | undefined> {
-    const latest = await readLatestCheckpoint(this.opts.jsm);
-    if (!latest) return undefined;
-    // It must be ours: signed by this log key under this origin, or we are not its writer.
-    let cp;
-    try {
-      cp = openCheckpoint(latest.note, parseSignerKey(this.opts.logSignerKey).verifierKey);
-    } catch (err) {
-      throw new ChioError('TREE_INCONSISTENT', `the latest published checkpoint does not verify with this log key and origin ${this.opts.origin}; refusing to sign`, { cause: err });
+    const { checkpoint: latest, lastSeq } = await readLatestVerifiedCheckpoint(this.opts.jsm, (note) => this.verifies(note));
+    if (!latest) {
+      if (lastSeq > 0) throw new ChioError('TREE_INCONSISTENT', `no recent published checkpoint verifies with this log key and origin ${this.opts.origin}; refusing to sign`);
+      return undefined;
     }
+    this.lastSeq = lastSeq;
+    if (latest.streamSeq !== lastSeq) this.opts.log.error({ checkpoint_seq: latest.streamSeq, last_seq: lastSeq }, 'messages on the checkpoints subject that are no checkpoint of this log (someone else publishes there); passed over');
+    const cp = openCheckpoint(latest.note, this.verifierKey);
     const root = await treeHash(cp.size, this.opts.tiles.hashReader(cp.size));
     if (!bytesEqual(root, cp.root)) {
       throw new ChioError('TREE_INCONSISTENT', `stored tree of size ${cp.size} does not hash to the published checkpoint's root; refusing to sign`);
@@ -66,13 +74,22 @@ export class Checkpointer {
     return this.last;
   }
 
+  private verifies(note: string): boolean {
+    try {
+      openCheckpoint(note, this.verifierKey);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Sign and publish a checkpoint of the committed tree, unless it has not grown. */
   async publish(size: number, root: Hash): Promise<PublishedCheckpoint | undefined> {
     if (this.last && size <= this.last.size) return undefined;
     const note = signCheckpoint({ origin: this.opts.origin, size, root }, this.opts.logSignerKey);
     let streamSeq;
     try {
-      streamSeq = await appendCheckpoint(this.opts.js, note, this.last?.streamSeq ?? 0);
+      streamSeq = await appendCheckpoint(this.opts.js, note, this.lastSeq);
     } catch (err) {
       // Stored or not, we cannot tell (a lost PubAck): adopt whatever is now the latest
       // checkpoint, after checking our tree agrees with it, so the next publish names it.
@@ -80,6 +97,7 @@ export class Checkpointer {
       throw err;
     }
     this.last = { size, root, note, streamSeq, publishedAt: Date.now() };
+    this.lastSeq = streamSeq;
     checkpointsPublishedTotal.inc();
     publishedTreeSize.set(size);
     this.opts.log.info({ size }, 'checkpoint published');

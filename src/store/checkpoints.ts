@@ -21,9 +21,30 @@ export async function readLatestCheckpoint(jsm: JetStreamManager): Promise<Store
   return msg ? { note: msg.string(), streamSeq: msg.seq, storedAt: msg.time.getTime() } : undefined;
 }
 
+/** Messages looked back through for the latest checkpoint that verifies. */
+export const MAX_CHECKPOINT_LOOKBACK = 256;
+
 /**
- * Append a checkpoint note; returns its stream sequence. `expectedLastSeq` MUST be the stream
- * sequence of the latest checkpoint (0 for the first): the server refuses the append when
+ * The latest published checkpoint whose note `verifies` (with the log key), and the stream's
+ * last sequence, which the next append must name. `chio.checkpoints` is a plain subject: a
+ * message someone else put there stopped the verifier's proofs (HTTP 500) and every checkpoint
+ * after it. Looked back at most MAX_CHECKPOINT_LOOKBACK messages: none verifying among them is
+ * `checkpoint` undefined with `lastSeq` above 0, which a writer must not build on.
+ */
+export async function readLatestVerifiedCheckpoint(jsm: JetStreamManager, verifies: (note: string) => boolean): Promise<{ checkpoint: StoredCheckpoint | undefined; last: StoredCheckpoint | undefined; lastSeq: number }> {
+  const last = await readLatestCheckpoint(jsm);
+  if (!last) return { checkpoint: undefined, last, lastSeq: 0 };
+  if (verifies(last.note)) return { checkpoint: last, last, lastSeq: last.streamSeq };
+  for (let seq = last.streamSeq - 1; seq > 0 && seq >= last.streamSeq - MAX_CHECKPOINT_LOOKBACK; seq--) {
+    const earlier = await readCheckpointAt(jsm, seq);
+    if (earlier && verifies(earlier.note)) return { checkpoint: earlier, last, lastSeq: last.streamSeq };
+  }
+  return { checkpoint: undefined, last, lastSeq: last.streamSeq };
+}
+
+/**
+ * Append a checkpoint note; returns its stream sequence. `expectedLastSeq` MUST be the stream's
+ * last sequence, the latest checkpoint's unless someone else wrote after it (0 for the first): the server refuses the append when
  * another one was appended since, so two writers cannot both extend the same checkpoint.
  */
 export async function appendCheckpoint(js: JetStreamClient, note: string, expectedLastSeq: number): Promise<number> {

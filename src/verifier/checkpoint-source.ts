@@ -1,6 +1,7 @@
 /**
  * The checkpoints the verifier answers with, read from the checkpoints stream and served only
- * once they verify with the log key (anything else on the subject is an alarm, a 500).
+ * once they verify with the log key. A message on the subject that does not (someone else's)
+ * is passed over; when none of the recent ones verifies, that is an alarm, a 500.
  *
  * The latest checkpoint is read again at most every LATEST_REUSE_MS, and at once when a
  * receipt's leaf lies past the one in hand, so a hot proof path costs no stream read for it
@@ -14,7 +15,7 @@
  * writes to.
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
-import { readCheckpointAt, readLatestCheckpoint } from '../store/checkpoints.js';
+import { readCheckpointAt, readLatestVerifiedCheckpoint } from '../store/checkpoints.js';
 import { openCheckpoint, type Checkpoint } from '../tlog/index.js';
 import { InFlight, sharedAnswer } from '../in-flight.js';
 
@@ -38,7 +39,10 @@ export class CheckpointSource {
   /** The latest checkpoint read from the stream, shared while it is read. */
   private readonly readLatest = sharedAnswer(async () => {
     const at = this.now();
-    const found = await readLatestCheckpoint(this.jsm);
+    // Only a note that verifies: a message someone else put on the subject is passed over.
+    const { checkpoint: found, last } = await readLatestVerifiedCheckpoint(this.jsm, (note) => this.verifies(note));
+    // None of the recent ones verifies: the log key is not this log's, or worse. An alarm (500).
+    if (!found && last) this.open(last.note);
     if (!found) return undefined; // not kept: the first checkpoint is looked for every time
     const served = this.open(found.note);
     this.last = { at, served };
@@ -74,23 +78,38 @@ export class CheckpointSource {
     let cp = await this.latest();
     if (cp && size > cp.checkpoint.size) cp = await this.readLatest();
     if (!cp || size > cp.checkpoint.size) return undefined; // not yet: not kept
-    const latest = await readLatestCheckpoint(this.jsm);
+    const { checkpoint: latest } = await readLatestVerifiedCheckpoint(this.jsm, (note) => this.verifies(note));
     if (!latest) return undefined;
     // The first stream sequence in [1, latest] whose checkpoint has at least `size` leaves.
     let low = 1;
     let high = latest.streamSeq;
     let found: string | undefined;
+    // A probe that is no checkpoint of this log (someone else's message) cannot steer the
+    // search: a miss after one is not kept, since it may not be for good.
+    let doubtful = false;
     while (low <= high) {
       const mid = Math.floor((low + high) / 2);
       const note = mid === latest.streamSeq ? latest.note : (await readCheckpointAt(this.jsm, mid))?.note;
-      const at = note === undefined ? Number.POSITIVE_INFINITY : sizeOfNote(note);
+      const ours = note !== undefined && this.verifies(note);
+      doubtful ||= note !== undefined && !ours;
+      const at = note === undefined ? Number.POSITIVE_INFINITY : ours ? sizeOfNote(note) : Number.NaN;
       if (at >= size) {
         if (at === size) found = note;
         high = mid - 1;
       } else low = mid + 1;
     }
+    if (found !== undefined) return this.keep(size, this.open(found)) ?? undefined;
     // Sizes only grow along the stream and `size` is below the latest: a miss is for good.
-    return this.keep(size, found === undefined ? null : this.open(found)) ?? undefined;
+    return doubtful ? undefined : (this.keep(size, null) ?? undefined);
+  }
+
+  private verifies(note: string): boolean {
+    try {
+      this.open(note);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   private keep(size: number, served: ServedCheckpoint | null): ServedCheckpoint | null {

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { JetStreamApiCodes, type JetStreamClient } from '@nats-io/jetstream';
 import { Checkpointer } from '../../../src/ledger/checkpointer.js';
 import { readLatestCheckpoint } from '../../../src/store/checkpoints.js';
+import { CHECKPOINTS_SUBJECT } from '../../../src/store/resources.js';
 import { createLogger } from '../../../src/log.js';
 import { emptyHash, newEd25519SignerKey, openCheckpoint } from '../../../src/tlog/index.js';
 import { toHex } from '../../../src/encoding.js';
@@ -138,12 +139,43 @@ describe('Checkpointer.open, when the stored tree does not match the latest chec
     await log.publishCheckpoint(ORIGIN, logKey.signerKey, 5, await log.root(4));
     await expectRejectCode(checkpointerOf(store, log).open(), 'TREE_INCONSISTENT');
   });
+});
 
-  it('refuses to sign (TREE_INCONSISTENT) when the latest checkpoint is not signed by this log key', async () => {
+describe('Checkpointer.open, when no published checkpoint is signed by this log key', () => {
+  const store = useTestStore();
+
+  it('refuses to sign (TREE_INCONSISTENT): it is not this log\'s writer', async () => {
     const log = new LogFixture(store);
     await log.writeEntries(entries(0, 5));
     const other = newEd25519SignerKey(ORIGIN, new Uint8Array(32).fill(5));
     await log.publishCheckpoint(ORIGIN, other.signerKey, 5);
     await expectRejectCode(checkpointerOf(store, log).open(), 'TREE_INCONSISTENT');
+  });
+});
+
+describe('Checkpointer, when someone else publishes on the checkpoints subject', () => {
+  const store = useTestStore();
+  const foreign = (text: string) => store.js.publish(CHECKPOINTS_SUBJECT, new TextEncoder().encode(text));
+
+  it('passes over what is no checkpoint of this log, and goes on publishing after it', async () => {
+    const log = new LogFixture(store);
+    const running = checkpointerOf(store, log);
+    await running.open();
+    await log.writeEntries(entries(0, 3));
+    await running.publish(3, await log.root());
+    await foreign('not a checkpoint');
+    await foreign(`${ORIGIN}\n1000\nAAAA\n\n— ${ORIGIN} AAAA\n`);
+    // A checkpointer that starts now opens at size 3, and its next append names the last message.
+    const restarted = checkpointerOf(store, log);
+    expect(await restarted.open()).toMatchObject({ size: 3 });
+    await log.writeEntries(entries(3, 5));
+    expect(await restarted.publish(5, await log.root())).toMatchObject({ size: 5 });
+    expect(await latestSize(store)).toBe(5);
+    // One that ran all along: its append is refused once, and it goes on after reading again.
+    await foreign('x');
+    await log.writeEntries(entries(5, 6));
+    await expect(running.publish(6, await log.root())).rejects.toMatchObject({ code: JetStreamApiCodes.StreamWrongLastSequence });
+    expect(await running.publish(6, await log.root())).toMatchObject({ size: 6 });
+    expect(await latestSize(store)).toBe(6);
   });
 });

@@ -16,6 +16,7 @@ import type { Receipt } from '../../../src/receipt/receipt.js';
 import { chainOf, signReceipt } from '../receipt/helpers.js';
 import { useTestStore } from '../store/nats.js';
 import { LogFixture } from '../store/log-fixture.js';
+import { CHECKPOINTS_SUBJECT } from '../../../src/store/resources.js';
 import { ORIGIN, kernel, logKey, useVerifier } from './use-verifier.js';
 
 describe('the verifier API over a log with published checkpoints', () => {
@@ -202,6 +203,30 @@ describe('the verifier API before the first checkpoint', () => {
     const stranger = newEd25519SignerKey(ORIGIN, new Uint8Array(32).fill(8));
     await new LogFixture(store).publishCheckpoint(ORIGIN, stranger.signerKey, 0);
     expect((await verifier.get('/checkpoint')).status).toBe(500);
+  });
+});
+
+describe('the verifier API when someone else publishes on the checkpoints subject', () => {
+  const store = useTestStore();
+  const verifier = useVerifier(store);
+  const receipts = chainOf(2, kernel, 'chain-f');
+  let note: string;
+
+  beforeAll(async () => {
+    const log = new LogFixture(store);
+    await log.store(receipts);
+    await log.integrate(2);
+    note = await log.publishCheckpoint(ORIGIN, logKey.signerKey);
+    await store.js.publish(CHECKPOINTS_SUBJECT, new TextEncoder().encode('not a checkpoint'));
+    await log.publishCheckpoint(ORIGIN, newEd25519SignerKey(ORIGIN, new Uint8Array(32).fill(8)).signerKey, 2);
+  });
+
+  it('serves the latest checkpoint of this log past them, and proofs against it', async () => {
+    const res = await verifier.get('/checkpoint');
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(note);
+    expect((await verifier.get(`/v1/receipts/${receipts[1]!.id}`)).status).toBe(200);
+    expect((await verifier.get('/checkpoint?size=2')).status).toBe(200);
   });
 });
 
