@@ -12,7 +12,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { ObjectStore } from '@nats-io/obj';
 import { startTestNats, type TestNats } from '../support/nats.js';
-import { ensureResources, QUARANTINE_STREAM, type ChioResources } from '../../src/store/resources.js';
+import { ensureResources, QUARANTINE_STREAM, RECEIPTS_STREAM, receiptSubject, type ChioResources } from '../../src/store/resources.js';
 import { Integrator } from '../../src/ledger/integrator.js';
 import { LedgerLease } from '../../src/store/ledger-lease.js';
 import type { StoredMessage } from '../../src/store/receipts.js';
@@ -160,6 +160,9 @@ describe('Integrator, when the process dies in the middle of a batch', () => {
     const committed = await integrator.open();
     const receipts = chainOf(2, kernel, 'outage');
     const batch = [canonicalBytes(receipts[0]!), new TextEncoder().encode('not a receipt'), canonicalBytes(receipts[1]!)].map((data, i) => ({ seq: committed.streamSeq + 1 + i, data }));
+    // The quarantine mark names a message of the receipts stream (one it holds, else it is no
+    // mark of the ledger's): let the stream reach the batch's sequences, as it would have.
+    while ((await jsm.streams.info(RECEIPTS_STREAM)).state.last_seq < batch.at(-1)!.seq) await jetstream(nc).publish(receiptSubject('filler'), new Uint8Array([0]));
     const quarantined = async () => (await jsm.streams.info(QUARANTINE_STREAM)).state.messages;
     const before = await quarantined();
     crash.writes = 0;
