@@ -127,13 +127,14 @@ export async function readLastStreamSeq(jsm: JetStreamManager): Promise<number> 
 }
 
 /**
- * The receipt ids of stream sequences `fromSeq` … `toSeq` (Nats-Msg-Id and Chio-Receipt-Ids), read as headers only:
- * no receipt body crosses the wire. Throws UNAVAILABLE when the fetch ended before `toSeq` (a
- * busy server answers a fetch with fewer messages at its expiry): a partial set would make a
- * stored receipt look unknown.
+ * The receipt ids the messages of stream sequences `fromSeq` … `toSeq` name (Nats-Msg-Id and
+ * Chio-Receipt-Ids), each with the sequence of the message naming it, read as headers only: no
+ * receipt body crosses the wire, and nothing is verified (headers are anyone's to write).
+ * Throws UNAVAILABLE when the fetch ended before `toSeq` (a busy server answers a fetch with
+ * fewer messages at its expiry): a partial set would make a stored receipt look unknown.
  */
-export async function readReceiptIds(js: JetStreamClient, fromSeq: number, toSeq: number): Promise<Set<string>> {
-  const ids = new Set<string>();
+export async function readReceiptIds(js: JetStreamClient, fromSeq: number, toSeq: number): Promise<Map<string, number>> {
+  const ids = new Map<string, number>();
   if (toSeq < fromSeq) return ids;
   const consumer = await js.consumers.get(RECEIPTS_STREAM, {
     deliver_policy: DeliverPolicy.StartSequence,
@@ -145,8 +146,8 @@ export async function readReceiptIds(js: JetStreamClient, fromSeq: number, toSeq
   try {
     for await (const m of messages) {
       const msgId = m.headers?.get('Nats-Msg-Id');
-      if (msgId) ids.add(msgId);
-      for (const id of parseReceiptIdsHeader(m.headers?.get(RECEIPT_IDS_HEADER), MAX_RECEIPTS_PER_MESSAGE)) ids.add(id);
+      if (msgId && !ids.has(msgId)) ids.set(msgId, m.seq);
+      for (const id of parseReceiptIdsHeader(m.headers?.get(RECEIPT_IDS_HEADER), MAX_RECEIPTS_PER_MESSAGE)) if (!ids.has(id)) ids.set(id, m.seq);
       lastSeen = m.seq;
       if (m.seq >= toSeq) break;
     }

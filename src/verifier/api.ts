@@ -34,6 +34,7 @@ import { verifyRoute } from './verify-route.js';
 import { explorerRoute } from './explorer-route.js';
 import { kernelKeyEntries, kernelKeyList, type KernelKeys } from '../receipt/kernel-trust.js';
 import { createNodeSignatureCheck } from '../crypto/ed25519.js';
+import { verifyReceiptBytes } from '../receipt/verify.js';
 
 export interface VerifierApiOptions {
   js: JetStreamClient;
@@ -50,10 +51,11 @@ export interface VerifierApiOptions {
 
 export function verifierRoutes(opts: VerifierApiOptions): Route[] {
   const tiles = new TileStore(opts.resources.tiles, opts.resources.entries);
-  const pending = new TailSearcher(opts.js, opts.jsm, opts.resources.ledger);
+  const kernelKeys = (): KernelKeys => (typeof opts.kernelKeys === 'function' ? opts.kernelKeys() : opts.kernelKeys);
+  const checkSignature = createNodeSignatureCheck();
+  const pending = new TailSearcher(opts.js, opts.jsm, opts.resources.ledger, (bytes) => verifyReceiptBytes(bytes, kernelKeys(), checkSignature));
   const checkpoints = new CheckpointSource(opts.jsm, opts.logKey);
   const latest = () => checkpoints.latest();
-  const kernelKeys = (): KernelKeys => (typeof opts.kernelKeys === 'function' ? opts.kernelKeys() : opts.kernelKeys);
 
   const checkpoint: Route = async (req, res, url) => {
     if (req.method !== 'GET' || url.pathname !== '/checkpoint') return false;
@@ -120,7 +122,7 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
   };
 
   // node:crypto's Ed25519 for POST /v1/verify: the portable check costs about 3 ms a signature.
-  const trust = { logKey: opts.logKey, get kernelKeys() { return kernelKeys(); }, checkSignature: createNodeSignatureCheck() };
+  const trust = { logKey: opts.logKey, get kernelKeys() { return kernelKeys(); }, checkSignature };
   return [
     checkpoint,
     ...receiptRoutes({ jsm: opts.jsm, index: opts.resources.index, tiles, messages: new BytesCache(DEFAULT_MESSAGE_CACHE_BYTES), checkpoints, pending, storedHashes: new StoredHashCache() }),

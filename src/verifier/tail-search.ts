@@ -8,11 +8,19 @@
  * flight, so a flood of unknown ids costs NATS at most a few scans a second. A tail longer
  * than MAX_PENDING_SCAN is not scanned, and a tail the stream did not hand over completely
  * is not trusted: the answer is then "unknown for now" (503, retry), never "absent" (404).
+ *
+ * Headers are anyone's to write who may publish on the receipts subjects, so an id found there
+ * is "stored" only once the message that names it holds a receipt with that id that verifies
+ * (read and checked once per scan): a message of junk whose headers named three ids had all
+ * three answered 202.
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { readLedgerState } from '../store/ledger-state.js';
 import { readLastStreamSeq, readReceiptIds } from '../store/receipts.js';
+import { receiptLinesOf } from '../store/receipt-message.js';
+import { RECEIPTS_STREAM } from '../store/resources.js';
+import type { Receipt } from '../receipt/receipt.js';
 import { isChioError } from '../errors/index.js';
 import { sharedAnswer } from '../in-flight.js';
 
@@ -28,7 +36,10 @@ interface Scan {
   at: number;
   /** The stream's last sequence when scanned: a later receipt cannot be in `ids`. */
   lastSeq: number;
-  ids: Set<string> | 'unknown';
+  /** Each id the tail's headers name, with the stream sequence of the message that names it. */
+  ids: Map<string, number> | 'unknown';
+  /** Ids whose message was read and checked in this scan: true when it holds the receipt. */
+  checked: Map<string, Promise<boolean>>;
 }
 
 export class TailSearcher {
@@ -41,6 +52,8 @@ export class TailSearcher {
     private readonly jsm: JetStreamManager,
     /** The ledger's bucket: its committed state says where the un-integrated tail starts. */
     private readonly ledger: KV,
+    /** The receipt `bytes` hold, verified with the trusted kernel keys; throws when they are none. */
+    private readonly verifyStored: (bytes: Uint8Array) => Receipt,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -52,7 +65,25 @@ export class TailSearcher {
       if ((await readLastStreamSeq(this.jsm)) > scan.lastSeq) scan = await this.scan();
     }
     if (scan.ids === 'unknown') return 'unknown';
-    return scan.ids.has(id) ? 'stored' : 'absent';
+    const seq = scan.ids.get(id);
+    if (seq === undefined) return 'absent';
+    let holds = scan.checked.get(id);
+    if (!holds) scan.checked.set(id, (holds = this.holds(seq, id)));
+    return (await holds) ? 'stored' : 'absent';
+  }
+
+  /** Whether the message at `seq` holds a receipt with id `id` that verifies. */
+  private async holds(seq: number, id: string): Promise<boolean> {
+    const message = await this.jsm.streams.getMessage(RECEIPTS_STREAM, { seq });
+    const read = message ? receiptLinesOf(message.data) : undefined;
+    if (!read || !('lines' in read)) return false;
+    return read.lines.some((line) => {
+      try {
+        return this.verifyStored(line).id === id;
+      } catch {
+        return false;
+      }
+    });
   }
 
 
@@ -61,13 +92,13 @@ export class TailSearcher {
     const { streamSeq: integrated } = await readLedgerState(this.ledger);
     const lastSeq = await readLastStreamSeq(this.jsm);
     const tail = lastSeq - integrated;
-    if (tail > MAX_PENDING_SCAN) return { at, lastSeq, ids: 'unknown' };
+    if (tail > MAX_PENDING_SCAN) return { at, lastSeq, ids: 'unknown', checked: new Map() };
     try {
-      return { at, lastSeq, ids: await readReceiptIds(this.js, integrated + 1, lastSeq) };
+      return { at, lastSeq, ids: await readReceiptIds(this.js, integrated + 1, lastSeq), checked: new Map() };
     } catch (err) {
       if (!isChioError(err, 'UNAVAILABLE')) throw err;
       // Not reused: the next lookup reads again.
-      return { at: Number.NEGATIVE_INFINITY, lastSeq, ids: 'unknown' };
+      return { at: Number.NEGATIVE_INFINITY, lastSeq, ids: 'unknown', checked: new Map() };
     }
   }
 }

@@ -22,7 +22,7 @@ describe('an empty receipts stream', () => {
   it('has no last sequence, no last receipt on a chain and no ids', async () => {
     expect(await readLastStreamSeq(store.jsm)).toBe(0);
     expect(await readLastStoredReceipt(store.jsm, 'chain-a')).toBeUndefined();
-    expect(await readReceiptIds(store.js, 1, 0)).toEqual(new Set());
+    expect(await readReceiptIds(store.js, 1, 0)).toEqual(new Map());
   });
 });
 
@@ -45,8 +45,8 @@ describe('stored receipts', () => {
   });
 
   it('reads the receipt ids of a range of the stream', async () => {
-    expect(await readReceiptIds(store.js, 2, 4)).toEqual(new Set([b[0]!.id, a[1]!.id, b[1]!.id]));
-    expect(await readReceiptIds(store.js, 5, 5)).toEqual(new Set([a[2]!.id]));
+    expect(await readReceiptIds(store.js, 2, 4)).toEqual(new Map([[b[0]!.id, 2], [a[1]!.id, 3], [b[1]!.id, 4]]));
+    expect(await readReceiptIds(store.js, 5, 5)).toEqual(new Map([[a[2]!.id, 5]]));
   });
 
   it('consumes the stream in order from a sequence on', async () => {
@@ -72,7 +72,7 @@ describe('a message of several receipts (group commit)', () => {
     expect(await readStoredReceipt(store.jsm, first, 2)).toEqual(c[2]);
     expect(await readStoredReceipt(store.jsm, first, 3)).toBeUndefined();
     expect(await readLastStoredReceipt(store.jsm, 'chain-c')).toEqual({ receipt: c[2], streamSeq: first });
-    expect(await readReceiptIds(store.js, first, first)).toEqual(new Set(c.map((r) => r.id)));
+    expect(await readReceiptIds(store.js, first, first)).toEqual(new Map(c.map((r) => [r.id, first])));
   });
 
   it('is refused whole when it would fork the chain', async () => {

@@ -6,17 +6,27 @@ import { describe, expect, it } from 'vitest';
 import { MAX_PENDING_SCAN, SCAN_REUSE_MS, TailSearcher } from '../../../src/verifier/tail-search.js';
 import { receiptSubject } from '../../../src/store/resources.js';
 import { readLastStreamSeq } from '../../../src/store/receipts.js';
+import { RECEIPT_IDS_HEADER } from '../../../src/store/receipt-message.js';
+import type { Receipt } from '../../../src/receipt/receipt.js';
+import { headers as natsHeaders } from '@nats-io/transport-node';
 import { writeLedgerState } from '../../../src/store/ledger-state.js';
 import { useTestStore, type StoreContext } from '../store/nats.js';
 
 const idOf = (i: number) => i.toString(16).padStart(64, '0');
 
-/** Store messages with ids idOf(from) … idOf(to - 1); the tail search reads only their ids. */
+/** Store messages with ids idOf(from) … idOf(to - 1), each holding its id: what `holdsId` takes for a receipt. */
 async function storeIds(store: StoreContext, from: number, to: number): Promise<void> {
   const acks = [];
-  for (let i = from; i < to; i++) acks.push(store.js.publish(receiptSubject('tail'), new Uint8Array(1), { msgID: idOf(i) }));
+  for (let i = from; i < to; i++) acks.push(store.js.publish(receiptSubject('tail'), new TextEncoder().encode(idOf(i)), { msgID: idOf(i) }));
   await Promise.all(acks);
 }
+
+/** Stands in for verifying a receipt: these messages hold their id, and anything else is no receipt. */
+const holdsId = (bytes: Uint8Array): Receipt => {
+  const text = new TextDecoder().decode(bytes);
+  if (!/^[0-9a-f]{64}$/.test(text)) throw new Error('no receipt');
+  return { id: text } as Receipt;
+};
 
 async function integrateUpTo(store: StoreContext, streamSeq: number): Promise<void> {
   await writeLedgerState(store.resources.ledger, { size: streamSeq, streamSeq });
@@ -25,7 +35,7 @@ async function integrateUpTo(store: StoreContext, streamSeq: number): Promise<vo
 describe('TailSearcher.search', () => {
   const store = useTestStore();
   let now = 1_000_000;
-  const searcher = () => new TailSearcher(store.js, store.jsm, store.resources.ledger, () => now);
+  const searcher = () => new TailSearcher(store.js, store.jsm, store.resources.ledger, holdsId, () => now);
 
   it('finds ids stored past the integrated position, and only those', async () => {
     await storeIds(store, 0, 10);
@@ -35,6 +45,18 @@ describe('TailSearcher.search', () => {
     expect(await search.search(idOf(9))).toBe('stored');
     expect(await search.search(idOf(3))).toBe('absent');
     expect(await search.search(idOf(99))).toBe('absent');
+  });
+
+  it('answers absent for ids only a message\'s headers name: the message must hold a receipt with that id', async () => {
+    const h = natsHeaders();
+    h.set(RECEIPT_IDS_HEADER, `${idOf(5000)},${idOf(5001)}`);
+    await store.js.publish(receiptSubject('tail'), new TextEncoder().encode('junk'), { msgID: idOf(5002), headers: h });
+    const search = searcher();
+    for (const i of [5000, 5001, 5002]) expect(await search.search(idOf(i))).toBe('absent');
+    // A message that holds other receipts than its headers name is no better.
+    await store.js.publish(receiptSubject('tail'), new TextEncoder().encode(idOf(7)), { msgID: idOf(5003) });
+    now += SCAN_REUSE_MS;
+    expect(await searcher().search(idOf(5003))).toBe('absent');
   });
 
   it('answers from its last scan until the injected clock says SCAN_REUSE_MS passed', async () => {
@@ -74,7 +96,7 @@ describe('TailSearcher.search', () => {
         },
       },
     } as unknown as typeof store.js;
-    const search = new TailSearcher(shortFetch, store.jsm, store.resources.ledger, () => now);
+    const search = new TailSearcher(shortFetch, store.jsm, store.resources.ledger, holdsId, () => now);
     expect(await search.search(idOf(99_999))).toBe('unknown');
     // Not remembered: the next lookup reads again (and, complete this time, can say absent).
     const complete = searcher();
