@@ -99,6 +99,11 @@ export async function readStoredReceipt(jsm: JetStreamManager, seq: number, line
   return bytes ? (JSON.parse(new TextDecoder().decode(bytes)) as Receipt) : undefined;
 }
 
+/** The message at stream sequence `seq`, as stored (one or more receipts, or anything else); undefined when there is none. */
+export async function readReceiptMessage(jsm: JetStreamManager, seq: number): Promise<Uint8Array | undefined> {
+  return (await jsm.streams.getMessage(RECEIPTS_STREAM, { seq }))?.data;
+}
+
 /**
  * The message at stream sequence `seq` (one or more receipts, receipt-message.ts), by a direct
  * get that any replica may answer: raw bytes, no base64 JSON, so a message of many receipts

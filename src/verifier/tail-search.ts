@@ -17,9 +17,8 @@
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { readLedgerState } from '../store/ledger-state.js';
-import { readLastStreamSeq, readReceiptIds } from '../store/receipts.js';
+import { readLastStreamSeq, readReceiptIds, readReceiptMessage } from '../store/receipts.js';
 import { receiptLinesOf } from '../store/receipt-message.js';
-import { RECEIPTS_STREAM } from '../store/resources.js';
 import type { Receipt } from '../receipt/receipt.js';
 import { isChioError } from '../errors/index.js';
 import { sharedAnswer } from '../in-flight.js';
@@ -74,8 +73,8 @@ export class TailSearcher {
 
   /** Whether the message at `seq` holds a receipt with id `id` that verifies. */
   private async holds(seq: number, id: string): Promise<boolean> {
-    const message = await this.jsm.streams.getMessage(RECEIPTS_STREAM, { seq });
-    const read = message ? receiptLinesOf(message.data) : undefined;
+    const message = await readReceiptMessage(this.jsm, seq);
+    const read = message ? receiptLinesOf(message) : undefined;
     if (!read || !('lines' in read)) return false;
     return read.lines.some((line) => {
       try {
