@@ -61,14 +61,7 @@ export interface ExportResult {
 /** Write a bundle; throws ChioError (NOT_FOUND: no checkpoint or an unarchived policy set). */
 export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
   prepareOutDir(opts.outDir);
-  const { checkpoint: published } = await readLatestVerifiedCheckpoint(opts.jsm, (note) => {
-    try {
-      openCheckpoint(note, opts.logKey);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  const { checkpoint: published } = await readLatestVerifiedCheckpoint(opts.jsm, opts.logKey);
   if (!published) throw new ChioError('NOT_FOUND', 'no checkpoint of this log key has been published yet: nothing to export');
   const checkpoint = openCheckpoint(published.note, opts.logKey);
   const tiles = new TileStore(opts.resources.tiles, opts.resources.entries, EXPORT_TILE_CACHE_BYTES);

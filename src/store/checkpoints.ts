@@ -5,6 +5,7 @@
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { CHECKPOINTS_STREAM, CHECKPOINTS_SUBJECT } from './resources.js';
+import { openCheckpoint } from '../tlog/index.js';
 
 export interface StoredCheckpoint {
   /** The signed note, verbatim. */
@@ -25,21 +26,29 @@ export async function readLatestCheckpoint(jsm: JetStreamManager): Promise<Store
 export const MAX_CHECKPOINT_LOOKBACK = 256;
 
 /**
- * The latest published checkpoint whose note `verifies` (with the log key), and the stream's
- * last sequence, which the next append must name. `chio.checkpoints` is a plain subject: a
- * message someone else put there stopped the verifier's proofs (HTTP 500) and every checkpoint
- * after it. Looked back at most MAX_CHECKPOINT_LOOKBACK messages: none verifying among them is
- * `checkpoint` undefined with `lastSeq` above 0, which a writer must not build on.
+ * The latest published checkpoint that verifies with `logKey` (a C2SP verifier key naming the
+ * origin), and the last message on the subject, whatever it is: the next append names its
+ * sequence. `chio.checkpoints` is a plain subject: a message someone else put there stopped
+ * the verifier's proofs (HTTP 500) and every checkpoint after it. Looked back at most
+ * MAX_CHECKPOINT_LOOKBACK messages: `checkpoint` undefined with a `last` means none of them
+ * verifies, which a writer must not build on.
  */
-export async function readLatestVerifiedCheckpoint(jsm: JetStreamManager, verifies: (note: string) => boolean): Promise<{ checkpoint: StoredCheckpoint | undefined; last: StoredCheckpoint | undefined; lastSeq: number }> {
+export async function readLatestVerifiedCheckpoint(jsm: JetStreamManager, logKey: string): Promise<{ checkpoint: StoredCheckpoint | undefined; last: StoredCheckpoint | undefined }> {
+  const verifies = (note: string) => {
+    try {
+      openCheckpoint(note, logKey);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   const last = await readLatestCheckpoint(jsm);
-  if (!last) return { checkpoint: undefined, last, lastSeq: 0 };
-  if (verifies(last.note)) return { checkpoint: last, last, lastSeq: last.streamSeq };
+  if (!last || verifies(last.note)) return { checkpoint: last, last };
   for (let seq = last.streamSeq - 1; seq > 0 && seq >= last.streamSeq - MAX_CHECKPOINT_LOOKBACK; seq--) {
     const earlier = await readCheckpointAt(jsm, seq);
-    if (earlier && verifies(earlier.note)) return { checkpoint: earlier, last, lastSeq: last.streamSeq };
+    if (earlier && verifies(earlier.note)) return { checkpoint: earlier, last };
   }
-  return { checkpoint: undefined, last, lastSeq: last.streamSeq };
+  return { checkpoint: undefined, last };
 }
 
 /**

@@ -40,7 +40,7 @@ export class CheckpointSource {
   private readonly readLatest = sharedAnswer(async () => {
     const at = this.now();
     // Only a note that verifies: a message someone else put on the subject is passed over.
-    const { checkpoint: found, last } = await readLatestVerifiedCheckpoint(this.jsm, (note) => this.verifies(note));
+    const { checkpoint: found, last } = await readLatestVerifiedCheckpoint(this.jsm, this.logKey);
     // None of the recent ones verifies: the log key is not this log's, or worse. An alarm (500).
     if (!found && last) this.open(last.note);
     if (!found) return undefined; // not kept: the first checkpoint is looked for every time
@@ -78,7 +78,7 @@ export class CheckpointSource {
     let cp = await this.latest();
     if (cp && size > cp.checkpoint.size) cp = await this.readLatest();
     if (!cp || size > cp.checkpoint.size) return undefined; // not yet: not kept
-    const { checkpoint: latest } = await readLatestVerifiedCheckpoint(this.jsm, (note) => this.verifies(note));
+    const { checkpoint: latest } = await readLatestVerifiedCheckpoint(this.jsm, this.logKey);
     if (!latest) return undefined;
     // The first stream sequence in [1, latest] whose checkpoint has at least `size` leaves.
     let low = 1;
