@@ -28,6 +28,7 @@ import { MAX_INDEX_VALUE_BYTES } from './receipt-index.js';
 import { MAX_CHAIN_HEAD_VALUE_BYTES } from './chain-heads.js';
 import { MAX_ARCHIVED_POLICY_BYTES } from './policy-archive.js';
 import { withMessageAccess } from './objects.js';
+import { assertKeepsMessages, checkStreamKeepsMessages } from './stream-limits.js';
 
 
 export const RECEIPTS_STREAM = 'CHIO_RECEIPTS';
@@ -88,19 +89,22 @@ function streamConfigs(replicas: number): Array<Partial<StreamConfig> & { name: 
   ];
 }
 
-/** Create (or find) the streams. Safe to call from any number of processes at once. */
+/**
+ * Create (or find) the streams. Safe to call from any number of processes at once. Throws
+ * CONFIG_INVALID when one that exists would delete what it holds (store/stream-limits.ts).
+ */
 export async function ensureStreams(nc: NatsConnection, replicas = 1): Promise<void> {
   const jsm = await jetstreamManager(nc);
   for (const cfg of streamConfigs(replicas)) {
     try {
-      await jsm.streams.info(cfg.name);
+      await checkStreamKeepsMessages(jsm, cfg.name, 'every-message');
     } catch (err) {
       if (!(err instanceof JetStreamApiError) || err.status !== 404) throw err;
       try {
         await jsm.streams.add(cfg);
       } catch (addErr) {
         // Another process created it between our info() and add(): fine, it exists now.
-        await jsm.streams.info(cfg.name).catch(() => Promise.reject(addErr));
+        await checkStreamKeepsMessages(jsm, cfg.name, 'every-message').catch((err: unknown) => Promise.reject(err instanceof JetStreamApiError ? addErr : err));
       }
     }
   }
@@ -126,6 +130,7 @@ export async function ensureResources(nc: NatsConnection, replicas = 1): Promise
   ]);
   const jsm = await jetstreamManager(nc);
   const entries = withMessageAccess(await objm.create(ENTRIES_STORE, { replicas, storage: StorageType.File }), jetstream(nc), jsm, ENTRIES_STORE, MAX_ENTRY_BUNDLE_BYTES);
+  await checkStreamKeepsMessages(jsm, `OBJ_${ENTRIES_STORE}`, 'every-message');
   const policies = await openPolicyArchive(nc, replicas);
   return { index, chains, ledger, tiles, entries, policies };
 }
@@ -133,7 +138,9 @@ export async function ensureResources(nc: NatsConnection, replicas = 1): Promise
 /** Create (or open) the policy archive; authz writes it, the verifier reads it. */
 export async function openPolicyArchive(nc: NatsConnection, replicas = 1): Promise<ObjectStore> {
   const store = await new Objm(nc).create(POLICIES_STORE, { replicas, storage: StorageType.File });
-  return withMessageAccess(store, jetstream(nc), await jetstreamManager(nc), POLICIES_STORE, MAX_ARCHIVED_POLICY_BYTES);
+  const jsm = await jetstreamManager(nc);
+  await checkStreamKeepsMessages(jsm, `OBJ_${POLICIES_STORE}`, 'every-message');
+  return withMessageAccess(store, jetstream(nc), jsm, POLICIES_STORE, MAX_ARCHIVED_POLICY_BYTES);
 }
 
 /**
@@ -144,13 +151,17 @@ async function openBucket(nc: NatsConnection, kvm: Kvm, name: string, opts: { re
   const kv = await kvm.create(name, opts);
   const jsm = await jetstreamManager(nc);
   const { config } = await jsm.streams.info(`KV_${name}`);
+  assertKeepsMessages(config, 'latest-per-key');
   if (config.max_msg_size !== opts.maxValueSize) await jsm.streams.update(config.name, { ...config, max_msg_size: opts.maxValueSize });
   return kv;
 }
 
 /** Create (or open) the revocations bucket; authz and `chio token revoke` use it. */
 export async function openRevocationsBucket(nc: NatsConnection, replicas = 1): Promise<KV> {
-  return new Kvm(nc).create(REVOCATIONS_BUCKET, { replicas, history: 1, storage: StorageType.File });
+  const kv = await new Kvm(nc).create(REVOCATIONS_BUCKET, { replicas, history: 1, storage: StorageType.File });
+  // A revocation the bucket forgot would make a revoked capability good again.
+  await checkStreamKeepsMessages(await jetstreamManager(nc), `KV_${REVOCATIONS_BUCKET}`, 'latest-per-key');
+  return kv;
 }
 
 /** The subject a chain's receipts are published on. */
