@@ -1,0 +1,163 @@
+/**
+ * deploy/nats/chio-users.conf, as shipped, on a real nats-server: every service runs under its
+ * own user and does all it does (Checks allowed on stored receipts, integrated, checkpointed,
+ * proven, exported, a capability revoked) without one permission violation; and what each user
+ * must not do (docs/transport-security.md, "Who may publish") the server refuses.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { startEmbeddedNats, type EmbeddedNats } from '../../src/nats/server.js';
+import { REPO_ROOT, testConfig } from '../support/chio.js';
+import { tempDir } from '../support/nats.js';
+import { waitFor } from '../support/chio-process.js';
+import { generateKeys, loadKey, loadVerifierKey } from '../../src/keys.js';
+import { loadKernelTrust } from '../../src/kernel-keys.js';
+import { createLogger } from '../../src/log.js';
+import { startAuthz, type RunningAuthz } from '../../src/authz/service.js';
+import { startLedger, type RunningLedger } from '../../src/ledger/service.js';
+import { startVerifier, type RunningVerifier } from '../../src/verifier/service.js';
+import { sendCheck } from '../../src/cli/check.js';
+import { buildCheckRequest } from '../../src/cli/envoy-request.js';
+import { demoToken } from '../../src/up.js';
+import { fromBase64Url } from '../../src/encoding.js';
+import { CHECKPOINTS_STREAM, QUARANTINE_STREAM, RECEIPTS_STREAM, ensureResources, openRevocationsBucket, receiptSubject } from '../../src/store/resources.js';
+import { revokeCapability } from '../../src/store/revocations.js';
+import { exportBundle } from '../../src/export/exporter.js';
+import type { ChioConfig } from '../../src/config.js';
+
+const USERS = { authz: 'CHIO_AUTHZ_NATS_PASSWORD', ledger: 'CHIO_LEDGER_NATS_PASSWORD', verifier: 'CHIO_VERIFIER_NATS_PASSWORD', operator: 'CHIO_OPERATOR_NATS_PASSWORD' } as const;
+type User = keyof typeof USERS;
+
+let dir: string;
+let nats: EmbeddedNats;
+let config: ChioConfig;
+const connections: NatsConnection[] = [];
+/** Every error status a connection reported (a permission violation is one). */
+const violations: Array<{ user: User; error: string }> = [];
+
+/** Connect as a user of chio-users.conf, collecting the errors the server reports to it. */
+async function connectAs(user: User): Promise<NatsConnection> {
+  const nc = await connect({ servers: nats.url, user: `chio-${user}`, pass: `${user}-secret`, name: `chio-${user}` });
+  connections.push(nc);
+  void (async () => {
+    for await (const s of nc.status()) if (s.type === 'error') violations.push({ user, error: String((s as { error?: unknown }).error) });
+  })();
+  return nc;
+}
+
+beforeAll(async () => {
+  dir = tempDir('chio-nats-permissions-');
+  copyFileSync(join(REPO_ROOT, 'deploy/nats/chio-users.conf'), join(dir, 'chio-users.conf'));
+  writeFileSync(join(dir, 'nats.conf'), 'include ./chio-users.conf\n');
+  // nats-server reads each password from its environment, as the file says.
+  for (const [user, variable] of Object.entries(USERS)) process.env[variable] = `${user}-secret`;
+  nats = await startEmbeddedNats({ storeDir: join(dir, 'store'), configFile: join(dir, 'nats.conf') });
+  config = testConfig(dir, nats.url);
+  generateKeys(config.keyDir, config.logOrigin);
+});
+
+afterAll(async () => {
+  for (const nc of connections) await nc.close().catch(() => undefined);
+  await nats?.stop();
+  for (const variable of Object.values(USERS)) delete process.env[variable];
+});
+
+describe('every service under its own NATS user', () => {
+  let authz: RunningAuthz;
+  let ledger: RunningLedger;
+  let verifier: RunningVerifier;
+  afterAll(async () => {
+    await authz?.stop();
+    await ledger?.stop();
+    await verifier?.stop();
+  });
+
+  it('answers, stores, integrates, proves, exports and revokes, with no permission violation', async () => {
+    const log = createLogger('silent');
+    ledger = await startLedger(config, await connectAs('ledger'), log);
+    verifier = await startVerifier(config, await connectAs('verifier'), log);
+    authz = await startAuthz(config, await connectAs('authz'), log);
+    const token = demoToken(config);
+    let checks = 0;
+    const check = (headers: Record<string, string>) => (checks++, sendCheck(`127.0.0.1:${authz.grpcPort}`, buildCheckRequest({ method: 'POST', path: '/tools/hello', host: 'tools', headers })));
+
+    const allowed = [];
+    for (let i = 0; i < 5; i++) allowed.push(await check({ 'x-chio-capability-token': token }));
+    const denied = await check({});
+    expect(allowed.map((a) => a.verdict)).toEqual(Array(5).fill('allow'));
+    expect(denied.verdict).toBe('deny');
+
+    const verifierUrl = `http://127.0.0.1:${verifier.httpPort}`;
+    for (const answer of [...allowed, denied]) {
+      await waitFor(async () => ((await fetch(`${verifierUrl}/v1/receipts/${answer.receiptId}/proof`)).status === 200 ? true : undefined), 10_000, `a proof of ${answer.receiptId}`);
+    }
+    expect((await fetch(`${verifierUrl}/checkpoint`)).status).toBe(200);
+    expect((await fetch(`${verifierUrl}/v1/policies/${authz.policyHash}`)).status).toBe(200);
+
+    // A message on a receipts subject that is no receipt: the ledger quarantines it.
+    await jetstream(await connectAs('authz')).publish(receiptSubject('forged'), '{"not":"a receipt"}');
+    const watcher = await jetstreamManager(await connectAs('verifier'));
+    await waitFor(async () => ((await watcher.streams.info(QUARANTINE_STREAM)).state.messages > 0 ? true : undefined), 10_000, 'the message quarantined');
+
+    const operator = await connectAs('operator');
+    const capabilityId = (JSON.parse(new TextDecoder().decode(fromBase64Url(token))) as { id: string }).id;
+    await revokeCapability(await openRevocationsBucket(operator), capabilityId, 'test');
+    await waitFor(async () => ((await check({ 'x-chio-capability-token': token })).verdict === 'deny' ? true : undefined), 5_000, 'the revocation to reach authz');
+
+    // `chio export` runs as the verifier's user: it only reads.
+    await waitFor(async () => (ledger.ledger.treeSize >= checks ? true : undefined), 10_000, 'the last receipts integrated');
+    const reader = await connectAs('verifier');
+    await waitFor(async () => {
+      const { manifest } = await exportBundle({
+        jsm: await jetstreamManager(reader), resources: await ensureResources(reader), outDir: join(dir, `bundle-${Date.now()}`), filter: {},
+        exportKey: loadKey(config.keyDir, 'export'), logKey: loadVerifierKey(join(config.keyDir, 'log.pub')), kernelKeys: loadKernelTrust(config.keyDir, 'verifier').keys,
+      });
+      return manifest.count === checks ? true : undefined;
+    }, 10_000, 'an export of every receipt');
+    expect(violations).toEqual([]);
+  });
+});
+
+describe('what a user must not do, the server refuses', () => {
+  const refused = { message: expect.stringMatching(/permission|timeout/i) };
+  const quick = { timeout: 1_500 };
+
+  it.each<[User]>([['ledger'], ['verifier'], ['operator']])('only authz publishes receipts: not %s', async (user) => {
+    const js = jetstream(await connectAs(user), quick);
+    await expect(js.publish(receiptSubject('test-chain-0'), '{"forged":true}', quick)).rejects.toMatchObject(refused);
+  });
+
+  it.each<[User]>([['authz'], ['verifier'], ['operator']])('only the ledger writes checkpoints and index entries: not %s', async (user) => {
+    const js = jetstream(await connectAs(user), quick);
+    await expect(js.publish('chio.checkpoints', 'forged', quick)).rejects.toMatchObject(refused);
+    await expect(js.publish('$KV.chio-index.forged', '{"index":0,"seq":1}', quick)).rejects.toMatchObject(refused);
+  });
+
+  it.each<[User]>([['authz'], ['ledger'], ['verifier'], ['operator']])('no one deletes, purges or edits a stream: not %s', async (user) => {
+    const jsm = await jetstreamManager(await connectAs(user), quick);
+    const { config: receipts } = await jsm.streams.info(RECEIPTS_STREAM);
+    await expect(jsm.streams.delete(RECEIPTS_STREAM)).rejects.toMatchObject(refused);
+    await expect(jsm.streams.purge(RECEIPTS_STREAM)).rejects.toMatchObject(refused);
+    await expect(jsm.streams.update(RECEIPTS_STREAM, { ...receipts, max_age: 60e9 })).rejects.toMatchObject(refused);
+    await expect(jsm.streams.deleteMessage(CHECKPOINTS_STREAM, 1)).rejects.toMatchObject(refused);
+    expect((await jsm.streams.info(RECEIPTS_STREAM)).config.max_age).toBe(0);
+  });
+
+  it('no one answers on a reply inbox: a PubAck cannot be forged', async () => {
+    const listener = await connectAs('ledger');
+    const seen: string[] = [];
+    listener.subscribe('_INBOX.forged.>', { callback: (_err, msg) => void seen.push(msg.subject) });
+    await listener.flush();
+    for (const user of Object.keys(USERS) as User[]) {
+      const nc = await connectAs(user);
+      nc.publish('_INBOX.forged.ack', JSON.stringify({ stream: RECEIPTS_STREAM, seq: 1 }));
+      await nc.flush();
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    expect(seen).toEqual([]);
+    expect(violations.filter((v) => v.error.includes('_INBOX.forged')).map((v) => v.user).sort()).toEqual(['authz', 'ledger', 'operator', 'verifier']);
+  });
+});
