@@ -288,16 +288,47 @@ describe('deploy/istio cross-references', () => {
       expect(routes).toEqual([0, 1, 2].map((i) => [`chio-nats-${i}.${headless.metadata.name}.chio-system.svc.cluster.local`, clusterPort]));
     });
 
-    it('has a configuration nats-server accepts (`nats-server -t`)', () => {
+    const natsConfig = findManifest(docs, 'ConfigMap', 'chio-nats-config').data!;
+    const usersConf = natsConfig['chio-users.conf']!;
+    const natsContainer = statefulSet.spec.template.spec.containers[0];
+    /** chio-users.conf's users, each with the environment variable its password is read from. */
+    const passwordVariables = Object.fromEntries([...usersConf.matchAll(/user: (\S+)\s+password: \$(\w+)/g)].map((m) => [m[1], m[2]]));
+
+    it('has a configuration nats-server accepts (`nats-server -t`), its users included', () => {
       const dir = tempDir('chio-deploy-nats-');
       try {
-        writeFileSync(join(dir, 'nats.conf'), natsConf);
-        const run = spawnSync('nats-server', ['-c', join(dir, 'nats.conf'), '-t'], { env: { ...process.env, POD_NAME: 'chio-nats-0' }, encoding: 'utf8' });
+        for (const [file, text] of Object.entries(natsConfig)) writeFileSync(join(dir, file), text);
+        const passwords = Object.fromEntries(Object.values(passwordVariables).map((v) => [v, 'secret']));
+        const run = spawnSync('nats-server', ['-c', join(dir, 'nats.conf'), '-t'], { env: { ...process.env, POD_NAME: 'chio-nats-0', ...passwords }, encoding: 'utf8' });
         expect(run.error).toBeUndefined();
         expect({ status: run.status, stderr: run.stderr }).toEqual({ status: 0, stderr: expect.stringContaining('is valid') });
+        expect(natsConf).toMatch(/^include \.\/chio-users\.conf$/m);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
+    });
+
+    it('ships deploy/nats/chio-users.conf unchanged, the file the permissions test runs', () => {
+      expect(usersConf).toBe(readFileSync(join(REPO_ROOT, 'deploy/nats/chio-users.conf'), 'utf8'));
+      expect(Object.keys(passwordVariables).sort()).toEqual(['chio-authz', 'chio-ledger', 'chio-operator', 'chio-verifier']);
+    });
+
+    it('runs each Chio service as its own NATS user, with the password nats-server has for it', () => {
+      const secret = natsContainer.envFrom.find((e: any) => e.secretRef)?.secretRef.name;
+      expect(secret).toBe('chio-nats-users');
+      for (const deployment of chioDeployments) {
+        const container = deployment.spec.template.spec.containers[0];
+        const user = containerEnv(docs, container).NATS_USER;
+        expect(user).toBe(`chio-${container.args[0]}`);
+        const pass = container.env.find((e: any) => e.name === 'NATS_PASS')?.valueFrom?.secretKeyRef;
+        expect({ deployment: deployment.metadata.name, pass }).toEqual({ deployment: deployment.metadata.name, pass: { name: secret, key: passwordVariables[user!] } });
+      }
+    });
+
+    it('has the README make every password nats-server reads', () => {
+      const readme = readFileSync(join(ISTIO_DIR, 'README.md'), 'utf8');
+      const made = [...readme.matchAll(/--from-literal=(\w+)=/g)].map((m) => m[1]).sort();
+      expect(made).toEqual(Object.values(passwordVariables).sort());
     });
 
     it('is reachable only from pods in chio-system', () => {
