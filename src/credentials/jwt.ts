@@ -3,8 +3,8 @@
  *
  * Document (`apiVersion: chio.dev/v1`, `kind: RequestAuthentication`; schema in jwt-rules.ts), Istio's fields:
  *   spec.jwtRules[] (≤ 64): issuer; audiences?; jwksUri? | jwks? (an inline JWKS as a JSON string);
- *   fromHeaders? [{name, prefix?}]; fromParams? (query parameters); forwardOriginalToken?;
- *   outputPayloadToHeader?. With neither fromHeaders nor fromParams, a rule reads
+ *   fromHeaders? [{name, prefix?}]; fromParams? (query parameters); forwardOriginalToken?
+ *   (outputPayloadToHeader is refused, see jwt-rules.ts). With neither fromHeaders nor fromParams, a rule reads
  *   `Authorization: Bearer <jwt>` and the `access_token` query parameter (Envoy's default).
  * Chio additions:
  *   jwksFile: a JWKS file, read once when the documents are loaded. Exactly one of jwks, jwksUri,
@@ -25,6 +25,7 @@ import { fromBase64Url } from '../encoding.js';
 import { ChioError, type ChioErrorCode } from '../errors/index.js';
 import type { CheckInput } from '../decision/check-input.js';
 import { parseJwks, readJwksFile, RemoteJwks, type KeySet } from './jwks.js';
+import { valuesAfterPrefix } from './header-values.js';
 import { DEFAULT_CLOCK_SKEW_SECONDS, durationSeconds } from '../time.js';
 import { DEFAULT_JWT_ALGORITHMS, JWT_REASONS, MAX_JWT_BYTES, MAX_JWTS_PER_REQUEST, SUPPORTED_JWT_ALGORITHMS, jwtCodeOf, type JwtRule, type RequestAuthentication } from './jwt-rules.js';
 
@@ -142,6 +143,11 @@ export class JwtAuthenticator {
     return [...this.#locations.values()].some((l) => l.kind === 'header' && l.name === 'authorization' && l.prefix.trim().toLowerCase() === 'bearer');
   }
 
+  /** The names of the headers any rule reads JWTs from. */
+  headerNames(): string[] {
+    return [...new Set([...this.#locations.values()].flatMap((l) => (l.kind === 'header' ? [l.name] : [])))];
+  }
+
   /** Fetch every remote JWKS in the background, so the first Checks find keys ready. */
   prefetch(): void {
     for (const rule of this.#rules.values()) if (rule.keys instanceof RemoteJwks) rule.keys.prefetch();
@@ -197,8 +203,7 @@ export class JwtAuthenticator {
     for (const [key, loc] of this.#locations) {
       let values: string[];
       if (loc.kind === 'header') {
-        const value = afterPrefix(input.headers.get(loc.name), loc.prefix);
-        values = value === undefined ? [] : [value];
+        values = valuesAfterPrefix(input.headers.get(loc.name), loc.prefix);
       } else {
         query ??= new URLSearchParams(queryOf(input.rawPath));
         // A repeated parameter is several tokens, each verified: an upstream may read any one.
@@ -283,14 +288,6 @@ function loadLocalJwks(rule: JwtRule, where: string, baseDir: string): KeySet {
 
 function locationKey(loc: Location): string {
   return loc.kind === 'header' ? `header ${loc.name} ${JSON.stringify(loc.prefix)}` : `param ${loc.name}`;
-}
-
-/** The header value after `prefix` (matched case-insensitively: auth schemes are, RFC 9110 §11.1). */
-function afterPrefix(value: string | undefined, prefix: string): string | undefined {
-  if (value === undefined) return undefined;
-  const v = value.trimStart();
-  if (v.slice(0, prefix.length).toLowerCase() !== prefix.toLowerCase()) return undefined;
-  return v.slice(prefix.length).trim();
 }
 
 function queryOf(rawPath: string): string {

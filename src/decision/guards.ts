@@ -16,6 +16,7 @@ import { utf8 } from '../encoding.js';
 import type { CheckInput } from './check-input.js';
 import { CAPABILITY_SCHEMA, decodeCapabilityToken, verifyCapability, type CapabilityClaims, type Grant } from '../credentials/capability.js';
 import { JWT_REASONS } from '../credentials/jwt.js';
+import { valuesAfterPrefix } from '../credentials/header-values.js';
 import { isJsonObject } from '../json.js';
 import { evaluateAuthorization, type PolicyContext, type ValidatingVerdicts } from '../policy/istio/authorization-policy.js';
 import { matchAny, matchAnyHost } from '../policy/match.js';
@@ -72,16 +73,15 @@ export interface PresentedCapability {
 /**
  * The capability tokens a request presents, x-chio-capability-token first. A repeated
  * `authorization` header arrives joined by `,` (check-input.ts): each of its Bearer values is
- * presented, so that a token repeated there is neither overlooked nor forwarded.
+ * presented (credentials/header-values.ts), so that none is overlooked and forwarded.
  */
 export function capabilityTokensOf(input: CheckInput): PresentedCapability[] {
   const presented: PresentedCapability[] = [];
   const header = input.headers.get('x-chio-capability-token');
   if (header !== undefined) presented.push({ token: header.trim(), header: 'x-chio-capability-token' });
-  for (const part of (input.headers.get('authorization') ?? '').split(/,(?=\s*Bearer\s)/i)) {
-    const bearer = /^\s*Bearer\s+(\S+)\s*$/i.exec(part)?.[1];
+  for (const bearer of valuesAfterPrefix(input.headers.get('authorization'), 'Bearer ')) {
     // A JWT has three dot-separated parts; a capability token is one base64url string.
-    if (bearer !== undefined && !bearer.includes('.')) presented.push({ token: bearer, header: 'authorization' });
+    if (bearer !== '' && !bearer.includes('.')) presented.push({ token: bearer, header: 'authorization' });
   }
   return presented;
 }

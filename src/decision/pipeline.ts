@@ -53,8 +53,9 @@ export class DecisionPipeline {
     let policyHash = UNKNOWN_POLICY_HASH;
     let request: ReceiptRequest = {};
     let ctx: DecisionContext | undefined;
+    let unjudged: string[] = [];
     const factsOf = (shadowed: boolean, subject: ReceiptSubject = {}): DecisionFacts => ({
-      shadow: shadowed, policyHash, request, subject, evidence, credentialHeaders: ctx ? [...ctx.credentialHeaders] : [],
+      shadow: shadowed, policyHash, request, subject, evidence, credentialHeaders: [...new Set([...(ctx?.credentialHeaders ?? []), ...unjudged])],
       ...(ctx?.policyResponse ? { policyResponse: ctx.policyResponse } : {}),
     });
     try {
@@ -66,6 +67,7 @@ export class DecisionPipeline {
       } catch (err) {
         if (!isChioError(err, 'REQUEST_MALFORMED')) throw err;
         evidence.push({ guard: 'Request', verdict: 'deny' });
+        unjudged = credentialHeaderNames(policies);
         return denied('Request', denialOf('REQUEST_MALFORMED', err.message), factsOf(shadow));
       }
       evidence.push({ guard: 'Request', verdict: 'allow' });
@@ -85,8 +87,12 @@ export class DecisionPipeline {
       for (const guard of GUARDS) {
         const result = await guard.check(ctx);
         evidence.push({ guard: guard.name, verdict: result.verdict, ...(result.details ? { details: result.details } : {}) });
-        // Global shadow answers allow even here: credentials still stay out of upstream.
-        if (result.verdict === 'deny') return denied(guard.name, result, factsOf(shadow, subjectOf(ctx)));
+        // Global shadow answers allow even here: credentials still stay out of upstream, those
+        // the guards after this one would have judged too.
+        if (result.verdict === 'deny') {
+          if (guard.name === 'Capability') unjudged = credentialHeaderNames(policies).filter((name) => input.headers.has(name));
+          return denied(guard.name, result, factsOf(shadow, subjectOf(ctx)));
+        }
         if (result.verdict === 'allow' && result.shadowDeny) shadowDeny ??= { guard: guard.name, denial: result.shadowDeny };
       }
       // A policy in shadow mode would have denied: record that verdict, answer allow (SPEC §2).
@@ -116,6 +122,15 @@ export class DecisionPipeline {
     if (this.cache?.forSet !== policies) this.cache = { forSet: policies, cache: new VerificationCache() };
     return this.cache.cache;
   }
+}
+
+/**
+ * Every header a credential Chio judges may come in. A guard that denies before the Jwt guard
+ * has run leaves its JWTs unjudged; they are kept from upstream all the same, since shadow mode
+ * answers that deny allow and a forged token must not reach an upstream that trusts the mesh.
+ */
+function credentialHeaderNames(policies: PolicySet): string[] {
+  return ['x-chio-capability-token', 'authorization', ...(policies.jwt?.headerNames() ?? [])];
 }
 
 function subjectOf(ctx: DecisionContext): ReceiptSubject {

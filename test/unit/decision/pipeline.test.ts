@@ -32,7 +32,8 @@ describe('DecisionPipeline.decide', () => {
       const d = await decide(request);
       expect(d).toEqual({
         verdict: 'deny', guard: 'Request', code: 'REQUEST_MALFORMED', reason, httpStatus: 403, shadow: false,
-        policyHash: SET.hash, request: {}, subject: {}, evidence: [{ guard: 'Request', verdict: 'deny' }], credentialHeaders: [],
+        // Never forwarded should shadow mode answer allow: no guard looked at the credentials.
+        policyHash: SET.hash, request: {}, subject: {}, evidence: [{ guard: 'Request', verdict: 'deny' }], credentialHeaders: ['x-chio-capability-token', 'authorization'],
       } satisfies Decision);
     });
 
