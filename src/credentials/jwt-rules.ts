@@ -93,7 +93,9 @@ const jwtRule = z
     fromHeaders: z.array(z.strictObject({ name: text(256), prefix: z.string().max(64).optional() })).max(16).optional(),
     fromParams: z.array(text(256)).max(16).optional(),
     forwardOriginalToken: z.boolean().optional(),
-    outputPayloadToHeader: text(256).optional(),
+    // Refused, not ignored: Envoy writes the verified payload to this header (the client's own
+    // value removed); Chio does neither, so an upstream reading it would trust the client's.
+    outputPayloadToHeader: z.never({ error: 'is not supported by Chio (the verified payload is not written to a header, and a client could send that header itself): remove it' }).optional(),
     algorithms: algorithms.optional(),
     // Istio accepts a JWT without exp (Envoy's require_expiration defaults to false); these
     // two Chio options let a rule insist on one, and on a bounded lifetime.

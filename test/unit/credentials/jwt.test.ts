@@ -297,6 +297,14 @@ describe('requestAuthenticationSchema', () => {
     });
   });
 
+  // Envoy writes the verified payload there and drops the client's own; Chio does neither, so
+  // an upstream reading that header would trust what the client sent.
+  it('refuses outputPayloadToHeader, saying why', () => {
+    const out = parse({ jwksUri: 'https://issuer.example/jwks', outputPayloadToHeader: 'x-jwt-payload' });
+    expect(out.success).toBe(false);
+    expect(out.error?.issues[0]).toMatchObject({ path: ['spec', 'jwtRules', 0, 'outputPayloadToHeader'], message: expect.stringContaining('a client could send that header itself') });
+  });
+
   describe('when the key source is given', () => {
     it('accepts exactly one of jwks, jwksUri, jwksFile', () => {
       expect(parse({ jwksUri: 'https://issuer.example/jwks', fromHeaders: [{ name: 'x-jwt' }], forwardOriginalToken: true }).success).toBe(true);
