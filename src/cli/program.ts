@@ -217,6 +217,11 @@ export function buildProgram(): Command {
     .option('--reason <text>', 'why, kept with the revocation')
     .action(async (id: string, o: { reason?: string }, cmd: Command) => {
       const cfg = config(cmd, '127.0.0.1');
+      // A token (or a JWT) in place of an id would revoke nothing; and is never echoed back.
+      const { capabilityIdInToken } = await import('../credentials/capability.js');
+      const inside = capabilityIdInToken(id);
+      if (inside !== undefined) throw new ChioError('CONFIG_INVALID', `that is a capability token, not its id: run chio token revoke ${inside}`);
+      if (id.split('.').length === 3) throw new ChioError('CONFIG_INVALID', 'that looks like a JWT: chio token revoke takes the id of a Chio capability (printed by chio token issue)');
       const url = natsUrlFor(cfg.natsUrl, cfg.dataDir);
       if (!url) throw new ChioError('CONFIG_INVALID', 'chio token revoke needs NATS_URL, or a running `chio up` in this directory');
       const [{ openRevocationsBucket }, { revokeCapability }] = await Promise.all([import('../store/resources.js'), import('../store/revocations.js')]);

@@ -115,6 +115,20 @@ export function decodeCapabilityToken(token: string): unknown {
   }
 }
 
+/**
+ * The id inside `text` when `text` is a whole capability token rather than an id, else
+ * undefined: `chio token revoke <token>` would revoke an id no token carries, and say it had.
+ */
+export function capabilityIdInToken(text: string): string | undefined {
+  let value: unknown;
+  try {
+    value = decodeCapabilityToken(text);
+  } catch {
+    return undefined;
+  }
+  return isJsonObject(value) && value.schema === CAPABILITY_SCHEMA && typeof value.id === 'string' ? value.id : undefined;
+}
+
 // Shape check of attacker-controlled JSON: every field typed, every list bounded.
 function toCapabilityToken(value: unknown): CapabilityToken {
   const bad = (why: string) => new ChioError('CAPABILITY_MALFORMED', `capability token: ${why}`);

@@ -1,0 +1,39 @@
+/**
+ * `chio token revoke` takes a capability's id. Given the token itself (or a JWT) it would store
+ * a revocation no token matches and say "revoked": it refuses instead, names the id to use, and
+ * never echoes the token.
+ */
+import { describe, expect, it } from 'vitest';
+import { capabilityIdInToken } from '../../../src/credentials/capability.js';
+import { statusOf } from '../../../src/errors/index.js';
+import { runChio } from '../../support/run-chio.js';
+import { ISTIO_JWT, capabilityToken } from '../decision/fixtures.js';
+
+describe('capabilityIdInToken', () => {
+  it('finds the id in a token, and nothing in an id or other text', () => {
+    expect(capabilityIdInToken(capabilityToken({ id: 'cap-42' }))).toBe('cap-42');
+    expect(capabilityIdInToken('cap-42')).toBeUndefined();
+    expect(capabilityIdInToken('3f0c1c1e-5d43-4a3b-9d1e-0b1f5e0c2a11')).toBeUndefined();
+    expect(capabilityIdInToken(ISTIO_JWT)).toBeUndefined();
+  });
+});
+
+describe('chio token revoke', () => {
+  // NATS_URL names nothing that listens: a refused argument never gets as far as connecting.
+  const env = { NATS_URL: 'nats://127.0.0.1:1', CHIO_DATA_DIR: '/nonexistent' };
+
+  it('refuses a capability token, naming its id, without echoing the token', async () => {
+    const token = capabilityToken({ id: 'cap-42' });
+    const run = await runChio(['token', 'revoke', token], env);
+    expect(run.exit).toBe(statusOf('CONFIG_INVALID').exit);
+    expect(run.stderr).toContain('that is a capability token, not its id: run chio token revoke cap-42');
+    expect(run.stderr + run.stdout).not.toContain(token);
+  });
+
+  it('refuses a JWT', async () => {
+    const run = await runChio(['token', 'revoke', ISTIO_JWT], env);
+    expect(run.exit).toBe(statusOf('CONFIG_INVALID').exit);
+    expect(run.stderr).toContain('that looks like a JWT');
+    expect(run.stderr + run.stdout).not.toContain(ISTIO_JWT);
+  });
+});
