@@ -374,12 +374,13 @@ export function buildProgram(): Command {
   program.command('verify-export').description('check a compliance bundle offline; exit 0 only when everything holds').argument('<dir>')
     .option('--export-key <vkey>', 'export verifier key file (default: export.pub in CHIO_KEY_DIR)')
     .option('--log-key <vkey>', 'log verifier key file: the bundle must name this one')
-    .action(async (dir: string, o: { exportKey?: string; logKey?: string }, cmd: Command) => {
+    .option('--previous <dir>', 'the previous bundle you hold: this one must extend its tree')
+    .action(async (dir: string, o: { exportKey?: string; logKey?: string; previous?: string }, cmd: Command) => {
       const { formatVerifiedExport, verifyExportDir } = await import('./verify-export.js');
       const cfg = config(cmd, '127.0.0.1');
       const exportKey = loadVerifierKey(o.exportKey ?? join(cfg.keyDir, 'export.pub'));
-      const verified = await verifyExportDir(dir, { exportKey, ...(o.logKey ? { logKey: loadVerifierKey(o.logKey) } : {}) });
-      process.stdout.write(`${formatVerifiedExport(dir, verified)}\n`);
+      const verified = await verifyExportDir(dir, { exportKey, ...(o.logKey ? { logKey: loadVerifierKey(o.logKey) } : {}), ...(o.previous ? { previousDir: o.previous } : {}) });
+      process.stdout.write(`${formatVerifiedExport(dir, verified, o.previous)}\n`);
     });
   return program;
 }

@@ -25,6 +25,8 @@ import {
 export interface VerifyExportOptions {
   exportKey: string;
   logKey?: string;
+  /** The previous bundle the auditor holds: this one must extend its checkpoint. */
+  previousDir?: string;
 }
 
 /** Verify the bundle in `dir`; throws ChioError naming the first failure. */
@@ -44,18 +46,20 @@ export async function verifyExportDir(dir: string, opts: VerifyExportOptions): P
   v.endReceipts();
   for (const f of files.filter((p) => policyHashOfFile(p) !== undefined)) v.checkPolicy(f, readBounded(f, MAX_ARCHIVED_POLICY_BYTES));
   if (files.includes(CONSISTENCY_FILE)) v.checkConsistency(readBounded(CONSISTENCY_FILE, MAX_CONSISTENCY_BYTES));
+  if (opts.previousDir !== undefined) v.checkPrevious(readBundleFile(listBundle(opts.previousDir), CHECKPOINT_FILE, MAX_NOTE_SIZE));
   return v.finish();
 }
 
 /** What `chio verify-export` prints when everything holds. */
-export function formatVerifiedExport(dir: string, r: VerifiedExport): string {
+export function formatVerifiedExport(dir: string, r: VerifiedExport, previousDir?: string): string {
   const m = r.manifest;
-  const previous = m.previous ? `; extends the previous bundle's tree of size ${m.previous.size}` : '';
+  // The roots, so that an auditor can hold each day's tree against the next day's claim.
+  const previous = m.previous ? `; extends ${previousDir !== undefined ? `${previousDir}'s` : "the previous bundle's"} tree of size ${m.previous.size} root ${m.previous.root}` : '';
   // Only an unfiltered bundle is checked to hold every leaf: say which this one is.
   const filter = Object.entries(m.filter);
   const held = filter.length === 0 ? 'every leaf of the tree' : `the receipts of filter ${filter.map(([k, v]) => `${k}=${v}`).join(' ')}`;
   return forTerminal(`${dir}: OK — ${r.receipts} receipts (${r.corrections} corrections), ${r.policies} policy sets, ` +
-    `checkpoint ${m.checkpoint.origin} size ${m.checkpoint.size}${previous}; holds ${held}; signed by ${m.keys.export.split('+')[0]}`);
+    `checkpoint ${m.checkpoint.origin} size ${m.checkpoint.size} root ${m.checkpoint.root}${previous}; holds ${held}; signed by ${m.keys.export.split('+')[0]}`);
 }
 
 /** A bundle's directory and its files as listed: each one's identity, to know it again when opened. */

@@ -79,6 +79,10 @@ export class ExportBundleVerifier {
   private checkpointNote = '';
   private readonly lines: ReceiptLinesVerifier;
   private readonly policiesSeen = new Set<string>();
+  /** Steps done: finish() refuses to say a bundle holds while one that decides it was skipped. */
+  private fileListChecked = false;
+  private receiptsEnded = false;
+  private consistencyChecked = false;
 
   /** Check manifest.sig with the export key and parse the manifest. */
   constructor(manifestBytes: Uint8Array, sigText: string, private readonly trust: ExportTrust) {
@@ -98,6 +102,7 @@ export class ExportBundleVerifier {
     for (const path of paths) {
       if (!Object.hasOwn(this.manifest.files, path)) throw new ChioError('BUNDLE_INVALID', `${path}: in the bundle but not named in ${MANIFEST_FILE}`);
     }
+    this.fileListChecked = true;
   }
 
   /** The checkpoint file: its digest, the log's signature, the manifest's size and root. */
@@ -115,14 +120,17 @@ export class ExportBundleVerifier {
   /** The next bytes of receipts.jsonl (any chunking). */
   pushReceipts(chunk: Uint8Array): void {
     if (!this.checkpoint) throw new ChioError('INTERNAL', 'the checkpoint is checked before the receipts');
+    if (this.receiptsEnded) throw new ChioError('INTERNAL', `${RECEIPTS_FILE} has ended: no more of it can be checked`);
     this.lines.push(chunk);
   }
 
   /** receipts.jsonl has ended: the last line, the line count, completeness and the digest. */
   endReceipts(): void {
+    if (!this.checkpoint) throw new ChioError('INTERNAL', 'the checkpoint is checked before the receipts');
     this.lines.end();
     const digest = this.lines.digest();
     if (digest !== this.manifest.files[RECEIPTS_FILE]) throw new ChioError('BUNDLE_INVALID', `${RECEIPTS_FILE}: its SHA-256 is not the one in ${MANIFEST_FILE}`);
+    this.receiptsEnded = true;
   }
 
   /** A policy file: its digest, and that its bytes hash to the policy hash its name says. */
@@ -137,6 +145,7 @@ export class ExportBundleVerifier {
   checkConsistency(bytes: Uint8Array): void {
     const previous = this.manifest.previous;
     if (!previous) return;
+    if (!this.checkpoint) throw new ChioError('INTERNAL', 'the checkpoint is checked before the consistency proof');
     this.checkDigest(CONSISTENCY_FILE, bytes);
     failIn(CONSISTENCY_FILE, () => {
       const c = parseCanonical(bytes, MAX_CONSISTENCY_BYTES) as ExportConsistency;
@@ -144,10 +153,40 @@ export class ExportBundleVerifier {
       const { older } = verifyConsistencyProof(c, c.old_checkpoint, this.checkpointNote, this.manifest.keys.log);
       if (older.size !== previous.size || !bytesEqual(older.root, rootOf(previous.root))) throw new ChioError('PROOF_INVALID', `the old checkpoint is not the previous one ${MANIFEST_FILE} names`);
     });
+    this.consistencyChecked = true;
   }
 
-  /** Every policy hash a receipt named has its file; returns what the bundle holds. */
+  /**
+   * The checkpoint of the previous bundle the auditor holds (its checkpoint file) is the one
+   * this bundle says it extends. Without it, a log that showed two different trees of one size
+   * (a split view) could chain each day's bundle to its own fork and both would verify.
+   */
+  checkPrevious(previousCheckpoint: Uint8Array): void {
+    const previous = this.manifest.previous;
+    if (!previous) throw new ChioError('PROOF_INVALID', `${MANIFEST_FILE}: names no previous bundle, so it extends none`);
+    const held = failIn('the previous bundle\'s checkpoint', () => openCheckpoint(previousCheckpoint, this.manifest.keys.log));
+    if (held.origin !== this.manifest.checkpoint.origin || held.size !== previous.size || !bytesEqual(held.root, rootOf(previous.root))) {
+      throw new ChioError('PROOF_INVALID', `${MANIFEST_FILE}: extends a tree of size ${previous.size} that is not the previous bundle's (size ${held.size}): the log showed two different trees`);
+    }
+  }
+
+  /**
+   * Every step that decides the verdict ran, and every policy hash a receipt named has its
+   * file; returns what the bundle holds. A caller that skipped a step gets an error, never a
+   * bundle said to hold.
+   */
   finish(): VerifiedExport {
+    const skipped = [
+      ...(this.fileListChecked ? [] : ['the file list']),
+      ...(this.checkpoint ? [] : [CHECKPOINT_FILE]),
+      ...(this.receiptsEnded ? [] : [`the end of ${RECEIPTS_FILE}`]),
+      ...(this.manifest.previous && !this.consistencyChecked ? [CONSISTENCY_FILE] : []),
+      ...Object.keys(this.manifest.files).filter((path) => {
+        const hash = policyHashOfFile(path);
+        return hash !== undefined && !this.policiesSeen.has(hash);
+      }),
+    ];
+    if (skipped.length > 0) throw new ChioError('INTERNAL', `the bundle is not verified: ${skipped.join(', ')} not checked`);
     for (const hash of this.lines.policyHashes) {
       if (!this.policiesSeen.has(hash)) throw new ChioError('BUNDLE_INVALID', `${policyFileOf(hash)}: receipts name policy ${hash}, but the bundle has no such file`);
     }

@@ -1,0 +1,102 @@
+/**
+ * ExportBundleVerifier's own guarantees, on in-memory bundles: it never says a bundle holds
+ * while a step that decides the verdict was skipped (a library caller may call the steps
+ * itself), and `verify-export --previous` holds a bundle to the previous one the auditor has,
+ * which is what catches a log that showed two different trees of one size (a split view).
+ */
+import { describe, expect, it } from 'vitest';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { ExportBundleVerifier } from '../../../src/verify/export-bundle.js';
+import { formatVerifiedExport, verifyExportDir } from '../../../src/cli/verify-export.js';
+import { tempDir } from '../../support/nats.js';
+import { bundleOf, chain, exportKey, logKey, verifyBundle, type Bundle } from './bundle.js';
+
+const open = (b: Bundle) => new ExportBundleVerifier(b.manifest, b.sig, { exportKey: exportKey.verifierKey, logKey: logKey.verifierKey });
+const notVerified = (skipped: string) => ({ code: 'INTERNAL', message: expect.stringMatching(new RegExp(`^the bundle is not verified: .*${skipped}`)) });
+
+describe('ExportBundleVerifier.finish', () => {
+  it('answers for a bundle whose every step ran', async () => {
+    const b = await bundleOf(chain(6), { previousSize: 3 });
+    expect(verifyBundle(b)).toMatchObject({ receipts: 6, policies: 1 });
+  });
+
+  it('refuses when receipts.jsonl was never ended (here cut to 2 of 6 lines)', async () => {
+    const b = await bundleOf(chain(6));
+    const v = open(b);
+    v.checkFileList(Object.keys(b.files));
+    v.checkCheckpoint(b.files.checkpoint!);
+    v.pushReceipts(new TextEncoder().encode(`${new TextDecoder().decode(b.files['receipts.jsonl']!).split('\n').slice(0, 2).join('\n')}\n`));
+    for (const [p, bytes] of Object.entries(b.files)) if (p.startsWith('policies/')) v.checkPolicy(p, bytes);
+    expect(() => v.finish()).toThrow(expect.objectContaining(notVerified('the end of receipts.jsonl')));
+  });
+
+  it('refuses when the manifest names a previous tree whose consistency proof was never checked', async () => {
+    const b = await bundleOf(chain(6), { previousSize: 3 });
+    b.files['consistency.json'] = new TextEncoder().encode('garbage');
+    const v = open(b);
+    v.checkFileList(Object.keys(b.files));
+    v.checkCheckpoint(b.files.checkpoint!);
+    v.pushReceipts(b.files['receipts.jsonl']!);
+    v.endReceipts();
+    for (const [p, bytes] of Object.entries(b.files)) if (p.startsWith('policies/')) v.checkPolicy(p, bytes);
+    expect(() => v.finish()).toThrow(expect.objectContaining(notVerified('consistency.json')));
+  });
+
+  it('refuses when the file list or a policy file was never checked', async () => {
+    const b = await bundleOf(chain(3));
+    const v = open(b);
+    v.checkCheckpoint(b.files.checkpoint!);
+    v.pushReceipts(b.files['receipts.jsonl']!);
+    v.endReceipts();
+    expect(() => v.finish()).toThrow(expect.objectContaining(notVerified('the file list, policies/')));
+  });
+
+  it('takes no receipts after their end', async () => {
+    const b = await bundleOf(chain(3));
+    const v = open(b);
+    v.checkFileList(Object.keys(b.files));
+    v.checkCheckpoint(b.files.checkpoint!);
+    v.pushReceipts(b.files['receipts.jsonl']!);
+    v.endReceipts();
+    expect(() => v.pushReceipts(b.files['receipts.jsonl']!)).toThrow('receipts.jsonl has ended');
+  });
+});
+
+describe('verify-export --previous', () => {
+  const root = tempDir('chio-bundle-chain-');
+  const trust = { exportKey: exportKey.verifierKey, logKey: logKey.verifierKey };
+  const write = (name: string, b: Bundle) => {
+    const dir = join(root, name);
+    for (const [path, bytes] of Object.entries({ 'manifest.json': b.manifest, 'manifest.sig': new TextEncoder().encode(b.sig), ...b.files })) {
+      mkdirSync(dirname(join(dir, path)), { recursive: true });
+      writeFileSync(join(dir, path), bytes);
+    }
+    return dir;
+  };
+  const log = chain(8);
+  // A fork: the log key signed another tree of size 4, and today's bundle extends that one.
+  const fork = chain(8, (i, d) => ({ ...d, request: { ...d.request, path: `/forked/${i}` } }));
+
+  it('passes a bundle that extends the previous one, and prints both roots', async () => {
+    const day1 = write('day1', await bundleOf(log.slice(0, 4)));
+    const day2 = write('day2', await bundleOf(log, { previousSize: 4 }));
+    const verified = await verifyExportDir(day2, { ...trust, previousDir: day1 });
+    const line = formatVerifiedExport(day2, verified, day1);
+    expect(line).toContain(`size 8 root ${verified.manifest.checkpoint.root}; extends ${day1}'s tree of size 4 root ${verified.manifest.previous!.root};`);
+  });
+
+  it('refuses a bundle that extends another tree of the previous size (a split view)', async () => {
+    const day1 = write('split-day1', await bundleOf(log.slice(0, 4)));
+    const day2 = write('split-day2', await bundleOf(fork, { previousSize: 4 }));
+    // Alone, each verifies: only the previous bundle the auditor holds tells them apart.
+    await expect(verifyExportDir(day2, trust)).resolves.toMatchObject({ receipts: 8 });
+    await expect(verifyExportDir(day2, { ...trust, previousDir: day1 })).rejects.toMatchObject({ code: 'PROOF_INVALID', message: expect.stringContaining('the log showed two different trees') });
+  });
+
+  it('refuses a bundle that names no previous tree', async () => {
+    const day1 = write('none-day1', await bundleOf(log.slice(0, 4)));
+    const day2 = write('none-day2', await bundleOf(log));
+    await expect(verifyExportDir(day2, { ...trust, previousDir: day1 })).rejects.toMatchObject({ code: 'PROOF_INVALID', message: expect.stringContaining('names no previous bundle') });
+  });
+});
