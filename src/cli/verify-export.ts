@@ -57,7 +57,8 @@ export function formatVerifiedExport(dir: string, r: VerifiedExport, previousDir
   const previous = m.previous ? `; extends ${previousDir !== undefined ? `${previousDir}'s` : "the previous bundle's"} tree of size ${m.previous.size} root ${m.previous.root}` : '';
   // Only an unfiltered bundle is checked to hold every leaf: say which this one is.
   const filter = Object.entries(m.filter);
-  const held = filter.length === 0 ? 'every leaf of the tree' : `the receipts of filter ${filter.map(([k, v]) => `${k}=${v}`).join(' ')}`;
+  // A filtered bundle's lines each pass the filter, but nothing shows none was left out.
+  const held = filter.length === 0 ? 'every leaf of the tree' : `receipts of filter ${filter.map(([k, v]) => `${k}=${v}`).join(' ')}, not checked to be all of them`;
   return forTerminal(`${dir}: OK — ${r.receipts} receipts (${r.corrections} corrections), ${r.policies} policy sets, ` +
     `checkpoint ${m.checkpoint.origin} size ${m.checkpoint.size} root ${m.checkpoint.root}${previous}; holds ${held}; signed by ${m.keys.export.split('+')[0]}`);
 }
