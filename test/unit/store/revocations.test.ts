@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { revocationKey, revokeCapability } from '../../../src/store/revocations.js';
-import { openRevocationsBucket } from '../../../src/store/resources.js';
+import { REVOCATIONS_BUCKET, openRevocationsBucket } from '../../../src/store/resources.js';
+import { RevocationList } from '../../../src/credentials/revocations.js';
+import { createLogger } from '../../../src/log.js';
 import { useTestStore } from './nats.js';
 
 const store = useTestStore();
@@ -21,5 +23,31 @@ describe('revokeCapability', () => {
     await revokeCapability(bucket, 'cap-2', undefined, now);
     expect((await bucket.get(revocationKey('cap-1')))?.string()).toBe('{"revoked_at":"2026-01-02T03:04:05.006Z","reason":"leaked"}');
     expect((await bucket.get(revocationKey('cap-2')))?.string()).toBe('{"revoked_at":"2026-01-02T03:04:05.006Z"}');
+  });
+});
+
+describe('RevocationList, when its bucket is lost', () => {
+  const silent = createLogger('silent');
+  const until = async (done: () => boolean, ms: number) => {
+    for (const end = Date.now() + ms; !done() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
+    return done();
+  };
+
+  // The watch goes on waiting on a stream that is gone, silently: revocations made in the
+  // bucket made again (the next `chio token revoke` makes it) would never arrive.
+  it('counts every capability as revoked, and says why, once the bucket is deleted and made again', async () => {
+    const list = await RevocationList.open(await openRevocationsBucket(store.nc), silent, 100);
+    try {
+      await revokeCapability(await openRevocationsBucket(store.nc), 'cap-a');
+      expect(await until(() => list.isRevoked('cap-a'), 3_000)).toBe(true);
+      expect(list.isRevoked('cap-b')).toBe(false);
+      await store.jsm.streams.delete(`KV_${REVOCATIONS_BUCKET}`);
+      await revokeCapability(await openRevocationsBucket(store.nc), 'cap-b');
+      expect(await until(() => list.problem !== undefined, 3_000)).toBe(true);
+      expect(list.problem).toMatch(/^the revocations bucket was deleted/);
+      expect(list.isRevoked('never-revoked')).toBe(true);
+    } finally {
+      list.stop();
+    }
   });
 });
