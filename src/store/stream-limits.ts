@@ -7,6 +7,8 @@
  * carry a max age, a size limit that discards the oldest messages, or a retention that deletes
  * what was consumed. A process refuses to start on such a stream, saying what to change.
  *
+ * Memory storage is refused too: a restart of nats-server loses it all.
+ *
  * A limit with discard "new" is kept: the server then refuses new writes when full, so a publish
  * fails and the Check is denied (fail closed), and nothing stored is lost.
  */
@@ -20,13 +22,15 @@ import { ChioError } from '../errors/index.js';
  */
 export type SubjectHistory = 'every-message' | 'latest-per-key';
 
-type Limits = Pick<StreamConfig, 'retention' | 'discard' | 'max_msgs' | 'max_bytes' | 'max_age' | 'max_msgs_per_subject'> & Partial<Pick<StreamConfig, 'discard_new_per_subject'>>;
+type Limits = Pick<StreamConfig, 'retention' | 'discard' | 'max_msgs' | 'max_bytes' | 'max_age' | 'max_msgs_per_subject'> & Partial<Pick<StreamConfig, 'discard_new_per_subject' | 'storage'>>;
 
 const limited = (n: number | undefined) => n !== undefined && n > 0;
 
 /** What in `config` makes the server delete stored messages by itself; empty when nothing does. */
 export function forgettingLimits(config: Limits, history: SubjectHistory): string[] {
   const found: string[] = [];
+  // Anyone allowed to create a stream by its name may have made it before Chio did.
+  if (config.storage !== undefined && config.storage !== 'file') found.push(`storage "${config.storage}" is lost when nats-server restarts`);
   if (config.retention !== 'limits') found.push(`retention "${config.retention}" deletes messages once consumed`);
   if (limited(config.max_age)) found.push(`max_age ${config.max_age / 1e9}s deletes older messages`);
   if (config.discard !== 'new') {

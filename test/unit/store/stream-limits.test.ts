@@ -13,7 +13,7 @@ import {
 } from '../../../src/store/resources.js';
 import { startTestNats, type TestNats } from '../../support/nats.js';
 
-const KEEPS = { retention: RetentionPolicy.Limits, discard: DiscardPolicy.Old, max_msgs: -1, max_bytes: -1, max_age: 0, max_msgs_per_subject: -1 };
+const KEEPS = { retention: RetentionPolicy.Limits, discard: DiscardPolicy.Old, max_msgs: -1, max_bytes: -1, max_age: 0, max_msgs_per_subject: -1, storage: StorageType.File };
 
 describe('forgettingLimits', () => {
   it('finds nothing in the configuration Chio creates, nor in a KV bucket keeping one value per key', () => {
@@ -29,6 +29,7 @@ describe('forgettingLimits', () => {
     ['interest retention', { retention: RetentionPolicy.Interest }, 'retention "interest"'],
     ['a per-subject limit on a chain of receipts', { max_msgs_per_subject: 10 }, 'max_msgs_per_subject 10'],
     ['a per-subject limit with discard new but not per subject', { max_msgs_per_subject: 10, discard: DiscardPolicy.New }, 'max_msgs_per_subject 10'],
+    ['memory storage', { storage: StorageType.Memory }, 'storage "memory" is lost when nats-server restarts'],
   ])('refuses %s', (_, change, said) => {
     const found = forgettingLimits({ ...KEEPS, ...change }, 'every-message');
     expect(found).toHaveLength(1);
@@ -82,6 +83,13 @@ describe('opening what exists, on a real nats-server', () => {
     await edit(RECEIPTS_STREAM, { discard: DiscardPolicy.New });
     await expect(ensureStreams(nc)).resolves.toBeUndefined();
     await edit(RECEIPTS_STREAM, { max_msgs: -1 });
+  });
+
+  it('refuses a revocations bucket made in memory, which a restart of nats-server empties', async () => {
+    await jsm.streams.delete(`KV_${REVOCATIONS_BUCKET}`).catch(() => undefined);
+    await new Kvm(nc).create(REVOCATIONS_BUCKET, { history: 1, storage: StorageType.Memory });
+    await expect(openRevocationsBucket(nc)).rejects.toMatchObject(configInvalid('storage "memory"'));
+    await jsm.streams.delete(`KV_${REVOCATIONS_BUCKET}`);
   });
 
   it('refuses a checkpoints stream made as a work queue', async () => {
