@@ -55,6 +55,9 @@ const SETTINGS = {
   natsUser: ['NATS_USER', z.string().min(1).optional()],
   natsPass: ['NATS_PASS', z.string().optional()],
   natsToken: ['NATS_TOKEN', z.string().min(1).optional()],
+  // Replies (PubAcks, API answers) come to subjects under this prefix: a NATS user that may only
+  // subscribe under its own cannot read another service's replies (deploy/nats/chio-users.conf).
+  natsInboxPrefix: ['NATS_INBOX_PREFIX', z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be one subject token: letters, digits, _ and -').optional()],
   natsCa: ['NATS_CA', z.string().min(1).optional()],
   natsCert: ['NATS_CERT', z.string().min(1).optional()],
   natsKey: ['NATS_KEY', z.string().min(1).optional()],

@@ -69,7 +69,7 @@ export async function startAuthzCore(config: ChioConfig, nc: NatsConnection, log
   await archiver.archiveNow(policies.current());
   const revocations = await RevocationList.open(await openRevocationsBucket(nc, config.replicas), log);
   // Receipt messages go out with their PubAcks read off one subscription (store/pub-ack.ts).
-  const js = new PubAckPublisher(nc);
+  const js = new PubAckPublisher(nc, config.natsInboxPrefix);
   const jsm = await jetstreamManager(nc);
   // A chain resumes only from a receipt that verifies under the keys the ledger trusts (own and kernels.yaml).
   const verifyStored = storedReceiptVerifier(loadKernelTrust(config.keyDir, 'ledger'));

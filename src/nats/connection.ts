@@ -20,6 +20,8 @@ export interface NatsSettings {
   pass?: string;
   token?: string;
   tls?: { caFile?: string; certFile?: string; keyFile?: string };
+  /** Subject prefix of this connection's reply inboxes (nats.js default `_INBOX`). */
+  inboxPrefix?: string;
   /** How long the first connection may take (nats.js default: 20 s). A server that refuses a
    *  TLS 1.3 client certificate closes the connection after the handshake, so the client only
    *  learns of it when this runs out. */
@@ -37,6 +39,7 @@ export function natsSettings(config: ChioConfig, servers: string[], name: string
     ...(config.natsUser ? { user: config.natsUser, pass: config.natsPass ?? '' } : {}),
     ...(config.natsToken ? { token: config.natsToken } : {}),
     ...(tls ? { tls } : {}),
+    ...(config.natsInboxPrefix ? { inboxPrefix: config.natsInboxPrefix } : {}),
   };
 }
 
@@ -60,6 +63,7 @@ export async function connectNats(settings: NatsSettings): Promise<NatsConnectio
     ...(settings.user ? { user: settings.user, pass: settings.pass ?? '' } : {}),
     ...(settings.token ? { token: settings.token } : {}),
     ...(settings.tls ? { tls: readTls(settings.tls) } : {}),
+    ...(settings.inboxPrefix ? { inboxPrefix: settings.inboxPrefix } : {}),
   });
 }
 

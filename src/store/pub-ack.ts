@@ -32,7 +32,8 @@ export class PubAckPublisher implements ReceiptPublish {
   private sent = 0;
   private closed = false;
 
-  constructor(nc: NatsConnection) {
+  /** `inboxPrefix`: the connection's own (NATS_INBOX_PREFIX), where its NATS user may subscribe. */
+  constructor(nc: NatsConnection, private readonly inboxPrefix?: string) {
     this.nc = nc;
   }
 
@@ -88,7 +89,7 @@ export class PubAckPublisher implements ReceiptPublish {
    */
   private listen(): string {
     if (this.listening) return this.listening.inbox;
-    const inbox = createInbox();
+    const inbox = createInbox(this.inboxPrefix);
     const subscription = this.nc.subscribe(`${inbox}.*`, { callback: (err, msg) => (err ? undefined : this.answer(msg)) });
     const listening = { inbox, subscription };
     this.listening = listening;

@@ -36,7 +36,7 @@ describe('deploy/export/cronjob.yaml', () => {
 
   it('reads NATS as the verifier\'s user, which may write nothing (deploy/nats/chio-users.conf)', () => {
     const env = Object.fromEntries(container.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
-    expect(env).toMatchObject({ NATS_USER: 'chio-verifier', NATS_PASS: { secretKeyRef: { name: 'chio-nats-users', key: 'CHIO_VERIFIER_NATS_PASSWORD' } } });
+    expect(env).toMatchObject({ NATS_USER: 'chio-verifier', NATS_PASS: { secretKeyRef: { name: 'chio-nats-users', key: 'CHIO_VERIFIER_NATS_PASSWORD' } }, NATS_INBOX_PREFIX: '_INBOX_chio_verifier' });
   });
 
   it('has a script that is valid sh and uses only options chio export and verify-export have', () => {

@@ -313,22 +313,36 @@ describe('deploy/istio cross-references', () => {
       expect(Object.keys(passwordVariables).sort()).toEqual(['chio-authz', 'chio-ledger', 'chio-operator', 'chio-verifier']);
     });
 
-    it('runs each Chio service as its own NATS user, with the password nats-server has for it', () => {
+    /** The inbox prefix chio-users.conf lets each user subscribe under (`subscribe: { allow: ["<prefix>.>"] }`). */
+    const inboxOf = (user: string) => new RegExp(`user: ${user}\\n[\\s\\S]*?subscribe: \\{ allow: \\["([^"]+)\\.>"\\] \\}`).exec(usersConf)?.[1];
+
+    it('runs each Chio service as its own NATS user, with the password nats-server has for it and its own inboxes', () => {
       const secret = natsContainer.envFrom.find((e: any) => e.secretRef)?.secretRef.name;
       expect(secret).toBe('chio-nats-users');
       for (const deployment of chioDeployments) {
         const container = deployment.spec.template.spec.containers[0];
         const user = containerEnv(docs, container).NATS_USER;
         expect(user).toBe(`chio-${container.args[0]}`);
+        expect(containerEnv(docs, container).NATS_INBOX_PREFIX).toBe(inboxOf(user!));
         const pass = container.env.find((e: any) => e.name === 'NATS_PASS')?.valueFrom?.secretKeyRef;
         expect({ deployment: deployment.metadata.name, pass }).toEqual({ deployment: deployment.metadata.name, pass: { name: secret, key: passwordVariables[user!] } });
       }
     });
 
-    it('has the README make every password nats-server reads', () => {
+    it('has the README make every password nats-server reads, each one it can read', () => {
       const readme = readFileSync(join(ISTIO_DIR, 'README.md'), 'utf8');
-      const made = [...readme.matchAll(/--from-literal=(\w+)=/g)].map((m) => m[1]).sort();
-      expect(made).toEqual(Object.values(passwordVariables).sort());
+      const recipes = [...readme.matchAll(/--from-literal=(\w+)="([^"$]*)\$\(openssl rand -hex 24\)"/g)];
+      expect(recipes.map((m) => m[1]).sort()).toEqual(Object.values(passwordVariables).sort());
+      // nats-server reads a variable's value again as a config value: hex such as 2e37… is a number to it.
+      const dir = tempDir('chio-deploy-passwords-');
+      try {
+        for (const [file, text] of Object.entries(natsConfig)) writeFileSync(join(dir, file), text);
+        const passwords = Object.fromEntries(recipes.map((m) => [m[1], `${m[2]}2e37${'0'.repeat(44)}`]));
+        const run = spawnSync('nats-server', ['-c', join(dir, 'nats.conf'), '-t'], { env: { ...process.env, POD_NAME: 'chio-nats-0', ...passwords }, encoding: 'utf8' });
+        expect({ status: run.status, stderr: run.stderr }).toEqual({ status: 0, stderr: expect.stringContaining('is valid') });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it('is reachable only from pods in chio-system', () => {

@@ -7,8 +7,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connectNats, natsSettings } from '../../src/nats/connection.js';
+import { loadConfig } from '../../src/config.js';
+import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { startEmbeddedNats, type EmbeddedNats } from '../../src/nats/server.js';
 import { REPO_ROOT, testConfig } from '../support/chio.js';
 import { tempDir } from '../support/nats.js';
@@ -23,7 +25,7 @@ import { sendCheck } from '../../src/cli/check.js';
 import { buildCheckRequest } from '../../src/cli/envoy-request.js';
 import { demoToken } from '../../src/up.js';
 import { fromBase64Url } from '../../src/encoding.js';
-import { CHECKPOINTS_STREAM, QUARANTINE_STREAM, RECEIPTS_STREAM, ensureResources, openRevocationsBucket, receiptSubject } from '../../src/store/resources.js';
+import { CHECKPOINTS_STREAM, QUARANTINE_STREAM, RECEIPTS_STREAM, REVOCATIONS_BUCKET, ensureResources, openRevocationsBucket, receiptSubject } from '../../src/store/resources.js';
 import { revokeCapability } from '../../src/store/revocations.js';
 import { exportBundle } from '../../src/export/exporter.js';
 import type { ChioConfig } from '../../src/config.js';
@@ -38,9 +40,12 @@ const connections: NatsConnection[] = [];
 /** Every error status a connection reported (a permission violation is one). */
 const violations: Array<{ user: User; error: string }> = [];
 
-/** Connect as a user of chio-users.conf, collecting the errors the server reports to it. */
+/** The settings a service runs with under chio-users.conf (as deploy/istio sets them). */
+const envOf = (user: User) => ({ NATS_USER: `chio-${user}`, NATS_PASS: `${user}-secret`, NATS_INBOX_PREFIX: `_INBOX_chio_${user}` });
+
+/** Connect as a service does under a user of chio-users.conf, collecting the errors the server reports to it. */
 async function connectAs(user: User): Promise<NatsConnection> {
-  const nc = await connect({ servers: nats.url, user: `chio-${user}`, pass: `${user}-secret`, name: `chio-${user}` });
+  const nc = await connectNats(natsSettings(loadConfig({ env: envOf(user) }), [nats.url], `chio-${user}`));
   connections.push(nc);
   void (async () => {
     for await (const s of nc.status()) if (s.type === 'error') violations.push({ user, error: String((s as { error?: unknown }).error) });
@@ -77,21 +82,24 @@ describe('every service under its own NATS user', () => {
 
   it('answers, stores, integrates, proves, exports and revokes, with no permission violation', async () => {
     const log = createLogger('silent');
-    ledger = await startLedger(config, await connectAs('ledger'), log);
-    verifier = await startVerifier(config, await connectAs('verifier'), log);
-    authz = await startAuthz(config, await connectAs('authz'), log);
+    const configOf = (user: User) => ({ ...config, natsInboxPrefix: envOf(user).NATS_INBOX_PREFIX });
+    ledger = await startLedger(configOf('ledger'), await connectAs('ledger'), log);
+    verifier = await startVerifier(configOf('verifier'), await connectAs('verifier'), log);
+    authz = await startAuthz(configOf('authz'), await connectAs('authz'), log);
     const token = demoToken(config);
     let checks = 0;
     const check = (headers: Record<string, string>) => (checks++, sendCheck(`127.0.0.1:${authz.grpcPort}`, buildCheckRequest({ method: 'POST', path: '/tools/hello', host: 'tools', headers })));
 
+    // More than one entry bundle (256 leaves): the ledger then deletes the partial bundles.
     const allowed = [];
-    for (let i = 0; i < 5; i++) allowed.push(await check({ 'x-chio-capability-token': token }));
+    for (let i = 0; i < 10; i++) allowed.push(...(await Promise.all(Array.from({ length: 30 }, () => check({ 'x-chio-capability-token': token })))));
     const denied = await check({});
-    expect(allowed.map((a) => a.verdict)).toEqual(Array(5).fill('allow'));
+    expect(allowed.map((a) => a.verdict)).toEqual(Array(300).fill('allow'));
     expect(denied.verdict).toBe('deny');
+    await waitFor(async () => (ledger.ledger.treeSize >= checks ? true : undefined), 30_000, 'every receipt integrated');
 
     const verifierUrl = `http://127.0.0.1:${verifier.httpPort}`;
-    for (const answer of [...allowed, denied]) {
+    for (const answer of [allowed[0]!, allowed.at(-1)!, denied]) {
       await waitFor(async () => ((await fetch(`${verifierUrl}/v1/receipts/${answer.receiptId}/proof`)).status === 200 ? true : undefined), 10_000, `a proof of ${answer.receiptId}`);
     }
     expect((await fetch(`${verifierUrl}/checkpoint`)).status).toBe(200);
@@ -109,7 +117,7 @@ describe('every service under its own NATS user', () => {
 
     // `chio export` runs as the verifier's user: it only reads.
     await waitFor(async () => (ledger.ledger.treeSize >= checks ? true : undefined), 10_000, 'the last receipts integrated');
-    const reader = await connectAs('verifier');
+    const reader = await connectAs('verifier'); // with NATS_INBOX_PREFIX as `chio export` runs
     await waitFor(async () => {
       const { manifest } = await exportBundle({
         jsm: await jetstreamManager(reader), resources: await ensureResources(reader), outDir: join(dir, `bundle-${Date.now()}`), filter: {},
@@ -146,18 +154,39 @@ describe('what a user must not do, the server refuses', () => {
     expect((await jsm.streams.info(RECEIPTS_STREAM)).config.max_age).toBe(0);
   });
 
+  it('no one reads another service\'s replies', async () => {
+    for (const user of ['verifier', 'operator', 'ledger'] as User[]) {
+      const nc = await connectAs(user);
+      const seen: string[] = [];
+      // A refused subscription is told so through its callback, with an error and no message.
+      const callback = (err: Error | null, msg: { subject: string }) => void (err ? undefined : seen.push(msg.subject));
+      nc.subscribe('_INBOX_chio_authz.>', { callback });
+      nc.subscribe('_INBOX.>', { callback });
+      await nc.flush();
+      await jetstreamManager(await connectAs('authz')).then((jsm) => jsm.streams.info(RECEIPTS_STREAM));
+      await new Promise((r) => setTimeout(r, 100));
+      expect({ user, seen }).toEqual({ user, seen: [] });
+    }
+    expect(violations.filter((v) => v.error.includes('Subscription to "_INBOX_chio_authz.>"')).map((v) => v.user).sort()).toEqual(['ledger', 'operator', 'verifier']);
+  });
+
+  it.each<[User, string]>([['verifier', CHECKPOINTS_STREAM], ['operator', RECEIPTS_STREAM], ['authz', RECEIPTS_STREAM], ['ledger', `KV_${REVOCATIONS_BUCKET}`]])('%s makes no consumer on %s, which it does not read', async (user, stream) => {
+    const jsm = await jetstreamManager(await connectAs(user), quick);
+    await expect(jsm.consumers.add(stream, { name: `probe-${user}`, ack_policy: AckPolicy.None })).rejects.toMatchObject(refused);
+  });
+
   it('no one answers on a reply inbox: a PubAck cannot be forged', async () => {
     const listener = await connectAs('ledger');
     const seen: string[] = [];
-    listener.subscribe('_INBOX.forged.>', { callback: (_err, msg) => void seen.push(msg.subject) });
+    listener.subscribe('_INBOX_chio_ledger.forged.>', { callback: (_err, msg) => void seen.push(msg.subject) });
     await listener.flush();
     for (const user of Object.keys(USERS) as User[]) {
       const nc = await connectAs(user);
-      nc.publish('_INBOX.forged.ack', JSON.stringify({ stream: RECEIPTS_STREAM, seq: 1 }));
+      nc.publish('_INBOX_chio_ledger.forged.ack', JSON.stringify({ stream: RECEIPTS_STREAM, seq: 1 }));
       await nc.flush();
     }
     await new Promise((r) => setTimeout(r, 200));
     expect(seen).toEqual([]);
-    expect(violations.filter((v) => v.error.includes('_INBOX.forged')).map((v) => v.user).sort()).toEqual(['authz', 'ledger', 'operator', 'verifier']);
+    expect(violations.filter((v) => v.error.includes('_INBOX_chio_ledger.forged')).map((v) => v.user).sort()).toEqual(['authz', 'ledger', 'operator', 'verifier']);
   });
 });
