@@ -9,11 +9,12 @@
  * be a plain file on the descriptor it is read from, and read no further than its bound. So a
  * link to /dev/zero, to a file outside the bundle or to a FIFO is refused, not read.
  */
-import { closeSync, constants, createReadStream, fstatSync, lstatSync, opendirSync, openSync, readSync } from 'node:fs';
+import { createReadStream, lstatSync, opendirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ChioError } from '../errors/index.js';
 import { createNodeSignatureCheck } from '../crypto/ed25519.js';
 import { forTerminal } from './terminal.js';
+import { openPlainFile, readPlainFile, type PlainFileOptions } from './plain-file.js';
 import { MAX_ARCHIVED_POLICY_BYTES } from '../store/policy-archive.js';
 import { MAX_NOTE_SIZE } from '../tlog/index.js';
 import { ExportBundleVerifier, MAX_CONSISTENCY_BYTES, type VerifiedExport } from '../verify/export-bundle.js';
@@ -121,40 +122,22 @@ function unreadable(path: string, cause: unknown): ChioError {
  * plain file, and the very file listed (a folder swapped for a link since would lead elsewhere).
  */
 function openBundleFile(bundle: ListedBundle, path: string): { fd: number; size: number } {
-  const listed = bundle.files.get(path);
-  if (!listed) throw new ChioError('BUNDLE_INVALID', `${path}: missing from the bundle`);
-  let fd: number;
-  try {
-    fd = openSync(join(bundle.dir, path), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ELOOP') throw new ChioError('BUNDLE_INVALID', `${path}: changed while it was read`, { cause });
-    throw unreadable(path, cause);
-  }
-  const stat = fstatSync(fd);
-  if (!stat.isFile() || stat.dev !== listed.dev || stat.ino !== listed.ino) {
-    closeSync(fd);
-    throw new ChioError('BUNDLE_INVALID', `${path}: changed while it was read`);
-  }
-  return { fd, size: stat.size };
+  return openPlainFile(join(bundle.dir, path), bundleFileOptions(bundle, path));
 }
 
 /** A bundle file's bytes, when it holds at most `max`. */
 function readBundleFile(bundle: ListedBundle, path: string, max: number): Buffer {
-  const { fd, size } = openBundleFile(bundle, path);
-  try {
-    if (size > max) throw new ChioError('BUNDLE_INVALID', `${path}: ${size} bytes, over ${max}`);
-    // One byte more than it said it holds: a file that grows while it is read is refused, never read on.
-    const bytes = Buffer.alloc(size + 1);
-    let read = 0;
-    while (read < bytes.length) {
-      const n = readSync(fd, bytes, read, bytes.length - read, null);
-      if (n === 0) break;
-      read += n;
-    }
-    if (read > size) throw new ChioError('BUNDLE_INVALID', `${path}: changed while it was read`);
-    return bytes.subarray(0, read);
-  } finally {
-    closeSync(fd);
-  }
+  return readPlainFile(join(bundle.dir, path), max, bundleFileOptions(bundle, path));
+}
+
+function bundleFileOptions(bundle: ListedBundle, path: string): PlainFileOptions {
+  const listed = bundle.files.get(path);
+  if (!listed) throw new ChioError('BUNDLE_INVALID', `${path}: missing from the bundle`);
+  return {
+    followLinks: false,
+    identity: listed,
+    // The listing saw a plain file there: gone, a link or another file now is a change.
+    refuse: (why, detail, cause) => why === 'unreadable' ? unreadable(path, cause)
+      : new ChioError('BUNDLE_INVALID', `${path}: ${why === 'too-large' ? detail : 'changed while it was read'}`, { cause }),
+  };
 }

@@ -4,9 +4,9 @@
  * trusts. `chio prove <id> --out FILE` writes such a file; the receipt is a separate file
  * (its JCS bytes are the leaf the proof is for).
  */
-import { readFileSync, statSync } from 'node:fs';
 import { ChioError } from '../errors/index.js';
 import { MAX_RECEIPT_BYTES } from '../receipt/receipt.js';
+import { readPlainFile } from './plain-file.js';
 import type { ProofTrust, ProvenReceipt, ReceiptProof } from '../verify/receipt-proof.js';
 import { MAX_TLOG_PROOF_CHARS, formatTlogProof, verifyTlogProof } from '../verify/tlog-proof.js';
 import { decodeProofHashes } from '../verify/proof-hashes.js';
@@ -34,15 +34,17 @@ export function tlogProofOf(answer: ReceiptProof): string {
   return formatTlogProof({ index: answer.index, hashes: decodeProofHashes(answer.inclusion_proof, 'inclusion_proof'), checkpoint: answer.checkpoint });
 }
 
+/**
+ * The text of `file` (a path the user named, so a link is followed), read under `max` bytes as
+ * plain-file.ts reads: a link to /dev/zero or a FIFO is refused, not read for ever.
+ */
 function readBounded(file: string, maxBytes: number, what: string): string {
-  let size: number;
-  try {
-    size = statSync(file).size;
-  } catch {
-    throw new ChioError('CONFIG_INVALID', `${what} file ${file} cannot be read`);
-  }
-  if (size > maxBytes) throw new ChioError('MALFORMED', `${file} is larger than ${maxBytes} bytes: not ${what}`);
-  return readFileSync(file, 'utf8');
+  return readPlainFile(file, maxBytes, {
+    followLinks: true,
+    refuse: (why, detail, cause) => why === 'missing' || why === 'unreadable'
+      ? new ChioError('CONFIG_INVALID', `${what} file ${file} ${detail}`, { cause })
+      : new ChioError('MALFORMED', `${file}: ${detail}: not ${what}`, { cause }),
+  }).toString('utf8');
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
