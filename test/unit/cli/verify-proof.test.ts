@@ -3,15 +3,17 @@
  * is for. Whatever the files hold, the command ends and never says more than was proven.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { symlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { statusOf } from '../../../src/errors/index.js';
 import { generateSignerKey } from '../../../src/tlog/index.js';
+import { MAX_TLOG_PROOF_CHARS } from '../../../src/verify/tlog-proof.js';
 import { tlogProofOf, verifyProofFiles } from '../../../src/cli/verify-proof.js';
 import { REPO_ROOT } from '../../support/chio.js';
 import { tempDir } from '../../support/nats.js';
 import { nodeArgsFromSrc } from '../../support/run-chio.js';
-import { chainOf, kernelOf } from '../receipt/helpers.js';
+import { chainOf, kernelOf, thrownCode } from '../receipt/helpers.js';
 import { receiptProofOf } from '../verify/proofs.js';
 
 const ORIGIN = 'chio.local/receipts';
@@ -64,6 +66,65 @@ describe('verifyProofFiles', () => {
         const run = await runChioFor(10_000, ['verify-proof', proof, '--receipt', receipt, ...KEYS]);
         expect(run.signal).toBeNull();
         expect(run.stderr).toContain(`${join(dir, name)}: not a plain file`);
+        expect(run.exit).toBe(3);
       }, 20_000);
+  });
+
+  describe('when a file was tampered with', () => {
+    /** The code verifyProofFiles fails with, and that its exit status is 3: did not verify. */
+    const failure = (proof: string, receipt: string) => {
+      const code = thrownCode(() => verifyProofFiles(proof, receipt, TRUST));
+      expect(statusOf(code).exit).toBe(3);
+      return code;
+    };
+    let good: string;
+    beforeAll(() => {
+      good = readFileSync(proofFile, 'utf8');
+    });
+
+    it.each<[string, (proof: string) => string]>([
+      ['a proof hash has a character outside base64', (p) => p.replace(/\nindex 1\n./, '\nindex 1\n!')],
+      ['the checkpoint signature line has a character outside base64', (p) => p.replace(/(\u2014 \S+ )./, '$1*')],
+      ['the header is another', (p) => p.replace('tlog-proof@v1', 'tlog-proof@v2')],
+      ['the checkpoint note lost its last newline', (p) => p.slice(0, -1)],
+      ['a proof hash is there twice', (p) => p.replace(/\nindex 1\n([^\n]+)\n/, '\nindex 1\n$1\n$1\n')],
+    ])('fails with PROOF_INVALID when %s', (_what, tamper) => {
+      const text = tamper(good);
+      expect(text).not.toBe(good);
+      expect(failure(saved('tampered.tlog-proof', text), receiptFile)).toBe('PROOF_INVALID');
+    });
+
+    it('fails with PROOF_INVALID when the proof file is not UTF-8', () => {
+      writeFileSync(join(dir, 'latin1.tlog-proof'), Buffer.concat([Buffer.from(good), Buffer.from([0xff])]));
+      expect(failure(join(dir, 'latin1.tlog-proof'), receiptFile)).toBe('PROOF_INVALID');
+    });
+
+    it('fails with PROOF_INVALID when the proof file is larger than a proof can be', () => {
+      expect(failure(saved('large.tlog-proof', good.padEnd(MAX_TLOG_PROOF_CHARS + 1, 'x')), receiptFile)).toBe('PROOF_INVALID');
+    });
+
+    it.each<[string, Buffer]>([
+      ['is not JSON', Buffer.from(JSON.stringify(RECEIPTS[1]).slice(0, -1))],
+      ['holds a string with no JCS form (a lone surrogate)', Buffer.from(JSON.stringify({ ...RECEIPTS[1], chain: '\ud800' }))],
+      ['is not UTF-8', Buffer.from(JSON.stringify({ ...RECEIPTS[1], chain: '\u00ff' }), 'latin1')],
+    ])('fails with RECEIPT_INVALID when the receipt file %s', (_what, bytes) => {
+      writeFileSync(join(dir, 'tampered.json'), bytes);
+      expect(failure(proofFile, join(dir, 'tampered.json'))).toBe('RECEIPT_INVALID');
+    });
+
+    it('exits 3 from the command line too', async () => {
+      const proof = saved('bad-hash.tlog-proof', good.replace(/\nindex 1\n./, '\nindex 1\n!'));
+      const run = await runChioFor(20_000, ['verify-proof', proof, '--receipt', receiptFile, ...KEYS]);
+      expect(run.stderr).toContain(`${proof}: tlog-proof: line 3 is not a base64 proof hash`);
+      expect(run.exit).toBe(3);
+    }, 30_000);
+
+    it('still fails as bad configuration (exit 2) for a log key that is not a key', () => {
+      expect(statusOf(thrownCode(() => verifyProofFiles(proofFile, receiptFile, { ...TRUST, logKey: 'not a key' }))).exit).toBe(2);
+    });
+
+    it('fails as bad configuration (exit 2) for a file that is not there', () => {
+      expect(thrownCode(() => verifyProofFiles(join(dir, 'missing'), receiptFile, TRUST))).toBe('CONFIG_INVALID');
+    });
   });
 });
