@@ -5,7 +5,7 @@
  * (its JCS bytes are the leaf the proof is for).
  */
 import { ChioError, isChioError } from '../errors/index.js';
-import { isJsonObject } from '../json.js';
+import { isJsonObject, parseJsonText } from '../json.js';
 import { canonicalBytes } from '../receipt/jcs.js';
 import { MAX_RECEIPT_BYTES } from '../receipt/receipt.js';
 import { readPlainFile } from './plain-file.js';
@@ -29,12 +29,8 @@ export function verifyProofFiles(proofFile: string, receiptFile: string, trust: 
 
 /** The receipt a receipt file holds: the receipt, or a saved GET /v1/receipts/<id> answer holding it under "receipt". */
 function receiptIn(text: string): unknown {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (cause) {
-    throw new ChioError('MALFORMED', 'not JSON', { cause });
-  }
+  // A member named twice: the file would read otherwise than the receipt proven.
+  const value = parseJsonText(text);
   const receipt = isJsonObject(value) && !('schema' in value) && isJsonObject(value.receipt) ? value.receipt : value;
   // A value with no JCS form (a lone surrogate) is told here, as this file's fault, not the proof's.
   canonicalBytes(receipt);

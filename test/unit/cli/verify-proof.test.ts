@@ -112,6 +112,15 @@ describe('verifyProofFiles', () => {
       expect(failure(proofFile, join(dir, 'tampered.json'))).toBe('RECEIPT_INVALID');
     });
 
+    it('fails with RECEIPT_INVALID when the receipt file names a member twice: it would read otherwise than the receipt proven', () => {
+      // A reader sees the first decision (deny 403); JSON.parse keeps the last, the genuine allow.
+      const genuine = JSON.stringify(RECEIPTS[1]);
+      const twice = `{"decision":{"verdict":"deny","guard":"Policy","http_status":403,"shadow":false},${genuine.slice(1)}`;
+      expect(failure(proofFile, saved('twice.json', twice))).toBe('RECEIPT_INVALID');
+      const answer = `{"receipt":${genuine},"receipt":${genuine}}`;
+      expect(failure(proofFile, saved('twice-answer.json', answer))).toBe('RECEIPT_INVALID');
+    });
+
     it('exits 3 from the command line too', async () => {
       const proof = saved('bad-hash.tlog-proof', good.replace(/\nindex 1\n./, '\nindex 1\n!'));
       const run = await runChioFor(20_000, ['verify-proof', proof, '--receipt', receiptFile, ...KEYS]);
