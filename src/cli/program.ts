@@ -314,19 +314,19 @@ export function buildProgram(): Command {
     .option('--wait <ms>', 'how long to wait for a pending receipt', (v) => Number(v), 5000)
     .option('--json', 'machine-readable output')
     .option('--out <file>', 'also save the verified proof as C2SP tlog-proof@v1 (check it offline with chio verify-proof)')
-    .option('--receipt-out <file>', 'also save the receipt (JSON), the other input of chio verify-proof')
+    .option('--receipt-out <file>', "also save the receipt (JSON), the other input of chio verify-proof; when it was corrected, with its correction's proof")
     .action(async (id: string, o: { url: string; logKey?: string; kernelKey?: string; wait: number; json?: boolean; out?: string; receiptOut?: string }, cmd: Command) => {
-      const [{ formatProven, proveReceipt, toProvenJson }, { tlogProofOf }] = await Promise.all([import('./prove.js'), import('./verify-proof.js')]);
+      const [{ formatProven, proveReceipt, toProvenJson }, { receiptFileOf, tlogProofOf }] = await Promise.all([import('./prove.js'), import('./verify-proof.js')]);
       const { logKey, kernelKeys } = trustOf(cmd, o);
       const proven = await proveReceipt(id, { verifierUrl: o.url, logKey, kernelKeys, waitMs: o.wait });
       // Written only once verified: a saved proof is one that held.
       if (o.out) writeFileSync(o.out, tlogProofOf(proven.answer));
-      if (o.receiptOut) writeFileSync(o.receiptOut, `${JSON.stringify(proven.receipt)}\n`);
+      if (o.receiptOut) writeFileSync(o.receiptOut, receiptFileOf(proven));
       process.stdout.write(o.json ? `${JSON.stringify(toProvenJson(proven))}\n` : `${formatProven(proven)}\n`);
     });
 
   program.command('verify-proof').description('check a C2SP tlog-proof@v1 offline, for a receipt').argument('<file>', 'the tlog-proof file')
-    .requiredOption('--receipt <file>', 'the receipt (JSON) the proof is for')
+    .requiredOption('--receipt <file>', "the receipt (JSON) the proof is for, or the verifier's answer for it (with its correction's, when it names one)")
     .option('--log-key <vkey>', 'log verifier key (default: log.pub in CHIO_KEY_DIR)')
     .option('--kernel-key <vkey>', 'kernel verifier key (default: kernel.pub and kernels.yaml in CHIO_KEY_DIR)')
     .option('--json', 'machine-readable output')

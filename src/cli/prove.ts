@@ -6,6 +6,8 @@
  * and the receipt is shown with the answer actually given, never as a plain allow.
  */
 import { ChioError, codeOfHttpStatus } from '../errors/index.js';
+import { MAX_RECEIPT_BYTES } from '../receipt/receipt.js';
+import { MAX_NOTE_SIZE, MAX_PROOF_LENGTH } from '../tlog/index.js';
 import { verifyCorrection } from '../verify/correction.js';
 import { verifyReceiptProof, type ProofTrust, type ProvenReceipt, type ReceiptProof } from '../verify/receipt-proof.js';
 
@@ -21,14 +23,27 @@ export interface ProveOptions {
 export const PROVE_RETRY_INTERVAL_MS = 200;
 /** How long one request to the verifier may take. */
 export const VERIFIER_REQUEST_TIMEOUT_MS = 10_000;
+/**
+ * The largest 200 answer, in bytes: a receipt (MAX_RECEIPT_BYTES, spliced in as it is), a
+ * checkpoint note (MAX_NOTE_SIZE; at most twice that as a JSON string, since a note holds no
+ * control character but the newline, and a newline, quote or backslash takes two bytes),
+ * MAX_PROOF_LENGTH base64 hashes (44 characters, two quotes and a comma each), and the member
+ * names with corrected_by in well under 1 KiB. About 2 MiB.
+ */
+export const MAX_ANSWER_BYTES = MAX_RECEIPT_BYTES + 2 * MAX_NOTE_SIZE + MAX_PROOF_LENGTH * 47 + 1024;
 /** How much of an error answer's body a message quotes. */
 const QUOTED_BODY_CHARS = 500;
 
-/** A proven receipt and, when it was corrected, its proven correction. */
-export interface ProveResult extends ProvenReceipt {
+/** A proven receipt and, when it was corrected, its proven correction: the answer given. */
+export interface ProvenAnswer extends ProvenReceipt {
   correction?: ProvenReceipt;
+}
+
+export interface ProveResult extends ProvenAnswer {
   /** The verifier's answer that proved it (for `--out`: the same proof as tlog-proof@v1). */
   answer: ReceiptProof;
+  /** The answer that proved the correction, when there is one (for `--receipt-out`). */
+  correctionAnswer?: ReceiptProof;
 }
 
 /**
@@ -40,9 +55,9 @@ export async function proveReceipt(id: string, opts: ProveOptions): Promise<Prov
   const deadline = Date.now() + opts.waitMs;
   const proven = await fetchProven(id, opts, deadline);
   if (proven.correctedBy === undefined) return proven;
-  const { answer: _answer, ...correction } = await fetchProven(proven.correctedBy, opts, deadline);
+  const { answer: correctionAnswer, ...correction } = await fetchProven(proven.correctedBy, opts, deadline);
   verifyCorrection(proven, correction);
-  return { ...proven, correction };
+  return { ...proven, correction, correctionAnswer };
 }
 
 /** GET /v1/receipts/<id> until it is 200 or `deadline` passes, and verify the proof. */
@@ -80,7 +95,7 @@ async function fetchReceipt(url: URL): Promise<Response> {
 }
 
 /** What `chio prove` prints: the receipt, the answer given when it was corrected, the proof. */
-export function formatProven(p: Omit<ProveResult, 'answer'>): string {
+export function formatProven(p: ProvenAnswer): string {
   const { id, decision, corrects } = p.receipt;
   const proof = `included at index ${p.index} in a checkpoint of size ${p.treeSize} (${p.origin}); signatures OK`;
   if (p.correction) {
@@ -97,7 +112,7 @@ export function formatProven(p: Omit<ProveResult, 'answer'>): string {
  * `chio prove --json`: `verdict` is the answer given — for a corrected receipt the
  * correction's, never its own allow — with `corrected_by` or `corrects` when they apply.
  */
-export function toProvenJson(p: Omit<ProveResult, 'answer'>): Record<string, unknown> {
+export function toProvenJson(p: ProvenAnswer): Record<string, unknown> {
   const verdict = (p.correction ?? p).receipt.decision.verdict;
   return {
     id: p.receipt.id, index: p.index, tree_size: p.treeSize, verdict,

@@ -1,40 +1,88 @@
 /**
  * `chio verify-proof FILE --receipt RECEIPT.json --log-key VKEY` (SPEC §9): check one C2SP
  * tlog-proof@v1 offline — no network, only the portable verifier and the keys the operator
- * trusts. `chio prove <id> --out FILE` writes such a file; the receipt is a separate file
- * (its JCS bytes are the leaf the proof is for).
+ * trusts. `chio prove <id> --out FILE --receipt-out RECEIPT.json` writes both files.
+ *
+ * The receipt file holds the receipt (its JCS bytes are the leaf the proof is for), or the
+ * verifier's answer for it, `{"receipt", …}` as GET /v1/receipts/<id> answers. That answer says
+ * `corrected_by` when the receipt was stored but its Check was answered deny 503 (SPEC §5); the
+ * answer given is then the correction's, told only by the correction's own proof, under
+ * `correction` (what GET /v1/receipts/<correction id> answered; `chio prove` saves it). Without
+ * it the check fails: it never shows a corrected receipt as its own allow.
+ *
+ * Both files come from elsewhere: read under a bound (plain-file.ts), and what they hold that
+ * is not of its form did not verify (exit 3), like a failed check.
  */
 import { ChioError, isChioError } from '../errors/index.js';
 import { isJsonObject, parseJsonText } from '../json.js';
-import { canonicalBytes } from '../receipt/jcs.js';
-import { MAX_RECEIPT_BYTES } from '../receipt/receipt.js';
-import { readPlainFile } from './plain-file.js';
-import { checkReceiptInclusion, type ProofTrust, type ProvenReceipt, type ReceiptProof } from '../verify/receipt-proof.js';
+import { canonicalBytes, canonicalize } from '../receipt/jcs.js';
+import { MAX_RECEIPT_BYTES, RECEIPT_ID_PATTERN } from '../receipt/receipt.js';
+import { verifyCorrection } from '../verify/correction.js';
+import { checkReceiptInclusion, verifyReceiptProof, type ProofTrust, type ProvenReceipt, type ReceiptProof } from '../verify/receipt-proof.js';
 import { MAX_TLOG_PROOF_CHARS, formatTlogProof, parseTlogProof } from '../verify/tlog-proof.js';
 import { decodeProofHashes } from '../verify/proof-hashes.js';
+import { readPlainFile } from './plain-file.js';
+import { MAX_ANSWER_BYTES, type ProveResult, type ProvenAnswer } from './prove.js';
 
-/** A receipt file may be pretty-printed JSON: allow room beyond the receipt's JCS size. */
-const MAX_RECEIPT_FILE_BYTES = 8 * MAX_RECEIPT_BYTES;
+/** Two answers (the receipt's and its correction's), each with room to be pretty-printed. */
+const MAX_RECEIPT_FILE_BYTES = 2 * (MAX_ANSWER_BYTES + 8 * MAX_RECEIPT_BYTES);
 
-/**
- * Verify the tlog-proof in `proofFile` for the receipt in `receiptFile`; throws ChioError. A
- * file that does not hold what it should did not verify (exit 3), like a failed check.
- */
-export function verifyProofFiles(proofFile: string, receiptFile: string, trust: ProofTrust): ProvenReceipt {
-  const proof = formIn(proofFile, 'PROOF_INVALID', () => parseTlogProof(readBounded(proofFile, MAX_TLOG_PROOF_CHARS, 'PROOF_INVALID')));
-  const receipt = formIn(receiptFile, 'RECEIPT_INVALID', () => receiptIn(readBounded(receiptFile, MAX_RECEIPT_FILE_BYTES, 'RECEIPT_INVALID')));
-  // The receipt's JCS form holds (receiptIn): what is left to be of no form is the checkpoint note.
-  return formIn(proofFile, 'PROOF_INVALID', () => checkReceiptInclusion(receipt, proof.index, proof.hashes, proof.checkpoint, trust));
+/** What a receipt file holds: the receipt, and the verifier's word and proof of its correction. */
+interface SavedReceipt {
+  receipt: unknown;
+  correctedBy?: string;
+  correction?: unknown;
 }
 
-/** The receipt a receipt file holds: the receipt, or a saved GET /v1/receipts/<id> answer holding it under "receipt". */
-function receiptIn(text: string): unknown {
+/**
+ * Verify the tlog-proof in `proofFile` for the receipt in `receiptFile`, and the correction the
+ * receipt file names; throws ChioError.
+ */
+export function verifyProofFiles(proofFile: string, receiptFile: string, trust: ProofTrust): ProvenAnswer {
+  const proof = formIn(proofFile, 'PROOF_INVALID', () => parseTlogProof(readBounded(proofFile, MAX_TLOG_PROOF_CHARS, 'PROOF_INVALID')));
+  const saved = formIn(receiptFile, 'RECEIPT_INVALID', () => savedReceiptIn(readBounded(receiptFile, MAX_RECEIPT_FILE_BYTES, 'RECEIPT_INVALID')));
+  // The receipt's JCS form holds (savedReceiptIn): what is left to be of no form is the checkpoint note.
+  const proven = formIn(proofFile, 'PROOF_INVALID', () => checkReceiptInclusion(saved.receipt, proof.index, proof.hashes, proof.checkpoint, trust));
+  if (saved.correctedBy === undefined) return proven;
+  const corrected = { ...proven, correctedBy: saved.correctedBy };
+  if (saved.correction === undefined) {
+    throw new ChioError('CORRECTION_INVALID', `${receiptFile}: receipt ${proven.receipt.id} was corrected by ${saved.correctedBy}, but the file holds no proof ` +
+      'of the correction, so the answer given is not known (chio prove --receipt-out saves it)');
+  }
+  const correction = formIn(receiptFile, 'CORRECTION_INVALID', () => verifyReceiptProof(saved.correction as ReceiptProof, trust, saved.correctedBy));
+  verifyCorrection(corrected, correction);
+  return { ...corrected, correction };
+}
+
+/**
+ * What `chio prove --receipt-out` saves: the receipt's JCS bytes, or, for a corrected receipt,
+ * `{"corrected_by", "correction", "receipt"}` with what proved the correction, so that
+ * verifyProofFiles shows the answer given. Canonical JSON: it reads as it is verified.
+ */
+export function receiptFileOf(p: ProveResult): string {
+  const c = p.correctionAnswer;
+  if (c === undefined) return `${canonicalize(p.receipt)}\n`;
+  const correction = { receipt: c.receipt, index: c.index, checkpoint: c.checkpoint, inclusion_proof: c.inclusion_proof };
+  return `${canonicalize({ receipt: p.receipt, corrected_by: c.receipt.id, correction })}\n`;
+}
+
+function savedReceiptIn(text: string): SavedReceipt {
   // A member named twice: the file would read otherwise than the receipt proven.
   const value = parseJsonText(text);
-  const receipt = isJsonObject(value) && !('schema' in value) && isJsonObject(value.receipt) ? value.receipt : value;
+  // A receipt has "schema"; the verifier's answer holds it under "receipt".
+  const answer = isJsonObject(value) && !('schema' in value) && isJsonObject(value.receipt) ? value : undefined;
+  const saved: SavedReceipt = { receipt: answer ? answer.receipt : value };
   // A value with no JCS form (a lone surrogate) is told here, as this file's fault, not the proof's.
-  canonicalBytes(receipt);
-  return receipt;
+  canonicalBytes(saved.receipt);
+  if (answer?.corrected_by !== undefined) {
+    if (typeof answer.corrected_by !== 'string' || !RECEIPT_ID_PATTERN.test(answer.corrected_by)) throw new ChioError('MALFORMED', 'corrected_by is not a receipt id');
+    saved.correctedBy = answer.corrected_by;
+  }
+  if (answer?.correction !== undefined) {
+    if (saved.correctedBy === undefined) throw new ChioError('MALFORMED', 'a correction without the corrected_by that names it');
+    saved.correction = answer.correction;
+  }
+  return saved;
 }
 
 /**
@@ -42,7 +90,7 @@ function receiptIn(text: string): unknown {
  * 1 in the status table, the class of "the verifier cannot be reached") becomes `code`, so that
  * a tampered file always did not verify (exit 3), as in verify-export. A bad key stays exit 2.
  */
-function formIn<T>(file: string, code: 'PROOF_INVALID' | 'RECEIPT_INVALID', check: () => T): T {
+function formIn<T>(file: string, code: 'PROOF_INVALID' | 'RECEIPT_INVALID' | 'CORRECTION_INVALID', check: () => T): T {
   try {
     return check();
   } catch (err) {

@@ -4,15 +4,15 @@
  * offline by `chio verify-proof`; and the receipt's policy hash → the exact policy set that
  * decided it, archived by authz at start-up and again when a change is swapped in.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { startScenario, type Scenario } from '../support/scenario.js';
 import { allowTools } from '../support/policies.js';
 import { tempDir } from '../support/nats.js';
+import { chio } from '../support/chio-cli.js';
 import { demoToken } from '../../src/up.js';
-import { buildProgram } from '../../src/cli/program.js';
 import { proveReceipt } from '../../src/cli/prove.js';
 import { isChioError } from '../../src/errors/index.js';
 import { loadPolicySet } from '../../src/policy/policy-set.js';
@@ -25,18 +25,6 @@ const key = (name: string) => readFileSync(join(s.dataDir, 'keys', name), 'utf8'
 const trust = () => ({ logKey: key('log.pub'), kernelKeys: [key('kernel.pub')] });
 const call = (path: string) => s.check({ method: 'POST', path, host: 'tools.chio.local', headers: { 'x-chio-capability-token': token } });
 const prove = (id: string) => proveReceipt(id, { verifierUrl: s.chio.verifierUrl, ...trust(), waitMs: 10_000 });
-
-/** Run the chio command in-process; its stdout is returned, a failure rejects. */
-async function chio(...args: string[]): Promise<string> {
-  let out = '';
-  const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((out += String(chunk)), true));
-  try {
-    await buildProgram().exitOverride().parseAsync(['node', 'chio', ...args]);
-  } finally {
-    write.mockRestore();
-  }
-  return out;
-}
 
 beforeAll(async () => {
   s = await startScenario(allowTools('"/tools/*"'));

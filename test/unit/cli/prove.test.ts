@@ -5,6 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isChioError, statusOf, type ChioErrorCode } from '../../../src/errors/index.js';
 import { fromBase64, toBase64 } from '../../../src/encoding.js';
@@ -14,6 +15,8 @@ import { PROVE_RETRY_INTERVAL_MS, formatProven, proveReceipt, toProvenJson, type
 import { toCorrectionDraft } from '../../../src/receipt/correction.js';
 import { chainOf, kernelOf, signReceipt } from '../receipt/helpers.js';
 import { receiptProofOf } from '../verify/proofs.js';
+import { tempDir } from '../../support/nats.js';
+import { chio } from '../../support/chio-cli.js';
 
 const ORIGIN = 'chio.local/receipts';
 const LOG = generateSignerKey(ORIGIN, () => new Uint8Array(32).fill(51));
@@ -117,6 +120,17 @@ describe('proveReceipt', () => {
       expect(text).toContain(`receipt ${ID}: decided allow, stored, but answered deny 503 by ReceiptLedger (corrected by ${CORRECTION.id})`);
       expect(text).not.toMatch(/\(allow\)/);
       expect(toProvenJson(proven)).toEqual({ id: ID, index: 1, tree_size: 3, verdict: 'deny', corrected_by: CORRECTION.id, ok: true });
+    });
+
+    it("chio prove --out --receipt-out saves the correction's proof too: chio verify-proof shows the answer given offline", async () => {
+      script = [json(200, await correctedProof()), json(200, await receiptProofOf(CORRECTED_LOG, 2, LOG.signerKey))];
+      const dir = tempDir('chio-prove-');
+      const [proofFile, receiptFile] = [join(dir, 'r.tlog-proof'), join(dir, 'r.json')];
+      const keys = ['--log-key', LOG.verifierKey, '--kernel-key', KERNEL.verifierKey];
+      await chio('prove', ID, '--url', options.verifierUrl, ...keys, '--wait', '0', '--out', proofFile, '--receipt-out', receiptFile);
+      const offline = await chio('verify-proof', proofFile, '--receipt', receiptFile, ...keys, '--json');
+      expect(JSON.parse(offline)).toEqual({ id: ID, index: 1, tree_size: 3, verdict: 'deny', corrected_by: CORRECTION.id, ok: true });
+      expect(await chio('verify-proof', proofFile, '--receipt', receiptFile, ...keys)).toContain('stored, but answered deny 503 by ReceiptLedger');
     });
 
     it('fails with CORRECTION_INVALID when the receipt it names does not correct this one', async () => {

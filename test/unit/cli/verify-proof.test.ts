@@ -9,11 +9,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { statusOf } from '../../../src/errors/index.js';
 import { generateSignerKey } from '../../../src/tlog/index.js';
 import { MAX_TLOG_PROOF_CHARS } from '../../../src/verify/tlog-proof.js';
-import { tlogProofOf, verifyProofFiles } from '../../../src/cli/verify-proof.js';
+import { canonicalize } from '../../../src/receipt/jcs.js';
+import { toCorrectionDraft } from '../../../src/receipt/correction.js';
+import { verifyReceiptProof, type ReceiptProof } from '../../../src/verify/receipt-proof.js';
+import { formatProven, toProvenJson } from '../../../src/cli/prove.js';
+import { receiptFileOf, tlogProofOf, verifyProofFiles } from '../../../src/cli/verify-proof.js';
 import { REPO_ROOT } from '../../support/chio.js';
 import { tempDir } from '../../support/nats.js';
 import { nodeArgsFromSrc } from '../../support/run-chio.js';
-import { chainOf, kernelOf, thrownCode } from '../receipt/helpers.js';
+import { chainOf, kernelOf, signReceipt, thrownCode } from '../receipt/helpers.js';
 import { receiptProofOf } from '../verify/proofs.js';
 
 const ORIGIN = 'chio.local/receipts';
@@ -38,13 +42,21 @@ beforeAll(async () => {
   receiptFile = saved('receipt.json', JSON.stringify(RECEIPTS[1]));
 });
 
-/** bin/chio.js with `args`, killed after `ms`: exit status (null when killed), signal, stderr. */
-function runChioFor(ms: number, args: string[]): Promise<{ exit: number | null; signal: string | null; stderr: string }> {
+/** bin/chio.js with `args`, killed after `ms`: exit status (null when killed), signal, output. */
+function runChioFor(ms: number, args: string[]): Promise<{ exit: number | null; signal: string | null; stdout: string; stderr: string }> {
+  const { NATS_URL: _never, ...env } = process.env;
   return new Promise((done) => {
-    const child = execFile(process.execPath, [...nodeArgsFromSrc(), join(REPO_ROOT, 'bin/chio.js'), ...args], { timeout: ms, killSignal: 'SIGKILL', env: { ...process.env, CHIO_KEY_DIR: dir } }, (_err, _out, stderr) => {
-      done({ exit: child.exitCode, signal: child.signalCode, stderr });
+    const child = execFile(process.execPath, [...nodeArgsFromSrc(), join(REPO_ROOT, 'bin/chio.js'), ...args], { timeout: ms, killSignal: 'SIGKILL', env: { ...env, CHIO_KEY_DIR: dir } }, (_err, stdout, stderr) => {
+      done({ exit: child.exitCode, signal: child.signalCode, stdout, stderr });
     });
   });
+}
+
+/** The code verifyProofFiles fails with, and that its exit status is 3: did not verify. */
+function failure(proof: string, receipt: string) {
+  const code = thrownCode(() => verifyProofFiles(proof, receipt, TRUST));
+  expect(statusOf(code).exit).toBe(3);
+  return code;
 }
 
 describe('verifyProofFiles', () => {
@@ -71,12 +83,6 @@ describe('verifyProofFiles', () => {
   });
 
   describe('when a file was tampered with', () => {
-    /** The code verifyProofFiles fails with, and that its exit status is 3: did not verify. */
-    const failure = (proof: string, receipt: string) => {
-      const code = thrownCode(() => verifyProofFiles(proof, receipt, TRUST));
-      expect(statusOf(code).exit).toBe(3);
-      return code;
-    };
     let good: string;
     beforeAll(() => {
       good = readFileSync(proofFile, 'utf8');
@@ -134,6 +140,70 @@ describe('verifyProofFiles', () => {
 
     it('fails as bad configuration (exit 2) for a file that is not there', () => {
       expect(thrownCode(() => verifyProofFiles(join(dir, 'missing'), receiptFile, TRUST))).toBe('CONFIG_INVALID');
+    });
+  });
+
+  describe('when the receipt was corrected (stored, but answered deny 503)', () => {
+    const correction = signReceipt(toCorrectionDraft(RECEIPTS[1]!, '2025-01-01T00:59:00.000Z'), { chain: RECEIPTS[1]!.chain, seq: 3, prev: RECEIPTS[1]!.id }, KERNEL);
+    const log = [RECEIPTS[0]!, RECEIPTS[1]!, correction];
+    let answer: ReceiptProof;
+    let correctionAnswer: ReceiptProof;
+    let correctedProof: string;
+    beforeAll(async () => {
+      answer = { ...(await receiptProofOf(log, 1, LOG.signerKey)), corrected_by: correction.id };
+      correctionAnswer = await receiptProofOf(log, 2, LOG.signerKey);
+      correctedProof = saved('corrected.tlog-proof', tlogProofOf(answer));
+    });
+    /** What chio prove --receipt-out saves for it, after proving both. */
+    const savedByProve = () => {
+      const proven = verifyReceiptProof(answer, TRUST);
+      return receiptFileOf({ ...proven, correction: verifyReceiptProof(correctionAnswer, TRUST), answer, correctionAnswer });
+    };
+
+    it("shows the answer given, proven by the correction's proof that chio prove saves, never a plain allow", () => {
+      const shown = verifyProofFiles(correctedProof, saved('corrected.json', savedByProve()), TRUST);
+      expect(shown.correction?.receipt).toEqual(correction);
+      expect(formatProven(shown)).toContain(`receipt ${RECEIPTS[1]!.id}: decided allow, stored, but answered deny 503 by ReceiptLedger (corrected by ${correction.id})`);
+      expect(toProvenJson(shown)).toEqual({ id: RECEIPTS[1]!.id, index: 1, tree_size: 3, verdict: 'deny', corrected_by: correction.id, ok: true });
+    });
+
+    it('saves canonical JSON, with only what proved the correction', () => {
+      const text = savedByProve();
+      expect(text).toBe(`${canonicalize(JSON.parse(text))}\n`);
+      expect(Object.keys(JSON.parse(text).correction)).toEqual(['checkpoint', 'inclusion_proof', 'index', 'receipt']);
+    });
+
+    it('refuses, exit 3, a saved answer that names the correction without its proof', async () => {
+      const file = saved('answer-only.json', JSON.stringify(answer));
+      expect(failure(correctedProof, file)).toBe('CORRECTION_INVALID');
+      const run = await runChioFor(20_000, ['verify-proof', correctedProof, '--receipt', file, ...KEYS, '--json']);
+      expect(run.exit).toBe(3);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toContain(`receipt ${RECEIPTS[1]!.id} was corrected by ${correction.id}, but the file holds no proof of the correction`);
+    }, 30_000);
+
+    it('refuses a correction that does not correct this receipt', async () => {
+      const other = await receiptProofOf(RECEIPTS, 2, LOG.signerKey);
+      const file = saved('other.json', JSON.stringify({ ...answer, corrected_by: RECEIPTS[2]!.id, correction: other }));
+      expect(failure(proofFile, file)).toBe('CORRECTION_INVALID');
+    });
+
+    it("refuses a correction whose proof does not verify, or is of no form", () => {
+      const bad = (c: unknown) => failure(correctedProof, saved('bad.json', JSON.stringify({ ...answer, correction: c })));
+      expect(bad({ ...correctionAnswer, index: 0 })).toBe('PROOF_INVALID');
+      expect(bad({ ...correctionAnswer, inclusion_proof: ['!'] })).toBe('CORRECTION_INVALID');
+      expect(bad('a correction')).toBe('CORRECTION_INVALID');
+    });
+
+    it('refuses a correction that no corrected_by names, and a corrected_by that is no receipt id', () => {
+      const { corrected_by: _named, ...unnamed } = answer;
+      expect(failure(correctedProof, saved('unnamed.json', JSON.stringify({ ...unnamed, correction: correctionAnswer })))).toBe('RECEIPT_INVALID');
+      expect(failure(correctedProof, saved('not-id.json', JSON.stringify({ ...answer, corrected_by: 'x', correction: correctionAnswer })))).toBe('RECEIPT_INVALID');
+    });
+
+    it('still reads a saved answer of a receipt that was not corrected as its own verdict', async () => {
+      const plain = await receiptProofOf(RECEIPTS, 1, LOG.signerKey);
+      expect(toProvenJson(verifyProofFiles(proofFile, saved('plain-answer.json', JSON.stringify(plain)), TRUST)).verdict).toBe('allow');
     });
   });
 });
