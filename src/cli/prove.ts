@@ -28,7 +28,7 @@ export const VERIFIER_REQUEST_TIMEOUT_MS = 10_000;
  * checkpoint note (MAX_NOTE_SIZE; at most twice that as a JSON string, since a note holds no
  * control character but the newline, and a newline, quote or backslash takes two bytes),
  * MAX_PROOF_LENGTH base64 hashes (44 characters, two quotes and a comma each), and the member
- * names with corrected_by in well under 1 KiB. About 2 MiB.
+ * names with corrected_by in well under 1 KiB. About 2 MiB; a larger answer is refused unread.
  */
 export const MAX_ANSWER_BYTES = MAX_RECEIPT_BYTES + 2 * MAX_NOTE_SIZE + MAX_PROOF_LENGTH * 47 + 1024;
 /** How much of an error answer's body a message quotes. */
@@ -65,9 +65,11 @@ async function fetchProven(id: string, opts: ProveOptions, deadline: number): Pr
   for (;;) {
     const res = await fetchReceipt(new URL(`/v1/receipts/${encodeURIComponent(id)}`, opts.verifierUrl));
     if (res.status === 200) {
+      const { bytes, whole } = await readBody(res, MAX_ANSWER_BYTES);
+      if (!whole) throw new ChioError('MALFORMED', `the verifier answered 200 with a body over ${MAX_ANSWER_BYTES} bytes, larger than a receipt proof can be`);
       let body: ReceiptProof;
       try {
-        body = (await res.json()) as ReceiptProof;
+        body = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) as ReceiptProof;
       } catch (cause) {
         throw new ChioError('MALFORMED', 'the verifier answered 200 with a body that is not JSON', { cause });
       }
@@ -79,7 +81,8 @@ async function fetchProven(id: string, opts: ProveOptions, deadline: number): Pr
       await new Promise((r) => setTimeout(r, PROVE_RETRY_INTERVAL_MS));
       continue;
     }
-    const body = (await res.text()).slice(0, QUOTED_BODY_CHARS);
+    // Read no more than is quoted (a UTF-8 character is at most 4 bytes), however much is sent.
+    const body = new TextDecoder().decode((await readBody(res, 4 * QUOTED_BODY_CHARS)).bytes).slice(0, QUOTED_BODY_CHARS);
     const code = codeOfHttpStatus(res.status);
     if (code === 'PENDING') throw new ChioError(code, `receipt ${id} is stored but not yet in a checkpoint`);
     throw new ChioError(code, `verifier answered ${res.status}: ${body}`);
@@ -91,6 +94,33 @@ async function fetchReceipt(url: URL): Promise<Response> {
     return await fetch(url, { signal: AbortSignal.timeout(VERIFIER_REQUEST_TIMEOUT_MS) });
   } catch (cause) {
     throw new ChioError('UNAVAILABLE', `cannot reach the verifier at ${url.origin}`, { cause });
+  }
+}
+
+/**
+ * At most `max` bytes of an answer's body, and whether that was all of it. Past `max` the body
+ * is cancelled, never read on: the verifier is not trusted, and one that sends without end
+ * would otherwise fill memory until the request's timeout (gigabytes in 10 s on loopback).
+ */
+async function readBody(res: Response, max: number): Promise<{ bytes: Buffer; whole: boolean }> {
+  const reader = res.body?.getReader();
+  if (reader === undefined) return { bytes: Buffer.alloc(0), whole: true };
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return { bytes: Buffer.concat(chunks, size), whole: true };
+      if (size + value.byteLength > max) {
+        chunks.push(value.subarray(0, max - size));
+        await reader.cancel();
+        return { bytes: Buffer.concat(chunks, max), whole: false };
+      }
+      chunks.push(value);
+      size += value.byteLength;
+    }
+  } catch (cause) {
+    throw new ChioError('UNAVAILABLE', "the verifier's answer broke off", { cause });
   }
 }
 

@@ -11,7 +11,7 @@ import { isChioError, statusOf, type ChioErrorCode } from '../../../src/errors/i
 import { fromBase64, toBase64 } from '../../../src/encoding.js';
 import { generateSignerKey } from '../../../src/tlog/index.js';
 import type { ReceiptProof } from '../../../src/verify/index.js';
-import { PROVE_RETRY_INTERVAL_MS, formatProven, proveReceipt, toProvenJson, type ProveOptions } from '../../../src/cli/prove.js';
+import { MAX_ANSWER_BYTES, PROVE_RETRY_INTERVAL_MS, formatProven, proveReceipt, toProvenJson, type ProveOptions } from '../../../src/cli/prove.js';
 import { toCorrectionDraft } from '../../../src/receipt/correction.js';
 import { chainOf, kernelOf, signReceipt } from '../receipt/helpers.js';
 import { receiptProofOf } from '../verify/proofs.js';
@@ -190,6 +190,47 @@ describe('proveReceipt', () => {
       script = [json(status, { status: 'pending' })];
       expect(await failureOf({ ...options, waitMs: PROVE_RETRY_INTERVAL_MS })).toBe(code);
       expect(requests.length).toBeGreaterThan(1);
+    });
+  });
+
+  describe('when the verifier sends an answer without end', () => {
+    /** What the verifier sends at the most: far more than prove reads, so reading it all shows. */
+    const SENT = 64 * 1024 * 1024;
+
+    it.each<[number, ChioErrorCode]>([
+      [200, 'MALFORMED'],
+      [404, 'NOT_FOUND'],
+    ])('reads a %i answer only up to its bound, and fails with %s', async (status, code) => {
+      let sent = 0;
+      let closed!: Promise<void>;
+      const endless = createServer((_req, res) => {
+        closed = new Promise((resolve) => res.on('close', resolve));
+        res.writeHead(status, { 'content-type': 'application/json' }).write('{"receipt":"');
+        const chunk = Buffer.alloc(1024 * 1024, 'a');
+        const pump = () => {
+          for (let more = true; more && sent < SENT && !res.destroyed;) {
+            sent += chunk.length;
+            more = res.write(chunk);
+          }
+          if (sent >= SENT && !res.writableEnded) res.end('"}');
+        };
+        res.on('drain', pump);
+        pump();
+      });
+      await new Promise<void>((resolve) => endless.listen(0, '127.0.0.1', resolve));
+      try {
+        const { port } = endless.address() as AddressInfo;
+        const err = await proveReceipt(ID, { ...options, verifierUrl: `http://127.0.0.1:${port}` }).then(() => undefined, (e: unknown) => e);
+        expect(isChioError(err, code)).toBe(true);
+        if (status === 200) expect((err as Error).message).toContain(`over ${MAX_ANSWER_BYTES} bytes`);
+        else expect((err as Error).message.length).toBeLessThan(600);
+        await closed;
+        // The client went away after what it reads: what the server could send meanwhile sits in socket buffers.
+        expect(sent).toBeLessThan(SENT / 2);
+      } finally {
+        endless.closeAllConnections();
+        await new Promise<void>((resolve) => endless.close(() => resolve()));
+      }
     });
   });
 
