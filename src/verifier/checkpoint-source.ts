@@ -23,6 +23,10 @@ import { InFlight, sharedAnswer } from '../in-flight.js';
 export const LATEST_REUSE_MS = 100;
 /** Sizes whose checkpoint (or its absence) is kept once looked up. */
 export const MAX_SIZED_KEPT = 1024;
+/** Messages read each way past one that is no checkpoint of this log, looking for one that is. */
+export const MAX_FOREIGN_SKIP = 64;
+
+type Probe = { kind: 'none' } | { kind: 'foreign' } | { kind: 'ours'; note: string; size: number };
 
 export interface ServedCheckpoint {
   /** The signed note, verbatim. */
@@ -81,26 +85,69 @@ export class CheckpointSource {
     const { checkpoint: latest } = await readLatestVerifiedCheckpoint(this.jsm, this.logKey);
     if (!latest) return undefined;
     // The first stream sequence in [1, latest] whose checkpoint has at least `size` leaves.
+    // Messages that are no checkpoint of this log (someone else's, or copies a consumer
+    // delivered onto the subject) are not in the order: a probe that lands on one looks for
+    // the nearest checkpoint of this log around it, and gives up (nothing kept) past a bound.
     let low = 1;
     let high = latest.streamSeq;
     let found: string | undefined;
-    // A probe that is no checkpoint of this log (someone else's message) cannot steer the
-    // search: a miss after one is not kept, since it may not be for good.
-    let doubtful = false;
+    const at = async (seq: number): Promise<Probe> => {
+      const note = seq === latest.streamSeq ? latest.note : (await readCheckpointAt(this.jsm, seq))?.note;
+      if (note === undefined) return { kind: 'none' };
+      return this.verifies(note) ? { kind: 'ours', note, size: sizeOfNote(note) } : { kind: 'foreign' };
+    };
     while (low <= high) {
       const mid = Math.floor((low + high) / 2);
-      const note = mid === latest.streamSeq ? latest.note : (await readCheckpointAt(this.jsm, mid))?.note;
-      const ours = note !== undefined && this.verifies(note);
-      doubtful ||= note !== undefined && !ours;
-      const at = note === undefined ? Number.POSITIVE_INFINITY : ours ? sizeOfNote(note) : Number.NaN;
-      if (at >= size) {
-        if (at === size) found = note;
-        high = mid - 1;
-      } else low = mid + 1;
+      let probe = await at(mid);
+      let seq = mid;
+      if (probe.kind === 'none') {
+        high = mid - 1; // not there (deleted): nothing from here is known; look left
+        continue;
+      }
+      if (probe.kind === 'foreign') {
+        const near = await this.nearestOurs(at, mid, low, high);
+        if (near === 'unknown') return undefined; // too many foreign messages around: not kept
+        if (near === 'none') break; // only foreign ones left in [low, high]
+        ({ seq, probe } = near);
+        if (probe.size < size) {
+          // Every message between this checkpoint and the probe was foreign: go past both.
+          low = Math.max(seq, mid) + 1;
+          continue;
+        }
+        if (probe.size === size) found = probe.note;
+        high = Math.min(seq, mid) - 1;
+        continue;
+      }
+      if (probe.size >= size) {
+        if (probe.size === size) found = probe.note;
+        high = seq - 1;
+      } else low = seq + 1;
     }
     if (found !== undefined) return this.keep(size, this.open(found)) ?? undefined;
     // Sizes only grow along the stream and `size` is below the latest: a miss is for good.
-    return doubtful ? undefined : (this.keep(size, null) ?? undefined);
+    return this.keep(size, null) ?? undefined;
+  }
+
+  /**
+   * The checkpoint of this log nearest to `mid` within [low, high] (left first, then right), at
+   * most MAX_FOREIGN_SKIP reads each way; 'none' when the whole range holds none, 'unknown'
+   * when the bound ran out first.
+   */
+  private async nearestOurs(at: (seq: number) => Promise<Probe>, mid: number, low: number, high: number): Promise<{ seq: number; probe: Extract<Probe, { kind: 'ours' }> } | 'none' | 'unknown'> {
+    let exhausted = true;
+    for (const step of [-1, 1]) {
+      const end = step < 0 ? low : high;
+      let seq = mid + step;
+      for (let n = 0; step < 0 ? seq >= end : seq <= end; seq += step, n++) {
+        if (n >= MAX_FOREIGN_SKIP) {
+          exhausted = false;
+          break;
+        }
+        const probe = await at(seq);
+        if (probe.kind === 'ours') return { seq, probe };
+      }
+    }
+    return exhausted ? 'none' : 'unknown';
   }
 
   private verifies(note: string): boolean {

@@ -6,7 +6,8 @@
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CheckpointSource } from '../../../src/verifier/checkpoint-source.js';
+import { CheckpointSource, MAX_FOREIGN_SKIP } from '../../../src/verifier/checkpoint-source.js';
+import { CHECKPOINTS_SUBJECT } from '../../../src/store/resources.js';
 import { chainOf } from '../receipt/helpers.js';
 import { useTestStore } from '../store/nats.js';
 import { LogFixture } from '../store/log-fixture.js';
@@ -69,5 +70,58 @@ describe('CheckpointSource.ofSize', () => {
     const answers = await Promise.all(Array.from({ length: 10 }, () => source.ofSize(3)));
     expect(answers.every((a) => a === undefined)).toBe(true);
     expect(together.reads()).toBe(alone.reads());
+  });
+});
+
+// A user allowed to make consumers can have the server copy messages onto chio.checkpoints
+// (docs/transport-security.md); they are no checkpoints of this log and must not steer a search.
+describe('CheckpointSource.ofSize among foreign messages', () => {
+  const store = useTestStore();
+  const receipts = chainOf(20, kernel, 'chain-cs-foreign');
+  let log: LogFixture;
+  const foreign = async (n: number) => {
+    for (let i = 0; i < n; i++) await store.js.publish(CHECKPOINTS_SUBJECT, `not a checkpoint ${i}`);
+  };
+
+  beforeAll(async () => {
+    log = new LogFixture(store);
+    await log.store(receipts);
+    for (const flood of [30, 0, 90, 5, 40, 100]) {
+      await foreign(flood);
+      await log.integrate(2);
+      await log.publishCheckpoint(ORIGIN, logKey.signerKey); // sizes 2, 4, …, 12
+    }
+    await foreign(50);
+  });
+
+  it('finds every published size and no other, whatever lies between', async () => {
+    const source = new CheckpointSource(store.jsm, logKey.verifierKey);
+    for (const size of [2, 4, 6, 8, 10]) expect((await source.ofSize(size))?.checkpoint.size).toBe(size);
+    for (const size of [1, 3, 5, 7, 9, 11]) expect(await source.ofSize(size)).toBeUndefined();
+  });
+
+  it('answers no wrong checkpoint where foreign messages reach further than it looks, and keeps no such miss', async () => {
+    await foreign(2 * MAX_FOREIGN_SKIP + 10);
+    await log.integrate(2);
+    await log.publishCheckpoint(ORIGIN, logKey.signerKey); // size 14, after the long run
+    const { jsm, reads } = counted(store.jsm);
+    const source = new CheckpointSource(jsm, logKey.verifierKey);
+    let gaveUp = 0;
+    for (let size = 1; size <= 14; size++) {
+      const answer = await source.ofSize(size);
+      if (answer !== undefined) {
+        expect(answer.checkpoint.size).toBe(size);
+        continue;
+      }
+      const before = reads();
+      await source.ofSize(size);
+      // A miss is kept only when it is for good (an odd size, the stream looked through).
+      if (size % 2 === 0) {
+        expect(reads()).toBeGreaterThan(before);
+        gaveUp++;
+      }
+    }
+    // The long run does stop some searches (the limit this test is about): see that it did.
+    expect(gaveUp).toBeGreaterThan(0);
   });
 });
