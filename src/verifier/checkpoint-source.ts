@@ -12,7 +12,7 @@
  * at or below the latest size (no checkpoint of that size will ever be published); a size past
  * the latest is answered from the latest alone; and requests for one size share one search.
  * `?size=N` is anyone's to ask, and a search is some twenty reads of the stream the ledger
- * writes to.
+ * writes to (more, at most 128 a probe, where messages that are no checkpoint lie around it).
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { readCheckpointAt, readLatestVerifiedCheckpoint } from '../store/checkpoints.js';
