@@ -1,26 +1,14 @@
 /**
- * Credentials in a request header, found as Envoy's jwt_authn finds them. A repeated header
- * reaches Chio as one value joined with ',' (decision/check-input.ts); Envoy looks at each value
- * on its own and takes what follows the prefix wherever in the value it stands. Chio must find
- * every credential Envoy or an upstream would: one it overlooks (a second `authorization` line
- * after a Basic one, say) is neither verified nor removed, and reaches the upstream.
+ * Credentials in a request header, found at least wherever Envoy's jwt_authn finds them. A
+ * repeated header reaches Chio as one value joined with ',' (decision/check-input.ts); Envoy
+ * looks at each value on its own and takes what follows the prefix wherever in the value it
+ * stands (matching its case). Chio must find every credential Envoy or an upstream would: one
+ * it overlooks (a second `authorization` line after a Basic one, say) is neither verified nor
+ * removed, and reaches the upstream. It also takes a value that starts with the prefix in
+ * another case (auth schemes are case-insensitive, RFC 9110 §11.1), as it always has.
  *
- * Tokens (JWTs, capability tokens) hold no ','. The prefix is matched without regard to case
- * (auth schemes are case-insensitive, RFC 9110 §11.1), which finds more than Envoy, never less.
+ * Tokens (JWTs, capability tokens) hold no ','.
  */
-
-const prefixPatterns = new Map<string, RegExp>();
-
-function patternOf(prefix: string): RegExp {
-  let pattern = prefixPatterns.get(prefix);
-  if (!pattern) {
-    pattern = new RegExp(prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'i');
-    // Prefixes come from configuration, so few; the bound only keeps a reload loop from growing this.
-    if (prefixPatterns.size >= 256) prefixPatterns.clear();
-    prefixPatterns.set(prefix, pattern);
-  }
-  return pattern;
-}
 
 /**
  * What follows `prefix` in each of the values joined in `header`, trimmed; every non-empty
@@ -29,15 +17,33 @@ function patternOf(prefix: string): RegExp {
 export function valuesAfterPrefix(header: string | undefined, prefix: string): string[] {
   if (header === undefined) return [];
   const found: string[] = [];
-  const pattern = prefix === '' ? undefined : patternOf(prefix);
+  const lower = prefix.toLowerCase();
   for (const part of header.split(',')) {
-    if (!pattern) {
-      const value = part.trim();
+    const value = part.trim();
+    if (prefix === '') {
       if (value !== '') found.push(value);
-      continue;
+    } else if (value.slice(0, prefix.length).toLowerCase() === lower) {
+      found.push(value.slice(prefix.length).trim());
+    } else {
+      const at = part.indexOf(prefix);
+      if (at >= 0) found.push(part.slice(at + prefix.length).trim());
     }
-    const match = pattern.exec(part);
-    if (match) found.push(part.slice(match.index + match[0].length).trim());
+  }
+  return found;
+}
+
+/**
+ * The Chio capability tokens in an `authorization` header: each joined value that is exactly
+ * `Bearer <token>` (any case, any blank after the scheme) with no dot in the token (a JWT has
+ * two). Anchored at the value's start: Chio's own format has no Envoy spelling to follow, and
+ * another scheme's parameters (a Digest `username="the bearer of news"`) are not a token.
+ */
+export function capabilityBearers(header: string | undefined): string[] {
+  if (header === undefined) return [];
+  const found: string[] = [];
+  for (const part of header.split(',')) {
+    const token = /^\s*Bearer\s+(\S+)\s*$/i.exec(part)?.[1];
+    if (token !== undefined && !token.includes('.')) found.push(token);
   }
   return found;
 }

@@ -148,6 +148,13 @@ export class JwtAuthenticator {
     return [...new Set([...this.#locations.values()].flatMap((l) => (l.kind === 'header' ? [l.name] : [])))];
   }
 
+  /** Those of headerNames() whose value (`get`) holds something after a rule's prefix: a token, judged or not. */
+  headersHoldingTokens(get: (name: string) => string | undefined): string[] {
+    const names = new Set<string>();
+    for (const l of this.#locations.values()) if (l.kind === 'header' && valuesAfterPrefix(get(l.name), l.prefix).some((v) => v !== '')) names.add(l.name);
+    return [...names];
+  }
+
   /** Fetch every remote JWKS in the background, so the first Checks find keys ready. */
   prefetch(): void {
     for (const rule of this.#rules.values()) if (rule.keys instanceof RemoteJwks) rule.keys.prefetch();

@@ -16,7 +16,7 @@ import { utf8 } from '../encoding.js';
 import type { CheckInput } from './check-input.js';
 import { CAPABILITY_SCHEMA, decodeCapabilityToken, verifyCapability, type CapabilityClaims, type Grant } from '../credentials/capability.js';
 import { JWT_REASONS } from '../credentials/jwt.js';
-import { valuesAfterPrefix } from '../credentials/header-values.js';
+import { capabilityBearers } from '../credentials/header-values.js';
 import { isJsonObject } from '../json.js';
 import { evaluateAuthorization, type PolicyContext, type ValidatingVerdicts } from '../policy/istio/authorization-policy.js';
 import { matchAny, matchAnyHost } from '../policy/match.js';
@@ -79,10 +79,7 @@ export function capabilityTokensOf(input: CheckInput): PresentedCapability[] {
   const presented: PresentedCapability[] = [];
   const header = input.headers.get('x-chio-capability-token');
   if (header !== undefined) presented.push({ token: header.trim(), header: 'x-chio-capability-token' });
-  for (const bearer of valuesAfterPrefix(input.headers.get('authorization'), 'Bearer ')) {
-    // A JWT has three dot-separated parts; a capability token is one base64url string.
-    if (bearer !== '' && !bearer.includes('.')) presented.push({ token: bearer, header: 'authorization' });
-  }
+  for (const token of capabilityBearers(input.headers.get('authorization'))) presented.push({ token, header: 'authorization' });
   return presented;
 }
 

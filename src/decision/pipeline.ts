@@ -13,6 +13,7 @@ import type { Evidence, ReceiptRequest, ReceiptSubject } from '../receipt/receip
 import { sha256Hex } from '../crypto/sha256.js';
 import { utf8 } from '../encoding.js';
 import { toCheckInput, type CheckInput } from './check-input.js';
+import { capabilityBearers } from '../credentials/header-values.js';
 import { parseTraceparent } from './traceparent.js';
 import { GUARDS, type DecisionContext } from './guards.js';
 import { allowed, denialOf, denied, type Decision, type DecisionFacts, type Denial } from './decision.js';
@@ -90,7 +91,7 @@ export class DecisionPipeline {
         // Global shadow answers allow even here: credentials still stay out of upstream, those
         // the guards after this one would have judged too.
         if (result.verdict === 'deny') {
-          if (guard.name === 'Capability') unjudged = credentialHeaderNames(policies).filter((name) => input.headers.has(name));
+          if (guard.name === 'Capability') unjudged = unjudgedCredentialHeaders(input.headers, policies);
           return denied(guard.name, result, factsOf(shadow, subjectOf(ctx)));
         }
         if (result.verdict === 'allow' && result.shadowDeny) shadowDeny ??= { guard: guard.name, denial: result.shadowDeny };
@@ -128,9 +129,21 @@ export class DecisionPipeline {
  * Every header a credential Chio judges may come in. A guard that denies before the Jwt guard
  * has run leaves its JWTs unjudged; they are kept from upstream all the same, since shadow mode
  * answers that deny allow and a forged token must not reach an upstream that trusts the mesh.
+ * A request the Request guard refused cannot be read safely: all of these go.
  */
 function credentialHeaderNames(policies: PolicySet): string[] {
   return ['x-chio-capability-token', 'authorization', ...(policies.jwt?.headerNames() ?? [])];
+}
+
+/**
+ * The headers of `headers` that hold a credential the guards after the Capability guard would
+ * have judged: a Basic `authorization` for the upstream stays, a Bearer one goes.
+ */
+function unjudgedCredentialHeaders(headers: ReadonlyMap<string, string>, policies: PolicySet): string[] {
+  const names = new Set<string>(policies.jwt?.headersHoldingTokens((name) => headers.get(name)) ?? []);
+  if (headers.has('x-chio-capability-token')) names.add('x-chio-capability-token');
+  if (capabilityBearers(headers.get('authorization')).length > 0) names.add('authorization');
+  return [...names];
 }
 
 function subjectOf(ctx: DecisionContext): ReceiptSubject {

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { toCheckResponse } from '../../../src/authz/response.js';
 import type { Receipt } from '../../../src/receipt/receipt.js';
-import { valuesAfterPrefix } from '../../../src/credentials/header-values.js';
+import { capabilityBearers, valuesAfterPrefix } from '../../../src/credentials/header-values.js';
 import { ISTIO_JWT, authorizationPolicy, capabilityToken, checkOf, later, pipelineOf, policySetOf } from './fixtures.js';
 
 /** Istio's demo token with its signature replaced. */
@@ -24,10 +24,11 @@ function twoAuthorizationLines(first: string, second: string) {
 }
 
 describe('valuesAfterPrefix', () => {
-  it('finds the prefix in each joined value, anywhere in it and in any case', () => {
+  it('finds the prefix in each joined value: at its start in any case, elsewhere in its own case (as Envoy)', () => {
     expect(valuesAfterPrefix('Basic Zm9v,Bearer a.b.c', 'Bearer ')).toEqual(['a.b.c']);
     expect(valuesAfterPrefix('Bearer a.b.c , bearer d.e.f', 'Bearer ')).toEqual(['a.b.c', 'd.e.f']);
     expect(valuesAfterPrefix('Token Bearer a.b.c', 'Bearer ')).toEqual(['a.b.c']);
+    expect(valuesAfterPrefix('Digest username="the bearer of news"', 'Bearer ')).toEqual([]);
     expect(valuesAfterPrefix('a.b.c,,d.e.f', '')).toEqual(['a.b.c', 'd.e.f']);
     expect(valuesAfterPrefix('Basic Zm9v', 'Bearer ')).toEqual([]);
     expect(valuesAfterPrefix(undefined, 'Bearer ')).toEqual([]);
@@ -39,6 +40,32 @@ describe('valuesAfterPrefix', () => {
   });
 });
 
+describe('capabilityBearers', () => {
+  it('takes a value that is exactly Bearer and one dot-less token, any case, any blank after the scheme', () => {
+    expect(capabilityBearers('Basic Zm9v,Bearer abc, bearer\tdef')).toEqual(['abc', 'def']);
+    expect(capabilityBearers('Bearer a.b.c')).toEqual([]);
+    expect(capabilityBearers('Digest username="x Bearer y"')).toEqual([]);
+  });
+});
+
+describe('another scheme in authorization', () => {
+  const DIGEST = 'Digest username="the bearer of news", realm="api", nonce="abc", uri="/public/x", response="0123"';
+
+  it.each([['without', false], ['with', true]])('is no credential of Chio\'s, %s JWT rules: allowed', async (_, jwt) => {
+    const d = await pipelineOf(policySetOf({ jwt, authorization: [PUBLIC] })).pipeline.decide(checkOf({ method: 'GET', path: '/public/x', headers: { authorization: DIGEST } }), later());
+    expect(d.verdict).toBe('allow');
+  });
+
+  it('stays for the upstream when a capability token is denied in shadow mode', async () => {
+    const expired = capabilityToken({ issued_at: 1_600_000_000, expires_at: 1_600_000_100 });
+    const d = await pipelineOf(policySetOf({ authorization: [PUBLIC] }), { mode: 'shadow' }).pipeline.decide(
+      checkOf({ method: 'GET', path: '/public/x', headers: { 'x-chio-capability-token': expired, authorization: 'Basic Zm9vOmJhcg==' } }), later());
+    expect(d).toMatchObject({ verdict: 'deny', guard: 'Capability', shadow: true });
+    expect(removedUpstream(d)).toContain('x-chio-capability-token');
+    expect(removedUpstream(d)).not.toContain('authorization');
+  });
+});
+
 describe('a repeated authorization header', () => {
   const jwtSet = policySetOf({ jwt: true, authorization: [PUBLIC] });
 
@@ -47,6 +74,11 @@ describe('a repeated authorization header', () => {
     expect(alone).toMatchObject({ verdict: 'deny', guard: 'Jwt', code: 'JWT_SIGNATURE_INVALID' });
     const second = await pipelineOf(jwtSet).pipeline.decide(twoAuthorizationLines('Basic Zm9vOmJhcg==', `Bearer ${FORGED}`), later());
     expect(second).toMatchObject({ verdict: 'deny', guard: 'Jwt', code: 'JWT_SIGNATURE_INVALID' });
+  });
+
+  it('has a capability token after Bearer and a tab judged', async () => {
+    const d = await pipelineOf(policySetOf()).pipeline.decide(checkOf({ headers: { authorization: `Bearer\t${capabilityToken()}` } }), later());
+    expect(d.evidence.find((e) => e.guard === 'Capability')?.verdict).toBe('allow');
   });
 
   it('has a capability token before another line judged, and kept from upstream', async () => {
