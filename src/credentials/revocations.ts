@@ -19,54 +19,116 @@ export const MAX_REVOCATIONS = 1_000_000;
 export const BUCKET_CHECK_MS = 5_000;
 
 export class RevocationList {
-  private readonly revoked = new Set<string>();
-  /** Set when a revocation could not be held or the watch ended: then nothing is trusted. */
+  private revoked = new Set<string>();
+  /** Set when revocations can no longer be known for good (a lost bucket, too many): nothing is trusted. */
   private broken: string | undefined;
+  /** Set while the watch is down (it ended or failed): nothing is trusted until it is open again. */
+  private watchDown: string | undefined;
   private stopWatch: (() => void) | undefined;
   private checker: ReturnType<typeof setInterval> | undefined;
+  private stopped = false;
+  private reopening = false;
+  /** Which watch is the current one: a stopped one ending later says nothing about it. */
+  private generation = 0;
 
-  private constructor(private readonly log: Logger) {}
+  private constructor(
+    private readonly kv: KV,
+    private readonly log: Logger,
+  ) {}
 
   /** Load every revocation from the bucket and keep following changes; resolves once loaded. */
   static async open(kv: KV, log: Logger, checkEveryMs = BUCKET_CHECK_MS): Promise<RevocationList> {
-    const list = new RevocationList(log);
-    const status = await kv.status();
-    const created = status.streamInfo.created;
-    const watch = await kv.watch({ headers_only: true });
-    let stopped = false;
-    list.stopWatch = () => {
-      stopped = true;
-      watch.stop();
-    };
-    let markLoaded!: () => void;
-    const loaded = new Promise<void>((resolve) => (markLoaded = resolve));
-    if (status.values === 0) markLoaded();
-    void (async () => {
-      for await (const e of watch) {
-        if (e.operation === 'PUT') list.add(e.key);
-        else list.revoked.delete(e.key);
-        if (e.delta === 0) markLoaded();
-      }
-      if (!stopped) list.fail('revocation watch ended');
-    })().catch((err) => list.fail(`revocation watch failed: ${String(err)}`));
-    list.checker = setInterval(() => void list.checkBucket(kv, created), checkEveryMs);
+    const list = new RevocationList(kv, log);
+    const created = (await kv.status()).streamInfo.created;
+    await list.watch();
+    list.checker = setInterval(() => void list.check(created), checkEveryMs);
     list.checker.unref?.();
-    await loaded;
     return list;
   }
 
-  /** The bucket is still the one watched: gone, or made again since, means revocations were lost. */
-  private async checkBucket(kv: KV, created: string): Promise<void> {
-    if (this.broken !== undefined) return;
+  /**
+   * Watch the bucket from its start into a fresh set, which replaces the one in use once every
+   * revocation is in it; resolves then. An end or failure of the watch afterwards fails closed
+   * until check() opens it again (nats.js ends a watch whose consumer it could not make again,
+   * for instance after JetStream was away for minutes).
+   */
+  private async watch(): Promise<void> {
+    const status = await this.kv.status();
+    const watch = await this.kv.watch({ headers_only: true });
+    const generation = ++this.generation;
+    this.stopWatch = () => watch.stop();
+    const fresh = new Set<string>();
+    let loaded = false;
+    let markLoaded!: () => void;
+    const ready = new Promise<void>((resolve) => (markLoaded = resolve));
+    const load = () => {
+      loaded = true;
+      this.revoked = fresh;
+      this.watchDown = undefined;
+      markLoaded();
+    };
+    if (status.values === 0) load();
+    void (async () => {
+      for await (const e of watch) {
+        if (e.operation === 'PUT') this.add(fresh, e.key);
+        else fresh.delete(e.key);
+        if (!loaded && e.delta === 0) load();
+      }
+      if (generation === this.generation) this.down('revocation watch ended');
+    })().catch((err) => {
+      if (generation === this.generation) this.down(`revocation watch failed: ${String(err)}`);
+    });
+    await ready;
+  }
+
+  /** Every check: the bucket is still the one watched, and a watch that went down is opened again. */
+  private async check(created: string): Promise<void> {
+    if (this.broken !== undefined || this.stopped) return;
     let now: string;
     try {
-      now = (await kv.status()).streamInfo.created;
+      now = (await this.kv.status()).streamInfo.created;
     } catch (err) {
       // NATS away is not a lost bucket: the watch resumes when it is back.
       if (err instanceof JetStreamApiError && err.status === 404) this.fail('the revocations bucket was deleted');
       return;
     }
-    if (now !== created) this.fail('the revocations bucket was deleted and made again: revocations made before are lost, and this watch sees none made since');
+    if (now !== created) {
+      this.fail('the revocations bucket was deleted and made again: revocations made before are lost, and this watch sees none made since');
+      return;
+    }
+    if (this.watchDown === undefined || this.reopening) return;
+    this.reopening = true;
+    try {
+      this.stopWatch?.();
+      await this.watch();
+      this.log.info('revocation watch open again; revocations are known');
+    } catch (err) {
+      this.log.warn({ err: String(err) }, 'revocation watch not open yet; tried again at the next check');
+    } finally {
+      this.reopening = false;
+    }
+  }
+
+  /** True when the capability id is revoked, or when revocations cannot be known now. */
+  isRevoked(capabilityId: string): boolean {
+    return this.broken !== undefined || this.watchDown !== undefined || this.revoked.has(revocationKey(capabilityId));
+  }
+
+  /** Why revocations cannot be trusted, if they cannot (for /ready). */
+  get problem(): string | undefined {
+    return this.broken ?? this.watchDown;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.checker);
+    this.stopWatch?.();
+  }
+
+  private down(why: string): void {
+    if (this.watchDown !== undefined || this.stopped) return;
+    this.watchDown = why;
+    this.log.error({ why }, 'revocations cannot be known; every capability counts as revoked until the watch is open again');
   }
 
   private fail(why: string): void {
@@ -75,26 +137,11 @@ export class RevocationList {
     this.log.error({ why }, 'revocations cannot be known; every capability now counts as revoked (restart authz once the bucket is right)');
   }
 
-  /** True when the capability id is revoked, or when revocations can no longer be known. */
-  isRevoked(capabilityId: string): boolean {
-    return this.broken !== undefined || this.revoked.has(revocationKey(capabilityId));
-  }
-
-  /** Why revocations cannot be trusted, if they cannot (for /ready). */
-  get problem(): string | undefined {
-    return this.broken;
-  }
-
-  stop(): void {
-    clearInterval(this.checker);
-    this.stopWatch?.();
-  }
-
-  private add(key: string): void {
-    if (this.revoked.size >= MAX_REVOCATIONS) {
+  private add(into: Set<string>, key: string): void {
+    if (into.size >= MAX_REVOCATIONS) {
       this.fail(`more than ${MAX_REVOCATIONS} revocations`);
       return;
     }
-    this.revoked.add(key);
+    into.add(key);
   }
 }
