@@ -165,8 +165,12 @@ export class ExportBundleVerifier {
     const previous = this.manifest.previous;
     if (!previous) throw new ChioError('PROOF_INVALID', `${MANIFEST_FILE}: names no previous bundle, so it extends none`);
     const held = failIn('the previous bundle\'s checkpoint', () => openCheckpoint(previousCheckpoint, this.manifest.keys.log));
-    if (held.origin !== this.manifest.checkpoint.origin || held.size !== previous.size || !bytesEqual(held.root, rootOf(previous.root))) {
-      throw new ChioError('PROOF_INVALID', `${MANIFEST_FILE}: extends a tree of size ${previous.size} that is not the previous bundle's (size ${held.size}): the log showed two different trees`);
+    if (held.origin !== this.manifest.checkpoint.origin) throw new ChioError('PROOF_INVALID', `the previous bundle's checkpoint is of log ${held.origin}, this bundle's of ${this.manifest.checkpoint.origin}`);
+    if (held.size !== previous.size) {
+      throw new ChioError('PROOF_INVALID', `${MANIFEST_FILE}: extends a tree of size ${previous.size}, not the previous bundle's (size ${held.size}): give the bundle this one follows`);
+    }
+    if (!bytesEqual(held.root, rootOf(previous.root))) {
+      throw new ChioError('PROOF_INVALID', `${MANIFEST_FILE}: extends a tree of size ${previous.size} with another root than the previous bundle's: the log showed two different trees of that size`);
     }
   }
 

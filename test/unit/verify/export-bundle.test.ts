@@ -94,6 +94,12 @@ describe('verify-export --previous', () => {
     await expect(verifyExportDir(day2, { ...trust, previousDir: day1 })).rejects.toMatchObject({ code: 'PROOF_INVALID', message: expect.stringContaining('the log showed two different trees') });
   });
 
+  it('refuses, saying so, a previous bundle older than the one this bundle follows', async () => {
+    const day0 = write('older-day0', await bundleOf(log.slice(0, 2)));
+    const day2 = write('older-day2', await bundleOf(log, { previousSize: 4 }));
+    await expect(verifyExportDir(day2, { ...trust, previousDir: day0 })).rejects.toMatchObject({ code: 'PROOF_INVALID', message: expect.stringContaining('not the previous bundle\'s (size 2): give the bundle this one follows') });
+  });
+
   it('refuses a bundle that names no previous tree', async () => {
     const day1 = write('none-day1', await bundleOf(log.slice(0, 4)));
     const day2 = write('none-day2', await bundleOf(log));
