@@ -158,7 +158,7 @@ export class RemoteJwks {
     const budget = this.#opts.fetchTimeoutMs;
     let text: string;
     try {
-      const res = await this.#opts.fetch(this.uri, { signal: AbortSignal.timeout(budget), headers: { accept: 'application/json' } });
+      const res = await this.#fetchFollowing(AbortSignal.timeout(budget));
       if (!res.ok) {
         await res.body?.cancel();
         throw new ChioError('UNAVAILABLE', `JWKS ${this.uri}: HTTP ${res.status}`);
@@ -172,7 +172,30 @@ export class RemoteJwks {
     this.#current = { keys, fetchedAt: this.#opts.now() };
     return keys;
   }
+
+  /** GET the JWKS, following at most MAX_JWKS_REDIRECTS redirects, none from https to http. */
+  async #fetchFollowing(signal: AbortSignal): Promise<Response> {
+    let url = new URL(this.uri);
+    for (let hop = 0; ; hop++) {
+      const res = await this.#opts.fetch(url, { signal, redirect: 'manual', headers: { accept: 'application/json' } });
+      const location = res.status >= 300 && res.status < 400 ? res.headers.get('location') : null;
+      if (location === null) return res;
+      await res.body?.cancel();
+      const next = new URL(location, url);
+      if (hop >= MAX_JWKS_REDIRECTS) throw new ChioError('UNAVAILABLE', `JWKS ${this.uri}: more than ${MAX_JWKS_REDIRECTS} redirects`);
+      if (next.protocol !== 'https:' && (url.protocol === 'https:' || next.protocol !== 'http:')) {
+        throw new ChioError('UNAVAILABLE', `JWKS ${this.uri}: redirected from ${url.protocol} to ${next.protocol}, which is not followed`);
+      }
+      url = next;
+    }
+  }
 }
+
+/**
+ * Redirects a JWKS fetch follows: a few, and never from https to http, where anyone on the path
+ * could answer with keys of their own (fetch's own following allows that downgrade).
+ */
+export const MAX_JWKS_REDIRECTS = 3;
 
 /** The body as UTF-8 text, refusing more than `max` bytes without reading them all. */
 async function readBounded(res: Response, max: number): Promise<string> {

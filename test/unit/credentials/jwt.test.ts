@@ -7,6 +7,7 @@ import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWT
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { CheckInput } from '../../../src/decision/check-input.js';
 import { normalizeTarget } from '../../../src/decision/path.js';
+import { MAX_JWKS_REDIRECTS } from '../../../src/credentials/jwks.js';
 import { JWT_REASONS as R, JwtAuthenticator, requestAuthenticationSchema, type JwtAuthenticatorOptions, type JwtRule, type RequestAuthentication } from '../../../src/credentials/jwt.js';
 import { isChioError } from '../../../src/errors/index.js';
 import { cacheLookupsTotal } from '../../../src/metrics.js';
@@ -476,5 +477,39 @@ describe('JwtAuthenticator with a jwksUri', () => {
       expect(out).toMatchObject({ verdict: 'deny', reason: R.jwksFetchFail });
       expect(Date.now() - started).toBeLessThan(1000);
     });
+  });
+});
+
+describe('JwtAuthenticator with a jwksUri that redirects', () => {
+  /** A stand-in for fetch: each URL's answer, and every URL asked, with how redirects were to be taken. */
+  function fetchOf(answers: Record<string, () => Response>) {
+    const asked: Array<{ url: string; redirect: RequestRedirect | undefined }> = [];
+    const fake = (async (input: string | URL | Request, init?: RequestInit) => {
+      const url = String(input);
+      asked.push({ url, redirect: init?.redirect });
+      return answers[url]?.() ?? new Response(null, { status: 404 });
+    }) as typeof fetch;
+    return { fake, asked };
+  }
+  const redirect = (location: string) => () => new Response(null, { status: 302, headers: { location } });
+  const keys = () => new Response(jwks(rsa), { status: 200, headers: { 'content-type': 'application/json' } });
+  const authWith = (fake: typeof fetch) => new JwtAuthenticator([doc({ jwksUri: 'https://issuer.example/jwks' })], { fetch: fake });
+
+  it('follows a redirect that stays on https, taking redirects into its own hands', async () => {
+    const { fake, asked } = fetchOf({ 'https://issuer.example/jwks': redirect('https://keys.example/v2/jwks'), 'https://keys.example/v2/jwks': keys });
+    expect((await authWith(fake).authenticate(bearer(await sign(rsa)), soon())).verdict).toBe('allow');
+    expect(asked).toEqual([{ url: 'https://issuer.example/jwks', redirect: 'manual' }, { url: 'https://keys.example/v2/jwks', redirect: 'manual' }]);
+  });
+
+  it('does not follow a redirect from https to http, where anyone on the path could serve keys', async () => {
+    const { fake, asked } = fetchOf({ 'https://issuer.example/jwks': redirect('http://keys.example/jwks'), 'http://keys.example/jwks': keys });
+    expect(await authWith(fake).authenticate(bearer(await sign(rsa)), soon())).toMatchObject({ verdict: 'deny', reason: R.jwksFetchFail });
+    expect(asked.map((a) => a.url)).toEqual(['https://issuer.example/jwks']);
+  });
+
+  it(`gives up after ${MAX_JWKS_REDIRECTS} redirects`, async () => {
+    const { fake, asked } = fetchOf({ 'https://issuer.example/jwks': redirect('/jwks?again') , 'https://issuer.example/jwks?again': redirect('/jwks') });
+    expect(await authWith(fake).authenticate(bearer(await sign(rsa)), soon())).toMatchObject({ verdict: 'deny', reason: R.jwksFetchFail });
+    expect(asked).toHaveLength(MAX_JWKS_REDIRECTS + 1);
   });
 });
