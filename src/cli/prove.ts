@@ -7,6 +7,7 @@
  */
 import { ChioError, codeOfHttpStatus } from '../errors/index.js';
 import { MAX_RECEIPT_BYTES } from '../receipt/receipt.js';
+import { readResponseBody } from '../response-body.js';
 import { MAX_NOTE_SIZE, MAX_PROOF_LENGTH } from '../tlog/index.js';
 import { verifyCorrection } from '../verify/correction.js';
 import { verifyReceiptProof, type ProofTrust, type ProvenReceipt, type ReceiptProof } from '../verify/receipt-proof.js';
@@ -97,28 +98,10 @@ async function fetchReceipt(url: URL): Promise<Response> {
   }
 }
 
-/**
- * At most `max` bytes of an answer's body, and whether that was all of it. Past `max` the body
- * is cancelled, never read on: the verifier is not trusted, and one that sends without end
- * would otherwise fill memory until the request's timeout (gigabytes in 10 s on loopback).
- */
-async function readBody(res: Response, max: number): Promise<{ bytes: Buffer; whole: boolean }> {
-  const reader = res.body?.getReader();
-  if (reader === undefined) return { bytes: Buffer.alloc(0), whole: true };
-  const chunks: Uint8Array[] = [];
-  let size = 0;
+/** At most `max` bytes of an answer's body (response-body.ts), and whether that was all of it. */
+async function readBody(res: Response, max: number): Promise<{ bytes: Uint8Array; whole: boolean }> {
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return { bytes: Buffer.concat(chunks, size), whole: true };
-      if (size + value.byteLength > max) {
-        chunks.push(value.subarray(0, max - size));
-        await reader.cancel();
-        return { bytes: Buffer.concat(chunks, max), whole: false };
-      }
-      chunks.push(value);
-      size += value.byteLength;
-    }
+    return await readResponseBody(res, max);
   } catch (cause) {
     throw new ChioError('UNAVAILABLE', "the verifier's answer broke off", { cause });
   }

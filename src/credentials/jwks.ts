@@ -21,6 +21,7 @@
 import { createPublicKey, type JsonWebKey as NodeJwk } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { createLocalJWKSet, type JSONWebKeySet, type JWK } from 'jose';
+import { readResponseBody } from '../response-body.js';
 import { ChioError } from '../errors/index.js';
 import { isJsonObject } from '../json.js';
 import { beforeDeadline } from '../time.js';
@@ -199,26 +200,8 @@ export const MAX_JWKS_REDIRECTS = 3;
 
 /** The body as UTF-8 text, refusing more than `max` bytes without reading them all. */
 async function readBounded(res: Response, max: number): Promise<string> {
-  if (res.body === null) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel();
-      throw new ChioError('MALFORMED', `Jwks is larger than ${max} bytes`);
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.byteLength;
-  }
+  const { bytes, whole } = await readResponseBody(res, max);
+  if (!whole) throw new ChioError('MALFORMED', `Jwks is larger than ${max} bytes`);
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch (cause) {

@@ -54,9 +54,8 @@ export class DecisionPipeline {
     let policyHash = UNKNOWN_POLICY_HASH;
     let request: ReceiptRequest = {};
     let ctx: DecisionContext | undefined;
-    let unjudged: string[] = [];
-    const factsOf = (shadowed: boolean, subject: ReceiptSubject = {}): DecisionFacts => ({
-      shadow: shadowed, policyHash, request, subject, evidence, credentialHeaders: [...new Set([...(ctx?.credentialHeaders ?? []), ...unjudged])],
+    const factsOf = (shadowed: boolean, subject: ReceiptSubject = {}, credentialHeaders = ctx ? [...ctx.credentialHeaders] : []): DecisionFacts => ({
+      shadow: shadowed, policyHash, request, subject, evidence, credentialHeaders,
       ...(ctx?.policyResponse ? { policyResponse: ctx.policyResponse } : {}),
     });
     try {
@@ -68,8 +67,7 @@ export class DecisionPipeline {
       } catch (err) {
         if (!isChioError(err, 'REQUEST_MALFORMED')) throw err;
         evidence.push({ guard: 'Request', verdict: 'deny' });
-        unjudged = credentialHeaderNames(policies);
-        return denied('Request', denialOf('REQUEST_MALFORMED', err.message), factsOf(shadow));
+        return denied('Request', denialOf('REQUEST_MALFORMED', err.message), factsOf(shadow, {}, credentialHeaderNames(policies)));
       }
       evidence.push({ guard: 'Request', verdict: 'allow' });
       request = toReceiptRequest(input);
@@ -91,7 +89,7 @@ export class DecisionPipeline {
         // Global shadow answers allow even here: credentials still stay out of upstream, those
         // the guards after this one would have judged too.
         if (result.verdict === 'deny') {
-          if (guard.name === 'Capability') unjudged = unjudgedCredentialHeaders(input.headers, policies);
+          if (guard.name === 'Capability') for (const name of unjudgedCredentialHeaders(input.headers, policies)) ctx.credentialHeaders.add(name);
           return denied(guard.name, result, factsOf(shadow, subjectOf(ctx)));
         }
         if (result.verdict === 'allow' && result.shadowDeny) shadowDeny ??= { guard: guard.name, denial: result.shadowDeny };

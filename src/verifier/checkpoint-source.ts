@@ -98,30 +98,20 @@ export class CheckpointSource {
     };
     while (low <= high) {
       const mid = Math.floor((low + high) / 2);
-      let probe = await at(mid);
-      let seq = mid;
+      const probe = await at(mid);
       if (probe.kind === 'none') {
         high = mid - 1; // not there (deleted): nothing from here is known; look left
         continue;
       }
-      if (probe.kind === 'foreign') {
-        const near = await this.nearestOurs(at, mid, low, high);
-        if (near === 'unknown') return undefined; // too many foreign messages around: not kept
-        if (near === 'none') break; // only foreign ones left in [low, high]
-        ({ seq, probe } = near);
-        if (probe.size < size) {
-          // Every message between this checkpoint and the probe was foreign: go past both.
-          low = Math.max(seq, mid) + 1;
-          continue;
-        }
-        if (probe.size === size) found = probe.note;
-        high = Math.min(seq, mid) - 1;
-        continue;
+      const near = probe.kind === 'ours' ? { seq: mid, probe } : await this.nearestOurs(at, mid, low, high);
+      if (near === 'unknown') return undefined; // too many foreign messages around: not kept
+      if (near === 'none') break; // only foreign ones left in [low, high]
+      // Every message between the checkpoint found and the probe is foreign: step past both.
+      if (near.probe.size < size) low = Math.max(near.seq, mid) + 1;
+      else {
+        if (near.probe.size === size) found = near.probe.note;
+        high = Math.min(near.seq, mid) - 1;
       }
-      if (probe.size >= size) {
-        if (probe.size === size) found = probe.note;
-        high = seq - 1;
-      } else low = seq + 1;
     }
     if (found !== undefined) return this.keep(size, this.open(found)) ?? undefined;
     // Sizes only grow along the stream and `size` is below the latest: a miss is for good.
