@@ -37,7 +37,9 @@ afterAll(async () => {
 
 describe('when NATS is gone', () => {
   it('denies 503 ReceiptLedger instead of allowing', async () => {
-    const ok = await sendCheck(chio.grpcAddr, allowRequest());
+    // The first Checks of a cold process on a loaded machine may miss the 150 ms deadline.
+    let ok = await sendCheck(chio.grpcAddr, allowRequest());
+    for (let i = 0; i < 20 && ok.verdict !== 'allow'; i++) ok = (await new Promise((r) => setTimeout(r, 100)), await sendCheck(chio.grpcAddr, allowRequest()));
     expect(ok.verdict).toBe('allow');
     await nats.current.kill();
     const answers = await Promise.all(Array.from({ length: 5 }, () => sendCheck(chio.grpcAddr, allowRequest())));
