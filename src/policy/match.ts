@@ -1,7 +1,8 @@
 /**
  * Istio-style string patterns, used by AuthorizationPolicy fields and capability grants:
  * an exact value, `prefix*`, `*suffix`, or `*` (any non-empty value). Host patterns compare
- * case-insensitively, and a pattern without a port matches the host with any port, as Istio does.
+ * case-insensitively, and a pattern without a port matches the host with any port: SPEC §4's
+ * rule ("matched with and without its port"), where Istio compares the whole authority.
  */
 import { domainToASCII } from 'node:url';
 import { canonicalIp } from '../decision/host.js';

@@ -17,6 +17,14 @@
  * scoped by spec.hosts applies to TCP checks when it denies or audits, never when it allows.
  *
  * An empty list is an unset field (proto3, as Istio reads it): `paths: []` restricts nothing.
+ * But what Istio refuses is refused here too, rather than read as "match every request": an
+ * empty `from` or `to`, a source or operation with no field set, a condition without values.
+ * (A template whose list rendered empty would otherwise turn an ALLOW into allow-all.)
+ *
+ * Addresses: `ipBlocks` and the `source.ip` / `destination.ip` conditions take IPs or CIDRs.
+ * `remoteIpBlocks` and `remote.ip` are refused: Istio reads them as the original client
+ * (X-Forwarded-For, PROXY protocol), which a CheckRequest does not carry, and matching the
+ * direct peer instead would make a DENY miss every client behind a gateway.
  *
  * Policies are compiled once, when the policy set loads: CIDRs parsed, condition keys checked.
  */
@@ -26,7 +34,7 @@ import { ChioError } from '../../errors/index.js';
 import { metadataSchema } from '../metadata.js';
 import type { CheckInput } from '../../decision/check-input.js';
 import type { CapabilityClaims } from '../../credentials/capability.js';
-import { matchAny, matchAnyHost } from '../match.js';
+import { matchAny, matchAnyHost, matchPattern } from '../match.js';
 import { normalizePathPattern } from '../../decision/path.js';
 
 const patterns = z.array(z.string().min(1).max(1024)).max(256);
@@ -105,16 +113,45 @@ export type PolicyOutcome =
   /** `explicit`: a DENY policy or a failed assert said no (not merely nothing said yes). */
   | { verdict: 'deny'; policy?: string; reason: string; audited: string[]; explicit?: true };
 
-const CONDITION_KEY = /^(request\.headers\[[^\]]+\]|request\.auth\.claims(\[[^\]]+\])+|request\.auth\.(principal|audiences|presenter)|source\.(principal|namespace|ip)|remote\.ip|destination\.(ip|port)|capability\.(subject|id|issuer))$/;
+const CONDITION_KEY = /^(request\.headers\[[^\]]+\]|request\.auth\.claims(\[[^\]]+\])+|request\.auth\.(principal|audiences|presenter)|source\.(principal|namespace|ip)|destination\.(ip|port)|capability\.(subject|id|issuer))$/;
+
+/** Condition keys whose values are IPs or CIDRs (matched as address blocks). */
+const ADDRESS_KEYS = new Set(['source.ip', 'destination.ip']);
+
+const REMOTE_REFUSED =
+  "is the original client in Istio (from X-Forwarded-For or the PROXY protocol), which a CheckRequest does not carry; use ipBlocks or source.ip for the direct peer, or a request.headers[x-forwarded-for] condition";
 
 /** Compile a validated document; throws ChioError('CONFIG_INVALID') naming the field. */
 export function compileAuthorizationPolicy(doc: AuthorizationPolicyDoc): CompiledPolicy {
+  doc.spec.rules.forEach((r, i) => refuseEmptyParts(r, `spec.rules.${i}`));
   const rules = doc.spec.rules.map((r, i) => compileRule(withoutEmptyLists(r) as RuleDoc, `spec.rules.${i}`));
   const shadow = doc.metadata.annotations?.[SHADOW_ANNOTATION] === 'true';
   return { name: doc.metadata.name, action: doc.spec.action, shadow, ...(doc.spec.hosts ? { hosts: doc.spec.hosts } : {}), rules };
 }
 
-/** Drop every empty list (and objects left empty by that stay as they are: `{}` matches all). */
+const isSet = (list: readonly string[] | undefined) => list !== undefined && list.length > 0;
+
+/** What Istio's validation refuses (see the header), in its words. */
+function refuseEmptyParts(rule: RuleDoc, where: string): void {
+  const refuse = (field: string, why: string) => {
+    throw new ChioError('CONFIG_INVALID', `field ${where}.${field}: ${why} (Istio refuses it; it is not read as "every request")`);
+  };
+  if (rule.from?.length === 0) refuse('from', '`from` must not be empty');
+  rule.from?.forEach(({ source: s }, i) => {
+    if (!Object.values(s).some(isSet)) refuse(`from.${i}.source`, '`from.source` must not be empty');
+    for (const field of ['remoteIpBlocks', 'notRemoteIpBlocks'] as const) if (s[field]) refuse(`from.${i}.source.${field}`, `${field} ${REMOTE_REFUSED}`);
+  });
+  if (rule.to?.length === 0) refuse('to', '`to` must not be empty');
+  rule.to?.forEach(({ operation: o }, i) => {
+    if (!Object.values(o).some(isSet)) refuse(`to.${i}.operation`, '`to.operation` must not be empty');
+  });
+  rule.when?.forEach((c, i) => {
+    if (c.key === 'remote.ip') refuse(`when.${i}.key`, `remote.ip ${REMOTE_REFUSED}`);
+    if (!isSet(c.values) && !isSet(c.notValues)) refuse(`when.${i}`, `at least one of \`values\` or \`notValues\` must be set for key ${c.key}`);
+  });
+}
+
+/** Drop every empty list (an unset field; refuseEmptyParts has refused parts left with none). */
 function withoutEmptyLists(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withoutEmptyLists);
   if (typeof value !== 'object' || value === null) return value;
@@ -129,13 +166,18 @@ function compileRule(written: RuleDoc, where: string): CompiledRule {
   const doc: RuleDoc = written.to ? { ...written, to: written.to.map(({ operation }, i) => ({ operation: withPathPatterns(operation, `${where}.to.${i}.operation`) })) } : written;
   const blocks = new Map<string, BlockList>();
   doc.from?.forEach(({ source: s }, i) => {
-    for (const field of ['ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks'] as const) {
+    for (const field of ['ipBlocks', 'notIpBlocks'] as const) {
       const list = s[field];
       if (list) blocks.set(`${i}.${field}`, toBlockList(list, `${where}.from.${i}.source.${field}`));
     }
   });
   doc.when?.forEach((c, i) => {
     if (!CONDITION_KEY.test(c.key)) throw new ChioError('CONFIG_INVALID', `field ${where}.when.${i}.key: ${JSON.stringify(c.key)} is not a supported condition key`);
+    if (!ADDRESS_KEYS.has(c.key)) return;
+    for (const field of ['values', 'notValues'] as const) {
+      const list = c[field];
+      if (list) blocks.set(`when.${i}.${field}`, toBlockList(list, `${where}.when.${i}.${field}`));
+    }
   });
   const httpOnly =
     (doc.to ?? []).some(({ operation: o }) => o.hosts || o.notHosts || o.methods || o.notMethods || o.paths || o.notPaths) ||
@@ -206,7 +248,7 @@ function matchRule(rule: CompiledRule, ctx: PolicyContext, action: 'ALLOW' | 'DE
   const { doc } = rule;
   if (doc.from && !doc.from.some(({ source: s }, i) => matchSource(s, i, rule.blocks, ctx, tcp))) return false;
   if (doc.to && !doc.to.some(({ operation: o }) => matchOperation(o, ctx.input, tcp))) return false;
-  return (doc.when ?? []).every((c) => (tcp && c.key.startsWith('request.')) || matchCondition(c, ctx));
+  return (doc.when ?? []).every((c, i) => (tcp && c.key.startsWith('request.')) || matchCondition(c, i, rule.blocks, ctx));
 }
 
 // A pair (values, notValues) against one value or a list of values (list-valued claims).
@@ -227,8 +269,7 @@ function matchSource(s: SourceDoc, i: number, blocks: Map<string, BlockList>, ct
     matchField(s.principals, s.notPrincipals, principal || undefined) &&
     (tcp || matchField(s.requestPrincipals, s.notRequestPrincipals, ctx.jwt?.requestPrincipal)) &&
     matchField(s.namespaces, s.notNamespaces, namespaceOf(principal)) &&
-    inBlock('ipBlocks') !== false && inBlock('notIpBlocks') !== true &&
-    inBlock('remoteIpBlocks') !== false && inBlock('notRemoteIpBlocks') !== true
+    inBlock('ipBlocks') !== false && inBlock('notIpBlocks') !== true
   );
 }
 
@@ -243,12 +284,26 @@ function matchOperation(o: OperationDoc, input: CheckInput, tcp: boolean): boole
   );
 }
 
-function matchCondition(c: ConditionDoc, ctx: PolicyContext): boolean {
+function matchCondition(c: ConditionDoc, i: number, blocks: Map<string, BlockList>, ctx: PolicyContext): boolean {
+  if (ADDRESS_KEYS.has(c.key)) return matchAddress(c.key === 'source.ip' ? ctx.input.sourceAddress : ctx.input.destinationAddress, blocks.get(`when.${i}.values`), blocks.get(`when.${i}.notValues`));
   const value = conditionValue(c.key, ctx);
   if (ctx.usedClaims && c.key.startsWith('request.auth.claims[') && value !== undefined) {
     ctx.usedClaims.set(c.key, (Array.isArray(value) ? value.join(',') : value).slice(0, 256));
   }
-  return matchField(c.values, c.notValues, value);
+  // A header given with an empty value is present: `*` matches it (Istio's present_match).
+  return matchField(c.values, c.notValues, value, c.key.startsWith('request.headers[') ? matchAnyPresent : matchAny);
+}
+
+/** An address against (values, notValues) blocks; an address that is not an IP matches neither. */
+function matchAddress(address: string, values: BlockList | undefined, not: BlockList | undefined): boolean {
+  const ip = hostOf(address);
+  const within = (list: BlockList) => ip !== '' && list.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4');
+  if (values && !within(values)) return false;
+  return !(not && within(not));
+}
+
+function matchAnyPresent(patterns: readonly string[], value: string): boolean {
+  return patterns.some((p) => p === '*' || matchPattern(p, value));
 }
 
 function conditionValue(key: string, ctx: PolicyContext): string | string[] | undefined {
@@ -262,8 +317,6 @@ function conditionValue(key: string, ctx: PolicyContext): string | string[] | un
     case 'request.auth.presenter': return claimValue(claims, '[azp]');
     case 'source.principal': return principalOf(ctx.input) || undefined;
     case 'source.namespace': return namespaceOf(principalOf(ctx.input));
-    case 'source.ip': case 'remote.ip': return hostOf(ctx.input.sourceAddress) || undefined;
-    case 'destination.ip': return hostOf(ctx.input.destinationAddress) || undefined;
     case 'destination.port': return portOf(ctx.input.destinationAddress);
     case 'capability.subject': return ctx.capability?.subject;
     case 'capability.id': return ctx.capability?.id;

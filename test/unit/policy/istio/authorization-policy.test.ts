@@ -79,7 +79,14 @@ describe('evaluateAuthorization', () => {
     ['TCP: DENY on hosts+ports ignores hosts', [policy('d', 'DENY', [{ to: [{ operation: { hosts: ['admin'], ports: ['8080'] } }] }]), policy('all', 'ALLOW', [{}])], { kind: 'tcp', method: '', path: '', host: '' }, {}, 'deny', 'deny'],
     ['TCP: a host-scoped DENY policy still applies', [policy('d', 'DENY', [{}], { hosts: ['admin'] }), policy('all', 'ALLOW', [{}])], { kind: 'tcp', method: '', path: '', host: '' }, {}, 'deny', 'deny'],
     ['empty list is unset: DENY {methods:[DELETE], paths:[]} denies DELETE', [policy('d', 'DENY', [{ to: [{ operation: { methods: ['DELETE'], paths: [] } }] }]), policy('all', 'ALLOW', [{}])], { method: 'DELETE', path: '/x' }, {}, 'deny', 'deny'],
-    ['empty from list is unset', [policy('a', 'ALLOW', [{ from: [], to: [{ operation: { paths: ['/x'] } }] }])], { path: '/x' }, {}, 'deny', 'allow'],
+    ['empty list is unset: ALLOW {principals:[], namespaces:[ns]} reads only namespaces', [policy('a', 'ALLOW', [{ from: [{ source: { principals: [], namespaces: ['default'] } }] }])], { sourcePrincipal: 'spiffe://cluster.local/ns/default/sa/a' }, {}, 'deny', 'allow'],
+    ['source.ip in a CIDR: DENY denies', [policy('d', 'DENY', [{ when: [{ key: 'source.ip', values: ['10.1.0.0/16'] }] }]), policy('all', 'ALLOW', [{}])], { sourceAddress: '10.1.2.3:4000' }, {}, 'deny', 'deny'],
+    ['source.ip outside the CIDR: DENY does not', [policy('d', 'DENY', [{ when: [{ key: 'source.ip', values: ['10.1.0.0/16'] }] }]), policy('all', 'ALLOW', [{}])], { sourceAddress: '10.2.2.3:4000' }, {}, 'deny', 'allow'],
+    ['destination.ip in a CIDR: DENY denies', [policy('d', 'DENY', [{ when: [{ key: 'destination.ip', values: ['10.0.0.0/24'] }] }]), policy('all', 'ALLOW', [{}])], { destinationAddress: '10.0.0.9:8080' }, {}, 'deny', 'deny'],
+    ['source.ip notValues CIDR: ALLOW admits no address inside it', [policy('a', 'ALLOW', [{ when: [{ key: 'source.ip', notValues: ['10.1.0.0/16'] }] }])], { sourceAddress: '10.1.2.3:4000' }, {}, 'deny', 'deny'],
+    ['source.ip notValues CIDR: ALLOW admits an address outside it', [policy('a', 'ALLOW', [{ when: [{ key: 'source.ip', notValues: ['10.1.0.0/16'] }] }])], { sourceAddress: '192.0.2.1:4000' }, {}, 'deny', 'allow'],
+    ['a header given empty is present: DENY values ["*"] denies', [policy('d', 'DENY', [{ when: [{ key: 'request.headers[x-debug]', values: ['*'] }] }]), policy('all', 'ALLOW', [{}])], { headers: new Map([['x-debug', '']]) }, {}, 'deny', 'deny'],
+    ['an absent header is not present: DENY values ["*"] does not deny', [policy('d', 'DENY', [{ when: [{ key: 'request.headers[x-debug]', values: ['*'] }] }]), policy('all', 'ALLOW', [{}])], {}, {}, 'deny', 'allow'],
     ['non-SPIFFE principal matches no principal pattern', [svc2FromSvc1], { host: 'svc2.example.com', sourcePrincipal: 'cluster.local/ns/default/sa/svc1-sa' }, {}, 'deny', 'deny'],
   ];
   it.each(cases)('%s', (_name, policies, over, ctx, defaultVerdict, expected) => {
@@ -136,6 +143,20 @@ describe('compileAuthorizationPolicy', () => {
       [{ from: [{ source: { ipBlocks: ['10.0.0.0/33'] } }] }, 'spec.rules.0.from.0.source.ipBlocks'],
       [{ from: [{ source: { ipBlocks: ['not-an-ip'] } }] }, 'spec.rules.0.from.0.source.ipBlocks'],
       [{ when: [{ key: 'request.body', values: ['x'] }] }, 'spec.rules.0.when.0.key'],
+      // What Istio's validation refuses is refused, not read as "every request".
+      [{ from: [], to: [{ operation: { paths: ['/x'] } }] }, 'spec.rules.0.from: `from` must not be empty'],
+      [{ from: [{ source: {} }] }, 'spec.rules.0.from.0.source: `from.source` must not be empty'],
+      [{ from: [{ source: { principals: [], notNamespaces: [] } }] }, 'spec.rules.0.from.0.source: `from.source` must not be empty'],
+      [{ to: [] }, 'spec.rules.0.to: `to` must not be empty'],
+      [{ to: [{ operation: { paths: ['/a'] } }, { operation: { methods: [] } }] }, 'spec.rules.0.to.1.operation: `to.operation` must not be empty'],
+      [{ when: [{ key: 'request.auth.claims[groups]', values: [] }] }, 'spec.rules.0.when.0: at least one of `values` or `notValues` must be set for key request.auth.claims[groups]'],
+      [{ when: [{ key: 'source.principal' }] }, 'spec.rules.0.when.0: at least one of'],
+      // The original client, which a CheckRequest does not carry.
+      [{ from: [{ source: { remoteIpBlocks: ['203.0.113.0/24'] } }] }, 'spec.rules.0.from.0.source.remoteIpBlocks: remoteIpBlocks is the original client'],
+      [{ from: [{ source: { notRemoteIpBlocks: ['203.0.113.0/24'] } }] }, 'spec.rules.0.from.0.source.notRemoteIpBlocks'],
+      [{ when: [{ key: 'remote.ip', values: ['203.0.113.7'] }] }, 'spec.rules.0.when.0.key: remote.ip is the original client'],
+      [{ when: [{ key: 'source.ip', values: ['10.1.0.0/33'] }] }, 'spec.rules.0.when.0.values'],
+      [{ when: [{ key: 'destination.ip', notValues: ['somewhere'] }] }, 'spec.rules.0.when.0.notValues'],
       [{ to: [{ operation: { paths: ['/api/{*}/admin'] } }] }, 'spec.rules.0.to.0.operation.paths.0: path pattern "/api/{*}/admin" is an Istio path template'],
       [{ to: [{ operation: { methods: ['GET'] } }, { operation: { notPaths: ['/ok', '/a/../b'] } }] }, 'spec.rules.0.to.1.operation.notPaths.1: path pattern "/a/../b" has a dot segment'],
     ])('%j names %s', (rule, field) => {
