@@ -50,24 +50,31 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, attrib
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The page's trust: plain key lists (GET /v1/keys's `kernels`, or the URL's); a retired key's window is the ledger's business. */
-type PageTrust = ProofTrust & { kernelKeys: readonly string[]; pinned: boolean };
+/**
+ * The page's trust: plain key lists (GET /v1/keys's `kernels`, or the URL's); a retired key's
+ * window is the ledger's business. Each key kind is pinned on its own: a log key in the URL is
+ * used even when no kernel key is there, and only what the URL lacks is taken from the server.
+ */
+type PageTrust = ProofTrust & { kernelKeys: readonly string[]; pinned: { log: boolean; kernels: boolean } };
 
 async function loadTrust(params: URLSearchParams): Promise<PageTrust> {
   const logKey = params.get('log_key');
   const kernelKeys = params.getAll('kernel_key');
-  if (logKey && kernelKeys.length > 0) return { logKey, kernelKeys, pinned: true };
+  const pinned = { log: logKey !== null && logKey !== '', kernels: kernelKeys.length > 0 };
+  if (pinned.log && pinned.kernels) return { logKey: logKey!, kernelKeys, pinned };
   const res = await fetch('/v1/keys', { headers: { accept: 'application/json' } });
   if (!res.ok) throw new Error(`GET /v1/keys answered ${res.status}`);
   const keys = (await res.json()) as { log?: unknown; kernels?: unknown };
   if (typeof keys.log !== 'string' || !Array.isArray(keys.kernels) || !keys.kernels.every((k) => typeof k === 'string')) throw new Error('GET /v1/keys did not answer keys');
-  return { logKey: keys.log, kernelKeys: keys.kernels as string[], pinned: false };
+  return { logKey: pinned.log ? logKey! : keys.log, kernelKeys: pinned.kernels ? kernelKeys : (keys.kernels as string[]), pinned };
 }
 
 function showTrust(trust: PageTrust): void {
   const list = $('keys');
   list.replaceChildren(el('dt', 'log key'), el('dd', trust.logKey), ...trust.kernelKeys.flatMap((k) => [el('dt', 'kernel key'), el('dd', k)]));
-  $('trust-source').textContent = trust.pinned ? 'pinned by this page\'s URL' : 'as served by this verifier at /v1/keys';
+  const source = (pinned: boolean) => (pinned ? "pinned by this page's URL" : 'as served by this verifier at /v1/keys');
+  $('trust-source').textContent =
+    trust.pinned.log === trust.pinned.kernels ? source(trust.pinned.log) : `log key ${source(trust.pinned.log)}; kernel keys ${source(trust.pinned.kernels)}`;
 }
 
 /** Look a receipt up and show it with the checks run here; retries while it is pending. */
@@ -137,7 +144,9 @@ function showFields(answer: { receipt?: Receipt; index?: unknown; corrected_by?:
   row('policy hash', typeof r.policy_hash === 'string' && POLICY_HASH.test(r.policy_hash) ? el('a', r.policy_hash, { href: `/v1/policies/${r.policy_hash}` }) : String(r.policy_hash));
   if (typeof r.corrects === 'string' && RECEIPT_ID_PATTERN.test(r.corrects)) row('corrects', el('a', r.corrects, { href: `/?id=${r.corrects}` }));
   if (typeof answer.corrected_by === 'string' && RECEIPT_ID_PATTERN.test(answer.corrected_by)) {
-    row('corrected by', el('a', `${answer.corrected_by} (the answer given was the correction's)`, { href: `/?id=${answer.corrected_by}` }));
+    // The verifier's word, not checked here: its absence could not be detected either. The
+    // correction's own page checks it (its receipt, inclusion and what it corrects).
+    row('corrected by', el('a', `${answer.corrected_by} (the answer given was the correction's, says the verifier: not checked here; open it to check)`, { href: `/?id=${answer.corrected_by}` }));
   }
 }
 

@@ -155,6 +155,17 @@ describe('the explorer page in headless Chromium', { timeout: 90_000 }, () => {
     await page.close();
   });
 
+  it('uses a log key pinned alone in the URL (a kernel key from the verifier does not unpin it)', async () => {
+    const { page } = await openPage();
+    const otherLog = generateSignerKey('chio.local/receipts', () => new Uint8Array(32).fill(9)).verifierKey;
+    await page.goto(`${chio.verifierUrl}/?id=${allowId}&log_key=${encodeURIComponent(otherLog)}`);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+    expect(await page.textContent('#trust-source')).toBe("log key pinned by this page's URL; kernel keys as served by this verifier at /v1/keys");
+    expect(await page.getAttribute('#checkpoint-status', 'data-status')).toBe('fails');
+    expect(await checkStatuses(page)).toMatchObject({ 'checkpoint.signature': 'fails', inclusion: 'skipped', 'receipt.signature': 'holds' });
+    await page.close();
+  });
+
   it('says so when the id is unknown or malformed', async () => {
     const { page } = await openPage();
     await lookUp(page, 'ab'.repeat(32));
