@@ -64,6 +64,48 @@ describe('deploy/istio cross-references', () => {
     });
   });
 
+  describe('the authz NetworkPolicy', () => {
+    const policy = findManifest(docs, 'NetworkPolicy', 'chio-authz');
+    const authz = findManifest(docs, 'Deployment', 'chio-authz');
+    const container = authz.spec.template.spec.containers[0];
+    const config = loadConfig({ env: containerEnv(docs, container) });
+    /** The rules that admit a port: one that lists it, or one that lists no ports (every port). */
+    const rulesFor = (port: number) => policy.spec.ingress.filter((r: any) => !r.ports || r.ports.some((p: any) => resolvePort(container, p.port) === port && (p.protocol ?? 'TCP') === 'TCP'));
+
+    it('selects exactly the authz pods, by their own labels', () => {
+      expect(policy.metadata.namespace).toBe(authz.metadata.namespace);
+      expect(Object.keys(policy.spec.podSelector)).toEqual(['matchLabels']);
+      expect(selects(policy.spec.podSelector.matchLabels, authz.spec.template.metadata.labels)).toBe(true);
+      expect(podsSelectedBy(policy.metadata.namespace, policy.spec.podSelector.matchLabels).map((w) => w.metadata.name)).toEqual(['chio-authz']);
+      expect(policy.spec.policyTypes).toEqual(['Ingress']);
+    });
+
+    it('admits the gRPC Check port only from namespaces with sidecar injection', () => {
+      expect(resolvePort(container, 'grpc')).toBe(config.grpcPort);
+      const rules = rulesFor(config.grpcPort);
+      expect(rules).toHaveLength(1);
+      expect(rules[0].from).toEqual([
+        { namespaceSelector: { matchLabels: { 'istio-injection': 'enabled' } } },
+        { namespaceSelector: { matchExpressions: [{ key: 'istio.io/rev', operator: 'Exists' }, { key: 'istio-injection', operator: 'DoesNotExist' }] } },
+      ]);
+    });
+
+    it('admits them from the demo namespace, whose sidecars make the Checks, and not from chio-system', () => {
+      const labels = (ns: string) => findManifest(docs, 'Namespace', ns).metadata.labels!;
+      const admits = (l: Record<string, string>) => rulesFor(config.grpcPort)[0].from.some(({ namespaceSelector: sel }: any) =>
+        selects(sel.matchLabels ?? {}, l) && (sel.matchExpressions ?? []).every((e: any) => (e.operator === 'Exists') === e.key in l));
+      expect(admits(labels('agent-tools'))).toBe(true);
+      expect(admits(labels('chio-system'))).toBe(false);
+    });
+
+    it('leaves the HTTP port (probes, metrics) open to every source', () => {
+      expect(resolvePort(container, 'http')).toBe(config.httpPort);
+      const rules = rulesFor(config.httpPort);
+      expect(rules.length).toBeGreaterThan(0);
+      expect(rules.some((r: any) => r.from === undefined)).toBe(true);
+    });
+  });
+
   describe('selectors', () => {
     it('every Service selects exactly one workload and targets one of its ports', () => {
       for (const service of manifestsOfKind(docs, 'Service')) {
