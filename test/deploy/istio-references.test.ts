@@ -57,6 +57,14 @@ describe('deploy/istio cross-references', () => {
       expect(resolvePort(container, port.targetPort)).toBe(loadConfig({ env: containerEnv(docs, container) }).grpcPort);
     });
 
+    it('is the one docs/api.md’s Istio example registers, and its CUSTOM policy names', () => {
+      const api = readFileSync(join(REPO_ROOT, 'docs/api.md'), 'utf8');
+      const block = [...api.matchAll(/^```yaml\n([\s\S]*?)^```/gm)].map((m) => m[1]!).find((b) => b.includes('extensionProviders'));
+      const [mesh, policy] = parseAllDocuments(block!).map((d) => d.toJS());
+      expect(mesh.extensionProviders).toEqual([provider]);
+      expect(policy.spec.provider.name).toBe(provider.name);
+    });
+
     it('waits longer than Chio’s receipt deadline, so Chio answers a late receipt itself', () => {
       const authz = findManifest(docs, 'Deployment', 'chio-authz').spec.template.spec.containers[0];
       const timeoutMs = Number.parseFloat(provider.envoyExtAuthzGrpc.timeout) * 1000;
