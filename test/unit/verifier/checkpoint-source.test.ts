@@ -12,6 +12,7 @@ import { chainOf } from '../receipt/helpers.js';
 import { useTestStore } from '../store/nats.js';
 import { LogFixture } from '../store/log-fixture.js';
 import { ORIGIN, kernel, logKey } from './use-verifier.js';
+import { newEd25519SignerKey, signCheckpoint } from '../../../src/tlog/index.js';
 
 /** A JetStreamManager that counts the stream messages read through it. */
 function counted(jsm: JetStreamManager): { jsm: JetStreamManager; reads: () => number } {
@@ -104,8 +105,7 @@ describe('CheckpointSource.ofSize among foreign messages', () => {
     await foreign(2 * MAX_FOREIGN_SKIP + 10);
     await log.integrate(2);
     await log.publishCheckpoint(ORIGIN, logKey.signerKey); // size 14, after the long run
-    const { jsm, reads } = counted(store.jsm);
-    const source = new CheckpointSource(jsm, logKey.verifierKey);
+    const source = new CheckpointSource(store.jsm, logKey.verifierKey);
     let gaveUp = 0;
     for (let size = 1; size <= 14; size++) {
       const answer = await source.ofSize(size);
@@ -113,15 +113,52 @@ describe('CheckpointSource.ofSize among foreign messages', () => {
         expect(answer.checkpoint.size).toBe(size);
         continue;
       }
-      const before = reads();
-      await source.ofSize(size);
-      // A miss is kept only when it is for good (an odd size, the stream looked through).
+      // A miss is kept only when it is for good (an odd size, the stream looked through); a
+      // search that gave up (an even size) is not, and runs again next time.
+      const kept = (source as unknown as { sized: Map<number, unknown> }).sized;
       if (size % 2 === 0) {
-        expect(reads()).toBeGreaterThan(before);
+        expect(kept.has(size)).toBe(false);
         gaveUp++;
       }
     }
     // The long run does stop some searches (the limit this test is about): see that it did.
     expect(gaveUp).toBeGreaterThan(0);
+  });
+});
+
+describe('CheckpointSource.ofSize for one distinct size after another (anyone may ask)', () => {
+  const origin = 'chio.test/probes';
+  const key = newEd25519SignerKey(origin, new Uint8Array(32).fill(3));
+  /** A million checkpoints, the one at stream seq s of size 2·s: every odd size is a miss. */
+  const COUNT = 1 << 20;
+  function millionCheckpoints(): { jsm: JetStreamManager; reads: () => number } {
+    let reads = 0;
+    const notes = new Map<number, string>();
+    const note = (seq: number) => {
+      let n = notes.get(seq);
+      if (!n) notes.set(seq, (n = signCheckpoint({ origin, size: 2 * seq, root: new Uint8Array(32).fill(seq % 251) }, key.signerKey)));
+      return n;
+    };
+    const getMessage = async (_stream: string, q: { seq?: number; last_by_subj?: string }) => {
+      reads++;
+      const seq = q.last_by_subj === CHECKPOINTS_SUBJECT ? COUNT : q.seq!;
+      if (seq < 1 || seq > COUNT) return null;
+      const text = note(seq);
+      return { seq, time: new Date(0), string: () => text };
+    };
+    return { jsm: { streams: { getMessage } } as unknown as JetStreamManager, reads: () => reads };
+  }
+
+  it('reads (and checks the signature of) far fewer messages than a whole binary search each time', { timeout: 60_000 }, async () => {
+    const { jsm, reads } = millionCheckpoints();
+    const source = new CheckpointSource(jsm, key.verifierKey);
+    expect((await source.ofSize(2 * 777))?.checkpoint.size).toBe(2 * 777);
+    const before = reads();
+    const requests = 200;
+    for (let i = 0; i < requests; i++) expect(await source.ofSize(2 * (1000 + i * 4099) + 1)).toBeUndefined();
+    // A whole search is 21 probes (22 reads, with the latest read again, before); the top of
+    // the tree is kept, below about log2(200) levels each search walks a path of its own.
+    expect((reads() - before) / requests).toBeLessThan(15);
+    expect((await source.ofSize(2 * 123_457))?.checkpoint.size).toBe(2 * 123_457);
   });
 });
