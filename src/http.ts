@@ -166,6 +166,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, opts: HttpServe
   } catch {
     return sendError(res, 'MALFORMED', 'not a valid request target');
   }
+  // HEAD is GET without the body (RFC 9110 §9.3.2): a cache or monitor asks it of a tile or a
+  // checkpoint, and a 404 would tell it the resource is missing. node:http leaves the body out
+  // of a HEAD request's response (decided when the response was made), so routes see GET.
+  if (req.method === 'HEAD') req.method = 'GET';
   if (req.method === 'GET' && url.pathname === '/health') return sendJson(res, 200, { status: 'ok' });
   if (req.method === 'GET' && url.pathname === '/ready') {
     const reason = await opts.ready();

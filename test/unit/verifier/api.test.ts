@@ -44,6 +44,23 @@ describe('the verifier API over a log with published checkpoints', () => {
     });
   });
 
+  describe('HEAD', () => {
+    it('answers as GET does, without the body: a checkpoint, a tile, a proof, health', async () => {
+      for (const path of ['/checkpoint', '/tile/0/000', `/v1/receipts/${receipts[0]!.id}`, '/health', '/tile/0/999']) {
+        const [get, head] = [await verifier.get(path), await verifier.get(path, { method: 'HEAD' })];
+        const body = new Uint8Array(await get.arrayBuffer());
+        expect(head.status, path).toBe(get.status);
+        for (const name of ['content-type', 'content-length', 'etag', 'cache-control']) expect(head.headers.get(name), `${path} ${name}`).toBe(get.headers.get(name));
+        expect((await head.arrayBuffer()).byteLength, path).toBe(0);
+        expect(body.length, path).toBeGreaterThan(0);
+      }
+    });
+
+    it('is not taken for another method: POST /checkpoint is still 404', async () => {
+      expect((await verifier.get('/checkpoint', { method: 'POST', body: 'x' })).status).toBe(404);
+    });
+  });
+
   describe('GET /v1/receipts/<id>', () => {
     it('answers 200 with an inclusion proof that verifies against the checkpoint it names', async () => {
       for (const index of [0, 2, 255, 256]) {
