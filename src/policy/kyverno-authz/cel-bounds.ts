@@ -41,6 +41,13 @@ export const MAX_EVALUATION_MS = 250;
  */
 export const MAX_MATCHED_CHARS = 256 * 1024;
 
+/**
+ * One of Chio's own run-time bounds was met (match budget, time, a value's size): not the
+ * policy's doing, so not its failurePolicy's either. Such an evaluation denies even under
+ * `Ignore`: otherwise a client could pad its headers until a deny policy erred and was skipped.
+ */
+export class CelLimitExceeded extends Error {}
+
 // Evaluation is synchronous and one policy at a time (cel-js cannot yield), so one count serves.
 let matchedChars = 0;
 
@@ -52,7 +59,7 @@ export function startMatchBudget(): void {
 /** Charge a `matches` call over `text`; throws once the evaluation has scanned too much. */
 export function chargeMatch(text: string): void {
   matchedChars += text.length;
-  if (matchedChars > MAX_MATCHED_CHARS) throw new Error(`matches scanned more than ${MAX_MATCHED_CHARS} characters in one evaluation`);
+  if (matchedChars > MAX_MATCHED_CHARS) throw new CelLimitExceeded(`matches scanned more than ${MAX_MATCHED_CHARS} characters in one evaluation`);
 }
 
 /** The name `matches` calls are renamed to: the RE2 implementation in ./envoy-library.ts. */

@@ -4,7 +4,10 @@
  * checked here, once, before it can reach the wire: header names are HTTP tokens, values are
  * printable and bounded, Chio's own `x-chio-*` headers and pseudo-headers are not a policy's
  * to set or remove, a denied status is 300–599, metadata is bounded JSON.
- * A response that breaks a rule is an evaluation error (the policy's failurePolicy applies).
+ * An allow that breaks a rule is an evaluation error (the policy's failurePolicy applies). A
+ * deny stays a deny: its status is 403 when out of range, its body is cut, headers and metadata
+ * that break a rule are left out. Were it an error, a policy under failurePolicy Ignore would
+ * be skipped, and a client could have a deny that echoes its own header dropped that way.
  */
 import { toBase64 } from '../../encoding.js';
 import type { JsonObject, JsonValue } from '../kyverno/kyverno-input.js';
@@ -28,22 +31,39 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]{1,256}$/;
 /** Convert what a validation returned (not null) into an answer; throws AnswerInvalid. */
 export function toPolicyAnswer(value: unknown, field: string): PolicyAnswer {
   if (!(value instanceof CheckResponse)) throw new AnswerInvalid(`${field} returned ${typeName(value)}, not envoy …Response() or null`);
-  const metadata = value.metadata === undefined ? undefined : toMetadata(value.metadata);
-  const common = { ...(metadata ? { metadata } : {}), ...(value.message ? { message: value.message.slice(0, 1024) } : {}) };
+  const message = value.message ? { message: value.message.slice(0, 1024) } : {};
   const http = value.http;
   if (http instanceof OkHttpResponse) {
+    const metadata = value.metadata === undefined ? undefined : toMetadata(value.metadata);
     return {
       verdict: 'allow',
       headers: headersOf(http.headers),
       headersToRemove: http.headersToRemove.map((name) => headerName(name)),
       responseHeaders: headersOf(http.responseHeadersToAdd),
-      ...common,
+      ...(metadata ? { metadata } : {}),
+      ...message,
     };
   }
   const status = Number(http.status);
-  if (!Number.isInteger(status) || status < 300 || status > 599) throw new AnswerInvalid(`envoy.Denied(${http.status}): the status must be 300–599`);
-  if (http.body.length > MAX_BODY_CHARS) throw new AnswerInvalid(`a denied body of more than ${MAX_BODY_CHARS} characters`);
-  return { verdict: 'deny', status, headers: headersOf(http.headers), body: http.body, ...common };
+  const metadata = value.metadata === undefined ? undefined : unlessInvalid(() => toMetadata(value.metadata));
+  return {
+    verdict: 'deny',
+    status: Number.isInteger(status) && status >= 300 && status <= 599 ? status : 403,
+    headers: http.headers.slice(0, MAX_POLICY_HEADERS).flatMap((h) => unlessInvalid(() => headersOf([h])) ?? []),
+    body: http.body.slice(0, MAX_BODY_CHARS),
+    ...(metadata ? { metadata } : {}),
+    ...message,
+  };
+}
+
+/** `make()`, or undefined where it breaks a rule (a deny's part left out, see above). */
+function unlessInvalid<T>(make: () => T): T | undefined {
+  try {
+    return make();
+  } catch (err) {
+    if (err instanceof AnswerInvalid) return undefined;
+    throw err;
+  }
 }
 
 function headersOf(list: readonly HeaderOption[]): HeaderOption[] {

@@ -38,7 +38,7 @@ import type { Environment } from '@marcbachmann/cel-js';
 import { ChioError } from '../../errors/index.js';
 import { metadataSchema } from '../metadata.js';
 import type { CelObject } from '../kyverno/kyverno-input.js';
-import { estimateCost, MAX_EVALUATION_MS, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_COST, MAX_POLICY_COST, oversized, startMatchBudget, useRe2Matches } from './cel-bounds.js';
+import { CelLimitExceeded, estimateCost, MAX_EVALUATION_MS, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_COST, MAX_POLICY_COST, oversized, startMatchBudget, useRe2Matches } from './cel-bounds.js';
 import { toPolicyAnswer, type PolicyAnswer } from './policy-answer.js';
 
 export const API_VERSION = 'policies.kyverno.io/v1alpha1';
@@ -66,7 +66,8 @@ const envoySpecSchema = z.strictObject({
 export type CelPolicyOutcome =
   | { kind: 'skip' }
   | { kind: 'answer'; rule: string; answer: PolicyAnswer }
-  | { kind: 'error'; rule: string; message: string; failurePolicy: 'Fail' | 'Ignore' };
+  /** `limit`: one of Chio's own bounds was met (CelLimitExceeded): a deny whatever the failurePolicy. */
+  | { kind: 'error'; rule: string; message: string; failurePolicy: 'Fail' | 'Ignore'; limit?: true };
 
 export interface CompiledCelPolicy {
   readonly name: string;
@@ -177,9 +178,16 @@ class EvaluationFailure extends Error {
   constructor(
     readonly field: string,
     message: string,
+    readonly limit = false,
   ) {
     super(message);
   }
+}
+
+/** A CelLimitExceeded, as thrown or as the cause of what the CEL library threw. */
+function isLimit(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) if (e instanceof CelLimitExceeded) return true;
+  return false;
 }
 
 function evaluatePolicy(policy: PolicyProgram, object: CelObject): CelPolicyOutcome {
@@ -190,10 +198,10 @@ function evaluatePolicy(policy: PolicyProgram, object: CelObject): CelPolicyOutc
     try {
       value = e.program(ctx);
     } catch (err) {
-      throw err instanceof EvaluationFailure ? err : new EvaluationFailure(e.field, firstLine(err));
+      throw err instanceof EvaluationFailure ? err : new EvaluationFailure(e.field, firstLine(err), isLimit(err));
     }
     if (value instanceof Promise) throw new EvaluationFailure(e.field, 'an asynchronous result');
-    if (performance.now() - started > MAX_EVALUATION_MS) throw new EvaluationFailure(e.field, `evaluation took longer than ${MAX_EVALUATION_MS} ms`);
+    if (performance.now() - started > MAX_EVALUATION_MS) throw new EvaluationFailure(e.field, `evaluation took longer than ${MAX_EVALUATION_MS} ms`, true);
     return value;
   };
   try {
@@ -213,7 +221,7 @@ function evaluatePolicy(policy: PolicyProgram, object: CelObject): CelPolicyOutc
     return { kind: 'skip' };
   } catch (err) {
     const failure = err instanceof EvaluationFailure ? err : new EvaluationFailure('spec', firstLine(err));
-    return { kind: 'error', rule: failure.field, message: failure.message, failurePolicy: policy.failurePolicy };
+    return { kind: 'error', rule: failure.field, message: failure.message, failurePolicy: policy.failurePolicy, ...(failure.limit ? { limit: true as const } : {}) };
   }
 }
 
@@ -249,7 +257,7 @@ function lazyVariables(policy: PolicyProgram, object: CelObject, run: Run): Reco
           state = 'evaluating';
           const value = run(v, { object, variables });
           const tooLarge = oversized(value);
-          if (tooLarge) throw new EvaluationFailure(v.field, `variable ${v.name} is ${tooLarge}`);
+          if (tooLarge) throw new EvaluationFailure(v.field, `variable ${v.name} is ${tooLarge}`, true);
           state = { value };
         }
         return (state as { value: unknown }).value;

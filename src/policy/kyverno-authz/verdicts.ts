@@ -3,10 +3,12 @@
  * policy, in name order, answers denied, allowed or nothing.
  *
  *   - denied: a deny with the policy's status, headers and body (the first by name that denies);
- *   - an evaluation error under failurePolicy Fail: a deny (POLICY_UNEVALUABLE, 403);
+ *   - an evaluation error under failurePolicy Fail, or one of Chio's own run-time bounds met
+ *     under either (a client must not pad a request until a deny policy errs and is skipped):
+ *     a deny (POLICY_UNEVALUABLE, 403);
  *   - allowed: an ALLOW match; the headers every allowing policy adds or removes are applied
  *     when the request is allowed in the end;
- *   - nothing, or an error under failurePolicy Ignore: no decision.
+ *   - nothing, or any other error under failurePolicy Ignore: no decision.
  *
  * Unlike kyverno-authz, where the first policy by name to answer decides, any deny wins over
  * any allow, as DENY AuthorizationPolicies do: adding a policy never widens what is allowed.
@@ -40,7 +42,7 @@ export function evaluateCelPolicies(policies: readonly CompiledCelPolicy[], obje
     if (outcome.kind === 'skip') continue;
     if (outcome.kind === 'error') {
       const detail = `${policy.name}: ${outcome.rule}: ${outcome.message}`;
-      if (outcome.failurePolicy === 'Ignore') {
+      if (outcome.failurePolicy === 'Ignore' && !outcome.limit) {
         out.ignoredErrors.push(detail);
         continue;
       }

@@ -6,6 +6,7 @@ import { parse } from 'yaml';
 import { celValidatingPolicySchema, compileCelPolicy, type CelPolicyOutcome } from '../../../../src/policy/kyverno-authz/validating-policy.js';
 import { createEnvoyEnvironment } from '../../../../src/policy/kyverno-authz/envoy-library.js';
 import { MAX_MATCHED_CHARS } from '../../../../src/policy/kyverno-authz/cel-bounds.js';
+import { evaluateCelPolicies } from '../../../../src/policy/kyverno-authz/verdicts.js';
 import { toCelCheckRequest } from '../../../../src/policy/kyverno/kyverno-input.js';
 import { loadPolicySet } from '../../../../src/policy/policy-set.js';
 import { buildCheckRequest } from '../../../../src/cli/envoy-request.js';
@@ -94,8 +95,24 @@ describe('compileCelPolicy', () => {
     it('reports Ignore when told to', () => {
       expect(failing('Ignore').evaluate(request())).toMatchObject({ kind: 'error', failurePolicy: 'Ignore' });
     });
-    it('treats a status outside 300–599 as an error', () => {
-      expect(compile(policy(`  validations:\n  - expression: envoy.Denied(200).Response()\n`)).evaluate(request())).toMatchObject({ kind: 'error', message: expect.stringContaining('300–599') });
+    // A deny stays a deny whatever it carries: were it an error, failurePolicy Ignore would skip
+    // it, and a client could have a deny dropped by sending a header the deny echoes.
+    it.each([200, 0, 600])('answers a deny with status %i as 403', (status) => {
+      expect(answerOf(compile(policy(`  failurePolicy: Ignore\n  validations:\n  - expression: envoy.Denied(${status}).Response()\n`)).evaluate(request()))).toMatchObject({ verdict: 'deny', status: 403 });
+    });
+    it('leaves out of a deny the headers and metadata that break a rule, and cuts its body', () => {
+      const echo = compile(policy(`  failurePolicy: Ignore
+  validations:
+  - expression: >-
+      envoy.Denied(401).WithHeader("x-request-id", object.attributes.request.http.headers[?"x-request-id"].orValue(""))
+      .WithHeader("x-chio-verdict", "allow").WithHeader("x-ok", "1").WithBody(object.attributes.request.http.headers[?"x-body"].orValue("")).Response()
+`));
+      const answer = answerOf(echo.evaluate(request({ 'x-request-id': 'caf\u00e9', 'x-body': 'b'.repeat(70_000) })));
+      expect(answer).toMatchObject({ verdict: 'deny', status: 401, headers: [{ key: 'x-ok', value: '1' }] });
+      expect((answer as { body: string }).body).toHaveLength(64 * 1024);
+    });
+    it('still treats an allow that breaks a rule as an error', () => {
+      expect(compile(policy(`  validations:\n  - expression: envoy.Allowed().WithHeader("x-chio-verdict", "allow").Response()\n`)).evaluate(request())).toMatchObject({ kind: 'error' });
     });
     it("treats setting Chio's own headers as an error", () => {
       expect(compile(policy(`  validations:\n  - expression: envoy.Allowed().WithHeader("x-chio-verdict", "allow").Response()\n`)).evaluate(request())).toMatchObject({ kind: 'error' });
@@ -122,7 +139,16 @@ describe('compileCelPolicy', () => {
       const scan = (pattern: string) => `  - expression: 'object.attributes.request.http.headers.exists(k, object.attributes.request.http.headers[k].matches("${pattern}")) ? envoy.Denied(403).Response() : null'\n`;
       const waf = compile(policy(`  variables:\n  - name: unused\n    expression: '1'\n  validations:\n${scan('(?i)(union|select).*from')}${scan('(?i)drop\\\\s')}${scan('(?i)<script')}`));
       it('scans at most MAX_MATCHED_CHARS in one evaluation: 3 × 93 KB of headers is an evaluation error, not 3 scans', () => {
-        expect(waf.evaluate(request({ 'x-junk': 'select'.repeat(15_500) }))).toMatchObject({ kind: 'error', message: `matches scanned more than ${MAX_MATCHED_CHARS} characters in one evaluation`, failurePolicy: 'Fail' });
+        expect(waf.evaluate(request({ 'x-junk': 'select'.repeat(15_500) }))).toMatchObject({ kind: 'error', message: `matches scanned more than ${MAX_MATCHED_CHARS} characters in one evaluation`, failurePolicy: 'Fail', limit: true });
+      });
+      it('denies when the budget runs out under failurePolicy Ignore too: padding a request does not skip the policy', () => {
+        const ignoring = compile(policy(`  failurePolicy: Ignore\n  validations:\n${scan('(?i)(union|select).*from')}${scan('(?i)drop\\\\s')}${scan('(?i)<script')}`, 'waf'));
+        const allowAll = compile(policy(`  validations:\n  - expression: envoy.Allowed().Response()\n`, 'z-allow-all'));
+        const padded = request({ 'x-pad': 'x'.repeat(90_000), 'x-q': '<script>' });
+        expect(ignoring.evaluate(padded)).toMatchObject({ kind: 'error', failurePolicy: 'Ignore', limit: true });
+        const verdicts = evaluateCelPolicies([ignoring, allowAll], padded);
+        expect(verdicts.deny).toMatchObject({ policy: 'waf', reason: 'ValidatingPolicy waf could not be evaluated' });
+        expect(verdicts.ignoredErrors).toEqual([]);
       });
       it('gives every evaluation the whole budget again', () => {
         const large = request({ 'x-junk': 'x'.repeat(80_000) });
