@@ -48,7 +48,11 @@ export const MAX_EXPRESSION_LENGTH = 1024;
 export const DEFAULT_EVALUATION_STEPS = 100_000;
 /** Deepest structure compared by one leaf (an expression result against the input). */
 export const MAX_COMPARE_DEPTH = 64;
-/** Failures reported per tree; evaluation stops collecting (and stops) at this many. */
+/**
+ * Failures reported per tree. Evaluation goes on past them, recording no more: an error further
+ * on (a type mismatch, an expression that fails) must still be found, as kyverno-json finds it,
+ * or a client could add failing entries until it hid one. The step budget bounds the walk.
+ */
 export const MAX_REPORTED_FAILURES = 16;
 
 type Ast = ReturnType<typeof compile>;
@@ -265,7 +269,6 @@ function visitMap(entries: MapEntry[], value: unknown, path: string, scope: Scop
     return;
   }
   for (const entry of entries) {
-    if (ctx.failures.length >= MAX_REPORTED_FAILURES) return;
     const child = joinPath(path, entry.key);
     let projected: unknown;
     if (entry.expression !== null) {
@@ -292,7 +295,6 @@ function iterate(entry: MapEntry, projected: unknown, path: string, scope: Scope
   // Keys are read one at a time: the budget, not the size of the input, bounds the work.
   const keys: ArrayLike<string | number> = Array.isArray(projected) ? { length: projected.length } : Object.keys(projected);
   for (let i = 0; i < keys.length; i++) {
-    if (ctx.failures.length >= MAX_REPORTED_FAILURES) return;
     const key = Array.isArray(projected) ? i : (keys[i] as string);
     const item = (projected as Record<string | number, unknown>)[key];
     const inner = entry.foreachName === null ? scope : { ...scope, [entry.foreachName]: key };
@@ -305,7 +307,6 @@ function visitList(items: TreeNode[], value: unknown, path: string, scope: Scope
   if (!Array.isArray(value)) throw new TreeError(path, `expected an array, got ${typeName(value)}`);
   if (value.length !== items.length) return fail(ctx, path, `expected ${items.length} elements, got ${value.length}`);
   for (const [i, item] of items.entries()) {
-    if (ctx.failures.length >= MAX_REPORTED_FAILURES) return;
     visit(item, value[i], `${path}[${i}]`, scope, ctx);
   }
 }
@@ -395,6 +396,27 @@ function errorText(err: unknown): string {
 register('wildcard', ([pattern, name]) => matchWildcard(pattern as string, name as string), [{ types: [TYPE_STRING] }, { types: [TYPE_STRING] }], { override: true });
 register('at', ([list, index]) => atIndex(list as JSONValue[], index as JSONValue), [{ types: [TYPE_ARRAY] }, { types: [TYPE_ANY] }], { override: true });
 register('concat', ([a, b]) => `${a as string}${b as string}`, [{ types: [TYPE_STRING] }, { types: [TYPE_STRING] }], { override: true });
+// to_number as go-jmespath's (which kyverno-json runs): strconv.ParseFloat or null. The
+// library's JavaScript `+value` reads "", "  ", "0x10", "0b1" and " 7\n" as numbers, so a
+// limit such as (to_number(h) <= `100`) passed a blank header that kyverno-json refuses.
+register('to_number' as string, ([value]) => toNumberAsGo(value as JSONValue), [{ types: [TYPE_ANY] }], { override: true });
+
+const GO_DECIMAL_FLOAT = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+const GO_SPECIAL_FLOAT = /^(?:[+-]?(?:inf|infinity)|nan)$/i;
+
+/**
+ * A number as itself; a string as strconv.ParseFloat(s, 64) reads it, null when that fails
+ * (range errors included); anything else null. Go's hexadecimal floats (0x1p-2) and digit
+ * separators are read as null here: never a number kyverno-json would not also read.
+ */
+export function toNumberAsGo(value: JSONValue): number | null {
+  if (typeof value === 'number') return value;
+  if (typeof value !== 'string') return null;
+  if (GO_SPECIAL_FLOAT.test(value)) return /nan/i.test(value) ? Number.NaN : value.startsWith('-') ? -Infinity : Infinity;
+  if (!GO_DECIMAL_FLOAT.test(value)) return null;
+  const n = Number(value);
+  return Number.isFinite(n) ? n : null;
+}
 
 function atIndex(list: JSONValue[], index: JSONValue): JSONValue {
   if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= list.length) {

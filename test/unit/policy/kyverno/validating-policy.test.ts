@@ -364,3 +364,62 @@ describe('compileValidatingPolicy', () => {
     });
   });
 });
+
+// Found by a review against kyverno-json (go-jmespath, pkg/engine/assert): each an allow where
+// kyverno-json denies.
+describe('compileValidatingPolicy where kyverno-json denies', () => {
+  const policyOf = (rules: string) => compileValidatingPolicy(parse(`
+apiVersion: json.kyverno.io/v1alpha1
+kind: ValidatingPolicy
+metadata: { name: review }
+spec:
+  rules:
+${rules}`));
+  const req = (headers: Record<string, string>, method = 'GET') => ({ request: { http: { method, host: 'api.local', path: '/x', headers } } });
+
+  describe('to_number reads a string as Go strconv.ParseFloat does, null otherwise', () => {
+    const limit = policyOf(`
+  - name: amount-limit
+    assert:
+      all:
+      - message: amount over limit
+        check:
+          request:
+            http:
+              headers:
+                (to_number("x-amount") <= \`100\`): true
+`);
+    it.each(['', '   ', '0x10', '0b1', '\t7\n', '1e400', '1_0'])('denies x-amount=%j', (amount) => {
+      expect(limit.evaluate(req({ 'x-amount': amount }))).toMatchObject({ verdict: 'deny' });
+    });
+    it.each(['7', '+7', '-1e2', '.5', '100', '1E1'])('allows x-amount=%j', (amount) => {
+      expect(limit.evaluate(req({ 'x-amount': amount }))).toMatchObject({ verdict: 'allow' });
+    });
+  });
+
+  describe('past 16 failures, evaluation goes on and still finds an error', () => {
+    const p = policyOf(`
+  - name: restrict-writes
+    match:
+      all:
+      - request:
+          http:
+            headers:
+              ~.(values(@)): 'internal'
+              x-port: 8080
+    assert:
+      all:
+      - message: only GET
+        check:
+          request: { http: { method: GET } }
+  - name: allow-rest
+    assert:
+      all:
+      - check: { request: { http: { host: api.local } } }
+`);
+    const headers = (n: number) => ({ ...Object.fromEntries(Array.from({ length: n }, (_, i) => [`h${i}`, 'x'])), 'x-port': '8080' });
+    it.each([14, 16, 40])('denies with %i failing headers before the one that errs', (n) => {
+      expect(p.evaluate(req(headers(n), 'POST'))).toMatchObject({ verdict: 'deny' });
+    });
+  });
+});
