@@ -8,7 +8,13 @@
  *     and a comprehension (all, exists, exists_one, map, filter) costs its range plus
  *     COMPREHENSION_RANGE_BOUND (the most entries any list or map of a request can hold) times
  *     its body, so nested comprehensions multiply. An expression over MAX_EXPRESSION_COST, or a
- *     policy whose expressions add up to more than MAX_POLICY_COST, is refused;
+ *     policy whose expressions add up to more than MAX_POLICY_COST, is refused. What is linear
+ *     in a list counts COMPREHENSION_RANGE_BOUND too: `split` (the list it builds), `join`,
+ *     and `in` unless its right side is a map or a list literal;
+ *   - lists: `split` refuses, as an evaluation error, to build a list of more than
+ *     COMPREHENSION_RANGE_BOUND entries (a 96 KiB header holds tens of thousands of commas),
+ *     so that no list a policy builds is longer than the estimate assumes; the request's own
+ *     lists hold at most MAX_MAP_ENTRIES (kyverno-input, metadata lists included);
  *   - values: what a variable holds is measured after it is evaluated (MAX_VALUE_CHARS,
  *     MAX_VALUE_ENTRIES), since variables can double a string each;
  *   - regex work: `matches` may scan MAX_MATCHED_CHARS characters in one evaluation of a
@@ -19,7 +25,7 @@
  *     failurePolicy applies), checked after each expression: a backstop, the bounds above are the guard.
  *
  * `matches` calls are renamed to the RE2 implementation (./envoy-library.ts) here, and literal
- * patterns are compiled now so that a bad one is a load error.
+ * patterns are compiled now so that a bad one is a load error; `split` calls to splitBounded.
  */
 import { RE2JS } from 're2js';
 
@@ -64,6 +70,29 @@ export function chargeMatch(text: string): void {
 
 /** The name `matches` calls are renamed to: the RE2 implementation in ./envoy-library.ts. */
 export const RE2_MATCHES = 'matchesRe2';
+/** The name `split` calls are renamed to: splitBounded, registered in ./envoy-library.ts. */
+export const BOUNDED_SPLIT = 'splitBounded';
+
+/**
+ * CEL's `split` (cel-js semantics: `limit` 0 is [], negative is no limit, n keeps the rest
+ * in the n-th part), refusing a list of more than COMPREHENSION_RANGE_BOUND entries: the cost
+ * estimate ranges every list over at most that many, and a list the policy goes on to scan
+ * (`in`, a comprehension) must not be longer. JavaScript's split stops at its limit, so a
+ * refused split does not build the long list either.
+ */
+export function splitBounded(text: string, separator: string, limit = -1n): string[] {
+  const n = Number(limit);
+  if (n === 0) return [];
+  const head = text.split(separator, n < 0 ? COMPREHENSION_RANGE_BOUND + 1 : Math.min(n, COMPREHENSION_RANGE_BOUND + 1));
+  if (head.length > COMPREHENSION_RANGE_BOUND) throw new Error(`split made a list of more than ${COMPREHENSION_RANGE_BOUND} entries`);
+  if (n < 0 || head.length < n) return head;
+  // n parts, the last one is the rest of the text after the (n-1)-th separator.
+  const restAt = head.slice(0, n - 1).reduce((at, part) => at + part.length + separator.length, 0);
+  return [...head.slice(0, n - 1), text.slice(restAt)];
+}
+
+/** Builds or reads a list of up to COMPREHENSION_RANGE_BOUND entries in one call. */
+const LIST_LINEAR = new Set([BOUNDED_SPLIT, 'split', 'join']);
 
 const COMPREHENSIONS = new Set(['all', 'exists', 'exists_one', 'map', 'filter']);
 
@@ -96,18 +125,26 @@ export function estimateCost(node: AstNode): number {
       const body = args.slice(1).reduce((sum, a) => sum + estimateCost(a), 1);
       return 1 + estimateCost(receiver) + COMPREHENSION_RANGE_BOUND * body;
     }
+    if (LIST_LINEAR.has(name)) return COMPREHENSION_RANGE_BOUND + childrenOf(node).reduce((sum, child) => sum + estimateCost(child), 0);
+  }
+  if (node.op === 'in') {
+    // A map answers `in` at once; a list is scanned; `dyn` (a field of `object`) may be either.
+    const [, container] = node.args as [AstNode, AstNode & { checkedType?: { name?: string } }];
+    const scan = container.op === 'list' ? childrenOf(container).length : String(container.checkedType?.name ?? '').startsWith('map') ? 1 : COMPREHENSION_RANGE_BOUND;
+    return scan + childrenOf(node).reduce((sum, child) => sum + estimateCost(child), 0);
   }
   return childrenOf(node).reduce((sum, child) => sum + estimateCost(child), 1);
 }
 
 /**
- * Rename `matches` to its RE2 form in place and compile literal patterns; returns the message
- * of the first pattern that is not valid RE2, if any.
+ * Rename `matches` to its RE2 form and `split` to splitBounded in place, and compile literal
+ * patterns; returns the message of the first pattern that is not valid RE2, if any.
  */
 export function useRe2Matches(node: AstNode): string | undefined {
   let problem: string | undefined;
   const visit = (n: AstNode): void => {
     const args = n.args as unknown[];
+    if (n.op === 'rcall' && args[0] === 'split') args[0] = BOUNDED_SPLIT;
     if ((n.op === 'rcall' || n.op === 'call') && args[0] === 'matches') {
       args[0] = RE2_MATCHES;
       const params = (n.op === 'rcall' ? args[2] : args[1]) as AstNode[];

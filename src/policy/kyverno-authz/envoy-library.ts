@@ -21,11 +21,12 @@
  *
  * `matches` uses RE2 (re2js, linear time) instead of the JavaScript RegExp the CEL library
  * would use: a pattern meets attacker-controlled header values, and backtracking must not be
- * a way to stall a Check (see ./cel-bounds.ts, which renames the calls).
+ * a way to stall a Check (see ./cel-bounds.ts, which renames the calls). `split` is
+ * splitBounded, which refuses a list longer than the cost estimate assumes.
  */
 import { Environment } from '@marcbachmann/cel-js';
 import { RE2JS } from 're2js';
-import { MAX_AST_NODES, MAX_NESTING_DEPTH, RE2_MATCHES, chargeMatch } from './cel-bounds.js';
+import { BOUNDED_SPLIT, MAX_AST_NODES, MAX_NESTING_DEPTH, RE2_MATCHES, chargeMatch, splitBounded } from './cel-bounds.js';
 
 export interface HeaderOption {
   key: string;
@@ -125,5 +126,7 @@ export function createEnvoyEnvironment(): Environment {
 
   fn(`string.${RE2_MATCHES}(string): bool`, re2Matches);
   fn(`${RE2_MATCHES}(string, string): bool`, re2Matches);
+  fn(`string.${BOUNDED_SPLIT}(string): list<string>`, (s: string, sep: string) => splitBounded(s, sep));
+  fn(`string.${BOUNDED_SPLIT}(string, int): list<string>`, splitBounded);
   return env;
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { celValidatingPolicySchema, compileCelPolicy, type CelPolicyOutcome } from '../../../../src/policy/kyverno-authz/validating-policy.js';
 import { createEnvoyEnvironment } from '../../../../src/policy/kyverno-authz/envoy-library.js';
-import { MAX_MATCHED_CHARS } from '../../../../src/policy/kyverno-authz/cel-bounds.js';
+import { COMPREHENSION_RANGE_BOUND, MAX_MATCHED_CHARS } from '../../../../src/policy/kyverno-authz/cel-bounds.js';
 import { evaluateCelPolicies } from '../../../../src/policy/kyverno-authz/verdicts.js';
 import { toCelCheckRequest } from '../../../../src/policy/kyverno/kyverno-input.js';
 import { loadPolicySet } from '../../../../src/policy/policy-set.js';
@@ -158,6 +158,23 @@ describe('compileCelPolicy', () => {
     });
   });
 
+  describe('split: lists no longer than the cost estimate assumes', () => {
+    const split = compile(policy(`  validations:\n  - expression: 'object.attributes.request.http.headers[?"x-a"].orValue("").split(",").exists(s, s == "admin") ? envoy.Denied(403).Response() : null'\n`));
+    it('splits a short header', () => {
+      expect(answerOf(split.evaluate(request({ 'x-a': 'user,admin' })))).toMatchObject({ verdict: 'deny', status: 403 });
+      expect(split.evaluate(request({ 'x-a': 'user,guest' }))).toEqual({ kind: 'skip' });
+    });
+    it(`is an evaluation error past ${COMPREHENSION_RANGE_BOUND} parts, not a list of tens of thousands`, () => {
+      expect(split.evaluate(request({ 'x-a': ','.repeat(COMPREHENSION_RANGE_BOUND - 1) }))).toEqual({ kind: 'skip' });
+      expect(split.evaluate(request({ 'x-a': `${','.repeat(40_000)}admin` }))).toMatchObject({ kind: 'error', rule: 'spec.validations[0].expression', message: `split made a list of more than ${COMPREHENSION_RANGE_BOUND} entries`, failurePolicy: 'Fail' });
+    });
+    it('keeps the limit argument: the rest is the last part', () => {
+      const p = compile(policy(`  validations:\n  - expression: 'object.attributes.request.http.headers[?"x-a"].orValue("").split(",", 2)[1] == "b,c" ? envoy.Denied(403).Response() : null'\n`));
+      expect(answerOf(p.evaluate(request({ 'x-a': 'a,b,c' })))).toMatchObject({ verdict: 'deny' });
+      expect(answerOf(p.evaluate(request({ 'x-a': `a,b,c${','.repeat(40_000)}` })))).toMatchObject({ kind: 'skip' });
+    });
+  });
+
   describe('refusals at load', () => {
     const refused = (spec: string) => () => compile(policy(spec));
     it('a syntax error names the field', () => {
@@ -177,6 +194,15 @@ describe('compileCelPolicy', () => {
     });
     it('a runaway expression (nested comprehensions)', () => {
       expect(refused(`  validations:\n  - expression: 'object.attributes.request.http.headers.all(a, object.attributes.request.http.headers.all(b, object.attributes.request.http.headers.all(c, a != b))) ? null : null'\n`)).toThrow(/estimated cost \d+ is over the bound/);
+    });
+    it('a list scanned for every entry of another: `in` and split cost the list they scan or build', () => {
+      // 40 KB of commas made this take seconds a Check while it was costed as a few nodes.
+      expect(refused(`  validations:\n  - expression: 'object.attributes.request.http.headers[?"x-a"].orValue("").split(",").all(s, s in object.attributes.request.http.headers[?"x-b"].orValue("").split(",")) ? null : null'\n`)).toThrow(/estimated cost \d+ is over the bound/);
+      expect(refused(`  variables:\n  - name: b\n    expression: 'object.attributes.request.http.headers[?"x-b"].orValue("").split(",")'\n  validations:\n  - expression: 'object.attributes.request.http.headers.exists(k, k in variables.b) ? null : null'\n`)).toThrow(/estimated cost \d+ is over the bound/);
+      expect(refused(`  validations:\n  - expression: 'object.attributes.request.http.headers[?"x-a"].orValue("").split(",").all(s, object.attributes.request.http.headers[?"x-b"].orValue("").split(";").size() < 5) ? null : null'\n`)).toThrow(/estimated cost \d+ is over the bound/);
+    });
+    it('but not `in` on a list literal or a map', () => {
+      expect(refused(`  validations:\n  - expression: 'object.attributes.request.http.headers.exists(k, k in ["x-a", "x-b"] || k in {"x-c": 1}) ? null : null'\n`)).not.toThrow();
     });
     it('an invalid RE2 pattern', () => {
       expect(refused(`  validations:\n  - expression: '"a".matches("(?<=a)b") ? null : null'\n`)).toThrow(/not a valid RE2 expression/);
