@@ -34,7 +34,7 @@ import type { CheckRequest } from '../../authz/wire.js';
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
 
-/** Entries accepted in one map field (headers, labels, metadata namespaces). */
+/** Entries accepted in one map or list field (headers, labels, metadata namespaces, objects and lists). */
 export const MAX_MAP_ENTRIES = 1024;
 /** Deepest google.protobuf.Struct / Value nesting accepted in metadata. */
 export const MAX_STRUCT_DEPTH = 32;
@@ -304,7 +304,8 @@ function toStructValue(value: unknown, depth: number, counter: Counter): JsonVal
     case 'listValue': {
       if (depth > MAX_STRUCT_DEPTH) throw new ChioError('MALFORMED', `metadata nested deeper than ${MAX_STRUCT_DEPTH} levels`);
       const values = isRecord(v) && Array.isArray(v.values) ? v.values : [];
-      if (values.length > MAX_STRUCT_VALUES) throw new ChioError('MALFORMED', `metadata with more than ${MAX_STRUCT_VALUES} values`);
+      // As one map or list field: the CEL cost estimate ranges a comprehension over at most this many.
+      if (values.length > MAX_MAP_ENTRIES) throw new ChioError('MALFORMED', `a metadata list of more than ${MAX_MAP_ENTRIES} entries`);
       return values.map((item) => toStructValue(item, depth + 1, counter));
     }
     default:

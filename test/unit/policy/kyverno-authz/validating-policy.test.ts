@@ -175,6 +175,18 @@ describe('compileCelPolicy', () => {
     });
   });
 
+  describe("the request's own lists", () => {
+    const withList = (n: number) => {
+      const req = buildCheckRequest({ method: 'GET', path: '/', host: 'svc.example.com', headers: {} }) as { attributes: Record<string, unknown> };
+      req.attributes.metadata_context = { filter_metadata: { jwt: { fields: { groups: { listValue: { values: Array.from({ length: n }, () => ({ stringValue: 'g' })) } } } } } };
+      return () => toCelCheckRequest(req as never);
+    };
+    it(`hold at most ${COMPREHENSION_RANGE_BOUND} entries, metadata lists included, as the cost estimate assumes`, () => {
+      expect(withList(COMPREHENSION_RANGE_BOUND)()).toBeDefined();
+      expect(withList(COMPREHENSION_RANGE_BOUND + 1)).toThrow(`a metadata list of more than ${COMPREHENSION_RANGE_BOUND} entries`);
+    });
+  });
+
   describe('refusals at load', () => {
     const refused = (spec: string) => () => compile(policy(spec));
     it('a syntax error names the field', () => {
