@@ -84,7 +84,7 @@ export function splitBounded(text: string, separator: string, limit = -1n): stri
   const n = Number(limit);
   if (n === 0) return [];
   const head = text.split(separator, n < 0 ? COMPREHENSION_RANGE_BOUND + 1 : Math.min(n, COMPREHENSION_RANGE_BOUND + 1));
-  if (head.length > COMPREHENSION_RANGE_BOUND) throw new Error(`split made a list of more than ${COMPREHENSION_RANGE_BOUND} entries`);
+  if (head.length > COMPREHENSION_RANGE_BOUND) throw new CelLimitExceeded(`split made a list of more than ${COMPREHENSION_RANGE_BOUND} entries`);
   if (n < 0 || head.length < n) return head;
   // n parts, the last one is the rest of the text after the (n-1)-th separator.
   const restAt = head.slice(0, n - 1).reduce((at, part) => at + part.length + separator.length, 0);

@@ -166,7 +166,7 @@ describe('compileCelPolicy', () => {
     });
     it(`is an evaluation error past ${COMPREHENSION_RANGE_BOUND} parts, not a list of tens of thousands`, () => {
       expect(split.evaluate(request({ 'x-a': ','.repeat(COMPREHENSION_RANGE_BOUND - 1) }))).toEqual({ kind: 'skip' });
-      expect(split.evaluate(request({ 'x-a': `${','.repeat(40_000)}admin` }))).toMatchObject({ kind: 'error', rule: 'spec.validations[0].expression', message: `split made a list of more than ${COMPREHENSION_RANGE_BOUND} entries`, failurePolicy: 'Fail' });
+      expect(split.evaluate(request({ 'x-a': `${','.repeat(40_000)}admin` }))).toMatchObject({ kind: 'error', rule: 'spec.validations[0].expression', message: `split made a list of more than ${COMPREHENSION_RANGE_BOUND} entries`, failurePolicy: 'Fail', limit: true });
     });
     it('keeps the limit argument: the rest is the last part', () => {
       const p = compile(policy(`  validations:\n  - expression: 'object.attributes.request.http.headers[?"x-a"].orValue("").split(",", 2)[1] == "b,c" ? envoy.Denied(403).Response() : null'\n`));
