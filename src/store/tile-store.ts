@@ -8,6 +8,14 @@
  * change: a path names fixed content, which is why tiles are cached without expiry. That is
  * also why a partial tile may be deleted once its full tile is stored (deletePartial): every
  * reader here, and C2SP clients, fall back to the full tile.
+ *
+ * Only partials of a committed tree are the log's. The ledger writes a batch's tiles before it
+ * commits the batch, and a batch that never commits (a crash, a lost lease) leaves its partials
+ * behind: integrated again later, perhaps differently (another kernel trust set), it may never
+ * pass through those widths again, and nothing deletes them. So a partial `.p/W` is read as it
+ * is only for a tree size the ledger committed (its state, a checkpoint's size): hashReader,
+ * readHashTile and readEntries are for such sizes. A tile of any other width is cut from an
+ * authoritative one (readTileOfTree).
  */
 import type { KV } from '@nats-io/kv';
 import type { ObjectStore } from '@nats-io/obj';
@@ -36,7 +44,10 @@ export class TileStore {
     this.cache = new BytesCache(cacheBytes);
   }
 
-  /** A HashReader over the tiles of a tree of size `treeSize`. */
+  /**
+   * A HashReader over the tiles of a tree of size `treeSize`, which MUST be a size the ledger
+   * committed (its state, a checkpoint's): it reads the partial tiles of that size's widths.
+   */
   hashReader(treeSize: number): HashReader {
     return tileHashReader(treeSize, TILE_HEIGHT, (tiles) => Promise.all(tiles.map((t) => this.readHashTile(t))));
   }
@@ -63,12 +74,32 @@ export class TileStore {
     return this.readRaw(path, async (p) => (await this.entries.getBlob(p)) ?? undefined);
   }
 
-  /** Entry bundle `n` at `width` as stored, or cut from the full bundle it grew into. */
-  async readEntryBundleAt(n: number, width: number): Promise<Uint8Array | undefined> {
-    const partial = await this.readEntryBundle(entriesPath(n, width));
-    if (partial || width === TILE_WIDTH) return partial;
-    const full = await this.readEntryBundle(entriesPath(n, TILE_WIDTH));
-    return full && encodeEntryBundle(decodeEntryBundle(full).slice(0, width));
+  /**
+   * Hash tile or (level < 0) entry bundle `tile` as the tree of `treeSize` leaves has it, for any
+   * width it has there; `treeSize` MUST be a committed size (a published checkpoint's). Read only
+   * from what is the log's: the full tile, else the partial of the width the tile has at
+   * `treeSize` (written before that size was committed), cut to `tile.width`. Never from a
+   * partial of another width, which may be left over from a batch that did not commit.
+   * Undefined when the tile is not in that tree, or when neither is stored: the full one is
+   * read again after the partial, since the ledger deletes a partial once it has stored the
+   * full tile, and may have done so between the two reads.
+   */
+  async readTileOfTree(tile: Tile, treeSize: number): Promise<Uint8Array | undefined> {
+    const entries = tile.level < 0;
+    const atLevel = Math.floor(treeSize / TILE_WIDTH ** Math.max(0, tile.level));
+    const edge = Math.min(TILE_WIDTH, atLevel - tile.n * TILE_WIDTH);
+    if (tile.width < 1 || tile.width > edge) return undefined;
+    const path = (width: number) => (entries ? entriesPath(tile.n, width) : tilePath({ ...tile, width }));
+    const read = (width: number) => (entries ? this.readEntryBundle(path(width)) : this.readRaw(path(width), (p) => this.getKv(p)));
+    let data = await read(TILE_WIDTH);
+    if (!data && edge < TILE_WIDTH) data = (await read(edge)) ?? (await read(TILE_WIDTH));
+    if (!data) return undefined;
+    if (entries) {
+      const all = this.entriesOf(data, TILE_WIDTH);
+      if (all.length < tile.width) return undefined;
+      return all.length === tile.width ? data : encodeEntryBundle(all.slice(0, tile.width));
+    }
+    return data.length >= tile.width * HASH_SIZE ? data.subarray(0, tile.width * HASH_SIZE) : undefined;
   }
 
   /**
@@ -84,7 +115,8 @@ export class TileStore {
 
   /**
    * The first `width` entries of entry bundle `n`: from its partial bundle of that width, or
-   * cut from the full bundle it grew into. Throws NOT_FOUND when neither is stored.
+   * cut from the full bundle it grew into. Throws NOT_FOUND when neither is stored. `width`
+   * MUST be the bundle's width at a committed tree size (see the file comment).
    */
   async readEntries(n: number, width: number): Promise<readonly Uint8Array[]> {
     const data = (await this.readEntryBundle(entriesPath(n, width))) ?? (await this.readEntryBundle(entriesPath(n, TILE_WIDTH)));
