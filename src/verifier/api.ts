@@ -6,7 +6,7 @@
  *
  *   GET /checkpoint                  latest signed checkpoint (text/plain)
  *   GET /v1/receipts/<id>[/proof]    a receipt's inclusion proof, JSON or tlog-proof (receipt-routes.ts)
- *   GET /v1/consistency?old=N&new=M  consistency proof between two tree sizes
+ *   GET /v1/consistency?old=N&new=M  consistency proof from tree size N to a checkpoint's size M
  *   GET /v1/keys                     the log's, every trusted kernel's (with windows) and the export verifier keys
  *   GET /v1/policies/<hash>          an archived policy set (policy-route.ts)
  *   POST /v1/verify                  what holds of a posted receipt or proof (verify-route.ts)
@@ -14,7 +14,7 @@
  *   GET /                            the explorer page (explorer-route.ts)
  *
  * Every 200 carries an ETag; answers that can never change (full tiles and bundles, a
- * consistency proof between two published sizes, a tlog-proof against a fixed size, an
+ * consistency proof to a published size, a tlog-proof against a fixed size, an
  * archived policy) are `cache-control: immutable`, the others `no-cache` (revalidate).
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
@@ -74,17 +74,22 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
     if (!Number.isSafeInteger(oldSize) || !Number.isSafeInteger(newSize) || oldSize < 1 || oldSize > newSize || newSize > max) {
       return sendError(res, 'MALFORMED', `need 1 <= old <= new <= ${max} (the latest checkpoint's size)`), true;
     }
+    // Only to the size of a published checkpoint: its tiles are the log's (the ledger committed
+    // that size before publishing it). Another size's partial tiles may be left over from a batch
+    // that never committed, and a proof read from them, cached forever, would not be the log's.
+    // `old` may be any size up to `new`: every hash of the proof is read from the tree of `new`.
+    if (newSize !== max && !(await checkpoints.ofSize(newSize))) {
+      return sendError(res, 'NOT_FOUND', `no checkpoint of size ${newSize} was published; new must be a checkpoint's size`), true;
+    }
     let proof;
     try {
       proof = await proveTree(newSize, oldSize, tiles.hashReader(newSize));
     } catch (err) {
       if (!isChioError(err, 'NOT_FOUND')) throw err;
-      // Tiles exist for the tree sizes the ledger committed, every checkpoint's among them: for
-      // a checkpoint's size they are missing only while the store is behind (a replica).
-      if (await checkpoints.ofSize(newSize)) return sendError(res, 'UNAVAILABLE', 'the log\'s tiles are behind its checkpoints; try again shortly', { 'retry-after': '1' }), true;
-      return sendError(res, 'MALFORMED', `no tree of size ${newSize} is stored; use checkpoint sizes`), true;
+      // Tiles exist for every checkpoint's size: missing, they are only behind (a replica).
+      return sendError(res, 'UNAVAILABLE', 'the log\'s tiles are behind its checkpoints; try again shortly', { 'retry-after': '1' }), true;
     }
-    // Both sizes are published: the proof between them is a function of the log, fixed forever.
+    // `new` is published: the proof is a function of the log, fixed forever.
     return sendCacheable(req, res, 200, JSON.stringify({ old: oldSize, new: newSize, proof: proof.map(toBase64) }), 'application/json', true), true;
   };
 
@@ -110,13 +115,13 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
     // Only tiles of the published tree: anything past the latest checkpoint may still change.
     const cp = await latest();
     if (!cp || !withinTree(parsed, cp.checkpoint.size)) return sendError(res, 'NOT_FOUND', 'no such tile in the published tree'), true;
-    // Only a tile the store does not hold is "no such tile"; a failed read is the store's
-    // failure (503 when NATS cannot answer now), which a tlog-tiles client retries.
-    const data = await readTile(tiles, parsed).catch((err: unknown) => {
-      if (isChioError(err, 'NOT_FOUND')) return undefined;
-      throw err;
-    });
-    if (!data) return sendError(res, 'NOT_FOUND', 'no such tile'), true;
+    // Cut from the full tile or the partial of the published size's width, never from a
+    // partial of width W as stored: one a batch left without committing is not the log's.
+    // A failed read is the store's failure (503 when NATS cannot answer now), and so is a
+    // tile of the published tree that is not found: the ledger stores tiles before it
+    // publishes, so this store is behind (a replica); a tlog-tiles client retries.
+    const data = await tiles.readTileOfTree(parsed, cp.checkpoint.size);
+    if (!data) return sendError(res, 'UNAVAILABLE', 'the log\'s tiles are behind its checkpoints; try again shortly', { 'retry-after': '1' }), true;
     // A full tile never changes; a partial one is replaced by wider ones as the tree grows.
     return sendCacheable(req, res, 200, data, 'application/octet-stream', parsed.width === TILE_WIDTH), true;
   };
@@ -133,12 +138,6 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
     verifyRoute(trust),
     explorerRoute(opts.explorerDir),
   ];
-}
-
-async function readTile(tiles: TileStore, parsed: ReturnType<typeof parseTilePath>): Promise<Uint8Array | undefined> {
-  // Partial bundles superseded by a full one are deleted: cut the full one (C2SP tlog-tiles).
-  if (parsed.level < 0) return tiles.readEntryBundleAt(parsed.n, parsed.width);
-  return tiles.readHashTile(parsed);
 }
 
 /** A tile (L, N, W) belongs to the tree of `size` leaves when its W entries exist at level L. */
