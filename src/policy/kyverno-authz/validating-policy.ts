@@ -37,7 +37,7 @@ import { z } from 'zod';
 import type { Environment } from '@marcbachmann/cel-js';
 import { ChioError } from '../../errors/index.js';
 import { metadataSchema } from '../metadata.js';
-import type { CelObject } from '../kyverno/kyverno-input.js';
+import { celPathKind, type CelObject } from '../kyverno/kyverno-input.js';
 import { CelLimitExceeded, estimateCost, MAX_EVALUATION_MS, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_COST, MAX_POLICY_COST, oversized, startMatchBudget, useRe2Matches } from './cel-bounds.js';
 import { toPolicyAnswer, type PolicyAnswer } from './policy-answer.js';
 
@@ -105,6 +105,10 @@ export function compileCelPolicy(doc: z.output<typeof celValidatingPolicySchema>
     if (!checked.valid) fail(field, firstLine(checked.error));
     if (expect === 'bool' && checked.type !== 'bool' && checked.type !== 'dyn') fail(field, `must be a boolean expression, not ${checked.type}`);
     if (expect === 'response' && !['dyn', 'null', 'CheckResponse'].includes(checked.type ?? '')) fail(field, `must return envoy …Response() or null, not ${checked.type}`);
+    const presence = hasOnMessageField(program.ast);
+    if (presence !== undefined) {
+      fail(field, `has(object.${presence}) is always true here: Chio's object sets every CheckRequest field (an unset one reads as its zero value, "" or 0), so compare with that instead (object.${presence} != ""); has() on a map key (headers, labels, metadata) works`);
+    }
     const cost = estimateCost(program.ast);
     if (cost > MAX_EXPRESSION_COST) fail(field, `estimated cost ${cost} is over the bound of ${MAX_EXPRESSION_COST} (nested comprehensions?)`);
     total += cost;
@@ -164,6 +168,36 @@ function variablesUsed(node: any): string[] {
   };
   visit(node);
   return out;
+}
+
+/**
+ * The first `has(object.a.b…)` whose field belongs to a message (not a map key), as `a.b…`.
+ * kyverno-authz's object is the protobuf CheckRequest, where has() says whether a field is set
+ * (a scalar not at its default, a message present); toCelCheckRequest sets every field, so such
+ * a has() would always be true, and `has(object.attributes.source.principal) ? null : deny`
+ * would let a request without a principal through. Refused at load rather than answered wrong.
+ */
+function hasOnMessageField(node: any): string | undefined {
+  const pathOf = (n: any): string[] | undefined => {
+    if (n?.op === 'id' && n.args === 'object') return [];
+    if (n?.op !== '.' || !Array.isArray(n.args) || typeof n.args[1] !== 'string') return undefined;
+    const head = pathOf(n.args[0]);
+    return head && [...head, n.args[1] as string];
+  };
+  let found: string | undefined;
+  const visit = (n: unknown): void => {
+    if (found !== undefined) return;
+    if (Array.isArray(n)) return n.forEach(visit);
+    if (typeof n !== 'object' || n === null || typeof (n as { op?: unknown }).op !== 'string') return;
+    const { op, args } = n as { op: string; args: unknown };
+    if (op === 'call' && Array.isArray(args) && args[0] === 'has' && Array.isArray(args[1]) && args[1].length === 1) {
+      const path = pathOf(args[1][0]);
+      if (path && path.length > 0 && celPathKind(path.slice(0, -1)) === 'message') found = path.join('.');
+    }
+    visit(args);
+  };
+  visit(node);
+  return found;
 }
 
 interface PolicyProgram {

@@ -87,6 +87,22 @@ const ATTRIBUTE_CONTEXT: Schema = {
   tls_session: { sni: 'string' },
 };
 
+/**
+ * What `object.<path>` is in the CEL form (toCelCheckRequest): a message (every field set, an
+ * unset one at its zero value), a map (keys present or not: headers, labels, metadata), some
+ * other value, or undefined for a path the CheckRequest does not have.
+ */
+export function celPathKind(path: readonly string[]): 'message' | 'map' | 'value' | undefined {
+  let kind: Kind = { attributes: ATTRIBUTE_CONTEXT };
+  for (const name of path) {
+    if (kind === 'stringMap' || kind === 'structMap') return 'map'; // a key, or inside Struct metadata
+    if (typeof kind !== 'object' || Array.isArray(kind) || !Object.hasOwn(kind, name)) return undefined;
+    kind = (kind as Schema)[name]!;
+  }
+  if (kind === 'stringMap' || kind === 'structMap') return 'map';
+  return typeof kind === 'object' && !Array.isArray(kind) ? 'message' : 'value';
+}
+
 const PROTOCOL_NAMES = ['TCP', 'UDP'];
 
 /** Timestamp range of the proto3 JSON mapping: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z. */

@@ -219,6 +219,16 @@ describe('compileCelPolicy', () => {
     it('an invalid RE2 pattern', () => {
       expect(refused(`  validations:\n  - expression: '"a".matches("(?<=a)b") ? null : null'\n`)).toThrow(/not a valid RE2 expression/);
     });
+    it('has() on a field of a message, which Chio always sets (kyverno-authz: set or not)', () => {
+      for (const path of ['attributes.source.principal', 'attributes.request.http', 'attributes.tls_session.sni', 'attributes']) {
+        expect(refused(`  validations:\n  - expression: 'has(object.${path}) ? null : envoy.Denied(403).Response()'\n`)).toThrow(`has(object.${path}) is always true here`);
+      }
+    });
+    it('but not has() on a map key', () => {
+      for (const path of ['attributes.request.http.headers.foo', 'attributes.source.labels.app', 'attributes.metadata_context.filter_metadata.ns.key', 'attributes.context_extensions.x']) {
+        expect(refused(`  validations:\n  - expression: 'has(object.${path}) ? null : envoy.Denied(403).Response()'\n`)).not.toThrow();
+      }
+    });
     it('an unsupported field', () => {
       expect(refused(`  validations:\n  - expression: 'null'\n  auditAnnotations: []\n`)).toThrow(/spec: .*auditAnnotations/);
     });
