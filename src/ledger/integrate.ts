@@ -169,7 +169,15 @@ function receiptsOf(messages: readonly StoredMessage[]): StoredReceipt[] {
 async function admit(size: number, messages: readonly StoredMessage[], reader: IntegrationReader, checks: IntegrationChecks): Promise<Admitted> {
   const out: Admitted = { leaves: [], quarantined: [], duplicates: [], chainHeads: [], indexEntries: new Map() };
   const heads = new Map<string, IntegratedChainHead>();
-  const headOf = async (chain: string) => heads.get(chain) ?? (await reader.readChainHead(chain));
+  // Chains whose stored head a batch that did not commit left, written before heads kept the
+  // base they extended (so it could not be rolled back: chain-heads.ts). Only for these does
+  // the replay rule below hold: any other head is committed, and a replayed receipt links to it.
+  const leftover = new Set<string>();
+  const headOf = async (chain: string) => {
+    const head = heads.get(chain) ?? (await reader.readChainHead(chain));
+    if (!heads.has(chain) && head && head.index >= size) leftover.add(chain);
+    return head;
+  };
   const batch = new Map<string, Leaf>();
   for (const { m, read } of await readAndCheckSignatures(receiptsOf(messages), checks)) {
     const index = size + out.leaves.length;
@@ -187,7 +195,7 @@ async function admit(size: number, messages: readonly StoredMessage[], reader: I
       out.duplicates.push({ seq: m.seq, line: m.line });
       continue;
     }
-    const replayed = known !== undefined && known.index === index;
+    const replayed = known !== undefined && known.index === index && leftover.has(receipt.chain);
     let corrected: { id: string; entry: IndexEntry } | undefined;
     try {
       if (!replayed) checkChainLink(head, receipt);

@@ -5,11 +5,15 @@
  *   1. quarantine   refused receipts, with the reason (once per message: the quarantine mark)
  *   2. index        id → {index, seq}, and corrected_by on a receipt a correction names
  *                   (an entry at index ≥ state.size is from an unfinished batch)
- *   3. chains       chain → head
+ *   3. chains       chain → head, with the committed head it extends (its base)
  *   4. tiles        hash tiles and entry bundles for the new leaves, all at once
  *   5. state        {size, streamSeq}    (the commit point: the tree now has `size` leaves)
  *   6. partials     partial tiles and bundles whose full one step 4 stored are deleted
- * Re-integration is deterministic, so it writes the same bytes to the same paths. A receipt
+ * Re-integration is deterministic for one trust set, so it writes the same bytes to the same
+ * paths. The trust set may change in between (kernels.yaml), and then the same messages give
+ * other leaves: so open() puts the heads a batch that did not commit left back to their bases,
+ * index entries at or past the committed size are rewritten, and the verifier reads partial
+ * tiles only at widths a commit wrote (store/tile-store.ts readTileOfTree). A receipt
  * refused for its chain link is quarantined only once fresh reads confirm it (confirmRefusals).
  *
  * Fencing (one writer at a time, src/store/ledger-lease.ts): the commit is a revision-checked
@@ -35,7 +39,7 @@ import { TILE_WIDTH, type TileStore } from '../store/tile-store.js';
 import { isWrongLastSequence, type LedgerState } from '../store/ledger-state.js';
 import type { LedgerLease } from '../store/ledger-lease.js';
 import { readIndexRecord, writeIndexEntry, type IndexEntry } from '../store/receipt-index.js';
-import { readChainHeadRecord, writeChainHead, type IntegratedChainHead } from '../store/chain-heads.js';
+import { readChainHeadRecord, rollBackUncommittedHeads, writeChainHead, type ChainHeadRecord } from '../store/chain-heads.js';
 import { isBeforeMark, quarantineReceipt, readQuarantineMark, type QuarantineMark } from '../store/quarantine.js';
 import type { StoredMessage } from '../store/receipts.js';
 import { integrate, sameSignedBody, type IntegrationChecks, type IntegrationPlan, type IntegrationReader, type TreeState } from './integrate.js';
@@ -77,7 +81,7 @@ export class Integrator {
   private readonly pool: SignatureCheckPool | undefined;
   private tree: TreeState | undefined;
   /** Heads of committed batches and their KV revisions, so each batch does not read every chain's head again. */
-  private readonly heads = new Map<string, { head: IntegratedChainHead | undefined; revision: number }>();
+  private readonly heads = new Map<string, ChainHeadRecord>();
   /** Revisions of the index entries the batch being planned read. */
   private indexRevisions = new Map<string, number>();
   private quarantineMark: QuarantineMark = { lastSeq: 0, receiptSeq: 0, receiptLine: 0 };
@@ -140,6 +144,10 @@ export class Integrator {
     if (!lease.isHeld) throw new ChioError('LEDGER_FENCED', 'this ledger does not hold the writer lease');
     this.heads.clear();
     const state = lease.state;
+    // Heads a batch that did not commit left: back to the committed ones (chain-heads.ts). The
+    // same messages integrated again may not give the same leaves (the trust set may differ).
+    const rolledBack = await rollBackUncommittedHeads(this.opts.chains, jsm, state.size);
+    if (rolledBack.length > 0) this.opts.log.info({ chains: rolledBack.slice(0, 16), count: rolledBack.length, size: state.size }, 'chain heads of a batch that did not commit rolled back');
     const root = await treeHash(state.size, tiles.hashReader(state.size));
     // The next batch extends the partial entry bundle: refuse to start without it.
     if (state.size % TILE_WIDTH !== 0) await tiles.readEntries(Math.floor(state.size / TILE_WIDTH), state.size % TILE_WIDTH);
@@ -245,10 +253,15 @@ export class Integrator {
       const revision = this.indexRevisions.get(id);
       return revision === undefined ? this.writeFreshIndexEntry(id, entry, plan.next.size - plan.leaves.length) : writeIndexEntry(index, id, entry, revision);
     }));
+    const startSize = plan.next.size - plan.leaves.length;
     const heads = await Promise.all(plan.chainHeads.map(async ({ chain, head }) => {
       // A chain whose new receipts were all replayed (crash rule) had no head read: read it now.
       const known = this.heads.get(chain) ?? (await readChainHeadRecord(chains, chain));
-      const revision = await writeChainHead(chains, chain, head, known.revision);
+      // The committed head this batch extends (open() rolled back any other), kept so that a
+      // crash before the commit can be rolled back; a head from before bases keeps none.
+      const committed = !known.head || known.head.index < startSize;
+      const base = committed ? (known.head ?? null) : known.base;
+      const revision = await writeChainHead(chains, chain, head, known.revision, base);
       return [chain, { head, revision }] as const;
     }));
     // Tiles and bundles at once: none is read before the commit, and a crash before it rewrites them all.
