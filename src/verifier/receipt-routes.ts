@@ -121,8 +121,15 @@ async function lookUp(opts: ReceiptRoutesOptions, id: string, sizeParam: string 
     const [leaf, hashes] = await Promise.all([readLeaf(opts, entry!, served.checkpoint.size, readHashes), proveRecord(served.checkpoint.size, index, readHashes)]);
     return { leaf, hashes };
   });
-  // Leaves passed every receipt check when integrated; another id here is a damaged store.
-  if ((JSON.parse(leaf) as { id?: unknown }).id !== id) throw new ChioError('INTERNAL', `leaf ${index} is not receipt ${id}, as the index says`);
+  const leafId = (JSON.parse(leaf) as { id?: unknown }).id;
+  if (leafId !== id) {
+    // The leaf's own entry names this index: the log holds together, and this entry is one a
+    // batch that did not commit wrote for a receipt integrated again as refused (the kernel
+    // trust changed in between). Else leaves and index disagree: a damaged store, an alarm.
+    const leafEntry = typeof leafId === 'string' && RECEIPT_ID_PATTERN.test(leafId) ? await readIndexEntry(opts.index, leafId) : undefined;
+    if (leafEntry?.index === index) return refuse('unknown', 'NOT_FOUND', 'no receipt with this id is in the log');
+    throw new ChioError('INTERNAL', `leaf ${index} is not receipt ${id}, as the index says`);
+  }
   return { kind: 'proven', leaf, index, served, hashes, ...(corrected_by ? { correctedBy: corrected_by } : {}) };
 }
 

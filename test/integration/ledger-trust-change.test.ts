@@ -22,7 +22,10 @@ import { TileStore } from '../../src/store/tile-store.js';
 import { createLogger } from '../../src/log.js';
 import { canonicalBytes } from '../../src/receipt/jcs.js';
 import { GENESIS_PREV } from '../../src/receipt/receipt.js';
-import { MemoryHashStore, treeHash } from '../../src/tlog/index.js';
+import { MemoryHashStore, newEd25519SignerKey, treeHash } from '../../src/tlog/index.js';
+import { Checkpointer } from '../../src/ledger/checkpointer.js';
+import { startHttpServer } from '../../src/http.js';
+import { verifierRoutes } from '../../src/verifier/api.js';
 import { toHex } from '../../src/encoding.js';
 import { chainOf, draftOf, kernelOf, signReceipt } from '../unit/receipt/helpers.js';
 
@@ -106,6 +109,23 @@ describe('a trust change between a batch that did not commit and its integration
     const fromScratch = new MemoryHashStore();
     for (const r of a) fromScratch.append(canonicalBytes(r));
     expect(toHex(integrator.root)).toBe(toHex(await treeHash(9, fromScratch.readHashes)));
+
+    // The verifier proves a4 at its new place, and b1, whose index entry the dead batch wrote
+    // (leaf 3, which is a4's now), is not in the log: 404, not a damaged-store 500.
+    const logKey = newEd25519SignerKey('chio.local/trust-change', new Uint8Array(32).fill(5));
+    const checkpointer = new Checkpointer({ js, jsm, tiles: new TileStore(resources.tiles, resources.entries), origin: 'chio.local/trust-change', logSignerKey: logKey.signerKey, log });
+    await checkpointer.open();
+    await checkpointer.publish(integrator.size, integrator.root);
+    const server = await startHttpServer({ bind: '127.0.0.1', port: 0, log, ready: () => undefined, routes: verifierRoutes({ js, jsm, resources, logKey: logKey.verifierKey, kernelKeys: [kA.verifierKey] }) });
+    try {
+      const proof = await fetch(`http://127.0.0.1:${server.port}/v1/receipts/${a[3]!.id}`);
+      expect(proof.status).toBe(200);
+      expect(((await proof.json()) as { index: number }).index).toBe(3);
+      const refused = await fetch(`http://127.0.0.1:${server.port}/v1/receipts/${b1.id}`);
+      expect([refused.status, await refused.json()]).toEqual([404, { error: 'no receipt with this id is in the log', code: 'NOT_FOUND' }]);
+    } finally {
+      await server.stop();
+    }
 
     // B trusted again: b2 names b1, which the log does not hold. It is refused, not a leaf.
     integrator = await open([kA.verifierKey, kB.verifierKey]);
