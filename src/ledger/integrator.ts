@@ -11,9 +11,9 @@
  *   6. partials     partial tiles and bundles whose full one step 4 stored are deleted
  * Re-integration is deterministic for one trust set, so it writes the same bytes to the same
  * paths. The trust set may change in between (kernels.yaml), and then the same messages give
- * other leaves: so open() puts the heads a batch that did not commit left back to their bases,
- * index entries at or past the committed size are rewritten, and the verifier reads partial
- * tiles only at widths a commit wrote (store/tile-store.ts readTileOfTree). A receipt
+ * other leaves: so a head counts only when the leaf at its index is its receipt, else the base
+ * it records (committedHead), index entries at or past the committed size are rewritten, and
+ * the verifier reads partial tiles only at widths a commit wrote (tile-store.ts). A receipt
  * refused for its chain link is quarantined only once fresh reads confirm it (confirmRefusals).
  *
  * Fencing (one writer at a time, src/store/ledger-lease.ts): the commit is a revision-checked
@@ -39,7 +39,7 @@ import { TILE_WIDTH, type TileStore } from '../store/tile-store.js';
 import { isWrongLastSequence, type LedgerState } from '../store/ledger-state.js';
 import type { LedgerLease } from '../store/ledger-lease.js';
 import { readIndexRecord, writeIndexEntry, type IndexEntry } from '../store/receipt-index.js';
-import { readChainHeadRecord, rollBackUncommittedHeads, writeChainHead, type ChainHeadRecord } from '../store/chain-heads.js';
+import { readChainHeadRecord, writeChainHead, type ChainHeadRecord, type IntegratedChainHead } from '../store/chain-heads.js';
 import { isBeforeMark, quarantineReceipt, readQuarantineMark, type QuarantineMark } from '../store/quarantine.js';
 import type { StoredMessage } from '../store/receipts.js';
 import { integrate, sameSignedBody, type IntegrationChecks, type IntegrationPlan, type IntegrationReader, type TreeState } from './integrate.js';
@@ -144,10 +144,6 @@ export class Integrator {
     if (!lease.isHeld) throw new ChioError('LEDGER_FENCED', 'this ledger does not hold the writer lease');
     this.heads.clear();
     const state = lease.state;
-    // Heads a batch that did not commit left: back to the committed ones (chain-heads.ts). The
-    // same messages integrated again may not give the same leaves (the trust set may differ).
-    const rolledBack = await rollBackUncommittedHeads(this.opts.chains, jsm, state.size);
-    if (rolledBack.length > 0) this.opts.log.info({ chains: rolledBack.slice(0, 16), count: rolledBack.length, size: state.size }, 'chain heads of a batch that did not commit rolled back');
     const root = await treeHash(state.size, tiles.hashReader(state.size));
     // The next batch extends the partial entry bundle: refuse to start without it.
     if (state.size % TILE_WIDTH !== 0) await tiles.readEntries(Math.floor(state.size / TILE_WIDTH), state.size % TILE_WIDTH);
@@ -232,11 +228,40 @@ export class Integrator {
         return entry;
       },
       readChainHead: async (chain) => {
-        const known = this.heads.get(chain) ?? (await readChainHeadRecord(chains, chain));
+        const cached = this.heads.get(chain);
+        if (cached) return cached.head;
+        const stored = await readChainHeadRecord(chains, chain);
+        // Held as the committed head; the write that replaces it is checked at the stored revision.
+        const known = { head: await this.committedHead(stored, size), revision: stored.revision };
         this.heads.set(chain, known);
         return known.head;
       },
     };
+  }
+
+  /**
+   * The chain's committed head, from its stored record, in a tree of `size` leaves. A batch that
+   * did not commit (a crash, a failed write, a commit whose answer was lost) may have left a
+   * head of a receipt that is no leaf; integrated again, perhaps under another trust set, the
+   * same messages may give other leaves. So a head counts only when the leaf at its index is its
+   * receipt, else its base (the committed head that batch extended) does. Nothing is written
+   * here: a ledger that lost its lease must not move a head. A head written before bases were
+   * kept is taken as it is (integrate.ts's replay rule covers its crash).
+   */
+  private async committedHead(stored: ChainHeadRecord, size: number): Promise<IntegratedChainHead | undefined> {
+    const { head, base } = stored;
+    if (!head || base === undefined) return head;
+    if (head.index < size && (await this.leafIdAt(head.index, size)) === head.id) return head;
+    return base ?? undefined;
+  }
+
+  /** The receipt id of committed leaf `index` of a tree of `size`, from its entry bundle. */
+  private async leafIdAt(index: number, size: number): Promise<string | undefined> {
+    const n = Math.floor(index / TILE_WIDTH);
+    const bytes = (await this.opts.tiles.readEntries(n, Math.min(TILE_WIDTH, size - n * TILE_WIDTH)))[index % TILE_WIDTH];
+    if (!bytes) return undefined;
+    const id = (JSON.parse(new TextDecoder().decode(bytes)) as { id?: unknown }).id;
+    return typeof id === 'string' ? id : undefined;
   }
 
   /** Write the plan in the crash-safe order of the file comment; the lease commit commits it. */
@@ -257,10 +282,9 @@ export class Integrator {
     const heads = await Promise.all(plan.chainHeads.map(async ({ chain, head }) => {
       // A chain whose new receipts were all replayed (crash rule) had no head read: read it now.
       const known = this.heads.get(chain) ?? (await readChainHeadRecord(chains, chain));
-      // The committed head this batch extends (open() rolled back any other), kept so that a
-      // crash before the commit can be rolled back; a head from before bases keeps none.
-      const committed = !known.head || known.head.index < startSize;
-      const base = committed ? (known.head ?? null) : known.base;
+      // The committed head this batch extends (committedHead), kept so that a batch integrating
+      // again after this one died reads it; a head written before bases were kept has none.
+      const base = !known.head || known.head.index < startSize ? (known.head ?? null) : undefined;
       const revision = await writeChainHead(chains, chain, head, known.revision, base);
       return [chain, { head, revision }] as const;
     }));

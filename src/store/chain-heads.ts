@@ -5,12 +5,11 @@
  * link (seq, prev) against the head.
  *
  * A batch writes heads before it commits (ledger/integrator.ts), so a batch that never commits
- * leaves heads at or past the committed size. Integrated again, the same messages need not give
- * the same leaves (the kernel trust set may have changed in between), so such a head is not a
- * chain's head: rollBackUncommittedHeads puts each back to its `base` before integrating.
+ * leaves heads of receipts that are no leaves. Integrated again, the same messages need not give
+ * the same leaves (the kernel trust set may have changed in between), so the ledger reads such a
+ * head as its base: a head is the chain's only when the leaf at its index is its receipt.
  */
 import type { KV } from '@nats-io/kv';
-import type { JetStreamManager } from '@nats-io/jetstream';
 import type { ChainHead } from '../receipt/verify.js';
 
 export interface IntegratedChainHead extends ChainHead {
@@ -54,29 +53,6 @@ export async function readChainHeadRecord(chains: KV, chain: string): Promise<Ch
 export async function writeChainHead(chains: KV, chain: string, head: IntegratedChainHead, revision?: number, base?: IntegratedChainHead | null): Promise<number> {
   const value = { seq: head.seq, id: head.id, index: head.index, ...(base === undefined ? {} : { base: base && { seq: base.seq, id: base.id, index: base.index } }) };
   return chains.put(chain, JSON.stringify(value), revision === undefined ? {} : { previousSeq: revision });
-}
-
-/**
- * Put every head a batch that did not commit left (index ≥ `size`) back to its base, revision
- * checked; a head without a base (written before bases were kept) stays, and the ledger's
- * replay rule covers it as before. The keys are the subjects of the bucket's stream (history 1:
- * one message per chain). Returns the chains rolled back.
- */
-export async function rollBackUncommittedHeads(chains: KV, jsm: JetStreamManager, size: number): Promise<string[]> {
-  const status = await chains.status();
-  const stream = status.streamInfo.config.name;
-  const prefix = `$KV.${status.bucket}.`;
-  const info = await jsm.streams.info(stream, { subjects_filter: `${prefix}>` });
-  const rolledBack: string[] = [];
-  for (const subject of Object.keys(info.state.subjects ?? {})) {
-    const chain = subject.slice(prefix.length);
-    const { head, revision, base } = await readChainHeadRecord(chains, chain);
-    if (!head || head.index < size || base === undefined) continue;
-    if (base === null) await chains.delete(chain, { previousSeq: revision });
-    else await writeChainHead(chains, chain, base, revision);
-    rolledBack.push(chain);
-  }
-  return rolledBack;
 }
 
 function isHead(value: unknown): value is IntegratedChainHead {
