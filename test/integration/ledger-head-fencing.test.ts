@@ -6,12 +6,12 @@
  *     opens again at the old size; the heads it wrote did commit;
  *   - a writer that lost its lease without noticing opens again; the heads are the new writer's.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { describe, expect, it } from 'vitest';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import { startTestNats, type TestNats } from '../support/nats.js';
-import { ensureResources, QUARANTINE_STREAM, receiptSubject, type ChioResources } from '../../src/store/resources.js';
+import { useTestStore } from '../unit/store/nats.js';
+import { QUARANTINE_STREAM, receiptSubject, type ChioResources } from '../../src/store/resources.js';
 import { Integrator } from '../../src/ledger/integrator.js';
 import { LedgerLease } from '../../src/store/ledger-lease.js';
 import { readChainHeadRecord } from '../../src/store/chain-heads.js';
@@ -24,23 +24,6 @@ import { chainOf, kernelOf } from '../unit/receipt/helpers.js';
 
 const log = createLogger('silent');
 const kA = kernelOf(21);
-
-/** A real nats-server and Chio's resources on it, for one describe block. */
-function useStore(): { resources: () => ChioResources; nc: () => NatsConnection } {
-  let nats: TestNats;
-  let nc: NatsConnection;
-  let resources: ChioResources;
-  beforeAll(async () => {
-    nats = await startTestNats();
-    nc = await connect({ servers: nats.current.url });
-    resources = await ensureResources(nc);
-  });
-  afterAll(async () => {
-    await nc?.drain();
-    await nats?.cleanup();
-  });
-  return { resources: () => resources, nc: () => nc };
-}
 
 async function publishChain(nc: NatsConnection, n: number): Promise<StoredMessage[]> {
   const js = jetstream(nc);
@@ -77,9 +60,9 @@ function answerLost(kv: KV, flag: { armed: boolean }): KV {
 }
 
 describe('a commit whose answer was lost', () => {
-  const store = useStore();
+  const store = useTestStore();
   it('keeps the heads of the batch it committed, and the ledger goes on from the real size', async () => {
-    const [nc, resources] = [store.nc(), store.resources()];
+    const { nc, resources } = store;
     const messages = await publishChain(nc, 9);
     const flag = { armed: false };
     const lease = new LedgerLease(answerLost(resources.ledger, flag), { holder: 'answer-lost' });
@@ -104,9 +87,9 @@ describe('a commit whose answer was lost', () => {
 });
 
 describe('a writer that lost its lease without noticing', () => {
-  const store = useStore();
+  const store = useTestStore();
   it("does not move the new writer's heads when it opens again", async () => {
-    const [nc, resources] = [store.nc(), store.resources()];
+    const { nc, resources } = store;
     const messages = await publishChain(nc, 5);
     const old = new LedgerLease(resources.ledger, { holder: 'old' });
     expect(await old.tryAcquire()).toBe('free');

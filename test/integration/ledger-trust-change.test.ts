@@ -8,12 +8,10 @@
  * made valid receipts fail their link (quarantined for good), and a head of a receipt that was
  * never a leaf let the chain's next receipt in with a `prev` the log does not hold.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { describe, expect, it } from 'vitest';
 import type { KV } from '@nats-io/kv';
-import { startTestNats, type TestNats } from '../support/nats.js';
-import { ensureResources, QUARANTINE_STREAM, receiptSubject, type ChioResources } from '../../src/store/resources.js';
+import { useTestStore } from '../unit/store/nats.js';
+import { QUARANTINE_STREAM, receiptSubject } from '../../src/store/resources.js';
 import { Integrator } from '../../src/ledger/integrator.js';
 import { LedgerLease } from '../../src/store/ledger-lease.js';
 import { readChainHeadRecord } from '../../src/store/chain-heads.js';
@@ -29,20 +27,7 @@ import { verifierRoutes } from '../../src/verifier/api.js';
 import { toHex } from '../../src/encoding.js';
 import { chainOf, draftOf, kernelOf, signReceipt } from '../unit/receipt/helpers.js';
 
-let nats: TestNats;
-let nc: NatsConnection;
-let resources: ChioResources;
-
-beforeAll(async () => {
-  nats = await startTestNats();
-  nc = await connect({ servers: nats.current.url });
-  resources = await ensureResources(nc);
-});
-
-afterAll(async () => {
-  await nc?.drain();
-  await nats?.cleanup();
-});
+const store = useTestStore();
 
 /** The lease bucket, whose next put fails once `crash.armed`: the ledger dies at its commit. */
 function crashingAtCommit(kv: KV, crash: { armed: boolean }): KV {
@@ -66,8 +51,7 @@ function crashingAtCommit(kv: KV, crash: { armed: boolean }): KV {
 describe('a trust change between a batch that did not commit and its integration again', () => {
   it('gives the leaves integrating from scratch under the new trust gives, and no head of a receipt that is no leaf', async () => {
     const log = createLogger('silent');
-    const js = jetstream(nc);
-    const jsm = await jetstreamManager(nc);
+    const { js, jsm, resources } = store;
     const [kA, kB] = [kernelOf(21), kernelOf(22, 'chio-kernel-b')];
     const a = chainOf(9, kA, 'a');
     const b1 = signReceipt(draftOf(100), { chain: 'b', seq: 1, prev: GENESIS_PREV }, kB);
