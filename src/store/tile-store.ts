@@ -77,12 +77,11 @@ export class TileStore {
   /**
    * Hash tile or (level < 0) entry bundle `tile` as the tree of `treeSize` leaves has it, for any
    * width it has there; `treeSize` MUST be a committed size (a published checkpoint's). Read only
-   * from what is the log's: the full tile, else the partial of the width the tile has at
-   * `treeSize` (written before that size was committed), cut to `tile.width`. Never from a
-   * partial of another width, which may be left over from a batch that did not commit.
-   * Undefined when the tile is not in that tree, or when neither is stored: the full one is
-   * read again after the partial, since the ledger deletes a partial once it has stored the
-   * full tile, and may have done so between the two reads.
+   * from what is the log's: the partial of the width the tile has at `treeSize` (written before
+   * that size was committed), else the full tile (stored and committed before the ledger
+   * deletes that partial), cut to `tile.width`. Never from a partial of another width, nor
+   * from a full tile while the tile is not full in that tree: either may be left over from a
+   * batch that did not commit. Undefined when the tile is not in that tree or neither is stored.
    */
   async readTileOfTree(tile: Tile, treeSize: number): Promise<Uint8Array | undefined> {
     const entries = tile.level < 0;
@@ -91,8 +90,10 @@ export class TileStore {
     if (tile.width < 1 || tile.width > edge) return undefined;
     const path = (width: number) => (entries ? entriesPath(tile.n, width) : tilePath({ ...tile, width }));
     const read = (width: number) => (entries ? this.readEntryBundle(path(width)) : this.readRaw(path(width), (p) => this.getKv(p)));
-    let data = await read(TILE_WIDTH);
-    if (!data && edge < TILE_WIDTH) data = (await read(edge)) ?? (await read(TILE_WIDTH));
+    // A tile not full in that tree: its partial first. A full tile may be left over from a
+    // batch that crossed the boundary and did not commit; the full one counts only once the
+    // partial is gone, which the ledger does after committing the full tile.
+    const data = edge < TILE_WIDTH ? ((await read(edge)) ?? (await read(TILE_WIDTH))) : await read(TILE_WIDTH);
     if (!data) return undefined;
     if (entries) {
       const all = this.entriesOf(data, TILE_WIDTH);
