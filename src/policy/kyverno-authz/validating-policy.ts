@@ -105,10 +105,8 @@ export function compileCelPolicy(doc: z.output<typeof celValidatingPolicySchema>
     if (!checked.valid) fail(field, firstLine(checked.error));
     if (expect === 'bool' && checked.type !== 'bool' && checked.type !== 'dyn') fail(field, `must be a boolean expression, not ${checked.type}`);
     if (expect === 'response' && !['dyn', 'null', 'CheckResponse'].includes(checked.type ?? '')) fail(field, `must return envoy …Response() or null, not ${checked.type}`);
-    const presence = hasOnMessageField(program.ast);
-    if (presence !== undefined) {
-      fail(field, `has(object.${presence}) is always true here: Chio's object sets every CheckRequest field (an unset one reads as its zero value, "" or 0), so compare with that instead (object.${presence} != ""); has() on a map key (headers, labels, metadata) works`);
-    }
+    const presence = unsupportedHas(program.ast);
+    if (presence !== undefined) fail(field, presence);
     const cost = estimateCost(program.ast);
     if (cost > MAX_EXPRESSION_COST) fail(field, `estimated cost ${cost} is over the bound of ${MAX_EXPRESSION_COST} (nested comprehensions?)`);
     total += cost;
@@ -171,33 +169,41 @@ function variablesUsed(node: any): string[] {
 }
 
 /**
- * The first `has(object.a.b…)` whose field belongs to a message (not a map key), as `a.b…`.
- * kyverno-authz's object is the protobuf CheckRequest, where has() says whether a field is set
- * (a scalar not at its default, a message present); toCelCheckRequest sets every field, so such
- * a has() would always be true, and `has(object.attributes.source.principal) ? null : deny`
- * would let a request without a principal through. Refused at load rather than answered wrong.
+ * Why the first has() of the expression is refused, if one is. kyverno-authz's object is the
+ * protobuf CheckRequest, where has() says whether a field is set (a scalar not at its default,
+ * a message present); toCelCheckRequest sets every field, so has() on a field of a message would
+ * always be true, and `has(object.attributes.source.principal) ? null : deny` would let a
+ * request without a principal through. So has() is taken only where it means what it says: on
+ * a key of one of object's maps, written out from `object` (through a variable or a
+ * comprehension's variable, the field's kind cannot be known when the policy loads).
  */
-function hasOnMessageField(node: any): string | undefined {
+function unsupportedHas(node: any): string | undefined {
   const pathOf = (n: any): string[] | undefined => {
     if (n?.op === 'id' && n.args === 'object') return [];
     if (n?.op !== '.' || !Array.isArray(n.args) || typeof n.args[1] !== 'string') return undefined;
     const head = pathOf(n.args[0]);
     return head && [...head, n.args[1] as string];
   };
-  let found: string | undefined;
+  let why: string | undefined;
   const visit = (n: unknown): void => {
-    if (found !== undefined) return;
+    if (why !== undefined) return;
     if (Array.isArray(n)) return n.forEach(visit);
     if (typeof n !== 'object' || n === null || typeof (n as { op?: unknown }).op !== 'string') return;
     const { op, args } = n as { op: string; args: unknown };
     if (op === 'call' && Array.isArray(args) && args[0] === 'has' && Array.isArray(args[1]) && args[1].length === 1) {
       const path = pathOf(args[1][0]);
-      if (path && path.length > 0 && celPathKind(path.slice(0, -1)) === 'message') found = path.join('.');
+      const parent = path && path.length > 0 ? celPathKind(path.slice(0, -1)) : undefined;
+      if (parent === 'message') {
+        const written = `object.${path!.join('.')}`;
+        why = `has(${written}) is always true here: Chio's object sets every CheckRequest field (an unset one reads as its zero value, "" or 0), so compare with that instead (${written} != "")`;
+      } else if (parent !== 'map') {
+        why = 'has() is taken only on a key of one of object\'s maps (headers, labels, metadata, context_extensions), written out from object: has(object.attributes.request.http.headers.x)';
+      }
     }
     visit(args);
   };
   visit(node);
-  return found;
+  return why;
 }
 
 interface PolicyProgram {

@@ -224,6 +224,11 @@ describe('compileCelPolicy', () => {
         expect(refused(`  validations:\n  - expression: 'has(object.${path}) ? null : envoy.Denied(403).Response()'\n`)).toThrow(`has(object.${path}) is always true here`);
       }
     });
+    it('has() through a variable or a comprehension, whose field cannot be known at load', () => {
+      expect(refused(`  variables:\n  - name: src\n    expression: object.attributes.source\n  validations:\n  - expression: 'has(variables.src.principal) ? null : envoy.Denied(403).Response()'\n`)).toThrow(/has\(\) is taken only on a key of one of object's maps/);
+      expect(refused(`  validations:\n  - expression: '[object.attributes.source].all(s, has(s.principal)) ? null : envoy.Denied(403).Response()'\n`)).toThrow(/has\(\) is taken only on a key/);
+      expect(refused(`  validations:\n  - expression: 'has(object.attributes.nope.x) ? null : envoy.Denied(403).Response()'\n`)).toThrow(/has\(\) is taken only on a key/);
+    });
     it('but not has() on a map key', () => {
       for (const path of ['attributes.request.http.headers.foo', 'attributes.source.labels.app', 'attributes.metadata_context.filter_metadata.ns.key', 'attributes.context_extensions.x']) {
         expect(refused(`  validations:\n  - expression: 'has(object.${path}) ? null : envoy.Denied(403).Response()'\n`)).not.toThrow();
