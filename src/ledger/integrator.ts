@@ -12,8 +12,10 @@
  * Re-integration is deterministic for one trust set, so it writes the same bytes to the same
  * paths. The trust set may change in between (kernels.yaml), and then the same messages give
  * other leaves: so a head counts only when the leaf at its index is its receipt, else the base
- * it records (committedHead), index entries at or past the committed size are rewritten, and
- * the verifier reads partial tiles only at widths a commit wrote (tile-store.ts). A receipt
+ * it records (committedHead); an index entry at or past the committed size is rewritten by the
+ * batch that integrates its receipt (one of a receipt refused this time stays, and the verifier
+ * answers 404 for it: the leaf at its index is another's); and the verifier reads tiles only as
+ * a committed size has them (tile-store.ts). A receipt
  * refused for its chain link is quarantined only once fresh reads confirm it (confirmRefusals).
  *
  * Fencing (one writer at a time, src/store/ledger-lease.ts): the commit is a revision-checked

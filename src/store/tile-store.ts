@@ -4,18 +4,21 @@
  * (`tile/<L>/<N>[.p/<W>]`, `tile/entries/<N>[.p/<W>]`).
  *
  * A partial tile of width W is the first W hashes (entries) of the full tile it grows into, so
- * a reader that finds no partial tile reads the full one and cuts it. Written tiles never
- * change: a path names fixed content, which is why tiles are cached without expiry. That is
- * also why a partial tile may be deleted once its full tile is stored (deletePartial): every
- * reader here, and C2SP clients, fall back to the full tile.
+ * a reader that finds no partial tile reads the full one and cuts it. A tile of a committed
+ * tree never changes: a path read for a committed size names fixed content, which is why tiles
+ * are cached without expiry. That is also why a partial tile may be deleted once its full tile
+ * is stored and committed (deletePartial): every reader here, and C2SP clients, fall back to
+ * the full tile.
  *
- * Only partials of a committed tree are the log's. The ledger writes a batch's tiles before it
- * commits the batch, and a batch that never commits (a crash, a lost lease) leaves its partials
- * behind: integrated again later, perhaps differently (another kernel trust set), it may never
- * pass through those widths again, and nothing deletes them. So a partial `.p/W` is read as it
- * is only for a tree size the ledger committed (its state, a checkpoint's size): hashReader,
- * readHashTile and readEntries are for such sizes. A tile of any other width is cut from an
- * authoritative one (readTileOfTree).
+ * Only tiles of a committed tree are the log's. The ledger writes a batch's tiles before it
+ * commits the batch, and a batch that never commits (a crash, a lost lease) leaves them behind,
+ * partial and (when it crossed a boundary) full: integrated again later, perhaps differently
+ * (another kernel trust set), it may never pass through those widths again. Until the batch
+ * that commits them rewrites them, they are not the log's. So a tile is read only as a tree
+ * size the ledger committed has it (its state, a checkpoint's size): the partial of that width
+ * first, the full tile once that partial is gone. hashReader, readHashTile and readEntries are
+ * for such sizes; a tile of any other width is cut from one of them (readTileOfTree). A reader
+ * that cached a left-over tile (none of these does) would keep it.
  */
 import type { KV } from '@nats-io/kv';
 import type { ObjectStore } from '@nats-io/obj';
