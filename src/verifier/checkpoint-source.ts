@@ -41,7 +41,9 @@ export interface ServedCheckpoint {
 }
 
 export class CheckpointSource {
-  private last: { at: number; served: ServedCheckpoint; streamSeq: number } | undefined;
+  private last: { at: number; served: ServedCheckpoint } | undefined;
+  /** The stream sequence of each latest checkpoint read (a search starts from it). */
+  private readonly streamSeqOf = new WeakMap<ServedCheckpoint, number>();
   private opened: ServedCheckpoint | undefined;
   /** By size: its checkpoint, or null when none was published (and none ever will be). */
   private readonly sized = new Map<number, ServedCheckpoint | null>();
@@ -57,7 +59,8 @@ export class CheckpointSource {
     if (!found && last) this.open(last.note);
     if (!found) return undefined; // not kept: the first checkpoint is looked for every time
     const served = this.open(found.note);
-    this.last = { at, served, streamSeq: found.streamSeq };
+    this.streamSeqOf.set(served, found.streamSeq);
+    this.last = { at, served };
     return served;
   });
 
@@ -89,8 +92,10 @@ export class CheckpointSource {
   private async search(size: number): Promise<ServedCheckpoint | undefined> {
     let cp = await this.latest();
     if (cp && size > cp.checkpoint.size) cp = await this.readLatest();
-    if (!cp || size > cp.checkpoint.size || this.last?.served !== cp) return undefined; // not yet: not kept
-    const latest = { note: cp.note, streamSeq: this.last.streamSeq };
+    if (!cp || size > cp.checkpoint.size) return undefined; // not yet: not kept
+    const streamSeq = this.streamSeqOf.get(cp);
+    const latest = streamSeq !== undefined ? { note: cp.note, streamSeq } : (await readLatestVerifiedCheckpoint(this.jsm, this.logKey)).checkpoint;
+    if (!latest) return undefined;
     // The first stream sequence in [1, latest] whose checkpoint has at least `size` leaves.
     // Messages that are no checkpoint of this log (someone else's, or copies a consumer
     // delivered onto the subject) are not in the order: a probe that lands on one looks for
