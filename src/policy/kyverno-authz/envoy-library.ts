@@ -22,11 +22,14 @@
  * `matches` uses RE2 (re2js, linear time) instead of the JavaScript RegExp the CEL library
  * would use: a pattern meets attacker-controlled header values, and backtracking must not be
  * a way to stall a Check (see ./cel-bounds.ts, which renames the calls). `split` is
- * splitBounded, which refuses a list longer than the cost estimate assumes.
+ * splitBounded, which refuses a list longer than the cost estimate assumes. The string calls
+ * whose time grows with their text (`contains`, `indexOf`, `lowerAscii`, `size`, …) are the
+ * forms of ./bounded-strings.ts, which charge what they scan to the evaluation's budget.
  */
 import { Environment } from '@marcbachmann/cel-js';
 import { RE2JS } from 're2js';
-import { BOUNDED_SPLIT, MAX_AST_NODES, MAX_NESTING_DEPTH, RE2_MATCHES, chargeMatch, splitBounded } from './cel-bounds.js';
+import { BOUNDED_SPLIT, BOUNDED_STRING_CALLS, MAX_AST_NODES, MAX_NESTING_DEPTH, RE2_MATCHES, chargeMatch, splitBounded } from './cel-bounds.js';
+import * as bounded from './bounded-strings.js';
 
 export interface HeaderOption {
   key: string;
@@ -128,5 +131,31 @@ export function createEnvoyEnvironment(): Environment {
   fn(`${RE2_MATCHES}(string, string): bool`, re2Matches);
   fn(`string.${BOUNDED_SPLIT}(string): list<string>`, (s: string, sep: string) => splitBounded(s, sep));
   fn(`string.${BOUNDED_SPLIT}(string, int): list<string>`, splitBounded);
+
+  // cel-js's overloads of each (lib/functions.js), under the names the calls are renamed to.
+  const name = BOUNDED_STRING_CALLS;
+  fn(`string.${name.contains}(string): bool`, (s: string, t: string) => bounded.containsBounded(s, t));
+  fn(`string.${name.startsWith}(string): bool`, (s: string, t: string) => bounded.startsWithBounded(s, t));
+  fn(`string.${name.endsWith}(string): bool`, (s: string, t: string) => bounded.endsWithBounded(s, t));
+  fn(`string.${name.indexOf}(string): int`, (s: string, t: string) => bounded.indexOfBounded(s, t));
+  fn(`string.${name.indexOf}(string, int): int`, (s: string, t: string, from: bigint) => bounded.indexOfBounded(s, t, from));
+  fn(`string.${name.lastIndexOf}(string): int`, (s: string, t: string) => bounded.lastIndexOfBounded(s, t));
+  fn(`string.${name.lastIndexOf}(string, int): int`, (s: string, t: string, from: bigint) => bounded.lastIndexOfBounded(s, t, from));
+  fn(`string.${name.lowerAscii}(): string`, (s: string) => bounded.lowerAsciiBounded(s));
+  fn(`string.${name.upperAscii}(): string`, (s: string) => bounded.upperAsciiBounded(s));
+  fn(`string.${name.trim}(): string`, (s: string) => bounded.trimBounded(s));
+  fn(`string.${name.substring}(int): string`, (s: string, start: bigint) => bounded.substringBounded(s, start));
+  fn(`string.${name.substring}(int, int): string`, (s: string, start: bigint, end: bigint) => bounded.substringBounded(s, start, end));
+  // `size` of the other types does not scan; it is here because the call was renamed.
+  const listSize = (v: { length?: number; size?: number }) => BigInt(v.length ?? v.size!);
+  const mapSize = (v: object) => BigInt(v instanceof Map ? v.size : Object.keys(v).length);
+  fn(`${name.size}(string): int`, (s: string) => bounded.stringSizeBounded(s));
+  fn(`string.${name.size}(): int`, (s: string) => bounded.stringSizeBounded(s));
+  fn(`${name.size}(bytes): int`, (v: Uint8Array) => BigInt(v.length));
+  fn(`${name.size}(list): int`, listSize);
+  fn(`${name.size}(map): int`, mapSize);
+  fn(`bytes.${name.size}(): int`, (v: Uint8Array) => BigInt(v.length));
+  fn(`list.${name.size}(): int`, listSize);
+  fn(`map.${name.size}(): int`, mapSize);
   return env;
 }

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { celValidatingPolicySchema, compileCelPolicy, type CelPolicyOutcome } from '../../../../src/policy/kyverno-authz/validating-policy.js';
 import { createEnvoyEnvironment } from '../../../../src/policy/kyverno-authz/envoy-library.js';
-import { COMPREHENSION_RANGE_BOUND, MAX_MATCHED_CHARS } from '../../../../src/policy/kyverno-authz/cel-bounds.js';
+import { COMPREHENSION_RANGE_BOUND, MAX_MATCHED_CHARS, MAX_SCANNED_CHARS } from '../../../../src/policy/kyverno-authz/cel-bounds.js';
+import { toCheckInput } from '../../../../src/decision/check-input.js';
 import { evaluateCelPolicies } from '../../../../src/policy/kyverno-authz/verdicts.js';
 import { toCelCheckRequest } from '../../../../src/policy/kyverno/kyverno-input.js';
 import { loadPolicySet } from '../../../../src/policy/policy-set.js';
@@ -172,6 +173,61 @@ describe('compileCelPolicy', () => {
       const p = compile(policy(`  validations:\n  - expression: 'object.attributes.request.http.headers[?"x-a"].orValue("").split(",", 2)[1] == "b,c" ? envoy.Denied(403).Response() : null'\n`));
       expect(answerOf(p.evaluate(request({ 'x-a': 'a,b,c' })))).toMatchObject({ verdict: 'deny' });
       expect(answerOf(p.evaluate(request({ 'x-a': `a,b,c${','.repeat(40_000)}` })))).toMatchObject({ kind: 'skip' });
+    });
+  });
+
+  describe('string functions: what they scan is counted at run time', () => {
+    const h = 'object.attributes.request.http.headers';
+    // A comprehension over a 1,024-part split whose body searches a 90 KB header ten times.
+    // Loads (each call is a node); before the budget it scanned 0.9 G characters a Check,
+    // some 6 s on this text (V8 compares each position of `a…a` with `aa0`).
+    const searches = Array.from({ length: 10 }, (_, i) => `variables.b.contains("aa${i}")`).join(' || ');
+    const pathological = compile(
+      policy(`  failurePolicy: Ignore
+  variables:
+  - name: b
+    expression: '${h}[?"x-b"].orValue("")'
+  validations:
+  - expression: '${h}[?"x-a"].orValue("").split(",").exists(s, ${searches}) ? envoy.Denied(403).Response() : null'
+`),
+    );
+    const spent = { kind: 'error', rule: 'spec.validations[0].expression', message: `string functions scanned more than ${MAX_SCANNED_CHARS} characters in one evaluation`, failurePolicy: 'Ignore', limit: true };
+    it(`stops a policy that searches a long header for every part of a split past ${MAX_SCANNED_CHARS} characters`, () => {
+      expect(pathological.evaluate(request({ 'x-a': ','.repeat(COMPREHENSION_RANGE_BOUND - 1), 'x-b': 'a'.repeat(90_000) }))).toMatchObject(spent);
+      // The same policy over ordinary headers answers.
+      expect(pathological.evaluate(request({ 'x-a': 'p,q', 'x-b': `${'a'.repeat(1000)}aa7` }))).toMatchObject({ kind: 'answer' });
+    });
+    it('counts lastIndexOf as every position times the pattern, since V8 compares each position', () => {
+      const p = compile(policy(`  validations:
+  - expression: '${h}[?"x-a"].orValue("").lastIndexOf(${h}[?"x-b"].orValue("")) >= 0 ? envoy.Denied(403).Response() : null'
+`));
+      expect(p.evaluate(request({ 'x-a': 'a'.repeat(60_000), 'x-b': `${'a'.repeat(5_000)}b` }))).toMatchObject({ ...spent, failurePolicy: 'Fail' });
+      expect(answerOf(p.evaluate(request({ 'x-a': 'a'.repeat(60_000), 'x-b': 'ab' })))).toEqual({ kind: 'skip' });
+    });
+    it('leaves ordinary header-scanning policies over the largest request alone', () => {
+      const scan = (body: string) => `  - expression: '${h}.exists(k, ${body}) ? envoy.Denied(403).WithBody("waf").Response() : null'\n`;
+      const waf = compile(
+        policy(
+          `  validations:\n${[
+            `${h}[k].lowerAscii().contains("<script")`,
+            `${h}[k].upperAscii().indexOf("UNION SELECT") >= 0`,
+            `${h}[k].lastIndexOf("../") >= 0`,
+            `${h}[k].trim().startsWith("() {")`,
+            `${h}[k].endsWith("%00")`,
+            `size(${h}[k]) > 90000 || ${h}[k].size() < 0`,
+            `${h}[k].substring(0, size(${h}[k]) / 2).contains("\\\\x00")`,
+            `k.contains("evil") || k.startsWith("x-forwarded-host")`,
+          ]
+            .map(scan)
+            .join('')}  - expression: 'object.attributes.request.http.path.lowerAscii().contains("/admin") ? envoy.Denied(403).Response() : null'\n`,
+        ),
+      );
+      // Headers of 95.7 KB: 11 values of 8,500 characters and a :path of 2,000 (the bound is 96 KiB; toCheckInput checks).
+      const headers = Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`x-h${i}`, 'abcdefghi '.repeat(850)]));
+      const largest = buildCheckRequest({ method: 'GET', path: `/${'p'.repeat(2_000)}`, host: 'svc.example.com', headers });
+      expect(() => toCheckInput(largest)).not.toThrow();
+      expect(waf.evaluate(toCelCheckRequest(largest))).toEqual({ kind: 'skip' });
+      expect(answerOf(waf.evaluate(toCelCheckRequest(buildCheckRequest({ method: 'GET', path: '/', host: 'svc', headers: { ...headers, 'x-q': '1 union select 2' } }))))).toMatchObject({ verdict: 'deny', body: 'waf' });
     });
   });
 

@@ -1,0 +1,115 @@
+/**
+ * The CEL string functions whose time grows with their text, as @marcbachmann/cel-js 8 defines
+ * them (lib/functions.js: same results, same errors, `lowerAscii` as JavaScript's toLowerCase
+ * included) but charging what they scan to the evaluation's budget (chargeScan, ./cel-bounds.ts)
+ * first. cel-bounds renames the calls to these; ./envoy-library.ts registers them. What each
+ * counts, an upper bound of the characters V8 touches:
+ *
+ *   contains, indexOf     the text and the pattern (V8 searches in linear time: memchr, or
+ *                         Boyer-Moore past 6 characters);
+ *   lastIndexOf           every position times the pattern: V8 compares each position
+ *                         naively, 90 KB of `a` searched for 5,000 `a` and a `b` took 119 ms;
+ *   startsWith, endsWith  the shorter of text and prefix or suffix;
+ *   lowerAscii,           the text read and the text written (`ﬃ` becomes `FFI`);
+ *   upperAscii
+ *   trim                  the text (a text of spaces is scanned whole);
+ *   substring             its result (the most that is copied);
+ *   size(string)          the text (code points are counted).
+ *
+ * cel-js 8 has no `replace`, `charAt`, `reverse`, `format` or `quote`.
+ */
+import { EvaluationError } from '@marcbachmann/cel-js';
+import { chargeScan } from './cel-bounds.js';
+
+const outOfRange = (message: string) => new EvaluationError({ code: 'index_out_of_range', message } as never);
+
+export function containsBounded(text: string, search: string): boolean {
+  chargeScan(text.length + search.length);
+  return text.includes(search);
+}
+
+export function startsWithBounded(text: string, prefix: string): boolean {
+  chargeScan(Math.min(text.length, prefix.length));
+  return text.startsWith(prefix);
+}
+
+export function endsWithBounded(text: string, suffix: string): boolean {
+  chargeScan(Math.min(text.length, suffix.length));
+  return text.endsWith(suffix);
+}
+
+export function indexOfBounded(text: string, search: string, fromIndex?: bigint): bigint {
+  if (fromIndex === undefined) {
+    chargeScan(text.length + search.length);
+    return BigInt(text.indexOf(search));
+  }
+  if (search === '') return fromIndex;
+  const from = Number(fromIndex);
+  if (from < 0 || from >= text.length) throw outOfRange('string.indexOf(search, fromIndex): fromIndex out of range');
+  chargeScan(text.length + search.length);
+  return BigInt(text.indexOf(search, from));
+}
+
+/** Positions tried times characters compared at each. */
+const lastIndexOfCharge = (text: string, search: string) => (search.length > text.length ? 0 : (text.length - search.length + 1) * search.length);
+
+export function lastIndexOfBounded(text: string, search: string, fromIndex?: bigint): bigint {
+  if (fromIndex === undefined) {
+    chargeScan(lastIndexOfCharge(text, search));
+    return BigInt(text.lastIndexOf(search));
+  }
+  if (search === '') return fromIndex;
+  const from = Number(fromIndex);
+  if (from < 0 || from >= text.length) throw outOfRange('string.lastIndexOf(search, fromIndex): fromIndex out of range');
+  chargeScan(lastIndexOfCharge(text, search));
+  return BigInt(text.lastIndexOf(search, from));
+}
+
+export function lowerAsciiBounded(text: string): string {
+  chargeScan(text.length);
+  const lower = text.toLowerCase();
+  chargeScan(lower.length);
+  return lower;
+}
+
+export function upperAsciiBounded(text: string): string {
+  chargeScan(text.length);
+  const upper = text.toUpperCase();
+  chargeScan(upper.length);
+  return upper;
+}
+
+export function trimBounded(text: string): string {
+  chargeScan(text.length);
+  return text.trim();
+}
+
+export function substringBounded(text: string, startIndex: bigint, endIndex?: bigint): string {
+  const start = Number(startIndex);
+  if (start < 0 || start > text.length) throw outOfRange('string.substring(start, end): start index out of range');
+  if (endIndex === undefined) {
+    chargeScan(text.length - start);
+    return text.substring(start);
+  }
+  const end = Number(endIndex);
+  if (end < start || end > text.length) throw outOfRange('string.substring(start, end): end index out of range');
+  chargeScan(end - start);
+  return text.substring(start, end);
+}
+
+/** Code points, as cel-js counts them (`for of`): a surrogate pair is one, a lone surrogate one. */
+export function stringSizeBounded(text: string): bigint {
+  chargeScan(text.length);
+  let count = text.length;
+  for (let i = 0; i < text.length - 1; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        count--;
+        i++;
+      }
+    }
+  }
+  return BigInt(count);
+}
