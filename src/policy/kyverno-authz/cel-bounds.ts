@@ -90,8 +90,11 @@ export function startMatchBudget(): void {
 /** Charge a `matches` call over `text`; throws once the evaluation has scanned too much. */
 export function chargeMatch(text: string): void {
   matchedChars += text.length;
-  if (matchedChars > MAX_MATCHED_CHARS) throw new CelLimitExceeded(`matches scanned more than ${MAX_MATCHED_CHARS} characters in one evaluation`);
+  if (matchedChars > MAX_MATCHED_CHARS) throw MATCH_SPENT;
 }
+
+/** One error for every `matches` past the budget, as SCAN_SPENT below. */
+const MATCH_SPENT = new CelLimitExceeded(`matches scanned more than ${MAX_MATCHED_CHARS} characters in one evaluation`);
 
 /** Charge a string call for `chars` characters; throws once the evaluation has scanned too much. */
 export function chargeScan(chars: number): void {
