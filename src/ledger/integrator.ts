@@ -234,7 +234,7 @@ export class Integrator {
         if (cached) return cached.head;
         const stored = await readChainHeadRecord(chains, chain);
         // Held as the committed head; the write that replaces it is checked at the stored revision.
-        const known = { head: await this.committedHead(stored, size), revision: stored.revision };
+        const known = { head: await this.committedHead(stored, size, chain), revision: stored.revision };
         this.heads.set(chain, known);
         return known.head;
       },
@@ -250,20 +250,22 @@ export class Integrator {
    * here: a ledger that lost its lease must not move a head. A head written before bases were
    * kept is taken as it is (integrate.ts's replay rule covers its crash).
    */
-  private async committedHead(stored: ChainHeadRecord, size: number): Promise<IntegratedChainHead | undefined> {
+  private async committedHead(stored: ChainHeadRecord, size: number, chain: string): Promise<IntegratedChainHead | undefined> {
     const { head, base } = stored;
-    if (!head || base === undefined) return head;
-    if (head.index < size && (await this.leafIdAt(head.index, size)) === head.id) return head;
-    return base ?? undefined;
+    if (!head || base === undefined || (base !== null && base >= size)) return head;
+    if (head.index < size && (await this.leafAt(head.index, size))?.id === head.id) return head;
+    if (base === null) return undefined;
+    const leaf = await this.leafAt(base, size);
+    // Leaves passed every check when integrated; another chain here is a damaged store.
+    if (leaf?.chain !== chain || typeof leaf.id !== 'string' || typeof leaf.seq !== 'number') throw new ChioError('INTERNAL', `leaf ${base}, the base of chain ${chain}'s head, is not a receipt of that chain`);
+    return { seq: leaf.seq, id: leaf.id, index: base };
   }
 
-  /** The receipt id of committed leaf `index` of a tree of `size`, from its entry bundle. */
-  private async leafIdAt(index: number, size: number): Promise<string | undefined> {
+  /** Committed leaf `index` of a tree of `size` (the receipt's chain, seq and id), from its entry bundle. */
+  private async leafAt(index: number, size: number): Promise<{ chain?: unknown; seq?: unknown; id?: unknown } | undefined> {
     const n = Math.floor(index / TILE_WIDTH);
     const bytes = (await this.opts.tiles.readEntries(n, Math.min(TILE_WIDTH, size - n * TILE_WIDTH)))[index % TILE_WIDTH];
-    if (!bytes) return undefined;
-    const id = (JSON.parse(new TextDecoder().decode(bytes)) as { id?: unknown }).id;
-    return typeof id === 'string' ? id : undefined;
+    return bytes && (JSON.parse(new TextDecoder().decode(bytes)) as { chain?: unknown; seq?: unknown; id?: unknown });
   }
 
   /** Write the plan in the crash-safe order of the file comment; the lease commit commits it. */
@@ -286,7 +288,7 @@ export class Integrator {
       const known = this.heads.get(chain) ?? (await readChainHeadRecord(chains, chain));
       // The committed head this batch extends (committedHead), kept so that a batch integrating
       // again after this one died reads it; a head written before bases were kept has none.
-      const base = !known.head || known.head.index < startSize ? (known.head ?? null) : undefined;
+      const base = !known.head || known.head.index < startSize ? (known.head?.index ?? null) : undefined;
       const revision = await writeChainHead(chains, chain, head, known.revision, base);
       return [chain, { head, revision }] as const;
     }));

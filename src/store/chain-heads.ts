@@ -1,8 +1,9 @@
 /**
  * Integrated chain heads, `chio-chains` KV bucket: chain id → the last receipt of that chain
- * that became a leaf, {"seq", "id", "index"}, and `base`: the committed head the batch that
- * wrote it extended (null for a chain that had none). The ledger checks each next receipt's
- * link (seq, prev) against the head.
+ * that became a leaf, {"seq", "id", "index"}, and `base`: the leaf index of the committed head
+ * the batch that wrote it extended (null for a chain that had none). The ledger checks each next
+ * receipt's link (seq, prev) against the head. Only the index: the leaf holds the rest, and a
+ * value with its headers must fit the bucket's message bound.
  *
  * A batch writes heads before it commits (ledger/integrator.ts), so a batch that never commits
  * leaves heads of receipts that are no leaves. Integrated again, the same messages need not give
@@ -21,11 +22,14 @@ export interface ChainHeadRecord {
   head: IntegratedChainHead | undefined;
   /** KV revision (0 when never written). */
   revision: number;
-  /** The committed head the writing batch extended; null: none; absent in records written before it was kept. */
-  base?: IntegratedChainHead | null;
+  /** Leaf index of the committed head the writing batch extended; null: none; absent in records written before it was kept. */
+  base?: number | null;
 }
 
-/** Values are at most this long: a head with its base is at most 250 bytes. */
+/**
+ * The bucket's message bound. A revision-checked put carries a header of about 60 bytes, which
+ * counts too; a head (at most 125 bytes) with its base (at most 25) stays well under it.
+ */
 export const MAX_CHAIN_HEAD_VALUE_BYTES = 256;
 
 /** The integrated head of `chain`, or undefined when none of its receipts is a leaf yet. */
@@ -41,7 +45,7 @@ export async function readChainHeadRecord(chains: KV, chain: string): Promise<Ch
   const { seq, id, index, base } = entry.json<IntegratedChainHead & { base?: unknown }>();
   const record: ChainHeadRecord = { head: { seq, id, index }, revision: entry.revision };
   if (base === null) record.base = null;
-  else if (isHead(base)) record.base = { seq: base.seq, id: base.id, index: base.index };
+  else if (Number.isSafeInteger(base) && (base as number) >= 0) record.base = base as number;
   return record;
 }
 
@@ -50,12 +54,7 @@ export async function readChainHeadRecord(chains: KV, chain: string): Promise<Ch
  * if the key is still at it (0: never written), so a ledger that lost its lease cannot move a
  * head back. Returns the new revision.
  */
-export async function writeChainHead(chains: KV, chain: string, head: IntegratedChainHead, revision?: number, base?: IntegratedChainHead | null): Promise<number> {
-  const value = { seq: head.seq, id: head.id, index: head.index, ...(base === undefined ? {} : { base: base && { seq: base.seq, id: base.id, index: base.index } }) };
+export async function writeChainHead(chains: KV, chain: string, head: IntegratedChainHead, revision?: number, base?: number | null): Promise<number> {
+  const value = { seq: head.seq, id: head.id, index: head.index, ...(base === undefined ? {} : { base }) };
   return chains.put(chain, JSON.stringify(value), revision === undefined ? {} : { previousSeq: revision });
-}
-
-function isHead(value: unknown): value is IntegratedChainHead {
-  const v = value as Partial<IntegratedChainHead> | null;
-  return typeof v === 'object' && v !== null && Number.isSafeInteger(v.seq) && Number.isSafeInteger(v.index) && typeof v.id === 'string';
 }
