@@ -83,7 +83,8 @@ export class Integrator {
   private readonly pool: SignatureCheckPool | undefined;
   private tree: TreeState | undefined;
   /** Heads of committed batches and their KV revisions, so each batch does not read every chain's head again. */
-  private readonly heads = new Map<string, ChainHeadRecord>();
+  /** `ahead`: the stored record was written past this ledger's committed state (see apply). */
+  private readonly heads = new Map<string, ChainHeadRecord & { ahead?: boolean }>();
   /** Revisions of the index entries the batch being planned read. */
   private indexRevisions = new Map<string, number>();
   private quarantineMark: QuarantineMark = { lastSeq: 0, receiptSeq: 0, receiptLine: 0 };
@@ -234,7 +235,8 @@ export class Integrator {
         if (cached) return cached.head;
         const stored = await readChainHeadRecord(chains, chain);
         // Held as the committed head; the write that replaces it is checked at the stored revision.
-        const known = { head: await this.committedHead(stored, size, chain), revision: stored.revision };
+        const ahead = stored.head !== undefined && stored.head.index >= size;
+        const known = { head: await this.committedHead(stored, size, chain), revision: stored.revision, ahead };
         this.heads.set(chain, known);
         return known.head;
       },
@@ -252,7 +254,10 @@ export class Integrator {
    */
   private async committedHead(stored: ChainHeadRecord, size: number, chain: string): Promise<IntegratedChainHead | undefined> {
     const { head, base } = stored;
-    if (!head || base === undefined || (base !== null && base >= size)) return head;
+    // A ledger's own records name a base below the size it started from: one past this one's
+    // committed size was written by a ledger further on, which holds the lease now.
+    if (base !== undefined && base !== null && base >= size) throw new ChioError('LEDGER_FENCED', `chain ${chain}'s head extends leaf ${base}, past this ledger's committed size ${size}: another ledger writes`);
+    if (!head || base === undefined) return head;
     if (head.index < size && (await this.leafAt(head.index, size))?.id === head.id) return head;
     if (base === null) return undefined;
     const leaf = await this.leafAt(base, size);
@@ -283,6 +288,12 @@ export class Integrator {
       return revision === undefined ? this.writeFreshIndexEntry(id, entry, plan.next.size - plan.leaves.length) : writeIndexEntry(index, id, entry, revision);
     }));
     const startSize = plan.next.size - plan.leaves.length;
+    // A head written past this ledger's committed state is a dead batch's of its own, or the
+    // work of a ledger that took the lease while this one was paused. Its revision was read just
+    // now, so the revision check would let this ledger move it back: ask the lease first.
+    if (plan.chainHeads.some(({ chain }) => this.heads.get(chain)?.ahead) && !(await lease.stillHeld())) {
+      throw new ChioError('LEDGER_FENCED', 'a chain head was written past this ledger\'s committed state, and the writer lease is another\'s: not moving it');
+    }
     const heads = await Promise.all(plan.chainHeads.map(async ({ chain, head }) => {
       // A chain whose new receipts were all replayed (crash rule) had no head read: read it now.
       const known = this.heads.get(chain) ?? (await readChainHeadRecord(chains, chain));

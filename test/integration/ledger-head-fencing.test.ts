@@ -108,3 +108,43 @@ describe('a writer that lost its lease without noticing', () => {
     expect((await readChainHeadRecord(resources.chains, 'a')).head?.index).toBe(4);
   }, 60_000);
 });
+
+describe('a writer that lost its lease without noticing, integrating less than the new writer did', () => {
+  // The new writer committed a4 (and a5) past the old one's state; the old one, opening again at
+  // its own size, integrates a4 alone. It read the head's current revision, so only the lease
+  // (asked before a head written past its state is moved) stops it from moving the head back,
+  // and the new writer's a6 from being refused for its link.
+  const store = useTestStore();
+  it.each([
+    ['a4 and a5 in two batches', 'two', [[3, 4], [4, 5]]],
+    ['a4 and a5 in one batch', 'one', [[3, 5]]],
+  ] as const)("leaves the new writer's head alone (%s)", async (_name, chain, batches) => {
+    const { nc, resources } = store;
+    const js = jetstream(nc);
+    const messages: StoredMessage[] = [];
+    for (const r of chainOf(6, kA, chain)) {
+      const data = canonicalBytes(r);
+      messages.push({ seq: (await js.publish(receiptSubject(r.chain), data)).seq, data });
+    }
+    const old = new LedgerLease(resources.ledger, { holder: `old-${chain}` });
+    expect(await old.tryAcquire()).toBe('free');
+    const first = await integratorOn(nc, resources, old);
+    const start = (await first.open()).size;
+    expect(await first.integrate(messages.slice(0, 3))).toBe(start + 3);
+    const fresh = new LedgerLease(resources.ledger, { holder: `new-${chain}`, ttlMs: 0 });
+    expect(await fresh.tryAcquire()).toBeUndefined();
+    expect(await fresh.tryAcquire()).toBe('takeover');
+    const second = await integratorOn(nc, resources, fresh);
+    await second.open();
+    for (const [from, to] of batches) await second.integrate(messages.slice(from, to));
+    const head = await readChainHeadRecord(resources.chains, chain);
+    expect(head.head?.index).toBe(start + 4);
+    await first.open();
+    await expect(first.integrate(messages.slice(3, 4))).rejects.toThrow(/another/);
+    expect(await readChainHeadRecord(resources.chains, chain)).toEqual(head);
+    expect(await second.integrate(messages.slice(5, 6))).toBe(start + 6);
+    expect((await (await jetstreamManager(nc)).streams.info(QUARANTINE_STREAM)).state.messages).toBe(0);
+    // Let the next case start from a free lease after this one's new writer.
+    await fresh.release();
+  }, 60_000);
+});
