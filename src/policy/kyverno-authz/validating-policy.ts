@@ -38,7 +38,7 @@ import type { Environment } from '@marcbachmann/cel-js';
 import { ChioError } from '../../errors/index.js';
 import { metadataSchema } from '../metadata.js';
 import { celPathKind, type CelObject } from '../kyverno/kyverno-input.js';
-import { CelLimitExceeded, estimateCost, MAX_EVALUATION_MS, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_COST, MAX_POLICY_COST, oversized, startMatchBudget, useRe2Matches } from './cel-bounds.js';
+import { CelLimitExceeded, estimateCost, MAX_EVALUATION_MS, RE2_MATCHES, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_COST, MAX_POLICY_COST, oversized, startMatchBudget, useRe2Matches } from './cel-bounds.js';
 import { toPolicyAnswer, type PolicyAnswer } from './policy-answer.js';
 
 export const API_VERSION = 'policies.kyverno.io/v1alpha1';
@@ -102,7 +102,8 @@ export function compileCelPolicy(doc: z.output<typeof celValidatingPolicySchema>
     const unknown = variablesUsed(program.ast).find((v) => !known.has(v));
     if (unknown !== undefined) fail(field, `variables.${unknown} is not defined before this expression`);
     const checked = program.check();
-    if (!checked.valid) fail(field, firstLine(checked.error));
+    // Calls were renamed to their bounded forms (cel-bounds.ts): name them as written.
+    if (!checked.valid) fail(field, firstLine(checked.error).replace(/\b(\w+)Bounded\b/g, '$1').replaceAll(RE2_MATCHES, 'matches'));
     if (expect === 'bool' && checked.type !== 'bool' && checked.type !== 'dyn') fail(field, `must be a boolean expression, not ${checked.type}`);
     if (expect === 'response' && !['dyn', 'null', 'CheckResponse'].includes(checked.type ?? '')) fail(field, `must return envoy …Response() or null, not ${checked.type}`);
     const presence = unsupportedHas(program.ast);

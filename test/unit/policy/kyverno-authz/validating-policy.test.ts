@@ -248,6 +248,10 @@ describe('compileCelPolicy', () => {
     it('a syntax error names the field', () => {
       expect(refused(`  validations:\n  - expression: 'envoy.Allowed(.Response()'\n`)).toThrow(/field spec\.validations\[0\]\.expression/);
     });
+    it('a type error names the functions as written, not their bounded forms', () => {
+      expect(refused(`  validations:\n  - expression: 'size(1) > 0 ? null : null'\n`)).toThrow(/no matching overload for 'size\(int\)'/);
+      expect(refused(`  validations:\n  - expression: '[1].contains(1) ? null : null'\n`)).toThrow(/'list\.contains\(int\)'/);
+    });
     it('an unknown function', () => {
       expect(refused(`  validations:\n  - expression: envoy.Permitted().Response()\n`)).toThrow(/spec\.validations\[0\]\.expression: .*Permitted/);
     });
