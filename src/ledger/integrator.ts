@@ -22,8 +22,10 @@
  * write of the lease record, and so is every write that changes a record a later batch may
  * have changed already — index entries and chain heads at the revision the plan read them at,
  * new index entries created only where none is, quarantine at the stream's last sequence. A
- * ledger that lost its lease while paused can thus only write bytes the new holder writes too
- * (tiles, bundles: functions of the stream) before its first revision check fails with
+ * revision read after the new holder wrote passes that check, so a record written past this
+ * ledger's committed state (an index entry, a chain head) is replaced only once the lease, read
+ * again, is still its own. A ledger that lost its lease while paused can thus only write bytes
+ * the new holder writes too (tiles, bundles, for one trust set) before it fails with
  * LEDGER_FENCED.
  */
 import type { KV } from '@nats-io/kv';
