@@ -48,11 +48,15 @@ export async function linkCorrection(correction: Receipt & { corrects: string },
 
 /** The chain of the committed leaf at `index`, which the index says is receipt `id`. */
 async function readLeafChain(ctx: CorrectionContext, index: number, id: string): Promise<string> {
-  const n = Math.floor(index / TILE_WIDTH);
-  const width = Math.min(TILE_WIDTH, ctx.size - n * TILE_WIDTH);
-  const bytes = (await ctx.reader.readEntries(n, width))[index % TILE_WIDTH];
+  const leaf = await readCommittedLeaf(ctx.reader.readEntries, index, ctx.size);
   // Leaves passed every receipt check when they were integrated; a mismatch is a damaged store.
-  const leaf = bytes ? (JSON.parse(new TextDecoder().decode(bytes)) as Partial<Receipt>) : undefined;
   if (leaf?.id !== id || typeof leaf.chain !== 'string') throw new ChioError('INTERNAL', `leaf ${index} is not receipt ${id}, as the index says`);
   return leaf.chain;
+}
+
+/** Committed leaf `index` of a tree of `size` leaves, as its entry bundle holds it (not checked). */
+export async function readCommittedLeaf(readEntries: IntegrationReader['readEntries'], index: number, size: number): Promise<Partial<Receipt> | undefined> {
+  const n = Math.floor(index / TILE_WIDTH);
+  const bytes = (await readEntries(n, Math.min(TILE_WIDTH, size - n * TILE_WIDTH)))[index % TILE_WIDTH];
+  return bytes && (JSON.parse(new TextDecoder().decode(bytes)) as Partial<Receipt>);
 }

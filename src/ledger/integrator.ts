@@ -46,6 +46,7 @@ import { readIndexRecord, writeIndexEntry, type IndexEntry } from '../store/rece
 import { readChainHeadRecord, writeChainHead, type ChainHeadRecord, type IntegratedChainHead } from '../store/chain-heads.js';
 import { isBeforeMark, quarantineReceipt, readQuarantineMark, type QuarantineMark } from '../store/quarantine.js';
 import type { StoredMessage } from '../store/receipts.js';
+import { readCommittedLeaf } from './correction-link.js';
 import { integrate, sameSignedBody, type IntegrationChecks, type IntegrationPlan, type IntegrationReader, type TreeState } from './integrate.js';
 
 export interface IntegratorOptions {
@@ -260,24 +261,19 @@ export class Integrator {
     // committed size was written by a ledger further on, which holds the lease now.
     if (base !== undefined && base !== null && base >= size) throw new ChioError('LEDGER_FENCED', `chain ${chain}'s head extends leaf ${base}, past this ledger's committed size ${size}: another ledger writes`);
     if (!head || base === undefined) return head;
-    if (head.index < size && (await this.leafAt(head.index, size))?.id === head.id) return head;
+    const readEntries = (n: number, width: number) => this.opts.tiles.readEntries(n, width);
+    if (head.index < size && (await readCommittedLeaf(readEntries, head.index, size))?.id === head.id) return head;
     if (base === null) return undefined;
-    const leaf = await this.leafAt(base, size);
+    const leaf = await readCommittedLeaf(readEntries, base, size);
     // Leaves passed every check when integrated; another chain here is a damaged store.
     if (leaf?.chain !== chain || typeof leaf.id !== 'string' || typeof leaf.seq !== 'number') throw new ChioError('INTERNAL', `leaf ${base}, the base of chain ${chain}'s head, is not a receipt of that chain`);
     return { seq: leaf.seq, id: leaf.id, index: base };
   }
 
-  /** Committed leaf `index` of a tree of `size` (the receipt's chain, seq and id), from its entry bundle. */
-  private async leafAt(index: number, size: number): Promise<{ chain?: unknown; seq?: unknown; id?: unknown } | undefined> {
-    const n = Math.floor(index / TILE_WIDTH);
-    const bytes = (await this.opts.tiles.readEntries(n, Math.min(TILE_WIDTH, size - n * TILE_WIDTH)))[index % TILE_WIDTH];
-    return bytes && (JSON.parse(new TextDecoder().decode(bytes)) as { chain?: unknown; seq?: unknown; id?: unknown });
-  }
-
   /** Write the plan in the crash-safe order of the file comment; the lease commit commits it. */
   private async apply(plan: IntegrationPlan): Promise<void> {
     const { js, index, chains, lease, tiles, log } = this.opts;
+    const startSize = plan.next.size - plan.leaves.length;
     receiptsDuplicateTotal.inc(plan.duplicates.length);
     for (const q of plan.quarantined) {
       if (isBeforeMark(q, this.quarantineMark)) continue; // quarantined before a crash
@@ -287,9 +283,8 @@ export class Integrator {
     }
     await Promise.all(plan.indexEntries.map(({ id, entry }) => {
       const revision = this.indexRevisions.get(id);
-      return revision === undefined ? this.writeFreshIndexEntry(id, entry, plan.next.size - plan.leaves.length) : writeIndexEntry(index, id, entry, revision);
+      return revision === undefined ? this.writeFreshIndexEntry(id, entry, startSize) : writeIndexEntry(index, id, entry, revision);
     }));
-    const startSize = plan.next.size - plan.leaves.length;
     // A head written past this ledger's committed state is a dead batch's of its own, or the
     // work of a ledger that took the lease while this one was paused. Its revision was read just
     // now, so the revision check would let this ledger move it back: ask the lease first.

@@ -263,7 +263,7 @@ function matchSource(s: SourceDoc, i: number, blocks: Map<string, BlockList>, ct
   const ip = hostOf(ctx.input.sourceAddress);
   const inBlock = (field: string) => {
     const list = blocks.get(`${i}.${field}`);
-    return list === undefined ? undefined : ip !== '' && list.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4');
+    return list === undefined ? undefined : within(list, ip);
   };
   return (
     matchField(s.principals, s.notPrincipals, principal || undefined) &&
@@ -297,9 +297,13 @@ function matchCondition(c: ConditionDoc, i: number, blocks: Map<string, BlockLis
 /** An address against (values, notValues) blocks; an address that is not an IP matches neither. */
 function matchAddress(address: string, values: BlockList | undefined, not: BlockList | undefined): boolean {
   const ip = hostOf(address);
-  const within = (list: BlockList) => ip !== '' && list.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4');
-  if (values && !within(values)) return false;
-  return !(not && within(not));
+  if (values && !within(values, ip)) return false;
+  return !(not && within(not, ip));
+}
+
+/** `ip` (hostOf's: an IP, or '' for none) is in `list`. */
+function within(list: BlockList, ip: string): boolean {
+  return ip !== '' && list.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4');
 }
 
 function matchAnyPresent(patterns: readonly string[], value: string): boolean {

@@ -156,7 +156,7 @@ const LIST_LINEAR = new Set([BOUNDED_SPLIT, 'split', 'join']);
 
 const COMPREHENSIONS = new Set(['all', 'exists', 'exists_one', 'map', 'filter']);
 
-interface AstNode {
+export interface AstNode {
   op: string;
   args: unknown;
 }
@@ -174,6 +174,12 @@ function childrenOf(node: AstNode): AstNode[] {
   };
   collect(node.args);
   return out;
+}
+
+/** `node` and every node below it, parent before children (policies load once: no hot path). */
+export function* walkAst(node: AstNode): Generator<AstNode> {
+  yield node;
+  for (const child of childrenOf(node)) yield* walkAst(child);
 }
 
 /** The estimated cost of evaluating `node` once, in nodes visited. */

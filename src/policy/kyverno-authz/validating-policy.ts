@@ -38,7 +38,7 @@ import type { Environment } from '@marcbachmann/cel-js';
 import { ChioError } from '../../errors/index.js';
 import { metadataSchema } from '../metadata.js';
 import { celPathKind, type CelObject } from '../kyverno/kyverno-input.js';
-import { CelLimitExceeded, estimateCost, MAX_EVALUATION_MS, RE2_MATCHES, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_COST, MAX_POLICY_COST, oversized, startMatchBudget, useRe2Matches } from './cel-bounds.js';
+import { CelLimitExceeded, estimateCost, walkAst, type AstNode, MAX_EVALUATION_MS, RE2_MATCHES, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_COST, MAX_POLICY_COST, oversized, startMatchBudget, useRe2Matches } from './cel-bounds.js';
 import { toPolicyAnswer, type PolicyAnswer } from './policy-answer.js';
 
 export const API_VERSION = 'policies.kyverno.io/v1alpha1';
@@ -153,19 +153,13 @@ function parseExpression(env: Environment, source: string, field: string): Progr
 }
 
 /** Names read as `variables.<name>` anywhere in the expression. */
-function variablesUsed(node: any): string[] {
+function variablesUsed(ast: AstNode): string[] {
   const out: string[] = [];
-  const visit = (n: unknown): void => {
-    if (Array.isArray(n)) return n.forEach(visit);
-    if (typeof n !== 'object' || n === null || typeof (n as { op?: unknown }).op !== 'string') return;
-    const { op, args } = n as { op: string; args: unknown };
-    if ((op === '.' || op === '.?') && Array.isArray(args)) {
-      const [target, field] = args as [{ op?: string; args?: unknown }, unknown];
-      if (target?.op === 'id' && target.args === 'variables' && typeof field === 'string') out.push(field);
-    }
-    visit(args);
-  };
-  visit(node);
+  for (const { op, args } of walkAst(ast)) {
+    if ((op !== '.' && op !== '.?') || !Array.isArray(args)) continue;
+    const [target, field] = args as [{ op?: string; args?: unknown }, unknown];
+    if (target?.op === 'id' && target.args === 'variables' && typeof field === 'string') out.push(field);
+  }
   return out;
 }
 
@@ -178,33 +172,24 @@ function variablesUsed(node: any): string[] {
  * a key of one of object's maps, written out from `object` (through a variable or a
  * comprehension's variable, the field's kind cannot be known when the policy loads).
  */
-function unsupportedHas(node: any): string | undefined {
+function unsupportedHas(ast: AstNode): string | undefined {
   const pathOf = (n: any): string[] | undefined => {
     if (n?.op === 'id' && n.args === 'object') return [];
     if (n?.op !== '.' || !Array.isArray(n.args) || typeof n.args[1] !== 'string') return undefined;
     const head = pathOf(n.args[0]);
     return head && [...head, n.args[1] as string];
   };
-  let why: string | undefined;
-  const visit = (n: unknown): void => {
-    if (why !== undefined) return;
-    if (Array.isArray(n)) return n.forEach(visit);
-    if (typeof n !== 'object' || n === null || typeof (n as { op?: unknown }).op !== 'string') return;
-    const { op, args } = n as { op: string; args: unknown };
-    if (op === 'call' && Array.isArray(args) && args[0] === 'has' && Array.isArray(args[1]) && args[1].length === 1) {
-      const path = pathOf(args[1][0]);
-      const parent = path && path.length > 0 ? celPathKind(path.slice(0, -1)) : undefined;
-      if (parent === 'message') {
-        const written = `object.${path!.join('.')}`;
-        why = `has(${written}) is always true here: Chio's object sets every CheckRequest field (an unset one reads as its zero value, "" or 0), so compare with that instead (${written} != "")`;
-      } else if (parent !== 'map') {
-        why = 'has() is taken only on a key of one of object\'s maps (headers, labels, metadata, context_extensions), written out from object: has(object.attributes.request.http.headers.x)';
-      }
+  for (const { op, args } of walkAst(ast)) {
+    if (op !== 'call' || !Array.isArray(args) || args[0] !== 'has' || !Array.isArray(args[1]) || args[1].length !== 1) continue;
+    const path = pathOf(args[1][0]);
+    const parent = path && path.length > 0 ? celPathKind(path.slice(0, -1)) : undefined;
+    if (parent === 'message') {
+      const written = `object.${path!.join('.')}`;
+      return `has(${written}) is always true here: Chio's object sets every CheckRequest field (an unset one reads as its zero value, "" or 0), so compare with that instead (${written} != "")`;
     }
-    visit(args);
-  };
-  visit(node);
-  return why;
+    if (parent !== 'map') return 'has() is taken only on a key of one of object\'s maps (headers, labels, metadata, context_extensions), written out from object: has(object.attributes.request.http.headers.x)';
+  }
+  return undefined;
 }
 
 interface PolicyProgram {
