@@ -5,7 +5,9 @@
  * stands (matching its case). Chio must find every credential Envoy or an upstream would: one
  * it overlooks (a second `authorization` line after a Basic one, say) is neither verified nor
  * removed, and reaches the upstream. It also takes a value that starts with the prefix in
- * another case (auth schemes are case-insensitive, RFC 9110 §11.1), as it always has.
+ * another case (auth schemes are case-insensitive, RFC 9110 §11.1), as it always has, and with
+ * tabs or several blanks where the prefix ends in a space (`Bearer<TAB><jwt>`): upstreams that
+ * split on whitespace read that as a Bearer, and capabilityBearers already does.
  *
  * Tokens (JWTs, capability tokens) hold no ','.
  */
@@ -18,12 +20,17 @@ export function valuesAfterPrefix(header: string | undefined, prefix: string): s
   if (header === undefined) return [];
   const found: string[] = [];
   const lower = prefix.toLowerCase();
+  // `Bearer ` matches `Bearer` and any run of blanks (space, tab) at a value's start.
+  const scheme = prefix.trimEnd().toLowerCase();
+  const blankEnded = scheme !== '' && scheme !== lower;
   for (const part of header.split(',')) {
     const value = part.trim();
     if (prefix === '') {
       if (value !== '') found.push(value);
     } else if (value.slice(0, prefix.length).toLowerCase() === lower) {
       found.push(value.slice(prefix.length).trim());
+    } else if (blankEnded && value.slice(0, scheme.length).toLowerCase() === scheme && /^[ \t]/.test(value.slice(scheme.length))) {
+      found.push(value.slice(scheme.length).trim());
     } else {
       const at = part.indexOf(prefix);
       if (at >= 0) found.push(part.slice(at + prefix.length).trim());

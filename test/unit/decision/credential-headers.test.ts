@@ -31,6 +31,8 @@ describe('valuesAfterPrefix', () => {
     expect(valuesAfterPrefix('Digest username="the bearer of news"', 'Bearer ')).toEqual([]);
     expect(valuesAfterPrefix('a.b.c,,d.e.f', '')).toEqual(['a.b.c', 'd.e.f']);
     expect(valuesAfterPrefix('Basic Zm9v', 'Bearer ')).toEqual([]);
+    expect(valuesAfterPrefix('Bearer\ta.b.c,bearer \t d.e.f', 'Bearer ')).toEqual(['a.b.c', 'd.e.f']);
+    expect(valuesAfterPrefix('Bearera.b.c', 'Bearer ')).toEqual([]);
     expect(valuesAfterPrefix(undefined, 'Bearer ')).toEqual([]);
   });
 
@@ -79,6 +81,12 @@ describe('a repeated authorization header', () => {
   it('has a capability token after Bearer and a tab judged', async () => {
     const d = await pipelineOf(policySetOf()).pipeline.decide(checkOf({ headers: { authorization: `Bearer\t${capabilityToken()}` } }), later());
     expect(d.evidence.find((e) => e.guard === 'Capability')?.verdict).toBe('allow');
+  });
+
+  it('has a forged JWT after Bearer and a tab judged, and denied, as a capability token there is', async () => {
+    const d = await pipelineOf(jwtSet).pipeline.decide(checkOf({ method: 'GET', path: '/public/x', headers: { authorization: `Bearer\t${FORGED}` } }), later());
+    expect(d).toMatchObject({ verdict: 'deny', guard: 'Jwt', code: 'JWT_SIGNATURE_INVALID' });
+    expect(d.credentialHeaders).toContain('authorization');
   });
 
   it('has a capability token before another line judged, and kept from upstream', async () => {
