@@ -43,6 +43,11 @@ const SECRET_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 /** A parsed set, ready for jose, with the key ids it holds. */
 export interface KeySet {
   readonly getKey: ReturnType<typeof createLocalJWKSet>;
+  /**
+   * The keys without a kid, when the set has some: Envoy's jwt_verify_lib tries them for a
+   * token that names a kid too, where jose's getKey looks only at keys with that kid.
+   */
+  readonly kidless?: ReturnType<typeof createLocalJWKSet>;
   readonly kids: ReadonlySet<string>;
 }
 
@@ -65,8 +70,10 @@ export function parseJwks(text: string): KeySet {
   const keys = doc.keys.filter(isPublicJwk);
   if (keys.length === 0) throw new ChioError('MALFORMED', "Jwks doesn't have any valid public key");
   const jwks: JSONWebKeySet = { keys };
+  const kidless = keys.filter((k) => k.kid === undefined);
   return {
     getKey: createLocalJWKSet(jwks),
+    ...(kidless.length > 0 ? { kidless: createLocalJWKSet({ keys: kidless }) } : {}),
     kids: new Set(keys.flatMap((k) => (typeof k.kid === 'string' ? [k.kid] : []))),
   };
 }

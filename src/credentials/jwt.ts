@@ -20,7 +20,7 @@
  */
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
-import { errors, jwtVerify, type JWTPayload, type JWTVerifyOptions } from 'jose';
+import { errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
 import { fromBase64Url } from '../encoding.js';
 import { ChioError, type ChioErrorCode } from '../errors/index.js';
 import type { CheckInput } from '../decision/check-input.js';
@@ -261,7 +261,7 @@ export class JwtAuthenticator {
     };
     let claims: JWTPayload;
     try {
-      claims = await verifyWithKeySet(token, keys, options);
+      claims = await verifyWithKeySet(token, jwt.kid, keys, options);
     } catch (err) {
       return deny(reasonOf(err));
     }
@@ -364,10 +364,29 @@ function audiencesAllowed(allowed: readonly string[], aud: string | string[] | u
   return list.some((a) => allowed.includes(a));
 }
 
-/** jwtVerify with the set's key; without a distinguishing kid, every fitting key is tried (as Envoy does). */
-async function verifyWithKeySet(token: string, keys: KeySet, options: JWTVerifyOptions): Promise<JWTPayload> {
+/**
+ * jwtVerify with the set's keys as Envoy picks them: those with the token's kid and those with
+ * none (every key, for a token without a kid); when several fit, each is tried.
+ */
+async function verifyWithKeySet(token: string, kid: string | undefined, keys: KeySet, options: JWTVerifyOptions): Promise<JWTPayload> {
+  const { kidless } = keys;
   try {
-    return (await jwtVerify(token, keys.getKey, options)).payload;
+    return await verifyWithKeys(token, keys.getKey, options);
+  } catch (err) {
+    if (kid === undefined || kidless === undefined) throw err;
+    if (!(err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWSSignatureVerificationFailed)) throw err;
+    try {
+      return await verifyWithKeys(token, (header, input) => kidless({ ...header, kid: undefined }, input), options);
+    } catch (again) {
+      // No key without a kid fits the alg either: the first answer stands.
+      throw again instanceof errors.JWKSNoMatchingKey ? err : again;
+    }
+  }
+}
+
+async function verifyWithKeys(token: string, getKey: JWTVerifyGetKey, options: JWTVerifyOptions): Promise<JWTPayload> {
+  try {
+    return (await jwtVerify(token, getKey, options)).payload;
   } catch (err) {
     if (!(err instanceof errors.JWKSMultipleMatchingKeys)) throw err;
     for await (const key of err) {

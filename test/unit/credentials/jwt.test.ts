@@ -236,6 +236,20 @@ describe('JwtAuthenticator.authenticate', () => {
       }
     });
 
+    it("verifies with a key that has no kid when the token names one, as Envoy's jwt_verify_lib tries it", async () => {
+      const { kid: _, ...noKid } = rsa2.jwk;
+      const mixed = new JwtAuthenticator([doc({ jwks: JSON.stringify({ keys: [rsa.jwk, noKid] }) })]);
+      expect(await mixed.authenticate(bearer(await sign(rsa2, {}, { kid: 'rotated' })), soon())).toMatchObject({ verdict: 'allow', subject: 'alice' });
+      expect(await mixed.authenticate(bearer(await sign(rsa2)), soon())).toMatchObject({ verdict: 'allow' });
+      expect(await mixed.authenticate(bearer(await sign(rsa)), soon())).toMatchObject({ verdict: 'allow' });
+      // Another key under a kid the set holds, or one it lacks, still does not verify.
+      const other = await signer('RS256', 'rsa-3');
+      expect(await mixed.authenticate(bearer(await sign(other)), soon())).toMatchObject({ verdict: 'deny', reason: R.verificationFails });
+      expect(await mixed.authenticate(bearer(await sign({ ...other, jwk: rsa.jwk })), soon())).toMatchObject({ verdict: 'deny', reason: R.verificationFails });
+      const onlyKids = new JwtAuthenticator([doc({ jwks: jwks(rsa) })]);
+      expect(await onlyKids.authenticate(bearer(await sign(rsa2, {}, { kid: 'rotated' })), soon())).toMatchObject({ verdict: 'deny', reason: R.kidAlgMismatch });
+    });
+
     it('denies an algorithm the rule does not list', async () => {
       const only = new JwtAuthenticator([doc({ jwks: jwks(rsa, ec), algorithms: ['ES256'] })]);
       expect(await only.authenticate(bearer(await sign(rsa)), soon())).toMatchObject({ verdict: 'deny', reason: R.algNotSupported });
