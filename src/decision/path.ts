@@ -6,8 +6,12 @@
  *
  *   1. set the query and fragment aside;
  *   2. an encoded slash or backslash (%2F, %5C) is refused: Envoy and upstreams disagree on it;
- *   3. percent-encoded unreserved characters are decoded (%2e → '.', %41 → 'A'); other escapes
- *      are kept, upper-cased;
+ *   3. each character gets one spelling: escapes of unreserved characters, of the sub-delims
+ *      other than `;` and `*`, and of `:` and `@` are decoded (%2e → '.', %3A → ':'), since an
+ *      upstream decodes them to the same path (`;` starts params, `*` is the patterns'
+ *      wildcard); other escapes are kept, upper-cased; a character a path holds only escaped
+ *      (non-ASCII, space, `"`, `*`…) is escaped as UTF-8, as Envoy's normalize_path writes it
+ *      (é → %C3%A9);
  *   4. backslashes become slashes;
  *   5. `;params` are cut from every segment (Tomcat & co. route /admin;x=1 as /admin) and set
  *      aside: receipts record them only as a hash, since they can carry session ids;
@@ -17,7 +21,10 @@
  */
 import { ChioError } from '../errors/index.js';
 
-const UNRESERVED = /[A-Za-z0-9\-._~]/;
+/** What an escape is decoded to: unreserved, and the sub-delims, `:` and `@` but `;` and `*` (step 3). */
+const DECODED = /[A-Za-z0-9\-._~!$&'()+,=:@]/;
+/** What a path holds as it is (besides `%`, `/`, `\\` and `;`, which steps 2–5 handle); any other character is escaped. */
+const LITERAL = /[A-Za-z0-9\-._~!$&'()+,=:@%/\\;]/;
 
 /** A request target split into what policies match and what was set aside. */
 export interface NormalisedTarget {
@@ -93,13 +100,28 @@ export function normalizeTarget(target: string): NormalisedTarget {
   return { path, rawPath: raw, query, suffix, params };
 }
 
-/** Step 3: escapes of unreserved characters decoded, the others upper-cased; a malformed one refused. */
+/**
+ * Step 3: one spelling per character. Escapes of DECODED characters are decoded, the others
+ * upper-cased; a malformed one is refused. A character outside LITERAL is escaped: `é` and
+ * `%C3%A9`, ` ` and `%20`, `*` and `%2A` are each one path, as an upstream decodes them.
+ */
 function normalEscapes(text: string, refuse: (why: string) => ChioError): string {
-  return text.replace(/%([0-9a-fA-F]{2})?/g, (_, hex: string | undefined) => {
-    if (hex === undefined) throw refuse('has a malformed percent-escape');
-    const ch = String.fromCharCode(parseInt(hex, 16));
-    return UNRESERVED.test(ch) ? ch : `%${hex.toUpperCase()}`;
+  return text.replace(/%([0-9a-fA-F]{2})?|[^]/gu, (ch, hex: string | undefined) => {
+    if (ch === '%' && hex === undefined) throw refuse('has a malformed percent-escape');
+    if (hex === undefined) return LITERAL.test(ch) ? ch : escape(ch, refuse);
+    const decoded = String.fromCharCode(parseInt(hex, 16));
+    return DECODED.test(decoded) ? decoded : `%${hex.toUpperCase()}`;
   });
+}
+
+/** A character's UTF-8 escapes, upper-cased (encodeURIComponent leaves `*` as it is). */
+function escape(ch: string, refuse: (why: string) => ChioError): string {
+  if (ch === '*') return '%2A';
+  try {
+    return encodeURIComponent(ch);
+  } catch {
+    throw refuse('is not valid UTF-8');
+  }
 }
 
 /** The normalised path of a request target; throws ChioError('REQUEST_MALFORMED') when it is refused. */

@@ -156,6 +156,20 @@ describe('DENY patterns spelt differently from the requests they name', () => {
     }), { numRuns: 60 });
   });
 
+  it.each([
+    ['/v1/keys:rotate', ['/v1/keys:rotate', '/v1/keys%3Arotate', '/v1/keys%3arotate', '/v1/keys%3Arotate;x=1']],
+    ['/@admin/*', ['/@admin/panel', '/%40admin/panel', '/./%40admin//panel']],
+    ['/caf\u00e9/*', ['/caf\u00e9/menu', '/caf%C3%A9/menu', '/caf%c3%a9/menu']],
+    ['/caf%C3%A9/*', ['/caf\u00e9/menu', '/caf%c3%a9/menu']],
+    ['/files/a b', ['/files/a b', '/files/a%20b']],
+  ])('a DENY of %s denies the spellings an upstream decodes to it: %j', async (pattern, targets) => {
+    const deny = authorizationPolicy('deny', { action: 'DENY', rules: [{ to: [{ operation: { paths: [pattern] } }] }] });
+    const pipeline = pipelineOf(policySetOf({ authorization: [deny, ALLOW_ALL] })).pipeline;
+    for (const path of targets) {
+      expect(await pipeline.decide(checkOf({ method: 'GET', path, host: 'api.example' }), later()), path).toMatchObject({ verdict: 'deny', guard: 'Policy' });
+    }
+  });
+
   it('a request with no path (a CONNECT) matches no path pattern: not `/`, not `*`', async () => {
     const rootOnly = authorizationPolicy('root-only', { action: 'ALLOW', rules: [{ to: [{ operation: { paths: ['/', '*'] } }] }] });
     const d = await pipelineOf(policySetOf({ authorization: [rootOnly] })).pipeline.decide(checkOf({ method: 'CONNECT', path: '', host: 'internal-db.svc:5432' }), later());
