@@ -57,7 +57,7 @@ export function toCheckInput(req: CheckRequest | null | undefined): CheckInput {
   return {
     kind: http ? 'http' : 'tcp',
     requestId: bounded(http?.id ?? headers.get('x-request-id') ?? '', 256, 'request id'),
-    method: bounded(http?.method ?? '', MAX_METHOD_BYTES, 'method'),
+    method: methodOf(bounded(http?.method ?? '', MAX_METHOD_BYTES, 'method')),
     host: normalizeHost(rawHost),
     rawPath,
     path: target.path,
@@ -103,6 +103,20 @@ function readHeaders(http: NonNullable<NonNullable<NonNullable<CheckRequest['att
 
 /** RFC 9110 token characters, after the ':' of an HTTP/2 pseudo-header. */
 const HEADER_NAME = /^:?[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** RFC 9110 token characters without the lower-case letters. */
+const METHOD = /^[!#$%&'*+.^_`|~0-9A-Z-]+$/;
+
+/**
+ * The method, an upper-case HTTP token. HTTP/2 carries any token as :method, and upstreams
+ * disagree on `delete`: Django and Flask upper-case it to DELETE, Go and Tomcat do not. Neither
+ * case-sensitive matching (a DENY of DELETE misses it) nor case-insensitive (an ALLOW of GET
+ * lets `get` reach a handler that reads it as not GET) is right for both, so it is refused.
+ */
+function methodOf(method: string): string {
+  if (method !== '' && !METHOD.test(method)) throw new ChioError('REQUEST_MALFORMED', 'method is not an upper-case HTTP token');
+  return method;
+}
 
 function bounded(value: string, max: number, what: string): string {
   if (typeof value !== 'string') throw new ChioError('REQUEST_MALFORMED', `${what} is not a string`);

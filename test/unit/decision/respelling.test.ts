@@ -193,6 +193,22 @@ describe('DENY patterns spelt differently from the requests they name', () => {
   });
 });
 
+describe('methods spelt differently', () => {
+  const denyDelete = authorizationPolicy('deny-delete', { action: 'DENY', rules: [{ to: [{ operation: { methods: ['DELETE'] } }] }] });
+  const allowAll = authorizationPolicy('allow-all', { action: 'ALLOW', rules: [{}] });
+  const pipeline = pipelineOf(policySetOf({ authorization: [denyDelete, allowAll] })).pipeline;
+
+  // HTTP/2 carries any token as :method; Django and Flask upper-case it (`delete` is DELETE),
+  // Go and Tomcat do not: no match, case-sensitive or not, is right for both, so it is refused.
+  it.each(['delete', 'Delete', 'DELETE ', 'DEL ETE', 'DELETE\u00a0', 'GET/x'])('refuses the method %j by the Request guard', async (method) => {
+    expect(await pipeline.decide(checkOf({ method, path: '/x', host: 'api.example' }), later())).toMatchObject({ verdict: 'deny', guard: 'Request', code: 'REQUEST_MALFORMED' });
+  });
+
+  it.each([['DELETE', 'deny'], ['GET', 'allow'], ['PROPFIND', 'allow'], ['M-SEARCH', 'allow']])('decides %s by the policies', async (method, verdict) => {
+    expect((await pipeline.decide(checkOf({ method, path: '/x', host: 'api.example' }), later())).verdict).toBe(verdict);
+  });
+});
+
 describe('what a receipt records of a respelt request', () => {
   it('keeps ;params only as a hash, and the raw path only as a hash', async () => {
     const d = await decide('/tools/./hello;jsessionid=SECRET?x=1');
