@@ -12,7 +12,8 @@
  *      `_` and `.` are refused;
  *   4. an empty port (`host:`) is dropped; a port is 1–65535 without leading zeros;
  *   5. IP addresses get their one canonical spelling, as the WHATWG URL parser (and so
- *      browsers, Node and most resolvers) reads them: `[0:0::1]` is `[::1]`, and a name whose
+ *      browsers, Node and most resolvers) reads them: `[0:0::1]` is `[::1]`, an IPv4-mapped
+ *      `[::ffff:a9fe:a9fe]` is the IPv4 address `169.254.169.254` it reaches, and a name whose
  *      last label is a number — `2852039166`, `0xa9fea9fe`, `0251.0376.0251.0376`,
  *      `169.254.43518` — is the IPv4 address `169.254.169.254`; one that is no valid address
  *      (`1.2.3.4.5`, `foo.123`) is refused.
@@ -68,11 +69,17 @@ const NUMERIC_LABEL = /(^|\.)(0x[0-9a-f]*|[0-9]+)$/;
  */
 export function canonicalIp(name: string): string | undefined {
   if (!name.startsWith('[') && !NUMERIC_LABEL.test(name)) return undefined;
+  let hostname: string;
   try {
-    return new URL(`http://${name}/`).hostname;
+    hostname = new URL(`http://${name}/`).hostname;
   } catch {
     return undefined;
   }
+  // An IPv4-mapped IPv6 address is the IPv4 address a socket reaches (RFC 4291 §2.5.5.2).
+  const mapped = /^\[::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})\]$/.exec(hostname);
+  if (!mapped) return hostname;
+  const [hi, lo] = [parseInt(mapped[1]!, 16), parseInt(mapped[2]!, 16)];
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
 }
 
 function normalizeName(name: string, refuse: (why: string) => ChioError): string {

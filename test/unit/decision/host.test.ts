@@ -26,6 +26,11 @@ describe('normalizeHost', () => {
       ['0251.0376.0251.0376:8080', '169.254.169.254:8080'],
       ['169.254.43518', '169.254.169.254'],
       ['1password.example', '1password.example'],
+      // An IPv4-mapped IPv6 address is the IPv4 address a socket reaches (RFC 4291 §2.5.5.2).
+      ['[::ffff:169.254.169.254]', '169.254.169.254'],
+      ['[::FFFF:a9fe:a9fe]:80', '169.254.169.254:80'],
+      ['[0:0:0:0:0:ffff:7f00:1]', '127.0.0.1'],
+      ['[::ffff:0:a9fe:a9fe]', '[::ffff:0:a9fe:a9fe]'],
     ])('%j → %j', (raw, normal) => {
       expect(normalizeHost(raw)).toBe(normal);
     });

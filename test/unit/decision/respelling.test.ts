@@ -122,7 +122,7 @@ describe('respelt requests', () => {
   describe('when a denied IP host is spelt as another form of the same address', () => {
     const denyIps = authorizationPolicy('deny-metadata', { action: 'DENY', rules: [{ to: [{ operation: { hosts: ['[::1]', '169.254.169.254'] } }] }] });
     const ipSet = pipelineOf(policySetOf({ authorization: [TOOLS_WITH_CAPABILITY, denyIps] })).pipeline;
-    it.each(['[::1]', '[0:0:0:0:0:0:0:1]', '[0::1]:80', '169.254.169.254', '2852039166', '0xa9fea9fe', '0251.0376.0251.0376', '169.254.43518'])(
+    it.each(['[::1]', '[0:0:0:0:0:0:0:1]', '[0::1]:80', '169.254.169.254', '2852039166', '0xa9fea9fe', '0251.0376.0251.0376', '169.254.43518', '[::ffff:169.254.169.254]', '[::ffff:a9fe:a9fe]:80'])(
       'denies %j',
       async (host) => {
         expect(outcome(await ipSet.decide(checkOf({ method: 'POST', path: '/tools/ok', host, headers: withCapability(TOKEN) }), later()))).toBe('Policy/POLICY_DENIED');
