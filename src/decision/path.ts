@@ -6,6 +6,7 @@
  *
  *   1. set the query and fragment aside;
  *   2. an encoded slash or backslash (%2F, %5C) is refused: Envoy and upstreams disagree on it;
+ *      so is an encoded control character (%00, %0A…), as a raw one is;
  *   3. each character gets one spelling: escapes of unreserved characters, of the sub-delims
  *      other than `;` and `*`, and of `:` and `@` are decoded (%2e → '.', %3A → ':'), since an
  *      upstream decodes them to the same path (`;` starts params, `*` is the patterns'
@@ -46,7 +47,7 @@ export interface NormalisedTarget {
  * as step 3 leaves them, unreserved characters decoded and the rest upper-cased (`%7Eadmin` is
  * `~admin`, `report%3bdraft` is `report%3Bdraft`). Throws ChioError('CONFIG_INVALID') for a
  * pattern that no normalised path can match, rather than keep a rule that silently never
- * applies (a DENY that denies nothing): an encoded slash, a backslash, `;`, `?` or `#`, a dot
+ * applies (a DENY that denies nothing): an encoded slash or control character, a backslash, `;`, `?` or `#`, a dot
  * segment or an empty one, an exact or prefix pattern not starting with `/`, and Istio's path
  * templates (`{*}`, `{**}`) or a `*` anywhere but at one end, which Chio does not expand.
  */
@@ -109,7 +110,10 @@ function normalEscapes(text: string, refuse: (why: string) => ChioError): string
   return text.replace(/%([0-9a-fA-F]{2})?|[^]/gu, (ch, hex: string | undefined) => {
     if (ch === '%' && hex === undefined) throw refuse('has a malformed percent-escape');
     if (hex === undefined) return LITERAL.test(ch) ? ch : escape(ch, refuse);
-    const decoded = String.fromCharCode(parseInt(hex, 16));
+    const code = parseInt(hex, 16);
+    // Refused as a raw one is (check-input.ts): an upstream decodes it, and some cut the path there.
+    if (code < 0x20 || code === 0x7f) throw refuse('has an encoded control character');
+    const decoded = String.fromCharCode(code);
     return DECODED.test(decoded) ? decoded : `%${hex.toUpperCase()}`;
   });
 }

@@ -40,7 +40,7 @@ describe('normalizePath', () => {
   });
 
   describe('when the path is refused', () => {
-    it.each(['/tools%2fadmin', '/tools%5Cadmin', '/tools/%zz', '/tools/%4', 'tools/x', '*'])('%j is REQUEST_MALFORMED', (raw) => {
+    it.each(['/tools%2fadmin', '/tools%5Cadmin', '/tools/%zz', '/tools/%4', 'tools/x', '*', '/admin%00', '/admin%0a.html', '/a%0D%0Ab', '/a%7f'])('%j is REQUEST_MALFORMED', (raw) => {
       expect(() => normalizePath(raw)).toThrow(ChioError);
       try {
         normalizePath(raw);
@@ -88,6 +88,7 @@ describe('normalizePathPattern', () => {
     ['/tools%2fadmin', /encoded slash/],
     ['/tools%5C*', /encoded slash/],
     ['/tools/%zz', /malformed percent-escape/],
+    ['/admin%00*', /encoded control character/],
     ['/tools/../admin', /dot segment/],
     ['/tools/./*', /dot segment/],
     ['*/../admin', /dot segment/],
