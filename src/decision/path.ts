@@ -24,8 +24,12 @@ import { ChioError } from '../errors/index.js';
 
 /** What an escape is decoded to: unreserved, and the sub-delims, `:` and `@` but `;` and `*` (step 3). */
 const DECODED = /[A-Za-z0-9\-._~!$&'()+,=:@]/;
-/** What a path holds as it is (besides `%`, `/`, `\\` and `;`, which steps 2–5 handle); any other character is escaped. */
-const LITERAL = /[A-Za-z0-9\-._~!$&'()+,=:@%/\\;]/;
+/**
+ * An escape, or a character a path does not hold as it is (it holds unreserved characters, the
+ * sub-delims but `*`, `:` and `@`, and `/`, `\\` and `;`, which steps 2–5 handle). Only these
+ * are visited: a plain path is one scan, not one callback per character.
+ */
+const TO_NORMALISE = /%([0-9a-fA-F]{2})?|[^A-Za-z0-9\-._~!$&'()+,=:@%/\\;]/gu;
 
 /** A request target split into what policies match and what was set aside. */
 export interface NormalisedTarget {
@@ -103,13 +107,13 @@ export function normalizeTarget(target: string): NormalisedTarget {
 
 /**
  * Step 3: one spelling per character. Escapes of DECODED characters are decoded, the others
- * upper-cased; a malformed one is refused. A character outside LITERAL is escaped: `é` and
+ * upper-cased; a malformed one is refused. Any other character matched is escaped: `é` and
  * `%C3%A9`, ` ` and `%20`, `*` and `%2A` are each one path, as an upstream decodes them.
  */
 function normalEscapes(text: string, refuse: (why: string) => ChioError): string {
-  return text.replace(/%([0-9a-fA-F]{2})?|[^]/gu, (ch, hex: string | undefined) => {
+  return text.replace(TO_NORMALISE, (ch, hex: string | undefined) => {
     if (ch === '%' && hex === undefined) throw refuse('has a malformed percent-escape');
-    if (hex === undefined) return LITERAL.test(ch) ? ch : escape(ch, refuse);
+    if (hex === undefined) return escape(ch, refuse);
     const code = parseInt(hex, 16);
     // Refused as a raw one is (check-input.ts): an upstream decodes it, and some cut the path there.
     if (code < 0x20 || code === 0x7f) throw refuse('has an encoded control character');
