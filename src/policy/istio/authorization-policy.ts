@@ -164,6 +164,7 @@ function withoutEmptyLists(value: unknown): unknown {
 
 function compileRule(written: RuleDoc, where: string): CompiledRule {
   const doc: RuleDoc = written.to ? { ...written, to: written.to.map(({ operation }, i) => ({ operation: withPathPatterns(operation, `${where}.to.${i}.operation`) })) } : written;
+  doc.to?.forEach(({ operation }, i) => refuseUnmatchableMethods(operation, `${where}.to.${i}.operation`));
   const blocks = new Map<string, BlockList>();
   doc.from?.forEach(({ source: s }, i) => {
     for (const field of ['ipBlocks', 'notIpBlocks'] as const) {
@@ -197,6 +198,24 @@ function withPathPatterns(o: OperationDoc, where: string): OperationDoc {
       }
     });
   return { ...o, ...(o.paths ? { paths: normal('paths') } : {}), ...(o.notPaths ? { notPaths: normal('notPaths') } : {}) };
+}
+
+/** An upper-case HTTP token, `*` standing for any run of characters. */
+const METHOD_PATTERN = /^[!#$%&'*+.^_`|~0-9A-Z-]+$/;
+
+/**
+ * A method pattern that is not upper case matches nothing (the Request guard refuses such a
+ * request's method: decision/check-input.ts), so `methods: [delete]` in a DENY would deny
+ * nothing: refused.
+ */
+function refuseUnmatchableMethods(o: OperationDoc, where: string): void {
+  for (const field of ['methods', 'notMethods'] as const) {
+    o[field]?.forEach((method, k) => {
+      if (!METHOD_PATTERN.test(method)) {
+        throw new ChioError('CONFIG_INVALID', `field ${where}.${field}.${k}: ${JSON.stringify(method)} is not an upper-case HTTP method, and would match no request (a method that is not upper case is refused)`);
+      }
+    });
+  }
 }
 
 function toBlockList(cidrs: string[], where: string): BlockList {

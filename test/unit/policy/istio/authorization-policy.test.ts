@@ -159,6 +159,9 @@ describe('compileAuthorizationPolicy', () => {
       [{ when: [{ key: 'destination.ip', notValues: ['somewhere'] }] }, 'spec.rules.0.when.0.notValues'],
       [{ to: [{ operation: { paths: ['/api/{*}/admin'] } }] }, 'spec.rules.0.to.0.operation.paths.0: path pattern "/api/{*}/admin" is an Istio path template'],
       [{ to: [{ operation: { methods: ['GET'] } }, { operation: { notPaths: ['/ok', '/a/../b'] } }] }, 'spec.rules.0.to.1.operation.notPaths.1: path pattern "/a/../b" has a dot segment'],
+      // A method that is not upper case is refused at the Request guard: such a pattern matches nothing.
+      [{ to: [{ operation: { methods: ['GET', 'delete'] } }] }, 'spec.rules.0.to.0.operation.methods.1: "delete" is not an upper-case HTTP method'],
+      [{ to: [{ operation: { notMethods: ['Get*'] } }] }, 'spec.rules.0.to.0.operation.notMethods.0: "Get*" is not an upper-case HTTP method'],
     ])('%j names %s', (rule, field) => {
       expect(() => policy('bad', 'ALLOW', [rule])).toThrow(ChioError);
       expect(() => policy('bad', 'ALLOW', [rule])).toThrow(field);
