@@ -1,6 +1,6 @@
 /**
  * `chio verify-export DIR` (SPEC §9): reads a bundle's files and hands them to the portable
- * verifier (src/verify/export-bundle.ts) in its order; no network. receipts.jsonl is streamed
+ * verifier (src/verify/export-steps.ts, the order POST /v1/verify runs too); no network. receipts.jsonl is streamed
  * in chunks, every other file is read whole under a bound.
  *
  * A bundle comes from elsewhere and is read as hostile. Its tree is listed first, entry by
@@ -15,13 +15,10 @@ import { ChioError } from '../errors/index.js';
 import { createNodeSignatureCheck } from '../crypto/ed25519.js';
 import { forTerminal } from './terminal.js';
 import { openPlainFile, readPlainFile, type PlainFileOptions } from './plain-file.js';
-import { MAX_ARCHIVED_POLICY_BYTES } from '../store/policy-archive.js';
 import { MAX_NOTE_SIZE } from '../tlog/index.js';
-import { ExportBundleVerifier, MAX_CONSISTENCY_BYTES, type VerifiedExport } from '../verify/export-bundle.js';
-import {
-  CHECKPOINT_FILE, CONSISTENCY_FILE, MANIFEST_FILE, MANIFEST_SIG_FILE, MAX_BUNDLE_FILES, MAX_MANIFEST_BYTES, MAX_MANIFEST_SIG_BYTES, POLICIES_DIR, RECEIPTS_FILE,
-  policyHashOfFile,
-} from '../verify/export-format.js';
+import type { VerifiedExport } from '../verify/export-bundle.js';
+import { CHECKPOINT_FILE, MAX_BUNDLE_FILES, POLICIES_DIR, RECEIPTS_FILE } from '../verify/export-format.js';
+import { verifyExportBundle, type BundleReader } from '../verify/export-steps.js';
 
 export interface VerifyExportOptions {
   exportKey: string;
@@ -33,22 +30,14 @@ export interface VerifyExportOptions {
 /** Verify the bundle in `dir`; throws ChioError naming the first failure. */
 export async function verifyExportDir(dir: string, opts: VerifyExportOptions): Promise<VerifiedExport> {
   const bundle = listBundle(dir);
-  const readBounded = (path: string, max: number) => readBundleFile(bundle, path, max);
-  const v = new ExportBundleVerifier(readBounded(MANIFEST_FILE, MAX_MANIFEST_BYTES), readBounded(MANIFEST_SIG_FILE, MAX_MANIFEST_SIG_BYTES).toString('utf8'), {
-    exportKey: opts.exportKey,
-    ...(opts.logKey !== undefined ? { logKey: opts.logKey } : {}),
-    checkSignature: createNodeSignatureCheck(),
-  });
-  const files = [...bundle.files.keys()].filter((f) => f !== MANIFEST_FILE && f !== MANIFEST_SIG_FILE);
-  v.checkFileList(files);
-  v.checkCheckpoint(readBounded(CHECKPOINT_FILE, MAX_NOTE_SIZE));
-  const receipts = openBundleFile(bundle, RECEIPTS_FILE);
-  for await (const chunk of createReadStream('', { fd: receipts.fd, highWaterMark: 256 * 1024 })) v.pushReceipts(chunk as Buffer);
-  v.endReceipts();
-  for (const f of files.filter((p) => policyHashOfFile(p) !== undefined)) v.checkPolicy(f, readBounded(f, MAX_ARCHIVED_POLICY_BYTES));
-  if (files.includes(CONSISTENCY_FILE)) v.checkConsistency(readBounded(CONSISTENCY_FILE, MAX_CONSISTENCY_BYTES));
-  if (opts.previousDir !== undefined) v.checkPrevious(readBundleFile(listBundle(opts.previousDir), CHECKPOINT_FILE, MAX_NOTE_SIZE));
-  return v.finish();
+  const reader: BundleReader = {
+    paths: [...bundle.files.keys()],
+    read: (path, max) => readBundleFile(bundle, path, max),
+    receipts: () => createReadStream('', { fd: openBundleFile(bundle, RECEIPTS_FILE).fd, highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>,
+  };
+  const trust = { exportKey: opts.exportKey, ...(opts.logKey !== undefined ? { logKey: opts.logKey } : {}), checkSignature: createNodeSignatureCheck() };
+  const previousDir = opts.previousDir;
+  return verifyExportBundle(reader, trust, previousDir !== undefined ? { previousCheckpoint: () => readBundleFile(listBundle(previousDir), CHECKPOINT_FILE, MAX_NOTE_SIZE) } : {});
 }
 
 /** What `chio verify-export` prints when everything holds. */

@@ -9,13 +9,11 @@
  */
 import type { ObjectStore } from '@nats-io/obj';
 import { ChioError } from '../errors/index.js';
+import { MAX_ARCHIVED_POLICY_BYTES } from '../verify/export-format.js';
 
 export const POLICY_HASH_PATTERN = /^sha256:[0-9a-f]{64}$/;
-/**
- * Largest archived set read back: policy files are at most 1 MiB each (MAX_POLICY_FILE_BYTES);
- * a set of 64 MiB of normalised JSON is far past any real one.
- */
-export const MAX_ARCHIVED_POLICY_BYTES = 64 * 1024 * 1024;
+/** Largest archived set read back (defined with the bundle format, whose policy files are these sets). */
+export { MAX_ARCHIVED_POLICY_BYTES };
 
 /** Archive a policy set's canonical bytes under its hash; a no-op when the hash is archived. */
 export async function archivePolicySet(store: ObjectStore, policyHash: string, canonical: Uint8Array): Promise<void> {

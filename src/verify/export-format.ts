@@ -44,6 +44,12 @@ export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 export const MAX_MANIFEST_SIG_BYTES = 1024;
 /** Files a manifest may name (policy sets plus the four fixed files). */
 export const MAX_BUNDLE_FILES = 10_000;
+/**
+ * Largest archived policy set, and so largest policies/<hex>.json: policy files are at most
+ * 1 MiB each (MAX_POLICY_FILE_BYTES); a set of 64 MiB of normalised JSON is far past any real
+ * one. The policy archive (src/store/policy-archive.ts) reads back no more either.
+ */
+export const MAX_ARCHIVED_POLICY_BYTES = 64 * 1024 * 1024;
 /** Longest receipts.jsonl line: a receipt (16 KiB) plus its proof (63 hashes) and the index. */
 export const MAX_EXPORT_LINE_BYTES = 32 * 1024;
 
