@@ -9,12 +9,12 @@
  * downloaded proof. Fields that cannot make such a text fail the `proof.form` check.
  */
 import { ChioError, type ChioErrorCode } from '../errors/index.js';
-import { reportVerification, type CheckName, type CheckOutcome, type VerifyReport } from '../verify/report.js';
+import { reportVerification, type CheckOutcome, type ReceiptCheckName, type VerifyReport } from '../verify/report.js';
 import type { ProofTrust } from '../verify/receipt-proof.js';
 import { decodeProofHashes } from '../verify/proof-hashes.js';
 import { formatTlogProof } from '../verify/tlog-proof.js';
 
-export type ExplorerCheckName = CheckName | 'receipt.requested';
+export type ExplorerCheckName = ReceiptCheckName | 'receipt.requested';
 
 export interface ExplorerCheck extends Omit<CheckOutcome, 'check'> {
   check: ExplorerCheckName;

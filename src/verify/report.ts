@@ -17,8 +17,9 @@
  *   checkpoint.signature  the proof's checkpoint is signed by the log key
  *   inclusion             the receipt's leaf is at `index` under the checkpoint's root
  *
- * Extension point: a subject is what was posted. A compliance bundle becomes one more subject
- * (`bundle`) whose checks name their file and line in `where`; the report's shape stays.
+ * A subject is what was posted. A compliance bundle is one more subject (`bundle`,
+ * bundle-report.ts): its checks are the steps of `chio verify-export`, each naming in `where`
+ * the file, and in receipts.jsonl the line, where it failed; the report's shape stays.
  */
 import { ChioError, type ChioErrorCode } from '../errors/index.js';
 import { fromBase64 } from '../encoding.js';
@@ -29,13 +30,19 @@ import { checkKernelKey } from '../receipt/kernel-trust.js';
 import { checkRecord, leafHash, openCheckpoint, parseVerifierKey, type Checkpoint, type NoteVerifier } from '../tlog/index.js';
 import { parseTlogProof, type TlogProof } from './tlog-proof.js';
 import type { ProofTrust } from './receipt-proof.js';
+import type { ExportFilter } from './export-format.js';
 
-export type CheckName =
+/** The checks of a receipt, or a receipt and its tlog-proof. */
+export type ReceiptCheckName =
   | 'receipt.form' | 'receipt.id' | 'receipt.kernel_key' | 'receipt.signature' | 'receipt.chain' | 'receipt.chain_link'
   | 'proof.form' | 'checkpoint.signature' | 'inclusion';
+/** The checks of a compliance bundle (bundle-report.ts). */
+export type BundleCheckName =
+  | 'bundle.archive' | 'bundle.manifest' | 'bundle.files' | 'bundle.checkpoint' | 'bundle.receipts' | 'bundle.policies' | 'bundle.consistency' | 'bundle.finish';
+export type CheckName = ReceiptCheckName | BundleCheckName;
 
-export interface CheckOutcome {
-  check: CheckName;
+export interface CheckOutcome<N extends CheckName = CheckName> {
+  check: N;
   status: 'holds' | 'fails' | 'skipped';
   /** Why it fails: the code verifying would throw. */
   code?: ChioErrorCode;
@@ -44,8 +51,8 @@ export interface CheckOutcome {
   where?: string;
 }
 
-/** What was posted: a receipt alone, or a receipt with its tlog-proof. */
-export type VerifySubject = 'receipt' | 'tlog-proof';
+/** What was posted: a receipt alone, a receipt with its tlog-proof, or a compliance bundle. */
+export type VerifySubject = 'receipt' | 'tlog-proof' | 'bundle';
 
 export interface VerifyRequest {
   receipt: unknown;
@@ -55,7 +62,7 @@ export interface VerifyRequest {
   previous?: unknown;
 }
 
-export interface VerifyReport {
+export interface VerifyReport<N extends CheckName = CheckName> {
   /** True when no check fails; `skipped` checks say what was not looked at. */
   ok: boolean;
   subject: VerifySubject;
@@ -63,7 +70,25 @@ export interface VerifyReport {
   receipt_id?: string;
   /** Where the proof places the receipt, when inclusion holds. */
   included?: { index: number; tree_size: number; origin: string };
-  checks: CheckOutcome[];
+  /** What a bundle holds, when every check of it holds. */
+  bundle?: BundleSummary;
+  checks: CheckOutcome<N>[];
+}
+
+/** What a verified bundle holds: what `chio verify-export` prints on its OK line. */
+export interface BundleSummary {
+  receipts: number;
+  corrections: number;
+  /** Policy sets (files under policies/). */
+  policies: number;
+  checkpoint: { origin: string; size: number; root: string };
+  /** The tree the bundle extends, when its manifest names one. */
+  previous?: { size: number; root: string };
+  filter: ExportFilter;
+  /** No filter: the bundle was checked to hold every leaf of the tree. A filtered one is not checked to hold all it should. */
+  complete: boolean;
+  /** The export key's name, which signed the manifest. */
+  signed_by: string;
 }
 
 /** Members a request may have; anything else is refused so that a typo is not a silent skip. */
@@ -81,9 +106,9 @@ export function toVerifyRequest(value: unknown): VerifyRequest {
 }
 
 /** Run every check the request allows against `trust`; never throws for what was posted. */
-export function reportVerification(request: VerifyRequest, trust: ProofTrust): VerifyReport {
-  const checks: CheckOutcome[] = [];
-  const run = <T>(check: CheckName, holds: string, fn: () => T): T | undefined => {
+export function reportVerification(request: VerifyRequest, trust: ProofTrust): VerifyReport<ReceiptCheckName> {
+  const checks: CheckOutcome<ReceiptCheckName>[] = [];
+  const run = <T>(check: ReceiptCheckName, holds: string, fn: () => T): T | undefined => {
     try {
       const value = fn();
       checks.push({ check, status: 'holds', message: holds });
@@ -94,7 +119,7 @@ export function reportVerification(request: VerifyRequest, trust: ProofTrust): V
       return undefined;
     }
   };
-  const skip = (check: CheckName, why: string) => checks.push({ check, status: 'skipped', message: why });
+  const skip = (check: ReceiptCheckName, why: string) => checks.push({ check, status: 'skipped', message: why });
 
   const form = run('receipt.form', 'a chio.receipt.v1 receipt with an RFC 8785 form', () => receiptForm(request.receipt));
   if (form) checkReceipt(form.receipt, request.previous, trust, run, skip);
@@ -120,8 +145,8 @@ export function reportVerification(request: VerifyRequest, trust: ProofTrust): V
   };
 }
 
-type Run = <T>(check: CheckName, holds: string, fn: () => T) => T | undefined;
-type Skip = (check: CheckName, why: string) => void;
+type Run = <T>(check: ReceiptCheckName, holds: string, fn: () => T) => T | undefined;
+type Skip = (check: ReceiptCheckName, why: string) => void;
 
 /** The log key as a note verifier, checking signatures with `trust.checkSignature` when given. */
 function logVerifier(trust: ProofTrust): string | NoteVerifier {
