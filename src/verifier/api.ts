@@ -9,7 +9,7 @@
  *   GET /v1/consistency?old=N&new=M  consistency proof from tree size N to a checkpoint's size M
  *   GET /v1/keys                     the log's, every trusted kernel's (with windows) and the export verifier keys
  *   GET /v1/policies/<hash>          an archived policy set (policy-route.ts)
- *   POST /v1/verify                  what holds of a posted receipt or proof (verify-route.ts)
+ *   POST /v1/verify                  what holds of a posted receipt, proof or bundle (verify-route.ts)
  *   GET /tile/…                      C2SP tlog-tiles
  *   GET /                            the explorer page (explorer-route.ts)
  *
@@ -135,7 +135,7 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
     keys,
     tile,
     policyRoute(opts.resources.policies),
-    verifyRoute(trust),
+    verifyRoute(trust, opts.exportKey),
     explorerRoute(opts.explorerDir),
   ];
 }

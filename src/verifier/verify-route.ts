@@ -1,39 +1,94 @@
 /**
- * POST /v1/verify (SPEC §7): check a posted receipt, or a receipt with its tlog-proof, and say
- * what holds and what does not, check by check (src/verify/report.ts, the same portable code
- * a browser runs). Trust material is the verifier's own keys: to trust no server, run the same
- * checks yourself (`chio verify-proof`, `chio/verify`).
+ * POST /v1/verify (SPEC §7): check a posted receipt, a receipt with its tlog-proof, or a
+ * compliance bundle, and say what holds and what does not, check by check
+ * (src/verify/report.ts and bundle-report.ts, the same portable code a browser and `chio
+ * verify-export` run). Trust material is the verifier's own keys: to trust no server, run the
+ * same checks yourself (`chio verify-proof`, `chio verify-export`, `chio/verify`).
  *
- * The body is JSON `{"receipt": {…}, "proof"?: "<tlog-proof@v1 text>", "previous"?: {…}}`, at
- * most MAX_VERIFY_BODY_BYTES (413 beyond). A well-formed request is answered 200 with the
- * report, whatever it says; a body that is not such a request is 400.
+ * `application/json`: `{"receipt": {…}, "proof"?: "<tlog-proof@v1 text>", "previous"?: {…}}`,
+ * at most MAX_VERIFY_BODY_BYTES. `application/x-tar`: a bundle's directory as `tar -C DIR -cf
+ * - .` writes it, at most MAX_VERIFY_BUNDLE_BYTES, one bundle at a time per verifier (it is
+ * held in memory while it is checked), with the verifier's export key (export.pub) and the log
+ * key its manifest must name. 413 past a bound; a well-formed request is answered 200 with the
+ * report, whatever it says; a body that is not such a request (not JSON, not a tar) is 400.
  */
-import { ChioError } from '../errors/index.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ChioError, isChioError } from '../errors/index.js';
 import { readBody, sendError, sendJson, type Route } from '../http.js';
 import { reportVerification, toVerifyRequest } from '../verify/report.js';
+import { reportBundle } from '../verify/bundle-report.js';
 import type { ProofTrust } from '../verify/receipt-proof.js';
+import { NotATar, readBundleTar } from './bundle-tar.js';
 
 /** Largest request body: a receipt is at most 16 KiB and a proof about as large as its note. */
 export const MAX_VERIFY_BODY_BYTES = 1024 * 1024;
+/** Largest bundle posted (it is held in memory): a larger one is for `chio verify-export`. */
+export const MAX_VERIFY_BUNDLE_BYTES = 64 * 1024 * 1024;
+/** Retry-After of a bundle posted while another is being checked. */
+const BUNDLE_BUSY_RETRY_SECONDS = 5;
 
-export function verifyRoute(trust: ProofTrust): Route {
-  return async (req, res, url) => {
-    if (url.pathname !== '/v1/verify') return false;
-    if (req.method !== 'POST') return sendError(res, 'NOT_FOUND', 'POST a JSON request to /v1/verify'), true;
-    const type = req.headers['content-type'] ?? '';
-    if (!/^application\/json\s*(;|$)/i.test(type)) return sendError(res, 'MALFORMED', 'the body must be application/json'), true;
+const JSON_TYPE = /^application\/json\s*(;|$)/i;
+const TAR_TYPE = /^application\/x-tar\s*(;|$)/i;
+/** An answer given before the body was read: the connection is not reused for the rest of it. */
+const UNREAD_BODY = { connection: 'close' };
+
+/** `exportKey`: the verifier key of export.pub, when the key directory has one; bundles are checked only with it. */
+export function verifyRoute(trust: ProofTrust, exportKey?: string): Route {
+  // One bundle at a time: each is held whole (up to MAX_VERIFY_BUNDLE_BYTES, and its files again).
+  let checkingBundle = false;
+
+  const verifyBundle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (exportKey === undefined) {
+      return sendError(res, 'NOT_FOUND', 'this verifier has no export key (export.pub in its key directory), so it cannot check bundles; check one offline with `chio verify-export DIR --export-key export.pub`', UNREAD_BODY);
+    }
+    if (checkingBundle) {
+      return sendError(res, 'UNAVAILABLE', 'another bundle is being checked; try again shortly, or check it offline with `chio verify-export DIR`', { 'retry-after': String(BUNDLE_BUSY_RETRY_SECONDS), ...UNREAD_BODY });
+    }
+    checkingBundle = true;
+    try {
+      let body: Uint8Array;
+      try {
+        body = await readBody(req, MAX_VERIFY_BUNDLE_BYTES);
+      } catch (err) {
+        if (!isChioError(err, 'TOO_LARGE')) throw err;
+        throw new ChioError('TOO_LARGE', `the bundle is larger than ${MAX_VERIFY_BUNDLE_BYTES / (1024 * 1024)} MiB, the most this verifier takes; check it offline with \`chio verify-export DIR\``);
+      }
+      let archive;
+      try {
+        archive = await readBundleTar(body);
+      } catch (err) {
+        if (err instanceof NotATar) return sendError(res, 'MALFORMED', err.message);
+        throw err;
+      }
+      const report = await reportBundle(archive, { exportKey, logKey: trust.logKey, ...(trust.checkSignature ? { checkSignature: trust.checkSignature } : {}) });
+      sendJson(res, 200, report, { 'cache-control': 'no-store' });
+    } finally {
+      checkingBundle = false;
+    }
+  };
+
+  const verifyJson = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const body = await readBody(req, MAX_VERIFY_BODY_BYTES);
     let value: unknown;
     try {
       value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
     } catch {
-      return sendError(res, 'MALFORMED', 'the body is not UTF-8 JSON'), true;
+      return sendError(res, 'MALFORMED', 'the body is not UTF-8 JSON');
     }
     try {
-      return sendJson(res, 200, reportVerification(toVerifyRequest(value), trust), { 'cache-control': 'no-store' }), true;
+      return sendJson(res, 200, reportVerification(toVerifyRequest(value), trust), { 'cache-control': 'no-store' });
     } catch (err) {
-      if (err instanceof ChioError && err.code === 'MALFORMED') return sendError(res, 'MALFORMED', err.message), true;
+      if (err instanceof ChioError && err.code === 'MALFORMED') return sendError(res, 'MALFORMED', err.message);
       throw err;
     }
+  };
+
+  return async (req, res, url) => {
+    if (url.pathname !== '/v1/verify') return false;
+    if (req.method !== 'POST') return sendError(res, 'NOT_FOUND', 'POST a JSON receipt or a tar of a bundle to /v1/verify'), true;
+    const type = req.headers['content-type'] ?? '';
+    if (JSON_TYPE.test(type)) return await verifyJson(req, res), true;
+    if (TAR_TYPE.test(type)) return await verifyBundle(req, res), true;
+    return sendError(res, 'MALFORMED', 'the body must be application/json (a receipt, with its proof) or application/x-tar (a compliance bundle)', UNREAD_BODY), true;
   };
 }

@@ -16,15 +16,19 @@ export interface TestVerifier {
   post(path: string, body: string, contentType?: string): Promise<Response>;
 }
 
-export function useVerifier(store: StoreContext): TestVerifier {
+/** `exportKey`: the verifier key of export.pub, as a key directory that has one gives it. */
+export function useVerifier(store: StoreContext, opts: { exportKey?: string } = {}): TestVerifier & { readonly port: number } {
   let http: RunningHttpServer | undefined;
   beforeAll(async () => {
-    const routes = verifierRoutes({ js: store.js, jsm: store.jsm, resources: store.resources, logKey: logKey.verifierKey, kernelKeys: [kernel.verifierKey] });
+    const routes = verifierRoutes({ js: store.js, jsm: store.jsm, resources: store.resources, logKey: logKey.verifierKey, kernelKeys: [kernel.verifierKey], ...opts });
     http = await startHttpServer({ bind: '127.0.0.1', port: 0, log: createLogger('silent'), ready: () => undefined, routes });
   });
   afterAll(() => http?.stop());
   const url = (path: string) => `http://127.0.0.1:${http!.port}${path}`;
   return {
+    get port() {
+      return http!.port;
+    },
     get: (path, init) => fetch(url(path), init),
     post: (path, body, contentType = 'application/json') => fetch(url(path), { method: 'POST', body, headers: { 'content-type': contentType } }),
   };
