@@ -33,7 +33,11 @@
  *   - a connection with no call open for `idleTimeoutMs` is told to go away (GOAWAY, so that a
  *     request already on its way is still answered), and at most `maxConnections` are open at
  *     once (Node's net.Server closes any past that at once): an idle or half-opened connection
- *     no longer holds its socket and its HTTP/2 session for ever.
+ *     no longer holds its socket and its HTTP/2 session for ever;
+ *   - at most `maxOpenCalls` calls are open at once over all connections, past which a call is
+ *     RESOURCE_EXHAUSTED from its headers: a stream costs the server some 9 KB before any of
+ *     its message comes, and the connections times the streams each may open (10,000 × 1,024)
+ *     were some 90 GB of streams that sent nothing but headers.
  *
  * The client's own deadline (`grpc-timeout`; Envoy sends its ext_authz timeout as one) is handed
  * to the handler, so that the answer can leave while the client still waits for it; a
@@ -98,6 +102,8 @@ export interface UnaryServerOptions {
   idleTimeoutMs?: number;
   /** DEFAULT_MAX_CONNECTIONS unless given. */
   maxConnections?: number;
+  /** DEFAULT_MAX_OPEN_CALLS unless given. */
+  maxOpenCalls?: number;
   /** Told of a listening socket's errors (a failed accept, say), which would otherwise end the process. */
   onError?: (err: Error) => void;
 }
@@ -129,6 +135,11 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000;
  * connection costs its socket and HTTP/2 session buffers.
  */
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
+/**
+ * Calls open at once over all connections: some 75 MB of streams. A Check is open for some
+ * milliseconds, so a replica answering thousands a second has tens open.
+ */
+export const DEFAULT_MAX_OPEN_CALLS = 8_192;
 
 const GRPC_CONTENT_TYPE = /^application\/grpc(?:$|[+;])/;
 const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL } = http2.constants;
@@ -168,6 +179,7 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
     readTimeoutMs: opts.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS,
     callTimeoutMs: opts.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
     idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+    maxOpenCalls: opts.maxOpenCalls ?? DEFAULT_MAX_OPEN_CALLS,
   };
   const sessions = new Map<Http2Session, Connection>();
   const calls = new Map<ServerHttp2Stream, Call>();
@@ -243,6 +255,11 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
       stream.once('close', () => {
         if (--connection.open === 0) connection.idleSince = performance.now();
       });
+    }
+    if (calls.size >= limits.maxOpenCalls) {
+      answerStatus(stream, GrpcStatus.RESOURCE_EXHAUSTED, 'the server has too many calls open');
+      stream.close(NGHTTP2_NO_ERROR);
+      return;
     }
     serveStream(stream, headers, opts, reading, loop);
   });
