@@ -56,7 +56,8 @@ export function toCheckInput(req: CheckRequest | null | undefined): CheckInput {
   const rawHost = bounded(http?.host || headers.get(':authority') || '', MAX_HOST_BYTES, 'host');
   return {
     kind: http ? 'http' : 'tcp',
-    requestId: bounded(http?.id ?? headers.get('x-request-id') ?? '', 256, 'request id'),
+    // proto3 decodes an unset id as '' (not absent): the header is the fallback then too.
+    requestId: bounded(http?.id || headers.get('x-request-id') || '', 256, 'request id'),
     method: methodOf(bounded(http?.method ?? '', MAX_METHOD_BYTES, 'method')),
     host: normalizeHost(rawHost),
     rawPath,
