@@ -12,7 +12,9 @@
  *     never past its length), and the growth is held against the budget (`hold`); frames of
  *     a byte each hold their bytes, not a buffer object each, which cost a message sent so
  *     about 140 times its size;
- *   - the usual case, Envoy's prefix and message in one DATA frame, is kept as it came.
+ *   - what is kept is copied out of the DATA it came in, which Node hands as a view into the
+ *     whole socket read (64 KiB, other streams' bytes too): a call that sent 1 byte held 64 KiB
+ *     for its read timeout, counted as 1; a message whole in one frame is copied once.
  */
 import type { ServerHttp2Stream, OutgoingHttpHeaders } from 'node:http2';
 import { GrpcStatus, PREFIX_BYTES } from './grpc-protocol.js';
@@ -46,7 +48,7 @@ export interface Reading {
 export function readRequestMessage(stream: ServerHttp2Stream, encoding: string | string[] | undefined, call: Call, reading: Reading, received: (bytes: Buffer) => void): void {
   /** The prefix while it comes in pieces. */
   let head: Buffer | undefined;
-  /** The message: the frame it came in whole, or a buffer grown as it fills. */
+  /** The message: a copy of the frame it came in whole, or a buffer grown as it fills. */
   let body: Buffer | undefined;
   let filled = 0;
   let expected = -1;
@@ -55,7 +57,10 @@ export function readRequestMessage(stream: ServerHttp2Stream, encoding: string |
     total += chunk.length;
     if (expected < 0) {
       head = head ? Buffer.concat([head, chunk]) : chunk;
-      if (head.length < PREFIX_BYTES) return;
+      if (head.length < PREFIX_BYTES) {
+        head = own(head);
+        return;
+      }
       if (head[0] !== 0) {
         if (encoding === undefined || encoding === 'identity') return reading.refuse(stream, GrpcStatus.INTERNAL, 'compressed flag set on a message without grpc-encoding');
         return reading.refuse(stream, GrpcStatus.UNIMPLEMENTED, `grpc-encoding ${String(encoding)} is not accepted`, { 'grpc-accept-encoding': 'identity' });
@@ -68,7 +73,7 @@ export function readRequestMessage(stream: ServerHttp2Stream, encoding: string |
       if (chunk.length === expected) {
         const refused = reading.hold(call, expected);
         if (refused) return reading.refuse(stream, GrpcStatus.RESOURCE_EXHAUSTED, refused);
-        body = chunk;
+        body = own(chunk);
         filled = expected;
         return;
       }
@@ -95,4 +100,15 @@ export function readRequestMessage(stream: ServerHttp2Stream, encoding: string |
     body = undefined;
     received(bytes);
   });
+}
+
+/**
+ * `bytes` in a buffer of their own. Node hands a stream's DATA as a view into the buffer of the
+ * whole socket read it came in (64 KiB, other streams' bytes too): a view kept held all of it,
+ * while the call was counted only its own bytes.
+ */
+function own(bytes: Buffer): Buffer {
+  const copy = Buffer.allocUnsafeSlow(bytes.length);
+  bytes.copy(copy);
+  return copy;
 }
