@@ -204,20 +204,29 @@ function readDocuments(file: string): unknown[] {
 /** The authority with its key files read and every key checked. */
 function withIssuerFiles(d: LoadedDoc, keyDir: string): LoadedDoc {
   const fromFiles = (d.doc.spec.issuerKeyFiles as string[]).map((f) => {
+    let key: string;
     try {
-      return readFileSync(resolve(keyDir, f), 'utf8').trim();
+      key = readFileSync(resolve(keyDir, f), 'utf8').trim();
     } catch {
       throw new ChioError('CONFIG_INVALID', `${d.where}: field spec.issuerKeyFiles: cannot read ${resolve(keyDir, f)} (run \`chio keygen\`)`);
     }
+    // Checked here, naming the file and never quoting it: a policy may name any file (a
+    // private key beside the .pub it meant), and this message goes to the log.
+    try {
+      parseVerifierKey(key);
+    } catch (err) {
+      throw new ChioError('CONFIG_INVALID', `${d.where}: field spec.issuerKeyFiles: ${resolve(keyDir, f)} does not hold a verifier key`, { cause: err });
+    }
+    return key;
   });
-  const issuers = [...new Set([...(d.doc.spec.issuers as string[]), ...fromFiles])].sort();
-  for (const key of issuers) {
+  for (const key of d.doc.spec.issuers as string[]) {
     try {
       parseVerifierKey(key);
     } catch (err) {
       throw new ChioError('CONFIG_INVALID', `${d.where}: field spec.issuers: ${JSON.stringify(key.slice(0, 80))} is not a verifier key`, { cause: err });
     }
   }
+  const issuers = [...new Set([...(d.doc.spec.issuers as string[]), ...fromFiles])].sort();
   const { issuerKeyFiles: _files, ...spec } = d.doc.spec;
   return { ...d, doc: { ...d.doc, spec: { ...spec, issuers } } };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadPolicySet } from '../../../src/policy/policy-set.js';
@@ -89,6 +89,20 @@ describe('loadPolicySet', () => {
       expect(() => loadPolicySet(dir, keyDir)).toThrow(ChioError);
       expect(() => loadPolicySet(dir, keyDir)).toThrow(/bad\.yaml/);
       expect(() => loadPolicySet(dir, keyDir)).toThrow(where);
+    });
+
+    it('never puts what an issuerKeyFiles file holds in its error (a policy naming a private key must not log it)', () => {
+      const { dir, keyDir } = dirWith({ 'ca.yaml': 'apiVersion: chio.dev/v1\nkind: CapabilityAuthority\nmetadata: { name: c }\nspec: { issuerKeyFiles: ["kernel.key"] }\n' });
+      const secret = readFileSync(join(keyDir, 'kernel.key'), 'utf8').trim().split('+').at(-1)!;
+      let message = '';
+      try {
+        loadPolicySet(dir, keyDir);
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toMatch(/field spec\.issuerKeyFiles: .*kernel\.key does not hold a verifier key/);
+      expect(message).not.toContain('PRIVATE');
+      expect(message).not.toContain(secret.slice(0, 16));
     });
 
     it('refuses a directory without policy files', () => {
