@@ -17,13 +17,14 @@
  * costs nothing. A file that does not parse is refused at start-up and, later, logged and
  * ignored: the set in force stays (dropping trust would quarantine receipts for good).
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ChioError } from './errors/index.js';
 import { loadKey, loadVerifierKey } from './keys.js';
+import { readRegularFile } from './setting-file.js';
 import { KernelTrustSet, MAX_TRUSTED_KERNEL_KEYS, type TrustedKernelKey } from './receipt/kernel-trust.js';
 
 /** The trusted-kernel-keys file in the key directory. */
@@ -90,12 +91,13 @@ export function loadKernelTrust(keyDir: string, reader: KernelTrustReader): Kern
 
 function readKernelKeysText(path: string): string {
   try {
-    // Refuse by size before reading: the file may be a mount anyone with cluster access edits.
-    if (statSync(path).size > MAX_KERNEL_KEYS_FILE_BYTES) throw new ChioError('CONFIG_INVALID', `kernel keys file ${path}: larger than ${MAX_KERNEL_KEYS_FILE_BYTES} bytes`);
-    return readFileSync(path, 'utf8');
+    // Bounded, and a FIFO or a device refused without blocking: the file may be a mount anyone
+    // with cluster access edits, and it is read again on the event loop every poll.
+    return readRegularFile(path, MAX_KERNEL_KEYS_FILE_BYTES).toString('utf8');
   } catch (err) {
-    if (err instanceof ChioError) throw err;
-    throw new ChioError('CONFIG_INVALID', `kernel keys file ${path} cannot be read`, { cause: err });
+    const message = (err as Error).message;
+    if (message.endsWith(': cannot read')) throw new ChioError('CONFIG_INVALID', `kernel keys file ${path} cannot be read`, { cause: err });
+    throw new ChioError('CONFIG_INVALID', `kernel keys file ${message}`, { cause: err });
   }
 }
 

@@ -8,7 +8,7 @@
  * a Secret for a non-root pod: root-owned, group = the pod's fsGroup.
  * A refused or unreadable file stops start-up with CONFIG_INVALID naming the file.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { ChioError } from './errors/index.js';
 
 /** Permission bits a private file must not have: any access by group or others. */
@@ -54,5 +54,41 @@ export function readPublicFile(path: string, what: string): Buffer {
     return readFileSync(path);
   } catch (cause) {
     throw new ChioError('CONFIG_INVALID', `${what}: cannot read ${path}`, { cause });
+  }
+}
+
+/**
+ * The bytes of the regular file at `path` (links followed, as a mounted ConfigMap needs), at
+ * most `maxBytes`, for files read again while serving (policies, the keys they name,
+ * kernels.yaml). A FIFO, a device or a directory is refused without blocking (O_NONBLOCK: an
+ * open FIFO with no writer would stop the event loop for good; /dev/zero never ends), and a
+ * file over `maxBytes`, or one that grows past it while read, is refused without being read
+ * whole. Throws ChioError('CONFIG_INVALID') whose message starts with `path`.
+ */
+export function readRegularFile(path: string, maxBytes: number): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  } catch (cause) {
+    throw new ChioError('CONFIG_INVALID', `${path}: cannot read`, { cause });
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new ChioError('CONFIG_INVALID', `${path}: not a regular file`);
+    const tooLarge = () => new ChioError('CONFIG_INVALID', `${path}: larger than ${maxBytes} bytes`);
+    if (stat.size > maxBytes) throw tooLarge();
+    let buf = Buffer.alloc(Math.min(stat.size, maxBytes) + 1);
+    let n = 0;
+    for (let got; (got = readSync(fd, buf, n, buf.length - n, null)) > 0; ) {
+      n += got;
+      if (n > maxBytes) throw tooLarge();
+      if (n === buf.length) buf = Buffer.concat([buf, Buffer.alloc(Math.min(buf.length, maxBytes + 1 - buf.length))]);
+    }
+    return buf.subarray(0, n);
+  } catch (cause) {
+    if (cause instanceof ChioError) throw cause;
+    throw new ChioError('CONFIG_INVALID', `${path}: cannot read`, { cause });
+  } finally {
+    closeSync(fd);
   }
 }

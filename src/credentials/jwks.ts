@@ -19,10 +19,10 @@
  *   it. Deadlines are absolute milliseconds on the real clock (`Date.now()`), as timers are.
  */
 import { createPublicKey, type JsonWebKey as NodeJwk } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
 import { createLocalJWKSet, type JSONWebKeySet, type JWK } from 'jose';
 import { readResponseBody } from '../response-body.js';
 import { ChioError } from '../errors/index.js';
+import { readRegularFile } from '../setting-file.js';
 import { isJsonObject } from '../json.js';
 import { beforeDeadline } from '../time.js';
 import { cacheLookupsTotal } from '../metrics.js';
@@ -82,11 +82,11 @@ export function parseJwks(text: string): KeySet {
 export function readJwksFile(path: string): KeySet {
   let text: string;
   try {
-    if (statSync(path).size > MAX_JWKS_BYTES) throw new ChioError('MALFORMED', `${path} is larger than ${MAX_JWKS_BYTES} bytes`);
-    text = readFileSync(path, 'utf8');
+    text = readRegularFile(path, MAX_JWKS_BYTES).toString('utf8');
   } catch (cause) {
-    if (cause instanceof ChioError) throw cause;
-    throw new ChioError('NOT_FOUND', `cannot read ${path}`, { cause });
+    // Refused as it is (a FIFO, a device, too large) or, when it cannot be opened, not found.
+    if ((cause as Error).message.endsWith(': cannot read')) throw new ChioError('NOT_FOUND', `cannot read ${path}`, { cause });
+    throw new ChioError('MALFORMED', (cause as Error).message, { cause });
   }
   return parseJwks(text);
 }

@@ -11,12 +11,14 @@
  * not with file names, comments, document order or YAML layout.
  * Errors name the file, the document and the field.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
 import { ChioError } from '../errors/index.js';
 import { metadataSchema } from './metadata.js';
+import { readRegularFile } from '../setting-file.js';
+import { MAX_JWKS_BYTES } from '../credentials/jwks.js';
 import { DURATION_PATTERN, durationSeconds } from '../time.js';
 import { canonicalBytes } from '../receipt/jcs.js';
 import { sha256Hex } from '../crypto/sha256.js';
@@ -180,10 +182,18 @@ export function listPolicyFiles(path: string): string[] {
   return files;
 }
 
+/** Policy text is UTF-8 (a leading BOM is dropped); other bytes are refused, not replaced by U+FFFD. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 function readDocuments(file: string): unknown[] {
-  const size = statSync(file).size;
-  if (size > MAX_POLICY_FILE_BYTES) throw new ChioError('CONFIG_INVALID', `${file}: larger than ${MAX_POLICY_FILE_BYTES} bytes`);
-  const list = parseAllDocuments(readFileSync(file, 'utf8'));
+  let text: string;
+  try {
+    text = UTF8.decode(readRegularFile(file, MAX_POLICY_FILE_BYTES));
+  } catch (err) {
+    if (err instanceof ChioError) throw err;
+    throw new ChioError('CONFIG_INVALID', `${file}: not UTF-8`, { cause: err });
+  }
+  const list = parseAllDocuments(text);
   const docs = Array.isArray(list) ? list : [list];
   if (docs.length > MAX_POLICY_DOCUMENTS) throw new ChioError('CONFIG_INVALID', `${file}: more than ${MAX_POLICY_DOCUMENTS} documents`);
   const out: unknown[] = [];
@@ -201,14 +211,18 @@ function readDocuments(file: string): unknown[] {
   return out;
 }
 
+/** Larger than any verifier key file `chio keygen` writes. */
+const MAX_KEY_FILE_BYTES = 4096;
+
 /** The authority with its key files read and every key checked. */
 function withIssuerFiles(d: LoadedDoc, keyDir: string): LoadedDoc {
   const fromFiles = (d.doc.spec.issuerKeyFiles as string[]).map((f) => {
     let key: string;
     try {
-      key = readFileSync(resolve(keyDir, f), 'utf8').trim();
-    } catch {
-      throw new ChioError('CONFIG_INVALID', `${d.where}: field spec.issuerKeyFiles: cannot read ${resolve(keyDir, f)} (run \`chio keygen\`)`);
+      key = readRegularFile(resolve(keyDir, f), MAX_KEY_FILE_BYTES).toString('utf8').trim();
+    } catch (err) {
+      const why = err instanceof ChioError && !err.message.endsWith(': cannot read') ? err.message : `cannot read ${resolve(keyDir, f)} (run \`chio keygen\`)`;
+      throw new ChioError('CONFIG_INVALID', `${d.where}: field spec.issuerKeyFiles: ${why}`, { cause: err });
     }
     // Checked here, naming the file and never quoting it: a policy may name any file (a
     // private key beside the .pub it meant), and this message goes to the log.
@@ -240,9 +254,10 @@ function withJwksFileDigests(d: LoadedDoc, baseDir: string): LoadedDoc {
     if (rule.jwksFile === undefined) return rule;
     let bytes: Buffer;
     try {
-      bytes = readFileSync(resolve(baseDir, rule.jwksFile));
-    } catch {
-      throw new ChioError('CONFIG_INVALID', `${d.where}: field spec.jwtRules.${i}.jwksFile: cannot read ${resolve(baseDir, rule.jwksFile)}`);
+      bytes = readRegularFile(resolve(baseDir, rule.jwksFile), MAX_JWKS_BYTES);
+    } catch (err) {
+      const why = err instanceof ChioError && !err.message.endsWith(': cannot read') ? err.message : `cannot read ${resolve(baseDir, rule.jwksFile)}`;
+      throw new ChioError('CONFIG_INVALID', `${d.where}: field spec.jwtRules.${i}.jwksFile: ${why}`, { cause: err });
     }
     return { ...rule, jwksFileSha256: sha256Hex(bytes) };
   });

@@ -5,7 +5,7 @@
  * keeps the keys in force).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { generateKeys, loadKey } from '../../src/keys.js';
@@ -98,6 +98,11 @@ describe('loadKernelTrust', () => {
   it('refuses a bad file with its path', () => {
     write(`kernels:\n  - key: ${NEW}\n    not_after: soon\n`);
     expect(() => loadKernelTrust(keyDir, 'ledger')).toThrow(`kernel keys file ${join(keyDir, KERNEL_KEYS_FILE)}: entry 1: not_after "soon"`);
+  });
+
+  it('refuses a kernels.yaml that is not a regular file with its path', () => {
+    mkdirSync(join(keyDir, KERNEL_KEYS_FILE));
+    expect(() => loadKernelTrust(keyDir, 'ledger')).toThrow(`kernel keys file ${join(keyDir, KERNEL_KEYS_FILE)}: not a regular file`);
   });
 
   describe('KernelTrustWatcher', () => {

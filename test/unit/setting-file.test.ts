@@ -4,7 +4,11 @@
  * Secret (defaultMode 0440, group = fsGroup) for a pod that does not run as root.
  */
 import { describe, expect, it } from 'vitest';
-import { isOpenToOthers } from '../../src/setting-file.js';
+import { mkdtempSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isOpenToOthers, readRegularFile } from '../../src/setting-file.js';
 
 const CHIO = 1000;
 const ROOT = 0;
@@ -23,5 +27,32 @@ describe('isOpenToOthers', () => {
     [0o440, 2000, CHIO, true], // owned by another account
   ])('mode %o owned by %i, read by %i: %s', (mode, owner, self, open) => {
     expect(isOpenToOthers(0o100000 | mode, owner, self)).toBe(open);
+  });
+});
+
+describe('readRegularFile', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'chio-rf-'));
+
+  it('reads a regular file, and one through a link (a mounted ConfigMap)', () => {
+    writeFileSync(join(dir, 'real'), 'abc\n');
+    symlinkSync(join(dir, 'real'), join(dir, 'link'));
+    expect(readRegularFile(join(dir, 'real'), 4).toString()).toBe('abc\n');
+    expect(readRegularFile(join(dir, 'link'), 4).toString()).toBe('abc\n');
+  });
+
+  it('refuses a file over the bound, and one it cannot open', () => {
+    writeFileSync(join(dir, 'big'), 'abcde');
+    expect(() => readRegularFile(join(dir, 'big'), 4)).toThrow(`${join(dir, 'big')}: larger than 4 bytes`);
+    expect(() => readRegularFile(join(dir, 'missing'), 4)).toThrow(`${join(dir, 'missing')}: cannot read`);
+  });
+
+  it.each([
+    ['a FIFO without a writer', (path: string) => spawnSync('mkfifo', [path])],
+    ['a link to /dev/zero', (path: string) => symlinkSync('/dev/zero', path)],
+    ['a directory', (path: string) => mkdirSync(path)],
+  ])('refuses %s at once, without blocking or reading it', (what, make) => {
+    const path = join(dir, what.replace(/\W/g, '-'));
+    make(path);
+    expect(() => readRegularFile(path, 1024)).toThrow(`${path}: not a regular file`);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadPolicySet } from '../../../src/policy/policy-set.js';
@@ -103,6 +104,32 @@ describe('loadPolicySet', () => {
       expect(message).toMatch(/field spec\.issuerKeyFiles: .*kernel\.key does not hold a verifier key/);
       expect(message).not.toContain('PRIVATE');
       expect(message).not.toContain(secret.slice(0, 16));
+    });
+
+    it('refuses a file that is not UTF-8 (a policy with U+FFFD where its bytes were would match nothing)', () => {
+      const { dir, keyDir } = dirWith({});
+      writeFileSync(join(dir, 'latin1.yaml'), Buffer.concat([Buffer.from(B.replace('/admin*', '/caf')), Buffer.from([0xe9])]));
+      expect(() => loadPolicySet(dir, keyDir)).toThrow(/latin1\.yaml: not UTF-8/);
+    });
+
+    // In a child process: a read that blocks (a FIFO) or never ends (/dev/zero) would hang this
+    // worker; a reload runs on the event loop every Check needs.
+    const loadInChild = (dir: string, keyDir: string) => {
+      const module = JSON.stringify(join(import.meta.dirname, '../../../src/policy/policy-set.ts'));
+      const script = `import(${module}).then((m) => { try { m.loadPolicySet(${JSON.stringify(dir)}, ${JSON.stringify(keyDir)}); console.log('loaded'); } catch (e) { console.log(e.message); } })`;
+      return spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { encoding: 'utf8', timeout: 10_000 });
+    };
+
+    it.each([
+      ['a FIFO', (path: string) => spawnSync('mkfifo', [path])],
+      ['a link to /dev/zero', (path: string) => symlinkSync('/dev/zero', path)],
+      ['a directory', (path: string) => mkdirSync(path)],
+    ])('refuses %s named like a policy file, at once', (_what, make) => {
+      const { dir, keyDir } = dirWith({ 'a.yaml': A });
+      make(join(dir, 'b.yaml'));
+      const child = loadInChild(dir, keyDir);
+      expect(child.signal).toBeNull();
+      expect(child.stdout).toMatch(/b\.yaml: not a regular file/);
     });
 
     it('refuses a directory without policy files', () => {
