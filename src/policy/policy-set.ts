@@ -206,6 +206,9 @@ function readDocuments(file: string): unknown[] {
     } catch (err) {
       throw new ChioError('CONFIG_INVALID', `${file} document ${i + 1}: ${err instanceof Error ? err.message : String(err)}`);
     }
+    // maxAliasCount bounds the aliases, not what they point at: one 1 MB scalar aliased 100
+    // times is 100 MB hashed, archived and held on every reload. Bound the document as it decides.
+    if (!fitsIn(value, MAX_POLICY_FILE_BYTES)) throw new ChioError('CONFIG_INVALID', `${file} document ${i + 1}: larger than ${MAX_POLICY_FILE_BYTES} bytes once its aliases are expanded`);
     if (value !== null && value !== undefined) out.push(value);
   }
   return out;
@@ -213,6 +216,29 @@ function readDocuments(file: string): unknown[] {
 
 /** Larger than any verifier key file `chio keygen` writes. */
 const MAX_KEY_FILE_BYTES = 4096;
+
+/**
+ * Whether `value` as JSON is at most about `budget` bytes (strings counted by length, plus the
+ * punctuation), counting an aliased node each time it appears and stopping once over.
+ */
+function fitsIn(value: unknown, budget: number): boolean {
+  let left = budget;
+  const walk = (v: unknown): boolean => {
+    if (typeof v === 'string') left -= v.length + 2;
+    else if (Array.isArray(v)) {
+      left -= 2;
+      for (const item of v) if (left < 0 || !walk(item)) return false;
+    } else if (v !== null && typeof v === 'object') {
+      left -= 2;
+      for (const [k, item] of Object.entries(v)) {
+        left -= k.length + 4;
+        if (left < 0 || !walk(item)) return false;
+      }
+    } else left -= String(v).length;
+    return left >= 0;
+  };
+  return walk(value);
+}
 
 /** The authority with its key files read and every key checked. */
 function withIssuerFiles(d: LoadedDoc, keyDir: string): LoadedDoc {

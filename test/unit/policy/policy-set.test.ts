@@ -106,6 +106,15 @@ describe('loadPolicySet', () => {
       expect(message).not.toContain(secret.slice(0, 16));
     });
 
+    it('refuses a document that its aliases blow up past the file bound (one scalar aliased 99 times), quickly', () => {
+      const aliases = Array.from({ length: 99 }, (_, i) => `    l${i}: *big`).join('\n');
+      const text = A.replace('metadata: { name: a }', `metadata:\n  name: a\n  labels:\n    big: &big "${'x'.repeat(900_000)}"\n${aliases}`);
+      const { dir, keyDir } = dirWith({ 'bomb.yaml': text });
+      const started = Date.now();
+      expect(() => loadPolicySet(dir, keyDir)).toThrow(/bomb\.yaml document 1: larger than 1048576 bytes once its aliases are expanded/);
+      expect(Date.now() - started).toBeLessThan(1000);
+    });
+
     it('refuses a file that is not UTF-8 (a policy with U+FFFD where its bytes were would match nothing)', () => {
       const { dir, keyDir } = dirWith({});
       writeFileSync(join(dir, 'latin1.yaml'), Buffer.concat([Buffer.from(B.replace('/admin*', '/caf')), Buffer.from([0xe9])]));
