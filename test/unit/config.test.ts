@@ -25,6 +25,23 @@ describe('loadConfig', () => {
     });
   });
 
+  it('never puts a NATS password or token in its message when the config file gives one of the wrong type', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chio-cfg-'));
+    for (const key of ['natsToken', 'natsPass']) {
+      const file = join(dir, `${key}.yaml`);
+      writeFileSync(file, `natsUser: chio\n${key}: 8675309123456\n`);
+      expect(() => loadConfig({ env: {}, configFile: file })).toThrow(`setting ${key} in ${file}`);
+      expect(() => loadConfig({ env: {}, configFile: file })).not.toThrow('8675309123456');
+    }
+  });
+
+  it.each([['CHIO_GRPC_PORT', ' '], ['CHIO_GRPC_PORT', '0x10'], ['CHIO_RECEIPT_TIMEOUT_MS', '1e2'], ['CHIO_LEDGER_VERIFY_THREADS', ' '], ['CHIO_LANES', '0b11']])(
+    '%s=%j is not a decimal integer: refused, not read as a number JavaScript makes of it',
+    (name, value) => {
+      expect(() => loadConfig({ env: { [name]: value } })).toThrow(name);
+    },
+  );
+
   describe('when workers and lanes lengthen the chain id', () => {
     // `<chain id>-w<k>-<n>`: 58 + "-w1" + "-15" is 64, the most a subject token may be.
     it('takes the longest that fits', () => {
