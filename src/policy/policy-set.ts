@@ -19,6 +19,7 @@ import { ChioError } from '../errors/index.js';
 import { metadataSchema } from './metadata.js';
 import { readRegularFile } from '../setting-file.js';
 import { MAX_JWKS_BYTES } from '../credentials/jwks.js';
+import { MAX_ARCHIVED_POLICY_BYTES } from '../verify/export-format.js';
 import { DURATION_PATTERN, durationSeconds } from '../time.js';
 import { canonicalBytes } from '../receipt/jcs.js';
 import { sha256Hex } from '../crypto/sha256.js';
@@ -87,6 +88,8 @@ interface LoadedDoc {
 export interface LoadOptions {
   /** The clock JWTs are checked against (ms since the epoch); `chio policy test` sets it. */
   now?: () => number;
+  /** Largest normalised set (its JCS bytes); MAX_ARCHIVED_POLICY_BYTES unless given (tests give less). */
+  maxSetBytes?: number;
 }
 
 /** Load and compile every policy file under `path` (a file or a directory). */
@@ -124,6 +127,12 @@ export function loadPolicySetFiles(files: string[], keyDir: string, options: Loa
     .map((d) => (d.kind === 'CapabilityAuthority' ? authorities.find((a) => a.key === d.key)! : d.kind === 'RequestAuthentication' ? withJwksFileDigests(d, baseDir) : d))
     .map((d) => ({ kind: d.kind, doc: d.doc }));
   const canonical = canonicalBytes(JSON.parse(JSON.stringify(normalised)));
+  // Receipts name the set by its hash, and the verifier serves it back by that hash: a set the
+  // archive cannot hold would be enforced with a hash no one could ever read back.
+  const maxSetBytes = options.maxSetBytes ?? MAX_ARCHIVED_POLICY_BYTES;
+  if (canonical.length > maxSetBytes) {
+    throw new ChioError('CONFIG_INVALID', `the policy set is ${canonical.length} bytes once normalised, over the ${maxSetBytes} its archive can hold (receipts name it by a hash that could not be read back)`);
+  }
   return {
     hash: `sha256:${sha256Hex(canonical)}`,
     canonical,

@@ -75,6 +75,13 @@ describe('loadPolicySet', () => {
     expect(loadPolicySet(dir, keyDir).hash).not.toBe(before);
   });
 
+  it('refuses a set larger than its archive can hold: receipts would name a hash no one could read back', () => {
+    const { dir, keyDir } = dirWith({ 'p.yaml': `${A}---\n${B}` });
+    const size = loadPolicySet(dir, keyDir).canonical.length;
+    expect(loadPolicySet(dir, keyDir, { maxSetBytes: size }).canonical.length).toBe(size);
+    expect(() => loadPolicySet(dir, keyDir, { maxSetBytes: size - 1 })).toThrow(`the policy set is ${size} bytes once normalised, over the ${size - 1}`);
+  });
+
   describe('when a document is wrong', () => {
     it.each([
       ['an unknown kind', 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: x }\n', 'document 1: field kind'],
