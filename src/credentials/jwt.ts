@@ -64,6 +64,11 @@ export interface JwtAuthenticatorOptions {
   now?: () => number;
   fetch?: typeof fetch;
   baseDir?: string;
+  /**
+   * The bytes of jwksFile files already read, by absolute path: the policy set reads each once
+   * and hashes those very bytes, so the keys enforced are the ones its hash names.
+   */
+  jwksFiles?: ReadonlyMap<string, Uint8Array>;
 }
 
 /** Where a token may be: a header (value after `prefix`) or a query parameter. */
@@ -121,7 +126,7 @@ export class JwtAuthenticator {
           keys = byUri.get(rule.jwksUri) ?? new RemoteJwks(rule.jwksUri, remote);
           byUri.set(rule.jwksUri, keys);
         } else {
-          keys = loadLocalJwks(rule, where, options.baseDir ?? process.cwd());
+          keys = loadLocalJwks(rule, where, options.baseDir ?? process.cwd(), options.jwksFiles);
         }
         this.#rules.set(rule.issuer, {
           issuer: rule.issuer,
@@ -284,10 +289,13 @@ function positive(value: number | undefined, fallback: number, name: string): nu
   return v;
 }
 
-function loadLocalJwks(rule: JwtRule, where: string, baseDir: string): KeySet {
+function loadLocalJwks(rule: JwtRule, where: string, baseDir: string, read?: ReadonlyMap<string, Uint8Array>): KeySet {
   const field = rule.jwksFile !== undefined ? 'jwksFile' : 'jwks';
   try {
-    return rule.jwksFile !== undefined ? readJwksFile(resolve(baseDir, rule.jwksFile)) : parseJwks(rule.jwks ?? '');
+    if (rule.jwksFile === undefined) return parseJwks(rule.jwks ?? '');
+    const path = resolve(baseDir, rule.jwksFile);
+    const bytes = read?.get(path);
+    return bytes ? parseJwks(new TextDecoder().decode(bytes)) : readJwksFile(path);
   } catch (cause) {
     throw new ChioError('CONFIG_INVALID', `${where}.${field}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }

@@ -123,8 +123,10 @@ export function loadPolicySetFiles(files: string[], keyDir: string, options: Loa
   };
   const authn = of('RequestAuthentication');
   const baseDir = dirname(files[0]!);
+  // Each jwksFile is read once: its bytes are hashed into the set and are the keys enforced.
+  const jwksFiles = new Map<string, Uint8Array>();
   const normalised = docs
-    .map((d) => (d.kind === 'CapabilityAuthority' ? authorities.find((a) => a.key === d.key)! : d.kind === 'RequestAuthentication' ? withJwksFileDigests(d, baseDir) : d))
+    .map((d) => (d.kind === 'CapabilityAuthority' ? authorities.find((a) => a.key === d.key)! : d.kind === 'RequestAuthentication' ? withJwksFileDigests(d, baseDir, jwksFiles) : d))
     .map((d) => ({ kind: d.kind, doc: d.doc }));
   const canonical = canonicalBytes(JSON.parse(JSON.stringify(normalised)));
   // Receipts name the set by its hash, and the verifier serves it back by that hash: a set the
@@ -142,7 +144,7 @@ export function loadPolicySetFiles(files: string[], keyDir: string, options: Loa
     cel: compileCelPolicies(of('ValidatingPolicy').filter(isCel), compile),
     ignored: ignored.map((d) => `${d.where}: ValidatingPolicy ${d.doc.metadata.name} has evaluation mode ${evaluationModeOf(d.doc)}, not Envoy: ignored`),
     // Relative jwksFile paths start at the folder of the first policy file.
-    jwt: authn.length > 0 ? compile(authn[0]!, () => new JwtAuthenticator(authn.map((d) => d.doc), { baseDir, ...(options.now ? { now: options.now } : {}) })) : undefined,
+    jwt: authn.length > 0 ? compile(authn[0]!, () => new JwtAuthenticator(authn.map((d) => d.doc), { baseDir, jwksFiles, ...(options.now ? { now: options.now } : {}) })) : undefined,
     files,
     documents: docs.length,
   };
@@ -284,12 +286,14 @@ function withIssuerFiles(d: LoadedDoc, keyDir: string): LoadedDoc {
  * The keys a jwksFile holds are part of what decides: the hash covers the file's SHA-256, so
  * that rotating a key in the file is a policy change (swapped in), not an unchanged set.
  */
-function withJwksFileDigests(d: LoadedDoc, baseDir: string): LoadedDoc {
+function withJwksFileDigests(d: LoadedDoc, baseDir: string, read: Map<string, Uint8Array>): LoadedDoc {
   const rules = (d.doc.spec.jwtRules as Array<{ jwksFile?: string }>).map((rule, i) => {
     if (rule.jwksFile === undefined) return rule;
-    let bytes: Buffer;
+    let bytes: Uint8Array;
     try {
-      bytes = readRegularFile(resolve(baseDir, rule.jwksFile), MAX_JWKS_BYTES);
+      const path = resolve(baseDir, rule.jwksFile);
+      bytes = read.get(path) ?? readRegularFile(path, MAX_JWKS_BYTES);
+      read.set(path, bytes);
     } catch (err) {
       const why = err instanceof ChioError && !err.message.endsWith(': cannot read') ? err.message : `cannot read ${resolve(baseDir, rule.jwksFile)}`;
       throw new ChioError('CONFIG_INVALID', `${d.where}: field spec.jwtRules.${i}.jwksFile: ${why}`, { cause: err });

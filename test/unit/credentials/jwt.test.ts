@@ -85,6 +85,13 @@ describe('JwtAuthenticator.authenticate', () => {
       expect(groups).toMatchObject({ verdict: 'allow', claims: { groups: ['group1', 'group2'], scope: ['scope1', 'scope2'] } });
     });
 
+    it('takes a jwksFile from the bytes it is given (the policy set hashes what it read once), not from a second read', async () => {
+      const given = new Map([[`${FIXTURES}not-on-disk.json`, new TextEncoder().encode(readFileSync(`${FIXTURES}jwks.json`, 'utf8'))]]);
+      const fromBytes = new JwtAuthenticator([doc({ issuer: ISTIO_ISSUER, jwksFile: 'not-on-disk.json' })], { baseDir: FIXTURES, jwksFiles: given });
+      expect(await fromBytes.authenticate(bearer(fixture('demo.jwt')), soon())).toMatchObject({ verdict: 'allow' });
+      expect(() => new JwtAuthenticator([doc({ issuer: ISTIO_ISSUER, jwksFile: 'not-on-disk.json' })], { baseDir: FIXTURES })).toThrow('jwksFile: cannot read');
+    });
+
     it('accepts exp and nbf within the 60 s skew', async () => {
       const now = Math.floor(Date.now() / 1000);
       const token = await sign(rsa, { exp: now - 30, nbf: now + 30 });
