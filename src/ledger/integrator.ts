@@ -24,9 +24,11 @@
  * new index entries created only where none is, quarantine at the stream's last sequence. A
  * revision read after the new holder wrote passes that check, so a record written past this
  * ledger's committed state (an index entry, a chain head) is replaced only once the lease, read
- * again, is still its own. A ledger that lost its lease while paused can thus only write bytes
- * the new holder writes too (tiles, bundles, for one trust set) before it fails with
- * LEDGER_FENCED.
+ * again, is still its own. Tiles and bundles, written over whatever their paths hold, are
+ * written only once the lease, read again, is still its own: under another trust set than the
+ * new holder's, a paused ledger's leaves differ from the new holder's committed ones, and a
+ * receipt the new holder refused leaves no record above to fence on. What is left is the
+ * moment between that read and the writes.
  */
 import type { KV } from '@nats-io/kv';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
@@ -300,6 +302,11 @@ export class Integrator {
       const revision = await writeChainHead(chains, chain, head, known.revision, base);
       return [chain, { head, revision }] as const;
     }));
+    // Tiles and bundles are written unconditionally, over whatever a path holds: a writer paused
+    // past its lease would write its batch's over the committed tree of the ledger that took over
+    // (whose leaves differ when its trust does: a receipt it refused left no entry or head above
+    // to fence on), and that tree would no longer hash to the checkpoint it signed. Ask first.
+    if (plan.tiles.length + plan.bundles.length > 0 && !(await lease.stillHeld())) throw new ChioError('LEDGER_FENCED', 'another ledger took the writer lease; not writing tiles');
     // Tiles and bundles at once: none is read before the commit, and a crash before it rewrites them all.
     await Promise.all([
       ...plan.tiles.map(({ tile, data }) => tiles.writeHashTile(tile, data)),
