@@ -6,14 +6,16 @@
  *
  * Never two inconsistent checkpoints, also across crashes: a checkpoint only ever names the
  * committed tree (whose tiles never change below its size), at start-up the tree must still
- * hash to the last published root or the ledger refuses to run, and each publish names the
- * stream sequence of the previous checkpoint so that two writers cannot both extend it.
+ * hash to the last published root or the ledger refuses to run, each new tree is proved from
+ * its tiles to extend the last checkpoint before it is signed (the committed state is another
+ * record, which can go back), and each publish names the stream sequence of the previous
+ * checkpoint so that two writers cannot both extend it.
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { ChioError } from '../errors/index.js';
 import { bytesEqual } from '../encoding.js';
-import { openCheckpoint, parseSignerKey, signCheckpoint, treeHash, type Hash } from '../tlog/index.js';
+import { checkTree, openCheckpoint, parseSignerKey, proveTree, signCheckpoint, treeHash, type Hash } from '../tlog/index.js';
 import { checkpointsPublishedTotal, publishedTreeSize } from '../metrics.js';
 import type { TileStore } from '../store/tile-store.js';
 import { appendCheckpoint, readLatestVerifiedCheckpoint } from '../store/checkpoints.js';
@@ -78,6 +80,7 @@ export class Checkpointer {
   /** Sign and publish a checkpoint of the committed tree, unless it has not grown. */
   async publish(size: number, root: Hash): Promise<PublishedCheckpoint | undefined> {
     if (this.last && size <= this.last.size) return undefined;
+    if (this.last) await this.checkExtends(this.last, size, root);
     const note = signCheckpoint({ origin: this.opts.origin, size, root }, this.opts.logSignerKey);
     let streamSeq;
     try {
@@ -94,5 +97,19 @@ export class Checkpointer {
     publishedTreeSize.set(size);
     this.opts.log.info({ size }, 'checkpoint published');
     return this.last;
+  }
+
+  /**
+   * Refuse to sign a tree that does not extend the last checkpoint, with a consistency proof
+   * from the stored tiles. The committed state says it does, but that state is another record
+   * than the checkpoints: one rolled back (a restored bucket, a write lost to a power cut) has
+   * the stream integrated again, and under another trust set that gives other leaves.
+   */
+  private async checkExtends(last: PublishedCheckpoint, size: number, root: Hash): Promise<void> {
+    try {
+      checkTree(await proveTree(size, last.size, this.opts.tiles.hashReader(size)), size, root, last.size, last.root);
+    } catch (err) {
+      throw new ChioError('TREE_INCONSISTENT', `the tree of size ${size} does not extend the published checkpoint of size ${last.size}; refusing to sign`, { cause: err });
+    }
   }
 }
