@@ -211,11 +211,17 @@ export class Ledger {
 
   private checkpoint(last = false): Promise<unknown> {
     // One publish at a time: a slow publish must not race the next tick.
-    this.publishing = this.publishing.then(() => {
+    this.publishing = this.publishing.then(async () => {
       if (!(this.writing || last) || !this.lease.isHeld) return;
-      return this.checkpointer.publish(this.integrator.size, this.integrator.root).catch((err) => {
+      if (this.integrator.size <= (this.checkpointer.latest?.size ?? -1)) return;
+      try {
+        // The lease read again before signing: a writer paused past it, its renewal not yet
+        // failed, must not sign a tree of its own while another ledger writes (and signs) the log.
+        if (!(await this.lease.stillHeld())) return void this.opts.log.warn({ size: this.integrator.size }, 'writer lease lost: checkpoint not signed');
+        await this.checkpointer.publish(this.integrator.size, this.integrator.root);
+      } catch (err) {
         this.opts.log.error({ err: String(err) }, 'checkpoint not published');
-      });
+      }
     });
     return this.publishing;
   }
