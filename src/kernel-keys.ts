@@ -24,7 +24,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ChioError } from './errors/index.js';
 import { loadKey, loadVerifierKey } from './keys.js';
-import { readRegularFile } from './setting-file.js';
+import { readRegularFile, UnreadableFile } from './setting-file.js';
 import { KernelTrustSet, MAX_TRUSTED_KERNEL_KEYS, type TrustedKernelKey } from './receipt/kernel-trust.js';
 
 /** The trusted-kernel-keys file in the key directory. */
@@ -95,9 +95,8 @@ function readKernelKeysText(path: string): string {
     // with cluster access edits, and it is read again on the event loop every poll.
     return readRegularFile(path, MAX_KERNEL_KEYS_FILE_BYTES).toString('utf8');
   } catch (err) {
-    const message = (err as Error).message;
-    if (message.endsWith(': cannot read')) throw new ChioError('CONFIG_INVALID', `kernel keys file ${path} cannot be read`, { cause: err });
-    throw new ChioError('CONFIG_INVALID', `kernel keys file ${message}`, { cause: err });
+    if (err instanceof UnreadableFile) throw new ChioError('CONFIG_INVALID', `kernel keys file ${path} cannot be read`, { cause: err });
+    throw new ChioError('CONFIG_INVALID', `kernel keys file ${(err as Error).message}`, { cause: err });
   }
 }
 

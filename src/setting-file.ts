@@ -63,14 +63,23 @@ export function readPublicFile(path: string, what: string): Buffer {
  * kernels.yaml). A FIFO, a device or a directory is refused without blocking (O_NONBLOCK: an
  * open FIFO with no writer would stop the event loop for good; /dev/zero never ends), and a
  * file over `maxBytes`, or one that grows past it while read, is refused without being read
- * whole. Throws ChioError('CONFIG_INVALID') whose message starts with `path`.
+ * whole. Throws ChioError('CONFIG_INVALID') whose message starts with `path`: an
+ * UnreadableFile when it could not be opened or read at all (missing, no permission), so that
+ * callers can say so in their own words and pass a refusal on as it is.
  */
+/** The file could not be opened or read at all (not: it was refused for what it is). */
+export class UnreadableFile extends ChioError {
+  constructor(path: string, cause: unknown) {
+    super('CONFIG_INVALID', `${path}: cannot read`, { cause });
+  }
+}
+
 export function readRegularFile(path: string, maxBytes: number): Buffer {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   } catch (cause) {
-    throw new ChioError('CONFIG_INVALID', `${path}: cannot read`, { cause });
+    throw new UnreadableFile(path, cause);
   }
   try {
     const stat = fstatSync(fd);
@@ -87,7 +96,7 @@ export function readRegularFile(path: string, maxBytes: number): Buffer {
     return buf.subarray(0, n);
   } catch (cause) {
     if (cause instanceof ChioError) throw cause;
-    throw new ChioError('CONFIG_INVALID', `${path}: cannot read`, { cause });
+    throw new UnreadableFile(path, cause);
   } finally {
     closeSync(fd);
   }

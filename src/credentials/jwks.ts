@@ -22,7 +22,7 @@ import { createPublicKey, type JsonWebKey as NodeJwk } from 'node:crypto';
 import { createLocalJWKSet, type JSONWebKeySet, type JWK } from 'jose';
 import { readResponseBody } from '../response-body.js';
 import { ChioError } from '../errors/index.js';
-import { readRegularFile } from '../setting-file.js';
+import { readRegularFile, UnreadableFile } from '../setting-file.js';
 import { isJsonObject } from '../json.js';
 import { beforeDeadline } from '../time.js';
 import { cacheLookupsTotal } from '../metrics.js';
@@ -85,7 +85,7 @@ export function readJwksFile(path: string): KeySet {
     text = readRegularFile(path, MAX_JWKS_BYTES).toString('utf8');
   } catch (cause) {
     // Refused as it is (a FIFO, a device, too large) or, when it cannot be opened, not found.
-    if ((cause as Error).message.endsWith(': cannot read')) throw new ChioError('NOT_FOUND', `cannot read ${path}`, { cause });
+    if (cause instanceof UnreadableFile) throw new ChioError('NOT_FOUND', `cannot read ${path}`, { cause });
     throw new ChioError('MALFORMED', (cause as Error).message, { cause });
   }
   return parseJwks(text);

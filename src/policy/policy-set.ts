@@ -17,7 +17,7 @@ import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
 import { ChioError } from '../errors/index.js';
 import { metadataSchema } from './metadata.js';
-import { readRegularFile } from '../setting-file.js';
+import { readRegularFile, UnreadableFile } from '../setting-file.js';
 import { MAX_JWKS_BYTES } from '../credentials/jwks.js';
 import { MAX_ARCHIVED_POLICY_BYTES } from '../verify/export-format.js';
 import { DURATION_PATTERN, durationSeconds } from '../time.js';
@@ -258,7 +258,7 @@ function withIssuerFiles(d: LoadedDoc, keyDir: string): LoadedDoc {
     try {
       key = readRegularFile(resolve(keyDir, f), MAX_KEY_FILE_BYTES).toString('utf8').trim();
     } catch (err) {
-      const why = err instanceof ChioError && !err.message.endsWith(': cannot read') ? err.message : `cannot read ${resolve(keyDir, f)} (run \`chio keygen\`)`;
+      const why = err instanceof ChioError && !(err instanceof UnreadableFile) ? err.message : `cannot read ${resolve(keyDir, f)} (run \`chio keygen\`)`;
       throw new ChioError('CONFIG_INVALID', `${d.where}: field spec.issuerKeyFiles: ${why}`, { cause: err });
     }
     // Checked here, naming the file and never quoting it: a policy may name any file (a
@@ -295,7 +295,7 @@ function withJwksFileDigests(d: LoadedDoc, baseDir: string, read: Map<string, Ui
       bytes = read.get(path) ?? readRegularFile(path, MAX_JWKS_BYTES);
       read.set(path, bytes);
     } catch (err) {
-      const why = err instanceof ChioError && !err.message.endsWith(': cannot read') ? err.message : `cannot read ${resolve(baseDir, rule.jwksFile)}`;
+      const why = err instanceof ChioError && !(err instanceof UnreadableFile) ? err.message : `cannot read ${resolve(baseDir, rule.jwksFile)}`;
       throw new ChioError('CONFIG_INVALID', `${d.where}: field spec.jwtRules.${i}.jwksFile: ${why}`, { cause: err });
     }
     return { ...rule, jwksFileSha256: sha256Hex(bytes) };
