@@ -164,10 +164,18 @@ export async function readReceiptIds(js: JetStreamClient, fromSeq: number, toSeq
 }
 
 /**
+ * How long one pull of consumeReceipts lasts, which sets how soon it recovers from a lost pull:
+ * nats.js watches for heartbeats every half of it, and after a reconnect whose first look at the
+ * consumer fails (JetStream still recovering its streams) it looks again only this much later,
+ * pulling nothing meanwhile. Its default, 30 s, held the ledger still that long after a restart.
+ */
+export const CONSUME_PULL_EXPIRES_MS = 2_000;
+
+/**
  * Every stored receipt from stream sequence `fromSeq` on, in stream order, then new ones as
  * they are stored, through an ordered consumer (no acks, no redelivery out of order).
  */
 export async function consumeReceipts(js: JetStreamClient, fromSeq: number, maxMessages: number): Promise<ConsumerMessages> {
   const consumer = await js.consumers.get(RECEIPTS_STREAM, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq });
-  return consumer.consume({ max_messages: maxMessages });
+  return consumer.consume({ max_messages: maxMessages, expires: CONSUME_PULL_EXPIRES_MS });
 }
