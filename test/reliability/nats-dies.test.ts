@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { pino } from 'pino';
 import { startTestNats, tempDir, type TestNats } from '../support/nats.js';
 import { startTestChio, testConfig, type TestChio } from '../support/chio.js';
 import { buildCheckRequest } from '../../src/cli/envoy-request.js';
@@ -39,12 +40,27 @@ interface Sent {
   answer: CheckAnswer | { error: string };
 }
 
+/**
+ * What the services logged at info and above, but the per-Check denials: the last lines are
+ * printed when a proof is not ready in time, so a failure on a loaded machine says where the
+ * ledger was (writer or not, integrated and published sizes) and what it went through.
+ */
+const logLines: string[] = [];
+const LOG_LINES_KEPT = 400;
+const log = pino({ level: 'info' }, {
+  write(line: string) {
+    if (line.includes('denied (ReceiptLedger)')) return;
+    logLines.push(line.trimEnd());
+    if (logLines.length > LOG_LINES_KEPT) logLines.shift();
+  },
+});
+
 const keyFile = (name: string) => readFileSync(join(dataDir, 'keys', name), 'utf8').trim();
 
 beforeAll(async () => {
   nats = await startTestNats();
   dataDir = tempDir('chio-nats-dies-');
-  chio = await startTestChio(testConfig(dataDir, nats.current.url, { CHIO_RECEIPT_TIMEOUT_MS: String(RECEIPT_TIMEOUT_MS), CHIO_CHAIN_ID: 'nats-dies', CHIO_LANES: '4' }));
+  chio = await startTestChio(testConfig(dataDir, nats.current.url, { CHIO_RECEIPT_TIMEOUT_MS: String(RECEIPT_TIMEOUT_MS), CHIO_CHAIN_ID: 'nats-dies', CHIO_LANES: '4' }), { log });
 });
 
 afterAll(async () => {
@@ -111,7 +127,12 @@ describe('NATS SIGKILLed under load and restarted 3 s later', () => {
     const logKey = keyFile('log.pub');
     const kernelKeys = [keyFile('kernel.pub')];
     for (const s of allows) {
-      const proven = await proveReceipt(s.a.receiptId!, { verifierUrl: chio.verifierUrl, logKey, kernelKeys, waitMs: 15_000 });
+      const proven = await proveReceipt(s.a.receiptId!, { verifierUrl: chio.verifierUrl, logKey, kernelKeys, waitMs: 15_000 }).catch((err: unknown) => {
+        const { ledger } = chio.ledger;
+        const where = { role: ledger.role, treeSize: ledger.treeSize, publishedSize: ledger.publishedSize, integratedStreamSeq: ledger.integratedStreamSeq };
+        console.error(`nats-dies: ${String(err)}\nledger: ${JSON.stringify(where)}\nlast log lines:\n${logLines.join('\n')}`);
+        throw err;
+      });
       expect(proven.receipt.request.id).toBe(s.requestId);
     }
 
