@@ -176,4 +176,5 @@ export const quarantinedReceipts = new Gauge({
 });
 
 export const ledgerWriter = new Gauge({ name: 'chio_ledger_writer', help: 'Writer lease state of this ledger: 1 writer (holds the lease), 0 standby', registers: [registry] });
+export const ledgerHalted = new Gauge({ name: 'chio_ledger_halted', help: 'Whether this writer integrates nothing because the receipts stream no longer holds what the log integrated (deleted and made again, restored from an older copy): 1 halted, 0 not', registers: [registry] });
 export const ledgerTakeoversTotal = new Counter({ name: 'chio_ledger_takeovers_total', help: 'Times this ledger took the writer lease over from a holder that stopped renewing it', registers: [registry] });

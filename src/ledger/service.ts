@@ -44,6 +44,8 @@ export async function startLedger(config: ChioConfig, nc: NatsConnection, log: L
   const jsm = await jetstreamManager(nc);
   // A standby is alive (/health) but not ready: it answers nothing a writer would (SPEC §1).
   health.readiness.add(() => (ledger.role === 'standby' ? 'standby' : undefined));
+  // A writer that reads nothing on, because the stream lost what the log holds, is not ready either.
+  health.readiness.add(() => ledger.halted);
   const unwatch = watchLedger({
     origin: config.logOrigin,
     // The stream's last sequence is as of the last probe (at most a second old): lag is never negative.

@@ -84,9 +84,9 @@ describe('chio-alerts.yaml', () => {
     expect(loadRule().kind).toBe('PrometheusRule');
   });
 
-  it('alerts on what an operator must know: authz not ready, ReceiptLedger denials, ledger lag, quarantine, a stale checkpoint', () => {
+  it('alerts on what an operator must know: authz not ready, ReceiptLedger denials, ledger lag, quarantine, a stale checkpoint, a halted ledger', () => {
     const alerts = loadRule().spec.groups.flatMap((g) => g.rules ?? []).map((r) => r.alert);
-    expect(alerts.sort()).toEqual(['ChioAuthzNotReady', 'ChioCheckpointStale', 'ChioLedgerLagGrowing', 'ChioReceiptLedgerDenials', 'ChioReceiptsQuarantined']);
+    expect(alerts.sort()).toEqual(['ChioAuthzNotReady', 'ChioCheckpointStale', 'ChioLedgerHalted', 'ChioLedgerLagGrowing', 'ChioReceiptLedgerDenials', 'ChioReceiptsQuarantined']);
   });
 
   it('has expressions that parse and name only metrics and labels Chio registers', () => {
