@@ -11,7 +11,7 @@
  * not with file names, comments, document order or YAML layout.
  * Errors name the file, the document and the field.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
@@ -185,12 +185,29 @@ export function listPolicyFiles(path: string): string[] {
     throw new ChioError('CONFIG_INVALID', `CHIO_POLICIES: ${path} does not exist`);
   }
   if (!stat.isDirectory()) return [resolve(path)];
-  const files = readdirSync(path)
+  const dir = mountedVersion(path) ?? path;
+  const files = readdirSync(dir)
     .filter((f) => /\.ya?ml$/.test(f) && !TEST_FILE.test(f) && !f.startsWith('.'))
     .sort()
-    .map((f) => resolve(join(path, f)));
+    .map((f) => resolve(join(dir, f)));
   if (files.length === 0) throw new ChioError('CONFIG_INVALID', `CHIO_POLICIES: no .yaml files in ${path}`);
   return files;
+}
+
+/**
+ * The directory of the version a Kubernetes ConfigMap or Secret volume shows now, or undefined
+ * for any other directory. Such a volume's files are links into `..data`, a link the kubelet
+ * points at a new directory, at once, on each update. Read through the links one file after
+ * another, a swap between two reads gave a set of half the old files and half the new, which
+ * neither version is; the directory `..data` names is one version, whole.
+ */
+function mountedVersion(path: string): string | undefined {
+  const data = join(path, '..data');
+  try {
+    return lstatSync(data).isSymbolicLink() ? realpathSync(data) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Policy text is UTF-8 (a leading BOM is dropped); other bytes are refused, not replaced by U+FFFD. */

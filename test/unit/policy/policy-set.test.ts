@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadPolicySet } from '../../../src/policy/policy-set.js';
+import { listPolicyFiles, loadPolicySet, loadPolicySetFiles } from '../../../src/policy/policy-set.js';
 import { generateKeys } from '../../../src/keys.js';
 import { ChioError } from '../../../src/errors/index.js';
 
@@ -73,6 +73,27 @@ describe('loadPolicySet', () => {
     const before = loadPolicySet(dir, keyDir).hash;
     writeFileSync(join(dir, 'keys.json'), JSON.stringify({ keys: [await jwk()] }));
     expect(loadPolicySet(dir, keyDir).hash).not.toBe(before);
+  });
+
+  it('reads a Kubernetes ConfigMap volume as one version: files listed before an update are read from the version they were listed in', () => {
+    // The kubelet's layout: each file a link into ..data, ..data a link to the version's directory.
+    const { dir, keyDir } = dirWith({});
+    const version = (name: string, files: Record<string, string>) => {
+      mkdirSync(join(dir, name));
+      for (const [file, text] of Object.entries(files)) writeFileSync(join(dir, name, file), text);
+    };
+    version('..2026_12_01_18_00_00.1', { 'a.yaml': A, 'b.yaml': B });
+    symlinkSync('..2026_12_01_18_00_00.1', join(dir, '..data'));
+    for (const file of ['a.yaml', 'b.yaml']) symlinkSync(join('..data', file), join(dir, file));
+    const v1 = loadPolicySet(dir, keyDir).hash;
+
+    const listed = listPolicyFiles(dir);
+    // An update lands while the set is being read: ..data now names another version, at once.
+    version('..2026_12_01_18_05_00.2', { 'a.yaml': A.replace('/a/*', '/b/*'), 'b.yaml': B.replace('DENY', 'AUDIT') });
+    symlinkSync('..2026_12_01_18_05_00.2', join(dir, '..data_tmp'));
+    renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
+    expect(loadPolicySetFiles(listed, keyDir).hash, 'every file from the version listed').toBe(v1);
+    expect(loadPolicySet(dir, keyDir).hash, 'the next load reads the new version').not.toBe(v1);
   });
 
   it('refuses a set larger than its archive can hold: receipts would name a hash no one could read back', () => {
