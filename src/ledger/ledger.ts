@@ -21,13 +21,13 @@ import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClien
 import type { Logger } from 'pino';
 import { ChioError, isChioError } from '../errors/index.js';
 import type { ChioResources } from '../store/resources.js';
-import { consumeReceipts, type StoredMessage } from '../store/receipts.js';
+import { consumeReceipts, readStreamShape, type StoredMessage } from '../store/receipts.js';
 import { TILE_WIDTH, TileStore } from '../store/tile-store.js';
 import { DEFAULT_LEASE_POLL_MS, DEFAULT_LEASE_RENEW_MS, DEFAULT_LEASE_TTL_MS, LedgerLease, type Acquisition } from '../store/ledger-lease.js';
 import { ledgerHalted, ledgerTakeoversTotal, ledgerWriter } from '../metrics.js';
 import { Integrator, type IntegratorOptions } from './integrator.js';
 import { Checkpointer } from './checkpointer.js';
-import { anchorProblem, readStreamShape, shapeProblem } from './stream-anchor.js';
+import { anchorProblem, shapeProblem } from './stream-anchor.js';
 
 /** How long a batch may wait to fill after its first message. */
 export const BATCH_LINGER_MS = 50;

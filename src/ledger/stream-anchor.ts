@@ -17,22 +17,10 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { bytesEqual } from '../encoding.js';
-import { RECEIPTS_STREAM } from '../store/resources.js';
 import { readIndexEntry } from '../store/receipt-index.js';
-import { readReceiptMessage } from '../store/receipts.js';
+import { readReceiptMessage, type StreamShape } from '../store/receipts.js';
 import { splitReceiptMessage } from '../store/receipt-message.js';
 
-/** What the stream says of itself: when it was made, and the sequences it holds. */
-export interface StreamShape {
-  created: string;
-  firstSeq: number;
-  lastSeq: number;
-}
-
-export async function readStreamShape(jsm: JetStreamManager): Promise<StreamShape> {
-  const info = await jsm.streams.info(RECEIPTS_STREAM);
-  return { created: info.created, firstSeq: info.state.first_seq, lastSeq: info.state.last_seq };
-}
 
 /**
  * Why the stream cannot be read on from `cursor` (the last sequence integrated), or undefined

@@ -125,6 +125,18 @@ export async function readLastStoredReceipt(jsm: ChainHeadRead, chain: string): 
   return last && { receipt: JSON.parse(new TextDecoder().decode(last.lines.at(-1)!)) as Receipt, streamSeq: last.streamSeq };
 }
 
+/** What the receipts stream says of itself: when it was made, and the sequences it holds. */
+export interface StreamShape {
+  created: string;
+  firstSeq: number;
+  lastSeq: number;
+}
+
+export async function readStreamShape(jsm: JetStreamManager): Promise<StreamShape> {
+  const info = await jsm.streams.info(RECEIPTS_STREAM);
+  return { created: info.created, firstSeq: info.state.first_seq, lastSeq: info.state.last_seq };
+}
+
 /** The stream sequence of the last stored receipt (0 when none). */
 export async function readLastStreamSeq(jsm: JetStreamManager): Promise<number> {
   const info = await jsm.streams.info(RECEIPTS_STREAM);
