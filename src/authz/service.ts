@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import type { ChioConfig } from '../config.js';
 import { loadKey } from '../keys.js';
 import { loadKernelTrust } from '../kernel-keys.js';
-import { ensureStreams, openPolicyArchive, openRevocationsBucket } from '../store/resources.js';
+import { ensureStreams, openChainHeadsBucket, openPolicyArchive, openRevocationsBucket } from '../store/resources.js';
+import { readChainHeadRecord } from '../store/chain-heads.js';
 import { PubAckPublisher } from '../store/pub-ack.js';
 import { startHttpServer } from '../http.js';
 import { loadListenerTls, tlsMode } from '../tls.js';
@@ -73,8 +74,11 @@ export async function startAuthzCore(config: ChioConfig, nc: NatsConnection, log
   const jsm = await jetstreamManager(nc);
   // A chain resumes only from a receipt that verifies under the keys the ledger trusts (own and kernels.yaml).
   const verifyStored = storedReceiptVerifier(loadKernelTrust(config.keyDir, 'ledger'));
+  // The log's record of each chain: a stream that lost receipts the log holds is not extended.
+  const chainHeads = await openChainHeadsBucket(nc, config.replicas);
+  const loggedSeq = async (chain: string) => (await readChainHeadRecord(chainHeads, chain)).head?.seq;
   const publisher = new ReceiptLanes(
-    laneChainIds(config.chainId, config.lanes).map((chain) => new ReceiptPublisher({ js, jsm, chain, signer: kernel.signer, kernelKey: kernel.verifierKey, log, verifyStored })),
+    laneChainIds(config.chainId, config.lanes).map((chain) => new ReceiptPublisher({ js, jsm, chain, signer: kernel.signer, kernelKey: kernel.verifierKey, log, verifyStored, loggedSeq })),
   );
   for (const { chain, seq } of await publisher.open()) log.info({ chain, resumed_at_seq: seq }, 'receipt chain opened');
   const pipeline = new DecisionPipeline({

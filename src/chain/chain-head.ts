@@ -11,7 +11,9 @@
  * sequence, which the server expects. With no head known (at start), nothing tells where the
  * chain really ends, and the chain is not extended. A head the writer knew that is gone from
  * the stream means receipts were lost (the stream deleted and made again, restored from an old
- * copy): going on would reuse their seqs, so the chain is not extended either.
+ * copy): going on would reuse their seqs, so the chain is not extended either. At start, when
+ * the writer knows no head of its own, the log's record of the chain (the ledger's chain head,
+ * `loggedSeq`) tells the same: a stream whose chain ends before it lost receipts.
  */
 import type { Logger } from 'pino';
 import { ChioError } from '../errors/index.js';
@@ -38,6 +40,8 @@ export interface ChainHeadSource {
   chain: string;
   /** The receipt `bytes` hold, verified; throws when they are no such receipt. */
   verifyStored(bytes: Uint8Array): Receipt;
+  /** The seq of the chain's head in the log (the ledger's record), when it has one. */
+  loggedSeq?: () => Promise<number | undefined>;
   log: Logger;
 }
 
@@ -53,10 +57,14 @@ export async function readChainHead(source: ChainHeadSource, known: ChainHead | 
   const last = await readLastChainMessage(jsm, chain);
   if (!last) {
     if (known && known.seq > 0) throw lost(source, known);
+    if (!known) await notBehindLog(source, 0);
     return { seq: 0, id: GENESIS_PREV, streamSeq: 0, storedAt: 0 };
   }
   const own = ownReceipt(source, last);
-  if (own && (!known || own.seq >= known.seq)) return { seq: own.seq, id: own.id, streamSeq: last.streamSeq, storedAt: last.streamSeq };
+  if (own && (!known || own.seq >= known.seq)) {
+    if (!known) await notBehindLog(source, own.seq);
+    return { seq: own.seq, id: own.id, streamSeq: last.streamSeq, storedAt: last.streamSeq };
+  }
   if (!known) {
     throw new ChioError('UNAVAILABLE', `the last message on chain ${chain} (stream seq ${last.streamSeq}) is no receipt of it that verifies: not extending it. Restrict who may publish on ${receiptSubject(chain)}, or start this process with another CHIO_CHAIN_ID`);
   }
@@ -75,6 +83,14 @@ export async function readChainHead(source: ChainHeadSource, known: ChainHead | 
   }
   log.error({ chain, stream_seq: last.streamSeq, head_seq: head.seq }, `a message on ${receiptSubject(chain)} is not this chain's receipt (someone else publishes there); the chain goes on from its own head`);
   return { ...head, streamSeq: last.streamSeq };
+}
+
+/** Throw when the log holds receipts of the chain past `seq`, the head the stream holds: the stream lost them. */
+async function notBehindLog({ chain, log, loggedSeq }: ChainHeadSource, seq: number): Promise<void> {
+  const logged = await loggedSeq?.();
+  if (logged === undefined || logged <= seq) return;
+  log.error({ chain, seq, logged_seq: logged }, 'the log holds receipts of this chain that the receipts stream does not; not extending it');
+  throw new ChioError('UNAVAILABLE', `chain ${chain}: the log holds its receipts up to seq ${logged}, the receipts stream only up to seq ${seq}: receipts were lost from the stream (deleted and made again, or restored from an older copy). Not extending the chain, which would reuse their seqs; restore the stream`);
 }
 
 function lost({ chain, log }: ChainHeadSource, known: ChainHead): ChioError {

@@ -123,6 +123,11 @@ export interface PublisherOptions {
    * throws when they are no such receipt. What the chain resumes from is checked with it.
    */
   verifyStored(bytes: Uint8Array): Receipt;
+  /**
+   * The seq of this chain's head in the log (the ledger's chain-heads record), read once, when
+   * the chain is opened: a stream whose chain ends before it lost receipts (chain-head.ts).
+   */
+  loggedSeq?: (chain: string) => Promise<number | undefined>;
 }
 
 export class ReceiptPublisher {
@@ -448,6 +453,7 @@ export class ReceiptPublisher {
   }
 
   private readHead(): Promise<ChainHead> {
-    return readChainHead({ jsm: this.opts.jsm, chain: this.chain, verifyStored: this.opts.verifyStored, log: this.opts.log }, this.known);
+    const { jsm, verifyStored, loggedSeq, log } = this.opts;
+    return readChainHead({ jsm, chain: this.chain, verifyStored, log, ...(loggedSeq ? { loggedSeq: () => loggedSeq(this.chain) } : {}) }, this.known);
   }
 }

@@ -121,10 +121,10 @@ export async function ensureResources(nc: NatsConnection, replicas = 1): Promise
   // like broken chains and are quarantined. The ledger reads back what it wrote; it must read
   // the latest. An existing bucket keeps allow_direct in its stream config; this client still
   // reads through the leader.
-  const bucket = (name: string, maxValueSize = -1) => openBucket(nc, kvm, name, { replicas, history: 1, storage: StorageType.File, maxValueSize, allow_direct: false });
+  const bucket = (name: string, maxValueSize = -1) => openBucket(nc, kvm, name, ledgerBucketOptions(replicas, maxValueSize));
   const [index, chains, ledger, tiles] = await Promise.all([
     bucket(INDEX_BUCKET, MAX_INDEX_VALUE_BYTES),
-    bucket(CHAINS_BUCKET, MAX_CHAIN_HEAD_VALUE_BYTES),
+    openChainHeadsBucket(nc, replicas),
     bucket(LEDGER_BUCKET),
     bucket(TILES_BUCKET),
   ]);
@@ -154,6 +154,19 @@ async function openBucket(nc: NatsConnection, kvm: Kvm, name: string, opts: { re
   assertKeepsMessages(config, 'latest-per-key');
   if (config.max_msg_size !== opts.maxValueSize) await jsm.streams.update(config.name, { ...config, max_msg_size: opts.maxValueSize });
   return kv;
+}
+
+/** How the ledger's buckets are made: one value per key, on file, read through the leader (see ensureResources). */
+function ledgerBucketOptions(replicas: number, maxValueSize: number) {
+  return { replicas, history: 1, storage: StorageType.File, maxValueSize, allow_direct: false };
+}
+
+/**
+ * Create (or open) the chain-heads bucket: the ledger writes each chain's integrated head, and
+ * authz reads its own chains' when it opens them (a stream that lost receipts the log holds).
+ */
+export async function openChainHeadsBucket(nc: NatsConnection, replicas = 1): Promise<KV> {
+  return openBucket(nc, new Kvm(nc), CHAINS_BUCKET, ledgerBucketOptions(replicas, MAX_CHAIN_HEAD_VALUE_BYTES));
 }
 
 /** Create (or open) the revocations bucket; authz and `chio token revoke` use it. */

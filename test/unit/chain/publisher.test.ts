@@ -220,6 +220,24 @@ describe('ReceiptPublisher', () => {
       expect(fake.on(SUBJECT).filter((m) => m.msgID !== 'other-1')).toHaveLength(0);
     });
 
+    it.each([
+      ['emptied (deleted and made again)', (fake: FakeJetStream) => fake.messages.splice(0)],
+      ['cut back (restored from an older copy)', (fake: FakeJetStream) => fake.messages.splice(1)],
+    ])('does not start the chain at a process start when the stream was %s below the head the log holds', async (_name, lose) => {
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      const first = publisherOn(fake);
+      for (let i = 0; i < 3; i++) await storeOf(first, draftOf(i));
+      lose(fake);
+      // A new process: it knows no head of its own; the log (the ledger's record) holds seq 3.
+      const loggedSeq = async (chain: string) => (chain === CHAIN ? 3 : undefined);
+      await expect(publisherOn(fake, { loggedSeq }).open()).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining('the log holds its receipts up to seq 3') });
+      // A stream that holds the chain up to the log's head (or past it) is extended as before.
+      const whole = new FakeJetStream(RECEIPTS_STREAM);
+      for (let i = 0; i < 3; i++) await storeOf(publisherOn(whole), draftOf(i));
+      expect(await publisherOn(whole, { loggedSeq }).open()).toEqual({ seq: 3 });
+      expect(await publisherOn(whole, { loggedSeq: async () => 2 }).open()).toEqual({ seq: 3 });
+    });
+
     it('refuses to extend the chain at start when its last message is not its receipt', async () => {
       const fake = new FakeJetStream(RECEIPTS_STREAM);
       await storeOf(publisherOn(fake), draftOf(0));
