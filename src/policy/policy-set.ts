@@ -11,8 +11,8 @@
  * not with file names, comments, document order or YAML layout.
  * Errors name the file, the document and the field.
  */
-import { lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
 import { ChioError } from '../errors/index.js';
@@ -122,11 +122,21 @@ export function loadPolicySetFiles(files: string[], keyDir: string, options: Loa
     }
   };
   const authn = of('RequestAuthentication');
-  const baseDir = dirname(files[0]!);
+  // Relative jwksFile paths start at the folder of the first policy file as it is mounted: for a
+  // ConfigMap volume, its directory, not the version directory under it that the files are read
+  // from (listPolicyFiles), so that `../` leads where it did; one inside the volume is read from
+  // that same version.
+  const listedDir = dirname(files[0]!);
+  const baseDir = mountOfVersion(listedDir) ?? listedDir;
+  const locate = (path: string) => {
+    const inside = relative(baseDir, path);
+    const outside = inside === '' || inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside);
+    return baseDir !== listedDir && !outside ? join(listedDir, inside) : path;
+  };
   // Each jwksFile is read once: its bytes are hashed into the set and are the keys enforced.
   const jwksFiles = new Map<string, Uint8Array>();
   const normalised = docs
-    .map((d) => (d.kind === 'CapabilityAuthority' ? authorities.find((a) => a.key === d.key)! : d.kind === 'RequestAuthentication' ? withJwksFileDigests(d, baseDir, jwksFiles) : d))
+    .map((d) => (d.kind === 'CapabilityAuthority' ? authorities.find((a) => a.key === d.key)! : d.kind === 'RequestAuthentication' ? withJwksFileDigests(d, baseDir, jwksFiles, locate) : d))
     .map((d) => ({ kind: d.kind, doc: d.doc }));
   const canonical = canonicalBytes(JSON.parse(JSON.stringify(normalised)));
   // Receipts name the set by its hash, and the verifier serves it back by that hash: a set the
@@ -184,7 +194,7 @@ export function listPolicyFiles(path: string): string[] {
   } catch {
     throw new ChioError('CONFIG_INVALID', `CHIO_POLICIES: ${path} does not exist`);
   }
-  if (!stat.isDirectory()) return [resolve(path)];
+  if (!stat.isDirectory()) return [versionOfFile(resolve(path))];
   const dir = mountedVersion(path) ?? path;
   const files = readdirSync(dir)
     .filter((f) => /\.ya?ml$/.test(f) && !TEST_FILE.test(f) && !f.startsWith('.'))
@@ -204,9 +214,39 @@ export function listPolicyFiles(path: string): string[] {
 function mountedVersion(path: string): string | undefined {
   const data = join(path, '..data');
   try {
-    return lstatSync(data).isSymbolicLink() ? realpathSync(data) : undefined;
+    // The link's own target under `path` (the kubelet's is `..<timestamp>`), not a realpath: the
+    // mount's path stays as it was given, so `..` from the version directory is the mount.
+    return lstatSync(data).isSymbolicLink() ? resolve(path, readlinkSync(data)) : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * The mounted directory of a version directory of a ConfigMap or Secret volume
+ * (`<mount>/..<timestamp>`, beside `<mount>/..data`), or undefined for any other directory.
+ */
+function mountOfVersion(dir: string): string | undefined {
+  if (!basename(dir).startsWith('..')) return undefined;
+  try {
+    return lstatSync(join(dirname(dir), '..data')).isSymbolicLink() ? dirname(dir) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A policy file named on its own: in a ConfigMap or Secret volume (a link into `..data`), the
+ * file in the version `..data` names now, as listing its directory gives it, so that a file
+ * named both ways is one file of the set; any other file as it is.
+ */
+function versionOfFile(file: string): string {
+  const dir = dirname(file);
+  const version = mountedVersion(dir);
+  try {
+    return version !== undefined && lstatSync(file).isSymbolicLink() && readlinkSync(file) === join('..data', basename(file)) ? join(version, basename(file)) : file;
+  } catch {
+    return file;
   }
 }
 
@@ -303,13 +343,13 @@ function withIssuerFiles(d: LoadedDoc, keyDir: string): LoadedDoc {
  * The keys a jwksFile holds are part of what decides: the hash covers the file's SHA-256, so
  * that rotating a key in the file is a policy change (swapped in), not an unchanged set.
  */
-function withJwksFileDigests(d: LoadedDoc, baseDir: string, read: Map<string, Uint8Array>): LoadedDoc {
+function withJwksFileDigests(d: LoadedDoc, baseDir: string, read: Map<string, Uint8Array>, locate: (path: string) => string): LoadedDoc {
   const rules = (d.doc.spec.jwtRules as Array<{ jwksFile?: string }>).map((rule, i) => {
     if (rule.jwksFile === undefined) return rule;
     let bytes: Uint8Array;
     try {
       const path = resolve(baseDir, rule.jwksFile);
-      bytes = read.get(path) ?? readRegularFile(path, MAX_JWKS_BYTES);
+      bytes = read.get(path) ?? readRegularFile(locate(path), MAX_JWKS_BYTES);
       read.set(path, bytes);
     } catch (err) {
       const why = err instanceof ChioError && !(err instanceof UnreadableFile) ? err.message : `cannot read ${resolve(baseDir, rule.jwksFile)}`;

@@ -96,6 +96,58 @@ describe('loadPolicySet', () => {
     expect(loadPolicySet(dir, keyDir).hash, 'the next load reads the new version').not.toBe(v1);
   });
 
+  it('resolves a relative jwksFile from a ConfigMap volume as it did before, from the mounted directory, not from the version directory under it', async () => {
+    const { generateKeyPair, exportJWK } = await import('jose');
+    const keys = JSON.stringify({ keys: [{ ...(await exportJWK((await generateKeyPair('ES256')).publicKey)), kid: 'k' }] });
+    // The policies from a ConfigMap at <root>/policies, the JWKS from a Secret beside it at <root>/jwks.
+    const ra = 'apiVersion: chio.dev/v1\nkind: RequestAuthentication\nmetadata: { name: ra }\nspec: { jwtRules: [{ issuer: iss, jwksFile: ../jwks/keys.json }] }\n';
+    const { dir, keyDir } = dirWith({});
+    mkdirSync(join(dir, '..', 'jwks'));
+    writeFileSync(join(dir, '..', 'jwks', 'keys.json'), keys);
+    const plain = dirWith({ 'ra.yaml': ra });
+    mkdirSync(join(plain.dir, '..', 'jwks'));
+    writeFileSync(join(plain.dir, '..', 'jwks', 'keys.json'), keys);
+    const expected = loadPolicySet(plain.dir, plain.keyDir).hash;
+    mkdirSync(join(dir, '..2026_12_01_18_00_00.1'));
+    writeFileSync(join(dir, '..2026_12_01_18_00_00.1', 'ra.yaml'), ra);
+    symlinkSync('..2026_12_01_18_00_00.1', join(dir, '..data'));
+    symlinkSync(join('..data', 'ra.yaml'), join(dir, 'ra.yaml'));
+    expect(loadPolicySet(dir, keyDir).hash).toBe(expected);
+  });
+
+  it('reads a jwksFile beside the policies of a ConfigMap volume from the version the policies are read from', async () => {
+    const { generateKeyPair, exportJWK } = await import('jose');
+    const keys = async () => JSON.stringify({ keys: [{ ...(await exportJWK((await generateKeyPair('ES256')).publicKey)), kid: 'k' }] });
+    const ra = 'apiVersion: chio.dev/v1\nkind: RequestAuthentication\nmetadata: { name: ra }\nspec: { jwtRules: [{ issuer: iss, jwksFile: keys.json }] }\n';
+    const { dir, keyDir } = dirWith({});
+    const version = async (name: string) => {
+      mkdirSync(join(dir, name));
+      writeFileSync(join(dir, name, 'ra.yaml'), ra);
+      writeFileSync(join(dir, name, 'keys.json'), await keys());
+    };
+    await version('..2026_12_01_18_00_00.1');
+    symlinkSync('..2026_12_01_18_00_00.1', join(dir, '..data'));
+    for (const file of ['ra.yaml', 'keys.json']) symlinkSync(join('..data', file), join(dir, file));
+    const v1 = loadPolicySet(dir, keyDir).hash;
+    const listed = listPolicyFiles(dir);
+    await version('..2026_12_01_18_05_00.2');
+    symlinkSync('..2026_12_01_18_05_00.2', join(dir, '..data_tmp'));
+    renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
+    expect(loadPolicySetFiles(listed, keyDir).hash).toBe(v1);
+    expect(loadPolicySet(dir, keyDir).hash).not.toBe(v1);
+  });
+
+  it('names a ConfigMap volume\'s file once when it is given both in its directory and on its own (policy check a dir and a file of it)', () => {
+    const { dir } = dirWith({});
+    mkdirSync(join(dir, '..2026_12_01_18_00_00.1'));
+    writeFileSync(join(dir, '..2026_12_01_18_00_00.1', 'a.yaml'), A);
+    symlinkSync('..2026_12_01_18_00_00.1', join(dir, '..data'));
+    symlinkSync(join('..data', 'a.yaml'), join(dir, 'a.yaml'));
+    // What `chio policy check <dir> <dir>/a.yaml` and a policy test's `policies` list do to make one set.
+    const files = [...new Set([dir, join(dir, 'a.yaml')].flatMap(listPolicyFiles))];
+    expect(files).toHaveLength(1);
+  });
+
   it('refuses a set larger than its archive can hold: receipts would name a hash no one could read back', () => {
     const { dir, keyDir } = dirWith({ 'p.yaml': `${A}---\n${B}` });
     const size = loadPolicySet(dir, keyDir).canonical.length;
