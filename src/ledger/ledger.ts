@@ -291,7 +291,9 @@ export class Ledger {
       ledgerHalted.set(0);
       return true;
     }
-    if (problem !== this.haltedBy) log.error({ stream_seq: this.integrator.streamSeq, tree_size: this.integrator.size }, `not integrating: ${problem}`);
+    // Logged when the ledger halts or halts for another reason, not when only a number in the
+    // reason moved (the stream's end, while receipts are stored in it): once, not every look.
+    if (this.haltedBy === undefined || reasonOf(problem) !== reasonOf(this.haltedBy)) log.error({ stream_seq: this.integrator.streamSeq, tree_size: this.integrator.size }, `not integrating: ${problem}`);
     this.haltedBy = problem;
     ledgerHalted.set(1);
     return false;
@@ -334,6 +336,20 @@ export class Ledger {
     let closesAt = 0;
     let next: Promise<IteratorResult<JsMsg>> | undefined;
     let integrating: Promise<void> | undefined;
+    // The stream is looked at while no batch comes too: one made again below the cursor sends
+    // this consumer (which starts past the cursor) nothing at all, and would never be noticed.
+    let stalled: unknown;
+    let looking = false;
+    const watch = setInterval(() => {
+      if (looking) return;
+      looking = true;
+      this.streamStillHoldsLog().catch((err: unknown) => {
+        // A failed look (NATS away) is not a halt: the consumer says so on its own.
+        if (!isChioError(err, 'TREE_INCONSISTENT')) return;
+        stalled = err;
+        messages.stop();
+      }).finally(() => (looking = false));
+    }, STREAM_RECHECK_MS);
     const close = async () => {
       const closed = batch;
       batch = [];
@@ -363,9 +379,16 @@ export class Ledger {
       }
       if (batch.length > 0) await close();
     } finally {
+      clearInterval(watch);
       await integrating;
     }
+    if (stalled !== undefined) throw stalled;
   }
+}
+
+/** A halt's reason without its numbers (sequences, times): what says whether it is another. */
+function reasonOf(problem: string): string {
+  return problem.replace(/\d+/g, '#');
 }
 
 const LINGER_OVER = Symbol('linger over');
