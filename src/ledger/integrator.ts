@@ -190,7 +190,7 @@ export class Integrator {
       this.checks.kernelKeys = trustNow(this.opts.kernelKeys);
       const plan = await integrate(this.tree, batch, this.reader(this.tree.size), this.checks);
       this.confirmRefusals(plan);
-      await this.apply(plan);
+      await this.apply(plan, lastMessageOf(batch, plan.next.streamSeq));
       // Size and root change together, so a checkpoint never pairs one with the other's past.
       this.tree = plan.next;
       receiptsIntegratedTotal.inc(plan.leaves.length);
@@ -273,7 +273,7 @@ export class Integrator {
   }
 
   /** Write the plan in the crash-safe order of the file comment; the lease commit commits it. */
-  private async apply(plan: IntegrationPlan): Promise<void> {
+  private async apply(plan: IntegrationPlan, lastMessage: string | undefined): Promise<void> {
     const { js, index, chains, lease, tiles, log } = this.opts;
     const startSize = plan.next.size - plan.leaves.length;
     receiptsDuplicateTotal.inc(plan.duplicates.length);
@@ -312,7 +312,7 @@ export class Integrator {
       ...plan.tiles.map(({ tile, data }) => tiles.writeHashTile(tile, data)),
       ...plan.bundles.map(({ path, data }) => tiles.writeEntryBundle(path, data)),
     ]);
-    if (plan.next.streamSeq !== this.tree?.streamSeq) await lease.commit(plan.next);
+    if (plan.next.streamSeq !== this.tree?.streamSeq) await lease.commit({ size: plan.next.size, streamSeq: plan.next.streamSeq, ...(lastMessage !== undefined ? { lastMessage } : {}) });
     for (const [chain, known] of heads) this.heads.set(chain, known);
   }
 
@@ -407,4 +407,10 @@ function yieldEvery(ms: number): () => Promise<void> | undefined {
 
 function trustNow(keys: IntegratorOptions['kernelKeys']): IntegrationChecks['kernelKeys'] {
   return typeof keys === 'function' ? keys() : keys;
+}
+
+/** Hex SHA-256 of the batch's message at `streamSeq` (the new cursor), what the state records of it. */
+function lastMessageOf(batch: readonly StoredMessage[], streamSeq: number): string | undefined {
+  const message = batch.findLast((m) => m.seq === streamSeq);
+  return message && sha256Hex(message.data);
 }

@@ -27,7 +27,7 @@ import { DEFAULT_LEASE_POLL_MS, DEFAULT_LEASE_RENEW_MS, DEFAULT_LEASE_TTL_MS, Le
 import { ledgerHalted, ledgerTakeoversTotal, ledgerWriter } from '../metrics.js';
 import { Integrator, type IntegratorOptions } from './integrator.js';
 import { Checkpointer } from './checkpointer.js';
-import { anchorProblem, shapeProblem } from './stream-anchor.js';
+import { anchorProblem, cursorProblem, shapeProblem } from './stream-anchor.js';
 
 /** How long a batch may wait to fill after its first message. */
 export const BATCH_LINGER_MS = 50;
@@ -271,7 +271,9 @@ export class Ledger {
   /** Before reading on: the stream holds the log (its shape, and the last leaf where the index says). */
   private async streamHoldsLog(): Promise<boolean> {
     const shape = await readStreamShape(this.jsm);
-    const problem = shapeProblem(shape, this.integrator.streamSeq) ?? (await anchorProblem(this.jsm, this.opts.resources.index, await this.lastLeaf()));
+    const state = this.lease.state;
+    const anchor = async () => (state.lastMessage !== undefined ? cursorProblem(this.jsm, state) : anchorProblem(this.jsm, this.opts.resources.index, await this.lastLeaf()));
+    const problem = shapeProblem(shape, this.integrator.streamSeq) ?? (await anchor());
     this.streamCreated = shape.created;
     return this.halt(problem);
   }

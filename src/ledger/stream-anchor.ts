@@ -9,9 +9,12 @@
  *   - reaches its cursor (last sequence ≥ cursor) and still holds every message past it
  *     (first sequence ≤ cursor + 1), asked before each batch;
  *   - is the one it started reading (same creation time), asked before each batch;
- *   - holds the last leaf's receipt, byte for byte, at the sequence and line its index entry
- *     records, asked whenever it starts reading (a stream made again while no ledger ran has
- *     a new creation time that nothing here remembers; it may even reach past the cursor).
+ *   - holds at the cursor the message read there (its SHA-256, kept in the committed state),
+ *     asked whenever it starts reading: a stream made again while no ledger ran has a new
+ *     creation time that nothing here remembers, and it may even reach past the cursor. A
+ *     state written before that digest was kept is checked by its last leaf instead: its
+ *     receipt, byte for byte, at the sequence and line its index entry records (which misses a
+ *     stream that lost only messages refused or skipped after that leaf).
  * A stream that fails one is not read on: the ledger says why (ledger.ts) and asks again.
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
@@ -20,6 +23,8 @@ import { bytesEqual } from '../encoding.js';
 import { readIndexEntry } from '../store/receipt-index.js';
 import { readReceiptMessage, type StreamShape } from '../store/receipts.js';
 import { splitReceiptMessage } from '../store/receipt-message.js';
+import type { LedgerState } from '../store/ledger-state.js';
+import { sha256Hex } from '../crypto/sha256.js';
 
 
 /**
@@ -37,6 +42,17 @@ export function shapeProblem(shape: StreamShape, cursor: number, created?: strin
     return `the receipts stream begins at sequence ${shape.firstSeq}: messages ${cursor + 1} to ${shape.firstSeq - 1} were removed before the log integrated them`;
   }
   return undefined;
+}
+
+/**
+ * Why the stream does not hold at the cursor the message the committed state says was read
+ * there, or undefined when it does; undefined too for a state without that digest.
+ */
+export async function cursorProblem(jsm: JetStreamManager, state: LedgerState): Promise<string | undefined> {
+  if (state.lastMessage === undefined || state.streamSeq === 0) return undefined;
+  const message = await readReceiptMessage(jsm, state.streamSeq);
+  if (message && sha256Hex(message) === state.lastMessage) return undefined;
+  return `the receipts stream no longer holds at sequence ${state.streamSeq} the message the log read there: it was deleted and made again, or restored from another copy`;
 }
 
 /**

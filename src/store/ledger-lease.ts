@@ -91,7 +91,7 @@ export class LedgerLease {
       const written = await writeLedgerRecord(this.kv, { size: record.size, streamSeq: record.streamSeq, holder: this.holder }, revision);
       if (written === undefined) return undefined; // someone else wrote first; look again later
       this.revision = written;
-      this.committed = { size: record.size, streamSeq: record.streamSeq };
+      this.committed = stateOf(record);
       this.held = true;
       return how;
     });
@@ -115,7 +115,7 @@ export class LedgerLease {
     return this.serialised(async () => {
       if (!this.held) throw new ChioError('LEDGER_FENCED', 'this ledger does not hold the writer lease');
       if ((await this.write(state)) === undefined) throw new ChioError('LEDGER_FENCED', 'another ledger took the writer lease; not committing');
-      this.committed = { size: state.size, streamSeq: state.streamSeq };
+      this.committed = stateOf(state);
     });
   }
 
@@ -135,7 +135,7 @@ export class LedgerLease {
   }
 
   private async write(state: LedgerState): Promise<number | undefined> {
-    const written = await writeLedgerRecord(this.kv, { size: state.size, streamSeq: state.streamSeq, holder: this.holder }, this.revision);
+    const written = await writeLedgerRecord(this.kv, { ...stateOf(state), holder: this.holder }, this.revision);
     if (written === undefined) this.drop();
     else this.revision = written;
     return written;
@@ -146,4 +146,9 @@ export class LedgerLease {
     this.queue = run.catch(() => undefined);
     return run;
   }
+}
+
+/** The tree state of a record (or of a tree state with more in it): size, cursor and what the cursor read. */
+function stateOf({ size, streamSeq, lastMessage }: LedgerState): LedgerState {
+  return { size, streamSeq, ...(lastMessage !== undefined ? { lastMessage } : {}) };
 }

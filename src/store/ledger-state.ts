@@ -3,6 +3,7 @@
  * bucket, the JSON
  *
  *   {"size": <leaves in the committed tree>, "streamSeq": <last receipts-stream sequence integrated or skipped>,
+ *    "lastMessage": <hex SHA-256 of the message at streamSeq>,
  *    "holder": <id of the ledger that writes, absent when none does>}
  *
  * It is the commit point of a batch (src/ledger/integrator.ts), the ledger's durable cursor on
@@ -19,6 +20,12 @@ export interface LedgerState {
   size: number;
   /** Stream sequence of the last receipt integrated (or skipped). */
   streamSeq: number;
+  /**
+   * Hex SHA-256 of the message at `streamSeq` as it was read: whether the stream still holds
+   * what was read up to the cursor (src/ledger/stream-anchor.ts). Absent in records written
+   * before it was kept, and before the first message.
+   */
+  lastMessage?: string;
 }
 
 export interface LedgerRecord extends LedgerState {
@@ -36,8 +43,8 @@ const STATE_KEY = 'state';
 
 /** The committed state; an empty log when none was written yet. */
 export async function readLedgerState(ledger: KV): Promise<LedgerState> {
-  const { size, streamSeq } = (await readLedgerRecord(ledger)).record;
-  return { size, streamSeq };
+  const { size, streamSeq, lastMessage } = (await readLedgerRecord(ledger)).record;
+  return { size, streamSeq, ...(lastMessage !== undefined ? { lastMessage } : {}) };
 }
 
 /** The whole record with its revision. */
@@ -45,8 +52,9 @@ export async function readLedgerRecord(ledger: KV): Promise<RevisionedRecord> {
   const entry = await ledger.get(STATE_KEY);
   if (!entry) return { record: { size: 0, streamSeq: 0 }, revision: 0 };
   if (entry.operation !== 'PUT') return { record: { size: 0, streamSeq: 0 }, revision: entry.revision };
-  const { size, streamSeq, holder } = entry.json<LedgerRecord>();
-  return { record: { size, streamSeq, ...(typeof holder === 'string' ? { holder } : {}) }, revision: entry.revision };
+  const { size, streamSeq, lastMessage, holder } = entry.json<LedgerRecord>();
+  const digest = typeof lastMessage === 'string' && /^[0-9a-f]{64}$/.test(lastMessage) ? { lastMessage } : {};
+  return { record: { size, streamSeq, ...digest, ...(typeof holder === 'string' ? { holder } : {}) }, revision: entry.revision };
 }
 
 /**
@@ -54,8 +62,8 @@ export async function readLedgerRecord(ledger: KV): Promise<RevisionedRecord> {
  * revision, or undefined when another write came first: the caller's view is stale.
  */
 export async function writeLedgerRecord(ledger: KV, record: LedgerRecord, revision: number): Promise<number | undefined> {
-  const { size, streamSeq, holder } = record;
-  const text = JSON.stringify({ size, streamSeq, ...(holder !== undefined ? { holder } : {}) } satisfies LedgerRecord);
+  const { size, streamSeq, lastMessage, holder } = record;
+  const text = JSON.stringify({ size, streamSeq, ...(lastMessage !== undefined ? { lastMessage } : {}), ...(holder !== undefined ? { holder } : {}) } satisfies LedgerRecord);
   try {
     return await ledger.put(STATE_KEY, text, { previousSeq: revision });
   } catch (err) {

@@ -1,5 +1,5 @@
 /**
- * Review of ce0f25e (the ledger halts when the receipts stream no longer holds its log):
+ * The ledger halts when the receipts stream no longer holds its log; two ways that went wrong:
  *   1. a stream made again under a running ledger and filled, but not (yet) past its cursor,
  *      is never checked: no batch forms (the ordered consumer starts past the cursor), so the
  *      ledger stays ready and silent while receipts stored there are never integrated;
@@ -10,40 +10,17 @@ import { describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { Writable } from 'node:stream';
 import { useTestStore } from '../unit/store/nats.js';
-import { RECEIPTS_STREAM, ensureStreams, receiptSubject } from '../../src/store/resources.js';
-import { Ledger } from '../../src/ledger/ledger.js';
-import { createLogger } from '../../src/log.js';
-import { canonicalBytes } from '../../src/receipt/jcs.js';
-import { newEd25519SignerKey } from '../../src/tlog/index.js';
 import { chainOf, kernelOf } from '../unit/receipt/helpers.js';
 import type { Receipt } from '../../src/receipt/receipt.js';
+import { ledgerMaker, publishReceipts, remakeReceiptsStream, until } from '../support/ledger-on-stream.js';
 
 const store = useTestStore();
 const kernel = kernelOf(53);
-const logKey = newEd25519SignerKey('chio.test/stream-regressed-gaps', new Uint8Array(32).fill(7));
+const newLedger = ledgerMaker(store, kernel, 'chio.test/stream-regressed-gaps', 7);
+const publish = (receipts: readonly Receipt[]) => publishReceipts(store, receipts);
+const remakeStream = () => remakeReceiptsStream(store);
 
-function newLedger(log = createLogger('silent')): Ledger {
-  const { nc, resources } = store;
-  return new Ledger({ nc, resources, kernelKeys: [kernel.verifierKey], origin: 'chio.test/stream-regressed-gaps', logSignerKey: logKey.signerKey, log, checkpointIntervalMs: 100 });
-}
-
-async function until(what: string, ok: () => boolean, ms = 20_000): Promise<void> {
-  for (const deadline = Date.now() + ms; !ok(); ) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function publish(receipts: readonly Receipt[]): Promise<void> {
-  for (const r of receipts) await store.js.publish(receiptSubject(r.chain), canonicalBytes(r), { msgID: r.id });
-}
-
-async function remakeStream(): Promise<void> {
-  await store.jsm.streams.delete(RECEIPTS_STREAM);
-  await ensureStreams(store.nc);
-}
-
-describe('ce0f25e gaps', () => {
+describe('a halted ledger', () => {
   it('halts a running ledger whose stream was made again and holds fewer messages than its cursor', async () => {
     const ledger = newLedger();
     await ledger.start();
