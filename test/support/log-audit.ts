@@ -5,6 +5,7 @@
  * message, and every published checkpoint consistent with the one before it.
  */
 import { expect } from 'vitest';
+import { createHash } from 'node:crypto';
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { ChioResources } from '../../src/store/resources.js';
 import { CHECKPOINTS_STREAM, QUARANTINE_STREAM, RECEIPTS_STREAM } from '../../src/store/resources.js';
@@ -58,7 +59,13 @@ export interface AuditResult {
 export async function auditLog(js: JetStreamClient, jsm: JetStreamManager, resources: ChioResources, keys: { log: string; kernels: readonly string[] }): Promise<AuditResult> {
   const stream = await readStream(js, jsm, RECEIPTS_STREAM);
   const reference = await referenceLog(stream, keys.kernels);
-  expect(await readLedgerState(resources.ledger)).toEqual({ size: reference.state.size, streamSeq: reference.state.streamSeq });
+  // The cursor records what it read: the SHA-256 of the stream's message at it.
+  const atCursor = stream.find((m) => m.seq === reference.state.streamSeq);
+  expect(await readLedgerState(resources.ledger)).toEqual({
+    size: reference.state.size,
+    streamSeq: reference.state.streamSeq,
+    ...(atCursor ? { lastMessage: createHash('sha256').update(atCursor.data).digest('hex') } : {}),
+  });
 
   const checkpoints = await readCheckpoints(js, jsm, keys.log);
   const latest = checkpoints.at(-1)!;
