@@ -72,6 +72,8 @@ export class Ledger {
   private writing = false;
   private leasing: Promise<void> | undefined;
   private wake: (() => void) | undefined;
+  /** Ends the wait of a halted term before it looks at the stream again (so that a stop need not wait it out). */
+  private wakeHalted: (() => void) | undefined;
   private lastRenewedAt = 0;
   private js!: JetStreamClient;
   private jsm!: JetStreamManager;
@@ -183,6 +185,7 @@ export class Ledger {
     ledgerWriter.set(0);
     clearInterval(this.timer);
     this.messages?.stop();
+    this.wakeHalted?.();
     await this.loop;
   }
 
@@ -248,7 +251,10 @@ export class Ledger {
     while (this.writing) {
       try {
         if (!(await this.streamHoldsLog())) {
-          await new Promise((r) => setTimeout(r, STREAM_RECHECK_MS));
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, STREAM_RECHECK_MS);
+            this.wakeHalted = () => (clearTimeout(t), resolve());
+          });
           continue;
         }
         this.messages = await consumeReceipts(js, this.integrator.streamSeq + 1, 2 * TILE_WIDTH);
