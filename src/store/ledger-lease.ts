@@ -88,7 +88,8 @@ export class LedgerLease {
         return undefined;
       } else if (now - this.observed.since < this.ttlMs) return undefined;
       else how = 'takeover';
-      const written = await writeLedgerRecord(this.kv, { size: record.size, streamSeq: record.streamSeq, holder: this.holder }, revision);
+      // The whole tree state, digest included: a take that dropped it left the next ledger only the weaker last-leaf check (stream-anchor.ts).
+      const written = await writeLedgerRecord(this.kv, { ...stateOf(record), holder: this.holder }, revision);
       if (written === undefined) return undefined; // someone else wrote first; look again later
       this.revision = written;
       this.committed = stateOf(record);

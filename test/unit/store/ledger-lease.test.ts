@@ -52,6 +52,26 @@ describe('LedgerLease', () => {
     await b.release();
   });
 
+  it('keeps the digest of the message at the cursor in the record when the lease is taken, free or over', async () => {
+    const { a, b, clocks } = pair();
+    const lastMessage = 'ab'.repeat(32);
+    expect(await a.tryAcquire()).toBe('free');
+    await a.commit({ size: 5, streamSeq: 6, lastMessage });
+    await a.release();
+    // Taken when free (a restart): the record as written by the take keeps the digest.
+    expect(await b.tryAcquire()).toBe('free');
+    expect((await readLedgerRecord(store.resources.ledger)).record).toEqual({ size: 5, streamSeq: 6, lastMessage, holder: 'ledger-b' });
+    // b dies before its first renewal; c takes over: it still knows what was read at the cursor.
+    const c = new LedgerLease(store.resources.ledger, { holder: 'ledger-c', ttlMs: 3_000, now: () => clocks.b });
+    expect(await c.tryAcquire()).toBeUndefined();
+    clocks.b = 3_000;
+    expect(await c.tryAcquire()).toBe('takeover');
+    expect(c.state).toEqual({ size: 5, streamSeq: 6, lastMessage });
+    expect((await readLedgerRecord(store.resources.ledger)).record).toEqual({ size: 5, streamSeq: 6, lastMessage, holder: 'ledger-c' });
+    await c.release();
+    expect((await readLedgerRecord(store.resources.ledger)).record).toEqual({ size: 5, streamSeq: 6, lastMessage });
+  });
+
   it('lets only one of two standbys take an expired lease', async () => {
     const { a, b, clocks } = pair();
     const c = new LedgerLease(store.resources.ledger, { holder: 'ledger-c', ttlMs: 3_000, now: () => clocks.b });
