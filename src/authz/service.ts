@@ -75,7 +75,7 @@ export async function startAuthzCore(config: ChioConfig, nc: NatsConnection, log
   // A chain resumes only from a receipt that verifies under the keys the ledger trusts (own and kernels.yaml).
   const verifyStored = storedReceiptVerifier(loadKernelTrust(config.keyDir, 'ledger'));
   // The log's record of each chain: a stream that lost receipts the log holds is not extended.
-  const chainHeads = await openChainHeadsBucket(nc, config.replicas);
+  const chainHeads = await openChainHeadsBucket(nc, config.replicas, 'reader');
   const loggedSeq = async (chain: string) => (await readChainHeadRecord(chainHeads, chain)).head?.seq;
   const publisher = new ReceiptLanes(
     laneChainIds(config.chainId, config.lanes).map((chain) => new ReceiptPublisher({ js, jsm, chain, signer: kernel.signer, kernelKey: kernel.verifierKey, log, verifyStored, loggedSeq })),

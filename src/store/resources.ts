@@ -147,12 +147,13 @@ export async function openPolicyArchive(nc: NatsConnection, replicas = 1): Promi
  * Create (or open) a KV bucket. Opening one made before a bound (maxValueSize) existed keeps its
  * old configuration, so the bound is then added to its stream.
  */
-async function openBucket(nc: NatsConnection, kvm: Kvm, name: string, opts: { replicas: number; history: number; storage: StorageType; maxValueSize: number; allow_direct: boolean }): Promise<KV> {
+async function openBucket(nc: NatsConnection, kvm: Kvm, name: string, opts: { replicas: number; history: number; storage: StorageType; maxValueSize: number; allow_direct: boolean }, bound = true): Promise<KV> {
   const kv = await kvm.create(name, opts);
   const jsm = await jetstreamManager(nc);
   const { config } = await jsm.streams.info(`KV_${name}`);
   assertKeepsMessages(config, 'latest-per-key');
-  if (config.max_msg_size !== opts.maxValueSize) await jsm.streams.update(config.name, { ...config, max_msg_size: opts.maxValueSize });
+  // Only the bucket's writer edits its stream (deploy/nats/chio-users.conf): a reader opens it as it is.
+  if (bound && config.max_msg_size !== opts.maxValueSize) await jsm.streams.update(config.name, { ...config, max_msg_size: opts.maxValueSize });
   return kv;
 }
 
@@ -165,8 +166,9 @@ function ledgerBucketOptions(replicas: number, maxValueSize: number) {
  * Create (or open) the chain-heads bucket: the ledger writes each chain's integrated head, and
  * authz reads its own chains' when it opens them (a stream that lost receipts the log holds).
  */
-export async function openChainHeadsBucket(nc: NatsConnection, replicas = 1): Promise<KV> {
-  return openBucket(nc, new Kvm(nc), CHAINS_BUCKET, ledgerBucketOptions(replicas, MAX_CHAIN_HEAD_VALUE_BYTES));
+export async function openChainHeadsBucket(nc: NatsConnection, replicas = 1, access: 'writer' | 'reader' = 'writer'): Promise<KV> {
+  // authz reads it, and may not edit the stream of a bucket an older ledger made without its bound.
+  return openBucket(nc, new Kvm(nc), CHAINS_BUCKET, ledgerBucketOptions(replicas, MAX_CHAIN_HEAD_VALUE_BYTES), access === 'writer');
 }
 
 /** Create (or open) the revocations bucket; authz and `chio token revoke` use it. */
