@@ -187,6 +187,9 @@ export class Ledger {
     this.messages?.stop();
     this.wakeHalted?.();
     await this.loop;
+    // A standby integrates nothing anyway, and says so; the writer that follows says its own.
+    this.haltedBy = undefined;
+    ledgerHalted.set(0);
   }
 
   /** Renew the lease while writing, watch it while standby, until stopped. */
