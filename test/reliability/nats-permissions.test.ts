@@ -5,17 +5,15 @@
  * must not do (docs/transport-security.md, "Who may publish") the server refuses.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { USERS, envOf, startNatsWithUsers, type User, type UsersNats } from '../support/nats-users.js';
+import type { EmbeddedNats } from '../../src/nats/server.js';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats, natsSettings } from '../../src/nats/connection.js';
 import { loadConfig } from '../../src/config.js';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { startEmbeddedNats, type EmbeddedNats } from '../../src/nats/server.js';
-import { REPO_ROOT, testConfig } from '../support/chio.js';
-import { tempDir } from '../support/nats.js';
 import { waitFor } from '../support/chio-process.js';
-import { generateKeys, loadKey, loadVerifierKey } from '../../src/keys.js';
+import { loadKey, loadVerifierKey } from '../../src/keys.js';
 import { loadKernelTrust } from '../../src/kernel-keys.js';
 import { createLogger } from '../../src/log.js';
 import { startAuthz, type RunningAuthz } from '../../src/authz/service.js';
@@ -30,18 +28,13 @@ import { revokeCapability } from '../../src/store/revocations.js';
 import { exportBundle } from '../../src/export/exporter.js';
 import type { ChioConfig } from '../../src/config.js';
 
-const USERS = { authz: 'CHIO_AUTHZ_NATS_PASSWORD', ledger: 'CHIO_LEDGER_NATS_PASSWORD', verifier: 'CHIO_VERIFIER_NATS_PASSWORD', operator: 'CHIO_OPERATOR_NATS_PASSWORD' } as const;
-type User = keyof typeof USERS;
-
+let users: UsersNats;
 let dir: string;
 let nats: EmbeddedNats;
 let config: ChioConfig;
 const connections: NatsConnection[] = [];
 /** Every error status a connection reported (a permission violation is one). */
 const violations: Array<{ user: User; error: string }> = [];
-
-/** The settings a service runs with under chio-users.conf (as deploy/istio sets them). */
-const envOf = (user: User) => ({ NATS_USER: `chio-${user}`, NATS_PASS: `${user}-secret`, NATS_INBOX_PREFIX: `_INBOX_chio_${user}` });
 
 /** Connect as a service does under a user of chio-users.conf, collecting the errors the server reports to it. */
 async function connectAs(user: User): Promise<NatsConnection> {
@@ -54,20 +47,13 @@ async function connectAs(user: User): Promise<NatsConnection> {
 }
 
 beforeAll(async () => {
-  dir = tempDir('chio-nats-permissions-');
-  copyFileSync(join(REPO_ROOT, 'deploy/nats/chio-users.conf'), join(dir, 'chio-users.conf'));
-  writeFileSync(join(dir, 'nats.conf'), 'include ./chio-users.conf\n');
-  // nats-server reads each password from its environment, as the file says.
-  for (const [user, variable] of Object.entries(USERS)) process.env[variable] = `${user}-secret`;
-  nats = await startEmbeddedNats({ storeDir: join(dir, 'store'), configFile: join(dir, 'nats.conf') });
-  config = testConfig(dir, nats.url);
-  generateKeys(config.keyDir, config.logOrigin);
+  users = await startNatsWithUsers('chio-nats-permissions-');
+  ({ dir, nats, config } = users);
 });
 
 afterAll(async () => {
   for (const nc of connections) await nc.close().catch(() => undefined);
-  await nats?.stop();
-  for (const variable of Object.values(USERS)) delete process.env[variable];
+  await users?.stop();
 });
 
 describe('every service under its own NATS user', () => {
