@@ -57,6 +57,13 @@ export function readPublicFile(path: string, what: string): Buffer {
   }
 }
 
+/** The file could not be opened or read at all (not: it was refused for what it is). */
+export class UnreadableFile extends ChioError {
+  constructor(path: string, cause: unknown) {
+    super('CONFIG_INVALID', `${path}: cannot read`, { cause });
+  }
+}
+
 /**
  * The bytes of the regular file at `path` (links followed, as a mounted ConfigMap needs), at
  * most `maxBytes`, for files read again while serving (policies, the keys they name,
@@ -67,13 +74,6 @@ export function readPublicFile(path: string, what: string): Buffer {
  * UnreadableFile when it could not be opened or read at all (missing, no permission), so that
  * callers can say so in their own words and pass a refusal on as it is.
  */
-/** The file could not be opened or read at all (not: it was refused for what it is). */
-export class UnreadableFile extends ChioError {
-  constructor(path: string, cause: unknown) {
-    super('CONFIG_INVALID', `${path}: cannot read`, { cause });
-  }
-}
-
 export function readRegularFile(path: string, maxBytes: number): Buffer {
   let fd: number;
   try {

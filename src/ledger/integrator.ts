@@ -312,7 +312,7 @@ export class Integrator {
       ...plan.tiles.map(({ tile, data }) => tiles.writeHashTile(tile, data)),
       ...plan.bundles.map(({ path, data }) => tiles.writeEntryBundle(path, data)),
     ]);
-    if (plan.next.streamSeq !== this.tree?.streamSeq) await lease.commit({ size: plan.next.size, streamSeq: plan.next.streamSeq, ...(lastMessage !== undefined ? { lastMessage } : {}) });
+    if (plan.next.streamSeq !== this.tree?.streamSeq) await lease.commit({ ...plan.next, lastMessage });
     for (const [chain, known] of heads) this.heads.set(chain, known);
   }
 

@@ -24,7 +24,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { KV } from '@nats-io/kv';
 import { ChioError } from '../errors/index.js';
-import { readLedgerRecord, writeLedgerRecord, type LedgerState } from './ledger-state.js';
+import { readLedgerRecord, treeStateOf, writeLedgerRecord, type LedgerState } from './ledger-state.js';
 
 /** A lease not renewed for this long may be taken over. Takeover ≤ TTL + one standby poll. */
 export const DEFAULT_LEASE_TTL_MS = 3_000;
@@ -89,10 +89,10 @@ export class LedgerLease {
       } else if (now - this.observed.since < this.ttlMs) return undefined;
       else how = 'takeover';
       // The whole tree state, digest included: a take that dropped it left the next ledger only the weaker last-leaf check (stream-anchor.ts).
-      const written = await writeLedgerRecord(this.kv, { ...stateOf(record), holder: this.holder }, revision);
+      const written = await writeLedgerRecord(this.kv, { ...treeStateOf(record), holder: this.holder }, revision);
       if (written === undefined) return undefined; // someone else wrote first; look again later
       this.revision = written;
-      this.committed = stateOf(record);
+      this.committed = treeStateOf(record);
       this.held = true;
       return how;
     });
@@ -116,7 +116,7 @@ export class LedgerLease {
     return this.serialised(async () => {
       if (!this.held) throw new ChioError('LEDGER_FENCED', 'this ledger does not hold the writer lease');
       if ((await this.write(state)) === undefined) throw new ChioError('LEDGER_FENCED', 'another ledger took the writer lease; not committing');
-      this.committed = stateOf(state);
+      this.committed = treeStateOf(state);
     });
   }
 
@@ -136,7 +136,7 @@ export class LedgerLease {
   }
 
   private async write(state: LedgerState): Promise<number | undefined> {
-    const written = await writeLedgerRecord(this.kv, { ...stateOf(state), holder: this.holder }, this.revision);
+    const written = await writeLedgerRecord(this.kv, { ...treeStateOf(state), holder: this.holder }, this.revision);
     if (written === undefined) this.drop();
     else this.revision = written;
     return written;
@@ -147,9 +147,4 @@ export class LedgerLease {
     this.queue = run.catch(() => undefined);
     return run;
   }
-}
-
-/** The tree state of a record (or of a tree state with more in it): size, cursor and what the cursor read. */
-function stateOf({ size, streamSeq, lastMessage }: LedgerState): LedgerState {
-  return { size, streamSeq, ...(lastMessage !== undefined ? { lastMessage } : {}) };
 }

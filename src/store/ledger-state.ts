@@ -43,7 +43,11 @@ const STATE_KEY = 'state';
 
 /** The committed state; an empty log when none was written yet. */
 export async function readLedgerState(ledger: KV): Promise<LedgerState> {
-  const { size, streamSeq, lastMessage } = (await readLedgerRecord(ledger)).record;
+  return treeStateOf((await readLedgerRecord(ledger)).record);
+}
+
+/** The tree state of a record (or of anything holding one): size, cursor, and what the cursor read. */
+export function treeStateOf({ size, streamSeq, lastMessage }: LedgerState): LedgerState {
   return { size, streamSeq, ...(lastMessage !== undefined ? { lastMessage } : {}) };
 }
 

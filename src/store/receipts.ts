@@ -139,8 +139,7 @@ export async function readStreamShape(jsm: JetStreamManager): Promise<StreamShap
 
 /** The stream sequence of the last stored receipt (0 when none). */
 export async function readLastStreamSeq(jsm: JetStreamManager): Promise<number> {
-  const info = await jsm.streams.info(RECEIPTS_STREAM);
-  return info.state.last_seq;
+  return (await readStreamShape(jsm)).lastSeq;
 }
 
 /**
