@@ -17,24 +17,22 @@
  * starts again from there.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
-import { ChioError, isChioError } from '../errors/index.js';
+import { isChioError } from '../errors/index.js';
 import type { ChioResources } from '../store/resources.js';
-import { consumeReceipts, readStreamShape, type StoredMessage } from '../store/receipts.js';
+import { consumeReceipts, type StoredMessage } from '../store/receipts.js';
 import { TILE_WIDTH, TileStore } from '../store/tile-store.js';
 import { DEFAULT_LEASE_POLL_MS, DEFAULT_LEASE_RENEW_MS, DEFAULT_LEASE_TTL_MS, LedgerLease, type Acquisition } from '../store/ledger-lease.js';
-import { ledgerHalted, ledgerTakeoversTotal, ledgerWriter } from '../metrics.js';
+import { ledgerTakeoversTotal, ledgerWriter } from '../metrics.js';
 import { Integrator, type IntegratorOptions } from './integrator.js';
 import { Checkpointer } from './checkpointer.js';
-import { anchorProblem, cursorProblem, shapeProblem } from './stream-anchor.js';
+import { STREAM_RECHECK_MS, StreamAnchor } from './stream-anchor.js';
 
 /** How long a batch may wait to fill after its first message. */
 export const BATCH_LINGER_MS = 50;
 /** Pause before reading again after a failed batch. */
 export const RETRY_DELAY_MS = 500;
-/** How soon a ledger that found the receipts stream not holding its log (stream-anchor.ts) looks again. */
-export const STREAM_RECHECK_MS = 2_000;
 /** Default interval between checkpoints while the tree grows (CHIO_CHECKPOINT_INTERVAL_MS). */
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 1000;
 
@@ -76,11 +74,8 @@ export class Ledger {
   private wakeHalted: (() => void) | undefined;
   private lastRenewedAt = 0;
   private js!: JetStreamClient;
-  private jsm!: JetStreamManager;
-  /** The creation time of the receipts stream this term reads: a stream made again is another. */
-  private streamCreated: string | undefined;
-  /** Why the ledger does not integrate (the stream does not hold the log), while it does not. */
-  private haltedBy: string | undefined;
+  /** Whether the stream still holds the log (stream-anchor.ts). */
+  private anchor!: StreamAnchor;
   private lease!: LedgerLease;
   private integrator!: Integrator;
   private checkpointer!: Checkpointer;
@@ -118,7 +113,7 @@ export class Ledger {
    * while it integrates. It looks again every STREAM_RECHECK_MS and goes on once it does.
    */
   get halted(): string | undefined {
-    return this.haltedBy;
+    return this.anchor?.halted;
   }
 
   /** When the latest checkpoint was published (ms since the epoch), if any. */
@@ -133,7 +128,8 @@ export class Ledger {
   async start(): Promise<void> {
     const { nc, resources, log } = this.opts;
     this.js = jetstream(nc);
-    const jsm = (this.jsm = await jetstreamManager(nc));
+    const jsm = await jetstreamManager(nc);
+    this.anchor = new StreamAnchor({ jsm, index: resources.index, tiles: this.tiles, log });
     this.lease = new LedgerLease(resources.ledger, { holder: this.opts.lease?.holder, ttlMs: this.ttlMs });
     this.integrator = new Integrator({ js: this.js, jsm, index: resources.index, chains: resources.chains, lease: this.lease, tiles: this.tiles, kernelKeys: this.opts.kernelKeys, verifyThreads: this.opts.verifyThreads, log });
     this.checkpointer = new Checkpointer({ js: this.js, jsm, tiles: this.tiles, origin: this.opts.origin, logSignerKey: this.opts.logSignerKey, log });
@@ -187,9 +183,7 @@ export class Ledger {
     this.messages?.stop();
     this.wakeHalted?.();
     await this.loop;
-    // A standby integrates nothing anyway, and says so; the writer that follows says its own.
-    this.haltedBy = undefined;
-    ledgerHalted.set(0);
+    this.anchor.reset();
   }
 
   /** Renew the lease while writing, watch it while standby, until stopped. */
@@ -253,7 +247,7 @@ export class Ledger {
   private async run(js: JetStreamClient): Promise<void> {
     while (this.writing) {
       try {
-        if (!(await this.streamHoldsLog())) {
+        if (!(await this.anchor.holdsLog(this.integrator.streamSeq, this.lease.state, this.integrator.size))) {
           await new Promise<void>((resolve) => {
             const t = setTimeout(resolve, STREAM_RECHECK_MS);
             this.wakeHalted = () => (clearTimeout(t), resolve());
@@ -266,8 +260,8 @@ export class Ledger {
         await this.consume(this.messages);
       } catch (err) {
         if (!this.writing) break;
-        // A halt (the stream does not hold the log) was logged once by halt(), not on every look.
-        const halted = this.haltedBy !== undefined && isChioError(err, 'TREE_INCONSISTENT');
+        // A halt (the stream does not hold the log) was logged once by the anchor, not on every look.
+        const halted = this.anchor.halted !== undefined && isChioError(err, 'TREE_INCONSISTENT');
         if (halted) this.opts.log.debug({ err: String(err) }, 'not integrating');
         else if (isChioError(err, 'PENDING')) this.opts.log.warn({ err: String(err), stream_seq: this.integrator.streamSeq }, 'receipt refused for its chain link; confirming with fresh reads');
         else this.opts.log.error({ err: String(err), stream_seq: this.integrator.streamSeq }, 'integration failed; resuming from the committed state');
@@ -277,45 +271,9 @@ export class Ledger {
     }
   }
 
-  /** Before reading on: the stream holds the log (its shape, and the last leaf where the index says). */
-  private async streamHoldsLog(): Promise<boolean> {
-    const shape = await readStreamShape(this.jsm);
-    const state = this.lease.state;
-    const anchor = async () => (state.lastMessage !== undefined ? cursorProblem(this.jsm, state) : anchorProblem(this.jsm, this.opts.resources.index, await this.lastLeaf()));
-    const problem = shapeProblem(shape, this.integrator.streamSeq) ?? (await anchor());
-    this.streamCreated = shape.created;
-    return this.halt(problem);
-  }
-
-  /** Before each batch: the stream is still the one read, and still holds everything past the cursor. */
-  private async streamStillHoldsLog(): Promise<void> {
-    const problem = shapeProblem(await readStreamShape(this.jsm), this.integrator.streamSeq, this.streamCreated);
-    if (!this.halt(problem)) throw new ChioError('TREE_INCONSISTENT', problem!);
-  }
-
-  /** Record why the ledger stops integrating (once in the log), or that it may go on; true when it may. */
-  private halt(problem: string | undefined): boolean {
-    const { log } = this.opts;
-    if (problem === undefined) {
-      if (this.haltedBy !== undefined) log.warn({ stream_seq: this.integrator.streamSeq }, 'the receipts stream holds the log again; integrating');
-      this.haltedBy = undefined;
-      ledgerHalted.set(0);
-      return true;
-    }
-    // Logged when the ledger halts or halts for another reason, not when only a number in the
-    // reason moved (the stream's end, while receipts are stored in it): once, not every look.
-    if (this.haltedBy === undefined || reasonOf(problem) !== reasonOf(this.haltedBy)) log.error({ stream_seq: this.integrator.streamSeq, tree_size: this.integrator.size }, `not integrating: ${problem}`);
-    this.haltedBy = problem;
-    ledgerHalted.set(1);
-    return false;
-  }
-
-  /** The bytes of the tree's last leaf (a receipt), or undefined for an empty tree. */
-  private async lastLeaf(): Promise<Uint8Array | undefined> {
-    const size = this.integrator.size;
-    if (size === 0) return undefined;
-    const n = Math.floor((size - 1) / TILE_WIDTH);
-    return (await this.tiles.readEntries(n, size - n * TILE_WIDTH)).at(-1);
+  /** Before each batch, and while none comes (see StreamAnchor.stillHoldsLog). */
+  private streamStillHoldsLog(): Promise<void> {
+    return this.anchor.stillHoldsLog(this.integrator.streamSeq, this.integrator.size);
   }
 
   /** Re-read the committed state, retrying until it works (or the term ends): never go on from a guess. */
@@ -395,11 +353,6 @@ export class Ledger {
     }
     if (stalled !== undefined) throw stalled;
   }
-}
-
-/** A halt's reason without its numbers (sequences, times): what says whether it is another. */
-function reasonOf(problem: string): string {
-  return problem.replace(/\d+/g, '#');
 }
 
 const LINGER_OVER = Symbol('linger over');

@@ -15,17 +15,94 @@
  *     state written before that digest was kept is checked by its last leaf instead: its
  *     receipt, byte for byte, at the sequence and line its index entry records (which misses a
  *     stream that lost only messages refused or skipped after that leaf).
- * A stream that fails one is not read on: the ledger says why (ledger.ts) and asks again.
+ * The first two are also asked every STREAM_RECHECK_MS while no batch comes: a stream made
+ * again below the cursor sends the reader nothing at all. A stream that fails one is not read
+ * on: StreamAnchor says why (`halted`, the log once per halt, chio_ledger_halted), and the
+ * ledger asks again.
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
+import type { Logger } from 'pino';
+import { ChioError } from '../errors/index.js';
 import { bytesEqual } from '../encoding.js';
+import { ledgerHalted } from '../metrics.js';
 import { readIndexEntry } from '../store/receipt-index.js';
-import { readReceiptMessage, type StreamShape } from '../store/receipts.js';
+import { readReceiptMessage, readStreamShape, type StreamShape } from '../store/receipts.js';
 import { splitReceiptMessage } from '../store/receipt-message.js';
 import type { LedgerState } from '../store/ledger-state.js';
+import { TILE_WIDTH, type TileStore } from '../store/tile-store.js';
 import { sha256Hex } from '../crypto/sha256.js';
 
+/** How soon a ledger that found the receipts stream not holding its log looks again, and how often it looks while no batch comes. */
+export const STREAM_RECHECK_MS = 2_000;
+
+/** Whether the writing ledger may read the stream on, and why not while it may not. */
+export class StreamAnchor {
+  /** The creation time of the stream this term reads: a stream made again is another. */
+  private created: string | undefined;
+  private haltedBy: string | undefined;
+
+  constructor(private readonly opts: { jsm: JetStreamManager; index: KV; tiles: TileStore; log: Logger }) {}
+
+  /** Why the ledger integrates nothing now, or undefined while it may. */
+  get halted(): string | undefined {
+    return this.haltedBy;
+  }
+
+  /**
+   * Before reading on from `cursor` (the committed `state`'s, with a tree of `size` leaves):
+   * the stream's shape, and the message read at the cursor (or, for an older state, the last
+   * leaf) still where it was. True when it may read on.
+   */
+  async holdsLog(cursor: number, state: LedgerState, size: number): Promise<boolean> {
+    const { jsm, index, tiles } = this.opts;
+    const shape = await readStreamShape(jsm);
+    const anchor = async () => (state.lastMessage !== undefined ? cursorProblem(jsm, state) : anchorProblem(jsm, index, await lastLeaf(tiles, size)));
+    const problem = shapeProblem(shape, cursor) ?? (await anchor());
+    this.created = shape.created;
+    return this.settle(problem, cursor, size);
+  }
+
+  /** Before each batch, and while none comes: still the stream read, still holding everything past `cursor`. Throws TREE_INCONSISTENT when not. */
+  async stillHoldsLog(cursor: number, size: number): Promise<void> {
+    const problem = shapeProblem(await readStreamShape(this.opts.jsm), cursor, this.created);
+    if (!this.settle(problem, cursor, size)) throw new ChioError('TREE_INCONSISTENT', problem!);
+  }
+
+  /** The term ended: a standby integrates nothing anyway, and the writer that follows says its own. */
+  reset(): void {
+    this.haltedBy = undefined;
+    ledgerHalted.set(0);
+  }
+
+  /** Record why the ledger stops integrating (once in the log), or that it may go on; true when it may. */
+  private settle(problem: string | undefined, cursor: number, size: number): boolean {
+    const { log } = this.opts;
+    if (problem === undefined) {
+      if (this.haltedBy !== undefined) log.warn({ stream_seq: cursor }, 'the receipts stream holds the log again; integrating');
+      this.reset();
+      return true;
+    }
+    // Logged when the ledger halts or halts for another reason, not when only a number in the
+    // reason moved (the stream's end, while receipts are stored in it): once, not every look.
+    if (this.haltedBy === undefined || reasonOf(problem) !== reasonOf(this.haltedBy)) log.error({ stream_seq: cursor, tree_size: size }, `not integrating: ${problem}`);
+    this.haltedBy = problem;
+    ledgerHalted.set(1);
+    return false;
+  }
+}
+
+/** A halt's reason without its numbers (sequences, times): what says whether it is another. */
+function reasonOf(problem: string): string {
+  return problem.replace(/\d+/g, '#');
+}
+
+/** The bytes of the last leaf (a receipt) of a tree of `size` leaves, or undefined for an empty tree. */
+async function lastLeaf(tiles: TileStore, size: number): Promise<Uint8Array | undefined> {
+  if (size === 0) return undefined;
+  const n = Math.floor((size - 1) / TILE_WIDTH);
+  return (await tiles.readEntries(n, size - n * TILE_WIDTH)).at(-1);
+}
 
 /**
  * Why the stream cannot be read on from `cursor` (the last sequence integrated), or undefined
