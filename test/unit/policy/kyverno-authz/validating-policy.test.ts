@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -141,7 +141,14 @@ describe('compileCelPolicy', () => {
       const scan = (pattern: string) => `  - expression: 'object.attributes.request.http.headers.exists(k, object.attributes.request.http.headers[k].matches("${pattern}")) ? envoy.Denied(403).Response() : null'\n`;
       const waf = compile(policy(`  variables:\n  - name: unused\n    expression: '1'\n  validations:\n${scan('(?i)(union|select).*from')}${scan('(?i)drop\\\\s')}${scan('(?i)<script')}`));
       it('scans at most MAX_MATCHED_CHARS in one evaluation: 3 × 93 KB of headers is an evaluation error, not 3 scans', () => {
-        expect(waf.evaluate(request({ 'x-junk': 'select'.repeat(15_500) }))).toMatchObject({ kind: 'error', message: `matches scanned more than ${MAX_MATCHED_CHARS} characters in one evaluation`, failurePolicy: 'Fail', limit: true });
+        // The clock stands still: on a loaded machine the 250 ms evaluation backstop, a limit
+        // error too, could fire before the budget this test is about.
+        vi.useFakeTimers({ toFake: ['performance'] });
+        try {
+          expect(waf.evaluate(request({ 'x-junk': 'select'.repeat(15_500) }))).toMatchObject({ kind: 'error', message: `matches scanned more than ${MAX_MATCHED_CHARS} characters in one evaluation`, failurePolicy: 'Fail', limit: true });
+        } finally {
+          vi.useRealTimers();
+        }
       });
       it('denies when the budget runs out under failurePolicy Ignore too: padding a request does not skip the policy', () => {
         const ignoring = compile(policy(`  failurePolicy: Ignore\n  validations:\n${scan('(?i)(union|select).*from')}${scan('(?i)drop\\\\s')}${scan('(?i)<script')}`, 'waf'));
