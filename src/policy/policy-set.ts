@@ -34,6 +34,8 @@ import { createEnvoyEnvironment } from './kyverno-authz/envoy-library.js';
 /** A policy file larger than this is refused. */
 export const MAX_POLICY_FILE_BYTES = 1024 * 1024;
 export const MAX_POLICY_DOCUMENTS = 1000;
+/** Most policy files in one set (a directory's, or those named together). */
+export const MAX_POLICY_FILES = 1000;
 /** The name of a `chio policy test` file, which a policy directory may hold beside its policies. */
 export const TEST_FILE = /\.test\.ya?ml$/;
 
@@ -99,7 +101,18 @@ export function loadPolicySet(path: string, keyDir: string, options: LoadOptions
 
 /** Load and compile these files as one set. */
 export function loadPolicySetFiles(files: string[], keyDir: string, options: LoadOptions = {}): PolicySet {
-  const all = files.flatMap((file) => readDocuments(file).map((doc, i) => parseDocument(doc, `${file} document ${i + 1}`)));
+  const maxSetBytes = options.maxSetBytes ?? MAX_ARCHIVED_POLICY_BYTES;
+  if (files.length > MAX_POLICY_FILES) throw new ChioError('CONFIG_INVALID', `${files.length} policy files, over the ${MAX_POLICY_FILES} a set may have`);
+  // The files are bounded together as the set they make is, before they are parsed and held:
+  // a set is refused past maxSetBytes anyway, and a thousand files of a megabyte each are not
+  // worth parsing to learn that.
+  let bytesLeft = maxSetBytes;
+  const all = files.flatMap((file) => {
+    const { docs, bytes } = readDocuments(file);
+    bytesLeft -= bytes;
+    if (bytesLeft < 0) throw new ChioError('CONFIG_INVALID', `the policy files up to ${file} hold more than the ${maxSetBytes} bytes a set may have`);
+    return docs.map((doc, i) => parseDocument(doc, `${file} document ${i + 1}`));
+  });
   const isCel = (d: LoadedDoc) => d.kind === 'ValidatingPolicy' && d.doc.apiVersion === CEL_API_VERSION;
   const ignored = all.filter((d) => isCel(d) && evaluationModeOf(d.doc) !== 'Envoy');
   const docs = all.filter((d) => !ignored.includes(d));
@@ -141,7 +154,6 @@ export function loadPolicySetFiles(files: string[], keyDir: string, options: Loa
   const canonical = canonicalBytes(JSON.parse(JSON.stringify(normalised)));
   // Receipts name the set by its hash, and the verifier serves it back by that hash: a set the
   // archive cannot hold would be enforced with a hash no one could ever read back.
-  const maxSetBytes = options.maxSetBytes ?? MAX_ARCHIVED_POLICY_BYTES;
   if (canonical.length > maxSetBytes) {
     throw new ChioError('CONFIG_INVALID', `the policy set is ${canonical.length} bytes once normalised, over the ${maxSetBytes} its archive can hold (receipts name it by a hash that could not be read back)`);
   }
@@ -201,6 +213,7 @@ export function listPolicyFiles(path: string): string[] {
     .sort()
     .map((f) => resolve(join(dir, f)));
   if (files.length === 0) throw new ChioError('CONFIG_INVALID', `CHIO_POLICIES: no .yaml files in ${path}`);
+  if (files.length > MAX_POLICY_FILES) throw new ChioError('CONFIG_INVALID', `CHIO_POLICIES: ${files.length} .yaml files in ${path}, over the ${MAX_POLICY_FILES} a set may have`);
   return files;
 }
 
@@ -253,10 +266,14 @@ function versionOfFile(file: string): string {
 /** Policy text is UTF-8 (a leading BOM is dropped); other bytes are refused, not replaced by U+FFFD. */
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
-function readDocuments(file: string): unknown[] {
+/** The documents of a policy file, and the file's size. */
+function readDocuments(file: string): { docs: unknown[]; bytes: number } {
   let text: string;
+  let bytes: number;
   try {
-    text = UTF8.decode(readRegularFile(file, MAX_POLICY_FILE_BYTES));
+    const raw = readRegularFile(file, MAX_POLICY_FILE_BYTES);
+    bytes = raw.length;
+    text = UTF8.decode(raw);
   } catch (err) {
     if (err instanceof ChioError) throw err;
     throw new ChioError('CONFIG_INVALID', `${file}: not UTF-8`, { cause: err });
@@ -279,7 +296,7 @@ function readDocuments(file: string): unknown[] {
     if (!fitsIn(value, MAX_POLICY_FILE_BYTES)) throw new ChioError('CONFIG_INVALID', `${file} document ${i + 1}: larger than ${MAX_POLICY_FILE_BYTES} bytes once its aliases are expanded`);
     if (value !== null && value !== undefined) out.push(value);
   }
-  return out;
+  return { docs: out, bytes };
 }
 
 /** Larger than any verifier key file `chio keygen` writes. */

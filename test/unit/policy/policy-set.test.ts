@@ -3,7 +3,7 @@ import { mkdtempSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFil
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { listPolicyFiles, loadPolicySet, loadPolicySetFiles } from '../../../src/policy/policy-set.js';
+import { MAX_POLICY_FILES, listPolicyFiles, loadPolicySet, loadPolicySetFiles } from '../../../src/policy/policy-set.js';
 import { generateKeys } from '../../../src/keys.js';
 import { ChioError } from '../../../src/errors/index.js';
 
@@ -153,6 +153,27 @@ describe('loadPolicySet', () => {
     const size = loadPolicySet(dir, keyDir).canonical.length;
     expect(loadPolicySet(dir, keyDir, { maxSetBytes: size }).canonical.length).toBe(size);
     expect(() => loadPolicySet(dir, keyDir, { maxSetBytes: size - 1 })).toThrow(`the policy set is ${size} bytes once normalised, over the ${size - 1}`);
+  });
+
+  it('refuses a directory of more than MAX_POLICY_FILES files before reading them', () => {
+    const many = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`p${String(i).padStart(4, '0')}.yaml`, A.replace('name: a', `name: a${i}`)]));
+    const { dir, keyDir } = dirWith(many(MAX_POLICY_FILES));
+    expect(loadPolicySet(dir, keyDir).documents).toBe(MAX_POLICY_FILES);
+    writeFileSync(join(dir, 'one-more.yaml'), B);
+    expect(() => loadPolicySet(dir, keyDir)).toThrow(`CHIO_POLICIES: ${MAX_POLICY_FILES + 1} .yaml files in ${dir}, over the ${MAX_POLICY_FILES} a set may have`);
+    expect(() => loadPolicySetFiles(listPolicyFiles(dir).concat(join(dir, 'one-more.yaml')), keyDir)).toThrow(`over the ${MAX_POLICY_FILES} a set may have`);
+  });
+
+  it('bounds the files of a set together by what the set may hold, before parsing more of them', () => {
+    // Comments count: the files are bounded as read, not as normalised.
+    const padded = `${A}#${'x'.repeat(4000)}\n`;
+    const { dir, keyDir } = dirWith({ 'a.yaml': padded, 'b.yaml': B });
+    const size = loadPolicySet(dir, keyDir).canonical.length;
+    expect(size).toBeLessThan(4000);
+    const bytes = Buffer.byteLength(padded) + Buffer.byteLength(B);
+    expect(loadPolicySet(dir, keyDir, { maxSetBytes: bytes }).canonical.length).toBe(size);
+    expect(() => loadPolicySet(dir, keyDir, { maxSetBytes: bytes - 1 })).toThrow(`the policy files up to ${join(dir, 'b.yaml')} hold more than the ${bytes - 1} bytes a set may have`);
+    expect(() => loadPolicySet(dir, keyDir, { maxSetBytes: 4000 })).toThrow(`the policy files up to ${join(dir, 'a.yaml')} hold more than the 4000 bytes`);
   });
 
   describe('when a document is wrong', () => {
