@@ -80,7 +80,10 @@ export async function startAuthzCore(config: ChioConfig, nc: NatsConnection, log
   const publisher = new ReceiptLanes(
     laneChainIds(config.chainId, config.lanes).map((chain) => new ReceiptPublisher({ js, jsm, chain, signer: kernel.signer, kernelKey: kernel.verifierKey, log, verifyStored, loggedSeq })),
   );
-  for (const { chain, seq } of await publisher.open()) log.info({ chain, resumed_at_seq: seq }, 'receipt chain opened');
+  for (const opened of await publisher.open()) {
+    if ('seq' in opened) log.info({ chain: opened.chain, resumed_at_seq: opened.seq }, 'receipt chain opened');
+    else log.error({ chain: opened.chain, why: opened.problem }, 'receipt chain not extended; not ready until the stream holds it whole again');
+  }
   const pipeline = new DecisionPipeline({
     policies: () => policies.current(),
     mode: config.mode,
@@ -92,6 +95,8 @@ export async function startAuthzCore(config: ChioConfig, nc: NatsConnection, log
   const health = await startServiceHealth('authz', nc, log);
   health.readiness.add(() => revocations.problem);
   health.readiness.add(() => archiver.problem);
+  // SPEC §1: a chain the stream lost receipts of is not extended, and the process says why.
+  health.readiness.add(() => publisher.problem);
   const ready = () => health.readiness.reason();
   policies.start();
   const grpcServer = await startGrpcServer({ bind: config.bind, port: config.grpcPort, handler, ready, log, ...(tls ? { tls } : {}) });

@@ -23,6 +23,16 @@ import { verifyReceiptBytes, type KernelKeys } from '../receipt/verify.js';
 import { receiptSubject } from '../store/resources.js';
 import { readChainMessageFrom, readLastChainMessage, type ChainHeadRead, type ChainMessage } from '../store/receipts.js';
 
+/**
+ * The chain is not extended until its stream holds it whole again (the cases above): not a
+ * passing failure, so the writer says so on /ready (SPEC §1) until a head read succeeds.
+ */
+export class ChainNotExtended extends ChioError {
+  constructor(message: string) {
+    super('UNAVAILABLE', message);
+  }
+}
+
 /** Messages on a chain's subject looked through for its head past one that is not its own. */
 export const MAX_HEAD_WALK = 256;
 
@@ -66,7 +76,7 @@ export async function readChainHead(source: ChainHeadSource, known: ChainHead | 
     return { seq: own.seq, id: own.id, streamSeq: last.streamSeq, storedAt: last.streamSeq };
   }
   if (!known) {
-    throw new ChioError('UNAVAILABLE', `the last message on chain ${chain} (stream seq ${last.streamSeq}) is no receipt of it that verifies: not extending it. Restrict who may publish on ${receiptSubject(chain)}, or start this process with another CHIO_CHAIN_ID`);
+    throw new ChainNotExtended(`the last message on chain ${chain} (stream seq ${last.streamSeq}) is no receipt of it that verifies: not extending it. Restrict who may publish on ${receiptSubject(chain)}, or start this process with another CHIO_CHAIN_ID`);
   }
   if (known.seq > 0) {
     const stillThere = await readChainMessageFrom(jsm, chain, known.storedAt);
@@ -74,7 +84,7 @@ export async function readChainHead(source: ChainHeadSource, known: ChainHead | 
   }
   let head = known;
   for (let at = known.storedAt + 1, walked = 0; at <= last.streamSeq; walked++) {
-    if (walked >= MAX_HEAD_WALK) throw new ChioError('UNAVAILABLE', `chain ${chain}: more than ${MAX_HEAD_WALK} messages after its head that are not its receipts`);
+    if (walked >= MAX_HEAD_WALK) throw new ChainNotExtended(`chain ${chain}: more than ${MAX_HEAD_WALK} messages after its head that are not its receipts`);
     const message = await readChainMessageFrom(jsm, chain, at);
     if (!message) break;
     const receipt = ownReceipt(source, message);
@@ -90,12 +100,12 @@ async function notBehindLog({ chain, log, loggedSeq }: ChainHeadSource, seq: num
   const logged = await loggedSeq?.();
   if (logged === undefined || logged <= seq) return;
   log.error({ chain, seq, logged_seq: logged }, 'the log holds receipts of this chain that the receipts stream does not; not extending it');
-  throw new ChioError('UNAVAILABLE', `chain ${chain}: the log holds its receipts up to seq ${logged}, the receipts stream only up to seq ${seq}: receipts were lost from the stream (deleted and made again, or restored from an older copy). Not extending the chain, which would reuse their seqs; restore the stream`);
+  throw new ChainNotExtended(`chain ${chain}: the log holds its receipts up to seq ${logged}, the receipts stream only up to seq ${seq}: receipts were lost from the stream (deleted and made again, or restored from an older copy). Not extending the chain, which would reuse their seqs; restore the stream`);
 }
 
 function lost({ chain, log }: ChainHeadSource, known: ChainHead): ChioError {
   log.error({ chain, seq: known.seq, stream_seq: known.storedAt }, 'receipts this chain stored are gone from the stream; not extending it');
-  return new ChioError('UNAVAILABLE', `chain ${chain}: its receipt seq ${known.seq}, stored at stream seq ${known.storedAt}, is gone from the stream: not extending the chain`);
+  return new ChainNotExtended(`chain ${chain}: its receipt seq ${known.seq}, stored at stream seq ${known.storedAt}, is gone from the stream: not extending the chain`);
 }
 
 /** The last receipt of `message` when it is one of this chain's that verifies, else undefined. */

@@ -49,20 +49,27 @@ export class ReceiptLanes {
     return this.lanes.map((l) => l.chain);
   }
 
-  /** Read every lane's head from the stream (resume after a restart). */
-  async open(): Promise<Array<{ chain: string; seq: number }>> {
+  /** Read every lane's head from the stream (resume after a restart); see ReceiptPublisher.open. */
+  async open(): Promise<Array<{ chain: string } & ({ seq: number } | { problem: string })>> {
     return Promise.all(this.lanes.map(async (l) => ({ chain: l.chain, ...(await l.open()) })));
+  }
+
+  /** Why a lane's chain is not extended, when one is not (the first such): the process is not ready. */
+  get problem(): string | undefined {
+    return this.lanes.find((l) => l.problem !== undefined)?.problem;
   }
 
   /**
    * Store on the first lane with fewer than LANE_FILL receipts waiting and not stalled; when
    * there is none, on the least busy (the first of equals). An idle process so uses one lane.
+   * A lane whose chain is not extended takes receipts only when every lane is such a one (then
+   * they are refused, 503).
    */
   store(draft: ReceiptDraft, deadline: number): ReceiptTicket {
-    for (const l of this.lanes) if (l.backlog < LANE_FILL && l.busyForMs < LANE_STALL_MS) return l.store(draft, deadline);
-    let lane = this.lanes[0]!;
-    for (const l of this.lanes) if (l.backlog < lane.backlog) lane = l;
-    return lane.store(draft, deadline);
+    for (const l of this.lanes) if (l.problem === undefined && l.backlog < LANE_FILL && l.busyForMs < LANE_STALL_MS) return l.store(draft, deadline);
+    let lane: ReceiptPublisher | undefined;
+    for (const l of this.lanes) if (l.problem === undefined && (!lane || l.backlog < lane.backlog)) lane = l;
+    return (lane ?? this.lanes[0]!).store(draft, deadline);
   }
 
   /** Drain every lane (see ReceiptPublisher.drain). */

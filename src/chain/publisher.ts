@@ -30,7 +30,7 @@ import { toCorrectionDraft } from '../receipt/correction.js';
 import { PLAIN_SEAL_BYTES, SEAL_MAX_BYTES, prepareBody, sealReceipts, type PreparedBody, type ReceiptSigner } from '../receipt/sign.js';
 import { sha256Hex, sha256Node } from '../crypto/sha256.js';
 import { MAX_RECEIPTS_PER_MESSAGE, appendReceipts, type ChainHeadRead, type ReceiptPublish } from '../store/receipts.js';
-import { readChainHead, type ChainHead } from './chain-head.js';
+import { ChainNotExtended, readChainHead, type ChainHead } from './chain-head.js';
 
 /**
  * How long past a receipt's deadline the publisher still waits for its PubAck. A late ack is
@@ -154,6 +154,8 @@ export class ReceiptPublisher {
   private idle: Promise<void> = Promise.resolve();
   private markIdle: () => void = () => {};
   private closed = false;
+  /** Why the chain is not extended (chain-head.ts ChainNotExtended), until a head read finds it whole. */
+  private stuck: string | undefined;
   /** The next try to settle an idle chain (see MAX_SETTLE_RETRY_MS), and the wait before the one after. */
   private retry: ReturnType<typeof setTimeout> | undefined;
   private retryMs = 0;
@@ -176,9 +178,27 @@ export class ReceiptPublisher {
     return this.busy > 0 ? this.now() - this.busySince : 0;
   }
 
-  /** Read the chain's head from the stream (resume after a restart). */
-  async open(): Promise<{ seq: number }> {
-    this.learnHead(await this.readHead());
+  /**
+   * Why the chain is not extended now, when it is not: its stream lost receipts it stored, or
+   * its last message is not its own (chain-head.ts). Its receipts are refused meanwhile, and it
+   * reads its head again, idle or not, until the stream holds it whole again.
+   */
+  get problem(): string | undefined {
+    return this.stuck;
+  }
+
+  /**
+   * Read the chain's head from the stream (resume after a restart). A chain that is not to be
+   * extended is opened all the same, with its `problem`; any other failure throws.
+   */
+  async open(): Promise<{ seq: number } | { problem: string }> {
+    try {
+      this.learnHead(await this.readHead());
+    } catch (err) {
+      if (!(err instanceof ChainNotExtended)) throw err;
+      this.retryLater();
+      return { problem: err.message };
+    }
     return { seq: this.head!.seq };
   }
 
@@ -245,9 +265,10 @@ export class ReceiptPublisher {
         if (this.queue.length > 0) {
           await this.storeBatch();
           settleTried = false;
-        } else if (!settleTried && this.unsettled()) {
+        } else if (!settleTried && (this.unsettled() || this.stuck !== undefined)) {
           // Idle: settle the chain now rather than when the next receipt comes. One try a run;
-          // an idle lane may get no receipt for a long time, so a timer runs it again.
+          // an idle lane may get no receipt for a long time (a not-ready authz gets none at
+          // all), so a timer runs it again.
           settleTried = true;
           await this.settle(this.now() + this.ackWaitMs).catch((err: unknown) =>
             this.opts.log.error({ chain: this.chain, corrects: [...this.owed.keys()], err: String(err) }, 'chain not settled; tried again later'));
@@ -261,8 +282,9 @@ export class ReceiptPublisher {
   }
 
   private retryLater(): void {
-    if (!this.unsettled()) this.retryMs = 0;
-    if (this.closed || this.retry !== undefined || !this.unsettled()) return;
+    const due = this.unsettled() || this.stuck !== undefined;
+    if (!due) this.retryMs = 0;
+    if (this.closed || this.retry !== undefined || !due) return;
     this.retryMs = Math.min(MAX_SETTLE_RETRY_MS, this.retryMs === 0 ? this.ackWaitMs : 2 * this.retryMs);
     this.retry = setTimeout(() => {
       this.retry = undefined;
@@ -452,8 +474,16 @@ export class ReceiptPublisher {
     item.reject(err);
   }
 
-  private readHead(): Promise<ChainHead> {
+  private async readHead(): Promise<ChainHead> {
     const { jsm, verifyStored, loggedSeq, log } = this.opts;
-    return readChainHead({ jsm, chain: this.chain, verifyStored, log, ...(loggedSeq ? { loggedSeq: () => loggedSeq(this.chain) } : {}) }, this.known);
+    try {
+      const head = await readChainHead({ jsm, chain: this.chain, verifyStored, log, ...(loggedSeq ? { loggedSeq: () => loggedSeq(this.chain) } : {}) }, this.known);
+      if (this.stuck !== undefined) log.info({ chain: this.chain, seq: head.seq }, 'receipt chain whole again in the stream; extending it');
+      this.stuck = undefined;
+      return head;
+    } catch (err) {
+      if (err instanceof ChainNotExtended) this.stuck = err.message;
+      throw err;
+    }
   }
 }

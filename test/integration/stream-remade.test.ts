@@ -2,8 +2,9 @@
  * The receipts stream deleted and made again while Chio was down (any service creates a
  * missing one at start). Before, authz started its chains again at seq 1: their seqs, which the
  * log already holds, were reused, and every Check was answered from receipts the ledger could
- * only refuse. Now authz does not start its chains over what the log holds (the ledger's chain
- * heads): it refuses to start and says why, and the ledger integrates nothing from that stream.
+ * only refuse. Now authz does not extend a chain over what the log holds (the ledger's chain
+ * heads): it runs not ready and says why (SPEC §1), writing only chains the stream lost nothing
+ * of, and the ledger integrates nothing from that stream.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -11,7 +12,9 @@ import { startScenario, type Scenario } from '../support/scenario.js';
 import { connectNats } from '../../src/nats/connection.js';
 import { startAuthz } from '../../src/authz/service.js';
 import { startLedger, type RunningLedger } from '../../src/ledger/service.js';
-import { RECEIPTS_STREAM, ensureStreams } from '../../src/store/resources.js';
+import { RECEIPTS_STREAM, ensureStreams, receiptSubject } from '../../src/store/resources.js';
+import { sendCheck } from '../../src/cli/check.js';
+import { buildCheckRequest } from '../../src/cli/envoy-request.js';
 import { createLogger } from '../../src/log.js';
 
 const ALLOW_ALL = `apiVersion: chio.dev/v1
@@ -43,13 +46,24 @@ describe('a receipts stream made again while Chio was down', () => {
       await (await jetstreamManager(nc)).streams.delete(RECEIPTS_STREAM);
       await ensureStreams(nc);
       const log = createLogger('silent');
-      await expect(startAuthz(chio.config, nc, log)).rejects.toMatchObject({
-        code: 'UNAVAILABLE',
-        message: expect.stringMatching(/the log holds its receipts up to seq \d+, the receipts stream only up to seq 0: receipts were lost from the stream/),
-      });
+      const authz = await startAuthz(chio.config, nc, log);
+      try {
+        expect(authz.readiness.reason()).toMatch(/^chain scenario-0: the log holds its receipts up to seq 3, the receipts stream only up to seq 0: receipts were lost from the stream/);
+        const health = await fetch(`http://127.0.0.1:${authz.httpPort}/ready`);
+        expect(health.status).toBe(503);
+        expect(await health.text()).toContain('receipts were lost from the stream');
+        // Answered from a lane whose chain the stream lost nothing of; the lost one is not extended.
+        const answer = await sendCheck(`127.0.0.1:${authz.grpcPort}`, buildCheckRequest({ method: 'GET', path: '/after', host: 'svc.example.com' }));
+        expect(answer.verdict).toBe('allow');
+        const jsm = await jetstreamManager(nc);
+        expect(await jsm.streams.getMessage(RECEIPTS_STREAM, { last_by_subj: receiptSubject('scenario-0') })).toBeNull();
+        expect((await jsm.streams.getMessage(RECEIPTS_STREAM, { last_by_subj: receiptSubject('scenario-1') }))?.seq).toBe(1);
+      } finally {
+        await authz.stop();
+      }
       ledger = await startLedger(chio.config, nc, log);
       for (const until = Date.now() + 10_000; ledger.ledger.halted === undefined && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
-      expect(ledger.ledger.halted).toMatch(/ends at sequence 0, before/);
+      expect(ledger.ledger.halted).toMatch(/ends at sequence 1, before/);
       expect(ledger.readiness.reason()).toBe(ledger.ledger.halted);
     } finally {
       await ledger?.stop();

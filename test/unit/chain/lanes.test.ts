@@ -36,6 +36,21 @@ describe('ReceiptLanes', () => {
     });
   });
 
+  describe('when a lane\'s chain is not extended (its last message is not its receipt)', () => {
+    it('opens the others, says why, and stores on the others only', async () => {
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      fake.append(receiptSubject('node-a-0'), new TextEncoder().encode('{"seq":1000}'));
+      const lanes = lanesOn(fake, 2);
+      const opened = await lanes.open();
+      expect(opened[0]).toEqual({ chain: 'node-a-0', problem: expect.stringContaining('the last message on chain node-a-0 (stream seq 1) is no receipt of it that verifies') });
+      expect(opened[1]).toEqual({ chain: 'node-a-1', seq: 0 });
+      expect(lanes.problem).toBe((opened[0] as { problem: string }).problem);
+      for (let i = 0; i < 3; i++) await lanes.store(draftOf(i), soon()).stored;
+      expect(chainOf(fake, 'node-a-1').map((r) => r.seq)).toEqual([1, 2, 3]);
+      await lanes.drain();
+    });
+  });
+
   describe('when many Checks are in flight at once', () => {
     it('fills a lane to LANE_FILL waiting receipts before the next, grouping them into fewer messages', async () => {
       const fake = new FakeJetStream(RECEIPTS_STREAM);

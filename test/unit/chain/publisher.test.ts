@@ -218,6 +218,22 @@ describe('ReceiptPublisher', () => {
       await expectRejectCode(storeOf(publisher, draftOf(2)), 'UNAVAILABLE');
       await expect(storeOf(publisher, draftOf(3))).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining('is gone from the stream') });
       expect(fake.on(SUBJECT).filter((m) => m.msgID !== 'other-1')).toHaveLength(0);
+      expect(publisher.problem).toContain('is gone from the stream');
+    });
+
+    it('says why while its stream lost its receipts, and goes on by itself, with no receipt to store, once they are back', async () => {
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      const publisher = publisherOn(fake, { ackWaitMs: 20 });
+      await storeOf(publisher, draftOf(0));
+      await storeOf(publisher, draftOf(1));
+      const lost = fake.messages.splice(0);
+      await expectRejectCode(storeOf(publisher, draftOf(2)), 'UNAVAILABLE');
+      expect(publisher.problem).toContain('receipt seq 2, stored at stream seq 2, is gone from the stream');
+      fake.messages.push(...lost);
+      for (const until = Date.now() + 2_000; publisher.problem !== undefined && Date.now() < until; ) await new Promise((r) => setTimeout(r, 10));
+      expect(publisher.problem).toBeUndefined();
+      expect(await storeOf(publisher, draftOf(3))).toMatchObject({ seq: 3 });
+      await publisher.drain();
     });
 
     it.each([
@@ -227,10 +243,22 @@ describe('ReceiptPublisher', () => {
       const fake = new FakeJetStream(RECEIPTS_STREAM);
       const first = publisherOn(fake);
       for (let i = 0; i < 3; i++) await storeOf(first, draftOf(i));
+      const all = [...fake.messages];
       lose(fake);
       // A new process: it knows no head of its own; the log (the ledger's record) holds seq 3.
       const loggedSeq = async (chain: string) => (chain === CHAIN ? 3 : undefined);
-      await expect(publisherOn(fake, { loggedSeq }).open()).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining('the log holds its receipts up to seq 3') });
+      // Opened all the same, not extended: the process runs not ready and says why (SPEC §1).
+      const opened = publisherOn(fake, { loggedSeq, ackWaitMs: 20 });
+      expect(await opened.open()).toEqual({ problem: expect.stringContaining('the log holds its receipts up to seq 3') });
+      expect(opened.problem).toContain('the log holds its receipts up to seq 3');
+      await expect(storeOf(opened, draftOf(3))).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining('the log holds its receipts up to seq 3') });
+      expect(fake.messages.length).toBeLessThanOrEqual(1);
+      // The stream restored: the chain goes on by itself, though no receipt comes to try it.
+      fake.messages.splice(0, fake.messages.length, ...all);
+      for (const until = Date.now() + 2_000; opened.problem !== undefined && Date.now() < until; ) await new Promise((r) => setTimeout(r, 10));
+      expect(opened.problem).toBeUndefined();
+      expect(await storeOf(opened, draftOf(3))).toMatchObject({ seq: 4 });
+      await opened.drain();
       // A stream that holds the chain up to the log's head (or past it) is extended as before.
       const whole = new FakeJetStream(RECEIPTS_STREAM);
       for (let i = 0; i < 3; i++) await storeOf(publisherOn(whole), draftOf(i));
@@ -238,11 +266,15 @@ describe('ReceiptPublisher', () => {
       expect(await publisherOn(whole, { loggedSeq: async () => 2 }).open()).toEqual({ seq: 3 });
     });
 
-    it('refuses to extend the chain at start when its last message is not its receipt', async () => {
+    it('does not extend the chain at start when its last message is not its receipt', async () => {
       const fake = new FakeJetStream(RECEIPTS_STREAM);
       await storeOf(publisherOn(fake), draftOf(0));
       fake.append(SUBJECT, new TextEncoder().encode(JSON.stringify({ seq: 1000, id: 'ab'.repeat(32) })));
-      await expect(publisherOn(fake).open()).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining('is no receipt of it that verifies') });
+      const opened = publisherOn(fake);
+      expect(await opened.open()).toEqual({ problem: expect.stringContaining('is no receipt of it that verifies') });
+      await expect(storeOf(opened, draftOf(1))).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining('is no receipt of it that verifies') });
+      expect(fake.on(SUBJECT)).toHaveLength(2);
+      await opened.drain();
     });
   });
 
