@@ -25,11 +25,11 @@
 import type { Logger } from 'pino';
 import { ChioError } from '../errors/index.js';
 import { beforeDeadline } from '../time.js';
-import { RECEIPT_SCHEMA, MAX_RECEIPT_BYTES, CHAIN_ID_PATTERN, type Receipt, type ReceiptBody, type ReceiptDraft } from '../receipt/receipt.js';
+import { MAX_RECEIPT_BYTES, CHAIN_ID_PATTERN, type Receipt, type ReceiptDraft } from '../receipt/receipt.js';
 import { toCorrectionDraft } from '../receipt/correction.js';
-import { PLAIN_SEAL_BYTES, SEAL_MAX_BYTES, prepareBody, sealReceipts, type PreparedBody, type ReceiptSigner } from '../receipt/sign.js';
-import { sha256Hex, sha256Node } from '../crypto/sha256.js';
+import type { ReceiptSigner } from '../receipt/sign.js';
 import { MAX_RECEIPTS_PER_MESSAGE, appendReceipts, type ChainHeadRead, type ReceiptPublish } from '../store/receipts.js';
+import { CORRECTION_ROOM_BYTES, signNext, type ChainSigning, type Signed } from './sign-next.js';
 import { ChainNotExtended, readChainHead, type ChainHead } from './chain-head.js';
 
 /**
@@ -39,12 +39,6 @@ import { ChainNotExtended, readChainHead, type ChainHead } from './chain-head.js
  * Also the time a correction's publish and its head read may take.
  */
 export const DEFAULT_ACK_WAIT_MS = 1_000;
-
-/**
- * Bytes of receipts in one message: three of the largest receipts, so that with its headers a
- * message stays under the stream's max_msg_size (store/resources.ts MAX_RECEIPT_MESSAGE_BYTES).
- */
-export const MAX_BATCH_BYTES = 3 * MAX_RECEIPT_BYTES;
 
 /** Failed publishes (messages) remembered until their outcome is known (see `unsure`). */
 export const MAX_UNSURE = 1024;
@@ -84,17 +78,6 @@ export interface ReceiptTicket {
   undelivered(): void;
 }
 
-/**
- * Room a receipt leaves under MAX_RECEIPT_BYTES for its correction, which holds the same
- * request and subject plus `corrects` and the ReceiptLedger decision and evidence (about 250
- * bytes): a correction must never be too large to store, or the chain could not go on.
- */
-const CORRECTION_ROOM_BYTES = 512;
-
-interface Signed {
-  receipt: Receipt;
-  bytes: Uint8Array;
-}
 
 interface Pending {
   draft: ReceiptDraft;
@@ -135,6 +118,7 @@ export class ReceiptPublisher {
   private readonly opts: PublisherOptions;
   private readonly now: () => number;
   private readonly ackWaitMs: number;
+  private readonly signing: ChainSigning;
   private head: ChainHead | undefined;
   /** The head last stored or read, kept when `head` is forgotten after a failed publish (see readHead). */
   private known: ChainHead | undefined;
@@ -166,6 +150,7 @@ export class ReceiptPublisher {
     this.chain = opts.chain;
     this.now = opts.now ?? Date.now;
     this.ackWaitMs = opts.ackWaitMs ?? DEFAULT_ACK_WAIT_MS;
+    this.signing = { chain: opts.chain, kernelKey: opts.kernelKey, signer: opts.signer };
   }
 
   /** Receipts waiting for this chain, the one being stored included: how busy the lane is. */
@@ -318,7 +303,7 @@ export class ReceiptPublisher {
       }
       // Abandoned while the chain was settled: not signed, nothing to correct.
       const ready = this.unexpired(live.filter((item) => !item.outcome));
-      const { signed, taken } = this.signAfter(head, ready.map((item) => item.draft), MAX_RECEIPT_BYTES - CORRECTION_ROOM_BYTES, (i, err) => this.refuse(ready[i]!, err));
+      const { signed, taken } = signNext(this.signing, head, ready.map((item) => item.draft), MAX_RECEIPT_BYTES - CORRECTION_ROOM_BYTES, (i, err) => this.refuse(ready[i]!, err));
       // What did not fit in this message goes first in the next.
       this.queue.unshift(...ready.slice(taken));
       const batch = signed.map((s) => ({ ...s, item: ready[s.at]! }));
@@ -373,7 +358,7 @@ export class ReceiptPublisher {
   /** Store the corrections of `targets` after `head` (SPEC §5), as many as fit one message; throws when they were not stored. */
   private async correct(targets: readonly Receipt[], head: ChainHead): Promise<void> {
     const at = new Date(this.now()).toISOString();
-    const { signed } = this.signAfter(head, targets.map((t) => toCorrectionDraft(t, at)), MAX_RECEIPT_BYTES, (_, err) => {
+    const { signed } = signNext(this.signing, head, targets.map((t) => toCorrectionDraft(t, at)), MAX_RECEIPT_BYTES, (_, err) => {
       throw err;
     });
     try {
@@ -385,44 +370,6 @@ export class ReceiptPublisher {
       this.owed.delete(receipt.corrects!);
       this.opts.log.warn({ chain: this.chain, seq: receipt.seq, receipt_id: receipt.id, corrects: receipt.corrects }, 'receipt corrected: stored, but answered deny 503 (ReceiptLedger)');
     }
-  }
-
-  /**
-   * Sign `drafts` as consecutive receipts after `head`, in order, while they fit one message
-   * (MAX_RECEIPTS_PER_MESSAGE, MAX_BATCH_BYTES), under one batch signature when there are
-   * several (receipt/batch.ts). A draft whose receipt would be over `maxEach` bytes even alone
-   * is handed to `refused` (RECEIPT_INVALID) and takes no seq; one that fits only alone is
-   * stored alone. `taken`: drafts looked at.
-   */
-  private signAfter(head: ChainHead, drafts: readonly ReceiptDraft[], maxEach: number, refused: (at: number, err: ChioError) => void): { signed: Array<Signed & { at: number }>; taken: number } {
-    const prepared: Array<PreparedBody & { at: number }> = [];
-    let prev = { seq: head.seq, id: head.id };
-    let bytes = 0;
-    let at = 0;
-    for (; at < drafts.length && prepared.length < MAX_RECEIPTS_PER_MESSAGE; at++) {
-      const body: ReceiptBody = { ...drafts[at]!, schema: RECEIPT_SCHEMA, chain: this.chain, seq: prev.seq + 1, prev: prev.id, kernel_key: this.opts.kernelKey };
-      const one = prepareBody(body, sha256Hex);
-      // Its size is known before its seq is given: the body's bytes plus its seal, which is
-      // PLAIN_SEAL_BYTES when it is stored alone and at most SEAL_MAX_BYTES in a batch.
-      if (one.bytes.length + PLAIN_SEAL_BYTES > maxEach) {
-        refused(at, new ChioError('RECEIPT_INVALID', `receipt is ${one.bytes.length + PLAIN_SEAL_BYTES} bytes, over ${maxEach}`));
-        continue;
-      }
-      const size = one.bytes.length + SEAL_MAX_BYTES;
-      const aloneOnly = size > maxEach;
-      // One that fits only alone ends this message, or starts the next.
-      if (prepared.length > 0 && (aloneOnly || bytes + size + 1 > MAX_BATCH_BYTES)) break;
-      bytes += size + 1;
-      prepared.push({ ...one, at });
-      prev = { seq: body.seq, id: one.id };
-      if (aloneOnly) {
-        at++;
-        break;
-      }
-    }
-    if (prepared.length === 0) return { signed: [], taken: at };
-    const sealed = sealReceipts(prepared, this.opts.signer, sha256Node);
-    return { signed: sealed.map((s, k) => ({ ...s, at: prepared[k]!.at })), taken: at };
   }
 
   /** Store receipts as the ones after `head`; on failure, whether they were stored is learnt at the next head read. */

@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { DEFAULT_ACK_WAIT_MS, MAX_BATCH_BYTES } from '../../../src/chain/publisher.js';
+import { DEFAULT_ACK_WAIT_MS } from '../../../src/chain/publisher.js';
+import { MAX_BATCH_BYTES } from '../../../src/chain/sign-next.js';
 import { MAX_RECEIPTS_PER_MESSAGE } from '../../../src/store/receipts.js';
 import { GENESIS_PREV, MAX_RECEIPT_BYTES, receiptBytes, type Receipt } from '../../../src/receipt/receipt.js';
 import { PLAIN_SEAL_BYTES, SEAL_MAX_BYTES, prepareBody } from '../../../src/receipt/sign.js';
