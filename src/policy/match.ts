@@ -44,8 +44,11 @@ function stripPort(host: string): string {
   return host.replace(/:\d+$/, '');
 }
 
-/** A host pattern in the form request hosts are matched in: lower case, ASCII, no trailing dot. */
-export function normalizeHostPattern(pattern: string): string {
+/** A host pattern in the form request hosts are matched in: lower case, ASCII, no trailing dot, no empty port. */
+export function normalizeHostPattern(written: string): string {
+  // An empty port is no port, as in a request host (decision/host.ts step 4): kept, the pattern
+  // matched no host, and `hosts: [admin.example.com:]` in a DENY denied nothing.
+  const pattern = /[^:]:$/.test(written) ? written.slice(0, -1) : written;
   const port = /:(\d+|\*)$/.exec(pattern)?.[0] ?? '';
   let name = pattern.slice(0, pattern.length - port.length).toLowerCase();
   if (name.endsWith('.') && name.length > 1) name = name.slice(0, -1);

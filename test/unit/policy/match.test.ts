@@ -35,6 +35,11 @@ describe('matchHost', () => {
     ['*.bücher.example', 'xn--bcher-kva.example', false],
     ['[0:0::1]', '[::1]:8080', true],
     ['0xa9fea9fe', '169.254.169.254', true],
+    // An empty port is no port, in a pattern as in a request (`admin.example.com:` is
+    // `admin.example.com`): kept, the pattern matched no request host and a DENY denied nothing.
+    ['admin.example.com:', 'admin.example.com', true],
+    ['Admin.Example.com.:', 'admin.example.com:8443', true],
+    ['[::1]:', '[::1]', true],
   ])('%j against %j is %s', (pattern, host, expected) => {
     expect(matchHost(pattern, host)).toBe(expected);
   });
