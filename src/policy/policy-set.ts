@@ -181,7 +181,7 @@ function compileCelPolicies(docs: LoadedDoc[], compile: <T>(d: LoadedDoc, fn: ()
 
 function parseDocument(doc: unknown, where: string): LoadedDoc {
   const kind = (doc as { kind?: unknown } | null)?.kind;
-  if (typeof kind !== 'string' || !(kind in KINDS)) {
+  if (typeof kind !== 'string' || !Object.hasOwn(KINDS, kind)) {
     throw new ChioError('CONFIG_INVALID', `${where}: field kind: ${JSON.stringify(kind)} is not one of ${Object.keys(KINDS).join(', ')}`);
   }
   const apiVersion = (doc as { apiVersion?: unknown }).apiVersion;

@@ -179,6 +179,8 @@ describe('loadPolicySet', () => {
   describe('when a document is wrong', () => {
     it.each([
       ['an unknown kind', 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: x }\n', 'document 1: field kind'],
+      ['a kind named like an Object method', 'apiVersion: v1\nkind: toString\nmetadata: { name: x }\n', 'document 1: field kind: "toString" is not one of'],
+      ['a kind named __proto__', 'apiVersion: v1\nkind: __proto__\nmetadata: { name: x }\n', 'document 1: field kind: "__proto__" is not one of'],
       ['an unknown field', A.replace('methods', 'method'), 'document 1: field spec.rules.0.to.0.operation'],
       ['a bad action', A.replace('spec:\n', 'spec:\n  action: MAYBE\n'), 'document 1: field spec.action'],
       ['a bad CIDR', `${B}---\n${A.replace('to:', 'from: [{ source: { ipBlocks: ["1.2.3.4/99"] } }]\n      to:')}`, 'document 2: field spec.rules.0.from.0.source.ipBlocks'],
