@@ -12,4 +12,14 @@ describe('toCheckInput', () => {
     expect(toCheckInput(http('envoy-id', { 'x-request-id': 'from-header' })).requestId).toBe('envoy-id');
     expect(toCheckInput(http('', {})).requestId).toBe('');
   });
+
+  it.each([
+    ['NUL', '\u0000'], ['CR', '\r'], ['LF', '\n'], ['VT (Bearer<VT>token reads as a token to a split() upstream)', '\u000b'], ['FF', '\u000c'], ['ESC', '\u001b'], ['DEL', '\u007f'],
+  ])('refuses a header value with %s in it', (_name, c) => {
+    expect(() => toCheckInput(http('', { authorization: `Bearer${c}eyJhbGciOiJub25lIn0.e30.` }))).toThrow(expect.objectContaining({ code: 'REQUEST_MALFORMED', message: 'a header has an empty name or a control character' }));
+  });
+
+  it('takes a header value with a tab, spaces and non-ASCII text (RFC 9110 field-value)', () => {
+    expect(toCheckInput(http('', { 'x-a': 'a\tb c', 'x-b': 'café' })).headers.get('x-a')).toBe('a\tb c');
+  });
 });
