@@ -7,8 +7,9 @@
  * takes the answers from there for the checks whose signature, message and key are the same.
  *
  * The workers run plain JavaScript given here as text (no module file to find, whether Chio runs
- * from dist/ or from source), and check exactly as createNodeSignatureCheck does: the same
- * key import (JWK), the same node:crypto verify.
+ * from dist/ or from source), and check as createNodeSignatureCheck does: the same key import
+ * (JWK), the same node:crypto verify. They do not refuse small-order public keys as it does:
+ * the ledger hands them only the signatures of trusted kernel keys, which are real keys.
  */
 import { Worker } from 'node:worker_threads';
 import { ChioError } from '../errors/index.js';

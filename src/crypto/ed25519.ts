@@ -4,6 +4,7 @@
  * The portable verification code (src/receipt/verify.ts, src/tlog, src/verify) uses @noble.
  */
 import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { Point } from '@noble/ed25519';
 import { ChioError } from '../errors/index.js';
 
 /** DER prefix of a PKCS#8 Ed25519 private key (RFC 8410): the 32-byte seed follows it. */
@@ -33,18 +34,33 @@ export function createNodeSigner(seed: Uint8Array): Ed25519Signer {
 /**
  * An Ed25519 signature check with node:crypto, for Node services on the hot path (the ledger).
  * Public keys are turned into KeyObjects once and kept (the trusted kernel keys are few).
+ *
+ * It answers as the portable check does (RFC 8032 strict, receipt/verify.ts): a public key that
+ * is not the canonical encoding of a point, or is a point of small order, holds no signature.
+ * OpenSSL alone takes such keys, and under one a signature of a small-order R and S = 0 passes
+ * its cofactorless equation for most messages (under the identity, for every one): a forgery
+ * with no secret, which POST /v1/verify reported as a signature that holds.
  */
 export function createNodeSignatureCheck(): (signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array) => boolean {
-  const keys = new Map<string, KeyObject>();
+  const keys = new Map<string, KeyObject | null>();
   return (signature, message, publicKey) => {
     const id = Buffer.from(publicKey).toString('hex');
     let key = keys.get(id);
-    if (!key) {
-      key = nodePublicKey(publicKey);
+    if (key === undefined) {
+      key = isStrictPublicKey(publicKey) ? nodePublicKey(publicKey) : null;
       if (keys.size < 1024) keys.set(id, key);
     }
-    return verify(null, message, key, signature);
+    return key !== null && verify(null, message, key, signature);
   };
+}
+
+/** A canonical encoding of a point that is not of small order: what RFC 8032 strict verification takes. */
+function isStrictPublicKey(publicKey: Uint8Array): boolean {
+  try {
+    return publicKey.length === 32 && !Point.fromBytes(publicKey, false).isSmallOrder();
+  } catch {
+    return false; // not a point, or not its canonical encoding
+  }
 }
 
 /** A raw 32-byte Ed25519 public key as a node:crypto KeyObject. */

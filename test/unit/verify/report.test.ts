@@ -3,8 +3,9 @@
  * and each kind of damage makes exactly the checks it touches fail, the rest still reported.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { receiptBytes, type Receipt } from '../../../src/receipt/receipt.js';
-import { MemoryHashStore, generateSignerKey, proveRecord, signCheckpoint, treeHash } from '../../../src/tlog/index.js';
+import { receiptBodyBytes, receiptBytes, receiptIdOf, type Receipt } from '../../../src/receipt/receipt.js';
+import { toBase64 } from '../../../src/encoding.js';
+import { MemoryHashStore, generateSignerKey, newEd25519VerifierKey, proveRecord, signCheckpoint, treeHash } from '../../../src/tlog/index.js';
 import { formatTlogProof } from '../../../src/verify/tlog-proof.js';
 import { reportVerification, toVerifyRequest, type CheckName, type VerifyReport } from '../../../src/verify/report.js';
 import { chainOf, expectCode, kernelOf, sealedBatchOf } from '../receipt/helpers.js';
@@ -111,7 +112,27 @@ describe('toVerifyRequest', () => {
   });
 });
 
+/**
+ * A receipt naming as kernel key the identity point (a small-order key), "signed" with R = the
+ * identity and S = 0: no secret at all. OpenSSL's cofactorless check takes it for any message.
+ */
+function forgedUnderIdentityKey(): Receipt {
+  const identity = new Uint8Array(32);
+  identity[0] = 1;
+  const { id: _id, signature: _sig, ...body } = RECEIPTS[2]!;
+  const withKey = { ...body, kernel_key: newEd25519VerifierKey('chio-kernel', identity) };
+  const signature = new Uint8Array(64);
+  signature[0] = 1;
+  return { ...withKey, id: receiptIdOf(receiptBodyBytes(withKey)), signature: toBase64(signature) };
+}
+
 describe('reportVerification with a node:crypto signature check, as the verifier service passes', () => {
+  it('does not say a signature forged under a small-order kernel key holds', () => {
+    const fast = { ...TRUST, checkSignature: createNodeSignatureCheck() };
+    const report = statuses(reportVerification({ receipt: forgedUnderIdentityKey() }, fast));
+    expect(report).toMatchObject({ 'receipt.id': 'holds', 'receipt.kernel_key': 'UNTRUSTED_KEY', 'receipt.signature': 'SIGNATURE_INVALID' });
+  });
+
   it('reports exactly what the portable check reports, every signature going through the given check', async () => {
     let calls = 0;
     const check = createNodeSignatureCheck();
@@ -126,6 +147,7 @@ describe('reportVerification with a node:crypto signature check, as the verifier
       { receipt: changed },
       { receipt: forged, previous: forged },
       { receipt: chainOf(1, STRANGER)[0] },
+      { receipt: forgedUnderIdentityKey() },
     ];
     reportVerification(requests[0]!, fast);
     expect(calls).toBe(2); // the receipt's signature and the checkpoint's
