@@ -83,6 +83,12 @@ export class ExportBundleVerifier {
   private fileListChecked = false;
   private receiptsEnded = false;
   private consistencyChecked = false;
+  /**
+   * The first step that failed: every later step, finish() included, fails with it. A caller
+   * that caught a bad receipt line and went on would otherwise be told the bundle holds (the
+   * digest and line count still match).
+   */
+  private failed: unknown;
 
   /** Check manifest.sig with the export key and parse the manifest. */
   constructor(manifestBytes: Uint8Array, sigText: string, private readonly trust: ExportTrust) {
@@ -95,65 +101,77 @@ export class ExportBundleVerifier {
 
   /** The bundle holds exactly the files the manifest names (paths relative to the bundle). */
   checkFileList(paths: readonly string[]): void {
-    const present = new Set(paths);
-    for (const path of Object.keys(this.manifest.files)) {
-      if (!present.has(path)) throw new ChioError('BUNDLE_INVALID', `${path}: named in ${MANIFEST_FILE} but missing from the bundle`);
-    }
-    for (const path of paths) {
-      if (!Object.hasOwn(this.manifest.files, path)) throw new ChioError('BUNDLE_INVALID', `${path}: in the bundle but not named in ${MANIFEST_FILE}`);
-    }
-    this.fileListChecked = true;
+    this.step(() => {
+      const present = new Set(paths);
+      for (const path of Object.keys(this.manifest.files)) {
+        if (!present.has(path)) throw new ChioError('BUNDLE_INVALID', `${path}: named in ${MANIFEST_FILE} but missing from the bundle`);
+      }
+      for (const path of paths) {
+        if (!Object.hasOwn(this.manifest.files, path)) throw new ChioError('BUNDLE_INVALID', `${path}: in the bundle but not named in ${MANIFEST_FILE}`);
+      }
+      this.fileListChecked = true;
+    });
   }
 
   /** The checkpoint file: its digest, the log's signature, the manifest's size and root. */
   checkCheckpoint(bytes: Uint8Array): Checkpoint {
-    this.checkDigest(CHECKPOINT_FILE, bytes);
-    const cp = failIn(CHECKPOINT_FILE, () => openCheckpoint(bytes, this.manifest.keys.log));
-    const m = this.manifest.checkpoint;
-    if (cp.origin !== m.origin || cp.size !== m.size || !bytesEqual(cp.root, rootOf(m.root))) throw new ChioError('PROOF_INVALID', `${CHECKPOINT_FILE}: is not the checkpoint ${MANIFEST_FILE} names`);
-    this.checkpoint = cp;
-    this.checkpointNote = new TextDecoder().decode(bytes);
-    this.lines.checkpoint = cp;
-    return cp;
+    return this.step(() => {
+      this.checkDigest(CHECKPOINT_FILE, bytes);
+      const cp = failIn(CHECKPOINT_FILE, () => openCheckpoint(bytes, this.manifest.keys.log));
+      const m = this.manifest.checkpoint;
+      if (cp.origin !== m.origin || cp.size !== m.size || !bytesEqual(cp.root, rootOf(m.root))) throw new ChioError('PROOF_INVALID', `${CHECKPOINT_FILE}: is not the checkpoint ${MANIFEST_FILE} names`);
+      this.checkpoint = cp;
+      this.checkpointNote = new TextDecoder().decode(bytes);
+      this.lines.checkpoint = cp;
+      return cp;
+    });
   }
 
   /** The next bytes of receipts.jsonl (any chunking). */
   pushReceipts(chunk: Uint8Array): void {
-    if (!this.checkpoint) throw new ChioError('INTERNAL', 'the checkpoint is checked before the receipts');
-    if (this.receiptsEnded) throw new ChioError('INTERNAL', `${RECEIPTS_FILE} has ended: no more of it can be checked`);
-    this.lines.push(chunk);
+    this.step(() => {
+      if (!this.checkpoint) throw new ChioError('INTERNAL', 'the checkpoint is checked before the receipts');
+      if (this.receiptsEnded) throw new ChioError('INTERNAL', `${RECEIPTS_FILE} has ended: no more of it can be checked`);
+      this.lines.push(chunk);
+    });
   }
 
   /** receipts.jsonl has ended: the last line, the line count, completeness and the digest. */
   endReceipts(): void {
-    if (!this.checkpoint) throw new ChioError('INTERNAL', 'the checkpoint is checked before the receipts');
-    this.lines.end();
-    const digest = this.lines.digest();
-    if (digest !== this.manifest.files[RECEIPTS_FILE]) throw new ChioError('BUNDLE_INVALID', `${RECEIPTS_FILE}: its SHA-256 is not the one in ${MANIFEST_FILE}`);
-    this.receiptsEnded = true;
+    this.step(() => {
+      if (!this.checkpoint) throw new ChioError('INTERNAL', 'the checkpoint is checked before the receipts');
+      this.lines.end();
+      const digest = this.lines.digest();
+      if (digest !== this.manifest.files[RECEIPTS_FILE]) throw new ChioError('BUNDLE_INVALID', `${RECEIPTS_FILE}: its SHA-256 is not the one in ${MANIFEST_FILE}`);
+      this.receiptsEnded = true;
+    });
   }
 
   /** A policy file: its digest, and that its bytes hash to the policy hash its name says. */
   checkPolicy(path: string, bytes: Uint8Array): void {
-    this.checkDigest(path, bytes);
-    const hash = policyHashOfFile(path);
-    if (hash === undefined || digestOf(bytes) !== hash) throw new ChioError('BUNDLE_INVALID', `${path}: its bytes do not hash to the policy hash its name says`);
-    this.policiesSeen.add(hash);
+    this.step(() => {
+      this.checkDigest(path, bytes);
+      const hash = policyHashOfFile(path);
+      if (hash === undefined || digestOf(bytes) !== hash) throw new ChioError('BUNDLE_INVALID', `${path}: its bytes do not hash to the policy hash its name says`);
+      this.policiesSeen.add(hash);
+    });
   }
 
   /** consistency.json: the previous bundle's checkpoint extends into this one's. */
   checkConsistency(bytes: Uint8Array): void {
-    const previous = this.manifest.previous;
-    if (!previous) return;
-    if (!this.checkpoint) throw new ChioError('INTERNAL', 'the checkpoint is checked before the consistency proof');
-    this.checkDigest(CONSISTENCY_FILE, bytes);
-    failIn(CONSISTENCY_FILE, () => {
-      const c = parseCanonical(bytes, MAX_CONSISTENCY_BYTES) as ExportConsistency;
-      if (typeof c !== 'object' || c === null || typeof c.old_checkpoint !== 'string') throw new ChioError('MALFORMED', 'not {old, new, old_checkpoint, proof}');
-      const { older } = verifyConsistencyProof(c, c.old_checkpoint, this.checkpointNote, this.manifest.keys.log);
-      if (older.size !== previous.size || !bytesEqual(older.root, rootOf(previous.root))) throw new ChioError('PROOF_INVALID', `the old checkpoint is not the previous one ${MANIFEST_FILE} names`);
+    this.step(() => {
+      const previous = this.manifest.previous;
+      if (!previous) return;
+      if (!this.checkpoint) throw new ChioError('INTERNAL', 'the checkpoint is checked before the consistency proof');
+      this.checkDigest(CONSISTENCY_FILE, bytes);
+      failIn(CONSISTENCY_FILE, () => {
+        const c = parseCanonical(bytes, MAX_CONSISTENCY_BYTES) as ExportConsistency;
+        if (typeof c !== 'object' || c === null || typeof c.old_checkpoint !== 'string') throw new ChioError('MALFORMED', 'not {old, new, old_checkpoint, proof}');
+        const { older } = verifyConsistencyProof(c, c.old_checkpoint, this.checkpointNote, this.manifest.keys.log);
+        if (older.size !== previous.size || !bytesEqual(older.root, rootOf(previous.root))) throw new ChioError('PROOF_INVALID', `the old checkpoint is not the previous one ${MANIFEST_FILE} names`);
+      });
+      this.consistencyChecked = true;
     });
-    this.consistencyChecked = true;
   }
 
   /**
@@ -162,16 +180,18 @@ export class ExportBundleVerifier {
    * (a split view) could chain each day's bundle to its own fork and both would verify.
    */
   checkPrevious(previousCheckpoint: Uint8Array): void {
-    const previous = this.manifest.previous;
-    if (!previous) throw new ChioError('PROOF_INVALID', `${MANIFEST_FILE}: names no previous bundle, so it extends none`);
-    const held = failIn('the previous bundle\'s checkpoint', () => openCheckpoint(previousCheckpoint, this.manifest.keys.log));
-    if (held.origin !== this.manifest.checkpoint.origin) throw new ChioError('PROOF_INVALID', `the previous bundle's checkpoint is of log ${held.origin}, this bundle's of ${this.manifest.checkpoint.origin}`);
-    if (held.size !== previous.size) {
-      throw new ChioError('PROOF_INVALID', `${MANIFEST_FILE}: extends a tree of size ${previous.size}, not the previous bundle's (size ${held.size}): give the bundle this one follows`);
-    }
-    if (!bytesEqual(held.root, rootOf(previous.root))) {
-      throw new ChioError('PROOF_INVALID', `${MANIFEST_FILE}: extends a tree of size ${previous.size} with another root than the previous bundle's: the log showed two different trees of that size`);
-    }
+    this.step(() => {
+      const previous = this.manifest.previous;
+      if (!previous) throw new ChioError('PROOF_INVALID', `${MANIFEST_FILE}: names no previous bundle, so it extends none`);
+      const held = failIn('the previous bundle\'s checkpoint', () => openCheckpoint(previousCheckpoint, this.manifest.keys.log));
+      if (held.origin !== this.manifest.checkpoint.origin) throw new ChioError('PROOF_INVALID', `the previous bundle's checkpoint is of log ${held.origin}, this bundle's of ${this.manifest.checkpoint.origin}`);
+      if (held.size !== previous.size) {
+        throw new ChioError('PROOF_INVALID', `${MANIFEST_FILE}: extends a tree of size ${previous.size}, not the previous bundle's (size ${held.size}): give the bundle this one follows`);
+      }
+      if (!bytesEqual(held.root, rootOf(previous.root))) {
+        throw new ChioError('PROOF_INVALID', `${MANIFEST_FILE}: extends a tree of size ${previous.size} with another root than the previous bundle's: the log showed two different trees of that size`);
+      }
+    });
   }
 
   /**
@@ -180,21 +200,33 @@ export class ExportBundleVerifier {
    * bundle said to hold.
    */
   finish(): VerifiedExport {
-    const skipped = [
-      ...(this.fileListChecked ? [] : ['the file list']),
-      ...(this.checkpoint ? [] : [CHECKPOINT_FILE]),
-      ...(this.receiptsEnded ? [] : [`the end of ${RECEIPTS_FILE}`]),
-      ...(this.manifest.previous && !this.consistencyChecked ? [CONSISTENCY_FILE] : []),
-      ...Object.keys(this.manifest.files).filter((path) => {
-        const hash = policyHashOfFile(path);
-        return hash !== undefined && !this.policiesSeen.has(hash);
-      }),
-    ];
-    if (skipped.length > 0) throw new ChioError('INTERNAL', `the bundle is not verified: ${skipped.join(', ')} not checked`);
-    for (const hash of this.lines.policyHashes) {
-      if (!this.policiesSeen.has(hash)) throw new ChioError('BUNDLE_INVALID', `${policyFileOf(hash)}: receipts name policy ${hash}, but the bundle has no such file`);
+    return this.step(() => {
+      const skipped = [
+        ...(this.fileListChecked ? [] : ['the file list']),
+        ...(this.checkpoint ? [] : [CHECKPOINT_FILE]),
+        ...(this.receiptsEnded ? [] : [`the end of ${RECEIPTS_FILE}`]),
+        ...(this.manifest.previous && !this.consistencyChecked ? [CONSISTENCY_FILE] : []),
+        ...Object.keys(this.manifest.files).filter((path) => {
+          const hash = policyHashOfFile(path);
+          return hash !== undefined && !this.policiesSeen.has(hash);
+        }),
+      ];
+      if (skipped.length > 0) throw new ChioError('INTERNAL', `the bundle is not verified: ${skipped.join(', ')} not checked`);
+      for (const hash of this.lines.policyHashes) {
+        if (!this.policiesSeen.has(hash)) throw new ChioError('BUNDLE_INVALID', `${policyFileOf(hash)}: receipts name policy ${hash}, but the bundle has no such file`);
+      }
+      return { manifest: this.manifest, checkpoint: this.checkpoint!, receipts: this.lines.count, corrections: this.lines.corrections, policies: this.policiesSeen.size };
+    });
+  }
+
+  private step<T>(run: () => T): T {
+    if (this.failed !== undefined) throw this.failed;
+    try {
+      return run();
+    } catch (err) {
+      this.failed = err;
+      throw err;
     }
-    return { manifest: this.manifest, checkpoint: this.checkpoint!, receipts: this.lines.count, corrections: this.lines.corrections, policies: this.policiesSeen.size };
   }
 
   private checkDigest(path: string, bytes: Uint8Array): void {

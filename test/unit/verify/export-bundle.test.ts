@@ -52,6 +52,30 @@ describe('ExportBundleVerifier.finish', () => {
     expect(() => v.finish()).toThrow(expect.objectContaining(notVerified('the file list, policies/')));
   });
 
+  it('fails every step after one that failed: a caller that caught a bad receipt line and went on is not told the bundle holds', async () => {
+    const receipts = chain(6);
+    // Signed into the manifest by the exporter, so the file's digest and line count hold; its signature does not.
+    receipts[2] = { ...receipts[2]!, signature: receipts[3]!.signature };
+    const b = await bundleOf(receipts);
+    const v = open(b);
+    v.checkFileList(Object.keys(b.files));
+    v.checkCheckpoint(b.files.checkpoint!);
+    const lines = new TextDecoder().decode(b.files['receipts.jsonl']!).split(/(?<=\n)/);
+    const errors: unknown[] = [];
+    for (const line of lines) {
+      try {
+        v.pushReceipts(new TextEncoder().encode(line));
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+    expect(errors[0]).toMatchObject({ code: 'SIGNATURE_INVALID', message: expect.stringContaining('receipts.jsonl line 3') });
+    const first = errors[0];
+    expect(() => v.endReceipts()).toThrow(first as Error);
+    for (const [p, bytes] of Object.entries(b.files)) if (p.startsWith('policies/')) expect(() => v.checkPolicy(p, bytes)).toThrow(first as Error);
+    expect(() => v.finish()).toThrow(first as Error);
+  });
+
   it('takes no receipts after their end', async () => {
     const b = await bundleOf(chain(3));
     const v = open(b);
