@@ -78,7 +78,6 @@ export interface ReceiptTicket {
   undelivered(): void;
 }
 
-
 interface Pending {
   draft: ReceiptDraft;
   deadline: number;
