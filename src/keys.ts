@@ -14,9 +14,12 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ChioError } from './errors/index.js';
-import { readPrivateFile } from './setting-file.js';
+import { readPrivateFile, readRegularFile } from './setting-file.js';
 import { newEd25519SignerKey, parseSignerKey, parseVerifierKey } from './tlog/index.js';
 import { createNodeSigner, type Ed25519Signer } from './crypto/ed25519.js';
+
+/** Far larger than a verifier key file (`name+hash+key`, under 200 bytes). */
+const MAX_VERIFIER_KEY_FILE_BYTES = 4096;
 
 export type KeyRole = 'kernel' | 'log' | 'export' | 'demo-issuer';
 export const KEY_ROLES: readonly KeyRole[] = ['kernel', 'log', 'export', 'demo-issuer'];
@@ -77,8 +80,10 @@ export function loadKeyFile(path: string, what = 'the key'): LoadedKey {
 export function loadVerifierKey(path: string): string {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8').trim();
-  } catch {
+    // Bounded and a regular file: a key path may be given on the command line (a FIFO, /dev/zero).
+    text = readRegularFile(path, MAX_VERIFIER_KEY_FILE_BYTES).toString('utf8').trim();
+  } catch (err) {
+    if (err instanceof ChioError) throw new ChioError(err.code, `verifier key file ${err.message}`);
     throw new ChioError('CONFIG_INVALID', `verifier key file ${path} cannot be read`);
   }
   parseVerifierKey(text);

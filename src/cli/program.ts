@@ -1,10 +1,10 @@
 /**
- * The `chio` command (SPEC §9). Each subcommand reads its configuration once, validated,
+ * The `chio` command. Each subcommand reads its configuration once, validated,
  * and stops with a message naming the setting when a value is bad.
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ChioError, statusOf } from '../errors/index.js';
 import { DEFAULT_GRPC_PORT, DEFAULT_VERIFIER_PORT, MAX_AUTHZ_WORKERS, loadConfig, refuseLongChainIds, type ChioConfig } from '../config.js';
@@ -12,6 +12,7 @@ import { durationSeconds } from '../time.js';
 import { createLogger } from '../log.js';
 import { generateKeys, loadKey, loadKeyFile, loadVerifierKey } from '../keys.js';
 import { loadKernelTrust } from '../kernel-keys.js';
+import { parseVerifierKey } from '../tlog/index.js';
 import type { ProofTrust } from '../verify/receipt-proof.js';
 import { connectNats, drainNats, natsSettings } from '../nats/connection.js';
 import { workerChainId } from '../chain/lanes.js';
@@ -114,11 +115,25 @@ async function runService(cmd: Command, start: (cfg: ChioConfig, nc: Awaited<Ret
 function trustOf(cmd: Command, o: { logKey?: string; kernelKey?: string }): ProofTrust {
   const cfg = config(cmd, '127.0.0.1');
   return {
-    logKey: o.logKey ?? loadVerifierKey(join(cfg.keyDir, 'log.pub')),
+    logKey: o.logKey !== undefined ? verifierKeyArg(o.logKey, '--log-key') : loadVerifierKey(join(cfg.keyDir, 'log.pub')),
     // Without a flag, every kernel key the key directory trusts (kernels.yaml too), windows
     // included: a receipt signed before a rotation is still proven with the new kernel.pub.
-    kernelKeys: o.kernelKey ? [o.kernelKey] : loadKernelTrust(cfg.keyDir, 'verifier'),
+    kernelKeys: o.kernelKey !== undefined ? [verifierKeyArg(o.kernelKey, '--kernel-key')] : loadKernelTrust(cfg.keyDir, 'verifier'),
   };
+}
+
+/**
+ * A --*-key value: a verifier key itself (name+hash+key), or a file holding one (as `chio
+ * keygen` writes *.pub). The value is not echoed: a signer key passed by mistake is a secret.
+ */
+function verifierKeyArg(value: string, flag: string): string {
+  try {
+    parseVerifierKey(value);
+    return value;
+  } catch (asKey) {
+    if (existsSync(value)) return loadVerifierKey(value);
+    throw new ChioError('CONFIG_INVALID', `${flag}: neither a verifier key (${asKey instanceof Error ? asKey.message : String(asKey)}) nor a file`);
+  }
 }
 
 function parseTtl(text: string): number {
@@ -309,8 +324,8 @@ export function buildProgram(): Command {
 
   program.command('prove').description('fetch a receipt proof and verify it locally').argument('<receipt-id>')
     .option('--url <url>', 'verifier URL', `http://127.0.0.1:${DEFAULT_VERIFIER_PORT}`)
-    .option('--log-key <vkey>', 'log verifier key (default: log.pub in CHIO_KEY_DIR)')
-    .option('--kernel-key <vkey>', 'kernel verifier key (default: kernel.pub and kernels.yaml in CHIO_KEY_DIR)')
+    .option('--log-key <vkey>', 'log verifier key, or a file holding it (default: log.pub in CHIO_KEY_DIR)')
+    .option('--kernel-key <vkey>', 'kernel verifier key, or a file holding it (default: kernel.pub and kernels.yaml in CHIO_KEY_DIR)')
     .option('--wait <ms>', 'how long to wait for a pending receipt', (v) => Number(v), 5000)
     .option('--json', 'machine-readable output')
     .option('--out <file>', 'also save the verified proof as C2SP tlog-proof@v1 (check it offline with chio verify-proof)')
@@ -327,8 +342,8 @@ export function buildProgram(): Command {
 
   program.command('verify-proof').description('check a C2SP tlog-proof@v1 offline, for a receipt').argument('<file>', 'the tlog-proof file')
     .requiredOption('--receipt <file>', "the receipt (JSON) the proof is for, or the verifier's answer for it (with its correction's, when it names one)")
-    .option('--log-key <vkey>', 'log verifier key (default: log.pub in CHIO_KEY_DIR)')
-    .option('--kernel-key <vkey>', 'kernel verifier key (default: kernel.pub and kernels.yaml in CHIO_KEY_DIR)')
+    .option('--log-key <vkey>', 'log verifier key, or a file holding it (default: log.pub in CHIO_KEY_DIR)')
+    .option('--kernel-key <vkey>', 'kernel verifier key, or a file holding it (default: kernel.pub and kernels.yaml in CHIO_KEY_DIR)')
     .option('--json', 'machine-readable output')
     .action(async (file: string, o: { receipt: string; logKey?: string; kernelKey?: string; json?: boolean }, cmd: Command) => {
       const [{ formatProven, toProvenJson }, { verifyProofFiles }] = await Promise.all([import('./prove.js'), import('./verify-proof.js')]);
@@ -336,7 +351,7 @@ export function buildProgram(): Command {
       process.stdout.write(o.json ? `${JSON.stringify(toProvenJson(proven))}\n` : `${formatProven(proven)}\n`);
     });
 
-  program.command('export').description('write a compliance bundle of the published log, streaming (SPEC §9)')
+  program.command('export').description('write a compliance bundle of the published log, streaming')
     .requiredOption('--out <dir>', 'bundle directory (created; must be empty)')
     .option('--since <time>', 'receipts at or after this time (RFC 3339)', parseInstant)
     .option('--until <time>', 'receipts before this time (RFC 3339)', parseInstant)
@@ -372,14 +387,14 @@ export function buildProgram(): Command {
     });
 
   program.command('verify-export').description('check a compliance bundle offline; exit 0 only when everything holds').argument('<dir>')
-    .option('--export-key <vkey>', 'export verifier key file (default: export.pub in CHIO_KEY_DIR)')
-    .option('--log-key <vkey>', 'log verifier key file: the bundle must name this one')
+    .option('--export-key <vkey>', 'export verifier key, or a file holding it (default: export.pub in CHIO_KEY_DIR)')
+    .option('--log-key <vkey>', 'log verifier key, or a file holding it: the bundle must name this one')
     .option('--previous <dir>', 'the previous bundle you hold: this one must extend its tree')
     .action(async (dir: string, o: { exportKey?: string; logKey?: string; previous?: string }, cmd: Command) => {
       const { formatVerifiedExport, verifyExportDir } = await import('./verify-export.js');
       const cfg = config(cmd, '127.0.0.1');
-      const exportKey = loadVerifierKey(o.exportKey ?? join(cfg.keyDir, 'export.pub'));
-      const verified = await verifyExportDir(dir, { exportKey, ...(o.logKey ? { logKey: loadVerifierKey(o.logKey) } : {}), ...(o.previous ? { previousDir: o.previous } : {}) });
+      const exportKey = o.exportKey !== undefined ? verifierKeyArg(o.exportKey, '--export-key') : loadVerifierKey(join(cfg.keyDir, 'export.pub'));
+      const verified = await verifyExportDir(dir, { exportKey, ...(o.logKey !== undefined ? { logKey: verifierKeyArg(o.logKey, '--log-key') } : {}), ...(o.previous ? { previousDir: o.previous } : {}) });
       process.stdout.write(`${formatVerifiedExport(dir, verified, o.previous)}\n`);
     });
   return program;

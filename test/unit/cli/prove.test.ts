@@ -6,6 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isChioError, statusOf, type ChioErrorCode } from '../../../src/errors/index.js';
 import { fromBase64, toBase64 } from '../../../src/encoding.js';
@@ -131,6 +132,21 @@ describe('proveReceipt', () => {
       const offline = await chio('verify-proof', proofFile, '--receipt', receiptFile, ...keys, '--json');
       expect(JSON.parse(offline)).toEqual({ id: ID, index: 1, tree_size: 3, verdict: 'deny', corrected_by: CORRECTION.id, ok: true });
       expect(await chio('verify-proof', proofFile, '--receipt', receiptFile, ...keys)).toContain('stored, but answered deny 503 by ReceiptLedger');
+    });
+
+    it('takes --log-key and --kernel-key as files holding the keys too, and refuses a value that is neither without echoing it', async () => {
+      script = [json(200, await correctedProof()), json(200, await receiptProofOf(CORRECTED_LOG, 2, LOG.signerKey))];
+      const dir = tempDir('chio-prove-');
+      const [proofFile, receiptFile, logPub, kernelPub] = [join(dir, 'r.tlog-proof'), join(dir, 'r.json'), join(dir, 'log.pub'), join(dir, 'kernel.pub')];
+      writeFileSync(logPub, `${LOG.verifierKey}\n`);
+      writeFileSync(kernelPub, `${KERNEL.verifierKey}\n`);
+      await chio('prove', ID, '--url', options.verifierUrl, '--log-key', LOG.verifierKey, '--kernel-key', KERNEL.verifierKey, '--wait', '0', '--out', proofFile, '--receipt-out', receiptFile);
+      const offline = await chio('verify-proof', proofFile, '--receipt', receiptFile, '--log-key', logPub, '--kernel-key', kernelPub, '--json');
+      expect(JSON.parse(offline)).toMatchObject({ id: ID, ok: true });
+      // A signer key passed by mistake: a secret, never printed back.
+      const refused = await chio('verify-proof', proofFile, '--receipt', receiptFile, '--log-key', LOG.signerKey, '--kernel-key', kernelPub).then(() => undefined, (e: unknown) => e as Error & { code?: string });
+      expect(refused).toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/^--log-key: neither a verifier key \(.*\) nor a file$/) });
+      expect(refused!.message).not.toContain(LOG.signerKey.split('+').at(-1));
     });
 
     it('fails with CORRECTION_INVALID when the receipt it names does not correct this one', async () => {
