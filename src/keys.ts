@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ChioError } from './errors/index.js';
-import { readPrivateFile, readRegularFile } from './setting-file.js';
+import { readPrivateFile, readRegularFile, UnreadableFile } from './setting-file.js';
 import { newEd25519SignerKey, parseSignerKey, parseVerifierKey } from './tlog/index.js';
 import { createNodeSigner, type Ed25519Signer } from './crypto/ed25519.js';
 
@@ -83,7 +83,7 @@ export function loadVerifierKey(path: string): string {
     // Bounded and a regular file: a key path may be given on the command line (a FIFO, /dev/zero).
     text = readRegularFile(path, MAX_VERIFIER_KEY_FILE_BYTES).toString('utf8').trim();
   } catch (err) {
-    if (err instanceof ChioError) throw new ChioError(err.code, `verifier key file ${err.message}`);
+    if (err instanceof ChioError && !(err instanceof UnreadableFile)) throw new ChioError(err.code, `verifier key file ${err.message}`);
     throw new ChioError('CONFIG_INVALID', `verifier key file ${path} cannot be read`);
   }
   parseVerifierKey(text);
