@@ -33,11 +33,11 @@
  * Unknown fields are refused, so a misspelt expectation is an error rather than a test that
  * checks nothing. Errors name the file, the case and the field.
  */
-import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { ChioError } from '../errors/index.js';
+import { readRegularFile, UnreadableFile } from '../setting-file.js';
 import { buildCheckRequest } from './envoy-request.js';
 import { MAX_REQUEST_FILE_BYTES, parseCheckRequestText } from './policy-eval.js';
 import type { CheckRequest } from '../authz/wire.js';
@@ -143,15 +143,19 @@ function readRequest(request: string | Record<string, unknown>, base: string, wh
   return buildCheckRequest({ ...rest, method: method.toUpperCase(), headers: { ...headers, ...bearer } });
 }
 
+/**
+ * The text of a file a test file names (or the test file itself), as policy files are read
+ * (setting-file.ts): a plain file under `max` bytes, never a FIFO or a link to a device, which
+ * a size taken by stat does not bound (a link to /dev/zero has size 0 and never ends).
+ */
 function readBounded(path: string, max: number, where: string): string {
-  let size: number;
+  const prefix = where === path ? '' : `${where}: `;
   try {
-    size = statSync(path).size;
-  } catch {
-    throw new ChioError('CONFIG_INVALID', `${where}: cannot read ${path}`);
+    return readRegularFile(path, max).toString('utf8');
+  } catch (err) {
+    if (err instanceof UnreadableFile) throw new ChioError('CONFIG_INVALID', `${prefix}cannot read ${path}`, { cause: err });
+    throw new ChioError('CONFIG_INVALID', `${prefix}${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
-  if (size > max) throw new ChioError('CONFIG_INVALID', `${where}: ${path} is larger than ${max} bytes`);
-  return readFileSync(path, 'utf8');
 }
 
 function parseYaml(source: string, where: string): unknown {

@@ -18,7 +18,6 @@ import { connectNats, drainNats, natsSettings } from '../nats/connection.js';
 import { workerChainId } from '../chain/lanes.js';
 import { natsUrlFor } from '../nats/acquire.js';
 import { buildCheckRequest } from './envoy-request.js';
-import { readFileSync } from 'node:fs';
 import { parseHost, parseInstant, parseVerdict, toExportFilter, type ExportFilterOptions } from './export.js';
 import { normalizePathPattern } from '../decision/path.js';
 
@@ -256,17 +255,17 @@ export function buildProgram(): Command {
     .option('--payload <file>', 'any JSON or YAML document: report each json.kyverno.io ValidatingPolicy rule as passed, failed or skipped');
   withRequestOptions(evalCommand)
     .action(async (o: RequestFlags & { policies: string; request?: string; payload?: string; json?: boolean }, cmd: Command) => {
-      const [{ loadPolicySet }, { evaluateRequest, formatEvaluation, parseCheckRequestText, parseDataText }, { formatScan, scanPayload }] = await Promise.all([
+      const [{ loadPolicySet }, { evaluateRequest, formatEvaluation, parseCheckRequestText, parseDataText, readDataFile }, { formatScan, scanPayload }] = await Promise.all([
         import('../policy/policy-set.js'), import('./policy-eval.js'), import('./policy-scan.js'),
       ]);
       const cfg = config(cmd, '127.0.0.1');
       if (o.payload !== undefined) {
         if (o.request !== undefined) throw new ChioError('CONFIG_INVALID', '--payload and --request are exclusive');
-        const results = scanPayload(loadPolicySet(o.policies, cfg.keyDir), parseDataText(readFileSync(o.payload, 'utf8'), o.payload), o.payload);
+        const results = scanPayload(loadPolicySet(o.policies, cfg.keyDir), parseDataText(readDataFile(o.payload), o.payload), o.payload);
         process.stdout.write(o.json ? `${JSON.stringify(results)}\n` : `${formatScan(results)}\n`);
         return;
       }
-      const request = o.request ? parseCheckRequestText(readFileSync(o.request, 'utf8'), o.request) : requestOf(o);
+      const request = o.request ? parseCheckRequestText(readDataFile(o.request), o.request) : requestOf(o);
       const result = await evaluateRequest(loadPolicySet(o.policies, cfg.keyDir), request, cfg.defaultVerdict);
       process.stdout.write(o.json ? `${JSON.stringify(result)}\n` : `${formatEvaluation(result)}\n`);
     });

@@ -32,3 +32,16 @@ export function runNode(file: string, args: string[], env: Record<string, string
 export function runChio(args: string[], env: Record<string, string>): Promise<Run> {
   return runNode(process.execPath, [...nodeArgsFromSrc(), join(REPO_ROOT, 'bin/chio.js'), ...args], env);
 }
+
+/**
+ * bin/chio.js with `args`, killed (SIGKILL) after `ms`: exit status (null when killed), the
+ * signal, output. For commands that must end however hostile a file they read is.
+ */
+export function runChioFor(ms: number, args: string[], env: Record<string, string>): Promise<{ exit: number | null; signal: string | null; stdout: string; stderr: string }> {
+  const { NATS_URL: _never, ...inherited } = process.env;
+  return new Promise((done) => {
+    const child = execFile(process.execPath, [...nodeArgsFromSrc(), join(REPO_ROOT, 'bin/chio.js'), ...args], { timeout: ms, killSignal: 'SIGKILL', env: { ...inherited, ...env } }, (_err, stdout, stderr) => {
+      done({ exit: child.exitCode, signal: child.signalCode, stdout, stderr });
+    });
+  });
+}
