@@ -14,6 +14,7 @@ import type { Decision } from '../decision/decision.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import type { CheckRequest } from '../authz/wire.js';
 import { HEADERS_TO_REMOVE } from '../authz/response.js';
+import { forTerminal } from './terminal.js';
 
 /** A request file larger than this is refused. */
 export const MAX_REQUEST_FILE_BYTES = 1024 * 1024;
@@ -128,5 +129,6 @@ export function formatEvaluation(e: PolicyEvaluation): string {
   for (const k of e.headersToRemove) lines.push(`  - request header ${k}`);
   for (const [k, v] of Object.entries(e.responseHeadersToAdd)) lines.push(`  + response header ${k}: ${v}`);
   if (e.body) lines.push(`  body: ${e.body}`);
-  return lines.join('\n');
+  // What the policies said, escaped line by line (terminal.ts): a body may hold newlines.
+  return lines.map(forTerminal).join('\n');
 }

@@ -9,6 +9,7 @@
 import { ChioError } from '../errors/index.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import type { RuleReport } from '../policy/kyverno/validating-policy.js';
+import { forTerminal } from './terminal.js';
 
 /** List payloads: items scanned at most (each one costs a full evaluation budget per policy). */
 export const MAX_PAYLOAD_ITEMS = 1000;
@@ -41,5 +42,6 @@ export function formatScan(results: ScanResult[]): string {
   }
   const count = (result: RuleReport['result']) => results.filter((r) => r.result === result).length;
   lines.push(`${count('pass')} passed, ${count('fail')} failed, ${count('skip')} skipped, ${count('error')} in error`);
-  return lines.join('\n');
+  // What the policies and the payload said, escaped line by line (terminal.ts).
+  return lines.map(forTerminal).join('\n');
 }

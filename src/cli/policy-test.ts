@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { ChioError, statusOf } from '../errors/index.js';
 import { listPolicyFiles, loadPolicySetFiles, TEST_FILE } from '../policy/policy-set.js';
 import { evaluateRequest, type PolicyEvaluation } from './policy-eval.js';
+import { forTerminal } from './terminal.js';
 import { readTestFile, type Expectation, type TestFile } from './policy-test-file.js';
 
 /** The status table's exit status for "any other failure": here, a case that fails. */
@@ -107,7 +108,8 @@ export function compare(expected: Expectation, got: PolicyEvaluation): string[] 
 
 /** The results as a table, one row per case, then the totals. */
 export function formatResults(results: TestResult[]): string {
-  const rows = results.map((r) => [r.outcome.toUpperCase(), r.file, r.name ?? '-', r.detail ?? '']);
+  // Names, cases and details come from the files: escaped, one line each (terminal.ts).
+  const rows = results.map((r) => [r.outcome.toUpperCase(), r.file, r.name ?? '-', r.detail ?? ''].map(forTerminal));
   const width = (i: number) => Math.max(...[['RESULT', 'FILE', 'CASE'][i]!, ...rows.map((row) => row[i]!)].map((s) => s.length));
   const widths = [width(0), width(1), width(2)];
   const line = (cells: string[]) => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c)).join('  ').trimEnd();

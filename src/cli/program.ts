@@ -282,16 +282,18 @@ export function buildProgram(): Command {
     });
   policy.command('check').description('validate policy files and print the policy hash').argument('<files...>')
     .action(async (files: string[], _o, cmd: Command) => {
-      const { listPolicyFiles, loadPolicySet, loadPolicySetFiles } = await import('../policy/policy-set.js');
+      const [{ listPolicyFiles, loadPolicySet, loadPolicySetFiles }, { forTerminal }] = await Promise.all([import('../policy/policy-set.js'), import('./terminal.js')]);
+      // File names and messages (a YAML error quotes the line) printed escaped, as bin/chio.js prints its own.
+      const say = (stream: NodeJS.WriteStream, text: string) => stream.write(`${forTerminal(text)}\n`);
       const cfg = config(cmd, '127.0.0.1');
       let failed = false;
       for (const file of files) {
         try {
           const set = loadPolicySet(file, cfg.keyDir);
-          process.stdout.write(`${file}: ok, ${set.documents} document(s), ${set.hash}\n`);
+          say(process.stdout, `${file}: ok, ${set.documents} document(s), ${set.hash}`);
         } catch (err) {
           failed = true;
-          process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+          say(process.stderr, err instanceof Error ? err.message : String(err));
         }
       }
       if (files.length > 1 && !failed) {
@@ -301,7 +303,7 @@ export function buildProgram(): Command {
           process.stdout.write(`all files together: ${together.hash}\n`);
         } catch (err) {
           failed = true;
-          process.stderr.write(`all files together: ${err instanceof Error ? err.message : String(err)}\n`);
+          say(process.stderr, `all files together: ${err instanceof Error ? err.message : String(err)}`);
         }
       }
       // Invalid policy files are bad configuration: the status table's exit code for it.
