@@ -217,12 +217,18 @@ export function buildProgram(): Command {
     .option('--ttl <duration>', 'lifetime, e.g. 1h', parseTtl, 3600)
     .option('--issuer-key <file>', 'issuer signer key file (default: the demo issuer in CHIO_KEY_DIR)')
     .action(async (o: { subject: string; grant: Array<{ methods: string[]; paths: string[] }>; ttl: number; issuerKey?: string }, cmd: Command) => {
-      const { issueCapability } = await import('../credentials/capability.js');
+      const { checkCapabilityForm, issueCapability } = await import('../credentials/capability.js');
       const cfg = config(cmd, '127.0.0.1');
       const issuer = o.issuerKey ? loadKeyFile(o.issuerKey, 'the issuer key') : loadKey(cfg.keyDir, 'demo-issuer');
       const now = Math.floor(Date.now() / 1000);
       const id = randomUUID();
-      process.stdout.write(`${issueCapability({ schema: 'chio.capability.v1', id, issuer: issuer.verifierKey, subject: o.subject, scope: { grants: o.grant }, issued_at: now, expires_at: now + o.ttl }, issuer.signer)}\n`);
+      const issued = issueCapability({ schema: 'chio.capability.v1', id, issuer: issuer.verifierKey, subject: o.subject, scope: { grants: o.grant }, issued_at: now, expires_at: now + o.ttl }, issuer.signer);
+      try {
+        checkCapabilityForm(issued);
+      } catch (err) {
+        throw new ChioError('CONFIG_INVALID', `no token issued, every Check would refuse it: ${(err as Error).message}`, { cause: err });
+      }
+      process.stdout.write(`${issued}\n`);
       // The id (for `chio token revoke`) on stderr, so that stdout stays just the token.
       process.stderr.write(`capability id: ${id}\n`);
     });

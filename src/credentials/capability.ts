@@ -50,6 +50,17 @@ export function issueCapability(claims: CapabilityClaims, signer: Ed25519Signer)
   return toBase64Url(canonicalBytes({ ...claims, signature }));
 }
 
+/**
+ * What verifyCapability refuses in `token` whoever trusts its issuer and whatever the clock:
+ * its length, form and shape, and a lifetime that ends before it begins. `chio token issue`
+ * checks the token it signed, so that it never prints one every Check refuses. Throws
+ * CAPABILITY_MALFORMED naming why.
+ */
+export function checkCapabilityForm(token: string): void {
+  const claims = toCapabilityToken(decodeCapabilityToken(token));
+  if (claims.expires_at <= claims.issued_at) throw new ChioError('CAPABILITY_MALFORMED', 'capability expires before it is issued');
+}
+
 /** Trusted issuers: C2SP verifier key → public key, built once per policy set. */
 export class IssuerTrust {
   private readonly keys = new Map<string, KeyObject>();
