@@ -135,6 +135,13 @@ function verifierKeyArg(value: string, flag: string): string {
   }
 }
 
+/** `chio prove --wait`: Number('5s') is NaN, a deadline that waited not at all. */
+function parseMilliseconds(text: string): number {
+  const n = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError('a whole number of milliseconds, e.g. 5000');
+  return n;
+}
+
 function parseTtl(text: string): number {
   const seconds = durationSeconds(text);
   if (seconds === undefined) throw new InvalidArgumentError('a duration like 30m, 1h, 7d');
@@ -333,7 +340,7 @@ export function buildProgram(): Command {
     .option('--url <url>', 'verifier URL', `http://127.0.0.1:${DEFAULT_VERIFIER_PORT}`)
     .option('--log-key <vkey>', 'log verifier key, or a file holding it (default: log.pub in CHIO_KEY_DIR)')
     .option('--kernel-key <vkey>', 'kernel verifier key, or a file holding it (default: kernel.pub and kernels.yaml in CHIO_KEY_DIR)')
-    .option('--wait <ms>', 'how long to wait for a pending receipt', (v) => Number(v), 5000)
+    .option('--wait <ms>', 'how long to wait for a pending receipt', parseMilliseconds, 5000)
     .option('--json', 'machine-readable output')
     .option('--out <file>', 'also save the verified proof as C2SP tlog-proof@v1 (check it offline with chio verify-proof)')
     .option('--receipt-out <file>', "also save the receipt (JSON), the other input of chio verify-proof; when it was corrected, with its correction's proof")

@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isChioError, statusOf, type ChioErrorCode } from '../../../src/errors/index.js';
 import { fromBase64, toBase64 } from '../../../src/encoding.js';
 import { generateSignerKey } from '../../../src/tlog/index.js';
@@ -258,5 +258,22 @@ describe('proveReceipt', () => {
       await new Promise<void>((resolve) => closed.close(() => resolve()));
       expect(await failureOf({ ...options, verifierUrl: `http://127.0.0.1:${port}` })).toBe('UNAVAILABLE');
     });
+  });
+});
+
+describe('chio prove --wait', () => {
+  // Number('5s') is NaN, and a NaN deadline waited not at all: a pending receipt failed at once.
+  it.each(['5s', 'abc', '-1', '1.5', ''])('refuses %j, which is not a whole number of milliseconds, before asking the verifier', async (value) => {
+    script = [json(202, { status: 'pending' })];
+    let said = '';
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((said += String(chunk)), true));
+    try {
+      // The parser's refusal ends the process (exit 1, as for any option it refuses), which vitest reports as thrown.
+      await expect(chio('prove', ID, '--url', options.verifierUrl, '--log-key', LOG.verifierKey, '--kernel-key', KERNEL.verifierKey, '--wait', value)).rejects.toThrow();
+    } finally {
+      stderr.mockRestore();
+    }
+    expect(said).toContain(`error: option '--wait <ms>' argument '${value}' is invalid. a whole number of milliseconds`);
+    expect(requests).toEqual([]);
   });
 });
