@@ -3,7 +3,6 @@
  * (`--config`), validated once at start-up. A bad value stops the process with a message that
  * names the setting and the problem (SPEC §1). Every default is a named value here.
  */
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 import { hostname } from 'node:os';
@@ -13,6 +12,7 @@ import { ChioError } from './errors/index.js';
 import { LOG_FORMATS } from './log.js';
 import { laneChainIds, workerChainId } from './chain/lanes.js';
 import { CHAIN_ID_PATTERN } from './receipt/receipt.js';
+import { readRegularFile } from './setting-file.js';
 
 /** Root of the installed package (holds deploy/ and proto/), from src/ or dist/. */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -165,10 +165,14 @@ function refuseHalfConfigured(out: Record<string, unknown>): void {
   if (identities.length > 1) refuse(`settings ${identities.map((k) => SETTINGS[k][0]).join(' and ')}: set one way to authenticate to NATS`);
 }
 
+/** A settings file is a few kilobytes; this is far more. */
+const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
+
 function readConfigFile(path: string): Record<string, unknown> {
   let doc: unknown;
   try {
-    doc = parseYaml(readFileSync(path, 'utf8'));
+    // Bounded, and a regular file: --config /dev/zero or a FIFO is refused, not read for ever.
+    doc = parseYaml(readRegularFile(path, MAX_CONFIG_FILE_BYTES).toString('utf8'));
   } catch (err) {
     throw new ChioError('CONFIG_INVALID', `config file ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }

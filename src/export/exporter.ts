@@ -10,7 +10,7 @@
  * bundle cut short by a crash has none and never verifies.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { join } from 'node:path';
@@ -23,7 +23,8 @@ import { readLatestVerifiedCheckpoint } from '../store/checkpoints.js';
 import { readIndexEntry } from '../store/receipt-index.js';
 import { readArchivedPolicySet } from '../store/policy-archive.js';
 import { TileStore } from '../store/tile-store.js';
-import { openCheckpoint, proveRecord, proveTree, toNoteSigner, type Checkpoint } from '../tlog/index.js';
+import { MAX_NOTE_SIZE, openCheckpoint, proveRecord, proveTree, toNoteSigner, type Checkpoint } from '../tlog/index.js';
+import { readRegularFile, UnreadableFile } from '../setting-file.js';
 import type { Receipt } from '../receipt/receipt.js';
 import { canonicalize } from '../receipt/jcs.js';
 import type { LoadedKey } from '../keys.js';
@@ -162,8 +163,10 @@ async function readPolicy(resources: ChioResources, hash: string): Promise<Uint8
 function readPreviousCheckpoint(dir: string, logKey: string, current: Checkpoint): { note: string; checkpoint: Checkpoint } {
   let note: string;
   try {
-    note = readFileSync(join(dir, CHECKPOINT_FILE), 'utf8');
+    // Bounded, and a regular file: the previous bundle may have come from elsewhere.
+    note = readRegularFile(join(dir, CHECKPOINT_FILE), MAX_NOTE_SIZE).toString('utf8');
   } catch (cause) {
+    if (cause instanceof ChioError && !(cause instanceof UnreadableFile)) throw new ChioError(cause.code, `--previous ${dir}: ${cause.message}`, { cause });
     throw new ChioError('CONFIG_INVALID', `--previous ${dir} has no ${CHECKPOINT_FILE}`, { cause });
   }
   const checkpoint = openCheckpoint(note, logKey);

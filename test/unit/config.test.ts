@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config.js';
@@ -51,6 +52,15 @@ describe('loadConfig', () => {
     it('refuses one character more, naming CHIO_CHAIN_ID', () => {
       expect(() => loadConfig({ env: { CHIO_CHAIN_ID: 'c'.repeat(59), CHIO_AUTHZ_WORKERS: '2', CHIO_LANES: '16' } })).toThrow(/CHIO_CHAIN_ID.*65 characters, over 64/);
     });
+  });
+
+  it('refuses a config file that is no regular file (a link to /dev/zero, a FIFO), at once', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chio-cfg-'));
+    symlinkSync('/dev/zero', join(dir, 'zero.yaml'));
+    execFileSync('mkfifo', [join(dir, 'fifo.yaml')]);
+    for (const name of ['zero.yaml', 'fifo.yaml']) {
+      expect(() => loadConfig({ env: {}, configFile: join(dir, name) })).toThrow(`config file ${join(dir, name)}: ${join(dir, name)}: not a regular file`);
+    }
   });
 
   it('reads a YAML file, with the environment winning, and refuses unknown keys', () => {

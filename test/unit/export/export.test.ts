@@ -108,6 +108,15 @@ describe('chio export / verify-export', () => {
       writeFileSync(join(dir, 'ahead', 'checkpoint'), signCheckpoint({ origin: ORIGIN, size: 400, root: new Uint8Array(32) }, logKey.signerKey));
       await expect(run('after-ahead', {}, 'ahead')).rejects.toMatchObject({ code: 'TREE_INCONSISTENT' });
     });
+
+    it('refuses, at once, a previous bundle whose checkpoint is no regular file (a FIFO, a link to /dev/zero)', async () => {
+      mkdirSync(join(dir, 'fifo-previous'));
+      execFileSync('mkfifo', [join(dir, 'fifo-previous', 'checkpoint')]);
+      await expect(run('after-fifo', {}, 'fifo-previous')).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('checkpoint: not a regular file') });
+      mkdirSync(join(dir, 'zero-previous'));
+      symlinkSync('/dev/zero', join(dir, 'zero-previous', 'checkpoint'));
+      await expect(run('after-zero', {}, 'zero-previous')).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('checkpoint: not a regular file') });
+    });
   });
 
   describe('verifyExportDir on a tampered bundle', () => {
