@@ -20,13 +20,31 @@ export interface StoredReceipt {
   line: number;
 }
 
+/**
+ * `get`, tried again until `deadline` (ms since the epoch): right after a cluster node comes
+ * back, a JetStream API request (even the account info jetstreamManager asks for) can time out
+ * while the cluster elects, and that is not Chio's doing. An audit reads what is stored; it
+ * must not fail for a read that a moment later answers.
+ */
+async function retried<T>(what: string, deadline: number, get: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      return await get();
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`${what}: ${String(err)}`, { cause: err });
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
 /** Every receipt in the receipts stream, in stream order. */
-export async function storedReceipts(nc: NatsConnection): Promise<StoredReceipt[]> {
-  const jsm = await jetstreamManager(nc);
-  const last = (await jsm.streams.info(RECEIPTS_STREAM)).state.last_seq;
+export async function storedReceipts(nc: NatsConnection, timeoutMs = 30_000): Promise<StoredReceipt[]> {
+  const deadline = Date.now() + timeoutMs;
+  const jsm = await retried('opening JetStream', deadline, () => jetstreamManager(nc));
+  const last = (await retried('reading the receipts stream', deadline, () => jsm.streams.info(RECEIPTS_STREAM))).state.last_seq;
   const out: StoredReceipt[] = [];
   for (let seq = 1; seq <= last; seq++) {
-    const m = await jsm.streams.getMessage(RECEIPTS_STREAM, { seq });
+    const m = await retried(`reading receipts stream message ${seq}`, deadline, () => jsm.streams.getMessage(RECEIPTS_STREAM, { seq }));
     if (!m) continue;
     splitReceiptMessage(m.data).forEach((bytes, line) => out.push({ receipt: JSON.parse(new TextDecoder().decode(bytes)) as Receipt, streamSeq: seq, line }));
   }
@@ -43,7 +61,7 @@ export async function quarantineCount(jsm: JetStreamManager): Promise<number> {
  * `limit` of them, the first ones: a failed "quarantined nothing" then says what happened.
  */
 export async function quarantineReasons(jsm: JetStreamManager, limit = 5): Promise<string[]> {
-  const info = await jsm.streams.info(QUARANTINE_STREAM);
+  const info = await retried('reading the quarantine stream', Date.now() + 30_000, () => jsm.streams.info(QUARANTINE_STREAM));
   const out: string[] = [];
   for (let seq = info.state.first_seq; seq <= info.state.last_seq && out.length < limit; seq++) {
     const m = await jsm.streams.getMessage(QUARANTINE_STREAM, { seq }).catch(() => null);
@@ -57,19 +75,8 @@ export async function quarantineReasons(jsm: JetStreamManager, limit = 5): Promi
 /** Wait until the ledger has integrated (or skipped) every message stored so far. */
 export async function waitIntegrated(nc: NatsConnection, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  // Each read is tried again until the deadline: right after a cluster node comes back, a
-  // JetStream API request can time out while the cluster elects, and that is not the ledger's doing.
-  const read = async <T>(what: string, get: () => Promise<T>): Promise<T> => {
-    for (;;) {
-      try {
-        return await get();
-      } catch (err) {
-        if (Date.now() > deadline) throw new Error(`${what}: ${String(err)}`);
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
-  };
-  const jsm = await jetstreamManager(nc);
+  const read = <T>(what: string, get: () => Promise<T>): Promise<T> => retried(what, deadline, get);
+  const jsm = await read('opening JetStream', () => jetstreamManager(nc));
   const ledger = await read('opening the ledger bucket', () => new Kvm(nc).open(LEDGER_BUCKET));
   const last = (await read('reading the receipts stream', () => jsm.streams.info(RECEIPTS_STREAM))).state.last_seq;
   while ((await read('reading the ledger state', () => readLedgerState(ledger))).streamSeq < last) {
