@@ -84,20 +84,51 @@ export function readRegularFile(path: string, maxBytes: number): Buffer {
   try {
     const stat = fstatSync(fd);
     if (!stat.isFile()) throw new ChioError('CONFIG_INVALID', `${path}: not a regular file`);
-    const tooLarge = () => new ChioError('CONFIG_INVALID', `${path}: larger than ${maxBytes} bytes`);
-    if (stat.size > maxBytes) throw tooLarge();
-    let buf = Buffer.alloc(Math.min(stat.size, maxBytes) + 1);
-    let n = 0;
-    for (let got; (got = readSync(fd, buf, n, buf.length - n, null)) > 0; ) {
-      n += got;
-      if (n > maxBytes) throw tooLarge();
-      if (n === buf.length) buf = Buffer.concat([buf, Buffer.alloc(Math.min(buf.length, maxBytes + 1 - buf.length))]);
-    }
-    return buf.subarray(0, n);
+    if (stat.size > maxBytes) throw tooLarge(path, maxBytes);
+    return readAtMost(fd, path, maxBytes, stat.size);
   } catch (cause) {
     if (cause instanceof ChioError) throw cause;
     throw new UnreadableFile(path, cause);
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * The bytes of whatever opens at `path` — a pipe too (`<(…)` on a command line) — at most
+ * `maxBytes`: read up to one byte past the bound, never whole (a size taken by stat bounds
+ * nothing: a link to /dev/zero has size 0 and never ends). The open blocks as a FIFO's does;
+ * for files read while serving, readRegularFile. Throws as readRegularFile does.
+ */
+export function readBoundedFile(path: string, maxBytes: number): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (cause) {
+    throw new UnreadableFile(path, cause);
+  }
+  try {
+    return readAtMost(fd, path, maxBytes, 0);
+  } catch (cause) {
+    if (cause instanceof ChioError) throw cause;
+    throw new UnreadableFile(path, cause);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function tooLarge(path: string, maxBytes: number): ChioError {
+  return new ChioError('CONFIG_INVALID', `${path}: larger than ${maxBytes} bytes`);
+}
+
+/** Read `fd` to its end, growing from `sizeHint`; throws once more than `maxBytes` came. */
+function readAtMost(fd: number, path: string, maxBytes: number, sizeHint: number): Buffer {
+  let buf = Buffer.alloc(Math.min(sizeHint, maxBytes) + 1);
+  let n = 0;
+  for (let got; (got = readSync(fd, buf, n, buf.length - n, null)) > 0; ) {
+    n += got;
+    if (n > maxBytes) throw tooLarge(path, maxBytes);
+    if (n === buf.length) buf = Buffer.concat([buf, Buffer.alloc(Math.min(Math.max(buf.length, 4096), maxBytes + 1 - buf.length))]);
+  }
+  return buf.subarray(0, n);
 }

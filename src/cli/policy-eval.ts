@@ -6,9 +6,9 @@
  * The request is a CheckRequest in protobuf JSON (or the same in YAML): lowerCamelCase or
  * proto field names, header maps as they are, `request.time` as RFC 3339.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
 import { parse } from 'yaml';
 import { ChioError } from '../errors/index.js';
+import { readBoundedFile, UnreadableFile } from '../setting-file.js';
 import { DecisionPipeline } from '../decision/pipeline.js';
 import type { Decision } from '../decision/decision.js';
 import type { PolicySet } from '../policy/policy-set.js';
@@ -36,26 +36,18 @@ export interface PolicyEvaluation {
 }
 
 /**
- * The text of a file named on the command line (--request, --payload), reading no more than
- * one byte past MAX_REQUEST_FILE_BYTES: a size taken by stat bounds nothing (a link to
- * /dev/zero has size 0 and never ends). Any file that opens is read, so that a pipe (<(…))
- * still is; refused with CONFIG_INVALID naming the file.
+ * The text of a file named on the command line (--request, --payload), at most
+ * MAX_REQUEST_FILE_BYTES; any file that opens, so that a pipe (<(…)) still is
+ * (setting-file.ts readBoundedFile). Refused with CONFIG_INVALID naming the file.
  */
 export function readDataFile(path: string): string {
-  const refuse = (detail: string, cause?: unknown) => new ChioError('CONFIG_INVALID', `${path}: ${detail}`, { cause });
-  const bytes = Buffer.alloc(MAX_REQUEST_FILE_BYTES + 1);
-  let read = 0;
-  let fd: number | undefined;
   try {
-    fd = openSync(path, 'r');
-    for (let n; read < bytes.length && (n = readSync(fd, bytes, read, bytes.length - read, null)) > 0; ) read += n;
-  } catch (cause) {
-    throw refuse(`cannot be read (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, cause);
-  } finally {
-    if (fd !== undefined) closeSync(fd);
+    return readBoundedFile(path, MAX_REQUEST_FILE_BYTES).toString('utf8');
+  } catch (err) {
+    if (!(err instanceof UnreadableFile)) throw err;
+    const code = err.cause instanceof Error ? (err.cause as NodeJS.ErrnoException).code : undefined;
+    throw new ChioError('CONFIG_INVALID', `${path}: cannot be read (${code ?? String(err.cause)})`, { cause: err.cause });
   }
-  if (read > MAX_REQUEST_FILE_BYTES) throw refuse(`larger than ${MAX_REQUEST_FILE_BYTES} bytes`);
-  return bytes.toString('utf8', 0, read);
 }
 
 /** Read one JSON or YAML document (YAML is a superset), bounded in size and aliases. */
