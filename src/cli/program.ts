@@ -2,24 +2,22 @@
  * The `chio` command. Each subcommand reads its configuration once, validated,
  * and stops with a message naming the setting when a value is bad.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { randomUUID } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ChioError, statusOf } from '../errors/index.js';
 import { DEFAULT_GRPC_PORT, DEFAULT_VERIFIER_PORT, MAX_AUTHZ_WORKERS, loadConfig, refuseLongChainIds, type ChioConfig } from '../config.js';
-import { durationSeconds } from '../time.js';
 import { createLogger } from '../log.js';
 import { generateKeys, loadKey, loadKeyFile, loadVerifierKey } from '../keys.js';
 import { loadKernelTrust } from '../kernel-keys.js';
-import { parseVerifierKey } from '../tlog/index.js';
 import type { ProofTrust } from '../verify/receipt-proof.js';
 import { connectNats, drainNats, natsSettings } from '../nats/connection.js';
 import { workerChainId } from '../chain/lanes.js';
 import { natsUrlFor } from '../nats/acquire.js';
 import { buildCheckRequest } from './envoy-request.js';
 import { parseHost, parseInstant, parseVerdict, toExportFilter, type ExportFilterOptions } from './export.js';
-import { normalizePathPattern } from '../decision/path.js';
+import { collectHeader, parseGrant, parseMilliseconds, parseTtl, parseWorkers, verifierKeyArg } from './option-values.js';
 
 type Stoppable = { stop(): Promise<void> };
 
@@ -87,12 +85,6 @@ async function runAuthz(cmd: Command, workersFlag: number | undefined): Promise<
   await runUntilSignal(primary, log);
 }
 
-function parseWorkers(text: string): number {
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_AUTHZ_WORKERS) throw new InvalidArgumentError(`a whole number from 1 to ${MAX_AUTHZ_WORKERS}`);
-  return n;
-}
-
 async function runService(cmd: Command, start: (cfg: ChioConfig, nc: Awaited<ReturnType<typeof connectNats>>, log: ReturnType<typeof createLogger>) => Promise<Stoppable>, name: string, ignoreRepeatedSignals = false) {
   const cfg = config(cmd, '0.0.0.0');
   const log = createLogger(cfg.logLevel, 'chio', { format: cfg.logFormat }).child({ service: name });
@@ -119,50 +111,6 @@ function trustOf(cmd: Command, o: { logKey?: string; kernelKey?: string }): Proo
     // included: a receipt signed before a rotation is still proven with the new kernel.pub.
     kernelKeys: o.kernelKey !== undefined ? [verifierKeyArg(o.kernelKey, '--kernel-key')] : loadKernelTrust(cfg.keyDir, 'verifier'),
   };
-}
-
-/**
- * A --*-key value: a verifier key itself (name+hash+key), or a file holding one (as `chio
- * keygen` writes *.pub). The value is not echoed: a signer key passed by mistake is a secret.
- */
-function verifierKeyArg(value: string, flag: string): string {
-  try {
-    parseVerifierKey(value);
-    return value;
-  } catch (asKey) {
-    if (existsSync(value)) return loadVerifierKey(value);
-    throw new ChioError('CONFIG_INVALID', `${flag}: neither a verifier key (${asKey instanceof Error ? asKey.message : String(asKey)}) nor a file`);
-  }
-}
-
-/** `chio prove --wait`: Number('5s') is NaN, a deadline that waited not at all. */
-function parseMilliseconds(text: string): number {
-  const n = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError('a whole number of milliseconds, e.g. 5000');
-  return n;
-}
-
-function parseTtl(text: string): number {
-  const seconds = durationSeconds(text);
-  if (seconds === undefined) throw new InvalidArgumentError('a duration like 30m, 1h, 7d');
-  return seconds;
-}
-
-function parseGrant(text: string, previous: Array<{ methods: string[]; paths: string[] }> = []) {
-  const m = /^\s*([A-Za-z*,]+)\s+(\S+)\s*$/.exec(text);
-  if (!m) throw new InvalidArgumentError("a grant is 'METHOD[,METHOD] PATH-PATTERN', e.g. 'POST /tools/*'");
-  try {
-    normalizePathPattern(m[2]!);
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
-  }
-  return [...previous, { methods: m[1]!.toUpperCase().split(','), paths: [m[2]!] }];
-}
-
-function collectHeader(text: string, previous: Record<string, string> = {}) {
-  const i = text.indexOf(':', 1);
-  if (i < 0) throw new InvalidArgumentError('a header is name:value');
-  return { ...previous, [text.slice(0, i).trim().toLowerCase()]: text.slice(i + 1).trim() };
 }
 
 interface RequestFlags {

@@ -1,0 +1,62 @@
+/**
+ * The values `chio` options take, parsed as commander reads them: a bad one is refused with
+ * what was wanted, before the command runs.
+ */
+import { InvalidArgumentError } from 'commander';
+import { existsSync } from 'node:fs';
+import { ChioError } from '../errors/index.js';
+import { MAX_AUTHZ_WORKERS } from '../config.js';
+import { durationSeconds } from '../time.js';
+import { loadVerifierKey } from '../keys.js';
+import { parseVerifierKey } from '../tlog/index.js';
+import { normalizePathPattern } from '../decision/path.js';
+
+export function parseWorkers(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_AUTHZ_WORKERS) throw new InvalidArgumentError(`a whole number from 1 to ${MAX_AUTHZ_WORKERS}`);
+  return n;
+}
+
+/**
+ * A --*-key value: a verifier key itself (name+hash+key), or a file holding one (as `chio
+ * keygen` writes *.pub). The value is not echoed: a signer key passed by mistake is a secret.
+ */
+export function verifierKeyArg(value: string, flag: string): string {
+  try {
+    parseVerifierKey(value);
+    return value;
+  } catch (asKey) {
+    if (existsSync(value)) return loadVerifierKey(value);
+    throw new ChioError('CONFIG_INVALID', `${flag}: neither a verifier key (${asKey instanceof Error ? asKey.message : String(asKey)}) nor a file`);
+  }
+}
+
+/** `chio prove --wait`: Number('5s') is NaN, a deadline that waited not at all. */
+export function parseMilliseconds(text: string): number {
+  const n = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError('a whole number of milliseconds, e.g. 5000');
+  return n;
+}
+
+export function parseTtl(text: string): number {
+  const seconds = durationSeconds(text);
+  if (seconds === undefined) throw new InvalidArgumentError('a duration like 30m, 1h, 7d');
+  return seconds;
+}
+
+export function parseGrant(text: string, previous: Array<{ methods: string[]; paths: string[] }> = []) {
+  const m = /^\s*([A-Za-z*,]+)\s+(\S+)\s*$/.exec(text);
+  if (!m) throw new InvalidArgumentError("a grant is 'METHOD[,METHOD] PATH-PATTERN', e.g. 'POST /tools/*'");
+  try {
+    normalizePathPattern(m[2]!);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+  return [...previous, { methods: m[1]!.toUpperCase().split(','), paths: [m[2]!] }];
+}
+
+export function collectHeader(text: string, previous: Record<string, string> = {}) {
+  const i = text.indexOf(':', 1);
+  if (i < 0) throw new InvalidArgumentError('a header is name:value');
+  return { ...previous, [text.slice(0, i).trim().toLowerCase()]: text.slice(i + 1).trim() };
+}
