@@ -11,7 +11,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../support/nats.js';
-import { runChioFor } from '../../support/run-chio.js';
+import { SPAWN_LIMIT_MS, runChioFor } from '../../support/run-chio.js';
 import { HEADER_GATE_POLICY as POLICY } from '../../fixtures/kyverno-authz.js';
 import { PODS_POLICY } from '../../fixtures/kyverno-json-pods.js';
 
@@ -20,36 +20,35 @@ writeFileSync(join(dir, 'p.yaml'), POLICY);
 writeFileSync(join(dir, 'pods.yaml'), PODS_POLICY);
 symlinkSync('/dev/zero', join(dir, 'zero.json'));
 const env = { CHIO_KEY_DIR: join(dir, 'keys') };
-const LIMIT_MS = 10_000;
 
 describe('chio policy eval', () => {
   it.each([
     ['--request', join(dir, 'p.yaml')],
     ['--payload', join(dir, 'pods.yaml')],
   ])('refuses a %s file that never ends (a link to /dev/zero) at its bound, exit 2', async (flag, policies) => {
-    const run = await runChioFor(LIMIT_MS, ['policy', 'eval', '--policies', policies, flag, join(dir, 'zero.json')], env);
+    const run = await runChioFor(SPAWN_LIMIT_MS, ['policy', 'eval', '--policies', policies, flag, join(dir, 'zero.json')], env);
     expect(run.signal).toBeNull();
     expect(run.stderr).toBe(`chio: ${join(dir, 'zero.json')}: larger than 1048576 bytes\n`);
     expect(run.exit).toBe(2);
-  }, 20_000);
+  }, SPAWN_LIMIT_MS + 15_000);
 
   it('names a --request file that cannot be read, exit 2', async () => {
-    const run = await runChioFor(LIMIT_MS, ['policy', 'eval', '--policies', join(dir, 'p.yaml'), '--request', dir], env);
+    const run = await runChioFor(SPAWN_LIMIT_MS, ['policy', 'eval', '--policies', join(dir, 'p.yaml'), '--request', dir], env);
     expect(run.stderr).toMatch(new RegExp(`^chio: ${dir}: cannot be read \\(EISDIR\\)\n$`));
     expect(run.exit).toBe(2);
-  }, 20_000);
+  }, SPAWN_LIMIT_MS + 15_000);
 
   it('still reads a --payload from a pipe with a writer, as <(…) gives', async () => {
     const fifo = join(dir, 'payload.fifo');
     execFileSync('mkfifo', [fifo]);
     const [run] = await Promise.all([
-      runChioFor(LIMIT_MS, ['policy', 'eval', '--policies', join(dir, 'pods.yaml'), '--payload', fifo], env),
+      runChioFor(SPAWN_LIMIT_MS, ['policy', 'eval', '--policies', join(dir, 'pods.yaml'), '--payload', fifo], env),
       writeFile(fifo, 'kind: Pod\nmetadata: { name: web }\n'),
     ]);
     expect(run.stderr).toBe('');
     expect(run.stdout).toContain('- pods / named / PASSED');
     expect(run.exit).toBe(0);
-  }, 20_000);
+  }, SPAWN_LIMIT_MS + 15_000);
 });
 
 describe('chio policy test', () => {
@@ -64,22 +63,22 @@ describe('chio policy test', () => {
     writeFileSync(join(set, 'p.yaml'), POLICY);
     writeFileSync(join(set, 'a.test.yaml'), text);
     writeFileSync(join(set, 'b.test.yaml'), GOOD_CASE);
-    const run = await runChioFor(LIMIT_MS, ['policy', 'test', set, '--json'], env);
+    const run = await runChioFor(SPAWN_LIMIT_MS, ['policy', 'test', set, '--json'], env);
     expect(run.signal).toBeNull();
     const rows = JSON.parse(run.stdout) as Array<{ outcome: string; name?: string; detail?: string }>;
     expect(rows.find((r) => r.name === 'ok')?.outcome).toBe('pass');
     expect(rows.find((r) => r.outcome === 'error')?.detail).toContain(`${where}${join(dir, 'zero.json')}: not a regular file`);
     expect(run.exit).toBe(2);
-  }, 20_000);
+  }, SPAWN_LIMIT_MS + 15_000);
 
   it('refuses a test file that is a link to /dev/zero', async () => {
     const set = join(dir, 'set-linked-test-file');
     mkdirSync(set);
     writeFileSync(join(set, 'p.yaml'), POLICY);
     symlinkSync('/dev/zero', join(set, 'a.test.yaml'));
-    const run = await runChioFor(LIMIT_MS, ['policy', 'test', set, '--json'], env);
+    const run = await runChioFor(SPAWN_LIMIT_MS, ['policy', 'test', set, '--json'], env);
     expect(run.signal).toBeNull();
     expect(JSON.parse(run.stdout)).toEqual([{ file: join(set, 'a.test.yaml'), outcome: 'error', detail: `${join(set, 'a.test.yaml')}: not a regular file` }]);
     expect(run.exit).toBe(2);
-  }, 20_000);
+  }, SPAWN_LIMIT_MS + 15_000);
 });

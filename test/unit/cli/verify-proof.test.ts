@@ -2,7 +2,7 @@
  * `chio verify-proof` on files that come from elsewhere: a saved tlog-proof and the receipt it
  * is for. Whatever the files hold, the command ends and never says more than was proven.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -14,9 +14,8 @@ import { toCorrectionDraft } from '../../../src/receipt/correction.js';
 import { verifyReceiptProof, type ReceiptProof } from '../../../src/verify/receipt-proof.js';
 import { formatProven, toProvenJson } from '../../../src/cli/prove.js';
 import { receiptFileOf, tlogProofOf, verifyProofFiles } from '../../../src/cli/verify-proof.js';
-import { REPO_ROOT } from '../../support/chio.js';
 import { tempDir } from '../../support/nats.js';
-import { nodeArgsFromSrc } from '../../support/run-chio.js';
+import { SPAWN_LIMIT_MS, runChioFor as runChioForIn } from '../../support/run-chio.js';
 import { chainOf, kernelOf, signReceipt, thrownCode } from '../receipt/helpers.js';
 import { receiptProofOf } from '../verify/proofs.js';
 
@@ -42,15 +41,8 @@ beforeAll(async () => {
   receiptFile = saved('receipt.json', JSON.stringify(RECEIPTS[1]));
 });
 
-/** bin/chio.js with `args`, killed after `ms`: exit status (null when killed), signal, output. */
-function runChioFor(ms: number, args: string[]): Promise<{ exit: number | null; signal: string | null; stdout: string; stderr: string }> {
-  const { NATS_URL: _never, ...env } = process.env;
-  return new Promise((done) => {
-    const child = execFile(process.execPath, [...nodeArgsFromSrc(), join(REPO_ROOT, 'bin/chio.js'), ...args], { timeout: ms, killSignal: 'SIGKILL', env: { ...env, CHIO_KEY_DIR: dir } }, (_err, stdout, stderr) => {
-      done({ exit: child.exitCode, signal: child.signalCode, stdout, stderr });
-    });
-  });
-}
+/** bin/chio.js with `args` and this suite's key directory, killed after `ms` (support/run-chio.ts). */
+const runChioFor = (ms: number, args: string[]) => runChioForIn(ms, args, { CHIO_KEY_DIR: dir });
 
 /** The code verifyProofFiles fails with, and that its exit status is 3: did not verify. */
 function failure(proof: string, receipt: string) {
@@ -75,11 +67,11 @@ describe('verifyProofFiles', () => {
         const name = `${file}-${kind.replace(/\W/g, '')}`;
         special[kind as keyof typeof special](name);
         const [proof, receipt] = file === 'proof' ? [join(dir, name), receiptFile] : [proofFile, join(dir, name)];
-        const run = await runChioFor(10_000, ['verify-proof', proof, '--receipt', receipt, ...KEYS]);
+        const run = await runChioFor(SPAWN_LIMIT_MS, ['verify-proof', proof, '--receipt', receipt, ...KEYS]);
         expect(run.signal).toBeNull();
         expect(run.stderr).toContain(`${join(dir, name)}: not a plain file`);
         expect(run.exit).toBe(3);
-      }, 20_000);
+      }, SPAWN_LIMIT_MS + 15_000);
   });
 
   describe('when a file was tampered with', () => {
@@ -129,10 +121,10 @@ describe('verifyProofFiles', () => {
 
     it('exits 3 from the command line too', async () => {
       const proof = saved('bad-hash.tlog-proof', good.replace(/\nindex 1\n./, '\nindex 1\n!'));
-      const run = await runChioFor(20_000, ['verify-proof', proof, '--receipt', receiptFile, ...KEYS]);
+      const run = await runChioFor(SPAWN_LIMIT_MS, ['verify-proof', proof, '--receipt', receiptFile, ...KEYS]);
       expect(run.stderr).toContain(`${proof}: tlog-proof: line 3 is not a base64 proof hash`);
       expect(run.exit).toBe(3);
-    }, 30_000);
+    }, SPAWN_LIMIT_MS + 15_000);
 
     it('still fails as bad configuration (exit 2) for a log key that is not a key', () => {
       expect(statusOf(thrownCode(() => verifyProofFiles(proofFile, receiptFile, { ...TRUST, logKey: 'not a key' }))).exit).toBe(2);
@@ -176,11 +168,11 @@ describe('verifyProofFiles', () => {
     it('refuses, exit 3, a saved answer that names the correction without its proof', async () => {
       const file = saved('answer-only.json', JSON.stringify(answer));
       expect(failure(correctedProof, file)).toBe('CORRECTION_INVALID');
-      const run = await runChioFor(20_000, ['verify-proof', correctedProof, '--receipt', file, ...KEYS, '--json']);
+      const run = await runChioFor(SPAWN_LIMIT_MS, ['verify-proof', correctedProof, '--receipt', file, ...KEYS, '--json']);
       expect(run.exit).toBe(3);
       expect(run.stdout).toBe('');
       expect(run.stderr).toContain(`receipt ${RECEIPTS[1]!.id} was corrected by ${correction.id}, but the file holds no proof of the correction`);
-    }, 30_000);
+    }, SPAWN_LIMIT_MS + 15_000);
 
     it('refuses a correction that does not correct this receipt', async () => {
       const other = await receiptProofOf(RECEIPTS, 2, LOG.signerKey);
