@@ -94,7 +94,11 @@ async function settledLeader(timeoutMs = 30_000): Promise<string> {
     const info = await jsm.streams.info(RECEIPTS_STREAM).catch(() => undefined);
     const c = info?.cluster;
     if (c?.leader && c.replicas?.length === 2 && c.replicas.every((r) => r.current && !r.offline)) return c.leader;
-    if (Date.now() > deadline) throw new Error(`the receipts stream did not settle in ${timeoutMs} ms: ${JSON.stringify(c)}`);
+    if (Date.now() > deadline) {
+      const behind = (c?.replicas ?? []).filter((r) => !r.current || r.offline).map((r) => r.name);
+      const logs = [c?.leader, ...behind].filter((n): n is string => !!n).map((n) => `--- ${n}'s log, last lines:\n${cluster.log(n).split('\n').slice(-60).join('\n')}`);
+      throw new Error(`the receipts stream did not settle in ${timeoutMs} ms: ${JSON.stringify(c)}\n${logs.join('\n')}`);
+    }
     await sleep(250);
   }
 }
@@ -120,7 +124,7 @@ describe('a three-node JetStream cluster losing the stream leader, then another 
     await sleep(chio.config.checkpointIntervalMs * 3);
     const before = await latestCheckpoint();
 
-    const kills: Array<{ node: string; at: number }> = [];
+    const kills: Array<{ node: string; at: number; extraStarts?: number; settledMs?: number }> = [];
     for (let round = 1; round <= 2; round++) {
       const leader = await settledLeader();
       // First the stream leader; then another node than the first one killed.
@@ -129,8 +133,10 @@ describe('a three-node JetStream cluster losing the stream leader, then another 
       kills.push({ node: victim, at: Date.now() });
       await cluster.kill(victim);
       await sleep(DOWN_MS);
-      await cluster.restart(victim);
+      const back = Date.now();
+      kills[round - 1]!.extraStarts = await cluster.restartUntilHealthy(victim);
       await settledLeader();
+      kills[round - 1]!.settledMs = Date.now() - back;
       // Steady load once the cluster has settled: an election can take the whole time the node
       // is down, and this phase must show answers coming again after it.
       await sleep(STEADY_MS);
@@ -151,7 +157,7 @@ describe('a three-node JetStream cluster losing the stream leader, then another 
       const inWindow = denies.filter((s) => windowOf(s) === i + 1);
       const last = Math.max(k.at, ...inWindow.map((s) => s.answeredAt));
       expect(last - k.at, `denials after killing ${k.node} end within the election window`).toBeLessThan(ELECTION_WINDOW_MS);
-      return { node: k.node, denials: inWindow.length, ms: last - k.at, allows: allows.filter((s) => s.phase === i + 1).length };
+      return { ...k, denials: inWindow.length, ms: last - k.at, allows: allows.filter((s) => s.phase === i + 1).length };
     });
     for (const phase of [0, 1, 2, 3]) expect(allows.filter((s) => s.phase === phase).length, `allows in phase ${phase}`).toBeGreaterThan(0);
 
@@ -173,7 +179,7 @@ describe('a three-node JetStream cluster losing the stream leader, then another 
     const version = execFileSync(CLUSTER_NATS_SERVER, ['--version'], { encoding: 'utf8' }).trim();
     console.log(
       `jetstream-cluster (${version}): ${load.sent.length} Checks, ${allows.length} allows (${proven} proven, lost 0), ${denies.length} denied ReceiptLedger; ` +
-        windows.map((w) => `killed ${w.node}: ${w.denials} denials within ${w.ms} ms, ${w.allows} allows meanwhile`).join('; ') +
+        windows.map((w) => `killed ${w.node}: ${w.denials} denials within ${w.ms} ms, ${w.allows} allows meanwhile, back and current in ${w.settledMs} ms${w.extraStarts ? ` after ${w.extraStarts} extra start(s) of a stuck node` : ''}`).join('; ') +
         `; ${stored.length} receipts on ${chains.size} chains, 0 quarantined; tree ${older.size} → ${newer.size} consistent`,
     );
   }, 300_000);
