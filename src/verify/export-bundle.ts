@@ -18,12 +18,13 @@ import { bytesEqual, toHex } from '../encoding.js';
 import { canonicalBytes, parseCanonical } from '../receipt/jcs.js';
 import { checkChainLink, nobleSignatureCheck, toReceipt, verifyReceipt, type ChainHead, type SignatureCheck } from '../receipt/verify.js';
 import { MAX_RECEIPT_BYTES } from '../receipt/receipt.js';
+import type { KernelKeys } from '../receipt/kernel-trust.js';
 import { MAX_NOTE_SIZE, checkRecord, leafHash, openCheckpoint, parseVerifierKey, type Checkpoint } from '../tlog/index.js';
 import { verifyConsistencyProof } from './consistency-proof.js';
 import { decodeProofHashes } from './proof-hashes.js';
 import {
   CHECKPOINT_FILE, CONSISTENCY_FILE, MAX_EXPORT_LINE_BYTES, MANIFEST_FILE, RECEIPTS_FILE,
-  isCompleteExport, looksLikeReceiptId, matchesExportFilter, openManifest, policyFileOf, policyHashOfFile, rootOf,
+  isCompleteExport, looksLikeReceiptId, manifestKernelKeys, matchesExportFilter, openManifest, policyFileOf, policyHashOfFile, rootOf,
   type ExportConsistency, type ExportManifest,
 } from './export-format.js';
 
@@ -244,12 +245,14 @@ class ReceiptLinesVerifier {
   private readonly hasher = sha256.create();
   private readonly heads = new Map<string, ChainHead>();
   private readonly complete: boolean;
+  private readonly kernelKeys: KernelKeys;
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
   private lastIndex = -1;
 
   constructor(private readonly manifest: ExportManifest, private readonly checkSignature: SignatureCheck) {
     this.complete = isCompleteExport(manifest.filter);
+    this.kernelKeys = manifestKernelKeys(manifest);
   }
 
   push(chunk: Uint8Array): void {
@@ -324,7 +327,7 @@ class ReceiptLinesVerifier {
     const bytes = canonicalBytes(line.receipt);
     if (bytes.length > MAX_RECEIPT_BYTES) throw new ChioError('RECEIPT_INVALID', `receipt larger than ${MAX_RECEIPT_BYTES} bytes`);
     const receipt = toReceipt(line.receipt);
-    verifyReceipt(receipt, this.manifest.keys.kernels, this.checkSignature);
+    verifyReceipt(receipt, this.kernelKeys, this.checkSignature);
     const isCorrection = receipt.corrects !== undefined;
     if (!this.complete && !isCorrection && !matchesExportFilter(receipt, this.manifest.filter)) throw new ChioError('RECEIPT_INVALID', 'the receipt is outside the bundle\'s filter');
     this.checkChain(receipt.chain, receipt);

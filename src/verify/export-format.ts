@@ -15,7 +15,13 @@
  *
  *   {"checkpoint":{"origin","root":"<base64>","size"},"count":<lines>,"created":"<RFC 3339>",
  *    "files":{"<path>":"sha256:<hex>",…},"filter":{"host"?,"since"?,"until"?,"verdict"?},
- *    "keys":{"export","kernels":[…],"log"},"previous"?:{"root","size"},"schema":"chio.export.v1"}
+ *    "keys":{"export","kernels":[…],"kernel_windows"?:[…],"log"},"previous"?:{"root","size"},
+ *    "schema":"chio.export.v1"}
+ *
+ * `kernel_windows`, present when a kernel key has a validity window (a rotation retired it):
+ * one {"key","not_before"?,"not_after"?} per key, in the order of `kernels`, the form of the
+ * verifier's GET /v1/keys. Every receipt's time must then fall in its key's window, as the ledger
+ * required: a bundle does not ask its auditor to trust that the ledger checked it.
  *
  * With an empty filter the bundle is complete: its lines are leaves 0 … size-1, one each.
  * A corrected receipt comes with its correction when the correction is in the checkpoint's
@@ -25,7 +31,7 @@
  */
 import { ChioError } from '../errors/index.js';
 import { fromBase64, toBase64, utf8 } from '../encoding.js';
-import { rfc3339Nanos } from '../receipt/kernel-trust.js';
+import { KernelTrustSet, rfc3339Nanos, type KernelKeys, type TrustedKernelKey } from '../receipt/kernel-trust.js';
 import { canonicalize, parseCanonical } from '../receipt/jcs.js';
 import { RECEIPT_ID_PATTERN, type Receipt, type Verdict } from '../receipt/receipt.js';
 import { isValidKeyName, type NoteSigner, type NoteVerifier } from '../tlog/index.js';
@@ -74,7 +80,7 @@ export interface ExportManifest {
   count: number;
   checkpoint: { origin: string; size: number; root: string };
   previous?: { size: number; root: string };
-  keys: { log: string; kernels: string[]; export: string };
+  keys: { log: string; kernels: string[]; kernel_windows?: TrustedKernelKey[]; export: string };
   /** Path in the bundle → "sha256:<hex>" of its bytes. */
   files: Record<string, string>;
 }
@@ -173,7 +179,8 @@ function toManifest(value: unknown): ExportManifest {
   if (prev !== undefined) onlyMembers(prev, ['size', 'root'], 'previous.', bad);
   const keys = v.keys;
   if (typeof keys !== 'object' || keys === null || typeof keys.log !== 'string' || typeof keys.export !== 'string' || !Array.isArray(keys.kernels) || !keys.kernels.every((k) => typeof k === 'string')) throw bad('keys is not {log, kernels, export}');
-  onlyMembers(keys, ['log', 'kernels', 'export'], 'keys.', bad);
+  onlyMembers(keys, ['log', 'kernels', 'kernel_windows', 'export'], 'keys.', bad);
+  if (keys.kernel_windows !== undefined) checkKernelWindows(keys.kernels, keys.kernel_windows, bad);
   const files = v.files;
   if (typeof files !== 'object' || files === null || Array.isArray(files)) throw bad('files is not an object');
   const entries = Object.entries(files);
@@ -188,6 +195,29 @@ function toManifest(value: unknown): ExportManifest {
   if (prev !== undefined && !isRootHash(prev.root)) throw bad('previous.root is not the base64 of a SHA-256 hash');
   checkFilter(v.filter, bad);
   return v as ExportManifest;
+}
+
+/** The kernel keys a bundle's receipts are checked with: its kernels, in their windows when it gives them. */
+export function manifestKernelKeys(manifest: ExportManifest): KernelKeys {
+  return manifest.keys.kernel_windows ? new KernelTrustSet(manifest.keys.kernel_windows) : manifest.keys.kernels;
+}
+
+/** `kernel_windows`: one entry per key of `kernels`, in its order, each a window KernelTrustSet takes. */
+function checkKernelWindows(kernels: readonly string[], windows: unknown, bad: (why: string) => ChioError): void {
+  if (!Array.isArray(windows) || windows.length !== kernels.length) throw bad('keys.kernel_windows is not one entry per key of keys.kernels');
+  windows.forEach((w: unknown, i) => {
+    const where = `keys.kernel_windows[${i}]`;
+    if (typeof w !== 'object' || w === null || Array.isArray(w)) throw bad(`${where} is not {key, not_before?, not_after?}`);
+    onlyMembers(w, ['key', 'not_before', 'not_after'], `${where}.`, bad);
+    const e = w as Record<string, unknown>;
+    if (e.key !== kernels[i]) throw bad(`${where}.key is not keys.kernels[${i}]`);
+    for (const bound of ['not_before', 'not_after'] as const) if (e[bound] !== undefined && typeof e[bound] !== 'string') throw bad(`${where}.${bound} is not an RFC 3339 time`);
+  });
+  try {
+    new KernelTrustSet(windows as TrustedKernelKey[]);
+  } catch (err) {
+    throw bad(`keys.kernel_windows: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 const MANIFEST_MEMBERS: ReadonlyArray<keyof ExportManifest> = ['schema', 'created', 'filter', 'count', 'checkpoint', 'previous', 'keys', 'files'];

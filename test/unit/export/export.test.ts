@@ -18,6 +18,7 @@ import { verifyExportDir } from '../../../src/cli/verify-export.js';
 import { formatManifest, policyFileOf, signManifest, type ExportFilter, type ExportManifest } from '../../../src/verify/export-format.js';
 import { generateSignerKey, signCheckpoint, toNoteSigner } from '../../../src/tlog/index.js';
 import { loadKeyFile } from '../../../src/keys.js';
+import type { TrustedKernelKey } from '../../../src/receipt/kernel-trust.js';
 import { draftOf, kernelOf, signReceipt } from '../receipt/helpers.js';
 import { useTestStore } from '../store/nats.js';
 import { LogFixture } from '../store/log-fixture.js';
@@ -61,9 +62,9 @@ describe('chio export / verify-export', () => {
   writeFileSync(keyFile, `${exportKey.signerKey}\n`, { mode: 0o600 });
   let log: LogFixture;
 
-  const run = (out: string, filter: ExportFilter = {}, previousDir?: string) => exportBundle({
+  const run = (out: string, filter: ExportFilter = {}, previousDir?: string, kernelKeys: TrustedKernelKey[] = [{ key: kernel.verifierKey }]) => exportBundle({
     jsm: store.jsm, resources: store.resources, outDir: join(dir, out), filter, ...(previousDir ? { previousDir: join(dir, previousDir) } : {}),
-    exportKey: loadKeyFile(keyFile), logKey: logKey.verifierKey, kernelKeys: [kernel.verifierKey], now: () => new Date(START),
+    exportKey: loadKeyFile(keyFile), logKey: logKey.verifierKey, kernelKeys, now: () => new Date(START),
   });
   const verify = (out: string) => verifyExportDir(join(dir, out), { exportKey: exportKey.verifierKey, logKey: logKey.verifierKey });
   const lines = (out: string) => readFileSync(join(dir, out, 'receipts.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { index: number; receipt: Receipt });
@@ -100,6 +101,16 @@ describe('chio export / verify-export', () => {
       expect(got.find((l) => l.index === 43)?.receipt.corrects).toBe(receipts[41]!.id);
       expect(got.map((l) => l.index)).toEqual([...got.map((l) => l.index)].sort((a, b) => a - b));
       expect((await verify('filtered')).receipts).toBe(got.length);
+    });
+
+    it('writes each kernel key\'s validity window when one has a window, and holds every receipt to it', async () => {
+      const manifestOf = (out: string) => JSON.parse(readFileSync(join(dir, out, 'manifest.json'), 'utf8')) as ExportManifest;
+      expect(manifestOf('second').keys).not.toHaveProperty('kernel_windows');
+      const retired = kernelOf(8).verifierKey;
+      const windows = [{ key: kernel.verifierKey, not_before: new Date(START).toISOString() }, { key: retired, not_after: new Date(START - 1).toISOString() }];
+      await run('windowed', { until: new Date(START + 20_000).toISOString() }, undefined, windows);
+      expect(manifestOf('windowed').keys).toMatchObject({ kernels: [kernel.verifierKey, retired], kernel_windows: windows });
+      expect((await verify('windowed')).receipts).toBe(20);
     });
 
     it('refuses a non-empty output directory, and a previous bundle whose tree is larger than the log\'s', async () => {
@@ -231,6 +242,10 @@ describe('chio export / verify-export', () => {
       ['a keys member no keys has', (m: Record<string, any>) => (m.keys.witness = 'w'), /^manifest.json: keys.witness is no member of a chio.export.v1 manifest$/], // eslint-disable-line @typescript-eslint/no-explicit-any
       ['a previous member no previous has', (m: Record<string, any>) => (m.previous.extra = 1), /^manifest.json: previous.extra is no member of a chio.export.v1 manifest$/], // eslint-disable-line @typescript-eslint/no-explicit-any
       ['a creation time that is no time', (m: Record<string, any>) => (m.created = 'today'), /^manifest.json: created is not an RFC 3339 time$/], // eslint-disable-line @typescript-eslint/no-explicit-any
+      ['kernel windows fewer than its kernels', (m: Record<string, any>) => (m.keys.kernel_windows = []), /^manifest.json: keys.kernel_windows is not one entry per key of keys.kernels$/], // eslint-disable-line @typescript-eslint/no-explicit-any
+      ['a kernel window for another key', (m: Record<string, any>) => (m.keys.kernel_windows = [{ key: kernelOf(8).verifierKey }]), /^manifest.json: keys.kernel_windows\[0\].key is not keys.kernels\[0\]$/], // eslint-disable-line @typescript-eslint/no-explicit-any
+      ['a kernel window whose bound is no time', (m: Record<string, any>) => (m.keys.kernel_windows = [{ key: m.keys.kernels[0], not_after: 'soon' }]), /^manifest.json: keys.kernel_windows: entry 1: not_after/], // eslint-disable-line @typescript-eslint/no-explicit-any
+      ['a kernel window member no window has', (m: Record<string, any>) => (m.keys.kernel_windows = [{ key: m.keys.kernels[0], revoked: true }]), /^manifest.json: keys.kernel_windows\[0\].revoked is no member of a chio.export.v1 manifest$/], // eslint-disable-line @typescript-eslint/no-explicit-any
     ])('refuses a manifest, signed by the export key, with %s', async (_name, edit, message) => {
       const copy = `resigned-${n++}`;
       cpSync(join(dir, 'second'), join(dir, copy), { recursive: true });
@@ -251,6 +266,15 @@ describe('chio export / verify-export', () => {
       rmSync(join(dir, copy, 'policies'), { recursive: true });
       symlinkSync(join(dir, `${copy}-elsewhere`), join(dir, copy, 'policies'));
       await expect(verified).rejects.toThrow(/^policies\/[0-9a-f]{64}\.json: changed while it was read$/);
+    });
+
+    it('refuses a receipt its kernel key\'s window in the manifest does not cover, naming the line', async () => {
+      const copy = `retired-${n++}`;
+      cpSync(join(dir, 'second'), join(dir, copy), { recursive: true });
+      // The key retired 100 s into the log: receipt 100 (time START + 100 s) is its last.
+      resigned(join(dir, copy), (m) => (m.keys.kernel_windows = [{ key: m.keys.kernels[0], not_after: new Date(START + 100_000).toISOString() }]));
+      const err = await verifyExportDir(join(dir, copy), { exportKey: exportKey.verifierKey }).then(() => undefined, (e: unknown) => e);
+      expect((err as ChioError).message).toMatch(new RegExp(`^receipts.jsonl line 102, receipt ${receipts[101]!.id}: .*after its kernel key's not_after`));
     });
 
     it('refuses a bundle signed by another export key', async () => {
