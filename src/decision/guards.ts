@@ -23,7 +23,7 @@ import { matchAny, matchAnyHost } from '../policy/match.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import type { VerificationCache } from '../credentials/verification-cache.js';
 import { toKyvernoInput } from '../policy/kyverno/validating-policy.js';
-import { toCelCheckRequest, type NormalisedPathAndHost } from '../policy/kyverno/kyverno-input.js';
+import { toCelCheckRequest, type NormalisedHttp } from '../policy/kyverno/kyverno-input.js';
 import { evaluateCelPolicies, type CelVerdicts } from '../policy/kyverno-authz/verdicts.js';
 import type { CheckRequest } from '../authz/wire.js';
 import { denialOf, type Denial, type PolicyResponse } from './decision.js';
@@ -226,9 +226,9 @@ function validatingVerdicts(ctx: DecisionContext): { validating: ValidatingVerdi
   const { validating, cel: celPolicies } = ctx.policies;
   if (validating.length === 0 && celPolicies.length === 0) return { validating: {}, cel };
   // Every policy kind decides on the same normalised request (SPEC §4): the normal path (with
-  // the query, as Envoy's `path` carries it) and host, not the spelling that was sent.
-  const { target, host } = ctx.input;
-  const normal: NormalisedPathAndHost = { path: target.path === '' ? '' : `${target.path}${target.query}`, host };
+  // the query, as Envoy's `path` carries it), host and headers, not the spelling that was sent.
+  const { target, host, headers } = ctx.input;
+  const normal: NormalisedHttp = { path: target.path === '' ? '' : `${target.path}${target.query}`, host, headers };
   const out: ValidatingVerdicts = {};
   if (validating.length > 0) {
     const input = toKyvernoInput(ctx.request, normal);

@@ -114,17 +114,24 @@ const MAX_SECONDS = 253_402_300_799;
  * (with the query, which Envoy's `path` carries too) and the normalised host. The raw values
  * stay readable where a policy asks for them explicitly: `request.http.headers[":path"]` and
  * `[":authority"]` are as Envoy sent them.
+ *
+ * And the headers, one map however Envoy sent them: with `encode_raw_headers` Envoy leaves
+ * `headers` empty and sends `header_map` instead, and a policy keyed on `headers` (a DENY of
+ * `x-debug: 1`, say) would see no header at all and let the request through. `headers` is the
+ * request guard's map (names lower-cased, repeated headers joined with ','), as Envoy fills it
+ * without that option; `header_map` stays as sent.
  */
-export interface NormalisedPathAndHost {
+export interface NormalisedHttp {
   path: string;
   host: string;
+  headers: ReadonlyMap<string, string>;
 }
 
 /**
- * The protobuf JSON form of `req.attributes` (`{}` when absent), with `request.http.path` and
- * `request.http.host` replaced by `normal` when given. Throws ChioError('MALFORMED').
+ * The protobuf JSON form of `req.attributes` (`{}` when absent), with `request.http.path`,
+ * `host` and `headers` replaced by `normal` when given. Throws ChioError('MALFORMED').
  */
-export function toKyvernoInput(req: CheckRequest | null | undefined, normal?: NormalisedPathAndHost): JsonObject {
+export function toKyvernoInput(req: CheckRequest | null | undefined, normal?: NormalisedHttp): JsonObject {
   const counter = { values: 0 };
   const input = toMessage((req as { attributes?: unknown } | null | undefined)?.attributes, ATTRIBUTE_CONTEXT, counter) ?? object([]);
   const http = (input.request as JsonObject | undefined)?.http as JsonObject | undefined;
@@ -132,6 +139,8 @@ export function toKyvernoInput(req: CheckRequest | null | undefined, normal?: No
     // protojson leaves zero values out: an empty normal form is absent, like an empty field.
     setOrDelete(http, 'path', normal.path);
     setOrDelete(http, 'host', normal.host);
+    if (normal.headers.size > 0) http.headers = object([...normal.headers]);
+    else delete http.headers;
   }
   return input;
 }
@@ -141,16 +150,17 @@ export function toKyvernoInput(req: CheckRequest | null | undefined, normal?: No
  * so fields go by their proto names (`object.attributes.source.address.socket_address`), an
  * unset field reads as its zero value (a missing header map is `{}`, a missing path `""`),
  * int64 and uint32 are CEL ints (BigInt), bytes are bytes, a Timestamp is a timestamp and
- * Struct metadata plain JSON. `request.http.path` and `host` are the normalised ones, as for
- * every policy kind. Bounds and errors as toKyvernoInput.
+ * Struct metadata plain JSON. `request.http.path`, `host` and `headers` are the normalised ones,
+ * as for every policy kind. Bounds and errors as toKyvernoInput.
  */
-export function toCelCheckRequest(req: CheckRequest | null | undefined, normal?: NormalisedPathAndHost): CelObject {
+export function toCelCheckRequest(req: CheckRequest | null | undefined, normal?: NormalisedHttp): CelObject {
   const counter = { values: 0 };
   const attributes = toCelMessage((req as { attributes?: unknown } | null | undefined)?.attributes, ATTRIBUTE_CONTEXT, counter);
   const http = (attributes.request as CelObject).http as CelObject;
   if (normal) {
     http.path = normal.path;
     http.host = normal.host;
+    http.headers = object([...normal.headers]) as CelObject;
   }
   const out = Object.create(null) as CelObject;
   out.attributes = attributes;

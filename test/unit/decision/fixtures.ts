@@ -72,6 +72,7 @@ export const VALIDATE_ALL = compileValidatingPolicy({
 export interface PolicySetOptions {
   authorization?: PolicySet['authorization'];
   validating?: PolicySet['validating'];
+  cel?: PolicySet['cel'];
   /** Configure a RequestAuthentication for Istio's sample issuer. */
   jwt?: boolean;
 }
@@ -86,7 +87,7 @@ export function policySetOf(o: PolicySetOptions = {}): PolicySet {
     issuers: new IssuerTrust([ISSUER.verifierKey]),
     authorization: o.authorization ?? [TOOLS_WITH_CAPABILITY],
     validating: o.validating ?? [],
-    cel: [],
+    cel: o.cel ?? [],
     ignored: [],
     jwt,
     files: [],

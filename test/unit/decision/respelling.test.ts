@@ -10,6 +10,8 @@ import type { Decision } from '../../../src/decision/decision.js';
 import { normalizePath } from '../../../src/decision/path.js';
 import { normalizeHost } from '../../../src/decision/host.js';
 import { compileValidatingPolicy } from '../../../src/policy/kyverno/validating-policy.js';
+import { celValidatingPolicySchema, compileCelPolicy } from '../../../src/policy/kyverno-authz/validating-policy.js';
+import { createEnvoyEnvironment } from '../../../src/policy/kyverno-authz/envoy-library.js';
 import {
   ISTIO_JWT, TOOLS_WITH_CAPABILITY, authorizationPolicy, capabilityToken, checkOf, later, pipelineOf, policySetOf, withBearer, withCapability,
 } from './fixtures.js';
@@ -206,6 +208,39 @@ describe('methods spelt differently', () => {
 
   it.each([['DELETE', 'deny'], ['GET', 'allow'], ['PROPFIND', 'allow'], ['M-SEARCH', 'allow']])('decides %s by the policies', async (method, verdict) => {
     expect((await pipeline.decide(checkOf({ method, path: '/x', host: 'api.example' }), later())).verdict).toBe(verdict);
+  });
+});
+
+describe('headers sent as Envoy sends them with encode_raw_headers (header_map, not headers)', () => {
+  const KYVERNO_NO_DEBUG = compileValidatingPolicy({
+    apiVersion: 'json.kyverno.io/v1alpha1', kind: 'ValidatingPolicy', metadata: { name: 'no-debug' },
+    spec: { rules: [{
+      name: 'no-debug',
+      match: { any: [{ request: { http: { headers: { 'x-debug': '1' } } } }] },
+      assert: { all: [{ message: 'no debugging here', check: { request: { http: { path: '/never' } } } }] },
+    }] },
+  });
+  const CEL_NO_DEBUG = compileCelPolicy(celValidatingPolicySchema.parse({
+    apiVersion: 'policies.kyverno.io/v1alpha1', kind: 'ValidatingPolicy', metadata: { name: 'cel-no-debug' },
+    spec: { evaluation: { mode: 'Envoy' }, validations: [{ expression: 'object.attributes.request.http.headers[?"x-debug"].orValue("") == "1" ? envoy.Denied(403).Response() : null' }] },
+  }), createEnvoyEnvironment());
+  const allowAll = authorizationPolicy('allow-all', { action: 'ALLOW', rules: [{}] });
+
+  /** The same request with its headers moved to header_map, raw_value bytes, as encode_raw_headers sends them. */
+  const asRawHeaders = (req: ReturnType<typeof checkOf>) => {
+    const http = req.attributes!.request!.http!;
+    const headers = Object.entries(http.headers ?? {}).map(([key, value]) => ({ key, raw_value: new TextEncoder().encode(String(value)) }));
+    return { ...req, attributes: { ...req.attributes, request: { ...req.attributes!.request, http: { ...http, headers: {}, header_map: { headers } } } } };
+  };
+
+  it.each([
+    ['a kyverno-json ValidatingPolicy', { validating: [KYVERNO_NO_DEBUG] }, 'no-debug'],
+    ['a CEL ValidatingPolicy', { cel: [CEL_NO_DEBUG] }, 'cel-no-debug'],
+  ])('%s that denies on a header sees it in either form', async (_kind, policies, name) => {
+    const pipeline = pipelineOf(policySetOf({ authorization: [allowAll], ...policies })).pipeline;
+    const req = checkOf({ method: 'GET', path: '/x', host: 'api.example', headers: { 'x-debug': '1' } });
+    for (const sent of [req, asRawHeaders(req)]) expect(await pipeline.decide(sent, later())).toMatchObject({ verdict: 'deny', guard: 'Policy', evidence: expect.arrayContaining([expect.objectContaining({ guard: 'Policy', details: expect.objectContaining({ policy: name }) })]) });
+    expect((await pipeline.decide(asRawHeaders(checkOf({ method: 'GET', path: '/x', host: 'api.example' })), later())).verdict).toBe('allow');
   });
 });
 

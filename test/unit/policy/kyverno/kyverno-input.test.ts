@@ -16,7 +16,7 @@ const request = {
 
 describe('toKyvernoInput', () => {
   describe('when given the normalised target', () => {
-    const input = toKyvernoInput(request, { path: '/tools/kyv-secret?x=1', host: 'admin.example.com:443' }) as any;
+    const input = toKyvernoInput(request, { path: '/tools/kyv-secret?x=1', host: 'admin.example.com:443', headers: new Map(Object.entries(request.attributes.request.http.headers)) }) as any;
 
     it('shows policies the normalised path and host', () => {
       expect(input.request.http.path).toBe('/tools/kyv-secret?x=1');
@@ -29,7 +29,7 @@ describe('toKyvernoInput', () => {
     });
 
     it('leaves an empty normal form out, as protojson leaves out empty fields', () => {
-      const tcpLike = toKyvernoInput({ attributes: { request: { http: { method: 'GET', host: 'x' } } } }, { path: '', host: '' }) as any;
+      const tcpLike = toKyvernoInput({ attributes: { request: { http: { method: 'GET', host: 'x' } } } }, { path: '', host: '', headers: new Map() }) as any;
       expect(tcpLike.request.http).toEqual({ method: 'GET' });
     });
   });
