@@ -95,9 +95,10 @@ function matchesEtag(ifNoneMatch: string | undefined, etag: string): boolean {
 
 /**
  * The request body, at most `maxBytes` (attacker-controlled: a declared or streamed length
- * past it is refused with TOO_LARGE before more is read).
+ * past it is refused with TOO_LARGE before more is read). `hold` is told each chunk's length
+ * before the chunk is kept, and may throw to stop reading.
  */
-export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
+export async function readBody(req: IncomingMessage, maxBytes: number, hold?: (bytes: number) => void): Promise<Uint8Array> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > maxBytes) throw new ChioError('TOO_LARGE', `the body is larger than ${maxBytes} bytes`);
   const chunks: Buffer[] = [];
@@ -105,6 +106,7 @@ export async function readBody(req: IncomingMessage, maxBytes: number): Promise<
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > maxBytes) throw new ChioError('TOO_LARGE', `the body is larger than ${maxBytes} bytes`);
+    hold?.(chunk.length);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);

@@ -6,10 +6,10 @@
  * same checks yourself (`chio verify-proof`, `chio verify-export`, `chio/verify`).
  *
  * `application/json`: `{"receipt": {…}, "proof"?: "<tlog-proof@v1 text>", "previous"?: {…}}`,
- * at most MAX_VERIFY_BODY_BYTES. `application/x-tar`: a bundle's directory as `tar -C DIR -cf
- * - .` writes it, at most MAX_VERIFY_BUNDLE_BYTES, one bundle at a time per verifier (it is
- * held in memory while it is checked), with the verifier's export key (export.pub) and the log
- * key its manifest must name. 413 past a bound; a well-formed request is answered 200 with the
+ * at most MAX_VERIFY_BODY_BYTES, and MAX_VERIFY_BODIES_HELD_BYTES of such bodies at once.
+ * `application/x-tar`: a bundle's directory as `tar -C DIR -cf - .` writes it, at most
+ * MAX_VERIFY_BUNDLE_BYTES, one bundle at a time per verifier (it is held in memory while it is
+ * checked), with the verifier's export key (export.pub) and the log key its manifest must name. 413 past a bound; a well-formed request is answered 200 with the
  * report, whatever it says; a body that is not such a request (not JSON, not a tar) is 400.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -22,6 +22,12 @@ import { NotATar, readBundleTar } from './bundle-tar.js';
 
 /** Largest request body: a receipt is at most 16 KiB and a proof about as large as its note. */
 export const MAX_VERIFY_BODY_BYTES = 1024 * 1024;
+/**
+ * JSON bodies held at once, all requests together. Each is bounded, but a client may send most
+ * of one and then nothing for the request timeout: at the connection limit (1,024) that was a
+ * gigabyte held. Past it a request is 503 with Retry-After; real ones are some kilobytes.
+ */
+export const MAX_VERIFY_BODIES_HELD_BYTES = 64 * 1024 * 1024;
 /** Largest bundle posted (it is held in memory): a larger one is for `chio verify-export`. */
 export const MAX_VERIFY_BUNDLE_BYTES = 64 * 1024 * 1024;
 /** Retry-After of a bundle posted while another is being checked. */
@@ -32,10 +38,14 @@ const TAR_TYPE = /^application\/x-tar\s*(;|$)/i;
 /** An answer given before the body was read: the connection is not reused for the rest of it. */
 const UNREAD_BODY = { connection: 'close' };
 
+/** The JSON bodies being read hold MAX_VERIFY_BODIES_HELD_BYTES already. */
+class BodiesHeld extends Error {}
+
 /** `exportKey`: the verifier key of export.pub, when the key directory has one; bundles are checked only with it. */
 export function verifyRoute(trust: ProofTrust, exportKey?: string): Route {
   // One bundle at a time: each is held whole (up to MAX_VERIFY_BUNDLE_BYTES, and its files again).
   let checkingBundle = false;
+  let jsonBytesHeld = 0;
 
   const verifyBundle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (exportKey === undefined) {
@@ -68,7 +78,23 @@ export function verifyRoute(trust: ProofTrust, exportKey?: string): Route {
   };
 
   const verifyJson = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const body = await readBody(req, MAX_VERIFY_BODY_BYTES);
+    let held = 0;
+    try {
+      return await verifyJsonHeld(req, res, (bytes) => {
+        held += bytes;
+        jsonBytesHeld += bytes;
+        if (jsonBytesHeld > MAX_VERIFY_BODIES_HELD_BYTES) throw new BodiesHeld();
+      });
+    } catch (err) {
+      if (!(err instanceof BodiesHeld)) throw err;
+      return sendError(res, 'UNAVAILABLE', 'too many requests are being read; try again shortly', { 'retry-after': '1', ...UNREAD_BODY });
+    } finally {
+      jsonBytesHeld -= held;
+    }
+  };
+
+  const verifyJsonHeld = async (req: IncomingMessage, res: ServerResponse, hold: (bytes: number) => void): Promise<void> => {
+    const body = await readBody(req, MAX_VERIFY_BODY_BYTES, hold);
     let value: unknown;
     try {
       value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
