@@ -116,6 +116,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   const listener: RequestListener = (req, res) => {
     res.setHeader('x-content-type-options', 'nosniff');
     void handle(req, res, opts).catch((err) => {
+      // The client went away while its request was read: no one to answer, and no fault here
+      // (logged as one, anyone could fill the error log and trip its alerts).
+      if (err !== null && req.errored === err) return opts.log.debug({ err: String(err), url: req.url }, 'client aborted its request');
       if (err instanceof ChioError && err.code === 'TOO_LARGE' && !res.headersSent) {
         // The rest of the body is not read: close the connection rather than drain it.
         res.setHeader('connection', 'close');

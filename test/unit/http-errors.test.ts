@@ -1,6 +1,8 @@
+import { connect } from 'node:net';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TimeoutError, NoRespondersError } from '@nats-io/transport-node';
-import { startHttpServer, type RunningHttpServer } from '../../src/http.js';
+import { readBody, startHttpServer, type RunningHttpServer } from '../../src/http.js';
 import { createLogger } from '../../src/log.js';
 
 // A route that throws what a failed NATS read throws, and one that throws a plain fault.
@@ -39,5 +41,28 @@ describe('an HTTP handler that fails', () => {
     expect(res.status).toBe(500);
     expect(res.headers.get('cache-control')).toBe('no-store');
     expect(await res.json()).toEqual({ error: 'internal error', code: 'INTERNAL' });
+  });
+});
+
+describe('a client that goes away while its body is read', () => {
+  it('is no handler failure: nothing is logged as an error', async () => {
+    const lines: { level: number; msg: string }[] = [];
+    const destination = new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(JSON.parse(chunk.toString())), done()) });
+    const server = await startHttpServer({
+      bind: '127.0.0.1', port: 0, log: createLogger('debug', 'chio', { destination: destination as never }), ready: () => undefined,
+      routes: [async (req, res, url) => (url.pathname === '/upload' ? (await readBody(req, 1024), res.end(), true) : false)],
+    });
+    try {
+      await new Promise<void>((resolve) => {
+        const socket = connect(server.port, '127.0.0.1', () => {
+          socket.write('POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\nabc', () => setTimeout(() => socket.destroy(), 100));
+        });
+        socket.on('close', () => resolve());
+      });
+      await expect.poll(() => lines.some((l) => l.msg === 'client aborted its request'), { timeout: 2_000 }).toBe(true);
+      expect(lines.filter((l) => l.level >= 50)).toEqual([]);
+    } finally {
+      await server.stop();
+    }
   });
 });
