@@ -9,8 +9,9 @@
  * at most MAX_VERIFY_BODY_BYTES, and MAX_VERIFY_BODIES_HELD_BYTES of such bodies at once.
  * `application/x-tar`: a bundle's directory as `tar -C DIR -cf - .` writes it, at most
  * MAX_VERIFY_BUNDLE_BYTES, one bundle at a time per verifier (it is held in memory while it is
- * checked), with the verifier's export key (export.pub) and the log key its manifest must name. 413 past a bound; a well-formed request is answered 200 with the
- * report, whatever it says; a body that is not such a request (not JSON, not a tar) is 400.
+ * checked), with the verifier's export key (export.pub) and the log key its manifest must
+ * name. 413 past a bound; a well-formed request is answered 200 with the report, whatever it
+ * says; a body that is not such a request (not JSON, not a tar) is 400.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ChioError, isChioError } from '../errors/index.js';
