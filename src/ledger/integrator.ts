@@ -151,6 +151,8 @@ export class Integrator {
     const { lease, tiles, jsm } = this.opts;
     if (!lease.isHeld) throw new ChioError('LEDGER_FENCED', 'this ledger does not hold the writer lease');
     this.heads.clear();
+    // Tiles in memory may be a failed batch's, since replaced by another writer's committed ones.
+    tiles.forgetCached();
     const state = lease.state;
     const root = await treeHash(state.size, tiles.hashReader(state.size));
     // The next batch extends the partial entry bundle: refuse to start without it.

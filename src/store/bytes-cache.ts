@@ -31,6 +31,12 @@ export class BytesCache<K> {
     while (this.bytes > this.maxBytes && this.entries.size > 0) this.delete(this.entries.keys().next().value!);
   }
 
+  /** Forget every entry. */
+  clear(): void {
+    this.entries.clear();
+    this.bytes = 0;
+  }
+
   delete(key: K): void {
     const old = this.entries.get(key);
     if (!old) return;

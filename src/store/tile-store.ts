@@ -107,6 +107,15 @@ export class TileStore {
   }
 
   /**
+   * Forget every tile and bundle kept in memory. A writer caches what it writes, and a batch that
+   * did not commit leaves its tiles there; another writer may since have committed others at
+   * those paths (under another kernel trust), so a ledger starting a term reads them again.
+   */
+  forgetCached(): void {
+    this.cache.clear();
+  }
+
+  /**
    * Delete a partial hash tile or entry bundle (`…/<N>.p/<W>`). The caller MUST have stored
    * the full one first: readers then find it instead.
    */
