@@ -21,7 +21,8 @@
  * Fencing (one writer at a time, src/store/ledger-lease.ts): the commit is a revision-checked
  * write of the lease record, and so is every write that changes a record a later batch may
  * have changed already — index entries and chain heads at the revision the plan read them at,
- * new index entries created only where none is, quarantine at the stream's last sequence. A
+ * new index entries created only where none is, quarantine at the stream's last sequence (and
+ * only once the lease, read again, is still its own: see apply). A
  * revision read after the new holder wrote passes that check, so a record written past this
  * ledger's committed state (an index entry, a chain head) is replaced only once the lease, read
  * again, is still its own. Tiles and bundles, written over whatever their paths hold, are
@@ -279,8 +280,13 @@ export class Integrator {
     const { js, index, chains, lease, tiles, log } = this.opts;
     const startSize = plan.next.size - plan.leaves.length;
     receiptsDuplicateTotal.inc(plan.duplicates.length);
-    for (const q of plan.quarantined) {
-      if (isBeforeMark(q, this.quarantineMark)) continue; // quarantined before a crash
+    // Quarantine is fenced only by the quarantine stream's last sequence, which a new writer that
+    // has quarantined nothing yet has not moved: under another trust, a paused writer would
+    // quarantine a receipt the new writer made a leaf, and move the mark past receipts the new
+    // writer has not reached (it then skips them). Ask the lease first, as for tiles.
+    const toQuarantine = plan.quarantined.filter((q) => !isBeforeMark(q, this.quarantineMark)); // others: quarantined before a crash
+    if (toQuarantine.length > 0 && !(await lease.stillHeld())) throw new ChioError('LEDGER_FENCED', 'another ledger took the writer lease; not quarantining');
+    for (const q of toQuarantine) {
       this.quarantineMark = await quarantineReceipt(js, q, this.quarantineMark);
       receiptsQuarantinedTotal.inc({ code: q.code });
       log.warn({ stream_seq: q.seq, code: q.code, reason: q.reason }, 'receipt quarantined');
