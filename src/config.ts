@@ -6,7 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 import { hostname } from 'node:os';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, YAMLError } from 'yaml';
 import { z } from 'zod';
 import { ChioError } from './errors/index.js';
 import { LOG_FORMATS } from './log.js';
@@ -174,7 +174,10 @@ function readConfigFile(path: string): Record<string, unknown> {
     // Bounded, and a regular file: --config /dev/zero or a FIFO is refused, not read for ever.
     doc = parseYaml(readRegularFile(path, MAX_CONFIG_FILE_BYTES).toString('utf8'));
   } catch (err) {
-    throw new ChioError('CONFIG_INVALID', `config file ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    // The parser's message ends with the lines it points at, which may hold NATS_PASS or
+    // NATS_TOKEN: only its first line (what and where) is told.
+    const why = err instanceof YAMLError ? err.message.split('\n', 1)[0]!.replace(/:$/, '') : err instanceof Error ? err.message : String(err);
+    throw new ChioError('CONFIG_INVALID', `config file ${path}: ${why}`, { cause: err });
   }
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new ChioError('CONFIG_INVALID', `config file ${path}: must be a mapping of settings`);

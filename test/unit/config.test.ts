@@ -36,6 +36,16 @@ describe('loadConfig', () => {
     }
   });
 
+  it('never quotes the config file when it is not YAML: the line it points at may hold a NATS password or token', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chio-cfg-'));
+    const file = join(dir, 'chio.yaml');
+    for (const text of ['natsUser: chio\nnatsPass: s3cr3t-8675309: x\n', 'natsToken: s3cr3t-8675309\nnatsToken: s3cr3t-8675309\n', '\tnatsToken: s3cr3t-8675309\n']) {
+      writeFileSync(file, text);
+      expect(() => loadConfig({ env: {}, configFile: file })).toThrow(new RegExp(`^config file ${file}: .* at line \\d+, column \\d+$`));
+      expect(() => loadConfig({ env: {}, configFile: file })).not.toThrow('8675309');
+    }
+  });
+
   it.each([['CHIO_GRPC_PORT', ' '], ['CHIO_GRPC_PORT', '0x10'], ['CHIO_RECEIPT_TIMEOUT_MS', '1e2'], ['CHIO_LEDGER_VERIFY_THREADS', ' '], ['CHIO_LANES', '0b11']])(
     '%s=%j is not a decimal integer: refused, not read as a number JavaScript makes of it',
     (name, value) => {
