@@ -116,19 +116,20 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   const listener: RequestListener = (req, res) => {
     res.setHeader('x-content-type-options', 'nosniff');
     void handle(req, res, opts).catch((err) => {
+      const url = loggedPath(req.url);
       // The client went away while its request was read: no one to answer, and no fault here
       // (logged as one, anyone could fill the error log and trip its alerts).
-      if (err !== null && req.errored === err) return opts.log.debug({ err: String(err), url: req.url }, 'client aborted its request');
+      if (err !== null && req.errored === err) return opts.log.debug({ err: String(err), url }, 'client aborted its request');
       if (err instanceof ChioError && err.code === 'TOO_LARGE' && !res.headersSent) {
         // The rest of the body is not read: close the connection rather than drain it.
         res.setHeader('connection', 'close');
         return sendError(res, 'TOO_LARGE', err.message);
       }
       if ((isNatsUnavailable(err) || (err instanceof ChioError && err.code === 'UNAVAILABLE')) && !res.headersSent) {
-        opts.log.warn({ err: String(err), url: req.url }, 'NATS unavailable; answered 503');
+        opts.log.warn({ err: String(err), url }, 'NATS unavailable; answered 503');
         return sendError(res, 'UNAVAILABLE', 'the store is unavailable; try again shortly', { 'retry-after': '1' });
       }
-      opts.log.error({ err: String(err), url: req.url }, 'http handler failed');
+      opts.log.error({ err: String(err), url }, 'http handler failed');
       if (!res.headersSent) sendError(res, 'INTERNAL', 'internal error');
       else res.destroy();
     });
@@ -152,6 +153,19 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         server.closeIdleConnections();
       }),
   };
+}
+
+/**
+ * The path of a request target, for the log: its query may carry a credential (?api_key=,
+ * ?access_token=) and an absolute-form target userinfo (http://user:pass@host/), as a receipt
+ * records neither.
+ */
+function loggedPath(target: string | undefined): string {
+  try {
+    return new URL(target ?? '/', 'http://chio.invalid').pathname;
+  } catch {
+    return '(not a valid request target)';
+  }
 }
 
 function tlsServerOptions(tls: ListenerTls) {

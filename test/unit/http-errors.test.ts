@@ -66,3 +66,28 @@ describe('a client that goes away while its body is read', () => {
     }
   });
 });
+
+describe('the log line of a failed request', () => {
+  it('names the path, never the query string: it may carry a credential (?api_key=, ?access_token=)', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const destination = new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(JSON.parse(chunk.toString())), done()) });
+    const server = await startHttpServer({
+      bind: '127.0.0.1', port: 0, log: createLogger('debug', 'chio', { destination: destination as never }), ready: () => undefined,
+      routes: [
+        (_req, _res, url) => {
+          if (url.pathname === '/timeout') throw new TimeoutError();
+          if (url.pathname === '/fault') throw new TypeError('x is undefined');
+          return false;
+        },
+      ],
+    });
+    try {
+      for (const path of ['/fault', '/timeout']) await fetch(`http://127.0.0.1:${server.port}${path}?api_key=s3cr3t-8675309&access_token=s3cr3t-8675309`);
+      await expect.poll(() => lines.length, { timeout: 2_000 }).toBe(2);
+      expect(lines.map((l) => l.url)).toEqual(['/fault', '/timeout']);
+      expect(JSON.stringify(lines)).not.toContain('8675309');
+    } finally {
+      await server.stop();
+    }
+  });
+});
