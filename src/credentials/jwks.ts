@@ -78,6 +78,23 @@ export function parseJwks(text: string): KeySet {
   };
 }
 
+/**
+ * The private or symmetric members (`d`, `k`…) the keys of a JWKS document hold, by name;
+ * [] when none, or when `text` is no JWKS (parseJwks says why).
+ */
+export function secretJwkMembers(text: string): string[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  if (!isJsonObject(doc) || !Array.isArray(doc.keys)) return [];
+  const found = new Set<string>();
+  for (const key of doc.keys) if (isJsonObject(key)) for (const m of SECRET_MEMBERS) if (Object.hasOwn(key, m)) found.add(m);
+  return [...found];
+}
+
 /** Read and parse a JWKS file (configuration, read once when the policies load). */
 export function readJwksFile(path: string): KeySet {
   let text: string;

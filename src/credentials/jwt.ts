@@ -24,7 +24,7 @@ import { errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerif
 import { fromBase64Url } from '../encoding.js';
 import { ChioError, type ChioErrorCode } from '../errors/index.js';
 import type { CheckInput } from '../decision/check-input.js';
-import { parseJwks, readJwksFile, RemoteJwks, type KeySet } from './jwks.js';
+import { parseJwks, readJwksFile, RemoteJwks, secretJwkMembers, type KeySet } from './jwks.js';
 import { valuesAfterPrefix } from './header-values.js';
 import { DEFAULT_CLOCK_SKEW_SECONDS, durationSeconds } from '../time.js';
 import { DEFAULT_JWT_ALGORITHMS, JWT_REASONS, MAX_JWT_BYTES, MAX_JWTS_PER_REQUEST, SUPPORTED_JWT_ALGORITHMS, jwtCodeOf, type JwtRule, type RequestAuthentication } from './jwt-rules.js';
@@ -291,14 +291,22 @@ function positive(value: number | undefined, fallback: number, name: string): nu
 
 function loadLocalJwks(rule: JwtRule, where: string, baseDir: string, read?: ReadonlyMap<string, Uint8Array>): KeySet {
   const field = rule.jwksFile !== undefined ? 'jwksFile' : 'jwks';
+  let keys: KeySet;
   try {
-    if (rule.jwksFile === undefined) return parseJwks(rule.jwks ?? '');
-    const path = resolve(baseDir, rule.jwksFile);
-    const bytes = read?.get(path);
-    return bytes ? parseJwks(new TextDecoder().decode(bytes)) : readJwksFile(path);
+    if (rule.jwksFile === undefined) keys = parseJwks(rule.jwks ?? '');
+    else {
+      const path = resolve(baseDir, rule.jwksFile);
+      const bytes = read?.get(path);
+      keys = bytes ? parseJwks(new TextDecoder().decode(bytes)) : readJwksFile(path);
+    }
   } catch (cause) {
     throw new ChioError('CONFIG_INVALID', `${where}.${field}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
+  // parseJwks skips such keys, but an inline jwks is archived as written and served to anyone
+  // under the policy hash (a jwksFile only as its SHA-256): a private key there is published.
+  const secret = rule.jwks === undefined ? [] : secretJwkMembers(rule.jwks);
+  if (secret.length > 0) throw new ChioError('CONFIG_INVALID', `${where}.jwks: a key holds private key material (${secret.join(', ')}); policy sets are published, so give only public keys`);
+  return keys;
 }
 
 function locationKey(loc: Location): string {

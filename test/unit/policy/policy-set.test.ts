@@ -75,6 +75,27 @@ describe('loadPolicySet', () => {
     expect(loadPolicySet(dir, keyDir).hash).not.toBe(before);
   });
 
+  it('refuses an inline jwks that holds private key material: the set is archived and served to anyone', async () => {
+    const { generateKeyPair, exportJWK } = await import('jose');
+    const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+    const secret = { ...(await exportJWK(privateKey)), kid: 'signing' };
+    const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'public' }, secret] });
+    const ra = `apiVersion: chio.dev/v1\nkind: RequestAuthentication\nmetadata: { name: ra }\nspec: { jwtRules: [{ issuer: iss, jwks: ${JSON.stringify(jwks)} }] }\n`;
+    const { dir, keyDir } = dirWith({ 'ra.yaml': ra });
+    let caught: unknown;
+    try {
+      // Loaded, the set's canonical bytes (what the verifier serves under its hash) held `d`.
+      const set = loadPolicySet(dir, keyDir);
+      expect(Buffer.from(set.canonical).toString('utf8')).not.toContain(secret.d);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(ChioError);
+    expect((caught as ChioError).code).toBe('CONFIG_INVALID');
+    expect((caught as Error).message).toContain('field spec.jwtRules.0.jwks: a key holds private key material');
+    expect((caught as Error).message).not.toContain(secret.d);
+  });
+
   it('reads a Kubernetes ConfigMap volume as one version: files listed before an update are read from the version they were listed in', () => {
     // The kubelet's layout: each file a link into ..data, ..data a link to the version's directory.
     const { dir, keyDir } = dirWith({});
