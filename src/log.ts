@@ -12,6 +12,7 @@ import { PinoPretty } from 'pino-pretty';
 
 const REDACT = [
   'authorization', '*.authorization', 'headers.authorization', '*.headers.authorization',
+  "headers['proxy-authorization']", "*.headers['proxy-authorization']", "headers['x-api-key']", "*.headers['x-api-key']",
   'cookie', '*.cookie', 'headers.cookie', '*.headers.cookie', "headers['set-cookie']",
   'token', '*.token', 'capability_token', '*.capability_token', "headers['x-chio-capability-token']", "*.headers['x-chio-capability-token']",
   'signerKey', '*.signerKey', 'privateKey', '*.privateKey', 'seed', '*.seed', 'password', '*.password', 'pass', '*.pass',

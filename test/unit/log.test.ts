@@ -8,7 +8,7 @@ function logOnce(format: LogFormat | undefined, isTTY: boolean): string {
   let out = '';
   destination.on('data', (chunk: Buffer) => (out += chunk.toString()));
   const log = createLogger('info', 'chio', { ...(format ? { format } : {}), destination });
-  log.info({ headers: { authorization: 'Bearer secret-token' }, receipt_id: 'abc' }, 'check answered');
+  log.info({ headers: { authorization: 'Bearer secret-token', 'proxy-authorization': 'Basic secret-proxy', 'x-api-key': 'secret-key' }, receipt_id: 'abc' }, 'check answered');
   log.flush();
   return out;
 }
@@ -17,7 +17,7 @@ describe('createLogger', () => {
   it('writes JSON lines in json format, credentials redacted', () => {
     const line = logOnce('json', true);
     const record = JSON.parse(line);
-    expect(record).toMatchObject({ msg: 'check answered', receipt_id: 'abc', name: 'chio', headers: { authorization: '[redacted]' } });
+    expect(record).toMatchObject({ msg: 'check answered', receipt_id: 'abc', name: 'chio', headers: { authorization: '[redacted]', 'proxy-authorization': '[redacted]', 'x-api-key': '[redacted]' } });
   });
 
   it('writes readable lines in pretty format, credentials redacted there too', () => {
@@ -25,7 +25,7 @@ describe('createLogger', () => {
     expect(text.startsWith('{')).toBe(false);
     expect(text).toMatch(/INFO.*check answered/);
     expect(text).toContain('receipt_id: "abc"');
-    expect(text).not.toContain('secret-token');
+    expect(text).not.toMatch(/secret-(token|proxy|key)/);
   });
 
   it('picks pretty on a terminal and JSON elsewhere when the format is auto (the default)', () => {
