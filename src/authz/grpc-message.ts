@@ -24,7 +24,7 @@ export interface Call {
   since: number;
   /** Its message is still arriving. */
   reading: boolean;
-  /** Bytes it holds against the server's budget until its stream closes: its message, then what decoding it builds. */
+  /** Bytes it holds against the server's budget until it is answered or its stream closes: its message, then what decoding it builds. */
   held: number;
 }
 

@@ -26,8 +26,8 @@
  *   - a message larger than `maxRequestBytes` is refused from its length prefix alone;
  *   - the calls open may hold `maxHeldBytes` in all, past which a call is RESOURCE_EXHAUSTED:
  *     a call holds the buffer its message fills (./grpc-message.ts says how it grows) and what
- *     its method says decoding it builds (`UnaryMethod.weigh`), until its stream closes, since
- *     the decoded request lives until it is answered;
+ *     its method says decoding it builds (`UnaryMethod.weigh`), until it is answered (or its
+ *     stream closes first), since the decoded request lives until then;
  *   - a call still open `callTimeoutMs` after its headers (a client that does not read its
  *     answer) is reset, and `close()` destroys what is left `closeGraceMs` after it began;
  *   - a connection with no call open for `idleTimeoutMs` is told to go away (GOAWAY, so that a
@@ -160,6 +160,8 @@ interface Connection {
 /** The server's calls as a stream's serving sees them: one begun per stream, and how its message is read. */
 interface Calls extends Reading {
   start(stream: ServerHttp2Stream): Call;
+  /** Give back what `call` holds: its answer is on its way, and its request is no longer needed. */
+  answered(call: Call): void;
 }
 
 export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
@@ -210,6 +212,7 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
       });
       return call;
     },
+    answered: release,
     announce(_call, bytes) {
       if (bytes > opts.maxRequestBytes) return `Received message larger than max (${bytes} vs. ${opts.maxRequestBytes})`;
       return undefined;
@@ -352,9 +355,18 @@ function serveStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, op
     } catch (err) {
       return answerError(stream, err);
     }
+    // Given back once answered, not once the stream closes: a client that reads nothing (a flow
+    // control window of zero) keeps the stream open until the call timeout, and a few such
+    // calls held the whole budget for a minute, refusing every other Check.
     if (answer instanceof Promise) {
-      answer.then((res) => answerMessage(stream, method, res), (err) => answerError(stream, err)).catch(() => stream.close(NGHTTP2_CANCEL));
-    } else answerMessage(stream, method, answer);
+      answer
+        .then((res) => answerMessage(stream, method, res), (err) => answerError(stream, err))
+        .catch(() => stream.close(NGHTTP2_CANCEL))
+        .finally(() => reading.answered(call));
+    } else {
+      answerMessage(stream, method, answer);
+      reading.answered(call);
+    }
   });
 }
 

@@ -444,7 +444,7 @@ describe('a client that goes before its answer', () => {
 });
 
 describe('what a call holds', () => {
-  it('counts what decoding its message builds, from before it is decoded until its stream closes', async () => {
+  it('counts what decoding its message builds, from before it is decoded until it is answered', async () => {
     await withServer({ maxHeldBytes: 1_600 }, async (session) => {
       const held = raw(session, [frameMessage(utf8('heavy hold'))]);
       await untilHeld();
@@ -460,6 +460,27 @@ describe('what a call holds', () => {
       expect(statusOf(await raw(session, [frameMessage(utf8('heavy'))]))).toBe(0);
       expect(handled).toEqual(['heavy hold', 'light', 'heavy']);
     });
+  });
+
+  it('is given back once the call is answered, though a client that reads nothing keeps its stream open', async () => {
+    const { server, port, session } = await serverAndSession({ maxHeldBytes: 1_600 });
+    // A window of zero: the answer's HEADERS come, its DATA and trailers never leave the server.
+    const stalled = connect(`http://127.0.0.1:${port}`, { settings: { initialWindowSize: 0 } });
+    stalled.on('error', () => undefined);
+    try {
+      const stream = stalled.request({ ':method': 'POST', ':path': ECHO, 'content-type': 'application/grpc' });
+      stream.on('error', () => undefined);
+      const answered = new Promise((resolve) => stream.once('response', resolve));
+      stream.end(frameMessage(utf8('heavy')));
+      await answered;
+      // Held until that stream closed (the call timeout, 60 s), its 1,005 bytes left no room for another.
+      expect(statusOf(await raw(session, [frameMessage(utf8('heavy'))]))).toBe(0);
+      expect(handled).toEqual(['heavy', 'heavy']);
+    } finally {
+      stalled.destroy();
+      session.close();
+      await server.close();
+    }
   });
 
   it('is refused with the status its method gives when its message may not be decoded, and never handled', async () => {
