@@ -194,9 +194,13 @@ export function buildProgram(): Command {
       const cfg = config(cmd, '127.0.0.1');
       // A token (or a JWT) in place of an id would revoke nothing; and is never echoed back.
       const { capabilityIdInToken } = await import('../credentials/capability.js');
-      const inside = capabilityIdInToken(id);
+      // Pasted with its header (`Bearer <token>`, `x-chio-capability-token: <token>`): the token is looked at.
+      const pasted = id.replace(/^\s*(?:bearer\s+|x-chio-capability-token:\s*)/i, '').trim();
+      const inside = capabilityIdInToken(pasted);
       if (inside !== undefined) throw new ChioError('CONFIG_INVALID', `that is a capability token, not its id: run chio token revoke ${inside}`);
-      if (id.split('.').length === 3) throw new ChioError('CONFIG_INVALID', 'that looks like a JWT: chio token revoke takes the id of a Chio capability (printed by chio token issue)');
+      if (pasted.split('.').length === 3) throw new ChioError('CONFIG_INVALID', 'that looks like a JWT: chio token revoke takes the id of a Chio capability (printed by chio token issue)');
+      // Not echoed either: whatever this is, it is no id a token could carry in a header.
+      if (/[\s\u0000-\u001f\u007f]/.test(id)) throw new ChioError('CONFIG_INVALID', 'that is not a capability id (an id has no spaces or control characters): chio token revoke takes the id printed by chio token issue');
       const url = natsUrlFor(cfg.natsUrl, cfg.dataDir);
       if (!url) throw new ChioError('CONFIG_INVALID', 'chio token revoke needs NATS_URL, or a running `chio up` in this directory');
       const [{ openRevocationsBucket }, { revokeCapability }] = await Promise.all([import('../store/resources.js'), import('../store/revocations.js')]);

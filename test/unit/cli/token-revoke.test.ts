@@ -30,6 +30,24 @@ describe('chio token revoke', () => {
     expect(run.stderr + run.stdout).not.toContain(token);
   });
 
+  it.each([
+    ['after Bearer', (t: string) => `Bearer ${t}`],
+    ['with its header name', (t: string) => `x-chio-capability-token: ${t}`],
+  ])('refuses a capability token pasted %s, naming its id, without echoing the token', async (_how, paste) => {
+    const token = capabilityToken({ id: 'cap-43' });
+    const run = await runChio(['token', 'revoke', paste(token)], env);
+    expect(run.exit).toBe(statusOf('CONFIG_INVALID').exit);
+    expect(run.stderr).toContain('that is a capability token, not its id: run chio token revoke cap-43');
+    expect(run.stderr + run.stdout).not.toContain(token);
+  });
+
+  it('refuses, without echoing it, an argument no id looks like', async () => {
+    const run = await runChio(['token', 'revoke', 'Basic c2VjcmV0OnBhc3M='], env);
+    expect(run.exit).toBe(statusOf('CONFIG_INVALID').exit);
+    expect(run.stderr).toContain('that is not a capability id');
+    expect(run.stderr + run.stdout).not.toContain('c2VjcmV0OnBhc3M=');
+  });
+
   it('refuses a JWT', async () => {
     const run = await runChio(['token', 'revoke', ISTIO_JWT], env);
     expect(run.exit).toBe(statusOf('CONFIG_INVALID').exit);
