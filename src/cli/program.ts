@@ -331,7 +331,7 @@ export function buildProgram(): Command {
       const exportKey = o.exportKey ? loadKeyFile(o.exportKey, 'the export key') : loadKey(cfg.keyDir, 'export');
       const logKey = loadVerifierKey(join(cfg.keyDir, 'log.pub'));
       // Every trusted kernel key: a bundle spanning a rotation holds receipts signed by each.
-      const kernelKeys = loadKernelTrust(cfg.keyDir, 'verifier').entries;
+      const kernelKeys = loadKernelTrust(cfg.keyDir, 'verifier');
       const url = natsUrlFor(cfg.natsUrl, cfg.dataDir);
       if (!url) throw new ChioError('CONFIG_INVALID', 'chio export needs NATS_URL, or a running `chio up` in this directory');
       const [{ exportBundle }, { createProgress }, { jetstreamManager }, { ensureResources }] = await Promise.all([

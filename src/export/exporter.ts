@@ -25,7 +25,7 @@ import { readArchivedPolicySet } from '../store/policy-archive.js';
 import { TileStore } from '../store/tile-store.js';
 import { MAX_NOTE_SIZE, openCheckpoint, proveRecord, proveTree, toNoteSigner, type Checkpoint } from '../tlog/index.js';
 import { readRegularFile, UnreadableFile } from '../setting-file.js';
-import type { TrustedKernelKey } from '../receipt/kernel-trust.js';
+import { publishedKernelKeys, type KernelKeys } from '../receipt/kernel-trust.js';
 import type { Receipt } from '../receipt/receipt.js';
 import { canonicalize } from '../receipt/jcs.js';
 import type { LoadedKey } from '../keys.js';
@@ -50,7 +50,7 @@ export interface ExportOptions {
   exportKey: LoadedKey;
   logKey: string;
   /** Every kernel key the receipts may be signed by, with its validity window if it has one. */
-  kernelKeys: readonly TrustedKernelKey[];
+  kernelKeys: KernelKeys;
   /** Called after each page with leaves read and the tree size. */
   progress?: (read: number, total: number) => void;
   now?: () => Date;
@@ -59,12 +59,6 @@ export interface ExportOptions {
 export interface ExportResult {
   manifest: ExportManifest;
   bytes: number;
-}
-
-/** `kernels`, and `kernel_windows` when a key has a window (export-format.ts). */
-function manifestKernels(entries: readonly TrustedKernelKey[]): Pick<ExportManifest['keys'], 'kernels' | 'kernel_windows'> {
-  const windowed = entries.some((e) => e.not_before !== undefined || e.not_after !== undefined);
-  return { kernels: entries.map((e) => e.key), ...(windowed ? { kernel_windows: entries.map((e) => ({ ...e })) } : {}) };
 }
 
 /** Write a bundle; throws ChioError (NOT_FOUND: no checkpoint or an unarchived policy set). */
@@ -99,7 +93,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     count,
     checkpoint: { origin: checkpoint.origin, size: checkpoint.size, root: toBase64(checkpoint.root) },
     ...(previous ? { previous: { size: previous.checkpoint.size, root: toBase64(previous.checkpoint.root) } } : {}),
-    keys: { log: opts.logKey, ...manifestKernels(opts.kernelKeys), export: opts.exportKey.verifierKey },
+    keys: { log: opts.logKey, ...publishedKernelKeys(opts.kernelKeys), export: opts.exportKey.verifierKey },
     files,
   };
   const manifestBytes = formatManifest(manifest);

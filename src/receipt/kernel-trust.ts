@@ -95,6 +95,17 @@ export function kernelKeyEntries(trust: KernelKeys): readonly TrustedKernelKey[]
   return trust instanceof KernelTrustSet ? trust.entries : trust.map((key) => ({ key }));
 }
 
+/**
+ * A trust set as GET /v1/keys and an export manifest publish it: `kernels`, every key (a plain
+ * list, as older readers take it), and `kernel_windows`, one entry per key in that order, only
+ * when some key has a window.
+ */
+export function publishedKernelKeys(trust: KernelKeys): { kernels: string[]; kernel_windows?: TrustedKernelKey[] } {
+  const entries = kernelKeyEntries(trust);
+  const windowed = entries.some((e) => e.not_before !== undefined || e.not_after !== undefined);
+  return { kernels: [...kernelKeyList(trust)], ...(windowed ? { kernel_windows: entries.map((e) => ({ ...e })) } : {}) };
+}
+
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
 
 /**

@@ -32,7 +32,7 @@ import { StoredHashCache } from './stored-hash-cache.js';
 import { policyRoute } from './policy-route.js';
 import { verifyRoute } from './verify-route.js';
 import { explorerRoute } from './explorer-route.js';
-import { kernelKeyEntries, kernelKeyList, type KernelKeys } from '../receipt/kernel-trust.js';
+import { publishedKernelKeys, type KernelKeys } from '../receipt/kernel-trust.js';
 import { createNodeSignatureCheck } from '../crypto/ed25519.js';
 import { verifyReceiptBytes } from '../receipt/verify.js';
 
@@ -95,12 +95,8 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
 
   const keys: Route = (req, res, url) => {
     if (req.method !== 'GET' || url.pathname !== '/v1/keys') return false;
-    const kernels = kernelKeys();
-    // `kernels` stays a list of strings for old clients (the explorer page among them);
-    // `kernel_windows` adds each key's validity window, when any key has one.
-    const windows = kernelKeyEntries(kernels);
-    const windowed = windows.some((e) => e.not_before !== undefined || e.not_after !== undefined);
-    const body = { log: opts.logKey, kernels: kernelKeyList(kernels), ...(windowed ? { kernel_windows: windows } : {}), ...(opts.exportKey ? { export: opts.exportKey } : {}) };
+    // `kernels` stays a list of strings for old clients (the explorer page among them).
+    const body = { log: opts.logKey, ...publishedKernelKeys(kernelKeys()), ...(opts.exportKey ? { export: opts.exportKey } : {}) };
     return sendCacheable(req, res, 200, JSON.stringify(body), 'application/json', false), true;
   };
 

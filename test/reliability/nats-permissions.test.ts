@@ -107,7 +107,7 @@ describe('every service under its own NATS user', () => {
     await waitFor(async () => {
       const { manifest } = await exportBundle({
         jsm: await jetstreamManager(reader), resources: await ensureResources(reader), outDir: join(dir, `bundle-${Date.now()}`), filter: {},
-        exportKey: loadKey(config.keyDir, 'export'), logKey: loadVerifierKey(join(config.keyDir, 'log.pub')), kernelKeys: loadKernelTrust(config.keyDir, 'verifier').entries,
+        exportKey: loadKey(config.keyDir, 'export'), logKey: loadVerifierKey(join(config.keyDir, 'log.pub')), kernelKeys: loadKernelTrust(config.keyDir, 'verifier').keys,
       });
       return manifest.count === checks ? true : undefined;
     }, 10_000, 'an export of every receipt');

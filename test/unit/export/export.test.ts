@@ -18,7 +18,7 @@ import { verifyExportDir } from '../../../src/cli/verify-export.js';
 import { formatManifest, policyFileOf, signManifest, type ExportFilter, type ExportManifest } from '../../../src/verify/export-format.js';
 import { generateSignerKey, signCheckpoint, toNoteSigner } from '../../../src/tlog/index.js';
 import { loadKeyFile } from '../../../src/keys.js';
-import type { TrustedKernelKey } from '../../../src/receipt/kernel-trust.js';
+import { KernelTrustSet, type KernelKeys } from '../../../src/receipt/kernel-trust.js';
 import { draftOf, kernelOf, signReceipt } from '../receipt/helpers.js';
 import { useTestStore } from '../store/nats.js';
 import { LogFixture } from '../store/log-fixture.js';
@@ -62,7 +62,7 @@ describe('chio export / verify-export', () => {
   writeFileSync(keyFile, `${exportKey.signerKey}\n`, { mode: 0o600 });
   let log: LogFixture;
 
-  const run = (out: string, filter: ExportFilter = {}, previousDir?: string, kernelKeys: TrustedKernelKey[] = [{ key: kernel.verifierKey }]) => exportBundle({
+  const run = (out: string, filter: ExportFilter = {}, previousDir?: string, kernelKeys: KernelKeys = [kernel.verifierKey]) => exportBundle({
     jsm: store.jsm, resources: store.resources, outDir: join(dir, out), filter, ...(previousDir ? { previousDir: join(dir, previousDir) } : {}),
     exportKey: loadKeyFile(keyFile), logKey: logKey.verifierKey, kernelKeys, now: () => new Date(START),
   });
@@ -108,7 +108,7 @@ describe('chio export / verify-export', () => {
       expect(manifestOf('second').keys).not.toHaveProperty('kernel_windows');
       const retired = kernelOf(8).verifierKey;
       const windows = [{ key: kernel.verifierKey, not_before: new Date(START).toISOString() }, { key: retired, not_after: new Date(START - 1).toISOString() }];
-      await run('windowed', { until: new Date(START + 20_000).toISOString() }, undefined, windows);
+      await run('windowed', { until: new Date(START + 20_000).toISOString() }, undefined, new KernelTrustSet(windows));
       expect(manifestOf('windowed').keys).toMatchObject({ kernels: [kernel.verifierKey, retired], kernel_windows: windows });
       expect((await verify('windowed')).receipts).toBe(20);
     });

@@ -91,7 +91,7 @@ describe('POST /v1/verify with a bundle (application/x-tar)', () => {
     await archivePolicySet(store.resources.policies, policyHash, policy);
     const run = (out: string, previous?: string) => exportBundle({
       jsm: store.jsm, resources: store.resources, outDir: join(dir, out), filter: {}, ...(previous ? { previousDir: join(dir, previous) } : {}),
-      exportKey: loadKeyFile(exportKeyFile), logKey: logKey.verifierKey, kernelKeys: [{ key: kernel.verifierKey }], now: () => new Date(Date.UTC(2025, 0, 2)),
+      exportKey: loadKeyFile(exportKeyFile), logKey: logKey.verifierKey, kernelKeys: [kernel.verifierKey], now: () => new Date(Date.UTC(2025, 0, 2)),
     });
     await log.integrate(8);
     await log.publishCheckpoint(ORIGIN, logKey.signerKey);
