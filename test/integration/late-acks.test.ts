@@ -13,7 +13,10 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { startTestNats, tempDir, type TestNats } from '../support/nats.js';
 import { startTestChio, testConfig, type TestChio } from '../support/chio.js';
 import { buildCheckRequest } from '../../src/cli/envoy-request.js';
-import { sendCheck, type CheckAnswer } from '../../src/cli/check.js';
+import * as grpc from '@grpc/grpc-js';
+import { sendCheck, summarise, type CheckAnswer } from '../../src/cli/check.js';
+import { loadChioProtos } from '../../src/authz/proto.js';
+import type { CheckResponse } from '../../src/authz/wire.js';
 import { formatProven, proveReceipt } from '../../src/cli/prove.js';
 import { demoToken } from '../../src/up.js';
 import { DEFAULT_ACK_WAIT_MS } from '../../src/chain/publisher.js';
@@ -148,25 +151,62 @@ describe('when PubAcks come after the receipt deadline', () => {
 });
 
 describe("when the client's deadline (grpc-timeout) is sooner than the receipt deadline", () => {
+  /**
+   * Checks on one connection made beforehand, as Envoy keeps its connection to Chio: with a new
+   * connection per Check the handshake would be spent from the client's deadline before Chio
+   * sees the grpc-timeout, and on a loaded machine could take all of the 20 ms margin.
+   */
+  async function checksOnOneConnection(count: number, clientTimeoutMs: number, whileSent: () => Promise<void>): Promise<PromiseSettledResult<CheckAnswer>[]> {
+    const { authorizationClient } = loadChioProtos();
+    const client = new authorizationClient(chio.grpcAddr, grpc.credentials.createInsecure());
+    try {
+      await new Promise<void>((resolve, reject) => client.waitForReady(Date.now() + 5_000, (err?: Error) => (err ? reject(err) : resolve())));
+      const sent = Promise.allSettled(
+        Array.from({ length: count }, async () => {
+          const request = buildCheckRequest({ method: 'POST', path: '/tools/x', host: 'h', headers: { 'x-chio-capability-token': token } });
+          const res = await new Promise<CheckResponse>((resolve, reject) =>
+            client.Check(request, { deadline: Date.now() + clientTimeoutMs }, (err: grpc.ServiceError | null, r: CheckResponse) => (err ? reject(err) : resolve(r))),
+          );
+          const answer = summarise(res);
+          answers.set(request.attributes!.request!.http!.id!, answer);
+          return answer;
+        }),
+      );
+      await whileSent();
+      return await sent;
+    } finally {
+      client.close();
+    }
+  }
+
   it('answers deny 503 by ReceiptLedger while the client still waits, and corrects any receipt stored after', async () => {
-    // Chio answers MAX_ANSWER_MARGIN_MS before this: time for the answer in a loaded test process.
+    // Chio answers MAX_ANSWER_MARGIN_MS (20 ms) before this; without the client's deadline it
+    // would answer at TIMEOUT_MS, after the client gave up (DEADLINE_EXCEEDED here; a 403 from
+    // Envoy), and a receipt stored later would say allow.
     const CLIENT_TIMEOUT_MS = TIMEOUT_MS - 50;
     const before = (await storedReceipts()).length;
-    // Without the client's deadline Chio would answer at TIMEOUT_MS, after the client gave up
-    // (DEADLINE_EXCEEDED here; a 403 from Envoy), and a receipt stored later would say allow.
-    // The answer leaves MAX_ANSWER_MARGIN_MS (20 ms) before the client's deadline; this process
-    // is client, authz, ledger and NATS client at once, and on a busy machine a turn of its loop
-    // can take longer than that, so one answer of four may come too late. Without the client's
-    // deadline all four would (Chio would answer at TIMEOUT_MS).
-    const pid = nats.current.pid!;
-    process.kill(pid, 'SIGSTOP');
-    const sent = Promise.allSettled(Array.from({ length: 4 }, () => check(CLIENT_TIMEOUT_MS)));
-    await sleep(TIMEOUT_MS + 250);
-    process.kill(pid, 'SIGCONT');
-    const paused = (await sent).flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-    expect(paused.length).toBeGreaterThanOrEqual(3);
+    // This process is client, authz, ledger and NATS client at once: on a busy machine one turn
+    // of its loop can take longer than the margin, so an answer may still come too late. Any
+    // answer received at all came before TIMEOUT_MS, which only the client's deadline explains;
+    // a round where every answer was late is tried again, up to four more times.
+    const paused: CheckAnswer[] = [];
+    for (let round = 0; round < 5 && paused.length === 0; round++) {
+      const pid = nats.current.pid!;
+      process.kill(pid, 'SIGSTOP');
+      let settled: PromiseSettledResult<CheckAnswer>[];
+      try {
+        settled = await checksOnOneConnection(4, CLIENT_TIMEOUT_MS, () => sleep(TIMEOUT_MS + 250));
+      } finally {
+        process.kill(pid, 'SIGCONT');
+      }
+      for (const r of settled) {
+        if (r.status === 'fulfilled') paused.push(r.value);
+        else expect((r.reason as grpc.ServiceError).code).toBe(grpc.status.DEADLINE_EXCEEDED);
+      }
+      expect((await allowedSoon()).verdict).toBe('allow');
+    }
+    expect(paused.length).toBeGreaterThan(0);
     for (const a of paused) expect(a).toMatchObject({ verdict: 'deny', httpStatus: 503, headers: expect.objectContaining({ 'x-chio-denial-guard': 'ReceiptLedger' }) });
-    expect((await allowedSoon()).verdict).toBe('allow');
 
     const receipts = (await storedReceipts()).slice(before);
     const ids = new Set([...answers].filter(([, a]) => paused.includes(a)).map(([id]) => id));
@@ -176,5 +216,5 @@ describe("when the client's deadline (grpc-timeout) is sooner than the receipt d
       const next = receipts.slice(i + 1).find((n) => n.chain === r.chain);
       expect(next?.corrects, `the stored receipt of ${r.request.id}, answered 503`).toBe(r.id);
     }
-  }, 30_000);
+  }, 60_000);
 });
