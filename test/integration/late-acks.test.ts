@@ -36,7 +36,7 @@ let token: string;
 const answers = new Map<string, CheckAnswer>();
 
 const keyFile = (name: string) => readFileSync(join(dataDir, 'keys', name), 'utf8').trim();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** One Check, its client giving up after `clientTimeoutMs` (sent as grpc-timeout, as Envoy sends its ext_authz timeout). */
 async function check(clientTimeoutMs?: number): Promise<CheckAnswer> {
