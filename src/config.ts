@@ -122,7 +122,8 @@ export function loadConfig(options: LoadConfigOptions = {}): ChioConfig {
     }
     out[key] = parsed.data;
   }
-  const unknown = Object.keys(file).filter((k) => !(k in SETTINGS));
+  // Own keys only: `in` would take `constructor`, `toString`, `__proto__` … (inherited by every object) as settings.
+  const unknown = Object.keys(file).filter((k) => !Object.hasOwn(SETTINGS, k));
   if (unknown.length > 0) throw new ChioError('CONFIG_INVALID', `unknown setting(s) in ${options.configFile}: ${unknown.join(', ')}`);
   refuseHalfConfigured(out);
   const dataDir = out.dataDir as string;

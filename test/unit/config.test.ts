@@ -82,4 +82,13 @@ describe('loadConfig', () => {
     writeFileSync(file, 'grpcPrt: 7000\n');
     expect(() => loadConfig({ env: {}, configFile: file })).toThrow('unknown setting');
   });
+
+  it('refuses a key named like a property every object inherits (constructor, toString, __proto__)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chio-cfg-'));
+    const file = join(dir, 'chio.yaml');
+    for (const key of ['constructor', 'toString', 'hasOwnProperty', '__proto__']) {
+      writeFileSync(file, `${key}: 1\n`);
+      expect(() => loadConfig({ env: {}, configFile: file }), key).toThrow(`unknown setting(s) in ${file}: ${key}`);
+    }
+  });
 });
