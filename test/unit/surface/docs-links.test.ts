@@ -21,7 +21,9 @@ function slug(heading: string): string {
 }
 
 function anchorsOf(file: string): Set<string> {
-  const headings = prose(readFileSync(file, 'utf8')).match(/^#{1,6} .*$/gm) ?? [];
+  // Fenced blocks left out (a `# comment` there is no heading), inline code kept: GitHub's
+  // anchor of "Trying a policy: `chio policy eval`" is trying-a-policy-chio-policy-eval.
+  const headings = readFileSync(file, 'utf8').replace(/^```[^\n]*\n[\s\S]*?^```/gm, '').match(/^#{1,6} .*$/gm) ?? [];
   return new Set(headings.map((h) => slug(h.replace(/^#+ /, ''))));
 }
 
