@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { registry } from '../../../src/metrics.js';
 import { REPO_ROOT } from '../../support/chio.js';
-import { parsePromQL } from './promql.js';
+import { parsePromQL, aggregationsOf } from './promql.js';
 import { dashboardSchema, prometheusRuleSchema } from './schemas.js';
 
 const DIR = join(REPO_ROOT, 'deploy/observability');
@@ -76,6 +76,32 @@ describe('the registry the checks read', () => {
       expect(series.has(name), name).toBe(true);
     }
     expect(series.get('chio_decisions_total')).toEqual(new Set(['verdict', 'guard', 'shadow']));
+  });
+});
+
+/**
+ * Every ledger replica exports chio_ledger_lag_messages, and a standby's is its own cursor, which
+ * never moves (its integrator is not open: the whole stream length). Only the least lag of a
+ * log's ledgers is the log's: any other aggregation of it (max, sum, avg, or none) reads a
+ * standby's and says receipts wait when none do.
+ */
+function lagProblems(query: string): string[] {
+  return aggregationsOf(query, 'chio_ledger_lag_messages').filter((op) => op !== 'min').map((op) => `chio_ledger_lag_messages aggregated by ${op ?? 'nothing'}, not min`);
+}
+
+describe('the ledger lag, wherever it is read', () => {
+  it('is the least over a log\'s ledgers in every alert', () => {
+    for (const r of loadRule().spec.groups.flatMap((g) => g.rules ?? [])) expect(lagProblems(String(r.expr)), r.alert).toEqual([]);
+  });
+
+  it('is the least over a log\'s ledgers in every dashboard panel', () => {
+    for (const p of loadDashboard().panels) for (const t of p.targets ?? []) expect(lagProblems(t.expr), p.title).toEqual([]);
+  });
+
+  it('is told apart by the check', () => {
+    expect(lagProblems('min by (origin) (min_over_time(chio_ledger_lag_messages[10m])) > 0')).toEqual([]);
+    expect(lagProblems('max(chio_ledger_lag_messages) > 0')).toHaveLength(1);
+    expect(lagProblems('chio_ledger_lag_messages > 0')).toHaveLength(1);
   });
 });
 

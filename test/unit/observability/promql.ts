@@ -36,3 +36,30 @@ export function parsePromQL(query: string): ParsedQuery {
   });
   return { errors, selectors };
 }
+
+/**
+ * For each selector of `metric` in `query`, the operator of the nearest aggregation around it
+ * (`min`, `max`, `sum`…), or undefined when none is.
+ */
+export function aggregationsOf(query: string, metric: string): Array<string | undefined> {
+  const out: Array<string | undefined> = [];
+  parser.parse(query).iterate({
+    enter(node) {
+      if (node.name !== 'VectorSelector') return;
+      let name: string | undefined;
+      node.node.cursor().iterate((n) => {
+        if (name === undefined && n.name === 'Identifier' && n.from === node.from) name = query.slice(n.from, n.to);
+      });
+      if (name !== metric) return;
+      let op: string | undefined;
+      for (let p = node.node.parent; p && op === undefined; p = p.parent) {
+        if (p.name === 'AggregateExpr') {
+          const opNode = p.getChild('AggregateOp');
+          op = opNode ? query.slice(opNode.from, opNode.to).trim().toLowerCase() : undefined;
+        }
+      }
+      out.push(op);
+    },
+  });
+  return out;
+}
