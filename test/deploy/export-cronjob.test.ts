@@ -5,10 +5,17 @@
  * commands have. test/integration/export.test.ts runs the script itself against a live stack.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PersistentVolumeClaim } from 'kubernetes-models/v1';
 import { CronJob } from 'kubernetes-models/batch/v1';
 import { buildProgram } from '../../src/cli/program.js';
+import { loadConfig } from '../../src/config.js';
+import { generateKeys, loadKey, loadVerifierKey } from '../../src/keys.js';
+import { KERNEL_KEYS_FILE, loadKernelTrust } from '../../src/kernel-keys.js';
+import { tempDir } from '../support/nats.js';
+import { findManifest, loadManifests, volumeFiles } from './manifests.js';
 import { claim, container, cronJob, docs, exportScript, pod } from './export-cronjob.js';
 
 describe('deploy/export/cronjob.yaml', () => {
@@ -29,9 +36,34 @@ describe('deploy/export/cronjob.yaml', () => {
     const volume = (name: string) => pod.volumes.find((v: any) => v.name === name);
     expect(volume('exports').persistentVolumeClaim.claimName).toBe(claim.metadata.name);
     expect(mount('exports')).toBe('/exports');
-    expect(volume('keys').secret.secretName).toBe('chio-keys');
+    expect(volumeFiles(volume('keys')).filter((f) => f.from.kind === 'Secret').map((f) => f.from.name)).toEqual(expect.arrayContaining(['chio-keys']));
     expect(mount('keys')).toBe('/etc/chio/keys');
     expect(container.envFrom[0].configMapRef.name).toBe('chio-config');
+  });
+
+  it('mounts only the keys the export and its check read: no signing key but the export key, kernels.yaml as the ledger gets it', () => {
+    const files = volumeFiles(pod.volumes.find((v: any) => v.name === 'keys'));
+    const fromSecret = files.filter((f) => f.from.kind === 'Secret');
+    // A secret volume without items mounts every key of chio-keys: kernel.key and log.key too.
+    expect(fromSecret.length).toBeGreaterThan(0);
+    expect(fromSecret.map((f) => f.from.key).filter((k) => k.endsWith('.key'))).toEqual(['export.key']);
+    expect(files.find((f) => f.from.kind === 'ConfigMap')).toMatchObject({ from: { name: 'chio-kernel-keys', key: KERNEL_KEYS_FILE }, path: KERNEL_KEYS_FILE, optional: true });
+    expect(pod.automountServiceAccountToken).toBe(false);
+    // Those files are enough: laid out as the kubelet would, every key the commands load loads.
+    const istio = loadManifests();
+    const keygen = tempDir('chio-export-keygen-');
+    const dir = tempDir('chio-export-keys-');
+    try {
+      generateKeys(keygen, loadConfig({ env: findManifest(istio, 'ConfigMap', 'chio-config').data }).logOrigin);
+      for (const f of fromSecret) writeFileSync(join(dir, f.path), readFileSync(join(keygen, f.from.key)), { mode: 0o600 });
+      expect(() => loadKey(dir, 'export')).not.toThrow();
+      expect(() => loadVerifierKey(join(dir, 'export.pub'))).not.toThrow();
+      expect(() => loadVerifierKey(join(dir, 'log.pub'))).not.toThrow();
+      expect(loadKernelTrust(dir, 'verifier').entries.map((e) => e.key)).toEqual([readFileSync(join(keygen, 'kernel.pub'), 'utf8').trim()]);
+    } finally {
+      rmSync(keygen, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reads NATS as the verifier\'s user, which may write nothing (deploy/nats/chio-users.conf)', () => {
