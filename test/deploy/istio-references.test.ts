@@ -250,6 +250,20 @@ describe('deploy/istio cross-references', () => {
       expect(env.NODE_OPTIONS).toBe('--max-semi-space-size=8');
     });
 
+    it('keep authz taking Checks a while after it is told to stop, until the sidecars have dropped its endpoint', () => {
+      const pod = findManifest(docs, 'Deployment', 'chio-authz').spec.template.spec;
+      const command: string[] | undefined = pod.containers[0].lifecycle?.preStop?.exec?.command;
+      // authz closes its gRPC listener on SIGTERM: a sidecar that still has the endpoint then
+      // gets a refused connection, which failOpen false answers 503.
+      expect(command?.[0]).toBe('sleep');
+      const seconds = Number(command?.[1]);
+      expect(seconds).toBeGreaterThanOrEqual(5);
+      // The wait, then the drain (in-flight Checks, receipts, the NATS connection: seconds), within the grace period.
+      expect(seconds + 15).toBeLessThanOrEqual(pod.terminationGracePeriodSeconds);
+      // `sleep` is in the runtime image: its base is Debian's (coreutils), not a distroless one.
+      expect(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8')).toMatch(/^FROM node:20-bookworm-slim AS runtime$/m);
+    });
+
     it('give authz one worker process per CPU of its limit', () => {
       const [container] = findManifest(docs, 'Deployment', 'chio-authz').spec.template.spec.containers;
       expect(loadConfig({ env: containerEnv(docs, container) }).authzWorkers).toBe(Number(container.resources.limits.cpu));
