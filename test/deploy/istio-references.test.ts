@@ -322,6 +322,14 @@ describe('deploy/istio cross-references', () => {
       }
     });
 
+    it('the verifier gets the export key the CronJob signs bundles with, when the Secret has it', () => {
+      const files = chioDeployments.find((d) => d.metadata.name === 'chio-verifier')!.spec.template.spec.volumes.flatMap(volumeFiles);
+      const cronJobKeys = loadManifests(join(REPO_ROOT, 'deploy/export')).find((d) => d.doc.kind === 'CronJob')!.doc.spec.jobTemplate.spec.template.spec.volumes.flatMap(volumeFiles);
+      const exportKey = cronJobKeys.find((f: VolumeFile) => f.from.key === 'export.key')!;
+      // GET /v1/keys and POST /v1/verify read export.pub from the key directory (verifier/service.ts).
+      expect(files.find((f: VolumeFile) => f.path === 'export.pub')).toEqual({ from: { kind: 'Secret', name: exportKey.from.name, key: 'export.pub' }, path: 'export.pub', optional: true });
+    });
+
     it('the policy ConfigMap passes `chio policy check` and is the demo policy set', () => {
       const dir = tempDir('chio-deploy-policies-');
       try {
@@ -427,10 +435,11 @@ describe('deploy/istio cross-references', () => {
 });
 
 describe('deploy/istio/README.md', () => {
-  it('creates the Secret with every key a Deployment mounts, and no other', () => {
+  it('creates the Secret with every key a Deployment needs, and no other', () => {
     const readme = readFileSync(join(ISTIO_DIR, 'README.md'), 'utf8');
     const fromFiles = [...readme.matchAll(/--from-file=\.\/chio-keys\/(\S+)/g)].map((m) => m[1]).sort();
-    const mounted = chioDeployments.flatMap((d) => d.spec.template.spec.volumes.flatMap(volumeFiles).filter((f: VolumeFile) => f.from.kind === 'Secret').map((f: VolumeFile) => f.from.key));
+    // An optional item (the verifier's export.pub, there once the export CronJob is set up) is not needed.
+    const mounted = chioDeployments.flatMap((d) => d.spec.template.spec.volumes.flatMap(volumeFiles).filter((f: VolumeFile) => f.from.kind === 'Secret' && !f.optional).map((f: VolumeFile) => f.from.key));
     expect(fromFiles).toEqual([...new Set(mounted)].sort());
   });
 });
