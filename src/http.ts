@@ -15,6 +15,7 @@ import { ChioError, statusOf, type ChioErrorCode } from './errors/index.js';
 import { toBase64Url } from './encoding.js';
 import type { ListenerTls } from './tls.js';
 import { isNatsUnavailable } from './nats/unavailable.js';
+import { listenError } from './listen-error.js';
 
 export type Readiness = () => string | undefined | Promise<string | undefined>;
 export type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> | boolean;
@@ -34,6 +35,8 @@ export interface HttpServerOptions {
   idleSocketMs?: number;
   /** MAX_HTTP_CONNECTIONS unless given. */
   maxConnections?: number;
+  /** The setting that chose `port` (`CHIO_LEDGER_PORT`, …): named when the port is taken. */
+  portSetting?: string;
 }
 
 /**
@@ -142,7 +145,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   server.timeout = opts.idleSocketMs ?? IDLE_SOCKET_MS;
   server.maxConnections = opts.maxConnections ?? MAX_HTTP_CONNECTIONS;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err) => reject(listenError(err, opts.bind, opts.port, opts.portSetting)));
     server.listen(opts.port, opts.bind, () => resolve());
   });
   return {

@@ -17,6 +17,7 @@ import { measureMessage, type MessageShape } from './message-cost.js';
 import type { CheckHandler } from './check-handler.js';
 import type { CheckRequest, CheckResponse } from './wire.js';
 import type { ListenerTls } from '../tls.js';
+import { listenError } from '../listen-error.js';
 
 /** Largest CheckRequest accepted at the transport; guards bound the fields inside it. */
 export const MAX_CHECK_REQUEST_BYTES = 4 * 1024 * 1024;
@@ -66,6 +67,8 @@ export interface GrpcServerOptions {
   tls?: ListenerTls;
   /** Where the listening socket's errors (a failed accept) are said. */
   log?: Logger;
+  /** The setting that chose `port` (`CHIO_GRPC_PORT`): named when the port is taken. */
+  portSetting?: string;
 }
 
 export interface RunningGrpcServer {
@@ -102,7 +105,9 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningG
       },
     },
   });
-  const port = await server.listen(opts.bind, opts.port);
+  const port = await server.listen(opts.bind, opts.port).catch((err: unknown) => {
+    throw listenError(err, opts.bind, opts.port, opts.portSetting);
+  });
   return { port, stop: () => server.close() };
 }
 

@@ -46,7 +46,7 @@ export interface RunningAuthz extends AuthzCore {
 export async function startAuthz(config: ChioConfig, nc: NatsConnection, log: Logger): Promise<RunningAuthz> {
   const core = await startAuthzCore(config, nc, log);
   const tls = loadListenerTls(config);
-  const http = await startHttpServer({ bind: config.bind, port: config.httpPort, log, ready: () => core.readiness.reason(), ...(tls ? { tls } : {}) });
+  const http = await startHttpServer({ bind: config.bind, port: config.httpPort, portSetting: 'CHIO_HTTP_PORT', log, ready: () => core.readiness.reason(), ...(tls ? { tls } : {}) });
   log.info({ http: http.port }, 'authz HTTP listening');
   const stopCore = core.stop;
   return Object.assign(core, {
@@ -99,7 +99,7 @@ export async function startAuthzCore(config: ChioConfig, nc: NatsConnection, log
   health.readiness.add(() => publisher.problem);
   const ready = () => health.readiness.reason();
   policies.start();
-  const grpcServer = await startGrpcServer({ bind: config.bind, port: config.grpcPort, handler, ready, log, ...(tls ? { tls } : {}) });
+  const grpcServer = await startGrpcServer({ bind: config.bind, port: config.grpcPort, portSetting: 'CHIO_GRPC_PORT', handler, ready, log, ...(tls ? { tls } : {}) });
   log.info({ grpc: grpcServer.port, tls: tlsMode(tls) }, 'authz listening');
   return {
     grpcPort: grpcServer.port,

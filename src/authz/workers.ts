@@ -183,7 +183,7 @@ export async function startAuthzWorkers(config: ChioConfig, count: number, log: 
     return `${withoutMetric(workersText, 'chio_ready')}${await readyRegistry.metrics()}`;
   });
   const tls = loadListenerTls(config);
-  const http = await startHttpServer({ bind: config.bind, port: config.httpPort, log, ready, metrics, ...(tls ? { tls } : {}) });
+  const http = await startHttpServer({ bind: config.bind, port: config.httpPort, portSetting: 'CHIO_HTTP_PORT', log, ready, metrics, ...(tls ? { tls } : {}) });
   log.info({ http: http.port, workers: count }, 'authz workers starting');
 
   const stop = () =>

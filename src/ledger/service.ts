@@ -54,7 +54,7 @@ export async function startLedger(config: ChioConfig, nc: NatsConnection, log: L
     // A scrape never waits long for it: unknown now is no sample, not a 0.
     quarantinedReceipts: () => beforeDeadline(countQuarantined(jsm), Date.now() + PROBE_TIMEOUT_MS, 'quarantine count').catch(() => undefined),
   });
-  const http = await startHttpServer({ bind: config.bind, port: config.ledgerPort, log, ready: () => health.readiness.reason(), ...(tls ? { tls } : {}) });
+  const http = await startHttpServer({ bind: config.bind, port: config.ledgerPort, portSetting: 'CHIO_LEDGER_PORT', log, ready: () => health.readiness.reason(), ...(tls ? { tls } : {}) });
   return {
     httpPort: http.port,
     ledger,

@@ -35,7 +35,7 @@ export async function startVerifier(config: ChioConfig, nc: NatsConnection, log:
   const resources = await ensureResources(nc, config.replicas);
   const routes = verifierRoutes({ js: jetstream(nc), jsm: await jetstreamManager(nc), resources, logKey, kernelKeys: () => kernelKeys.current(), ...(exportKey ? { exportKey } : {}) });
   const health = await startServiceHealth('verifier', nc, log);
-  const http = await startHttpServer({ bind: config.bind, port: config.verifierPort, log, ready: () => health.readiness.reason(), routes: [timedRoutes(routes)], ...(tls ? { tls } : {}) });
+  const http = await startHttpServer({ bind: config.bind, port: config.verifierPort, portSetting: 'CHIO_VERIFIER_PORT', log, ready: () => health.readiness.reason(), routes: [timedRoutes(routes)], ...(tls ? { tls } : {}) });
   kernelKeys.start();
   log.info({ http: http.port, tls: tlsMode(tls) }, 'verifier listening');
   return {
