@@ -189,6 +189,7 @@ export const policyGuard: Guard = {
     const enforced = evaluateAuthorization(authorization.filter((p) => !p.shadow), ctx, ctx.defaultVerdict, validating);
     const details: Details = {};
     if (enforced.policy) details.policy = enforced.policy;
+    if (enforced.rule) details.rule = enforced.rule;
     if (enforced.audited.length > 0) details.audited = enforced.audited.join(',');
     for (const [key, value] of ctx.usedClaims) details[key] = value;
     // Which policy failed where, never the message (it may quote the request): receipts are public.
@@ -235,8 +236,11 @@ function validatingVerdicts(ctx: DecisionContext): { validating: ValidatingVerdi
     for (const policy of validating) {
       const outcome = policy.evaluate(input);
       if (!outcome.matched) continue;
-      if (outcome.verdict === 'deny') return { validating: { deny: { policy: policy.name, reason: outcome.message } }, cel };
-      out.allow ??= policy.name;
+      if (outcome.verdict === 'deny') return { validating: { deny: { policy: policy.name, reason: outcome.message, rule: outcome.rule } }, cel };
+      if (out.allow === undefined) {
+        out.allow = policy.name;
+        out.allowRule = outcome.rule;
+      }
     }
   }
   if (celPolicies.length === 0) return { validating: out, cel };

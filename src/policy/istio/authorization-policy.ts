@@ -104,14 +104,18 @@ export interface PolicyContext {
 
 /** What ValidatingPolicies concluded, folded into the Istio order below. */
 export interface ValidatingVerdicts {
-  deny?: { policy: string; reason: string };
+  /** `rule`: the rule whose assert failed, when the policy kind names one (kyverno-json). */
+  deny?: { policy: string; reason: string; rule?: string };
   allow?: string;
+  /** The rule of `allow` that held, when the policy kind names one (kyverno-json). */
+  allowRule?: string;
 }
 
+/** `rule`: the ValidatingPolicy rule that decided, when one did and its kind names rules. */
 export type PolicyOutcome =
-  | { verdict: 'allow'; policy?: string; audited: string[] }
+  | { verdict: 'allow'; policy?: string; rule?: string; audited: string[] }
   /** `explicit`: a DENY policy or a failed assert said no (not merely nothing said yes). */
-  | { verdict: 'deny'; policy?: string; reason: string; audited: string[]; explicit?: true };
+  | { verdict: 'deny'; policy?: string; rule?: string; reason: string; audited: string[]; explicit?: true };
 
 const CONDITION_KEY = /^(request\.headers\[[^\]]+\]|request\.auth\.claims(\[[^\]]+\])+|request\.auth\.(principal|audiences|presenter)|source\.(principal|namespace|ip)|destination\.(ip|port)|capability\.(subject|id|issuer))$/;
 
@@ -256,7 +260,7 @@ export function evaluateAuthorization(
   for (const p of allows) {
     if (p.rules.some((r) => matchRule(r, ctx, 'ALLOW'))) return { verdict: 'allow', policy: p.name, audited };
   }
-  if (validating.allow) return { verdict: 'allow', policy: validating.allow, audited };
+  if (validating.allow) return { verdict: 'allow', policy: validating.allow, ...(validating.allowRule !== undefined ? { rule: validating.allowRule } : {}), audited };
   if (allows.length > 0) return { verdict: 'deny', reason: 'no ALLOW policy matched', audited };
   return defaultVerdict === 'allow' ? { verdict: 'allow', audited } : { verdict: 'deny', reason: 'no policy applies; denied by default', audited };
 }

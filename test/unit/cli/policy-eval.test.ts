@@ -32,3 +32,40 @@ describe('evaluateRequest', () => {
     expect(() => parseCheckRequestText('[1]', 'r.json')).toThrow(/r\.json: not a CheckRequest/);
   });
 });
+
+describe('evaluateRequest with a kyverno-json ValidatingPolicy', () => {
+  const jsonDir = mkdtempSync(join(tmpdir(), 'chio-eval-json-'));
+  writeFileSync(join(jsonDir, 'books.yaml'), `apiVersion: json.kyverno.io/v1alpha1
+kind: ValidatingPolicy
+metadata:
+  name: books-read-only
+spec:
+  rules:
+    - name: only-get-on-books
+      match:
+        any:
+          - request:
+              http:
+                host: books.demo.svc.cluster.local:8080
+      assert:
+        all:
+          - message: "The books service is read-only."
+            check:
+              request:
+                http:
+                  method: GET
+`);
+  const books = loadPolicySet(jsonDir, join(jsonDir, 'keys'));
+  const request = (method: string) => buildCheckRequest({ method, path: '/books', host: 'books.demo.svc.cluster.local:8080', headers: {} });
+
+  // policies.md: eval prints "the policy and rule that decided", and a test's expect.rule is
+  // compared: the rule was known (the assert that failed, the rule that held) but dropped.
+  it('names the rule whose assert failed', async () => {
+    const e = await evaluateRequest(books, request('POST'));
+    expect(e).toMatchObject({ verdict: 'deny', reason: 'The books service is read-only.', policy: 'books-read-only', rule: 'only-get-on-books' });
+    expect(formatEvaluation(e)).toContain('decided by: books-read-only only-get-on-books');
+  });
+  it('names the rule that allowed', async () => {
+    expect(await evaluateRequest(books, request('GET'))).toMatchObject({ verdict: 'allow', policy: 'books-read-only', rule: 'only-get-on-books' });
+  });
+});
