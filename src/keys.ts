@@ -60,12 +60,18 @@ export function generateKeys(keyDir: string, origin: string): KeyRole[] {
 
 /** Load a role's key from the key directory; a missing file stops the process with a message naming it. */
 export function loadKey(keyDir: string, role: KeyRole): LoadedKey {
-  return loadKeyFile(join(keyDir, `${role}.key`), `the ${role} key`);
+  const path = join(keyDir, `${role}.key`);
+  if (!existsSync(path)) throw new ChioError('CONFIG_INVALID', `the ${role} key ${path} is missing: run \`chio keygen\` (or set CHIO_KEY_DIR)`);
+  return loadKeyFile(path, `the ${role} key`);
 }
 
-/** Load a signer key file (e.g. a mounted Secret); one open to group or others is refused. */
+/**
+ * Load a signer key file (e.g. a mounted Secret); one open to group or others is refused. A
+ * path the user named (`--issuer-key`, `--export-key`) that is not there is said as such:
+ * `chio keygen` would not write it, nor would CHIO_KEY_DIR move it.
+ */
 export function loadKeyFile(path: string, what = 'the key'): LoadedKey {
-  if (!existsSync(path)) throw new ChioError('CONFIG_INVALID', `${what} ${path} is missing: run \`chio keygen\` (or set CHIO_KEY_DIR)`);
+  if (!existsSync(path)) throw new ChioError('CONFIG_INVALID', `${what} ${path}: no such file; name a signer key file (PRIVATE+KEY+…; \`CHIO_KEY_DIR=<dir> chio keygen\` writes new keys into <dir>)`);
   const text = readPrivateFile(path, what).toString('utf8').trim();
   let parsed;
   try {
