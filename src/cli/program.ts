@@ -14,12 +14,28 @@ import { loadKernelTrust } from '../kernel-keys.js';
 import type { ProofTrust } from '../verify/receipt-proof.js';
 import { connectNats, drainNats, natsSettings } from '../nats/connection.js';
 import { workerChainId } from '../chain/lanes.js';
-import { natsUrlFor } from '../nats/acquire.js';
+import { embeddedNatsUrlFile, natsUrlFor } from '../nats/acquire.js';
 import { buildCheckRequest } from './envoy-request.js';
 import { parseHost, parseInstant, parseVerdict, toExportFilter, type ExportFilterOptions } from './export.js';
 import { collectHeader, parseGrant, parseMilliseconds, parseTtl, parseWorkers, verifierKeyArg } from './option-values.js';
 
 type Stoppable = { stop(): Promise<void> };
+
+/**
+ * The NATS a one-shot command (`token revoke`, `export`) talks to: NATS_URL, else the one the
+ * `chio up` of this data directory wrote to nats.url. That file outlives the `chio up` that
+ * wrote it, so a refused connection there is said as such, not as a bare "connection refused".
+ */
+async function connectForCommand(cfg: ChioConfig, command: string, name: string): Promise<Awaited<ReturnType<typeof connectNats>>> {
+  const url = natsUrlFor(cfg.natsUrl, cfg.dataDir);
+  if (!url) throw new ChioError('CONFIG_INVALID', `${command} needs NATS_URL, or a running \`chio up\` in this directory`);
+  try {
+    return await connectNats(natsSettings(cfg, url.split(','), name));
+  } catch (err) {
+    if (cfg.natsUrl) throw err;
+    throw new ChioError('UNAVAILABLE', `${command}: no NATS answers at ${url}, the address the last \`chio up\` in this directory wrote to ${embeddedNatsUrlFile(cfg.dataDir)}: is it still running? Start it (\`npm start\`), or set NATS_URL`, { cause: err });
+  }
+}
 
 function config(cmd: Command, defaultBind: string): ChioConfig {
   const configFile = cmd.optsWithGlobals().config as string | undefined;
@@ -201,10 +217,8 @@ export function buildProgram(): Command {
       if (pasted.split('.').length === 3) throw new ChioError('CONFIG_INVALID', 'that looks like a JWT: chio token revoke takes the id of a Chio capability (printed by chio token issue)');
       // Not echoed either: whatever this is, it is no id a token could carry in a header.
       if (/[\s\u0000-\u001f\u007f]/.test(id)) throw new ChioError('CONFIG_INVALID', 'that is not a capability id (an id has no spaces or control characters): chio token revoke takes the id printed by chio token issue');
-      const url = natsUrlFor(cfg.natsUrl, cfg.dataDir);
-      if (!url) throw new ChioError('CONFIG_INVALID', 'chio token revoke needs NATS_URL, or a running `chio up` in this directory');
+      const nc = await connectForCommand(cfg, 'chio token revoke', 'chio-cli');
       const [{ openRevocationsBucket }, { revokeCapability }] = await Promise.all([import('../store/resources.js'), import('../store/revocations.js')]);
-      const nc = await connectNats(natsSettings(cfg, url.split(','), 'chio-cli'));
       try {
         await revokeCapability(await openRevocationsBucket(nc, cfg.replicas), id, o.reason);
         process.stdout.write(`revoked ${id}\n`);
@@ -332,12 +346,10 @@ export function buildProgram(): Command {
       const logKey = loadVerifierKey(join(cfg.keyDir, 'log.pub'));
       // Every trusted kernel key: a bundle spanning a rotation holds receipts signed by each.
       const kernelKeys = loadKernelTrust(cfg.keyDir, 'verifier');
-      const url = natsUrlFor(cfg.natsUrl, cfg.dataDir);
-      if (!url) throw new ChioError('CONFIG_INVALID', 'chio export needs NATS_URL, or a running `chio up` in this directory');
       const [{ exportBundle }, { createProgress }, { jetstreamManager }, { ensureResources }] = await Promise.all([
         import('../export/exporter.js'), import('../export/progress.js'), import('@nats-io/jetstream'), import('../store/resources.js'),
       ]);
-      const nc = await connectNats(natsSettings(cfg, url.split(','), 'chio-export'));
+      const nc = await connectForCommand(cfg, 'chio export', 'chio-export');
       const progress = createProgress(process.stderr);
       try {
         const { manifest, bytes } = await exportBundle({

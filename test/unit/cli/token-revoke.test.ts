@@ -3,7 +3,10 @@
  * a revocation no token matches and say "revoked": it refuses instead, names the id to use, and
  * never echoes the token.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../../support/nats.js';
 import { capabilityIdInToken } from '../../../src/credentials/capability.js';
 import { statusOf } from '../../../src/errors/index.js';
 import { runChio } from '../../support/run-chio.js';
@@ -53,5 +56,17 @@ describe('chio token revoke', () => {
     expect(run.exit).toBe(statusOf('CONFIG_INVALID').exit);
     expect(run.stderr).toContain('that looks like a JWT');
     expect(run.stderr + run.stdout).not.toContain(ISTIO_JWT);
+  });
+});
+
+// After `chio up` stopped, its data directory still holds the nats.url it wrote: revoke (and
+// export) connected there and said only "chio: connection refused".
+describe('chio token revoke after chio up stopped', () => {
+  it('says that the chio up of this directory does not answer, and what to do', async () => {
+    const dataDir = tempDir('chio-revoke-stale-');
+    writeFileSync(join(dataDir, 'nats.url'), 'nats://127.0.0.1:1\n');
+    const run = await runChio(['token', 'revoke', 'cap-42'], { CHIO_DATA_DIR: dataDir });
+    expect(run.exit).toBe(statusOf('UNAVAILABLE').exit);
+    expect(run.stderr.trim()).toBe(`chio: chio token revoke: no NATS answers at nats://127.0.0.1:1, the address the last \`chio up\` in this directory wrote to ${join(dataDir, 'nats.url')}: is it still running? Start it (\`npm start\`), or set NATS_URL`);
   });
 });
