@@ -118,17 +118,24 @@ export function formatProven(p: ProvenAnswer): string {
       `correction made ${c.receipt.time}, included at index ${c.index} in a checkpoint of size ${c.treeSize}; signatures OK`;
   }
   const what = corrects !== undefined ? `, a correction of ${corrects}` : '';
-  return `receipt ${id} (${decision.verdict}${decision.guard ? `, guard ${decision.guard}` : ''}${what})\n${proof}`;
+  const guard = decision.guard ? `, guard ${decision.guard}` : '';
+  // In shadow mode the receipt records the would-be verdict; the Check was answered allow.
+  if (decision.shadow) return `receipt ${id} (allow; shadow verdict ${decision.verdict}${guard}${what})\n${proof}`;
+  return `receipt ${id} (${decision.verdict}${guard}${what})\n${proof}`;
 }
 
 /**
  * `chio prove --json`: `verdict` is the answer given — for a corrected receipt the
- * correction's, never its own allow — with `corrected_by` or `corrects` when they apply.
+ * correction's, never its own allow; for a shadow receipt allow, its own verdict in
+ * `shadow_verdict` — with `corrected_by` or `corrects` when they apply.
  */
 export function toProvenJson(p: ProvenAnswer): Record<string, unknown> {
-  const verdict = (p.correction ?? p).receipt.decision.verdict;
+  const { decision } = (p.correction ?? p).receipt;
+  // A shadow receipt's verdict is the would-be one: the answer given was allow.
+  const verdict = decision.shadow ? 'allow' : decision.verdict;
   return {
     id: p.receipt.id, index: p.index, tree_size: p.treeSize, verdict,
+    ...(decision.shadow ? { shadow_verdict: decision.verdict } : {}),
     ...(p.correction ? { corrected_by: p.correction.receipt.id } : {}),
     ...(p.receipt.corrects !== undefined ? { corrects: p.receipt.corrects } : {}),
     ok: true,

@@ -178,6 +178,23 @@ describe('proveReceipt', () => {
     });
   });
 
+  // A receipt made in shadow mode records the would-be verdict; the Check was answered allow.
+  // prove printed "(deny, guard Policy)" and --json "verdict":"deny", which reads as a deny
+  // although receipts.md says verdict "is always the answer given".
+  describe('when the receipt was made in shadow mode', () => {
+    const shadowDeny = { ...RECEIPTS[1]!, decision: { guard: 'Policy', http_status: 403, reason: 'denied by policy p', shadow: true, verdict: 'deny' } } as typeof RECEIPTS[1] & object;
+    it('shows the answer given, allow, and the would-be verdict beside it', () => {
+      const text = formatProven({ receipt: shadowDeny, index: 1, treeSize: 3, origin: ORIGIN });
+      expect(text).toBe(`receipt ${ID} (allow; shadow verdict deny, guard Policy)\nincluded at index 1 in a checkpoint of size 3 (${ORIGIN}); signatures OK`);
+      expect(toProvenJson({ receipt: shadowDeny, index: 1, treeSize: 3, origin: ORIGIN })).toEqual({ id: ID, index: 1, tree_size: 3, verdict: 'allow', shadow_verdict: 'deny', ok: true });
+    });
+    it('a shadow allow (CHIO_MODE=shadow) says so too', () => {
+      const shadowAllow = { ...RECEIPTS[1]!, decision: { http_status: 200, shadow: true, verdict: 'allow' } } as typeof RECEIPTS[1] & object;
+      expect(formatProven({ receipt: shadowAllow, index: 1, treeSize: 3, origin: ORIGIN })).toContain(`receipt ${ID} (allow; shadow verdict allow)`);
+      expect(toProvenJson({ receipt: shadowAllow, index: 1, treeSize: 3, origin: ORIGIN })).toMatchObject({ verdict: 'allow', shadow_verdict: 'allow' });
+    });
+  });
+
   describe('when the verifier answers with an error', () => {
     it.each<[number, ChioErrorCode]>([
       [404, 'NOT_FOUND'],
