@@ -250,6 +250,14 @@ describe('deploy/istio cross-references', () => {
       expect(env.NODE_OPTIONS).toBe('--max-semi-space-size=8');
     });
 
+    it('name each ledger in the writer lease after its pod, so a restarted container takes its lease back at once', () => {
+      const [container] = findManifest(docs, 'Deployment', 'chio-ledger').spec.template.spec.containers;
+      const id = (container.env ?? []).find((e: any) => e.name === 'CHIO_LEDGER_ID');
+      expect(id?.valueFrom).toEqual({ fieldRef: { fieldPath: 'metadata.name' } });
+      // A pod name (a DNS label) is a valid ledger id.
+      expect(loadConfig({ env: { ...containerEnv(docs, container), CHIO_LEDGER_ID: 'chio-ledger-7d9f8c6b5-x2k4q' } }).ledgerId).toBe('chio-ledger-7d9f8c6b5-x2k4q');
+    });
+
     it('keep authz taking Checks a while after it is told to stop, until the sidecars have dropped its endpoint', () => {
       const pod = findManifest(docs, 'Deployment', 'chio-authz').spec.template.spec;
       const command: string[] | undefined = pod.containers[0].lifecycle?.preStop?.exec?.command;
