@@ -105,6 +105,15 @@ describe('the ledger lag, wherever it is read', () => {
   });
 });
 
+describe('the quarantine count, in its alert', () => {
+  // Every ledger replica reads the same CHIO_QUARANTINE stream: one alert per log, not per replica.
+  it('is taken once per log', () => {
+    const rule = loadRule().spec.groups.flatMap((g) => g.rules ?? []).find((r) => r.alert === 'ChioReceiptsQuarantined');
+    expect(aggregationsOf(String(rule?.expr), 'chio_quarantine_receipts')).toEqual(['max']);
+    expect(String(rule?.expr)).toMatch(/by \(origin\)/);
+  });
+});
+
 describe('chio-alerts.yaml', () => {
   it('is a PrometheusRule', () => {
     expect(loadRule().kind).toBe('PrometheusRule');
