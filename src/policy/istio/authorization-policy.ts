@@ -18,7 +18,8 @@
  *
  * An empty list is an unset field (proto3, as Istio reads it): `paths: []` restricts nothing.
  * But what Istio refuses is refused here too, rather than read as "match every request": an
- * empty `from` or `to`, a source or operation with no field set, a condition without values.
+ * empty `from` or `to`, a source or operation with no field set, a condition without values;
+ * and Chio's own `spec.hosts: []`, which is neither "no host" nor "every host".
  * (A template whose list rendered empty would otherwise turn an ALLOW into allow-all.)
  *
  * Addresses: `ipBlocks` and the `source.ip` / `destination.ip` conditions take IPs or CIDRs.
@@ -127,6 +128,11 @@ const REMOTE_REFUSED =
 
 /** Compile a validated document; throws ChioError('CONFIG_INVALID') naming the field. */
 export function compileAuthorizationPolicy(doc: AuthorizationPolicyDoc): CompiledPolicy {
+  // Read as "no host", `hosts: []` made a DENY deny no HTTP request (and still every TCP one);
+  // read as "every host", an ALLOW scoped to one service would allow all of them.
+  if (doc.spec.hosts?.length === 0) {
+    throw new ChioError('CONFIG_INVALID', 'field spec.hosts: `hosts` must not be empty (leave it out to apply the policy to every host; an empty list is not read as "no host" or "every host")');
+  }
   doc.spec.rules.forEach((r, i) => refuseEmptyParts(r, `spec.rules.${i}`));
   const rules = doc.spec.rules.map((r, i) => compileRule(withoutEmptyLists(r) as RuleDoc, `spec.rules.${i}`));
   const shadow = doc.metadata.annotations?.[SHADOW_ANNOTATION] === 'true';

@@ -172,3 +172,13 @@ describe('compileAuthorizationPolicy', () => {
     });
   });
 });
+
+describe('spec.hosts given as an empty list', () => {
+  // Rendered from a template whose host list came out empty: read as "no host", a DENY denied
+  // no HTTP request at all (while it still denied TCP checks); read as "every host", an ALLOW
+  // meant for one service would allow every service. Refused, as an empty `from` or `to` is.
+  it('is refused when the policy loads, for DENY and ALLOW alike', () => {
+    expect(() => policy('deny-all', 'DENY', [{}], { hosts: [] })).toThrow('field spec.hosts: `hosts` must not be empty');
+    expect(() => policy('allow-all', 'ALLOW', [{}], { hosts: [] })).toThrow(ChioError);
+  });
+});
