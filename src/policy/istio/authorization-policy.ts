@@ -297,7 +297,7 @@ function matchSource(s: SourceDoc, i: number, blocks: Map<string, BlockList>, ct
   return (
     matchField(s.principals, s.notPrincipals, principal || undefined) &&
     (tcp || matchField(s.requestPrincipals, s.notRequestPrincipals, ctx.jwt?.requestPrincipal)) &&
-    matchField(s.namespaces, s.notNamespaces, namespaceOf(principal)) &&
+    matchField(s.namespaces, s.notNamespaces, namespacesOf(principal)) &&
     inBlock('ipBlocks') !== false && inBlock('notIpBlocks') !== true
   );
 }
@@ -349,7 +349,7 @@ function conditionValue(key: string, ctx: PolicyContext): string | string[] | un
     case 'request.auth.audiences': return claimValue(claims, '[aud]');
     case 'request.auth.presenter': return claimValue(claims, '[azp]');
     case 'source.principal': return principalOf(ctx.input) || undefined;
-    case 'source.namespace': return namespaceOf(principalOf(ctx.input));
+    case 'source.namespace': return namespacesOf(principalOf(ctx.input));
     case 'destination.port': return portOf(ctx.input.destinationAddress);
     case 'capability.subject': return ctx.capability?.subject;
     case 'capability.id': return ctx.capability?.id;
@@ -384,9 +384,20 @@ function principalOf(input: CheckInput): string {
   return input.sourcePrincipal.startsWith('spiffe://') ? input.sourcePrincipal.slice('spiffe://'.length) : '';
 }
 
-/** The namespace of an Istio principal `<trust domain>/ns/<namespace>/sa/<service account>`. */
-function namespaceOf(principal: string): string | undefined {
-  return /^[^/]+\/ns\/([^/]+)\/sa\/[^/]+$/.exec(principal)?.[1];
+/**
+ * The namespaces of a principal, as Istio reads them: it matches `namespaces` and
+ * `source.namespace` as the regex `.*\/ns\/<namespace>\/.*` on the principal, so each segment
+ * that follows an `ns` segment (not the first) and has a segment after it is a namespace of the
+ * principal. An Istio CA's `<trust domain>/ns/<ns>/sa/<sa>` has one; a SPIFFE id with more
+ * segments (SPIRE's `td/ns/evil/sa/app/replica-1`) was read as having none, and a DENY on its
+ * namespace missed it. Unlike Istio's regex, a `*` never spans segments: `*-legacy` is not
+ * the namespace of `td/ns/prod/sa/x-legacy`.
+ */
+function namespacesOf(principal: string): string[] {
+  const segments = principal.split('/');
+  const out: string[] = [];
+  for (let i = 1; i + 2 < segments.length; i++) if (segments[i] === 'ns') out.push(segments[i + 1]!);
+  return out;
 }
 
 function hostOf(address: string): string {

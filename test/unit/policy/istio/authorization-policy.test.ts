@@ -182,3 +182,32 @@ describe('spec.hosts given as an empty list', () => {
     expect(() => policy('allow-all', 'ALLOW', [{}], { hosts: [] })).toThrow(ChioError);
   });
 });
+
+describe('namespaces of a principal that is not <trust domain>/ns/<ns>/sa/<sa>', () => {
+  // Istio matches `namespaces` and `source.namespace` as the regex `.*/ns/<namespace>/.*` on
+  // the principal: a SPIFFE id with more segments (SPIRE's `…/ns/evil/sa/app/replica-1`, a
+  // custom CA's) is in that namespace. Read as having no namespace, a DENY missed it.
+  const ALLOW_ALL = policy('allow-all', 'ALLOW', [{}]);
+  const denyNs = policy('deny-ns', 'DENY', [{ from: [{ source: { namespaces: ['evil'] } }] }]);
+  const denyCond = policy('deny-cond', 'DENY', [{ when: [{ key: 'source.namespace', values: ['evil'] }] }]);
+  const allowNotNs = policy('allow-not-ns', 'ALLOW', [{ from: [{ source: { notNamespaces: ['evil'] } }] }]);
+  const of = (principal: string) => ({ input: input({ sourcePrincipal: principal }) });
+  it.each(['spiffe://td/ns/evil/sa/app/replica-1', 'spiffe://td/region/eu/ns/evil/sa/app', 'spiffe://cluster.local/ns/evil/sa/app'])('DENY namespaces [evil] denies %s, as Istio does', (principal) => {
+    expect(evaluateAuthorization([denyNs, ALLOW_ALL], of(principal), 'deny').verdict).toBe('deny');
+    expect(evaluateAuthorization([denyCond, ALLOW_ALL], of(principal), 'deny').verdict).toBe('deny');
+    expect(evaluateAuthorization([allowNotNs], of(principal), 'deny').verdict).toBe('deny');
+  });
+  it.each([
+    ['prod', 'spiffe://td/ns/prod/sa/api/v2', true],
+    ['prod', 'spiffe://td/ns/prod-legacy/sa/api', false],
+    ['prod-*', 'spiffe://td/ns/prod-legacy/sa/api', true],
+    ['*-legacy', 'spiffe://td/ns/prod-legacy/sa/api', true],
+    // Istio's regex `.*/ns/.*-legacy/.*` spans segments here; Chio's `*` stays in one.
+    ['*-legacy', 'spiffe://td/ns/prod/sa/x-legacy', false],
+    ['*', 'spiffe://td/ns/prod/sa/api', true],
+    ['prod', 'spiffe://td/prod/sa/api', false],
+    ['prod', 'spiffe://td/ns/prod', false],
+  ])('ALLOW namespaces [%s] matches %s: %s', (ns, principal, allowed) => {
+    expect(evaluateAuthorization([policy('ns', 'ALLOW', [{ from: [{ source: { namespaces: [ns] } }] }])], of(principal), 'deny').verdict).toBe(allowed ? 'allow' : 'deny');
+  });
+});
