@@ -239,7 +239,10 @@ export class JwtAuthenticator {
     if (typeof jwt === 'string') return deny(jwt);
     const { payload } = jwt;
     const rule = payload.iss === undefined ? undefined : this.#rules.get(payload.iss);
-    if (rule === undefined || ![...locations].some((l) => rule.locations.has(l))) return deny(JWT_REASONS.unknownIssuer);
+    // Every place the token was found must be one its issuer's rule reads: Envoy verifies each
+    // place on its own. One that fits must not carry the others, where the upstream reading
+    // another issuer's header or parameter would take the token for one the mesh had verified.
+    if (rule === undefined || ![...locations].every((l) => rule.locations.has(l))) return deny(JWT_REASONS.unknownIssuer);
     if (!rule.algorithms.includes(jwt.alg)) return deny(JWT_REASONS.algNotSupported);
     const nowMs = this.#now();
     const now = Math.floor(nowMs / 1000);

@@ -297,6 +297,23 @@ describe('JwtAuthenticator.authenticate', () => {
       expect(await custom.authenticate(bearer(await sign(rsa)), soon())).toMatchObject({ verdict: 'deny', reason: R.unknownIssuer });
     });
 
+    it("denies a token also found where its issuer's rule does not look, as Envoy verifies each place on its own", async () => {
+      // Rule A forwards its token; rule B reads x-b and the b_token parameter (never removed).
+      // The same A token in A's header and in B's places was let through, and reached the
+      // upstream of B's places as if it were a B token the mesh had verified.
+      const two = new JwtAuthenticator([
+        doc({ jwks: jwks(rsa), forwardOriginalToken: true }),
+        doc({ issuer: 'https://b.example', jwks: jwks(ec), fromHeaders: [{ name: 'x-b' }], fromParams: ['b_token'] }),
+      ]);
+      const a = await sign(rsa);
+      expect((await two.authenticate(bearer(a), soon())).verdict).toBe('allow');
+      const inHeader = await two.authenticate(request({ authorization: `Bearer ${a}`, 'x-b': a }), soon());
+      expect(inHeader).toMatchObject({ verdict: 'deny', reason: R.unknownIssuer });
+      expect(inHeader.verdict === 'deny' && [...inHeader.removeHeaders].sort()).toEqual(['authorization', 'x-b']);
+      const inQuery = await two.authenticate(request({ authorization: `Bearer ${a}` }, `/p?b_token=${a}`), soon());
+      expect(inQuery).toMatchObject({ verdict: 'deny', reason: R.unknownIssuer });
+    });
+
     it('reads access_token by default, and denies when any of the tokens found fails', async () => {
       const good = await sign(ec, { iss: 'https://other.example' });
       expect((await custom.authenticate(request({}, `/p?access_token=${good}`), soon())).verdict).toBe('allow');
