@@ -13,6 +13,29 @@
  */
 
 /**
+ * Blanks between a scheme and its token: every character JavaScript's \s takes (what
+ * capabilityBearers always took: tab, space, no-break space, the Unicode spaces, U+FEFF…) and
+ * NEL (U+0085), which Go's unicode.IsSpace takes too. An upstream splitting on whitespace
+ * (strings.Fields, split(/\s+/)) reads `Bearer<NBSP><jwt>` as a Bearer; so must Chio, or the JWT
+ * there is neither verified nor removed.
+ */
+const LEADING_BLANK = /^[\s\u0085]/;
+const CAPABILITY_BEARER = /^[\s\u0085]*Bearer[\s\u0085]+([^\s\u0085]+)[\s\u0085]*$/i;
+
+function isBlank(ch: string): boolean {
+  return ch === '\u0085' || ch.trim() === '';
+}
+
+/** `text` without the blanks at either end: String.trim's (which are \s) and NEL; linear, no regex. */
+function trimBlanks(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && isBlank(text[start]!)) start++;
+  while (end > start && isBlank(text[end - 1]!)) end--;
+  return text.slice(start, end);
+}
+
+/**
  * What follows `prefix` in each of the values joined in `header`, trimmed; every non-empty
  * value when `prefix` is empty. Values without the prefix hold no credential of this location.
  */
@@ -20,20 +43,20 @@ export function valuesAfterPrefix(header: string | undefined, prefix: string): s
   if (header === undefined) return [];
   const found: string[] = [];
   const lower = prefix.toLowerCase();
-  // `Bearer ` matches `Bearer` and any run of blanks (space, tab) at a value's start.
+  // `Bearer ` matches `Bearer` and any run of blanks (space, tab, NBSP…) at a value's start.
   const scheme = prefix.trimEnd().toLowerCase();
   const blankEnded = scheme !== '' && scheme !== lower;
   for (const part of header.split(',')) {
-    const value = part.trim();
+    const value = trimBlanks(part);
     if (prefix === '') {
       if (value !== '') found.push(value);
     } else if (value.slice(0, prefix.length).toLowerCase() === lower) {
-      found.push(value.slice(prefix.length).trim());
-    } else if (blankEnded && value.slice(0, scheme.length).toLowerCase() === scheme && /^[ \t]/.test(value.slice(scheme.length))) {
-      found.push(value.slice(scheme.length).trim());
+      found.push(trimBlanks(value.slice(prefix.length)));
+    } else if (blankEnded && value.slice(0, scheme.length).toLowerCase() === scheme && LEADING_BLANK.test(value.slice(scheme.length))) {
+      found.push(trimBlanks(value.slice(scheme.length)));
     } else {
       const at = part.indexOf(prefix);
-      if (at >= 0) found.push(part.slice(at + prefix.length).trim());
+      if (at >= 0) found.push(trimBlanks(part.slice(at + prefix.length)));
     }
   }
   return found;
@@ -49,7 +72,7 @@ export function capabilityBearers(header: string | undefined): string[] {
   if (header === undefined) return [];
   const found: string[] = [];
   for (const part of header.split(',')) {
-    const token = /^\s*Bearer\s+(\S+)\s*$/i.exec(part)?.[1];
+    const token = CAPABILITY_BEARER.exec(part)?.[1];
     if (token !== undefined && !token.includes('.')) found.push(token);
   }
   return found;

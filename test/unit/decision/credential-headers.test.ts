@@ -33,6 +33,7 @@ describe('valuesAfterPrefix', () => {
     expect(valuesAfterPrefix('Basic Zm9v', 'Bearer ')).toEqual([]);
     expect(valuesAfterPrefix('Bearer\ta.b.c,bearer \t d.e.f', 'Bearer ')).toEqual(['a.b.c', 'd.e.f']);
     expect(valuesAfterPrefix('Bearera.b.c', 'Bearer ')).toEqual([]);
+    expect(valuesAfterPrefix('Bearer\u00a0a.b.c,bearer\u0085d.e.f\u3000', 'Bearer ')).toEqual(['a.b.c', 'd.e.f']);
     expect(valuesAfterPrefix(undefined, 'Bearer ')).toEqual([]);
   });
 
@@ -46,6 +47,7 @@ describe('capabilityBearers', () => {
   it('takes a value that is exactly Bearer and one dot-less token, any case, any blank after the scheme', () => {
     expect(capabilityBearers('Basic Zm9v,Bearer abc, bearer\tdef')).toEqual(['abc', 'def']);
     expect(capabilityBearers('Bearer a.b.c')).toEqual([]);
+    expect(capabilityBearers('Bearer\u00a0abc,Bearer\u0085def')).toEqual(['abc', 'def']);
     expect(capabilityBearers('Digest username="x Bearer y"')).toEqual([]);
   });
 });
@@ -88,6 +90,17 @@ describe('a repeated authorization header', () => {
     expect(d).toMatchObject({ verdict: 'deny', guard: 'Jwt', code: 'JWT_SIGNATURE_INVALID' });
     expect(d.credentialHeaders).toContain('authorization');
   });
+
+  // JavaScript's \s (capabilityBearers) and Go's unicode.IsSpace (strings.Fields) take these
+  // for blanks: a JWT after one reached an upstream that splits on them, never verified.
+  it.each([['a no-break space', '\u00a0'], ['a next line (U+0085)', '\u0085'], ['an ideographic space', '\u3000']])(
+    'has a forged JWT after Bearer and %s judged, and denied, as a capability token there is',
+    async (_, blank) => {
+      const d = await pipelineOf(jwtSet).pipeline.decide(checkOf({ method: 'GET', path: '/public/x', headers: { authorization: `Bearer${blank}${FORGED}` } }), later());
+      expect(d).toMatchObject({ verdict: 'deny', guard: 'Jwt', code: 'JWT_SIGNATURE_INVALID' });
+      expect(d.credentialHeaders).toContain('authorization');
+    },
+  );
 
   it('has a capability token before another line judged, and kept from upstream', async () => {
     const d = await pipelineOf(policySetOf({ authorization: [PUBLIC] })).pipeline.decide(twoAuthorizationLines(`Bearer ${capabilityToken()}`, 'Basic Zm9vOmJhcg=='), later());
