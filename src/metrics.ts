@@ -124,6 +124,8 @@ export interface LedgerView {
   checkpointAgeSeconds(): number | undefined;
   /** Receipts held in the quarantine stream; undefined when it cannot be read now. */
   quarantinedReceipts(): Promise<number | undefined>;
+  /** Bytes each of Chio's streams holds; undefined when they cannot be read now. */
+  streamBytes(): Promise<ReadonlyMap<string, number> | undefined>;
 }
 
 const ledgerViews = new Set<LedgerView>();
@@ -171,6 +173,20 @@ export const quarantinedReceipts = new Gauge({
     for (const v of ledgerViews) {
       const count = await v.quarantinedReceipts();
       if (count !== undefined) this.set({ origin: v.origin }, count);
+    }
+  },
+});
+
+export const streamBytes = new Gauge({
+  name: 'chio_jetstream_stream_bytes',
+  help: "Bytes each of Chio's JetStream streams holds (one replica), read when scraped; nothing expires, so it only grows: size nats-server's file store by it",
+  labelNames: ['origin', 'stream'] as const,
+  registers: [registry],
+  async collect() {
+    this.reset();
+    for (const v of ledgerViews) {
+      const bytes = await v.streamBytes();
+      for (const [stream, n] of bytes ?? []) this.set({ origin: v.origin, stream }, n);
     }
   },
 });

@@ -13,6 +13,7 @@ import { DEFAULT_VERIFY_THREADS } from '../crypto/ed25519-pool.js';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { watchLedger } from '../metrics.js';
 import { countQuarantined } from '../store/quarantine.js';
+import { readStreamBytes } from '../store/stream-bytes.js';
 import { PROBE_TIMEOUT_MS } from '../health/nats-health.js';
 import { beforeDeadline } from '../time.js';
 import { startServiceHealth } from '../health/service-health.js';
@@ -53,6 +54,7 @@ export async function startLedger(config: ChioConfig, nc: NatsConnection, log: L
     checkpointAgeSeconds: () => (ledger.publishedAt === undefined ? undefined : (Date.now() - ledger.publishedAt) / 1000),
     // A scrape never waits long for it: unknown now is no sample, not a 0.
     quarantinedReceipts: () => beforeDeadline(countQuarantined(jsm), Date.now() + PROBE_TIMEOUT_MS, 'quarantine count').catch(() => undefined),
+    streamBytes: () => beforeDeadline(readStreamBytes(jsm), Date.now() + PROBE_TIMEOUT_MS, 'stream sizes').catch(() => undefined),
   });
   const http = await startHttpServer({ bind: config.bind, port: config.ledgerPort, portSetting: 'CHIO_LEDGER_PORT', log, ready: () => health.readiness.reason(), ...(tls ? { tls } : {}) });
   return {

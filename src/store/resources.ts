@@ -45,6 +45,16 @@ export const ENTRIES_STORE = 'chio-entries';
 export const REVOCATIONS_BUCKET = 'chio-revocations';
 export const POLICIES_STORE = 'chio-policies';
 
+/**
+ * Every JetStream stream Chio keeps, KV buckets and object stores by their streams' names.
+ * None expires a message (the log is append-only): together they are what fills the file store.
+ */
+export const CHIO_STREAMS = [
+  RECEIPTS_STREAM, QUARANTINE_STREAM, CHECKPOINTS_STREAM,
+  ...[INDEX_BUCKET, CHAINS_BUCKET, LEDGER_BUCKET, TILES_BUCKET, REVOCATIONS_BUCKET].map((b) => `KV_${b}`),
+  ...[ENTRIES_STORE, POLICIES_STORE].map((o) => `OBJ_${o}`),
+] as const;
+
 /** Window in which JetStream drops a second publish of the same Nats-Msg-Id (a receipt id). */
 const DUPLICATE_WINDOW_NS = 2 * 60 * 1_000_000_000;
 /**

@@ -1,7 +1,7 @@
 /**
  * The metrics each service serves on /metrics move with what happens: Checks by verdict and
  * guard, receipt store latency, the capability cache, verifier requests by route, and the
- * ledger's lag, checkpoint age and quarantine (SPEC §1; docs/configuration.md#metrics).
+ * ledger's lag, checkpoint age, quarantine and stream sizes (SPEC §1; docs/configuration.md#metrics).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestNats, tempDir, type TestNats } from '../support/nats.js';
@@ -13,6 +13,7 @@ import { sendCheck } from '../../src/cli/check.js';
 import { demoToken } from '../../src/up.js';
 import { jetstream } from '@nats-io/jetstream';
 import { appendReceipts } from '../../src/store/receipts.js';
+import { CHIO_STREAMS } from '../../src/store/resources.js';
 
 const ORIGIN = { origin: 'chio.local/receipts' };
 
@@ -80,8 +81,15 @@ describe('ledger metrics', () => {
     await appendReceipts(jetstream(chio.nc), 'forged', [{ id: 'f'.repeat(64), bytes: new TextEncoder().encode('not a receipt') }], 0, 2_000);
     await pollUntil(() => scrape(chio.ledger.httpPort), (t) => sample(t, 'chio_quarantine_receipts', ORIGIN) === 1, 10_000);
 
+    // What each stream holds, for sizing the file store: the receipts stream grows by each receipt.
+    const streamBytes = (t: string, stream: string) => sample(t, 'chio_jetstream_stream_bytes', { ...ORIGIN, stream });
+    const before = await scrape(chio.ledger.httpPort);
+    expect(before.split('\n').filter((l) => l.startsWith('chio_jetstream_stream_bytes{')).length).toBe(CHIO_STREAMS.length);
+    expect(streamBytes(before, 'OBJ_chio-entries')).toBeGreaterThan(0);
+
     await chio.ledger.ledger.stop();
     for (let i = 0; i < 3; i++) expect((await allow()).verdict).toBe('allow');
+    expect(streamBytes(await scrape(chio.ledger.httpPort), 'CHIO_RECEIPTS')).toBeGreaterThan(streamBytes(before, 'CHIO_RECEIPTS'));
     // The stream's last sequence is probed every second: wait for it to show.
     const behind = await pollUntil(() => scrape(chio.ledger.httpPort), (t) => sample(t, 'chio_ledger_lag_messages', ORIGIN) === 3, 10_000);
     const age = sample(behind.answer, 'chio_checkpoint_age_seconds', ORIGIN);
