@@ -368,6 +368,15 @@ describe('deploy/istio cross-references', () => {
       expect(routes).toEqual([0, 1, 2].map((i) => [`chio-nats-${i}.${headless.metadata.name}.chio-system.svc.cluster.local`, clusterPort]));
     });
 
+    it('gives each node a volume half as large again as the file store JetStream may fill', () => {
+      // On disk the store measured about 1.4 × what JetStream counts (npm run bench:storage).
+      const gib = Number(/^\s*max_file_store: (\d+)GB$/m.exec(natsConf)?.[1]);
+      const claim = statefulSet.spec.volumeClaimTemplates.find((t: any) => t.metadata.name === 'data');
+      const volumeGib = Number(/^(\d+)Gi$/.exec(claim.spec.resources.requests.storage)?.[1]);
+      expect(gib).toBeGreaterThan(0);
+      expect(volumeGib).toBeGreaterThanOrEqual(1.5 * gib);
+    });
+
     const natsConfig = findManifest(docs, 'ConfigMap', 'chio-nats-config').data!;
     const usersConf = natsConfig['chio-users.conf']!;
     const natsContainer = statefulSet.spec.template.spec.containers[0];

@@ -119,9 +119,22 @@ describe('chio-alerts.yaml', () => {
     expect(loadRule().kind).toBe('PrometheusRule');
   });
 
-  it('alerts on what an operator must know: authz not ready, ReceiptLedger denials, ledger lag, quarantine, a stale checkpoint, a halted ledger', () => {
+  it('alerts on what an operator must know: authz not ready, ReceiptLedger denials, ledger lag, quarantine, a stale checkpoint, a halted ledger, a filling store', () => {
     const alerts = loadRule().spec.groups.flatMap((g) => g.rules ?? []).map((r) => r.alert);
-    expect(alerts.sort()).toEqual(['ChioAuthzNotReady', 'ChioCheckpointStale', 'ChioLedgerHalted', 'ChioLedgerLagGrowing', 'ChioReceiptLedgerDenials', 'ChioReceiptsQuarantined']);
+    expect(alerts.sort()).toEqual(['ChioAuthzNotReady', 'ChioCheckpointStale', 'ChioLedgerHalted', 'ChioLedgerLagGrowing', 'ChioReceiptLedgerDenials', 'ChioReceiptsQuarantined', 'ChioStoreAlmostFull', 'ChioStoreFilling']);
+  });
+
+  it('measures the store alerts against the file store deploy/istio gives nats-server', () => {
+    const nats = readFileSync(join(REPO_ROOT, 'deploy/istio/01-nats.yaml'), 'utf8');
+    const gib = Number(/^\s*max_file_store: (\d+)GB$/m.exec(nats)?.[1]);
+    expect(gib).toBeGreaterThan(0);
+    const store = loadRule().spec.groups.flatMap((g) => g.rules ?? []).filter((r) => /^ChioStore/.test(String(r.alert)));
+    expect(store).toHaveLength(2);
+    for (const r of store) {
+      expect(String(r.expr), r.alert).toContain(`${gib} * 1024 * 1024 * 1024`);
+      // Each ledger replica reports the same streams: taken once per stream, then summed.
+      expect(aggregationsOf(String(r.expr), 'chio_jetstream_stream_bytes'), r.alert).toEqual(['max']);
+    }
   });
 
   it('has expressions that parse and name only metrics and labels Chio registers', () => {
