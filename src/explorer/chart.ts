@@ -1,7 +1,8 @@
 /**
  * The decisions chart as SVG, made with DOM calls only (no markup strings, so nothing a receipt
  * says can become markup, and the page's CSP needs no 'unsafe-inline'): one column per minute,
- * allow stacked under deny, each with a <title> that says its counts.
+ * allow stacked under deny, each with a <title> that says its counts. Counts are of answers
+ * given: shadow-mode would-be denies are among the allows, said in the title.
  */
 import type { MinuteCount } from './decisions.js';
 
@@ -31,9 +32,10 @@ export function drawDecisionChart(minutes: readonly MinuteCount[]): SVGSVGElemen
     const x = i * step + (step - width) / 2;
     const allowHeight = (m.allow / peak) * HEIGHT;
     const denyHeight = (m.deny / peak) * HEIGHT;
-    const column = svg('g', { 'data-minute': m.minute, 'data-allow': m.allow, 'data-deny': m.deny });
+    const column = svg('g', { 'data-minute': m.minute, 'data-allow': m.allow, 'data-deny': m.deny, 'data-shadow-deny': m.shadowDeny });
     const label = svg('title', {});
-    label.textContent = `${m.minute}Z: ${m.allow} allow, ${m.deny} deny`;
+    const shadow = m.shadowDeny > 0 ? ` (${m.shadowDeny} of the allows a shadow-mode deny, not enforced)` : '';
+    label.textContent = `${m.minute}Z: ${m.allow} allow, ${m.deny} deny${shadow}`;
     column.append(
       label,
       svg('rect', { class: 'allow', x, y: HEIGHT - allowHeight, width, height: allowHeight }),

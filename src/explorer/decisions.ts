@@ -9,10 +9,12 @@
  * entries say: the bundles are not checked against the checkpoint, so the chart is a view, not
  * a proof (a receipt is proven by its own inclusion proof).
  *
- * A correction (SPEC §5) replaces, in the counts, the receipt it corrects when both are in the
- * window: the answer given was the correction's.
+ * Counted as answered (answer.ts): a shadow-mode receipt as allow, whatever it would have been
+ * (its would-be denies are counted apart, `shadowDeny`), and a correction (SPEC §5) replaces
+ * the receipt it corrects when both are in the window: the answer given was the correction's.
  */
 import { entriesPath, TILE_HEIGHT } from '../tlog/index.js';
+import { answeredVerdict, type AnsweredVerdict } from './answer.js';
 
 /** Leaves the chart reads, from the latest published one back: four entry bundles. */
 export const CHART_LEAVES = 1024;
@@ -36,8 +38,11 @@ export interface BundleToRead {
 export interface MinuteCount {
   /** `YYYY-MM-DDTHH:MM`, UTC. */
   minute: string;
+  /** Checks answered allow, shadow-mode ones among them. */
   allow: number;
   deny: number;
+  /** Of the allows, those a shadow-mode receipt records as a would-be deny. */
+  shadowDeny: number;
 }
 
 export interface DecisionCounts {
@@ -62,7 +67,9 @@ export function bundlesForRecentLeaves(treeSize: number, maxLeaves: number = CHA
 
 interface Counted {
   minute: string;
-  verdict: 'allow' | 'deny';
+  /** The answer given. */
+  verdict: AnsweredVerdict;
+  shadowDeny: boolean;
 }
 
 /** Allow/deny per minute of `entries` (receipt bytes, attacker-controlled), the latest CHART_MINUTES minutes. */
@@ -80,9 +87,10 @@ export function countDecisions(entries: readonly Uint8Array[]): DecisionCounts {
     byId.set(read.id, read.counted);
   }
   const perMinute = new Map<string, MinuteCount>();
-  for (const { minute, verdict } of byId.values()) {
-    const count = perMinute.get(minute) ?? { minute, allow: 0, deny: 0 };
+  for (const { minute, verdict, shadowDeny } of byId.values()) {
+    const count = perMinute.get(minute) ?? quiet(minute);
     count[verdict]++;
+    if (shadowDeny) count.shadowDeny++;
     perMinute.set(minute, count);
   }
   return { minutes: everyMinute(perMinute), leaves: entries.length, unreadable };
@@ -101,10 +109,12 @@ function everyMinute(perMinute: ReadonlyMap<string, MinuteCount>): MinuteCount[]
   const minutes: MinuteCount[] = [];
   for (let at = last; at >= first && minutes.length < CHART_MINUTES; at -= MINUTE_MS) {
     const minute = toMinute(at)!;
-    minutes.push(perMinute.get(minute) ?? { minute, allow: 0, deny: 0 });
+    minutes.push(perMinute.get(minute) ?? quiet(minute));
   }
   return minutes.reverse();
 }
+
+const quiet = (minute: string): MinuteCount => ({ minute, allow: 0, deny: 0, shadowDeny: 0 });
 
 function readEntry(decoder: TextDecoder, entry: Uint8Array): { id: string; corrects?: string; counted: Counted } | undefined {
   let value: unknown;
@@ -113,13 +123,14 @@ function readEntry(decoder: TextDecoder, entry: Uint8Array): { id: string; corre
   } catch {
     return undefined;
   }
-  const r = value as { id?: unknown; time?: unknown; corrects?: unknown; decision?: { verdict?: unknown } } | null;
+  const r = value as { id?: unknown; time?: unknown; corrects?: unknown; decision?: { verdict?: unknown; shadow?: unknown } } | null;
   if (typeof r !== 'object' || r === null || typeof r.id !== 'string' || typeof r.time !== 'string' || !RECEIPT_TIME.test(r.time)) return undefined;
-  const verdict = r.decision?.verdict;
-  if (verdict !== 'allow' && verdict !== 'deny') return undefined;
+  const verdict = answeredVerdict(r.decision);
+  if (verdict === undefined) return undefined;
+  const shadowDeny = r.decision!.shadow === true && r.decision!.verdict === 'deny';
   const minute = r.time.slice(0, 16);
   if (toMinute(Date.parse(`${minute}:00Z`)) !== minute) return undefined; // not a calendar date
-  return { id: r.id, ...(typeof r.corrects === 'string' ? { corrects: r.corrects } : {}), counted: { minute, verdict } };
+  return { id: r.id, ...(typeof r.corrects === 'string' ? { corrects: r.corrects } : {}), counted: { minute, verdict, shadowDeny } };
 }
 
 function toMinute(ms: number): string | undefined {

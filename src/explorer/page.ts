@@ -188,7 +188,7 @@ async function showChart(treeSize: number): Promise<void> {
   const counts = countDecisions(entries);
   $('chart').replaceChildren(drawDecisionChart(counts.minutes));
   const unreadable = counts.unreadable > 0 ? `, ${counts.unreadable} not readable as receipts` : '';
-  note.textContent = `The last ${counts.leaves} leaves of the log (at most ${CHART_LEAVES}), per minute, UTC${unreadable}. Green allow, red deny.`;
+  note.textContent = `The last ${counts.leaves} leaves of the log (at most ${CHART_LEAVES}), per minute, UTC${unreadable}. Green allow, red deny, as answered: a shadow-mode receipt counts as allow, a corrected one as its correction.`;
 }
 
 async function main(): Promise<void> {

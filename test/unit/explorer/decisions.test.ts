@@ -40,7 +40,7 @@ describe('countDecisions', () => {
       entry('e', '2025-03-01T10:00:59.000Z', 'allow'),
     ]);
     expect(counts).toEqual({
-      minutes: [{ minute: '2025-03-01T10:00', allow: 2, deny: 1 }, { minute: '2025-03-01T10:01', allow: 1, deny: 1 }],
+      minutes: [{ minute: '2025-03-01T10:00', allow: 2, deny: 1, shadowDeny: 0 }, { minute: '2025-03-01T10:01', allow: 1, deny: 1, shadowDeny: 0 }],
       leaves: 5,
       unreadable: 0,
     });
@@ -48,7 +48,7 @@ describe('countDecisions', () => {
 
   it('counts real receipts as the ledger stores them', () => {
     const receipts = chainOf(3, kernelOf(90));
-    expect(countDecisions(receipts.map(receiptBytes)).minutes).toEqual([{ minute: '2025-01-01T00:00', allow: 3, deny: 0 }]);
+    expect(countDecisions(receipts.map(receiptBytes)).minutes).toEqual([{ minute: '2025-01-01T00:00', allow: 3, deny: 0, shadowDeny: 0 }]);
   });
 
   it('shows the quiet minutes between decisions as zeros', () => {
@@ -60,7 +60,26 @@ describe('countDecisions', () => {
 
   it('counts a corrected receipt as its correction only', () => {
     const counts = countDecisions([entry('a', '2025-03-01T10:00:00Z', 'allow'), entry('b', '2025-03-01T10:00:01Z', 'deny', { corrects: 'a' })]);
-    expect(counts.minutes).toEqual([{ minute: '2025-03-01T10:00', allow: 0, deny: 1 }]);
+    expect(counts.minutes).toEqual([{ minute: '2025-03-01T10:00', allow: 0, deny: 1, shadowDeny: 0 }]);
+  });
+
+  it('counts a shadow-mode receipt as answered, allow, and its would-be deny apart', () => {
+    const counts = countDecisions([
+      entry('a', '2025-03-01T10:00:00Z', 'deny', { decision: { verdict: 'deny', shadow: true } }),
+      entry('b', '2025-03-01T10:00:01Z', 'allow', { decision: { verdict: 'allow', shadow: true } }),
+      entry('c', '2025-03-01T10:00:02Z', 'deny', { decision: { verdict: 'deny', shadow: false } }),
+      // Only `true` is shadow mode: anything else in a served entry is a verdict that was enforced.
+      entry('d', '2025-03-01T10:00:03Z', 'deny', { decision: { verdict: 'deny', shadow: 'true' } }),
+    ]);
+    expect(counts.minutes).toEqual([{ minute: '2025-03-01T10:00', allow: 2, deny: 2, shadowDeny: 1 }]);
+  });
+
+  it('counts a corrected shadow-mode receipt as its correction only', () => {
+    const counts = countDecisions([
+      entry('a', '2025-03-01T10:00:00Z', 'deny', { decision: { verdict: 'deny', shadow: true } }),
+      entry('b', '2025-03-01T10:00:01Z', 'deny', { corrects: 'a' }),
+    ]);
+    expect(counts.minutes).toEqual([{ minute: '2025-03-01T10:00', allow: 0, deny: 1, shadowDeny: 0 }]);
   });
 
   it('keeps the latest CHART_MINUTES minutes', () => {
@@ -79,6 +98,6 @@ describe('countDecisions', () => {
     ['a time that is no date', entry('x', '2025-13-45T10:00:00Z', 'allow')],
     ['no id', utf8(JSON.stringify({ time: '2025-03-01T10:00:00Z', decision: { verdict: 'allow' } }))],
   ])('counts %s as unreadable, not as a decision', (_, bytes) => {
-    expect(countDecisions([bytes, entry('ok', '2025-03-01T10:00:00Z', 'deny')])).toEqual({ minutes: [{ minute: '2025-03-01T10:00', allow: 0, deny: 1 }], leaves: 2, unreadable: 1 });
+    expect(countDecisions([bytes, entry('ok', '2025-03-01T10:00:00Z', 'deny')])).toEqual({ minutes: [{ minute: '2025-03-01T10:00', allow: 0, deny: 1, shadowDeny: 0 }], leaves: 2, unreadable: 1 });
   });
 });
