@@ -7,7 +7,7 @@
  * - A corrected receipt: stored, but its Check was answered deny 503 (ReceiptLedger); the
  *   answer given is its correction's, and only once that correction verifies.
  *
- * Pure and DOM-free: the chart (decisions.ts) and the receipt page (page.ts) read it.
+ * Pure and DOM-free: the chart (decisions.ts) and the receipt view (page.ts) read it.
  */
 
 export type AnsweredVerdict = 'allow' | 'deny';

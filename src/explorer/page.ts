@@ -16,7 +16,8 @@ import { decodeEntryBundle, openCheckpoint } from '../tlog/index.js';
 import type { ProofTrust } from '../verify/receipt-proof.js';
 import { drawDecisionChart } from './chart.js';
 import { bundlesForRecentLeaves, countDecisions, CHART_LEAVES } from './decisions.js';
-import { reportServedProof, type ExplorerCheckName } from './served-proof.js';
+import { answeredVerdict, describeDecision, type ServedDecision } from './answer.js';
+import { reportServedCorrection, reportServedProof, unfetchedCorrection, type CorrectionReport, type ExplorerCheck, type ExplorerCheckName } from './served-proof.js';
 
 const POLICY_HASH = /^sha256:[0-9a-f]{64}$/;
 /** How often a pending receipt (stored, not yet in a checkpoint) is looked up again, 1 s apart. */
@@ -33,6 +34,7 @@ const CHECK_LABELS: Record<ExplorerCheckName, string> = {
   'proof.form': 'Proof form',
   'checkpoint.signature': 'Checkpoint signature (log key)',
   inclusion: 'Inclusion in the log (RFC 6962)',
+  correction: 'Its correction verifies and corrects it',
 };
 
 function $(id: string): HTMLElement {
@@ -77,6 +79,28 @@ function showTrust(trust: PageTrust): void {
     trust.pinned.log === trust.pinned.kernels ? source(trust.pinned.log) : `log key ${source(trust.pinned.log)}; kernel keys ${source(trust.pinned.kernels)}`;
 }
 
+type Served = { status: number; body: unknown };
+
+/** GET /v1/receipts/<id>, asked again each second while it is pending (202, or 503: the ledger is behind). */
+async function fetchServed(id: string, onPending: () => void): Promise<Served> {
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(`/v1/receipts/${id}`, { headers: { accept: 'application/json' } });
+    if ((res.status === 202 || res.status === 503) && attempt < PENDING_RETRIES) {
+      onPending();
+      await sleep(1000);
+      continue;
+    }
+    // Not JSON: for a 200, every check fails, red.
+    return { status: res.status, body: await res.json().catch(() => (res.status === 200 ? null : {})) };
+  }
+}
+
+/** `answered 404: <its error>`, of an answer that is not 200. */
+const answered = (served: Served): string => {
+  const error = (served.body as { error?: unknown } | null)?.error;
+  return `answered ${served.status}${typeof error === 'string' ? `: ${error}` : ''}`;
+};
+
 /** Look a receipt up and show it with the checks run here; retries while it is pending. */
 async function showReceipt(id: string, trust: ProofTrust): Promise<void> {
   const result = $('result');
@@ -87,29 +111,36 @@ async function showReceipt(id: string, trust: ProofTrust): Promise<void> {
     banner.textContent = text;
   };
   if (!RECEIPT_ID_PATTERN.test(id)) return setState('error', 'A receipt id is 64 lower-case hex digits.');
-  for (let attempt = 0; ; attempt++) {
-    setState('loading', 'Looking the receipt up…');
-    const res = await fetch(`/v1/receipts/${id}`, { headers: { accept: 'application/json' } });
-    const waiting = res.status === 202 || res.status === 503;
-    if (waiting && attempt < PENDING_RETRIES) {
-      setState('pending', 'Stored, not yet in a published checkpoint; looking again…');
-      await sleep(1000);
-      continue;
+  setState('loading', 'Looking the receipt up…');
+  const served = await fetchServed(id, () => setState('pending', 'Stored, not yet in a published checkpoint; looking again…'));
+  if (served.status !== 200) return setState('error', `The verifier ${answered(served)}.`);
+  const answer = served.body;
+  const report = reportServedProof(answer, id, trust);
+  const checks = [...report.checks];
+  // A corrected receipt: the answer given was its correction's, once the correction verifies here.
+  let correction: CorrectionReport | undefined;
+  const correctedBy = (answer as { corrected_by?: unknown } | null)?.corrected_by;
+  if (correctedBy !== undefined) {
+    if (typeof correctedBy === 'string' && RECEIPT_ID_PATTERN.test(correctedBy)) {
+      setState('loading', 'Looking its correction up…');
+      const servedCorrection = await fetchServed(correctedBy, () => setState('pending', 'Its correction is stored, not yet in a published checkpoint; looking again…'));
+      correction = servedCorrection.status === 200
+        ? reportServedCorrection(answer, report, servedCorrection.body, trust)
+        : unfetchedCorrection(correctedBy, `the verifier ${answered(servedCorrection)}`);
+    } else {
+      correction = reportServedCorrection(answer, report, undefined, trust);
     }
-    if (res.status !== 200) {
-      const body = (await res.json().catch(() => ({}))) as { error?: unknown };
-      return setState('error', `The verifier answered ${res.status}${typeof body.error === 'string' ? `: ${body.error}` : ''}.`);
-    }
-    const answer: unknown = await res.json().catch(() => null); // not JSON: every check fails, red
-    const report = reportServedProof(answer, id, trust);
-    showChecks(report.checks);
-    showFields(answer as { receipt?: Receipt; index?: unknown; corrected_by?: unknown });
-    const where = report.included ? ` Leaf ${report.included.index} of ${report.included.tree_size} in ${report.included.origin}.` : '';
-    return report.ok ? setState('verified', `Verified in this browser.${where}`) : setState('failed', 'Does NOT verify: see the checks in red.');
+    checks.push(correction.check);
   }
+  showChecks(checks);
+  showFields(answer as { receipt?: Receipt; corrected_by?: unknown }, correction);
+  const where = report.included ? ` Leaf ${report.included.index} of ${report.included.tree_size} in ${report.included.origin}.` : '';
+  return checks.every((c) => c.status !== 'fails') && report.ok
+    ? setState('verified', `Verified in this browser.${where}`)
+    : setState('failed', 'Does NOT verify: see the checks in red.');
 }
 
-function showChecks(checks: ReturnType<typeof reportServedProof>['checks']): void {
+function showChecks(checks: readonly ExplorerCheck[]): void {
   $('checks').replaceChildren(
     ...checks.map((c) => {
       const item = el('li', undefined, { 'data-check': c.check, 'data-status': c.status });
@@ -119,34 +150,62 @@ function showChecks(checks: ReturnType<typeof reportServedProof>['checks']): voi
   );
 }
 
-function showFields(answer: { receipt?: Receipt; index?: unknown; corrected_by?: unknown }): void {
+const receiptLink = (id: string) => el('a', id, { href: `/?id=${id}` });
+
+/**
+ * The receipt's fields. `verdict` is the answer given (receipts.md): a shadow receipt's is allow,
+ * its own verdict shown beside it as the shadow verdict; a corrected receipt's is its
+ * correction's when that verifies here (`correction`), else unknown — never its own allow.
+ */
+function showFields(answer: { receipt?: Receipt; corrected_by?: unknown }, correction: CorrectionReport | undefined): void {
   const r = answer.receipt;
   const fields = $('fields');
   fields.replaceChildren();
   $('receipt-json').textContent = JSON.stringify(r, null, 2);
   if (typeof r !== 'object' || r === null) return;
-  const row = (name: string, value: Node | string | undefined) => {
-    if (value === undefined || value === '') return;
-    const dd = el('dd');
-    dd.append(value);
+  const row = (name: string, ...value: (Node | string | undefined)[]) => {
+    const parts = value.filter((v): v is Node | string => v !== undefined && v !== '');
+    if (parts.length === 0) return undefined;
+    const dd = el('dd', undefined, { 'data-field': name });
+    dd.append(...parts);
     fields.append(el('dt', name), dd);
+    return dd;
   };
-  const d = r.decision ?? ({} as Receipt['decision']);
-  row('verdict', String(d.verdict ?? ''));
-  row('http status', d.http_status !== undefined ? String(d.http_status) : undefined);
-  row('guard', d.guard);
-  row('reason', d.reason);
+  const verdictRow = (verdict: 'allow' | 'deny' | 'unknown' | undefined, text: string, note?: string) => {
+    const dd = row('verdict', el('strong', text), note);
+    if (dd) dd.dataset.verdict = verdict ?? 'unknown';
+  };
+  const d = (typeof r.decision === 'object' && r.decision !== null ? r.decision : {}) as ServedDecision & { reason?: unknown };
+  const own = describeDecision(d);
+  const reason = typeof d.reason === 'string' ? d.reason : undefined;
+  if (correction !== undefined) {
+    if (correction.correction) {
+      const given = correction.correction.decision;
+      verdictRow(answeredVerdict(given), describeDecision(given), ' — the answer given, as its correction (checked in this browser) records it');
+    } else {
+      verdictRow('unknown', 'not known', ' — the verifier says this receipt was corrected, and the correction does not verify here (see the checks)');
+    }
+    row('decided', `${own}${d.shadow === true ? ' (shadow mode)' : ''} — recorded, but not the answer given: the Check was answered before this receipt was stored`);
+  } else if (d.shadow === true) {
+    verdictRow('allow', 'allow', ' — shadow mode: the Check was answered allow; the shadow verdict below was recorded, not enforced');
+    row('shadow verdict', `${own} (would-be: recorded, not enforced)`);
+    row('shadow reason', reason);
+  } else {
+    verdictRow(answeredVerdict(d), own);
+    row('reason', reason);
+  }
   const req = r.request ?? {};
   row('request', [req.method, req.host, req.path].filter((p) => typeof p === 'string').join(' '));
   row('source', [req.source_principal, req.source_address].filter((p) => typeof p === 'string').join(' '));
   row('time', typeof r.time === 'string' ? r.time : undefined);
   row('chain', `${String(r.chain)} #${String(r.seq)}`);
   row('policy hash', typeof r.policy_hash === 'string' && POLICY_HASH.test(r.policy_hash) ? el('a', r.policy_hash, { href: `/v1/policies/${r.policy_hash}` }) : String(r.policy_hash));
-  if (typeof r.corrects === 'string' && RECEIPT_ID_PATTERN.test(r.corrects)) row('corrects', el('a', r.corrects, { href: `/?id=${r.corrects}` }));
+  if (typeof r.corrects === 'string' && RECEIPT_ID_PATTERN.test(r.corrects)) {
+    // Signed: this receipt is a correction, the answer given for the receipt it names.
+    row('correction of', receiptLink(r.corrects), ` — that receipt was stored, but its Check was answered ${own}: this correction records that answer`);
+  }
   if (typeof answer.corrected_by === 'string' && RECEIPT_ID_PATTERN.test(answer.corrected_by)) {
-    // The verifier's word, not checked here: its absence could not be detected either. The
-    // correction's own page checks it (its receipt, inclusion and what it corrects).
-    row('corrected by', el('a', `${answer.corrected_by} (the answer given was the correction's, says the verifier: not checked here; open it to check)`, { href: `/?id=${answer.corrected_by}` }));
+    row('corrected by', receiptLink(answer.corrected_by), correction?.correction ? ' (its correction, checked in this browser)' : ' (named by the verifier; not verified here)');
   }
 }
 

@@ -7,15 +7,22 @@
  *
  * Needs Debian's chromium at /usr/bin/chromium (`.ci/run` installs it).
  */
-import { mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jetstream } from '@nats-io/jetstream';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { buildExplorer } from '../../scripts/build-explorer.js';
 import { buildCheckRequest } from '../../src/cli/envoy-request.js';
 import { sendCheck } from '../../src/cli/check.js';
 import { demoToken } from '../../src/up.js';
 import { generateSignerKey } from '../../src/tlog/index.js';
+import { loadKey } from '../../src/keys.js';
+import { canonicalBytes } from '../../src/receipt/jcs.js';
+import { GENESIS_PREV, RECEIPT_SCHEMA, type Receipt, type ReceiptBody, type ReceiptDraft } from '../../src/receipt/receipt.js';
+import { signReceipt } from '../../src/receipt/sign.js';
+import { toCorrectionDraft } from '../../src/receipt/correction.js';
+import { receiptSubject } from '../../src/store/resources.js';
 import type { ReceiptProof } from '../../src/verify/receipt-proof.js';
 import { startTestNats, tempDir, type TestNats } from '../support/nats.js';
 import { REPO_ROOT, startTestChio, testConfig, type TestChio } from '../support/chio.js';
@@ -28,6 +35,46 @@ let chio: TestChio;
 let browser: Browser;
 let allowId: string;
 let denyId: string;
+/** Answered allow in shadow mode; its receipt records the would-be deny. */
+let shadowId: string;
+/** Stored, but answered deny 503 (ReceiptLedger): corrected by `correctionId`. */
+let correctedId: string;
+let correctionId: string;
+
+/** A DENY policy in shadow mode: recorded, never enforced (policies.md). */
+const SHADOW_POLICY = `apiVersion: chio.dev/v1
+kind: AuthorizationPolicy
+metadata:
+  name: no-shadowed
+  annotations: { chio.dev/shadow: "true" }
+spec:
+  action: DENY
+  rules: [{ to: [{ operation: { paths: ["/tools/shadowed*"] } }] }]
+`;
+
+/**
+ * An allow receipt stored after its Check was answered 503, and its correction, signed with the
+ * stack's kernel key on a chain of their own and stored as the chain writer stores them: what a
+ * late PubAck leaves in the log (SPEC §5; test/integration/late-acks.test.ts makes real ones).
+ */
+async function storeCorrectedReceipt(): Promise<{ corrected: Receipt; correction: Receipt }> {
+  const kernel = loadKey(chio.config.keyDir, 'kernel');
+  const chain = 'explorer-corrections';
+  const sign = (draft: ReceiptDraft, seq: number, prev: string): Receipt =>
+    signReceipt({ ...draft, schema: RECEIPT_SCHEMA, chain, seq, prev, kernel_key: kernel.verifierKey } satisfies ReceiptBody, kernel.signer);
+  const corrected = sign({
+    time: new Date().toISOString(),
+    request: { id: 'explorer-late', method: 'POST', host: 'tools.chio.local', path: '/tools/late', protocol: 'HTTP/1.1' },
+    subject: {},
+    decision: { verdict: 'allow', http_status: 200, shadow: false },
+    evidence: [{ guard: 'Request', verdict: 'allow' }],
+    policy_hash: chio.authz.policyHash,
+  }, 1, GENESIS_PREV);
+  const correction = sign(toCorrectionDraft(corrected, new Date().toISOString()), 2, corrected.id);
+  const js = jetstream(chio.nc);
+  for (const r of [corrected, correction]) await js.publish(receiptSubject(chain), canonicalBytes(r), { msgID: r.id });
+  return { corrected, correction };
+}
 
 async function check(path: string, method: string, headers: Record<string, string> = {}): Promise<string> {
   const answer = await sendCheck(chio.grpcAddr, buildCheckRequest({ method, path, host: 'tools.chio.local', headers, principal: 'spiffe://cluster.local/ns/agents/sa/agent' }));
@@ -59,6 +106,10 @@ async function lookUp(page: Page, id: string): Promise<void> {
   await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
 }
 
+/** The receipt's fields as shown: each <dt> with the text of its <dd>. */
+const shownFields = (page: Page) =>
+  page.$$eval('#fields dt', (dts) => Object.fromEntries(dts.map((dt) => [dt.textContent, dt.nextElementSibling?.textContent ?? ''])));
+
 const checkStatuses = (page: Page) =>
   page.$$eval('#checks li', (items) => Object.fromEntries(items.map((li) => [li.getAttribute('data-check'), li.getAttribute('data-status')])));
 
@@ -66,10 +117,18 @@ beforeAll(async () => {
   await buildExplorer();
   mkdirSync(ARTIFACTS, { recursive: true });
   nats = await startTestNats();
-  chio = await startTestChio(testConfig(tempDir('chio-explorer-'), nats.current.url));
-  allowId = await check('/tools/hello', 'POST', { 'x-chio-capability-token': demoToken(chio.config) });
+  const dataDir = tempDir('chio-explorer-');
+  const policies = join(dataDir, 'policies');
+  mkdirSync(policies);
+  copyFileSync(join(REPO_ROOT, 'deploy/policies/demo.yaml'), join(policies, 'demo.yaml'));
+  writeFileSync(join(policies, 'shadow.yaml'), SHADOW_POLICY);
+  chio = await startTestChio(testConfig(dataDir, nats.current.url, { CHIO_POLICIES: policies }));
+  const token = demoToken(chio.config);
+  allowId = await check('/tools/hello', 'POST', { 'x-chio-capability-token': token });
   denyId = await check('/admin', 'DELETE');
-  await publishedAtLeast(2);
+  shadowId = await check('/tools/shadowed', 'POST', { 'x-chio-capability-token': token });
+  ({ corrected: { id: correctedId }, correction: { id: correctionId } } = await storeCorrectedReceipt());
+  await publishedAtLeast(5);
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
 });
 
@@ -99,7 +158,10 @@ describe('the explorer page in headless Chromium', { timeout: 90_000 }, () => {
     expect(await page.textContent('#checkpoint')).toContain('chio.local/receipts');
     // The chart counts both decisions made above (in one or two minutes).
     const columns = await page.$$eval('#chart g[data-minute]', (gs) => gs.map((g) => ({ allow: Number(g.getAttribute('data-allow')), deny: Number(g.getAttribute('data-deny')) })));
-    expect(columns.reduce((s, c) => ({ allow: s.allow + c.allow, deny: s.deny + c.deny }), { allow: 0, deny: 0 })).toEqual({ allow: 1, deny: 1 });
+    // Counted as answered: the shadow receipt as allow, the corrected receipt as its correction's deny.
+    expect(columns.reduce((s, c) => ({ allow: s.allow + c.allow, deny: s.deny + c.deny }), { allow: 0, deny: 0 })).toEqual({ allow: 2, deny: 2 });
+    const shadowed = await page.$$eval('#chart g[data-minute]', (gs) => gs.reduce((n, g) => n + Number(g.getAttribute('data-shadow-deny')), 0));
+    expect(shadowed).toBe(1);
     await page.screenshot({ path: join(ARTIFACTS, 'explorer-verified.png'), fullPage: true });
     expect(problems).toEqual([]);
     await page.close();
@@ -113,6 +175,73 @@ describe('the explorer page in headless Chromium', { timeout: 90_000 }, () => {
     expect(fields).toContain('deny');
     expect(fields).toContain('Policy');
     expect(fields).toContain('401');
+    await page.close();
+  });
+
+  it('shows a shadow-mode receipt as answered allow, with its would-be verdict beside it', async () => {
+    const { page, problems } = await openPage();
+    await lookUp(page, shadowId);
+    expect(await page.getAttribute('#result', 'data-state')).toBe('verified');
+    const fields = await shownFields(page);
+    expect(fields.verdict).toMatch(/^allow\b/);
+    expect(fields.verdict).toContain('shadow mode');
+    expect(await page.getAttribute('#fields dd[data-verdict]', 'data-verdict')).toBe('allow');
+    expect(fields['shadow verdict']).toMatch(/^deny 403 by Policy\b/);
+    expect(fields['shadow verdict']).toContain('not enforced');
+    // Nothing presents the would-be deny as the answer: no plain deny status, guard or reason.
+    expect(fields).not.toHaveProperty('http status');
+    expect(fields).not.toHaveProperty('guard');
+    expect(fields['shadow reason']).toBeTruthy();
+    await page.screenshot({ path: join(ARTIFACTS, 'explorer-shadow.png'), fullPage: true });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('shows a corrected receipt with the answer given, deny 503 ReceiptLedger, once its correction verifies here', async () => {
+    const { page, problems } = await openPage();
+    await lookUp(page, correctedId);
+    expect(await page.getAttribute('#result', 'data-state')).toBe('verified');
+    expect(await checkStatuses(page)).toMatchObject({ correction: 'holds', inclusion: 'holds', 'receipt.signature': 'holds' });
+    const fields = await shownFields(page);
+    expect(fields.verdict).toMatch(/^deny 503 by ReceiptLedger\b/);
+    expect(await page.getAttribute('#fields dd[data-verdict]', 'data-verdict')).toBe('deny');
+    expect(fields.decided).toMatch(/^allow\b/);
+    expect(fields.decided).toContain('not the answer given');
+    expect(fields['corrected by']).toContain(correctionId);
+    expect(await page.getAttribute('#fields a[href^="/?id="]', 'href')).toBe(`/?id=${correctionId}`);
+    await page.screenshot({ path: join(ARTIFACTS, 'explorer-corrected.png'), fullPage: true });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('never shows a corrected receipt as a plain allow when its correction does not verify', async () => {
+    for (const change of [
+      // The correction served with its verdict changed: its id and signature fail.
+      (page: Page) => tamper(page, correctionId, (answer) => (answer.receipt.decision.http_status = 200)),
+      // The verifier names, as the correction, a receipt that corrects nothing.
+      (page: Page) => tamper(page, correctedId, (answer) => (answer.corrected_by = shadowId)),
+    ]) {
+      const { page } = await openPage();
+      await change(page);
+      await lookUp(page, correctedId);
+      expect(await page.getAttribute('#result', 'data-state')).toBe('failed');
+      expect(await checkStatuses(page)).toMatchObject({ correction: 'fails', inclusion: 'holds' });
+      const fields = await shownFields(page);
+      expect(fields.verdict).not.toMatch(/^allow\b/);
+      expect(await page.getAttribute('#fields dd[data-verdict]', 'data-verdict')).toBe('unknown');
+      await page.close();
+    }
+  });
+
+  it('shows a correction as a correction: the answer deny 503 given for the receipt it corrects', async () => {
+    const { page } = await openPage();
+    await lookUp(page, correctionId);
+    expect(await page.getAttribute('#result', 'data-state')).toBe('verified');
+    const fields = await shownFields(page);
+    expect(fields.verdict).toMatch(/^deny 503 by ReceiptLedger\b/);
+    expect(fields['correction of']).toContain(correctedId);
+    expect(fields['correction of']).toContain('answered deny 503');
+    expect(await page.getAttribute('#fields a[href^="/?id="]', 'href')).toBe(`/?id=${correctedId}`);
     await page.close();
   });
 

@@ -4,9 +4,11 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateSignerKey } from '../../../src/tlog/index.js';
-import { reportServedProof, type ExplorerCheckName, type ServedProofReport } from '../../../src/explorer/served-proof.js';
+import { reportServedCorrection, reportServedProof, type ExplorerCheckName, type ServedProofReport } from '../../../src/explorer/served-proof.js';
+import { toCorrectionDraft } from '../../../src/receipt/correction.js';
+import type { Receipt } from '../../../src/receipt/receipt.js';
 import type { ReceiptProof } from '../../../src/verify/receipt-proof.js';
-import { chainOf, kernelOf } from '../receipt/helpers.js';
+import { chainOf, kernelOf, signReceipt } from '../receipt/helpers.js';
 import { receiptProofOf } from '../verify/proofs.js';
 
 const LOG = generateSignerKey('chio.local/receipts', () => new Uint8Array(32).fill(81));
@@ -84,5 +86,54 @@ describe('reportServedProof', () => {
       expect(report.checks.find((c) => c.check === 'receipt.form')?.status).toBe('fails');
       expect(statuses(report)).toMatchObject({ 'receipt.requested': 'RECEIPT_INVALID', 'proof.form': 'MALFORMED' });
     });
+  });
+});
+
+describe('reportServedCorrection', () => {
+  // Receipts 0…3 of a chain, then the correction of receipt 3, next on that chain.
+  const chain = chainOf(4, KERNEL);
+  const corrected = chain[3]!;
+  const correction = signReceipt(toCorrectionDraft(corrected, '2025-01-01T00:01:00.000Z'), { chain: corrected.chain, seq: 5, prev: corrected.id }, KERNEL);
+  const log: Receipt[] = [...chain, correction];
+  let served: ReceiptProof & { corrected_by?: string };
+  let correctionServed: ReceiptProof;
+  beforeAll(async () => {
+    served = { ...(await receiptProofOf(log, 3, LOG.signerKey)), corrected_by: correction.id };
+    correctionServed = await receiptProofOf(log, 4, LOG.signerKey);
+  });
+  const reportOf = (receiptAnswer: unknown, correctionAnswer: unknown) =>
+    reportServedCorrection(receiptAnswer, reportServedProof(receiptAnswer, corrected.id, TRUST), correctionAnswer, TRUST);
+
+  it('holds, with the correction, when the named correction verifies and corrects the receipt', () => {
+    const report = reportOf(served, correctionServed);
+    expect(report.check).toMatchObject({ check: 'correction', status: 'holds' });
+    expect(report.correction).toEqual(correction);
+  });
+
+  it('fails, with no correction, when the correction served does not verify', () => {
+    const damaged = structuredClone(correctionServed);
+    damaged.receipt.decision.verdict = 'allow';
+    const report = reportOf(served, damaged);
+    expect(report.check).toMatchObject({ status: 'fails', code: 'RECEIPT_INVALID' });
+    expect(report.correction).toBeUndefined();
+  });
+
+  it('fails when the verifier names a genuine receipt that corrects nothing', async () => {
+    const other = await receiptProofOf(log, 2, LOG.signerKey);
+    const report = reportOf({ ...served, corrected_by: log[2]!.id }, other);
+    expect(report.check).toMatchObject({ status: 'fails', code: 'CORRECTION_INVALID' });
+    expect(report.correction).toBeUndefined();
+  });
+
+  it('fails when corrected_by is not a receipt id', () => {
+    expect(reportOf({ ...served, corrected_by: 'x' }, correctionServed).check).toMatchObject({ status: 'fails', code: 'MALFORMED' });
+  });
+
+  it('is skipped, with no correction, when the receipt itself does not verify', () => {
+    const damaged = structuredClone(served);
+    damaged.inclusion_proof[0] = damaged.inclusion_proof[1]!;
+    const report = reportOf(damaged, correctionServed);
+    expect(report.check.status).toBe('skipped');
+    expect(report.correction).toBeUndefined();
   });
 });
