@@ -175,6 +175,7 @@ function withoutEmptyLists(value: unknown): unknown {
 function compileRule(written: RuleDoc, where: string): CompiledRule {
   const doc: RuleDoc = written.to ? { ...written, to: written.to.map(({ operation }, i) => ({ operation: withPathPatterns(operation, `${where}.to.${i}.operation`) })) } : written;
   doc.to?.forEach(({ operation }, i) => refuseUnmatchableMethods(operation, `${where}.to.${i}.operation`));
+  refuseUnmatchableValues(doc, where);
   const blocks = new Map<string, BlockList>();
   doc.from?.forEach(({ source: s }, i) => {
     for (const field of ['ipBlocks', 'notIpBlocks'] as const) {
@@ -226,6 +227,39 @@ function refuseUnmatchableMethods(o: OperationDoc, where: string): void {
       }
     });
   }
+}
+
+/** A port as a request's destination has one: a decimal 1–65535, no leading zero, no `*` (Istio's validation takes no other). */
+const PORT_VALUE = /^[1-9][0-9]{0,4}$/;
+const isPort = (value: string) => PORT_VALUE.test(value) && Number(value) <= 65535;
+
+/**
+ * Values written in a form no request ever has match nothing, so a DENY built on them denies
+ * nothing: a port that is no port number (`08080`, `http`), and a principal written with
+ * `spiffe://` — Istio compares principals with the peer's SPIFFE id minus that prefix (and so
+ * does principalOf), so `spiffe://cluster.local/ns/a/sa/b` never matches. Both refused.
+ */
+function refuseUnmatchableValues(doc: RuleDoc, where: string): void {
+  const check = (list: string[] | undefined, at: string, valid: (v: string) => boolean, why: string) =>
+    list?.forEach((value, k) => {
+      if (!valid(value)) throw new ChioError('CONFIG_INVALID', `field ${at}.${k}: ${JSON.stringify(value)} ${why}, and would match no request`);
+    });
+  const port = (list: string[] | undefined, at: string) => check(list, at, isPort, 'is not a port number (1 to 65535, no leading zero)');
+  const principal = (list: string[] | undefined, at: string) =>
+    check(list, at, (v) => !/^spiffe:\/\//i.test(v), 'starts with spiffe://, which principals are written without (cluster.local/ns/<namespace>/sa/<account>)');
+  doc.to?.forEach(({ operation: o }, i) => {
+    port(o.ports, `${where}.to.${i}.operation.ports`);
+    port(o.notPorts, `${where}.to.${i}.operation.notPorts`);
+  });
+  doc.from?.forEach(({ source: s }, i) => {
+    principal(s.principals, `${where}.from.${i}.source.principals`);
+    principal(s.notPrincipals, `${where}.from.${i}.source.notPrincipals`);
+  });
+  doc.when?.forEach((c, i) => {
+    const rule = c.key === 'destination.port' ? port : c.key === 'source.principal' ? principal : undefined;
+    rule?.(c.values, `${where}.when.${i}.values`);
+    rule?.(c.notValues, `${where}.when.${i}.notValues`);
+  });
 }
 
 function toBlockList(cidrs: string[], where: string): BlockList {

@@ -162,6 +162,14 @@ describe('compileAuthorizationPolicy', () => {
       // A method that is not upper case is refused at the Request guard: such a pattern matches nothing.
       [{ to: [{ operation: { methods: ['GET', 'delete'] } }] }, 'spec.rules.0.to.0.operation.methods.1: "delete" is not an upper-case HTTP method'],
       [{ to: [{ operation: { notMethods: ['Get*'] } }] }, 'spec.rules.0.to.0.operation.notMethods.0: "Get*" is not an upper-case HTTP method'],
+      // Ports and principals in a form no request has: they would match nothing.
+      [{ to: [{ operation: { ports: ['8080', '08080'] } }] }, 'spec.rules.0.to.0.operation.ports.1: "08080" is not a port number'],
+      [{ to: [{ operation: { notPorts: ['http'] } }] }, 'spec.rules.0.to.0.operation.notPorts.0: "http" is not a port number'],
+      [{ to: [{ operation: { ports: ['65536'] } }] }, 'spec.rules.0.to.0.operation.ports.0: "65536" is not a port number'],
+      [{ when: [{ key: 'destination.port', values: ['80*'] }] }, 'spec.rules.0.when.0.values.0: "80*" is not a port number'],
+      [{ from: [{ source: { principals: ['spiffe://cluster.local/ns/a/sa/b'] } }] }, 'spec.rules.0.from.0.source.principals.0: "spiffe://cluster.local/ns/a/sa/b" starts with spiffe://'],
+      [{ from: [{ source: { notPrincipals: ['SPIFFE://x/*'] } }] }, 'spec.rules.0.from.0.source.notPrincipals.0'],
+      [{ when: [{ key: 'source.principal', notValues: ['spiffe://td/ns/a/sa/b'] }] }, 'spec.rules.0.when.0.notValues.0: "spiffe://td/ns/a/sa/b" starts with spiffe://'],
     ])('%j names %s', (rule, field) => {
       expect(() => policy('bad', 'ALLOW', [rule])).toThrow(ChioError);
       expect(() => policy('bad', 'ALLOW', [rule])).toThrow(field);
