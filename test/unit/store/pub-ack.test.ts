@@ -98,10 +98,15 @@ describe('the PubAck publisher, against a real JetStream', () => {
 });
 
 describe('matching PubAcks to publishes', () => {
-  /** A stand-in stream on `subject`: it holds each message until the test answers it. */
-  function heldStream(subject: string) {
+  /**
+   * A stand-in stream on `subject`: it holds each message until the test answers it. Ready once
+   * the server has its subscription: a publish from another connection could otherwise come
+   * first and reach no one (a loaded machine did that, and the test waited for it for good).
+   */
+  async function heldStream(subject: string) {
     const held: Msg[] = [];
     const sub = store.nc.subscribe(subject, { callback: (_, m) => void held.push(m) });
+    await store.nc.flush();
     const answer = (i: number, seq: number) => held[i]!.respond(utf8(`{"stream":"HELD","seq":${seq}}`));
     const arrived = async (n: number) => {
       while (held.length < n) await new Promise((r) => setTimeout(r, 5));
@@ -111,7 +116,7 @@ describe('matching PubAcks to publishes', () => {
   const publish = (p: PubAckPublisher, subject: string, msgID: string, timeout = 5_000) => p.publish(subject, utf8('x'), { msgID, timeout });
 
   it('gives each publish the answer to its own message, whatever order the answers come in', async () => {
-    const stream = heldStream('held.order');
+    const stream = await heldStream('held.order');
     const first = publish(publisher, 'held.order', 'o-1');
     const second = publish(publisher, 'held.order', 'o-2');
     await stream.arrived(2);
@@ -123,7 +128,7 @@ describe('matching PubAcks to publishes', () => {
   });
 
   it('ignores a PubAck that comes after its publish timed out: it answers no later publish', async () => {
-    const stream = heldStream('held.late');
+    const stream = await heldStream('held.late');
     await expect(publish(publisher, 'held.late', 'l-1', 50)).rejects.toSatisfy((err: unknown) => isChioError(err, 'TIMEOUT'));
     const next = publish(publisher, 'held.late', 'l-2');
     await stream.arrived(2);
@@ -137,7 +142,7 @@ describe('matching PubAcks to publishes', () => {
 
   it('rejects what waits as soon as its subscription ends, and listens again for the next publish', async () => {
     const own = new PubAckPublisher(store.nc);
-    const stream = heldStream('held.ended');
+    const stream = await heldStream('held.ended');
     const waiting = publish(own, 'held.ended', 'e-1', 60_000);
     await stream.arrived(1);
     // Stands in for a permission error, which ends the subscription the same way.
@@ -155,7 +160,7 @@ describe('matching PubAcks to publishes', () => {
   it('rejects what waits as soon as the connection closes, not at its timeout, and refuses while it drains', async () => {
     const nc = await connect({ servers: store.nc.getServer() });
     const own = new PubAckPublisher(nc);
-    const stream = heldStream('held.closing');
+    const stream = await heldStream('held.closing');
     const waiting = publish(own, 'held.closing', 'c-1', 60_000);
     await stream.arrived(1);
     const started = Date.now();
