@@ -29,6 +29,7 @@ import { MAX_RECEIPT_BYTES, CHAIN_ID_PATTERN, type Receipt, type ReceiptDraft } 
 import { toCorrectionDraft } from '../receipt/correction.js';
 import type { ReceiptSigner } from '../receipt/sign.js';
 import { MAX_RECEIPTS_PER_MESSAGE, appendReceipts, type ChainHeadRead, type ReceiptPublish } from '../store/receipts.js';
+import { StoreFull } from '../store/pub-ack.js';
 import { CORRECTION_ROOM_BYTES, signNext, type ChainSigning, type Signed } from './sign-next.js';
 import { ChainNotExtended, readChainHead, type ChainHead } from './chain-head.js';
 
@@ -381,6 +382,13 @@ export class ReceiptPublisher {
       this.unsure = this.unsure.filter((u) => u[0]!.seq > last.seq);
     } catch (err) {
       this.head = undefined;
+      // The stream said it stored nothing (full): not of unknown outcome, so nothing to look for
+      // later. Counting it as unsure filled `unsure` past MAX_UNSURE while the store stayed full,
+      // and logged an error for every further message that it might go uncorrected.
+      if (err instanceof StoreFull) {
+        this.opts.log.warn({ chain: this.chain, seq: batch[0]!.receipt.seq, receipts: batch.length, err: String(err) }, 'receipts not stored: the stream refused them for want of room');
+        throw err;
+      }
       this.unsure.push(batch.map((s) => s.receipt));
       // Bounded: past MAX_UNSURE, the oldest is given up on (said in the log: if it ever lands,
       // it goes uncorrected). They share seqs while the head stays put, so at most one lands.

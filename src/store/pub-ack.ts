@@ -123,6 +123,29 @@ export class PubAckPublisher implements ReceiptPublish {
   }
 }
 
+/**
+ * The stream refused the message for want of room (nats-server's max_file_store or the
+ * account's limit reached, a stream limit with discard "new"): it stored nothing. Unlike a
+ * timeout or a lost PubAck, the outcome of such a publish is known, and it can never land later.
+ */
+export class StoreFull extends ChioError {
+  constructor(message: string) {
+    super('UNAVAILABLE', message);
+  }
+}
+
+/**
+ * JetStream's error codes for a message refused for want of room: 10002 account resource limits
+ * exceeded, 10023 insufficient resources, 10028 insufficient memory, 10047 insufficient storage;
+ * and 10077 (store failed) when the store says a stream limit is reached.
+ */
+const NO_ROOM_CODES: ReadonlySet<number> = new Set([10002, 10023, 10028, 10047]);
+const STREAM_LIMIT_REACHED = /^maximum (bytes|messages|messages per subject) exceeded$/;
+
+function isNoRoom(code: unknown, description: unknown): boolean {
+  return (typeof code === 'number' && NO_ROOM_CODES.has(code)) || (code === 10077 && typeof description === 'string' && STREAM_LIMIT_REACHED.test(description));
+}
+
 /** The stream sequence a PubAck names, or why there is none. */
 export function pubAckOf(msg: Pick<Msg, 'data' | 'headers'>): { seq: number; duplicate?: true } | ChioError {
   // No stream listens on the subject: the server answers "503 No Responders" in a header.
@@ -134,7 +157,10 @@ export function pubAckOf(msg: Pick<Msg, 'data' | 'headers'>): { seq: number; dup
     return new ChioError('UNAVAILABLE', 'PubAck is not JSON');
   }
   const a = ack as { seq?: unknown; stream?: unknown; error?: { err_code?: unknown; description?: unknown } } | null;
-  if (a?.error) return new ChioError('UNAVAILABLE', `stream refused the message: ${String(a.error.description)} (${String(a.error.err_code)})`);
+  if (a?.error) {
+    const why = `stream refused the message: ${String(a.error.description)} (${String(a.error.err_code)})`;
+    return isNoRoom(a.error.err_code, a.error.description) ? new StoreFull(why) : new ChioError('UNAVAILABLE', why);
+  }
   if (typeof a?.stream !== 'string' || a.stream === '' || typeof a.seq !== 'number' || !Number.isSafeInteger(a.seq) || a.seq < 1) return new ChioError('UNAVAILABLE', 'PubAck names no stream sequence');
   return (a as { duplicate?: unknown }).duplicate === true ? { seq: a.seq, duplicate: true } : { seq: a.seq };
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, headers as natsHeaders, type Msg } from '@nats-io/transport-node';
-import { PubAckPublisher, pubAckOf } from '../../../src/store/pub-ack.js';
+import { PubAckPublisher, StoreFull, pubAckOf } from '../../../src/store/pub-ack.js';
 import { appendReceipts, readLastStoredReceipt, readLastStreamSeq, readReceiptIds } from '../../../src/store/receipts.js';
 import { RECEIPTS_STREAM } from '../../../src/store/resources.js';
 import { canonicalBytes } from '../../../src/receipt/jcs.js';
@@ -199,5 +199,21 @@ describe('reading a PubAck', () => {
   ])('refuses %s', (_, text) => {
     const got = pubAckOf(ack(text));
     expect(isChioError(got, 'UNAVAILABLE')).toBe(true);
+    expect(got).not.toBeInstanceOf(StoreFull);
+  });
+
+  it.each([
+    ['the server store full', 10023, 'insufficient resources'],
+    ['the storage limit', 10047, 'insufficient storage resources available'],
+    ['the account limit', 10002, 'resource limits exceeded for account'],
+    ['a stream limit with discard new', 10077, 'maximum bytes exceeded'],
+  ])('knows a message refused for want of room (%s) was not stored', (_, code, description) => {
+    const got = pubAckOf(ack(JSON.stringify({ error: { code: 503, err_code: code, description } })));
+    expect(got).toBeInstanceOf(StoreFull);
+    expect(isChioError(got, 'UNAVAILABLE')).toBe(true);
+  });
+
+  it('does not take any other store failure for want of room', () => {
+    expect(pubAckOf(ack('{"error":{"code":503,"err_code":10077,"description":"stream is sealed"}}'))).not.toBeInstanceOf(StoreFull);
   });
 });
