@@ -73,6 +73,8 @@ export class Ledger {
   /** Ends the wait of a halted term before it looks at the stream again (so that a stop need not wait it out). */
   private wakeHalted: (() => void) | undefined;
   private lastRenewedAt = 0;
+  /** Why the last try to take the lease failed (the lease record could not be read or written), until one succeeds. */
+  private leaseProblem: string | undefined;
   private js!: JetStreamClient;
   /** Whether the stream still holds the log (stream-anchor.ts). */
   private anchor!: StreamAnchor;
@@ -87,6 +89,16 @@ export class Ledger {
 
   get role(): LedgerRole {
     return this.writing ? 'writer' : 'standby';
+  }
+
+  /**
+   * Why this ledger is not the writer, for /ready: 'standby' while another ledger holds the
+   * lease; with the error when this one cannot take it (JetStream refuses the lease record's
+   * write, e.g. a full store), which a bare 'standby' would hide.
+   */
+  get standbyReason(): string | undefined {
+    if (this.writing) return undefined;
+    return this.leaseProblem === undefined ? 'standby' : `standby: cannot take the writer lease: ${this.leaseProblem}`.slice(0, 200);
   }
 
   /** The lease holder's id as last seen (this ledger's own while it writes). */
@@ -199,9 +211,13 @@ export class Ledger {
       if (this.stopping) break;
       if (this.writing) await this.renew();
       else {
-        const how = await this.lease.tryAcquire().catch((err: unknown) => void log.warn({ err: String(err) }, 'cannot read the writer lease'));
+        const how = await this.lease.tryAcquire().then((how) => ((this.leaseProblem = undefined), how), (err: unknown) => {
+          this.leaseProblem = String(err);
+          log.warn({ err: String(err) }, 'cannot read the writer lease');
+        });
         if (how) {
           await this.lead(how).catch(async (err: unknown) => {
+            this.leaseProblem = `cannot start writing: ${String(err)}`;
             log.error({ err: String(err) }, 'cannot start writing; giving the lease back');
             await this.lease.release().catch(() => undefined);
           });

@@ -44,7 +44,7 @@ export async function startLedger(config: ChioConfig, nc: NatsConnection, log: L
   const health = await startServiceHealth('ledger', nc, log);
   const jsm = await jetstreamManager(nc);
   // A standby is alive (/health) but not ready: it answers nothing a writer would (SPEC §1).
-  health.readiness.add(() => (ledger.role === 'standby' ? 'standby' : undefined));
+  health.readiness.add(() => ledger.standbyReason);
   // A writer that reads nothing on, because the stream lost what the log holds, is not ready either.
   health.readiness.add(() => ledger.halted);
   const unwatch = watchLedger({
