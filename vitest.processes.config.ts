@@ -12,6 +12,7 @@ export const PROCESS_SUITES = [
   'test/reliability/authz-killed.test.ts',
   'test/reliability/authz-workers.test.ts',
   'test/reliability/nats-dies.test.ts',
+  'test/reliability/store-full.test.ts',
   'test/reliability/jetstream-cluster.test.ts',
 ];
 
