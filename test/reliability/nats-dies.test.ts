@@ -12,15 +12,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { startTestNats, tempDir, type TestNats } from '../support/nats.js';
+import { timedCheckClient, type TimedCheck } from '../support/timed-checks.js';
 import { startTestChio, testConfig, type TestChio } from '../support/chio.js';
-import { buildCheckRequest } from '../../src/cli/envoy-request.js';
-import { summarise, type CheckAnswer } from '../../src/cli/check.js';
+import type { CheckAnswer } from '../../src/cli/check.js';
 import { proveReceipt } from '../../src/cli/prove.js';
-import { loadChioProtos } from '../../src/authz/proto.js';
-import type { CheckResponse } from '../../src/authz/wire.js';
 import { demoToken } from '../../src/up.js';
 import { storedReceipts } from '../support/stream-audit.js';
 
@@ -33,12 +30,7 @@ let nats: TestNats;
 let chio: TestChio;
 let dataDir: string;
 
-interface Sent {
-  requestId: string;
-  sentAt: number;
-  answeredAt: number;
-  answer: CheckAnswer | { error: string };
-}
+type Sent = TimedCheck;
 
 /**
  * What the services logged at info and above, but the per-Check denials: the last lines are
@@ -71,17 +63,8 @@ afterAll(async () => {
 describe('NATS SIGKILLed under load and restarted 3 s later', () => {
   it('fails closed during the outage, recovers by itself, and leaves a log that matches every answer', async () => {
     const token = demoToken(chio.config);
-    const { authorizationClient } = loadChioProtos();
-    const client = new authorizationClient(chio.grpcAddr, grpc.credentials.createInsecure());
-    const check = (): Promise<Sent> => {
-      const request = buildCheckRequest({ method: 'POST', path: '/tools/hello', host: 'tools.chio.local', headers: { 'x-chio-capability-token': token } });
-      const sentAt = Date.now();
-      const requestId = request.attributes!.request!.http!.id!;
-      return new Promise((resolve) =>
-        client.Check(request, { deadline: Date.now() + 5_000 }, (err: grpc.ServiceError | null, r: CheckResponse) =>
-          resolve({ requestId, sentAt, answeredAt: Date.now(), answer: err ? { error: err.message } : summarise(r) })),
-      );
-    };
+    const client = timedCheckClient(chio.grpcAddr, token);
+    const check = () => client.check();
 
     const sent: Sent[] = [];
     let stop = false;

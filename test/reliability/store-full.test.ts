@@ -20,18 +20,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { startTestNats, tempDir, type TestNats } from '../support/nats.js';
+import { timedCheckClient, type TimedCheck } from '../support/timed-checks.js';
 import { startTestChio, testConfig, type TestChio } from '../support/chio.js';
 import { httpReady, pollUntil, type ReadyAnswer } from '../support/health.js';
 import { quarantineReasons, storedReceipts, waitIntegrated, type StoredReceipt } from '../support/stream-audit.js';
-import { buildCheckRequest } from '../../src/cli/envoy-request.js';
-import { summarise, type CheckAnswer } from '../../src/cli/check.js';
+import type { CheckAnswer } from '../../src/cli/check.js';
 import { proveReceipt } from '../../src/cli/prove.js';
-import { loadChioProtos } from '../../src/authz/proto.js';
-import type { CheckResponse } from '../../src/authz/wire.js';
 import { checkChainLink, type ChainHead } from '../../src/receipt/verify.js';
 import { demoToken } from '../../src/up.js';
 
@@ -68,12 +65,7 @@ const log = pino({ level: 'info' }, {
   },
 });
 
-interface Sent {
-  requestId: string;
-  sentAt: number;
-  answeredAt: number;
-  answer: CheckAnswer | { error: string };
-}
+type Sent = TimedCheck;
 
 const keyFile = (name: string) => readFileSync(join(dataDir, 'keys', name), 'utf8').trim();
 const isAllow = (s: Sent): s is Sent & { answer: CheckAnswer } => 'verdict' in s.answer && s.answer.verdict === 'allow';
@@ -92,17 +84,8 @@ afterAll(async () => {
 describe('the JetStream file store fills up, then is grown', () => {
   it('fails closed while full, says why on /ready, and recovers by itself once grown', async () => {
     const token = demoToken(chio.config);
-    const { authorizationClient } = loadChioProtos();
-    const client = new authorizationClient(chio.grpcAddr, grpc.credentials.createInsecure());
-    const check = (): Promise<Sent> => {
-      const request = buildCheckRequest({ method: 'POST', path: '/tools/hello', host: 'tools.chio.local', headers: { 'x-chio-capability-token': token } });
-      const requestId = request.attributes!.request!.http!.id!;
-      const sentAt = Date.now();
-      return new Promise((resolve) =>
-        client.Check(request, { deadline: Date.now() + 5_000 }, (err: grpc.ServiceError | null, r: CheckResponse) =>
-          resolve({ requestId, sentAt, answeredAt: Date.now(), answer: err ? { error: err.message } : summarise(r) })),
-      );
-    };
+    const client = timedCheckClient(chio.grpcAddr, token);
+    const check = () => client.check();
     const sent: Sent[] = [];
     let stop = false;
     const clients = Array.from({ length: CLIENTS }, async () => {
