@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { ChioConfig } from '../config.js';
 import { loadKey } from '../keys.js';
 import { loadKernelTrust } from '../kernel-keys.js';
-import { ensureStreams, openChainHeadsBucket, openPolicyArchive, openRevocationsBucket } from '../store/resources.js';
+import { ensureStreams, openChainHeadsBucket, openPolicyArchive, openRevocationsBucket, RECEIPTS_STREAM } from '../store/resources.js';
 import { readChainHeadRecord } from '../store/chain-heads.js';
 import { PubAckPublisher } from '../store/pub-ack.js';
 import { startHttpServer } from '../http.js';
@@ -72,13 +72,15 @@ export async function startAuthzCore(config: ChioConfig, nc: NatsConnection, log
   // Receipt messages go out with their PubAcks read off one subscription (store/pub-ack.ts).
   const js = new PubAckPublisher(nc, config.natsInboxPrefix);
   const jsm = await jetstreamManager(nc);
+  // A full store's refusal means "nothing stored" only on a stream of one replica (publisher.ts).
+  const refusedForRoomIsFinal = (await jsm.streams.info(RECEIPTS_STREAM)).config.num_replicas === 1;
   // A chain resumes only from a receipt that verifies under the keys the ledger trusts (own and kernels.yaml).
   const verifyStored = storedReceiptVerifier(loadKernelTrust(config.keyDir, 'ledger'));
   // The log's record of each chain: a stream that lost receipts the log holds is not extended.
   const chainHeads = await openChainHeadsBucket(nc, config.replicas, 'reader');
   const loggedSeq = async (chain: string) => (await readChainHeadRecord(chainHeads, chain)).head?.seq;
   const publisher = new ReceiptLanes(
-    laneChainIds(config.chainId, config.lanes).map((chain) => new ReceiptPublisher({ js, jsm, chain, signer: kernel.signer, kernelKey: kernel.verifierKey, log, verifyStored, loggedSeq })),
+    laneChainIds(config.chainId, config.lanes).map((chain) => new ReceiptPublisher({ js, jsm, chain, signer: kernel.signer, kernelKey: kernel.verifierKey, log, verifyStored, loggedSeq, refusedForRoomIsFinal })),
   );
   for (const opened of await publisher.open()) {
     if ('seq' in opened) log.info({ chain: opened.chain, resumed_at_seq: opened.seq }, 'receipt chain opened');

@@ -111,6 +111,14 @@ export interface PublisherOptions {
    * the chain is opened: a stream whose chain ends before it lost receipts (chain-head.ts).
    */
   loggedSeq?: (chain: string) => Promise<number | undefined>;
+  /**
+   * Whether a PubAck refusing a message for want of room (StoreFull) means it stored nothing:
+   * true only for a receipts stream of one replica. A replicated stream's leader answers such a
+   * refusal also when it fails to apply a message its raft group already committed (nats-server
+   * then steps the leader down): a follower may hold the message and, once leader, serve it as
+   * the chain head. Such a refusal is then of unknown outcome like any other. False unless given.
+   */
+  refusedForRoomIsFinal?: boolean;
 }
 
 export class ReceiptPublisher {
@@ -382,10 +390,12 @@ export class ReceiptPublisher {
       this.unsure = this.unsure.filter((u) => u[0]!.seq > last.seq);
     } catch (err) {
       this.head = undefined;
-      // The stream said it stored nothing (full): not of unknown outcome, so nothing to look for
-      // later. Counting it as unsure filled `unsure` past MAX_UNSURE while the store stayed full,
-      // and logged an error for every further message that it might go uncorrected.
-      if (err instanceof StoreFull) {
+      // A stream of one replica said it stored nothing (full): not of unknown outcome, so nothing
+      // to look for later. Counting it as unsure filled `unsure` past MAX_UNSURE while the store
+      // stayed full, and logged an error for every further message that it might go uncorrected.
+      // A replicated stream's refusal may come after its raft group committed the message
+      // (refusedForRoomIsFinal): that one stays unsure, so it is corrected should it be served.
+      if (err instanceof StoreFull && this.opts.refusedForRoomIsFinal === true) {
         this.opts.log.warn({ chain: this.chain, seq: batch[0]!.receipt.seq, receipts: batch.length, err: String(err) }, 'receipts not stored: the stream refused them for want of room');
         throw err;
       }

@@ -158,6 +158,35 @@ describe('ReceiptPublisher corrections', () => {
     });
   });
 
+  describe('when the stream refuses a message for want of room (StoreFull)', () => {
+    // A replicated (R3) stream's leader answers 10023/10002 also for a message its raft group
+    // had committed, when it cannot apply it; it steps down, and a follower that stored it leads.
+    it('a replicated stream: the refusal is of unknown outcome, and the receipt is corrected once it is found stored', async () => {
+      const { fake, publisher } = await started();
+      fake.publishFaults.push('store-full-committed');
+      await expect(storeOf(publisher, draftOf(1), Date.now() + 20)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+      const next = await storeOf(publisher, draftOf(2));
+      const chain = storedChain(fake);
+      expect(chain.map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+      expect(chain[1]!.request.id).toBe(draftOf(1).request.id);
+      expectCorrection(chain[2], chain[1]!);
+      expect(next).toEqual(chain[3]);
+    });
+
+    it('a stream of one replica (refusedForRoomIsFinal): known not stored, nothing corrected', async () => {
+      vi.useFakeTimers({ now: 1_000_000 });
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      const publisher = publisherOn(fake, { ackWaitMs: ACK_WAIT_MS, refusedForRoomIsFinal: true });
+      await storeOf(publisher, draftOf(0));
+      fake.publishFaults.push('store-full');
+      await expect(storeOf(publisher, draftOf(1), Date.now() + 20)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+      const next = await storeOf(publisher, draftOf(2));
+      expect(storedChain(fake).map((r) => r.seq)).toEqual([1, 2]);
+      expect(next.seq).toBe(2);
+      expect(corrections(storedChain(fake))).toEqual([]);
+    });
+  });
+
   describe('when a failed publish is stored only after the head read that followed it', () => {
     it('still corrects it, refusing nothing: the head is read again while a publish\'s outcome is unknown', async () => {
       const { fake, publisher } = await started();

@@ -9,6 +9,7 @@
  * a message that was stored); the next head read can fail or hang.
  */
 import type { ChainHeadRead, ReceiptPublish } from '../../../src/store/receipts.js';
+import { StoreFull } from '../../../src/store/pub-ack.js';
 
 export interface StoredMessage {
   stream: string;
@@ -30,8 +31,11 @@ export interface PublishCall {
 /**
  * 'store-after-read': the publish fails at the client, and the server stores the message only
  * after the next head read has answered (a write still in flight when the head was read).
+ * 'store-full': the stream refuses the message for want of room and stores nothing.
+ * 'store-full-committed': the same refusal, from a replicated stream's leader that could not
+ * apply a message its raft group had committed: a follower stored it, and serves it as leader.
  */
-export type PublishFault = 'reject' | 'lose-ack' | 'hang' | 'store-after-read' | { ackAfterMs: number };
+export type PublishFault = 'reject' | 'lose-ack' | 'hang' | 'store-after-read' | 'store-full' | 'store-full-committed' | { ackAfterMs: number };
 export type ReadFault = 'reject' | 'hang';
 
 export class FakeJetStream {
@@ -73,6 +77,7 @@ export class FakeJetStream {
     this.publishes.push({ subject, msgID: options.msgID, lastSubjectSequence: options.expect.lastSubjectSequence, timeout: options.timeout, data });
     const fault = this.publishFaults.shift();
     if (fault === 'reject') throw new Error('fake: no responders');
+    if (fault === 'store-full') throw new StoreFull('stream refused the message: insufficient resources (10023)');
     if (fault === 'store-after-read') {
       const expected = options.expect.lastSubjectSequence;
       // As the server would: stored only if the subject's last sequence is still the expected one.
@@ -88,6 +93,7 @@ export class FakeJetStream {
     if (last !== options.expect.lastSubjectSequence) throw new Error(`fake: wrong last sequence: ${last}`);
     const stored = this.append(subject, data, options.msgID);
     if (fault === 'lose-ack') throw new Error('fake: timeout waiting for the PubAck');
+    if (fault === 'store-full-committed') throw new StoreFull('stream refused the message: insufficient resources (10023)');
     if (typeof fault === 'object') {
       await new Promise((resolve) => setTimeout(resolve, Math.min(fault.ackAfterMs, options.timeout)));
       if (fault.ackAfterMs >= options.timeout) throw new Error('fake: timeout waiting for the PubAck');
