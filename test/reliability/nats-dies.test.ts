@@ -20,6 +20,7 @@ import type { CheckAnswer } from '../../src/cli/check.js';
 import { proveReceipt } from '../../src/cli/prove.js';
 import { demoToken } from '../../src/up.js';
 import { storedReceipts } from '../support/stream-audit.js';
+import { describeRates, logRates, type TimedLogLine } from '../support/log-rates.js';
 
 const RECEIPT_TIMEOUT_MS = 150;
 /** Scheduling slack on a loaded 2-core machine, on top of the receipt deadline. */
@@ -39,8 +40,15 @@ type Sent = TimedCheck;
  */
 const logLines: string[] = [];
 const LOG_LINES_KEPT = 400;
+/** Every line, parsed: how much was logged during the outage. */
+const timedLines: TimedLogLine[] = [];
 const log = pino({ level: 'info' }, {
   write(line: string) {
+    try {
+      timedLines.push(JSON.parse(line) as TimedLogLine);
+    } catch {
+      timedLines.push({ time: Date.now(), level: 60, msg: line });
+    }
     if (line.includes('denied (ReceiptLedger)')) return;
     logLines.push(line.trimEnd());
     if (logLines.length > LOG_LINES_KEPT) logLines.shift();
@@ -92,6 +100,10 @@ describe('NATS SIGKILLed under load and restarted 3 s later', () => {
     const allows = answers.filter((s) => s.a.verdict === 'allow');
     const denies = answers.filter((s) => s.a.verdict === 'deny');
     const during = answers.filter((s) => s.sentAt >= killedAt && s.sentAt < restartedAt);
+    // How much the services logged while NATS was down: per second, by kind, and per denied Check.
+    const outageRates = logRates(timedLines, killedAt, restartedAt);
+    const deniedDuring = answers.filter((s) => s.answeredAt >= killedAt && s.answeredAt < restartedAt && s.a.verdict === 'deny').length;
+    console.log(`nats-dies: while NATS was down, ${deniedDuring} Checks denied, ${(outageRates.warnings / Math.max(1, deniedDuring)).toFixed(2)} warning lines per denied Check; ${describeRates(outageRates)}`);
     // Fail closed: a valid token is only ever denied because its receipt was not stored.
     for (const s of denies) {
       expect(s.a, s.requestId).toMatchObject({ httpStatus: 503, grpcCode: 7 });

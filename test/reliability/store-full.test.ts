@@ -31,6 +31,7 @@ import type { CheckAnswer } from '../../src/cli/check.js';
 import { proveReceipt } from '../../src/cli/prove.js';
 import { checkChainLink, type ChainHead } from '../../src/receipt/verify.js';
 import { demoToken } from '../../src/up.js';
+import { describeRates, logRates, type TimedLogLine } from '../support/log-rates.js';
 
 const RECEIPT_TIMEOUT_MS = 150;
 /** Scheduling slack on a loaded 2-core machine, on top of the receipt deadline. */
@@ -48,12 +49,7 @@ let nats: TestNats;
 let chio: TestChio;
 let dataDir: string;
 
-interface LogLine {
-  time: number;
-  level: number;
-  msg: string;
-  err?: string;
-}
+type LogLine = TimedLogLine;
 const logLines: LogLine[] = [];
 const log = pino({ level: 'info' }, {
   write(line: string) {
@@ -110,6 +106,10 @@ describe('the JetStream file store fills up, then is grown', () => {
     const logWhileFull = logLines.filter((l) => l.time >= fullAt);
     const growingAt = Date.now();
     const whileFull = sent.filter((s) => s.sentAt >= fullAt + SETTLE_MS && s.answeredAt < growingAt);
+    // How much the services logged while full: per second, by kind, and per denied Check.
+    const fullRates = logRates(logLines, fullAt, growingAt);
+    const deniedWhileFull = sent.filter((s) => s.answeredAt >= fullAt && s.answeredAt < growingAt && !isAllow(s)).length;
+    console.log(`store-full: while full, ${deniedWhileFull} Checks denied, ${(fullRates.warnings / Math.max(1, deniedWhileFull)).toFixed(2)} warning lines per denied Check; ${describeRates(fullRates)}`);
 
     // 2. Grow the store, as an operator would: nats-server restarted on the same store directory.
     await nats.current.stop();
