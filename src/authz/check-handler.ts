@@ -20,6 +20,7 @@ import { toCheckResponse, toUnstoredResponse } from './response.js';
 import { toReceiptDraft, type Decision } from '../decision/decision.js';
 import type { ReceiptTicket } from '../chain/publisher.js';
 import type { CheckRequest, CheckResponse } from './wire.js';
+import { LogThrottle } from '../log-throttle.js';
 
 /**
  * Time kept, before the client's own deadline, for the answer's way back and the event loop's
@@ -72,6 +73,8 @@ export interface CheckHandlerOptions {
 export class CheckHandler {
   private readonly opts: CheckHandlerOptions;
   private readonly now: () => number;
+  /** One 'receipt not stored' line per Check would flood the log while NATS is down (log-throttle.ts). */
+  private readonly warnings: LogThrottle;
   private inFlight = 0;
   /** Resolved, and cleared, when the last Check in flight is answered; shared by every drain(). */
   private idle: { promise: Promise<void>; resolve: () => void } | undefined;
@@ -79,6 +82,7 @@ export class CheckHandler {
   constructor(opts: CheckHandlerOptions) {
     this.opts = opts;
     this.now = opts.now ?? Date.now;
+    this.warnings = new LogThrottle(opts.log);
   }
 
   /**
@@ -119,6 +123,13 @@ export class CheckHandler {
 
   /** Resolves when no Check is in flight. Any number of callers may wait at once. */
   drain(): Promise<void> {
+    const drained = this.whenIdle();
+    // The count of warnings not yet said is said before the stop.
+    void drained.then(() => this.warnings.flush());
+    return drained;
+  }
+
+  private whenIdle(): Promise<void> {
     if (this.inFlight === 0) return Promise.resolve();
     if (!this.idle) {
       let resolve!: () => void;
@@ -154,7 +165,7 @@ export class CheckHandler {
         return receipt;
       }
     } catch (err) {
-      this.opts.log.warn({ err: String(err), traceparent }, 'receipt not stored; denied (ReceiptLedger)');
+      this.warnings.warn({ err: String(err), traceparent }, 'receipt not stored; denied (ReceiptLedger)');
     }
     receiptStoreFailuresTotal.inc();
     return undefined;

@@ -32,6 +32,7 @@ import { MAX_RECEIPTS_PER_MESSAGE, appendReceipts, type ChainHeadRead, type Rece
 import { StoreFull } from '../store/pub-ack.js';
 import { CORRECTION_ROOM_BYTES, signNext, type ChainSigning, type Signed } from './sign-next.js';
 import { ChainNotExtended, readChainHead, type ChainHead } from './chain-head.js';
+import { LogThrottle } from '../log-throttle.js';
 
 /**
  * How long past a receipt's deadline the publisher still waits for its PubAck. A late ack is
@@ -127,6 +128,12 @@ export class ReceiptPublisher {
   private readonly now: () => number;
   private readonly ackWaitMs: number;
   private readonly signing: ChainSigning;
+  /**
+   * The warnings logged per receipt message that was not stored: hundreds a second while the
+   * store is full or NATS is down, so at most one a second each (log-throttle.ts). Corrections,
+   * lost receipts and errors are logged each one, not through it.
+   */
+  private readonly warnings: LogThrottle;
   private head: ChainHead | undefined;
   /** The head last stored or read, kept when `head` is forgotten after a failed publish (see readHead). */
   private known: ChainHead | undefined;
@@ -159,6 +166,7 @@ export class ReceiptPublisher {
     this.now = opts.now ?? Date.now;
     this.ackWaitMs = opts.ackWaitMs ?? DEFAULT_ACK_WAIT_MS;
     this.signing = { chain: opts.chain, kernelKey: opts.kernelKey, signer: opts.signer };
+    this.warnings = new LogThrottle(opts.log, { context: { chain: opts.chain } });
   }
 
   /** Receipts waiting for this chain, the one being stored included: how busy the lane is. */
@@ -237,7 +245,7 @@ export class ReceiptPublisher {
     for (;;) {
       if (!this.running && this.unsettled()) void this.run();
       await this.idle;
-      if (!this.unsettled() || this.now() >= until) return;
+      if (!this.unsettled() || this.now() >= until) return this.warnings.flush();
       await new Promise((resolve) => setTimeout(resolve, Math.min(this.ackWaitMs, Math.max(0, until - this.now()))));
     }
   }
@@ -396,7 +404,7 @@ export class ReceiptPublisher {
       // A replicated stream's refusal may come after its raft group committed the message
       // (refusedForRoomIsFinal): that one stays unsure, so it is corrected should it be served.
       if (err instanceof StoreFull && this.opts.refusedForRoomIsFinal === true) {
-        this.opts.log.warn({ chain: this.chain, seq: batch[0]!.receipt.seq, receipts: batch.length, err: String(err) }, 'receipts not stored: the stream refused them for want of room');
+        this.warnings.warn({ chain: this.chain, seq: batch[0]!.receipt.seq, receipts: batch.length, err: String(err) }, 'receipts not stored: the stream refused them for want of room');
         throw err;
       }
       this.unsure.push(batch.map((s) => s.receipt));
@@ -406,7 +414,7 @@ export class ReceiptPublisher {
         const dropped = this.unsure.shift()!;
         this.opts.log.error({ chain: this.chain, seq: dropped[0]!.seq, receipt_ids: dropped.map((r) => r.id) }, 'too many receipts of unknown outcome; these will not be corrected should they be stored');
       }
-      this.opts.log.warn({ chain: this.chain, seq: batch[0]!.receipt.seq, receipts: batch.length, err: String(err) }, 'receipts not stored, or not known to be');
+      this.warnings.warn({ chain: this.chain, seq: batch[0]!.receipt.seq, receipts: batch.length, err: String(err) }, 'receipts not stored, or not known to be');
       throw err;
     }
   }

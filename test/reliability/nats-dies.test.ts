@@ -20,7 +20,7 @@ import type { CheckAnswer } from '../../src/cli/check.js';
 import { proveReceipt } from '../../src/cli/prove.js';
 import { demoToken } from '../../src/up.js';
 import { storedReceipts } from '../support/stream-audit.js';
-import { describeRates, logRates, type TimedLogLine } from '../support/log-rates.js';
+import { describeRates, logRates, unboundedKinds, type TimedLogLine } from '../support/log-rates.js';
 
 const RECEIPT_TIMEOUT_MS = 150;
 /** Scheduling slack on a loaded 2-core machine, on top of the receipt deadline. */
@@ -115,6 +115,8 @@ describe('NATS SIGKILLed under load and restarted 3 s later', () => {
       expect(s.answeredAt - s.sentAt, `answered within the receipt deadline (${s.requestId})`).toBeLessThan(RECEIPT_TIMEOUT_MS + ANSWER_MARGIN_MS);
     }
     expect(during.filter((s) => s.a.verdict === 'deny').length).toBeGreaterThan(during.length / 2);
+    // No warning per denied Check or per failed publish: each kind about once a second at most.
+    expect(unboundedKinds(outageRates), `warning kinds logged more than about once a second while NATS was down (${describeRates(outageRates)})`).toEqual([]);
     expect(recoveredAt, 'an allow after the restart').toBeDefined();
     expect(recoveredAt! - restartedAt, 'recovered within 5 s').toBeLessThan(5_000);
 

@@ -11,7 +11,8 @@
  *     down, and its /ready says that the lease cannot be written (not a bare "standby", which
  *     reads as "another ledger writes"); nothing is quarantined, nothing crashes, and the
  *     publisher does not flood the log with receipts "of unknown outcome" (the stream said it
- *     stored nothing);
+ *     stored nothing), and no warning is logged per Check or per refused message: each kind at
+ *     most about once a second, with the count of those left out (src/log-throttle.ts);
  *   - grown: Checks are allowed again within seconds, without a restart of Chio; the ledger is
  *     the writer again; every allow from before and after is proven; on every chain the
  *     receipts link seq 1..n with no seq reused and no gap (checkChainLink); nothing is
@@ -31,7 +32,7 @@ import type { CheckAnswer } from '../../src/cli/check.js';
 import { proveReceipt } from '../../src/cli/prove.js';
 import { checkChainLink, type ChainHead } from '../../src/receipt/verify.js';
 import { demoToken } from '../../src/up.js';
-import { describeRates, logRates, type TimedLogLine } from '../support/log-rates.js';
+import { describeRates, logRates, unboundedKinds, type TimedLogLine } from '../support/log-rates.js';
 
 const RECEIPT_TIMEOUT_MS = 150;
 /** Scheduling slack on a loaded 2-core machine, on top of the receipt deadline. */
@@ -149,6 +150,11 @@ describe('the JetStream file store fills up, then is grown', () => {
     expect(logWhileFull.filter((l) => /unknown outcome/.test(l.msg)).length, 'lines about receipts of unknown outcome').toBe(0);
     expect(refusals().filter((l) => l.msg !== 'receipts not stored: the stream refused them for want of room').length, 'refusals taken for unknown outcomes').toBe(0);
     expect(errorsWhileFull.length, `error lines while full: ${[...new Set(errorsWhileFull.map((l) => l.msg))].join(' | ')}`).toBeLessThan(100);
+    // Hundreds of Checks a second are denied while full: a warning line for each (and one for
+    // each refused message) was a flood of ~550 lines a second. Each kind, about once a second.
+    expect(unboundedKinds(fullRates), `warning kinds logged more than about once a second while full (${describeRates(fullRates)})`).toEqual([]);
+    const summaries = logWhileFull.filter((l) => / … and \d+ more in the last [\d.]+ s$/.test(l.msg));
+    expect(summaries.length, 'the warnings left out are counted').toBeGreaterThan(0);
 
     // --- Recovery without a restart of Chio.
     expect(recoveredAt! - restartedAt, 'allowed again within 10 s of the store growing').toBeLessThan(10_000);

@@ -52,3 +52,12 @@ export function describeRates(rates: LogRates): string {
   const kinds = rates.byKind.map((k) => `${k.lines}× ${JSON.stringify(k.kind)}`).join(', ');
   return `${rates.warnings} warning lines in ${rates.seconds.toFixed(1)} s (${rates.warningsPerSecond.toFixed(1)}/s): ${kinds || 'none'}`;
 }
+
+/**
+ * The kinds logged more often than a throttled warning may be (src/log-throttle.ts): once at
+ * first, once more for each new error text, and one summary a second. `extra` covers the first
+ * and the new texts; a kind logged once per Check or per message is far past it within seconds.
+ */
+export function unboundedKinds(rates: LogRates, perSecond = 2, extra = 5): KindCount[] {
+  return rates.byKind.filter((k) => k.lines > perSecond * rates.seconds + extra);
+}

@@ -459,6 +459,17 @@ describe('CheckHandler log lines', () => {
     ]);
   });
 
+  it('say a flood of receipts not stored once, then how many more (log-throttle.ts), by the drain at the latest', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const handler = new CheckHandler({ pipeline: decider(ALLOW), publisher: refusingStore(), receiptTimeoutMs: TIMEOUT_MS, log });
+    await Promise.all(Array.from({ length: 200 }, () => handler.check({})));
+    expect(lines.map((l) => [l.msg, l.err])).toEqual([['receipt not stored; denied (ReceiptLedger)', 'Error: no responders']]);
+    await handler.drain();
+    expect(lines.map((l) => l.msg)).toEqual(['receipt not stored; denied (ReceiptLedger)', expect.stringMatching(/^receipt not stored; denied \(ReceiptLedger\) … and 199 more in the last \d\.\d s$/)]);
+    expect(lines[1]).toMatchObject({ level: 40, suppressed: 199, last: { err: 'Error: no responders' } });
+  });
+
   it('leave the field out when it had none', async () => {
     const [line] = await linesOf(ALLOW, storingStore());
     expect(line).toMatchObject({ msg: 'check answered' });

@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
+import { pino } from 'pino';
 import { DEFAULT_ACK_WAIT_MS } from '../../../src/chain/publisher.js';
 import { MAX_BATCH_BYTES } from '../../../src/chain/sign-next.js';
 import { MAX_RECEIPTS_PER_MESSAGE } from '../../../src/store/receipts.js';
@@ -154,6 +155,24 @@ describe('ReceiptPublisher', () => {
   });
 
   // Anyone who may publish on the receipts subjects can put a message on a live chain's subject.
+  describe('log lines while publishes fail', () => {
+    it('says a run of failed publishes once, a new error at once, then how many more (log-throttle.ts); a correction each time', async () => {
+      const lines: Array<Record<string, unknown> & { msg: string }> = [];
+      const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      const publisher = publisherOn(fake, { log });
+      fake.publishFaults.push(...Array<'reject'>(30).fill('reject'), 'lose-ack');
+      for (let i = 0; i < 31; i++) await expectRejectCode(storeOf(publisher, draftOf(i)), 'UNAVAILABLE');
+      await storeOf(publisher, draftOf(32));
+      await publisher.drain();
+      const said = (msg: string) => lines.filter((l) => l.msg === msg);
+      expect(said('receipts not stored, or not known to be').map((l) => l.err)).toEqual(['Error: fake: no responders', 'Error: fake: timeout waiting for the PubAck']);
+      expect(lines.filter((l) => l.msg.startsWith('receipts not stored, or not known to be … and 29 more in the last '))).toEqual([expect.objectContaining({ chain: CHAIN, suppressed: 29 })]);
+      expect(said('receipt stored after its Check was answered 503; correcting it')).toHaveLength(1);
+      expect(said('receipt corrected: stored, but answered deny 503 (ReceiptLedger)')).toHaveLength(1);
+    });
+  });
+
   describe('when a message on the chain\'s subject is not its receipt', () => {
     const ownChain = (fake: FakeJetStream) => fake.on(SUBJECT).flatMap((m) => {
       try {
