@@ -27,7 +27,8 @@
  * (X-Forwarded-For, PROXY protocol), which a CheckRequest does not carry, and matching the
  * direct peer instead would make a DENY miss every client behind a gateway.
  *
- * Policies are compiled once, when the policy set loads: CIDRs parsed, condition keys checked.
+ * Policies are compiled once, when the policy set loads: CIDRs parsed, condition keys checked,
+ * and what a written policy may not say refused (written-rules.ts).
  */
 import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
@@ -36,7 +37,7 @@ import { metadataSchema } from '../metadata.js';
 import type { CheckInput } from '../../decision/check-input.js';
 import type { CapabilityClaims } from '../../credentials/capability.js';
 import { matchAny, matchAnyHost, matchPattern } from '../match.js';
-import { normalizePathPattern } from '../../decision/path.js';
+import { refuseEmptyParts, refuseUnmatchableMethods, refuseUnmatchableValues, withPathPatterns, withoutEmptyLists } from './written-rules.js';
 
 const patterns = z.array(z.string().min(1).max(1024)).max(256);
 const source = z.strictObject({
@@ -71,9 +72,9 @@ export const authorizationPolicySchema = z.strictObject({
 });
 
 export type AuthorizationPolicyDoc = z.output<typeof authorizationPolicySchema>;
-type RuleDoc = AuthorizationPolicyDoc['spec']['rules'][number];
+export type RuleDoc = AuthorizationPolicyDoc['spec']['rules'][number];
 type SourceDoc = z.output<typeof source>;
-type OperationDoc = z.output<typeof operation>;
+export type OperationDoc = z.output<typeof operation>;
 type ConditionDoc = z.output<typeof condition>;
 
 /** Annotation that puts one policy in shadow mode: evaluated and recorded, never enforced. */
@@ -123,9 +124,6 @@ const CONDITION_KEY = /^(request\.headers\[[^\]]+\]|request\.auth\.claims(\[[^\]
 /** Condition keys whose values are IPs or CIDRs (matched as address blocks). */
 const ADDRESS_KEYS = new Set(['source.ip', 'destination.ip']);
 
-const REMOTE_REFUSED =
-  "is the original client in Istio (from X-Forwarded-For or the PROXY protocol), which a CheckRequest does not carry; use ipBlocks or source.ip for the direct peer, or a request.headers[x-forwarded-for] condition";
-
 /** Compile a validated document; throws ChioError('CONFIG_INVALID') naming the field. */
 export function compileAuthorizationPolicy(doc: AuthorizationPolicyDoc): CompiledPolicy {
   // Read as "no host", `hosts: []` made a DENY deny no HTTP request (and still every TCP one);
@@ -137,39 +135,6 @@ export function compileAuthorizationPolicy(doc: AuthorizationPolicyDoc): Compile
   const rules = doc.spec.rules.map((r, i) => compileRule(withoutEmptyLists(r) as RuleDoc, `spec.rules.${i}`));
   const shadow = doc.metadata.annotations?.[SHADOW_ANNOTATION] === 'true';
   return { name: doc.metadata.name, action: doc.spec.action, shadow, ...(doc.spec.hosts ? { hosts: doc.spec.hosts } : {}), rules };
-}
-
-const isSet = (list: readonly string[] | undefined) => list !== undefined && list.length > 0;
-
-/** What Istio's validation refuses (see the header), in its words. */
-function refuseEmptyParts(rule: RuleDoc, where: string): void {
-  const refuse = (field: string, why: string) => {
-    throw new ChioError('CONFIG_INVALID', `field ${where}.${field}: ${why} (Istio refuses it; it is not read as "every request")`);
-  };
-  if (rule.from?.length === 0) refuse('from', '`from` must not be empty');
-  rule.from?.forEach(({ source: s }, i) => {
-    if (!Object.values(s).some(isSet)) refuse(`from.${i}.source`, '`from.source` must not be empty');
-    for (const field of ['remoteIpBlocks', 'notRemoteIpBlocks'] as const) if (s[field]) refuse(`from.${i}.source.${field}`, `${field} ${REMOTE_REFUSED}`);
-  });
-  if (rule.to?.length === 0) refuse('to', '`to` must not be empty');
-  rule.to?.forEach(({ operation: o }, i) => {
-    if (!Object.values(o).some(isSet)) refuse(`to.${i}.operation`, '`to.operation` must not be empty');
-  });
-  rule.when?.forEach((c, i) => {
-    if (c.key === 'remote.ip') refuse(`when.${i}.key`, `remote.ip ${REMOTE_REFUSED}`);
-    if (!isSet(c.values) && !isSet(c.notValues)) refuse(`when.${i}`, `at least one of \`values\` or \`notValues\` must be set for key ${c.key}`);
-  });
-}
-
-/** Drop every empty list (an unset field; refuseEmptyParts has refused parts left with none). */
-function withoutEmptyLists(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(withoutEmptyLists);
-  if (typeof value !== 'object' || value === null) return value;
-  return Object.fromEntries(
-    Object.entries(value)
-      .filter(([, v]) => !(Array.isArray(v) && v.length === 0))
-      .map(([k, v]) => [k, withoutEmptyLists(v)]),
-  );
 }
 
 function compileRule(written: RuleDoc, where: string): CompiledRule {
@@ -196,70 +161,6 @@ function compileRule(written: RuleDoc, where: string): CompiledRule {
     (doc.from ?? []).some(({ source: f }) => f.requestPrincipals || f.notRequestPrincipals) ||
     (doc.when ?? []).some((c) => c.key.startsWith('request.'));
   return { doc, blocks, httpOnly };
-}
-
-/** The operation with its path patterns in the form request paths are matched in (decision/path.ts). */
-function withPathPatterns(o: OperationDoc, where: string): OperationDoc {
-  const normal = (field: 'paths' | 'notPaths') =>
-    o[field]?.map((pattern, k) => {
-      try {
-        return normalizePathPattern(pattern);
-      } catch (err) {
-        throw new ChioError('CONFIG_INVALID', `field ${where}.${field}.${k}: ${(err as Error).message}`);
-      }
-    });
-  return { ...o, ...(o.paths ? { paths: normal('paths') } : {}), ...(o.notPaths ? { notPaths: normal('notPaths') } : {}) };
-}
-
-/** An upper-case HTTP token, `*` standing for any run of characters. */
-const METHOD_PATTERN = /^[!#$%&'*+.^_`|~0-9A-Z-]+$/;
-
-/**
- * A method pattern that is not upper case matches nothing (the Request guard refuses such a
- * request's method: decision/check-input.ts), so `methods: [delete]` in a DENY would deny
- * nothing: refused.
- */
-function refuseUnmatchableMethods(o: OperationDoc, where: string): void {
-  for (const field of ['methods', 'notMethods'] as const) {
-    o[field]?.forEach((method, k) => {
-      if (!METHOD_PATTERN.test(method)) {
-        throw new ChioError('CONFIG_INVALID', `field ${where}.${field}.${k}: ${JSON.stringify(method)} is not an upper-case HTTP method, and would match no request (a method that is not upper case is refused)`);
-      }
-    });
-  }
-}
-
-/** A port as a request's destination has one: a decimal 1–65535, no leading zero, no `*` (Istio's validation takes no other). */
-const PORT_VALUE = /^[1-9][0-9]{0,4}$/;
-const isPort = (value: string) => PORT_VALUE.test(value) && Number(value) <= 65535;
-
-/**
- * Values written in a form no request ever has match nothing, so a DENY built on them denies
- * nothing: a port that is no port number (`08080`, `http`), and a principal written with
- * `spiffe://` — Istio compares principals with the peer's SPIFFE id minus that prefix (and so
- * does principalOf), so `spiffe://cluster.local/ns/a/sa/b` never matches. Both refused.
- */
-function refuseUnmatchableValues(doc: RuleDoc, where: string): void {
-  const check = (list: string[] | undefined, at: string, valid: (v: string) => boolean, why: string) =>
-    list?.forEach((value, k) => {
-      if (!valid(value)) throw new ChioError('CONFIG_INVALID', `field ${at}.${k}: ${JSON.stringify(value)} ${why}, and would match no request`);
-    });
-  const port = (list: string[] | undefined, at: string) => check(list, at, isPort, 'is not a port number (1 to 65535, no leading zero)');
-  const principal = (list: string[] | undefined, at: string) =>
-    check(list, at, (v) => !/^spiffe:\/\//i.test(v), 'starts with spiffe://, which principals are written without (cluster.local/ns/<namespace>/sa/<account>)');
-  doc.to?.forEach(({ operation: o }, i) => {
-    port(o.ports, `${where}.to.${i}.operation.ports`);
-    port(o.notPorts, `${where}.to.${i}.operation.notPorts`);
-  });
-  doc.from?.forEach(({ source: s }, i) => {
-    principal(s.principals, `${where}.from.${i}.source.principals`);
-    principal(s.notPrincipals, `${where}.from.${i}.source.notPrincipals`);
-  });
-  doc.when?.forEach((c, i) => {
-    const rule = c.key === 'destination.port' ? port : c.key === 'source.principal' ? principal : undefined;
-    rule?.(c.values, `${where}.when.${i}.values`);
-    rule?.(c.notValues, `${where}.when.${i}.notValues`);
-  });
 }
 
 function toBlockList(cidrs: string[], where: string): BlockList {

@@ -1,0 +1,112 @@
+/**
+ * What a written AuthorizationPolicy may say, checked when the policy set loads
+ * (authorization-policy.ts compiles what passes). Each refusal is CONFIG_INVALID naming the
+ * field. Two kinds: what Istio's own validation refuses (an empty `from`, `to`, source,
+ * operation or condition, `remoteIpBlocks`), refused here too rather than read as "every
+ * request"; and values no request could ever match (a lower-case method, a port that is no
+ * number, a principal written with `spiffe://`, a path pattern no normalised path has), which
+ * would make a DENY deny nothing without a word.
+ */
+import { ChioError } from '../../errors/index.js';
+import { normalizePathPattern } from '../../decision/path.js';
+import type { OperationDoc, RuleDoc } from './authorization-policy.js';
+
+const REMOTE_REFUSED =
+  "is the original client in Istio (from X-Forwarded-For or the PROXY protocol), which a CheckRequest does not carry; use ipBlocks or source.ip for the direct peer, or a request.headers[x-forwarded-for] condition";
+
+const isSet = (list: readonly string[] | undefined) => list !== undefined && list.length > 0;
+
+/** What Istio's validation refuses (authorization-policy.ts's header says why), in its words. */
+export function refuseEmptyParts(rule: RuleDoc, where: string): void {
+  const refuse = (field: string, why: string) => {
+    throw new ChioError('CONFIG_INVALID', `field ${where}.${field}: ${why} (Istio refuses it; it is not read as "every request")`);
+  };
+  if (rule.from?.length === 0) refuse('from', '`from` must not be empty');
+  rule.from?.forEach(({ source: s }, i) => {
+    if (!Object.values(s).some(isSet)) refuse(`from.${i}.source`, '`from.source` must not be empty');
+    for (const field of ['remoteIpBlocks', 'notRemoteIpBlocks'] as const) if (s[field]) refuse(`from.${i}.source.${field}`, `${field} ${REMOTE_REFUSED}`);
+  });
+  if (rule.to?.length === 0) refuse('to', '`to` must not be empty');
+  rule.to?.forEach(({ operation: o }, i) => {
+    if (!Object.values(o).some(isSet)) refuse(`to.${i}.operation`, '`to.operation` must not be empty');
+  });
+  rule.when?.forEach((c, i) => {
+    if (c.key === 'remote.ip') refuse(`when.${i}.key`, `remote.ip ${REMOTE_REFUSED}`);
+    if (!isSet(c.values) && !isSet(c.notValues)) refuse(`when.${i}`, `at least one of \`values\` or \`notValues\` must be set for key ${c.key}`);
+  });
+}
+
+/** Drop every empty list (an unset field; refuseEmptyParts has refused parts left with none). */
+export function withoutEmptyLists(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutEmptyLists);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([, v]) => !(Array.isArray(v) && v.length === 0))
+      .map(([k, v]) => [k, withoutEmptyLists(v)]),
+  );
+}
+
+/** The operation with its path patterns in the form request paths are matched in (decision/path.ts). */
+export function withPathPatterns(o: OperationDoc, where: string): OperationDoc {
+  const normal = (field: 'paths' | 'notPaths') =>
+    o[field]?.map((pattern, k) => {
+      try {
+        return normalizePathPattern(pattern);
+      } catch (err) {
+        throw new ChioError('CONFIG_INVALID', `field ${where}.${field}.${k}: ${(err as Error).message}`);
+      }
+    });
+  return { ...o, ...(o.paths ? { paths: normal('paths') } : {}), ...(o.notPaths ? { notPaths: normal('notPaths') } : {}) };
+}
+
+/** An upper-case HTTP token, `*` standing for any run of characters. */
+const METHOD_PATTERN = /^[!#$%&'*+.^_`|~0-9A-Z-]+$/;
+
+/**
+ * A method pattern that is not upper case matches nothing (the Request guard refuses such a
+ * request's method: decision/check-input.ts), so `methods: [delete]` in a DENY would deny
+ * nothing: refused.
+ */
+export function refuseUnmatchableMethods(o: OperationDoc, where: string): void {
+  for (const field of ['methods', 'notMethods'] as const) {
+    o[field]?.forEach((method, k) => {
+      if (!METHOD_PATTERN.test(method)) {
+        throw new ChioError('CONFIG_INVALID', `field ${where}.${field}.${k}: ${JSON.stringify(method)} is not an upper-case HTTP method, and would match no request (a method that is not upper case is refused)`);
+      }
+    });
+  }
+}
+
+/** A port as a request's destination has one: a decimal 1–65535, no leading zero, no `*` (Istio's validation takes no other). */
+const PORT_VALUE = /^[1-9][0-9]{0,4}$/;
+const isPort = (value: string) => PORT_VALUE.test(value) && Number(value) <= 65535;
+
+/**
+ * Values written in a form no request ever has match nothing, so a DENY built on them denies
+ * nothing: a port that is no port number (`08080`, `http`), and a principal written with
+ * `spiffe://` — Istio compares principals with the peer's SPIFFE id minus that prefix (and so
+ * does principalOf), so `spiffe://cluster.local/ns/a/sa/b` never matches. Both refused.
+ */
+export function refuseUnmatchableValues(doc: RuleDoc, where: string): void {
+  const check = (list: string[] | undefined, at: string, valid: (v: string) => boolean, why: string) =>
+    list?.forEach((value, k) => {
+      if (!valid(value)) throw new ChioError('CONFIG_INVALID', `field ${at}.${k}: ${JSON.stringify(value)} ${why}, and would match no request`);
+    });
+  const port = (list: string[] | undefined, at: string) => check(list, at, isPort, 'is not a port number (1 to 65535, no leading zero)');
+  const principal = (list: string[] | undefined, at: string) =>
+    check(list, at, (v) => !/^spiffe:\/\//i.test(v), 'starts with spiffe://, which principals are written without (cluster.local/ns/<namespace>/sa/<account>)');
+  doc.to?.forEach(({ operation: o }, i) => {
+    port(o.ports, `${where}.to.${i}.operation.ports`);
+    port(o.notPorts, `${where}.to.${i}.operation.notPorts`);
+  });
+  doc.from?.forEach(({ source: s }, i) => {
+    principal(s.principals, `${where}.from.${i}.source.principals`);
+    principal(s.notPrincipals, `${where}.from.${i}.source.notPrincipals`);
+  });
+  doc.when?.forEach((c, i) => {
+    const rule = c.key === 'destination.port' ? port : c.key === 'source.principal' ? principal : undefined;
+    rule?.(c.values, `${where}.when.${i}.values`);
+    rule?.(c.notValues, `${where}.when.${i}.notValues`);
+  });
+}
