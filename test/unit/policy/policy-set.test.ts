@@ -246,11 +246,13 @@ describe('loadPolicySet', () => {
     });
 
     // In a child process: a read that blocks (a FIFO) or never ends (/dev/zero) would hang this
-    // worker; a reload runs on the event loop every Check needs.
+    // worker; a reload runs on the event loop every Check needs. The child's bound is generous:
+    // most of its time is tsx compiling the policy modules, which on a loaded machine took 11 s,
+    // while the read it guards against would never end.
     const loadInChild = (dir: string, keyDir: string) => {
       const module = JSON.stringify(join(import.meta.dirname, '../../../src/policy/policy-set.ts'));
       const script = `import(${module}).then((m) => { try { m.loadPolicySet(${JSON.stringify(dir)}, ${JSON.stringify(keyDir)}); console.log('loaded'); } catch (e) { console.log(e.message); } })`;
-      return spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { encoding: 'utf8', timeout: 10_000 });
+      return spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { encoding: 'utf8', timeout: 60_000 });
     };
 
     it.each([
@@ -263,7 +265,7 @@ describe('loadPolicySet', () => {
       const child = loadInChild(dir, keyDir);
       expect(child.signal).toBeNull();
       expect(child.stdout).toMatch(/b\.yaml: not a regular file/);
-    });
+    }, 90_000);
 
     it('refuses a directory without policy files', () => {
       const { dir, keyDir } = dirWith({ 'readme.txt': 'x' });
