@@ -330,6 +330,27 @@ describe('deploy/istio cross-references', () => {
       }
     });
 
+    it('authz trusts the optional kernels.yaml too, so a container restarted after the Secret swap goes on with its old-key chain', () => {
+      const d = chioDeployments.find((x) => x.metadata.name === 'chio-authz')!;
+      const keys = d.spec.template.spec.volumes.find((v: any) => v.name === 'keys');
+      const trusted = keys.projected.sources.find((src: any) => src.configMap?.name === 'chio-kernel-keys').configMap;
+      expect(trusted).toMatchObject({ optional: true, items: [{ key: KERNEL_KEYS_FILE, path: KERNEL_KEYS_FILE }] });
+      // Mid-rotation: the Secret holds the new kernel.key, kernels.yaml lists the old key and the new.
+      const rotated = tempDir('chio-deploy-authz-rotated-');
+      const dir = tempDir('chio-deploy-authz-');
+      try {
+        generateKeys(rotated, 'chio.local/rotated');
+        for (const key of secretItems(d)) writeFileSync(join(dir, key), readFileSync(join(key === 'kernel.key' ? rotated : keyDir, key)), { mode: 0o600 });
+        const [oldKey, newKey] = [keyDir, rotated].map((k) => readFileSync(join(k, 'kernel.pub'), 'utf8').trim());
+        writeFileSync(join(dir, KERNEL_KEYS_FILE), `kernels:\n  - key: ${oldKey}\n  - key: ${newKey}\n`);
+        // What authz trusts a stored chain head with (authz/service.ts: the 'ledger' reading).
+        expect(loadKernelTrust(dir, 'ledger').entries.map((e) => e.key).sort()).toEqual([oldKey, newKey].sort());
+      } finally {
+        rmSync(rotated, { recursive: true, force: true });
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it('the verifier gets the export key the CronJob signs bundles with, when the Secret has it', () => {
       const files = chioDeployments.find((d) => d.metadata.name === 'chio-verifier')!.spec.template.spec.volumes.flatMap(volumeFiles);
       const cronJobKeys = loadManifests(join(REPO_ROOT, 'deploy/export')).find((d) => d.doc.kind === 'CronJob')!.doc.spec.jobTemplate.spec.template.spec.volumes.flatMap(volumeFiles);
