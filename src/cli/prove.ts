@@ -6,7 +6,7 @@
  * and the receipt is shown with the answer actually given, never as a plain allow.
  */
 import { ChioError, codeOfHttpStatus } from '../errors/index.js';
-import { MAX_RECEIPT_BYTES } from '../receipt/receipt.js';
+import { MAX_RECEIPT_BYTES, answeredVerdict } from '../receipt/receipt.js';
 import { readResponseBody } from '../response-body.js';
 import { MAX_NOTE_SIZE, MAX_PROOF_LENGTH } from '../tlog/index.js';
 import { verifyCorrection } from '../verify/correction.js';
@@ -131,10 +131,8 @@ export function formatProven(p: ProvenAnswer): string {
  */
 export function toProvenJson(p: ProvenAnswer): Record<string, unknown> {
   const { decision } = (p.correction ?? p).receipt;
-  // A shadow receipt's verdict is the would-be one: the answer given was allow.
-  const verdict = decision.shadow ? 'allow' : decision.verdict;
   return {
-    id: p.receipt.id, index: p.index, tree_size: p.treeSize, verdict,
+    id: p.receipt.id, index: p.index, tree_size: p.treeSize, verdict: answeredVerdict(decision),
     ...(decision.shadow ? { shadow_verdict: decision.verdict } : {}),
     ...(p.correction ? { corrected_by: p.correction.receipt.id } : {}),
     ...(p.receipt.corrects !== undefined ? { corrects: p.receipt.corrects } : {}),

@@ -9,8 +9,9 @@
  *
  * Pure and DOM-free: the chart (decisions.ts) and the receipt view (page.ts) read it.
  */
+import { answeredVerdict as answerOf, type Verdict } from '../receipt/receipt.js';
 
-export type AnsweredVerdict = 'allow' | 'deny';
+export type AnsweredVerdict = Verdict;
 
 /** A receipt's `decision`, as served (attacker-controlled: any member may be missing or wrong). */
 export interface ServedDecision {
@@ -24,7 +25,7 @@ export interface ServedDecision {
 export function answeredVerdict(d: ServedDecision | null | undefined): AnsweredVerdict | undefined {
   const verdict = d?.verdict;
   if (verdict !== 'allow' && verdict !== 'deny') return undefined;
-  return d!.shadow === true ? 'allow' : verdict;
+  return answerOf({ verdict, shadow: d!.shadow === true });
 }
 
 /** A decision as one phrase, as `chio prove` writes an answer: `allow`, `deny 401 by Policy`. */

@@ -211,10 +211,14 @@ export class Ledger {
       if (this.stopping) break;
       if (this.writing) await this.renew();
       else {
-        const how = await this.lease.tryAcquire().then((how) => ((this.leaseProblem = undefined), how), (err: unknown) => {
+        let how: Awaited<ReturnType<typeof this.lease.tryAcquire>> | undefined;
+        try {
+          how = await this.lease.tryAcquire();
+          this.leaseProblem = undefined;
+        } catch (err) {
           this.leaseProblem = String(err);
           log.warn({ err: String(err) }, 'cannot read the writer lease');
-        });
+        }
         if (how) {
           await this.lead(how).catch(async (err: unknown) => {
             this.leaseProblem = `cannot start writing: ${String(err)}`;

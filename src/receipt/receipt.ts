@@ -35,6 +35,15 @@ export const RECEIPT_ID_PATTERN = /^[0-9a-f]{64}$/;
 
 export type Verdict = 'allow' | 'deny';
 
+/**
+ * The answer a decision gave (SPEC §2): in shadow mode the Check is answered allow, and the
+ * verdict recorded is the one it would have had (authz/response.ts answers so, keeping the
+ * deny's own fields in its type). `chio prove` and the explorer show the answer by it.
+ */
+export function answeredVerdict(decision: { verdict: Verdict; shadow: boolean }): Verdict {
+  return decision.shadow ? 'allow' : decision.verdict;
+}
+
 export interface ReceiptRequest {
   id?: string;
   method?: string;

@@ -66,6 +66,18 @@ function expectCorrection(correction: Receipt | undefined, corrected: Receipt, a
   });
 }
 
+/**
+ * The chain after receipt 0 stored, draft 1 failed but stored after all, and draft 2 stored:
+ * 1 the failed receipt, 2 its correction, 3 the next (what `next` was answered from).
+ */
+function expectStoredLateThenCorrected(fake: FakeJetStream, next: Receipt): void {
+  const chain = storedChain(fake);
+  expect(chain.map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+  expect(chain[1]!.request.id).toBe(draftOf(1).request.id);
+  expectCorrection(chain[2], chain[1]!);
+  expect(next).toEqual(chain[3]);
+}
+
 /** A small seeded PRNG (mulberry32), so every run injects the same faults. */
 function mulberry32(seed: number): () => number {
   let a = seed;
@@ -165,12 +177,7 @@ describe('ReceiptPublisher corrections', () => {
       const { fake, publisher } = await started();
       fake.publishFaults.push('store-full-committed');
       await expect(storeOf(publisher, draftOf(1), Date.now() + 20)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
-      const next = await storeOf(publisher, draftOf(2));
-      const chain = storedChain(fake);
-      expect(chain.map((r) => r.seq)).toEqual([1, 2, 3, 4]);
-      expect(chain[1]!.request.id).toBe(draftOf(1).request.id);
-      expectCorrection(chain[2], chain[1]!);
-      expect(next).toEqual(chain[3]);
+      expectStoredLateThenCorrected(fake, await storeOf(publisher, draftOf(2)));
     });
 
     it('a stream of one replica (refusedForRoomIsFinal): known not stored, nothing corrected', async () => {
@@ -194,12 +201,7 @@ describe('ReceiptPublisher corrections', () => {
       const failed = expect(storeOf(publisher, draftOf(1), Date.now() + 20)).rejects.toBeDefined();
       await vi.advanceTimersByTimeAsync(20 + ACK_WAIT_MS);
       await failed;
-      const next = await storeOf(publisher, draftOf(2));
-      const chain = storedChain(fake);
-      expect(chain.map((r) => r.seq)).toEqual([1, 2, 3, 4]);
-      expect(chain[1]!.request.id).toBe(draftOf(1).request.id);
-      expectCorrection(chain[2], chain[1]!);
-      expect(next).toEqual(chain[3]);
+      expectStoredLateThenCorrected(fake, await storeOf(publisher, draftOf(2)));
     });
 
     it('corrects it on an idle chain too, by trying again later: no receipt need come', async () => {
