@@ -22,7 +22,8 @@
  * and Chio's own `spec.hosts: []`, which is neither "no host" nor "every host".
  * (A template whose list rendered empty would otherwise turn an ALLOW into allow-all.)
  *
- * Addresses: `ipBlocks` and the `source.ip` / `destination.ip` conditions take IPs or CIDRs.
+ * Addresses: `ipBlocks` and the `source.ip` / `destination.ip` conditions take IPs or CIDRs,
+ * matched only against addresses of their own IP version, as Envoy does (address-blocks.ts).
  * `remoteIpBlocks` and `remote.ip` are refused: Istio reads them as the original client
  * (X-Forwarded-For, PROXY protocol), which a CheckRequest does not carry, and matching the
  * direct peer instead would make a DENY miss every client behind a gateway.
@@ -30,7 +31,7 @@
  * Policies are compiled once, when the policy set loads: CIDRs parsed, condition keys checked,
  * and what a written policy may not say refused (written-rules.ts).
  */
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ChioError } from '../../errors/index.js';
 import { metadataSchema } from '../metadata.js';
@@ -38,6 +39,7 @@ import type { CheckInput } from '../../decision/check-input.js';
 import type { CapabilityClaims } from '../../credentials/capability.js';
 import { matchAny, matchAnyHost, matchPattern } from '../match.js';
 import { refuseEmptyParts, refuseUnmatchableMethods, refuseUnmatchableValues, withPathPatterns, withoutEmptyLists } from './written-rules.js';
+import { AddressBlocks } from './address-blocks.js';
 
 const patterns = z.array(z.string().min(1).max(1024)).max(256);
 const source = z.strictObject({
@@ -90,7 +92,7 @@ export interface CompiledPolicy {
 
 interface CompiledRule {
   doc: RuleDoc;
-  blocks: Map<string, BlockList>;
+  blocks: Map<string, AddressBlocks>;
   /** Names an HTTP-only field: see the TCP rule in the header. */
   httpOnly: boolean;
 }
@@ -141,11 +143,11 @@ function compileRule(written: RuleDoc, where: string): CompiledRule {
   const doc: RuleDoc = written.to ? { ...written, to: written.to.map(({ operation }, i) => ({ operation: withPathPatterns(operation, `${where}.to.${i}.operation`) })) } : written;
   doc.to?.forEach(({ operation }, i) => refuseUnmatchableMethods(operation, `${where}.to.${i}.operation`));
   refuseUnmatchableValues(doc, where);
-  const blocks = new Map<string, BlockList>();
+  const blocks = new Map<string, AddressBlocks>();
   doc.from?.forEach(({ source: s }, i) => {
     for (const field of ['ipBlocks', 'notIpBlocks'] as const) {
       const list = s[field];
-      if (list) blocks.set(`${i}.${field}`, toBlockList(list, `${where}.from.${i}.source.${field}`));
+      if (list) blocks.set(`${i}.${field}`, AddressBlocks.parse(list, `${where}.from.${i}.source.${field}`));
     }
   });
   doc.when?.forEach((c, i) => {
@@ -153,7 +155,7 @@ function compileRule(written: RuleDoc, where: string): CompiledRule {
     if (!ADDRESS_KEYS.has(c.key)) return;
     for (const field of ['values', 'notValues'] as const) {
       const list = c[field];
-      if (list) blocks.set(`when.${i}.${field}`, toBlockList(list, `${where}.when.${i}.${field}`));
+      if (list) blocks.set(`when.${i}.${field}`, AddressBlocks.parse(list, `${where}.when.${i}.${field}`));
     }
   });
   const httpOnly =
@@ -161,21 +163,6 @@ function compileRule(written: RuleDoc, where: string): CompiledRule {
     (doc.from ?? []).some(({ source: f }) => f.requestPrincipals || f.notRequestPrincipals) ||
     (doc.when ?? []).some((c) => c.key.startsWith('request.'));
   return { doc, blocks, httpOnly };
-}
-
-function toBlockList(cidrs: string[], where: string): BlockList {
-  const list = new BlockList();
-  for (const cidr of cidrs) {
-    const [ip, bits] = cidr.split('/');
-    const family = isIP(ip ?? '');
-    const max = family === 6 ? 128 : 32;
-    const prefix = bits === undefined ? max : Number(bits);
-    if (family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > max) {
-      throw new ChioError('CONFIG_INVALID', `field ${where}: ${JSON.stringify(cidr)} is not an IP address or CIDR block`);
-    }
-    list.addSubnet(ip!, prefix, family === 6 ? 'ipv6' : 'ipv4');
-  }
-  return list;
 }
 
 /**
@@ -222,12 +209,12 @@ function matchField(values: string[] | undefined, not: string[] | undefined, act
   return !(not && list.some((v) => match(not, v)));
 }
 
-function matchSource(s: SourceDoc, i: number, blocks: Map<string, BlockList>, ctx: PolicyContext, tcp: boolean): boolean {
+function matchSource(s: SourceDoc, i: number, blocks: Map<string, AddressBlocks>, ctx: PolicyContext, tcp: boolean): boolean {
   const principal = principalOf(ctx.input);
   const ip = hostOf(ctx.input.sourceAddress);
   const inBlock = (field: string) => {
     const list = blocks.get(`${i}.${field}`);
-    return list === undefined ? undefined : within(list, ip);
+    return list === undefined ? undefined : list.has(ip);
   };
   return (
     matchField(s.principals, s.notPrincipals, principal || undefined) &&
@@ -248,7 +235,7 @@ function matchOperation(o: OperationDoc, input: CheckInput, tcp: boolean): boole
   );
 }
 
-function matchCondition(c: ConditionDoc, i: number, blocks: Map<string, BlockList>, ctx: PolicyContext): boolean {
+function matchCondition(c: ConditionDoc, i: number, blocks: Map<string, AddressBlocks>, ctx: PolicyContext): boolean {
   if (ADDRESS_KEYS.has(c.key)) return matchAddress(c.key === 'source.ip' ? ctx.input.sourceAddress : ctx.input.destinationAddress, blocks.get(`when.${i}.values`), blocks.get(`when.${i}.notValues`));
   const value = conditionValue(c.key, ctx);
   if (ctx.usedClaims && c.key.startsWith('request.auth.claims[') && value !== undefined) {
@@ -259,15 +246,10 @@ function matchCondition(c: ConditionDoc, i: number, blocks: Map<string, BlockLis
 }
 
 /** An address against (values, notValues) blocks; an address that is not an IP matches neither. */
-function matchAddress(address: string, values: BlockList | undefined, not: BlockList | undefined): boolean {
+function matchAddress(address: string, values: AddressBlocks | undefined, not: AddressBlocks | undefined): boolean {
   const ip = hostOf(address);
-  if (values && !within(values, ip)) return false;
-  return !(not && within(not, ip));
-}
-
-/** `ip` (hostOf's: an IP, or '' for none) is in `list`. */
-function within(list: BlockList, ip: string): boolean {
-  return ip !== '' && list.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4');
+  if (values && !values.has(ip)) return false;
+  return !(not && not.has(ip));
 }
 
 function matchAnyPresent(patterns: readonly string[], value: string): boolean {

@@ -127,6 +127,25 @@ describe('the source of an IPv6 client', () => {
   });
 });
 
+describe('address blocks of the other IP version', () => {
+  // Envoy's CidrRange holds only addresses of its own IP version; Node's BlockList read an
+  // IPv4 address as its IPv4-mapped IPv6 form, so ::/0 held every IPv4 client.
+  const ALLOW_ALL = policy('allow-all', 'ALLOW', [{}]);
+  const at = (ip: string) => input({ sourceAddress: ip.includes(':') ? `[${ip}]:4000` : `${ip}:4000` });
+  it.each([
+    ['an IPv6-only ALLOW admits no IPv4 client', [policy('v6', 'ALLOW', [{ from: [{ source: { ipBlocks: ['::/0'] } }] }])], '10.1.2.3', 'deny'],
+    ['an IPv6-only ALLOW admits an IPv6 client', [policy('v6', 'ALLOW', [{ from: [{ source: { ipBlocks: ['::/0'] } }] }])], '2001:db8::7', 'allow'],
+    ['a DENY of all but IPv6 denies an IPv4 client', [policy('only-v6', 'DENY', [{ from: [{ source: { notIpBlocks: ['::/0'] } }] }]), ALLOW_ALL], '10.1.2.3', 'deny'],
+    ['a DENY on source.ip notValues ::/0 denies an IPv4 client', [policy('only-v6', 'DENY', [{ when: [{ key: 'source.ip', notValues: ['::/0'] }] }]), ALLOW_ALL], '10.1.2.3', 'deny'],
+    ['::ffff:0:0/96 holds no IPv4 client', [policy('mapped', 'ALLOW', [{ from: [{ source: { ipBlocks: ['::ffff:0:0/96'] } }] }])], '10.1.2.3', 'deny'],
+    ['an IPv4 block holds no IPv4-mapped IPv6 client', [policy('v4', 'ALLOW', [{ from: [{ source: { ipBlocks: ['10.0.0.0/8'] } }] }])], '::ffff:10.1.2.3', 'deny'],
+    ['a mixed list holds each version', [policy('both', 'ALLOW', [{ from: [{ source: { ipBlocks: ['2001:db8::/32', '10.0.0.0/8'] } }] }])], '10.1.2.3', 'allow'],
+    ['a mixed list holds each version (IPv6)', [policy('both', 'ALLOW', [{ from: [{ source: { ipBlocks: ['2001:db8::/32', '10.0.0.0/8'] } }] }])], '2001:db8::7', 'allow'],
+  ] as const)('%s', (_name, policies, ip, verdict) => {
+    expect(evaluateAuthorization([...policies], { input: at(ip) }, 'deny').verdict).toBe(verdict);
+  });
+});
+
 describe('a claim that is a list of mixed types', () => {
   const denyBlocked = policy('deny-blocked', 'DENY', [{ when: [{ key: 'request.auth.claims[groups]', values: ['blocked', '7', 'true'] }] }]);
   it.each([[['blocked', 1]], [[{ team: 'x' }, 'blocked']], [[7, null]], [[true]]])('matches element by element: %j', (groups) => {
@@ -142,6 +161,11 @@ describe('compileAuthorizationPolicy', () => {
     it.each([
       [{ from: [{ source: { ipBlocks: ['10.0.0.0/33'] } }] }, 'spec.rules.0.from.0.source.ipBlocks'],
       [{ from: [{ source: { ipBlocks: ['not-an-ip'] } }] }, 'spec.rules.0.from.0.source.ipBlocks'],
+      // Number() read an empty prefix as /0 (every address) and took hex and exponents.
+      [{ from: [{ source: { ipBlocks: ['10.0.0.0/'] } }] }, 'spec.rules.0.from.0.source.ipBlocks: "10.0.0.0/" is not'],
+      [{ from: [{ source: { notIpBlocks: ['10.0.0.0/0x8'] } }] }, 'spec.rules.0.from.0.source.notIpBlocks: "10.0.0.0/0x8" is not'],
+      [{ when: [{ key: 'source.ip', values: ['10.0.0.0/1e1'] }] }, 'spec.rules.0.when.0.values: "10.0.0.0/1e1" is not'],
+      [{ when: [{ key: 'source.ip', values: ['10.0.0.0/8/8'] }] }, 'spec.rules.0.when.0.values: "10.0.0.0/8/8" is not'],
       [{ when: [{ key: 'request.body', values: ['x'] }] }, 'spec.rules.0.when.0.key'],
       // What Istio's validation refuses is refused, not read as "every request".
       [{ from: [], to: [{ operation: { paths: ['/x'] } }] }, 'spec.rules.0.from: `from` must not be empty'],
