@@ -8,7 +8,12 @@
  * anything here: an HMAC secret is not a key a third party may publish.
  *
  * Remote cache contract, per URI (`RemoteJwks`):
- * - a fetched set is used for `cacheTtlMs`; the first request after that refetches;
+ * - a fetched set is used for `cacheTtlMs`; the first request after that starts a refetch;
+ * - past its TTL, a set that holds the token's key still answers, at once, while the new one is
+ *   fetched, for up to `maxStaleMs` more: an identity provider that is slow or down delays no
+ *   Check and denies no token it signed with a key it published (as Envoy's background JWKS
+ *   fetch and istiod's key cache keep their last set). After that, or for a key the set lacks,
+ *   a request waits for the fetch as below;
  * - a token whose `kid` the set lacks triggers a refetch (key rotation at the issuer);
  * - a fetch MUST NOT start less than `minRefreshIntervalMs` after the previous one began, so
  *   unknown kids, a dead endpoint or garbage answers cannot make Chio hammer the issuer; until
@@ -30,6 +35,11 @@ import { cacheLookupsTotal } from '../metrics.js';
 /** A key set served fresh from the cache with the key id asked for is a hit; anything else a miss. */
 const jwksHits = cacheLookupsTotal.labels('jwks', 'hit');
 const jwksMisses = cacheLookupsTotal.labels('jwks', 'miss');
+/** A set past its TTL that answered while a new one was fetched: many of these say the issuer's endpoint fails. */
+const jwksStale = cacheLookupsTotal.labels('jwks', 'stale');
+
+/** How long past its TTL a set still answers for the keys it holds while fetches fail. */
+export const DEFAULT_MAX_STALE_MS = 24 * 60 * 60 * 1000;
 
 /** A JWKS document (inline, file or HTTP body) larger than this is refused. */
 export const MAX_JWKS_BYTES = 256 * 1024;
@@ -124,6 +134,8 @@ export interface RemoteJwksOptions {
   fetchTimeoutMs: number;
   cacheTtlMs: number;
   minRefreshIntervalMs: number;
+  /** How long past `cacheTtlMs` a set answers for its keys while a new one is fetched. */
+  maxStaleMs: number;
   /** The clock for cache ages (milliseconds). */
   now: () => number;
   fetch: typeof fetch;
@@ -149,25 +161,41 @@ export class RemoteJwks {
   async keysFor(kid: string | undefined, deadline: number): Promise<KeySet> {
     const now = this.#opts.now();
     const current = this.#current;
-    const fresh = current !== undefined && now - current.fetchedAt < this.#opts.cacheTtlMs;
-    if (fresh && (kid === undefined || current.keys.kids.has(kid))) {
+    const age = current === undefined ? Infinity : now - current.fetchedAt;
+    const fresh = age < this.#opts.cacheTtlMs;
+    const holdsKey = current !== undefined && (kid === undefined || current.keys.kids.has(kid));
+    if (fresh && holdsKey) {
       jwksHits.inc();
       return current.keys;
     }
-    jwksMisses.inc();
-    if (this.#inFlight === undefined) {
-      const recent = this.#lastAttemptAt !== undefined && now - this.#lastAttemptAt < this.#opts.minRefreshIntervalMs;
-      if (recent && fresh) return current.keys;
-      if (recent) throw new ChioError('UNAVAILABLE', `JWKS ${this.uri}: no key set, and the last fetch began less than ${this.#opts.minRefreshIntervalMs} ms ago`);
-      this.#lastAttemptAt = now;
-      // `.finally` runs after this assignment, so a settled fetch never lingers as in-flight.
-      this.#inFlight = this.#fetchKeys().finally(() => {
-        this.#inFlight = undefined;
-      });
-      // Every waiter handles the outcome; this keeps a fetch nobody waits for any more quiet.
-      this.#inFlight.catch(() => undefined);
+    if (holdsKey && age < this.#opts.cacheTtlMs + this.#opts.maxStaleMs) {
+      jwksStale.inc();
+      this.#refresh(now);
+      return current.keys;
     }
-    return beforeDeadline(this.#inFlight, deadline, `JWKS ${this.uri}`);
+    jwksMisses.inc();
+    if (!this.#refresh(now)) {
+      if (fresh) return current!.keys;
+      throw new ChioError('UNAVAILABLE', `JWKS ${this.uri}: no key set, and the last fetch began less than ${this.#opts.minRefreshIntervalMs} ms ago`);
+    }
+    return beforeDeadline(this.#inFlight!, deadline, `JWKS ${this.uri}`);
+  }
+
+  /**
+   * Start a fetch unless one is in flight or the last began less than minRefreshIntervalMs ago;
+   * whether a fetch is in flight now.
+   */
+  #refresh(now: number): boolean {
+    if (this.#inFlight !== undefined) return true;
+    if (this.#lastAttemptAt !== undefined && now - this.#lastAttemptAt < this.#opts.minRefreshIntervalMs) return false;
+    this.#lastAttemptAt = now;
+    // `.finally` runs after this assignment, so a settled fetch never lingers as in-flight.
+    this.#inFlight = this.#fetchKeys().finally(() => {
+      this.#inFlight = undefined;
+    });
+    // Every waiter handles the outcome; this keeps a fetch nobody waits for quiet.
+    this.#inFlight.catch(() => undefined);
+    return true;
   }
 
   /** Start fetching now if nothing is known yet (at policy load), so no Check waits for it. */

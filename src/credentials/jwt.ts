@@ -24,7 +24,7 @@ import { errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerif
 import { fromBase64Url } from '../encoding.js';
 import { ChioError, type ChioErrorCode } from '../errors/index.js';
 import type { CheckInput } from '../decision/check-input.js';
-import { parseJwks, readJwksFile, RemoteJwks, secretJwkMembers, type KeySet } from './jwks.js';
+import { DEFAULT_MAX_STALE_MS, parseJwks, readJwksFile, RemoteJwks, secretJwkMembers, type KeySet } from './jwks.js';
 import { valuesAfterPrefix } from './header-values.js';
 import { DEFAULT_CLOCK_SKEW_SECONDS, durationSeconds } from '../time.js';
 import { DEFAULT_JWT_ALGORITHMS, JWT_REASONS, MAX_JWT_BYTES, MAX_JWTS_PER_REQUEST, SUPPORTED_JWT_ALGORITHMS, jwtCodeOf, type JwtRule, type RequestAuthentication } from './jwt-rules.js';
@@ -60,6 +60,8 @@ export interface JwtAuthenticatorOptions {
   fetchTimeoutMs?: number;
   cacheTtlMs?: number;
   minRefreshIntervalMs?: number;
+  /** How long past cacheTtlMs a remote set still answers for the keys it holds while fetches fail. */
+  maxStaleMs?: number;
   skewSeconds?: number;
   now?: () => number;
   fetch?: typeof fetch;
@@ -111,11 +113,12 @@ export class JwtAuthenticator {
     const fetchTimeoutMs = positive(options.fetchTimeoutMs, DEFAULT_FETCH_TIMEOUT_MS, 'fetchTimeoutMs');
     const cacheTtlMs = positive(options.cacheTtlMs, DEFAULT_CACHE_TTL_MS, 'cacheTtlMs');
     const minRefreshIntervalMs = positive(options.minRefreshIntervalMs, DEFAULT_MIN_REFRESH_INTERVAL_MS, 'minRefreshIntervalMs');
+    const maxStaleMs = positive(options.maxStaleMs, DEFAULT_MAX_STALE_MS, 'maxStaleMs');
     if (cacheTtlMs < minRefreshIntervalMs) throw new ChioError('CONFIG_INVALID', 'JWT options: cacheTtlMs must not be shorter than minRefreshIntervalMs');
     this.#skewSeconds = options.skewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS;
     if (!Number.isInteger(this.#skewSeconds) || this.#skewSeconds < 0) throw new ChioError('CONFIG_INVALID', 'JWT options: skewSeconds must be a whole number ≥ 0');
     this.#now = options.now ?? Date.now;
-    const remote = { fetchTimeoutMs, cacheTtlMs, minRefreshIntervalMs, now: this.#now, fetch: options.fetch ?? fetch };
+    const remote = { fetchTimeoutMs, cacheTtlMs, minRefreshIntervalMs, maxStaleMs, now: this.#now, fetch: options.fetch ?? fetch };
     const byUri = new Map<string, RemoteJwks>();
     for (const doc of docs) {
       for (const [i, rule] of doc.spec.jwtRules.entries()) {

@@ -19,6 +19,13 @@ const fixture = (name: string) => readFileSync(FIXTURES + name, 'utf8').trim();
 const b64url = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 const sha256 = (token: string) => createHash('sha256').update(token).digest('hex');
 const soon = () => Date.now() + 2000;
+/** Poll until `ok`: a fetch started in the background is seen by the server a moment later. */
+async function until(ok: () => boolean): Promise<void> {
+  for (const stop = Date.now() + 5_000; !ok(); ) {
+    if (Date.now() > stop) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 interface Signer { privateKey: CryptoKey; jwk: JWK }
 let rsa: Signer;
@@ -417,12 +424,15 @@ describe('JwtAuthenticator with a jwksUri', () => {
       expect(hits).toBe(1);
       clock += 60_000;
       expect((await auth.authenticate(bearer(token), soon())).verdict).toBe('allow');
+      await until(() => hits === 2);
+      clock += 1_000;
+      expect((await auth.authenticate(bearer(token), soon())).verdict).toBe('allow');
       expect(hits).toBe(2);
     });
 
     it('counts each key-set lookup as a cache hit or miss (chio_cache_lookups_total{cache="jwks"})', async () => {
       const lookups = async (result: string) => (await cacheLookupsTotal.get()).values.find((v) => v.labels.cache === 'jwks' && v.labels.result === result)?.value ?? 0;
-      const [hits0, misses0] = [await lookups('hit'), await lookups('miss')];
+      const [hits0, misses0, stale0] = [await lookups('hit'), await lookups('miss'), await lookups('stale')];
       const auth = make({ cacheTtlMs: 60_000 });
       const token = await sign(rsa);
       expect((await auth.authenticate(bearer(token), soon())).verdict).toBe('allow');
@@ -430,7 +440,7 @@ describe('JwtAuthenticator with a jwksUri', () => {
       expect((await auth.authenticate(bearer(token), soon())).verdict).toBe('allow');
       clock += 60_000;
       expect((await auth.authenticate(bearer(token), soon())).verdict).toBe('allow');
-      expect([(await lookups('hit')) - hits0, (await lookups('miss')) - misses0]).toEqual([2, 2]);
+      expect([(await lookups('hit')) - hits0, (await lookups('miss')) - misses0, (await lookups('stale')) - stale0]).toEqual([2, 1, 1]);
     });
 
     it('refetches on an unknown kid (rotation) at most once per minRefreshIntervalMs', async () => {
@@ -468,6 +478,57 @@ describe('JwtAuthenticator with a jwksUri', () => {
       await new Promise((r) => setTimeout(r, 400));
       expect((await auth.authenticate(bearer(await sign(rsa)), Date.now() + 50)).verdict).toBe('allow');
       expect(hits).toBe(1);
+    });
+  });
+
+  describe('when the endpoint fails after a set was fetched', () => {
+    const TTL = 60_000;
+    const STALE = 3_600_000;
+    // Lives past the clock's steps, so that only the key set decides.
+    const lasting = (s: Signer) => sign(s, { exp: Math.floor(Date.now() / 1000) + 48 * 3600 });
+    const fetched = async () => {
+      const auth = make({ cacheTtlMs: TTL, maxStaleMs: STALE });
+      const token = await lasting(rsa);
+      expect((await auth.authenticate(bearer(token), soon())).verdict).toBe('allow');
+      return { auth, token };
+    };
+
+    it.each(['error', 'garbage'] as const)('answers with the last set past its TTL while fetches fail (%s), for maxStaleMs', async (m) => {
+      const { auth, token } = await fetched();
+      mode = m;
+      for (const step of [TTL, 10_000, STALE - 10_001]) {
+        clock += step;
+        expect((await auth.authenticate(bearer(token), soon())).verdict).toBe('allow');
+      }
+      clock += 10_000;
+      expect(await auth.authenticate(bearer(token), soon())).toMatchObject({ verdict: 'deny', reason: R.jwksFetchFail });
+      // Once the endpoint answers again, its set is used.
+      mode = 'healthy';
+      served = [rsa2];
+      clock += 10_000;
+      expect(await auth.authenticate(bearer(token), soon())).toMatchObject({ verdict: 'deny', reason: R.kidAlgMismatch });
+      expect((await auth.authenticate(bearer(await lasting(rsa2)), soon())).verdict).toBe('allow');
+    });
+
+    it('answers at once while the refetch hangs, and takes the new set when it comes', async () => {
+      const { auth, token } = await fetched();
+      mode = 'late';
+      clock += TTL;
+      const started = Date.now();
+      expect((await auth.authenticate(bearer(token), Date.now() + 100)).verdict).toBe('allow');
+      expect(Date.now() - started).toBeLessThan(100);
+      served = [rsa2];
+      await until(() => hits === 2);
+      await new Promise((r) => setTimeout(r, 400));
+      expect(await auth.authenticate(bearer(token), soon())).toMatchObject({ verdict: 'deny', reason: R.kidAlgMismatch });
+    });
+
+    it('does not answer for a key the last set lacks: that token waits for the fetch', async () => {
+      const { auth } = await fetched();
+      mode = 'error';
+      clock += TTL;
+      expect(await auth.authenticate(bearer(await lasting(rsa2)), soon())).toMatchObject({ verdict: 'deny', reason: R.jwksFetchFail });
+      expect(hits).toBe(2);
     });
   });
 
