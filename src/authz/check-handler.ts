@@ -18,7 +18,7 @@ import type { Receipt, ReceiptDraft } from '../receipt/receipt.js';
 import { checkDuration, checksUnansweredTotal, decisionsTotal, receiptsStoredTotal, receiptStoreDuration, receiptStoreFailuresTotal } from '../metrics.js';
 import { toCheckResponse, toUnstoredResponse } from './response.js';
 import { toReceiptDraft, type Decision } from '../decision/decision.js';
-import type { ReceiptTicket } from '../chain/publisher.js';
+import type { ReceiptTicket } from '../chain/ticket.js';
 import type { CheckRequest, CheckResponse } from './wire.js';
 import { LogThrottle } from '../log-throttle.js';
 

@@ -13,7 +13,8 @@
  * just one more chain.
  */
 import type { ReceiptDraft } from '../receipt/receipt.js';
-import type { ReceiptPublisher, ReceiptTicket } from './publisher.js';
+import type { ReceiptPublisher } from './publisher.js';
+import type { ReceiptTicket } from './ticket.js';
 
 /** The chain id of authz worker `index` (authz/workers.ts): its lanes add `-<n>` after it. */
 export function workerChainId(chainId: string, index: number): string {

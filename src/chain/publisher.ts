@@ -33,6 +33,8 @@ import { StoreFull } from '../store/pub-ack.js';
 import { CORRECTION_ROOM_BYTES, signNext, type ChainSigning, type Signed } from './sign-next.js';
 import { ChainNotExtended, readChainHead, type ChainHead } from './chain-head.js';
 import { LogThrottle } from '../log-throttle.js';
+import { ChainOutcomes } from './outcomes.js';
+import type { Pending, ReceiptTicket } from './ticket.js';
 
 /**
  * How long past a receipt's deadline the publisher still waits for its PubAck. A late ack is
@@ -41,9 +43,6 @@ import { LogThrottle } from '../log-throttle.js';
  * Also the time a correction's publish and its head read may take.
  */
 export const DEFAULT_ACK_WAIT_MS = 1_000;
-
-/** Failed publishes (messages) remembered until their outcome is known (see `unsure`). */
-export const MAX_UNSURE = 1024;
 
 /**
  * An idle chain left unsettled (a publish of unknown outcome, a correction owed) tries again
@@ -54,42 +53,6 @@ export const MAX_SETTLE_RETRY_MS = 30_000;
 
 /** How long a stopping publisher goes on trying to settle its chain. */
 export const DRAIN_SETTLE_MS = 5_000;
-
-/**
- * What the caller of `store` holds for one receipt (SPEC §2, §5). The caller MUST answer from
- * the receipt only when `stored` resolves before it abandons the ticket, or when `abandon()`
- * returns false; in every other case it MUST answer deny / ReceiptLedger / 503.
- */
-export interface ReceiptTicket {
-  /**
-   * Resolves with the receipt once stored (PubAck). Rejects with a ChioError (TIMEOUT,
-   * UNAVAILABLE, RECEIPT_INVALID) when it was not stored or was abandoned: then the Check is
-   * answered 503, and the publisher corrects the receipt should it be stored after all.
-   */
-  readonly stored: Promise<Receipt>;
-  /**
-   * Give up on the receipt. true: it was not stored (yet) and never will be answered from;
-   * false: it is already stored, `stored` has resolved, answer from it. Synchronous, as is the
-   * handling of a PubAck, so that no ack can fall between the two.
-   */
-  abandon(): boolean;
-  /**
-   * The receipt was answered from, but the answer reached no one (the client had gone): it is
-   * corrected on the chain, as one answered 503. Nothing when it was not answered from.
-   */
-  undelivered(): void;
-}
-
-interface Pending {
-  draft: ReceiptDraft;
-  deadline: number;
-  /** Unset while the caller waits; 'stored' once answered from; 'refused' once abandoned or failed. */
-  outcome?: 'stored' | 'refused';
-  /** The receipt, once answered from. */
-  receipt?: Receipt;
-  resolve(receipt: Receipt): void;
-  reject(err: ChioError): void;
-}
 
 export interface PublisherOptions {
   js: ReceiptPublish;
@@ -137,14 +100,8 @@ export class ReceiptPublisher {
   private head: ChainHead | undefined;
   /** The head last stored or read, kept when `head` is forgotten after a failed publish (see readHead). */
   private known: ChainHead | undefined;
-  /**
-   * Receipts whose publish failed, until the chain is known at or past their seq: a write still
-   * in flight at the server may land after the head read that followed its failure, and is then
-   * found at a later head read (its seq is taken by nothing else: the next publish is refused).
-   */
-  private unsure: Receipt[][] = [];
-  /** Receipts stored although their Checks were answered 503, by id: corrected before anything else is signed. */
-  private readonly owed = new Map<string, Receipt>();
+  /** Publishes of unknown outcome and corrections owed: settled before anything else is signed. */
+  private readonly outcomes: ChainOutcomes;
   private readonly queue: Pending[] = [];
   private running = false;
   /** Receipts being stored (head read, sign, publish), else 0. */
@@ -167,6 +124,7 @@ export class ReceiptPublisher {
     this.ackWaitMs = opts.ackWaitMs ?? DEFAULT_ACK_WAIT_MS;
     this.signing = { chain: opts.chain, kernelKey: opts.kernelKey, signer: opts.signer };
     this.warnings = new LogThrottle(opts.log, { context: { chain: opts.chain } });
+    this.outcomes = new ChainOutcomes(opts.chain, opts.log);
   }
 
   /** Receipts waiting for this chain, the one being stored included: how busy the lane is. */
@@ -228,7 +186,7 @@ export class ReceiptPublisher {
         const receipt = item.receipt;
         if (item.outcome !== 'stored' || !receipt) return;
         item.receipt = undefined;
-        this.owe(receipt, 'its answer reached no one: the client had gone');
+        this.outcomes.owe(receipt, 'its answer reached no one: the client had gone');
         if (!this.running) void this.run();
       },
     };
@@ -243,16 +201,11 @@ export class ReceiptPublisher {
     clearTimeout(this.retry);
     const until = this.now() + DRAIN_SETTLE_MS;
     for (;;) {
-      if (!this.running && this.unsettled()) void this.run();
+      if (!this.running && this.outcomes.unsettled) void this.run();
       await this.idle;
-      if (!this.unsettled() || this.now() >= until) return this.warnings.flush();
+      if (!this.outcomes.unsettled || this.now() >= until) return this.warnings.flush();
       await new Promise((resolve) => setTimeout(resolve, Math.min(this.ackWaitMs, Math.max(0, until - this.now()))));
     }
-  }
-
-  /** A publish's outcome is unknown, or a correction is owed. */
-  private unsettled(): boolean {
-    return this.unsure.length > 0 || this.owed.size > 0;
   }
 
   private async run(): Promise<void> {
@@ -266,13 +219,13 @@ export class ReceiptPublisher {
         if (this.queue.length > 0) {
           await this.storeBatch();
           settleTried = false;
-        } else if (!settleTried && (this.unsettled() || this.stuck !== undefined)) {
+        } else if (!settleTried && (this.outcomes.unsettled || this.stuck !== undefined)) {
           // Idle: settle the chain now rather than when the next receipt comes. One try a run;
           // an idle lane may get no receipt for a long time (a not-ready authz gets none at
           // all), so a timer runs it again.
           settleTried = true;
           await this.settle(this.now() + this.ackWaitMs).catch((err: unknown) =>
-            this.opts.log.error({ chain: this.chain, corrects: [...this.owed.keys()], err: String(err) }, 'chain not settled; tried again later'));
+            this.opts.log.error({ chain: this.chain, corrects: this.outcomes.owedIds, err: String(err) }, 'chain not settled; tried again later'));
         } else break;
       }
     } finally {
@@ -283,7 +236,7 @@ export class ReceiptPublisher {
   }
 
   private retryLater(): void {
-    const due = this.unsettled() || this.stuck !== undefined;
+    const due = this.outcomes.unsettled || this.stuck !== undefined;
     if (!due) this.retryMs = 0;
     if (this.closed || this.retry !== undefined || !due) return;
     this.retryMs = Math.min(MAX_SETTLE_RETRY_MS, this.retryMs === 0 ? this.ackWaitMs : 2 * this.retryMs);
@@ -337,7 +290,7 @@ export class ReceiptPublisher {
       const ackedAt = this.now();
       for (const { item, receipt } of batch) {
         if (item.outcome !== 'refused' && ackedAt > item.deadline) this.refuse(item, new ChioError('TIMEOUT', 'receipt stored after its deadline'));
-        if (item.outcome === 'refused') this.owe(receipt, 'PubAck after the receipt was abandoned, or after its deadline');
+        if (item.outcome === 'refused') this.outcomes.owe(receipt, 'PubAck after the receipt was abandoned, or after its deadline');
         else {
           item.outcome = 'stored';
           item.receipt = receipt;
@@ -366,8 +319,8 @@ export class ReceiptPublisher {
   private async settle(deadline: number): Promise<ChainHead> {
     // A failed message may land after a head read that did not show it: look again while any
     // is unsure, so that it is found and corrected without waiting for a refused publish.
-    if (!this.head || this.unsure.length > 0) this.learnHead(await beforeDeadline(this.readHead(), deadline, 'reading the chain head'));
-    while (this.owed.size > 0) await this.correct([...this.owed.values()], this.head!);
+    if (!this.head || this.outcomes.anyUnsure) this.learnHead(await beforeDeadline(this.readHead(), deadline, 'reading the chain head'));
+    for (let owed = this.outcomes.owedReceipts; owed.length > 0; owed = this.outcomes.owedReceipts) await this.correct(owed, this.head!);
     return this.head!;
   }
 
@@ -382,10 +335,7 @@ export class ReceiptPublisher {
     } catch (err) {
       throw new ChioError('UNAVAILABLE', `the correction of ${targets[0]!.id} was not stored`, { cause: err });
     }
-    for (const { receipt } of signed) {
-      this.owed.delete(receipt.corrects!);
-      this.opts.log.warn({ chain: this.chain, seq: receipt.seq, receipt_id: receipt.id, corrects: receipt.corrects }, 'receipt corrected: stored, but answered deny 503 (ReceiptLedger)');
-    }
+    for (const { receipt } of signed) this.outcomes.corrected(receipt);
   }
 
   /** Store receipts as the ones after `head`; on failure, whether they were stored is learnt at the next head read. */
@@ -394,8 +344,7 @@ export class ReceiptPublisher {
     try {
       const streamSeq = await appendReceipts(this.opts.js, this.chain, batch.map((s) => ({ id: s.receipt.id, bytes: s.bytes })), head.streamSeq, timeoutMs);
       this.head = this.known = { seq: last.seq, id: last.id, streamSeq, storedAt: streamSeq };
-      // These receipts hold their seqs: a failed message at or below them can no longer be stored.
-      this.unsure = this.unsure.filter((u) => u[0]!.seq > last.seq);
+      this.outcomes.storedThrough(last.seq);
     } catch (err) {
       this.head = undefined;
       // A stream of one replica said it stored nothing (full): not of unknown outcome, so nothing
@@ -407,37 +356,16 @@ export class ReceiptPublisher {
         this.warnings.warn({ chain: this.chain, seq: batch[0]!.receipt.seq, receipts: batch.length, err: String(err) }, 'receipts not stored: the stream refused them for want of room');
         throw err;
       }
-      this.unsure.push(batch.map((s) => s.receipt));
-      // Bounded: past MAX_UNSURE, the oldest is given up on (said in the log: if it ever lands,
-      // it goes uncorrected). They share seqs while the head stays put, so at most one lands.
-      if (this.unsure.length > MAX_UNSURE) {
-        const dropped = this.unsure.shift()!;
-        this.opts.log.error({ chain: this.chain, seq: dropped[0]!.seq, receipt_ids: dropped.map((r) => r.id) }, 'too many receipts of unknown outcome; these will not be corrected should they be stored');
-      }
+      this.outcomes.publishFailed(batch.map((s) => s.receipt));
       this.warnings.warn({ chain: this.chain, seq: batch[0]!.receipt.seq, receipts: batch.length, err: String(err) }, 'receipts not stored, or not known to be');
       throw err;
     }
   }
 
-  /**
-   * Take `head` as the chain's head. A message whose publish failed is stored when its last
-   * receipt is the head; it is settled as not stored once the head is at or past its first
-   * seq; else it may still land.
-   */
+  /** Take `head`, read from the stream, as the chain's head (ChainOutcomes.headRead). */
   private learnHead(head: ChainHead): void {
     this.head = this.known = head;
-    const stored = this.unsure.find((u) => u.at(-1)!.id === head.id);
-    this.unsure = this.unsure.filter((u) => u[0]!.seq > head.seq);
-    for (const receipt of stored ?? []) {
-      if (receipt.corrects !== undefined) this.owed.delete(receipt.corrects);
-      else this.owe(receipt, 'stored, but its publish failed');
-    }
-  }
-
-  /** `receipt` is stored and its Check was answered 503: correct it next. */
-  private owe(receipt: Receipt, why: string): void {
-    this.owed.set(receipt.id, receipt);
-    this.opts.log.warn({ chain: this.chain, seq: receipt.seq, receipt_id: receipt.id, why }, 'receipt stored after its Check was answered 503; correcting it');
+    this.outcomes.headRead(head);
   }
 
   private refuse(item: Pending, err: ChioError): void {

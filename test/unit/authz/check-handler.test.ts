@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MAX_ANSWER_MARGIN_MS, MIN_CLIENT_STORE_MS, CheckHandler, answerMarginMs, type ClientLink, type Decider, type ReceiptStore } from '../../../src/authz/check-handler.js';
-import type { ReceiptTicket } from '../../../src/chain/publisher.js';
+import type { ReceiptTicket } from '../../../src/chain/ticket.js';
 import type { Counter } from 'prom-client';
 import { checksUnansweredTotal, decisionsTotal, receiptStoreFailuresTotal } from '../../../src/metrics.js';
 import type { CheckResponse } from '../../../src/authz/wire.js';
