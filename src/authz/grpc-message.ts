@@ -26,6 +26,12 @@ export interface Call {
   reading: boolean;
   /** Bytes it holds against the server's budget until it is answered or its stream closes: its message, then what decoding it builds. */
   held: number;
+  /**
+   * Its request is with its handler, which keeps it until it answers: what it holds then goes
+   * back once it is answered, not when its stream closes. A client that reset each call as soon
+   * as it had sent it left its decoded request in a running handler, counted by nothing.
+   */
+  handling?: boolean;
 }
 
 /** Answer the call with a gRPC status and read nothing more of it. */

@@ -26,8 +26,8 @@
  *   - a message larger than `maxRequestBytes` is refused from its length prefix alone;
  *   - the calls open may hold `maxHeldBytes` in all, past which a call is RESOURCE_EXHAUSTED:
  *     a call holds the buffer its message fills (./grpc-message.ts says how it grows) and what
- *     its method says decoding it builds (`UnaryMethod.weigh`), until it is answered (or its
- *     stream closes first), since the decoded request lives until then;
+ *     its method says decoding it builds (`UnaryMethod.weigh`), until it is answered (or, when
+ *     not handed to its handler yet, its stream closes), since the decoded request lives until then;
  *   - a call still open `callTimeoutMs` after its headers (a client that does not read its
  *     answer) is reset, and `close()` destroys what is left `closeGraceMs` after it began;
  *   - a connection with no call open for `idleTimeoutMs` is told to go away (GOAWAY, so that a
@@ -207,7 +207,7 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
       const call: Call = { since: performance.now(), reading: true, held: 0 };
       calls.set(stream, call);
       stream.once('close', () => {
-        release(call);
+        if (!call.handling) release(call);
         calls.delete(stream);
       });
       return call;
@@ -359,6 +359,7 @@ function serveStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, op
     // control window of zero) keeps the stream open until the call timeout, and a few such
     // calls held the whole budget for a minute, refusing every other Check.
     if (answer instanceof Promise) {
+      call.handling = true;
       answer
         .then((res) => answerMessage(stream, method, res), (err) => answerError(stream, err))
         .catch(() => stream.close(NGHTTP2_CANCEL))

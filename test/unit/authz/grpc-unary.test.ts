@@ -483,6 +483,27 @@ describe('what a call holds', () => {
     }
   });
 
+  it('stays held while its handler runs, though its client resets the call: the decoded request lives on in the handler', async () => {
+    await withServer({ maxHeldBytes: 1_600 }, async (session) => {
+      const stream = session.request({ ':method': 'POST', ':path': ECHO, 'content-type': 'application/grpc' });
+      stream.on('error', () => undefined);
+      stream.end(frameMessage(utf8('heavy hold')));
+      await untilHeld();
+      setTimeout(() => release.forEach((r) => r()), 5_000).unref();
+      // Reset at once, as a client sending one costly request after another would: its handler runs on.
+      stream.close(constants.NGHTTP2_CANCEL);
+      await new Promise((r) => stream.once('close', r));
+      await new Promise((r) => setTimeout(r, 20));
+      const refused = await raw(session, [frameMessage(utf8('heavy'))]);
+      expect(statusOf(refused)).toBe(GrpcStatus.RESOURCE_EXHAUSTED);
+      // Given back once its handler is done with it.
+      release.shift()!();
+      await new Promise((r) => setTimeout(r, 20));
+      expect(statusOf(await raw(session, [frameMessage(utf8('heavy'))]))).toBe(0);
+      expect(handled).toEqual(['heavy hold', 'heavy']);
+    });
+  });
+
   it('is refused with the status its method gives when its message may not be decoded, and never handled', async () => {
     const { server, session } = await serverAndSession();
     try {
