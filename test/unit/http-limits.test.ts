@@ -91,3 +91,26 @@ describe('connections past the limit', () => {
     expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
   });
 });
+
+describe('a client that sends its request slowly (slowloris)', () => {
+  // Node checks these timeouts only every connectionsCheckingInterval (30 s by default), so
+  // without a shorter interval a drip-fed request lived up to 40 s (headers) and 60 s (body).
+  const answeredWithin = async (port: number, first: string, drip: string, ms: number) => {
+    const socket = await rawClient(port, first);
+    const timer = setInterval(() => socket.writable && socket.write(drip), 1_000);
+    let answer = '';
+    socket.on('data', (d: Buffer) => (answer += d.toString()));
+    const started = Date.now();
+    await Promise.race([closed(socket), new Promise((r) => setTimeout(r, ms))]);
+    clearInterval(timer);
+    return { answer, seconds: (Date.now() - started) / 1000, closed: socket.closed };
+  };
+
+  it('is answered 408 and disconnected once its headers have taken 10 s, not later', async () => {
+    const port = await serve({});
+    const r = await answeredWithin(port, 'GET /health HTTP/1.1\r\nhost: x\r\n', 'x-a: b\r\n', 14_000);
+    expect(r.closed).toBe(true);
+    expect(r.answer).toMatch(/^HTTP\/1\.1 408/);
+    expect(r.seconds).toBeLessThan(12.5);
+  }, 20_000);
+});
