@@ -172,10 +172,21 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
  */
 function loggedPath(target: string | undefined): string {
   try {
-    return new URL(target ?? '/', 'http://chio.invalid').pathname;
+    return requestUrl(target).pathname;
   } catch {
     return '(not a valid request target)';
   }
+}
+
+/**
+ * The URL of a request target. An origin-form target (RFC 9112 §3.2.1) is a path, and is
+ * appended to the base rather than resolved against it: resolved, `//checkpoint` is a
+ * network-path reference, `/` on a host named "checkpoint", and was answered with the page at
+ * `/`. An absolute-form target (`http://host/…`) stands alone.
+ */
+function requestUrl(target: string | undefined): URL {
+  const t = target ?? '/';
+  return t.startsWith('/') ? new URL(`http://chio.invalid${t}`) : new URL(t, 'http://chio.invalid');
 }
 
 function tlsServerOptions(tls: ListenerTls) {
@@ -191,7 +202,7 @@ function tlsServerOptions(tls: ListenerTls) {
 async function handle(req: IncomingMessage, res: ServerResponse, opts: HttpServerOptions): Promise<void> {
   let url: URL;
   try {
-    url = new URL(req.url ?? '/', 'http://chio.invalid');
+    url = requestUrl(req.url);
   } catch {
     return sendError(res, 'MALFORMED', 'not a valid request target');
   }

@@ -91,3 +91,27 @@ describe('the log line of a failed request', () => {
     }
   });
 });
+
+describe('a request target that begins with two slashes', () => {
+  // An origin-form target is a path: `//checkpoint` (a tlog-tiles prefix with a trailing slash,
+  // joined with "/checkpoint") is not `/` on a host named "checkpoint".
+  it('is that path, not an authority: GET //checkpoint is 404, not the page at /', async () => {
+    const server = await startHttpServer({
+      bind: '127.0.0.1', port: 0, log: createLogger('silent'), ready: () => undefined,
+      routes: [(_req, res, url) => (url.pathname === '/' ? (res.end('the page at /'), true) : false)],
+    });
+    const status = (target: string) =>
+      new Promise<string>((resolve) => {
+        let answer = '';
+        const socket = connect(server.port, '127.0.0.1', () => socket.write(`GET ${target} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`));
+        socket.on('data', (d: Buffer) => (answer += d.toString()));
+        socket.on('close', () => resolve(answer.split(' ')[1] ?? ''));
+      });
+    try {
+      expect(await status('/')).toBe('200');
+      for (const target of ['//checkpoint', '//', '//health', '//x/health']) expect(await status(target), target).toBe('404');
+    } finally {
+      await server.stop();
+    }
+  });
+});
