@@ -180,6 +180,13 @@ function unsupportedHas(ast: AstNode): string | undefined {
     return head && [...head, n.args[1] as string];
   };
   for (const { op, args } of walkAst(ast)) {
+    // The other presence tests, `.?field`, `[?"field"]` and `"field" in`, are refused on a
+    // message for the same reason: on a protobuf message they too say whether it is set.
+    const target = !Array.isArray(args) ? undefined : op === '.?' || op === '[?]' ? args[0] : op === 'in' ? args[1] : undefined;
+    const targetPath = target === undefined ? undefined : pathOf(target);
+    if (targetPath && celPathKind(targetPath) === 'message') {
+      return `a presence test on a field of ${['object', ...targetPath].join('.')} is always true: every field of it is always present here (an unset one reads as its zero value, "" or 0), so compare with that instead`;
+    }
     if (op !== 'call' || !Array.isArray(args) || args[0] !== 'has' || !Array.isArray(args[1]) || args[1].length !== 1) continue;
     const path = pathOf(args[1][0]);
     const parent = path && path.length > 0 ? celPathKind(path.slice(0, -1)) : undefined;

@@ -302,6 +302,17 @@ describe('compileCelPolicy', () => {
         expect(refused(`  validations:\n  - expression: 'has(object.${path}) ? null : envoy.Denied(403).Response()'\n`)).not.toThrow();
       }
     });
+    it('a presence test on a field of a message (.?field, [?"field"], "field" in), always true here as has() is', () => {
+      // kyverno-authz: source.?principal is none when no principal was sent; Chio's was always set.
+      for (const e of ['object.attributes.source.?principal.hasValue()', 'object.attributes.source[?"principal"].hasValue()', '"principal" in object.attributes.source', 'object.attributes.request.?http.hasValue()']) {
+        expect(refused(`  validations:\n  - expression: '${e} ? envoy.Allowed().Response() : envoy.Denied(403).Response()'\n`)).toThrow(/is always true: every field of it is always present here/);
+      }
+    });
+    it('but not a presence test on a map key', () => {
+      for (const e of ['object.attributes.request.http.headers.?foo.hasValue()', 'object.attributes.request.http.headers[?"x-a"].hasValue()', '"x-a" in object.attributes.request.http.headers', 'object.attributes.source.labels.?app.hasValue()']) {
+        expect(refused(`  validations:\n  - expression: '${e} ? envoy.Allowed().Response() : envoy.Denied(403).Response()'\n`)).not.toThrow();
+      }
+    });
     it('an unsupported field', () => {
       expect(refused(`  validations:\n  - expression: 'null'\n  auditAnnotations: []\n`)).toThrow(/spec: .*auditAnnotations/);
     });
