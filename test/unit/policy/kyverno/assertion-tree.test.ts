@@ -224,6 +224,23 @@ describe('evaluateAssertionTree', () => {
       expect(check({ '(to_string(@))': 'x' }, deep)).toMatchObject({ status: 'error' });
     });
 
+    it('stops an expression whose work grows past its own size (each `[@,@][]` doubles a list)', () => {
+      // 21 doublings took 1.7 s a Check, 30 would take minutes and exhaust the heap.
+      const started = Date.now();
+      expect(check({ [`(length(${'[@,@][] | '.repeat(21)}@))`]: 1 }, [1])).toMatchObject({ status: 'error', error: { reason: /took longer than/ } });
+      expect(Date.now() - started).toBeLessThan(1500);
+    });
+
+    it('refuses to build a huge string in one call (pad_left, pad_right, replace)', () => {
+      // pad_right('a', `300000000`) exhausted the heap: one call, nothing to interrupt.
+      expect(check({ "(pad_right('a', `100000000`, 'x'))": 'a' }, {})).toMatchObject({ status: 'error', error: { reason: /more than/ } });
+      expect(check({ "(pad_left('a', `100000000`))": 'a' }, {})).toMatchObject({ status: 'error', error: { reason: /more than/ } });
+      expect(check({ [`(replace(@, '', '${'b'.repeat(1000)}'))`]: 'a' }, 'a'.repeat(20_000))).toMatchObject({ status: 'error', error: { reason: /more than/ } });
+      expect(check({ "(replace('a', 'a', 'aa', `100000000`))": 'a' }, {})).toMatchObject({ status: 'error', error: { reason: /more than/ } });
+      expect(check({ "(replace('abc', 'x', 'y', `1000000000`))": 'abc' }, {})).toEqual({ status: 'pass' });
+      expect(check({ "(pad_left('7', `3`, '0'))": '007', "(replace('a-b-c', '-', '+'))": 'a+b+c', "(replace('a-b-c', '-', '', `1`))": 'ab-c' }, {})).toEqual({ status: 'pass' });
+    });
+
     it('shares one budget across evaluations', () => {
       const tree = compileAssertionTree({ request: { http: { method: 'GET' } } }, 'test');
       const budget = { steps: 5 };
