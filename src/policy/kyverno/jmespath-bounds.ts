@@ -10,6 +10,8 @@ import { register, TYPE_NUMBER, TYPE_STRING } from '@jmespath-community/jmespath
  * may carry. One call cannot be interrupted, and pad_right('a', `300000000`) exhausted the heap.
  */
 export const MAX_BUILT_CHARS = 8 * 1024 * 1024;
+/** Characters replace may scan in all when given a count (one replacement a scan): some tens of milliseconds. */
+export const MAX_REPLACE_SCAN_CHARS = 4 * MAX_BUILT_CHARS;
 
 // pad_left, pad_right and replace as the library's, refusing to build a string longer than MAX_BUILT_CHARS.
 const PAD_SIGNATURE = [{ types: [TYPE_STRING] }, { types: [TYPE_NUMBER] }, { types: [TYPE_STRING], optional: true }];
@@ -42,10 +44,15 @@ function replaced(subject: string, old: string, by: string, count: number | unde
   if (growth > 0) tooLong(subject.length + (count ?? (old === '' ? subject.length + 1 : subject.split(old).length - 1)) * growth);
   if (!count) return subject.split(old).join(by);
   let out = subject;
+  // Replacements that neither grow nor end (ab → ba sorts the text one swap at a time: n² of
+  // them, each a scan) would run for hours on a header of some kilobytes: the scanning is bounded.
+  let scanned = 0;
   for (let i = 0; i < count; i++) {
     const next = out.replace(old, by);
     if (next === out) break; // nothing left to replace: the library's loop would go on to count
     out = next;
+    scanned += out.length;
+    if (scanned > MAX_REPLACE_SCAN_CHARS) throw new Error(`replace scanned more than ${MAX_REPLACE_SCAN_CHARS} characters`);
   }
   return out;
 }
