@@ -25,7 +25,7 @@ import { canonicalBytes } from '../receipt/jcs.js';
 import { sha256Hex } from '../crypto/sha256.js';
 import { parseVerifierKey } from '../tlog/index.js';
 import { IssuerTrust } from '../credentials/capability.js';
-import { authorizationPolicySchema, compileAuthorizationPolicy, type CompiledPolicy } from './istio/authorization-policy.js';
+import { authorizationPolicySchema, compileAuthorizationPolicy, SHADOW_ANNOTATION, type CompiledPolicy } from './istio/authorization-policy.js';
 import { JwtAuthenticator, requestAuthenticationSchema } from '../credentials/jwt.js';
 import { compileValidatingPolicy, validatingPolicySchema } from './kyverno/validating-policy.js';
 import { API_VERSION as CEL_API_VERSION, celValidatingPolicySchema, compileCelPolicy, evaluationModeOf, type CompiledCelPolicy } from './kyverno-authz/validating-policy.js';
@@ -191,8 +191,24 @@ function parseDocument(doc: unknown, where: string): LoadedDoc {
     const issue = parsed.error.issues[0]!;
     throw new ChioError('CONFIG_INVALID', `${where}: field ${issue.path.join('.') || '(document)'}: ${issue.message}`);
   }
-  const meta = (parsed.data as { metadata: { name: string; namespace?: string } }).metadata;
+  const meta = (parsed.data as { metadata: { name: string; namespace?: string; annotations?: Record<string, string> } }).metadata;
+  refuseUnreadShadow(kind, meta.annotations, where);
   return { kind: kind as Kind, key: `${meta.namespace ?? ''}/${meta.name}`, where, doc: parsed.data };
+}
+
+/**
+ * `chio.dev/shadow` is read on an AuthorizationPolicy, as "true" or "false". Anywhere else, or
+ * spelt otherwise ("True", "yes"), it was ignored: the policy a user meant to try out was
+ * enforced, its denials answered.
+ */
+function refuseUnreadShadow(kind: string, annotations: Record<string, string> | undefined, where: string): void {
+  if (annotations === undefined || !Object.hasOwn(annotations, SHADOW_ANNOTATION)) return;
+  const field = `${where}: field metadata.annotations.${SHADOW_ANNOTATION}`;
+  if (kind !== 'AuthorizationPolicy') {
+    throw new ChioError('CONFIG_INVALID', `${field}: only an AuthorizationPolicy can be put in shadow mode; this ${kind} would be enforced (CHIO_MODE=shadow shadows every policy)`);
+  }
+  const value = annotations[SHADOW_ANNOTATION];
+  if (value !== 'true' && value !== 'false') throw new ChioError('CONFIG_INVALID', `${field}: ${JSON.stringify(value)} is not "true" or "false"`);
 }
 
 /**

@@ -206,6 +206,9 @@ describe('loadPolicySet', () => {
       ['a bad action', A.replace('spec:\n', 'spec:\n  action: MAYBE\n'), 'document 1: field spec.action'],
       ['a bad CIDR', `${B}---\n${A.replace('to:', 'from: [{ source: { ipBlocks: ["1.2.3.4/99"] } }]\n      to:')}`, 'document 2: field spec.rules.0.from.0.source.ipBlocks'],
       ['a duplicate name', `${A}---\n${A}`, 'defined twice'],
+      // Ignored, the shadow annotation left a policy meant to be tried out enforced.
+      ['a shadow annotation spelt otherwise', A.replace('metadata: { name: a }', 'metadata: { name: a, annotations: { chio.dev/shadow: "True" } }'), 'document 1: field metadata.annotations.chio.dev/shadow: "True" is not "true" or "false"'],
+      ['a shadow annotation on another kind', 'apiVersion: chio.dev/v1\nkind: RequestAuthentication\nmetadata: { name: r, annotations: { chio.dev/shadow: "true" } }\nspec: { jwtRules: [{ issuer: "https://i.example", jwksUri: "https://i.example/jwks" }] }\n', 'document 1: field metadata.annotations.chio.dev/shadow: only an AuthorizationPolicy can be put in shadow mode; this RequestAuthentication would be enforced'],
       ['YAML that does not parse', 'kind: [', 'document 1'],
       ['an untrusted issuer key', 'apiVersion: chio.dev/v1\nkind: CapabilityAuthority\nmetadata: { name: c }\nspec: { issuers: ["nope"] }\n', 'field spec.issuers'],
       ['a billion laughs', 'a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n', 'document 1'],
