@@ -14,7 +14,8 @@
  *   upperAscii
  *   trim                  the text (a text of spaces is scanned whole);
  *   substring             its result (the most that is copied);
- *   size(string)          the text (code points are counted).
+ *   size(string)          the text (code points are counted);
+ *   join (of a list)      what it builds: 1,024 parts of a 90 KB header made 90 MB in one call.
  *
  * cel-js 8 has no `replace`, `charAt`, `reverse`, `format` or `quote`.
  */
@@ -112,4 +113,17 @@ export function stringSizeBounded(text: string): bigint {
     }
   }
   return BigInt(count);
+}
+
+/** `list.join()` and `list.join(separator)`, charged for the string they would build, before building it. */
+export function joinBounded(list: readonly unknown[], separator?: string): string {
+  let chars = separator === undefined ? 0 : separator.length * Math.max(0, list.length - 1);
+  for (const part of list) {
+    if (typeof part !== 'string') {
+      throw new EvaluationError({ code: 'invalid_list_element_type', message: `string.join(${separator === undefined ? '' : 'separator'}): list must contain only strings` } as never);
+    }
+    chars += part.length;
+  }
+  chargeScan(chars);
+  return list.join(separator ?? '');
 }

@@ -131,6 +131,7 @@ export const BOUNDED_STRING_CALLS: Readonly<Record<string, string>> = {
   trim: 'trimBounded',
   substring: 'substringBounded',
   size: 'sizeBounded',
+  join: 'joinBounded',
 };
 
 /**
@@ -152,7 +153,7 @@ export function splitBounded(text: string, separator: string, limit = -1n): stri
 }
 
 /** Builds or reads a list of up to COMPREHENSION_RANGE_BOUND entries in one call. */
-const LIST_LINEAR = new Set([BOUNDED_SPLIT, 'split', 'join']);
+const LIST_LINEAR = new Set([BOUNDED_SPLIT, 'split', 'join', BOUNDED_STRING_CALLS.join!]);
 
 const COMPREHENSIONS = new Set(['all', 'exists', 'exists_one', 'map', 'filter']);
 

@@ -146,6 +146,8 @@ export function createEnvoyEnvironment(): Environment {
   fn(`string.${name.trim}(): string`, (s: string) => bounded.trimBounded(s));
   fn(`string.${name.substring}(int): string`, (s: string, start: bigint) => bounded.substringBounded(s, start));
   fn(`string.${name.substring}(int, int): string`, (s: string, start: bigint, end: bigint) => bounded.substringBounded(s, start, end));
+  fn(`list<string>.${name.join}(): string`, (v: unknown[]) => bounded.joinBounded(v));
+  fn(`list<string>.${name.join}(string): string`, (v: unknown[], sep: string) => bounded.joinBounded(v, sep));
   // `size` of the other types does not scan; it is here because the call was renamed.
   const listSize = (v: { length?: number; size?: number }) => BigInt(v.length ?? v.size!);
   const mapSize = (v: object) => BigInt(v instanceof Map ? v.size : Object.keys(v).length);
