@@ -15,7 +15,8 @@
  *      (é → %C3%A9);
  *   4. backslashes become slashes;
  *   5. `;params` are cut from every segment (Tomcat & co. route /admin;x=1 as /admin) and set
- *      aside: receipts record them only as a hash, since they can carry session ids;
+ *      aside: receipts record them only as a hash, since they can carry session ids; a `.` or
+ *      `..` with params (`..;x`) is refused: a dot segment to Tomcat, a name to Envoy and Go;
  *   6. dot segments are removed (RFC 3986 §5.2.4) and repeated slashes merged.
  *
  * Matching stays case-sensitive, as in Istio: /TOOLS is not /tools.
@@ -91,6 +92,10 @@ export function normalizeTarget(target: string): NormalisedTarget {
   const segments = decoded.replace(/\\/g, '/').split('/').map((s) => {
     const at = s.indexOf(';');
     if (at < 0) return s;
+    // `..;x` is a dot segment only to Tomcat and its kind; Envoy's normalize_path, Go and
+    // Express keep it, and route /admin/..;x/secret under /admin/ where Chio read /secret. No
+    // one reading is safe for every upstream: refused, as an encoded slash is.
+    if (/^\.\.?$/.test(s.slice(0, at))) throw refuse('has a dot segment with ;params, which upstreams disagree on');
     params += s.slice(at);
     return s.slice(0, at);
   });
