@@ -17,7 +17,8 @@
  *   5. `;params` are cut from every segment (Tomcat & co. route /admin;x=1 as /admin) and set
  *      aside: receipts record them only as a hash, since they can carry session ids; a `.` or
  *      `..` with params (`..;x`) is refused: a dot segment to Tomcat, a name to Envoy and Go;
- *   6. dot segments are removed (RFC 3986 §5.2.4) and repeated slashes merged.
+ *   6. dot segments are removed (RFC 3986 §5.2.4) and repeated slashes merged; a `..` that
+ *      would remove an empty segment (`/a//../b`) is refused: the two orders disagree on it.
  *
  * Matching stays case-sensitive, as in Istio: /TOOLS is not /tools.
  */
@@ -99,14 +100,19 @@ export function normalizeTarget(target: string): NormalisedTarget {
     params += s.slice(at);
     return s.slice(0, at);
   });
+  // An empty segment (`//`, or `;x` once cut) is merged away, but to Envoy's normalize_path (RFC
+  // 3986 first, merge_slashes after) it is a segment a `..` removes: /admin//../secret is
+  // /admin/secret there and /secret to Tomcat, Go and nginx. Kept as '' until a `..` reaches it,
+  // which is refused; ignored, Chio read /secret and a DENY of /admin/* was walked around.
   const out: string[] = [];
-  for (const segment of segments) {
-    if (segment === '' || segment === '.') continue;
-    if (segment === '..') out.pop();
-    else out.push(segment);
+  for (const segment of segments.slice(1)) {
+    if (segment === '.') continue;
+    if (segment !== '..') out.push(segment);
+    else if (out.pop() === '') throw refuse('has a .. after an empty segment, which upstreams disagree on');
   }
   const trailing = segments.length > 1 && ['', '.', '..'].includes(segments[segments.length - 1]!);
-  const path = `/${out.join('/')}${trailing && out.length > 0 ? '/' : ''}`;
+  const names = out.filter((s) => s !== '');
+  const path = `/${names.join('/')}${trailing && names.length > 0 ? '/' : ''}`;
   return { path, rawPath: raw, query, suffix, params };
 }
 
