@@ -6,7 +6,8 @@
  *
  *   1. set the query and fragment aside;
  *   2. an encoded slash or backslash (%2F, %5C) is refused: Envoy and upstreams disagree on it;
- *      so is an encoded control character (%00, %0A…), as a raw one is;
+ *      so is an encoded control character (%00, %0A…), as a raw one is, and a leading `//`
+ *      (or `/\`), which a URL parser reads as an authority;
  *   3. each character gets one spelling: escapes of unreserved characters, of the sub-delims
  *      other than `;` and `*`, and of `:` and `@` are decoded (%2e → '.', %3A → ':'), since an
  *      upstream decodes them to the same path (`;` starts params, `*` is the patterns'
@@ -86,6 +87,10 @@ export function normalizeTarget(target: string): NormalisedTarget {
   const refuse = (why: string) => new ChioError('REQUEST_MALFORMED', `path ${why}`);
   if (raw !== '' && !raw.startsWith('/')) throw refuse('does not start with /');
   if (/%(2f|5c)/i.test(raw)) throw refuse('has an encoded slash');
+  // A network-path reference to a URL parser (Node's `new URL(req.url, base)`, any WHATWG one):
+  // //evil/admin is host `evil`, path /admin there, and /evil/admin once slashes are merged.
+  // Envoy forwards it unmerged under Istio's default BASE, so a DENY of /admin was walked around.
+  if (/^[/\\]{2}/.test(raw)) throw refuse('starts with //, which a URL parser reads as a host');
   // No path at all (a CONNECT's): none, not `/`, which an ALLOW of `/` alone would have let through.
   if (raw === '') return { path: '', rawPath: raw, query, suffix, params: '' };
   const decoded = normalEscapes(raw, refuse);

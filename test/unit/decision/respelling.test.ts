@@ -61,8 +61,9 @@ const separator = fc.constantFrom('/', '/', '\\', '//');
 function spellPath(normal: string) {
   const segments = normal.split('/').slice(1);
   return fc.tuple(...segments.map((s) => fc.tuple(separator, noise, spellSegment(s)))).map((parts) => parts.map(([sep, junk, seg]) => `${sep}${junk}${seg}`).join(''))
-    // Envoy always sends a leading '/': a leading backslash would be a different (refused) target.
-    .map((p) => (p.startsWith('/') ? p : `/${p.slice(1)}`));
+    // Envoy always sends a leading '/': a leading backslash would be a different (refused) target,
+    // and so would a leading `//` or `/\\` (a URL parser reads a host there).
+    .map((p) => `/${p.replace(/^[/\\]+/, '')}`);
 }
 
 /** A spelling of a host: any case, maybe one trailing dot, maybe an empty or explicit port. */
