@@ -152,6 +152,8 @@ interface StoredReceipt {
   seq: number;
   line: number;
   data: Uint8Array;
+  /** The chain its message's subject names, when known (StoredMessage.subjectChain). */
+  subjectChain?: string;
   /** Set for a message that is no receipt message at all: refused whole, as its line 0. */
   refused?: ChioError;
 }
@@ -161,7 +163,7 @@ function receiptsOf(messages: readonly StoredMessage[]): StoredReceipt[] {
   return messages.flatMap((m) => {
     const read = receiptLinesOf(m.data);
     if ('refused' in read) return [{ seq: m.seq, line: 0, data: m.data, refused: new ChioError('RECEIPT_INVALID', `not a message of receipts: ${read.refused}`) }];
-    return read.lines.map((data, line) => ({ seq: m.seq, line, data }));
+    return read.lines.map((data, line) => ({ seq: m.seq, line, data, ...(m.subjectChain !== undefined ? { subjectChain: m.subjectChain } : {}) }));
   });
 }
 
@@ -241,6 +243,10 @@ async function readAndCheckSignatures(stored: readonly StoredReceipt[], checks: 
     }
     try {
       const { receipt, signed } = readReceiptBytes(m.data, checks.kernelKeys, checks.receiptId, checks.sha256);
+      // Stored under another chain's subject, it passed no fork check of its own chain (StoredMessage.subjectChain).
+      if (m.subjectChain !== undefined && m.subjectChain !== receipt.chain) {
+        throw new ChioError('RECEIPT_INVALID', `receipt of chain ${receipt.chain} stored on the subject of chain ${m.subjectChain.slice(0, 64)}`);
+      }
       reads.push({ m, read: { receipt }, signed });
     } catch (err) {
       reads.push({ m, read: { error: err, chain: chainNamedIn(m.data) } });

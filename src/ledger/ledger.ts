@@ -20,7 +20,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { isChioError } from '../errors/index.js';
-import type { ChioResources } from '../store/resources.js';
+import { chainOfReceiptSubject, type ChioResources } from '../store/resources.js';
 import { consumeReceipts, type StoredMessage } from '../store/receipts.js';
 import { TILE_WIDTH, TileStore } from '../store/tile-store.js';
 import { DEFAULT_LEASE_POLL_MS, DEFAULT_LEASE_RENEW_MS, DEFAULT_LEASE_TTL_MS, LedgerLease, type Acquisition } from '../store/ledger-lease.js';
@@ -363,7 +363,7 @@ export class Ledger {
         next = undefined;
         if (result.done) break;
         if (batch.length === 0) closesAt = Date.now() + BATCH_LINGER_MS;
-        batch.push({ seq: result.value.seq, data: result.value.data });
+        batch.push({ seq: result.value.seq, data: result.value.data, subjectChain: chainOfReceiptSubject(result.value.subject) });
         if (batch.length >= TILE_WIDTH || !this.writing) await close();
       }
       if (batch.length > 0) await close();

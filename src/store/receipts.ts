@@ -18,6 +18,14 @@ export { MAX_RECEIPTS_PER_MESSAGE };
 export interface StoredMessage {
   seq: number;
   data: Uint8Array;
+  /**
+   * The chain its subject names (`chio.receipts.<chain>`), as the ledger read it: each receipt
+   * the message holds must be of that chain. The server refuses a fork only per subject
+   * (Nats-Expected-Last-Subject-Sequence), so a receipt stored under another chain's subject
+   * could take its chain's next seq unseen, and the chain writer's own receipt, stored and
+   * answered from, would then be refused as a fork. Unset: not checked (a reader without subjects).
+   */
+  subjectChain?: string;
 }
 
 /** How long a tail read waits for messages the stream said it holds. */

@@ -193,3 +193,8 @@ export async function openRevocationsBucket(nc: NatsConnection, replicas = 1): P
 export function receiptSubject(chain: string): string {
   return `${RECEIPTS_SUBJECT_PREFIX}.${chain}`;
 }
+
+/** The chain a receipts-stream subject names (receiptSubject's inverse); '' for a subject of no chain. */
+export function chainOfReceiptSubject(subject: string): string {
+  return subject.startsWith(`${RECEIPTS_SUBJECT_PREFIX}.`) ? subject.slice(RECEIPTS_SUBJECT_PREFIX.length + 1) : '';
+}

@@ -1,0 +1,43 @@
+/**
+ * The pure integrate() against what a compromised or buggy publisher of the receipts stream can
+ * store: receipts signed by a trusted kernel key that no honest writer would store so.
+ */
+import { describe, expect, it } from 'vitest';
+import { integrate, type IntegrationChecks } from '../../../src/ledger/integrate.js';
+import { createNodeSignatureCheck } from '../../../src/crypto/ed25519.js';
+import { canonicalBytes } from '../../../src/receipt/jcs.js';
+import type { Receipt } from '../../../src/receipt/receipt.js';
+import type { StoredMessage } from '../../../src/store/receipts.js';
+import { joinReceiptMessage } from '../../../src/store/receipt-message.js';
+import { chainOf, draftOf, kernelOf, signReceipt } from '../receipt/helpers.js';
+import { MemoryLog } from './memory-log.js';
+
+const kernel = kernelOf(7);
+const checks: IntegrationChecks = { kernelKeys: [kernel.verifierKey], checkSignature: createNodeSignatureCheck() };
+
+/** One message per receipt, each on the subject of its own chain unless `subjectChain` says otherwise. */
+const stored = (r: Receipt, seq: number, subjectChain = r.chain): StoredMessage => ({ seq, subjectChain, data: canonicalBytes(r) });
+
+describe('integrate, against a hostile receipts stream', () => {
+  describe('a receipt stored on another chain\'s subject', () => {
+    it('is quarantined, so that it cannot take the place of its chain\'s own next receipt, which the server let through as no fork', async () => {
+      const [r1, r2] = chainOf(2, kernel, 'chain-a') as [Receipt, Receipt];
+      // Signed as chain-a's seq 2, but published on chain-b's subject: the server's
+      // Nats-Expected-Last-Subject-Sequence on chain-a's subject never saw it.
+      const imposter = signReceipt(draftOf(99), { chain: 'chain-a', seq: 2, prev: r1.id }, kernel);
+      const batch = [stored(r1, 1), stored(imposter, 2, 'chain-b'), stored(r2, 3)];
+      const plan = await integrate(new MemoryLog().state, batch, new MemoryLog().reader(), checks);
+      expect(plan.quarantined).toEqual([{ seq: 2, line: 0, data: batch[1]!.data, chain: 'chain-a', code: 'RECEIPT_INVALID', reason: 'receipt of chain chain-a stored on the subject of chain chain-b' }]);
+      expect(plan.leaves.map((l) => l.receipt.id)).toEqual([r1.id, r2.id]);
+    });
+
+    it('is quarantined alone when it is one line of a message of its chain\'s subject', async () => {
+      const [a1] = chainOf(1, kernel, 'chain-a') as [Receipt];
+      const [b1] = chainOf(1, kernel, 'chain-b') as [Receipt];
+      const data = joinReceiptMessage([canonicalBytes(a1), canonicalBytes(b1)]);
+      const plan = await integrate(new MemoryLog().state, [{ seq: 1, subjectChain: 'chain-a', data }], new MemoryLog().reader(), checks);
+      expect(plan.quarantined.map((q) => [q.line, q.chain, q.code])).toEqual([[1, 'chain-b', 'RECEIPT_INVALID']]);
+      expect(plan.leaves.map((l) => l.receipt.id)).toEqual([a1.id]);
+    });
+  });
+});
