@@ -1,10 +1,10 @@
 /**
  * The ledger's rule for a correction (SPEC §5): a receipt with `corrects` passes every check a
  * receipt passes, and in addition `corrects` MUST name a receipt that is already a leaf, on the
- * correction's own chain (so before it, since the chain link holds), and not corrected by
- * another receipt. Otherwise the correction is quarantined as CORRECTION_INVALID: a correction
- * that names nothing the log holds would make the log say an answer was refused that it never
- * recorded.
+ * correction's own chain (so before it, since the chain link holds), that is not itself a
+ * correction, and not corrected by another receipt. Otherwise the correction is quarantined as
+ * CORRECTION_INVALID: a correction that names nothing the log holds would make the log say an
+ * answer was refused that it never recorded.
  *
  * The link is recorded on the corrected receipt's index entry (`corrected_by`), where the
  * verifier finds it. The corrected receipt is a leaf of this batch or of the committed tree;
@@ -39,19 +39,22 @@ export async function linkCorrection(correction: Receipt & { corrects: string },
   const committed = inBatch ? undefined : await ctx.reader.readIndexEntry(target);
   if (!inBatch && (!committed || committed.index >= ctx.size)) throw invalid(`corrects ${target.slice(0, 12)}…, which is not in the log`);
   const entry = ctx.entries.get(target) ?? (inBatch ? { index: inBatch.index, seq: inBatch.seq, ...(inBatch.line > 0 ? { line: inBatch.line } : {}) } : committed!);
-  const chain = inBatch ? inBatch.receipt.chain : await readLeafChain(ctx, entry.index, target);
+  const { chain, corrects } = inBatch ? inBatch.receipt : await readLeaf(ctx, entry.index, target);
   if (chain !== correction.chain) throw invalid(`corrects a receipt of chain ${chain}`);
+  // A correction answered no Check, so it has no answer to correct, and no writer makes one:
+  // accepted, the log would say the correction itself was answered deny 503.
+  if (corrects !== undefined) throw invalid(`corrects ${target.slice(0, 12)}…, which is itself a correction`);
   // A crash may have left this very link written already; any other is a second correction.
   if (entry.corrected_by !== undefined && entry.corrected_by !== correction.id) throw invalid(`corrects a receipt already corrected by ${entry.corrected_by.slice(0, 12)}…`);
   return { ...entry, corrected_by: correction.id };
 }
 
-/** The chain of the committed leaf at `index`, which the index says is receipt `id`. */
-async function readLeafChain(ctx: CorrectionContext, index: number, id: string): Promise<string> {
+/** The chain of the committed leaf at `index`, which the index says is receipt `id`, and what it corrects if it is a correction. */
+async function readLeaf(ctx: CorrectionContext, index: number, id: string): Promise<{ chain: string; corrects: unknown }> {
   const leaf = await readCommittedLeaf(ctx.reader.readEntries, index, ctx.size);
   // Leaves passed every receipt check when they were integrated; a mismatch is a damaged store.
   if (leaf?.id !== id || typeof leaf.chain !== 'string') throw new ChioError('INTERNAL', `leaf ${index} is not receipt ${id}, as the index says`);
-  return leaf.chain;
+  return { chain: leaf.chain, corrects: leaf.corrects };
 }
 
 /** Committed leaf `index` of a tree of `size` leaves, as its entry bundle holds it (not checked). */

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { integrate, type IntegrationChecks } from '../../../src/ledger/integrate.js';
 import { createNodeSignatureCheck } from '../../../src/crypto/ed25519.js';
 import { canonicalBytes } from '../../../src/receipt/jcs.js';
+import { toCorrectionDraft } from '../../../src/receipt/correction.js';
 import type { Receipt } from '../../../src/receipt/receipt.js';
 import type { StoredMessage } from '../../../src/store/receipts.js';
 import { joinReceiptMessage } from '../../../src/store/receipt-message.js';
@@ -14,6 +15,7 @@ import { MemoryLog } from './memory-log.js';
 
 const kernel = kernelOf(7);
 const checks: IntegrationChecks = { kernelKeys: [kernel.verifierKey], checkSignature: createNodeSignatureCheck() };
+const TIME = '2025-01-01T00:59:00.000Z';
 
 /** One message per receipt, each on the subject of its own chain unless `subjectChain` says otherwise. */
 const stored = (r: Receipt, seq: number, subjectChain = r.chain): StoredMessage => ({ seq, subjectChain, data: canonicalBytes(r) });
@@ -38,6 +40,24 @@ describe('integrate, against a hostile receipts stream', () => {
       const plan = await integrate(new MemoryLog().state, [{ seq: 1, subjectChain: 'chain-a', data }], new MemoryLog().reader(), checks);
       expect(plan.quarantined.map((q) => [q.line, q.chain, q.code])).toEqual([[1, 'chain-b', 'RECEIPT_INVALID']]);
       expect(plan.leaves.map((l) => l.receipt.id)).toEqual([a1.id]);
+    });
+  });
+
+  describe('a correction of a correction', () => {
+    it('is quarantined as CORRECTION_INVALID: a correction answered no Check, so there is no answer to correct', async () => {
+      const [r1] = chainOf(1, kernel, 'chain-a') as [Receipt];
+      const c1 = signReceipt(toCorrectionDraft(r1, TIME), { chain: 'chain-a', seq: 2, prev: r1.id }, kernel);
+      const c2 = signReceipt(toCorrectionDraft(c1, TIME), { chain: 'chain-a', seq: 3, prev: c1.id }, kernel);
+      // In the same batch, and with the correction already committed.
+      const plan = await integrate(new MemoryLog().state, [stored(r1, 1), stored(c1, 2), stored(c2, 3)], new MemoryLog().reader(), checks);
+      expect(plan.quarantined.map((q) => [q.seq, q.code])).toEqual([[3, 'CORRECTION_INVALID']]);
+      expect(plan.leaves.map((l) => l.receipt.id)).toEqual([r1.id, c1.id]);
+
+      const log = new MemoryLog();
+      log.apply(await integrate(log.state, [stored(r1, 1), stored(c1, 2)], log.reader(), checks));
+      const later = await integrate(log.state, [stored(c2, 3)], log.reader(), checks);
+      expect(later.quarantined.map((q) => [q.seq, q.code, q.reason])).toEqual([[3, 'CORRECTION_INVALID', expect.stringMatching(/itself a correction/)]]);
+      expect(later.leaves).toEqual([]);
     });
   });
 });
