@@ -12,6 +12,7 @@
  */
 import { ChioError } from '../errors/index.js';
 import type { Receipt } from '../receipt/receipt.js';
+import { correctionMismatch } from '../receipt/correction.js';
 import type { IndexEntry } from '../store/receipt-index.js';
 import { TILE_WIDTH } from '../store/tile-store.js';
 import type { IntegrationReader, Leaf } from './integrate.js';
@@ -39,22 +40,24 @@ export async function linkCorrection(correction: Receipt & { corrects: string },
   const committed = inBatch ? undefined : await ctx.reader.readIndexEntry(target);
   if (!inBatch && (!committed || committed.index >= ctx.size)) throw invalid(`corrects ${target.slice(0, 12)}…, which is not in the log`);
   const entry = ctx.entries.get(target) ?? (inBatch ? { index: inBatch.index, seq: inBatch.seq, ...(inBatch.line > 0 ? { line: inBatch.line } : {}) } : committed!);
-  const { chain, corrects } = inBatch ? inBatch.receipt : await readLeaf(ctx, entry.index, target);
-  if (chain !== correction.chain) throw invalid(`corrects a receipt of chain ${chain}`);
+  const corrected = inBatch ? inBatch.receipt : await readLeaf(ctx, entry.index, target);
+  if (corrected.chain !== correction.chain) throw invalid(`corrects a receipt of chain ${corrected.chain}`);
   // A correction answered no Check, so it has no answer to correct, and no writer makes one:
   // accepted, the log would say the correction itself was answered deny 503.
-  if (corrects !== undefined) throw invalid(`corrects ${target.slice(0, 12)}…, which is itself a correction`);
+  if (corrected.corrects !== undefined) throw invalid(`corrects ${target.slice(0, 12)}…, which is itself a correction`);
+  const mismatch = correctionMismatch(correction, corrected);
+  if (mismatch !== undefined) throw invalid(mismatch);
   // A crash may have left this very link written already; any other is a second correction.
   if (entry.corrected_by !== undefined && entry.corrected_by !== correction.id) throw invalid(`corrects a receipt already corrected by ${entry.corrected_by.slice(0, 12)}…`);
   return { ...entry, corrected_by: correction.id };
 }
 
-/** The chain of the committed leaf at `index`, which the index says is receipt `id`, and what it corrects if it is a correction. */
-async function readLeaf(ctx: CorrectionContext, index: number, id: string): Promise<{ chain: string; corrects: unknown }> {
+/** The committed leaf at `index`, which the index says is receipt `id`. */
+async function readLeaf(ctx: CorrectionContext, index: number, id: string): Promise<Partial<Receipt> & { chain: string }> {
   const leaf = await readCommittedLeaf(ctx.reader.readEntries, index, ctx.size);
   // Leaves passed every receipt check when they were integrated; a mismatch is a damaged store.
   if (leaf?.id !== id || typeof leaf.chain !== 'string') throw new ChioError('INTERNAL', `leaf ${index} is not receipt ${id}, as the index says`);
-  return { chain: leaf.chain, corrects: leaf.corrects };
+  return { ...leaf, chain: leaf.chain };
 }
 
 /** Committed leaf `index` of a tree of `size` leaves, as its entry bundle holds it (not checked). */

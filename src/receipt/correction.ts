@@ -14,6 +14,7 @@
  * Pure: no clock (the caller stamps `time`), no I/O.
  */
 import { assert, statusOf } from '../errors/index.js';
+import { canonicalize } from './jcs.js';
 import type { Receipt, ReceiptDecision, ReceiptDraft } from './receipt.js';
 
 /** The decision a correction records: how a Check is answered when its receipt was not stored. */
@@ -35,4 +36,25 @@ export function toCorrectionDraft(receipt: Receipt, time: string): ReceiptDraft 
     policy_hash: receipt.policy_hash,
     corrects: receipt.id,
   };
+}
+
+/**
+ * Why `correction` is not what a chain writer makes for `corrected` (toCorrectionDraft), or
+ * undefined when it is: the answer a Check gets when its receipt was not stored (deny, guard
+ * ReceiptLedger, 503), for the same request, subject and policy. A correction is signed like
+ * any receipt, but it changes what an earlier one means; one that recorded an allow, or
+ * another Check, would rewrite the answer given. The reason text is not compared, so that
+ * its wording may change.
+ */
+export function correctionMismatch(correction: Pick<Receipt, 'decision' | 'request' | 'subject' | 'policy_hash'>, corrected: Partial<Pick<Receipt, 'request' | 'subject' | 'policy_hash'>>): string | undefined {
+  const answer = correctionDecision();
+  const d = correction.decision;
+  if (d.verdict !== answer.verdict || d.guard !== answer.guard || d.http_status !== answer.http_status || d.shadow !== answer.shadow) {
+    return `does not record the answer given when a receipt is not stored (${answer.verdict} ${answer.http_status} ${answer.guard})`;
+  }
+  const same = (a: unknown, b: unknown) => canonicalize(a ?? null) === canonicalize(b ?? null);
+  if (!same(correction.request, corrected.request) || !same(correction.subject, corrected.subject) || correction.policy_hash !== corrected.policy_hash) {
+    return 'is not of the Check of the receipt it corrects (request, subject or policy hash differ)';
+  }
+  return undefined;
 }

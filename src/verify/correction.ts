@@ -4,10 +4,12 @@
  * signed, included receipt is the proof. Pure.
  *
  * A correction of R: names R in `corrects`, is on R's chain after R (a higher seq), is a leaf
- * after R's, and is the correction the verifier named for R.
+ * after R's, is the correction the verifier named for R, R is no correction itself, and it
+ * records the answer given when a receipt is not stored, for R's request, subject and policy.
  */
 import { ChioError } from '../errors/index.js';
 import type { ProvenReceipt } from './receipt-proof.js';
+import { correctionMismatch } from '../receipt/correction.js';
 
 /** Verify that `correction` corrects `corrected`; throws CORRECTION_INVALID naming what does not hold. */
 export function verifyCorrection(corrected: ProvenReceipt, correction: ProvenReceipt): void {
@@ -16,4 +18,7 @@ export function verifyCorrection(corrected: ProvenReceipt, correction: ProvenRec
   if (correction.receipt.corrects !== corrected.receipt.id) throw invalid(`does not correct ${corrected.receipt.id}`);
   if (correction.receipt.chain !== corrected.receipt.chain) throw invalid('is on another chain than the receipt it corrects');
   if (correction.receipt.seq <= corrected.receipt.seq || correction.index <= corrected.index) throw invalid('does not come after the receipt it corrects');
+  if (corrected.receipt.corrects !== undefined) throw invalid('corrects a correction, which answered no Check');
+  const mismatch = correctionMismatch(correction.receipt, corrected.receipt);
+  if (mismatch !== undefined) throw invalid(mismatch);
 }

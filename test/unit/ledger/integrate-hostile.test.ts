@@ -60,4 +60,31 @@ describe('integrate, against a hostile receipts stream', () => {
       expect(later.leaves).toEqual([]);
     });
   });
+
+  describe('a correction that rewrites the answer', () => {
+    // Signed like any receipt, a correction changes what an earlier one means: one that said
+    // allow, or named another Check, would make the log say an answer was given that was not.
+    const [r1] = chainOf(1, kernel, 'chain-a') as [Receipt];
+    const draft = toCorrectionDraft(r1, TIME);
+    it.each([
+      ['an allow', { ...draft, decision: { ...draft.decision, verdict: 'allow' as const, http_status: 200 } }, /does not record the answer given when a receipt is not stored/],
+      ['another Check', { ...draft, request: { ...draft.request, path: '/other' } }, /is not of the Check of the receipt it corrects/],
+      ['another policy', { ...draft, policy_hash: `sha256:${'0'.repeat(64)}` }, /is not of the Check/],
+    ])('is quarantined as CORRECTION_INVALID when it records %s, in its batch or later', async (_what, forged, reason) => {
+      const c1 = signReceipt(forged, { chain: 'chain-a', seq: 2, prev: r1.id }, kernel);
+      const plan = await integrate(new MemoryLog().state, [stored(r1, 1), stored(c1, 2)], new MemoryLog().reader(), checks);
+      expect(plan.quarantined.map((q) => [q.seq, q.code, q.reason])).toEqual([[2, 'CORRECTION_INVALID', expect.stringMatching(reason)]]);
+      const log = new MemoryLog();
+      log.apply(await integrate(log.state, [stored(r1, 1)], log.reader(), checks));
+      const later = await integrate(log.state, [stored(c1, 2)], log.reader(), checks);
+      expect(later.quarantined.map((q) => [q.seq, q.code, q.reason])).toEqual([[2, 'CORRECTION_INVALID', expect.stringMatching(reason)]]);
+    });
+
+    it('is integrated when it is what the chain writer makes', async () => {
+      const c1 = signReceipt(draft, { chain: 'chain-a', seq: 2, prev: r1.id }, kernel);
+      const plan = await integrate(new MemoryLog().state, [stored(r1, 1), stored(c1, 2)], new MemoryLog().reader(), checks);
+      expect(plan.quarantined).toEqual([]);
+      expect(plan.leaves.map((l) => l.receipt.id)).toEqual([r1.id, c1.id]);
+    });
+  });
 });

@@ -58,6 +58,13 @@ describe('verifyCorrection', () => {
       expectCode(() => verifyCorrection(fix, corrected), 'CORRECTION_INVALID');
     });
 
+    it('throws CORRECTION_INVALID for a correction that records another answer, or another Check', () => {
+      const allow = { ...fix.receipt.decision, verdict: 'allow' as const, http_status: 200 };
+      expect(() => verifyCorrection(corrected, { ...fix, receipt: { ...fix.receipt, decision: allow } })).toThrow(/does not record the answer given when a receipt is not stored/);
+      expect(() => verifyCorrection(corrected, { ...fix, receipt: { ...fix.receipt, request: { ...fix.receipt.request, path: '/elsewhere' } } })).toThrow(/is not of the Check of the receipt it corrects/);
+      expect(() => verifyCorrection(corrected, { ...fix, receipt: { ...fix.receipt, policy_hash: `sha256:${'0'.repeat(64)}` } })).toThrow(/is not of the Check/);
+    });
+
     it('throws CORRECTION_INVALID for a correction on another chain or before the receipt', () => {
       expectCode(() => verifyCorrection(corrected, { ...fix, receipt: { ...fix.receipt, chain: 'chain-b' } }), 'CORRECTION_INVALID');
       expectCode(() => verifyCorrection(corrected, { ...fix, receipt: { ...fix.receipt, seq: 2 } }), 'CORRECTION_INVALID');
