@@ -106,7 +106,7 @@ export function compileCelPolicy(doc: z.output<typeof celValidatingPolicySchema>
     if (!checked.valid) fail(field, firstLine(checked.error).replace(/\b(\w+)Bounded\b/g, '$1').replaceAll(RE2_MATCHES, 'matches'));
     if (expect === 'bool' && checked.type !== 'bool' && checked.type !== 'dyn') fail(field, `must be a boolean expression, not ${checked.type}`);
     if (expect === 'response' && !['dyn', 'null', 'CheckResponse'].includes(checked.type ?? '')) fail(field, `must return envoy …Response() or null, not ${checked.type}`);
-    const presence = unsupportedHas(program.ast);
+    const presence = unsupportedHas(program.ast, variablePaths);
     if (presence !== undefined) fail(field, presence);
     const cost = estimateCost(program.ast);
     if (cost > MAX_EXPRESSION_COST) fail(field, `estimated cost ${cost} is over the bound of ${MAX_EXPRESSION_COST} (nested comprehensions?)`);
@@ -114,12 +114,16 @@ export function compileCelPolicy(doc: z.output<typeof celValidatingPolicySchema>
     return { field, program };
   };
   const none = new Set<string>();
+  /** Variables that are a path from object (`object.attributes.source`): their presence tests are checked as that path's. */
+  const variablePaths = new Map<string, string[]>();
   const conditions = spec.matchConditions.map((c, i) => compile(c.expression, `spec.matchConditions[${i}].expression`, 'bool', none));
   const defined = new Set<string>();
   const variables = spec.variables.map((v, i) => {
     if (defined.has(v.name)) fail(`spec.variables[${i}].name`, `variable ${v.name} is defined twice`);
     const compiled = { name: v.name, ...compile(v.expression, `spec.variables[${i}].expression`, 'any', defined) };
     defined.add(v.name);
+    const path = objectPath(compiled.program.ast, variablePaths);
+    if (path) variablePaths.set(v.name, path);
     return compiled;
   });
   const validations = spec.validations.map((v, i) => compile(v.expression, `spec.validations[${i}].expression`, 'response', defined));
@@ -164,6 +168,18 @@ function variablesUsed(ast: AstNode): string[] {
 }
 
 /**
+ * The fields from `object` that `n` reads (`object.a.b` is [a, b]), through a variable in
+ * `variables` that is such a path itself; undefined when `n` is no such path.
+ */
+function objectPath(n: any, variables: ReadonlyMap<string, string[]>): string[] | undefined {
+  if (n?.op === 'id' && n.args === 'object') return [];
+  if (n?.op !== '.' || !Array.isArray(n.args) || typeof n.args[1] !== 'string') return undefined;
+  if (n.args[0]?.op === 'id' && n.args[0].args === 'variables') return variables.get(n.args[1]);
+  const head = objectPath(n.args[0], variables);
+  return head && [...head, n.args[1] as string];
+}
+
+/**
  * Why the first has() of the expression is refused, if one is. kyverno-authz's object is the
  * protobuf CheckRequest, where has() says whether a field is set (a scalar not at its default,
  * a message present); toCelCheckRequest sets every field, so has() on a field of a message would
@@ -172,18 +188,15 @@ function variablesUsed(ast: AstNode): string[] {
  * a key of one of object's maps, written out from `object` (through a variable or a
  * comprehension's variable, the field's kind cannot be known when the policy loads).
  */
-function unsupportedHas(ast: AstNode): string | undefined {
-  const pathOf = (n: any): string[] | undefined => {
-    if (n?.op === 'id' && n.args === 'object') return [];
-    if (n?.op !== '.' || !Array.isArray(n.args) || typeof n.args[1] !== 'string') return undefined;
-    const head = pathOf(n.args[0]);
-    return head && [...head, n.args[1] as string];
-  };
+function unsupportedHas(ast: AstNode, variablePaths: ReadonlyMap<string, string[]>): string | undefined {
+  // has() stays on paths written out from object (see above), not through a variable.
+  const pathOf = (n: unknown): string[] | undefined => objectPath(n, new Map());
   for (const { op, args } of walkAst(ast)) {
     // The other presence tests, `.?field`, `[?"field"]` and `"field" in`, are refused on a
-    // message for the same reason: on a protobuf message they too say whether it is set.
+    // message for the same reason: on a protobuf message they too say whether it is set; also
+    // through a variable that is a path from object (variables.src.?principal).
     const target = !Array.isArray(args) ? undefined : op === '.?' || op === '[?]' ? args[0] : op === 'in' ? args[1] : undefined;
-    const targetPath = target === undefined ? undefined : pathOf(target);
+    const targetPath = target === undefined ? undefined : objectPath(target, variablePaths);
     if (targetPath && celPathKind(targetPath) === 'message') {
       return `a presence test on a field of ${['object', ...targetPath].join('.')} is always true: every field of it is always present here (an unset one reads as its zero value, "" or 0), so compare with that instead`;
     }

@@ -315,6 +315,13 @@ describe('compileCelPolicy', () => {
         expect(refused(`  validations:\n  - expression: '${e} ? envoy.Allowed().Response() : envoy.Denied(403).Response()'\n`)).toThrow(/is always true: every field of it is always present here/);
       }
     });
+    it('a presence test on a field of a message reached through a variable, as always true as written out', () => {
+      // variables.src.?principal was object.attributes.source.?principal by another name: allowed every request.
+      for (const e of ['variables.src.?principal.hasValue()', 'variables.src[?"principal"].hasValue()', '"principal" in variables.src', 'variables.attrs.source.?principal.hasValue()']) {
+        expect(refused(`  variables:\n  - name: attrs\n    expression: object.attributes\n  - name: src\n    expression: variables.attrs.source\n  validations:\n  - expression: '${e} ? envoy.Allowed().Response() : envoy.Denied(403).Response()'\n`)).toThrow(/is always true: every field of it is always present here/);
+      }
+      expect(refused(`  variables:\n  - name: h\n    expression: object.attributes.request.http.headers\n  validations:\n  - expression: 'variables.h.?foo.hasValue() ? envoy.Allowed().Response() : envoy.Denied(403).Response()'\n`)).not.toThrow();
+    });
     it('but not a presence test on a map key', () => {
       for (const e of ['object.attributes.request.http.headers.?foo.hasValue()', 'object.attributes.request.http.headers[?"x-a"].hasValue()', '"x-a" in object.attributes.request.http.headers', 'object.attributes.source.labels.?app.hasValue()']) {
         expect(refused(`  validations:\n  - expression: '${e} ? envoy.Allowed().Response() : envoy.Denied(403).Response()'\n`)).not.toThrow();
