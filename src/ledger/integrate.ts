@@ -80,6 +80,8 @@ export interface IntegrationChecks {
    * to the event loop once a few milliseconds have passed since the last one.
    */
   pause?: () => Promise<void> | undefined;
+  /** Whether the log refused receipt `id` for its chain link (ledger/refused-links.ts): receipts after it are refused without confirmation. */
+  refusedLink?: (id: string) => boolean;
 }
 
 export interface Leaf {
@@ -96,6 +98,8 @@ export interface Leaf {
 export interface IntegrationPlan {
   leaves: Leaf[];
   quarantined: QuarantinedReceipt[];
+  /** Ids of the receipts quarantined for their chain link (CHAIN_BROKEN). */
+  refusedLinks: string[];
   /** Receipts skipped because their id is already a leaf: stream sequence and line. */
   duplicates: Array<{ seq: number; line: number }>;
   indexEntries: Array<{ id: string; entry: IndexEntry }>;
@@ -141,6 +145,7 @@ export async function integrate(state: TreeState, batch: readonly StoredMessage[
 interface Admitted {
   leaves: Leaf[];
   quarantined: QuarantinedReceipt[];
+  refusedLinks: string[];
   duplicates: Array<{ seq: number; line: number }>;
   chainHeads: Array<{ chain: string; head: IntegratedChainHead }>;
   /** Every index entry the batch writes: its leaves', in order, then receipts corrected in it. */
@@ -169,7 +174,8 @@ function receiptsOf(messages: readonly StoredMessage[]): StoredReceipt[] {
 
 /** Check each receipt; the ones that pass become leaves at the next indexes. */
 async function admit(size: number, messages: readonly StoredMessage[], reader: IntegrationReader, checks: IntegrationChecks): Promise<Admitted> {
-  const out: Admitted = { leaves: [], quarantined: [], duplicates: [], chainHeads: [], indexEntries: new Map() };
+  const out: Admitted = { leaves: [], quarantined: [], refusedLinks: [], duplicates: [], chainHeads: [], indexEntries: new Map() };
+  const refusedHere = new Set<string>();
   const heads = new Map<string, IntegratedChainHead>();
   // Chains whose stored head a batch that did not commit left, written before heads kept the
   // base they extended (so it could not be rolled back: chain-heads.ts). Only for these does
@@ -208,7 +214,13 @@ async function admit(size: number, messages: readonly StoredMessage[], reader: I
     } catch (err) {
       // A failed read is not the receipt's fault: the batch fails, and is integrated again.
       if (!isChioError(err, 'CHAIN_BROKEN') && !isChioError(err, 'CORRECTION_INVALID')) throw err;
-      out.quarantined.push(quarantined(m, receipt.chain, err));
+      const refused = quarantined(m, receipt.chain, err);
+      if (isChioError(err, 'CHAIN_BROKEN')) {
+        if (refusedHere.has(receipt.prev) || checks.refusedLink?.(receipt.prev)) refused.followsRefused = true;
+        refusedHere.add(receipt.id);
+        out.refusedLinks.push(receipt.id);
+      }
+      out.quarantined.push(refused);
       continue;
     }
     const leaf = { receipt, bytes: m.data, index, seq: m.seq, line: m.line };

@@ -50,6 +50,7 @@ import { readChainHeadRecord, writeChainHead, type ChainHeadRecord, type Integra
 import { isBeforeMark, quarantineReceipt, readQuarantineMark, type QuarantineMark } from '../store/quarantine.js';
 import type { StoredMessage } from '../store/receipts.js';
 import { readCommittedLeaf } from './correction-link.js';
+import { RefusedLinks } from './refused-links.js';
 import { integrate, sameSignedBody, type IntegrationChecks, type IntegrationPlan, type IntegrationReader, type TreeState } from './integrate.js';
 
 export interface IntegratorOptions {
@@ -100,12 +101,14 @@ export class Integrator {
   private dirty = true;
   /** Chain-link refusals not yet confirmed, by "seq:line", with when each was first seen. */
   private readonly unconfirmed = new Map<string, number>();
+  /** Receipts committed batches refused for their chain link: the ones chained after them need no confirmation. */
+  private readonly refused = new RefusedLinks();
 
   constructor(opts: IntegratorOptions) {
     this.opts = opts;
     // A Node service: node:crypto verifies ten times faster than the portable @noble default.
     const pause = yieldEvery(PAUSE_AFTER_MS);
-    this.checks = { kernelKeys: trustNow(opts.kernelKeys), checkSignature: createNodeSignatureCheck(), receiptId: sha256Hex, sha256: sha256Node, pause };
+    this.checks = { kernelKeys: trustNow(opts.kernelKeys), checkSignature: createNodeSignatureCheck(), receiptId: sha256Hex, sha256: sha256Node, pause, refusedLink: (id) => this.refused.has(id) };
     if (opts.verifyThreads) {
       const pool = new SignatureCheckPool(opts.verifyThreads, pause);
       this.pool = pool;
@@ -194,6 +197,8 @@ export class Integrator {
       const plan = await integrate(this.tree, batch, this.reader(this.tree.size), this.checks);
       this.confirmRefusals(plan);
       await this.apply(plan, lastMessageOf(batch, plan.next.streamSeq));
+      this.refused.integrated(plan.leaves.map((leaf) => leaf.receipt.id));
+      this.refused.refused(plan.refusedLinks);
       // Size and root change together, so a checkpoint never pairs one with the other's past.
       this.tree = plan.next;
       receiptsIntegratedTotal.inc(plan.leaves.length);
@@ -215,7 +220,7 @@ export class Integrator {
   private confirmRefusals(plan: IntegrationPlan): void {
     const confirmMs = this.opts.breakConfirmMs ?? DEFAULT_BREAK_CONFIRM_MS;
     const now = (this.opts.now ?? (() => performance.now()))();
-    const pending = plan.quarantined.filter((q) => READ_DEPENDENT_CODES.has(q.code) && !isBeforeMark(q, this.quarantineMark)).filter((q) => {
+    const pending = plan.quarantined.filter((q) => READ_DEPENDENT_CODES.has(q.code) && !q.followsRefused && !isBeforeMark(q, this.quarantineMark)).filter((q) => {
       const key = `${q.seq}:${q.line ?? 0}`;
       const since = this.unconfirmed.get(key) ?? now;
       this.unconfirmed.set(key, since);

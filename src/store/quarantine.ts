@@ -34,6 +34,11 @@ export interface QuarantinedReceipt {
   chain: string | undefined;
   code: ChioErrorCode;
   reason: string;
+  /**
+   * Refused for its chain link, after a receipt the log refused for its own (its `prev`): no
+   * read can make it link, so it needs no confirmation (ledger/refused-links.ts).
+   */
+  followsRefused?: true;
 }
 
 /** How far quarantining got: the quarantine stream's last sequence, and the receipts-stream sequence it names. */

@@ -16,6 +16,7 @@ import { ensureResources, QUARANTINE_STREAM, RECEIPTS_STREAM, receiptSubject, ty
 import { Integrator } from '../../src/ledger/integrator.js';
 import { LedgerLease } from '../../src/store/ledger-lease.js';
 import type { StoredMessage } from '../../src/store/receipts.js';
+import type { Receipt } from '../../src/receipt/receipt.js';
 import { TileStore } from '../../src/store/tile-store.js';
 import { createLogger } from '../../src/log.js';
 import { canonicalBytes } from '../../src/receipt/jcs.js';
@@ -256,6 +257,39 @@ describe('Integrator, when the process dies in the middle of a batch', () => {
     await integrator.open();
     expect(await integrator.integrate(broken)).toBe(committed.size + 3);
     expect(await quarantined()).toBe(before + 1);
+    await lease.release();
+  });
+
+  it('quarantines at once, in later batches, the receipts a writer chains after one refused for its link', async () => {
+    // Each new batch of a broken chain's receipts waited out the confirmation again, so one
+    // broken chain held every chain to about a batch per breakConfirmMs.
+    const kernel = kernelOf(12);
+    const jsm = await jetstreamManager(nc);
+    const lease = new LedgerLease(resources.ledger, { holder: 'recovery-test-follow' });
+    expect(await lease.tryAcquire()).toBe('free');
+    let now = 0;
+    const integrator = new Integrator({
+      js: jetstream(nc), jsm, index: resources.index, chains: resources.chains, lease, tiles: new TileStore(resources.tiles, resources.entries),
+      kernelKeys: [kernel.verifierKey], log: createLogger('silent'), breakConfirmMs: 1_000, now: () => now,
+    });
+    const committed = await integrator.open();
+    const [r1, r2, r3, r4, r5, r6] = chainOf(6, kernel, 'follows');
+    const at = (k: number, r: Receipt) => ({ seq: committed.streamSeq + k, data: canonicalBytes(r) });
+    expect(await integrator.integrate([at(1, r1!)])).toBe(committed.size + 1);
+    const quarantined = async () => (await jsm.streams.info(QUARANTINE_STREAM)).state.messages;
+    const before = await quarantined();
+
+    // r4 skips r2 and r3: refused, and quarantined once confirmed.
+    await expectRejectCode(integrator.integrate([at(2, r4!)]), 'PENDING');
+    now += 1_000;
+    await integrator.open();
+    expect(await integrator.integrate([at(2, r4!)])).toBe(committed.size + 1);
+    // r5 and r6 follow r4: refused at once, batch after batch, without a wait.
+    expect(await integrator.integrate([at(3, r5!)])).toBe(committed.size + 1);
+    expect(await integrator.integrate([at(4, r6!)])).toBe(committed.size + 1);
+    expect(await quarantined()).toBe(before + 3);
+    // The chain's own next receipt still links.
+    expect(await integrator.integrate([at(5, r2!)])).toBe(committed.size + 2);
     await lease.release();
   });
 
