@@ -33,8 +33,8 @@
  *       (length(headers) > `0`): true          # pass
  *       ~.(values(headers)): '1'               # pass: every header value is "1"
  */
-import { compile, isRegistered, register, TreeInterpreter, TYPE_ANY, TYPE_ARRAY, TYPE_STRING } from '@jmespath-community/jmespath';
-import './jmespath-bounds.js';
+import { compile, isRegistered, register, TYPE_ANY, TYPE_ARRAY, TYPE_STRING } from '@jmespath-community/jmespath';
+import { MAX_EXPRESSION_MS, searchBy } from './jmespath-bounds.js';
 import type { JSONValue } from '@jmespath-community/jmespath';
 import { ChioError } from '../../errors/index.js';
 import { isJsonObject } from '../../json.js';
@@ -47,12 +47,6 @@ export const MAX_TREE_NODES = 10_000;
 export const MAX_EXPRESSION_LENGTH = 1024;
 /** Default evaluation budget: node visits, comparisons and expression runs per evaluation. */
 export const DEFAULT_EVALUATION_STEPS = 100_000;
-/**
- * Wall-clock bound on the JMESPath work of one budget (one policy's evaluation), past which
- * an expression fails. The step budget counts an expression as 10 whatever it does, and a
- * short expression can do unbounded work: each `[@,@][]` doubles a list (21 took 1.7 s).
- */
-export const MAX_EXPRESSION_MS = 250;
 /** Deepest structure compared by one leaf (an expression result against the input). */
 export const MAX_COMPARE_DEPTH = 64;
 /**
@@ -353,27 +347,14 @@ function run(expression: Expression, value: unknown, scope: Scope, path: string,
     ast = { type: 'LetExpression', bindings, expression: ast } as Ast;
   }
   ctx.budget.deadline ??= performance.now() + MAX_EXPRESSION_MS;
-  expressionDeadline = ctx.budget.deadline;
   try {
-    return TreeInterpreter.search(ast, (value ?? null) as JSONValue);
+    return searchBy(ctx.budget.deadline, ast, (value ?? null) as JSONValue);
   } catch (err) {
     // The library throws plain Errors (unknown variable, wrong argument type) and, on very
     // deep input, RangeError: all are errors of this evaluation, not of Chio.
     throw new TreeError(path, `expression ${clip(expression.source, 64)} failed: ${errorText(err)}`);
-  } finally {
-    expressionDeadline = Infinity;
   }
 }
-
-// The interpreter has no hook for its work: every node it visits (let scopes make new
-// interpreters of the same class) checks the deadline of the expression running now.
-let expressionDeadline = Infinity;
-const interpreterClass = Object.getPrototypeOf(TreeInterpreter) as { visit(this: unknown, node: unknown, value: unknown): unknown };
-const visitNode = interpreterClass.visit;
-interpreterClass.visit = function (node, value) {
-  if (performance.now() > expressionDeadline) throw new Error(`JMESPath expressions took longer than ${MAX_EXPRESSION_MS} ms in one evaluation`);
-  return visitNode.call(this, node, value);
-};
 
 function spend(ctx: EvalContext, path: string, steps: number): void {
   ctx.budget.steps -= steps;

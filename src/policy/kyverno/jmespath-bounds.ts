@@ -1,9 +1,38 @@
 /**
- * JMESPath functions of kyverno-json's trees (./assertion-tree.ts) that build a string longer
- * than their arguments, as the library defines them (same results, same errors) but refusing
- * to build one of more than MAX_BUILT_CHARS characters: one call cannot be interrupted.
+ * Bounds on the JMESPath work of kyverno-json's trees (./assertion-tree.ts):
+ *
+ * - a deadline: the step budget counts an expression as 10 whatever it does, and a short
+ *   expression can do unbounded work (each `[@,@][]` doubles a list: 21 took 1.7 s), so every
+ *   node the interpreter visits checks the deadline of the expression running (searchBy);
+ * - the functions that build a string longer than their arguments, as the library defines
+ *   them (same results, same errors) but refusing to build one of more than MAX_BUILT_CHARS
+ *   characters: one call cannot be interrupted.
  */
-import { register, TYPE_NUMBER, TYPE_STRING } from '@jmespath-community/jmespath';
+import { register, TreeInterpreter, TYPE_NUMBER, TYPE_STRING, type JSONValue } from '@jmespath-community/jmespath';
+
+/** Wall-clock bound on the JMESPath work of one budget (one policy's evaluation), past which an expression fails. */
+export const MAX_EXPRESSION_MS = 250;
+
+// The interpreter has no hook for its work: every node it visits (let scopes make new
+// interpreters of the same class) checks the deadline of the expression running now. Searches
+// are synchronous, so one deadline at a time is all there is.
+let expressionDeadline = Infinity;
+const interpreterClass = Object.getPrototypeOf(TreeInterpreter) as { visit(this: unknown, node: unknown, value: unknown): unknown };
+const visitNode = interpreterClass.visit;
+interpreterClass.visit = function (node, value) {
+  if (performance.now() > expressionDeadline) throw new Error(`JMESPath expressions took longer than ${MAX_EXPRESSION_MS} ms in one evaluation`);
+  return visitNode.call(this, node, value);
+};
+
+/** TreeInterpreter.search of `ast` on `value`, failing once performance.now() passes `deadline`. */
+export function searchBy(deadline: number, ast: Parameters<typeof TreeInterpreter.search>[0], value: JSONValue): JSONValue {
+  expressionDeadline = deadline;
+  try {
+    return TreeInterpreter.search(ast, value);
+  } finally {
+    expressionDeadline = Infinity;
+  }
+}
 
 /**
  * Longest string pad_left, pad_right or replace may build: twice the largest body a request

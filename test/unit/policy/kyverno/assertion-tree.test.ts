@@ -212,7 +212,8 @@ describe('evaluateAssertionTree', () => {
     it('bounds the work on a huge array and reports an error, not a hang', () => {
       const huge = { list: Array.from({ length: 1_000_000 }, (_, i) => i) };
       const started = Date.now();
-      expect(check({ '~.list': { '(@ >= `0`)': true } }, huge)).toMatchObject({ status: 'error', error: { reason: 'evaluation budget exhausted' } });
+      // Whichever bound comes first: the steps, or (on a loaded machine) the expressions' time.
+      expect(check({ '~.list': { '(@ >= `0`)': true } }, huge)).toMatchObject({ status: 'error', error: { reason: expect.stringMatching(/^(evaluation budget exhausted|.*took longer than 250 ms in one evaluation)$/) } });
       expect(Date.now() - started).toBeLessThan(5000);
     });
 
