@@ -7,13 +7,11 @@
  * the body, or over the root of the receipt's batch, rebuilt from its id and path).
  * The chain link (seq, prev) needs the previous receipt and is checked by `checkChainLink`.
  */
-import * as ed from '@noble/ed25519';
-import { sha512 } from '@noble/hashes/sha2.js';
 import { ChioError } from '../errors/index.js';
 import { fromBase64, fromHex } from '../encoding.js';
 import { canonicalize, parseCanonicalText } from './jcs.js';
 import { MAX_BATCH_PATH, MAX_BATCH_SIZE, batchLeaf, batchMessage, batchRoot, type Sha256 } from './batch.js';
-import { parseVerifierKey } from '../tlog/note.js';
+import { ed25519Verify, parseVerifierKey } from '../tlog/note.js';
 import {
   CHAIN_ID_PATTERN, GENESIS_PREV, MAX_RECEIPT_BYTES, RECEIPT_ID_PATTERN, RECEIPT_SCHEMA,
   receiptBodyBytes, receiptIdOf, toReceiptBody, type Receipt,
@@ -23,14 +21,11 @@ import { checkKernelKey, type KernelKeys } from './kernel-trust.js';
 
 export type { KernelKeys } from './kernel-trust.js';
 
-ed.hashes.sha512 = sha512;
-// Strict RFC 8032 verification (as in tlog/note.ts): no small-order keys or non-canonical points.
-
 /** An Ed25519 check: true when `signature` is valid for `message` under `publicKey`. */
 export type SignatureCheck = (signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array) => boolean;
 
-/** Portable, strict RFC 8032 (no small-order keys, canonical points), pure JS. */
-export const nobleSignatureCheck: SignatureCheck = (signature, message, publicKey) => ed.verify(signature, message, publicKey, { zip215: false });
+/** Portable, strict RFC 8032 (no small-order keys, canonical points, cofactorless as node:crypto), pure JS: tlog/note.ts. */
+export const nobleSignatureCheck: SignatureCheck = ed25519Verify;
 
 /**
  * Parse and verify receipt bytes (attacker-controlled): canonical form, shape, id, kernel key

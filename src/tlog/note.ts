@@ -31,7 +31,7 @@
 import * as ed from '@noble/ed25519';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { ChioError, assert } from '../errors/index.js';
-import { fromBase64, toBase64, utf8 } from '../encoding.js';
+import { bytesEqual, fromBase64, toBase64, utf8 } from '../encoding.js';
 
 // Enables @noble/ed25519's synchronous API (sign, verify, getPublicKey).
 ed.hashes.sha512 = sha512;
@@ -162,14 +162,37 @@ export function parseVerifierKey(vkey: string): NoteVerifier {
   return { name, keyId, publicKey: publicKey.slice(), verify: (message, signature) => ed25519Verify(signature, message, publicKey) };
 }
 
-function ed25519Verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
-  if (signature.length !== 64) return false;
+/** The order L of the Ed25519 base point (RFC 8032 §5.1). */
+const ED25519_L = 2n ** 252n + 27742317777372353535851937790883648493n;
+
+function littleEndian(bytes: Uint8Array): bigint {
+  let n = 0n;
+  for (let i = bytes.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(bytes[i]!);
+  return n;
+}
+
+/**
+ * Strict RFC 8032 §5.1.7 Ed25519 verification, answering as node:crypto (OpenSSL), Go's
+ * crypto/ed25519 (sumdb/note) and libsodium do: A the canonical encoding of a point not of small
+ * order, S < L, and the cofactorless equation [S]B - [k]A = R exactly, R's bytes included.
+ * @noble's verify checks the cofactored [8][S]B = [8]R + [8][k]A, which RFC 8032 also allows,
+ * and so holds for signatures whose R or A has a small-order component that those refuse: a
+ * receipt or checkpoint its key holder made so would hold here and fail in the ledger and in Go.
+ */
+export function ed25519Verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
+  if (signature.length !== 64 || publicKey.length !== 32) return false;
+  let A: ed.Point;
   try {
-    // Strict RFC 8032 verification (canonical encodings, no small-order keys).
-    return ed.verify(signature, message, publicKey, { zip215: false });
+    A = ed.Point.fromBytes(publicKey, false);
   } catch {
-    return false; // a public key that is not a curve point
+    return false; // not a point, or not its canonical encoding
   }
+  if (A.isSmallOrder()) return false;
+  const S = littleEndian(signature.subarray(32));
+  if (S >= ED25519_L) return false;
+  const R = signature.subarray(0, 32);
+  const k = littleEndian(sha512(concat(R, publicKey, message))) % ED25519_L;
+  return bytesEqual(ed.Point.BASE.multiply(S, false).subtract(A.multiply(k, false)).toBytes(), R);
 }
 
 /** A parsed signer key. Holds the secret seed: never log it. */
