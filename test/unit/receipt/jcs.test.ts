@@ -365,6 +365,20 @@ describe('parseCanonical', () => {
     });
   });
 
+  describe('when numbers sit at the ECMAScript exponent thresholds (RFC 8785 §3.2.2.3)', () => {
+    it('accepts the canonical forms on either side of 1e21 and 1e-6', () => {
+      const text = '[100000000000000000000,1e+21,0.000001,1e-7,5e-7,-5e-324,1.7976931348623157e+308]';
+      expect(parseCanonical(utf8(text))).toEqual([1e20, 1e21, 0.000001, 1e-7, 5e-7, -5e-324, 1.7976931348623157e308]);
+    });
+
+    it.each(['1e21', '1E+21', '1e+021', '1000000000000000000000', '0.0000005', '5E-7', '5e-07', '1e-7 ', '100000000000000000000.0', '1e20', '2e0', '9007199254740993'])(
+      'throws MALFORMED for %s',
+      (text) => {
+        expect(codeOf(() => parseCanonical(utf8(text)))).toBe('MALFORMED');
+      },
+    );
+  });
+
   describe('when the input is not canonical', () => {
     it.each<[string, string]>([
       ['leading whitespace', ' {}'],
