@@ -18,6 +18,7 @@ import { bytesEqual, toHex } from '../encoding.js';
 import { canonicalBytes, parseCanonical } from '../receipt/jcs.js';
 import { checkChainLink, nobleSignatureCheck, toReceipt, verifyReceipt, type ChainHead, type SignatureCheck } from '../receipt/verify.js';
 import { MAX_RECEIPT_BYTES } from '../receipt/receipt.js';
+import { correctionMismatch } from '../receipt/correction.js';
 import type { KernelKeys } from '../receipt/kernel-trust.js';
 import { MAX_NOTE_SIZE, checkRecord, leafHash, openCheckpoint, parseVerifierKey, type Checkpoint } from '../tlog/index.js';
 import { verifyConsistencyProof } from './consistency-proof.js';
@@ -25,7 +26,7 @@ import { decodeProofHashes } from './proof-hashes.js';
 import {
   CHECKPOINT_FILE, CONSISTENCY_FILE, MAX_EXPORT_LINE_BYTES, MANIFEST_FILE, RECEIPTS_FILE,
   isCompleteExport, looksLikeReceiptId, manifestKernelKeys, matchesExportFilter, openManifest, policyFileOf, policyHashOfFile, rootOf,
-  type ExportConsistency, type ExportManifest,
+  type ExportConsistency, type ExportFilter, type ExportManifest,
 } from './export-format.js';
 
 export interface ExportTrust {
@@ -236,6 +237,14 @@ export class ExportBundleVerifier {
 
 }
 
+/**
+ * The filter a correction is held to: a correction is of its corrected receipt's request, so
+ * of the filter's host; its verdict (deny) and its later time are its own, not the filter's.
+ */
+function correctionFilter(filter: ExportFilter): ExportFilter {
+  return filter.host !== undefined ? { host: filter.host } : {};
+}
+
 /** receipts.jsonl, line by line, as chunks arrive. */
 class ReceiptLinesVerifier {
   checkpoint: Checkpoint | undefined;
@@ -329,7 +338,14 @@ class ReceiptLinesVerifier {
     const receipt = toReceipt(line.receipt);
     verifyReceipt(receipt, this.kernelKeys, this.checkSignature);
     const isCorrection = receipt.corrects !== undefined;
-    if (!this.complete && !isCorrection && !matchesExportFilter(receipt, this.manifest.filter)) throw new ChioError('RECEIPT_INVALID', 'the receipt is outside the bundle\'s filter');
+    if (isCorrection) {
+      // A correction passes the filter for the receipt it corrects, which this line cannot see;
+      // but it records the answer given when a receipt is not stored, whatever it corrects. A
+      // receipt that has `corrects` and answers anything else is no correction, and is not let past.
+      const mismatch = correctionMismatch(receipt, receipt);
+      if (mismatch !== undefined) throw new ChioError('CORRECTION_INVALID', `the receipt names one it corrects but ${mismatch}`);
+    }
+    if (!this.complete && !matchesExportFilter(receipt, isCorrection ? correctionFilter(this.manifest.filter) : this.manifest.filter)) throw new ChioError('RECEIPT_INVALID', 'the receipt is outside the bundle\'s filter');
     this.checkChain(receipt.chain, receipt);
     checkRecord(hashes, cp.size, cp.root, leaf, leafHash(bytes));
     this.lastIndex = leaf;

@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { ExportBundleVerifier } from '../../../src/verify/export-bundle.js';
 import { formatVerifiedExport, verifyExportDir } from '../../../src/cli/verify-export.js';
 import { tempDir } from '../../support/nats.js';
+import { toCorrectionDraft } from '../../../src/receipt/correction.js';
 import { bundleOf, chain, exportKey, logKey, verifyBundle, type Bundle } from './bundle.js';
 
 const open = (b: Bundle) => new ExportBundleVerifier(b.manifest, b.sig, { exportKey: exportKey.verifierKey, logKey: logKey.verifierKey });
@@ -128,5 +129,29 @@ describe('verify-export --previous', () => {
     const day1 = write('none-day1', await bundleOf(log.slice(0, 4)));
     const day2 = write('none-day2', await bundleOf(log));
     await expect(verifyExportDir(day2, { ...trust, previousDir: day1 })).rejects.toMatchObject({ code: 'PROOF_INVALID', message: expect.stringContaining('names no previous bundle') });
+  });
+});
+
+describe('corrections in a filtered bundle', () => {
+  // Leaf 6 corrects leaf 5; a filter up to 00:00:06 holds leaves 0-5 and, past its end, the correction.
+  const filter = { until: '2025-01-01T00:00:06.000Z' };
+  const indexes = [0, 1, 2, 3, 4, 5, 6];
+
+  it('passes a correction past the filter, with the receipt it corrects', async () => {
+    const log = chain(8, (i, d, out) => (i === 6 ? toCorrectionDraft(out[5]!, d.time) : d));
+    expect(verifyBundle(await bundleOf(log, { indexes, filter }))).toMatchObject({ receipts: 7, corrections: 1 });
+  });
+
+  it('refuses a receipt let past the filter as a correction that records an allow', async () => {
+    // Signed and included: only its answer shows it is no correction.
+    const log = chain(8, (i, d, out) => (i === 6 ? { ...d, corrects: out[5]!.id } : d));
+    const b = await bundleOf(log, { indexes, filter });
+    expect(() => verifyBundle(b)).toThrow(expect.objectContaining({ code: 'CORRECTION_INVALID', message: expect.stringContaining('receipts.jsonl line 7') }));
+  });
+
+  it('refuses a correction of a request to another host in a bundle of one host', async () => {
+    const log = chain(8, (i, d, out) => (i === 5 ? { ...d, request: { ...d.request, host: 'other.example' } } : i === 6 ? toCorrectionDraft(out[5]!, d.time) : d));
+    const b = await bundleOf(log, { indexes: [0, 1, 2, 3, 4, 6], filter: { host: 'api.example' } });
+    expect(() => verifyBundle(b)).toThrow(expect.objectContaining({ code: 'RECEIPT_INVALID', message: expect.stringContaining('outside the bundle\'s filter') }));
   });
 });
