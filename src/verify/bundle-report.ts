@@ -12,7 +12,7 @@
  *   bundle.receipts     every line of receipts.jsonl, the line count and the digest
  *   bundle.policies     every policy file's digest and the hash its name says
  *   bundle.consistency  consistency.json, when the manifest names a previous tree
- *   bundle.finish       every deciding step ran; every policy hash a receipt names has its file
+ *   bundle.finish       every deciding step ran; every policy hash a receipt names has its file, and no other policy file
  */
 import { isChioError, type ChioError } from '../errors/index.js';
 import type { ExportTrust, VerifiedExport } from './export-bundle.js';
@@ -37,7 +37,7 @@ const CHECKS: Record<BundleCheck | 'archive', { check: BundleCheckName; holds: s
   },
   policies: { check: 'bundle.policies', holds: 'every policy file is the one manifest.json names and hashes to the policy hash its name says' },
   consistency: { check: 'bundle.consistency', holds: 'consistency.json proves that the checkpoint\'s tree extends the previous tree manifest.json names', file: CONSISTENCY_FILE },
-  finish: { check: 'bundle.finish', holds: 'every check that decides the verdict ran, and every policy hash a receipt names has its file' },
+  finish: { check: 'bundle.finish', holds: 'every check that decides the verdict ran, every policy hash a receipt names has its file, and every policy file is of one a receipt names' },
 };
 const ORDER: readonly BundleCheckName[] = Object.values(CHECKS).map((c) => c.check);
 

@@ -197,9 +197,9 @@ export class ExportBundleVerifier {
   }
 
   /**
-   * Every step that decides the verdict ran, and every policy hash a receipt named has its
-   * file; returns what the bundle holds. A caller that skipped a step gets an error, never a
-   * bundle said to hold.
+   * Every step that decides the verdict ran, every policy hash a receipt named has its file,
+   * and every policy file is of one a receipt named; returns what the bundle holds. A caller
+   * that skipped a step gets an error, never a bundle said to hold.
    */
   finish(): VerifiedExport {
     return this.step(() => {
@@ -216,6 +216,11 @@ export class ExportBundleVerifier {
       if (skipped.length > 0) throw new ChioError('INTERNAL', `the bundle is not verified: ${skipped.join(', ')} not checked`);
       for (const hash of this.lines.policyHashes) {
         if (!this.policiesSeen.has(hash)) throw new ChioError('BUNDLE_INVALID', `${policyFileOf(hash)}: receipts name policy ${hash}, but the bundle has no such file`);
+      }
+      // The exporter writes only the sets its receipts name: another would be counted among the
+      // bundle's policy sets though no answer in it was given under that set.
+      for (const hash of this.policiesSeen) {
+        if (!this.lines.policyHashes.has(hash)) throw new ChioError('BUNDLE_INVALID', `${policyFileOf(hash)}: no receipt names policy ${hash}`);
       }
       return { manifest: this.manifest, checkpoint: this.checkpoint!, receipts: this.lines.count, corrections: this.lines.corrections, policies: this.policiesSeen.size };
     });

@@ -12,7 +12,7 @@
  *   policies     every policy file's digest and the hash its name says
  *   consistency  consistency.json, when the manifest names a previous tree
  *   previous     the previous bundle's checkpoint the auditor holds (`--previous`), when given
- *   finish       every deciding step ran; every policy hash a receipt names has its file
+ *   finish       every deciding step ran; every policy hash a receipt names has its file, and no other policy file
  *
  * The first failure is thrown (a ChioError whose message starts with the file, and for a line
  * of receipts.jsonl its number); nothing after it runs.

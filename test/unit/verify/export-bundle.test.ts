@@ -11,6 +11,10 @@ import { ExportBundleVerifier } from '../../../src/verify/export-bundle.js';
 import { formatVerifiedExport, verifyExportDir } from '../../../src/cli/verify-export.js';
 import { tempDir } from '../../support/nats.js';
 import { toCorrectionDraft } from '../../../src/receipt/correction.js';
+import { canonicalBytes } from '../../../src/receipt/jcs.js';
+import { policyFileOf } from '../../../src/verify/export-format.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { toHex } from '../../../src/encoding.js';
 import { bundleOf, chain, exportKey, logKey, verifyBundle, type Bundle } from './bundle.js';
 
 const open = (b: Bundle) => new ExportBundleVerifier(b.manifest, b.sig, { exportKey: exportKey.verifierKey, logKey: logKey.verifierKey });
@@ -153,5 +157,15 @@ describe('corrections in a filtered bundle', () => {
     const log = chain(8, (i, d, out) => (i === 5 ? { ...d, request: { ...d.request, host: 'other.example' } } : i === 6 ? toCorrectionDraft(out[5]!, d.time) : d));
     const b = await bundleOf(log, { indexes: [0, 1, 2, 3, 4, 6], filter: { host: 'api.example' } });
     expect(() => verifyBundle(b)).toThrow(expect.objectContaining({ code: 'RECEIPT_INVALID', message: expect.stringContaining('outside the bundle\'s filter') }));
+  });
+});
+
+describe('policy files', () => {
+  it('refuses a policy file no receipt names: the bundle would say it holds a policy set no answer was given under', async () => {
+    const extra = canonicalBytes([{ kind: 'AuthorizationPolicy', doc: { metadata: { name: 'never-used' } } }]);
+    const hash = `sha256:${toHex(sha256(extra))}`;
+    const b = await bundleOf(chain(3), { manifestEdit: (m) => { m.files[policyFileOf(hash)] = hash; } });
+    b.files[policyFileOf(hash)] = extra;
+    expect(() => verifyBundle(b)).toThrow(expect.objectContaining({ code: 'BUNDLE_INVALID', message: expect.stringContaining(`${policyFileOf(hash)}: no receipt names policy ${hash}`) }));
   });
 });
