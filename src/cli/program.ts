@@ -373,7 +373,7 @@ export function buildProgram(): Command {
       const cfg = config(cmd, '127.0.0.1');
       const exportKey = o.exportKey !== undefined ? verifierKeyArg(o.exportKey, '--export-key') : loadVerifierKey(join(cfg.keyDir, 'export.pub'));
       const verified = await verifyExportDir(dir, { exportKey, ...(o.logKey !== undefined ? { logKey: verifierKeyArg(o.logKey, '--log-key') } : {}), ...(o.previous ? { previousDir: o.previous } : {}) });
-      process.stdout.write(`${formatVerifiedExport(dir, verified, o.previous)}\n`);
+      process.stdout.write(`${formatVerifiedExport(dir, verified, o.previous, o.logKey !== undefined)}\n`);
     });
   return program;
 }

@@ -40,8 +40,12 @@ export async function verifyExportDir(dir: string, opts: VerifyExportOptions): P
   return verifyExportBundle(reader, trust, previousDir !== undefined ? { previousCheckpoint: () => readBundleFile(listBundle(previousDir), CHECKPOINT_FILE, MAX_NOTE_SIZE) } : {});
 }
 
-/** What `chio verify-export` prints when everything holds. */
-export function formatVerifiedExport(dir: string, r: VerifiedExport, previousDir?: string): string {
+/**
+ * What `chio verify-export` prints when everything holds. `logKeyGiven`: the auditor gave
+ * --log-key (the manifest was held to it); else the log key is the bundle's own, and whoever
+ * holds the export key could have made up the log, its checkpoint and every receipt.
+ */
+export function formatVerifiedExport(dir: string, r: VerifiedExport, previousDir?: string, logKeyGiven = false): string {
   const m = r.manifest;
   // The roots, so that an auditor can hold each day's tree against the next day's claim.
   const previous = m.previous ? `; extends ${previousDir !== undefined ? `${previousDir}'s` : "the previous bundle's"} tree of size ${m.previous.size} root ${m.previous.root}` : '';
@@ -49,8 +53,9 @@ export function formatVerifiedExport(dir: string, r: VerifiedExport, previousDir
   const filter = Object.entries(m.filter);
   // A filtered bundle's lines each pass the filter, but nothing shows none was left out.
   const held = filter.length === 0 ? 'every leaf of the tree' : `receipts of filter ${filter.map(([k, v]) => `${k}=${v}`).join(' ')}, not checked to be all of them`;
+  const logKey = logKeyGiven ? '' : `; log key ${m.keys.log.split('+')[0]} is the one the bundle names, not one given with --log-key: the export key alone vouches for the receipts`;
   return forTerminal(`${dir}: OK — ${r.receipts} receipts (${r.corrections} corrections), ${r.policies} policy sets, ` +
-    `checkpoint ${m.checkpoint.origin} size ${m.checkpoint.size} root ${m.checkpoint.root}${previous}; holds ${held}; signed by ${m.keys.export.split('+')[0]}`);
+    `checkpoint ${m.checkpoint.origin} size ${m.checkpoint.size} root ${m.checkpoint.root}${previous}${logKey}; holds ${held}; signed by ${m.keys.export.split('+')[0]}`);
 }
 
 /** A bundle's directory and its files as listed: each one's identity, to know it again when opened. */

@@ -129,6 +129,13 @@ describe('verify-export --previous', () => {
     await expect(verifyExportDir(day2, { ...trust, previousDir: day0 })).rejects.toMatchObject({ code: 'PROOF_INVALID', message: expect.stringContaining('not the previous bundle\'s (size 2): give the bundle this one follows') });
   });
 
+  it('says on the OK line when the log key was the bundle\'s own, not one the auditor gave', async () => {
+    const day = write('own-log-key', await bundleOf(log.slice(0, 4)));
+    const alone = await verifyExportDir(day, { exportKey: exportKey.verifierKey });
+    expect(formatVerifiedExport(day, alone)).toContain('; log key chio.test/bundles is the one the bundle names, not one given with --log-key: the export key alone vouches for the receipts;');
+    expect(formatVerifiedExport(day, await verifyExportDir(day, trust), undefined, true)).not.toContain('--log-key');
+  });
+
   it('refuses a bundle that names no previous tree', async () => {
     const day1 = write('none-day1', await bundleOf(log.slice(0, 4)));
     const day2 = write('none-day2', await bundleOf(log));
