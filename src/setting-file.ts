@@ -8,7 +8,7 @@
  * a Secret for a non-root pod: root-owned, group = the pod's fsGroup.
  * A refused or unreadable file stops start-up with CONFIG_INVALID naming the file.
  */
-import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { ChioError } from './errors/index.js';
 
 /** Permission bits a private file must not have: any access by group or others. */
@@ -28,10 +28,10 @@ export function readPrivateFile(path: string, what: string): Buffer {
   try {
     // stat follows symbolic links: a mounted Kubernetes Secret is a link to the real file.
     ({ mode, uid: owner } = statSync(path));
-    bytes = readFileSync(path);
   } catch (cause) {
     throw new ChioError('CONFIG_INVALID', `${what}: cannot read ${path}`, { cause });
   }
+  bytes = readSettingFile(path, what);
   if (isOpenToOthers(mode, owner, process.getuid?.())) {
     const octal = (mode & 0o777).toString(8).padStart(4, '0');
     throw new ChioError('CONFIG_INVALID', `${what}: ${path} is readable or writable by group or others (mode ${octal}); make it private with \`chmod 600 ${path}\``);
@@ -50,10 +50,26 @@ export function isOpenToOthers(mode: number, owner: number, self: number | undef
 
 /** The bytes of a file that holds nothing secret; throws ChioError('CONFIG_INVALID') naming `what` when unreadable. */
 export function readPublicFile(path: string, what: string): Buffer {
+  return readSettingFile(path, what);
+}
+
+/**
+ * A key, a certificate, a CA bundle or a creds file is a few kilobytes (a system CA bundle a few
+ * hundred); this is far more.
+ */
+const MAX_SETTING_FILE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The bytes of a file a setting names, read as readRegularFile reads: readFileSync would wait for
+ * a writer for ever on a FIFO (the process neither starts nor stops) and read a link to
+ * /dev/zero until memory runs out. A refusal names `what`.
+ */
+function readSettingFile(path: string, what: string): Buffer {
   try {
-    return readFileSync(path);
+    return readRegularFile(path, MAX_SETTING_FILE_BYTES);
   } catch (cause) {
-    throw new ChioError('CONFIG_INVALID', `${what}: cannot read ${path}`, { cause });
+    if (cause instanceof UnreadableFile) throw new ChioError('CONFIG_INVALID', `${what}: cannot read ${path}`, { cause });
+    throw new ChioError('CONFIG_INVALID', `${what}: ${(cause as Error).message}`, { cause });
   }
 }
 

@@ -8,7 +8,7 @@ import { mkdtempSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isOpenToOthers, readRegularFile } from '../../src/setting-file.js';
+import { isOpenToOthers, readPrivateFile, readPublicFile, readRegularFile } from '../../src/setting-file.js';
 
 const CHIO = 1000;
 const ROOT = 0;
@@ -54,5 +54,29 @@ describe('readRegularFile', () => {
     const path = join(dir, what.replace(/\W/g, '-'));
     make(path);
     expect(() => readRegularFile(path, 1024)).toThrow(`${path}: not a regular file`);
+  });
+});
+
+describe('readPrivateFile and readPublicFile', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'chio-sf-'));
+
+  // CHIO_TLS_KEY, NATS_CREDS, --issuer-key … named a FIFO: readFileSync waited for a writer for
+  // ever (the process never started nor stopped), and a link to /dev/zero was read until memory ran out.
+  it.each([
+    ['a FIFO without a writer', (path: string) => spawnSync('mkfifo', ['-m', '600', path])],
+    ['a link to /dev/zero', (path: string) => symlinkSync('/dev/zero', path)],
+  ])('refuse %s at once, naming the setting', (what, make) => {
+    const path = join(dir, what.replace(/\W/g, '-'));
+    make(path);
+    expect(() => readPrivateFile(path, 'CHIO_TLS_KEY')).toThrow(`CHIO_TLS_KEY: ${path}: not a regular file`);
+    expect(() => readPublicFile(path, 'CHIO_TLS_CERT')).toThrow(`CHIO_TLS_CERT: ${path}: not a regular file`);
+  });
+
+  it('still read a private file through a link (a mounted Secret), and a public one', () => {
+    writeFileSync(join(dir, 'key'), 'secret\n', { mode: 0o600 });
+    symlinkSync(join(dir, 'key'), join(dir, 'key-link'));
+    expect(readPrivateFile(join(dir, 'key-link'), 'CHIO_TLS_KEY').toString()).toBe('secret\n');
+    expect(readPublicFile(join(dir, 'key'), 'CHIO_TLS_CERT').toString()).toBe('secret\n');
+    expect(() => readPublicFile(join(dir, 'missing'), 'CHIO_TLS_CERT')).toThrow(`CHIO_TLS_CERT: cannot read ${join(dir, 'missing')}`);
   });
 });
