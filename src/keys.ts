@@ -77,7 +77,7 @@ export function loadKeyFile(path: string, what = 'the key'): LoadedKey {
   try {
     parsed = parseSignerKey(text);
   } catch (err) {
-    throw new ChioError('CONFIG_INVALID', `${what} ${path} is not a C2SP Ed25519 signer key`, { cause: err });
+    throw new ChioError('CONFIG_INVALID', `${what} ${path} is not a C2SP Ed25519 signer key${wrongKindHint(text, 'signer')}`, { cause: err });
   }
   return { name: parsed.name, signerKey: text, verifierKey: parsed.verifierKey, signer: createNodeSigner(parsed.seed) };
 }
@@ -92,6 +92,28 @@ export function loadVerifierKey(path: string): string {
     if (err instanceof ChioError && !(err instanceof UnreadableFile)) throw new ChioError(err.code, `verifier key file ${err.message}`);
     throw new ChioError('CONFIG_INVALID', `verifier key file ${path} cannot be read`);
   }
-  parseVerifierKey(text);
+  try {
+    parseVerifierKey(text);
+  } catch (err) {
+    // The parser's bare "malformed key" named neither the file nor what was wrong with it.
+    throw new ChioError('KEY_INVALID', `verifier key file ${path}: not a C2SP verifier key${wrongKindHint(text, 'verifier')}`, { cause: err });
+  }
   return text;
+}
+
+/**
+ * Why a key text did not parse, when it is the other kind of key: a signer key where a
+ * verifier key is wanted (the .key for the .pub), or the reverse. Says which, never the key.
+ */
+export function wrongKindHint(text: string, wanted: 'signer' | 'verifier'): string {
+  if (wanted === 'verifier' && text.startsWith('PRIVATE+KEY+')) return ': it holds a signer (private) key; give its verifier key (the .pub), and keep the .key secret';
+  if (wanted === 'signer') {
+    try {
+      parseVerifierKey(text);
+      return ': it holds a verifier (public) key; name the signer key (the .key)';
+    } catch {
+      // Not a verifier key either: nothing more to say.
+    }
+  }
+  return '';
 }

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { ChioError } from '../errors/index.js';
 import { MAX_AUTHZ_WORKERS } from '../config.js';
 import { durationSeconds } from '../time.js';
-import { loadVerifierKey } from '../keys.js';
+import { loadVerifierKey, wrongKindHint } from '../keys.js';
 import { parseVerifierKey } from '../tlog/index.js';
 import { normalizePathPattern } from '../decision/path.js';
 
@@ -27,7 +27,7 @@ export function verifierKeyArg(value: string, flag: string): string {
     return value;
   } catch (asKey) {
     if (existsSync(value)) return loadVerifierKey(value);
-    throw new ChioError('CONFIG_INVALID', `${flag}: neither a verifier key (${asKey instanceof Error ? asKey.message : String(asKey)}) nor a file`);
+    throw new ChioError('CONFIG_INVALID', `${flag}: neither a verifier key (${asKey instanceof Error ? asKey.message : String(asKey)}) nor a file${wrongKindHint(value, 'verifier')}`);
   }
 }
 
