@@ -124,7 +124,11 @@ export function loadConfig(options: LoadConfigOptions = {}): ChioConfig {
   }
   // Own keys only: `in` would take `constructor`, `toString`, `__proto__` … (inherited by every object) as settings.
   const unknown = Object.keys(file).filter((k) => !Object.hasOwn(SETTINGS, k));
-  if (unknown.length > 0) throw new ChioError('CONFIG_INVALID', `unknown setting(s) in ${options.configFile}: ${unknown.join(', ')}`);
+  if (unknown.length > 0) {
+    // The first few, each with a hint: a file of 100,000 stray keys is not all repeated back.
+    const told = unknown.slice(0, MAX_UNKNOWN_TOLD).map(withHint).join(', ');
+    throw new ChioError('CONFIG_INVALID', `unknown setting(s) in ${options.configFile}: ${told}${unknown.length > MAX_UNKNOWN_TOLD ? ` and ${unknown.length - MAX_UNKNOWN_TOLD} more` : ''}`);
+  }
   refuseHalfConfigured(out);
   const dataDir = out.dataDir as string;
   const config: ChioConfig = {
@@ -135,6 +139,40 @@ export function loadConfig(options: LoadConfigOptions = {}): ChioConfig {
   };
   refuseLongChainIds(config);
   return config;
+}
+
+/**
+ * An unknown key of the file, with the setting it most likely meant: a bare "grpcPot" left the
+ * operator to find the spelling, and CHIO_GRPC_PORT (the variable's name, the first thing one
+ * writes) is refused as unknown without saying that the file spells it grpcPort.
+ */
+const MAX_UNKNOWN_TOLD = 10;
+
+function withHint(key: string): string {
+  const byVariable = Object.entries(SETTINGS).find(([, [envName]]) => envName === key.toUpperCase());
+  if (byVariable) return `${key} (the YAML key for ${byVariable[1][0]} is ${byVariable[0]})`;
+  let best: { name: string; distance: number } | undefined;
+  for (const name of Object.keys(SETTINGS)) {
+    const distance = editDistance(key.toLowerCase(), name.toLowerCase());
+    if (!best || distance < best.distance) best = { name, distance };
+  }
+  // Two edits at most (a dropped, doubled or swapped letter, a wrong case anywhere): beyond that a
+  // suggestion is a guess.
+  return best && best.distance <= 2 ? `${key} (did you mean ${best.name}?)` : key;
+}
+
+/** Levenshtein distance, with an adjacent swap counted as one edit; keys are short. */
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2 || a.length > 64) return Infinity;
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
 }
 
 /**

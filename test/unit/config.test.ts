@@ -83,6 +83,26 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ env: {}, configFile: file })).toThrow('unknown setting');
   });
 
+  it.each([
+    ['grpcPot: 7000\n', 'grpcPot (did you mean grpcPort?)'],
+    ['receiptTimeoutMS: 100\n', 'receiptTimeoutMS (did you mean receiptTimeoutMs?)'],
+    // The environment variable's name used as a key: the file's key is another spelling.
+    ['CHIO_GRPC_PORT: 7000\n', 'CHIO_GRPC_PORT (the YAML key for CHIO_GRPC_PORT is grpcPort)'],
+    ['NATS_URL: nats://n:4222\n', 'NATS_URL (the YAML key for NATS_URL is natsUrl)'],
+    ['somethingElse: 1\n', 'somethingElse'],
+  ])('refuses an unknown key %j with a hint at the setting meant', (text, told) => {
+    const dir = mkdtempSync(join(tmpdir(), 'chio-cfg-'));
+    const file = join(dir, 'chio.yaml');
+    writeFileSync(file, text);
+    let message = '';
+    try {
+      loadConfig({ env: {}, configFile: file });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toBe(`unknown setting(s) in ${file}: ${told}`);
+  });
+
   it('refuses a key named like a property every object inherits (constructor, toString, __proto__)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'chio-cfg-'));
     const file = join(dir, 'chio.yaml');
