@@ -64,6 +64,17 @@ describe('loadConfig', () => {
     });
   });
 
+  it('refuses a config file far larger than settings are, before parsing it', () => {
+    // The YAML parser checks keys for duplicates pairwise: the 1 MiB once allowed held ~90,000
+    // keys and kept start-up on one core for a minute before saying they were unknown.
+    const dir = mkdtempSync(join(tmpdir(), 'chio-cfg-'));
+    const file = join(dir, 'chio.yaml');
+    writeFileSync(file, Array.from({ length: 20_000 }, (_, i) => `k${i}: 1`).join('\n'));
+    const started = Date.now();
+    expect(() => loadConfig({ env: {}, configFile: file })).toThrow(`config file ${file}: ${file}: larger than`);
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
   it('refuses a config file that is no regular file (a link to /dev/zero, a FIFO), at once', () => {
     const dir = mkdtempSync(join(tmpdir(), 'chio-cfg-'));
     symlinkSync('/dev/zero', join(dir, 'zero.yaml'));
