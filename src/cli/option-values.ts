@@ -12,7 +12,8 @@ import { parseVerifierKey } from '../tlog/index.js';
 import { normalizePathPattern } from '../decision/path.js';
 
 export function parseWorkers(text: string): number {
-  const n = Number(text);
+  // Decimal digits only, as CHIO_AUTHZ_WORKERS takes: Number() made 0x2 two and 1e1 ten.
+  const n = /^\s*\d+\s*$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(n) || n < 1 || n > MAX_AUTHZ_WORKERS) throw new InvalidArgumentError(`a whole number from 1 to ${MAX_AUTHZ_WORKERS}`);
   return n;
 }
