@@ -145,7 +145,7 @@ describe('proveReceipt', () => {
       expect(JSON.parse(offline)).toMatchObject({ id: ID, ok: true });
       // A signer key passed by mistake: a secret, never printed back.
       const refused = await chio('verify-proof', proofFile, '--receipt', receiptFile, '--log-key', LOG.signerKey, '--kernel-key', kernelPub).then(() => undefined, (e: unknown) => e as Error & { code?: string });
-      expect(refused).toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/^--log-key: neither a verifier key \(.*\) nor a file$/) });
+      expect(refused).toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/^--log-key: neither a verifier key \(.*\) nor a file: it holds a signer \(private\) key; give its verifier key/) });
       expect(refused!.message).not.toContain(LOG.signerKey.split('+').at(-1));
     });
 
