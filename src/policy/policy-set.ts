@@ -13,11 +13,11 @@
  */
 import { lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
 import { ChioError } from '../errors/index.js';
 import { metadataSchema } from './metadata.js';
 import { readRegularFile, UnreadableFile } from '../setting-file.js';
+import { parseYamlDocuments } from '../yaml-documents.js';
 import { MAX_JWKS_BYTES } from '../credentials/jwks.js';
 import { MAX_ARCHIVED_POLICY_BYTES } from '../verify/export-format.js';
 import { DURATION_PATTERN, durationSeconds } from '../time.js';
@@ -294,8 +294,7 @@ function readDocuments(file: string): { docs: unknown[]; bytes: number } {
     if (err instanceof ChioError) throw err;
     throw new ChioError('CONFIG_INVALID', `${file}: not UTF-8`, { cause: err });
   }
-  const list = parseAllDocuments(text);
-  const docs = Array.isArray(list) ? list : [list];
+  const docs = parseYamlDocuments(text);
   if (docs.length > MAX_POLICY_DOCUMENTS) throw new ChioError('CONFIG_INVALID', `${file}: more than ${MAX_POLICY_DOCUMENTS} documents`);
   const out: unknown[] = [];
   for (const [i, doc] of docs.entries()) {

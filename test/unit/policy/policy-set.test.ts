@@ -206,6 +206,9 @@ describe('loadPolicySet', () => {
       ['a bad action', A.replace('spec:\n', 'spec:\n  action: MAYBE\n'), 'document 1: field spec.action'],
       ['a bad CIDR', `${B}---\n${A.replace('to:', 'from: [{ source: { ipBlocks: ["1.2.3.4/99"] } }]\n      to:')}`, 'document 2: field spec.rules.0.from.0.source.ipBlocks'],
       ['a duplicate name', `${A}---\n${A}`, 'defined twice'],
+      // Found in one pass (yaml-documents.ts), not by the library's pairwise check.
+      ['a key twice in a mapping', A.replace('metadata: { name: a }', 'metadata:\n  name: a\n  name: b'), 'document 1: Map keys must be unique ("name" is there twice)'],
+      ['a key twice in a later document', `${B}---\n${A.replace('spec:\n', 'spec:\n  action: ALLOW\n  action: DENY\n')}`, 'document 2: Map keys must be unique ("action" is there twice)'],
       // Ignored, the shadow annotation left a policy meant to be tried out enforced.
       ['a shadow annotation spelt otherwise', A.replace('metadata: { name: a }', 'metadata: { name: a, annotations: { chio.dev/shadow: "True" } }'), 'document 1: field metadata.annotations.chio.dev/shadow: "True" is not "true" or "false"'],
       ['a shadow annotation on another kind', 'apiVersion: chio.dev/v1\nkind: RequestAuthentication\nmetadata: { name: r, annotations: { chio.dev/shadow: "true" } }\nspec: { jwtRules: [{ issuer: "https://i.example", jwksUri: "https://i.example/jwks" }] }\n', 'document 1: field metadata.annotations.chio.dev/shadow: only an AuthorizationPolicy can be put in shadow mode; this RequestAuthentication would be enforced'],
