@@ -359,11 +359,14 @@ function withIssuerFiles(d: LoadedDoc, keyDir: string): LoadedDoc {
     }
     return key;
   });
-  for (const key of d.doc.spec.issuers as string[]) {
+  for (const [i, key] of (d.doc.spec.issuers as string[]).entries()) {
     try {
       parseVerifierKey(key);
     } catch (err) {
-      throw new ChioError('CONFIG_INVALID', `${d.where}: field spec.issuers: ${JSON.stringify(key.slice(0, 80))} is not a verifier key`, { cause: err });
+      // Named by its place, never quoted: a signer key (PRIVATE+KEY+…) pasted here instead of
+      // its .pub is a private key, and this message goes to the log and to stderr.
+      const signer = key.trim().startsWith('PRIVATE+KEY+') ? ' (it is a signer key, which is private: give its verifier key, the .pub)' : '';
+      throw new ChioError('CONFIG_INVALID', `${d.where}: field spec.issuers.${i}: not a verifier key${signer}`, { cause: err });
     }
   }
   const issuers = [...new Set([...(d.doc.spec.issuers as string[]), ...fromFiles])].sort();

@@ -236,6 +236,22 @@ describe('loadPolicySet', () => {
       expect(message).not.toContain(secret.slice(0, 16));
     });
 
+    it('never quotes a signer key pasted into spec.issuers in its error (the message goes to the log and stderr)', () => {
+      const root = mkdtempSync(join(tmpdir(), 'chio-ps-keys-'));
+      generateKeys(root, 'chio.local/receipts');
+      const signerKey = readFileSync(join(root, 'demo-issuer.key'), 'utf8').trim();
+      const { dir, keyDir } = dirWith({ 'ca.yaml': `apiVersion: chio.dev/v1\nkind: CapabilityAuthority\nmetadata: { name: c }\nspec: { issuers: [${JSON.stringify(signerKey)}] }\n` });
+      let message = '';
+      try {
+        loadPolicySet(dir, keyDir);
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toMatch(/field spec\.issuers(\.0)?: .*not a verifier key/);
+      expect(message).not.toContain('PRIVATE');
+      expect(message).not.toContain(signerKey.split('+').at(-1)!.slice(0, 16));
+    });
+
     it('refuses a document that its aliases blow up past the file bound (one scalar aliased 99 times), quickly', () => {
       const aliases = Array.from({ length: 99 }, (_, i) => `    l${i}: *big`).join('\n');
       const text = A.replace('metadata: { name: a }', `metadata:\n  name: a\n  labels:\n    big: &big "${'x'.repeat(900_000)}"\n${aliases}`);
