@@ -29,7 +29,7 @@ export function readPrivateFile(path: string, what: string): Buffer {
     // stat follows symbolic links: a mounted Kubernetes Secret is a link to the real file.
     ({ mode, uid: owner } = statSync(path));
   } catch (cause) {
-    throw new ChioError('CONFIG_INVALID', `${what}: cannot read ${path}`, { cause });
+    throw new ChioError('CONFIG_INVALID', `${what}: cannot read ${quotablePath(path)}`, { cause });
   }
   bytes = readSettingFile(path, what);
   if (isOpenToOthers(mode, owner, process.getuid?.())) {
@@ -37,6 +37,17 @@ export function readPrivateFile(path: string, what: string): Buffer {
     throw new ChioError('CONFIG_INVALID', `${what}: ${path} is readable or writable by group or others (mode ${octal}); make it private with \`chmod 600 ${path}\``);
   }
   return bytes;
+}
+
+/**
+ * `path` as a message may quote it, unless it is no path but the secret itself: a setting that
+ * names a private file is easily given its content instead (NATS_NKEY=$(cat user.nk),
+ * CHIO_TLS_KEY="$(cat tls.key)"), and the message goes to stderr and the log. A PEM block,
+ * anything on several lines, or an nkey seed (S + a type letter + base32) is not quoted.
+ */
+function quotablePath(path: string): string {
+  const secretLike = path.includes('-----BEGIN') || /[\r\n]/.test(path) || /^S[A-Z][A-Z2-7]{50,}$/.test(path.trim());
+  return secretLike ? 'the value given (not shown: it looks like a key or credential itself, not the path of a file holding one)' : path;
 }
 
 /**

@@ -80,3 +80,26 @@ describe('readPrivateFile and readPublicFile', () => {
     expect(() => readPublicFile(join(dir, 'missing'), 'CHIO_TLS_CERT')).toThrow(`CHIO_TLS_CERT: cannot read ${join(dir, 'missing')}`);
   });
 });
+
+describe('readPrivateFile', () => {
+  // NATS_NKEY=$(cat user.nk), CHIO_TLS_KEY="$(cat tls.key)": the setting holds the secret
+  // itself, not a path to it; the message (stderr, the log) must not quote it.
+  it.each([
+    ['an nkey seed', 'NATS_NKEY', 'SUACSSL3UAHUDXKFSNVUZRF5UHPMWZ6BFDTJ7M6USDXIEDNPPQYYYCU3VY', 'SUACSSL3UAHUDXKF'],
+    ['a PEM private key', 'CHIO_TLS_KEY', '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIGx1Zm9vYmFyYmF6cXV4\n-----END PRIVATE KEY-----\n', 'MC4CAQAwBQYDK2Vw'],
+    ['a creds file', 'NATS_CREDS', '-----BEGIN NATS USER JWT-----\neyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5In0.e30.sig\n------END NATS USER JWT------\n', 'eyJ0eXAiOiJKV1Qi'],
+  ])('does not quote %s given in place of its file', (_what, setting, value, secret) => {
+    let message = '';
+    try {
+      readPrivateFile(value, setting);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain(setting);
+    expect(message).not.toContain(secret);
+  });
+
+  it('still names a missing file by its path', () => {
+    expect(() => readPrivateFile('/nonexistent/chio/user.nk', 'NATS_NKEY')).toThrow('NATS_NKEY: cannot read /nonexistent/chio/user.nk');
+  });
+});
