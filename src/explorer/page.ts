@@ -18,6 +18,8 @@ import { drawDecisionChart } from './chart.js';
 import { bundlesForRecentLeaves, countDecisions, CHART_LEAVES } from './decisions.js';
 import { answeredVerdict, describeDecision, type ServedDecision } from './answer.js';
 import { reportServedCorrection, reportServedProof, unfetchedCorrection, type CorrectionReport, type ExplorerCheck, type ExplorerCheckName } from './served-proof.js';
+// Pure, as the page must be: the same escape `chio` applies before printing a bundle's text.
+import { forTerminal as visible } from '../cli/terminal.js';
 
 const POLICY_HASH = /^sha256:[0-9a-f]{64}$/;
 /** How often a pending receipt (stored, not yet in a checkpoint) is looked up again, 1 s apart. */
@@ -98,7 +100,7 @@ async function fetchServed(id: string, onPending: () => void): Promise<Served> {
 /** `answered 404: <its error>`, of an answer that is not 200. */
 const answered = (served: Served): string => {
   const error = (served.body as { error?: unknown } | null)?.error;
-  return `answered ${served.status}${typeof error === 'string' ? `: ${error}` : ''}`;
+  return `answered ${served.status}${typeof error === 'string' ? `: ${visible(error)}` : ''}`;
 };
 
 /** Look a receipt up and show it with the checks run here; retries while it is pending. */
@@ -144,7 +146,7 @@ function showChecks(checks: readonly ExplorerCheck[]): void {
   $('checks').replaceChildren(
     ...checks.map((c) => {
       const item = el('li', undefined, { 'data-check': c.check, 'data-status': c.status });
-      item.append(el('span', c.status === 'holds' ? '✓' : c.status === 'fails' ? '✗' : '–', { class: 'mark' }), el('strong', CHECK_LABELS[c.check]), el('span', ` ${c.message}${c.code ? ` (${c.code})` : ''}`));
+      item.append(el('span', c.status === 'holds' ? '✓' : c.status === 'fails' ? '✗' : '–', { class: 'mark' }), el('strong', CHECK_LABELS[c.check]), el('span', ` ${visible(c.message)}${c.code ? ` (${visible(c.code)})` : ''}`));
       return item;
     }),
   );
@@ -161,10 +163,14 @@ function showFields(answer: { receipt?: Receipt; corrected_by?: unknown }, corre
   const r = answer.receipt;
   const fields = $('fields');
   fields.replaceChildren();
-  $('receipt-json').textContent = JSON.stringify(r, null, 2);
+  $('receipt-json').textContent = receiptJson(r);
   if (typeof r !== 'object' || r === null) return;
+  // Every string shown is the receipt's (signed or not, attacker-influenced: a source principal
+  // may hold any character but C0 controls): bidi overrides, isolates and marks, zero-width
+  // characters and line separators are shown as \u{…} escapes, or "…/sa/\u202Enimda 10.0.0.2:51234"
+  // would read "…/sa/43215:2.0.0.01 admin" on a receipt that verifies.
   const row = (name: string, ...value: (Node | string | undefined)[]) => {
-    const parts = value.filter((v): v is Node | string => v !== undefined && v !== '');
+    const parts = value.filter((v): v is Node | string => v !== undefined && v !== '').map((v) => (typeof v === 'string' ? visible(v) : v));
     if (parts.length === 0) return undefined;
     const dd = el('dd', undefined, { 'data-field': name });
     dd.append(...parts);
@@ -172,7 +178,7 @@ function showFields(answer: { receipt?: Receipt; corrected_by?: unknown }, corre
     return dd;
   };
   const verdictRow = (verdict: 'allow' | 'deny' | 'unknown' | undefined, text: string, note?: string) => {
-    const dd = row('verdict', el('strong', text), note);
+    const dd = row('verdict', el('strong', visible(text)), note);
     if (dd) dd.dataset.verdict = verdict ?? 'unknown';
   };
   const d = (typeof r.decision === 'object' && r.decision !== null ? r.decision : {}) as ServedDecision & { reason?: unknown };
@@ -207,6 +213,12 @@ function showFields(answer: { receipt?: Receipt; corrected_by?: unknown }, corre
   if (typeof answer.corrected_by === 'string' && RECEIPT_ID_PATTERN.test(answer.corrected_by)) {
     row('corrected by', receiptLink(answer.corrected_by), correction?.correction ? ' (its correction, checked in this browser)' : ' (named by the verifier; not verified here)');
   }
+}
+
+/** The receipt as JSON, each line made visible as the fields are (JSON.stringify escapes only C0 controls). */
+function receiptJson(r: unknown): string {
+  const text: string | undefined = JSON.stringify(r, null, 2);
+  return text === undefined ? '' : text.split('\n').map(visible).join('\n');
 }
 
 /** The latest checkpoint, opened here with the log key; returns its tree size when it verifies. */

@@ -76,8 +76,8 @@ async function storeCorrectedReceipt(): Promise<{ corrected: Receipt; correction
   return { corrected, correction };
 }
 
-async function check(path: string, method: string, headers: Record<string, string> = {}): Promise<string> {
-  const answer = await sendCheck(chio.grpcAddr, buildCheckRequest({ method, path, host: 'tools.chio.local', headers, principal: 'spiffe://cluster.local/ns/agents/sa/agent' }));
+async function check(path: string, method: string, headers: Record<string, string> = {}, principal = 'spiffe://cluster.local/ns/agents/sa/agent'): Promise<string> {
+  const answer = await sendCheck(chio.grpcAddr, buildCheckRequest({ method, path, host: 'tools.chio.local', headers, principal }));
   return answer.receiptId!;
 }
 
@@ -302,6 +302,26 @@ describe('the explorer page in headless Chromium', { timeout: 90_000 }, () => {
     expect(await page.textContent('#banner')).toContain('404');
     await lookUp(page, 'not-an-id');
     expect(await page.getAttribute('#result', 'data-state')).toBe('error');
+    await page.close();
+  });
+
+  it('shows bidi controls and invisible characters in a receipt as visible escapes, so a signed field cannot read as something else', async () => {
+    // The source principal is the caller's (Envoy's source.principal): only C0 controls are
+    // refused, so a right-to-left override gets into a signed, verifying receipt. Shown raw,
+    // "…/sa/\u202Enimda 10.0.0.2:51234" reads "…/sa/43215:2.0.0.01 admin".
+    const spoofId = await check('/tools/hello', 'POST', {}, 'spiffe://cluster.local/ns/agents/sa/\u202Enimda\u200B\u2066');
+    await publishedAtLeast(6);
+    const { page, problems } = await openPage();
+    await lookUp(page, spoofId);
+    expect(await page.getAttribute('#result', 'data-state')).toBe('verified');
+    const hidden = /[\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/u;
+    const source = (await shownFields(page)).source!;
+    expect(source).not.toMatch(hidden);
+    expect(source).toBe('spiffe://cluster.local/ns/agents/sa/\\u{202e}nimda\\u{200b}\\u{2066} 10.0.0.2:51234');
+    const json = (await page.textContent('#receipt-json'))!;
+    expect(json).not.toMatch(hidden);
+    expect(json).toContain('sa/\\u{202e}nimda');
+    expect(problems).toEqual([]);
     await page.close();
   });
 });
