@@ -215,9 +215,20 @@ function showFields(answer: { receipt?: Receipt; corrected_by?: unknown }, corre
   }
 }
 
-/** The receipt as JSON, each line made visible as the fields are (JSON.stringify escapes only C0 controls). */
+/**
+ * The receipt as JSON, each line made visible as the fields are (JSON.stringify escapes only C0
+ * controls). A hostile verifier may serve a receipt nested deeper than JSON.stringify can print
+ * (JSON.parse reads any depth): said instead of throwing, which left the banner at "Looking the
+ * receipt up…" with no verdict; the receipt-form check already fails for it.
+ */
 function receiptJson(r: unknown): string {
-  const text: string | undefined = JSON.stringify(r, null, 2);
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(r, null, 2);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    return '(not shown: nested too deeply to print)';
+  }
   return text === undefined ? '' : text.split('\n').map(visible).join('\n');
 }
 

@@ -324,6 +324,23 @@ describe('the explorer page in headless Chromium', { timeout: 90_000 }, () => {
     expect(problems).toEqual([]);
     await page.close();
   });
+
+  it('says a receipt nested too deeply to print does not verify, rather than stopping half-way', async () => {
+    const { page } = await openPage();
+    // A hostile verifier's answer: JSON.parse takes any depth, JSON.stringify of it overflows the stack.
+    const depth = 50_000;
+    await page.route(`**/v1/receipts/${allowId}`, async (route) => {
+      const response = await route.fetch();
+      const text = await response.text();
+      await route.fulfill({ response, body: text.replace('{"receipt":{', `{"receipt":{"deep":${'['.repeat(depth)}${']'.repeat(depth)},`) });
+    });
+    await lookUp(page, allowId);
+    expect(await page.textContent('#error')).toBe('');
+    expect(await page.getAttribute('#result', 'data-state')).toBe('failed');
+    expect(await checkStatuses(page)).toMatchObject({ 'receipt.form': 'fails' });
+    expect(await page.textContent('#receipt-json')).toContain('not shown');
+    await page.close();
+  });
 });
 
 /** Change what the verifier answers for GET /v1/receipts/<id> on its way to the page. */
