@@ -37,7 +37,8 @@
  *   - at most `maxOpenCalls` calls are open at once over all connections, past which a call is
  *     RESOURCE_EXHAUSTED from its headers: a stream costs the server some 9 KB before any of
  *     its message comes, and the connections times the streams each may open (10,000 × 1,024)
- *     were some 90 GB of streams that sent nothing but headers.
+ *     were some 90 GB of streams that sent nothing but headers; and one peer (IP address) may
+ *     have at most `maxOpenCallsPerPeer` of them, so that it cannot take them all (peer-calls.ts).
  *
  * The client's own deadline (`grpc-timeout`; Envoy sends its ext_authz timeout as one) is handed
  * to the handler, so that the answer can leave while the client still waits for it; a
@@ -50,6 +51,7 @@
 import * as http2 from 'node:http2';
 import type { Http2Session, IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import { PeerCalls } from './peer-calls.js';
 import { startLoopClock, type LoopClock } from './loop-clock.js';
 import { GrpcCallError, GrpcStatus, MAX_STATUS_MESSAGE_CHARS, encodeGrpcMessage, frameMessage, parseGrpcTimeout } from './grpc-protocol.js';
 import { readRequestMessage, type Call, type Reading, type Refuse } from './grpc-message.js';
@@ -104,6 +106,8 @@ export interface UnaryServerOptions {
   maxConnections?: number;
   /** DEFAULT_MAX_OPEN_CALLS unless given. */
   maxOpenCalls?: number;
+  /** A quarter of maxOpenCalls unless given. */
+  maxOpenCallsPerPeer?: number;
   /** Told of a listening socket's errors (a failed accept, say), which would otherwise end the process. */
   onError?: (err: Error) => void;
 }
@@ -183,6 +187,7 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
     idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
     maxOpenCalls: opts.maxOpenCalls ?? DEFAULT_MAX_OPEN_CALLS,
   };
+  const peers = new PeerCalls(opts.maxOpenCallsPerPeer ?? Math.max(1, Math.floor(limits.maxOpenCalls / 4)));
   const sessions = new Map<Http2Session, Connection>();
   const calls = new Map<ServerHttp2Stream, Call>();
   let held = 0;
@@ -259,11 +264,14 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
         if (--connection.open === 0) connection.idleSince = performance.now();
       });
     }
-    if (calls.size >= limits.maxOpenCalls) {
-      answerStatus(stream, GrpcStatus.RESOURCE_EXHAUSTED, 'the server has too many calls open');
+    const peer = stream.session?.socket?.remoteAddress ?? '';
+    const full = calls.size >= limits.maxOpenCalls ? 'the server has too many calls open' : peers.take(peer) ? undefined : 'this client has too many calls open';
+    if (full !== undefined) {
+      answerStatus(stream, GrpcStatus.RESOURCE_EXHAUSTED, full);
       stream.close(NGHTTP2_NO_ERROR);
       return;
     }
+    stream.once('close', () => peers.give(peer));
     serveStream(stream, headers, opts, reading, loop);
   });
 

@@ -612,6 +612,40 @@ describe('the calls open at once', () => {
   });
 });
 
+describe("each client's share of the calls open", () => {
+  it('is bounded: one client past its share is refused, while another is served', async () => {
+    // One meshed pod holding every open call with streams that send nothing but headers had
+    // every other sidecar's Check refused until the read timeout, again and again.
+    const { server, port, session } = await serverAndSession({ maxOpenCalls: 100, maxOpenCallsPerPeer: 2 });
+    const again = connect(`http://127.0.0.1:${port}`).on('error', () => undefined);
+    // Another address of the loopback network: another client.
+    const other = connect(`http://127.0.0.1:${port}`, { localAddress: '127.0.0.2' } as never).on('error', () => undefined);
+    try {
+      const stalled = [session, again].map((s) => {
+        const stream = s.request({ ':method': 'POST', ':path': ECHO, 'content-type': 'application/grpc' });
+        stream.on('error', () => undefined);
+        stream.write(Uint8Array.of(0));
+        return stream;
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      const refused = await raw(again, [frameMessage(utf8('third'))]);
+      expect(statusOf(refused)).toBe(GrpcStatus.RESOURCE_EXHAUSTED);
+      expect(messageOf(refused)).toMatch(/this client has too many calls open/);
+      expect(statusOf(await raw(other, [frameMessage(utf8('other'))]))).toBe(0);
+      stalled[0]!.close(constants.NGHTTP2_CANCEL);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(statusOf(await raw(again, [frameMessage(utf8('fourth'))]))).toBe(0);
+      expect(handled).toEqual(['other', 'fourth']);
+      stalled[1]!.close(constants.NGHTTP2_CANCEL);
+    } finally {
+      again.close();
+      other.close();
+      session.close();
+      await server.close();
+    }
+  });
+});
+
 describe('closing a unary gRPC server', () => {
   it('destroys the connections still open once the grace period is over', async () => {
     const { server, session } = await serverAndSession({ closeGraceMs: 200 });
