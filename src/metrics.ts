@@ -59,7 +59,7 @@ export const proofsServedTotal = new Counter({
 
 export const policyReloadsTotal = new Counter({
   name: 'chio_policy_reloads_total',
-  help: 'Policy set reloads (after a file change, and every 10 s as a backstop), by result (swapped, unchanged, refused)',
+  help: 'Policy set reloads (after a file change, and every 10 s as a backstop), by result (swapped, unchanged, refused; unarchived: valid, but the archive did not take it, so the current set stays)',
   labelNames: ['result'] as const,
   registers: [registry],
 });

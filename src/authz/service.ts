@@ -63,7 +63,7 @@ export async function startAuthzCore(config: ChioConfig, nc: NatsConnection, log
   const kernel = loadKey(config.keyDir, 'kernel');
   const tls = loadListenerTls(config);
   const archiver = new PolicyArchiver(await openPolicyArchive(nc, config.replicas), log);
-  const policies = new PolicyWatcher(config.policies, config.keyDir, log, (set) => archiver.archive(set));
+  const policies = new PolicyWatcher(config.policies, config.keyDir, log, (set) => archiver.archiveNow(set));
   log.info({ policy_hash: policies.current().hash, files: policies.current().files.length }, 'policies loaded');
   await ensureStreams(nc, config.replicas);
   // Before the first Check: no receipt names a policy hash the archive does not hold.
@@ -96,7 +96,6 @@ export async function startAuthzCore(config: ChioConfig, nc: NatsConnection, log
   const handler = new CheckHandler({ pipeline, publisher, receiptTimeoutMs: config.receiptTimeoutMs, log });
   const health = await startServiceHealth('authz', nc, log);
   health.readiness.add(() => revocations.problem);
-  health.readiness.add(() => archiver.problem);
   // SPEC §1: a chain the stream lost receipts of is not extended, and the process says why.
   health.readiness.add(() => publisher.problem);
   const ready = () => health.readiness.reason();
@@ -113,7 +112,6 @@ export async function startAuthzCore(config: ChioConfig, nc: NatsConnection, log
     readiness: health.readiness,
     async stop() {
       policies.stop();
-      archiver.stop();
       await grpcServer.stop();
       await handler.drain();
       await publisher.drain();

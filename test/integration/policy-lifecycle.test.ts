@@ -50,7 +50,7 @@ describe('a running policy set', () => {
   it('refuses an invalid change and keeps the old set', async () => {
     const hash = s.chio.authz.policyHash;
     writeFileSync(join(s.policyDir, 'policies.yaml'), `${AUTHORITY}---\napiVersion: chio.dev/v1\nkind: AuthorizationPolicy\nmetadata: { name: broken }\nspec: { action: MAYBE }\n`);
-    expect(s.chio.authz.policies.reload()).toBe('refused');
+    expect(await s.chio.authz.policies.reload()).toBe('refused');
     expect(s.chio.authz.policyHash).toBe(hash);
     expect((await call('/invoke/x')).verdict).toBe('allow');
     const metrics = await (await fetch(`http://127.0.0.1:${s.chio.authz.httpPort}/metrics`)).text();

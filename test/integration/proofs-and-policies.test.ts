@@ -50,7 +50,7 @@ describe('a receipt leads to the exact policy set that decided it', () => {
     const before = s.chio.authz.policyHash;
     writeFileSync(join(s.policyDir, 'policies.yaml'), allowTools('"/tools/*", "/invoke/*"'));
     // The watcher may see the write first; either way the new set is live after this.
-    expect(['swapped', 'unchanged']).toContain(s.chio.authz.policies.reload());
+    expect(['swapped', 'unchanged']).toContain(await s.chio.authz.policies.reload());
     expect(s.chio.authz.policyHash).not.toBe(before);
     const answer = await call('/invoke/run');
     expect(answer.verdict).toBe('allow');

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { PolicyWatcher } from '../../../src/policy/policy-watcher.js';
 import { policyReloadsTotal } from '../../../src/metrics.js';
 import { createLogger } from '../../../src/log.js';
@@ -41,7 +41,7 @@ describe('PolicyWatcher.reload', () => {
       const before = w.current();
       const counted = await reloads('unchanged');
       writeFileSync(file, `# a comment changes the bytes, not the meaning\n${policy('/tools/*')}`);
-      expect(w.reload()).toBe('unchanged');
+      expect(await w.reload()).toBe('unchanged');
       expect(w.current()).toBe(before);
       expect(await reloads('unchanged')).toBe(counted + 1);
     });
@@ -53,7 +53,7 @@ describe('PolicyWatcher.reload', () => {
       const before = w.current().hash;
       const counted = await reloads('swapped');
       writeFileSync(file, policy('/invoke/*'));
-      expect(w.reload()).toBe('swapped');
+      expect(await w.reload()).toBe('swapped');
       expect(w.current().hash).not.toBe(before);
       expect(await reloads('swapped')).toBe(counted + 1);
     });
@@ -65,9 +65,29 @@ describe('PolicyWatcher.reload', () => {
       const before = w.current();
       const counted = await reloads('refused');
       writeFileSync(file, 'kind: AuthorizationPolicy\nspec: [');
-      expect(w.reload()).toBe('refused');
+      expect(await w.reload()).toBe('refused');
       expect(w.current()).toBe(before);
       expect(await reloads('refused')).toBe(counted + 1);
+    });
+  });
+
+  describe('when the archive cannot hold the new set yet', () => {
+    it('keeps answering from the archived set: no receipt names a hash the archive does not hold', async () => {
+      let stored = false;
+      const archive = vi.fn(async () => {
+        if (!stored) throw new Error('object store unavailable');
+      });
+      const w = new PolicyWatcher(file, dir, createLogger('silent'), archive);
+      const before = w.current();
+      const counted = await reloads('unarchived');
+      writeFileSync(file, policy('/invoke/*'));
+      expect(await w.reload()).toBe('unarchived');
+      expect(w.current()).toBe(before);
+      expect(await reloads('unarchived')).toBe(counted + 1);
+      stored = true;
+      expect(await w.reload()).toBe('swapped');
+      expect(w.current().hash).not.toBe(before.hash);
+      expect(archive).toHaveBeenLastCalledWith(w.current());
     });
   });
 });
