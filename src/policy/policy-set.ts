@@ -30,6 +30,7 @@ import { JwtAuthenticator, requestAuthenticationSchema } from '../credentials/jw
 import { compileValidatingPolicy, validatingPolicySchema } from './kyverno/validating-policy.js';
 import { API_VERSION as CEL_API_VERSION, celValidatingPolicySchema, compileCelPolicy, evaluationModeOf, type CompiledCelPolicy } from './kyverno-authz/validating-policy.js';
 import { createEnvoyEnvironment } from './kyverno-authz/envoy-library.js';
+import { PolicyInputs } from './policy-inputs.js';
 
 /** A policy file larger than this is refused. */
 export const MAX_POLICY_FILE_BYTES = 1024 * 1024;
@@ -77,6 +78,8 @@ export interface PolicySet {
   /** Undefined when no RequestAuthentication is configured. */
   jwt: JwtAuthenticator | undefined;
   files: string[];
+  /** Every file read and what it held: a reload of the same bytes need not parse (policy-watcher). */
+  inputs: PolicyInputs;
   documents: number;
 }
 
@@ -107,8 +110,9 @@ export function loadPolicySetFiles(files: string[], keyDir: string, options: Loa
   // a set is refused past maxSetBytes anyway, and a thousand files of a megabyte each are not
   // worth parsing to learn that.
   let bytesLeft = maxSetBytes;
+  const inputs = new PolicyInputs();
   const all = files.flatMap((file) => {
-    const { docs, bytes } = readDocuments(file);
+    const { docs, bytes } = readDocuments(file, inputs);
     bytesLeft -= bytes;
     if (bytesLeft < 0) throw new ChioError('CONFIG_INVALID', `the policy files up to ${file} hold more than the ${maxSetBytes} bytes a set may have`);
     return docs.map((doc, i) => parseDocument(doc, `${file} document ${i + 1}`));
@@ -123,7 +127,7 @@ export function loadPolicySetFiles(files: string[], keyDir: string, options: Loa
     }
   }
   const of = (kind: Kind) => docs.filter((d) => d.kind === kind);
-  const authorities = of('CapabilityAuthority').map((d) => withIssuerFiles(d, keyDir));
+  const authorities = of('CapabilityAuthority').map((d) => withIssuerFiles(d, keyDir, inputs));
   const issuers = [...new Set(authorities.flatMap((a) => a.doc.spec.issuers as string[]))].sort();
   const ttls = authorities.map((a) => a.doc.spec.maxTtl as string | undefined).filter((t): t is string => t !== undefined).map((t) => durationSeconds(t)!);
   const compile = <T>(d: LoadedDoc, fn: () => T): T => {
@@ -149,7 +153,7 @@ export function loadPolicySetFiles(files: string[], keyDir: string, options: Loa
   // Each jwksFile is read once: its bytes are hashed into the set and are the keys enforced.
   const jwksFiles = new Map<string, Uint8Array>();
   const normalised = docs
-    .map((d) => (d.kind === 'CapabilityAuthority' ? authorities.find((a) => a.key === d.key)! : d.kind === 'RequestAuthentication' ? withJwksFileDigests(d, baseDir, jwksFiles, locate) : d))
+    .map((d) => (d.kind === 'CapabilityAuthority' ? authorities.find((a) => a.key === d.key)! : d.kind === 'RequestAuthentication' ? withJwksFileDigests(d, baseDir, jwksFiles, locate, inputs) : d))
     .map((d) => ({ kind: d.kind, doc: d.doc }));
   const canonical = canonicalBytes(JSON.parse(JSON.stringify(normalised)));
   // Receipts name the set by its hash, and the verifier serves it back by that hash: a set the
@@ -168,6 +172,7 @@ export function loadPolicySetFiles(files: string[], keyDir: string, options: Loa
     // Relative jwksFile paths start at the folder of the first policy file.
     jwt: authn.length > 0 ? compile(authn[0]!, () => new JwtAuthenticator(authn.map((d) => d.doc), { baseDir, jwksFiles, ...(options.now ? { now: options.now } : {}) })) : undefined,
     files,
+    inputs,
     documents: docs.length,
   };
 }
@@ -283,11 +288,12 @@ function versionOfFile(file: string): string {
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /** The documents of a policy file, and the file's size. */
-function readDocuments(file: string): { docs: unknown[]; bytes: number } {
+function readDocuments(file: string, inputs: PolicyInputs): { docs: unknown[]; bytes: number } {
   let text: string;
   let bytes: number;
   try {
     const raw = readRegularFile(file, MAX_POLICY_FILE_BYTES);
+    inputs.record(file, raw, MAX_POLICY_FILE_BYTES);
     bytes = raw.length;
     text = UTF8.decode(raw);
   } catch (err) {
@@ -341,11 +347,13 @@ function fitsIn(value: unknown, budget: number): boolean {
 }
 
 /** The authority with its key files read and every key checked. */
-function withIssuerFiles(d: LoadedDoc, keyDir: string): LoadedDoc {
+function withIssuerFiles(d: LoadedDoc, keyDir: string, inputs: PolicyInputs): LoadedDoc {
   const fromFiles = (d.doc.spec.issuerKeyFiles as string[]).map((f) => {
     let key: string;
     try {
-      key = readRegularFile(resolve(keyDir, f), MAX_KEY_FILE_BYTES).toString('utf8').trim();
+      const bytes = readRegularFile(resolve(keyDir, f), MAX_KEY_FILE_BYTES);
+      inputs.record(resolve(keyDir, f), bytes, MAX_KEY_FILE_BYTES);
+      key = bytes.toString('utf8').trim();
     } catch (err) {
       const why = err instanceof ChioError && !(err instanceof UnreadableFile) ? err.message : `cannot read ${resolve(keyDir, f)} (run \`chio keygen\`)`;
       throw new ChioError('CONFIG_INVALID', `${d.where}: field spec.issuerKeyFiles: ${why}`, { cause: err });
@@ -378,13 +386,15 @@ function withIssuerFiles(d: LoadedDoc, keyDir: string): LoadedDoc {
  * The keys a jwksFile holds are part of what decides: the hash covers the file's SHA-256, so
  * that rotating a key in the file is a policy change (swapped in), not an unchanged set.
  */
-function withJwksFileDigests(d: LoadedDoc, baseDir: string, read: Map<string, Uint8Array>, locate: (path: string) => string): LoadedDoc {
+function withJwksFileDigests(d: LoadedDoc, baseDir: string, read: Map<string, Uint8Array>, locate: (path: string) => string, inputs: PolicyInputs): LoadedDoc {
   const rules = (d.doc.spec.jwtRules as Array<{ jwksFile?: string }>).map((rule, i) => {
     if (rule.jwksFile === undefined) return rule;
     let bytes: Uint8Array;
     try {
       const path = resolve(baseDir, rule.jwksFile);
-      bytes = read.get(path) ?? readRegularFile(locate(path), MAX_JWKS_BYTES);
+      const known = read.get(path);
+      bytes = known ?? readRegularFile(locate(path), MAX_JWKS_BYTES);
+      if (known === undefined) inputs.record(locate(path), bytes, MAX_JWKS_BYTES);
       read.set(path, bytes);
     } catch (err) {
       const why = err instanceof ChioError && !(err instanceof UnreadableFile) ? err.message : `cannot read ${resolve(baseDir, rule.jwksFile)}`;

@@ -13,6 +13,7 @@ import { DecisionPipeline, type PipelineOptions } from '../../../src/decision/pi
 import { authorizationPolicySchema, compileAuthorizationPolicy } from '../../../src/policy/istio/authorization-policy.js';
 import { compileValidatingPolicy } from '../../../src/policy/kyverno/validating-policy.js';
 import type { PolicySet } from '../../../src/policy/policy-set.js';
+import { PolicyInputs } from '../../../src/policy/policy-inputs.js';
 import { newEd25519SignerKey } from '../../../src/tlog/index.js';
 
 const JWT_FIXTURES = fileURLToPath(new URL('../../fixtures/jwt/', import.meta.url));
@@ -91,6 +92,7 @@ export function policySetOf(o: PolicySetOptions = {}): PolicySet {
     ignored: [],
     jwt,
     files: [],
+    inputs: new PolicyInputs(),
     documents: 0,
   };
 }
