@@ -60,7 +60,8 @@ export class RevocationList {
     const fresh = new Set<string>();
     let loaded = false;
     let markLoaded!: () => void;
-    const ready = new Promise<void>((resolve) => (markLoaded = resolve));
+    let failLoad!: (err: Error) => void;
+    const ready = new Promise<void>((resolve, reject) => ((markLoaded = resolve), (failLoad = reject)));
     const load = () => {
       loaded = true;
       this.revoked = fresh;
@@ -74,8 +75,13 @@ export class RevocationList {
         else fresh.delete(e.key);
         if (!loaded && e.delta === 0) load();
       }
+      // A watch that ends before it has loaded (JetStream gone again just after its consumer was
+      // made) would leave `ready` pending for ever: open() hung, and check() stayed `reopening`,
+      // so the list failed closed until a restart. Rejected, the next check tries again.
+      if (!loaded) failLoad(new Error('revocation watch ended before it had loaded'));
       if (generation === this.generation) this.down('revocation watch ended');
     })().catch((err) => {
+      if (!loaded) failLoad(new Error(`revocation watch failed before it had loaded: ${String(err)}`));
       if (generation === this.generation) this.down(`revocation watch failed: ${String(err)}`);
     });
     await ready;

@@ -88,4 +88,26 @@ describe('RevocationList, when its watch ends', () => {
       list.stop();
     }
   });
+
+  it('tries again when a new watch ends before it has loaded, rather than waiting on it for ever', async () => {
+    // JetStream going away again just after the consumer was made: nats.js ends that watch
+    // before it hands out a single entry. The list must not stay failed closed until a restart.
+    const first = watchOf(['cap-a'], false);
+    const stillborn = watchOf([], true);
+    const third = watchOf(['cap-a', 'cap-b'], false);
+    const list = await RevocationList.open(bucketOf([first, stillborn, third], [1, 2]), createLogger('silent'), 20);
+    try {
+      first.end();
+      expect(await until(() => list.problem !== undefined, 1_000)).toBe(true);
+      expect(await until(() => list.problem === undefined, 2_000)).toBe(true);
+      expect([list.isRevoked('cap-b'), list.isRevoked('cap-c')]).toEqual([true, false]);
+    } finally {
+      list.stop();
+    }
+  });
+
+  it('refuses to open, rather than hang, when its first watch ends before it has loaded', async () => {
+    const open = RevocationList.open(bucketOf([watchOf([], true)], [1]), createLogger('silent'), 20);
+    await expect(Promise.race([open, new Promise((r) => setTimeout(() => r('hung'), 1_000))])).rejects.toThrow(/ended before/);
+  });
 });
