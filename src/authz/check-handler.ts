@@ -103,7 +103,10 @@ export class CheckHandler {
       const clientBound = budget < this.opts.receiptTimeoutMs;
       // A client gone while it was decided is told nothing: its receipt is not even signed.
       const storable = (!clientBound || deadline - this.now() >= MIN_CLIENT_STORE_MS) && !client?.gone();
-      const receipt = storable ? await this.store(toReceiptDraft(decision, new Date(this.now()).toISOString()), deadline, traceparent, client) : undefined;
+      // Recorded at the instant the decision judged credential times at, not after deciding
+      // (which may have waited on a JWKS): else an allow at the edge of expiry read as one after.
+      const time = new Date(decision.decidedAt ?? this.now()).toISOString();
+      const receipt = storable ? await this.store(toReceiptDraft(decision, time), deadline, traceparent, client) : undefined;
       const response = receipt ? toCheckResponse(decision, receipt) : toUnstoredResponse(decision);
       if (client?.gone()) {
         checksUnansweredTotal.inc();

@@ -26,6 +26,11 @@ export interface DecisionFacts {
   credentialHeaders: readonly string[];
   /** What a kyverno-authz CEL policy asked the answer to carry; absent for every other decision. */
   policyResponse?: PolicyResponse;
+  /**
+   * The instant (ms since the epoch) the credentials' times were judged at: the receipt's
+   * `time`. Read later, an allow at the edge of a capability's expiry was recorded after it.
+   */
+  decidedAt?: number;
 }
 
 /**

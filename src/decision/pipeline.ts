@@ -50,12 +50,16 @@ export class DecisionPipeline {
   /** Decide one CheckRequest; waiting work gives up by `deadline` (absolute ms). Never rejects. */
   async decide(req: CheckRequest | null | undefined, deadline: number): Promise<Decision> {
     const shadow = this.opts.mode === 'shadow';
+    // One reading of the clock: what credential times are judged against, and what the receipt
+    // records (check-handler.ts), so that no receipt shows an allow at a time its credential
+    // had expired at.
+    const decidedAt = this.now();
     const evidence: Evidence[] = [];
     let policyHash = UNKNOWN_POLICY_HASH;
     let request: ReceiptRequest = {};
     let ctx: DecisionContext | undefined;
     const factsOf = (shadowed: boolean, subject: ReceiptSubject = {}, credentialHeaders = ctx ? [...ctx.credentialHeaders] : []): DecisionFacts => ({
-      shadow: shadowed, policyHash, request, subject, evidence, credentialHeaders,
+      shadow: shadowed, policyHash, request, subject, evidence, credentialHeaders, decidedAt,
       ...(ctx?.policyResponse ? { policyResponse: ctx.policyResponse } : {}),
     });
     try {
@@ -75,7 +79,7 @@ export class DecisionPipeline {
         input,
         request: req,
         policies,
-        nowSeconds: Math.floor(this.now() / 1000),
+        nowSeconds: Math.floor(decidedAt / 1000),
         deadline,
         defaultVerdict: this.opts.defaultVerdict,
         capabilityCache: this.cacheFor(policies),

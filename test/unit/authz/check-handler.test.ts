@@ -8,6 +8,8 @@ import type { CheckResponse } from '../../../src/authz/wire.js';
 import { allowed, denied, toReceiptDraft, type Decision, type DecisionFacts } from '../../../src/decision/decision.js';
 import { GENESIS_PREV, type Receipt, type ReceiptDraft } from '../../../src/receipt/receipt.js';
 import { kernelOf, signReceipt } from '../receipt/helpers.js';
+import { capabilityToken, checkOf, pipelineOf, policySetOf, withCapability, NOW_MS } from '../decision/fixtures.js';
+import { DEFAULT_CLOCK_SKEW_SECONDS } from '../../../src/time.js';
 
 const KERNEL = kernelOf(5);
 /** A counter's total over all its series. */
@@ -474,5 +476,26 @@ describe('CheckHandler log lines', () => {
     const [line] = await linesOf(ALLOW, storingStore());
     expect(line).toMatchObject({ msg: 'check answered' });
     expect(line).not.toHaveProperty('traceparent');
+  });
+});
+
+describe('the time a receipt records', () => {
+  it('is the instant the credentials were judged at: an allow at the edge of expiry is not recorded after it', async () => {
+    const expiresAt = NOW_MS / 1000 + 3600;
+    // The last millisecond a capability is valid at (now - skew < expires_at), then 20 ms of
+    // deciding (a JWKS fetch for a JWT beside it, a busy loop) before the receipt is made.
+    const lastValidMs = (expiresAt + DEFAULT_CLOCK_SKEW_SECONDS) * 1000 - 1;
+    let clock = lastValidMs;
+    const { pipeline } = pipelineOf(policySetOf(), { now: () => clock });
+    const slow: Decider = { decide: async (req, deadline) => { const d = await pipeline.decide(req, deadline); clock += 20; return d; } };
+    const store = heldStore();
+    const handler = handlerOf(slow, store, () => clock);
+    void handler.check(checkOf({ headers: withCapability(capabilityToken({ expires_at: expiresAt })) }));
+    await flush();
+    const draft = store.calls[0]!.draft;
+    expect(draft.decision.verdict).toBe('allow');
+    expect(Date.parse(draft.time)).toBe(lastValidMs);
+    // By the capability's own rule, valid at the time recorded.
+    expect(Math.floor(Date.parse(draft.time) / 1000) - DEFAULT_CLOCK_SKEW_SECONDS).toBeLessThan(expiresAt);
   });
 });

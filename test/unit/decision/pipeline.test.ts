@@ -4,7 +4,7 @@ import { MAX_RECEIPT_PATH_CHARS } from '../../../src/decision/pipeline.js';
 import type { Decision } from '../../../src/decision/decision.js';
 import { IssuerTrust } from '../../../src/credentials/capability.js';
 import type { PolicySet } from '../../../src/policy/policy-set.js';
-import { capabilityToken, checkOf, later, pipelineOf, policySetOf, withCapability } from './fixtures.js';
+import { NOW_MS, capabilityToken, checkOf, later, pipelineOf, policySetOf, withCapability } from './fixtures.js';
 
 /** A Check with these headers as Envoy would put them, names not lower-cased on the way (checkOf does). */
 function withRawHeaders(headers: Record<string, string>) {
@@ -33,7 +33,7 @@ describe('DecisionPipeline.decide', () => {
       expect(d).toEqual({
         verdict: 'deny', guard: 'Request', code: 'REQUEST_MALFORMED', reason, httpStatus: 403, shadow: false,
         // Never forwarded should shadow mode answer allow: no guard looked at the credentials.
-        policyHash: SET.hash, request: {}, subject: {}, evidence: [{ guard: 'Request', verdict: 'deny' }], credentialHeaders: ['x-chio-capability-token', 'authorization'],
+        policyHash: SET.hash, request: {}, subject: {}, evidence: [{ guard: 'Request', verdict: 'deny' }], credentialHeaders: ['x-chio-capability-token', 'authorization'], decidedAt: NOW_MS,
       } satisfies Decision);
     });
 
