@@ -50,7 +50,7 @@
  */
 import * as http2 from 'node:http2';
 import type { Http2Session, IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { PeerCalls } from './peer-calls.js';
 import { startLoopClock, type LoopClock } from './loop-clock.js';
 import { GrpcCallError, GrpcStatus, MAX_STATUS_MESSAGE_CHARS, encodeGrpcMessage, frameMessage, parseGrpcTimeout } from './grpc-protocol.js';
@@ -189,6 +189,14 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
   };
   const peers = new PeerCalls(opts.maxOpenCallsPerPeer ?? Math.max(1, Math.floor(limits.maxOpenCalls / 4)));
   const sessions = new Map<Http2Session, Connection>();
+  // Every accepted socket, destroyed at the end of close()'s grace: destroying a session only
+  // half-closes its socket, which then waits for the peer's FIN, and a peer that never sends it
+  // (frozen, partitioned, hostile) held server.close() — and so the stop of authz — for ever.
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
   const calls = new Map<ServerHttp2Stream, Call>();
   let held = 0;
   let closing = false;
@@ -297,6 +305,7 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
         loop.stop();
         const grace = setTimeout(() => {
           for (const session of sessions.keys()) session.destroy();
+          for (const socket of sockets) socket.destroy();
         }, opts.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS);
         // 'close' comes once every session has ended; session.close() lets its streams finish.
         server.close(() => {

@@ -6,6 +6,7 @@
  */
 import { connect, constants, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
 import { spawn } from 'node:child_process';
+import { createConnection } from 'node:net';
 import { createInterface } from 'node:readline';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -656,6 +657,24 @@ describe('closing a unary gRPC server', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(150);
     expect(await held).toBe('cut');
     session.destroy();
+  });
+
+  it('resolves by the grace period though a client never closes its end of the connection', async () => {
+    // A peer that sends nothing and never closes (frozen, or behind a partition that drops
+    // packets): destroying its HTTP/2 session only half-closes the socket, and the server's
+    // close waited for the peer's FIN, for ever, holding up the whole stop of authz.
+    const server = echoServer({ closeGraceMs: 200 });
+    const port = await server.listen('127.0.0.1', 0);
+    const silent = createConnection(port, '127.0.0.1');
+    silent.on('error', () => undefined);
+    silent.on('end', () => undefined); // never answered with an end of its own
+    silent.allowHalfOpen = true;
+    await new Promise((r) => silent.once('connect', r));
+    const closing = server.close().then(() => 'closed');
+    const outcome = await Promise.race([closing, new Promise((r) => setTimeout(() => r('still closing after 3 s'), 3_000))]);
+    silent.destroy();
+    await closing;
+    expect(outcome).toBe('closed');
   });
 
   it('refuses, UNAVAILABLE, a request still arriving, and resolves without waiting for it', async () => {
