@@ -18,6 +18,7 @@ import { registry } from '../metrics.js';
 import { startHttpServer } from '../http.js';
 import { loadListenerTls } from '../tls.js';
 import { sharedAnswer } from '../in-flight.js';
+import { ChioError } from '../errors/index.js';
 
 /** Environment variable the primary sets to tell a worker its index. */
 const WORKER_INDEX_VARIABLE = 'CHIO_AUTHZ_WORKER';
@@ -83,7 +84,10 @@ export interface RunningAuthzWorkers {
   readonly httpPort: number;
   /** Resolves, once every worker is stopped, with the exit code of a worker that failed before it first started. */
   readonly failedAtStart: Promise<number>;
-  /** Stop every worker (each drains), then the HTTP side; the same promise however often called. */
+  /**
+   * Stop every worker (each drains), then the HTTP side; the same promise however often called.
+   * Rejects when a worker did not stop cleanly (it exited non-zero, or was killed).
+   */
   stop(): Promise<void>;
 }
 
@@ -99,12 +103,17 @@ export async function startAuthzWorkers(config: ChioConfig, count: number, log: 
   // again: the primary stops, with the worker's exit code, as a single authz would.
   const failedAtStart = new Promise<number>((resolve) => (failed = resolve));
   const everStarted = new Set<number>();
+  /** The worker processes that said 'started' (and so may have taken Checks). */
+  const startedWorkers = new WeakSet<Worker>();
 
   const start = (index: number) => {
     const worker = cluster.fork({ [WORKER_INDEX_VARIABLE]: String(index) });
     workers.set(index, worker);
     worker.on('message', (message: Partial<Started | ReadyAnswer> | null) => {
-      if (message?.chio === 'started') everStarted.add(index);
+      if (message?.chio === 'started') {
+        everStarted.add(index);
+        startedWorkers.add(worker);
+      }
       if (message?.chio === 'ready' && typeof message.id === 'number') questions.get(message.id)?.(message.reason);
     });
     // A send to a worker whose channel just closed: its exit follows, and is handled there.
@@ -189,13 +198,20 @@ export async function startAuthzWorkers(config: ChioConfig, count: number, log: 
   const stop = () =>
     (stopped ??= (async () => {
       clearInterval(heartbeat);
-      await Promise.all([...workers.values()].map((worker) => stopWorker(worker)));
+      const exits = await Promise.all([...workers].map(async ([index, worker]) => ({ index, started: startedWorkers.has(worker), ...(await stopWorker(worker)) })));
       await http.stop();
+      // A worker whose stop failed (exit 1: its receipts or its NATS connection not drained) or
+      // that was killed past the grace fails the primary's stop too, as it fails a single authz's
+      // (exit 1): the primary exited 0, "stopped cleanly", whatever its workers' stops came to.
+      // A worker stopped before it started (a restart under way) took no Check: no failure.
+      const failed = exits.find((e) => e.started && e.code !== 0);
+      if (failed) throw new ChioError('UNAVAILABLE', `authz worker ${failed.index} did not stop cleanly (${failed.signal ?? `exit ${failed.code}`})`);
     })());
   return {
     httpPort: http.port,
     failedAtStart: failedAtStart.then(async (code) => {
-      await stop();
+      // The exit code is the failed worker's (a bad setting: 2), whatever the others' stops say.
+      await stop().catch(() => undefined);
       return code;
     }),
     stop,
@@ -211,14 +227,18 @@ function withoutMetric(text: string, name: string): string {
     .replace(/\n*$/, '\n');
 }
 
-/** SIGTERM once (the worker drains and exits; it ignores later signals), then SIGKILL after STOP_GRACE_MS. */
-function stopWorker(worker: Worker): Promise<void> {
+/**
+ * SIGTERM once (the worker drains and exits; it ignores later signals), then SIGKILL after
+ * STOP_GRACE_MS; resolves with how the worker exited.
+ */
+function stopWorker(worker: Worker): Promise<{ code: number | null; signal: string | null }> {
   return new Promise((resolve) => {
-    if (worker.process.exitCode !== null || worker.process.signalCode !== null) return resolve();
+    const { exitCode, signalCode } = worker.process;
+    if (exitCode !== null || signalCode !== null) return resolve({ code: exitCode, signal: signalCode });
     const kill = setTimeout(() => worker.process.kill('SIGKILL'), STOP_GRACE_MS);
-    worker.once('exit', () => {
+    worker.once('exit', (code: number | null, signal: string | null) => {
       clearTimeout(kill);
-      resolve();
+      resolve({ code, signal });
     });
     worker.process.kill('SIGTERM');
   });
