@@ -19,6 +19,9 @@ import { startHttpServer } from '../http.js';
 import { loadListenerTls } from '../tls.js';
 import { sharedAnswer } from '../in-flight.js';
 import { ChioError } from '../errors/index.js';
+import { DEFAULT_CLOSE_GRACE_MS } from './grpc-unary.js';
+import { DRAIN_SETTLE_MS } from '../chain/publisher.js';
+import { DRAIN_TIMEOUT_MS } from '../nats/connection.js';
 
 /** Environment variable the primary sets to tell a worker its index. */
 const WORKER_INDEX_VARIABLE = 'CHIO_AUTHZ_WORKER';
@@ -27,8 +30,13 @@ const WORKER_INDEX_VARIABLE = 'CHIO_AUTHZ_WORKER';
 const READY_ANSWER_MS = 500;
 /** How long after a worker died it is started again (a crash loop then costs one start a second). */
 const RESTART_DELAY_MS = 1_000;
-/** How long a stopping worker has to drain before it is killed. */
-const STOP_GRACE_MS = 30_000;
+/**
+ * How long a stopping worker has to drain before it is killed: its gRPC server's close grace
+ * (clients that keep their connections open), then its receipts' drain and its NATS drain, and
+ * a margin. At 30 s, the close grace alone, a worker held by one client that never closed its
+ * connection was killed in its drain, with corrections it owed.
+ */
+export const STOP_GRACE_MS = DEFAULT_CLOSE_GRACE_MS + DRAIN_SETTLE_MS + DRAIN_TIMEOUT_MS + 5_000;
 /**
  * How often the primary asks each worker whether it is alive, and how many questions in a row
  * it may leave unanswered (10 s) before it is killed and started again: a worker whose event

@@ -19,6 +19,7 @@ import { DEFAULT_VERIFY_THREADS } from '../../src/crypto/ed25519-pool.js';
 import { REPO_ROOT } from '../support/chio.js';
 import { tempDir } from '../support/nats.js';
 import { ISTIO_DIR, containerEnv, findManifest, loadManifests, manifestsOfKind, resolvePort, volumeFiles, type Manifest, type VolumeFile } from './manifests.js';
+import { STOP_GRACE_MS } from '../../src/authz/workers.js';
 
 const docs = loadManifests();
 const deployments = manifestsOfKind(docs, 'Deployment');
@@ -266,8 +267,9 @@ describe('deploy/istio cross-references', () => {
       expect(command?.[0]).toBe('sleep');
       const seconds = Number(command?.[1]);
       expect(seconds).toBeGreaterThanOrEqual(5);
-      // The wait, then the drain (in-flight Checks, receipts, the NATS connection: seconds), within the grace period.
-      expect(seconds + 15).toBeLessThanOrEqual(pod.terminationGracePeriodSeconds);
+      // The wait, then the drain (in-flight Checks, receipts, the NATS connection: seconds, or at
+      // most the workers' stop grace when a client holds its connection), within the grace period.
+      expect(seconds + STOP_GRACE_MS / 1000 + 5).toBeLessThanOrEqual(pod.terminationGracePeriodSeconds);
       // `sleep` is in the runtime image: its base is Debian's (coreutils), not a distroless one.
       expect(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8')).toMatch(/^FROM node:20-bookworm-slim AS runtime$/m);
     });
