@@ -225,12 +225,15 @@ async function admit(size: number, messages: readonly StoredMessage[], reader: I
     }
     const leaf = { receipt, bytes: m.data, index, seq: m.seq, line: m.line };
     batch.set(receipt.id, leaf);
+    // A copy refused earlier in this batch links now: it is no refused receipt (refused-links.ts).
+    refusedHere.delete(receipt.id);
     heads.set(receipt.chain, { seq: receipt.seq, id: receipt.id, index });
     out.leaves.push(leaf);
     out.indexEntries.set(receipt.id, { index, seq: m.seq, ...(m.line > 0 ? { line: m.line } : {}) });
     if (corrected) out.indexEntries.set(corrected.id, corrected.entry);
   }
   out.chainHeads = [...heads].map(([chain, head]) => ({ chain, head }));
+  out.refusedLinks = out.refusedLinks.filter((id) => !batch.has(id));
   return out;
 }
 
