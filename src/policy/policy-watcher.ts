@@ -117,6 +117,10 @@ export class PolicyWatcher {
       return 'refused';
     }
     if (next.hash === this.set.hash) {
+      // The same set from other bytes (a comment, a new ConfigMap version): the next poll
+      // compares with these, or it would parse them again every time.
+      this.set.files = next.files;
+      this.set.inputs = next.inputs;
       policyReloadsTotal.inc({ result: 'unchanged' });
       return 'unchanged';
     }

@@ -48,6 +48,19 @@ describe('PolicyWatcher.reload of files that did not change', () => {
     expect(w.current()).toBe(before);
   });
 
+  it('does not parse again, poll after poll, files changed in a way that gave the same set (a comment)', async () => {
+    const w = new PolicyWatcher(dir, dir, createLogger('silent'));
+    const before = w.current();
+    writeFileSync(join(dir, 'a.yaml'), `# a comment\n${policy('/a/*')}`);
+    expect(await w.reload()).toBe('unchanged');
+    parses.count = 0;
+    expect(await w.reload()).toBe('unchanged');
+    expect(parses.count).toBe(0);
+    expect(w.current().hash).toBe(before.hash);
+    writeFileSync(join(dir, 'a.yaml'), policy('/z/*'));
+    expect(await w.reload()).toBe('swapped');
+  });
+
   it('still loads the set again when a byte of one file changed', async () => {
     const w = new PolicyWatcher(dir, dir, createLogger('silent'));
     writeFileSync(join(dir, 'b.yaml'), policy('/c/*').replace('name: tools', 'name: b'));
