@@ -158,6 +158,9 @@ export class Integrator {
     // Tiles in memory may be a failed batch's, since replaced by another writer's committed ones.
     tiles.forgetCached();
     const state = lease.state;
+    // Another ledger wrote since this one's last commit: it may have made a receipt this one
+    // refused a leaf (stored again), so what this one remembers as refused no longer holds.
+    if (this.tree === undefined || this.tree.size !== state.size || this.tree.streamSeq !== state.streamSeq) this.refused.clear();
     const root = await treeHash(state.size, tiles.hashReader(state.size));
     // The next batch extends the partial entry bundle: refuse to start without it.
     if (state.size % TILE_WIDTH !== 0) await tiles.readEntries(Math.floor(state.size / TILE_WIDTH), state.size % TILE_WIDTH);

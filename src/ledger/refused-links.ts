@@ -30,6 +30,11 @@ export class RefusedLinks {
     }
   }
 
+  /** Forget them all (another ledger wrote meanwhile: one may be a leaf now). */
+  clear(): void {
+    this.ids.clear();
+  }
+
   /** Receipts a committed batch made leaves (one refused before may be stored again and link now). */
   integrated(ids: Iterable<string>): void {
     for (const id of ids) this.ids.delete(id);

@@ -293,6 +293,61 @@ describe('Integrator, when the process dies in the middle of a batch', () => {
     await lease.release();
   });
 
+  it('confirms again, after another ledger held the lease, a receipt chained after one this ledger refused and that one made a leaf', async () => {
+    // A refused receipt stored again links once its chain catches up; another ledger may make it
+    // a leaf. Remembered as refused across that, its follower refused by a stale read (a bucket
+    // leader behind after a failover) was quarantined at once, without the confirmation.
+    const kernel = kernelOf(13);
+    const jsm = await jetstreamManager(nc);
+    let stale: Awaited<ReturnType<KV['get']>> | undefined;
+    const chains = new Proxy(resources.chains, {
+      get(target, prop, receiver) {
+        if (prop === 'get') return async (key: string) => stale ?? target.get(key);
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    let now = 0;
+    const ledger = (holder: string) => {
+      const lease = new LedgerLease(resources.ledger, { holder });
+      const integrator = new Integrator({
+        js: jetstream(nc), jsm, index: resources.index, chains, lease, tiles: new TileStore(resources.tiles, resources.entries),
+        kernelKeys: [kernel.verifierKey], log: createLogger('silent'), breakConfirmMs: 1_000, now: () => now,
+      });
+      return { lease, integrator };
+    };
+    const a = ledger('failover-a');
+    expect(await a.lease.tryAcquire()).toBe('free');
+    const committed = await a.integrator.open();
+    const [r1, r2, r3, r4] = chainOf(4, kernel, 'failover');
+    const at = (k: number, r: Receipt) => ({ seq: committed.streamSeq + k, data: canonicalBytes(r) });
+    expect(await a.integrator.integrate([at(1, r1!)])).toBe(committed.size + 1);
+    const afterR1 = await resources.chains.get('failover');
+    // r3 before r2: refused, confirmed, quarantined; ledger A remembers it.
+    await expectRejectCode(a.integrator.integrate([at(2, r3!)]), 'PENDING');
+    now += 1_000;
+    await a.integrator.open();
+    expect(await a.integrator.integrate([at(2, r3!)])).toBe(committed.size + 1);
+    await a.lease.release();
+
+    // Ledger B: r2, then r3 stored again, both leaves.
+    const b = ledger('failover-b');
+    expect(await b.lease.tryAcquire()).toBe('free');
+    await b.integrator.open();
+    expect(await b.integrator.integrate([at(3, r2!), at(4, r3!)])).toBe(committed.size + 3);
+    await b.lease.release();
+
+    // A again; its first read of the chain's head is from behind (r1): r4 must wait for confirmation.
+    expect(await a.lease.tryAcquire()).toBe('free');
+    await a.integrator.open();
+    stale = afterR1;
+    await expectRejectCode(a.integrator.integrate([at(5, r4!)]), 'PENDING');
+    stale = undefined;
+    await a.integrator.open();
+    expect(await a.integrator.integrate([at(5, r4!)])).toBe(committed.size + 4);
+    await a.lease.release();
+  });
+
   it('refuses (LEDGER_FENCED) to integrate a receipt whose index entry names a committed leaf, and replaces one an unfinished batch left', async () => {
     const kernel = kernelOf(10);
     const lease = new LedgerLease(resources.ledger, { holder: 'recovery-test' });
