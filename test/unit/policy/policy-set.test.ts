@@ -258,7 +258,8 @@ describe('loadPolicySet', () => {
       const { dir, keyDir } = dirWith({ 'bomb.yaml': text });
       const started = Date.now();
       expect(() => loadPolicySet(dir, keyDir)).toThrow(/bomb\.yaml document 1: larger than 1048576 bytes once its aliases are expanded/);
-      expect(Date.now() - started).toBeLessThan(1000);
+      // Some hundreds of milliseconds alone; generous, for a loaded machine (it failed at 1.6 s).
+      expect(Date.now() - started).toBeLessThan(5000);
     });
 
     it('refuses a file that is not UTF-8 (a policy with U+FFFD where its bytes were would match nothing)', () => {
