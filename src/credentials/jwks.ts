@@ -20,8 +20,9 @@
  *   then the current set answers (and an unknown kid finds no key), or, with no fresh set, the
  *   request fails at once;
  * - concurrent requests share one in-flight fetch, and each waits at most until its own deadline;
- * - the fetch is aborted after min(fetchTimeoutMs, deadline − now) of the request that started
- *   it. Deadlines are absolute milliseconds on the real clock (`Date.now()`), as timers are.
+ * - the fetch is aborted after fetchTimeoutMs, whatever the deadline of the request that started
+ *   it: that request gives up at its own deadline. Deadlines are absolute milliseconds on the
+ *   real clock (`Date.now()`), as timers are.
  */
 import { createPublicKey, type JsonWebKey as NodeJwk } from 'node:crypto';
 import { createLocalJWKSet, type JSONWebKeySet, type JWK } from 'jose';
