@@ -61,13 +61,16 @@ export class Checkpointer {
       if (last) throw new ChioError('TREE_INCONSISTENT', `no recent published checkpoint verifies with this log key and origin ${this.opts.origin}; refusing to sign`);
       return undefined;
     }
-    this.lastSeq = lastSeq;
     if (latest.streamSeq !== lastSeq) this.opts.log.error({ checkpoint_seq: latest.streamSeq, last_seq: lastSeq }, 'messages on the checkpoints subject that are no checkpoint of this log (someone else publishes there); passed over');
     const cp = openCheckpoint(latest.note, this.verifierKey);
     const root = await treeHash(cp.size, this.opts.tiles.hashReader(cp.size));
     if (!bytesEqual(root, cp.root)) {
       throw new ChioError('TREE_INCONSISTENT', `stored tree of size ${cp.size} does not hash to the published checkpoint's root; refusing to sign`);
     }
+    // Only once the tree agrees with it: after a refused append (publish), a sequence taken
+    // before this check would let the next publish append right after a checkpoint this
+    // ledger has just found its tree does not extend, checked only against the older one.
+    this.lastSeq = lastSeq;
     this.last = { size: cp.size, root: cp.root, note: latest.note, streamSeq: latest.streamSeq, publishedAt: latest.storedAt };
     publishedTreeSize.set(cp.size);
     return this.last;

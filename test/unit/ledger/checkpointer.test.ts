@@ -179,3 +179,23 @@ describe('Checkpointer, when someone else publishes on the checkpoints subject',
     expect(await latestSize(store)).toBe(6);
   });
 });
+
+describe('Checkpointer.publish, when the checkpoint another writer published since does not match its tree', () => {
+  const store = useTestStore();
+
+  it('does not append after a checkpoint it found forked from its tree (it stops, as at start-up)', async () => {
+    const log = new LogFixture(store);
+    await log.writeEntries(entries(0, 4));
+    await log.writeEntries(entries(4, 6));
+    const running = checkpointerOf(store, log);
+    await running.open();
+    await running.publish(4, await log.root(4));
+    // Another writer (the committed state gone back, another trust set) signs a size-6 tree
+    // other than this one's: its append is refused, it reads the stream again and finds the fork.
+    const fork = await log.publishCheckpoint(ORIGIN, logKey.signerKey, 6, await log.root(5));
+    await expectRejectCode(running.publish(6, await log.root(6)), 'TREE_INCONSISTENT');
+    // The next tick must not sign past it as though it had not seen it.
+    await expect(running.publish(6, await log.root(6))).rejects.toThrow();
+    expect((await readLatestCheckpoint(store.jsm))?.note).toBe(fork);
+  });
+});
