@@ -28,6 +28,7 @@ import { ledgerTakeoversTotal, ledgerWriter } from '../metrics.js';
 import { Integrator, type IntegratorOptions } from './integrator.js';
 import { Checkpointer } from './checkpointer.js';
 import { STREAM_RECHECK_MS, StreamAnchor } from './stream-anchor.js';
+import { beforeDeadline } from '../time.js';
 
 /** How long a batch may wait to fill after its first message. */
 export const BATCH_LINGER_MS = 50;
@@ -72,6 +73,7 @@ export class Ledger {
   private wake: (() => void) | undefined;
   /** Ends the wait of a halted term before it looks at the stream again (so that a stop need not wait it out). */
   private wakeHalted: (() => void) | undefined;
+  /** When the last write of the lease record that succeeded was sent (performance.now): the term ends a TTL after it. */
   private lastRenewedAt = 0;
   /** Why the last try to take the lease failed (the lease record could not be read or written), until one succeeds. */
   private leaseProblem: string | undefined;
@@ -177,8 +179,12 @@ export class Ledger {
     const last = await this.checkpointer.open();
     // A fresh log publishes its empty checkpoint so that verifiers have something to serve.
     if (!last) await this.checkpointer.publish(state.size, this.integrator.root);
+    // Renewed once opened, the term counted from then: a standby's TTL ran while the tree and
+    // checkpoints were read (long on a slow NATS), and it may hold the lease by now.
+    const renewedAt = performance.now();
+    if (!(await this.lease.renew())) return void log.warn({ holder: this.lease.currentHolder }, 'writer lease lost while opening the log: standby');
     this.writing = true;
-    this.lastRenewedAt = performance.now();
+    this.lastRenewedAt = renewedAt;
     ledgerWriter.set(1);
     if (how === 'takeover') ledgerTakeoversTotal.inc();
     this.loop = this.run(this.js);
@@ -205,7 +211,9 @@ export class Ledger {
     const pollMs = this.opts.lease?.pollMs ?? DEFAULT_LEASE_POLL_MS;
     while (!this.stopping) {
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, this.writing ? renewMs : pollMs);
+        // A writer wakes no later than its term's end (renewals that failed without an answer
+        // of the revision check): a standby may hold the lease from then on.
+        const t = setTimeout(resolve, this.writing ? Math.max(0, Math.min(renewMs, this.lastRenewedAt + this.ttlMs - performance.now())) : pollMs);
         this.wake = () => (clearTimeout(t), resolve());
       });
       if (this.stopping) break;
@@ -232,9 +240,15 @@ export class Ledger {
 
   private async renew(): Promise<void> {
     let held: boolean;
+    // Counted from when the renewal is sent: a standby starts its TTL when it sees the new
+    // revision, which may be long before a slow answer reaches this writer. And not waited on
+    // past the term's end: unanswered then, it may have been refused, so this ledger steps down
+    // (if it was stored after all, the record still names this ledger, which takes it back at
+    // its next look).
+    const sentAt = performance.now();
     try {
-      held = await this.lease.renew();
-      if (held) this.lastRenewedAt = performance.now();
+      held = await beforeDeadline(this.lease.renew(), Date.now() + (this.lastRenewedAt + this.ttlMs - sentAt), 'writer lease renewal');
+      if (held) this.lastRenewedAt = sentAt;
     } catch (err) {
       // NATS unreachable: after a TTL without a renewal a standby may hold the lease.
       held = performance.now() - this.lastRenewedAt < this.ttlMs;
