@@ -62,6 +62,12 @@ export interface JwtAuthenticatorOptions {
   minRefreshIntervalMs?: number;
   /** How long past cacheTtlMs a remote set still answers for the keys it holds while fetches fail. */
   maxStaleMs?: number;
+  /**
+   * The remote key sets of the authenticator this one replaces (a policy reload), by URI: taken
+   * over with what they fetched, so that a reload during an identity provider's outage does not
+   * end the stale window and deny every JWT of it.
+   */
+  remoteJwks?: ReadonlyMap<string, RemoteJwks>;
   skewSeconds?: number;
   now?: () => number;
   fetch?: typeof fetch;
@@ -105,6 +111,7 @@ const DEFAULT_LOCATIONS: readonly Location[] = [
 export class JwtAuthenticator {
   readonly #rules = new Map<string, Rule>();
   readonly #locations = new Map<string, Location>();
+  readonly #remote = new Map<string, RemoteJwks>();
   readonly #skewSeconds: number;
   readonly #now: () => number;
 
@@ -119,14 +126,14 @@ export class JwtAuthenticator {
     if (!Number.isInteger(this.#skewSeconds) || this.#skewSeconds < 0) throw new ChioError('CONFIG_INVALID', 'JWT options: skewSeconds must be a whole number ≥ 0');
     this.#now = options.now ?? Date.now;
     const remote = { fetchTimeoutMs, cacheTtlMs, minRefreshIntervalMs, maxStaleMs, now: this.#now, fetch: options.fetch ?? fetch };
-    const byUri = new Map<string, RemoteJwks>();
+    const byUri = this.#remote;
     for (const doc of docs) {
       for (const [i, rule] of doc.spec.jwtRules.entries()) {
         const where = `RequestAuthentication ${doc.metadata.name}: field spec.jwtRules.${i}`;
         if (this.#rules.has(rule.issuer)) throw new ChioError('CONFIG_INVALID', `${where}.issuer: ${rule.issuer} has another rule already`);
         let keys: KeySet | RemoteJwks;
         if (rule.jwksUri !== undefined) {
-          keys = byUri.get(rule.jwksUri) ?? new RemoteJwks(rule.jwksUri, remote);
+          keys = byUri.get(rule.jwksUri) ?? options.remoteJwks?.get(rule.jwksUri) ?? new RemoteJwks(rule.jwksUri, remote);
           byUri.set(rule.jwksUri, keys);
         } else {
           keys = loadLocalJwks(rule, where, options.baseDir ?? process.cwd(), options.jwksFiles);
@@ -164,6 +171,11 @@ export class JwtAuthenticator {
   }
 
   /** Fetch every remote JWKS in the background, so the first Checks find keys ready. */
+  /** The remote key sets, by URI: what the next authenticator takes over (JwtAuthenticatorOptions.remoteJwks). */
+  get remoteJwks(): ReadonlyMap<string, RemoteJwks> {
+    return this.#remote;
+  }
+
   prefetch(): void {
     for (const rule of this.#rules.values()) if (rule.keys instanceof RemoteJwks) rule.keys.prefetch();
   }

@@ -26,7 +26,7 @@ import { sha256Hex } from '../crypto/sha256.js';
 import { parseVerifierKey } from '../tlog/index.js';
 import { IssuerTrust } from '../credentials/capability.js';
 import { authorizationPolicySchema, compileAuthorizationPolicy, SHADOW_ANNOTATION, type CompiledPolicy } from './istio/authorization-policy.js';
-import { JwtAuthenticator, requestAuthenticationSchema } from '../credentials/jwt.js';
+import { JwtAuthenticator, requestAuthenticationSchema, type JwtAuthenticatorOptions } from '../credentials/jwt.js';
 import { compileValidatingPolicy, validatingPolicySchema } from './kyverno/validating-policy.js';
 import { API_VERSION as CEL_API_VERSION, celValidatingPolicySchema, compileCelPolicy, evaluationModeOf, type CompiledCelPolicy } from './kyverno-authz/validating-policy.js';
 import { createEnvoyEnvironment } from './kyverno-authz/envoy-library.js';
@@ -95,6 +95,8 @@ export interface LoadOptions {
   now?: () => number;
   /** Largest normalised set (its JCS bytes); MAX_ARCHIVED_POLICY_BYTES unless given (tests give less). */
   maxSetBytes?: number;
+  /** The remote JWKS of the set this one replaces, by URI (JwtAuthenticatorOptions.remoteJwks). */
+  remoteJwks?: JwtAuthenticatorOptions['remoteJwks'];
 }
 
 /** Load and compile every policy file under `path` (a file or a directory). */
@@ -170,7 +172,7 @@ export function loadPolicySetFiles(files: string[], keyDir: string, options: Loa
     cel: compileCelPolicies(of('ValidatingPolicy').filter(isCel), compile),
     ignored: ignored.map((d) => `${d.where}: ValidatingPolicy ${d.doc.metadata.name} has evaluation mode ${evaluationModeOf(d.doc)}, not Envoy: ignored`),
     // Relative jwksFile paths start at the folder of the first policy file.
-    jwt: authn.length > 0 ? compile(authn[0]!, () => new JwtAuthenticator(authn.map((d) => d.doc), { baseDir, jwksFiles, ...(options.now ? { now: options.now } : {}) })) : undefined,
+    jwt: authn.length > 0 ? compile(authn[0]!, () => new JwtAuthenticator(authn.map((d) => d.doc), { baseDir, jwksFiles, ...(options.now ? { now: options.now } : {}), ...(options.remoteJwks ? { remoteJwks: options.remoteJwks } : {}) })) : undefined,
     files,
     inputs,
     documents: docs.length,

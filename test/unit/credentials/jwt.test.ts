@@ -529,6 +529,16 @@ describe('JwtAuthenticator with a jwksUri', () => {
       expect(last).toMatchObject({ verdict: 'deny', reason: R.kidAlgMismatch });
     });
 
+    it('hands its key sets, with what they fetched, to the authenticator that replaces it (a policy reload)', async () => {
+      const { auth, token } = await fetched();
+      mode = 'error';
+      clock += TTL;
+      const next = make({ cacheTtlMs: TTL, maxStaleMs: STALE, remoteJwks: auth.remoteJwks });
+      expect((await next.authenticate(bearer(token), soon())).verdict).toBe('allow');
+      // Without them, a new authenticator has no set while the endpoint fails.
+      expect(await make({ cacheTtlMs: TTL, maxStaleMs: STALE }).authenticate(bearer(token), soon())).toMatchObject({ verdict: 'deny', reason: R.jwksFetchFail });
+    });
+
     it('does not answer for a key the last set lacks: that token waits for the fetch', async () => {
       const { auth } = await fetched();
       mode = 'error';

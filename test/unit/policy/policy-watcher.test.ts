@@ -47,6 +47,22 @@ describe('PolicyWatcher.reload', () => {
     });
   });
 
+  describe('when the set has a remote JWKS', () => {
+    // A swapped-in set began with an empty key set cache: an unrelated policy edit during an
+    // identity provider's outage ended the stale window, and every JWT of it was denied.
+    it('hands the key sets, with what they fetched, to the set that replaces it', async () => {
+      const jwksUri = 'http://127.0.0.1:9/jwks.json';
+      const authn = `apiVersion: chio.dev/v1\nkind: RequestAuthentication\nmetadata: { name: r }\nspec: { jwtRules: [{ issuer: "https://issuer.example", jwksUri: "${jwksUri}" }] }\n---\n`;
+      writeFileSync(file, authn + policy('/tools/*'));
+      const w = watcher();
+      const keys = w.current().jwt!.remoteJwks.get(jwksUri);
+      expect(keys).toBeDefined();
+      writeFileSync(file, authn + policy('/invoke/*'));
+      expect(await w.reload()).toBe('swapped');
+      expect(w.current().jwt!.remoteJwks.get(jwksUri)).toBe(keys);
+    });
+  });
+
   describe('when a valid change arrives', () => {
     it('swaps the set in, with a new hash, and counts result="swapped"', async () => {
       const w = watcher();
