@@ -36,7 +36,9 @@
  * patterns are compiled now so that a bad one is a load error; `split` calls to splitBounded,
  * and the string calls above to their counting forms (BOUNDED_STRING_CALLS).
  */
+import { Optional } from '@marcbachmann/cel-js';
 import { RE2JS } from 're2js';
+import { CelMessage } from '../kyverno/kyverno-input.js';
 
 export const MAX_EXPRESSION_CHARS = 8 * 1024;
 export const MAX_AST_NODES = 2000;
@@ -73,6 +75,19 @@ export const MAX_SCANNED_CHARS = 8 * 1024 * 1024;
  * `Ignore`: otherwise a client could pad its headers until a deny policy erred and was skipped.
  */
 export class CelLimitExceeded extends Error {}
+
+/**
+ * A presence test (`m.?f`, `m[?"f"]`, `"f" in m`) on a message of `object` (a CelMessage): in
+ * kyverno-authz it says whether the field is set, which Chio cannot tell (every field is set
+ * here, an unset one at its zero value), so it is not answered. Not the policy's failure either:
+ * kyverno-authz would have answered, and skipping the policy under `Ignore` could let through a
+ * request it denies, so this denies whatever the failurePolicy, as a limit does.
+ */
+export class PresenceOnMessage extends CelLimitExceeded {
+  constructor(test: string) {
+    super(`${test} on a field of a message of object is not supported: every field of it is always present here (an unset one reads as its zero value, "" or 0), so compare with that instead`);
+  }
+}
 
 // Evaluation is synchronous and one policy at a time (cel-js cannot yield), so one count each serves.
 let matchedChars = 0;
@@ -259,4 +274,61 @@ export function oversized(value: unknown): string | undefined {
     if (entries > MAX_VALUE_ENTRIES) return `a value of more than ${MAX_VALUE_ENTRIES} entries`;
   }
   return undefined;
+}
+
+/**
+ * Make the presence tests of a type-checked expression fail at run time on a message of
+ * `object` (PresenceOnMessage), wherever the message comes from: a variable, a comprehension's
+ * variable, a list, a ternary. The load-time refusals (validating-policy.ts unsupportedHas) name
+ * the paths they can see; this is what holds behind them.
+ *
+ *   - `m.?f`, `m[?"f"]` (also on an optional holding a message): cel-js reads a registered type's
+ *     field for these as it does for `m.f`, with no hook to tell them apart, so the handler its
+ *     type check put on each such node (`handle`) is wrapped;
+ *   - a comprehension over a message (`m.exists(k, k == "f")`, its field names): wrapped too; an
+ *     ordinary evaluation error, as in kyverno-authz (a message is no range);
+ *   - `"f" in m`: no overload but the one envoy-library.ts registers, which throws;
+ *   - `has(m.f)`: refused at load unless on a key of one of object's maps, written out from
+ *     `object`, which is always a map here.
+ *
+ * Returns false when a node has no handler to wrap (cel-js's internals changed): the caller
+ * refuses the expression rather than run it unguarded.
+ */
+export function guardMessagePresence(ast: AstNode): boolean {
+  const seen = new Set<AstNode>();
+  const stack: AstNode[] = [ast];
+  let guarded = true;
+  while (stack.length > 0) {
+    const n = stack.pop()! as AstNode & { handle?: Handle; meta?: { alternate?: AstNode } };
+    if (seen.has(n)) continue;
+    seen.add(n);
+    if (n.op === '.?' || n.op === '[?]') guarded = wrapHandle(n, (left) => {
+      const target = left instanceof Optional ? (left.hasValue() ? left.value() : undefined) : left;
+      if (target instanceof CelMessage) throw new PresenceOnMessage(n.op === '.?' ? '.?field' : '[?"field"]');
+    }) && guarded;
+    if (n.op === 'comprehension') guarded = wrapHandle(n, (range) => {
+      if (range instanceof CelMessage) throw new Error('a message of object is not a range: only lists and maps are');
+    }) && guarded;
+    // Macros (all, exists, map, …) keep their comprehension in meta.alternate.
+    const alternate = n.meta?.alternate;
+    if (isNode(alternate)) stack.push(alternate);
+    const args = n.args;
+    if (isNode(args)) stack.push(args);
+    else if (Array.isArray(args)) stack.push(...childrenOf(n));
+    else if (typeof args === 'object' && args !== null) for (const v of Object.values(args)) if (isNode(v)) stack.push(v);
+  }
+  return guarded;
+}
+
+type Handle = (first: unknown, ...rest: unknown[]) => unknown;
+
+/** Run `check` on the first operand of `n` before its handler; false when `n` has none. */
+function wrapHandle(n: AstNode & { handle?: Handle }, check: (first: unknown) => void): boolean {
+  const handle = n.handle;
+  if (typeof handle !== 'function') return false;
+  n.handle = (first, ...rest) => {
+    check(first);
+    return handle(first, ...rest);
+  };
+  return true;
 }

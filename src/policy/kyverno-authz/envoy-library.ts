@@ -28,7 +28,8 @@
  */
 import { Environment } from '@marcbachmann/cel-js';
 import { RE2JS } from 're2js';
-import { BOUNDED_SPLIT, BOUNDED_STRING_CALLS, MAX_AST_NODES, MAX_NESTING_DEPTH, RE2_MATCHES, chargeMatch, splitBounded } from './cel-bounds.js';
+import { BOUNDED_SPLIT, BOUNDED_STRING_CALLS, MAX_AST_NODES, MAX_NESTING_DEPTH, PresenceOnMessage, RE2_MATCHES, chargeMatch, splitBounded } from './cel-bounds.js';
+import { CelMessage } from '../kyverno/kyverno-input.js';
 import * as bounded from './bounded-strings.js';
 
 export interface HeaderOption {
@@ -85,6 +86,18 @@ function re2Matches(text: string, pattern: string): boolean {
   return re.matcher(text).find();
 }
 
+/** Equality of two values of `object` (kyverno-input's CelValue). */
+function celEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (a instanceof Date) return b instanceof Date && a.getTime() === b.getTime();
+  if (a instanceof Uint8Array) return b instanceof Uint8Array && a.length === b.length && a.every((x, i) => x === b[i]);
+  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => celEqual(x, b[i]));
+  if (Array.isArray(b) || b instanceof Date || b instanceof Uint8Array || a instanceof CelMessage !== b instanceof CelMessage) return false;
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && celEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
 /** A fresh environment; each policy set builds one (the library registers no state). */
 export function createEnvoyEnvironment(): Environment {
   const env = new Environment({
@@ -92,8 +105,16 @@ export function createEnvoyEnvironment(): Environment {
     homogeneousAggregateLiterals: false,
     limits: { maxAstNodes: MAX_AST_NODES, maxDepth: MAX_NESTING_DEPTH, maxListElements: 256, maxMapEntries: 256, maxCallArguments: 8 },
   });
-  env.registerVariable('object', 'map<string, dyn>');
+  // The CheckRequest's messages are a type of their own, not maps: a presence test on one is an
+  // error (CelMessage, PresenceOnMessage); `m.f` and `m["f"]` read a field.
+  env.registerType('Message', CelMessage);
+  env.registerVariable('object', 'Message');
   env.registerVariable('variables', 'map<string, dyn>');
+  env.registerOperator('string in Message', () => {
+    throw new PresenceOnMessage('"field" in');
+  });
+  // Proto equality, field by field (as maps compared before messages were a type): not identity.
+  env.registerOperator('Message == Message', (a: CelMessage, b: CelMessage) => celEqual(a, b));
   env.registerType('EnvoyNamespace', EnvoyNamespace);
   env.registerType('OkHttpResponse', OkHttpResponse);
   env.registerType('DeniedHttpResponse', DeniedHttpResponse);

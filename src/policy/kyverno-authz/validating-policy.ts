@@ -26,7 +26,8 @@
  *     decision;
  *   - an evaluation error: failurePolicy Fail denies, Ignore skips the policy (kyverno-authz
  *     then allows; Chio never allows on an error — the request goes on to the other policies
- *     and, failing those, to default-deny).
+ *     and, failing those, to default-deny); one of Chio's own limits, or a presence test on a
+ *     message at run time (cel-bounds.ts guardMessagePresence), denies under Ignore too.
  *
  * Expressions are parsed, type-checked and costed when the policy loads (./cel-bounds.ts):
  * a syntax error, an unknown function, a match condition that is not a boolean, a variable
@@ -38,7 +39,7 @@ import type { Environment } from '@marcbachmann/cel-js';
 import { ChioError } from '../../errors/index.js';
 import { metadataSchema } from '../metadata.js';
 import { celPathKind, type CelObject } from '../kyverno/kyverno-input.js';
-import { CelLimitExceeded, estimateCost, walkAst, type AstNode, MAX_EVALUATION_MS, RE2_MATCHES, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_COST, MAX_POLICY_COST, oversized, startMatchBudget, useRe2Matches } from './cel-bounds.js';
+import { CelLimitExceeded, estimateCost, guardMessagePresence, walkAst, type AstNode, MAX_EVALUATION_MS, RE2_MATCHES, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_COST, MAX_POLICY_COST, oversized, startMatchBudget, useRe2Matches } from './cel-bounds.js';
 import { toPolicyAnswer, type PolicyAnswer } from './policy-answer.js';
 
 export const API_VERSION = 'policies.kyverno.io/v1alpha1';
@@ -66,7 +67,10 @@ const envoySpecSchema = z.strictObject({
 export type CelPolicyOutcome =
   | { kind: 'skip' }
   | { kind: 'answer'; rule: string; answer: PolicyAnswer }
-  /** `limit`: one of Chio's own bounds was met (CelLimitExceeded): a deny whatever the failurePolicy. */
+  /**
+   * `limit`: one of Chio's own bounds was met, or a presence test on a message it cannot answer
+   * (CelLimitExceeded, PresenceOnMessage): a deny whatever the failurePolicy.
+   */
   | { kind: 'error'; rule: string; message: string; failurePolicy: 'Fail' | 'Ignore'; limit?: true };
 
 export interface CompiledCelPolicy {
@@ -108,6 +112,8 @@ export function compileCelPolicy(doc: z.output<typeof celValidatingPolicySchema>
     if (expect === 'response' && !['dyn', 'null', 'CheckResponse'].includes(checked.type ?? '')) fail(field, `must return envoy …Response() or null, not ${checked.type}`);
     const presence = unsupportedHas(program.ast, variablePaths);
     if (presence !== undefined) fail(field, presence);
+    // What the refusals above cannot see (a message in a list, a ternary, a comprehension's variable) fails at run time.
+    if (!guardMessagePresence(program.ast)) fail(field, 'a presence test (.?, [?]) cannot be guarded against always-present message fields: refused');
     const cost = estimateCost(program.ast);
     if (cost > MAX_EXPRESSION_COST) fail(field, `estimated cost ${cost} is over the bound of ${MAX_EXPRESSION_COST} (nested comprehensions?)`);
     total += cost;

@@ -152,6 +152,10 @@ export function toKyvernoInput(req: CheckRequest | null | undefined, normal?: No
  * int64 and uint32 are CEL ints (BigInt), bytes are bytes, a Timestamp is a timestamp and
  * Struct metadata plain JSON. `request.http.path`, `host` and `headers` are the normalised ones,
  * as for every policy kind. Bounds and errors as toKyvernoInput.
+ *
+ * Each message (the root too) is a CelMessage, maps and Struct values plain objects: the CEL
+ * environment knows a CelMessage as a type of its own, on which a presence test fails (see
+ * CelMessage).
  */
 export function toCelCheckRequest(req: CheckRequest | null | undefined, normal?: NormalisedHttp): CelObject {
   const counter = { values: 0 };
@@ -162,7 +166,7 @@ export function toCelCheckRequest(req: CheckRequest | null | undefined, normal?:
     http.host = normal.host;
     http.headers = object([...normal.headers]) as CelObject;
   }
-  const out = Object.create(null) as CelObject;
+  const out = new CelMessage();
   out.attributes = attributes;
   return out;
 }
@@ -170,9 +174,24 @@ export function toCelCheckRequest(req: CheckRequest | null | undefined, normal?:
 export type CelValue = null | boolean | number | bigint | string | Uint8Array | Date | CelValue[] | { [key: string]: CelValue };
 export type CelObject = { [key: string]: CelValue };
 
-function toCelMessage(value: unknown, schema: Schema, counter: Counter): CelObject {
+/**
+ * A protobuf message of `object`, as distinct from a map. In kyverno-authz a presence test on a
+ * message field (`has(m.f)`, `m.?f`, `m[?"f"]`, `"f" in m`) says whether the field is set; here
+ * every field is set (an unset one at its zero value), so such a test would always be true and
+ * `src.?principal.hasValue() ? allow : deny` would allow a request without a principal. The CEL
+ * environment registers this class as a type of its own (envoy-library.ts) and every presence
+ * test on one is an evaluation error that denies (PresenceOnMessage, cel-bounds.ts); reading a
+ * field (`m.f`, `m["f"]`) works as on a map. Its prototype chain is empty, so no field name
+ * reaches a JavaScript property (`toString`, `__proto__`).
+ */
+export class CelMessage {
+  [field: string]: CelValue;
+}
+Object.setPrototypeOf(CelMessage.prototype, null);
+
+function toCelMessage(value: unknown, schema: Schema, counter: Counter): CelMessage {
   const record = isRecord(value) ? value : {};
-  const out = Object.create(null) as CelObject;
+  const out = new CelMessage();
   for (const [name, kind] of Object.entries(schema)) {
     out[name] = toCelField(Object.hasOwn(record, name) ? record[name] : undefined, kind, counter);
   }

@@ -258,6 +258,64 @@ describe('compileCelPolicy', () => {
     });
   });
 
+  // Chio sets every field of a message (an unset one reads as "" or 0), so a presence test on one
+  // would always be true where kyverno-authz says whether it is set: these allowed every request.
+  describe('presence tests on a message the load check cannot see', () => {
+    const gate = (e: string, failurePolicy = 'Fail', variables = '') =>
+      compile(policy(`  failurePolicy: ${failurePolicy}\n${variables}  validations:\n  - expression: '${e} ? envoy.Allowed().Response() : envoy.Denied(403).Response()'\n`));
+    const hidden = [
+      '[object.attributes.source].exists(s, s.?principal.hasValue())',
+      '[object.attributes.source][0].?principal.hasValue()',
+      '(true ? object.attributes.source : object.attributes.destination).?principal.hasValue()',
+      '"principal" in [object.attributes.source][0]',
+      '[object.attributes.source][0][?"principal"].hasValue()',
+      'optional.of(object.attributes.source).?principal.hasValue()',
+      '[object][0].?attributes.hasValue()',
+      '{"s": object.attributes.source}.s.?address.?socket_address.hasValue()',
+    ];
+    it.each(hidden)('%s loads but denies, under failurePolicy Ignore too', (e) => {
+      for (const failurePolicy of ['Fail', 'Ignore']) {
+        const p = gate(e, failurePolicy);
+        const outcome = p.evaluate(request());
+        expect(outcome).toMatchObject({ kind: 'error', failurePolicy, limit: true });
+        expect((outcome as { message: string }).message).toMatch(/on a field of a message of object is not supported/);
+        expect(evaluateCelPolicies([p], request()).deny).toMatchObject({ policy: 'demo' });
+      }
+    });
+    it('denies through a variable that is not a plain path, and through a comprehension over a message list', () => {
+      const p = gate('variables.peers.exists(s, s.?principal.hasValue())', 'Ignore', '  variables:\n  - name: peers\n    expression: "[object.attributes.source, object.attributes.destination]"\n');
+      expect(p.evaluate(request())).toMatchObject({ kind: 'error', limit: true });
+    });
+    it('still reads fields of a message however it is reached', () => {
+      for (const e of ['[object.attributes.source].exists(s, s.principal == "")', '[object.attributes.source][0]["principal"] == ""', '(true ? object.attributes.source : object.attributes.destination).address.socket_address.port_value == 51234']) {
+        expect(answerOf(gate(e).evaluate(request()))).toMatchObject({ verdict: 'allow' });
+      }
+      expect(gate('object.attributes.source.nope == ""').evaluate(request())).toMatchObject({ kind: 'error', failurePolicy: 'Fail' });
+      expect(gate('object.attributes.source.nope == ""').evaluate(request())).not.toHaveProperty('limit');
+    });
+    it('compares messages field by field', () => {
+      expect(answerOf(gate('object.attributes.metadata_context == object.attributes.route_metadata_context').evaluate(request()))).toMatchObject({ verdict: 'allow' });
+      expect(answerOf(gate('object.attributes.source != object.attributes.destination').evaluate(request()))).toMatchObject({ verdict: 'allow' });
+    });
+    it('treats a comprehension over the fields of a message as an ordinary error, as kyverno-authz does', () => {
+      const outcome = gate('object.attributes.source.exists(k, k == "principal")', 'Ignore').evaluate(request());
+      expect(outcome).toMatchObject({ kind: 'error', failurePolicy: 'Ignore' });
+      expect(outcome).not.toHaveProperty('limit');
+    });
+    it.each([
+      ['object.attributes.request.http.headers.exists(k, k == "x-a")', ''],
+      ['variables.h[?"x-a"].hasValue()', '  variables:\n  - name: h\n    expression: object.attributes.request.http.headers\n'],
+      ['variables.h.?x_a.orValue("") == "" && "x-a" in variables.h', '  variables:\n  - name: h\n    expression: object.attributes.request.http.headers\n'],
+      ['[object.attributes.request.http.headers].exists(h, h[?"x-a"].hasValue()) && "x-a" in [object.attributes.request.http.headers][0]', ''],
+      ['"admin" in variables.roles', '  variables:\n  - name: roles\n    expression: object.attributes.request.http.headers[?"x-a"].orValue("").split(",")\n'],
+      ['has(object.attributes.request.http.headers.x_a) || (true ? object.attributes.request.http.headers : {})[?"x-a"].hasValue()', ''],
+      ['[object.attributes.source][0].labels.?app.orValue("") == "" && !object.attributes.context_extensions[?"k"].hasValue()', ''],
+    ])('keeps presence tests on maps and `in` on lists: %s', (e, variables) => {
+      expect(answerOf(gate(e, 'Fail', variables).evaluate(request({ 'x-a': 'user,admin' })))).toMatchObject({ verdict: 'allow' });
+      expect(answerOf(gate(e, 'Fail', variables).evaluate(request({ 'x-b': 'user' })))).toMatchObject({ verdict: e.includes('labels') ? 'allow' : 'deny' });
+    });
+  });
+
   describe('refusals at load', () => {
     const refused = (spec: string) => () => compile(policy(spec));
     it('a syntax error names the field', () => {
