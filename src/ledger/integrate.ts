@@ -7,7 +7,9 @@
  *
  * The tree is a function of the receipts stream that anyone can recompute: leaves are the
  * stream's receipts in stream order (and in line order within a message), skipping the ones that fail a check (quarantined with the
- * reason) and duplicates (the id is already a leaf). Checks, in order: size → canonical JSON
+ * reason) and duplicates (the id is already a leaf; for a receipt refused for its kernel key or
+ * signature, these very bytes are: a leaf stored again after its key left the trust set,
+ * committed-leaf.ts). Checks, in order: size → canonical JSON
  * (RFC 8785) → shape → id → trusted kernel key (and its window) → signature → chain link (seq, prev) → for a
  * correction, the receipt it corrects (correction-link.ts), whose index entry then records
  * `corrected_by`.
@@ -22,7 +24,7 @@ import {
   checkChainLink, nobleSignatureCheck, readReceiptBytes, signatureHolds, signatureInvalid,
   type KernelKeys, type SignatureCheck, type SignedBody,
 } from '../receipt/verify.js';
-import { CHAIN_ID_PATTERN, GENESIS_PREV, type Receipt } from '../receipt/receipt.js';
+import { CHAIN_ID_PATTERN, GENESIS_PREV, RECEIPT_ID_PATTERN, type Receipt } from '../receipt/receipt.js';
 import type { ReceiptIdHash } from '../receipt/sign.js';
 import type { Sha256 } from '../receipt/batch.js';
 import { isJsonObject } from '../json.js';
@@ -39,6 +41,7 @@ import type { StoredMessage } from '../store/receipts.js';
 import { receiptLinesOf } from '../store/receipt-message.js';
 import { TILE_WIDTH } from '../store/tile-store.js';
 import { linkCorrection } from './correction-link.js';
+import { isCommittedCopy } from './committed-leaf.js';
 
 /** The committed tree: its persisted state and the root it hashes to. */
 export interface TreeState extends LedgerState {
@@ -190,7 +193,10 @@ async function admit(size: number, messages: readonly StoredMessage[], reader: I
   for (const { m, read } of await readAndCheckSignatures(receiptsOf(messages), checks)) {
     const index = size + out.leaves.length;
     if ('error' in read) {
-      out.quarantined.push(quarantined(m, read.chain, read.error));
+      // A leaf stored again after its kernel key left the trust set is in the log already. Only
+      // a receipt refused for its key or signature, whose id is its own, costs an index read here.
+      if (read.id !== undefined && (await isCommittedCopy(reader, size, read.id, m.data, checks.sha256))) out.duplicates.push({ seq: m.seq, line: m.line });
+      else out.quarantined.push(quarantined(m, read.chain, read.error));
       continue;
     }
     const { receipt } = read;
@@ -241,7 +247,11 @@ function linksTo(head: IntegratedChainHead | undefined, receipt: Receipt): boole
   return head ? receipt.seq === head.seq + 1 && receipt.prev === head.id : receipt.seq === 1 && receipt.prev === GENESIS_PREV;
 }
 
-type Read = { receipt: Receipt } | { error: unknown; chain: string | undefined };
+/** `id`: set only for a receipt refused for its kernel key or signature, whose id matched its body. */
+type Read = { receipt: Receipt } | { error: unknown; chain: string | undefined; id?: string };
+
+/** Refusals that come after the id check (receipt/verify.ts): a leaf's very bytes may be refused so once trust changes. */
+const REFUSED_AFTER_ID: ReadonlySet<string> = new Set(['UNTRUSTED_KEY', 'SIGNATURE_INVALID']);
 
 /**
  * Every check that needs no other receipt, for each receipt of the batch: up to its signature
@@ -264,7 +274,9 @@ async function readAndCheckSignatures(stored: readonly StoredReceipt[], checks: 
       }
       reads.push({ m, read: { receipt }, signed });
     } catch (err) {
-      reads.push({ m, read: { error: err, chain: chainNamedIn(m.data) } });
+      const named = namedIn(m.data);
+      const id = isChioError(err) && REFUSED_AFTER_ID.has(err.code) ? named.id : undefined;
+      reads.push({ m, read: { error: err, chain: named.chain, ...(id !== undefined ? { id } : {}) } });
     }
   }
   // Refused unless checked and found to hold: a signature that is not 64 bytes is never checked.
@@ -273,7 +285,7 @@ async function readAndCheckSignatures(stored: readonly StoredReceipt[], checks: 
   const { distinct, of } = distinctSignedBodies(toCheck.map((r) => r.signed!));
   const holds = await checkAll(distinct, checks);
   const verified = new Set(toCheck.filter((_, k) => holds[of[k]!] === true));
-  return reads.map((r) => ({ m: r.m, read: 'error' in r.read || verified.has(r) ? r.read : { error: signatureInvalid(), chain: r.read.receipt.chain } }));
+  return reads.map((r) => ({ m: r.m, read: 'error' in r.read || verified.has(r) ? r.read : { error: signatureInvalid(), chain: r.read.receipt.chain, id: r.read.receipt.id } }));
 }
 
 /**
@@ -324,15 +336,20 @@ async function checkAll(batch: readonly SignedBody[], checks: IntegrationChecks)
 /**
  * The chain a refused message claims, so that it is quarantined under its chain's subject; it
  * is only a label (the message failed its checks), so anything that is not a valid chain id
- * stays `unknown`. Attacker-controlled bytes: parsed defensively, never trusted.
+ * stays `unknown`. Its id too, trusted only where the id check passed (REFUSED_AFTER_ID).
+ * Attacker-controlled bytes: parsed defensively.
  */
-function chainNamedIn(data: Uint8Array): string | undefined {
+function namedIn(data: Uint8Array): { chain?: string; id?: string } {
   try {
     const value: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(data));
-    const chain = isJsonObject(value) ? value.chain : undefined;
-    return typeof chain === 'string' && CHAIN_ID_PATTERN.test(chain) ? chain : undefined;
+    if (!isJsonObject(value)) return {};
+    const { chain, id } = value;
+    return {
+      ...(typeof chain === 'string' && CHAIN_ID_PATTERN.test(chain) ? { chain } : {}),
+      ...(typeof id === 'string' && RECEIPT_ID_PATTERN.test(id) ? { id } : {}),
+    };
   } catch {
-    return undefined;
+    return {};
   }
 }
 
