@@ -11,7 +11,9 @@
 import { bytesEqual } from '../encoding.js';
 import { leafHash, storedHashIndex } from '../tlog/index.js';
 import type { Sha256 } from '../receipt/batch.js';
+import type { IndexEntry } from '../store/receipt-index.js';
 import type { IntegrationReader } from './integrate.js';
+import { readCommittedLeaf } from './correction-link.js';
 
 /**
  * True when committed leaf `index` is the very bytes `data`: compared by leaf hash, read from
@@ -31,4 +33,16 @@ export async function isLeafBytes(readHashes: IntegrationReader['readHashes'], i
 export async function isCommittedCopy(reader: IntegrationReader, size: number, id: string, data: Uint8Array, sha?: Sha256): Promise<boolean> {
   const entry = await reader.readIndexEntry(id);
   return entry !== undefined && entry.index < size && (await isLeafBytes(reader.readHashes, entry.index, data, sha));
+}
+
+/**
+ * True when `entry`, the index entry of receipt `id` (stored as `data`), names a committed leaf
+ * of a tree of `size` leaves that is that receipt; false for a stale one. These very bytes are
+ * answered by their leaf hash; another form of the receipt (its id, other bytes: signed alone
+ * where the leaf was batch-signed) reads the leaf from its entry bundle.
+ */
+export async function isLeafOf(reader: IntegrationReader, size: number, entry: IndexEntry, id: string, data: Uint8Array, sha?: Sha256): Promise<boolean> {
+  if (entry.index >= size) return false;
+  if (await isLeafBytes(reader.readHashes, entry.index, data, sha)) return true;
+  return (await readCommittedLeaf(reader.readEntries, entry.index, size))?.id === id;
 }

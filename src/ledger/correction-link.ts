@@ -41,6 +41,9 @@ export async function linkCorrection(correction: Receipt & { corrects: string },
   if (!inBatch && (!committed || committed.index >= ctx.size)) throw invalid(`corrects ${target.slice(0, 12)}…, which is not in the log`);
   const entry = ctx.entries.get(target) ?? (inBatch ? { index: inBatch.index, seq: inBatch.seq, ...(inBatch.line > 0 ? { line: inBatch.line } : {}) } : committed!);
   const corrected = inBatch ? inBatch.receipt : await readLeaf(ctx, entry.index, target);
+  // A stale entry (committed-leaf.ts): a batch that never committed wrote it, and its receipt
+  // was refused when that batch was integrated again; the leaf it names is another's.
+  if (!corrected) throw invalid(`corrects ${target.slice(0, 12)}…, which is not in the log`);
   if (corrected.chain !== correction.chain) throw invalid(`corrects a receipt of chain ${corrected.chain}`);
   // A correction answered no Check, so it has no answer to correct, and no writer makes one:
   // accepted, the log would say the correction itself was answered deny 503.
@@ -52,10 +55,11 @@ export async function linkCorrection(correction: Receipt & { corrects: string },
   return { ...entry, corrected_by: correction.id };
 }
 
-/** The committed leaf at `index`, which the index says is receipt `id`. */
-async function readLeaf(ctx: CorrectionContext, index: number, id: string): Promise<Partial<Receipt> & { chain: string }> {
+/** The committed leaf at `index`, which the index says is receipt `id`; undefined when it is another receipt (a stale entry). */
+async function readLeaf(ctx: CorrectionContext, index: number, id: string): Promise<(Partial<Receipt> & { chain: string }) | undefined> {
   const leaf = await readCommittedLeaf(ctx.reader.readEntries, index, ctx.size);
-  // Leaves passed every receipt check when they were integrated; a mismatch is a damaged store.
+  if (typeof leaf?.id === 'string' && leaf.id !== id) return undefined;
+  // Leaves passed every receipt check when they were integrated; anything else is a damaged store.
   if (leaf?.id !== id || typeof leaf.chain !== 'string') throw new ChioError('INTERNAL', `leaf ${index} is not receipt ${id}, as the index says`);
   return { ...leaf, chain: leaf.chain };
 }

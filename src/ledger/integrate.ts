@@ -15,7 +15,8 @@
  * `corrected_by`.
  *
  * The crash rule: an index entry at or past the committed size comes from a batch that did not
- * commit. When it names the very index this receipt gets now, the receipt passed every check
+ * commit; so may one below it whose leaf is another receipt (its receipt was refused when that
+ * batch was integrated again under another trust set): it is stale, and names no leaf. When it names the very index this receipt gets now, the receipt passed every check
  * at that index then, so its chain link holds even though the chain head read back may already
  * be past it.
  */
@@ -41,7 +42,7 @@ import type { StoredMessage } from '../store/receipts.js';
 import { receiptLinesOf } from '../store/receipt-message.js';
 import { TILE_WIDTH } from '../store/tile-store.js';
 import { linkCorrection } from './correction-link.js';
-import { isCommittedCopy } from './committed-leaf.js';
+import { isCommittedCopy, isLeafOf } from './committed-leaf.js';
 
 /** The committed tree: its persisted state and the root it hashes to. */
 export interface TreeState extends LedgerState {
@@ -205,7 +206,9 @@ async function admit(size: number, messages: readonly StoredMessage[], reader: I
     const head = await headOf(receipt.chain);
     const extendsHead = linksTo(head, receipt);
     const known = batch.has(receipt.id) ? 'leaf' : extendsHead ? undefined : await reader.readIndexEntry(receipt.id);
-    if (known === 'leaf' || (known && known.index < size)) {
+    // An entry is a duplicate's only when its leaf is this receipt: one a batch that never
+    // committed left may name another's leaf (committed-leaf.ts). Off the common path: affordable.
+    if (known === 'leaf' || (known && (await isLeafOf(reader, size, known, receipt.id, m.data, checks.sha256)))) {
       out.duplicates.push({ seq: m.seq, line: m.line });
       continue;
     }

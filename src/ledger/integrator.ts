@@ -335,13 +335,13 @@ export class Integrator {
   /**
    * The entry of a receipt integrate() planned without reading the index (it extends its chain's
    * head, so it is not a leaf): created where there is none. An entry already there at or past
-   * the committed size is from a batch that did not commit (the crash rule): the same leaf is
+   * the committed size, or below it naming another receipt's leaf, is from a batch that did not commit (the crash rule): the same leaf is
    * kept (given the corrected_by this plan adds; one it has is never taken away), another one
    * is replaced, revision-checked, and only while the lease, read again, is still this
    * ledger's: a writer paused past its lease rewrote an entry the new writer had just given
    * its corrected_by, and the receipt's correction was lost to the verifier. An entry inside
-   * the committed tree would make this receipt a duplicate, which it cannot be: the store is
-   * not what this ledger wrote, so it stops (LEDGER_FENCED).
+   * the committed tree whose leaf is this receipt would make it a duplicate, which it cannot be:
+   * the store is not what this ledger wrote, so it stops (LEDGER_FENCED).
    */
   private async writeFreshIndexEntry(id: string, entry: IndexEntry, committedSize: number): Promise<void> {
     const { index } = this.opts;
@@ -352,7 +352,8 @@ export class Integrator {
       if (!isWrongLastSequence(err)) throw err;
     }
     const { entry: stored, revision } = await readIndexRecord(index, id);
-    if (stored && stored.index < committedSize) {
+    // One whose leaf is another receipt is stale (committed-leaf.ts): replaced, as below.
+    if (stored && stored.index < committedSize && (await readCommittedLeaf((n, width) => this.opts.tiles.readEntries(n, width), stored.index, committedSize))?.id === id) {
       throw new ChioError('LEDGER_FENCED', `index entry of ${id} is ${JSON.stringify(stored)}, a committed leaf, where ${JSON.stringify(entry)} was planned: another ledger writes`);
     }
     const sameLeaf = stored && stored.index === entry.index && stored.seq === entry.seq && (stored.line ?? 0) === (entry.line ?? 0);

@@ -348,7 +348,7 @@ describe('Integrator, when the process dies in the middle of a batch', () => {
     await a.lease.release();
   });
 
-  it('refuses (LEDGER_FENCED) to integrate a receipt whose index entry names a committed leaf, and replaces one an unfinished batch left', async () => {
+  it('replaces the index entry an unfinished batch left, past the committed size or naming another receipt\'s committed leaf', async () => {
     const kernel = kernelOf(10);
     const lease = new LedgerLease(resources.ledger, { holder: 'recovery-test' });
     expect(await lease.tryAcquire()).toBe('free');
@@ -357,14 +357,17 @@ describe('Integrator, when the process dies in the middle of a batch', () => {
     const receipts = chainOf(2, kernel, 'fenced');
     const [first, second] = receipts.map((r, i) => ({ seq: committed.streamSeq + 1 + i, data: canonicalBytes(r) }));
     expect(await integrator.integrate([first!])).toBe(committed.size + 1);
-    // An entry inside the committed tree: the store is not what this ledger wrote.
+    // An entry inside the committed tree whose leaf is another receipt (here `first`): stale,
+    // left by a batch that did not commit and was integrated again under other trust. Replaced;
+    // one whose leaf is this receipt stays LEDGER_FENCED (the store is not what this ledger wrote).
     await resources.index.put(receipts[1]!.id, JSON.stringify({ index: committed.size, seq: 1 }));
-    await expectRejectCode(integrator.integrate([second!]), 'LEDGER_FENCED');
-    await integrator.open();
-    // An entry an unfinished batch left at another leaf past the committed size: replaced.
-    await resources.index.put(receipts[1]!.id, JSON.stringify({ index: committed.size + 7, seq: 1 }));
     expect(await integrator.integrate([second!])).toBe(committed.size + 2);
     expect((await resources.index.get(receipts[1]!.id))?.json()).toEqual({ index: committed.size + 1, seq: committed.streamSeq + 2 });
+    // An entry an unfinished batch left at another leaf past the committed size: replaced.
+    const [third] = chainOf(3, kernel, 'fenced').slice(2).map((r) => ({ seq: committed.streamSeq + 3, data: canonicalBytes(r), id: r.id }));
+    await resources.index.put(third!.id, JSON.stringify({ index: committed.size + 7, seq: 1 }));
+    expect(await integrator.integrate([{ seq: third!.seq, data: third!.data }])).toBe(committed.size + 3);
+    expect((await resources.index.get(third!.id))?.json()).toEqual({ index: committed.size + 2, seq: committed.streamSeq + 3 });
     await lease.release();
   });
 });

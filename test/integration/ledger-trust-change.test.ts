@@ -15,6 +15,7 @@ import { QUARANTINE_STREAM, receiptSubject } from '../../src/store/resources.js'
 import { Integrator } from '../../src/ledger/integrator.js';
 import { LedgerLease } from '../../src/store/ledger-lease.js';
 import { readChainHeadRecord } from '../../src/store/chain-heads.js';
+import { readIndexRecord } from '../../src/store/receipt-index.js';
 import type { StoredMessage } from '../../src/store/receipts.js';
 import { TileStore } from '../../src/store/tile-store.js';
 import { createLogger } from '../../src/log.js';
@@ -118,5 +119,13 @@ describe('a trust change between a batch that did not commit and its integration
     expect(await quarantined()).toBe(before + 2);
     const last = await jsm.streams.getMessage(QUARANTINE_STREAM, { last_by_subj: 'chio.quarantine.b' });
     expect(last?.header.get('Chio-Reason-Code')).toBe('CHAIN_BROKEN');
+
+    // b1 stored again, B trusted: it is no leaf, so it extends chain b (read as headless) and
+    // becomes one. Its index entry, the dead batch's, names leaf 3 (a4's): stale, so it is
+    // replaced, where it stopped the ledger as another's write (LEDGER_FENCED) on every retry.
+    const again = canonicalBytes(b1);
+    const seq = (await js.publish(receiptSubject('b'), again)).seq;
+    expect(await integrator.integrate([{ seq, data: again }])).toBe(10);
+    expect(await readIndexRecord(resources.index, b1.id)).toMatchObject({ entry: { index: 9, seq } });
   }, 60_000);
 });
