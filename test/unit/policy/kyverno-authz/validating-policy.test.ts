@@ -283,6 +283,32 @@ describe('compileCelPolicy', () => {
       expect(frozen(() => p.evaluate(request({ 'x-a': 'a'.repeat(90_000) })))).toMatchObject(spent);
       expect(p.evaluate(request({ 'x-a': 'b' }))).toEqual({ kind: 'skip' });
     });
+    it(`refuses a list \`+\` makes of more than ${COMPREHENSION_RANGE_BOUND} entries, as split does, and counts each it copies`, () => {
+      // 100 copies of a 1,024-part split in one expression: 5 M entries copied, 3.5 s a Check;
+      // and a variable of 16 Ki entries ranged 16 times what the cost estimate assumes.
+      const parts = `${h}[?"x-b"].orValue("").split(",")`;
+      const copies = Array.from({ length: 100 }, () => 'variables.l').join('+');
+      const p = compile(policy(`  failurePolicy: Ignore
+  variables:
+  - name: l
+    expression: '${parts}'
+  validations:
+  - expression: 'size(${copies}) < 0 ? envoy.Denied(403).Response() : null'
+`));
+      expect(frozen(() => p.evaluate(request({ 'x-b': ','.repeat(COMPREHENSION_RANGE_BOUND - 1) })))).toMatchObject({ ...spent, message: `+ made a list of more than ${COMPREHENSION_RANGE_BOUND} entries` });
+      expect(p.evaluate(request({ 'x-b': 'p' }))).toEqual({ kind: 'skip' });
+      // Under the cap, each entry copied counts: 1,000 entries copied 10 times for each of 1,024 parts.
+      const appends = Array.from({ length: 10 }, (_, i) => `size(variables.l + [${i}]) < 0`).join(' || ');
+      const q = compile(policy(`  failurePolicy: Ignore
+  variables:
+  - name: l
+    expression: '${h}[?"x-a"].orValue("").split(",")'
+  validations:
+  - expression: '${parts}.exists(s, ${appends}) ? envoy.Denied(403).Response() : null'
+`));
+      expect(frozen(() => q.evaluate(request({ 'x-a': ','.repeat(999), 'x-b': ','.repeat(COMPREHENSION_RANGE_BOUND - 1) })))).toMatchObject(spent);
+      expect(q.evaluate(request({ 'x-a': 'a,b', 'x-b': 'p,q' }))).toEqual({ kind: 'skip' });
+    });
   });
 
   describe("the request's own lists", () => {
