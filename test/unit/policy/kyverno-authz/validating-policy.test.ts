@@ -309,6 +309,22 @@ describe('compileCelPolicy', () => {
       expect(frozen(() => q.evaluate(request({ 'x-a': ','.repeat(999), 'x-b': ','.repeat(COMPREHENSION_RANGE_BOUND - 1) })))).toMatchObject(spent);
       expect(q.evaluate(request({ 'x-a': 'a,b', 'x-b': 'p,q' }))).toEqual({ kind: 'skip' });
     });
+    it('counts what bytes and string conversions read and build: bytes(), string(bytes), .string(), .hex(), .base64(), .json()', () => {
+      // Each is one node whatever its text: 40 `bytes(h).hex()` of a 90 KB header for each of 1,024 parts took 82 s a Check.
+      const calls = ['bytes(variables.h).hex() == ""', 'bytes(variables.h).base64() == ""', 'string(bytes(variables.h)) == ""', 'bytes(variables.h).string() == ""', 'bytes(variables.h).json() == {}'];
+      for (const call of calls) {
+        const body = Array.from({ length: 10 }, () => call).join(' || ');
+        const p = compile(policy(`  failurePolicy: Ignore
+  variables:
+  - name: h
+    expression: '${h}[?"x-a"].orValue("")'
+  validations:
+  - expression: '${h}[?"x-b"].orValue("").split(",").exists(s, ${body}) ? envoy.Denied(403).Response() : null'
+`));
+        expect(frozen(() => p.evaluate(request({ 'x-a': `{"a":"${'a'.repeat(90_000)}"}`, 'x-b': ','.repeat(15) }))), call).toMatchObject(spent);
+        expect(p.evaluate(request({ 'x-a': '{"b":1}', 'x-b': 'p' })), call).toEqual({ kind: 'skip' });
+      }
+    });
   });
 
   describe("the request's own lists", () => {
