@@ -30,6 +30,8 @@
  *     for `aa0` (V8's search of a short pattern compares each position). `+` on strings
  *     and bytes and the conversions between them (`bytes()`, `string()`, `.hex()`, …) count
  *     what they build (chargeBuiltValues); string `==` is not counted;
+ *   - `duration(string)` reads at most MAX_DURATION_CHARS characters, and only a string of
+ *     duration parts reaches cel-js's parser, cubic otherwise (checkDurations);
  *   - time: evaluating a whole policy past MAX_EVALUATION_MS is an evaluation error (its
  *     failurePolicy applies), checked after each expression: a backstop, the bounds above are the guard.
  *
@@ -37,7 +39,7 @@
  * patterns are compiled now so that a bad one is a load error; `split` calls to splitBounded,
  * and the string calls above to their counting forms (BOUNDED_STRING_CALLS).
  */
-import { Optional } from '@marcbachmann/cel-js';
+import { EvaluationError, Optional } from '@marcbachmann/cel-js';
 import { RE2JS } from 're2js';
 import { CelMessage } from '../kyverno/kyverno-input.js';
 
@@ -69,6 +71,8 @@ export const MAX_MATCHED_CHARS = 256 * 1024;
  * CheckRequest may be (4 MiB) twice.
  */
 export const MAX_SCANNED_CHARS = 8 * 1024 * 1024;
+/** The longest string `duration()` reads: `-2562047h47m16.854775807s`, the largest, is 25 (see checkDurations). */
+export const MAX_DURATION_CHARS = 64;
 
 /**
  * One of Chio's own run-time bounds was met (match budget, time, a value's size): not the
@@ -319,6 +323,47 @@ function chargeListAppend(entries: number): void {
 }
 
 const LIST_TOO_LONG = new CelLimitExceeded(`+ made a list of more than ${COMPREHENSION_RANGE_BOUND} entries`);
+
+/** cel-js's duration units, in the order its pattern tries them. */
+const DURATION_UNITS = ['ns', 'us', 'µs', 'ms', 's', 'm', 'h'];
+const DURATION_TOO_LONG = new CelLimitExceeded(`duration() of more than ${MAX_DURATION_CHARS} characters`);
+const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
+
+/**
+ * After the expression is type-checked: `duration(string)` reads at most MAX_DURATION_CHARS
+ * characters, and a string that is no duration is refused before cel-js parses it. cel-js finds
+ * each part with `/(\d*\.?\d*)(ns|us|µs|ms|s|m|h)/`, unanchored: on digits with no unit it
+ * tries every split of every run from every position, cubic (2,000 digits took 4 s; a 90 KB
+ * header, days), so an ordinary policy reading a duration from a header could be stalled by
+ * one request. This answers as cel-js does (same error), in linear time: a part is the longest
+ * run of digits, a dot and digits, then a unit; only a string of such parts reaches cel-js,
+ * whose pattern then matches each part at once. Past the bound it is a limit error, so that a
+ * padded header denies rather than skipping a policy under Ignore.
+ */
+export function checkDurations(ast: AstNode): void {
+  for (const node of walkAst(ast)) {
+    const n = node as AstNode & { handle?: (...args: unknown[]) => unknown };
+    if (n.op !== 'call' || (n.args as unknown[])[0] !== 'duration' || typeof n.handle !== 'function') continue;
+    const handle = n.handle;
+    n.handle = (args: unknown, ...rest: unknown[]) => {
+      const [text] = args as unknown[];
+      if (typeof text === 'string') {
+        if (text.length > MAX_DURATION_CHARS) throw DURATION_TOO_LONG;
+        const parts = text[0] === '-' || text[0] === '+' ? text.slice(1) : text;
+        for (let i = 0; i < parts.length; ) {
+          let j = i;
+          while (isDigit(parts.charCodeAt(j))) j++;
+          if (parts[j] === '.') j++;
+          while (isDigit(parts.charCodeAt(j))) j++;
+          const unit = DURATION_UNITS.find((u) => parts.startsWith(u, j));
+          if (unit === undefined) throw new EvaluationError({ code: 'invalid_duration', message: `Invalid duration string: ${parts.slice(i)}` } as never);
+          i = j + unit.length;
+        }
+      }
+      return handle(args, ...rest);
+    };
+  }
+}
 
 /** Undefined when `value` is within the bounds; else what is too large. */
 export function oversized(value: unknown): string | undefined {

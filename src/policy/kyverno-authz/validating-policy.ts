@@ -39,7 +39,7 @@ import type { Environment } from '@marcbachmann/cel-js';
 import { ChioError } from '../../errors/index.js';
 import { metadataSchema } from '../metadata.js';
 import { celPathKind, type CelObject } from '../kyverno/kyverno-input.js';
-import { CelLimitExceeded, chargeBuiltValues, estimateCost, guardMessagePresence, walkAst, type AstNode, MAX_EVALUATION_MS, RE2_MATCHES, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_COST, MAX_POLICY_COST, oversized, startMatchBudget, useRe2Matches } from './cel-bounds.js';
+import { CelLimitExceeded, chargeBuiltValues, checkDurations, estimateCost, guardMessagePresence, walkAst, type AstNode, MAX_EVALUATION_MS, RE2_MATCHES, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_COST, MAX_POLICY_COST, oversized, startMatchBudget, useRe2Matches } from './cel-bounds.js';
 import { toPolicyAnswer, type PolicyAnswer } from './policy-answer.js';
 
 export const API_VERSION = 'policies.kyverno.io/v1alpha1';
@@ -108,8 +108,9 @@ export function compileCelPolicy(doc: z.output<typeof celValidatingPolicySchema>
     const checked = program.check();
     // Calls were renamed to their bounded forms (cel-bounds.ts): name them as written.
     if (!checked.valid) fail(field, firstLine(checked.error).replace(/\b(\w+)Bounded\b/g, '$1').replaceAll(RE2_MATCHES, 'matches'));
-    // Only now does each `+` node hold the handler the check chose, which this wraps.
+    // Only now does each `+` node, conversion and duration() hold the handler the check chose, which these wrap.
     chargeBuiltValues(program.ast);
+    checkDurations(program.ast);
     if (expect === 'bool' && checked.type !== 'bool' && checked.type !== 'dyn') fail(field, `must be a boolean expression, not ${checked.type}`);
     if (expect === 'response' && !['dyn', 'null', 'CheckResponse'].includes(checked.type ?? '')) fail(field, `must return envoy …Response() or null, not ${checked.type}`);
     const presence = unsupportedHas(program.ast, variablePaths);

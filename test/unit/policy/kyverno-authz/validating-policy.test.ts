@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { celValidatingPolicySchema, compileCelPolicy, type CelPolicyOutcome } from '../../../../src/policy/kyverno-authz/validating-policy.js';
 import { createEnvoyEnvironment } from '../../../../src/policy/kyverno-authz/envoy-library.js';
-import { COMPREHENSION_RANGE_BOUND, MAX_MATCHED_CHARS, MAX_SCANNED_CHARS } from '../../../../src/policy/kyverno-authz/cel-bounds.js';
+import { COMPREHENSION_RANGE_BOUND, MAX_DURATION_CHARS, MAX_MATCHED_CHARS, MAX_SCANNED_CHARS } from '../../../../src/policy/kyverno-authz/cel-bounds.js';
 import { toCheckInput } from '../../../../src/decision/check-input.js';
 import { evaluateCelPolicies } from '../../../../src/policy/kyverno-authz/verdicts.js';
 import { toCelCheckRequest } from '../../../../src/policy/kyverno/kyverno-input.js';
@@ -324,6 +324,25 @@ describe('compileCelPolicy', () => {
         expect(frozen(() => p.evaluate(request({ 'x-a': `{"a":"${'a'.repeat(90_000)}"}`, 'x-b': ','.repeat(15) }))), call).toMatchObject(spent);
         expect(p.evaluate(request({ 'x-a': '{"b":1}', 'x-b': 'p' })), call).toEqual({ kind: 'skip' });
       }
+    });
+  });
+
+  describe('duration() of a header', () => {
+    // cel-js finds each part with /(\d*\.?\d*)(ns|…|h)/, unanchored: on digits with no unit it
+    // tries every split of every run from every position, cubic. 2,000 digits took 4 s, a 90 KB
+    // header would take days, in one call, of an ordinary-looking policy.
+    const p = compile(policy(`  failurePolicy: Ignore
+  validations:
+  - expression: 'duration(object.attributes.request.http.headers[?"x-timeout"].orValue("1s")) > duration("5s") ? envoy.Denied(403).Response() : null'
+`));
+    it('answers for a duration, and an invalid one is the policy\'s error', () => {
+      expect(answerOf(p.evaluate(request({ 'x-timeout': '1m30.5s' })))).toMatchObject({ verdict: 'deny' });
+      expect(p.evaluate(request({ 'x-timeout': '2s' }))).toEqual({ kind: 'skip' });
+      expect(p.evaluate(request({ 'x-timeout': '5 s' }))).toMatchObject({ kind: 'error', message: 'Invalid duration string: 5 s', failurePolicy: 'Ignore' });
+      expect(p.evaluate(request({ 'x-timeout': `${'9'.repeat(MAX_DURATION_CHARS - 4)}x1s` }))).toMatchObject({ kind: 'error', message: 'Invalid duration string: 999999999999999999999999999999999999999999999999999999999999x1s', failurePolicy: 'Ignore' });
+    });
+    it(`is an evaluation error past ${MAX_DURATION_CHARS} characters, which denies: a client cannot pad the header to have the policy skipped`, () => {
+      expect(p.evaluate(request({ 'x-timeout': '9'.repeat(1_200) }))).toMatchObject({ kind: 'error', message: `duration() of more than ${MAX_DURATION_CHARS} characters`, failurePolicy: 'Ignore', limit: true });
     });
   });
 
