@@ -27,7 +27,7 @@
  *   - an evaluation error: failurePolicy Fail denies, Ignore skips the policy (kyverno-authz
  *     then allows; Chio never allows on an error — the request goes on to the other policies
  *     and, failing those, to default-deny); one of Chio's own limits, or a presence test on a
- *     message at run time (cel-bounds.ts guardMessagePresence), denies under Ignore too.
+ *     message at run time (cel-run-guards.ts guardMessagePresence), denies under Ignore too.
  *
  * Expressions are parsed, type-checked and costed when the policy loads (./cel-bounds.ts):
  * a syntax error, an unknown function, a match condition that is not a boolean, a variable
@@ -39,7 +39,8 @@ import type { Environment } from '@marcbachmann/cel-js';
 import { ChioError } from '../../errors/index.js';
 import { metadataSchema } from '../metadata.js';
 import { celPathKind, type CelObject } from '../kyverno/kyverno-input.js';
-import { CelLimitExceeded, chargeBuiltValues, checkDurations, estimateCost, guardMessagePresence, walkAst, type AstNode, MAX_EVALUATION_MS, RE2_MATCHES, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_COST, MAX_POLICY_COST, oversized, startMatchBudget, useRe2Matches } from './cel-bounds.js';
+import { CelLimitExceeded, estimateCost, walkAst, type AstNode, MAX_EVALUATION_MS, RE2_MATCHES, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_COST, MAX_POLICY_COST, oversized, startMatchBudget, useRe2Matches } from './cel-bounds.js';
+import { chargeBuiltValues, checkDurations, guardMessagePresence } from './cel-run-guards.js';
 import { toPolicyAnswer, type PolicyAnswer } from './policy-answer.js';
 
 export const API_VERSION = 'policies.kyverno.io/v1alpha1';
