@@ -9,11 +9,12 @@ import { describe, expect, it } from 'vitest';
 import { generateKeys, loadKeyFile, loadVerifierKey } from '../../src/keys.js';
 import { verifierKeyArg } from '../../src/cli/option-values.js';
 import { tempDir } from '../support/nats.js';
+import { signerSecret } from '../support/secrets.js';
 
 const dir = tempDir('chio-keys-kind-');
 generateKeys(dir, 'chio.local/receipts');
 const signer = readFileSync(join(dir, 'log.key'), 'utf8').trim();
-const seed = signer.split('+').at(-1)!;
+const seed = signerSecret(signer);
 
 function messageOf(f: () => unknown): string {
   try {
