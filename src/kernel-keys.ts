@@ -89,6 +89,17 @@ export function loadKernelTrust(keyDir: string, reader: KernelTrustReader): Kern
   return new KernelTrustSet(entries);
 }
 
+/**
+ * The kernel keys a file an auditor gives holds: one verifier key (kernel.pub) or a trust file
+ * shaped as kernels.yaml (keys with their windows). Throws CONFIG_INVALID/KEY_INVALID naming
+ * the file, never quoting it (a signer key given by mistake is a secret).
+ */
+export function readKernelTrustFile(path: string): TrustedKernelKey[] {
+  const text = readKernelKeysText(path).trim();
+  if (!/^kernels\s*:|^\{/m.test(text)) return [{ key: loadVerifierKey(path) }];
+  return parseKernelKeysFile(text, path);
+}
+
 function readKernelKeysText(path: string): string {
   try {
     // Bounded, and a FIFO or a device refused without blocking: the file may be a mount anyone

@@ -10,6 +10,8 @@ import { durationSeconds } from '../time.js';
 import { loadVerifierKey, wrongKindHint } from '../keys.js';
 import { parseVerifierKey } from '../tlog/index.js';
 import { normalizePathPattern } from '../decision/path.js';
+import { readKernelTrustFile } from '../kernel-keys.js';
+import { KernelTrustSet, type TrustedKernelKey } from '../receipt/kernel-trust.js';
 
 export function parseWorkers(text: string): number {
   // Decimal digits only, as CHIO_AUTHZ_WORKERS takes: Number() made 0x2 two and 1e1 ten.
@@ -29,6 +31,37 @@ export function verifierKeyArg(value: string, flag: string): string {
   } catch (asKey) {
     if (existsSync(value)) return loadVerifierKey(value);
     throw new ChioError('CONFIG_INVALID', `${flag}: neither a verifier key (${asKey instanceof Error ? asKey.message : String(asKey)}) nor a file${wrongKindHint(value, 'verifier')}`);
+  }
+}
+
+/**
+ * `--kernel-key`, repeatable: the kernel keys an auditor holds. Each value is a verifier key, a
+ * file holding one (kernel.pub), or a kernels.yaml trust file (keys with their validity windows).
+ */
+export function kernelKeysArg(values: readonly string[], flag: string): KernelTrustSet {
+  const given: TrustedKernelKey[] = values.flatMap((value) => {
+    if (isVerifierKey(value)) return [{ key: value }];
+    // Not a key: a file, or verifierKeyArg's message (never the value) on why it is neither.
+    return existsSync(value) ? readKernelTrustFile(value) : [{ key: verifierKeyArg(value, flag) }];
+  });
+  // kernel.pub and a kernels.yaml that retires that very key, as loadKernelTrust reads a key
+  // directory: the window wins. Two different windows for one key stay, and are refused.
+  const windowed = (e: TrustedKernelKey) => e.not_before !== undefined || e.not_after !== undefined;
+  const entries = given.filter((e, i) => !given.some((other, j) => other.key === e.key &&
+    (windowed(e) ? windowed(other) && j < i && other.not_before === e.not_before && other.not_after === e.not_after : windowed(other) || j < i)));
+  try {
+    return new KernelTrustSet(entries);
+  } catch (err) {
+    throw new ChioError('CONFIG_INVALID', `${flag}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
+
+function isVerifierKey(value: string): boolean {
+  try {
+    parseVerifierKey(value);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -54,6 +87,11 @@ export function parseGrant(text: string, previous: Array<{ methods: string[]; pa
     throw new InvalidArgumentError((err as Error).message);
   }
   return [...previous, { methods: m[1]!.toUpperCase().split(','), paths: [m[2]!] }];
+}
+
+/** A repeatable option's values, in the order given. */
+export function collectValue(text: string, previous: string[] = []): string[] {
+  return [...previous, text];
 }
 
 export function collectHeader(text: string, previous: Record<string, string> = {}) {

@@ -17,7 +17,7 @@ import { workerChainId } from '../chain/lanes.js';
 import { embeddedNatsUrlFile, natsUrlFor } from '../nats/acquire.js';
 import { buildCheckRequest } from './envoy-request.js';
 import { parseHost, parseInstant, parseVerdict, toExportFilter, type ExportFilterOptions } from './export.js';
-import { collectHeader, parseGrant, parseMilliseconds, parseTtl, parseWorkers, verifierKeyArg } from './option-values.js';
+import { collectHeader, collectValue, kernelKeysArg, parseGrant, parseMilliseconds, parseTtl, parseWorkers, verifierKeyArg } from './option-values.js';
 
 type Stoppable = { stop(): Promise<void> };
 
@@ -367,13 +367,17 @@ export function buildProgram(): Command {
   program.command('verify-export').description('check a compliance bundle offline; exit 0 only when everything holds').argument('<dir>')
     .option('--export-key <vkey>', 'export verifier key, or a file holding it (default: export.pub in CHIO_KEY_DIR)')
     .option('--log-key <vkey>', 'log verifier key, or a file holding it: the bundle must name this one')
+    .option('--kernel-key <vkey>', 'a kernel verifier key, a file holding one, or a kernels.yaml (keys with their windows); repeatable: receipts must be signed by these, not by the keys the bundle names', collectValue, [])
     .option('--previous <dir>', 'the previous bundle you hold: this one must extend its tree')
-    .action(async (dir: string, o: { exportKey?: string; logKey?: string; previous?: string }, cmd: Command) => {
+    .action(async (dir: string, o: { exportKey?: string; logKey?: string; kernelKey: string[]; previous?: string }, cmd: Command) => {
       const { formatVerifiedExport, verifyExportDir } = await import('./verify-export.js');
       const cfg = config(cmd, '127.0.0.1');
       const exportKey = o.exportKey !== undefined ? verifierKeyArg(o.exportKey, '--export-key') : loadVerifierKey(join(cfg.keyDir, 'export.pub'));
-      const verified = await verifyExportDir(dir, { exportKey, ...(o.logKey !== undefined ? { logKey: verifierKeyArg(o.logKey, '--log-key') } : {}), ...(o.previous ? { previousDir: o.previous } : {}) });
-      process.stdout.write(`${formatVerifiedExport(dir, verified, o.previous, o.logKey !== undefined)}\n`);
+      const verified = await verifyExportDir(dir, {
+        exportKey, ...(o.logKey !== undefined ? { logKey: verifierKeyArg(o.logKey, '--log-key') } : {}),
+        ...(o.kernelKey.length > 0 ? { kernelKeys: kernelKeysArg(o.kernelKey, '--kernel-key') } : {}), ...(o.previous ? { previousDir: o.previous } : {}),
+      });
+      process.stdout.write(`${formatVerifiedExport(dir, verified, o.previous, { logKey: o.logKey !== undefined, kernelKeys: o.kernelKey.length > 0 })}\n`);
     });
   return program;
 }

@@ -17,12 +17,15 @@ import { forTerminal } from './terminal.js';
 import { openPlainFile, readPlainFile, type PlainFileOptions } from './plain-file.js';
 import { MAX_NOTE_SIZE } from '../tlog/index.js';
 import type { VerifiedExport } from '../verify/export-bundle.js';
+import type { KernelKeys } from '../receipt/kernel-trust.js';
 import { CHECKPOINT_FILE, MAX_BUNDLE_FILES, POLICIES_DIR, RECEIPTS_FILE } from '../verify/export-format.js';
 import { verifyExportBundle, type BundleReader } from '../verify/export-steps.js';
 
 export interface VerifyExportOptions {
   exportKey: string;
   logKey?: string;
+  /** The kernel keys the auditor holds: receipts are checked with these, not the manifest's. */
+  kernelKeys?: KernelKeys;
   /** The previous bundle the auditor holds: this one must extend its checkpoint. */
   previousDir?: string;
 }
@@ -35,17 +38,20 @@ export async function verifyExportDir(dir: string, opts: VerifyExportOptions): P
     read: (path, max) => readBundleFile(bundle, path, max),
     receipts: () => createReadStream('', { fd: openBundleFile(bundle, RECEIPTS_FILE).fd, highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>,
   };
-  const trust = { exportKey: opts.exportKey, ...(opts.logKey !== undefined ? { logKey: opts.logKey } : {}), checkSignature: createNodeSignatureCheck() };
+  const trust = {
+    exportKey: opts.exportKey, ...(opts.logKey !== undefined ? { logKey: opts.logKey } : {}), ...(opts.kernelKeys !== undefined ? { kernelKeys: opts.kernelKeys } : {}),
+    checkSignature: createNodeSignatureCheck(),
+  };
   const previousDir = opts.previousDir;
   return verifyExportBundle(reader, trust, previousDir !== undefined ? { previousCheckpoint: () => readBundleFile(listBundle(previousDir), CHECKPOINT_FILE, MAX_NOTE_SIZE) } : {});
 }
 
 /**
- * What `chio verify-export` prints when everything holds. `logKeyGiven`: the auditor gave
- * --log-key (the manifest was held to it); else the log key is the bundle's own, and whoever
- * holds the export key could have made up the log, its checkpoint and every receipt.
+ * What `chio verify-export` prints when everything holds. `given`: which keys the auditor gave
+ * (--log-key, --kernel-key); a key not given is the bundle's own, and whoever holds the export
+ * key could have made it up: the log (its checkpoint and every receipt) or the receipts.
  */
-export function formatVerifiedExport(dir: string, r: VerifiedExport, previousDir?: string, logKeyGiven = false): string {
+export function formatVerifiedExport(dir: string, r: VerifiedExport, previousDir?: string, given: { logKey?: boolean; kernelKeys?: boolean } = {}): string {
   const m = r.manifest;
   // The roots, so that an auditor can hold each day's tree against the next day's claim.
   const previous = m.previous ? `; extends ${previousDir !== undefined ? `${previousDir}'s` : "the previous bundle's"} tree of size ${m.previous.size} root ${m.previous.root}` : '';
@@ -53,9 +59,10 @@ export function formatVerifiedExport(dir: string, r: VerifiedExport, previousDir
   const filter = Object.entries(m.filter);
   // A filtered bundle's lines each pass the filter, but nothing shows none was left out.
   const held = filter.length === 0 ? 'every leaf of the tree' : `receipts of filter ${filter.map(([k, v]) => `${k}=${v}`).join(' ')}, not checked to be all of them`;
-  const logKey = logKeyGiven ? '' : `; log key ${m.keys.log.split('+')[0]} is the one the bundle names, not one given with --log-key: the export key alone vouches for the receipts`;
+  const logKey = given.logKey ? '' : `; log key ${m.keys.log.split('+')[0]} is the one the bundle names, not one given with --log-key: the export key alone vouches for the receipts`;
+  const kernelKeys = given.kernelKeys ? '' : '; kernel keys are the ones the bundle names, not given with --kernel-key';
   return forTerminal(`${dir}: OK — ${r.receipts} receipts (${r.corrections} corrections), ${r.policies} policy sets, ` +
-    `checkpoint ${m.checkpoint.origin} size ${m.checkpoint.size} root ${m.checkpoint.root}${previous}${logKey}; holds ${held}; signed by ${m.keys.export.split('+')[0]}`);
+    `checkpoint ${m.checkpoint.origin} size ${m.checkpoint.size} root ${m.checkpoint.root}${previous}${logKey}${kernelKeys}; holds ${held}; signed by ${m.keys.export.split('+')[0]}`);
 }
 
 /** A bundle's directory and its files as listed: each one's identity, to know it again when opened. */

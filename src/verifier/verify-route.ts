@@ -71,7 +71,7 @@ export function verifyRoute(trust: ProofTrust, exportKey?: string): Route {
         if (err instanceof NotATar) return sendError(res, 'MALFORMED', err.message);
         throw err;
       }
-      const report = await reportBundle(archive, { exportKey, logKey: trust.logKey, ...(trust.checkSignature ? { checkSignature: trust.checkSignature } : {}) });
+      const report = await reportBundle(archive, { exportKey, logKey: trust.logKey, kernelKeys: trust.kernelKeys, ...(trust.checkSignature ? { checkSignature: trust.checkSignature } : {}) });
       sendJson(res, 200, report, { 'cache-control': 'no-store' });
     } finally {
       checkingBundle = false;

@@ -1,7 +1,8 @@
 /**
  * Verifying a compliance bundle (export-format.ts, SPEC §9) with nothing but the export
  * verifier key: the manifest is trusted through its signature, and the log and kernel keys
- * through the manifest (or a log key the auditor holds, which MUST then match). Pure: the
+ * through the manifest (or a log key the auditor holds, which MUST then match, and kernel keys
+ * the auditor holds, which then replace the manifest's). Pure: the
  * caller reads the files and hands over their bytes; receipts.jsonl arrives in chunks of any
  * size, so memory stays flat however long the log.
  *
@@ -34,6 +35,12 @@ export interface ExportTrust {
   exportKey: string;
   /** The log verifier key, when the auditor holds it: the manifest MUST name the same. */
   logKey?: string;
+  /**
+   * The kernel keys the auditor holds (with their windows): receipts are checked against these
+   * instead of the manifest's `kernels`/`kernel_windows`, which the export key alone vouches for
+   * (its holder could add a kernel key, or drop a retired key's window).
+   */
+  kernelKeys?: KernelKeys;
   /** Ed25519 check for receipts; defaults to the portable one (a Node caller may pass node:crypto's). */
   checkSignature?: SignatureCheck;
 }
@@ -98,7 +105,7 @@ export class ExportBundleVerifier {
     this.manifest = failIn(undefined, () => openManifest(manifestBytes, sigText, exportKey));
     if (this.manifest.keys.export !== trust.exportKey) throw new ChioError('UNTRUSTED_KEY', `${MANIFEST_FILE}: names another export key than the one trusted`);
     if (trust.logKey !== undefined && this.manifest.keys.log !== trust.logKey) throw new ChioError('UNTRUSTED_KEY', `${MANIFEST_FILE}: names another log key than the one trusted`);
-    this.lines = new ReceiptLinesVerifier(this.manifest, trust.checkSignature ?? nobleSignatureCheck);
+    this.lines = new ReceiptLinesVerifier(this.manifest, trust.checkSignature ?? nobleSignatureCheck, trust.kernelKeys ?? manifestKernelKeys(this.manifest));
   }
 
   /** The bundle holds exactly the files the manifest names (paths relative to the bundle). */
@@ -259,14 +266,12 @@ class ReceiptLinesVerifier {
   private readonly hasher = sha256.create();
   private readonly heads = new Map<string, ChainHead>();
   private readonly complete: boolean;
-  private readonly kernelKeys: KernelKeys;
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
   private lastIndex = -1;
 
-  constructor(private readonly manifest: ExportManifest, private readonly checkSignature: SignatureCheck) {
+  constructor(private readonly manifest: ExportManifest, private readonly checkSignature: SignatureCheck, private readonly kernelKeys: KernelKeys) {
     this.complete = isCompleteExport(manifest.filter);
-    this.kernelKeys = manifestKernelKeys(manifest);
   }
 
   push(chunk: Uint8Array): void {

@@ -68,8 +68,9 @@ describe('chio export → chio verify-export', { timeout: CLI_TEST_TIMEOUT_MS },
   it('exports the denies only with --verdict deny, chained to the first bundle', async () => {
     const exported = await runChio(['export', '--verdict', 'deny', '--out', out('denies'), '--previous', out('all')], env);
     expect(exported, exported.stderr).toMatchObject({ exit: 0 });
-    const verified = await runChio(['verify-export', out('denies'), '--log-key', join(dataDir, 'keys/log.pub')], env);
+    const verified = await runChio(['verify-export', out('denies'), '--log-key', join(dataDir, 'keys/log.pub'), '--kernel-key', join(dataDir, 'keys/kernel.pub')], env);
     expect(verified, verified.stderr).toMatchObject({ exit: 0 });
+    expect(verified.stdout).not.toMatch(/not given with --(log|kernel)-key/);
     expect(verified.stdout).toContain(`OK — ${DENIES} receipts`);
     expect(verified.stdout).toContain('; holds receipts of filter verdict=deny, not checked to be all of them;');
     expect(verified.stdout).toContain('extends the previous bundle');
@@ -115,6 +116,8 @@ describe('the CronJob script (deploy/export/cronjob.yaml)', { timeout: CLI_TEST_
     expect(manifest.filter.since).toBe(`${day}T00:00:00.000Z`);
     expect(manifest.previous?.size).toBe(ALLOWS + DENIES);
     expect(run.stdout).toContain(`${join(exports, day)}: OK`);
+    // Held to the cluster's kernel keys, not the manifest's.
+    expect(run.stdout).not.toContain('kernel keys are the ones the bundle names');
     const again = await runNode('/bin/sh', ['-c', script], scriptEnv, REPO_ROOT);
     expect(again.stdout).toContain('exists already');
   });

@@ -18,6 +18,7 @@ import { archivePolicySet } from '../../../src/store/policy-archive.js';
 import { exportBundle } from '../../../src/export/exporter.js';
 import { loadKeyFile } from '../../../src/keys.js';
 import { generateSignerKey } from '../../../src/tlog/index.js';
+import { KernelTrustSet } from '../../../src/receipt/kernel-trust.js';
 import type { VerifyReport } from '../../../src/verify/report.js';
 import { MAX_VERIFY_BUNDLE_BYTES } from '../../../src/verifier/verify-route.js';
 import { draftOf, signReceipt } from '../receipt/helpers.js';
@@ -66,6 +67,8 @@ describe('POST /v1/verify with a bundle (application/x-tar)', () => {
   writeFileSync(exportKeyFile, `${exportKey.signerKey}\n`, { mode: 0o600 });
   const verifier = useVerifier(store, { exportKey: exportKey.verifierKey });
   const keyless = useVerifier(store);
+  // Its kernel key retired at 00:00:03: the manifest gives no window, the verifier's own trust does.
+  const retired = useVerifier(store, { exportKey: exportKey.verifierKey, kernelKeys: new KernelTrustSet([{ key: kernel.verifierKey, not_after: '2025-01-01T00:00:03.000Z' }]) });
   const receipts = makeLog();
 
   const postTar = (to: TestVerifier & { port: number }, body: Buffer, type = 'application/x-tar') =>
@@ -110,6 +113,13 @@ describe('POST /v1/verify with a bundle (application/x-tar)', () => {
       receipts: 12, corrections: 0, policies: 1, checkpoint: { origin: ORIGIN, size: 12 }, previous: { size: 8 }, filter: {}, complete: true, signed_by: 'chio-export',
     });
     expect(r.checks.every((c) => c.where === undefined && c.code === undefined)).toBe(true);
+  });
+
+  it('holds the receipts to the verifier\'s own kernel keys and windows, not the manifest\'s', async () => {
+    const res = await postTar(retired, tarOf(join(dir, 'first')));
+    const r = (await res.json()) as VerifyReport;
+    expect(r.ok).toBe(false);
+    expect(r.checks.find((c) => c.check === 'bundle.receipts')).toMatchObject({ status: 'fails', code: 'UNTRUSTED_KEY', where: 'receipts.jsonl line 5', message: expect.stringContaining("after its kernel key's not_after") });
   });
 
   it('skips the consistency check of a bundle that names no previous tree, saying so', async () => {

@@ -6,6 +6,7 @@ import { createLogger } from '../../../src/log.js';
 import { newEd25519SignerKey } from '../../../src/tlog/index.js';
 import { kernelOf } from '../receipt/helpers.js';
 import type { StoreContext } from '../store/nats.js';
+import type { KernelKeys } from '../../../src/receipt/kernel-trust.js';
 
 export const ORIGIN = 'chio.test/verifier';
 export const logKey = newEd25519SignerKey(ORIGIN, new Uint8Array(32).fill(6));
@@ -16,8 +17,8 @@ export interface TestVerifier {
   post(path: string, body: string, contentType?: string): Promise<Response>;
 }
 
-/** `exportKey`: the verifier key of export.pub, as a key directory that has one gives it. */
-export function useVerifier(store: StoreContext, opts: { exportKey?: string } = {}): TestVerifier & { readonly port: number } {
+/** `exportKey`: the verifier key of export.pub, as a key directory that has one gives it; `kernelKeys`: the trust set, else `kernel` alone. */
+export function useVerifier(store: StoreContext, opts: { exportKey?: string; kernelKeys?: KernelKeys } = {}): TestVerifier & { readonly port: number } {
   let http: RunningHttpServer | undefined;
   beforeAll(async () => {
     const routes = verifierRoutes({ js: store.js, jsm: store.jsm, resources: store.resources, logKey: logKey.verifierKey, kernelKeys: [kernel.verifierKey], ...opts });

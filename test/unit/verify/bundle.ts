@@ -16,12 +16,12 @@ export const policy = canonicalBytes([{ kind: 'AuthorizationPolicy', doc: { meta
 export const policyHash = `sha256:${toHex(sha256(policy))}`;
 const digest = (b: Uint8Array) => `sha256:${toHex(sha256(b))}`;
 
-/** n receipts on one chain; `edit(i, draft)` may change a draft (e.g. make a correction). */
-export function chain(n: number, edit: (i: number, d: ReceiptDraft, out: Receipt[]) => ReceiptDraft = (_i, d) => d, name = 'chain-a'): Receipt[] {
+/** n receipts on one chain, signed by `signer`; `edit(i, draft)` may change a draft (e.g. make a correction). */
+export function chain(n: number, edit: (i: number, d: ReceiptDraft, out: Receipt[]) => ReceiptDraft = (_i, d) => d, name = 'chain-a', signer = kernel): Receipt[] {
   const out: Receipt[] = [];
   for (let i = 0; i < n; i++) {
     const d = edit(i, draftOf(i, { policy_hash: policyHash, time: `2025-01-01T00:00:${String(i).padStart(2, '0')}.000Z` }), out);
-    out.push(signReceipt(d, { chain: name, seq: i + 1, prev: out[i - 1]?.id ?? GENESIS_PREV }, kernel));
+    out.push(signReceipt(d, { chain: name, seq: i + 1, prev: out[i - 1]?.id ?? GENESIS_PREV }, signer));
   }
   return out;
 }

@@ -15,7 +15,9 @@ import { canonicalBytes } from '../../../src/receipt/jcs.js';
 import { policyFileOf } from '../../../src/verify/export-format.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { toHex } from '../../../src/encoding.js';
-import { bundleOf, chain, exportKey, logKey, verifyBundle, type Bundle } from './bundle.js';
+import { bundleOf, chain, exportKey, kernel, logKey, verifyBundle, type Bundle } from './bundle.js';
+import { KernelTrustSet } from '../../../src/receipt/kernel-trust.js';
+import { kernelOf } from '../receipt/helpers.js';
 
 const open = (b: Bundle) => new ExportBundleVerifier(b.manifest, b.sig, { exportKey: exportKey.verifierKey, logKey: logKey.verifierKey });
 const notVerified = (skipped: string) => ({ code: 'INTERNAL', message: expect.stringMatching(new RegExp(`^the bundle is not verified: .*${skipped}`)) });
@@ -92,10 +94,9 @@ describe('ExportBundleVerifier.finish', () => {
   });
 });
 
-describe('verify-export --previous', () => {
-  const root = tempDir('chio-bundle-chain-');
-  const trust = { exportKey: exportKey.verifierKey, logKey: logKey.verifierKey };
-  const write = (name: string, b: Bundle) => {
+/** A bundle written as a directory under `root`, as `chio export` leaves it. */
+function bundleWriter(root: string): (name: string, b: Bundle) => string {
+  return (name, b) => {
     const dir = join(root, name);
     for (const [path, bytes] of Object.entries({ 'manifest.json': b.manifest, 'manifest.sig': new TextEncoder().encode(b.sig), ...b.files })) {
       mkdirSync(dirname(join(dir, path)), { recursive: true });
@@ -103,6 +104,11 @@ describe('verify-export --previous', () => {
     }
     return dir;
   };
+}
+
+describe('verify-export --previous', () => {
+  const trust = { exportKey: exportKey.verifierKey, logKey: logKey.verifierKey };
+  const write = bundleWriter(tempDir('chio-bundle-chain-'));
   const log = chain(8);
   // A fork: the log key signed another tree of size 4, and today's bundle extends that one.
   const fork = chain(8, (i, d) => ({ ...d, request: { ...d.request, path: `/forked/${i}` } }));
@@ -133,7 +139,7 @@ describe('verify-export --previous', () => {
     const day = write('own-log-key', await bundleOf(log.slice(0, 4)));
     const alone = await verifyExportDir(day, { exportKey: exportKey.verifierKey });
     expect(formatVerifiedExport(day, alone)).toContain('; log key chio.test/bundles is the one the bundle names, not one given with --log-key: the export key alone vouches for the receipts;');
-    expect(formatVerifiedExport(day, await verifyExportDir(day, trust), undefined, true)).not.toContain('--log-key');
+    expect(formatVerifiedExport(day, await verifyExportDir(day, trust), undefined, { logKey: true })).not.toContain('--log-key');
   });
 
   it('refuses a bundle that names no previous tree', async () => {
@@ -174,5 +180,35 @@ describe('policy files', () => {
     const b = await bundleOf(chain(3), { manifestEdit: (m) => { m.files[policyFileOf(hash)] = hash; } });
     b.files[policyFileOf(hash)] = extra;
     expect(() => verifyBundle(b)).toThrow(expect.objectContaining({ code: 'BUNDLE_INVALID', message: expect.stringContaining(`${policyFileOf(hash)}: no receipt names policy ${hash}`) }));
+  });
+});
+
+// The manifest's kernel keys are vouched for by the export key alone: an auditor who holds the
+// kernel keys (and their windows) gives them, and the receipts are held to those instead.
+describe('verify-export --kernel-key', () => {
+  const trust = { exportKey: exportKey.verifierKey, logKey: logKey.verifierKey };
+  const write = bundleWriter(tempDir('chio-bundle-kernels-'));
+
+  it('refuses receipts signed by a kernel key the export-key holder added to the manifest', async () => {
+    const rogue = kernelOf(7, 'chio-kernel');
+    const dir = write('rogue', await bundleOf(chain(3, undefined, 'chain-a', rogue), { manifestEdit: (m) => { m.keys.kernels = [rogue.verifierKey]; } }));
+    // Alone, the bundle holds: the manifest says the rogue key is a kernel key.
+    await expect(verifyExportDir(dir, trust)).resolves.toMatchObject({ receipts: 3 });
+    await expect(verifyExportDir(dir, { ...trust, kernelKeys: [kernel.verifierKey] })).rejects.toMatchObject({ code: 'UNTRUSTED_KEY', message: expect.stringContaining('receipts.jsonl line 1') });
+  });
+
+  it('holds receipts to a retired key\'s window the manifest left out', async () => {
+    const dir = write('no-window', await bundleOf(chain(4)));
+    const retired = new KernelTrustSet([{ key: kernel.verifierKey, not_after: '2025-01-01T00:00:01.000Z' }]);
+    await expect(verifyExportDir(dir, trust)).resolves.toMatchObject({ receipts: 4 });
+    await expect(verifyExportDir(dir, { ...trust, kernelKeys: retired })).rejects.toMatchObject({ code: 'UNTRUSTED_KEY', message: expect.stringMatching(/receipts\.jsonl line 3, receipt .*after its kernel key's not_after/) });
+    await expect(verifyExportDir(dir, { ...trust, kernelKeys: [kernel.verifierKey] })).resolves.toMatchObject({ receipts: 4 });
+  });
+
+  it('says on the OK line when the kernel keys were the bundle\'s own', async () => {
+    const dir = write('own-kernels', await bundleOf(chain(2)));
+    const verified = await verifyExportDir(dir, trust);
+    expect(formatVerifiedExport(dir, verified, undefined, { logKey: true })).toContain('; kernel keys are the ones the bundle names, not given with --kernel-key;');
+    expect(formatVerifiedExport(dir, verified, undefined, { logKey: true, kernelKeys: true })).not.toContain('--kernel-key');
   });
 });
