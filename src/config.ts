@@ -45,8 +45,16 @@ export const DEFAULT_VERIFIER_PORT = 9093;
  * "1e2" is 100 — a typo silently became a value.
  */
 const decimal = (schema: z.ZodNumber) => z.preprocess((v) => (typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v), schema.int());
-const port = decimal(z.number().min(0).max(65535));
-const positiveMs = decimal(z.number().min(1).max(3_600_000));
+/**
+ * A whole number from `min` to `max`, every refusal saying so: zod's own "expected number,
+ * received string" for CHIO_GRPC_PORT=-1 named neither the range nor that only digits are read.
+ */
+const wholeNumber = (min: number, max: number) => {
+  const error = `must be a whole number from ${min} to ${max}, in decimal digits`;
+  return decimal(z.number({ error }).int({ error }).min(min, { error }).max(max, { error }));
+};
+const port = wholeNumber(0, 65535);
+const positiveMs = wholeNumber(1, 3_600_000);
 /** Settings whose value is a credential: never quoted in a message. */
 const SECRET_SETTINGS: ReadonlySet<string> = new Set(['natsPass', 'natsToken']);
 
@@ -73,7 +81,7 @@ const SETTINGS = {
   tlsCert: ['CHIO_TLS_CERT', z.string().min(1).optional()],
   tlsKey: ['CHIO_TLS_KEY', z.string().min(1).optional()],
   tlsClientCa: ['CHIO_TLS_CLIENT_CA', z.string().min(1).optional()],
-  replicas: ['CHIO_REPLICAS', decimal(z.number()).refine((n) => [1, 3, 5].includes(n), 'must be 1, 3 or 5').default(1)],
+  replicas: ['CHIO_REPLICAS', decimal(z.number({ error: 'must be 1, 3 or 5' })).refine((n) => [1, 3, 5].includes(n), 'must be 1, 3 or 5').default(1)],
   dataDir: ['CHIO_DATA_DIR', z.string().min(1).default('./.chio')],
   keyDir: ['CHIO_KEY_DIR', z.string().min(1).optional()],
   policies: ['CHIO_POLICIES', z.string().min(1).default(DEMO_POLICIES)],
@@ -83,17 +91,17 @@ const SETTINGS = {
   logOrigin: ['CHIO_LOG_ORIGIN', z.string().regex(/^[^\s+]+$/, 'must be a non-empty name without spaces or "+"').default('chio.local/receipts')],
   checkpointIntervalMs: ['CHIO_CHECKPOINT_INTERVAL_MS', positiveMs.default(1000)],
   // How soon the ledger and the verifier see an edit of kernels.yaml (kernel-keys.ts).
-  kernelKeysPollMs: ['CHIO_KERNEL_KEYS_POLL_MS', decimal(z.number().min(100).max(3_600_000)).default(5000)],
+  kernelKeysPollMs: ['CHIO_KERNEL_KEYS_POLL_MS', wholeNumber(100, 3_600_000).default(5000)],
   // Up to 60 characters: a lane adds `-<n>` and a chain id is at most 64 (a NATS subject token).
   chainId: ['CHIO_CHAIN_ID', z.string().regex(/^[A-Za-z0-9_-]{1,60}$/, 'must match [A-Za-z0-9_-]{1,60}').optional()],
-  lanes: ['CHIO_LANES', decimal(z.number().min(1).max(MAX_LANES)).default(DEFAULT_LANES)],
+  lanes: ['CHIO_LANES', wholeNumber(1, MAX_LANES).default(DEFAULT_LANES)],
   // Processes of `chio authz`, one per core it may use (authz/workers.ts); each adds `-w<k>` to the chain id.
-  authzWorkers: ['CHIO_AUTHZ_WORKERS', decimal(z.number().min(1).max(MAX_AUTHZ_WORKERS)).default(1)],
+  authzWorkers: ['CHIO_AUTHZ_WORKERS', wholeNumber(1, MAX_AUTHZ_WORKERS).default(1)],
   // The ledger's id in the writer lease; unique per replica (a pod name). A ledger restarted
   // with the same id takes its lease back at once instead of after the lease TTL.
   ledgerId: ['CHIO_LEDGER_ID', z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must match [A-Za-z0-9._-]{1,128}').optional()],
   // Threads besides the ledger's own that check receipt signatures (ed25519-pool.ts); 0: its own thread only. Default: 1.
-  ledgerVerifyThreads: ['CHIO_LEDGER_VERIFY_THREADS', decimal(z.number().min(0).max(64)).optional()],
+  ledgerVerifyThreads: ['CHIO_LEDGER_VERIFY_THREADS', wholeNumber(0, 64).optional()],
   logLevel: ['CHIO_LOG_LEVEL', z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info')],
   logFormat: ['CHIO_LOG_FORMAT', z.enum(LOG_FORMATS).default('auto')],
 } as const;
@@ -118,7 +126,7 @@ export function loadConfig(options: LoadConfigOptions = {}): ChioConfig {
     const parsed = (schema as z.ZodType).safeParse(raw);
     if (!parsed.success) {
       const where = env[envName] !== undefined && env[envName] !== '' ? envName : `${key} in ${options.configFile}`;
-      throw new ChioError('CONFIG_INVALID', `setting ${where}: ${parsed.error.issues.map((i) => i.message).join('; ')} (got ${SECRET_SETTINGS.has(key) ? 'a value not shown: it is a credential' : JSON.stringify(raw)})`);
+      throw new ChioError('CONFIG_INVALID', `setting ${where}: ${parsed.error.issues.map((i) => i.message).join('; ')} (got ${SECRET_SETTINGS.has(key) ? 'a value not shown: it is a credential' : JSON.stringify(raw)})${serviceLinkHint(envName, env[envName])}`);
     }
     out[key] = parsed.data;
   }
@@ -139,6 +147,17 @@ export function loadConfig(options: LoadConfigOptions = {}): ChioConfig {
   };
   refuseLongChainIds(config);
   return config;
+}
+
+/**
+ * Kubernetes gives every pod, unless its spec sets `enableServiceLinks: false`, a variable
+ * <SERVICE>_PORT=tcp://<ip>:<port> for each Service of its namespace: a Service named
+ * chio-ledger sets CHIO_LEDGER_PORT. Say so, since nobody set that value on purpose.
+ */
+function serviceLinkHint(envName: string, value: string | undefined): string {
+  if (value === undefined || !/^(tcp|udp|sctp):\/\/[^\s/]+:\d+$/.test(value)) return '';
+  const service = envName.replace(/_PORT$/, '').toLowerCase().replaceAll('_', '-');
+  return `: it looks like the variable Kubernetes sets for a Service named ${service} in the pod's namespace; set enableServiceLinks: false in the pod spec, or set ${envName} explicitly`;
 }
 
 /**

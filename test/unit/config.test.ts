@@ -26,6 +26,16 @@ describe('loadConfig', () => {
     });
   });
 
+  it.each([['CHIO_GRPC_PORT', '-1'], ['CHIO_GRPC_PORT', '1e2'], ['CHIO_GRPC_PORT', '70000'], ['CHIO_LANES', '0'], ['CHIO_LEDGER_VERIFY_THREADS', '65']])('says what a number setting takes: %s=%j', (name, value) => {
+    expect(() => loadConfig({ env: { [name]: value } })).toThrow(new RegExp(`^setting ${name}: must be a whole number from \\d+ to \\d+, in decimal digits \\(got "${value}"\\)$`));
+  });
+
+  it('names a Kubernetes service link as the likely source of a port setting that holds tcp://ip:port', () => {
+    expect(() => loadConfig({ env: { CHIO_LEDGER_PORT: 'tcp://10.96.0.11:9092' } })).toThrow(
+      'setting CHIO_LEDGER_PORT: must be a whole number from 0 to 65535, in decimal digits (got "tcp://10.96.0.11:9092"): it looks like the variable Kubernetes sets for a Service named chio-ledger in the pod\'s namespace; set enableServiceLinks: false in the pod spec, or set CHIO_LEDGER_PORT explicitly');
+    expect(() => loadConfig({ env: { CHIO_LEDGER_PORT: 'x' } })).not.toThrow('Kubernetes');
+  });
+
   it('never puts a NATS password or token in its message when the config file gives one of the wrong type', () => {
     const dir = mkdtempSync(join(tmpdir(), 'chio-cfg-'));
     for (const key of ['natsToken', 'natsPass']) {
