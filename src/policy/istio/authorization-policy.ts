@@ -276,8 +276,22 @@ function conditionValue(key: string, ctx: PolicyContext): string | string[] | un
 }
 
 /**
+ * Top-level claims whose string is a space-delimited list (OAuth's `scope`, RFC 8693 §4.2): Istio
+ * has Envoy's jwt_authn split them (normalize_payload_in_metadata.space_delimited_claims), so a
+ * condition matches each word, never the whole string. Read as one string, a DENY on the scope
+ * `admin` missed `"scope": "read admin"`.
+ */
+const SPACE_DELIMITED_CLAIMS = new Set(['scope', 'permission']);
+
+/** The words of a space-delimited claim, split on ' ' alone as Envoy does; a string of none stays as it is. */
+function spaceDelimited(value: string): string | string[] {
+  const words = value.split(' ').filter((w) => w !== '');
+  return words.length > 0 ? words : value;
+}
+
+/**
  * `[a][b]` walks nested claims as Istio does; `[a.b]` is the literal claim "a.b" if present,
- * else the nested path a → b. Strings and lists of strings are matchable; anything else is not.
+ * else the nested path a → b. Strings, numbers and booleans (as their text) and lists of them are matchable.
  */
 function claimValue(claims: Record<string, unknown> | undefined, path: string): string | string[] | undefined {
   const names = [...path.matchAll(/\[([^\]]+)\]/g)].map((m) => m[1]!);
@@ -287,7 +301,7 @@ function claimValue(claims: Record<string, unknown> | undefined, path: string): 
     const obj = value as Record<string, unknown>;
     value = name in obj ? obj[name] : name.includes('.') ? name.split('.').reduce<unknown>((v, k) => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[k] : undefined), obj) : undefined;
   }
-  if (typeof value === 'string') return value;
+  if (typeof value === 'string') return names.length === 1 && SPACE_DELIMITED_CLAIMS.has(names[0]!) ? spaceDelimited(value) : value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   // Element by element, as a lone claim is read: one element of another type (an object, say)
   // made the whole list unreadable, and a DENY on one of its strings denied nothing.

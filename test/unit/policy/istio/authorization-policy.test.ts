@@ -243,3 +243,24 @@ describe('namespaces of a principal that is not <trust domain>/ns/<ns>/sa/<sa>',
     expect(evaluateAuthorization([policy('ns', 'ALLOW', [{ from: [{ source: { namespaces: [ns] } }] }])], of(principal), 'deny').verdict).toBe(allowed ? 'allow' : 'deny');
   });
 });
+
+describe('the scope and permission claims, space-delimited strings (RFC 8693 §4.2)', () => {
+  // Istio configures Envoy's jwt_authn with normalize_payload_in_metadata.space_delimited_claims
+  // [permission, scope]: a top-level string there is matched as the list of its words.
+  const ALLOW_ALL = policy('allow-all', 'ALLOW', [{}]);
+  const denyAdmin = policy('deny-admin', 'DENY', [{ when: [{ key: 'request.auth.claims[scope]', values: ['admin'] }] }]);
+  const allowWrite = policy('allow-write', 'ALLOW', [{ when: [{ key: 'request.auth.claims[permission]', values: ['write'] }] }]);
+  const verdict = (policies: CompiledPolicy[], claims: Record<string, unknown>) => evaluateAuthorization(policies, { input: input(), jwt: jwt('bob', claims) }, 'deny').verdict;
+  it.each([
+    ['a DENY on one scope denies a token that holds it among others', [denyAdmin, ALLOW_ALL], { scope: 'read admin' }, 'deny'],
+    ['a DENY on one scope denies it after several blanks', [denyAdmin, ALLOW_ALL], { scope: '  read   admin ' }, 'deny'],
+    ['a DENY on one scope denies no other', [denyAdmin, ALLOW_ALL], { scope: 'read administrator' }, 'allow'],
+    ['an ALLOW on one permission admits a token that holds it among others', [allowWrite], { permission: 'read write' }, 'allow'],
+    ['the whole string is no longer one of the words', [policy('exact', 'ALLOW', [{ when: [{ key: 'request.auth.claims[scope]', values: ['read write'] }] }])], { scope: 'read write' }, 'deny'],
+    ['notValues reads each word', [policy('not-admin', 'ALLOW', [{ when: [{ key: 'request.auth.claims[scope]', notValues: ['admin'] }] }])], { scope: 'read admin' }, 'deny'],
+    ['another claim stays one string', [policy('roles', 'ALLOW', [{ when: [{ key: 'request.auth.claims[roles]', values: ['admin'] }] }])], { roles: 'read admin' }, 'deny'],
+    ['a nested scope stays one string', [policy('nested', 'ALLOW', [{ when: [{ key: 'request.auth.claims[ext][scope]', values: ['admin'] }] }])], { ext: { scope: 'read admin' } }, 'deny'],
+  ] as const)('%s', (_name, policies, claims, expected) => {
+    expect(verdict([...policies], claims)).toBe(expected);
+  });
+});
