@@ -40,6 +40,7 @@ import type { CapabilityClaims } from '../../credentials/capability.js';
 import { matchAny, matchAnyHost, matchPattern } from '../match.js';
 import { refuseEmptyParts, refuseUnmatchableMethods, refuseUnmatchableValues, withPathPatterns, withoutEmptyLists } from './written-rules.js';
 import { AddressBlocks } from './address-blocks.js';
+import { matchPrincipalField, type PrincipalClaims } from './request-principal.js';
 
 const patterns = z.array(z.string().min(1).max(1024)).max(256);
 const source = z.strictObject({
@@ -218,7 +219,7 @@ function matchSource(s: SourceDoc, i: number, blocks: Map<string, AddressBlocks>
   };
   return (
     matchField(s.principals, s.notPrincipals, principal || undefined) &&
-    (tcp || matchField(s.requestPrincipals, s.notRequestPrincipals, ctx.jwt?.requestPrincipal)) &&
+    (tcp || matchPrincipalField(s.requestPrincipals, s.notRequestPrincipals, principalClaimsOf(ctx))) &&
     matchField(s.namespaces, s.notNamespaces, namespacesOf(principal)) &&
     inBlock('ipBlocks') !== false && inBlock('notIpBlocks') !== true
   );
@@ -237,6 +238,7 @@ function matchOperation(o: OperationDoc, input: CheckInput, tcp: boolean): boole
 
 function matchCondition(c: ConditionDoc, i: number, blocks: Map<string, AddressBlocks>, ctx: PolicyContext): boolean {
   if (ADDRESS_KEYS.has(c.key)) return matchAddress(c.key === 'source.ip' ? ctx.input.sourceAddress : ctx.input.destinationAddress, blocks.get(`when.${i}.values`), blocks.get(`when.${i}.notValues`));
+  if (c.key === 'request.auth.principal') return matchPrincipalField(c.values, c.notValues, principalClaimsOf(ctx));
   const value = conditionValue(c.key, ctx);
   if (ctx.usedClaims && c.key.startsWith('request.auth.claims[') && value !== undefined) {
     ctx.usedClaims.set(c.key, (Array.isArray(value) ? value.join(',') : value).slice(0, 256));
@@ -262,7 +264,6 @@ function conditionValue(key: string, ctx: PolicyContext): string | string[] | un
   if (key.startsWith('request.auth.claims[')) return claimValue(ctx.jwt?.claims, key.slice('request.auth.claims'.length));
   const claims = ctx.jwt?.claims;
   switch (key) {
-    case 'request.auth.principal': return ctx.jwt?.requestPrincipal;
     case 'request.auth.audiences': return claimValue(claims, '[aud]');
     case 'request.auth.presenter': return claimValue(claims, '[azp]');
     case 'source.principal': return principalOf(ctx.input) || undefined;
@@ -307,6 +308,13 @@ function claimValue(claims: Record<string, unknown> | undefined, path: string): 
   // made the whole list unreadable, and a DENY on one of its strings denied nothing.
   if (Array.isArray(value)) return value.flatMap((v) => (typeof v === 'string' ? [v] : typeof v === 'number' || typeof v === 'boolean' ? [String(v)] : []));
   return undefined;
+}
+
+/** The iss and sub claims of the verified JWT (Istio reads the principal from these); undefined without one. */
+function principalClaimsOf(ctx: PolicyContext): PrincipalClaims | undefined {
+  const claims = ctx.jwt?.claims;
+  if (claims === undefined || typeof claims.iss !== 'string') return undefined;
+  return { iss: claims.iss, sub: typeof claims.sub === 'string' ? claims.sub : undefined };
 }
 
 // Istio compares `principals` with the peer's SPIFFE id minus `spiffe://`; a principal that is

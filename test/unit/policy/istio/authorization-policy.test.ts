@@ -264,3 +264,37 @@ describe('the scope and permission claims, space-delimited strings (RFC 8693 §4
     expect(verdict([...policies], claims)).toBe(expected);
   });
 });
+
+describe('a request principal, matched as issuer and subject apart', () => {
+  // Istio splits each requestPrincipals (and request.auth.principal) pattern at its last '/'
+  // and matches the JWT's iss and sub claims apart, each present and non-empty under a `*`.
+  const ALLOW_ALL = policy('allow-all', 'ALLOW', [{}]);
+  const token = (iss: string, sub?: string) => ({ requestPrincipal: `${iss}/${sub ?? ''}`, claims: { iss, ...(sub !== undefined ? { sub } : {}) } });
+  const allowFrom = (...requestPrincipals: string[]) => policy('allow', 'ALLOW', [{ from: [{ source: { requestPrincipals } }] }]);
+  const verdict = (policies: CompiledPolicy[], jwt?: ReturnType<typeof token>) => evaluateAuthorization(policies, { input: input(), ...(jwt ? { jwt } : {}) }, 'deny').verdict;
+  it.each([
+    ['`*` needs a subject', allowFrom('*'), token('https://idp.example'), 'deny'],
+    ['`*` takes any issuer with a subject', allowFrom('*'), token('https://idp.example', 'alice'), 'allow'],
+    ['`<iss>/*` needs a subject', allowFrom('https://idp.example/*'), token('https://idp.example'), 'deny'],
+    ['`<iss>/*` is that issuer, not one whose name goes on', allowFrom('https://idp.example/*'), token('https://idp.example/partner', 'alice'), 'deny'],
+    ['`<iss>/*` takes a subject with a slash', allowFrom('https://idp.example/*'), token('https://idp.example', 'a/b'), 'allow'],
+    ['an exact principal is that issuer, not another whose subject spells the rest', allowFrom('https://idp.example/partner/alice'), token('https://idp.example', 'partner/alice'), 'deny'],
+    ['an exact principal takes its issuer and subject', allowFrom('https://idp.example/partner/alice'), token('https://idp.example/partner', 'alice'), 'allow'],
+    ['`*/<sub>` is that subject exactly', allowFrom('*/alice'), token('https://idp.example', 'x/alice'), 'deny'],
+    ['`*/<sub>` takes it from any issuer', allowFrom('*/alice'), token('https://idp.example', 'alice'), 'allow'],
+    ['`<iss>/<prefix>*` reads the subject', allowFrom('https://idp.example/adm*'), token('https://idp.example', 'admin'), 'allow'],
+    ['no JWT matches nothing', allowFrom('*'), undefined, 'deny'],
+  ] as const)('%s', (_name, allow, jwt, expected) => {
+    expect(verdict([allow], jwt)).toBe(expected);
+  });
+  it('denies, with notRequestPrincipals: ["*"], a verified JWT without a subject', () => {
+    const requireJwt = policy('require-jwt', 'DENY', [{ from: [{ source: { notRequestPrincipals: ['*'] } }] }]);
+    expect(verdict([requireJwt, ALLOW_ALL], token('https://idp.example'))).toBe('deny');
+    expect(verdict([requireJwt, ALLOW_ALL], token('https://idp.example', 'alice'))).toBe('allow');
+  });
+  it('reads request.auth.principal conditions the same way', () => {
+    const cond = policy('cond', 'ALLOW', [{ when: [{ key: 'request.auth.principal', values: ['https://idp.example/*'] }] }]);
+    expect(verdict([cond], token('https://idp.example/partner', 'alice'))).toBe('deny');
+    expect(verdict([cond], token('https://idp.example', 'alice'))).toBe('allow');
+  });
+});
