@@ -1,9 +1,10 @@
 /**
  * Credentials in a request header, found at least wherever Envoy's jwt_authn finds them. A
- * repeated header reaches Chio as one value joined with ',' (decision/check-input.ts); Envoy
- * looks at each value on its own and takes what follows the prefix wherever in the value it
- * stands (matching its case). Chio must find every credential Envoy or an upstream would: one
- * it overlooks (a second `authorization` line after a Basic one, say) is neither verified nor
+ * repeated header reaches Chio as one value joined with ',' (decision/check-input.ts), as
+ * Envoy's extractor joins it too; Envoy finds the prefix's first occurrence (in its case) and
+ * takes the first run of base64url characters and dots after it, skipping anything else, ','
+ * included. Chio reads that token, and what follows the prefix in each joined value: it must
+ * find every credential Envoy or an upstream would. One it overlooks (a second `authorization` line after a Basic one, say) is neither verified nor
  * removed, and reaches the upstream. It also takes a value that starts with the prefix in
  * another case (auth schemes are case-insensitive, RFC 9110 §11.1), as it always has, and with
  * tabs or several blanks where the prefix ends in a space (`Bearer<TAB><jwt>`): upstreams that
@@ -59,7 +60,19 @@ export function valuesAfterPrefix(header: string | undefined, prefix: string): s
       if (at >= 0) found.push(trimBlanks(part.slice(at + prefix.length)));
     }
   }
+  // And Envoy's own reading of the joined value: the first run of base64url characters and dots
+  // after the prefix's first occurrence, past any other character, ',' too. `Bearer ,<jwt>`
+  // holds no token value by value, yet Envoy verifies that JWT (and rejects it if forged).
+  const envoys = prefix === '' ? undefined : envoyToken(header, prefix);
+  if (envoys !== undefined && !found.includes(envoys)) found.push(envoys);
   return found;
+}
+
+const JWT_CHARACTERS = /[A-Za-z0-9_.-]+/;
+
+function envoyToken(header: string, prefix: string): string | undefined {
+  const at = header.indexOf(prefix);
+  return at < 0 ? undefined : JWT_CHARACTERS.exec(header.slice(at + prefix.length))?.[0];
 }
 
 /**

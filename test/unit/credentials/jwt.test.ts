@@ -155,6 +155,16 @@ describe('JwtAuthenticator.authenticate', () => {
       expect(out.verdict).toBe('deny');
     });
 
+    it("verifies a token behind a comma after the prefix, which Envoy's extractor reaches", async () => {
+      // Envoy takes the first run of base64url characters and dots after the prefix, past any
+      // other character: `Bearer ,<jwt>` is that JWT, verified (and denied if forged), not no token.
+      const good = await sign(rsa);
+      const forged = `${good.split('.').slice(0, 2).join('.')}.AAAA`;
+      expect(await auth.authenticate(bearer(`, ${forged}`), soon())).toMatchObject({ verdict: 'deny', reason: R.verificationFails, removeHeaders: ['authorization'] });
+      expect(await auth.authenticate(request({ authorization: `Bearer ,,${forged}` }), soon())).toMatchObject({ verdict: 'deny', removeHeaders: ['authorization'] });
+      expect(await auth.authenticate(bearer(`,${good}`), soon())).toMatchObject({ verdict: 'allow', removeHeaders: ['authorization'] });
+    });
+
     it('names the headers of a rejected token too, so that they never reach upstream', async () => {
       const forged = `${(await sign(rsa)).split('.').slice(0, 2).join('.')}.AAAA`;
       expect(await auth.authenticate(bearer(forged), soon())).toMatchObject({ verdict: 'deny', removeHeaders: ['authorization'] });

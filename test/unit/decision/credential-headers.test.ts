@@ -35,6 +35,9 @@ describe('valuesAfterPrefix', () => {
     expect(valuesAfterPrefix('Bearera.b.c', 'Bearer ')).toEqual([]);
     expect(valuesAfterPrefix('Bearer\u00a0a.b.c,bearer\u0085d.e.f\u3000', 'Bearer ')).toEqual(['a.b.c', 'd.e.f']);
     expect(valuesAfterPrefix(undefined, 'Bearer ')).toEqual([]);
+    // Envoy's reading too: the first base64url run after the first prefix, past a comma.
+    expect(valuesAfterPrefix('Bearer ,a.b.c', 'Bearer ')).toEqual(['', 'a.b.c']);
+    expect(valuesAfterPrefix('Bearer "a.b.c"', 'Bearer ')).toEqual(['"a.b.c"', 'a.b.c']);
   });
 
   it('takes a prefix as text, not as a pattern', () => {
