@@ -382,13 +382,19 @@ describe('deploy/istio cross-references', () => {
     const statefulSet = findManifest(docs, 'StatefulSet', 'chio-nats');
     const natsConf = findManifest(docs, 'ConfigMap', 'chio-nats-config').data!['nats.conf']!;
 
-    it('is a three-node JetStream cluster whose routes name its own pods', () => {
+    it('is a three-node JetStream cluster whose routes name its own pods, with the route password', () => {
       expect(statefulSet.spec.replicas).toBe(3);
-      const routes = [...natsConf.matchAll(/nats:\/\/([^\s:]+):(\d+)/g)].map((m) => [m[1], Number(m[2])]);
+      // nats-server reads no variable inside a URL: the routes are an argument the kubelet expands.
+      expect(natsConf).not.toMatch(/^\s*routes\s*[:=]/m);
+      const args: string[] = statefulSet.spec.template.spec.containers[0].args;
+      const routes = args[args.indexOf('--routes') + 1]!.split(',').map((r) => new URL(r.trim()));
       const headless = findManifest(docs, 'Service', statefulSet.spec.serviceName);
       expect(headless.spec.clusterIP).toBe('None');
       const clusterPort = headless.spec.ports.find((p: any) => p.name === 'cluster').port;
-      expect(routes).toEqual([0, 1, 2].map((i) => [`chio-nats-${i}.${headless.metadata.name}.chio-system.svc.cluster.local`, clusterPort]));
+      expect(routes.map((u) => [u.hostname, Number(u.port)])).toEqual([0, 1, 2].map((i) => [`chio-nats-${i}.${headless.metadata.name}.chio-system.svc.cluster.local`, clusterPort]));
+      // Each with the user and password nats.conf's cluster.authorization asks a route for.
+      const [, user, variable] = /authorization \{\s+user: (\S+)\s+password: \$(\w+)\s+\}/.exec(/^\s*cluster \{[\s\S]*?^\s*\}$/m.exec(natsConf)![0])!;
+      for (const u of routes) expect([u.username, decodeURIComponent(u.password)]).toEqual([user, `$(${variable})`]);
     });
 
     it('gives each node a volume half as large again as the file store JetStream may fill', () => {
@@ -405,12 +411,14 @@ describe('deploy/istio cross-references', () => {
     const natsContainer = statefulSet.spec.template.spec.containers[0];
     /** chio-users.conf's users, each with the environment variable its password is read from. */
     const passwordVariables = Object.fromEntries([...usersConf.matchAll(/user: (\S+)\s+password: \$(\w+)/g)].map((m) => [m[1], m[2]]));
+    /** Every password nats-server reads from the Secret chio-nats-users: its users' and its routes'. */
+    const secretVariables = [...Object.values(natsConfig).join('\n').matchAll(/password: \$(\w+)/g)].map((m) => m[1]!);
 
     it('has a configuration nats-server accepts (`nats-server -t`), its users included', () => {
       const dir = tempDir('chio-deploy-nats-');
       try {
         for (const [file, text] of Object.entries(natsConfig)) writeFileSync(join(dir, file), text);
-        const passwords = Object.fromEntries(Object.values(passwordVariables).map((v) => [v, 'secret']));
+        const passwords = Object.fromEntries(secretVariables.map((v) => [v, 'secret']));
         const run = spawnSync('nats-server', ['-c', join(dir, 'nats.conf'), '-t'], { env: { ...process.env, POD_NAME: 'chio-nats-0', ...passwords }, encoding: 'utf8' });
         expect(run.error).toBeUndefined();
         expect({ status: run.status, stderr: run.stderr }).toEqual({ status: 0, stderr: expect.stringContaining('is valid') });
@@ -444,7 +452,8 @@ describe('deploy/istio cross-references', () => {
     it('has the README make every password nats-server reads, each one it can read', () => {
       const readme = readFileSync(join(ISTIO_DIR, 'README.md'), 'utf8');
       const recipes = [...readme.matchAll(/--from-literal=(\w+)="([^"$]*)\$\(openssl rand -hex 24\)"/g)];
-      expect(recipes.map((m) => m[1]).sort()).toEqual(Object.values(passwordVariables).sort());
+      expect(recipes.map((m) => m[1]).sort()).toEqual([...secretVariables].sort());
+      expect(secretVariables).toEqual(expect.arrayContaining([...Object.values(passwordVariables), 'CHIO_ROUTE_NATS_PASSWORD']));
       // nats-server reads a variable's value again as a config value: hex such as 2e37… is a number to it.
       const dir = tempDir('chio-deploy-passwords-');
       try {
@@ -457,11 +466,20 @@ describe('deploy/istio cross-references', () => {
       }
     });
 
-    it('is reachable only from pods in chio-system', () => {
+    it('is reachable only from pods in chio-system, its route port only from the other NATS nodes', () => {
       const policy = findManifest(docs, 'NetworkPolicy', 'chio-nats');
       expect(selects(policy.spec.podSelector.matchLabels, statefulSet.spec.template.metadata.labels)).toBe(true);
-      expect(policy.spec.ingress).toHaveLength(1);
-      expect(policy.spec.ingress[0].from).toEqual([{ podSelector: {} }]);
+      expect(policy.spec.policyTypes).toEqual(['Ingress']);
+      const port = (name: string) => resolvePort(natsContainer, name);
+      /** Each ingress rule's sources, keyed by the ports it admits (a rule without ports admits every port). */
+      const sourcesOf = (p: number) => policy.spec.ingress.filter((r: any) => !r.ports || r.ports.some((x: any) => resolvePort(natsContainer, x.port) === p)).flatMap((r: any) => r.from ?? [{ anywhere: true }]);
+      for (const p of [port('client'), port('monitor')]) expect(sourcesOf(p), String(p)).toEqual([{ podSelector: {} }]);
+      // A route joins the cluster with no user and no permission: a pod that could open one
+      // could call the whole JetStream API (nats-routes.test.ts).
+      const routeSources = sourcesOf(port('cluster'));
+      expect(routeSources).toHaveLength(1);
+      expect(Object.keys(routeSources[0])).toEqual(['podSelector']);
+      expect(podsSelectedBy(policy.metadata.namespace, routeSources[0].podSelector.matchLabels).map((w) => w.metadata.name)).toEqual(['chio-nats']);
     });
   });
 
