@@ -2,8 +2,8 @@
  * Decision + stored receipt → CheckResponse: the one place the header contract of SPEC §2 is
  * written. Statuses are read from the status table (errors/status.ts): a deny is answered with
  * its code's gRPC status and the HTTP status its receipt records. Every header sets
- * append_action OVERWRITE_IF_EXISTS_OR_ADD explicitly, so that a client cannot smuggle its own
- * x-chio-* headers past Chio.
+ * append_action OVERWRITE_IF_EXISTS_OR_ADD explicitly, and an allow removes Chio's headers it
+ * does not set, so that a client cannot smuggle its own x-chio-* headers past Chio.
  */
 import { assert, clientReason, GRPC, statusOf, type ChioErrorCode, type DenialGuard } from '../errors/index.js';
 import type { Receipt } from '../receipt/receipt.js';
@@ -12,6 +12,9 @@ import { OVERWRITE_IF_EXISTS_OR_ADD, type CheckResponse, type HeaderValueOption,
 
 /** Headers minted for Chio that never reach upstream, whatever the decision says. */
 export const HEADERS_TO_REMOVE = ['x-chio-capability-token'];
+
+/** Every header Chio writes on an answer (SPEC §2); which of them an answer sets depends on it. */
+const CHIO_ANSWER_HEADERS = ['x-chio-receipt-id', 'x-chio-policy-hash', 'x-chio-verdict', 'x-chio-shadow-verdict', 'x-chio-denial-guard', 'x-chio-denial-reason'];
 
 interface DenyAnswer {
   guard: DenialGuard;
@@ -23,19 +26,14 @@ interface DenyAnswer {
 /** The answer for a decision whose receipt was stored. */
 export function toCheckResponse(decision: Decision, receipt: Receipt): CheckResponse {
   if (decision.verdict === 'allow' || decision.shadow) {
-    const headers = [
-      header('x-chio-receipt-id', receipt.id),
-      header('x-chio-policy-hash', decision.policyHash),
-      header('x-chio-verdict', 'allow'),
-      ...(decision.shadow ? [header('x-chio-shadow-verdict', decision.verdict)] : []),
-    ];
+    const headers = allowHeaders(decision, receipt.id).map(([key, value]) => header(key, value));
     // A CEL policy's changes apply to an allow only (never to a shadowed deny); Chio's own come last and win.
     const policy = decision.verdict === 'allow' ? decision.policyResponse : undefined;
     return {
       status: { code: GRPC.OK },
       ok_response: {
         headers: [...(policy?.headers ?? []).map((h) => header(h.key, h.value)), ...headers],
-        headers_to_remove: [...new Set([...HEADERS_TO_REMOVE, ...decision.credentialHeaders, ...(policy?.headersToRemove ?? [])])],
+        headers_to_remove: headersToRemoveOnAllow(decision),
         response_headers_to_add: [...(policy?.responseHeaders ?? []).map((h) => header(h.key, h.value)), ...headers],
       },
       dynamic_metadata: metadata(decision.verdict, receipt.id, decision.policyHash, decision.verdict === 'deny' ? decision.guard : undefined, policy?.metadata),
@@ -43,6 +41,32 @@ export function toCheckResponse(decision: Decision, receipt: Receipt): CheckResp
   }
   const answer = { guard: decision.guard, reason: decision.reason, grpc: statusOf(decision.code).grpc, http: decision.httpStatus };
   return denied(answer, decision.policyHash, receipt.id, decision.policyResponse);
+}
+
+/** Chio's own headers on an allow, to upstream and to the client alike. */
+function allowHeaders(decision: Decision, receiptId: string): Array<[string, string]> {
+  return [
+    ['x-chio-receipt-id', receiptId],
+    ['x-chio-policy-hash', decision.policyHash],
+    ['x-chio-verdict', 'allow'],
+    ...(decision.shadow ? [['x-chio-shadow-verdict', decision.verdict] as [string, string]] : []),
+  ];
+}
+
+/**
+ * What an allow removes from the request before upstream: the credentials Chio consumed, what
+ * an allowing policy asked, and each of Chio's own headers this answer does not set. A client
+ * sends any header it likes, so its own x-chio-shadow-verdict or x-chio-denial-reason would
+ * reach upstream beside Chio's real ones as if Chio had written it. The headers the answer sets
+ * are never named: Envoy applies headers_to_remove after the headers it sets, so naming one
+ * would remove Chio's own value.
+ */
+export function headersToRemoveOnAllow(decision: Decision): string[] {
+  const policy = decision.verdict === 'allow' ? decision.policyResponse : undefined;
+  // Only the names are read: the receipt id does not change which headers are set.
+  const set = new Set(allowHeaders(decision, '').map(([name]) => name));
+  const forgeable = CHIO_ANSWER_HEADERS.filter((name) => !set.has(name));
+  return [...new Set([...HEADERS_TO_REMOVE, ...decision.credentialHeaders, ...(policy?.headersToRemove ?? []), ...forgeable])];
 }
 
 /** The answer when the receipt could not be stored in time: deny, guard ReceiptLedger, 503. */

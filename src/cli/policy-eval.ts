@@ -13,7 +13,7 @@ import { DecisionPipeline } from '../decision/pipeline.js';
 import type { Decision } from '../decision/decision.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import type { CheckRequest } from '../authz/wire.js';
-import { HEADERS_TO_REMOVE } from '../authz/response.js';
+import { headersToRemoveOnAllow } from '../authz/response.js';
 import { forTerminal } from './terminal.js';
 
 /** A request file larger than this is refused. */
@@ -106,8 +106,8 @@ function toEvaluation(decision: Decision): PolicyEvaluation {
     ...(typeof policyDetails.policy === 'string' ? { policy: policyDetails.policy } : {}),
     ...(typeof policyDetails.rule === 'string' ? { rule: policyDetails.rule } : {}),
     headersToAdd: deny ? {} : pairs(response?.headers),
-    // What the Check answer removes (authz/response): the capability header always, too.
-    headersToRemove: deny ? [] : [...new Set([...HEADERS_TO_REMOVE, ...decision.credentialHeaders, ...(response?.headersToRemove ?? [])])],
+    // What the Check answer removes (authz/response): the capability header and Chio's unset headers always, too.
+    headersToRemove: deny ? [] : headersToRemoveOnAllow(decision),
     responseHeadersToAdd: deny ? {} : pairs(response?.responseHeaders),
     ...(deny && response?.body ? { body: response.body } : {}),
   };

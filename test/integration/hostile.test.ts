@@ -9,7 +9,7 @@ import { createHmac } from 'node:crypto';
 import { startScenario, denial, type Scenario } from '../support/scenario.js';
 import { demoToken } from '../../src/up.js';
 import { loadChioProtos } from '../../src/authz/proto.js';
-import { summarise } from '../../src/cli/check.js';
+import { summarise, type CheckAnswer } from '../../src/cli/check.js';
 import type { CheckResponse } from '../../src/authz/wire.js';
 
 let s: Scenario;
@@ -150,6 +150,36 @@ describe('hostile requests', () => {
     const a = summarise(res);
     expect(denial(a)).toEqual({ status: 403, guard: 'Request', reason: 'path is not valid UTF-8' });
     await stillServing();
+  });
+});
+
+describe('forged Chio headers', () => {
+  const FORGED = {
+    'x-chio-receipt-id': 'f'.repeat(64),
+    'x-chio-policy-hash': 'sha256:forged',
+    'x-chio-verdict': 'forged',
+    'x-chio-shadow-verdict': 'deny',
+    'x-chio-denial-guard': 'Policy',
+    'x-chio-denial-reason': 'forged',
+  };
+
+  /**
+   * The request headers an upstream is handed, as Envoy's ext_authz filter applies an allow:
+   * ok_response.headers set first (append_action 2 overwrites), then headers_to_remove.
+   */
+  function upstreamSees(sent: Record<string, string>, a: CheckAnswer): Record<string, string> {
+    const seen = { ...sent, ...a.headers };
+    for (const name of a.removedHeaders ?? []) delete seen[name];
+    return seen;
+  }
+
+  it('lets no x-chio-* header reach upstream that Chio did not write', async () => {
+    const sent = { ...FORGED, 'x-chio-capability-token': token };
+    const a = await s.check({ method: 'POST', path: '/tools/hello', headers: sent });
+    expect(a.verdict).toBe('allow');
+    expect(a.receiptId).not.toBe(FORGED['x-chio-receipt-id']);
+    const chio = Object.entries(upstreamSees(sent, a)).filter(([k]) => k.startsWith('x-chio-'));
+    expect(Object.fromEntries(chio)).toEqual({ 'x-chio-receipt-id': a.receiptId, 'x-chio-policy-hash': s.chio.authz.policyHash, 'x-chio-verdict': 'allow' });
   });
 });
 

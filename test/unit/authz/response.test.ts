@@ -20,6 +20,8 @@ const UNAUTHENTICATED = denyOf('Capability', 'CAPABILITY_MALFORMED', 'capability
 const hvo = (key: string, value: string): HeaderValueOption => ({ header: { key, value }, append_action: 2 });
 const valueOf = (headers: HeaderValueOption[] | undefined, key: string) => headers?.find((h) => h.header.key === key)?.header.value;
 const chioFields = (r: CheckResponse) => r.dynamic_metadata?.fields.chio;
+/** Chio's headers an allow does not set: a client's own copy of each is removed before upstream. */
+const UNSET_ON_ALLOW = ['x-chio-shadow-verdict', 'x-chio-denial-guard', 'x-chio-denial-reason'];
 
 describe('toCheckResponse', () => {
   describe('when the decision is allow', () => {
@@ -29,7 +31,7 @@ describe('toCheckResponse', () => {
     it('answers exactly the SPEC §2 allow contract', () => {
       expect(response).toEqual({
         status: { code: 0 },
-        ok_response: { headers: three, headers_to_remove: ['x-chio-capability-token'], response_headers_to_add: three },
+        ok_response: { headers: three, headers_to_remove: ['x-chio-capability-token', ...UNSET_ON_ALLOW], response_headers_to_add: three },
         dynamic_metadata: {
           fields: {
             chio: { structValue: { fields: { verdict: { stringValue: 'allow' }, policy_hash: { stringValue: POLICY_HASH }, receipt_id: { stringValue: RECEIPT.id } } } },
@@ -59,7 +61,8 @@ describe('toCheckResponse', () => {
       const expected = [
         hvo('x-chio-receipt-id', RECEIPT.id), hvo('x-chio-policy-hash', POLICY_HASH), hvo('x-chio-verdict', 'allow'), hvo('x-chio-shadow-verdict', 'deny'),
       ];
-      expect(response.ok_response).toEqual({ headers: expected, headers_to_remove: ['x-chio-capability-token'], response_headers_to_add: expected });
+      // x-chio-shadow-verdict is set here, so it is not removed: Envoy removes after it sets.
+      expect(response.ok_response).toEqual({ headers: expected, headers_to_remove: ['x-chio-capability-token', 'x-chio-denial-guard', 'x-chio-denial-reason'], response_headers_to_add: expected });
       // The access log records the would-be decision, as the receipt does.
       expect(chioFields(response)).toEqual({
         structValue: {
@@ -142,7 +145,7 @@ describe('toCheckResponse', () => {
   describe('when the decision consumed credential headers', () => {
     it('removes them before upstream on an allow, with x-chio-capability-token always', () => {
       const response = toCheckResponse(allowed({ ...FACTS, credentialHeaders: ['authorization', 'x-chio-capability-token'] }), RECEIPT);
-      expect(response.ok_response?.headers_to_remove).toEqual(['x-chio-capability-token', 'authorization']);
+      expect(response.ok_response?.headers_to_remove).toEqual(['x-chio-capability-token', 'authorization', ...UNSET_ON_ALLOW]);
     });
   });
 

@@ -15,7 +15,7 @@ const set = loadPolicySet(dir, join(dir, 'keys'));
 describe('evaluateRequest', () => {
   it('says the allow, the deciding policy and rule, and the header changes', async () => {
     const e = await evaluateRequest(set, buildCheckRequest({ method: 'GET', path: '/', host: 'a', headers: { 'x-force-authorized': 'true' } }));
-    expect(e).toEqual({ verdict: 'allow', httpStatus: 200, policy: 'demo', rule: 'spec.validations[0]', headersToAdd: { 'x-validated-by': 'chio' }, headersToRemove: ['x-chio-capability-token', 'x-force-authorized'], responseHeadersToAdd: {} });
+    expect(e).toEqual({ verdict: 'allow', httpStatus: 200, policy: 'demo', rule: 'spec.validations[0]', headersToAdd: { 'x-validated-by': 'chio' }, headersToRemove: ['x-chio-capability-token', 'x-force-authorized', 'x-chio-shadow-verdict', 'x-chio-denial-guard', 'x-chio-denial-reason'], responseHeadersToAdd: {} });
     expect(formatEvaluation(e)).toContain('+ request header x-validated-by: chio');
   });
   it('says the deny with its status, guard, body and policy', async () => {
