@@ -90,9 +90,12 @@ function denied(answer: DenyAnswer, policyHash: string, receiptId: string | unde
     ...(receiptId ? [header('x-chio-receipt-id', receiptId)] : []),
   ];
   // A CEL policy's body (envoy.Denied(401).WithBody(…)) replaces Chio's JSON one, with its headers.
-  const body = policy?.body !== undefined && policy.body !== '' ? policy.body : JSON.stringify({ verdict: 'deny', guard, reason, ...(receiptId ? { receipt_id: receiptId } : {}) });
-  const policyHeaders = (policy?.headers ?? []).map((h) => header(h.key, h.value));
-  const bodyHeaders = policy?.body ? policyHeaders : [...policyHeaders, header('content-type', 'application/json')];
+  const body = policy?.body || JSON.stringify({ verdict: 'deny', guard, reason, ...(receiptId ? { receipt_id: receiptId } : {}) });
+  const ownBody = !policy?.body;
+  // Chio's JSON body is typed by Chio alone: Envoy sets each denied header in turn, so a
+  // policy's content-type beside it would reach the client as a second one.
+  const policyHeaders = (policy?.headers ?? []).filter((h) => !(ownBody && h.key === 'content-type')).map((h) => header(h.key, h.value));
+  const bodyHeaders = ownBody ? [...policyHeaders, header('content-type', 'application/json')] : policyHeaders;
   return {
     status: { code: answer.grpc, message: reason },
     denied_response: { status: { code: answer.http }, headers: [...headers, ...bodyHeaders], body },

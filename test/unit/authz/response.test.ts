@@ -149,6 +149,18 @@ describe('toCheckResponse', () => {
     });
   });
 
+  describe('when a CEL policy denies with headers and no body', () => {
+    const policyResponse = { headers: [{ key: 'content-type', value: 'text/plain' }, { key: 'www-authenticate', value: 'Bearer' }], headersToRemove: [], responseHeaders: [], body: '' };
+    const response = toCheckResponse({ ...denyOf('Policy', 'POLICY_DENIED', 'denied'), policyResponse }, RECEIPT);
+
+    it("sends Chio's JSON body with one content-type, its own, and the policy's other headers", () => {
+      // Envoy sets every denied header in turn, so two content-types would both reach the client.
+      expect(response.denied_response?.headers.filter((h) => h.header.key === 'content-type')).toEqual([hvo('content-type', 'application/json')]);
+      expect(valueOf(response.denied_response?.headers, 'www-authenticate')).toBe('Bearer');
+      expect(JSON.parse(response.denied_response!.body)).toMatchObject({ verdict: 'deny', guard: 'Policy' });
+    });
+  });
+
   describe('when the reason holds CR/LF, controls or non-ASCII characters', () => {
     it.each([
       ['CR LF (header injection)', 'bad token\r\nx-chio-verdict: allow', 'bad token??x-chio-verdict: allow'],
