@@ -12,7 +12,7 @@ import { ChioError } from './errors/index.js';
 import { LOG_FORMATS } from './log.js';
 import { laneChainIds, workerChainId } from './chain/lanes.js';
 import { CHAIN_ID_PATTERN } from './receipt/receipt.js';
-import { readRegularFile } from './setting-file.js';
+import { readRegularFile, UnreadableFile } from './setting-file.js';
 
 /** Root of the installed package (holds deploy/ and proto/), from src/ or dist/. */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -26,6 +26,9 @@ export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..
  */
 export const DEFAULT_LANES = 4;
 export const MAX_LANES = 64;
+
+/** Environment variable `chio authz --workers` sets to tell a worker its index (authz/workers.ts): Chio's own, no setting. */
+export const WORKER_INDEX_VARIABLE = 'CHIO_AUTHZ_WORKER';
 
 /** Most `chio authz` worker processes (CHIO_AUTHZ_WORKERS). */
 export const MAX_AUTHZ_WORKERS = 16;
@@ -137,6 +140,7 @@ export function loadConfig(options: LoadConfigOptions = {}): ChioConfig {
     const told = unknown.slice(0, MAX_UNKNOWN_TOLD).map(withHint).join(', ');
     throw new ChioError('CONFIG_INVALID', `unknown setting(s) in ${options.configFile}: ${told}${unknown.length > MAX_UNKNOWN_TOLD ? ` and ${unknown.length - MAX_UNKNOWN_TOLD} more` : ''}`);
   }
+  refuseMisspeltVariables(env);
   refuseHalfConfigured(out);
   const dataDir = out.dataDir as string;
   const config: ChioConfig = {
@@ -195,6 +199,20 @@ function editDistance(a: string, b: string): number {
 }
 
 /**
+ * A CHIO_ variable one or two letters off a setting's name (CHIO_RECIEPT_TIMEOUT_MS, CHIO_MOD):
+ * read as nothing, it left the default in force without a word. Names further off are not
+ * Chio's to judge (a shell's CHIO_TOKEN, a Service's link variables).
+ */
+function refuseMisspeltVariables(env: NodeJS.ProcessEnv): void {
+  const known = new Set<string>([...Object.values(SETTINGS).map(([envName]) => envName), WORKER_INDEX_VARIABLE]);
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith('CHIO_') || known.has(name) || env[name] === undefined) continue;
+    const meant = [...known].find((setting) => setting.startsWith('CHIO_') && setting !== WORKER_INDEX_VARIABLE && editDistance(name, setting) <= 2);
+    if (meant) throw new ChioError('CONFIG_INVALID', `environment variable ${name} is no setting; did you mean ${meant}? (unset it, or correct its name)`);
+  }
+}
+
+/**
  * A chain id is a NATS subject token of at most 64 characters, and workers and lanes each add
  * a suffix (`<chain id>-w<k>-<n>`): refuse a set-up whose longest chain id would not fit.
  */
@@ -238,7 +256,7 @@ function readConfigFile(path: string): Record<string, unknown> {
   } catch (err) {
     // The parser's message ends with the lines it points at, which may hold NATS_PASS or
     // NATS_TOKEN: only its first line (what and where) is told.
-    const why = err instanceof YAMLError ? err.message.split('\n', 1)[0]!.replace(/:$/, '') : err instanceof Error ? err.message : String(err);
+    const why = err instanceof YAMLError ? err.message.split('\n', 1)[0]!.replace(/:$/, '') : err instanceof UnreadableFile ? `cannot read (${err.reason})` : err instanceof Error ? err.message.replace(`${path}: `, '') : String(err);
     throw new ChioError('CONFIG_INVALID', `config file ${path}: ${why}`, { cause: err });
   }
   if (doc === null || doc === undefined) return {};

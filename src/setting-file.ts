@@ -29,7 +29,7 @@ export function readPrivateFile(path: string, what: string): Buffer {
     // stat follows symbolic links: a mounted Kubernetes Secret is a link to the real file.
     ({ mode, uid: owner } = statSync(path));
   } catch (cause) {
-    throw new ChioError('CONFIG_INVALID', `${what}: cannot read ${quotablePath(path)}`, { cause });
+    throw new ChioError('CONFIG_INVALID', `${what}: cannot read ${quotablePath(path)} (${unreadableReason(cause)})`, { cause });
   }
   bytes = readSettingFile(path, what);
   if (isOpenToOthers(mode, owner, process.getuid?.())) {
@@ -79,16 +79,28 @@ function readSettingFile(path: string, what: string): Buffer {
   try {
     return readRegularFile(path, MAX_SETTING_FILE_BYTES);
   } catch (cause) {
-    if (cause instanceof UnreadableFile) throw new ChioError('CONFIG_INVALID', `${what}: cannot read ${path}`, { cause });
+    if (cause instanceof UnreadableFile) throw new ChioError('CONFIG_INVALID', `${what}: cannot read ${path} (${cause.reason})`, { cause });
     throw new ChioError('CONFIG_INVALID', `${what}: ${(cause as Error).message}`, { cause });
   }
 }
 
 /** The file could not be opened or read at all (not: it was refused for what it is). */
 export class UnreadableFile extends ChioError {
+  /** Why, in words: "no such file", "permission denied", or the system's error code. */
+  readonly reason: string;
+
   constructor(path: string, cause: unknown) {
-    super('CONFIG_INVALID', `${path}: cannot read`, { cause });
+    const reason = unreadableReason(cause);
+    super('CONFIG_INVALID', `${path}: cannot read (${reason})`, { cause });
+    this.reason = reason;
   }
+}
+
+const UNREADABLE_REASONS: Record<string, string> = { ENOENT: 'no such file', EACCES: 'permission denied', EPERM: 'permission denied', ENOTDIR: 'a part of its path is not a directory', ELOOP: 'too many symbolic links', EISDIR: 'a directory' };
+
+function unreadableReason(cause: unknown): string {
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  return code === undefined ? 'error' : UNREADABLE_REASONS[code] ?? code;
 }
 
 /**

@@ -13,7 +13,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import { AggregatorRegistry, Gauge, Registry } from 'prom-client';
-import type { ChioConfig } from '../config.js';
+import { WORKER_INDEX_VARIABLE, type ChioConfig } from '../config.js';
 import { registry } from '../metrics.js';
 import { startHttpServer } from '../http.js';
 import { loadListenerTls } from '../tls.js';
@@ -23,8 +23,6 @@ import { DEFAULT_CLOSE_GRACE_MS } from './grpc-unary.js';
 import { DRAIN_SETTLE_MS } from '../chain/publisher.js';
 import { DRAIN_TIMEOUT_MS } from '../nats/connection.js';
 
-/** Environment variable the primary sets to tell a worker its index. */
-const WORKER_INDEX_VARIABLE = 'CHIO_AUTHZ_WORKER';
 
 /** How long the primary waits for a worker to answer a readiness question (under a probe's 1 s). */
 const READY_ANSWER_MS = 500;

@@ -89,6 +89,12 @@ export function parseGrant(text: string, previous: Array<{ methods: string[]; pa
   return [...previous, { methods: m[1]!.toUpperCase().split(','), paths: [m[2]!] }];
 }
 
+/** `--config`, given once: commander kept the last of several, and the others were silently not read. */
+export function singleConfigFile(file: string, previous: string | undefined): string {
+  if (previous !== undefined) throw new InvalidArgumentError(`given twice (${previous} and ${file}): settings come from one file; merge them`);
+  return file;
+}
+
 /** A repeatable option's values, in the order given. */
 export function collectValue(text: string, previous: string[] = []): string[] {
   return [...previous, text];

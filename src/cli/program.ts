@@ -17,7 +17,7 @@ import { workerChainId } from '../chain/lanes.js';
 import { embeddedNatsUrlFile, natsUrlFor } from '../nats/acquire.js';
 import { buildCheckRequest } from './envoy-request.js';
 import { parseHost, parseInstant, parseVerdict, toExportFilter, type ExportFilterOptions } from './export.js';
-import { collectHeader, collectValue, kernelKeysArg, parseGrant, parseMilliseconds, parseTtl, parseWorkers, verifierKeyArg } from './option-values.js';
+import { collectHeader, collectValue, kernelKeysArg, singleConfigFile, parseGrant, parseMilliseconds, parseTtl, parseWorkers, verifierKeyArg } from './option-values.js';
 
 type Stoppable = { stop(): Promise<void> };
 
@@ -157,7 +157,7 @@ function requestOf(o: RequestFlags) {
  * verifier process then holds neither the policy engines nor gRPC in memory.
  */
 export function buildProgram(): Command {
-  const program = new Command('chio').description('Envoy/Istio ext_authz with signed, provable receipts').option('--config <file>', 'YAML configuration file');
+  const program = new Command('chio').description('Envoy/Istio ext_authz with signed, provable receipts').option('--config <file>', 'YAML configuration file', singleConfigFile);
 
   program.command('up').description('run authz, ledger and verifier in one process (embedded NATS unless NATS_URL is set)').action(async (_o, cmd: Command) => {
     const cfg = config(cmd, '127.0.0.1');

@@ -81,7 +81,7 @@ describe('loadConfig', () => {
     const file = join(dir, 'chio.yaml');
     writeFileSync(file, Array.from({ length: 20_000 }, (_, i) => `k${i}: 1`).join('\n'));
     const started = Date.now();
-    expect(() => loadConfig({ env: {}, configFile: file })).toThrow(`config file ${file}: ${file}: larger than`);
+    expect(() => loadConfig({ env: {}, configFile: file })).toThrow(`config file ${file}: larger than`);
     expect(Date.now() - started).toBeLessThan(1_000);
   });
 
@@ -90,7 +90,7 @@ describe('loadConfig', () => {
     symlinkSync('/dev/zero', join(dir, 'zero.yaml'));
     execFileSync('mkfifo', [join(dir, 'fifo.yaml')]);
     for (const name of ['zero.yaml', 'fifo.yaml']) {
-      expect(() => loadConfig({ env: {}, configFile: join(dir, name) })).toThrow(`config file ${join(dir, name)}: ${join(dir, name)}: not a regular file`);
+      expect(() => loadConfig({ env: {}, configFile: join(dir, name) })).toThrow(`config file ${join(dir, name)}: not a regular file`);
     }
   });
 
@@ -131,5 +131,23 @@ describe('loadConfig', () => {
       writeFileSync(file, `${key}: 1\n`);
       expect(() => loadConfig({ env: {}, configFile: file }), key).toThrow(`unknown setting(s) in ${file}: ${key}`);
     }
+  });
+});
+
+describe('loadConfig --config', () => {
+  it('says why a config file cannot be read, naming it once', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chio-cfg-'));
+    expect(() => loadConfig({ env: {}, configFile: join(dir, 'absent.yaml') })).toThrow(new RegExp(`^config file ${join(dir, 'absent.yaml')}: cannot read \\(no such file\\)$`));
+    expect(() => loadConfig({ env: {}, configFile: dir })).toThrow(new RegExp(`^config file ${dir}: not a regular file$`));
+  });
+});
+
+describe('loadConfig, a misspelt CHIO_ variable', () => {
+  it.each([['CHIO_MOD', 'CHIO_MODE'], ['CHIO_RECIEPT_TIMEOUT_MS', 'CHIO_RECEIPT_TIMEOUT_MS'], ['CHIO_LANE', 'CHIO_LANES'], ['CHIO_GRCP_PORT', 'CHIO_GRPC_PORT']])('refuses %s, naming %s', (name, meant) => {
+    expect(() => loadConfig({ env: { [name]: 'x' } })).toThrow(`environment variable ${name} is no setting; did you mean ${meant}?`);
+  });
+
+  it('leaves alone its workers\' index and names that are not near a setting: a shell\'s CHIO_TOKEN, a password for nats-server, a Service\'s link variables', () => {
+    expect(() => loadConfig({ env: { CHIO_TOKEN: 't', CHIO_AUTHZ_WORKER: '1', CHIO_LEDGER_NATS_PASSWORD: 'p', CHIO_NATS_SERVICE_HOST: '10.96.0.1', CHIO_NATS_PORT_4222_TCP: 'tcp://10.96.0.1:4222' } })).not.toThrow();
   });
 });

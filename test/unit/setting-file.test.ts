@@ -103,3 +103,13 @@ describe('readPrivateFile', () => {
     expect(() => readPrivateFile('/nonexistent/chio/user.nk', 'NATS_NKEY')).toThrow('NATS_NKEY: cannot read /nonexistent/chio/user.nk');
   });
 });
+
+describe('why a file cannot be read', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'chio-unreadable-'));
+  it('says so in words: no such file, permission denied, a path through a file', () => {
+    expect(() => readRegularFile(join(dir, 'missing'), 4)).toThrow(`${join(dir, 'missing')}: cannot read (no such file)`);
+    writeFileSync(join(dir, 'plain'), 'x');
+    expect(() => readRegularFile(join(dir, 'plain', 'below'), 4)).toThrow('cannot read (a part of its path is not a directory)');
+    expect(() => readPrivateFile(join(dir, 'missing'), 'NATS_NKEY')).toThrow(`NATS_NKEY: cannot read ${join(dir, 'missing')} (no such file)`);
+  });
+});

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { kernelKeysArg, parseWorkers } from '../../../src/cli/option-values.js';
+import { buildProgram } from '../../../src/cli/program.js';
 import { generateSignerKey } from '../../../src/tlog/index.js';
 import { tempDir } from '../../support/nats.js';
 import { signerSecret } from '../../support/secrets.js';
@@ -69,5 +70,11 @@ describe('kernelKeysArg (chio verify-export --kernel-key, repeatable)', () => {
     const badYaml = join(dir, 'bad.yaml');
     writeFileSync(badYaml, 'kernels:\n  - kee: x\n');
     expect(() => kernelKeysArg([badYaml], '--kernel-key')).toThrow(/kernel keys file .*bad\.yaml: entry 1/);
+  });
+});
+
+describe('chio --config, given twice', () => {
+  it('is refused: settings come from one file, and the first was silently not read', () => {
+    expect(() => buildProgram().exitOverride().configureOutput({ writeErr: () => undefined }).parse(['node', 'chio', '--config', 'a.yaml', '--config', 'b.yaml', 'up'])).toThrow(/given twice \(a\.yaml and b\.yaml\)/);
   });
 });
