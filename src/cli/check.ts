@@ -3,6 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { loadChioProtos } from '../authz/proto.js';
 import type { CheckRequest, CheckResponse, HeaderValueOption } from '../authz/wire.js';
 import { ChioError } from '../errors/index.js';
+import { DEFAULT_GRPC_PORT } from '../config.js';
 import { readPrivateFile, readPublicFile } from '../setting-file.js';
 
 export interface CheckAnswer {
@@ -48,6 +49,33 @@ export async function sendCheck(addr: string, request: CheckRequest, timeoutMs =
   } finally {
     client.close();
   }
+}
+
+/**
+ * What `chio check` says when its Check got no answer: where it tried and what to look at.
+ * grpc-js says `14 UNAVAILABLE: No connection established. Last error: … Resolution note: `,
+ * which names neither the option to change nor the port Chio answers on. An answer (allow or
+ * deny) never comes here; other errors are passed on as they are.
+ */
+export function checkFailure(err: unknown, addr: string): unknown {
+  if (!isServiceError(err)) return err;
+  const detail = err.details.replace(/\s*Resolution note:\s*$/, '').replace(/\.$/, '');
+  const where = `--addr ${addr}`;
+  const port = `Chio's authz gRPC port (CHIO_GRPC_PORT, ${DEFAULT_GRPC_PORT} unless set; \`chio up\` prints the --addr to use)`;
+  switch (err.code) {
+    case grpc.status.UNAVAILABLE:
+      return new ChioError('UNAVAILABLE', `cannot reach ${where} (${detail}): is Chio running, is that ${port}, and, when it serves TLS, is --tls-ca given?`, { cause: err });
+    case grpc.status.UNIMPLEMENTED:
+      return new ChioError('UNAVAILABLE', `${where} answered, but not as Envoy's ext_authz service (${detail}): give ${port}, not an HTTP port`, { cause: err });
+    case grpc.status.DEADLINE_EXCEEDED:
+      return new ChioError('UNAVAILABLE', `no answer from ${where} within the Check's deadline (${detail}): is that ${port}?`, { cause: err });
+    default:
+      return err;
+  }
+}
+
+function isServiceError(err: unknown): err is grpc.ServiceError {
+  return err instanceof Error && typeof (err as Partial<grpc.ServiceError>).code === 'number' && typeof (err as Partial<grpc.ServiceError>).details === 'string';
 }
 
 export function summarise(res: CheckResponse): CheckAnswer {

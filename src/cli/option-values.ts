@@ -65,6 +65,20 @@ function isVerifierKey(value: string): boolean {
   }
 }
 
+/**
+ * `chio check --addr`: a gRPC target, host:port. A URL's scheme (copied from `chio prove
+ * --url`, or from a browser) made grpc-js look the whole text up as a host name:
+ * "Name resolution failed for target dns:http://127.0.0.1:9091".
+ */
+export function parseGrpcAddr(text: string): string {
+  const url = /^\s*(https?):\/\/([^/?#]*)/i.exec(text);
+  if (url) {
+    const tls = url[1]!.toLowerCase() === 'https' ? ' --tls-ca <ca.pem>' : '';
+    throw new InvalidArgumentError(`host:port, without ${url[1]!.toLowerCase()}:// (--addr ${url[2]}${tls})`);
+  }
+  return text;
+}
+
 /** `chio prove --wait`: Number('5s') is NaN, a deadline that waited not at all. */
 export function parseMilliseconds(text: string): number {
   const n = /^\d+$/.test(text.trim()) ? Number(text) : NaN;

@@ -17,7 +17,7 @@ import { workerChainId } from '../chain/lanes.js';
 import { embeddedNatsUrlFile, natsUrlFor } from '../nats/acquire.js';
 import { buildCheckRequest } from './envoy-request.js';
 import { parseHost, parseInstant, parseVerdict, toExportFilter, type ExportFilterOptions } from './export.js';
-import { collectHeader, collectValue, kernelKeysArg, singleConfigFile, parseGrant, parseMilliseconds, parseTtl, parseWorkers, verifierKeyArg } from './option-values.js';
+import { collectHeader, collectValue, kernelKeysArg, singleConfigFile, parseGrant, parseGrpcAddr, parseMilliseconds, parseTtl, parseWorkers, verifierKeyArg } from './option-values.js';
 
 type Stoppable = { stop(): Promise<void> };
 
@@ -290,15 +290,17 @@ export function buildProgram(): Command {
     });
 
   const checkCommand = program.command('check').description('send one CheckRequest the way Envoy would')
-    .option('--addr <host:port>', 'authz gRPC address', `127.0.0.1:${DEFAULT_GRPC_PORT}`)
+    .option('--addr <host:port>', 'authz gRPC address', parseGrpcAddr, `127.0.0.1:${DEFAULT_GRPC_PORT}`)
     .option('--tls-ca <file>', 'connect with TLS, trusting this CA (PEM)')
     .option('--tls-cert <file>', 'client certificate for mutual TLS (PEM), with --tls-key')
     .option('--tls-key <file>', 'its private key (PEM, mode 0600)');
   withRequestOptions(checkCommand)
     .action(async (o: RequestFlags & { addr: string; tlsCa?: string; tlsCert?: string; tlsKey?: string; json?: boolean }) => {
-      const { checkClientCredentials, formatCheckAnswer, sendCheck } = await import('./check.js');
+      const { checkClientCredentials, checkFailure, formatCheckAnswer, sendCheck } = await import('./check.js');
       const credentials = checkClientCredentials({ ...(o.tlsCa ? { ca: o.tlsCa } : {}), ...(o.tlsCert ? { cert: o.tlsCert } : {}), ...(o.tlsKey ? { key: o.tlsKey } : {}) });
-      const answer = await sendCheck(o.addr, requestOf(o), 5_000, credentials);
+      const answer = await sendCheck(o.addr, requestOf(o), 5_000, credentials).catch((err: unknown) => {
+        throw checkFailure(err, o.addr);
+      });
       process.stdout.write(o.json ? `${JSON.stringify(answer)}\n` : `${formatCheckAnswer(answer)}\n`);
     });
 
