@@ -6,7 +6,8 @@
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 import { hostname } from 'node:os';
-import { parse as parseYaml, YAMLError } from 'yaml';
+import { parse as parseYaml } from 'yaml';
+import { yamlErrorReason } from './yaml-documents.js';
 import { z } from 'zod';
 import { ChioError } from './errors/index.js';
 import { LOG_FORMATS } from './log.js';
@@ -254,9 +255,8 @@ function readConfigFile(path: string): Record<string, unknown> {
     // Bounded, and a regular file: --config /dev/zero or a FIFO is refused, not read for ever.
     doc = parseYaml(readRegularFile(path, MAX_CONFIG_FILE_BYTES).toString('utf8'));
   } catch (err) {
-    // The parser's message ends with the lines it points at, which may hold NATS_PASS or
-    // NATS_TOKEN: only its first line (what and where) is told.
-    const why = err instanceof YAMLError ? err.message.split('\n', 1)[0]!.replace(/:$/, '') : err instanceof UnreadableFile ? `cannot read (${err.reason})` : err instanceof Error ? err.message.replace(`${path}: `, '') : String(err);
+    // Not the lines the parser points at: they may hold NATS_PASS or NATS_TOKEN. The path is named once.
+    const why = err instanceof UnreadableFile ? `cannot read (${err.reason})` : yamlErrorReason(err).replace(`${path}: `, '');
     throw new ChioError('CONFIG_INVALID', `config file ${path}: ${why}`, { cause: err });
   }
   if (doc === null || doc === undefined) return {};

@@ -21,6 +21,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
+import { yamlErrorReason } from './yaml-documents.js';
 import { z } from 'zod';
 import { ChioError } from './errors/index.js';
 import { loadKey, loadVerifierKey } from './keys.js';
@@ -48,7 +49,7 @@ export function parseKernelKeysFile(text: string, path: string): TrustedKernelKe
     // No aliases: a list of keys needs none, and they are how a small file expands into a large one.
     doc = parseYaml(text, { maxAliasCount: 0 });
   } catch (err) {
-    throw bad(`not YAML (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`, err);
+    throw bad(`not YAML (${yamlErrorReason(err)})`, err);
   }
   const parsed = FILE.safeParse(doc);
   if (!parsed.success) {

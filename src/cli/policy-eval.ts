@@ -7,6 +7,7 @@
  * proto field names, header maps as they are, `request.time` as RFC 3339.
  */
 import { parse } from 'yaml';
+import { yamlErrorReason } from '../yaml-documents.js';
 import { ChioError } from '../errors/index.js';
 import { readBoundedFile, UnreadableFile } from '../setting-file.js';
 import { DecisionPipeline } from '../decision/pipeline.js';
@@ -56,7 +57,7 @@ export function parseDataText(text: string, where: string): unknown {
   try {
     return parse(text, { maxAliasCount: 100 });
   } catch (err) {
-    throw new ChioError('CONFIG_INVALID', `${where}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new ChioError('CONFIG_INVALID', `${where}: ${yamlErrorReason(err)}`);
   }
 }
 

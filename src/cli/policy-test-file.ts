@@ -35,6 +35,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
+import { yamlErrorReason } from '../yaml-documents.js';
 import { z } from 'zod';
 import { ChioError } from '../errors/index.js';
 import { readRegularFile, UnreadableFile } from '../setting-file.js';
@@ -162,7 +163,7 @@ function parseYaml(source: string, where: string): unknown {
   try {
     return parse(source, { maxAliasCount: 100, merge: true });
   } catch (err) {
-    throw new ChioError('CONFIG_INVALID', `${where}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new ChioError('CONFIG_INVALID', `${where}: ${yamlErrorReason(err)}`);
   }
 }
 

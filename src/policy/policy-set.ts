@@ -17,7 +17,7 @@ import { z } from 'zod';
 import { ChioError } from '../errors/index.js';
 import { metadataSchema } from './metadata.js';
 import { readRegularFile, UnreadableFile } from '../setting-file.js';
-import { parseYamlDocuments } from '../yaml-documents.js';
+import { parseYamlDocuments, yamlErrorReason } from '../yaml-documents.js';
 import { MAX_JWKS_BYTES } from '../credentials/jwks.js';
 import { MAX_ARCHIVED_POLICY_BYTES } from '../verify/export-format.js';
 import { DURATION_PATTERN, durationSeconds } from '../time.js';
@@ -306,7 +306,7 @@ function readDocuments(file: string, inputs: PolicyInputs): { docs: unknown[]; b
   if (docs.length > MAX_POLICY_DOCUMENTS) throw new ChioError('CONFIG_INVALID', `${file}: more than ${MAX_POLICY_DOCUMENTS} documents`);
   const out: unknown[] = [];
   for (const [i, doc] of docs.entries()) {
-    if (doc.errors.length > 0) throw new ChioError('CONFIG_INVALID', `${file} document ${i + 1}: ${doc.errors[0]!.message}`);
+    if (doc.errors.length > 0) throw new ChioError('CONFIG_INVALID', `${file} document ${i + 1}: ${yamlErrorReason(doc.errors[0])}`);
     // Bounded alias expansion: a "billion laughs" document is an error, not a memory blow-up.
     let value: unknown;
     try {

@@ -22,11 +22,12 @@ describe('chio policy check', () => {
   const dir = tempDir('chio-policy-terminal-');
   const env = { CHIO_KEY_DIR: join(dir, 'keys') };
 
-  it('escapes a YAML error that quotes a line with an escape sequence, exit 2', async () => {
+  it('tells a YAML error on a line with an escape sequence without quoting the line, exit 2', async () => {
     writeFileSync(join(dir, 'bad.yaml'), `kind: "${FAKE}" : x: [\n`);
     const run = await runChio(['policy', 'check', join(dir, 'bad.yaml')], env);
     expect(run.exit).toBe(2);
-    expect(run.stderr).toContain('\\u{1b}[2K\\u{d}');
+    expect(run.stderr).toMatch(/bad\.yaml document 1: .* at line 1, column \d+\n$/);
+    expect(run.stderr).not.toContain('all good');
     expect(run.stderr).not.toMatch(CONTROL);
     expect(run.stderr.trimEnd().split('\n')).toHaveLength(1);
   }, 30_000);

@@ -79,6 +79,13 @@ describe('runPolicyTests', () => {
       expect(await errorOf('tests: [\n')).toMatch(/bad\.test\.yaml: /);
       expect(await errorOf('tests: []\n')).toMatch(/bad\.test\.yaml: field tests: a test file needs at least one case/);
     });
+    // A test file holds tokens; the parser's message quoted the lines around the error.
+    it('tells YAML that does not parse in one line, without the token on the line it points at', async () => {
+      const detail = await errorOf('tests:\n  - name: r\n    request: { headers: { x-chio-capability-token: eyJTOKEN-8675309 }\n    expect: { verdict: deny }\n');
+      expect(detail).toMatch(/bad\.test\.yaml: .* at line \d+, column \d+$/);
+      expect(detail).not.toContain('8675309');
+      expect(detail).not.toContain('\n');
+    });
     it('says when its policy set does not load', async () => {
       expect(await errorOf('policies: nowhere.yaml\ntests:\n  - { name: r, request: {}, expect: { verdict: deny } }\n')).toMatch(/bad\.test\.yaml: its policy set does not load: .*nowhere\.yaml does not exist/);
     });

@@ -223,6 +223,25 @@ describe('loadPolicySet', () => {
       expect(() => loadPolicySet(dir, keyDir)).toThrow(where);
     });
 
+    // The parser's message went on with the lines it points at: printed escaped, one line
+    // (`at line 6, column 1:\u{a}\u{a}spec:\u{a}\u{9}action…`), unreadable, and quoting the file.
+    it.each([
+      ['a tab as indentation', A.replace('spec:\n  rules:', 'spec:\n\trules:'), 'Tabs are not allowed as indentation at line 5, column 1'],
+      ['a flow list left open', A.replace('paths: ["/a/*"] } }]', 'paths: ["/a/*"] } }'), 'at line 7, column 1'],
+      ['a key twice', A.replace('metadata: { name: a }', 'metadata:\n  name: a\n  name: b'), 'Map keys must be unique ("name" is there twice) at line 5, column 3'],
+    ])('tells YAML that does not parse (%s) in one line, what and where, without quoting the file', (_what, text, why) => {
+      const { dir, keyDir } = dirWith({ 'bad.yaml': text });
+      let message = '';
+      try {
+        loadPolicySet(dir, keyDir);
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toMatch(new RegExp(`bad\\.yaml document 1: .*${why.replace(/[()[\]]/g, '\\$&')}$`));
+      expect(message).not.toContain('\n');
+      expect(message).not.toContain('/a/*');
+    });
+
     it('never puts what an issuerKeyFiles file holds in its error (a policy naming a private key must not log it)', () => {
       const { dir, keyDir } = dirWith({ 'ca.yaml': 'apiVersion: chio.dev/v1\nkind: CapabilityAuthority\nmetadata: { name: c }\nspec: { issuerKeyFiles: ["kernel.key"] }\n' });
       const secret = signerSecret(readFileSync(join(keyDir, 'kernel.key'), 'utf8'));
