@@ -79,6 +79,24 @@ export function parseGrpcAddr(text: string): string {
   return text;
 }
 
+/**
+ * `chio prove --url`: the verifier's http(s) URL. new URL() threw later, and `chio prove --url
+ * 127.0.0.1:9093` said only "chio: Invalid URL" (or, read as a scheme, fetch failed on it).
+ */
+export function parseVerifierUrl(text: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    const hostPort = /^[\w.-]+:\d+\/?$/.test(text.trim()) ? ` (--url http://${text.trim().replace(/\/$/, '')})` : '';
+    throw new InvalidArgumentError(`the verifier's URL, http:// or https:// and host:port, e.g. http://127.0.0.1:9093${hostPort}`);
+  }
+  return text;
+}
+
 /** `chio prove --wait`: Number('5s') is NaN, a deadline that waited not at all. */
 export function parseMilliseconds(text: string): number {
   const n = /^\d+$/.test(text.trim()) ? Number(text) : NaN;

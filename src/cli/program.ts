@@ -17,7 +17,7 @@ import { workerChainId } from '../chain/lanes.js';
 import { embeddedNatsUrlFile, natsUrlFor } from '../nats/acquire.js';
 import { buildCheckRequest } from './envoy-request.js';
 import { parseHost, parseInstant, parseVerdict, toExportFilter, type ExportFilterOptions } from './export.js';
-import { collectHeader, collectValue, kernelKeysArg, singleConfigFile, parseGrant, parseGrpcAddr, parseMilliseconds, parseTtl, parseWorkers, verifierKeyArg } from './option-values.js';
+import { collectHeader, collectValue, kernelKeysArg, singleConfigFile, parseGrant, parseGrpcAddr, parseMilliseconds, parseTtl, parseVerifierUrl, parseWorkers, verifierKeyArg } from './option-values.js';
 
 type Stoppable = { stop(): Promise<void> };
 
@@ -305,7 +305,7 @@ export function buildProgram(): Command {
     });
 
   program.command('prove').description('fetch a receipt proof and verify it locally').argument('<receipt-id>')
-    .option('--url <url>', 'verifier URL', `http://127.0.0.1:${DEFAULT_VERIFIER_PORT}`)
+    .option('--url <url>', 'verifier URL', parseVerifierUrl, `http://127.0.0.1:${DEFAULT_VERIFIER_PORT}`)
     .option('--log-key <vkey>', 'log verifier key, or a file holding it (default: log.pub in CHIO_KEY_DIR)')
     .option('--kernel-key <vkey>', 'kernel verifier key, or a file holding it (default: kernel.pub and kernels.yaml in CHIO_KEY_DIR)')
     .option('--wait <ms>', 'how long to wait for a pending receipt', parseMilliseconds, 5000)

@@ -6,6 +6,7 @@
  * and the receipt is shown with the answer actually given, never as a plain allow.
  */
 import { ChioError, codeOfHttpStatus } from '../errors/index.js';
+import { DEFAULT_VERIFIER_PORT } from '../config.js';
 import { MAX_RECEIPT_BYTES, answeredVerdict } from '../receipt/receipt.js';
 import { readResponseBody } from '../response-body.js';
 import { MAX_NOTE_SIZE, MAX_PROOF_LENGTH } from '../tlog/index.js';
@@ -94,7 +95,7 @@ async function fetchReceipt(url: URL): Promise<Response> {
   try {
     return await fetch(url, { signal: AbortSignal.timeout(VERIFIER_REQUEST_TIMEOUT_MS) });
   } catch (cause) {
-    throw new ChioError('UNAVAILABLE', `cannot reach the verifier at ${url.origin}`, { cause });
+    throw new ChioError('UNAVAILABLE', `cannot reach the verifier at ${url.origin}: is Chio running, and is that its verifier (--url; CHIO_VERIFIER_PORT, ${DEFAULT_VERIFIER_PORT} unless set; \`chio up\` prints the --url to use)?`, { cause });
   }
 }
 

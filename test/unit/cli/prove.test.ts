@@ -275,6 +275,10 @@ describe('proveReceipt', () => {
       const { port } = closed.address() as AddressInfo;
       await new Promise<void>((resolve) => closed.close(() => resolve()));
       expect(await failureOf({ ...options, verifierUrl: `http://127.0.0.1:${port}` })).toBe('UNAVAILABLE');
+      // What to look at: chio up on other ports prints the --url to use.
+      await expect(proveReceipt(ID, { ...options, verifierUrl: `http://127.0.0.1:${port}` })).rejects.toThrow(
+        `cannot reach the verifier at http://127.0.0.1:${port}: is Chio running, and is that its verifier (--url; CHIO_VERIFIER_PORT, 9093 unless set; \`chio up\` prints the --url to use)?`,
+      );
     });
   });
 });
@@ -293,5 +297,32 @@ describe('chio prove --wait', () => {
     }
     expect(said).toContain(`error: option '--wait <ms>' argument '${value}' is invalid. a whole number of milliseconds`);
     expect(requests).toEqual([]);
+  });
+});
+
+describe('chio prove --url', () => {
+  // new URL() threw inside the command, and a host:port without http:// said only "chio: Invalid URL".
+  it.each([
+    ['127.0.0.1:9093', ' (--url http://127.0.0.1:9093)'],
+    ['localhost:9093', ' (--url http://localhost:9093)'],
+    ['ftp://127.0.0.1:9093', ''],
+    ['', ''],
+  ])('refuses %j, which is not an http(s) URL, before asking anything', async (value, hint) => {
+    script = [json(202, { status: 'pending' })];
+    let said = '';
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((said += String(chunk)), true));
+    try {
+      // The parser's refusal ends the process (exit 1, as for any option it refuses), which vitest reports as thrown.
+      await expect(chio('prove', ID, '--url', value, '--log-key', LOG.verifierKey, '--kernel-key', KERNEL.verifierKey)).rejects.toThrow();
+    } finally {
+      stderr.mockRestore();
+    }
+    expect(said).toContain(`error: option '--url <url>' argument '${value}' is invalid. the verifier's URL, http:// or https:// and host:port, e.g. http://127.0.0.1:9093${hint}\n`);
+    expect(requests).toEqual([]);
+  });
+
+  it('takes an http URL, with a trailing slash too', async () => {
+    script = [json(200, proof)];
+    expect(await chio('prove', ID, '--url', `${options.verifierUrl}/`, '--log-key', LOG.verifierKey, '--kernel-key', KERNEL.verifierKey, '--wait', '0')).toContain(`receipt ${ID}`);
   });
 });

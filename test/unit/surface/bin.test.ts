@@ -45,7 +45,8 @@ describe('bin/chio.js', () => {
       badSetting: runChio(['keygen'], { ...env, CHIO_REPLICAS: '2' }),
       noNats: runChio(['authz'], env),
       badPolicy: runChio(['policy', 'check', join(ROOT, 'package.json')], env),
-      plainError: runChio(['prove', PROVEN!, '--url', 'not a url', '--log-key', LOG.verifierKey, '--kernel-key', KERNEL.verifierKey], env),
+      // A proof that verifies, saved into a folder that is not there: writeFileSync's own Error.
+      plainError: runChio([...prove(PROVEN!), '--out', join(dir, 'no-such-folder', 'proof')], env),
     };
     for (const [name, run] of Object.entries(cases)) runs[name] = await run;
     // Seven CLI processes at once: about a second each alone, far more on a busy machine.
