@@ -42,7 +42,7 @@ export function verifyProofFiles(proofFile: string, receiptFile: string, trust: 
   const proof = formIn(proofFile, 'PROOF_INVALID', () => parseTlogProof(readBounded(proofFile, MAX_TLOG_PROOF_CHARS, 'PROOF_INVALID')));
   const saved = formIn(receiptFile, 'RECEIPT_INVALID', () => savedReceiptIn(readBounded(receiptFile, MAX_RECEIPT_FILE_BYTES, 'RECEIPT_INVALID')));
   // The receipt's JCS form holds (savedReceiptIn): what is left to be of no form is the checkpoint note.
-  const proven = formIn(proofFile, 'PROOF_INVALID', () => checkReceiptInclusion(saved.receipt, proof.index, proof.hashes, proof.checkpoint, trust));
+  const proven = formIn(proofFile, 'PROOF_INVALID', () => inclusionIn(proofFile, saved.receipt, proof, trust));
   if (saved.correctedBy === undefined) return proven;
   const corrected = { ...proven, correctedBy: saved.correctedBy };
   if (saved.correction === undefined) {
@@ -52,6 +52,22 @@ export function verifyProofFiles(proofFile: string, receiptFile: string, trust: 
   const correction = formIn(receiptFile, 'CORRECTION_INVALID', () => verifyReceiptProof(saved.correction as ReceiptProof, trust, saved.correctedBy));
   verifyCorrection(corrected, correction);
   return { ...corrected, correction };
+}
+
+/**
+ * The receipt's inclusion by the saved proof. A proof that does not lead from this receipt to
+ * its checkpoint's root is most often the proof of another receipt (several saved side by
+ * side): said so, with the receipt and the leaf the proof is for, not only "record proof does
+ * not match the tree root".
+ */
+function inclusionIn(proofFile: string, receipt: unknown, proof: ReturnType<typeof parseTlogProof>, trust: ProofTrust): ProvenReceipt {
+  try {
+    return checkReceiptInclusion(receipt, proof.index, proof.hashes, proof.checkpoint, trust);
+  } catch (err) {
+    if (!isChioError(err, 'PROOF_INVALID')) throw err;
+    const id = (receipt as { id?: unknown }).id;
+    throw new ChioError('PROOF_INVALID', `${proofFile}: does not prove receipt ${String(id)} at leaf ${proof.index} (${err.message}): is it the proof of another receipt?`, { cause: err });
+  }
 }
 
 /**

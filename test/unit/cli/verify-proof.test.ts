@@ -74,6 +74,16 @@ describe('verifyProofFiles', () => {
       }, SPAWN_LIMIT_MS + 15_000);
   });
 
+  // Saved side by side, the proof of one receipt given with another's file: the verdict
+  // held, but "record proof does not match the tree root" did not say what was wrong.
+  it('says when the proof is of another receipt, naming the receipt and the leaf the proof is for', () => {
+    const other = saved('other.json', JSON.stringify(RECEIPTS[2]));
+    expect(failure(proofFile, other)).toBe('PROOF_INVALID');
+    expect(() => verifyProofFiles(proofFile, other, TRUST)).toThrow(
+      `${proofFile}: does not prove receipt ${RECEIPTS[2]!.id} at leaf 1 (record proof does not match the tree root): is it the proof of another receipt?`,
+    );
+  });
+
   describe('when a file was tampered with', () => {
     let good: string;
     beforeAll(() => {
