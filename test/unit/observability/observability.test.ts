@@ -6,68 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
-import { registry } from '../../../src/metrics.js';
 import { REPO_ROOT } from '../../support/chio.js';
-import { parsePromQL, aggregationsOf } from './promql.js';
-import { dashboardSchema, prometheusRuleSchema } from './schemas.js';
-
-const DIR = join(REPO_ROOT, 'deploy/observability');
-/** Labels Prometheus attaches to every scraped series (the target's), not Chio's own. */
-const TARGET_LABELS = ['job', 'instance', 'namespace', 'pod', 'service', 'container', 'endpoint'];
-/** Grafana's variables, as they expand in a query. */
-const GRAFANA_VARIABLES: Record<string, string> = { $__rate_interval: '5m', $__interval: '1m', $__range: '1h' };
-
-/** Every series name Chio exports, with the label names each carries: from the registry itself. */
-function exportedSeries(): Map<string, Set<string>> {
-  const out = new Map<string, Set<string>>();
-  for (const metric of registry.getMetricsAsArray()) {
-    const { name, labelNames = [] } = metric as unknown as { name: string; labelNames?: string[] };
-    const type = (metric as unknown as { type?: string }).type;
-    if (type === 'histogram') {
-      out.set(`${name}_bucket`, new Set([...labelNames, 'le']));
-      out.set(`${name}_sum`, new Set(labelNames));
-      out.set(`${name}_count`, new Set(labelNames));
-    } else if (type === 'summary') {
-      out.set(name, new Set([...labelNames, 'quantile']));
-      out.set(`${name}_sum`, new Set(labelNames));
-      out.set(`${name}_count`, new Set(labelNames));
-    } else {
-      out.set(name, new Set(labelNames));
-    }
-  }
-  return out;
-}
-
-/** What is wrong with a query: parse errors, unknown metrics, labels its metric does not carry. */
-function problemsOf(query: string, series: Map<string, Set<string>>): string[] {
-  const { errors, selectors } = parsePromQL(query);
-  const problems = errors.map((at) => `does not parse at ${at}`);
-  for (const { metric, labels } of selectors) {
-    if (metric === undefined) {
-      problems.push('selects by labels only: name the metric');
-      continue;
-    }
-    const known = series.get(metric);
-    if (!known) {
-      problems.push(`${metric} is not a metric Chio registers`);
-      continue;
-    }
-    for (const label of labels) if (!known.has(label) && !TARGET_LABELS.includes(label)) problems.push(`${metric} has no label ${label}`);
-  }
-  return problems;
-}
-
-function loadRule() {
-  const docs = parseAllDocuments(readFileSync(join(DIR, 'chio-alerts.yaml'), 'utf8'));
-  expect(docs).toHaveLength(1);
-  expect(docs[0]!.errors).toEqual([]);
-  return prometheusRuleSchema.parse(docs[0]!.toJS());
-}
-
-function loadDashboard() {
-  return dashboardSchema.parse(JSON.parse(readFileSync(join(DIR, 'chio-dashboard.json'), 'utf8')));
-}
+import { aggregationsOf } from './promql.js';
+import { exportedSeries, problemsOf } from './exported.js';
+import { dashboardQueries, loadDashboard, loadRule } from './files.js';
 
 describe('the registry the checks read', () => {
   it('holds the metrics of every service, histograms as their series', () => {
@@ -153,20 +95,15 @@ describe('chio-alerts.yaml', () => {
 });
 
 describe('chio-dashboard.json', () => {
-  const queries = () => loadDashboard().panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
-
   it('is a Grafana dashboard on a Prometheus datasource variable', () => {
     const d = loadDashboard();
     expect(d.templating.list).toContainEqual(expect.objectContaining({ name: 'datasource', type: 'datasource', query: 'prometheus' }));
-    expect(queries().length).toBeGreaterThan(10);
+    expect(dashboardQueries().length).toBeGreaterThan(10);
   });
 
   it('has queries that parse and name only metrics and labels Chio registers', () => {
     const series = exportedSeries();
-    for (const { panel, expr } of queries()) {
-      const expanded = expr.replace(/\$__[a-z_]+/g, (v) => GRAFANA_VARIABLES[v] ?? v);
-      expect(problemsOf(expanded, series), panel).toEqual([]);
-    }
+    for (const { panel, expr } of dashboardQueries()) expect(problemsOf(expr, series), panel).toEqual([]);
   });
 
   it('lays panels out without overlap, ids unique', () => {
