@@ -339,6 +339,16 @@ describe('CheckHandler.check', () => {
       expect(header(answer, 'x-chio-denial-guard')).toBe('ReceiptLedger');
     });
 
+    // ChioReceiptLedgerDenials must see these denials (deploy/observability/chio-alerts.test.yaml).
+    it('counts that answer as a ReceiptLedger denial, though no store failed', async () => {
+      const receiptLedgerDenials = async () => (await decisionsTotal.get()).values.filter((v) => v.labels.guard === 'ReceiptLedger').reduce((n, v) => n + v.value, 0);
+      const before = { denials: await receiptLedgerDenials(), failures: await count(receiptStoreFailuresTotal) };
+      const now = 1_000_000;
+      await handlerOf(decider(ALLOW), heldStore(), () => now).check({}, now + MIN_CLIENT_STORE_MS);
+      expect(await receiptLedgerDenials()).toBe(before.denials + 1);
+      expect(await count(receiptStoreFailuresTotal)).toBe(before.failures);
+    });
+
     it('keeps its own deadline when the client gives it longer', async () => {
       const store = heldStore();
       const now = 1_000_000;
