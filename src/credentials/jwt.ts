@@ -20,14 +20,15 @@
  */
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
-import { errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
-import { fromBase64Url } from '../encoding.js';
+import type { JWTPayload, JWTVerifyOptions } from 'jose';
 import { ChioError, type ChioErrorCode } from '../errors/index.js';
 import type { CheckInput } from '../decision/check-input.js';
 import { DEFAULT_MAX_STALE_MS, parseJwks, readJwksFile, RemoteJwks, secretJwkMembers, type KeySet } from './jwks.js';
 import { valuesAfterPrefix } from './header-values.js';
 import { DEFAULT_CLOCK_SKEW_SECONDS, durationSeconds } from '../time.js';
-import { DEFAULT_JWT_ALGORITHMS, JWT_REASONS, MAX_JWT_BYTES, MAX_JWTS_PER_REQUEST, SUPPORTED_JWT_ALGORITHMS, jwtCodeOf, type JwtRule, type RequestAuthentication } from './jwt-rules.js';
+import { DEFAULT_JWT_ALGORITHMS, JWT_REASONS, MAX_JWT_BYTES, MAX_JWTS_PER_REQUEST, jwtCodeOf, type JwtRule, type RequestAuthentication } from './jwt-rules.js';
+import { decodeUnverified } from './jwt-decode.js';
+import { reasonOf, verifyWithKeySet } from './jwt-signature.js';
 
 // The document and the reasons are part of this module's surface.
 export * from './jwt-rules.js';
@@ -93,12 +94,6 @@ interface Rule {
   requireExpiration: boolean;
   /** Longest exp − iat (or exp − now without iat), in seconds; undefined: any. */
   maxLifetimeSeconds: number | undefined;
-}
-
-interface Unverified {
-  alg: string;
-  kid: string | undefined;
-  payload: JWTPayload;
 }
 
 const SKIP: JwtOutcome = { verdict: 'skip' };
@@ -337,113 +332,9 @@ function queryOf(rawPath: string): string {
   return at < 0 ? '' : path.slice(at + 1);
 }
 
-/**
- * Split and decode a compact JWS without verifying it: `token` is attacker-controlled, so each
- * part is strict base64url, each JSON is an object, and claim types are checked as Envoy does.
- * Returns the reason for the first problem instead of throwing.
- */
-function decodeUnverified(token: string): Unverified | string {
-  const parts = token.split('.');
-  if (parts.length !== 3) return JWT_REASONS.badFormat;
-  const [h, p, s] = parts as [string, string, string];
-  const header = decodePart(h);
-  if (header === 'base64') return JWT_REASONS.headerBadBase64;
-  if (header === 'json') return JWT_REASONS.headerBadJson;
-  if (typeof header.alg !== 'string') return JWT_REASONS.headerBadAlg;
-  // `none`, HMAC and anything unknown stop here, before any key is looked up.
-  if (!SUPPORTED_JWT_ALGORITHMS.includes(header.alg)) return JWT_REASONS.algNotSupported;
-  if (header.kid !== undefined && typeof header.kid !== 'string') return JWT_REASONS.headerBadKid;
-  const payload = decodePart(p);
-  if (payload === 'base64') return JWT_REASONS.payloadBadBase64;
-  if (payload === 'json') return JWT_REASONS.payloadBadJson;
-  if (payload.iss !== undefined && typeof payload.iss !== 'string') return JWT_REASONS.issNotString;
-  if (payload.sub !== undefined && typeof payload.sub !== 'string') return JWT_REASONS.subNotString;
-  for (const claim of ['iat', 'nbf', 'exp'] as const) {
-    // Envoy reads these as uint64: a fraction, a negative number or 1e300 is "not an integer".
-    const value = payload[claim];
-    if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= 0)) return JWT_REASONS[`${claim}NotInteger`];
-  }
-  const aud = payload.aud;
-  if (aud !== undefined && typeof aud !== 'string' && !(Array.isArray(aud) && aud.every((a) => typeof a === 'string'))) {
-    return JWT_REASONS.audNotString;
-  }
-  if (decodeBytes(s) === undefined) return JWT_REASONS.signatureBadBase64;
-  return { alg: header.alg, kid: header.kid as string | undefined, payload: payload as JWTPayload };
-}
-
-function decodePart(part: string): Record<string, unknown> | 'base64' | 'json' {
-  const bytes = decodeBytes(part);
-  if (bytes === undefined) return 'base64';
-  let value: unknown;
-  try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-  } catch {
-    return 'json';
-  }
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : 'json';
-}
-
-function decodeBytes(part: string): Uint8Array | undefined {
-  try {
-    return fromBase64Url(part); // strict: alphabet, no padding, canonical trailing bits
-  } catch {
-    return undefined;
-  }
-}
-
 /** Envoy's rule: with audiences configured, one of the token's must be among them. */
 function audiencesAllowed(allowed: readonly string[], aud: string | string[] | undefined): boolean {
   if (allowed.length === 0) return true;
   const list = typeof aud === 'string' ? [aud] : (aud ?? []);
   return list.some((a) => allowed.includes(a));
-}
-
-/**
- * jwtVerify with the set's keys as Envoy picks them: those with the token's kid and those with
- * none (every key, for a token without a kid); when several fit, each is tried.
- */
-async function verifyWithKeySet(token: string, kid: string | undefined, keys: KeySet, options: JWTVerifyOptions): Promise<JWTPayload> {
-  const { kidless } = keys;
-  try {
-    return await verifyWithKeys(token, keys.getKey, options);
-  } catch (err) {
-    if (kid === undefined || kidless === undefined) throw err;
-    if (!(err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWSSignatureVerificationFailed)) throw err;
-    try {
-      return await verifyWithKeys(token, (header, input) => kidless({ ...header, kid: undefined }, input), options);
-    } catch (again) {
-      // No key without a kid fits the alg either: the first answer stands.
-      throw again instanceof errors.JWKSNoMatchingKey ? err : again;
-    }
-  }
-}
-
-async function verifyWithKeys(token: string, getKey: JWTVerifyGetKey, options: JWTVerifyOptions): Promise<JWTPayload> {
-  try {
-    return (await jwtVerify(token, getKey, options)).payload;
-  } catch (err) {
-    if (!(err instanceof errors.JWKSMultipleMatchingKeys)) throw err;
-    for await (const key of err) {
-      try {
-        return (await jwtVerify(token, key, options)).payload;
-      } catch (e) {
-        if (!(e instanceof errors.JWSSignatureVerificationFailed)) throw e;
-      }
-    }
-    throw new errors.JWSSignatureVerificationFailed();
-  }
-}
-
-/** jose's error → Envoy's reason. Claims were checked before, so these are mostly key and signature. */
-function reasonOf(err: unknown): string {
-  if (err instanceof errors.JWTExpired) return JWT_REASONS.expired;
-  if (err instanceof errors.JWTClaimValidationFailed) {
-    if (err.claim === 'nbf') return JWT_REASONS.notYetValid;
-    if (err.claim === 'aud') return JWT_REASONS.audienceNotAllowed;
-    if (err.claim === 'iss') return JWT_REASONS.unknownIssuer;
-    return JWT_REASONS.verificationFails;
-  }
-  if (err instanceof errors.JWKSNoMatchingKey) return JWT_REASONS.kidAlgMismatch;
-  if (err instanceof errors.JOSEAlgNotAllowed || err instanceof errors.JOSENotSupported) return JWT_REASONS.algNotSupported;
-  return JWT_REASONS.verificationFails;
 }
