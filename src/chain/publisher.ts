@@ -217,7 +217,12 @@ export class ReceiptPublisher {
         // Drop what was abandoned while queued: it was never signed, so there is nothing to correct.
         while (this.queue[0]?.outcome) this.queue.shift();
         if (this.queue.length > 0) {
-          await this.storeBatch();
+          // Never a rejection nobody handles (it would end the process): logged, and the lane goes on.
+          try {
+            await this.storeBatch();
+          } catch (err) {
+            this.opts.log.error({ chain: this.chain, err: String(err) }, 'receipts not stored');
+          }
           settleTried = false;
         } else if (!settleTried && (this.outcomes.unsettled || this.stuck !== undefined)) {
           // Idle: settle the chain now rather than when the next receipt comes. One try a run;
@@ -272,7 +277,15 @@ export class ReceiptPublisher {
       }
       // Abandoned while the chain was settled: not signed, nothing to correct.
       const ready = this.unexpired(live.filter((item) => !item.outcome));
-      const { signed, taken } = signNext(this.signing, head, ready.map((item) => item.draft), MAX_RECEIPT_BYTES - CORRECTION_ROOM_BYTES, (i, err) => this.refuse(ready[i]!, err));
+      let next: ReturnType<typeof signNext>;
+      try {
+        next = signNext(this.signing, head, ready.map((item) => item.draft), MAX_RECEIPT_BYTES - CORRECTION_ROOM_BYTES, (i, err) => this.refuse(ready[i]!, err));
+      } catch (err) {
+        // Nothing was published: each Check is refused (a deny), none left waiting for its deadline.
+        for (const item of ready) this.refuse(item, new ChioError('INTERNAL', 'receipt could not be signed', { cause: err }));
+        return;
+      }
+      const { signed, taken } = next;
       // What did not fit in this message goes first in the next.
       this.queue.unshift(...ready.slice(taken));
       const batch = signed.map((s) => ({ ...s, item: ready[s.at]! }));

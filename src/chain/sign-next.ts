@@ -44,7 +44,7 @@ export interface Signed {
 /**
  * Sign `drafts` as consecutive receipts after `head`, in order, while they fit one message
  * (MAX_RECEIPTS_PER_MESSAGE, MAX_BATCH_BYTES). A draft whose receipt would be over `maxEach`
- * bytes even alone is handed to `refused` (RECEIPT_INVALID) and takes no seq; one that fits
+ * bytes even alone, or without a canonical form, is handed to `refused` (RECEIPT_INVALID) and takes no seq; one that fits
  * only alone is stored alone. `taken`: drafts looked at; `at`: each receipt's draft.
  */
 export function signNext(
@@ -60,7 +60,15 @@ export function signNext(
   let at = 0;
   for (; at < drafts.length && prepared.length < MAX_RECEIPTS_PER_MESSAGE; at++) {
     const body: ReceiptBody = { ...drafts[at]!, schema: RECEIPT_SCHEMA, chain: signing.chain, seq: prev.seq + 1, prev: prev.id, kernel_key: signing.kernelKey };
-    const one = prepareBody(body, sha256Hex);
+    let one: PreparedBody;
+    try {
+      one = prepareBody(body, sha256Hex);
+    } catch (err) {
+      // A draft without a canonical form (JCS_UNSUPPORTED: a lone surrogate, say) is this
+      // Check's failure alone: thrown from here, it failed every Check of the message with it.
+      refused(at, err instanceof ChioError ? new ChioError('RECEIPT_INVALID', `receipt has no canonical form: ${err.message}`, { cause: err }) : new ChioError('RECEIPT_INVALID', 'receipt has no canonical form', { cause: err }));
+      continue;
+    }
     // Its size is known before its seq is given: the body's bytes plus its seal, which is
     // PLAIN_SEAL_BYTES when it is stored alone and at most SEAL_MAX_BYTES in a batch.
     if (one.bytes.length + PLAIN_SEAL_BYTES > maxEach) {

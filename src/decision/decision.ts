@@ -9,6 +9,7 @@
  */
 import { clientReason, statusOf, type ChioErrorCode, type DenialGuard } from '../errors/index.js';
 import type { Evidence, ReceiptDraft, ReceiptRequest, ReceiptSubject } from '../receipt/receipt.js';
+import { boundedText } from '../text.js';
 
 /** The HTTP status an allow is recorded with. */
 export const HTTP_OK = 200;
@@ -85,7 +86,7 @@ export function denied(guard: DenialGuard, denial: Denial, facts: DecisionFacts)
     verdict: 'deny',
     guard,
     code: denial.code,
-    reason: denial.reason.slice(0, MAX_REASON_CHARS),
+    reason: boundedText(denial.reason, MAX_REASON_CHARS),
     httpStatus: denial.httpStatus ?? statusOf(denial.code).http,
     ...facts,
   };

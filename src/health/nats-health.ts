@@ -17,6 +17,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { readLastStreamSeq } from '../store/receipts.js';
 import { beforeDeadline } from '../time.js';
+import { boundedText } from '../text.js';
 
 /** Probe JetStream this often while it answers. */
 export const PROBE_INTERVAL_MS = 1000;
@@ -128,5 +129,5 @@ export class NatsHealth {
 /** One line from whatever the probe threw: NATS errors carry no credentials, but may be long. */
 function describe(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
-  return text.replace(/\s+/g, ' ').slice(0, MAX_REASON_CHARS);
+  return boundedText(text.replace(/\s+/g, ' '), MAX_REASON_CHARS);
 }

@@ -29,6 +29,7 @@ import { Integrator, type IntegratorOptions } from './integrator.js';
 import { Checkpointer } from './checkpointer.js';
 import { STREAM_RECHECK_MS, StreamAnchor } from './stream-anchor.js';
 import { beforeDeadline } from '../time.js';
+import { boundedText } from '../text.js';
 
 /** How long a batch may wait to fill after its first message. */
 export const BATCH_LINGER_MS = 50;
@@ -100,7 +101,7 @@ export class Ledger {
    */
   get standbyReason(): string | undefined {
     if (this.writing) return undefined;
-    return this.leaseProblem === undefined ? 'standby' : `standby: cannot take the writer lease: ${this.leaseProblem}`.slice(0, 200);
+    return this.leaseProblem === undefined ? 'standby' : boundedText(`standby: cannot take the writer lease: ${this.leaseProblem}`, 200);
   }
 
   /** The lease holder's id as last seen (this ledger's own while it writes). */

@@ -20,6 +20,7 @@ import { headers } from '@nats-io/transport-node';
 import { JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { ChioErrorCode } from '../errors/index.js';
 import { QUARANTINE_STREAM, QUARANTINE_SUBJECT_PREFIX, RECEIPTS_STREAM } from './resources.js';
+import { boundedText } from '../text.js';
 
 /** Reasons are cut to this length: a header, not a log. */
 export const MAX_REASON_LENGTH = 512;
@@ -99,7 +100,7 @@ function markOf(h: { get(name: string): string }): { receiptSeq: number; receipt
 export async function quarantineReceipt(js: JetStreamClient, q: QuarantinedReceipt, mark: QuarantineMark): Promise<QuarantineMark> {
   const h = headers();
   h.set('Chio-Reason-Code', q.code);
-  h.set('Chio-Reason', q.reason.replace(/[\r\n]/g, ' ').slice(0, MAX_REASON_LENGTH));
+  h.set('Chio-Reason', boundedText(q.reason.replace(/[\r\n]/g, ' '), MAX_REASON_LENGTH));
   h.set('Chio-Stream-Seq', String(q.seq));
   const line = q.line ?? 0;
   if (line > 0) h.set('Chio-Line', String(line));

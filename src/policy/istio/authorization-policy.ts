@@ -41,6 +41,7 @@ import { matchAny, matchAnyHost, matchPattern } from '../match.js';
 import { refuseEmptyParts, refuseUnmatchableMethods, refuseUnmatchableValues, withPathPatterns, withoutEmptyLists } from './written-rules.js';
 import { AddressBlocks } from './address-blocks.js';
 import { matchPrincipalField, type PrincipalClaims } from './request-principal.js';
+import { boundedText } from '../../text.js';
 
 const patterns = z.array(z.string().min(1).max(1024)).max(256);
 const source = z.strictObject({
@@ -241,7 +242,7 @@ function matchCondition(c: ConditionDoc, i: number, blocks: Map<string, AddressB
   if (c.key === 'request.auth.principal') return matchPrincipalField(c.values, c.notValues, principalClaimsOf(ctx));
   const value = conditionValue(c.key, ctx);
   if (ctx.usedClaims && c.key.startsWith('request.auth.claims[') && value !== undefined) {
-    ctx.usedClaims.set(c.key, (Array.isArray(value) ? value.join(',') : value).slice(0, 256));
+    ctx.usedClaims.set(c.key, boundedText(Array.isArray(value) ? value.join(',') : value, 256));
   }
   // A header given with an empty value is present: `*` matches it (Istio's present_match).
   return matchField(c.values, c.notValues, value, c.key.startsWith('request.headers[') ? matchAnyPresent : matchAny);

@@ -355,6 +355,18 @@ describe('ReceiptPublisher', () => {
     });
   });
 
+  describe('when a receipt has no canonical form (a lone surrogate)', () => {
+    it('refuses that one with RECEIPT_INVALID; the Checks signed with it are stored, and the chain goes on', async () => {
+      const fake = new FakeJetStream(RECEIPTS_STREAM);
+      const publisher = publisherOn(fake);
+      const broken = draftOf(1, { request: { ...draftOf(1).request, path: '/tools/\uD83D' } });
+      const [first, bad, last] = await Promise.allSettled([storeOf(publisher, draftOf(0)), storeOf(publisher, broken), storeOf(publisher, draftOf(2))]);
+      expect(bad).toMatchObject({ status: 'rejected', reason: { code: 'RECEIPT_INVALID', message: expect.stringContaining('no canonical form') } });
+      expect([first, last].map((r) => r.status === 'fulfilled' && r.value.seq)).toEqual([1, 2]);
+      expect(await storeOf(publisher, draftOf(3))).toMatchObject({ seq: 3 });
+    });
+  });
+
   describe('when a receipt fits only without a batch member', () => {
     it('stores it alone, in the plain form, between the messages of the receipts around it', async () => {
       const fake = new FakeJetStream(RECEIPTS_STREAM);

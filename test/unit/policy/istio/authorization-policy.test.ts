@@ -110,6 +110,15 @@ describe('evaluateAuthorization', () => {
     evaluateAuthorization([group1], { input: input(), jwt: jwt('bob', { groups: ['group1', 'group2'] }), usedClaims }, 'deny');
     expect([...usedClaims]).toEqual([['request.auth.claims[groups]', 'group1,group2']]);
   });
+
+  it('records a long claim cut at 256 characters without half an emoji, which no receipt could hold', () => {
+    const usedClaims = new Map<string, string>();
+    const long = `${'g'.repeat(255)}\u{1F600}tail`;
+    evaluateAuthorization([group1], { input: input(), jwt: jwt('bob', { groups: [long] }), usedClaims }, 'deny');
+    const recorded = usedClaims.get('request.auth.claims[groups]')!;
+    expect(recorded).toBe('g'.repeat(255));
+    expect(recorded.isWellFormed()).toBe(true);
+  });
 });
 
 describe('the source of an IPv6 client', () => {
