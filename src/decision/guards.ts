@@ -27,6 +27,7 @@ import { toCelCheckRequest, type NormalisedHttp } from '../policy/kyverno/kyvern
 import { evaluateCelPolicies, type CelVerdicts } from '../policy/kyverno-authz/verdicts.js';
 import type { CheckRequest } from '../authz/wire.js';
 import { denialOf, type Denial, type PolicyResponse } from './decision.js';
+import { redactRequestSecrets } from './reason-redaction.js';
 
 type Details = Record<string, string | number | boolean>;
 
@@ -244,9 +245,19 @@ function validatingVerdicts(ctx: DecisionContext): { validating: ValidatingVerdi
     }
   }
   if (celPolicies.length === 0) return { validating: out, cel };
-  const verdicts = evaluateCelPolicies(celPolicies, toCelCheckRequest(ctx.request, normal));
+  const verdicts = redactedDeny(evaluateCelPolicies(celPolicies, toCelCheckRequest(ctx.request, normal)), ctx);
   if (verdicts.deny) return { validating: { deny: { policy: verdicts.deny.policy, reason: verdicts.deny.reason } }, cel: verdicts };
   return { validating: { ...out, ...(out.allow === undefined && verdicts.allows[0] ? { allow: verdicts.allows[0].policy } : {}) }, cel: verdicts };
+}
+
+/**
+ * A CEL policy's reason is written from the request at run time; it goes to the client and into
+ * the receipt, which never holds a credential header, the query or `;params`: those are redacted
+ * from it (reason-redaction.ts). Done before the reason is compared or used anywhere.
+ */
+function redactedDeny(cel: CelVerdicts, ctx: DecisionContext): CelVerdicts {
+  if (!cel.deny) return cel;
+  return { ...cel, deny: { ...cel.deny, reason: redactRequestSecrets(cel.deny.reason, ctx.input, ctx.policies.jwt?.headerNames()) } };
 }
 
 /** A deny a CEL policy decided: its status, headers and body, or POLICY_UNEVALUABLE on an error. */
