@@ -2,13 +2,13 @@ import { describe, expect, it } from 'vitest';
 import {
   compileAssertionTree,
   evaluateAssertionTree,
-  matchWildcard,
   MAX_EXPRESSION_LENGTH,
   MAX_REPORTED_FAILURES,
   MAX_TREE_DEPTH,
   MAX_TREE_NODES,
 } from '../../../../src/policy/kyverno/assertion-tree.js';
 import { ChioError } from '../../../../src/errors/index.js';
+import { matchWildcard } from '../../../../src/policy/kyverno/jmespath-functions.js';
 
 /** Compile and evaluate in one step. */
 function check(tree: unknown, value: unknown) {
