@@ -8,7 +8,7 @@
  *   3. chains       chain → head, with the committed head it extends (its base)
  *   4. tiles        hash tiles and entry bundles for the new leaves, all at once
  *   5. state        {size, streamSeq}    (the commit point: the tree now has `size` leaves)
- *   6. partials     partial tiles and bundles whose full one step 4 stored are deleted
+ *   6. partials     partial tiles and bundles whose full one step 4 stored are deleted (partial-tiles.ts)
  * Re-integration is deterministic for one trust set, so it writes the same bytes to the same
  * paths. The trust set may change in between (kernels.yaml), and then the same messages give
  * other leaves: so a head counts only when the leaf at its index is its receipt, else the base
@@ -40,7 +40,7 @@ import { SignatureCheckPool, type SignatureToCheck } from '../crypto/ed25519-poo
 import { claimedSignedBody } from '../receipt/verify.js';
 import { receiptLinesOf } from '../store/receipt-message.js';
 import { sha256Hex, sha256Node } from '../crypto/sha256.js';
-import { TILE_HEIGHT, entriesPath, tilePath, treeHash, type Hash } from '../tlog/index.js';
+import { tilePath, treeHash, type Hash } from '../tlog/index.js';
 import { integrationBatchDuration, receiptsDuplicateTotal, receiptsIntegratedTotal, receiptsQuarantinedTotal, treeSize } from '../metrics.js';
 import { TILE_WIDTH, type TileStore } from '../store/tile-store.js';
 import { isWrongLastSequence, type LedgerState } from '../store/ledger-state.js';
@@ -51,6 +51,7 @@ import { isBeforeMark, quarantineReceipt, readQuarantineMark, type QuarantineMar
 import type { StoredMessage } from '../store/receipts.js';
 import { readCommittedLeaf } from './correction-link.js';
 import { RefusedLinks } from './refused-links.js';
+import { PartialTiles } from './partial-tiles.js';
 import { integrate, sameSignedBody, type IntegrationChecks, type IntegrationPlan, type IntegrationReader, type TreeState } from './integrate.js';
 
 export interface IntegratorOptions {
@@ -95,8 +96,8 @@ export class Integrator {
   /** Revisions of the index entries the batch being planned read. */
   private indexRevisions = new Map<string, number>();
   private quarantineMark: QuarantineMark = { lastSeq: 0, receiptSeq: 0, receiptLine: 0 };
-  /** Partial tiles and bundles stored (as far as this process knows), by the path of their full tile. */
-  private readonly partials = new Map<string, Set<string>>();
+  /** Partial tiles and bundles stored (as far as this process knows). */
+  private readonly partials = new PartialTiles();
   /** Set when a batch failed: memory may be ahead of the committed state until open() again. */
   private dirty = true;
   /** Chain-link refusals not yet confirmed, by "seq:line", with when each was first seen. */
@@ -165,8 +166,7 @@ export class Integrator {
     // The next batch extends the partial entry bundle: refuse to start without it.
     if (state.size % TILE_WIDTH !== 0) await tiles.readEntries(Math.floor(state.size / TILE_WIDTH), state.size % TILE_WIDTH);
     this.quarantineMark = await readQuarantineMark(jsm);
-    this.partials.clear();
-    this.rememberPartials(rightEdgePartials(state.size));
+    this.partials.reset(state.size);
     this.tree = { ...state, root };
     this.dirty = false;
     treeSize.set(state.size);
@@ -206,7 +206,7 @@ export class Integrator {
       this.tree = plan.next;
       receiptsIntegratedTotal.inc(plan.leaves.length);
       treeSize.set(plan.next.size);
-      await this.deleteSupersededPartials(plan);
+      await this.partials.committed([...plan.tiles.map(({ tile }) => tilePath(tile)), ...plan.bundles.map(({ path }) => path)], this.opts.tiles, this.opts.log);
       endTimer();
       return plan.next.size;
     } catch (err) {
@@ -364,47 +364,6 @@ export class Integrator {
     if (!(await this.opts.lease.stillHeld())) throw new ChioError('LEDGER_FENCED', `another ledger took the writer lease; not rewriting the index entry of ${id}`);
     await writeIndexEntry(index, id, entry, revision);
   }
-
-  /**
-   * Once committed, a full tile or bundle supersedes every partial one of it: delete those.
-   * A failed delete leaves garbage, never a wrong tile, so it is logged and not retried.
-   */
-  private async deleteSupersededPartials(plan: IntegrationPlan): Promise<void> {
-    const written = [...plan.tiles.map(({ tile }) => tilePath(tile)), ...plan.bundles.map(({ path }) => path)];
-    this.rememberPartials(written.filter(isPartialPath));
-    for (const full of written.filter((p) => !isPartialPath(p))) {
-      const partials = this.partials.get(full);
-      this.partials.delete(full);
-      for (const path of partials ?? []) {
-        await this.opts.tiles.deletePartial(path).catch((err: unknown) => this.opts.log.warn({ err: String(err), path }, 'partial tile not deleted'));
-      }
-    }
-  }
-
-  private rememberPartials(paths: readonly string[]): void {
-    for (const path of paths) {
-      const full = path.replace(PARTIAL_SUFFIX, '');
-      const set = this.partials.get(full) ?? new Set<string>();
-      set.add(path);
-      this.partials.set(full, set);
-    }
-  }
-}
-
-const PARTIAL_SUFFIX = /\.p\/\d+$/;
-
-function isPartialPath(path: string): boolean {
-  return PARTIAL_SUFFIX.test(path);
-}
-
-/** The partial tiles and bundle a tree of `size` leaves has at its right edge. */
-function rightEdgePartials(size: number): string[] {
-  const paths: string[] = [];
-  if (size % TILE_WIDTH !== 0) paths.push(entriesPath(Math.floor(size / TILE_WIDTH), size % TILE_WIDTH));
-  for (let level = 0, width = size; width > 0; level++, width = Math.floor(width / TILE_WIDTH)) {
-    if (width % TILE_WIDTH !== 0) paths.push(tilePath({ h: TILE_HEIGHT, level, n: Math.floor(width / TILE_WIDTH), width: width % TILE_WIDTH }));
-  }
-  return paths;
 }
 
 /** The longest the checks of a batch hold the event loop before letting other work run. */
