@@ -53,7 +53,8 @@ import type { Http2Session, IncomingHttpHeaders, ServerHttp2Session, ServerHttp2
 import type { AddressInfo, Socket } from 'node:net';
 import { PeerCalls } from './peer-calls.js';
 import { startLoopClock, type LoopClock } from './loop-clock.js';
-import { GrpcCallError, GrpcStatus, MAX_STATUS_MESSAGE_CHARS, encodeGrpcMessage, frameMessage, parseGrpcTimeout } from './grpc-protocol.js';
+import { GrpcCallError, GrpcStatus, parseGrpcTimeout } from './grpc-protocol.js';
+import { answerError, answerMessage, answerStatus, respondOnce } from './grpc-answer.js';
 import { readRequestMessage, type Call, type Reading, type Refuse } from './grpc-message.js';
 
 /** How long a request's message may take to arrive after its headers, unless told otherwise; Envoy sends both at once. */
@@ -148,12 +149,6 @@ export const DEFAULT_MAX_OPEN_CALLS = 8_192;
 const GRPC_CONTENT_TYPE = /^application\/grpc(?:$|[+;])/;
 const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL } = http2.constants;
 
-const RESPONSE_HEADERS = Object.freeze({
-  ':status': 200,
-  'content-type': 'application/grpc+proto',
-  'grpc-accept-encoding': 'identity',
-});
-const OK_TRAILERS = Object.freeze({ 'grpc-status': '0' });
 
 /** A connection's calls open now, and since when it had none. */
 interface Connection {
@@ -386,37 +381,4 @@ function serveStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, op
       reading.answered(call);
     }
   });
-}
-
-function answerMessage(stream: ServerHttp2Stream, method: UnaryMethod<any, any>, response: unknown): void { // eslint-disable-line @typescript-eslint/no-explicit-any
-  if (stream.destroyed || stream.closed || stream.headersSent) return;
-  let frame: Buffer;
-  try {
-    frame = frameMessage(method.encode(response as never));
-  } catch {
-    return answerStatus(stream, GrpcStatus.INTERNAL, 'Error serializing response');
-  }
-  stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-  stream.once('wantTrailers', () => stream.sendTrailers(OK_TRAILERS));
-  stream.end(frame);
-}
-
-function answerError(stream: ServerHttp2Stream, err: unknown): void {
-  if (err instanceof GrpcCallError) answerStatus(stream, err.code, err.details);
-  else answerStatus(stream, GrpcStatus.INTERNAL, 'internal error');
-}
-
-/** A Trailers-Only answer: one HEADERS frame with the status, ending the stream. */
-function answerStatus(stream: ServerHttp2Stream, code: number, details: string, headers: http2.OutgoingHttpHeaders = {}): void {
-  const message = encodeGrpcMessage(details.length > MAX_STATUS_MESSAGE_CHARS ? `${details.slice(0, MAX_STATUS_MESSAGE_CHARS)}…` : details);
-  respondOnce(stream, { ':status': 200, 'content-type': 'application/grpc+proto', ...headers, 'grpc-status': String(code), 'grpc-message': message });
-}
-
-function respondOnce(stream: ServerHttp2Stream, headers: http2.OutgoingHttpHeaders): void {
-  if (stream.destroyed || stream.closed || stream.headersSent) return;
-  try {
-    stream.respond(headers, { endStream: true });
-  } catch {
-    stream.close(NGHTTP2_CANCEL);
-  }
 }
