@@ -3,7 +3,8 @@
  * background so that readiness checks stay synchronous:
  *
  * - the connection's status events: a `disconnect` makes the process not ready at once (before
- *   any probe could notice), a `reconnect` probes JetStream at once;
+ *   any probe could notice), a `reconnect` probes JetStream at once (not waiting for a probe
+ *   sent while disconnected, which is never answered);
  * - a probe of JetStream itself (the receipts stream's state), every PROBE_INTERVAL_MS while
  *   ready and every RETRY_INTERVAL_MS while not, each given PROBE_TIMEOUT_MS. It catches what
  *   the connection cannot show: JetStream disabled or without a leader, the stream missing, a
@@ -42,7 +43,7 @@ export class NatsHealth {
   private readonly opts: NatsHealthOptions;
   private current: string | undefined;
   private connected = true;
-  /** Bumped on every disconnect: a probe begun before it must not report the server usable. */
+  /** Bumped on every disconnect and reconnect: a probe begun before either no longer counts. */
   private epoch = 0;
   private probing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -83,19 +84,30 @@ export class NatsHealth {
         this.epoch += 1;
         this.set('NATS is disconnected');
       } else if (status.type === 'reconnect') {
+        // A probe sent while disconnected was buffered and is never answered: waiting for it
+        // to time out would keep the process not ready for up to PROBE_TIMEOUT_MS after NATS
+        // is back, saying JetStream does not answer. Its result no longer counts; probe afresh.
         this.connected = true;
+        this.epoch += 1;
+        this.probing = undefined;
         void this.probe();
       }
     }
   }
 
-  /** One probe at a time; its result counts only if no disconnect came while it ran. */
+  /**
+   * One probe at a time (but for one a reconnect left behind); its result counts only if no
+   * disconnect or reconnect came while it ran.
+   */
   private probe(): Promise<void> {
-    this.probing ??= this.probeOnce().finally(() => {
+    if (this.probing) return this.probing;
+    const probing = this.probeOnce().finally(() => {
+      if (this.probing !== probing) return; // left behind by a reconnect: the new probe schedules
       this.probing = undefined;
       this.schedule();
     });
-    return this.probing;
+    this.probing = probing;
+    return probing;
   }
 
   private async probeOnce(): Promise<void> {

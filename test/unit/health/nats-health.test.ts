@@ -80,6 +80,29 @@ describe('NatsHealth', () => {
       }
     });
 
+    it('is usable again once the server is back, without waiting out a probe begun while it was away', async () => {
+      // A probe sent while disconnected is buffered and never answered: with a long timeout, it
+      // is still pending when the connection comes back. Readiness must not wait for it to
+      // fail (up to PROBE_TIMEOUT_MS plus a retry, saying "JetStream probe: deadline passed"
+      // of a JetStream that answers), but probe afresh at once.
+      const own = await connect({ servers: nats.current.url, maxReconnectAttempts: -1, reconnectTimeWait: 50 });
+      const changes: Array<string | undefined> = [];
+      const health = new NatsHealth({ nc: own, jsm: await jetstreamManager(own), onChange: (p) => changes.push(p), probeIntervalMs: 50, retryIntervalMs: 50, probeTimeoutMs: 30_000 });
+      await health.start();
+      try {
+        expect(health.problem).toBeUndefined();
+        await nats.current.kill();
+        await pollUntil(async () => health.problem, (p) => p === 'NATS is disconnected', 5_000);
+        await new Promise((r) => setTimeout(r, 300)); // a probe is under way, its request buffered
+        await nats.restart();
+        await pollUntil(async () => health.problem, (p) => p === undefined, 10_000);
+        expect(changes).toEqual(['NATS is disconnected', undefined]);
+      } finally {
+        health.stop();
+        await own.close();
+      }
+    }, 20_000);
+
     it('says the connection is closed once it is', async () => {
       const own = await connect({ servers: nats.current.url });
       const health = new NatsHealth({ nc: own, jsm: await jetstreamManager(own), ...FAST });
