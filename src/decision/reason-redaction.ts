@@ -26,12 +26,34 @@ export const MIN_SECRET_CHARS = 6;
 /** Header names that carry credentials by convention (RFC 9110 §11, cookies, API keys, tokens). */
 const CREDENTIAL_HEADER = /auth|token|key|secret|session|cookie|passw|credential|signature|jwt|bearer/i;
 
-/** `text` with every secret-bearing value of `input` in it replaced by REDACTED. */
+/**
+ * `text` with every secret-bearing value of `input` in it replaced by REDACTED. Every secret is
+ * looked for in the text as the policy wrote it, and each run of text covered by one or more
+ * (overlapping) secrets becomes one REDACTED. Never secret after secret over the text already
+ * redacted: a request's pieces of `[redacted]` then matched inside the marks the ones before left,
+ * each round making the text longer (a 1.7 kB header turned a 1 kB reason into 31 million
+ * characters), and a secret overlapping one already replaced kept its uncovered half.
+ */
 export function redactRequestSecrets(text: string, input: CheckInput, jwtHeaders: readonly string[] = []): string {
   const secrets = requestSecrets(input, jwtHeaders);
-  let out = text;
-  for (const secret of secrets) out = out.split(secret).join(REDACTED);
-  return redactCutTail(out, secrets);
+  // coverEnd[i]: where the longest secret found at i ends (0: none starts there).
+  const coverEnd = new Uint32Array(text.length + 1);
+  for (const secret of secrets) {
+    for (let at = text.indexOf(secret); at >= 0; at = text.indexOf(secret, at + 1)) coverEnd[at] = Math.max(coverEnd[at]!, at + secret.length);
+  }
+  const tail = cutTailStart(text, secrets);
+  if (tail < text.length) coverEnd[tail] = text.length;
+  let out = '';
+  let from = 0;
+  for (let at = 0; at < text.length; at++) {
+    if (coverEnd[at]! <= at) continue;
+    let end = coverEnd[at]!;
+    for (let inside = at + 1; inside < end; inside++) end = Math.max(end, coverEnd[inside]!);
+    out += `${text.slice(from, at)}${REDACTED}`;
+    from = end;
+    at = end - 1;
+  }
+  return out + text.slice(from);
 }
 
 /** The secret-bearing values of a request, longest first (a value before the parts inside it). */
@@ -61,11 +83,12 @@ function addValue(found: Set<string>, part: string): void {
 }
 
 /**
- * A text that ends with the start of a secret (cut there by a bound): that tail redacted. Each
- * secret is looked for by its first MIN_SECRET_CHARS characters only, so a request of thousands
- * of cookie parts costs one scan of the text per part, not one per part and length.
+ * Where a text that ends with the start of a secret (cut there by a bound) begins that tail, or
+ * the text's length. Each secret is looked for by its first MIN_SECRET_CHARS characters only, so
+ * a request of thousands of cookie parts costs one scan of the text per part, not one per part
+ * and length.
  */
-function redactCutTail(text: string, secrets: readonly string[]): string {
+function cutTailStart(text: string, secrets: readonly string[]): number {
   let cut = text.length;
   for (const secret of secrets) {
     const head = secret.slice(0, MIN_SECRET_CHARS);
@@ -74,5 +97,5 @@ function redactCutTail(text: string, secrets: readonly string[]): string {
       if (at === 0) break;
     }
   }
-  return cut === text.length ? text : `${text.slice(0, cut)}${REDACTED}`;
+  return cut;
 }
