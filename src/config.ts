@@ -160,9 +160,14 @@ export function loadConfig(options: LoadConfigOptions = {}): ChioConfig {
  * chio-ledger sets CHIO_LEDGER_PORT. Say so, since nobody set that value on purpose.
  */
 function serviceLinkHint(envName: string, value: string | undefined): string {
-  if (value === undefined || !/^(tcp|udp|sctp):\/\/[^\s/]+:\d+$/.test(value)) return '';
+  if (!isServiceLink(value)) return '';
   const service = envName.replace(/_PORT$/, '').toLowerCase().replaceAll('_', '-');
   return `: it looks like the variable Kubernetes sets for a Service named ${service} in the pod's namespace; set enableServiceLinks: false in the pod spec, or set ${envName} explicitly`;
+}
+
+/** A value of the form the kubelet gives <SERVICE>_PORT: `tcp://<ip>:<port>`. */
+function isServiceLink(value: string | undefined): boolean {
+  return value !== undefined && /^(tcp|udp|sctp):\/\/[^\s/]+:\d+$/.test(value);
 }
 
 /**
@@ -202,12 +207,13 @@ function editDistance(a: string, b: string): number {
 /**
  * A CHIO_ variable one or two letters off a setting's name (CHIO_RECIEPT_TIMEOUT_MS, CHIO_MOD):
  * read as nothing, it left the default in force without a word. Names further off are not
- * Chio's to judge (a shell's CHIO_TOKEN, a Service's link variables).
+ * Chio's to judge (a shell's CHIO_TOKEN), nor is a Service's link variable however near.
  */
 function refuseMisspeltVariables(env: NodeJS.ProcessEnv): void {
   const known = new Set<string>([...Object.values(SETTINGS).map(([envName]) => envName), WORKER_INDEX_VARIABLE]);
   for (const name of Object.keys(env)) {
-    if (!name.startsWith('CHIO_') || known.has(name) || env[name] === undefined) continue;
+    // A Service's link variable (chio-ledger-0 gives CHIO_LEDGER_0_PORT) is no one's typo.
+    if (!name.startsWith('CHIO_') || known.has(name) || env[name] === undefined || isServiceLink(env[name])) continue;
     const meant = [...known].find((setting) => setting.startsWith('CHIO_') && setting !== WORKER_INDEX_VARIABLE && editDistance(name, setting) <= 2);
     if (meant) throw new ChioError('CONFIG_INVALID', `environment variable ${name} is no setting; did you mean ${meant}? (unset it, or correct its name)`);
   }

@@ -150,4 +150,8 @@ describe('loadConfig, a misspelt CHIO_ variable', () => {
   it('leaves alone its workers\' index and names that are not near a setting: a shell\'s CHIO_TOKEN, a password for nats-server, a Service\'s link variables', () => {
     expect(() => loadConfig({ env: { CHIO_TOKEN: 't', CHIO_AUTHZ_WORKER: '1', CHIO_LEDGER_NATS_PASSWORD: 'p', CHIO_NATS_SERVICE_HOST: '10.96.0.1', CHIO_NATS_PORT_4222_TCP: 'tcp://10.96.0.1:4222' } })).not.toThrow();
   });
+
+  it('leaves alone the link variable of a Service whose name is near a setting\'s (chio-ledger-0, chio-tls): the kubelet set it, nobody misspelt it', () => {
+    expect(() => loadConfig({ env: { CHIO_LEDGER_0_PORT: 'tcp://10.96.0.12:9092', CHIO_TLS_PORT: 'tcp://10.96.0.13:443' } })).not.toThrow();
+  });
 });
