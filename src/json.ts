@@ -7,6 +7,30 @@ export function isJsonObject(value: unknown): value is Record<string, unknown> {
 }
 
 /**
+ * True when a string anywhere in `value` (a JSON.parse result), member names included, holds a
+ * lone surrogate: `"\ud83d"` is valid JSON text that decodes to half a character, which has no
+ * UTF-8 form (I-JSON, RFC 7493 §2.1), so nothing holding it can be signed as canonical JSON.
+ * Walked without recursion: a value nested thousands deep must not overflow the stack.
+ */
+export function holdsLoneSurrogate(value: unknown): boolean {
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const v = pending.pop();
+    if (typeof v === 'string') {
+      if (!v.isWellFormed()) return true;
+    } else if (Array.isArray(v)) {
+      for (const item of v) pending.push(item);
+    } else if (typeof v === 'object' && v !== null) {
+      for (const [key, member] of Object.entries(v)) {
+        if (!key.isWellFormed()) return true;
+        pending.push(member);
+      }
+    }
+  }
+  return false;
+}
+
+/**
  * JSON.parse(text), refusing an object that names a member twice: JSON.parse keeps the last
  * one, a person reading the text sees the first, so the same bytes would say two things (RFC
  * 8259 §4 leaves it to each reader). Throws ChioError('MALFORMED').

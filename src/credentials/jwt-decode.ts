@@ -6,6 +6,7 @@
  */
 import type { JWTPayload } from 'jose';
 import { fromBase64Url } from '../encoding.js';
+import { holdsLoneSurrogate } from '../json.js';
 import { JWT_REASONS, SUPPORTED_JWT_ALGORITHMS } from './jwt-rules.js';
 
 /** What a token says before its signature is checked: nothing here is to be trusted yet. */
@@ -58,7 +59,11 @@ function decodePart(part: string): Record<string, unknown> | 'base64' | 'json' {
   } catch {
     return 'json';
   }
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : 'json';
+  // An escaped lone surrogate ("sub":"\ud83d") is JSON.parse's but no text: a verified token's
+  // subject went into its receipt, which then had no canonical form and could not be signed,
+  // and the Check was answered 503 as if the ledger were down.
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || holdsLoneSurrogate(value)) return 'json';
+  return value as Record<string, unknown>;
 }
 
 function decodeBytes(part: string): Uint8Array | undefined {

@@ -203,6 +203,17 @@ describe('JwtAuthenticator.authenticate', () => {
       expect(await auth.authenticate(bearer(token), soon())).toEqual({ verdict: 'deny', code: 'JWT_MALFORMED', reason, credentialSha256: sha256(token), removeHeaders: ['authorization'] });
     });
 
+    // Valid JSON text, signed by a trusted key, but half a character: no UTF-8 form, so no
+    // receipt could record its subject (or a claim a policy read).
+    it.each([
+      ['the subject', { sub: '\ud83d' }],
+      ['a nested claim', { org: { role: ['ok', 'x\udc00'] } }],
+      ['a claim name', { ['\ud800']: 'x' }],
+    ])('denies a well-signed token with a lone surrogate in %s as an invalid JSON payload', async (_name, claims) => {
+      const token = await sign(rsa, claims);
+      expect(await auth.authenticate(bearer(token), soon())).toMatchObject({ verdict: 'deny', code: 'JWT_MALFORMED', reason: R.payloadBadJson });
+    });
+
     it('denies a 1 MB token without parsing it', async () => {
       const token = `${b64url({ alg: 'RS256' })}.${'A'.repeat(1024 * 1024)}.c2ln`;
       expect(await auth.authenticate(bearer(token), soon())).toMatchObject({ verdict: 'deny', reason: R.tooLarge });
