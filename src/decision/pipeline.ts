@@ -12,6 +12,7 @@ import { isChioError, type DenialGuard } from '../errors/index.js';
 import type { Evidence, ReceiptRequest, ReceiptSubject } from '../receipt/receipt.js';
 import { sha256Hex } from '../crypto/sha256.js';
 import { utf8 } from '../encoding.js';
+import { boundedText } from '../text.js';
 import { toCheckInput, type CheckInput } from './check-input.js';
 import { capabilityBearers } from '../credentials/header-values.js';
 import { parseTraceparent } from './traceparent.js';
@@ -24,6 +25,13 @@ import type { CheckRequest } from '../authz/wire.js';
 
 /** Request fields longer than this are cut in the receipt (the SHA-256 of the full path is kept). */
 export const MAX_RECEIPT_PATH_CHARS = 2048;
+/**
+ * A credential's id, subject and issuer and a guard's details are cut to this in the receipt
+ * (credential_sha256 still names the whole token). A trusted issuer's token may carry a `sub`
+ * of thousands of characters, recorded in `subject` and again in the guard's evidence: with a
+ * long source principal its receipt was over MAX_RECEIPT_BYTES, refused, and the Check 503.
+ */
+export const MAX_RECEIPT_TEXT_CHARS = 256;
 /** The policy hash recorded when the policy set itself could not be read. */
 export const UNKNOWN_POLICY_HASH = 'sha256:unknown';
 
@@ -89,7 +97,7 @@ export class DecisionPipeline {
       let shadowDeny: { guard: DenialGuard; denial: Denial } | undefined;
       for (const guard of GUARDS) {
         const result = await guard.check(ctx);
-        evidence.push({ guard: guard.name, verdict: result.verdict, ...(result.details ? { details: result.details } : {}) });
+        evidence.push({ guard: guard.name, verdict: result.verdict, ...(result.details ? { details: boundedDetails(result.details) } : {}) });
         // Global shadow answers allow even here: credentials still stay out of upstream, those
         // the guards after this one would have judged too.
         if (result.verdict === 'deny') {
@@ -151,11 +159,18 @@ function unjudgedCredentialHeaders(headers: ReadonlyMap<string, string>, policie
 function subjectOf(ctx: DecisionContext): ReceiptSubject {
   const c = ctx.capability;
   const j = ctx.jwtIdentity;
+  const cut = (text: string) => boundedText(text, MAX_RECEIPT_TEXT_CHARS);
   return {
-    ...(j ? { issuer: j.issuer, ...(j.subject !== undefined ? { subject: j.subject } : {}) } : {}),
-    ...(c ? { capability_id: c.id, subject: c.subject, issuer: c.issuer } : {}),
+    // Issuers are the policy set's own (a JWT rule's, a trusted verifier key): kept whole.
+    ...(j ? { issuer: j.issuer, ...(j.subject !== undefined ? { subject: cut(j.subject) } : {}) } : {}),
+    ...(c ? { capability_id: cut(c.id), subject: cut(c.subject), issuer: c.issuer } : {}),
     ...(ctx.credentialSha256 ? { credential_sha256: ctx.credentialSha256 } : {}),
   };
+}
+
+/** A guard's details as the receipt records them: each text cut to MAX_RECEIPT_TEXT_CHARS. */
+function boundedDetails(details: Record<string, string | number | boolean>): Record<string, string | number | boolean> {
+  return Object.fromEntries(Object.entries(details).map(([key, value]) => [key, typeof value === 'string' ? boundedText(value, MAX_RECEIPT_TEXT_CHARS) : value]));
 }
 
 /**

@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { MAX_RECEIPT_PATH_CHARS } from '../../../src/decision/pipeline.js';
-import type { Decision } from '../../../src/decision/decision.js';
+import { MAX_RECEIPT_PATH_CHARS, MAX_RECEIPT_TEXT_CHARS } from '../../../src/decision/pipeline.js';
+import { toReceiptDraft, type Decision } from '../../../src/decision/decision.js';
+import { CORRECTION_ROOM_BYTES, signNext } from '../../../src/chain/sign-next.js';
+import { GENESIS_PREV, MAX_RECEIPT_BYTES } from '../../../src/receipt/receipt.js';
+import { kernelOf } from '../receipt/helpers.js';
 import { IssuerTrust } from '../../../src/credentials/capability.js';
 import type { PolicySet } from '../../../src/policy/policy-set.js';
 import { NOW_MS, capabilityToken, checkOf, later, pipelineOf, policySetOf, withCapability } from './fixtures.js';
@@ -93,6 +96,25 @@ describe('DecisionPipeline.decide', () => {
       const tcp = (address: string, port_value: number) => decide({ attributes: { source: { address: { socket_address: { address, port_value } } } } });
       expect((await tcp('2001:db8::1:5', 40000)).request).toEqual({ kind: 'tcp', source_address: '[2001:db8::1:5]:40000' });
       expect((await tcp('2001:db8::1:5', 0)).request).toEqual({ kind: 'tcp', source_address: '[2001:db8::1:5]' });
+    });
+
+    // A trusted issuer's token may carry an id and subject of thousands of characters, recorded
+    // in `subject` and in the Capability evidence: with a long principal and request id, that
+    // receipt was over MAX_RECEIPT_BYTES less its correction's room, refused, and the Check 503.
+    it(`cuts a credential's id and subject to ${MAX_RECEIPT_TEXT_CHARS} characters, and the receipt of the largest request fits`, async () => {
+      // As long as an 8 KiB token holds (a token's id and subject are at most 1024 characters).
+      const token = capabilityToken({ id: '€'.repeat(500), subject: '€'.repeat(1024) });
+      const wide = { path: `/tools/${'p'.repeat(MAX_RECEIPT_PATH_CHARS)}`, principal: '€'.repeat(1024), sourceAddress: `${'€'.repeat(256)}:1`, destinationAddress: `${'€'.repeat(256)}:2` };
+      const request = checkOf({ ...wide, headers: withCapability(token) });
+      request.attributes!.request!.http!.id = '€'.repeat(MAX_RECEIPT_TEXT_CHARS);
+      const d = await decide(request);
+      expect(d.verdict).toBe('allow');
+      expect(d.subject).toMatchObject({ capability_id: '€'.repeat(MAX_RECEIPT_TEXT_CHARS), subject: '€'.repeat(MAX_RECEIPT_TEXT_CHARS) });
+      expect(d.evidence.find((e) => e.guard === 'Capability')?.details).toEqual({ capability_id: '€'.repeat(MAX_RECEIPT_TEXT_CHARS), subject: '€'.repeat(MAX_RECEIPT_TEXT_CHARS) });
+      const refused: string[] = [];
+      const kernel = kernelOf(5);
+      signNext({ chain: 'c', kernelKey: kernel.verifierKey, signer: kernel.signer }, { seq: 0, id: GENESIS_PREV }, [toReceiptDraft(d, new Date(NOW_MS).toISOString())], MAX_RECEIPT_BYTES - CORRECTION_ROOM_BYTES, (_, err) => refused.push(err.message));
+      expect(refused).toEqual([]);
     });
 
     it('says only what a TCP check knows', async () => {
