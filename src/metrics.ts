@@ -71,6 +71,13 @@ export const cacheLookupsTotal = new Counter({
   registers: [registry],
 });
 
+export const jwksFetchesTotal = new Counter({
+  name: 'chio_jwks_fetches_total',
+  help: 'Fetches of a RequestAuthentication jwksUri, by result (ok; failed: no answer in time, an HTTP error, or not a usable JWKS)',
+  labelNames: ['result'] as const,
+  registers: [registry],
+});
+
 export const integrationBatchDuration = new Histogram({
   name: 'chio_ledger_batch_duration_seconds',
   help: 'Time to integrate one batch of stored receipts (checks, writes, commit)',

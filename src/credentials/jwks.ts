@@ -31,13 +31,15 @@ import { ChioError } from '../errors/index.js';
 import { readRegularFile, UnreadableFile } from '../setting-file.js';
 import { isJsonObject } from '../json.js';
 import { beforeDeadline } from '../time.js';
-import { cacheLookupsTotal } from '../metrics.js';
+import { cacheLookupsTotal, jwksFetchesTotal } from '../metrics.js';
 
 /** A key set served fresh from the cache with the key id asked for is a hit; anything else a miss. */
 const jwksHits = cacheLookupsTotal.labels('jwks', 'hit');
 const jwksMisses = cacheLookupsTotal.labels('jwks', 'miss');
 /** A set past its TTL that answered while a new one was fetched: many of these say the issuer's endpoint fails. */
 const jwksStale = cacheLookupsTotal.labels('jwks', 'stale');
+const jwksFetchesOk = jwksFetchesTotal.labels('ok');
+const jwksFetchesFailed = jwksFetchesTotal.labels('failed');
 
 /** How long past its TTL a set still answers for the keys it holds while fetches fail. */
 export const DEFAULT_MAX_STALE_MS = 24 * 60 * 60 * 1000;
@@ -209,6 +211,19 @@ export class RemoteJwks {
   // provider slower than one Check's budget still gets its keys fetched, while every waiter
   // gives up at its own deadline (keysFor).
   async #fetchKeys(): Promise<KeySet> {
+    try {
+      const keys = await this.#fetchAndParse();
+      jwksFetchesOk.inc();
+      return keys;
+    } catch (err) {
+      // What the alert ChioJwksFetchFailing reads: lookups answered stale hide a failing endpoint
+      // for 24 h, and after that every JWT of the issuer is a miss and denied.
+      jwksFetchesFailed.inc();
+      throw err;
+    }
+  }
+
+  async #fetchAndParse(): Promise<KeySet> {
     const budget = this.#opts.fetchTimeoutMs;
     let text: string;
     try {

@@ -10,7 +10,7 @@ import { normalizeTarget } from '../../../src/decision/path.js';
 import { MAX_JWKS_REDIRECTS } from '../../../src/credentials/jwks.js';
 import { JWT_REASONS as R, JwtAuthenticator, requestAuthenticationSchema, type JwtAuthenticatorOptions, type JwtRule, type RequestAuthentication } from '../../../src/credentials/jwt.js';
 import { isChioError } from '../../../src/errors/index.js';
-import { cacheLookupsTotal } from '../../../src/metrics.js';
+import { cacheLookupsTotal, jwksFetchesTotal } from '../../../src/metrics.js';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/jwt/', import.meta.url));
 const ISTIO_ISSUER = 'testing@secure.istio.io';
@@ -580,6 +580,20 @@ describe('JwtAuthenticator with a jwksUri', () => {
       mode = 'healthy';
       clock += 10_000;
       expect((await auth.authenticate(bearer(token), soon())).verdict).toBe('allow');
+    });
+
+    it('counts each fetch by its result (chio_jwks_fetches_total), what ChioJwksFetchFailing reads', async () => {
+      const fetches = async (result: string) => (await jwksFetchesTotal.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
+      const [ok0, failed0] = [await fetches('ok'), await fetches('failed')];
+      const token = await sign(rsa);
+      for (const m of ['error', 'garbage'] as const) {
+        mode = m;
+        clock += 10_000;
+        expect((await make().authenticate(bearer(token), soon())).verdict).toBe('deny');
+      }
+      mode = 'healthy';
+      expect((await make().authenticate(bearer(token), soon())).verdict).toBe('allow');
+      expect([(await fetches('ok')) - ok0, (await fetches('failed')) - failed0]).toEqual([1, 2]);
     });
 
     it('denies when the connection is refused', async () => {

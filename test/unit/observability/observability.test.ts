@@ -61,9 +61,9 @@ describe('chio-alerts.yaml', () => {
     expect(loadRule().kind).toBe('PrometheusRule');
   });
 
-  it('alerts on what an operator must know: authz not ready, ReceiptLedger denials, a JWKS that cannot be refreshed, ledger lag, quarantine, a stale checkpoint, a halted ledger, a filling store', () => {
+  it('alerts on what an operator must know: authz not ready, ReceiptLedger denials, a JWKS that cannot be refreshed or fetched, ledger lag, quarantine, a stale checkpoint, a halted ledger, a filling store', () => {
     const alerts = loadRule().spec.groups.flatMap((g) => g.rules ?? []).map((r) => r.alert);
-    expect(alerts.sort()).toEqual(['ChioAuthzNotReady', 'ChioCheckpointStale', 'ChioJwksStale', 'ChioLedgerHalted', 'ChioLedgerLagGrowing', 'ChioReceiptLedgerDenials', 'ChioReceiptsQuarantined', 'ChioStoreAlmostFull', 'ChioStoreFilling']);
+    expect(alerts.sort()).toEqual(['ChioAuthzNotReady', 'ChioCheckpointStale', 'ChioJwksFetchFailing', 'ChioJwksStale', 'ChioLedgerHalted', 'ChioLedgerLagGrowing', 'ChioReceiptLedgerDenials', 'ChioReceiptsQuarantined', 'ChioStoreAlmostFull', 'ChioStoreFilling']);
   });
 
   it('measures the store alerts against the file store deploy/istio gives nats-server', () => {
