@@ -8,14 +8,14 @@
  * account as Chio's users, so its clients could read every subject and call the JetStream API
  * (delete the receipts stream) as no user of chio-users.conf may.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { findFreePort } from '../../src/nats/server.js';
 import { tempDir } from '../support/nats.js';
-import { findManifest, loadManifests } from './manifests.js';
+import { ISTIO_DIR, findManifest, loadManifests } from './manifests.js';
 
 const docs = loadManifests();
 const natsConfig = findManifest(docs, 'ConfigMap', 'chio-nats-config').data!;
@@ -24,7 +24,13 @@ const container = statefulSet.spec.template.spec.containers[0];
 const configMount = container.volumeMounts.find((m: any) => m.name === 'config').mountPath as string;
 /** The Secret chio-nats-users as the README makes it: one value per variable its files and args read. */
 const secretVariables = [...new Set([...Object.values(natsConfig).join('\n').matchAll(/\$(\w+)/g), ...container.args.join(' ').matchAll(/\$\((\w+)\)/g)].map((m) => m[1]!))].filter((v) => v !== 'POD_NAME');
-const SECRET = Object.fromEntries(secretVariables.map((v) => [v, `pw-${v.toLowerCase()}-${'a1'.repeat(12)}`]));
+const README = readFileSync(join(ISTIO_DIR, 'README.md'), 'utf8');
+/**
+ * What the README lets the route password hold besides letters and digits: it goes into each
+ * node's route URLs as it is, and nats-server stops at a URL it cannot parse.
+ */
+const ROUTE_PASSWORD_PUNCTUATION = /The route password goes into[^]*?only letters, digits and `([^`]+)`/.exec(README)?.[1];
+const SECRET = Object.fromEntries(secretVariables.map((v) => [v, `pw-${v.toLowerCase()}-${'a1'.repeat(12)}${v === 'CHIO_ROUTE_NATS_PASSWORD' ? ROUTE_PASSWORD_PUNCTUATION ?? '' : ''}`]));
 const POD_ROUTE_HOST = /\bchio-nats-(\d)\.chio-nats-headless\.chio-system\.svc\.cluster\.local:6222\b/g;
 
 interface Ports {
@@ -92,6 +98,22 @@ function loopback(text: string, own: Ports, all: Ports[], dir: string): string {
 /** $(VAR) in a container's args, expanded from its environment as the kubelet does. */
 const expand = (arg: string, env: Record<string, string>) => arg.replace(/\$\((\w+)\)/g, (m, v: string) => env[v] ?? m);
 
+/** Pod `i`'s files written to `dir`, and its args and environment, with `secret` as the Secret chio-nats-users. */
+function podOnLoopback(i: number, secret: Record<string, string>, ports: Ports[], dir: string): { args: string[]; env: Record<string, string> } {
+  mkdirSync(dir, { recursive: true });
+  for (const [file, text] of Object.entries(natsConfig)) writeFileSync(join(dir, file), loopback(text, ports[i]!, ports, dir));
+  const env = { ...secret, POD_NAME: `chio-nats-${i}` };
+  const args = container.args.map((a: string) => loopback(expand(a, env), ports[i]!, ports, dir).replace(`${configMount}/`, `${dir}/`));
+  return { args, env };
+}
+
+/** Ports for the three pods, each free now. */
+async function freePorts(): Promise<Ports[]> {
+  const ports: Ports[] = [];
+  for (let i = 0; i < statefulSet.spec.replicas; i++) ports.push({ client: await findFreePort(), route: await findFreePort(), monitor: await findFreePort() });
+  return ports;
+}
+
 describe('the NATS cluster of deploy/istio/01-nats.yaml', () => {
   let root: string;
   const nodes: Server[] = [];
@@ -100,14 +122,9 @@ describe('the NATS cluster of deploy/istio/01-nats.yaml', () => {
 
   beforeAll(async () => {
     root = tempDir('chio-nats-routes-');
-    const ports: Ports[] = [];
-    for (let i = 0; i < statefulSet.spec.replicas; i++) ports.push({ client: await findFreePort(), route: await findFreePort(), monitor: await findFreePort() });
+    const ports = await freePorts();
     await Promise.all(ports.map(async (own, i) => {
-      const dir = join(root, `chio-nats-${i}`);
-      mkdirSync(dir, { recursive: true });
-      for (const [file, text] of Object.entries(natsConfig)) writeFileSync(join(dir, file), loopback(text, own, ports, dir));
-      const env = { ...SECRET, POD_NAME: `chio-nats-${i}` };
-      const args = container.args.map((a: string) => loopback(expand(a, env), own, ports, dir).replace(`${configMount}/`, `${dir}/`));
+      const { args, env } = podOnLoopback(i, SECRET, ports, join(root, `chio-nats-${i}`));
       nodes[i] = await startServer(args, env, own);
     }));
   }, 60_000);
@@ -152,5 +169,42 @@ describe('the NATS cluster of deploy/istio/01-nats.yaml', () => {
     // cluster's JetStream answered it in milliseconds, and created a stream for it).
     rogueClient = await connect({ servers: `nats://127.0.0.1:${ports.client}` });
     await expect(rogueClient.request('$JS.API.INFO', undefined, { timeout: 3_000 })).rejects.toThrow(/no responders|timeout/i);
+  });
+});
+
+// The route password is the one Secret value that goes into a URL (each node's --routes), as it
+// is: the kubelet expands $(…) without escaping, and nats-server does not check the URLs it is
+// given but dereferences the nil of one Go's url.Parse refused, and panics when it dials.
+describe('the route password of deploy/istio/01-nats.yaml', () => {
+  let root: string;
+  beforeAll(() => {
+    root = tempDir('chio-nats-route-password-');
+  });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  /** Pod 0 run as the kubelet would, with `secret`: its exit status and stderr (null: still running after 10 s, then killed). */
+  async function runPod0(secret: Record<string, string>, name: string): Promise<{ status: number | null; stderr: string }> {
+    const { args, env } = podOnLoopback(0, secret, await freePorts(), join(root, name));
+    const run = spawnSync('nats-server', args, { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 10_000, killSignal: 'SIGKILL' });
+    return { status: run.status, stderr: run.stderr };
+  }
+
+  it('has the README say which characters it may hold (the cluster above forms with each of them)', () => {
+    expect(ROUTE_PASSWORD_PUNCTUATION).toBeDefined();
+  });
+
+  it('stops a node when it holds a character URLs reserve (base64 gives /), as the README says', async () => {
+    const run = await runPod0({ ...SECRET, CHIO_ROUTE_NATS_PASSWORD: 'pw-a1b2/c3d4+e5f6' }, 'slash');
+    expect({ status: run.status, panic: run.stderr.includes('panic:') }, run.stderr).toEqual({ status: expect.any(Number), panic: true });
+    expect(run.status).not.toBe(0);
+    expect(README).toMatch(/The route password goes into[^]*?`\/`[^]*?panic/);
+  });
+
+  it('stops a node when the Secret lacks it, with the message the README tells how to read', async () => {
+    const { CHIO_ROUTE_NATS_PASSWORD: _, ...secret } = SECRET;
+    const run = await runPod0(secret, 'missing');
+    const said = /variable reference for 'CHIO_ROUTE_NATS_PASSWORD'[^\n]*can not be found/.exec(run.stderr)?.[0];
+    expect({ status: run.status, said }, run.stderr).toEqual({ status: 1, said: expect.any(String) });
+    expect(README).toContain("variable reference for 'CHIO_ROUTE_NATS_PASSWORD'");
   });
 });
