@@ -45,9 +45,13 @@ interface Server {
   ports: Ports;
 }
 
+/** Every nats-server started, ready or not: afterAll kills them all, also those whose start failed. */
+const spawned: ChildProcess[] = [];
+
 /** A nats-server child; its stderr is kept for the assertions and for a failure's message. */
 async function startServer(args: string[], env: Record<string, string>, ports: Ports): Promise<Server> {
   const child = spawn('nats-server', args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  spawned.push(child);
   let log = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (d: string) => (log += d));
@@ -131,7 +135,7 @@ describe('the NATS cluster of deploy/istio/01-nats.yaml', () => {
 
   afterAll(async () => {
     await rogueClient?.close();
-    for (const s of [...nodes, rogue]) s?.child.kill('SIGKILL');
+    for (const child of spawned) child.kill('SIGKILL');
     rmSync(root, { recursive: true, force: true });
   });
 
