@@ -11,8 +11,7 @@
  * not with file names, comments, document order or YAML layout.
  * Errors name the file, the document and the field.
  */
-import { lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { ChioError } from '../errors/index.js';
 import { metadataSchema } from './metadata.js';
@@ -31,14 +30,13 @@ import { compileValidatingPolicy, validatingPolicySchema } from './kyverno/valid
 import { API_VERSION as CEL_API_VERSION, celValidatingPolicySchema, compileCelPolicy, evaluationModeOf, type CompiledCelPolicy } from './kyverno-authz/validating-policy.js';
 import { createEnvoyEnvironment } from './kyverno-authz/envoy-library.js';
 import { PolicyInputs } from './policy-inputs.js';
+import { listPolicyFiles, MAX_POLICY_FILES, mountOfVersion } from './policy-files.js';
+
+export { listPolicyFiles, MAX_POLICY_FILES, TEST_FILE } from './policy-files.js';
 
 /** A policy file larger than this is refused. */
 export const MAX_POLICY_FILE_BYTES = 1024 * 1024;
 export const MAX_POLICY_DOCUMENTS = 1000;
-/** Most policy files in one set (a directory's, or those named together). */
-export const MAX_POLICY_FILES = 1000;
-/** The name of a `chio policy test` file, which a policy directory may hold beside its policies. */
-export const TEST_FILE = /\.test\.ya?ml$/;
 
 const duration = z.string().regex(DURATION_PATTERN, 'must be a duration like 30m, 1h, 7d');
 const capabilityAuthoritySchema = z.strictObject({
@@ -216,74 +214,6 @@ function refuseUnreadShadow(kind: string, annotations: Record<string, string> | 
   }
   const value = annotations[SHADOW_ANNOTATION];
   if (value !== 'true' && value !== 'false') throw new ChioError('CONFIG_INVALID', `${field}: ${JSON.stringify(value)} is not "true" or "false"`);
-}
-
-/**
- * The policy files at `path`: the file itself, or the directory's .yaml/.yml files, sorted.
- * Test files (`*.test.yaml`, read by `chio policy test`) are not policies and are left out.
- */
-export function listPolicyFiles(path: string): string[] {
-  let stat;
-  try {
-    stat = statSync(path);
-  } catch {
-    throw new ChioError('CONFIG_INVALID', `CHIO_POLICIES: ${path} does not exist`);
-  }
-  if (!stat.isDirectory()) return [versionOfFile(resolve(path))];
-  const dir = mountedVersion(path) ?? path;
-  const files = readdirSync(dir)
-    .filter((f) => /\.ya?ml$/.test(f) && !TEST_FILE.test(f) && !f.startsWith('.'))
-    .sort()
-    .map((f) => resolve(join(dir, f)));
-  if (files.length === 0) throw new ChioError('CONFIG_INVALID', `CHIO_POLICIES: no .yaml files in ${path}`);
-  if (files.length > MAX_POLICY_FILES) throw new ChioError('CONFIG_INVALID', `CHIO_POLICIES: ${files.length} .yaml files in ${path}, over the ${MAX_POLICY_FILES} a set may have`);
-  return files;
-}
-
-/**
- * The directory of the version a Kubernetes ConfigMap or Secret volume shows now, or undefined
- * for any other directory. Such a volume's files are links into `..data`, a link the kubelet
- * points at a new directory, at once, on each update. Read through the links one file after
- * another, a swap between two reads gave a set of half the old files and half the new, which
- * neither version is; the directory `..data` names is one version, whole.
- */
-function mountedVersion(path: string): string | undefined {
-  const data = join(path, '..data');
-  try {
-    // The link's own target under `path` (the kubelet's is `..<timestamp>`), not a realpath: the
-    // mount's path stays as it was given, so `..` from the version directory is the mount.
-    return lstatSync(data).isSymbolicLink() ? resolve(path, readlinkSync(data)) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * The mounted directory of a version directory of a ConfigMap or Secret volume
- * (`<mount>/..<timestamp>`, beside `<mount>/..data`), or undefined for any other directory.
- */
-function mountOfVersion(dir: string): string | undefined {
-  if (!basename(dir).startsWith('..')) return undefined;
-  try {
-    return lstatSync(join(dirname(dir), '..data')).isSymbolicLink() ? dirname(dir) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * A policy file named on its own: in a ConfigMap or Secret volume (a link into `..data`), the
- * file in the version `..data` names now, as listing its directory gives it, so that a file
- * named both ways is one file of the set; any other file as it is.
- */
-function versionOfFile(file: string): string {
-  const dir = dirname(file);
-  const version = mountedVersion(dir);
-  try {
-    return version !== undefined && lstatSync(file).isSymbolicLink() && readlinkSync(file) === join('..data', basename(file)) ? join(version, basename(file)) : file;
-  } catch {
-    return file;
-  }
 }
 
 /** Policy text is UTF-8 (a leading BOM is dropped); other bytes are refused, not replaced by U+FFFD. */
