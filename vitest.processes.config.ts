@@ -11,6 +11,7 @@ export const PROCESS_SUITES = [
   'test/integration/ledger-standby.test.ts',
   'test/reliability/authz-killed.test.ts',
   'test/reliability/authz-workers.test.ts',
+  'test/reliability/authz-workers-metrics.test.ts',
   'test/reliability/nats-dies.test.ts',
   'test/reliability/store-full.test.ts',
   'test/reliability/jetstream-cluster.test.ts',

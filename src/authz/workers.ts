@@ -6,19 +6,21 @@
  * `<chain id>-w<k>` with its lanes under it, so that no two processes ever write one chain.
  *
  * The primary process takes no Check. It runs the HTTP side: `/ready` is ready only when every
- * worker says it is, `/metrics` is the sum over the workers (prom-client's cluster aggregation).
+ * worker says it is, `/metrics` is the sum over the workers, with what a worker that has gone had
+ * counted (src/authz/worker-metrics.ts).
  * A worker that dies is started again under the same index, so it resumes its own chains from
  * their heads; a stop stops every worker cleanly (each drains its Checks and receipts) first.
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
-import { AggregatorRegistry, Gauge, Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import { WORKER_INDEX_VARIABLE, type ChioConfig } from '../config.js';
 import { registry } from '../metrics.js';
 import { startHttpServer } from '../http.js';
 import { loadListenerTls } from '../tls.js';
 import { sharedAnswer } from '../in-flight.js';
 import { ChioError } from '../errors/index.js';
+import { WorkerMetricSums, type MetricJson } from './worker-metrics.js';
 import { DEFAULT_CLOSE_GRACE_MS } from './grpc-unary.js';
 import { DRAIN_SETTLE_MS } from '../chain/publisher.js';
 import { DRAIN_TIMEOUT_MS } from '../nats/connection.js';
@@ -26,6 +28,12 @@ import { DRAIN_TIMEOUT_MS } from '../nats/connection.js';
 
 /** How long the primary waits for a worker to answer a readiness question (under a probe's 1 s). */
 const READY_ANSWER_MS = 500;
+/**
+ * How long the primary waits for a worker's registry (prom-client's cluster aggregation waited
+ * as long), under Prometheus's default scrape timeout of 10 s: a worker that did not answer is
+ * summed with its counts from its last answer.
+ */
+const METRICS_ANSWER_MS = 5_000;
 /** How long after a worker died it is started again (a crash loop then costs one start a second). */
 const RESTART_DELAY_MS = 1_000;
 /**
@@ -44,9 +52,10 @@ export const STOP_GRACE_MS = DEFAULT_CLOSE_GRACE_MS + DRAIN_SETTLE_MS + DRAIN_TI
 const HEARTBEAT_MS = 2_000;
 const MAX_MISSED_HEARTBEATS = 5;
 
-interface ReadyQuestion { chio: 'ready?'; id: number }
+interface Question { chio: 'ready?' | 'metrics?'; id: number }
 interface Started { chio: 'started' }
 interface ReadyAnswer { chio: 'ready'; id: number; reason: string | undefined }
+interface MetricsAnswer { chio: 'metrics'; id: number; metrics: MetricJson[] }
 
 /** This process's worker index when it is an authz worker, else undefined. */
 export function authzWorkerIndex(): number | undefined {
@@ -62,16 +71,16 @@ export function authzWorkerIndex(): number | undefined {
  * process exit (an open channel to the primary would keep it alive).
  */
 export function serveWorker(reason: () => string | undefined, stop: () => void): { close(): void } {
-  AggregatorRegistry.setRegistries([registry]);
-  // The constructor installs prom-client's worker side, which answers the primary's metrics requests.
-  new AggregatorRegistry();
   // Node exits a worker whose primary disconnects unless the disconnect counts as expected.
   if (cluster.worker) cluster.worker.exitedAfterDisconnect = true;
+  const send = (answer: ReadyAnswer | MetricsAnswer) => process.connected && process.send?.(answer);
   const onMessage = (message: unknown) => {
-    const question = message as Partial<ReadyQuestion> | null;
-    if (question?.chio !== 'ready?' || typeof question.id !== 'number') return;
-    const answer: ReadyAnswer = { chio: 'ready', id: question.id, reason: reason() };
-    if (process.connected) process.send?.(answer);
+    const question = message as Partial<Question> | null;
+    const id = question?.id;
+    if (typeof id !== 'number') return;
+    if (question?.chio === 'ready?') send({ chio: 'ready', id, reason: reason() });
+    // A registry that could not be read is not answered: the primary sums this worker's last counts.
+    if (question?.chio === 'metrics?') void registry.getMetricsAsJSON().then((metrics) => send({ chio: 'metrics', id, metrics: metrics as unknown as MetricJson[] }), () => undefined);
   };
   process.on('message', onMessage);
   process.once('disconnect', stop);
@@ -100,7 +109,8 @@ export interface RunningAuthzWorkers {
 /** In the primary: start `count` workers and the HTTP side; resolves once the HTTP port listens. */
 export async function startAuthzWorkers(config: ChioConfig, count: number, log: Logger): Promise<RunningAuthzWorkers> {
   const workers = new Map<number, Worker>();
-  const questions = new Map<number, (reason: string | undefined) => void>();
+  const questions = new Map<number, (answer: ReadyAnswer | MetricsAnswer) => void>();
+  const sums = new WorkerMetricSums();
   let asked = 0;
   let stopped: Promise<void> | undefined;
 
@@ -115,12 +125,12 @@ export async function startAuthzWorkers(config: ChioConfig, count: number, log: 
   const start = (index: number) => {
     const worker = cluster.fork({ [WORKER_INDEX_VARIABLE]: String(index) });
     workers.set(index, worker);
-    worker.on('message', (message: Partial<Started | ReadyAnswer> | null) => {
+    worker.on('message', (message: Partial<Started | ReadyAnswer | MetricsAnswer> | null) => {
       if (message?.chio === 'started') {
         everStarted.add(index);
         startedWorkers.add(worker);
       }
-      if (message?.chio === 'ready' && typeof message.id === 'number') questions.get(message.id)?.(message.reason);
+      if ((message?.chio === 'ready' || message?.chio === 'metrics') && typeof message.id === 'number') questions.get(message.id)?.(message as ReadyAnswer | MetricsAnswer);
     });
     // A send to a worker whose channel just closed: its exit follows, and is handled there.
     worker.on('error', (err) => log.warn({ worker: index, err: String(err) }, 'authz worker channel error'));
@@ -130,6 +140,7 @@ export async function startAuthzWorkers(config: ChioConfig, count: number, log: 
     const disconnected = new Promise<void>((resolve) => worker.once('disconnect', resolve));
     void Promise.all([exited, disconnected]).then(([[code, signal]]) => {
       if (workers.get(index) === worker) workers.delete(index);
+      sums.gone(worker);
       if (stopped) return log.info({ worker: index, code, signal }, 'authz worker stopped');
       if (!everStarted.has(index)) {
         log.error({ worker: index, code, signal }, 'authz worker failed to start; stopping');
@@ -141,20 +152,31 @@ export async function startAuthzWorkers(config: ChioConfig, count: number, log: 
   };
   for (let index = 0; index < count; index++) start(index);
 
-  const askReady = (worker: Worker): Promise<string | undefined> => {
-    if (!worker.isConnected()) return Promise.resolve('not running');
+  /** `worker`'s answer to a question, or undefined when it did not answer within `ms`. */
+  const ask = <A extends ReadyAnswer | MetricsAnswer>(worker: Worker, chio: Question['chio'], ms: number): Promise<A | undefined> => {
     const id = ++asked;
     return new Promise((resolve) => {
-      const timer = setTimeout(() => answer('did not answer'), READY_ANSWER_MS);
-      const answer = (reason: string | undefined) => {
+      const timer = setTimeout(() => answer(undefined), ms);
+      const answer = (a: ReadyAnswer | MetricsAnswer | undefined) => {
         clearTimeout(timer);
         questions.delete(id);
-        resolve(reason);
+        resolve(a as A | undefined);
       };
       questions.set(id, answer);
-      const question: ReadyQuestion = { chio: 'ready?', id };
+      const question: Question = { chio, id };
       worker.send(question);
     });
+  };
+  const askReady = async (worker: Worker): Promise<string | undefined> => {
+    if (!worker.isConnected()) return 'not running';
+    const answer = await ask<ReadyAnswer>(worker, 'ready?', READY_ANSWER_MS);
+    return answer ? answer.reason : 'did not answer';
+  };
+  /** Whether `worker` answered with its registry; kept as its last before its exit can be handled. */
+  const collectMetrics = async (worker: Worker): Promise<boolean> => {
+    const answer = worker.isConnected() ? await ask<MetricsAnswer>(worker, 'metrics?', METRICS_ANSWER_MS) : undefined;
+    if (answer) sums.collected(worker, answer.metrics);
+    return answer !== undefined;
   };
 
   const missed = new Map<Worker, number>();
@@ -187,14 +209,16 @@ export async function startAuthzWorkers(config: ChioConfig, count: number, log: 
     return index < 0 ? undefined : `worker ${index}: ${answers[index]}`;
   });
 
-  // /metrics: the workers' sum, but chio_ready from /ready's own answer: a worker that is down
-  // sends no metrics at all, and must still make chio_ready 0.
-  const aggregator = new AggregatorRegistry();
+  // /metrics: the workers' sum (with what gone workers had counted), but chio_ready from
+  // /ready's own answer: a worker that is down sends no metrics at all, and must still make
+  // chio_ready 0.
   const readyRegistry = new Registry();
   const readyNow = new Gauge({ name: 'chio_ready', help: '1 when the service is ready (its dependencies usable, as /ready says; for authz workers, every worker), else 0', labelNames: ['component'] as const, registers: [readyRegistry] });
   const metrics = sharedAnswer(async () => {
-    const [workersText, reason] = await Promise.all([aggregator.clusterMetrics(), ready()]);
+    const running = [...workers.values()];
+    const [answers, reason] = await Promise.all([Promise.all(running.map(collectMetrics)), ready()]);
     readyNow.set({ component: 'authz' }, reason === undefined ? 1 : 0);
+    const workersText = await sums.text(workers.values(), new Set(running.filter((_, i) => answers[i])));
     return `${withoutMetric(workersText, 'chio_ready')}${await readyRegistry.metrics()}`;
   });
   const tls = loadListenerTls(config);

@@ -14,7 +14,7 @@
  *   - every allow is proven against the log, those answered during the stop too.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { startLogStack, type LogStack } from '../support/log-stack.js';
@@ -22,6 +22,7 @@ import { startLoad, isAnswer, type Load, type Sent } from '../support/load.js';
 import { expectWellFormedChains, proveEach, quarantineReasons, storedReceipts, waitIntegrated } from '../support/stream-audit.js';
 import { startChioAuthz, type ChioAuthz } from '../../bench/lib/servers.js';
 import { demoToken } from '../../src/up.js';
+import { childrenOf, killWithWorkers } from '../support/chio-process.js';
 
 const CHAIN_ID = 'workers';
 const LANES = 2;
@@ -31,33 +32,9 @@ let authz: ChioAuthz | undefined;
 
 beforeAll(async () => (stack = await startLogStack('authz-workers', CHAIN_ID)));
 afterAll(async () => {
-  // After a failure, a worker may be left stopped (SIGSTOP) or orphaned: kill them all.
-  const orphans = authz ? childrenOf(authz.process.pid!) : [];
-  await authz?.kill();
-  for (const pid of orphans) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  await killWithWorkers(authz);
   await stack?.stop();
 });
-
-/** The pids of `pid`'s child processes, from /proc. */
-function childrenOf(pid: number): number[] {
-  const children: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) children.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return children;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

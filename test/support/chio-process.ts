@@ -3,6 +3,7 @@
  * imports loaded from src/ (test/unit/surface/bin-from-src.mjs), so that a test can SIGKILL it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -58,5 +59,36 @@ export async function waitFor<T>(probe: () => Promise<T | undefined> | T | undef
     if (value !== undefined) return value;
     if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** The pids of `pid`'s child processes, from /proc (an authz primary's: its workers). */
+export function childrenOf(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) children.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return children;
+}
+
+/**
+ * SIGKILL an authz primary and then each of its workers: after a failure, a worker may be left
+ * stopped (SIGSTOP) or orphaned.
+ */
+export async function killWithWorkers(primary: { process: ChildProcess; kill(): Promise<void> } | undefined): Promise<void> {
+  const orphans = primary ? childrenOf(primary.process.pid!) : [];
+  await primary?.kill();
+  for (const pid of orphans) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
   }
 }

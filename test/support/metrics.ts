@@ -21,3 +21,23 @@ export function sample(text: string, name: string, labels: Record<string, string
   }
   return total;
 }
+
+/**
+ * Every sample of a counter or a histogram (its buckets, sum and count) in `text`, by its
+ * series (name and labels as written): the values Prometheus takes to go down only when the
+ * process restarts.
+ */
+export function monotonicSamples(text: string): Map<string, number> {
+  const types = new Map<string, string>();
+  const samples = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const type = /^# TYPE (\S+) (\S+)$/.exec(line);
+    if (type) types.set(type[1]!, type[2]!);
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)((?:\{.*\})?) (\S+)$/.exec(line);
+    if (!m) continue;
+    const histogram = /^(.*)_(bucket|sum|count)$/.exec(m[1]!)?.[1];
+    const kind = types.get(m[1]!) ?? (histogram === undefined ? undefined : types.get(histogram));
+    if (kind === 'counter' || (kind === 'histogram' && histogram !== undefined)) samples.set(`${m[1]}${m[2]}`, Number(m[3]));
+  }
+  return samples;
+}
