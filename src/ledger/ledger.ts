@@ -29,6 +29,7 @@ import { Integrator, type IntegratorOptions } from './integrator.js';
 import { Checkpointer } from './checkpointer.js';
 import { STREAM_RECHECK_MS, StreamAnchor } from './stream-anchor.js';
 import { beforeDeadline } from '../time.js';
+import { ReconnectGuard } from '../nats/reconnects.js';
 import { boundedText } from '../text.js';
 
 /** How long a batch may wait to fill after its first message. */
@@ -82,6 +83,8 @@ export class Ledger {
   /** Whether the stream still holds the log (stream-anchor.ts). */
   private anchor!: StreamAnchor;
   private lease!: LedgerLease;
+  /** Ends the lease's wait for a request a NATS reconnect left behind (nats/reconnects.ts). */
+  private reconnects: ReconnectGuard | undefined;
   private integrator!: Integrator;
   private checkpointer!: Checkpointer;
   private readonly tiles: TileStore;
@@ -145,7 +148,8 @@ export class Ledger {
     this.js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
     this.anchor = new StreamAnchor({ jsm, index: resources.index, tiles: this.tiles, log });
-    this.lease = new LedgerLease(resources.ledger, { holder: this.opts.lease?.holder, ttlMs: this.ttlMs });
+    this.reconnects = new ReconnectGuard(nc);
+    this.lease = new LedgerLease(resources.ledger, { holder: this.opts.lease?.holder, ttlMs: this.ttlMs, reconnects: this.reconnects });
     this.integrator = new Integrator({ js: this.js, jsm, index: resources.index, chains: resources.chains, lease: this.lease, tiles: this.tiles, kernelKeys: this.opts.kernelKeys, verifyThreads: this.opts.verifyThreads, log });
     this.checkpointer = new Checkpointer({ js: this.js, jsm, tiles: this.tiles, origin: this.opts.origin, logSignerKey: this.opts.logSignerKey, log });
     ledgerWriter.set(0);
@@ -167,6 +171,7 @@ export class Ledger {
       await this.lease.release().catch((err: unknown) => this.opts.log.warn({ err: String(err) }, 'writer lease not released; a standby takes over after its TTL'));
     }
     await this.integrator?.close();
+    this.reconnects?.stop();
   }
 
   private get ttlMs(): number {

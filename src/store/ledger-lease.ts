@@ -19,12 +19,25 @@
  *
  * Renewals and commits of one process go through one queue: two of its own writes at the same
  * revision would fence each other.
+ *
+ * A read or write of the record still waiting when the NATS connection comes back was never
+ * answered and never will be (nats/reconnects.ts): it fails then, with an unknown outcome,
+ * instead of holding the queue until the NATS client's 5 s request timeout, so the lease is
+ * renewed or taken again at the next tick or look after a NATS outage. That stays safe because
+ * nothing is taken from a write whose answer did not come: this ledger's revision, `held` and
+ * committed state change only on an answer. If such a write was stored after all, the record
+ * is at a revision this ledger never learnt, so its next renew or commit fails the revision
+ * check and it steps down (and, the record naming it, takes the lease back at its next look at
+ * the record's real revision); a standby that saw that revision counts its TTL from it. Every
+ * write still names the revision its writer last knew, so of two writes at one revision (the
+ * one left behind and its successor, should the first still reach the stream) one is refused.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { KV } from '@nats-io/kv';
 import { ChioError } from '../errors/index.js';
-import { readLedgerRecord, treeStateOf, writeLedgerRecord, type LedgerState } from './ledger-state.js';
+import { readLedgerRecord, treeStateOf, writeLedgerRecord, type LedgerRecord, type LedgerState, type RevisionedRecord } from './ledger-state.js';
+import type { ReconnectGuard } from '../nats/reconnects.js';
 
 /** A lease not renewed for this long may be taken over. Takeover ≤ TTL + one standby poll. */
 export const DEFAULT_LEASE_TTL_MS = 3_000;
@@ -42,6 +55,8 @@ export interface LedgerLeaseOptions {
   ttlMs?: number;
   /** Monotonic milliseconds (performance.now by default). */
   now?: () => number;
+  /** Ends the wait for a read or write a NATS reconnect left behind (see above); none by default. */
+  reconnects?: ReconnectGuard;
 }
 
 export class LedgerLease {
@@ -54,11 +69,13 @@ export class LedgerLease {
   /** The record revision a standby last saw, and since when (by `now`). */
   private observed = { revision: -1, since: 0, holder: undefined as string | undefined };
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly reconnects: ReconnectGuard | undefined;
 
   constructor(private readonly kv: KV, opts: LedgerLeaseOptions = {}) {
     this.holder = opts.holder ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
     this.ttlMs = opts.ttlMs ?? DEFAULT_LEASE_TTL_MS;
     this.now = opts.now ?? (() => performance.now());
+    this.reconnects = opts.reconnects;
   }
 
   get isHeld(): boolean {
@@ -79,7 +96,7 @@ export class LedgerLease {
   tryAcquire(): Promise<Acquisition | undefined> {
     return this.serialised(async () => {
       if (this.held) return undefined;
-      const { record, revision } = await readLedgerRecord(this.kv);
+      const { record, revision } = await this.read();
       const now = this.now();
       let how: Acquisition;
       if (record.holder === undefined || record.holder === this.holder) how = 'free';
@@ -89,7 +106,7 @@ export class LedgerLease {
       } else if (now - this.observed.since < this.ttlMs) return undefined;
       else how = 'takeover';
       // The whole tree state, digest included: a take that dropped it left the next ledger only the weaker last-leaf check (stream-anchor.ts).
-      const written = await writeLedgerRecord(this.kv, { ...treeStateOf(record), holder: this.holder }, revision);
+      const written = await this.writeAt({ ...treeStateOf(record), holder: this.holder }, revision);
       if (written === undefined) return undefined; // someone else wrote first; look again later
       this.revision = written;
       this.committed = treeStateOf(record);
@@ -108,7 +125,7 @@ export class LedgerLease {
 
   /** Whether the record is, read now, still the one this holder last wrote: a writer paused past its lease is told so before it changes what another wrote. */
   stillHeld(): Promise<boolean> {
-    return this.serialised(async () => this.held && (await readLedgerRecord(this.kv)).revision === this.revision);
+    return this.serialised(async () => this.held && (await this.read()).revision === this.revision);
   }
 
   /** Commit a new tree state under the lease. Throws LEDGER_FENCED when the lease was lost. */
@@ -125,7 +142,7 @@ export class LedgerLease {
     return this.serialised(async () => {
       if (!this.held) return;
       this.held = false;
-      await writeLedgerRecord(this.kv, this.committed, this.revision);
+      await this.writeAt(this.committed, this.revision);
     });
   }
 
@@ -136,10 +153,23 @@ export class LedgerLease {
   }
 
   private async write(state: LedgerState): Promise<number | undefined> {
-    const written = await writeLedgerRecord(this.kv, { ...treeStateOf(state), holder: this.holder }, this.revision);
+    const written = await this.writeAt({ ...treeStateOf(state), holder: this.holder }, this.revision);
     if (written === undefined) this.drop();
     else this.revision = written;
     return written;
+  }
+
+  private read(): Promise<RevisionedRecord> {
+    return this.answered(readLedgerRecord(this.kv), 'reading the writer lease');
+  }
+
+  private writeAt(record: LedgerRecord, revision: number): Promise<number | undefined> {
+    return this.answered(writeLedgerRecord(this.kv, record, revision), 'writing the writer lease');
+  }
+
+  /** A request's answer; failed at a reconnect that left it behind (nothing is then learnt from it). */
+  private answered<T>(request: Promise<T>, what: string): Promise<T> {
+    return this.reconnects ? this.reconnects.guard(request, what) : request;
   }
 
   private serialised<T>(work: () => Promise<T>): Promise<T> {
