@@ -13,7 +13,7 @@ import { ChioError } from './errors/index.js';
 import { LOG_FORMATS } from './log.js';
 import { laneChainIds, workerChainId } from './chain/lanes.js';
 import { CHAIN_ID_PATTERN } from './receipt/receipt.js';
-import { readRegularFile, UnreadableFile } from './setting-file.js';
+import { readRegularFile } from './setting-file.js';
 
 /** Root of the installed package (holds deploy/ and proto/), from src/ or dist/. */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -262,7 +262,7 @@ function readConfigFile(path: string): Record<string, unknown> {
     doc = parseYaml(readRegularFile(path, MAX_CONFIG_FILE_BYTES).toString('utf8'));
   } catch (err) {
     // Not the lines the parser points at: they may hold NATS_PASS or NATS_TOKEN. The path is named once.
-    const why = err instanceof UnreadableFile ? `cannot read (${err.reason})` : yamlErrorReason(err).replace(`${path}: `, '');
+    const why = yamlErrorReason(err).replace(`${path}: `, '');
     throw new ChioError('CONFIG_INVALID', `config file ${path}: ${why}`, { cause: err });
   }
   if (doc === null || doc === undefined) return {};

@@ -66,7 +66,7 @@ export function signNext(
     } catch (err) {
       // A draft without a canonical form (JCS_UNSUPPORTED: a lone surrogate, say) is this
       // Check's failure alone: thrown from here, it failed every Check of the message with it.
-      refused(at, err instanceof ChioError ? new ChioError('RECEIPT_INVALID', `receipt has no canonical form: ${err.message}`, { cause: err }) : new ChioError('RECEIPT_INVALID', 'receipt has no canonical form', { cause: err }));
+      refused(at, new ChioError('RECEIPT_INVALID', `receipt has no canonical form${err instanceof Error ? `: ${err.message}` : ''}`, { cause: err }));
       continue;
     }
     // Its size is known before its seq is given: the body's bytes plus its seal, which is

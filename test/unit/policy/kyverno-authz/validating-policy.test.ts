@@ -258,28 +258,24 @@ describe('compileCelPolicy', () => {
         vi.useRealTimers();
       }
     };
+    /** A failurePolicy Ignore policy with one variable and one validation (both CEL expressions). */
+    const withVariable = (name: string, variable: string, validation: string) => compile(policy(`  failurePolicy: Ignore
+  variables:
+  - name: ${name}
+    expression: '${variable}'
+  validations:
+  - expression: '${validation}'
+`));
     it('counts the strings `+` builds: 300 copies of a 90 KB header compared in a comprehension flattened 27 MB a part', () => {
       // V8 joins strings lazily, but `<` copies the whole 27 MB: over 1,024 parts, 94 s a Check, none of it counted.
       const copies = Array.from({ length: 300 }, () => 'variables.h').join('+');
-      const p = compile(policy(`  failurePolicy: Ignore
-  variables:
-  - name: h
-    expression: '${h}[?"x-a"].orValue("")'
-  validations:
-  - expression: '${h}[?"x-b"].orValue("").split(",").exists(s, ${copies} < "a") ? envoy.Denied(403).Response() : null'
-`));
+      const p = withVariable('h', `${h}[?"x-a"].orValue("")`, `${h}[?"x-b"].orValue("").split(",").exists(s, ${copies} < "a") ? envoy.Denied(403).Response() : null`);
       expect(frozen(() => p.evaluate(request({ 'x-a': 'a'.repeat(90_000), 'x-b': ','.repeat(15) })))).toMatchObject(spent);
       expect(p.evaluate(request({ 'x-a': 'b', 'x-b': 'p' }))).toEqual({ kind: 'skip' });
     });
     it('counts the bytes `+` builds', () => {
       const copies = Array.from({ length: 300 }, () => 'bytes(variables.h)').join('+');
-      const p = compile(policy(`  failurePolicy: Ignore
-  variables:
-  - name: h
-    expression: '${h}[?"x-a"].orValue("")'
-  validations:
-  - expression: 'size(${copies}) < 0 ? envoy.Denied(403).Response() : null'
-`));
+      const p = withVariable('h', `${h}[?"x-a"].orValue("")`, `size(${copies}) < 0 ? envoy.Denied(403).Response() : null`);
       expect(frozen(() => p.evaluate(request({ 'x-a': 'a'.repeat(90_000) })))).toMatchObject(spent);
       expect(p.evaluate(request({ 'x-a': 'b' }))).toEqual({ kind: 'skip' });
     });
@@ -288,24 +284,12 @@ describe('compileCelPolicy', () => {
       // and a variable of 16 Ki entries ranged 16 times what the cost estimate assumes.
       const parts = `${h}[?"x-b"].orValue("").split(",")`;
       const copies = Array.from({ length: 100 }, () => 'variables.l').join('+');
-      const p = compile(policy(`  failurePolicy: Ignore
-  variables:
-  - name: l
-    expression: '${parts}'
-  validations:
-  - expression: 'size(${copies}) < 0 ? envoy.Denied(403).Response() : null'
-`));
+      const p = withVariable('l', `${parts}`, `size(${copies}) < 0 ? envoy.Denied(403).Response() : null`);
       expect(frozen(() => p.evaluate(request({ 'x-b': ','.repeat(COMPREHENSION_RANGE_BOUND - 1) })))).toMatchObject({ ...spent, message: `+ made a list of more than ${COMPREHENSION_RANGE_BOUND} entries` });
       expect(p.evaluate(request({ 'x-b': 'p' }))).toEqual({ kind: 'skip' });
       // Under the cap, each entry copied counts: 1,000 entries copied 10 times for each of 1,024 parts.
       const appends = Array.from({ length: 10 }, (_, i) => `size(variables.l + [${i}]) < 0`).join(' || ');
-      const q = compile(policy(`  failurePolicy: Ignore
-  variables:
-  - name: l
-    expression: '${h}[?"x-a"].orValue("").split(",")'
-  validations:
-  - expression: '${parts}.exists(s, ${appends}) ? envoy.Denied(403).Response() : null'
-`));
+      const q = withVariable('l', `${h}[?"x-a"].orValue("").split(",")`, `${parts}.exists(s, ${appends}) ? envoy.Denied(403).Response() : null`);
       expect(frozen(() => q.evaluate(request({ 'x-a': ','.repeat(999), 'x-b': ','.repeat(COMPREHENSION_RANGE_BOUND - 1) })))).toMatchObject(spent);
       expect(q.evaluate(request({ 'x-a': 'a,b', 'x-b': 'p,q' }))).toEqual({ kind: 'skip' });
     });
@@ -314,13 +298,7 @@ describe('compileCelPolicy', () => {
       const calls = ['bytes(variables.h).hex() == ""', 'bytes(variables.h).base64() == ""', 'string(bytes(variables.h)) == ""', 'bytes(variables.h).string() == ""', 'bytes(variables.h).json() == {}'];
       for (const call of calls) {
         const body = Array.from({ length: 10 }, () => call).join(' || ');
-        const p = compile(policy(`  failurePolicy: Ignore
-  variables:
-  - name: h
-    expression: '${h}[?"x-a"].orValue("")'
-  validations:
-  - expression: '${h}[?"x-b"].orValue("").split(",").exists(s, ${body}) ? envoy.Denied(403).Response() : null'
-`));
+        const p = withVariable('h', `${h}[?"x-a"].orValue("")`, `${h}[?"x-b"].orValue("").split(",").exists(s, ${body}) ? envoy.Denied(403).Response() : null`);
         expect(frozen(() => p.evaluate(request({ 'x-a': `{"a":"${'a'.repeat(90_000)}"}`, 'x-b': ','.repeat(15) }))), call).toMatchObject(spent);
         expect(p.evaluate(request({ 'x-a': '{"b":1}', 'x-b': 'p' })), call).toEqual({ kind: 'skip' });
       }
