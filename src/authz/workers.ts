@@ -179,7 +179,8 @@ export async function startAuthzWorkers(config: ChioConfig, count: number, log: 
     return answer !== undefined;
   };
 
-  const missed = new Map<Worker, number>();
+  // Weak: a worker that missed a heartbeat and then exited on its own is not kept.
+  const missed = new WeakMap<Worker, number>();
   const heartbeat = setInterval(() => {
     for (const [index, worker] of workers) {
       if (!everStarted.has(index) || !worker.isConnected()) continue;
