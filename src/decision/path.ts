@@ -19,7 +19,8 @@
  *      aside: receipts record them only as a hash, since they can carry session ids; a `.` or
  *      `..` with params (`..;x`) is refused: a dot segment to Tomcat, a name to Envoy and Go;
  *   6. dot segments are removed (RFC 3986 §5.2.4) and repeated slashes merged; a `..` that
- *      would remove an empty segment (`/a//../b`) is refused: the two orders disagree on it.
+ *      would remove an empty segment (`/a//../b`) is refused: the two orders disagree on it;
+ *      so is a path they leave starting with `//` (`/.//evil`), as a raw one is (step 2).
  *
  * Matching stays case-sensitive, as in Istio: /TOOLS is not /tools.
  */
@@ -95,7 +96,8 @@ export function normalizeTarget(target: string): NormalisedTarget {
   if (raw === '') return { path: '', rawPath: raw, query, suffix, params: '' };
   const decoded = normalEscapes(raw, refuse);
   let params = '';
-  const segments = decoded.replace(/\\/g, '/').split('/').map((s) => {
+  const sent = decoded.replace(/\\/g, '/').split('/');
+  const segments = sent.map((s) => {
     const at = s.indexOf(';');
     if (at < 0) return s;
     // `..;x` is a dot segment only to Tomcat and its kind; Envoy's normalize_path, Go and
@@ -109,14 +111,20 @@ export function normalizeTarget(target: string): NormalisedTarget {
   // 3986 first, merge_slashes after) it is a segment a `..` removes: /admin//../secret is
   // /admin/secret there and /secret to Tomcat, Go and nginx. Kept as '' until a `..` reaches it,
   // which is refused; ignored, Chio read /secret and a DENY of /admin/* was walked around.
-  const out: string[] = [];
-  for (const segment of segments.slice(1)) {
-    if (segment === '.') continue;
-    if (segment !== '..') out.push(segment);
-    else if (out.pop() === '') throw refuse('has a .. after an empty segment, which upstreams disagree on');
+  // Indices into `segments`, so that what Envoy keeps (`;x`, cut here) stays told from `//`.
+  const out: number[] = [];
+  for (let i = 1; i < segments.length; i++) {
+    if (segments[i] === '.') continue;
+    if (segments[i] !== '..') out.push(i);
+    else if (out.length > 0 && segments[out.pop()!] === '') throw refuse('has a .. after an empty segment, which upstreams disagree on');
   }
+  // Dot segments can leave a leading `//` the raw path did not have: Envoy's normalize_path
+  // writes /.//evil/admin (or /..//, /a/..//) as //evil/admin, which a URL parser reads as host
+  // `evil`, path /admin; merged, Chio read /evil/admin and a DENY of /admin was walked around.
+  const first = out[0];
+  if (first !== undefined && sent[first] === '' && first < sent.length - 1) throw refuse('starts with // once dot segments are removed, which a URL parser reads as a host');
   const trailing = segments.length > 1 && ['', '.', '..'].includes(segments[segments.length - 1]!);
-  const names = out.filter((s) => s !== '');
+  const names = out.map((i) => segments[i]!).filter((s) => s !== '');
   const path = `/${names.join('/')}${trailing && names.length > 0 ? '/' : ''}`;
   return { path, rawPath: raw, query, suffix, params };
 }

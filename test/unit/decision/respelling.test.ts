@@ -54,15 +54,18 @@ const spellSegment = (segment: string) =>
     .map(([chars, param]) => chars.join('') + (param ?? ''));
 
 /** Noise that normalises away before a segment: `./`, `junk/../`, an extra slash. */
-const noise = fc.constantFrom('', '', './', 'junk/../', '/', './/', 'a;b/../');
+const NOISE = ['', '', './', 'junk/../', '/', './/', 'a;b/../'];
+const noise = fc.constantFrom(...NOISE);
+/** Before the first segment `.//` leaves a leading `//` once dot segments go: a refused target. */
+const firstNoise = fc.constantFrom(...NOISE.filter((n) => n !== './/'));
 const separator = fc.constantFrom('/', '/', '\\', '//');
 
 /** A spelling of a normal path like /tools/x: each segment spelt, noise and odd separators between. */
 function spellPath(normal: string) {
   const segments = normal.split('/').slice(1);
-  return fc.tuple(...segments.map((s) => fc.tuple(separator, noise, spellSegment(s)))).map((parts) => parts.map(([sep, junk, seg]) => `${sep}${junk}${seg}`).join(''))
+  return fc.tuple(...segments.map((s, i) => fc.tuple(separator, i === 0 ? firstNoise : noise, spellSegment(s)))).map((parts) => parts.map(([sep, junk, seg]) => `${sep}${junk}${seg}`).join(''))
     // Envoy always sends a leading '/': a leading backslash would be a different (refused) target,
-    // and so would a leading `//` or `/\\` (a URL parser reads a host there).
+    // and so would a leading `//` or `/\\` (a URL parser reads a host there), also once dot segments go.
     .map((p) => `/${p.replace(/^[/\\]+/, '')}`);
 }
 
