@@ -7,11 +7,15 @@
 import { domainToASCII } from 'node:url';
 import { canonicalIp } from '../decision/host.js';
 
-/** True when `value` matches the Istio pattern. */
+/**
+ * True when `value` matches the Istio pattern. A leading `*` is tried before a trailing one, as
+ * Istio's StringMatcher does, so `*admin*` is the suffix `admin*`: read as the prefix `*admin`,
+ * a DENY on the header value `evil-admin*` that Istio denies let it through.
+ */
 export function matchPattern(pattern: string, value: string): boolean {
   if (pattern === '*') return value.length > 0;
-  if (pattern.endsWith('*')) return value.startsWith(pattern.slice(0, -1));
   if (pattern.startsWith('*')) return value.endsWith(pattern.slice(1));
+  if (pattern.endsWith('*')) return value.startsWith(pattern.slice(0, -1));
   return pattern === value;
 }
 
