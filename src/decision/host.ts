@@ -1,7 +1,7 @@
 /**
- * The host policies match on (SPEC §4). Istio matches `hosts` case-insensitively and with or
- * without the port; an upstream (or DNS) treats `Admin.Example.com.`, `admin.example.com:`
- * and `admin.example.com` as one host. So every spelling is brought to one form before any
+ * The host policies match on (SPEC §4). Istio matches `hosts` case-insensitively (on the whole
+ * authority; matching without the port is SPEC §4's rule, policy/match.ts); an upstream (or
+ * DNS) treats `Admin.Example.com.`, `admin.example.com:` and `admin.example.com` as one host. So every spelling is brought to one form before any
  * policy or grant looks at it:
  *
  *   1. the authority must be a plain `host[:port]`: no userinfo (`user:pass@`), no spaces,
