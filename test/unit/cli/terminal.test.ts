@@ -8,4 +8,10 @@ describe('forTerminal', () => {
     expect(forTerminal('\u200f\u05d0\u05d1: OK\u200b\u061c\ufeff')).toBe('\\u{200f}\u05d0\u05d1: OK\\u{200b}\\u{61c}\\u{feff}');
     expect(forTerminal('policies/ab.json: OK — ünïcödé, 中文, emoji 🙂')).toBe('policies/ab.json: OK — ünïcödé, 中文, emoji 🙂');
   });
+
+  it('escapes every format character and lone surrogate, not only the bidi and zero-width ones: each draws nothing', () => {
+    // Drawn, the first reads "admin".
+    expect(forTerminal('a\u2060d\u00adm\u{e0061}i\u180en\u2062')).toBe('a\\u{2060}d\\u{ad}m\\u{e0061}i\\u{180e}n\\u{2062}');
+    expect(forTerminal('x\u206ay\ufff9z\ud800')).toBe('x\\u{206a}y\\u{fff9}z\\u{d800}');
+  });
 });

@@ -1,0 +1,103 @@
+/**
+ * The explorer page showing receipts whose text an attacker wrote, in headless Chromium: a CEL
+ * policy that denies with a reason quoting a request header (`.WithMessage`), and a caller's
+ * source principal, both reaching signed, verifying receipts through a real chio. Markup,
+ * scripts and `javascript:` URLs must stay text; characters that draw nothing must be shown as
+ * escapes, so a reason or a principal cannot read as another; long values must stay inside
+ * the page.
+ *
+ * Needs Debian's chromium at /usr/bin/chromium (`.ci/run` installs it).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { buildExplorer } from '../../scripts/build-explorer.js';
+import { startScenario, type Scenario } from '../support/scenario.js';
+
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'];
+
+/** Denies any request with `x-evil`, its reason quoting the header as sent. */
+const POLICIES = `
+apiVersion: policies.kyverno.io/v1alpha1
+kind: ValidatingPolicy
+metadata: { name: echo-evil }
+spec:
+  evaluation: { mode: Envoy }
+  validations:
+  - expression: >
+      object.attributes.request.http.headers[?"x-evil"].hasValue()
+        ? envoy.Denied(403).Response().WithMessage("evil " + object.attributes.request.http.headers["x-evil"])
+        : envoy.Allowed().Response()
+`;
+
+const MARKUP = `<script>window.pwned=1</script>"><img src=x onerror="window.pwned=2"> <a href="javascript:window.pwned=3">x</a>`;
+
+let s: Scenario;
+let browser: Browser;
+let published = 0;
+beforeAll(async () => {
+  await buildExplorer();
+  s = await startScenario(POLICIES);
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+}, 60_000);
+afterAll(async () => {
+  await browser?.close();
+  await s?.stop();
+});
+
+/** A Check's receipt id, once a published checkpoint covers it. */
+async function receiptOf(o: Parameters<Scenario['check']>[0]): Promise<string> {
+  const answer = await s.check(o);
+  published++;
+  for (let i = 0; i < 100; i++) {
+    const res = await fetch(`${s.chio.verifierUrl}/checkpoint`);
+    if (res.status === 200 && Number((await res.text()).split('\n')[1]) >= published) return answer.receiptId!;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no checkpoint of ${published} leaves was published`);
+}
+
+/** The page of `id`, verified in the browser, with what went wrong on it (errors, dialogs). */
+async function shown(id: string): Promise<{ page: Page; problems: string[]; fields: Record<string, string> }> {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 1400 } });
+  const problems: string[] = [];
+  page.on('console', (m) => void (m.type() === 'error' && problems.push(m.text())));
+  page.on('pageerror', (e) => problems.push(String(e)));
+  page.on('dialog', (d) => void problems.push(`dialog: ${d.message()}`));
+  await page.goto(`${s.chio.verifierUrl}/?id=${id}`);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+  expect(await page.getAttribute('#result', 'data-state')).toBe('verified');
+  const fields = await page.$$eval('#fields dt', (dts) => Object.fromEntries(dts.map((dt) => [dt.textContent, dt.nextElementSibling?.textContent ?? ''])));
+  return { page, problems, fields };
+}
+
+describe('the explorer page showing what an attacker wrote into a receipt', { timeout: 90_000 }, () => {
+  it('shows markup, scripts and javascript: URLs as text: nothing runs, and no element or link is made of them', async () => {
+    const id = await receiptOf({ method: 'POST', path: '/x/<script>', headers: { 'x-evil': MARKUP }, principal: `spiffe://c/ns/a/sa/${MARKUP.slice(0, 60)}` });
+    const { page, problems, fields } = await shown(id);
+    expect(fields.reason).toBe(`evil ${MARKUP}`);
+    expect(fields.source).toContain('"><img src=x onerror=');
+    await page.click('#result summary');
+    expect(await page.evaluate(() => (window as { pwned?: unknown }).pwned)).toBeUndefined();
+    expect(await page.$$eval('main img, main script, main iframe, main object', (found) => found.length)).toBe(0);
+    // The only links are the page's own: the policy set and other receipts.
+    for (const href of await page.$$eval('main a', (links) => links.map((a) => a.getAttribute('href')))) expect(href).toMatch(/^\/(v1\/policies\/sha256:[0-9a-f]{64}|\?id=[0-9a-f]{64})$/);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('shows every character that draws nothing as an escape: word joiner, soft hyphen, tag characters, invisible operators', async () => {
+    // Each reads "admin" when drawn: U+2060 word joiner, U+00AD soft hyphen, U+E0061 tag
+    // latin small letter a, U+180E Mongolian vowel separator, U+2062 invisible times.
+    const hidden = 'a\u2060d\u00adm\u{e0061}i\u180en\u2062';
+    const id = await receiptOf({ headers: { 'x-evil': hidden }, principal: `spiffe://c/ns/a/sa/${hidden}` });
+    const { page, problems, fields } = await shown(id);
+    const invisible = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+    expect(fields.reason).toBe('evil a\\u{2060}d\\u{ad}m\\u{e0061}i\\u{180e}n\\u{2062}');
+    expect(fields.source).not.toMatch(invisible);
+    await page.click('#result summary');
+    // Its lines apart, the JSON holds none either.
+    expect((await page.textContent('#receipt-json'))!.replaceAll('\n', '')).not.toMatch(invisible);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+});
