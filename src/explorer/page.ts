@@ -201,7 +201,10 @@ function showFields(answer: { receipt?: Receipt; corrected_by?: unknown }, corre
     row('reason', reason);
   }
   const req = r.request ?? {};
-  row('request', [req.method, req.host, req.path].filter((p) => typeof p === 'string').join(' '));
+  // Only the start of a long path is recorded: said first, or "/public/<2,040 characters>"
+  // would read as the whole path of a request that went on to "/admin".
+  const cut = req.path_truncated === true ? el('strong', 'cut: only the start of the path is recorded (path_sha256 is the SHA-256 of the whole) ') : undefined;
+  row('request', cut, [req.method, req.host, req.path].filter((p) => typeof p === 'string').join(' '));
   row('source', [req.source_principal, req.source_address].filter((p) => typeof p === 'string').join(' '));
   row('time', typeof r.time === 'string' ? r.time : undefined);
   row('chain', `${String(r.chain)} #${String(r.seq)}`);

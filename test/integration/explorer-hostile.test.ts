@@ -100,4 +100,26 @@ describe('the explorer page showing what an attacker wrote into a receipt', { ti
     expect(problems).toEqual([]);
     await page.close();
   });
+
+  it('says that a long path is cut, and keeps it, a long principal and a reason inside the page width', async () => {
+    // A receipt records the first 2,048 characters of the path (path_truncated): shown bare,
+    // "/public/<2,040 characters>" reads as the whole path of a request that went on to "/admin".
+    const path = `/public/${'p'.repeat(2_040)}/admin/delete`;
+    const id = await receiptOf({ path, principal: `spiffe://c/ns/a/sa/${'s'.repeat(900)}`, headers: { 'x-evil': 'r'.repeat(400) } });
+    const { page, problems, fields } = await shown(id);
+    expect(fields.request).not.toContain('/admin');
+    expect(fields.request).toMatch(/^cut: only the start of the path is recorded \(path_sha256 is the SHA-256 of the whole\) GET svc\.example\.com \/public\/p+$/);
+    await page.click('#result summary');
+    const width = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
+    expect(width.scroll).toBeLessThanOrEqual(width.client);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('says nothing is cut of a path recorded whole', async () => {
+    const id = await receiptOf({ path: `/public/${'p'.repeat(2_000)}` });
+    const { page, fields } = await shown(id);
+    expect(fields.request).toBe(`GET svc.example.com /public/${'p'.repeat(2_000)}`);
+    await page.close();
+  });
 });
