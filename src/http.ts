@@ -199,7 +199,16 @@ function tlsServerOptions(tls: ListenerTls) {
   };
 }
 
+/**
+ * A dot segment (`.`, `..`, with `%2e` for any dot) or a backslash in a target's path, which the
+ * URL parser would resolve: `/tile/../metrics` is /metrics to it, `/tile\\x` is /tile/x. A proxy
+ * in front that lets a prefix through (`/tile/`) or refuses a path (`/metrics`) without
+ * normalising reads them otherwise, so they are refused: every path has one spelling here.
+ */
+const UNRESOLVED_PATH = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)|\\/i;
+
 async function handle(req: IncomingMessage, res: ServerResponse, opts: HttpServerOptions): Promise<void> {
+  if (UNRESOLVED_PATH.test((req.url ?? '/').split(/[?#]/, 1)[0]!)) return sendError(res, 'MALFORMED', 'a request path with a dot segment or a backslash is refused');
   let url: URL;
   try {
     url = requestUrl(req.url);

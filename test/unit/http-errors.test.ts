@@ -25,6 +25,15 @@ afterAll(() => http.stop());
 
 const get = (path: string) => fetch(`http://127.0.0.1:${http.port}${path}`);
 
+/** The whole answer to `GET <target>` sent as written: fetch would normalise the target first. */
+const rawGet = (port: number, target: string) =>
+  new Promise<string>((resolve) => {
+    let answer = '';
+    const socket = connect(port, '127.0.0.1', () => socket.write(`GET ${target} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`));
+    socket.on('data', (d: Buffer) => (answer += d.toString()));
+    socket.on('close', () => resolve(answer));
+  });
+
 describe('an HTTP handler that fails', () => {
   it('answers 503 with Retry-After when NATS cannot answer now (timeout, no responders, leader election)', async () => {
     for (const path of ['/timeout', '/no-responders', '/electing']) {
@@ -100,16 +109,34 @@ describe('a request target that begins with two slashes', () => {
       bind: '127.0.0.1', port: 0, log: createLogger('silent'), ready: () => undefined,
       routes: [(_req, res, url) => (url.pathname === '/' ? (res.end('the page at /'), true) : false)],
     });
-    const status = (target: string) =>
-      new Promise<string>((resolve) => {
-        let answer = '';
-        const socket = connect(server.port, '127.0.0.1', () => socket.write(`GET ${target} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`));
-        socket.on('data', (d: Buffer) => (answer += d.toString()));
-        socket.on('close', () => resolve(answer.split(' ')[1] ?? ''));
-      });
+    const status = async (target: string) => (await rawGet(server.port, target)).split(' ')[1] ?? '';
     try {
       expect(await status('/')).toBe('200');
       for (const target of ['//checkpoint', '//', '//health', '//x/health']) expect(await status(target), target).toBe('404');
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('a request path with a dot segment or a backslash', () => {
+  // The URL parser removes dot segments (`.` and `..`, `%2e` too) and reads `\` as `/`: resolved,
+  // `/tile/../metrics` was answered as /metrics, past a proxy that lets `/tile/` through, or
+  // refuses `/metrics`, without normalising the path as this server did.
+  it('is refused, 400, not answered as the path it resolves to', async () => {
+    const server = await startHttpServer({
+      bind: '127.0.0.1', port: 0, log: createLogger('silent'), ready: () => undefined,
+      routes: [(_req, res, url) => (url.pathname === '/a.b/..c/.d' ? (res.end('dots inside a name'), true) : false)],
+    });
+    const answer = (target: string) => rawGet(server.port, target);
+    try {
+      expect((await answer('/metrics')).split(' ')[1]).toBe('200');
+      expect((await answer('/a.b/..c/.d?x=/../')).split(' ')[1]).toBe('200');
+      for (const target of ['/tile/../metrics', '/tile/%2e%2E/metrics', '/tile/.%2e/metrics', '/./metrics', '/%2e/metrics', '/tile\\..\\metrics', '/metrics\\', '/tile/..', 'http://x/tile/../metrics']) {
+        const text = await answer(target);
+        expect(text.split(' ')[1], target).toBe('400');
+        expect(text).toContain('"code":"MALFORMED"');
+      }
     } finally {
       await server.stop();
     }
