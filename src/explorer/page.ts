@@ -75,7 +75,8 @@ async function loadTrust(params: URLSearchParams): Promise<PageTrust> {
 
 function showTrust(trust: PageTrust): void {
   const list = $('keys');
-  list.replaceChildren(el('dt', 'log key'), el('dd', trust.logKey), ...trust.kernelKeys.flatMap((k) => [el('dt', 'kernel key'), el('dd', k)]));
+  // Keys come from the URL or the server, either of them anyone's to write.
+  list.replaceChildren(el('dt', 'log key'), el('dd', visible(trust.logKey)), ...trust.kernelKeys.flatMap((k) => [el('dt', 'kernel key'), el('dd', visible(k))]));
   const source = (pinned: boolean) => (pinned ? "pinned by this page's URL" : 'as served by this verifier at /v1/keys');
   $('trust-source').textContent =
     trust.pinned.log === trust.pinned.kernels ? source(trust.pinned.log) : `log key ${source(trust.pinned.log)}; kernel keys ${source(trust.pinned.kernels)}`;
@@ -205,7 +206,9 @@ function showFields(answer: { receipt?: Receipt; corrected_by?: unknown }, corre
   // would read as the whole path of a request that went on to "/admin".
   const cut = req.path_truncated === true ? el('strong', 'cut: only the start of the path is recorded (path_sha256 is the SHA-256 of the whole) ') : undefined;
   row('request', cut, [req.method, req.host, req.path].filter((p) => typeof p === 'string').join(' '));
-  row('source', [req.source_principal, req.source_address].filter((p) => typeof p === 'string').join(' '));
+  // Apart: a principal may hold spaces, so "…/sa/x 10.9.9.9:1" joined would pass for its address.
+  row('source principal', typeof req.source_principal === 'string' ? req.source_principal : undefined);
+  row('source address', typeof req.source_address === 'string' ? req.source_address : undefined);
   row('time', typeof r.time === 'string' ? r.time : undefined);
   row('chain', `${String(r.chain)} #${String(r.seq)}`);
   row('policy hash', typeof r.policy_hash === 'string' && POLICY_HASH.test(r.policy_hash) ? el('a', r.policy_hash, { href: `/v1/policies/${r.policy_hash}` }) : String(r.policy_hash));
@@ -244,7 +247,8 @@ async function showCheckpoint(trust: ProofTrust): Promise<number | undefined> {
     return undefined;
   }
   const note = await res.text();
-  $('checkpoint').textContent = note;
+  // Lines past the signed body (other keys' signatures) are the server's to write: made visible as fields are.
+  $('checkpoint').textContent = note.split('\n').map(visible).join('\n');
   try {
     const cp = openCheckpoint(note, trust.logKey);
     status.dataset.status = 'holds';

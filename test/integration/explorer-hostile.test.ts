@@ -75,7 +75,7 @@ describe('the explorer page showing what an attacker wrote into a receipt', { ti
     const id = await receiptOf({ method: 'POST', path: '/x/<script>', headers: { 'x-evil': MARKUP }, principal: `spiffe://c/ns/a/sa/${MARKUP.slice(0, 60)}` });
     const { page, problems, fields } = await shown(id);
     expect(fields.reason).toBe(`evil ${MARKUP}`);
-    expect(fields.source).toContain('"><img src=x onerror=');
+    expect(fields['source principal']).toContain('"><img src=x onerror=');
     await page.click('#result summary');
     expect(await page.evaluate(() => (window as { pwned?: unknown }).pwned)).toBeUndefined();
     expect(await page.$$eval('main img, main script, main iframe, main object', (found) => found.length)).toBe(0);
@@ -93,7 +93,7 @@ describe('the explorer page showing what an attacker wrote into a receipt', { ti
     const { page, problems, fields } = await shown(id);
     const invisible = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
     expect(fields.reason).toBe('evil a\\u{2060}d\\u{ad}m\\u{e0061}i\\u{180e}n\\u{2062}');
-    expect(fields.source).not.toMatch(invisible);
+    expect(fields['source principal']).not.toMatch(invisible);
     await page.click('#result summary');
     // Its lines apart, the JSON holds none either.
     expect((await page.textContent('#receipt-json'))!.replaceAll('\n', '')).not.toMatch(invisible);
@@ -113,6 +113,33 @@ describe('the explorer page showing what an attacker wrote into a receipt', { ti
     const width = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
     expect(width.scroll).toBeLessThanOrEqual(width.client);
     expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('shows the source principal and address apart: a principal with a space cannot pass for an address', async () => {
+    const principal = 'spiffe://c/ns/a/sa/x 10.9.9.9:1';
+    const id = await receiptOf({ principal });
+    const { page, fields } = await shown(id);
+    expect(fields['source principal']).toBe(principal);
+    expect(fields['source address']).toMatch(/^[0-9.:[\]a-f]+$/);
+    expect(fields['source address']).not.toContain('10.9.9.9');
+    await page.close();
+  });
+
+  it("shows pinned keys and the checkpoint's lines with every character that draws nothing escaped", async () => {
+    const keys = (await (await fetch(`${s.chio.verifierUrl}/v1/keys`)).json()) as { log: string };
+    const note = await (await fetch(`${s.chio.verifierUrl}/checkpoint`)).text();
+    const page = await browser.newPage();
+    // A signature line of another key, past the signed body: the server's to write.
+    await page.route('**/checkpoint', (route) => route.fulfill({ status: 200, contentType: 'text/plain; charset=utf-8', body: `${note}\u2014 other\u202Ekey AAAAAA==\n` }));
+    // A key holding a right-to-left override, as a link someone else wrote could pin it.
+    await page.goto(`${s.chio.verifierUrl}/?log_key=${encodeURIComponent(keys.log)}&kernel_key=${encodeURIComponent('chio-kernel+\u202Eabc+xyz')}`);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+    const invisible = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+    expect(await page.textContent('#keys')).toContain('chio-kernel+\\u{202e}abc+xyz');
+    expect((await page.textContent('#keys'))!).not.toMatch(invisible);
+    expect(await page.textContent('#checkpoint')).toContain('other\\u{202e}key');
+    expect((await page.textContent('#checkpoint'))!.replaceAll('\n', '')).not.toMatch(invisible);
     await page.close();
   });
 
