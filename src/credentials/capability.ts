@@ -15,7 +15,7 @@ import { isJsonObject } from '../json.js';
 import { DEFAULT_CLOCK_SKEW_SECONDS } from '../time.js';
 import { fromBase64, fromBase64Url, toBase64, toBase64Url } from '../encoding.js';
 import { canonicalBytes, parseCanonical } from '../receipt/jcs.js';
-import { parseVerifierKey } from '../tlog/note.js';
+import { KEY_NO_ONE_HOLDS, canHoldSignatures, parseVerifierKey } from '../tlog/note.js';
 import { nodePublicKey, type Ed25519Signer } from '../crypto/ed25519.js';
 import { normalizePathPattern } from '../decision/path.js';
 
@@ -61,7 +61,11 @@ export function checkCapabilityForm(token: string): void {
   if (claims.expires_at <= claims.issued_at) throw new ChioError('CAPABILITY_MALFORMED', 'capability expires before it is issued');
 }
 
-/** Trusted issuers: C2SP verifier key → public key, built once per policy set. */
+/**
+ * Trusted issuers: C2SP verifier key → public key, built once per policy set. A key no one holds
+ * the secret of is refused (KEY_INVALID): tokens are checked with node:crypto, which takes a
+ * signature of a small-order R and S = 0 under it, so anyone could mint them.
+ */
 export class IssuerTrust {
   private readonly keys = new Map<string, KeyObject>();
   readonly maxTtlSeconds: number | undefined;
@@ -69,6 +73,7 @@ export class IssuerTrust {
   constructor(verifierKeys: Iterable<string>, maxTtlSeconds?: number) {
     for (const vkey of verifierKeys) {
       const { publicKey } = parseVerifierKey(vkey);
+      if (!canHoldSignatures(publicKey)) throw new ChioError('KEY_INVALID', `capability issuer: ${KEY_NO_ONE_HOLDS}`);
       this.keys.set(vkey, nodePublicKey(publicKey));
     }
     this.maxTtlSeconds = maxTtlSeconds;

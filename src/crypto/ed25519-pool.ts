@@ -8,13 +8,14 @@
  *
  * The workers run plain JavaScript given here as text (no module file to find, whether Chio runs
  * from dist/ or from source), and check as createNodeSignatureCheck does: the same key import
- * (JWK), the same node:crypto verify. They do not refuse small-order public keys as it does:
- * the ledger hands them only the signatures of trusted kernel keys, which are real keys.
+ * (JWK), the same node:crypto verify, and no signature holds under a key no one holds the secret
+ * of (a small-order point), which the calling thread tells them for each key of a batch.
  */
 import { Worker } from 'node:worker_threads';
 import { ChioError } from '../errors/index.js';
 import { createNodeSignatureCheck } from './ed25519.js';
 import { bytesEqual } from '../encoding.js';
+import { canHoldSignatures } from '../tlog/note.js';
 import { signatureHolds, type SignedBody } from '../receipt/verify.js';
 
 /** What one check needs: a signature (only 64 bytes can hold), the message, the 32-byte public key. */
@@ -45,13 +46,14 @@ function keyOf(raw) {
   }
   return key;
 }
-parentPort.on('message', ({ id, keys: raw, keyIndex, bytes, offsets }) => {
-  const objects = raw.map(keyOf);
+parentPort.on('message', ({ id, keys: raw, usable, keyIndex, bytes, offsets }) => {
+  const objects = raw.map((key, k) => (usable[k] ? keyOf(key) : null));
   const holds = new Uint8Array(keyIndex.length);
   for (let i = 0; i < keyIndex.length; i++) {
     const start = offsets[i];
+    const key = objects[keyIndex[i]];
     try {
-      holds[i] = verify(null, bytes.subarray(start + 64, offsets[i + 1]), objects[keyIndex[i]], bytes.subarray(start, start + 64)) ? 1 : 0;
+      holds[i] = key !== null && verify(null, bytes.subarray(start + 64, offsets[i + 1]), key, bytes.subarray(start, start + 64)) ? 1 : 0;
     } catch {
       holds[i] = 0;
     }
@@ -66,6 +68,8 @@ const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 
 interface PackedBatch {
   id: number;
   keys: Uint8Array[];
+  /** 1 for each key a signature can hold under (canHoldSignatures): OpenSSL alone takes forgeries under the others. */
+  usable: Uint8Array<ArrayBuffer>;
   keyIndex: Uint32Array<ArrayBuffer>;
   bytes: Uint8Array<ArrayBuffer>;
   offsets: Uint32Array<ArrayBuffer>;
@@ -197,7 +201,7 @@ export class SignatureCheckPool {
       }, WORKER_ANSWER_TIMEOUT_MS);
       timer.unref();
       this.pending.set(packed.id, { worker, done: { resolve, reject }, timer });
-      worker.postMessage(packed, [packed.bytes.buffer, packed.offsets.buffer, packed.keyIndex.buffer]);
+      worker.postMessage(packed, [packed.bytes.buffer, packed.offsets.buffer, packed.keyIndex.buffer, packed.usable.buffer]);
     });
     if (sized.length === batch.length) return answered;
     return answered.then((holds) => {
@@ -265,10 +269,11 @@ function pack(id: number, batch: readonly SignatureToCheck[]): PackedBatch {
     keyIndex[i] = k;
   });
   offsets[batch.length] = length;
+  const usable = Uint8Array.from(keys, (key) => (canHoldSignatures(key) ? 1 : 0));
   const bytes = new Uint8Array(length);
   batch.forEach((s, i) => {
     bytes.set(s.signature, offsets[i]);
     bytes.set(s.message, offsets[i]! + 64);
   });
-  return { id, keys, keyIndex, bytes, offsets };
+  return { id, keys, usable, keyIndex, bytes, offsets };
 }

@@ -4,7 +4,7 @@
  * The portable verification code (src/receipt/verify.ts, src/tlog, src/verify) uses @noble.
  */
 import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
-import { Point } from '@noble/ed25519';
+import { canHoldSignatures } from '../tlog/note.js';
 import { ChioError } from '../errors/index.js';
 
 /** DER prefix of a PKCS#8 Ed25519 private key (RFC 8410): the 32-byte seed follows it. */
@@ -47,20 +47,11 @@ export function createNodeSignatureCheck(): (signature: Uint8Array, message: Uin
     const id = Buffer.from(publicKey).toString('hex');
     let key = keys.get(id);
     if (key === undefined) {
-      key = isStrictPublicKey(publicKey) ? nodePublicKey(publicKey) : null;
+      key = canHoldSignatures(publicKey) ? nodePublicKey(publicKey) : null;
       if (keys.size < 1024) keys.set(id, key);
     }
     return key !== null && verify(null, message, key, signature);
   };
-}
-
-/** A canonical encoding of a point that is not of small order: what RFC 8032 strict verification takes. */
-function isStrictPublicKey(publicKey: Uint8Array): boolean {
-  try {
-    return publicKey.length === 32 && !Point.fromBytes(publicKey, false).isSmallOrder();
-  } catch {
-    return false; // not a point, or not its canonical encoding
-  }
 }
 
 /** A raw 32-byte Ed25519 public key as a node:crypto KeyObject. */

@@ -22,7 +22,7 @@ import { MAX_ARCHIVED_POLICY_BYTES } from '../verify/export-format.js';
 import { DURATION_PATTERN, durationSeconds } from '../time.js';
 import { canonicalBytes } from '../receipt/jcs.js';
 import { sha256Hex } from '../crypto/sha256.js';
-import { parseVerifierKey } from '../tlog/index.js';
+import { KEY_NO_ONE_HOLDS, canHoldSignatures, parseVerifierKey } from '../tlog/note.js';
 import { IssuerTrust } from '../credentials/capability.js';
 import { authorizationPolicySchema, compileAuthorizationPolicy, SHADOW_ANNOTATION, type CompiledPolicy } from './istio/authorization-policy.js';
 import { JwtAuthenticator, requestAuthenticationSchema, type JwtAuthenticatorOptions } from '../credentials/jwt.js';
@@ -292,26 +292,30 @@ function withIssuerFiles(d: LoadedDoc, keyDir: string, inputs: PolicyInputs): Lo
     }
     // Checked here, naming the file and never quoting it: a policy may name any file (a
     // private key beside the .pub it meant), and this message goes to the log.
-    try {
-      parseVerifierKey(key);
-    } catch (err) {
-      throw new ChioError('CONFIG_INVALID', `${d.where}: field spec.issuerKeyFiles: ${resolve(keyDir, f)} does not hold a verifier key`, { cause: err });
-    }
+    checkIssuerKey(key, `${d.where}: field spec.issuerKeyFiles: ${resolve(keyDir, f)}`, 'does not hold a verifier key');
     return key;
   });
   for (const [i, key] of (d.doc.spec.issuers as string[]).entries()) {
-    try {
-      parseVerifierKey(key);
-    } catch (err) {
-      // Named by its place, never quoted: a signer key (PRIVATE+KEY+…) pasted here instead of
-      // its .pub is a private key, and this message goes to the log and to stderr.
-      const signer = key.trim().startsWith('PRIVATE+KEY+') ? ' (it is a signer key, which is private: give its verifier key, the .pub)' : '';
-      throw new ChioError('CONFIG_INVALID', `${d.where}: field spec.issuers.${i}: not a verifier key${signer}`, { cause: err });
-    }
+    // Named by its place, never quoted: a signer key (PRIVATE+KEY+…) pasted here instead of
+    // its .pub is a private key, and this message goes to the log and to stderr.
+    const signer = key.trim().startsWith('PRIVATE+KEY+') ? ' (it is a signer key, which is private: give its verifier key, the .pub)' : '';
+    checkIssuerKey(key, `${d.where}: field spec.issuers.${i}:`, `not a verifier key${signer}`);
   }
   const issuers = [...new Set([...(d.doc.spec.issuers as string[]), ...fromFiles])].sort();
   const { issuerKeyFiles: _files, ...spec } = d.doc.spec;
   return { ...d, doc: { ...d.doc, spec: { ...spec, issuers } } };
+}
+
+/** Throws CONFIG_INVALID, `where` then why, unless `key` is a verifier key someone holds the secret of. */
+function checkIssuerKey(key: string, where: string, notAKey: string): void {
+  let publicKey: Uint8Array;
+  try {
+    ({ publicKey } = parseVerifierKey(key));
+  } catch (err) {
+    throw new ChioError('CONFIG_INVALID', `${where} ${notAKey}`, { cause: err });
+  }
+  // Tokens are checked with node:crypto, which takes a forgery under such a key: anyone could mint them.
+  if (!canHoldSignatures(publicKey)) throw new ChioError('CONFIG_INVALID', `${where} ${KEY_NO_ONE_HOLDS}`);
 }
 
 /**

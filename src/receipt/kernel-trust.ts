@@ -12,7 +12,7 @@
  * A plain list of keys is still a trust set: every key in it, without a window.
  */
 import { ChioError } from '../errors/index.js';
-import { parseVerifierKey } from '../tlog/note.js';
+import { KEY_NO_ONE_HOLDS, canHoldSignatures, parseVerifierKey } from '../tlog/note.js';
 
 /** One trusted kernel key, as written in kernels.yaml and listed by GET /v1/keys. */
 export interface TrustedKernelKey {
@@ -41,11 +41,14 @@ export class KernelTrustSet {
     if (entries.length > MAX_TRUSTED_KERNEL_KEYS) throw new ChioError('MALFORMED', `more than ${MAX_TRUSTED_KERNEL_KEYS} kernel keys`);
     entries.forEach((entry, i) => {
       const where = `entry ${i + 1}`;
+      let publicKey: Uint8Array;
       try {
-        parseVerifierKey(entry.key);
+        ({ publicKey } = parseVerifierKey(entry.key));
       } catch (err) {
         throw new ChioError('KEY_INVALID', `${where}: not a C2SP verifier key`, { cause: err });
       }
+      // The ledger's threads check with node:crypto, which takes a forgery under such a key.
+      if (!canHoldSignatures(publicKey)) throw new ChioError('KEY_INVALID', `${where}: ${KEY_NO_ONE_HOLDS}`);
       if (this.windows.has(entry.key)) throw new ChioError('MALFORMED', `${where}: ${entry.key} is listed twice (which window would hold?)`);
       const window: Window = {};
       if (entry.not_before !== undefined) window.notBefore = boundOf(entry.not_before, `${where}: not_before`);

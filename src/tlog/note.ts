@@ -180,20 +180,39 @@ function littleEndian(bytes: Uint8Array): bigint {
  * receipt or checkpoint its key holder made so would hold here and fail in the ledger and in Go.
  */
 export function ed25519Verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
-  if (signature.length !== 64 || publicKey.length !== 32) return false;
-  let A: ed.Point;
-  try {
-    A = ed.Point.fromBytes(publicKey, false);
-  } catch {
-    return false; // not a point, or not its canonical encoding
-  }
-  if (A.isSmallOrder()) return false;
+  if (signature.length !== 64) return false;
+  const A = strictPublicPoint(publicKey);
+  if (A === undefined) return false;
   const S = littleEndian(signature.subarray(32));
   if (S >= ED25519_L) return false;
   const R = signature.subarray(0, 32);
   const k = littleEndian(sha512(concat(R, publicKey, message))) % ED25519_L;
   return bytesEqual(ed.Point.BASE.multiply(S, false).subtract(A.multiply(k, false)).toBytes(), R);
 }
+
+/** The point `publicKey` encodes when strict verification takes it: canonically encoded, not of small order. */
+function strictPublicPoint(publicKey: Uint8Array): ed.Point | undefined {
+  if (publicKey.length !== 32) return undefined;
+  try {
+    const A = ed.Point.fromBytes(publicKey, false);
+    return A.isSmallOrder() ? undefined : A;
+  } catch {
+    return undefined; // not a point, or not its canonical encoding
+  }
+}
+
+/**
+ * True when a signature can hold under `publicKey` (strict RFC 8032, as ed25519Verify checks).
+ * A key for which this is false is one no one holds the secret of, yet under it node:crypto
+ * (OpenSSL) takes a small-order R with S = 0 for many messages (under the identity, for every
+ * one): such a key must never be trusted, nor handed to node:crypto.
+ */
+export function canHoldSignatures(publicKey: Uint8Array): boolean {
+  return strictPublicPoint(publicKey) !== undefined;
+}
+
+/** Why a key to be trusted is refused when canHoldSignatures is false for it. */
+export const KEY_NO_ONE_HOLDS = 'not a key anyone holds the secret of (a point of small order, or not its canonical encoding): anyone could sign under it';
 
 /** A parsed signer key. Holds the secret seed: never log it. */
 export interface SignerKey extends NoteSigner {

@@ -7,9 +7,10 @@ import { type ChioErrorCode, isChioError } from '../../../src/errors/index.js';
 import { fromBase64Url, toBase64, toBase64Url } from '../../../src/encoding.js';
 import { canonicalBytes } from '../../../src/receipt/jcs.js';
 import { createNodeSigner } from '../../../src/crypto/ed25519.js';
-import { newEd25519SignerKey } from '../../../src/tlog/index.js';
+import { newEd25519SignerKey, newEd25519VerifierKey } from '../../../src/tlog/index.js';
 import { DEFAULT_CLOCK_SKEW_SECONDS } from '../../../src/time.js';
 import { expectCode, thrownCode } from '../receipt/helpers.js';
+import { KEYS_NO_ONE_HOLDS } from '../../support/small-order-keys.js';
 
 const seedOf = (byte: number) => new Uint8Array(32).fill(byte);
 const ISSUER = { signer: createNodeSigner(seedOf(1)), vkey: newEd25519SignerKey('demo-issuer', seedOf(1)).verifierKey };
@@ -74,6 +75,12 @@ describe('IssuerTrust', () => {
     it('throws KEY_INVALID', () => {
       expectCode(() => new IssuerTrust(['not a key']), 'KEY_INVALID');
       expectCode(() => new IssuerTrust([ISSUER.vkey.replace(/\+[0-9a-f]{8}\+/, '+00000000+')]), 'KEY_INVALID');
+    });
+  });
+
+  describe('when a key is one no one holds the secret of (a small-order point)', () => {
+    it('throws KEY_INVALID: node:crypto would take a token "signed" under it with R small order and S = 0', () => {
+      for (const publicKey of KEYS_NO_ONE_HOLDS) expectCode(() => new IssuerTrust([newEd25519VerifierKey('weak-issuer', publicKey)]), 'KEY_INVALID');
     });
   });
 });

@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createNodeSignatureCheck, createNodeSigner } from '../../../src/crypto/ed25519.js';
 import { SignatureCheckPool, type SignatureToCheck } from '../../../src/crypto/ed25519-pool.js';
+import { KEYS_NO_ONE_HOLDS, identityForgery } from '../../support/small-order-keys.js';
 
 const signers = [1, 2, 3].map((k) => createNodeSigner(new Uint8Array(32).fill(k)));
 const one = createNodeSignatureCheck();
@@ -82,6 +83,18 @@ describe('SignatureCheckPool', () => {
     expect(await pool.check(batch)).toEqual(expected);
     pool.checkAhead(batch);
     expect(await pool.check(batch)).toEqual(expected);
+  });
+
+  it('answers false on every thread for a signature under a key no one holds, as the one-thread check does', async () => {
+    // A batch this large is shared with the threads; under these keys node:crypto alone takes
+    // R = the identity, S = 0 for every message.
+    const pool = new SignatureCheckPool(2);
+    pools.push(pool);
+    const batch = Array.from({ length: 3 * 64 }, (_, i) => ({ signature: identityForgery(), message: new TextEncoder().encode(`forged ${i}`), publicKey: KEYS_NO_ONE_HOLDS[i % KEYS_NO_ONE_HOLDS.length]! }));
+    expect(batch.map((s) => one(s.signature, s.message, s.publicKey))).not.toContain(true);
+    expect(await pool.check(batch)).not.toContain(true);
+    pool.checkAhead(batch);
+    expect(await pool.check(batch)).not.toContain(true);
   });
 
   it('refuses a thread count that is not a positive integer, and work once closed', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createNodeSignatureCheck, createNodeSigner } from '../../../src/crypto/ed25519.js';
 import { nobleSignatureCheck } from '../../../src/receipt/verify.js';
+import { KEYS_NO_ONE_HOLDS, SMALL_ORDER_POINTS } from '../../support/small-order-keys.js';
 
 describe('createNodeSignatureCheck', () => {
   const check = createNodeSignatureCheck();
@@ -22,26 +23,15 @@ describe('createNodeSignatureCheck', () => {
   });
 
   it('refuses, as the portable check does, every signature under a small-order public key (node:crypto alone accepts forgeries)', () => {
-    // The eight points of order dividing 8. Under such a key a signature (R = a small-order
+    // The eight points of order dividing 8, and two other encodings of the identity. Under such a key a signature (R = a small-order
     // point, S = 0) passes OpenSSL's cofactorless check for most messages, with no secret at
     // all: under the identity (01 00 … 00) for every message. RFC 8032 strict (@noble with
     // zip215: false) refuses them all; the report of POST /v1/verify said "holds".
-    const hex = (s: string) => Uint8Array.from(Buffer.from(s, 'hex'));
-    const smallOrder = [
-      '0100000000000000000000000000000000000000000000000000000000000000',
-      'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
-      '0000000000000000000000000000000000000000000000000000000000000080',
-      '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
-      'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-      '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85',
-      '0000000000000000000000000000000000000000000000000000000000000000',
-      'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa',
-    ].map(hex);
     let tried = 0;
-    for (const key of smallOrder) {
+    for (const key of KEYS_NO_ONE_HOLDS) {
       for (let m = 0; m < 8; m++) {
         const message = new TextEncoder().encode(`forged ${m}`);
-        for (const r of smallOrder) {
+        for (const r of SMALL_ORDER_POINTS) {
           const signature = new Uint8Array(64);
           signature.set(r);
           expect(nobleSignatureCheck(signature, message, key)).toBe(false);
@@ -50,7 +40,7 @@ describe('createNodeSignatureCheck', () => {
         }
       }
     }
-    expect(tried).toBe(8 * 8 * 8);
+    expect(tried).toBe(KEYS_NO_ONE_HOLDS.length * 8 * 8);
   });
 
   it('refuses a signature under another key', () => {

@@ -7,6 +7,8 @@ import { MAX_POLICY_FILES, listPolicyFiles, loadPolicySet, loadPolicySetFiles } 
 import { generateKeys } from '../../../src/keys.js';
 import { ChioError } from '../../../src/errors/index.js';
 import { signerSecret } from '../../support/secrets.js';
+import { SMALL_ORDER_POINTS } from '../../support/small-order-keys.js';
+import { newEd25519VerifierKey } from '../../../src/tlog/index.js';
 
 const A = `apiVersion: chio.dev/v1
 kind: AuthorizationPolicy
@@ -215,6 +217,8 @@ describe('loadPolicySet', () => {
       ['a shadow annotation on another kind', 'apiVersion: chio.dev/v1\nkind: RequestAuthentication\nmetadata: { name: r, annotations: { chio.dev/shadow: "true" } }\nspec: { jwtRules: [{ issuer: "https://i.example", jwksUri: "https://i.example/jwks" }] }\n', 'document 1: field metadata.annotations.chio.dev/shadow: only an AuthorizationPolicy can be put in shadow mode; this RequestAuthentication would be enforced'],
       ['YAML that does not parse', 'kind: [', 'document 1'],
       ['an untrusted issuer key', 'apiVersion: chio.dev/v1\nkind: CapabilityAuthority\nmetadata: { name: c }\nspec: { issuers: ["nope"] }\n', 'field spec.issuers'],
+      // Under it anyone mints tokens: node:crypto takes R = the identity, S = 0 for every claims.
+      ['an issuer key no one holds (the identity point)', `apiVersion: chio.dev/v1\nkind: CapabilityAuthority\nmetadata: { name: c }\nspec: { issuers: ["${newEd25519VerifierKey('partner', SMALL_ORDER_POINTS[0]!)}"] }\n`, 'field spec.issuers.0: not a key anyone holds the secret of'],
       ['a billion laughs', 'a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n', 'document 1'],
     ])('refuses %s, naming file, document and field', (_what, text, where) => {
       const { dir, keyDir } = dirWith({ 'bad.yaml': text });

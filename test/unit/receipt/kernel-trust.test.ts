@@ -8,6 +8,8 @@ import { GENESIS_PREV, receiptBytes } from '../../../src/receipt/receipt.js';
 import { verifyReceiptBytes } from '../../../src/receipt/verify.js';
 import { KernelTrustSet, MAX_TRUSTED_KERNEL_KEYS, checkKernelKey, kernelKeyEntries, kernelKeyList, rfc3339Nanos } from '../../../src/receipt/kernel-trust.js';
 import { draftOf, expectCode, kernelOf, signReceipt } from './helpers.js';
+import { newEd25519VerifierKey } from '../../../src/tlog/index.js';
+import { SMALL_ORDER_POINTS } from '../../support/small-order-keys.js';
 
 const OLD = kernelOf(21);
 const NEW = kernelOf(22);
@@ -61,6 +63,8 @@ describe('new KernelTrustSet', () => {
     ['a key twice', [{ key: OLD.verifierKey }, { key: OLD.verifierKey, not_after: NOT_AFTER }], 'MALFORMED', /entry 2: .* is listed twice/],
     ['a not_after that is no time', [{ key: OLD.verifierKey, not_after: 'next week' }], 'MALFORMED', /entry 1: not_after "next week" is not an RFC 3339 time/],
     ['a not_before after its not_after', [{ key: OLD.verifierKey, not_before: NOT_AFTER, not_after: NOT_BEFORE }], 'MALFORMED', /entry 1: not_before .* is after not_after/],
+    // The ledger's threads check with node:crypto, which takes R = the identity, S = 0 under it.
+    ['a key no one holds (the identity point)', [{ key: OLD.verifierKey }, { key: newEd25519VerifierKey('chio-kernel', SMALL_ORDER_POINTS[0]!) }], 'KEY_INVALID', /entry 2: not a key anyone holds the secret of/],
     ['too many keys', Array.from({ length: MAX_TRUSTED_KERNEL_KEYS + 1 }, (_, i) => ({ key: kernelOf(100 + i).verifierKey })), 'MALFORMED', /more than 32 kernel keys/],
   ])('refuses %s, naming the entry', (_what, entries, code, message) => {
     expectCode(() => new KernelTrustSet(entries), code as 'MALFORMED');
