@@ -45,7 +45,8 @@ export class KernelTrustSet {
       try {
         ({ publicKey } = parseVerifierKey(entry.key));
       } catch (err) {
-        throw new ChioError('KEY_INVALID', `${where}: not a C2SP verifier key`, { cause: err });
+        // The parser's reason never quotes the key.
+        throw new ChioError('KEY_INVALID', `${where}: not a C2SP verifier key (${(err as Error).message})`, { cause: err });
       }
       // The ledger's threads check with node:crypto, which takes a forgery under such a key.
       if (!canHoldSignatures(publicKey)) throw new ChioError('KEY_INVALID', `${where}: ${KEY_NO_ONE_HOLDS}`);

@@ -76,6 +76,17 @@ describe('loadKernelTrust', () => {
     expectCode(() => set.check(own, '2025-06-01T12:00:01Z'), 'UNTRUSTED_KEY');
   });
 
+  it('refuses a key written with its key ID in upper case, naming the entry: the own key so spelt escaped the window written for it', () => {
+    // Keys are compared as text; the own key listed so was not found, and was trusted again without a window.
+    unlinkSync(join(keyDir, 'kernel.key'));
+    writeFileSync(join(keyDir, 'kernel.pub'), `${NEW}\n`);
+    const upper = NEW.replace(/\+([0-9a-f]{8})\+/, (_all, id: string) => `+${id.toUpperCase()}+`);
+    expect(upper).not.toBe(NEW);
+    write(`kernels:\n  - key: ${upper}\n    not_after: 2025-06-01T12:00:00Z\n`);
+    expectCode(() => loadKernelTrust(keyDir, 'verifier'), 'CONFIG_INVALID');
+    expect(() => loadKernelTrust(keyDir, 'verifier')).toThrow(/kernels\.yaml: entry 1: not a C2SP verifier key \(.*canonical/);
+  });
+
   it('the verifier reads kernel.pub only; the ledger, kernel.key when it has it (its Deployment mounts that one)', () => {
     unlinkSync(join(keyDir, 'kernel.key'));
     expect(loadKernelTrust(keyDir, 'ledger').keys).toEqual([own]);

@@ -65,6 +65,10 @@ describe('parseVerifierKey', () => {
       expectCode(() => parseVerifierKey(42 as unknown as string), 'KEY_INVALID');
       expectCode(() => parseVerifierKey(`${'a'.repeat(2000)}+c74f20a3+AA==`), 'KEY_INVALID');
     });
+
+    it('rejects its key ID in upper case (Go takes it): keys are compared as text, so one key has one spelling', () => {
+      expectCode(() => parseVerifierKey(PETER_VKEY.replace('+c74f20a3+', '+C74F20A3+')), 'KEY_INVALID');
+    });
   });
 });
 
