@@ -3,7 +3,8 @@
  * remote JWKS (`jwksUri`).
  *
  * A JWKS is `{"keys": [JWK, …]}` (RFC 7517 §5). Only public asymmetric keys are kept (`kty` RSA,
- * EC or OKP, no private members, accepted by node:crypto); the rest are dropped, as Envoy's
+ * EC or OKP, no private members, accepted by node:crypto, and for Ed25519 a key someone can hold
+ * the secret of: not a point of small order); the rest are dropped, as Envoy's
  * jwt_verify_lib does, and a set left with none is refused. Symmetric (`oct`) keys never verify
  * anything here: an HMAC secret is not a key a third party may publish.
  *
@@ -30,6 +31,8 @@ import { readResponseBody } from '../response-body.js';
 import { ChioError } from '../errors/index.js';
 import { readRegularFile, UnreadableFile } from '../setting-file.js';
 import { isJsonObject } from '../json.js';
+import { fromBase64Url } from '../encoding.js';
+import { canHoldSignatures } from '../tlog/note.js';
 import { beforeDeadline } from '../time.js';
 import { cacheLookupsTotal, jwksFetchesTotal } from '../metrics.js';
 
@@ -127,7 +130,10 @@ function isPublicJwk(value: unknown): value is JWK {
   if (SECRET_MEMBERS.some((m) => Object.hasOwn(value, m))) return false;
   if (value.kid !== undefined && typeof value.kid !== 'string') return false;
   try {
-    return createPublicKey({ key: value as NodeJwk, format: 'jwk' }).type === 'public';
+    if (createPublicKey({ key: value as NodeJwk, format: 'jwk' }).type !== 'public') return false;
+    // node:crypto takes a small-order R with S = 0 under a small-order Ed25519 key (under the
+    // identity, for every token): such a key, which no one holds the secret of, is dropped.
+    return value.kty !== 'OKP' || value.crv !== 'Ed25519' || canHoldSignatures(fromBase64Url(String(value.x)));
   } catch {
     return false;
   }

@@ -11,6 +11,7 @@ import { MAX_JWKS_REDIRECTS } from '../../../src/credentials/jwks.js';
 import { JWT_REASONS as R, JwtAuthenticator, requestAuthenticationSchema, type JwtAuthenticatorOptions, type JwtRule, type RequestAuthentication } from '../../../src/credentials/jwt.js';
 import { isChioError } from '../../../src/errors/index.js';
 import { cacheLookupsTotal, jwksFetchesTotal } from '../../../src/metrics.js';
+import { SMALL_ORDER_POINTS, identityForgery } from '../../support/small-order-keys.js';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/jwt/', import.meta.url));
 const ISTIO_ISSUER = 'testing@secure.istio.io';
@@ -283,6 +284,18 @@ describe('JwtAuthenticator.authenticate', () => {
       expect(await mixed.authenticate(bearer(await sign({ ...other, jwk: rsa.jwk })), soon())).toMatchObject({ verdict: 'deny', reason: R.verificationFails });
       const onlyKids = new JwtAuthenticator([doc({ jwks: jwks(rsa) })]);
       expect(await onlyKids.authenticate(bearer(await sign(rsa2, {}, { kid: 'rotated' })), soon())).toMatchObject({ verdict: 'deny', reason: R.kidAlgMismatch });
+    });
+
+    it('denies a token "signed" under a JWKS key no one holds the secret of (the identity point), which node:crypto would take', async () => {
+      // R = the identity, S = 0 holds under the identity key for every message in OpenSSL's check.
+      const zero = { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(SMALL_ORDER_POINTS[0]!).toString('base64url'), kid: 'zero', alg: 'EdDSA' };
+      const set = new JwtAuthenticator([doc({ jwks: JSON.stringify({ keys: [rsa.jwk, zero] }) })]);
+      const now = Math.floor(Date.now() / 1000);
+      const input = `${b64url({ alg: 'EdDSA', kid: 'zero' })}.${b64url({ iss: ISSUER, sub: 'admin', aud: 'api', iat: now, exp: now + 300 })}`;
+      const token = `${input}.${Buffer.from(identityForgery()).toString('base64url')}`;
+      expect((await set.authenticate(bearer(token), soon())).verdict).toBe('deny');
+      // Alone in its set, it leaves no key: refused as a set without one.
+      expect(() => new JwtAuthenticator([doc({ jwks: JSON.stringify({ keys: [zero] }) })])).toThrow("Jwks doesn't have any valid public key");
     });
 
     it('denies an algorithm the rule does not list', async () => {
