@@ -11,7 +11,7 @@
  */
 import { createReadStream, lstatSync, opendirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ChioError } from '../errors/index.js';
+import { ChioError, isChioError } from '../errors/index.js';
 import { createNodeSignatureCheck } from '../crypto/ed25519.js';
 import { forTerminal } from './terminal.js';
 import { openPlainFile, readPlainFile, type PlainFileOptions } from './plain-file.js';
@@ -43,7 +43,21 @@ export async function verifyExportDir(dir: string, opts: VerifyExportOptions): P
     checkSignature: createNodeSignatureCheck(),
   };
   const previousDir = opts.previousDir;
-  return verifyExportBundle(reader, trust, previousDir !== undefined ? { previousCheckpoint: () => readBundleFile(listBundle(previousDir), CHECKPOINT_FILE, MAX_NOTE_SIZE) } : {});
+  return verifyExportBundle(reader, trust, previousDir !== undefined ? { previousCheckpoint: () => readPreviousCheckpoint(previousDir) } : {});
+}
+
+/**
+ * The checkpoint file of the previous bundle, read as warily as the bundle's own. What is
+ * refused of it is said to be of the previous bundle: "checkpoint: missing from the bundle"
+ * alone reads as a fault of the sound bundle being checked.
+ */
+function readPreviousCheckpoint(previousDir: string): Buffer {
+  try {
+    return readBundleFile(listBundle(previousDir), CHECKPOINT_FILE, MAX_NOTE_SIZE);
+  } catch (err) {
+    if (!isChioError(err)) throw err;
+    throw new ChioError(err.code, `the previous bundle ${previousDir}: ${err.message}`, { cause: err });
+  }
 }
 
 /**

@@ -5,7 +5,7 @@
  * which is what catches a log that showed two different trees of one size (a split view).
  */
 import { describe, expect, it } from 'vitest';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ExportBundleVerifier } from '../../../src/verify/export-bundle.js';
 import { formatVerifiedExport, verifyExportDir } from '../../../src/cli/verify-export.js';
@@ -140,6 +140,20 @@ describe('verify-export --previous', () => {
     const alone = await verifyExportDir(day, { exportKey: exportKey.verifierKey });
     expect(formatVerifiedExport(day, alone)).toContain('; log key chio.test/bundles is the one the bundle names, not one given with --log-key: the export key alone vouches for the receipts;');
     expect(formatVerifiedExport(day, await verifyExportDir(day, trust), undefined, { logKey: true })).not.toContain('--log-key');
+  });
+
+  let spoilt = 0;
+  it.each([
+    ['a checkpoint that is a link to /dev/zero', (d: string) => { unlinkSync(join(d, 'checkpoint')); symlinkSync('/dev/zero', join(d, 'checkpoint')); }, 'checkpoint: not a plain file'],
+    ['no checkpoint', (d: string) => unlinkSync(join(d, 'checkpoint')), 'checkpoint: missing from the bundle'],
+    ['a folder no bundle has', (d: string) => mkdirSync(join(d, 'junk')), 'junk: a folder that is no part of a bundle'],
+  ])('names the previous bundle, not the one checked, when it refuses one with %s', async (_name, spoil, what) => {
+    const n = spoilt++;
+    const day1 = write(`spoilt-day1-${n}`, await bundleOf(log.slice(0, 4)));
+    const day2 = write(`spoilt-day2-${n}`, await bundleOf(log, { previousSize: 4 }));
+    spoil(day1);
+    // Else the auditor reads that the bundle they check has no checkpoint, while it is sound.
+    await expect(verifyExportDir(day2, { ...trust, previousDir: day1 })).rejects.toThrow(`the previous bundle ${day1}: ${what}`);
   });
 
   it('refuses a bundle that names no previous tree', async () => {
