@@ -9,10 +9,11 @@
  *   bundle.manifest     manifest.sig by the export key, manifest.json's form and the keys it names
  *   bundle.files        exactly the files the manifest names
  *   bundle.checkpoint   the checkpoint the manifest names, signed by the log key
- *   bundle.receipts     every line of receipts.jsonl, the line count and the digest
+ *   bundle.receipts     every line of receipts.jsonl, the line count and the digest; every policy hash
+ *                       a receipt names has its file, and no other policy file
  *   bundle.policies     every policy file's digest and the hash its name says
  *   bundle.consistency  consistency.json, when the manifest names a previous tree
- *   bundle.finish       every deciding step ran; every policy hash a receipt names has its file, and no other policy file
+ *   bundle.finish       every deciding step ran
  */
 import { isChioError, type ChioError } from '../errors/index.js';
 import type { ExportTrust, VerifiedExport } from './export-bundle.js';
@@ -32,12 +33,12 @@ const CHECKS: Record<BundleCheck | 'archive', { check: BundleCheckName; holds: s
   checkpoint: { check: 'bundle.checkpoint', holds: 'the checkpoint is signed by the log key and is the one manifest.json names', file: CHECKPOINT_FILE },
   receipts: {
     check: 'bundle.receipts',
-    holds: 'every line of receipts.jsonl is a receipt that verifies, in leaf order, linked on its chain, included under the checkpoint and within the filter; the line count and digest are manifest.json\'s',
+    holds: 'every line of receipts.jsonl is a receipt that verifies, in leaf order, linked on its chain, included under the checkpoint and within the filter; the line count and digest are manifest.json\'s; every policy hash a receipt names has its file, and every policy file is of one a receipt names',
     file: RECEIPTS_FILE,
   },
   policies: { check: 'bundle.policies', holds: 'every policy file is the one manifest.json names and hashes to the policy hash its name says' },
   consistency: { check: 'bundle.consistency', holds: 'consistency.json proves that the checkpoint\'s tree extends the previous tree manifest.json names', file: CONSISTENCY_FILE },
-  finish: { check: 'bundle.finish', holds: 'every check that decides the verdict ran, every policy hash a receipt names has its file, and every policy file is of one a receipt names' },
+  finish: { check: 'bundle.finish', holds: 'every check that decides the verdict ran' },
 };
 const ORDER: readonly BundleCheckName[] = Object.values(CHECKS).map((c) => c.check);
 

@@ -9,8 +9,9 @@
  * Order: manifest signature → manifest shape → the set of files → checkpoint (digest, log
  * signature, the manifest's size and root) → every line of receipts.jsonl (canonical JSON,
  * leaf order, receipt JCS form / id / kernel key / signature, chain link, inclusion proof,
- * filter) → its line count and digest → every policy file (digest, its name's hash) and every
- * policy hash the receipts name → the consistency proof. Each failure is a ChioError whose
+ * filter) → its line count and digest, and the policy files the manifest names are those of
+ * the policy hashes the receipts name → every policy file (digest, its name's hash) → the
+ * consistency proof. Each failure is a ChioError whose
  * message starts with the file, and for a line its number and receipt id.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -145,13 +146,28 @@ export class ExportBundleVerifier {
     });
   }
 
-  /** receipts.jsonl has ended: the last line, the line count, completeness and the digest. */
+  /**
+   * receipts.jsonl has ended: the last line, the line count, completeness and the digest; then
+   * that the policy files the manifest names are those of the policy hashes the receipts name.
+   * Checked here, before any policy file is read: a file no receipt names is refused unread,
+   * where reading it first let an export key's holder name 10,000 sparse files of 64 MiB each
+   * and keep the auditor hashing them for hours.
+   */
   endReceipts(): void {
     this.step(() => {
       if (!this.checkpoint) throw new ChioError('INTERNAL', 'the checkpoint is checked before the receipts');
       this.lines.end();
       const digest = this.lines.digest();
       if (digest !== this.manifest.files[RECEIPTS_FILE]) throw new ChioError('BUNDLE_INVALID', `${RECEIPTS_FILE}: its SHA-256 is not the one in ${MANIFEST_FILE}`);
+      const named = new Set(Object.keys(this.manifest.files).map(policyHashOfFile).filter((h) => h !== undefined));
+      for (const hash of this.lines.policyHashes) {
+        if (!named.has(hash)) throw new ChioError('BUNDLE_INVALID', `${policyFileOf(hash)}: receipts name policy ${hash}, but the bundle has no such file`);
+      }
+      // The exporter writes only the sets its receipts name: another would be counted among the
+      // bundle's policy sets though no answer in it was given under that set.
+      for (const hash of named) {
+        if (!this.lines.policyHashes.has(hash)) throw new ChioError('BUNDLE_INVALID', `${policyFileOf(hash)}: no receipt names policy ${hash}`);
+      }
       this.receiptsEnded = true;
     });
   }
@@ -204,9 +220,9 @@ export class ExportBundleVerifier {
   }
 
   /**
-   * Every step that decides the verdict ran, every policy hash a receipt named has its file,
-   * and every policy file is of one a receipt named; returns what the bundle holds. A caller
-   * that skipped a step gets an error, never a bundle said to hold.
+   * Every step that decides the verdict ran (endReceipts held the policy files to the receipts'
+   * policy hashes); returns what the bundle holds. A caller that skipped a step gets an error,
+   * never a bundle said to hold.
    */
   finish(): VerifiedExport {
     return this.step(() => {
@@ -221,14 +237,6 @@ export class ExportBundleVerifier {
         }),
       ];
       if (skipped.length > 0) throw new ChioError('INTERNAL', `the bundle is not verified: ${skipped.join(', ')} not checked`);
-      for (const hash of this.lines.policyHashes) {
-        if (!this.policiesSeen.has(hash)) throw new ChioError('BUNDLE_INVALID', `${policyFileOf(hash)}: receipts name policy ${hash}, but the bundle has no such file`);
-      }
-      // The exporter writes only the sets its receipts name: another would be counted among the
-      // bundle's policy sets though no answer in it was given under that set.
-      for (const hash of this.policiesSeen) {
-        if (!this.lines.policyHashes.has(hash)) throw new ChioError('BUNDLE_INVALID', `${policyFileOf(hash)}: no receipt names policy ${hash}`);
-      }
       return { manifest: this.manifest, checkpoint: this.checkpoint!, receipts: this.lines.count, corrections: this.lines.corrections, policies: this.policiesSeen.size };
     });
   }

@@ -8,11 +8,12 @@
  *   manifest     manifest.sig by the export key over manifest.json, its form, the keys it names
  *   files        the bundle holds exactly the files the manifest names
  *   checkpoint   its digest, the log's signature, the manifest's size and root
- *   receipts     every line of receipts.jsonl, the line count and the digest
+ *   receipts     every line of receipts.jsonl, the line count and the digest; every policy hash a
+ *                receipt names has its file, and no other policy file (so none is read unasked)
  *   policies     every policy file's digest and the hash its name says
  *   consistency  consistency.json, when the manifest names a previous tree
  *   previous     the previous bundle's checkpoint the auditor holds (`--previous`), when given
- *   finish       every deciding step ran; every policy hash a receipt names has its file, and no other policy file
+ *   finish       every deciding step ran
  *
  * The first failure is thrown (a ChioError whose message starts with the file, and for a line
  * of receipts.jsonl its number); nothing after it runs.

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ExportBundleVerifier } from '../../../src/verify/export-bundle.js';
+import { verifyExportBundle, type BundleReader } from '../../../src/verify/export-steps.js';
 import { formatVerifiedExport, verifyExportDir } from '../../../src/cli/verify-export.js';
 import { tempDir } from '../../support/nats.js';
 import { toCorrectionDraft } from '../../../src/receipt/correction.js';
@@ -188,12 +189,27 @@ describe('corrections in a filtered bundle', () => {
 });
 
 describe('policy files', () => {
-  it('refuses a policy file no receipt names: the bundle would say it holds a policy set no answer was given under', async () => {
+  /** A bundle whose manifest names, with its right digest, a policy file no receipt names. */
+  async function withUnnamedPolicy() {
     const extra = canonicalBytes([{ kind: 'AuthorizationPolicy', doc: { metadata: { name: 'never-used' } } }]);
     const hash = `sha256:${toHex(sha256(extra))}`;
     const b = await bundleOf(chain(3), { manifestEdit: (m) => { m.files[policyFileOf(hash)] = hash; } });
     b.files[policyFileOf(hash)] = extra;
-    expect(() => verifyBundle(b)).toThrow(expect.objectContaining({ code: 'BUNDLE_INVALID', message: expect.stringContaining(`${policyFileOf(hash)}: no receipt names policy ${hash}`) }));
+    return { b, hash, refusal: `${policyFileOf(hash)}: no receipt names policy ${hash}` };
+  }
+
+  it('refuses a policy file no receipt names: the bundle would say it holds a policy set no answer was given under', async () => {
+    const { b, refusal } = await withUnnamedPolicy();
+    expect(() => verifyBundle(b)).toThrow(expect.objectContaining({ code: 'BUNDLE_INVALID', message: expect.stringContaining(refusal) }));
+  });
+
+  it('refuses a policy file no receipt names before reading it: each may be 64 MiB, and a bundle may name 10,000', async () => {
+    const { b, hash, refusal } = await withUnnamedPolicy();
+    const all: Record<string, Uint8Array> = { 'manifest.json': b.manifest, 'manifest.sig': new TextEncoder().encode(b.sig), ...b.files };
+    const read: string[] = [];
+    const reader: BundleReader = { paths: Object.keys(all), read: (path) => (read.push(path), all[path]!), receipts: () => [all['receipts.jsonl']!] };
+    await expect(verifyExportBundle(reader, { exportKey: exportKey.verifierKey, logKey: logKey.verifierKey })).rejects.toThrow(refusal);
+    expect(read).not.toContain(policyFileOf(hash));
   });
 });
 
