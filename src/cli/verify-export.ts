@@ -104,7 +104,7 @@ function listBundle(dir: string): ListedBundle {
       for (let e = entries.readSync(); e !== null; e = entries.readSync()) {
         const path = folder === '' ? e.name : `${folder}/${e.name}`;
         if (e.isFile()) {
-          if (files.size >= MAX_BUNDLE_FILES + 2) throw new ChioError('BUNDLE_INVALID', `holds more than ${MAX_BUNDLE_FILES} files`);
+          if (files.size >= MAX_BUNDLE_FILES + 2) throw new ChioError('BUNDLE_INVALID', `the bundle holds more than ${MAX_BUNDLE_FILES} files`);
           files.set(path, identityOf(dir, path));
         } else if (e.isDirectory() && folder === '' && e.name === POLICIES_DIR) list(path);
         else if (e.isDirectory()) throw new ChioError('BUNDLE_INVALID', `${path}: a folder that is no part of a bundle (only ${POLICIES_DIR}/ is)`);

@@ -13,7 +13,7 @@ import { formatVerifiedExport, verifyExportDir } from '../../../src/cli/verify-e
 import { tempDir } from '../../support/nats.js';
 import { toCorrectionDraft } from '../../../src/receipt/correction.js';
 import { canonicalBytes } from '../../../src/receipt/jcs.js';
-import { policyFileOf } from '../../../src/verify/export-format.js';
+import { MAX_BUNDLE_FILES, policyFileOf } from '../../../src/verify/export-format.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { toHex } from '../../../src/encoding.js';
 import { bundleOf, chain, exportKey, kernel, logKey, verifyBundle, type Bundle } from './bundle.js';
@@ -106,6 +106,14 @@ function bundleWriter(root: string): (name: string, b: Bundle) => string {
     return dir;
   };
 }
+
+describe('verify-export listing a bundle', () => {
+  it('says that it is the bundle that holds too many files, as the tar check does', async () => {
+    const day = bundleWriter(tempDir('chio-bundle-crowded-'))('crowded', await bundleOf(chain(2)));
+    for (let i = 0; i <= MAX_BUNDLE_FILES; i++) writeFileSync(join(day, 'policies', `${i}`), '');
+    await expect(verifyExportDir(day, { exportKey: exportKey.verifierKey })).rejects.toThrow(`the bundle holds more than ${MAX_BUNDLE_FILES} files`);
+  });
+});
 
 describe('verify-export --previous', () => {
   const trust = { exportKey: exportKey.verifierKey, logKey: logKey.verifierKey };
