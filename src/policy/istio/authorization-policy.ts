@@ -38,7 +38,7 @@ import { metadataSchema } from '../metadata.js';
 import type { CheckInput } from '../../decision/check-input.js';
 import type { CapabilityClaims } from '../../credentials/capability.js';
 import { matchAny, matchAnyHost, matchPattern } from '../match.js';
-import { refuseEmptyParts, refuseUnmatchableMethods, refuseUnmatchableValues, withPathPatterns, withoutEmptyLists } from './written-rules.js';
+import { refuseEmptyParts, refuseUnmatchableHosts, refuseUnmatchableMethods, refuseUnmatchableValues, withPathPatterns, withoutEmptyLists } from './written-rules.js';
 import { AddressBlocks } from './address-blocks.js';
 import { matchPrincipalField, type PrincipalClaims } from './request-principal.js';
 import { boundedText } from '../../text.js';
@@ -135,6 +135,7 @@ export function compileAuthorizationPolicy(doc: AuthorizationPolicyDoc): Compile
   if (doc.spec.hosts?.length === 0) {
     throw new ChioError('CONFIG_INVALID', 'field spec.hosts: `hosts` must not be empty (leave it out to apply the policy to every host; an empty list is not read as "no host" or "every host")');
   }
+  refuseUnmatchableHosts(doc.spec.hosts, 'spec.hosts');
   doc.spec.rules.forEach((r, i) => refuseEmptyParts(r, `spec.rules.${i}`));
   const rules = doc.spec.rules.map((r, i) => compileRule(withoutEmptyLists(r) as RuleDoc, `spec.rules.${i}`));
   const shadow = doc.metadata.annotations?.[SHADOW_ANNOTATION] === 'true';

@@ -9,6 +9,7 @@
  */
 import { ChioError } from '../../errors/index.js';
 import { normalizePathPattern } from '../../decision/path.js';
+import { normalizeHostPattern } from '../match.js';
 import type { OperationDoc, RuleDoc } from './authorization-policy.js';
 
 const REMOTE_REFUSED =
@@ -99,6 +100,8 @@ export function refuseUnmatchableValues(doc: RuleDoc, where: string): void {
   doc.to?.forEach(({ operation: o }, i) => {
     port(o.ports, `${where}.to.${i}.operation.ports`);
     port(o.notPorts, `${where}.to.${i}.operation.notPorts`);
+    refuseUnmatchableHosts(o.hosts, `${where}.to.${i}.operation.hosts`);
+    refuseUnmatchableHosts(o.notHosts, `${where}.to.${i}.operation.notHosts`);
   });
   doc.from?.forEach(({ source: s }, i) => {
     principal(s.principals, `${where}.from.${i}.source.principals`);
@@ -108,5 +111,31 @@ export function refuseUnmatchableValues(doc: RuleDoc, where: string): void {
     const rule = c.key === 'destination.port' ? port : c.key === 'source.principal' ? principal : undefined;
     rule?.(c.values, `${where}.when.${i}.values`);
     rule?.(c.notValues, `${where}.when.${i}.notValues`);
+  });
+}
+
+/**
+ * Why no request's host could match a host pattern, or undefined when one can. A request's host
+ * is normalised (decision/host.ts): letters, digits, `.`, `-`, `_`, or an IPv6 literal in
+ * brackets, then maybe `:port`. A `*` inside (`api.*.com`) is a literal `*` to Istio and here,
+ * not a wildcard; an IPv6 address without brackets (`::1`) reads as a name and a port.
+ */
+function unmatchableHost(written: string): string | undefined {
+  const pattern = normalizeHostPattern(written);
+  if (pattern === '*') return undefined;
+  const core = pattern.startsWith('*') ? pattern.slice(1) : pattern.endsWith('*') ? pattern.slice(0, -1) : pattern;
+  // A port wildcard (`example.com:*`) is the one `*` a pattern may hold past its ends.
+  const inner = core.replace(/:\*$/, '');
+  if (inner.includes('*')) return 'has a * inside: a host pattern is exact, prefix*, *suffix or *, and a * elsewhere is a literal * no host has';
+  if (/[^a-z0-9._:[\]-]/.test(inner)) return 'holds a character no host has once normalised (a host is letters, digits, ".", "-", "_", an IPv6 literal in brackets and a port)';
+  if (!pattern.startsWith('*') && /:.*:/.test(inner) && !inner.startsWith('[')) return 'is an IPv6 address without brackets: write it as a request carries it, [::1] (with its port after: [::1]:8080)';
+  return undefined;
+}
+
+/** Host patterns no request's host could match: a DENY built on them would deny nothing. Refused. */
+export function refuseUnmatchableHosts(list: readonly string[] | undefined, at: string): void {
+  list?.forEach((pattern, k) => {
+    const why = unmatchableHost(pattern);
+    if (why !== undefined) throw new ChioError('CONFIG_INVALID', `field ${at}.${k}: host pattern ${JSON.stringify(pattern)} ${why}, and would match no request`);
   });
 }

@@ -203,6 +203,15 @@ describe('compileAuthorizationPolicy', () => {
       [{ from: [{ source: { principals: ['spiffe://cluster.local/ns/a/sa/b'] } }] }, 'spec.rules.0.from.0.source.principals.0: "spiffe://cluster.local/ns/a/sa/b" starts with spiffe://'],
       [{ from: [{ source: { notPrincipals: ['SPIFFE://x/*'] } }] }, 'spec.rules.0.from.0.source.notPrincipals.0'],
       [{ when: [{ key: 'source.principal', notValues: ['spiffe://td/ns/a/sa/b'] }] }, 'spec.rules.0.when.0.notValues.0: "spiffe://td/ns/a/sa/b" starts with spiffe://'],
+      // Host patterns no normalised host matches: a * inside is a literal *, an IPv6 address
+      // is bracketed, and no host holds a space.
+      [{ to: [{ operation: { hosts: ['api.example.com', 'api.*.com'] } }] }, 'spec.rules.0.to.0.operation.hosts.1: host pattern "api.*.com" has a * inside'],
+      [{ to: [{ operation: { notHosts: ['*admin*'] } }] }, 'spec.rules.0.to.0.operation.notHosts.0: host pattern "*admin*" has a * inside'],
+      [{ to: [{ operation: { hosts: ['example.com:8*0'] } }] }, 'spec.rules.0.to.0.operation.hosts.0: host pattern "example.com:8*0" has a * inside'],
+      [{ to: [{ operation: { hosts: ['::1'] } }] }, 'spec.rules.0.to.0.operation.hosts.0: host pattern "::1" is an IPv6 address without brackets'],
+      [{ to: [{ operation: { hosts: ['fe80::1*'] } }] }, 'spec.rules.0.to.0.operation.hosts.0: host pattern "fe80::1*" is an IPv6 address without brackets'],
+      [{ to: [{ operation: { hosts: ['a b.example'] } }] }, 'spec.rules.0.to.0.operation.hosts.0: host pattern "a b.example" holds a character no host has'],
+      [{ to: [{ operation: { hosts: ['user@example.com'] } }] }, 'spec.rules.0.to.0.operation.hosts.0: host pattern "user@example.com" holds a character no host has'],
     ])('%j names %s', (rule, field) => {
       expect(() => policy('bad', 'ALLOW', [rule])).toThrow(ChioError);
       expect(() => policy('bad', 'ALLOW', [rule])).toThrow(field);
@@ -221,6 +230,17 @@ describe('spec.hosts given as an empty list', () => {
   it('is refused when the policy loads, for DENY and ALLOW alike', () => {
     expect(() => policy('deny-all', 'DENY', [{}], { hosts: [] })).toThrow('field spec.hosts: `hosts` must not be empty');
     expect(() => policy('allow-all', 'ALLOW', [{}], { hosts: [] })).toThrow(ChioError);
+  });
+});
+
+describe('host patterns that every normalised host can have', () => {
+  // Refused when no host could match them (a DENY of them would deny nothing); these can match.
+  it.each(['*', 'api.example.com', '*.example.com', '*example.com', 'api.example.*', 'example.com:*', '*.example.com:*', 'example.com:80*', '*:8080', '[::1]', '[::1]:8080', '[fe80::1]*', '10.0.0.1:8080', 'Bücher.example', 'Admin.Example.COM.', 'svc_1.local'])('loads %s', (host) => {
+    expect(() => policy('deny', 'DENY', [{ to: [{ operation: { hosts: [host] } }] }])).not.toThrow();
+    expect(() => policy('scoped', 'DENY', [{}], { hosts: [host] })).not.toThrow();
+  });
+  it('refuses one in spec.hosts too, naming it', () => {
+    expect(() => policy('deny', 'DENY', [{}], { hosts: ['example.com', 'api.*.com'] })).toThrow('field spec.hosts.1: host pattern "api.*.com" has a * inside');
   });
 });
 
