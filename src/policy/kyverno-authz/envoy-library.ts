@@ -71,19 +71,21 @@ export class CheckResponse {
 /** The `envoy` identifier: a namespace value whose methods build responses. */
 class EnvoyNamespace {}
 
-/** Compiled patterns, by source: most are literals, compiled once. Cleared when full. */
-const patterns = new Map<string, RE2JS>();
+/** Compiled patterns and their sizes, by source: most are literals, compiled once. Cleared when full. */
+const patterns = new Map<string, { re: RE2JS; instructions: number }>();
 const MAX_CACHED_PATTERNS = 256;
 
 function re2Matches(text: string, pattern: string): boolean {
-  chargeMatch(text);
-  let re = patterns.get(pattern);
-  if (re === undefined) {
-    re = RE2JS.compile(pattern);
+  let compiled = patterns.get(pattern);
+  if (compiled === undefined) {
+    const re = RE2JS.compile(pattern);
+    compiled = { re, instructions: re.programSize() };
     if (patterns.size >= MAX_CACHED_PATTERNS) patterns.clear();
-    patterns.set(pattern, re);
+    patterns.set(pattern, compiled);
   }
-  return re.matcher(text).find();
+  // Charged by the size of the pattern too: its time is the text's length times the states it keeps.
+  chargeMatch(text, compiled.instructions);
+  return compiled.re.matcher(text).find();
 }
 
 /** Equality of two values of `object` (kyverno-input's CelValue). */

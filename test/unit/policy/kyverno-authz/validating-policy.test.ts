@@ -159,6 +159,18 @@ describe('compileCelPolicy', () => {
         expect(verdicts.deny).toMatchObject({ policy: 'waf', reason: 'ValidatingPolicy waf could not be evaluated' });
         expect(verdicts.ignoredErrors).toEqual([]);
       });
+      it('counts a long pattern\'s characters as often as it keeps states: [a-z]{1000}[0-9] over 16 KB is past the budget, not a second of scanning', () => {
+        // RE2 runs a pattern's states side by side over each character: 1,003 of them over 16 KB
+        // of headers were 16 M steps (0.45 s; over the budget's 256 Ki characters, 7 s), counted as 16 Ki.
+        const long = compile(policy(`  validations:\n${scan('[a-z]{1000}[0-9]')}`));
+        vi.useFakeTimers({ toFake: ['performance'] });
+        try {
+          expect(long.evaluate(request({ 'x-junk': 'a'.repeat(16_000) }))).toMatchObject({ kind: 'error', message: `matches scanned more than ${MAX_MATCHED_CHARS} characters in one evaluation`, limit: true });
+        } finally {
+          vi.useRealTimers();
+        }
+        expect(answerOf(long.evaluate(request({ 'x-id': `${'a'.repeat(1000)}7` })))).toMatchObject({ verdict: 'deny', status: 403 });
+      });
       it('gives every evaluation the whole budget again', () => {
         const large = request({ 'x-junk': 'x'.repeat(80_000) });
         for (let i = 0; i < 3; i++) expect(waf.evaluate(large)).toEqual({ kind: 'skip' });
