@@ -196,11 +196,7 @@ export const policyGuard: Guard = {
     // Which policy failed where, never the message (it may quote the request): receipts are public.
     if (cel.ignoredErrors.length > 0) details.ignored_errors = cel.ignoredErrors.map((e) => e.split(': ').slice(0, 2).join(': ')).join(', ');
     if (enforced.verdict === 'deny' && cel.deny && enforced.policy === cel.deny.policy && enforced.reason === cel.deny.reason) return celDenial(ctx, cel, details);
-    if (enforced.verdict === 'allow' && cel.allows.length > 0) {
-      ctx.policyResponse = allowResponseOf(cel);
-      const rule = cel.allows.find((a) => a.policy === enforced.policy)?.rule;
-      if (rule) details.rule = rule;
-    }
+    if (enforced.verdict === 'allow' && cel.allows.length > 0) ctx.policyResponse = allowResponseOf(cel);
     if (enforced.verdict === 'deny') {
       // Nothing presented and nothing allowed: the caller must authenticate (401), SPEC §2.
       // An explicit no (DENY policy, failed assert) stays 403, and a TCP check cannot carry
@@ -247,7 +243,9 @@ function validatingVerdicts(ctx: DecisionContext): { validating: ValidatingVerdi
   if (celPolicies.length === 0) return { validating: out, cel };
   const verdicts = redactedDeny(evaluateCelPolicies(celPolicies, toCelCheckRequest(ctx.request, normal)), ctx);
   if (verdicts.deny) return { validating: { deny: { policy: verdicts.deny.policy, reason: verdicts.deny.reason } }, cel: verdicts };
-  return { validating: { ...out, ...(out.allow === undefined && verdicts.allows[0] ? { allow: verdicts.allows[0].policy } : {}) }, cel: verdicts };
+  // The rule travels with the allow: a policy of another kind may have the same name.
+  const first = verdicts.allows[0];
+  return { validating: out.allow === undefined && first ? { allow: first.policy, allowRule: first.rule } : out, cel: verdicts };
 }
 
 /**

@@ -113,7 +113,7 @@ export interface ValidatingVerdicts {
   /** `rule`: the rule whose assert failed, when the policy kind names one (kyverno-json). */
   deny?: { policy: string; reason: string; rule?: string };
   allow?: string;
-  /** The rule of `allow` that held, when the policy kind names one (kyverno-json). */
+  /** The rule of `allow` that held (kyverno-json's rule, a CEL policy's `spec.validations[i]`). */
   allowRule?: string;
 }
 
