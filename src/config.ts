@@ -110,6 +110,9 @@ const SETTINGS = {
   logFormat: ['CHIO_LOG_FORMAT', z.enum(LOG_FORMATS).default('auto')],
 } as const;
 
+/** Each setting's YAML key and its environment variable, as the user sees them (docs/configuration.md). */
+export const SETTING_VARIABLES: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(SETTINGS).map(([key, [envName]]) => [key, envName]));
+
 type Settings = typeof SETTINGS;
 export type ChioConfig = { [K in keyof Settings]: z.output<Settings[K][1]> } & { keyDir: string; bind: string; chainId: string };
 

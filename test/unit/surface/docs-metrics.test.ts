@@ -5,32 +5,14 @@
  * name the README and docs/ mention is one of them; the alerts table of docs/operations.md
  * names exactly the alerts of deploy/observability/chio-alerts.yaml.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { registry } from '../../../src/metrics.js';
 import { VERIFIER_ROUTES } from '../../../src/verifier/request-metrics.js';
 import { REPO_ROOT } from '../../support/chio.js';
-
-const read = (path: string) => readFileSync(join(REPO_ROOT, path), 'utf8');
-
-/** The rows of the first table under `## heading` of a page: cells, backticks kept. */
-function tableUnder(page: string, heading: string): string[][] {
-  const text = read(page);
-  const start = text.indexOf(`\n## ${heading}\n`);
-  expect(start, `${page}: ## ${heading}`).toBeGreaterThanOrEqual(0);
-  const lines = text.slice(start).split('\n');
-  const first = lines.findIndex((l) => l.startsWith('|'));
-  const rows: string[][] = [];
-  for (const line of lines.slice(first + 2)) {
-    if (!line.startsWith('|')) break;
-    rows.push(line.slice(1, -1).split(' | ').map((c) => c.trim()));
-  }
-  return rows;
-}
-
-const ticked = (cell: string) => new Set([...cell.matchAll(/`([^`]*)`/g)].map((m) => m[1]!));
+import { read, tableUnder, ticked } from './doc-text.js';
 
 /** Label values the code fixes, by metric and label: read from the code that sets them. */
 function valuesSet(): Record<string, Record<string, string[]>> {
@@ -61,7 +43,7 @@ describe('docs/configuration.md, Metrics', async () => {
       const row = rows.get(m.name);
       if (!row) continue;
       if (row[1] !== String(m.type)) problems.push(`${m.name}: type ${row[1]}, registered ${m.type}`);
-      const labels = ticked(row[2]!);
+      const labels = new Set(ticked(row[2]!));
       for (const label of (m as unknown as { labelNames?: string[] }).labelNames ?? []) if (!labels.has(label)) problems.push(`${m.name}: label ${label} not named`);
     }
     expect(problems).toEqual([]);
@@ -70,7 +52,7 @@ describe('docs/configuration.md, Metrics', async () => {
   it('lists every value the code gives a label', () => {
     const problems: string[] = [];
     for (const [name, byLabel] of Object.entries(valuesSet())) {
-      const named = ticked(rows.get(name)?.[2] ?? '');
+      const named = new Set(ticked(rows.get(name)?.[2] ?? ''));
       for (const [label, values] of Object.entries(byLabel)) {
         expect(values.length, `${name}{${label}}: values read from the code`).toBeGreaterThan(0);
         for (const v of values) if (!named.has(v)) problems.push(`${name}{${label}="${v}"} not listed`);

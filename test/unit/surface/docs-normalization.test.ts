@@ -4,23 +4,10 @@
  * path and host tables (`as sent` → `normal form`, or → deny) and of policies.md's Normalisation
  * table is run through normalizeTarget / normalizeHost.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { normalizeTarget } from '../../../src/decision/path.js';
 import { normalizeHost } from '../../../src/decision/host.js';
-import { REPO_ROOT } from '../../support/chio.js';
-
-const read = (path: string) => readFileSync(join(REPO_ROOT, path), 'utf8');
-
-/** The text of a page from `## heading` to the next heading of that level or higher. */
-function section(page: string, heading: string): string {
-  const text = read(page);
-  const start = text.indexOf(`\n## ${heading}\n`);
-  expect(start, `${page}: ## ${heading}`).toBeGreaterThanOrEqual(0);
-  const end = text.indexOf('\n## ', start + 1);
-  return text.slice(start, end < 0 ? undefined : end);
-}
+import { read, section } from './doc-text.js';
 
 /** What normalising gives: the form, or `deny: <reason>`. */
 function outcome(normalise: (raw: string) => string, raw: string): string {
