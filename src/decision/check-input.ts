@@ -78,7 +78,7 @@ function readHeaders(http: NonNullable<NonNullable<NonNullable<CheckRequest['att
   let bytes = 0;
   const add = (key: string, value: string) => {
     count += 1;
-    bytes += key.length + value.length;
+    bytes += Buffer.byteLength(key) + Buffer.byteLength(value);
     if (count > MAX_HEADERS) throw new ChioError('REQUEST_MALFORMED', `more than ${MAX_HEADERS} headers`);
     if (bytes > MAX_HEADER_BYTES) throw new ChioError('REQUEST_MALFORMED', `headers larger than ${MAX_HEADER_BYTES} bytes`);
     // A name is an HTTP token (Envoy refuses any other): lower-cased as ASCII, no name can
@@ -130,7 +130,8 @@ function methodOf(method: string): string {
 
 function bounded(value: string, max: number, what: string): string {
   if (typeof value !== 'string') throw new ChioError('REQUEST_MALFORMED', `${what} is not a string`);
-  if (value.length > max) throw new ChioError('REQUEST_MALFORMED', `${what} longer than ${max} bytes`);
+  // UTF-8 bytes, as the reason says: a UTF-16 length let 16,384 × 'é' (32 KiB) pass as a 16 KiB path.
+  if (value.length > max || (value.length * 3 > max && Buffer.byteLength(value) > max)) throw new ChioError('REQUEST_MALFORMED', `${what} longer than ${max} bytes`);
   if (hasControl(value)) throw new ChioError('REQUEST_MALFORMED', `${what} has a control character`);
   if (!isUtf8Text(value)) throw new ChioError('REQUEST_MALFORMED', `${what} is not valid UTF-8`);
   return value;

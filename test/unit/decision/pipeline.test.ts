@@ -104,9 +104,10 @@ describe('DecisionPipeline.decide', () => {
     it(`cuts a credential's id and subject to ${MAX_RECEIPT_TEXT_CHARS} characters, and the receipt of the largest request fits`, async () => {
       // As long as an 8 KiB token holds (a token's id and subject are at most 1024 characters).
       const token = capabilityToken({ id: '€'.repeat(500), subject: '€'.repeat(1024) });
-      const wide = { path: `/tools/${'p'.repeat(MAX_RECEIPT_PATH_CHARS)}`, principal: '€'.repeat(1024), sourceAddress: `${'€'.repeat(256)}:1`, destinationAddress: `${'€'.repeat(256)}:2` };
+      // The request's fields at their bounds in bytes, each byte a `"` that JSON writes as two.
+      const wide = { path: `/tools/${'p'.repeat(MAX_RECEIPT_PATH_CHARS)}`, principal: '"'.repeat(1024), sourceAddress: `${'"'.repeat(256)}:1`, destinationAddress: `${'"'.repeat(256)}:2` };
       const request = checkOf({ ...wide, headers: withCapability(token) });
-      request.attributes!.request!.http!.id = '€'.repeat(MAX_RECEIPT_TEXT_CHARS);
+      request.attributes!.request!.http!.id = '"'.repeat(MAX_RECEIPT_TEXT_CHARS);
       const d = await decide(request);
       expect(d.verdict).toBe('allow');
       expect(d.subject).toMatchObject({ capability_id: '€'.repeat(MAX_RECEIPT_TEXT_CHARS), subject: '€'.repeat(MAX_RECEIPT_TEXT_CHARS) });
