@@ -48,6 +48,9 @@ export interface HttpServerOptions {
 export const IDLE_SOCKET_MS = 30_000;
 /** How often Node checks the request timeouts; the bounds are late by up to this much. */
 const CONNECTIONS_CHECKING_MS = 1_000;
+/** A request's headers must have arrived this long after it began, and the whole request this long. */
+export const HEADERS_TIMEOUT_MS = 10_000;
+export const REQUEST_TIMEOUT_MS = 30_000;
 /** Connections open at once; one past it is closed unanswered (net.Server's maxConnections). */
 export const MAX_HTTP_CONNECTIONS = 1_024;
 
@@ -145,8 +148,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   // POST /v1/verify, its body or the one-bundle slot) that much longer. Swept every second.
   const timing = { connectionsCheckingInterval: CONNECTIONS_CHECKING_MS };
   const server: Server = opts.tls ? createTlsServer({ ...tlsServerOptions(opts.tls), ...timing }, listener) : createServer(timing, listener);
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
   server.maxHeadersCount = 100;
   // No 'timeout' listener: Node destroys the idle socket.
   server.timeout = opts.idleSocketMs ?? IDLE_SOCKET_MS;

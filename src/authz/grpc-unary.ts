@@ -147,6 +147,8 @@ export const DEFAULT_MAX_CONNECTIONS = 10_000;
  * milliseconds, so a replica answering thousands a second has tens open.
  */
 export const DEFAULT_MAX_OPEN_CALLS = 8_192;
+/** One client (IP address) may hold this fraction of them: 1/4, 2,048 of the default (peer-calls.ts). */
+export const PEER_SHARE_OF_OPEN_CALLS = 4;
 
 /**
  * Late calls the sweep ends in one turn of the loop. A client that opens thousands of calls
@@ -192,7 +194,7 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
     idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
     maxOpenCalls: opts.maxOpenCalls ?? DEFAULT_MAX_OPEN_CALLS,
   };
-  const peers = new PeerCalls(opts.maxOpenCallsPerPeer ?? Math.max(1, Math.floor(limits.maxOpenCalls / 4)));
+  const peers = new PeerCalls(opts.maxOpenCallsPerPeer ?? Math.max(1, Math.floor(limits.maxOpenCalls / PEER_SHARE_OF_OPEN_CALLS)));
   const sessions = new Map<Http2Session, Connection>();
   // Every accepted socket, destroyed at the end of close()'s grace: destroying a session only
   // half-closes its socket, which then waits for the peer's FIN, and a peer that never sends it

@@ -32,7 +32,7 @@ export const MAX_VERIFY_BODIES_HELD_BYTES = 64 * 1024 * 1024;
 /** Largest bundle posted (it is held in memory): a larger one is for `chio verify-export`. */
 export const MAX_VERIFY_BUNDLE_BYTES = 64 * 1024 * 1024;
 /** Retry-After of a bundle posted while another is being checked. */
-const BUNDLE_BUSY_RETRY_SECONDS = 5;
+export const BUNDLE_BUSY_RETRY_SECONDS = 5;
 
 const JSON_TYPE = /^application\/json\s*(;|$)/i;
 const TAR_TYPE = /^application\/x-tar\s*(;|$)/i;
