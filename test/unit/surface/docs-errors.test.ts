@@ -3,7 +3,8 @@
  * codes, Other error codes) give every code of the status table its guard, HTTP and gRPC status,
  * fixed reason and exit status; every JWT reason is listed under its code; every
  * REQUEST_MALFORMED reason of the headers, fields, method and host rows is one the code sends,
- * and the code sends none that is not listed (the path row: docs-normalization.test.ts).
+ * and the code sends none that is not listed (the path row: docs-normalization.test.ts); every
+ * `<status> {"error":…,"code":…}` the page quotes is an answer the HTTP code makes.
  */
 import { describe, expect, it } from 'vitest';
 import { STATUS } from '../../../src/errors/status.js';
@@ -115,5 +116,26 @@ describe('docs/api.md, REQUEST_MALFORMED reasons', () => {
     const sent = [...source.matchAll(/refuse\('([^']+)'\)/g)].map((m) => `host ${m[1]}`);
     expect(sent.length).toBeGreaterThan(5);
     expect(ticked(reasons.get('host')!).sort()).toEqual([...new Set(sent)].sort());
+  });
+});
+
+describe('docs/api.md, the verifier\'s error answers', () => {
+  /** Every message an HTTP answer is made with in src/: sendError(res, 'CODE', text) and the receipt routes' refuse(…, 'CODE', text). */
+  const sent = ['src/http.ts', 'src/verifier/api.ts', 'src/verifier/receipt-routes.ts', 'src/verifier/policy-route.ts', 'src/verifier/verify-route.ts']
+    .flatMap((file) => [...read(file).matchAll(/(?:sendError\(res|refuse\('\w+'), '([A-Z_]+)', (?:'((?:[^'\\]|\\.)*)'|`([^`]*)`)/g)])
+    .map((m) => ({ code: m[1]!, text: m[2] ?? m[3]! }));
+  const answers = [...read('docs/api.md').replace(/\s*\n\s*/g, ' ').matchAll(/(\d{3})\D{0,8}\{"error":\s*"([^"]+)",\s*"code":\s*"([A-Z_]+)"\}/g)]
+    .map((m) => ({ status: Number(m[1]), text: m[2]!, code: m[3]! }));
+
+  it('finds the messages the code answers with', () => {
+    expect(sent.length).toBeGreaterThan(10);
+    expect(answers.length).toBeGreaterThan(10);
+  });
+
+  it('quotes each error answer as the code makes it, with its code and that code\'s HTTP status', () => {
+    // A template's ${…} stands for any text; the doc's … and example numbers fill it.
+    const pattern = (text: string) => new RegExp(`^${text.replace(/\\'/g, "'").split(/\$\{[^}]*\}/).map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.+')}$`);
+    const problems = answers.filter(({ status, text, code }) => status !== STATUS[code as ChioErrorCode]?.http || !sent.some((s) => s.code === code && pattern(s.text).test(text)));
+    expect(problems).toEqual([]);
   });
 });
