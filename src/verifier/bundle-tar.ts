@@ -13,6 +13,7 @@ import { ChioError } from '../errors/index.js';
 import type { BundleArchive } from '../verify/bundle-report.js';
 import { MAX_BUNDLE_FILES, POLICIES_DIR, RECEIPTS_FILE } from '../verify/export-format.js';
 import { boundOfBundleFile, type BundleReader } from '../verify/export-steps.js';
+import { blocksRefusal, endOfEntry } from './tar-blocks.js';
 
 /** receipts.jsonl is handed over in chunks this large, with a turn of the event loop between them. */
 const RECEIPTS_CHUNK_BYTES = 256 * 1024;
@@ -35,14 +36,18 @@ export async function readBundleTar(body: Uint8Array): Promise<BundleArchive> {
   const parser = extract();
   parser.end(body);
   let entries = 0;
+  // Where the entry before ended: what lies between it and the next entry's header is checked too.
+  let end = 0;
   try {
     for await (const entry of parser) {
       entries++;
-      const refused = refusal(entry.header, files);
-      if (refused) {
+      const why = blocksRefusal(body, end, entry.offset, entry.header) ?? refusal(entry.header, files);
+      if (why !== undefined) {
         parser.destroy();
-        return refused;
+        const where = quote(entry.header.name);
+        return { refused: new ChioError('BUNDLE_INVALID', `${where}: ${why}`), where };
       }
+      end = endOfEntry(entry.offset, entry.header);
       if (entry.header.type === 'directory') {
         entry.resume();
         continue;
@@ -67,19 +72,19 @@ export async function readBundleTar(body: Uint8Array): Promise<BundleArchive> {
 }
 
 /** Why the entry `header` is no part of a bundle, or undefined when it may be. */
-function refusal(header: Header, files: ReadonlyMap<string, Uint8Array>): { refused: ChioError; where: string } | undefined {
-  const where = quote(header.name);
-  const refuse = (why: string) => ({ refused: new ChioError('BUNDLE_INVALID', `${where}: ${why}`), where });
+function refusal(header: Header, files: ReadonlyMap<string, Uint8Array>): string | undefined {
   const path = bundlePath(header.name);
   if (header.type === 'directory') {
-    return path === '' || path === '.' || path === POLICIES_DIR ? undefined : refuse(`a folder that is no part of a bundle (only ${POLICIES_DIR}/ is)`);
+    return path === '' || path === '.' || path === POLICIES_DIR ? undefined : `a folder that is no part of a bundle (only ${POLICIES_DIR}/ is)`;
   }
-  if (header.type !== 'file') return refuse(`a ${header.type} entry, not a plain file (a bundle holds only files and the ${POLICIES_DIR}/ folder)`);
+  if (header.type !== 'file') return `a ${header.type} entry, not a plain file (a bundle holds only files and the ${POLICIES_DIR}/ folder)`;
+  // tar-stream calls it a file, GNU tar extracts it as a folder.
+  if (header.name.endsWith('/')) return 'a file whose name ends in /, which tar extracts as a folder';
   const bound = boundOfBundleFile(path);
-  if (bound === undefined) return refuse('no file of a bundle (manifest.json, manifest.sig, checkpoint, receipts.jsonl, consistency.json, policies/<hex>.json)');
-  if (files.has(path)) return refuse('given twice');
-  if (files.size >= MAX_BUNDLE_FILES + 2) return refuse(`the bundle holds more than ${MAX_BUNDLE_FILES} files`);
-  if (header.size > bound) return refuse(`${header.size} bytes, over ${bound}`);
+  if (bound === undefined) return 'no file of a bundle (manifest.json, manifest.sig, checkpoint, receipts.jsonl, consistency.json, policies/<hex>.json)';
+  if (files.has(path)) return 'given twice';
+  if (files.size >= MAX_BUNDLE_FILES + 2) return `the bundle holds more than ${MAX_BUNDLE_FILES} files`;
+  if (header.size > bound) return `${header.size} bytes, over ${bound}`;
   return undefined;
 }
 

@@ -43,7 +43,8 @@ describe('tar tricks', async () => {
     out.paxDup = await run([...base, { name: 'innocent', bytes: new Uint8Array(), pax: { path: './manifest.json' } }]);
     out.longName = await run([...base, { name: `policies/${'a'.repeat(300)}.json`, bytes: new Uint8Array() }]);
     out.trailingSlashFile = await run(base.map((e) => ({ ...e, name: e.name === 'checkpoint' ? 'checkpoint/' : e.name })));
-    expect(out).toMatchObject({ honest: 'ok', dotslash: 'ok', paxPath: 'ok', trailingSlashFile: 'ok' });
-    for (const k of ['dupDot', 'dupDotFirst', 'doubleSlash', 'dotdot', 'symlink', 'paxDup', 'longName']) expect(out[k]).toMatch(/^fail /);
+    expect(out).toMatchObject({ honest: 'ok', dotslash: 'ok', paxPath: 'ok' });
+    // A file named checkpoint/ is extracted by GNU tar as a folder (bundle-tar-differential.test.ts).
+    for (const k of ['dupDot', 'dupDotFirst', 'doubleSlash', 'dotdot', 'symlink', 'paxDup', 'longName', 'trailingSlashFile']) expect(out[k]).toMatch(/^fail /);
   });
 });
