@@ -8,7 +8,7 @@
  * past its bound, before it is held. The tar format is tar-stream's to parse, not ours.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { extract, type Header } from 'tar-stream';
+import { extract, type Extract, type Header } from 'tar-stream';
 import { ChioError } from '../errors/index.js';
 import type { BundleArchive } from '../verify/bundle-report.js';
 import { MAX_BUNDLE_FILES, POLICIES_DIR, RECEIPTS_FILE } from '../verify/export-format.js';
@@ -17,6 +17,12 @@ import { blocksRefusal, endOfEntry } from './tar-blocks.js';
 
 /** receipts.jsonl is handed over in chunks this large, with a turn of the event loop between them. */
 const RECEIPTS_CHUNK_BYTES = 256 * 1024;
+/**
+ * The body is handed to the parser in pieces this large, with a turn of the event loop between
+ * them: parsing 64 MiB of headers (131,000 folder entries, or empty blocks it skips) held the
+ * loop 2 s at once, and no other request of the verifier was answered meanwhile.
+ */
+const TAR_CHUNK_BYTES = 256 * 1024;
 /** An entry name is quoted in a refusal up to this many characters. */
 const MAX_QUOTED_NAME = 200;
 
@@ -34,7 +40,7 @@ export class NotATar extends ChioError {
 export async function readBundleTar(body: Uint8Array): Promise<BundleArchive> {
   const files = new Map<string, Uint8Array>();
   const parser = extract();
-  parser.end(body);
+  void feed(parser, body);
   let entries = 0;
   // Where the entry before ended: what lies between it and the next entry's header is checked too.
   let end = 0;
@@ -69,6 +75,23 @@ export async function readBundleTar(body: Uint8Array): Promise<BundleArchive> {
   }
   if (entries === 0) throw new NotATar('it holds no entry');
   return { reader: memoryReader(files) };
+}
+
+/** Writes `body` to `parser` piece by piece, each once the one before is parsed; stops when the parser is destroyed. */
+async function feed(parser: Extract, body: Uint8Array): Promise<void> {
+  const parsed = () => new Promise<void>((resolve) => {
+    const done = () => {
+      parser.off('drain', done).off('close', done);
+      resolve();
+    };
+    parser.on('drain', done).on('close', done);
+  });
+  for (let at = 0; at < body.length; at += TAR_CHUNK_BYTES) {
+    if (parser.destroyed) return;
+    if (!parser.write(body.subarray(at, at + TAR_CHUNK_BYTES))) await parsed();
+    await nextTurn();
+  }
+  if (!parser.destroyed) parser.end(undefined);
 }
 
 /** Why the entry `header` is no part of a bundle, or undefined when it may be. */

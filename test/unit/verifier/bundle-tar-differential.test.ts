@@ -79,3 +79,22 @@ describe('a posted bundle tar is read as GNU tar extracts it', async () => {
     expect(await verifierSays(tar)).toBe('OK');
   });
 });
+
+describe('reading a posted tar', () => {
+  it('lets the event loop turn while it parses a body of many headers, as it does between chunks of receipts.jsonl', async () => {
+    // 64 MiB of folder headers: 131,070 entries, each refused by nothing and each parsed.
+    const folder = rawEntry({ name: './', type: '5' })[0]!;
+    const tar = Buffer.concat([...Array.from({ length: 131_000 }, () => folder), END_OF_ARCHIVE]);
+    let turns = 0;
+    let counting = true;
+    const count = () => {
+      turns++;
+      if (counting) setImmediate(count);
+    };
+    setImmediate(count);
+    await readBundleTar(tar);
+    counting = false;
+    // Other requests are answered in between: one turn at least every 256 KiB.
+    expect(turns).toBeGreaterThanOrEqual(Math.floor(tar.length / (256 * 1024)) - 1);
+  });
+});
