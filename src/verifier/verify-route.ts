@@ -31,6 +31,13 @@ export const MAX_VERIFY_BODY_BYTES = 1024 * 1024;
 export const MAX_VERIFY_BODIES_HELD_BYTES = 64 * 1024 * 1024;
 /** Largest bundle posted (it is held in memory): a larger one is for `chio verify-export`. */
 export const MAX_VERIFY_BUNDLE_BYTES = 64 * 1024 * 1024;
+/**
+ * Bundle bodies held at once, being read or checked. A bundle is read before it takes the one
+ * place to be checked, so that a client that sends the start of one and then nothing holds only
+ * what it sent, not the place (it held it for the 30 s request timeout, and every other bundle
+ * was 503 meanwhile, for 512 bytes sent back to back).
+ */
+export const MAX_VERIFY_BUNDLES_HELD_BYTES = 2 * MAX_VERIFY_BUNDLE_BYTES;
 /** Retry-After of a bundle posted while another is being checked. */
 export const BUNDLE_BUSY_RETRY_SECONDS = 5;
 
@@ -47,35 +54,52 @@ export function verifyRoute(trust: ProofTrust, exportKey?: string): Route {
   // One bundle at a time: each is held whole (up to MAX_VERIFY_BUNDLE_BYTES, and its files again).
   let checkingBundle = false;
   let jsonBytesHeld = 0;
+  let bundleBytesHeld = 0;
+  const busy = (res: ServerResponse, headers: Record<string, string> = {}) =>
+    sendError(res, 'UNAVAILABLE', 'another bundle is being checked; try again shortly, or check it offline with `chio verify-export DIR`', { 'retry-after': String(BUNDLE_BUSY_RETRY_SECONDS), ...headers });
 
   const verifyBundle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (exportKey === undefined) {
       return sendError(res, 'NOT_FOUND', 'this verifier has no export key (export.pub in its key directory), so it cannot check bundles; check one offline with `chio verify-export DIR --export-key export.pub`', UNREAD_BODY);
     }
-    if (checkingBundle) {
-      return sendError(res, 'UNAVAILABLE', 'another bundle is being checked; try again shortly, or check it offline with `chio verify-export DIR`', { 'retry-after': String(BUNDLE_BUSY_RETRY_SECONDS), ...UNREAD_BODY });
-    }
-    checkingBundle = true;
+    // Refused unread while one is checked (the common case); taken only once read.
+    if (checkingBundle) return busy(res, UNREAD_BODY);
+    let held = 0;
     try {
       let body: Uint8Array;
       try {
-        body = await readBody(req, MAX_VERIFY_BUNDLE_BYTES);
+        body = await readBody(req, MAX_VERIFY_BUNDLE_BYTES, (bytes) => {
+          held += bytes;
+          bundleBytesHeld += bytes;
+          if (bundleBytesHeld > MAX_VERIFY_BUNDLES_HELD_BYTES) throw new BodiesHeld();
+        });
       } catch (err) {
+        if (err instanceof BodiesHeld) return sendError(res, 'UNAVAILABLE', 'too many bundles are being read; try again shortly', { 'retry-after': String(BUNDLE_BUSY_RETRY_SECONDS), ...UNREAD_BODY });
         if (!isChioError(err, 'TOO_LARGE')) throw err;
         throw new ChioError('TOO_LARGE', `the bundle is larger than ${MAX_VERIFY_BUNDLE_BYTES / (1024 * 1024)} MiB, the most this verifier takes; check it offline with \`chio verify-export DIR\``);
       }
-      let archive;
+      if (checkingBundle) return busy(res);
+      checkingBundle = true;
       try {
-        archive = await readBundleTar(body);
-      } catch (err) {
-        if (err instanceof NotATar) return sendError(res, 'MALFORMED', err.message);
-        throw err;
+        await checkBundle(res, body, exportKey);
+      } finally {
+        checkingBundle = false;
       }
-      const report = await reportBundle(archive, { exportKey, logKey: trust.logKey, kernelKeys: trust.kernelKeys, ...(trust.checkSignature ? { checkSignature: trust.checkSignature } : {}) });
-      sendJson(res, 200, report, { 'cache-control': 'no-store' });
     } finally {
-      checkingBundle = false;
+      bundleBytesHeld -= held;
     }
+  };
+
+  const checkBundle = async (res: ServerResponse, body: Uint8Array, key: string): Promise<void> => {
+    let archive;
+    try {
+      archive = await readBundleTar(body);
+    } catch (err) {
+      if (err instanceof NotATar) return sendError(res, 'MALFORMED', err.message);
+      throw err;
+    }
+    const report = await reportBundle(archive, { exportKey: key, logKey: trust.logKey, kernelKeys: trust.kernelKeys, ...(trust.checkSignature ? { checkSignature: trust.checkSignature } : {}) });
+    sendJson(res, 200, report, { 'cache-control': 'no-store' });
   };
 
   const verifyJson = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {

@@ -13,7 +13,7 @@ import { STOP_GRACE_MS } from '../../../src/authz/workers.js';
 import { HEADERS_TIMEOUT_MS, IDLE_SOCKET_MS, MAX_HTTP_CONNECTIONS, REQUEST_TIMEOUT_MS } from '../../../src/http.js';
 import { LATEST_REUSE_MS } from '../../../src/verifier/checkpoint-source.js';
 import { MAX_PENDING_SCAN, SCAN_REUSE_MS } from '../../../src/verifier/tail-search.js';
-import { BUNDLE_BUSY_RETRY_SECONDS, MAX_VERIFY_BODIES_HELD_BYTES, MAX_VERIFY_BODY_BYTES, MAX_VERIFY_BUNDLE_BYTES } from '../../../src/verifier/verify-route.js';
+import { BUNDLE_BUSY_RETRY_SECONDS, MAX_VERIFY_BODIES_HELD_BYTES, MAX_VERIFY_BODY_BYTES, MAX_VERIFY_BUNDLE_BYTES, MAX_VERIFY_BUNDLES_HELD_BYTES } from '../../../src/verifier/verify-route.js';
 import { MAX_ARCHIVED_POLICY_BYTES, MAX_BUNDLE_FILES, MAX_MANIFEST_BYTES, MAX_MANIFEST_SIG_BYTES } from '../../../src/verify/export-format.js';
 import { MAX_CONSISTENCY_BYTES } from '../../../src/verify/export-bundle.js';
 import { MAX_NOTE_SIZE } from '../../../src/tlog/note.js';
@@ -66,6 +66,7 @@ const CLAIMS: Array<{ page: string; heading: string; level?: number; says: strin
       `(\`manifest.json\` ${mib(MAX_MANIFEST_BYTES)}, \`manifest.sig\` ${kib(MAX_MANIFEST_SIG_BYTES)}, \`checkpoint\` ${mib(MAX_NOTE_SIZE)}, a policy file ${mib(MAX_ARCHIVED_POLICY_BYTES)}, \`consistency.json\` ${mib(MAX_NOTE_SIZE)} + ${kib(MAX_CONSISTENCY_BYTES - MAX_NOTE_SIZE)})`,
       `RFC 8785 form, at most ${kib(MAX_RECEIPT_BYTES)}`,
       `the tar is at most ${mib(MAX_VERIFY_BUNDLE_BYTES)}`, `\`Retry-After: ${BUNDLE_BUSY_RETRY_SECONDS}\``,
+      `the bundles being read or checked hold at\nmost ${mib(MAX_VERIFY_BUNDLES_HELD_BYTES)} together`,
     ],
   },
   { page: 'docs/api.md', heading: 'Other error codes', level: 3, says: [`${mib(MAX_VERIFY_BODY_BYTES)} of JSON, ${mib(MAX_VERIFY_BUNDLE_BYTES)} of bundle`] },

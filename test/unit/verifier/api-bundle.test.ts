@@ -209,35 +209,59 @@ describe('POST /v1/verify with a bundle (application/x-tar)', () => {
     expect(body.error).toMatch(/^this verifier has no export key \(export\.pub in its key directory\), so it cannot check bundles; check one offline with `chio verify-export/);
   });
 
-  it('checks one bundle at a time: a second one meanwhile is 503 with Retry-After', async () => {
-    const tar = tarOf(join(dir, 'first'));
-    // The first bundle's body arrives slowly: the verifier holds its one place while it reads it.
-    let answer!: Promise<{ status: number; body: string }>;
-    const first = request({ host: '127.0.0.1', port: verifier.port, path: '/v1/verify', method: 'POST', headers: { 'content-type': 'application/x-tar', 'content-length': tar.length } });
-    answer = new Promise((resolve, reject) => {
-      first.on('response', (r) => {
+  /** A POST of a bundle whose body is sent by the caller, a piece at a time, and its answer. */
+  const slowPost = (length: number) => {
+    const req = request({ host: '127.0.0.1', port: verifier.port, path: '/v1/verify', method: 'POST', headers: { 'content-type': 'application/x-tar', 'content-length': length } });
+    const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      req.on('response', (r) => {
         let body = '';
         r.on('data', (d) => (body += d));
         r.on('end', () => resolve({ status: r.statusCode!, body }));
       });
-      first.on('error', reject);
+      req.on('error', reject);
     });
-    first.write(tar.subarray(0, 512));
-    let second: Response | undefined;
-    for (let i = 0; i < 100 && second?.status !== 503; i++) {
-      // Until the first request has reached the route, a small non-tar body is a plain 400.
-      second = await postTar(verifier, Buffer.from('x'));
-      if (second.status !== 503) await new Promise((r) => setTimeout(r, 20));
-    }
-    expect(second!.status).toBe(503);
-    expect(second!.headers.get('retry-after')).toBe('5');
-    expect(await second!.json()).toMatchObject({ code: 'UNAVAILABLE' });
-    first.end(tar.subarray(512));
-    const done = await answer;
+    return { req, answer };
+  };
+
+  it('does not let a bundle whose body comes slowly hold its place: one posted meanwhile is checked', async () => {
+    const tar = tarOf(join(dir, 'first'));
+    // The start of a bundle, then nothing: it held the one place for the request timeout, 30 s,
+    // and every other bundle was 503 meanwhile.
+    const slow = slowPost(tar.length);
+    slow.req.write(tar.subarray(0, 512));
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await report(tar)).ok).toBe(true);
+    slow.req.end(tar.subarray(512));
+    const done = await slow.answer;
     expect(done.status).toBe(200);
     expect((JSON.parse(done.body) as VerifyReport).ok).toBe(true);
-    // Its place is free again.
-    expect((await report(tar)).ok).toBe(true);
+  });
+
+  it('holds at most MAX_VERIFY_BUNDLES_HELD_BYTES of bundles being read: past it 503 with Retry-After, and the bytes are freed', async () => {
+    const tar = tarOf(join(dir, 'first'));
+    // Two bodies of all but one byte of the bound each, sent and then left open.
+    const piece = Buffer.alloc(MAX_VERIFY_BUNDLE_BYTES - 1);
+    const slow = [slowPost(MAX_VERIFY_BUNDLE_BYTES), slowPost(MAX_VERIFY_BUNDLE_BYTES)];
+    await Promise.all(slow.map(({ req }) => new Promise<void>((resolve) => req.write(piece, () => resolve()))));
+    let refused: Response | undefined;
+    for (let i = 0; i < 100 && refused?.status !== 503; i++) {
+      refused = await postTar(verifier, tar);
+      if (refused.status !== 503) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(refused!.status).toBe(503);
+    expect(refused!.headers.get('retry-after')).toBe('5');
+    expect(await refused!.json()).toMatchObject({ code: 'UNAVAILABLE', error: 'too many bundles are being read; try again shortly' });
+    for (const { req, answer } of slow) {
+      answer.catch(() => undefined);
+      req.destroy();
+    }
+    let ok = false;
+    for (let i = 0; i < 100 && !ok; i++) {
+      const res = await postTar(verifier, tar);
+      ok = res.status === 200 && ((await res.json()) as VerifyReport).ok;
+      if (!ok) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(ok).toBe(true);
   });
 
   it('answers JSON receipt requests as before, on a verifier that checks bundles too', async () => {
