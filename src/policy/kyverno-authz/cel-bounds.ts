@@ -21,7 +21,8 @@
  *     policy (a pattern of more than MATCH_INSTRUCTIONS_PER_CHAR instructions counts each
  *     character more than once). The cost estimate counts a call as one node whatever the length of the text,
  *     and re2js scans about 6 MB/s: five header-scanning patterns over 93 KB of headers (under
- *     the 96 KiB bound) took 63 ms a Check;
+ *     the 96 KiB bound) took 63 ms a Check. Compiling a pattern that is not a literal of the
+ *     policy is charged too (./re2-patterns.ts, MAX_COMPILE_UNITS);
  *   - string work: `contains`, `startsWith`, `endsWith`, `indexOf`, `lastIndexOf`,
  *     `lowerAscii`, `upperAscii`, `trim`, `substring` and `size` of a string may scan
  *     MAX_SCANNED_CHARS characters in one evaluation of a policy (./bounded-strings.ts says
@@ -36,12 +37,11 @@
  *   - time: evaluating a whole policy past MAX_EVALUATION_MS is an evaluation error (its
  *     failurePolicy applies), checked after each expression: a backstop, the bounds above are the guard.
  *
- * `matches` calls are renamed to the RE2 implementation (./envoy-library.ts) here, and literal
- * patterns are compiled now so that a bad one is a load error; `split` calls to splitBounded,
+ * `matches` calls are renamed to the RE2 implementation (./re2-patterns.ts) here, and literal
+ * patterns are compiled now so that a bad one is a load error (the others are charged what
+ * compiling them costs, MAX_COMPILE_UNITS, when an evaluation first uses them); `split` calls to splitBounded,
  * and the string calls above to their counting forms (BOUNDED_STRING_CALLS).
  */
-import { RE2JS } from 're2js';
-
 export const MAX_EXPRESSION_CHARS = 8 * 1024;
 export const MAX_AST_NODES = 2000;
 export const MAX_NESTING_DEPTH = 48;
@@ -96,6 +96,7 @@ export class PresenceOnMessage extends CelLimitExceeded {
 // Evaluation is synchronous and one policy at a time (cel-js cannot yield), so one count each serves.
 let matchedChars = 0;
 let scannedChars = 0;
+let evaluation = 0;
 
 /**
  * A policy's evaluation begins: its `matches` calls may scan MAX_MATCHED_CHARS again, its
@@ -104,6 +105,12 @@ let scannedChars = 0;
 export function startMatchBudget(): void {
   matchedChars = 0;
   scannedChars = 0;
+  evaluation++;
+}
+
+/** Which evaluation is running: the compile budget of ./re2-patterns.ts starts again when it changes. */
+export function matchBudgetEpoch(): number {
+  return evaluation;
 }
 
 /**
@@ -142,7 +149,7 @@ export function chargeScan(chars: number): void {
  */
 const SCAN_SPENT = new CelLimitExceeded(`string functions scanned more than ${MAX_SCANNED_CHARS} characters in one evaluation`);
 
-/** The name `matches` calls are renamed to: the RE2 implementation in ./envoy-library.ts. */
+/** The name `matches` calls are renamed to: the RE2 implementation in ./re2-patterns.ts. */
 export const RE2_MATCHES = 'matchesRe2';
 /** The name `split` calls are renamed to: splitBounded, registered in ./envoy-library.ts. */
 export const BOUNDED_SPLIT = 'splitBounded';
@@ -236,10 +243,11 @@ export function estimateCost(node: AstNode): number {
 
 /**
  * Rename `matches` to its RE2 form, `split` to splitBounded and the string calls of
- * BOUNDED_STRING_CALLS to theirs in place, and compile literal patterns; returns the message
- * of the first pattern that is not valid RE2, if any.
+ * BOUNDED_STRING_CALLS to theirs in place, and hand each literal pattern to `addLiteral`
+ * (Re2Patterns.addLiteral, which compiles it); returns the message of the first pattern that
+ * is not valid RE2, if any.
  */
-export function useRe2Matches(node: AstNode): string | undefined {
+export function useRe2Matches(node: AstNode, addLiteral: (pattern: string) => void): string | undefined {
   let problem: string | undefined;
   const visit = (n: AstNode): void => {
     const args = n.args as unknown[];
@@ -254,7 +262,7 @@ export function useRe2Matches(node: AstNode): string | undefined {
       const pattern = params[params.length - 1];
       if (isNode(pattern) && pattern.op === 'value' && typeof pattern.args === 'string') {
         try {
-          RE2JS.compile(pattern.args);
+          addLiteral(pattern.args);
         } catch (err) {
           problem ??= `pattern ${JSON.stringify(pattern.args)} is not a valid RE2 expression: ${err instanceof Error ? err.message : String(err)}`;
         }

@@ -21,14 +21,15 @@
  *
  * `matches` uses RE2 (re2js, linear time) instead of the JavaScript RegExp the CEL library
  * would use: a pattern meets attacker-controlled header values, and backtracking must not be
- * a way to stall a Check (see ./cel-bounds.ts, which renames the calls). `split` is
+ * a way to stall a Check (see ./cel-bounds.ts, which renames the calls, and ./re2-patterns.ts,
+ * which charges compiling a pattern that is not a literal of the policy). `split` is
  * splitBounded, which refuses a list longer than the cost estimate assumes. The string calls
  * whose time grows with their text (`contains`, `indexOf`, `lowerAscii`, `size`, …) are the
  * forms of ./bounded-strings.ts, which charge what they scan to the evaluation's budget.
  */
 import { Environment } from '@marcbachmann/cel-js';
-import { RE2JS } from 're2js';
-import { BOUNDED_SPLIT, BOUNDED_STRING_CALLS, MAX_AST_NODES, MAX_NESTING_DEPTH, PresenceOnMessage, RE2_MATCHES, chargeMatch, splitBounded } from './cel-bounds.js';
+import { BOUNDED_SPLIT, BOUNDED_STRING_CALLS, MAX_AST_NODES, MAX_NESTING_DEPTH, PresenceOnMessage, RE2_MATCHES, splitBounded } from './cel-bounds.js';
+import { Re2Patterns } from './re2-patterns.js';
 import { CelMessage } from '../kyverno/kyverno-input.js';
 import * as bounded from './bounded-strings.js';
 
@@ -71,21 +72,14 @@ export class CheckResponse {
 /** The `envoy` identifier: a namespace value whose methods build responses. */
 class EnvoyNamespace {}
 
-/** Compiled patterns and their sizes, by source: most are literals, compiled once. Cleared when full. */
-const patterns = new Map<string, { re: RE2JS; instructions: number }>();
-const MAX_CACHED_PATTERNS = 256;
+/** Each environment's patterns: its policies' literals, compiled when they load (see ./re2-patterns.ts). */
+const patternsByEnvironment = new WeakMap<Environment, Re2Patterns>();
 
-function re2Matches(text: string, pattern: string): boolean {
-  let compiled = patterns.get(pattern);
-  if (compiled === undefined) {
-    const re = RE2JS.compile(pattern);
-    compiled = { re, instructions: re.programSize() };
-    if (patterns.size >= MAX_CACHED_PATTERNS) patterns.clear();
-    patterns.set(pattern, compiled);
-  }
-  // Charged by the size of the pattern too: its time is the text's length times the states it keeps.
-  chargeMatch(text, compiled.instructions);
-  return compiled.re.matcher(text).find();
+/** The patterns of the policy set built on `env`, where its literal patterns go when they load. */
+export function re2PatternsOf(env: Environment): Re2Patterns {
+  const patterns = patternsByEnvironment.get(env);
+  if (patterns === undefined) throw new Error('not an environment of createEnvoyEnvironment');
+  return patterns;
 }
 
 /** Equality of two values of `object` (kyverno-input's CelValue). */
@@ -100,7 +94,7 @@ function celEqual(a: unknown, b: unknown): boolean {
   return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && celEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }
 
-/** A fresh environment; each policy set builds one (the library registers no state). */
+/** A fresh environment; each policy set builds one (its only state: the literal patterns of its policies). */
 export function createEnvoyEnvironment(): Environment {
   const env = new Environment({
     enableOptionalTypes: true,
@@ -150,8 +144,11 @@ export function createEnvoyEnvironment(): Environment {
   fn('CheckResponse.WithMessage(string): CheckResponse', (r: CheckResponse, m: string) => new CheckResponse(r.http, m, r.metadata));
   fn('CheckResponse.WithMetadata(map<string, dyn>): CheckResponse', (r: CheckResponse, m: unknown) => new CheckResponse(r.http, r.message, m));
 
-  fn(`string.${RE2_MATCHES}(string): bool`, re2Matches);
-  fn(`${RE2_MATCHES}(string, string): bool`, re2Matches);
+  const patterns = new Re2Patterns();
+  patternsByEnvironment.set(env, patterns);
+  const matches = (text: string, pattern: string) => patterns.matches(text, pattern);
+  fn(`string.${RE2_MATCHES}(string): bool`, matches);
+  fn(`${RE2_MATCHES}(string, string): bool`, matches);
   fn(`string.${BOUNDED_SPLIT}(string): list<string>`, (s: string, sep: string) => splitBounded(s, sep));
   fn(`string.${BOUNDED_SPLIT}(string, int): list<string>`, splitBounded);
 

@@ -41,6 +41,7 @@ import { metadataSchema } from '../metadata.js';
 import { celPathKind, type CelObject } from '../kyverno/kyverno-input.js';
 import { CelLimitExceeded, estimateCost, walkAst, type AstNode, MAX_EVALUATION_MS, RE2_MATCHES, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_COST, MAX_POLICY_COST, oversized, startMatchBudget, useRe2Matches } from './cel-bounds.js';
 import { chargeBuiltValues, checkDurations, guardMessagePresence } from './cel-run-guards.js';
+import { re2PatternsOf } from './envoy-library.js';
 import { toPolicyAnswer, type PolicyAnswer } from './policy-answer.js';
 
 export const API_VERSION = 'policies.kyverno.io/v1alpha1';
@@ -161,7 +162,8 @@ function parseExpression(env: Environment, source: string, field: string): Progr
   } catch (err) {
     fail(field, firstLine(err));
   }
-  const badPattern = useRe2Matches(program.ast);
+  const patterns = re2PatternsOf(env);
+  const badPattern = useRe2Matches(program.ast, (pattern) => patterns.addLiteral(pattern));
   if (badPattern) fail(field, badPattern);
   return program;
 }

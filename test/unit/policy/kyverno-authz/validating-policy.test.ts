@@ -2,9 +2,6 @@ import { describe, expect, it, vi } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse } from 'yaml';
-import { celValidatingPolicySchema, compileCelPolicy, type CelPolicyOutcome } from '../../../../src/policy/kyverno-authz/validating-policy.js';
-import { createEnvoyEnvironment } from '../../../../src/policy/kyverno-authz/envoy-library.js';
 import { COMPREHENSION_RANGE_BOUND, MAX_DURATION_CHARS, MAX_MATCHED_CHARS, MAX_SCANNED_CHARS } from '../../../../src/policy/kyverno-authz/cel-bounds.js';
 import { toCheckInput } from '../../../../src/decision/check-input.js';
 import { evaluateCelPolicies } from '../../../../src/policy/kyverno-authz/verdicts.js';
@@ -12,24 +9,10 @@ import { toCelCheckRequest } from '../../../../src/policy/kyverno/kyverno-input.
 import { loadPolicySet } from '../../../../src/policy/policy-set.js';
 import { buildCheckRequest } from '../../../../src/cli/envoy-request.js';
 import { ADVANCED_SPEC, FORCE_AUTHORIZED_SPEC } from '../../../fixtures/kyverno-authz.js';
-
-const policy = (spec: string, name = 'demo') => `apiVersion: policies.kyverno.io/v1alpha1
-kind: ValidatingPolicy
-metadata:
-  name: ${name}
-spec:
-  evaluation:
-    mode: Envoy
-${spec}`;
-
-const compile = (yaml: string) => compileCelPolicy(celValidatingPolicySchema.parse(parse(yaml)), createEnvoyEnvironment());
-
-const request = (headers: Record<string, string> = {}, path = '/api/x') => toCelCheckRequest(buildCheckRequest({ method: 'GET', path, host: 'svc.example.com', headers }));
+import { answerOf, compile, policy, request } from '../../../support/cel-policies.js';
 
 const FORCE_AUTHORIZED = policy(FORCE_AUTHORIZED_SPEC);
 const ADVANCED = policy(ADVANCED_SPEC);
-
-const answerOf = (o: CelPolicyOutcome) => (o.kind === 'answer' ? o.answer : o);
 
 describe('compileCelPolicy', () => {
   describe('when the kyverno-authz force-authorized example runs', () => {

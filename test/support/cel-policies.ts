@@ -1,0 +1,25 @@
+/** Building and asking one kyverno-authz ValidatingPolicy (Envoy mode), as the CEL policy tests do. */
+import { parse } from 'yaml';
+import { celValidatingPolicySchema, compileCelPolicy, type CelPolicyOutcome } from '../../src/policy/kyverno-authz/validating-policy.js';
+import { createEnvoyEnvironment } from '../../src/policy/kyverno-authz/envoy-library.js';
+import { toCelCheckRequest } from '../../src/policy/kyverno/kyverno-input.js';
+import { buildCheckRequest } from '../../src/cli/envoy-request.js';
+
+/** A ValidatingPolicy document in Envoy mode with `spec` (YAML lines indented by two) after its mode. */
+export const policy = (spec: string, name = 'demo') => `apiVersion: policies.kyverno.io/v1alpha1
+kind: ValidatingPolicy
+metadata:
+  name: ${name}
+spec:
+  evaluation:
+    mode: Envoy
+${spec}`;
+
+/** Compile one document in an environment of its own, as a policy set of one. */
+export const compile = (yaml: string) => compileCelPolicy(celValidatingPolicySchema.parse(parse(yaml)), createEnvoyEnvironment());
+
+/** `object` for a GET of `path` on svc.example.com with `headers`. */
+export const request = (headers: Record<string, string> = {}, path = '/api/x') => toCelCheckRequest(buildCheckRequest({ method: 'GET', path, host: 'svc.example.com', headers }));
+
+/** The policy's answer when it gave one, else the whole outcome. */
+export const answerOf = (o: CelPolicyOutcome) => (o.kind === 'answer' ? o.answer : o);
