@@ -1,8 +1,10 @@
 /**
  * The ledger's rule for a correction (SPEC §5): a receipt with `corrects` passes every check a
- * receipt passes, and in addition `corrects` MUST name a receipt that is already a leaf, on the
- * correction's own chain (so before it, since the chain link holds), that is not itself a
- * correction, and not corrected by another receipt. Otherwise the correction is quarantined as
+ * receipt passes, and in addition `corrects` MUST name a receipt that is already a leaf, and
+ * the rule a bundle's verifier holds it to as well (receipt/correction.ts,
+ * correctionTargetMismatch) MUST hold: on the correction's own chain (so before it, since the
+ * chain link holds), not itself a correction, of the same Check, and not corrected by another
+ * receipt. Otherwise the correction is quarantined as
  * CORRECTION_INVALID: a correction that names nothing the log holds would make the log say an
  * answer was refused that it never recorded.
  *
@@ -12,7 +14,7 @@
  */
 import { ChioError } from '../errors/index.js';
 import type { Receipt } from '../receipt/receipt.js';
-import { correctionMismatch } from '../receipt/correction.js';
+import { checkOf, correctionTargetMismatch } from '../receipt/correction.js';
 import type { IndexEntry } from '../store/receipt-index.js';
 import { TILE_WIDTH } from '../store/tile-store.js';
 import type { IntegrationReader, Leaf } from './integrate.js';
@@ -44,14 +46,8 @@ export async function linkCorrection(correction: Receipt & { corrects: string },
   // A stale entry (committed-leaf.ts): a batch that never committed wrote it, and its receipt
   // was refused when that batch was integrated again; the leaf it names is another's.
   if (!corrected) throw invalid(`corrects ${target.slice(0, 12)}…, which is not in the log`);
-  if (corrected.chain !== correction.chain) throw invalid(`corrects a receipt of chain ${corrected.chain}`);
-  // A correction answered no Check, so it has no answer to correct, and no writer makes one:
-  // accepted, the log would say the correction itself was answered deny 503.
-  if (corrected.corrects !== undefined) throw invalid(`corrects ${target.slice(0, 12)}…, which is itself a correction`);
-  const mismatch = correctionMismatch(correction, corrected);
-  if (mismatch !== undefined) throw invalid(mismatch);
-  // A crash may have left this very link written already; any other is a second correction.
-  if (entry.corrected_by !== undefined && entry.corrected_by !== correction.id) throw invalid(`corrects a receipt already corrected by ${entry.corrected_by.slice(0, 12)}…`);
+  const why = correctionTargetMismatch(correction, { id: target, chain: corrected.chain, corrects: corrected.corrects, check: checkOf(corrected), corrected_by: entry.corrected_by });
+  if (why !== undefined) throw invalid(why);
   return { ...entry, corrected_by: correction.id };
 }
 

@@ -13,7 +13,9 @@
  *
  * Pure: no clock (the caller stamps `time`), no I/O.
  */
+import { sha256 } from '@noble/hashes/sha2.js';
 import { assert, statusOf } from '../errors/index.js';
+import { toHex, utf8 } from '../encoding.js';
 import { canonicalize } from './jcs.js';
 import type { Receipt, ReceiptDecision, ReceiptDraft } from './receipt.js';
 
@@ -47,14 +49,58 @@ export function toCorrectionDraft(receipt: Receipt, time: string): ReceiptDraft 
  * its wording may change.
  */
 export function correctionMismatch(correction: Pick<Receipt, 'decision' | 'request' | 'subject' | 'policy_hash'>, corrected: Partial<Pick<Receipt, 'request' | 'subject' | 'policy_hash'>>): string | undefined {
+  return correctionAnswerMismatch(correction) ?? (checkOf(correction) !== checkOf(corrected) ? OTHER_CHECK : undefined);
+}
+
+const OTHER_CHECK = 'is not of the Check of the receipt it corrects (request, subject or policy hash differ)';
+
+/** Why `correction` does not record the answer given when a receipt is not stored; undefined when it does. */
+export function correctionAnswerMismatch(correction: Pick<Receipt, 'decision'>): string | undefined {
   const answer = correctionDecision();
   const d = correction.decision;
   if (d.verdict !== answer.verdict || d.guard !== answer.guard || d.http_status !== answer.http_status || d.shadow !== answer.shadow) {
     return `does not record the answer given when a receipt is not stored (${answer.verdict} ${answer.http_status} ${answer.guard})`;
   }
-  const same = (a: unknown, b: unknown) => canonicalize(a ?? null) === canonicalize(b ?? null);
-  if (!same(correction.request, corrected.request) || !same(correction.subject, corrected.subject) || correction.policy_hash !== corrected.policy_hash) {
-    return 'is not of the Check of the receipt it corrects (request, subject or policy hash differ)';
-  }
+  return undefined;
+}
+
+/**
+ * The Check a receipt is of: SHA-256 of the JCS form of [request, subject, policy_hash]. A
+ * correction is of its corrected receipt's Check; a digest, so that a verifier can keep it for
+ * every receipt a later one may correct without keeping their requests.
+ */
+export function checkOf(receipt: Partial<Pick<Receipt, 'request' | 'subject' | 'policy_hash'>>): string {
+  return toHex(sha256(utf8(canonicalize([receipt.request ?? null, receipt.subject ?? null, receipt.policy_hash ?? null]))));
+}
+
+/** What the rule for a correction (correctionTargetMismatch) reads of the receipt it names. */
+export interface CorrectionTarget {
+  id: string;
+  chain: string;
+  /** Set when the target is itself a correction. */
+  corrects?: string | undefined;
+  /** checkOf(the target). */
+  check: string;
+  /** The correction already recorded for the target, if any. */
+  corrected_by?: string | undefined;
+}
+
+/**
+ * The rule for a correction and the earlier leaf it names (SPEC §5), the ledger's
+ * (ledger/correction-link.ts) and a bundle's verifier's (verify/export-bundle.ts) alike: why
+ * `correction` may not correct `target`, or undefined when it may. The target is on the
+ * correction's chain, is no correction itself (a correction answered no Check, so it has no
+ * answer to correct, and no writer makes one: accepted, the log would say the correction itself
+ * was answered deny 503), the correction records the answer given when a receipt is not stored
+ * for the target's Check, and the target has no other correction.
+ */
+export function correctionTargetMismatch(correction: Pick<Receipt, 'id' | 'chain' | 'decision' | 'request' | 'subject' | 'policy_hash'>, target: CorrectionTarget): string | undefined {
+  if (target.chain !== correction.chain) return `corrects a receipt of chain ${target.chain}`;
+  if (target.corrects !== undefined) return `corrects ${target.id.slice(0, 12)}…, which is itself a correction`;
+  const answer = correctionAnswerMismatch(correction);
+  if (answer !== undefined) return answer;
+  if (checkOf(correction) !== target.check) return OTHER_CHECK;
+  // The same correction named again is no second one (a crash may have left its link written).
+  if (target.corrected_by !== undefined && target.corrected_by !== correction.id) return `corrects a receipt already corrected by ${target.corrected_by.slice(0, 12)}…`;
   return undefined;
 }
