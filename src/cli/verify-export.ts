@@ -17,6 +17,7 @@ import { forTerminal } from './terminal.js';
 import { openPlainFile, readPlainFile, type PlainFileOptions } from './plain-file.js';
 import { MAX_NOTE_SIZE } from '../tlog/index.js';
 import type { VerifiedExport } from '../verify/export-bundle.js';
+import { CORRECTION_REACH } from '../verify/bundle-corrections.js';
 import type { KernelKeys } from '../receipt/kernel-trust.js';
 import { CHECKPOINT_FILE, MAX_BUNDLE_FILES, POLICIES_DIR, RECEIPTS_FILE } from '../verify/export-format.js';
 import { verifyExportBundle, type BundleReader } from '../verify/export-steps.js';
@@ -75,8 +76,15 @@ export function formatVerifiedExport(dir: string, r: VerifiedExport, previousDir
   const held = filter.length === 0 ? 'every leaf of the tree' : `receipts of filter ${filter.map(([k, v]) => `${k}=${v}`).join(' ')}, not checked to be all of them`;
   const logKey = given.logKey ? '' : `; log key ${m.keys.log.split('+')[0]} is the one the bundle names, not one given with --log-key: the export key alone vouches for the receipts`;
   const kernelKeys = given.kernelKeys ? '' : '; kernel keys are the ones the bundle names, not given with --kernel-key';
-  return forTerminal(`${dir}: OK — ${r.receipts} receipts (${r.corrections} corrections), ${r.policies} policy sets, ` +
+  return forTerminal(`${dir}: OK — ${r.receipts} receipts (${correctionsOf(r)}), ${r.policies} policy sets, ` +
     `checkpoint ${m.checkpoint.origin} size ${m.checkpoint.size} root ${m.checkpoint.root}${previous}${logKey}${kernelKeys}; holds ${held}; signed by ${m.keys.export.split('+')[0]}`);
+}
+
+/** How many corrections, and how far each was checked (bundle-corrections.ts). */
+function correctionsOf(r: VerifiedExport): string {
+  if (r.corrections === 0) return '0 corrections';
+  if (r.uncheckedCorrections === 0) return `${r.corrections} corrections, each checked against the receipt it corrects`;
+  return `${r.corrections} corrections, ${r.uncheckedCorrections} of them checked on their own only: the receipt each corrects is not in the bundle, or more than ${CORRECTION_REACH} seqs before it on its chain`;
 }
 
 /** A bundle's directory and its files as listed: each one's identity, to know it again when opened. */

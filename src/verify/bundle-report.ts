@@ -9,8 +9,9 @@
  *   bundle.manifest     manifest.sig by the export key, manifest.json's form and the keys it names
  *   bundle.files        exactly the files the manifest names
  *   bundle.checkpoint   the checkpoint the manifest names, signed by the log key
- *   bundle.receipts     every line of receipts.jsonl, the line count and the digest; every policy hash
- *                       a receipt names has its file, and no other policy file
+ *   bundle.receipts     every line of receipts.jsonl (a correction against the receipt it corrects,
+ *                       when the bundle holds that), the line count and the digest; every policy
+ *                       hash a receipt names has its file, and no other policy file
  *   bundle.policies     every policy file's digest and the hash its name says
  *   bundle.consistency  consistency.json, when the manifest names a previous tree
  *   bundle.finish       every deciding step ran
@@ -33,7 +34,7 @@ const CHECKS: Record<BundleCheck | 'archive', { check: BundleCheckName; holds: s
   checkpoint: { check: 'bundle.checkpoint', holds: 'the checkpoint is signed by the log key and is the one manifest.json names', file: CHECKPOINT_FILE },
   receipts: {
     check: 'bundle.receipts',
-    holds: 'every line of receipts.jsonl is a receipt that verifies, in leaf order, linked on its chain, included under the checkpoint and within the filter; the line count and digest are manifest.json\'s; every policy hash a receipt names has its file, and every policy file is of one a receipt names',
+    holds: 'every line of receipts.jsonl is a receipt that verifies, in leaf order, linked on its chain, included under the checkpoint and within the filter, a correction held to the receipt it corrects when the bundle holds that (bundle.corrections_unchecked counts the others); the line count and digest are manifest.json\'s; every policy hash a receipt names has its file, and every policy file is of one a receipt names',
     file: RECEIPTS_FILE,
   },
   policies: { check: 'bundle.policies', holds: 'every policy file is the one manifest.json names and hashes to the policy hash its name says' },
@@ -96,6 +97,7 @@ function summaryOf(v: VerifiedExport): BundleSummary {
   return {
     receipts: v.receipts,
     corrections: v.corrections,
+    corrections_unchecked: v.uncheckedCorrections,
     policies: v.policies,
     checkpoint: { origin: m.checkpoint.origin, size: m.checkpoint.size, root: m.checkpoint.root },
     ...(m.previous ? { previous: { size: m.previous.size, root: m.previous.root } } : {}),

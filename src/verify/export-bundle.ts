@@ -9,7 +9,7 @@
  * Order: manifest signature → manifest shape → the set of files → checkpoint (digest, log
  * signature, the manifest's size and root) → every line of receipts.jsonl (canonical JSON,
  * leaf order, receipt JCS form / id / kernel key / signature, chain link, inclusion proof,
- * filter) → its line count and digest, and the policy files the manifest names are those of
+ * filter, a correction against the receipt it corrects) → its line count and digest, and the policy files the manifest names are those of
  * the policy hashes the receipts name → every policy file (digest, its name's hash) → the
  * consistency proof. Each failure is a ChioError whose
  * message starts with the file, and for a line its number and receipt id.
@@ -20,7 +20,8 @@ import { bytesEqual, toHex } from '../encoding.js';
 import { canonicalBytes, parseCanonical } from '../receipt/jcs.js';
 import { checkChainLink, nobleSignatureCheck, toReceipt, verifyReceipt, type ChainHead, type SignatureCheck } from '../receipt/verify.js';
 import { MAX_RECEIPT_BYTES } from '../receipt/receipt.js';
-import { correctionMismatch } from '../receipt/correction.js';
+import { correctionAnswerMismatch } from '../receipt/correction.js';
+import { BundleCorrections } from './bundle-corrections.js';
 import type { KernelKeys } from '../receipt/kernel-trust.js';
 import { MAX_NOTE_SIZE, checkRecord, leafHash, openCheckpoint, parseVerifierKey, type Checkpoint } from '../tlog/index.js';
 import { verifyConsistencyProof } from './consistency-proof.js';
@@ -52,6 +53,12 @@ export interface VerifiedExport {
   checkpoint: Checkpoint;
   receipts: number;
   corrections: number;
+  /**
+   * Corrections checked on their own only (signature, inclusion, the answer they record): the
+   * receipt each corrects is not in the bundle (a filtered one), or more than CORRECTION_REACH
+   * seqs before it on its chain. Every other one was checked against the receipt it corrects.
+   */
+  uncheckedCorrections: number;
   policies: number;
 }
 
@@ -237,7 +244,7 @@ export class ExportBundleVerifier {
         }),
       ];
       if (skipped.length > 0) throw new ChioError('INTERNAL', `the bundle is not verified: ${skipped.join(', ')} not checked`);
-      return { manifest: this.manifest, checkpoint: this.checkpoint!, receipts: this.lines.count, corrections: this.lines.corrections, policies: this.policiesSeen.size };
+      return { manifest: this.manifest, checkpoint: this.checkpoint!, receipts: this.lines.count, corrections: this.lines.corrections, uncheckedCorrections: this.lines.uncheckedCorrections, policies: this.policiesSeen.size };
     });
   }
 
@@ -257,10 +264,7 @@ export class ExportBundleVerifier {
 
 }
 
-/**
- * The filter a correction is held to: a correction is of its corrected receipt's request, so
- * of the filter's host; its verdict (deny) and its later time are its own, not the filter's.
- */
+/** A correction's filter: it is of its target's request, so host; its verdict and time are its own. */
 function correctionFilter(filter: ExportFilter): ExportFilter {
   return filter.host !== undefined ? { host: filter.host } : {};
 }
@@ -271,6 +275,7 @@ class ReceiptLinesVerifier {
   count = 0;
   corrections = 0;
   readonly policyHashes = new Set<string>();
+  private readonly corrected: BundleCorrections;
   private readonly hasher = sha256.create();
   private readonly heads = new Map<string, ChainHead>();
   private readonly complete: boolean;
@@ -280,6 +285,11 @@ class ReceiptLinesVerifier {
 
   constructor(private readonly manifest: ExportManifest, private readonly checkSignature: SignatureCheck, private readonly kernelKeys: KernelKeys) {
     this.complete = isCompleteExport(manifest.filter);
+    this.corrected = new BundleCorrections(this.complete);
+  }
+
+  get uncheckedCorrections(): number {
+    return this.corrected.unchecked;
   }
 
   push(chunk: Uint8Array): void {
@@ -357,15 +367,17 @@ class ReceiptLinesVerifier {
     verifyReceipt(receipt, this.kernelKeys, this.checkSignature);
     const isCorrection = receipt.corrects !== undefined;
     if (isCorrection) {
-      // A correction passes the filter for the receipt it corrects, which this line cannot see;
-      // but it records the answer given when a receipt is not stored, whatever it corrects. A
-      // receipt that has `corrects` and answers anything else is no correction, and is not let past.
-      const mismatch = correctionMismatch(receipt, receipt);
+      // Whatever it corrects, and whether or not the bundle holds that: a receipt that has
+      // `corrects` and answers anything else is no correction, and is not let past the filter.
+      const mismatch = correctionAnswerMismatch(receipt);
       if (mismatch !== undefined) throw new ChioError('CORRECTION_INVALID', `the receipt names one it corrects but ${mismatch}`);
     }
-    if (!this.complete && !matchesExportFilter(receipt, isCorrection ? correctionFilter(this.manifest.filter) : this.manifest.filter)) throw new ChioError('RECEIPT_INVALID', 'the receipt is outside the bundle\'s filter');
+    const inFilter = this.complete || matchesExportFilter(receipt, this.manifest.filter);
+    // A correction passes the filter for the receipt it corrects (bundle-corrections.ts holds it to that).
+    if (!inFilter && !(isCorrection && matchesExportFilter(receipt, correctionFilter(this.manifest.filter)))) throw new ChioError('RECEIPT_INVALID', 'the receipt is outside the bundle\'s filter');
     this.checkChain(receipt.chain, receipt);
     checkRecord(hashes, cp.size, cp.root, leaf, leafHash(bytes));
+    this.corrected.take(receipt, inFilter);
     this.lastIndex = leaf;
     if (isCorrection) this.corrections++;
     if (!this.policyHashes.has(receipt.policy_hash) && this.policyHashes.size >= MAX_POLICY_HASHES) throw new ChioError('MALFORMED', `receipts name more than ${MAX_POLICY_HASHES} policy sets`);

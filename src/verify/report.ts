@@ -79,6 +79,12 @@ export interface VerifyReport<N extends CheckName = CheckName> {
 export interface BundleSummary {
   receipts: number;
   corrections: number;
+  /**
+   * Corrections checked on their own only: the receipt each corrects is not in the bundle (a
+   * filtered one), or more than CORRECTION_REACH seqs before it on its chain. Every other one
+   * was checked against the receipt it corrects, by the rule the ledger holds it to.
+   */
+  corrections_unchecked: number;
   /** Policy sets (files under policies/). */
   policies: number;
   checkpoint: { origin: string; size: number; root: string };

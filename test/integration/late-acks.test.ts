@@ -18,6 +18,7 @@ import { sendCheck, summarise, type CheckAnswer } from '../../src/cli/check.js';
 import { loadChioProtos } from '../../src/authz/proto.js';
 import type { CheckResponse } from '../../src/authz/wire.js';
 import { formatProven, proveReceipt } from '../../src/cli/prove.js';
+import { runChio } from '../support/run-chio.js';
 import { demoToken } from '../../src/up.js';
 import { DEFAULT_ACK_WAIT_MS } from '../../src/chain/publisher.js';
 import { readStoredReceipt, readLastStreamSeq } from '../../src/store/receipts.js';
@@ -148,6 +149,20 @@ describe('when PubAcks come after the receipt deadline', () => {
     for (const until = Date.now() + 10_000; chio.ledger.ledger.treeSize < receipts.length && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
     expect(chio.ledger.ledger.treeSize).toBe(receipts.length);
   }, 30_000);
+
+  it('exports the log, and chio verify-export checks each real correction against the receipt it corrects', async () => {
+    const receipts = await storedReceipts();
+    for (const until = Date.now() + 15_000; chio.ledger.ledger.publishedSize < receipts.length && Date.now() < until; ) await sleep(100);
+    expect(chio.ledger.ledger.publishedSize).toBe(receipts.length);
+    const env = { NATS_URL: nats.current.url, CHIO_DATA_DIR: dataDir, CHIO_KEY_DIR: join(dataDir, 'keys'), CHIO_LOG_LEVEL: 'silent' };
+    const out = join(dataDir, 'bundle');
+    const exported = await runChio(['export', '--out', out], env);
+    expect(exported, exported.stderr).toMatchObject({ exit: 0 });
+    const verified = await runChio(['verify-export', out], { CHIO_KEY_DIR: env.CHIO_KEY_DIR, CHIO_DATA_DIR: dataDir });
+    expect(verified, verified.stderr).toMatchObject({ exit: 0 });
+    const corrections = receipts.filter((r) => r.corrects !== undefined).length;
+    expect(verified.stdout).toContain(`OK — ${receipts.length} receipts (${corrections} corrections, each checked against the receipt it corrects)`);
+  }, 180_000);
 });
 
 describe("when the client's deadline (grpc-timeout) is sooner than the receipt deadline", () => {

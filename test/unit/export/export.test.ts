@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { sha256Hex } from '../../../src/crypto/sha256.js';
 import { canonicalBytes } from '../../../src/receipt/jcs.js';
 import { GENESIS_PREV, type Receipt, type ReceiptDraft } from '../../../src/receipt/receipt.js';
+import { toCorrectionDraft } from '../../../src/receipt/correction.js';
 import { archivePolicySet } from '../../../src/store/policy-archive.js';
 import { statusOf } from '../../../src/errors/index.js';
 import { exportBundle } from '../../../src/export/exporter.js';
@@ -45,7 +46,8 @@ function makeLog(): Receipt[] {
       decision: i % 3 === 0 ? { verdict: 'deny', guard: 'Policy', http_status: 403, shadow: false } : { verdict: 'allow', http_status: 200, shadow: false },
     });
     draft = { ...draft, request: { ...draft.request, host: i % 5 === 0 ? 'other.example' : 'api.example' } };
-    if (i === 43) draft = { ...draft, corrects: out[41]!.id, decision: { verdict: 'deny', guard: 'ReceiptLedger', http_status: 503, shadow: false }, evidence: [{ guard: 'ReceiptLedger', verdict: 'deny' }] };
+    // As a chain writer makes it: of 41's Check (a correction of another's is refused).
+    if (i === 43) draft = toCorrectionDraft(out[41]!, draft.time);
     const r = signReceipt(draft, { chain, seq: (head?.seq ?? 0) + 1, prev: head?.id ?? GENESIS_PREV }, kernel);
     heads.set(chain, r);
     out.push(r);

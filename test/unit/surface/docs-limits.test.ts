@@ -16,6 +16,7 @@ import { MAX_PENDING_SCAN, SCAN_REUSE_MS } from '../../../src/verifier/tail-sear
 import { BUNDLE_BUSY_RETRY_SECONDS, MAX_VERIFY_BODIES_HELD_BYTES, MAX_VERIFY_BODY_BYTES, MAX_VERIFY_BUNDLE_BYTES, MAX_VERIFY_BUNDLES_HELD_BYTES } from '../../../src/verifier/verify-route.js';
 import { MAX_ARCHIVED_POLICY_BYTES, MAX_BUNDLE_FILES, MAX_MANIFEST_BYTES, MAX_MANIFEST_SIG_BYTES } from '../../../src/verify/export-format.js';
 import { MAX_CONSISTENCY_BYTES } from '../../../src/verify/export-bundle.js';
+import { CORRECTION_REACH } from '../../../src/verify/bundle-corrections.js';
 import { MAX_NOTE_SIZE } from '../../../src/tlog/note.js';
 import { MAX_RECEIPT_BYTES } from '../../../src/receipt/receipt.js';
 import { MAX_HEADER_BYTES, MAX_HEADERS, MAX_HOST_BYTES, MAX_METHOD_BYTES, MAX_PATH_BYTES } from '../../../src/decision/check-input.js';
@@ -37,6 +38,11 @@ const mib = (bytes: number) => `${bytes / 1024 / 1024} MiB`;
 const s = (ms: number) => `${ms / 1000} s`;
 
 const CLAIMS: Array<{ page: string; heading: string; level?: number; says: string[] }> = [
+  {
+    page: 'docs/export.md', heading: 'Checking a bundle', says: [
+      `only the lines of the last ${CORRECTION_REACH} \`seq\`s`, `or more than ${CORRECTION_REACH} seqs before it on its`,
+    ],
+  },
   {
     page: 'docs/api.md', heading: 'The Check (Envoy ext_authz v3, gRPC)', says: [
       `at most ${mib(MAX_CHECK_REQUEST_BYTES)}`,

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ExportBundleVerifier } from '../../../src/verify/export-bundle.js';
+import { CORRECTION_REACH } from '../../../src/verify/bundle-corrections.js';
 import { verifyExportBundle, type BundleReader } from '../../../src/verify/export-steps.js';
 import { formatVerifiedExport, verifyExportDir } from '../../../src/cli/verify-export.js';
 import { tempDir } from '../../support/nats.js';
@@ -193,6 +194,25 @@ describe('corrections in a filtered bundle', () => {
     const log = chain(8, (i, d, out) => (i === 5 ? { ...d, request: { ...d.request, host: 'other.example' } } : i === 6 ? toCorrectionDraft(out[5]!, d.time) : d));
     const b = await bundleOf(log, { indexes: [0, 1, 2, 3, 4, 6], filter: { host: 'api.example' } });
     expect(() => verifyBundle(b)).toThrow(expect.objectContaining({ code: 'RECEIPT_INVALID', message: expect.stringContaining('outside the bundle\'s filter') }));
+  });
+});
+
+describe('corrections held to the receipt they correct, within CORRECTION_REACH seqs', () => {
+  /** A complete log of one chain whose last receipt, CORRECTION_REACH + 2 seqs in, corrects `target` with the Check of `as`. */
+  const reaching = (target: number, as = target) => chain(CORRECTION_REACH + 2, (i, d, out) => {
+    const draft = { ...d, time: '2025-01-01T00:00:00.000Z' };
+    return i === CORRECTION_REACH + 1 ? { ...toCorrectionDraft(out[as]!, draft.time), corrects: out[target]!.id } : draft;
+  });
+
+  it('checks a correction CORRECTION_REACH seqs after its target against it', async () => {
+    const b = await bundleOf(reaching(1, 0));
+    expect(() => verifyBundle(b)).toThrow(expect.objectContaining({ code: 'CORRECTION_INVALID', message: expect.stringMatching(/is not of the Check of the receipt it corrects/) }));
+  });
+
+  it('counts one further from its target as checked on its own only, and says so', async () => {
+    const verified = verifyBundle(await bundleOf(reaching(0)));
+    expect(verified).toMatchObject({ corrections: 1, uncheckedCorrections: 1 });
+    expect(formatVerifiedExport('b', verified)).toContain(`1 of them checked on their own only: the receipt each corrects is not in the bundle, or more than ${CORRECTION_REACH} seqs before it on its chain`);
   });
 });
 
