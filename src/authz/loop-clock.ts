@@ -40,28 +40,29 @@ interface Stall {
   to: number;
 }
 
-export function startLoopClock(tickMs = LOOP_TICK_MS): LoopClock {
-  let seen = performance.now();
+/** `now` is the clock read (performance.now's ms); a test passes its own to make stalls exactly. */
+export function startLoopClock(tickMs = LOOP_TICK_MS, now: () => number = () => performance.now()): LoopClock {
+  let seen = now();
   /** The last STALLS_KEPT stalls, oldest overwritten first. */
   const stalls: Stall[] = [];
   let next = 0;
   const tick = setInterval(() => {
-    const now = performance.now();
+    const at = now();
     const due = seen + tickMs;
-    if (now - due > tickMs) {
-      stalls[next] = { from: due, to: now };
+    if (at - due > tickMs) {
+      stalls[next] = { from: due, to: at };
       next = (next + 1) % STALLS_KEPT;
     }
-    seen = now;
+    seen = at;
   }, tickMs);
   tick.unref();
   return {
     waitedMs: () => {
-      const now = performance.now();
-      let waited = now - seen - tickMs;
+      const at = now();
+      let waited = at - seen - tickMs;
       for (const { from, to } of stalls) {
         // Within its after-window, bytes read may have come when the stall began.
-        if (now - to <= Math.min(to - from, MAX_STALL_WINDOW_MS)) waited = Math.max(waited, now - from);
+        if (at - to <= Math.min(to - from, MAX_STALL_WINDOW_MS)) waited = Math.max(waited, at - from);
       }
       return Math.max(0, waited);
     },
