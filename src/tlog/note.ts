@@ -161,7 +161,7 @@ export function parseVerifierKey(vkey: string): NoteVerifier {
   const publicKey = key.slice(1);
   // Keys are compared as text (trust sets, issuers, a receipt's kernel_key): a second spelling
   // of a key (its ID in upper case) was another key there, and escaped the window set for it.
-  if (vkey !== newEd25519VerifierKey(name, publicKey)) throw new ChioError('KEY_INVALID', 'verifier key is not in its canonical form (its key ID in lower-case hex)');
+  if (vkey !== `${name}+${hex8(keyId)}+${toBase64(key)}`) throw new ChioError('KEY_INVALID', 'verifier key is not in its canonical form (its key ID in lower-case hex)');
   return { name, keyId, publicKey: publicKey.slice(), verify: (message, signature) => ed25519Verify(signature, message, publicKey) };
 }
 

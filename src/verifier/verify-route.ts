@@ -46,15 +46,37 @@ const TAR_TYPE = /^application\/x-tar\s*(;|$)/i;
 /** An answer given before the body was read: the connection is not reused for the rest of it. */
 const UNREAD_BODY = { connection: 'close' };
 
-/** The JSON bodies being read hold MAX_VERIFY_BODIES_HELD_BYTES already. */
+/** The bodies being read hold their bound already. */
 class BodiesHeld extends Error {}
+
+/**
+ * Bytes held by the bodies of one kind being read, all requests together, within `max`: each
+ * request's `hold` (readBody's) counts its chunks, and its `release` gives them back.
+ */
+function heldBytes(max: number) {
+  let total = 0;
+  return () => {
+    let mine = 0;
+    return {
+      hold: (bytes: number) => {
+        mine += bytes;
+        total += bytes;
+        if (total > max) throw new BodiesHeld();
+      },
+      release: () => {
+        total -= mine;
+        mine = 0;
+      },
+    };
+  };
+}
 
 /** `exportKey`: the verifier key of export.pub, when the key directory has one; bundles are checked only with it. */
 export function verifyRoute(trust: ProofTrust, exportKey?: string): Route {
   // One bundle at a time: each is held whole (up to MAX_VERIFY_BUNDLE_BYTES, and its files again).
   let checkingBundle = false;
-  let jsonBytesHeld = 0;
-  let bundleBytesHeld = 0;
+  const jsonBody = heldBytes(MAX_VERIFY_BODIES_HELD_BYTES);
+  const bundleBody = heldBytes(MAX_VERIFY_BUNDLES_HELD_BYTES);
   const busy = (res: ServerResponse, headers: Record<string, string> = {}) =>
     sendError(res, 'UNAVAILABLE', 'another bundle is being checked; try again shortly, or check it offline with `chio verify-export DIR`', { 'retry-after': String(BUNDLE_BUSY_RETRY_SECONDS), ...headers });
 
@@ -64,15 +86,11 @@ export function verifyRoute(trust: ProofTrust, exportKey?: string): Route {
     }
     // Refused unread while one is checked (the common case); taken only once read.
     if (checkingBundle) return busy(res, UNREAD_BODY);
-    let held = 0;
+    const held = bundleBody();
     try {
       let body: Uint8Array;
       try {
-        body = await readBody(req, MAX_VERIFY_BUNDLE_BYTES, (bytes) => {
-          held += bytes;
-          bundleBytesHeld += bytes;
-          if (bundleBytesHeld > MAX_VERIFY_BUNDLES_HELD_BYTES) throw new BodiesHeld();
-        });
+        body = await readBody(req, MAX_VERIFY_BUNDLE_BYTES, held.hold);
       } catch (err) {
         if (err instanceof BodiesHeld) return sendError(res, 'UNAVAILABLE', 'too many bundles are being read; try again shortly', { 'retry-after': String(BUNDLE_BUSY_RETRY_SECONDS), ...UNREAD_BODY });
         if (!isChioError(err, 'TOO_LARGE')) throw err;
@@ -86,7 +104,7 @@ export function verifyRoute(trust: ProofTrust, exportKey?: string): Route {
         checkingBundle = false;
       }
     } finally {
-      bundleBytesHeld -= held;
+      held.release();
     }
   };
 
@@ -103,18 +121,14 @@ export function verifyRoute(trust: ProofTrust, exportKey?: string): Route {
   };
 
   const verifyJson = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    let held = 0;
+    const held = jsonBody();
     try {
-      return await verifyJsonHeld(req, res, (bytes) => {
-        held += bytes;
-        jsonBytesHeld += bytes;
-        if (jsonBytesHeld > MAX_VERIFY_BODIES_HELD_BYTES) throw new BodiesHeld();
-      });
+      return await verifyJsonHeld(req, res, held.hold);
     } catch (err) {
       if (!(err instanceof BodiesHeld)) throw err;
       return sendError(res, 'UNAVAILABLE', 'too many requests are being read; try again shortly', { 'retry-after': '1', ...UNREAD_BODY });
     } finally {
-      jsonBytesHeld -= held;
+      held.release();
     }
   };
 
