@@ -371,9 +371,14 @@ export function openNote(msg: string | Uint8Array, verifiers: readonly NoteVerif
       continue;
     }
     if (matches.length > 1) throw new ChioError('CONFIG_INVALID', `ambiguous key ${sig.name}+${hex8(sig.keyId)}`);
-    if (seenKeys.has(key)) continue; // a key's repeated signatures count once
-    seenKeys.add(key);
+    // Every distinct signature by a trusted key is checked, a key's second one too: C2SP says a
+    // known key's failed signature should reject the whole note (Go's note.Open skips a key's
+    // later lines, so a good line then a bad one passes there). A key still counts once.
+    if (seenLines.has(line)) continue;
+    seenLines.add(line);
     if (!matches[0]!.verify(message, sig.signature)) throw new ChioError('SIGNATURE_INVALID', `invalid signature for key ${sig.name}+${hex8(sig.keyId)}`);
+    if (seenKeys.has(key)) continue;
+    seenKeys.add(key);
     note.sigs.push(entry);
   }
   if (note.sigs.length === 0) throw new ChioError('UNTRUSTED_KEY', 'note has no signature by a trusted key', { cause: note });

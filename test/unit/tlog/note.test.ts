@@ -229,6 +229,11 @@ describe('openNote', () => {
       const msg = `${TEXT}\n${PETER_SIG}${PETER_SIG}${ENOCH_SIG}${ENOCH_SIG}${insertABCD(ENOCH_SIG)}`;
       expect(openNote(msg, [peter()])).toEqual({ text: TEXT, sigs: [PETER], unverifiedSigs: [ENOCH, enochABCD] });
     });
+
+    it("rejects a trusted key's failed signature after its good one (C2SP: reject the whole note; Go skips it)", () => {
+      expectCode(() => openNote(`${TEXT}\n${PETER_SIG}${insertABCD(PETER_SIG)}`, [peter()]), 'SIGNATURE_INVALID');
+      expectCode(() => openNote(`${TEXT}\n${PETER_SIG}${ENOCH_SIG}${insertABCD(ENOCH_SIG)}`, [peter(), enoch()]), 'SIGNATURE_INVALID');
+    });
   });
 
   describe('when there are too many signatures', () => {
