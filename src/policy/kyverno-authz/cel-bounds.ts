@@ -17,15 +17,15 @@
  *     lists hold at most MAX_MAP_ENTRIES (kyverno-input, metadata lists included);
  *   - values: what a variable holds is measured after it is evaluated (MAX_VALUE_CHARS,
  *     MAX_VALUE_ENTRIES), since variables can double a string each;
- *   - regex work: `matches` may scan MAX_MATCHED_CHARS characters in one evaluation of a
- *     policy (a pattern of more than MATCH_INSTRUCTIONS_PER_CHAR instructions counts each
+ *   - regex work: `matches` may scan MAX_MATCHED_CHARS characters in one Check, all its
+ *     policies together (a pattern of more than MATCH_INSTRUCTIONS_PER_CHAR instructions counts each
  *     character more than once). The cost estimate counts a call as one node whatever the length of the text,
  *     and re2js scans about 6 MB/s: five header-scanning patterns over 93 KB of headers (under
  *     the 96 KiB bound) took 63 ms a Check. Compiling a pattern that is not a literal of the
  *     policy is charged too (./re2-patterns.ts, MAX_COMPILE_UNITS);
  *   - string work: `contains`, `startsWith`, `endsWith`, `indexOf`, `lastIndexOf`,
  *     `lowerAscii`, `upperAscii`, `trim`, `substring` and `size` of a string may scan
- *     MAX_SCANNED_CHARS characters in one evaluation of a policy (./bounded-strings.ts says
+ *     MAX_SCANNED_CHARS characters in one Check, all its policies together (./bounded-strings.ts says
  *     what each call counts). Each counts as one node whatever the length of its text, so a
  *     comprehension over a 1,024-part split with 190 `contains` on a 90 KB header loaded and
  *     scanned 17.5 G characters a Check: 213 ms on ordinary text, 110 s on `a…a` searched
@@ -34,14 +34,20 @@
  *     what they build (chargeBuiltValues); string `==` is not counted;
  *   - `duration(string)` reads at most MAX_DURATION_CHARS characters, and only a string of
  *     duration parts reaches cel-js's parser, cubic otherwise (checkDurations);
- *   - time: evaluating a whole policy past MAX_EVALUATION_MS is an evaluation error (its
- *     failurePolicy applies), checked after each expression: a backstop, the bounds above are the guard.
+ *   - time: a Check whose CEL policies run past MAX_EVALUATION_MS together is a limit error
+ *     (a deny whatever the failurePolicy), checked after each expression: a backstop, the
+ *     bounds above are the guard.
+ *
+ * The run-time budgets (matches, string work, compiling, time) are the Check's, shared by every
+ * policy it evaluates (./check-budget.ts): N policies do not get N budgets.
  *
  * `matches` calls are renamed to the RE2 implementation (./re2-patterns.ts) here, and literal
  * patterns are compiled now so that a bad one is a load error (the others are charged what
- * compiling them costs, MAX_COMPILE_UNITS, when an evaluation first uses them); `split` calls to splitBounded,
+ * compiling them costs, MAX_COMPILE_UNITS, when a Check first uses them); `split` calls to splitBounded,
  * and the string calls above to their counting forms (BOUNDED_STRING_CALLS).
  */
+import { activeBudget } from './check-budget.js';
+
 export const MAX_EXPRESSION_CHARS = 8 * 1024;
 export const MAX_AST_NODES = 2000;
 export const MAX_NESTING_DEPTH = 48;
@@ -51,22 +57,25 @@ export const MAX_EXPRESSION_COST = 1_000_000;
 export const MAX_POLICY_COST = 4_000_000;
 export const MAX_VALUE_CHARS = 256 * 1024;
 export const MAX_VALUE_ENTRIES = 16 * 1024;
-/** Generous: a cold start or a GC pause must not turn a good policy's answer into an error. */
+/**
+ * How long the CEL policies of one Check may run together. Generous: a cold start or a GC
+ * pause must not turn a good policy's answer into an error.
+ */
 export const MAX_EVALUATION_MS = 250;
 /**
- * Characters `matches` may scan in one evaluation of one policy, past which it is an
- * evaluation error: a request's headers at their largest (96 KiB) about two and a half times,
+ * Characters `matches` may scan in one Check, all its CEL policies together, past which it
+ * is a limit error: a request's headers at their largest (96 KiB) about two and a half times,
  * some 40 ms of re2js; a request of ordinary size, hundreds of times.
  */
 export const MAX_MATCHED_CHARS = 256 * 1024;
 /**
- * Characters the string calls of BOUNDED_STRING_CALLS may scan in one evaluation of one
- * policy, past which it is an evaluation error. Measured here (Node 20, one core): the
+ * Characters the string calls of BOUNDED_STRING_CALLS may scan in one Check, all its CEL
+ * policies together, past which it is a limit error. Measured here (Node 20, one core): the
  * slowest a charged character goes is about 150 M/s (`contains`/`indexOf` of a 2 to 6
  * character pattern in `a…a`, and case conversion charged for what it reads and writes,
  * `ﬃ`.upperAscii() or `İ`.lowerAscii()), so 8 Mi characters stop within some 55 ms; ordinary
  * text goes at 1 to 60 G/s. And 8 Mi characters are the largest headers (96 KiB) scanned some
- * 85 times in one evaluation, the longest path (16 KiB) 500 times, or a body as large as a
+ * 85 times in one Check, the longest path (16 KiB) 500 times, or a body as large as a
  * CheckRequest may be (4 MiB) twice.
  */
 export const MAX_SCANNED_CHARS = 8 * 1024 * 1024;
@@ -93,51 +102,33 @@ export class PresenceOnMessage extends CelLimitExceeded {
   }
 }
 
-// Evaluation is synchronous and one policy at a time (cel-js cannot yield), so one count each serves.
-let matchedChars = 0;
-let scannedChars = 0;
-let evaluation = 0;
-
-/**
- * A policy's evaluation begins: its `matches` calls may scan MAX_MATCHED_CHARS again, its
- * string calls MAX_SCANNED_CHARS.
- */
-export function startMatchBudget(): void {
-  matchedChars = 0;
-  scannedChars = 0;
-  evaluation++;
-}
-
-/** Which evaluation is running: the compile budget of ./re2-patterns.ts starts again when it changes. */
-export function matchBudgetEpoch(): number {
-  return evaluation;
-}
-
 /**
  * Instructions of a pattern whose characters count once. RE2 runs a pattern's states side by
  * side over each character, up to one per instruction: `[a-z]{1000}[0-9]` (1,003) took 7 s over
  * 256 Ki characters, 27 µs a character, where the patterns of ordinary policies (under 25)
  * take 0.1 to 1 µs. A larger pattern counts each character instructions / 24 times, so that no
- * pattern scans past some 24 × 256 Ki steps in one evaluation (about 0.2 s at the slowest).
+ * pattern scans past some 24 × 256 Ki steps in one Check (about 0.2 s at the slowest).
  */
 export const MATCH_INSTRUCTIONS_PER_CHAR = 24;
 
 /**
  * Charge a `matches` call over `text` with a pattern of `instructions`; throws once the
- * evaluation has scanned too much.
+ * Check has scanned too much.
  */
 export function chargeMatch(text: string, instructions: number): void {
-  matchedChars += text.length * Math.max(1, instructions / MATCH_INSTRUCTIONS_PER_CHAR);
-  if (matchedChars > MAX_MATCHED_CHARS) throw MATCH_SPENT;
+  const budget = activeBudget();
+  budget.matchedChars += text.length * Math.max(1, instructions / MATCH_INSTRUCTIONS_PER_CHAR);
+  if (budget.matchedChars > MAX_MATCHED_CHARS) throw MATCH_SPENT;
 }
 
 /** One error for every `matches` past the budget, as SCAN_SPENT below. */
-const MATCH_SPENT = new CelLimitExceeded(`matches scanned more than ${MAX_MATCHED_CHARS} characters in one evaluation`);
+const MATCH_SPENT = new CelLimitExceeded(`matches scanned more than ${MAX_MATCHED_CHARS} characters in one Check`);
 
-/** Charge a string call for `chars` characters; throws once the evaluation has scanned too much. */
+/** Charge a string call for `chars` characters; throws once the Check has scanned too much. */
 export function chargeScan(chars: number): void {
-  scannedChars += chars;
-  if (scannedChars > MAX_SCANNED_CHARS) throw SCAN_SPENT;
+  const budget = activeBudget();
+  budget.scannedChars += chars;
+  if (budget.scannedChars > MAX_SCANNED_CHARS) throw SCAN_SPENT;
 }
 
 /**
@@ -147,7 +138,7 @@ export function chargeScan(chars: number): void {
  * over 1,024 parts, a new Error each (a stack trace) took 1.3 s; one error 0.5 s, most of it
  * cel-js passing the 194,560 throws along (the same calls answering took 57 ms).
  */
-const SCAN_SPENT = new CelLimitExceeded(`string functions scanned more than ${MAX_SCANNED_CHARS} characters in one evaluation`);
+const SCAN_SPENT = new CelLimitExceeded(`string functions scanned more than ${MAX_SCANNED_CHARS} characters in one Check`);
 
 /** The name `matches` calls are renamed to: the RE2 implementation in ./re2-patterns.ts. */
 export const RE2_MATCHES = 'matchesRe2';

@@ -8,19 +8,22 @@
  *   - a pattern written as a literal in the policy (`x.matches("^/api/")`) is compiled when the
  *     policy loads, kept for as long as its policy set (addLiteral), and costs nothing at run time;
  *   - any other pattern (from a variable, a header, a list a comprehension ranges over) is
- *     charged, the first time an evaluation uses it, compileUnits(pattern), cached or not, so
+ *     charged, the first time a Check uses it, compileUnits(pattern), cached or not, so
  *     that a decision never depends on what an earlier Check left in the cache; past
- *     MAX_COMPILE_UNITS in one evaluation of a policy it is a limit error, before compiling;
- *   - an evaluation keeps what it compiled until it ends, so a pattern it was charged for is
- *     never compiled a second time uncharged (cache eviction in between).
+ *     MAX_COMPILE_UNITS in one Check, all its CEL policies together (./check-budget.ts), it is
+ *     a limit error, before compiling;
+ *   - a Check keeps what it compiled until it ends, so a pattern it was charged for is never
+ *     compiled a second time uncharged (cache eviction in between), whichever policy uses it.
  */
 import { RE2JS } from 're2js';
-import { CelLimitExceeded, chargeMatch, matchBudgetEpoch } from './cel-bounds.js';
+import { CelLimitExceeded, chargeMatch } from './cel-bounds.js';
+import { activeBudget, type CelCheckBudget } from './check-budget.js';
 
 /**
- * What compiling the patterns of one evaluation of a policy may cost, in compileUnits. A unit
- * is about a microsecond of re2js at its slowest measured (Node 20, warm): 0.4 to 3 µs a unit
- * over ordinary and hostile patterns alike, so no evaluation compiles for more than some 30 ms.
+ * What compiling the patterns of one Check may cost, all its CEL policies together, in
+ * compileUnits. A unit is about a microsecond of re2js at its slowest measured (Node 20, warm):
+ * 0.4 to 3 µs a unit over ordinary and hostile patterns alike, so no Check compiles for more
+ * than some 30 ms.
  * Ordinary patterns are 20 to 300 units: a list of a dozen tried on every header is well inside.
  */
 export const MAX_COMPILE_UNITS = 10_000;
@@ -48,33 +51,32 @@ function compilePattern(pattern: string): Compiled {
 const cache = new Map<string, Compiled>();
 const MAX_CACHED_PATTERNS = 256;
 
-// Evaluation is synchronous, one policy at a time: one record serves, renewed with the match budget.
-let epoch = -1;
-let spentUnits = 0;
-const ofThisEvaluation = new Map<string, Compiled>();
+// Evaluation is synchronous, one policy at a time: one record serves, renewed with the Check's budget.
+let compiledFor: CelCheckBudget | undefined;
+const ofThisCheck = new Map<string, Compiled>();
 
-const COMPILE_SPENT = new CelLimitExceeded(`matches compiled patterns costing more than ${MAX_COMPILE_UNITS} units in one evaluation`);
+const COMPILE_SPENT = new CelLimitExceeded(`matches compiled patterns costing more than ${MAX_COMPILE_UNITS} units in one Check`);
 
-/** A pattern that is no literal of the policy: charged once per evaluation, then compiled or taken from the cache. */
+/** A pattern that is no literal of the policy: charged once per Check, then compiled or taken from the cache. */
 function chargedPattern(pattern: string): Compiled {
-  if (epoch !== matchBudgetEpoch()) {
-    epoch = matchBudgetEpoch();
-    spentUnits = 0;
-    ofThisEvaluation.clear();
+  const budget = activeBudget();
+  if (compiledFor !== budget) {
+    compiledFor = budget;
+    ofThisCheck.clear();
   }
-  const known = ofThisEvaluation.get(pattern);
+  const known = ofThisCheck.get(pattern);
   if (known !== undefined) return known;
   // The text's length first: it bounds the estimate's own scan.
-  if (spentUnits + pattern.length > MAX_COMPILE_UNITS) throw COMPILE_SPENT;
-  spentUnits += compileUnits(pattern);
-  if (spentUnits > MAX_COMPILE_UNITS) throw COMPILE_SPENT;
+  if (budget.compileUnits + pattern.length > MAX_COMPILE_UNITS) throw COMPILE_SPENT;
+  budget.compileUnits += compileUnits(pattern);
+  if (budget.compileUnits > MAX_COMPILE_UNITS) throw COMPILE_SPENT;
   let compiled = cache.get(pattern);
   if (compiled === undefined) {
     compiled = compilePattern(pattern);
     if (cache.size >= MAX_CACHED_PATTERNS) cache.clear();
     cache.set(pattern, compiled);
   }
-  ofThisEvaluation.set(pattern, compiled);
+  ofThisCheck.set(pattern, compiled);
   return compiled;
 }
 

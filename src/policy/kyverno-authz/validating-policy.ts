@@ -27,7 +27,9 @@
  *   - an evaluation error: failurePolicy Fail denies, Ignore skips the policy (kyverno-authz
  *     then allows; Chio never allows on an error — the request goes on to the other policies
  *     and, failing those, to default-deny); one of Chio's own limits, or a presence test on a
- *     message at run time (cel-run-guards.ts guardMessagePresence), denies under Ignore too.
+ *     message at run time (cel-run-guards.ts guardMessagePresence), denies under Ignore too;
+ *   - the run-time budgets (scan, compile, time) are the Check's, shared by all its CEL
+ *     policies (./check-budget.ts).
  *
  * Expressions are parsed, type-checked and costed when the policy loads (./cel-bounds.ts):
  * a syntax error, an unknown function, a match condition that is not a boolean, a variable
@@ -39,7 +41,8 @@ import type { Environment } from '@marcbachmann/cel-js';
 import { ChioError } from '../../errors/index.js';
 import { metadataSchema } from '../metadata.js';
 import { celPathKind, type CelObject } from '../kyverno/kyverno-input.js';
-import { CelLimitExceeded, estimateCost, walkAst, type AstNode, MAX_EVALUATION_MS, RE2_MATCHES, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_COST, MAX_POLICY_COST, oversized, startMatchBudget, useRe2Matches } from './cel-bounds.js';
+import { CelLimitExceeded, estimateCost, walkAst, type AstNode, MAX_EVALUATION_MS, RE2_MATCHES, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_COST, MAX_POLICY_COST, oversized, useRe2Matches } from './cel-bounds.js';
+import { CelCheckBudget, useBudget } from './check-budget.js';
 import { chargeBuiltValues, checkDurations, guardMessagePresence } from './cel-run-guards.js';
 import { re2PatternsOf } from './envoy-library.js';
 import { toPolicyAnswer, type PolicyAnswer } from './policy-answer.js';
@@ -78,8 +81,12 @@ export type CelPolicyOutcome =
 export interface CompiledCelPolicy {
   readonly name: string;
   readonly failurePolicy: 'Fail' | 'Ignore';
-  /** Decide one request (`object`: toCelCheckRequest's). Never throws. */
-  evaluate(object: CelObject): CelPolicyOutcome;
+  /**
+   * Decide one request (`object`: toCelCheckRequest's). Never throws. `budget`: the Check's,
+   * shared with the other policies it evaluates (./check-budget.ts); a budget of its own when
+   * this policy is the whole Check.
+   */
+  evaluate(object: CelObject, budget?: CelCheckBudget): CelPolicyOutcome;
 }
 
 /** The mode a document asks for; only `Envoy` is evaluated by an authz server. */
@@ -143,7 +150,7 @@ export function compileCelPolicy(doc: z.output<typeof celValidatingPolicySchema>
   return {
     name,
     failurePolicy: spec.failurePolicy,
-    evaluate: (object) => evaluatePolicy({ name, failurePolicy: spec.failurePolicy, conditions, variables, validations }, object),
+    evaluate: (object, budget = new CelCheckBudget()) => evaluatePolicy({ name, failurePolicy: spec.failurePolicy, conditions, variables, validations }, object, budget),
   };
 }
 
@@ -248,9 +255,10 @@ function isLimit(err: unknown): boolean {
   return false;
 }
 
-function evaluatePolicy(policy: PolicyProgram, object: CelObject): CelPolicyOutcome {
-  const started = performance.now();
-  startMatchBudget();
+const TOO_LONG = `the Check's CEL policies took longer than ${MAX_EVALUATION_MS} ms`;
+
+function evaluatePolicy(policy: PolicyProgram, object: CelObject, budget: CelCheckBudget): CelPolicyOutcome {
+  useBudget(budget);
   const run = (e: CompiledExpression, ctx: unknown): unknown => {
     let value: unknown;
     try {
@@ -259,7 +267,7 @@ function evaluatePolicy(policy: PolicyProgram, object: CelObject): CelPolicyOutc
       throw err instanceof EvaluationFailure ? err : new EvaluationFailure(e.field, firstLine(err), isLimit(err));
     }
     if (value instanceof Promise) throw new EvaluationFailure(e.field, 'an asynchronous result');
-    if (performance.now() - started > MAX_EVALUATION_MS) throw new EvaluationFailure(e.field, `evaluation took longer than ${MAX_EVALUATION_MS} ms`, true);
+    if (performance.now() - budget.startedAt > MAX_EVALUATION_MS) throw new EvaluationFailure(e.field, TOO_LONG, true);
     return value;
   };
   try {

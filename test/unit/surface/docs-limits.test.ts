@@ -30,12 +30,16 @@ import { DRAIN_SETTLE_MS } from '../../../src/chain/publisher.js';
 import { MAX_KERNEL_KEYS_FILE_BYTES } from '../../../src/kernel-keys.js';
 import { MAX_TRUSTED_KERNEL_KEYS } from '../../../src/receipt/kernel-trust.js';
 import { RELOAD_POLL_MS } from '../../../src/policy/policy-watcher.js';
+import { MAX_EVALUATION_MS, MAX_MATCHED_CHARS, MAX_SCANNED_CHARS } from '../../../src/policy/kyverno-authz/cel-bounds.js';
+import { MAX_COMPILE_UNITS } from '../../../src/policy/kyverno-authz/re2-patterns.js';
 import { section } from './doc-text.js';
 
 const n = (v: number) => v.toLocaleString('en-US');
 const kib = (bytes: number) => `${bytes / 1024} KiB`;
 const mib = (bytes: number) => `${bytes / 1024 / 1024} MiB`;
 const s = (ms: number) => `${ms / 1000} s`;
+const kiChars = (chars: number) => `${chars / 1024} Ki characters`;
+const miChars = (chars: number) => `${chars / 1024 / 1024} Mi characters`;
 
 const CLAIMS: Array<{ page: string; heading: string; level?: number; says: string[] }> = [
   {
@@ -88,6 +92,15 @@ const CLAIMS: Array<{ page: string; heading: string; level?: number; says: strin
       `| capability token | ${kib(MAX_TOKEN_CHARS)} |`, `| JWT | ${kib(MAX_JWT_BYTES)}, at most ${MAX_JWTS_PER_REQUEST} per request |`,
       `| ${n(DEFAULT_VERIFICATION_CACHE_SIZE)}, least recently used`,
       `(${s(DEFAULT_FETCH_TIMEOUT_MS)} for the fetch itself, one fetch per ${s(DEFAULT_MIN_REFRESH_INTERVAL_MS)} per URI)`,
+    ],
+  },
+  {
+    // The run-time budgets of CEL policies are one Check's, all its policies together.
+    page: 'docs/policies.md', heading: 'ValidatingPolicy (kyverno-authz, CEL)', says: [
+      `\`matches\` may scan at most ${kiChars(MAX_MATCHED_CHARS)} in one Check`,
+      `may cost at most ${n(MAX_COMPILE_UNITS)} units in one Check`,
+      `may scan at most ${miChars(MAX_SCANNED_CHARS)} together in one Check`,
+      `the CEL policies of a Check may run for at most ${MAX_EVALUATION_MS} ms together`,
     ],
   },
   {

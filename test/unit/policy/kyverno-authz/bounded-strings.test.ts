@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Environment } from '@marcbachmann/cel-js';
 import { createEnvoyEnvironment, re2PatternsOf } from '../../../../src/policy/kyverno-authz/envoy-library.js';
-import { BOUNDED_STRING_CALLS, startMatchBudget, useRe2Matches } from '../../../../src/policy/kyverno-authz/cel-bounds.js';
+import { BOUNDED_STRING_CALLS, useRe2Matches } from '../../../../src/policy/kyverno-authz/cel-bounds.js';
+import { CelCheckBudget, useBudget } from '../../../../src/policy/kyverno-authz/check-budget.js';
 
 // cel-js's own functions, and Chio's environment with the calls renamed as a policy's are.
 const plain = new Environment();
@@ -27,7 +28,7 @@ const compileIn = (env: Environment, source: string, rename: boolean): Run => {
 
 /** The value, or the error's code and message as cel-js gives it (without the source excerpt). */
 const outcome = (run: Run, vars: Record<string, unknown>) => {
-  startMatchBudget();
+  useBudget(new CelCheckBudget());
   try {
     return { value: run(vars) };
   } catch (err) {

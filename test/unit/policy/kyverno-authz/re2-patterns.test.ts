@@ -7,7 +7,7 @@ import { answerOf, compile, policy, request } from '../../../support/cel-policie
 
 const h = 'object.attributes.request.http.headers';
 const path = 'object.attributes.request.http.path';
-const spent = { kind: 'error', message: `matches compiled patterns costing more than ${MAX_COMPILE_UNITS} units in one evaluation`, limit: true };
+const spent = { kind: 'error', message: `matches compiled patterns costing more than ${MAX_COMPILE_UNITS} units in one Check`, limit: true };
 
 describe('matches with a pattern that is not a literal of the policy', () => {
   // The clock stands still: the 250 ms evaluation backstop, a limit error too, must not be
@@ -61,7 +61,7 @@ describe('matches with a pattern that is not a literal of the policy', () => {
     for (let i = 0; i < 3; i++) expect(big.evaluate(request(headers))).toMatchObject(spent);
   });
 
-  it('charges a pattern once in one evaluation: patterns from variables tried on every header, a list of prefixes', () => {
+  it('charges a pattern once in one Check: patterns from variables tried on every header, a list of prefixes', () => {
     const patterns = compile(policy(`  variables:
   - name: script
     expression: '"(?i)<script"'

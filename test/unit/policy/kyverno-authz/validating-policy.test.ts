@@ -123,12 +123,12 @@ describe('compileCelPolicy', () => {
     describe('when a policy scans the headers with several patterns', () => {
       const scan = (pattern: string) => `  - expression: 'object.attributes.request.http.headers.exists(k, object.attributes.request.http.headers[k].matches("${pattern}")) ? envoy.Denied(403).Response() : null'\n`;
       const waf = compile(policy(`  variables:\n  - name: unused\n    expression: '1'\n  validations:\n${scan('(?i)(union|select).*from')}${scan('(?i)drop\\\\s')}${scan('(?i)<script')}`));
-      it('scans at most MAX_MATCHED_CHARS in one evaluation: 3 × 93 KB of headers is an evaluation error, not 3 scans', () => {
+      it('scans at most MAX_MATCHED_CHARS in one Check: 3 × 93 KB of headers is an evaluation error, not 3 scans', () => {
         // The clock stands still: on a loaded machine the 250 ms evaluation backstop, a limit
         // error too, could fire before the budget this test is about.
         vi.useFakeTimers({ toFake: ['performance'] });
         try {
-          expect(waf.evaluate(request({ 'x-junk': 'select'.repeat(15_500) }))).toMatchObject({ kind: 'error', message: `matches scanned more than ${MAX_MATCHED_CHARS} characters in one evaluation`, failurePolicy: 'Fail', limit: true });
+          expect(waf.evaluate(request({ 'x-junk': 'select'.repeat(15_500) }))).toMatchObject({ kind: 'error', message: `matches scanned more than ${MAX_MATCHED_CHARS} characters in one Check`, failurePolicy: 'Fail', limit: true });
         } finally {
           vi.useRealTimers();
         }
@@ -148,13 +148,13 @@ describe('compileCelPolicy', () => {
         const long = compile(policy(`  validations:\n${scan('[a-z]{1000}[0-9]')}`));
         vi.useFakeTimers({ toFake: ['performance'] });
         try {
-          expect(long.evaluate(request({ 'x-junk': 'a'.repeat(16_000) }))).toMatchObject({ kind: 'error', message: `matches scanned more than ${MAX_MATCHED_CHARS} characters in one evaluation`, limit: true });
+          expect(long.evaluate(request({ 'x-junk': 'a'.repeat(16_000) }))).toMatchObject({ kind: 'error', message: `matches scanned more than ${MAX_MATCHED_CHARS} characters in one Check`, limit: true });
         } finally {
           vi.useRealTimers();
         }
         expect(answerOf(long.evaluate(request({ 'x-id': `${'a'.repeat(1000)}7` })))).toMatchObject({ verdict: 'deny', status: 403 });
       });
-      it('gives every evaluation the whole budget again', () => {
+      it('gives every Check the whole budget again', () => {
         const large = request({ 'x-junk': 'x'.repeat(80_000) });
         for (let i = 0; i < 3; i++) expect(waf.evaluate(large)).toEqual({ kind: 'skip' });
         expect(answerOf(waf.evaluate(request({ 'x-q': 'a union select b from t' })))).toMatchObject({ verdict: 'deny', status: 403 });
@@ -194,7 +194,7 @@ describe('compileCelPolicy', () => {
   - expression: '${h}[?"x-a"].orValue("").split(",").exists(s, ${searches}) ? envoy.Denied(403).Response() : null'
 `),
     );
-    const spent = { kind: 'error', rule: 'spec.validations[0].expression', message: `string functions scanned more than ${MAX_SCANNED_CHARS} characters in one evaluation`, failurePolicy: 'Ignore', limit: true };
+    const spent = { kind: 'error', rule: 'spec.validations[0].expression', message: `string functions scanned more than ${MAX_SCANNED_CHARS} characters in one Check`, failurePolicy: 'Ignore', limit: true };
     it(`stops a policy that searches a long header for every part of a split past ${MAX_SCANNED_CHARS} characters`, () => {
       expect(pathological.evaluate(request({ 'x-a': ','.repeat(COMPREHENSION_RANGE_BOUND - 1), 'x-b': 'a'.repeat(90_000) }))).toMatchObject(spent);
       // The same policy over ordinary headers answers.
@@ -243,7 +243,7 @@ describe('compileCelPolicy', () => {
 
   describe('values `+` builds: charged as the string calls are', () => {
     const h = 'object.attributes.request.http.headers';
-    const spent = { kind: 'error', rule: 'spec.validations[0].expression', message: `string functions scanned more than ${MAX_SCANNED_CHARS} characters in one evaluation`, failurePolicy: 'Ignore', limit: true };
+    const spent = { kind: 'error', rule: 'spec.validations[0].expression', message: `string functions scanned more than ${MAX_SCANNED_CHARS} characters in one Check`, failurePolicy: 'Ignore', limit: true };
     // The clock stands still: the 250 ms backstop, a limit error too, must not be what stops these.
     const frozen = <T>(run: () => T): T => {
       vi.useFakeTimers({ toFake: ['performance'] });
