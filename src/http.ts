@@ -16,6 +16,7 @@ import { toBase64Url } from './encoding.js';
 import type { ListenerTls } from './tls.js';
 import { isNatsUnavailable } from './nats/unavailable.js';
 import { listenError } from './listen-error.js';
+import { boundIdleConnections, MIN_READ_BYTES_PER_SECOND } from './http-idle.js';
 
 export type Readiness = () => string | undefined | Promise<string | undefined>;
 export type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> | boolean;
@@ -33,6 +34,8 @@ export interface HttpServerOptions {
   tls?: ListenerTls;
   /** IDLE_SOCKET_MS unless given. */
   idleSocketMs?: number;
+  /** MIN_READ_BYTES_PER_SECOND unless given (http-idle.ts). */
+  minReadBytesPerSecond?: number;
   /** MAX_HTTP_CONNECTIONS unless given. */
   maxConnections?: number;
   /** The setting that chose `port` (`CHIO_LEDGER_PORT`, …): named when the port is taken. */
@@ -40,10 +43,11 @@ export interface HttpServerOptions {
 }
 
 /**
- * A connection on which nothing moves this long is closed. The request timeouts stop once a
- * request is read, so without this a client that never reads its answer held the socket and the
+ * A connection on which nothing moves this long is closed, unless the client is still taking its
+ * answer at MIN_READ_BYTES_PER_SECOND (http-idle.ts). The request timeouts stop once a request
+ * is read, so without this a client that never reads its answer held the socket and the
  * answer's buffers for ever (a review saw 1,500 such readers of entry bundles take a verifier
- * from 155 to 868 MB); an answer still flowing keeps its connection.
+ * from 155 to 868 MB).
  */
 export const IDLE_SOCKET_MS = 30_000;
 /** How often Node checks the request timeouts; the bounds are late by up to this much. */
@@ -151,8 +155,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   server.maxHeadersCount = 100;
-  // No 'timeout' listener: Node destroys the idle socket.
-  server.timeout = opts.idleSocketMs ?? IDLE_SOCKET_MS;
+  boundIdleConnections(server, opts.idleSocketMs ?? IDLE_SOCKET_MS, opts.minReadBytesPerSecond ?? MIN_READ_BYTES_PER_SECOND);
   server.maxConnections = opts.maxConnections ?? MAX_HTTP_CONNECTIONS;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(listenError(err, opts.bind, opts.port, opts.portSetting)));

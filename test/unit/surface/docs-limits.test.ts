@@ -11,6 +11,7 @@ import { MAX_STALL_WINDOW_MS } from '../../../src/authz/loop-clock.js';
 import { MAX_ANSWER_MARGIN_MS, MIN_CLIENT_STORE_MS } from '../../../src/authz/check-handler.js';
 import { STOP_GRACE_MS } from '../../../src/authz/workers.js';
 import { HEADERS_TIMEOUT_MS, IDLE_SOCKET_MS, MAX_HTTP_CONNECTIONS, REQUEST_TIMEOUT_MS } from '../../../src/http.js';
+import { MIN_READ_BYTES_PER_SECOND } from '../../../src/http-idle.js';
 import { LATEST_REUSE_MS } from '../../../src/verifier/checkpoint-source.js';
 import { MAX_PENDING_SCAN, SCAN_REUSE_MS } from '../../../src/verifier/tail-search.js';
 import { BUNDLE_BUSY_RETRY_SECONDS, MAX_VERIFY_BODIES_HELD_BYTES, MAX_VERIFY_BODY_BYTES, MAX_VERIFY_BUNDLE_BYTES, MAX_VERIFY_BUNDLES_HELD_BYTES } from '../../../src/verifier/verify-route.js';
@@ -69,7 +70,10 @@ const CLAIMS: Array<{ page: string; heading: string; level?: number; says: strin
     page: 'docs/api.md', heading: 'Verifier (HTTP)', says: [
       `the latest checkpoint for ${LATEST_REUSE_MS} ms`,
       `headers must arrive within ${s(HEADERS_TIMEOUT_MS)} and the whole request within ${s(REQUEST_TIMEOUT_MS)}`,
-      `nothing moves for ${s(IDLE_SOCKET_MS)}`, `at most\n${n(MAX_HTTP_CONNECTIONS)} connections are open at once`,
+      `nothing moves for ${s(IDLE_SOCKET_MS)}`, `at most ${n(MAX_HTTP_CONNECTIONS)} connections are open at once`,
+      `a reader at ${kib(MIN_READ_BYTES_PER_SECOND)}/s would need`, `and ${s(IDLE_SOCKET_MS)} on top`,
+      `keeps up ${kib(MIN_READ_BYTES_PER_SECOND)}/s on average`, `closed at most ${s(IDLE_SOCKET_MS)} after`,
+      `(a 1 MiB answer left unread: within ${(1 << 20) / MIN_READ_BYTES_PER_SECOND + (2 * IDLE_SOCKET_MS) / 1000} s)`,
       `more than ${MAX_PENDING_SCAN} stored receipts wait`, `answers every lookup for ${SCAN_REUSE_MS} ms`,
       `at most ${mib(MAX_VERIFY_BODY_BYTES)} (\`413 TOO_LARGE\``, `hold ${mib(MAX_VERIFY_BODIES_HELD_BYTES)} together`,
       `at most ${n(MAX_BUNDLE_FILES)} files`,
