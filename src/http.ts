@@ -57,6 +57,12 @@ export const HEADERS_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 30_000;
 /** Connections open at once; one past it is closed unanswered (net.Server's maxConnections). */
 export const MAX_HTTP_CONNECTIONS = 1_024;
+/**
+ * Header fields a request may have. Node drops the fields past its maxHeadersCount without a
+ * word, so a route would see a request other than the one sent (a header a proxy added last, a
+ * second Authorization): Node counts one more, and a request that has it is refused with 431.
+ */
+export const MAX_HEADER_FIELDS = 100;
 
 export interface RunningHttpServer {
   readonly port: number;
@@ -154,7 +160,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   const server: Server = opts.tls ? createTlsServer({ ...tlsServerOptions(opts.tls), ...timing }, listener) : createServer(timing, listener);
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.requestTimeout = REQUEST_TIMEOUT_MS;
-  server.maxHeadersCount = 100;
+  server.maxHeadersCount = MAX_HEADER_FIELDS + 1;
   boundIdleConnections(server, opts.idleSocketMs ?? IDLE_SOCKET_MS, opts.minReadBytesPerSecond ?? MIN_READ_BYTES_PER_SECOND);
   server.maxConnections = opts.maxConnections ?? MAX_HTTP_CONNECTIONS;
   await new Promise<void>((resolve, reject) => {
@@ -214,6 +220,11 @@ function tlsServerOptions(tls: ListenerTls) {
 const UNRESOLVED_PATH = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)|\\/i;
 
 async function handle(req: IncomingMessage, res: ServerResponse, opts: HttpServerOptions): Promise<void> {
+  if (req.rawHeaders.length > 2 * MAX_HEADER_FIELDS) {
+    // Its body, if any, is not read: close the connection rather than drain it.
+    res.setHeader('connection', 'close');
+    return sendError(res, 'HEADERS_TOO_LARGE', `more than ${MAX_HEADER_FIELDS} header fields`);
+  }
   if (UNRESOLVED_PATH.test((req.url ?? '/').split(/[?#]/, 1)[0]!)) return sendError(res, 'MALFORMED', 'a request path with a dot segment or a backslash is refused');
   let url: URL;
   try {

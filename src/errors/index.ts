@@ -57,6 +57,8 @@ export type ChioErrorCode =
   | 'NOT_FOUND'
   // a request body over its bound (HTTP 413)
   | 'TOO_LARGE'
+  // an HTTP request with more header fields than are counted (HTTP 431)
+  | 'HEADERS_TOO_LARGE'
   | 'PENDING'
   | 'UNAVAILABLE'
   | 'TIMEOUT'

@@ -82,6 +82,7 @@ export const STATUS: Readonly<Record<ChioErrorCode, WireStatus>> = {
 
   NOT_FOUND: { grpc: GRPC.NOT_FOUND, http: 404, exit: 1 },
   TOO_LARGE: { grpc: GRPC.RESOURCE_EXHAUSTED, http: 413, exit: 1 },
+  HEADERS_TOO_LARGE: { grpc: GRPC.RESOURCE_EXHAUSTED, http: 431, exit: 1 },
   PENDING: { grpc: GRPC.UNAVAILABLE, http: 202, exit: 1 },
   UNAVAILABLE: { grpc: GRPC.UNAVAILABLE, http: 503, exit: 1 },
   TIMEOUT: { grpc: GRPC.DEADLINE_EXCEEDED, http: 504, exit: 1 },

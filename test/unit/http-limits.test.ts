@@ -1,7 +1,8 @@
 /**
  * What a connection may hold of an HTTP server (src/http.ts): a client that reads its answer
  * slowly gets all of it, one that stops reading is cut off once it is behind the minimum read
- * rate, and connections past the limit are closed unanswered.
+ * rate, connections past the limit are closed unanswered, and a request with more header fields
+ * than are counted is refused, not trimmed.
  */
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -147,4 +148,33 @@ describe('a client that sends its request slowly (slowloris)', () => {
     expect(r.answer).toMatch(/^HTTP\/1\.1 408/);
     expect(r.seconds).toBeLessThan(12.5);
   }, 20_000);
+});
+
+describe('a request with more header fields than are counted', () => {
+  /** The raw answer to `GET /health` with `count` header fields in all. */
+  const answerWithFields = async (port: number, count: number) => {
+    const fields = Array.from({ length: count - 2 }, (_, i) => `x-field-${i}: ${i}\r\n`).join('');
+    const socket = await rawClient(port, `GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n${fields}\r\n`);
+    let answer = '';
+    socket.on('data', (d: Buffer) => (answer += d.toString()));
+    await closed(socket);
+    const [head, body] = answer.split('\r\n\r\n');
+    return { head: head!, body: body! };
+  };
+
+  it('is refused with 431 and a JSON error, not answered with the extra fields dropped', async () => {
+    const port = await serve({});
+    const { head, body } = await answerWithFields(port, 101);
+    expect(head).toMatch(/^HTTP\/1\.1 431 /);
+    expect(head).toMatch(/\r\nx-content-type-options: nosniff\r\n/i);
+    expect(head).toMatch(/\r\nconnection: close\r\n/i);
+    expect(JSON.parse(body)).toEqual({ error: 'more than 100 header fields', code: 'HEADERS_TOO_LARGE' });
+  });
+
+  it('is answered when it has exactly 100', async () => {
+    const port = await serve({});
+    const { head, body } = await answerWithFields(port, 100);
+    expect(head).toMatch(/^HTTP\/1\.1 200 /);
+    expect(JSON.parse(body)).toEqual({ status: 'ok' });
+  });
 });
