@@ -111,6 +111,7 @@ export function codeOfHttpStatus(status: number): ChioErrorCode {
     case 400: return 'MALFORMED';
     case 404: return 'NOT_FOUND';
     case 413: return 'TOO_LARGE';
+    case 431: return 'HEADERS_TOO_LARGE';
     case 504: return 'TIMEOUT';
     default: return 'UNAVAILABLE';
   }

@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TimeoutError, NoRespondersError } from '@nats-io/transport-node';
 import { readBody, startHttpServer, type RunningHttpServer } from '../../src/http.js';
+import { codeOfHttpStatus, statusOf } from '../../src/errors/index.js';
 import { createLogger } from '../../src/log.js';
 
 // A route that throws what a failed NATS read throws, and one that throws a plain fault.
@@ -140,5 +141,14 @@ describe('a request path with a dot segment or a backslash', () => {
     } finally {
       await server.stop();
     }
+  });
+});
+
+describe('codeOfHttpStatus (the CLI reading a Chio HTTP answer)', () => {
+  it('reads back the code of each client error status the HTTP ports answer', () => {
+    for (const code of ['PENDING', 'MALFORMED', 'NOT_FOUND', 'TOO_LARGE', 'HEADERS_TOO_LARGE', 'TIMEOUT'] as const) {
+      expect(codeOfHttpStatus(statusOf(code).http), code).toBe(code);
+    }
+    expect(codeOfHttpStatus(503)).toBe('UNAVAILABLE');
   });
 });
