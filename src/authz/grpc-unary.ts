@@ -119,9 +119,10 @@ export interface UnaryServer {
   /** Listen on `bind:port` (0: any free port); resolves with the port. */
   listen(bind: string, port: number): Promise<number>;
   /**
-   * Stop accepting connections, tell every client to go away (GOAWAY), refuse (UNAVAILABLE) the
-   * requests still arriving, and resolve when the calls in flight are answered, or when
-   * `closeGraceMs` has passed and the connections left are destroyed.
+   * Stop accepting connections, tell every client to go away (GOAWAY: a stream whose headers it
+   * had not read then is refused by HTTP/2 itself, REFUSED_STREAM, unprocessed), refuse
+   * (UNAVAILABLE) the requests still arriving, and resolve when the calls in flight are
+   * answered, or when `closeGraceMs` has passed and the connections left are destroyed.
    */
   close(): Promise<void>;
 }

@@ -689,9 +689,27 @@ describe('closing a unary gRPC server', () => {
   it('refuses, UNAVAILABLE, a request still arriving, and resolves without waiting for it', async () => {
     const { server, session } = await serverAndSession();
     const slow = raw(session, [Uint8Array.of(0, 0, 0)], { end: false });
-    await new Promise((r) => setTimeout(r, 50));
+    // The server has the slow call once a call sent after it on the same connection is answered
+    // (frames of one connection are read in order). A fixed wait was outlasted on a loaded
+    // machine: close() then began before the server had read the headers, and the stream was
+    // refused unprocessed (the next test), not answered.
+    expect(statusOf(await raw(session, [frameMessage(utf8('sent after it'))]))).toBe(0);
     await server.close();
     expect(statusOf(await slow)).toBe(GrpcStatus.UNAVAILABLE);
+    expect(handled).toEqual(['sent after it']);
+    session.destroy();
+  });
+
+  it('refuses a whole request whose headers come after it began: REFUSED_STREAM, unprocessed, so the client may send it elsewhere', async () => {
+    const { server, session } = await serverAndSession();
+    // The server's SETTINGS have come: its end of the connection is open, so the request is
+    // refused by the GOAWAY, not with the connection.
+    await new Promise((r) => session.once('remoteSettings', r));
+    const late = raw(session, [frameMessage(utf8('late'))]);
+    // In the same turn of the loop: the server reads the request only after its GOAWAY is sent.
+    const closing = server.close();
+    await expect(late).rejects.toThrow(`no answer (rst ${constants.NGHTTP2_REFUSED_STREAM})`);
+    await closing;
     expect(handled).toEqual([]);
     session.destroy();
   });
