@@ -23,6 +23,7 @@ import { matchAny, matchAnyHost } from '../policy/match.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import type { VerificationCache } from '../credentials/verification-cache.js';
 import { toKyvernoInput } from '../policy/kyverno/validating-policy.js';
+import { evaluateValidatingPolicies } from '../policy/kyverno/verdicts.js';
 import { toCelCheckRequest, type NormalisedHttp } from '../policy/kyverno/kyverno-input.js';
 import { evaluateCelPolicies, type CelVerdicts } from '../policy/kyverno-authz/verdicts.js';
 import type { CheckRequest } from '../authz/wire.js';
@@ -227,21 +228,12 @@ function validatingVerdicts(ctx: DecisionContext): { validating: ValidatingVerdi
   // the query, as Envoy's `path` carries it), host and headers, not the spelling that was sent.
   const { target, host, headers } = ctx.input;
   const normal: NormalisedHttp = { path: target.path === '' ? '' : `${target.path}${target.query}`, host, headers };
-  const out: ValidatingVerdicts = {};
-  if (validating.length > 0) {
-    const input = toKyvernoInput(ctx.request, normal);
-    for (const policy of validating) {
-      const outcome = policy.evaluate(input);
-      if (!outcome.matched) continue;
-      if (outcome.verdict === 'deny') return { validating: { deny: { policy: policy.name, reason: outcome.message, rule: outcome.rule } }, cel };
-      if (out.allow === undefined) {
-        out.allow = policy.name;
-        out.allowRule = outcome.rule;
-      }
-    }
-  }
-  if (celPolicies.length === 0) return { validating: out, cel };
-  const verdicts = redactedDeny(evaluateCelPolicies(celPolicies, toCelCheckRequest(ctx.request, normal)), ctx);
+  // One clock for the ValidatingPolicies of both kinds (policy/check-clock.ts): kyverno-json's
+  // run first, the CEL policies get what they left.
+  const startedAt = performance.now();
+  const out = validating.length > 0 ? evaluateValidatingPolicies(validating, toKyvernoInput(ctx.request, normal), startedAt) : {};
+  if (out.deny || celPolicies.length === 0) return { validating: out, cel };
+  const verdicts = redactedDeny(evaluateCelPolicies(celPolicies, toCelCheckRequest(ctx.request, normal), startedAt), ctx);
   if (verdicts.deny) return { validating: { deny: { policy: verdicts.deny.policy, reason: verdicts.deny.reason } }, cel: verdicts };
   // The rule travels with the allow: a policy of another kind may have the same name.
   const first = verdicts.allows[0];

@@ -34,9 +34,9 @@
  *     what they build (chargeBuiltValues); string `==` is not counted;
  *   - `duration(string)` reads at most MAX_DURATION_CHARS characters, and only a string of
  *     duration parts reaches cel-js's parser, cubic otherwise (checkDurations);
- *   - time: a Check whose CEL policies run past MAX_EVALUATION_MS together is a limit error
- *     (a deny whatever the failurePolicy), checked after each expression: a backstop, the
- *     bounds above are the guard.
+ *   - time: a Check whose ValidatingPolicies, both kinds, run past MAX_POLICY_EVALUATION_MS
+ *     together (../check-clock.ts) is a limit error (a deny whatever the failurePolicy),
+ *     checked after each expression: a backstop, the bounds above are the guard.
  *
  * The run-time budgets (matches, string work, compiling, time) are the Check's, shared by every
  * policy it evaluates (./check-budget.ts): N policies do not get N budgets.
@@ -57,11 +57,6 @@ export const MAX_EXPRESSION_COST = 1_000_000;
 export const MAX_POLICY_COST = 4_000_000;
 export const MAX_VALUE_CHARS = 256 * 1024;
 export const MAX_VALUE_ENTRIES = 16 * 1024;
-/**
- * How long the CEL policies of one Check may run together. Generous: a cold start or a GC
- * pause must not turn a good policy's answer into an error.
- */
-export const MAX_EVALUATION_MS = 250;
 /**
  * Characters `matches` may scan in one Check, all its CEL policies together, past which it
  * is a limit error: a request's headers at their largest (96 KiB) about two and a half times,

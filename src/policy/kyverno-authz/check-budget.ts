@@ -2,8 +2,9 @@
  * What the CEL policies of one Check may spend together at run time (SPEC §4 item 5): the
  * characters `matches` scans (MAX_MATCHED_CHARS), the characters the string calls scan and `+`
  * and the conversions build (MAX_SCANNED_CHARS), the units of the patterns compiled at run time
- * (./re2-patterns.ts MAX_COMPILE_UNITS), and the time since the Check's first policy began
- * (MAX_EVALUATION_MS). One budget for the whole Check, not one per policy: the Check path is
+ * (./re2-patterns.ts MAX_COMPILE_UNITS), and the time on the Check's clock, which the
+ * kyverno-json policies evaluated before them have already counted (../check-clock.ts
+ * MAX_POLICY_EVALUATION_MS). One budget for the whole Check, not one per policy: the Check path is
  * single-threaded, and a set of N policies each compiling or scanning what the request chose
  * would otherwise let one request hold the event loop N times what the bounds say.
  *
@@ -16,8 +17,11 @@ export class CelCheckBudget {
   matchedChars = 0;
   scannedChars = 0;
   compileUnits = 0;
-  /** When the Check's first CEL policy began (performance.now()): the time backstop counts from here. */
-  readonly startedAt = performance.now();
+  /**
+   * @param startedAt when the Check's clock started (performance.now()): the time backstop
+   *   counts from here. By default now, for CEL policies evaluated alone.
+   */
+  constructor(readonly startedAt = performance.now()) {}
 }
 
 let active = new CelCheckBudget();

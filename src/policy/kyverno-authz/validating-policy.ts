@@ -29,7 +29,7 @@
  *     and, failing those, to default-deny); one of Chio's own limits, or a presence test on a
  *     message at run time (cel-run-guards.ts guardMessagePresence), denies under Ignore too;
  *   - the run-time budgets (scan, compile, time) are the Check's, shared by all its CEL
- *     policies (./check-budget.ts).
+ *     policies (./check-budget.ts), the time with its kyverno-json policies too (../check-clock.ts).
  *
  * Expressions are parsed, type-checked and costed when the policy loads (./cel-bounds.ts):
  * a syntax error, an unknown function, a match condition that is not a boolean, a variable
@@ -41,8 +41,9 @@ import type { Environment } from '@marcbachmann/cel-js';
 import { ChioError } from '../../errors/index.js';
 import { metadataSchema } from '../metadata.js';
 import { celPathKind, type CelObject } from '../kyverno/kyverno-input.js';
-import { CelLimitExceeded, estimateCost, walkAst, type AstNode, MAX_EVALUATION_MS, RE2_MATCHES, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_COST, MAX_POLICY_COST, oversized, useRe2Matches } from './cel-bounds.js';
+import { CelLimitExceeded, estimateCost, walkAst, type AstNode, RE2_MATCHES, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_COST, MAX_POLICY_COST, oversized, useRe2Matches } from './cel-bounds.js';
 import { CelCheckBudget, useBudget } from './check-budget.js';
+import { MAX_POLICY_EVALUATION_MS, POLICIES_TOOK_TOO_LONG } from '../check-clock.js';
 import { chargeBuiltValues, checkDurations, guardMessagePresence } from './cel-run-guards.js';
 import { re2PatternsOf } from './envoy-library.js';
 import { toPolicyAnswer, type PolicyAnswer } from './policy-answer.js';
@@ -255,8 +256,6 @@ function isLimit(err: unknown): boolean {
   return false;
 }
 
-const TOO_LONG = `the Check's CEL policies took longer than ${MAX_EVALUATION_MS} ms`;
-
 function evaluatePolicy(policy: PolicyProgram, object: CelObject, budget: CelCheckBudget): CelPolicyOutcome {
   useBudget(budget);
   const run = (e: CompiledExpression, ctx: unknown): unknown => {
@@ -267,7 +266,7 @@ function evaluatePolicy(policy: PolicyProgram, object: CelObject, budget: CelChe
       throw err instanceof EvaluationFailure ? err : new EvaluationFailure(e.field, firstLine(err), isLimit(err));
     }
     if (value instanceof Promise) throw new EvaluationFailure(e.field, 'an asynchronous result');
-    if (performance.now() - budget.startedAt > MAX_EVALUATION_MS) throw new EvaluationFailure(e.field, TOO_LONG, true);
+    if (performance.now() - budget.startedAt > MAX_POLICY_EVALUATION_MS) throw new EvaluationFailure(e.field, POLICIES_TOOK_TOO_LONG, true);
     return value;
   };
   try {

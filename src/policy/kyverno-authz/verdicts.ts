@@ -42,10 +42,14 @@ export interface CelVerdicts {
   error?: string;
 }
 
-/** Evaluate the CEL policies (in name order, as the policy set holds them) against `object` (toCelCheckRequest's). Never throws. */
-export function evaluateCelPolicies(policies: readonly CompiledCelPolicy[], object: CelObject): CelVerdicts {
+/**
+ * Evaluate the CEL policies (in name order, as the policy set holds them) against `object`
+ * (toCelCheckRequest's), on the Check's clock, which started at `startedAt` (performance.now():
+ * ../check-clock.ts). Never throws.
+ */
+export function evaluateCelPolicies(policies: readonly CompiledCelPolicy[], object: CelObject, startedAt = performance.now()): CelVerdicts {
   const out: CelVerdicts = { allows: [], ignoredErrors: [] };
-  const budget = new CelCheckBudget();
+  const budget = new CelCheckBudget(startedAt);
   for (const policy of policies) {
     const outcome = policy.evaluate(object, budget);
     if (outcome.kind === 'skip') continue;

@@ -36,7 +36,8 @@
 import { compile, isRegistered } from '@jmespath-community/jmespath';
 // Registers kyverno-json's own functions before any expression is compiled.
 import './jmespath-functions.js';
-import { MAX_EXPRESSION_MS, searchBy } from './jmespath-bounds.js';
+import { searchBy } from './jmespath-bounds.js';
+import { MAX_POLICY_EVALUATION_MS } from '../check-clock.js';
 import type { JSONValue } from '@jmespath-community/jmespath';
 import { ChioError } from '../../errors/index.js';
 import { isJsonObject } from '../../json.js';
@@ -47,7 +48,7 @@ export const MAX_TREE_DEPTH = 32;
 export const MAX_TREE_NODES = 10_000;
 /** Longest JMESPath expression accepted, in UTF-16 code units. */
 export const MAX_EXPRESSION_LENGTH = 1024;
-/** Default evaluation budget: node visits, comparisons and expression runs per evaluation. */
+/** Evaluation budget: node visits, comparisons and expression runs in one Check, its kyverno-json policies together. */
 export const DEFAULT_EVALUATION_STEPS = 100_000;
 /** Deepest structure compared by one leaf (an expression result against the input). */
 export const MAX_COMPARE_DEPTH = 64;
@@ -71,10 +72,10 @@ export type TreeVerdict =
   | { status: 'fail'; failures: TreeFailure[] }
   | { status: 'error'; error: TreeFailure };
 
-/** Remaining steps, shared by every tree evaluated for one input. */
+/** Remaining steps, shared by every tree evaluated for one input (a Check: every policy's). */
 export interface EvaluationBudget {
   steps: number;
-  /** performance.now() past which expressions fail; set when the first one runs. */
+  /** performance.now() past which expressions fail: the Check's (../check-clock.ts), else set when the first one runs. */
   deadline?: number;
 }
 
@@ -348,7 +349,7 @@ function run(expression: Expression, value: unknown, scope: Scope, path: string,
     const bindings = Object.entries(scope).map(([variable, v]) => ({ type: 'Binding', variable, reference: { type: 'Literal', value: v } }));
     ast = { type: 'LetExpression', bindings, expression: ast } as Ast;
   }
-  ctx.budget.deadline ??= performance.now() + MAX_EXPRESSION_MS;
+  ctx.budget.deadline ??= performance.now() + MAX_POLICY_EVALUATION_MS;
   try {
     return searchBy(ctx.budget.deadline, ast, (value ?? null) as JSONValue);
   } catch (err) {

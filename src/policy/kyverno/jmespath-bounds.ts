@@ -3,15 +3,14 @@
  *
  * - a deadline: the step budget counts an expression as 10 whatever it does, and a short
  *   expression can do unbounded work (each `[@,@][]` doubles a list: 21 took 1.7 s), so every
- *   node the interpreter visits checks the deadline of the expression running (searchBy);
+ *   node the interpreter visits checks the deadline of the expression running (searchBy). The
+ *   deadline is the Check's (../check-clock.ts), shared by all its ValidatingPolicies;
  * - the functions that build a string longer than their arguments, as the library defines
  *   them (same results, same errors) but refusing to build one of more than MAX_BUILT_CHARS
  *   characters: one call cannot be interrupted.
  */
 import { register, TreeInterpreter, TYPE_NUMBER, TYPE_STRING, type JSONValue } from '@jmespath-community/jmespath';
-
-/** Wall-clock bound on the JMESPath work of one budget (one policy's evaluation), past which an expression fails. */
-export const MAX_EXPRESSION_MS = 250;
+import { POLICIES_TOOK_TOO_LONG } from '../check-clock.js';
 
 // The interpreter has no hook for its work: every node it visits (let scopes make new
 // interpreters of the same class) checks the deadline of the expression running now. Searches
@@ -20,7 +19,7 @@ let expressionDeadline = Infinity;
 const interpreterClass = Object.getPrototypeOf(TreeInterpreter) as { visit(this: unknown, node: unknown, value: unknown): unknown };
 const visitNode = interpreterClass.visit;
 interpreterClass.visit = function (node, value) {
-  if (performance.now() > expressionDeadline) throw new Error(`JMESPath expressions took longer than ${MAX_EXPRESSION_MS} ms in one evaluation`);
+  if (performance.now() > expressionDeadline) throw new Error(POLICIES_TOOK_TOO_LONG);
   return visitNode.call(this, node, value);
 };
 

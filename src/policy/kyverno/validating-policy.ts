@@ -30,7 +30,9 @@
  *   - an evaluation error (a type mismatch, a failing expression, the budget spent) anywhere
  *     in a rule denies: fail closed, as the plugin turns a rule error into a violation;
  *   - across the rules of a policy: the first denying rule decides; otherwise the first rule
- *     that applied allows; otherwise the policy did not match.
+ *     that applied allows; otherwise the policy did not match;
+ *   - the budget (steps, and the time of ../check-clock.ts) is the Check's, shared by all its
+ *     kyverno-json policies (./verdicts.ts).
  *
  * `report` runs the same rules over any JSON value and keeps every rule's result and every
  * failing assertion, as `kyverno-json scan` does (`chio policy eval --payload`).
@@ -104,8 +106,12 @@ export type ValidatingOutcome =
 
 export interface CompiledValidatingPolicy {
   readonly name: string;
-  /** Decide one input (toKyvernoInput's document). Never throws for anything in `input`. */
-  evaluate(input: unknown): ValidatingOutcome;
+  /**
+   * Decide one input (toKyvernoInput's document). Never throws for anything in `input`.
+   * `budget`: the Check's, shared with the other policies it evaluates (./verdicts.ts); a
+   * budget of its own when this policy is the whole evaluation.
+   */
+  evaluate(input: unknown, budget?: EvaluationBudget): ValidatingOutcome;
   /** Every rule's result against any JSON value, as `kyverno-json scan` reports it. Never throws. */
   report(payload: unknown): RuleReport[];
 }
@@ -151,7 +157,11 @@ export function compileValidatingPolicy(doc: unknown): CompiledValidatingPolicy 
   }
   const { metadata, spec } = parsed.data;
   const rules = spec.rules.map((rule, i) => compileRule(rule, `ValidatingPolicy ${metadata.name}: spec.rules[${i}]`));
-  return { name: metadata.name, evaluate: (input) => evaluatePolicy(metadata.name, rules, input), report: (payload) => reportPolicy(metadata.name, rules, payload) };
+  return {
+    name: metadata.name,
+    evaluate: (input, budget = { steps: DEFAULT_EVALUATION_STEPS }) => evaluatePolicy(metadata.name, rules, input, budget),
+    report: (payload) => reportPolicy(metadata.name, rules, payload),
+  };
 }
 
 type RuleDoc = ValidatingPolicyDoc['spec']['rules'][number];
@@ -180,9 +190,7 @@ interface Violation {
 
 type RuleResult = { kind: 'skip' } | { kind: 'allow' } | { kind: 'deny'; violations: Violation[] } | { kind: 'error'; violation: Violation };
 
-function evaluatePolicy(policy: string, rules: CompiledRule[], input: unknown): ValidatingOutcome {
-  // One budget for the whole policy: the work per request is bounded however many rules run.
-  const budget: EvaluationBudget = { steps: DEFAULT_EVALUATION_STEPS };
+function evaluatePolicy(policy: string, rules: CompiledRule[], input: unknown, budget: EvaluationBudget): ValidatingOutcome {
   let allowedBy: string | undefined;
   for (const rule of rules) {
     const result = evaluateRule(policy, rule, input, budget, false);
@@ -194,7 +202,7 @@ function evaluatePolicy(policy: string, rules: CompiledRule[], input: unknown): 
 }
 
 function reportPolicy(policy: string, rules: CompiledRule[], payload: unknown): RuleReport[] {
-  // One budget per payload, as for a request: a report never costs more than a decision could.
+  // One budget per payload: a policy's report never costs more than a Check could.
   const budget: EvaluationBudget = { steps: DEFAULT_EVALUATION_STEPS };
   return rules.map((rule): RuleReport => {
     const result = evaluateRule(policy, rule, payload, budget, true);

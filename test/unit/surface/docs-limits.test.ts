@@ -31,7 +31,10 @@ import { DRAIN_SETTLE_MS } from '../../../src/chain/publisher.js';
 import { MAX_KERNEL_KEYS_FILE_BYTES } from '../../../src/kernel-keys.js';
 import { MAX_TRUSTED_KERNEL_KEYS } from '../../../src/receipt/kernel-trust.js';
 import { RELOAD_POLL_MS } from '../../../src/policy/policy-watcher.js';
-import { MAX_EVALUATION_MS, MAX_MATCHED_CHARS, MAX_SCANNED_CHARS } from '../../../src/policy/kyverno-authz/cel-bounds.js';
+import { MAX_MATCHED_CHARS, MAX_SCANNED_CHARS } from '../../../src/policy/kyverno-authz/cel-bounds.js';
+import { MAX_POLICY_EVALUATION_MS } from '../../../src/policy/check-clock.js';
+import { DEFAULT_EVALUATION_STEPS } from '../../../src/policy/kyverno/assertion-tree.js';
+import { MAX_BUILT_CHARS } from '../../../src/policy/kyverno/jmespath-bounds.js';
 import { MAX_COMPILE_UNITS } from '../../../src/policy/kyverno-authz/re2-patterns.js';
 import { section } from './doc-text.js';
 
@@ -100,12 +103,20 @@ const CLAIMS: Array<{ page: string; heading: string; level?: number; says: strin
     ],
   },
   {
+    // The budget of kyverno-json policies is one Check's, all its policies together; the clock is shared with the CEL policies.
+    page: 'docs/policies.md', heading: 'ValidatingPolicy (kyverno-json)', says: [
+      `may not build a string of more than ${miChars(MAX_BUILT_CHARS)}`,
+      `A Check's trees take at most ${n(DEFAULT_EVALUATION_STEPS)} steps together`,
+      `the ValidatingPolicies of a Check, both kinds, may run for at most ${MAX_POLICY_EVALUATION_MS} ms together`,
+    ],
+  },
+  {
     // The run-time budgets of CEL policies are one Check's, all its policies together.
     page: 'docs/policies.md', heading: 'ValidatingPolicy (kyverno-authz, CEL)', says: [
       `\`matches\` may scan at most ${kiChars(MAX_MATCHED_CHARS)} in one Check`,
       `may cost at most ${n(MAX_COMPILE_UNITS)} units in one Check`,
       `may scan at most ${miChars(MAX_SCANNED_CHARS)} together in one Check`,
-      `the CEL policies of a Check may run for at most ${MAX_EVALUATION_MS} ms together`,
+      `the ValidatingPolicies of a Check, both kinds, may run for at most ${MAX_POLICY_EVALUATION_MS} ms together`,
     ],
   },
   {

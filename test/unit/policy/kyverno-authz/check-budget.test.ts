@@ -4,7 +4,8 @@
  * must not let one request spend N budgets of the event loop.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { MAX_EVALUATION_MS, MAX_MATCHED_CHARS, MAX_SCANNED_CHARS } from '../../../../src/policy/kyverno-authz/cel-bounds.js';
+import { MAX_MATCHED_CHARS, MAX_SCANNED_CHARS } from '../../../../src/policy/kyverno-authz/cel-bounds.js';
+import { MAX_POLICY_EVALUATION_MS, POLICIES_TOOK_TOO_LONG } from '../../../../src/policy/check-clock.js';
 import { MAX_COMPILE_UNITS, compileUnits } from '../../../../src/policy/kyverno-authz/re2-patterns.js';
 import { evaluateCelPolicies } from '../../../../src/policy/kyverno-authz/verdicts.js';
 import { compile, policy, request } from '../../../support/cel-policies.js';
@@ -95,7 +96,7 @@ describe('the run-time budgets of CEL policies are per Check', () => {
     expect(evaluated).toEqual(['p0', 'p1', 'p2', 'p3']);
   });
 
-  it(`stops the policies of one Check after ${MAX_EVALUATION_MS} ms together, not each`, () => {
+  it(`stops the policies of one Check after ${MAX_POLICY_EVALUATION_MS} ms together, not each`, () => {
     // Each expression takes 100 ms by this clock: one policy is within the backstop, three are not.
     vi.useRealTimers();
     let now = 0;
@@ -103,7 +104,7 @@ describe('the run-time budgets of CEL policies are per Check', () => {
     const policies = eachOwnHeader(() => 'false', 'Ignore');
     const verdicts = evaluateCelPolicies([...policies, allowAll], request());
     expect(verdicts.deny).toMatchObject({ policy: 'p2', reason: 'ValidatingPolicy p2 could not be evaluated' });
-    expect(verdicts.error).toBe(`p2: spec.validations[0].expression: the Check's CEL policies took longer than ${MAX_EVALUATION_MS} ms`);
+    expect(verdicts.error).toBe(`p2: spec.validations[0].expression: ${POLICIES_TOOK_TOO_LONG}`);
     now = 0;
     expect(evaluateCelPolicies([policies[0]!, allowAll], request()).deny).toBeUndefined();
   });
