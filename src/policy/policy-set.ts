@@ -119,6 +119,7 @@ export function loadPolicySetFiles(files: string[], keyDir: string, options: Loa
   });
   const isCel = (d: LoadedDoc) => d.kind === 'ValidatingPolicy' && d.doc.apiVersion === CEL_API_VERSION;
   const ignored = all.filter((d) => isCel(d) && evaluationModeOf(d.doc) !== 'Envoy');
+  for (const d of ignored) refuseMisspeltEnvoyMode(d.where, evaluationModeOf(d.doc));
   const docs = all.filter((d) => !ignored.includes(d));
   docs.sort((a, b) => (a.kind + a.key < b.kind + b.key ? -1 : a.kind + a.key > b.kind + b.key ? 1 : 0));
   for (let i = 1; i < docs.length; i++) {
@@ -175,6 +176,18 @@ export function loadPolicySetFiles(files: string[], keyDir: string, options: Loa
     inputs,
     documents: docs.length,
   };
+}
+
+/**
+ * A mode that is `Envoy` but for its spelling (`envoy`, `ENVOY`, ` Envoy`) is refused, not
+ * ignored: modes are compared as written, as kyverno-authz does, so such a policy was dropped
+ * with no more than a log line, and a DENY written in it denied nothing. Chio is stricter than
+ * the reference here: a set that says it is for Envoy is held to it.
+ */
+function refuseMisspeltEnvoyMode(where: string, mode: string): void {
+  if (mode.trim().toLowerCase() === 'envoy') {
+    throw new ChioError('CONFIG_INVALID', `${where}: field spec.evaluation.mode: ${JSON.stringify(mode)} is not a mode (modes are case-sensitive): write Envoy`);
+  }
 }
 
 function compileCelPolicies(docs: LoadedDoc[], compile: <T>(d: LoadedDoc, fn: () => T) => T): CompiledCelPolicy[] {

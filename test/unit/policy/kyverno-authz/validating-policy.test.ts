@@ -481,6 +481,12 @@ describe('loadPolicySet with CEL policies', () => {
     expect(set.cel).toEqual([]);
     expect(set.ignored[0]).toMatch(/p\.yaml document 1: ValidatingPolicy demo has evaluation mode Kubernetes, not Envoy: ignored/);
   });
+  it('refuses Envoy spelt otherwise, which would be ignored: a DENY in it would deny nothing', () => {
+    for (const mode of ['envoy', 'ENVOY', '" Envoy"']) {
+      const dir = dirWith(policy(`  validations:\n  - expression: x\n`).replace('mode: Envoy', `mode: ${mode}`));
+      expect(() => loadPolicySet(dir, '/nonexistent'), mode).toThrow(/p\.yaml document 1: field spec\.evaluation\.mode: ".*" is not a mode \(modes are case-sensitive\): write Envoy/);
+    }
+  });
   it('names file, document and field in a refusal', () => {
     const dir = dirWith(`${FORCE_AUTHORIZED}---\n${policy(`  validations:\n  - expression: envoy.Nope()\n`, 'broken')}`);
     expect(() => loadPolicySet(dir, '/nonexistent')).toThrow(/p\.yaml document 2: field spec\.validations\[0\]\.expression: /);
