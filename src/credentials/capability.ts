@@ -18,6 +18,7 @@ import { canonicalBytes, parseCanonical } from '../receipt/jcs.js';
 import { KEY_NO_ONE_HOLDS, canHoldSignatures, parseVerifierKey } from '../tlog/note.js';
 import { nodePublicKey, type Ed25519Signer } from '../crypto/ed25519.js';
 import { normalizePathPattern } from '../decision/path.js';
+import { hostPatterns, type HostPattern } from '../policy/match.js';
 
 export const CAPABILITY_SCHEMA = 'chio.capability.v1';
 /** A token longer than this is refused before it is decoded. */
@@ -40,7 +41,20 @@ export interface CapabilityClaims {
   expires_at: number;
 }
 
-export interface CapabilityToken extends CapabilityClaims {
+/**
+ * A grant as a verified token holds it: paths and host patterns in the form requests are
+ * matched in (decision/path.ts, policy/match.ts), brought to it once, when the token is read.
+ */
+export interface VerifiedGrant extends Grant {
+  hosts?: HostPattern[];
+}
+
+/** The claims of a verified token (verifyCapability). */
+export interface VerifiedCapability extends CapabilityClaims {
+  scope: { grants: VerifiedGrant[] };
+}
+
+export interface CapabilityToken extends VerifiedCapability {
   signature: string;
 }
 
@@ -91,7 +105,7 @@ export class IssuerTrust {
  * CAPABILITY_SIGNATURE_INVALID. The signature is checked over the claims exactly as received (every
  * field but `signature`), so nothing can be added to a signed token.
  */
-export function verifyCapability(token: string, trust: IssuerTrust, nowSeconds: number, skewSeconds = DEFAULT_CLOCK_SKEW_SECONDS): CapabilityClaims {
+export function verifyCapability(token: string, trust: IssuerTrust, nowSeconds: number, skewSeconds = DEFAULT_CLOCK_SKEW_SECONDS): VerifiedCapability {
   const decoded = decodeCapabilityToken(token);
   const { signature, ...claims } = toCapabilityToken(decoded);
   const { signature: _received, ...signed } = decoded as Record<string, unknown>;
@@ -164,7 +178,7 @@ function toCapabilityToken(value: unknown): CapabilityToken {
   return { ...(value as unknown as CapabilityToken), scope: { grants: scope.grants.map((g) => toGrant(g, bad)) } };
 }
 
-function toGrant(value: unknown, bad: (why: string) => ChioError): Grant {
+function toGrant(value: unknown, bad: (why: string) => ChioError): VerifiedGrant {
   if (!isJsonObject(value)) throw bad('a grant is not an object');
   if (Object.keys(value).some((k) => !['hosts', 'methods', 'paths'].includes(k))) throw bad('unknown field in a grant');
   const list = (v: unknown, name: string, required: boolean): string[] | undefined => {
@@ -183,6 +197,6 @@ function toGrant(value: unknown, bad: (why: string) => ChioError): Grant {
       throw bad(`grant.paths: ${(err as Error).message}`);
     }
   });
-  return { ...(hosts ? { hosts } : {}), methods: list(value.methods, 'methods', true)!, paths };
+  return { ...(hosts ? { hosts: hostPatterns(hosts) } : {}), methods: list(value.methods, 'methods', true)!, paths };
 }
 

@@ -14,12 +14,12 @@ import { isChioError, statusOf, type ChioErrorCode, type DenialGuard } from '../
 import { sha256Hex } from '../crypto/sha256.js';
 import { utf8 } from '../encoding.js';
 import type { CheckInput } from './check-input.js';
-import { CAPABILITY_SCHEMA, decodeCapabilityToken, verifyCapability, type CapabilityClaims, type Grant } from '../credentials/capability.js';
+import { CAPABILITY_SCHEMA, decodeCapabilityToken, verifyCapability, type VerifiedCapability, type VerifiedGrant } from '../credentials/capability.js';
 import { JWT_REASONS } from '../credentials/jwt.js';
 import { capabilityBearers } from '../credentials/header-values.js';
 import { isJsonObject } from '../json.js';
 import { evaluateAuthorization, type PolicyContext, type ValidatingVerdicts } from '../policy/istio/authorization-policy.js';
-import { matchAny, matchAnyHost } from '../policy/match.js';
+import { matchAny, matchAnyHostPattern } from '../policy/match.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import type { VerificationCache } from '../credentials/verification-cache.js';
 import { toKyvernoInput } from '../policy/kyverno/validating-policy.js';
@@ -44,7 +44,7 @@ export interface DecisionContext extends PolicyContext {
   /** Absolute ms: work that waits (JWKS fetches) must give up by then. */
   deadline: number;
   defaultVerdict: 'allow' | 'deny';
-  capabilityCache: VerificationCache<CapabilityClaims>;
+  capabilityCache: VerificationCache<VerifiedCapability>;
   isRevoked: (capabilityId: string) => boolean;
   /** SHA-256 of the credential presented, if any (never the credential itself). */
   credentialSha256?: string;
@@ -103,7 +103,7 @@ export const capabilityGuard: Guard = {
     const credentialSha256 = sha256Hex(utf8(token));
     ctx.credentialSha256 = credentialSha256;
     if (ours.some((p) => p.token !== token)) return deny('CAPABILITY_AMBIGUOUS', 'two different capability tokens in one request');
-    let claims: CapabilityClaims;
+    let claims: VerifiedCapability;
     try {
       claims = ctx.capabilityCache.get(credentialSha256, ctx.nowSeconds) ?? verifyFresh(token, credentialSha256, ctx);
     } catch (err) {
@@ -138,15 +138,15 @@ function isJwtsBearer(presented: PresentedCapability, ctx: DecisionContext): boo
   }
 }
 
-function verifyFresh(token: string, key: string, ctx: DecisionContext): CapabilityClaims {
+function verifyFresh(token: string, key: string, ctx: DecisionContext): VerifiedCapability {
   const claims = verifyCapability(token, ctx.policies.issuers, ctx.nowSeconds);
   ctx.capabilityCache.set(key, claims, claims.expires_at);
   return claims;
 }
 
-function grantCovers(grant: Grant, input: CheckInput): boolean {
+function grantCovers(grant: VerifiedGrant, input: CheckInput): boolean {
   if (input.kind === 'tcp') return false;
-  if (grant.hosts && !matchAnyHost(grant.hosts, input.host)) return false;
+  if (grant.hosts && !matchAnyHostPattern(grant.hosts, input.host)) return false;
   return matchAny(grant.methods, input.method) && matchAny(grant.paths, input.path);
 }
 

@@ -18,7 +18,7 @@ import { capabilityBearers } from '../credentials/header-values.js';
 import { parseTraceparent } from './traceparent.js';
 import { GUARDS, type DecisionContext } from './guards.js';
 import { allowed, denialOf, denied, type Decision, type DecisionFacts, type Denial } from './decision.js';
-import type { CapabilityClaims } from '../credentials/capability.js';
+import type { VerifiedCapability } from '../credentials/capability.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import { VerificationCache } from '../credentials/verification-cache.js';
 import type { CheckRequest } from '../authz/wire.js';
@@ -48,7 +48,7 @@ export interface PipelineOptions {
 export class DecisionPipeline {
   private readonly opts: PipelineOptions;
   private readonly now: () => number;
-  private cache: { forSet: PolicySet; cache: VerificationCache<CapabilityClaims> } | undefined;
+  private cache: { forSet: PolicySet; cache: VerificationCache<VerifiedCapability> } | undefined;
 
   constructor(opts: PipelineOptions) {
     this.opts = opts;
@@ -129,7 +129,7 @@ export class DecisionPipeline {
     }
   }
 
-  private cacheFor(policies: PolicySet): VerificationCache<CapabilityClaims> {
+  private cacheFor(policies: PolicySet): VerificationCache<VerifiedCapability> {
     if (this.cache?.forSet !== policies) this.cache = { forSet: policies, cache: new VerificationCache() };
     return this.cache.cache;
   }

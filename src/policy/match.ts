@@ -24,20 +24,27 @@ export function matchAny(patterns: readonly string[], value: string): boolean {
 }
 
 /**
- * Host matching: case-insensitive; a pattern without a port ignores the request's port. The
- * request's host arrives normalised (decision/host.ts); the pattern is brought to the same form
- * here — ASCII (IDNA), no trailing dot — so that a rule written `Admin.Example.com.` or in
- * Unicode still matches every spelling of its host.
+ * A host pattern in the form request hosts are matched in (normalizeHostPattern): made once,
+ * when a policy loads or a capability token is read, never on the Check path.
  */
-export function matchHost(pattern: string, host: string): boolean {
-  const h = host.toLowerCase();
-  const p = normalizeHostPattern(pattern);
-  if (matchPattern(p, h)) return true;
-  return !hasPort(p) && hasPort(h) && matchPattern(p, stripPort(h));
+export type HostPattern = string & { readonly hostPattern: unique symbol };
+
+/** Host patterns as written, each brought to its HostPattern. */
+export function hostPatterns(written: readonly string[]): HostPattern[] {
+  return written.map(normalizeHostPattern);
 }
 
-export function matchAnyHost(patterns: readonly string[], host: string): boolean {
-  return patterns.some((p) => matchHost(p, host));
+/**
+ * Host matching: case-insensitive; a pattern without a port ignores the request's port. The
+ * request's host arrives normalised (decision/host.ts); the pattern was brought to the same
+ * form when it was read — ASCII (IDNA), no trailing dot — so that a rule written
+ * `Admin.Example.com.` or in Unicode still matches every spelling of its host.
+ */
+export function matchAnyHostPattern(patterns: readonly HostPattern[], host: string): boolean {
+  const h = host.toLowerCase();
+  // The host without its port, for the patterns without one; worked out once per host.
+  const portless = hasPort(h) ? stripPort(h) : undefined;
+  return patterns.some((p) => matchPattern(p, h) || (portless !== undefined && !hasPort(p) && matchPattern(p, portless)));
 }
 
 function hasPort(host: string): boolean {
@@ -49,7 +56,7 @@ function stripPort(host: string): string {
 }
 
 /** A host pattern in the form request hosts are matched in: lower case, ASCII, no trailing dot, no empty port. */
-export function normalizeHostPattern(written: string): string {
+export function normalizeHostPattern(written: string): HostPattern {
   // An empty port is no port, as in a request host (decision/host.ts step 4): kept, the pattern
   // matched no host, and `hosts: [admin.example.com:]` in a DENY denied nothing.
   const pattern = /[^:]:$/.test(written) ? written.slice(0, -1) : written;
@@ -67,5 +74,5 @@ export function normalizeHostPattern(written: string): string {
   }
   // IP hosts in their one canonical spelling, as request hosts are (decision/host.ts).
   if (!name.includes('*')) name = canonicalIp(name) ?? name;
-  return `${name}${port}`;
+  return `${name}${port}` as HostPattern;
 }

@@ -28,8 +28,9 @@
  * (X-Forwarded-For, PROXY protocol), which a CheckRequest does not carry, and matching the
  * direct peer instead would make a DENY miss every client behind a gateway.
  *
- * Policies are compiled once, when the policy set loads: CIDRs parsed, condition keys checked,
- * and what a written policy may not say refused (written-rules.ts).
+ * Policies are compiled once, when the policy set loads: CIDRs parsed, host patterns normalised
+ * (policy/match.ts), condition keys checked, and what a written policy may not say refused
+ * (written-rules.ts).
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
@@ -37,7 +38,7 @@ import { ChioError } from '../../errors/index.js';
 import { metadataSchema } from '../metadata.js';
 import type { CheckInput } from '../../decision/check-input.js';
 import type { CapabilityClaims } from '../../credentials/capability.js';
-import { matchAny, matchAnyHost, matchPattern } from '../match.js';
+import { hostPatterns, matchAny, matchAnyHostPattern, matchPattern, type HostPattern } from '../match.js';
 import { refuseEmptyParts, refuseUnmatchableHosts, refuseUnmatchableMethods, refuseUnmatchableValues, withPathPatterns, withoutEmptyLists } from './written-rules.js';
 import { AddressBlocks } from './address-blocks.js';
 import { matchPrincipalField, type PrincipalClaims } from './request-principal.js';
@@ -80,6 +81,7 @@ export type RuleDoc = AuthorizationPolicyDoc['spec']['rules'][number];
 type SourceDoc = z.output<typeof source>;
 export type OperationDoc = z.output<typeof operation>;
 type ConditionDoc = z.output<typeof condition>;
+type OperationHosts = { hosts?: HostPattern[]; notHosts?: HostPattern[] };
 
 /** Annotation that puts one policy in shadow mode: evaluated and recorded, never enforced. */
 export const SHADOW_ANNOTATION = 'chio.dev/shadow';
@@ -88,13 +90,15 @@ export interface CompiledPolicy {
   name: string;
   action: 'ALLOW' | 'DENY' | 'AUDIT';
   shadow: boolean;
-  hosts?: string[];
+  hosts?: HostPattern[];
   rules: CompiledRule[];
 }
 
 interface CompiledRule {
   doc: RuleDoc;
   blocks: Map<string, AddressBlocks>;
+  /** The host patterns of each of doc.to's operations, by index, as they are matched. */
+  operationHosts: OperationHosts[];
   /** Names an HTTP-only field: see the TCP rule in the header. */
   httpOnly: boolean;
 }
@@ -139,7 +143,7 @@ export function compileAuthorizationPolicy(doc: AuthorizationPolicyDoc): Compile
   doc.spec.rules.forEach((r, i) => refuseEmptyParts(r, `spec.rules.${i}`));
   const rules = doc.spec.rules.map((r, i) => compileRule(withoutEmptyLists(r) as RuleDoc, `spec.rules.${i}`));
   const shadow = doc.metadata.annotations?.[SHADOW_ANNOTATION] === 'true';
-  return { name: doc.metadata.name, action: doc.spec.action, shadow, ...(doc.spec.hosts ? { hosts: doc.spec.hosts } : {}), rules };
+  return { name: doc.metadata.name, action: doc.spec.action, shadow, ...(doc.spec.hosts ? { hosts: hostPatterns(doc.spec.hosts) } : {}), rules };
 }
 
 function compileRule(written: RuleDoc, where: string): CompiledRule {
@@ -165,7 +169,11 @@ function compileRule(written: RuleDoc, where: string): CompiledRule {
     (doc.to ?? []).some(({ operation: o }) => o.hosts || o.notHosts || o.methods || o.notMethods || o.paths || o.notPaths) ||
     (doc.from ?? []).some(({ source: f }) => f.requestPrincipals || f.notRequestPrincipals) ||
     (doc.when ?? []).some((c) => c.key.startsWith('request.'));
-  return { doc, blocks, httpOnly };
+  const operationHosts = (doc.to ?? []).map(({ operation: o }) => ({
+    ...(o.hosts ? { hosts: hostPatterns(o.hosts) } : {}),
+    ...(o.notHosts ? { notHosts: hostPatterns(o.notHosts) } : {}),
+  }));
+  return { doc, blocks, operationHosts, httpOnly };
 }
 
 /**
@@ -179,7 +187,7 @@ export function evaluateAuthorization(
   validating: ValidatingVerdicts = {},
 ): PolicyOutcome {
   const tcp = ctx.input.kind === 'tcp';
-  const applicable = policies.filter((p) => !p.hosts || (tcp ? p.action !== 'ALLOW' : matchAnyHost(p.hosts, ctx.input.host)));
+  const applicable = policies.filter((p) => !p.hosts || (tcp ? p.action !== 'ALLOW' : matchAnyHostPattern(p.hosts, ctx.input.host)));
   const audited = applicable.filter((p) => p.action === 'AUDIT' && p.rules.some((r) => matchRule(r, ctx, 'DENY'))).map((p) => p.name);
   for (const p of applicable) {
     if (p.action === 'DENY' && p.rules.some((r) => matchRule(r, ctx, 'DENY'))) {
@@ -201,12 +209,12 @@ function matchRule(rule: CompiledRule, ctx: PolicyContext, action: 'ALLOW' | 'DE
   if (tcp && action === 'ALLOW' && rule.httpOnly) return false;
   const { doc } = rule;
   if (doc.from && !doc.from.some(({ source: s }, i) => matchSource(s, i, rule.blocks, ctx, tcp))) return false;
-  if (doc.to && !doc.to.some(({ operation: o }) => matchOperation(o, ctx.input, tcp))) return false;
+  if (doc.to && !doc.to.some(({ operation: o }, i) => matchOperation(o, rule.operationHosts[i]!, ctx.input, tcp))) return false;
   return (doc.when ?? []).every((c, i) => (tcp && c.key.startsWith('request.')) || matchCondition(c, i, rule.blocks, ctx));
 }
 
 // A pair (values, notValues) against one value or a list of values (list-valued claims).
-function matchField(values: string[] | undefined, not: string[] | undefined, actual: string | string[] | undefined, match = matchAny): boolean {
+function matchField<P extends string>(values: P[] | undefined, not: P[] | undefined, actual: string | string[] | undefined, match: (patterns: readonly P[], value: string) => boolean = matchAny): boolean {
   const list = actual === undefined ? [] : Array.isArray(actual) ? actual : [actual];
   if (values && !list.some((v) => match(values, v))) return false;
   return !(not && list.some((v) => match(not, v)));
@@ -227,12 +235,12 @@ function matchSource(s: SourceDoc, i: number, blocks: Map<string, AddressBlocks>
   );
 }
 
-function matchOperation(o: OperationDoc, input: CheckInput, tcp: boolean): boolean {
+function matchOperation(o: OperationDoc, hosts: OperationHosts, input: CheckInput, tcp: boolean): boolean {
   const port = portOf(input.destinationAddress);
   return (
     matchField(o.ports, o.notPorts, port) &&
     (tcp ||
-      (matchField(o.hosts, o.notHosts, input.host || undefined, matchAnyHost) &&
+      (matchField(hosts.hosts, hosts.notHosts, input.host || undefined, matchAnyHostPattern) &&
         matchField(o.methods, o.notMethods, input.method) &&
         matchField(o.paths, o.notPaths, input.path)))
   );

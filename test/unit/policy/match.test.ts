@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { matchHost, matchPattern } from '../../../src/policy/match.js';
+import { matchAnyHostPattern, matchPattern, normalizeHostPattern } from '../../../src/policy/match.js';
 
 describe('matchPattern (Istio string match)', () => {
   it.each([
@@ -18,7 +18,7 @@ describe('matchPattern (Istio string match)', () => {
   });
 });
 
-describe('matchHost', () => {
+describe('host patterns (normalised once, then matched)', () => {
   it.each([
     ['svc1.example.com', 'svc1.example.com', true],
     ['svc1.example.com', 'SVC1.Example.com', true],
@@ -41,6 +41,6 @@ describe('matchHost', () => {
     ['Admin.Example.com.:', 'admin.example.com:8443', true],
     ['[::1]:', '[::1]', true],
   ])('%j against %j is %s', (pattern, host, expected) => {
-    expect(matchHost(pattern, host)).toBe(expected);
+    expect(matchAnyHostPattern([normalizeHostPattern(pattern)], host)).toBe(expected);
   });
 });
