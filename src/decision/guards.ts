@@ -11,8 +11,7 @@
  *   Policy      AuthorizationPolicy (Istio) and ValidatingPolicy (Kyverno) decide
  */
 import { isChioError, statusOf, type ChioErrorCode, type DenialGuard } from '../errors/index.js';
-import { sha256Hex } from '../crypto/sha256.js';
-import { utf8 } from '../encoding.js';
+import { sha256HexOfText } from '../crypto/sha256.js';
 import type { CheckInput } from './check-input.js';
 import { CAPABILITY_SCHEMA, decodeCapabilityToken, verifyCapability, type VerifiedCapability, type VerifiedGrant } from '../credentials/capability.js';
 import { JWT_REASONS } from '../credentials/jwt.js';
@@ -100,7 +99,7 @@ export const capabilityGuard: Guard = {
     const { token } = presented;
     // Minted for Chio: every header that carried one is removed before upstream, whatever the outcome.
     for (const p of ours) ctx.credentialHeaders.add(p.header);
-    const credentialSha256 = sha256Hex(utf8(token));
+    const credentialSha256 = sha256HexOfText(token);
     ctx.credentialSha256 = credentialSha256;
     if (ours.some((p) => p.token !== token)) return deny('CAPABILITY_AMBIGUOUS', 'two different capability tokens in one request');
     let claims: VerifiedCapability;
@@ -157,7 +156,7 @@ export const jwtGuard: Guard = {
     if (!authenticator) return { verdict: 'skip' };
     // As in Envoy, every token presented must verify: a Bearer that is no token at all fails first.
     if (ctx.unclaimedBearer !== undefined) {
-      ctx.credentialSha256 ??= sha256Hex(utf8(ctx.unclaimedBearer));
+      ctx.credentialSha256 ??= sha256HexOfText(ctx.unclaimedBearer);
       ctx.credentialHeaders.add('authorization');
       return deny('JWT_MALFORMED', JWT_REASONS.badFormat);
     }

@@ -10,8 +10,7 @@
  */
 import { isChioError, type DenialGuard } from '../errors/index.js';
 import type { Evidence, ReceiptRequest, ReceiptSubject } from '../receipt/receipt.js';
-import { sha256Hex } from '../crypto/sha256.js';
-import { utf8 } from '../encoding.js';
+import { sha256HexOfText } from '../crypto/sha256.js';
 import { boundedText } from '../text.js';
 import { toCheckInput, type CheckInput } from './check-input.js';
 import { capabilityBearers } from '../credentials/header-values.js';
@@ -184,23 +183,27 @@ function toReceiptRequest(input: CheckInput): ReceiptRequest {
   const { path, rawPath, suffix, params } = input.target;
   const truncated = path.length > MAX_RECEIPT_PATH_CHARS;
   const traceparent = parseTraceparent(input.headers.get('traceparent'));
-  const hash = (text: string) => sha256Hex(utf8(text));
-  const fields: ReceiptRequest = {
-    kind: input.kind,
-    id: input.requestId,
-    method: input.method,
-    host: input.host,
-    path: truncated ? path.slice(0, MAX_RECEIPT_PATH_CHARS) : path,
-    protocol: input.protocol,
-    source_principal: input.sourcePrincipal,
-    source_address: input.sourceAddress,
-    destination_address: input.destinationAddress,
-    ...(truncated ? { path_truncated: true, path_sha256: hash(path) } : {}),
-    ...(rawPath !== path ? { raw_path_sha256: hash(rawPath) } : {}),
-    ...(suffix ? { query_sha256: hash(suffix) } : {}),
-    ...(params ? { params_sha256: hash(params) } : {}),
-    ...(traceparent ? { traceparent } : {}),
+  const fields: ReceiptRequest = { kind: input.kind };
+  // Empty fields are left out so that a TCP check's receipt says only what it knows. Set one
+  // by one, on the Check path: no object spread and filtered again.
+  const text = (key: 'id' | 'method' | 'host' | 'path' | 'protocol' | 'source_principal' | 'source_address' | 'destination_address', value: string) => {
+    if (value !== '') fields[key] = value;
   };
-  // Empty fields are left out so that a TCP check's receipt says only what it knows.
-  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== '')) as ReceiptRequest;
+  text('id', input.requestId);
+  text('method', input.method);
+  text('host', input.host);
+  text('path', truncated ? path.slice(0, MAX_RECEIPT_PATH_CHARS) : path);
+  text('protocol', input.protocol);
+  text('source_principal', input.sourcePrincipal);
+  text('source_address', input.sourceAddress);
+  text('destination_address', input.destinationAddress);
+  if (truncated) {
+    fields.path_truncated = true;
+    fields.path_sha256 = sha256HexOfText(path);
+  }
+  if (rawPath !== path) fields.raw_path_sha256 = sha256HexOfText(rawPath);
+  if (suffix) fields.query_sha256 = sha256HexOfText(suffix);
+  if (params) fields.params_sha256 = sha256HexOfText(params);
+  if (traceparent) fields.traceparent = traceparent;
+  return fields;
 }

@@ -7,12 +7,11 @@
  * (src/credentials/revocations.ts).
  */
 import type { KV } from '@nats-io/kv';
-import { sha256Hex } from '../crypto/sha256.js';
-import { utf8 } from '../encoding.js';
+import { sha256HexOfText } from '../crypto/sha256.js';
 
 /** The bucket key of a capability id. */
 export function revocationKey(capabilityId: string): string {
-  return sha256Hex(utf8(capabilityId));
+  return sha256HexOfText(capabilityId);
 }
 
 /** Revoke a capability id. */
