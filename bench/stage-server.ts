@@ -10,28 +10,17 @@
  *   tsx bench/stage-server.ts edge|decide <port> <key dir> <policies>   prints "listening"
  */
 import { startGrpcServer } from '../src/authz/grpc-server.js';
-import { CheckHandler } from '../src/authz/check-handler.js';
+import type { CheckHandler } from '../src/authz/check-handler.js';
 import type { CheckResponse } from '../src/authz/wire.js';
-import { DecisionPipeline } from '../src/decision/pipeline.js';
-import { loadPolicySet } from '../src/policy/policy-set.js';
 import { createLogger } from '../src/log.js';
-import type { Receipt, ReceiptDraft } from '../src/receipt/receipt.js';
+import { decidingHandler } from './lib/deciding-handler.js';
 
 const [mode, port, keyDir, policies] = process.argv.slice(2);
 const log = createLogger('error');
 const ALLOW: CheckResponse = { status: { code: 0 }, ok_response: { headers: [], headers_to_remove: [], response_headers_to_add: [] } };
 
-function decidingHandler(): CheckHandler {
-  const set = loadPolicySet(policies!, keyDir!);
-  const pipeline = new DecisionPipeline({ policies: () => set, mode: 'enforce', defaultVerdict: 'deny', onInternalError: () => undefined, isRevoked: () => false });
-  let n = 0;
-  // "Stored" at once, unsigned: the receipt stage is what the full row adds to this one.
-  const publisher = { store: (draft: ReceiptDraft) => ({ stored: Promise.resolve({ ...draft, id: (n++).toString(16).padStart(64, '0') } as unknown as Receipt), abandon: () => false, undelivered: () => undefined }) };
-  return new CheckHandler({ pipeline, publisher, receiptTimeoutMs: 150, log });
-}
-
 if (mode !== 'edge' && mode !== 'decide') throw new Error('usage: stage-server.ts edge|decide <port> <key dir> <policies>');
-const handler = mode === 'edge' ? ({ check: async () => ALLOW } as unknown as CheckHandler) : decidingHandler();
+const handler = mode === 'edge' ? ({ check: async () => ALLOW } as unknown as CheckHandler) : decidingHandler(policies!, keyDir!);
 await startGrpcServer({ bind: '127.0.0.1', port: Number(port), handler, ready: () => undefined, log });
 process.stdout.write('listening\n');
 process.on('SIGTERM', () => process.exit(0));
