@@ -21,7 +21,7 @@ import { formatProven, proveReceipt } from '../../src/cli/prove.js';
 import { runChio } from '../support/run-chio.js';
 import { demoToken } from '../../src/up.js';
 import { DEFAULT_ACK_WAIT_MS } from '../../src/chain/publisher.js';
-import { readStoredReceipt, readLastStreamSeq } from '../../src/store/receipts.js';
+import { storedReceipts as storedInStream } from '../support/stream-audit.js';
 import { QUARANTINE_STREAM } from '../../src/store/resources.js';
 import { checkChainLink, verifyReceiptBytes } from '../../src/receipt/verify.js';
 import { receiptBytes, type Receipt } from '../../src/receipt/receipt.js';
@@ -72,13 +72,23 @@ async function allowedSoon(): Promise<CheckAnswer> {
   return after;
 }
 
-/** Every receipt in the stream, in stream order (one chain here). */
+/**
+ * Every receipt in the stream, in stream order: every receipt of each message, as the chain
+ * writer puts the receipts queued behind a publish into one message (a loaded machine does).
+ */
 async function storedReceipts(): Promise<Receipt[]> {
-  const jsm = await jetstreamManager(chio.nc);
-  const last = await readLastStreamSeq(jsm);
-  const out: Receipt[] = [];
-  for (let seq = 1; seq <= last; seq++) out.push((await readStoredReceipt(jsm, seq))!);
-  return out;
+  return (await storedInStream(chio.nc)).map((s) => s.receipt);
+}
+
+/**
+ * The stream's receipts once the ledger's `size` counts them all: a correction owed on another
+ * lane may still be stored after a test's last Check (its chain retries after the ack wait), so
+ * the count is read again until the two agree or `ms` pass.
+ */
+async function receiptsOnceCounted(size: () => number, ms: number): Promise<Receipt[]> {
+  let receipts = await storedReceipts();
+  for (const until = Date.now() + ms; size() !== receipts.length && Date.now() < until; receipts = await storedReceipts()) await sleep(100);
+  return receipts;
 }
 
 beforeAll(async () => {
@@ -135,7 +145,10 @@ describe('when PubAcks come after the receipt deadline', () => {
   }, 30_000);
 
   it("is proven corrected by chio prove, and the ledger took every receipt", async () => {
-    const receipts = await storedReceipts();
+    // The last receipts were stored just now: the ledger integrates them within a batch or two
+    // (after nats-server was paused its reader may first wait out one pull, CONSUME_PULL_EXPIRES_MS).
+    const receipts = await receiptsOnceCounted(() => chio.ledger.ledger.treeSize, 10_000);
+    expect(chio.ledger.ledger.treeSize).toBe(receipts.length);
     const correction = receipts.find((r) => r.corrects !== undefined)!;
     const opts = { verifierUrl: chio.verifierUrl, logKey: keyFile('log.pub'), kernelKeys: [keyFile('kernel.pub')], waitMs: 10_000 };
     const proven = await proveReceipt(correction.corrects!, opts);
@@ -144,15 +157,10 @@ describe('when PubAcks come after the receipt deadline', () => {
     expect(formatProven(await proveReceipt(correction.id, opts))).toContain(`a correction of ${correction.corrects}`);
     const jsm = await jetstreamManager(chio.nc);
     expect((await jsm.streams.info(QUARANTINE_STREAM)).state.messages).toBe(0);
-    // The last receipts were stored just now: the ledger integrates them within a batch or two
-    // (after nats-server was paused its reader may first wait out one pull, CONSUME_PULL_EXPIRES_MS).
-    for (const until = Date.now() + 10_000; chio.ledger.ledger.treeSize < receipts.length && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
-    expect(chio.ledger.ledger.treeSize).toBe(receipts.length);
   }, 30_000);
 
   it('exports the log, and chio verify-export checks each real correction against the receipt it corrects', async () => {
-    const receipts = await storedReceipts();
-    for (const until = Date.now() + 15_000; chio.ledger.ledger.publishedSize < receipts.length && Date.now() < until; ) await sleep(100);
+    const receipts = await receiptsOnceCounted(() => chio.ledger.ledger.publishedSize, 15_000);
     expect(chio.ledger.ledger.publishedSize).toBe(receipts.length);
     const env = { NATS_URL: nats.current.url, CHIO_DATA_DIR: dataDir, CHIO_KEY_DIR: join(dataDir, 'keys'), CHIO_LOG_LEVEL: 'silent' };
     const out = join(dataDir, 'bundle');
