@@ -77,6 +77,8 @@ export class Ledger {
   private wakeHalted: (() => void) | undefined;
   /** When the last write of the lease record that succeeded was sent (performance.now): the term ends a TTL after it. */
   private lastRenewedAt = 0;
+  /** The last renewal failed without word that the lease was lost (one a NATS reconnect left behind): try again at the next look, not a whole renewal later. */
+  private renewalFailed = false;
   /** Why the last try to take the lease failed (the lease record could not be read or written), until one succeeds. */
   private leaseProblem: string | undefined;
   private js!: JetStreamClient;
@@ -218,8 +220,11 @@ export class Ledger {
     while (!this.stopping) {
       await new Promise<void>((resolve) => {
         // A writer wakes no later than its term's end (renewals that failed without an answer
-        // of the revision check): a standby may hold the lease from then on.
-        const t = setTimeout(resolve, this.writing ? Math.max(0, Math.min(renewMs, this.lastRenewedAt + this.ttlMs - performance.now())) : pollMs);
+        // of the revision check): a standby may hold the lease from then on. After a failed
+        // renewal it tries again a look later: a whole renewal later, an outage had left the
+        // retry a few hundred ms of its term, and an answer slower than that ended the term.
+        const every = this.renewalFailed ? Math.min(renewMs, pollMs) : renewMs;
+        const t = setTimeout(resolve, this.writing ? Math.max(0, Math.min(every, this.lastRenewedAt + this.ttlMs - performance.now())) : pollMs);
         this.wake = () => (clearTimeout(t), resolve());
       });
       if (this.stopping) break;
@@ -255,8 +260,10 @@ export class Ledger {
     try {
       held = await beforeDeadline(this.lease.renew(), Date.now() + (this.lastRenewedAt + this.ttlMs - sentAt), 'writer lease renewal');
       if (held) this.lastRenewedAt = sentAt;
+      this.renewalFailed = false;
     } catch (err) {
       // NATS unreachable: after a TTL without a renewal a standby may hold the lease.
+      this.renewalFailed = true;
       held = performance.now() - this.lastRenewedAt < this.ttlMs;
       this.opts.log.warn({ err: String(err), held }, 'writer lease not renewed');
       if (!held) this.lease.drop();

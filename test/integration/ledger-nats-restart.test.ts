@@ -8,7 +8,7 @@
  * lease operation back until the NATS client's request timeout (5 s): the writer again 1.4 s,
  * 4.9 s, 6.1 s after nats-server was back, when it was measured with real processes.
  *
- *   - a short outage (under the TTL): the writer renews again at its next tick;
+ *   - a short outage (under the TTL): the writer renews again at its next look;
  *   - a long outage (both ledgers stepped down, a look at the lease in flight): one of them is
  *     the writer again at its next look, and in the lease record's history each holder's term
  *     is one unbroken run and the tree only grows.
