@@ -20,7 +20,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { isChioError } from '../errors/index.js';
-import { chainOfReceiptSubject, type ChioResources } from '../store/resources.js';
+import { chainOfReceiptSubject, entryBundleStore, type ChioResources } from '../store/resources.js';
 import { consumeReceipts, type StoredMessage } from '../store/receipts.js';
 import { TILE_WIDTH, TileStore } from '../store/tile-store.js';
 import { DEFAULT_LEASE_POLL_MS, DEFAULT_LEASE_RENEW_MS, DEFAULT_LEASE_TTL_MS, LedgerLease, type Acquisition } from '../store/ledger-lease.js';
@@ -85,15 +85,13 @@ export class Ledger {
   /** Whether the stream still holds the log (stream-anchor.ts). */
   private anchor!: StreamAnchor;
   private lease!: LedgerLease;
-  /** Ends the lease's wait for a request a NATS reconnect left behind (nats/reconnects.ts). */
+  /** Ends the wait for a request a NATS reconnect left behind (nats/reconnects.ts): every request the ledger makes. */
   private reconnects: ReconnectGuard | undefined;
   private integrator!: Integrator;
   private checkpointer!: Checkpointer;
-  private readonly tiles: TileStore;
+  private tiles!: TileStore;
 
-  constructor(private readonly opts: LedgerOptions) {
-    this.tiles = new TileStore(opts.resources.tiles, opts.resources.entries, LEDGER_TILE_CACHE_BYTES);
-  }
+  constructor(private readonly opts: LedgerOptions) {}
 
   get role(): LedgerRole {
     return this.writing ? 'writer' : 'standby';
@@ -147,12 +145,18 @@ export class Ledger {
    */
   async start(): Promise<void> {
     const { nc, resources, log } = this.opts;
-    this.js = jetstream(nc);
-    const jsm = await jetstreamManager(nc);
-    this.anchor = new StreamAnchor({ jsm, index: resources.index, tiles: this.tiles, log });
-    this.reconnects = new ReconnectGuard(nc);
-    this.lease = new LedgerLease(resources.ledger, { holder: this.opts.lease?.holder, ttlMs: this.ttlMs, reconnects: this.reconnects });
-    this.integrator = new Integrator({ js: this.js, jsm, index: resources.index, chains: resources.chains, lease: this.lease, tiles: this.tiles, kernelKeys: this.opts.kernelKeys, verifyThreads: this.opts.verifyThreads, log });
+    const reconnects = new ReconnectGuard(nc);
+    this.reconnects = reconnects;
+    // A batch whose requests a reconnect left behind fails at the reconnect, as a batch whose
+    // request timed out fails at its timeout (the crash rule: integrated again from the
+    // committed state), instead of holding the term's end, and so the next term, for 5 s.
+    this.js = reconnects.guarded(jetstream(nc), 'JetStream');
+    const jsm = reconnects.guarded(await jetstreamManager(nc), 'JetStream');
+    const [index, chains] = [reconnects.guarded(resources.index, 'the receipt index'), reconnects.guarded(resources.chains, 'the chain heads')];
+    this.tiles = new TileStore(reconnects.guarded(resources.tiles, 'the hash tiles'), entryBundleStore(resources.entries, this.js, jsm), LEDGER_TILE_CACHE_BYTES);
+    this.anchor = new StreamAnchor({ jsm, index, tiles: this.tiles, log });
+    this.lease = new LedgerLease(resources.ledger, { holder: this.opts.lease?.holder, ttlMs: this.ttlMs, reconnects });
+    this.integrator = new Integrator({ js: this.js, jsm, index, chains, lease: this.lease, tiles: this.tiles, kernelKeys: this.opts.kernelKeys, verifyThreads: this.opts.verifyThreads, log });
     this.checkpointer = new Checkpointer({ js: this.js, jsm, tiles: this.tiles, origin: this.opts.origin, logSignerKey: this.opts.logSignerKey, log });
     ledgerWriter.set(0);
     const how = await this.lease.tryAcquire();
@@ -306,7 +310,8 @@ export class Ledger {
         if (!this.writing) this.messages.stop();
         await this.consume(this.messages);
       } catch (err) {
-        if (!this.writing) break;
+        // The batch of a term that ended meanwhile is not committed: the next term starts from the committed state.
+        if (!this.writing) return void this.opts.log.debug({ err: String(err) }, 'batch given up: the term has ended');
         // A halt (the stream does not hold the log) was logged once by the anchor, not on every look.
         const halted = this.anchor.halted !== undefined && isChioError(err, 'TREE_INCONSISTENT');
         if (halted) this.opts.log.debug({ err: String(err) }, 'not integrating');

@@ -8,9 +8,16 @@
  *
  * Such a request failed with an unknown outcome: it may have been carried out before the
  * connection broke. Its caller must treat it as it treats a timeout, which is no more certain.
+ *
+ * `guarded` guards every request made through a bucket, object store or JetStream handle, each
+ * on its own: code that awaits one of them stops at the reconnect as it would at the request's
+ * timeout, and nothing after that await runs, whether or not an answer comes later.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ChioError } from '../errors/index.js';
+
+/** The members of a JetStream client or manager that are APIs of their own. */
+const JETSTREAM_SUB_APIS: ReadonlySet<PropertyKey> = new Set(['streams', 'consumers']);
 
 export class ReconnectGuard {
   /** Ends each request being waited on, failed as left behind by a reconnect. */
@@ -29,6 +36,27 @@ export class ReconnectGuard {
       const abandon = () => reject(new ChioError('UNAVAILABLE', `${what}: sent before NATS reconnected, so never answered; its outcome is unknown`));
       this.waiting.add(abandon);
       work.then(resolve, reject).finally(() => this.waiting.delete(abandon));
+    });
+  }
+
+  /**
+   * `target` (a KV bucket, an object store, a JetStream client or manager) whose methods' promises
+   * are guarded, and so are those of its JetStream sub-APIs (`jsm.streams`, `js.consumers`).
+   * What a promise resolves to (a consumer, a message iterator) is the client's own, unguarded.
+   */
+  guarded<T extends object>(target: T, what: string): T {
+    return new Proxy(target, {
+      get: (t, prop) => {
+        const value: unknown = Reflect.get(t, prop, t);
+        if (typeof value === 'function') {
+          return (...args: unknown[]) => {
+            const result: unknown = Reflect.apply(value, t, args);
+            return result instanceof Promise ? this.guard(result, `${what}: ${String(prop)}`) : result;
+          };
+        }
+        if (JETSTREAM_SUB_APIS.has(prop) && typeof value === 'object' && value !== null) return this.guarded(value, `${what}.${String(prop)}`);
+        return value;
+      },
     });
   }
 

@@ -20,7 +20,7 @@
  * same configuration is a no-op, so any number of processes may start at once.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, JetStreamApiError, RetentionPolicy, StorageType, type StreamConfig } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { MAX_RECEIPT_BYTES } from '../receipt/receipt.js';
@@ -139,10 +139,19 @@ export async function ensureResources(nc: NatsConnection, replicas = 1): Promise
     bucket(TILES_BUCKET),
   ]);
   const jsm = await jetstreamManager(nc);
-  const entries = withMessageAccess(await objm.create(ENTRIES_STORE, { replicas, storage: StorageType.File }), jetstream(nc), jsm, ENTRIES_STORE, MAX_ENTRY_BUNDLE_BYTES);
+  const entries = entryBundleStore(await objm.create(ENTRIES_STORE, { replicas, storage: StorageType.File }), jetstream(nc), jsm);
   await checkStreamKeepsMessages(jsm, `OBJ_${ENTRIES_STORE}`, 'every-message');
   const policies = await openPolicyArchive(nc, replicas);
   return { index, chains, ledger, tiles, entries, policies };
+}
+
+/**
+ * The entry bundle store `store` (chio-entries) read and written message by message
+ * (objects.ts) through `js` and `jsm`: the ledger passes handles whose requests end at a NATS
+ * reconnect (nats/reconnects.ts).
+ */
+export function entryBundleStore(store: ObjectStore, js: JetStreamClient, jsm: JetStreamManager): ObjectStore {
+  return withMessageAccess(store, js, jsm, ENTRIES_STORE, MAX_ENTRY_BUNDLE_BYTES);
 }
 
 /** Create (or open) the policy archive; authz writes it, the verifier reads it. */
