@@ -2,7 +2,7 @@
  * Each integration test file starts its own real `nats-server -js` on a free loopback port with
  * a temporary store directory, so that it can kill and restart it. Never the shared server.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedNats, type EmbeddedNats } from '../../src/nats/server.js';
@@ -15,6 +15,10 @@ export interface TestNats {
    * configuration file's text than the one started with (an operator growing the store, say).
    */
   restart(options?: { config?: string }): Promise<EmbeddedNats>;
+  /** Pause the server (SIGSTOP): resolves once every thread of it is stopped (see pauseProcess). */
+  pause(): Promise<void>;
+  /** Let a paused server go on (SIGCONT). */
+  resume(): void;
   cleanup(): Promise<void>;
 }
 
@@ -34,6 +38,8 @@ export async function startTestNats(options: { config?: string } = {}): Promise<
       t.current = await startEmbeddedNats({ storeDir, port: first.port, ...withConfig(config) });
       return t.current;
     },
+    pause: () => pauseProcess(t.current.pid!),
+    resume: () => process.kill(t.current.pid!, 'SIGCONT'),
     async cleanup() {
       await t.current.stop();
       rmSync(root, { recursive: true, force: true });
@@ -44,4 +50,37 @@ export async function startTestNats(options: { config?: string } = {}): Promise<
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** How long a paused process may take to stop: far more than a loaded machine needs. */
+const STOP_TIMEOUT_MS = 10_000;
+
+/**
+ * SIGSTOP `pid` and resolve once every one of its threads is stopped (Linux: /proc). kill(2)
+ * returns before that: the kernel wakes one thread to take a stop signal, and the others are
+ * stopped only when that one runs. Until then they go on: nats-server's may read a publish,
+ * store it and send its PubAck: on a machine under load a JetStream publish written after
+ * kill(SIGSTOP) returned was PubAcked while the server was "paused", and a Check sent then
+ * was rightly answered allow. A test holding that no PubAck comes while paused waits here.
+ */
+export async function pauseProcess(pid: number): Promise<void> {
+  process.kill(pid, 'SIGSTOP');
+  for (const until = Date.now() + STOP_TIMEOUT_MS; !everyThreadStopped(pid); await new Promise((r) => setTimeout(r, 1))) {
+    if (Date.now() > until) throw new Error(`process ${pid} not stopped ${STOP_TIMEOUT_MS} ms after SIGSTOP`);
+  }
+}
+
+/** Whether every thread of `pid` is stopped: state T (or t, traced) in /proc/<pid>/task/<tid>/stat. */
+function everyThreadStopped(pid: number): boolean {
+  return readdirSync(`/proc/${pid}/task`).every((tid) => {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      return true; // the thread ended since the directory was read
+    }
+    // The state follows the command name, which is in parentheses and may itself hold a ')'.
+    const state = stat[stat.lastIndexOf(')') + 2];
+    return state === 'T' || state === 't';
+  });
 }
