@@ -288,7 +288,7 @@ export class ReceiptPublisher {
       const { signed, taken } = next;
       // What did not fit in this message goes first in the next.
       this.queue.unshift(...ready.slice(taken));
-      const batch = signed.map((s) => ({ ...s, item: ready[s.at]! }));
+      const batch = signed.map((s) => ({ receipt: s.receipt, bytes: s.bytes, item: ready[s.at]! }));
       if (batch.length === 0) return;
       const deadline = Math.max(...batch.map((b) => b.item.deadline));
       try {

@@ -59,7 +59,10 @@ export function signNext(
   let bytes = 0;
   let at = 0;
   for (; at < drafts.length && prepared.length < MAX_RECEIPTS_PER_MESSAGE; at++) {
-    const body: ReceiptBody = { ...drafts[at]!, schema: RECEIPT_SCHEMA, chain: signing.chain, seq: prev.seq + 1, prev: prev.id, kernel_key: signing.kernelKey };
+    // Object.assign, not `{ ...draft, schema, … }`: on Node 20's V8 a spread followed by more
+    // members takes a slow path, about 2 µs a member (13 µs a receipt here, issue #8).
+    const link: Omit<ReceiptBody, keyof ReceiptDraft> = { schema: RECEIPT_SCHEMA, chain: signing.chain, seq: prev.seq + 1, prev: prev.id, kernel_key: signing.kernelKey };
+    const body: ReceiptBody = Object.assign({}, drafts[at]!, link);
     let one: PreparedBody;
     try {
       one = prepareBody(body, sha256Hex);
@@ -80,7 +83,7 @@ export function signNext(
     // One that fits only alone ends this message, or starts the next.
     if (prepared.length > 0 && (aloneOnly || bytes + size + 1 > MAX_BATCH_BYTES)) break;
     bytes += size + 1;
-    prepared.push({ ...one, at });
+    prepared.push(Object.assign(one, { at }));
     prev = { seq: body.seq, id: one.id };
     if (aloneOnly) {
       at++;
@@ -89,5 +92,5 @@ export function signNext(
   }
   if (prepared.length === 0) return { signed: [], taken: at };
   const sealed = sealReceipts(prepared, signing.signer, sha256Node);
-  return { signed: sealed.map((s, k) => ({ ...s, at: prepared[k]!.at })), taken: at };
+  return { signed: sealed.map((s, k) => ({ receipt: s.receipt, bytes: s.bytes, at: prepared[k]!.at })), taken: at };
 }
