@@ -21,7 +21,8 @@
  * revision would fence each other.
  *
  * A read or write of the record still waiting when the NATS connection comes back was never
- * answered and never will be (nats/reconnects.ts): it fails then, with an unknown outcome,
+ * answered and never will be: given a bucket whose requests end at a reconnect (the ledger's
+ * are, nats/reconnects.ts ReconnectGuard.guarded), it fails then, with an unknown outcome,
  * instead of holding the queue until the NATS client's 5 s request timeout, so the lease is
  * renewed or taken again at the next tick or look after a NATS outage. That stays safe because
  * nothing is taken from a write whose answer did not come: this ledger's revision, `held` and
@@ -37,7 +38,6 @@ import { hostname } from 'node:os';
 import type { KV } from '@nats-io/kv';
 import { ChioError } from '../errors/index.js';
 import { readLedgerRecord, treeStateOf, writeLedgerRecord, type LedgerRecord, type LedgerState, type RevisionedRecord } from './ledger-state.js';
-import type { ReconnectGuard } from '../nats/reconnects.js';
 
 /** A lease not renewed for this long may be taken over. Takeover ≤ TTL + one standby poll. */
 export const DEFAULT_LEASE_TTL_MS = 3_000;
@@ -55,8 +55,6 @@ export interface LedgerLeaseOptions {
   ttlMs?: number;
   /** Monotonic milliseconds (performance.now by default). */
   now?: () => number;
-  /** Ends the wait for a read or write a NATS reconnect left behind (see above); none by default. */
-  reconnects?: ReconnectGuard;
 }
 
 export class LedgerLease {
@@ -69,13 +67,11 @@ export class LedgerLease {
   /** The record revision a standby last saw, and since when (by `now`). */
   private observed = { revision: -1, since: 0, holder: undefined as string | undefined };
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly reconnects: ReconnectGuard | undefined;
 
   constructor(private readonly kv: KV, opts: LedgerLeaseOptions = {}) {
     this.holder = opts.holder ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
     this.ttlMs = opts.ttlMs ?? DEFAULT_LEASE_TTL_MS;
     this.now = opts.now ?? (() => performance.now());
-    this.reconnects = opts.reconnects;
   }
 
   get isHeld(): boolean {
@@ -160,16 +156,11 @@ export class LedgerLease {
   }
 
   private read(): Promise<RevisionedRecord> {
-    return this.answered(readLedgerRecord(this.kv), 'reading the writer lease');
+    return readLedgerRecord(this.kv);
   }
 
   private writeAt(record: LedgerRecord, revision: number): Promise<number | undefined> {
-    return this.answered(writeLedgerRecord(this.kv, record, revision), 'writing the writer lease');
-  }
-
-  /** A request's answer; failed at a reconnect that left it behind (nothing is then learnt from it). */
-  private answered<T>(request: Promise<T>, what: string): Promise<T> {
-    return this.reconnects ? this.reconnects.guard(request, what) : request;
+    return writeLedgerRecord(this.kv, record, revision);
   }
 
   private serialised<T>(work: () => Promise<T>): Promise<T> {
