@@ -121,7 +121,7 @@ export function loadPolicySetFiles(files: string[], keyDir: string, options: Loa
   const ignored = all.filter((d) => isCel(d) && evaluationModeOf(d.doc) !== 'Envoy');
   for (const d of ignored) refuseMisspeltEnvoyMode(d.where, evaluationModeOf(d.doc));
   const docs = all.filter((d) => !ignored.includes(d));
-  docs.sort((a, b) => (a.kind + a.key < b.kind + b.key ? -1 : a.kind + a.key > b.kind + b.key ? 1 : 0));
+  docs.sort(byKindNamespaceName);
   for (let i = 1; i < docs.length; i++) {
     if (docs[i]!.kind === docs[i - 1]!.kind && docs[i]!.key === docs[i - 1]!.key) {
       throw new ChioError('CONFIG_INVALID', `${docs[i]!.where}: field metadata.name: a ${docs[i]!.kind} named ${docs[i]!.key} is defined twice (also ${docs[i - 1]!.where})`);
@@ -195,6 +195,17 @@ function compileCelPolicies(docs: LoadedDoc[], compile: <T>(d: LoadedDoc, fn: ()
   const env = createEnvoyEnvironment();
   const sorted = [...docs].sort((a, b) => (a.doc.metadata.name < b.doc.metadata.name ? -1 : a.doc.metadata.name > b.doc.metadata.name ? 1 : 0));
   return sorted.map((d) => compile(d, () => compileCelPolicy(d.doc, env)));
+}
+
+/**
+ * The set's order, in its hash and in evaluation: each part compared on its own, since as one
+ * string a namespace that begins another would sort after it (`a-b/x` before `a/x`).
+ */
+function byKindNamespaceName(a: LoadedDoc, b: LoadedDoc): number {
+  const parts = (d: LoadedDoc): string[] => [d.kind, d.doc.metadata.namespace ?? '', d.doc.metadata.name];
+  const [pa, pb] = [parts(a), parts(b)];
+  for (let i = 0; i < pa.length; i++) if (pa[i] !== pb[i]) return pa[i]! < pb[i]! ? -1 : 1;
+  return 0;
 }
 
 function parseDocument(doc: unknown, where: string): LoadedDoc {

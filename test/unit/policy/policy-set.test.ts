@@ -68,6 +68,15 @@ describe('loadPolicySet', () => {
     });
   });
 
+  it('orders documents by namespace, then name, also where one namespace begins another', () => {
+    // As one string `a-b/x` sorts before `a/x` ('-' < '/'): the order must compare the parts.
+    const named = (namespace: string, name: string) => A.replace('{ name: a }', `{ name: ${name}, namespace: ${namespace} }`);
+    const { dir, keyDir } = dirWith({ 'p.yaml': [named('a-b', 'x'), named('a', 'y'), named('a', 'x'), named('b', 'a')].join('---\n') });
+    const set = loadPolicySet(dir, keyDir);
+    const order = (JSON.parse(Buffer.from(set.canonical).toString('utf8')) as { doc: { metadata: { namespace: string; name: string } } }[]).map((d) => `${d.doc.metadata.namespace}/${d.doc.metadata.name}`);
+    expect(order).toEqual(['a/x', 'a/y', 'a-b/x', 'b/a']);
+  });
+
   it('changes when the keys in a jwksFile change (key rotation is a policy change)', async () => {
     const { generateKeyPair, exportJWK } = await import('jose');
     const jwk = async () => ({ ...(await exportJWK((await generateKeyPair('ES256')).publicKey)), kid: 'k' });
