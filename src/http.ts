@@ -17,6 +17,7 @@ import type { ListenerTls } from './tls.js';
 import { isNatsUnavailable } from './nats/unavailable.js';
 import { listenError } from './listen-error.js';
 import { boundIdleConnections, MIN_READ_BYTES_PER_SECOND } from './http-idle.js';
+import { LogThrottle } from './log-throttle.js';
 
 export type Readiness = () => string | undefined | Promise<string | undefined>;
 export type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> | boolean;
@@ -131,6 +132,9 @@ export async function readBody(req: IncomingMessage, maxBytes: number, hold?: (b
 }
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
+  // A 503 while NATS is away comes once per request, and the requests are anyone's to send: one
+  // line each let a client choose how fast the log grew for as long as the outage lasted.
+  const warnings = new LogThrottle(opts.log);
   const listener: RequestListener = (req, res) => {
     res.setHeader('x-content-type-options', 'nosniff');
     void handle(req, res, opts).catch((err) => {
@@ -144,7 +148,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         return sendError(res, 'TOO_LARGE', err.message);
       }
       if ((isNatsUnavailable(err) || (err instanceof ChioError && err.code === 'UNAVAILABLE')) && !res.headersSent) {
-        opts.log.warn({ err: String(err), url }, 'NATS unavailable; answered 503');
+        warnings.warn({ err: String(err), url }, 'NATS unavailable; answered 503');
         return sendError(res, 'UNAVAILABLE', 'the store is unavailable; try again shortly', { 'retry-after': '1' });
       }
       opts.log.error({ err: String(err), url }, 'http handler failed');
@@ -171,7 +175,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     port: (server.address() as AddressInfo).port,
     stop: () =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        server.close(() => {
+          // The count of 503s not yet said is said before the stop.
+          warnings.flush();
+          resolve();
+        });
         server.closeIdleConnections();
       }),
   };
