@@ -10,7 +10,9 @@
  *   - the `;params` cut from the path and each param's value;
  *   - the value of every header whose name says it carries a credential (authorization,
  *     proxy-authorization, cookie, x-api-key, x-auth-token, x-amz-security-token, …) and of
- *     each header a JWT rule reads, whole and in parts (`Basic <b64>`, `sid=<id>; theme=dark`).
+ *     each header a JWT rule reads, whole and in parts (`Basic <b64>`, `sid=<id>; theme=dark`);
+ *   - every JWT in any other header: a load balancer's (AWS ALB's x-amzn-oidc-data) or a DPoP
+ *     proof is a signed token all the same, and a header's name cannot be relied on to say so.
  *
  * Parts shorter than MIN_SECRET_CHARS are left: a reason that says `page 2` or `true` is not a
  * credential, and redacting every `2` would make it unreadable. A reason cut to a bound may end
@@ -25,6 +27,8 @@ export const MIN_SECRET_CHARS = 6;
 
 /** Header names that carry credentials by convention (RFC 9110 §11, cookies, API keys, tokens). */
 const CREDENTIAL_HEADER = /auth|token|key|secret|session|cookie|passw|credential|signature|jwt|bearer/i;
+/** A JWT in compact form (JWS: three parts, JWE: five), its header base64url JSON (`eyJ`). */
+const COMPACT_JWT = /^eyJ[\w-]*(?:\.[\w-]*){2,4}$/;
 
 /**
  * `text` with every secret-bearing value of `input` in it replaced by REDACTED. Every secret is
@@ -64,17 +68,26 @@ export function requestSecrets(input: CheckInput, jwtHeaders: readonly string[] 
   for (const param of params.split(';')) addValue(found, param);
   const named = new Set(jwtHeaders.map((h) => h.toLowerCase()));
   for (const [name, value] of input.headers) {
-    if (name.startsWith(':') || !(CREDENTIAL_HEADER.test(name) || named.has(name))) continue;
-    found.add(value);
-    for (const part of value.split(/[\s,;]+/)) addValue(found, part);
+    if (name.startsWith(':')) continue;
+    const credential = CREDENTIAL_HEADER.test(name) || named.has(name);
+    if (credential) found.add(value);
+    for (const part of value.split(/[\s,;]+/)) {
+      if (credential) addValue(found, part);
+      else if (COMPACT_JWT.test(valueOf(part))) found.add(valueOf(part));
+    }
   }
   return [...found].filter((s) => s.length >= MIN_SECRET_CHARS).sort((a, b) => b.length - a.length);
 }
 
+/** `name=value` or a bare value: the value. */
+function valueOf(part: string): string {
+  return part.slice(part.indexOf('=') + 1);
+}
+
 /** `name=value` or a bare value: the value, as sent and percent-decoded. */
 function addValue(found: Set<string>, part: string): void {
-  const value = part.includes('=') ? part.slice(part.indexOf('=') + 1) : part;
-  found.add(part.includes('=') ? value : part);
+  const value = valueOf(part);
+  found.add(value);
   try {
     found.add(decodeURIComponent(value.replace(/\+/g, ' ')));
   } catch {

@@ -15,9 +15,15 @@ describe('redactRequestSecrets', () => {
     expect(redactRequestSecrets('sid s3ss10n-id-42, token tok-123456789', i)).toBe('sid [redacted], token [redacted]');
   });
   it("redacts a header a JWT rule reads, whatever its name", () => {
-    const i = input('/', { 'x-user': 'eyJhbGciOi.payload.sig' });
-    expect(redactRequestSecrets('user eyJhbGciOi.payload.sig', i, ['x-user'])).toBe('user [redacted]');
-    expect(redactRequestSecrets('user eyJhbGciOi.payload.sig', i)).toBe('user eyJhbGciOi.payload.sig');
+    const i = input('/', { 'x-user': 'opaque-handle-4c7e' });
+    expect(redactRequestSecrets('user opaque-handle-4c7e', i, ['x-user'])).toBe('user [redacted]');
+    expect(redactRequestSecrets('user opaque-handle-4c7e', i)).toBe('user opaque-handle-4c7e');
+  });
+  it('redacts a JWT (JWS or JWE) in any header, alone or as a part, and leaves what only begins like one', () => {
+    const jws = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl';
+    const jwe = 'eyJhbGciOiJSU0EtT0FFUCJ9.a2V5.aXY.Y2lwaGVy.dGFn';
+    const i = input('/', { 'x-amzn-oidc-data': jws, 'x-forwarded': `for=1.2.3.4; id=${jwe}`, 'x-name': 'eyJust-a-name.v2' });
+    expect(redactRequestSecrets(`oidc ${jws} id ${jwe} name eyJust-a-name.v2`, i)).toBe('oidc [redacted] id [redacted] name eyJust-a-name.v2');
   });
   it('redacts the start of a secret a bound cut the reason at', () => {
     const i = input('/', { 'x-api-key': 'sk_live_abcdefghijklmnop' });
