@@ -6,10 +6,9 @@
  * once, then counted, and the count said in a summary line, so no request goes uncounted.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Writable } from 'node:stream';
 import { startTestNats, tempDir, type TestNats } from '../support/nats.js';
 import { startTestChio, testConfig, type TestChio } from '../support/chio.js';
-import { createLogger } from '../../src/log.js';
+import { captureLog } from '../support/log-capture.js';
 import { LOG_THROTTLE_WINDOW_MS } from '../../src/log-throttle.js';
 
 const MESSAGE = 'NATS unavailable; answered 503';
@@ -17,17 +16,12 @@ const REQUESTS = 60;
 
 let nats: TestNats;
 let chio: TestChio;
-const lines: Array<{ msg: string; suppressed?: number }> = [];
+const captured = captureLog('info');
+const lines = (): Array<{ msg: string; suppressed?: number }> => captured.lines.map((l) => JSON.parse(l) as { msg: string; suppressed?: number });
 
 beforeAll(async () => {
   nats = await startTestNats();
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l.length > 0) lines.push(JSON.parse(l) as { msg: string });
-      done();
-    },
-  });
-  chio = await startTestChio(testConfig(tempDir('chio-http-outage-'), nats.current.url, { CHIO_CHAIN_ID: 'http-outage' }), { log: createLogger('info', 'chio', { format: 'json', destination: sink }) });
+  chio = await startTestChio(testConfig(tempDir('chio-http-outage-'), nats.current.url, { CHIO_CHAIN_ID: 'http-outage' }), { log: captured.log });
 }, 60_000);
 
 afterAll(async () => {
@@ -41,11 +35,11 @@ describe('the verifier while NATS is away', () => {
     await nats.current.kill();
     const statuses = await Promise.all(Array.from({ length: REQUESTS }, () => fetch(`${chio.verifierUrl}/checkpoint`).then(async (r) => (await r.arrayBuffer(), r.status))));
     expect(statuses, 'every request answered 503').toEqual(Array(REQUESTS).fill(503));
-    const now = lines.filter((l) => l.msg.startsWith(MESSAGE));
+    const now = lines().filter((l) => l.msg.startsWith(MESSAGE));
     expect(now.length, `${now.length} "${MESSAGE}" lines for ${REQUESTS} requests answered within moments`).toBeLessThanOrEqual(3);
     // The summary comes at the end of the window: every 503 is in a line or in a count.
     await new Promise((r) => setTimeout(r, LOG_THROTTLE_WINDOW_MS + 500));
-    const said = lines.filter((l) => l.msg.startsWith(MESSAGE));
+    const said = lines().filter((l) => l.msg.startsWith(MESSAGE));
     expect(said.reduce((n, l) => n + (l.suppressed ?? 1), 0)).toBe(REQUESTS);
   }, 30_000);
 });
