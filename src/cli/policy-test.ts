@@ -69,7 +69,7 @@ async function runTestFile(t: TestFile, dir: string, options: PolicyTestOptions)
   const clock = () => now;
   let policies;
   try {
-    const files = [...new Set((t.policies ?? [dir]).flatMap(listPolicyFiles))];
+    const files = [...new Set((t.policies ?? [dir]).flatMap((path) => listPolicyFiles(path, 'policies')))];
     policies = loadPolicySetFiles(files, t.keyDir ?? options.keyDir, { now: clock });
   } catch (err) {
     throw new ChioError('CONFIG_INVALID', `${t.file}: its policy set does not load: ${err instanceof Error ? err.message : String(err)}`, { cause: err });

@@ -240,12 +240,12 @@ export function buildProgram(): Command {
       const cfg = config(cmd, '127.0.0.1');
       if (o.payload !== undefined) {
         if (o.request !== undefined) throw new ChioError('CONFIG_INVALID', '--payload and --request are exclusive');
-        const results = scanPayload(loadPolicySet(o.policies, cfg.keyDir), parseDataText(readDataFile(o.payload), o.payload), o.payload);
+        const results = scanPayload(loadPolicySet(o.policies, cfg.keyDir, { source: '--policies' }), parseDataText(readDataFile(o.payload), o.payload), o.payload);
         process.stdout.write(o.json ? `${JSON.stringify(results)}\n` : `${formatScan(results)}\n`);
         return;
       }
       const request = o.request ? parseCheckRequestText(readDataFile(o.request), o.request) : requestOf(o);
-      const result = await evaluateRequest(loadPolicySet(o.policies, cfg.keyDir), request, cfg.defaultVerdict);
+      const result = await evaluateRequest(loadPolicySet(o.policies, cfg.keyDir, { source: '--policies' }), request, cfg.defaultVerdict);
       process.stdout.write(o.json ? `${JSON.stringify(result)}\n` : `${formatEvaluation(result)}\n`);
     });
   policy.command('test').description('run the test cases kept beside a policy set (*.test.yaml, here or in tests/); exits non-zero on a failure')
@@ -268,7 +268,8 @@ export function buildProgram(): Command {
       let failed = false;
       for (const file of files) {
         try {
-          const set = loadPolicySet(file, cfg.keyDir);
+          // An argument is named by itself (absolute, as the loader names a file), not as CHIO_POLICIES.
+          const set = loadPolicySet(resolve(file), cfg.keyDir, { source: '' });
           say(process.stdout, `${file}: ok, ${set.documents} document(s), ${set.hash}`);
         } catch (err) {
           failed = true;
@@ -278,7 +279,7 @@ export function buildProgram(): Command {
       if (files.length > 1 && !failed) {
         try {
           // A file named twice (directly and inside a directory) is one file of the set.
-          const together = loadPolicySetFiles([...new Set(files.flatMap(listPolicyFiles).map((f) => resolve(f)))], cfg.keyDir);
+          const together = loadPolicySetFiles([...new Set(files.flatMap((f) => listPolicyFiles(resolve(f), '')))], cfg.keyDir);
           process.stdout.write(`all files together: ${together.hash}\n`);
         } catch (err) {
           failed = true;

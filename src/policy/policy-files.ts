@@ -16,13 +16,16 @@ export const TEST_FILE = /\.test\.ya?ml$/;
 /**
  * The policy files at `path`: the file itself, or the directory's .yaml/.yml files, sorted.
  * Test files (`*.test.yaml`, read by `chio policy test`) are not policies and are left out.
+ * `source` is where the path was given (a setting, an option), named in a refusal so that the
+ * user looks there; '' for a path that is its own name (`chio policy check FILE`).
  */
-export function listPolicyFiles(path: string): string[] {
+export function listPolicyFiles(path: string, source = 'CHIO_POLICIES'): string[] {
+  const where = source === '' ? '' : `${source}: `;
   let stat;
   try {
     stat = statSync(path);
   } catch {
-    throw new ChioError('CONFIG_INVALID', `CHIO_POLICIES: ${path} does not exist`);
+    throw new ChioError('CONFIG_INVALID', `${where}${path} does not exist`);
   }
   if (!stat.isDirectory()) return [versionOfFile(resolve(path))];
   const dir = mountedVersion(path) ?? path;
@@ -30,8 +33,8 @@ export function listPolicyFiles(path: string): string[] {
     .filter((f) => /\.ya?ml$/.test(f) && !TEST_FILE.test(f) && !f.startsWith('.'))
     .sort()
     .map((f) => resolve(join(dir, f)));
-  if (files.length === 0) throw new ChioError('CONFIG_INVALID', `CHIO_POLICIES: no .yaml files in ${path}`);
-  if (files.length > MAX_POLICY_FILES) throw new ChioError('CONFIG_INVALID', `CHIO_POLICIES: ${files.length} .yaml files in ${path}, over the ${MAX_POLICY_FILES} a set may have`);
+  if (files.length === 0) throw new ChioError('CONFIG_INVALID', `${where}no .yaml files in ${path}`);
+  if (files.length > MAX_POLICY_FILES) throw new ChioError('CONFIG_INVALID', `${where}${files.length} .yaml files in ${path}, over the ${MAX_POLICY_FILES} a set may have`);
   return files;
 }
 

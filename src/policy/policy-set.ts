@@ -95,11 +95,13 @@ export interface LoadOptions {
   maxSetBytes?: number;
   /** The remote JWKS of the set this one replaces, by URI (JwtAuthenticatorOptions.remoteJwks). */
   remoteJwks?: JwtAuthenticatorOptions['remoteJwks'];
+  /** Where the path was given, named when it is missing or empty (listPolicyFiles); CHIO_POLICIES unless given. */
+  source?: string;
 }
 
 /** Load and compile every policy file under `path` (a file or a directory). */
 export function loadPolicySet(path: string, keyDir: string, options: LoadOptions = {}): PolicySet {
-  return loadPolicySetFiles(listPolicyFiles(path), keyDir, options);
+  return loadPolicySetFiles(listPolicyFiles(path, options.source), keyDir, options);
 }
 
 /** Load and compile these files as one set. */

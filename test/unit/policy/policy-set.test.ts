@@ -177,7 +177,7 @@ describe('loadPolicySet', () => {
     symlinkSync('..2026_12_01_18_00_00.1', join(dir, '..data'));
     symlinkSync(join('..data', 'a.yaml'), join(dir, 'a.yaml'));
     // What `chio policy check <dir> <dir>/a.yaml` and a policy test's `policies` list do to make one set.
-    const files = [...new Set([dir, join(dir, 'a.yaml')].flatMap(listPolicyFiles))];
+    const files = [...new Set([dir, join(dir, 'a.yaml')].flatMap((path) => listPolicyFiles(path)))];
     expect(files).toHaveLength(1);
   });
 
