@@ -5,7 +5,7 @@
 import { InvalidArgumentError } from 'commander';
 import { existsSync } from 'node:fs';
 import { ChioError } from '../errors/index.js';
-import { MAX_AUTHZ_WORKERS } from '../config.js';
+import { DEFAULT_GRPC_PORT, MAX_AUTHZ_WORKERS } from '../config.js';
 import { durationSeconds } from '../time.js';
 import { loadVerifierKey, wrongKindHint } from '../keys.js';
 import { parseVerifierKey } from '../tlog/index.js';
@@ -76,6 +76,10 @@ export function parseGrpcAddr(text: string): string {
     const tls = url[1]!.toLowerCase() === 'https' ? ' --tls-ca <ca.pem>' : '';
     throw new InvalidArgumentError(`host:port, without ${url[1]!.toLowerCase()}:// (--addr ${url[2]}${tls})`);
   }
+  // A name or address with no port: grpc-js dials it on 443, never Chio's port. (A target with
+  // a scheme of grpc-js's own, `unix:/path`, `dns:…`, has a colon and is passed on.)
+  const bare = text.trim();
+  if (/^[^:]+$/.test(bare) || /^\[[^\]]*\]$/.test(bare)) throw new InvalidArgumentError(`host:port, with the port (--addr ${bare}:${DEFAULT_GRPC_PORT})`);
   return text;
 }
 

@@ -66,12 +66,16 @@ describe('chio check without an answer', () => {
     expect(err.message).toMatch(new RegExp(`^--addr ${grpcAddr} answered, but not as Envoy's ext_authz service .*: give Chio's authz gRPC port`));
   });
 
-  // grpc-js took the whole URL for a host name: "Name resolution failed for target dns:http://…".
+  // grpc-js took the whole URL for a host name: "Name resolution failed for target dns:http://…";
+  // and it dials a target without a port on 443: `--addr localhost` tried 127.0.0.1:443.
   it.each([
     ['http://127.0.0.1:9091', 'host:port, without http:// (--addr 127.0.0.1:9091)'],
     ['HTTP://127.0.0.1:9091/', 'host:port, without http:// (--addr 127.0.0.1:9091)'],
     ['https://authz.example:443', 'host:port, without https:// (--addr authz.example:443 --tls-ca <ca.pem>)'],
-  ])('refuses --addr %s, a URL, with the host:port to give', async (addr, why) => {
+    ['localhost', 'host:port, with the port (--addr localhost:9091)'],
+    ['127.0.0.1', 'host:port, with the port (--addr 127.0.0.1:9091)'],
+    ['[::1]', 'host:port, with the port (--addr [::1]:9091)'],
+  ])('refuses --addr %s, a URL or a host without a port, with the host:port to give', async (addr, why) => {
     let said = '';
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((said += String(chunk)), true));
     try {
