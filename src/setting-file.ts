@@ -98,7 +98,8 @@ export class UnreadableFile extends ChioError {
 
 const UNREADABLE_REASONS: Record<string, string> = { ENOENT: 'no such file', EACCES: 'permission denied', EPERM: 'permission denied', ENOTDIR: 'a part of its path is not a directory', ELOOP: 'too many symbolic links', EISDIR: 'a directory' };
 
-function unreadableReason(cause: unknown): string {
+/** Why a file could not be opened or read, in words ("no such file"), for every command's message. */
+export function unreadableReason(cause: unknown): string {
   const code = (cause as NodeJS.ErrnoException | undefined)?.code;
   return code === undefined ? 'error' : UNREADABLE_REASONS[code] ?? code;
 }

@@ -9,6 +9,7 @@
  */
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import type { ChioError } from '../errors/index.js';
+import { unreadableReason } from '../setting-file.js';
 
 /** Why a file was not read; each command says what that means for it (its code, its words). */
 export type FileRefusal =
@@ -37,8 +38,8 @@ export function openPlainFile(path: string, opts: PlainFileOptions): { fd: numbe
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | (opts.followLinks ? 0 : constants.O_NOFOLLOW));
   } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code ?? 'error';
-    throw opts.refuse(code === 'ENOENT' || code === 'ELOOP' ? 'missing' : 'unreadable', `cannot be read (${code})`, cause);
+    const code = (cause as NodeJS.ErrnoException).code;
+    throw opts.refuse(code === 'ENOENT' || code === 'ELOOP' ? 'missing' : 'unreadable', `cannot be read (${unreadableReason(cause)})`, cause);
   }
   const stat = fstatSync(fd);
   const expected = opts.identity === undefined || (stat.dev === opts.identity.dev && stat.ino === opts.identity.ino);

@@ -46,8 +46,7 @@ export function readDataFile(path: string): string {
     return readBoundedFile(path, MAX_REQUEST_FILE_BYTES).toString('utf8');
   } catch (err) {
     if (!(err instanceof UnreadableFile)) throw err;
-    const code = err.cause instanceof Error ? (err.cause as NodeJS.ErrnoException).code : undefined;
-    throw new ChioError('CONFIG_INVALID', `${path}: cannot be read (${code ?? String(err.cause)})`, { cause: err.cause });
+    throw new ChioError('CONFIG_INVALID', `${path}: cannot be read (${err.reason})`, { cause: err.cause });
   }
 }
 

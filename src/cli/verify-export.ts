@@ -15,6 +15,7 @@ import { ChioError, isChioError } from '../errors/index.js';
 import { createNodeSignatureCheck } from '../crypto/ed25519.js';
 import { forTerminal } from './terminal.js';
 import { openPlainFile, readPlainFile, type PlainFileOptions } from './plain-file.js';
+import { unreadableReason } from '../setting-file.js';
 import { MAX_NOTE_SIZE } from '../tlog/index.js';
 import type { VerifiedExport } from '../verify/export-bundle.js';
 import { CORRECTION_REACH } from '../verify/bundle-corrections.js';
@@ -137,7 +138,7 @@ function identityOf(dir: string, path: string): { dev: number; ino: number } {
 
 /** This machine could not read it (permissions, I/O): not a verdict on the bundle, so exit 1, not 3. */
 function unreadable(path: string, cause: unknown): ChioError {
-  return new ChioError('UNAVAILABLE', `${path}: cannot be read (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, { cause });
+  return new ChioError('UNAVAILABLE', `${path}: cannot be read (${unreadableReason(cause)})`, { cause });
 }
 
 /**

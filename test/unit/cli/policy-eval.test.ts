@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { evaluateRequest, formatEvaluation, parseCheckRequestText } from '../../../src/cli/policy-eval.js';
+import { evaluateRequest, formatEvaluation, parseCheckRequestText, readDataFile } from '../../../src/cli/policy-eval.js';
 import { loadPolicySet } from '../../../src/policy/policy-set.js';
 import { buildCheckRequest } from '../../../src/cli/envoy-request.js';
 import { HEADER_GATE_POLICY as POLICY } from '../../fixtures/kyverno-authz.js';
@@ -27,6 +27,10 @@ describe('evaluateRequest', () => {
     const request = parseCheckRequestText(text, 'envoy-check-request.json');
     expect((request as any).attributes.source.address.socket_address.port_value).toBe(33880);
     expect(await evaluateRequest(set, request)).toMatchObject({ verdict: 'deny', httpStatus: 401 });
+  });
+  it('says in words why a --request or --payload file cannot be read', () => {
+    expect(() => readDataFile(join(dir, 'missing.json'))).toThrow(`${join(dir, 'missing.json')}: cannot be read (no such file)`);
+    expect(() => readDataFile(dir)).toThrow(`${dir}: cannot be read (a directory)`);
   });
   it('refuses a request that is not an object, naming the file', () => {
     expect(() => parseCheckRequestText('[1]', 'r.json')).toThrow(/r\.json: not a CheckRequest/);

@@ -34,7 +34,7 @@ describe('chio policy eval', () => {
 
   it('names a --request file that cannot be read, exit 2', async () => {
     const run = await runChioFor(SPAWN_LIMIT_MS, ['policy', 'eval', '--policies', join(dir, 'p.yaml'), '--request', dir], env);
-    expect(run.stderr).toMatch(new RegExp(`^chio: ${dir}: cannot be read \\(EISDIR\\)\n$`));
+    expect(run.stderr).toMatch(new RegExp(`^chio: ${dir}: cannot be read \\(a directory\\)\n$`));
     expect(run.exit).toBe(2);
   }, SPAWN_LIMIT_MS + 15_000);
 

@@ -140,8 +140,11 @@ describe('verifyProofFiles', () => {
       expect(statusOf(thrownCode(() => verifyProofFiles(proofFile, receiptFile, { ...TRUST, logKey: 'not a key' }))).exit).toBe(2);
     });
 
-    it('fails as bad configuration (exit 2) for a file that is not there', () => {
+    it('fails as bad configuration (exit 2) for a file that is not there, saying so in words', () => {
       expect(thrownCode(() => verifyProofFiles(join(dir, 'missing'), receiptFile, TRUST))).toBe('CONFIG_INVALID');
+      // Not the system's code ("cannot be read (ENOENT)"): the words a config file's refusal uses.
+      expect(() => verifyProofFiles(join(dir, 'missing'), receiptFile, TRUST)).toThrow(`${join(dir, 'missing')}: cannot be read (no such file)`);
+      expect(() => verifyProofFiles(proofFile, dir, TRUST)).toThrow(`${dir}: not a plain file`);
     });
   });
 
