@@ -89,8 +89,10 @@ export function loadVerifierKey(path: string): string {
     // Bounded and a regular file: a key path may be given on the command line (a FIFO, /dev/zero).
     text = readRegularFile(path, MAX_VERIFIER_KEY_FILE_BYTES).toString('utf8').trim();
   } catch (err) {
-    if (err instanceof ChioError && !(err instanceof UnreadableFile)) throw new ChioError(err.code, `verifier key file ${err.message}`);
-    throw new ChioError('CONFIG_INVALID', `verifier key file ${path} cannot be read`);
+    if (!(err instanceof UnreadableFile)) throw err instanceof ChioError ? new ChioError(err.code, `verifier key file ${err.message}`) : err;
+    // Not there is the usual case: a command run from another directory than `chio up`'s.
+    const where = err.reason === 'no such file' ? ": set CHIO_KEY_DIR to the key directory (`chio up` makes .chio/keys where it runs), or give the key with the command's option (see --help)" : '';
+    throw new ChioError('CONFIG_INVALID', `verifier key file ${path} cannot be read (${err.reason})${where}`, { cause: err });
   }
   try {
     parseVerifierKey(text);

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadKey, loadKeyFile } from '../../src/keys.js';
+import { loadKey, loadKeyFile, loadVerifierKey } from '../../src/keys.js';
 import { tempDir } from '../support/nats.js';
 
 const dir = tempDir('chio-keys-missing-');
@@ -23,5 +23,13 @@ describe('a missing key file', () => {
     }
     expect(err?.message).toBe('the issuer key test-issuer.key: no such file; name a signer key file (PRIVATE+KEY+…; `CHIO_KEY_DIR=<dir> chio keygen` writes new keys into <dir>)');
     expect((err as { code?: string }).code).toBe('CONFIG_INVALID');
+  });
+
+  // `chio prove` run from another directory than `chio up`'s said only "verifier key file
+  // …/.chio/keys/log.pub cannot be read": neither why nor where the keys are.
+  it('a verifier key the key directory lacks: why, and where keys are', () => {
+    expect(() => loadVerifierKey(join(dir, 'log.pub'))).toThrow(
+      `verifier key file ${join(dir, 'log.pub')} cannot be read (no such file): set CHIO_KEY_DIR to the key directory (\`chio up\` makes .chio/keys where it runs), or give the key with the command's option (see --help)`,
+    );
   });
 });
