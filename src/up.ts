@@ -32,10 +32,27 @@ export interface RunningChio {
 export async function startAll(config: ChioConfig, log: Logger): Promise<RunningChio & { nats: AcquiredNats; createdKeys: string[] }> {
   const createdKeys = generateKeys(config.keyDir, config.logOrigin);
   const nats = await acquireNats(config.natsUrl, config.dataDir, log);
-  const nc = await connectNats(natsSettings(config, nats.servers, 'chio-up'));
-  const ledger = await startLedger(config, nc, log.child({ service: 'ledger' }));
-  const verifier = await startVerifier(config, nc, log.child({ service: 'verifier' }));
-  const authz = await startAuthz(config, nc, log.child({ service: 'authz' }));
+  // A part that does not start (a port taken, a policy set that does not load) stops those
+  // started before it, last first, and the nats-server: nothing keeps running or writing until
+  // the process exits, and no nats.url is left to send `chio token revoke` to a NATS that is gone.
+  const started: Array<() => Promise<void>> = [() => nats.stop()];
+  const startPart = async <T extends { stop(): Promise<void> }>(start: () => Promise<T>): Promise<T> => {
+    const part = await start();
+    started.push(() => part.stop());
+    return part;
+  };
+  let nc: NatsConnection, ledger: RunningLedger, verifier: RunningVerifier, authz: RunningAuthz;
+  try {
+    nc = await connectNats(natsSettings(config, nats.servers, 'chio-up'));
+    const connection = nc;
+    started.push(() => drainNats(connection));
+    ledger = await startPart(() => startLedger(config, connection, log.child({ service: 'ledger' })));
+    verifier = await startPart(() => startVerifier(config, connection, log.child({ service: 'verifier' })));
+    authz = await startPart(() => startAuthz(config, connection, log.child({ service: 'authz' })));
+  } catch (err) {
+    for (const stop of started.reverse()) await stop().catch((stopErr: unknown) => log.warn({ err: String(stopErr) }, 'stop after a failed start failed'));
+    throw err;
+  }
   return {
     authz, ledger, verifier, nc, nats, createdKeys,
     async stop() {

@@ -1,9 +1,12 @@
 /**
  * `chio up` stops every part even when one fails to stop (src/up.ts): a failed authz stop
  * (its receipts not drained, say) still leaves the ledger stopped, the verifier closed, the
- * NATS connection closed and the embedded nats-server gone, and the failure is reported.
+ * NATS connection closed and the embedded nats-server gone, and the failure is reported. And a
+ * start that fails part way (a port taken) leaves nothing behind either.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startAll } from '../../src/up.js';
@@ -35,5 +38,37 @@ describe('chio up, stopping', () => {
     } finally {
       await authzStop().catch(() => undefined);
     }
+  }, 30_000);
+
+  // The ledger and verifier kept running until the process exited, nats-server was SIGKILLed at
+  // exit, and nats.url stayed: `chio token revoke` then sent the user to a NATS that was gone.
+  it('stops what it started when a later part does not start (the authz port taken)', async () => {
+    const dataDir = tempDir('chio-up-start-failed-');
+    const taken = createServer();
+    await new Promise<void>((done) => taken.listen(0, '127.0.0.1', done));
+    const port = (taken.address() as AddressInfo).port;
+    let natsPid: number | undefined;
+    const urlFile = join(dataDir, 'nats.url');
+    // The pid file is written once nats-server is up; keep it before the failure removes it.
+    const watch = setInterval(() => {
+      if (natsPid === undefined && existsSync(join(dataDir, 'nats.pid'))) natsPid = Number(readFileSync(join(dataDir, 'nats.pid'), 'utf8'));
+    }, 5);
+    try {
+      const config = { ...testConfig(dataDir, 'nats://unused:4222', { CHIO_GRPC_PORT: String(port) }), natsUrl: undefined };
+      await expect(startAll(config, createLogger('silent'))).rejects.toThrow(/CHIO_GRPC_PORT/);
+    } finally {
+      clearInterval(watch);
+      taken.close();
+    }
+    expect(natsPid).toBeGreaterThan(0);
+    expect(existsSync(urlFile)).toBe(false);
+    expect(existsSync(join(dataDir, 'nats.pid'))).toBe(false);
+    let alive = true;
+    try {
+      process.kill(natsPid!, 0);
+    } catch {
+      alive = false;
+    }
+    expect(alive).toBe(false);
   }, 30_000);
 });
