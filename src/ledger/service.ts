@@ -56,17 +56,26 @@ export async function startLedger(config: ChioConfig, nc: NatsConnection, log: L
     quarantinedReceipts: () => beforeDeadline(countQuarantined(jsm), Date.now() + PROBE_TIMEOUT_MS, 'quarantine count').catch(() => undefined),
     streamBytes: () => beforeDeadline(readStreamBytes(jsm), Date.now() + PROBE_TIMEOUT_MS, 'stream sizes').catch(() => undefined),
   });
-  const http = await startHttpServer({ bind: config.bind, port: config.ledgerPort, portSetting: 'CHIO_LEDGER_PORT', log, ready: () => health.readiness.reason(), ...(tls ? { tls } : {}) });
+  const stopLedger = async () => {
+    kernelKeys.stop();
+    await ledger.stop();
+    unwatch();
+    health.stop();
+  };
+  // The loop already runs (and holds the writer lease): a port refused stops it, else it ran
+  // on and failed, logging errors, once the caller closed the NATS connection.
+  const http = await startHttpServer({ bind: config.bind, port: config.ledgerPort, portSetting: 'CHIO_LEDGER_PORT', log, ready: () => health.readiness.reason(), ...(tls ? { tls } : {}) })
+    .catch(async (err: unknown) => {
+      await stopLedger();
+      throw err;
+    });
   return {
     httpPort: http.port,
     ledger,
     readiness: health.readiness,
     kernelKeys,
     async stop() {
-      kernelKeys.stop();
-      await ledger.stop();
-      unwatch();
-      health.stop();
+      await stopLedger();
       await http.stop();
     },
   };

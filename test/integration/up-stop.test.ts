@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { startAll } from '../../src/up.js';
 import { createLogger } from '../../src/log.js';
@@ -70,5 +71,24 @@ describe('chio up, stopping', () => {
       alive = false;
     }
     expect(alive).toBe(false);
+  }, 30_000);
+
+  // The ledger's loop ran on after its HTTP port was refused, and logged "integration failed"
+  // (connection draining) at error level when the failed start closed the NATS connection.
+  it('stops the ledger it started when the ledger port is taken, with no error logged', async () => {
+    const dataDir = tempDir('chio-up-ledger-port-');
+    const taken = createServer();
+    await new Promise<void>((done) => taken.listen(0, '127.0.0.1', done));
+    const lines: string[] = [];
+    const destination = new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) });
+    try {
+      const config = { ...testConfig(dataDir, 'nats://unused:4222', { CHIO_LEDGER_PORT: String((taken.address() as AddressInfo).port) }), natsUrl: undefined };
+      await expect(startAll(config, createLogger('warn', 'chio', { destination, format: 'json' }))).rejects.toThrow(/CHIO_LEDGER_PORT/);
+      // Give a loop left running the time to fail on the closed connection.
+      await new Promise((done) => setTimeout(done, 500));
+    } finally {
+      taken.close();
+    }
+    expect(lines.filter((l) => JSON.parse(l).level >= 50)).toEqual([]);
   }, 30_000);
 });
