@@ -46,7 +46,11 @@ export interface RunningAuthz extends AuthzCore {
 export async function startAuthz(config: ChioConfig, nc: NatsConnection, log: Logger): Promise<RunningAuthz> {
   const core = await startAuthzCore(config, nc, log);
   const tls = loadListenerTls(config);
-  const http = await startHttpServer({ bind: config.bind, port: config.httpPort, portSetting: 'CHIO_HTTP_PORT', log, ready: () => core.readiness.reason(), ...(tls ? { tls } : {}) });
+  const http = await startHttpServer({ bind: config.bind, port: config.httpPort, portSetting: 'CHIO_HTTP_PORT', log, ready: () => core.readiness.reason(), ...(tls ? { tls } : {}) })
+    .catch(async (err: unknown) => {
+      await core.stop();
+      throw err;
+    });
   log.info({ http: http.port }, 'authz HTTP listening');
   const stopCore = core.stop;
   return Object.assign(core, {
@@ -100,7 +104,22 @@ export async function startAuthzCore(config: ChioConfig, nc: NatsConnection, log
   health.readiness.add(() => publisher.problem);
   const ready = () => health.readiness.reason();
   policies.start();
-  const grpcServer = await startGrpcServer({ bind: config.bind, port: config.grpcPort, portSetting: 'CHIO_GRPC_PORT', handler, ready, log, ...(tls ? { tls } : {}) });
+  // After the Check server: its Checks answered and their receipts stored first.
+  const stopParts = async () => {
+    await handler.drain();
+    await publisher.drain();
+    js.close();
+    revocations.stop();
+    health.stop();
+  };
+  // A port refused stops what runs already (the revocation watch, the chains), else it ran on
+  // and logged errors once the caller closed the NATS connection.
+  const grpcServer = await startGrpcServer({ bind: config.bind, port: config.grpcPort, portSetting: 'CHIO_GRPC_PORT', handler, ready, log, ...(tls ? { tls } : {}) })
+    .catch(async (err: unknown) => {
+      policies.stop();
+      await stopParts();
+      throw err;
+    });
   log.info({ grpc: grpcServer.port, tls: tlsMode(tls) }, 'authz listening');
   return {
     grpcPort: grpcServer.port,
@@ -113,11 +132,7 @@ export async function startAuthzCore(config: ChioConfig, nc: NatsConnection, log
     async stop() {
       policies.stop();
       await grpcServer.stop();
-      await handler.drain();
-      await publisher.drain();
-      js.close();
-      revocations.stop();
-      health.stop();
+      await stopParts();
     },
   };
 }

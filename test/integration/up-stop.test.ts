@@ -41,28 +41,33 @@ describe('chio up, stopping', () => {
     }
   }, 30_000);
 
-  // The ledger and verifier kept running until the process exited, nats-server was SIGKILLed at
-  // exit, and nats.url stayed: `chio token revoke` then sent the user to a NATS that was gone.
-  it('stops what it started when a later part does not start (the authz port taken)', async () => {
+  // The parts started before kept running until the process exited, nats-server was SIGKILLed at
+  // exit, and nats.url stayed: `chio token revoke` then sent the user to a NATS that was gone. And
+  // a part whose own port was refused ran on (the ledger's loop, authz's revocation watch), and
+  // logged errors at error level once the failed start closed the NATS connection.
+  it.each(['CHIO_LEDGER_PORT', 'CHIO_VERIFIER_PORT', 'CHIO_GRPC_PORT', 'CHIO_HTTP_PORT'])('stops what it started when %s is taken, with no error logged', async (setting) => {
     const dataDir = tempDir('chio-up-start-failed-');
     const taken = createServer();
     await new Promise<void>((done) => taken.listen(0, '127.0.0.1', done));
-    const port = (taken.address() as AddressInfo).port;
+    const lines: string[] = [];
+    const destination = new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) });
     let natsPid: number | undefined;
-    const urlFile = join(dataDir, 'nats.url');
     // The pid file is written once nats-server is up; keep it before the failure removes it.
     const watch = setInterval(() => {
       if (natsPid === undefined && existsSync(join(dataDir, 'nats.pid'))) natsPid = Number(readFileSync(join(dataDir, 'nats.pid'), 'utf8'));
     }, 5);
     try {
-      const config = { ...testConfig(dataDir, 'nats://unused:4222', { CHIO_GRPC_PORT: String(port) }), natsUrl: undefined };
-      await expect(startAll(config, createLogger('silent'))).rejects.toThrow(/CHIO_GRPC_PORT/);
+      const config = { ...testConfig(dataDir, 'nats://unused:4222', { [setting]: String((taken.address() as AddressInfo).port) }), natsUrl: undefined };
+      await expect(startAll(config, createLogger('warn', 'chio', { destination, format: 'json' }))).rejects.toThrow(setting);
+      // Give a part left running the time to fail on the closed connection.
+      await new Promise((done) => setTimeout(done, 500));
     } finally {
       clearInterval(watch);
       taken.close();
     }
+    expect(lines.filter((l) => JSON.parse(l).level >= 50)).toEqual([]);
     expect(natsPid).toBeGreaterThan(0);
-    expect(existsSync(urlFile)).toBe(false);
+    expect(existsSync(join(dataDir, 'nats.url'))).toBe(false);
     expect(existsSync(join(dataDir, 'nats.pid'))).toBe(false);
     let alive = true;
     try {
@@ -71,24 +76,5 @@ describe('chio up, stopping', () => {
       alive = false;
     }
     expect(alive).toBe(false);
-  }, 30_000);
-
-  // The ledger's loop ran on after its HTTP port was refused, and logged "integration failed"
-  // (connection draining) at error level when the failed start closed the NATS connection.
-  it('stops the ledger it started when the ledger port is taken, with no error logged', async () => {
-    const dataDir = tempDir('chio-up-ledger-port-');
-    const taken = createServer();
-    await new Promise<void>((done) => taken.listen(0, '127.0.0.1', done));
-    const lines: string[] = [];
-    const destination = new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) });
-    try {
-      const config = { ...testConfig(dataDir, 'nats://unused:4222', { CHIO_LEDGER_PORT: String((taken.address() as AddressInfo).port) }), natsUrl: undefined };
-      await expect(startAll(config, createLogger('warn', 'chio', { destination, format: 'json' }))).rejects.toThrow(/CHIO_LEDGER_PORT/);
-      // Give a loop left running the time to fail on the closed connection.
-      await new Promise((done) => setTimeout(done, 500));
-    } finally {
-      taken.close();
-    }
-    expect(lines.filter((l) => JSON.parse(l).level >= 50)).toEqual([]);
   }, 30_000);
 });
