@@ -6,7 +6,7 @@
  * that a browser must never reinterpret as a page or a script.
  */
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer, maxHeaderSize, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -18,6 +18,7 @@ import { isNatsUnavailable } from './nats/unavailable.js';
 import { listenError } from './listen-error.js';
 import { boundIdleConnections, MIN_READ_BYTES_PER_SECOND } from './http-idle.js';
 import { LogThrottle } from './log-throttle.js';
+import { answerClientErrors } from './http-client-error.js';
 
 export type Readiness = () => string | undefined | Promise<string | undefined>;
 export type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> | boolean;
@@ -35,6 +36,9 @@ export interface HttpServerOptions {
   tls?: ListenerTls;
   /** IDLE_SOCKET_MS unless given. */
   idleSocketMs?: number;
+  /** HEADERS_TIMEOUT_MS and REQUEST_TIMEOUT_MS unless given. */
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
   /** MIN_READ_BYTES_PER_SECOND unless given (http-idle.ts). */
   minReadBytesPerSecond?: number;
   /** MAX_HTTP_CONNECTIONS unless given. */
@@ -162,9 +166,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   // POST /v1/verify, its body or the one-bundle slot) that much longer. Swept every second.
   const timing = { connectionsCheckingInterval: CONNECTIONS_CHECKING_MS };
   const server: Server = opts.tls ? createTlsServer({ ...tlsServerOptions(opts.tls), ...timing }, listener) : createServer(timing, listener);
-  server.headersTimeout = HEADERS_TIMEOUT_MS;
-  server.requestTimeout = REQUEST_TIMEOUT_MS;
+  server.headersTimeout = opts.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
+  server.requestTimeout = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   server.maxHeadersCount = MAX_HEADER_FIELDS + 1;
+  answerClientErrors(server, maxHeaderSize, opts.log);
   boundIdleConnections(server, opts.idleSocketMs ?? IDLE_SOCKET_MS, opts.minReadBytesPerSecond ?? MIN_READ_BYTES_PER_SECOND);
   server.maxConnections = opts.maxConnections ?? MAX_HTTP_CONNECTIONS;
   await new Promise<void>((resolve, reject) => {

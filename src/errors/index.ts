@@ -59,6 +59,8 @@ export type ChioErrorCode =
   | 'TOO_LARGE'
   // an HTTP request with more header fields than are counted (HTTP 431)
   | 'HEADERS_TOO_LARGE'
+  // an HTTP request whose headers or body did not arrive within their timeouts (HTTP 408)
+  | 'REQUEST_TIMEOUT'
   | 'PENDING'
   | 'UNAVAILABLE'
   | 'TIMEOUT'

@@ -83,6 +83,7 @@ export const STATUS: Readonly<Record<ChioErrorCode, WireStatus>> = {
   NOT_FOUND: { grpc: GRPC.NOT_FOUND, http: 404, exit: 1 },
   TOO_LARGE: { grpc: GRPC.RESOURCE_EXHAUSTED, http: 413, exit: 1 },
   HEADERS_TOO_LARGE: { grpc: GRPC.RESOURCE_EXHAUSTED, http: 431, exit: 1 },
+  REQUEST_TIMEOUT: { grpc: GRPC.DEADLINE_EXCEEDED, http: 408, exit: 1 },
   PENDING: { grpc: GRPC.UNAVAILABLE, http: 202, exit: 1 },
   UNAVAILABLE: { grpc: GRPC.UNAVAILABLE, http: 503, exit: 1 },
   TIMEOUT: { grpc: GRPC.DEADLINE_EXCEEDED, http: 504, exit: 1 },
@@ -110,6 +111,7 @@ export function codeOfHttpStatus(status: number): ChioErrorCode {
     case 202: return 'PENDING';
     case 400: return 'MALFORMED';
     case 404: return 'NOT_FOUND';
+    case 408: return 'REQUEST_TIMEOUT';
     case 413: return 'TOO_LARGE';
     case 431: return 'HEADERS_TOO_LARGE';
     case 504: return 'TIMEOUT';

@@ -146,7 +146,7 @@ describe('a request path with a dot segment or a backslash', () => {
 
 describe('codeOfHttpStatus (the CLI reading a Chio HTTP answer)', () => {
   it('reads back the code of each client error status the HTTP ports answer', () => {
-    for (const code of ['PENDING', 'MALFORMED', 'NOT_FOUND', 'TOO_LARGE', 'HEADERS_TOO_LARGE', 'TIMEOUT'] as const) {
+    for (const code of ['PENDING', 'MALFORMED', 'NOT_FOUND', 'TOO_LARGE', 'HEADERS_TOO_LARGE', 'REQUEST_TIMEOUT', 'TIMEOUT'] as const) {
       expect(codeOfHttpStatus(statusOf(code).http), code).toBe(code);
     }
     expect(codeOfHttpStatus(503)).toBe('UNAVAILABLE');

@@ -16,6 +16,8 @@ import { MAX_ANSWER_BYTES, PROVE_RETRY_INTERVAL_MS, formatProven, proveReceipt, 
 import { toCorrectionDraft } from '../../../src/receipt/correction.js';
 import { chainOf, kernelOf, signReceipt } from '../receipt/helpers.js';
 import { receiptProofOf } from '../verify/proofs.js';
+import { startHttpServer } from '../../../src/http.js';
+import { createLogger } from '../../../src/log.js';
 import { tempDir } from '../../support/nats.js';
 import { chio } from '../../support/chio-cli.js';
 import { signerSecret } from '../../support/secrets.js';
@@ -201,11 +203,23 @@ describe('proveReceipt', () => {
       [404, 'NOT_FOUND'],
       [400, 'MALFORMED'],
       [504, 'TIMEOUT'],
+      [408, 'REQUEST_TIMEOUT'],
+      [431, 'HEADERS_TOO_LARGE'],
       [500, 'UNAVAILABLE'],
     ])('maps %i to %s at once, without asking again', async (status, code) => {
       script = [json(status, { error: 'no' })];
       expect(await failureOf({ ...options, waitMs: 60_000 })).toBe(code);
       expect(requests).toHaveLength(1);
+    });
+
+    it("reads back a Chio HTTP port's refusal of a head over 16 KiB, its JSON error quoted", async () => {
+      const http = await startHttpServer({ bind: '127.0.0.1', port: 0, log: createLogger('silent'), ready: () => undefined });
+      try {
+        const refused = proveReceipt('a'.repeat(20_000), { ...options, verifierUrl: `http://127.0.0.1:${http.port}` });
+        await expect(refused).rejects.toSatisfy((err: unknown) => isChioError(err, 'HEADERS_TOO_LARGE') && err.message.includes('"code":"HEADERS_TOO_LARGE"'));
+      } finally {
+        await http.stop();
+      }
     });
   });
 

@@ -10,6 +10,7 @@ import { DECODED_ELEMENT_BYTES, MAX_CHECK_REQUEST_BYTES, MAX_CHECK_REQUEST_ELEME
 import { MAX_STALL_WINDOW_MS } from '../../../src/authz/loop-clock.js';
 import { MAX_ANSWER_MARGIN_MS, MIN_CLIENT_STORE_MS } from '../../../src/authz/check-handler.js';
 import { STOP_GRACE_MS } from '../../../src/authz/workers.js';
+import { maxHeaderSize } from 'node:http';
 import { HEADERS_TIMEOUT_MS, IDLE_SOCKET_MS, MAX_HEADER_FIELDS, MAX_HTTP_CONNECTIONS, REQUEST_TIMEOUT_MS } from '../../../src/http.js';
 import { MIN_READ_BYTES_PER_SECOND } from '../../../src/http-idle.js';
 import { LATEST_REUSE_MS } from '../../../src/verifier/checkpoint-source.js';
@@ -78,6 +79,7 @@ const CLAIMS: Array<{ page: string; heading: string; level?: number; says: strin
       `keeps up ${kib(MIN_READ_BYTES_PER_SECOND)}/s on average`, `closed at most ${s(IDLE_SOCKET_MS)} after`,
       `(a 1 MiB answer left unread: within ${(1 << 20) / MIN_READ_BYTES_PER_SECOND + (2 * IDLE_SOCKET_MS) / 1000} s)`,
       `more than ${MAX_HEADER_FIELDS} header fields is refused`, `"more than ${MAX_HEADER_FIELDS} header fields"`,
+      `request line and header fields come to more than ${kib(maxHeaderSize)}`,
       `more than ${MAX_PENDING_SCAN} stored receipts wait`, `answers every lookup for ${SCAN_REUSE_MS} ms`,
       `at most ${mib(MAX_VERIFY_BODY_BYTES)} (\`413 TOO_LARGE\``, `hold ${mib(MAX_VERIFY_BODIES_HELD_BYTES)} together`,
       `at most ${n(MAX_BUNDLE_FILES)} files`,
@@ -87,7 +89,7 @@ const CLAIMS: Array<{ page: string; heading: string; level?: number; says: strin
       `the bundles being read or checked hold at\nmost ${mib(MAX_VERIFY_BUNDLES_HELD_BYTES)} together`,
     ],
   },
-  { page: 'docs/api.md', heading: 'Other error codes', level: 3, says: [`${mib(MAX_VERIFY_BODY_BYTES)} of JSON, ${mib(MAX_VERIFY_BUNDLE_BYTES)} of bundle`, `an HTTP port takes (${MAX_HEADER_FIELDS})`] },
+  { page: 'docs/api.md', heading: 'Other error codes', level: 3, says: [`${mib(MAX_VERIFY_BODY_BYTES)} of JSON, ${mib(MAX_VERIFY_BUNDLE_BYTES)} of bundle`, `an HTTP port takes (${MAX_HEADER_FIELDS})`, `header fields over ${kib(maxHeaderSize)}`] },
   {
     page: 'docs/transport-security.md', heading: 'Bounds a client cannot raise', says: [
       `| CheckRequest message | ${mib(MAX_CHECK_REQUEST_BYTES)} |`,
