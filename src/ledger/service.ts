@@ -11,6 +11,7 @@ import { loadListenerTls } from '../tls.js';
 import { Ledger } from './ledger.js';
 import { DEFAULT_VERIFY_THREADS } from '../crypto/ed25519-pool.js';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { ReconnectGuard } from '../nats/reconnects.js';
 import { watchLedger } from '../metrics.js';
 import { countQuarantined } from '../store/quarantine.js';
 import { readStreamBytes } from '../store/stream-bytes.js';
@@ -42,7 +43,10 @@ export async function startLedger(config: ChioConfig, nc: NatsConnection, log: L
   await ledger.start();
   kernelKeys.start();
   const health = await startServiceHealth('ledger', nc, log);
-  const jsm = await jetstreamManager(nc);
+  // Read for /metrics only: while NATS is down a scrape goes without these samples at once,
+  // rather than after PROBE_TIMEOUT_MS (nats/reconnects.ts).
+  const reads = new ReconnectGuard(nc, { failWhileDown: true });
+  const jsm = reads.guarded(await jetstreamManager(nc), 'JetStream');
   // A standby is alive (/health) but not ready: it answers nothing a writer would (SPEC §1).
   health.readiness.add(() => ledger.standbyReason);
   // A writer that reads nothing on, because the stream lost what the log holds, is not ready either.
@@ -77,6 +81,7 @@ export async function startLedger(config: ChioConfig, nc: NatsConnection, log: L
     async stop() {
       await stopLedger();
       await http.stop();
+      reads.stop();
     },
   };
 }

@@ -14,6 +14,8 @@ import { join } from 'node:path';
 import { startServiceHealth } from '../health/service-health.js';
 import type { ServiceReadiness } from '../health/readiness.js';
 import { existsSync } from 'node:fs';
+import { ReconnectGuard } from '../nats/reconnects.js';
+import type { ChioResources } from '../store/resources.js';
 
 export interface RunningVerifier {
   readonly httpPort: number;
@@ -32,8 +34,12 @@ export async function startVerifier(config: ChioConfig, nc: NatsConnection, log:
   // Published so an auditor can fetch it once; a bundle is trusted through this key alone.
   const exportKeyFile = join(config.keyDir, 'export.pub');
   const exportKey = existsSync(exportKeyFile) ? loadVerifierKey(exportKeyFile) : undefined;
-  const resources = await ensureResources(nc, config.replicas);
-  const routes = verifierRoutes({ js: jetstream(nc), jsm: await jetstreamManager(nc), resources, logKey, kernelKeys: () => kernelKeys.current(), ...(exportKey ? { exportKey } : {}) });
+  // Every read an HTTP request makes fails at once while NATS is down (a 503 then, not after the
+  // client's 5 s request timeout), and one in flight fails when the connection drops.
+  const reads = new ReconnectGuard(nc, { failWhileDown: true });
+  const stored = await ensureResources(nc, config.replicas);
+  const resources = Object.fromEntries(Object.entries(stored).map(([name, handle]) => [name, reads.guarded(handle, `the ${name} store`)])) as unknown as ChioResources;
+  const routes = verifierRoutes({ js: reads.guarded(jetstream(nc), 'JetStream'), jsm: reads.guarded(await jetstreamManager(nc), 'JetStream'), resources, logKey, kernelKeys: () => kernelKeys.current(), ...(exportKey ? { exportKey } : {}) });
   const health = await startServiceHealth('verifier', nc, log);
   const http = await startHttpServer({ bind: config.bind, port: config.verifierPort, portSetting: 'CHIO_VERIFIER_PORT', log, ready: () => health.readiness.reason(), routes: [timedRoutes(routes)], ...(tls ? { tls } : {}) });
   kernelKeys.start();
@@ -46,6 +52,7 @@ export async function startVerifier(config: ChioConfig, nc: NatsConnection, log:
       kernelKeys.stop();
       health.stop();
       await http.stop();
+      reads.stop();
     },
   };
 }
