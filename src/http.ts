@@ -19,6 +19,7 @@ import { listenError } from './listen-error.js';
 import { boundIdleConnections, MIN_READ_BYTES_PER_SECOND } from './http-idle.js';
 import { LogThrottle } from './log-throttle.js';
 import { answerClientErrors } from './http-client-error.js';
+import { boundedText } from './text.js';
 
 export type Readiness = () => string | undefined | Promise<string | undefined>;
 export type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> | boolean;
@@ -191,16 +192,25 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
 }
 
 /**
- * The path of a request target, for the log: its query may carry a credential (?api_key=,
- * ?access_token=) and an absolute-form target userinfo (http://user:pass@host/), as a receipt
- * records neither.
+ * A path in a log line is cut to this many characters. Anyone chooses it, up to the 16 KB of a
+ * request's head: whole, each failed or aborted request put that much into the log. The start
+ * of a path says which route it was, and the rest was the client's to choose.
+ */
+export const MAX_LOGGED_PATH_CHARS = 256;
+
+/**
+ * The path of a request target, for the log, cut to MAX_LOGGED_PATH_CHARS: its query may carry
+ * a credential (?api_key=, ?access_token=) and an absolute-form target userinfo
+ * (http://user:pass@host/), as a receipt records neither.
  */
 function loggedPath(target: string | undefined): string {
+  let path: string;
   try {
-    return requestUrl(target).pathname;
+    path = requestUrl(target).pathname;
   } catch {
     return '(not a valid request target)';
   }
+  return path.length <= MAX_LOGGED_PATH_CHARS ? path : `${boundedText(path, MAX_LOGGED_PATH_CHARS)}… (${path.length} characters)`;
 }
 
 /**

@@ -2,9 +2,10 @@ import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TimeoutError, NoRespondersError } from '@nats-io/transport-node';
-import { readBody, startHttpServer, type RunningHttpServer } from '../../src/http.js';
+import { MAX_LOGGED_PATH_CHARS, readBody, startHttpServer, type RunningHttpServer } from '../../src/http.js';
 import { codeOfHttpStatus, statusOf } from '../../src/errors/index.js';
 import { createLogger } from '../../src/log.js';
+import { captureLog } from '../support/log-capture.js';
 
 // A route that throws what a failed NATS read throws, and one that throws a plain fault.
 let http: RunningHttpServer;
@@ -96,6 +97,48 @@ describe('the log line of a failed request', () => {
       await expect.poll(() => lines.length, { timeout: 2_000 }).toBe(2);
       expect(lines.map((l) => l.url)).toEqual(['/fault', '/timeout']);
       expect(JSON.stringify(lines)).not.toContain('8675309');
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('the path a log line names', () => {
+  // Anyone chooses it, up to the 16 KB a request's head may hold: whole, each failed or
+  // aborted request wrote that much into the log.
+  it('is cut to MAX_LOGGED_PATH_CHARS, on a handler failure, a 503 and an aborted request', async () => {
+    const captured = captureLog('debug');
+    const server = await startHttpServer({
+      bind: '127.0.0.1', port: 0, log: captured.log, ready: () => undefined,
+      routes: [
+        async (req, res, url) => {
+          if (url.pathname.startsWith('/fault/')) throw new TypeError('x is undefined');
+          if (url.pathname.startsWith('/timeout/')) throw new TimeoutError();
+          if (url.pathname.startsWith('/upload/')) return (await readBody(req, 1024), res.end(), true);
+          return false;
+        },
+      ],
+    });
+    const long = 'a'.repeat(12_000);
+    try {
+      for (const path of [`/fault/${long}`, `/timeout/${long}`]) await (await fetch(`http://127.0.0.1:${server.port}${path}`)).arrayBuffer();
+      await new Promise<void>((resolve) => {
+        const socket = connect(server.port, '127.0.0.1', () => {
+          socket.write(`POST /upload/${long} HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\nabc`, () => setTimeout(() => socket.destroy(), 100));
+        });
+        socket.on('close', () => resolve());
+      });
+      const lines = () => captured.lines.map((l) => JSON.parse(l) as { msg: string; url?: string });
+      await expect.poll(() => lines().filter((l) => l.url !== undefined).length, { timeout: 2_000 }).toBe(3);
+      const logged = lines().filter((l) => l.url !== undefined);
+      expect(logged.map((l) => l.msg)).toEqual(['http handler failed', 'NATS unavailable; answered 503', 'client aborted its request']);
+      for (const [i, prefix] of ['/fault/', '/timeout/', '/upload/'].entries()) {
+        expect(logged[i]!.url!.startsWith(`${prefix}aaa`), logged[i]!.url!.slice(0, 40)).toBe(true);
+        expect(logged[i]!.url!.length, logged[i]!.msg).toBeLessThanOrEqual(MAX_LOGGED_PATH_CHARS + 40);
+        // Said to be cut, with the length it had.
+        expect(logged[i]!.url).toContain(String(prefix.length + long.length));
+      }
+      for (const line of captured.lines) expect(line.length).toBeLessThan(1_000);
     } finally {
       await server.stop();
     }
