@@ -100,7 +100,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (nats?.current.pid) process.kill(nats.current.pid, 'SIGCONT');
   await chio?.stop();
   await nats?.cleanup();
 });

@@ -4,7 +4,7 @@
  * answer ready, within a second of recovery. nats-server is killed (connection lost) and
  * paused (connection held, nothing answers), then brought back.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestNats, tempDir, type TestNats } from '../support/nats.js';
 import { startTestChio, testConfig, type TestChio } from '../support/chio.js';
 import { grpcHealth, httpReady, pollUntil } from '../support/health.js';
@@ -18,8 +18,11 @@ beforeAll(async () => {
   chio = await startTestChio(testConfig(tempDir('chio-ready-'), nats.current.url, { CHIO_CHAIN_ID: 'readiness', CHIO_LANES: '1' }));
 });
 
+// A test that fails or times out while nats-server is paused must not leave it stopped for the
+// next test (or after the run: the server is a process group of its own).
+afterEach(() => nats?.resume());
+
 afterAll(async () => {
-  if (nats?.current.pid) process.kill(nats.current.pid, 'SIGCONT');
   await chio?.stop();
   await nats?.cleanup();
 });
@@ -70,13 +73,14 @@ describe('readiness follows NATS', () => {
   }, 40_000);
 
   it('says JetStream does not answer while nats-server holds the connection but is paused', async () => {
-    const pid = nats.current.pid!;
-    process.kill(pid, 'SIGSTOP');
+    // Every thread stopped (pauseProcess) before the first probe, and let go on by afterEach
+    // should this test fail or time out before its own resume.
+    await nats.pause();
     let down;
     try {
       down = await pollUntil(health, noneReady, 15_000, 100);
     } finally {
-      process.kill(pid, 'SIGCONT');
+      nats.resume();
     }
     for (const reason of down.answer.reasons) expect(reason).toMatch(/JetStream is not usable|NATS is disconnected/);
     const up = await pollUntil(health, allReady, 15_000);

@@ -17,8 +17,12 @@ export interface TestNats {
   restart(options?: { config?: string }): Promise<EmbeddedNats>;
   /** Pause the server (SIGSTOP): resolves once every thread of it is stopped (see pauseProcess). */
   pause(): Promise<void>;
-  /** Let a paused server go on (SIGCONT). */
+  /**
+   * Let a paused server go on (SIGCONT); nothing when it is not paused, so that an afterEach
+   * may call it whether or not its test got as far as its own resume.
+   */
   resume(): void;
+  /** Resumes a paused server first: a stopped one would not act on SIGTERM until the grace period's SIGKILL. */
   cleanup(): Promise<void>;
 }
 
@@ -30,6 +34,8 @@ export async function startTestNats(options: { config?: string } = {}): Promise<
   const withConfig = (config: string | undefined) => (config === undefined ? {} : (writeFileSync(configFile, config), { configFile }));
   let config = options.config;
   const first = await startEmbeddedNats({ storeDir, ...withConfig(config) });
+  /** The server SIGSTOPped and not yet let go on; set before the signal, so a pause that throws is still undone. */
+  let paused: EmbeddedNats | undefined;
   const t: TestNats = {
     current: first,
     storeDir,
@@ -38,9 +44,20 @@ export async function startTestNats(options: { config?: string } = {}): Promise<
       t.current = await startEmbeddedNats({ storeDir, port: first.port, ...withConfig(config) });
       return t.current;
     },
-    pause: () => pauseProcess(t.current.pid!),
-    resume: () => process.kill(t.current.pid!, 'SIGCONT'),
+    pause: () => ((paused = t.current), pauseProcess(t.current.pid!)),
+    resume() {
+      if (paused === undefined) return;
+      const { pid } = paused;
+      paused = undefined;
+      try {
+        process.kill(pid!, 'SIGCONT');
+      } catch (err) {
+        // Killed while paused (SIGKILL ends a stopped process): nothing to let go on.
+        if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+      }
+    },
     async cleanup() {
+      t.resume();
       await t.current.stop();
       rmSync(root, { recursive: true, force: true });
     },
