@@ -1,0 +1,89 @@
+/**
+ * ReconnectGuard.guarded (src/nats/reconnects.ts) against a real nats-server: a request sent
+ * while the server is paused, then killed and started again, is left behind by the reconnect
+ * (nats.js never answers it; it ends at its own timeout, 5 s). Guarded, it is given up at the
+ * reconnect. No clock is read: "promptly" is an order of events. The same request, unguarded
+ * and sent first, is still waiting when the guarded one has failed.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import { connectNats } from '../../../src/nats/connection.js';
+import { ReconnectGuard } from '../../../src/nats/reconnects.js';
+import { isChioError } from '../../../src/errors/index.js';
+import { startTestNats, type TestNats } from '../../support/nats.js';
+
+const BUCKET = 'reconnect-guard';
+
+let nats: TestNats;
+let nc: NatsConnection;
+let guard: ReconnectGuard;
+let kv: KV;
+
+/** How a promise settled, read without awaiting it: 'pending' until it has. */
+function watch<T>(p: Promise<T>): { readonly state: 'pending' | 'resolved' | 'rejected'; readonly error: unknown; readonly settled: Promise<void> } {
+  const w = { state: 'pending' as 'pending' | 'resolved' | 'rejected', error: undefined as unknown, settled: Promise.resolve() };
+  w.settled = p.then(
+    () => void (w.state = 'resolved'),
+    (err: unknown) => void ((w.state = 'rejected'), (w.error = err)),
+  );
+  return w;
+}
+
+/** A few turns of the loop and of the socket: long enough for anything already due to settle. */
+const settle = () => new Promise((r) => setTimeout(r, 50));
+
+beforeAll(async () => {
+  nats = await startTestNats();
+  // Reconnects as the services' connections do (every 250 ms, forever).
+  nc = await connectNats({ servers: [nats.current.url], name: 'reconnect-guard-test' });
+  guard = new ReconnectGuard(nc);
+  kv = await new Kvm(nc).create(BUCKET);
+  await kv.put('k', 'before');
+});
+
+afterAll(async () => {
+  guard?.stop();
+  await nc?.close();
+  await nats?.cleanup();
+});
+
+describe('ReconnectGuard.guarded', () => {
+  it('gives up a request left behind by a reconnect at the reconnect, and the next request works', async () => {
+    const guardedKv = guard.guarded(kv, 'the test bucket');
+    const guardedJsm = guard.guarded(await jetstreamManager(nc), 'JetStream');
+    expect((await guardedKv.get('k'))?.string()).toBe('before');
+
+    await nats.pause();
+    // The control first: were the guarded ones left to their own timeouts, this one's came first.
+    const unguarded = watch(kv.get('k'));
+    const kvGet = watch(guardedKv.get('k'));
+    // A JetStream sub-API (jsm.streams) is guarded as well.
+    const streamInfo = watch(guardedJsm.streams.info(`KV_${BUCKET}`));
+    await settle();
+    await nats.current.kill();
+    await settle();
+    // Losing the connection is not enough: they wait for it to come back.
+    expect([unguarded.state, kvGet.state, streamInfo.state], 'while nats-server is down').toEqual(['pending', 'pending', 'pending']);
+
+    await nats.restart();
+    await Promise.race([Promise.all([kvGet.settled, streamInfo.settled]), unguarded.settled]);
+    expect(unguarded.state, 'the unguarded request, sent first, still waits when the guarded ones have failed').toBe('pending');
+    for (const [what, w] of [['kv.get', kvGet], ['jsm.streams.info', streamInfo]] as const) {
+      expect(w.state, what).toBe('rejected');
+      expect(isChioError(w.error, 'UNAVAILABLE'), `${what}: ${String(w.error)}`).toBe(true);
+      expect(String(w.error), what).toMatch(/sent before NATS reconnected, so never answered; its outcome is unknown/);
+    }
+
+    // The next request, on the same handles, is answered.
+    await guardedKv.put('k', 'after');
+    expect((await guardedKv.get('k'))?.string()).toBe('after');
+    expect((await guardedJsm.streams.info(`KV_${BUCKET}`)).config.name).toBe(`KV_${BUCKET}`);
+
+    // What the guard is for: unguarded, the same request is never answered, and ends at its timeout.
+    await unguarded.settled;
+    expect(unguarded.state).toBe('rejected');
+    expect(String(unguarded.error)).toMatch(/timeout/i);
+  }, 30_000);
+});
