@@ -3,7 +3,8 @@
  * nats-server is SIGKILLed and restarted 3 s later.
  *
  *   - during the outage every answer that is not an allow (stored before the kill) is deny /
- *     ReceiptLedger / 503, answered within the receipt deadline plus a margin;
+ *     ReceiptLedger / 503, answered within the receipt deadline plus a margin (not counting
+ *     the time this process could not run: loop-stalls.ts);
  *   - Chio recovers by itself: an allow again within 5 s of the restart;
  *   - afterwards every receipt id answered with allow is proven against the log;
  *   - no receipt in the stream says allow for a Check that was answered 503 unless a
@@ -21,15 +22,21 @@ import { proveReceipt } from '../../src/cli/prove.js';
 import { demoToken } from '../../src/up.js';
 import { storedReceipts } from '../support/stream-audit.js';
 import { describeRates, logRates, unboundedKinds, type TimedLogLine } from '../support/log-rates.js';
+import { answersPastBound, watchLoopStalls, type LoopStalls } from '../support/loop-stalls.js';
 
 const RECEIPT_TIMEOUT_MS = 150;
-/** Scheduling slack on a loaded 2-core machine, on top of the receipt deadline. */
+/**
+ * Slack on top of the receipt deadline, besides the time this process's loop was held
+ * (loop-stalls.ts): an answer that waits on NATS (its client's 5 s request timeout) still
+ * goes past it.
+ */
 const ANSWER_MARGIN_MS = 750;
 const CLIENTS = 8;
 
 let nats: TestNats;
 let chio: TestChio;
 let dataDir: string;
+let stalls: LoopStalls;
 
 type Sent = TimedCheck;
 
@@ -61,9 +68,11 @@ beforeAll(async () => {
   nats = await startTestNats();
   dataDir = tempDir('chio-nats-dies-');
   chio = await startTestChio(testConfig(dataDir, nats.current.url, { CHIO_RECEIPT_TIMEOUT_MS: String(RECEIPT_TIMEOUT_MS), CHIO_CHAIN_ID: 'nats-dies', CHIO_LANES: '4' }), { log });
+  stalls = watchLoopStalls();
 });
 
 afterAll(async () => {
+  stalls?.stop();
   await chio?.stop();
   await nats?.cleanup();
 });
@@ -110,10 +119,9 @@ describe('NATS SIGKILLed under load and restarted 3 s later', () => {
       expect(s.a.headers['x-chio-denial-guard']).toBe('ReceiptLedger');
     }
     expect(during.length).toBeGreaterThan(10);
-    for (const s of during) {
-      if (s.a.verdict === 'allow') continue; // stored before the kill: proven below
-      expect(s.answeredAt - s.sentAt, `answered within the receipt deadline (${s.requestId})`).toBeLessThan(RECEIPT_TIMEOUT_MS + ANSWER_MARGIN_MS);
-    }
+    // Allows during the outage were stored before the kill: proven below.
+    const deniedTimes = answersPastBound(during.filter((s) => s.a.verdict !== 'allow'), RECEIPT_TIMEOUT_MS + ANSWER_MARGIN_MS, stalls);
+    expect(deniedTimes.late, 'answered within the receipt deadline, but for the time the loop was held').toEqual([]);
     expect(during.filter((s) => s.a.verdict === 'deny').length).toBeGreaterThan(during.length / 2);
     // No warning per denied Check or per failed publish: each kind about once a second at most.
     expect(unboundedKinds(outageRates), `warning kinds logged more than about once a second while NATS was down (${describeRates(outageRates)})`).toEqual([]);
@@ -145,6 +153,7 @@ describe('NATS SIGKILLed under load and restarted 3 s later', () => {
       correctedCount++;
     }
     for (const s of allows) expect(corrected.has(s.a.receiptId!), `${s.a.receiptId} was answered from, yet corrected`).toBe(false);
-    console.log(`nats-dies: ${sent.length} Checks, ${allows.length} allows (all proven), ${denies.length} denied 503 (${during.length} sent during the outage), ${correctedCount} stored-but-503 receipts corrected, recovered ${recoveredAt! - restartedAt} ms after restart`);
+    console.log(`nats-dies: ${sent.length} Checks, ${allows.length} allows (all proven), ${denies.length} denied 503 (${during.length} sent during the outage), ${correctedCount} stored-but-503 receipts corrected, recovered ${recoveredAt! - restartedAt} ms after restart; ` +
+      `slowest denial during the outage ${deniedTimes.slowestMs} ms (at most ${deniedTimes.slowestOwnMs} ms less loop holds; longest hold ${stalls.longestMs()} ms)`);
   }, 90_000);
 });
