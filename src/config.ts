@@ -42,6 +42,8 @@ export const DEFAULT_HTTP_PORT = 9090;
 export const DEFAULT_GRPC_PORT = 9091;
 export const DEFAULT_LEDGER_PORT = 9092;
 export const DEFAULT_VERIFIER_PORT = 9093;
+/** Where `chio prove` asks by default: the verifier of a `chio up` on this machine. */
+export const DEFAULT_VERIFIER_URL = `http://127.0.0.1:${DEFAULT_VERIFIER_PORT}`;
 
 /**
  * A whole number written in decimal (surrounding blanks allowed). Not z.coerce.number(), which

@@ -11,7 +11,7 @@ import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { registry } from './metrics.js';
-import { ChioError, statusOf, type ChioErrorCode } from './errors/index.js';
+import { ChioError, NO_SUCH_ROUTE, statusOf, type ChioErrorCode } from './errors/index.js';
 import { toBase64Url } from './encoding.js';
 import type { ListenerTls } from './tls.js';
 import { isNatsUnavailable } from './nats/unavailable.js';
@@ -271,5 +271,5 @@ async function handle(req: IncomingMessage, res: ServerResponse, opts: HttpServe
     return;
   }
   for (const route of opts.routes ?? []) if (await route(req, res, url)) return;
-  sendError(res, 'NOT_FOUND', 'not found');
+  sendError(res, 'NOT_FOUND', NO_SUCH_ROUTE);
 }

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ChioError, statusOf } from '../errors/index.js';
-import { DEFAULT_GRPC_PORT, DEFAULT_VERIFIER_PORT, MAX_AUTHZ_WORKERS, loadConfig, refuseLongChainIds, type ChioConfig } from '../config.js';
+import { DEFAULT_GRPC_PORT, DEFAULT_VERIFIER_URL, MAX_AUTHZ_WORKERS, loadConfig, refuseLongChainIds, type ChioConfig } from '../config.js';
 import { createLogger } from '../log.js';
 import { generateKeys, loadKey, loadKeyFile, loadVerifierKey } from '../keys.js';
 import { loadKernelTrust } from '../kernel-keys.js';
@@ -306,7 +306,7 @@ export function buildProgram(): Command {
     });
 
   program.command('prove').description('fetch a receipt proof and verify it locally').argument('<receipt-id>')
-    .option('--url <url>', 'verifier URL', parseVerifierUrl, `http://127.0.0.1:${DEFAULT_VERIFIER_PORT}`)
+    .option('--url <url>', 'verifier URL', parseVerifierUrl, DEFAULT_VERIFIER_URL)
     .option('--log-key <vkey>', 'log verifier key, or a file holding it (default: log.pub in CHIO_KEY_DIR)')
     .option('--kernel-key <vkey>', 'kernel verifier key, or a file holding it (default: kernel.pub and kernels.yaml in CHIO_KEY_DIR)')
     .option('--wait <ms>', 'how long to wait for a pending receipt', parseMilliseconds, 5000)

@@ -5,9 +5,10 @@
  * §5: stored, but answered deny 503), the correction's own proof is fetched and checked too,
  * and the receipt is shown with the answer actually given, never as a plain allow.
  */
-import { ChioError, codeOfHttpStatus } from '../errors/index.js';
-import { DEFAULT_VERIFIER_PORT } from '../config.js';
+import { ChioError, NO_SUCH_ROUTE, codeOfHttpStatus } from '../errors/index.js';
+import { DEFAULT_HTTP_PORT, DEFAULT_VERIFIER_PORT, DEFAULT_VERIFIER_URL } from '../config.js';
 import { MAX_RECEIPT_BYTES, answeredVerdict } from '../receipt/receipt.js';
+import { RECEIPT_ID_FORM, receiptIdProblem } from '../receipt/receipt-id.js';
 import { readResponseBody } from '../response-body.js';
 import { MAX_NOTE_SIZE, MAX_PROOF_LENGTH } from '../tlog/index.js';
 import { verifyCorrection } from '../verify/correction.js';
@@ -50,10 +51,13 @@ export interface ProveResult extends ProvenAnswer {
 
 /**
  * Fetch the proof of receipt `id` and verify it, and the proof of its correction if it has
- * one. Throws ChioError: the code of the verifier's answer (status table, errors/status.ts)
- * when it is not 200, else the first check that fails.
+ * one. Throws ChioError: CONFIG_INVALID for an id that is no receipt id (nothing is asked), the
+ * code of the verifier's answer (status table, errors/status.ts) when it is not 200, else the
+ * first check that fails.
  */
 export async function proveReceipt(id: string, opts: ProveOptions): Promise<ProveResult> {
+  const problem = receiptIdProblem(id);
+  if (problem !== undefined) throw new ChioError('CONFIG_INVALID', `that receipt id ${problem}; ${RECEIPT_ID_FORM}`);
   const deadline = Date.now() + opts.waitMs;
   const proven = await fetchProven(id, opts, deadline);
   if (proven.correctedBy === undefined) return proven;
@@ -87,8 +91,39 @@ async function fetchProven(id: string, opts: ProveOptions, deadline: number): Pr
     const body = new TextDecoder().decode((await readBody(res, 4 * QUOTED_BODY_CHARS)).bytes).slice(0, QUOTED_BODY_CHARS);
     const code = codeOfHttpStatus(res.status);
     if (code === 'PENDING') throw new ChioError(code, `receipt ${id} is stored but not yet in a checkpoint`);
-    throw new ChioError(code, `verifier answered ${res.status}: ${body}`);
+    const said = chioErrorOf(body);
+    // A verifier answers 404 for an unknown receipt in words of its own; every other Chio port
+    // (authz's 9090) has no such route, and other servers say nothing Chio would.
+    if (res.status === 404 && (said === undefined || said.error === NO_SUCH_ROUTE) && !(await hasCheckpoint(opts.verifierUrl))) throw notAVerifier(opts.verifierUrl);
+    throw new ChioError(code, said ? `verifier answered ${res.status} ${said.code}: ${said.error}` : `verifier answered ${res.status}: ${body}`);
   }
+}
+
+/** The `error` and `code` of a Chio JSON error answer (http.ts sendError), else undefined. */
+function chioErrorOf(body: string): { error: string; code: string } | undefined {
+  try {
+    const value = JSON.parse(body) as { error?: unknown; code?: unknown } | null;
+    if (typeof value?.error === 'string' && typeof value.code === 'string') return { error: value.error, code: value.code };
+  } catch {
+    // not JSON: quoted as it is
+  }
+  return undefined;
+}
+
+/** Whether `base` answers GET /checkpoint, as every verifier does once its log has one. */
+async function hasCheckpoint(base: string): Promise<boolean> {
+  try {
+    const res = await fetch(new URL('/checkpoint', base), { signal: AbortSignal.timeout(VERIFIER_REQUEST_TIMEOUT_MS) });
+    await res.body?.cancel();
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+function notAVerifier(base: string): ChioError {
+  return new ChioError('NOT_FOUND', `--url ${new URL(base).origin} does not look like a Chio verifier: it has no GET /v1/receipts/<id> nor GET /checkpoint ` +
+    `(authz's HTTP port, ${DEFAULT_HTTP_PORT} unless CHIO_HTTP_PORT is set, has neither); the verifier is ${DEFAULT_VERIFIER_URL} unless CHIO_VERIFIER_PORT is set, and \`chio up\` prints the --url to use`);
 }
 
 async function fetchReceipt(url: URL): Promise<Response> {

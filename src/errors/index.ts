@@ -96,4 +96,4 @@ export function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(`chio: internal invariant broken: ${message}`);
 }
 
-export { statusOf, clientReason, codeOfHttpStatus, GRPC, type WireStatus, type DenialGuard } from './status.js';
+export { statusOf, clientReason, codeOfHttpStatus, NO_SUCH_ROUTE, GRPC, type WireStatus, type DenialGuard } from './status.js';

@@ -103,6 +103,13 @@ export function clientReason(err: { code: ChioErrorCode; message: string }): str
 }
 
 /**
+ * The `error` of the 404 every Chio HTTP port answers for a path it has no route for: told
+ * apart from a route's own 404 ("no receipt with this id is stored") by `chio prove`, to say
+ * that its --url is no verifier.
+ */
+export const NO_SUCH_ROUTE = 'not found';
+
+/**
  * The code an HTTP status from a Chio service stands for (the CLI reading the verifier's
  * answers). Only statuses the API uses are mapped back; anything else is UNAVAILABLE.
  */

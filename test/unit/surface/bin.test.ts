@@ -32,7 +32,7 @@ describe('bin/chio.js', () => {
     tampered.index = 2; // the proof of leaf 1, claimed for leaf 2
     verifier = createServer((req, res) => {
       const answer = req.url === `/v1/receipts/${PROVEN}` ? good : req.url === `/v1/receipts/${TAMPERED}` ? tampered : undefined;
-      res.writeHead(answer ? 200 : 404, { 'content-type': 'application/json' }).end(JSON.stringify(answer ?? { error: 'no receipt with this id is stored' }));
+      res.writeHead(answer ? 200 : 404, { 'content-type': 'application/json' }).end(JSON.stringify(answer ?? { error: 'no receipt with this id is stored', code: 'NOT_FOUND' }));
     });
     await new Promise<void>((r) => verifier.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(verifier.address() as AddressInfo).port}`;
@@ -69,7 +69,7 @@ describe('bin/chio.js', () => {
 
   it('exits 1, the exit status of NOT_FOUND, for a receipt the verifier does not know', () => {
     expect(runs.unknown!.exit).toBe(1);
-    expect(runs.unknown!.stderr).toMatch(/^chio: verifier answered 404: [^\n]+\n$/);
+    expect(runs.unknown!.stderr).toBe('chio: verifier answered 404 NOT_FOUND: no receipt with this id is stored\n');
   });
 
   it('exits 2, the exit status of CONFIG_INVALID, for a bad setting', () => {
