@@ -52,6 +52,8 @@ export interface ProvenReceipt {
 /** Verify a receipt proof; throws ChioError naming the first thing that does not hold. */
 export function verifyReceiptProof(proof: ReceiptProof, trust: ProofTrust, expectedId?: string): ProvenReceipt {
   if (typeof proof !== 'object' || proof === null) throw new ChioError('MALFORMED', 'proof is not an object');
+  const notProof = notAProof(proof);
+  if (notProof !== undefined) throw new ChioError('MALFORMED', notProof);
   if (!Number.isSafeInteger(proof.index) || proof.index < 0) throw new ChioError('MALFORMED', 'index is not a leaf index');
   const hashes = decodeProofHashes(proof.inclusion_proof, 'inclusion_proof');
   // Attacker-controlled, and not covered by any signature: a receipt id or nothing.
@@ -59,6 +61,22 @@ export function verifyReceiptProof(proof: ReceiptProof, trust: ProofTrust, expec
   if (correctedBy !== undefined && (typeof correctedBy !== 'string' || !RECEIPT_ID_PATTERN.test(correctedBy))) throw new ChioError('MALFORMED', 'corrected_by is not a receipt id');
   const proven = checkReceiptInclusion(proof.receipt, proof.index, hashes, proof.checkpoint, trust, expectedId);
   return { ...proven, ...(correctedBy !== undefined ? { correctedBy } : {}) };
+}
+
+/** An error text quoted from an answer is cut to this many characters. */
+const QUOTED_ERROR_CHARS = 200;
+
+/**
+ * What an answer that is no proof is, when it is another answer of GET /v1/receipts/<id>: a
+ * 202 or an error passed on without a look at the status ("index is not a leaf index" sent
+ * people looking at the index).
+ */
+function notAProof(answer: object): string | undefined {
+  const { status, error, code } = answer as { status?: unknown; error?: unknown; code?: unknown };
+  if (status === 'pending') return 'the answer is 202 pending, not a proof: the receipt is stored but not yet in a checkpoint; ask again in a second';
+  if (typeof error !== 'string' || typeof code !== 'string') return undefined;
+  const said = `${code}: ${error}`.slice(0, QUOTED_ERROR_CHARS);
+  return code === 'NOT_FOUND' ? `the answer is an error, not a proof: the receipt is not in this log (${said})` : `the answer is an error, not a proof (${said})`;
 }
 
 /**

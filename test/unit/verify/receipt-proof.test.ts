@@ -218,6 +218,37 @@ describe('verifyReceiptProof', () => {
     });
   });
 
+  // `verifyReceiptProof(await res.json(), …)` without a look at the status: the answer is no
+  // proof, and the message said "index is not a leaf index", which sent people looking at the
+  // index rather than at the answer.
+  describe('when given an answer that is no proof (202 pending, a 404 or other error)', () => {
+    const refusal = (answer: unknown) => {
+      try {
+        verifyReceiptProof(answer as ReceiptProof, TRUST);
+      } catch (err) {
+        if (isChioError(err)) return { code: err.code, message: err.message };
+        throw err;
+      }
+      throw new Error('verified');
+    };
+
+    it.each([
+      ['202 pending', { status: 'pending' }],
+      ['202 pending, with the leaf index it has', { status: 'pending', index: 5 }],
+    ])('says that the receipt is not yet in a checkpoint (%s), with the code MALFORMED', (_what, answer) => {
+      expect(refusal(answer)).toEqual({ code: 'MALFORMED', message: 'the answer is 202 pending, not a proof: the receipt is stored but not yet in a checkpoint; ask again in a second' });
+    });
+
+    it('says the error answer it was given (404: not in this log), with the code MALFORMED', () => {
+      expect(refusal({ error: 'no receipt with this id is stored', code: 'NOT_FOUND' })).toEqual({
+        code: 'MALFORMED', message: 'the answer is an error, not a proof: the receipt is not in this log (NOT_FOUND: no receipt with this id is stored)',
+      });
+      expect(refusal({ error: 'the ledger is behind; try again shortly', code: 'UNAVAILABLE' })).toEqual({
+        code: 'MALFORMED', message: 'the answer is an error, not a proof (UNAVAILABLE: the ledger is behind; try again shortly)',
+      });
+    });
+  });
+
   describe('when the proof is not an object', () => {
     it('throws MALFORMED', () => {
       expectCode(() => verifyReceiptProof(null as unknown as ReceiptProof, TRUST), 'MALFORMED');
