@@ -10,7 +10,7 @@
  * bundle cut short by a crash has none and never verifies.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { join } from 'node:path';
@@ -24,7 +24,7 @@ import { readIndexEntry } from '../store/receipt-index.js';
 import { readArchivedPolicySet } from '../store/policy-archive.js';
 import { TileStore } from '../store/tile-store.js';
 import { MAX_NOTE_SIZE, openCheckpoint, proveRecord, proveTree, toNoteSigner, type Checkpoint } from '../tlog/index.js';
-import { readRegularFile, UnreadableFile } from '../setting-file.js';
+import { readRegularFile, unreadableReason, UnreadableFile } from '../setting-file.js';
 import { publishedKernelKeys, type KernelKeys } from '../receipt/kernel-trust.js';
 import type { Receipt } from '../receipt/receipt.js';
 import { canonicalize } from '../receipt/jcs.js';
@@ -61,12 +61,33 @@ export interface ExportResult {
   bytes: number;
 }
 
-/** Write a bundle; throws ChioError (NOT_FOUND: no checkpoint or an unarchived policy set). */
+/**
+ * Write a bundle; throws ChioError (NOT_FOUND: no checkpoint or an unarchived policy set).
+ * Every input is checked before anything is created, and a failed export takes away what it
+ * made: a directory left behind would be mistaken for a bundle, and refused as --out next time.
+ */
 export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
-  prepareOutDir(opts.outDir);
+  refuseNonEmpty(opts.outDir);
+  const previousNote = opts.previousDir ? readPreviousNote(opts.previousDir) : undefined;
   const { checkpoint: published } = await readLatestVerifiedCheckpoint(opts.jsm, opts.logKey);
   if (!published) throw new ChioError('NOT_FOUND', 'no checkpoint of this log key has been published yet: nothing to export');
   const checkpoint = openCheckpoint(published.note, opts.logKey);
+  const previous = previousNote !== undefined ? previousCheckpoint(previousNote, opts.logKey, checkpoint) : undefined;
+  // The first directory made (the top one of a new path), or undefined when --out was there.
+  const made = mkdirSync(opts.outDir, { recursive: true });
+  try {
+    return await writeBundle(opts, published.note, checkpoint, previous);
+  } catch (err) {
+    if (made !== undefined) rmSync(made, { recursive: true, force: true });
+    // A directory given empty is left empty: only the bundle's own names are taken away.
+    else for (const name of BUNDLE_NAMES) rmSync(join(opts.outDir, name), { recursive: true, force: true });
+    throw err;
+  }
+}
+
+const BUNDLE_NAMES = [MANIFEST_FILE, MANIFEST_SIG_FILE, CHECKPOINT_FILE, RECEIPTS_FILE, CONSISTENCY_FILE, POLICIES_DIR];
+
+async function writeBundle(opts: ExportOptions, note: string, checkpoint: Checkpoint, previous: { note: string; checkpoint: Checkpoint } | undefined): Promise<ExportResult> {
   const tiles = new TileStore(opts.resources.tiles, opts.resources.entries, EXPORT_TILE_CACHE_BYTES);
   const files: Record<string, string> = {};
   const write = (path: string, bytes: Uint8Array | string) => {
@@ -74,8 +95,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
     files[path] = `sha256:${sha256Hex(typeof bytes === 'string' ? Buffer.from(bytes) : bytes)}`;
   };
 
-  const previous = opts.previousDir ? readPreviousCheckpoint(opts.previousDir, opts.logKey, checkpoint) : undefined;
-  write(CHECKPOINT_FILE, published.note);
+  write(CHECKPOINT_FILE, note);
   const { count, policyHashes, digest } = await writeReceipts(opts, tiles, checkpoint);
   files[RECEIPTS_FILE] = digest;
   mkdirSync(join(opts.outDir, POLICIES_DIR), { recursive: true });
@@ -161,24 +181,33 @@ async function readPolicy(resources: ChioResources, hash: string): Promise<Uint8
   return bytes;
 }
 
-/** The previous bundle's checkpoint, signed by the same log and no larger than this one. */
-function readPreviousCheckpoint(dir: string, logKey: string, current: Checkpoint): { note: string; checkpoint: Checkpoint } {
-  let note: string;
+/** The previous bundle's checkpoint note, as its file holds it. */
+function readPreviousNote(dir: string): string {
+  let isDirectory: boolean;
+  try {
+    isDirectory = statSync(dir).isDirectory();
+  } catch (cause) {
+    throw new ChioError('CONFIG_INVALID', `--previous ${dir} ${unreadableReason(cause) === 'no such file' ? 'does not exist' : `cannot be read (${unreadableReason(cause)})`}`, { cause });
+  }
+  if (!isDirectory) throw new ChioError('CONFIG_INVALID', `--previous ${dir} is not a directory: give the directory of a previous bundle`);
   try {
     // Bounded, and a regular file: the previous bundle may have come from elsewhere.
-    note = readRegularFile(join(dir, CHECKPOINT_FILE), MAX_NOTE_SIZE).toString('utf8');
+    return readRegularFile(join(dir, CHECKPOINT_FILE), MAX_NOTE_SIZE).toString('utf8');
   } catch (cause) {
     if (cause instanceof ChioError && !(cause instanceof UnreadableFile)) throw new ChioError(cause.code, `--previous ${dir}: ${cause.message}`, { cause });
     throw new ChioError('CONFIG_INVALID', `--previous ${dir} has no ${CHECKPOINT_FILE}`, { cause });
   }
+}
+
+/** The previous bundle's checkpoint, signed by the same log and no larger than this one. */
+function previousCheckpoint(note: string, logKey: string, current: Checkpoint): { note: string; checkpoint: Checkpoint } {
   const checkpoint = openCheckpoint(note, logKey);
   if (checkpoint.size > current.size) throw new ChioError('TREE_INCONSISTENT', `the previous bundle's tree (${checkpoint.size}) is larger than the log's latest (${current.size})`);
   return { note, checkpoint };
 }
 
-function prepareOutDir(dir: string): void {
+function refuseNonEmpty(dir: string): void {
   if (existsSync(dir) && readdirSync(dir).length > 0) throw new ChioError('CONFIG_INVALID', `--out ${dir} is not empty: a bundle is written into an empty directory`);
-  mkdirSync(dir, { recursive: true });
 }
 
 function bundleBytes(dir: string): number {

@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256Hex } from '../../../src/crypto/sha256.js';
 import { canonicalBytes } from '../../../src/receipt/jcs.js';
@@ -120,6 +120,29 @@ describe('chio export / verify-export', () => {
       mkdirSync(join(dir, 'ahead'));
       writeFileSync(join(dir, 'ahead', 'checkpoint'), signCheckpoint({ origin: ORIGIN, size: 400, root: new Uint8Array(32) }, logKey.signerKey));
       await expect(run('after-ahead', {}, 'ahead')).rejects.toMatchObject({ code: 'TREE_INCONSISTENT' });
+      expect(existsSync(join(dir, 'after-ahead'))).toBe(false);
+    });
+
+    // A mistyped --previous said "has no checkpoint", and the --out directory was made already.
+    it('refuses a --previous that does not exist as such, and one without a checkpoint, before making --out', async () => {
+      await expect(run('after-missing', {}, 'no-such-bundle')).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: `--previous ${join(dir, 'no-such-bundle')} does not exist` });
+      writeFileSync(join(dir, 'a-file'), '');
+      await expect(run('after-file', {}, 'a-file')).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: `--previous ${join(dir, 'a-file')} is not a directory: give the directory of a previous bundle` });
+      mkdirSync(join(dir, 'empty-previous'));
+      await expect(run('after-empty', {}, 'empty-previous')).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: `--previous ${join(dir, 'empty-previous')} has no checkpoint` });
+      for (const out of ['after-missing', 'after-file', 'after-empty']) expect(existsSync(join(dir, out))).toBe(false);
+    });
+
+    it('leaves no directory it made when it fails half-way, and a given empty one empty', async () => {
+      const exportKey = loadKeyFile(keyFile);
+      const failing = { ...exportKey, signer: { publicKey: exportKey.signer.publicKey, sign: (): Uint8Array => { throw new Error('the signer failed'); } } };
+      const exportTo = (outDir: string) => exportBundle({ jsm: store.jsm, resources: store.resources, outDir, filter: {}, exportKey: failing, logKey: logKey.verifierKey, kernelKeys: [kernel.verifierKey] });
+      // The manifest is signed last: everything else was written by then.
+      await expect(exportTo(join(dir, 'new-parent', 'bundle'))).rejects.toThrow('the signer failed');
+      expect(existsSync(join(dir, 'new-parent'))).toBe(false);
+      mkdirSync(join(dir, 'given-empty'));
+      await expect(exportTo(join(dir, 'given-empty'))).rejects.toThrow('the signer failed');
+      expect(readdirSync(join(dir, 'given-empty'))).toEqual([]);
     });
 
     it('refuses, at once, a previous bundle whose checkpoint is no regular file (a FIFO, a link to /dev/zero)', async () => {
@@ -129,6 +152,7 @@ describe('chio export / verify-export', () => {
       mkdirSync(join(dir, 'zero-previous'));
       symlinkSync('/dev/zero', join(dir, 'zero-previous', 'checkpoint'));
       await expect(run('after-zero', {}, 'zero-previous')).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('checkpoint: not a regular file') });
+      expect(existsSync(join(dir, 'after-fifo')) || existsSync(join(dir, 'after-zero'))).toBe(false);
     });
   });
 
