@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { ChioError, statusOf } from '../errors/index.js';
 import { DEFAULT_GRPC_PORT, DEFAULT_VERIFIER_URL, MAX_AUTHZ_WORKERS, loadConfig, refuseLongChainIds, type ChioConfig } from '../config.js';
 import { createLogger } from '../log.js';
+import { CHIO_VERSION } from '../version.js';
 import { generateKeys, loadKey, loadKeyFile, loadVerifierKey } from '../keys.js';
 import { loadKernelTrust } from '../kernel-keys.js';
 import type { ProofTrust } from '../verify/receipt-proof.js';
@@ -157,7 +158,8 @@ function requestOf(o: RequestFlags) {
  * verifier process then holds neither the policy engines nor gRPC in memory.
  */
 export function buildProgram(): Command {
-  const program = new Command('chio').description('Envoy/Istio ext_authz with signed, provable receipts').option('--config <file>', 'YAML configuration file', singleConfigFile);
+  const program = new Command('chio').description('Envoy/Istio ext_authz with signed, provable receipts').version(CHIO_VERSION)
+    .option('--config <file>', 'YAML configuration file', singleConfigFile);
 
   program.command('up').description('run authz, ledger and verifier in one process (embedded NATS unless NATS_URL is set)').action(async (_o, cmd: Command) => {
     const cfg = config(cmd, '127.0.0.1');

@@ -3,7 +3,7 @@
  * from the status table (2 bad configuration, 3 did not verify), anything else with 1, and
  * stderr says `chio: <message>`. The real bin file runs, its dist/ imports loaded from src/.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -45,6 +45,8 @@ describe('bin/chio.js', () => {
       badSetting: runChio(['keygen'], { ...env, CHIO_REPLICAS: '2' }),
       noNats: runChio(['authz'], env),
       badPolicy: runChio(['policy', 'check', join(ROOT, 'package.json')], env),
+      // package.json found from the installed command, wherever it is run from.
+      version: runChio(['--version'], env),
       // A proof that verifies, saved into a folder that is not there: writeFileSync's own Error.
       plainError: runChio([...prove(PROVEN!), '--out', join(dir, 'no-such-folder', 'proof')], env),
     };
@@ -70,6 +72,11 @@ describe('bin/chio.js', () => {
   it('exits 1, the exit status of NOT_FOUND, for a receipt the verifier does not know', () => {
     expect(runs.unknown!.exit).toBe(1);
     expect(runs.unknown!.stderr).toBe('chio: verifier answered 404 NOT_FOUND: no receipt with this id is stored\n');
+  });
+
+  it("--version prints package.json's version and exits 0", () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(runs.version).toEqual({ exit: 0, stdout: `${version}\n`, stderr: '' });
   });
 
   it('exits 2, the exit status of CONFIG_INVALID, for a bad setting', () => {

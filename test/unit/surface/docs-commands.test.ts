@@ -50,7 +50,12 @@ describe('README.md, Commands', () => {
   const table = documented();
 
   it('has a usage for every command, and for no other', () => {
-    expect([...table.keys()].sort()).toEqual([...built.keys()].sort());
+    expect([...table.keys()].filter((path) => path !== '').sort()).toEqual([...built.keys()].sort());
+  });
+
+  it('has `chio --version`, the one option that runs without a command', () => {
+    expect(buildProgram().options.map((o) => o.long)).toContain('--version');
+    expect(table.get('')).toEqual(['--version']);
   });
 
   it("names each command's options, and only those, in brackets when they may be left out", () => {
