@@ -27,6 +27,27 @@ export function beforeDeadline<T>(work: Promise<T>, deadline: number, what: stri
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** The largest |ms since the epoch| a Date holds (ECMA-262 §21.4.1.1). */
+const MAX_DATE_MS = 8.64e15;
+let isoSecond = NaN;
+let isoPrefix = '';
+
+/**
+ * `new Date(ms).toISOString()`, the same string, without building a Date and its text on
+ * every Check (about 0.45 µs of each): the text up to the second is kept from the last call,
+ * which at a few thousand Checks a second was the same second.
+ */
+export function isoTime(ms: number): string {
+  if (!Number.isInteger(ms) || Math.abs(ms) > MAX_DATE_MS) return new Date(ms).toISOString();
+  const second = Math.floor(ms / 1000);
+  if (second !== isoSecond) {
+    isoPrefix = new Date(second * 1000).toISOString().slice(0, -4); // '….000Z' without '000Z'
+    isoSecond = second;
+  }
+  const milli = ms - second * 1000;
+  return `${isoPrefix}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
+}
+
 /** A duration like `30s`, `30m`, `1h`, `7d`. */
 export const DURATION_PATTERN = /^(\d+)([smhd])$/;
 const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400 } as const;

@@ -21,6 +21,7 @@ import { toReceiptDraft, type Decision } from '../decision/decision.js';
 import type { ReceiptTicket } from '../chain/ticket.js';
 import type { CheckRequest, CheckResponse } from './wire.js';
 import { LogThrottle } from '../log-throttle.js';
+import { isoTime } from '../time.js';
 
 /**
  * Time kept, before the client's own deadline, for the answer's way back and the event loop's
@@ -105,7 +106,7 @@ export class CheckHandler {
       const storable = (!clientBound || deadline - this.now() >= MIN_CLIENT_STORE_MS) && !client?.gone();
       // Recorded at the instant the decision judged credential times at, not after deciding
       // (which may have waited on a JWKS): else an allow at the edge of expiry read as one after.
-      const time = new Date(decision.decidedAt ?? this.now()).toISOString();
+      const time = isoTime(decision.decidedAt ?? this.now());
       const receipt = storable ? await this.store(toReceiptDraft(decision, time), deadline, traceparent, client) : undefined;
       const response = receipt ? toCheckResponse(decision, receipt) : toUnstoredResponse(decision);
       if (client?.gone()) {

@@ -8,7 +8,7 @@
  * receipt and the answer cannot disagree.
  */
 import { clientReason, statusOf, type ChioErrorCode, type DenialGuard } from '../errors/index.js';
-import type { Evidence, ReceiptDraft, ReceiptRequest, ReceiptSubject } from '../receipt/receipt.js';
+import type { Evidence, ReceiptDecision, ReceiptDraft, ReceiptRequest, ReceiptSubject } from '../receipt/receipt.js';
 import { boundedText } from '../text.js';
 
 /** The HTTP status an allow is recorded with. */
@@ -94,19 +94,12 @@ export function denied(guard: DenialGuard, denial: Denial, facts: DecisionFacts)
 
 /** The receipt a decision is recorded as, before the chain and the signer add theirs. */
 export function toReceiptDraft(decision: Decision, time: string): ReceiptDraft {
-  const denial = decision.verdict === 'deny' ? decision : undefined;
-  return {
-    time,
-    request: decision.request,
-    subject: decision.subject,
-    decision: {
-      verdict: decision.verdict,
-      ...(denial ? { guard: denial.guard } : {}),
-      ...(denial?.reason ? { reason: denial.reason } : {}),
-      http_status: decision.httpStatus,
-      shadow: decision.shadow,
-    },
-    evidence: decision.evidence,
-    policy_hash: decision.policyHash,
-  };
+  // One literal per shape, in the receipt's order: conditional spreads cost about ten times as
+  // much on every Check (Node 20's V8).
+  const { verdict, httpStatus: http_status, shadow } = decision;
+  const outcome: ReceiptDecision =
+    verdict === 'allow' ? { verdict, http_status, shadow }
+    : decision.reason ? { verdict, guard: decision.guard, reason: decision.reason, http_status, shadow }
+    : { verdict, guard: decision.guard, http_status, shadow };
+  return { time, request: decision.request, subject: decision.subject, decision: outcome, evidence: decision.evidence, policy_hash: decision.policyHash };
 }
