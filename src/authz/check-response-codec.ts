@@ -68,25 +68,24 @@ class ProtoWriter {
   }
 
   string(field: number, s: string): void {
-    this.tag(field, BYTES);
-    this.delimited(s.length * 3, () => {
-      this.pos += this.buf.write(s, this.pos, 'utf8');
-    });
-  }
-
-  message(field: number, write: () => void): void {
-    this.tag(field, BYTES);
-    this.delimited(0, write);
+    const at = this.begin(field, s.length * 3);
+    this.pos += this.buf.write(s, this.pos, 'utf8');
+    this.end(at);
   }
 
   /**
-   * Length-delimited content written by `write`, its length before it: one byte is kept for the
-   * length, and the content moved up when its length needs more (128 bytes or over).
+   * Opens a length-delimited field (`room` bytes made sure of for its content) and returns
+   * where its length goes, for end(): one byte is kept for the length, and the content moved up
+   * when its length needs more (128 bytes or over). A pair of calls rather than a callback:
+   * the answer to every Check writes a few dozen of these, and each callback was a closure.
    */
-  private delimited(room: number, write: () => void): void {
+  begin(field: number, room = 0): number {
+    this.tag(field, BYTES);
     this.ensure(room + 1);
-    const at = this.pos++;
-    write();
+    return this.pos++;
+  }
+
+  end(at: number): void {
     const length = this.pos - at - 1;
     if (length < 0x80) {
       this.buf[at] = length;
@@ -109,50 +108,54 @@ class ProtoWriter {
 /** The protobuf bytes of `res` (a fresh buffer the caller owns). */
 export function encodeCheckResponse(res: CheckResponse): Uint8Array {
   const w = new ProtoWriter();
-  w.message(1, () => {
-    if (res.status.code !== 0) w.uint(1, res.status.code);
-    if (res.status.message) w.string(2, res.status.message);
-  });
+  const status = w.begin(1);
+  if (res.status.code !== 0) w.uint(1, res.status.code);
+  if (res.status.message) w.string(2, res.status.message);
+  w.end(status);
   const denied = res.denied_response;
   if (denied) {
-    w.message(2, () => {
-      w.message(1, () => {
-        if (denied.status.code !== 0) w.uint(1, denied.status.code);
-      });
-      for (const h of denied.headers) w.message(2, () => headerOption(w, h));
-      if (denied.body) w.string(3, denied.body);
-    });
+    const response = w.begin(2);
+    const httpStatus = w.begin(1);
+    if (denied.status.code !== 0) w.uint(1, denied.status.code);
+    w.end(httpStatus);
+    for (const h of denied.headers) headerOption(w, 2, h);
+    if (denied.body) w.string(3, denied.body);
+    w.end(response);
   }
   const ok = res.ok_response;
   if (ok) {
-    w.message(3, () => {
-      for (const h of ok.headers) w.message(2, () => headerOption(w, h));
-      for (const name of ok.headers_to_remove) w.string(5, name);
-      for (const h of ok.response_headers_to_add) w.message(6, () => headerOption(w, h));
-    });
+    const response = w.begin(3);
+    for (const h of ok.headers) headerOption(w, 2, h);
+    for (const name of ok.headers_to_remove) w.string(5, name);
+    for (const h of ok.response_headers_to_add) headerOption(w, 6, h);
+    w.end(response);
   }
   if (res.dynamic_metadata) {
-    const metadata = res.dynamic_metadata;
-    w.message(4, () => struct(w, metadata));
+    const metadata = w.begin(4);
+    struct(w, res.dynamic_metadata);
+    w.end(metadata);
   }
   return w.finish();
 }
 
-function headerOption(w: ProtoWriter, h: HeaderValueOption): void {
-  w.message(1, () => {
-    if (h.header.key) w.string(1, h.header.key);
-    if (h.header.value) w.string(2, h.header.value);
-  });
+function headerOption(w: ProtoWriter, field: number, h: HeaderValueOption): void {
+  const option = w.begin(field);
+  const header = w.begin(1);
+  if (h.header.key) w.string(1, h.header.key);
+  if (h.header.value) w.string(2, h.header.value);
+  w.end(header);
   if (h.append_action !== 0) w.uint(3, h.append_action);
+  w.end(option);
 }
 
 function struct(w: ProtoWriter, s: ProtoStruct): void {
   for (const key of Object.keys(s.fields)) {
-    const value = s.fields[key]!;
-    w.message(1, () => {
-      if (key) w.string(1, key);
-      w.message(2, () => structValue(w, value));
-    });
+    const entry = w.begin(1);
+    if (key) w.string(1, key);
+    const value = w.begin(2);
+    structValue(w, s.fields[key]!);
+    w.end(value);
+    w.end(entry);
   }
 }
 
@@ -162,8 +165,17 @@ function structValue(w: ProtoWriter, v: StructValue): void {
   else if ('numberValue' in v) w.double(2, v.numberValue);
   else if ('stringValue' in v) w.string(3, v.stringValue);
   else if ('boolValue' in v) w.uint(4, v.boolValue ? 1 : 0);
-  else if ('structValue' in v) w.message(5, () => struct(w, v.structValue));
-  else w.message(6, () => {
-    for (const item of v.listValue.values) w.message(1, () => structValue(w, item));
-  });
+  else if ('structValue' in v) {
+    const inner = w.begin(5);
+    struct(w, v.structValue);
+    w.end(inner);
+  } else {
+    const list = w.begin(6);
+    for (const item of v.listValue.values) {
+      const value = w.begin(1);
+      structValue(w, item);
+      w.end(value);
+    }
+    w.end(list);
+  }
 }
