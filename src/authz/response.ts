@@ -26,15 +26,15 @@ interface DenyAnswer {
 /** The answer for a decision whose receipt was stored. */
 export function toCheckResponse(decision: Decision, receipt: Receipt): CheckResponse {
   if (decision.verdict === 'allow' || decision.shadow) {
-    const headers = allowHeaders(decision, receipt.id).map(([key, value]) => header(key, value));
+    const headers = allowHeaders(decision, receipt.id);
     // A CEL policy's changes apply to an allow only (never to a shadowed deny); Chio's own come last and win.
     const policy = decision.verdict === 'allow' ? decision.policyResponse : undefined;
     return {
       status: { code: GRPC.OK },
       ok_response: {
-        headers: [...(policy?.headers ?? []).map((h) => header(h.key, h.value)), ...headers],
+        headers: policy ? [...(policy.headers ?? []).map((h) => header(h.key, h.value)), ...headers] : headers,
         headers_to_remove: headersToRemoveOnAllow(decision),
-        response_headers_to_add: [...(policy?.responseHeaders ?? []).map((h) => header(h.key, h.value)), ...headers],
+        response_headers_to_add: policy ? [...(policy.responseHeaders ?? []).map((h) => header(h.key, h.value)), ...headers] : [...headers],
       },
       dynamic_metadata: metadata(decision.verdict, receipt.id, decision.policyHash, decision.verdict === 'deny' ? decision.guard : undefined, policy?.metadata),
     };
@@ -44,14 +44,14 @@ export function toCheckResponse(decision: Decision, receipt: Receipt): CheckResp
 }
 
 /** Chio's own headers on an allow, to upstream and to the client alike. */
-function allowHeaders(decision: Decision, receiptId: string): Array<[string, string]> {
-  return [
-    ['x-chio-receipt-id', receiptId],
-    ['x-chio-policy-hash', decision.policyHash],
-    ['x-chio-verdict', 'allow'],
-    ...(decision.shadow ? [['x-chio-shadow-verdict', decision.verdict] as [string, string]] : []),
-  ];
+function allowHeaders(decision: Decision, receiptId: string): HeaderValueOption[] {
+  const headers = [header('x-chio-receipt-id', receiptId), header('x-chio-policy-hash', decision.policyHash), header('x-chio-verdict', 'allow')];
+  if (decision.shadow) headers.push(header('x-chio-shadow-verdict', decision.verdict));
+  return headers;
 }
+
+/** Chio's own headers an allow does not set, by whether it is shadowed: the one thing that changes which. */
+const forgeableOnAllow = new Map<boolean, string[]>();
 
 /**
  * What an allow removes from the request before upstream: the credentials Chio consumed, what
@@ -63,9 +63,13 @@ function allowHeaders(decision: Decision, receiptId: string): Array<[string, str
  */
 export function headersToRemoveOnAllow(decision: Decision): string[] {
   const policy = decision.verdict === 'allow' ? decision.policyResponse : undefined;
-  // Only the names are read: the receipt id does not change which headers are set.
-  const set = new Set(allowHeaders(decision, '').map(([name]) => name));
-  const forgeable = CHIO_ANSWER_HEADERS.filter((name) => !set.has(name));
+  let forgeable = forgeableOnAllow.get(decision.shadow);
+  if (!forgeable) {
+    // Only the names are read: the receipt id does not change which headers are set.
+    const set = new Set(allowHeaders(decision, '').map((h) => h.header.key));
+    forgeable = CHIO_ANSWER_HEADERS.filter((name) => !set.has(name));
+    forgeableOnAllow.set(decision.shadow, forgeable);
+  }
   return [...new Set([...HEADERS_TO_REMOVE, ...decision.credentialHeaders, ...(policy?.headersToRemove ?? []), ...forgeable])];
 }
 
@@ -109,15 +113,16 @@ function header(key: string, value: string): HeaderValueOption {
 }
 
 function metadata(verdict: string, receiptId: string | undefined, policyHash: string, guard: string | undefined, policy?: Record<string, unknown>): ProtoStruct {
-  const fields: ProtoStruct['fields'] = {
-    verdict: { stringValue: verdict },
-    policy_hash: { stringValue: policyHash },
-    ...(receiptId ? { receipt_id: { stringValue: receiptId } } : {}),
-    ...(guard ? { guard: { stringValue: guard } } : {}),
-  };
-  // A policy's metadata sits beside Chio's, never over it.
-  const extra = Object.entries(policy ?? {}).filter(([key]) => key !== 'chio').map(([key, value]) => [key, toStructValue(value)] as const);
-  return { fields: { ...Object.fromEntries(extra), chio: { structValue: { fields } } } };
+  // Member by member, not by conditional spreads: this runs on every Check.
+  const fields: ProtoStruct['fields'] = { verdict: { stringValue: verdict }, policy_hash: { stringValue: policyHash } };
+  if (receiptId) fields.receipt_id = { stringValue: receiptId };
+  if (guard) fields.guard = { stringValue: guard };
+  const chio: StructValue = { structValue: { fields } };
+  if (!policy) return { fields: { chio } };
+  // A policy's metadata sits beside Chio's, never over it. fromEntries, not assignment: a
+  // policy's `__proto__` key is a member like any other.
+  const extra = Object.entries(policy).filter(([key]) => key !== 'chio').map(([key, value]) => [key, toStructValue(value)] as const);
+  return { fields: { ...Object.fromEntries(extra), chio } };
 }
 
 /** JSON (a policy's metadata, already bounded) → google.protobuf.Value as proto-loader encodes it. */
