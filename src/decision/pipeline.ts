@@ -65,10 +65,11 @@ export class DecisionPipeline {
     let policyHash = UNKNOWN_POLICY_HASH;
     let request: ReceiptRequest = {};
     let ctx: DecisionContext | undefined;
-    const factsOf = (shadowed: boolean, subject: ReceiptSubject = {}, credentialHeaders = ctx ? [...ctx.credentialHeaders] : []): DecisionFacts => ({
-      shadow: shadowed, policyHash, request, subject, evidence, credentialHeaders, decidedAt,
-      ...(ctx?.policyResponse ? { policyResponse: ctx.policyResponse } : {}),
-    });
+    const factsOf = (shadowed: boolean, subject: ReceiptSubject = {}, credentialHeaders = ctx ? [...ctx.credentialHeaders] : []): DecisionFacts => {
+      const facts: DecisionFacts = { shadow: shadowed, policyHash, request, subject, evidence, credentialHeaders, decidedAt };
+      if (ctx?.policyResponse) facts.policyResponse = ctx.policyResponse;
+      return facts;
+    };
     try {
       const policies = this.opts.policies();
       policyHash = policies.hash;
@@ -96,7 +97,11 @@ export class DecisionPipeline {
       let shadowDeny: { guard: DenialGuard; denial: Denial } | undefined;
       for (const guard of GUARDS) {
         const result = await guard.check(ctx);
-        evidence.push({ guard: guard.name, verdict: result.verdict, ...(result.details ? { details: boundedDetails(result.details) } : {}) });
+        // Member by member here and below, not by conditional spreads: about ten times the cost
+        // on every Check (Node 20's V8).
+        const said: Evidence = { guard: guard.name, verdict: result.verdict };
+        if (result.details) said.details = boundedDetails(result.details);
+        evidence.push(said);
         // Global shadow answers allow even here: credentials still stay out of upstream, those
         // the guards after this one would have judged too.
         if (result.verdict === 'deny') {
@@ -159,17 +164,33 @@ function subjectOf(ctx: DecisionContext): ReceiptSubject {
   const c = ctx.capability;
   const j = ctx.jwtIdentity;
   const cut = (text: string) => boundedText(text, MAX_RECEIPT_TEXT_CHARS);
-  return {
-    // Issuers are the policy set's own (a JWT rule's, a trusted verifier key): kept whole.
-    ...(j ? { issuer: j.issuer, ...(j.subject !== undefined ? { subject: cut(j.subject) } : {}) } : {}),
-    ...(c ? { capability_id: cut(c.id), subject: cut(c.subject), issuer: c.issuer } : {}),
-    ...(ctx.credentialSha256 ? { credential_sha256: ctx.credentialSha256 } : {}),
-  };
+  const subject: ReceiptSubject = {};
+  // Issuers are the policy set's own (a JWT rule's, a trusted verifier key): kept whole.
+  if (j) {
+    subject.issuer = j.issuer;
+    if (j.subject !== undefined) subject.subject = cut(j.subject);
+  }
+  // A capability's subject and issuer are the ones recorded when both were presented.
+  if (c) {
+    subject.capability_id = cut(c.id);
+    subject.subject = cut(c.subject);
+    subject.issuer = c.issuer;
+  }
+  if (ctx.credentialSha256) subject.credential_sha256 = ctx.credentialSha256;
+  return subject;
 }
 
 /** A guard's details as the receipt records them: each text cut to MAX_RECEIPT_TEXT_CHARS. */
 function boundedDetails(details: Record<string, string | number | boolean>): Record<string, string | number | boolean> {
-  return Object.fromEntries(Object.entries(details).map(([key, value]) => [key, typeof value === 'string' ? boundedText(value, MAX_RECEIPT_TEXT_CHARS) : value]));
+  const out: Record<string, string | number | boolean> = {};
+  for (const key of Object.keys(details)) {
+    const value = details[key]!;
+    const kept = typeof value === 'string' ? boundedText(value, MAX_RECEIPT_TEXT_CHARS) : value;
+    // Defined, not assigned: a `__proto__` member (from a parsed claim) stays a member.
+    if (key === '__proto__') Object.defineProperty(out, key, { value: kept, enumerable: true, writable: true, configurable: true });
+    else out[key] = kept;
+  }
+  return out;
 }
 
 /**
