@@ -39,7 +39,7 @@ import type { KV } from '@nats-io/kv';
 import { ChioError } from '../errors/index.js';
 import { readLedgerRecord, treeStateOf, writeLedgerRecord, type LedgerRecord, type LedgerState, type RevisionedRecord } from './ledger-state.js';
 
-/** A lease not renewed for this long may be taken over. Takeover ≤ TTL + one standby poll. */
+/** A lease not renewed for this long may be taken over: within TTL + two standby polls of its last renewal (the poll that sees it, the poll that takes it). */
 export const DEFAULT_LEASE_TTL_MS = 3_000;
 /** The holder renews this often: three renewals per TTL. */
 export const DEFAULT_LEASE_RENEW_MS = 1_000;
