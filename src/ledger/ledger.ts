@@ -240,7 +240,8 @@ export class Ledger {
           this.leaseProblem = undefined;
         } catch (err) {
           this.leaseProblem = String(err);
-          log.warn({ err: String(err) }, 'cannot read the writer lease');
+          // Reading the record or writing it (the take) failed: the words /ready uses too.
+          log.warn({ err: String(err) }, 'cannot take the writer lease');
         }
         if (how) {
           await this.lead(how).catch(async (err: unknown) => {
