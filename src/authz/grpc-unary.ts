@@ -58,6 +58,7 @@ import { startLoopClock, type LoopClock } from './loop-clock.js';
 import { GrpcCallError, GrpcStatus, parseGrpcTimeout } from './grpc-protocol.js';
 import { answerError, answerMessage, answerStatus, respondOnce } from './grpc-answer.js';
 import { readRequestMessage, type Call, type Reading, type Refuse } from './grpc-message.js';
+import { DEFAULT_CLOSE_ROUND_TRIP_MS, goAway } from './grpc-goaway.js';
 
 /** How long a request's message may take to arrive after its headers, unless told otherwise; Envoy sends both at once. */
 export const DEFAULT_READ_TIMEOUT_MS = 10_000;
@@ -103,6 +104,8 @@ export interface UnaryServerOptions {
   callTimeoutMs?: number;
   /** DEFAULT_CLOSE_GRACE_MS unless given. */
   closeGraceMs?: number;
+  /** DEFAULT_CLOSE_ROUND_TRIP_MS unless given (./grpc-goaway.ts), and never more than closeGraceMs. */
+  closeRoundTripMs?: number;
   /** DEFAULT_IDLE_TIMEOUT_MS unless given. */
   idleTimeoutMs?: number;
   /** DEFAULT_MAX_CONNECTIONS unless given. */
@@ -119,10 +122,11 @@ export interface UnaryServer {
   /** Listen on `bind:port` (0: any free port); resolves with the port. */
   listen(bind: string, port: number): Promise<number>;
   /**
-   * Stop accepting connections, tell every client to go away (GOAWAY: a stream whose headers it
-   * had not read then is refused by HTTP/2 itself, REFUSED_STREAM, unprocessed), refuse
-   * (UNAVAILABLE) the requests still arriving, and resolve when the calls in flight are
-   * answered, or when `closeGraceMs` has passed and the connections left are destroyed.
+   * Stop accepting connections and tell every client to go away in two GOAWAYs a PING's round
+   * trip apart (./grpc-goaway.ts; TLS connections in one): what a client sent before it read the
+   * first is served as usual. Then refuse (UNAVAILABLE) the requests still arriving, and resolve
+   * when the calls in flight are answered, or when `closeGraceMs` has passed and the connections
+   * left are destroyed.
    */
   close(): Promise<void>;
 }
@@ -163,10 +167,11 @@ const GRPC_CONTENT_TYPE = /^application\/grpc(?:$|[+;])/;
 const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL } = http2.constants;
 
 
-/** A connection's calls open now, and since when it had none. */
+/** A connection's calls open now, since when it had none, and its socket when plain text (for close()'s first GOAWAY). */
 interface Connection {
   open: number;
   idleSince: number;
+  socket: Socket | undefined;
 }
 
 /** The server's calls as a stream's serving sees them: one begun per stream, and how its message is read. */
@@ -205,6 +210,11 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
+  // The plain-text socket of the session being set up: Node makes a plain-text session in its
+  // own 'connection' listener, which emits 'session' at once. Ours, put before it, hands the
+  // socket over; 'session' checks it is that connection's.
+  let accepted: Socket | undefined;
+  if (!opts.tls) server.prependListener('connection', (socket: Socket) => (accepted = socket));
   const calls = new Map<ServerHttp2Stream, Call>();
   let held = 0;
   let closing = false;
@@ -277,7 +287,9 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
       session.destroy();
       return;
     }
-    sessions.set(session, { open: 0, idleSince: performance.now() });
+    const socket = accepted && accepted.remotePort === session.socket.remotePort && accepted.remoteAddress === session.socket.remoteAddress ? accepted : undefined;
+    accepted = undefined;
+    sessions.set(session, { open: 0, idleSince: performance.now(), socket });
     session.on('close', () => sessions.delete(session));
     // A broken connection ends that connection only; Node would otherwise throw it.
     session.on('error', () => session.destroy());
@@ -325,17 +337,21 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
         clearInterval(sweep);
         clearImmediate(ending);
         loop.stop();
+        const graceMs = opts.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS;
         const grace = setTimeout(() => {
           for (const session of sessions.keys()) session.destroy();
           for (const socket of sockets) socket.destroy();
-        }, opts.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS);
-        // 'close' comes once every session has ended; session.close() lets its streams finish.
+        }, graceMs);
+        // 'close' comes once every session has ended; session.close() (goAway's final GOAWAY) lets its streams finish.
         server.close(() => {
           clearTimeout(grace);
           resolve();
         });
-        for (const session of sessions.keys()) session.close();
-        for (const [stream, call] of calls) if (call.reading) refuse(stream, GrpcStatus.UNAVAILABLE, 'the server is shutting down');
+        const roundTripMs = Math.min(opts.closeRoundTripMs ?? DEFAULT_CLOSE_ROUND_TRIP_MS, graceMs);
+        // Once no client may open a stream any more: a message still arriving then is not waited for.
+        void Promise.all([...sessions].map(([session, connection]) => goAway(session, connection.socket, roundTripMs))).then(() => {
+          for (const [stream, call] of calls) if (call.reading) refuse(stream, GrpcStatus.UNAVAILABLE, 'the server is shutting down');
+        });
       }),
   };
 }

@@ -1,13 +1,20 @@
 /**
- * Closing a unary gRPC server (src/authz/grpc-unary.ts): the calls in flight are answered, a
- * request still arriving is refused UNAVAILABLE, one not yet read is refused by HTTP/2
- * (REFUSED_STREAM), new connections are refused, and what is left is destroyed after the grace.
+ * Closing a unary gRPC server (src/authz/grpc-unary.ts): the calls in flight are answered, and
+ * so are those the client sent before it read the first GOAWAY (RFC 9113 §6.8's two GOAWAYs,
+ * a PING's round trip apart, over real HTTP/2); a request still arriving after that is refused
+ * UNAVAILABLE, new connections are refused, and what is left is destroyed after the grace.
  */
-import { connect, constants } from 'node:http2';
+import { connect } from 'node:http2';
 import { createConnection } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GrpcStatus, frameMessage } from '../../../src/authz/grpc-protocol.js';
 import { utf8, handled, release, echoServer, untilHeld, serverAndSession, raw, statusOf, resetEcho } from '../../support/grpc-echo.js';
+import { delayProxy, frameReader, lastStreamId, GOAWAY, PING, SETTINGS, type ServerFrame } from '../../support/h2-delay-proxy.js';
+
+const EMPTY_SETTINGS = Buffer.from([0, 0, 0, SETTINGS, 0, 0, 0, 0, 0]);
+const SETTINGS_ACK = Buffer.from([0, 0, 0, SETTINGS, 1, 0, 0, 0, 0]);
+/** The last-stream-ids of the GOAWAYs among `frames`, each once, in the order first sent. */
+const goaways = (frames: ServerFrame[]) => [...new Set(frames.filter((f) => f.type === GOAWAY).map(lastStreamId))];
 
 afterEach(resetEcho);
 
@@ -55,18 +62,63 @@ describe('closing a unary gRPC server', () => {
     session.destroy();
   });
 
-  it('refuses a whole request whose headers come after it began: REFUSED_STREAM, unprocessed, so the client may send it elsewhere', async () => {
+  it('answers a whole request whose headers come as the stop begins, before the client has read the GOAWAY', async () => {
     const { server, session } = await serverAndSession();
-    // The server's SETTINGS have come: its end of the connection is open, so the request is
-    // refused by the GOAWAY, not with the connection.
     await new Promise((r) => session.once('remoteSettings', r));
     const late = raw(session, [frameMessage(utf8('late'))]);
-    // In the same turn of the loop: the server reads the request only after its GOAWAY is sent.
+    // In the same turn of the loop: the server reads the request only after it began to stop.
+    // With one GOAWAY naming the last stream read, it was refused (REFUSED_STREAM) and Envoy
+    // denied the request it was checking; the first GOAWAY now names no stream (RFC 9113 §6.8).
     const closing = server.close();
-    await expect(late).rejects.toThrow(`no answer (rst ${constants.NGHTTP2_REFUSED_STREAM})`);
+    expect(statusOf(await late)).toBe(0);
     await closing;
-    expect(handled).toEqual([]);
+    expect(handled).toEqual(['late']);
     session.destroy();
+  });
+
+  it('answers a request sent while the GOAWAY was on its way to the client, then sends the final GOAWAY naming it', async () => {
+    const server = echoServer();
+    const port = await server.listen('127.0.0.1', 0);
+    // The client reads what the server sends 50 ms late: a network's round trip.
+    const proxy = await delayProxy(port, 50);
+    const session = connect(`http://127.0.0.1:${proxy.port}`);
+    session.on('error', () => undefined);
+    expect(statusOf(await raw(session, [frameMessage(utf8('first'))]))).toBe(0);
+    const closing = server.close();
+    // Sent 10 ms after the stop began, 40 ms before the first GOAWAY reaches the client (timers
+    // fire in the order they fall due, however late): Envoy opens streams until it reads it.
+    await new Promise((r) => setTimeout(r, 10));
+    expect(statusOf(await raw(session, [frameMessage(utf8('on its way'))]))).toBe(0);
+    await closing;
+    expect(handled).toEqual(['first', 'on its way']);
+    // The notice first (2^31-1: no stream refused), then, a PING's round trip later, streams 1
+    // and 3 processed (Node sends that one again as it ends the session).
+    expect(goaways(proxy.frames)).toEqual([2 ** 31 - 1, 3]);
+    proxy.close();
+    session.destroy();
+  });
+
+  it('sends the final GOAWAY closeRoundTripMs after the notice to a client that never answers the PING, and resolves', async () => {
+    const server = echoServer({ closeRoundTripMs: 200 }); // the close grace stays 30 s
+    const port = await server.listen('127.0.0.1', 0);
+    const mute = createConnection(port, '127.0.0.1');
+    mute.on('error', () => undefined);
+    const frames: ServerFrame[] = [];
+    // An HTTP/2 client that acknowledges the server's SETTINGS and nothing else, PING included.
+    mute.on('data', frameReader((frame) => {
+      frames.push(frame);
+      if (frame.type === SETTINGS && frames.length === 1) mute.write(SETTINGS_ACK);
+    }));
+    mute.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), EMPTY_SETTINGS]));
+    while (frames.length === 0) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 50)); // its SETTINGS ACK read
+    const closing = server.close().then(() => 'closed');
+    const outcome = await Promise.race([closing, new Promise((r) => setTimeout(() => r('still closing after 5 s'), 5_000))]);
+    mute.destroy();
+    await closing;
+    expect(outcome).toBe('closed');
+    expect(frames.map((f) => f.type)).toContain(PING);
+    expect(goaways(frames)).toEqual([2 ** 31 - 1, 0]);
   });
 
   it('answers the calls in flight, then resolves; new connections are refused', async () => {
