@@ -30,10 +30,10 @@
  *     not handed to its handler yet, its stream closes), since the decoded request lives until then;
  *   - a call still open `callTimeoutMs` after its headers (a client that does not read its
  *     answer) is reset, and `close()` destroys what is left `closeGraceMs` after it began;
- *   - a connection with no call open for `idleTimeoutMs` is told to go away (GOAWAY, so that a
- *     request already on its way is still answered), and at most `maxConnections` are open at
- *     once (Node's net.Server closes any past that at once): an idle or half-opened connection
- *     no longer holds its socket and its HTTP/2 session for ever;
+ *   - a connection with no call open for `idleTimeoutMs` is told to go away (in two GOAWAYs, as
+ *     close() does, so that a request already on its way is still answered), and at most
+ *     `maxConnections` are open at once (Node's net.Server closes any past that at once): an
+ *     idle or half-opened connection no longer holds its socket and its HTTP/2 session for ever;
  *   - at most `maxOpenCalls` calls are open at once over all connections, past which a call is
  *     RESOURCE_EXHAUSTED from its headers: a stream costs the server some 9 KB before any of
  *     its message comes, and the connections times the streams each may open (10,000 × 1,024)
@@ -172,6 +172,8 @@ interface Connection {
   open: number;
   idleSince: number;
   socket: Socket | undefined;
+  /** Told to go away for being idle: its GOAWAYs are on their way, not to be sent again each sweep. */
+  goingAway: boolean;
 }
 
 /** The server's calls as a stream's serving sees them: one begun per stream, and how its message is read. */
@@ -200,6 +202,8 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
     idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
     maxOpenCalls: opts.maxOpenCalls ?? DEFAULT_MAX_OPEN_CALLS,
   };
+  const graceMs = opts.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS;
+  const roundTripMs = Math.min(opts.closeRoundTripMs ?? DEFAULT_CLOSE_ROUND_TRIP_MS, graceMs);
   const peers = new PeerCalls(opts.maxOpenCallsPerPeer ?? Math.max(1, Math.floor(limits.maxOpenCalls / PEER_SHARE_OF_OPEN_CALLS)));
   const sessions = new Map<Http2Session, Connection>();
   // Every accepted socket, destroyed at the end of close()'s grace: destroying a session only
@@ -276,7 +280,11 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
     for (const [stream, call] of calls) if (readLate(call, now) || callLate(call, now)) late.push(stream);
     endSlices(late, 0, now);
     for (const [session, connection] of sessions) {
-      if (connection.open === 0 && now - connection.idleSince > limits.idleTimeoutMs && !session.closed) session.close();
+      // In two GOAWAYs, as close() does: a Check sent before the client read the first is answered.
+      if (connection.open === 0 && now - connection.idleSince > limits.idleTimeoutMs && !session.closed && !connection.goingAway) {
+        connection.goingAway = true;
+        void goAway(session, connection.socket, roundTripMs);
+      }
     }
   }, Math.min(1_000, limits.readTimeoutMs, limits.callTimeoutMs, limits.idleTimeoutMs));
   sweep.unref();
@@ -289,7 +297,7 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
     }
     const socket = accepted && accepted.remotePort === session.socket.remotePort && accepted.remoteAddress === session.socket.remoteAddress ? accepted : undefined;
     accepted = undefined;
-    sessions.set(session, { open: 0, idleSince: performance.now(), socket });
+    sessions.set(session, { open: 0, idleSince: performance.now(), socket, goingAway: false });
     session.on('close', () => sessions.delete(session));
     // A broken connection ends that connection only; Node would otherwise throw it.
     session.on('error', () => session.destroy());
@@ -337,7 +345,6 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
         clearInterval(sweep);
         clearImmediate(ending);
         loop.stop();
-        const graceMs = opts.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS;
         const grace = setTimeout(() => {
           for (const session of sessions.keys()) session.destroy();
           for (const socket of sockets) socket.destroy();
@@ -347,7 +354,6 @@ export function createUnaryServer(opts: UnaryServerOptions): UnaryServer {
           clearTimeout(grace);
           resolve();
         });
-        const roundTripMs = Math.min(opts.closeRoundTripMs ?? DEFAULT_CLOSE_ROUND_TRIP_MS, graceMs);
         // Once no client may open a stream any more: a message still arriving then is not waited for.
         void Promise.all([...sessions].map(([session, connection]) => goAway(session, connection.socket, roundTripMs))).then(() => {
           for (const [stream, call] of calls) if (call.reading) refuse(stream, GrpcStatus.UNAVAILABLE, 'the server is shutting down');

@@ -6,7 +6,8 @@
 import { connect, constants } from 'node:http2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GrpcStatus, frameMessage } from '../../../src/authz/grpc-protocol.js';
-import { ECHO, utf8, handled, release, untilHeld, serverAndSession, withServer, raw, stalledCall, statusOf, messageOf, resetEcho } from '../../support/grpc-echo.js';
+import { ECHO, utf8, handled, release, untilHeld, echoServer, serverAndSession, withServer, raw, stalledCall, statusOf, messageOf, resetEcho } from '../../support/grpc-echo.js';
+import { delayProxy, GOAWAY } from '../../support/h2-delay-proxy.js';
 
 afterEach(resetEcho);
 
@@ -173,6 +174,26 @@ describe('a connection without calls', () => {
       expect(goaway).toBe(constants.NGHTTP2_NO_ERROR);
       expect(performance.now() - idleFrom).toBeGreaterThanOrEqual(150);
     });
+  });
+
+  it('answers a request sent while its idle GOAWAY was on the way to the client, as a stop does', async () => {
+    const server = echoServer({ idleTimeoutMs: 100 });
+    const port = await server.listen('127.0.0.1', 0);
+    // The client reads what the server sends 50 ms late: a request can leave after the idle
+    // sweep's GOAWAY did and before the client has read it.
+    const proxy = await delayProxy(port, 50);
+    const session = connect(`http://127.0.0.1:${proxy.port}`);
+    session.on('error', () => undefined);
+    try {
+      expect(statusOf(await raw(session, [frameMessage(utf8('first'))]))).toBe(0);
+      while (!proxy.frames.some((f) => f.type === GOAWAY)) await new Promise((r) => setTimeout(r, 1));
+      expect(statusOf(await raw(session, [frameMessage(utf8('on its way'))]))).toBe(0);
+      expect(handled).toEqual(['first', 'on its way']);
+    } finally {
+      proxy.close();
+      session.destroy();
+      await server.close();
+    }
   });
 
   it('counts against the connections open at once; one past the limit is closed unanswered', async () => {
