@@ -13,6 +13,7 @@ import { readResponseBody } from '../response-body.js';
 import { MAX_NOTE_SIZE, MAX_PROOF_LENGTH } from '../tlog/index.js';
 import { verifyCorrection } from '../verify/correction.js';
 import { verifyReceiptProof, type ProofTrust, type ProvenReceipt, type ReceiptProof } from '../verify/receipt-proof.js';
+import { getFromVerifier, verifierUrl } from './verifier-request.js';
 
 export interface ProveOptions {
   verifierUrl: string;
@@ -24,7 +25,7 @@ export interface ProveOptions {
 
 /** How often a pending receipt is asked for again while `waitMs` lasts. */
 export const PROVE_RETRY_INTERVAL_MS = 200;
-/** How long one request to the verifier may take. */
+/** How long one request to the verifier may take, with its one retry (verifier-request.ts). */
 export const VERIFIER_REQUEST_TIMEOUT_MS = 10_000;
 /**
  * The largest 200 answer, in bytes: a receipt (MAX_RECEIPT_BYTES, spliced in as it is), a
@@ -69,7 +70,7 @@ export async function proveReceipt(id: string, opts: ProveOptions): Promise<Prov
 /** GET /v1/receipts/<id> until it is 200 or `deadline` passes, and verify the proof. */
 async function fetchProven(id: string, opts: ProveOptions, deadline: number): Promise<ProvenReceipt & { answer: ReceiptProof }> {
   for (;;) {
-    const res = await fetchReceipt(new URL(`/v1/receipts/${encodeURIComponent(id)}`, opts.verifierUrl));
+    const res = await fetchReceipt(opts.verifierUrl, `/v1/receipts/${encodeURIComponent(id)}`);
     if (res.status === 200) {
       const { bytes, whole } = await readBody(res, MAX_ANSWER_BYTES);
       if (!whole) throw new ChioError('MALFORMED', `the verifier answered 200 with a body over ${MAX_ANSWER_BYTES} bytes, larger than a receipt proof can be`);
@@ -113,7 +114,7 @@ function chioErrorOf(body: string): { error: string; code: string } | undefined 
 /** Whether `base` answers GET /checkpoint, as every verifier does once its log has one. */
 async function hasCheckpoint(base: string): Promise<boolean> {
   try {
-    const res = await fetch(new URL('/checkpoint', base), { signal: AbortSignal.timeout(VERIFIER_REQUEST_TIMEOUT_MS) });
+    const res = await getFromVerifier(verifierUrl(base, '/checkpoint'), VERIFIER_REQUEST_TIMEOUT_MS);
     await res.body?.cancel();
     return res.status === 200;
   } catch {
@@ -122,15 +123,15 @@ async function hasCheckpoint(base: string): Promise<boolean> {
 }
 
 function notAVerifier(base: string): ChioError {
-  return new ChioError('NOT_FOUND', `--url ${new URL(base).origin} does not look like a Chio verifier: it has no GET /v1/receipts/<id> nor GET /checkpoint ` +
+  return new ChioError('NOT_FOUND', `--url ${base} does not look like a Chio verifier: it has no GET /v1/receipts/<id> nor GET /checkpoint ` +
     `(authz's HTTP port, ${DEFAULT_HTTP_PORT} unless CHIO_HTTP_PORT is set, has neither); the verifier is ${DEFAULT_VERIFIER_URL} unless CHIO_VERIFIER_PORT is set, and \`chio up\` prints the --url to use`);
 }
 
-async function fetchReceipt(url: URL): Promise<Response> {
+async function fetchReceipt(base: string, path: string): Promise<Response> {
   try {
-    return await fetch(url, { signal: AbortSignal.timeout(VERIFIER_REQUEST_TIMEOUT_MS) });
+    return await getFromVerifier(verifierUrl(base, path), VERIFIER_REQUEST_TIMEOUT_MS);
   } catch (cause) {
-    throw new ChioError('UNAVAILABLE', `cannot reach the verifier at ${url.origin}: is Chio running, and is that its verifier (--url; CHIO_VERIFIER_PORT, ${DEFAULT_VERIFIER_PORT} unless set; \`chio up\` prints the --url to use)?`, { cause });
+    throw new ChioError('UNAVAILABLE', `cannot reach the verifier at ${base}: is Chio running, and is that its verifier (--url; CHIO_VERIFIER_PORT, ${DEFAULT_VERIFIER_PORT} unless set; \`chio up\` prints the --url to use)?`, { cause });
   }
 }
 
