@@ -316,7 +316,9 @@ export function buildProgram(): Command {
     .option('--out <file>', 'also save the verified proof as C2SP tlog-proof@v1 (check it offline with chio verify-proof)')
     .option('--receipt-out <file>', "also save the receipt (JSON), the other input of chio verify-proof; when it was corrected, with its correction's proof")
     .action(async (id: string, o: { url: string; logKey?: string; kernelKey?: string; wait: number; json?: boolean; out?: string; receiptOut?: string }, cmd: Command) => {
-      const [{ formatProven, proveReceipt, toProvenJson }, { receiptFileOf, tlogProofOf }] = await Promise.all([import('./prove.js'), import('./verify-proof.js')]);
+      const [{ checkReceiptId, formatProven, proveReceipt, toProvenJson }, { receiptFileOf, tlogProofOf }] = await Promise.all([import('./prove.js'), import('./verify-proof.js')]);
+      // The id first: a mistyped id is the mistake to name, not keys not yet set up.
+      checkReceiptId(id);
       const { logKey, kernelKeys } = trustOf(cmd, o);
       const proven = await proveReceipt(id, { verifierUrl: o.url, logKey, kernelKeys, waitMs: o.wait });
       // Written only once verified: a saved proof is one that held.

@@ -57,14 +57,19 @@ export interface ProveResult extends ProvenAnswer {
  * first check that fails.
  */
 export async function proveReceipt(id: string, opts: ProveOptions): Promise<ProveResult> {
-  const problem = receiptIdProblem(id);
-  if (problem !== undefined) throw new ChioError('CONFIG_INVALID', `that receipt id ${problem}; ${RECEIPT_ID_FORM}`);
+  checkReceiptId(id);
   const deadline = Date.now() + opts.waitMs;
   const proven = await fetchProven(id, opts, deadline);
   if (proven.correctedBy === undefined) return proven;
   const { answer: correctionAnswer, ...correction } = await fetchProven(proven.correctedBy, opts, deadline);
   verifyCorrection(proven, correction);
   return { ...proven, correction, correctionAnswer };
+}
+
+/** Throws CONFIG_INVALID, saying what is wrong, for an id that is no receipt id. */
+export function checkReceiptId(id: string): void {
+  const problem = receiptIdProblem(id);
+  if (problem !== undefined) throw new ChioError('CONFIG_INVALID', `that receipt id ${problem}; ${RECEIPT_ID_FORM}`);
 }
 
 /** GET /v1/receipts/<id> until it is 200 or `deadline` passes, and verify the proof. */

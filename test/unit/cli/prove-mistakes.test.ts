@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isChioError, statusOf } from '../../../src/errors/index.js';
 import { proveReceipt, type ProveOptions } from '../../../src/cli/prove.js';
 import { startHttpServer, type RunningHttpServer } from '../../../src/http.js';
@@ -13,6 +13,7 @@ import { createLogger } from '../../../src/log.js';
 import { generateSignerKey } from '../../../src/tlog/index.js';
 import { chainOf, kernelOf } from '../receipt/helpers.js';
 import { chio } from '../../support/chio-cli.js';
+import { tempDir } from '../../support/nats.js';
 
 const KERNEL = kernelOf(61);
 const ID = chainOf(1, KERNEL)[0]!.id;
@@ -69,6 +70,17 @@ describe('chio prove <id> with an id that is no receipt id', () => {
     const err = await chio('prove', ID.slice(1), '--url', verifier.url, '--log-key', LOG_KEY, '--kernel-key', KERNEL.verifierKey).then(() => undefined, (e: unknown) => e);
     expect(isChioError(err, 'CONFIG_INVALID')).toBe(true);
     expect(statusOf('CONFIG_INVALID').exit).toBe(2);
+  });
+
+  it('says so before it looks for keys: with none in CHIO_KEY_DIR, the id is what is wrong', async () => {
+    vi.stubEnv('CHIO_KEY_DIR', tempDir('chio-prove-no-keys-'));
+    try {
+      const err = await chio('prove', ID.slice(1), '--url', 'http://127.0.0.1:9').then(() => undefined, (e: unknown) => e);
+      expect(isChioError(err, 'CONFIG_INVALID')).toBe(true);
+      expect((err as Error).message).toContain('that receipt id is 63 hex digits, not 64');
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });
 
