@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { ChioError } from '../errors/index.js';
 import { toBase64 } from '../encoding.js';
@@ -67,7 +67,7 @@ export interface ExportResult {
  * made: a directory left behind would be mistaken for a bundle, and refused as --out next time.
  */
 export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
-  refuseNonEmpty(opts.outDir);
+  refuseUnusableOut(opts.outDir);
   const previousNote = opts.previousDir ? readPreviousNote(opts.previousDir) : undefined;
   const { checkpoint: published } = await readLatestVerifiedCheckpoint(opts.jsm, opts.logKey);
   if (!published) throw new ChioError('NOT_FOUND', 'no checkpoint of this log key has been published yet: nothing to export');
@@ -206,8 +206,27 @@ function previousCheckpoint(note: string, logKey: string, current: Checkpoint): 
   return { note, checkpoint };
 }
 
-function refuseNonEmpty(dir: string): void {
-  if (existsSync(dir) && readdirSync(dir).length > 0) throw new ChioError('CONFIG_INVALID', `--out ${dir} is not empty: a bundle is written into an empty directory`);
+/** --out must be an empty directory, or a path where one can be made; said in words if not. */
+function refuseUnusableOut(dir: string): void {
+  let isDirectory: boolean;
+  try {
+    isDirectory = statSync(dir).isDirectory();
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    if (code === 'ENOTDIR') throw new ChioError('CONFIG_INVALID', `--out ${dir} cannot be made: ${fileAbove(dir)} is a file, not a directory`, { cause });
+    throw new ChioError('CONFIG_INVALID', `--out ${dir} cannot be read (${unreadableReason(cause)})`, { cause });
+  }
+  if (!isDirectory) throw new ChioError('CONFIG_INVALID', `--out ${dir} is a file, not a directory`);
+  if (readdirSync(dir).length > 0) throw new ChioError('CONFIG_INVALID', `--out ${dir} is not empty: a bundle is written into an empty directory`);
+}
+
+/** The nearest of `path`'s parents that is there and is no directory. */
+function fileAbove(path: string): string {
+  for (let p = dirname(path); p !== dirname(p); p = dirname(p)) {
+    if (existsSync(p) && !statSync(p).isDirectory()) return p;
+  }
+  return dirname(path);
 }
 
 function bundleBytes(dir: string): number {

@@ -133,6 +133,14 @@ describe('chio export / verify-export', () => {
       for (const out of ['after-missing', 'after-file', 'after-empty']) expect(existsSync(join(dir, out))).toBe(false);
     });
 
+    // Node's own words were all there was: "ENOTDIR: not a directory, scandir '…'".
+    it('says so, before anything else, when --out is a file or lies under one', async () => {
+      writeFileSync(join(dir, 'out-file'), 'kept');
+      await expect(run('out-file', {}, 'no-such-bundle')).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: `--out ${join(dir, 'out-file')} is a file, not a directory` });
+      await expect(run('out-file/bundle')).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: `--out ${join(dir, 'out-file', 'bundle')} cannot be made: ${join(dir, 'out-file')} is a file, not a directory` });
+      expect(readFileSync(join(dir, 'out-file'), 'utf8')).toBe('kept');
+    });
+
     it('leaves no directory it made when it fails half-way, and a given empty one empty', async () => {
       const exportKey = loadKeyFile(keyFile);
       const failing = { ...exportKey, signer: { publicKey: exportKey.signer.publicKey, sign: (): Uint8Array => { throw new Error('the signer failed'); } } };
