@@ -12,6 +12,7 @@
  */
 import { isChioError } from '../errors/index.js';
 import { RECEIPT_ID_PATTERN, type Receipt } from '../receipt/receipt.js';
+import { RECEIPT_ID_FORM, receiptIdProblem } from '../receipt/receipt-id.js';
 import { decodeEntryBundle, openCheckpoint } from '../tlog/index.js';
 import type { ProofTrust } from '../verify/receipt-proof.js';
 import { drawDecisionChart } from './chart.js';
@@ -113,7 +114,9 @@ async function showReceipt(id: string, trust: ProofTrust): Promise<void> {
     result.dataset.state = state;
     banner.textContent = text;
   };
-  if (!RECEIPT_ID_PATTERN.test(id)) return setState('error', 'A receipt id is 64 lower-case hex digits.');
+  // What is wrong with it, in the words `chio prove` uses, not only what an id is.
+  const problem = receiptIdProblem(id);
+  if (problem !== undefined) return setState('error', `That receipt id ${problem}; ${RECEIPT_ID_FORM}.`);
   setState('loading', 'Looking the receipt up…');
   const served = await fetchServed(id, () => setState('pending', 'Stored, not yet in a published checkpoint; looking again…'));
   if (served.status !== 200) return setState('error', `The verifier ${answered(served)}.`);

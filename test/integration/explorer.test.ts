@@ -14,6 +14,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { buildExplorer } from '../../scripts/build-explorer.js';
 import { buildCheckRequest } from '../../src/cli/envoy-request.js';
+import { RECEIPT_ID_FORM } from '../../src/receipt/receipt-id.js';
 import { sendCheck } from '../../src/cli/check.js';
 import { demoToken } from '../../src/up.js';
 import { generateSignerKey } from '../../src/tlog/index.js';
@@ -302,6 +303,10 @@ describe('the explorer page in headless Chromium', { timeout: 90_000 }, () => {
     expect(await page.textContent('#banner')).toContain('404');
     await lookUp(page, 'not-an-id');
     expect(await page.getAttribute('#result', 'data-state')).toBe('error');
+    // What is wrong, in the words `chio prove` uses (receipt-id.ts), not only what an id is.
+    expect(await page.textContent('#banner')).toBe(`That receipt id has "n" at character 1, which is no hex digit; ${RECEIPT_ID_FORM}.`);
+    await lookUp(page, 'AB'.repeat(32));
+    expect(await page.textContent('#banner')).toContain(`has upper-case letters; receipt ids are lower case: ${'ab'.repeat(32)}`);
     await page.close();
   });
 
