@@ -27,7 +27,7 @@ const MINUTE_MS = 60_000;
 const RECEIPT_TIME = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?Z$/;
 
 export interface BundleToRead {
-  /** Path under the verifier's root, e.g. `tile/entries/001.p/17`. */
+  /** Path under the verifier's root, relative (`tile/entries/001.p/17`), so the page fetches it under any prefix. */
   path: string;
   /** Entries it holds. */
   width: number;

@@ -9,6 +9,10 @@
  * about its keys can fool a page that trusts them; one that lies about a receipt, its proof or
  * its checkpoint cannot. Every value from the server reaches the page as text (textContent,
  * setAttribute), never as markup.
+ *
+ * Every fetch and link is relative to the page's own URL (`v1/keys`, `./?id=`), never to the
+ * host's root: the page is the verifier's `/`, so behind a gateway that serves the verifier
+ * under a prefix (`https://gw.example/chio/`) the same relative paths reach it, with no setting.
  */
 import { isChioError } from '../errors/index.js';
 import { RECEIPT_ID_PATTERN, type Receipt } from '../receipt/receipt.js';
@@ -67,7 +71,7 @@ async function loadTrust(params: URLSearchParams): Promise<PageTrust> {
   const kernelKeys = params.getAll('kernel_key');
   const pinned = { log: logKey !== null && logKey !== '', kernels: kernelKeys.length > 0 };
   if (pinned.log && pinned.kernels) return { logKey: logKey!, kernelKeys, pinned };
-  const res = await fetch('/v1/keys', { headers: { accept: 'application/json' } });
+  const res = await fetch('v1/keys', { headers: { accept: 'application/json' } });
   if (!res.ok) throw new Error(`GET /v1/keys answered ${res.status}`);
   const keys = (await res.json()) as { log?: unknown; kernels?: unknown };
   if (typeof keys.log !== 'string' || !Array.isArray(keys.kernels) || !keys.kernels.every((k) => typeof k === 'string')) throw new Error('GET /v1/keys did not answer keys');
@@ -88,7 +92,7 @@ type Served = { status: number; body: unknown };
 /** GET /v1/receipts/<id>, asked again each second while it is pending (202, or 503: the ledger is behind). */
 async function fetchServed(id: string, onPending: () => void): Promise<Served> {
   for (let attempt = 0; ; attempt++) {
-    const res = await fetch(`/v1/receipts/${id}`, { headers: { accept: 'application/json' } });
+    const res = await fetch(`v1/receipts/${id}`, { headers: { accept: 'application/json' } });
     if ((res.status === 202 || res.status === 503) && attempt < PENDING_RETRIES) {
       onPending();
       await sleep(1000);
@@ -156,7 +160,7 @@ function showChecks(checks: readonly ExplorerCheck[]): void {
   );
 }
 
-const receiptLink = (id: string) => el('a', id, { href: `/?id=${id}` });
+const receiptLink = (id: string) => el('a', id, { href: `./?id=${id}` });
 
 /**
  * The receipt's fields. `verdict` is the answer given (receipts.md): a shadow receipt's is allow,
@@ -214,7 +218,7 @@ function showFields(answer: { receipt?: Receipt; corrected_by?: unknown }, corre
   row('source address', typeof req.source_address === 'string' ? req.source_address : undefined);
   row('time', typeof r.time === 'string' ? r.time : undefined);
   row('chain', `${String(r.chain)} #${String(r.seq)}`);
-  row('policy hash', typeof r.policy_hash === 'string' && POLICY_HASH.test(r.policy_hash) ? el('a', r.policy_hash, { href: `/v1/policies/${r.policy_hash}` }) : String(r.policy_hash));
+  row('policy hash', typeof r.policy_hash === 'string' && POLICY_HASH.test(r.policy_hash) ? el('a', r.policy_hash, { href: `v1/policies/${r.policy_hash}` }) : String(r.policy_hash));
   if (typeof r.corrects === 'string' && RECEIPT_ID_PATTERN.test(r.corrects)) {
     // Signed: this receipt is a correction, the answer given for the receipt it names.
     row('correction of', receiptLink(r.corrects), ` — that receipt was stored, but its Check was answered ${own}: this correction records that answer`);
@@ -244,7 +248,7 @@ function receiptJson(r: unknown): string {
 /** The latest checkpoint, opened here with the log key; returns its tree size when it verifies. */
 async function showCheckpoint(trust: ProofTrust): Promise<number | undefined> {
   const status = $('checkpoint-status');
-  const res = await fetch('/checkpoint');
+  const res = await fetch('checkpoint');
   if (res.status !== 200) {
     status.textContent = res.status === 404 ? 'No checkpoint is published yet.' : `GET /checkpoint answered ${res.status}.`;
     return undefined;
@@ -271,7 +275,7 @@ async function showChart(treeSize: number): Promise<void> {
   const entries = (
     await Promise.all(
       bundles.map(async (b) => {
-        const res = await fetch(`/${b.path}`);
+        const res = await fetch(b.path);
         if (!res.ok) throw new Error(`GET /${b.path} answered ${res.status}`);
         return decodeEntryBundle(new Uint8Array(await res.arrayBuffer()), b.width).slice(b.skip);
       }),

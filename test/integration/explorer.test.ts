@@ -152,9 +152,10 @@ describe('the explorer page in headless Chromium', { timeout: 90_000 }, () => {
     const fields = await page.textContent('#fields');
     expect(fields).toContain('allow');
     expect(fields).toContain('POST tools.chio.local /tools/hello');
-    const policyHref = await page.getAttribute('#fields a[href^="/v1/policies/"]', 'href');
-    expect(policyHref).toBe(`/v1/policies/${chio.authz.policyHash}`);
-    expect((await fetch(`${chio.verifierUrl}${policyHref}`)).status).toBe(200);
+    // Relative to the page, so it works under a gateway's path prefix too (explorer-prefix.test.ts).
+    const policyHref = await page.getAttribute('#fields a[href^="v1/policies/"]', 'href');
+    expect(policyHref).toBe(`v1/policies/${chio.authz.policyHash}`);
+    expect((await fetch(`${chio.verifierUrl}/${policyHref}`)).status).toBe(200);
     expect(await page.getAttribute('#checkpoint-status', 'data-status')).toBe('holds');
     expect(await page.textContent('#checkpoint')).toContain('chio.local/receipts');
     // The chart counts both decisions made above (in one or two minutes).
@@ -209,7 +210,7 @@ describe('the explorer page in headless Chromium', { timeout: 90_000 }, () => {
     expect(fields.decided).toMatch(/^allow\b/);
     expect(fields.decided).toContain('not the answer given');
     expect(fields['corrected by']).toContain(correctionId);
-    expect(await page.getAttribute('#fields a[href^="/?id="]', 'href')).toBe(`/?id=${correctionId}`);
+    expect(await page.getAttribute('#fields a[href^="./?id="]', 'href')).toBe(`./?id=${correctionId}`);
     await page.screenshot({ path: join(ARTIFACTS, 'explorer-corrected.png'), fullPage: true });
     expect(problems).toEqual([]);
     await page.close();
@@ -242,7 +243,7 @@ describe('the explorer page in headless Chromium', { timeout: 90_000 }, () => {
     expect(fields.verdict).toMatch(/^deny 503 by ReceiptLedger\b/);
     expect(fields['correction of']).toContain(correctedId);
     expect(fields['correction of']).toContain('answered deny 503');
-    expect(await page.getAttribute('#fields a[href^="/?id="]', 'href')).toBe(`/?id=${correctedId}`);
+    expect(await page.getAttribute('#fields a[href^="./?id="]', 'href')).toBe(`./?id=${correctedId}`);
     await page.close();
   });
 

@@ -38,7 +38,7 @@ describe('explorerRoute', () => {
 
   describe('when the page is built', () => {
     it.each([
-      ['/', 'text/html; charset=utf-8', '<script type="module" src="/explorer.js">'],
+      ['/', 'text/html; charset=utf-8', '<script type="module" src="explorer.js">'],
       ['/explorer.js', 'text/javascript; charset=utf-8', 'tlog-proof@v1'],
       ['/explorer.css', 'text/css; charset=utf-8', '.chart'],
       ['/favicon.svg', 'image/svg+xml', '<svg'],
