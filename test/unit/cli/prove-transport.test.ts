@@ -5,13 +5,14 @@
  * request.
  */
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NO_SUCH_ROUTE, isChioError } from '../../../src/errors/index.js';
 import { proveReceipt, type ProveOptions } from '../../../src/cli/prove.js';
 import { generateSignerKey } from '../../../src/tlog/index.js';
 import { chainOf, kernelOf } from '../receipt/helpers.js';
 import { receiptProofOf } from '../verify/proofs.js';
+import { keepAliveAnswer, resettingServer } from '../../support/resetting-server.js';
 
 const LOG = generateSignerKey('chio.local/receipts', () => new Uint8Array(32).fill(71));
 const KERNEL = kernelOf(72);
@@ -26,45 +27,15 @@ afterEach(async () => {
 
 const options = (verifierUrl: string, waitMs = 5_000): ProveOptions => ({ verifierUrl, logKey: LOG.verifierKey, kernelKeys: [KERNEL.verifierKey], waitMs });
 
-const httpAnswer = (status: number, body: string) =>
-  `HTTP/1.1 ${status} X\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: keep-alive\r\n\r\n${body}`;
-
 /**
- * A raw verifier (node:net): requests are answered 202 pending on the first connection, the proof
- * on any other, except that a request for which `resets(connection, request)` holds is met with
- * a reset before any byte of an answer, as when a server closes an idle kept-alive connection
- * just as a client reuses it.
+ * A verifier that answers 202 pending on the first connection, the proof on any other, and
+ * resets a connection for a request `resets` holds for (see test/support/resetting-server.ts).
  */
 async function resettingVerifier(resets: (connection: number, request: number) => boolean): Promise<{ url: string; log: string[] }> {
   const body = JSON.stringify(await receiptProofOf(RECEIPTS, 1, LOG.signerKey));
-  const log: string[] = [];
-  let connections = 0;
-  const sockets = new Set<Socket>();
-  const server = createNetServer((socket) => {
-    const connection = ++connections;
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-    let head = '';
-    let requests = 0;
-    socket.on('data', (chunk) => {
-      head += String(chunk);
-      while (head.includes('\r\n\r\n')) {
-        const [request] = head.split('\r\n\r\n', 1);
-        head = head.slice(request!.length + 4);
-        requests++;
-        log.push(`connection ${connection} request ${requests}: ${request!.split(' ')[1]}`);
-        if (resets(connection, requests)) return void socket.resetAndDestroy();
-        socket.write(connection === 1 ? httpAnswer(202, PENDING) : httpAnswer(200, body));
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  closers.push(() => new Promise<void>((resolve) => {
-    for (const s of sockets) s.destroy();
-    server.close(() => resolve());
-  }));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, log };
+  const server = await resettingServer((connection) => (connection === 1 ? keepAliveAnswer(202, PENDING) : keepAliveAnswer(200, body)), resets);
+  closers.push(server.close);
+  return server;
 }
 
 describe('chio prove and a kept-alive connection reset as it is reused', () => {
