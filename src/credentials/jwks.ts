@@ -21,6 +21,8 @@
  *   then the current set answers (and an unknown kid finds no key), or, with no fresh set, the
  *   request fails at once;
  * - concurrent requests share one in-flight fetch, and each waits at most until its own deadline;
+ * - a GET whose kept-alive connection is lost before any answer is sent once more, on a new
+ *   connection, within the same fetchTimeoutMs (src/http-get-retry.ts);
  * - the fetch is aborted after fetchTimeoutMs, whatever the deadline of the request that started
  *   it: that request gives up at its own deadline. Deadlines are absolute milliseconds on the
  *   real clock (`Date.now()`), as timers are.
@@ -28,6 +30,7 @@
 import { createPublicKey, type JsonWebKey as NodeJwk } from 'node:crypto';
 import { createLocalJWKSet, type JSONWebKeySet, type JWK } from 'jose';
 import { readResponseBody } from '../response-body.js';
+import { getOnceMoreIfLost } from '../http-get-retry.js';
 import { ChioError } from '../errors/index.js';
 import { readRegularFile, UnreadableFile } from '../setting-file.js';
 import { isJsonObject } from '../json.js';
@@ -248,11 +251,16 @@ export class RemoteJwks {
     return keys;
   }
 
-  /** GET the JWKS, following at most MAX_JWKS_REDIRECTS redirects, none from https to http. */
+  /**
+   * GET the JWKS, following at most MAX_JWKS_REDIRECTS redirects, none from https to http. Each
+   * GET is sent once more if its kept-alive connection is lost before an answer
+   * (src/http-get-retry.ts): a refetch lost so would deny a token signed with a rotated-in key
+   * until the next fetch may start (minRefreshIntervalMs).
+   */
   async #fetchFollowing(signal: AbortSignal): Promise<Response> {
     let url = new URL(this.uri);
     for (let hop = 0; ; hop++) {
-      const res = await this.#opts.fetch(url, { signal, redirect: 'manual', headers: { accept: 'application/json' } });
+      const res = await getOnceMoreIfLost(url, { signal, redirect: 'manual', headers: { accept: 'application/json' } }, this.#opts.fetch);
       const location = res.status >= 300 && res.status < 400 ? res.headers.get('location') : null;
       if (location === null) return res;
       await res.body?.cancel();
