@@ -12,8 +12,10 @@
  * so a different failure is never hidden behind a count. When the throttle is flushed (at a
  * stop) the counts not yet said are said.
  *
- * Only warnings go through it. Errors, and every line about a correction or a chain that lost
- * receipts, are logged as before, each one.
+ * Warnings go through it, and one error: the decision pipeline's failure, which a request that
+ * reaches a bug, or a dependency that throws, repeats on every Check (authz/service.ts); its
+ * summaries are errors too. Other errors, and every line about a correction or a chain that
+ * lost receipts, are logged as before, each one.
  */
 import type { Logger } from 'pino';
 
@@ -54,8 +56,12 @@ interface Episode {
   last?: Record<string, unknown>;
   /** `err` texts already logged in this episode. */
   texts: Set<string>;
+  /** Of the lines it stands for, and so of its summaries. */
+  level: ThrottledLevel;
   cancel: () => void;
 }
+
+type ThrottledLevel = 'warn' | 'error';
 
 export class LogThrottle {
   private readonly log: Logger;
@@ -73,16 +79,25 @@ export class LogThrottle {
 
   /** log.warn(fields, msg), unless a warning with this message was logged less than a window ago (see above). */
   warn(fields: Record<string, unknown>, msg: string): void {
+    this.note('warn', fields, msg);
+  }
+
+  /** log.error(fields, msg), throttled as warn() is: only for an error a request can repeat on every Check. */
+  error(fields: Record<string, unknown>, msg: string): void {
+    this.note('error', fields, msg);
+  }
+
+  private note(level: ThrottledLevel, fields: Record<string, unknown>, msg: string): void {
     const text = typeof fields.err === 'string' ? fields.err : undefined;
     const episode = this.episodes.get(msg);
     if (!episode) {
-      this.log.warn(fields, msg);
-      this.episodes.set(msg, { since: this.clock.now(), left: 0, texts: new Set(text === undefined ? [] : [text]), cancel: this.schedule(msg) });
+      this.log[level](fields, msg);
+      this.episodes.set(msg, { since: this.clock.now(), left: 0, texts: new Set(text === undefined ? [] : [text]), level, cancel: this.schedule(msg) });
       return;
     }
     if (text !== undefined && !episode.texts.has(text) && episode.texts.size < MAX_TEXTS) {
       episode.texts.add(text);
-      this.log.warn(fields, msg);
+      this.log[level](fields, msg);
       return;
     }
     episode.left += 1;
@@ -117,6 +132,6 @@ export class LogThrottle {
   private summarise(msg: string, episode: Episode): void {
     if (episode.left === 0) return;
     const seconds = ((this.clock.now() - episode.since) / 1000).toFixed(1);
-    this.log.warn({ ...this.context, suppressed: episode.left, last: episode.last }, `${msg} … and ${episode.left} more in the last ${seconds} s`);
+    this.log[episode.level]({ ...this.context, suppressed: episode.left, last: episode.last }, `${msg} … and ${episode.left} more in the last ${seconds} s`);
   }
 }

@@ -25,6 +25,7 @@ import { startGrpcServer } from './grpc-server.js';
 import { startServiceHealth } from '../health/service-health.js';
 import type { ServiceReadiness } from '../health/readiness.js';
 import { PolicyArchiver } from './policy-archiver.js';
+import { LogThrottle } from '../log-throttle.js';
 
 /** Authz without its HTTP side: what an authz worker runs (workers.ts). */
 export interface AuthzCore {
@@ -90,12 +91,15 @@ export async function startAuthzCore(config: ChioConfig, nc: NatsConnection, log
     if ('seq' in opened) log.info({ chain: opened.chain, resumed_at_seq: opened.seq }, 'receipt chain opened');
     else log.error({ chain: opened.chain, why: opened.problem }, 'receipt chain not extended; not ready until the stream holds it whole again');
   }
+  // A request that reaches a bug, or a dependency that throws, fails every Check alike: one
+  // error line per Check would bury the first, which says what broke (log-throttle.ts).
+  const failures = new LogThrottle(log);
   const pipeline = new DecisionPipeline({
     policies: () => policies.current(),
     mode: config.mode,
     defaultVerdict: config.defaultVerdict,
     isRevoked: (id) => revocations.isRevoked(id),
-    onInternalError: (err, request) => log.error({ err: String(err), traceparent: request.traceparent }, 'decision pipeline failed; denied (Internal)'),
+    onInternalError: (err, request) => failures.error({ err: String(err), traceparent: request.traceparent }, 'decision pipeline failed; denied (Internal)'),
   });
   const handler = new CheckHandler({ pipeline, publisher, receiptTimeoutMs: config.receiptTimeoutMs, log });
   const health = await startServiceHealth('authz', nc, log);
@@ -107,6 +111,8 @@ export async function startAuthzCore(config: ChioConfig, nc: NatsConnection, log
   // After the Check server: its Checks answered and their receipts stored first.
   const stopParts = async () => {
     await handler.drain();
+    // The failures not yet said are said before the stop.
+    failures.flush();
     await publisher.drain();
     js.close();
     revocations.stop();

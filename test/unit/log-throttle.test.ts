@@ -56,6 +56,16 @@ describe('LogThrottle', () => {
     expect(lines[1]).toMatchObject({ level: 40, chain: 'c-0', suppressed: 499, last: { err: 'ChioError: full', seq: 500 } });
   });
 
+  it('throttles an error as a warning, and its summary stays an error', () => {
+    const { throttle, clock, lines } = throttled();
+    for (let i = 0; i < 50; i++) throttle.error({ err: 'Error: broke' }, 'pipeline failed');
+    clock.advance(1_000);
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([
+      [50, 'pipeline failed'],
+      [50, 'pipeline failed … and 49 more in the last 1.0 s'],
+    ]);
+  });
+
   it('logs at most one summary a second while it goes on, and nothing once it stopped', () => {
     const { throttle, clock, msgs } = throttled();
     // 10 s at 1,000 a second.
