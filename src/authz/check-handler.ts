@@ -74,7 +74,7 @@ export interface CheckHandlerOptions {
 export class CheckHandler {
   private readonly opts: CheckHandlerOptions;
   private readonly now: () => number;
-  /** One 'receipt not stored' line per Check would flood the log while NATS is down (log-throttle.ts). */
+  /** One 'receipt not stored' line per Check would flood the log while NATS is down, as would a client that goes Check after Check (log-throttle.ts). */
   private readonly warnings: LogThrottle;
   private inFlight = 0;
   /** Resolved, and cleared, when the last Check in flight is answered; shared by every drain(). */
@@ -156,10 +156,11 @@ export class CheckHandler {
       const receipt = await this.storedBy(ticket, deadline, client);
       if (client?.gone()) {
         // Its answer would reach no one: no failure of the store. A receipt stored all the
-        // same is corrected, as one answered 503.
+        // same is corrected, as one answered 503. A client can go so Check after Check: this
+        // line is throttled, while the chain's lines about the correction name every receipt.
         if (receipt) {
           ticket.undelivered();
-          this.opts.log.warn({ receipt_id: receipt.id, traceparent }, 'client gone before its answer; the receipt is corrected');
+          this.warnings.warn({ receipt_id: receipt.id, traceparent }, 'client gone before its answer; the receipt is corrected');
         }
         return undefined;
       }

@@ -75,7 +75,13 @@ export class ChainOutcomes {
     }
   }
 
-  /** `receipt` is stored and its Check was answered 503: correct it next. */
+  /**
+   * `receipt` is stored and its Check was answered 503: correct it next. Its line, and the one
+   * when the correction is stored, are not throttled although late PubAcks or a client that
+   * goes can bring one per Check: they are the log's record of which receipt said what no one
+   * was told (one owed and not yet corrected at a crash is found only here). Each correction
+   * holds up its chain until stored, so they come no faster than the chain's receipts.
+   */
   owe(receipt: Receipt, why: string): void {
     this.owed.set(receipt.id, receipt);
     this.log.warn({ chain: this.chain, seq: receipt.seq, receipt_id: receipt.id, why }, 'receipt stored after its Check was answered 503; correcting it');
