@@ -19,7 +19,7 @@ import { listenError } from './listen-error.js';
 import { boundIdleConnections, MIN_READ_BYTES_PER_SECOND } from './http-idle.js';
 import { LogThrottle } from './log-throttle.js';
 import { answerClientErrors } from './http-client-error.js';
-import { boundedText } from './text.js';
+import { textForLog } from './text.js';
 
 export type Readiness = () => string | undefined | Promise<string | undefined>;
 export type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> | boolean;
@@ -210,7 +210,7 @@ function loggedPath(target: string | undefined): string {
   } catch {
     return '(not a valid request target)';
   }
-  return path.length <= MAX_LOGGED_PATH_CHARS ? path : `${boundedText(path, MAX_LOGGED_PATH_CHARS)}… (${path.length} characters)`;
+  return textForLog(path, MAX_LOGGED_PATH_CHARS);
 }
 
 /**

@@ -15,6 +15,14 @@ export function boundedText(text: string, max: number): string {
   return cut.isWellFormed() ? cut : cut.toWellFormed();
 }
 
+/**
+ * `text` for a log line: whole up to `max` characters, else cut there and followed by its
+ * length, so that a reader knows it was cut and by how much.
+ */
+export function textForLog(text: string, max: number): string {
+  return text.length <= max ? text : `${boundedText(text, max)}… (${text.length} characters)`;
+}
+
 function isHighSurrogate(unit: number): boolean {
   return unit >= 0xd800 && unit <= 0xdbff;
 }

@@ -26,6 +26,13 @@ import { startServiceHealth } from '../health/service-health.js';
 import type { ServiceReadiness } from '../health/readiness.js';
 import { PolicyArchiver } from './policy-archiver.js';
 import { LogThrottle } from '../log-throttle.js';
+import { textForLog } from '../text.js';
+
+/**
+ * An internal error's text in a log line is cut to this many characters: an exception may quote
+ * what the request carried (a 90 KB header), and this line can come once per Check.
+ */
+export const MAX_LOGGED_ERROR_CHARS = 1_000;
 
 /** Authz without its HTTP side: what an authz worker runs (workers.ts). */
 export interface AuthzCore {
@@ -99,7 +106,7 @@ export async function startAuthzCore(config: ChioConfig, nc: NatsConnection, log
     mode: config.mode,
     defaultVerdict: config.defaultVerdict,
     isRevoked: (id) => revocations.isRevoked(id),
-    onInternalError: (err, request) => failures.error({ err: String(err), traceparent: request.traceparent }, 'decision pipeline failed; denied (Internal)'),
+    onInternalError: (err, request) => failures.error({ err: textForLog(String(err), MAX_LOGGED_ERROR_CHARS), traceparent: request.traceparent }, 'decision pipeline failed; denied (Internal)'),
   });
   const handler = new CheckHandler({ pipeline, publisher, receiptTimeoutMs: config.receiptTimeoutMs, log });
   const health = await startServiceHealth('authz', nc, log);

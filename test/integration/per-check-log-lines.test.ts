@@ -24,6 +24,7 @@ import { loadChioProtos } from '../../src/authz/proto.js';
 import { RevocationList } from '../../src/credentials/revocations.js';
 import { ReceiptLanes } from '../../src/chain/lanes.js';
 import { CheckHandler } from '../../src/authz/check-handler.js';
+import { MAX_LOGGED_ERROR_CHARS } from '../../src/authz/service.js';
 import type { ReceiptTicket } from '../../src/chain/ticket.js';
 
 const CHECKS = 30;
@@ -99,6 +100,19 @@ describe('a decision pipeline that fails on every Check', () => {
     await stop();
     for (const l of linesOf(FAILED)) expect(l.level, 'an error stays an error in its summary').toBe(50);
     expect(counted(linesOf(FAILED)), 'every failure logged or counted, once stopped').toBe(CHECKS);
+  }, 60_000);
+
+  it('logs its error text cut to a bound: an exception may quote the request whole', async () => {
+    const running = await start('pipeline-failure-long');
+    const token = demoToken(running.config);
+    vi.spyOn(RevocationList.prototype, 'isRevoked').mockImplementation(() => {
+      throw new Error(`bad value ${'x'.repeat(90_000)}`);
+    });
+    expect((await sendCheck(running.grpcAddr, capabilityCheck(token))).verdict).toBe('deny');
+    const [first] = linesOf(FAILED);
+    expect(first?.err?.startsWith('Error: bad value xxx')).toBe(true);
+    expect(first!.err!.length).toBeLessThanOrEqual(MAX_LOGGED_ERROR_CHARS + 40);
+    await stop();
   }, 60_000);
 });
 
