@@ -9,11 +9,11 @@
  * Needs Debian's chromium at /usr/bin/chromium (`.ci/run` installs it).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../support/browser.js';
 import { buildExplorer } from '../../scripts/build-explorer.js';
 import { startScenario, type Scenario } from '../support/scenario.js';
 
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'];
 
 /** Denies any request with `x-evil`, its reason quoting the header as sent. */
 const POLICIES = `
@@ -37,7 +37,7 @@ let published = 0;
 beforeAll(async () => {
   await buildExplorer();
   s = await startScenario(POLICIES);
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 }, 60_000);
 afterAll(async () => {
   await browser?.close();

@@ -10,12 +10,12 @@
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../support/browser.js';
 import { buildExplorer } from '../../scripts/build-explorer.js';
 import { allowTools } from '../support/policies.js';
 import { startScenario, type Scenario } from '../support/scenario.js';
 
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'];
 const PREFIX = '/chio';
 
 let s: Scenario;
@@ -51,7 +51,7 @@ beforeAll(async () => {
   }
   proxy = await startPrefixProxy(new URL(s.chio.verifierUrl));
   pageUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}${PREFIX}/`;
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {

@@ -11,7 +11,8 @@ import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstream } from '@nats-io/jetstream';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../support/browser.js';
 import { buildExplorer } from '../../scripts/build-explorer.js';
 import { buildCheckRequest } from '../../src/cli/envoy-request.js';
 import { RECEIPT_ID_FORM } from '../../src/receipt/receipt-id.js';
@@ -29,7 +30,6 @@ import { startTestNats, tempDir, type TestNats } from '../support/nats.js';
 import { REPO_ROOT, startTestChio, testConfig, type TestChio } from '../support/chio.js';
 
 export const ARTIFACTS = join(REPO_ROOT, 'test/artifacts');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'];
 
 let nats: TestNats;
 let chio: TestChio;
@@ -130,7 +130,7 @@ beforeAll(async () => {
   shadowId = await check('/tools/shadowed', 'POST', { 'x-chio-capability-token': token });
   ({ corrected: { id: correctedId }, correction: { id: correctionId } } = await storeCorrectedReceipt());
   await publishedAtLeast(5);
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
