@@ -13,7 +13,7 @@
  *   GET /tile/…                      C2SP tlog-tiles
  *   GET /                            the explorer page (explorer-route.ts)
  *
- * Every 200 carries an ETag; answers that can never change (full tiles and bundles, a
+ * Every 200 carries an ETag; answers that can never change (tiles and bundles, full or partial, a
  * consistency proof to a published size, a tlog-proof against a fixed size, an
  * archived policy) are `cache-control: immutable`, the others `no-cache` (revalidate).
  */
@@ -118,8 +118,10 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
     // publishes, so this store is behind (a replica); a tlog-tiles client retries.
     const data = await tiles.readTileOfTree(parsed, cp.checkpoint.size);
     if (!data) return sendError(res, 'UNAVAILABLE', 'the log\'s tiles are behind its checkpoints; try again shortly', { 'retry-after': '1' }), true;
-    // A full tile never changes; a partial one is replaced by wider ones as the tree grows.
-    return sendCacheable(req, res, 200, data, 'application/octet-stream', parsed.width === TILE_WIDTH), true;
+    // Immutable, partial ones too (tlog-tiles: the endpoint is immutable, caching SHOULD be long):
+    // `.p/W` names the first W hashes (entries) of its tile, which no tree that has them changes,
+    // and it is cut from the published tree, never from a partial a batch left uncommitted.
+    return sendCacheable(req, res, 200, data, 'application/octet-stream', true), true;
   };
 
   // node:crypto's Ed25519 for POST /v1/verify: the portable check costs about 3 ms a signature.

@@ -134,10 +134,24 @@ describe('the verifier API over a log with published checkpoints', () => {
       expect(full.headers.get('cache-control')).toContain('immutable');
       const hashes = new Uint8Array(await full.arrayBuffer());
       expect(toHex(hashes.subarray(0, 32))).toBe(toHex(leafHash(canonicalBytes(receipts[0]!))));
-      const partial = await verifier.get('/tile/0/001.p/1');
-      expect(partial.status).toBe(200);
-      expect(partial.headers.get('cache-control')).toBe('no-cache');
+      expect((await verifier.get('/tile/0/001.p/1')).status).toBe(200);
       expect((await verifier.get('/tile/1/000.p/1')).status).toBe(200);
+    });
+
+    // tlog-tiles: the tile endpoint, `.p/<W>` included, is immutable and SHOULD be cached long.
+    // A partial tile of width W is the first W hashes of its tile, in every tree that has them:
+    // the width the first checkpoint (size 3) published is served, the same, from the full tile.
+    it('serves partial tiles and bundles cacheable forever too, the same bytes after the tree grew past them', async () => {
+      for (const path of ['/tile/0/001.p/1', '/tile/1/000.p/1', '/tile/0/000.p/3', '/tile/entries/000.p/3', '/tile/entries/001.p/1']) {
+        const res = await verifier.get(path);
+        expect(res.status, path).toBe(200);
+        expect(res.headers.get('cache-control'), path).toBe('public, max-age=31536000, immutable');
+      }
+      const partial = new Uint8Array(await (await verifier.get('/tile/0/000.p/3')).arrayBuffer());
+      expect(partial.length).toBe(3 * 32);
+      expect(toHex(partial)).toBe(receipts.slice(0, 3).map((r) => toHex(leafHash(canonicalBytes(r)))).join(''));
+      const bundle = new Uint8Array(await (await verifier.get('/tile/entries/000.p/3')).arrayBuffer());
+      expect(decodeEntryBundle(bundle).map(toHex)).toEqual(receipts.slice(0, 3).map((r) => toHex(canonicalBytes(r))));
     });
 
     it('serves the entry bundles of the published tree', async () => {
