@@ -102,9 +102,12 @@ export const CACHE_REVALIDATE = 'no-cache';
  */
 export function sendCacheable(req: IncomingMessage, res: ServerResponse, status: number, body: string | Uint8Array, contentType: string, immutable: boolean, headers: Record<string, string> = {}): void {
   const etag = `"${toBase64Url(createHash('sha256').update(body).digest().subarray(0, 18))}"`;
-  const cache = { etag, 'cache-control': immutable ? CACHE_IMMUTABLE : CACHE_REVALIDATE, ...headers };
+  const cache: Record<string, string> = { etag, 'cache-control': immutable ? CACHE_IMMUTABLE : CACHE_REVALIDATE, ...headers };
   if (status === 200 && matchesEtag(req.headers['if-none-match'], etag)) {
-    res.writeHead(304, cache);
+    // A 304 carries no body, so no Content-Encoding of one (RFC 9110 §15.4.5); the ETag and
+    // Vary say which representation the client holds.
+    const { 'content-encoding': _bodyEncoding, ...notModified } = cache;
+    res.writeHead(304, notModified);
     res.end();
     return;
   }

@@ -32,6 +32,7 @@ import { StoredHashCache } from './stored-hash-cache.js';
 import { policyRoute } from './policy-route.js';
 import { verifyRoute } from './verify-route.js';
 import { explorerRoute } from './explorer-route.js';
+import { acceptsGzip, gzipBundle } from './bundle-encoding.js';
 import { publishedKernelKeys, type KernelKeys } from '../receipt/kernel-trust.js';
 import { createNodeSignatureCheck } from '../crypto/ed25519.js';
 import { verifyReceiptBytes } from '../receipt/verify.js';
@@ -121,7 +122,11 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
     // Immutable, partial ones too (tlog-tiles: the endpoint is immutable, caching SHOULD be long):
     // `.p/W` names the first W hashes (entries) of its tile, which no tree that has them changes,
     // and it is cut from the published tree, never from a partial a batch left uncommitted.
-    return sendCacheable(req, res, 200, data, 'application/octet-stream', true), true;
+    if (parsed.level >= 0) return sendCacheable(req, res, 200, data, 'application/octet-stream', true), true;
+    // An entry bundle: gzip when the client takes it (bundle-encoding.ts), and a cache told so.
+    const gzip = acceptsGzip(req.headers['accept-encoding']);
+    const encoding: Record<string, string> = { vary: 'accept-encoding', ...(gzip ? { 'content-encoding': 'gzip' } : {}) };
+    return sendCacheable(req, res, 200, gzip ? gzipBundle(data) : data, 'application/octet-stream', true, encoding), true;
   };
 
   // node:crypto's Ed25519 for POST /v1/verify: the portable check costs about 3 ms a signature.
