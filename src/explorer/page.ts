@@ -8,7 +8,8 @@
  * unless the URL pins them (`log_key=` and one or more `kernel_key=`). A verifier that lies
  * about its keys can fool a page that trusts them; one that lies about a receipt, its proof or
  * its checkpoint cannot. Every value from the server reaches the page as text (textContent,
- * setAttribute), never as markup.
+ * setAttribute), never as markup, and through shownText (shown-nodes.ts) when it is a receipt's
+ * or the server's words: non-ASCII runs marked, characters that draw nothing as escapes.
  *
  * Every fetch and link is relative to the page's own URL (`v1/keys`, `./?id=`), never to the
  * host's root: the page is the verifier's `/`, so behind a gateway that serves the verifier
@@ -23,10 +24,12 @@ import { drawDecisionChart } from './chart.js';
 import { bundlesForRecentLeaves, countDecisions, CHART_LEAVES } from './decisions.js';
 import { answeredVerdict, describeDecision, type ServedDecision } from './answer.js';
 import { reportServedCorrection, reportServedProof, unfetchedCorrection, type CorrectionReport, type ExplorerCheck, type ExplorerCheckName } from './served-proof.js';
-// Pure, as the page must be: the same escape `chio` applies before printing a bundle's text.
-import { forTerminal as visible } from '../cli/terminal.js';
+import { asciiHostForm } from './shown-text.js';
+import { shownLines, shownText } from './shown-nodes.js';
 
 const POLICY_HASH = /^sha256:[0-9a-f]{64}$/;
+/** What starts each signature line of a signed note (C2SP signed-note): an em dash and a space. */
+const SIGNATURE_LINE_START = '\u2014 ';
 /** How often a pending receipt (stored, not yet in a checkpoint) is looked up again, 1 s apart. */
 const PENDING_RETRIES = 15;
 
@@ -50,9 +53,10 @@ function $(id: string): HTMLElement {
   return el;
 }
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, attributes: Record<string, string> = {}): HTMLElementTagNameMap[K] {
+/** An element holding `content`: a string is the page's own words; what others wrote comes as shownText. */
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, content?: string | Node, attributes: Record<string, string> = {}): HTMLElementTagNameMap[K] {
   const node = document.createElement(tag);
-  if (text !== undefined) node.textContent = text;
+  if (content !== undefined) node.append(content);
   for (const [k, v] of Object.entries(attributes)) node.setAttribute(k, v);
   return node;
 }
@@ -81,7 +85,7 @@ async function loadTrust(params: URLSearchParams): Promise<PageTrust> {
 function showTrust(trust: PageTrust): void {
   const list = $('keys');
   // Keys come from the URL or the server, either of them anyone's to write.
-  list.replaceChildren(el('dt', 'log key'), el('dd', visible(trust.logKey)), ...trust.kernelKeys.flatMap((k) => [el('dt', 'kernel key'), el('dd', visible(k))]));
+  list.replaceChildren(el('dt', 'log key'), el('dd', shownText(trust.logKey)), ...trust.kernelKeys.flatMap((k) => [el('dt', 'kernel key'), el('dd', shownText(k))]));
   const source = (pinned: boolean) => (pinned ? "pinned by this page's URL" : 'as served by this verifier at /v1/keys');
   $('trust-source').textContent =
     trust.pinned.log === trust.pinned.kernels ? source(trust.pinned.log) : `log key ${source(trust.pinned.log)}; kernel keys ${source(trust.pinned.kernels)}`;
@@ -106,7 +110,7 @@ async function fetchServed(id: string, onPending: () => void): Promise<Served> {
 /** `answered 404: <its error>`, of an answer that is not 200. */
 const answered = (served: Served): string => {
   const error = (served.body as { error?: unknown } | null)?.error;
-  return `answered ${served.status}${typeof error === 'string' ? `: ${visible(error)}` : ''}`;
+  return `answered ${served.status}${typeof error === 'string' ? `: ${error}` : ''}`;
 };
 
 /** Look a receipt up and show it with the checks run here; retries while it is pending. */
@@ -114,16 +118,16 @@ async function showReceipt(id: string, trust: ProofTrust): Promise<void> {
   const result = $('result');
   const banner = $('banner');
   result.hidden = false;
-  const setState = (state: string, text: string) => {
+  const setState = (state: string, ...content: (string | Node)[]) => {
     result.dataset.state = state;
-    banner.textContent = text;
+    banner.replaceChildren(...content);
   };
   // What is wrong with it, in the words `chio prove` uses, not only what an id is.
   const problem = receiptIdProblem(id);
   if (problem !== undefined) return setState('error', `That receipt id ${problem}; ${RECEIPT_ID_FORM}.`);
   setState('loading', 'Looking the receipt up…');
   const served = await fetchServed(id, () => setState('pending', 'Stored, not yet in a published checkpoint; looking again…'));
-  if (served.status !== 200) return setState('error', `The verifier ${answered(served)}.`);
+  if (served.status !== 200) return setState('error', 'The verifier ', shownText(answered(served)), '.');
   const answer = served.body;
   const report = reportServedProof(answer, id, trust);
   const checks = [...report.checks];
@@ -154,7 +158,9 @@ function showChecks(checks: readonly ExplorerCheck[]): void {
   $('checks').replaceChildren(
     ...checks.map((c) => {
       const item = el('li', undefined, { 'data-check': c.check, 'data-status': c.status });
-      item.append(el('span', c.status === 'holds' ? '✓' : c.status === 'fails' ? '✗' : '–', { class: 'mark' }), el('strong', CHECK_LABELS[c.check]), el('span', ` ${visible(c.message)}${c.code ? ` (${visible(c.code)})` : ''}`));
+      item.append(el('span', c.status === 'holds' ? '✓' : c.status === 'fails' ? '✗' : '–', { class: 'mark' }), el('strong', CHECK_LABELS[c.check]), ' ', shownText(c.message));
+      // A message may quote what was served; a code is one of ours only when the report made it.
+      if (c.code) item.append(' (', shownText(c.code), ')');
       return item;
     }),
   );
@@ -171,14 +177,17 @@ function showFields(answer: { receipt?: Receipt; corrected_by?: unknown }, corre
   const r = answer.receipt;
   const fields = $('fields');
   fields.replaceChildren();
-  $('receipt-json').textContent = receiptJson(r);
+  $('receipt-json').replaceChildren(shownLines(receiptJson(r)));
   if (typeof r !== 'object' || r === null) return;
-  // Every string shown is the receipt's (signed or not, attacker-influenced: a source principal
-  // may hold any character but C0 controls): bidi overrides, isolates and marks, zero-width
-  // characters and line separators are shown as \u{…} escapes, or "…/sa/\u202Enimda 10.0.0.2:51234"
-  // would read "…/sa/43215:2.0.0.01 admin" on a receipt that verifies.
+  // Every string of the receipt (signed or not, attacker-influenced: a source principal may hold
+  // any character but C0 controls) is shown through shownText: bidi overrides, isolates and
+  // marks, zero-width characters and line separators as \u{…} escapes, or
+  // "…/sa/\u202Enimda 10.0.0.2:51234" would read "…/sa/43215:2.0.0.01 admin" on a receipt that
+  // verifies; non-ASCII runs marked, or a Cyrillic "аdmin" would read "admin". Strings passed
+  // to row are the page's own words.
   const row = (name: string, ...value: (Node | string | undefined)[]) => {
-    const parts = value.filter((v): v is Node | string => v !== undefined && v !== '').map((v) => (typeof v === 'string' ? visible(v) : v));
+    const shown = (v: Node | string | undefined): v is Node | string => v !== undefined && v !== '' && !(v instanceof DocumentFragment && !v.hasChildNodes());
+    const parts = value.filter(shown);
     if (parts.length === 0) return undefined;
     const dd = el('dd', undefined, { 'data-field': name });
     dd.append(...parts);
@@ -186,12 +195,12 @@ function showFields(answer: { receipt?: Receipt; corrected_by?: unknown }, corre
     return dd;
   };
   const verdictRow = (verdict: 'allow' | 'deny' | 'unknown' | undefined, text: string, note?: string) => {
-    const dd = row('verdict', el('strong', visible(text)), note);
+    const dd = row('verdict', el('strong', shownText(text)), note);
     if (dd) dd.dataset.verdict = verdict ?? 'unknown';
   };
   const d = (typeof r.decision === 'object' && r.decision !== null ? r.decision : {}) as ServedDecision & { reason?: unknown };
   const own = describeDecision(d);
-  const reason = typeof d.reason === 'string' ? d.reason : undefined;
+  const reason = typeof d.reason === 'string' ? shownText(d.reason) : undefined;
   if (correction !== undefined) {
     if (correction.correction) {
       const given = correction.correction.decision;
@@ -199,10 +208,10 @@ function showFields(answer: { receipt?: Receipt; corrected_by?: unknown }, corre
     } else {
       verdictRow('unknown', 'not known', ' — the verifier says this receipt was corrected, and the correction does not verify here (see the checks)');
     }
-    row('decided', `${own}${d.shadow === true ? ' (shadow mode)' : ''} — recorded, but not the answer given: the Check was answered before this receipt was stored`);
+    row('decided', shownText(own), `${d.shadow === true ? ' (shadow mode)' : ''} — recorded, but not the answer given: the Check was answered before this receipt was stored`);
   } else if (d.shadow === true) {
     verdictRow('allow', 'allow', ' — shadow mode: the Check was answered allow; the shadow verdict below was recorded, not enforced');
-    row('shadow verdict', `${own} (would-be: recorded, not enforced)`);
+    row('shadow verdict', shownText(own), ' (would-be: recorded, not enforced)');
     row('shadow reason', reason);
   } else {
     verdictRow(answeredVerdict(d), own);
@@ -212,16 +221,16 @@ function showFields(answer: { receipt?: Receipt; corrected_by?: unknown }, corre
   // Only the start of a long path is recorded: said first, or "/public/<2,040 characters>"
   // would read as the whole path of a request that went on to "/admin".
   const cut = req.path_truncated === true ? el('strong', 'cut: only the start of the path is recorded (path_sha256 is the SHA-256 of the whole) ') : undefined;
-  row('request', cut, [req.method, req.host, req.path].filter((p) => typeof p === 'string').join(' '));
+  row('request', cut, requestText(req));
   // Apart: a principal may hold spaces, so "…/sa/x 10.9.9.9:1" joined would pass for its address.
-  row('source principal', typeof req.source_principal === 'string' ? req.source_principal : undefined);
-  row('source address', typeof req.source_address === 'string' ? req.source_address : undefined);
-  row('time', typeof r.time === 'string' ? r.time : undefined);
-  row('chain', `${String(r.chain)} #${String(r.seq)}`);
-  row('policy hash', typeof r.policy_hash === 'string' && POLICY_HASH.test(r.policy_hash) ? el('a', r.policy_hash, { href: `v1/policies/${r.policy_hash}` }) : String(r.policy_hash));
+  row('source principal', typeof req.source_principal === 'string' ? shownText(req.source_principal) : undefined);
+  row('source address', typeof req.source_address === 'string' ? shownText(req.source_address) : undefined);
+  row('time', typeof r.time === 'string' ? shownText(r.time) : undefined);
+  row('chain', shownText(`${String(r.chain)} #${String(r.seq)}`));
+  row('policy hash', typeof r.policy_hash === 'string' && POLICY_HASH.test(r.policy_hash) ? el('a', r.policy_hash, { href: `v1/policies/${r.policy_hash}` }) : shownText(String(r.policy_hash)));
   if (typeof r.corrects === 'string' && RECEIPT_ID_PATTERN.test(r.corrects)) {
     // Signed: this receipt is a correction, the answer given for the receipt it names.
-    row('correction of', receiptLink(r.corrects), ` — that receipt was stored, but its Check was answered ${own}: this correction records that answer`);
+    row('correction of', receiptLink(r.corrects), ' — that receipt was stored, but its Check was answered ', shownText(own), ': this correction records that answer');
   }
   if (typeof answer.corrected_by === 'string' && RECEIPT_ID_PATTERN.test(answer.corrected_by)) {
     row('corrected by', receiptLink(answer.corrected_by), correction?.correction ? ' (its correction, checked in this browser)' : ' (named by the verifier; not verified here)');
@@ -229,7 +238,25 @@ function showFields(answer: { receipt?: Receipt; corrected_by?: unknown }, corre
 }
 
 /**
- * The receipt as JSON, each line made visible as the fields are (JSON.stringify escapes only C0
+ * Method, host and path, as recorded; a host with non-ASCII characters (no receipt chio signs
+ * has one: it records the ASCII form, decision/host.ts) followed by its ASCII form, the name a
+ * browser or resolver would look up.
+ */
+function requestText(req: NonNullable<Receipt['request']>): DocumentFragment {
+  const text = document.createDocumentFragment();
+  const parts: unknown[] = [req.method, req.host, req.path];
+  parts.forEach((part, i) => {
+    if (typeof part !== 'string') return;
+    if (text.hasChildNodes()) text.append(' ');
+    text.append(shownText(part));
+    const ascii = i === 1 ? asciiHostForm(part) : undefined;
+    if (ascii !== undefined) text.append(' (ASCII form: ', shownText(ascii), ')');
+  });
+  return text;
+}
+
+/**
+ * The receipt as JSON, its lines shown as the fields are (JSON.stringify escapes only C0
  * controls). A hostile verifier may serve a receipt nested deeper than JSON.stringify can print
  * (JSON.parse reads any depth): said instead of throwing, which left the banner at "Looking the
  * receipt up…" with no verdict; the receipt-form check already fails for it.
@@ -242,7 +269,7 @@ function receiptJson(r: unknown): string {
     if (!(err instanceof RangeError)) throw err;
     return '(not shown: nested too deeply to print)';
   }
-  return text === undefined ? '' : text.split('\n').map(visible).join('\n');
+  return text ?? '';
 }
 
 /** The latest checkpoint, opened here with the log key; returns its tree size when it verifies. */
@@ -254,8 +281,8 @@ async function showCheckpoint(trust: ProofTrust): Promise<number | undefined> {
     return undefined;
   }
   const note = await res.text();
-  // Lines past the signed body (other keys' signatures) are the server's to write: made visible as fields are.
-  $('checkpoint').textContent = note.split('\n').map(visible).join('\n');
+  // Lines past the signed body (other keys' signatures) are the server's to write: shown as fields are.
+  $('checkpoint').replaceChildren(shownLines(note, SIGNATURE_LINE_START));
   try {
     const cp = openCheckpoint(note, trust.logKey);
     status.dataset.status = 'holds';
@@ -264,7 +291,7 @@ async function showCheckpoint(trust: ProofTrust): Promise<number | undefined> {
   } catch (err) {
     if (!isChioError(err)) throw err;
     status.dataset.status = 'fails';
-    status.textContent = `✗ Does not verify with the log key: ${err.message}`;
+    status.replaceChildren('✗ Does not verify with the log key: ', shownText(err.message));
     return undefined;
   }
 }

@@ -8,11 +8,16 @@
  *
  * Needs Debian's chromium at /usr/bin/chromium (`.ci/run` installs it).
  */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../support/browser.js';
 import { buildExplorer } from '../../scripts/build-explorer.js';
 import { startScenario, type Scenario } from '../support/scenario.js';
+import { REPO_ROOT } from '../support/chio.js';
+
+const ARTIFACTS = join(REPO_ROOT, 'test/artifacts');
 
 
 /** Denies any request with `x-evil`, its reason quoting the header as sent. */
@@ -36,6 +41,7 @@ let browser: Browser;
 let published = 0;
 beforeAll(async () => {
   await buildExplorer();
+  mkdirSync(ARTIFACTS, { recursive: true });
   s = await startScenario(POLICIES);
   browser = await launchChromium();
 }, 60_000);
@@ -98,6 +104,50 @@ describe('the explorer page showing what an attacker wrote into a receipt', { ti
     // Its lines apart, the JSON holds none either.
     expect((await page.textContent('#receipt-json'))!.replaceAll('\n', '')).not.toMatch(invisible);
     expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('marks non-ASCII letters that pass for ASCII ones, and styles its escapes apart from escapes typed as text', async () => {
+    // Cyrillic а (U+0430) and fullwidth ａ (U+FF41): drawn, both principals read "…/sa/admin".
+    const id = await receiptOf({ headers: { 'x-evil': 'p\u0430ypal typed \\u{202e} real \u202e' }, principal: 'spiffe://c/ns/a/sa/\u0430dm\uff49n' });
+    const { page, problems, fields } = await shown(id);
+    expect(fields['source principal']).toBe('spiffe://c/ns/a/sa/\u0430dm\uff49n');
+    const marks = (field: string) =>
+      page.$$eval(`#fields dd[data-field="${field}"] .non-ascii`, (found) => found.map((m) => [m.textContent, m.getAttribute('title')]));
+    expect(await marks('source principal')).toEqual([
+      ['\u0430', 'non-ASCII: U+0430'],
+      ['\uff49', 'non-ASCII: U+FF49'],
+    ]);
+    expect(await marks('reason')).toEqual([['\u0430', 'non-ASCII: U+0430']]);
+    // The escape the page made is an element of its own; the one the header typed is text.
+    expect(fields.reason).toBe('evil p\u0430ypal typed \\u{202e} real \\u{202e}');
+    expect(await page.$$eval('#fields dd[data-field="reason"] .escape', (found) => found.map((e) => [e.textContent, e.getAttribute('title')]))).toEqual([
+      ['\\u{202e}', 'U+202E, shown as an escape: it draws nothing, reorders or breaks the text'],
+    ]);
+    await page.click('#result summary');
+    expect(await page.$$eval('#receipt-json .non-ascii', (found) => found.map((m) => m.textContent))).toEqual(expect.arrayContaining(['\u0430', '\uff49']));
+    // A signed note's "— " before each signature is the format's own, not marked.
+    expect(await page.$$eval('#checkpoint .non-ascii', (found) => found.length)).toBe(0);
+    await page.screenshot({ path: join(ARTIFACTS, 'explorer-marked.png'), fullPage: true });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it("shows a non-ASCII host beside its ASCII (punycode) form, as a receipt that does not verify may record it", async () => {
+    // chio records every host in its ASCII form (decision/host.ts): only a receipt changed on
+    // its way to the page can hold another, and the page shows its fields all the same.
+    const id = await receiptOf({ path: '/homoglyph' });
+    const page = await browser.newPage();
+    await page.route(`**/v1/receipts/${id}`, async (route) => {
+      const answer = (await (await route.fetch()).json()) as { receipt: { request: { host: string } } };
+      answer.receipt.request.host = '\u0430dmin.example.com';
+      await route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(answer) });
+    });
+    await page.goto(`${s.chio.verifierUrl}/?id=${id}`);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+    expect(await page.getAttribute('#result', 'data-state')).toBe('failed');
+    expect(await page.textContent('#fields dd[data-field="request"]')).toBe('GET \u0430dmin.example.com (ASCII form: xn--dmin-43d.example.com) /homoglyph');
+    expect(await page.$$eval('#fields dd[data-field="request"] .non-ascii', (found) => found.map((m) => m.textContent))).toEqual(['\u0430']);
     await page.close();
   });
 
