@@ -14,8 +14,9 @@
  * Every fetch and link is relative to the page's own URL (`v1/keys`, `./?id=`), never to the
  * host's root: the page is the verifier's `/`, so behind a gateway that serves the verifier
  * under a prefix (`https://gw.example/chio/`) the same relative paths reach it, with no setting.
+ * Messages name a request as the browser made it (`GET /chio/v1/keys`, requested.ts).
  */
-import { isChioError } from '../errors/index.js';
+import { ChioError, isChioError } from '../errors/index.js';
 import { RECEIPT_ID_PATTERN, type Receipt } from '../receipt/receipt.js';
 import { RECEIPT_ID_FORM, receiptIdProblem } from '../receipt/receipt-id.js';
 import { decodeEntryBundle, openCheckpoint } from '../tlog/index.js';
@@ -24,6 +25,7 @@ import { drawDecisionChart } from './chart.js';
 import { bundlesForRecentLeaves, countDecisions, CHART_LEAVES } from './decisions.js';
 import { answeredVerdict, describeDecision, type ServedDecision } from './answer.js';
 import { reportServedCorrection, reportServedProof, unfetchedCorrection, type CorrectionReport, type ExplorerCheck, type ExplorerCheckName } from './served-proof.js';
+import { describeAnswer, requestedPath, type ReadAnswer } from './requested.js';
 import { asciiHostForm } from './shown-text.js';
 import { shownLines, shownText } from './shown-nodes.js';
 
@@ -63,6 +65,14 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, content?: string | No
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** `GET /chio/v1/keys answered 502: …` for a path the page fetched, as the browser requested it. */
+const described = (path: string, answer: ReadAnswer) => describeAnswer(path, document.baseURI, answer);
+
+/** The page cannot go on without it: said in #error as it is, not as a failure of the page. */
+const pageProblem = (message: string) => new ChioError('UNAVAILABLE', message);
+
+const KEYS_PATH = 'v1/keys';
+
 /**
  * The page's trust: plain key lists (GET /v1/keys's `kernels`, or the URL's); a retired key's
  * window is the ledger's business. Each key kind is pinned on its own: a log key in the URL is
@@ -75,10 +85,13 @@ async function loadTrust(params: URLSearchParams): Promise<PageTrust> {
   const kernelKeys = params.getAll('kernel_key');
   const pinned = { log: logKey !== null && logKey !== '', kernels: kernelKeys.length > 0 };
   if (pinned.log && pinned.kernels) return { logKey: logKey!, kernelKeys, pinned };
-  const res = await fetch('v1/keys', { headers: { accept: 'application/json' } });
-  if (!res.ok) throw new Error(`GET /v1/keys answered ${res.status}`);
-  const keys = (await res.json()) as { log?: unknown; kernels?: unknown };
-  if (typeof keys.log !== 'string' || !Array.isArray(keys.kernels) || !keys.kernels.every((k) => typeof k === 'string')) throw new Error('GET /v1/keys did not answer keys');
+  const res = await fetch(KEYS_PATH, { headers: { accept: 'application/json' } });
+  const cannotRead = "The page could not read the verifier's keys";
+  if (!res.ok) throw pageProblem(`${cannotRead}: ${described(KEYS_PATH, { status: res.status })}.`);
+  const keys = ((await res.json().catch(() => null)) ?? {}) as { log?: unknown; kernels?: unknown };
+  if (typeof keys.log !== 'string' || !Array.isArray(keys.kernels) || !keys.kernels.every((k) => typeof k === 'string')) {
+    throw pageProblem(`${cannotRead}: GET ${requestedPath(KEYS_PATH, document.baseURI)} did not answer keys.`);
+  }
   return { logKey: pinned.log ? logKey! : keys.log, kernelKeys: pinned.kernels ? kernelKeys : (keys.kernels as string[]), pinned };
 }
 
@@ -86,32 +99,30 @@ function showTrust(trust: PageTrust): void {
   const list = $('keys');
   // Keys come from the URL or the server, either of them anyone's to write.
   list.replaceChildren(el('dt', 'log key'), el('dd', shownText(trust.logKey)), ...trust.kernelKeys.flatMap((k) => [el('dt', 'kernel key'), el('dd', shownText(k))]));
-  const source = (pinned: boolean) => (pinned ? "pinned by this page's URL" : 'as served by this verifier at /v1/keys');
+  const source = (pinned: boolean) => (pinned ? "pinned by this page's URL" : `as served by this verifier at ${requestedPath(KEYS_PATH, document.baseURI)}`);
   $('trust-source').textContent =
     trust.pinned.log === trust.pinned.kernels ? source(trust.pinned.log) : `log key ${source(trust.pinned.log)}; kernel keys ${source(trust.pinned.kernels)}`;
 }
 
-type Served = { status: number; body: unknown };
+type Served = { path: string; status: number; body: unknown };
 
 /** GET /v1/receipts/<id>, asked again each second while it is pending (202, or 503: the ledger is behind). */
 async function fetchServed(id: string, onPending: () => void): Promise<Served> {
   for (let attempt = 0; ; attempt++) {
-    const res = await fetch(`v1/receipts/${id}`, { headers: { accept: 'application/json' } });
+    const path = `v1/receipts/${id}`;
+    const res = await fetch(path, { headers: { accept: 'application/json' } });
     if ((res.status === 202 || res.status === 503) && attempt < PENDING_RETRIES) {
       onPending();
       await sleep(1000);
       continue;
     }
     // Not JSON: for a 200, every check fails, red.
-    return { status: res.status, body: await res.json().catch(() => (res.status === 200 ? null : {})) };
+    return { path, status: res.status, body: await res.json().catch(() => (res.status === 200 ? null : {})) };
   }
 }
 
-/** `answered 404: <its error>`, of an answer that is not 200. */
-const answered = (served: Served): string => {
-  const error = (served.body as { error?: unknown } | null)?.error;
-  return `answered ${served.status}${typeof error === 'string' ? `: ${error}` : ''}`;
-};
+/** `GET /chio/v1/receipts/<id> answered 404: <its error>`, of an answer that is not 200. */
+const answered = (served: Served): string => described(served.path, served);
 
 /** Look a receipt up and show it with the checks run here; retries while it is pending. */
 async function showReceipt(id: string, trust: ProofTrust): Promise<void> {
@@ -127,7 +138,8 @@ async function showReceipt(id: string, trust: ProofTrust): Promise<void> {
   if (problem !== undefined) return setState('error', `That receipt id ${problem}; ${RECEIPT_ID_FORM}.`);
   setState('loading', 'Looking the receipt up…');
   const served = await fetchServed(id, () => setState('pending', 'Stored, not yet in a published checkpoint; looking again…'));
-  if (served.status !== 200) return setState('error', 'The verifier ', shownText(answered(served)), '.');
+  // A gateway in front of the verifier may answer too: the request is named, not "the verifier".
+  if (served.status !== 200) return setState('error', 'The receipt could not be read: ', shownText(answered(served)), '.');
   const answer = served.body;
   const report = reportServedProof(answer, id, trust);
   const checks = [...report.checks];
@@ -140,7 +152,7 @@ async function showReceipt(id: string, trust: ProofTrust): Promise<void> {
       const servedCorrection = await fetchServed(correctedBy, () => setState('pending', 'Its correction is stored, not yet in a published checkpoint; looking again…'));
       correction = servedCorrection.status === 200
         ? reportServedCorrection(answer, report, servedCorrection.body, trust)
-        : unfetchedCorrection(correctedBy, `the verifier ${answered(servedCorrection)}`);
+        : unfetchedCorrection(correctedBy, answered(servedCorrection));
     } else {
       correction = reportServedCorrection(answer, report, undefined, trust);
     }
@@ -277,7 +289,7 @@ async function showCheckpoint(trust: ProofTrust): Promise<number | undefined> {
   const status = $('checkpoint-status');
   const res = await fetch('checkpoint');
   if (res.status !== 200) {
-    status.textContent = res.status === 404 ? 'No checkpoint is published yet.' : `GET /checkpoint answered ${res.status}.`;
+    status.textContent = res.status === 404 ? 'No checkpoint is published yet.' : `The latest checkpoint could not be read: ${described('checkpoint', { status: res.status })}.`;
     return undefined;
   }
   const note = await res.text();
@@ -303,7 +315,7 @@ async function showChart(treeSize: number): Promise<void> {
     await Promise.all(
       bundles.map(async (b) => {
         const res = await fetch(b.path);
-        if (!res.ok) throw new Error(`GET /${b.path} answered ${res.status}`);
+        if (!res.ok) throw pageProblem(`${described(b.path, { status: res.status })}.`);
         return decodeEntryBundle(new Uint8Array(await res.arrayBuffer()), b.width).slice(b.skip);
       }),
     )
@@ -314,6 +326,9 @@ async function showChart(treeSize: number): Promise<void> {
   note.textContent = `The last ${counts.leaves} leaves of the log (at most ${CHART_LEAVES}), per minute, UTC${unreadable}. Green allow, red deny, as answered: a shadow-mode receipt counts as allow, a corrected one as its correction.`;
 }
 
+/** An error as the page says it: a ChioError by its message (`ChioError: ` says nothing to a reader), anything else whole. */
+const problemText = (err: unknown): string => (isChioError(err) ? err.message : String(err));
+
 async function main(): Promise<void> {
   const params = new URLSearchParams(location.search);
   const id = params.get('id');
@@ -323,10 +338,10 @@ async function main(): Promise<void> {
   const size = await showCheckpoint(trust);
   await Promise.all([
     id !== null ? showReceipt(id.trim(), trust) : undefined,
-    size !== undefined ? showChart(size).catch((err: unknown) => void ($('chart-note').textContent = `The chart could not be drawn: ${String(err)}`)) : undefined,
+    size !== undefined ? showChart(size).catch((err: unknown) => void ($('chart-note').textContent = `The chart could not be drawn: ${problemText(err)}`)) : undefined,
   ]);
 }
 
 main()
-  .catch((err: unknown) => void ($('error').textContent = `The explorer failed: ${String(err)}`))
+  .catch((err: unknown) => void ($('error').textContent = isChioError(err) && err.code === 'UNAVAILABLE' ? err.message : `The explorer failed: ${problemText(err)}`))
   .finally(() => (document.body.dataset.ready = 'true'));

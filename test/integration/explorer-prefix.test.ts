@@ -87,6 +87,35 @@ describe('the explorer page under a path prefix', { timeout: 90_000 }, () => {
     await page.close();
   });
 
+  it("names the paths the browser requested under the prefix when the verifier's keys cannot be read", async () => {
+    const page = await browser.newPage();
+    await page.route(`**${PREFIX}/v1/keys`, (route) => route.fulfill({ status: 502, body: 'bad gateway' }));
+    await page.goto(pageUrl);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+    expect(await page.textContent('#error')).toBe(`The page could not read the verifier's keys: GET ${PREFIX}/v1/keys answered 502.`);
+    await page.close();
+  });
+
+  it('names the paths the browser requested under the prefix when a receipt or the checkpoint cannot be read', async () => {
+    const keys = (await (await fetch(`${pageUrl}v1/keys`)).json()) as { log: string; kernels: string[] };
+    const page = await browser.newPage();
+    const unknown = 'f'.repeat(64);
+    await page.route(`**${PREFIX}/checkpoint`, (route) => route.fulfill({ status: 503, body: '' }));
+    await page.route(`**${PREFIX}/v1/receipts/${unknown}`, (route) => route.fulfill({ status: 404, contentType: 'application/json', body: JSON.stringify({ error: 'no such receipt', code: 'NOT_FOUND' }) }));
+    await page.goto(`${pageUrl}?id=${unknown}&log_key=${encodeURIComponent(keys.log)}&kernel_key=${encodeURIComponent(keys.kernels[0]!)}`);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+    expect(await page.textContent('#checkpoint-status')).toBe(`The latest checkpoint could not be read: GET ${PREFIX}/checkpoint answered 503.`);
+    expect(await page.textContent('#banner')).toBe(`The receipt could not be read: GET ${PREFIX}/v1/receipts/${unknown} answered 404: no such receipt.`);
+    await page.close();
+  });
+
+  it("says where the keys came from as the browser requested them", async () => {
+    const { page, problems } = await open(pageUrl);
+    expect(await page.textContent('#trust-source')).toBe(`as served by this verifier at ${PREFIX}/v1/keys`);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
   it('looks an id up from the form without leaving the prefix', async () => {
     const { page, problems } = await open(pageUrl);
     await page.fill('#id', denyId);
