@@ -14,6 +14,7 @@ export const PROCESS_SUITES = [
   'test/reliability/authz-workers-metrics.test.ts',
   'test/reliability/nats-dies.test.ts',
   'test/reliability/store-full.test.ts',
+  'test/reliability/up-restart-lease.test.ts',
   'test/reliability/jetstream-cluster.test.ts',
 ];
 

@@ -17,6 +17,7 @@ import { acquireNats, type AcquiredNats } from './nats/acquire.js';
 import { connectNats, drainNats, natsSettings } from './nats/connection.js';
 import { startAuthz, type RunningAuthz } from './authz/service.js';
 import { startLedger, type RunningLedger } from './ledger/service.js';
+import { claimLedgerHolder } from './up-ledger-holder.js';
 import { startVerifier, type RunningVerifier } from './verifier/service.js';
 import { issueCapability, type Grant } from './credentials/capability.js';
 
@@ -46,7 +47,9 @@ export async function startAll(config: ChioConfig, log: Logger): Promise<Running
     nc = await connectNats(natsSettings(config, nats.servers, 'chio-up'));
     const connection = nc;
     started.push(() => drainNats(connection));
-    ledger = await startPart(() => startLedger(config, connection, log.child({ service: 'ledger' })));
+    // A restart after a kill takes its own lease back at once, not after the lease TTL.
+    const { holder, formerHolder } = claimLedgerHolder(config.dataDir, config.ledgerId);
+    ledger = await startPart(() => startLedger({ ...config, ledgerId: holder }, connection, log.child({ service: 'ledger' }), formerHolder));
     verifier = await startPart(() => startVerifier(config, connection, log.child({ service: 'verifier' })));
     authz = await startPart(() => startAuthz(config, connection, log.child({ service: 'authz' })));
   } catch (err) {

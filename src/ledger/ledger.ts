@@ -59,7 +59,7 @@ export interface LedgerOptions {
   /** Worker threads that check signatures beside the ledger's own (IntegratorOptions.verifyThreads). */
   verifyThreads?: number;
   /** Lease timing (tests shorten it); defaults DEFAULT_LEASE_*. */
-  lease?: { holder?: string; ttlMs?: number; renewMs?: number; pollMs?: number };
+  lease?: { holder?: string; formerHolder?: string; ttlMs?: number; renewMs?: number; pollMs?: number };
   log: Logger;
 }
 
@@ -155,7 +155,7 @@ export class Ledger {
     const [index, chains] = [reconnects.guarded(resources.index, 'the receipt index'), reconnects.guarded(resources.chains, 'the chain heads')];
     this.tiles = new TileStore(reconnects.guarded(resources.tiles, 'the hash tiles'), entryBundleStore(resources.entries, this.js, jsm), LEDGER_TILE_CACHE_BYTES);
     this.anchor = new StreamAnchor({ jsm, index, tiles: this.tiles, log });
-    this.lease = new LedgerLease(reconnects.guarded(resources.ledger, 'the writer lease'), { holder: this.opts.lease?.holder, ttlMs: this.ttlMs });
+    this.lease = new LedgerLease(reconnects.guarded(resources.ledger, 'the writer lease'), { holder: this.opts.lease?.holder, formerHolder: this.opts.lease?.formerHolder, ttlMs: this.ttlMs });
     this.integrator = new Integrator({ js: this.js, jsm, index, chains, lease: this.lease, tiles: this.tiles, kernelKeys: this.opts.kernelKeys, verifyThreads: this.opts.verifyThreads, log });
     this.checkpointer = new Checkpointer({ js: this.js, jsm, tiles: this.tiles, origin: this.opts.origin, logSignerKey: this.opts.logSignerKey, log });
     ledgerWriter.set(0);

@@ -30,7 +30,8 @@ export interface RunningLedger {
   stop(): Promise<void>;
 }
 
-export async function startLedger(config: ChioConfig, nc: NatsConnection, log: Logger): Promise<RunningLedger> {
+/** `formerHolder`: a lease id of an ended run of this same ledger, taken back at once (`chio up`, up-ledger-holder.ts). */
+export async function startLedger(config: ChioConfig, nc: NatsConnection, log: Logger, formerHolder?: string): Promise<RunningLedger> {
   const logKey = loadKey(config.keyDir, 'log');
   if (logKey.name !== config.logOrigin) {
     throw new ChioError('CONFIG_INVALID', `the log key is named ${logKey.name} but CHIO_LOG_ORIGIN is ${config.logOrigin}: a checkpoint's signer must be its origin`);
@@ -39,7 +40,7 @@ export async function startLedger(config: ChioConfig, nc: NatsConnection, log: L
   const kernelKeys = new KernelTrustWatcher(config.keyDir, 'ledger', log, config.kernelKeysPollMs);
   const tls = loadListenerTls(config);
   const resources = await ensureResources(nc, config.replicas);
-  const ledger = new Ledger({ nc, resources, kernelKeys: () => kernelKeys.current(), origin: config.logOrigin, logSignerKey: logKey.signerKey, checkpointIntervalMs: config.checkpointIntervalMs, verifyThreads: config.ledgerVerifyThreads ?? DEFAULT_VERIFY_THREADS, lease: { holder: config.ledgerId }, log });
+  const ledger = new Ledger({ nc, resources, kernelKeys: () => kernelKeys.current(), origin: config.logOrigin, logSignerKey: logKey.signerKey, checkpointIntervalMs: config.checkpointIntervalMs, verifyThreads: config.ledgerVerifyThreads ?? DEFAULT_VERIFY_THREADS, lease: { holder: config.ledgerId, formerHolder }, log });
   await ledger.start();
   kernelKeys.start();
   const health = await startServiceHealth('ledger', nc, log);

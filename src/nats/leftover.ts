@@ -10,6 +10,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { ChioError } from '../errors/index.js';
+import { isProcessAlive } from '../process-alive.js';
 
 /** How long a left-over server has to stop on SIGTERM (it flushes its store) before SIGKILL. */
 const STOP_GRACE_MS = 10_000;
@@ -40,7 +41,7 @@ export async function stopLeftoverNats(dataDir: string, storeDir: string, log: L
     return undefined;
   }
   forgetEmbeddedNatsPid(dataDir);
-  if (!Number.isSafeInteger(pid) || pid <= 1 || !alive(pid)) return undefined;
+  if (!Number.isSafeInteger(pid) || pid <= 1 || !isProcessAlive(pid)) return undefined;
   const command = commandLineOf(pid);
   if (!command || !/(^|\/)nats-server( |$)/.test(command.split(' -')[0] ?? '') || !command.includes(` -sd ${storeDir}`)) return undefined;
   log.warn({ nats_pid: pid, store: storeDir }, 'stopping the nats-server an earlier chio up left running on this store');
@@ -52,18 +53,9 @@ export async function stopLeftoverNats(dataDir: string, storeDir: string, log: L
   return pid;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 async function exited(pid: number, withinMs: number): Promise<boolean> {
   const deadline = Date.now() + withinMs;
-  while (alive(pid)) {
+  while (isProcessAlive(pid)) {
     if (Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, 50));
   }

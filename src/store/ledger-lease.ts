@@ -16,6 +16,10 @@
  *              steps down. A commit that fails this way throws LEDGER_FENCED.
  *   - release: a clean stop writes the record without a holder, so a standby takes over at its
  *              next look instead of after `ttlMs`.
+ *   - reclaim: a record naming this ledger's own id, or the `formerHolder` id its caller knows
+ *              an ended run of this same ledger held (a killed `chio up`, src/up-ledger-holder.ts),
+ *              is taken at once, as a free one: no one renews it. The holder id stays one per
+ *              process, so a second ledger that is still running is never mistaken for one's own.
  *
  * Renewals and commits of one process go through one queue: two of its own writes at the same
  * revision would fence each other.
@@ -50,15 +54,23 @@ export const DEFAULT_LEASE_POLL_MS = 500;
 export type Acquisition = 'free' | 'takeover';
 
 export interface LedgerLeaseOptions {
-  /** This ledger's id in the record; unique per process by default. */
+  /** This ledger's id in the record; unique per process by default (newLedgerHolderId). */
   holder?: string;
+  /** The id an earlier run of this same ledger held the lease under, known to have ended: a record naming it is taken at once. */
+  formerHolder?: string;
   ttlMs?: number;
   /** Monotonic milliseconds (performance.now by default). */
   now?: () => number;
 }
 
+/** A holder id of its own for each process: host name, pid and a random part. */
+export function newLedgerHolderId(): string {
+  return `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+}
+
 export class LedgerLease {
   readonly holder: string;
+  private readonly formerHolder: string | undefined;
   private readonly ttlMs: number;
   private readonly now: () => number;
   private revision = 0;
@@ -69,7 +81,8 @@ export class LedgerLease {
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly kv: KV, opts: LedgerLeaseOptions = {}) {
-    this.holder = opts.holder ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+    this.holder = opts.holder ?? newLedgerHolderId();
+    this.formerHolder = opts.formerHolder;
     this.ttlMs = opts.ttlMs ?? DEFAULT_LEASE_TTL_MS;
     this.now = opts.now ?? (() => performance.now());
   }
@@ -95,7 +108,7 @@ export class LedgerLease {
       const { record, revision } = await this.read();
       const now = this.now();
       let how: Acquisition;
-      if (record.holder === undefined || record.holder === this.holder) how = 'free';
+      if (record.holder === undefined || record.holder === this.holder || record.holder === this.formerHolder) how = 'free';
       else if (revision !== this.observed.revision) {
         this.observed = { revision, since: now, holder: record.holder };
         return undefined;

@@ -72,6 +72,25 @@ describe('LedgerLease', () => {
     expect((await readLedgerRecord(store.resources.ledger)).record).toEqual({ size: 5, streamSeq: 6, lastMessage });
   });
 
+  it("is taken at once from the holder named as this ledger's former self, and from no other", async () => {
+    const { a, clocks } = pair();
+    expect(await a.tryAcquire()).toBe('free');
+    await a.commit({ size: 2, streamSeq: 3 });
+    // a is killed; its restart names a as its former id (chio up: src/up-ledger-holder.ts).
+    const restarted = new LedgerLease(store.resources.ledger, { holder: 'ledger-a2', formerHolder: 'ledger-a', ttlMs: 3_000, now: () => clocks.b });
+    expect(await restarted.tryAcquire()).toBe('free');
+    expect(restarted.state).toEqual({ size: 2, streamSeq: 3 });
+    await expectRejectCode(a.commit({ size: 4, streamSeq: 5 }), 'LEDGER_FENCED');
+    // A ledger whose former id is a, while a2 holds the lease, waits like any standby.
+    const stranger = new LedgerLease(store.resources.ledger, { holder: 'ledger-a3', formerHolder: 'ledger-a', ttlMs: 3_000, now: () => clocks.b });
+    expect(await stranger.tryAcquire()).toBeUndefined();
+    expect(await restarted.renew()).toBe(true);
+    clocks.b = 2_999;
+    expect(await stranger.tryAcquire()).toBeUndefined();
+    expect(stranger.currentHolder).toBe('ledger-a2');
+    await restarted.release();
+  });
+
   it('lets only one of two standbys take an expired lease', async () => {
     const { a, b, clocks } = pair();
     const c = new LedgerLease(store.resources.ledger, { holder: 'ledger-c', ttlMs: 3_000, now: () => clocks.b });
