@@ -6,7 +6,12 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export const registry = new Registry();
-collectDefaultMetrics({ register: registry, prefix: 'chio_process_' });
+/**
+ * The prefix of Node's process and runtime metrics (prom-client's defaults), whose own names
+ * already say which: chio_process_cpu_seconds_total, chio_nodejs_heap_size_used_bytes, …
+ */
+export const DEFAULT_METRICS_PREFIX = 'chio_';
+collectDefaultMetrics({ register: registry, prefix: DEFAULT_METRICS_PREFIX });
 
 export const decisionsTotal = new Counter({
   name: 'chio_decisions_total',

@@ -9,7 +9,8 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { registry } from '../../../src/metrics.js';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { DEFAULT_METRICS_PREFIX, registry } from '../../../src/metrics.js';
 import { VERIFIER_ROUTES } from '../../../src/verifier/request-metrics.js';
 import { REPO_ROOT } from '../../support/chio.js';
 import { read, tableUnder, ticked } from './doc-text.js';
@@ -29,12 +30,27 @@ function valuesSet(): Record<string, Record<string, string[]>> {
   };
 }
 
+/** The names of prom-client's default metrics under Chio's prefix, from a registry of their own. */
+async function defaultMetricNames(): Promise<Set<string>> {
+  const own = new Registry();
+  collectDefaultMetrics({ register: own, prefix: DEFAULT_METRICS_PREFIX });
+  return new Set((await own.getMetricsAsJSON()).map((m) => m.name));
+}
+
 describe('docs/configuration.md, Metrics', async () => {
-  const metrics = (await registry.getMetricsAsJSON()).filter((m) => !m.name.startsWith('chio_process_'));
+  const defaults = await defaultMetricNames();
+  const metrics = (await registry.getMetricsAsJSON()).filter((m) => !defaults.has(m.name));
   const rows = new Map(tableUnder('docs/configuration.md', 'Metrics').map((r) => [r[0]!.replace(/`/g, ''), r]));
+  // Rows like `chio_process_*` stand for prom-client's defaults, by prefix.
+  const wildcards = [...rows.keys()].filter((n) => n.endsWith('*')).map((n) => n.slice(0, -1));
 
   it('has a row for every metric Chio registers, and for no other', () => {
-    expect([...rows.keys()].filter((n) => n !== 'chio_process_*').sort()).toEqual(metrics.map((m) => m.name).sort());
+    expect([...rows.keys()].filter((n) => !n.endsWith('*')).sort()).toEqual(metrics.map((m) => m.name).sort());
+  });
+
+  it("covers Node's default metrics with its wildcard rows, each of which names some", () => {
+    expect([...defaults].filter((n) => !wildcards.some((w) => n.startsWith(w)))).toEqual([]);
+    expect(wildcards.filter((w) => ![...defaults].some((n) => n.startsWith(w)))).toEqual([]);
   });
 
   it('gives each its type and label names', () => {
@@ -63,13 +79,13 @@ describe('docs/configuration.md, Metrics', async () => {
 
   it('is where every chio_… metric the README and docs/ name is', () => {
     const pages = ['README.md', ...readdirSync(join(REPO_ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
-    const known = new Set(metrics.map((m) => m.name));
+    const known = new Set([...metrics.map((m) => m.name), ...defaults]);
     const problems: string[] = [];
     for (const page of pages) {
       // Metric names, as written in code spans or queries; a NATS inbox (`_INBOX_chio_authz`) is no metric.
-      for (const m of read(page).matchAll(/(?<![\w])chio_[a-z_]+/g)) {
+      for (const m of read(page).matchAll(/(?<![\w])chio_[a-z0-9_]+/g)) {
         const name = m[0].replace(/_(bucket|count|sum)$/, '');
-        if (name.startsWith('chio_process_') || known.has(name) || /^chio_(authz|ledger|verifier|operator)$/.test(name)) continue;
+        if (known.has(name) || wildcards.includes(name) || /^chio_(authz|ledger|verifier|operator)$/.test(name)) continue;
         problems.push(`${page}: ${name}`);
       }
     }
