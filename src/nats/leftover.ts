@@ -4,6 +4,10 @@
  * runs on. Started again, `chio up` would start a second server on the same store directory,
  * two JetStream servers writing one set of files. So the embedded server's pid is noted beside
  * its URL, and a server still running under that pid, with that store, is stopped first.
+ *
+ * The pid of the `chio up` that started it is noted too: while that one still runs, the server
+ * is no leftover but its NATS, and a second `chio up` on the same data directory is refused
+ * rather than stopping the first's store under it.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,8 +24,9 @@ export function embeddedNatsPidFile(dataDir: string): string {
   return resolve(dataDir, 'nats.pid');
 }
 
+/** Notes the embedded server's pid and its owner's (this process): `<nats pid> <chio up pid>`. */
 export function noteEmbeddedNatsPid(dataDir: string, pid: number): void {
-  writeFileSync(embeddedNatsPidFile(dataDir), `${pid}\n`);
+  writeFileSync(embeddedNatsPidFile(dataDir), `${pid} ${process.pid}\n`);
 }
 
 export function forgetEmbeddedNatsPid(dataDir: string): void {
@@ -34,11 +39,16 @@ export function forgetEmbeddedNatsPid(dataDir: string): void {
  * store (a pid may since belong to anything else). Resolves with its pid when one was stopped.
  */
 export async function stopLeftoverNats(dataDir: string, storeDir: string, log: Logger): Promise<number | undefined> {
-  let pid: number;
+  let noted: string;
   try {
-    pid = Number(readFileSync(embeddedNatsPidFile(dataDir), 'utf8').trim());
+    noted = readFileSync(embeddedNatsPidFile(dataDir), 'utf8');
   } catch {
     return undefined;
+  }
+  // `<nats pid>` alone is an older chio up's note.
+  const [pid = Number.NaN, owner] = noted.trim().split(' ').map(Number);
+  if (owner !== undefined && Number.isSafeInteger(owner) && owner > 1 && owner !== process.pid && isProcessAlive(owner) && isChioProcess(owner)) {
+    throw new ChioError('CONFIG_INVALID', `another chio up (pid ${owner}) runs on ${dataDir}: stop it first, or give this one its own CHIO_DATA_DIR`);
   }
   forgetEmbeddedNatsPid(dataDir);
   if (!Number.isSafeInteger(pid) || pid <= 1 || !isProcessAlive(pid)) return undefined;
@@ -60,6 +70,16 @@ async function exited(pid: number, withinMs: number): Promise<boolean> {
     await new Promise((r) => setTimeout(r, 50));
   }
   return true;
+}
+
+/**
+ * Whether `pid` looks like the chio up that noted it (Node running Chio), not a process that
+ * took its pid since: a wrong "yes" refuses a start with a message naming the pid, a wrong "no"
+ * is the older behaviour.
+ */
+function isChioProcess(pid: number): boolean {
+  const command = commandLineOf(pid);
+  return command !== undefined && /(^|\/)(node|chio)( |$)/.test(command.split(' ')[0] ?? '');
 }
 
 /** The process's command line, its arguments joined by spaces: /proc on Linux, else ps. */

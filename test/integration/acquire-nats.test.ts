@@ -4,6 +4,7 @@
  * message that says how to get one.
  */
 import { describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { acquireNats, natsUrlFor } from '../../src/nats/acquire.js';
@@ -37,7 +38,7 @@ describe('acquireNats', () => {
     const dataDir = tempDir('chio-acq-');
     const first = await acquireNats(undefined, dataDir, log);
     // chio up SIGKILLed: nothing stops its server, which runs on with the store.
-    const leftPid = Number(readFileSync(join(dataDir, 'nats.pid'), 'utf8'));
+    const leftPid = Number.parseInt(readFileSync(join(dataDir, 'nats.pid'), 'utf8'), 10);
     const running = (pid: number) => {
       try {
         return process.kill(pid, 0);
@@ -49,7 +50,7 @@ describe('acquireNats', () => {
     const second = await acquireNats(undefined, dataDir, log);
     try {
       expect(running(leftPid)).toBe(false);
-      const pid = Number(readFileSync(join(dataDir, 'nats.pid'), 'utf8'));
+      const pid = Number.parseInt(readFileSync(join(dataDir, 'nats.pid'), 'utf8'), 10);
       expect(pid).not.toBe(leftPid);
       expect(running(pid)).toBe(true);
       expect(second.servers[0]).not.toBe(first.servers[0]);
@@ -57,6 +58,28 @@ describe('acquireNats', () => {
       await second.stop();
     }
     expect(existsSync(join(dataDir, 'nats.pid'))).toBe(false);
+  });
+
+  it('refuses to start while the chio up that started the noted nats-server still runs, and leaves that server alone', async () => {
+    const dataDir = tempDir('chio-acq-');
+    const first = await acquireNats(undefined, dataDir, log);
+    // A second `chio up` on the same data directory: the first (here a stand-in process) still runs.
+    const owner = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    try {
+      const natsPid = Number.parseInt(readFileSync(join(dataDir, 'nats.pid'), 'utf8'), 10);
+      writeFileSync(join(dataDir, 'nats.pid'), `${natsPid} ${owner.pid}\n`);
+      const err = await acquireNats(undefined, dataDir, log).then(
+        (n) => (void n.stop(), undefined),
+        (e: unknown) => e,
+      );
+      expect(err).toMatchObject({ code: 'CONFIG_INVALID' });
+      expect(String((err as Error).message)).toContain(`another chio up (pid ${owner.pid}) runs on ${dataDir}`);
+      expect(process.kill(natsPid, 0)).toBe(true);
+      expect(readFileSync(join(dataDir, 'nats.pid'), 'utf8')).toBe(`${natsPid} ${owner.pid}\n`);
+    } finally {
+      owner.kill('SIGKILL');
+      await first.stop();
+    }
   });
 
   it('leaves alone a process under the noted pid that is not a nats-server on this store', async () => {
@@ -68,7 +91,7 @@ describe('acquireNats', () => {
       const mine = await acquireNats(undefined, dataDir, log);
       await mine.stop();
       // Another store's server under the noted pid: still running.
-      expect(process.kill(Number(readFileSync(join(other, 'nats.pid'), 'utf8')), 0)).toBe(true);
+      expect(process.kill(Number.parseInt(readFileSync(join(other, 'nats.pid'), 'utf8'), 10), 0)).toBe(true);
     } finally {
       await stranger.stop();
     }

@@ -54,7 +54,7 @@ describe('chio up, stopping', () => {
     let natsPid: number | undefined;
     // The pid file is written once nats-server is up; keep it before the failure removes it.
     const watch = setInterval(() => {
-      if (natsPid === undefined && existsSync(join(dataDir, 'nats.pid'))) natsPid = Number(readFileSync(join(dataDir, 'nats.pid'), 'utf8'));
+      if (natsPid === undefined && existsSync(join(dataDir, 'nats.pid'))) natsPid = Number.parseInt(readFileSync(join(dataDir, 'nats.pid'), 'utf8'), 10);
     }, 5);
     try {
       const config = { ...testConfig(dataDir, 'nats://unused:4222', { [setting]: String((taken.address() as AddressInfo).port) }), natsUrl: undefined };
