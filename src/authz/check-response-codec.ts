@@ -7,8 +7,11 @@
  *                        dynamic_metadata 4 (google.protobuf.Struct)
  *   google.rpc.Status    code 1 (int32), message 2
  *   DeniedHttpResponse   status 1 (envoy.type.v3.HttpStatus: code 1, an enum), headers 2, body 3
- *   OkHttpResponse       headers 2, headers_to_remove 5, response_headers_to_add 6
- *   HeaderValueOption    header 1 (HeaderValue: key 1, value 2), append_action 3 (an enum)
+ *   OkHttpResponse       headers 2, headers_to_remove 5, response_headers_to_add 6,
+ *                        query_parameters_to_set 7 (QueryParameter: key 1, value 2),
+ *                        query_parameters_to_remove 8
+ *   HeaderValueOption    header 1 (HeaderValue: key 1, value 2), append_action 3 (an enum),
+ *                        keep_empty_value 4 (bool)
  *   Struct               fields 1: map<string, Value>, an entry being key 1, value 2
  *   Value                null_value 1, number_value 2 (double), string_value 3, bool_value 4,
  *                        struct_value 5, list_value 6 (ListValue: values 1)
@@ -128,6 +131,13 @@ export function encodeCheckResponse(res: CheckResponse): Uint8Array {
     for (const h of ok.headers) headerOption(w, 2, h);
     for (const name of ok.headers_to_remove) w.string(5, name);
     for (const h of ok.response_headers_to_add) headerOption(w, 6, h);
+    for (const p of ok.query_parameters_to_set ?? []) {
+      const parameter = w.begin(7);
+      if (p.key) w.string(1, p.key);
+      if (p.value) w.string(2, p.value);
+      w.end(parameter);
+    }
+    for (const name of ok.query_parameters_to_remove ?? []) w.string(8, name);
     w.end(response);
   }
   if (res.dynamic_metadata) {
@@ -145,6 +155,7 @@ function headerOption(w: ProtoWriter, field: number, h: HeaderValueOption): void
   if (h.header.value) w.string(2, h.header.value);
   w.end(header);
   if (h.append_action !== 0) w.uint(3, h.append_action);
+  if (h.keep_empty_value) w.uint(4, 1);
   w.end(option);
 }
 

@@ -7,7 +7,7 @@
  */
 import { assert, clientReason, GRPC, statusOf, type ChioErrorCode, type DenialGuard } from '../errors/index.js';
 import type { Receipt } from '../receipt/receipt.js';
-import type { Decision, PolicyResponse } from '../decision/decision.js';
+import type { Decision, PolicyHeader, PolicyResponse } from '../decision/decision.js';
 import { OVERWRITE_IF_EXISTS_OR_ADD, type CheckResponse, type HeaderValueOption, type ProtoStruct, type StructValue } from './wire.js';
 
 /** Headers minted for Chio that never reach upstream, whatever the decision says. */
@@ -32,9 +32,11 @@ export function toCheckResponse(decision: Decision, receipt: Receipt): CheckResp
     return {
       status: { code: GRPC.OK },
       ok_response: {
-        headers: policy ? [...(policy.headers ?? []).map((h) => header(h.key, h.value)), ...headers] : headers,
+        headers: policy ? [...policy.headers.map(policyHeader), ...headers] : headers,
         headers_to_remove: headersToRemoveOnAllow(decision),
-        response_headers_to_add: policy ? [...(policy.responseHeaders ?? []).map((h) => header(h.key, h.value)), ...headers] : [...headers],
+        response_headers_to_add: policy ? [...policy.responseHeaders.map(policyHeader), ...headers] : [...headers],
+        ...(policy?.queryParametersToSet?.length ? { query_parameters_to_set: policy.queryParametersToSet.map((p) => ({ key: p.key, value: p.value })) } : {}),
+        ...(policy?.queryParametersToRemove?.length ? { query_parameters_to_remove: [...policy.queryParametersToRemove] } : {}),
       },
       dynamic_metadata: metadata(decision.verdict, receipt.id, decision.policyHash, decision.verdict === 'deny' ? decision.guard : undefined, policy?.metadata),
     };
@@ -98,13 +100,20 @@ function denied(answer: DenyAnswer, policyHash: string, receiptId: string | unde
   const ownBody = !policy?.body;
   // Chio's JSON body is typed by Chio alone: Envoy sets each denied header in turn, so a
   // policy's content-type beside it would reach the client as a second one.
-  const policyHeaders = (policy?.headers ?? []).filter((h) => !(ownBody && h.key === 'content-type')).map((h) => header(h.key, h.value));
+  const policyHeaders = (policy?.headers ?? []).filter((h) => !(ownBody && h.key === 'content-type')).map(policyHeader);
   const bodyHeaders = ownBody ? [...policyHeaders, header('content-type', 'application/json')] : policyHeaders;
   return {
     status: { code: answer.grpc, message: reason },
     denied_response: { status: { code: answer.http }, headers: [...headers, ...bodyHeaders], body },
     dynamic_metadata: metadata('deny', receiptId, policyHash, guard, policy?.metadata),
   };
+}
+
+/** A policy's header, with its keep_empty_value when it asked for it (KeepEmptyValue()). */
+function policyHeader(h: PolicyHeader): HeaderValueOption {
+  const option = header(h.key, h.value);
+  if (h.keepEmptyValue) option.keep_empty_value = true;
+  return option;
 }
 
 function header(key: string, value: string): HeaderValueOption {

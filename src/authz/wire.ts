@@ -54,6 +54,7 @@ export const OVERWRITE_IF_EXISTS_OR_ADD = 2;
 export interface HeaderValueOption {
   header: { key: string; value: string };
   append_action: number;
+  keep_empty_value?: boolean;
 }
 
 /** google.protobuf.Value in object form. protobufjs always uses its built-in struct.proto, whose members are camelCase even with keepCase. */
@@ -75,6 +76,8 @@ export interface CheckResponse {
     headers: HeaderValueOption[];
     headers_to_remove: string[];
     response_headers_to_add: HeaderValueOption[];
+    query_parameters_to_set?: Array<{ key: string; value: string }>;
+    query_parameters_to_remove?: string[];
   };
   denied_response?: {
     status: { code: number };

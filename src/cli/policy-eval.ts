@@ -33,6 +33,9 @@ export interface PolicyEvaluation {
   headersToAdd: Record<string, string>;
   headersToRemove: string[];
   responseHeadersToAdd: Record<string, string>;
+  /** Query parameters an allow sets and removes upstream (envoy …WithQueryParam), when it does. */
+  queryParametersToSet?: Record<string, string>;
+  queryParametersToRemove?: string[];
   body?: string;
 }
 
@@ -109,6 +112,8 @@ function toEvaluation(decision: Decision): PolicyEvaluation {
     // What the Check answer removes (authz/response): the capability header and Chio's unset headers always, too.
     headersToRemove: deny ? [] : headersToRemoveOnAllow(decision),
     responseHeadersToAdd: deny ? {} : pairs(response?.responseHeaders),
+    ...(!deny && response?.queryParametersToSet?.length ? { queryParametersToSet: pairs(response.queryParametersToSet) } : {}),
+    ...(!deny && response?.queryParametersToRemove?.length ? { queryParametersToRemove: [...response.queryParametersToRemove] } : {}),
     ...(deny && response?.body ? { body: response.body } : {}),
   };
 }
@@ -120,6 +125,8 @@ export function formatEvaluation(e: PolicyEvaluation): string {
   for (const [k, v] of Object.entries(e.headersToAdd)) lines.push(`  + request header ${k}: ${v}`);
   for (const k of e.headersToRemove) lines.push(`  - request header ${k}`);
   for (const [k, v] of Object.entries(e.responseHeadersToAdd)) lines.push(`  + response header ${k}: ${v}`);
+  for (const [k, v] of Object.entries(e.queryParametersToSet ?? {})) lines.push(`  + query parameter ${k}=${v}`);
+  for (const k of e.queryParametersToRemove ?? []) lines.push(`  - query parameter ${k}`);
   if (e.body) lines.push(`  body: ${e.body}`);
   // What the policies said, escaped line by line (terminal.ts): a body may hold newlines.
   return lines.map(forTerminal).join('\n');

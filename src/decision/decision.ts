@@ -37,15 +37,25 @@ export interface DecisionFacts {
 /**
  * A CEL policy's headers and body (its envoy library response), checked by
  * policy/kyverno-authz/policy-answer. On an allow: `headers` are added to the request upstream,
- * `headersToRemove` removed from it, `responseHeaders` added to the client's response. On a
- * deny: `headers` and `body` are the denied response's.
+ * `headersToRemove` removed from it, `responseHeaders` added to the client's response, and the
+ * query parameters set on and removed from the request upstream. On a deny: `headers` and
+ * `body` are the denied response's.
  */
 export interface PolicyResponse {
-  headers: ReadonlyArray<{ key: string; value: string }>;
+  headers: ReadonlyArray<PolicyHeader>;
   headersToRemove: readonly string[];
-  responseHeaders: ReadonlyArray<{ key: string; value: string }>;
+  responseHeaders: ReadonlyArray<PolicyHeader>;
+  queryParametersToSet?: ReadonlyArray<{ key: string; value: string }>;
+  queryParametersToRemove?: readonly string[];
   body?: string;
   metadata?: Record<string, unknown>;
+}
+
+/** A header a policy set; `keepEmptyValue` is HeaderValueOption.keep_empty_value (KeepEmptyValue()). */
+export interface PolicyHeader {
+  key: string;
+  value: string;
+  keepEmptyValue?: boolean;
 }
 
 export interface Allowed extends DecisionFacts {

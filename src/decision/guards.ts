@@ -266,6 +266,8 @@ function allowResponseOf(cel: CelVerdicts): PolicyResponse {
     headers: cel.allows.flatMap((a) => a.answer.headers),
     headersToRemove: cel.allows.flatMap((a) => a.answer.headersToRemove),
     responseHeaders: cel.allows.flatMap((a) => a.answer.responseHeaders),
+    queryParametersToSet: cel.allows.flatMap((a) => a.answer.queryParametersToSet),
+    queryParametersToRemove: cel.allows.flatMap((a) => a.answer.queryParametersToRemove),
     ...(Object.keys(metadata).length > 0 ? { metadata } : {}),
   };
 }

@@ -7,14 +7,25 @@
  *   envoy.Allowed()                          → OkHttpResponse
  *   envoy.Denied(int code)                   → DeniedHttpResponse
  *   envoy.Header(string key, string value)   → HeaderValueOption
+ *   envoy.QueryParam(string key, string val) → QueryParameter
+ *   envoy.Response(Ok | Denied)              → CheckResponse, as <Ok|Denied>.Response()
+ *   envoy.Response(int code)                 → CheckResponse of a gRPC status alone: 0 allows
+ *                                              as envoy.Allowed(), any other code denies as
+ *                                              Envoy does with no denied response, 403
+ *   <HeaderValueOption>.KeepEmptyValue([bool]) keep_empty_value: Envoy adds it even if empty
  *   <Ok>.WithHeader(k, v | header)           request header to add upstream
  *   <Ok>.WithoutHeader(k)                    request header to remove
  *   <Ok>.WithResponseHeader(k, v | header)   header to add to the client's response
+ *   <Ok>.WithQueryParam(k, v | param)        query parameter to set upstream (query_parameters_to_set)
+ *   <Ok>.WithoutQueryParam(k)                query parameter to remove (query_parameters_to_remove)
  *   <Denied>.WithHeader(k, v | header)       header on the denied response
  *   <Denied>.WithBody(string)                body of the denied response
  *   <Ok|Denied>.Response()                   → CheckResponse
  *   <CheckResponse>.WithMessage(string)      the status message (Chio: the reason)
  *   <CheckResponse>.WithMetadata(map)        dynamic metadata for later Envoy filters
+ *
+ * Not here: building a message by name (`envoy.config.core.v3.QueryParameter{key: "k", value:
+ * "v"}`), which cel-js cannot parse: envoy.QueryParam("k", "v") builds the same.
  *
  * `.Response()` is typed `dyn` so that `cond ? envoy.Denied(403).Response() : null` checks, as it
  * does in cel-go where null is assignable to a message; the evaluator checks the result's type.
@@ -36,21 +47,59 @@ import * as bounded from './bounded-strings.js';
 export interface HeaderOption {
   key: string;
   value: string;
+  /** HeaderValueOption.keep_empty_value: Envoy drops a header whose value is empty unless this is set. */
+  keepEmptyValue?: boolean;
 }
 
 export class HeaderValueOption implements HeaderOption {
   constructor(
     readonly key: string,
     readonly value: string,
+    readonly keepEmptyValue = false,
   ) {}
 }
 
-export class OkHttpResponse {
+/** envoy.config.core.v3.QueryParameter. */
+export interface QueryParameterOption {
+  key: string;
+  value: string;
+}
+
+export class QueryParameter implements QueryParameterOption {
   constructor(
-    readonly headers: readonly HeaderOption[] = [],
-    readonly headersToRemove: readonly string[] = [],
-    readonly responseHeadersToAdd: readonly HeaderOption[] = [],
+    readonly key: string,
+    readonly value: string,
   ) {}
+}
+
+/** The fields of OkHttpResponse a policy sets (external_auth.proto, by their proto names in camelCase). */
+export interface OkHttpParts {
+  headers: readonly HeaderOption[];
+  headersToRemove: readonly string[];
+  responseHeadersToAdd: readonly HeaderOption[];
+  queryParametersToSet: readonly QueryParameterOption[];
+  queryParametersToRemove: readonly string[];
+}
+
+export class OkHttpResponse implements OkHttpParts {
+  readonly headers: readonly HeaderOption[];
+  readonly headersToRemove: readonly string[];
+  readonly responseHeadersToAdd: readonly HeaderOption[];
+  readonly queryParametersToSet: readonly QueryParameterOption[];
+  readonly queryParametersToRemove: readonly string[];
+
+  constructor(parts: Partial<OkHttpParts> = {}) {
+    this.headers = parts.headers ?? [];
+    this.headersToRemove = parts.headersToRemove ?? [];
+    this.responseHeadersToAdd = parts.responseHeadersToAdd ?? [];
+    this.queryParametersToSet = parts.queryParametersToSet ?? [];
+    this.queryParametersToRemove = parts.queryParametersToRemove ?? [];
+  }
+
+  /** A copy with `change` applied: values of the library are never changed in place. */
+  with(change: Partial<OkHttpParts>): OkHttpResponse {
+    return new OkHttpResponse({ ...this, ...change });
+  }
 }
 
 export class DeniedHttpResponse {
@@ -115,6 +164,7 @@ export function createEnvoyEnvironment(): Environment {
   env.registerType('OkHttpResponse', OkHttpResponse);
   env.registerType('DeniedHttpResponse', DeniedHttpResponse);
   env.registerType('HeaderValueOption', HeaderValueOption);
+  env.registerType('QueryParameter', QueryParameter);
   env.registerType('CheckResponse', CheckResponse);
   env.registerConstant('envoy', 'EnvoyNamespace', new EnvoyNamespace());
 
@@ -122,16 +172,24 @@ export function createEnvoyEnvironment(): Environment {
   fn('EnvoyNamespace.Allowed(): OkHttpResponse', () => new OkHttpResponse());
   fn('EnvoyNamespace.Denied(int): DeniedHttpResponse', (_: EnvoyNamespace, code: bigint) => new DeniedHttpResponse(code));
   fn('EnvoyNamespace.Header(string, string): HeaderValueOption', (_: EnvoyNamespace, k: string, v: string) => new HeaderValueOption(k, v));
+  fn('EnvoyNamespace.QueryParam(string, string): QueryParameter', (_: EnvoyNamespace, k: string, v: string) => new QueryParameter(k, v));
+  fn('HeaderValueOption.KeepEmptyValue(): HeaderValueOption', (h: HeaderValueOption) => new HeaderValueOption(h.key, h.value, true));
+  fn('HeaderValueOption.KeepEmptyValue(bool): HeaderValueOption', (h: HeaderValueOption, keep: boolean) => new HeaderValueOption(h.key, h.value, keep));
 
-  const ok = (r: OkHttpResponse, change: Partial<{ headers: HeaderOption[]; headersToRemove: string[]; responseHeadersToAdd: HeaderOption[] }>) =>
-    new OkHttpResponse(change.headers ?? r.headers, change.headersToRemove ?? r.headersToRemove, change.responseHeadersToAdd ?? r.responseHeadersToAdd);
-  fn('OkHttpResponse.WithHeader(string, string): OkHttpResponse', (r: OkHttpResponse, k: string, v: string) => ok(r, { headers: [...r.headers, { key: k, value: v }] }));
-  fn('OkHttpResponse.WithHeader(HeaderValueOption): OkHttpResponse', (r: OkHttpResponse, h: HeaderValueOption) => ok(r, { headers: [...r.headers, h] }));
-  fn('OkHttpResponse.WithoutHeader(string): OkHttpResponse', (r: OkHttpResponse, k: string) => ok(r, { headersToRemove: [...r.headersToRemove, k] }));
+  const header = (k: string, v: string): HeaderOption => ({ key: k, value: v });
+  fn('OkHttpResponse.WithHeader(string, string): OkHttpResponse', (r: OkHttpResponse, k: string, v: string) => r.with({ headers: [...r.headers, header(k, v)] }));
+  fn('OkHttpResponse.WithHeader(HeaderValueOption): OkHttpResponse', (r: OkHttpResponse, h: HeaderValueOption) => r.with({ headers: [...r.headers, h] }));
+  fn('OkHttpResponse.WithoutHeader(string): OkHttpResponse', (r: OkHttpResponse, k: string) => r.with({ headersToRemove: [...r.headersToRemove, k] }));
   fn('OkHttpResponse.WithResponseHeader(string, string): OkHttpResponse', (r: OkHttpResponse, k: string, v: string) =>
-    ok(r, { responseHeadersToAdd: [...r.responseHeadersToAdd, { key: k, value: v }] }));
+    r.with({ responseHeadersToAdd: [...r.responseHeadersToAdd, header(k, v)] }));
   fn('OkHttpResponse.WithResponseHeader(HeaderValueOption): OkHttpResponse', (r: OkHttpResponse, h: HeaderValueOption) =>
-    ok(r, { responseHeadersToAdd: [...r.responseHeadersToAdd, h] }));
+    r.with({ responseHeadersToAdd: [...r.responseHeadersToAdd, h] }));
+  fn('OkHttpResponse.WithQueryParam(string, string): OkHttpResponse', (r: OkHttpResponse, k: string, v: string) =>
+    r.with({ queryParametersToSet: [...r.queryParametersToSet, new QueryParameter(k, v)] }));
+  fn('OkHttpResponse.WithQueryParam(QueryParameter): OkHttpResponse', (r: OkHttpResponse, p: QueryParameter) =>
+    r.with({ queryParametersToSet: [...r.queryParametersToSet, p] }));
+  fn('OkHttpResponse.WithoutQueryParam(string): OkHttpResponse', (r: OkHttpResponse, k: string) =>
+    r.with({ queryParametersToRemove: [...r.queryParametersToRemove, k] }));
 
   fn('DeniedHttpResponse.WithHeader(string, string): DeniedHttpResponse', (r: DeniedHttpResponse, k: string, v: string) =>
     new DeniedHttpResponse(r.status, [...r.headers, { key: k, value: v }], r.body));
@@ -141,6 +199,10 @@ export function createEnvoyEnvironment(): Environment {
 
   fn('OkHttpResponse.Response(): dyn', (r: OkHttpResponse) => new CheckResponse(r));
   fn('DeniedHttpResponse.Response(): dyn', (r: DeniedHttpResponse) => new CheckResponse(r));
+  fn('EnvoyNamespace.Response(OkHttpResponse): dyn', (_: EnvoyNamespace, r: OkHttpResponse) => new CheckResponse(r));
+  fn('EnvoyNamespace.Response(DeniedHttpResponse): dyn', (_: EnvoyNamespace, r: DeniedHttpResponse) => new CheckResponse(r));
+  // A status with no http_response: Envoy allows on OK and answers any other code 403 (ext_authz's default).
+  fn('EnvoyNamespace.Response(int): dyn', (_: EnvoyNamespace, code: bigint) => new CheckResponse(code === 0n ? new OkHttpResponse() : new DeniedHttpResponse(403n)));
   fn('CheckResponse.WithMessage(string): CheckResponse', (r: CheckResponse, m: string) => new CheckResponse(r.http, m, r.metadata));
   fn('CheckResponse.WithMetadata(map<string, dyn>): CheckResponse', (r: CheckResponse, m: unknown) => new CheckResponse(r.http, r.message, m));
 

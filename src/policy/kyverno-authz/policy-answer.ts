@@ -3,7 +3,8 @@
  * request and the response, or what a deny answers with. Everything a policy returns is
  * checked here, once, before it can reach the wire: header names are HTTP tokens, values are
  * printable and bounded, Chio's own `x-chio-*` headers and pseudo-headers are not a policy's
- * to set or remove, a denied status is 300–599, metadata is bounded JSON.
+ * to set or remove, query parameters are written percent-encoded (QUERY_TEXT), a denied status
+ * is 300–599, metadata is bounded JSON.
  * An allow that breaks a rule is an evaluation error (the policy's failurePolicy applies). A
  * deny stays a deny: its status is 403 when out of range, its body is cut, headers and metadata
  * that break a rule are left out. Were it an error, a policy under failurePolicy Ignore would
@@ -12,15 +13,27 @@
 import { toBase64 } from '../../encoding.js';
 import type { JsonObject, JsonValue } from '../kyverno/kyverno-input.js';
 import { oversized } from './cel-bounds.js';
-import { CheckResponse, OkHttpResponse, type HeaderOption } from './envoy-library.js';
+import { CheckResponse, OkHttpResponse, type HeaderOption, type QueryParameterOption } from './envoy-library.js';
 
 export const MAX_POLICY_HEADERS = 64;
 export const MAX_HEADER_VALUE_CHARS = 8 * 1024;
 export const MAX_BODY_CHARS = 64 * 1024;
+/** Query parameters an allow may set, and remove, each; a key or value is at most MAX_QUERY_TEXT_CHARS. */
+export const MAX_POLICY_QUERY_PARAMETERS = 64;
+export const MAX_QUERY_TEXT_CHARS = 2 * 1024;
 const METADATA_DEPTH = 16;
 
 export type PolicyAnswer =
-  | { verdict: 'allow'; headers: HeaderOption[]; headersToRemove: string[]; responseHeaders: HeaderOption[]; metadata?: JsonObject; message?: string }
+  | {
+      verdict: 'allow';
+      headers: HeaderOption[];
+      headersToRemove: string[];
+      responseHeaders: HeaderOption[];
+      queryParametersToSet: QueryParameterOption[];
+      queryParametersToRemove: string[];
+      metadata?: JsonObject;
+      message?: string;
+    }
   | { verdict: 'deny'; status: number; headers: HeaderOption[]; body: string; metadata?: JsonObject; message?: string };
 
 /** Thrown for a response that breaks a rule; the evaluator names the field. */
@@ -40,6 +53,8 @@ export function toPolicyAnswer(value: unknown, field: string): PolicyAnswer {
       headers: headersOf(http.headers),
       headersToRemove: http.headersToRemove.map((name) => headerName(name)),
       responseHeaders: headersOf(http.responseHeadersToAdd),
+      queryParametersToSet: queryParametersOf(http.queryParametersToSet),
+      queryParametersToRemove: listOf(http.queryParametersToRemove, 'query parameters to remove').map((key) => queryText(key, 'key')),
       ...(metadata ? { metadata } : {}),
       ...message,
     };
@@ -70,8 +85,34 @@ function headersOf(list: readonly HeaderOption[]): HeaderOption[] {
   if (list.length > MAX_POLICY_HEADERS) throw new AnswerInvalid(`more than ${MAX_POLICY_HEADERS} headers`);
   return list.map((h) => {
     if (h.value.length > MAX_HEADER_VALUE_CHARS || !/^[\x20-\x7e\t]*$/.test(h.value)) throw new AnswerInvalid(`header ${JSON.stringify(h.key)}: a value must be printable ASCII of at most ${MAX_HEADER_VALUE_CHARS} characters`);
-    return { key: headerName(h.key), value: h.value };
+    return { key: headerName(h.key), value: h.value, ...(h.keepEmptyValue ? { keepEmptyValue: true } : {}) };
   });
+}
+
+/**
+ * A query parameter's key or value as Envoy sets it: already percent-encoded, since Envoy
+ * writes it into the path as it is (and, validating mutations, refuses one that is not
+ * encoded). Unencoded, a value copied from the request could carry `&` or `#` and set
+ * parameters or a fragment the policy never wrote. So only RFC 3986 unreserved characters,
+ * the sub-delimiters that do not separate parameters, `:`, `@`, `/`, `?`, and `%XX` escapes;
+ * `=` in a value only.
+ */
+const QUERY_TEXT = { key: /^(?:[A-Za-z0-9\-._~!$'()*,;:@/?]|%[0-9A-Fa-f]{2})+$/, value: /^(?:[A-Za-z0-9\-._~!$'()*,;:@/?=]|%[0-9A-Fa-f]{2})*$/ };
+
+function queryText(text: string, part: 'key' | 'value'): string {
+  if (text.length > MAX_QUERY_TEXT_CHARS || !QUERY_TEXT[part].test(text)) {
+    throw new AnswerInvalid(`query parameter ${part} ${JSON.stringify(text.slice(0, 64))} must be percent-encoded (no &, #, + or space; = only in a value), of at most ${MAX_QUERY_TEXT_CHARS} characters`);
+  }
+  return text;
+}
+
+function queryParametersOf(list: readonly QueryParameterOption[]): QueryParameterOption[] {
+  return listOf(list, 'query parameters to set').map((p) => ({ key: queryText(p.key, 'key'), value: queryText(p.value, 'value') }));
+}
+
+function listOf<T>(list: readonly T[], what: string): readonly T[] {
+  if (list.length > MAX_POLICY_QUERY_PARAMETERS) throw new AnswerInvalid(`more than ${MAX_POLICY_QUERY_PARAMETERS} ${what}`);
+  return list;
 }
 
 function headerName(raw: string): string {

@@ -8,7 +8,7 @@ import { encodeCheckResponse } from '../../../src/authz/check-response-codec.js'
 import { loadChioProtos } from '../../../src/authz/proto.js';
 import { toCheckResponse, toUnstoredResponse } from '../../../src/authz/response.js';
 import type { CheckResponse, HeaderValueOption, ProtoStruct, StructValue } from '../../../src/authz/wire.js';
-import type { Decision } from '../../../src/decision/decision.js';
+import type { Decision, PolicyResponse } from '../../../src/decision/decision.js';
 import type { Receipt } from '../../../src/receipt/receipt.js';
 
 const check = loadChioProtos().authorizationService.Check!;
@@ -16,10 +16,14 @@ const viaProtobufjs = (res: CheckResponse) => check.responseDeserialize(check.re
 const viaHand = (res: CheckResponse) => check.responseDeserialize(Buffer.from(encodeCheckResponse(res)));
 
 const text = fc.string({ unit: 'binary', maxLength: 40 });
-const header: fc.Arbitrary<HeaderValueOption> = fc.record({
-  header: fc.record({ key: text, value: text }),
-  append_action: fc.integer({ min: 0, max: 3 }),
-});
+const header: fc.Arbitrary<HeaderValueOption> = fc.record(
+  {
+    header: fc.record({ key: text, value: text }),
+    append_action: fc.integer({ min: 0, max: 3 }),
+    keep_empty_value: fc.boolean(),
+  },
+  { requiredKeys: ['header', 'append_action'] },
+);
 const headers = fc.array(header, { maxLength: 6 });
 
 const { value: structValue } = fc.letrec<{ value: StructValue; struct: ProtoStruct }>((tie) => ({
@@ -39,7 +43,16 @@ const struct = fc.dictionary(text, structValue, { maxKeys: 5 }).map((fields): Pr
 const response: fc.Arbitrary<CheckResponse> = fc.record(
   {
     status: fc.record({ code: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), message: text }, { requiredKeys: ['code'] }),
-    ok_response: fc.record({ headers, headers_to_remove: fc.array(text, { maxLength: 4 }), response_headers_to_add: headers }),
+    ok_response: fc.record(
+      {
+        headers,
+        headers_to_remove: fc.array(text, { maxLength: 4 }),
+        response_headers_to_add: headers,
+        query_parameters_to_set: fc.array(fc.record({ key: text, value: text }), { maxLength: 4 }),
+        query_parameters_to_remove: fc.array(text, { maxLength: 4 }),
+      },
+      { requiredKeys: ['headers', 'headers_to_remove', 'response_headers_to_add'] },
+    ),
     denied_response: fc.record({ status: fc.record({ code: fc.integer({ min: 0, max: 599 }) }), headers, body: fc.string({ unit: 'binary', maxLength: 300 }) }),
     dynamic_metadata: struct,
   },
@@ -72,7 +85,15 @@ describe('encodeCheckResponse', () => {
   it('encodes the answers response.ts gives, allow and deny, as protobufjs does', () => {
     const receipt = { id: 'a'.repeat(64) } as Receipt;
     const base = { policyHash: `sha256:${'b'.repeat(64)}`, shadow: false, credentialHeaders: ['authorization'], request: {}, subject: {}, evidence: [] };
-    const allow = { ...base, verdict: 'allow', policyResponse: { headers: [{ key: 'x-user', value: 'ü' }], metadata: { team: 'red', n: 2, ok: true, tags: ['a', null] } } } as unknown as Decision;
+    const policyResponse: PolicyResponse = {
+      headers: [{ key: 'x-user', value: 'ü' }, { key: 'x-empty', value: '', keepEmptyValue: true }],
+      headersToRemove: [],
+      responseHeaders: [],
+      queryParametersToSet: [{ key: 'tenant', value: 'red' }],
+      queryParametersToRemove: ['debug'],
+      metadata: { team: 'red', n: 2, ok: true, tags: ['a', null] },
+    };
+    const allow = { ...base, verdict: 'allow', policyResponse } as unknown as Decision;
     const deny = { ...base, verdict: 'deny', guard: 'Capability', code: 'CAPABILITY_EXPIRED', reason: 'capability is expired', httpStatus: 401 } as unknown as Decision;
     for (const res of [toCheckResponse(allow, receipt), toCheckResponse(deny, receipt), toUnstoredResponse(deny)]) expect(viaHand(res)).toEqual(viaProtobufjs(res));
   });

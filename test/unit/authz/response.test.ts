@@ -161,6 +161,28 @@ describe('toCheckResponse', () => {
     });
   });
 
+  describe('when a CEL policy allows with query parameters and a header kept empty', () => {
+    const policyResponse = {
+      headers: [{ key: 'x-trace', value: '', keepEmptyValue: true }],
+      headersToRemove: [],
+      responseHeaders: [],
+      queryParametersToSet: [{ key: 'tenant', value: 'blue%20team' }],
+      queryParametersToRemove: ['debug'],
+    };
+    const response = toCheckResponse({ ...ALLOW, policyResponse }, RECEIPT);
+    it('sets and removes them upstream (query_parameters_to_set, query_parameters_to_remove)', () => {
+      expect(response.ok_response?.query_parameters_to_set).toEqual([{ key: 'tenant', value: 'blue%20team' }]);
+      expect(response.ok_response?.query_parameters_to_remove).toEqual(['debug']);
+    });
+    it('marks the empty header keep_empty_value, and no other', () => {
+      expect(response.ok_response?.headers[0]).toEqual({ ...hvo('x-trace', ''), keep_empty_value: true });
+      expect(response.ok_response?.headers.slice(1).every((h) => h.keep_empty_value === undefined)).toBe(true);
+    });
+    it('sends no query fields on an allow whose policy changes none', () => {
+      expect(toCheckResponse(ALLOW, RECEIPT).ok_response).not.toHaveProperty('query_parameters_to_set');
+    });
+  });
+
   describe('when the reason holds CR/LF, controls or non-ASCII characters', () => {
     it.each([
       ['CR LF (header injection)', 'bad token\r\nx-chio-verdict: allow', 'bad token??x-chio-verdict: allow'],

@@ -6,6 +6,7 @@ import { evaluateRequest, formatEvaluation, parseCheckRequestText, readDataFile 
 import { loadPolicySet } from '../../../src/policy/policy-set.js';
 import { buildCheckRequest } from '../../../src/cli/envoy-request.js';
 import { HEADER_GATE_POLICY as POLICY } from '../../fixtures/kyverno-authz.js';
+import { policy } from '../../support/cel-policies.js';
 
 
 const dir = mkdtempSync(join(tmpdir(), 'chio-eval-'));
@@ -34,6 +35,19 @@ describe('evaluateRequest', () => {
   });
   it('refuses a request that is not an object, naming the file', () => {
     expect(() => parseCheckRequestText('[1]', 'r.json')).toThrow(/r\.json: not a CheckRequest/);
+  });
+});
+
+describe('evaluateRequest when CEL policies change the query', () => {
+  // Two allowing policies: the answer carries both one's changes, in policy-name order.
+  const queryPolicy = (name: string, change: string) => policy(`  validations:\n  - expression: 'envoy.Allowed()${change}.Response()'\n`, name);
+  const queryDir = mkdtempSync(join(tmpdir(), 'chio-eval-query-'));
+  writeFileSync(join(queryDir, 'p.yaml'), `${queryPolicy('a-tenant', '.WithQueryParam("tenant", "blue")')}---\n${queryPolicy('b-debug', '.WithoutQueryParam("debug")')}`);
+  const querySet = loadPolicySet(queryDir, join(queryDir, 'keys'));
+  it('says the parameters set and removed upstream', async () => {
+    const e = await evaluateRequest(querySet, buildCheckRequest({ method: 'GET', path: '/?debug=1', host: 'a', headers: {} }));
+    expect(e).toMatchObject({ verdict: 'allow', queryParametersToSet: { tenant: 'blue' }, queryParametersToRemove: ['debug'] });
+    expect(formatEvaluation(e)).toContain('+ query parameter tenant=blue\n  - query parameter debug');
   });
 });
 

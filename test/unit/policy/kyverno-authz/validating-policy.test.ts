@@ -41,6 +41,8 @@ describe('compileCelPolicy', () => {
         headers: [{ key: 'x-validated-by', value: 'my-security-checkpoint' }],
         headersToRemove: ['x-force-authorized'],
         responseHeaders: [{ key: 'x-add-custom-response-header', value: 'added' }],
+        queryParametersToSet: [],
+        queryParametersToRemove: [],
         metadata: { 'my-new-metadata': 'my-new-value' },
       });
     });
