@@ -34,7 +34,8 @@
  * Expressions are parsed, type-checked and costed when the policy loads (./cel-bounds.ts):
  * a syntax error, an unknown function, a match condition that is not a boolean, a variable
  * used before it is defined or an expression over the cost bound is a load error naming the
- * field.
+ * policy and the field; a function of kyverno-authz's environment that Chio does not have is
+ * named with its library (./unsupported-functions.ts).
  */
 import { z } from 'zod';
 import type { Environment } from '@marcbachmann/cel-js';
@@ -47,6 +48,7 @@ import { MAX_POLICY_EVALUATION_MS, POLICIES_TOOK_TOO_LONG } from '../check-clock
 import { chargeBuiltValues, checkDurations, guardMessagePresence } from './cel-run-guards.js';
 import { re2PatternsOf } from './envoy-library.js';
 import { toPolicyAnswer, type PolicyAnswer } from './policy-answer.js';
+import { messageConstruction, unsupportedFunction } from './unsupported-functions.js';
 
 export const API_VERSION = 'policies.kyverno.io/v1alpha1';
 export const MAX_EXPRESSIONS = 64;
@@ -102,8 +104,20 @@ interface CompiledExpression {
   program: Program;
 }
 
-/** Compile a validated Envoy-mode document. Throws ChioError('CONFIG_INVALID') naming the field. */
+/**
+ * Compile a validated Envoy-mode document. Throws ChioError('CONFIG_INVALID') naming the
+ * policy and the field (`ValidatingPolicy demo: field spec.validations[0].expression: …`).
+ */
 export function compileCelPolicy(doc: z.output<typeof celValidatingPolicySchema>, env: Environment): CompiledCelPolicy {
+  try {
+    return compileEnvoyPolicy(doc, env);
+  } catch (err) {
+    if (err instanceof ChioError) throw new ChioError(err.code, `ValidatingPolicy ${doc.metadata.name}: ${err.message}`, { cause: err });
+    throw err;
+  }
+}
+
+function compileEnvoyPolicy(doc: z.output<typeof celValidatingPolicySchema>, env: Environment): CompiledCelPolicy {
   const parsed = envoySpecSchema.safeParse(doc.spec);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -117,7 +131,7 @@ export function compileCelPolicy(doc: z.output<typeof celValidatingPolicySchema>
     if (unknown !== undefined) fail(field, `variables.${unknown} is not defined before this expression`);
     const checked = program.check();
     // Calls were renamed to their bounded forms (cel-bounds.ts): name them as written.
-    if (!checked.valid) fail(field, firstLine(checked.error).replace(/\b(\w+)Bounded\b/g, '$1').replaceAll(RE2_MATCHES, 'matches'));
+    if (!checked.valid) fail(field, (unsupportedFunction(program.ast, env) ?? firstLine(checked.error)).replace(/\b(\w+)Bounded\b/g, '$1').replaceAll(RE2_MATCHES, 'matches'));
     // Only now does each `+` node, conversion and duration() hold the handler the check chose, which these wrap.
     chargeBuiltValues(program.ast);
     checkDurations(program.ast);
@@ -168,7 +182,7 @@ function parseExpression(env: Environment, source: string, field: string): Progr
   try {
     program = env.parse(source) as unknown as Program;
   } catch (err) {
-    fail(field, firstLine(err));
+    fail(field, messageConstruction(source) ?? firstLine(err));
   }
   const patterns = re2PatternsOf(env);
   const badPattern = useRe2Matches(program.ast, (pattern) => patterns.addLiteral(pattern));

@@ -489,9 +489,9 @@ describe('loadPolicySet with CEL policies', () => {
       expect(() => loadPolicySet(dir, '/nonexistent'), mode).toThrow(/p\.yaml document 1: field spec\.evaluation\.mode: ".*" is not a mode \(modes are case-sensitive\): write Envoy/);
     }
   });
-  it('names file, document and field in a refusal', () => {
+  it('names file, document, policy and field in a refusal', () => {
     const dir = dirWith(`${FORCE_AUTHORIZED}---\n${policy(`  validations:\n  - expression: envoy.Nope()\n`, 'broken')}`);
-    expect(() => loadPolicySet(dir, '/nonexistent')).toThrow(/p\.yaml document 2: field spec\.validations\[0\]\.expression: /);
+    expect(() => loadPolicySet(dir, '/nonexistent')).toThrow(/p\.yaml document 2: ValidatingPolicy broken: field spec\.validations\[0\]\.expression: envoy\.Nope is not supported by Chio$/);
   });
   it('sorts policies by name, as kyverno-authz runs them', () => {
     const set = loadPolicySet(dirWith(`${policy(`  validations:\n  - expression: 'null'\n`, 'zeta')}---\n${policy(`  validations:\n  - expression: 'null'\n`, 'alpha')}`), '/nonexistent');
