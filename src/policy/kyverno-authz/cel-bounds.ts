@@ -31,7 +31,8 @@
  *     scanned 17.5 G characters a Check: 213 ms on ordinary text, 110 s on `a…a` searched
  *     for `aa0` (V8's search of a short pattern compares each position). `+` on strings
  *     and bytes and the conversions between them (`bytes()`, `string()`, `.hex()`, …) count
- *     what they build (chargeBuiltValues); string `==` is not counted;
+ *     what they build (chargeBuiltValues), as do `base64.encode` and `base64.decode`
+ *     (./encoders.ts); string `==` is not counted;
  *   - `duration(string)` reads at most MAX_DURATION_CHARS characters, and only a string of
  *     duration parts reaches cel-js's parser, cubic otherwise (checkDurations);
  *   - time: a Check whose ValidatingPolicies, both kinds, run past MAX_POLICY_EVALUATION_MS

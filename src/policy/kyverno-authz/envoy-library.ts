@@ -24,6 +24,9 @@
  *   <CheckResponse>.WithMessage(string)      the status message (Chio: the reason)
  *   <CheckResponse>.WithMetadata(map)        dynamic metadata for later Envoy filters
  *
+ * And cel-go's encoders extension, as kyverno-authz has it: `base64.encode(bytes)`,
+ * `base64.decode(string)` (./encoders.ts, charged to the string budget).
+ *
  * Not here: building a message by name (`envoy.config.core.v3.QueryParameter{key: "k", value:
  * "v"}`), which cel-js cannot parse: envoy.QueryParam("k", "v") builds the same.
  *
@@ -43,6 +46,7 @@ import { BOUNDED_SPLIT, BOUNDED_STRING_CALLS, MAX_AST_NODES, MAX_NESTING_DEPTH, 
 import { Re2Patterns } from './re2-patterns.js';
 import { CelMessage } from '../kyverno/kyverno-input.js';
 import * as bounded from './bounded-strings.js';
+import { base64Decode, base64Encode } from './encoders.js';
 
 export interface HeaderOption {
   key: string;
@@ -121,6 +125,9 @@ export class CheckResponse {
 /** The `envoy` identifier: a namespace value whose methods build responses. */
 class EnvoyNamespace {}
 
+/** The `base64` identifier of cel-go's encoders extension (./encoders.ts). */
+class Base64Namespace {}
+
 /** Each environment's patterns: its policies' literals, compiled when they load (see ./re2-patterns.ts). */
 const patternsByEnvironment = new WeakMap<Environment, Re2Patterns>();
 
@@ -167,6 +174,8 @@ export function createEnvoyEnvironment(): Environment {
   env.registerType('QueryParameter', QueryParameter);
   env.registerType('CheckResponse', CheckResponse);
   env.registerConstant('envoy', 'EnvoyNamespace', new EnvoyNamespace());
+  env.registerType('Base64Namespace', Base64Namespace);
+  env.registerConstant('base64', 'Base64Namespace', new Base64Namespace());
 
   const fn = (signature: string, handler: (...args: any[]) => unknown) => env.registerFunction(signature, handler);
   fn('EnvoyNamespace.Allowed(): OkHttpResponse', () => new OkHttpResponse());
@@ -205,6 +214,9 @@ export function createEnvoyEnvironment(): Environment {
   fn('EnvoyNamespace.Response(int): dyn', (_: EnvoyNamespace, code: bigint) => new CheckResponse(code === 0n ? new OkHttpResponse() : new DeniedHttpResponse(403n)));
   fn('CheckResponse.WithMessage(string): CheckResponse', (r: CheckResponse, m: string) => new CheckResponse(r.http, m, r.metadata));
   fn('CheckResponse.WithMetadata(map<string, dyn>): CheckResponse', (r: CheckResponse, m: unknown) => new CheckResponse(r.http, r.message, m));
+
+  fn('Base64Namespace.encode(bytes): string', (_: Base64Namespace, data: Uint8Array) => base64Encode(data));
+  fn('Base64Namespace.decode(string): bytes', (_: Base64Namespace, text: string) => base64Decode(text));
 
   const patterns = new Re2Patterns();
   patternsByEnvironment.set(env, patterns);

@@ -2,16 +2,16 @@
  * Why an expression that did not type-check names a function Chio does not have, in words a
  * policy author can act on. kyverno-authz's CEL environment has libraries Chio's (cel-js with
  * ./envoy-library.ts) does not: cel-go's extensions (encoders, math, sets, lists, strings),
- * Kubernetes' (URL, IP, CIDR, regex, lists, format) and its own jwt, jwk and json. A policy
- * written for it may call one; cel-js then says `Unknown variable: base64` for
- * `base64.decode(…)`, or `found no matching overload for 'string.replace(string, string)'`,
+ * Kubernetes' (URL, IP, CIDR, regex, lists, format) and its own jwt, jwk and json (of these,
+ * ./encoders.ts gives base64). A policy
+ * written for it may call one; cel-js then says `Unknown variable: math` for
+ * `math.greatest(…)`, or `found no matching overload for 'string.replace(string, string)'`,
  * which do not say that the function itself is missing. This is only asked once the type
  * check has failed, so it changes no policy's fate, only what its refusal says.
  */
 import type { Environment } from '@marcbachmann/cel-js';
 import { BOUNDED_SPLIT, BOUNDED_STRING_CALLS, RE2_MATCHES, childrenOf, walkAst, type AstNode } from './cel-bounds.js';
 
-const ENCODERS = "cel-go's encoders extension";
 const MATH = "cel-go's math extension";
 const SETS = "cel-go's sets extension";
 const LISTS = "cel-go's lists extension";
@@ -29,7 +29,6 @@ const KYVERNO_AUTHZ_FUNCTIONS: ReadonlyMap<string, string> = new Map([
   ['jwt.Decode', "kyverno-authz's jwt library (Chio verifies JWTs with a RequestAuthentication instead)"],
   ['jwks.Fetch', "kyverno-authz's jwk library"],
   ['json.Unmarshal', "kyverno-authz's json library"],
-  ...byName(ENCODERS, ['base64.encode', 'base64.decode']),
   ...byName(MATH, ['greatest', 'least', 'ceil', 'floor', 'round', 'trunc', 'abs', 'sign', 'isInf', 'isNaN', 'isFinite', 'sqrt', 'bitAnd', 'bitOr', 'bitXor', 'bitNot', 'bitShiftLeft', 'bitShiftRight'].map((f) => `math.${f}`)),
   ...byName(SETS, ['sets.contains', 'sets.equivalent', 'sets.intersects']),
   ...byName(LISTS, ['lists.range', 'slice', 'flatten', 'sort', 'sortBy', 'distinct', 'first', 'last']),
