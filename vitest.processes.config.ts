@@ -15,6 +15,7 @@ export const PROCESS_SUITES = [
   'test/reliability/nats-dies.test.ts',
   'test/reliability/store-full.test.ts',
   'test/reliability/up-restart-lease.test.ts',
+  'test/reliability/export-interrupted.test.ts',
   'test/reliability/jetstream-cluster.test.ts',
 ];
 

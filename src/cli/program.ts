@@ -17,7 +17,8 @@ import { connectNats, drainNats, natsSettings } from '../nats/connection.js';
 import { workerChainId } from '../chain/lanes.js';
 import { embeddedNatsUrlFile, natsUrlFor } from '../nats/acquire.js';
 import { buildCheckRequest } from './envoy-request.js';
-import { parseHost, parseInstant, parseVerdict, toExportFilter, type ExportFilterOptions } from './export.js';
+import { parseHost, parseInstant, parseVerdict } from './export.js';
+import type { ExportCommandOptions } from './export-run.js';
 import { collectHeader, collectValue, kernelKeysArg, singleConfigFile, parseGrant, parseGrpcAddr, parseMilliseconds, parseTtl, parseVerifierUrl, parseWorkers, verifierKeyArg } from './option-values.js';
 
 type Stoppable = { stop(): Promise<void> };
@@ -346,29 +347,10 @@ export function buildProgram(): Command {
     .option('--host <host>', 'receipts for this request host', parseHost)
     .option('--previous <dir>', 'a previous bundle: adds the consistency proof from its checkpoint')
     .option('--export-key <file>', 'export signer key file (default: export.key in CHIO_KEY_DIR)')
-    .action(async (o: ExportFilterOptions & { out: string; previous?: string; exportKey?: string }, cmd: Command) => {
+    .action(async (o: ExportCommandOptions, cmd: Command) => {
+      const { runExport } = await import('./export-run.js');
       const cfg = config(cmd, '127.0.0.1');
-      const filter = toExportFilter(o);
-      const exportKey = o.exportKey ? loadKeyFile(o.exportKey, 'the export key') : loadKey(cfg.keyDir, 'export');
-      const logKey = loadVerifierKey(join(cfg.keyDir, 'log.pub'));
-      // Every trusted kernel key: a bundle spanning a rotation holds receipts signed by each.
-      const kernelKeys = loadKernelTrust(cfg.keyDir, 'verifier');
-      const [{ exportBundle }, { createProgress }, { jetstreamManager }, { ensureResources }] = await Promise.all([
-        import('../export/exporter.js'), import('../export/progress.js'), import('@nats-io/jetstream'), import('../store/resources.js'),
-      ]);
-      const nc = await connectForCommand(cfg, 'chio export', 'chio-export');
-      const progress = createProgress(process.stderr);
-      try {
-        const { manifest, bytes } = await exportBundle({
-          jsm: await jetstreamManager(nc), resources: await ensureResources(nc, cfg.replicas), outDir: o.out, filter,
-          ...(o.previous ? { previousDir: o.previous } : {}), exportKey, logKey, kernelKeys, progress: (read, total) => progress.update(read, total),
-        });
-        progress.stop();
-        process.stdout.write(`wrote ${o.out}: ${manifest.count} receipts, ${Object.keys(manifest.files).length + 2} files, ${bytes} bytes, checkpoint size ${manifest.checkpoint.size}\n`);
-      } finally {
-        progress.stop();
-        await drainNats(nc);
-      }
+      await runExport(cfg, o, () => connectForCommand(cfg, 'chio export', 'chio-export'));
     });
 
   program.command('verify-export').description('check a compliance bundle offline; exit 0 only when everything holds').argument('<dir>')

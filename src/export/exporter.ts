@@ -6,16 +6,16 @@
  *
  * Streaming: leaves are read a tile-sized page at a time (log-pages.ts) and written as they are
  * proven, with back-pressure from the file; what is held is a page, the tile cache
- * (EXPORT_TILE_CACHE_BYTES) and the set of policy hashes. The manifest is written last, so a
- * bundle cut short by a crash has none and never verifies.
+ * (EXPORT_TILE_CACHE_BYTES) and the set of policy hashes. The bundle is written in a staging
+ * directory and put at --out whole (bundle-staging.ts); the manifest is written last there too.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { dirname, join } from 'node:path';
 import type { JetStreamManager } from '@nats-io/jetstream';
-import { ChioError } from '../errors/index.js';
+import { ChioError, isChioError } from '../errors/index.js';
 import { toBase64 } from '../encoding.js';
 import { sha256Hex } from '../crypto/sha256.js';
 import type { ChioResources } from '../store/resources.js';
@@ -35,6 +35,7 @@ import {
   type ExportConsistency, type ExportFilter, type ExportManifest,
 } from '../verify/export-format.js';
 import { pageHashReader, readLeaf, readLeafPages } from './log-pages.js';
+import { stageBundle, type BundleStaging } from './bundle-staging.js';
 
 /** Tiles and entry bundles an export keeps in memory: enough for every proof of a page. */
 export const EXPORT_TILE_CACHE_BYTES = 8 * 1024 * 1024;
@@ -44,6 +45,8 @@ export interface ExportOptions {
   resources: ChioResources;
   /** The bundle's directory: created, and MUST be empty when it exists. */
   outDir: string;
+  /** Stops the export (a Ctrl-C): it throws the signal's reason and leaves --out as it was. */
+  signal?: AbortSignal;
   filter: ExportFilter;
   /** A previous bundle's directory: its checkpoint is the old end of consistency.json. */
   previousDir?: string;
@@ -63,8 +66,8 @@ export interface ExportResult {
 
 /**
  * Write a bundle; throws ChioError (NOT_FOUND: no checkpoint or an unarchived policy set).
- * Every input is checked before anything is created, and a failed export takes away what it
- * made: a directory left behind would be mistaken for a bundle, and refused as --out next time.
+ * Every input is checked before anything is created, and a failed or stopped export leaves
+ * --out as it was: a bundle cut short would be mistaken for one, and refused as --out next time.
  */
 export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
   refuseUnusableOut(opts.outDir);
@@ -73,19 +76,30 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
   if (!published) throw new ChioError('NOT_FOUND', 'no checkpoint of this log key has been published yet: nothing to export');
   const checkpoint = openCheckpoint(published.note, opts.logKey);
   const previous = previousNote !== undefined ? previousCheckpoint(previousNote, opts.logKey, checkpoint) : undefined;
-  // The first directory made (the top one of a new path), or undefined when --out was there.
-  const made = mkdirSync(opts.outDir, { recursive: true });
+  opts.signal?.throwIfAborted();
+  const staging = stageBundle(opts.outDir);
   try {
-    return await writeBundle(opts, published.note, checkpoint, previous);
+    const result = await writeBundle({ ...opts, outDir: staging.dir }, published.note, checkpoint, previous);
+    // Synchronous from here: a signal that came before this line stops the export, one after it finds the bundle in place.
+    opts.signal?.throwIfAborted();
+    staging.commit();
+    return result;
   } catch (err) {
-    if (made !== undefined) rmSync(made, { recursive: true, force: true });
-    // A directory given empty is left empty: only the bundle's own names are taken away.
-    else for (const name of BUNDLE_NAMES) rmSync(join(opts.outDir, name), { recursive: true, force: true });
-    throw err;
+    throw discardAfter(err, staging, opts);
   }
 }
 
-const BUNDLE_NAMES = [MANIFEST_FILE, MANIFEST_SIG_FILE, CHECKPOINT_FILE, RECEIPTS_FILE, CONSISTENCY_FILE, POLICIES_DIR];
+/** Take the staging directory away after `err`; the error to throw says that nothing was written, or what was left. */
+function discardAfter(err: unknown, staging: BundleStaging, opts: ExportOptions): unknown {
+  const message = err instanceof Error ? err.message : String(err);
+  try {
+    staging.discard();
+  } catch (cause) {
+    return new ChioError('INTERNAL', `${message}; and the unfinished bundle ${staging.dir} could not be removed (${String(cause)}): remove it`, { cause: err });
+  }
+  if (opts.signal?.aborted) return opts.signal.reason;
+  return new ChioError(isChioError(err) ? err.code : 'INTERNAL', `${message}; nothing was written to ${opts.outDir}`, { cause: err });
+}
 
 async function writeBundle(opts: ExportOptions, note: string, checkpoint: Checkpoint, previous: { note: string; checkpoint: Checkpoint } | undefined): Promise<ExportResult> {
   const tiles = new TileStore(opts.resources.tiles, opts.resources.entries, EXPORT_TILE_CACHE_BYTES);
@@ -137,27 +151,36 @@ async function writeReceipts(opts: ExportOptions, tiles: TileStore, checkpoint: 
   const complete = isCompleteExport(opts.filter);
   const hashes = pageHashReader(tiles.hashReader(checkpoint.size));
   let count = 0;
-  for await (const page of readLeafPages(tiles, checkpoint.size)) {
-    for (const leaf of page) {
-      const receipt = JSON.parse(Buffer.from(leaf.bytes).toString('utf8')) as Receipt;
-      if (!complete && !matchesExportFilter(receipt, opts.filter) && !(await correctsExported(opts, tiles, checkpoint.size, receipt))) continue;
-      const proof = await proveRecord(checkpoint.size, leaf.index, hashes);
-      const line = `${formatExportLine({ index: leaf.index, receipt, inclusion_proof: proof.map(toBase64) })}\n`;
-      hash.update(line);
-      count++;
-      policyHashes.add(receipt.policy_hash);
-      // once() rejects when 'error' comes while it waits; an earlier one is in `failure`.
-      if (!out.write(line)) {
-        if (failure) throw failure;
-        await once(out, 'drain');
+  try {
+    for await (const page of readLeafPages(tiles, checkpoint.size)) {
+      opts.signal?.throwIfAborted();
+      for (const leaf of page) {
+        const receipt = JSON.parse(Buffer.from(leaf.bytes).toString('utf8')) as Receipt;
+        if (!complete && !matchesExportFilter(receipt, opts.filter) && !(await correctsExported(opts, tiles, checkpoint.size, receipt))) continue;
+        const proof = await proveRecord(checkpoint.size, leaf.index, hashes);
+        const line = `${formatExportLine({ index: leaf.index, receipt, inclusion_proof: proof.map(toBase64) })}\n`;
+        hash.update(line);
+        count++;
+        policyHashes.add(receipt.policy_hash);
+        // once() rejects when 'error' comes while it waits (an earlier one is in `failure`), or at an abort.
+        if (!out.write(line)) {
+          if (failure) throw failure;
+          await once(out, 'drain', opts.signal ? { signal: opts.signal } : {});
+        }
       }
+      hashes.clear();
+      opts.progress?.(page.at(-1)!.index + 1, checkpoint.size);
     }
-    hashes.clear();
-    opts.progress?.(page.at(-1)!.index + 1, checkpoint.size);
+    out.end();
+    // finished() also settles for a stream that already finished or failed.
+    await finished(out);
+  } finally {
+    // Closed before its directory is taken away: an open still pending would make the file again.
+    if (!out.closed) {
+      out.destroy();
+      await once(out, 'close');
+    }
   }
-  out.end();
-  // finished() also settles for a stream that already finished or failed.
-  await finished(out);
   return { count, policyHashes, digest: `sha256:${hash.digest('hex')}` };
 }
 

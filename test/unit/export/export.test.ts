@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256Hex } from '../../../src/crypto/sha256.js';
 import { canonicalBytes } from '../../../src/receipt/jcs.js';
@@ -15,6 +15,7 @@ import { toCorrectionDraft } from '../../../src/receipt/correction.js';
 import { archivePolicySet } from '../../../src/store/policy-archive.js';
 import { statusOf } from '../../../src/errors/index.js';
 import { exportBundle } from '../../../src/export/exporter.js';
+import { STAGING_PREFIX } from '../../../src/export/bundle-staging.js';
 import { verifyExportDir } from '../../../src/cli/verify-export.js';
 import { formatManifest, policyFileOf, signManifest, type ExportFilter, type ExportManifest } from '../../../src/verify/export-format.js';
 import { generateSignerKey, signCheckpoint, toNoteSigner } from '../../../src/tlog/index.js';
@@ -146,11 +147,34 @@ describe('chio export / verify-export', () => {
       const failing = { ...exportKey, signer: { publicKey: exportKey.signer.publicKey, sign: (): Uint8Array => { throw new Error('the signer failed'); } } };
       const exportTo = (outDir: string) => exportBundle({ jsm: store.jsm, resources: store.resources, outDir, filter: {}, exportKey: failing, logKey: logKey.verifierKey, kernelKeys: [kernel.verifierKey] });
       // The manifest is signed last: everything else was written by then.
-      await expect(exportTo(join(dir, 'new-parent', 'bundle'))).rejects.toThrow('the signer failed');
+      await expect(exportTo(join(dir, 'new-parent', 'bundle'))).rejects.toThrow(`the signer failed; nothing was written to ${join(dir, 'new-parent', 'bundle')}`);
       expect(existsSync(join(dir, 'new-parent'))).toBe(false);
       mkdirSync(join(dir, 'given-empty'));
       await expect(exportTo(join(dir, 'given-empty'))).rejects.toThrow('the signer failed');
       expect(readdirSync(join(dir, 'given-empty'))).toEqual([]);
+    });
+
+    it('puts the bundle in place whole, into a given empty directory too, and leaves no staging directory', async () => {
+      mkdirSync(join(dir, 'given'));
+      const given = statSync(join(dir, 'given')).ino;
+      await run('given');
+      // The directory itself, not one renamed over it: its owner, mode or a volume mounted there stay.
+      expect(statSync(join(dir, 'given')).ino).toBe(given);
+      expect(readdirSync(join(dir, 'given')).sort()).toEqual(['checkpoint', 'manifest.json', 'manifest.sig', 'policies', 'receipts.jsonl']);
+      expect((await verify('given')).receipts).toBe(300);
+      expect(readdirSync(dir).filter((name) => name.includes(STAGING_PREFIX))).toEqual([]);
+    });
+
+    it('stops between pages when its signal is aborted, throwing the reason and leaving nothing', async () => {
+      const stop = new AbortController();
+      let pages = 0;
+      const stopped = exportBundle({
+        jsm: store.jsm, resources: store.resources, outDir: join(dir, 'stopped'), filter: {}, exportKey: loadKeyFile(keyFile), logKey: logKey.verifierKey,
+        kernelKeys: [kernel.verifierKey], signal: stop.signal, progress: () => (pages++, stop.abort('stopped after a page')),
+      });
+      await expect(stopped).rejects.toBe('stopped after a page');
+      expect(pages).toBe(1);
+      expect(readdirSync(dir).filter((name) => name === 'stopped' || name.includes(STAGING_PREFIX))).toEqual([]);
     });
 
     it('refuses, at once, a previous bundle whose checkpoint is no regular file (a FIFO, a link to /dev/zero)', async () => {
