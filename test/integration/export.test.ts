@@ -109,9 +109,14 @@ describe('the CronJob script (deploy/export/cronjob.yaml)', { timeout: CLI_TEST_
     chmodSync(join(bin, 'node'), 0o755);
     const script = exportScript().replaceAll('/exports', exports);
     const scriptEnv = { ...env, PATH: `${bin}:${process.env.PATH}` };
+    const day = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    // What a run killed outright leaves: its staging directory, hidden beside the day's.
+    const staged = join(exports, `.${day}.chio-export-Ab12Cd`);
+    mkdirSync(staged);
+    writeFileSync(join(staged, 'checkpoint'), 'half');
     const run = await runNode('/bin/sh', ['-c', script], scriptEnv, REPO_ROOT);
     expect(run, run.stderr).toMatchObject({ exit: 0 });
-    const day = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    expect(existsSync(staged)).toBe(false);
     const manifest = JSON.parse(readFileSync(join(exports, day, 'manifest.json'), 'utf8')) as { previous?: { size: number }; filter: { since: string } };
     expect(manifest.filter.since).toBe(`${day}T00:00:00.000Z`);
     expect(manifest.previous?.size).toBe(ALLOWS + DENIES);
