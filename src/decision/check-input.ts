@@ -111,8 +111,8 @@ function readHeaders(http: NonNullable<NonNullable<NonNullable<CheckRequest['att
  */
 const FIELD_VALUE_CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
 
-/** RFC 9110 token characters, after the ':' of an HTTP/2 pseudo-header. */
-const HEADER_NAME = /^:?[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** RFC 9110 token characters, after the ':' of an HTTP/2 pseudo-header: every header name a request may carry. */
+export const HEADER_NAME = /^:?[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** RFC 9110 token characters without the lower-case letters. */
 const METHOD = /^[!#$%&'*+.^_`|~0-9A-Z-]+$/;

@@ -4,11 +4,12 @@
  * field. Two kinds: what Istio's own validation refuses (an empty `from`, `to`, source,
  * operation or condition, `remoteIpBlocks`), refused here too rather than read as "every
  * request"; and values no request could ever match (a lower-case method, a port that is no
- * number, a principal written with `spiffe://`, a path pattern no normalised path has), which
- * would make a DENY deny nothing without a word.
+ * number, a principal written with `spiffe://`, a header name that is no HTTP token, a path
+ * pattern no normalised path has), which would make a DENY deny nothing without a word.
  */
 import { ChioError } from '../../errors/index.js';
 import { normalizePathPattern } from '../../decision/path.js';
+import { HEADER_NAME } from '../../decision/check-input.js';
 import { normalizeHostPattern } from '../match.js';
 import type { OperationDoc, RuleDoc } from './authorization-policy.js';
 
@@ -85,9 +86,11 @@ const isPort = (value: string) => PORT_VALUE.test(value) && Number(value) <= 655
 
 /**
  * Values written in a form no request ever has match nothing, so a DENY built on them denies
- * nothing: a port that is no port number (`08080`, `http`), and a principal written with
+ * nothing: a port that is no port number (`08080`, `http`); a principal written with
  * `spiffe://` — Istio compares principals with the peer's SPIFFE id minus that prefix (and so
- * does principalOf), so `spiffe://cluster.local/ns/a/sa/b` never matches. Both refused.
+ * does principalOf), so `spiffe://cluster.local/ns/a/sa/b` never matches; and a header
+ * condition on a name that is no HTTP token (`request.headers[x-team ]`, a stray space from a
+ * template), which Envoy takes and never matches, and the Request guard refuses. All refused.
  */
 export function refuseUnmatchableValues(doc: RuleDoc, where: string): void {
   const check = (list: string[] | undefined, at: string, valid: (v: string) => boolean, why: string) =>
@@ -108,6 +111,10 @@ export function refuseUnmatchableValues(doc: RuleDoc, where: string): void {
     principal(s.notPrincipals, `${where}.from.${i}.source.notPrincipals`);
   });
   doc.when?.forEach((c, i) => {
+    const header = /^request\.headers\[(.*)\]$/.exec(c.key)?.[1];
+    if (header !== undefined && !HEADER_NAME.test(header)) {
+      throw new ChioError('CONFIG_INVALID', `field ${where}.when.${i}.key: header name ${JSON.stringify(header)} is not an HTTP token, which every header name a request carries is, and would match no request`);
+    }
     const rule = c.key === 'destination.port' ? port : c.key === 'source.principal' ? principal : undefined;
     rule?.(c.values, `${where}.when.${i}.values`);
     rule?.(c.notValues, `${where}.when.${i}.notValues`);

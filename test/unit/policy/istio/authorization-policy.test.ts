@@ -176,6 +176,11 @@ describe('compileAuthorizationPolicy', () => {
       [{ when: [{ key: 'source.ip', values: ['10.0.0.0/1e1'] }] }, 'spec.rules.0.when.0.values: "10.0.0.0/1e1" is not'],
       [{ when: [{ key: 'source.ip', values: ['10.0.0.0/8/8'] }] }, 'spec.rules.0.when.0.values: "10.0.0.0/8/8" is not'],
       [{ when: [{ key: 'request.body', values: ['x'] }] }, 'spec.rules.0.when.0.key'],
+      // A header name no request can carry (the Request guard refuses one that is no HTTP
+      // token): a DENY on it would deny nothing.
+      [{ when: [{ key: 'request.headers[x team]', values: ['a'] }] }, 'spec.rules.0.when.0.key: header name "x team" is not an HTTP token'],
+      [{ when: [{ key: 'request.headers[x-team ]', notValues: ['a'] }] }, 'spec.rules.0.when.0.key: header name "x-team " is not an HTTP token'],
+      [{ when: [{ key: 'request.headers[[x-team]', values: ['a'] }] }, 'spec.rules.0.when.0.key: header name "[x-team" is not an HTTP token'],
       // What Istio's validation refuses is refused, not read as "every request".
       [{ from: [], to: [{ operation: { paths: ['/x'] } }] }, 'spec.rules.0.from: `from` must not be empty'],
       [{ from: [{ source: {} }] }, 'spec.rules.0.from.0.source: `from.source` must not be empty'],
@@ -230,6 +235,12 @@ describe('spec.hosts given as an empty list', () => {
   it('is refused when the policy loads, for DENY and ALLOW alike', () => {
     expect(() => policy('deny-all', 'DENY', [{}], { hosts: [] })).toThrow('field spec.hosts: `hosts` must not be empty');
     expect(() => policy('allow-all', 'ALLOW', [{}], { hosts: [] })).toThrow(ChioError);
+  });
+});
+
+describe('header names a request can carry', () => {
+  it.each(['request.headers[X-Team]', 'request.headers[:authority]', "request.headers[x_y.z!#$%&'*+^`|~]"])('loads %s', (key) => {
+    expect(() => policy('deny', 'DENY', [{ when: [{ key, values: ['a'] }] }])).not.toThrow();
   });
 });
 
