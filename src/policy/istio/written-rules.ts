@@ -13,8 +13,15 @@ import { HEADER_NAME } from '../../decision/check-input.js';
 import { normalizeHostPattern } from '../match.js';
 import type { OperationDoc, RuleDoc } from './authorization-policy.js';
 
+/**
+ * Istio's remote.ip is the client Envoy worked out from X-Forwarded-For (trusting a set number
+ * of hops) or the PROXY protocol. A CheckRequest carries no such address; its headers carry
+ * X-Forwarded-For, whose leftmost entries the client writes, so the refusal points at the
+ * source address, never at a header condition (an ALLOW on `10.*` would admit a client that
+ * sends `X-Forwarded-For: 10.9.9.9`).
+ */
 const REMOTE_REFUSED =
-  "is the original client in Istio (from X-Forwarded-For or the PROXY protocol), which a CheckRequest does not carry; use ipBlocks or source.ip for the direct peer, or a request.headers[x-forwarded-for] condition";
+  'is the original client in Istio (from X-Forwarded-For or the PROXY protocol), which a CheckRequest does not carry; a condition on X-Forwarded-For, whose entries the client can write, is no substitute. Use ipBlocks or source.ip: the source address Envoy reports';
 
 const isSet = (list: readonly string[] | undefined) => list !== undefined && list.length > 0;
 

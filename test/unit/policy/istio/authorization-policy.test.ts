@@ -222,6 +222,16 @@ describe('compileAuthorizationPolicy', () => {
       expect(() => policy('bad', 'ALLOW', [rule])).toThrow(field);
     });
 
+    it('refuses remoteIpBlocks and remote.ip without steering to the x-forwarded-for header, which the client writes', () => {
+      // The refusal once advised a request.headers[x-forwarded-for] condition: the client sends
+      // the leftmost entries itself, so an ALLOW on `10.*` admitted `10.9.9.9, 203.0.113.7` and
+      // a DENY on `203.0.113.7` missed it.
+      for (const rule of [{ from: [{ source: { remoteIpBlocks: ['10.0.0.0/8'] } }] }, { when: [{ key: 'remote.ip', values: ['10.0.0.0/8'] }] }]) {
+        expect(() => policy('bad', 'ALLOW', [rule])).toThrow(/X-Forwarded-For, whose entries the client can write, is no substitute/);
+        expect(() => policy('bad', 'ALLOW', [rule])).not.toThrow(/request\.headers\[x-forwarded-for\] condition/);
+      }
+    });
+
     it('refuses Istio fields Chio cannot honour (selector) instead of ignoring them', () => {
       expect(authorizationPolicySchema.safeParse({ apiVersion: 'chio.dev/v1', kind: 'AuthorizationPolicy', metadata: { name: 'x' }, spec: { selector: { matchLabels: { app: 'a' } } } }).success).toBe(false);
     });
