@@ -336,16 +336,17 @@ function principalOf(input: CheckInput): string {
 /**
  * The namespaces of a principal, as Istio reads them: it matches `namespaces` and
  * `source.namespace` as the regex `.*\/ns\/<namespace>\/.*` on the principal, so each segment
- * that follows an `ns` segment (not the first) and has a segment after it is a namespace of the
- * principal. An Istio CA's `<trust domain>/ns/<ns>/sa/<sa>` has one; a SPIFFE id with more
- * segments (SPIRE's `td/ns/evil/sa/app/replica-1`) was read as having none, and a DENY on its
- * namespace missed it. Unlike Istio's regex, a `*` never spans segments: `*-legacy` is not
- * the namespace of `td/ns/prod/sa/x-legacy`.
+ * that follows an `ns` segment and has a segment after it is a namespace of the principal. An
+ * Istio CA's `<trust domain>/ns/<ns>/sa/<sa>` has one; a SPIFFE id with more segments (SPIRE's
+ * `td/ns/evil/sa/app/replica-1`) was read as having none, and a DENY on its namespace missed
+ * it. The trust domain counts too (the regex finds `/ns/evil/` in `spiffe://ns/evil/sa/app`):
+ * skipped, a DENY on `evil` missed that peer. Unlike Istio's regex, a `*` never spans
+ * segments: `*-legacy` is not the namespace of `td/ns/prod/sa/x-legacy`.
  */
 function namespacesOf(principal: string): string[] {
   const segments = principal.split('/');
   const out: string[] = [];
-  for (let i = 1; i + 2 < segments.length; i++) if (segments[i] === 'ns') out.push(segments[i + 1]!);
+  for (let i = 0; i + 2 < segments.length; i++) if (segments[i] === 'ns') out.push(segments[i + 1]!);
   return out;
 }
 
