@@ -9,7 +9,8 @@
  * A rule matches when every present part matches: any `from` source, any `to` operation, every
  * `when` condition; within a source or operation every present field must match, where a field
  * pair (x, notX) means "x matches and notX does not". A rule with no parts matches every
- * request; a policy with no rules matches none.
+ * request; a policy with no rules matches none (a DENY policy with none is refused, as
+ * Istio does).
  *
  * TCP checks (no HTTP attributes), as Istio does: an ALLOW rule that names an HTTP-only field
  * (hosts, methods, paths, requestPrincipals and their not-forms, request.* conditions) never
@@ -138,6 +139,11 @@ export function compileAuthorizationPolicy(doc: AuthorizationPolicyDoc): Compile
   // read as "every host", an ALLOW scoped to one service would allow all of them.
   if (doc.spec.hosts?.length === 0) {
     throw new ChioError('CONFIG_INVALID', 'field spec.hosts: `hosts` must not be empty (leave it out to apply the policy to every host; an empty list is not read as "no host" or "every host")');
+  }
+  // Istio refuses it too ("meaningless as it will never be triggered"): whoever wrote it may
+  // have meant "deny all", which is `rules: [{}]`. An ALLOW without rules allows nothing.
+  if (doc.spec.action === 'DENY' && doc.spec.rules.length === 0) {
+    throw new ChioError('CONFIG_INVALID', 'field spec.rules: a DENY policy without rules would never deny (Istio refuses it); write `rules: [{}]` to deny every request');
   }
   refuseUnmatchableHosts(doc.spec.hosts, 'spec.hosts');
   doc.spec.rules.forEach((r, i) => refuseEmptyParts(r, `spec.rules.${i}`));

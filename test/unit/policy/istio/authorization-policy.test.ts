@@ -238,6 +238,20 @@ describe('compileAuthorizationPolicy', () => {
   });
 });
 
+describe('a DENY policy without rules', () => {
+  // Istio refuses it ("DENY action without `rules` is meaningless as it will never be
+  // triggered"); loaded, it denied nothing, where its writer may have meant "deny all".
+  const parse = (spec: Record<string, unknown>) => compileAuthorizationPolicy(authorizationPolicySchema.parse({ apiVersion: 'chio.dev/v1', kind: 'AuthorizationPolicy', metadata: { name: 'd' }, spec }));
+  it('is refused when the policy loads, rules left out or empty', () => {
+    expect(() => parse({ action: 'DENY' })).toThrow('field spec.rules: a DENY policy without rules would never deny');
+    expect(() => parse({ action: 'DENY', rules: [] })).toThrow(ChioError);
+  });
+  it('is not an ALLOW or AUDIT policy without rules, which stays valid (ALLOW: allow nothing)', () => {
+    expect(evaluateAuthorization([parse({})], { input: input() }, 'allow').verdict).toBe('deny');
+    expect(() => parse({ action: 'AUDIT', rules: [] })).not.toThrow();
+  });
+});
+
 describe('spec.hosts given as an empty list', () => {
   // Rendered from a template whose host list came out empty: read as "no host", a DENY denied
   // no HTTP request at all (while it still denied TCP checks); read as "every host", an ALLOW
