@@ -15,7 +15,10 @@ export const DEFAULT_JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'ES256', 'ES38
 export const SUPPORTED_JWT_ALGORITHMS: readonly string[] = [...DEFAULT_JWT_ALGORITHMS, 'ES512'];
 /** A longer token is refused before it is parsed. */
 export const MAX_JWT_BYTES = 8 * 1024;
-/** Distinct JWTs one request may carry (one per configured location); each is verified. */
+/**
+ * Distinct JWTs verified in one request; more are denied unverified. Two or more that all verify
+ * are denied too (jwt.ts): this bounds the work spent on saying which one failed.
+ */
 export const MAX_JWTS_PER_REQUEST = 4;
 
 /**

@@ -184,18 +184,19 @@ export class JwtAuthenticator {
     if (tokens.size === 0) return SKIP;
     const everyHeader = [...new Set([...tokens.values()].flatMap((locations) => this.#headersOf(locations)))];
     if (tokens.size > MAX_JWTS_PER_REQUEST) return { verdict: 'deny', code: jwtCodeOf(JWT_REASONS.multipleTokens), reason: JWT_REASONS.multipleTokens, removeHeaders: everyHeader };
-    // As Envoy: every token found must verify; the first one found names the caller, and every
-    // verified token's headers are removed (unless its rule forwards the original token).
-    let first: Extract<JwtOutcome, { verdict: 'allow' }> | undefined;
-    const remove = new Set<string>();
+    // As Envoy: every token found must verify, each denied with its own reason.
+    let verified: Extract<JwtOutcome, { verdict: 'allow' }> | undefined;
     for (const [token, locations] of tokens) {
       const outcome = await this.#authenticateOne(token, locations, deadline);
       if (outcome.verdict === 'deny') return { ...outcome, removeHeaders: everyHeader };
-      if (outcome.verdict !== 'allow') continue;
-      for (const header of outcome.removeHeaders) remove.add(header);
-      first ??= outcome;
+      if (outcome.verdict === 'allow') verified ??= outcome;
     }
-    return first ? { ...first, removeHeaders: [...remove] } : SKIP;
+    if (verified === undefined) return SKIP;
+    // Two different tokens that both verify name no one caller (Istio: "not supported, the
+    // principal is undefined"). The policies would judge one while the upstream may read the
+    // other (a query parameter is never removed): a DENY on the second would not hold.
+    if (tokens.size > 1) return { verdict: 'deny', code: jwtCodeOf(JWT_REASONS.multipleTokens), reason: JWT_REASONS.multipleTokens, credentialSha256: verified.credentialSha256, removeHeaders: everyHeader };
+    return verified;
   }
 
   #addLocations(rule: JwtRule): string[] {

@@ -140,14 +140,33 @@ describe('JwtAuthenticator.authenticate', () => {
   });
 
   describe('when a request carries several tokens', () => {
-    it('removes the headers of every verified token, not just the first one', async () => {
+    it('removes the headers of every token, not just the first one, when two issuers\' tokens both verify', async () => {
       const two = new JwtAuthenticator([
         doc({ audiences: ['api'], jwks: jwks(rsa) }),
         doc({ issuer: ISTIO_ISSUER, jwksFile: 'jwks.json', fromHeaders: [{ name: 'x-jwt' }] }),
       ], { baseDir: FIXTURES });
+      expect(await two.authenticate(request({ 'x-jwt': fixture('demo.jwt') }), soon())).toMatchObject({ verdict: 'allow', removeHeaders: ['x-jwt'] });
       const out = await two.authenticate(request({ authorization: `Bearer ${await sign(rsa)}`, 'x-jwt': fixture('demo.jwt') }), soon());
-      expect(out.verdict).toBe('allow');
-      expect(out.verdict === 'allow' && [...out.removeHeaders].sort()).toEqual(['authorization', 'x-jwt']);
+      expect(out).toMatchObject({ verdict: 'deny', reason: R.multipleTokens });
+      expect(out.verdict === 'deny' && [...out.removeHeaders].sort()).toEqual(['authorization', 'x-jwt']);
+    });
+
+    it('denies two different JWTs that both verify: the policies would judge one while the upstream may read the other', async () => {
+      // Istio leaves the principal of a request with several tokens undefined. Alice's token in
+      // the header (judged, then removed) and Bob's in access_token (never removed) let a DENY
+      // on Bob through to an upstream that reads the parameter.
+      const alice = await sign(rsa);
+      const bob = await sign(rsa, { sub: 'bob' });
+      const out = await auth.authenticate(request({ authorization: `Bearer ${alice}` }, `/x?access_token=${bob}`), soon());
+      expect(out).toMatchObject({ verdict: 'deny', code: 'JWT_INVALID', reason: R.multipleTokens, removeHeaders: ['authorization'] });
+      const again = await auth.authenticate(request({ authorization: `Bearer ${alice}` }, `/x?access_token=${await sign(rsa, { scope: 'admin' })}`), soon());
+      expect(again).toMatchObject({ verdict: 'deny', reason: R.multipleTokens });
+    });
+
+    it('allows one JWT found in several places: it is one caller', async () => {
+      const alice = await sign(rsa);
+      const out = await auth.authenticate(request({ authorization: `Bearer ${alice}` }, `/x?access_token=${alice}&access_token=${alice}`), soon());
+      expect(out).toMatchObject({ verdict: 'allow', subject: 'alice', removeHeaders: ['authorization'] });
     });
 
     it('verifies every value of a repeated access_token parameter: a forged second one is denied', async () => {
