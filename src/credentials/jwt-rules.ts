@@ -86,6 +86,8 @@ const algorithms = z.array(z.string().max(16)).min(1).max(16).superRefine((algs,
     }
   }
 });
+/** An Istio field Chio refuses, saying why. */
+const unsupported = (why: string) => z.never({ error: `is not supported by Chio (${why}): remove it` }).optional();
 const jwtRule = z
   .strictObject({
     issuer: text(1024),
@@ -96,9 +98,13 @@ const jwtRule = z
     fromHeaders: z.array(z.strictObject({ name: text(256), prefix: z.string().max(64).optional() })).max(16).optional(),
     fromParams: z.array(text(256)).max(16).optional(),
     forwardOriginalToken: z.boolean().optional(),
-    // Refused, not ignored: Envoy writes the verified payload to this header (the client's own
-    // value removed); Chio does neither, so an upstream reading it would trust the client's.
-    outputPayloadToHeader: z.never({ error: 'is not supported by Chio (the verified payload is not written to a header, and a client could send that header itself): remove it' }).optional(),
+    // Istio fields Chio does not implement, refused rather than ignored. Envoy writes the verified
+    // payload or claims to these headers (the client's own values removed); Chio does neither, so
+    // an upstream reading them would trust the client's. A token in a cookie would go unverified.
+    outputPayloadToHeader: unsupported('the verified payload is not written to a header, and a client could send that header itself'),
+    outputClaimToHeaders: unsupported('verified claims are not written to headers, and a client could send that header itself'),
+    fromCookies: unsupported('cookies are not read, so a token there would reach the upstream unverified'),
+    timeout: unsupported('a JWKS fetch gives up after 1 s, and a Check waits for it only until its own deadline'),
     algorithms: algorithms.optional(),
     // Istio accepts a JWT without exp (Envoy's require_expiration defaults to false); these
     // two Chio options let a rule insist on one, and on a bounded lifetime.

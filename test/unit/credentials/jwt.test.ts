@@ -404,6 +404,17 @@ describe('requestAuthenticationSchema', () => {
     expect(out.error?.issues[0]).toMatchObject({ path: ['spec', 'jwtRules', 0, 'outputPayloadToHeader'], message: expect.stringContaining('a client could send that header itself') });
   });
 
+  // Istio's other JWTRule fields: refused too, each saying why, rather than "Unrecognized key".
+  it.each([
+    ['outputClaimToHeaders', [{ header: 'x-sub', claim: 'sub' }], 'a client could send that header itself'],
+    ['fromCookies', ['session'], 'cookies are not read'],
+    ['timeout', '5s', 'gives up after 1 s'],
+  ])('refuses %s, saying why', (field, value, why) => {
+    const out = parse({ jwksUri: 'https://issuer.example/jwks', [field]: value });
+    expect(out.success).toBe(false);
+    expect(out.error?.issues[0]).toMatchObject({ path: ['spec', 'jwtRules', 0, field], message: expect.stringContaining(why) });
+  });
+
   describe('when the key source is given', () => {
     it('accepts exactly one of jwks, jwksUri, jwksFile', () => {
       expect(parse({ jwksUri: 'https://issuer.example/jwks', fromHeaders: [{ name: 'x-jwt' }], forwardOriginalToken: true }).success).toBe(true);
