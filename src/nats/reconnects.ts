@@ -12,6 +12,8 @@
  * `guarded` guards every request made through a bucket, object store or JetStream handle, each
  * on its own: code that awaits one of them stops at the reconnect as it would at the request's
  * timeout, and nothing after that await runs, whether or not an answer comes later.
+ * `guardMessages` does the same for a fetch's or consume's messages, an iterator and no promise:
+ * they are stopped, so the loop reading them throws, and nats.js lets go of their subscription.
  *
  * With `failWhileDown`, a request also fails at once while the connection is down (it would be
  * dropped unsent at the reconnect), and one in flight fails when the connection drops rather
@@ -20,6 +22,7 @@
  * failing at once while down, it would retry, and log, every pause of the outage.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { ConsumerMessages } from '@nats-io/jetstream';
 import { ChioError } from '../errors/index.js';
 
 /** The members of a JetStream client or manager that are APIs of their own. */
@@ -51,6 +54,18 @@ export class ReconnectGuard {
       this.waiting.add(abandon);
       work.then(resolve, reject).finally(() => this.waiting.delete(abandon));
     });
+  }
+
+  /**
+   * Stop `messages` with ChioError('UNAVAILABLE') when the connection comes back (or, failing
+   * while down, drops or is down) before they are done: a loop reading them then throws.
+   */
+  guardMessages(messages: ConsumerMessages, what: string): void {
+    const stop = (why: string) => messages.stop(new ChioError('UNAVAILABLE', `${what}: ${why}`));
+    if (this.down) return stop('NATS is disconnected');
+    this.waiting.add(stop);
+    const done = () => void this.waiting.delete(stop);
+    messages.closed().then(done, done);
   }
 
   /**

@@ -30,6 +30,21 @@ export interface StoredMessage {
 
 /** How long a tail read waits for messages the stream said it holds. */
 const TAIL_READ_EXPIRES_MS = 2_000;
+/**
+ * How long a tail read waits for the server's own end of its fetch (its expiry, due at
+ * TAIL_READ_EXPIRES_MS) before it gives up on a server that has stopped answering. An ordered
+ * consumer's fetch never gives up by itself: past missed heartbeats it asks the server again,
+ * and it was still waiting 40 s into a silent partition (a request would have timed out at 5 s).
+ */
+export const TAIL_READ_GIVE_UP_MS = TAIL_READ_EXPIRES_MS + 1_000;
+
+/**
+ * What stops a fetch's messages with UNAVAILABLE when the NATS connection drops or comes back
+ * (nats/reconnects.ts ReconnectGuard): a fetch is an iterator, which request guards do not reach.
+ */
+export interface FetchGuard {
+  guardMessages(messages: ConsumerMessages, what: string): void;
+}
 
 /**
  * What storing a receipt needs of a JetStreamClient: a publish that carries the dedup id and the
@@ -155,9 +170,11 @@ export async function readLastStreamSeq(jsm: JetStreamManager): Promise<number> 
  * Chio-Receipt-Ids), each with the sequence of the message naming it, read as headers only: no
  * receipt body crosses the wire, and nothing is verified (headers are anyone's to write).
  * Throws UNAVAILABLE when the fetch ended before `toSeq` (a busy server answers a fetch with
- * fewer messages at its expiry): a partial set would make a stored receipt look unknown.
+ * fewer messages at its expiry): a partial set would make a stored receipt look unknown. So it
+ * does when the server has not ended the fetch by TAIL_READ_GIVE_UP_MS, when `guard` stops it
+ * (the connection dropped or came back), and when the fetch fails (its consumer gone, say).
  */
-export async function readReceiptIds(js: JetStreamClient, fromSeq: number, toSeq: number): Promise<Map<string, number>> {
+export async function readReceiptIds(js: JetStreamClient, fromSeq: number, toSeq: number, guard?: FetchGuard): Promise<Map<string, number>> {
   const ids = new Map<string, number>();
   if (toSeq < fromSeq) return ids;
   const consumer = await js.consumers.get(RECEIPTS_STREAM, {
@@ -166,6 +183,8 @@ export async function readReceiptIds(js: JetStreamClient, fromSeq: number, toSeq
     headers_only: true,
   });
   const messages = await consumer.fetch({ max_messages: toSeq - fromSeq + 1, expires: TAIL_READ_EXPIRES_MS });
+  guard?.guardMessages(messages, 'the receipts stream\'s tail');
+  const giveUp = setTimeout(() => messages.stop(new ChioError('UNAVAILABLE', `the receipts stream's tail: its fetch not ended ${TAIL_READ_GIVE_UP_MS} ms after it began`)), TAIL_READ_GIVE_UP_MS);
   let lastSeen = fromSeq - 1;
   try {
     for await (const m of messages) {
@@ -175,7 +194,10 @@ export async function readReceiptIds(js: JetStreamClient, fromSeq: number, toSeq
       lastSeen = m.seq;
       if (m.seq >= toSeq) break;
     }
+  } catch (err) {
+    throw err instanceof ChioError ? err : new ChioError('UNAVAILABLE', `read the receipts stream up to ${lastSeen} of ${toSeq}: the fetch failed`, { cause: err });
   } finally {
+    clearTimeout(giveUp);
     messages.stop();
   }
   if (lastSeen < toSeq) throw new ChioError('UNAVAILABLE', `read the receipts stream up to ${lastSeen} of ${toSeq}`);

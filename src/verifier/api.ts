@@ -28,6 +28,7 @@ import { parseTilePath, proveTree, type Tile } from '../tlog/index.js';
 import { CheckpointSource } from './checkpoint-source.js';
 import { DEFAULT_MESSAGE_CACHE_BYTES, SIZE, receiptRoutes } from './receipt-routes.js';
 import { BytesCache } from '../store/bytes-cache.js';
+import type { FetchGuard } from '../store/receipts.js';
 import { StoredHashCache } from './stored-hash-cache.js';
 import { policyRoute } from './policy-route.js';
 import { verifyRoute } from './verify-route.js';
@@ -48,13 +49,15 @@ export interface VerifierApiOptions {
   explorerDir?: string;
   /** The export key's verifier key, when the key directory has one: what signs compliance bundles. */
   exportKey?: string;
+  /** Stops the fetch of a tail scan when the NATS connection drops or comes back, as `js` and `jsm` guard their requests. */
+  fetchGuard?: FetchGuard;
 }
 
 export function verifierRoutes(opts: VerifierApiOptions): Route[] {
   const tiles = new TileStore(opts.resources.tiles, opts.resources.entries);
   const kernelKeys = (): KernelKeys => (typeof opts.kernelKeys === 'function' ? opts.kernelKeys() : opts.kernelKeys);
   const checkSignature = createNodeSignatureCheck();
-  const pending = new TailSearcher(opts.js, opts.jsm, opts.resources.ledger, (bytes) => verifyReceiptBytes(bytes, kernelKeys(), checkSignature));
+  const pending = new TailSearcher(opts.js, opts.jsm, opts.resources.ledger, (bytes) => verifyReceiptBytes(bytes, kernelKeys(), checkSignature), Date.now, opts.fetchGuard);
   const checkpoints = new CheckpointSource(opts.jsm, opts.logKey);
   const latest = () => checkpoints.latest();
 

@@ -39,7 +39,7 @@ export async function startVerifier(config: ChioConfig, nc: NatsConnection, log:
   const reads = new ReconnectGuard(nc, { failWhileDown: true });
   const stored = await ensureResources(nc, config.replicas);
   const resources = Object.fromEntries(Object.entries(stored).map(([name, handle]) => [name, reads.guarded(handle, `the ${name} store`)])) as unknown as ChioResources;
-  const routes = verifierRoutes({ js: reads.guarded(jetstream(nc), 'JetStream'), jsm: reads.guarded(await jetstreamManager(nc), 'JetStream'), resources, logKey, kernelKeys: () => kernelKeys.current(), ...(exportKey ? { exportKey } : {}) });
+  const routes = verifierRoutes({ js: reads.guarded(jetstream(nc), 'JetStream'), jsm: reads.guarded(await jetstreamManager(nc), 'JetStream'), resources, fetchGuard: reads, logKey, kernelKeys: () => kernelKeys.current(), ...(exportKey ? { exportKey } : {}) });
   const health = await startServiceHealth('verifier', nc, log);
   const http = await startHttpServer({ bind: config.bind, port: config.verifierPort, portSetting: 'CHIO_VERIFIER_PORT', log, ready: () => health.readiness.reason(), routes: [timedRoutes(routes)], ...(tls ? { tls } : {}) });
   kernelKeys.start();

@@ -17,7 +17,7 @@
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { readLedgerState } from '../store/ledger-state.js';
-import { readLastStreamSeq, readReceiptIds, readReceiptMessage } from '../store/receipts.js';
+import { readLastStreamSeq, readReceiptIds, readReceiptMessage, type FetchGuard } from '../store/receipts.js';
 import { receiptLinesOf } from '../store/receipt-message.js';
 import type { Receipt } from '../receipt/receipt.js';
 import { isChioError } from '../errors/index.js';
@@ -54,6 +54,8 @@ export class TailSearcher {
     /** The receipt `bytes` hold, verified with the trusted kernel keys; throws when they are none. */
     private readonly verifyStored: (bytes: Uint8Array) => Receipt,
     private readonly now: () => number = Date.now,
+    /** Stops a scan's fetch when the NATS connection drops or comes back (the verifier's ReconnectGuard). */
+    private readonly fetchGuard?: FetchGuard,
   ) {}
 
   async search(id: string): Promise<TailSearch> {
@@ -93,7 +95,7 @@ export class TailSearcher {
     const tail = lastSeq - integrated;
     if (tail > MAX_PENDING_SCAN) return { at, lastSeq, ids: 'unknown', checked: new Map() };
     try {
-      return { at, lastSeq, ids: await readReceiptIds(this.js, integrated + 1, lastSeq), checked: new Map() };
+      return { at, lastSeq, ids: await readReceiptIds(this.js, integrated + 1, lastSeq, this.fetchGuard), checked: new Map() };
     } catch (err) {
       if (!isChioError(err, 'UNAVAILABLE')) throw err;
       // Not reused: the next lookup reads again.

@@ -9,8 +9,8 @@
  * them out at once too, rather than after their probe timeout.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { startTestNats, tempDir, type TestNats } from '../support/nats.js';
+import { nextStatus } from '../support/settling.js';
 import { startTestChio, testConfig, type TestChio } from '../support/chio.js';
 import { pollUntil } from '../support/health.js';
 import { LATEST_REUSE_MS } from '../../src/verifier/checkpoint-source.js';
@@ -50,11 +50,6 @@ async function timedGet(path: string, base = chio.verifierUrl): Promise<{ path: 
   const res = await fetch(`${base}${path}`);
   await res.arrayBuffer();
   return { path, status: res.status, ms: performance.now() - started, retryAfter: res.headers.get('retry-after') };
-}
-
-/** Resolves at the next status event of `type` on the connection. */
-async function nextStatus(nc: NatsConnection, type: string): Promise<void> {
-  for await (const s of nc.status()) if (s.type === type) return;
 }
 
 describe('the verifier while nats-server is down', () => {

@@ -13,6 +13,7 @@ import { connectNats } from '../../../src/nats/connection.js';
 import { ReconnectGuard } from '../../../src/nats/reconnects.js';
 import { isChioError } from '../../../src/errors/index.js';
 import { startTestNats, type TestNats } from '../../support/nats.js';
+import { settle, watch } from '../../support/settling.js';
 
 const BUCKET = 'reconnect-guard';
 
@@ -20,19 +21,6 @@ let nats: TestNats;
 let nc: NatsConnection;
 let guard: ReconnectGuard;
 let kv: KV;
-
-/** How a promise settled, read without awaiting it: 'pending' until it has. */
-function watch<T>(p: Promise<T>): { readonly state: 'pending' | 'resolved' | 'rejected'; readonly error: unknown; readonly settled: Promise<void> } {
-  const w = { state: 'pending' as 'pending' | 'resolved' | 'rejected', error: undefined as unknown, settled: Promise.resolve() };
-  w.settled = p.then(
-    () => void (w.state = 'resolved'),
-    (err: unknown) => void ((w.state = 'rejected'), (w.error = err)),
-  );
-  return w;
-}
-
-/** A few turns of the loop and of the socket: long enough for anything already due to settle. */
-const settle = () => new Promise((r) => setTimeout(r, 50));
 
 beforeAll(async () => {
   nats = await startTestNats();
