@@ -16,6 +16,7 @@ export const PROCESS_SUITES = [
   'test/reliability/store-full.test.ts',
   'test/reliability/up-restart-lease.test.ts',
   'test/reliability/export-interrupted.test.ts',
+  'test/integration/silent-partition.test.ts',
   'test/reliability/jetstream-cluster.test.ts',
 ];
 
