@@ -4,7 +4,8 @@
  * no operator and gives no hook for `.?`, so each is the handler cel-js's type check put on a
  * node (`handle`), wrapped: `+` and the string/bytes conversions charged for what they build
  * (chargeBuiltValues), `duration()` bounded before cel-js parses it (checkDurations), presence
- * tests on a message refused (guardMessagePresence). They depend on cel-js 8 keeping `handle`;
+ * tests on a message refused (guardMessagePresence), NaN refused by `<` and the other
+ * orderings (refuseNaNOrdering). They depend on cel-js 8 keeping `handle`;
  * the tests of each would catch an upgrade that does not.
  */
 import { EvaluationError, Optional } from '@marcbachmann/cel-js';
@@ -140,13 +141,8 @@ export function checkDurations(ast: AstNode): void {
  * refuses the expression rather than run it unguarded.
  */
 export function guardMessagePresence(ast: AstNode): boolean {
-  const seen = new Set<AstNode>();
-  const stack: AstNode[] = [ast];
   let guarded = true;
-  while (stack.length > 0) {
-    const n = stack.pop()! as AstNode & { handle?: Handle; meta?: { alternate?: AstNode } };
-    if (seen.has(n)) continue;
-    seen.add(n);
+  for (const n of evaluatedNodes(ast)) {
     if (n.op === '.?' || n.op === '[?]') guarded = wrapHandle(n, (left) => {
       const target = left instanceof Optional ? (left.hasValue() ? left.value() : undefined) : left;
       if (target instanceof CelMessage) throw new PresenceOnMessage(n.op === '.?' ? '.?field' : '[?"field"]');
@@ -154,7 +150,44 @@ export function guardMessagePresence(ast: AstNode): boolean {
     if (n.op === 'comprehension') guarded = wrapHandle(n, (range) => {
       if (range instanceof CelMessage) throw new Error('a message of object is not a range: only lists and maps are');
     }) && guarded;
-    // Macros (all, exists, map, …) keep their comprehension in meta.alternate.
+  }
+  return guarded;
+}
+
+const ORDERINGS = new Set(['<', '<=', '>', '>=']);
+const isNaNValue = (v: unknown): boolean => typeof v === 'number' && Number.isNaN(v);
+
+/**
+ * Make an ordering (`<`, `<=`, `>`, `>=`) with a NaN operand an evaluation error, as in cel-go
+ * (common/types, each number's Compare: "NaN values cannot be ordered"), where cel-js answers
+ * false. A double is NaN from `double("NaN")` of a header as easily as from `0.0/0.0`, and false
+ * would take the other branch: `score < 0.5 ? deny : allow` would allow; as an error, the
+ * policy's failurePolicy applies. Across int, uint and double cel-js already orders by exact
+ * value, as cel-go does with CrossTypeNumericComparisons. Returns false when a node has no
+ * handler to wrap (cel-js's internals changed): the caller refuses the expression.
+ */
+export function refuseNaNOrdering(ast: AstNode): boolean {
+  let guarded = true;
+  for (const n of evaluatedNodes(ast)) {
+    if (typeof n.op !== 'string' || !ORDERINGS.has(n.op)) continue;
+    guarded = wrapHandle(n, (left, right) => {
+      if (isNaNValue(left) || isNaNValue(right)) throw new Error('NaN values cannot be ordered');
+    }) && guarded;
+  }
+  return guarded;
+}
+
+type EvaluatedNode = AstNode & { handle?: Handle; meta?: { alternate?: AstNode } };
+
+/** Every node cel-js may run for `ast`, once each: walkAst's, and the comprehensions macros (all, exists, map, …) keep in meta.alternate. */
+function* evaluatedNodes(ast: AstNode): Generator<EvaluatedNode> {
+  const seen = new Set<AstNode>();
+  const stack: AstNode[] = [ast];
+  while (stack.length > 0) {
+    const n = stack.pop()! as EvaluatedNode;
+    if (seen.has(n)) continue;
+    seen.add(n);
+    yield n;
     const alternate = n.meta?.alternate;
     if (isNode(alternate)) stack.push(alternate);
     const args = n.args;
@@ -162,7 +195,6 @@ export function guardMessagePresence(ast: AstNode): boolean {
     else if (Array.isArray(args)) stack.push(...childrenOf(n));
     else if (typeof args === 'object' && args !== null) for (const v of Object.values(args)) if (isNode(v)) stack.push(v);
   }
-  return guarded;
 }
 
 type Handle = (...operands: unknown[]) => unknown;

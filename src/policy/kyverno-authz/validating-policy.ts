@@ -45,7 +45,7 @@ import { celPathKind, type CelObject } from '../kyverno/kyverno-input.js';
 import { CelLimitExceeded, estimateCost, walkAst, type AstNode, RE2_MATCHES, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_COST, MAX_POLICY_COST, oversized, useRe2Matches } from './cel-bounds.js';
 import { CelCheckBudget, useBudget } from './check-budget.js';
 import { MAX_POLICY_EVALUATION_MS, POLICIES_TOOK_TOO_LONG } from '../check-clock.js';
-import { chargeBuiltValues, checkDurations, guardMessagePresence } from './cel-run-guards.js';
+import { chargeBuiltValues, checkDurations, guardMessagePresence, refuseNaNOrdering } from './cel-run-guards.js';
 import { re2PatternsOf } from './envoy-library.js';
 import { toPolicyAnswer, type PolicyAnswer } from './policy-answer.js';
 import { messageConstruction, unsupportedFunction } from './unsupported-functions.js';
@@ -141,6 +141,7 @@ function compileEnvoyPolicy(doc: z.output<typeof celValidatingPolicySchema>, env
     if (presence !== undefined) fail(field, presence);
     // What the refusals above cannot see (a message in a list, a ternary, a comprehension's variable) fails at run time.
     if (!guardMessagePresence(program.ast)) fail(field, 'a presence test (.?, [?]) cannot be guarded against always-present message fields: refused');
+    if (!refuseNaNOrdering(program.ast)) fail(field, 'an ordering (<, <=, >, >=) cannot be guarded against NaN: refused');
     const cost = estimateCost(program.ast);
     if (cost > MAX_EXPRESSION_COST) fail(field, `estimated cost ${cost} is over the bound of ${MAX_EXPRESSION_COST} (nested comprehensions?)`);
     total += cost;
