@@ -15,6 +15,7 @@ import type { JsonObject, JsonValue } from '../kyverno/kyverno-input.js';
 import { oversized } from './cel-bounds.js';
 import { CheckResponse, OkHttpResponse, type HeaderOption, type QueryParameterOption } from './envoy-library.js';
 
+/** Headers an allow may add to the request, remove from it, and add to the response, each; a deny's headers past it are left out. */
 export const MAX_POLICY_HEADERS = 64;
 export const MAX_HEADER_VALUE_CHARS = 8 * 1024;
 export const MAX_BODY_CHARS = 64 * 1024;
@@ -50,11 +51,11 @@ export function toPolicyAnswer(value: unknown, field: string): PolicyAnswer {
     const metadata = value.metadata === undefined ? undefined : toMetadata(value.metadata);
     return {
       verdict: 'allow',
-      headers: headersOf(http.headers),
-      headersToRemove: http.headersToRemove.map((name) => headerName(name)),
-      responseHeaders: headersOf(http.responseHeadersToAdd),
-      queryParametersToSet: queryParametersOf(http.queryParametersToSet),
-      queryParametersToRemove: listOf(http.queryParametersToRemove, 'query parameters to remove').map((key) => queryText(key, 'key')),
+      headers: headersOf(atMost(http.headers, MAX_POLICY_HEADERS, 'headers to add')),
+      headersToRemove: atMost(http.headersToRemove, MAX_POLICY_HEADERS, 'headers to remove').map((name) => headerName(name)),
+      responseHeaders: headersOf(atMost(http.responseHeadersToAdd, MAX_POLICY_HEADERS, 'response headers to add')),
+      queryParametersToSet: atMost(http.queryParametersToSet, MAX_POLICY_QUERY_PARAMETERS, 'query parameters to set').map(queryParameter),
+      queryParametersToRemove: atMost(http.queryParametersToRemove, MAX_POLICY_QUERY_PARAMETERS, 'query parameters to remove').map((key) => queryText(key, 'key')),
       ...(metadata ? { metadata } : {}),
       ...message,
     };
@@ -82,7 +83,6 @@ function unlessInvalid<T>(make: () => T): T | undefined {
 }
 
 function headersOf(list: readonly HeaderOption[]): HeaderOption[] {
-  if (list.length > MAX_POLICY_HEADERS) throw new AnswerInvalid(`more than ${MAX_POLICY_HEADERS} headers`);
   return list.map((h) => {
     if (h.value.length > MAX_HEADER_VALUE_CHARS || !/^[\x20-\x7e\t]*$/.test(h.value)) throw new AnswerInvalid(`header ${JSON.stringify(h.key)}: a value must be printable ASCII of at most ${MAX_HEADER_VALUE_CHARS} characters`);
     return { key: headerName(h.key), value: h.value, ...(h.keepEmptyValue ? { keepEmptyValue: true } : {}) };
@@ -106,12 +106,13 @@ function queryText(text: string, part: 'key' | 'value'): string {
   return text;
 }
 
-function queryParametersOf(list: readonly QueryParameterOption[]): QueryParameterOption[] {
-  return listOf(list, 'query parameters to set').map((p) => ({ key: queryText(p.key, 'key'), value: queryText(p.value, 'value') }));
+function queryParameter(p: QueryParameterOption): QueryParameterOption {
+  return { key: queryText(p.key, 'key'), value: queryText(p.value, 'value') };
 }
 
-function listOf<T>(list: readonly T[], what: string): readonly T[] {
-  if (list.length > MAX_POLICY_QUERY_PARAMETERS) throw new AnswerInvalid(`more than ${MAX_POLICY_QUERY_PARAMETERS} ${what}`);
+/** `list`, checked before any of it is read: a list an allow built past its bound is refused whole. */
+function atMost<T>(list: readonly T[], max: number, what: string): readonly T[] {
+  if (list.length > max) throw new AnswerInvalid(`more than ${max} ${what}`);
   return list;
 }
 
