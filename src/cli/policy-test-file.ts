@@ -29,6 +29,8 @@
  *       headers: { x-validated-by: chio }        # request headers added (these at least)
  *       removedHeaders: [authorization]           # request headers removed (these at least)
  *       responseHeaders: { x-added: yes }         # response headers added (these at least)
+ *       queryParameters: { tenant: blue }         # query parameters set (these at least)
+ *       removedQueryParameters: [debug]           # query parameters removed (these at least)
  *
  * Unknown fields are refused, so a misspelt expectation is an error rather than a test that
  * checks nothing. Errors name the file, the case and the field.
@@ -73,6 +75,8 @@ const expectSchema = z.strictObject({
   headers: stringMap.optional(),
   removedHeaders: z.array(z.string().max(256)).max(256).optional(),
   responseHeaders: stringMap.optional(),
+  queryParameters: stringMap.optional(),
+  removedQueryParameters: z.array(z.string().max(2048)).max(256).optional(),
 });
 
 const caseSchema = z.strictObject({

@@ -96,11 +96,17 @@ export function compare(expected: Expectation, got: PolicyEvaluation): string[] 
   same('body', expected.body, got.body);
   same('policy', expected.policy, got.policy);
   same('rule', expected.rule, got.rule);
-  for (const [k, v] of Object.entries(expected.headers ?? {})) same(`request header ${k}`, v, got.headersToAdd[k]);
-  for (const [k, v] of Object.entries(expected.responseHeaders ?? {})) same(`response header ${k}`, v, got.responseHeadersToAdd[k]);
-  for (const k of expected.removedHeaders ?? []) {
-    if (!got.headersToRemove.includes(k)) out.push(`removed header ${k}: expected removed, got kept`);
-  }
+  const added = (what: string, want: Record<string, string> | undefined, have: Record<string, string> | undefined) => {
+    for (const [k, v] of Object.entries(want ?? {})) same(`${what} ${k}`, v, have?.[k]);
+  };
+  const removed = (what: string, want: string[] | undefined, have: readonly string[] | undefined) => {
+    for (const k of want ?? []) if (!have?.includes(k)) out.push(`removed ${what} ${k}: expected removed, got kept`);
+  };
+  added('request header', expected.headers, got.headersToAdd);
+  added('response header', expected.responseHeaders, got.responseHeadersToAdd);
+  removed('header', expected.removedHeaders, got.headersToRemove);
+  added('query parameter', expected.queryParameters, got.queryParametersToSet);
+  removed('query parameter', expected.removedQueryParameters, got.queryParametersToRemove);
   // A deny says why, so that a wrong verdict reads as what happened instead.
   if (out.length > 0 && got.verdict === 'deny' && expected.reason === undefined) out.push(`(denied by ${got.guard}, ${got.httpStatus}: ${got.reason})`);
   return out;

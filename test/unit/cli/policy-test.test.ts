@@ -51,6 +51,35 @@ describe('runPolicyTests', () => {
     });
   });
 
+  describe('query parameters an allow sets and removes', () => {
+    /** A second policy that allows with `x-tenant`, setting `tenant` upstream and removing `debug`. */
+    const QUERY_POLICY = `apiVersion: policies.kyverno.io/v1alpha1
+kind: ValidatingPolicy
+metadata:
+  name: tenant-query
+spec:
+  evaluation:
+    mode: Envoy
+  validations:
+  - expression: >
+      object.attributes.request.http.headers[?"x-tenant"].hasValue()
+        ? envoy.Allowed().WithQueryParam("tenant", object.attributes.request.http.headers["x-tenant"]).WithoutQueryParam("debug").Response()
+        : null
+`;
+    const TENANT = "request: { path: '/x?debug=1', headers: { x-force-authorized: 'true', x-tenant: blue } }";
+    const caseExpecting = (expectation: string) => policyDir({ 'query.yaml': QUERY_POLICY, 'a.test.yaml': `tests:\n  - name: tenant\n    ${TENANT}\n    expect: { verdict: allow, ${expectation} }\n` });
+
+    it('passes when they are as expected (these at least)', async () => {
+      const [r] = await run(caseExpecting('queryParameters: { tenant: blue }, removedQueryParameters: [debug]'));
+      expect(r).toMatchObject({ name: 'tenant', outcome: 'pass' });
+    });
+    it('says a wrong, missing or kept query parameter', async () => {
+      const [r] = await run(caseExpecting('queryParameters: { tenant: red, region: eu }, removedQueryParameters: [debug, session]'));
+      expect(r!.outcome).toBe('fail');
+      expect(r!.detail).toBe('query parameter tenant: expected "red", got "blue"; query parameter region: expected "eu", got none; removed query parameter session: expected removed, got kept');
+    });
+  });
+
   describe('when a test file does not load', () => {
     const errorOf = async (text: string, extra: Record<string, string> = {}) => {
       const results = await run(policyDir({ 'bad.test.yaml': text, 'good.test.yaml': 'tests:\n  - { name: ok, request: {}, expect: { verdict: deny } }\n', ...extra }));
