@@ -5,6 +5,7 @@ import type { CheckRequest, CheckResponse, HeaderValueOption } from '../authz/wi
 import { ChioError } from '../errors/index.js';
 import { DEFAULT_GRPC_PORT } from '../config.js';
 import { readPrivateFile, readPublicFile } from '../setting-file.js';
+import { forTerminal } from './terminal.js';
 
 export interface CheckAnswer {
   verdict: 'allow' | 'deny';
@@ -17,6 +18,10 @@ export interface CheckAnswer {
   removedHeaders?: string[];
   /** Headers Chio told Envoy to add to the client's response (allow only). */
   responseHeaders?: Record<string, string>;
+  /** Query parameters Chio told Envoy to set before upstream (an allow that sets any). */
+  queryParametersToSet?: Record<string, string>;
+  /** Query parameters Chio told Envoy to remove before upstream (an allow that removes any). */
+  queryParametersToRemove?: string[];
 }
 
 /** PEM files for a TLS listener (CHIO_TLS_*): the CA to trust, and a client certificate for mutual TLS. */
@@ -82,6 +87,7 @@ export function summarise(res: CheckResponse): CheckAnswer {
   const headerList: HeaderValueOption[] = res.ok_response?.headers ?? res.denied_response?.headers ?? [];
   const headers = Object.fromEntries(headerList.map((h) => [h.header.key, h.header.value]));
   const code = res.status?.code ?? 2;
+  const ok = res.ok_response;
   return {
     verdict: code === 0 ? 'allow' : 'deny',
     grpcCode: code,
@@ -89,14 +95,21 @@ export function summarise(res: CheckResponse): CheckAnswer {
     headers,
     ...(headers['x-chio-receipt-id'] ? { receiptId: headers['x-chio-receipt-id'] } : {}),
     ...(res.denied_response?.body ? { body: res.denied_response.body } : {}),
-    ...(res.ok_response ? { removedHeaders: res.ok_response.headers_to_remove ?? [] } : {}),
-    ...(res.ok_response ? { responseHeaders: Object.fromEntries((res.ok_response.response_headers_to_add ?? []).map((h) => [h.header.key, h.header.value])) } : {}),
+    ...(ok ? { removedHeaders: ok.headers_to_remove ?? [] } : {}),
+    ...(ok ? { responseHeaders: Object.fromEntries((ok.response_headers_to_add ?? []).map((h) => [h.header.key, h.header.value])) } : {}),
+    ...(ok?.query_parameters_to_set?.length ? { queryParametersToSet: Object.fromEntries(ok.query_parameters_to_set.map((p) => [p.key, p.value])) } : {}),
+    ...(ok?.query_parameters_to_remove?.length ? { queryParametersToRemove: ok.query_parameters_to_remove } : {}),
   };
 }
 
 export function formatCheckAnswer(a: CheckAnswer): string {
   const lines = [`${a.verdict.toUpperCase()} (grpc ${a.grpcCode}, http ${a.httpStatus})`];
   for (const [k, v] of Object.entries(a.headers)) lines.push(`  ${k}: ${v}`);
+  for (const k of a.removedHeaders ?? []) lines.push(`  - request header ${k}`);
+  for (const [k, v] of Object.entries(a.responseHeaders ?? {})) lines.push(`  + response header ${k}: ${v}`);
+  for (const [k, v] of Object.entries(a.queryParametersToSet ?? {})) lines.push(`  + query parameter ${k}=${v}`);
+  for (const k of a.queryParametersToRemove ?? []) lines.push(`  - query parameter ${k}`);
   if (a.receiptId) lines.push(`receipt id: ${a.receiptId}`);
-  return lines.join('\n');
+  // What the server and its policies said, escaped line by line (terminal.ts).
+  return lines.map(forTerminal).join('\n');
 }
