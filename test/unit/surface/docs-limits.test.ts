@@ -67,7 +67,7 @@ const CLAIMS: Array<{ page: string; heading: string; level?: number; says: strin
       `at most ${MAX_ANSWER_MARGIN_MS} ms, for the answer's way`, `leaves under ${MIN_CLIENT_STORE_MS} ms to store a receipt`,
       `\`more than ${MAX_HEADERS} headers\`, \`headers larger than ${MAX_HEADER_BYTES} bytes\``,
       `for \`path\` (${MAX_PATH_BYTES}), \`host\` (${MAX_HOST_BYTES}), \`method\` (${MAX_METHOD_BYTES})`,
-      `\`Jwt is too large\` (over ${kib(MAX_JWT_BYTES)})`, `(more than ${MAX_JWTS_PER_REQUEST} distinct JWTs)`,
+      `\`Jwt is too large\` (over ${kib(MAX_JWT_BYTES)})`, `(two different JWTs that both verify, or more than ${MAX_JWTS_PER_REQUEST})`,
     ],
   },
   {
@@ -99,7 +99,7 @@ const CLAIMS: Array<{ page: string; heading: string; level?: number; says: strin
       `| ${kib(MAX_HEADER_LIST_BYTES)}, ${MAX_CONCURRENT_STREAMS} |`,
       `| ${MAX_HEADERS} headers, ${kib(MAX_HEADER_BYTES)} in all |`,
       `| ${kib(MAX_PATH_BYTES)}, ${kib(MAX_HOST_BYTES)}, ${MAX_METHOD_BYTES} bytes |`,
-      `| capability token | ${kib(MAX_TOKEN_CHARS)} |`, `| JWT | ${kib(MAX_JWT_BYTES)}, at most ${MAX_JWTS_PER_REQUEST} per request |`,
+      `| capability token | ${kib(MAX_TOKEN_CHARS)} |`, `| JWT | ${kib(MAX_JWT_BYTES)}, one per request (up to ${MAX_JWTS_PER_REQUEST} different ones are verified, to name one that fails) |`,
       `| ${n(DEFAULT_VERIFICATION_CACHE_SIZE)}, least recently used`,
       `(${s(DEFAULT_FETCH_TIMEOUT_MS)} for the fetch itself, one fetch per ${s(DEFAULT_MIN_REFRESH_INTERVAL_MS)} per URI)`,
     ],
