@@ -71,7 +71,7 @@ export const policyReloadsTotal = new Counter({
 
 export const cacheLookupsTotal = new Counter({
   name: 'chio_cache_lookups_total',
-  help: 'Cache lookups on the Check path, by cache (capability: verified tokens; jwks: key sets) and result (hit, miss; stale: a JWKS past its TTL answered while a fetch was due)',
+  help: 'Cache lookups on the Check path, by cache (capability: verified capability tokens; jwt: verified JWTs; jwks: key sets) and result (hit, miss; stale: a JWKS past its TTL answered while a fetch was due)',
   labelNames: ['cache', 'result'] as const,
   registers: [registry],
 });

@@ -17,8 +17,15 @@
  * jwt_authn's reason (JWT_REASONS). Checks run in Envoy's order: size → shape → header → payload
  * → issuer → algorithm → nbf/exp (± skew) → audiences → key → signature. Everything before the
  * signature reads unverified bytes; the claims returned are those of the verified payload.
+ *
+ * Verified tokens are cached (SPEC §3: bounded, keyed by the token's SHA-256, never past
+ * expiry): an RS256 or ES256 verify is most of a JWT Check's CPU. A cached token still passes
+ * every check above on every Check (its rule is its issuer's, fixed for the authenticator's
+ * life); only the signature is taken from the cache, and only for the very key set it was
+ * verified with. A JWKS refetched since is another set, so a token signed by a key the issuer
+ * removed is denied at once, as it is without the cache. A policy reload makes a new
+ * authenticator, and so a new cache; a failed verification is never cached.
  */
-import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { JWTPayload, JWTVerifyOptions } from 'jose';
 import { ChioError, type ChioErrorCode } from '../errors/index.js';
@@ -29,6 +36,8 @@ import { DEFAULT_CLOCK_SKEW_SECONDS, durationSeconds } from '../time.js';
 import { DEFAULT_JWT_ALGORITHMS, JWT_REASONS, MAX_JWT_BYTES, MAX_JWTS_PER_REQUEST, jwtCodeOf, type JwtRule, type RequestAuthentication } from './jwt-rules.js';
 import { decodeUnverified } from './jwt-decode.js';
 import { reasonOf, verifyWithKeySet } from './jwt-signature.js';
+import { DEFAULT_VERIFICATION_CACHE_SIZE, VerificationCache } from './verification-cache.js';
+import { sha256HexOfText } from '../crypto/sha256.js';
 
 // The document and the reasons are part of this module's surface.
 export * from './jwt-rules.js';
@@ -78,6 +87,14 @@ export interface JwtAuthenticatorOptions {
    * and hashes those very bytes, so the keys enforced are the ones its hash names.
    */
   jwksFiles?: ReadonlyMap<string, Uint8Array>;
+  /** Verified tokens kept (default DEFAULT_VERIFICATION_CACHE_SIZE); least recently used go first. */
+  verifiedCacheSize?: number;
+}
+
+/** A signature check's result: the verified claims, and the key set that verified them. */
+interface VerifiedJwt {
+  keys: KeySet;
+  claims: JWTPayload;
 }
 
 /** Where a token may be: a header (value after `prefix`) or a query parameter. */
@@ -109,6 +126,7 @@ export class JwtAuthenticator {
   readonly #remote = new Map<string, RemoteJwks>();
   readonly #skewSeconds: number;
   readonly #now: () => number;
+  readonly #verified: VerificationCache<VerifiedJwt>;
 
   /** Reads inline and file JWKS now (no network); throws ChioError('CONFIG_INVALID') naming doc and field. */
   constructor(docs: readonly RequestAuthentication[], options: JwtAuthenticatorOptions = {}) {
@@ -120,6 +138,9 @@ export class JwtAuthenticator {
     this.#skewSeconds = options.skewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS;
     if (!Number.isInteger(this.#skewSeconds) || this.#skewSeconds < 0) throw new ChioError('CONFIG_INVALID', 'JWT options: skewSeconds must be a whole number ≥ 0');
     this.#now = options.now ?? Date.now;
+    const cacheSize = options.verifiedCacheSize ?? DEFAULT_VERIFICATION_CACHE_SIZE;
+    if (!Number.isSafeInteger(cacheSize) || cacheSize < 1) throw new ChioError('CONFIG_INVALID', 'JWT options: verifiedCacheSize must be a whole number ≥ 1');
+    this.#verified = new VerificationCache(cacheSize, 'jwt');
     const remote = { fetchTimeoutMs, cacheTtlMs, minRefreshIntervalMs, maxStaleMs, now: this.#now, fetch: options.fetch ?? fetch };
     const byUri = this.#remote;
     for (const doc of docs) {
@@ -243,7 +264,8 @@ export class JwtAuthenticator {
   }
 
   async #authenticateOne(token: string, locations: ReadonlySet<string>, deadline: number): Promise<JwtOutcome> {
-    const credentialSha256 = createHash('sha256').update(token).digest('hex');
+    // The receipt's credential_sha256, and the key of the verification cache.
+    const credentialSha256 = sha256HexOfText(token);
     const deny = (reason: string): JwtOutcome => ({ verdict: 'deny', code: jwtCodeOf(reason), reason, credentialSha256, removeHeaders: this.#headersOf(locations) });
     if (token.length > MAX_JWT_BYTES) return deny(JWT_REASONS.tooLarge);
     const jwt = decodeUnverified(token);
@@ -271,18 +293,16 @@ export class JwtAuthenticator {
     } catch {
       return deny(JWT_REASONS.jwksFetchFail);
     }
-    const options: JWTVerifyOptions = {
-      algorithms: [...rule.algorithms],
-      issuer: rule.issuer,
-      clockTolerance: this.#skewSeconds,
-      currentDate: new Date(nowMs),
-      ...(rule.audiences.length > 0 ? { audience: [...rule.audiences] } : {}),
-    };
-    let claims: JWTPayload;
-    try {
-      claims = await verifyWithKeySet(token, jwt.kid, keys, options);
-    } catch (err) {
-      return deny(reasonOf(err));
+    // Not at or past exp (the skew is for the full check), not before nbf, and only with the
+    // key set the token was verified with.
+    let claims = this.#verified.get(credentialSha256, now, (v) => v.keys === keys && now >= (v.claims.nbf ?? 0))?.claims;
+    if (claims === undefined) {
+      try {
+        claims = await this.#verifySignature(token, jwt.kid, rule, keys, nowMs);
+      } catch (err) {
+        return deny(reasonOf(err));
+      }
+      if (claims.exp === undefined || now < claims.exp) this.#verified.set(credentialSha256, { keys, claims }, claims.exp ?? Infinity);
     }
     const subject = typeof claims.sub === 'string' ? claims.sub : undefined;
     return {
@@ -294,6 +314,18 @@ export class JwtAuthenticator {
       requestPrincipal: `${rule.issuer}/${subject ?? ''}`,
       removeHeaders: rule.forwardOriginalToken ? [] : this.#headersOf(locations),
     };
+  }
+
+  /** The verified payload of `token` under `rule` with `keys`; throws jose's error. */
+  #verifySignature(token: string, kid: string | undefined, rule: Rule, keys: KeySet, nowMs: number): Promise<JWTPayload> {
+    const options: JWTVerifyOptions = {
+      algorithms: [...rule.algorithms],
+      issuer: rule.issuer,
+      clockTolerance: this.#skewSeconds,
+      currentDate: new Date(nowMs),
+      ...(rule.audiences.length > 0 ? { audience: [...rule.audiences] } : {}),
+    };
+    return verifyWithKeySet(token, kid, keys, options);
   }
 }
 

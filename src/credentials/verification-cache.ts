@@ -1,8 +1,9 @@
 /**
  * A bounded cache of verified credentials, keyed by the credential's SHA-256 (SPEC §3: an
- * Ed25519 verify costs more than a whole bare Check). An entry is never returned at or past its
- * expiry; when full, the least recently used entry goes. Policy reloads start a new cache, so
- * a change of trusted issuers takes effect at once.
+ * Ed25519 verify costs more than a whole bare Check; an RS256 or ES256 JWT's several times a
+ * whole Check). An entry is never returned at or past its expiry, nor when the caller says it no
+ * longer holds (a JWT's key set has changed since); when full, the least recently used entry
+ * goes. Policy reloads start a new cache, so a change of trusted issuers takes effect at once.
  */
 
 import { cacheLookupsTotal } from '../metrics.js';
@@ -22,12 +23,15 @@ export class VerificationCache<T> {
     this.misses = cacheLookupsTotal.labels(name, 'miss');
   }
 
-  /** The cached value, if present and `nowSeconds < expiresAt`. */
-  get(key: string, nowSeconds: number): T | undefined {
+  /**
+   * The cached value, if present, `nowSeconds < expiresAt` and `holds(value)`. An entry that
+   * fails either is dropped and the lookup is a miss.
+   */
+  get(key: string, nowSeconds: number, holds?: (value: T) => boolean): T | undefined {
     const entry = this.entries.get(key);
     if (!entry) return this.miss();
     this.entries.delete(key);
-    if (nowSeconds >= entry.expiresAt) return this.miss();
+    if (nowSeconds >= entry.expiresAt || (holds !== undefined && !holds(entry.value))) return this.miss();
     this.entries.set(key, entry); // most recently used goes last
     this.hits.inc();
     return entry.value;

@@ -10,6 +10,14 @@ describe('VerificationCache', () => {
     expect(c.get('k', 99)).toBeUndefined(); // an expired entry is dropped, not kept
   });
 
+  it('never returns an entry the caller says no longer holds, and drops it', () => {
+    const c = new VerificationCache<{ generation: number }>(10);
+    c.set('k', { generation: 1 }, 100);
+    expect(c.get('k', 0, (v) => v.generation === 1)).toEqual({ generation: 1 });
+    expect(c.get('k', 0, (v) => v.generation === 2)).toBeUndefined();
+    expect(c.get('k', 0)).toBeUndefined();
+  });
+
   it('holds at most maxEntries, dropping the least recently used', () => {
     const c = new VerificationCache<number>(3);
     for (let i = 0; i < 3; i++) c.set(`k${i}`, i, 1000);

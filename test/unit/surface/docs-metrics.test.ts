@@ -21,7 +21,7 @@ function valuesSet(): Record<string, Record<string, string[]>> {
   return {
     chio_policy_reloads_total: { result: quoted('src/policy/policy-watcher.ts', /policyReloadsTotal\.inc\(\{ result: '(\w+)' \}\)/g) },
     chio_cache_lookups_total: {
-      cache: ['capability', 'jwks'],
+      cache: ['capability', 'jwks', 'jwt'],
       result: [...quoted('src/credentials/jwks.ts', /cacheLookupsTotal\.labels\('jwks', '(\w+)'\)/g), ...quoted('src/credentials/verification-cache.ts', /cacheLookupsTotal\.labels\(name, '(\w+)'\)/g)],
     },
     chio_proofs_served_total: { outcome: [...quoted('src/verifier/receipt-routes.ts', /refuse\('(\w+)'/g), ...quoted('src/verifier/receipt-routes.ts', /proofsServedTotal\.inc\(\{ outcome: '(\w+)' \}\)/g)] },
