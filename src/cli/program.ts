@@ -2,7 +2,7 @@
  * The `chio` command. Each subcommand reads its configuration once, validated,
  * and stops with a message naming the setting when a value is bad.
  */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -188,7 +188,7 @@ export function buildProgram(): Command {
   token.command('issue').description('print a capability token')
     .requiredOption('--subject <subject>', 'who the token is for')
     .requiredOption('--grant <grant>', "what it allows, e.g. 'POST /tools/*' (repeatable)", parseGrant)
-    .option('--ttl <duration>', 'lifetime, e.g. 1h', parseTtl, 3600)
+    .addOption(new Option('--ttl <duration>', 'lifetime, e.g. 30m, 1h, 7d').argParser(parseTtl).default(3600, '1h'))
     .option('--issuer-key <file>', 'issuer signer key file (default: the demo issuer in CHIO_KEY_DIR)')
     .action(async (o: { subject: string; grant: Array<{ methods: string[]; paths: string[] }>; ttl: number; issuerKey?: string }, cmd: Command) => {
       const { checkCapabilityForm, issueCapability } = await import('../credentials/capability.js');
@@ -356,7 +356,7 @@ export function buildProgram(): Command {
   program.command('verify-export').description('check a compliance bundle offline; exit 0 only when everything holds').argument('<dir>')
     .option('--export-key <vkey>', 'export verifier key, or a file holding it (default: export.pub in CHIO_KEY_DIR)')
     .option('--log-key <vkey>', 'log verifier key, or a file holding it: the bundle must name this one')
-    .option('--kernel-key <vkey>', 'a kernel verifier key, a file holding one, or a kernels.yaml (keys with their windows); repeatable: receipts must be signed by these, not by the keys the bundle names', collectValue, [])
+    .addOption(new Option('--kernel-key <vkey>', 'a kernel verifier key, a file holding one, or a kernels.yaml (keys with their windows); repeatable: receipts must be signed by these').argParser(collectValue).default([], 'the kernel keys the bundle names'))
     .option('--previous <dir>', 'the previous bundle you hold: this one must extend its tree')
     .action(async (dir: string, o: { exportKey?: string; logKey?: string; kernelKey: string[]; previous?: string }, cmd: Command) => {
       const { formatVerifiedExport, verifyExportDir } = await import('./verify-export.js');
