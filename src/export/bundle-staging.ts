@@ -16,6 +16,7 @@
  * commit() and discard() are synchronous: a signal handler, which runs on the event loop,
  * never runs between their steps.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, rmdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { MANIFEST_FILE } from '../verify/export-format.js';
@@ -40,7 +41,7 @@ export function stageBundle(outDir: string): BundleStaging {
 function stageBeside(outDir: string): BundleStaging {
   // The first directory made of --out's parents, taken away with the staging directory.
   const madeParent = mkdirSync(dirname(outDir), { recursive: true });
-  const dir = mkdtempSync(join(dirname(outDir), `.${basename(outDir)}.${STAGING_PREFIX}`));
+  const dir = newDirectory(join(dirname(outDir), `.${basename(outDir)}.${STAGING_PREFIX}`));
   return {
     dir,
     commit: () => renameSync(dir, outDir),
@@ -67,6 +68,23 @@ function stageInside(outDir: string): BundleStaging {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A directory of a name not taken, `prefix` + 6 hex digits, made as mkdir makes one: it
+ * becomes --out, so its mode is the umask's (0755 under the usual 022), as the operator's own
+ * directories and the bundle's policies/ folder are; mkdtemp's is always 0700.
+ */
+function newDirectory(prefix: string): string {
+  for (let attempt = 0; ; attempt++) {
+    const dir = `${prefix}${randomBytes(3).toString('hex')}`;
+    try {
+      mkdirSync(dir);
+      return dir;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 99) throw err;
+    }
+  }
 }
 
 function isDirectory(path: string): boolean {
