@@ -39,23 +39,37 @@ function keyName(role: KeyRole, origin: string): string {
 
 /** Create every missing key; returns the roles that were created. Never overwrites. */
 export function generateKeys(keyDir: string, origin: string): KeyRole[] {
+  return writeMissingKeys(keyDir, origin).created;
+}
+
+/** What writeMissingKeys wrote: keys made new, and public halves written again from their private key. */
+export interface KeysWritten {
+  created: KeyRole[];
+  repaired: KeyRole[];
+}
+
+/** Create every missing key, and every missing `.pub` of a `.key` that exists. Never overwrites. */
+export function writeMissingKeys(keyDir: string, origin: string): KeysWritten {
   mkdirSync(keyDir, { recursive: true, mode: 0o700 });
-  const created: KeyRole[] = [];
+  const written: KeysWritten = { created: [], repaired: [] };
   for (const role of KEY_ROLES) {
     const privPath = join(keyDir, `${role}.key`);
     const pubPath = join(keyDir, `${role}.pub`);
     if (existsSync(privPath)) {
       // Repair a missing public half from the private one; the private key is never replaced.
-      if (!existsSync(pubPath)) writeFileSync(pubPath, `${parseSignerKey(readFileSync(privPath, 'utf8').trim()).verifierKey}\n`);
+      if (!existsSync(pubPath)) {
+        writeFileSync(pubPath, `${parseSignerKey(readFileSync(privPath, 'utf8').trim()).verifierKey}\n`);
+        written.repaired.push(role);
+      }
       continue;
     }
     const { signerKey, verifierKey } = newEd25519SignerKey(keyName(role, origin), new Uint8Array(randomBytes(32)));
     // 'wx' fails if another process created the file meanwhile: still never an overwrite.
     writeFileSync(privPath, `${signerKey}\n`, { mode: 0o600, flag: 'wx' });
     writeFileSync(pubPath, `${verifierKey}\n`, { flag: 'w' });
-    created.push(role);
+    written.created.push(role);
   }
-  return created;
+  return written;
 }
 
 /** Load a role's key from the key directory; a missing file stops the process with a message naming it. */

@@ -10,7 +10,7 @@ import { ChioError, statusOf } from '../errors/index.js';
 import { DEFAULT_GRPC_PORT, DEFAULT_VERIFIER_URL, MAX_AUTHZ_WORKERS, loadConfig, refuseLongChainIds, type ChioConfig } from '../config.js';
 import { createLogger } from '../log.js';
 import { CHIO_VERSION } from '../version.js';
-import { generateKeys, loadKey, loadKeyFile, loadVerifierKey } from '../keys.js';
+import { loadKey, loadKeyFile, loadVerifierKey, writeMissingKeys, type KeysWritten } from '../keys.js';
 import { loadKernelTrust } from '../kernel-keys.js';
 import type { ProofTrust } from '../verify/receipt-proof.js';
 import { connectNats, drainNats, natsSettings } from '../nats/connection.js';
@@ -180,8 +180,7 @@ export function buildProgram(): Command {
 
   program.command('keygen').description('write every missing key into CHIO_KEY_DIR (never overwrites)').action((_o, cmd: Command) => {
     const cfg = config(cmd, '127.0.0.1');
-    const created = generateKeys(cfg.keyDir, cfg.logOrigin);
-    process.stdout.write(created.length > 0 ? `created ${created.join(', ')} in ${cfg.keyDir}\n` : `all keys already exist in ${cfg.keyDir}\n`);
+    process.stdout.write(keygenReport(writeMissingKeys(cfg.keyDir, cfg.logOrigin), cfg.keyDir));
   });
 
   const token = program.command('token').description('capability tokens');
@@ -373,4 +372,13 @@ export function buildProgram(): Command {
 
 export async function main(argv: string[]): Promise<void> {
   await buildProgram().parseAsync(argv);
+}
+
+/** What `chio keygen` says it wrote: keys created, public halves written again, or nothing. */
+function keygenReport({ created, repaired }: KeysWritten, keyDir: string): string {
+  const lines = [
+    ...(created.length > 0 ? [`created ${created.join(', ')} in ${keyDir}`] : []),
+    ...(repaired.length > 0 ? [`wrote ${repaired.map((r) => `${r}.pub`).join(', ')} again from ${repaired.map((r) => `${r}.key`).join(', ')} in ${keyDir}`] : []),
+  ];
+  return `${lines.length > 0 ? lines.join('\n') : `all keys already exist in ${keyDir}`}\n`;
 }
