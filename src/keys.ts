@@ -86,7 +86,7 @@ export function loadKey(keyDir: string, role: KeyRole): LoadedKey {
  */
 export function loadKeyFile(path: string, what = 'the key'): LoadedKey {
   if (!existsSync(path)) throw new ChioError('CONFIG_INVALID', `${what} ${path}: no such file; name a signer key file (PRIVATE+KEY+…; \`CHIO_KEY_DIR=<dir> chio keygen\` writes new keys into <dir>)`);
-  const text = readPrivateFile(path, what).toString('utf8').trim();
+  const text = readSignerKeyFile(path, what);
   let parsed;
   try {
     parsed = parseSignerKey(text);
@@ -94,6 +94,30 @@ export function loadKeyFile(path: string, what = 'the key'): LoadedKey {
     throw new ChioError('CONFIG_INVALID', `${what} ${path} is not a C2SP Ed25519 signer key${wrongKindHint(text, 'signer')}`, { cause: err });
   }
   return { name: parsed.name, signerKey: text, verifierKey: parsed.verifierKey, signer: createNodeSigner(parsed.seed) };
+}
+
+/**
+ * The text of a signer key file, refused when open to others; but a public key (a `.pub`,
+ * which `chio keygen` writes 0644) is said to be one, not to be chmod'ed: its mode is no
+ * one's concern, and once private it would still be the wrong file.
+ */
+function readSignerKeyFile(path: string, what: string): string {
+  try {
+    return readPrivateFile(path, what).toString('utf8').trim();
+  } catch (err) {
+    const hint = wrongKindHint(publicTextOf(path), 'signer');
+    if (hint !== '') throw new ChioError('CONFIG_INVALID', `${what} ${path} is not a C2SP Ed25519 signer key${hint}`, { cause: err });
+    throw err;
+  }
+}
+
+/** What a file refused as a private one holds, read as a public one is: bounded, a plain file; '' if it cannot be. */
+function publicTextOf(path: string): string {
+  try {
+    return readRegularFile(path, MAX_VERIFIER_KEY_FILE_BYTES).toString('utf8').trim();
+  } catch {
+    return '';
+  }
 }
 
 /** Read a verifier key file (public). */

@@ -3,7 +3,7 @@
  * key is wanted (`--log-key log.key`, a log.pub overwritten with log.key), or the reverse. The
  * message names the file or flag and says which kind it is, and never quotes the key.
  */
-import { chmodSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generateKeys, loadKeyFile, loadVerifierKey } from '../../src/keys.js';
@@ -49,5 +49,20 @@ describe('a key of the wrong kind', () => {
     copyFileSync(join(dir, 'log.pub'), join(dir, 'pub-as-key'));
     chmodSync(join(dir, 'pub-as-key'), 0o600);
     expect(messageOf(() => loadKeyFile(join(dir, 'pub-as-key'), 'the issuer key'))).toContain('verifier (public) key');
+  });
+
+  it('a .pub as chio keygen writes it (mode 0644) given as a signer key: says it is the public half, not to chmod it', () => {
+    // `chio export --export-key export.pub` said "make it private with chmod 600", then, once
+    // it was, that it holds a public key: the mode of a public key is no one's concern.
+    expect(statSync(join(dir, 'export.pub')).mode & 0o077).not.toBe(0);
+    const message = messageOf(() => loadKeyFile(join(dir, 'export.pub'), 'the export key'));
+    expect(message).toContain('verifier (public) key; name the signer key (the .key)');
+    expect(message).not.toContain('chmod');
+  });
+
+  it('a signer key open to others is still refused for its mode', () => {
+    copyFileSync(join(dir, 'log.key'), join(dir, 'open.key'));
+    chmodSync(join(dir, 'open.key'), 0o644);
+    expect(messageOf(() => loadKeyFile(join(dir, 'open.key'), 'the export key'))).toContain(`make it private with \`chmod 600 ${join(dir, 'open.key')}\``);
   });
 });
