@@ -30,12 +30,12 @@ type Stoppable = { stop(): Promise<void> };
  */
 async function connectForCommand(cfg: ChioConfig, command: string, name: string): Promise<Awaited<ReturnType<typeof connectNats>>> {
   const url = natsUrlFor(cfg.natsUrl, cfg.dataDir);
-  if (!url) throw new ChioError('CONFIG_INVALID', `${command} needs NATS_URL, or a running \`chio up\` in this directory`);
+  if (!url) throw new ChioError('CONFIG_INVALID', `${command} needs NATS_URL, or a running \`chio up\` on this data directory (CHIO_DATA_DIR): no ${embeddedNatsUrlFile(cfg.dataDir)}`);
   try {
     return await connectNats(natsSettings(cfg, url.split(','), name));
   } catch (err) {
     if (cfg.natsUrl) throw err;
-    throw new ChioError('UNAVAILABLE', `${command}: no NATS answers at ${url}, the address the last \`chio up\` in this directory wrote to ${embeddedNatsUrlFile(cfg.dataDir)}: is it still running? Start it (\`npm start\`), or set NATS_URL`, { cause: err });
+    throw new ChioError('UNAVAILABLE', `${command}: no NATS answers at ${url}, the address the last \`chio up\` on this data directory wrote to ${embeddedNatsUrlFile(cfg.dataDir)}: is it still running? Start it (\`npm start\`), or set NATS_URL`, { cause: err });
   }
 }
 

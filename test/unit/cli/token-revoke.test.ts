@@ -67,6 +67,18 @@ describe('chio token revoke after chio up stopped', () => {
     writeFileSync(join(dataDir, 'nats.url'), 'nats://127.0.0.1:1\n');
     const run = await runChio(['token', 'revoke', 'cap-42'], { CHIO_DATA_DIR: dataDir });
     expect(run.exit).toBe(statusOf('UNAVAILABLE').exit);
-    expect(run.stderr.trim()).toBe(`chio: chio token revoke: no NATS answers at nats://127.0.0.1:1, the address the last \`chio up\` in this directory wrote to ${join(dataDir, 'nats.url')}: is it still running? Start it (\`npm start\`), or set NATS_URL`);
+    expect(run.stderr.trim()).toBe(`chio: chio token revoke: no NATS answers at nats://127.0.0.1:1, the address the last \`chio up\` on this data directory wrote to ${join(dataDir, 'nats.url')}: is it still running? Start it (\`npm start\`), or set NATS_URL`);
+  });
+});
+
+// docs/policies.md: revoke finds a `chio up` "running with the same CHIO_DATA_DIR". The message
+// said "in this directory", the working directory, which is not where it looked when
+// CHIO_DATA_DIR is set: it names the file it looked for.
+describe('chio token revoke with no NATS to find', () => {
+  it('names the data directory file it looked for, not "this directory"', async () => {
+    const dataDir = tempDir('chio-revoke-none-');
+    const run = await runChio(['token', 'revoke', 'cap-42'], { CHIO_DATA_DIR: dataDir });
+    expect(run.exit).toBe(statusOf('CONFIG_INVALID').exit);
+    expect(run.stderr.trim()).toBe(`chio: chio token revoke needs NATS_URL, or a running \`chio up\` on this data directory (CHIO_DATA_DIR): no ${join(dataDir, 'nats.url')}`);
   });
 });
