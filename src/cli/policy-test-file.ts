@@ -130,7 +130,7 @@ function readCase(value: unknown, i: number, file: string, fileNow: number | und
   const named = (value as { name?: unknown } | null)?.name;
   const where = `${file} case ${typeof named === 'string' ? JSON.stringify(named) : i + 1}`;
   const parsed = caseSchema.safeParse(value);
-  if (!parsed.success) throw fieldError(where, parsed.error);
+  if (!parsed.success) throw fieldError(where, parsed.error, '', value);
   const c = parsed.data;
   return { name: c.name, now: c.now === undefined ? fileNow : Date.parse(c.now), request: readRequest(c.request, dirname(file), where), expect: c.expect };
 }
@@ -142,7 +142,7 @@ function readRequest(request: string | Record<string, unknown>, base: string, wh
   }
   if ('attributes' in request) return parseCheckRequestText(JSON.stringify(request), `${where}: request`);
   const short = shortRequestSchema.safeParse(request);
-  if (!short.success) throw fieldError(where, short.error, 'request.');
+  if (!short.success) throw fieldError(where, short.error, 'request.', request);
   const { bearerFile, headers, method, ...rest } = short.data;
   const bearer: Record<string, string> = bearerFile === undefined ? {} : { authorization: `Bearer ${readBounded(resolve(base, bearerFile), MAX_REQUEST_FILE_BYTES, `${where}: request.bearerFile`).trim()}` };
   return buildCheckRequest({ ...rest, method: method.toUpperCase(), headers: { ...headers, ...bearer } });
@@ -171,7 +171,21 @@ function parseYaml(source: string, where: string): unknown {
   }
 }
 
-function fieldError(where: string, error: z.ZodError, prefix = ''): ChioError {
-  const issue = error.issues[0]!;
-  return new ChioError('CONFIG_INVALID', `${where}: field ${prefix}${issue.path.join('.') || '(document)'}: ${issue.message}`);
+/**
+ * The first issue, naming its field: a misspelt key (first of all) by its own name (zod puts it on the object
+ * that holds it, which would read "field (document)"), and a field that is not there as missing
+ * (a union's "Invalid input" said nothing of that).
+ */
+function fieldError(where: string, error: z.ZodError, prefix = '', input?: unknown): ChioError {
+  // A misspelt key first: it is why the field it was meant for is missing.
+  const issue = error.issues.find((i) => i.code === 'unrecognized_keys') ?? error.issues[0]!;
+  const unknownKey = issue.code === 'unrecognized_keys' ? issue.keys[0] : undefined;
+  const path = unknownKey === undefined ? issue.path : [...issue.path, unknownKey];
+  const absent = input !== undefined && unknownKey === undefined && valueAt(input, issue.path) === undefined;
+  const message = unknownKey !== undefined ? 'unknown field' : absent ? 'missing' : issue.message;
+  return new ChioError('CONFIG_INVALID', `${where}: field ${prefix}${path.join('.') || '(document)'}: ${message}`);
+}
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  return path.reduce<unknown>((v, key) => (v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[key] : undefined), value);
 }

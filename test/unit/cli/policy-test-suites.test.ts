@@ -65,7 +65,7 @@ describe('chio policy test', () => {
     expect(bad.stdout).toMatch(/PASS +\S+reads\.test\.yaml +GET is allowed/);
   });
   it('names the file, the case and the field of a test file that does not load', () => {
-    expect(bad.stdout).toMatch(/ERROR +\S+reads\.test\.yaml +- +\S+reads\.test\.yaml case "a typo": field expect: Unrecognized key: "staus"/);
+    expect(bad.stdout).toMatch(/ERROR +\S+reads\.test\.yaml +- +\S+reads\.test\.yaml case "a typo": field expect\.staus: unknown field/);
     expect(bad.stdout).toContain('1 passed, 1 failed, 1 errors');
   });
   it('exits 2 (bad configuration) when a test file does not load, even beside a failing case', () => {
