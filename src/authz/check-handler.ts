@@ -22,6 +22,7 @@ import type { ReceiptTicket } from '../chain/ticket.js';
 import type { CheckRequest, CheckResponse } from './wire.js';
 import { LogThrottle } from '../log-throttle.js';
 import { isoTime } from '../time.js';
+import { DeadlineTimers } from './deadline-timers.js';
 
 /**
  * Time kept, before the client's own deadline, for the answer's way back and the event loop's
@@ -79,11 +80,14 @@ export class CheckHandler {
   private inFlight = 0;
   /** Resolved, and cleared, when the last Check in flight is answered; shared by every drain(). */
   private idle: { promise: Promise<void>; resolve: () => void } | undefined;
+  /** Every receipt deadline on one timer: a timer per Check cost more than its wait (deadline-timers.ts). */
+  private readonly deadlines: DeadlineTimers;
 
   constructor(opts: CheckHandlerOptions) {
     this.opts = opts;
     this.now = opts.now ?? Date.now;
     this.warnings = new LogThrottle(opts.log);
+    this.deadlines = new DeadlineTimers(this.now);
   }
 
   /**
@@ -182,19 +186,25 @@ export class CheckHandler {
    * when it could not be stored.
    */
   private async storedBy(ticket: ReceiptTicket, deadline: number, client: ClientLink | undefined): Promise<Receipt | undefined> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - this.now()));
-      client?.onGone(() => resolve(undefined));
+    // One promise, settled by whichever comes first: the PubAck (or the store's failure), the
+    // deadline, or the client going. The last two call settle() with no receipt: "not stored
+    // by then" (settle itself is their callback: no closure per Check).
+    let settle!: (receipt?: Receipt) => void;
+    const outcome = new Promise<Receipt | undefined>((resolve, reject) => {
+      settle = resolve;
+      ticket.stored.then(resolve, reject);
     });
+    const expiry = this.deadlines.add(deadline, settle);
+    client?.onGone(settle);
+    let receipt: Receipt | undefined;
     try {
-      const receipt = await Promise.race([ticket.stored, expired]);
-      if (receipt) return receipt;
-      // The deadline passed. abandon() and the PubAck's handling are both synchronous: either
-      // the receipt is stored already (false: answer from it) or it never will be answered from.
-      return ticket.abandon() ? undefined : await ticket.stored;
+      receipt = await outcome;
     } finally {
-      clearTimeout(timer);
+      expiry.cancel();
     }
+    if (receipt) return receipt;
+    // The deadline passed. abandon() and the PubAck's handling are both synchronous: either
+    // the receipt is stored already (false: answer from it) or it never will be answered from.
+    return ticket.abandon() ? undefined : await ticket.stored;
   }
 }

@@ -358,6 +358,25 @@ describe('CheckHandler.check', () => {
     });
   });
 
+  describe('when Checks wait together, a later one with a shorter grpc-timeout', () => {
+    it('answers each 503 at its own deadline, the later one first, on one timer', async () => {
+      vi.useFakeTimers({ now: 1_000_000 });
+      const store = heldStore();
+      const handler = handlerOf(decider(ALLOW), store);
+      const answers: Array<[string, number]> = [];
+      void handler.check({}).then(() => answers.push(['first', Date.now()]));
+      await vi.advanceTimersByTimeAsync(10);
+      void handler.check({}, Date.now() + 100).then(() => answers.push(['second', Date.now()]));
+      await vi.advanceTimersByTimeAsync(0);
+      expect(store.calls).toHaveLength(2);
+      expect(vi.getTimerCount()).toBe(1);
+      await vi.advanceTimersByTimeAsync(TIMEOUT_MS);
+      expect(answers).toEqual([['second', 1_000_000 + 10 + 100 - MAX_ANSWER_MARGIN_MS], ['first', 1_000_000 + TIMEOUT_MS]]);
+      expect(store.calls.map((c) => c.state)).toEqual(['abandoned', 'abandoned']);
+      expect(vi.getTimerCount()).toBe(0);
+    });
+  });
+
   describe('when the receipt is stored in time', () => {
     it('answers allow without abandoning it', async () => {
       const store = heldStore();
