@@ -5,11 +5,13 @@
  * node (`handle`), wrapped: `+` and the string/bytes conversions charged for what they build
  * (chargeBuiltValues), `duration()` bounded before cel-js parses it (checkDurations), presence
  * tests on a message refused (guardMessagePresence), NaN refused by `<` and the other
- * orderings (refuseNaNOrdering). They depend on cel-js 8 keeping `handle`;
+ * orderings (refuseNaNOrdering), `==`, `!=` and `in` on lists and maps comparing numbers by
+ * value (compareNumbersByValue). They depend on cel-js 8 keeping `handle`;
  * the tests of each would catch an upgrade that does not.
  */
 import { EvaluationError, Optional } from '@marcbachmann/cel-js';
 import { CelMessage } from '../kyverno/kyverno-input.js';
+import { celEquals, listIncludes, type OtherEquality } from './cel-equality.js';
 import {
   CelLimitExceeded, COMPREHENSION_RANGE_BOUND, MAX_DURATION_CHARS, PresenceOnMessage,
   chargeScan, childrenOf, isNode, walkAst, type AstNode,
@@ -175,6 +177,55 @@ export function refuseNaNOrdering(ast: AstNode): boolean {
     }) && guarded;
   }
   return guarded;
+}
+
+const EQUALITIES = new Set(['==', '!=', 'in']);
+const isAggregate = (v: unknown): boolean => typeof v === 'object' && v !== null && !(v instanceof CelMessage) && (Array.isArray(v) || v instanceof Map || [null, Object.prototype].includes(Object.getPrototypeOf(v)));
+
+/** What cel-js's run time gives each handler after its operands: its registry and the type of a value. */
+interface Evaluator {
+  debugType(v: unknown): unknown;
+  registry: { findBinaryOverload(op: string, left: unknown, right: unknown): { handler: Handle } | undefined };
+}
+
+/**
+ * Make `==`, `!=` and `in` on a list or a map compare numbers by value across int, uint and
+ * double, at any depth, as cel-spec's equality does (./cel-equality.ts): cel-js equates no uint
+ * with an int or a double inside a list or a map, so `dyn(22) in [22u]` was false, and so was
+ * `port_value in [22, 23]` had it not been refused at load. Comparisons of two scalars are left
+ * to cel-js, which already makes them so. Values cel-equality does not know (a duration, an
+ * optional) are compared as cel-js compares them, by the `==` overload of their type. Returns
+ * false when a node has no handler to wrap (cel-js's internals changed): the caller refuses the
+ * expression.
+ */
+export function compareNumbersByValue(ast: AstNode): boolean {
+  let guarded = true;
+  for (const n of evaluatedNodes(ast)) {
+    if (typeof n.op !== 'string' || !EQUALITIES.has(n.op)) continue;
+    const handle = n.handle;
+    const op = n.op;
+    if (typeof handle !== 'function') {
+      guarded = false;
+      continue;
+    }
+    n.handle = (left, right, node, ev) => {
+      const other = byOverload(node, ev as Evaluator);
+      if (op === 'in') return Array.isArray(right) ? listIncludes(right, left, other) : handle(left, right, node, ev);
+      if (!isAggregate(left) && !isAggregate(right)) return handle(left, right, node, ev);
+      return celEquals(left, right, other) === (op === '==');
+    };
+  }
+  return guarded;
+}
+
+/** cel-js's equality of two values of a type of its own: that type's `==` overload, else false. */
+function byOverload(node: unknown, ev: Evaluator): OtherEquality {
+  return (a, b) => {
+    const type = ev.debugType(a);
+    if (type !== ev.debugType(b)) return false;
+    const overload = ev.registry.findBinaryOverload('==', type, type);
+    return overload ? overload.handler(a, b, node, ev) === true : false;
+  };
 }
 
 type EvaluatedNode = AstNode & { handle?: Handle; meta?: { alternate?: AstNode } };

@@ -41,12 +41,14 @@
  * whose time grows with their text (`contains`, `indexOf`, `lowerAscii`, `size`, …) are the
  * forms of ./bounded-strings.ts, which charge what they scan to the evaluation's budget.
  */
-import { Environment } from '@marcbachmann/cel-js';
+import { Environment, EvaluationError } from '@marcbachmann/cel-js';
+import type { UnsignedInt } from '@marcbachmann/cel-js/evaluator';
 import { BOUNDED_SPLIT, BOUNDED_STRING_CALLS, MAX_AST_NODES, MAX_NESTING_DEPTH, PresenceOnMessage, RE2_MATCHES, splitBounded } from './cel-bounds.js';
 import { Re2Patterns } from './re2-patterns.js';
 import { CelMessage } from '../kyverno/kyverno-input.js';
 import * as bounded from './bounded-strings.js';
 import { base64Decode, base64Encode } from './encoders.js';
+import { celEquals } from './cel-equality.js';
 
 export interface HeaderOption {
   key: string;
@@ -122,6 +124,8 @@ export class CheckResponse {
   ) {}
 }
 
+const MAX_INT = 2n ** 63n - 1n;
+
 /** The `envoy` identifier: a namespace value whose methods build responses. */
 class EnvoyNamespace {}
 
@@ -136,18 +140,6 @@ export function re2PatternsOf(env: Environment): Re2Patterns {
   const patterns = patternsByEnvironment.get(env);
   if (patterns === undefined) throw new Error('not an environment of createEnvoyEnvironment');
   return patterns;
-}
-
-/** Equality of two values of `object` (kyverno-input's CelValue). */
-function celEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (a instanceof Date) return b instanceof Date && a.getTime() === b.getTime();
-  if (a instanceof Uint8Array) return b instanceof Uint8Array && a.length === b.length && a.every((x, i) => x === b[i]);
-  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => celEqual(x, b[i]));
-  if (Array.isArray(b) || b instanceof Date || b instanceof Uint8Array || a instanceof CelMessage !== b instanceof CelMessage) return false;
-  const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && celEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }
 
 /** A fresh environment; each policy set builds one (its only state: the literal patterns of its policies). */
@@ -166,7 +158,7 @@ export function createEnvoyEnvironment(): Environment {
     throw new PresenceOnMessage('"field" in');
   });
   // Proto equality, field by field (as maps compared before messages were a type): not identity.
-  env.registerOperator('Message == Message', (a: CelMessage, b: CelMessage) => celEqual(a, b));
+  env.registerOperator('Message == Message', (a: CelMessage, b: CelMessage) => celEquals(a, b));
   env.registerType('EnvoyNamespace', EnvoyNamespace);
   env.registerType('OkHttpResponse', OkHttpResponse);
   env.registerType('DeniedHttpResponse', DeniedHttpResponse);
@@ -214,6 +206,12 @@ export function createEnvoyEnvironment(): Environment {
   fn('EnvoyNamespace.Response(int): dyn', (_: EnvoyNamespace, code: bigint) => new CheckResponse(code === 0n ? new OkHttpResponse() : new DeniedHttpResponse(403n)));
   fn('CheckResponse.WithMessage(string): CheckResponse', (r: CheckResponse, m: string) => new CheckResponse(r.http, m, r.metadata));
   fn('CheckResponse.WithMetadata(map<string, dyn>): CheckResponse', (r: CheckResponse, m: unknown) => new CheckResponse(r.http, r.message, m));
+
+  // cel-go's int(uint), which cel-js lacks: `int(port_value) == 22`, a uint32 field (kyverno-input.ts).
+  fn('int(uint): int', (v: UnsignedInt) => {
+    if (v.valueOf() > MAX_INT) throw new EvaluationError({ code: 'numeric_overflow', message: 'int() type error: integer overflow' } as never);
+    return v.valueOf();
+  });
 
   fn('Base64Namespace.encode(bytes): string', (_: Base64Namespace, data: Uint8Array) => base64Encode(data));
   fn('Base64Namespace.decode(string): bytes', (_: Base64Namespace, text: string) => base64Decode(text));

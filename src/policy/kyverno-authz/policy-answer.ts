@@ -10,6 +10,7 @@
  * that break a rule are left out. Were it an error, a policy under failurePolicy Ignore would
  * be skipped, and a client could have a deny that echoes its own header dropped that way.
  */
+import { UnsignedInt } from '@marcbachmann/cel-js/evaluator';
 import { toBase64 } from '../../encoding.js';
 import type { JsonObject, JsonValue } from '../kyverno/kyverno-input.js';
 import { oversized } from './cel-bounds.js';
@@ -136,6 +137,7 @@ function toJson(value: unknown, depth: number): JsonValue {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
   if (typeof value === 'number') return Number.isFinite(value) ? value : null;
   if (typeof value === 'bigint') return Number(value);
+  if (value instanceof UnsignedInt) return Number(value.valueOf());
   if (value instanceof Date) return value.toISOString();
   if (value instanceof Uint8Array) return toBase64(value);
   if (Array.isArray(value)) return value.map((v) => toJson(v, depth + 1));

@@ -45,10 +45,11 @@ import { celPathKind, type CelObject } from '../kyverno/kyverno-input.js';
 import { CelLimitExceeded, estimateCost, walkAst, type AstNode, RE2_MATCHES, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_COST, MAX_POLICY_COST, oversized, useRe2Matches } from './cel-bounds.js';
 import { CelCheckBudget, useBudget } from './check-budget.js';
 import { MAX_POLICY_EVALUATION_MS, POLICIES_TOOK_TOO_LONG } from '../check-clock.js';
-import { chargeBuiltValues, checkDurations, guardMessagePresence, refuseNaNOrdering } from './cel-run-guards.js';
+import { chargeBuiltValues, checkDurations, compareNumbersByValue, guardMessagePresence, refuseNaNOrdering } from './cel-run-guards.js';
 import { re2PatternsOf } from './envoy-library.js';
 import { toPolicyAnswer, type PolicyAnswer } from './policy-answer.js';
 import { messageConstruction, unsupportedFunction } from './unsupported-functions.js';
+import { objectPath, uintAgainstSigned } from './object-paths.js';
 
 export const API_VERSION = 'policies.kyverno.io/v1alpha1';
 export const MAX_EXPRESSIONS = 64;
@@ -139,9 +140,12 @@ function compileEnvoyPolicy(doc: z.output<typeof celValidatingPolicySchema>, env
     if (expect === 'response' && !['dyn', 'null', 'CheckResponse'].includes(checked.type ?? '')) fail(field, `must return envoy …Response() or null, not ${checked.type}`);
     const presence = unsupportedHas(program.ast, variablePaths);
     if (presence !== undefined) fail(field, presence);
+    const mixed = uintAgainstSigned(program.ast, variablePaths);
+    if (mixed !== undefined) fail(field, mixed);
     // What the refusals above cannot see (a message in a list, a ternary, a comprehension's variable) fails at run time.
     if (!guardMessagePresence(program.ast)) fail(field, 'a presence test (.?, [?]) cannot be guarded against always-present message fields: refused');
     if (!refuseNaNOrdering(program.ast)) fail(field, 'an ordering (<, <=, >, >=) cannot be guarded against NaN: refused');
+    if (!compareNumbersByValue(program.ast)) fail(field, 'an equality (==, !=, in) cannot be made to compare numbers by value: refused');
     const cost = estimateCost(program.ast);
     if (cost > MAX_EXPRESSION_COST) fail(field, `estimated cost ${cost} is over the bound of ${MAX_EXPRESSION_COST} (nested comprehensions?)`);
     total += cost;
@@ -200,18 +204,6 @@ function variablesUsed(ast: AstNode): string[] {
     if (target?.op === 'id' && target.args === 'variables' && typeof field === 'string') out.push(field);
   }
   return out;
-}
-
-/**
- * The fields from `object` that `n` reads (`object.a.b` is [a, b]), through a variable in
- * `variables` that is such a path itself; undefined when `n` is no such path.
- */
-function objectPath(n: any, variables: ReadonlyMap<string, string[]>): string[] | undefined {
-  if (n?.op === 'id' && n.args === 'object') return [];
-  if (n?.op !== '.' || !Array.isArray(n.args) || typeof n.args[1] !== 'string') return undefined;
-  if (n.args[0]?.op === 'id' && n.args[0].args === 'variables') return variables.get(n.args[1]);
-  const head = objectPath(n.args[0], variables);
-  return head && [...head, n.args[1] as string];
 }
 
 /**

@@ -27,6 +27,7 @@
  * plain data. Struct metadata is bounded in depth and size; past a bound the request is
  * refused with ChioError('MALFORMED').
  */
+import { UnsignedInt } from '@marcbachmann/cel-js/evaluator';
 import { toBase64 } from '../../encoding.js';
 import { ChioError } from '../../errors/index.js';
 import type { CheckRequest } from '../../authz/wire.js';
@@ -89,10 +90,11 @@ const ATTRIBUTE_CONTEXT: Schema = {
 
 /**
  * What `object.<path>` is in the CEL form (toCelCheckRequest): a message (every field set, an
- * unset one at its zero value), a map (keys present or not: headers, labels, metadata), some
- * other value, or undefined for a path the CheckRequest does not have.
+ * unset one at its zero value), a map (keys present or not: headers, labels, metadata), a uint
+ * (a uint32 field: `port_value`, `mode`), some other value, or undefined for a path the
+ * CheckRequest does not have.
  */
-export function celPathKind(path: readonly string[]): 'message' | 'map' | 'value' | undefined {
+export function celPathKind(path: readonly string[]): 'message' | 'map' | 'uint' | 'value' | undefined {
   let kind: Kind = { attributes: ATTRIBUTE_CONTEXT };
   for (const name of path) {
     if (kind === 'stringMap' || kind === 'structMap') return 'map'; // a key, or inside Struct metadata
@@ -100,10 +102,12 @@ export function celPathKind(path: readonly string[]): 'message' | 'map' | 'value
     kind = (kind as Schema)[name]!;
   }
   if (kind === 'stringMap' || kind === 'structMap') return 'map';
+  if (kind === 'uint32') return 'uint';
   return typeof kind === 'object' && !Array.isArray(kind) ? 'message' : 'value';
 }
 
 const PROTOCOL_NAMES = ['TCP', 'UDP'];
+const MAX_UINT32 = 0xffff_ffff;
 
 /** Timestamp range of the proto3 JSON mapping: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z. */
 const MIN_SECONDS = -62_135_596_800;
@@ -149,8 +153,10 @@ export function toKyvernoInput(req: CheckRequest | null | undefined, normal?: No
  * The CheckRequest as kyverno-authz's CEL sees it (`object`, SPEC §4 item 5): a protobuf message,
  * so fields go by their proto names (`object.attributes.source.address.socket_address`), an
  * unset field reads as its zero value (a missing header map is `{}`, a missing path `""`),
- * int64 and uint32 are CEL ints (BigInt), bytes are bytes, a Timestamp is a timestamp and
- * Struct metadata plain JSON. `request.http.path`, `host` and `headers` are the normalised ones,
+ * int64 and the protocol enum are CEL ints (BigInt), uint32 (`port_value`, a pipe's `mode`) CEL
+ * uints, as cel-go types them from the proto: kyverno-authz's `port_value in [22u, 23u]` must
+ * match here, where an int would equal no uint in a list. Bytes are bytes, a Timestamp is a
+ * timestamp and Struct metadata plain JSON. `request.http.path`, `host` and `headers` are the normalised ones,
  * as for every policy kind. Bounds and errors as toKyvernoInput.
  *
  * Each message (the root too) is a CelMessage, maps and Struct values plain objects: the CEL
@@ -171,7 +177,7 @@ export function toCelCheckRequest(req: CheckRequest | null | undefined, normal?:
   return out;
 }
 
-export type CelValue = null | boolean | number | bigint | string | Uint8Array | Date | CelValue[] | { [key: string]: CelValue };
+export type CelValue = null | boolean | number | bigint | UnsignedInt | string | Uint8Array | Date | CelValue[] | { [key: string]: CelValue };
 export type CelObject = { [key: string]: CelValue };
 
 /**
@@ -211,6 +217,7 @@ function toCelField(value: unknown, kind: Kind, counter: Counter): CelValue {
     case 'bool':
       return value === true;
     case 'uint32':
+      return new UnsignedInt(typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= MAX_UINT32 ? value : 0);
     case 'protocol':
       return BigInt(typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : 0);
     case 'int64':

@@ -95,6 +95,51 @@ describe('cross-type numeric comparisons', () => {
     });
   });
 
+  describe('equality inside lists and maps, and in', () => {
+    // cel-spec comparisons.textproto (eq_list_mixed_type_numbers, eq_map_mixed_type_numbers and
+    // their not_ forms) and in.textproto's membership across the numeric types.
+    it.each([
+      ['[1.0, 2.0, 3] == [1u, 2, 3u]', true],
+      ['[1.0, 2.1] == [1u, 2]', false],
+      ['[1.0, 2.0, 3] != [1u, 2, 3u]', false],
+      ['{1: 1.0, 2u: 3u} == {1u: 1, 2: 3.0}', true],
+      ['{1: 1.0, 2u: 3u} == {1u: 1, 2: 3.1}', false],
+      ['{1: 1.0, 2u: 3u} != {1u: 1, 2: 3.0}', false],
+      ['dyn(3u) in [5, 4, 3, 2, 1]', true],
+      ['dyn(3.0) in [5u, 4u, 3u]', true],
+      ['dyn(22) in [22u]', true],
+      ['dyn(22) in [21u, 23u]', false],
+      ['dyn(22.5) in [22u, 23u]', false],
+      ['dyn([[1u], [2u]]) == [[1], [2.0]]', true],
+      ['dyn({"a": [1u]}) == {"a": [1.0]}', true],
+      ['dyn({"a": [1u]}) == {"b": [1.0]}', false],
+      ['dyn([1u]) == {"a": 1}', false],
+      ['dyn(-1) in [18446744073709551615u]', false],
+      ['dyn(9223372036854775807) in [9223372036854775807u]', true],
+      ['dyn(9007199254740993) in [9007199254740992.0]', false],
+      ['[0.0/0.0] == [0.0/0.0]', false],
+      ['dyn(0.0/0.0) in [0.0/0.0]', false],
+      ['[duration("1s"), 1u] == [duration("1000ms"), 1]', true],
+      ['[duration("1s")] == [duration("2s")]', false],
+      ['[timestamp("2024-01-01T00:00:00Z")] == [timestamp("2024-01-01T00:00:00Z")]', true],
+      ['[b"a", "a", true, null] == [b"a", "a", true, null]', true],
+      ['dyn(["1"]) == [1]', false],
+      ['dyn(1) in ["1"]', false],
+    ])('%s is %s', (condition, expected) => {
+      expect(valueOf(condition)).toBe(expected);
+    });
+
+    it('[1.0, 2.0] == [1u, 2u] is refused when the policy loads, as by cel-go\'s type check (list(double) and list(uint) do not agree); written with dyn it holds', () => {
+      expect(() => decide('[1.0, 2.0] == [1u, 2u]')).toThrow(/no such overload/);
+      expect(valueOf('dyn([1.0, 2.0]) == [1u, 2u]')).toBe(true);
+    });
+
+    it('holds inside a comprehension, where the list is a variable\'s', () => {
+      expect(valueOf('[1, 2, 3].exists(x, dyn(x) in [3u])')).toBe(true);
+      expect(valueOf('[1u, 2u].all(x, dyn(x) in [1, 2])')).toBe(true);
+    });
+  });
+
   describe('NaN', () => {
     it.each(['0.0/0.0 < 1.0', '1 < 0.0/0.0', '1u >= 0.0/0.0', '0.0/0.0 > 1', 'dyn(0.0/0.0) <= 1u'])(
       '%s is an evaluation error (cel-go: NaN values cannot be ordered), not false',
