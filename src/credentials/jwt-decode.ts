@@ -32,6 +32,10 @@ export function decodeUnverified(token: string): Unverified | string {
   // `none`, HMAC and anything unknown stop here, before any key is looked up.
   if (!SUPPORTED_JWT_ALGORITHMS.includes(header.alg)) return JWT_REASONS.algNotSupported;
   if (header.kid !== undefined && typeof header.kid !== 'string') return JWT_REASONS.headerBadKid;
+  // RFC 7515 §4.1.11: a recipient MUST reject a token whose crit names an extension it does not
+  // understand. Chio understands none, so any crit, even b64 (RFC 7797) or a malformed one, is
+  // refused here: jose would take crit ["b64"] and name others as an unsupported alg.
+  if (Object.hasOwn(header, 'crit')) return JWT_REASONS.critNotSupported;
   const payload = decodePart(p);
   if (payload === 'base64') return JWT_REASONS.payloadBadBase64;
   if (payload === 'json') return JWT_REASONS.payloadBadJson;

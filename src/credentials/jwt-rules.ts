@@ -32,6 +32,8 @@ export const JWT_REASONS = {
   headerBadJson: 'Jwt header is an invalid JSON',
   headerBadAlg: 'Jwt header [alg] field is required and must be a string',
   algNotSupported: 'Jwt header [alg] is not supported',
+  // Chio's own: Envoy ignores crit (RFC 7515 §4.1.11), which a recipient must not.
+  critNotSupported: 'Jwt header [crit] is not supported',
   headerBadKid: 'Jwt header [kid] field is not a string',
   payloadBadBase64: 'Jwt payload is an invalid Base64url encoded',
   payloadBadJson: 'Jwt payload is an invalid JSON',

@@ -1,4 +1,4 @@
-import { createHash, createHmac, createPublicKey } from 'node:crypto';
+import { createHash, createHmac, createPublicKey, KeyObject, sign as cryptoSign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -237,6 +237,34 @@ describe('JwtAuthenticator.authenticate', () => {
     it('denies a 1 MB token without parsing it', async () => {
       const token = `${b64url({ alg: 'RS256' })}.${'A'.repeat(1024 * 1024)}.c2ln`;
       expect(await auth.authenticate(bearer(token), soon())).toMatchObject({ verdict: 'deny', reason: R.tooLarge });
+    });
+  });
+
+  describe('when the header has crit', () => {
+    // Signed here, not with SignJWT: jose refuses to sign a crit it does not know, or a bad one.
+    const signWithHeader = (header: Record<string, unknown>, claims: JWTPayload = {}) => {
+      const now = Math.floor(Date.now() / 1000);
+      const input = `${b64url({ alg: 'RS256', kid: 'rsa-1', ...header })}.${b64url({ iss: ISSUER, sub: 'alice', aud: 'api', iat: now, exp: now + 300, ...claims })}`;
+      return `${input}.${cryptoSign('sha256', Buffer.from(input), KeyObject.from(rsa.privateKey)).toString('base64url')}`;
+    };
+    it('allows the same well-signed token without crit', async () => {
+      expect(await auth.authenticate(bearer(signWithHeader({})), soon())).toMatchObject({ verdict: 'allow' });
+    });
+    // RFC 7515 §4.1.11: the recipient MUST reject a crit it does not understand; Chio implements
+    // no extension, so every crit is refused, b64 (RFC 7797) too, which jose alone would accept.
+    it.each([
+      ['an unknown extension', { crit: ['x'], x: 1 }],
+      ['b64, encoded', { crit: ['b64'], b64: true }],
+      ['an empty list', { crit: [] }],
+      ['a string', { crit: 'x', x: 1 }],
+      ['null', { crit: null }],
+    ])('denies a well-signed token whose crit is %s, saying crit is the reason', async (_, header) => {
+      const token = signWithHeader(header);
+      expect(await auth.authenticate(bearer(token), soon())).toEqual({ verdict: 'deny', code: 'JWT_MALFORMED', reason: R.critNotSupported, credentialSha256: sha256(token), removeHeaders: ['authorization'] });
+    });
+    it('denies it at the header, before its issuer is looked up', async () => {
+      const token = signWithHeader({ crit: ['x'], x: 1 }, { iss: 'https://evil.example' });
+      expect(await auth.authenticate(bearer(token), soon())).toMatchObject({ verdict: 'deny', reason: R.critNotSupported });
     });
   });
 
