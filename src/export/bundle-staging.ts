@@ -17,12 +17,15 @@
  * never runs between their steps.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, rmdirSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, rmdirSync, statSync, type Dirent } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { MANIFEST_FILE } from '../verify/export-format.js';
 
 /** What a staging directory's name starts with, after the dot (and, beside --out, its name). */
 export const STAGING_PREFIX = 'chio-export-';
+
+/** A staging directory inside --out: the dot, the prefix and mkdtemp's six random characters. */
+const STAGING_INSIDE_NAME = new RegExp(`^\\.${STAGING_PREFIX}[A-Za-z0-9]{6}$`);
 
 export interface BundleStaging {
   /** Where the bundle's files are written. */
@@ -36,6 +39,14 @@ export interface BundleStaging {
 /** A staging directory for a bundle at `outDir`, which MUST be absent or an empty directory. */
 export function stageBundle(outDir: string): BundleStaging {
   return isDirectory(outDir) ? stageInside(outDir) : stageBeside(outDir);
+}
+
+/**
+ * The staging directories among `entries` of a --out directory: only an export killed outright
+ * leaves one there, and since its name is hidden the user sees an empty --out refused.
+ */
+export function leftoverStagingDirs(entries: readonly Dirent[]): string[] {
+  return entries.filter((e) => e.isDirectory() && STAGING_INSIDE_NAME.test(e.name)).map((e) => e.name);
 }
 
 function stageBeside(outDir: string): BundleStaging {

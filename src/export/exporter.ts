@@ -10,7 +10,7 @@
  * directory and put at --out whole (bundle-staging.ts); the manifest is written last there too.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, statSync, writeFileSync, type Dirent } from 'node:fs';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { dirname, join } from 'node:path';
@@ -35,7 +35,7 @@ import {
   type ExportConsistency, type ExportFilter, type ExportManifest,
 } from '../verify/export-format.js';
 import { pageHashReader, readLeaf, readLeafPages } from './log-pages.js';
-import { stageBundle, type BundleStaging } from './bundle-staging.js';
+import { leftoverStagingDirs, stageBundle, type BundleStaging } from './bundle-staging.js';
 
 /** Tiles and entry bundles an export keeps in memory: enough for every proof of a page. */
 export const EXPORT_TILE_CACHE_BYTES = 8 * 1024 * 1024;
@@ -241,7 +241,23 @@ function refuseUnusableOut(dir: string): void {
     throw new ChioError('CONFIG_INVALID', `--out ${dir} cannot be read (${unreadableReason(cause)})`, { cause });
   }
   if (!isDirectory) throw new ChioError('CONFIG_INVALID', `--out ${dir} is a file, not a directory`);
-  if (readdirSync(dir).length > 0) throw new ChioError('CONFIG_INVALID', `--out ${dir} is not empty: a bundle is written into an empty directory`);
+  const entries = readdirSync(dir, { withFileTypes: true });
+  if (entries.length > 0) throw new ChioError('CONFIG_INVALID', `--out ${dir} is not empty: ${whyNotEmpty(dir, entries)}`);
+}
+
+/**
+ * What is in the way: a staging directory a killed export left is named, as the user's to
+ * remove (never removed here: --out is the user's directory, and what is in it theirs).
+ */
+function whyNotEmpty(dir: string, entries: readonly Dirent[]): string {
+  const leftovers = leftoverStagingDirs(entries).map((name) => join(dir, name));
+  if (leftovers.length === 0) return 'a bundle is written into an empty directory';
+  const one = leftovers.length === 1;
+  const killed = one
+    ? `${leftovers[0]} is the staging directory of an export that was killed before it finished`
+    : `${leftovers.join(', ')} are the staging directories of exports that were killed before they finished`;
+  if (leftovers.length === entries.length) return `${killed}; remove ${one ? 'it' : 'them'}`;
+  return `a bundle is written into an empty directory (${killed}; ${one ? 'it' : 'they'} can be removed)`;
 }
 
 /** The nearest of `path`'s parents that is there and is no directory. */

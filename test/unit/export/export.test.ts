@@ -6,8 +6,8 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { sha256Hex } from '../../../src/crypto/sha256.js';
 import { canonicalBytes } from '../../../src/receipt/jcs.js';
 import { GENESIS_PREV, type Receipt, type ReceiptDraft } from '../../../src/receipt/receipt.js';
@@ -152,6 +152,21 @@ describe('chio export / verify-export', () => {
       mkdirSync(join(dir, 'given-empty'));
       await expect(exportTo(join(dir, 'given-empty'))).rejects.toThrow('the signer failed');
       expect(readdirSync(join(dir, 'given-empty'))).toEqual([]);
+    });
+
+    // A run killed outright (SIGKILL) inside a given empty --out leaves its hidden staging
+    // directory there; the next run said only "is not empty", and `ls` shows nothing.
+    it('names the staging directory a killed export left in --out, as that, and leaves it to the user', async () => {
+      mkdirSync(join(dir, 'killed'));
+      const leftover = mkdtempSync(join(dir, 'killed', `.${STAGING_PREFIX}`));
+      writeFileSync(join(leftover, 'receipts.jsonl'), '{"index":0}\n');
+      const refused = run('killed');
+      await expect(refused).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+      await expect(refused).rejects.toThrow(`--out ${join(dir, 'killed')} is not empty: ${leftover} is the staging directory of an export that was killed before it finished; remove it`);
+      writeFileSync(join(dir, 'killed', 'notes.txt'), 'mine');
+      await expect(run('killed')).rejects.toThrow(`--out ${join(dir, 'killed')} is not empty: a bundle is written into an empty directory (${leftover} is the staging directory of an export that was killed before it finished; it can be removed)`);
+      expect(readdirSync(leftover)).toEqual(['receipts.jsonl']);
+      expect(readdirSync(join(dir, 'killed')).sort()).toEqual([basename(leftover), 'notes.txt']);
     });
 
     it('puts the bundle in place whole, into a given empty directory too, and leaves no staging directory', async () => {
