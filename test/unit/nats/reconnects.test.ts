@@ -13,7 +13,7 @@ import { connectNats } from '../../../src/nats/connection.js';
 import { ReconnectGuard } from '../../../src/nats/reconnects.js';
 import { isChioError } from '../../../src/errors/index.js';
 import { startTestNats, type TestNats } from '../../support/nats.js';
-import { settle, watch } from '../../support/settling.js';
+import { nextStatus, settle, watch } from '../../support/settling.js';
 
 const BUCKET = 'reconnect-guard';
 
@@ -73,5 +73,47 @@ describe('ReconnectGuard.guarded', () => {
     await unguarded.settled;
     expect(unguarded.state).toBe('rejected');
     expect(String(unguarded.error)).toMatch(/timeout/i);
+  }, 30_000);
+});
+
+describe('ReconnectGuard.guarded with failWhileDown', () => {
+  // nats.js queues a request made while down (its inbox entry and 5 s timer held until it times
+  // out), so the guard must not make it. nats.js counts a publish (a request's) in outMsgs even
+  // while down, when it only buffers it: an unchanged count is a request never made.
+  it('fails a request while the connection is down without handing it to nats.js; without failWhileDown it is handed on', async () => {
+    const downGuard = new ReconnectGuard(nc, { failWhileDown: true });
+    try {
+      const failingKv = downGuard.guarded(kv, 'the test bucket');
+      const failingJsm = downGuard.guarded(await jetstreamManager(nc), 'JetStream');
+      const waitingKv = guard.guarded(kv, 'the test bucket');
+      expect((await failingKv.get('k'))?.string()).toBeDefined();
+
+      const disconnected = nextStatus(nc, 'disconnect');
+      await nats.current.kill();
+      await disconnected;
+      await settle();
+      const sent = nc.stats().outMsgs;
+      const kvGet = watch(failingKv.get('k'));
+      const streamInfo = watch(failingJsm.streams.info(`KV_${BUCKET}`));
+      await Promise.all([kvGet.settled, streamInfo.settled]);
+      for (const [what, w, message] of [['kv.get', kvGet, 'the test bucket: get: NATS is disconnected'], ['jsm.streams.info', streamInfo, 'JetStream.streams: info: NATS is disconnected']] as const) {
+        expect(w.state, what).toBe('rejected');
+        expect(isChioError(w.error, 'UNAVAILABLE'), `${what}: ${String(w.error)}`).toBe(true);
+        expect((w.error as Error).message, what).toBe(message);
+      }
+      expect(nc.stats().outMsgs, 'requests handed to nats.js while down').toBe(sent);
+
+      // The guard without failWhileDown (the ledger's) still hands it on, to be given up at the reconnect.
+      const waiting = watch(waitingKv.get('k'));
+      expect(nc.stats().outMsgs).toBe(sent + 1);
+      const reconnected = nextStatus(nc, 'reconnect');
+      await nats.restart();
+      await reconnected;
+      await waiting.settled;
+      expect(isChioError(waiting.error, 'UNAVAILABLE'), String(waiting.error)).toBe(true);
+      expect((await failingKv.get('k'))?.string()).toBeDefined();
+    } finally {
+      downGuard.stop();
+    }
   }, 30_000);
 });
