@@ -17,7 +17,8 @@
  *   size(string)          the text (code points are counted);
  *   join (of a list)      what it builds: 1,024 parts of a 90 KB header made 90 MB in one call.
  *
- * cel-js 8 has no `replace`, `charAt`, `reverse`, `format` or `quote`.
+ * cel-js 8 has no `replace`, `charAt`, `reverse` (./strings-extension.ts adds them), `format`
+ * or `quote`.
  */
 import { EvaluationError } from '@marcbachmann/cel-js';
 import { chargeScan } from './cel-bounds.js';

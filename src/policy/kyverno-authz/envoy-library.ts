@@ -26,7 +26,8 @@
  *
  * And cel-go's encoders extension, as kyverno-authz has it: `base64.encode(bytes)`,
  * `base64.decode(string)` (./encoders.ts, charged to the string budget). And Kubernetes' IP
- * and CIDR libraries: `ip(…)`, `cidr(…).containsIP(…)`, … (./k8s-ip.ts).
+ * and CIDR libraries: `ip(…)`, `cidr(…).containsIP(…)`, … (./k8s-ip.ts); cel-go's strings
+ * `replace`, `charAt`, `reverse` (./strings-extension.ts).
  *
  * Not here: building a message by name (`envoy.config.core.v3.QueryParameter{key: "k", value:
  * "v"}`), which cel-js cannot parse: envoy.QueryParam("k", "v") builds the same.
@@ -51,6 +52,7 @@ import * as bounded from './bounded-strings.js';
 import { base64Decode, base64Encode } from './encoders.js';
 import { celEquals } from './cel-equality.js';
 import { registerKubernetesIpLibrary } from './k8s-ip.js';
+import { registerStringsExtension } from './strings-extension.js';
 
 export interface HeaderOption {
   key: string;
@@ -218,6 +220,7 @@ export function createEnvoyEnvironment(): Environment {
   fn('Base64Namespace.encode(bytes): string', (_: Base64Namespace, data: Uint8Array) => base64Encode(data));
   fn('Base64Namespace.decode(string): bytes', (_: Base64Namespace, text: string) => base64Decode(text));
   registerKubernetesIpLibrary(env);
+  registerStringsExtension(env);
 
   const patterns = new Re2Patterns();
   patternsByEnvironment.set(env, patterns);

@@ -31,7 +31,7 @@ const KYVERNO_AUTHZ_FUNCTIONS: ReadonlyMap<string, string> = new Map([
   ...byName(MATH, ['greatest', 'least', 'ceil', 'floor', 'round', 'trunc', 'abs', 'sign', 'isInf', 'isNaN', 'isFinite', 'sqrt', 'bitAnd', 'bitOr', 'bitXor', 'bitNot', 'bitShiftLeft', 'bitShiftRight'].map((f) => `math.${f}`)),
   ...byName(SETS, ['sets.contains', 'sets.equivalent', 'sets.intersects']),
   ...byName(LISTS, ['lists.range', 'slice', 'flatten', 'sort', 'sortBy', 'distinct', 'first', 'last']),
-  ...byName(STRINGS, ['strings.quote', 'charAt', 'replace', 'format', 'reverse']),
+  ...byName(STRINGS, ['strings.quote', 'format']),
   ...byName(K8S_LISTS, ['isSorted', 'sum', 'min', 'max']),
   ...byName(K8S_REGEX, ['find', 'findAll']),
   ...byName(K8S_URL, ['url', 'isURL', 'getScheme', 'getHost', 'getHostname', 'getPort', 'getEscapedPath', 'getQuery']),

@@ -29,7 +29,7 @@ describe('a call to a function Chio does not have', () => {
   it.each([
     ['math.greatest(size(variables.token), 3) > 10 ? null : envoy.Denied(403).Response()', "math.greatest is not supported by Chio (kyverno-authz has it from cel-go's math extension)"],
     ['math.abs(size(variables.token)) > 3 ? null : envoy.Denied(403).Response()', "math.abs is not supported by Chio (kyverno-authz has it from cel-go's math extension)"],
-    ['variables.token.replace("-", "") == "" ? envoy.Denied(403).Response() : null', "replace is not supported by Chio (kyverno-authz has it from cel-go's strings extension)"],
+    ['"tenant-%s".format([variables.token]) == "" ? envoy.Denied(403).Response() : null', "format is not supported by Chio (kyverno-authz has it from cel-go's strings extension)"],
     ['jwt.Decode(variables.token, "secret").claims.role == "admin" ? null : envoy.Denied(403).Response()', "jwt.Decode is not supported by Chio (kyverno-authz has it from kyverno-authz's jwt library"],
     ['url("https://" + variables.token).getHost() == "a" ? null : envoy.Denied(403).Response()', "url is not supported by Chio (kyverno-authz has it from the Kubernetes URL library)"],
     ['variables.token.split(",").sort()[0] == "a" ? null : envoy.Denied(403).Response()', "sort is not supported by Chio (kyverno-authz has it from cel-go's lists extension)"],
@@ -39,7 +39,7 @@ describe('a call to a function Chio does not have', () => {
   });
 
   it('names the function inside a comprehension, not the variable it binds', () => {
-    expect(() => compile(gate('variables.token.split(",").exists(t, t.replace("a", "b") == "c") ? null : envoy.Denied(403).Response()'))).toThrow(/: replace is not supported/);
+    expect(() => compile(gate('variables.token.split(",").exists(t, "%s".format([t]) == "c") ? null : envoy.Denied(403).Response()'))).toThrow(/: format is not supported/);
   });
 
   it('names no function when the type error is another (a function Chio has, wrongly called)', () => {
