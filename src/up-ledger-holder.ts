@@ -12,6 +12,8 @@
  * other ledger. Should the pid be wrongly taken for ended (another PID namespace sharing the
  * directory), the running writer is only fenced, as after a pause past its lease, and stands
  * by in turn; should it be wrongly taken for running (the pid reused), the restart waits the TTL.
+ * The noted pid equal to this process's own is taken for ended: a container restarted runs
+ * `chio up` under the pid its killed run had (1, the image's entrypoint).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -65,5 +67,7 @@ function endedHolder(dataDir: string): string | undefined {
   const { holder, pid } = (note ?? {}) as { holder?: unknown; pid?: unknown };
   if (typeof holder !== 'string' || !HOLDER_ID.test(holder)) return undefined;
   if (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 0) return undefined;
-  return isProcessAlive(pid) ? undefined : holder;
+  // Our own pid noted is another, ended process's: the deploy image runs chio up as pid 1, and
+  // a restarted container runs it under pid 1 again (deploy/compose). Alive, it is another.
+  return pid !== process.pid && isProcessAlive(pid) ? undefined : holder;
 }

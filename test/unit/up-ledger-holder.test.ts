@@ -33,6 +33,12 @@ describe('claimLedgerHolder', () => {
       expect(noted(dataDir)).toEqual({ holder: claim.holder, pid: process.pid });
     });
 
+    it('names it when the noted pid is this process\'s own: a container restarted runs chio up under the same pid (1 as its entrypoint)', () => {
+      const dataDir = tempDir('chio-holder-');
+      writeFileSync(ledgerHolderFile(dataDir), JSON.stringify({ holder: 'host-1-abc', pid: process.pid }));
+      expect(claimLedgerHolder(dataDir, undefined).formerHolder).toBe('host-1-abc');
+    });
+
     it('names none while that process still runs: a second chio up is a stranger to the lease', () => {
       const dataDir = tempDir('chio-holder-');
       writeFileSync(ledgerHolderFile(dataDir), JSON.stringify({ holder: 'host-1-abc', pid: process.ppid }));
