@@ -7,11 +7,12 @@
  * So `chio up` notes its holder id and pid in <data dir>/ledger-holder.json, and at its next
  * start names the noted id as its former one when that pid no longer runs: the lease takes a
  * record naming it at once (store/ledger-lease.ts, reclaim). The id itself stays one per
- * process, and a second `chio up` on a data directory whose first still runs finds that pid
- * alive, names no former id, and its ledger stands by: the lease refuses it as it refuses any
- * other ledger. Should the pid be wrongly taken for ended (another PID namespace sharing the
- * directory), the running writer is only fenced, as after a pause past its lease, and stands
- * by in turn; should it be wrongly taken for running (the pid reused), the restart waits the TTL.
+ * process, and a second `chio up` given the NATS_URL and data directory of a first that still
+ * runs finds that pid alive, names no former id, and its ledger stands by: the lease refuses it
+ * as it refuses any other ledger (on an embedded NATS it is refused before, nats/leftover.ts).
+ * Should the pid be wrongly taken for ended (another PID namespace sharing the directory), the
+ * running writer is only fenced, as after a pause past its lease, and stands by in turn;
+ * should it be wrongly taken for running (the pid reused), the restart waits the TTL.
  * The noted pid equal to this process's own is taken for ended: a container restarted runs
  * `chio up` under the pid its killed run had (1, the image's entrypoint).
  */

@@ -5,8 +5,8 @@
  * writes: its ledger stands by while the first renews, and writes only once the first is gone.
  *
  * The restart runs as `npm start` does, with its own nats-server in the data directory; the
- * two instances share a test nats-server (NATS_URL), since the second's embedded server would
- * replace the first's (src/nats/leftover.ts) rather than run beside it.
+ * two instances share a test nats-server (NATS_URL), since a second `chio up` starting its own
+ * embedded server on a running one's data directory is refused (src/nats/leftover.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestNats, tempDir, type TestNats } from '../support/nats.js';

@@ -15,6 +15,9 @@ import { HEADERS_TIMEOUT_MS, IDLE_SOCKET_MS, MAX_HEADER_FIELDS, MAX_HTTP_CONNECT
 import { MIN_READ_BYTES_PER_SECOND } from '../../../src/http-idle.js';
 import { LATEST_REUSE_MS } from '../../../src/verifier/checkpoint-source.js';
 import { MAX_PENDING_SCAN, SCAN_REUSE_MS } from '../../../src/verifier/tail-search.js';
+import { TAIL_READ_GIVE_UP_MS } from '../../../src/store/receipts.js';
+import { NATS_MAX_PINGS_OUT, NATS_PING_INTERVAL_MS } from '../../../src/nats/connection.js';
+import { MAX_POLICY_HEADERS, MAX_POLICY_QUERY_PARAMETERS, MAX_QUERY_TEXT_CHARS } from '../../../src/policy/kyverno-authz/policy-answer.js';
 import { BUNDLE_BUSY_RETRY_SECONDS, MAX_VERIFY_BODIES_HELD_BYTES, MAX_VERIFY_BODY_BYTES, MAX_VERIFY_BUNDLE_BYTES, MAX_VERIFY_BUNDLES_HELD_BYTES } from '../../../src/verifier/verify-route.js';
 import { MAX_ARCHIVED_POLICY_BYTES, MAX_BUNDLE_FILES, MAX_MANIFEST_BYTES, MAX_MANIFEST_SIG_BYTES } from '../../../src/verify/export-format.js';
 import { MAX_CONSISTENCY_BYTES } from '../../../src/verify/export-bundle.js';
@@ -81,6 +84,7 @@ const CLAIMS: Array<{ page: string; heading: string; level?: number; says: strin
       `more than ${MAX_HEADER_FIELDS} header fields is refused`, `"more than ${MAX_HEADER_FIELDS} header fields"`,
       `request line and header fields come to more than ${kib(maxHeaderSize)}`,
       `more than ${MAX_PENDING_SCAN} stored receipts wait`, `answers every lookup for ${SCAN_REUSE_MS} ms`,
+      `has not finished ${s(TAIL_READ_GIVE_UP_MS)} after it began`,
       `at most ${mib(MAX_VERIFY_BODY_BYTES)} (\`413 TOO_LARGE\``, `hold ${mib(MAX_VERIFY_BODIES_HELD_BYTES)} together`,
       `at most ${n(MAX_BUNDLE_FILES)} files`,
       `(\`manifest.json\` ${mib(MAX_MANIFEST_BYTES)}, \`manifest.sig\` ${kib(MAX_MANIFEST_SIG_BYTES)}, \`checkpoint\` ${mib(MAX_NOTE_SIZE)}, a policy file ${mib(MAX_ARCHIVED_POLICY_BYTES)}, \`consistency.json\` ${mib(MAX_NOTE_SIZE)} + ${kib(MAX_CONSISTENCY_BYTES - MAX_NOTE_SIZE)})`,
@@ -100,7 +104,8 @@ const CLAIMS: Array<{ page: string; heading: string; level?: number; says: strin
       `| ${MAX_HEADERS} headers, ${kib(MAX_HEADER_BYTES)} in all |`,
       `| ${kib(MAX_PATH_BYTES)}, ${kib(MAX_HOST_BYTES)}, ${MAX_METHOD_BYTES} bytes |`,
       `| capability token | ${kib(MAX_TOKEN_CHARS)} |`, `| JWT | ${kib(MAX_JWT_BYTES)}, one per request (up to ${MAX_JWTS_PER_REQUEST} different ones are verified, to name one that fails) |`,
-      `| ${n(DEFAULT_VERIFICATION_CACHE_SIZE)}, least recently used`,
+      `| verified capability tokens cached | ${n(DEFAULT_VERIFICATION_CACHE_SIZE)}, least recently used`,
+      `| verified JWTs cached | ${n(DEFAULT_VERIFICATION_CACHE_SIZE)}, least recently used`,
       `(${s(DEFAULT_FETCH_TIMEOUT_MS)} for the fetch itself, one fetch per ${s(DEFAULT_MIN_REFRESH_INTERVAL_MS)} per URI)`,
     ],
   },
@@ -118,7 +123,14 @@ const CLAIMS: Array<{ page: string; heading: string; level?: number; says: strin
       `\`matches\` may scan at most ${kiChars(MAX_MATCHED_CHARS)} in one Check`,
       `may cost at most ${n(MAX_COMPILE_UNITS)} units in one Check`,
       `may scan at most ${miChars(MAX_SCANNED_CHARS)} together in one Check`,
+      `at most ${n(MAX_QUERY_TEXT_CHARS)} characters each`,
+      `more than ${MAX_POLICY_HEADERS} headers to add, to remove or to add`, `or more than ${MAX_POLICY_QUERY_PARAMETERS} query parameters to set or to remove`,
       `the ValidatingPolicies of a Check, both kinds, may run for at most ${MAX_POLICY_EVALUATION_MS} ms together`,
+    ],
+  },
+  {
+    page: 'docs/operations.md', heading: 'Health', says: [
+      `a PING every ${s(NATS_PING_INTERVAL_MS)} and takes the connection for\ndead when ${NATS_MAX_PINGS_OUT} are unanswered`,
     ],
   },
   {
