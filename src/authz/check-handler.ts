@@ -187,15 +187,15 @@ export class CheckHandler {
    */
   private async storedBy(ticket: ReceiptTicket, deadline: number, client: ClientLink | undefined): Promise<Receipt | undefined> {
     // One promise, settled by whichever comes first: the PubAck (or the store's failure), the
-    // deadline, or the client going. The last two call settle() with no receipt: "not stored
-    // by then" (settle itself is their callback: no closure per Check).
-    let settle!: (receipt?: Receipt) => void;
+    // deadline, or the client going. The last two settle it with no receipt, "not stored by
+    // then", whatever their callers pass: only the PubAck may hand over a receipt.
+    let notStored!: () => void;
     const outcome = new Promise<Receipt | undefined>((resolve, reject) => {
-      settle = resolve;
+      notStored = () => resolve(undefined);
       ticket.stored.then(resolve, reject);
     });
-    const expiry = this.deadlines.add(deadline, settle);
-    client?.onGone(settle);
+    const expiry = this.deadlines.add(deadline, notStored);
+    client?.onGone(notStored);
     let receipt: Receipt | undefined;
     try {
       receipt = await outcome;

@@ -170,6 +170,19 @@ describe('CheckHandler.check', () => {
       expect(answer.denied_response?.status.code).toBe(503);
     });
 
+    it('takes nothing a gone-listener is called with for a receipt: only the PubAck hands one over', async () => {
+      const store = heldStore();
+      const listeners: Array<(value?: unknown) => void> = [];
+      // A link that calls its listeners with a value (an event object, say): no stored receipt.
+      const client: ClientLink = { gone: () => false, onGone: (listener) => void listeners.push(listener as (value?: unknown) => void) };
+      const pending = handlerOf(decider(ALLOW), store).check({}, undefined, client);
+      await flush();
+      for (const l of listeners) l(stored(store.calls[0]!.draft));
+      const answer = await pending;
+      expect(store.calls[0]!.state).toBe('abandoned');
+      expect(answer.denied_response?.status.code).toBe(503);
+    });
+
     it('hands back as undelivered a receipt stored before it went, to be corrected', async () => {
       const store = heldStore();
       const client = clientLink();
