@@ -73,13 +73,15 @@ async function exited(pid: number, withinMs: number): Promise<boolean> {
 }
 
 /**
- * Whether `pid` looks like the chio up that noted it (Node running Chio), not a process that
- * took its pid since: a wrong "yes" refuses a start with a message naming the pid, a wrong "no"
- * is the older behaviour.
+ * Whether `pid` looks like the chio up that noted it (Node running bin/chio.js, or a `chio`
+ * program), not a process that took its pid since, after a reboot say: a wrong "yes" refuses a
+ * start with a message naming the pid, a wrong "no" is the older behaviour.
  */
 function isChioProcess(pid: number): boolean {
   const command = commandLineOf(pid);
-  return command !== undefined && /(^|\/)(node|chio)( |$)/.test(command.split(' ')[0] ?? '');
+  if (command === undefined) return false;
+  const [program = '', ...args] = command.split(' ');
+  return /(^|\/)(node|chio)$/.test(program) && (program.endsWith('chio') || args.some((a) => /(^|\/)chio(\.js)?$/.test(a)));
 }
 
 /** The process's command line, its arguments joined by spaces: /proc on Linux, else ps. */

@@ -64,7 +64,7 @@ describe('acquireNats', () => {
     const dataDir = tempDir('chio-acq-');
     const first = await acquireNats(undefined, dataDir, log);
     // A second `chio up` on the same data directory: the first (here a stand-in process) still runs.
-    const owner = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    const owner = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', 'bin/chio.js', 'up'], { stdio: 'ignore' });
     try {
       const natsPid = Number.parseInt(readFileSync(join(dataDir, 'nats.pid'), 'utf8'), 10);
       writeFileSync(join(dataDir, 'nats.pid'), `${natsPid} ${owner.pid}\n`);
@@ -78,6 +78,22 @@ describe('acquireNats', () => {
       expect(readFileSync(join(dataDir, 'nats.pid'), 'utf8')).toBe(`${natsPid} ${owner.pid}\n`);
     } finally {
       owner.kill('SIGKILL');
+      await first.stop();
+    }
+  });
+
+  it('takes a noted owner that is no chio up (its pid reused, by another Node program) for ended', async () => {
+    const dataDir = tempDir('chio-acq-');
+    const first = await acquireNats(undefined, dataDir, log);
+    const stranger = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    try {
+      const natsPid = Number.parseInt(readFileSync(join(dataDir, 'nats.pid'), 'utf8'), 10);
+      writeFileSync(join(dataDir, 'nats.pid'), `${natsPid} ${stranger.pid}\n`);
+      const second = await acquireNats(undefined, dataDir, log);
+      await second.stop();
+      expect(second.servers[0]).not.toBe(first.servers[0]);
+    } finally {
+      stranger.kill('SIGKILL');
       await first.stop();
     }
   });
