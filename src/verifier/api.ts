@@ -24,7 +24,7 @@ import { toBase64 } from '../encoding.js';
 import { sendCacheable, sendError, type Route } from '../http.js';
 import type { ChioResources } from '../store/resources.js';
 import { TILE_WIDTH, TileStore } from '../store/tile-store.js';
-import { parseTilePath, proveTree, type Tile } from '../tlog/index.js';
+import { parseTilePath, proveTree, TILE_HEIGHT, type Tile } from '../tlog/index.js';
 import { CheckpointSource } from './checkpoint-source.js';
 import { DEFAULT_MESSAGE_CACHE_BYTES, SIZE, receiptRoutes } from './receipt-routes.js';
 import { BytesCache } from '../store/bytes-cache.js';
@@ -126,8 +126,11 @@ export function verifierRoutes(opts: VerifierApiOptions): Route[] {
     // `.p/W` names the first W hashes (entries) of its tile, which no tree that has them changes,
     // and it is cut from the published tree, never from a partial a batch left uncommitted.
     if (parsed.level >= 0) return sendCacheable(req, res, 200, data, 'application/octet-stream', true), true;
-    // An entry bundle: gzip when the client takes it (bundle-encoding.ts), and a cache told so.
-    const gzip = acceptsGzip(req.headers['accept-encoding']);
+    // An entry bundle: gzip when the client takes it (bundle-encoding.ts), and a cache told so;
+    // only as the published tree holds it (compressed once, kept with the bundle), not a cut
+    // narrower than that, which is made afresh, and compressed afresh, for every request.
+    const heldWidth = Math.min(2 ** TILE_HEIGHT, cp.checkpoint.size - parsed.n * 2 ** TILE_HEIGHT);
+    const gzip = parsed.width === heldWidth && acceptsGzip(req.headers['accept-encoding']);
     const encoding: Record<string, string> = { vary: 'accept-encoding', ...(gzip ? { 'content-encoding': 'gzip' } : {}) };
     return sendCacheable(req, res, 200, gzip ? gzipBundle(data) : data, 'application/octet-stream', true, encoding), true;
   };
