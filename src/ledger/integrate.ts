@@ -225,7 +225,11 @@ async function admit(size: number, messages: readonly StoredMessage[], reader: I
       if (!isChioError(err, 'CHAIN_BROKEN') && !isChioError(err, 'CORRECTION_INVALID')) throw err;
       const refused = quarantined(m, receipt.chain, err);
       if (isChioError(err, 'CHAIN_BROKEN')) {
-        if (refusedHere.has(receipt.prev) || checks.refusedLink?.(receipt.prev)) refused.followsRefused = true;
+        const wasRefused = (id: string) => refusedHere.has(id) || checks.refusedLink?.(id) === true;
+        // A copy of a refused receipt (anyone may store one) that is not ahead of its chain
+        // fails on every read: a head read from behind is an earlier leaf of the chain, so
+        // the true head is at its seq or past it. One ahead may link once the chain catches up.
+        if (wasRefused(receipt.prev) || (wasRefused(receipt.id) && !isAheadOf(head, receipt))) refused.unlinkable = true;
         refusedHere.add(receipt.id);
         out.refusedLinks.push(receipt.id);
       }
@@ -244,6 +248,11 @@ async function admit(size: number, messages: readonly StoredMessage[], reader: I
   out.chainHeads = [...heads].map(([chain, head]) => ({ chain, head }));
   out.refusedLinks = out.refusedLinks.filter((id) => !batch.has(id));
   return out;
+}
+
+/** True when `receipt` skips seqs after `head` (a gap): it may link once the receipts between are stored. */
+function isAheadOf(head: IntegratedChainHead | undefined, receipt: Receipt): boolean {
+  return receipt.seq > (head?.seq ?? 0) + 1;
 }
 
 function linksTo(head: IntegratedChainHead | undefined, receipt: Receipt): boolean {

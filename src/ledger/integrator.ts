@@ -223,7 +223,7 @@ export class Integrator {
   private confirmRefusals(plan: IntegrationPlan): void {
     const confirmMs = this.opts.breakConfirmMs ?? DEFAULT_BREAK_CONFIRM_MS;
     const now = (this.opts.now ?? (() => performance.now()))();
-    const pending = plan.quarantined.filter((q) => READ_DEPENDENT_CODES.has(q.code) && !q.followsRefused && !isBeforeMark(q, this.quarantineMark)).filter((q) => {
+    const pending = plan.quarantined.filter((q) => READ_DEPENDENT_CODES.has(q.code) && !q.unlinkable && !isBeforeMark(q, this.quarantineMark)).filter((q) => {
       const key = `${q.seq}:${q.line ?? 0}`;
       const since = this.unconfirmed.get(key) ?? now;
       this.unconfirmed.set(key, since);

@@ -8,7 +8,9 @@
  * refused one fails its link too, and each new batch of them waited out the confirmation again:
  * one broken chain slowed the whole ledger to a batch per confirmation. A receipt whose `prev`
  * is a refused receipt cannot link whatever the reads say: a refused receipt is no leaf, and a
- * chain's head always is one.
+ * chain's head always is one. Nor can a copy of a refused receipt that is not ahead of its
+ * chain's head: anyone who may publish on the receipts subjects can store such copies, and each
+ * one held the whole ledger back a confirmation (integrate.ts, `unlinkable`).
  */
 
 /** Refused receipts remembered, at most: the oldest are forgotten first (their followers then wait once more). */

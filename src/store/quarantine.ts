@@ -36,10 +36,11 @@ export interface QuarantinedReceipt {
   code: ChioErrorCode;
   reason: string;
   /**
-   * Refused for its chain link, after a receipt the log refused for its own (its `prev`): no
-   * read can make it link, so it needs no confirmation (ledger/refused-links.ts).
+   * Refused for its chain link where no read can make it link, so it needs no confirmation
+   * (ledger/refused-links.ts): after a receipt the log refused for its own (its `prev`), or a
+   * copy of a receipt the log refused that is not ahead of its chain's head.
    */
-  followsRefused?: true;
+  unlinkable?: true;
 }
 
 /** How far quarantining got: the quarantine stream's last sequence, and the receipts-stream sequence it names. */
