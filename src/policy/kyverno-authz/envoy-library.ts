@@ -27,7 +27,8 @@
  * And cel-go's encoders extension, as kyverno-authz has it: `base64.encode(bytes)`,
  * `base64.decode(string)` (./encoders.ts, charged to the string budget). And Kubernetes' IP
  * and CIDR libraries: `ip(…)`, `cidr(…).containsIP(…)`, … (./k8s-ip.ts); cel-go's strings
- * `replace`, `charAt`, `reverse` (./strings-extension.ts).
+ * `replace`, `charAt`, `reverse` (./strings-extension.ts); cel-go's `sets.contains`,
+ * `sets.equivalent`, `sets.intersects` (./cel-sets.ts).
  *
  * Not here: building a message by name (`envoy.config.core.v3.QueryParameter{key: "k", value:
  * "v"}`), which cel-js cannot parse: envoy.QueryParam("k", "v") builds the same.
@@ -53,6 +54,7 @@ import { base64Decode, base64Encode } from './encoders.js';
 import { celEquals } from './cel-equality.js';
 import { registerKubernetesIpLibrary } from './k8s-ip.js';
 import { registerStringsExtension } from './strings-extension.js';
+import { registerSetsExtension } from './cel-sets.js';
 
 export interface HeaderOption {
   key: string;
@@ -221,6 +223,7 @@ export function createEnvoyEnvironment(): Environment {
   fn('Base64Namespace.decode(string): bytes', (_: Base64Namespace, text: string) => base64Decode(text));
   registerKubernetesIpLibrary(env);
   registerStringsExtension(env);
+  registerSetsExtension(env);
 
   const patterns = new Re2Patterns();
   patternsByEnvironment.set(env, patterns);

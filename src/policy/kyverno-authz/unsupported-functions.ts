@@ -3,7 +3,7 @@
  * policy author can act on. kyverno-authz's CEL environment has libraries Chio's (cel-js with
  * ./envoy-library.ts) does not: cel-go's extensions (encoders, math, sets, lists, strings),
  * Kubernetes' (URL, IP, CIDR, regex, lists, format) and its own jwt, jwk and json (of these,
- * ./encoders.ts gives base64, ./k8s-ip.ts IP and CIDR). A policy
+ * ./encoders.ts gives base64, ./k8s-ip.ts IP and CIDR, ./cel-sets.ts sets). A policy
  * written for it may call one; cel-js then says `Unknown variable: math` for
  * `math.greatest(…)`, or `found no matching overload for 'string.replace(string, string)'`,
  * which do not say that the function itself is missing. This is only asked once the type
@@ -13,7 +13,6 @@ import type { Environment } from '@marcbachmann/cel-js';
 import { BOUNDED_SPLIT, BOUNDED_STRING_CALLS, RE2_MATCHES, childrenOf, walkAst, type AstNode } from './cel-bounds.js';
 
 const MATH = "cel-go's math extension";
-const SETS = "cel-go's sets extension";
 const LISTS = "cel-go's lists extension";
 const STRINGS = "cel-go's strings extension";
 const K8S_LISTS = "the Kubernetes lists library";
@@ -29,7 +28,6 @@ const KYVERNO_AUTHZ_FUNCTIONS: ReadonlyMap<string, string> = new Map([
   ['jwks.Fetch', "kyverno-authz's jwk library"],
   ['json.Unmarshal', "kyverno-authz's json library"],
   ...byName(MATH, ['greatest', 'least', 'ceil', 'floor', 'round', 'trunc', 'abs', 'sign', 'isInf', 'isNaN', 'isFinite', 'sqrt', 'bitAnd', 'bitOr', 'bitXor', 'bitNot', 'bitShiftLeft', 'bitShiftRight'].map((f) => `math.${f}`)),
-  ...byName(SETS, ['sets.contains', 'sets.equivalent', 'sets.intersects']),
   ...byName(LISTS, ['lists.range', 'slice', 'flatten', 'sort', 'sortBy', 'distinct', 'first', 'last']),
   ...byName(STRINGS, ['strings.quote', 'format']),
   ...byName(K8S_LISTS, ['isSorted', 'sum', 'min', 'max']),

@@ -20,9 +20,9 @@ const gate = (expression: string) => policy(`  variables:
 describe('a call to a function Chio does not have', () => {
   it('is refused at load naming file, document, policy, field and function', () => {
     const dir = mkdtempSync(join(tmpdir(), 'chio-unsupported-'));
-    writeFileSync(join(dir, 'tenants.yaml'), gate('sets.contains(["red", "blue"], [variables.token]) ? null : envoy.Denied(403).Response()'));
+    writeFileSync(join(dir, 'tenants.yaml'), gate('math.greatest([size(variables.token), 3]) > 10 ? null : envoy.Denied(403).Response()'));
     expect(() => loadPolicySet(dir, join(dir, 'keys'))).toThrow(
-      `tenants.yaml document 1: ValidatingPolicy tenant-gate: field spec.validations[0].expression: sets.contains is not supported by Chio (kyverno-authz has it from cel-go's sets extension)`,
+      `tenants.yaml document 1: ValidatingPolicy tenant-gate: field spec.validations[0].expression: math.greatest is not supported by Chio (kyverno-authz has it from cel-go's math extension)`,
     );
   });
 

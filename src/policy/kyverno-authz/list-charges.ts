@@ -1,0 +1,67 @@
+/**
+ * What the list functions (./cel-sets.ts) charge to the
+ * Check's string budget (chargeScan, ./cel-bounds.ts, MAX_SCANNED_CHARS) before they walk a
+ * list: each call is one node of the cost estimate whatever the length of its lists, so a call
+ * pays for the elements it touches and the comparisons it makes, in characters of that budget.
+ *
+ * A comparison (cel-equality.ts celEquals, or an ordering) walks both values as far as the
+ * smaller one goes, so it is charged PER_COMPARISON for each unit of weightOf of the lighter
+ * side. Measured here (Node 20, CPU time, 1,024 × 1,024 celEquals): 8 to 27 ns a comparison of
+ * scalars (strings of 81 characters, ints, int against double), at most four characters of the
+ * slowest string calls (about 150 M a second, MAX_SCANNED_CHARS).
+ */
+import { chargeScan } from './cel-bounds.js';
+import { CelMessage } from '../kyverno/kyverno-input.js';
+
+/** What comparing two scalars costs, in characters of the budget. */
+export const PER_COMPARISON = 4;
+/** Characters of a string (or bytes) that count as one more unit of its weight: a memcmp of 256 is under a scalar compare. */
+const CHARS_PER_UNIT = 256;
+
+/**
+ * How many scalar comparisons comparing `value` to another costs at most: 1 for a scalar, a
+ * string or bytes one more for every CHARS_PER_UNIT, a list, map or message 1 plus its entries'
+ * weights (keys included). Walks `value` without recursion; the walk is charged with the weight.
+ */
+export function weightOf(value: unknown): number {
+  let weight = 0;
+  const stack = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    weight++;
+    if (typeof v === 'string') weight += Math.floor(v.length / CHARS_PER_UNIT);
+    else if (v instanceof Uint8Array) weight += Math.floor(v.length / CHARS_PER_UNIT);
+    else if (Array.isArray(v)) stack.push(...v);
+    else if (v instanceof Map) for (const [k, x] of v) stack.push(k, x);
+    else if (typeof v === 'object' && v !== null && !(v instanceof Date) && isEntries(v)) {
+      for (const k of Object.keys(v)) stack.push(k, (v as Record<string, unknown>)[k]);
+    }
+  }
+  return weight;
+}
+
+/** A map or message (plain object or CelMessage), whose entries celEquals compares; not a CEL value of its own class. */
+function isEntries(v: object): boolean {
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === null || proto === Object.prototype || v instanceof CelMessage;
+}
+
+/** The weights of a list's elements, the walk charged. */
+export function weightsOf(list: readonly unknown[]): number[] {
+  const weights = list.map(weightOf);
+  chargeScan(sum(weights));
+  return weights;
+}
+
+export const sum = (values: readonly number[]): number => values.reduce((total, w) => total + w, 0);
+
+/**
+ * Charge comparing each element of `a` with each of `b` (at most: a call may stop at the first
+ * hit). Each pair costs the lighter of the two, so the total is at most the lesser of
+ * |a| × weight of b and |b| × weight of a.
+ */
+export function chargeAllPairs(a: readonly unknown[], b: readonly unknown[]): void {
+  if (a.length === 0 || b.length === 0) return;
+  const total = Math.min(a.length * sum(weightsOf(b)), b.length * sum(weightsOf(a)));
+  chargeScan(PER_COMPARISON * total);
+}
