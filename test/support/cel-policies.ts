@@ -4,6 +4,7 @@ import { celValidatingPolicySchema, compileCelPolicy, type CelPolicyOutcome } fr
 import { createEnvoyEnvironment } from '../../src/policy/kyverno-authz/envoy-library.js';
 import { toCelCheckRequest } from '../../src/policy/kyverno/kyverno-input.js';
 import { buildCheckRequest } from '../../src/cli/envoy-request.js';
+import { CelCheckBudget, useBudget } from '../../src/policy/kyverno-authz/check-budget.js';
 
 /** A ValidatingPolicy document in Envoy mode with `spec` (YAML lines indented by two) after its mode. */
 export const policy = (spec: string, name = 'demo') => `apiVersion: policies.kyverno.io/v1alpha1
@@ -23,3 +24,12 @@ export const request = (headers: Record<string, string> = {}, path = '/api/x') =
 
 /** The policy's answer when it gave one, else the whole outcome. */
 export const answerOf = (o: CelPolicyOutcome) => (o.kind === 'answer' ? o.answer : o);
+
+/** A CEL expression evaluated alone in a fresh environment of the library, on a budget of its own. */
+export function evaluator(): (expression: string) => unknown {
+  const env = createEnvoyEnvironment();
+  return (expression) => {
+    useBudget(new CelCheckBudget());
+    return env.evaluate(expression);
+  };
+}

@@ -17,7 +17,7 @@
  *     lists hold at most MAX_MAP_ENTRIES (kyverno-input, metadata lists included);
  *   - values: what a variable holds is measured after it is evaluated (MAX_VALUE_CHARS,
  *     MAX_VALUE_ENTRIES), since variables can double a string each;
- *   - regex work: `matches` may scan MAX_MATCHED_CHARS characters in one Check, all its
+ *   - regex work: `matches`, `find` and `findAll` may scan MAX_MATCHED_CHARS characters in one Check, all its
  *     policies together (a pattern of more than MATCH_INSTRUCTIONS_PER_CHAR instructions counts each
  *     character more than once). The cost estimate counts a call as one node whatever the length of the text,
  *     and re2js scans about 6 MB/s: five header-scanning patterns over 93 KB of headers (under
@@ -43,7 +43,7 @@
  * policy it evaluates (./check-budget.ts): N policies do not get N budgets.
  *
  * `matches` calls are renamed to the RE2 implementation (./re2-patterns.ts) here, and literal
- * patterns are compiled now so that a bad one is a load error (the others are charged what
+ * patterns (of `find` and `findAll` too) are compiled now so that a bad one is a load error (the others are charged what
  * compiling them costs, MAX_COMPILE_UNITS, when a Check first uses them); `split` calls to splitBounded,
  * and the string calls above to their counting forms (BOUNDED_STRING_CALLS).
  */
@@ -108,12 +108,12 @@ export class PresenceOnMessage extends CelLimitExceeded {
 export const MATCH_INSTRUCTIONS_PER_CHAR = 24;
 
 /**
- * Charge a `matches` call over `text` with a pattern of `instructions`; throws once the
- * Check has scanned too much.
+ * Charge a search (`matches`, `find`, `findAll`) of `chars` characters with a pattern of
+ * `instructions`; throws once the Check has scanned too much.
  */
-export function chargeMatch(text: string, instructions: number): void {
+export function chargeMatch(chars: number, instructions: number): void {
   const budget = activeBudget();
-  budget.matchedChars += text.length * Math.max(1, instructions / MATCH_INSTRUCTIONS_PER_CHAR);
+  budget.matchedChars += chars * Math.max(1, instructions / MATCH_INSTRUCTIONS_PER_CHAR);
   if (budget.matchedChars > MAX_MATCHED_CHARS) throw MATCH_SPENT;
 }
 
@@ -243,10 +243,12 @@ export function useRe2Matches(node: AstNode, addLiteral: (pattern: string) => vo
     if ((n.op === 'rcall' || (n.op === 'call' && args[0] === 'size')) && Object.hasOwn(BOUNDED_STRING_CALLS, args[0] as string)) {
       args[0] = BOUNDED_STRING_CALLS[args[0] as string];
     }
-    if ((n.op === 'rcall' || n.op === 'call') && args[0] === 'matches') {
-      args[0] = RE2_MATCHES;
+    const searches = (n.op === 'rcall' || n.op === 'call') && args[0] === 'matches';
+    if (searches || (n.op === 'rcall' && (args[0] === 'find' || args[0] === 'findAll'))) {
+      if (searches) args[0] = RE2_MATCHES;
       const params = (n.op === 'rcall' ? args[2] : args[1]) as AstNode[];
-      const pattern = params[params.length - 1];
+      // matches(text, pattern), text.matches(pattern); text.find(pattern), text.findAll(pattern[, limit]).
+      const pattern = searches ? params[params.length - 1] : params[0];
       if (isNode(pattern) && pattern.op === 'value' && typeof pattern.args === 'string') {
         try {
           addLiteral(pattern.args);

@@ -39,7 +39,8 @@
  * `matches` uses RE2 (re2js, linear time) instead of the JavaScript RegExp the CEL library
  * would use: a pattern meets attacker-controlled header values, and backtracking must not be
  * a way to stall a Check (see ./cel-bounds.ts, which renames the calls, and ./re2-patterns.ts,
- * which charges compiling a pattern that is not a literal of the policy). `split` is
+ * which charges compiling a pattern that is not a literal of the policy), and so do
+ * Kubernetes' `find` and `findAll` (Go's FindString, FindAllString). `split` is
  * splitBounded, which refuses a list longer than the cost estimate assumes. The string calls
  * whose time grows with their text (`contains`, `indexOf`, `lowerAscii`, `size`, …) are the
  * forms of ./bounded-strings.ts, which charge what they scan to the evaluation's budget.
@@ -230,6 +231,10 @@ export function createEnvoyEnvironment(): Environment {
   const matches = (text: string, pattern: string) => patterns.matches(text, pattern);
   fn(`string.${RE2_MATCHES}(string): bool`, matches);
   fn(`${RE2_MATCHES}(string, string): bool`, matches);
+  // The Kubernetes regex library, on the same engine and budgets.
+  fn('string.find(string): string', (text: string, pattern: string) => patterns.find(text, pattern));
+  fn('string.findAll(string): list<string>', (text: string, pattern: string) => patterns.findAll(text, pattern));
+  fn('string.findAll(string, int): list<string>', (text: string, pattern: string, limit: bigint) => patterns.findAll(text, pattern, limit));
   fn(`string.${BOUNDED_SPLIT}(string): list<string>`, (s: string, sep: string) => splitBounded(s, sep));
   fn(`string.${BOUNDED_SPLIT}(string, int): list<string>`, splitBounded);
 

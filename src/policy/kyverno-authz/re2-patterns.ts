@@ -91,11 +91,56 @@ export class Re2Patterns {
 
   /** CEL's `text.matches(pattern)`, charged for the text it scans and, unless literal, the compile. */
   matches(text: string, pattern: string): boolean {
-    const compiled = this.literals.get(pattern) ?? chargedPattern(pattern);
+    const compiled = this.compiled(pattern);
     // Charged by the size of the pattern too: its time is the text's length times the states it keeps.
-    chargeMatch(text, compiled.instructions);
+    chargeMatch(text.length, compiled.instructions);
     return compiled.re.matcher(text).find();
   }
+
+  /** The Kubernetes regex library's `text.find(pattern)`: Go's FindString, the leftmost match or "". */
+  find(text: string, pattern: string): string {
+    return this.findAll(text, pattern, 1n)[0] ?? '';
+  }
+
+  /**
+   * The Kubernetes regex library's `text.findAll(pattern[, limit])`: Go's FindAllString, the
+   * successive non-overlapping matches, an empty one not right after a match (`[0-9]*` over
+   * `"1 a"` finds "1", "", ""); at most `limit` unless it is negative. Each search is charged
+   * from where it starts to the end of the text, what it may scan (`(.*X)?` scans to the end
+   * from each position). So k searches, starting at k distinct positions, cost at least
+   * k(k-1)/2: no Check finds more than some 725 matches (MAX_MATCHED_CHARS), and the list is
+   * never longer than the cost estimate assumes (COMPREHENSION_RANGE_BOUND), as split's is not.
+   */
+  findAll(text: string, pattern: string, limit = -1n): string[] {
+    const compiled = this.compiled(pattern);
+    const most = limit < 0n ? Number.POSITIVE_INFINITY : Number(limit);
+    const matcher = compiled.re.matcher(text);
+    const found: string[] = [];
+    for (let pos = 0, previousEnd = -1; found.length < most && pos <= text.length; ) {
+      chargeMatch(text.length - pos, compiled.instructions);
+      if (!matcher.find(pos)) break;
+      const start = matcher.start();
+      const end = matcher.end();
+      // Go's allMatches: an empty match right where the previous one ended is skipped, and the search moves on one character.
+      const accept = !(end === pos && start === previousEnd);
+      pos = end === pos ? pos + characterWidthAt(text, pos) : end;
+      previousEnd = end;
+      if (!accept) continue;
+      found.push(text.slice(start, end));
+    }
+    return found;
+  }
+
+  /** A literal of the policy, or else a pattern charged its compile. */
+  private compiled(pattern: string): Compiled {
+    return this.literals.get(pattern) ?? chargedPattern(pattern);
+  }
+}
+
+/** Code units of the character at `pos` (a surrogate pair is one character); 1 at the end, past which the search stops. */
+function characterWidthAt(text: string, pos: number): number {
+  const c = text.charCodeAt(pos);
+  return c >= 0xd800 && c <= 0xdbff && pos + 1 < text.length && (text.charCodeAt(pos + 1) & 0xfc00) === 0xdc00 ? 2 : 1;
 }
 
 /**

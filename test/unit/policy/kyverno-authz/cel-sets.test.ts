@@ -1,14 +1,9 @@
 /** cel-go's sets extension (sets.contains, sets.equivalent, sets.intersects) as kyverno-authz has it, with cel-go's documented answers. */
 import { describe, expect, it } from 'vitest';
-import { answerOf, compile, policy, request } from '../../../support/cel-policies.js';
-import { createEnvoyEnvironment } from '../../../../src/policy/kyverno-authz/envoy-library.js';
-import { CelCheckBudget, useBudget } from '../../../../src/policy/kyverno-authz/check-budget.js';
+import { answerOf, compile, evaluator, policy, request } from '../../../support/cel-policies.js';
+import { CelCheckBudget } from '../../../../src/policy/kyverno-authz/check-budget.js';
 
-const env = createEnvoyEnvironment();
-const evaluate = (expression: string) => {
-  useBudget(new CelCheckBudget());
-  return env.evaluate(expression);
-};
+const evaluate = evaluator();
 
 describe('in a policy', () => {
   // Every scope the client asks for must be one the route grants.
