@@ -120,7 +120,7 @@ const CLAIMS: Array<{ page: string; heading: string; level?: number; says: strin
   {
     // The run-time budgets of CEL policies are one Check's, all its policies together.
     page: 'docs/policies.md', heading: 'ValidatingPolicy (kyverno-authz, CEL)', says: [
-      `\`matches\` may scan at most ${kiChars(MAX_MATCHED_CHARS)} in one Check`,
+      `\`matches\`, \`find\` and \`findAll\` may scan at most ${kiChars(MAX_MATCHED_CHARS)} in one Check`,
       `may cost at most ${n(MAX_COMPILE_UNITS)} units in one Check`,
       `may scan at most ${miChars(MAX_SCANNED_CHARS)} together in one Check`,
       `at most ${n(MAX_QUERY_TEXT_CHARS)} characters each`,
