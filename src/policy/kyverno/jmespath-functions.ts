@@ -1,7 +1,8 @@
 /**
- * kyverno-json's own JMESPath functions (pkg/engine/template/functions): wildcard, at, concat,
- * and to_number as go-jmespath reads numbers. Registered with the JMESPath library once, when
- * this module is first imported (assertion-tree.ts imports it before compiling anything).
+ * kyverno-json's own JMESPath functions (pkg/engine/template/functions): wildcard, at, concat;
+ * and to_number, lower and upper as go-jmespath answers them. Registered with the JMESPath
+ * library once, when this module is first imported (assertion-tree.ts imports it before
+ * compiling anything).
  */
 import { register, TYPE_ANY, TYPE_ARRAY, TYPE_STRING, type JSONValue } from '@jmespath-community/jmespath';
 
@@ -12,6 +13,11 @@ register('concat', ([a, b]) => `${a as string}${b as string}`, [{ types: [TYPE_S
 // library's JavaScript `+value` reads "", "  ", "0x10", "0b1" and " 7\n" as numbers, so a
 // limit such as (to_number(h) <= `100`) passed a blank header that kyverno-json refuses.
 register('to_number' as string, ([value]) => toNumberAsGo(value as JSONValue), [{ types: [TYPE_ANY] }], { override: true });
+// lower and upper as Go's strings.ToLower/ToUpper: the library's toLowerCase/toUpperCase apply
+// Unicode's full mapping, so lower('ADMİN') was 'admi̇n' (i + U+0307) and a deny-list of
+// lower-cased names that kyverno-json applies to it ('admin') let it through.
+register('lower' as string, ([value]) => lowerAsGo(value as string), [{ types: [TYPE_STRING] }], { override: true });
+register('upper' as string, ([value]) => upperAsGo(value as string), [{ types: [TYPE_STRING] }], { override: true });
 
 const GO_DECIMAL_FLOAT = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 const GO_SPECIAL_FLOAT = /^(?:[+-]?(?:inf|infinity)|nan)$/i;
@@ -28,6 +34,39 @@ export function toNumberAsGo(value: JSONValue): number | null {
   if (!GO_DECIMAL_FLOAT.test(value)) return null;
   const n = Number(value);
   return Number.isFinite(n) ? n : null;
+}
+
+/**
+ * Go's strings.ToLower: each code point by Unicode's simple lowercase mapping (unicode.ToLower).
+ * JavaScript's toLowerCase is that but for U+0130 (İ → i + U+0307, not i) and the final-sigma
+ * rule (Σ → ς at the end of a word; Go always gives σ), so those two are mapped first.
+ */
+export function lowerAsGo(text: string): string {
+  return text.replace(/[\u0130\u03a3]/g, (c) => (c === '\u0130' ? 'i' : '\u03c3')).toLowerCase();
+}
+
+// The code points whose full uppercase is several (ß → SS, ﬁ → FI, ᾳ → ΑΙ: SpecialCasing.txt).
+const EXPANDS_IN_UPPERCASE = /([\u00df\u0149\u01f0\u0390\u03b0\u0587\u1e96-\u1e9a\u1f50\u1f52\u1f54\u1f56\u1f80-\u1faf\u1fb2-\u1fb4\u1fb6\u1fb7\u1fbc\u1fc2-\u1fc4\u1fc6\u1fc7\u1fcc\u1fd2\u1fd3\u1fd6\u1fd7\u1fe2-\u1fe4\u1fe6\u1fe7\u1ff2-\u1ff4\u1ff6\u1ff7\u1ffc\ufb00-\ufb06\ufb13-\ufb17])/;
+
+/**
+ * Go's strings.ToUpper: each code point by Unicode's simple uppercase mapping (unicode.ToUpper).
+ * JavaScript's toUpperCase is that but for the code points that expand: their simple uppercase
+ * keeps the letter, except the Greek small letters with ypogegrammeni, whose simple uppercase is
+ * the titlecase letter of the same block (UnicodeData.txt). Runs between them keep toUpperCase,
+ * which is linear in the text: one call cannot be interrupted.
+ */
+export function upperAsGo(text: string): string {
+  const parts = text.split(EXPANDS_IN_UPPERCASE);
+  // split with a capturing group: even indexes are runs, odd ones the expanding code points.
+  return parts.map((part, i) => (i % 2 === 0 ? part.toUpperCase() : simpleUpperOfExpanding(part))).join('');
+}
+
+function simpleUpperOfExpanding(c: string): string {
+  const cp = c.codePointAt(0)!;
+  // ᾀ-ᾇ, ᾐ-ᾗ, ᾠ-ᾧ → ᾈ-ᾏ, ᾘ-ᾟ, ᾨ-ᾯ; ᾳ ῃ ῳ → ᾼ ῌ ῼ.
+  if ((cp >= 0x1f80 && cp <= 0x1f87) || (cp >= 0x1f90 && cp <= 0x1f97) || (cp >= 0x1fa0 && cp <= 0x1fa7)) return String.fromCodePoint(cp + 8);
+  if (cp === 0x1fb3 || cp === 0x1fc3 || cp === 0x1ff3) return String.fromCodePoint(cp + 9);
+  return c;
 }
 
 function atIndex(list: JSONValue[], index: JSONValue): JSONValue {

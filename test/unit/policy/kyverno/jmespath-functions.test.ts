@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { compileAssertionTree, evaluateAssertionTree } from '../../../../src/policy/kyverno/assertion-tree.js';
+import { lowerAsGo, upperAsGo } from '../../../../src/policy/kyverno/jmespath-functions.js';
+
+/** The result of one JMESPath expression evaluated on `value` inside an assertion tree. */
+function evaluate(expression: string, value: unknown): unknown {
+  const verdict = evaluateAssertionTree(compileAssertionTree({ [`(${expression})->result`]: { '($result)': '__never__' } }, 'test'), value);
+  if (verdict.status === 'pass') throw new Error('unreachable: the leaf never matches');
+  if (verdict.status === 'error') {
+    // A leaf compared with a non-string result is "not comparable": read the result off the reason.
+    const match = /types are not comparable: a string and (.*)$/.exec(verdict.error.reason);
+    if (match) return `<${match[1]}>`;
+    throw new Error(verdict.error.reason);
+  }
+  return JSON.parse(/got (.*)$/.exec(verdict.failures[0]!.reason)![1]!);
+}
+
+describe('kyverno-json JMESPath functions', () => {
+  // kyverno-json runs go-jmespath, whose lower and upper are Go's strings.ToLower/ToUpper:
+  // one code point to one code point by Unicode's simple case mapping. JavaScript's
+  // toLowerCase/toUpperCase apply the full mapping (İ → i + U+0307, ß → SS, final sigma).
+  describe('lower', () => {
+    it('maps İ (U+0130) to i, as Go does, so a deny-list of lower-cased names still sees "admin"', () => {
+      expect(evaluate('lower(@)', 'ADMİN')).toBe('admin');
+      const tree = compileAssertionTree({ request: { http: { headers: { '(lower("x-user") == \'admin\')': false } } } }, 'test');
+      const request = (user: string) => ({ request: { http: { headers: { 'x-user': user } } } });
+      expect(evaluateAssertionTree(tree, request('alice'))).toEqual({ status: 'pass' });
+      expect(evaluateAssertionTree(tree, request('ADMIN'))).toMatchObject({ status: 'fail' });
+      expect(evaluateAssertionTree(tree, request('ADMİN'))).toMatchObject({ status: 'fail' });
+    });
+
+    it('lowers a final capital sigma to σ, not ς', () => {
+      expect(evaluate('lower(@)', 'ΟΔΟΣ')).toBe('οδοσ');
+    });
+
+    it('lowers ASCII and other letters as before', () => {
+      expect(evaluate('lower(@)', 'Hello-WORLD Ǆ K')).toBe('hello-world ǆ k');
+    });
+  });
+
+  describe('upper', () => {
+    it('keeps letters without a one-to-one uppercase (ß, ﬁ, ŉ) as Go does', () => {
+      expect(evaluate('upper(@)', 'straße')).toBe('STRAßE');
+      expect(evaluate('upper(@)', 'ﬁle')).toBe('ﬁLE');
+      expect(evaluate('upper(@)', 'ŉ')).toBe('ŉ');
+    });
+
+    it('maps Greek letters with ypogegrammeni to their one-code-point capitals', () => {
+      expect(evaluate('upper(@)', 'ᾳᾀ')).toBe('ᾼᾈ');
+      expect(evaluate('upper(@)', 'ᾼ')).toBe('ᾼ');
+    });
+
+    it('uppers ASCII and other letters as before', () => {
+      expect(evaluate('upper(@)', 'get ǆ ı')).toBe('GET Ǆ I');
+    });
+  });
+
+  describe('lowerAsGo and upperAsGo', () => {
+    it('map every code point to exactly one code point, as a simple case mapping does', () => {
+      const expanding: string[] = [];
+      for (let cp = 0; cp <= 0x10ffff; cp++) {
+        if (cp >= 0xd800 && cp <= 0xdfff) continue;
+        const c = String.fromCodePoint(cp);
+        if ([...lowerAsGo(c)].length !== 1 || [...upperAsGo(c)].length !== 1) expanding.push(cp.toString(16));
+      }
+      expect(expanding).toEqual([]);
+    });
+
+    it('map a code point the same alone and inside a text', () => {
+      const text = 'aΣ ßİx ᾳ ΟΔΟΣ ﬁ';
+      expect(lowerAsGo(text)).toBe([...text].map(lowerAsGo).join(''));
+      expect(upperAsGo(text)).toBe([...text].map(upperAsGo).join(''));
+    });
+  });
+});
