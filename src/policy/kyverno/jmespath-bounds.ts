@@ -5,9 +5,9 @@
  *   expression can do unbounded work (each `[@,@][]` doubles a list: 21 took 1.7 s), so every
  *   node the interpreter visits checks the deadline of the expression running (searchBy). The
  *   deadline is the Check's (../check-clock.ts), shared by all its ValidatingPolicies;
- * - the functions that build a string longer than their arguments, as the library defines
- *   them (same results, same errors) but refusing to build one of more than MAX_BUILT_CHARS
- *   characters: one call cannot be interrupted.
+ * - the functions that build a string longer than their arguments (pad_left and pad_right as
+ *   the library defines them, replace as go-jmespath does), refusing to build one of more than
+ *   MAX_BUILT_CHARS characters: one call cannot be interrupted.
  */
 import { register, TreeInterpreter, TYPE_NUMBER, TYPE_STRING, type JSONValue } from '@jmespath-community/jmespath';
 import { POLICIES_TOOK_TOO_LONG } from '../check-clock.js';
@@ -38,10 +38,8 @@ export function searchBy(deadline: number, ast: Parameters<typeof TreeInterprete
  * may carry. One call cannot be interrupted, and pad_right('a', `300000000`) exhausted the heap.
  */
 export const MAX_BUILT_CHARS = 8 * 1024 * 1024;
-/** Characters replace may scan in all when given a count (one replacement a scan): some tens of milliseconds. */
-export const MAX_REPLACE_SCAN_CHARS = 4 * MAX_BUILT_CHARS;
-
-// pad_left, pad_right and replace as the library's, refusing to build a string longer than MAX_BUILT_CHARS.
+// pad_left and pad_right as the library's, replace as go-jmespath's (Go's strings.Replace), each
+// refusing to build a string longer than MAX_BUILT_CHARS.
 const PAD_SIGNATURE = [{ types: [TYPE_STRING] }, { types: [TYPE_NUMBER] }, { types: [TYPE_STRING], optional: true }];
 register('pad_left' as string, ([s, width, pad]) => padded(s as string, width as number, pad as string | undefined, 'start'), PAD_SIGNATURE, { override: true });
 register('pad_right' as string, ([s, width, pad]) => padded(s as string, width as number, pad as string | undefined, 'end'), PAD_SIGNATURE, { override: true });
@@ -63,24 +61,31 @@ function padded(subject: string, width: number, pad: string | undefined, side: '
   return (subject && (side === 'start' ? subject.padStart(width, padding) : subject.padEnd(width, padding))) || '';
 }
 
+/**
+ * Go's strings.Replace(subject, old, by, count ?? -1): the first `count` occurrences of `old`,
+ * found left to right in the subject and never in a replacement (the library re-scanned its own
+ * output, so replace('/a/././b', '/./', '/', `5`) normalised further than kyverno-json and an
+ * allow-list of normalised paths passed what kyverno-json refuses). An empty `old` matches before
+ * each code point and at the end. One pass over the subject: linear whatever the count.
+ */
 function replaced(subject: string, old: string, by: string, count: number | undefined): string {
-  if (count === 0) return subject;
   if (count !== undefined) nonNegativeInteger(count);
-  // Each replacement grows the text by by.length - old.length; '' matches at every position.
-  // With a count, a replacement may match text an earlier one inserted, so count is the bound.
-  const growth = by.length - old.length;
-  if (growth > 0) tooLong(subject.length + (count ?? (old === '' ? subject.length + 1 : subject.split(old).length - 1)) * growth);
-  if (!count) return subject.split(old).join(by);
-  let out = subject;
-  // Replacements that neither grow nor end (ab → ba sorts the text one swap at a time: n² of
-  // them, each a scan) would run for hours on a header of some kilobytes: the scanning is bounded.
-  let scanned = 0;
-  for (let i = 0; i < count; i++) {
-    const next = out.replace(old, by);
-    if (next === out) break; // nothing left to replace: the library's loop would go on to count
-    out = next;
-    scanned += out.length;
-    if (scanned > MAX_REPLACE_SCAN_CHARS) throw new Error(`replace scanned more than ${MAX_REPLACE_SCAN_CHARS} characters`);
+  const limit = count ?? Infinity;
+  if (old === '') {
+    const chars = [...subject];
+    const n = Math.min(limit, chars.length + 1);
+    tooLong(subject.length + n * by.length);
+    return chars.slice(0, n - 1).map((c) => by + c).join('') + (n > 0 ? by : '') + chars.slice(Math.max(n - 1, 0)).join('');
   }
-  return out;
+  const pieces: string[] = [];
+  let start = 0;
+  let built = 0;
+  for (let found = subject.indexOf(old); found >= 0 && pieces.length / 2 < limit; found = subject.indexOf(old, start)) {
+    built += found - start + by.length;
+    tooLong(built);
+    pieces.push(subject.slice(start, found), by);
+    start = found + old.length;
+  }
+  tooLong(built + subject.length - start);
+  return pieces.join('') + subject.slice(start);
 }

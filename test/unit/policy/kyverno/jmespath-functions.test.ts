@@ -55,6 +55,38 @@ describe('kyverno-json JMESPath functions', () => {
     });
   });
 
+  // go-jmespath's replace is Go's strings.Replace: the first `count` occurrences (all without a
+  // count), found left to right in the subject, never in what a replacement inserted.
+  describe('replace', () => {
+    it('replaces occurrences of the subject only, not text an earlier replacement made', () => {
+      expect(evaluate("replace(@, '/./', '/', `5`)", '/public/././x')).toBe('/public/./x');
+      expect(evaluate("replace(@, 'ab', 'a', `2`)", 'abb')).toBe('ab');
+      expect(evaluate("replace(@, 'a', 'aa', `2`)", 'aXa')).toBe('aaXaa');
+      // The library re-scanned after each replacement: this sorted the text one swap at a time.
+      const swapped = compileAssertionTree({ "(replace(@, 'ab', 'ba', `1000000000`))": 'ba'.repeat(1_000) }, 'test');
+      expect(evaluateAssertionTree(swapped, 'ab'.repeat(1_000))).toEqual({ status: 'pass' });
+    });
+
+    it('a normalising allow-list keeps denying what kyverno-json denies', () => {
+      const tree = compileAssertionTree({ "(replace(@, '/./', '/', `5`))": '/public/x' }, 'test');
+      expect(evaluateAssertionTree(tree, '/public/./x')).toEqual({ status: 'pass' });
+      expect(evaluateAssertionTree(tree, '/public/././x')).toMatchObject({ status: 'fail' });
+    });
+
+    it('matches an empty old string before each character and at the end', () => {
+      expect(evaluate("replace(@, '', '-')", 'abc')).toBe('-a-b-c-');
+      expect(evaluate("replace(@, '', '-', `2`)", 'aé')).toBe('-a-é');
+      expect(evaluate("replace(@, '', '-')", '')).toBe('-');
+    });
+
+    it('replaces the first count occurrences, or all, or none for zero', () => {
+      expect(evaluate("replace(@, '-', '+')", 'a-b-c')).toBe('a+b+c');
+      expect(evaluate("replace(@, '-', '', `1`)", 'a-b-c')).toBe('ab-c');
+      expect(evaluate("replace(@, '-', '+', `0`)", 'a-b-c')).toBe('a-b-c');
+      expect(evaluate("replace(@, 'x', 'y', `1000000000`)", 'abc')).toBe('abc');
+    });
+  });
+
   describe('lowerAsGo and upperAsGo', () => {
     it('map every code point to exactly one code point, as a simple case mapping does', () => {
       const expanding: string[] = [];
