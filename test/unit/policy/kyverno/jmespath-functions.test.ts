@@ -2,17 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { compileAssertionTree, evaluateAssertionTree } from '../../../../src/policy/kyverno/assertion-tree.js';
 import { lowerAsGo, upperAsGo } from '../../../../src/policy/kyverno/jmespath-functions.js';
 
-/** The result of one JMESPath expression evaluated on `value` inside an assertion tree. */
+/** The result of one JMESPath expression evaluated on `value` (short results: the failure reason shows 64 characters). */
 function evaluate(expression: string, value: unknown): unknown {
-  const verdict = evaluateAssertionTree(compileAssertionTree({ [`(${expression})->result`]: { '($result)': '__never__' } }, 'test'), value);
-  if (verdict.status === 'pass') throw new Error('unreachable: the leaf never matches');
-  if (verdict.status === 'error') {
-    // A leaf compared with a non-string result is "not comparable": read the result off the reason.
-    const match = /types are not comparable: a string and (.*)$/.exec(verdict.error.reason);
-    if (match) return `<${match[1]}>`;
-    throw new Error(verdict.error.reason);
-  }
-  return JSON.parse(/got (.*)$/.exec(verdict.failures[0]!.reason)![1]!);
+  // to_string of a one-element list: any result comes back as JSON in a leaf that never matches.
+  const verdict = evaluateAssertionTree(compileAssertionTree({ [`(to_string([${expression}]))`]: '__never__' }, 'test'), value);
+  if (verdict.status !== 'fail') throw new Error(JSON.stringify(verdict));
+  return (JSON.parse(JSON.parse(/got (.*)$/.exec(verdict.failures[0]!.reason)![1]!)) as unknown[])[0];
 }
 
 describe('kyverno-json JMESPath functions', () => {
@@ -84,6 +79,25 @@ describe('kyverno-json JMESPath functions', () => {
       expect(evaluate("replace(@, '-', '', `1`)", 'a-b-c')).toBe('ab-c');
       expect(evaluate("replace(@, '-', '+', `0`)", 'a-b-c')).toBe('a-b-c');
       expect(evaluate("replace(@, 'x', 'y', `1000000000`)", 'abc')).toBe('abc');
+    });
+  });
+
+  // go-jmespath's split: [] for an empty subject, else Go's strings.SplitN(subject, sep, count + 1).
+  describe('split', () => {
+    it('adds no empty last piece when the count is more than the separators', () => {
+      expect(evaluate("split(@, ',', `5`)", 'a,b')).toEqual(['a', 'b']);
+      expect(evaluate("split(@, ',', `5`)[-1]", '10.0.0.9,10.0.0.1')).toBe('10.0.0.1');
+      expect(evaluate("split(@, ',', `1`)", 'a,b,c')).toEqual(['a', 'b,c']);
+      expect(evaluate("split(@, ',', `0`)", 'a,b')).toEqual(['a,b']);
+    });
+
+    it('splits an empty subject into no pieces', () => {
+      expect(evaluate("length(split(@, ','))", '')).toBe(0);
+    });
+
+    it('splits on an empty separator by character, not by UTF-16 unit', () => {
+      expect(evaluate("split(@, '')", 'a😀')).toEqual(['a', '😀']);
+      expect(evaluate("split(@, '', `1`)", 'a😀b')).toEqual(['a', '😀b']);
     });
   });
 
