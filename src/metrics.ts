@@ -134,7 +134,7 @@ export interface LedgerView {
   lagMessages(): number;
   /** Seconds since the latest checkpoint was published; undefined before any. */
   checkpointAgeSeconds(): number | undefined;
-  /** Receipts held in the quarantine stream; undefined when it cannot be read now. */
+  /** Messages held in the quarantine stream (one per receipts-stream message with refused receipts); undefined when it cannot be read now. */
   quarantinedReceipts(): Promise<number | undefined>;
   /** Bytes each of Chio's streams holds; undefined when they cannot be read now. */
   streamBytes(): Promise<ReadonlyMap<string, number> | undefined>;
@@ -177,7 +177,7 @@ export const checkpointAge = new Gauge({
 
 export const quarantinedReceipts = new Gauge({
   name: 'chio_quarantine_receipts',
-  help: 'Receipts held in the quarantine stream (CHIO_QUARANTINE), read when scraped; it only grows',
+  help: 'Messages held in the quarantine stream (CHIO_QUARANTINE), one per receipts-stream message with refused receipts, read when scraped; it only grows',
   labelNames: ['origin'] as const,
   registers: [registry],
   async collect() {

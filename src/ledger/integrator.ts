@@ -2,7 +2,7 @@
  * The integrator: plans each batch with the pure `integrate` (integrate.ts) and applies the
  * plan to JetStream, per batch in this order, so that a crash at any point is repaired by
  * integrating the same messages again (the ledger resumes from the committed state):
- *   1. quarantine   refused receipts, with the reason (once per message: the quarantine mark)
+ *   1. quarantine   refused receipts, with the reason: one write per refused message, once (the quarantine mark)
  *   2. index        id → {index, seq}, and corrected_by on a receipt a correction names
  *                   (an entry at index ≥ state.size is from an unfinished batch)
  *   3. chains       chain → head, with the committed head it extends (its base)
@@ -47,7 +47,7 @@ import { isWrongLastSequence, type LedgerState } from '../store/ledger-state.js'
 import type { LedgerLease } from '../store/ledger-lease.js';
 import { readIndexRecord, writeIndexEntry, type IndexEntry } from '../store/receipt-index.js';
 import { readChainHeadRecord, writeChainHead, type ChainHeadRecord, type IntegratedChainHead } from '../store/chain-heads.js';
-import { isBeforeMark, quarantineReceipt, readQuarantineMark, type QuarantineMark } from '../store/quarantine.js';
+import { byMessage, isBeforeMark, quarantineMessage, readQuarantineMark, type QuarantineMark, type QuarantinedReceipt } from '../store/quarantine.js';
 import type { StoredMessage } from '../store/receipts.js';
 import { readCommittedLeaf } from './correction-link.js';
 import { RefusedLinks } from './refused-links.js';
@@ -294,10 +294,12 @@ export class Integrator {
     // writer has not reached (it then skips them). Ask the lease first, as for tiles.
     const toQuarantine = plan.quarantined.filter((q) => !isBeforeMark(q, this.quarantineMark)); // others: quarantined before a crash
     if (toQuarantine.length > 0 && !(await lease.stillHeld())) throw new ChioError('LEDGER_FENCED', 'another ledger took the writer lease; not quarantining');
-    for (const q of toQuarantine) {
-      this.quarantineMark = await quarantineReceipt(js, q, this.quarantineMark);
-      receiptsQuarantinedTotal.inc({ code: q.code });
-      log.warn({ stream_seq: q.seq, code: q.code, reason: q.reason }, 'receipt quarantined');
+    // One write per refused message, whatever its refused lines: junk costs the ledger what it cost its writer.
+    for (const lines of byMessage(toQuarantine)) {
+      this.quarantineMark = await quarantineMessage(js, lines, this.quarantineMark);
+      for (const q of lines) receiptsQuarantinedTotal.inc({ code: q.code });
+      const [first] = lines as [QuarantinedReceipt];
+      log.warn({ stream_seq: first.seq, line: first.line ?? 0, refused_lines: lines.length, code: first.code, reason: first.reason }, 'receipts quarantined');
     }
     await Promise.all(plan.indexEntries.map(({ id, entry }) => {
       const revision = this.indexRevisions.get(id);

@@ -2,9 +2,12 @@
  * A hostile receipts stream (issue #12, SPEC §6): anyone who can publish to `chio.receipts.>`
  * can put any bytes there. Receipts with bad signatures, bad ids, broken chains, forks,
  * non-JSON, oversized bytes, an untrusted key, empty messages and a group-commit message with
- * a bad line among good ones are published straight into the stream, next to live traffic
- * over gRPC. Every bad one is quarantined with its reason and is no leaf; every good one is a
- * leaf; the ledger keeps integrating, and a Check answered after the flood is proven.
+ * a bad line among good ones, one of 128 lines of junk and one of more lines than a writer
+ * stores are published straight into the stream, next to live traffic over gRPC. Every bad one
+ * is quarantined with its reason and is no leaf, in one quarantine message per receipts-stream
+ * message whatever its refused lines (each named with its code and reason), so junk costs the
+ * ledger one write per message its writer stored; every good one is a leaf; the ledger keeps
+ * integrating, and a Check answered after the flood is proven.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
@@ -20,7 +23,7 @@ import { loadKey } from '../../src/keys.js';
 import { canonicalBytes } from '../../src/receipt/jcs.js';
 import { GENESIS_PREV, MAX_RECEIPT_BYTES, type Receipt } from '../../src/receipt/receipt.js';
 import { QUARANTINE_STREAM, RECEIPTS_STREAM, ensureResources, receiptSubject, type ChioResources } from '../../src/store/resources.js';
-import { joinReceiptMessage } from '../../src/store/receipt-message.js';
+import { MAX_RECEIPTS_PER_MESSAGE, joinReceiptMessage } from '../../src/store/receipt-message.js';
 import { readIndexEntry } from '../../src/store/receipt-index.js';
 import { readLedgerState } from '../../src/store/ledger-state.js';
 import { draftOf, kernelOf, signBody, bodyOf, type Kernel } from '../unit/receipt/helpers.js';
@@ -49,6 +52,8 @@ interface Quarantined {
   reason: string;
   streamSeq: number;
   line: number;
+  /** Chio-Refused-Line: each refused line's number and code, when more than one line is refused. */
+  refusedLines: string[];
   subject: string;
 }
 
@@ -63,6 +68,7 @@ async function quarantined(): Promise<Quarantined[]> {
       reason: m.header.get('Chio-Reason'),
       streamSeq: Number(m.header.get('Chio-Stream-Seq')),
       line: Number(m.header.get('Chio-Line') || '0'),
+      refusedLines: m.header.values('Chio-Refused-Line').map((v) => v.split(' ').slice(0, 2).join(' ')),
       subject: m.subject,
     });
   }
@@ -111,7 +117,7 @@ describe('a receipts stream with hostile messages in it', () => {
     const c2 = receiptOn(kernel, 'h-c', 2, c1.id);
     const good = [a1, b1, c1, c2];
 
-    const expected: Array<{ what: string; seq: number; line?: number; code: string }> = [];
+    const expected: Array<{ what: string; seq: number; line?: number; code: string; refusedLines?: string[] }> = [];
     const bad = async (what: string, chain: string, data: Uint8Array, code: string) => expected.push({ what, seq: await publish(chain, data), code });
 
     await bad('non-JSON', 'h-x', utf8('hello, ledger'), 'MALFORMED');
@@ -131,6 +137,11 @@ describe('a receipts stream with hostile messages in it', () => {
     // A group-commit message: good, garbage, good. Only the garbage line is refused.
     const groupSeq = await publish('h-c', joinReceiptMessage([canonicalBytes(c1), utf8('{"not":"a receipt"}'), canonicalBytes(c2)]));
     expected.push({ what: 'a bad line in a message of several receipts', seq: groupSeq, line: 1, code: 'RECEIPT_INVALID' });
+    // As many lines as a message may hold, none a receipt: one quarantine message names them all.
+    const junk = joinReceiptMessage(Array.from({ length: MAX_RECEIPTS_PER_MESSAGE }, () => utf8('x')));
+    expected.push({ what: 'a message of junk lines', seq: await publish('h-x', junk), code: 'MALFORMED', refusedLines: Array.from({ length: MAX_RECEIPTS_PER_MESSAGE }, (_, i) => `${i} MALFORMED`) });
+    // A message no writer would store (more lines than that) is refused whole, at line 0.
+    await bad('a message of more lines than a writer stores', 'h-x', joinReceiptMessage(Array.from({ length: MAX_RECEIPTS_PER_MESSAGE + 1 }, () => utf8('x'))), 'RECEIPT_INVALID');
 
     await integratedAll();
     const after = await check();
@@ -142,6 +153,7 @@ describe('a receipts stream with hostile messages in it', () => {
       expect(q, `${e.what} (stream seq ${e.seq}) is quarantined`).toBeDefined();
       expect(q!.code, e.what).toBe(e.code);
       expect(q!.reason.length, e.what).toBeGreaterThan(0);
+      expect(q!.refusedLines, e.what).toEqual(e.refusedLines ?? []);
     }
     expect(found, 'nothing else is quarantined').toHaveLength(expected.length);
     // Bad receipts that carry an id never became leaves; the good ones did.

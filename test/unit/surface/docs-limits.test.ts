@@ -40,6 +40,8 @@ import { MAX_POLICY_EVALUATION_MS } from '../../../src/policy/check-clock.js';
 import { DEFAULT_EVALUATION_STEPS } from '../../../src/policy/kyverno/assertion-tree.js';
 import { MAX_BUILT_CHARS } from '../../../src/policy/kyverno/jmespath-bounds.js';
 import { MAX_COMPILE_UNITS } from '../../../src/policy/kyverno-authz/re2-patterns.js';
+import { MAX_LINE_REASON_LENGTH, MAX_REASON_LENGTH } from '../../../src/store/quarantine.js';
+import { MAX_RECEIPTS_PER_MESSAGE } from '../../../src/store/receipt-message.js';
 import { section } from './doc-text.js';
 
 const n = (v: number) => v.toLocaleString('en-US');
@@ -50,6 +52,12 @@ const kiChars = (chars: number) => `${chars / 1024} Ki characters`;
 const miChars = (chars: number) => `${chars / 1024 / 1024} Mi characters`;
 
 const CLAIMS: Array<{ page: string; heading: string; level?: number; says: string[] }> = [
+  {
+    page: 'docs/receipts.md', heading: 'Lifecycle', says: [
+      `| its reason, one line, at most ${MAX_REASON_LENGTH} characters |`, `the reason at most ${MAX_LINE_REASON_LENGTH} characters`,
+      `(more than ${MAX_RECEIPTS_PER_MESSAGE} lines, or an empty line among several)`,
+    ],
+  },
   {
     page: 'docs/export.md', heading: 'Checking a bundle', says: [
       `only the lines of the last ${CORRECTION_REACH} \`seq\`s`, `or more than ${CORRECTION_REACH} seqs before it on its`,
