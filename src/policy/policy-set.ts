@@ -17,6 +17,7 @@ import { ChioError } from '../errors/index.js';
 import { metadataSchema } from './metadata.js';
 import { readRegularFile, UnreadableFile } from '../setting-file.js';
 import { parseYamlDocuments, yamlErrorReason } from '../yaml-documents.js';
+import { findNotPolicyData } from './policy-data.js';
 import { MAX_JWKS_BYTES } from '../credentials/jwks.js';
 import { MAX_ARCHIVED_POLICY_BYTES } from '../verify/export-format.js';
 import { DURATION_PATTERN, durationSeconds } from '../time.js';
@@ -271,8 +272,11 @@ function readDocuments(file: string, inputs: PolicyInputs): { docs: unknown[]; b
       throw new ChioError('CONFIG_INVALID', `${file} document ${i + 1}: ${err instanceof Error ? err.message : String(err)}`);
     }
     // maxAliasCount bounds the aliases, not what they point at: one 1 MB scalar aliased 100
-    // times is 100 MB hashed, archived and held on every reload. Bound the document as it decides.
-    if (!fitsIn(value, MAX_POLICY_FILE_BYTES)) throw new ChioError('CONFIG_INVALID', `${file} document ${i + 1}: larger than ${MAX_POLICY_FILE_BYTES} bytes once its aliases are expanded`);
+    // times is 100 MB hashed, archived and held on every reload. Bound the document as it decides,
+    // and take only JSON data: the set is hashed as JSON (policy-data.ts).
+    const notData = findNotPolicyData(value, MAX_POLICY_FILE_BYTES);
+    if (notData?.kind === 'too-large') throw new ChioError('CONFIG_INVALID', `${file} document ${i + 1}: larger than ${MAX_POLICY_FILE_BYTES} bytes once its aliases are expanded`);
+    if (notData?.kind === 'not-data') throw new ChioError('CONFIG_INVALID', `${file} document ${i + 1}: field ${notData.field || '(document)'}: ${notData.why}`);
     if (value !== null && value !== undefined) out.push(value);
   }
   return { docs: out, bytes };
@@ -280,29 +284,6 @@ function readDocuments(file: string, inputs: PolicyInputs): { docs: unknown[]; b
 
 /** Larger than any verifier key file `chio keygen` writes. */
 const MAX_KEY_FILE_BYTES = 4096;
-
-/**
- * Whether `value` as JSON is at most about `budget` bytes (strings counted by length, plus the
- * punctuation), counting an aliased node each time it appears and stopping once over.
- */
-function fitsIn(value: unknown, budget: number): boolean {
-  let left = budget;
-  const walk = (v: unknown): boolean => {
-    if (typeof v === 'string') left -= v.length + 2;
-    else if (Array.isArray(v)) {
-      left -= 2;
-      for (const item of v) if (left < 0 || !walk(item)) return false;
-    } else if (v !== null && typeof v === 'object') {
-      left -= 2;
-      for (const [k, item] of Object.entries(v)) {
-        left -= k.length + 4;
-        if (left < 0 || !walk(item)) return false;
-      }
-    } else left -= String(v).length;
-    return left >= 0;
-  };
-  return walk(value);
-}
 
 /** The authority with its key files read and every key checked. */
 function withIssuerFiles(d: LoadedDoc, keyDir: string, inputs: PolicyInputs): LoadedDoc {

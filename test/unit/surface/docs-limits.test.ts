@@ -37,6 +37,7 @@ import { MAX_TRUSTED_KERNEL_KEYS } from '../../../src/receipt/kernel-trust.js';
 import { RELOAD_POLL_MS } from '../../../src/policy/policy-watcher.js';
 import { MAX_MATCHED_CHARS, MAX_SCANNED_CHARS } from '../../../src/policy/kyverno-authz/cel-bounds.js';
 import { MAX_POLICY_EVALUATION_MS } from '../../../src/policy/check-clock.js';
+import { MAX_POLICY_DOCUMENT_DEPTH } from '../../../src/policy/policy-data.js';
 import { DEFAULT_EVALUATION_STEPS } from '../../../src/policy/kyverno/assertion-tree.js';
 import { MAX_BUILT_CHARS } from '../../../src/policy/kyverno/jmespath-bounds.js';
 import { MAX_COMPILE_UNITS } from '../../../src/policy/kyverno-authz/re2-patterns.js';
@@ -117,6 +118,7 @@ const CLAIMS: Array<{ page: string; heading: string; level?: number; says: strin
       `(${s(DEFAULT_FETCH_TIMEOUT_MS)} for the fetch itself, one fetch per ${s(DEFAULT_MIN_REFRESH_INTERVAL_MS)} per URI)`,
     ],
   },
+  { page: 'docs/policies.md', heading: 'Files', says: [`nested at most ${MAX_POLICY_DOCUMENT_DEPTH} deep`] },
   {
     // The budget of kyverno-json policies is one Check's, all its policies together; the clock is shared with the CEL policies.
     page: 'docs/policies.md', heading: 'ValidatingPolicy (kyverno-json)', says: [

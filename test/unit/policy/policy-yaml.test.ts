@@ -1,0 +1,75 @@
+/**
+ * Policy files as hostile YAML: what the YAML library makes of a file that is no plain JSON
+ * data (tags, special floats, deep nesting) must be refused, naming the file, the document and
+ * the field, and never hashed or enforced as something other than what was written.
+ */
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadPolicySet } from '../../../src/policy/policy-set.js';
+import { generateKeys } from '../../../src/keys.js';
+import { ChioError } from '../../../src/errors/index.js';
+
+/** A json.kyverno.io policy whose assert checks the header x-ok against `value` (YAML text). */
+const checkingHeader = (value: string) => `apiVersion: json.kyverno.io/v1alpha1
+kind: ValidatingPolicy
+metadata:
+  name: p
+spec:
+  rules:
+    - name: r
+      assert:
+        all:
+          - message: denied
+            check:
+              request:
+                http:
+                  headers:
+                    x-ok: ${value}
+`;
+
+const keyDir = (() => {
+  const dir = mkdtempSync(join(tmpdir(), 'chio-py-keys-'));
+  generateKeys(dir, 'chio.local/receipts');
+  return dir;
+})();
+
+function load(text: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'chio-py-'));
+  mkdirSync(join(dir, 'policies'));
+  writeFileSync(join(dir, 'policies', 'bad.yaml'), text);
+  return () => loadPolicySet(join(dir, 'policies'), keyDir);
+}
+
+describe('loadPolicySet on hostile YAML', () => {
+  describe('when a value is no JSON data', () => {
+    // JSON.stringify made each of these something else in the hash (a set {}, NaN null) while
+    // the policy held the value itself: `!!set {x}` checked nothing and allowed, under the hash
+    // of `!!set {y}`.
+    it.each([
+      ['a set (!!set)', '!!set { x }', 'a set'],
+      ['an ordered map (!!omap)', '!!omap [ { a: 1 } ]', 'an ordered map'],
+      ['bytes (!!binary)', '!!binary eWVz', 'bytes'],
+      ['a timestamp (!!timestamp)', '!!timestamp 2001-12-14', 'a timestamp'],
+      ['NaN (.nan)', '.nan', 'not a finite number'],
+      ['infinity (.inf)', '-.inf', 'not a finite number'],
+      ['a number too large for a double (1e400)', '1e400', 'not a finite number'],
+    ])('refuses %s, naming file, document and field', (_what, value, why) => {
+      const loading = load(checkingHeader(value));
+      expect(loading).toThrow(ChioError);
+      expect(loading).toThrow(`bad.yaml document 1: field spec.rules.0.assert.all.0.check.request.http.headers.x-ok: ${why}`);
+    });
+  });
+
+  it('refuses nesting deeper than the set can be hashed, naming the file', () => {
+    const deep = `${'{ a: '.repeat(100)}1${' }'.repeat(100)}`;
+    expect(load(checkingHeader(deep))).toThrow(/bad\.yaml document 1: field spec\.rules\.0\.assert\.all\.0\.check\.request\.http\.headers\.x-ok(\.a)+: nested deeper than 62/);
+  });
+
+  it('still takes plain JSON data: strings, numbers, booleans and null', () => {
+    for (const value of ['yes', '"2001-12-14"', '12', '1.5', 'true', 'null', '[a, 1]', '{ a: b }']) {
+      expect(load(checkingHeader(value))().documents).toBe(1);
+    }
+  });
+});
