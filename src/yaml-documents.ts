@@ -2,10 +2,11 @@
  * YAML documents as the yaml library parses them, with a duplicate key in a mapping an error,
  * found in one pass. The library's own check (uniqueKeys) compares each key with every other
  * key of its mapping: a 1 MiB policy file of 90,000 keys took some 45 s to parse, on the
- * thread that answers Checks, and a reload every 10 s parsed it again.
+ * thread that answers Checks, and a reload every 10 s parsed it again. A key that would be
+ * read as other text than was written (misreadKey) is an error too.
  * And a YAML error told in one line.
  */
-import { isScalar, LineCounter, parseAllDocuments, visit, YAMLError, YAMLParseError, type Document } from 'yaml';
+import { isAlias, isCollection, isScalar, LineCounter, parseAllDocuments, visit, YAMLError, YAMLParseError, type Document, type ErrorCode, type YAMLMap } from 'yaml';
 
 /**
  * A YAML error as one line: what and where (`… at line 6, column 1`). The library's message
@@ -18,23 +19,31 @@ export function yamlErrorReason(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Every document of `text`; a document with a duplicate key has it among its errors. */
+/** Every document of `text`; a document with a duplicate or misread key has it among its errors. */
 export function parseYamlDocuments(text: string): Document.Parsed[] {
   const lines = new LineCounter();
   const parsed = parseAllDocuments(text, { uniqueKeys: false, lineCounter: lines });
   const docs = Array.isArray(parsed) ? parsed : [];
+  const atKey = (key: unknown, map: YAMLMap, code: ErrorCode, what: string) => {
+    const at = (isScalar(key) || isCollection(key) || isAlias(key) ? key.range : undefined) ?? map.range ?? [0, 0];
+    const { line, col } = lines.linePos(at[0]);
+    return new YAMLParseError([at[0], at[1]], code, `${what} at line ${line}, column ${col}`);
+  };
   for (const doc of docs) {
     if (doc.errors.length > 0) continue;
     visit(doc, {
       Map(_, map) {
-        // As the library's uniqueKeys: scalar keys by value, other keys (aliases, collections) by node.
+        // Scalar keys by value (misreadKey refuses any other kind of key).
         const seen = new Set<unknown>();
         for (const { key } of map.items) {
+          const misread = misreadKey(key);
+          if (misread !== undefined) {
+            doc.errors.push(atKey(key, map, 'NON_STRING_KEY', misread));
+            return visit.BREAK;
+          }
           const id = isScalar(key) ? key.value : key;
           if (seen.has(id)) {
-            const at = (isScalar(key) ? key.range : undefined) ?? map.range ?? [0, 0];
-            const { line, col } = lines.linePos(at[0]);
-            doc.errors.push(new YAMLParseError([at[0], at[1]], 'DUPLICATE_KEY', `Map keys must be unique (${JSON.stringify(String(id)).slice(0, 64)} is there twice) at line ${line}, column ${col}`));
+            doc.errors.push(atKey(key, map, 'DUPLICATE_KEY', `Map keys must be unique (${JSON.stringify(String(id)).slice(0, 64)} is there twice)`));
             return visit.BREAK;
           }
           seen.add(id);
@@ -44,4 +53,24 @@ export function parseYamlDocuments(text: string): Document.Parsed[] {
     });
   }
   return docs;
+}
+
+/**
+ * Why a mapping key would be read as other text than was written, or undefined. Keys become
+ * strings: a list or mapping as its YAML text (`[ a, b ]`), an alias as whatever it points at,
+ * `1.0` as "1", `0x10` as "16", `null` and `~` as "". Quoted, a key is read as written.
+ * A merge key (`<<`) is read two ways: YAML 1.2 (Chio, unless a file says `%YAML 1.1`) takes
+ * it for a key named `<<`, YAML 1.1 (Kubernetes, kyverno) merges the mapping it names; in an
+ * open tree (a kyverno check) the policy would test a field no request has.
+ */
+function misreadKey(key: unknown): string | undefined {
+  if (isCollection(key)) return 'a key that is a list or a mapping is not read as written (write a string)';
+  if (isAlias(key)) return `a key that is an alias (*${key.source}) is not read as written (write the key)`;
+  if (!isScalar(key)) return undefined;
+  const written = key.source ?? '';
+  if (written === '<<' && key.type === 'PLAIN') return 'a merge key (<<): YAML 1.2 reads a key named <<, YAML 1.1 (Kubernetes) merges (write the keys out)';
+  if (typeof key.value === 'string') return undefined;
+  if (written === '') return 'an empty key (write one)';
+  if (key.value !== null && String(key.value) === written) return undefined;
+  return `key ${JSON.stringify(written.slice(0, 64))} would be read as ${JSON.stringify(key.value === null ? '' : String(key.value))} (quote it)`;
 }

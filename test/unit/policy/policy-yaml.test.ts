@@ -62,6 +62,31 @@ describe('loadPolicySet on hostile YAML', () => {
     });
   });
 
+  // Keys become strings: toJS made `[a, b]` "[ a, b ]" (and warned on stderr), `1.0` "1", `~` "".
+  describe('when a key would be read as other text than was written', () => {
+    it.each([
+      ['a list', '{ ? [a, b] : 1 }', 'a key that is a list or a mapping is not read as written (write a string)'],
+      ['a mapping', '{ ? { a: 1 } : 1 }', 'a key that is a list or a mapping is not read as written (write a string)'],
+      ['an alias', '{ &k a: 1, *k : 2 }', 'a key that is an alias (*k) is not read as written (write the key)'],
+      ['1.0', '{ 1.0: a }', 'key "1.0" would be read as "1" (quote it)'],
+      ['0x10', '{ 0x10: a }', 'key "0x10" would be read as "16" (quote it)'],
+      ['~', '{ ~: a }', 'key "~" would be read as "" (quote it)'],
+      ['empty', '{ ? : a }', 'an empty key (write one)'],
+      // Chio read a key named <<, which no request has; Kubernetes and kyverno merge.
+      ['a merge key', '{ <<: { a: 1 } }', 'a merge key (<<): YAML 1.2 reads a key named <<, YAML 1.1 (Kubernetes) merges (write the keys out)'],
+    ])('refuses %s as a key, naming file, document and line', (_what, value, why) => {
+      expect(load(checkingHeader(value))).toThrow(`bad.yaml document 1: ${why} at line 15, column`);
+    });
+
+    it('refuses a merge key in a file that says %YAML 1.1 (where it merges) as well', () => {
+      expect(load(`%YAML 1.1\n---\n${checkingHeader('{ <<: { a: 1 } }')}`)).toThrow('bad.yaml document 1: a merge key (<<): YAML 1.2 reads a key named <<, YAML 1.1 (Kubernetes) merges (write the keys out) at line 17, column');
+    });
+
+    it('takes keys read as written: strings, quoted or not, and plain 80 and true', () => {
+      expect(load(checkingHeader('{ a: 1, "1.0": 2, 80: 3, true: 4, "<<": 5 }'))().documents).toBe(1);
+    });
+  });
+
   it('refuses nesting deeper than the set can be hashed, naming the file', () => {
     const deep = `${'{ a: '.repeat(100)}1${' }'.repeat(100)}`;
     expect(load(checkingHeader(deep))).toThrow(/bad\.yaml document 1: field spec\.rules\.0\.assert\.all\.0\.check\.request\.http\.headers\.x-ok(\.a)+: nested deeper than 62/);
