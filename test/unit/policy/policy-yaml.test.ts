@@ -87,6 +87,18 @@ describe('loadPolicySet on hostile YAML', () => {
     });
   });
 
+  // The library only warned, and read the value as if untagged: `x-ok: !mytag yes` was "yes".
+  describe('when the YAML says something Chio does not read', () => {
+    it.each([
+      ['a tag of its own', checkingHeader('!mytag yes'), 'Unresolved tag: !mytag at line 15, column'],
+      ['a js tag', checkingHeader('!!js/function "f"'), 'Unresolved tag: tag:yaml.org,2002:js/function at line 15, column'],
+      ['an unknown directive', `%FOO bar\n---\n${checkingHeader('yes')}`, 'Unknown directive %FOO at line 1, column 1'],
+      ['another YAML version', `%YAML 1.3\n---\n${checkingHeader('yes')}`, 'Unsupported YAML version 1.3 at line 1, column'],
+    ])('refuses %s, naming file, document and line', (_what, text, why) => {
+      expect(load(text)).toThrow(`bad.yaml document 1: ${why}`);
+    });
+  });
+
   it('refuses nesting deeper than the set can be hashed, naming the file', () => {
     const deep = `${'{ a: '.repeat(100)}1${' }'.repeat(100)}`;
     expect(load(checkingHeader(deep))).toThrow(/bad\.yaml document 1: field spec\.rules\.0\.assert\.all\.0\.check\.request\.http\.headers\.x-ok(\.a)+: nested deeper than 62/);
