@@ -6,8 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 import { hostname } from 'node:os';
-import { parse as parseYaml } from 'yaml';
-import { yamlErrorReason } from './yaml-documents.js';
+import { parseYaml, yamlErrorReason } from './yaml-documents.js';
 import { z } from 'zod';
 import { ChioError } from './errors/index.js';
 import { LOG_FORMATS } from './log.js';
@@ -264,7 +263,7 @@ function readConfigFile(path: string): Record<string, unknown> {
   let doc: unknown;
   try {
     // Bounded, and a regular file: --config /dev/zero or a FIFO is refused, not read for ever.
-    doc = parseYaml(readRegularFile(path, MAX_CONFIG_FILE_BYTES).toString('utf8'));
+    doc = parseYaml(readRegularFile(path, MAX_CONFIG_FILE_BYTES).toString('utf8'), { maxAliasCount: 100 });
   } catch (err) {
     // Not the lines the parser points at: they may hold NATS_PASS or NATS_TOKEN. The path is named once.
     const why = yamlErrorReason(err).replace(`${path}: `, '');

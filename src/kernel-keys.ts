@@ -20,8 +20,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { parse as parseYaml } from 'yaml';
-import { yamlErrorReason } from './yaml-documents.js';
+import { parseYaml, yamlErrorReason } from './yaml-documents.js';
 import { z } from 'zod';
 import { ChioError } from './errors/index.js';
 import { loadKey, loadVerifierKey } from './keys.js';

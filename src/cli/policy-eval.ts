@@ -6,8 +6,7 @@
  * The request is a CheckRequest in protobuf JSON (or the same in YAML): lowerCamelCase or
  * proto field names, header maps as they are, `request.time` as RFC 3339.
  */
-import { parse } from 'yaml';
-import { yamlErrorReason } from '../yaml-documents.js';
+import { parseYaml, yamlErrorReason } from '../yaml-documents.js';
 import { ChioError } from '../errors/index.js';
 import { readBoundedFile, UnreadableFile } from '../setting-file.js';
 import { DecisionPipeline } from '../decision/pipeline.js';
@@ -57,7 +56,7 @@ export function readDataFile(path: string): string {
 export function parseDataText(text: string, where: string): unknown {
   if (text.length > MAX_REQUEST_FILE_BYTES) throw new ChioError('CONFIG_INVALID', `${where}: larger than ${MAX_REQUEST_FILE_BYTES} bytes`);
   try {
-    return parse(text, { maxAliasCount: 100 });
+    return parseYaml(text, { maxAliasCount: 100 });
   } catch (err) {
     throw new ChioError('CONFIG_INVALID', `${where}: ${yamlErrorReason(err)}`);
   }

@@ -36,8 +36,7 @@
  * checks nothing. Errors name the file, the case and the field.
  */
 import { dirname, resolve } from 'node:path';
-import { parse } from 'yaml';
-import { yamlErrorReason } from '../yaml-documents.js';
+import { parseYaml as parseYamlText, yamlErrorReason } from '../yaml-documents.js';
 import { z } from 'zod';
 import { ChioError } from '../errors/index.js';
 import { readRegularFile, UnreadableFile } from '../setting-file.js';
@@ -165,7 +164,7 @@ function readBounded(path: string, max: number, where: string): string {
 
 function parseYaml(source: string, where: string): unknown {
   try {
-    return parse(source, { maxAliasCount: 100, merge: true });
+    return parseYamlText(source, { maxAliasCount: 100, merge: true });
   } catch (err) {
     throw new ChioError('CONFIG_INVALID', `${where}: ${yamlErrorReason(err)}`);
   }
