@@ -37,6 +37,7 @@ import { compile, isRegistered } from '@jmespath-community/jmespath';
 // Registers kyverno-json's own functions before any expression is compiled.
 import './jmespath-functions.js';
 import { searchBy } from './jmespath-bounds.js';
+import { parseSyntax } from './tree-syntax.js';
 import { MAX_POLICY_EVALUATION_MS } from '../check-clock.js';
 import type { JSONValue } from '@jmespath-community/jmespath';
 import { ChioError } from '../../errors/index.js';
@@ -161,37 +162,6 @@ function compileLeafString(text: string, path: string, scope: ReadonlySet<string
   if (syntax.binding !== null) throw invalid(state, path, 'a binding (->) is not supported in a value');
   if (syntax.engine === null) return { kind: 'value', expected: syntax.statement };
   return { kind: 'expression', expression: compileExpression(syntax.engine, syntax.statement, path, scope, state) };
-}
-
-interface Syntax {
-  foreach: boolean;
-  foreachName: string | null;
-  binding: string | null;
-  /** '' or 'jp' for JMESPath, as written; null for a plain field or literal. */
-  engine: string | null;
-  statement: string;
-}
-
-// kyverno-json pkg/syntax/expression: foreach prefix, then binding suffix, then escape or
-// engine. Each step is linear in the text (Go's regexp is RE2; these must not backtrack).
-const FOREACH = /^~(\w+)?\.(.*)$/;
-const BINDING_NAME = /^\s*(\w+)$/;
-const ESCAPE = /^\\(.+)\\$/;
-const ENGINE = /^\((?:(\w+);)?(.+)\)$/;
-
-function parseSyntax(text: string): Syntax {
-  const out: Syntax = { foreach: false, foreachName: null, binding: null, engine: null, statement: text };
-  const foreach = FOREACH.exec(out.statement);
-  if (foreach) [out.foreach, out.foreachName, out.statement] = [true, foreach[1] ?? null, foreach[2] ?? ''];
-  // `(.*)\s*->\s*(\w+)$`: only the last arrow can be followed by a bare name.
-  const arrow = out.statement.lastIndexOf('->');
-  const name = arrow < 0 ? null : BINDING_NAME.exec(out.statement.slice(arrow + 2));
-  if (name && !out.statement.slice(0, arrow).includes('\n')) [out.binding, out.statement] = [name[1] ?? null, out.statement.slice(0, arrow).trimEnd()];
-  const escaped = ESCAPE.exec(out.statement);
-  const engine = escaped ? null : ENGINE.exec(out.statement);
-  if (escaped) out.statement = escaped[1] ?? '';
-  if (engine) [out.engine, out.statement] = [engine[1] ?? '', engine[2] ?? ''];
-  return out;
 }
 
 function compileExpression(engine: string, source: string, path: string, scope: ReadonlySet<string>, state: CompileState): Expression {

@@ -1,0 +1,43 @@
+/**
+ * The syntax of an assertion-tree key (and of a string leaf), read as kyverno-json reads it
+ * (kyverno/kyverno-json pkg/core/expression/expression.go), in four steps on Go regexps:
+ *
+ *   foreach  `^~(\w+)?\.(.*)`             `~.x` iterates x; `~i.x` also binds $i
+ *   binding  `(.*)\s*->\s*(\w+)$`         `x->name` binds the projection of x as $name
+ *   escape   `^\\(.+)\\$`                 `\(x)\` is the plain field `(x)`
+ *   engine   `^\((?:(\w+);)?(.+)\)$`      `(expr)` or `(jp;expr)` is a JMESPath expression
+ *
+ * Example: `~i.(values(headers))->all` iterates the values of `headers`, binding each index
+ * as $i and the whole projection as $all.
+ */
+
+export interface Syntax {
+  foreach: boolean;
+  foreachName: string | null;
+  binding: string | null;
+  /** '' or 'jp' for JMESPath, as written; null for a plain field or literal. */
+  engine: string | null;
+  statement: string;
+}
+
+// Each step is linear in the text (Go's regexp is RE2; these must not backtrack).
+const FOREACH = /^~(\w+)?\.(.*)$/;
+const BINDING_NAME = /^\s*(\w+)$/;
+const ESCAPE = /^\\(.+)\\$/;
+const ENGINE = /^\((?:(\w+);)?(.+)\)$/;
+
+/** Read `text` as kyverno-json's expression.Parse does: foreach, binding, then escape or engine. */
+export function parseSyntax(text: string): Syntax {
+  const out: Syntax = { foreach: false, foreachName: null, binding: null, engine: null, statement: text };
+  const foreach = FOREACH.exec(out.statement);
+  if (foreach) [out.foreach, out.foreachName, out.statement] = [true, foreach[1] ?? null, foreach[2] ?? ''];
+  // `(.*)\s*->\s*(\w+)$`: only the last arrow can be followed by a bare name.
+  const arrow = out.statement.lastIndexOf('->');
+  const name = arrow < 0 ? null : BINDING_NAME.exec(out.statement.slice(arrow + 2));
+  if (name && !out.statement.slice(0, arrow).includes('\n')) [out.binding, out.statement] = [name[1] ?? null, out.statement.slice(0, arrow).trimEnd()];
+  const escaped = ESCAPE.exec(out.statement);
+  const engine = escaped ? null : ENGINE.exec(out.statement);
+  if (escaped) out.statement = escaped[1] ?? '';
+  if (engine) [out.engine, out.statement] = [engine[1] ?? '', engine[2] ?? ''];
+  return out;
+}
