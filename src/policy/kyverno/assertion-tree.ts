@@ -37,7 +37,7 @@ import { compile, isRegistered } from '@jmespath-community/jmespath';
 // Registers kyverno-json's own functions before any expression is compiled.
 import './jmespath-functions.js';
 import { searchBy } from './jmespath-bounds.js';
-import { parseSyntax } from './tree-syntax.js';
+import { divergentKeyReason, parseSyntax } from './tree-syntax.js';
 import { MAX_POLICY_EVALUATION_MS } from '../check-clock.js';
 import type { JSONValue } from '@jmespath-community/jmespath';
 import { ChioError } from '../../errors/index.js';
@@ -145,6 +145,8 @@ function compileNode(value: unknown, path: string, depth: number, scope: Readonl
 
 function compileEntry(key: string, child: unknown, parent: string, depth: number, scope: ReadonlySet<string>, state: CompileState): MapEntry {
   const path = joinPath(parent, key);
+  const divergence = divergentKeyReason(key);
+  if (divergence !== null) throw invalid(state, path, divergence);
   const syntax = parseSyntax(key);
   if (syntax.statement === '') throw invalid(state, path, 'empty key');
   const expression = syntax.engine === null ? null : compileExpression(syntax.engine, syntax.statement, path, scope, state);

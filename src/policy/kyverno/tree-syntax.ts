@@ -41,3 +41,16 @@ export function parseSyntax(text: string): Syntax {
   if (engine) [out.engine, out.statement] = [engine[1] ?? '', engine[2] ?? ''];
   return out;
 }
+
+/**
+ * Why kyverno-json's Go regexps would read `key` otherwise than parseSyntax, or null when the
+ * two agree. Such a key is refused when the policy loads rather than read one way or the other:
+ * a check kyverno-json applies and denies by must not be skipped here, nor the reverse.
+ */
+export function divergentKeyReason(key: string): string | null {
+  const arrow = key.lastIndexOf('->');
+  const binds = arrow >= 0 && BINDING_NAME.test(key.slice(arrow + 2));
+  // Go's greedy `(.*)` leaves `\s*` nothing: `(expr) -> m` is the plain field "(expr) ".
+  if (binds && /\s/.test(key.charAt(arrow - 1))) return 'whitespace before -> (kyverno-json keeps it in the field or expression): write x->name';
+  return null;
+}
