@@ -37,7 +37,7 @@ import { compile, isRegistered } from '@jmespath-community/jmespath';
 // Registers kyverno-json's own functions before any expression is compiled.
 import './jmespath-functions.js';
 import { searchBy } from './jmespath-bounds.js';
-import { divergentKeyReason, parseSyntax } from './tree-syntax.js';
+import { codePoint, divergentKeyReason, parseSyntax } from './tree-syntax.js';
 import { MAX_POLICY_EVALUATION_MS } from '../check-clock.js';
 import type { JSONValue } from '@jmespath-community/jmespath';
 import { ChioError } from '../../errors/index.js';
@@ -341,7 +341,9 @@ function fail(ctx: EvalContext, path: string, reason: string): void {
 }
 
 function invalid(state: CompileState, path: string, reason: string, cause?: unknown): ChioError {
-  return new ChioError('CONFIG_INVALID', `${state.where}: ${clip(path, 256) || '(root)'}: ${reason}`, cause === undefined ? undefined : { cause });
+  // One line however the key was written: a refused key may hold a line break.
+  const where = clip(path, 256).replace(/[\n\r\u2028\u2029]/g, (c) => `<${codePoint(c)}>`);
+  return new ChioError('CONFIG_INVALID', `${state.where}: ${where || '(root)'}: ${reason}`, cause === undefined ? undefined : { cause });
 }
 
 

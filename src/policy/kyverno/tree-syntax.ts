@@ -42,15 +42,30 @@ export function parseSyntax(text: string): Syntax {
   return out;
 }
 
+// Go's `.` stops at \n only: its `~.` keeps the text before one, its binding the text after the
+// last one. JavaScript's `.` stops at \r, U+2028 and U+2029 as well.
+const LINE_BREAK = /[\n\r\u2028\u2029]/;
+// Go's \s is [\t\n\f\r ]; JavaScript's adds \v, U+00A0, U+FEFF and the Unicode spaces.
+const NOT_GO_SPACE = /[^\S\t\n\f\r ]/;
+
 /**
  * Why kyverno-json's Go regexps would read `key` otherwise than parseSyntax, or null when the
  * two agree. Such a key is refused when the policy loads rather than read one way or the other:
  * a check kyverno-json applies and denies by must not be skipped here, nor the reverse.
  */
 export function divergentKeyReason(key: string): string | null {
+  const lineBreak = LINE_BREAK.exec(key);
+  if (lineBreak) return `a line break (${codePoint(lineBreak[0])}): kyverno-json reads a key across lines otherwise`;
   const arrow = key.lastIndexOf('->');
   const binds = arrow >= 0 && BINDING_NAME.test(key.slice(arrow + 2));
   // Go's greedy `(.*)` leaves `\s*` nothing: `(expr) -> m` is the plain field "(expr) ".
   if (binds && /\s/.test(key.charAt(arrow - 1))) return 'whitespace before -> (kyverno-json keeps it in the field or expression): write x->name';
+  const foreign = binds ? NOT_GO_SPACE.exec(key.slice(arrow + 2)) : null;
+  if (foreign) return `whitespace after -> that kyverno-json does not read as whitespace (${codePoint(foreign[0])}), so it binds nothing`;
   return null;
+}
+
+/** `U+00A0`: a character named without printing it (it may be a line break). */
+export function codePoint(char: string): string {
+  return `U+${(char.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
 }

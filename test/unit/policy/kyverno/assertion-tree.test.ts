@@ -299,7 +299,23 @@ describe('compileAssertionTree', () => {
       },
     );
 
-    it.each([['list->l'], ['list-> l'], ['list->\tl'], ['a ->'], ['a -> b c'], ['(a) - > b']])('accepts %j, read alike', (key) => {
+    // Go's `.` stops at \n only (its `~.` keeps what is before one, its binding what is after
+    // the last), JavaScript's at \r, U+2028 and U+2029 too: `(list\r)` is an expression there.
+    it.each([['~.(list)\nx'], ['a\nb->x'], ['a\nb'], ['(list\r)'], ['(list\u2028)'], ['~.a\u2029b']])('refuses the line break in %j', (key) => {
+      const err = compileError({ request: { [key]: 1 } });
+      expect(err.code).toBe('CONFIG_INVALID');
+      expect(err.message).toContain('line break');
+      expect(err.message).not.toMatch(/[\n\r\u2028\u2029]/);
+    });
+
+    // Go's \s is [\t\n\f\r ]: after `->` a no-break space is no space there, so no binding.
+    it.each([['list->\u00a0l'], ['list->\u000bl'], ['list->\ufeffl'], ['list->\u2003l']])('refuses whitespace Go does not know after -> in %j', (key) => {
+      const err = compileError({ [key]: 1 });
+      expect(err.code).toBe('CONFIG_INVALID');
+      expect(err.message).toContain('after ->');
+    });
+
+    it.each([['list->l'], ['list-> l'], ['list->\tl'], ['list->\fl'], ['a ->'], ['a -> b c'], ['(a) - > b'], ['a\u00a0b'], ['a->\u00a0']])('accepts %j, read alike', (key) => {
       expect(() => compileAssertionTree({ [key]: 1 }, 'test')).not.toThrow();
     });
   });
