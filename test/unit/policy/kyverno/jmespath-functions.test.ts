@@ -80,6 +80,13 @@ describe('kyverno-json JMESPath functions', () => {
       expect(evaluate("replace(@, '-', '+', `0`)", 'a-b-c')).toBe('a-b-c');
       expect(evaluate("replace(@, 'x', 'y', `1000000000`)", 'abc')).toBe('abc');
     });
+
+    // kyverno's own replace wins in kyverno-json, and there `-1` means every occurrence. Chio
+    // does not read it so (docs/policies.md): an error, which denies, never a guess that allows.
+    it('is an error for a negative count such as kyverno\'s `-1`, so the rule denies', () => {
+      const tree = compileAssertionTree({ "(replace(@, '-', '+', `-1`))": 'a+b+c' }, 'test');
+      expect(evaluateAssertionTree(tree, 'a-b-c')).toMatchObject({ status: 'error' });
+    });
   });
 
   // go-jmespath's split: [] for an empty subject, else Go's strings.SplitN(subject, sep, count + 1).
