@@ -6,14 +6,16 @@
  * a list of ints, or an int in a list of uints, was never found: a DENY listing ports missed.
  *
  * Values of `object` and of CEL literals are compared here; any other object (a duration, an
- * optional, a type, a response of the envoy library) is handed to `other`.
+ * optional, a type, a response of the envoy library) is handed to `other`, by default equal
+ * when identical or durations of the same length.
  */
-import { UnsignedInt } from '@marcbachmann/cel-js/evaluator';
+import { Duration, UnsignedInt } from '@marcbachmann/cel-js/evaluator';
 import { CelMessage } from '../kyverno/kyverno-input.js';
 
 export type OtherEquality = (a: object, b: object) => boolean;
 
-const identical: OtherEquality = (a, b) => a === b;
+/** By default the other values are equal when they are the same value, or durations of the same length (cel-js makes a new one each time). */
+const identical: OtherEquality = (a, b) => a === b || (a instanceof Duration && b instanceof Duration && a.seconds === b.seconds && a.nanos === b.nanos);
 
 /** CEL `a == b` for values of `object`, CEL literals and what the standard library builds. */
 export function celEquals(a: unknown, b: unknown, other: OtherEquality = identical): boolean {

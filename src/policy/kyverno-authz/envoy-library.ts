@@ -28,7 +28,8 @@
  * `base64.decode(string)` (./encoders.ts, charged to the string budget). And Kubernetes' IP
  * and CIDR libraries: `ip(…)`, `cidr(…).containsIP(…)`, … (./k8s-ip.ts); cel-go's strings
  * `replace`, `charAt`, `reverse` (./strings-extension.ts); cel-go's `sets.contains`,
- * `sets.equivalent`, `sets.intersects` (./cel-sets.ts).
+ * `sets.equivalent`, `sets.intersects` (./cel-sets.ts); Kubernetes' lists library: `isSorted`,
+ * `sum`, `min`, `max`, `indexOf`, `lastIndexOf` (./k8s-lists.ts).
  *
  * Not here: building a message by name (`envoy.config.core.v3.QueryParameter{key: "k", value:
  * "v"}`), which cel-js cannot parse: envoy.QueryParam("k", "v") builds the same.
@@ -56,6 +57,7 @@ import { celEquals } from './cel-equality.js';
 import { registerKubernetesIpLibrary } from './k8s-ip.js';
 import { registerStringsExtension } from './strings-extension.js';
 import { registerSetsExtension } from './cel-sets.js';
+import { registerKubernetesListsLibrary } from './k8s-lists.js';
 
 export interface HeaderOption {
   key: string;
@@ -225,6 +227,7 @@ export function createEnvoyEnvironment(): Environment {
   registerKubernetesIpLibrary(env);
   registerStringsExtension(env);
   registerSetsExtension(env);
+  registerKubernetesListsLibrary(env);
 
   const patterns = new Re2Patterns();
   patternsByEnvironment.set(env, patterns);

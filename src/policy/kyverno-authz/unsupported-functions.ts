@@ -3,7 +3,8 @@
  * policy author can act on. kyverno-authz's CEL environment has libraries Chio's (cel-js with
  * ./envoy-library.ts) does not: cel-go's extensions (encoders, math, sets, lists, strings),
  * Kubernetes' (URL, IP, CIDR, regex, lists, format) and its own jwt, jwk and json (of these,
- * ./encoders.ts gives base64, ./k8s-ip.ts IP and CIDR, ./cel-sets.ts sets, ./re2-patterns.ts regex). A policy
+ * ./encoders.ts gives base64, ./k8s-ip.ts IP and CIDR, ./cel-sets.ts sets, ./re2-patterns.ts regex,
+ * ./k8s-lists.ts Kubernetes' lists). A policy
  * written for it may call one; cel-js then says `Unknown variable: math` for
  * `math.greatest(…)`, or `found no matching overload for 'string.replace(string, string)'`,
  * which do not say that the function itself is missing. This is only asked once the type
@@ -15,7 +16,6 @@ import { BOUNDED_SPLIT, BOUNDED_STRING_CALLS, RE2_MATCHES, childrenOf, walkAst, 
 const MATH = "cel-go's math extension";
 const LISTS = "cel-go's lists extension";
 const STRINGS = "cel-go's strings extension";
-const K8S_LISTS = "the Kubernetes lists library";
 const K8S_URL = "the Kubernetes URL library";
 const K8S_FORMAT = "the Kubernetes format library";
 
@@ -29,7 +29,6 @@ const KYVERNO_AUTHZ_FUNCTIONS: ReadonlyMap<string, string> = new Map([
   ...byName(MATH, ['greatest', 'least', 'ceil', 'floor', 'round', 'trunc', 'abs', 'sign', 'isInf', 'isNaN', 'isFinite', 'sqrt', 'bitAnd', 'bitOr', 'bitXor', 'bitNot', 'bitShiftLeft', 'bitShiftRight'].map((f) => `math.${f}`)),
   ...byName(LISTS, ['lists.range', 'slice', 'flatten', 'sort', 'sortBy', 'distinct', 'first', 'last']),
   ...byName(STRINGS, ['strings.quote', 'format']),
-  ...byName(K8S_LISTS, ['isSorted', 'sum', 'min', 'max']),
   ...byName(K8S_URL, ['url', 'isURL', 'getScheme', 'getHost', 'getHostname', 'getPort', 'getEscapedPath', 'getQuery']),
   ...byName(K8S_FORMAT, ['format.named', 'validate']),
 ]);

@@ -70,3 +70,10 @@ describe('the string budget', () => {
     expect(budget.scannedChars).toBe(4 + 3 + 4 * 12);
   });
 });
+
+describe('values cel-js makes anew', () => {
+  it('finds a duration equal to one of the list, as cel-go compares durations by length', () => {
+    expect(evaluate('sets.contains([duration("1s"), duration("1m")], [duration("60s")])')).toBe(true);
+    expect(evaluate('sets.intersects([duration("1s")], [duration("2s")])')).toBe(false);
+  });
+});
