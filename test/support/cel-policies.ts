@@ -33,3 +33,18 @@ export function evaluator(): (expression: string) => unknown {
     return env.evaluate(expression);
   };
 }
+
+/**
+ * The characters of the string budget a policy answering `expression ? null : deny` charged
+ * for a request whose header `x-a` is `header`; throws unless the expression held (no answer).
+ */
+export function scannedBy(expression: string, header: string): number {
+  const p = compile(policy(`  validations:
+  - expression: >-
+      ${expression} ? null : envoy.Denied(403).Response()
+`));
+  const budget = new CelCheckBudget();
+  const outcome = p.evaluate(request({ 'x-a': header }), budget);
+  if (outcome.kind !== 'skip') throw new Error(`expected the expression to hold, got ${JSON.stringify(outcome)}`);
+  return budget.scannedChars;
+}

@@ -5,7 +5,7 @@
  *
  *   - size: at most MAX_EXPRESSION_CHARS characters, MAX_AST_NODES nodes, MAX_NESTING_DEPTH deep;
  *   - cost: an estimate in the spirit of Kubernetes' CEL cost estimator — one unit per node,
- *     and a comprehension (all, exists, exists_one, map, filter) costs its range plus
+ *     and a comprehension (all, exists, exists_one, map, filter, sortBy) costs its range plus
  *     COMPREHENSION_RANGE_BOUND (the most entries any list or map of a request can hold) times
  *     its body, so nested comprehensions multiply. An expression over MAX_EXPRESSION_COST, or a
  *     policy whose expressions add up to more than MAX_POLICY_COST, is refused. What is linear
@@ -180,7 +180,8 @@ export function splitBounded(text: string, separator: string, limit = -1n): stri
 /** Builds or reads a list of up to COMPREHENSION_RANGE_BOUND entries in one call. */
 const LIST_LINEAR = new Set([BOUNDED_SPLIT, 'split', 'join', BOUNDED_STRING_CALLS.join!]);
 
-const COMPREHENSIONS = new Set(['all', 'exists', 'exists_one', 'map', 'filter']);
+/** The macros whose last arguments run once per element; sortBy's key too (./cel-sort-by.ts). */
+const COMPREHENSIONS = new Set(['all', 'exists', 'exists_one', 'map', 'filter', 'sortBy']);
 
 export interface AstNode {
   op: string;

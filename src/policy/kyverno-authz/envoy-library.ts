@@ -29,7 +29,9 @@
  * and CIDR libraries: `ip(…)`, `cidr(…).containsIP(…)`, … (./k8s-ip.ts); cel-go's strings
  * `replace`, `charAt`, `reverse` (./strings-extension.ts); cel-go's `sets.contains`,
  * `sets.equivalent`, `sets.intersects` (./cel-sets.ts); Kubernetes' lists library: `isSorted`,
- * `sum`, `min`, `max`, `indexOf`, `lastIndexOf` (./k8s-lists.ts).
+ * `sum`, `min`, `max`, `indexOf`, `lastIndexOf` (./k8s-lists.ts); cel-go's lists extension:
+ * `lists.range`, `slice`, `flatten`, `distinct`, `reverse`, `sort`, `sortBy`, and the optional
+ * `first` and `last` (./cel-lists.ts).
  *
  * Not here: building a message by name (`envoy.config.core.v3.QueryParameter{key: "k", value:
  * "v"}`), which cel-js cannot parse: envoy.QueryParam("k", "v") builds the same.
@@ -58,6 +60,7 @@ import { registerKubernetesIpLibrary } from './k8s-ip.js';
 import { registerStringsExtension } from './strings-extension.js';
 import { registerSetsExtension } from './cel-sets.js';
 import { registerKubernetesListsLibrary } from './k8s-lists.js';
+import { registerListsExtension } from './cel-lists.js';
 
 export interface HeaderOption {
   key: string;
@@ -228,6 +231,7 @@ export function createEnvoyEnvironment(): Environment {
   registerStringsExtension(env);
   registerSetsExtension(env);
   registerKubernetesListsLibrary(env);
+  registerListsExtension(env);
 
   const patterns = new Re2Patterns();
   patternsByEnvironment.set(env, patterns);

@@ -4,7 +4,7 @@
  * ./envoy-library.ts) does not: cel-go's extensions (encoders, math, sets, lists, strings),
  * Kubernetes' (URL, IP, CIDR, regex, lists, format) and its own jwt, jwk and json (of these,
  * ./encoders.ts gives base64, ./k8s-ip.ts IP and CIDR, ./cel-sets.ts sets, ./re2-patterns.ts regex,
- * ./k8s-lists.ts Kubernetes' lists). A policy
+ * ./k8s-lists.ts Kubernetes' lists, ./cel-lists.ts cel-go's lists). A policy
  * written for it may call one; cel-js then says `Unknown variable: math` for
  * `math.greatest(…)`, or `found no matching overload for 'string.replace(string, string)'`,
  * which do not say that the function itself is missing. This is only asked once the type
@@ -14,7 +14,6 @@ import type { Environment } from '@marcbachmann/cel-js';
 import { BOUNDED_SPLIT, BOUNDED_STRING_CALLS, RE2_MATCHES, childrenOf, walkAst, type AstNode } from './cel-bounds.js';
 
 const MATH = "cel-go's math extension";
-const LISTS = "cel-go's lists extension";
 const STRINGS = "cel-go's strings extension";
 const K8S_URL = "the Kubernetes URL library";
 const K8S_FORMAT = "the Kubernetes format library";
@@ -27,7 +26,6 @@ const KYVERNO_AUTHZ_FUNCTIONS: ReadonlyMap<string, string> = new Map([
   ['jwks.Fetch', "kyverno-authz's jwk library"],
   ['json.Unmarshal', "kyverno-authz's json library"],
   ...byName(MATH, ['greatest', 'least', 'ceil', 'floor', 'round', 'trunc', 'abs', 'sign', 'isInf', 'isNaN', 'isFinite', 'sqrt', 'bitAnd', 'bitOr', 'bitXor', 'bitNot', 'bitShiftLeft', 'bitShiftRight'].map((f) => `math.${f}`)),
-  ...byName(LISTS, ['lists.range', 'slice', 'flatten', 'sort', 'sortBy', 'distinct', 'first', 'last']),
   ...byName(STRINGS, ['strings.quote', 'format']),
   ...byName(K8S_URL, ['url', 'isURL', 'getScheme', 'getHost', 'getHostname', 'getPort', 'getEscapedPath', 'getQuery']),
   ...byName(K8S_FORMAT, ['format.named', 'validate']),
@@ -81,7 +79,7 @@ function* innermostFirst(node: AstNode): Generator<AstNode> {
   yield node;
 }
 
-const BINDING_MACROS = new Set(['all', 'exists', 'exists_one', 'map', 'filter', 'bind']);
+const BINDING_MACROS = new Set(['all', 'exists', 'exists_one', 'map', 'filter', 'bind', 'sortBy']);
 
 /** The names comprehensions and cel.bind() bind in `ast`: `k` in `headers.exists(k, …)` is no namespace. */
 function boundNames(ast: AstNode): Set<string> {

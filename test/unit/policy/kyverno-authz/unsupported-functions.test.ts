@@ -32,7 +32,7 @@ describe('a call to a function Chio does not have', () => {
     ['"tenant-%s".format([variables.token]) == "" ? envoy.Denied(403).Response() : null', "format is not supported by Chio (kyverno-authz has it from cel-go's strings extension)"],
     ['jwt.Decode(variables.token, "secret").claims.role == "admin" ? null : envoy.Denied(403).Response()', "jwt.Decode is not supported by Chio (kyverno-authz has it from kyverno-authz's jwt library"],
     ['url("https://" + variables.token).getHost() == "a" ? null : envoy.Denied(403).Response()', "url is not supported by Chio (kyverno-authz has it from the Kubernetes URL library)"],
-    ['variables.token.split(",").sort()[0] == "a" ? null : envoy.Denied(403).Response()', "sort is not supported by Chio (kyverno-authz has it from cel-go's lists extension)"],
+    ['strings.quote(variables.token) == "a" ? null : envoy.Denied(403).Response()', "strings.quote is not supported by Chio (kyverno-authz has it from cel-go's strings extension)"],
     ['tenants.lookup(variables.token) ? null : envoy.Denied(403).Response()', 'tenants.lookup is not supported by Chio'],
   ])('%s', (expression, message) => {
     expect(() => compile(gate(expression))).toThrow(message);
