@@ -12,11 +12,23 @@ import { revocationKey } from '../store/revocations.js';
 export const MAX_REVOCATIONS = 1_000_000;
 
 /**
- * How often the bucket is looked at to see that it is still the one watched. A bucket deleted
- * and made again (by `chio token revoke`, once it is gone) leaves the watch waiting on a stream
- * that no longer exists, silently: revocations made since would never arrive.
+ * How often the bucket is looked at to see that it is still the one watched, and that the watch
+ * keeps up with it. A bucket deleted and made again (by `chio token revoke`, once it is gone)
+ * leaves the watch waiting on a stream that no longer exists, silently: revocations made since
+ * would never arrive. A watch whose consumer is gone (removed after 5 min without interest,
+ * while authz was cut off from a NATS that stayed up; by an operator; with the cluster node
+ * that held it) is noticed by nats.js only after two missed idle heartbeats, 30 s apart: for
+ * that minute a revocation was not applied and its token allowed. One stream info a look.
  */
-export const BUCKET_CHECK_MS = 5_000;
+export const BUCKET_CHECK_MS = 500;
+
+/**
+ * How long a revocation the bucket holds may be on its way to the watch before the watch counts
+ * as behind: delivery takes milliseconds, so one still missing this long after the look that
+ * saw it in the bucket is not coming. A revocation is thus applied, or every capability denied,
+ * within BUCKET_CHECK_MS + WATCH_LAG_MS (750 ms) of reaching the bucket.
+ */
+export const WATCH_LAG_MS = 250;
 
 export class RevocationList {
   private revoked = new Set<string>();
@@ -28,6 +40,13 @@ export class RevocationList {
   private checker: ReturnType<typeof setInterval> | undefined;
   private stopped = false;
   private reopening = false;
+  /** A look at the bucket under way (it may wait WATCH_LAG_MS): looks do not overlap. */
+  private looking = false;
+  /**
+   * The stream sequence the current watch has applied the bucket up to: every revocation at or
+   * below it is in `revoked`. A bucket whose last sequence stays above it the watch has fallen behind.
+   */
+  private appliedUpTo = 0;
   /** Which watch is the current one: a stopped one ending later says nothing about it. */
   private generation = 0;
 
@@ -47,17 +66,23 @@ export class RevocationList {
   }
 
   /**
-   * Watch the bucket from its start into a fresh set, which replaces the one in use once every
-   * revocation is in it; resolves then. An end or failure of the watch afterwards fails closed
-   * until check() opens it again (nats.js ends a watch whose consumer it could not make again,
-   * for instance after JetStream was away for minutes).
+   * Watch the bucket: from its start into a fresh set, which replaces the one in use once every
+   * revocation is in it, or (`after`, a sequence the set in use is whole up to) from the next
+   * sequence on into the set in use, which then needs only what it missed (with 100,000
+   * revocations a watch from the start takes about 1.5 s, denying every capability meanwhile).
+   * Resolves once loaded. An end or failure of the watch afterwards fails closed until check()
+   * opens it again (nats.js ends a watch whose consumer it could not make again, for instance
+   * after JetStream was away for minutes).
    */
-  private async watch(): Promise<void> {
+  private async watch(after?: number): Promise<void> {
     const status = await this.kv.status();
-    const watch = await this.kv.watch({ headers_only: true });
+    const watch = await this.kv.watch({ headers_only: true, ...(after === undefined ? {} : { resumeFromRevision: after + 1 }) });
     const generation = ++this.generation;
     this.stopWatch = () => watch.stop();
-    const fresh = new Set<string>();
+    const fresh = after === undefined ? new Set<string>() : this.revoked;
+    // From the start, a loaded watch has delivered every revocation up to the last sequence
+    // before it opened; resumed, every one after `after`, and it is loaded once it has that last one.
+    let upTo = after ?? status.streamInfo.state.last_seq;
     let loaded = false;
     let markLoaded!: () => void;
     let failLoad!: (err: Error) => void;
@@ -65,14 +90,19 @@ export class RevocationList {
     const load = () => {
       loaded = true;
       this.revoked = fresh;
+      this.appliedUpTo = upTo;
       this.watchDown = undefined;
       markLoaded();
     };
-    if (status.values === 0) load();
+    if (after === undefined ? status.values === 0 : status.streamInfo.state.last_seq <= after) load();
     void (async () => {
       for await (const e of watch) {
+        // A stopped watch's late entries would land, out of order, in the set a resumed one fills.
+        if (generation !== this.generation) break;
         if (e.operation === 'PUT') this.add(fresh, e.key);
         else fresh.delete(e.key);
+        upTo = Math.max(upTo, e.revision);
+        if (loaded) this.appliedUpTo = upTo;
         if (!loaded && e.delta === 0) load();
       }
       // A watch that ends before it has loaded (JetStream gone again just after its consumer was
@@ -87,32 +117,57 @@ export class RevocationList {
     await ready;
   }
 
-  /** Every check: the bucket is still the one watched, and a watch that went down is opened again. */
+  /** Every check, one at a time: see look(). */
   private async check(created: string): Promise<void> {
-    if (this.broken !== undefined || this.stopped) return;
-    let now: string;
+    if (this.looking) return;
+    this.looking = true;
     try {
-      now = (await this.kv.status()).streamInfo.created;
+      await this.look(created);
+    } finally {
+      this.looking = false;
+    }
+  }
+
+  /**
+   * The bucket is still the one watched, the watch keeps up with it, and a watch that went down
+   * or fell behind is opened again.
+   */
+  private async look(created: string): Promise<void> {
+    if (this.broken !== undefined || this.stopped) return;
+    let stream: Awaited<ReturnType<KV['status']>>['streamInfo'];
+    try {
+      stream = (await this.kv.status()).streamInfo;
     } catch (err) {
       // NATS away is not a lost bucket: the watch resumes when it is back.
       if (err instanceof JetStreamApiError && err.status === 404) this.fail('the revocations bucket was deleted');
       return;
     }
-    if (now !== created) {
+    if (stream.created !== created) {
       this.fail('the revocations bucket was deleted and made again: revocations made before are lost, and this watch sees none made since');
       return;
+    }
+    if (this.watchDown === undefined && !this.reopening && (await this.fellBehind(stream.state.last_seq))) {
+      this.down('revocation watch fell behind the bucket (its consumer is gone)');
     }
     if (this.watchDown === undefined || this.reopening) return;
     this.reopening = true;
     try {
       this.stopWatch?.();
-      await this.watch();
+      await this.watch(this.appliedUpTo);
       this.log.info('revocation watch open again; revocations are known');
     } catch (err) {
       this.log.warn({ err: String(err) }, 'revocation watch not open yet; tried again at the next check');
     } finally {
       this.reopening = false;
     }
+  }
+
+  /** Whether the watch has still not applied the bucket up to `lastSeq` WATCH_LAG_MS after it was read. */
+  private async fellBehind(lastSeq: number): Promise<boolean> {
+    if (this.appliedUpTo >= lastSeq) return false;
+    const generation = this.generation;
+    await new Promise((resolve) => setTimeout(resolve, WATCH_LAG_MS));
+    return generation === this.generation && this.watchDown === undefined && this.appliedUpTo < lastSeq && !this.stopped;
   }
 
   /** True when the capability id is revoked, or when revocations cannot be known now. */

@@ -21,7 +21,7 @@ function watchOf(entries: string[], endsAtOnce: boolean) {
     end,
     stop: () => end(),
     async *[Symbol.asyncIterator]() {
-      for (const [i, id] of entries.entries()) yield { key: revocationKey(id), operation: 'PUT', delta: entries.length - 1 - i } as KvWatchEntry;
+      for (const [i, id] of entries.entries()) yield { key: revocationKey(id), operation: 'PUT', revision: i + 1, delta: entries.length - 1 - i } as KvWatchEntry;
       await ended;
     },
   };
@@ -31,7 +31,10 @@ function watchOf(entries: string[], endsAtOnce: boolean) {
 function bucketOf(watches: Array<ReturnType<typeof watchOf>>, values: number[], held: Promise<void> = Promise.resolve()): KV {
   let opened = 0;
   return {
-    status: async () => ({ values: values[Math.min(opened, values.length - 1)]!, streamInfo: { created: '2026-12-01T00:00:00Z' } }),
+    status: async () => {
+      const held = values[Math.min(opened, values.length - 1)]!;
+      return { values: held, streamInfo: { created: '2026-12-01T00:00:00Z', state: { last_seq: held } } };
+    },
     watch: async () => {
       if (opened > 0) await held;
       return watches[opened++]!;
@@ -70,7 +73,7 @@ describe('RevocationList, when its watch ends', () => {
     const first = watchOf([], false);
     let tries = 0;
     const kv = {
-      status: async () => ({ values: 0, streamInfo: { created: 't' } }),
+      status: async () => ({ values: 0, streamInfo: { created: 't', state: { last_seq: 0 } } }),
       watch: async () => {
         tries++;
         if (tries === 1) return first;

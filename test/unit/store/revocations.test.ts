@@ -50,4 +50,26 @@ describe('RevocationList, when its bucket is lost', () => {
       list.stop();
     }
   });
+
+  // nats.js notices a watch's consumer is gone only after two missed idle heartbeats, 30 s
+  // apart: a consumer removed after 5 min without interest (authz cut off from a NATS that
+  // stayed up), by an operator, or with the cluster node that held it. For that minute the
+  // list looked whole and a revocation made meanwhile was not applied: the revoked token allowed.
+  it('sees a revocation made after its watch lost its consumer, failing closed until it has', async () => {
+    const list = await RevocationList.open(await openRevocationsBucket(store.nc), silent, 100);
+    try {
+      const bucket = await openRevocationsBucket(store.nc);
+      await revokeCapability(bucket, 'cap-c');
+      expect(await until(() => list.isRevoked('cap-c') && list.problem === undefined, 3_000)).toBe(true);
+      for await (const consumer of store.jsm.consumers.list(`KV_${REVOCATIONS_BUCKET}`)) await store.jsm.consumers.delete(`KV_${REVOCATIONS_BUCKET}`, consumer.name);
+      await revokeCapability(bucket, 'cap-d');
+      // Taken back meanwhile: the watch opened again from where it stopped applies that too.
+      await bucket.delete(revocationKey('cap-c'));
+      expect(await until(() => list.isRevoked('cap-d'), 5_000)).toBe(true);
+      expect(await until(() => list.problem === undefined, 5_000)).toBe(true);
+      expect([list.isRevoked('cap-c'), list.isRevoked('cap-d'), list.isRevoked('cap-e')]).toEqual([false, true, false]);
+    } finally {
+      list.stop();
+    }
+  });
 });
