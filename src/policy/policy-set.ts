@@ -98,6 +98,11 @@ export interface LoadOptions {
   remoteJwks?: JwtAuthenticatorOptions['remoteJwks'];
   /** Where the path was given, named when it is missing or empty (listPolicyFiles); CHIO_POLICIES unless given. */
   source?: string;
+  /**
+   * Refuse a policy file of no bytes (a reload does): written in place, a file is truncated
+   * and then written, and read between the two it is a file of no policies, not the set meant.
+   */
+  refuseEmptyFiles?: boolean;
 }
 
 /** Load and compile every policy file under `path` (a file or a directory). */
@@ -116,6 +121,7 @@ export function loadPolicySetFiles(files: string[], keyDir: string, options: Loa
   const inputs = new PolicyInputs();
   const all = files.flatMap((file) => {
     const { docs, bytes } = readDocuments(file, inputs);
+    if (bytes === 0 && options.refuseEmptyFiles) throw new ChioError('CONFIG_INVALID', `${file}: empty, taken for a file being written (delete a file to drop its policies)`);
     bytesLeft -= bytes;
     if (bytesLeft < 0) throw new ChioError('CONFIG_INVALID', `the policy files up to ${file} hold more than the ${maxSetBytes} bytes a set may have`);
     return docs.map((doc, i) => parseDocument(doc, `${file} document ${i + 1}`));

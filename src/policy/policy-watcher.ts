@@ -111,7 +111,7 @@ export class PolicyWatcher {
         return 'unchanged';
       }
       // The remote key sets carry over with what they fetched (JwtAuthenticatorOptions.remoteJwks).
-      next = loadPolicySet(this.path, this.keyDir, this.set.jwt ? { remoteJwks: this.set.jwt.remoteJwks } : {});
+      next = loadPolicySet(this.path, this.keyDir, { refuseEmptyFiles: true, ...(this.set.jwt ? { remoteJwks: this.set.jwt.remoteJwks } : {}) });
     } catch (err) {
       policyReloadsTotal.inc({ result: 'refused' });
       this.log.error({ err: err instanceof Error ? err.message : String(err), policy_hash: this.set.hash }, 'policy change refused; keeping the current set');

@@ -76,14 +76,22 @@ describe('PolicyWatcher.reload', () => {
   });
 
   describe('when an invalid change arrives', () => {
-    it('keeps the old set and counts result="refused"', async () => {
+    // An empty file: an editor or `cat >` truncates, then writes, and a reload between the two
+    // (a writer slower than the 200 ms debounce, or the 10 s poll falling between) read it as a
+    // file of no policies, and swapped in a set without them.
+    it.each([
+      ['a file that does not parse', 'kind: AuthorizationPolicy\nspec: ['],
+      ['a file caught truncated, before its new text is written', ''],
+    ])('keeps the old set and counts result="refused": %s', async (_, text) => {
       const w = watcher();
       const before = w.current();
       const counted = await reloads('refused');
-      writeFileSync(file, 'kind: AuthorizationPolicy\nspec: [');
+      writeFileSync(file, text);
       expect(await w.reload()).toBe('refused');
       expect(w.current()).toBe(before);
       expect(await reloads('refused')).toBe(counted + 1);
+      writeFileSync(file, policy('/invoke/*'));
+      expect(await w.reload()).toBe('swapped');
     });
   });
 
