@@ -37,6 +37,7 @@ import { compile, isRegistered } from '@jmespath-community/jmespath';
 // Registers kyverno-json's own functions before any expression is compiled.
 import './jmespath-functions.js';
 import { searchBy } from './jmespath-bounds.js';
+import { arityRefusal } from './jmespath-table.js';
 import { codePoint, divergentKeyReason, parseSyntax } from './tree-syntax.js';
 import { MAX_POLICY_EVALUATION_MS } from '../check-clock.js';
 import type { JSONValue } from '@jmespath-community/jmespath';
@@ -175,10 +176,14 @@ function compileExpression(engine: string, source: string, path: string, scope: 
   } catch (err) {
     throw invalid(state, path, `bad JMESPath expression: ${errorText(err)}`, err);
   }
-  const refs = { functions: new Set<string>(), variables: new Set<string>(), letBound: new Set<string>() };
+  const refs: References = { functions: new Map(), variables: new Set(), letBound: new Set() };
   collectReferences(ast, refs);
-  for (const name of refs.functions) {
+  for (const [name, counts] of refs.functions) {
     if (!isRegistered(name)) throw invalid(state, path, `unknown JMESPath function ${name}()`);
+    for (const count of counts) {
+      const refusal = arityRefusal(name, count);
+      if (refusal !== null) throw invalid(state, path, refusal);
+    }
   }
   for (const name of refs.variables) {
     if (!scope.has(name) && !refs.letBound.has(name)) throw invalid(state, path, `variable $${name} is not bound here`);
@@ -186,12 +191,15 @@ function compileExpression(engine: string, source: string, path: string, scope: 
   return { source, ast, usesVariables: refs.variables.size > 0 };
 }
 
-type References = Record<'functions' | 'variables' | 'letBound', Set<string>>;
+/** Each function called with the argument counts of its calls; the variables read and bound. */
+type References = { functions: Map<string, Set<number>> } & Record<'variables' | 'letBound', Set<string>>;
 
-/** Walk the AST for function names and variables (a Literal's value is data, not AST). */
+/** Walk the AST for function calls and variables (a Literal's value is data, not AST). */
 function collectReferences(node: unknown, refs: References): void {
   if (!isJsonObject(node) || typeof node.type !== 'string' || node.type === 'Literal') return;
-  if (node.type === 'Function' && typeof node.name === 'string') refs.functions.add(node.name);
+  if (node.type === 'Function' && typeof node.name === 'string' && Array.isArray(node.children)) {
+    refs.functions.set(node.name, (refs.functions.get(node.name) ?? new Set()).add(node.children.length));
+  }
   if (node.type === 'Variable' && typeof node.name === 'string') refs.variables.add(node.name);
   if (node.type === 'Binding' && typeof node.variable === 'string') refs.letBound.add(node.variable);
   for (const child of Object.values(node)) {

@@ -6,11 +6,12 @@
  *   node the interpreter visits checks the deadline of the expression running (searchBy). The
  *   deadline is the Check's (../check-clock.ts), shared by all its ValidatingPolicies;
  * - the functions that build a string longer than their arguments (pad_left and pad_right as
- *   the library defines them, replace as go-jmespath does), refusing to build one of more than
+ *   the library defines them, replace as Kyverno's), refusing to build one of more than
  *   MAX_BUILT_CHARS characters: one call cannot be interrupted.
  */
-import { register, TreeInterpreter, TYPE_NUMBER, TYPE_STRING, type JSONValue } from '@jmespath-community/jmespath';
+import { TreeInterpreter, TYPE_NUMBER, TYPE_STRING, type JSONValue } from '@jmespath-community/jmespath';
 import { POLICIES_TOOK_TOO_LONG } from '../check-clock.js';
+import { registerAsKyvernoJson } from './jmespath-table.js';
 
 // The interpreter has no hook for its work: every node it visits (let scopes make new
 // interpreters of the same class) checks the deadline of the expression running now. Searches
@@ -38,12 +39,12 @@ export function searchBy(deadline: number, ast: Parameters<typeof TreeInterprete
  * may carry. One call cannot be interrupted, and pad_right('a', `300000000`) exhausted the heap.
  */
 export const MAX_BUILT_CHARS = 8 * 1024 * 1024;
-// pad_left and pad_right as the library's, replace as go-jmespath's (Go's strings.Replace), each
-// refusing to build a string longer than MAX_BUILT_CHARS.
+// pad_left and pad_right as the library's, replace as Kyverno's (which wins in kyverno-json:
+// ./jmespath-table.ts), each refusing to build a string longer than MAX_BUILT_CHARS.
 const PAD_SIGNATURE = [{ types: [TYPE_STRING] }, { types: [TYPE_NUMBER] }, { types: [TYPE_STRING], optional: true }];
-register('pad_left' as string, ([s, width, pad]) => padded(s as string, width as number, pad as string | undefined, 'start'), PAD_SIGNATURE, { override: true });
-register('pad_right' as string, ([s, width, pad]) => padded(s as string, width as number, pad as string | undefined, 'end'), PAD_SIGNATURE, { override: true });
-register('replace' as string, ([s, old, by, count]) => replaced(s as string, old as string, by as string, count as number | undefined), [{ types: [TYPE_STRING] }, { types: [TYPE_STRING] }, { types: [TYPE_STRING] }, { types: [TYPE_NUMBER], optional: true }], { override: true });
+registerAsKyvernoJson('pad_left', ([s, width, pad]) => padded(s as string, width as number, pad as string | undefined, 'start'), PAD_SIGNATURE);
+registerAsKyvernoJson('pad_right', ([s, width, pad]) => padded(s as string, width as number, pad as string | undefined, 'end'), PAD_SIGNATURE);
+registerAsKyvernoJson('replace', ([s, old, by, count]) => replaced(s as string, old as string, by as string, count as number), [{ types: [TYPE_STRING] }, { types: [TYPE_STRING] }, { types: [TYPE_STRING] }, { types: [TYPE_NUMBER] }]);
 
 function nonNegativeInteger(value: number): number {
   if (typeof value !== 'number' || value < 0 || Math.floor(value) !== value) throw new Error('invalid-value: expecting a non-negative integer.');
@@ -62,15 +63,19 @@ function padded(subject: string, width: number, pad: string | undefined, side: '
 }
 
 /**
- * Go's strings.Replace(subject, old, by, count ?? -1): the first `count` occurrences of `old`,
- * found left to right in the subject and never in a replacement (the library re-scanned its own
- * output, so replace('/a/././b', '/./', '/', `5`) normalised further than kyverno-json and an
- * allow-list of normalised paths passed what kyverno-json refuses). An empty `old` matches before
- * each code point and at the end. One pass over the subject: linear whatever the count.
+ * Kyverno's replace: Go's strings.Replace(subject, old, by, int(count)), the first `count`
+ * occurrences of `old`, every one for a negative count (kyverno's `-1`), a fractional count cut
+ * toward zero as Go's int() cuts it. Occurrences are found left to right in the subject, never
+ * in a replacement (the library re-scanned its own output, so replace('/a/././b', '/./', '/',
+ * `5`) normalised further than kyverno-json and an allow-list of normalised paths passed what
+ * kyverno-json refuses). An empty `old` matches before each code point and at the end. One pass
+ * over the subject: linear whatever the count.
  */
-function replaced(subject: string, old: string, by: string, count: number | undefined): string {
-  if (count !== undefined) nonNegativeInteger(count);
-  const limit = count ?? Infinity;
+function replaced(subject: string, old: string, by: string, count: number): string {
+  // Go's int(NaN) is the lowest int on amd64 (every occurrence) and 0 on arm64 (none).
+  if (Number.isNaN(count)) throw new Error('invalid-value: replace() count is NaN, which kyverno-json reads by CPU');
+  const whole = Math.trunc(count);
+  const limit = whole < 0 ? Infinity : whole;
   if (old === '') {
     const chars = [...subject];
     const n = Math.min(limit, chars.length + 1);

@@ -4,23 +4,24 @@
  * library once, when this module is first imported (assertion-tree.ts imports it before
  * compiling anything).
  */
-import { register, TYPE_ANY, TYPE_ARRAY, TYPE_NUMBER, TYPE_STRING, type JSONValue } from '@jmespath-community/jmespath';
+import { TYPE_ANY, TYPE_ARRAY, TYPE_NUMBER, TYPE_STRING, type JSONValue } from '@jmespath-community/jmespath';
+import { registerAsKyvernoJson } from './jmespath-table.js';
 
-register('wildcard', ([pattern, name]) => matchWildcard(pattern as string, name as string), [{ types: [TYPE_STRING] }, { types: [TYPE_STRING] }], { override: true });
-register('at', ([list, index]) => atIndex(list as JSONValue[], index as JSONValue), [{ types: [TYPE_ARRAY] }, { types: [TYPE_ANY] }], { override: true });
-register('concat', ([a, b]) => `${a as string}${b as string}`, [{ types: [TYPE_STRING] }, { types: [TYPE_STRING] }], { override: true });
+registerAsKyvernoJson('wildcard', ([pattern, name]) => matchWildcard(pattern as string, name as string), [{ types: [TYPE_STRING] }, { types: [TYPE_STRING] }]);
+registerAsKyvernoJson('at', ([list, index]) => atIndex(list as JSONValue[], index as JSONValue), [{ types: [TYPE_ARRAY] }, { types: [TYPE_ANY] }]);
+registerAsKyvernoJson('concat', ([a, b]) => `${a as string}${b as string}`, [{ types: [TYPE_STRING] }, { types: [TYPE_STRING] }]);
 // to_number as go-jmespath's (which kyverno-json runs): strconv.ParseFloat or null. The
 // library's JavaScript `+value` reads "", "  ", "0x10", "0b1" and " 7\n" as numbers, so a
 // limit such as (to_number(h) <= `100`) passed a blank header that kyverno-json refuses.
-register('to_number' as string, ([value]) => toNumberAsGo(value as JSONValue), [{ types: [TYPE_ANY] }], { override: true });
+registerAsKyvernoJson('to_number', ([value]) => toNumberAsGo(value as JSONValue), [{ types: [TYPE_ANY] }]);
 // lower and upper as Go's strings.ToLower/ToUpper: the library's toLowerCase/toUpperCase apply
 // Unicode's full mapping, so lower('ADMİN') was 'admi̇n' (i + U+0307) and a deny-list of
 // lower-cased names that kyverno-json applies to it ('admin') let it through.
-register('lower' as string, ([value]) => lowerAsGo(value as string), [{ types: [TYPE_STRING] }], { override: true });
-register('upper' as string, ([value]) => upperAsGo(value as string), [{ types: [TYPE_STRING] }], { override: true });
+registerAsKyvernoJson('lower', ([value]) => lowerAsGo(value as string), [{ types: [TYPE_STRING] }]);
+registerAsKyvernoJson('upper', ([value]) => upperAsGo(value as string), [{ types: [TYPE_STRING] }]);
 // split as go-jmespath's: the library's gave split('a,b', ',', `5`) a last piece '' (so [-1] was
 // '', not 'b'), split('', ',') one piece, not none, and split on '' cut emoji in halves.
-register('split' as string, ([text, sep, count]) => splitAsGo(text as string, sep as string, count as number | undefined), [{ types: [TYPE_STRING] }, { types: [TYPE_STRING] }, { types: [TYPE_NUMBER], optional: true }], { override: true });
+registerAsKyvernoJson('split', ([text, sep, count]) => splitAsGo(text as string, sep as string, count as number | undefined), [{ types: [TYPE_STRING] }, { types: [TYPE_STRING] }, { types: [TYPE_NUMBER], optional: true }]);
 
 const GO_DECIMAL_FLOAT = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 const GO_SPECIAL_FLOAT = /^(?:[+-]?(?:inf|infinity)|nan)$/i;

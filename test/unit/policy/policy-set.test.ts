@@ -230,6 +230,8 @@ describe('loadPolicySet', () => {
       ['an issuer key no one holds (the identity point)', `apiVersion: chio.dev/v1\nkind: CapabilityAuthority\nmetadata: { name: c }\nspec: { issuers: ["${newEd25519VerifierKey('partner', SMALL_ORDER_POINTS[0]!)}"] }\n`, 'field spec.issuers.0: not a key anyone holds the secret of'],
       // kyverno-json reads the field "(http.method) " here and denies; Chio read the expression.
       ['a kyverno-json key its Go reads otherwise', 'apiVersion: json.kyverno.io/v1alpha1\nkind: ValidatingPolicy\nmetadata: { name: v }\nspec:\n  rules:\n    - name: r\n      assert:\n        all:\n          - check: { request: { "(http.method) -> m": GET } }\n', 'document 1: ValidatingPolicy v: spec.rules[0].assert.all[0].check: request.(http.method) -> m: whitespace before ->'],
+      // go-jmespath's three-argument replace is Kyverno's four-argument one in kyverno-json.
+      ['a call kyverno-json refuses for its arity', 'apiVersion: json.kyverno.io/v1alpha1\nkind: ValidatingPolicy\nmetadata: { name: v }\nspec:\n  rules:\n    - name: r\n      assert:\n        all:\n          - check: { request: { "(replace(http.path, \'/./\', \'/\'))": /a } }\n', "document 1: ValidatingPolicy v: spec.rules[0].assert.all[0].check: request.(replace(http.path, '/./', '/')): replace() takes 4 arguments in kyverno-json, not 3"],
       ['a billion laughs', 'a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n', 'document 1'],
     ])('refuses %s, naming file, document and field', (_what, text, where) => {
       const { dir, keyDir } = dirWith({ 'bad.yaml': text });

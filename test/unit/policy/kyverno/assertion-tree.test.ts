@@ -236,10 +236,11 @@ describe('evaluateAssertionTree', () => {
       // pad_right('a', `300000000`) exhausted the heap: one call, nothing to interrupt.
       expect(check({ "(pad_right('a', `100000000`, 'x'))": 'a' }, {})).toMatchObject({ status: 'error', error: { reason: /more than/ } });
       expect(check({ "(pad_left('a', `100000000`))": 'a' }, {})).toMatchObject({ status: 'error', error: { reason: /more than/ } });
-      expect(check({ [`(replace(@, '', '${'b'.repeat(1000)}'))`]: 'a' }, 'a'.repeat(20_000))).toMatchObject({ status: 'error', error: { reason: /more than/ } });
+      expect(check({ [`(replace(@, '', '${'b'.repeat(1000)}', \`-1\`))`]: 'a' }, 'a'.repeat(20_000))).toMatchObject({ status: 'error', error: { reason: /more than/ } });
       expect(check({ [`(replace(@, 'a', '${'b'.repeat(900)}', \`100000000\`))`]: 'a' }, 'a'.repeat(20_000))).toMatchObject({ status: 'error', error: { reason: /more than/ } });
-      expect(check({ "(replace('a', 'a', 'aa', `100000000`))": 'aa', "(replace('abc', 'x', 'y', `1000000000`))": 'abc' }, {})).toEqual({ status: 'pass' });
-      expect(check({ "(pad_left('7', `3`, '0'))": '007', "(replace('a-b-c', '-', '+'))": 'a+b+c', "(replace('a-b-c', '-', '', `1`))": 'ab-c' }, {})).toEqual({ status: 'pass' });
+      expect(check({ [`(replace(@, 'a', '${'b'.repeat(900)}', \`-1\`))`]: 'a' }, 'a'.repeat(20_000))).toMatchObject({ status: 'error', error: { reason: /more than/ } });
+      expect(check({ "(replace('a', 'a', 'aa', `100000000`))": 'aa', "(replace('abc', 'x', 'y', `-1`))": 'abc' }, {})).toEqual({ status: 'pass' });
+      expect(check({ "(pad_left('7', `3`, '0'))": '007', "(replace('a-b-c', '-', '+', `-1`))": 'a+b+c', "(replace('a-b-c', '-', '', `1`))": 'ab-c' }, {})).toEqual({ status: 'pass' });
     });
 
     it('shares one budget across evaluations', () => {

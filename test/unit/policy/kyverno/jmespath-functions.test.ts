@@ -50,15 +50,17 @@ describe('kyverno-json JMESPath functions', () => {
     });
   });
 
-  // go-jmespath's replace is Go's strings.Replace: the first `count` occurrences (all without a
-  // count), found left to right in the subject, never in what a replacement inserted.
+  // kyverno-json registers Kyverno's own functions after go-jmespath's, so Kyverno's replace is
+  // the one it runs: exactly four arguments, Go's strings.Replace(text, old, new, int(count)),
+  // the first `count` occurrences found left to right in the text, never in a replacement, and
+  // every occurrence for a negative count.
   describe('replace', () => {
     it('replaces occurrences of the subject only, not text an earlier replacement made', () => {
       expect(evaluate("replace(@, '/./', '/', `5`)", '/public/././x')).toBe('/public/./x');
       expect(evaluate("replace(@, 'ab', 'a', `2`)", 'abb')).toBe('ab');
       expect(evaluate("replace(@, 'a', 'aa', `2`)", 'aXa')).toBe('aaXaa');
       // The library re-scanned after each replacement: this sorted the text one swap at a time.
-      const swapped = compileAssertionTree({ "(replace(@, 'ab', 'ba', `1000000000`))": 'ba'.repeat(1_000) }, 'test');
+      const swapped = compileAssertionTree({ "(replace(@, 'ab', 'ba', `-1`))": 'ba'.repeat(1_000) }, 'test');
       expect(evaluateAssertionTree(swapped, 'ab'.repeat(1_000))).toEqual({ status: 'pass' });
     });
 
@@ -69,23 +71,42 @@ describe('kyverno-json JMESPath functions', () => {
     });
 
     it('matches an empty old string before each character and at the end', () => {
-      expect(evaluate("replace(@, '', '-')", 'abc')).toBe('-a-b-c-');
+      expect(evaluate("replace(@, '', '-', `-1`)", 'abc')).toBe('-a-b-c-');
       expect(evaluate("replace(@, '', '-', `2`)", 'aé')).toBe('-a-é');
-      expect(evaluate("replace(@, '', '-')", '')).toBe('-');
+      expect(evaluate("replace(@, '', '-', `-1`)", '')).toBe('-');
     });
 
-    it('replaces the first count occurrences, or all, or none for zero', () => {
-      expect(evaluate("replace(@, '-', '+')", 'a-b-c')).toBe('a+b+c');
+    it('replaces the first count occurrences, or none for zero', () => {
       expect(evaluate("replace(@, '-', '', `1`)", 'a-b-c')).toBe('ab-c');
       expect(evaluate("replace(@, '-', '+', `0`)", 'a-b-c')).toBe('a-b-c');
       expect(evaluate("replace(@, 'x', 'y', `1000000000`)", 'abc')).toBe('abc');
     });
 
-    // kyverno's own replace wins in kyverno-json, and there `-1` means every occurrence. Chio
-    // does not read it so (docs/policies.md): an error, which denies, never a guess that allows.
-    it('is an error for a negative count such as kyverno\'s `-1`, so the rule denies', () => {
+    // Chio read a negative count as an error, which denied every request a policy written
+    // for kyverno-json checked with replace(..., `-1`), its documented way to say "all".
+    it('replaces every occurrence for a negative count, as kyverno-json does for `-1`', () => {
+      expect(evaluate("replace(@, '-', '+', `-1`)", 'a-b-c')).toBe('a+b+c');
+      expect(evaluate("replace(@, '-', '+', `-7`)", 'a-b-c')).toBe('a+b+c');
       const tree = compileAssertionTree({ "(replace(@, '-', '+', `-1`))": 'a+b+c' }, 'test');
+      expect(evaluateAssertionTree(tree, 'a-b-c')).toEqual({ status: 'pass' });
+    });
+
+    it('cuts a fractional count toward zero, as Go\'s int() does', () => {
+      expect(evaluate("replace(@, '-', '+', `1.9`)", 'a-b-c')).toBe('a+b-c');
+      expect(evaluate("replace(@, '-', '+', `-0.5`)", 'a-b-c')).toBe('a-b-c');
+      expect(evaluate("replace(@, '-', '+', `-1.5`)", 'a-b-c')).toBe('a+b+c');
+      expect(evaluate("replace(@, '-', '+', to_number('inf'))", 'a-b-c')).toBe('a+b+c');
+    });
+
+    // Go's int(NaN) is the lowest int on amd64 (every occurrence) and 0 on arm64 (none).
+    it('is an error for a count that is not a number (NaN), which kyverno-json reads by CPU', () => {
+      const tree = compileAssertionTree({ "(replace(@, '-', '+', to_number('NaN')))": 'a-b-c' }, 'test');
       expect(evaluateAssertionTree(tree, 'a-b-c')).toMatchObject({ status: 'error' });
+    });
+
+    it('is refused at load with other than four arguments, as kyverno-json refuses the call', () => {
+      expect(() => compileAssertionTree({ "(replace(@, '-', '+'))": 'a' }, 'test')).toThrow("test: (replace(@, '-', '+')): replace() takes 4 arguments in kyverno-json, not 3");
+      expect(() => compileAssertionTree({ a: { "(length(replace(@, '-', '+', `1`, `2`)))": 1 } }, 'test')).toThrow('a.(length(replace(@, \'-\', \'+\', `1`, `2`))): replace() takes 4 arguments in kyverno-json, not 5');
     });
   });
 
