@@ -34,8 +34,9 @@
  *       ~.(values(headers)): '1'               # pass: every header value is "1"
  */
 import { compile, isRegistered } from '@jmespath-community/jmespath';
-// Registers kyverno-json's own functions before any expression is compiled.
+// Register kyverno-json's own functions and Kyverno's before any expression is compiled.
 import './jmespath-functions.js';
+import './kyverno-functions.js';
 import { searchBy } from './jmespath-bounds.js';
 import { arityRefusal } from './jmespath-table.js';
 import { codePoint, divergentKeyReason, parseSyntax } from './tree-syntax.js';

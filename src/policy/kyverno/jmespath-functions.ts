@@ -1,10 +1,10 @@
 /**
- * kyverno-json's own JMESPath functions (pkg/engine/template/functions): wildcard, at, concat;
- * and to_number, lower, upper and split as go-jmespath answers them. Registered with the JMESPath
- * library once, when this module is first imported (assertion-tree.ts imports it before
- * compiling anything).
+ * kyverno-json's own JMESPath functions (pkg/jp/functions): wildcard, at, concat; and to_number,
+ * lower and upper as go-jmespath answers them. Kyverno's, which replace builtins of the same
+ * name, are in ./kyverno-functions.ts. Registered with the JMESPath library once, when this
+ * module is first imported (assertion-tree.ts imports it before compiling anything).
  */
-import { TYPE_ANY, TYPE_ARRAY, TYPE_NUMBER, TYPE_STRING, type JSONValue } from '@jmespath-community/jmespath';
+import { TYPE_ANY, TYPE_ARRAY, TYPE_STRING, type JSONValue } from '@jmespath-community/jmespath';
 import { registerAsKyvernoJson } from './jmespath-table.js';
 
 registerAsKyvernoJson('wildcard', ([pattern, name]) => matchWildcard(pattern as string, name as string), [{ types: [TYPE_STRING] }, { types: [TYPE_STRING] }]);
@@ -19,9 +19,6 @@ registerAsKyvernoJson('to_number', ([value]) => toNumberAsGo(value as JSONValue)
 // lower-cased names that kyverno-json applies to it ('admin') let it through.
 registerAsKyvernoJson('lower', ([value]) => lowerAsGo(value as string), [{ types: [TYPE_STRING] }]);
 registerAsKyvernoJson('upper', ([value]) => upperAsGo(value as string), [{ types: [TYPE_STRING] }]);
-// split as go-jmespath's: the library's gave split('a,b', ',', `5`) a last piece '' (so [-1] was
-// '', not 'b'), split('', ',') one piece, not none, and split on '' cut emoji in halves.
-registerAsKyvernoJson('split', ([text, sep, count]) => splitAsGo(text as string, sep as string, count as number | undefined), [{ types: [TYPE_STRING] }, { types: [TYPE_STRING] }, { types: [TYPE_NUMBER], optional: true }]);
 
 const GO_DECIMAL_FLOAT = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 const GO_SPECIAL_FLOAT = /^(?:[+-]?(?:inf|infinity)|nan)$/i;
@@ -71,19 +68,6 @@ function simpleUpperOfExpanding(c: string): string {
   if ((cp >= 0x1f80 && cp <= 0x1f87) || (cp >= 0x1f90 && cp <= 0x1f97) || (cp >= 0x1fa0 && cp <= 0x1fa7)) return String.fromCodePoint(cp + 8);
   if (cp === 0x1fb3 || cp === 0x1fc3 || cp === 0x1ff3) return String.fromCodePoint(cp + 9);
   return c;
-}
-
-/**
- * go-jmespath's split: no pieces for an empty text; else Go's strings.SplitN(text, sep, count + 1),
- * all pieces without a count; an empty separator splits between code points (Go: UTF-8 sequences).
- */
-export function splitAsGo(text: string, sep: string, count?: number): string[] {
-  if (count !== undefined && (!Number.isInteger(count) || count < 0)) throw new Error('invalid-value: expecting a non-negative integer.');
-  if (text === '') return [];
-  const max = count === undefined ? Infinity : count + 1;
-  const pieces = sep === '' ? [...text] : text.split(sep);
-  if (pieces.length <= max) return pieces;
-  return [...pieces.slice(0, max - 1), pieces.slice(max - 1).join(sep)];
 }
 
 function atIndex(list: JSONValue[], index: JSONValue): JSONValue {

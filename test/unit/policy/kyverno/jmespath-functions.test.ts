@@ -110,22 +110,28 @@ describe('kyverno-json JMESPath functions', () => {
     });
   });
 
-  // go-jmespath's split: [] for an empty subject, else Go's strings.SplitN(subject, sep, count + 1).
+  // Kyverno's split, which wins in kyverno-json: exactly two arguments, Go's strings.Split.
   describe('split', () => {
-    it('adds no empty last piece when the count is more than the separators', () => {
-      expect(evaluate("split(@, ',', `5`)", 'a,b')).toEqual(['a', 'b']);
-      expect(evaluate("split(@, ',', `5`)[-1]", '10.0.0.9,10.0.0.1')).toBe('10.0.0.1');
-      expect(evaluate("split(@, ',', `1`)", 'a,b,c')).toEqual(['a', 'b,c']);
-      expect(evaluate("split(@, ',', `0`)", 'a,b')).toEqual(['a,b']);
+    it('splits at every separator', () => {
+      expect(evaluate("split(@, ',')", 'a,b,,c')).toEqual(['a', 'b', '', 'c']);
+      expect(evaluate("split(@, ',')[-1]", '10.0.0.9,10.0.0.1')).toBe('10.0.0.1');
+      expect(evaluate("split(@, ';')", 'a,b')).toEqual(['a,b']);
     });
 
-    it('splits an empty subject into no pieces', () => {
-      expect(evaluate("length(split(@, ','))", '')).toBe(0);
+    // go-jmespath's split gave none: length(split(h, ',')) == `0` held for an empty header here.
+    it('splits an empty text into one empty piece, as Go\'s strings.Split does', () => {
+      expect(evaluate("split(@, ',')", '')).toEqual(['']);
+      expect(evaluate("length(split(@, ','))", '')).toBe(1);
     });
 
-    it('splits on an empty separator by character, not by UTF-16 unit', () => {
+    it('splits on an empty separator by character, not by UTF-16 unit, and an empty text into none', () => {
       expect(evaluate("split(@, '')", 'a😀')).toEqual(['a', '😀']);
-      expect(evaluate("split(@, '', `1`)", 'a😀b')).toEqual(['a', '😀b']);
+      expect(evaluate("split(@, '')", '')).toEqual([]);
+    });
+
+    it('is refused at load with a count, which Kyverno\'s split does not take', () => {
+      expect(() => compileAssertionTree({ "(split(@, ',', `1`))": ['a'] }, 'test')).toThrow('split() takes 2 arguments in kyverno-json, not 3');
+      expect(() => compileAssertionTree({ '(split(@))': ['a'] }, 'test')).toThrow('split() takes 2 arguments in kyverno-json, not 1');
     });
   });
 
