@@ -20,3 +20,29 @@ registerAsKyvernoJson('split', ([text, sep]) => splitAsGo(text as string, sep as
 export function splitAsGo(text: string, sep: string): string[] {
   return sep === '' ? [...text] : text.split(sep);
 }
+
+// trim(text, cutset): the library's took no cutset (whitespace), read an empty one as none, and
+// compared UTF-16 units, so trim('😁a', '😀') cut half of the '😁'.
+registerAsKyvernoJson('trim', ([text, cutset]) => trimAsGo(text as string, cutset as string), [{ types: [TYPE_STRING] }, { types: [TYPE_STRING] }]);
+
+/** Go's strings.Trim: `text` without the code points of `cutset` at either end; as is for an empty cutset. */
+export function trimAsGo(text: string, cutset: string): string {
+  const cut = new Set(cutset);
+  let start = 0;
+  let end = text.length;
+  for (let c = firstCodePoint(text, start); start < end && cut.has(c); c = firstCodePoint(text, start)) start += c.length;
+  for (let c = lastCodePoint(text, end); end > start && cut.has(c); c = lastCodePoint(text, end)) end -= c.length;
+  return text.slice(start, end);
+}
+
+/** The code point that starts at `start` in `text` (a surrogate pair, or one unit). */
+function firstCodePoint(text: string, start: number): string {
+  return start < text.length ? String.fromCodePoint(text.codePointAt(start)!) : '';
+}
+
+/** The code point that ends at `end` in `text` (a surrogate pair, or one unit). */
+function lastCodePoint(text: string, end: number): string {
+  const low = text.charCodeAt(end - 1);
+  const high = end >= 2 ? text.charCodeAt(end - 2) : 0;
+  return low >= 0xdc00 && low <= 0xdfff && high >= 0xd800 && high <= 0xdbff ? text.slice(end - 2, end) : text.slice(end - 1, end);
+}

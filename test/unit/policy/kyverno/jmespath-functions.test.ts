@@ -135,6 +135,29 @@ describe('kyverno-json JMESPath functions', () => {
     });
   });
 
+  // Kyverno's trim, which wins in kyverno-json: exactly two arguments, Go's strings.Trim.
+  describe('trim', () => {
+    it('trims the characters of the cutset from both ends', () => {
+      expect(evaluate("trim(@, 'xy')", 'xyaxyx')).toBe('a');
+      expect(evaluate("trim(@, '/')", '//a/b//')).toBe('a/b');
+    });
+
+    // The library's trimmed whitespace for an empty cutset, as for none.
+    it('trims nothing for an empty cutset', () => {
+      expect(evaluate("trim(@, '')", ' a ')).toBe(' a ');
+    });
+
+    // The library's regular expression compared UTF-16 units, so '😀' cut half of '😁'.
+    it('compares whole characters, not UTF-16 units', () => {
+      expect(evaluate("trim(@, '😀')", '😁a😁')).toBe('😁a😁');
+      expect(evaluate("trim(@, '😀')", '😀a😀😀')).toBe('a');
+    });
+
+    it('is refused at load without a cutset, which Kyverno\'s trim requires', () => {
+      expect(() => compileAssertionTree({ '(trim(@))': 'a' }, 'test')).toThrow('trim() takes 2 arguments in kyverno-json, not 1');
+    });
+  });
+
   describe('lowerAsGo and upperAsGo', () => {
     it('map every code point to exactly one code point, as a simple case mapping does', () => {
       const expanding: string[] = [];
