@@ -4,7 +4,7 @@
  * entry wins (./jmespath-table.ts): these are the ones its policies run, with Kyverno's
  * arguments and meaning. Each is one pass over its arguments, linear in their size.
  */
-import { TYPE_STRING } from '@jmespath-community/jmespath';
+import { TYPE_ARRAY, TYPE_STRING, type JSONValue } from '@jmespath-community/jmespath';
 import { registerAsKyvernoJson } from './jmespath-table.js';
 
 // split(text, sep): the library's and go-jmespath's took a count and split an empty text into
@@ -45,4 +45,25 @@ function lastCodePoint(text: string, end: number): string {
   const low = text.charCodeAt(end - 1);
   const high = end >= 2 ? text.charCodeAt(end - 2) : 0;
   return low >= 0xdc00 && low <= 0xdfff && high >= 0xd800 && high <= 0xdbff ? text.slice(end - 2, end) : text.slice(end - 1, end);
+}
+
+// sum(list): the library's summed [] to 0, so (sum(sizes) <= `100`) held for a request with no
+// sizes that kyverno-json denies, and refused a one-element list of another type.
+registerAsKyvernoJson('sum', ([list]) => sumAsKyverno(list as JSONValue[]), [{ types: [TYPE_ARRAY] }]);
+
+/**
+ * Kyverno's sum: an error for an empty list; the element of a one-element list as it is; else
+ * the elements added left to right from the first. Kyverno adds Kubernetes quantities ('1Gi')
+ * and Go durations ('1h') as well as numbers; Chio only numbers, and any other element is an
+ * error (a mix of kinds is one in Kyverno too), which denies.
+ */
+export function sumAsKyverno(list: JSONValue[]): JSONValue {
+  if (list.length === 0) throw new Error('sum(): at least one element in the array is required');
+  if (list.length === 1) return list[0]!;
+  let total = 0;
+  for (const [i, item] of list.entries()) {
+    if (typeof item !== 'number') throw new Error('sum(): only numbers are added (Kyverno also adds quantities and durations, which Chio does not)');
+    total = i === 0 ? item : total + item;
+  }
+  return total;
 }

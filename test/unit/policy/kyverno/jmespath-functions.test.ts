@@ -158,6 +158,39 @@ describe('kyverno-json JMESPath functions', () => {
     });
   });
 
+  // Kyverno's sum, which wins in kyverno-json: adds left to right from the first element.
+  describe('sum', () => {
+    it('adds numbers', () => {
+      expect(evaluate('sum(@)', [1, 2, 3.5])).toBe(6.5);
+      expect(evaluate('sum(@)', [0.1, 0.2, 0.3])).toBe(0.1 + 0.2 + 0.3);
+    });
+
+    // The library's summed [] to 0: (sum(sizes) <= `100`) held for a request with no sizes.
+    it('is an error for an empty list, as Kyverno\'s is', () => {
+      const tree = compileAssertionTree({ '(sum(@) <= `100`)': true }, 'test');
+      expect(evaluateAssertionTree(tree, [])).toMatchObject({ status: 'error' });
+      expect(evaluateAssertionTree(tree, [40, 50])).toEqual({ status: 'pass' });
+    });
+
+    it('gives a one-element list\'s element as it is, whatever its type', () => {
+      expect(evaluate('sum(@)', ['100Mi'])).toBe('100Mi');
+      expect(evaluate('sum(@)', [null])).toBe(null);
+    });
+
+    // Kyverno adds Kubernetes quantities ('1Gi') and Go durations ('1h') too; Chio does not, and
+    // an error denies rather than answering otherwise. A mix of kinds is an error in both.
+    it('is an error for more than one element that is not a number', () => {
+      for (const list of [['1h', '30m'], ['1Gi', '1Mi'], [1, '2'], [1, true], [1, null]]) {
+        const tree = compileAssertionTree({ '(sum(@))': 0 }, 'test');
+        expect(evaluateAssertionTree(tree, list)).toMatchObject({ status: 'error' });
+      }
+    });
+
+    it('is an error for what is not a list', () => {
+      expect(evaluateAssertionTree(compileAssertionTree({ '(sum(@))': 0 }, 'test'), { a: 1 })).toMatchObject({ status: 'error' });
+    });
+  });
+
   describe('lowerAsGo and upperAsGo', () => {
     it('map every code point to exactly one code point, as a simple case mapping does', () => {
       const expanding: string[] = [];
