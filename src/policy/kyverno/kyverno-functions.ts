@@ -4,7 +4,7 @@
  * entry wins (./jmespath-table.ts): these are the ones its policies run, with Kyverno's
  * arguments and meaning. Each is one pass over its arguments, linear in their size.
  */
-import { TYPE_ARRAY, TYPE_STRING, type JSONValue } from '@jmespath-community/jmespath';
+import { TYPE_ARRAY, TYPE_OBJECT, TYPE_STRING, type JSONValue } from '@jmespath-community/jmespath';
 import { registerAsKyvernoJson } from './jmespath-table.js';
 
 // split(text, sep): the library's and go-jmespath's took a count and split an empty text into
@@ -66,4 +66,37 @@ export function sumAsKyverno(list: JSONValue[]): JSONValue {
     total = i === 0 ? item : total + item;
   }
   return total;
+}
+
+// items(value, keyName, valueName): go-jmespath's and the library's took an object alone and
+// gave [key, value] pairs, in the object's order.
+registerAsKyvernoJson('items', ([value, keyName, valueName]) => itemsAsKyverno(value as JSONValue, keyName as string, valueName as string), [{ types: [TYPE_OBJECT, TYPE_ARRAY] }, { types: [TYPE_STRING] }, { types: [TYPE_STRING] }]);
+
+/**
+ * Kyverno's items: an object's entries as { [keyName]: key, [valueName]: value } in the order of
+ * the keys (Go's sort.Strings, by UTF-8 bytes: code point order), an array's elements with their
+ * index as the key. When the two names are the same the value is kept, as in Go's map literal.
+ */
+export function itemsAsKyverno(value: JSONValue, keyName: string, valueName: string): JSONValue[] {
+  // A computed key makes an own property even for '__proto__'.
+  const entry = (key: string | number, item: JSONValue) => ({ [keyName]: key, [valueName]: item });
+  if (Array.isArray(value)) return value.map((item, i) => entry(i, item));
+  const object = value as Record<string, JSONValue>;
+  return Object.keys(object).sort(compareByCodePoint).map((key) => entry(key, object[key]!));
+}
+
+/** Order of code points (UTF-8 bytes), where < compares UTF-16 units and puts U+FF61 after U+1F600. */
+function compareByCodePoint(a: string, b: string): number {
+  for (let i = 0; i < a.length && i < b.length; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codePointRank(x) - codePointRank(y);
+  }
+  return a.length - b.length;
+}
+
+/** A UTF-16 unit moved so that surrogates (code points above U+FFFF) sort after U+E000-U+FFFF. */
+function codePointRank(unit: number): number {
+  if (unit >= 0xd800 && unit <= 0xdfff) return unit + 0x2000;
+  return unit >= 0xe000 ? unit - 0x800 : unit;
 }

@@ -191,6 +191,38 @@ describe('kyverno-json JMESPath functions', () => {
     });
   });
 
+  // Kyverno's items, which wins in kyverno-json: items(value, keyName, valueName), each entry an
+  // object; go-jmespath's items(object) gave [key, value] pairs.
+  describe('items', () => {
+    it('lists an object\'s entries as objects, in the order of the keys', () => {
+      expect(evaluate("items(@, 'name', 'value')", { b: 1, a: { x: 2 } })).toEqual([{ name: 'a', value: { x: 2 } }, { name: 'b', value: 1 }]);
+      const tree = compileAssertionTree({ "~.(items(request.headers, 'k', 'v'))": { '(starts_with(k, \'x-\'))': true } }, 'test');
+      expect(evaluateAssertionTree(tree, { request: { headers: { 'x-a': '1', 'x-b': '2' } } })).toEqual({ status: 'pass' });
+      expect(evaluateAssertionTree(tree, { request: { headers: { 'x-a': '1', host: 'h' } } })).toMatchObject({ status: 'fail' });
+    });
+
+    it('orders keys by code point, as Go orders UTF-8 bytes, not by UTF-16 unit', () => {
+      expect(evaluate("items(@, 'k', 'v')[*].k", { '😀': 1, '\uff61': 2, b: 3 })).toEqual(['b', '\uff61', '😀']);
+    });
+
+    it('lists an array\'s elements with their index', () => {
+      expect(evaluate("items(@, 'i', 'v')", ['x', 'y'])).toEqual([{ i: 0, v: 'x' }, { i: 1, v: 'y' }]);
+    });
+
+    it('keeps the value when the two names are the same', () => {
+      expect(evaluate("items(@, 'k', 'k')", { a: 1 })).toEqual([{ k: 1 }]);
+    });
+
+    it('is an error for a value that is neither object nor array, or a name that is not a string', () => {
+      expect(evaluateAssertionTree(compileAssertionTree({ "(items(@, 'k', 'v'))": [] }, 'test'), 'text')).toMatchObject({ status: 'error' });
+      expect(evaluateAssertionTree(compileAssertionTree({ "(items(@, 'k', `1`))": [] }, 'test'), { a: 1 })).toMatchObject({ status: 'error' });
+    });
+
+    it('is refused at load with go-jmespath\'s single argument', () => {
+      expect(() => compileAssertionTree({ '(items(@))': [] }, 'test')).toThrow('items() takes 3 arguments in kyverno-json, not 1');
+    });
+  });
+
   describe('lowerAsGo and upperAsGo', () => {
     it('map every code point to exactly one code point, as a simple case mapping does', () => {
       const expanding: string[] = [];
