@@ -39,7 +39,6 @@ export class RevocationList {
   private stopWatch: (() => void) | undefined;
   private checker: ReturnType<typeof setInterval> | undefined;
   private stopped = false;
-  private reopening = false;
   /** A look at the bucket under way (it may wait WATCH_LAG_MS): looks do not overlap. */
   private looking = false;
   /**
@@ -106,7 +105,7 @@ export class RevocationList {
         if (!loaded && e.delta === 0) load();
       }
       // A watch that ends before it has loaded (JetStream gone again just after its consumer was
-      // made) would leave `ready` pending for ever: open() hung, and check() stayed `reopening`,
+      // made) would leave `ready` pending for ever: open() hung, and check() stayed `looking`,
       // so the list failed closed until a restart. Rejected, the next check tries again.
       if (!loaded) failLoad(new Error('revocation watch ended before it had loaded'));
       if (generation === this.generation) this.down('revocation watch ended');
@@ -146,19 +145,16 @@ export class RevocationList {
       this.fail('the revocations bucket was deleted and made again: revocations made before are lost, and this watch sees none made since');
       return;
     }
-    if (this.watchDown === undefined && !this.reopening && (await this.fellBehind(stream.state.last_seq))) {
+    if (this.watchDown === undefined && (await this.fellBehind(stream.state.last_seq))) {
       this.down('revocation watch fell behind the bucket (its consumer is gone)');
     }
-    if (this.watchDown === undefined || this.reopening) return;
-    this.reopening = true;
+    if (this.watchDown === undefined) return;
     try {
       this.stopWatch?.();
       await this.watch(this.appliedUpTo);
       this.log.info('revocation watch open again; revocations are known');
     } catch (err) {
       this.log.warn({ err: String(err) }, 'revocation watch not open yet; tried again at the next check');
-    } finally {
-      this.reopening = false;
     }
   }
 

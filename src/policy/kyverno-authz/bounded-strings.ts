@@ -22,6 +22,7 @@
  */
 import { EvaluationError } from '@marcbachmann/cel-js';
 import { chargeScan } from './cel-bounds.js';
+import { codePointCount } from '../../text.js';
 
 const outOfRange = (message: string) => new EvaluationError({ code: 'index_out_of_range', message } as never);
 
@@ -99,21 +100,10 @@ export function substringBounded(text: string, startIndex: bigint, endIndex?: bi
   return text.substring(start, end);
 }
 
-/** Code points, as cel-js counts them (`for of`): a surrogate pair is one, a lone surrogate one. */
+/** `size()` of a string: its code points (codePointCount), charged for the scan. */
 export function stringSizeBounded(text: string): bigint {
   chargeScan(text.length);
-  let count = text.length;
-  for (let i = 0; i < text.length - 1; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdbff) {
-      const d = text.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        count--;
-        i++;
-      }
-    }
-  }
-  return BigInt(count);
+  return BigInt(codePointCount(text));
 }
 
 /** `list.join()` and `list.join(separator)`, charged for the string they would build, before building it. */

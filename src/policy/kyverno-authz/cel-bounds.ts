@@ -181,7 +181,7 @@ export function splitBounded(text: string, separator: string, limit = -1n): stri
 const LIST_LINEAR = new Set([BOUNDED_SPLIT, 'split', 'join', BOUNDED_STRING_CALLS.join!]);
 
 /** The macros whose last arguments run once per element; sortBy's key too (./cel-sort-by.ts). */
-const COMPREHENSIONS = new Set(['all', 'exists', 'exists_one', 'map', 'filter', 'sortBy']);
+export const COMPREHENSIONS: ReadonlySet<string> = new Set(['all', 'exists', 'exists_one', 'map', 'filter', 'sortBy']);
 
 export interface AstNode {
   op: string;

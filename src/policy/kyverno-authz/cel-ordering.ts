@@ -15,6 +15,7 @@
  */
 import { EvaluationError } from '@marcbachmann/cel-js';
 import { Duration, UnsignedInt } from '@marcbachmann/cel-js/evaluator';
+import { compareCodePoints } from '../../text.js';
 
 export type Ordering = -1 | 0 | 1;
 
@@ -40,7 +41,7 @@ export function compareCel(a: unknown, b: unknown): Ordering {
     case 'number':
       return compareNumbers(numberOf(a), numberOf(b));
     case 'string':
-      return compareCodePoints(a as string, b as string);
+      return sign(compareCodePoints(a as string, b as string));
     case 'bool':
       return sign(Number(a) - Number(b));
     case 'bytes':
@@ -69,25 +70,6 @@ function compareIntToDouble(i: bigint, d: number): Ordering {
   const floor = BigInt(Math.floor(d));
   if (i !== floor) return i < floor ? -1 : 1;
   return d > Math.floor(d) ? -1 : 0;
-}
-
-/** UTF-16 units mapped so that surrogates (U+10000 and up) sort after U+E000–U+FFFF: code point order. */
-const codePointRank = (c: number) => (c >= 0xd800 && c <= 0xdfff ? c + 0x2000 : c >= 0xe000 ? c - 0x800 : c);
-
-/** A unit from U+D800 up: only where both strings hold one can UTF-16 order differ from code point order. */
-const HIGH_UNIT = /[\ud800-\uffff]/;
-
-function compareCodePoints(a: string, b: string): Ordering {
-  if (a === b) return 0;
-  // JavaScript's comparison is native; a loop of charCodeAt went at ~2 ns a character of common prefix.
-  if (!HIGH_UNIT.test(a) || !HIGH_UNIT.test(b)) return a < b ? -1 : 1;
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x !== y) return sign(codePointRank(x) - codePointRank(y));
-  }
-  return sign(a.length - b.length);
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): Ordering {

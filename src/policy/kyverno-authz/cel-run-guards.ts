@@ -180,7 +180,11 @@ export function refuseNaNOrdering(ast: AstNode): boolean {
 }
 
 const EQUALITIES = new Set(['==', '!=', 'in']);
-const isAggregate = (v: unknown): boolean => typeof v === 'object' && v !== null && !(v instanceof CelMessage) && (Array.isArray(v) || v instanceof Map || [null, Object.prototype].includes(Object.getPrototypeOf(v)));
+const isAggregate = (v: unknown): boolean => {
+  if (typeof v !== 'object' || v === null || v instanceof CelMessage) return false;
+  const proto: unknown = Object.getPrototypeOf(v);
+  return Array.isArray(v) || v instanceof Map || proto === null || proto === Object.prototype;
+};
 
 /** What cel-js's run time gives each handler after its operands: its registry and the type of a value. */
 interface Evaluator {
@@ -208,11 +212,11 @@ export function compareNumbersByValue(ast: AstNode): boolean {
       guarded = false;
       continue;
     }
+    // Scalars and `in` on a map (most comparisons) go to cel-js as they came, with nothing made for them.
     n.handle = (left, right, node, ev) => {
-      const other = byOverload(node, ev as Evaluator);
-      if (op === 'in') return Array.isArray(right) ? listIncludes(right, left, other) : handle(left, right, node, ev);
+      if (op === 'in') return Array.isArray(right) ? listIncludes(right, left, byOverload(node, ev as Evaluator)) : handle(left, right, node, ev);
       if (!isAggregate(left) && !isAggregate(right)) return handle(left, right, node, ev);
-      return celEquals(left, right, other) === (op === '==');
+      return celEquals(left, right, byOverload(node, ev as Evaluator)) === (op === '==');
     };
   }
   return guarded;

@@ -18,6 +18,7 @@
 import { RE2JS } from 're2js';
 import { CelLimitExceeded, chargeMatch } from './cel-bounds.js';
 import { activeBudget, type CelCheckBudget } from './check-budget.js';
+import { isHighSurrogate, isLowSurrogate } from '../../text.js';
 
 /**
  * What compiling the patterns of one Check may cost, all its CEL policies together, in
@@ -140,7 +141,7 @@ export class Re2Patterns {
 /** Code units of the character at `pos` (a surrogate pair is one character); 1 at the end, past which the search stops. */
 function characterWidthAt(text: string, pos: number): number {
   const c = text.charCodeAt(pos);
-  return c >= 0xd800 && c <= 0xdbff && pos + 1 < text.length && (text.charCodeAt(pos + 1) & 0xfc00) === 0xdc00 ? 2 : 1;
+  return isHighSurrogate(c) && pos + 1 < text.length && isLowSurrogate(text.charCodeAt(pos + 1)) ? 2 : 1;
 }
 
 /**

@@ -29,6 +29,7 @@
  */
 import { EvaluationError, type Environment } from '@marcbachmann/cel-js';
 import { chargeScan } from './cel-bounds.js';
+import { codePointCount, isHighSurrogate, isLowSurrogate } from '../../text.js';
 
 /** What joining one piece of a replace costs, in characters of the budget. */
 const PER_PIECE = 24;
@@ -37,15 +38,6 @@ const PER_CHARACTER = 6;
 
 const outOfRange = (message: string) => new EvaluationError({ code: 'index_out_of_range', message } as never);
 
-const isHighSurrogate = (c: number) => c >= 0xd800 && c <= 0xdbff;
-const isLowSurrogate = (c: number) => c >= 0xdc00 && c <= 0xdfff;
-
-/** Code points of `text` as cel-js counts them (a lone surrogate is one). */
-function codePointCount(text: string): number {
-  let count = 0;
-  for (const _ of text) count++;
-  return count;
-}
 
 export function replaceBounded(text: string, search: string, replacement: string, limit = -1n): string {
   if (limit === 0n || search === replacement) return text;

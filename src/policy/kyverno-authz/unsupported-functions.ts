@@ -11,7 +11,7 @@
  * check has failed, so it changes no policy's fate, only what its refusal says.
  */
 import type { Environment } from '@marcbachmann/cel-js';
-import { BOUNDED_SPLIT, BOUNDED_STRING_CALLS, RE2_MATCHES, childrenOf, walkAst, type AstNode } from './cel-bounds.js';
+import { BOUNDED_SPLIT, BOUNDED_STRING_CALLS, COMPREHENSIONS, RE2_MATCHES, childrenOf, walkAst, type AstNode } from './cel-bounds.js';
 
 const MATH = "cel-go's math extension";
 const STRINGS = "cel-go's strings extension";
@@ -79,7 +79,7 @@ function* innermostFirst(node: AstNode): Generator<AstNode> {
   yield node;
 }
 
-const BINDING_MACROS = new Set(['all', 'exists', 'exists_one', 'map', 'filter', 'bind', 'sortBy']);
+const BINDING_MACROS: ReadonlySet<string> = new Set([...COMPREHENSIONS, 'bind']);
 
 /** The names comprehensions and cel.bind() bind in `ast`: `k` in `headers.exists(k, …)` is no namespace. */
 function boundNames(ast: AstNode): Set<string> {

@@ -6,6 +6,7 @@
  */
 import { TYPE_ARRAY, TYPE_OBJECT, TYPE_STRING, type JSONValue } from '@jmespath-community/jmespath';
 import { registerAsKyvernoJson } from './jmespath-table.js';
+import { compareCodePoints } from '../../text.js';
 
 // split(text, sep): the library's and go-jmespath's took a count and split an empty text into
 // no pieces, so length(split(h, ',')) == `0` held for an empty header that kyverno-json reads
@@ -82,21 +83,5 @@ export function itemsAsKyverno(value: JSONValue, keyName: string, valueName: str
   const entry = (key: string | number, item: JSONValue) => ({ [keyName]: key, [valueName]: item });
   if (Array.isArray(value)) return value.map((item, i) => entry(i, item));
   const object = value as Record<string, JSONValue>;
-  return Object.keys(object).sort(compareByCodePoint).map((key) => entry(key, object[key]!));
-}
-
-/** Order of code points (UTF-8 bytes), where < compares UTF-16 units and puts U+FF61 after U+1F600. */
-function compareByCodePoint(a: string, b: string): number {
-  for (let i = 0; i < a.length && i < b.length; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x !== y) return codePointRank(x) - codePointRank(y);
-  }
-  return a.length - b.length;
-}
-
-/** A UTF-16 unit moved so that surrogates (code points above U+FFFF) sort after U+E000-U+FFFF. */
-function codePointRank(unit: number): number {
-  if (unit >= 0xd800 && unit <= 0xdfff) return unit + 0x2000;
-  return unit >= 0xe000 ? unit - 0x800 : unit;
+  return Object.keys(object).sort(compareCodePoints).map((key) => entry(key, object[key]!));
 }
